@@ -1,0 +1,82 @@
+//! Creating PDAs so that nobody can block them by pre-funding the address.
+//!
+//! Job, creator, stake and node addresses are predictable, and anyone may
+//! send lamports to an address before it exists. Anchor's `init` then needs
+//! the system program's CreateAccountAllowPrefund, which not every runtime
+//! has. Instead: top up to rent exemption, then allocate and assign, each
+//! signed with the PDA's seeds; plain create_account when nothing was sent.
+
+use anchor_lang::prelude::*;
+use anchor_lang::system_program::{self, Allocate, Assign, CreateAccount, Transfer};
+
+use crate::errors::MarketError;
+
+pub fn create_pda<'info>(
+    payer: &AccountInfo<'info>,
+    target: &AccountInfo<'info>,
+    owner: &Pubkey,
+    space: usize,
+    seeds: &[&[u8]],
+) -> Result<()> {
+    require_keys_eq!(*target.owner, system_program::ID, MarketError::AccountAlreadyInUse);
+    require!(target.data_is_empty(), MarketError::AccountAlreadyInUse);
+    let required = Rent::get()?.minimum_balance(space);
+    let held = target.lamports();
+    let signer: &[&[&[u8]]] = &[seeds];
+    if held == 0 {
+        return system_program::create_account(
+            CpiContext::new_with_signer(
+                system_program::ID,
+                CreateAccount { from: payer.clone(), to: target.clone() },
+                signer,
+            ),
+            required,
+            space as u64,
+            owner,
+        );
+    }
+    if required > held {
+        system_program::transfer(
+            CpiContext::new(
+                system_program::ID,
+                Transfer { from: payer.clone(), to: target.clone() },
+            ),
+            required - held,
+        )?;
+    }
+    system_program::allocate(
+        CpiContext::new_with_signer(
+            system_program::ID,
+            Allocate { account_to_allocate: target.clone() },
+            signer,
+        ),
+        space as u64,
+    )?;
+    system_program::assign(
+        CpiContext::new_with_signer(
+            system_program::ID,
+            Assign { account_to_assign: target.clone() },
+            signer,
+        ),
+        owner,
+    )
+}
+
+/// Writes a freshly created account (discriminator + borsh).
+pub fn write_new<T: AccountSerialize>(target: &AccountInfo, value: &T) -> Result<()> {
+    let mut data = target.try_borrow_mut_data()?;
+    let mut dst: &mut [u8] = &mut data;
+    value.try_serialize(&mut dst)
+}
+
+/// True when the PDA has not been created yet (maybe pre-funded).
+pub fn is_uncreated(target: &AccountInfo) -> bool {
+    *target.owner == system_program::ID && target.data_is_empty()
+}
+
+/// Decodes an existing account of this program (owner and discriminator checked).
+pub fn read_existing<T: AccountDeserialize>(target: &AccountInfo) -> Result<T> {
+    require_keys_eq!(*target.owner, crate::ID, ErrorCode::AccountOwnedByWrongProgram);
+    let data = target.try_borrow_data()?;
+    T::try_deserialize(&mut &data[..])
+}

@@ -1,0 +1,31 @@
+//! Seeds and sizes shared by the program and the SDK.
+
+pub const CONFIG_SEED: &[u8] = b"config";
+pub const MARKET_SEED: &[u8] = b"market";
+pub const ESCROW_SEED: &[u8] = b"escrow";
+pub const STAKE_SEED: &[u8] = b"stake";
+pub const STAKE_VAULT_SEED: &[u8] = b"stake_vault";
+pub const NODE_SEED: &[u8] = b"node";
+pub const CREATOR_SEED: &[u8] = b"creator";
+pub const JOB_SEED: &[u8] = b"job";
+
+/// Basis points in one whole.
+pub const BPS: u64 = 10_000;
+
+/// Jobs waiting for a node, per market.
+pub const JOB_QUEUE_CAPACITY: usize = 48;
+/// Nodes waiting for a job, per market.
+pub const NODE_QUEUE_CAPACITY: usize = 48;
+/// Jobs assigned or submitted (the crank's work list), per market.
+pub const IN_FLIGHT_CAPACITY: usize = 96;
+
+/// Largest inline spec (borsh bytes) that still lets `post_job` fit one
+/// 1232-byte transaction; larger specs go by URI + sha256.
+pub const MAX_INLINE_SPEC_BYTES: usize = 448;
+pub const MAX_URI_LEN: usize = 200;
+pub const MAX_IMAGE_LEN: usize = 200;
+pub const MAX_MARKET_NAME_LEN: usize = 32;
+pub const MAX_GPU_MODEL_LEN: usize = 32;
+
+/// USD amounts are micro-USD: 10^6 per dollar.
+pub const MICRO_USD_DECIMALS: u32 = 6;

@@ -1,0 +1,109 @@
+use anchor_lang::prelude::*;
+
+#[error_code]
+pub enum MarketError {
+    #[msg("arithmetic overflow")]
+    MathOverflow,
+    #[msg("the protocol is paused: posting jobs and arming nodes are stopped; refunds, cancels and withdrawals still work")]
+    Paused,
+    #[msg("signer is not the config authority")]
+    NotAuthority,
+    #[msg("signer is not the proposed authority")]
+    NotPendingAuthority,
+    #[msg("burn bps + treasury bps must equal 10000")]
+    InvalidFeeSplit,
+    #[msg("challenge window must be 1 s..30 days and completion grace 1 s..7 days")]
+    InvalidWindows,
+    #[msg("oracle settings out of bounds: max age 1..3600 s, max confidence 1..5000 bps, haircut at most 50000 bps (5x)")]
+    InvalidOracleSettings,
+    #[msg("stake tier thresholds must be strictly increasing")]
+    InvalidTierThresholds,
+    #[msg("unbonding period must be at least the challenge window plus the completion grace and at most 365 days")]
+    InvalidUnbonding,
+    #[msg("max job attempts must be 1..10")]
+    InvalidMaxAttempts,
+    #[msg("market settings out of bounds: name 1..32 bytes, price > 0, 1..=64 GPUs per job, duration 1 s..30 days")]
+    InvalidMarketSettings,
+    #[msg("market index must be the next free index in the config")]
+    WrongMarketIndex,
+    #[msg("the price account is not owned by the configured Pyth receiver program")]
+    OracleWrongOwner,
+    #[msg("the price account could not be decoded as a Pyth PriceUpdateV2")]
+    OracleMalformed,
+    #[msg("the price update is for another feed than the configured AKE/USD feed")]
+    OracleWrongFeed,
+    #[msg("the price update is not fully verified by Wormhole guardians")]
+    OracleNotFullyVerified,
+    #[msg("the price update is older than the configured maximum age; post a fresh update")]
+    OracleStale,
+    #[msg("the oracle price (after the confidence haircut) is zero or negative")]
+    OracleNonPositivePrice,
+    #[msg("the oracle confidence interval is wider than the configured maximum")]
+    OracleConfidenceTooWide,
+    #[msg("the escrow needed exceeds max_tokens (slippage guard); quote again")]
+    SlippageExceeded,
+    #[msg("GPUs must be 1..market max, and duration 1..market max seconds")]
+    InvalidJobShape,
+    #[msg("the inline spec is too large for one transaction; post it by URI + sha256")]
+    SpecTooLarge,
+    #[msg("the spec is invalid: image required, URIs at most 200 bytes")]
+    InvalidSpec,
+    #[msg("job nonce does not match the creator's next nonce; re-read the Creator account")]
+    NonceMismatch,
+    #[msg("the market's job queue is full; try again later")]
+    JobQueueFull,
+    #[msg("the market's node queue is full; try again later")]
+    NodeQueueFull,
+    #[msg("the market has too many jobs in flight; try again later")]
+    InFlightFull,
+    #[msg("a waiting counterpart must be passed for assignment: re-read the market queue and retry")]
+    MatchCandidateMissing,
+    #[msg("the account passed for assignment is not the best waiting counterpart; re-read the market queue and retry")]
+    WrongMatchCandidate,
+    #[msg("the account is already in use")]
+    AccountAlreadyInUse,
+    #[msg("the job is not in the state this instruction needs")]
+    InvalidJobState,
+    #[msg("only a queued job can be cancelled")]
+    NotQueued,
+    #[msg("signer is not the job's creator")]
+    NotCreator,
+    #[msg("signer is not the node's signer key")]
+    NotNodeSigner,
+    #[msg("signer is not the node's owner")]
+    NotNodeOwner,
+    #[msg("the job is not assigned to this node")]
+    NotAssignedNode,
+    #[msg("the result deadline has passed")]
+    DeadlinePassed,
+    #[msg("the result deadline has not passed yet")]
+    DeadlineNotReached,
+    #[msg("the challenge window is still open")]
+    ChallengeWindowOpen,
+    #[msg("the node is not idle")]
+    NodeNotIdle,
+    #[msg("the node is not waiting in the queue")]
+    NodeNotQueued,
+    #[msg("the node's owner has too little free stake for this market")]
+    InsufficientStake,
+    #[msg("amount must be greater than zero")]
+    ZeroAmount,
+    #[msg("that stake backs an assigned job or a waiting node and cannot leave")]
+    StakeLocked,
+    #[msg("the unbonding period has not ended")]
+    StillUnbonding,
+    #[msg("nothing is unbonding")]
+    NothingUnbonding,
+    #[msg("not enough staked")]
+    InsufficientStakeBalance,
+    #[msg("token account has the wrong mint")]
+    WrongMint,
+    #[msg("token account has the wrong owner")]
+    WrongTokenOwner,
+    #[msg("account does not match the one recorded on-chain")]
+    AccountMismatch,
+    #[msg("invalid hardware profile: 1..=64 GPUs, model 1..32 bytes")]
+    InvalidNodeProfile,
+    #[msg("the output URI is longer than 200 bytes")]
+    OutputUriTooLong,
+}

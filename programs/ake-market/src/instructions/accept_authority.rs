@@ -1,0 +1,28 @@
+use anchor_lang::prelude::*;
+
+use crate::constants::CONFIG_SEED;
+use crate::errors::MarketError;
+use crate::events::AuthorityAccepted;
+use crate::state::Config;
+
+#[event_cpi]
+#[derive(Accounts)]
+pub struct AcceptAuthority<'info> {
+    pub new_authority: Signer<'info>,
+    #[account(
+        mut,
+        seeds = [CONFIG_SEED],
+        bump = config.bump,
+        constraint = config.pending_authority == new_authority.key() @ MarketError::NotPendingAuthority,
+    )]
+    pub config: Box<Account<'info, Config>>,
+}
+
+pub fn handler(ctx: Context<AcceptAuthority>) -> Result<()> {
+    let config = &mut ctx.accounts.config;
+    let previous = config.authority;
+    config.authority = ctx.accounts.new_authority.key();
+    config.pending_authority = Pubkey::default();
+    emit_cpi!(AuthorityAccepted { previous, authority: config.authority });
+    Ok(())
+}

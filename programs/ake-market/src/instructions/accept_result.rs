@@ -1,0 +1,24 @@
+use anchor_lang::prelude::*;
+
+use crate::errors::MarketError;
+use crate::settlement::*;
+use crate::state::Job;
+
+#[event_cpi]
+#[derive(Accounts)]
+pub struct AcceptResult<'info> {
+    #[account(mut)]
+    pub creator: Signer<'info>,
+    #[account(mut, has_one = creator @ MarketError::NotCreator, close = creator)]
+    pub job: Box<Account<'info, Job>>,
+    pub settle: SettleAccounts<'info>,
+}
+
+/// The creator accepts a submitted result at once, skipping the window.
+pub fn handler(mut ctx: Context<AcceptResult>) -> Result<()> {
+    let a = &mut ctx.accounts;
+    let job_key = a.job.key();
+    let settled = settle_job(job_key, &mut a.job, &mut a.settle)?.event(job_key, &a.job, true);
+    emit_cpi!(settled);
+    Ok(())
+}

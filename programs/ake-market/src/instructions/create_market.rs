@@ -1,0 +1,126 @@
+use anchor_lang::prelude::*;
+use anchor_spl::token::{self, InitializeAccount3, Mint, Token, TokenAccount};
+
+use crate::account_creation::create_pda;
+use crate::constants::{CONFIG_SEED, ESCROW_SEED, MARKET_SEED, MAX_MARKET_NAME_LEN};
+use crate::errors::MarketError;
+use crate::events::MarketSaved;
+use crate::state::{Config, Market};
+
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug, PartialEq, Eq)]
+pub struct MarketArgs {
+    pub name: String,
+    pub rate_micro_usd: u64,
+    pub min_stake_per_gpu: u64,
+    pub max_gpus_per_job: u16,
+    pub max_duration_secs: u32,
+}
+
+impl MarketArgs {
+    pub fn validate(&self) -> Result<[u8; 32]> {
+        require!(
+            !self.name.is_empty()
+                && self.name.len() <= MAX_MARKET_NAME_LEN
+                && self.rate_micro_usd > 0
+                && (1..=64).contains(&self.max_gpus_per_job)
+                && (1..=30 * 86_400).contains(&self.max_duration_secs),
+            MarketError::InvalidMarketSettings
+        );
+        let mut name = [0u8; 32];
+        name[..self.name.len()].copy_from_slice(self.name.as_bytes());
+        Ok(name)
+    }
+
+    pub fn apply(&self, market: &mut Market) -> Result<()> {
+        market.name = self.validate()?;
+        market.rate_micro_usd = self.rate_micro_usd;
+        market.min_stake_per_gpu = self.min_stake_per_gpu;
+        market.max_gpus_per_job = self.max_gpus_per_job;
+        market.max_duration_secs = self.max_duration_secs;
+        Ok(())
+    }
+
+    pub fn event(&self, market: Pubkey, index: u16, created: bool) -> MarketSaved {
+        MarketSaved {
+            market,
+            index,
+            name: self.name.clone(),
+            rate_micro_usd: self.rate_micro_usd,
+            min_stake_per_gpu: self.min_stake_per_gpu,
+            max_gpus_per_job: self.max_gpus_per_job,
+            max_duration_secs: self.max_duration_secs,
+            created,
+        }
+    }
+}
+
+#[event_cpi]
+#[derive(Accounts)]
+#[instruction(index: u16)]
+pub struct CreateMarket<'info> {
+    #[account(mut)]
+    pub authority: Signer<'info>,
+    #[account(mut, seeds = [CONFIG_SEED], bump = config.bump, has_one = authority @ MarketError::NotAuthority, has_one = mint)]
+    pub config: Box<Account<'info, Config>>,
+    /// CHECK: created here, PDA ["market", index].
+    #[account(mut, seeds = [MARKET_SEED, &index.to_le_bytes()], bump)]
+    pub market: UncheckedAccount<'info>,
+    /// CHECK: created here as a token account, PDA ["escrow", market].
+    #[account(mut, seeds = [ESCROW_SEED, market.key().as_ref()], bump)]
+    pub escrow_vault: UncheckedAccount<'info>,
+    pub mint: Box<Account<'info, Mint>>,
+    pub token_program: Program<'info, Token>,
+    pub system_program: Program<'info, System>,
+}
+
+pub fn handler(ctx: Context<CreateMarket>, index: u16, args: MarketArgs) -> Result<()> {
+    require!(index == ctx.accounts.config.market_count, MarketError::WrongMarketIndex);
+    args.validate()?;
+    let a = &ctx.accounts;
+    let payer = a.authority.to_account_info();
+    let market_info = a.market.to_account_info();
+    let market_bump = ctx.bumps.market;
+    create_pda(
+        &payer,
+        &market_info,
+        &crate::ID,
+        Market::SPACE,
+        &[MARKET_SEED, &index.to_le_bytes(), &[market_bump]],
+    )?;
+
+    let escrow_bump = ctx.bumps.escrow_vault;
+    let vault = a.escrow_vault.to_account_info();
+    create_pda(
+        &payer,
+        &vault,
+        &token::ID,
+        TokenAccount::LEN,
+        &[ESCROW_SEED, market_info.key.as_ref(), &[escrow_bump]],
+    )?;
+    token::initialize_account3(CpiContext::new(
+        token::ID,
+        InitializeAccount3 {
+            account: vault.clone(),
+            mint: a.mint.to_account_info(),
+            authority: vault.clone(),
+        },
+    ))?;
+
+    {
+        let mut data = market_info.try_borrow_mut_data()?;
+        data[..8].copy_from_slice(Market::DISCRIMINATOR);
+        let market: &mut Market =
+            bytemuck::from_bytes_mut(&mut data[8..8 + std::mem::size_of::<Market>()]);
+        market.config = a.config.key();
+        market.escrow_vault = vault.key();
+        market.index = index;
+        market.bump = market_bump;
+        market.escrow_bump = escrow_bump;
+        market.init_sequences();
+        args.apply(market)?;
+    }
+
+    ctx.accounts.config.market_count = index.checked_add(1).ok_or(MarketError::MathOverflow)?;
+    emit_cpi!(args.event(market_info.key(), index, true));
+    Ok(())
+}

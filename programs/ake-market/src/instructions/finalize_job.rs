@@ -1,0 +1,29 @@
+use anchor_lang::prelude::*;
+
+use crate::errors::MarketError;
+use crate::settlement::*;
+use crate::state::Job;
+
+#[event_cpi]
+#[derive(Accounts)]
+pub struct FinalizeJob<'info> {
+    pub caller: Signer<'info>,
+    /// CHECK: the job's creator, who gets the job account's rent back.
+    #[account(mut, address = job.creator @ MarketError::AccountMismatch)]
+    pub creator: UncheckedAccount<'info>,
+    #[account(mut, close = creator)]
+    pub job: Box<Account<'info, Job>>,
+    pub settle: SettleAccounts<'info>,
+}
+
+/// Anyone settles a submitted job once its challenge window has passed.
+pub fn handler(mut ctx: Context<FinalizeJob>) -> Result<()> {
+    let window = i64::from(ctx.accounts.settle.config.params.challenge_window_secs);
+    let a = &mut ctx.accounts;
+    let window_end = a.job.submitted_at.checked_add(window).ok_or(MarketError::MathOverflow)?;
+    require!(Clock::get()?.unix_timestamp > window_end, MarketError::ChallengeWindowOpen);
+    let job_key = a.job.key();
+    let settled = settle_job(job_key, &mut a.job, &mut a.settle)?.event(job_key, &a.job, false);
+    emit_cpi!(settled);
+    Ok(())
+}

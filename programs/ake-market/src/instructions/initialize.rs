@@ -1,0 +1,82 @@
+use anchor_lang::prelude::*;
+use anchor_spl::token::{self, InitializeAccount3, Mint, Token, TokenAccount};
+
+use crate::account_creation::{create_pda, write_new};
+use crate::constants::{CONFIG_SEED, STAKE_VAULT_SEED};
+use crate::errors::MarketError;
+use crate::events::ConfigInitialized;
+use crate::state::{Config, Params};
+
+#[event_cpi]
+#[derive(Accounts)]
+pub struct Initialize<'info> {
+    #[account(mut)]
+    pub authority: Signer<'info>,
+    /// CHECK: created here, PDA ["config"].
+    #[account(mut, seeds = [CONFIG_SEED], bump)]
+    pub config: UncheckedAccount<'info>,
+    pub mint: Box<Account<'info, Mint>>,
+    #[account(token::mint = mint)]
+    pub treasury: Box<Account<'info, TokenAccount>>,
+    /// CHECK: created here as a token account, PDA ["stake_vault"].
+    #[account(mut, seeds = [STAKE_VAULT_SEED], bump)]
+    pub stake_vault: UncheckedAccount<'info>,
+    pub token_program: Program<'info, Token>,
+    pub system_program: Program<'info, System>,
+}
+
+pub fn handler(ctx: Context<Initialize>, params: Params, arbiter: Pubkey) -> Result<()> {
+    params.validate()?;
+    let a = &ctx.accounts;
+    let payer = a.authority.to_account_info();
+
+    let config_bump = ctx.bumps.config;
+    create_pda(
+        &payer,
+        &a.config.to_account_info(),
+        &crate::ID,
+        Config::SPACE,
+        &[CONFIG_SEED, &[config_bump]],
+    )?;
+
+    let vault_bump = ctx.bumps.stake_vault;
+    let vault = a.stake_vault.to_account_info();
+    create_pda(
+        &payer,
+        &vault,
+        &token::ID,
+        TokenAccount::LEN,
+        &[STAKE_VAULT_SEED, &[vault_bump]],
+    )?;
+    token::initialize_account3(CpiContext::new(
+        token::ID,
+        InitializeAccount3 {
+            account: vault.clone(),
+            mint: a.mint.to_account_info(),
+            authority: vault.clone(),
+        },
+    ))?;
+
+    let config = Config {
+        authority: a.authority.key(),
+        pending_authority: Pubkey::default(),
+        arbiter,
+        mint: a.mint.key(),
+        treasury: a.treasury.key(),
+        stake_vault: vault.key(),
+        paused: false,
+        market_count: 0,
+        params,
+        bump: config_bump,
+        stake_vault_bump: vault_bump,
+    };
+    require!(a.mint.decimals <= 12, MarketError::WrongMint);
+    write_new(&a.config.to_account_info(), &config)?;
+    emit_cpi!(ConfigInitialized {
+        authority: config.authority,
+        mint: config.mint,
+        treasury: config.treasury,
+        params,
+    });
+    Ok(())
+}

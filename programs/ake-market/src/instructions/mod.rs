@@ -1,0 +1,58 @@
+pub mod accept_authority;
+pub mod accept_result;
+pub mod cancel_job;
+pub mod create_market;
+pub mod deposit_stake;
+pub mod expire_job;
+pub mod finalize_job;
+pub mod initialize;
+pub mod node_ready;
+pub mod node_unready;
+pub mod post_job;
+pub mod propose_authority;
+pub mod register_node;
+pub mod request_unstake;
+pub mod set_paused;
+pub mod submit_result;
+pub mod update_config;
+pub mod update_market;
+pub mod withdraw_stake;
+
+#[allow(ambiguous_glob_reexports)]
+pub use accept_authority::*;
+#[allow(ambiguous_glob_reexports)]
+pub use accept_result::*;
+#[allow(ambiguous_glob_reexports)]
+pub use cancel_job::*;
+#[allow(ambiguous_glob_reexports)]
+pub use create_market::*;
+#[allow(ambiguous_glob_reexports)]
+pub use deposit_stake::*;
+#[allow(ambiguous_glob_reexports)]
+pub use expire_job::*;
+#[allow(ambiguous_glob_reexports)]
+pub use finalize_job::*;
+#[allow(ambiguous_glob_reexports)]
+pub use initialize::*;
+#[allow(ambiguous_glob_reexports)]
+pub use node_ready::*;
+#[allow(ambiguous_glob_reexports)]
+pub use node_unready::*;
+#[allow(ambiguous_glob_reexports)]
+pub use post_job::*;
+#[allow(ambiguous_glob_reexports)]
+pub use propose_authority::*;
+#[allow(ambiguous_glob_reexports)]
+pub use register_node::*;
+#[allow(ambiguous_glob_reexports)]
+pub use request_unstake::*;
+#[allow(ambiguous_glob_reexports)]
+pub use set_paused::*;
+#[allow(ambiguous_glob_reexports)]
+pub use submit_result::*;
+#[allow(ambiguous_glob_reexports)]
+pub use update_config::*;
+#[allow(ambiguous_glob_reexports)]
+pub use update_market::*;
+#[allow(ambiguous_glob_reexports)]
+pub use withdraw_stake::*;

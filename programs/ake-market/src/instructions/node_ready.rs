@@ -1,0 +1,74 @@
+use anchor_lang::prelude::*;
+
+use crate::constants::{CONFIG_SEED, NODE_SEED, STAKE_SEED};
+use crate::errors::MarketError;
+use crate::events::{JobAssigned, NodeQueued};
+use crate::matching::{assign, must_assign};
+use crate::state::{Config, Job, Market, Node, NodeStatus, Stake, Waiting};
+
+#[event_cpi]
+#[derive(Accounts)]
+pub struct NodeReady<'info> {
+    pub node_signer: Signer<'info>,
+    #[account(seeds = [CONFIG_SEED], bump = config.bump)]
+    pub config: Box<Account<'info, Config>>,
+    #[account(
+        mut,
+        seeds = [NODE_SEED, node_signer.key().as_ref()],
+        bump = node.bump,
+        constraint = node.signer == node_signer.key() @ MarketError::NotNodeSigner,
+    )]
+    pub node: Box<Account<'info, Node>>,
+    #[account(mut, address = node.market @ MarketError::AccountMismatch)]
+    pub market: AccountLoader<'info, Market>,
+    #[account(mut, seeds = [STAKE_SEED, node.owner.as_ref()], bump = owner_stake.bump)]
+    pub owner_stake: Box<Account<'info, Stake>>,
+    /// The best queued job this node can serve, when there is one.
+    #[account(mut, constraint = candidate_job.market == market.key() @ MarketError::AccountMismatch)]
+    pub candidate_job: Option<Box<Account<'info, Job>>>,
+}
+
+/// Locks the owner's stake for this market and takes the best queued job the
+/// node can serve, or joins the node queue.
+pub fn handler(mut ctx: Context<NodeReady>) -> Result<()> {
+    require!(!ctx.accounts.config.paused, MarketError::Paused);
+    let now = Clock::get()?.unix_timestamp;
+    let grace = ctx.accounts.config.params.completion_grace_secs;
+    let node_key = ctx.accounts.node.key();
+    let market_key = ctx.accounts.market.key();
+    let a = &mut ctx.accounts;
+    require!(a.node.status == NodeStatus::Idle, MarketError::NodeNotIdle);
+
+    let mut market = a.market.load_mut()?;
+    let required = market
+        .min_stake_per_gpu
+        .checked_mul(u64::from(a.node.gpus))
+        .ok_or(MarketError::MathOverflow)?;
+    a.owner_stake.lock(required)?;
+    let tier = a.config.tier_of(a.owner_stake.amount);
+    a.node.tier = tier;
+
+    let best = market.best_job_for(a.node.gpus, a.node.reputation_bps);
+    let passed = a.candidate_job.as_ref().map(|j| j.key());
+    if must_assign(best, passed)? {
+        let job = a.candidate_job.as_mut().ok_or(MarketError::MatchCandidateMissing)?;
+        let job_key = job.key();
+        market.remove_job(&job_key)?;
+        let deadline = assign(&mut market, job_key, job, node_key, &mut a.node, required, now, grace)?;
+        let attempt = job.attempts;
+        drop(market);
+        emit_cpi!(JobAssigned { job: job_key, node: node_key, deadline, attempt });
+    } else {
+        market.enqueue_node(Waiting {
+            key: node_key,
+            gpus: a.node.gpus,
+            reputation_bps: a.node.reputation_bps,
+            tier,
+        })?;
+        a.node.status = NodeStatus::Queued;
+        a.node.locked_stake = required;
+        drop(market);
+        emit_cpi!(NodeQueued { node: node_key, market: market_key, tier, locked_stake: required });
+    }
+    Ok(())
+}

@@ -1,0 +1,36 @@
+use anchor_lang::prelude::*;
+
+use crate::constants::{NODE_SEED, STAKE_SEED};
+use crate::errors::MarketError;
+use crate::events::NodeLeftQueue;
+use crate::state::{Market, Node, NodeStatus, Stake};
+
+#[event_cpi]
+#[derive(Accounts)]
+pub struct NodeUnready<'info> {
+    pub node_signer: Signer<'info>,
+    #[account(
+        mut,
+        seeds = [NODE_SEED, node_signer.key().as_ref()],
+        bump = node.bump,
+        constraint = node.signer == node_signer.key() @ MarketError::NotNodeSigner,
+    )]
+    pub node: Box<Account<'info, Node>>,
+    #[account(mut, address = node.market @ MarketError::AccountMismatch)]
+    pub market: AccountLoader<'info, Market>,
+    #[account(mut, seeds = [STAKE_SEED, node.owner.as_ref()], bump = owner_stake.bump)]
+    pub owner_stake: Box<Account<'info, Stake>>,
+}
+
+/// Leaves the node queue and unlocks the stake it held (works while paused).
+pub fn handler(mut ctx: Context<NodeUnready>) -> Result<()> {
+    let a = &mut ctx.accounts;
+    let event = NodeLeftQueue { node: a.node.key(), market: a.market.key() };
+    require!(a.node.status == NodeStatus::Queued, MarketError::NodeNotQueued);
+    a.market.load_mut()?.remove_node(&a.node.key())?;
+    a.owner_stake.unlock(a.node.locked_stake)?;
+    a.node.locked_stake = 0;
+    a.node.status = NodeStatus::Idle;
+    emit_cpi!(event);
+    Ok(())
+}

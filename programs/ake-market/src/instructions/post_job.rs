@@ -1,0 +1,202 @@
+use anchor_lang::prelude::*;
+use anchor_spl::token::{self, Mint, Token, TokenAccount, TransferChecked};
+
+use crate::account_creation::{create_pda, is_uncreated, read_existing, write_new};
+use crate::constants::{CONFIG_SEED, CREATOR_SEED, JOB_SEED, STAKE_SEED};
+use crate::errors::MarketError;
+use crate::events::{JobAssigned, JobPosted, JobQueued};
+use crate::math::{charge_micro_usd, micro_usd_to_tokens_ceil};
+use crate::matching::{assign, must_assign};
+use crate::oracle::read_price;
+use crate::state::{Config, Creator, Job, JobSpec, JobState, Market, Node, Stake, Waiting};
+
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug, PartialEq, Eq)]
+pub struct PostJobArgs {
+    /// The creator's next nonce (0 for a first job); names the job's PDA.
+    pub nonce: u64,
+    pub gpus: u16,
+    pub max_duration_secs: u32,
+    pub min_reputation_bps: u16,
+    /// Slippage guard: the most tokens the creator lets the escrow take.
+    pub max_tokens: u64,
+    pub spec: JobSpec,
+}
+
+#[event_cpi]
+#[derive(Accounts)]
+#[instruction(args: PostJobArgs)]
+pub struct PostJob<'info> {
+    #[account(mut)]
+    pub creator: Signer<'info>,
+    #[account(seeds = [CONFIG_SEED], bump = config.bump, has_one = mint)]
+    pub config: Box<Account<'info, Config>>,
+    /// CHECK: PDA ["creator", creator]; created on the first post, else decoded and owner-checked.
+    #[account(mut, seeds = [CREATOR_SEED, creator.key().as_ref()], bump)]
+    pub creator_account: UncheckedAccount<'info>,
+    /// CHECK: created here, PDA ["job", creator, nonce].
+    #[account(mut, seeds = [JOB_SEED, creator.key().as_ref(), &args.nonce.to_le_bytes()], bump)]
+    pub job: UncheckedAccount<'info>,
+    #[account(mut)]
+    pub market: AccountLoader<'info, Market>,
+    #[account(mut, address = market.load()?.escrow_vault @ MarketError::AccountMismatch)]
+    pub escrow_vault: Box<Account<'info, TokenAccount>>,
+    pub mint: Box<Account<'info, Mint>>,
+    #[account(mut, token::mint = mint, token::authority = creator)]
+    pub creator_token: Box<Account<'info, TokenAccount>>,
+    /// CHECK: a Pyth PriceUpdateV2; owner, feed, verification, age, sign and confidence checked in `read_price`.
+    pub price_update: UncheckedAccount<'info>,
+    /// The creator's stake, when it has one: sets the job's priority tier.
+    #[account(seeds = [STAKE_SEED, creator.key().as_ref()], bump = creator_stake.bump)]
+    pub creator_stake: Option<Box<Account<'info, Stake>>>,
+    /// The best waiting node able to serve this job, when there is one.
+    #[account(mut, constraint = candidate_node.market == market.key() @ MarketError::AccountMismatch)]
+    pub candidate_node: Option<Box<Account<'info, Node>>>,
+    pub token_program: Program<'info, Token>,
+    pub system_program: Program<'info, System>,
+}
+
+pub fn handler(mut ctx: Context<PostJob>, args: PostJobArgs) -> Result<()> {
+    let a = &mut ctx.accounts;
+    let config = &a.config;
+    require!(!config.paused, MarketError::Paused);
+    let now = Clock::get()?.unix_timestamp;
+    let market_key = a.market.key();
+    let job_key = a.job.key();
+    let creator_key = a.creator.key();
+
+    let (rate, max_gpus, max_duration) = {
+        let m = a.market.load()?;
+        (m.rate_micro_usd, m.max_gpus_per_job, m.max_duration_secs)
+    };
+    require!(
+        (1..=max_gpus).contains(&args.gpus) && (1..=max_duration).contains(&args.max_duration_secs),
+        MarketError::InvalidJobShape
+    );
+    require!(args.min_reputation_bps <= 10_000, MarketError::InvalidJobShape);
+    let (spec_len, spec_hash) = args.spec.validate()?;
+
+    let price = read_price(&a.price_update, &config.params.oracle, a.mint.decimals, now)?;
+    let max_charge = charge_micro_usd(rate, args.gpus, u64::from(args.max_duration_secs))
+        .ok_or(MarketError::MathOverflow)?;
+    let escrow = micro_usd_to_tokens_ceil(max_charge, price.mantissa, price.expo, price.decimals)
+        .ok_or(MarketError::MathOverflow)?;
+    require!(escrow <= args.max_tokens, MarketError::SlippageExceeded);
+
+    // The creator's job counter.
+    let creator_info = a.creator_account.to_account_info();
+    let payer = a.creator.to_account_info();
+    let mut creator = if is_uncreated(&creator_info) {
+        let bump = ctx.bumps.creator_account;
+        create_pda(
+            &payer,
+            &creator_info,
+            &crate::ID,
+            Creator::SPACE,
+            &[CREATOR_SEED, creator_key.as_ref(), &[bump]],
+        )?;
+        Creator { creator: creator_key, next_nonce: 0, bump }
+    } else {
+        read_existing::<Creator>(&creator_info)?
+    };
+    require!(args.nonce == creator.next_nonce, MarketError::NonceMismatch);
+    creator.next_nonce = creator.next_nonce.checked_add(1).ok_or(MarketError::MathOverflow)?;
+    write_new(&creator_info, &creator)?;
+
+    let job_bump = ctx.bumps.job;
+    create_pda(
+        &payer,
+        &a.job.to_account_info(),
+        &crate::ID,
+        Job::space_for(spec_len),
+        &[JOB_SEED, creator_key.as_ref(), &args.nonce.to_le_bytes(), &[job_bump]],
+    )?;
+
+    token::transfer_checked(
+        CpiContext::new(
+            token::ID,
+            TransferChecked {
+                from: a.creator_token.to_account_info(),
+                mint: a.mint.to_account_info(),
+                to: a.escrow_vault.to_account_info(),
+                authority: payer.clone(),
+            },
+        ),
+        escrow,
+        a.mint.decimals,
+    )?;
+
+    let tier = a.creator_stake.as_ref().map_or(0, |s| config.tier_of(s.amount));
+    let mut job = Job {
+        creator: creator_key,
+        nonce: args.nonce,
+        market: market_key,
+        spec: args.spec,
+        spec_hash,
+        gpus: args.gpus,
+        max_duration_secs: args.max_duration_secs,
+        min_reputation_bps: args.min_reputation_bps,
+        rate_micro_usd: rate,
+        max_charge_micro_usd: max_charge,
+        escrow,
+        price,
+        tier,
+        state: JobState::Queued,
+        attempts: 0,
+        posted_at: now,
+        assigned_at: 0,
+        deadline: 0,
+        submitted_at: 0,
+        node: Pubkey::default(),
+        node_owner: Pubkey::default(),
+        locked_stake: 0,
+        result: None,
+        bump: job_bump,
+    };
+
+    let grace = config.params.completion_grace_secs;
+    let mut market = a.market.load_mut()?;
+    market.open_escrow = market.open_escrow.checked_add(escrow).ok_or(MarketError::MathOverflow)?;
+    market.jobs_posted = market.jobs_posted.checked_add(1).ok_or(MarketError::MathOverflow)?;
+    let best = market.best_node_for(job.gpus, job.min_reputation_bps);
+    let passed = a.candidate_node.as_ref().map(|n| n.key());
+    let assigned = if must_assign(best, passed)? {
+        let node = a.candidate_node.as_mut().ok_or(MarketError::MatchCandidateMissing)?;
+        let node_key = node.key();
+        market.remove_node(&node_key)?;
+        let stake = node.locked_stake;
+        let deadline = assign(&mut market, job_key, &mut job, node_key, node, stake, now, grace)?;
+        Some((node_key, deadline))
+    } else {
+        market.enqueue_job(
+            Waiting {
+                key: job_key,
+                gpus: job.gpus,
+                reputation_bps: job.min_reputation_bps,
+                tier,
+            },
+            false,
+        )?;
+        None
+    };
+    drop(market);
+    write_new(&a.job.to_account_info(), &job)?;
+
+    emit_cpi!(JobPosted {
+        job: job_key,
+        creator: creator_key,
+        market: market_key,
+        nonce: job.nonce,
+        max_charge_micro_usd: max_charge,
+        escrow,
+        price_mantissa: price.mantissa,
+        price_expo: price.expo,
+        tier,
+    });
+    match assigned {
+        Some((node, deadline)) => {
+            emit_cpi!(JobAssigned { job: job_key, node, deadline, attempt: job.attempts })
+        }
+        None => emit_cpi!(JobQueued { job: job_key, market: market_key, at_front: false }),
+    }
+    Ok(())
+}

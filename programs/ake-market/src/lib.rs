@@ -1,0 +1,116 @@
+//! ake-market: USD-priced GPU jobs paid in AKE. Creators escrow tokens at the
+//! oracle price when they post; verified work is burned (less a treasury fee)
+//! and the rest refunded. Nodes and jobs meet in a two-sided priority queue.
+#![allow(unexpected_cfgs)]
+
+use anchor_lang::prelude::*;
+
+pub mod account_creation;
+pub mod constants;
+pub mod errors;
+pub mod events;
+pub mod instructions;
+pub mod matching;
+pub mod math;
+pub mod oracle;
+pub mod settlement;
+pub mod state;
+
+use instructions::*;
+use state::{HardwareProfile, Params, UsageReceipt};
+
+declare_id!("2QskJPuWAZ7ZGacVcaRbHNfTKUAenH8hS9MxcNAS3FvB");
+
+#[cfg(not(feature = "no-entrypoint"))]
+solana_security_txt::security_txt! {
+    name: "AKE market",
+    project_url: "https://github.com/ake-network/ake",
+    contacts: "email:security@ake.network",
+    policy: "https://github.com/ake-network/ake/blob/main/SECURITY.md"
+}
+
+#[program]
+pub mod ake_market {
+    use super::*;
+
+    pub fn initialize(ctx: Context<Initialize>, params: Params, arbiter: Pubkey) -> Result<()> {
+        initialize::handler(ctx, params, arbiter)
+    }
+
+    pub fn update_config(ctx: Context<UpdateConfig>, params: Params, arbiter: Pubkey) -> Result<()> {
+        update_config::handler(ctx, params, arbiter)
+    }
+
+    pub fn propose_authority(ctx: Context<ProposeAuthority>, proposed: Pubkey) -> Result<()> {
+        propose_authority::handler(ctx, proposed)
+    }
+
+    pub fn accept_authority(ctx: Context<AcceptAuthority>) -> Result<()> {
+        accept_authority::handler(ctx)
+    }
+
+    pub fn set_paused(ctx: Context<SetPaused>, paused: bool) -> Result<()> {
+        set_paused::handler(ctx, paused)
+    }
+
+    pub fn create_market(ctx: Context<CreateMarket>, index: u16, args: MarketArgs) -> Result<()> {
+        create_market::handler(ctx, index, args)
+    }
+
+    pub fn update_market(ctx: Context<UpdateMarket>, args: MarketArgs) -> Result<()> {
+        update_market::handler(ctx, args)
+    }
+
+    pub fn deposit_stake(ctx: Context<DepositStake>, amount: u64) -> Result<()> {
+        deposit_stake::handler(ctx, amount)
+    }
+
+    pub fn request_unstake(ctx: Context<RequestUnstake>, amount: u64) -> Result<()> {
+        request_unstake::handler(ctx, amount)
+    }
+
+    pub fn withdraw_stake(ctx: Context<WithdrawStake>) -> Result<()> {
+        withdraw_stake::handler(ctx)
+    }
+
+    pub fn register_node(ctx: Context<RegisterNode>, gpus: u16, profile: HardwareProfile) -> Result<()> {
+        register_node::handler(ctx, gpus, profile)
+    }
+
+    pub fn node_ready(ctx: Context<NodeReady>) -> Result<()> {
+        node_ready::handler(ctx)
+    }
+
+    pub fn node_unready(ctx: Context<NodeUnready>) -> Result<()> {
+        node_unready::handler(ctx)
+    }
+
+    pub fn post_job(ctx: Context<PostJob>, args: PostJobArgs) -> Result<()> {
+        post_job::handler(ctx, args)
+    }
+
+    pub fn cancel_job(ctx: Context<CancelJob>) -> Result<()> {
+        cancel_job::handler(ctx)
+    }
+
+    pub fn submit_result(
+        ctx: Context<SubmitResult>,
+        commitment: [u8; 32],
+        output_uri: String,
+        usage: UsageReceipt,
+    ) -> Result<()> {
+        submit_result::handler(ctx, commitment, output_uri, usage)
+    }
+
+    pub fn accept_result(ctx: Context<AcceptResult>) -> Result<()> {
+        accept_result::handler(ctx)
+    }
+
+    pub fn finalize_job(ctx: Context<FinalizeJob>) -> Result<()> {
+        finalize_job::handler(ctx)
+    }
+
+    pub fn expire_job(ctx: Context<ExpireJob>) -> Result<()> {
+        expire_job::handler(ctx)
+    }
+}

@@ -1,0 +1,164 @@
+//! Pure pricing arithmetic: no Solana types, every step checked, every
+//! rounding in the protocol's favour (charges and escrows round up, payouts down).
+
+use crate::constants::{BPS, MICRO_USD_DECIMALS};
+
+/// `rate x gpus x seconds`, in micro-USD.
+pub fn charge_micro_usd(rate_per_gpu_sec: u64, gpus: u16, seconds: u64) -> Option<u64> {
+    rate_per_gpu_sec
+        .checked_mul(u64::from(gpus))?
+        .checked_mul(seconds)
+}
+
+/// EMA price less `haircut_bps / 10000` times the EMA confidence. The haircut
+/// rounds up so the price used is never above the conservative price.
+/// None when the result is not positive.
+pub fn haircut_price(ema_price: i64, ema_conf: u64, haircut_bps: u32) -> Option<u64> {
+    if ema_price <= 0 {
+        return None;
+    }
+    let cut = ceil_div(
+        u128::from(ema_conf).checked_mul(u128::from(haircut_bps))?,
+        u128::from(BPS),
+    )?;
+    let price = u128::try_from(ema_price).ok()?.checked_sub(cut)?;
+    if price == 0 {
+        return None;
+    }
+    u64::try_from(price).ok()
+}
+
+/// True when `conf` is at most `max_bps` of `price`.
+pub fn confidence_within(price: i64, conf: u64, max_bps: u16) -> bool {
+    if price <= 0 {
+        return false;
+    }
+    let lhs = u128::from(conf) * u128::from(BPS);
+    let rhs = price.unsigned_abs() as u128 * u128::from(max_bps);
+    lhs <= rhs
+}
+
+/// Token base units worth `micro_usd` at a price of `mantissa x 10^expo` USD
+/// per whole token, for a mint of `decimals`. Rounds UP: what a payer owes.
+pub fn micro_usd_to_tokens_ceil(micro_usd: u64, mantissa: u64, expo: i32, decimals: u8) -> Option<u64> {
+    if mantissa == 0 {
+        return None;
+    }
+    // tokens = micro_usd x 10^(decimals - 6 - expo) / mantissa
+    let e = i64::from(decimals) - i64::from(MICRO_USD_DECIMALS) - i64::from(expo);
+    let (num, den) = if e >= 0 {
+        (
+            u128::from(micro_usd).checked_mul(pow10(u32::try_from(e).ok()?)?)?,
+            u128::from(mantissa),
+        )
+    } else {
+        (
+            u128::from(micro_usd),
+            u128::from(mantissa).checked_mul(pow10(u32::try_from(-e).ok()?)?)?,
+        )
+    };
+    u64::try_from(ceil_div(num, den)?).ok()
+}
+
+/// Splits a payment into (burned, treasury). The burn rounds down and the
+/// treasury takes the remainder, so the two always add up to `amount`.
+pub fn split_payment(amount: u64, burn_bps: u16) -> Option<(u64, u64)> {
+    let burn = u128::from(amount)
+        .checked_mul(u128::from(burn_bps))?
+        .checked_div(u128::from(BPS))?;
+    let burn = u64::try_from(burn).ok()?;
+    Some((burn, amount.checked_sub(burn)?))
+}
+
+/// Tier = how many of the ascending thresholds `amount` reaches (0..=3).
+pub fn tier_for(amount: u64, thresholds: &[u64; 3]) -> u8 {
+    thresholds.iter().filter(|t| amount >= **t).count() as u8
+}
+
+fn pow10(exp: u32) -> Option<u128> {
+    10u128.checked_pow(exp)
+}
+
+fn ceil_div(num: u128, den: u128) -> Option<u128> {
+    if den == 0 {
+        return None;
+    }
+    num.checked_add(den - 1).map(|n| n / den)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn escrow_at_half_a_dollar() {
+        // 1 USD at 0.50 USD/AKE (expo -8) with 6 decimals = 2 AKE.
+        assert_eq!(micro_usd_to_tokens_ceil(1_000_000, 50_000_000, -8, 6), Some(2_000_000));
+        // One micro-USD more rounds the escrow up, never down.
+        assert_eq!(micro_usd_to_tokens_ceil(1_000_001, 50_000_000, -8, 6), Some(2_000_002));
+    }
+
+    #[test]
+    fn positive_exponent_and_tiny_prices() {
+        assert_eq!(micro_usd_to_tokens_ceil(1_000_000, 2, 0, 6), Some(500_000));
+        assert_eq!(micro_usd_to_tokens_ceil(5, 3, 2, 0), Some(1));
+        assert_eq!(micro_usd_to_tokens_ceil(1, 0, -8, 6), None);
+    }
+
+    #[test]
+    fn haircut_is_conservative() {
+        // Helium's price = ema - 2 x conf.
+        assert_eq!(haircut_price(50_000_000, 50_000, 20_000), Some(49_900_000));
+        // A cut that rounds: 3 x 1.5 = 4.5 -> 5.
+        assert_eq!(haircut_price(100, 3, 15_000), Some(95));
+        assert_eq!(haircut_price(100, 50, 20_000), None);
+        assert_eq!(haircut_price(0, 0, 0), None);
+        assert_eq!(haircut_price(-5, 0, 0), None);
+    }
+
+    #[test]
+    fn confidence_bound() {
+        assert!(confidence_within(10_000, 200, 200));
+        assert!(!confidence_within(10_000, 201, 200));
+        assert!(!confidence_within(0, 0, 200));
+    }
+
+    #[test]
+    fn tiers() {
+        let t = [1_000, 10_000, 100_000];
+        assert_eq!(tier_for(0, &t), 0);
+        assert_eq!(tier_for(999, &t), 0);
+        assert_eq!(tier_for(1_000, &t), 1);
+        assert_eq!(tier_for(100_000, &t), 3);
+    }
+
+    proptest! {
+        #[test]
+        fn split_always_adds_up(amount in any::<u64>(), bps in 0u16..=10_000) {
+            let (burn, treasury) = split_payment(amount, bps).unwrap();
+            prop_assert_eq!(burn + treasury, amount);
+            prop_assert!(u128::from(burn) * 10_000 <= u128::from(amount) * u128::from(bps));
+        }
+
+        #[test]
+        fn escrow_never_undercharges(usd in 0u64..1_000_000_000_000, mantissa in 1u64..1_000_000_000_000, expo in -12i32..=0) {
+            if let Some(tokens) = micro_usd_to_tokens_ceil(usd, mantissa, expo, 6) {
+                // tokens x price >= usd, and one base unit less would be < usd.
+                let e = 6 - 6 - i64::from(expo);
+                let scale = 10u128.pow(e as u32);
+                let value = u128::from(tokens) * u128::from(mantissa);
+                prop_assert!(value >= u128::from(usd) * scale);
+                if tokens > 0 {
+                    prop_assert!((u128::from(tokens) - 1) * u128::from(mantissa) < u128::from(usd) * scale);
+                }
+            }
+        }
+
+        #[test]
+        fn charge_is_monotonic_in_seconds(rate in 0u64..1_000_000, gpus in 1u16..64, a in 0u64..100_000, b in 0u64..100_000) {
+            let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+            prop_assert!(charge_micro_usd(rate, gpus, lo).unwrap() <= charge_micro_usd(rate, gpus, hi).unwrap());
+        }
+    }
+}

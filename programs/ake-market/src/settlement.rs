@@ -1,0 +1,208 @@
+//! Paying for a verified result: charge the reported time at the price locked
+//! at posting, burn most of it, send the fee to the treasury, refund the rest.
+
+use anchor_lang::prelude::*;
+use anchor_spl::token::{self, Burn, TransferChecked};
+
+use crate::constants::ESCROW_SEED;
+use crate::errors::MarketError;
+use crate::events::JobSettled;
+use crate::math::{charge_micro_usd, micro_usd_to_tokens_ceil, split_payment};
+use crate::state::{Job, JobState, Market, Node, Params, Stake};
+
+pub struct Settlement {
+    pub work_micro_usd: u64,
+    pub charged: u64,
+    pub burned: u64,
+    pub treasury_fee: u64,
+    pub refund: u64,
+}
+
+impl Settlement {
+    pub fn event(&self, job_key: Pubkey, job: &Job, accepted_by_creator: bool) -> JobSettled {
+        JobSettled {
+            job: job_key,
+            node: job.node,
+            market: job.market,
+            work_micro_usd: self.work_micro_usd,
+            charged: self.charged,
+            burned: self.burned,
+            treasury_fee: self.treasury_fee,
+            refund: self.refund,
+            accepted_by_creator,
+        }
+    }
+}
+
+/// Token accounts a settlement moves tokens between.
+pub struct EscrowAccounts<'info> {
+    pub market: Pubkey,
+    pub escrow_bump: u8,
+    pub escrow_vault: AccountInfo<'info>,
+    pub mint: AccountInfo<'info>,
+    pub decimals: u8,
+}
+
+impl<'info> EscrowAccounts<'info> {
+    pub fn pay_out(&self, to: &AccountInfo<'info>, amount: u64) -> Result<()> {
+        if amount == 0 {
+            return Ok(());
+        }
+        let bump = [self.escrow_bump];
+        let seeds: &[&[u8]] = &[ESCROW_SEED, self.market.as_ref(), &bump];
+        token::transfer_checked(
+            CpiContext::new_with_signer(
+                token::ID,
+                TransferChecked {
+                    from: self.escrow_vault.clone(),
+                    mint: self.mint.clone(),
+                    to: to.clone(),
+                    authority: self.escrow_vault.clone(),
+                },
+                &[seeds],
+            ),
+            amount,
+            self.decimals,
+        )
+    }
+
+    pub fn burn(&self, amount: u64) -> Result<()> {
+        if amount == 0 {
+            return Ok(());
+        }
+        let bump = [self.escrow_bump];
+        let seeds: &[&[u8]] = &[ESCROW_SEED, self.market.as_ref(), &bump];
+        token::burn(
+            CpiContext::new_with_signer(
+                token::ID,
+                Burn {
+                    mint: self.mint.clone(),
+                    from: self.escrow_vault.clone(),
+                    authority: self.escrow_vault.clone(),
+                },
+                &[seeds],
+            ),
+            amount,
+        )
+    }
+}
+
+/// The amounts owed for a submitted job; moves nothing.
+pub fn compute(job: &Job, params: &Params) -> Result<Settlement> {
+    require!(job.state == JobState::Submitted, MarketError::InvalidJobState);
+    let usage = job.result.as_ref().ok_or(MarketError::InvalidJobState)?.usage;
+    let seconds = usage.wall_secs.min(u64::from(job.max_duration_secs));
+    let work = charge_micro_usd(job.rate_micro_usd, job.gpus, seconds)
+        .ok_or(MarketError::MathOverflow)?;
+    let p = &job.price;
+    let charged = micro_usd_to_tokens_ceil(work, p.mantissa, p.expo, p.decimals)
+        .ok_or(MarketError::MathOverflow)?
+        .min(job.escrow);
+    let (burned, treasury_fee) =
+        split_payment(charged, params.burn_bps).ok_or(MarketError::MathOverflow)?;
+    Ok(Settlement {
+        work_micro_usd: work,
+        charged,
+        burned,
+        treasury_fee,
+        refund: job.escrow - charged,
+    })
+}
+
+/// Settles a submitted job: moves the tokens and updates the books.
+pub fn settle<'info>(
+    job_key: Pubkey,
+    job: &mut Job,
+    market: &mut Market,
+    node: &mut Node,
+    stake: &mut Stake,
+    params: &Params,
+    escrow: &EscrowAccounts<'info>,
+    treasury: &AccountInfo<'info>,
+    creator_token: &AccountInfo<'info>,
+) -> Result<Settlement> {
+    let s = compute(job, params)?;
+    escrow.burn(s.burned)?;
+    escrow.pay_out(treasury, s.treasury_fee)?;
+    escrow.pay_out(creator_token, s.refund)?;
+
+    market.open_escrow = market.open_escrow.checked_sub(job.escrow).ok_or(MarketError::MathOverflow)?;
+    market.jobs_settled = market.jobs_settled.checked_add(1).ok_or(MarketError::MathOverflow)?;
+    market.tokens_burned = market.tokens_burned.checked_add(s.burned).ok_or(MarketError::MathOverflow)?;
+    market.work_micro_usd = market
+        .work_micro_usd
+        .checked_add(s.work_micro_usd)
+        .ok_or(MarketError::MathOverflow)?;
+    market.untrack(&job_key);
+
+    node.jobs_completed = node.jobs_completed.checked_add(1).ok_or(MarketError::MathOverflow)?;
+    node.work_micro_usd = node
+        .work_micro_usd
+        .checked_add(s.work_micro_usd)
+        .ok_or(MarketError::MathOverflow)?;
+    stake.unlock(job.locked_stake)?;
+    job.locked_stake = 0;
+    job.escrow = 0;
+    job.state = JobState::Settled;
+    Ok(s)
+}
+
+/// The accounts a settlement touches besides the job, shared by
+/// `accept_result` and `finalize_job`; checked against the job in `settle_job`.
+#[derive(Accounts)]
+pub struct SettleAccounts<'info> {
+    #[account(seeds = [crate::constants::CONFIG_SEED], bump = config.bump, has_one = mint, has_one = treasury)]
+    pub config: Box<Account<'info, crate::state::Config>>,
+    #[account(mut)]
+    pub market: AccountLoader<'info, Market>,
+    #[account(mut, address = market.load()?.escrow_vault @ MarketError::AccountMismatch)]
+    pub escrow_vault: Box<Account<'info, anchor_spl::token::TokenAccount>>,
+    #[account(mut)]
+    pub mint: Box<Account<'info, anchor_spl::token::Mint>>,
+    #[account(mut)]
+    pub treasury: Box<Account<'info, anchor_spl::token::TokenAccount>>,
+    #[account(mut, token::mint = mint)]
+    pub creator_token: Box<Account<'info, anchor_spl::token::TokenAccount>>,
+    #[account(mut)]
+    pub node: Box<Account<'info, Node>>,
+    #[account(mut, seeds = [crate::constants::STAKE_SEED, node.owner.as_ref()], bump = node_owner_stake.bump)]
+    pub node_owner_stake: Box<Account<'info, Stake>>,
+    pub token_program: Program<'info, anchor_spl::token::Token>,
+}
+
+impl<'info> SettleAccounts<'info> {
+    pub fn escrow(&self) -> Result<EscrowAccounts<'info>> {
+        let market = self.market.load()?;
+        Ok(EscrowAccounts {
+            market: self.market.key(),
+            escrow_bump: market.escrow_bump,
+            escrow_vault: self.escrow_vault.to_account_info(),
+            mint: self.mint.to_account_info(),
+            decimals: self.mint.decimals,
+        })
+    }
+}
+
+/// Checks the accounts against the job, then settles it.
+pub fn settle_job(job_key: Pubkey, job: &mut Job, s: &mut SettleAccounts) -> Result<Settlement> {
+    require_keys_eq!(s.market.key(), job.market, MarketError::AccountMismatch);
+    require_keys_eq!(s.node.key(), job.node, MarketError::AccountMismatch);
+    require_keys_eq!(s.node.owner, job.node_owner, MarketError::AccountMismatch);
+    require_keys_eq!(s.creator_token.owner, job.creator, MarketError::WrongTokenOwner);
+    let escrow = s.escrow()?;
+    let treasury = s.treasury.to_account_info();
+    let creator_token = s.creator_token.to_account_info();
+    let params = s.config.params;
+    let mut market = s.market.load_mut()?;
+    settle(
+        job_key,
+        job,
+        &mut market,
+        &mut s.node,
+        &mut s.node_owner_stake,
+        &params,
+        &escrow,
+        &treasury,
+        &creator_token,
+    )
+}

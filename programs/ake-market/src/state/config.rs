@@ -1,0 +1,108 @@
+use anchor_lang::prelude::*;
+
+use crate::errors::MarketError;
+use crate::math::tier_for;
+
+/// The protocol's single configuration, PDA `["config"]`.
+#[account]
+#[derive(InitSpace, Debug)]
+pub struct Config {
+    pub authority: Pubkey,
+    /// Proposed new authority (two-step transfer); default when none.
+    pub pending_authority: Pubkey,
+    /// Resolves disputes (a multisig or governance PDA in production).
+    pub arbiter: Pubkey,
+    /// The AKE mint.
+    pub mint: Pubkey,
+    /// AKE token account receiving the treasury share of payments.
+    pub treasury: Pubkey,
+    /// Token account holding all stake, PDA `["stake_vault"]`, its own authority.
+    pub stake_vault: Pubkey,
+    pub paused: bool,
+    /// Markets are PDAs `["market", index]` for index in 0..market_count.
+    pub market_count: u16,
+    pub params: Params,
+    pub bump: u8,
+    pub stake_vault_bump: u8,
+}
+
+impl Config {
+    pub const SPACE: usize = 8 + Config::INIT_SPACE;
+
+    pub fn tier_of(&self, staked: u64) -> u8 {
+        tier_for(staked, &self.params.tier_thresholds)
+    }
+}
+
+/// Governance-tunable parameters, each checked against on-chain bounds.
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, InitSpace, Debug, PartialEq, Eq)]
+pub struct Params {
+    pub oracle: OracleParams,
+    /// Share of each payment burned.
+    pub burn_bps: u16,
+    /// Share of each payment sent to the treasury.
+    pub treasury_bps: u16,
+    /// Seconds after a result during which the creator may check it.
+    pub challenge_window_secs: u32,
+    /// Seconds beyond the job's max duration before a silent node expires.
+    pub completion_grace_secs: u32,
+    pub unbonding_secs: u32,
+    /// Staked base units for tiers 1, 2 and 3.
+    pub tier_thresholds: [u64; 3],
+    /// How many assignments a job gets before an expiry refunds it.
+    pub max_job_attempts: u8,
+}
+
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, InitSpace, Debug, PartialEq, Eq)]
+pub struct OracleParams {
+    /// Owner of PriceUpdateV2 accounts on this cluster.
+    pub receiver_program: Pubkey,
+    /// The AKE/USD feed id.
+    pub feed_id: [u8; 32],
+    pub max_age_secs: u32,
+    /// Widest EMA confidence accepted, in bps of the EMA price.
+    pub max_conf_bps: u16,
+    /// price used = ema_price - haircut_bps/10000 x ema_conf (Helium uses 2x).
+    pub haircut_bps: u32,
+}
+
+const DAY: u32 = 86_400;
+
+impl Params {
+    pub fn validate(&self) -> Result<()> {
+        require!(
+            u32::from(self.burn_bps) + u32::from(self.treasury_bps) == 10_000,
+            MarketError::InvalidFeeSplit
+        );
+        require!(
+            (1..=30 * DAY).contains(&self.challenge_window_secs)
+                && (1..=7 * DAY).contains(&self.completion_grace_secs),
+            MarketError::InvalidWindows
+        );
+        let o = &self.oracle;
+        require!(
+            (1..=3_600).contains(&o.max_age_secs)
+                && (1..=5_000).contains(&o.max_conf_bps)
+                && o.haircut_bps <= 50_000,
+            MarketError::InvalidOracleSettings
+        );
+        let t = &self.tier_thresholds;
+        require!(
+            t[0] > 0 && t[0] < t[1] && t[1] < t[2],
+            MarketError::InvalidTierThresholds
+        );
+        let floor = self
+            .challenge_window_secs
+            .checked_add(self.completion_grace_secs)
+            .ok_or(MarketError::MathOverflow)?;
+        require!(
+            self.unbonding_secs >= floor && self.unbonding_secs <= 365 * DAY,
+            MarketError::InvalidUnbonding
+        );
+        require!(
+            (1..=10).contains(&self.max_job_attempts),
+            MarketError::InvalidMaxAttempts
+        );
+        Ok(())
+    }
+}

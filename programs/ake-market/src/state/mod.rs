@@ -1,0 +1,13 @@
+pub mod config;
+pub mod creator;
+pub mod job;
+pub mod market;
+pub mod node;
+pub mod stake;
+
+pub use config::*;
+pub use creator::*;
+pub use job::*;
+pub use market::*;
+pub use node::*;
+pub use stake::*;
