@@ -1,1 +1,527 @@
+//! The one test harness: the AKE programs registered natively in a real
+//! Solana runtime bank (solana-program-test), the real SPL Token program
+//! beside them, an AKE mint and a Pyth PriceUpdateV2 account for AKE/USD.
+#![allow(deprecated)] // program-test marks its native-program API "agave-unstable-api"
 
+use ake_market::errors::MarketError;
+use ake_market::instructions::{MarketArgs, PostJobArgs};
+use ake_market::state::{
+    HardwareProfile, InlineSpec, Job, JobSpec, Market, OracleParams, Params,
+};
+use ake_sdk::instructions as ixs;
+use ake_sdk::pda;
+use anchor_lang::AccountDeserialize;
+use anchor_spl::token::spl_token;
+use pyth_solana_receiver_sdk::price_update::{PriceFeedMessage, PriceUpdateV2, VerificationLevel};
+use solana_program_test::{processor, ProgramTest, ProgramTestContext};
+use solana_sdk::account::{Account, AccountSharedData};
+use solana_sdk::account_info::AccountInfo;
+use solana_sdk::clock::Clock;
+use solana_sdk::instruction::{Instruction, InstructionError};
+use solana_sdk::program_pack::Pack;
+use solana_sdk::pubkey::Pubkey;
+use solana_sdk::signature::{Keypair, Signer};
+use anchor_lang::solana_program::system_instruction;
+use solana_sdk::transaction::{Transaction, TransactionError};
+
+pub const DECIMALS: u8 = 6;
+pub const AKE: u64 = 1_000_000;
+pub const FEED_ID: [u8; 32] = [7; 32];
+/// AKE/USD 0.50 with 0.1% confidence (expo -8).
+pub const PRICE: i64 = 50_000_000;
+pub const CONF: u64 = 50_000;
+pub const EXPO: i32 = -8;
+/// Market 0: 200 micro-USD per GPU-second.
+pub const RATE: u64 = 200;
+pub const MIN_STAKE_PER_GPU: u64 = 200 * AKE;
+
+/// Anchor's generated `entry` ties its arguments to one lifetime; the
+/// runtime's processor type wants them independent. The bank keeps the
+/// accounts alive for the whole call, so widening is sound here.
+fn market_entry(program_id: &Pubkey, accounts: &[AccountInfo], data: &[u8]) -> solana_sdk::entrypoint::ProgramResult {
+    // SAFETY: every reference lives for the whole call; only the lifetime
+    // parameters are unified, the types are unchanged.
+    unsafe {
+        let accounts: &[AccountInfo<'static>] = std::mem::transmute(accounts);
+        let program_id: &'static Pubkey = std::mem::transmute(program_id);
+        let data: &'static [u8] = std::mem::transmute(data);
+        ake_market::entry(program_id, accounts, data)
+    }
+}
+
+pub fn default_params() -> Params {
+    Params {
+        oracle: OracleParams {
+            receiver_program: pyth_solana_receiver_sdk::ID,
+            feed_id: FEED_ID,
+            max_age_secs: 60,
+            max_conf_bps: 200,
+            haircut_bps: 20_000,
+        },
+        burn_bps: 9_500,
+        treasury_bps: 500,
+        challenge_window_secs: 3_600,
+        completion_grace_secs: 600,
+        unbonding_secs: 1_209_600,
+        tier_thresholds: [1_000 * AKE, 10_000 * AKE, 100_000 * AKE],
+        max_job_attempts: 3,
+    }
+}
+
+pub fn default_market() -> MarketArgs {
+    MarketArgs {
+        name: "rtx-4090".into(),
+        rate_micro_usd: RATE,
+        min_stake_per_gpu: MIN_STAKE_PER_GPU,
+        max_gpus_per_job: 8,
+        max_duration_secs: 3_600,
+    }
+}
+
+pub fn render_spec() -> JobSpec {
+    JobSpec::Inline(InlineSpec {
+        image: "ake/render@sha256:1111111111111111111111111111111111111111111111111111111111111111".into(),
+        command: vec!["render".into(), "--frame".into(), "1".into()],
+        env: vec![],
+        inputs: vec![],
+        max_output_bytes: 16 << 20,
+    })
+}
+
+pub fn profile() -> HardwareProfile {
+    HardwareProfile { gpu_model: "NVIDIA RTX 4090".into(), vram_mib: 24_564, benchmark_hash: [9; 32] }
+}
+
+/// The exact error code of an ake-market error.
+pub fn market_error(e: MarketError) -> u32 {
+    anchor_lang::error::ERROR_CODE_OFFSET + e as u32
+}
+
+/// The exact error code of an Anchor framework error.
+pub fn anchor_error(e: anchor_lang::error::ErrorCode) -> u32 {
+    e.into()
+}
+
+/// Asserts that a transaction failed with custom program error `code`.
+#[track_caller]
+pub fn assert_code(result: Result<(), TransactionError>, code: u32) {
+    match result {
+        Err(TransactionError::InstructionError(_, InstructionError::Custom(c))) if c == code => {}
+        other => panic!("expected custom error {code}, got {other:?}"),
+    }
+}
+
+#[track_caller]
+pub fn assert_market_error(result: Result<(), TransactionError>, e: MarketError) {
+    let name = format!("{e:?}");
+    match result {
+        Err(TransactionError::InstructionError(_, InstructionError::Custom(c))) if c == market_error(e) => {}
+        other => panic!("expected {name} ({}), got {other:?}", anchor_lang::error::ERROR_CODE_OFFSET),
+    }
+}
+
+/// A funded wallet with an AKE token account.
+pub struct User {
+    pub key: Keypair,
+    pub token: Pubkey,
+}
+
+impl User {
+    pub fn pubkey(&self) -> Pubkey {
+        self.key.pubkey()
+    }
+}
+
+/// A registered node: its owner (cold), signer (hot) and account.
+pub struct TestNode {
+    pub owner: User,
+    pub signer: Keypair,
+    pub account: Pubkey,
+}
+
+pub struct Chain {
+    pub ctx: ProgramTestContext,
+    pub admin: Keypair,
+    pub mint_authority: Keypair,
+    pub mint: Pubkey,
+    pub treasury: Pubkey,
+    pub price_update: Pubkey,
+    pub params: Params,
+    /// Supply minted before the protocol started.
+    pub genesis_supply: u64,
+}
+
+impl Chain {
+    /// A bank with ake-market initialized and market 0 created.
+    pub async fn start() -> Self {
+        let mut pt = ProgramTest::default();
+        pt.prefer_bpf(false);
+        pt.add_program("ake_market", ake_market::ID, processor!(market_entry));
+        let price_update = Pubkey::new_unique();
+        pt.add_account(price_update, price_account(PRICE, CONF, 0, VerificationLevel::Full, FEED_ID));
+        let ctx = pt.start_with_context().await;
+
+        let mut chain = Chain {
+            ctx,
+            admin: Keypair::new(),
+            mint_authority: Keypair::new(),
+            mint: Pubkey::default(),
+            treasury: Pubkey::default(),
+            price_update,
+            params: default_params(),
+            genesis_supply: 0,
+        };
+        chain.airdrop(&chain.admin.pubkey(), 100_000_000_000).await;
+        chain.mint = chain.create_mint().await;
+        chain.treasury = chain.token_account(&chain.admin.pubkey()).await;
+        chain.refresh_price().await;
+
+        let admin = chain.admin.insecure_clone();
+        let init = ixs::initialize(admin.pubkey(), chain.mint, chain.treasury, chain.params, admin.pubkey());
+        chain.send_ok(&[init], &[&admin]).await;
+        let market = ixs::create_market(admin.pubkey(), chain.mint, 0, default_market());
+        chain.send_ok(&[market], &[&admin]).await;
+        chain
+    }
+
+    pub fn payer(&self) -> Keypair {
+        self.ctx.payer.insecure_clone()
+    }
+
+    /// Sends `ixs` with a fresh blockhash, the context payer paying fees.
+    pub async fn send(&mut self, ixs: &[Instruction], signers: &[&Keypair]) -> Result<(), TransactionError> {
+        let tx = self.transaction(ixs, signers).await;
+        match self.ctx.banks_client.process_transaction(tx).await {
+            Ok(()) => Ok(()),
+            Err(e) => Err(e.unwrap()),
+        }
+    }
+
+    pub async fn send_ok(&mut self, ixs: &[Instruction], signers: &[&Keypair]) {
+        if let Err(e) = self.send(ixs, signers).await {
+            panic!("transaction failed: {e:?}");
+        }
+    }
+
+    async fn transaction(&mut self, ixs: &[Instruction], signers: &[&Keypair]) -> Transaction {
+        let blockhash = self.ctx.get_new_latest_blockhash().await.unwrap();
+        let payer = self.payer();
+        let mut all: Vec<&Keypair> = vec![&payer];
+        all.extend_from_slice(signers);
+        Transaction::new_signed_with_payer(ixs, Some(&payer.pubkey()), &all, blockhash)
+    }
+
+    /// Serialized size of the transaction these instructions make.
+    pub async fn transaction_size(&mut self, ixs: &[Instruction], signers: &[&Keypair]) -> usize {
+        let tx = self.transaction(ixs, signers).await;
+        bincode_len(&tx)
+    }
+
+    /// Simulates, returning the events the programs emitted (`emit_cpi!`)
+    /// as (discriminator, borsh data), then sends for real.
+    pub async fn send_with_events(
+        &mut self,
+        ixs: &[Instruction],
+        signers: &[&Keypair],
+    ) -> Result<Vec<Vec<u8>>, TransactionError> {
+        let tx = self.transaction(ixs, signers).await;
+        let sim = self.ctx.banks_client.simulate_transaction(tx.clone()).await.unwrap();
+        if let Some(Err(e)) = sim.result {
+            return Err(e);
+        }
+        let mut events = Vec::new();
+        let keys = &tx.message.account_keys;
+        for inner in sim.simulation_details.and_then(|d| d.inner_instructions).unwrap_or_default() {
+            for ix in inner {
+                let program = keys[ix.instruction.program_id_index as usize];
+                let data = &ix.instruction.data;
+                if program == ake_market::ID && data.starts_with(anchor_lang::event::EVENT_IX_TAG_LE) {
+                    events.push(data[8..].to_vec());
+                }
+            }
+        }
+        self.ctx.banks_client.process_transaction(tx).await.map_err(|e| e.unwrap())?;
+        Ok(events)
+    }
+
+    pub async fn airdrop(&mut self, to: &Pubkey, lamports: u64) {
+        let payer = self.payer();
+        let ix = system_instruction::transfer(&payer.pubkey(), to, lamports);
+        self.send_ok(&[ix], &[]).await;
+    }
+
+    async fn create_mint(&mut self) -> Pubkey {
+        let mint = Keypair::new();
+        let payer = self.payer();
+        let rent = self.ctx.banks_client.get_rent().await.unwrap();
+        let ixs = [
+            system_instruction::create_account(
+                &payer.pubkey(),
+                &mint.pubkey(),
+                rent.minimum_balance(spl_token::state::Mint::LEN),
+                spl_token::state::Mint::LEN as u64,
+                &spl_token::ID,
+            ),
+            spl_token::instruction::initialize_mint2(
+                &spl_token::ID,
+                &mint.pubkey(),
+                &self.mint_authority.pubkey(),
+                None,
+                DECIMALS,
+            )
+            .unwrap(),
+        ];
+        self.send_ok(&ixs, &[&mint]).await;
+        mint.pubkey()
+    }
+
+    /// A new AKE token account owned by `owner`.
+    pub async fn token_account(&mut self, owner: &Pubkey) -> Pubkey {
+        let account = Keypair::new();
+        let payer = self.payer();
+        let rent = self.ctx.banks_client.get_rent().await.unwrap();
+        let ixs = [
+            system_instruction::create_account(
+                &payer.pubkey(),
+                &account.pubkey(),
+                rent.minimum_balance(spl_token::state::Account::LEN),
+                spl_token::state::Account::LEN as u64,
+                &spl_token::ID,
+            ),
+            spl_token::instruction::initialize_account3(&spl_token::ID, &account.pubkey(), &self.mint, owner)
+                .unwrap(),
+        ];
+        self.send_ok(&ixs, &[&account]).await;
+        account.pubkey()
+    }
+
+    /// Mints genesis supply to `to` (before the protocol mints anything).
+    pub async fn mint_to(&mut self, to: &Pubkey, amount: u64) {
+        let authority = self.mint_authority.insecure_clone();
+        let ix = spl_token::instruction::mint_to(&spl_token::ID, &self.mint, to, &authority.pubkey(), &[], amount)
+            .unwrap();
+        self.send_ok(&[ix], &[&authority]).await;
+        self.genesis_supply += amount;
+    }
+
+    /// A wallet with 10 SOL and `tokens` AKE base units.
+    pub async fn user(&mut self, tokens: u64) -> User {
+        let key = Keypair::new();
+        self.airdrop(&key.pubkey(), 10_000_000_000).await;
+        let token = self.token_account(&key.pubkey()).await;
+        if tokens > 0 {
+            self.mint_to(&token, tokens).await;
+        }
+        User { key, token }
+    }
+
+    pub async fn balance(&mut self, token_account: &Pubkey) -> u64 {
+        let acc = self.ctx.banks_client.get_account(*token_account).await.unwrap().expect("token account");
+        spl_token::state::Account::unpack(&acc.data).unwrap().amount
+    }
+
+    pub async fn supply(&mut self) -> u64 {
+        let acc = self.ctx.banks_client.get_account(self.mint).await.unwrap().unwrap();
+        spl_token::state::Mint::unpack(&acc.data).unwrap().supply
+    }
+
+    pub async fn lamports(&mut self, key: &Pubkey) -> u64 {
+        self.ctx.banks_client.get_balance(*key).await.unwrap()
+    }
+
+    pub async fn raw_account(&mut self, key: &Pubkey) -> Option<Account> {
+        self.ctx.banks_client.get_account(*key).await.unwrap()
+    }
+
+    /// Decodes an AKE account; None when it does not exist (e.g. closed).
+    pub async fn account<T: AccountDeserialize>(&mut self, key: &Pubkey) -> Option<T> {
+        let acc = self.raw_account(key).await?;
+        Some(ake_sdk::accounts::decode(&acc.data).unwrap())
+    }
+
+    pub async fn market(&mut self, index: u16) -> Box<Market> {
+        let acc = self.raw_account(&pda::market(index)).await.expect("market");
+        ake_sdk::accounts::decode_market(&acc.data).unwrap()
+    }
+
+    pub async fn clock(&mut self) -> Clock {
+        self.ctx.banks_client.get_sysvar::<Clock>().await.unwrap()
+    }
+
+    pub async fn now(&mut self) -> i64 {
+        self.clock().await.unix_timestamp
+    }
+
+    /// Moves the chain's clock forward (slot and unix time) and republishes
+    /// the oracle price at the new time.
+    pub async fn advance(&mut self, secs: i64) {
+        let clock = self.clock().await;
+        self.ctx.warp_to_slot(clock.slot + (secs.max(1) as u64) * 5 / 2 + 1).unwrap();
+        let mut moved = self.clock().await;
+        moved.unix_timestamp = clock.unix_timestamp + secs;
+        self.ctx.set_sysvar(&moved);
+        self.refresh_price().await;
+    }
+
+    /// Republishes AKE/USD at the default price, published now.
+    pub async fn refresh_price(&mut self) {
+        let now = self.now().await;
+        self.set_price(PRICE, CONF, now, VerificationLevel::Full, FEED_ID).await;
+    }
+
+    pub async fn set_price(&mut self, price: i64, conf: u64, publish_time: i64, level: VerificationLevel, feed: [u8; 32]) {
+        let account = price_account(price, conf, publish_time, level, feed);
+        self.ctx.set_account(&self.price_update, &AccountSharedData::from(account));
+    }
+
+    // ----- protocol flows through the SDK -----
+
+    pub async fn deposit_stake(&mut self, user: &User, amount: u64) -> Result<(), TransactionError> {
+        let ix = ixs::deposit_stake(user.pubkey(), self.mint, user.token, amount);
+        self.send(&[ix], &[&user.key]).await
+    }
+
+    /// A node on market 0 whose owner staked `stake` base units.
+    pub async fn node(&mut self, gpus: u16, stake: u64) -> TestNode {
+        let owner = self.user(stake).await;
+        if stake > 0 {
+            self.deposit_stake(&owner, stake).await.unwrap();
+        }
+        let signer = Keypair::new();
+        self.airdrop(&signer.pubkey(), 1_000_000_000).await;
+        let ix = ixs::register_node(owner.pubkey(), signer.pubkey(), pda::market(0), gpus, profile());
+        self.send_ok(&[ix], &[&owner.key, &signer]).await;
+        TestNode { account: pda::node(&signer.pubkey()), owner, signer }
+    }
+
+    /// Arms a node, passing the best job it can serve as the SDK would.
+    pub async fn node_ready(&mut self, node: &TestNode) -> Result<(), TransactionError> {
+        let n: ake_market::state::Node = self.account(&node.account).await.unwrap();
+        let candidate = self.market(0).await.best_job_for(n.gpus, n.reputation_bps);
+        let ix = ixs::node_ready(node.signer.pubkey(), node.owner.pubkey(), n.market, candidate);
+        self.send(&[ix], &[&node.signer]).await
+    }
+
+    /// The creator's next job nonce.
+    pub async fn next_nonce(&mut self, creator: &Pubkey) -> u64 {
+        self.account::<ake_market::state::Creator>(&pda::creator(creator))
+            .await
+            .map_or(0, |c| c.next_nonce)
+    }
+
+    pub fn post_args(&self, nonce: u64, gpus: u16, secs: u32) -> PostJobArgs {
+        PostJobArgs {
+            nonce,
+            gpus,
+            max_duration_secs: secs,
+            min_reputation_bps: 0,
+            max_tokens: u64::MAX,
+            spec: render_spec(),
+        }
+    }
+
+    /// Posts on market 0 as the SDK would: next nonce, best waiting node.
+    pub async fn post_job_with(&mut self, creator: &User, args: PostJobArgs) -> Result<Pubkey, TransactionError> {
+        let staked = self.raw_account(&pda::stake(&creator.pubkey())).await.is_some();
+        let candidate = self.market(0).await.best_node_for(args.gpus, args.min_reputation_bps);
+        let job = pda::job(&creator.pubkey(), args.nonce);
+        let ix = ixs::post_job(
+            ixs::PostJobAccounts {
+                creator: creator.pubkey(),
+                market: pda::market(0),
+                mint: self.mint,
+                creator_token: creator.token,
+                price_update: self.price_update,
+                creator_staked: staked,
+                candidate_node: candidate,
+            },
+            args,
+        );
+        self.send(&[ix], &[&creator.key]).await.map(|_| job)
+    }
+
+    pub async fn post_job(&mut self, creator: &User, gpus: u16, secs: u32) -> Result<Pubkey, TransactionError> {
+        let nonce = self.next_nonce(&creator.pubkey()).await;
+        let args = self.post_args(nonce, gpus, secs);
+        self.post_job_with(creator, args).await
+    }
+
+    pub async fn job(&mut self, key: &Pubkey) -> Option<Job> {
+        self.account(key).await
+    }
+
+    pub async fn submit(&mut self, node: &TestNode, job: &Pubkey, wall_secs: u64) -> Result<(), TransactionError> {
+        let usage = ake_market::state::UsageReceipt { wall_secs, gpu_secs: wall_secs, energy_mj: 1_000 };
+        let ix = ixs::submit_result(node.signer.pubkey(), *job, pda::market(0), [5; 32], "s3://out/frame".into(), usage);
+        self.send(&[ix], &[&node.signer]).await
+    }
+
+    pub fn settle_keys(&self, creator_token: Pubkey) -> ixs::SettleKeys {
+        ixs::SettleKeys { mint: self.mint, treasury: self.treasury, creator_token }
+    }
+
+    pub async fn accept(&mut self, creator: &User, job_key: &Pubkey) -> Result<(), TransactionError> {
+        let job = self.job(job_key).await.expect("job");
+        let ix = ixs::accept_result(*job_key, &job, &self.settle_keys(creator.token));
+        self.send(&[ix], &[&creator.key]).await
+    }
+
+    pub async fn finalize(&mut self, creator_token: Pubkey, job_key: &Pubkey) -> Result<(), TransactionError> {
+        let job = self.job(job_key).await.expect("job");
+        let payer = self.payer().pubkey();
+        let ix = ixs::finalize_job(payer, *job_key, &job, &self.settle_keys(creator_token));
+        self.send(&[ix], &[]).await
+    }
+
+    pub async fn expire(&mut self, creator_token: Pubkey, job_key: &Pubkey) -> Result<(), TransactionError> {
+        let job = self.job(job_key).await.expect("job");
+        let candidate = self.market(0).await.best_node_for(job.gpus, job.min_reputation_bps);
+        let payer = self.payer().pubkey();
+        let ix = ixs::expire_job(payer, *job_key, &job, self.mint, creator_token, candidate);
+        self.send(&[ix], &[]).await
+    }
+
+    pub async fn cancel(&mut self, creator: &User, job_key: &Pubkey) -> Result<(), TransactionError> {
+        let ix = ixs::cancel_job(creator.pubkey(), *job_key, pda::market(0), self.mint, creator.token);
+        self.send(&[ix], &[&creator.key]).await
+    }
+
+    pub async fn escrow_balance(&mut self) -> u64 {
+        self.balance(&pda::escrow_vault(&pda::market(0))).await
+    }
+}
+
+/// A PriceUpdateV2 account as the Pyth receiver writes it.
+pub fn price_account(price: i64, conf: u64, publish_time: i64, level: VerificationLevel, feed_id: [u8; 32]) -> Account {
+    let update = PriceUpdateV2 {
+        write_authority: Pubkey::new_unique(),
+        verification_level: level,
+        price_message: PriceFeedMessage {
+            feed_id,
+            price,
+            conf,
+            exponent: EXPO,
+            publish_time,
+            prev_publish_time: publish_time - 1,
+            ema_price: price,
+            ema_conf: conf,
+        },
+        posted_slot: 0,
+    };
+    let mut data = Vec::with_capacity(PriceUpdateV2::LEN);
+    anchor_lang::AccountSerialize::try_serialize(&update, &mut data).unwrap();
+    data.resize(PriceUpdateV2::LEN, 0);
+    Account {
+        lamports: 10_000_000,
+        data,
+        owner: pyth_solana_receiver_sdk::ID,
+        executable: false,
+        rent_epoch: 0,
+    }
+}
+
+fn bincode_len(tx: &Transaction) -> usize {
+    // Signatures + message, as the wire format counts them.
+    let message = tx.message.serialize();
+    1 + tx.signatures.len() * 64 + message.len()
+}

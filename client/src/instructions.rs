@@ -1,0 +1,341 @@
+//! Instruction builders for ake-market. Each takes the keys a caller knows
+//! and derives the rest.
+
+use ake_market::instructions::{MarketArgs, PostJobArgs};
+use ake_market::state::{HardwareProfile, Job, Params, UsageReceipt};
+use anchor_lang::prelude::Pubkey;
+use anchor_lang::solana_program::instruction::Instruction;
+use anchor_lang::{system_program, InstructionData, ToAccountMetas};
+use anchor_spl::token;
+
+use crate::pda;
+
+const PROGRAM: Pubkey = ake_market::ID;
+
+fn build(accounts: impl ToAccountMetas, data: impl InstructionData) -> Instruction {
+    Instruction { program_id: PROGRAM, accounts: accounts.to_account_metas(None), data: data.data() }
+}
+
+fn event_authority() -> Pubkey {
+    pda::event_authority(&PROGRAM)
+}
+
+use ake_market::accounts as acc;
+use ake_market::instruction as ix;
+
+pub fn initialize(authority: Pubkey, mint: Pubkey, treasury: Pubkey, params: Params, arbiter: Pubkey) -> Instruction {
+    build(
+        acc::Initialize {
+            authority,
+            config: pda::config(),
+            mint,
+            treasury,
+            stake_vault: pda::stake_vault(),
+            token_program: token::ID,
+            system_program: system_program::ID,
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::Initialize { params, arbiter },
+    )
+}
+
+pub fn update_config(authority: Pubkey, params: Params, arbiter: Pubkey) -> Instruction {
+    build(
+        acc::UpdateConfig { authority, config: pda::config(), event_authority: event_authority(), program: PROGRAM },
+        ix::UpdateConfig { params, arbiter },
+    )
+}
+
+pub fn propose_authority(authority: Pubkey, proposed: Pubkey) -> Instruction {
+    build(
+        acc::ProposeAuthority { authority, config: pda::config(), event_authority: event_authority(), program: PROGRAM },
+        ix::ProposeAuthority { proposed },
+    )
+}
+
+pub fn accept_authority(new_authority: Pubkey) -> Instruction {
+    build(
+        acc::AcceptAuthority { new_authority, config: pda::config(), event_authority: event_authority(), program: PROGRAM },
+        ix::AcceptAuthority {},
+    )
+}
+
+pub fn set_paused(authority: Pubkey, paused: bool) -> Instruction {
+    build(
+        acc::SetPaused { authority, config: pda::config(), event_authority: event_authority(), program: PROGRAM },
+        ix::SetPaused { paused },
+    )
+}
+
+pub fn create_market(authority: Pubkey, mint: Pubkey, index: u16, args: MarketArgs) -> Instruction {
+    let market = pda::market(index);
+    build(
+        acc::CreateMarket {
+            authority,
+            config: pda::config(),
+            market,
+            escrow_vault: pda::escrow_vault(&market),
+            mint,
+            token_program: token::ID,
+            system_program: system_program::ID,
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::CreateMarket { index, args },
+    )
+}
+
+pub fn update_market(authority: Pubkey, index: u16, args: MarketArgs) -> Instruction {
+    build(
+        acc::UpdateMarket {
+            authority,
+            config: pda::config(),
+            market: pda::market(index),
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::UpdateMarket { args },
+    )
+}
+
+pub fn deposit_stake(owner: Pubkey, mint: Pubkey, owner_token: Pubkey, amount: u64) -> Instruction {
+    build(
+        acc::DepositStake {
+            owner,
+            config: pda::config(),
+            stake: pda::stake(&owner),
+            mint,
+            owner_token,
+            stake_vault: pda::stake_vault(),
+            token_program: token::ID,
+            system_program: system_program::ID,
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::DepositStake { amount },
+    )
+}
+
+pub fn request_unstake(owner: Pubkey, amount: u64) -> Instruction {
+    build(
+        acc::RequestUnstake {
+            owner,
+            config: pda::config(),
+            stake: pda::stake(&owner),
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::RequestUnstake { amount },
+    )
+}
+
+pub fn withdraw_stake(owner: Pubkey, mint: Pubkey, owner_token: Pubkey) -> Instruction {
+    build(
+        acc::WithdrawStake {
+            owner,
+            config: pda::config(),
+            stake: pda::stake(&owner),
+            mint,
+            owner_token,
+            stake_vault: pda::stake_vault(),
+            token_program: token::ID,
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::WithdrawStake {},
+    )
+}
+
+pub fn register_node(owner: Pubkey, node_signer: Pubkey, market: Pubkey, gpus: u16, profile: HardwareProfile) -> Instruction {
+    build(
+        acc::RegisterNode {
+            owner,
+            node_signer,
+            node: pda::node(&node_signer),
+            market,
+            system_program: system_program::ID,
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::RegisterNode { gpus, profile },
+    )
+}
+
+/// `candidate_job`: the best queued job the node can serve (see
+/// `Market::best_job_for`), when there is one.
+pub fn node_ready(node_signer: Pubkey, node_owner: Pubkey, market: Pubkey, candidate_job: Option<Pubkey>) -> Instruction {
+    build(
+        acc::NodeReady {
+            node_signer,
+            config: pda::config(),
+            node: pda::node(&node_signer),
+            market,
+            owner_stake: pda::stake(&node_owner),
+            candidate_job,
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::NodeReady {},
+    )
+}
+
+pub fn node_unready(node_signer: Pubkey, node_owner: Pubkey, market: Pubkey) -> Instruction {
+    build(
+        acc::NodeUnready {
+            node_signer,
+            node: pda::node(&node_signer),
+            market,
+            owner_stake: pda::stake(&node_owner),
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::NodeUnready {},
+    )
+}
+
+/// Accounts `post_job` needs besides the arguments.
+pub struct PostJobAccounts {
+    pub creator: Pubkey,
+    pub market: Pubkey,
+    pub mint: Pubkey,
+    pub creator_token: Pubkey,
+    pub price_update: Pubkey,
+    /// Whether the creator has a Stake account (it sets the job's tier).
+    pub creator_staked: bool,
+    /// The best waiting node for this job (see `Market::best_node_for`).
+    pub candidate_node: Option<Pubkey>,
+}
+
+pub fn post_job(a: PostJobAccounts, args: PostJobArgs) -> Instruction {
+    build(
+        acc::PostJob {
+            creator: a.creator,
+            config: pda::config(),
+            creator_account: pda::creator(&a.creator),
+            job: pda::job(&a.creator, args.nonce),
+            market: a.market,
+            escrow_vault: pda::escrow_vault(&a.market),
+            mint: a.mint,
+            creator_token: a.creator_token,
+            price_update: a.price_update,
+            creator_stake: a.creator_staked.then(|| pda::stake(&a.creator)),
+            candidate_node: a.candidate_node,
+            token_program: token::ID,
+            system_program: system_program::ID,
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::PostJob { args },
+    )
+}
+
+pub fn cancel_job(creator: Pubkey, job: Pubkey, market: Pubkey, mint: Pubkey, creator_token: Pubkey) -> Instruction {
+    build(
+        acc::CancelJob {
+            creator,
+            job,
+            market,
+            escrow_vault: pda::escrow_vault(&market),
+            mint,
+            creator_token,
+            token_program: token::ID,
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::CancelJob {},
+    )
+}
+
+pub fn submit_result(
+    node_signer: Pubkey,
+    job: Pubkey,
+    market: Pubkey,
+    commitment: [u8; 32],
+    output_uri: String,
+    usage: UsageReceipt,
+) -> Instruction {
+    build(
+        acc::SubmitResult {
+            node_signer,
+            config: pda::config(),
+            node: pda::node(&node_signer),
+            job,
+            market,
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::SubmitResult { commitment, output_uri, usage },
+    )
+}
+
+/// Token accounts a settlement pays: the protocol's and the creator's.
+pub struct SettleKeys {
+    pub mint: Pubkey,
+    pub treasury: Pubkey,
+    pub creator_token: Pubkey,
+}
+
+fn settle_accounts(job: &Job, k: &SettleKeys) -> ake_market::settlement::__client_accounts_settle_accounts::SettleAccounts {
+    ake_market::settlement::__client_accounts_settle_accounts::SettleAccounts {
+        config: pda::config(),
+        market: job.market,
+        escrow_vault: pda::escrow_vault(&job.market),
+        mint: k.mint,
+        treasury: k.treasury,
+        creator_token: k.creator_token,
+        node: job.node,
+        node_owner_stake: pda::stake(&job.node_owner),
+        token_program: token::ID,
+    }
+}
+
+pub fn accept_result(job_key: Pubkey, job: &Job, k: &SettleKeys) -> Instruction {
+    build(
+        acc::AcceptResult {
+            creator: job.creator,
+            job: job_key,
+            settle: settle_accounts(job, k),
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::AcceptResult {},
+    )
+}
+
+pub fn finalize_job(caller: Pubkey, job_key: Pubkey, job: &Job, k: &SettleKeys) -> Instruction {
+    build(
+        acc::FinalizeJob {
+            caller,
+            creator: job.creator,
+            job: job_key,
+            settle: settle_accounts(job, k),
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::FinalizeJob {},
+    )
+}
+
+/// `candidate_node`: the best waiting node for the re-queued job, if any.
+pub fn expire_job(caller: Pubkey, job_key: Pubkey, job: &Job, mint: Pubkey, creator_token: Pubkey, candidate_node: Option<Pubkey>) -> Instruction {
+    build(
+        acc::ExpireJob {
+            caller,
+            config: pda::config(),
+            creator: job.creator,
+            job: job_key,
+            market: job.market,
+            node: job.node,
+            node_owner_stake: pda::stake(&job.node_owner),
+            escrow_vault: pda::escrow_vault(&job.market),
+            mint,
+            creator_token,
+            candidate_node,
+            token_program: token::ID,
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::ExpireJob {},
+    )
+}

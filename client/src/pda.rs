@@ -1,0 +1,47 @@
+//! Program-derived addresses, from the programs' own seed constants.
+
+use ake_market::constants::*;
+use anchor_lang::prelude::Pubkey;
+
+pub const MARKET_PROGRAM_ID: Pubkey = ake_market::ID;
+
+fn market_pda(seeds: &[&[u8]]) -> Pubkey {
+    Pubkey::find_program_address(seeds, &MARKET_PROGRAM_ID).0
+}
+
+pub fn config() -> Pubkey {
+    market_pda(&[CONFIG_SEED])
+}
+
+pub fn stake_vault() -> Pubkey {
+    market_pda(&[STAKE_VAULT_SEED])
+}
+
+pub fn market(index: u16) -> Pubkey {
+    market_pda(&[MARKET_SEED, &index.to_le_bytes()])
+}
+
+pub fn escrow_vault(market: &Pubkey) -> Pubkey {
+    market_pda(&[ESCROW_SEED, market.as_ref()])
+}
+
+pub fn stake(owner: &Pubkey) -> Pubkey {
+    market_pda(&[STAKE_SEED, owner.as_ref()])
+}
+
+pub fn node(node_signer: &Pubkey) -> Pubkey {
+    market_pda(&[NODE_SEED, node_signer.as_ref()])
+}
+
+pub fn creator(creator: &Pubkey) -> Pubkey {
+    market_pda(&[CREATOR_SEED, creator.as_ref()])
+}
+
+pub fn job(creator: &Pubkey, nonce: u64) -> Pubkey {
+    market_pda(&[JOB_SEED, creator.as_ref(), &nonce.to_le_bytes()])
+}
+
+/// The `#[event_cpi]` authority of a program.
+pub fn event_authority(program_id: &Pubkey) -> Pubkey {
+    Pubkey::find_program_address(&[b"__event_authority"], program_id).0
+}

@@ -1,0 +1,3 @@
+//! ake-market in a real bank with the real SPL Token program.
+
+mod lifecycle;
