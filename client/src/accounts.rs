@@ -13,7 +13,10 @@ pub enum DecodeError {
 
 /// Decodes a borsh (`#[account]`) account, checking its discriminator.
 pub fn decode<T: AccountDeserialize>(data: &[u8]) -> Result<T, DecodeError> {
-    let name = std::any::type_name::<T>().rsplit("::").next().unwrap_or("AKE");
+    let name = std::any::type_name::<T>()
+        .rsplit("::")
+        .next()
+        .unwrap_or("AKE");
     T::try_deserialize(&mut &data[..]).map_err(|e| DecodeError::Malformed(name, e.to_string()))
 }
 

@@ -13,7 +13,11 @@ use crate::pda;
 const PROGRAM: Pubkey = ake_market::ID;
 
 fn build(accounts: impl ToAccountMetas, data: impl InstructionData) -> Instruction {
-    Instruction { program_id: PROGRAM, accounts: accounts.to_account_metas(None), data: data.data() }
+    Instruction {
+        program_id: PROGRAM,
+        accounts: accounts.to_account_metas(None),
+        data: data.data(),
+    }
 }
 
 fn event_authority() -> Pubkey {
@@ -23,7 +27,13 @@ fn event_authority() -> Pubkey {
 use ake_market::accounts as acc;
 use ake_market::instruction as ix;
 
-pub fn initialize(authority: Pubkey, mint: Pubkey, treasury: Pubkey, params: Params, arbiter: Pubkey) -> Instruction {
+pub fn initialize(
+    authority: Pubkey,
+    mint: Pubkey,
+    treasury: Pubkey,
+    params: Params,
+    arbiter: Pubkey,
+) -> Instruction {
     build(
         acc::Initialize {
             authority,
@@ -42,28 +52,48 @@ pub fn initialize(authority: Pubkey, mint: Pubkey, treasury: Pubkey, params: Par
 
 pub fn update_config(authority: Pubkey, params: Params, arbiter: Pubkey) -> Instruction {
     build(
-        acc::UpdateConfig { authority, config: pda::config(), event_authority: event_authority(), program: PROGRAM },
+        acc::UpdateConfig {
+            authority,
+            config: pda::config(),
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
         ix::UpdateConfig { params, arbiter },
     )
 }
 
 pub fn propose_authority(authority: Pubkey, proposed: Pubkey) -> Instruction {
     build(
-        acc::ProposeAuthority { authority, config: pda::config(), event_authority: event_authority(), program: PROGRAM },
+        acc::ProposeAuthority {
+            authority,
+            config: pda::config(),
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
         ix::ProposeAuthority { proposed },
     )
 }
 
 pub fn accept_authority(new_authority: Pubkey) -> Instruction {
     build(
-        acc::AcceptAuthority { new_authority, config: pda::config(), event_authority: event_authority(), program: PROGRAM },
+        acc::AcceptAuthority {
+            new_authority,
+            config: pda::config(),
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
         ix::AcceptAuthority {},
     )
 }
 
 pub fn set_paused(authority: Pubkey, paused: bool) -> Instruction {
     build(
-        acc::SetPaused { authority, config: pda::config(), event_authority: event_authority(), program: PROGRAM },
+        acc::SetPaused {
+            authority,
+            config: pda::config(),
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
         ix::SetPaused { paused },
     )
 }
@@ -147,7 +177,13 @@ pub fn withdraw_stake(owner: Pubkey, mint: Pubkey, owner_token: Pubkey) -> Instr
     )
 }
 
-pub fn register_node(owner: Pubkey, node_signer: Pubkey, market: Pubkey, gpus: u16, profile: HardwareProfile) -> Instruction {
+pub fn register_node(
+    owner: Pubkey,
+    node_signer: Pubkey,
+    market: Pubkey,
+    gpus: u16,
+    profile: HardwareProfile,
+) -> Instruction {
     build(
         acc::RegisterNode {
             owner,
@@ -164,7 +200,12 @@ pub fn register_node(owner: Pubkey, node_signer: Pubkey, market: Pubkey, gpus: u
 
 /// `candidate_job`: the best queued job the node can serve (see
 /// `Market::best_job_for`), when there is one.
-pub fn node_ready(node_signer: Pubkey, node_owner: Pubkey, market: Pubkey, candidate_job: Option<Pubkey>) -> Instruction {
+pub fn node_ready(
+    node_signer: Pubkey,
+    node_owner: Pubkey,
+    market: Pubkey,
+    candidate_job: Option<Pubkey>,
+) -> Instruction {
     build(
         acc::NodeReady {
             node_signer,
@@ -230,7 +271,13 @@ pub fn post_job(a: PostJobAccounts, args: PostJobArgs) -> Instruction {
     )
 }
 
-pub fn cancel_job(creator: Pubkey, job: Pubkey, market: Pubkey, mint: Pubkey, creator_token: Pubkey) -> Instruction {
+pub fn cancel_job(
+    creator: Pubkey,
+    job: Pubkey,
+    market: Pubkey,
+    mint: Pubkey,
+    creator_token: Pubkey,
+) -> Instruction {
     build(
         acc::CancelJob {
             creator,
@@ -265,7 +312,11 @@ pub fn submit_result(
             event_authority: event_authority(),
             program: PROGRAM,
         },
-        ix::SubmitResult { commitment, output_uri, usage },
+        ix::SubmitResult {
+            commitment,
+            output_uri,
+            usage,
+        },
     )
 }
 
@@ -276,7 +327,10 @@ pub struct SettleKeys {
     pub creator_token: Pubkey,
 }
 
-fn settle_accounts(job: &Job, k: &SettleKeys) -> ake_market::settlement::__client_accounts_settle_accounts::SettleAccounts {
+fn settle_accounts(
+    job: &Job,
+    k: &SettleKeys,
+) -> ake_market::settlement::__client_accounts_settle_accounts::SettleAccounts {
     ake_market::settlement::__client_accounts_settle_accounts::SettleAccounts {
         config: pda::config(),
         market: job.market,
@@ -318,7 +372,14 @@ pub fn finalize_job(caller: Pubkey, job_key: Pubkey, job: &Job, k: &SettleKeys) 
 }
 
 /// `candidate_node`: the best waiting node for the re-queued job, if any.
-pub fn expire_job(caller: Pubkey, job_key: Pubkey, job: &Job, mint: Pubkey, creator_token: Pubkey, candidate_node: Option<Pubkey>) -> Instruction {
+pub fn expire_job(
+    caller: Pubkey,
+    job_key: Pubkey,
+    job: &Job,
+    mint: Pubkey,
+    creator_token: Pubkey,
+    candidate_node: Option<Pubkey>,
+) -> Instruction {
     build(
         acc::ExpireJob {
             caller,

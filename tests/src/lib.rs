@@ -5,11 +5,10 @@
 
 use ake_market::errors::MarketError;
 use ake_market::instructions::{MarketArgs, PostJobArgs};
-use ake_market::state::{
-    HardwareProfile, InlineSpec, Job, JobSpec, Market, OracleParams, Params,
-};
+use ake_market::state::{HardwareProfile, InlineSpec, Job, JobSpec, Market, OracleParams, Params};
 use ake_sdk::instructions as ixs;
 use ake_sdk::pda;
+use anchor_lang::solana_program::system_instruction;
 use anchor_lang::AccountDeserialize;
 use anchor_spl::token::spl_token;
 use pyth_solana_receiver_sdk::price_update::{PriceFeedMessage, PriceUpdateV2, VerificationLevel};
@@ -21,7 +20,6 @@ use solana_sdk::instruction::{Instruction, InstructionError};
 use solana_sdk::program_pack::Pack;
 use solana_sdk::pubkey::Pubkey;
 use solana_sdk::signature::{Keypair, Signer};
-use anchor_lang::solana_program::system_instruction;
 use solana_sdk::transaction::{Transaction, TransactionError};
 
 pub const DECIMALS: u8 = 6;
@@ -38,7 +36,11 @@ pub const MIN_STAKE_PER_GPU: u64 = 200 * AKE;
 /// Anchor's generated `entry` ties its arguments to one lifetime; the
 /// runtime's processor type wants them independent. The bank keeps the
 /// accounts alive for the whole call, so widening is sound here.
-fn market_entry(program_id: &Pubkey, accounts: &[AccountInfo], data: &[u8]) -> solana_sdk::entrypoint::ProgramResult {
+fn market_entry(
+    program_id: &Pubkey,
+    accounts: &[AccountInfo],
+    data: &[u8],
+) -> solana_sdk::entrypoint::ProgramResult {
     // SAFETY: every reference lives for the whole call; only the lifetime
     // parameters are unified, the types are unchanged.
     unsafe {
@@ -80,7 +82,8 @@ pub fn default_market() -> MarketArgs {
 
 pub fn render_spec() -> JobSpec {
     JobSpec::Inline(InlineSpec {
-        image: "ake/render@sha256:1111111111111111111111111111111111111111111111111111111111111111".into(),
+        image: "ake/render@sha256:1111111111111111111111111111111111111111111111111111111111111111"
+            .into(),
         command: vec!["render".into(), "--frame".into(), "1".into()],
         env: vec![],
         inputs: vec![],
@@ -89,7 +92,11 @@ pub fn render_spec() -> JobSpec {
 }
 
 pub fn profile() -> HardwareProfile {
-    HardwareProfile { gpu_model: "NVIDIA RTX 4090".into(), vram_mib: 24_564, benchmark_hash: [9; 32] }
+    HardwareProfile {
+        gpu_model: "NVIDIA RTX 4090".into(),
+        vram_mib: 24_564,
+        benchmark_hash: [9; 32],
+    }
 }
 
 /// The exact error code of an ake-market error.
@@ -115,8 +122,12 @@ pub fn assert_code(result: Result<(), TransactionError>, code: u32) {
 pub fn assert_market_error(result: Result<(), TransactionError>, e: MarketError) {
     let name = format!("{e:?}");
     match result {
-        Err(TransactionError::InstructionError(_, InstructionError::Custom(c))) if c == market_error(e) => {}
-        other => panic!("expected {name} ({}), got {other:?}", anchor_lang::error::ERROR_CODE_OFFSET),
+        Err(TransactionError::InstructionError(_, InstructionError::Custom(c)))
+            if c == market_error(e) => {}
+        other => panic!(
+            "expected {name} ({}), got {other:?}",
+            anchor_lang::error::ERROR_CODE_OFFSET
+        ),
     }
 }
 
@@ -158,7 +169,10 @@ impl Chain {
         pt.prefer_bpf(false);
         pt.add_program("ake_market", ake_market::ID, processor!(market_entry));
         let price_update = Pubkey::new_unique();
-        pt.add_account(price_update, price_account(PRICE, CONF, 0, VerificationLevel::Full, FEED_ID));
+        pt.add_account(
+            price_update,
+            price_account(PRICE, CONF, 0, VerificationLevel::Full, FEED_ID),
+        );
         let ctx = pt.start_with_context().await;
 
         let mut chain = Chain {
@@ -177,7 +191,13 @@ impl Chain {
         chain.refresh_price().await;
 
         let admin = chain.admin.insecure_clone();
-        let init = ixs::initialize(admin.pubkey(), chain.mint, chain.treasury, chain.params, admin.pubkey());
+        let init = ixs::initialize(
+            admin.pubkey(),
+            chain.mint,
+            chain.treasury,
+            chain.params,
+            admin.pubkey(),
+        );
         chain.send_ok(&[init], &[&admin]).await;
         let market = ixs::create_market(admin.pubkey(), chain.mint, 0, default_market());
         chain.send_ok(&[market], &[&admin]).await;
@@ -189,7 +209,11 @@ impl Chain {
     }
 
     /// Sends `ixs` with a fresh blockhash, the context payer paying fees.
-    pub async fn send(&mut self, ixs: &[Instruction], signers: &[&Keypair]) -> Result<(), TransactionError> {
+    pub async fn send(
+        &mut self,
+        ixs: &[Instruction],
+        signers: &[&Keypair],
+    ) -> Result<(), TransactionError> {
         let tx = self.transaction(ixs, signers).await;
         match self.ctx.banks_client.process_transaction(tx).await {
             Ok(()) => Ok(()),
@@ -225,22 +249,37 @@ impl Chain {
         signers: &[&Keypair],
     ) -> Result<Vec<Vec<u8>>, TransactionError> {
         let tx = self.transaction(ixs, signers).await;
-        let sim = self.ctx.banks_client.simulate_transaction(tx.clone()).await.unwrap();
+        let sim = self
+            .ctx
+            .banks_client
+            .simulate_transaction(tx.clone())
+            .await
+            .unwrap();
         if let Some(Err(e)) = sim.result {
             return Err(e);
         }
         let mut events = Vec::new();
         let keys = &tx.message.account_keys;
-        for inner in sim.simulation_details.and_then(|d| d.inner_instructions).unwrap_or_default() {
+        for inner in sim
+            .simulation_details
+            .and_then(|d| d.inner_instructions)
+            .unwrap_or_default()
+        {
             for ix in inner {
                 let program = keys[ix.instruction.program_id_index as usize];
                 let data = &ix.instruction.data;
-                if program == ake_market::ID && data.starts_with(anchor_lang::event::EVENT_IX_TAG_LE) {
+                if program == ake_market::ID
+                    && data.starts_with(anchor_lang::event::EVENT_IX_TAG_LE)
+                {
                     events.push(data[8..].to_vec());
                 }
             }
         }
-        self.ctx.banks_client.process_transaction(tx).await.map_err(|e| e.unwrap())?;
+        self.ctx
+            .banks_client
+            .process_transaction(tx)
+            .await
+            .map_err(|e| e.unwrap())?;
         Ok(events)
     }
 
@@ -288,8 +327,13 @@ impl Chain {
                 spl_token::state::Account::LEN as u64,
                 &spl_token::ID,
             ),
-            spl_token::instruction::initialize_account3(&spl_token::ID, &account.pubkey(), &self.mint, owner)
-                .unwrap(),
+            spl_token::instruction::initialize_account3(
+                &spl_token::ID,
+                &account.pubkey(),
+                &self.mint,
+                owner,
+            )
+            .unwrap(),
         ];
         self.send_ok(&ixs, &[&account]).await;
         account.pubkey()
@@ -298,8 +342,15 @@ impl Chain {
     /// Mints genesis supply to `to` (before the protocol mints anything).
     pub async fn mint_to(&mut self, to: &Pubkey, amount: u64) {
         let authority = self.mint_authority.insecure_clone();
-        let ix = spl_token::instruction::mint_to(&spl_token::ID, &self.mint, to, &authority.pubkey(), &[], amount)
-            .unwrap();
+        let ix = spl_token::instruction::mint_to(
+            &spl_token::ID,
+            &self.mint,
+            to,
+            &authority.pubkey(),
+            &[],
+            amount,
+        )
+        .unwrap();
         self.send_ok(&[ix], &[&authority]).await;
         self.genesis_supply += amount;
     }
@@ -316,12 +367,24 @@ impl Chain {
     }
 
     pub async fn balance(&mut self, token_account: &Pubkey) -> u64 {
-        let acc = self.ctx.banks_client.get_account(*token_account).await.unwrap().expect("token account");
+        let acc = self
+            .ctx
+            .banks_client
+            .get_account(*token_account)
+            .await
+            .unwrap()
+            .expect("token account");
         spl_token::state::Account::unpack(&acc.data).unwrap().amount
     }
 
     pub async fn supply(&mut self) -> u64 {
-        let acc = self.ctx.banks_client.get_account(self.mint).await.unwrap().unwrap();
+        let acc = self
+            .ctx
+            .banks_client
+            .get_account(self.mint)
+            .await
+            .unwrap()
+            .unwrap();
         spl_token::state::Mint::unpack(&acc.data).unwrap().supply
     }
 
@@ -333,9 +396,13 @@ impl Chain {
         self.ctx.banks_client.get_account(*key).await.unwrap()
     }
 
-    /// Decodes an AKE account; None when it does not exist (e.g. closed).
+    /// Decodes an AKE account; None when it was never created or was closed
+    /// (an address that only holds lamports someone sent is not created).
     pub async fn account<T: AccountDeserialize>(&mut self, key: &Pubkey) -> Option<T> {
         let acc = self.raw_account(key).await?;
+        if acc.owner != ake_market::ID {
+            return None;
+        }
         Some(ake_sdk::accounts::decode(&acc.data).unwrap())
     }
 
@@ -356,7 +423,9 @@ impl Chain {
     /// the oracle price at the new time.
     pub async fn advance(&mut self, secs: i64) {
         let clock = self.clock().await;
-        self.ctx.warp_to_slot(clock.slot + (secs.max(1) as u64) * 5 / 2 + 1).unwrap();
+        self.ctx
+            .warp_to_slot(clock.slot + (secs.max(1) as u64) * 5 / 2 + 1)
+            .unwrap();
         let mut moved = self.clock().await;
         moved.unix_timestamp = clock.unix_timestamp + secs;
         self.ctx.set_sysvar(&moved);
@@ -366,17 +435,34 @@ impl Chain {
     /// Republishes AKE/USD at the default price, published now.
     pub async fn refresh_price(&mut self) {
         let now = self.now().await;
-        self.set_price(PRICE, CONF, now, VerificationLevel::Full, FEED_ID).await;
+        self.set_price(PRICE, CONF, now, VerificationLevel::Full, FEED_ID)
+            .await;
     }
 
-    pub async fn set_price(&mut self, price: i64, conf: u64, publish_time: i64, level: VerificationLevel, feed: [u8; 32]) {
-        let account = price_account(price, conf, publish_time, level, feed);
-        self.ctx.set_account(&self.price_update, &AccountSharedData::from(account));
+    /// Overwrites an account directly (test-only: oracle faults, griefing).
+    pub fn set_raw_account(&mut self, key: &Pubkey, account: Account) {
+        self.ctx.set_account(key, &AccountSharedData::from(account));
+    }
+
+    pub async fn set_price(
+        &mut self,
+        price: i64,
+        conf: u64,
+        publish_time: i64,
+        level: VerificationLevel,
+        feed: [u8; 32],
+    ) {
+        let key = self.price_update;
+        self.set_raw_account(&key, price_account(price, conf, publish_time, level, feed));
     }
 
     // ----- protocol flows through the SDK -----
 
-    pub async fn deposit_stake(&mut self, user: &User, amount: u64) -> Result<(), TransactionError> {
+    pub async fn deposit_stake(
+        &mut self,
+        user: &User,
+        amount: u64,
+    ) -> Result<(), TransactionError> {
         let ix = ixs::deposit_stake(user.pubkey(), self.mint, user.token, amount);
         self.send(&[ix], &[&user.key]).await
     }
@@ -389,16 +475,31 @@ impl Chain {
         }
         let signer = Keypair::new();
         self.airdrop(&signer.pubkey(), 1_000_000_000).await;
-        let ix = ixs::register_node(owner.pubkey(), signer.pubkey(), pda::market(0), gpus, profile());
+        let ix = ixs::register_node(
+            owner.pubkey(),
+            signer.pubkey(),
+            pda::market(0),
+            gpus,
+            profile(),
+        );
         self.send_ok(&[ix], &[&owner.key, &signer]).await;
-        TestNode { account: pda::node(&signer.pubkey()), owner, signer }
+        TestNode {
+            account: pda::node(&signer.pubkey()),
+            owner,
+            signer,
+        }
     }
 
     /// Arms a node, passing the best job it can serve as the SDK would.
     pub async fn node_ready(&mut self, node: &TestNode) -> Result<(), TransactionError> {
         let n: ake_market::state::Node = self.account(&node.account).await.unwrap();
         let candidate = self.market(0).await.best_job_for(n.gpus, n.reputation_bps);
-        let ix = ixs::node_ready(node.signer.pubkey(), node.owner.pubkey(), n.market, candidate);
+        let ix = ixs::node_ready(
+            node.signer.pubkey(),
+            node.owner.pubkey(),
+            n.market,
+            candidate,
+        );
         self.send(&[ix], &[&node.signer]).await
     }
 
@@ -421,9 +522,19 @@ impl Chain {
     }
 
     /// Posts on market 0 as the SDK would: next nonce, best waiting node.
-    pub async fn post_job_with(&mut self, creator: &User, args: PostJobArgs) -> Result<Pubkey, TransactionError> {
-        let staked = self.raw_account(&pda::stake(&creator.pubkey())).await.is_some();
-        let candidate = self.market(0).await.best_node_for(args.gpus, args.min_reputation_bps);
+    pub async fn post_job_with(
+        &mut self,
+        creator: &User,
+        args: PostJobArgs,
+    ) -> Result<Pubkey, TransactionError> {
+        let staked = self
+            .account::<ake_market::state::Stake>(&pda::stake(&creator.pubkey()))
+            .await
+            .is_some();
+        let candidate = self
+            .market(0)
+            .await
+            .best_node_for(args.gpus, args.min_reputation_bps);
         let job = pda::job(&creator.pubkey(), args.nonce);
         let ix = ixs::post_job(
             ixs::PostJobAccounts {
@@ -440,7 +551,12 @@ impl Chain {
         self.send(&[ix], &[&creator.key]).await.map(|_| job)
     }
 
-    pub async fn post_job(&mut self, creator: &User, gpus: u16, secs: u32) -> Result<Pubkey, TransactionError> {
+    pub async fn post_job(
+        &mut self,
+        creator: &User,
+        gpus: u16,
+        secs: u32,
+    ) -> Result<Pubkey, TransactionError> {
         let nonce = self.next_nonce(&creator.pubkey()).await;
         let args = self.post_args(nonce, gpus, secs);
         self.post_job_with(creator, args).await
@@ -450,39 +566,84 @@ impl Chain {
         self.account(key).await
     }
 
-    pub async fn submit(&mut self, node: &TestNode, job: &Pubkey, wall_secs: u64) -> Result<(), TransactionError> {
-        let usage = ake_market::state::UsageReceipt { wall_secs, gpu_secs: wall_secs, energy_mj: 1_000 };
-        let ix = ixs::submit_result(node.signer.pubkey(), *job, pda::market(0), [5; 32], "s3://out/frame".into(), usage);
+    pub async fn submit(
+        &mut self,
+        node: &TestNode,
+        job: &Pubkey,
+        wall_secs: u64,
+    ) -> Result<(), TransactionError> {
+        let usage = ake_market::state::UsageReceipt {
+            wall_secs,
+            gpu_secs: wall_secs,
+            energy_mj: 1_000,
+        };
+        let ix = ixs::submit_result(
+            node.signer.pubkey(),
+            *job,
+            pda::market(0),
+            [5; 32],
+            "s3://out/frame".into(),
+            usage,
+        );
         self.send(&[ix], &[&node.signer]).await
     }
 
     pub fn settle_keys(&self, creator_token: Pubkey) -> ixs::SettleKeys {
-        ixs::SettleKeys { mint: self.mint, treasury: self.treasury, creator_token }
+        ixs::SettleKeys {
+            mint: self.mint,
+            treasury: self.treasury,
+            creator_token,
+        }
     }
 
-    pub async fn accept(&mut self, creator: &User, job_key: &Pubkey) -> Result<(), TransactionError> {
+    pub async fn accept(
+        &mut self,
+        creator: &User,
+        job_key: &Pubkey,
+    ) -> Result<(), TransactionError> {
         let job = self.job(job_key).await.expect("job");
         let ix = ixs::accept_result(*job_key, &job, &self.settle_keys(creator.token));
         self.send(&[ix], &[&creator.key]).await
     }
 
-    pub async fn finalize(&mut self, creator_token: Pubkey, job_key: &Pubkey) -> Result<(), TransactionError> {
+    pub async fn finalize(
+        &mut self,
+        creator_token: Pubkey,
+        job_key: &Pubkey,
+    ) -> Result<(), TransactionError> {
         let job = self.job(job_key).await.expect("job");
         let payer = self.payer().pubkey();
         let ix = ixs::finalize_job(payer, *job_key, &job, &self.settle_keys(creator_token));
         self.send(&[ix], &[]).await
     }
 
-    pub async fn expire(&mut self, creator_token: Pubkey, job_key: &Pubkey) -> Result<(), TransactionError> {
+    pub async fn expire(
+        &mut self,
+        creator_token: Pubkey,
+        job_key: &Pubkey,
+    ) -> Result<(), TransactionError> {
         let job = self.job(job_key).await.expect("job");
-        let candidate = self.market(0).await.best_node_for(job.gpus, job.min_reputation_bps);
+        let candidate = self
+            .market(0)
+            .await
+            .best_node_for(job.gpus, job.min_reputation_bps);
         let payer = self.payer().pubkey();
         let ix = ixs::expire_job(payer, *job_key, &job, self.mint, creator_token, candidate);
         self.send(&[ix], &[]).await
     }
 
-    pub async fn cancel(&mut self, creator: &User, job_key: &Pubkey) -> Result<(), TransactionError> {
-        let ix = ixs::cancel_job(creator.pubkey(), *job_key, pda::market(0), self.mint, creator.token);
+    pub async fn cancel(
+        &mut self,
+        creator: &User,
+        job_key: &Pubkey,
+    ) -> Result<(), TransactionError> {
+        let ix = ixs::cancel_job(
+            creator.pubkey(),
+            *job_key,
+            pda::market(0),
+            self.mint,
+            creator.token,
+        );
         self.send(&[ix], &[&creator.key]).await
     }
 
@@ -492,7 +653,13 @@ impl Chain {
 }
 
 /// A PriceUpdateV2 account as the Pyth receiver writes it.
-pub fn price_account(price: i64, conf: u64, publish_time: i64, level: VerificationLevel, feed_id: [u8; 32]) -> Account {
+pub fn price_account(
+    price: i64,
+    conf: u64,
+    publish_time: i64,
+    level: VerificationLevel,
+    feed_id: [u8; 32],
+) -> Account {
     let update = PriceUpdateV2 {
         write_authority: Pubkey::new_unique(),
         verification_level: level,

@@ -1,1 +1,2 @@
-use anchor_lang::prelude::*; declare_id!("11111111111111111111111111111111");
+use anchor_lang::prelude::*;
+declare_id!("11111111111111111111111111111111");

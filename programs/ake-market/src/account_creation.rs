@@ -18,7 +18,11 @@ pub fn create_pda<'info>(
     space: usize,
     seeds: &[&[u8]],
 ) -> Result<()> {
-    require_keys_eq!(*target.owner, system_program::ID, MarketError::AccountAlreadyInUse);
+    require_keys_eq!(
+        *target.owner,
+        system_program::ID,
+        MarketError::AccountAlreadyInUse
+    );
     require!(target.data_is_empty(), MarketError::AccountAlreadyInUse);
     let required = Rent::get()?.minimum_balance(space);
     let held = target.lamports();
@@ -27,7 +31,10 @@ pub fn create_pda<'info>(
         return system_program::create_account(
             CpiContext::new_with_signer(
                 system_program::ID,
-                CreateAccount { from: payer.clone(), to: target.clone() },
+                CreateAccount {
+                    from: payer.clone(),
+                    to: target.clone(),
+                },
                 signer,
             ),
             required,
@@ -39,7 +46,10 @@ pub fn create_pda<'info>(
         system_program::transfer(
             CpiContext::new(
                 system_program::ID,
-                Transfer { from: payer.clone(), to: target.clone() },
+                Transfer {
+                    from: payer.clone(),
+                    to: target.clone(),
+                },
             ),
             required - held,
         )?;
@@ -47,7 +57,9 @@ pub fn create_pda<'info>(
     system_program::allocate(
         CpiContext::new_with_signer(
             system_program::ID,
-            Allocate { account_to_allocate: target.clone() },
+            Allocate {
+                account_to_allocate: target.clone(),
+            },
             signer,
         ),
         space as u64,
@@ -55,7 +67,9 @@ pub fn create_pda<'info>(
     system_program::assign(
         CpiContext::new_with_signer(
             system_program::ID,
-            Assign { account_to_assign: target.clone() },
+            Assign {
+                account_to_assign: target.clone(),
+            },
             signer,
         ),
         owner,
@@ -76,7 +90,11 @@ pub fn is_uncreated(target: &AccountInfo) -> bool {
 
 /// Decodes an existing account of this program (owner and discriminator checked).
 pub fn read_existing<T: AccountDeserialize>(target: &AccountInfo) -> Result<T> {
-    require_keys_eq!(*target.owner, crate::ID, ErrorCode::AccountOwnedByWrongProgram);
+    require_keys_eq!(
+        *target.owner,
+        crate::ID,
+        ErrorCode::AccountOwnedByWrongProgram
+    );
     let data = target.try_borrow_data()?;
     T::try_deserialize(&mut &data[..])
 }

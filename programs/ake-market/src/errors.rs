@@ -56,7 +56,9 @@ pub enum MarketError {
     NodeQueueFull,
     #[msg("the market has too many jobs in flight; try again later")]
     InFlightFull,
-    #[msg("a waiting counterpart must be passed for assignment: re-read the market queue and retry")]
+    #[msg(
+        "a waiting counterpart must be passed for assignment: re-read the market queue and retry"
+    )]
     MatchCandidateMissing,
     #[msg("the account passed for assignment is not the best waiting counterpart; re-read the market queue and retry")]
     WrongMatchCandidate,

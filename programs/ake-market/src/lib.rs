@@ -37,7 +37,11 @@ pub mod ake_market {
         initialize::handler(ctx, params, arbiter)
     }
 
-    pub fn update_config(ctx: Context<UpdateConfig>, params: Params, arbiter: Pubkey) -> Result<()> {
+    pub fn update_config(
+        ctx: Context<UpdateConfig>,
+        params: Params,
+        arbiter: Pubkey,
+    ) -> Result<()> {
         update_config::handler(ctx, params, arbiter)
     }
 
@@ -73,7 +77,11 @@ pub mod ake_market {
         withdraw_stake::handler(ctx)
     }
 
-    pub fn register_node(ctx: Context<RegisterNode>, gpus: u16, profile: HardwareProfile) -> Result<()> {
+    pub fn register_node(
+        ctx: Context<RegisterNode>,
+        gpus: u16,
+        profile: HardwareProfile,
+    ) -> Result<()> {
         register_node::handler(ctx, gpus, profile)
     }
 

@@ -39,7 +39,10 @@ pub fn assign(
     job.state = JobState::Assigned;
     job.assigned_at = now;
     job.deadline = deadline;
-    job.attempts = job.attempts.checked_add(1).ok_or(MarketError::MathOverflow)?;
+    job.attempts = job
+        .attempts
+        .checked_add(1)
+        .ok_or(MarketError::MathOverflow)?;
     job.node = node_key;
     job.node_owner = node.owner;
     job.locked_stake = node_stake;

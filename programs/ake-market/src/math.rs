@@ -40,7 +40,12 @@ pub fn confidence_within(price: i64, conf: u64, max_bps: u16) -> bool {
 
 /// Token base units worth `micro_usd` at a price of `mantissa x 10^expo` USD
 /// per whole token, for a mint of `decimals`. Rounds UP: what a payer owes.
-pub fn micro_usd_to_tokens_ceil(micro_usd: u64, mantissa: u64, expo: i32, decimals: u8) -> Option<u64> {
+pub fn micro_usd_to_tokens_ceil(
+    micro_usd: u64,
+    mantissa: u64,
+    expo: i32,
+    decimals: u8,
+) -> Option<u64> {
     if mantissa == 0 {
         return None;
     }
@@ -94,9 +99,15 @@ mod tests {
     #[test]
     fn escrow_at_half_a_dollar() {
         // 1 USD at 0.50 USD/AKE (expo -8) with 6 decimals = 2 AKE.
-        assert_eq!(micro_usd_to_tokens_ceil(1_000_000, 50_000_000, -8, 6), Some(2_000_000));
+        assert_eq!(
+            micro_usd_to_tokens_ceil(1_000_000, 50_000_000, -8, 6),
+            Some(2_000_000)
+        );
         // One micro-USD more rounds the escrow up, never down.
-        assert_eq!(micro_usd_to_tokens_ceil(1_000_001, 50_000_000, -8, 6), Some(2_000_002));
+        assert_eq!(
+            micro_usd_to_tokens_ceil(1_000_001, 50_000_000, -8, 6),
+            Some(2_000_002)
+        );
     }
 
     #[test]

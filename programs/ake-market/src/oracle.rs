@@ -27,7 +27,11 @@ pub fn read_price(
     let m = &update.price_message;
     let mantissa = haircut_price(m.ema_price, m.ema_conf, params.haircut_bps)
         .ok_or(MarketError::OracleNonPositivePrice)?;
-    Ok(LockedPrice { mantissa, expo: m.exponent, decimals })
+    Ok(LockedPrice {
+        mantissa,
+        expo: m.exponent,
+        decimals,
+    })
 }
 
 fn check_update(update: &PriceUpdateV2, params: &OracleParams, now: i64) -> Result<()> {
@@ -38,8 +42,14 @@ fn check_update(update: &PriceUpdateV2, params: &OracleParams, now: i64) -> Resu
         MarketError::OracleNotFullyVerified
     );
     let age = now.saturating_sub(m.publish_time);
-    require!(age <= i64::from(params.max_age_secs), MarketError::OracleStale);
-    require!(m.ema_price > 0 && m.price > 0, MarketError::OracleNonPositivePrice);
+    require!(
+        age <= i64::from(params.max_age_secs),
+        MarketError::OracleStale
+    );
+    require!(
+        m.ema_price > 0 && m.price > 0,
+        MarketError::OracleNonPositivePrice
+    );
     require!(
         confidence_within(m.ema_price, m.ema_conf, params.max_conf_bps),
         MarketError::OracleConfidenceTooWide

@@ -89,11 +89,18 @@ impl<'info> EscrowAccounts<'info> {
 
 /// The amounts owed for a submitted job; moves nothing.
 pub fn compute(job: &Job, params: &Params) -> Result<Settlement> {
-    require!(job.state == JobState::Submitted, MarketError::InvalidJobState);
-    let usage = job.result.as_ref().ok_or(MarketError::InvalidJobState)?.usage;
+    require!(
+        job.state == JobState::Submitted,
+        MarketError::InvalidJobState
+    );
+    let usage = job
+        .result
+        .as_ref()
+        .ok_or(MarketError::InvalidJobState)?
+        .usage;
     let seconds = usage.wall_secs.min(u64::from(job.max_duration_secs));
-    let work = charge_micro_usd(job.rate_micro_usd, job.gpus, seconds)
-        .ok_or(MarketError::MathOverflow)?;
+    let work =
+        charge_micro_usd(job.rate_micro_usd, job.gpus, seconds).ok_or(MarketError::MathOverflow)?;
     let p = &job.price;
     let charged = micro_usd_to_tokens_ceil(work, p.mantissa, p.expo, p.decimals)
         .ok_or(MarketError::MathOverflow)?
@@ -107,44 +114,6 @@ pub fn compute(job: &Job, params: &Params) -> Result<Settlement> {
         treasury_fee,
         refund: job.escrow - charged,
     })
-}
-
-/// Settles a submitted job: moves the tokens and updates the books.
-pub fn settle<'info>(
-    job_key: Pubkey,
-    job: &mut Job,
-    market: &mut Market,
-    node: &mut Node,
-    stake: &mut Stake,
-    params: &Params,
-    escrow: &EscrowAccounts<'info>,
-    treasury: &AccountInfo<'info>,
-    creator_token: &AccountInfo<'info>,
-) -> Result<Settlement> {
-    let s = compute(job, params)?;
-    escrow.burn(s.burned)?;
-    escrow.pay_out(treasury, s.treasury_fee)?;
-    escrow.pay_out(creator_token, s.refund)?;
-
-    market.open_escrow = market.open_escrow.checked_sub(job.escrow).ok_or(MarketError::MathOverflow)?;
-    market.jobs_settled = market.jobs_settled.checked_add(1).ok_or(MarketError::MathOverflow)?;
-    market.tokens_burned = market.tokens_burned.checked_add(s.burned).ok_or(MarketError::MathOverflow)?;
-    market.work_micro_usd = market
-        .work_micro_usd
-        .checked_add(s.work_micro_usd)
-        .ok_or(MarketError::MathOverflow)?;
-    market.untrack(&job_key);
-
-    node.jobs_completed = node.jobs_completed.checked_add(1).ok_or(MarketError::MathOverflow)?;
-    node.work_micro_usd = node
-        .work_micro_usd
-        .checked_add(s.work_micro_usd)
-        .ok_or(MarketError::MathOverflow)?;
-    stake.unlock(job.locked_stake)?;
-    job.locked_stake = 0;
-    job.escrow = 0;
-    job.state = JobState::Settled;
-    Ok(s)
 }
 
 /// The accounts a settlement touches besides the job, shared by
@@ -183,26 +152,54 @@ impl<'info> SettleAccounts<'info> {
     }
 }
 
-/// Checks the accounts against the job, then settles it.
+/// Checks the accounts against the job, then settles it: moves the tokens
+/// and updates the books.
 pub fn settle_job(job_key: Pubkey, job: &mut Job, s: &mut SettleAccounts) -> Result<Settlement> {
     require_keys_eq!(s.market.key(), job.market, MarketError::AccountMismatch);
     require_keys_eq!(s.node.key(), job.node, MarketError::AccountMismatch);
     require_keys_eq!(s.node.owner, job.node_owner, MarketError::AccountMismatch);
-    require_keys_eq!(s.creator_token.owner, job.creator, MarketError::WrongTokenOwner);
+    require_keys_eq!(
+        s.creator_token.owner,
+        job.creator,
+        MarketError::WrongTokenOwner
+    );
+    let amounts = compute(job, &s.config.params)?;
     let escrow = s.escrow()?;
-    let treasury = s.treasury.to_account_info();
-    let creator_token = s.creator_token.to_account_info();
-    let params = s.config.params;
+    escrow.burn(amounts.burned)?;
+    escrow.pay_out(&s.treasury.to_account_info(), amounts.treasury_fee)?;
+    escrow.pay_out(&s.creator_token.to_account_info(), amounts.refund)?;
+
     let mut market = s.market.load_mut()?;
-    settle(
-        job_key,
-        job,
-        &mut market,
-        &mut s.node,
-        &mut s.node_owner_stake,
-        &params,
-        &escrow,
-        &treasury,
-        &creator_token,
-    )
+    market.open_escrow = market
+        .open_escrow
+        .checked_sub(job.escrow)
+        .ok_or(MarketError::MathOverflow)?;
+    market.jobs_settled = market
+        .jobs_settled
+        .checked_add(1)
+        .ok_or(MarketError::MathOverflow)?;
+    market.tokens_burned = market
+        .tokens_burned
+        .checked_add(amounts.burned)
+        .ok_or(MarketError::MathOverflow)?;
+    market.work_micro_usd = market
+        .work_micro_usd
+        .checked_add(amounts.work_micro_usd)
+        .ok_or(MarketError::MathOverflow)?;
+    market.untrack(&job_key);
+
+    let node = &mut s.node;
+    node.jobs_completed = node
+        .jobs_completed
+        .checked_add(1)
+        .ok_or(MarketError::MathOverflow)?;
+    node.work_micro_usd = node
+        .work_micro_usd
+        .checked_add(amounts.work_micro_usd)
+        .ok_or(MarketError::MathOverflow)?;
+    s.node_owner_stake.unlock(job.locked_stake)?;
+    job.locked_stake = 0;
+    job.escrow = 0;
+    job.state = JobState::Settled;
+    Ok(amounts)
 }

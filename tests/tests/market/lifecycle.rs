@@ -1,6 +1,6 @@
 //! The job lifecycle end to end, every token balance and the supply checked.
 
-use ake_market::state::{JobState, NodeStatus, Node, Stake};
+use ake_market::state::{JobState, Node, NodeStatus, Stake};
 use ake_sdk::pda;
 use ake_tests::*;
 
@@ -15,7 +15,10 @@ async fn post_assign_submit_accept() {
     chain.node_ready(&node).await.unwrap();
     let n: Node = chain.account(&node.account).await.unwrap();
     assert_eq!(n.status, NodeStatus::Queued);
-    let stake: Stake = chain.account(&pda::stake(&node.owner.pubkey())).await.unwrap();
+    let stake: Stake = chain
+        .account(&pda::stake(&node.owner.pubkey()))
+        .await
+        .unwrap();
     assert_eq!(stake.locked, MIN_STAKE_PER_GPU);
 
     let creator = chain.user(10 * AKE).await;
@@ -39,12 +42,20 @@ async fn post_assign_submit_accept() {
     let job = chain.job(&job_key).await.unwrap();
     assert_eq!(job.state, JobState::Submitted);
     let n: Node = chain.account(&node.account).await.unwrap();
-    assert_eq!(n.status, NodeStatus::Idle, "a node is free once it has submitted");
+    assert_eq!(
+        n.status,
+        NodeStatus::Idle,
+        "a node is free once it has submitted"
+    );
 
     let treasury0 = chain.balance(&chain.treasury.clone()).await;
     let events = chain
         .send_with_events(
-            &[ake_sdk::instructions::accept_result(job_key, &job, &chain.settle_keys(creator.token))],
+            &[ake_sdk::instructions::accept_result(
+                job_key,
+                &job,
+                &chain.settle_keys(creator.token),
+            )],
             &[&creator.key],
         )
         .await
@@ -54,10 +65,16 @@ async fn post_assign_submit_accept() {
     let burned = charged * 9_500 / 10_000;
     let fee = charged - burned;
     assert_eq!(chain.balance(&creator.token).await, 10 * AKE - charged);
-    assert_eq!(chain.balance(&chain.treasury.clone()).await, treasury0 + fee);
+    assert_eq!(
+        chain.balance(&chain.treasury.clone()).await,
+        treasury0 + fee
+    );
     assert_eq!(chain.escrow_balance().await, 0);
     assert_eq!(chain.supply().await, supply0 - burned);
-    assert!(chain.job(&job_key).await.is_none(), "a settled job's account is closed");
+    assert!(
+        chain.job(&job_key).await.is_none(),
+        "a settled job's account is closed"
+    );
 
     let settled = events
         .iter()
@@ -65,16 +82,29 @@ async fn post_assign_submit_accept() {
         .expect("JobSettled event");
     let settled: ake_market::events::JobSettled =
         anchor_lang::AnchorDeserialize::deserialize(&mut &settled[8..]).unwrap();
-    assert_eq!((settled.charged, settled.burned, settled.treasury_fee), (charged, burned, fee));
+    assert_eq!(
+        (settled.charged, settled.burned, settled.treasury_fee),
+        (charged, burned, fee)
+    );
     assert_eq!(settled.work_micro_usd, 60_000);
     assert!(settled.accepted_by_creator);
 
     let n: Node = chain.account(&node.account).await.unwrap();
     assert_eq!((n.jobs_completed, n.work_micro_usd), (1, 60_000));
-    let stake: Stake = chain.account(&pda::stake(&node.owner.pubkey())).await.unwrap();
+    let stake: Stake = chain
+        .account(&pda::stake(&node.owner.pubkey()))
+        .await
+        .unwrap();
     assert_eq!(stake.locked, 0);
     let market = chain.market(0).await;
-    assert_eq!((market.open_escrow, market.tokens_burned, market.jobs_settled), (0, burned, 1));
+    assert_eq!(
+        (
+            market.open_escrow,
+            market.tokens_burned,
+            market.jobs_settled
+        ),
+        (0, burned, 1)
+    );
     assert_eq!(market.in_flight_count, 0);
 }
 
@@ -95,12 +125,22 @@ async fn post_queue_ready_submit_finalize() {
     let job = chain.job(&job_key).await.unwrap();
     assert_eq!((job.state, job.node), (JobState::Assigned, node.account));
     assert_eq!(chain.market(0).await.job_count, 0);
-    let stake: Stake = chain.account(&pda::stake(&node.owner.pubkey())).await.unwrap();
-    assert_eq!(stake.locked, 2 * MIN_STAKE_PER_GPU, "2 GPUs lock twice the per-GPU stake");
+    let stake: Stake = chain
+        .account(&pda::stake(&node.owner.pubkey()))
+        .await
+        .unwrap();
+    assert_eq!(
+        stake.locked,
+        2 * MIN_STAKE_PER_GPU,
+        "2 GPUs lock twice the per-GPU stake"
+    );
 
     // Reports more than the max duration: charged for the max only.
     chain.submit(&node, &job_key, 10_000).await.unwrap();
-    assert_market_error(chain.finalize(creator.token, &job_key).await, ake_market::errors::MarketError::ChallengeWindowOpen);
+    assert_market_error(
+        chain.finalize(creator.token, &job_key).await,
+        ake_market::errors::MarketError::ChallengeWindowOpen,
+    );
     chain.advance(3_601).await;
     let creator_lamports = chain.lamports(&creator.pubkey()).await;
     let job_rent = chain.lamports(&job_key).await;
@@ -111,7 +151,11 @@ async fn post_queue_ready_submit_finalize() {
     assert_eq!(chain.balance(&creator.token).await, 10 * AKE - charged);
     assert_eq!(chain.escrow_balance().await, 0);
     assert_eq!(chain.supply().await, supply0 - burned);
-    assert_eq!(chain.lamports(&creator.pubkey()).await, creator_lamports + job_rent, "rent returns to the creator");
+    assert_eq!(
+        chain.lamports(&creator.pubkey()).await,
+        creator_lamports + job_rent,
+        "rent returns to the creator"
+    );
 }
 
 #[tokio::test]
@@ -143,7 +187,10 @@ async fn expiry_requeues_at_the_front_then_refunds() {
 
     // Deadline = assignment + max duration + grace.
     chain.advance(600 + 600).await;
-    assert_market_error(chain.expire(creator.token, &job_key).await, ake_market::errors::MarketError::DeadlineNotReached);
+    assert_market_error(
+        chain.expire(creator.token, &job_key).await,
+        ake_market::errors::MarketError::DeadlineNotReached,
+    );
     chain.advance(1).await;
     chain.expire(creator.token, &job_key).await.unwrap();
 
@@ -151,10 +198,19 @@ async fn expiry_requeues_at_the_front_then_refunds() {
     assert_eq!((job.state, job.attempts), (JobState::Queued, 1));
     let n: Node = chain.account(&slow.account).await.unwrap();
     assert_eq!((n.status, n.jobs_expired), (NodeStatus::Idle, 1));
-    let stake: Stake = chain.account(&pda::stake(&slow.owner.pubkey())).await.unwrap();
+    let stake: Stake = chain
+        .account(&pda::stake(&slow.owner.pubkey()))
+        .await
+        .unwrap();
     assert_eq!(stake.locked, 0);
     // Back at the FRONT: ahead of the job posted after it was.
-    let order: Vec<_> = chain.market(0).await.queued_jobs().iter().map(|e| e.key).collect();
+    let order: Vec<_> = chain
+        .market(0)
+        .await
+        .queued_jobs()
+        .iter()
+        .map(|e| e.key)
+        .collect();
     assert_eq!(order, vec![job_key, later]);
 
     // Two more missed deadlines use up the 3 attempts: refunded in full.
@@ -167,6 +223,10 @@ async fn expiry_requeues_at_the_front_then_refunds() {
     }
     assert!(chain.job(&job_key).await.is_none());
     assert_eq!(chain.balance(&creator.token).await, 10 * AKE);
-    assert_eq!(chain.escrow_balance().await, ESCROW_1X600, "only the other job's escrow remains");
+    assert_eq!(
+        chain.escrow_balance().await,
+        ESCROW_1X600,
+        "only the other job's escrow remains"
+    );
     assert_eq!(chain.market(0).await.in_flight_count, 0);
 }

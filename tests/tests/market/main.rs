@@ -1,3 +1,6 @@
 //! ake-market in a real bank with the real SPL Token program.
 
+mod books;
 mod lifecycle;
+mod priority;
+mod rejections;

@@ -23,6 +23,9 @@ pub fn handler(ctx: Context<AcceptAuthority>) -> Result<()> {
     let previous = config.authority;
     config.authority = ctx.accounts.new_authority.key();
     config.pending_authority = Pubkey::default();
-    emit_cpi!(AuthorityAccepted { previous, authority: config.authority });
+    emit_cpi!(AuthorityAccepted {
+        previous,
+        authority: config.authority
+    });
     Ok(())
 }

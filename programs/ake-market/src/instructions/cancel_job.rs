@@ -33,7 +33,10 @@ pub fn handler(mut ctx: Context<CancelJob>) -> Result<()> {
     let escrow = {
         let mut market = a.market.load_mut()?;
         market.remove_job(&job_key)?;
-        market.open_escrow = market.open_escrow.checked_sub(refund).ok_or(MarketError::MathOverflow)?;
+        market.open_escrow = market
+            .open_escrow
+            .checked_sub(refund)
+            .ok_or(MarketError::MathOverflow)?;
         EscrowAccounts {
             market: a.market.key(),
             escrow_bump: market.escrow_bump,
@@ -45,6 +48,9 @@ pub fn handler(mut ctx: Context<CancelJob>) -> Result<()> {
     escrow.pay_out(&a.creator_token.to_account_info(), refund)?;
     a.job.escrow = 0;
     a.job.state = JobState::Settled;
-    emit_cpi!(JobCancelled { job: job_key, refund });
+    emit_cpi!(JobCancelled {
+        job: job_key,
+        refund
+    });
     Ok(())
 }

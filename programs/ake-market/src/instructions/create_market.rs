@@ -74,7 +74,10 @@ pub struct CreateMarket<'info> {
 }
 
 pub fn handler(ctx: Context<CreateMarket>, index: u16, args: MarketArgs) -> Result<()> {
-    require!(index == ctx.accounts.config.market_count, MarketError::WrongMarketIndex);
+    require!(
+        index == ctx.accounts.config.market_count,
+        MarketError::WrongMarketIndex
+    );
     args.validate()?;
     let a = &ctx.accounts;
     let payer = a.authority.to_account_info();

@@ -39,7 +39,14 @@ pub fn handler(ctx: Context<DepositStake>, amount: u64) -> Result<()> {
             Stake::SPACE,
             &[STAKE_SEED, a.owner.key.as_ref(), &[bump]],
         )?;
-        Stake { owner: a.owner.key(), amount: 0, locked: 0, unbonding: 0, unlock_at: 0, bump }
+        Stake {
+            owner: a.owner.key(),
+            amount: 0,
+            locked: 0,
+            unbonding: 0,
+            unlock_at: 0,
+            bump,
+        }
     } else {
         read_existing::<Stake>(&info)?
     };
@@ -57,7 +64,10 @@ pub fn handler(ctx: Context<DepositStake>, amount: u64) -> Result<()> {
         amount,
         a.mint.decimals,
     )?;
-    stake.amount = stake.amount.checked_add(amount).ok_or(MarketError::MathOverflow)?;
+    stake.amount = stake
+        .amount
+        .checked_add(amount)
+        .ok_or(MarketError::MathOverflow)?;
     write_new(&info, &stake)?;
     emit_cpi!(StakeDeposited {
         owner: stake.owner,

@@ -47,10 +47,17 @@ pub fn handler(mut ctx: Context<ExpireJob>) -> Result<()> {
     let job_key = a.job.key();
     let node_key = a.node.key();
     let market_key = a.market.key();
-    require!(a.job.state == JobState::Assigned, MarketError::InvalidJobState);
+    require!(
+        a.job.state == JobState::Assigned,
+        MarketError::InvalidJobState
+    );
     require!(now > a.job.deadline, MarketError::DeadlineNotReached);
 
-    a.node.jobs_expired = a.node.jobs_expired.checked_add(1).ok_or(MarketError::MathOverflow)?;
+    a.node.jobs_expired = a
+        .node
+        .jobs_expired
+        .checked_add(1)
+        .ok_or(MarketError::MathOverflow)?;
     a.node.status = NodeStatus::Idle;
     a.node.current_job = Pubkey::default();
     a.node_owner_stake.unlock(a.job.locked_stake)?;
@@ -63,7 +70,10 @@ pub fn handler(mut ctx: Context<ExpireJob>) -> Result<()> {
 
     if a.job.attempts >= params.max_job_attempts {
         let refund = a.job.escrow;
-        market.open_escrow = market.open_escrow.checked_sub(refund).ok_or(MarketError::MathOverflow)?;
+        market.open_escrow = market
+            .open_escrow
+            .checked_sub(refund)
+            .ok_or(MarketError::MathOverflow)?;
         let escrow = EscrowAccounts {
             market: market_key,
             escrow_bump: market.escrow_bump,
@@ -76,7 +86,12 @@ pub fn handler(mut ctx: Context<ExpireJob>) -> Result<()> {
         a.job.escrow = 0;
         a.job.state = JobState::Settled;
         a.job.close(a.creator.to_account_info())?;
-        emit_cpi!(JobExpired { job: job_key, node: node_key, requeued: false, refund });
+        emit_cpi!(JobExpired {
+            job: job_key,
+            node: node_key,
+            requeued: false,
+            refund
+        });
         return Ok(());
     }
 
@@ -84,7 +99,10 @@ pub fn handler(mut ctx: Context<ExpireJob>) -> Result<()> {
     let best = market.best_node_for(a.job.gpus, a.job.min_reputation_bps);
     let passed = a.candidate_node.as_ref().map(|n| n.key());
     let reassigned = if must_assign(best, passed)? {
-        let candidate = a.candidate_node.as_mut().ok_or(MarketError::MatchCandidateMissing)?;
+        let candidate = a
+            .candidate_node
+            .as_mut()
+            .ok_or(MarketError::MatchCandidateMissing)?;
         let candidate_key = candidate.key();
         market.remove_node(&candidate_key)?;
         let stake = candidate.locked_stake;
@@ -113,10 +131,24 @@ pub fn handler(mut ctx: Context<ExpireJob>) -> Result<()> {
     };
     drop(market);
     let attempt = a.job.attempts;
-    emit_cpi!(JobExpired { job: job_key, node: node_key, requeued: true, refund: 0 });
+    emit_cpi!(JobExpired {
+        job: job_key,
+        node: node_key,
+        requeued: true,
+        refund: 0
+    });
     match reassigned {
-        Some((node, deadline)) => emit_cpi!(JobAssigned { job: job_key, node, deadline, attempt }),
-        None => emit_cpi!(JobQueued { job: job_key, market: market_key, at_front: true }),
+        Some((node, deadline)) => emit_cpi!(JobAssigned {
+            job: job_key,
+            node,
+            deadline,
+            attempt
+        }),
+        None => emit_cpi!(JobQueued {
+            job: job_key,
+            market: market_key,
+            at_front: true
+        }),
     }
     Ok(())
 }

@@ -20,8 +20,15 @@ pub struct FinalizeJob<'info> {
 pub fn handler(mut ctx: Context<FinalizeJob>) -> Result<()> {
     let window = i64::from(ctx.accounts.settle.config.params.challenge_window_secs);
     let a = &mut ctx.accounts;
-    let window_end = a.job.submitted_at.checked_add(window).ok_or(MarketError::MathOverflow)?;
-    require!(Clock::get()?.unix_timestamp > window_end, MarketError::ChallengeWindowOpen);
+    let window_end = a
+        .job
+        .submitted_at
+        .checked_add(window)
+        .ok_or(MarketError::MathOverflow)?;
+    require!(
+        Clock::get()?.unix_timestamp > window_end,
+        MarketError::ChallengeWindowOpen
+    );
     let job_key = a.job.key();
     let settled = settle_job(job_key, &mut a.job, &mut a.settle)?.event(job_key, &a.job, false);
     emit_cpi!(settled);

@@ -51,13 +51,30 @@ pub fn handler(mut ctx: Context<NodeReady>) -> Result<()> {
     let best = market.best_job_for(a.node.gpus, a.node.reputation_bps);
     let passed = a.candidate_job.as_ref().map(|j| j.key());
     if must_assign(best, passed)? {
-        let job = a.candidate_job.as_mut().ok_or(MarketError::MatchCandidateMissing)?;
+        let job = a
+            .candidate_job
+            .as_mut()
+            .ok_or(MarketError::MatchCandidateMissing)?;
         let job_key = job.key();
         market.remove_job(&job_key)?;
-        let deadline = assign(&mut market, job_key, job, node_key, &mut a.node, required, now, grace)?;
+        let deadline = assign(
+            &mut market,
+            job_key,
+            job,
+            node_key,
+            &mut a.node,
+            required,
+            now,
+            grace,
+        )?;
         let attempt = job.attempts;
         drop(market);
-        emit_cpi!(JobAssigned { job: job_key, node: node_key, deadline, attempt });
+        emit_cpi!(JobAssigned {
+            job: job_key,
+            node: node_key,
+            deadline,
+            attempt
+        });
     } else {
         market.enqueue_node(Waiting {
             key: node_key,
@@ -68,7 +85,12 @@ pub fn handler(mut ctx: Context<NodeReady>) -> Result<()> {
         a.node.status = NodeStatus::Queued;
         a.node.locked_stake = required;
         drop(market);
-        emit_cpi!(NodeQueued { node: node_key, market: market_key, tier, locked_stake: required });
+        emit_cpi!(NodeQueued {
+            node: node_key,
+            market: market_key,
+            tier,
+            locked_stake: required
+        });
     }
     Ok(())
 }

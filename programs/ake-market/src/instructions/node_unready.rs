@@ -25,8 +25,14 @@ pub struct NodeUnready<'info> {
 /// Leaves the node queue and unlocks the stake it held (works while paused).
 pub fn handler(mut ctx: Context<NodeUnready>) -> Result<()> {
     let a = &mut ctx.accounts;
-    let event = NodeLeftQueue { node: a.node.key(), market: a.market.key() };
-    require!(a.node.status == NodeStatus::Queued, MarketError::NodeNotQueued);
+    let event = NodeLeftQueue {
+        node: a.node.key(),
+        market: a.market.key(),
+    };
+    require!(
+        a.node.status == NodeStatus::Queued,
+        MarketError::NodeNotQueued
+    );
     a.market.load_mut()?.remove_node(&a.node.key())?;
     a.owner_stake.unlock(a.node.locked_stake)?;
     a.node.locked_stake = 0;

@@ -5,8 +5,8 @@ use crate::account_creation::{create_pda, is_uncreated, read_existing, write_new
 use crate::constants::{CONFIG_SEED, CREATOR_SEED, JOB_SEED, STAKE_SEED};
 use crate::errors::MarketError;
 use crate::events::{JobAssigned, JobPosted, JobQueued};
-use crate::math::{charge_micro_usd, micro_usd_to_tokens_ceil};
 use crate::matching::{assign, must_assign};
+use crate::math::{charge_micro_usd, micro_usd_to_tokens_ceil};
 use crate::oracle::read_price;
 use crate::state::{Config, Creator, Job, JobSpec, JobState, Market, Node, Stake, Waiting};
 
@@ -72,7 +72,10 @@ pub fn handler(mut ctx: Context<PostJob>, args: PostJobArgs) -> Result<()> {
         (1..=max_gpus).contains(&args.gpus) && (1..=max_duration).contains(&args.max_duration_secs),
         MarketError::InvalidJobShape
     );
-    require!(args.min_reputation_bps <= 10_000, MarketError::InvalidJobShape);
+    require!(
+        args.min_reputation_bps <= 10_000,
+        MarketError::InvalidJobShape
+    );
     let (spec_len, spec_hash) = args.spec.validate()?;
 
     let price = read_price(&a.price_update, &config.params.oracle, a.mint.decimals, now)?;
@@ -94,12 +97,19 @@ pub fn handler(mut ctx: Context<PostJob>, args: PostJobArgs) -> Result<()> {
             Creator::SPACE,
             &[CREATOR_SEED, creator_key.as_ref(), &[bump]],
         )?;
-        Creator { creator: creator_key, next_nonce: 0, bump }
+        Creator {
+            creator: creator_key,
+            next_nonce: 0,
+            bump,
+        }
     } else {
         read_existing::<Creator>(&creator_info)?
     };
     require!(args.nonce == creator.next_nonce, MarketError::NonceMismatch);
-    creator.next_nonce = creator.next_nonce.checked_add(1).ok_or(MarketError::MathOverflow)?;
+    creator.next_nonce = creator
+        .next_nonce
+        .checked_add(1)
+        .ok_or(MarketError::MathOverflow)?;
     write_new(&creator_info, &creator)?;
 
     let job_bump = ctx.bumps.job;
@@ -108,7 +118,12 @@ pub fn handler(mut ctx: Context<PostJob>, args: PostJobArgs) -> Result<()> {
         &a.job.to_account_info(),
         &crate::ID,
         Job::space_for(spec_len),
-        &[JOB_SEED, creator_key.as_ref(), &args.nonce.to_le_bytes(), &[job_bump]],
+        &[
+            JOB_SEED,
+            creator_key.as_ref(),
+            &args.nonce.to_le_bytes(),
+            &[job_bump],
+        ],
     )?;
 
     token::transfer_checked(
@@ -125,7 +140,10 @@ pub fn handler(mut ctx: Context<PostJob>, args: PostJobArgs) -> Result<()> {
         a.mint.decimals,
     )?;
 
-    let tier = a.creator_stake.as_ref().map_or(0, |s| config.tier_of(s.amount));
+    let tier = a
+        .creator_stake
+        .as_ref()
+        .map_or(0, |s| config.tier_of(s.amount));
     let mut job = Job {
         creator: creator_key,
         nonce: args.nonce,
@@ -155,16 +173,34 @@ pub fn handler(mut ctx: Context<PostJob>, args: PostJobArgs) -> Result<()> {
 
     let grace = config.params.completion_grace_secs;
     let mut market = a.market.load_mut()?;
-    market.open_escrow = market.open_escrow.checked_add(escrow).ok_or(MarketError::MathOverflow)?;
-    market.jobs_posted = market.jobs_posted.checked_add(1).ok_or(MarketError::MathOverflow)?;
+    market.open_escrow = market
+        .open_escrow
+        .checked_add(escrow)
+        .ok_or(MarketError::MathOverflow)?;
+    market.jobs_posted = market
+        .jobs_posted
+        .checked_add(1)
+        .ok_or(MarketError::MathOverflow)?;
     let best = market.best_node_for(job.gpus, job.min_reputation_bps);
     let passed = a.candidate_node.as_ref().map(|n| n.key());
     let assigned = if must_assign(best, passed)? {
-        let node = a.candidate_node.as_mut().ok_or(MarketError::MatchCandidateMissing)?;
+        let node = a
+            .candidate_node
+            .as_mut()
+            .ok_or(MarketError::MatchCandidateMissing)?;
         let node_key = node.key();
         market.remove_node(&node_key)?;
         let stake = node.locked_stake;
-        let deadline = assign(&mut market, job_key, &mut job, node_key, node, stake, now, grace)?;
+        let deadline = assign(
+            &mut market,
+            job_key,
+            &mut job,
+            node_key,
+            node,
+            stake,
+            now,
+            grace,
+        )?;
         Some((node_key, deadline))
     } else {
         market.enqueue_job(
@@ -194,9 +230,18 @@ pub fn handler(mut ctx: Context<PostJob>, args: PostJobArgs) -> Result<()> {
     });
     match assigned {
         Some((node, deadline)) => {
-            emit_cpi!(JobAssigned { job: job_key, node, deadline, attempt: job.attempts })
+            emit_cpi!(JobAssigned {
+                job: job_key,
+                node,
+                deadline,
+                attempt: job.attempts
+            })
         }
-        None => emit_cpi!(JobQueued { job: job_key, market: market_key, at_front: false }),
+        None => emit_cpi!(JobQueued {
+            job: job_key,
+            market: market_key,
+            at_front: false
+        }),
     }
     Ok(())
 }

@@ -15,6 +15,9 @@ pub struct ProposeAuthority<'info> {
 
 pub fn handler(ctx: Context<ProposeAuthority>, proposed: Pubkey) -> Result<()> {
     ctx.accounts.config.pending_authority = proposed;
-    emit_cpi!(AuthorityProposed { authority: ctx.accounts.authority.key(), proposed });
+    emit_cpi!(AuthorityProposed {
+        authority: ctx.accounts.authority.key(),
+        proposed
+    });
     Ok(())
 }

@@ -20,15 +20,25 @@ pub struct RequestUnstake<'info> {
 pub fn handler(ctx: Context<RequestUnstake>, amount: u64) -> Result<()> {
     require!(amount > 0, MarketError::ZeroAmount);
     let stake = &mut ctx.accounts.stake;
-    require!(amount <= stake.amount, MarketError::InsufficientStakeBalance);
+    require!(
+        amount <= stake.amount,
+        MarketError::InsufficientStakeBalance
+    );
     require!(amount <= stake.free(), MarketError::StakeLocked);
     let unlock_at = Clock::get()?
         .unix_timestamp
         .checked_add(i64::from(ctx.accounts.config.params.unbonding_secs))
         .ok_or(MarketError::MathOverflow)?;
     stake.amount -= amount;
-    stake.unbonding = stake.unbonding.checked_add(amount).ok_or(MarketError::MathOverflow)?;
+    stake.unbonding = stake
+        .unbonding
+        .checked_add(amount)
+        .ok_or(MarketError::MathOverflow)?;
     stake.unlock_at = unlock_at;
-    emit_cpi!(UnstakeRequested { owner: stake.owner, amount, unlock_at });
+    emit_cpi!(UnstakeRequested {
+        owner: stake.owner,
+        amount,
+        unlock_at
+    });
     Ok(())
 }

@@ -40,17 +40,37 @@ pub fn handler(
     let job_key = a.job.key();
     let node_key = a.node.key();
     require_keys_eq!(a.job.node, node_key, MarketError::NotAssignedNode);
-    require!(a.job.state == JobState::Assigned, MarketError::InvalidJobState);
+    require!(
+        a.job.state == JobState::Assigned,
+        MarketError::InvalidJobState
+    );
     require!(now <= a.job.deadline, MarketError::DeadlinePassed);
-    require!(output_uri.len() <= MAX_URI_LEN, MarketError::OutputUriTooLong);
+    require!(
+        output_uri.len() <= MAX_URI_LEN,
+        MarketError::OutputUriTooLong
+    );
 
-    let window_end = now.checked_add(i64::from(window)).ok_or(MarketError::MathOverflow)?;
-    a.market.load_mut()?.track(job_key, window_end, PHASE_SUBMITTED)?;
+    let window_end = now
+        .checked_add(i64::from(window))
+        .ok_or(MarketError::MathOverflow)?;
+    a.market
+        .load_mut()?
+        .track(job_key, window_end, PHASE_SUBMITTED)?;
     a.job.state = JobState::Submitted;
     a.job.submitted_at = now;
-    a.job.result = Some(JobResult { commitment, output_uri: output_uri.clone(), usage });
+    a.job.result = Some(JobResult {
+        commitment,
+        output_uri: output_uri.clone(),
+        usage,
+    });
     a.node.status = NodeStatus::Idle;
     a.node.current_job = Pubkey::default();
-    emit_cpi!(ResultSubmitted { job: job_key, node: node_key, commitment, output_uri, usage });
+    emit_cpi!(ResultSubmitted {
+        job: job_key,
+        node: node_key,
+        commitment,
+        output_uri,
+        usage
+    });
     Ok(())
 }

@@ -48,6 +48,9 @@ pub fn handler(ctx: Context<WithdrawStake>) -> Result<()> {
     )?;
     let stake = &mut ctx.accounts.stake;
     stake.unbonding = 0;
-    emit_cpi!(StakeWithdrawn { owner: stake.owner, amount });
+    emit_cpi!(StakeWithdrawn {
+        owner: stake.owner,
+        amount
+    });
     Ok(())
 }

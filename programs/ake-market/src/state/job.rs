@@ -121,10 +121,14 @@ pub struct RemoteSpec {
 impl JobSpec {
     /// Checks the bounds and returns (borsh bytes length, spec hash).
     pub fn validate(&self) -> Result<(usize, [u8; 32])> {
-        let bytes = anchor_lang::prelude::borsh::to_vec(self).map_err(|_| MarketError::InvalidSpec)?;
+        let bytes =
+            anchor_lang::prelude::borsh::to_vec(self).map_err(|_| MarketError::InvalidSpec)?;
         match self {
             JobSpec::Inline(s) => {
-                require!(bytes.len() <= MAX_INLINE_SPEC_BYTES, MarketError::SpecTooLarge);
+                require!(
+                    bytes.len() <= MAX_INLINE_SPEC_BYTES,
+                    MarketError::SpecTooLarge
+                );
                 require!(
                     !s.image.is_empty() && s.image.len() <= MAX_IMAGE_LEN,
                     MarketError::InvalidSpec
@@ -155,7 +159,9 @@ pub struct JobResult {
     pub usage: UsageReceipt,
 }
 
-#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, InitSpace, Debug, PartialEq, Eq, Default)]
+#[derive(
+    AnchorSerialize, AnchorDeserialize, Clone, Copy, InitSpace, Debug, PartialEq, Eq, Default,
+)]
 pub struct UsageReceipt {
     pub wall_secs: u64,
     pub gpu_secs: u64,

@@ -78,6 +78,9 @@ pub const PHASE_SUBMITTED: u8 = 2;
 
 const SEQ_MIDPOINT: u64 = 1 << 63;
 
+// A PDA created by CPI may be at most 10 KiB.
+const _: () = assert!(Market::SPACE <= 10_240);
+
 /// What a queue entry describes, for insertion.
 pub struct Waiting {
     pub key: Pubkey,
@@ -95,7 +98,11 @@ impl Market {
     }
 
     pub fn name_str(&self) -> &str {
-        let end = self.name.iter().position(|b| *b == 0).unwrap_or(self.name.len());
+        let end = self
+            .name
+            .iter()
+            .position(|b| *b == 0)
+            .unwrap_or(self.name.len());
         std::str::from_utf8(&self.name[..end]).unwrap_or("")
     }
 
@@ -145,16 +152,24 @@ impl Market {
     /// The best waiting node able to serve a job of `gpus` GPUs needing
     /// `min_reputation_bps`.
     pub fn best_node_for(&self, gpus: u16, min_reputation_bps: u16) -> Option<Pubkey> {
-        best(&self.nodes, |n| n.gpus >= gpus && n.reputation_bps >= min_reputation_bps)
+        best(&self.nodes, |n| {
+            n.gpus >= gpus && n.reputation_bps >= min_reputation_bps
+        })
     }
 
     /// The best waiting job a node of `gpus` GPUs and `reputation_bps` can serve.
     pub fn best_job_for(&self, gpus: u16, reputation_bps: u16) -> Option<Pubkey> {
-        best(&self.jobs, |j| j.gpus <= gpus && j.reputation_bps <= reputation_bps)
+        best(&self.jobs, |j| {
+            j.gpus <= gpus && j.reputation_bps <= reputation_bps
+        })
     }
 
     pub fn track(&mut self, job: Pubkey, due: i64, phase: u8) -> Result<()> {
-        let slot = match self.in_flight.iter().position(|e| e.occupied == 1 && e.job == job) {
+        let slot = match self
+            .in_flight
+            .iter()
+            .position(|e| e.occupied == 1 && e.job == job)
+        {
             Some(slot) => slot,
             None => {
                 let slot = self
@@ -166,12 +181,22 @@ impl Market {
                 slot
             }
         };
-        self.in_flight[slot] = InFlightEntry { job, due, phase, occupied: 1, _pad: [0; 6] };
+        self.in_flight[slot] = InFlightEntry {
+            job,
+            due,
+            phase,
+            occupied: 1,
+            _pad: [0; 6],
+        };
         Ok(())
     }
 
     pub fn untrack(&mut self, job: &Pubkey) {
-        if let Some(slot) = self.in_flight.iter().position(|e| e.occupied == 1 && e.job == *job) {
+        if let Some(slot) = self
+            .in_flight
+            .iter()
+            .position(|e| e.occupied == 1 && e.job == *job)
+        {
             self.in_flight[slot] = InFlightEntry::default();
             self.in_flight_count -= 1;
         }
@@ -251,7 +276,12 @@ mod tests {
     }
 
     fn w(n: u8, gpus: u16, tier: u8) -> Waiting {
-        Waiting { key: Pubkey::new_from_array([n; 32]), gpus, reputation_bps: 5_000, tier }
+        Waiting {
+            key: Pubkey::new_from_array([n; 32]),
+            gpus,
+            reputation_bps: 5_000,
+            tier,
+        }
     }
 
     #[test]
@@ -260,13 +290,26 @@ mod tests {
         m.enqueue_job(w(1, 1, 0), false).unwrap();
         m.enqueue_job(w(2, 1, 1), false).unwrap();
         m.enqueue_job(w(3, 1, 1), false).unwrap();
-        assert_eq!(m.best_job_for(8, 10_000), Some(Pubkey::new_from_array([2; 32])));
+        assert_eq!(
+            m.best_job_for(8, 10_000),
+            Some(Pubkey::new_from_array([2; 32]))
+        );
         m.enqueue_job(w(4, 1, 1), true).unwrap();
-        assert_eq!(m.best_job_for(8, 10_000), Some(Pubkey::new_from_array([4; 32])));
+        assert_eq!(
+            m.best_job_for(8, 10_000),
+            Some(Pubkey::new_from_array([4; 32]))
+        );
         m.remove_job(&Pubkey::new_from_array([4; 32])).unwrap();
         m.remove_job(&Pubkey::new_from_array([2; 32])).unwrap();
-        assert_eq!(m.best_job_for(8, 10_000), Some(Pubkey::new_from_array([3; 32])));
-        let order: Vec<u8> = m.queued_jobs().iter().map(|e| e.key.to_bytes()[0]).collect();
+        assert_eq!(
+            m.best_job_for(8, 10_000),
+            Some(Pubkey::new_from_array([3; 32]))
+        );
+        let order: Vec<u8> = m
+            .queued_jobs()
+            .iter()
+            .map(|e| e.key.to_bytes()[0])
+            .collect();
         assert_eq!(order, vec![3, 1]);
     }
 
@@ -292,12 +335,9 @@ mod tests {
         m.enqueue_job(w(200, 1, 0), false).unwrap();
         assert_eq!(m.job_count as usize, JOB_QUEUE_CAPACITY);
         // FIFO survives slot reuse: job 0 is still first.
-        assert_eq!(m.best_job_for(1, 10_000), Some(Pubkey::new_from_array([0; 32])));
-    }
-
-    #[test]
-    fn fits_a_cpi_created_account() {
-        // A PDA created by CPI may be at most 10 KiB.
-        assert!(Market::SPACE <= 10_240, "{}", Market::SPACE);
+        assert_eq!(
+            m.best_job_for(1, 10_000),
+            Some(Pubkey::new_from_array([0; 32]))
+        );
     }
 }

@@ -26,12 +26,18 @@ impl Stake {
 
     pub fn lock(&mut self, amount: u64) -> Result<()> {
         require!(self.free() >= amount, MarketError::InsufficientStake);
-        self.locked = self.locked.checked_add(amount).ok_or(MarketError::MathOverflow)?;
+        self.locked = self
+            .locked
+            .checked_add(amount)
+            .ok_or(MarketError::MathOverflow)?;
         Ok(())
     }
 
     pub fn unlock(&mut self, amount: u64) -> Result<()> {
-        self.locked = self.locked.checked_sub(amount).ok_or(MarketError::MathOverflow)?;
+        self.locked = self
+            .locked
+            .checked_sub(amount)
+            .ok_or(MarketError::MathOverflow)?;
         Ok(())
     }
 }

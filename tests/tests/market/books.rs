@@ -1,0 +1,233 @@
+//! Random sequences of market instructions keep the token books balanced.
+
+use ake_market::state::{Job, JobState, Node, NodeStatus, Stake};
+use ake_sdk::pda;
+use ake_tests::*;
+use proptest::prelude::*;
+
+#[derive(Debug, Clone)]
+enum Action {
+    Post {
+        creator: usize,
+        gpus: u16,
+        secs: u32,
+    },
+    Ready {
+        node: usize,
+    },
+    Unready {
+        node: usize,
+    },
+    Cancel {
+        job: usize,
+    },
+    Submit {
+        job: usize,
+        wall_secs: u64,
+    },
+    Accept {
+        job: usize,
+    },
+    Finalize {
+        job: usize,
+    },
+    Expire {
+        job: usize,
+    },
+    Advance {
+        secs: i64,
+    },
+}
+
+fn action() -> impl Strategy<Value = Action> {
+    prop_oneof![
+        4 => (0..3usize, 1..3u16, 60..1_200u32).prop_map(|(creator, gpus, secs)| Action::Post { creator, gpus, secs }),
+        3 => (0..3usize).prop_map(|node| Action::Ready { node }),
+        1 => (0..3usize).prop_map(|node| Action::Unready { node }),
+        1 => (0..16usize).prop_map(|job| Action::Cancel { job }),
+        3 => (0..16usize, 0..2_000u64).prop_map(|(job, wall_secs)| Action::Submit { job, wall_secs }),
+        1 => (0..16usize).prop_map(|job| Action::Accept { job }),
+        2 => (0..16usize).prop_map(|job| Action::Finalize { job }),
+        2 => (0..16usize).prop_map(|job| Action::Expire { job }),
+        2 => (0..2_500i64).prop_map(|secs| Action::Advance { secs }),
+    ]
+}
+
+struct World {
+    chain: Chain,
+    creators: Vec<User>,
+    nodes: Vec<TestNode>,
+    jobs: Vec<(usize, solana_sdk::pubkey::Pubkey)>,
+}
+
+impl World {
+    async fn new() -> Self {
+        let mut chain = Chain::start().await;
+        let mut creators = Vec::new();
+        for _ in 0..3 {
+            creators.push(chain.user(50 * AKE).await);
+        }
+        let staker = &creators[2];
+        chain.deposit_stake(staker, 20 * AKE).await.unwrap();
+        let mut nodes = Vec::new();
+        for (gpus, stake) in [(1, 400 * AKE), (2, 1_000 * AKE), (1, 10_000 * AKE)] {
+            nodes.push(chain.node(gpus, stake).await);
+        }
+        World {
+            chain,
+            creators,
+            nodes,
+            jobs: Vec::new(),
+        }
+    }
+
+    async fn run(&mut self, a: &Action) {
+        let c = &mut self.chain;
+        let job_at = |i: usize, jobs: &[(usize, solana_sdk::pubkey::Pubkey)]| {
+            jobs.get(i % jobs.len().max(1)).copied()
+        };
+        // Outcomes are free to fail (wrong state, too early...); the books must hold either way.
+        let _ = match a {
+            Action::Post {
+                creator,
+                gpus,
+                secs,
+            } => {
+                let user = &self.creators[*creator];
+                match c.post_job(user, *gpus, *secs).await {
+                    Ok(job) => {
+                        self.jobs.push((*creator, job));
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            Action::Ready { node } => c.node_ready(&self.nodes[*node]).await,
+            Action::Unready { node } => {
+                let n = &self.nodes[*node];
+                let ix = ake_sdk::instructions::node_unready(
+                    solana_sdk::signature::Signer::pubkey(&n.signer),
+                    n.owner.pubkey(),
+                    pda::market(0),
+                );
+                c.send(&[ix], &[&n.signer]).await
+            }
+            Action::Cancel { job } => match job_at(*job, &self.jobs) {
+                Some((who, key)) if c.job(&key).await.is_some() => {
+                    c.cancel(&self.creators[who], &key).await
+                }
+                _ => Ok(()),
+            },
+            Action::Submit { job, wall_secs } => match job_at(*job, &self.jobs) {
+                Some((_, key)) => match c.job(&key).await {
+                    Some(j) if j.state == JobState::Assigned => {
+                        let node = self.nodes.iter().find(|n| n.account == j.node).unwrap();
+                        c.submit(node, &key, *wall_secs).await
+                    }
+                    _ => Ok(()),
+                },
+                None => Ok(()),
+            },
+            Action::Accept { job } => match job_at(*job, &self.jobs) {
+                Some((who, key)) if c.job(&key).await.is_some() => {
+                    c.accept(&self.creators[who], &key).await
+                }
+                _ => Ok(()),
+            },
+            Action::Finalize { job } => match job_at(*job, &self.jobs) {
+                Some((who, key)) if c.job(&key).await.is_some() => {
+                    let token = self.creators[who].token;
+                    c.finalize(token, &key).await
+                }
+                _ => Ok(()),
+            },
+            Action::Expire { job } => match job_at(*job, &self.jobs) {
+                Some((who, key)) if c.job(&key).await.is_some() => {
+                    let token = self.creators[who].token;
+                    c.expire(token, &key).await
+                }
+                _ => Ok(()),
+            },
+            Action::Advance { secs } => {
+                c.advance(*secs).await;
+                Ok(())
+            }
+        };
+    }
+
+    /// The books: supply, escrow, stake locks, every job's state.
+    async fn check(&mut self) {
+        let c = &mut self.chain;
+        let market = c.market(0).await;
+        // Supply == genesis - burned (nothing mints in the market).
+        assert_eq!(c.supply().await, c.genesis_supply - market.tokens_burned);
+
+        // Escrow vault == sum of open jobs' escrow == the market's counter.
+        let mut open_escrow = 0;
+        let mut job_locks: std::collections::HashMap<_, u64> = Default::default();
+        for (_, key) in self.jobs.clone() {
+            let Some(job) = c.account::<Job>(&key).await else {
+                continue;
+            };
+            open_escrow += job.escrow;
+            let queued = market.queued_jobs().iter().any(|e| e.key == key);
+            match job.state {
+                JobState::Queued => {
+                    assert!(queued, "a queued job is in the queue");
+                    assert_eq!(job.locked_stake, 0);
+                }
+                JobState::Assigned => {
+                    assert!(!queued);
+                    let node: Node = c.account(&job.node).await.unwrap();
+                    assert_eq!((node.status, node.current_job), (NodeStatus::Busy, key));
+                }
+                JobState::Submitted => assert!(job.result.is_some() && !queued),
+                JobState::Settled => panic!("a settled job's account must be closed"),
+            }
+            *job_locks.entry(job.node_owner).or_default() += job.locked_stake;
+        }
+        assert_eq!(c.escrow_balance().await, open_escrow);
+        assert_eq!(market.open_escrow, open_escrow);
+
+        // Each owner's locked stake == its queued nodes' locks + its jobs' locks.
+        for n in &self.nodes {
+            let node: Node = c.account(&n.account).await.unwrap();
+            let stake: Stake = c.account(&pda::stake(&n.owner.pubkey())).await.unwrap();
+            let expected =
+                node.locked_stake + job_locks.get(&n.owner.pubkey()).copied().unwrap_or(0);
+            assert_eq!(stake.locked, expected, "stake lock of {}", n.account);
+            assert!(stake.locked <= stake.amount);
+            let queued = market.queued_nodes().iter().any(|e| e.key == n.account);
+            assert_eq!(queued, node.status == NodeStatus::Queued);
+        }
+
+        // Every token is somewhere: wallets + treasury + escrow + stake vault == supply.
+        let mut total = c.balance(&c.treasury.clone()).await + c.escrow_balance().await;
+        total += c.balance(&pda::stake_vault()).await;
+        for u in self
+            .creators
+            .iter()
+            .chain(self.nodes.iter().map(|n| &n.owner))
+        {
+            total += c.balance(&u.token).await;
+        }
+        assert_eq!(total, c.supply().await);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+    #[test]
+    fn books_stay_balanced(actions in proptest::collection::vec(action(), 1..40)) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let mut world = World::new().await;
+            world.check().await;
+            for a in &actions {
+                world.run(a).await;
+                world.check().await;
+            }
+        });
+    }
+}
