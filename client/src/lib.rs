@@ -6,5 +6,6 @@ pub mod accounts;
 pub mod instructions;
 pub mod pda;
 
+pub use ake_emissions;
 pub use ake_market;
 pub use ake_market::state as market_state;

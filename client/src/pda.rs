@@ -1,9 +1,13 @@
 //! Program-derived addresses, from the programs' own seed constants.
 
+use ake_emissions::constants::{
+    EMISSIONS_CONFIG_SEED, EPOCH_SEED, MINT_AUTHORITY_SEED, NODE_WORK_SEED,
+};
 use ake_market::constants::*;
 use anchor_lang::prelude::Pubkey;
 
 pub const MARKET_PROGRAM_ID: Pubkey = ake_market::ID;
+pub const EMISSIONS_PROGRAM_ID: Pubkey = ake_emissions::ID;
 
 fn market_pda(seeds: &[&[u8]]) -> Pubkey {
     Pubkey::find_program_address(seeds, &MARKET_PROGRAM_ID).0
@@ -44,4 +48,30 @@ pub fn job(creator: &Pubkey, nonce: u64) -> Pubkey {
 /// The `#[event_cpi]` authority of a program.
 pub fn event_authority(program_id: &Pubkey) -> Pubkey {
     Pubkey::find_program_address(&[b"__event_authority"], program_id).0
+}
+
+/// ake-market's PDA that signs work reports to ake-emissions.
+pub fn reporter() -> Pubkey {
+    market_pda(&[REPORTER_SEED])
+}
+
+fn emissions_pda(seeds: &[&[u8]]) -> Pubkey {
+    Pubkey::find_program_address(seeds, &EMISSIONS_PROGRAM_ID).0
+}
+
+pub fn emissions_config() -> Pubkey {
+    emissions_pda(&[EMISSIONS_CONFIG_SEED])
+}
+
+/// The AKE mint's only mint authority.
+pub fn mint_authority() -> Pubkey {
+    emissions_pda(&[MINT_AUTHORITY_SEED])
+}
+
+pub fn epoch_summary(epoch: u64) -> Pubkey {
+    emissions_pda(&[EPOCH_SEED, &epoch.to_le_bytes()])
+}
+
+pub fn node_work(epoch: u64, node: &Pubkey) -> Pubkey {
+    emissions_pda(&[NODE_WORK_SEED, &epoch.to_le_bytes(), node.as_ref()])
 }

@@ -3,6 +3,7 @@
 //! beside them, an AKE mint and a Pyth PriceUpdateV2 account for AKE/USD.
 #![allow(deprecated)] // program-test marks its native-program API "agave-unstable-api"
 
+use ake_emissions::state::{BreakerParams, EmissionsConfig, Schedule, Split};
 use ake_market::errors::MarketError;
 use ake_market::instructions::{MarketArgs, PostJobArgs};
 use ake_market::state::{HardwareProfile, InlineSpec, Job, JobSpec, Market, OracleParams, Params};
@@ -36,18 +37,57 @@ pub const MIN_STAKE_PER_GPU: u64 = 200 * AKE;
 /// Anchor's generated `entry` ties its arguments to one lifetime; the
 /// runtime's processor type wants them independent. The bank keeps the
 /// accounts alive for the whole call, so widening is sound here.
-fn market_entry(
-    program_id: &Pubkey,
-    accounts: &[AccountInfo],
-    data: &[u8],
-) -> solana_sdk::entrypoint::ProgramResult {
-    // SAFETY: every reference lives for the whole call; only the lifetime
-    // parameters are unified, the types are unchanged.
-    unsafe {
-        let accounts: &[AccountInfo<'static>] = std::mem::transmute(accounts);
-        let program_id: &'static Pubkey = std::mem::transmute(program_id);
-        let data: &'static [u8] = std::mem::transmute(data);
-        ake_market::entry(program_id, accounts, data)
+macro_rules! native_entry {
+    ($name:ident, $entry:path) => {
+        fn $name(
+            program_id: &Pubkey,
+            accounts: &[AccountInfo],
+            data: &[u8],
+        ) -> solana_sdk::entrypoint::ProgramResult {
+            // SAFETY: every reference lives for the whole call; only the
+            // lifetime parameters are unified, the types are unchanged.
+            unsafe {
+                let accounts: &[AccountInfo<'static>] = std::mem::transmute(accounts);
+                let program_id: &'static Pubkey = std::mem::transmute(program_id);
+                let data: &'static [u8] = std::mem::transmute(data);
+                $entry(program_id, accounts, data)
+            }
+        }
+    };
+}
+native_entry!(market_entry, ake_market::entry);
+native_entry!(emissions_entry, ake_emissions::entry);
+
+/// 1,000,000,000 AKE minted before the protocol starts.
+pub const GENESIS_SUPPLY: u64 = 1_000_000_000 * AKE;
+pub const EPOCH_SECS: u32 = 86_400;
+pub const FIRST_EMISSION: u64 = 1_000 * AKE;
+pub const CRANK_TIP: u64 = 10 * AKE;
+
+pub fn default_schedule(genesis_ts: i64) -> Schedule {
+    Schedule {
+        genesis_ts,
+        epoch_secs: EPOCH_SECS,
+        first_emission: FIRST_EMISSION,
+        decay_bps: 48,
+        floor_emission: 0,
+        emission_cap: 200_000 * AKE,
+    }
+}
+
+pub fn default_split() -> Split {
+    Split {
+        node_bps: 8_000,
+        treasury_bps: 2_000,
+        crank_tip: CRANK_TIP,
+    }
+}
+
+/// 3 x a week's scheduled emission over any 7 days.
+pub fn default_breaker() -> BreakerParams {
+    BreakerParams {
+        window_secs: 7 * 86_400,
+        window_limit: 3 * 7 * FIRST_EMISSION,
     }
 }
 
@@ -160,6 +200,9 @@ pub struct Chain {
     pub params: Params,
     /// Supply minted before the protocol started.
     pub genesis_supply: u64,
+    /// Holds the genesis supply; `user` hands tokens out of it.
+    pub faucet: Pubkey,
+    pub genesis_ts: i64,
 }
 
 impl Chain {
@@ -168,6 +211,16 @@ impl Chain {
         let mut pt = ProgramTest::default();
         pt.prefer_bpf(false);
         pt.add_program("ake_market", ake_market::ID, processor!(market_entry));
+        pt.add_program(
+            "ake_emissions",
+            ake_emissions::ID,
+            processor!(emissions_entry),
+        );
+        pt.add_program(
+            "ake_emissions",
+            ake_emissions::ID,
+            processor!(emissions_entry),
+        );
         let price_update = Pubkey::new_unique();
         pt.add_account(
             price_update,
@@ -184,13 +237,41 @@ impl Chain {
             price_update,
             params: default_params(),
             genesis_supply: 0,
+            faucet: Pubkey::default(),
+            genesis_ts: 0,
         };
         chain.airdrop(&chain.admin.pubkey(), 100_000_000_000).await;
         chain.mint = chain.create_mint().await;
         chain.treasury = chain.token_account(&chain.admin.pubkey()).await;
         chain.refresh_price().await;
 
+        // Genesis supply, then the mint authority moves to ake-emissions for good.
         let admin = chain.admin.insecure_clone();
+        chain.faucet = chain.token_account(&admin.pubkey()).await;
+        let authority = chain.mint_authority.insecure_clone();
+        let genesis = [
+            spl_token::instruction::mint_to(
+                &spl_token::ID,
+                &chain.mint,
+                &chain.faucet,
+                &authority.pubkey(),
+                &[],
+                GENESIS_SUPPLY,
+            )
+            .unwrap(),
+            spl_token::instruction::set_authority(
+                &spl_token::ID,
+                &chain.mint,
+                Some(&pda::mint_authority()),
+                spl_token::instruction::AuthorityType::MintTokens,
+                &authority.pubkey(),
+                &[],
+            )
+            .unwrap(),
+        ];
+        chain.send_ok(&genesis, &[&authority]).await;
+        chain.genesis_supply = GENESIS_SUPPLY;
+
         let init = ixs::initialize(
             admin.pubkey(),
             chain.mint,
@@ -199,6 +280,16 @@ impl Chain {
             admin.pubkey(),
         );
         chain.send_ok(&[init], &[&admin]).await;
+        chain.genesis_ts = chain.now().await;
+        let emissions = ixs::emissions::initialize(
+            admin.pubkey(),
+            chain.mint,
+            chain.treasury,
+            default_schedule(chain.genesis_ts),
+            default_split(),
+            default_breaker(),
+        );
+        chain.send_ok(&[emissions], &[&admin]).await;
         let market = ixs::create_market(admin.pubkey(), chain.mint, 0, default_market());
         chain.send_ok(&[market], &[&admin]).await;
         chain
@@ -339,20 +430,21 @@ impl Chain {
         account.pubkey()
     }
 
-    /// Mints genesis supply to `to` (before the protocol mints anything).
-    pub async fn mint_to(&mut self, to: &Pubkey, amount: u64) {
-        let authority = self.mint_authority.insecure_clone();
-        let ix = spl_token::instruction::mint_to(
+    /// Hands out genesis tokens from the faucet.
+    pub async fn fund(&mut self, to: &Pubkey, amount: u64) {
+        let admin = self.admin.insecure_clone();
+        let ix = spl_token::instruction::transfer_checked(
             &spl_token::ID,
+            &self.faucet,
             &self.mint,
             to,
-            &authority.pubkey(),
+            &admin.pubkey(),
             &[],
             amount,
+            DECIMALS,
         )
         .unwrap();
-        self.send_ok(&[ix], &[&authority]).await;
-        self.genesis_supply += amount;
+        self.send_ok(&[ix], &[&admin]).await;
     }
 
     /// A wallet with 10 SOL and `tokens` AKE base units.
@@ -361,7 +453,7 @@ impl Chain {
         self.airdrop(&key.pubkey(), 10_000_000_000).await;
         let token = self.token_account(&key.pubkey()).await;
         if tokens > 0 {
-            self.mint_to(&token, tokens).await;
+            self.fund(&token, tokens).await;
         }
         User { key, token }
     }
@@ -396,11 +488,20 @@ impl Chain {
         self.ctx.banks_client.get_account(*key).await.unwrap()
     }
 
-    /// Decodes an AKE account; None when it was never created or was closed
-    /// (an address that only holds lamports someone sent is not created).
+    /// Decodes an ake-market account; None when it was never created or was
+    /// closed (an address that only holds lamports someone sent is not created).
     pub async fn account<T: AccountDeserialize>(&mut self, key: &Pubkey) -> Option<T> {
+        self.account_of(key, &ake_market::ID).await
+    }
+
+    /// Decodes an account owned by `program`; None otherwise.
+    pub async fn account_of<T: AccountDeserialize>(
+        &mut self,
+        key: &Pubkey,
+        program: &Pubkey,
+    ) -> Option<T> {
         let acc = self.raw_account(key).await?;
-        if acc.owner != ake_market::ID {
+        if acc.owner != *program {
             return None;
         }
         Some(ake_sdk::accounts::decode(&acc.data).unwrap())
@@ -588,11 +689,20 @@ impl Chain {
         self.send(&[ix], &[&node.signer]).await
     }
 
-    pub fn settle_keys(&self, creator_token: Pubkey) -> ixs::SettleKeys {
+    /// The emissions epoch the chain's clock is in now.
+    pub async fn epoch(&mut self) -> u64 {
+        let now = self.now().await;
+        ake_emissions::math::epoch_at(now, self.genesis_ts, EPOCH_SECS).unwrap()
+    }
+
+    pub async fn settle_keys(&mut self, creator_token: Pubkey, payer: Pubkey) -> ixs::SettleKeys {
+        let epoch = self.epoch().await;
         ixs::SettleKeys {
             mint: self.mint,
             treasury: self.treasury,
             creator_token,
+            payer,
+            epoch,
         }
     }
 
@@ -602,7 +712,8 @@ impl Chain {
         job_key: &Pubkey,
     ) -> Result<(), TransactionError> {
         let job = self.job(job_key).await.expect("job");
-        let ix = ixs::accept_result(*job_key, &job, &self.settle_keys(creator.token));
+        let keys = self.settle_keys(creator.token, creator.pubkey()).await;
+        let ix = ixs::accept_result(*job_key, &job, &keys);
         self.send(&[ix], &[&creator.key]).await
     }
 
@@ -613,7 +724,44 @@ impl Chain {
     ) -> Result<(), TransactionError> {
         let job = self.job(job_key).await.expect("job");
         let payer = self.payer().pubkey();
-        let ix = ixs::finalize_job(payer, *job_key, &job, &self.settle_keys(creator_token));
+        let keys = self.settle_keys(creator_token, payer).await;
+        let ix = ixs::finalize_job(*job_key, &job, &keys);
+        self.send(&[ix], &[]).await
+    }
+
+    pub async fn emissions_config(&mut self) -> EmissionsConfig {
+        self.account_of(&pda::emissions_config(), &ake_emissions::ID)
+            .await
+            .expect("emissions config")
+    }
+
+    /// Closes `epoch`, paying the tip to `caller`'s token account.
+    pub async fn close_epoch(&mut self, caller: &User, epoch: u64) -> Result<(), TransactionError> {
+        let ix = ixs::emissions::close_epoch(
+            caller.pubkey(),
+            caller.token,
+            self.mint,
+            self.treasury,
+            epoch,
+        );
+        self.send(&[ix], &[&caller.key]).await
+    }
+
+    /// Claims `node`'s reward for `epoch` (the context payer sends it).
+    pub async fn claim(&mut self, node: &TestNode, epoch: u64) -> Result<(), TransactionError> {
+        let work: Option<ake_emissions::state::NodeWork> = self
+            .account_of(&pda::node_work(epoch, &node.account), &ake_emissions::ID)
+            .await;
+        let rent_receiver = work.map_or(Pubkey::default(), |w| w.payer);
+        let payer = self.payer().pubkey();
+        let ix = ixs::emissions::claim(
+            payer,
+            epoch,
+            &node.account,
+            node.owner.token,
+            rent_receiver,
+            self.mint,
+        );
         self.send(&[ix], &[]).await
     }
 

@@ -1,2 +1,67 @@
+//! ake-emissions: the mint side of AKE's burn-and-mint equilibrium and the
+//! ONLY mint authority of AKE. Each epoch emits a decaying amount; nodes
+//! claim it pro rata to the verified work ake-market reported, O(1) each;
+//! every mint passes a rolling-window circuit breaker. It never touches
+//! escrow, and a bug in the market can never mint.
+#![allow(unexpected_cfgs)]
+
 use anchor_lang::prelude::*;
-declare_id!("11111111111111111111111111111111");
+
+pub mod constants;
+pub mod errors;
+pub mod events;
+pub mod instructions;
+pub mod math;
+pub mod minting;
+pub mod state;
+
+use instructions::*;
+use state::{BreakerParams, Schedule, Split};
+
+declare_id!("F8mWYPsjYpfryE2j9LgdPPVH2eaE9d1emBDDUWtJTd3J");
+
+#[cfg(not(feature = "no-entrypoint"))]
+solana_security_txt::security_txt! {
+    name: "AKE emissions",
+    project_url: "https://github.com/ake-network/ake",
+    contacts: "email:security@ake.network",
+    policy: "https://github.com/ake-network/ake/blob/main/SECURITY.md"
+}
+
+#[program]
+pub mod ake_emissions {
+    use super::*;
+
+    pub fn initialize(
+        ctx: Context<Initialize>,
+        reporter: Pubkey,
+        schedule: Schedule,
+        split: Split,
+        breaker: BreakerParams,
+    ) -> Result<()> {
+        initialize::handler(ctx, reporter, schedule, split, breaker)
+    }
+
+    pub fn update_config(
+        ctx: Context<UpdateConfig>,
+        decay_bps: u16,
+        floor_emission: u64,
+        emission_cap: u64,
+        split: Split,
+        breaker: BreakerParams,
+    ) -> Result<()> {
+        update_config::handler(ctx, decay_bps, floor_emission, emission_cap, split, breaker)
+    }
+
+    pub fn report_work(ctx: Context<ReportWork>, report: WorkReport) -> Result<()> {
+        report_work::handler(ctx, report)
+    }
+
+    pub fn close_epoch(ctx: Context<CloseEpoch>, epoch: u64) -> Result<()> {
+        close_epoch::handler(ctx, epoch)
+    }
+
+    pub fn claim(ctx: Context<Claim>, epoch: u64) -> Result<()> {
+        claim::handler(ctx, epoch)
+    }
+}

@@ -62,8 +62,6 @@ pub enum MarketError {
     MatchCandidateMissing,
     #[msg("the account passed for assignment is not the best waiting counterpart; re-read the market queue and retry")]
     WrongMatchCandidate,
-    #[msg("the account is already in use")]
-    AccountAlreadyInUse,
     #[msg("the job is not in the state this instruction needs")]
     InvalidJobState,
     #[msg("only a queued job can be cancelled")]

@@ -4,7 +4,12 @@
 use anchor_lang::prelude::*;
 use anchor_spl::token::{self, Burn, TransferChecked};
 
-use crate::constants::ESCROW_SEED;
+use ake_emissions::instructions::WorkReport;
+use ake_emissions::math::epoch_at;
+use ake_emissions::program::AkeEmissions;
+use ake_emissions::state::EmissionsConfig;
+
+use crate::constants::{ESCROW_SEED, REPORTER_SEED};
 use crate::errors::MarketError;
 use crate::events::JobSettled;
 use crate::math::{charge_micro_usd, micro_usd_to_tokens_ceil, split_payment};
@@ -136,7 +141,24 @@ pub struct SettleAccounts<'info> {
     pub node: Box<Account<'info, Node>>,
     #[account(mut, seeds = [crate::constants::STAKE_SEED, node.owner.as_ref()], bump = node_owner_stake.bump)]
     pub node_owner_stake: Box<Account<'info, Stake>>,
+    /// Pays for the epoch's work records when they are new (refunded at claim).
+    #[account(mut)]
+    pub payer: Signer<'info>,
+    /// CHECK: PDA only: signs the work report.
+    #[account(seeds = [REPORTER_SEED], bump)]
+    pub reporter: UncheckedAccount<'info>,
+    pub emissions_config: Box<Account<'info, EmissionsConfig>>,
+    /// CHECK: checked by ake-emissions (PDA of the current epoch).
+    #[account(mut)]
+    pub epoch_summary: UncheckedAccount<'info>,
+    /// CHECK: checked by ake-emissions (PDA of the current epoch and the node).
+    #[account(mut)]
+    pub node_work: UncheckedAccount<'info>,
+    /// CHECK: ake-emissions' event authority, checked by ake-emissions.
+    pub emissions_event_authority: UncheckedAccount<'info>,
+    pub emissions_program: Program<'info, AkeEmissions>,
     pub token_program: Program<'info, anchor_spl::token::Token>,
+    pub system_program: Program<'info, System>,
 }
 
 impl<'info> SettleAccounts<'info> {
@@ -154,7 +176,12 @@ impl<'info> SettleAccounts<'info> {
 
 /// Checks the accounts against the job, then settles it: moves the tokens
 /// and updates the books.
-pub fn settle_job(job_key: Pubkey, job: &mut Job, s: &mut SettleAccounts) -> Result<Settlement> {
+pub fn settle_job(
+    job_key: Pubkey,
+    job: &mut Job,
+    s: &mut SettleAccounts,
+    reporter_bump: u8,
+) -> Result<Settlement> {
     require_keys_eq!(s.market.key(), job.market, MarketError::AccountMismatch);
     require_keys_eq!(s.node.key(), job.node, MarketError::AccountMismatch);
     require_keys_eq!(s.node.owner, job.node_owner, MarketError::AccountMismatch);
@@ -201,5 +228,56 @@ pub fn settle_job(job_key: Pubkey, job: &mut Job, s: &mut SettleAccounts) -> Res
     job.locked_stake = 0;
     job.escrow = 0;
     job.state = JobState::Settled;
+    drop(market);
+    report_work(s, job, &amounts, reporter_bump)?;
     Ok(amounts)
+}
+
+/// Credits the node's work to the current epoch in ake-emissions, signed by
+/// the reporter PDA: the only way work reaches the mint side.
+fn report_work(
+    s: &SettleAccounts,
+    job: &Job,
+    amounts: &Settlement,
+    reporter_bump: u8,
+) -> Result<()> {
+    if amounts.work_micro_usd == 0 {
+        return Ok(());
+    }
+    let schedule = &s.emissions_config.schedule;
+    let epoch = epoch_at(
+        Clock::get()?.unix_timestamp,
+        schedule.genesis_ts,
+        schedule.epoch_secs,
+    )
+    .ok_or(MarketError::MathOverflow)?;
+    let burned_micro_usd = split_payment(amounts.work_micro_usd, s.config.params.burn_bps)
+        .ok_or(MarketError::MathOverflow)?
+        .0;
+    let bump = [reporter_bump];
+    let seeds: &[&[u8]] = &[REPORTER_SEED, &bump];
+    ake_emissions::cpi::report_work(
+        CpiContext::new_with_signer(
+            ake_emissions::ID,
+            ake_emissions::cpi::accounts::ReportWork {
+                reporter: s.reporter.to_account_info(),
+                payer: s.payer.to_account_info(),
+                config: s.emissions_config.to_account_info(),
+                epoch_summary: s.epoch_summary.to_account_info(),
+                node_work: s.node_work.to_account_info(),
+                system_program: s.system_program.to_account_info(),
+                event_authority: s.emissions_event_authority.to_account_info(),
+                program: s.emissions_program.to_account_info(),
+            },
+            &[seeds],
+        ),
+        WorkReport {
+            epoch,
+            node: job.node,
+            node_owner: job.node_owner,
+            work_micro_usd: amounts.work_micro_usd,
+            burned_tokens: amounts.burned,
+            burned_micro_usd,
+        },
+    )
 }

@@ -159,8 +159,12 @@ impl World {
     async fn check(&mut self) {
         let c = &mut self.chain;
         let market = c.market(0).await;
-        // Supply == genesis - burned (nothing mints in the market).
-        assert_eq!(c.supply().await, c.genesis_supply - market.tokens_burned);
+        // One token book: supply == genesis + minted - burned.
+        let minted = c.emissions_config().await.total_minted;
+        assert_eq!(
+            c.supply().await,
+            c.genesis_supply + minted - market.tokens_burned
+        );
 
         // Escrow vault == sum of open jobs' escrow == the market's counter.
         let mut open_escrow = 0;
@@ -203,6 +207,7 @@ impl World {
 
         // Every token is somewhere: wallets + treasury + escrow + stake vault == supply.
         let mut total = c.balance(&c.treasury.clone()).await + c.escrow_balance().await;
+        total += c.balance(&c.faucet.clone()).await;
         total += c.balance(&pda::stake_vault()).await;
         for u in self
             .creators

@@ -49,13 +49,10 @@ async fn post_assign_submit_accept() {
     );
 
     let treasury0 = chain.balance(&chain.treasury.clone()).await;
+    let keys = chain.settle_keys(creator.token, creator.pubkey()).await;
     let events = chain
         .send_with_events(
-            &[ake_sdk::instructions::accept_result(
-                job_key,
-                &job,
-                &chain.settle_keys(creator.token),
-            )],
+            &[ake_sdk::instructions::accept_result(job_key, &job, &keys)],
             &[&creator.key],
         )
         .await

@@ -205,8 +205,8 @@ async fn node_signers_and_results() {
         MarketError::InvalidJobState,
     );
     let j = chain.job(&job).await.unwrap();
-    let ix = ixs::accept_result(job, &j, &chain.settle_keys(creator.token));
-    let mut forged = ix.clone();
+    let keys = chain.settle_keys(creator.token, other.owner.pubkey()).await;
+    let mut forged = ixs::accept_result(job, &j, &keys);
     forged.accounts[0].pubkey = other.owner.pubkey();
     assert_market_error(
         chain.send(&[forged], &[&other.owner.key]).await,

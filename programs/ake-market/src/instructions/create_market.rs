@@ -1,11 +1,11 @@
 use anchor_lang::prelude::*;
 use anchor_spl::token::{self, InitializeAccount3, Mint, Token, TokenAccount};
 
-use crate::account_creation::create_pda;
 use crate::constants::{CONFIG_SEED, ESCROW_SEED, MARKET_SEED, MAX_MARKET_NAME_LEN};
 use crate::errors::MarketError;
 use crate::events::MarketSaved;
 use crate::state::{Config, Market};
+use ake_program_common::account_creation::create_pda;
 
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug, PartialEq, Eq)]
 pub struct MarketArgs {

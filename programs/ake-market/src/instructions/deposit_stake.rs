@@ -1,11 +1,11 @@
 use anchor_lang::prelude::*;
 use anchor_spl::token::{self, Mint, Token, TokenAccount, TransferChecked};
 
-use crate::account_creation::{create_pda, is_uncreated, read_existing, write_new};
 use crate::constants::{CONFIG_SEED, STAKE_SEED};
 use crate::errors::MarketError;
 use crate::events::StakeDeposited;
 use crate::state::{Config, Stake};
+use ake_program_common::account_creation::{create_pda, is_uncreated, read_existing, write_new};
 
 #[event_cpi]
 #[derive(Accounts)]
@@ -48,7 +48,7 @@ pub fn handler(ctx: Context<DepositStake>, amount: u64) -> Result<()> {
             bump,
         }
     } else {
-        read_existing::<Stake>(&info)?
+        read_existing::<Stake>(&info, &crate::ID)?
     };
 
     token::transfer_checked(

@@ -1,11 +1,11 @@
 use anchor_lang::prelude::*;
 use anchor_spl::token::{self, InitializeAccount3, Mint, Token, TokenAccount};
 
-use crate::account_creation::{create_pda, write_new};
 use crate::constants::{CONFIG_SEED, STAKE_VAULT_SEED};
 use crate::errors::MarketError;
 use crate::events::ConfigInitialized;
 use crate::state::{Config, Params};
+use ake_program_common::account_creation::{create_pda, write_new};
 
 #[event_cpi]
 #[derive(Accounts)]

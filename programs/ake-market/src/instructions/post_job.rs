@@ -1,7 +1,6 @@
 use anchor_lang::prelude::*;
 use anchor_spl::token::{self, Mint, Token, TokenAccount, TransferChecked};
 
-use crate::account_creation::{create_pda, is_uncreated, read_existing, write_new};
 use crate::constants::{CONFIG_SEED, CREATOR_SEED, JOB_SEED, STAKE_SEED};
 use crate::errors::MarketError;
 use crate::events::{JobAssigned, JobPosted, JobQueued};
@@ -9,6 +8,7 @@ use crate::matching::{assign, must_assign};
 use crate::math::{charge_micro_usd, micro_usd_to_tokens_ceil};
 use crate::oracle::read_price;
 use crate::state::{Config, Creator, Job, JobSpec, JobState, Market, Node, Stake, Waiting};
+use ake_program_common::account_creation::{create_pda, is_uncreated, read_existing, write_new};
 
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug, PartialEq, Eq)]
 pub struct PostJobArgs {
@@ -103,7 +103,7 @@ pub fn handler(mut ctx: Context<PostJob>, args: PostJobArgs) -> Result<()> {
             bump,
         }
     } else {
-        read_existing::<Creator>(&creator_info)?
+        read_existing::<Creator>(&creator_info, &crate::ID)?
     };
     require!(args.nonce == creator.next_nonce, MarketError::NonceMismatch);
     creator.next_nonce = creator

@@ -1,10 +1,10 @@
 use anchor_lang::prelude::*;
 
-use crate::account_creation::{create_pda, write_new};
 use crate::constants::{MAX_GPU_MODEL_LEN, NODE_SEED};
 use crate::errors::MarketError;
 use crate::events::NodeRegistered;
 use crate::state::{HardwareProfile, Market, Node, NodeStatus};
+use ake_program_common::account_creation::{create_pda, write_new};
 
 #[event_cpi]
 #[derive(Accounts)]

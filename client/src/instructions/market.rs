@@ -1,5 +1,4 @@
-//! Instruction builders for ake-market. Each takes the keys a caller knows
-//! and derives the rest.
+//! Instruction builders for ake-market.
 
 use ake_market::instructions::{MarketArgs, PostJobArgs};
 use ake_market::state::{HardwareProfile, Job, Params, UsageReceipt};
@@ -320,18 +319,19 @@ pub fn submit_result(
     )
 }
 
-/// Token accounts a settlement pays: the protocol's and the creator's.
+/// What a settlement needs besides the job: the token accounts it pays,
+/// who pays for new work records, and the emissions epoch it lands in
+/// (`ake_emissions::math::epoch_at` of the chain's clock).
 pub struct SettleKeys {
     pub mint: Pubkey,
     pub treasury: Pubkey,
     pub creator_token: Pubkey,
+    pub payer: Pubkey,
+    pub epoch: u64,
 }
 
-fn settle_accounts(
-    job: &Job,
-    k: &SettleKeys,
-) -> ake_market::settlement::__client_accounts_settle_accounts::SettleAccounts {
-    ake_market::settlement::__client_accounts_settle_accounts::SettleAccounts {
+fn settle_accounts(job: &Job, k: &SettleKeys) -> acc::SettleAccounts {
+    acc::SettleAccounts {
         config: pda::config(),
         market: job.market,
         escrow_vault: pda::escrow_vault(&job.market),
@@ -340,7 +340,15 @@ fn settle_accounts(
         creator_token: k.creator_token,
         node: job.node,
         node_owner_stake: pda::stake(&job.node_owner),
+        payer: k.payer,
+        reporter: pda::reporter(),
+        emissions_config: pda::emissions_config(),
+        epoch_summary: pda::epoch_summary(k.epoch),
+        node_work: pda::node_work(k.epoch, &job.node),
+        emissions_event_authority: pda::event_authority(&pda::EMISSIONS_PROGRAM_ID),
+        emissions_program: pda::EMISSIONS_PROGRAM_ID,
         token_program: token::ID,
+        system_program: system_program::ID,
     }
 }
 
@@ -357,10 +365,11 @@ pub fn accept_result(job_key: Pubkey, job: &Job, k: &SettleKeys) -> Instruction 
     )
 }
 
-pub fn finalize_job(caller: Pubkey, job_key: Pubkey, job: &Job, k: &SettleKeys) -> Instruction {
+/// The caller is `k.payer`.
+pub fn finalize_job(job_key: Pubkey, job: &Job, k: &SettleKeys) -> Instruction {
     build(
         acc::FinalizeJob {
-            caller,
+            caller: k.payer,
             creator: job.creator,
             job: job_key,
             settle: settle_accounts(job, k),

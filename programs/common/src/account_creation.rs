@@ -9,8 +9,7 @@
 use anchor_lang::prelude::*;
 use anchor_lang::system_program::{self, Allocate, Assign, CreateAccount, Transfer};
 
-use crate::errors::MarketError;
-
+/// Creates `target` (a PDA of `seeds`) owned by `owner`, pre-funded or not.
 pub fn create_pda<'info>(
     payer: &AccountInfo<'info>,
     target: &AccountInfo<'info>,
@@ -18,12 +17,7 @@ pub fn create_pda<'info>(
     space: usize,
     seeds: &[&[u8]],
 ) -> Result<()> {
-    require_keys_eq!(
-        *target.owner,
-        system_program::ID,
-        MarketError::AccountAlreadyInUse
-    );
-    require!(target.data_is_empty(), MarketError::AccountAlreadyInUse);
+    require!(is_uncreated(target), ErrorCode::AccountNotSystemOwned);
     let required = Rent::get()?.minimum_balance(space);
     let held = target.lamports();
     let signer: &[&[&[u8]]] = &[seeds];
@@ -88,11 +82,14 @@ pub fn is_uncreated(target: &AccountInfo) -> bool {
     *target.owner == system_program::ID && target.data_is_empty()
 }
 
-/// Decodes an existing account of this program (owner and discriminator checked).
-pub fn read_existing<T: AccountDeserialize>(target: &AccountInfo) -> Result<T> {
+/// Decodes an existing account of `program_id` (owner and discriminator checked).
+pub fn read_existing<T: AccountDeserialize>(
+    target: &AccountInfo,
+    program_id: &Pubkey,
+) -> Result<T> {
     require_keys_eq!(
         *target.owner,
-        crate::ID,
+        *program_id,
         ErrorCode::AccountOwnedByWrongProgram
     );
     let data = target.try_borrow_data()?;

@@ -1,0 +1,43 @@
+use anchor_lang::prelude::*;
+
+#[error_code]
+pub enum EmissionsError {
+    #[msg("arithmetic overflow")]
+    MathOverflow,
+    #[msg("signer is not the emissions authority")]
+    NotAuthority,
+    #[msg("only the market's reporter PDA may report work")]
+    NotReporter,
+    #[msg("the mint's authority must be this program's mint-authority PDA before initializing")]
+    MintAuthorityNotTransferred,
+    #[msg("schedule out of bounds: epoch 1 s..365 days, first emission 1..cap, decay at most 5000 bps, floor at most the first emission")]
+    InvalidSchedule,
+    #[msg("the emission cap cannot drop below what is already scheduled")]
+    CapBelowScheduled,
+    #[msg("node bps + treasury bps must equal 10000, and the crank tip must fit in the treasury share")]
+    InvalidSplit,
+    #[msg("circuit breaker out of bounds: window at least one epoch, limit at least one epoch's emission")]
+    InvalidBreaker,
+    #[msg(
+        "the epoch changed while the transaction was in flight; rebuild it for the current epoch"
+    )]
+    WrongEpoch,
+    #[msg("the chain clock is before the emission genesis")]
+    BeforeGenesis,
+    #[msg("that epoch has not ended yet")]
+    EpochNotEnded,
+    #[msg("that epoch is already closed")]
+    EpochAlreadyClosed,
+    #[msg("epochs close in order: close the earlier epoch first")]
+    EpochOutOfOrder,
+    #[msg("that epoch is not closed yet: rewards can be claimed once it is")]
+    EpochNotClosed,
+    #[msg("the mint circuit breaker tripped: too much minted in the rolling window; the claim stays valid, retry later")]
+    CircuitBreakerTripped,
+    #[msg("the total emission cap is reached")]
+    EmissionCapReached,
+    #[msg("rounding would pay out more than the epoch's node share")]
+    NodeShareExceeded,
+    #[msg("token account does not belong to the node's owner")]
+    WrongRewardAccount,
+}

@@ -1,0 +1,51 @@
+use anchor_lang::prelude::*;
+
+use crate::state::{BreakerParams, Schedule, Split};
+
+#[event]
+pub struct EmissionsInitialized {
+    pub mint: Pubkey,
+    pub treasury: Pubkey,
+    pub reporter: Pubkey,
+    pub schedule: Schedule,
+    pub split: Split,
+    pub breaker: BreakerParams,
+}
+
+#[event]
+pub struct EmissionsUpdated {
+    pub schedule: Schedule,
+    pub split: Split,
+    pub breaker: BreakerParams,
+}
+
+#[event]
+pub struct WorkReported {
+    pub epoch: u64,
+    pub node: Pubkey,
+    pub work_micro_usd: u64,
+    pub burned_tokens: u64,
+    pub epoch_work_micro_usd: u64,
+}
+
+#[event]
+pub struct EpochClosed {
+    pub epoch: u64,
+    pub emission: u64,
+    pub node_share: u64,
+    pub treasury_minted: u64,
+    pub crank_tip: u64,
+    pub total_work_micro_usd: u64,
+    pub burned_tokens: u64,
+    pub burned_micro_usd: u64,
+    pub jobs: u64,
+    pub closed_by: Pubkey,
+}
+
+#[event]
+pub struct RewardClaimed {
+    pub epoch: u64,
+    pub node: Pubkey,
+    pub owner: Pubkey,
+    pub amount: u64,
+}

@@ -1,0 +1,91 @@
+use anchor_lang::prelude::*;
+use anchor_spl::token::{Mint, Token, TokenAccount};
+
+use crate::constants::{EMISSIONS_CONFIG_SEED, EPOCH_SEED, MINT_AUTHORITY_SEED, NODE_WORK_SEED};
+use crate::errors::EmissionsError;
+use crate::events::RewardClaimed;
+use crate::math::node_reward;
+use crate::minting::{mint, MintAccounts};
+use crate::state::{EmissionsConfig, EpochSummary, NodeWork};
+
+#[event_cpi]
+#[derive(Accounts)]
+#[instruction(epoch: u64)]
+pub struct Claim<'info> {
+    /// Anyone may claim; the reward always goes to the node's owner.
+    pub caller: Signer<'info>,
+    #[account(mut, seeds = [EMISSIONS_CONFIG_SEED], bump = config.bump, has_one = mint)]
+    pub config: Box<Account<'info, EmissionsConfig>>,
+    #[account(mut, seeds = [EPOCH_SEED, &epoch.to_le_bytes()], bump = epoch_summary.bump)]
+    pub epoch_summary: Box<Account<'info, EpochSummary>>,
+    #[account(
+        mut,
+        seeds = [NODE_WORK_SEED, &epoch.to_le_bytes(), node_work.node.as_ref()],
+        bump = node_work.bump,
+        close = rent_receiver,
+    )]
+    pub node_work: Box<Account<'info, NodeWork>>,
+    /// CHECK: whoever paid for the node-work record; gets its rent back.
+    #[account(mut, address = node_work.payer)]
+    pub rent_receiver: UncheckedAccount<'info>,
+    #[account(
+        mut,
+        token::mint = mint,
+        constraint = owner_token.owner == node_work.owner @ EmissionsError::WrongRewardAccount,
+    )]
+    pub owner_token: Box<Account<'info, TokenAccount>>,
+    #[account(mut)]
+    pub mint: Box<Account<'info, Mint>>,
+    /// CHECK: PDA only: signs mints.
+    #[account(seeds = [MINT_AUTHORITY_SEED], bump = config.mint_authority_bump)]
+    pub mint_authority: UncheckedAccount<'info>,
+    pub token_program: Program<'info, Token>,
+}
+
+/// Mints a node's share of a closed epoch: node_share x work / total work.
+/// O(1), any epoch order; the record closes, so it can never pay twice.
+pub fn handler(mut ctx: Context<Claim>, epoch: u64) -> Result<()> {
+    let now = Clock::get()?.unix_timestamp;
+    let a = &mut ctx.accounts;
+    let summary = &mut a.epoch_summary;
+    require!(summary.closed, EmissionsError::EpochNotClosed);
+    let amount = node_reward(
+        summary.node_share,
+        a.node_work.work_micro_usd,
+        summary.total_work_micro_usd,
+    )
+    .ok_or(EmissionsError::MathOverflow)?;
+    let claimed = summary
+        .claimed
+        .checked_add(amount)
+        .ok_or(EmissionsError::MathOverflow)?;
+    require!(
+        claimed <= summary.node_share,
+        EmissionsError::NodeShareExceeded
+    );
+    summary.claimed = claimed;
+    summary.claims = summary
+        .claims
+        .checked_add(1)
+        .ok_or(EmissionsError::MathOverflow)?;
+
+    let minting = MintAccounts {
+        mint: a.mint.to_account_info(),
+        mint_authority: a.mint_authority.to_account_info(),
+    };
+    mint(
+        &mut a.config,
+        &minting,
+        &a.owner_token.to_account_info(),
+        amount,
+        now,
+    )?;
+    let event = RewardClaimed {
+        epoch,
+        node: a.node_work.node,
+        owner: a.node_work.owner,
+        amount,
+    };
+    emit_cpi!(event);
+    Ok(())
+}

@@ -1,0 +1,127 @@
+use ake_program_common::account_creation::{create_pda, is_uncreated, read_existing, write_new};
+use anchor_lang::prelude::*;
+use anchor_spl::token::{Mint, Token, TokenAccount};
+
+use crate::constants::{EMISSIONS_CONFIG_SEED, EPOCH_SEED, MINT_AUTHORITY_SEED};
+use crate::errors::EmissionsError;
+use crate::events::EpochClosed;
+use crate::math::{capped, decay, epoch_end, split};
+use crate::minting::{mint, MintAccounts};
+use crate::state::{EmissionsConfig, EpochSummary};
+
+#[event_cpi]
+#[derive(Accounts)]
+#[instruction(epoch: u64)]
+pub struct CloseEpoch<'info> {
+    /// Anyone; paid the crank tip.
+    #[account(mut)]
+    pub caller: Signer<'info>,
+    #[account(mut, token::mint = mint)]
+    pub caller_token: Box<Account<'info, TokenAccount>>,
+    #[account(mut, seeds = [EMISSIONS_CONFIG_SEED], bump = config.bump, has_one = mint, has_one = treasury)]
+    pub config: Box<Account<'info, EmissionsConfig>>,
+    /// CHECK: PDA ["epoch", epoch]; created here when nobody reported work in the epoch.
+    #[account(mut, seeds = [EPOCH_SEED, &epoch.to_le_bytes()], bump)]
+    pub epoch_summary: UncheckedAccount<'info>,
+    #[account(mut)]
+    pub mint: Box<Account<'info, Mint>>,
+    /// CHECK: PDA only: signs mints.
+    #[account(seeds = [MINT_AUTHORITY_SEED], bump = config.mint_authority_bump)]
+    pub mint_authority: UncheckedAccount<'info>,
+    #[account(mut)]
+    pub treasury: Box<Account<'info, TokenAccount>>,
+    pub token_program: Program<'info, Token>,
+    pub system_program: Program<'info, System>,
+}
+
+/// Closes an ended epoch, exactly once and in order: fixes its emission,
+/// mints the treasury share and the caller's tip, and leaves the node share
+/// to be claimed. Touches the same accounts however many nodes worked.
+pub fn handler(mut ctx: Context<CloseEpoch>, epoch: u64) -> Result<()> {
+    let now = Clock::get()?.unix_timestamp;
+    let a = &mut ctx.accounts;
+    let config = &mut a.config;
+    require!(
+        epoch >= config.next_epoch,
+        EmissionsError::EpochAlreadyClosed
+    );
+    require!(epoch == config.next_epoch, EmissionsError::EpochOutOfOrder);
+    let s = config.schedule;
+    let ends = epoch_end(epoch, s.genesis_ts, s.epoch_secs).ok_or(EmissionsError::MathOverflow)?;
+    require!(now >= ends, EmissionsError::EpochNotEnded);
+
+    let info = a.epoch_summary.to_account_info();
+    let bump = ctx.bumps.epoch_summary;
+    let mut summary = if is_uncreated(&info) {
+        create_pda(
+            &a.caller.to_account_info(),
+            &info,
+            &crate::ID,
+            EpochSummary::SPACE,
+            &[EPOCH_SEED, &epoch.to_le_bytes(), &[bump]],
+        )?;
+        EpochSummary::open(epoch, bump)
+    } else {
+        read_existing::<EpochSummary>(&info, &crate::ID)?
+    };
+
+    let emission = capped(config.next_emission, config.scheduled_total, s.emission_cap);
+    let (node_share, treasury_share) = split(emission, config.split.node_bps);
+    // Nobody worked: the node share is simply not minted.
+    let node_share = if summary.total_work_micro_usd == 0 {
+        0
+    } else {
+        node_share
+    };
+    let tip = config.split.crank_tip.min(treasury_share);
+    let treasury_minted = treasury_share - tip;
+
+    let minting = MintAccounts {
+        mint: a.mint.to_account_info(),
+        mint_authority: a.mint_authority.to_account_info(),
+    };
+    mint(
+        config,
+        &minting,
+        &a.treasury.to_account_info(),
+        treasury_minted,
+        now,
+    )?;
+    mint(
+        config,
+        &minting,
+        &a.caller_token.to_account_info(),
+        tip,
+        now,
+    )?;
+
+    config.scheduled_total = config
+        .scheduled_total
+        .checked_add(emission)
+        .ok_or(EmissionsError::MathOverflow)?;
+    config.next_emission = decay(config.next_emission, s.decay_bps, s.floor_emission);
+    config.next_epoch = epoch.checked_add(1).ok_or(EmissionsError::MathOverflow)?;
+
+    summary.closed = true;
+    summary.closed_at = now;
+    summary.emission = emission;
+    summary.node_share = node_share;
+    summary.treasury_share = treasury_share;
+    summary.crank_tip = tip;
+    write_new(&info, &summary)?;
+
+    let event = EpochClosed {
+        epoch,
+        emission,
+        node_share,
+        treasury_minted,
+        crank_tip: tip,
+        total_work_micro_usd: summary.total_work_micro_usd,
+        burned_tokens: summary.burned_tokens,
+        burned_micro_usd: summary.burned_micro_usd,
+        jobs: summary.jobs,
+        closed_by: a.caller.key(),
+    };
+    emit_cpi!(event);
+    Ok(())
+}

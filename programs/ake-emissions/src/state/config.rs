@@ -1,0 +1,111 @@
+use anchor_lang::prelude::*;
+
+use crate::errors::EmissionsError;
+use crate::math::split;
+
+/// PDA `["emissions"]`: the schedule, the split, the breaker and the running
+/// totals. This program's `["mint_authority"]` PDA is the mint's only authority.
+#[account]
+#[derive(InitSpace, Debug)]
+pub struct EmissionsConfig {
+    pub authority: Pubkey,
+    pub mint: Pubkey,
+    /// AKE token account receiving the treasury share.
+    pub treasury: Pubkey,
+    /// The only signer allowed to report work: ake-market's `["reporter"]` PDA.
+    pub reporter: Pubkey,
+    pub schedule: Schedule,
+    pub split: Split,
+    pub breaker: BreakerParams,
+    /// The next epoch to close (epochs close in order).
+    pub next_epoch: u64,
+    /// `next_epoch`'s emission before the cap.
+    pub next_emission: u64,
+    /// Sum of the emissions of all closed epochs (never above the cap).
+    pub scheduled_total: u64,
+    /// Tokens this program has minted.
+    pub total_minted: u64,
+    pub window: BreakerWindow,
+    pub mint_authority_bump: u8,
+    pub bump: u8,
+}
+
+impl EmissionsConfig {
+    pub const SPACE: usize = 8 + EmissionsConfig::INIT_SPACE;
+}
+
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, InitSpace, Debug, PartialEq, Eq)]
+pub struct Schedule {
+    /// Epoch 0 starts here; epoch = (now - genesis) / epoch_secs.
+    pub genesis_ts: i64,
+    pub epoch_secs: u32,
+    pub first_emission: u64,
+    /// Each epoch emits this much less than the one before, in bps.
+    pub decay_bps: u16,
+    /// Tail emission: the decay stops here.
+    pub floor_emission: u64,
+    /// Most this program may ever mint.
+    pub emission_cap: u64,
+}
+
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, InitSpace, Debug, PartialEq, Eq)]
+pub struct Split {
+    pub node_bps: u16,
+    pub treasury_bps: u16,
+    /// Paid to whoever closes an epoch, out of the treasury share.
+    pub crank_tip: u64,
+}
+
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, InitSpace, Debug, PartialEq, Eq)]
+pub struct BreakerParams {
+    pub window_secs: u32,
+    /// Most that may be minted in any rolling window.
+    pub window_limit: u64,
+}
+
+#[derive(
+    AnchorSerialize, AnchorDeserialize, Clone, Copy, InitSpace, Debug, PartialEq, Eq, Default,
+)]
+pub struct BreakerWindow {
+    pub last_ts: i64,
+    /// Minted in the window as of `last_ts` (decays linearly).
+    pub total: u64,
+}
+
+impl Schedule {
+    pub fn validate(&self) -> Result<()> {
+        require!(
+            (1..=365 * 86_400).contains(&self.epoch_secs)
+                && self.first_emission > 0
+                && self.first_emission <= self.emission_cap
+                && self.decay_bps <= 5_000
+                && self.floor_emission <= self.first_emission,
+            EmissionsError::InvalidSchedule
+        );
+        Ok(())
+    }
+}
+
+impl Split {
+    /// The tip must fit in the treasury share of `emission`.
+    pub fn validate(&self, emission: u64) -> Result<()> {
+        let (_, treasury) = split(emission, self.node_bps);
+        require!(
+            u32::from(self.node_bps) + u32::from(self.treasury_bps) == 10_000
+                && self.crank_tip <= treasury,
+            EmissionsError::InvalidSplit
+        );
+        Ok(())
+    }
+}
+
+impl BreakerParams {
+    /// A normal epoch's mints must pass.
+    pub fn validate(&self, epoch_secs: u32, emission: u64) -> Result<()> {
+        require!(
+            self.window_secs >= epoch_secs && self.window_limit >= emission,
+            EmissionsError::InvalidBreaker
+        );
+        Ok(())
+    }
+}

@@ -1,0 +1,51 @@
+use anchor_lang::prelude::*;
+
+/// PDA `["epoch", epoch (u64 LE)]`: the epoch's work as it is reported, then
+/// its emission once closed. Never closed, so anyone can chart burn vs mint.
+#[account]
+#[derive(InitSpace, Debug)]
+pub struct EpochSummary {
+    pub epoch: u64,
+    pub total_work_micro_usd: u64,
+    pub burned_tokens: u64,
+    pub burned_micro_usd: u64,
+    pub jobs: u64,
+    pub nodes: u32,
+    pub closed: bool,
+    pub closed_at: i64,
+    /// The epoch's whole emission (after the cap).
+    pub emission: u64,
+    /// Claimable by nodes pro rata to work; 0 when nobody worked.
+    pub node_share: u64,
+    pub treasury_share: u64,
+    pub crank_tip: u64,
+    /// Node rewards minted so far.
+    pub claimed: u64,
+    pub claims: u32,
+    pub bump: u8,
+}
+
+impl EpochSummary {
+    pub const SPACE: usize = 8 + EpochSummary::INIT_SPACE;
+
+    /// A fresh, open epoch with nothing reported.
+    pub fn open(epoch: u64, bump: u8) -> Self {
+        EpochSummary {
+            epoch,
+            total_work_micro_usd: 0,
+            burned_tokens: 0,
+            burned_micro_usd: 0,
+            jobs: 0,
+            nodes: 0,
+            closed: false,
+            closed_at: 0,
+            emission: 0,
+            node_share: 0,
+            treasury_share: 0,
+            crank_tip: 0,
+            claimed: 0,
+            claims: 0,
+            bump,
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Code both AKE programs share.
+
+pub mod account_creation;

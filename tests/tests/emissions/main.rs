@@ -1,0 +1,1 @@
+//! ake-emissions beside ake-market in a real bank.
