@@ -339,6 +339,34 @@ impl Chain {
         ixs: &[Instruction],
         signers: &[&Keypair],
     ) -> Result<Vec<Vec<u8>>, TransactionError> {
+        self.send_with_events_of(ixs, signers, ake_market::ID).await
+    }
+
+    /// Account keys and data bytes a transaction loads, from a simulation.
+    pub async fn loaded_accounts(
+        &mut self,
+        ixs: &[Instruction],
+        signers: &[&Keypair],
+    ) -> (usize, u32) {
+        let tx = self.transaction(ixs, signers).await;
+        let keys = tx.message.account_keys.len();
+        let sim = self
+            .ctx
+            .banks_client
+            .simulate_transaction(tx)
+            .await
+            .unwrap();
+        let details = sim.simulation_details.expect("simulation details");
+        (keys, details.loaded_accounts_data_size)
+    }
+
+    /// As `send_with_events`, for the events of `program`.
+    pub async fn send_with_events_of(
+        &mut self,
+        ixs: &[Instruction],
+        signers: &[&Keypair],
+        program_id: Pubkey,
+    ) -> Result<Vec<Vec<u8>>, TransactionError> {
         let tx = self.transaction(ixs, signers).await;
         let sim = self
             .ctx
@@ -359,9 +387,7 @@ impl Chain {
             for ix in inner {
                 let program = keys[ix.instruction.program_id_index as usize];
                 let data = &ix.instruction.data;
-                if program == ake_market::ID
-                    && data.starts_with(anchor_lang::event::EVENT_IX_TAG_LE)
-                {
+                if program == program_id && data.starts_with(anchor_lang::event::EVENT_IX_TAG_LE) {
                     events.push(data[8..].to_vec());
                 }
             }
@@ -795,9 +821,41 @@ impl Chain {
         self.send(&[ix], &[&creator.key]).await
     }
 
+    /// One whole job on `node` (armed, alone in the queue): post, run for
+    /// `wall_secs`, accept. Returns the job's settled charge in micro-USD.
+    pub async fn work(&mut self, node: &TestNode, creator: &User, wall_secs: u64) -> u64 {
+        self.node_ready(node).await.unwrap();
+        let gpus = node_gpus(self, node).await;
+        let job = self.post_job(creator, gpus, 3_600).await.unwrap();
+        assert_eq!(
+            self.job(&job).await.unwrap().node,
+            node.account,
+            "job went to another node"
+        );
+        self.submit(node, &job, wall_secs).await.unwrap();
+        self.accept(creator, &job).await.unwrap();
+        wall_secs.min(3_600) * RATE * u64::from(gpus)
+    }
+
+    /// Moves the clock to the first second of `epoch`.
+    pub async fn advance_to_epoch(&mut self, epoch: u64) {
+        let start = self.genesis_ts + i64::try_from(epoch).unwrap() * i64::from(EPOCH_SECS);
+        let now = self.now().await;
+        assert!(start >= now, "epoch {epoch} already started");
+        self.advance(start - now).await;
+    }
+
     pub async fn escrow_balance(&mut self) -> u64 {
         self.balance(&pda::escrow_vault(&pda::market(0))).await
     }
+}
+
+async fn node_gpus(chain: &mut Chain, node: &TestNode) -> u16 {
+    chain
+        .account::<ake_market::state::Node>(&node.account)
+        .await
+        .unwrap()
+        .gpus
 }
 
 /// A PriceUpdateV2 account as the Pyth receiver writes it.

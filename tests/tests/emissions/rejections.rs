@@ -1,0 +1,284 @@
+//! Every emissions rejection asserts its exact error.
+
+use ake_emissions::errors::EmissionsError;
+use ake_emissions::instructions::WorkReport;
+use ake_emissions::state::{BreakerParams, Split};
+use ake_sdk::{instructions::emissions as eixs, pda};
+use ake_tests::*;
+use anchor_lang::{InstructionData, ToAccountMetas};
+use anchor_spl::token::spl_token;
+use solana_sdk::instruction::Instruction;
+use solana_sdk::program_pack::Pack;
+use solana_sdk::signature::{Keypair, Signer};
+use solana_sdk::transaction::TransactionError;
+
+fn code(e: EmissionsError) -> u32 {
+    anchor_lang::error::ERROR_CODE_OFFSET + e as u32
+}
+
+fn assert_emissions_error(r: Result<(), TransactionError>, e: EmissionsError) {
+    assert_code(r, code(e));
+}
+
+#[tokio::test]
+async fn only_the_emissions_program_can_mint() {
+    let mut chain = Chain::start().await;
+    let mint = chain.raw_account(&chain.mint.clone()).await.unwrap();
+    let mint = spl_token::state::Mint::unpack(&mint.data).unwrap();
+    assert_eq!(mint.mint_authority, Some(pda::mint_authority()).into());
+}
+
+#[tokio::test]
+async fn closing_epochs() {
+    let mut chain = Chain::start().await;
+    let crank = chain.user(0).await;
+    assert_emissions_error(
+        chain.close_epoch(&crank, 0).await,
+        EmissionsError::EpochNotEnded,
+    );
+    chain.advance_to_epoch(2).await;
+    assert_emissions_error(
+        chain.close_epoch(&crank, 1).await,
+        EmissionsError::EpochOutOfOrder,
+    );
+    chain.close_epoch(&crank, 0).await.unwrap();
+    assert_emissions_error(
+        chain.close_epoch(&crank, 0).await,
+        EmissionsError::EpochAlreadyClosed,
+    );
+    chain.close_epoch(&crank, 1).await.unwrap();
+    assert_emissions_error(
+        chain.close_epoch(&crank, 2).await,
+        EmissionsError::EpochNotEnded,
+    );
+}
+
+#[tokio::test]
+async fn claims() {
+    let mut chain = Chain::start().await;
+    let creator = chain.user(1_000 * AKE).await;
+    let crank = chain.user(0).await;
+    let node = chain.node(1, 1_000 * AKE).await;
+    let stranger = chain.user(0).await;
+    chain.work(&node, &creator, 600).await;
+
+    // The epoch is still open.
+    assert_emissions_error(chain.claim(&node, 0).await, EmissionsError::EpochNotClosed);
+    chain.advance_to_epoch(1).await;
+    chain.close_epoch(&crank, 0).await.unwrap();
+
+    // The reward goes to the owner's account only.
+    let work: ake_emissions::state::NodeWork = chain
+        .account_of(&pda::node_work(0, &node.account), &ake_emissions::ID)
+        .await
+        .unwrap();
+    let payer = chain.payer().pubkey();
+    let ix = eixs::claim(
+        payer,
+        0,
+        &node.account,
+        stranger.token,
+        work.payer,
+        chain.mint,
+    );
+    assert_emissions_error(
+        chain.send(&[ix], &[]).await,
+        EmissionsError::WrongRewardAccount,
+    );
+
+    chain.claim(&node, 0).await.unwrap();
+    // Twice: the record is gone.
+    assert_code(
+        chain.claim(&node, 0).await,
+        anchor_error(anchor_lang::error::ErrorCode::AccountNotInitialized),
+    );
+    // A node that did no work has nothing to claim.
+    let idle = chain.node(1, 1_000 * AKE).await;
+    assert_code(
+        chain.claim(&idle, 0).await,
+        anchor_error(anchor_lang::error::ErrorCode::AccountNotInitialized),
+    );
+}
+
+#[tokio::test]
+async fn only_the_market_reporter_reports_work() {
+    let mut chain = Chain::start().await;
+    let fake = Keypair::new();
+    let payer = chain.payer().pubkey();
+    let node = solana_sdk::pubkey::Pubkey::new_unique();
+    let report = WorkReport {
+        epoch: 0,
+        node,
+        node_owner: fake.pubkey(),
+        work_micro_usd: 1_000_000_000,
+        burned_tokens: 0,
+        burned_micro_usd: 0,
+    };
+    let ix = Instruction {
+        program_id: ake_emissions::ID,
+        accounts: ake_emissions::accounts::ReportWork {
+            reporter: fake.pubkey(),
+            payer,
+            config: pda::emissions_config(),
+            epoch_summary: pda::epoch_summary(0),
+            node_work: pda::node_work(0, &node),
+            system_program: anchor_lang::system_program::ID,
+            event_authority: pda::event_authority(&ake_emissions::ID),
+            program: ake_emissions::ID,
+        }
+        .to_account_metas(None),
+        data: ake_emissions::instruction::ReportWork { report }.data(),
+    };
+    assert_emissions_error(
+        chain.send(&[ix], &[&fake]).await,
+        EmissionsError::NotReporter,
+    );
+    assert!(chain.raw_account(&pda::epoch_summary(0)).await.is_none());
+}
+
+#[tokio::test]
+async fn circuit_breaker_delays_but_never_voids() {
+    let mut chain = Chain::start().await;
+    let admin = chain.admin.insecure_clone();
+    let creator = chain.user(1_000 * AKE).await;
+    let crank = chain.user(0).await;
+    let node = chain.node(1, 1_000 * AKE).await;
+    // At most one epoch's emission in any 7 days.
+    let tight = BreakerParams {
+        window_secs: 7 * 86_400,
+        window_limit: FIRST_EMISSION,
+    };
+    let ix = eixs::update_config(admin.pubkey(), 48, 0, 200_000 * AKE, default_split(), tight);
+    chain.send_ok(&[ix], &[&admin]).await;
+
+    chain.work(&node, &creator, 600).await;
+    chain.advance_to_epoch(1).await;
+    chain.close_epoch(&crank, 0).await.unwrap();
+    chain.claim(&node, 0).await.unwrap(); // 200 + 800 = the whole window
+
+    chain.work(&node, &creator, 600).await;
+    chain.advance_to_epoch(2).await;
+    let supply = chain.supply().await;
+    assert_emissions_error(
+        chain.close_epoch(&crank, 1).await,
+        EmissionsError::CircuitBreakerTripped,
+    );
+    assert_eq!(
+        chain.supply().await,
+        supply,
+        "a tripped breaker mints nothing"
+    );
+    // Days later the window has room again: the epoch and its claim go through.
+    chain.advance(3 * 86_400).await;
+    chain.close_epoch(&crank, 1).await.unwrap();
+    assert_emissions_error(
+        chain.claim(&node, 1).await,
+        EmissionsError::CircuitBreakerTripped,
+    );
+    chain.advance(7 * 86_400).await;
+    chain.claim(&node, 1).await.unwrap();
+    let s: ake_emissions::state::EpochSummary = chain
+        .account_of(&pda::epoch_summary(1), &ake_emissions::ID)
+        .await
+        .unwrap();
+    assert_eq!(s.claimed, s.node_share, "the delayed claim paid in full");
+}
+
+#[tokio::test]
+async fn config_bounds() {
+    let mut chain = Chain::start().await;
+    let admin = chain.admin.insecure_clone();
+    let split = default_split();
+    let breaker = default_breaker();
+    let cases = [
+        (
+            5_001,
+            0,
+            200_000 * AKE,
+            split,
+            breaker,
+            EmissionsError::InvalidSchedule,
+        ),
+        (
+            48,
+            FIRST_EMISSION + 1,
+            200_000 * AKE,
+            split,
+            breaker,
+            EmissionsError::InvalidSchedule,
+        ),
+        (
+            48,
+            0,
+            FIRST_EMISSION - 1,
+            split,
+            breaker,
+            EmissionsError::InvalidSchedule,
+        ),
+        (
+            48,
+            0,
+            200_000 * AKE,
+            Split {
+                node_bps: 9_000,
+                ..split
+            },
+            breaker,
+            EmissionsError::InvalidSplit,
+        ),
+        (
+            48,
+            0,
+            200_000 * AKE,
+            Split {
+                crank_tip: 201 * AKE,
+                ..split
+            },
+            breaker,
+            EmissionsError::InvalidSplit,
+        ),
+        (
+            48,
+            0,
+            200_000 * AKE,
+            split,
+            BreakerParams {
+                window_secs: 3_600,
+                ..breaker
+            },
+            EmissionsError::InvalidBreaker,
+        ),
+        (
+            48,
+            0,
+            200_000 * AKE,
+            split,
+            BreakerParams {
+                window_limit: FIRST_EMISSION - 1,
+                ..breaker
+            },
+            EmissionsError::InvalidBreaker,
+        ),
+    ];
+    for (decay, floor, cap, split, breaker, e) in cases {
+        let ix = eixs::update_config(admin.pubkey(), decay, floor, cap, split, breaker);
+        assert_emissions_error(chain.send(&[ix], &[&admin]).await, e);
+    }
+    let stranger = chain.user(0).await;
+    let ix = eixs::update_config(stranger.pubkey(), 48, 0, 200_000 * AKE, split, breaker);
+    assert_emissions_error(
+        chain.send(&[ix], &[&stranger.key]).await,
+        EmissionsError::NotAuthority,
+    );
+
+    // The cap cannot drop below what closed epochs already scheduled.
+    let crank = chain.user(0).await;
+    chain.advance_to_epoch(2).await;
+    chain.close_epoch(&crank, 0).await.unwrap();
+    chain.close_epoch(&crank, 1).await.unwrap();
+    let ix = eixs::update_config(admin.pubkey(), 48, 0, FIRST_EMISSION + 1, split, breaker);
+    assert_emissions_error(
+        chain.send(&[ix], &[&admin]).await,
+        EmissionsError::CapBelowScheduled,
+    );
+}

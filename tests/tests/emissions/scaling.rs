@@ -1,0 +1,109 @@
+//! close_epoch costs the same with 1 node or 1,000 nodes.
+
+use ake_sdk::{instructions as ixs, pda};
+use ake_tests::*;
+use solana_sdk::signature::{Keypair, Signer};
+
+/// `count` nodes, all owned by one staker, each completing one job this epoch.
+async fn nodes_work(chain: &mut Chain, count: usize) {
+    let owner = chain.user(count as u64 * MIN_STAKE_PER_GPU).await;
+    chain
+        .deposit_stake(&owner, count as u64 * MIN_STAKE_PER_GPU)
+        .await
+        .unwrap();
+    let creator = chain.user(count as u64 * AKE).await;
+    for _ in 0..count {
+        let signer = Keypair::new();
+        let node = pda::node(&signer.pubkey());
+        // Register and arm in one transaction, then post (assigned to it), then submit + accept.
+        let register = ixs::register_node(
+            owner.pubkey(),
+            signer.pubkey(),
+            pda::market(0),
+            1,
+            profile(),
+        );
+        let ready = ixs::node_ready(signer.pubkey(), owner.pubkey(), pda::market(0), None);
+        chain
+            .send_ok(&[register, ready], &[&owner.key, &signer])
+            .await;
+        let nonce = chain.next_nonce(&creator.pubkey()).await;
+        let mut args = chain.post_args(nonce, 1, 60);
+        args.max_tokens = AKE;
+        let post = ixs::post_job(
+            ixs::PostJobAccounts {
+                creator: creator.pubkey(),
+                market: pda::market(0),
+                mint: chain.mint,
+                creator_token: creator.token,
+                price_update: chain.price_update,
+                creator_staked: false,
+                candidate_node: Some(node),
+            },
+            args,
+        );
+        chain.send_ok(&[post], &[&creator.key]).await;
+        let job_key = pda::job(&creator.pubkey(), nonce);
+        let usage = ake_market::state::UsageReceipt {
+            wall_secs: 60,
+            gpu_secs: 60,
+            energy_mj: 0,
+        };
+        let submit = ixs::submit_result(
+            signer.pubkey(),
+            job_key,
+            pda::market(0),
+            [1; 32],
+            String::new(),
+            usage,
+        );
+        let mut job = chain.job(&job_key).await.unwrap();
+        job.state = ake_market::state::JobState::Submitted;
+        let keys = chain.settle_keys(creator.token, creator.pubkey()).await;
+        let accept = ixs::accept_result(job_key, &job, &keys);
+        chain
+            .send_ok(&[submit, accept], &[&signer, &creator.key])
+            .await;
+    }
+}
+
+#[tokio::test]
+async fn close_epoch_cost_does_not_grow_with_nodes() {
+    let mut chain = Chain::start().await;
+    let crank = chain.user(0).await;
+
+    nodes_work(&mut chain, 1).await;
+    chain.advance_to_epoch(1).await;
+    nodes_work(&mut chain, 1_000).await;
+    chain.advance_to_epoch(2).await;
+
+    let close = |epoch| {
+        ixs::emissions::close_epoch(
+            crank.pubkey(),
+            crank.token,
+            chain.mint,
+            chain.treasury,
+            epoch,
+        )
+    };
+    let (one, thousand) = (close(0), close(1));
+    assert_eq!(one.accounts.len(), thousand.accounts.len());
+    let loaded_one = chain
+        .loaded_accounts(std::slice::from_ref(&one), &[&crank.key])
+        .await;
+    let loaded_thousand = chain
+        .loaded_accounts(std::slice::from_ref(&thousand), &[&crank.key])
+        .await;
+    chain.send_ok(&[one], &[&crank.key]).await;
+    chain.send_ok(&[thousand], &[&crank.key]).await;
+    assert_eq!(
+        loaded_one, loaded_thousand,
+        "same accounts, same bytes loaded"
+    );
+
+    let s1: ake_emissions::state::EpochSummary = chain
+        .account_of(&pda::epoch_summary(1), &ake_emissions::ID)
+        .await
+        .unwrap();
+    assert_eq!((s1.nodes, s1.jobs), (1_000, 1_000));
+}
