@@ -3,6 +3,7 @@
 //! all go through it.
 
 pub mod accounts;
+pub mod cluster_params;
 pub mod instructions;
 pub mod pda;
 

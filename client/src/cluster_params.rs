@@ -1,0 +1,333 @@
+//! Per-cluster bootstrap parameters (`migrations/<cluster>.toml`): parsed,
+//! checked against the same bounds the programs enforce, and turned into
+//! the programs' own parameter types. Nothing is sent before all of it holds.
+
+use std::path::Path;
+
+use ake_emissions::state::{BreakerParams, Schedule, Split};
+use ake_market::instructions::MarketArgs;
+use ake_market::state::{OracleParams, Params};
+use anchor_lang::prelude::Pubkey;
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ParamsError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("{path} is not valid parameters: {message}")]
+    Parse { path: String, message: String },
+    #[error("{field}: {problem}")]
+    Invalid { field: &'static str, problem: String },
+}
+
+fn invalid(field: &'static str, problem: impl Into<String>) -> ParamsError {
+    ParamsError::Invalid { field, problem: problem.into() }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterParams {
+    /// localnet, devnet or mainnet-beta.
+    pub cluster: String,
+    pub token: TokenParams,
+    pub oracle: OracleSection,
+    pub market: MarketSection,
+    pub emissions: EmissionsSection,
+    pub markets: Vec<MarketEntry>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenParams {
+    pub decimals: u8,
+    pub genesis_supply_ake: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OracleSection {
+    pub receiver_program: String,
+    /// 32 bytes, hex, `0x` optional.
+    pub feed_id: String,
+    pub max_age_secs: u32,
+    pub max_conf_bps: u16,
+    pub haircut_bps: u32,
+    /// Localnet only: the price the local chain publishes, in USD.
+    pub local_price_usd: Option<String>,
+    pub local_conf_bps: Option<u16>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MarketSection {
+    pub burn_bps: u16,
+    pub treasury_bps: u16,
+    pub challenge_window_secs: u32,
+    pub completion_grace_secs: u32,
+    pub unbonding_secs: u32,
+    pub tier_thresholds_ake: [u64; 3],
+    pub max_job_attempts: u8,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmissionsSection {
+    pub epoch_secs: u32,
+    pub first_emission_ake: u64,
+    pub decay_bps: u16,
+    pub floor_emission_ake: u64,
+    pub emission_cap_ake: u64,
+    pub node_bps: u16,
+    pub treasury_bps: u16,
+    pub crank_tip_ake: u64,
+    pub breaker_window_secs: u32,
+    pub breaker_limit_ake: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MarketEntry {
+    pub name: String,
+    pub rate_micro_usd_per_gpu_sec: u64,
+    pub min_stake_per_gpu_ake: u64,
+    pub max_gpus_per_job: u16,
+    pub max_duration_secs: u32,
+}
+
+/// Everything the programs need, in their own types and base units.
+#[derive(Debug, Clone)]
+pub struct Bootstrap {
+    pub cluster: String,
+    pub decimals: u8,
+    pub genesis_supply: u64,
+    pub market_params: Params,
+    pub schedule_without_genesis: Schedule,
+    pub split: Split,
+    pub breaker: BreakerParams,
+    pub markets: Vec<MarketArgs>,
+    /// Localnet: (price mantissa at expo -8, confidence mantissa).
+    pub local_price: Option<(i64, u64)>,
+}
+
+impl ClusterParams {
+    pub fn load(path: &Path) -> Result<Self, ParamsError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ParamsError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::parse(&text).map_err(|e| match e {
+            ParamsError::Parse { message, .. } => ParamsError::Parse {
+                path: path.display().to_string(),
+                message,
+            },
+            other => other,
+        })
+    }
+
+    pub fn parse(text: &str) -> Result<Self, ParamsError> {
+        toml::from_str(text).map_err(|e| ParamsError::Parse {
+            path: "parameters".into(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Checks every bound and converts to base units.
+    pub fn validate(&self) -> Result<Bootstrap, ParamsError> {
+        let localnet = self.cluster == "localnet";
+        if !["localnet", "devnet", "mainnet-beta"].contains(&self.cluster.as_str()) {
+            return Err(invalid("cluster", "must be localnet, devnet or mainnet-beta"));
+        }
+        let d = self.token.decimals;
+        if d > 9 {
+            return Err(invalid("token.decimals", "must be 0..=9"));
+        }
+        let unit = 10u64.pow(u32::from(d));
+        let ake = |field: &'static str, v: u64| {
+            v.checked_mul(unit).ok_or_else(|| invalid(field, "too large for u64 base units"))
+        };
+
+        let receiver: Pubkey = self
+            .oracle
+            .receiver_program
+            .parse()
+            .map_err(|_| invalid("oracle.receiver_program", "not a base58 public key"))?;
+        let feed_id = parse_feed_id(&self.oracle.feed_id)?;
+        if !localnet && feed_id == [0; 32] {
+            return Err(invalid(
+                "oracle.feed_id",
+                "is all zeros: set the AKE/USD Pyth feed id before bootstrapping this cluster",
+            ));
+        }
+        let m = &self.market;
+        let t = &m.tier_thresholds_ake;
+        let market_params = Params {
+            oracle: OracleParams {
+                receiver_program: receiver,
+                feed_id,
+                max_age_secs: self.oracle.max_age_secs,
+                max_conf_bps: self.oracle.max_conf_bps,
+                haircut_bps: self.oracle.haircut_bps,
+            },
+            burn_bps: m.burn_bps,
+            treasury_bps: m.treasury_bps,
+            challenge_window_secs: m.challenge_window_secs,
+            completion_grace_secs: m.completion_grace_secs,
+            unbonding_secs: m.unbonding_secs,
+            tier_thresholds: [
+                ake("market.tier_thresholds_ake", t[0])?,
+                ake("market.tier_thresholds_ake", t[1])?,
+                ake("market.tier_thresholds_ake", t[2])?,
+            ],
+            max_job_attempts: m.max_job_attempts,
+        };
+        market_params
+            .validate()
+            .map_err(|e| invalid("market/oracle", program_message(e)))?;
+
+        let e = &self.emissions;
+        let schedule = Schedule {
+            genesis_ts: 0,
+            epoch_secs: e.epoch_secs,
+            first_emission: ake("emissions.first_emission_ake", e.first_emission_ake)?,
+            decay_bps: e.decay_bps,
+            floor_emission: ake("emissions.floor_emission_ake", e.floor_emission_ake)?,
+            emission_cap: ake("emissions.emission_cap_ake", e.emission_cap_ake)?,
+        };
+        schedule.validate().map_err(|err| invalid("emissions", program_message(err)))?;
+        let split = Split {
+            node_bps: e.node_bps,
+            treasury_bps: e.treasury_bps,
+            crank_tip: ake("emissions.crank_tip_ake", e.crank_tip_ake)?,
+        };
+        split
+            .validate(schedule.first_emission)
+            .map_err(|err| invalid("emissions.node_bps/treasury_bps/crank_tip_ake", program_message(err)))?;
+        let breaker = BreakerParams {
+            window_secs: e.breaker_window_secs,
+            window_limit: ake("emissions.breaker_limit_ake", e.breaker_limit_ake)?,
+        };
+        breaker
+            .validate(schedule.epoch_secs, schedule.first_emission)
+            .map_err(|err| invalid("emissions.breaker_*", program_message(err)))?;
+
+        if self.markets.is_empty() {
+            return Err(invalid("markets", "at least one [[markets]] entry is needed"));
+        }
+        let mut markets = Vec::new();
+        for entry in &self.markets {
+            let args = MarketArgs {
+                name: entry.name.clone(),
+                rate_micro_usd: entry.rate_micro_usd_per_gpu_sec,
+                min_stake_per_gpu: ake("markets.min_stake_per_gpu_ake", entry.min_stake_per_gpu_ake)?,
+                max_gpus_per_job: entry.max_gpus_per_job,
+                max_duration_secs: entry.max_duration_secs,
+            };
+            args.validate()
+                .map_err(|err| invalid("markets", format!("{}: {}", entry.name, program_message(err))))?;
+            markets.push(args);
+        }
+
+        let local_price = match (&self.oracle.local_price_usd, localnet) {
+            (Some(p), true) => Some(parse_local_price(p, self.oracle.local_conf_bps.unwrap_or(10))?),
+            (None, true) => return Err(invalid("oracle.local_price_usd", "localnet needs a starting price")),
+            (Some(_), false) => {
+                return Err(invalid("oracle.local_price_usd", "only localnet publishes its own price"))
+            }
+            (None, false) => None,
+        };
+
+        Ok(Bootstrap {
+            cluster: self.cluster.clone(),
+            decimals: d,
+            genesis_supply: ake("token.genesis_supply_ake", self.token.genesis_supply_ake)?,
+            market_params,
+            schedule_without_genesis: schedule,
+            split,
+            breaker,
+            markets,
+            local_price,
+        })
+    }
+}
+
+fn program_message(e: anchor_lang::error::Error) -> String {
+    match e {
+        anchor_lang::error::Error::AnchorError(a) => a.error_msg.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn parse_feed_id(s: &str) -> Result<[u8; 32], ParamsError> {
+    let hex = s.strip_prefix("0x").unwrap_or(s);
+    if hex.len() != 64 {
+        return Err(invalid("oracle.feed_id", "must be 32 bytes of hex (64 digits)"));
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)
+            .map_err(|_| invalid("oracle.feed_id", "contains a non-hex digit"))?;
+    }
+    Ok(out)
+}
+
+/// "0.50" -> 50_000_000 at expo -8; confidence in bps of it.
+pub fn parse_local_price(usd: &str, conf_bps: u16) -> Result<(i64, u64), ParamsError> {
+    let field = "oracle.local_price_usd";
+    let (whole, frac) = usd.split_once('.').unwrap_or((usd, ""));
+    if frac.len() > 8 || whole.is_empty() && frac.is_empty() {
+        return Err(invalid(field, "a decimal USD price with at most 8 decimals, e.g. \"0.50\""));
+    }
+    let digits = format!("{whole}{frac:0<8}");
+    let mantissa: i64 = digits
+        .parse()
+        .map_err(|_| invalid(field, "a decimal USD price with at most 8 decimals, e.g. \"0.50\""))?;
+    if mantissa <= 0 {
+        return Err(invalid(field, "must be above zero"));
+    }
+    let conf = (mantissa as u128 * u128::from(conf_bps) / 10_000) as u64;
+    Ok((mantissa, conf))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn migrations() -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations")
+    }
+
+    #[test]
+    fn shipped_parameter_files_validate() {
+        let local = ClusterParams::load(&migrations().join("localnet.toml")).unwrap().validate().unwrap();
+        assert_eq!(local.local_price, Some((50_000_000, 50_000)));
+        assert_eq!(local.schedule_without_genesis.epoch_secs, 30);
+        ClusterParams::load(&migrations().join("devnet.toml"))
+            .unwrap()
+            .validate()
+            .expect_err("devnet needs its feed id set");
+        let main = ClusterParams::load(&migrations().join("mainnet.toml")).unwrap();
+        let err = main.validate().unwrap_err().to_string();
+        assert!(err.starts_with("oracle.feed_id"), "{err}");
+        let mut main = main;
+        main.oracle.feed_id = format!("0x{}", "ab".repeat(32));
+        let b = main.validate().unwrap();
+        assert_eq!(b.schedule_without_genesis.first_emission, 961_538_000_000);
+        assert_eq!(b.market_params.tier_thresholds[0], 1_000_000_000);
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let text = std::fs::read_to_string(migrations().join("localnet.toml")).unwrap();
+        let broken = text.replace("burn_bps = 9_500", "burn_bps = 9_000");
+        let err = ClusterParams::parse(&broken).unwrap().validate().unwrap_err().to_string();
+        assert!(err.contains("burn bps + treasury bps must equal 10000"), "{err}");
+        let broken = text.replace("epoch_secs = 30", "epoch_secs = 0");
+        let err = ClusterParams::parse(&broken).unwrap().validate().unwrap_err().to_string();
+        assert!(err.starts_with("emissions"), "{err}");
+        let typo = text.replace("decay_bps", "decay_bsp");
+        let err = ClusterParams::parse(&typo).unwrap_err().to_string();
+        assert!(err.contains("decay_bsp"), "{err}");
+        assert!(parse_local_price("abc", 10).is_err());
+        assert_eq!(parse_local_price("1", 100).unwrap(), (100_000_000, 1_000_000));
+    }
+}
