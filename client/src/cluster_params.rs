@@ -6,22 +6,31 @@ use std::path::Path;
 
 use ake_emissions::state::{BreakerParams, Schedule, Split};
 use ake_market::instructions::MarketArgs;
-use ake_market::state::{OracleParams, Params};
+use ake_market::state::{OracleParams, Params, SlaParams};
 use anchor_lang::prelude::Pubkey;
 use serde::Deserialize;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ParamsError {
     #[error("cannot read {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path} is not valid parameters: {message}")]
     Parse { path: String, message: String },
     #[error("{field}: {problem}")]
-    Invalid { field: &'static str, problem: String },
+    Invalid {
+        field: &'static str,
+        problem: String,
+    },
 }
 
 fn invalid(field: &'static str, problem: impl Into<String>) -> ParamsError {
-    ParamsError::Invalid { field, problem: problem.into() }
+    ParamsError::Invalid {
+        field,
+        problem: problem.into(),
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -32,6 +41,7 @@ pub struct ClusterParams {
     pub token: TokenParams,
     pub oracle: OracleSection,
     pub market: MarketSection,
+    pub sla: SlaSection,
     pub emissions: EmissionsSection,
     pub markets: Vec<MarketEntry>,
 }
@@ -67,6 +77,16 @@ pub struct MarketSection {
     pub unbonding_secs: u32,
     pub tier_thresholds_ake: [u64; 3],
     pub max_job_attempts: u8,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlaSection {
+    pub expiry_slash_bps: u16,
+    pub expiry_bounty_bps: u16,
+    pub dispute_slash_bps: u16,
+    pub dispute_bond_ake: u64,
+    pub dispute_timeout_secs: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -135,7 +155,10 @@ impl ClusterParams {
     pub fn validate(&self) -> Result<Bootstrap, ParamsError> {
         let localnet = self.cluster == "localnet";
         if !["localnet", "devnet", "mainnet-beta"].contains(&self.cluster.as_str()) {
-            return Err(invalid("cluster", "must be localnet, devnet or mainnet-beta"));
+            return Err(invalid(
+                "cluster",
+                "must be localnet, devnet or mainnet-beta",
+            ));
         }
         let d = self.token.decimals;
         if d > 9 {
@@ -143,7 +166,8 @@ impl ClusterParams {
         }
         let unit = 10u64.pow(u32::from(d));
         let ake = |field: &'static str, v: u64| {
-            v.checked_mul(unit).ok_or_else(|| invalid(field, "too large for u64 base units"))
+            v.checked_mul(unit)
+                .ok_or_else(|| invalid(field, "too large for u64 base units"))
         };
 
         let receiver: Pubkey = self
@@ -179,10 +203,17 @@ impl ClusterParams {
                 ake("market.tier_thresholds_ake", t[2])?,
             ],
             max_job_attempts: m.max_job_attempts,
+            sla: SlaParams {
+                expiry_slash_bps: self.sla.expiry_slash_bps,
+                expiry_bounty_bps: self.sla.expiry_bounty_bps,
+                dispute_slash_bps: self.sla.dispute_slash_bps,
+                dispute_bond: ake("sla.dispute_bond_ake", self.sla.dispute_bond_ake)?,
+                dispute_timeout_secs: self.sla.dispute_timeout_secs,
+            },
         };
         market_params
             .validate()
-            .map_err(|e| invalid("market/oracle", program_message(e)))?;
+            .map_err(|e| invalid("market/oracle/sla", program_message(e)))?;
 
         let e = &self.emissions;
         let schedule = Schedule {
@@ -193,15 +224,20 @@ impl ClusterParams {
             floor_emission: ake("emissions.floor_emission_ake", e.floor_emission_ake)?,
             emission_cap: ake("emissions.emission_cap_ake", e.emission_cap_ake)?,
         };
-        schedule.validate().map_err(|err| invalid("emissions", program_message(err)))?;
+        schedule
+            .validate()
+            .map_err(|err| invalid("emissions", program_message(err)))?;
         let split = Split {
             node_bps: e.node_bps,
             treasury_bps: e.treasury_bps,
             crank_tip: ake("emissions.crank_tip_ake", e.crank_tip_ake)?,
         };
-        split
-            .validate(schedule.first_emission)
-            .map_err(|err| invalid("emissions.node_bps/treasury_bps/crank_tip_ake", program_message(err)))?;
+        split.validate(schedule.first_emission).map_err(|err| {
+            invalid(
+                "emissions.node_bps/treasury_bps/crank_tip_ake",
+                program_message(err),
+            )
+        })?;
         let breaker = BreakerParams {
             window_secs: e.breaker_window_secs,
             window_limit: ake("emissions.breaker_limit_ake", e.breaker_limit_ake)?,
@@ -211,27 +247,48 @@ impl ClusterParams {
             .map_err(|err| invalid("emissions.breaker_*", program_message(err)))?;
 
         if self.markets.is_empty() {
-            return Err(invalid("markets", "at least one [[markets]] entry is needed"));
+            return Err(invalid(
+                "markets",
+                "at least one [[markets]] entry is needed",
+            ));
         }
         let mut markets = Vec::new();
         for entry in &self.markets {
             let args = MarketArgs {
                 name: entry.name.clone(),
                 rate_micro_usd: entry.rate_micro_usd_per_gpu_sec,
-                min_stake_per_gpu: ake("markets.min_stake_per_gpu_ake", entry.min_stake_per_gpu_ake)?,
+                min_stake_per_gpu: ake(
+                    "markets.min_stake_per_gpu_ake",
+                    entry.min_stake_per_gpu_ake,
+                )?,
                 max_gpus_per_job: entry.max_gpus_per_job,
                 max_duration_secs: entry.max_duration_secs,
             };
-            args.validate()
-                .map_err(|err| invalid("markets", format!("{}: {}", entry.name, program_message(err))))?;
+            args.validate().map_err(|err| {
+                invalid(
+                    "markets",
+                    format!("{}: {}", entry.name, program_message(err)),
+                )
+            })?;
             markets.push(args);
         }
 
         let local_price = match (&self.oracle.local_price_usd, localnet) {
-            (Some(p), true) => Some(parse_local_price(p, self.oracle.local_conf_bps.unwrap_or(10))?),
-            (None, true) => return Err(invalid("oracle.local_price_usd", "localnet needs a starting price")),
+            (Some(p), true) => Some(parse_local_price(
+                p,
+                self.oracle.local_conf_bps.unwrap_or(10),
+            )?),
+            (None, true) => {
+                return Err(invalid(
+                    "oracle.local_price_usd",
+                    "localnet needs a starting price",
+                ))
+            }
             (Some(_), false) => {
-                return Err(invalid("oracle.local_price_usd", "only localnet publishes its own price"))
+                return Err(invalid(
+                    "oracle.local_price_usd",
+                    "only localnet publishes its own price",
+                ))
             }
             (None, false) => None,
         };
@@ -260,7 +317,10 @@ fn program_message(e: anchor_lang::error::Error) -> String {
 fn parse_feed_id(s: &str) -> Result<[u8; 32], ParamsError> {
     let hex = s.strip_prefix("0x").unwrap_or(s);
     if hex.len() != 64 {
-        return Err(invalid("oracle.feed_id", "must be 32 bytes of hex (64 digits)"));
+        return Err(invalid(
+            "oracle.feed_id",
+            "must be 32 bytes of hex (64 digits)",
+        ));
     }
     let mut out = [0u8; 32];
     for (i, byte) in out.iter_mut().enumerate() {
@@ -275,12 +335,18 @@ pub fn parse_local_price(usd: &str, conf_bps: u16) -> Result<(i64, u64), ParamsE
     let field = "oracle.local_price_usd";
     let (whole, frac) = usd.split_once('.').unwrap_or((usd, ""));
     if frac.len() > 8 || whole.is_empty() && frac.is_empty() {
-        return Err(invalid(field, "a decimal USD price with at most 8 decimals, e.g. \"0.50\""));
+        return Err(invalid(
+            field,
+            "a decimal USD price with at most 8 decimals, e.g. \"0.50\"",
+        ));
     }
     let digits = format!("{whole}{frac:0<8}");
-    let mantissa: i64 = digits
-        .parse()
-        .map_err(|_| invalid(field, "a decimal USD price with at most 8 decimals, e.g. \"0.50\""))?;
+    let mantissa: i64 = digits.parse().map_err(|_| {
+        invalid(
+            field,
+            "a decimal USD price with at most 8 decimals, e.g. \"0.50\"",
+        )
+    })?;
     if mantissa <= 0 {
         return Err(invalid(field, "must be above zero"));
     }
@@ -298,7 +364,10 @@ mod tests {
 
     #[test]
     fn shipped_parameter_files_validate() {
-        let local = ClusterParams::load(&migrations().join("localnet.toml")).unwrap().validate().unwrap();
+        let local = ClusterParams::load(&migrations().join("localnet.toml"))
+            .unwrap()
+            .validate()
+            .unwrap();
         assert_eq!(local.local_price, Some((50_000_000, 50_000)));
         assert_eq!(local.schedule_without_genesis.epoch_secs, 30);
         ClusterParams::load(&migrations().join("devnet.toml"))
@@ -319,15 +388,29 @@ mod tests {
     fn errors_name_the_field() {
         let text = std::fs::read_to_string(migrations().join("localnet.toml")).unwrap();
         let broken = text.replace("burn_bps = 9_500", "burn_bps = 9_000");
-        let err = ClusterParams::parse(&broken).unwrap().validate().unwrap_err().to_string();
-        assert!(err.contains("burn bps + treasury bps must equal 10000"), "{err}");
+        let err = ClusterParams::parse(&broken)
+            .unwrap()
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("burn bps + treasury bps must equal 10000"),
+            "{err}"
+        );
         let broken = text.replace("epoch_secs = 30", "epoch_secs = 0");
-        let err = ClusterParams::parse(&broken).unwrap().validate().unwrap_err().to_string();
+        let err = ClusterParams::parse(&broken)
+            .unwrap()
+            .validate()
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("emissions"), "{err}");
         let typo = text.replace("decay_bps", "decay_bsp");
         let err = ClusterParams::parse(&typo).unwrap_err().to_string();
         assert!(err.contains("decay_bsp"), "{err}");
         assert!(parse_local_price("abc", 10).is_err());
-        assert_eq!(parse_local_price("1", 100).unwrap(), (100_000_000, 1_000_000));
+        assert_eq!(
+            parse_local_price("1", 100).unwrap(),
+            (100_000_000, 1_000_000)
+        );
     }
 }

@@ -6,7 +6,9 @@
 use ake_emissions::state::{BreakerParams, EmissionsConfig, Schedule, Split};
 use ake_market::errors::MarketError;
 use ake_market::instructions::{MarketArgs, PostJobArgs};
-use ake_market::state::{HardwareProfile, InlineSpec, Job, JobSpec, Market, OracleParams, Params};
+use ake_market::state::{
+    HardwareProfile, InlineSpec, Job, JobSpec, Market, OracleParams, Params, SlaParams,
+};
 use ake_sdk::instructions as ixs;
 use ake_sdk::pda;
 use anchor_lang::solana_program::system_instruction;
@@ -107,6 +109,13 @@ pub fn default_params() -> Params {
         unbonding_secs: 1_209_600,
         tier_thresholds: [1_000 * AKE, 10_000 * AKE, 100_000 * AKE],
         max_job_attempts: 3,
+        sla: SlaParams {
+            expiry_slash_bps: 500,
+            expiry_bounty_bps: 2_000,
+            dispute_slash_bps: 1_000,
+            dispute_bond: 100 * AKE,
+            dispute_timeout_secs: 259_200,
+        },
     }
 }
 
@@ -202,6 +211,8 @@ pub struct Chain {
     pub genesis_supply: u64,
     /// Holds the genesis supply; `user` hands tokens out of it.
     pub faucet: Pubkey,
+    /// The context payer's AKE account (crank tips and bounties land here).
+    pub payer_token: Pubkey,
     pub genesis_ts: i64,
 }
 
@@ -238,6 +249,7 @@ impl Chain {
             params: default_params(),
             genesis_supply: 0,
             faucet: Pubkey::default(),
+            payer_token: Pubkey::default(),
             genesis_ts: 0,
         };
         chain.airdrop(&chain.admin.pubkey(), 100_000_000_000).await;
@@ -248,6 +260,8 @@ impl Chain {
         // Genesis supply, then the mint authority moves to ake-emissions for good.
         let admin = chain.admin.insecure_clone();
         chain.faucet = chain.token_account(&admin.pubkey()).await;
+        let payer = chain.payer().pubkey();
+        chain.payer_token = chain.token_account(&payer).await;
         let authority = chain.mint_authority.insecure_clone();
         let genesis = [
             spl_token::instruction::mint_to(
@@ -801,9 +815,59 @@ impl Chain {
             .market(0)
             .await
             .best_node_for(job.gpus, job.min_reputation_bps);
-        let payer = self.payer().pubkey();
-        let ix = ixs::expire_job(payer, *job_key, &job, self.mint, creator_token, candidate);
+        let keys = ixs::ExpireKeys {
+            caller: self.payer().pubkey(),
+            caller_token: self.payer_token,
+            mint: self.mint,
+            creator_token,
+            candidate_node: candidate,
+        };
+        let ix = ixs::expire_job(*job_key, &job, keys);
         self.send(&[ix], &[]).await
+    }
+
+    /// The creator disputes a submitted job, posting the bond.
+    pub async fn dispute(
+        &mut self,
+        creator: &User,
+        job_key: &Pubkey,
+    ) -> Result<(), TransactionError> {
+        let job = self.job(job_key).await.expect("job");
+        let ix = ixs::dispute_job(*job_key, &job, self.mint, creator.token);
+        self.send(&[ix], &[&creator.key]).await
+    }
+
+    /// The arbiter (the admin here) decides a dispute.
+    pub async fn resolve(
+        &mut self,
+        creator_token: Pubkey,
+        job_key: &Pubkey,
+        creator_wins: bool,
+    ) -> Result<(), TransactionError> {
+        let job = self.job(job_key).await.expect("job");
+        let arbiter = self.admin.insecure_clone();
+        let keys = self.settle_keys(creator_token, arbiter.pubkey()).await;
+        let ix = ixs::resolve_dispute(*job_key, &job, &keys, creator_wins);
+        self.send(&[ix], &[&arbiter]).await
+    }
+
+    /// Anyone ends a timed-out dispute.
+    pub async fn expire_dispute(
+        &mut self,
+        creator_token: Pubkey,
+        job_key: &Pubkey,
+    ) -> Result<(), TransactionError> {
+        let job = self.job(job_key).await.expect("job");
+        let payer = self.payer().pubkey();
+        let keys = self.settle_keys(creator_token, payer).await;
+        let ix = ixs::expire_dispute(*job_key, &job, &keys);
+        self.send(&[ix], &[]).await
+    }
+
+    /// The node's owner lifts a suspension.
+    pub async fn rearm(&mut self, node: &TestNode) -> Result<(), TransactionError> {
+        let ix = ixs::rearm_node(node.owner.pubkey(), node.account);
+        self.send(&[ix], &[&node.owner.key]).await
     }
 
     pub async fn cancel(

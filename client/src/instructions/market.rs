@@ -380,32 +380,105 @@ pub fn finalize_job(job_key: Pubkey, job: &Job, k: &SettleKeys) -> Instruction {
     )
 }
 
-/// `candidate_node`: the best waiting node for the re-queued job, if any.
-pub fn expire_job(
-    caller: Pubkey,
-    job_key: Pubkey,
-    job: &Job,
-    mint: Pubkey,
-    creator_token: Pubkey,
-    candidate_node: Option<Pubkey>,
-) -> Instruction {
+/// Accounts `expire_job` needs besides the job.
+pub struct ExpireKeys {
+    pub caller: Pubkey,
+    /// Receives the bounty out of the slash.
+    pub caller_token: Pubkey,
+    pub mint: Pubkey,
+    pub creator_token: Pubkey,
+    /// The best waiting node for the re-queued job (see `Market::best_node_for`).
+    pub candidate_node: Option<Pubkey>,
+}
+
+pub fn expire_job(job_key: Pubkey, job: &Job, k: ExpireKeys) -> Instruction {
     build(
         acc::ExpireJob {
-            caller,
+            caller: k.caller,
+            caller_token: k.caller_token,
             config: pda::config(),
             creator: job.creator,
             job: job_key,
             market: job.market,
             node: job.node,
             node_owner_stake: pda::stake(&job.node_owner),
+            stake_vault: pda::stake_vault(),
             escrow_vault: pda::escrow_vault(&job.market),
-            mint,
-            creator_token,
-            candidate_node,
+            mint: k.mint,
+            creator_token: k.creator_token,
+            candidate_node: k.candidate_node,
             token_program: token::ID,
             event_authority: event_authority(),
             program: PROGRAM,
         },
         ix::ExpireJob {},
+    )
+}
+
+pub fn dispute_job(job_key: Pubkey, job: &Job, mint: Pubkey, creator_token: Pubkey) -> Instruction {
+    build(
+        acc::DisputeJob {
+            creator: job.creator,
+            config: pda::config(),
+            job: job_key,
+            market: job.market,
+            node: job.node,
+            escrow_vault: pda::escrow_vault(&job.market),
+            mint,
+            creator_token,
+            token_program: token::ID,
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::DisputeJob {},
+    )
+}
+
+/// The arbiter (`k.payer`) decides a dispute.
+pub fn resolve_dispute(
+    job_key: Pubkey,
+    job: &Job,
+    k: &SettleKeys,
+    creator_wins: bool,
+) -> Instruction {
+    build(
+        acc::ResolveDispute {
+            arbiter: k.payer,
+            creator: job.creator,
+            job: job_key,
+            stake_vault: pda::stake_vault(),
+            settle: settle_accounts(job, k),
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::ResolveDispute { creator_wins },
+    )
+}
+
+/// Anyone (`k.payer`) ends a timed-out dispute in the creator's favour.
+pub fn expire_dispute(job_key: Pubkey, job: &Job, k: &SettleKeys) -> Instruction {
+    build(
+        acc::ExpireDispute {
+            caller: k.payer,
+            creator: job.creator,
+            job: job_key,
+            stake_vault: pda::stake_vault(),
+            settle: settle_accounts(job, k),
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::ExpireDispute {},
+    )
+}
+
+pub fn rearm_node(owner: Pubkey, node: Pubkey) -> Instruction {
+    build(
+        acc::RearmNode {
+            owner,
+            node,
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::RearmNode {},
     )
 }

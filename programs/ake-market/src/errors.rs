@@ -22,6 +22,8 @@ pub enum MarketError {
     InvalidUnbonding,
     #[msg("max job attempts must be 1..10")]
     InvalidMaxAttempts,
+    #[msg("SLA settings out of bounds: slashes at most 5000 bps, bounty at most 10000 bps, dispute bond > 0, dispute timeout 1 s..30 days")]
+    InvalidSlaSettings,
     #[msg("market settings out of bounds: name 1..32 bytes, price > 0, 1..=64 GPUs per job, duration 1 s..30 days")]
     InvalidMarketSettings,
     #[msg("market index must be the next free index in the config")]
@@ -106,4 +108,14 @@ pub enum MarketError {
     InvalidNodeProfile,
     #[msg("the output URI is longer than 200 bytes")]
     OutputUriTooLong,
+    #[msg("the challenge window has closed: the result can no longer be disputed")]
+    ChallengeWindowClosed,
+    #[msg("signer is not the arbiter")]
+    NotArbiter,
+    #[msg("the dispute has not timed out yet; the arbiter may still resolve it")]
+    DisputeNotTimedOut,
+    #[msg("the node is suspended after breaking its SLA; its owner must re-arm it")]
+    NodeSuspended,
+    #[msg("the node is not suspended")]
+    NodeNotSuspended,
 }

@@ -156,3 +156,43 @@ pub struct JobExpired {
     pub requeued: bool,
     pub refund: u64,
 }
+
+#[event]
+pub struct NodeSlashed {
+    pub node: Pubkey,
+    pub owner: Pubkey,
+    pub job: Pubkey,
+    pub slashed: u64,
+    pub burned: u64,
+    pub bounty: u64,
+    pub reputation_bps: u16,
+}
+
+#[event]
+pub struct NodeRearmed {
+    pub node: Pubkey,
+    pub owner: Pubkey,
+}
+
+#[event]
+pub struct JobDisputed {
+    pub job: Pubkey,
+    pub node: Pubkey,
+    pub bond: u64,
+    pub timeout_at: i64,
+}
+
+#[event]
+pub struct DisputeResolved {
+    pub job: Pubkey,
+    pub node: Pubkey,
+    pub creator_won: bool,
+    /// Resolved by the timeout rather than by the arbiter.
+    pub timed_out: bool,
+    /// Escrow + bond returned to the creator (creator won).
+    pub refund: u64,
+    /// The bond, burned (node won).
+    pub bond_burned: u64,
+    /// Stake taken from the node's owner (creator won), all burned.
+    pub slashed: u64,
+}

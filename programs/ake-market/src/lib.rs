@@ -6,6 +6,7 @@
 use anchor_lang::prelude::*;
 
 pub mod constants;
+pub mod disputes;
 pub mod errors;
 pub mod events;
 pub mod instructions;
@@ -13,7 +14,9 @@ pub mod matching;
 pub mod math;
 pub mod oracle;
 pub mod settlement;
+pub mod sla;
 pub mod state;
+pub mod vaults;
 
 use instructions::*;
 use state::{HardwareProfile, Params, UsageReceipt};
@@ -119,5 +122,21 @@ pub mod ake_market {
 
     pub fn expire_job(ctx: Context<ExpireJob>) -> Result<()> {
         expire_job::handler(ctx)
+    }
+
+    pub fn dispute_job(ctx: Context<DisputeJob>) -> Result<()> {
+        dispute_job::handler(ctx)
+    }
+
+    pub fn resolve_dispute(ctx: Context<ResolveDispute>, creator_wins: bool) -> Result<()> {
+        resolve_dispute::handler(ctx, creator_wins)
+    }
+
+    pub fn expire_dispute(ctx: Context<ExpireDispute>) -> Result<()> {
+        expire_dispute::handler(ctx)
+    }
+
+    pub fn rearm_node(ctx: Context<RearmNode>) -> Result<()> {
+        rearm_node::handler(ctx)
     }
 }

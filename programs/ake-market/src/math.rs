@@ -80,6 +80,24 @@ pub fn tier_for(amount: u64, thresholds: &[u64; 3]) -> u8 {
     thresholds.iter().filter(|t| amount >= **t).count() as u8
 }
 
+/// Exponentially weighted success rate: r + (target - r) / 16, target
+/// 10000 on success and 0 on a failure. Slow to earn, quick to lose.
+pub fn next_reputation(r: u16, success: bool) -> u16 {
+    let r = i32::from(r.min(10_000));
+    let target = if success { 10_000 } else { 0 };
+    (r + (target - r) / 16) as u16
+}
+
+/// A slash of `bps` of `active + unbonding`: taken from the active stake
+/// first, then from the unbonding amount (unstaking first escapes nothing).
+/// Returns (from active, from unbonding).
+pub fn slash_split(active: u64, unbonding: u64, bps: u16) -> Option<(u64, u64)> {
+    let total = u128::from(active).checked_add(u128::from(unbonding))?;
+    let slash = u64::try_from(total.checked_mul(u128::from(bps))? / u128::from(BPS)).ok()?;
+    let from_active = slash.min(active);
+    Some((from_active, slash - from_active))
+}
+
 fn pow10(exp: u32) -> Option<u128> {
     10u128.checked_pow(exp)
 }
@@ -144,7 +162,31 @@ mod tests {
         assert_eq!(tier_for(100_000, &t), 3);
     }
 
+    #[test]
+    fn reputation_moves_by_a_sixteenth() {
+        assert_eq!(next_reputation(5_000, true), 5_312);
+        assert_eq!(next_reputation(5_000, false), 4_688);
+        assert_eq!(next_reputation(10_000, true), 10_000);
+        assert_eq!(next_reputation(0, false), 0);
+        // Sixteen failures from neutral take a node well under half.
+        let r = (0..16).fold(5_000, |r, _| next_reputation(r, false));
+        assert!(r < 2_000, "{r}");
+    }
+
+    #[test]
+    fn slashes_reach_into_unbonding() {
+        assert_eq!(slash_split(1_000, 0, 500), Some((50, 0)));
+        assert_eq!(slash_split(20, 980, 500), Some((20, 30)));
+        assert_eq!(slash_split(0, 1_000, 1_000), Some((0, 100)));
+    }
+
     proptest! {
+        #[test]
+        fn reputation_stays_in_range(r in 0u16..=10_000, outcomes in proptest::collection::vec(any::<bool>(), 0..100)) {
+            let end = outcomes.iter().fold(r, |r, ok| next_reputation(r, *ok));
+            prop_assert!(end <= 10_000);
+        }
+
         #[test]
         fn split_always_adds_up(amount in any::<u64>(), bps in 0u16..=10_000) {
             let (burn, treasury) = split_payment(amount, bps).unwrap();

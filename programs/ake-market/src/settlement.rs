@@ -2,18 +2,18 @@
 //! at posting, burn most of it, send the fee to the treasury, refund the rest.
 
 use anchor_lang::prelude::*;
-use anchor_spl::token::{self, Burn, TransferChecked};
 
 use ake_emissions::instructions::WorkReport;
 use ake_emissions::math::epoch_at;
 use ake_emissions::program::AkeEmissions;
 use ake_emissions::state::EmissionsConfig;
 
-use crate::constants::{ESCROW_SEED, REPORTER_SEED};
+use crate::constants::REPORTER_SEED;
 use crate::errors::MarketError;
 use crate::events::JobSettled;
-use crate::math::{charge_micro_usd, micro_usd_to_tokens_ceil, split_payment};
+use crate::math::{charge_micro_usd, micro_usd_to_tokens_ceil, next_reputation, split_payment};
 use crate::state::{Job, JobState, Market, Node, Params, Stake};
+use crate::vaults::Vault;
 
 pub struct Settlement {
     pub work_micro_usd: u64,
@@ -36,59 +36,6 @@ impl Settlement {
             refund: self.refund,
             accepted_by_creator,
         }
-    }
-}
-
-/// Token accounts a settlement moves tokens between.
-pub struct EscrowAccounts<'info> {
-    pub market: Pubkey,
-    pub escrow_bump: u8,
-    pub escrow_vault: AccountInfo<'info>,
-    pub mint: AccountInfo<'info>,
-    pub decimals: u8,
-}
-
-impl<'info> EscrowAccounts<'info> {
-    pub fn pay_out(&self, to: &AccountInfo<'info>, amount: u64) -> Result<()> {
-        if amount == 0 {
-            return Ok(());
-        }
-        let bump = [self.escrow_bump];
-        let seeds: &[&[u8]] = &[ESCROW_SEED, self.market.as_ref(), &bump];
-        token::transfer_checked(
-            CpiContext::new_with_signer(
-                token::ID,
-                TransferChecked {
-                    from: self.escrow_vault.clone(),
-                    mint: self.mint.clone(),
-                    to: to.clone(),
-                    authority: self.escrow_vault.clone(),
-                },
-                &[seeds],
-            ),
-            amount,
-            self.decimals,
-        )
-    }
-
-    pub fn burn(&self, amount: u64) -> Result<()> {
-        if amount == 0 {
-            return Ok(());
-        }
-        let bump = [self.escrow_bump];
-        let seeds: &[&[u8]] = &[ESCROW_SEED, self.market.as_ref(), &bump];
-        token::burn(
-            CpiContext::new_with_signer(
-                token::ID,
-                Burn {
-                    mint: self.mint.clone(),
-                    from: self.escrow_vault.clone(),
-                    authority: self.escrow_vault.clone(),
-                },
-                &[seeds],
-            ),
-            amount,
-        )
     }
 }
 
@@ -162,15 +109,15 @@ pub struct SettleAccounts<'info> {
 }
 
 impl<'info> SettleAccounts<'info> {
-    pub fn escrow(&self) -> Result<EscrowAccounts<'info>> {
-        let market = self.market.load()?;
-        Ok(EscrowAccounts {
-            market: self.market.key(),
-            escrow_bump: market.escrow_bump,
-            escrow_vault: self.escrow_vault.to_account_info(),
-            mint: self.mint.to_account_info(),
-            decimals: self.mint.decimals,
-        })
+    pub fn escrow(&self) -> Result<Vault<'info>> {
+        let bump = self.market.load()?.escrow_bump;
+        Ok(Vault::escrow(
+            &self.market.key(),
+            bump,
+            self.escrow_vault.to_account_info(),
+            self.mint.to_account_info(),
+            self.mint.decimals,
+        ))
     }
 }
 
@@ -216,6 +163,7 @@ pub fn settle_job(
     market.untrack(&job_key);
 
     let node = &mut s.node;
+    node.reputation_bps = next_reputation(node.reputation_bps, true);
     node.jobs_completed = node
         .jobs_completed
         .checked_add(1)

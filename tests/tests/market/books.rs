@@ -34,6 +34,19 @@ enum Action {
     Expire {
         job: usize,
     },
+    Dispute {
+        job: usize,
+    },
+    Resolve {
+        job: usize,
+        creator_wins: bool,
+    },
+    ExpireDispute {
+        job: usize,
+    },
+    Rearm {
+        node: usize,
+    },
     Advance {
         secs: i64,
     },
@@ -49,6 +62,10 @@ fn action() -> impl Strategy<Value = Action> {
         1 => (0..16usize).prop_map(|job| Action::Accept { job }),
         2 => (0..16usize).prop_map(|job| Action::Finalize { job }),
         2 => (0..16usize).prop_map(|job| Action::Expire { job }),
+        2 => (0..16usize).prop_map(|job| Action::Dispute { job }),
+        1 => (0..16usize, any::<bool>()).prop_map(|(job, creator_wins)| Action::Resolve { job, creator_wins }),
+        1 => (0..16usize).prop_map(|job| Action::ExpireDispute { job }),
+        2 => (0..3usize).prop_map(|node| Action::Rearm { node }),
         2 => (0..2_500i64).prop_map(|secs| Action::Advance { secs }),
     ]
 }
@@ -148,6 +165,27 @@ impl World {
                 }
                 _ => Ok(()),
             },
+            Action::Dispute { job } => match job_at(*job, &self.jobs) {
+                Some((who, key)) if c.job(&key).await.is_some() => {
+                    c.dispute(&self.creators[who], &key).await
+                }
+                _ => Ok(()),
+            },
+            Action::Resolve { job, creator_wins } => match job_at(*job, &self.jobs) {
+                Some((who, key)) if c.job(&key).await.is_some() => {
+                    let token = self.creators[who].token;
+                    c.resolve(token, &key, *creator_wins).await
+                }
+                _ => Ok(()),
+            },
+            Action::ExpireDispute { job } => match job_at(*job, &self.jobs) {
+                Some((who, key)) if c.job(&key).await.is_some() => {
+                    let token = self.creators[who].token;
+                    c.expire_dispute(token, &key).await
+                }
+                _ => Ok(()),
+            },
+            Action::Rearm { node } => c.rearm(&self.nodes[*node]).await,
             Action::Advance { secs } => {
                 c.advance(*secs).await;
                 Ok(())
@@ -173,7 +211,7 @@ impl World {
             let Some(job) = c.account::<Job>(&key).await else {
                 continue;
             };
-            open_escrow += job.escrow;
+            open_escrow += job.escrow + job.bond;
             let queued = market.queued_jobs().iter().any(|e| e.key == key);
             match job.state {
                 JobState::Queued => {
@@ -185,7 +223,8 @@ impl World {
                     let node: Node = c.account(&job.node).await.unwrap();
                     assert_eq!((node.status, node.current_job), (NodeStatus::Busy, key));
                 }
-                JobState::Submitted => assert!(job.result.is_some() && !queued),
+                JobState::Submitted => assert!(job.result.is_some() && !queued && job.bond == 0),
+                JobState::Disputed => assert!(job.result.is_some() && !queued && job.bond > 0),
                 JobState::Settled => panic!("a settled job's account must be closed"),
             }
             *job_locks.entry(job.node_owner).or_default() += job.locked_stake;
@@ -193,21 +232,29 @@ impl World {
         assert_eq!(c.escrow_balance().await, open_escrow);
         assert_eq!(market.open_escrow, open_escrow);
 
-        // Each owner's locked stake == its queued nodes' locks + its jobs' locks.
+        // Each owner's locked stake == its queued nodes' locks + its jobs' locks;
+        // the stake vault holds exactly everyone's active + unbonding stake.
+        let creator_stake: Stake = c
+            .account(&pda::stake(&self.creators[2].pubkey()))
+            .await
+            .unwrap();
+        let mut staked = creator_stake.amount + creator_stake.unbonding;
         for n in &self.nodes {
             let node: Node = c.account(&n.account).await.unwrap();
             let stake: Stake = c.account(&pda::stake(&n.owner.pubkey())).await.unwrap();
             let expected =
                 node.locked_stake + job_locks.get(&n.owner.pubkey()).copied().unwrap_or(0);
             assert_eq!(stake.locked, expected, "stake lock of {}", n.account);
-            assert!(stake.locked <= stake.amount);
+            staked += stake.amount + stake.unbonding;
             let queued = market.queued_nodes().iter().any(|e| e.key == n.account);
             assert_eq!(queued, node.status == NodeStatus::Queued);
         }
 
+        assert_eq!(c.balance(&pda::stake_vault()).await, staked);
+
         // Every token is somewhere: wallets + treasury + escrow + stake vault == supply.
         let mut total = c.balance(&c.treasury.clone()).await + c.escrow_balance().await;
-        total += c.balance(&c.faucet.clone()).await;
+        total += c.balance(&c.faucet.clone()).await + c.balance(&c.payer_token.clone()).await;
         total += c.balance(&pda::stake_vault()).await;
         for u in self
             .creators

@@ -200,6 +200,7 @@ async fn expiry_requeues_at_the_front_then_refunds() {
         .await
         .unwrap();
     assert_eq!(stake.locked, 0);
+    assert_eq!(stake.amount, 950 * AKE, "5% of the stake slashed");
     // Back at the FRONT: ahead of the job posted after it was.
     let order: Vec<_> = chain
         .market(0)
@@ -212,6 +213,7 @@ async fn expiry_requeues_at_the_front_then_refunds() {
 
     // Two more missed deadlines use up the 3 attempts: refunded in full.
     for attempt in 2..=3u8 {
+        chain.rearm(&slow).await.unwrap(); // an expiry suspends the node
         chain.node_ready(&slow).await.unwrap();
         let job = chain.job(&job_key).await.unwrap();
         assert_eq!((job.state, job.attempts), (JobState::Assigned, attempt));

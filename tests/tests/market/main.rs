@@ -4,3 +4,4 @@ mod books;
 mod lifecycle;
 mod priority;
 mod rejections;
+mod sla;

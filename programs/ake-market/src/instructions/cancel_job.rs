@@ -3,8 +3,8 @@ use anchor_spl::token::{Mint, Token, TokenAccount};
 
 use crate::errors::MarketError;
 use crate::events::JobCancelled;
-use crate::settlement::EscrowAccounts;
 use crate::state::{Job, JobState, Market};
+use crate::vaults::Vault;
 
 #[event_cpi]
 #[derive(Accounts)]
@@ -37,13 +37,13 @@ pub fn handler(mut ctx: Context<CancelJob>) -> Result<()> {
             .open_escrow
             .checked_sub(refund)
             .ok_or(MarketError::MathOverflow)?;
-        EscrowAccounts {
-            market: a.market.key(),
-            escrow_bump: market.escrow_bump,
-            escrow_vault: a.escrow_vault.to_account_info(),
-            mint: a.mint.to_account_info(),
-            decimals: a.mint.decimals,
-        }
+        Vault::escrow(
+            &a.market.key(),
+            market.escrow_bump,
+            a.escrow_vault.to_account_info(),
+            a.mint.to_account_info(),
+            a.mint.decimals,
+        )
     };
     escrow.pay_out(&a.creator_token.to_account_info(), refund)?;
     a.job.escrow = 0;

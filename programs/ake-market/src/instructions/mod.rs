@@ -3,6 +3,8 @@ pub mod accept_result;
 pub mod cancel_job;
 pub mod create_market;
 pub mod deposit_stake;
+pub mod dispute_job;
+pub mod expire_dispute;
 pub mod expire_job;
 pub mod finalize_job;
 pub mod initialize;
@@ -10,8 +12,10 @@ pub mod node_ready;
 pub mod node_unready;
 pub mod post_job;
 pub mod propose_authority;
+pub mod rearm_node;
 pub mod register_node;
 pub mod request_unstake;
+pub mod resolve_dispute;
 pub mod set_paused;
 pub mod submit_result;
 pub mod update_config;
@@ -29,6 +33,10 @@ pub use create_market::*;
 #[allow(ambiguous_glob_reexports)]
 pub use deposit_stake::*;
 #[allow(ambiguous_glob_reexports)]
+pub use dispute_job::*;
+#[allow(ambiguous_glob_reexports)]
+pub use expire_dispute::*;
+#[allow(ambiguous_glob_reexports)]
 pub use expire_job::*;
 #[allow(ambiguous_glob_reexports)]
 pub use finalize_job::*;
@@ -43,9 +51,13 @@ pub use post_job::*;
 #[allow(ambiguous_glob_reexports)]
 pub use propose_authority::*;
 #[allow(ambiguous_glob_reexports)]
+pub use rearm_node::*;
+#[allow(ambiguous_glob_reexports)]
 pub use register_node::*;
 #[allow(ambiguous_glob_reexports)]
 pub use request_unstake::*;
+#[allow(ambiguous_glob_reexports)]
+pub use resolve_dispute::*;
 #[allow(ambiguous_glob_reexports)]
 pub use set_paused::*;
 #[allow(ambiguous_glob_reexports)]

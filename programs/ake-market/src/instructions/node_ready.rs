@@ -37,6 +37,7 @@ pub fn handler(mut ctx: Context<NodeReady>) -> Result<()> {
     let node_key = ctx.accounts.node.key();
     let market_key = ctx.accounts.market.key();
     let a = &mut ctx.accounts;
+    require!(!a.node.suspended, MarketError::NodeSuspended);
     require!(a.node.status == NodeStatus::Idle, MarketError::NodeNotIdle);
 
     let mut market = a.market.load_mut()?;

@@ -167,6 +167,8 @@ pub fn handler(mut ctx: Context<PostJob>, args: PostJobArgs) -> Result<()> {
         node: Pubkey::default(),
         node_owner: Pubkey::default(),
         locked_stake: 0,
+        bond: 0,
+        disputed_at: 0,
         result: None,
         bump: job_bump,
     };

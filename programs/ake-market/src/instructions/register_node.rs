@@ -49,6 +49,7 @@ pub fn handler(ctx: Context<RegisterNode>, gpus: u16, profile: HardwareProfile) 
         locked_stake: 0,
         tier: 0,
         reputation_bps: Node::NEUTRAL_REPUTATION_BPS,
+        suspended: false,
         jobs_completed: 0,
         jobs_expired: 0,
         jobs_disputed: 0,

@@ -51,6 +51,22 @@ pub struct Params {
     pub tier_thresholds: [u64; 3],
     /// How many assignments a job gets before an expiry refunds it.
     pub max_job_attempts: u8,
+    pub sla: SlaParams,
+}
+
+/// What breaking the SLA costs, and how disputes run.
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, InitSpace, Debug, PartialEq, Eq)]
+pub struct SlaParams {
+    /// Share of the node owner's stake (active + unbonding) slashed when a job expires.
+    pub expiry_slash_bps: u16,
+    /// Share of an expiry slash paid to whoever called `expire_job`; the rest is burned.
+    pub expiry_bounty_bps: u16,
+    /// Share of the node owner's stake slashed (all burned) when it loses a dispute.
+    pub dispute_slash_bps: u16,
+    /// Bond, in base units, a creator posts to dispute; burned if the node wins.
+    pub dispute_bond: u64,
+    /// An unresolved dispute resolves for the creator after this long.
+    pub dispute_timeout_secs: u32,
 }
 
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, InitSpace, Debug, PartialEq, Eq)]
@@ -102,6 +118,15 @@ impl Params {
         require!(
             (1..=10).contains(&self.max_job_attempts),
             MarketError::InvalidMaxAttempts
+        );
+        let sla = &self.sla;
+        require!(
+            sla.expiry_slash_bps <= 5_000
+                && sla.expiry_bounty_bps <= 10_000
+                && sla.dispute_slash_bps <= 5_000
+                && sla.dispute_bond > 0
+                && (1..=30 * DAY).contains(&sla.dispute_timeout_secs),
+            MarketError::InvalidSlaSettings
         );
         Ok(())
     }

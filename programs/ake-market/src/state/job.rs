@@ -37,8 +37,11 @@ pub struct Job {
     pub node: Pubkey,
     /// The node's owner, whose stake backs this job.
     pub node_owner: Pubkey,
-    /// Owner stake locked while the job is assigned or submitted.
+    /// Owner stake locked while the job is assigned, submitted or disputed.
     pub locked_stake: u64,
+    /// The creator's dispute bond, held in the escrow vault.
+    pub bond: u64,
+    pub disputed_at: i64,
     pub result: Option<JobResult>,
     pub bump: u8,
 }
@@ -55,6 +58,7 @@ impl Job {
             + 1 + 1 + 1 // tier, state, attempts
             + 8 * 4 // timestamps
             + 32 + 32 + 8 // node, node owner, locked stake
+            + 8 + 8 // bond, disputed at
             + 1 + JobResult::INIT_SPACE
             + 1 // bump
     }
@@ -69,6 +73,8 @@ pub enum JobState {
     Queued,
     Assigned,
     Submitted,
+    /// The creator challenged the result; waiting for the arbiter or the timeout.
+    Disputed,
     /// Only seen in events: a settled job's account is closed.
     Settled,
 }

@@ -27,10 +27,12 @@ pub struct Market {
     pub next_back_seq: u64,
     /// Next front-of-line sequence number (shrinks from 2^63 - 1).
     pub next_front_seq: u64,
-    /// Sum of the escrow of this market's open jobs.
+    /// Sum of the escrow and dispute bonds of this market's open jobs: what
+    /// the escrow vault holds.
     pub open_escrow: u64,
     pub jobs_posted: u64,
     pub jobs_settled: u64,
+    /// Payments, slashes and lost bonds burned for this market's jobs.
     pub tokens_burned: u64,
     pub work_micro_usd: u64,
     pub max_duration_secs: u32,
@@ -75,6 +77,7 @@ pub struct InFlightEntry {
 
 pub const PHASE_ASSIGNED: u8 = 1;
 pub const PHASE_SUBMITTED: u8 = 2;
+pub const PHASE_DISPUTED: u8 = 3;
 
 const SEQ_MIDPOINT: u64 = 1 << 63;
 

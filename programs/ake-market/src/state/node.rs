@@ -22,6 +22,9 @@ pub struct Node {
     pub tier: u8,
     /// Success rate in bps (neutral start); gates jobs with a minimum.
     pub reputation_bps: u16,
+    /// Set when the node breaks its SLA (expiry, lost dispute); only the
+    /// owner's `rearm_node` clears it.
+    pub suspended: bool,
     pub jobs_completed: u64,
     pub jobs_expired: u64,
     pub jobs_disputed: u64,

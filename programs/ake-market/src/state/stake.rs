@@ -33,6 +33,18 @@ impl Stake {
         Ok(())
     }
 
+    /// Takes `bps` of active + unbonding stake, active first. Locks stay as
+    /// they are (they are released by their jobs); `free()` is then zero
+    /// until the owner tops the stake up. Returns the amount slashed.
+    pub fn slash(&mut self, bps: u16) -> Result<u64> {
+        let (from_active, from_unbonding) =
+            crate::math::slash_split(self.amount, self.unbonding, bps)
+                .ok_or(MarketError::MathOverflow)?;
+        self.amount -= from_active;
+        self.unbonding -= from_unbonding;
+        Ok(from_active + from_unbonding)
+    }
+
     pub fn unlock(&mut self, amount: u64) -> Result<()> {
         self.locked = self
             .locked

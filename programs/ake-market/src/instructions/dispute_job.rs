@@ -1,0 +1,89 @@
+use anchor_lang::prelude::*;
+use anchor_spl::token::{self, Mint, Token, TokenAccount, TransferChecked};
+
+use crate::constants::CONFIG_SEED;
+use crate::errors::MarketError;
+use crate::events::JobDisputed;
+use crate::state::{Config, Job, JobState, Market, Node, PHASE_DISPUTED};
+
+#[event_cpi]
+#[derive(Accounts)]
+pub struct DisputeJob<'info> {
+    pub creator: Signer<'info>,
+    #[account(seeds = [CONFIG_SEED], bump = config.bump, has_one = mint)]
+    pub config: Box<Account<'info, Config>>,
+    #[account(mut, has_one = creator @ MarketError::NotCreator, has_one = market @ MarketError::AccountMismatch, has_one = node @ MarketError::AccountMismatch)]
+    pub job: Box<Account<'info, Job>>,
+    #[account(mut)]
+    pub market: AccountLoader<'info, Market>,
+    #[account(mut)]
+    pub node: Box<Account<'info, Node>>,
+    #[account(mut, address = market.load()?.escrow_vault @ MarketError::AccountMismatch)]
+    pub escrow_vault: Box<Account<'info, TokenAccount>>,
+    pub mint: Box<Account<'info, Mint>>,
+    #[account(mut, token::mint = mint, token::authority = creator)]
+    pub creator_token: Box<Account<'info, TokenAccount>>,
+    pub token_program: Program<'info, Token>,
+}
+
+/// The creator challenges a result inside the challenge window by posting
+/// the configured bond. The job freezes until the arbiter resolves it or
+/// the dispute times out in the creator's favour.
+pub fn handler(mut ctx: Context<DisputeJob>) -> Result<()> {
+    let now = Clock::get()?.unix_timestamp;
+    let sla = ctx.accounts.config.params.sla;
+    let window = i64::from(ctx.accounts.config.params.challenge_window_secs);
+    let a = &mut ctx.accounts;
+    require!(
+        a.job.state == JobState::Submitted,
+        MarketError::InvalidJobState
+    );
+    let window_end = a
+        .job
+        .submitted_at
+        .checked_add(window)
+        .ok_or(MarketError::MathOverflow)?;
+    require!(now <= window_end, MarketError::ChallengeWindowClosed);
+
+    token::transfer_checked(
+        CpiContext::new(
+            token::ID,
+            TransferChecked {
+                from: a.creator_token.to_account_info(),
+                mint: a.mint.to_account_info(),
+                to: a.escrow_vault.to_account_info(),
+                authority: a.creator.to_account_info(),
+            },
+        ),
+        sla.dispute_bond,
+        a.mint.decimals,
+    )?;
+    let timeout_at = now
+        .checked_add(i64::from(sla.dispute_timeout_secs))
+        .ok_or(MarketError::MathOverflow)?;
+    let job_key = a.job.key();
+    {
+        let mut market = a.market.load_mut()?;
+        market.open_escrow = market
+            .open_escrow
+            .checked_add(sla.dispute_bond)
+            .ok_or(MarketError::MathOverflow)?;
+        market.track(job_key, timeout_at, PHASE_DISPUTED)?;
+    }
+    a.job.state = JobState::Disputed;
+    a.job.bond = sla.dispute_bond;
+    a.job.disputed_at = now;
+    a.node.jobs_disputed = a
+        .node
+        .jobs_disputed
+        .checked_add(1)
+        .ok_or(MarketError::MathOverflow)?;
+    let event = JobDisputed {
+        job: job_key,
+        node: a.node.key(),
+        bond: sla.dispute_bond,
+        timeout_at,
+    };
+    emit_cpi!(event);
+    Ok(())
+}

@@ -1,0 +1,50 @@
+use anchor_lang::prelude::*;
+use anchor_spl::token::TokenAccount;
+
+use crate::disputes::resolve;
+use crate::errors::MarketError;
+use crate::settlement::*;
+use crate::state::Job;
+
+#[event_cpi]
+#[derive(Accounts)]
+pub struct ExpireDispute<'info> {
+    pub caller: Signer<'info>,
+    /// CHECK: the job's creator, who gets the job account's rent back.
+    #[account(mut, address = job.creator @ MarketError::AccountMismatch)]
+    pub creator: UncheckedAccount<'info>,
+    #[account(mut, close = creator)]
+    pub job: Box<Account<'info, Job>>,
+    #[account(mut, address = settle.config.stake_vault @ MarketError::AccountMismatch)]
+    pub stake_vault: Box<Account<'info, TokenAccount>>,
+    pub settle: SettleAccounts<'info>,
+}
+
+/// Anyone ends a dispute the arbiter left unresolved past the timeout: the
+/// creator wins, so the protocol never holds a creator's money forever.
+pub fn handler(mut ctx: Context<ExpireDispute>) -> Result<()> {
+    let timeout = i64::from(ctx.accounts.settle.config.params.sla.dispute_timeout_secs);
+    let a = &mut ctx.accounts;
+    let timeout_at = a
+        .job
+        .disputed_at
+        .checked_add(timeout)
+        .ok_or(MarketError::MathOverflow)?;
+    require!(
+        Clock::get()?.unix_timestamp > timeout_at,
+        MarketError::DisputeNotTimedOut
+    );
+    let job_key = a.job.key();
+    let vault = a.stake_vault.to_account_info();
+    let event = resolve(
+        job_key,
+        &mut a.job,
+        &mut a.settle,
+        vault,
+        true,
+        true,
+        ctx.bumps.settle.reporter,
+    )?;
+    emit_cpi!(event);
+    Ok(())
+}

@@ -1,0 +1,40 @@
+use anchor_lang::prelude::*;
+use anchor_spl::token::TokenAccount;
+
+use crate::disputes::resolve;
+use crate::errors::MarketError;
+use crate::settlement::*;
+use crate::state::Job;
+
+#[event_cpi]
+#[derive(Accounts)]
+pub struct ResolveDispute<'info> {
+    #[account(address = settle.config.arbiter @ MarketError::NotArbiter)]
+    pub arbiter: Signer<'info>,
+    /// CHECK: the job's creator, who gets the job account's rent back.
+    #[account(mut, address = job.creator @ MarketError::AccountMismatch)]
+    pub creator: UncheckedAccount<'info>,
+    #[account(mut, close = creator)]
+    pub job: Box<Account<'info, Job>>,
+    #[account(mut, address = settle.config.stake_vault @ MarketError::AccountMismatch)]
+    pub stake_vault: Box<Account<'info, TokenAccount>>,
+    pub settle: SettleAccounts<'info>,
+}
+
+/// The arbiter decides a dispute.
+pub fn handler(mut ctx: Context<ResolveDispute>, creator_wins: bool) -> Result<()> {
+    let a = &mut ctx.accounts;
+    let job_key = a.job.key();
+    let vault = a.stake_vault.to_account_info();
+    let event = resolve(
+        job_key,
+        &mut a.job,
+        &mut a.settle,
+        vault,
+        creator_wins,
+        false,
+        ctx.bumps.settle.reporter,
+    )?;
+    emit_cpi!(event);
+    Ok(())
+}

@@ -1,0 +1,256 @@
+//! SLA enforcement: expiry slashes, disputes with bonds, reputation.
+
+use ake_market::errors::MarketError;
+use ake_market::state::{JobState, Node, Stake};
+use ake_sdk::{instructions as ixs, pda};
+use ake_tests::*;
+
+/// A node with `stake`, armed, holding a freshly posted 1-GPU job.
+async fn assigned(chain: &mut Chain, stake: u64) -> (TestNode, User, solana_sdk::pubkey::Pubkey) {
+    let node = chain.node(1, stake).await;
+    chain.node_ready(&node).await.unwrap();
+    let creator = chain.user(1_000 * AKE).await;
+    let job = chain.post_job(&creator, 1, 600).await.unwrap();
+    (node, creator, job)
+}
+
+async fn stake_of(chain: &mut Chain, node: &TestNode) -> Stake {
+    chain
+        .account(&pda::stake(&node.owner.pubkey()))
+        .await
+        .unwrap()
+}
+
+async fn node_of(chain: &mut Chain, node: &TestNode) -> Node {
+    chain.account(&node.account).await.unwrap()
+}
+
+#[tokio::test]
+async fn expiry_slashes_exactly_and_suspends() {
+    let mut chain = Chain::start().await;
+    let (node, creator, job) = assigned(&mut chain, 2_000 * AKE).await;
+    let supply = chain.supply().await;
+    let bounty0 = chain.balance(&chain.payer_token.clone()).await;
+    chain.advance(1_201).await;
+    chain.expire(creator.token, &job).await.unwrap();
+
+    // 5% of 2,000 AKE = 100 AKE: 20 AKE bounty to the caller, 80 AKE burned.
+    assert_eq!(stake_of(&mut chain, &node).await.amount, 1_900 * AKE);
+    assert_eq!(
+        chain.balance(&chain.payer_token.clone()).await,
+        bounty0 + 20 * AKE
+    );
+    assert_eq!(chain.supply().await, supply - 80 * AKE);
+    assert_eq!(chain.balance(&pda::stake_vault()).await, 1_900 * AKE);
+    assert_eq!(chain.market(0).await.tokens_burned, 80 * AKE);
+    let n = node_of(&mut chain, &node).await;
+    assert!(n.suspended);
+    assert_eq!((n.jobs_expired, n.reputation_bps), (1, 4_688));
+    assert_eq!(chain.job(&job).await.unwrap().state, JobState::Queued);
+
+    // Suspended until the OWNER re-arms it.
+    assert_market_error(chain.node_ready(&node).await, MarketError::NodeSuspended);
+    let ix = ixs::rearm_node(creator.pubkey(), node.account);
+    assert_market_error(
+        chain.send(&[ix], &[&creator.key]).await,
+        MarketError::NotNodeOwner,
+    );
+    chain.rearm(&node).await.unwrap();
+    assert_market_error(chain.rearm(&node).await, MarketError::NodeNotSuspended);
+    chain.node_ready(&node).await.unwrap();
+    assert_eq!(chain.job(&job).await.unwrap().node, node.account);
+}
+
+#[tokio::test]
+async fn unstaking_first_does_not_escape_a_slash() {
+    let mut chain = Chain::start().await;
+    let (node, creator, job) = assigned(&mut chain, 1_000 * AKE).await;
+    // Everything but the locked 200 AKE is requested out.
+    let ix = ixs::request_unstake(node.owner.pubkey(), 800 * AKE);
+    chain.send_ok(&[ix], &[&node.owner.key]).await;
+    chain.advance(1_201).await;
+    chain.expire(creator.token, &job).await.unwrap();
+    // 5% of (200 + 800) = 50 AKE: all 200 active can cover it.
+    let s = stake_of(&mut chain, &node).await;
+    assert_eq!((s.amount, s.unbonding), (150 * AKE, 800 * AKE));
+
+    // A second owner with almost everything unbonding: the slash reaches into it.
+    // Its node picks up the re-queued job (front of the queue).
+    let node2 = chain.node(1, 200 * AKE).await;
+    chain.node_ready(&node2).await.unwrap();
+    assert_eq!(chain.job(&job).await.unwrap().node, node2.account);
+    chain.fund(&node2.owner.token, 9_800 * AKE).await;
+    chain
+        .deposit_stake(&node2.owner, 9_800 * AKE)
+        .await
+        .unwrap();
+    let ix = ixs::request_unstake(node2.owner.pubkey(), 9_800 * AKE);
+    chain.send_ok(&[ix], &[&node2.owner.key]).await;
+    let s = stake_of(&mut chain, &node2).await;
+    assert_eq!(
+        (s.amount, s.locked, s.unbonding),
+        (200 * AKE, 200 * AKE, 9_800 * AKE)
+    );
+    chain.advance(1_201).await;
+    chain.expire(creator.token, &job).await.unwrap();
+    // 5% of 10,000 = 500 AKE: 200 from active, 300 from unbonding.
+    let s = stake_of(&mut chain, &node2).await;
+    assert_eq!((s.amount, s.unbonding), (0, 9_500 * AKE));
+    // Withdrawing after the period gets only what is left.
+    chain.advance(1_209_600).await;
+    let ix = ixs::withdraw_stake(node2.owner.pubkey(), chain.mint, node2.owner.token);
+    chain.send_ok(&[ix], &[&node2.owner.key]).await;
+    assert_eq!(chain.balance(&node2.owner.token).await, 9_500 * AKE);
+}
+
+#[tokio::test]
+async fn dispute_creator_wins() {
+    let mut chain = Chain::start().await;
+    let (node, creator, job) = assigned(&mut chain, 1_000 * AKE).await;
+    let escrow = chain.job(&job).await.unwrap().escrow;
+    chain.submit(&node, &job, 300).await.unwrap();
+    chain.dispute(&creator, &job).await.unwrap();
+    let j = chain.job(&job).await.unwrap();
+    assert_eq!((j.state, j.bond), (JobState::Disputed, 100 * AKE));
+    assert_eq!(chain.escrow_balance().await, escrow + 100 * AKE);
+    assert_eq!(
+        chain.balance(&creator.token).await,
+        1_000 * AKE - escrow - 100 * AKE
+    );
+    // Frozen: no finalize, even after the window.
+    chain.advance(3_601).await;
+    assert_market_error(
+        chain.finalize(creator.token, &job).await,
+        MarketError::InvalidJobState,
+    );
+    // Only the arbiter decides.
+    let stranger = chain.user(0).await;
+    let j = chain.job(&job).await.unwrap();
+    let keys = chain.settle_keys(creator.token, stranger.pubkey()).await;
+    let ix = ixs::resolve_dispute(job, &j, &keys, true);
+    assert_market_error(
+        chain.send(&[ix], &[&stranger.key]).await,
+        MarketError::NotArbiter,
+    );
+
+    let supply = chain.supply().await;
+    chain.resolve(creator.token, &job, true).await.unwrap();
+    assert_eq!(
+        chain.balance(&creator.token).await,
+        1_000 * AKE,
+        "escrow and bond back in full"
+    );
+    assert_eq!(chain.escrow_balance().await, 0);
+    // 10% of 1,000 AKE, all burned.
+    assert_eq!(stake_of(&mut chain, &node).await.amount, 900 * AKE);
+    assert_eq!(stake_of(&mut chain, &node).await.locked, 0);
+    assert_eq!(chain.supply().await, supply - 100 * AKE);
+    let n = node_of(&mut chain, &node).await;
+    assert!(n.suspended);
+    assert_eq!(
+        (n.jobs_disputed, n.jobs_completed, n.reputation_bps),
+        (1, 0, 4_688)
+    );
+    assert!(chain.job(&job).await.is_none());
+    assert_eq!(chain.market(0).await.in_flight_count, 0);
+}
+
+#[tokio::test]
+async fn dispute_node_wins() {
+    let mut chain = Chain::start().await;
+    let (node, creator, job) = assigned(&mut chain, 1_000 * AKE).await;
+    chain.submit(&node, &job, 300).await.unwrap();
+    chain.dispute(&creator, &job).await.unwrap();
+    let supply = chain.supply().await;
+    let treasury = chain.balance(&chain.treasury.clone()).await;
+    chain.resolve(creator.token, &job, false).await.unwrap();
+    // Settled as usual (120,241 charged: 114,228 burned, 6,013 fee) and the bond burned.
+    let charged = 120_241;
+    let burned = charged * 9_500 / 10_000;
+    assert_eq!(
+        chain.balance(&creator.token).await,
+        1_000 * AKE - charged - 100 * AKE
+    );
+    assert_eq!(chain.supply().await, supply - burned - 100 * AKE);
+    assert_eq!(
+        chain.balance(&chain.treasury.clone()).await,
+        treasury + charged - burned
+    );
+    assert_eq!(chain.escrow_balance().await, 0);
+    let n = node_of(&mut chain, &node).await;
+    assert!(!n.suspended);
+    assert_eq!(
+        (n.jobs_completed, n.jobs_disputed, n.reputation_bps),
+        (1, 1, 5_312)
+    );
+    let epoch = chain.epoch().await;
+    let work: ake_emissions::state::NodeWork = chain
+        .account_of(&pda::node_work(epoch, &node.account), &ake_emissions::ID)
+        .await
+        .expect("the node's work still counts");
+    assert_eq!(work.work_micro_usd, 300 * RATE);
+    assert_eq!(stake_of(&mut chain, &node).await.amount, 1_000 * AKE);
+}
+
+#[tokio::test]
+async fn dispute_timeout_and_window() {
+    let mut chain = Chain::start().await;
+    let (node, creator, job) = assigned(&mut chain, 1_000 * AKE).await;
+    chain.submit(&node, &job, 300).await.unwrap();
+    chain.dispute(&creator, &job).await.unwrap();
+    chain.advance(259_200).await;
+    assert_market_error(
+        chain.expire_dispute(creator.token, &job).await,
+        MarketError::DisputeNotTimedOut,
+    );
+    chain.advance(1).await;
+    chain.expire_dispute(creator.token, &job).await.unwrap();
+    assert_eq!(chain.balance(&creator.token).await, 1_000 * AKE);
+    assert!(node_of(&mut chain, &node).await.suspended);
+
+    // After the window a result can no longer be disputed.
+    chain.rearm(&node).await.unwrap();
+    let (late_node, late_creator, late_job) = assigned(&mut chain, 1_000 * AKE).await;
+    let _ = late_node;
+    let late = chain.job(&late_job).await.unwrap();
+    let holder = if late.node == node.account {
+        &node
+    } else {
+        &late_node
+    };
+    chain.submit(holder, &late_job, 10).await.unwrap();
+    chain.advance(3_601).await;
+    assert_market_error(
+        chain.dispute(&late_creator, &late_job).await,
+        MarketError::ChallengeWindowClosed,
+    );
+}
+
+#[tokio::test]
+async fn reputation_gates_assignment() {
+    let mut chain = Chain::start().await;
+    let node = chain.node(1, 1_000 * AKE).await;
+    let creator = chain.user(1_000 * AKE).await;
+    let mut expected = 5_000u16;
+    for _ in 0..4 {
+        chain.work(&node, &creator, 60).await;
+        expected = ake_market::math::next_reputation(expected, true);
+        assert_eq!(node_of(&mut chain, &node).await.reputation_bps, expected);
+    }
+    assert_eq!(expected, 6_136);
+
+    // A newcomer at the neutral 5,000 is skipped by a job needing 6,000.
+    let newcomer = chain.node(1, 1_000 * AKE).await;
+    chain.node_ready(&newcomer).await.unwrap();
+    let nonce = chain.next_nonce(&creator.pubkey()).await;
+    let mut args = chain.post_args(nonce, 1, 600);
+    args.min_reputation_bps = 6_000;
+    let picky = chain.post_job_with(&creator, args).await.unwrap();
+    assert_eq!(chain.job(&picky).await.unwrap().state, JobState::Queued);
+    // The proven node takes it when it arms.
+    chain.node_ready(&node).await.unwrap();
+    assert_eq!(chain.job(&picky).await.unwrap().node, node.account);
+    // And a job with no minimum goes to the newcomer.
+    let open = chain.post_job(&creator, 1, 600).await.unwrap();
+    assert_eq!(chain.job(&open).await.unwrap().node, newcomer.account);
+}
