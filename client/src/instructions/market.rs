@@ -12,11 +12,7 @@ use crate::pda;
 const PROGRAM: Pubkey = ake_market::ID;
 
 fn build(accounts: impl ToAccountMetas, data: impl InstructionData) -> Instruction {
-    Instruction {
-        program_id: PROGRAM,
-        accounts: accounts.to_account_metas(None),
-        data: data.data(),
-    }
+    super::build(PROGRAM, accounts, data)
 }
 
 fn event_authority() -> Pubkey {

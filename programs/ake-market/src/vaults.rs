@@ -87,3 +87,27 @@ impl<'info> Vault<'info> {
         )
     }
 }
+
+/// Moves `amount` from a user's token account into a vault; the user signs.
+pub fn deposit<'info>(
+    from: AccountInfo<'info>,
+    vault: AccountInfo<'info>,
+    mint: AccountInfo<'info>,
+    user: AccountInfo<'info>,
+    amount: u64,
+    decimals: u8,
+) -> Result<()> {
+    token::transfer_checked(
+        CpiContext::new(
+            token::ID,
+            TransferChecked {
+                from,
+                mint,
+                to: vault,
+                authority: user,
+            },
+        ),
+        amount,
+        decimals,
+    )
+}

@@ -1,10 +1,11 @@
 use anchor_lang::prelude::*;
-use anchor_spl::token::{self, Mint, Token, TokenAccount, TransferChecked};
+use anchor_spl::token::{Mint, Token, TokenAccount};
 
 use crate::constants::{CONFIG_SEED, STAKE_SEED};
 use crate::errors::MarketError;
 use crate::events::StakeDeposited;
 use crate::state::{Config, Stake};
+use crate::vaults::deposit;
 use ake_program_common::account_creation::{create_pda, is_uncreated, read_existing, write_new};
 
 #[event_cpi]
@@ -51,16 +52,11 @@ pub fn handler(ctx: Context<DepositStake>, amount: u64) -> Result<()> {
         read_existing::<Stake>(&info, &crate::ID)?
     };
 
-    token::transfer_checked(
-        CpiContext::new(
-            token::ID,
-            TransferChecked {
-                from: a.owner_token.to_account_info(),
-                mint: a.mint.to_account_info(),
-                to: a.stake_vault.to_account_info(),
-                authority: a.owner.to_account_info(),
-            },
-        ),
+    deposit(
+        a.owner_token.to_account_info(),
+        a.stake_vault.to_account_info(),
+        a.mint.to_account_info(),
+        a.owner.to_account_info(),
         amount,
         a.mint.decimals,
     )?;

@@ -1,10 +1,11 @@
 use anchor_lang::prelude::*;
-use anchor_spl::token::{self, Mint, Token, TokenAccount, TransferChecked};
+use anchor_spl::token::{Mint, Token, TokenAccount};
 
 use crate::constants::CONFIG_SEED;
 use crate::errors::MarketError;
 use crate::events::JobDisputed;
 use crate::state::{Config, Job, JobState, Market, Node, PHASE_DISPUTED};
+use crate::vaults::deposit;
 
 #[event_cpi]
 #[derive(Accounts)]
@@ -45,16 +46,11 @@ pub fn handler(mut ctx: Context<DisputeJob>) -> Result<()> {
         .ok_or(MarketError::MathOverflow)?;
     require!(now <= window_end, MarketError::ChallengeWindowClosed);
 
-    token::transfer_checked(
-        CpiContext::new(
-            token::ID,
-            TransferChecked {
-                from: a.creator_token.to_account_info(),
-                mint: a.mint.to_account_info(),
-                to: a.escrow_vault.to_account_info(),
-                authority: a.creator.to_account_info(),
-            },
-        ),
+    deposit(
+        a.creator_token.to_account_info(),
+        a.escrow_vault.to_account_info(),
+        a.mint.to_account_info(),
+        a.creator.to_account_info(),
         sla.dispute_bond,
         a.mint.decimals,
     )?;

@@ -1,5 +1,5 @@
 use anchor_lang::prelude::*;
-use anchor_spl::token::{self, Mint, Token, TokenAccount, TransferChecked};
+use anchor_spl::token::{Mint, Token, TokenAccount};
 
 use crate::constants::{CONFIG_SEED, CREATOR_SEED, JOB_SEED, STAKE_SEED};
 use crate::errors::MarketError;
@@ -8,6 +8,7 @@ use crate::matching::{assign, must_assign};
 use crate::math::{charge_micro_usd, micro_usd_to_tokens_ceil};
 use crate::oracle::read_price;
 use crate::state::{Config, Creator, Job, JobSpec, JobState, Market, Node, Stake, Waiting};
+use crate::vaults::deposit;
 use ake_program_common::account_creation::{create_pda, is_uncreated, read_existing, write_new};
 
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug, PartialEq, Eq)]
@@ -126,16 +127,11 @@ pub fn handler(mut ctx: Context<PostJob>, args: PostJobArgs) -> Result<()> {
         ],
     )?;
 
-    token::transfer_checked(
-        CpiContext::new(
-            token::ID,
-            TransferChecked {
-                from: a.creator_token.to_account_info(),
-                mint: a.mint.to_account_info(),
-                to: a.escrow_vault.to_account_info(),
-                authority: payer.clone(),
-            },
-        ),
+    deposit(
+        a.creator_token.to_account_info(),
+        a.escrow_vault.to_account_info(),
+        a.mint.to_account_info(),
+        payer.clone(),
         escrow,
         a.mint.decimals,
     )?;

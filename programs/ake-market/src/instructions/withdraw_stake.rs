@@ -1,10 +1,11 @@
 use anchor_lang::prelude::*;
-use anchor_spl::token::{self, Mint, Token, TokenAccount, TransferChecked};
+use anchor_spl::token::{Mint, Token, TokenAccount};
 
-use crate::constants::{CONFIG_SEED, STAKE_SEED, STAKE_VAULT_SEED};
+use crate::constants::{CONFIG_SEED, STAKE_SEED};
 use crate::errors::MarketError;
 use crate::events::StakeWithdrawn;
 use crate::state::{Config, Stake};
+use crate::vaults::Vault;
 
 #[event_cpi]
 #[derive(Accounts)]
@@ -30,22 +31,13 @@ pub fn handler(ctx: Context<WithdrawStake>) -> Result<()> {
         Clock::get()?.unix_timestamp >= a.stake.unlock_at,
         MarketError::StillUnbonding
     );
-    let bump = [a.config.stake_vault_bump];
-    let seeds: &[&[u8]] = &[STAKE_VAULT_SEED, &bump];
-    token::transfer_checked(
-        CpiContext::new_with_signer(
-            token::ID,
-            TransferChecked {
-                from: a.stake_vault.to_account_info(),
-                mint: a.mint.to_account_info(),
-                to: a.owner_token.to_account_info(),
-                authority: a.stake_vault.to_account_info(),
-            },
-            &[seeds],
-        ),
-        amount,
+    Vault::stake(
+        a.config.stake_vault_bump,
+        a.stake_vault.to_account_info(),
+        a.mint.to_account_info(),
         a.mint.decimals,
-    )?;
+    )
+    .pay_out(&a.owner_token.to_account_info(), amount)?;
     let stake = &mut ctx.accounts.stake;
     stake.unbonding = 0;
     emit_cpi!(StakeWithdrawn {
