@@ -3,9 +3,16 @@
 //! all go through it.
 
 pub mod accounts;
+pub mod bootstrap;
+pub mod chain;
 pub mod cluster_params;
+pub mod errors;
 pub mod instructions;
+pub mod job_spec;
+pub mod oracle;
 pub mod pda;
+pub mod protocol;
+pub mod sender;
 
 pub use ake_emissions;
 pub use ake_market;

@@ -1,6 +1,8 @@
 use anchor_lang::prelude::*;
 
+/// `FromRepr` lets clients turn an on-chain code back into the error.
 #[error_code]
+#[derive(strum::FromRepr, strum::EnumIter)]
 pub enum EmissionsError {
     #[msg("arithmetic overflow")]
     MathOverflow,

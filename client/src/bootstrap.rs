@@ -1,0 +1,206 @@
+//! Applying a cluster's parameters: the AKE mint and its genesis supply,
+//! the mint authority handed to ake-emissions for good, both programs'
+//! configs, and the markets. Validated first; each step one transaction.
+
+use anchor_spl::token::spl_token;
+use solana_sdk::program_pack::Pack;
+use solana_sdk::pubkey::Pubkey;
+use solana_sdk::signature::{Keypair, Signer};
+
+use crate::chain::Chain;
+use crate::cluster_params::Bootstrap;
+use crate::instructions as ixs;
+use crate::pda;
+use crate::sender::{send_instructions, Fees, SendError};
+
+/// Where a bootstrap put things.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Deployment {
+    pub mint: String,
+    pub treasury: String,
+    /// Holds the genesis supply (the admin distributes it).
+    pub genesis_account: String,
+    pub markets: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BootstrapError {
+    #[error("AKE is already bootstrapped on this cluster (config {0} exists); change parameters with `ake admin set-params`")]
+    AlreadyBootstrapped(Pubkey),
+    #[error("bootstrap step '{step}' failed: {source}")]
+    Step {
+        step: &'static str,
+        source: SendError,
+    },
+}
+
+fn step(step: &'static str) -> impl FnOnce(SendError) -> BootstrapError {
+    move |source| BootstrapError::Step { step, source }
+}
+
+/// Instructions creating a token account at `account` for `mint`, owned by `owner`.
+pub fn create_token_account(
+    payer: &Pubkey,
+    account: &Pubkey,
+    mint: &Pubkey,
+    owner: &Pubkey,
+    rent: u64,
+) -> Vec<solana_sdk::instruction::Instruction> {
+    vec![
+        anchor_lang::solana_program::system_instruction::create_account(
+            payer,
+            account,
+            rent,
+            spl_token::state::Account::LEN as u64,
+            &spl_token::ID,
+        ),
+        spl_token::instruction::initialize_account3(&spl_token::ID, account, mint, owner)
+            .expect("valid token instruction"),
+    ]
+}
+
+pub async fn bootstrap(
+    chain: &dyn Chain,
+    admin: &Keypair,
+    b: &Bootstrap,
+    fees: Fees,
+    progress: &dyn Fn(&str),
+) -> Result<Deployment, BootstrapError> {
+    let config = pda::config();
+    if chain
+        .account(&config)
+        .await
+        .map_err(|e| step("read config")(e.into()))?
+        .is_some()
+    {
+        return Err(BootstrapError::AlreadyBootstrapped(config));
+    }
+    let admin_key = admin.pubkey();
+    let mint = Keypair::new();
+    let treasury = Keypair::new();
+    let genesis = Keypair::new();
+    let mint_rent = chain
+        .minimum_balance(spl_token::state::Mint::LEN)
+        .await
+        .map_err(|e| step("rent")(e.into()))?;
+    let account_rent = chain
+        .minimum_balance(spl_token::state::Account::LEN)
+        .await
+        .map_err(|e| step("rent")(e.into()))?;
+
+    progress("creating the AKE mint");
+    let create_mint = [
+        anchor_lang::solana_program::system_instruction::create_account(
+            &admin_key,
+            &mint.pubkey(),
+            mint_rent,
+            spl_token::state::Mint::LEN as u64,
+            &spl_token::ID,
+        ),
+        spl_token::instruction::initialize_mint2(
+            &spl_token::ID,
+            &mint.pubkey(),
+            &admin_key,
+            None,
+            b.decimals,
+        )
+        .expect("valid token instruction"),
+    ];
+    send_instructions(chain, admin, &[&mint], &create_mint, fees)
+        .await
+        .map_err(step("create mint"))?;
+
+    progress("creating the treasury and genesis accounts");
+    let mut accounts = create_token_account(
+        &admin_key,
+        &treasury.pubkey(),
+        &mint.pubkey(),
+        &admin_key,
+        account_rent,
+    );
+    accounts.extend(create_token_account(
+        &admin_key,
+        &genesis.pubkey(),
+        &mint.pubkey(),
+        &admin_key,
+        account_rent,
+    ));
+    send_instructions(chain, admin, &[&treasury, &genesis], &accounts, fees)
+        .await
+        .map_err(step("create token accounts"))?;
+
+    progress("minting the genesis supply and handing the mint authority to ake-emissions");
+    let genesis_ixs = [
+        spl_token::instruction::mint_to(
+            &spl_token::ID,
+            &mint.pubkey(),
+            &genesis.pubkey(),
+            &admin_key,
+            &[],
+            b.genesis_supply,
+        )
+        .expect("valid token instruction"),
+        spl_token::instruction::set_authority(
+            &spl_token::ID,
+            &mint.pubkey(),
+            Some(&pda::mint_authority()),
+            spl_token::instruction::AuthorityType::MintTokens,
+            &admin_key,
+            &[],
+        )
+        .expect("valid token instruction"),
+    ];
+    send_instructions(chain, admin, &[], &genesis_ixs, fees)
+        .await
+        .map_err(step("genesis supply"))?;
+
+    progress("initializing ake-market");
+    let init = ixs::initialize(
+        admin_key,
+        mint.pubkey(),
+        treasury.pubkey(),
+        b.market_params,
+        admin_key,
+    );
+    send_instructions(chain, admin, &[], &[init], fees)
+        .await
+        .map_err(step("initialize ake-market"))?;
+
+    progress("initializing ake-emissions");
+    let now = chain
+        .clock()
+        .await
+        .map_err(|e| step("read clock")(e.into()))?
+        .unix_timestamp;
+    let schedule = ake_emissions::state::Schedule {
+        genesis_ts: now,
+        ..b.schedule_without_genesis
+    };
+    let init = ixs::emissions::initialize(
+        admin_key,
+        mint.pubkey(),
+        treasury.pubkey(),
+        schedule,
+        b.split,
+        b.breaker,
+    );
+    send_instructions(chain, admin, &[], &[init], fees)
+        .await
+        .map_err(step("initialize ake-emissions"))?;
+
+    let mut markets = Vec::new();
+    for (index, args) in b.markets.iter().enumerate() {
+        progress(&format!("creating market {index} ({})", args.name));
+        let ix = ixs::create_market(admin_key, mint.pubkey(), index as u16, args.clone());
+        send_instructions(chain, admin, &[], &[ix], fees)
+            .await
+            .map_err(step("create market"))?;
+        markets.push(pda::market(index as u16).to_string());
+    }
+    Ok(Deployment {
+        mint: mint.pubkey().to_string(),
+        treasury: treasury.pubkey().to_string(),
+        genesis_account: genesis.pubkey().to_string(),
+        markets,
+    })
+}

@@ -1,0 +1,312 @@
+//! Job specs in TOML, validated before anything is sent: every invalid field
+//! gets an error that names it and the allowed range.
+
+use std::collections::BTreeMap;
+
+use ake_market::constants::{MAX_IMAGE_LEN, MAX_INLINE_SPEC_BYTES, MAX_URI_LEN};
+use ake_market::instructions::PostJobArgs;
+use ake_market::state::{EnvVar, InlineSpec, InputFile, JobSpec, Market, RemoteSpec};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobSpecFile {
+    /// Market index (GPU class); default 0.
+    #[serde(default)]
+    pub market: u16,
+    /// Container image; pin it with `@sha256:<digest>`.
+    pub image: Option<String>,
+    #[serde(default)]
+    pub command: Vec<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub inputs: Vec<InputEntry>,
+    pub gpus: u16,
+    pub max_duration_secs: u32,
+    #[serde(default)]
+    pub min_reputation_bps: u16,
+    /// Largest total output the node may upload; default 1 GiB.
+    pub max_output_mb: Option<u64>,
+    /// A spec too large for one transaction: its URI and sha256 instead.
+    pub spec_uri: Option<String>,
+    pub spec_sha256: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputEntry {
+    pub url: String,
+    pub sha256: String,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{field}: {problem}")]
+pub struct SpecError {
+    pub field: String,
+    pub problem: String,
+}
+
+fn bad(field: impl Into<String>, problem: impl Into<String>) -> SpecError {
+    SpecError {
+        field: field.into(),
+        problem: problem.into(),
+    }
+}
+
+/// A validated spec: what to post, and warnings to show.
+#[derive(Debug, Clone)]
+pub struct ValidSpec {
+    pub market: u16,
+    pub args: PostJobArgs,
+    pub warnings: Vec<String>,
+}
+
+pub fn parse_sha256(field: &str, s: &str) -> Result<[u8; 32], SpecError> {
+    let hex = s.strip_prefix("sha256:").unwrap_or(s);
+    let bytes = hex::decode(hex).map_err(|_| bad(field, "must be 64 hex digits (a sha256)"))?;
+    bytes
+        .try_into()
+        .map_err(|_| bad(field, "must be 64 hex digits (a sha256)"))
+}
+
+fn check_url(field: &str, url: &str) -> Result<(), SpecError> {
+    if url.len() > MAX_URI_LEN {
+        return Err(bad(field, format!("at most {MAX_URI_LEN} bytes")));
+    }
+    if !["https://", "http://", "s3://", "file://"]
+        .iter()
+        .any(|p| url.starts_with(p))
+    {
+        return Err(bad(
+            field,
+            "must start with https://, http://, s3:// or file://",
+        ));
+    }
+    Ok(())
+}
+
+impl JobSpecFile {
+    pub fn parse(text: &str) -> Result<Self, SpecError> {
+        toml::from_str(text).map_err(|e| bad("spec", e.message().to_string()))
+    }
+
+    /// Checks every field against the market it targets.
+    pub fn validate(&self, market: &Market) -> Result<ValidSpec, SpecError> {
+        let mut warnings = Vec::new();
+        if !(1..=market.max_gpus_per_job).contains(&self.gpus) {
+            return Err(bad(
+                "gpus",
+                format!(
+                    "must be 1..={} on market {}",
+                    market.max_gpus_per_job, self.market
+                ),
+            ));
+        }
+        if !(1..=market.max_duration_secs).contains(&self.max_duration_secs) {
+            return Err(bad(
+                "max_duration_secs",
+                format!(
+                    "must be 1..={} on market {}",
+                    market.max_duration_secs, self.market
+                ),
+            ));
+        }
+        if self.min_reputation_bps > 10_000 {
+            return Err(bad("min_reputation_bps", "must be 0..=10000"));
+        }
+        let spec = match (&self.spec_uri, &self.image) {
+            (Some(uri), None) => {
+                check_url("spec_uri", uri)?;
+                let sha = self
+                    .spec_sha256
+                    .as_deref()
+                    .ok_or_else(|| bad("spec_sha256", "required with spec_uri"))?;
+                JobSpec::Remote(RemoteSpec {
+                    uri: uri.clone(),
+                    sha256: parse_sha256("spec_sha256", sha)?,
+                })
+            }
+            (Some(_), Some(_)) => {
+                return Err(bad(
+                    "spec_uri",
+                    "give either image (inline spec) or spec_uri, not both",
+                ))
+            }
+            (None, None) => {
+                return Err(bad(
+                    "image",
+                    "required (or spec_uri for a spec too large to post inline)",
+                ))
+            }
+            (None, Some(image)) => {
+                if image.is_empty() || image.len() > MAX_IMAGE_LEN {
+                    return Err(bad("image", format!("must be 1..={MAX_IMAGE_LEN} bytes")));
+                }
+                if !image.contains("@sha256:") {
+                    warnings.push(format!(
+                        "image '{image}' has no @sha256 digest: nodes will run whatever the tag points to; pin it for reproducible results"
+                    ));
+                }
+                let mut inputs = Vec::new();
+                for (i, input) in self.inputs.iter().enumerate() {
+                    check_url(&format!("inputs[{i}].url"), &input.url)?;
+                    let sha256 = parse_sha256(&format!("inputs[{i}].sha256"), &input.sha256)?;
+                    inputs.push(InputFile {
+                        url: input.url.clone(),
+                        sha256,
+                    });
+                }
+                for name in self.env.keys() {
+                    if name.is_empty()
+                        || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    {
+                        return Err(bad(
+                            format!("env.{name}"),
+                            "names are letters, digits and _",
+                        ));
+                    }
+                }
+                let max_output_mb = self.max_output_mb.unwrap_or(1024);
+                if !(1..=1 << 20).contains(&max_output_mb) {
+                    return Err(bad("max_output_mb", "must be 1..=1048576"));
+                }
+                JobSpec::Inline(InlineSpec {
+                    image: image.clone(),
+                    command: self.command.clone(),
+                    env: self
+                        .env
+                        .iter()
+                        .map(|(name, value)| EnvVar {
+                            name: name.clone(),
+                            value: value.clone(),
+                        })
+                        .collect(),
+                    inputs,
+                    max_output_bytes: max_output_mb << 20,
+                })
+            }
+        };
+        if let JobSpec::Inline(_) = spec {
+            let len = anchor_lang::prelude::borsh::to_vec(&spec)
+                .map(|v| v.len())
+                .unwrap_or(usize::MAX);
+            if len > MAX_INLINE_SPEC_BYTES {
+                return Err(bad(
+                    "spec",
+                    format!(
+                        "the inline spec is {len} bytes; at most {MAX_INLINE_SPEC_BYTES} fit one transaction: host it and give spec_uri + spec_sha256"
+                    ),
+                ));
+            }
+        }
+        Ok(ValidSpec {
+            market: self.market,
+            args: PostJobArgs {
+                nonce: 0,
+                gpus: self.gpus,
+                max_duration_secs: self.max_duration_secs,
+                min_reputation_bps: self.min_reputation_bps,
+                max_tokens: u64::MAX,
+                spec,
+            },
+            warnings,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn market() -> Box<Market> {
+        let mut m: Box<Market> = bytemuck::zeroed_box();
+        m.max_gpus_per_job = 8;
+        m.max_duration_secs = 3_600;
+        m
+    }
+
+    const OK: &str = r#"
+image = "ake/render@sha256:1111111111111111111111111111111111111111111111111111111111111111"
+command = ["ake-render", "--samples", "8"]
+gpus = 1
+max_duration_secs = 600
+[env]
+SCENE = "spheres"
+"#;
+
+    #[test]
+    fn examples_in_the_repo_validate() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+        for name in ["render-job.toml", "inference-job.toml"] {
+            let text = std::fs::read_to_string(dir.join(name)).unwrap();
+            JobSpecFile::parse(&text)
+                .unwrap()
+                .validate(&market())
+                .unwrap();
+        }
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        let m = market();
+        let v = JobSpecFile::parse(OK).unwrap().validate(&m).unwrap();
+        assert!(v.warnings.is_empty());
+        let cases = [
+            ("gpus = 1", "gpus = 9", "gpus"),
+            (
+                "max_duration_secs = 600",
+                "max_duration_secs = 0",
+                "max_duration_secs",
+            ),
+            (
+                "gpus = 1",
+                "gpus = 1\nmin_reputation_bps = 10001",
+                "min_reputation_bps",
+            ),
+            (
+                "SCENE = \"spheres\"",
+                "SCENE = \"spheres\"\n[[inputs]]\nurl = \"ftp://x\"\nsha256 = \"00\"",
+                "inputs[0].url",
+            ),
+            (
+                "SCENE = \"spheres\"",
+                "SCENE = \"spheres\"\n[[inputs]]\nurl = \"https://x\"\nsha256 = \"zz\"",
+                "inputs[0].sha256",
+            ),
+        ];
+        for (from, to, field) in cases {
+            let err = JobSpecFile::parse(&OK.replace(from, to))
+                .unwrap()
+                .validate(&m)
+                .unwrap_err();
+            assert_eq!(err.field, field, "{err}");
+        }
+        let huge = OK.replace("spheres", &"x".repeat(500));
+        assert_eq!(
+            JobSpecFile::parse(&huge)
+                .unwrap()
+                .validate(&m)
+                .unwrap_err()
+                .field,
+            "spec"
+        );
+        let typo = OK.replace("gpus", "gpu");
+        assert!(JobSpecFile::parse(&typo)
+            .unwrap_err()
+            .problem
+            .contains("gpu"));
+    }
+
+    #[test]
+    fn a_missing_digest_warns() {
+        let v = JobSpecFile::parse(&OK.replace(
+            "@sha256:1111111111111111111111111111111111111111111111111111111111111111",
+            ":latest",
+        ))
+        .unwrap()
+        .validate(&market())
+        .unwrap();
+        assert_eq!(v.warnings.len(), 1);
+    }
+}

@@ -1,0 +1,467 @@
+//! Reading AKE's state and building the instructions that depend on it
+//! (next nonce, best queue counterpart, current epoch), for the CLI, the
+//! node daemon, the crank and the demo alike. Every list is reached by
+//! address; nothing scans the programs.
+
+use std::sync::Arc;
+
+use ake_emissions::state::{EmissionsConfig, EpochSummary, NodeWork};
+use ake_market::instructions::PostJobArgs;
+use ake_market::state::{
+    Config, Creator, Job, Market, Node, Stake, PHASE_ASSIGNED, PHASE_DISPUTED, PHASE_SUBMITTED,
+};
+use anchor_lang::AccountDeserialize;
+use anchor_spl::associated_token::get_associated_token_address;
+use anchor_spl::token::spl_token;
+use pyth_solana_receiver_sdk::price_update::PriceUpdateV2;
+use solana_sdk::instruction::Instruction;
+use solana_sdk::program_pack::Pack;
+use solana_sdk::pubkey::Pubkey;
+
+use crate::accounts::{decode, decode_market};
+use crate::chain::{Chain, ChainError};
+use crate::instructions as ixs;
+use crate::{oracle, pda};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProtocolError {
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    #[error("AKE is not bootstrapped on this cluster (no config at {0}); run `ake admin bootstrap migrations/<cluster>.toml`")]
+    NotBootstrapped(Pubkey),
+    #[error("{what} {key} does not exist")]
+    Missing { what: &'static str, key: Pubkey },
+    #[error("account {key} is not a valid {what}: {reason}")]
+    Malformed {
+        what: &'static str,
+        key: Pubkey,
+        reason: String,
+    },
+    #[error("market {0} does not exist; `ake market list` shows the markets")]
+    NoSuchMarket(u16),
+}
+
+/// Jobs and epochs the crank can move forward now.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct CrankWork {
+    pub epochs_to_close: Vec<u64>,
+    pub jobs_to_finalize: Vec<String>,
+    pub jobs_to_expire: Vec<String>,
+    pub disputes_to_expire: Vec<String>,
+}
+
+pub struct Protocol {
+    pub chain: Arc<dyn Chain>,
+}
+
+pub fn associated_token(owner: &Pubkey, mint: &Pubkey) -> Pubkey {
+    get_associated_token_address(owner, mint)
+}
+
+/// Creates `owner`'s associated AKE account if it does not exist (idempotent).
+pub fn create_associated_token(payer: &Pubkey, owner: &Pubkey, mint: &Pubkey) -> Instruction {
+    anchor_spl::associated_token::spl_associated_token_account::instruction::create_associated_token_account_idempotent(
+        payer,
+        owner,
+        mint,
+        &spl_token::ID,
+    )
+}
+
+impl Protocol {
+    pub fn new(chain: Arc<dyn Chain>) -> Self {
+        Protocol { chain }
+    }
+
+    async fn load<T: AccountDeserialize>(
+        &self,
+        key: &Pubkey,
+        owner: &Pubkey,
+        what: &'static str,
+    ) -> Result<Option<T>, ProtocolError> {
+        let Some(acc) = self.chain.account(key).await? else {
+            return Ok(None);
+        };
+        // An address someone only sent lamports to is not created yet.
+        if acc.owner != *owner {
+            return Ok(None);
+        }
+        decode(&acc.data)
+            .map(Some)
+            .map_err(|e| ProtocolError::Malformed {
+                what,
+                key: *key,
+                reason: e.to_string(),
+            })
+    }
+
+    pub async fn config(&self) -> Result<Config, ProtocolError> {
+        let key = pda::config();
+        self.load(&key, &ake_market::ID, "market config")
+            .await?
+            .ok_or(ProtocolError::NotBootstrapped(key))
+    }
+
+    pub async fn emissions(&self) -> Result<EmissionsConfig, ProtocolError> {
+        let key = pda::emissions_config();
+        self.load(&key, &ake_emissions::ID, "emissions config")
+            .await?
+            .ok_or(ProtocolError::NotBootstrapped(key))
+    }
+
+    pub async fn market(&self, index: u16) -> Result<Box<Market>, ProtocolError> {
+        let key = pda::market(index);
+        let acc = self
+            .chain
+            .account(&key)
+            .await?
+            .ok_or(ProtocolError::NoSuchMarket(index))?;
+        decode_market(&acc.data).map_err(|e| ProtocolError::Malformed {
+            what: "market",
+            key,
+            reason: e.to_string(),
+        })
+    }
+
+    pub async fn market_at(&self, key: &Pubkey) -> Result<Box<Market>, ProtocolError> {
+        let acc = self
+            .chain
+            .account(key)
+            .await?
+            .ok_or(ProtocolError::Missing {
+                what: "market",
+                key: *key,
+            })?;
+        decode_market(&acc.data).map_err(|e| ProtocolError::Malformed {
+            what: "market",
+            key: *key,
+            reason: e.to_string(),
+        })
+    }
+
+    pub async fn job(&self, key: &Pubkey) -> Result<Option<Job>, ProtocolError> {
+        self.load(key, &ake_market::ID, "job").await
+    }
+
+    pub async fn node(&self, key: &Pubkey) -> Result<Option<Node>, ProtocolError> {
+        self.load(key, &ake_market::ID, "node").await
+    }
+
+    pub async fn stake(&self, owner: &Pubkey) -> Result<Option<Stake>, ProtocolError> {
+        self.load(&pda::stake(owner), &ake_market::ID, "stake")
+            .await
+    }
+
+    pub async fn next_nonce(&self, creator: &Pubkey) -> Result<u64, ProtocolError> {
+        let c: Option<Creator> = self
+            .load(&pda::creator(creator), &ake_market::ID, "creator")
+            .await?;
+        Ok(c.map_or(0, |c| c.next_nonce))
+    }
+
+    pub async fn epoch_summary(&self, epoch: u64) -> Result<Option<EpochSummary>, ProtocolError> {
+        self.load(
+            &pda::epoch_summary(epoch),
+            &ake_emissions::ID,
+            "epoch summary",
+        )
+        .await
+    }
+
+    pub async fn node_work(
+        &self,
+        epoch: u64,
+        node: &Pubkey,
+    ) -> Result<Option<NodeWork>, ProtocolError> {
+        self.load(
+            &pda::node_work(epoch, node),
+            &ake_emissions::ID,
+            "node work",
+        )
+        .await
+    }
+
+    /// The token balance of an SPL token account; 0 when it does not exist.
+    pub async fn token_balance(&self, account: &Pubkey) -> Result<u64, ProtocolError> {
+        Ok(match self.chain.account(account).await? {
+            Some(acc) if acc.owner == spl_token::ID => spl_token::state::Account::unpack(&acc.data)
+                .map(|a| a.amount)
+                .unwrap_or(0),
+            _ => 0,
+        })
+    }
+
+    pub async fn supply(&self, mint: &Pubkey) -> Result<u64, ProtocolError> {
+        let acc = self
+            .chain
+            .account(mint)
+            .await?
+            .ok_or(ProtocolError::Missing {
+                what: "mint",
+                key: *mint,
+            })?;
+        spl_token::state::Mint::unpack(&acc.data)
+            .map(|m| m.supply)
+            .map_err(|e| ProtocolError::Malformed {
+                what: "mint",
+                key: *mint,
+                reason: e.to_string(),
+            })
+    }
+
+    /// The AKE/USD price account named by the config, decoded.
+    pub async fn price(&self, config: &Config) -> Result<(Pubkey, PriceUpdateV2), ProtocolError> {
+        let key = oracle::price_feed_address(&config.params.oracle.feed_id);
+        let acc = self
+            .chain
+            .account(&key)
+            .await?
+            .ok_or(ProtocolError::Missing {
+                what: "AKE/USD price account",
+                key,
+            })?;
+        let update = oracle::decode_price(&acc.data).ok_or(ProtocolError::Malformed {
+            what: "Pyth PriceUpdateV2",
+            key,
+            reason: "cannot decode".into(),
+        })?;
+        Ok((key, update))
+    }
+
+    /// The emissions epoch the chain's clock is in.
+    pub async fn current_epoch(&self, emissions: &EmissionsConfig) -> Result<u64, ProtocolError> {
+        let now = self.chain.clock().await?.unix_timestamp;
+        let s = &emissions.schedule;
+        Ok(ake_emissions::math::epoch_at(now, s.genesis_ts, s.epoch_secs).unwrap_or(0))
+    }
+
+    /// post_job for `creator` on market `index`: next nonce, best waiting
+    /// node, the creator's stake and token account filled in.
+    pub async fn post_job(
+        &self,
+        creator: &Pubkey,
+        index: u16,
+        mut args: PostJobArgs,
+    ) -> Result<(Pubkey, Instruction), ProtocolError> {
+        let config = self.config().await?;
+        let market = self.market(index).await?;
+        args.nonce = self.next_nonce(creator).await?;
+        let (price_update, _) = self.price(&config).await?;
+        let staked = self.stake(creator).await?.is_some();
+        let candidate = market.best_node_for(args.gpus, args.min_reputation_bps);
+        let job = pda::job(creator, args.nonce);
+        let ix = ixs::post_job(
+            ixs::PostJobAccounts {
+                creator: *creator,
+                market: pda::market(index),
+                mint: config.mint,
+                creator_token: associated_token(creator, &config.mint),
+                price_update,
+                creator_staked: staked,
+                candidate_node: candidate,
+            },
+            args,
+        );
+        Ok((job, ix))
+    }
+
+    /// node_ready for the node whose hot key is `signer`.
+    pub async fn node_ready(&self, signer: &Pubkey) -> Result<Instruction, ProtocolError> {
+        let key = pda::node(signer);
+        let node = self
+            .node(&key)
+            .await?
+            .ok_or(ProtocolError::Missing { what: "node", key })?;
+        let market = self.market_at(&node.market).await?;
+        let candidate = market.best_job_for(node.gpus, node.reputation_bps);
+        Ok(ixs::node_ready(*signer, node.owner, node.market, candidate))
+    }
+
+    pub async fn settle_keys(
+        &self,
+        job: &Job,
+        payer: Pubkey,
+    ) -> Result<ixs::SettleKeys, ProtocolError> {
+        let config = self.config().await?;
+        let emissions = self.emissions().await?;
+        Ok(ixs::SettleKeys {
+            mint: config.mint,
+            treasury: config.treasury,
+            creator_token: associated_token(&job.creator, &config.mint),
+            payer,
+            epoch: self.current_epoch(&emissions).await?,
+        })
+    }
+
+    async fn existing_job(&self, key: &Pubkey) -> Result<Job, ProtocolError> {
+        self.job(key).await?.ok_or(ProtocolError::Missing {
+            what: "job",
+            key: *key,
+        })
+    }
+
+    pub async fn finalize(
+        &self,
+        job_key: &Pubkey,
+        caller: Pubkey,
+    ) -> Result<Instruction, ProtocolError> {
+        let job = self.existing_job(job_key).await?;
+        Ok(ixs::finalize_job(
+            *job_key,
+            &job,
+            &self.settle_keys(&job, caller).await?,
+        ))
+    }
+
+    pub async fn accept(&self, job_key: &Pubkey) -> Result<Instruction, ProtocolError> {
+        let job = self.existing_job(job_key).await?;
+        Ok(ixs::accept_result(
+            *job_key,
+            &job,
+            &self.settle_keys(&job, job.creator).await?,
+        ))
+    }
+
+    pub async fn dispute(&self, job_key: &Pubkey) -> Result<Instruction, ProtocolError> {
+        let job = self.existing_job(job_key).await?;
+        let config = self.config().await?;
+        Ok(ixs::dispute_job(
+            *job_key,
+            &job,
+            config.mint,
+            associated_token(&job.creator, &config.mint),
+        ))
+    }
+
+    pub async fn cancel(&self, job_key: &Pubkey) -> Result<Instruction, ProtocolError> {
+        let job = self.existing_job(job_key).await?;
+        let config = self.config().await?;
+        Ok(ixs::cancel_job(
+            job.creator,
+            *job_key,
+            job.market,
+            config.mint,
+            associated_token(&job.creator, &config.mint),
+        ))
+    }
+
+    pub async fn expire(
+        &self,
+        job_key: &Pubkey,
+        caller: Pubkey,
+    ) -> Result<Instruction, ProtocolError> {
+        let job = self.existing_job(job_key).await?;
+        let config = self.config().await?;
+        let market = self.market_at(&job.market).await?;
+        Ok(ixs::expire_job(
+            *job_key,
+            &job,
+            ixs::ExpireKeys {
+                caller,
+                caller_token: associated_token(&caller, &config.mint),
+                mint: config.mint,
+                creator_token: associated_token(&job.creator, &config.mint),
+                candidate_node: market.best_node_for(job.gpus, job.min_reputation_bps),
+            },
+        ))
+    }
+
+    pub async fn expire_dispute(
+        &self,
+        job_key: &Pubkey,
+        caller: Pubkey,
+    ) -> Result<Instruction, ProtocolError> {
+        let job = self.existing_job(job_key).await?;
+        Ok(ixs::expire_dispute(
+            *job_key,
+            &job,
+            &self.settle_keys(&job, caller).await?,
+        ))
+    }
+
+    pub async fn resolve_dispute(
+        &self,
+        job_key: &Pubkey,
+        arbiter: Pubkey,
+        creator_wins: bool,
+    ) -> Result<Instruction, ProtocolError> {
+        let job = self.existing_job(job_key).await?;
+        Ok(ixs::resolve_dispute(
+            *job_key,
+            &job,
+            &self.settle_keys(&job, arbiter).await?,
+            creator_wins,
+        ))
+    }
+
+    pub async fn close_epoch(
+        &self,
+        epoch: u64,
+        caller: Pubkey,
+    ) -> Result<Instruction, ProtocolError> {
+        let config = self.config().await?;
+        Ok(ixs::emissions::close_epoch(
+            caller,
+            associated_token(&caller, &config.mint),
+            config.mint,
+            config.treasury,
+            epoch,
+        ))
+    }
+
+    /// Claim of `node`'s reward for `epoch`, paid to its owner's token account.
+    pub async fn claim(
+        &self,
+        node: &Pubkey,
+        epoch: u64,
+        caller: Pubkey,
+    ) -> Result<Option<Instruction>, ProtocolError> {
+        let Some(work) = self.node_work(epoch, node).await? else {
+            return Ok(None);
+        };
+        let config = self.config().await?;
+        Ok(Some(ixs::emissions::claim(
+            caller,
+            epoch,
+            node,
+            associated_token(&work.owner, &config.mint),
+            work.payer,
+            config.mint,
+        )))
+    }
+
+    /// What is due now, from the markets' in-flight lists and the emissions
+    /// schedule: no program scan.
+    pub async fn crank_work(&self) -> Result<CrankWork, ProtocolError> {
+        let config = self.config().await?;
+        let emissions = self.emissions().await?;
+        let now = self.chain.clock().await?.unix_timestamp;
+        let mut work = CrankWork::default();
+        let s = &emissions.schedule;
+        let mut epoch = emissions.next_epoch;
+        while let Some(end) = ake_emissions::math::epoch_end(epoch, s.genesis_ts, s.epoch_secs) {
+            if end > now || work.epochs_to_close.len() >= 16 {
+                break;
+            }
+            work.epochs_to_close.push(epoch);
+            epoch += 1;
+        }
+        for index in 0..config.market_count {
+            let market = self.market(index).await?;
+            for e in market
+                .in_flight
+                .iter()
+                .filter(|e| e.occupied == 1 && e.due < now)
+            {
+                let list = match e.phase {
+                    PHASE_ASSIGNED => &mut work.jobs_to_expire,
+                    PHASE_SUBMITTED => &mut work.jobs_to_finalize,
+                    PHASE_DISPUTED => &mut work.disputes_to_expire,
+                    _ => continue,
+                };
+                list.push(e.job.to_string());
+            }
+        }
+        Ok(work)
+    }
+}

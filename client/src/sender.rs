@@ -1,0 +1,198 @@
+//! Sending so that callers can be exactly-once: the signed transaction's
+//! signature and last valid block height are known BEFORE anything is sent
+//! (a caller journals them), the same bytes are rebroadcast until they land
+//! or can never land, and nothing is re-signed before the blockhash expired.
+
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use solana_compute_budget_interface::ComputeBudgetInstruction;
+use solana_sdk::instruction::Instruction;
+use solana_sdk::pubkey::Pubkey;
+use solana_sdk::signature::{Keypair, Signature};
+use solana_sdk::signer::Signer;
+use solana_sdk::transaction::{Transaction, TransactionError};
+
+use crate::chain::{Chain, ChainError, TxStatus};
+use crate::errors::explain;
+
+/// Compute budget set on every transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct Fees {
+    pub compute_unit_limit: u32,
+    /// Micro-lamports per compute unit (priority fee).
+    pub compute_unit_price: u64,
+}
+
+impl Default for Fees {
+    fn default() -> Self {
+        Fees {
+            compute_unit_limit: 400_000,
+            compute_unit_price: 0,
+        }
+    }
+}
+
+/// A signed transaction, ready to journal and send.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub transaction: Transaction,
+    pub signature: Signature,
+    /// Once the chain's block height passes this, the transaction can never land.
+    pub last_valid_block_height: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("{explanation}")]
+    Failed {
+        signature: Option<Signature>,
+        error: TransactionError,
+        explanation: String,
+    },
+    #[error("transaction {signature} expired before it landed (blockhash too old); nothing happened, it is safe to build a new one")]
+    Expired { signature: Signature },
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+}
+
+fn backoff() -> ExponentialBuilder {
+    ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(200))
+        .with_max_delay(Duration::from_secs(5))
+        .with_max_times(8)
+}
+
+/// Retries `op` with backoff while the endpoint is unavailable.
+pub async fn with_retry<T, F, Fut>(op: F) -> Result<T, ChainError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ChainError>>,
+{
+    op.retry(backoff()).when(ChainError::is_transient).await
+}
+
+/// Adds the compute budget and signs with a fresh blockhash.
+pub async fn prepare(
+    chain: &dyn Chain,
+    payer: &Keypair,
+    signers: &[&Keypair],
+    instructions: &[Instruction],
+    fees: Fees,
+) -> Result<Prepared, ChainError> {
+    let mut ixs = vec![ComputeBudgetInstruction::set_compute_unit_limit(
+        fees.compute_unit_limit,
+    )];
+    if fees.compute_unit_price > 0 {
+        ixs.push(ComputeBudgetInstruction::set_compute_unit_price(
+            fees.compute_unit_price,
+        ));
+    }
+    ixs.extend_from_slice(instructions);
+    let (blockhash, last_valid_block_height) = with_retry(|| chain.latest_blockhash()).await?;
+    let mut all: Vec<&Keypair> = vec![payer];
+    all.extend(
+        signers
+            .iter()
+            .copied()
+            .filter(|s| s.pubkey() != payer.pubkey()),
+    );
+    let transaction =
+        Transaction::new_signed_with_payer(&ixs, Some(&payer.pubkey()), &all, blockhash);
+    let signature = transaction.signatures[0];
+    Ok(Prepared {
+        transaction,
+        signature,
+        last_valid_block_height,
+    })
+}
+
+/// Simulates first (a failing transaction costs nothing), then sends.
+pub async fn simulate_and_send(
+    chain: &dyn Chain,
+    prepared: &Prepared,
+) -> Result<Signature, SendError> {
+    let sim = with_retry(|| chain.simulate(&prepared.transaction)).await?;
+    if let Some(error) = sim.err {
+        let explanation = explain(&error, &prepared.transaction);
+        return Err(SendError::Failed {
+            signature: None,
+            error,
+            explanation,
+        });
+    }
+    confirm(chain, prepared).await
+}
+
+/// Broadcasts the same bytes until they land, fail, or expire. Safe to call
+/// again after a crash with the journaled `Prepared`.
+pub async fn confirm(chain: &dyn Chain, prepared: &Prepared) -> Result<Signature, SendError> {
+    let signature = prepared.signature;
+    let mut rebroadcast = tokio::time::Instant::now();
+    let mut sent = false;
+    loop {
+        match with_retry(|| chain.status(&signature)).await? {
+            TxStatus::Landed => return Ok(signature),
+            TxStatus::Failed(error) => {
+                let explanation = explain(&error, &prepared.transaction);
+                return Err(SendError::Failed {
+                    signature: Some(signature),
+                    error,
+                    explanation,
+                });
+            }
+            TxStatus::Unknown => {}
+        }
+        let height = with_retry(|| chain.block_height()).await?;
+        if height > prepared.last_valid_block_height {
+            // One last look: it may have landed in the final valid block.
+            return match with_retry(|| chain.status(&signature)).await? {
+                TxStatus::Landed => Ok(signature),
+                TxStatus::Failed(error) => {
+                    let explanation = explain(&error, &prepared.transaction);
+                    Err(SendError::Failed {
+                        signature: Some(signature),
+                        error,
+                        explanation,
+                    })
+                }
+                TxStatus::Unknown => Err(SendError::Expired { signature }),
+            };
+        }
+        if !sent || rebroadcast.elapsed() >= Duration::from_secs(2) {
+            // AlreadyProcessed and friends surface through `status`.
+            if let Err(e) = chain.send(&prepared.transaction).await {
+                if !e.is_transient() {
+                    tracing::debug!("send of {signature} refused ({e}); checking its status");
+                }
+            }
+            sent = true;
+            rebroadcast = tokio::time::Instant::now();
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+}
+
+/// prepare + simulate + send + confirm, for one-shot CLI commands.
+pub async fn send_instructions(
+    chain: &dyn Chain,
+    payer: &Keypair,
+    signers: &[&Keypair],
+    instructions: &[Instruction],
+    fees: Fees,
+) -> Result<Signature, SendError> {
+    let prepared = prepare(chain, payer, signers, instructions, fees).await?;
+    simulate_and_send(chain, &prepared).await
+}
+
+/// The program an instruction of a transaction calls (for explanations).
+pub fn program_of(tx: &Transaction, instruction_index: u8) -> Option<Pubkey> {
+    let ix = tx
+        .message
+        .instructions
+        .get(usize::from(instruction_index))?;
+    tx.message
+        .account_keys
+        .get(usize::from(ix.program_id_index))
+        .copied()
+}
