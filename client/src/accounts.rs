@@ -30,3 +30,18 @@ pub fn decode_market(data: &[u8]) -> Result<Box<Market>, DecodeError> {
     bytemuck::bytes_of_mut(market.as_mut()).copy_from_slice(&data[8..8 + size]);
     Ok(market)
 }
+
+/// The decimals of a mint.
+pub async fn mint_decimals(
+    chain: &dyn crate::chain::Chain,
+    mint: &anchor_lang::prelude::Pubkey,
+) -> Result<u8, crate::chain::ChainError> {
+    use solana_sdk::program_pack::Pack;
+    let acc = chain
+        .account(mint)
+        .await?
+        .ok_or_else(|| crate::chain::ChainError::Refused(format!("mint {mint} does not exist")))?;
+    anchor_spl::token::spl_token::state::Mint::unpack(&acc.data)
+        .map(|m| m.decimals)
+        .map_err(|e| crate::chain::ChainError::Refused(format!("{mint} is not a mint: {e}")))
+}

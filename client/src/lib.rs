@@ -9,6 +9,7 @@ pub mod cluster_params;
 pub mod errors;
 pub mod instructions;
 pub mod job_spec;
+pub mod localnet;
 pub mod oracle;
 pub mod pda;
 pub mod protocol;

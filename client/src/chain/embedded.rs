@@ -214,10 +214,20 @@ impl Chain for EmbeddedChain {
     }
 
     async fn send(&self, tx: &Transaction) -> Result<(), ChainError> {
-        self.banks
-            .send_transaction(tx.clone())
-            .await
-            .map_err(banks_err)
+        // Processed right away; the outcome (landed, failed, already
+        // processed) is read back through `status`, as on a real cluster.
+        let result = self
+            .banks
+            .process_transaction_with_commitment(
+                tx.clone(),
+                solana_commitment_config::CommitmentLevel::Processed,
+            )
+            .await;
+        match result {
+            Ok(()) | Err(solana_program_test::BanksClientError::TransactionError(_)) => Ok(()),
+            Err(solana_program_test::BanksClientError::SimulationError { .. }) => Ok(()),
+            Err(e) => Err(banks_err(e)),
+        }
     }
 
     async fn status(&self, signature: &Signature) -> Result<TxStatus, ChainError> {

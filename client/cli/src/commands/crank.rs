@@ -1,0 +1,149 @@
+use std::time::Duration;
+
+use ake_sdk::protocol::{create_associated_token, CrankWork, Protocol};
+use ake_sdk::sender::Fees;
+use clap::Args;
+use serde::Serialize;
+use solana_sdk::pubkey::Pubkey;
+use solana_sdk::signature::Keypair;
+use solana_sdk::signer::Signer;
+
+use crate::context::GlobalArgs;
+use crate::output::print;
+
+#[derive(Args)]
+pub struct CrankArgs {
+    /// One pass, then exit.
+    #[arg(long)]
+    pub once: bool,
+    /// Seconds between passes.
+    #[arg(long, default_value_t = 5)]
+    pub interval: u64,
+}
+
+#[derive(Serialize, Default)]
+pub struct CrankReport {
+    pub epochs_closed: Vec<u64>,
+    pub jobs_finalized: Vec<String>,
+    pub jobs_expired: Vec<String>,
+    pub disputes_expired: Vec<String>,
+    pub failures: Vec<String>,
+}
+
+/// One pass: everything due now, each its own transaction; one failure
+/// (say, a race with another crank) does not stop the rest.
+pub async fn pass(p: &Protocol, caller: &Keypair, fees: Fees) -> anyhow::Result<CrankReport> {
+    let work: CrankWork = p.crank_work().await?;
+    let mut report = CrankReport::default();
+    let me = caller.pubkey();
+    let config = p.config().await?;
+    let chain = p.chain.as_ref();
+    let tip_account = create_associated_token(&me, &me, &config.mint);
+    for epoch in work.epochs_to_close {
+        let ix = p.close_epoch(epoch, me).await?;
+        match ake_sdk::sender::send_instructions(
+            chain,
+            caller,
+            &[],
+            &[tip_account.clone(), ix],
+            fees,
+        )
+        .await
+        {
+            Ok(_) => report.epochs_closed.push(epoch),
+            Err(e) => report.failures.push(format!("close epoch {epoch}: {e}")),
+        }
+    }
+    for (list, done, what) in [
+        (
+            &work.jobs_to_finalize,
+            &mut report.jobs_finalized,
+            "finalize",
+        ),
+        (
+            &work.disputes_to_expire,
+            &mut report.disputes_expired,
+            "end dispute",
+        ),
+    ] {
+        for job in list {
+            let key: Pubkey = job.parse()?;
+            let ix = if what == "finalize" {
+                p.finalize(&key, me).await
+            } else {
+                p.expire_dispute(&key, me).await
+            };
+            let result = match ix {
+                Ok(ix) => ake_sdk::sender::send_instructions(chain, caller, &[], &[ix], fees)
+                    .await
+                    .map_err(anyhow::Error::from),
+                Err(e) => Err(e.into()),
+            };
+            match result {
+                Ok(_) => done.push(job.clone()),
+                Err(e) => report.failures.push(format!("{what} {job}: {e}")),
+            }
+        }
+    }
+    for job in &work.jobs_to_expire {
+        let key: Pubkey = job.parse()?;
+        let result = match p.expire(&key, me).await {
+            Ok(ix) => ake_sdk::sender::send_instructions(
+                chain,
+                caller,
+                &[],
+                &[tip_account.clone(), ix],
+                fees,
+            )
+            .await
+            .map_err(anyhow::Error::from),
+            Err(e) => Err(e.into()),
+        };
+        match result {
+            Ok(_) => report.jobs_expired.push(job.clone()),
+            Err(e) => report.failures.push(format!("expire {job}: {e}")),
+        }
+    }
+    Ok(report)
+}
+
+fn summary(r: &CrankReport) -> String {
+    let mut s = format!(
+        "closed {} epoch(s), finalized {} job(s), expired {} job(s), ended {} dispute(s)",
+        r.epochs_closed.len(),
+        r.jobs_finalized.len(),
+        r.jobs_expired.len(),
+        r.disputes_expired.len()
+    );
+    for f in &r.failures {
+        s.push_str(&format!("\n  failed: {f}"));
+    }
+    s
+}
+
+pub async fn run(g: &GlobalArgs, a: CrankArgs) -> anyhow::Result<()> {
+    let ctx = g.connect()?;
+    let caller = ctx.signer()?;
+    loop {
+        match pass(&ctx.protocol, &caller, ctx.fees).await {
+            Ok(report) => {
+                if a.once {
+                    print(ctx.json, &report, summary);
+                    return Ok(());
+                }
+                let busy = !(report.epochs_closed.is_empty()
+                    && report.jobs_finalized.is_empty()
+                    && report.jobs_expired.is_empty()
+                    && report.disputes_expired.is_empty()
+                    && report.failures.is_empty());
+                if busy {
+                    print(ctx.json, &report, summary);
+                }
+            }
+            // Unknown is not failed: an unreachable endpoint means wait and retry.
+            Err(e) if !a.once => tracing::warn!("crank pass failed, retrying: {e:#}"),
+            Err(e) => return Err(e),
+        }
+        tokio::time::sleep(Duration::from_secs(a.interval)).await;
+    }
+}

@@ -1,0 +1,345 @@
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ake_market::state::{Job, JobSpec, JobState};
+use ake_sdk::ake_market;
+use ake_sdk::job_spec::JobSpecFile;
+use ake_sdk::oracle;
+use ake_sdk::pda;
+use ake_sdk::protocol::{associated_token, Protocol};
+use clap::Subcommand;
+use serde::Serialize;
+use solana_sdk::pubkey::Pubkey;
+use solana_sdk::signer::Signer;
+
+use crate::amounts::{format, parse, usd};
+use crate::context::GlobalArgs;
+use crate::output::print;
+
+#[derive(Subcommand)]
+pub enum JobCommand {
+    /// Post a job from a TOML spec (see client/examples/).
+    Post {
+        spec: PathBuf,
+        /// Most AKE the escrow may take (slippage guard); default: the quote + --slippage-bps.
+        #[arg(long)]
+        max_tokens: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        slippage_bps: u64,
+        /// Follow the job until it settles.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// One job's state.
+    Status { job: Pubkey },
+    /// Your jobs (or CREATOR's), by nonce.
+    List { creator: Option<Pubkey> },
+    /// Withdraw a queued job: full refund.
+    Cancel { job: Pubkey },
+    /// Accept a submitted result now (skips the challenge window).
+    Accept { job: Pubkey },
+    /// Challenge a submitted result, posting the dispute bond.
+    Dispute { job: Pubkey },
+}
+
+#[derive(Serialize, Clone)]
+pub struct JobView {
+    pub job: String,
+    pub creator: String,
+    pub nonce: u64,
+    pub market: String,
+    pub state: String,
+    pub image: Option<String>,
+    pub spec_hash: String,
+    pub gpus: u16,
+    pub max_duration_secs: u32,
+    pub max_charge_micro_usd: u64,
+    pub escrow: u64,
+    pub node: Option<String>,
+    pub deadline: Option<i64>,
+    pub commitment: Option<String>,
+    pub output_uri: Option<String>,
+    pub wall_secs: Option<u64>,
+    pub energy_mj: Option<u64>,
+    pub attempts: u8,
+}
+
+pub fn view(key: &Pubkey, j: &Job) -> JobView {
+    let assigned = j.node != Pubkey::default();
+    JobView {
+        job: key.to_string(),
+        creator: j.creator.to_string(),
+        nonce: j.nonce,
+        market: j.market.to_string(),
+        state: state_name(j.state).into(),
+        image: match &j.spec {
+            JobSpec::Inline(s) => Some(s.image.clone()),
+            JobSpec::Remote(_) => None,
+        },
+        spec_hash: hex::encode(j.spec_hash),
+        gpus: j.gpus,
+        max_duration_secs: j.max_duration_secs,
+        max_charge_micro_usd: j.max_charge_micro_usd,
+        escrow: j.escrow,
+        node: assigned.then(|| j.node.to_string()),
+        deadline: (j.state == JobState::Assigned).then_some(j.deadline),
+        commitment: j.result.as_ref().map(|r| hex::encode(r.commitment)),
+        output_uri: j.result.as_ref().map(|r| r.output_uri.clone()),
+        wall_secs: j.result.as_ref().map(|r| r.usage.wall_secs),
+        energy_mj: j.result.as_ref().map(|r| r.usage.energy_mj),
+        attempts: j.attempts,
+    }
+}
+
+pub fn state_name(s: JobState) -> &'static str {
+    match s {
+        JobState::Queued => "queued",
+        JobState::Assigned => "assigned",
+        JobState::Submitted => "submitted",
+        JobState::Disputed => "disputed",
+        JobState::Settled => "settled",
+    }
+}
+
+fn describe(v: &JobView, d: u8) -> String {
+    let mut s = format!(
+        "job {} (nonce {}) {}\n  image     {}\n  shape     {} GPU x {} s max, up to {}\n  escrow    {} AKE",
+        v.job,
+        v.nonce,
+        v.state.to_uppercase(),
+        v.image.clone().unwrap_or_else(|| "(remote spec)".into()),
+        v.gpus,
+        v.max_duration_secs,
+        usd(v.max_charge_micro_usd),
+        format(v.escrow, d)
+    );
+    if let Some(n) = &v.node {
+        s.push_str(&format!("\n  node      {n}"));
+    }
+    if let Some(t) = v.deadline {
+        s.push_str(&format!("\n  deadline  unix {t}"));
+    }
+    if let (Some(c), Some(u)) = (&v.commitment, &v.output_uri) {
+        s.push_str(&format!("\n  result    {c}\n  outputs   {u}"));
+    }
+    s
+}
+
+/// What a settled job cost, from the creator's balance.
+#[derive(Serialize)]
+pub struct Settled {
+    pub job: String,
+    pub escrowed: u64,
+    pub paid: u64,
+    pub refunded: u64,
+}
+
+/// Follows `job` through its states until its account closes (settled).
+pub async fn follow(
+    p: &Protocol,
+    job: &Pubkey,
+    token: &Pubkey,
+    balance_before: u64,
+    escrowed: u64,
+    show: bool,
+) -> anyhow::Result<Settled> {
+    let bar = indicatif::ProgressBar::new_spinner();
+    if !show {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    bar.enable_steady_tick(Duration::from_millis(120));
+    let mut last = String::new();
+    loop {
+        match p.job(job).await {
+            Ok(Some(j)) => {
+                let now = state_name(j.state).to_string();
+                if now != last {
+                    bar.println(format!(
+                        "  {now}{}",
+                        if j.node != Pubkey::default() {
+                            format!(" (node {})", j.node)
+                        } else {
+                            String::new()
+                        }
+                    ));
+                    last = now;
+                }
+                bar.set_message(format!("{last}..."));
+            }
+            Ok(None) => break,
+            // Unknown is not failed: keep watching through RPC hiccups.
+            Err(e) => bar.set_message(format!("waiting for the RPC endpoint: {e}")),
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    bar.finish_and_clear();
+    let after = p.token_balance(token).await?;
+    let paid = balance_before.saturating_sub(after);
+    Ok(Settled {
+        job: job.to_string(),
+        escrowed,
+        paid,
+        refunded: escrowed.saturating_sub(paid),
+    })
+}
+
+pub async fn run(g: &GlobalArgs, c: JobCommand) -> anyhow::Result<()> {
+    let ctx = g.connect()?;
+    let p = &ctx.protocol;
+    let config = p.config().await?;
+    let d = ake_sdk::accounts::mint_decimals(ctx.chain(), &config.mint).await?;
+    match c {
+        JobCommand::Post {
+            spec,
+            max_tokens,
+            slippage_bps,
+            wait,
+        } => {
+            let text = std::fs::read_to_string(&spec)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", spec.display()))?;
+            let file = JobSpecFile::parse(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", spec.display()))?;
+            let market = p.market(file.market).await?;
+            let mut valid = file
+                .validate(&market)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", spec.display()))?;
+            for w in &valid.warnings {
+                eprintln!("warning: {w}");
+            }
+            let creator = ctx.signer()?;
+            let (_, update) = p.price(&config).await?;
+            let (usd_max, quote, _) = oracle::quote(
+                market.rate_micro_usd,
+                valid.args.gpus,
+                valid.args.max_duration_secs,
+                &update,
+                &config.params.oracle,
+                d,
+            )
+            .ok_or_else(|| anyhow::anyhow!("the oracle price is not usable now"))?;
+            valid.args.max_tokens = match max_tokens {
+                Some(m) => parse(&m, d)?,
+                None => quote.saturating_add(quote * slippage_bps / 10_000),
+            };
+            let token = associated_token(&creator.pubkey(), &config.mint);
+            let before = p.token_balance(&token).await?;
+            anyhow::ensure!(
+                before >= quote,
+                "your AKE account {token} holds {} AKE; this job escrows about {} AKE ({} max)",
+                format(before, d),
+                format(quote, d),
+                usd(usd_max)
+            );
+            let (job, ix) = p
+                .post_job(&creator.pubkey(), valid.market, valid.args)
+                .await?;
+            let sig = ctx.send(&creator, &[], &[ix]).await?;
+            let posted = p.job(&job).await?;
+            let escrowed = posted.as_ref().map_or(quote, |j| j.escrow);
+            if !wait {
+                let v = posted.map(|j| view(&job, &j));
+                print(
+                    ctx.json,
+                    &serde_json::json!({"job": job.to_string(), "signature": sig.to_string(), "escrow": escrowed, "view": v}),
+                    |_| {
+                        format!(
+                            "posted job {job}: escrowed {} AKE for up to {} ({sig})",
+                            format(escrowed, d),
+                            usd(usd_max)
+                        )
+                    },
+                );
+                return Ok(());
+            }
+            if !ctx.json {
+                eprintln!(
+                    "posted job {job}: escrowed {} AKE for up to {}",
+                    format(escrowed, d),
+                    usd(usd_max)
+                );
+            }
+            let settled = follow(p, &job, &token, before, escrowed, !ctx.json).await?;
+            let burned = settled.paid * u64::from(config.params.burn_bps) / 10_000;
+            print(ctx.json, &settled, |s| {
+                format!(
+                    "settled: paid {} AKE ({} burned, the rest to the treasury), refunded {} AKE",
+                    format(s.paid, d),
+                    format(burned, d),
+                    format(s.refunded, d)
+                )
+            });
+        }
+        JobCommand::Status { job } => {
+            let j = p.job(&job).await?.ok_or_else(|| {
+                anyhow::anyhow!("no job at {job}: it never existed, or it settled and its account closed (`ake job list` shows yours)")
+            })?;
+            let v = view(&job, &j);
+            print(ctx.json, &v, |v| describe(v, d));
+        }
+        JobCommand::List { creator } => {
+            let creator = match creator {
+                Some(c) => c,
+                None => ctx.signer()?.pubkey(),
+            };
+            let next = p.next_nonce(&creator).await?;
+            let keys: Vec<Pubkey> = (0..next).map(|n| pda::job(&creator, n)).collect();
+            let accounts = ctx.chain().accounts(&keys).await?;
+            let mut rows = Vec::new();
+            for (n, (key, acc)) in keys.iter().zip(accounts).enumerate() {
+                let open = acc
+                    .filter(|a| a.owner == ake_market::ID)
+                    .and_then(|a| ake_sdk::accounts::decode::<Job>(&a.data).ok());
+                rows.push(match open {
+                    Some(j) => serde_json::to_value(view(key, &j))?,
+                    None => {
+                        serde_json::json!({"job": key.to_string(), "nonce": n, "state": "closed"})
+                    }
+                });
+            }
+            print(ctx.json, &rows, |rows| {
+                if rows.is_empty() {
+                    return format!("{creator} has posted no jobs");
+                }
+                rows.iter()
+                    .map(|r| {
+                        format!(
+                            "{:>4}  {}  {}",
+                            r["nonce"],
+                            r["job"].as_str().unwrap_or(""),
+                            r["state"].as_str().unwrap_or("")
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        JobCommand::Cancel { job } | JobCommand::Accept { job } | JobCommand::Dispute { job } => {
+            let creator = ctx.signer()?;
+            let j = p
+                .job(&job)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no job at {job}"))?;
+            anyhow::ensure!(
+                j.creator == creator.pubkey(),
+                "job {job} belongs to {}, not to your keypair {}",
+                j.creator,
+                creator.pubkey()
+            );
+            let (ix, done) = match c {
+                JobCommand::Cancel { .. } => (p.cancel(&job).await?, "cancelled, escrow refunded"),
+                JobCommand::Accept { .. } => (p.accept(&job).await?, "accepted and settled"),
+                _ => (
+                    p.dispute(&job).await?,
+                    "disputed; the arbiter decides (or the timeout refunds you)",
+                ),
+            };
+            let sig = ctx.send(&creator, &[], &[ix]).await?;
+            print(
+                ctx.json,
+                &serde_json::json!({"job": job.to_string(), "signature": sig.to_string()}),
+                |_| format!("job {job} {done} ({sig})"),
+            );
+        }
+    }
+    Ok(())
+}

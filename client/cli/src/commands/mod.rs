@@ -1,0 +1,9 @@
+pub mod admin;
+pub mod crank;
+pub mod demo;
+pub mod epoch;
+pub mod job;
+pub mod localnet;
+pub mod node;
+pub mod quote;
+pub mod stake;

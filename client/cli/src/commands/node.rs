@@ -1,0 +1,210 @@
+use std::path::PathBuf;
+
+use ake_market::state::{HardwareProfile, NodeStatus};
+use ake_sdk::ake_market;
+use ake_sdk::instructions as ixs;
+use ake_sdk::pda;
+use ake_sdk::protocol::{associated_token, create_associated_token};
+use clap::Subcommand;
+use serde::Serialize;
+use solana_sdk::pubkey::Pubkey;
+use solana_sdk::signer::Signer;
+
+use crate::amounts::{format, usd};
+use crate::context::{load_keypair, GlobalArgs};
+use crate::output::print;
+
+#[derive(Subcommand)]
+pub enum NodeCommand {
+    /// Register a node: --keypair is the owner (cold key), --signer the daemon's hot key.
+    Register {
+        #[arg(long)]
+        signer: PathBuf,
+        #[arg(long, default_value_t = 0)]
+        market: u16,
+        #[arg(long)]
+        gpus: u16,
+        /// GPU model, e.g. "NVIDIA RTX 4090".
+        #[arg(long)]
+        model: String,
+        #[arg(long)]
+        vram_mib: u32,
+        /// sha256 (hex) of the node's benchmark report.
+        #[arg(long)]
+        benchmark_hash: Option<String>,
+    },
+    /// A node's status, reputation and lifetime counters.
+    Show { node: Pubkey },
+    /// Lift a suspension after an expiry or a lost dispute (owner only).
+    Rearm { node: Pubkey },
+    /// Claim the node's emission for closed epochs (all unclaimed of the last 64, or --epoch).
+    Claim {
+        node: Pubkey,
+        #[arg(long)]
+        epoch: Option<u64>,
+    },
+}
+
+#[derive(Serialize)]
+struct NodeView {
+    node: String,
+    owner: String,
+    signer: String,
+    market: String,
+    gpus: u16,
+    gpu_model: String,
+    vram_mib: u32,
+    status: String,
+    suspended: bool,
+    current_job: Option<String>,
+    reputation_bps: u16,
+    jobs_completed: u64,
+    jobs_expired: u64,
+    jobs_disputed: u64,
+    work_micro_usd: u64,
+}
+
+pub async fn run(g: &GlobalArgs, c: NodeCommand) -> anyhow::Result<()> {
+    let ctx = g.connect()?;
+    let p = &ctx.protocol;
+    match c {
+        NodeCommand::Register {
+            signer,
+            market,
+            gpus,
+            model,
+            vram_mib,
+            benchmark_hash,
+        } => {
+            let owner = ctx.signer()?;
+            let hot = load_keypair(&signer)?;
+            let benchmark_hash = match benchmark_hash {
+                Some(h) => ake_sdk::job_spec::parse_sha256("--benchmark-hash", &h)?,
+                None => [0; 32],
+            };
+            p.market(market).await?;
+            let profile = HardwareProfile {
+                gpu_model: model,
+                vram_mib,
+                benchmark_hash,
+            };
+            let ix = ixs::register_node(
+                owner.pubkey(),
+                hot.pubkey(),
+                pda::market(market),
+                gpus,
+                profile,
+            );
+            let sig = ctx.send(&owner, &[&hot], &[ix]).await?;
+            let node = pda::node(&hot.pubkey());
+            print(
+                ctx.json,
+                &serde_json::json!({"node": node.to_string(), "signature": sig.to_string()}),
+                |_| {
+                    format!("registered node {node} on market {market} ({sig})\n  stake with `ake stake deposit`, then run `ake-node run`")
+                },
+            );
+        }
+        NodeCommand::Show { node } => {
+            let n = p.node(&node).await?.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "no node at {node} (pass the node account, see `ake node register`)"
+                )
+            })?;
+            let view = NodeView {
+                node: node.to_string(),
+                owner: n.owner.to_string(),
+                signer: n.signer.to_string(),
+                market: n.market.to_string(),
+                gpus: n.gpus,
+                gpu_model: n.profile.gpu_model.clone(),
+                vram_mib: n.profile.vram_mib,
+                status: match n.status {
+                    NodeStatus::Idle => "idle",
+                    NodeStatus::Queued => "waiting for a job",
+                    NodeStatus::Busy => "running a job",
+                }
+                .into(),
+                suspended: n.suspended,
+                current_job: (n.current_job != Pubkey::default())
+                    .then(|| n.current_job.to_string()),
+                reputation_bps: n.reputation_bps,
+                jobs_completed: n.jobs_completed,
+                jobs_expired: n.jobs_expired,
+                jobs_disputed: n.jobs_disputed,
+                work_micro_usd: n.work_micro_usd,
+            };
+            print(ctx.json, &view, |v| {
+                format!(
+                    "node {}\n  owner       {}\n  signer      {}\n  hardware    {} x {} ({} MiB)\n  status      {}{}\n  job         {}\n  reputation  {} bps\n  completed   {}   expired {}   disputed {}\n  work        {}",
+                    v.node,
+                    v.owner,
+                    v.signer,
+                    v.gpus,
+                    v.gpu_model,
+                    v.vram_mib,
+                    v.status,
+                    if v.suspended { " (SUSPENDED: the owner must `ake node rearm`)" } else { "" },
+                    v.current_job.clone().unwrap_or_else(|| "-".into()),
+                    v.reputation_bps,
+                    v.jobs_completed,
+                    v.jobs_expired,
+                    v.jobs_disputed,
+                    usd(v.work_micro_usd)
+                )
+            });
+        }
+        NodeCommand::Rearm { node } => {
+            let owner = ctx.signer()?;
+            let sig = ctx
+                .send(&owner, &[], &[ixs::rearm_node(owner.pubkey(), node)])
+                .await?;
+            print(
+                ctx.json,
+                &serde_json::json!({"signature": sig.to_string()}),
+                |_| format!("node {node} re-armed ({sig})"),
+            );
+        }
+        NodeCommand::Claim { node, epoch } => {
+            let caller = ctx.signer()?;
+            let config = p.config().await?;
+            let emissions = p.emissions().await?;
+            let d = ake_sdk::accounts::mint_decimals(ctx.chain(), &config.mint).await?;
+            let epochs: Vec<u64> = match epoch {
+                Some(e) => vec![e],
+                None => (emissions.next_epoch.saturating_sub(64)..emissions.next_epoch).collect(),
+            };
+            let n = p
+                .node(&node)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no node at {node}"))?;
+            let owner_token = associated_token(&n.owner, &config.mint);
+            let before = p.token_balance(&owner_token).await?;
+            let mut claimed = Vec::new();
+            for e in epochs {
+                if let Some(ix) = p.claim(&node, e, caller.pubkey()).await? {
+                    let create = create_associated_token(&caller.pubkey(), &n.owner, &config.mint);
+                    ctx.send(&caller, &[], &[create, ix]).await?;
+                    claimed.push(e);
+                }
+            }
+            let amount = p.token_balance(&owner_token).await? - before;
+            print(
+                ctx.json,
+                &serde_json::json!({"epochs": claimed, "amount": amount}),
+                |_| {
+                    if claimed.is_empty() {
+                        "nothing to claim: no unclaimed work in closed epochs".into()
+                    } else {
+                        format!(
+                            "claimed {} AKE for epochs {:?} to {owner_token}",
+                            format(amount, d),
+                            claimed
+                        )
+                    }
+                },
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,82 @@
+//! `ake`: the AKE command line. Reads the Solana CLI config and keypair like
+//! `solana` does; flag > environment > config file.
+
+mod amounts;
+mod commands;
+mod context;
+mod output;
+
+use clap::{Parser, Subcommand};
+
+use commands::{admin, crank, demo, epoch, job, localnet, node, quote, stake};
+use context::GlobalArgs;
+
+#[derive(Parser)]
+#[command(
+    name = "ake",
+    version,
+    about = "AKE: USD-priced GPU compute on Solana, paid in AKE",
+    propagate_version = true
+)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// What a job costs now: USD, and AKE at the oracle price after the haircut.
+    Quote(quote::QuoteArgs),
+    /// Post, watch, accept, dispute and fetch jobs.
+    #[command(subcommand)]
+    Job(job::JobCommand),
+    /// Stake for priority (creators) and collateral (node owners).
+    #[command(subcommand)]
+    Stake(stake::StakeCommand),
+    /// Register, inspect, re-arm and claim for GPU nodes.
+    #[command(subcommand)]
+    Node(node::NodeCommand),
+    /// Close ended epochs, finalize, expire and end timed-out disputes.
+    Crank(crank::CrankArgs),
+    /// Burn vs mint per epoch.
+    #[command(subcommand)]
+    Epoch(epoch::EpochCommand),
+    /// Bootstrap a cluster, change parameters, create markets, resolve disputes.
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
+    /// Run the whole network on this machine (embedded chain + JSON-RPC).
+    Localnet(localnet::LocalnetArgs),
+    /// One command: chain, creator, node, crank; a real render job end to end.
+    Demo(demo::DemoArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    output::init_logging(&cli.global);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Quote(a) => quote::run(&cli.global, a).await,
+            Command::Job(c) => job::run(&cli.global, c).await,
+            Command::Stake(c) => stake::run(&cli.global, c).await,
+            Command::Node(c) => node::run(&cli.global, c).await,
+            Command::Crank(a) => crank::run(&cli.global, a).await,
+            Command::Epoch(c) => epoch::run(&cli.global, c).await,
+            Command::Admin(c) => admin::run(&cli.global, c).await,
+            Command::Localnet(a) => localnet::run(&cli.global, a).await,
+            Command::Demo(a) => demo::run(&cli.global, a).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            output::error(&cli.global, &e);
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
