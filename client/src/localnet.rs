@@ -106,7 +106,8 @@ impl Localnet {
         self.publish_price(pyth_solana_receiver_sdk::ID).await
     }
 
-    /// Hands out genesis AKE to `owner`'s associated token account (created if needed).
+    /// Hands out genesis AKE to `owner`'s associated token account (created if
+    /// needed), and 1 SOL for fees to a wallet that has almost none.
     pub async fn faucet(
         &self,
         owner: &Pubkey,
@@ -123,6 +124,10 @@ impl Localnet {
             .parse()
             .expect("bootstrap wrote a valid account");
         let admin = self.admin.pubkey();
+        // New local wallets also need SOL for fees.
+        if self.chain.balance(owner).await? < 100_000_000 {
+            self.chain.airdrop(owner, 1_000_000_000).await?;
+        }
         let decimals = crate::accounts::mint_decimals(self.chain.as_ref(), &mint).await?;
         let ixs = [
             crate::protocol::create_associated_token(&admin, owner, &mint),
@@ -159,7 +164,7 @@ impl Localnet {
                     tracing::warn!("local clock tick failed: {e}");
                 }
                 ticks += 1;
-                if ticks % 3 == 0 {
+                if ticks.is_multiple_of(3) {
                     if let Err(e) = me.publish_price(pyth_solana_receiver_sdk::ID).await {
                         tracing::warn!("local price refresh failed: {e}");
                     }

@@ -41,6 +41,14 @@ pub enum ProtocolError {
     NoSuchMarket(u16),
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum MatchedSendError {
+    #[error(transparent)]
+    Protocol(#[from] ProtocolError),
+    #[error(transparent)]
+    Send(#[from] crate::sender::SendError),
+}
+
 /// Jobs and epochs the crank can move forward now.
 #[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct CrankWork {
@@ -263,6 +271,42 @@ impl Protocol {
             args,
         );
         Ok((job, ix))
+    }
+
+    /// Sends an instruction that names a queue counterpart (post_job,
+    /// node_ready, expire_job), rebuilding it when the queue moved between
+    /// the read and the landing: the program then refuses the stale pick.
+    pub async fn send_matched<F, Fut>(
+        &self,
+        payer: &solana_sdk::signature::Keypair,
+        signers: &[&solana_sdk::signature::Keypair],
+        fees: crate::sender::Fees,
+        build: F,
+    ) -> Result<solana_sdk::signature::Signature, MatchedSendError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<Instruction, ProtocolError>>,
+    {
+        use ake_market::errors::MarketError;
+        use solana_sdk::instruction::InstructionError;
+        use solana_sdk::transaction::TransactionError;
+        let stale = [
+            u32::from(MarketError::MatchCandidateMissing),
+            u32::from(MarketError::WrongMatchCandidate),
+        ];
+        let mut attempt = 0;
+        loop {
+            let ix = build().await?;
+            match crate::sender::send_instructions(self.chain.as_ref(), payer, signers, &[ix], fees)
+                .await
+            {
+                Err(crate::sender::SendError::Failed {
+                    error: TransactionError::InstructionError(_, InstructionError::Custom(code)),
+                    ..
+                }) if stale.contains(&code) && attempt < 8 => attempt += 1,
+                other => return Ok(other?),
+            }
+        }
     }
 
     /// node_ready for the node whose hot key is `signer`.

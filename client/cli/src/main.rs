@@ -50,9 +50,17 @@ enum Command {
     Localnet(localnet::LocalnetArgs),
     /// One command: chain, creator, node, crank; a real render job end to end.
     Demo(demo::DemoArgs),
+    /// Render a frame with AKE's path tracer (what the demo's job image runs).
+    #[command(hide = true)]
+    Render(demo::RenderArgs),
 }
 
 fn main() -> std::process::ExitCode {
+    // Inside the demo's job image this binary is `/ake-render`.
+    let argv0 = std::env::args().next().unwrap_or_default();
+    if argv0.rsplit('/').next() == Some("ake-render") {
+        return demo::render_main();
+    }
     let cli = Cli::parse();
     output::init_logging(&cli.global);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -70,6 +78,7 @@ fn main() -> std::process::ExitCode {
             Command::Admin(c) => admin::run(&cli.global, c).await,
             Command::Localnet(a) => localnet::run(&cli.global, a).await,
             Command::Demo(a) => demo::run(&cli.global, a).await,
+            Command::Render(a) => demo::render(&a),
         }
     });
     match result {

@@ -5,8 +5,9 @@ use serde::Serialize;
 use crate::context::GlobalArgs;
 
 pub fn init_logging(g: &GlobalArgs) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{},tarpc=error", g.log)));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("{},tarpc=error,solana_metrics=off", g.log))
+    });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -28,7 +29,7 @@ pub fn print<T: Serialize>(json: bool, value: &T, human: impl FnOnce(&T) -> Stri
 pub fn error(g: &GlobalArgs, e: &anyhow::Error) {
     let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
     if g.json() {
-        let v = serde_json::json!({ "error": chain.first(), "context": &chain[1..] });
+        let v = serde_json::json!({ "error": chain.join(": ") });
         eprintln!("{v}");
     } else {
         eprintln!("error: {}", chain.join(": "));

@@ -127,7 +127,7 @@ impl Chain for RpcChain {
             Some(s) if !s.satisfies_commitment(self.commitment) => TxStatus::Unknown,
             Some(s) => match s.err {
                 None => TxStatus::Landed,
-                Some(err) => TxStatus::Failed(err.into()),
+                Some(err) => TxStatus::Failed(err),
             },
         })
     }

@@ -33,7 +33,7 @@ pub enum AdminCommand {
     },
 }
 
-fn load(path: &PathBuf) -> anyhow::Result<ake_sdk::cluster_params::Bootstrap> {
+fn load(path: &std::path::Path) -> anyhow::Result<ake_sdk::cluster_params::Bootstrap> {
     let params = ClusterParams::load(path)?;
     Ok(params.validate()?)
 }

@@ -1,10 +1,441 @@
-use clap::Args;
+//! `ake demo`: the whole network on this machine in one command. A local
+//! chain bootstrapped from migrations/localnet.toml, a creator, a staked
+//! node whose daemon (ake-node's runtime) renders a real PNG frame in a
+//! hardened container, the crank, the epoch close and the emission claim.
 
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ake_node::daemon::Daemon;
+use ake_node::gpu::detect_gpus;
+use ake_node::journal::Journal;
+use ake_node::metrics::NodeMetrics;
+use ake_node::output_store::OutputStore;
+use ake_node::runtime::DockerRuntime;
+use ake_sdk::ake_market::state::{HardwareProfile, JobState};
+use ake_sdk::cluster_params::ClusterParams;
+use ake_sdk::instructions as ixs;
+use ake_sdk::job_spec::JobSpecFile;
+use ake_sdk::localnet::Localnet;
+use ake_sdk::protocol::{associated_token, Protocol};
+use ake_sdk::sender::{send_instructions, Fees};
+use ake_sdk::{oracle, pda};
+use anyhow::{anyhow, bail, Context};
+use clap::{Args, Parser};
+use serde::Serialize;
+use solana_sdk::pubkey::Pubkey;
+use solana_sdk::signature::{Keypair, Signer};
+
+use crate::amounts::{format, usd};
 use crate::context::GlobalArgs;
+use crate::output::print;
+
+/// The demo image's repository; the tag is a hash of this binary, so a new build gets a new image.
+pub const IMAGE_REPO: &str = "ake/render";
 
 #[derive(Args)]
-pub struct DemoArgs {}
+pub struct DemoArgs {
+    #[arg(long, default_value = "migrations/localnet.toml")]
+    pub params: PathBuf,
+    /// Where the rendered frame is saved.
+    #[arg(long, default_value = "ake-demo-output")]
+    pub out: PathBuf,
+}
 
-pub async fn run(_g: &GlobalArgs, _a: DemoArgs) -> anyhow::Result<()> {
-    anyhow::bail!("ake demo is being wired up")
+#[derive(Parser)]
+#[command(name = "ake-render")]
+pub struct RenderArgs {
+    #[arg(long, default_value_t = 320)]
+    pub width: u32,
+    #[arg(long, default_value_t = 180)]
+    pub height: u32,
+    #[arg(long, default_value_t = 16)]
+    pub samples: u32,
+    #[arg(long, default_value = "/ake/output/frame.png")]
+    pub out: PathBuf,
+}
+
+pub fn render(a: &RenderArgs) -> anyhow::Result<()> {
+    let rgb = ake_render::render(a.width, a.height, a.samples);
+    std::fs::write(&a.out, ake_render::encode_png(a.width, a.height, &rgb))
+        .with_context(|| format!("writing {}", a.out.display()))?;
+    println!(
+        "rendered {}x{} at {} spp to {}",
+        a.width,
+        a.height,
+        a.samples,
+        a.out.display()
+    );
+    Ok(())
+}
+
+pub fn render_main() -> std::process::ExitCode {
+    match render(&RenderArgs::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ake-render: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// The demo's report; integers in base units.
+#[derive(Serialize, Default)]
+pub struct DemoReport {
+    pub initial_supply: u64,
+    pub final_supply: u64,
+    pub quote_micro_usd: u64,
+    pub quote_tokens: u64,
+    pub escrowed: u64,
+    pub burned: u64,
+    pub treasury_fee: u64,
+    pub refunded: u64,
+    pub minted: u64,
+    pub epochs_closed: u64,
+    pub jobs_finalized: u64,
+    pub frame: String,
+    pub commitment: String,
+    pub runtime: String,
+    pub decimals: u8,
+}
+
+/// Builds the job image FROM scratch: this binary as /ake-render plus the
+/// shared libraries it links, so no registry is needed.
+pub async fn ensure_image(docker: &DockerRuntime) -> anyhow::Result<String> {
+    use sha2::Digest;
+    let exe = std::env::current_exe()?;
+    let hash = sha2::Sha256::digest(std::fs::read(&exe)?);
+    let image = format!("{IMAGE_REPO}:{}", &hex::encode(hash)[..12]);
+    if let Ok(found) = docker.docker().inspect_image(&image).await {
+        return Ok(format!("{image}@{}", found.id.unwrap_or_default()));
+    }
+    let ctx = tempfile::tempdir()?;
+    let rootfs = ctx.path().join("rootfs");
+    std::fs::create_dir_all(&rootfs)?;
+    std::fs::copy(&exe, rootfs.join("ake-render"))?;
+    let ldd = std::process::Command::new("ldd")
+        .arg(&exe)
+        .output()
+        .context("running ldd to find the renderer's libraries")?;
+    for lib in String::from_utf8_lossy(&ldd.stdout)
+        .split_whitespace()
+        .filter(|w| w.starts_with('/'))
+    {
+        let dest = rootfs.join(lib.trim_start_matches('/'));
+        std::fs::create_dir_all(dest.parent().expect("library path has a parent"))?;
+        std::fs::copy(lib, &dest).with_context(|| format!("copying {lib}"))?;
+    }
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM scratch\nCOPY rootfs/ /\nCMD [\"/ake-render\"]\n",
+    )?;
+    let status = std::process::Command::new("docker")
+        .args(["build", "--quiet", "-t", &image])
+        .arg(ctx.path())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .context("running `docker build` (the docker CLI is needed to build the demo image)")?;
+    if !status.success() {
+        bail!("docker build of the demo image failed");
+    }
+    let found = docker.docker().inspect_image(&image).await?;
+    Ok(format!("{image}@{}", found.id.unwrap_or_default()))
+}
+
+fn say(json: bool, line: &str) {
+    if !json {
+        eprintln!("{line}");
+    }
+}
+
+pub async fn run(g: &GlobalArgs, a: DemoArgs) -> anyhow::Result<()> {
+    let json = g.json();
+    let started = Instant::now();
+    let params = ClusterParams::load(&a.params)
+        .with_context(|| {
+            format!(
+                "{} (run the demo from the repository root, or pass --params)",
+                a.params.display()
+            )
+        })?
+        .validate()?;
+    let docker = DockerRuntime::connect(Default::default(), vec![]).await.map_err(|e| {
+        anyhow!(
+            "the demo runs its render job in a hardened Docker container, and no Docker engine answers ({e}).\n\
+             Start Docker (or install it) and run `ake demo` again; nothing was changed."
+        )
+    })?;
+    say(
+        json,
+        "building the render image (FROM scratch, no registry) ...",
+    );
+    let image = ensure_image(&docker).await?;
+
+    say(json, "starting the local chain and bootstrapping AKE ...");
+    let net = Localnet::start(&params, Keypair::new()).await?;
+    let _clock = net.run_clock();
+    let p = Protocol::new(net.chain.clone());
+    let chain = p.chain.as_ref();
+    let config = p.config().await?;
+    let d = params.decimals;
+    let fees = Fees::default();
+    let mut report = DemoReport {
+        decimals: d,
+        runtime: "docker (hardened: no network, read-only rootfs, no capabilities)".into(),
+        ..Default::default()
+    };
+    report.initial_supply = p.supply(&config.mint).await?;
+    let minted0 = p.emissions().await?.total_minted;
+    let burned0 = p.market(0).await?.tokens_burned;
+
+    // A creator and a node owner with AKE; the node's hot key with SOL.
+    let creator = Keypair::new();
+    let owner = Keypair::new();
+    let hot = Keypair::new();
+    net.faucet(&creator.pubkey(), 100 * 10u64.pow(d.into()))
+        .await?;
+    net.faucet(&owner.pubkey(), 1_000 * 10u64.pow(d.into()))
+        .await?;
+    net.chain.airdrop(&hot.pubkey(), 1_000_000_000).await?;
+    let stake = 400 * 10u64.pow(d.into());
+    send_instructions(
+        chain,
+        &owner,
+        &[],
+        &[ixs::deposit_stake(
+            owner.pubkey(),
+            config.mint,
+            associated_token(&owner.pubkey(), &config.mint),
+            stake,
+        )],
+        fees,
+    )
+    .await?;
+    let profile = HardwareProfile {
+        gpu_model: "CPU (demo)".into(),
+        vram_mib: 0,
+        benchmark_hash: [0; 32],
+    };
+    send_instructions(
+        chain,
+        &owner,
+        &[&hot],
+        &[ixs::register_node(
+            owner.pubkey(),
+            hot.pubkey(),
+            pda::market(0),
+            1,
+            profile,
+        )],
+        fees,
+    )
+    .await?;
+    say(
+        json,
+        &format!(
+            "node {} registered and staked {} AKE",
+            pda::node(&hot.pubkey()),
+            format(stake, d)
+        ),
+    );
+
+    // The node daemon, in-process, on ake-node's runtime.
+    let work = tempfile::tempdir()?;
+    let daemon = Arc::new(Daemon {
+        protocol: Protocol::new(net.chain.clone()),
+        signer: hot.insecure_clone(),
+        node: pda::node(&hot.pubkey()),
+        runtime: docker,
+        store: OutputStore::from_url(&format!("file://{}", work.path().join("store").display()))?,
+        journal: Journal::open(&work.path().join("journal.redb"))?,
+        gpus: detect_gpus(None),
+        metrics: Arc::new(NodeMetrics::new()),
+        work_dir: work.path().join("jobs"),
+        max_output_bytes: 64 << 20,
+        fees,
+        poll: Duration::from_millis(300),
+    });
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let node_task = {
+        let daemon = Arc::clone(&daemon);
+        tokio::spawn(async move { daemon.run(stopped).await })
+    };
+
+    // The creator posts the render job from the example spec.
+    let spec_path = Path::new("client/examples/render-job.toml");
+    let text = std::fs::read_to_string(spec_path)
+        .with_context(|| format!("{} (run from the repository root)", spec_path.display()))?;
+    let mut file = JobSpecFile::parse(&text)?;
+    file.image = Some(image.clone());
+    let market = p.market(0).await?;
+    let mut valid = file.validate(&market)?;
+    let (_, update) = p.price(&config).await?;
+    let (usd_max, tokens, _) = oracle::quote(
+        market.rate_micro_usd,
+        valid.args.gpus,
+        valid.args.max_duration_secs,
+        &update,
+        &config.params.oracle,
+        d,
+    )
+    .ok_or_else(|| anyhow!("the local oracle price is unusable"))?;
+    report.quote_micro_usd = usd_max;
+    report.quote_tokens = tokens;
+    valid.args.max_tokens = tokens + tokens / 100;
+    let creator_token = associated_token(&creator.pubkey(), &config.mint);
+    let before = p.token_balance(&creator_token).await?;
+    let job = pda::job(&creator.pubkey(), p.next_nonce(&creator.pubkey()).await?);
+    let args = valid.args;
+    p.send_matched(&creator, &[], fees, || async {
+        Ok(p.post_job(&creator.pubkey(), 0, args.clone()).await?.1)
+    })
+    .await?;
+    report.escrowed = p.job(&job).await?.map_or(0, |j| j.escrow);
+    say(
+        json,
+        &format!(
+            "quote {} -> escrowed {} AKE for job {job}",
+            usd(usd_max),
+            format(report.escrowed, d)
+        ),
+    );
+
+    // The node picks it up, renders, commits, uploads and submits.
+    let submitted = wait_for(
+        &p,
+        &job,
+        |j| j.state == JobState::Submitted,
+        Duration::from_secs(300),
+        json,
+    )
+    .await?;
+    let result = submitted
+        .result
+        .ok_or_else(|| anyhow!("submitted job without a result"))?;
+    report.commitment = hex::encode(result.commitment);
+    say(
+        json,
+        &format!(
+            "result committed: {} ({} s of work)",
+            report.commitment, result.usage.wall_secs
+        ),
+    );
+
+    // Fetch the frame and verify it against the on-chain commitment, as `ake job results` does.
+    let dest = a.out.join(job.to_string());
+    let (frame, manifest) =
+        crate::commands::job::fetch_results(&result.output_uri, &result.commitment, &dest).await?;
+    if manifest.facts.exit_code != 0 || !frame.join("frame.png").exists() {
+        bail!(
+            "the render job failed (exit code {}); its logs are committed with the outputs",
+            manifest.facts.exit_code
+        );
+    }
+    report.frame = frame.join("frame.png").display().to_string();
+    say(
+        json,
+        &format!("frame verified against the commitment: {}", report.frame),
+    );
+
+    // The crank finalizes after the challenge window, closes the epoch; the node claims.
+    let cranker = Keypair::new();
+    net.chain.airdrop(&cranker.pubkey(), 1_000_000_000).await?;
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let mut settled_epoch = None;
+    let mut closed_epochs = 0;
+    loop {
+        let pass = crate::commands::crank::pass(&p, &cranker, fees).await?;
+        report.jobs_finalized += pass.jobs_finalized.len() as u64;
+        closed_epochs += pass.epochs_closed.len() as u64;
+        if settled_epoch.is_none() && p.job(&job).await?.is_none() {
+            let emissions = p.emissions().await?;
+            settled_epoch = Some(p.current_epoch(&emissions).await?);
+            say(json, "job finalized after the challenge window");
+        }
+        if let Some(e) = settled_epoch {
+            let claimed = p.node_work(e, &pda::node(&hot.pubkey())).await?.is_none();
+            if p.epoch_summary(e).await?.is_some_and(|s| s.closed) && claimed {
+                break;
+            }
+        }
+        if Instant::now() > deadline {
+            bail!("the demo did not finish in time (epoch close and claim)");
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let _ = stop.send(true);
+    let _ = node_task.await;
+    report.epochs_closed = closed_epochs;
+
+    let after = p.token_balance(&creator_token).await?;
+    let paid = before.saturating_sub(after);
+    report.refunded = report.escrowed.saturating_sub(paid);
+    report.burned = p.market(0).await?.tokens_burned - burned0;
+    report.treasury_fee = paid - report.burned;
+    report.minted = p.emissions().await?.total_minted - minted0;
+    report.final_supply = p.supply(&config.mint).await?;
+    anyhow::ensure!(
+        report.final_supply + report.burned == report.initial_supply + report.minted,
+        "the token book does not balance: {} + {} minted - {} burned != {}",
+        report.initial_supply,
+        report.minted,
+        report.burned,
+        report.final_supply
+    );
+    print(json, &report, |r| {
+        let ratio = if r.minted > 0 {
+            r.burned as f64 / r.minted as f64
+        } else {
+            0.0
+        };
+        format!(
+            "\nAKE demo finished in {:.0} s\n  quote        {} -> {} AKE\n  escrowed     {} AKE\n  burned       {} AKE\n  treasury fee {} AKE\n  refunded     {} AKE\n  minted       {} AKE over {} closed epoch(s) (node reward, treasury share, crank tips)\n  supply       {} -> {} AKE (burn/mint {:.6})\n  frame        {} (verified against commitment {})\n  runtime      {}",
+            started.elapsed().as_secs_f64(),
+            usd(r.quote_micro_usd),
+            format(r.quote_tokens, d),
+            format(r.escrowed, d),
+            format(r.burned, d),
+            format(r.treasury_fee, d),
+            format(r.refunded, d),
+            format(r.minted, d),
+            r.epochs_closed,
+            format(r.initial_supply, d),
+            format(r.final_supply, d),
+            ratio,
+            r.frame,
+            &r.commitment[..16],
+            r.runtime
+        )
+    });
+    Ok(())
+}
+
+async fn wait_for(
+    p: &Protocol,
+    job: &Pubkey,
+    done: impl Fn(&ake_sdk::ake_market::state::Job) -> bool,
+    limit: Duration,
+    json: bool,
+) -> anyhow::Result<ake_sdk::ake_market::state::Job> {
+    let end = Instant::now() + limit;
+    let mut last = None;
+    loop {
+        if let Some(j) = p.job(job).await? {
+            if last != Some(j.state) {
+                say(
+                    json,
+                    &format!("  job {}", crate::commands::job::state_name(j.state)),
+                );
+                last = Some(j.state);
+            }
+            if done(&j) {
+                return Ok(j);
+            }
+        }
+        if Instant::now() > end {
+            bail!("job {job} did not get there in {} s", limit.as_secs());
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 }

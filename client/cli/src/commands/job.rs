@@ -40,6 +40,44 @@ pub enum JobCommand {
     Accept { job: Pubkey },
     /// Challenge a submitted result, posting the dispute bond.
     Dispute { job: Pubkey },
+    /// Download the outputs and verify them against the on-chain commitment.
+    Results {
+        job: Pubkey,
+        #[arg(long)]
+        out: PathBuf,
+        /// For a settled (closed) job: the output URI from your records.
+        #[arg(long, requires = "commitment")]
+        uri: Option<String>,
+        /// For a settled (closed) job: the commitment (hex) from your records.
+        #[arg(long, requires = "uri")]
+        commitment: Option<String>,
+    },
+}
+
+/// Downloads outputs into `dest` (created; must be empty) and checks every
+/// file against the manifest and the manifest against `commitment`.
+pub async fn fetch_results(
+    uri: &str,
+    commitment: &[u8; 32],
+    dest: &std::path::Path,
+) -> anyhow::Result<(PathBuf, ake_node::outputs::OutputManifest)> {
+    if dest.exists() && std::fs::read_dir(dest)?.next().is_some() {
+        anyhow::bail!(
+            "{} is not empty: choose an empty --out directory",
+            dest.display()
+        );
+    }
+    std::fs::create_dir_all(dest)?;
+    let store = ake_node::output_store::OutputStore::for_output(uri)?;
+    let manifest = store.fetch_dir(uri, dest).await?;
+    if manifest.root() != *commitment {
+        anyhow::bail!(
+            "the outputs at {uri} do NOT match the on-chain commitment: root {} != {} (do not accept; dispute the job)",
+            manifest.root_hex(),
+            hex::encode(commitment)
+        );
+    }
+    Ok((dest.to_path_buf(), manifest))
 }
 
 #[derive(Serialize, Clone)]
@@ -312,6 +350,47 @@ pub async fn run(g: &GlobalArgs, c: JobCommand) -> anyhow::Result<()> {
                     .collect::<Vec<_>>()
                     .join("\n")
             });
+        }
+        JobCommand::Results {
+            job,
+            out,
+            uri,
+            commitment,
+        } => {
+            let (uri, commitment) = match (uri, commitment) {
+                (Some(u), Some(c)) => (u, ake_sdk::job_spec::parse_sha256("--commitment", &c)?),
+                _ => {
+                    let j = p.job(&job).await?.ok_or_else(|| {
+                        anyhow::anyhow!("no job at {job}: if it settled, pass --uri and --commitment from its ResultSubmitted event")
+                    })?;
+                    let r = j.result.ok_or_else(|| {
+                        anyhow::anyhow!("job {job} has no result yet ({})", state_name(j.state))
+                    })?;
+                    (r.output_uri, r.commitment)
+                }
+            };
+            let (dir, manifest) = fetch_results(&uri, &commitment, &out).await?;
+            if manifest.facts.exit_code != 0 {
+                eprintln!(
+                    "note: the job's container exited with code {}",
+                    manifest.facts.exit_code
+                );
+            }
+            let files: Vec<String> = std::fs::read_dir(&dir)?
+                .filter_map(|e| e.ok())
+                .map(|e| e.path().display().to_string())
+                .collect();
+            print(
+                ctx.json,
+                &serde_json::json!({"job": job.to_string(), "dir": dir.display().to_string(), "commitment": hex::encode(commitment), "files": files}),
+                |_| {
+                    format!(
+                        "outputs of {job} verified against commitment {} in {}",
+                        hex::encode(commitment),
+                        dir.display()
+                    )
+                },
+            );
         }
         JobCommand::Cancel { job } | JobCommand::Accept { job } | JobCommand::Dispute { job } => {
             let creator = ctx.signer()?;

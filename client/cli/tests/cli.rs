@@ -1,0 +1,291 @@
+//! Every `ake` command's happy path, the errors a user will meet with their
+//! messages, and `--output json` parsed back, against a real localnet.
+
+mod support;
+
+use std::sync::Arc;
+
+use ake_sdk::chain::rpc::RpcChain;
+use ake_sdk::protocol::Protocol;
+use ake_sdk::sender::{send_instructions, Fees};
+use solana_commitment_config::CommitmentConfig;
+use solana_sdk::signer::Signer;
+use support::*;
+
+fn protocol(net: &Net) -> Protocol {
+    Protocol::new(Arc::new(RpcChain::new(
+        &net.url,
+        CommitmentConfig::confirmed(),
+    )))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn creator_staker_node_and_crank_flows() {
+    let net = Net::start();
+    net.wallet("creator");
+    net.wallet("owner");
+    let (_, hot) = net.wallet("hot");
+
+    // Quote: 1 GPU x 600 s at $0.0002/s at 0.50 - 2 x 0.0005 = 0.499 USD/AKE.
+    let q = net.json(&["quote", "--secs", "600"], "creator");
+    assert_eq!(q["escrow_base_units"], 240_481);
+    assert_eq!(q["max_charge_micro_usd"], 120_000);
+
+    // Faucet, stake, and the errors a staker meets.
+    net.json(&["localnet", "faucet", "100"], "creator");
+    net.json(&["localnet", "faucet", "1000"], "owner");
+    let err = net.fails(&["stake", "deposit", "5000"], "owner");
+    assert!(err.contains("less than the 5000 AKE to stake"), "{err}");
+    let err = net.fails(&["stake", "deposit", "1.1234567"], "owner");
+    assert!(err.contains("at most 6 decimals"), "{err}");
+    net.json(&["stake", "deposit", "400"], "owner");
+    let s = net.json(&["stake", "show"], "owner");
+    assert_eq!(
+        (s["staked"].as_u64(), s["tier"].as_u64()),
+        (Some(400_000_000), Some(0))
+    );
+    let err = net.fails(&["stake", "withdraw"], "owner");
+    assert!(
+        err.contains("nothing is unbonding (NothingUnbonding"),
+        "{err}"
+    );
+
+    // A node: register with the hot key, arm it as the daemon would.
+    let hot_path = net.keypair_path("hot");
+    let reg = net.json(
+        &[
+            "node",
+            "register",
+            "--signer",
+            hot_path.to_str().unwrap(),
+            "--gpus",
+            "1",
+            "--model",
+            "NVIDIA RTX 4090",
+            "--vram-mib",
+            "24564",
+        ],
+        "owner",
+    );
+    let node = reg["node"].as_str().unwrap().to_string();
+    let p = protocol(&net);
+    let ready = p.node_ready(&hot.pubkey()).await.unwrap();
+    send_instructions(
+        p.chain.as_ref(),
+        &hot_from(&net, "hot"),
+        &[],
+        &[ready],
+        Fees::default(),
+    )
+    .await
+    .unwrap_err();
+    // The hot key has no SOL yet: the error says so; fund it and retry.
+    let chain = RpcChain::new(&net.url, CommitmentConfig::confirmed());
+    chain
+        .request_airdrop(&hot.pubkey(), 1_000_000_000)
+        .await
+        .unwrap();
+    wait_for_balance(&chain, &hot.pubkey()).await;
+    let ready = p.node_ready(&hot.pubkey()).await.unwrap();
+    send_instructions(p.chain.as_ref(), &hot, &[], &[ready], Fees::default())
+        .await
+        .unwrap();
+    let shown = net.json(&["node", "show", &node], "owner");
+    assert_eq!(shown["status"], "waiting for a job");
+    assert_eq!(shown["reputation_bps"], 5_000);
+
+    // Post a job: validated, warned about the missing digest, assigned at once.
+    let spec = repo_root().join("client/examples/render-job.toml");
+    let bad = net.dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        std::fs::read_to_string(&spec)
+            .unwrap()
+            .replace("gpus = 1", "gpus = 9"),
+    )
+    .unwrap();
+    let err = net.fails(&["job", "post", bad.to_str().unwrap()], "creator");
+    assert!(err.contains("gpus: must be 1..=8 on market 0"), "{err}");
+    let err = net.fails(
+        &["job", "post", spec.to_str().unwrap(), "--max-tokens", "0.1"],
+        "creator",
+    );
+    assert!(err.contains("slippage guard"), "{err}");
+    let posted = net.json(&["job", "post", spec.to_str().unwrap()], "creator");
+    let job = posted["job"].as_str().unwrap().to_string();
+    assert_eq!(posted["escrow"], 240_481);
+    let status = net.json(&["job", "status", &job], "creator");
+    assert_eq!(
+        (status["state"].as_str(), status["node"].as_str()),
+        (Some("assigned"), Some(node.as_str()))
+    );
+    let err = net.fails(&["job", "cancel", &job], "creator");
+    assert!(err.contains("only a queued job can be cancelled"), "{err}");
+    let err = net.fails(&["job", "cancel", &job], "owner");
+    assert!(err.contains("belongs to"), "{err}");
+
+    // The node submits (SDK), the creator accepts (CLI): burned and refunded.
+    let job_key = job.parse().unwrap();
+    let usage = ake_sdk::ake_market::state::UsageReceipt {
+        wall_secs: 300,
+        gpu_secs: 300,
+        energy_mj: 5,
+    };
+    let submit = ake_sdk::instructions::submit_result(
+        hot.pubkey(),
+        job_key,
+        ake_sdk::pda::market(0),
+        [7; 32],
+        "file:///out".into(),
+        usage,
+    );
+    send_instructions(p.chain.as_ref(), &hot, &[], &[submit], Fees::default())
+        .await
+        .unwrap();
+    let status = net.json(&["job", "status", &job], "creator");
+    assert_eq!(status["state"], "submitted");
+    assert_eq!(status["commitment"], hex::encode([7u8; 32]));
+    net.json(&["job", "accept", &job], "creator");
+    let err = net.fails(&["job", "status", &job], "creator");
+    assert!(err.contains("settled and its account closed"), "{err}");
+    let list = net.json(&["job", "list"], "creator");
+    assert_eq!(list[0]["state"], "closed");
+    let node_view = net.json(&["node", "show", &node], "owner");
+    assert_eq!(
+        (
+            node_view["jobs_completed"].as_u64(),
+            node_view["reputation_bps"].as_u64()
+        ),
+        (Some(1), Some(5_312))
+    );
+
+    // The crank closes the epoch the work landed in (30 s on localnet); the node claims.
+    let history = net.json(&["epoch", "history", "--last", "3"], "creator");
+    let worked = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["jobs"] == 1)
+        .expect("the epoch with the job")
+        .clone();
+    assert_eq!(worked["work_micro_usd"], 60_000);
+    assert_eq!(worked["burned"], 114_228); // 95% of the 120,241 charged
+    let epoch = worked["epoch"].as_u64().unwrap().to_string();
+    let mut closed = false;
+    for _ in 0..90 {
+        net.json(&["crank", "--once"], "creator");
+        if net.json(&["epoch", "show", &epoch], "creator")["closed"] == true {
+            closed = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+    assert!(closed, "the epoch closes within 90 s");
+    let shown = net.json(&["epoch", "show", &epoch], "creator");
+    assert!(
+        shown["minted"].as_u64().unwrap() > 0 && shown["burn_mint_ratio"].is_number(),
+        "{shown}"
+    );
+    let claim = net.json(&["node", "claim", &node, "--epoch", &epoch], "owner");
+    assert_eq!(
+        claim["amount"], shown["node_share"],
+        "the only node gets the whole node share"
+    );
+    let again = net.json(&["node", "claim", &node, "--epoch", &epoch], "owner");
+    assert_eq!(again["amount"], 0, "a reward is never claimed twice");
+
+    // Price changes move the quote; only a localnet takes them.
+    net.json(&["localnet", "set-price", "0.25"], "creator");
+    let q = net.json(&["quote", "--secs", "600"], "creator");
+    assert_eq!(q["escrow_base_units"], 480_962); // at 0.25 - 2 x 0.00025 = 0.2495
+}
+
+fn hot_from(net: &Net, name: &str) -> solana_sdk::signature::Keypair {
+    solana_sdk::signature::read_keypair_file(net.keypair_path(name)).unwrap()
+}
+
+async fn wait_for_balance(chain: &RpcChain, key: &solana_sdk::pubkey::Pubkey) {
+    use ake_sdk::chain::Chain;
+    for _ in 0..50 {
+        if chain.balance(key).await.unwrap() > 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    panic!("airdrop to {key} never arrived");
+}
+
+#[test]
+fn errors_without_a_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.json");
+    let out = std::process::Command::new(AKE)
+        .args(["--url", "http://127.0.0.1:9", "--keypair"])
+        .arg(&missing)
+        .args(["stake", "show"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("did not answer"), "{err}");
+
+    let out = std::process::Command::new(AKE)
+        .args(["--url", "http://127.0.0.1:9", "localnet", "set-price", "1"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot reach"), "{err}");
+
+    let out = std::process::Command::new(AKE)
+        .args([
+            "--output",
+            "json",
+            "--url",
+            "http://127.0.0.1:9",
+            "--commitment",
+            "sometimes",
+            "epoch",
+            "show",
+        ])
+        .output()
+        .unwrap();
+    let err: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert!(
+        err["error"]
+            .as_str()
+            .unwrap()
+            .contains("--commitment 'sometimes'"),
+        "{err}"
+    );
+}
+
+#[test]
+fn solana_cli_config_is_read_and_flags_win() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yml");
+    std::fs::write(
+        &config,
+        "json_rpc_url: http://127.0.0.1:9\nwebsocket_url: ''\nkeypair_path: /nonexistent/id.json\naddress_labels: {}\ncommitment: confirmed\n",
+    )
+    .unwrap();
+    // The config's URL is used ...
+    let out = std::process::Command::new(AKE)
+        .arg("--config")
+        .arg(&config)
+        .args(["epoch", "show"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("127.0.0.1:9"));
+    // ... and the config's keypair path, named in the error.
+    let out = std::process::Command::new(AKE)
+        .arg("--config")
+        .arg(&config)
+        .args(["--url", "http://127.0.0.1:8", "stake", "deposit", "1"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("127.0.0.1:8"),
+        "the flag wins over the config: {err}"
+    );
+}

@@ -1,0 +1,522 @@
+//! The node operator's TOML configuration, its validation and the signer key-file check.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Default Prometheus listen address: loopback only, the metrics are not meant for the internet.
+pub const DEFAULT_METRICS_ADDR: &str = "127.0.0.1:9464";
+
+/// Whole node configuration, read from a TOML file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// Solana RPC endpoints, tried in order.
+    pub rpc_urls: Vec<String>,
+    #[serde(default)]
+    pub commitment: Commitment,
+    /// Path to the node's signer keypair file (must be mode 0600).
+    pub node_signer_keypair: PathBuf,
+    /// The node's on-chain account (base58 pubkey); derived from the signer when absent.
+    #[serde(default)]
+    pub node_account: Option<String>,
+    /// Index of the market this node serves.
+    pub market: u32,
+    pub work_dir: PathBuf,
+    pub journal_path: PathBuf,
+    #[serde(default = "default_metrics_addr")]
+    pub metrics_addr: SocketAddr,
+    #[serde(default)]
+    pub runtime: RuntimeSettings,
+    /// Image reference prefixes a job may use; empty allows every image.
+    #[serde(default)]
+    pub image_allowlist: Vec<String>,
+    #[serde(default = "default_max_output_bytes")]
+    pub max_output_bytes: u64,
+    /// Where outputs are uploaded: `file:///dir` or `s3://bucket/prefix?endpoint=..&region=..`.
+    pub output_store: String,
+    /// Explicit path to libnvidia-ml.so; the system default is used when absent.
+    #[serde(default)]
+    pub nvml_lib_path: Option<PathBuf>,
+}
+
+/// Solana commitment level used for reads and confirmations.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Commitment {
+    Processed,
+    #[default]
+    Confirmed,
+    Finalized,
+}
+
+/// Container limits applied to every job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RuntimeSettings {
+    pub memory_mb: u64,
+    pub cpus: f64,
+    pub pids_limit: i64,
+    /// /dev/shm size; GPU data loaders (PyTorch workers) need far more than Docker's 64 MiB.
+    pub shm_size_mb: u64,
+    pub allow_network: bool,
+    /// json-file log cap in Docker's syntax, e.g. "10m".
+    pub log_max_size: String,
+    /// Seconds between SIGTERM and SIGKILL when a job hits its deadline.
+    pub stop_grace_secs: u32,
+    /// Size of the writable /tmp tmpfs.
+    pub tmp_size_mb: u64,
+}
+
+impl Default for RuntimeSettings {
+    fn default() -> Self {
+        Self {
+            memory_mb: 16 * 1024,
+            cpus: 4.0,
+            pids_limit: 4096,
+            shm_size_mb: 1024,
+            allow_network: false,
+            log_max_size: "10m".to_string(),
+            stop_grace_secs: 10,
+            tmp_size_mb: 1024,
+        }
+    }
+}
+
+fn default_metrics_addr() -> SocketAddr {
+    DEFAULT_METRICS_ADDR
+        .parse()
+        .expect("constant is a valid address")
+}
+
+fn default_max_output_bytes() -> u64 {
+    10 * 1024 * 1024 * 1024
+}
+
+/// One invalid field: its dotted name and what is allowed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: &'static str,
+    pub problem: String,
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "`{}`: {}", self.field, self.problem)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid TOML for the node config: {source}")]
+    Parse {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
+    #[error("invalid node config:\n{}", format_field_errors(.0))]
+    Invalid(Vec<FieldError>),
+    #[error("cannot read the signer keypair file {path}: {source}")]
+    KeyFileUnreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "signer keypair {path} is accessible by group/others (mode {mode:o}); \
+         refusing to start. Fix it with: chmod 600 {path}"
+    )]
+    KeyFileTooOpen { path: PathBuf, mode: u32 },
+}
+
+fn format_field_errors(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(|e| format!("  - {e}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl NodeConfig {
+    /// Reads, parses and validates a config file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let config = Self::parse(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn parse(text: &str) -> Result<Self, toml::de::Error> {
+        toml::from_str(text)
+    }
+
+    /// Checks every field and reports all problems at once.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut errors = Vec::new();
+        let mut check = |ok: bool, field: &'static str, problem: String| {
+            if !ok {
+                errors.push(FieldError { field, problem });
+            }
+        };
+        check(
+            !self.rpc_urls.is_empty() && self.rpc_urls.iter().all(|u| is_http_url(u)),
+            "rpc_urls",
+            format!(
+                "must list at least one http:// or https:// URL, got {:?}",
+                self.rpc_urls
+            ),
+        );
+        check(
+            self.node_account.as_deref().is_none_or(is_pubkey),
+            "node_account",
+            format!(
+                "must be a base58 32-byte public key, got {:?}",
+                self.node_account
+            ),
+        );
+        check(
+            self.metrics_addr.ip().is_loopback(),
+            "metrics_addr",
+            format!(
+                "must be a loopback address (e.g. {DEFAULT_METRICS_ADDR}), got {}",
+                self.metrics_addr
+            ),
+        );
+        check(
+            (1..=1 << 40).contains(&self.max_output_bytes),
+            "max_output_bytes",
+            format!(
+                "must be in 1..=1099511627776 (1 TiB), got {}",
+                self.max_output_bytes
+            ),
+        );
+        check(
+            self.output_store.starts_with("file:///") || self.output_store.starts_with("s3://"),
+            "output_store",
+            format!(
+                "must start with file:/// or s3://, got {:?}",
+                self.output_store
+            ),
+        );
+        check(
+            self.image_allowlist.iter().all(|p| !p.trim().is_empty()),
+            "image_allowlist",
+            "entries must be non-empty image prefixes (use an empty list to allow all)".into(),
+        );
+        errors.extend(self.runtime.field_errors());
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid(errors))
+        }
+    }
+
+    /// True when `image` starts with one of the allowlisted prefixes (or the list is empty).
+    pub fn image_allowed(&self, image: &str) -> bool {
+        image_allowed(&self.image_allowlist, image)
+    }
+}
+
+/// Prefix match of an image reference against an allowlist; an empty list allows all.
+pub fn image_allowed(allowlist: &[String], image: &str) -> bool {
+    allowlist.is_empty() || allowlist.iter().any(|p| image.starts_with(p.as_str()))
+}
+
+impl RuntimeSettings {
+    fn field_errors(&self) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        let mut range = |ok: bool, field: &'static str, allowed: &str, got: String| {
+            if !ok {
+                errors.push(FieldError {
+                    field,
+                    problem: format!("must be in {allowed}, got {got}"),
+                });
+            }
+        };
+        range(
+            (64..=4 * 1024 * 1024).contains(&self.memory_mb),
+            "runtime.memory_mb",
+            "64..=4194304",
+            self.memory_mb.to_string(),
+        );
+        range(
+            self.cpus.is_finite() && (0.1..=1024.0).contains(&self.cpus),
+            "runtime.cpus",
+            "0.1..=1024",
+            self.cpus.to_string(),
+        );
+        range(
+            (16..=1 << 22).contains(&self.pids_limit),
+            "runtime.pids_limit",
+            "16..=4194304",
+            self.pids_limit.to_string(),
+        );
+        range(
+            (1..=self.memory_mb.max(1)).contains(&self.shm_size_mb),
+            "runtime.shm_size_mb",
+            "1..=runtime.memory_mb",
+            self.shm_size_mb.to_string(),
+        );
+        range(
+            (1..=self.memory_mb.max(1)).contains(&self.tmp_size_mb),
+            "runtime.tmp_size_mb",
+            "1..=runtime.memory_mb",
+            self.tmp_size_mb.to_string(),
+        );
+        range(
+            (1..=3600).contains(&self.stop_grace_secs),
+            "runtime.stop_grace_secs",
+            "1..=3600",
+            self.stop_grace_secs.to_string(),
+        );
+        range(
+            parse_docker_size(&self.log_max_size).is_some_and(|b| (1024..=1 << 30).contains(&b)),
+            "runtime.log_max_size",
+            "1k..=1g (Docker size syntax: digits with k, m or g)",
+            format!("{:?}", self.log_max_size),
+        );
+        errors
+    }
+}
+
+/// Parses Docker's json-file size syntax ("512k", "10m", "1g", "4096") into bytes.
+pub fn parse_docker_size(text: &str) -> Option<u64> {
+    let text = text.trim().to_ascii_lowercase();
+    let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => text.split_at(i),
+        None => (text.as_str(), ""),
+    };
+    let multiplier = match unit {
+        "" | "b" => 1,
+        "k" | "kb" => 1 << 10,
+        "m" | "mb" => 1 << 20,
+        "g" | "gb" => 1 << 30,
+        _ => return None,
+    };
+    digits.parse::<u64>().ok()?.checked_mul(multiplier)
+}
+
+fn is_http_url(text: &str) -> bool {
+    url::Url::parse(text).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+}
+
+fn is_pubkey(text: &str) -> bool {
+    bs58::decode(text)
+        .into_vec()
+        .is_ok_and(|bytes| bytes.len() == 32)
+}
+
+/// Refuses a signer key file that group or others can access: a leaked node key lets anyone
+/// submit results (and slashable misbehaviour) in the operator's name.
+pub fn check_key_file_permissions(path: &Path) -> Result<(), ConfigError> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path).map_err(|source| ConfigError::KeyFileUnreadable {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(ConfigError::KeyFileTooOpen {
+            path: path.to_path_buf(),
+            mode,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    const VALID: &str = r#"
+        rpc_urls = ["https://api.devnet.solana.com", "http://127.0.0.1:8899"]
+        commitment = "finalized"
+        node_signer_keypair = "/etc/ake/node.json"
+        node_account = "11111111111111111111111111111111"
+        market = 3
+        work_dir = "/var/lib/ake/work"
+        journal_path = "/var/lib/ake/journal.redb"
+        image_allowlist = ["ghcr.io/ake/"]
+        max_output_bytes = 1048576
+        output_store = "s3://bucket/prefix?region=us-east-1"
+        nvml_lib_path = "/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1"
+
+        [runtime]
+        memory_mb = 2048
+        cpus = 1.5
+        pids_limit = 512
+        shm_size_mb = 256
+        allow_network = true
+        log_max_size = "5m"
+    "#;
+
+    fn valid() -> NodeConfig {
+        NodeConfig::parse(VALID).unwrap()
+    }
+
+    fn invalid_fields(config: &NodeConfig) -> Vec<&'static str> {
+        match config.validate() {
+            Err(ConfigError::Invalid(errors)) => errors.iter().map(|e| e.field).collect(),
+            other => panic!("expected field errors, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn full_config_parses_and_validates() {
+        let config = valid();
+        config.validate().unwrap();
+        assert_eq!(config.commitment, Commitment::Finalized);
+        assert_eq!(config.market, 3);
+        assert_eq!(config.runtime.cpus, 1.5);
+        assert!(config.runtime.allow_network);
+        assert_eq!(
+            config.runtime.stop_grace_secs, 10,
+            "defaulted inside [runtime]"
+        );
+        assert_eq!(config.metrics_addr, default_metrics_addr());
+    }
+
+    #[test]
+    fn defaults_apply_when_optional_keys_are_missing() {
+        let config = NodeConfig::parse(
+            r#"
+            rpc_urls = ["http://127.0.0.1:8899"]
+            node_signer_keypair = "k.json"
+            market = 0
+            work_dir = "w"
+            journal_path = "j"
+            output_store = "file:///tmp/out"
+            "#,
+        )
+        .unwrap();
+        config.validate().unwrap();
+        assert_eq!(config.runtime, RuntimeSettings::default());
+        assert_eq!(config.runtime.shm_size_mb, 1024);
+        assert!(!config.runtime.allow_network);
+        assert_eq!(config.commitment, Commitment::Confirmed);
+        assert!(config.image_allowlist.is_empty());
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let text = format!("{VALID}\nshm_size = 4\n");
+        let err = NodeConfig::parse(&text).unwrap_err().to_string();
+        assert!(err.contains("unknown field"), "{err}");
+        let text = VALID.replace("[runtime]", "[runtime]\nprivileged = true");
+        let err = NodeConfig::parse(&text).unwrap_err().to_string();
+        assert!(err.contains("privileged"), "{err}");
+    }
+
+    #[test]
+    fn each_bad_field_is_named_with_its_range() {
+        let mut config = valid();
+        config.rpc_urls = vec!["ftp://x".into()];
+        config.node_account = Some("not-a-key".into());
+        config.metrics_addr = "0.0.0.0:9464".parse().unwrap();
+        config.max_output_bytes = 0;
+        config.output_store = "gs://bucket".into();
+        config.runtime.memory_mb = 8;
+        config.runtime.cpus = 0.0;
+        config.runtime.pids_limit = 1;
+        config.runtime.log_max_size = "10x".into();
+        assert_eq!(
+            invalid_fields(&config),
+            vec![
+                "rpc_urls",
+                "node_account",
+                "metrics_addr",
+                "max_output_bytes",
+                "output_store",
+                "runtime.memory_mb",
+                "runtime.cpus",
+                "runtime.pids_limit",
+                "runtime.shm_size_mb",
+                "runtime.tmp_size_mb",
+                "runtime.log_max_size",
+            ]
+        );
+        let text = config.validate().unwrap_err().to_string();
+        assert!(text.contains("`runtime.memory_mb`: must be in 64..=4194304, got 8"));
+        assert!(text.contains("`runtime.cpus`: must be in 0.1..=1024, got 0"));
+    }
+
+    #[test]
+    fn empty_rpc_list_is_rejected() {
+        let mut config = valid();
+        config.rpc_urls.clear();
+        assert_eq!(invalid_fields(&config), vec!["rpc_urls"]);
+    }
+
+    #[test]
+    fn docker_sizes_parse() {
+        assert_eq!(parse_docker_size("10m"), Some(10 << 20));
+        assert_eq!(parse_docker_size("512k"), Some(512 << 10));
+        assert_eq!(parse_docker_size("1G"), Some(1 << 30));
+        assert_eq!(parse_docker_size("4096"), Some(4096));
+        assert_eq!(parse_docker_size("m"), None);
+        assert_eq!(parse_docker_size("10t"), None);
+    }
+
+    #[test]
+    fn image_allowlist_is_a_prefix_match() {
+        let config = valid();
+        assert!(config.image_allowed("ghcr.io/ake/trainer:1"));
+        assert!(!config.image_allowed("docker.io/evil/miner"));
+        assert!(image_allowed(&[], "anything"));
+    }
+
+    #[test]
+    fn key_file_open_to_others_is_refused_with_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("node.json");
+        std::fs::write(&key, "[1,2,3]").unwrap();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = check_key_file_permissions(&key).unwrap_err();
+        assert!(matches!(
+            err,
+            ConfigError::KeyFileTooOpen { mode: 0o644, .. }
+        ));
+        assert!(err
+            .to_string()
+            .contains(&format!("chmod 600 {}", key.display())));
+
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o640)).unwrap();
+        assert!(check_key_file_permissions(&key).is_err(), "group-readable");
+
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        check_key_file_permissions(&key).unwrap();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o400)).unwrap();
+        check_key_file_permissions(&key).unwrap();
+    }
+
+    #[test]
+    fn missing_key_file_is_reported() {
+        let err = check_key_file_permissions(Path::new("/nonexistent/ake/key.json")).unwrap_err();
+        assert!(matches!(err, ConfigError::KeyFileUnreadable { .. }));
+        assert!(err.to_string().contains("/nonexistent/ake/key.json"));
+    }
+
+    #[test]
+    fn load_reports_path_on_parse_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.toml");
+        std::fs::write(&path, "market = \"x\"").unwrap();
+        let err = NodeConfig::load(&path).unwrap_err();
+        assert!(matches!(err, ConfigError::Parse { .. }));
+        assert!(err.to_string().contains("node.toml"));
+        std::fs::write(&path, VALID).unwrap();
+        assert_eq!(NodeConfig::load(&path).unwrap(), valid());
+    }
+}

@@ -1,0 +1,592 @@
+//! The node's job state machine and chain loop. It learns its work from its
+//! own Node account (no program scans), re-arms when idle, runs the job,
+//! commits and uploads the outputs, submits the result before the deadline,
+//! and claims closed epochs for its owner. Every side effect is journaled
+//! before it happens; a restart resumes from the journal, rebroadcasts the
+//! same signed bytes, and re-reads the chain before anything new.
+//! Unknown is not failed: Docker or RPC trouble means wait and retry.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ake_sdk::ake_market::state::{
+    Job, JobSpec as ChainSpec, JobState, Node, NodeStatus, UsageReceipt,
+};
+use ake_sdk::protocol::{create_associated_token, Protocol};
+use ake_sdk::sender::{confirm, prepare, Fees, Prepared, SendError};
+use ake_sdk::{instructions as ixs, pda};
+use solana_sdk::pubkey::Pubkey;
+use solana_sdk::signature::{Keypair, Signature, Signer};
+use solana_sdk::transaction::Transaction;
+
+use crate::gpu::GpuInventory;
+use crate::inputs::fetch_inputs;
+use crate::journal::{JobProgress, Journal, JournalEntry};
+use crate::metrics::{JobResult, NodeMetrics};
+use crate::output_store::OutputStore;
+use crate::outputs::{OutputManifest, RunFacts, UsageReceipt as OutputUsage};
+use crate::runtime::{DockerRuntime, JobOutcome, JobSpec};
+
+/// Test-only fault injection: `AKE_NODE_CRASH_AFTER=<journal entry kind>`
+/// kills the process with SIGKILL right after that entry is durable, the way
+/// a power cut would. Unset in production.
+const CRASH_AFTER: &str = "AKE_NODE_CRASH_AFTER";
+
+pub struct Daemon {
+    pub protocol: Protocol,
+    pub signer: Keypair,
+    pub node: Pubkey,
+    pub runtime: DockerRuntime,
+    pub store: OutputStore,
+    pub journal: Journal,
+    pub gpus: GpuInventory,
+    pub metrics: Arc<NodeMetrics>,
+    pub work_dir: PathBuf,
+    pub max_output_bytes: u64,
+    pub fees: Fees,
+    pub poll: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    /// Retry later; nothing is lost.
+    #[error("{0}")]
+    Retry(String),
+    /// This job cannot go on (the reason is logged; the chain expires it).
+    #[error("{0}")]
+    GiveUp(String),
+}
+
+fn retry(e: impl std::fmt::Display) -> StepError {
+    StepError::Retry(e.to_string())
+}
+
+impl Daemon {
+    fn job_id(job: &Pubkey) -> String {
+        job.to_string()
+    }
+
+    async fn record(&self, job: &Pubkey, entry: JournalEntry) -> Result<(), StepError> {
+        let kind = serde_json::to_value(&entry)
+            .ok()
+            .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_owned))
+            .unwrap_or_default();
+        self.journal
+            .record(&Self::job_id(job), entry)
+            .await
+            .map_err(retry)?;
+        if std::env::var(CRASH_AFTER).is_ok_and(|k| k == kind) {
+            tracing::error!("{CRASH_AFTER}={kind}: killing the daemon (fault injection)");
+            // SAFETY: signalling our own process; nothing after this runs.
+            unsafe {
+                libc::kill(libc::getpid(), libc::SIGKILL);
+            }
+        }
+        Ok(())
+    }
+
+    /// The main loop; returns when `shutdown` resolves (between steps).
+    pub async fn run(&self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        let mut seen_assignment: Option<(Pubkey, Instant)> = None;
+        let mut last_claim = Instant::now() - Duration::from_secs(3600);
+        let mut said_suspended = false;
+        loop {
+            if *shutdown.borrow() {
+                tracing::info!("shutting down: the journal holds everything needed to resume");
+                return;
+            }
+            // Unfinished work from before a restart first.
+            match self.journal.open_jobs().await {
+                Ok(open) => {
+                    for id in open {
+                        if let Ok(job) = id.parse::<Pubkey>() {
+                            self.drive(&job, &mut seen_assignment, &mut shutdown).await;
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!("journal unreadable, retrying: {e}"),
+            }
+            match self.protocol.node(&self.node).await {
+                Ok(Some(node)) => {
+                    if node.suspended {
+                        if !said_suspended {
+                            tracing::warn!(
+                                "node {} is suspended after an SLA breach; its owner must run `ake node rearm {}`",
+                                self.node,
+                                self.node
+                            );
+                            said_suspended = true;
+                        }
+                    } else {
+                        said_suspended = false;
+                    }
+                    self.act(&node, &mut seen_assignment, &mut shutdown).await;
+                }
+                Ok(None) => tracing::warn!(
+                    "node account {} does not exist: register it with `ake node register`",
+                    self.node
+                ),
+                Err(e) => {
+                    self.metrics.rpc_error("node");
+                    tracing::warn!("cannot read the node account, retrying: {e}");
+                }
+            }
+            if last_claim.elapsed() > Duration::from_secs(10) {
+                self.claim_rewards().await;
+                last_claim = Instant::now();
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(self.poll) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+
+    async fn act(
+        &self,
+        node: &Node,
+        seen: &mut Option<(Pubkey, Instant)>,
+        shutdown: &mut tokio::sync::watch::Receiver<bool>,
+    ) {
+        match node.status {
+            NodeStatus::Busy if node.current_job != Pubkey::default() => {
+                if seen.is_none_or(|(j, _)| j != node.current_job) {
+                    *seen = Some((node.current_job, Instant::now()));
+                    tracing::info!(job = %node.current_job, "assigned");
+                }
+                let job = node.current_job;
+                self.drive(&job, seen, shutdown).await;
+            }
+            NodeStatus::Idle if !node.suspended && !*shutdown.borrow() => match self.arm().await {
+                Ok(sig) => tracing::info!("armed: waiting for a job ({sig})"),
+                Err(e) => tracing::warn!("could not arm the node, retrying: {e}"),
+            },
+            _ => {}
+        }
+    }
+
+    /// node_ready: takes the best queued job it can serve, or joins the queue.
+    async fn arm(&self) -> Result<Signature, anyhow::Error> {
+        let me = self.signer.pubkey();
+        let p = &self.protocol;
+        Ok(p.send_matched(&self.signer, &[], self.fees, || async move {
+            p.node_ready(&me).await
+        })
+        .await?)
+    }
+
+    /// Drives one job as far as it can go now, logging why it stops.
+    async fn drive(
+        &self,
+        job: &Pubkey,
+        seen: &mut Option<(Pubkey, Instant)>,
+        shutdown: &mut tokio::sync::watch::Receiver<bool>,
+    ) {
+        let span = tracing::info_span!("job", job = %job);
+        let _enter = span.enter();
+        loop {
+            let step = tokio::select! {
+                r = self.step(job, seen) => r,
+                _ = shutdown.changed() => return,
+            };
+            match step {
+                Ok(true) => continue,
+                Ok(false) => return,
+                Err(StepError::Retry(e)) => {
+                    tracing::warn!("will retry: {e}");
+                    return;
+                }
+                Err(StepError::GiveUp(e)) => {
+                    tracing::error!("giving the job up: {e}");
+                    self.metrics.job_finished(JobResult::Abandoned, 0.0);
+                    let _ = self.journal.mark_done(&Self::job_id(job)).await;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// One step of the state machine; Ok(true) when there is more to do now.
+    async fn step(
+        &self,
+        job_key: &Pubkey,
+        seen: &mut Option<(Pubkey, Instant)>,
+    ) -> Result<bool, StepError> {
+        let id = Self::job_id(job_key);
+        let progress = self.journal.progress(&id).await.map_err(retry)?;
+        if let JobProgress::TxSigned {
+            signed_tx,
+            signature,
+            last_valid_block_height,
+            ..
+        } = &progress
+        {
+            return self
+                .finish_submit(job_key, signed_tx, signature, *last_valid_block_height)
+                .await;
+        }
+        if let JobProgress::TxConfirmed { .. } = progress {
+            return self.clean_up(job_key).await;
+        }
+        // Re-read the chain before any new side effect.
+        let job = self.protocol.job(job_key).await.map_err(retry)?;
+        let ours = job
+            .as_ref()
+            .is_some_and(|j| j.node == self.node && j.state == JobState::Assigned);
+        if !ours {
+            tracing::warn!("the chain says the job is no longer ours; stopping it");
+            self.runtime.remove(&id).await.map_err(retry)?;
+            self.journal.mark_done(&id).await.map_err(retry)?;
+            return Ok(false);
+        }
+        let job = job.expect("checked above");
+        match progress {
+            JobProgress::NotStarted | JobProgress::ContainerStarted { .. } => {
+                let (outcome, energy_mj) = self.run_container(job_key, &job, seen).await?;
+                self.record(
+                    job_key,
+                    JournalEntry::ContainerExited { outcome, energy_mj },
+                )
+                .await?;
+                Ok(true)
+            }
+            JobProgress::ContainerExited { outcome, energy_mj } => {
+                let (root, uri, usage) = self.upload(job_key, &job, &outcome, energy_mj).await?;
+                self.record(job_key, JournalEntry::Uploaded { root, uri, usage })
+                    .await?;
+                Ok(true)
+            }
+            JobProgress::Uploaded { root, uri, usage } => {
+                let prepared = self.sign_submit(job_key, &job, &root, &uri, usage).await?;
+                let bytes = bincode::serialize(&prepared.transaction).map_err(retry)?;
+                self.record(
+                    job_key,
+                    JournalEntry::TxSigned {
+                        purpose: "submit_result".into(),
+                        signed_tx: bytes,
+                        signature: prepared.signature.to_string(),
+                        last_valid_block_height: prepared.last_valid_block_height,
+                    },
+                )
+                .await?;
+                Ok(true)
+            }
+            JobProgress::TxSigned { .. } | JobProgress::TxConfirmed { .. } => Ok(true),
+        }
+    }
+
+    async fn run_container(
+        &self,
+        job_key: &Pubkey,
+        job: &Job,
+        seen: &mut Option<(Pubkey, Instant)>,
+    ) -> Result<(JobOutcome, u64), StepError> {
+        let ChainSpec::Inline(spec) = &job.spec else {
+            return Err(StepError::GiveUp(
+                "remote (URI) specs are not supported by this node version".into(),
+            ));
+        };
+        let id = Self::job_id(job_key);
+        let work_dir = self.work_dir.join(&id);
+        let inputs: Vec<(String, [u8; 32])> = spec
+            .inputs
+            .iter()
+            .map(|i| (i.url.clone(), i.sha256))
+            .collect();
+        let input_dir = if inputs.is_empty() {
+            None
+        } else {
+            Some(
+                fetch_inputs(&inputs, &work_dir.join("input"))
+                    .await
+                    .map_err(|e| {
+                        if e.is_retryable() {
+                            retry(e)
+                        } else {
+                            StepError::GiveUp(e.to_string())
+                        }
+                    })?,
+            )
+        };
+        let uuids: Vec<String> = self
+            .gpus
+            .devices()
+            .iter()
+            .take(usize::from(job.gpus))
+            .map(|d| d.uuid.clone())
+            .collect();
+        let run = JobSpec {
+            job_id: id.clone(),
+            image: spec.image.clone(),
+            spec_hash: hex::encode(job.spec_hash),
+            command: spec.command.clone(),
+            env: spec
+                .env
+                .iter()
+                .map(|e| format!("{}={}", e.name, e.value))
+                .collect(),
+            gpu_uuids: uuids.clone(),
+            input_dir,
+            work_dir,
+            timeout: Duration::from_secs(u64::from(job.max_duration_secs)),
+        };
+        self.record(
+            job_key,
+            JournalEntry::ContainerCreateIntent {
+                container_name: run.container_name(),
+            },
+        )
+        .await?;
+        let meter = match self.gpus.sampler(&uuids) {
+            Ok(s) if !uuids.is_empty() => s.energy_meter().await.ok(),
+            _ => None,
+        };
+        let picked = seen.filter(|(j, _)| j == job_key).map(|(_, at)| at);
+        let outcome = self
+            .runtime
+            .run_with(&run, |container_id| async move {
+                if let Some(at) = picked {
+                    self.metrics.job_picked_up(at.elapsed().as_secs_f64());
+                }
+                if let Err(e) = self.record(job_key, JournalEntry::ContainerStarted { container_id }).await {
+                    tracing::warn!("could not journal the container start (it will be reattached by name): {e}");
+                }
+            })
+            .await
+            .map_err(|e| if e.is_retryable() { retry(e) } else { StepError::GiveUp(e.to_string()) })?;
+        let energy_mj = match meter {
+            Some(meter) => meter.finish().await.unwrap_or_else(|e| {
+                tracing::warn!("energy meter failed; reporting 0 mJ: {e}");
+                0
+            }),
+            None => 0,
+        };
+        let result = if outcome.timed_out {
+            JobResult::TimedOut
+        } else if outcome.oom_killed {
+            JobResult::OomKilled
+        } else if outcome.exit_code == 0 {
+            JobResult::Succeeded
+        } else {
+            JobResult::Failed
+        };
+        self.metrics.job_finished(result, outcome.wall_secs);
+        Ok((outcome, energy_mj))
+    }
+
+    /// Commits the outputs (Merkle root over files, logs, image, spec, exit
+    /// code, usage) and uploads them, keyed by that root.
+    async fn upload(
+        &self,
+        job_key: &Pubkey,
+        job: &Job,
+        outcome: &JobOutcome,
+        energy_mj: u64,
+    ) -> Result<(String, String, OutputUsage), StepError> {
+        let id = Self::job_id(job_key);
+        let work_dir = self.work_dir.join(&id);
+        let wall_secs = outcome.wall_secs.ceil() as u64;
+        let usage = OutputUsage {
+            wall_secs,
+            gpu_secs: wall_secs * u64::from(job.gpus),
+            energy_mj,
+        };
+        let hash = |h: &str| -> Result<[u8; 32], StepError> {
+            hex::decode(h.trim_start_matches("sha256:"))
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| StepError::GiveUp(format!("bad log hash {h}")))
+        };
+        let facts = RunFacts {
+            stdout_sha256: hash(&outcome.stdout_sha256)?,
+            stderr_sha256: hash(&outcome.stderr_sha256)?,
+            image_digest: outcome.image_digest.clone(),
+            spec_hash: hex::encode(job.spec_hash),
+            exit_code: outcome.exit_code,
+            usage,
+        };
+        let max = match &job.spec {
+            ChainSpec::Inline(s) => s.max_output_bytes.min(self.max_output_bytes),
+            ChainSpec::Remote(_) => self.max_output_bytes,
+        };
+        let manifest = OutputManifest::build(&work_dir.join("output"), facts, max)
+            .await
+            .map_err(|e| StepError::GiveUp(format!("outputs cannot be committed: {e}")))?;
+        let root = manifest.root_hex();
+        self.record(job_key, JournalEntry::UploadIntent { root: root.clone() })
+            .await?;
+        let uri = self
+            .store
+            .put_dir(&id, &work_dir.join("output"), &manifest)
+            .await
+            .map_err(|e| {
+                if e.is_retryable() {
+                    retry(e)
+                } else {
+                    StepError::GiveUp(e.to_string())
+                }
+            })?;
+        Ok((root, uri, usage))
+    }
+
+    async fn sign_submit(
+        &self,
+        job_key: &Pubkey,
+        job: &Job,
+        root: &str,
+        uri: &str,
+        usage: OutputUsage,
+    ) -> Result<Prepared, StepError> {
+        let commitment: [u8; 32] = hex::decode(root)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| StepError::GiveUp(format!("bad output root {root}")))?;
+        let usage = UsageReceipt {
+            wall_secs: usage.wall_secs,
+            gpu_secs: usage.gpu_secs,
+            energy_mj: usage.energy_mj,
+        };
+        let ix = ixs::submit_result(
+            self.signer.pubkey(),
+            *job_key,
+            job.market,
+            commitment,
+            uri.to_string(),
+            usage,
+        );
+        prepare(
+            self.protocol.chain.as_ref(),
+            &self.signer,
+            &[],
+            &[ix],
+            self.fees,
+        )
+        .await
+        .map_err(retry)
+    }
+
+    /// Rebroadcasts the journaled bytes until they land or can never land.
+    async fn finish_submit(
+        &self,
+        job_key: &Pubkey,
+        bytes: &[u8],
+        signature: &str,
+        last_valid: u64,
+    ) -> Result<bool, StepError> {
+        let transaction: Transaction =
+            bincode::deserialize(bytes).map_err(|e| StepError::GiveUp(e.to_string()))?;
+        let signature: Signature = signature
+            .parse()
+            .map_err(|_| StepError::GiveUp(format!("bad signature {signature}")))?;
+        let prepared = Prepared {
+            transaction,
+            signature,
+            last_valid_block_height: last_valid,
+        };
+        match confirm(self.protocol.chain.as_ref(), &prepared).await {
+            Ok(sig) => {
+                tracing::info!("result submitted ({sig})");
+                self.record(
+                    job_key,
+                    JournalEntry::TxConfirmed {
+                        signature: sig.to_string(),
+                    },
+                )
+                .await?;
+                Ok(true)
+            }
+            Err(SendError::Expired { .. }) => {
+                // It can never land now: re-check the chain, then sign anew.
+                let job = self.protocol.job(job_key).await.map_err(retry)?;
+                if job.is_some_and(|j| j.node == self.node && j.state == JobState::Assigned) {
+                    let entries = self
+                        .journal
+                        .entries(&Self::job_id(job_key))
+                        .await
+                        .map_err(retry)?;
+                    let uploaded = entries.iter().rev().find_map(|e| match e {
+                        JournalEntry::Uploaded { root, uri, usage } => {
+                            Some((root.clone(), uri.clone(), *usage))
+                        }
+                        _ => None,
+                    });
+                    if let Some((root, uri, usage)) = uploaded {
+                        self.record(job_key, JournalEntry::Uploaded { root, uri, usage })
+                            .await?;
+                        return Ok(true);
+                    }
+                }
+                self.clean_up(job_key).await
+            }
+            Err(SendError::Failed { explanation, .. }) => Err(StepError::GiveUp(format!(
+                "the result was refused: {explanation}"
+            ))),
+            Err(SendError::Chain(e)) => Err(retry(e)),
+        }
+    }
+
+    /// Outputs are committed and the result is on chain: the container goes.
+    async fn clean_up(&self, job_key: &Pubkey) -> Result<bool, StepError> {
+        let id = Self::job_id(job_key);
+        self.runtime.remove(&id).await.map_err(retry)?;
+        self.journal.mark_done(&id).await.map_err(retry)?;
+        tracing::info!("job done");
+        Ok(false)
+    }
+
+    /// Claims the owner's emission for recently closed epochs.
+    async fn claim_rewards(&self) {
+        let p = &self.protocol;
+        let (Ok(emissions), Ok(config)) = (p.emissions().await, p.config().await) else {
+            return;
+        };
+        let Ok(Some(node)) = p.node(&self.node).await else {
+            return;
+        };
+        for epoch in emissions.next_epoch.saturating_sub(8)..emissions.next_epoch {
+            let Ok(Some(ix)) = p.claim(&self.node, epoch, self.signer.pubkey()).await else {
+                continue;
+            };
+            let create = create_associated_token(&self.signer.pubkey(), &node.owner, &config.mint);
+            let before = p
+                .token_balance(&ake_sdk::protocol::associated_token(
+                    &node.owner,
+                    &config.mint,
+                ))
+                .await
+                .unwrap_or(0);
+            match ake_sdk::sender::send_instructions(
+                p.chain.as_ref(),
+                &self.signer,
+                &[],
+                &[create, ix],
+                self.fees,
+            )
+            .await
+            {
+                Ok(sig) => {
+                    let after = p
+                        .token_balance(&ake_sdk::protocol::associated_token(
+                            &node.owner,
+                            &config.mint,
+                        ))
+                        .await
+                        .unwrap_or(before);
+                    self.metrics.earned(after.saturating_sub(before));
+                    tracing::info!(
+                        epoch,
+                        "claimed {} base units for the owner ({sig})",
+                        after.saturating_sub(before)
+                    );
+                }
+                Err(e) => tracing::warn!(epoch, "claim failed, will retry: {e}"),
+            }
+        }
+    }
+}
+
+/// The node account a signer's daemon drives.
+pub fn node_account(signer: &Pubkey) -> Pubkey {
+    pda::node(signer)
+}

@@ -1,0 +1,286 @@
+//! GPU inventory and metering through NVML (nvml-wrapper).
+//!
+//! A host without the NVIDIA driver is a normal case: the node then serves CPU-only markets.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use nvml_wrapper::enum_wrappers::device::TemperatureSensor;
+use nvml_wrapper::error::NvmlError;
+use nvml_wrapper::{Device, Nvml};
+use serde::{Deserialize, Serialize};
+
+/// One GPU as the market sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GpuDevice {
+    pub index: u32,
+    pub uuid: String,
+    /// Marketing name, e.g. "NVIDIA H100 80GB HBM3".
+    pub model: String,
+    pub vram_mib: u64,
+}
+
+/// The GPUs this node can offer.
+#[derive(Clone)]
+pub enum GpuInventory {
+    /// No usable NVML: the node runs CPU-only markets.
+    None { reason: String },
+    Nvml {
+        nvml: Arc<Nvml>,
+        devices: Vec<GpuDevice>,
+    },
+}
+
+impl std::fmt::Debug for GpuInventory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::None { reason } => f.debug_struct("None").field("reason", reason).finish(),
+            Self::Nvml { devices, .. } => f.debug_struct("Nvml").field("devices", devices).finish(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GpuError {
+    #[error("NVML {operation} failed for GPU {uuid}: {source}")]
+    Nvml {
+        operation: &'static str,
+        uuid: String,
+        source: NvmlError,
+    },
+    #[error("NVML {operation} failed: {source}")]
+    NvmlGlobal {
+        operation: &'static str,
+        source: NvmlError,
+    },
+    #[error("GPU {uuid} is not in this node's inventory; only assign GPUs listed by NVML")]
+    UnknownGpu { uuid: String },
+    #[error("this node has no usable NVML ({reason}); it cannot meter GPU jobs")]
+    NoNvml { reason: String },
+    #[error(
+        "energy counter of GPU {uuid} went backwards ({start_mj} -> {end_mj} mJ): the NVIDIA \
+         driver was reloaded during the job, so its energy cannot be measured"
+    )]
+    EnergyCounterReset {
+        uuid: String,
+        start_mj: u64,
+        end_mj: u64,
+    },
+    #[error("GPU sampling task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+static WARNED_NO_NVML: AtomicBool = AtomicBool::new(false);
+
+/// Initializes NVML (from `lib_path` when given) and lists the GPUs. Never fails: without NVML
+/// it returns [`GpuInventory::None`] and warns once per process.
+pub fn detect_gpus(lib_path: Option<&Path>) -> GpuInventory {
+    match init_nvml(lib_path).and_then(|nvml| list_devices(&nvml).map(|d| (nvml, d))) {
+        Ok((nvml, devices)) => GpuInventory::Nvml {
+            nvml: Arc::new(nvml),
+            devices,
+        },
+        Err(e) => {
+            let reason = format!("{e}");
+            if !WARNED_NO_NVML.swap(true, Ordering::Relaxed) {
+                tracing::warn!(
+                    %reason,
+                    "NVML unavailable: running CPU-only markets. Install the NVIDIA driver or \
+                     set nvml_lib_path to libnvidia-ml.so to offer GPUs"
+                );
+            }
+            GpuInventory::None { reason }
+        }
+    }
+}
+
+fn init_nvml(lib_path: Option<&Path>) -> Result<Nvml, GpuError> {
+    let result = match lib_path {
+        Some(path) => Nvml::builder().lib_path(path.as_os_str()).init(),
+        None => Nvml::init(),
+    };
+    result.map_err(|source| GpuError::NvmlGlobal {
+        operation: "initialization",
+        source,
+    })
+}
+
+fn list_devices(nvml: &Nvml) -> Result<Vec<GpuDevice>, GpuError> {
+    let global = |operation| move |source| GpuError::NvmlGlobal { operation, source };
+    let count = nvml.device_count().map_err(global("device count"))?;
+    (0..count)
+        .map(|index| {
+            let device = nvml
+                .device_by_index(index)
+                .map_err(global("device by index"))?;
+            let uuid = device.uuid().map_err(global("device uuid"))?;
+            let on = |operation| per_gpu(operation, &uuid);
+            Ok(GpuDevice {
+                index,
+                model: device.name().map_err(on("name"))?,
+                vram_mib: device.memory_info().map_err(on("memory info"))?.total >> 20,
+                uuid: uuid.clone(),
+            })
+        })
+        .collect()
+}
+
+fn per_gpu<'a>(operation: &'static str, uuid: &'a str) -> impl FnOnce(NvmlError) -> GpuError + 'a {
+    move |source| GpuError::Nvml {
+        operation,
+        uuid: uuid.to_string(),
+        source,
+    }
+}
+
+impl GpuInventory {
+    pub fn devices(&self) -> &[GpuDevice] {
+        match self {
+            Self::None { .. } => &[],
+            Self::Nvml { devices, .. } => devices,
+        }
+    }
+
+    pub fn is_cpu_only(&self) -> bool {
+        self.devices().is_empty()
+    }
+
+    /// A sampler for the given GPUs, which must all be in the inventory.
+    pub fn sampler(&self, uuids: &[String]) -> Result<GpuSampler, GpuError> {
+        let (nvml, devices) = match self {
+            Self::None { reason } => {
+                return Err(GpuError::NoNvml {
+                    reason: reason.clone(),
+                })
+            }
+            Self::Nvml { nvml, devices } => (nvml, devices),
+        };
+        if let Some(unknown) = uuids
+            .iter()
+            .find(|u| !devices.iter().any(|d| &d.uuid == *u))
+        {
+            return Err(GpuError::UnknownGpu {
+                uuid: unknown.clone(),
+            });
+        }
+        Ok(GpuSampler {
+            nvml: Arc::clone(nvml),
+            uuids: Arc::new(uuids.to_vec()),
+        })
+    }
+}
+
+/// Point-in-time readings of one GPU.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GpuSample {
+    pub uuid: String,
+    pub gpu_util_percent: u32,
+    pub memory_util_percent: u32,
+    pub memory_used_mib: u64,
+    pub power_mw: u32,
+    pub temperature_c: u32,
+}
+
+/// Reads a fixed set of GPUs. NVML calls run on the blocking pool: a wedged driver must not
+/// stall the async runtime.
+#[derive(Clone)]
+pub struct GpuSampler {
+    nvml: Arc<Nvml>,
+    uuids: Arc<Vec<String>>,
+}
+
+impl GpuSampler {
+    pub fn uuids(&self) -> &[String] {
+        &self.uuids
+    }
+
+    pub async fn sample(&self) -> Result<Vec<GpuSample>, GpuError> {
+        self.on_each_gpu(sample_device).await
+    }
+
+    /// Cumulative energy counters (mJ since driver load), one per GPU.
+    pub async fn energy_counters_mj(&self) -> Result<Vec<u64>, GpuError> {
+        self.on_each_gpu(|device, uuid| {
+            device
+                .total_energy_consumption()
+                .map_err(per_gpu("total energy consumption", uuid))
+        })
+        .await
+    }
+
+    /// Starts measuring energy for a job; [`EnergyMeter::finish`] returns what it used.
+    pub async fn energy_meter(&self) -> Result<EnergyMeter, GpuError> {
+        Ok(EnergyMeter {
+            start_mj: self.energy_counters_mj().await?,
+            sampler: self.clone(),
+        })
+    }
+
+    async fn on_each_gpu<T: Send + 'static>(
+        &self,
+        read: fn(&Device<'_>, &str) -> Result<T, GpuError>,
+    ) -> Result<Vec<T>, GpuError> {
+        let nvml = Arc::clone(&self.nvml);
+        let uuids = Arc::clone(&self.uuids);
+        tokio::task::spawn_blocking(move || {
+            uuids
+                .iter()
+                .map(|uuid| {
+                    let device = nvml
+                        .device_by_uuid(uuid.as_str())
+                        .map_err(per_gpu("device by uuid", uuid))?;
+                    read(&device, uuid)
+                })
+                .collect()
+        })
+        .await?
+    }
+}
+
+fn sample_device(device: &Device<'_>, uuid: &str) -> Result<GpuSample, GpuError> {
+    let utilization = device
+        .utilization_rates()
+        .map_err(per_gpu("utilization", uuid))?;
+    Ok(GpuSample {
+        uuid: uuid.to_string(),
+        gpu_util_percent: utilization.gpu,
+        memory_util_percent: utilization.memory,
+        memory_used_mib: device
+            .memory_info()
+            .map_err(per_gpu("memory info", uuid))?
+            .used
+            >> 20,
+        power_mw: device.power_usage().map_err(per_gpu("power usage", uuid))?,
+        temperature_c: device
+            .temperature(TemperatureSensor::Gpu)
+            .map_err(per_gpu("temperature", uuid))?,
+    })
+}
+
+/// Energy counters captured at job start.
+pub struct EnergyMeter {
+    sampler: GpuSampler,
+    start_mj: Vec<u64>,
+}
+
+impl EnergyMeter {
+    /// Energy used since the meter started, summed over the job's GPUs, in millijoules.
+    pub async fn finish(self) -> Result<u64, GpuError> {
+        let end_mj = self.sampler.energy_counters_mj().await?;
+        self.sampler
+            .uuids
+            .iter()
+            .zip(self.start_mj.iter().zip(end_mj))
+            .map(|(uuid, (&start_mj, end_mj))| {
+                end_mj
+                    .checked_sub(start_mj)
+                    .ok_or_else(|| GpuError::EnergyCounterReset {
+                        uuid: uuid.clone(),
+                        start_mj,
+                        end_mj,
+                    })
+            })
+            .sum()
+    }
+}

@@ -1,0 +1,401 @@
+//! `ake-node`: the daemon GPU owners run. `run` serves jobs; `status` shows
+//! the node and its journal; `doctor` checks everything a node needs and
+//! says what to fix; `init` writes a config and a hot signer key.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ake_node::config::{check_key_file_permissions, Commitment, NodeConfig};
+use ake_node::daemon::{node_account, Daemon};
+use ake_node::gpu::{detect_gpus, GpuInventory};
+use ake_node::instance_lock::InstanceLock;
+use ake_node::journal::Journal;
+use ake_node::metrics::{serve, NodeMetrics};
+use ake_node::output_store::OutputStore;
+use ake_node::runtime::DockerRuntime;
+use ake_sdk::chain::rpc::RpcChain;
+use ake_sdk::chain::Chain;
+use ake_sdk::protocol::Protocol;
+use ake_sdk::sender::Fees;
+use anyhow::{anyhow, Context};
+use clap::{Parser, Subcommand};
+use solana_commitment_config::CommitmentConfig;
+use solana_sdk::signature::{read_keypair_file, write_keypair_file, Keypair, Signer};
+
+#[derive(Parser)]
+#[command(name = "ake-node", version, about = "AKE GPU node operator daemon")]
+struct Cli {
+    /// Config file (TOML).
+    #[arg(
+        long,
+        short = 'c',
+        global = true,
+        env = "AKE_NODE_CONFIG",
+        default_value = "/etc/ake-node/config.toml"
+    )]
+    config: PathBuf,
+    /// Overrides rpc_urls from the config.
+    #[arg(long, global = true, env = "AKE_NODE_RPC_URL")]
+    rpc_url: Option<String>,
+    /// Logs as JSON lines (for journald / log shippers).
+    #[arg(long, global = true, env = "AKE_NODE_LOG_JSON")]
+    log_json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve jobs until SIGTERM.
+    Run,
+    /// The node's on-chain state and unfinished journal entries.
+    Status,
+    /// Check Docker, NVML, RPC, keys, balance, stake and registration.
+    Doctor,
+    /// Write a config and a new signer keypair (mode 600) if absent.
+    Init {
+        #[arg(long, default_value = "http://127.0.0.1:8899")]
+        rpc_url: String,
+        #[arg(long, default_value = "/var/lib/ake-node")]
+        state_dir: PathBuf,
+    },
+}
+
+fn commitment(c: Commitment) -> CommitmentConfig {
+    match c {
+        Commitment::Processed => CommitmentConfig::processed(),
+        Commitment::Confirmed => CommitmentConfig::confirmed(),
+        Commitment::Finalized => CommitmentConfig::finalized(),
+    }
+}
+
+fn load(cli: &Cli) -> anyhow::Result<NodeConfig> {
+    let mut config = NodeConfig::load(&cli.config)
+        .with_context(|| format!("config {}", cli.config.display()))?;
+    if let Some(url) = &cli.rpc_url {
+        config.rpc_urls = vec![url.clone()];
+    }
+    config.validate()?;
+    Ok(config)
+}
+
+fn signer(config: &NodeConfig) -> anyhow::Result<Keypair> {
+    check_key_file_permissions(&config.node_signer_keypair)?;
+    read_keypair_file(&config.node_signer_keypair).map_err(|e| {
+        anyhow!(
+            "cannot read the signer keypair {}: {e}",
+            config.node_signer_keypair.display()
+        )
+    })
+}
+
+fn chain(config: &NodeConfig) -> Arc<RpcChain> {
+    Arc::new(RpcChain::new(
+        &config.rpc_urls[0],
+        commitment(config.commitment),
+    ))
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,tarpc=error,solana_metrics=off")
+    });
+    if cli.log_json {
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    } else {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let result = runtime.block_on(async {
+        match &cli.command {
+            Command::Run => run(&cli).await,
+            Command::Status => status(&cli).await,
+            Command::Doctor => doctor(&cli).await,
+            Command::Init { rpc_url, state_dir } => init(&cli.config, rpc_url, state_dir),
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: &Cli) -> anyhow::Result<()> {
+    let config = load(cli)?;
+    let signer = signer(&config)?;
+    std::fs::create_dir_all(&config.work_dir)
+        .with_context(|| format!("work_dir {}", config.work_dir.display()))?;
+    let _lock = InstanceLock::acquire(&config.work_dir.join("ake-node.lock"))?;
+    let node = match &config.node_account {
+        Some(n) => n
+            .parse()
+            .map_err(|_| anyhow!("node_account '{n}' is not a public key"))?,
+        None => node_account(&signer.pubkey()),
+    };
+    // Unknown is not failed: wait for the engine rather than quit.
+    let docker = loop {
+        match DockerRuntime::connect(config.runtime.clone(), config.image_allowlist.clone()).await {
+            Ok(d) => break d,
+            Err(e) => {
+                tracing::warn!("Docker is not answering ({e}); retrying in 5 s");
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            }
+        }
+    };
+    let gpus = detect_gpus(config.nvml_lib_path.as_deref());
+    match &gpus {
+        GpuInventory::None { reason } => {
+            tracing::warn!("no NVML ({reason}): this node serves CPU-only markets")
+        }
+        GpuInventory::Nvml { devices, .. } => {
+            for d in devices {
+                tracing::info!(uuid = %d.uuid, model = %d.model, vram_mib = d.vram_mib, "GPU");
+            }
+        }
+    }
+    let metrics = Arc::new(NodeMetrics::new());
+    let server = serve(config.metrics_addr, Arc::clone(&metrics)).await?;
+    tracing::info!("metrics on http://{}/metrics", server.local_addr);
+    let daemon = Daemon {
+        protocol: Protocol::new(chain(&config)),
+        signer,
+        node,
+        runtime: docker,
+        store: OutputStore::from_url(&config.output_store)?,
+        journal: Journal::open(&config.journal_path)?,
+        gpus,
+        metrics,
+        work_dir: config.work_dir.clone(),
+        max_output_bytes: config.max_output_bytes,
+        fees: Fees::default(),
+        poll: Duration::from_millis(500),
+    };
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        tracing::info!("signal received: finishing the current step, then stopping");
+        let _ = stop.send(true);
+    });
+    tracing::info!(node = %node, "serving jobs");
+    daemon.run(stopped).await;
+    Ok(())
+}
+
+async fn status(cli: &Cli) -> anyhow::Result<()> {
+    let config = load(cli)?;
+    let signer = signer(&config)?;
+    let node = node_account(&signer.pubkey());
+    let p = Protocol::new(chain(&config));
+    match p.node(&node).await? {
+        Some(n) => println!(
+            "node {node}\n  status {:?}{}\n  job {}\n  reputation {} bps, completed {}, expired {}, disputed {}",
+            n.status,
+            if n.suspended { " (suspended: owner must `ake node rearm`)" } else { "" },
+            n.current_job,
+            n.reputation_bps,
+            n.jobs_completed,
+            n.jobs_expired,
+            n.jobs_disputed
+        ),
+        None => println!("node {node} is not registered: `ake node register --signer {}`", config.node_signer_keypair.display()),
+    }
+    let journal = Journal::open(&config.journal_path)?;
+    for job in journal.open_jobs().await? {
+        println!(
+            "  unfinished in the journal: {job} at {:?}",
+            journal.progress(&job).await?
+        );
+    }
+    Ok(())
+}
+
+fn check(ok: bool, what: &str, fix: &str) -> bool {
+    if ok {
+        println!("  ok    {what}");
+    } else {
+        println!("  FIX   {what}: {fix}");
+    }
+    ok
+}
+
+async fn doctor(cli: &Cli) -> anyhow::Result<()> {
+    println!("ake-node doctor ({})", cli.config.display());
+    let config = match load(cli) {
+        Ok(c) => {
+            check(true, "config is valid", "");
+            c
+        }
+        Err(e) => {
+            check(false, "config is valid", &format!("{e:#}"));
+            anyhow::bail!("fix the config first");
+        }
+    };
+    let mut healthy = true;
+    let key = check_key_file_permissions(&config.node_signer_keypair);
+    healthy &= check(
+        key.is_ok(),
+        "signer key file is private",
+        &key.err().map(|e| e.to_string()).unwrap_or_default(),
+    );
+    match DockerRuntime::connect(config.runtime.clone(), config.image_allowlist.clone()).await {
+        Ok(rt) => {
+            let v = rt
+                .docker()
+                .version()
+                .await
+                .ok()
+                .and_then(|v| v.version)
+                .unwrap_or_default();
+            check(true, &format!("Docker engine answers (version {v})"), "");
+        }
+        Err(e) => {
+            healthy &= check(
+                false,
+                "Docker engine answers",
+                &format!("{e}; start dockerd and add this user to the docker group"),
+            )
+        }
+    }
+    match detect_gpus(config.nvml_lib_path.as_deref()) {
+        GpuInventory::Nvml { devices, .. } => {
+            check(true, &format!("NVML sees {} GPU(s)", devices.len()), "");
+            println!("        a GPU container round trip needs an image with the NVIDIA runtime; run a CUDA image with `docker run --gpus all` to check the container toolkit");
+        }
+        GpuInventory::None { reason } => {
+            check(
+                true,
+                &format!("no NVML ({reason}): CPU-only markets only"),
+                "",
+            );
+        }
+    }
+    let chain = chain(&config);
+    let slot = chain.slot().await;
+    healthy &= check(
+        slot.is_ok(),
+        &format!("RPC {} answers", config.rpc_urls[0]),
+        "check rpc_urls and the network",
+    );
+    if let (Ok(_), Ok(signer)) = (slot, signer(&config)) {
+        let balance = chain.balance(&signer.pubkey()).await.unwrap_or(0);
+        healthy &= check(
+            balance >= 10_000_000,
+            &format!(
+                "signer {} holds {} lamports for fees",
+                signer.pubkey(),
+                balance
+            ),
+            "send it at least 0.01 SOL",
+        );
+        let p = Protocol::new(chain.clone());
+        let node = node_account(&signer.pubkey());
+        match p.node(&node).await {
+            Ok(Some(n)) => {
+                check(
+                    true,
+                    &format!("node {node} is registered ({} GPU)", n.gpus),
+                    "",
+                );
+                healthy &= check(
+                    !n.suspended,
+                    "node is not suspended",
+                    &format!("the owner runs `ake node rearm {node}`"),
+                );
+                let stake = p.stake(&n.owner).await.ok().flatten();
+                let market = p.market_at(&n.market).await.ok();
+                let need = market.map_or(0, |m| m.min_stake_per_gpu * u64::from(n.gpus));
+                let free = stake.map_or(0, |s| s.free());
+                healthy &= check(
+                    free >= need || n.status != ake_sdk::ake_market::state::NodeStatus::Idle,
+                    &format!("owner stake: {free} free base units, {need} needed"),
+                    "the owner runs `ake stake deposit`",
+                );
+            }
+            _ => {
+                healthy &= check(
+                    false,
+                    &format!("node {node} is registered"),
+                    "the owner runs `ake node register --signer <this key>`",
+                )
+            }
+        }
+    }
+    if healthy {
+        println!("all checks passed");
+        Ok(())
+    } else {
+        anyhow::bail!("some checks failed (see FIX lines)")
+    }
+}
+
+fn init(config_path: &Path, rpc_url: &str, state_dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let key = state_dir.join("signer.json");
+    std::fs::create_dir_all(state_dir)
+        .with_context(|| format!("creating {}", state_dir.display()))?;
+    if !key.exists() {
+        let k = Keypair::new();
+        write_keypair_file(&k, &key).map_err(|e| anyhow!("writing {}: {e}", key.display()))?;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))?;
+        println!("new signer key {} at {}", k.pubkey(), key.display());
+    }
+    if config_path.exists() {
+        anyhow::bail!("{} exists; not overwriting it", config_path.display());
+    }
+    if let Some(dir) = config_path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let text = format!(
+        r#"# ake-node configuration. Every key is checked at start.
+rpc_urls = ["{rpc_url}"]
+commitment = "confirmed"
+node_signer_keypair = "{key}"
+market = 0
+work_dir = "{work}"
+journal_path = "{journal}"
+metrics_addr = "127.0.0.1:9464"
+image_allowlist = []            # e.g. ["ghcr.io/ake-network/"]; empty allows all
+max_output_bytes = 1073741824
+output_store = "file://{outputs}"  # or s3://bucket/prefix?endpoint=...&region=...
+
+[runtime]
+memory_mb = 16384
+cpus = 4.0
+pids_limit = 4096
+shm_size_mb = 1024
+allow_network = false
+log_max_size = "10m"
+"#,
+        key = key.display(),
+        work = state_dir.join("work").display(),
+        journal = state_dir.join("journal.redb").display(),
+        outputs = state_dir.join("outputs").display(),
+    );
+    std::fs::write(config_path, text)?;
+    println!(
+        "wrote {}; next: `ake node register --signer {}` (as the owner), then `ake-node doctor`",
+        config_path.display(),
+        key.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,339 @@
+//! Prometheus metrics of the node and a minimal HTTP endpoint serving them on loopback.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::gpu::GpuSample;
+
+const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// How a job ended, as a bounded label value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobResult {
+    Succeeded,
+    Failed,
+    TimedOut,
+    OomKilled,
+    /// The node gave the job up (e.g. unknown state it could not recover).
+    Abandoned,
+}
+
+impl JobResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::TimedOut => "timed_out",
+            Self::OomKilled => "oom_killed",
+            Self::Abandoned => "abandoned",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct GpuLabels {
+    uuid: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RpcLabels {
+    endpoint: String,
+}
+
+type FloatGauge = Gauge<f64, AtomicU64>;
+
+/// All node metrics; share it in an `Arc`.
+pub struct NodeMetrics {
+    registry: Registry,
+    jobs: Family<OutcomeLabels, Counter>,
+    job_duration: Histogram,
+    pickup_latency: Histogram,
+    gpu_utilization: Family<GpuLabels, FloatGauge>,
+    gpu_temperature: Family<GpuLabels, FloatGauge>,
+    gpu_power: Family<GpuLabels, FloatGauge>,
+    rpc_errors: Family<RpcLabels, Counter>,
+    earned: Counter,
+}
+
+impl Default for NodeMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl NodeMetrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let jobs = Family::<OutcomeLabels, Counter>::default();
+        registry.register("ake_jobs", "Jobs finished, by outcome", jobs.clone());
+        // 1 s .. ~36 h
+        let job_duration = Histogram::new(exponential_buckets(1.0, 2.0, 18));
+        registry.register(
+            "ake_job_duration_seconds",
+            "Wall time of job containers",
+            job_duration.clone(),
+        );
+        // 50 ms .. ~27 min
+        let pickup_latency = Histogram::new(exponential_buckets(0.05, 2.0, 16));
+        registry.register(
+            "ake_pickup_latency_seconds",
+            "From assignment visible on chain to container started",
+            pickup_latency.clone(),
+        );
+        let gpu_utilization = Family::<GpuLabels, FloatGauge>::default();
+        registry.register(
+            "ake_gpu_utilization_percent",
+            "GPU core utilization",
+            gpu_utilization.clone(),
+        );
+        let gpu_temperature = Family::<GpuLabels, FloatGauge>::default();
+        registry.register(
+            "ake_gpu_temperature_celsius",
+            "GPU core temperature",
+            gpu_temperature.clone(),
+        );
+        let gpu_power = Family::<GpuLabels, FloatGauge>::default();
+        registry.register("ake_gpu_power_watts", "GPU power draw", gpu_power.clone());
+        let rpc_errors = Family::<RpcLabels, Counter>::default();
+        registry.register(
+            "ake_rpc_errors",
+            "Failed Solana RPC requests, by endpoint",
+            rpc_errors.clone(),
+        );
+        let earned = Counter::default();
+        registry.register(
+            "ake_earned_base_units",
+            "AKE earned, in token base units",
+            earned.clone(),
+        );
+        Self {
+            registry,
+            jobs,
+            job_duration,
+            pickup_latency,
+            gpu_utilization,
+            gpu_temperature,
+            gpu_power,
+            rpc_errors,
+            earned,
+        }
+    }
+
+    pub fn job_finished(&self, result: JobResult, duration_secs: f64) {
+        self.jobs
+            .get_or_create(&OutcomeLabels {
+                outcome: result.as_str(),
+            })
+            .inc();
+        self.job_duration.observe(duration_secs);
+    }
+
+    pub fn job_picked_up(&self, latency_secs: f64) {
+        self.pickup_latency.observe(latency_secs);
+    }
+
+    pub fn record_gpu(&self, sample: &GpuSample) {
+        let labels = GpuLabels {
+            uuid: sample.uuid.clone(),
+        };
+        self.gpu_utilization
+            .get_or_create(&labels)
+            .set(sample.gpu_util_percent.into());
+        self.gpu_temperature
+            .get_or_create(&labels)
+            .set(sample.temperature_c.into());
+        self.gpu_power
+            .get_or_create(&labels)
+            .set(f64::from(sample.power_mw) / 1000.0);
+    }
+
+    pub fn rpc_error(&self, endpoint: &str) {
+        self.rpc_errors
+            .get_or_create(&RpcLabels {
+                endpoint: endpoint.to_string(),
+            })
+            .inc();
+    }
+
+    pub fn earned(&self, base_units: u64) {
+        self.earned.inc_by(base_units);
+    }
+
+    /// OpenMetrics text exposition.
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)
+            .expect("writing to a String cannot fail");
+        text
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MetricsError {
+    #[error(
+        "metrics_addr {0} is not a loopback address; expose metrics through a reverse proxy \
+         instead of binding them publicly"
+    )]
+    NotLoopback(SocketAddr),
+    #[error("cannot listen on {addr} for metrics: {source} (is another process using it?)")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// A running metrics endpoint; aborting the handle stops it.
+pub struct MetricsServer {
+    pub local_addr: SocketAddr,
+    pub handle: JoinHandle<()>,
+}
+
+/// Serves `GET /metrics` on `addr`, which must be loopback.
+pub async fn serve(
+    addr: SocketAddr,
+    metrics: Arc<NodeMetrics>,
+) -> Result<MetricsServer, MetricsError> {
+    if !addr.ip().is_loopback() {
+        return Err(MetricsError::NotLoopback(addr));
+    }
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| MetricsError::Bind { addr, source })?;
+    let local_addr = listener
+        .local_addr()
+        .map_err(|source| MetricsError::Bind { addr, source })?;
+    let handle = tokio::spawn(accept_loop(listener, metrics));
+    Ok(MetricsServer { local_addr, handle })
+}
+
+async fn accept_loop(listener: TcpListener, metrics: Arc<NodeMetrics>) {
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                tracing::warn!(error = %e, "metrics accept failed");
+                continue;
+            }
+        };
+        let metrics = Arc::clone(&metrics);
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let metrics = Arc::clone(&metrics);
+                async move { Ok::<_, Infallible>(respond(&req, &metrics)) }
+            });
+            if let Err(e) = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(error = %e, "metrics connection ended with an error");
+            }
+        });
+    }
+}
+
+fn respond<B>(req: &Request<B>, metrics: &NodeMetrics) -> Response<Full<Bytes>> {
+    let (status, content_type, body) = match (req.method(), req.uri().path()) {
+        (&hyper::Method::GET, "/metrics") => (StatusCode::OK, CONTENT_TYPE, metrics.encode()),
+        _ => (
+            StatusCode::NOT_FOUND,
+            "text/plain",
+            "only GET /metrics is served\n".to_string(),
+        ),
+    };
+    Response::builder()
+        .status(status)
+        .header(hyper::header::CONTENT_TYPE, content_type)
+        .body(Full::new(Bytes::from(body)))
+        .expect("static response parts are valid")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn http_get(addr: SocketAddr, path: &str) -> String {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        response
+    }
+
+    #[tokio::test]
+    async fn scrape_over_http_finds_every_metric() {
+        let metrics = Arc::new(NodeMetrics::new());
+        metrics.job_finished(JobResult::Succeeded, 42.0);
+        metrics.job_finished(JobResult::OomKilled, 3.0);
+        metrics.job_picked_up(0.8);
+        metrics.record_gpu(&GpuSample {
+            uuid: "GPU-1".into(),
+            gpu_util_percent: 87,
+            memory_util_percent: 40,
+            memory_used_mib: 1000,
+            power_mw: 312_500,
+            temperature_c: 64,
+        });
+        metrics.rpc_error("https://rpc.example");
+        metrics.earned(1_500_000);
+        metrics.earned(500_000);
+
+        let server = serve("127.0.0.1:0".parse().unwrap(), Arc::clone(&metrics))
+            .await
+            .unwrap();
+        let response = http_get(server.local_addr, "/metrics").await;
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        assert!(response.contains("openmetrics-text"));
+        for expected in [
+            "ake_jobs_total{outcome=\"succeeded\"} 1",
+            "ake_jobs_total{outcome=\"oom_killed\"} 1",
+            "ake_job_duration_seconds_count 2",
+            "ake_job_duration_seconds_sum 45.0",
+            "ake_pickup_latency_seconds_count 1",
+            "ake_gpu_utilization_percent{uuid=\"GPU-1\"} 87.0",
+            "ake_gpu_temperature_celsius{uuid=\"GPU-1\"} 64.0",
+            "ake_gpu_power_watts{uuid=\"GPU-1\"} 312.5",
+            "ake_rpc_errors_total{endpoint=\"https://rpc.example\"} 1",
+            "ake_earned_base_units_total 2000000",
+        ] {
+            assert!(
+                response.contains(expected),
+                "missing {expected:?} in:\n{response}"
+            );
+        }
+
+        let missing = http_get(server.local_addr, "/").await;
+        assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
+        server.handle.abort();
+    }
+
+    #[tokio::test]
+    async fn public_bind_is_refused() {
+        let err = serve("0.0.0.0:0".parse().unwrap(), Arc::new(NodeMetrics::new()))
+            .await
+            .err()
+            .unwrap();
+        assert!(matches!(err, MetricsError::NotLoopback(_)));
+    }
+}

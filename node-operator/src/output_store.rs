@@ -1,0 +1,413 @@
+//! Uploads committed outputs to a local directory or S3 (object_store) and fetches them back.
+//!
+//! Layout under the store's base: `jobs/<job id>/<merkle root>/files/<path>` and
+//! `jobs/<job id>/<merkle root>/manifest.json`. The manifest is written last and marks a
+//! complete upload, so re-uploading after a crash is harmless and skips finished work.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use object_store::aws::AmazonS3Builder;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::outputs::{safe_relative_path, verify, OutputError, OutputManifest};
+
+const MANIFEST_OBJECT: &str = "manifest.json";
+/// Files above this size are sent as multipart uploads, bounding memory use.
+const MULTIPART_THRESHOLD: u64 = 16 << 20;
+const PART_SIZE: usize = 8 << 20;
+const PARTS_IN_FLIGHT: usize = 4;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "output_store URL {url:?} is invalid: {reason}; use file:///abs/dir or \
+         s3://bucket/prefix?region=..&endpoint=.."
+    )]
+    BadUrl { url: String, reason: String },
+    #[error("object store error while {context}: {source}")]
+    Store {
+        context: String,
+        source: object_store::Error,
+    },
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{uri} is not inside this output store ({base})")]
+    ForeignUri { uri: String, base: String },
+    #[error("manifest at {uri} is not valid: {source}")]
+    BadManifest {
+        uri: String,
+        source: serde_json::Error,
+    },
+    #[error(transparent)]
+    Output(#[from] OutputError),
+}
+
+impl StoreError {
+    /// Network and storage hiccups: retry, uploads are idempotent. A missing object is not.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Store { source, .. } => !matches!(source, object_store::Error::NotFound { .. }),
+            Self::Io { .. } => true,
+            _ => false,
+        }
+    }
+}
+
+fn store_err(context: impl Into<String>) -> impl FnOnce(object_store::Error) -> StoreError {
+    let context = context.into();
+    move |source| StoreError::Store { context, source }
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Where job outputs go.
+#[derive(Debug, Clone)]
+pub struct OutputStore {
+    store: Arc<dyn ObjectStore>,
+    prefix: ObjectPath,
+    /// URI of `prefix`, e.g. `s3://bucket/prefix`; returned URIs extend it.
+    base_uri: String,
+}
+
+impl OutputStore {
+    /// `file:///abs/dir` (created if missing) or `s3://bucket[/prefix][?endpoint=URL&region=R]`.
+    /// S3 credentials come from the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+    /// AWS_SESSION_TOKEN, ...); an `http://` endpoint is allowed for local S3-compatible stores.
+    pub fn from_url(url: &str) -> Result<Self, StoreError> {
+        let bad = |reason: &str| StoreError::BadUrl {
+            url: url.to_string(),
+            reason: reason.to_string(),
+        };
+        let parsed = url::Url::parse(url).map_err(|e| bad(&e.to_string()))?;
+        match parsed.scheme() {
+            "file" => {
+                let dir = parsed
+                    .to_file_path()
+                    .map_err(|()| bad("not an absolute local path"))?;
+                std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+                let store = LocalFileSystem::new_with_prefix(&dir)
+                    .map_err(store_err(format!("opening {}", dir.display())))?;
+                Ok(Self {
+                    store: Arc::new(store),
+                    prefix: ObjectPath::default(),
+                    base_uri: format!("file://{}", dir.display())
+                        .trim_end_matches('/')
+                        .into(),
+                })
+            }
+            "s3" => Self::s3(&parsed).map_err(|reason| bad(&reason)),
+            other => Err(bad(&format!("unsupported scheme {other:?}"))),
+        }
+    }
+
+    fn s3(url: &url::Url) -> Result<Self, String> {
+        let bucket = url.host_str().ok_or("missing bucket name")?;
+        let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+        for (key, value) in url.query_pairs() {
+            builder = match key.as_ref() {
+                "region" => builder.with_region(value.as_ref()),
+                "endpoint" => builder
+                    .with_allow_http(value.starts_with("http://"))
+                    .with_endpoint(value.as_ref()),
+                other => return Err(format!("unknown query parameter {other:?}")),
+            };
+        }
+        let store = builder.build().map_err(|e| e.to_string())?;
+        let prefix = url.path().trim_matches('/');
+        let prefix = ObjectPath::parse(prefix).map_err(|e| e.to_string())?;
+        let base_uri = match prefix.as_ref() {
+            "" => format!("s3://{bucket}"),
+            p => format!("s3://{bucket}/{p}"),
+        };
+        Ok(Self {
+            store: Arc::new(store),
+            prefix,
+            base_uri,
+        })
+    }
+
+    /// The store an output URI (as returned by [`Self::put_dir`]) lives in.
+    /// For S3, credentials, region and endpoint come from the environment.
+    pub fn for_output(uri: &str) -> Result<Self, StoreError> {
+        let base = uri
+            .rfind("/jobs/")
+            .map(|i| &uri[..i])
+            .ok_or_else(|| StoreError::BadUrl {
+                url: uri.to_string(),
+                reason: "not an AKE output URI (no /jobs/<job>/<root>)".into(),
+            })?;
+        Self::from_url(base)
+    }
+
+    pub fn base_uri(&self) -> &str {
+        &self.base_uri
+    }
+
+    /// Uploads the files listed in `manifest` from `dir`, then the manifest. Returns the URI
+    /// of the upload. Idempotent: a complete upload of the same root is not repeated.
+    pub async fn put_dir(
+        &self,
+        job_id: &str,
+        dir: &Path,
+        manifest: &OutputManifest,
+    ) -> Result<String, StoreError> {
+        let root = manifest.root_hex();
+        let location = self
+            .prefix
+            .clone()
+            .join("jobs")
+            .join(job_id)
+            .join(root.as_str());
+        let uri = format!("{}/jobs/{job_id}/{root}", self.base_uri);
+        let manifest_path = location.clone().join(MANIFEST_OBJECT);
+        if self.store.head(&manifest_path).await.is_ok() {
+            tracing::info!(%uri, "outputs already uploaded");
+            return Ok(uri);
+        }
+        for file in &manifest.files {
+            let relative = safe_relative_path(&file.path)?;
+            let target = object_path(&location.clone().join("files"), &file.path);
+            self.upload_file(&dir.join(relative), &target, file.size)
+                .await?;
+        }
+        self.store
+            .put(&manifest_path, PutPayload::from(manifest.to_json()))
+            .await
+            .map_err(store_err(format!("writing {manifest_path}")))?;
+        Ok(uri)
+    }
+
+    async fn upload_file(
+        &self,
+        source: &Path,
+        target: &ObjectPath,
+        size: u64,
+    ) -> Result<(), StoreError> {
+        if size <= MULTIPART_THRESHOLD {
+            let bytes = tokio::fs::read(source).await.map_err(io_err(source))?;
+            self.store
+                .put(target, PutPayload::from(bytes))
+                .await
+                .map_err(store_err(format!("uploading {target}")))?;
+            return Ok(());
+        }
+        let upload = self
+            .store
+            .put_multipart(target)
+            .await
+            .map_err(store_err(format!("starting upload of {target}")))?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+        match copy_into_multipart(source, target, &mut writer).await {
+            Ok(()) => writer
+                .finish()
+                .await
+                .map(drop)
+                .map_err(store_err(format!("completing upload of {target}"))),
+            Err(e) => {
+                let _ = writer.abort().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Downloads an upload made by [`Self::put_dir`] into `dest` and verifies every file
+    /// against the manifest and the root in the URI. Returns the manifest.
+    pub async fn fetch_dir(&self, uri: &str, dest: &Path) -> Result<OutputManifest, StoreError> {
+        let location = self.location_of(uri)?;
+        let root = location.filename().unwrap_or_default().to_string();
+        let manifest_path = location.clone().join(MANIFEST_OBJECT);
+        let bytes = self
+            .store
+            .get(&manifest_path)
+            .await
+            .map_err(store_err(format!("reading {manifest_path}")))?
+            .bytes()
+            .await
+            .map_err(store_err(format!("reading {manifest_path}")))?;
+        let manifest =
+            OutputManifest::from_json(&bytes).map_err(|source| StoreError::BadManifest {
+                uri: uri.to_string(),
+                source,
+            })?;
+        for file in &manifest.files {
+            let target = dest.join(safe_relative_path(&file.path)?);
+            let source = object_path(&location.clone().join("files"), &file.path);
+            self.download_file(&source, &target).await?;
+        }
+        verify(dest, &manifest, &root).await?;
+        Ok(manifest)
+    }
+
+    async fn download_file(&self, source: &ObjectPath, target: &Path) -> Result<(), StoreError> {
+        if let Some(parent) = target.parent() {
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(io_err(parent))?;
+        }
+        let mut stream = self
+            .store
+            .get(source)
+            .await
+            .map_err(store_err(format!("downloading {source}")))?
+            .into_stream();
+        let mut file = tokio::fs::File::create(target)
+            .await
+            .map_err(io_err(target))?;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(store_err(format!("downloading {source}")))?;
+            file.write_all(&chunk).await.map_err(io_err(target))?;
+        }
+        file.flush().await.map_err(io_err(target))
+    }
+
+    fn location_of(&self, uri: &str) -> Result<ObjectPath, StoreError> {
+        let foreign = || StoreError::ForeignUri {
+            uri: uri.to_string(),
+            base: self.base_uri.clone(),
+        };
+        let relative = uri
+            .strip_prefix(&self.base_uri)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .ok_or_else(foreign)?;
+        match relative.split('/').collect::<Vec<_>>()[..] {
+            ["jobs", job, root] if !job.is_empty() && root.len() == 64 => {
+                Ok(self.prefix.clone().join("jobs").join(job).join(root))
+            }
+            _ => Err(foreign()),
+        }
+    }
+}
+
+/// Object path of a manifest path (already checked by `safe_relative_path`).
+fn object_path(base: &ObjectPath, relative: &str) -> ObjectPath {
+    relative
+        .split('/')
+        .fold(base.clone(), |path, part| path.join(part))
+}
+
+async fn copy_into_multipart(
+    source: &Path,
+    target: &ObjectPath,
+    writer: &mut WriteMultipart,
+) -> Result<(), StoreError> {
+    let mut file = tokio::fs::File::open(source)
+        .await
+        .map_err(io_err(source))?;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf).await.map_err(io_err(source))?;
+        if n == 0 {
+            return Ok(());
+        }
+        writer
+            .wait_for_capacity(PARTS_IN_FLIGHT)
+            .await
+            .map_err(store_err(format!("uploading {target}")))?;
+        writer.write(&buf[..n]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outputs::{RunFacts, UsageReceipt};
+
+    fn facts() -> RunFacts {
+        RunFacts {
+            stdout_sha256: [1; 32],
+            stderr_sha256: [2; 32],
+            image_digest: "sha256:abc".into(),
+            spec_hash: "00".repeat(32),
+            exit_code: 0,
+            usage: UsageReceipt::default(),
+        }
+    }
+
+    #[test]
+    fn urls_are_parsed_or_rejected_clearly() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("file://{}/store", dir.path().display());
+        let store = OutputStore::from_url(&url).unwrap();
+        assert_eq!(store.base_uri(), url);
+        assert!(dir.path().join("store").is_dir());
+
+        let s3 = OutputStore::from_url(
+            "s3://bucket/some/prefix?region=eu-west-1&endpoint=http://127.0.0.1:9",
+        )
+        .unwrap();
+        assert_eq!(s3.base_uri(), "s3://bucket/some/prefix");
+
+        for bad in [
+            "gs://bucket",
+            "file://relative",
+            "s3://bucket?color=red",
+            "not a url",
+        ] {
+            let err = OutputStore::from_url(bad).unwrap_err();
+            assert!(matches!(err, StoreError::BadUrl { .. }), "{bad}: {err}");
+        }
+    }
+
+    #[tokio::test]
+    async fn local_round_trip_is_idempotent_and_verified() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        std::fs::create_dir_all(out.join("nested")).unwrap();
+        std::fs::write(out.join("a.txt"), b"alpha").unwrap();
+        // Above the multipart threshold, to exercise the streaming path.
+        let big: Vec<u8> = (0..MULTIPART_THRESHOLD + 12_345)
+            .map(|i| (i % 251) as u8)
+            .collect();
+        std::fs::write(out.join("nested/big.bin"), &big).unwrap();
+        let manifest = OutputManifest::build(&out, facts(), u64::MAX)
+            .await
+            .unwrap();
+
+        let store =
+            OutputStore::from_url(&format!("file://{}", tmp.path().join("store").display()))
+                .unwrap();
+        let uri = store.put_dir("job-1", &out, &manifest).await.unwrap();
+        assert_eq!(
+            uri,
+            format!("{}/jobs/job-1/{}", store.base_uri(), manifest.root_hex())
+        );
+        assert_eq!(store.put_dir("job-1", &out, &manifest).await.unwrap(), uri);
+
+        let dest = tmp.path().join("dest");
+        let fetched = store.fetch_dir(&uri, &dest).await.unwrap();
+        assert_eq!(fetched, manifest);
+        assert_eq!(std::fs::read(dest.join("nested/big.bin")).unwrap(), big);
+        assert_eq!(std::fs::read(dest.join("a.txt")).unwrap(), b"alpha");
+
+        let stored = tmp
+            .path()
+            .join("store/jobs/job-1")
+            .join(manifest.root_hex())
+            .join("files/a.txt");
+        std::fs::write(&stored, b"tampered").unwrap();
+        let err = store
+            .fetch_dir(&uri, &tmp.path().join("dest2"))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("a.txt has"), "{err}");
+
+        let err = store
+            .fetch_dir("s3://elsewhere/jobs/x/y", &dest)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::ForeignUri { .. }), "{err}");
+    }
+}

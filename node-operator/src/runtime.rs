@@ -1,0 +1,955 @@
+//! Runs AKE jobs in hardened Docker containers through bollard.
+//!
+//! A job's container has a deterministic name (`ake-job-<job id>`) and labels, so a restarted
+//! daemon reattaches to the container it already created instead of running the job twice.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bollard::errors::Error as DockerError;
+use bollard::models::{
+    ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum, ContainerSummary,
+    DeviceRequest, HostConfig, HostConfigLogConfig, Mount, MountType,
+};
+use bollard::query_parameters::{
+    CreateContainerOptions, CreateImageOptions, KillContainerOptions, ListContainersOptions,
+    LogsOptions, RemoveContainerOptions, StopContainerOptions, WaitContainerOptions,
+};
+use bollard::Docker;
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+use crate::config::{image_allowed, RuntimeSettings};
+
+/// Label holding the AKE job id; the daemon finds its containers by it.
+pub const JOB_LABEL: &str = "ake.job";
+/// Label holding the hex spec hash the container was created for.
+pub const SPEC_HASH_LABEL: &str = "ake.spec_hash";
+/// Where the verified inputs appear inside the container (read-only).
+pub const INPUT_MOUNT: &str = "/ake/input";
+/// Where the job writes its results (writable bind mount).
+pub const OUTPUT_MOUNT: &str = "/ake/output";
+
+/// What to run for one job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobSpec {
+    pub job_id: String,
+    /// Image reference, optionally pinned: `repo:tag@sha256:<hex>`.
+    pub image: String,
+    /// Hex hash of the on-chain job spec.
+    pub spec_hash: String,
+    /// Command; empty uses the image's default.
+    pub command: Vec<String>,
+    /// Extra environment as `KEY=value`.
+    pub env: Vec<String>,
+    /// GPU UUIDs assigned to this job; empty runs without GPUs.
+    pub gpu_uuids: Vec<String>,
+    /// Directory whose content the caller already checked against the spec's input hashes.
+    pub input_dir: Option<PathBuf>,
+    /// Per-job directory on the host; receives `output/`, `stdout.log`, `stderr.log`.
+    pub work_dir: PathBuf,
+    /// Wall-clock budget from container start.
+    pub timeout: Duration,
+}
+
+impl JobSpec {
+    pub fn container_name(&self) -> String {
+        container_name(&self.job_id)
+    }
+
+    pub fn output_dir(&self) -> PathBuf {
+        self.work_dir.join("output")
+    }
+}
+
+/// Deterministic container name of a job.
+pub fn container_name(job_id: &str) -> String {
+    format!("ake-job-{job_id}")
+}
+
+/// How a job's container ended. A non-zero exit or an OOM kill is a normal outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobOutcome {
+    pub container_id: String,
+    /// `sha256:<hex>` digest of the image that ran.
+    pub image_digest: String,
+    pub exit_code: i64,
+    pub oom_killed: bool,
+    pub timed_out: bool,
+    /// RFC 3339 timestamps reported by Docker.
+    pub started_at: String,
+    pub finished_at: String,
+    pub wall_secs: f64,
+    pub stdout_path: PathBuf,
+    pub stdout_sha256: String,
+    pub stderr_path: PathBuf,
+    pub stderr_sha256: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error(
+        "Docker engine error while {context}: {source}; the job state is unknown, retry once \
+         dockerd is healthy (check `systemctl status docker` and access to /var/run/docker.sock)"
+    )]
+    Docker {
+        context: String,
+        source: DockerError,
+    },
+    #[error(
+        "image {image} is not allowed by image_allowlist; add a matching prefix to \
+         image_allowlist in the node config to accept it"
+    )]
+    ImageNotAllowed { image: String },
+    #[error("image {image} is not present locally and could not be pulled: {source}")]
+    ImagePull { image: String, source: DockerError },
+    #[error(
+        "image {image} has digests {found:?} but the job spec pins {expected}; refusing to run a \
+         different image"
+    )]
+    DigestMismatch {
+        image: String,
+        expected: String,
+        found: Vec<String>,
+    },
+    #[error(
+        "container {name} already exists for spec hash {found:?}, not {expected}; if that job \
+         is abandoned remove it with `docker rm -f {name}`"
+    )]
+    ContainerConflict {
+        name: String,
+        expected: String,
+        found: Option<String>,
+    },
+    #[error("invalid job spec: {0}")]
+    InvalidSpec(String),
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl RuntimeError {
+    /// True when the job's fate is unknown (engine, registry or disk trouble) rather than
+    /// decided: the caller must retry, never report the job as failed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Self::Docker { .. } | Self::ImagePull { .. } | Self::Io { .. }
+        )
+    }
+}
+
+fn docker_err(context: impl Into<String>) -> impl FnOnce(DockerError) -> RuntimeError {
+    let context = context.into();
+    move |source| RuntimeError::Docker { context, source }
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> RuntimeError + '_ {
+    move |source| RuntimeError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn is_status(err: &DockerError, code: u16) -> bool {
+    matches!(err, DockerError::DockerResponseServerError { status_code, .. } if *status_code == code)
+}
+
+/// A local image, identified by its content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedImage {
+    /// Local image id (`sha256:<hex>`): the container is created from this id, so exactly the
+    /// checked image runs even if the tag moves meanwhile.
+    pub id: String,
+    /// The pinned digest when the spec had one, else the image id.
+    pub digest: String,
+}
+
+/// Splits `name@sha256:hex` into the name to look up locally and the pinned digest.
+fn split_pinned_digest(image: &str) -> Result<(&str, Option<&str>), RuntimeError> {
+    let Some((name, digest)) = image.split_once('@') else {
+        return Ok((image, None));
+    };
+    let hex = digest.strip_prefix("sha256:").unwrap_or("");
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(RuntimeError::InvalidSpec(format!(
+            "image {image}: pinned digest must be sha256: followed by 64 hex digits"
+        )));
+    }
+    Ok((name, Some(digest)))
+}
+
+/// Builds the HostConfig of a job: hardened defaults, limits, mounts and GPUs.
+pub fn host_config(spec: &JobSpec, settings: &RuntimeSettings) -> HostConfig {
+    let memory = (settings.memory_mb * 1024 * 1024) as i64;
+    let mut mounts = vec![bind_mount(&spec.output_dir(), OUTPUT_MOUNT, false)];
+    if let Some(input) = &spec.input_dir {
+        mounts.push(bind_mount(input, INPUT_MOUNT, true));
+    }
+    HostConfig {
+        cap_drop: Some(vec!["ALL".into()]),
+        security_opt: Some(vec!["no-new-privileges".into()]),
+        privileged: Some(false),
+        pids_limit: Some(settings.pids_limit),
+        memory: Some(memory),
+        // Equal to memory: no swap, so the limit is real and OOM is detected.
+        memory_swap: Some(memory),
+        nano_cpus: Some((settings.cpus * 1e9) as i64),
+        shm_size: Some((settings.shm_size_mb * 1024 * 1024) as i64),
+        readonly_rootfs: Some(true),
+        tmpfs: Some(HashMap::from([(
+            "/tmp".to_string(),
+            format!("rw,nosuid,nodev,size={}m", settings.tmp_size_mb),
+        )])),
+        network_mode: Some(
+            if settings.allow_network {
+                "bridge"
+            } else {
+                "none"
+            }
+            .into(),
+        ),
+        log_config: Some(HostConfigLogConfig {
+            typ: Some("json-file".into()),
+            config: Some(HashMap::from([
+                ("max-size".to_string(), settings.log_max_size.clone()),
+                ("max-file".to_string(), "1".to_string()),
+            ])),
+        }),
+        mounts: Some(mounts),
+        device_requests: gpu_device_requests(&spec.gpu_uuids),
+        // The caller removes the container after the outputs are committed.
+        auto_remove: Some(false),
+        ..Default::default()
+    }
+}
+
+fn bind_mount(source: &Path, target: &str, read_only: bool) -> Mount {
+    Mount {
+        typ: Some(MountType::BIND),
+        source: Some(source.to_string_lossy().into_owned()),
+        target: Some(target.into()),
+        read_only: Some(read_only),
+        ..Default::default()
+    }
+}
+
+/// One NVIDIA device request naming exactly the assigned GPUs, or none without GPUs.
+fn gpu_device_requests(gpu_uuids: &[String]) -> Option<Vec<DeviceRequest>> {
+    if gpu_uuids.is_empty() {
+        return None;
+    }
+    Some(vec![DeviceRequest {
+        driver: Some("nvidia".into()),
+        device_ids: Some(gpu_uuids.to_vec()),
+        capabilities: Some(vec![vec!["gpu".into()]]),
+        ..Default::default()
+    }])
+}
+
+/// Builds the full create body for a job's container.
+pub fn container_config(
+    spec: &JobSpec,
+    image_id: &str,
+    settings: &RuntimeSettings,
+) -> ContainerCreateBody {
+    let mut env = spec.env.clone();
+    env.push(format!("AKE_JOB_ID={}", spec.job_id));
+    env.push(format!("AKE_INPUT_DIR={INPUT_MOUNT}"));
+    env.push(format!("AKE_OUTPUT_DIR={OUTPUT_MOUNT}"));
+    ContainerCreateBody {
+        image: Some(image_id.into()),
+        cmd: (!spec.command.is_empty()).then(|| spec.command.clone()),
+        env: Some(env),
+        labels: Some(HashMap::from([
+            (JOB_LABEL.to_string(), spec.job_id.clone()),
+            (SPEC_HASH_LABEL.to_string(), spec.spec_hash.clone()),
+        ])),
+        network_disabled: Some(!settings.allow_network),
+        tty: Some(false),
+        host_config: Some(host_config(spec, settings)),
+        ..Default::default()
+    }
+}
+
+fn validate_spec(spec: &JobSpec) -> Result<(), RuntimeError> {
+    let id_ok = !spec.job_id.is_empty()
+        && spec.job_id.len() <= 128
+        && spec
+            .job_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !id_ok {
+        return Err(RuntimeError::InvalidSpec(format!(
+            "job id {:?} must be 1..=128 characters of [A-Za-z0-9_-]",
+            spec.job_id
+        )));
+    }
+    if !spec.work_dir.is_absolute() || spec.input_dir.as_ref().is_some_and(|p| !p.is_absolute()) {
+        return Err(RuntimeError::InvalidSpec(
+            "work_dir and input_dir must be absolute paths (Docker bind mounts need them)".into(),
+        ));
+    }
+    if spec.timeout.is_zero() {
+        return Err(RuntimeError::InvalidSpec("timeout must be positive".into()));
+    }
+    Ok(())
+}
+
+/// Where a job's container stands when we find or create it.
+struct JobContainer {
+    id: String,
+    status: ContainerStateStatusEnum,
+    started_at: Option<String>,
+}
+
+/// Docker-backed job runner.
+#[derive(Debug, Clone)]
+pub struct DockerRuntime {
+    docker: Docker,
+    settings: RuntimeSettings,
+    image_allowlist: Vec<String>,
+}
+
+impl DockerRuntime {
+    /// Connects to the local engine (DOCKER_HOST or the default socket) and negotiates the API
+    /// version, so older engines are spoken to in their own version.
+    pub async fn connect(
+        mut settings: RuntimeSettings,
+        image_allowlist: Vec<String>,
+    ) -> Result<Self, RuntimeError> {
+        let docker = Docker::connect_with_local_defaults()
+            .map_err(docker_err("connecting to the local socket"))?
+            .negotiate_version()
+            .await
+            .map_err(docker_err("negotiating the API version"))?;
+        let info = docker
+            .info()
+            .await
+            .map_err(docker_err("reading engine info"))?;
+        // Docker rejects a CPU limit above the host's CPU count, which would fail every job.
+        if let Some(host_cpus) = info.ncpu.filter(|&n| n > 0 && settings.cpus > n as f64) {
+            tracing::warn!(
+                configured = settings.cpus,
+                host_cpus,
+                "runtime.cpus exceeds the host's CPUs; limiting jobs to {host_cpus}"
+            );
+            settings.cpus = host_cpus as f64;
+        }
+        Ok(Self {
+            docker,
+            settings,
+            image_allowlist,
+        })
+    }
+
+    /// The underlying bollard client (for tooling and tests).
+    pub fn docker(&self) -> &Docker {
+        &self.docker
+    }
+
+    pub fn settings(&self) -> &RuntimeSettings {
+        &self.settings
+    }
+
+    /// Runs a job to completion, or reattaches to its existing container. Never starts a job's
+    /// container twice: a container that already exited is only reported.
+    pub async fn run(&self, spec: &JobSpec) -> Result<JobOutcome, RuntimeError> {
+        self.run_with(spec, |_| async {}).await
+    }
+
+    /// As [`run`](Self::run), calling `on_running(container id)` once the container runs
+    /// (started now, or found running after a restart) so the caller can journal it.
+    pub async fn run_with<F, Fut>(
+        &self,
+        spec: &JobSpec,
+        on_running: F,
+    ) -> Result<JobOutcome, RuntimeError>
+    where
+        F: FnOnce(String) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        validate_spec(spec)?;
+        if !image_allowed(&self.image_allowlist, &spec.image) {
+            return Err(RuntimeError::ImageNotAllowed {
+                image: spec.image.clone(),
+            });
+        }
+        let image = self.resolve_image(&spec.image).await?;
+        prepare_work_dir(spec).await?;
+        let container = self.create_or_reattach(spec, &image).await?;
+        let timed_out = match container.status {
+            ContainerStateStatusEnum::CREATED => {
+                self.start(&container.id).await?;
+                on_running(container.id.clone()).await;
+                self.wait_with_deadline(&container.id, spec.timeout).await?
+            }
+            ContainerStateStatusEnum::RUNNING
+            | ContainerStateStatusEnum::PAUSED
+            | ContainerStateStatusEnum::RESTARTING => {
+                on_running(container.id.clone()).await;
+                let elapsed = container
+                    .started_at
+                    .as_deref()
+                    .and_then(elapsed_since)
+                    .unwrap_or_default();
+                let remaining = spec.timeout.saturating_sub(elapsed);
+                self.wait_with_deadline(&container.id, remaining).await?
+            }
+            _ => false,
+        };
+        self.collect_outcome(spec, &container.id, &image, timed_out)
+            .await
+    }
+
+    /// Finds the image locally (pulling it if absent) and checks its pinned digest.
+    pub async fn resolve_image(&self, image: &str) -> Result<ResolvedImage, RuntimeError> {
+        let (name, pinned) = split_pinned_digest(image)?;
+        // A tagged name can be looked up locally; a bare `repo@digest` only by full reference.
+        let has_tag = name
+            .rsplit('/')
+            .next()
+            .is_some_and(|last| last.contains(':'));
+        let lookup = if has_tag { name } else { image };
+        let inspect = match self.docker.inspect_image(lookup).await {
+            Ok(found) => found,
+            Err(e) if is_status(&e, 404) => {
+                self.pull(image).await?;
+                self.docker
+                    .inspect_image(image)
+                    .await
+                    .map_err(docker_err(format!("inspecting pulled image {image}")))?
+            }
+            Err(e) => return Err(docker_err(format!("inspecting image {lookup}"))(e)),
+        };
+        let id = inspect.id.unwrap_or_default();
+        let mut found: Vec<String> = inspect
+            .repo_digests
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|d| d.split_once('@').map(|(_, digest)| digest.to_string()))
+            .collect();
+        found.push(id.clone());
+        match pinned {
+            Some(expected) if !found.iter().any(|d| d == expected) => {
+                Err(RuntimeError::DigestMismatch {
+                    image: image.into(),
+                    expected: expected.into(),
+                    found,
+                })
+            }
+            Some(expected) => Ok(ResolvedImage {
+                id,
+                digest: expected.into(),
+            }),
+            None => Ok(ResolvedImage {
+                digest: id.clone(),
+                id,
+            }),
+        }
+    }
+
+    async fn pull(&self, image: &str) -> Result<(), RuntimeError> {
+        let options = CreateImageOptions {
+            from_image: Some(image.into()),
+            ..Default::default()
+        };
+        let mut progress = self.docker.create_image(Some(options), None, None);
+        while let Some(step) = progress.next().await {
+            step.map_err(|source| RuntimeError::ImagePull {
+                image: image.into(),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+
+    async fn inspect_job_container(
+        &self,
+        name: &str,
+    ) -> Result<Option<ContainerInspectResponse>, RuntimeError> {
+        match self.docker.inspect_container(name, None).await {
+            Ok(found) => Ok(Some(found)),
+            Err(e) if is_status(&e, 404) => Ok(None),
+            Err(e) => Err(docker_err(format!("inspecting container {name}"))(e)),
+        }
+    }
+
+    /// Creates the job's container, or adopts the one a previous run (or a concurrent call)
+    /// already created under the same deterministic name.
+    async fn create_or_reattach(
+        &self,
+        spec: &JobSpec,
+        image: &ResolvedImage,
+    ) -> Result<JobContainer, RuntimeError> {
+        let name = spec.container_name();
+        if let Some(existing) = self.inspect_job_container(&name).await? {
+            return adopt(spec, existing);
+        }
+        let options = CreateContainerOptions {
+            name: Some(name.clone()),
+            ..Default::default()
+        };
+        let body = container_config(spec, &image.id, &self.settings);
+        match self.docker.create_container(Some(options), body).await {
+            Ok(created) => Ok(JobContainer {
+                id: created.id,
+                status: ContainerStateStatusEnum::CREATED,
+                started_at: None,
+            }),
+            // Lost a creation race: the other creator's container is the job's container.
+            Err(e) if is_status(&e, 409) => self.adopt_after_conflict(spec, &name, e).await,
+            Err(e) => Err(docker_err(format!("creating container {name}"))(e)),
+        }
+    }
+
+    /// Docker reserves the name before the racing container is inspectable; poll briefly.
+    async fn adopt_after_conflict(
+        &self,
+        spec: &JobSpec,
+        name: &str,
+        conflict: DockerError,
+    ) -> Result<JobContainer, RuntimeError> {
+        for _ in 0..50 {
+            if let Some(existing) = self.inspect_job_container(name).await? {
+                return adopt(spec, existing);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(docker_err(format!("creating container {name}"))(conflict))
+    }
+
+    async fn start(&self, id: &str) -> Result<(), RuntimeError> {
+        // Docker answers 304 (treated as success) when a concurrent caller started it first.
+        self.docker
+            .start_container(id, None)
+            .await
+            .map_err(docker_err(format!("starting container {id}")))
+    }
+
+    /// Waits for exit; on deadline stops the container (grace, then kill). Returns whether the
+    /// deadline fired.
+    async fn wait_with_deadline(&self, id: &str, budget: Duration) -> Result<bool, RuntimeError> {
+        match tokio::time::timeout(budget, self.wait_exit(id)).await {
+            Ok(exited) => return exited.map(|()| false),
+            Err(_deadline) => {}
+        }
+        tracing::info!(container = id, "job deadline reached, stopping container");
+        self.stop_then_kill(id).await?;
+        self.wait_exit(id).await?;
+        Ok(true)
+    }
+
+    async fn is_running(&self, id: &str) -> Result<bool, RuntimeError> {
+        let inspect = self
+            .docker
+            .inspect_container(id, None)
+            .await
+            .map_err(docker_err(format!("inspecting container {id}")))?;
+        Ok(inspect.state.and_then(|s| s.running).unwrap_or(false))
+    }
+
+    async fn stop_then_kill(&self, id: &str) -> Result<(), RuntimeError> {
+        let grace = StopContainerOptions {
+            t: Some(self.settings.stop_grace_secs as i32),
+            ..Default::default()
+        };
+        if let Err(e) = self.docker.stop_container(id, Some(grace)).await {
+            tracing::warn!(container = id, error = %e, "graceful stop failed, killing");
+        }
+        if self.is_running(id).await? {
+            match self
+                .docker
+                .kill_container(id, Some(KillContainerOptions::default()))
+                .await
+            {
+                Ok(()) => {}
+                // 409: it exited between the inspect and the kill.
+                Err(e) if is_status(&e, 409) => {}
+                Err(e) => return Err(docker_err(format!("killing container {id}"))(e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Resolves when the container is not running. A non-zero exit code arrives from bollard
+    /// as `DockerContainerWaitError`: that is a normal completion, not a failure.
+    async fn wait_exit(&self, id: &str) -> Result<(), RuntimeError> {
+        let options = WaitContainerOptions {
+            condition: "not-running".into(),
+        };
+        let mut waits = self.docker.wait_container(id, Some(options));
+        match waits.next().await {
+            Some(Ok(_)) | Some(Err(DockerError::DockerContainerWaitError { .. })) => Ok(()),
+            Some(Err(e)) => Err(docker_err(format!("waiting for container {id}"))(e)),
+            None => Err(RuntimeError::Docker {
+                context: format!("waiting for container {id}"),
+                source: DockerError::DockerStreamError {
+                    error: "wait stream ended without a status".into(),
+                },
+            }),
+        }
+    }
+
+    async fn collect_outcome(
+        &self,
+        spec: &JobSpec,
+        id: &str,
+        image: &ResolvedImage,
+        timer_fired: bool,
+    ) -> Result<JobOutcome, RuntimeError> {
+        let inspect = self
+            .docker
+            .inspect_container(id, None)
+            .await
+            .map_err(docker_err(format!("inspecting finished container {id}")))?;
+        let state = inspect.state.unwrap_or_default();
+        let started_at = state.started_at.unwrap_or_default();
+        let finished_at = state.finished_at.unwrap_or_default();
+        let wall_secs = wall_seconds(&started_at, &finished_at);
+        let logs = self.capture_logs(id, &spec.work_dir).await?;
+        Ok(JobOutcome {
+            container_id: id.into(),
+            image_digest: image.digest.clone(),
+            exit_code: state.exit_code.unwrap_or(-1),
+            oom_killed: state.oom_killed.unwrap_or(false),
+            // After a daemon restart the timer flag is lost; the run length still tells.
+            timed_out: timer_fired || wall_secs >= spec.timeout.as_secs_f64(),
+            started_at,
+            finished_at,
+            wall_secs,
+            stdout_path: logs.stdout.path,
+            stdout_sha256: logs.stdout.sha256,
+            stderr_path: logs.stderr.path,
+            stderr_sha256: logs.stderr.sha256,
+        })
+    }
+
+    /// Writes the container's stdout/stderr byte streams to `stdout.log` / `stderr.log`.
+    async fn capture_logs(&self, id: &str, work_dir: &Path) -> Result<CapturedLogs, RuntimeError> {
+        let mut stdout = HashedFile::create(work_dir.join("stdout.log")).await?;
+        let mut stderr = HashedFile::create(work_dir.join("stderr.log")).await?;
+        let options = LogsOptions {
+            stdout: true,
+            stderr: true,
+            follow: false,
+            ..Default::default()
+        };
+        let mut frames = self.docker.logs(id, Some(options));
+        while let Some(frame) = frames.next().await {
+            match frame.map_err(docker_err(format!("reading logs of {id}")))? {
+                bollard::container::LogOutput::StdErr { message } => stderr.write(&message).await?,
+                bollard::container::LogOutput::StdOut { message }
+                | bollard::container::LogOutput::Console { message } => {
+                    stdout.write(&message).await?
+                }
+                bollard::container::LogOutput::StdIn { .. } => {}
+            }
+        }
+        Ok(CapturedLogs {
+            stdout: stdout.finish().await?,
+            stderr: stderr.finish().await?,
+        })
+    }
+
+    /// Removes a job's container (after its outputs are committed). Missing is fine.
+    pub async fn remove(&self, job_id: &str) -> Result<(), RuntimeError> {
+        let name = container_name(job_id);
+        let options = RemoveContainerOptions {
+            force: true,
+            v: true,
+            ..Default::default()
+        };
+        match self.docker.remove_container(&name, Some(options)).await {
+            Ok(()) => Ok(()),
+            Err(e) if is_status(&e, 404) => Ok(()),
+            Err(e) => Err(docker_err(format!("removing container {name}"))(e)),
+        }
+    }
+
+    /// Containers (any state) carrying the AKE job label, optionally for one job only.
+    pub async fn job_containers(
+        &self,
+        job_id: Option<&str>,
+    ) -> Result<Vec<ContainerSummary>, RuntimeError> {
+        let label = match job_id {
+            Some(id) => format!("{JOB_LABEL}={id}"),
+            None => JOB_LABEL.to_string(),
+        };
+        let options = ListContainersOptions {
+            all: true,
+            filters: Some(HashMap::from([("label".to_string(), vec![label])])),
+            ..Default::default()
+        };
+        self.docker
+            .list_containers(Some(options))
+            .await
+            .map_err(docker_err("listing job containers"))
+    }
+}
+
+/// Accepts an existing container only if it was created for the same spec.
+fn adopt(spec: &JobSpec, existing: ContainerInspectResponse) -> Result<JobContainer, RuntimeError> {
+    let found = existing
+        .config
+        .and_then(|c| c.labels)
+        .and_then(|mut l| l.remove(SPEC_HASH_LABEL));
+    if found.as_deref() != Some(spec.spec_hash.as_str()) {
+        return Err(RuntimeError::ContainerConflict {
+            name: spec.container_name(),
+            expected: spec.spec_hash.clone(),
+            found,
+        });
+    }
+    let state = existing.state.unwrap_or_default();
+    tracing::info!(job = %spec.job_id, status = ?state.status, "reattaching to existing container");
+    Ok(JobContainer {
+        id: existing.id.unwrap_or_else(|| spec.container_name()),
+        status: state.status.unwrap_or(ContainerStateStatusEnum::EMPTY),
+        started_at: state.started_at,
+    })
+}
+
+/// Creates the work dir (owner-only) and the output dir the container writes to.
+async fn prepare_work_dir(spec: &JobSpec) -> Result<(), RuntimeError> {
+    use std::os::unix::fs::PermissionsExt;
+    let output = spec.output_dir();
+    tokio::fs::create_dir_all(&output)
+        .await
+        .map_err(io_err(&output))?;
+    tokio::fs::set_permissions(&spec.work_dir, std::fs::Permissions::from_mode(0o700))
+        .await
+        .map_err(io_err(&spec.work_dir))?;
+    // The image may run as any uid and has no CAP_DAC_OVERRIDE, so the output dir must be
+    // world-writable; the 0700 parent keeps other host users out.
+    tokio::fs::set_permissions(&output, std::fs::Permissions::from_mode(0o777))
+        .await
+        .map_err(io_err(&output))
+}
+
+fn parse_docker_time(text: &str) -> Option<time::OffsetDateTime> {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()
+}
+
+fn elapsed_since(started_at: &str) -> Option<Duration> {
+    let started = parse_docker_time(started_at)?;
+    let elapsed = time::OffsetDateTime::now_utc() - started;
+    elapsed.try_into().ok()
+}
+
+/// Seconds between Docker's start and finish timestamps; 0 when either is unknown.
+fn wall_seconds(started_at: &str, finished_at: &str) -> f64 {
+    match (
+        parse_docker_time(started_at),
+        parse_docker_time(finished_at),
+    ) {
+        (Some(start), Some(end)) if end > start => (end - start).as_seconds_f64(),
+        _ => 0.0,
+    }
+}
+
+struct CapturedLogs {
+    stdout: CapturedFile,
+    stderr: CapturedFile,
+}
+
+struct CapturedFile {
+    path: PathBuf,
+    sha256: String,
+}
+
+/// A file written and hashed in one pass.
+struct HashedFile {
+    path: PathBuf,
+    file: tokio::io::BufWriter<tokio::fs::File>,
+    hasher: Sha256,
+}
+
+impl HashedFile {
+    async fn create(path: PathBuf) -> Result<Self, RuntimeError> {
+        let file = tokio::fs::File::create(&path)
+            .await
+            .map_err(io_err(&path))?;
+        Ok(Self {
+            path,
+            file: tokio::io::BufWriter::new(file),
+            hasher: Sha256::new(),
+        })
+    }
+
+    async fn write(&mut self, bytes: &[u8]) -> Result<(), RuntimeError> {
+        self.hasher.update(bytes);
+        self.file.write_all(bytes).await.map_err(io_err(&self.path))
+    }
+
+    async fn finish(mut self) -> Result<CapturedFile, RuntimeError> {
+        self.file.flush().await.map_err(io_err(&self.path))?;
+        self.file
+            .get_ref()
+            .sync_all()
+            .await
+            .map_err(io_err(&self.path))?;
+        Ok(CapturedFile {
+            path: self.path,
+            sha256: hex::encode(self.hasher.finalize()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(gpus: &[&str]) -> JobSpec {
+        JobSpec {
+            job_id: "42".into(),
+            image: "busybox:latest".into(),
+            spec_hash: "ab".repeat(32),
+            command: vec!["/bin/true".into()],
+            env: vec!["A=1".into()],
+            gpu_uuids: gpus.iter().map(|s| s.to_string()).collect(),
+            input_dir: Some("/data/in".into()),
+            work_dir: "/data/work/42".into(),
+            timeout: Duration::from_secs(60),
+        }
+    }
+
+    #[test]
+    fn one_gpu_becomes_one_nvidia_device_request() {
+        let uuid = "GPU-5f9c0e8a-1b2c-3d4e-5f60-718293a4b5c6";
+        let host = host_config(&spec(&[uuid]), &RuntimeSettings::default());
+        assert_eq!(
+            host.device_requests,
+            Some(vec![DeviceRequest {
+                driver: Some("nvidia".into()),
+                count: None,
+                device_ids: Some(vec![uuid.into()]),
+                capabilities: Some(vec![vec!["gpu".into()]]),
+                options: None,
+            }])
+        );
+    }
+
+    #[test]
+    fn no_gpu_means_no_device_request() {
+        let host = host_config(&spec(&[]), &RuntimeSettings::default());
+        assert_eq!(host.device_requests, None);
+    }
+
+    #[test]
+    fn host_config_is_hardened_by_default() {
+        let settings = RuntimeSettings::default();
+        let host = host_config(&spec(&[]), &settings);
+        assert_eq!(host.cap_drop, Some(vec!["ALL".to_string()]));
+        assert_eq!(
+            host.security_opt,
+            Some(vec!["no-new-privileges".to_string()])
+        );
+        assert_eq!(host.readonly_rootfs, Some(true));
+        assert_eq!(host.network_mode.as_deref(), Some("none"));
+        assert_eq!(host.memory, host.memory_swap);
+        assert_eq!(host.memory, Some(16 * 1024 * 1024 * 1024));
+        assert_eq!(host.nano_cpus, Some(4_000_000_000));
+        assert_eq!(host.shm_size, Some(1024 * 1024 * 1024));
+        assert_eq!(host.pids_limit, Some(4096));
+        assert_eq!(host.auto_remove, Some(false));
+        assert!(host.tmpfs.unwrap()["/tmp"].contains("size=1024m"));
+        let log = host.log_config.unwrap();
+        assert_eq!(log.typ.as_deref(), Some("json-file"));
+        assert_eq!(log.config.unwrap()["max-size"], "10m");
+        let mounts = host.mounts.unwrap();
+        assert_eq!(mounts[0].target.as_deref(), Some(OUTPUT_MOUNT));
+        assert_eq!(mounts[0].source.as_deref(), Some("/data/work/42/output"));
+        assert_eq!(mounts[0].read_only, Some(false));
+        assert_eq!(mounts[1].target.as_deref(), Some(INPUT_MOUNT));
+        assert_eq!(mounts[1].read_only, Some(true));
+    }
+
+    #[test]
+    fn egress_is_opt_in() {
+        let settings = RuntimeSettings {
+            allow_network: true,
+            ..Default::default()
+        };
+        let body = container_config(&spec(&[]), "sha256:x", &settings);
+        assert_eq!(body.network_disabled, Some(false));
+        assert_eq!(
+            body.host_config.unwrap().network_mode.as_deref(),
+            Some("bridge")
+        );
+    }
+
+    #[test]
+    fn container_is_labelled_and_named_by_job() {
+        let s = spec(&[]);
+        let body = container_config(&s, "sha256:abc", &RuntimeSettings::default());
+        let labels = body.labels.unwrap();
+        assert_eq!(labels[JOB_LABEL], "42");
+        assert_eq!(labels[SPEC_HASH_LABEL], s.spec_hash);
+        assert_eq!(body.image.as_deref(), Some("sha256:abc"));
+        assert_eq!(s.container_name(), "ake-job-42");
+        assert!(body
+            .env
+            .unwrap()
+            .contains(&"AKE_OUTPUT_DIR=/ake/output".into()));
+    }
+
+    #[test]
+    fn pinned_digest_is_split_and_checked() {
+        let digest = format!("sha256:{}", "a".repeat(64));
+        let image = format!("repo/x:1@{digest}");
+        assert_eq!(
+            split_pinned_digest(&image).unwrap(),
+            ("repo/x:1", Some(digest.as_str()))
+        );
+        assert_eq!(split_pinned_digest("repo/x:1").unwrap(), ("repo/x:1", None));
+        assert!(split_pinned_digest("repo/x@sha256:short").is_err());
+        assert!(split_pinned_digest("repo/x@md5:abc").is_err());
+    }
+
+    #[test]
+    fn bad_job_ids_and_relative_paths_are_rejected() {
+        let mut s = spec(&[]);
+        s.job_id = "../etc".into();
+        assert!(matches!(
+            validate_spec(&s),
+            Err(RuntimeError::InvalidSpec(_))
+        ));
+        let mut s = spec(&[]);
+        s.work_dir = "relative".into();
+        assert!(validate_spec(&s).is_err());
+        validate_spec(&spec(&[])).unwrap();
+    }
+
+    #[test]
+    fn wall_seconds_from_docker_timestamps() {
+        let secs = wall_seconds(
+            "2025-01-01T00:00:00.250000000Z",
+            "2025-01-01T00:00:02.750000000Z",
+        );
+        assert!((secs - 2.5).abs() < 1e-9, "{secs}");
+        assert_eq!(wall_seconds("0001-01-01T00:00:00Z", "garbage"), 0.0);
+    }
+
+    #[test]
+    fn only_unknown_states_are_retryable() {
+        let docker = RuntimeError::Docker {
+            context: "x".into(),
+            source: DockerError::DockerStreamError {
+                error: "eof".into(),
+            },
+        };
+        assert!(docker.is_retryable());
+        let mismatch = RuntimeError::DigestMismatch {
+            image: "i".into(),
+            expected: "e".into(),
+            found: vec![],
+        };
+        assert!(!mismatch.is_retryable());
+    }
+}

@@ -1,0 +1,412 @@
+//! Runs real containers against the local Docker engine, from an image built here FROM scratch
+//! (Debian's static busybox + a static C memory hog). Needs: docker, /bin/busybox
+//! (busybox-static), gcc with a static libc (libc6-dev).
+//!
+//! Without a Docker engine the tests print a loud SKIPPED line; with CI=true they fail.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use ake_node::config::RuntimeSettings;
+use ake_node::runtime::{container_name, DockerRuntime, JobSpec, RuntimeError};
+use sha2::{Digest, Sha256};
+
+const BUSYBOX: &str = "/bin/busybox";
+
+const MEMHOG_C: &str = r#"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+int main(int argc, char **argv) {
+    unsigned long mb = argc > 1 ? strtoul(argv[1], 0, 10) : 256;
+    for (unsigned long i = 0; i < mb; i++) {
+        char *p = malloc(1 << 20);
+        if (!p) { puts("malloc failed"); return 2; }
+        memset(p, 1, 1 << 20);
+    }
+    printf("allocated %lu MiB\n", mb);
+    return 0;
+}
+"#;
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// Connects to Docker; `None` (after a loud message) when there is no engine outside CI.
+async fn runtime(settings: RuntimeSettings, test: &str) -> Option<DockerRuntime> {
+    match DockerRuntime::connect(settings, vec![]).await {
+        Ok(rt) => Some(rt),
+        Err(e) if in_ci() => panic!("CI=true but no usable Docker engine for {test}: {e}"),
+        Err(e) => {
+            // Straight to stderr: the harness captures eprintln! of passing tests.
+            let _ = writeln!(
+                std::io::stderr(),
+                "\n!!!!! SKIPPED docker test `{test}`: no Docker engine ({e}) !!!!!\n"
+            );
+            None
+        }
+    }
+}
+
+/// The test image is shared by the tests running at the same time and removed by the last one.
+static IMAGE: Mutex<(Option<String>, usize)> = Mutex::new((None, 0));
+
+struct TestImage {
+    tag: String,
+}
+
+impl TestImage {
+    fn acquire() -> Self {
+        let mut image = IMAGE.lock().unwrap_or_else(|e| e.into_inner());
+        if image.0.is_none() {
+            image.0 = Some(build_test_image());
+        }
+        image.1 += 1;
+        Self {
+            tag: image.0.clone().unwrap(),
+        }
+    }
+
+    fn id(&self) -> String {
+        let out = docker(&["image", "inspect", "--format", "{{.Id}}", &self.tag]);
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+}
+
+impl Drop for TestImage {
+    fn drop(&mut self) {
+        let mut image = IMAGE.lock().unwrap_or_else(|e| e.into_inner());
+        image.1 -= 1;
+        if image.1 == 0 {
+            if let Some(tag) = image.0.take() {
+                let _ = docker(&["rmi", "-f", &tag]);
+            }
+        }
+    }
+}
+
+fn docker(args: &[&str]) -> std::process::Output {
+    Command::new("docker")
+        .args(args)
+        .output()
+        .expect("the docker CLI must be installed to build the test image")
+}
+
+fn build_test_image() -> String {
+    assert!(
+        Path::new(BUSYBOX).exists(),
+        "{BUSYBOX} missing: install it with `apt-get install -y busybox-static`"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(BUSYBOX, dir.path().join("busybox")).unwrap();
+    std::fs::write(dir.path().join("memhog.c"), MEMHOG_C).unwrap();
+    let gcc = Command::new("gcc")
+        .args(["-static", "-O1", "-o", "memhog", "memhog.c"])
+        .current_dir(dir.path())
+        .output()
+        .expect("gcc is needed to build the OOM helper (apt-get install -y gcc libc6-dev)");
+    assert!(
+        gcc.status.success(),
+        "gcc -static failed (need libc6-dev): {}",
+        String::from_utf8_lossy(&gcc.stderr)
+    );
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        "FROM scratch\nCOPY busybox /bin/busybox\nCOPY memhog /bin/memhog\nLABEL ake.test=1\n",
+    )
+    .unwrap();
+    let tag = format!("ake-node-test:{}", unique());
+    let out = docker(&["build", "-q", "-t", &tag, dir.path().to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "docker build failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    tag
+}
+
+fn unique() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{}-{nanos}", std::process::id())
+}
+
+/// A job with its own work dir; its container is force-removed when the test ends.
+struct TestJob {
+    spec: JobSpec,
+    dir: tempfile::TempDir,
+}
+
+impl TestJob {
+    fn new(image: &TestImage, name: &str, script: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = JobSpec {
+            job_id: format!("test-{name}-{}", unique()),
+            image: image.tag.clone(),
+            spec_hash: hex::encode(Sha256::digest(name.as_bytes())),
+            command: vec![BUSYBOX.into(), "sh".into(), "-c".into(), script.into()],
+            env: vec![],
+            gpu_uuids: vec![],
+            input_dir: None,
+            work_dir: dir.path().join("work"),
+            timeout: Duration::from_secs(60),
+        };
+        Self { spec, dir }
+    }
+
+    fn output(&self, name: &str) -> PathBuf {
+        self.spec.output_dir().join(name)
+    }
+}
+
+impl Drop for TestJob {
+    fn drop(&mut self) {
+        let _ = docker(&["rm", "-f", &container_name(&self.spec.job_id)]);
+    }
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn small_limits() -> RuntimeSettings {
+    RuntimeSettings {
+        memory_mb: 64,
+        shm_size_mb: 16,
+        tmp_size_mb: 16,
+        cpus: 1.0,
+        pids_limit: 64,
+        stop_grace_secs: 1,
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn success_writes_output_and_captures_logs() {
+    let Some(rt) = runtime(small_limits(), "success").await else {
+        return;
+    };
+    let image = TestImage::acquire();
+    let script = "echo hello; echo oops >&2; echo result > /ake/output/result.txt; \
+                  /bin/busybox cat /ake/input/in.txt";
+    let mut job = TestJob::new(&image, "success", script);
+    let input = job.dir.path().join("input");
+    std::fs::create_dir(&input).unwrap();
+    std::fs::write(input.join("in.txt"), "input-data\n").unwrap();
+    job.spec.input_dir = Some(input);
+
+    let outcome = rt.run(&job.spec).await.unwrap();
+
+    assert_eq!(outcome.exit_code, 0);
+    assert!(!outcome.oom_killed && !outcome.timed_out);
+    assert_eq!(read(&job.output("result.txt")), "result\n");
+    let stdout = std::fs::read(&outcome.stdout_path).unwrap();
+    assert_eq!(stdout, b"hello\ninput-data\n");
+    assert_eq!(outcome.stdout_sha256, hex::encode(Sha256::digest(&stdout)));
+    assert_eq!(read(&outcome.stderr_path), "oops\n");
+    assert_eq!(
+        outcome.stderr_sha256,
+        hex::encode(Sha256::digest(b"oops\n"))
+    );
+    assert!(outcome.image_digest.starts_with("sha256:"));
+    assert!(outcome.started_at.starts_with("20") && outcome.finished_at.starts_with("20"));
+    assert!(outcome.wall_secs > 0.0 && outcome.wall_secs < 30.0);
+}
+
+#[tokio::test]
+async fn nonzero_exit_is_a_normal_outcome() {
+    let Some(rt) = runtime(small_limits(), "nonzero_exit").await else {
+        return;
+    };
+    let image = TestImage::acquire();
+    let job = TestJob::new(&image, "exit3", "echo failing; exit 3");
+    let outcome = rt.run(&job.spec).await.unwrap();
+    assert_eq!(outcome.exit_code, 3);
+    assert!(!outcome.oom_killed && !outcome.timed_out);
+    assert_eq!(read(&outcome.stdout_path), "failing\n");
+}
+
+#[tokio::test]
+async fn memory_limit_oom_kills() {
+    let Some(rt) = runtime(small_limits(), "oom").await else {
+        return;
+    };
+    let image = TestImage::acquire();
+    let job = TestJob::new(&image, "oom", "/bin/memhog 512");
+    let outcome = rt.run(&job.spec).await.unwrap();
+    assert!(outcome.oom_killed, "{outcome:?}");
+    assert_eq!(outcome.exit_code, 137);
+    assert!(!read(&outcome.stdout_path).contains("allocated"));
+}
+
+#[tokio::test]
+async fn deadline_stops_then_kills() {
+    let Some(rt) = runtime(small_limits(), "deadline").await else {
+        return;
+    };
+    let image = TestImage::acquire();
+    // busybox sh as PID 1 ignores SIGTERM, so this exercises the kill after the grace.
+    let mut job = TestJob::new(&image, "deadline", "echo started; /bin/busybox sleep 60");
+    job.spec.timeout = Duration::from_secs(2);
+    let started = Instant::now();
+    let outcome = rt.run(&job.spec).await.unwrap();
+    assert!(outcome.timed_out, "{outcome:?}");
+    assert_eq!(outcome.exit_code, 137, "killed after the grace");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(outcome.wall_secs >= 2.0 && outcome.wall_secs < 15.0);
+    assert_eq!(read(&outcome.stdout_path), "started\n");
+}
+
+#[tokio::test]
+async fn network_is_none_unless_allowed() {
+    let Some(rt) = runtime(small_limits(), "network").await else {
+        return;
+    };
+    let image = TestImage::acquire();
+    let job = TestJob::new(&image, "net", "/bin/busybox ls /sys/class/net");
+    let outcome = rt.run(&job.spec).await.unwrap();
+    assert_eq!(read(&outcome.stdout_path), "lo\n");
+
+    let open = RuntimeSettings {
+        allow_network: true,
+        ..small_limits()
+    };
+    let Some(rt) = runtime(open, "network").await else {
+        return;
+    };
+    let job = TestJob::new(&image, "net-open", "/bin/busybox ls /sys/class/net");
+    let outcome = rt.run(&job.spec).await.unwrap();
+    assert!(read(&outcome.stdout_path).contains("eth0"));
+}
+
+#[tokio::test]
+async fn rootfs_is_read_only_and_caps_dropped() {
+    let Some(rt) = runtime(small_limits(), "read_only").await else {
+        return;
+    };
+    let image = TestImage::acquire();
+    let script = "echo x > /evil 2>/dev/null && echo root-writable || echo root-ro; \
+                  echo x > /tmp/ok && echo tmp-ok; \
+                  echo x > /ake/output/ok && echo out-ok; \
+                  /bin/busybox grep CapEff /proc/self/status; \
+                  /bin/busybox grep NoNewPrivs /proc/self/status";
+    let job = TestJob::new(&image, "ro", script);
+    let outcome = rt.run(&job.spec).await.unwrap();
+    let stdout = read(&outcome.stdout_path);
+    let lines: Vec<&str> = stdout.lines().map(str::trim).collect();
+    assert_eq!(lines[..3], ["root-ro", "tmp-ok", "out-ok"], "{stdout}");
+    assert!(lines[3].ends_with("0000000000000000"), "{stdout}");
+    assert!(lines[4].ends_with('1'), "{stdout}");
+}
+
+#[tokio::test]
+async fn second_run_reattaches_instead_of_running_twice() {
+    let Some(rt) = runtime(small_limits(), "reattach").await else {
+        return;
+    };
+    let image = TestImage::acquire();
+    let job = TestJob::new(
+        &image,
+        "reattach",
+        "echo run >> /ake/output/runs; /bin/busybox sleep 2",
+    );
+    let (first, second) = tokio::join!(rt.run(&job.spec), rt.run(&job.spec));
+    let (first, second) = (first.unwrap(), second.unwrap());
+    assert_eq!(first.container_id, second.container_id);
+    assert_eq!(first.started_at, second.started_at);
+    let again = rt.run(&job.spec).await.unwrap();
+    assert_eq!(
+        again.started_at, first.started_at,
+        "exited container not restarted"
+    );
+    assert_eq!(read(&job.output("runs")), "run\n");
+    let containers = rt.job_containers(Some(&job.spec.job_id)).await.unwrap();
+    assert_eq!(containers.len(), 1);
+
+    rt.remove(&job.spec.job_id).await.unwrap();
+    rt.remove(&job.spec.job_id).await.unwrap();
+    assert!(rt
+        .job_containers(Some(&job.spec.job_id))
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn same_job_with_other_spec_hash_conflicts() {
+    let Some(rt) = runtime(small_limits(), "conflict").await else {
+        return;
+    };
+    let image = TestImage::acquire();
+    let mut job = TestJob::new(&image, "conflict", "exit 0");
+    rt.run(&job.spec).await.unwrap();
+    job.spec.spec_hash = "00".repeat(32);
+    let err = rt.run(&job.spec).await.unwrap_err();
+    assert!(
+        matches!(err, RuntimeError::ContainerConflict { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("docker rm -f ake-job-"));
+}
+
+#[tokio::test]
+async fn pinned_digest_is_enforced() {
+    let Some(rt) = runtime(small_limits(), "digest").await else {
+        return;
+    };
+    let image = TestImage::acquire();
+    let id = image.id();
+    let mut job = TestJob::new(&image, "digest-ok", "exit 0");
+    job.spec.image = format!("{}@{id}", image.tag);
+    assert_eq!(rt.run(&job.spec).await.unwrap().image_digest, id);
+
+    let mut job = TestJob::new(&image, "digest-bad", "exit 0");
+    job.spec.image = format!("{}@sha256:{}", image.tag, "0".repeat(64));
+    let err = rt.run(&job.spec).await.unwrap_err();
+    assert!(matches!(err, RuntimeError::DigestMismatch { .. }), "{err}");
+    assert!(!err.is_retryable());
+    assert!(rt
+        .job_containers(Some(&job.spec.job_id))
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn image_outside_allowlist_is_refused() {
+    let Some(_) = runtime(small_limits(), "allowlist").await else {
+        return;
+    };
+    let rt = DockerRuntime::connect(small_limits(), vec!["ghcr.io/ake/".into()])
+        .await
+        .unwrap();
+    let image = TestImage::acquire();
+    let job = TestJob::new(&image, "allowlist", "exit 0");
+    let err = rt.run(&job.spec).await.unwrap_err();
+    assert!(matches!(err, RuntimeError::ImageNotAllowed { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn default_limits_fit_any_host() {
+    // Defaults ask for 4 CPUs; Docker refuses more CPUs than the host has, so connect clamps.
+    let Some(rt) = runtime(RuntimeSettings::default(), "default_limits").await else {
+        return;
+    };
+    let host_cpus = rt.docker().info().await.unwrap().ncpu.unwrap() as f64;
+    assert_eq!(rt.settings().cpus, host_cpus.min(4.0));
+    let image = TestImage::acquire();
+    let job = TestJob::new(&image, "defaults", "echo ok");
+    let outcome = rt.run(&job.spec).await.unwrap();
+    assert_eq!(outcome.exit_code, 0);
+    assert_eq!(read(&outcome.stdout_path), "ok\n");
+}
