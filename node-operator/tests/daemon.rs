@@ -1,0 +1,400 @@
+//! The daemon as a real process against a real local chain (served over
+//! JSON-RPC) and the real Docker engine: a job is picked up, run, committed,
+//! uploaded and submitted; and killed with SIGKILL right after each journal
+//! step, a restarted daemon finishes the job exactly once.
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ake_node::journal::{Journal, JournalEntry};
+use ake_node::output_store::OutputStore;
+use ake_sdk::ake_market::state::{HardwareProfile, InlineSpec, JobSpec, JobState};
+use ake_sdk::chain::Chain;
+use ake_sdk::cluster_params::ClusterParams;
+use ake_sdk::localnet::Localnet;
+use ake_sdk::protocol::{associated_token, Protocol};
+use ake_sdk::sender::{send_instructions, Fees};
+use ake_sdk::{instructions as ixs, pda};
+use solana_sdk::pubkey::Pubkey;
+use solana_sdk::signature::{write_keypair_file, Keypair, Signer};
+use support::*;
+
+const DAEMON: &str = env!("CARGO_BIN_EXE_ake-node");
+
+struct World {
+    net: Arc<Localnet>,
+    url: String,
+    dir: tempfile::TempDir,
+    creator: Keypair,
+    hot: Keypair,
+    owner: Keypair,
+    image: TestImage,
+    _clock: tokio::task::JoinHandle<()>,
+    _server: tokio::task::JoinHandle<()>,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl World {
+    async fn start() -> World {
+        let params = ClusterParams::load(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations/localnet.toml"),
+        )
+        .unwrap()
+        .validate()
+        .unwrap();
+        let net = Localnet::start(&params, Keypair::new()).await.unwrap();
+        let clock = net.run_clock();
+        let (addr, server) = net.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let (creator, owner, hot) = (Keypair::new(), Keypair::new(), Keypair::new());
+        net.faucet(&creator.pubkey(), 100_000_000).await.unwrap();
+        net.faucet(&owner.pubkey(), 1_000_000_000).await.unwrap();
+        net.chain
+            .airdrop(&hot.pubkey(), 1_000_000_000)
+            .await
+            .unwrap();
+        let chain = net.chain.as_ref();
+        let mint: Pubkey = net.deployment.mint.parse().unwrap();
+        let stake = ixs::deposit_stake(
+            owner.pubkey(),
+            mint,
+            associated_token(&owner.pubkey(), &mint),
+            400_000_000,
+        );
+        send_instructions(chain, &owner, &[], &[stake], Fees::default())
+            .await
+            .unwrap();
+        let profile = HardwareProfile {
+            gpu_model: "CPU".into(),
+            vram_mib: 0,
+            benchmark_hash: [0; 32],
+        };
+        let register = ixs::register_node(owner.pubkey(), hot.pubkey(), pda::market(0), 1, profile);
+        send_instructions(chain, &owner, &[&hot], &[register], Fees::default())
+            .await
+            .unwrap();
+        World {
+            net,
+            url: format!("http://{addr}"),
+            dir: tempfile::tempdir().unwrap(),
+            creator,
+            hot,
+            owner,
+            image: TestImage::acquire(),
+            _clock: clock,
+            _server: server,
+        }
+    }
+
+    fn protocol(&self) -> Protocol {
+        Protocol::new(self.net.chain.clone())
+    }
+
+    fn config(&self) -> PathBuf {
+        let key = self.dir.path().join("signer.json");
+        if !key.exists() {
+            write_keypair_file(&self.hot, &key).unwrap();
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        let path = self.dir.path().join("node.toml");
+        let d = self.dir.path().display();
+        std::fs::write(
+            &path,
+            format!(
+                r#"rpc_urls = ["{url}"]
+commitment = "confirmed"
+node_signer_keypair = "{d}/signer.json"
+market = 0
+work_dir = "{d}/work"
+journal_path = "{d}/journal.redb"
+metrics_addr = "127.0.0.1:{port}"
+output_store = "file://{d}/store"
+
+[runtime]
+memory_mb = 256
+cpus = 1.0
+pids_limit = 64
+shm_size_mb = 64
+tmp_size_mb = 64
+"#,
+                url = self.url,
+                port = free_port()
+            ),
+        )
+        .unwrap();
+        path
+    }
+
+    fn spawn_daemon(&self, crash_after: Option<&str>) -> Child {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("daemon.log"))
+            .unwrap();
+        let mut cmd = Command::new(DAEMON);
+        cmd.arg("--config")
+            .arg(self.config())
+            .arg("run")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        match crash_after {
+            Some(step) => cmd.env("AKE_NODE_CRASH_AFTER", step),
+            None => cmd.env_remove("AKE_NODE_CRASH_AFTER"),
+        };
+        cmd.spawn().expect("spawn ake-node")
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("daemon.log")).unwrap_or_default()
+    }
+
+    /// Posts a job whose container appends a line to runs.txt each time it runs.
+    async fn post(&self) -> Pubkey {
+        let p = self.protocol();
+        let spec = JobSpec::Inline(InlineSpec {
+            image: self.image.tag.clone(),
+            command: vec![
+                BUSYBOX.into(),
+                "sh".into(),
+                "-c".into(),
+                "echo run >> /ake/output/runs.txt; /bin/busybox sleep 2; echo rendered".into(),
+            ],
+            env: vec![],
+            inputs: vec![],
+            max_output_bytes: 1 << 20,
+        });
+        let args = ake_sdk::ake_market::instructions::PostJobArgs {
+            nonce: 0,
+            gpus: 1,
+            max_duration_secs: 120,
+            min_reputation_bps: 0,
+            max_tokens: u64::MAX,
+            spec,
+        };
+        let job = pda::job(
+            &self.creator.pubkey(),
+            p.next_nonce(&self.creator.pubkey()).await.unwrap(),
+        );
+        let c = &self.creator;
+        p.send_matched(c, &[], Fees::default(), || async {
+            Ok(p.post_job(&c.pubkey(), 0, args.clone()).await?.1)
+        })
+        .await
+        .unwrap();
+        job
+    }
+
+    async fn wait_submitted(
+        &self,
+        job: &Pubkey,
+        limit: Duration,
+    ) -> ake_sdk::ake_market::state::Job {
+        let p = self.protocol();
+        let end = Instant::now() + limit;
+        loop {
+            if let Some(j) = p.job(job).await.unwrap() {
+                if j.state == JobState::Submitted {
+                    return j;
+                }
+            }
+            assert!(
+                Instant::now() < end,
+                "job not submitted in time; daemon log:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let end = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < end, "the daemon did not exit in time");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn stop(child: &mut Child) -> std::process::ExitStatus {
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    wait_exit(child, Duration::from_secs(30))
+}
+
+/// Killed right after `step` is journaled, restarted: one run, one result.
+async fn crash_after(step: &str) {
+    if runtime(Default::default(), step).await.is_none() {
+        return;
+    }
+    let world = World::start().await;
+    let mut first = world.spawn_daemon(Some(step));
+    let job = world.post().await;
+    let status = wait_exit(&mut first, Duration::from_secs(120));
+    assert_eq!(
+        status.signal(),
+        Some(libc::SIGKILL),
+        "killed at {step}; log:\n{}",
+        world.log()
+    );
+
+    let mut second = world.spawn_daemon(None);
+    let submitted = world.wait_submitted(&job, Duration::from_secs(120)).await;
+    // Give the daemon time to confirm and clean up, then stop it gracefully.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        stop(&mut second).success(),
+        "graceful SIGTERM exit; log:\n{}",
+        world.log()
+    );
+
+    // One container run: the job appended exactly one line.
+    let result = submitted.result.unwrap();
+    let dest = world.dir.path().join("fetched");
+    let manifest = OutputStore::for_output(&result.output_uri)
+        .unwrap()
+        .fetch_dir(&result.output_uri, &dest)
+        .await
+        .unwrap();
+    assert_eq!(
+        manifest.root(),
+        result.commitment,
+        "the on-chain commitment is the manifest root"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dest.join("runs.txt")).unwrap(),
+        "run\n",
+        "the job ran once"
+    );
+    // One result transaction, signed once and confirmed.
+    let journal = Journal::open(&world.dir.path().join("journal.redb")).unwrap();
+    let entries = journal.entries(&job.to_string()).await.unwrap();
+    let signed = entries
+        .iter()
+        .filter(|e| matches!(e, JournalEntry::TxSigned { .. }))
+        .count();
+    let confirmed = entries
+        .iter()
+        .filter(|e| matches!(e, JournalEntry::TxConfirmed { .. }))
+        .count();
+    assert_eq!((signed, confirmed), (1, 1), "entries: {entries:?}");
+    assert!(
+        journal.open_jobs().await.unwrap().is_empty(),
+        "the job is done in the journal"
+    );
+    // The container is removed once its outputs are committed.
+    let left = docker(&["ps", "-aq", "--filter", &format!("label=ake.job={job}")]);
+    assert!(String::from_utf8_lossy(&left.stdout).trim().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn crash_after_container_start() {
+    crash_after("container_started").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn crash_after_exit_before_upload() {
+    crash_after("container_exited").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn crash_after_signing_before_confirmation() {
+    crash_after("tx_signed").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serves_settles_and_claims() {
+    if runtime(Default::default(), "serves_settles_and_claims")
+        .await
+        .is_none()
+    {
+        return;
+    }
+    let world = World::start().await;
+    let p = world.protocol();
+    let mint: Pubkey = world.net.deployment.mint.parse().unwrap();
+    let owner_token = associated_token(&world.owner.pubkey(), &mint);
+    let mut daemon = world.spawn_daemon(None);
+    let job = world.post().await;
+    let submitted = world.wait_submitted(&job, Duration::from_secs(120)).await;
+    assert!(submitted.result.as_ref().unwrap().usage.wall_secs >= 2);
+
+    // The creator accepts; the epoch closes (30 s); the daemon claims for the owner.
+    let accept = p.accept(&job).await.unwrap();
+    send_instructions(
+        p.chain.as_ref(),
+        &world.creator,
+        &[],
+        &[accept],
+        Fees::default(),
+    )
+    .await
+    .unwrap();
+    let epoch = p
+        .current_epoch(&p.emissions().await.unwrap())
+        .await
+        .unwrap();
+    let before = p.token_balance(&owner_token).await.unwrap();
+    let cranker = Keypair::new();
+    world
+        .net
+        .chain
+        .airdrop(&cranker.pubkey(), 1_000_000_000)
+        .await
+        .unwrap();
+    let end = Instant::now() + Duration::from_secs(120);
+    loop {
+        for e in p.crank_work().await.unwrap().epochs_to_close {
+            let close = p.close_epoch(e, cranker.pubkey()).await.unwrap();
+            let ata = ake_sdk::protocol::create_associated_token(
+                &cranker.pubkey(),
+                &cranker.pubkey(),
+                &mint,
+            );
+            send_instructions(
+                p.chain.as_ref(),
+                &cranker,
+                &[],
+                &[ata, close],
+                Fees::default(),
+            )
+            .await
+            .unwrap();
+        }
+        if p.node_work(epoch, &pda::node(&world.hot.pubkey()))
+            .await
+            .unwrap()
+            .is_none()
+        {
+            break; // claimed: the record closed
+        }
+        assert!(
+            Instant::now() < end,
+            "no claim within 2 minutes; log:\n{}",
+            world.log()
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let summary = p.epoch_summary(epoch).await.unwrap().unwrap();
+    assert_eq!(
+        p.token_balance(&owner_token).await.unwrap() - before,
+        summary.node_share
+    );
+    assert!(stop(&mut daemon).success());
+    let _ = world.net.chain.slot().await;
+}
