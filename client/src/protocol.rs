@@ -303,7 +303,10 @@ impl Protocol {
                 Err(crate::sender::SendError::Failed {
                     error: TransactionError::InstructionError(_, InstructionError::Custom(code)),
                     ..
-                }) if stale.contains(&code) && attempt < 8 => attempt += 1,
+                }) if stale.contains(&code) && attempt < 8 => {
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                }
                 other => return Ok(other?),
             }
         }

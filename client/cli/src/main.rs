@@ -8,7 +8,7 @@ mod output;
 
 use clap::{Parser, Subcommand};
 
-use commands::{admin, crank, demo, epoch, job, localnet, node, quote, stake};
+use commands::{admin, crank, demo, epoch, job, localnet, market, node, quote, stake};
 use context::GlobalArgs;
 
 #[derive(Parser)]
@@ -29,6 +29,9 @@ struct Cli {
 enum Command {
     /// What a job costs now: USD, and AKE at the oracle price after the haircut.
     Quote(quote::QuoteArgs),
+    /// Markets (GPU classes): rates, limits and queues.
+    #[command(subcommand)]
+    Market(market::MarketCommand),
     /// Post, watch, accept, dispute and fetch jobs.
     #[command(subcommand)]
     Job(job::JobCommand),
@@ -53,6 +56,9 @@ enum Command {
     /// Render a frame with AKE's path tracer (what the demo's job image runs).
     #[command(hide = true)]
     Render(demo::RenderArgs),
+    /// Build the demo's render image FROM scratch and print its pinned reference.
+    #[command(hide = true)]
+    BuildRenderImage,
 }
 
 fn main() -> std::process::ExitCode {
@@ -70,6 +76,7 @@ fn main() -> std::process::ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Quote(a) => quote::run(&cli.global, a).await,
+            Command::Market(c) => market::run(&cli.global, c).await,
             Command::Job(c) => job::run(&cli.global, c).await,
             Command::Stake(c) => stake::run(&cli.global, c).await,
             Command::Node(c) => node::run(&cli.global, c).await,
@@ -79,6 +86,7 @@ fn main() -> std::process::ExitCode {
             Command::Localnet(a) => localnet::run(&cli.global, a).await,
             Command::Demo(a) => demo::run(&cli.global, a).await,
             Command::Render(a) => demo::render(&a),
+            Command::BuildRenderImage => demo::build_image_command().await,
         }
     });
     match result {

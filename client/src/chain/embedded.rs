@@ -149,6 +149,7 @@ impl EmbeddedChain {
             blockhash,
         );
         let signature = tx.signatures[0];
+        let _no_warp = self.ctx.lock().await;
         self.banks
             .process_transaction(tx)
             .await
@@ -176,7 +177,15 @@ impl Chain for EmbeddedChain {
     async fn accounts(&self, keys: &[Pubkey]) -> Result<Vec<Option<Account>>, ChainError> {
         let mut out = Vec::with_capacity(keys.len());
         for key in keys {
-            out.push(self.banks.get_account(*key).await.map_err(banks_err)?);
+            out.push(
+                self.banks
+                    .get_account_with_commitment(
+                        *key,
+                        solana_commitment_config::CommitmentLevel::Processed,
+                    )
+                    .await
+                    .map_err(banks_err)?,
+            );
         }
         Ok(out)
     }
@@ -216,6 +225,9 @@ impl Chain for EmbeddedChain {
     async fn send(&self, tx: &Transaction) -> Result<(), ChainError> {
         // Processed right away; the outcome (landed, failed, already
         // processed) is read back through `status`, as on a real cluster.
+        // The lock keeps the clock from warping to a new bank mid-transaction,
+        // which would drop the transaction with the old bank.
+        let _no_warp = self.ctx.lock().await;
         let result = self
             .banks
             .process_transaction_with_commitment(
@@ -248,7 +260,10 @@ impl Chain for EmbeddedChain {
     async fn simulate(&self, tx: &Transaction) -> Result<Simulation, ChainError> {
         let sim = self
             .banks
-            .simulate_transaction(tx.clone())
+            .simulate_transaction_with_commitment(
+                tx.clone(),
+                solana_commitment_config::CommitmentLevel::Processed,
+            )
             .await
             .map_err(banks_err)?;
         let (logs, units_consumed) = sim
@@ -263,7 +278,10 @@ impl Chain for EmbeddedChain {
     }
 
     async fn balance(&self, key: &Pubkey) -> Result<u64, ChainError> {
-        self.banks.get_balance(*key).await.map_err(banks_err)
+        self.banks
+            .get_balance_with_commitment(*key, solana_commitment_config::CommitmentLevel::Processed)
+            .await
+            .map_err(banks_err)
     }
 
     async fn minimum_balance(&self, data_len: usize) -> Result<u64, ChainError> {

@@ -143,6 +143,12 @@ pub async fn ensure_image(docker: &DockerRuntime) -> anyhow::Result<String> {
     Ok(format!("{image}@{}", found.id.unwrap_or_default()))
 }
 
+pub async fn build_image_command() -> anyhow::Result<()> {
+    let docker = DockerRuntime::connect(Default::default(), vec![]).await?;
+    println!("{}", ensure_image(&docker).await?);
+    Ok(())
+}
+
 fn say(json: bool, line: &str) {
     if !json {
         eprintln!("{line}");

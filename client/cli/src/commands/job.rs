@@ -268,10 +268,16 @@ pub async fn run(g: &GlobalArgs, c: JobCommand) -> anyhow::Result<()> {
                 format(quote, d),
                 usd(usd_max)
             );
-            let (job, ix) = p
-                .post_job(&creator.pubkey(), valid.market, valid.args)
+            let job = pda::job(&creator.pubkey(), p.next_nonce(&creator.pubkey()).await?);
+            let (market_index, args) = (valid.market, valid.args);
+            // The queue may move between our read and the landing: rebuild then.
+            let sig = p
+                .send_matched(&creator, &[], ctx.fees, || async {
+                    Ok(p.post_job(&creator.pubkey(), market_index, args.clone())
+                        .await?
+                        .1)
+                })
                 .await?;
-            let sig = ctx.send(&creator, &[], &[ix]).await?;
             let posted = p.job(&job).await?;
             let escrowed = posted.as_ref().map_or(quote, |j| j.escrow);
             if !wait {

@@ -4,6 +4,7 @@ pub mod demo;
 pub mod epoch;
 pub mod job;
 pub mod localnet;
+pub mod market;
 pub mod node;
 pub mod quote;
 pub mod stake;

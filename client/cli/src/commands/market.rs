@@ -1,0 +1,86 @@
+use clap::Subcommand;
+use serde::Serialize;
+
+use crate::amounts::{format, usd};
+use crate::context::GlobalArgs;
+use crate::output::print;
+
+#[derive(Subcommand)]
+pub enum MarketCommand {
+    /// Every market: rate, limits, queue depths.
+    List,
+    /// One market's queues, best first.
+    Show {
+        #[arg(default_value_t = 0)]
+        index: u16,
+    },
+}
+
+#[derive(Serialize)]
+pub struct MarketView {
+    pub index: u16,
+    pub address: String,
+    pub name: String,
+    pub rate_micro_usd: u64,
+    pub min_stake_per_gpu: u64,
+    pub max_gpus_per_job: u16,
+    pub max_duration_secs: u32,
+    pub queued_jobs: Vec<String>,
+    pub waiting_nodes: Vec<String>,
+    pub in_flight: u16,
+    pub open_escrow: u64,
+    pub tokens_burned: u64,
+}
+
+pub async fn run(g: &GlobalArgs, c: MarketCommand) -> anyhow::Result<()> {
+    let ctx = g.connect()?;
+    let p = &ctx.protocol;
+    let config = p.config().await?;
+    let d = ake_sdk::accounts::mint_decimals(ctx.chain(), &config.mint).await?;
+    let indexes: Vec<u16> = match c {
+        MarketCommand::List => (0..config.market_count).collect(),
+        MarketCommand::Show { index } => vec![index],
+    };
+    let mut views = Vec::new();
+    for index in indexes {
+        let m = p.market(index).await?;
+        views.push(MarketView {
+            index,
+            address: ake_sdk::pda::market(index).to_string(),
+            name: m.name_str().to_string(),
+            rate_micro_usd: m.rate_micro_usd,
+            min_stake_per_gpu: m.min_stake_per_gpu,
+            max_gpus_per_job: m.max_gpus_per_job,
+            max_duration_secs: m.max_duration_secs,
+            queued_jobs: m.queued_jobs().iter().map(|e| e.key.to_string()).collect(),
+            waiting_nodes: m.queued_nodes().iter().map(|e| e.key.to_string()).collect(),
+            in_flight: m.in_flight_count,
+            open_escrow: m.open_escrow,
+            tokens_burned: m.tokens_burned,
+        });
+    }
+    print(ctx.json, &views, |views| {
+        views
+            .iter()
+            .map(|v| {
+                format!(
+                    "market {} {} ({}): {} per GPU-second, up to {} GPUs x {} s, {} AKE stake per GPU\n  queued jobs {}  waiting nodes {}  in flight {}  escrow {} AKE  burned {} AKE",
+                    v.index,
+                    v.name,
+                    v.address,
+                    usd(v.rate_micro_usd),
+                    v.max_gpus_per_job,
+                    v.max_duration_secs,
+                    format(v.min_stake_per_gpu, d),
+                    v.queued_jobs.len(),
+                    v.waiting_nodes.len(),
+                    v.in_flight,
+                    format(v.open_escrow, d),
+                    format(v.tokens_burned, d)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
+    Ok(())
+}
