@@ -90,7 +90,13 @@ fn framework_error(code: u32) -> Option<anchor_lang::error::ErrorCode> {
 pub fn explain(error: &TransactionError, tx: &Transaction) -> String {
     match error {
         TransactionError::InstructionError(index, InstructionError::Custom(code)) => {
-            match program_of(tx, *index).and_then(|p| decode(&p, *code)) {
+            let program = program_of(tx, *index);
+            // Codes under 100 are SPL Token's (Anchor's own start at 100), also
+            // when they surface through an AKE program's CPI.
+            if program == Some(anchor_spl::token::spl_token::ID) || *code < 100 {
+                return token_error(*code);
+            }
+            match program.and_then(|p| decode(&p, *code)) {
                 Some(f) => format!("{} refused it: {} ({} {})", f.program, f.message, f.name, f.code),
                 None => format!("instruction {index} failed with custom error {code}"),
             }
@@ -105,6 +111,18 @@ pub fn explain(error: &TransactionError, tx: &Transaction) -> String {
         TransactionError::BlockhashNotFound => "the blockhash expired before the transaction landed; send it again".into(),
         other => format!("the transaction failed: {other}"),
     }
+}
+
+/// SPL Token's errors, as far as AKE users meet them.
+fn token_error(code: u32) -> String {
+    let what = match code {
+        1 => "a token account holds too few tokens for this (top up your AKE account)",
+        3 => "a token account is for another mint than AKE",
+        4 => "a token account belongs to someone else",
+        17 => "a token account is frozen",
+        _ => return format!("the SPL Token program refused it (error {code})"),
+    };
+    format!("the SPL Token program refused it: {what}")
 }
 
 /// A market error with the numbers that make it actionable.

@@ -267,6 +267,8 @@ async fn handle(net: &Localnet, request: Value) -> Value {
     let params = request.get("params").cloned().unwrap_or(json!([]));
     let params = match params {
         Value::Array(p) => p,
+        // Solana clients send `"params": null` for methods without any.
+        Value::Null => Vec::new(),
         _ => {
             return reply(
                 id,

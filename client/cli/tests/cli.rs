@@ -289,3 +289,148 @@ fn solana_cli_config_is_read_and_flags_win() {
         "the flag wins over the config: {err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn admin_unstake_cancel_dispute_and_rearm() {
+    let net = Net::start();
+    net.wallet("creator");
+    net.wallet("owner");
+    let (_, hot) = net.wallet("hot");
+    net.json(&["localnet", "faucet", "50"], "creator");
+    net.json(&["localnet", "faucet", "1000"], "owner");
+
+    // Admin: bootstrap refuses a bootstrapped cluster; parameters and markets apply.
+    let params = repo_root().join("migrations/localnet.toml");
+    let err = net.fails(&["admin", "bootstrap", params.to_str().unwrap()], "admin");
+    assert!(err.contains("already bootstrapped"), "{err}");
+    net.json(&["admin", "set-params", params.to_str().unwrap()], "admin");
+    let more = net.dir.path().join("more.toml");
+    let text = std::fs::read_to_string(&params).unwrap();
+    std::fs::write(&more, format!("{text}\n[[markets]]\nname = \"rtx-4090\"\nrate_micro_usd_per_gpu_sec = 200\nmin_stake_per_gpu_ake = 200\nmax_gpus_per_job = 8\nmax_duration_secs = 3600\n")).unwrap();
+    let created = net.json(
+        &["admin", "create-markets", more.to_str().unwrap()],
+        "admin",
+    );
+    assert_eq!(created.as_array().unwrap().len(), 1);
+    let markets = net.json(&["market", "list"], "creator");
+    assert_eq!(markets[1]["name"], "rtx-4090");
+    let err = net.fails(
+        &["admin", "set-params", params.to_str().unwrap()],
+        "creator",
+    );
+    assert!(err.contains("NotAuthority"), "{err}");
+
+    // Cancel a queued job: everything back.
+    let spec = repo_root().join("client/examples/render-job.toml");
+    let job = net.json(&["job", "post", spec.to_str().unwrap()], "creator")["job"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        net.json(&["job", "status", &job], "creator")["state"],
+        "queued"
+    );
+    net.json(&["job", "cancel", &job], "creator");
+    let list = net.json(&["job", "list"], "creator");
+    assert_eq!(list[0]["state"], "closed");
+
+    // Unstake, then withdraw after the 20 s unbonding period.
+    net.json(&["stake", "deposit", "500"], "owner");
+    let unstake = net.json(&["stake", "unstake", "100"], "owner");
+    assert!(unstake["unlock_at"].as_i64().unwrap() > 0);
+    let err = net.fails(&["stake", "withdraw"], "owner");
+    assert!(
+        err.contains("the unbonding period has not ended (StillUnbonding"),
+        "{err}"
+    );
+
+    // A dispute the creator wins: refund, slash, suspension; the owner re-arms.
+    let hot_path = net.keypair_path("hot");
+    let node = net.json(
+        &[
+            "node",
+            "register",
+            "--signer",
+            hot_path.to_str().unwrap(),
+            "--gpus",
+            "1",
+            "--model",
+            "CPU",
+            "--vram-mib",
+            "0",
+        ],
+        "owner",
+    )["node"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let p = protocol(&net);
+    let chain = RpcChain::new(&net.url, CommitmentConfig::confirmed());
+    chain
+        .request_airdrop(&hot.pubkey(), 1_000_000_000)
+        .await
+        .unwrap();
+    wait_for_balance(&chain, &hot.pubkey()).await;
+    let ready = p.node_ready(&hot.pubkey()).await.unwrap();
+    send_instructions(p.chain.as_ref(), &hot, &[], &[ready], Fees::default())
+        .await
+        .unwrap();
+    let job = net.json(&["job", "post", spec.to_str().unwrap()], "creator")["job"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let job_key = job.parse().unwrap();
+    let submit = ake_sdk::instructions::submit_result(
+        hot.pubkey(),
+        job_key,
+        ake_sdk::pda::market(0),
+        [1; 32],
+        "file:///x".into(),
+        Default::default(),
+    );
+    send_instructions(p.chain.as_ref(), &hot, &[], &[submit], Fees::default())
+        .await
+        .unwrap();
+    // The 100 AKE bond is more than the creator holds: the token program's error, explained.
+    let err = net.fails(&["job", "dispute", &job], "creator");
+    assert!(err.contains("too few tokens"), "{err}");
+    net.json(&["localnet", "faucet", "100"], "creator");
+    net.json(&["job", "dispute", &job], "creator");
+    assert_eq!(
+        net.json(&["job", "status", &job], "creator")["state"],
+        "disputed"
+    );
+    let err = net.fails(
+        &["admin", "resolve-dispute", &job, "--creator-wins"],
+        "creator",
+    );
+    assert!(err.contains("NotArbiter"), "{err}");
+    net.json(
+        &["admin", "resolve-dispute", &job, "--creator-wins"],
+        "admin",
+    );
+    let shown = net.json(&["node", "show", &node], "owner");
+    assert_eq!(
+        (
+            shown["suspended"].as_bool(),
+            shown["jobs_disputed"].as_u64()
+        ),
+        (Some(true), Some(1))
+    );
+    let err = net.fails(&["node", "rearm", &node], "creator");
+    assert!(err.contains("NotNodeOwner"), "{err}");
+    net.json(&["node", "rearm", &node], "owner");
+    assert_eq!(
+        net.json(&["node", "show", &node], "owner")["suspended"],
+        false
+    );
+    // 10% of the owner's 500 AKE (400 active + 100 unbonding), from the active part first.
+    assert_eq!(net.json(&["stake", "show"], "owner")["staked"], 350_000_000);
+
+    std::thread::sleep(std::time::Duration::from_secs(21));
+    let w = net.json(&["stake", "withdraw"], "owner");
+    assert_eq!(
+        w["amount"], 100_000_000,
+        "the active stake covered the slash"
+    );
+}

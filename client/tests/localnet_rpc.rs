@@ -1,0 +1,142 @@
+//! The local chain's JSON-RPC speaks a validator's wire format: the standard
+//! Solana client reads it, errors are JSON-RPC errors, nothing crashes it.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use ake_sdk::chain::rpc::RpcChain;
+use ake_sdk::chain::Chain;
+use ake_sdk::cluster_params::ClusterParams;
+use ake_sdk::localnet::Localnet;
+use serde_json::{json, Value};
+use solana_commitment_config::CommitmentConfig;
+use solana_sdk::signature::{Keypair, Signer};
+
+async fn post(addr: &str, body: &str) -> Value {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).await.unwrap();
+    serde_json::from_str(resp.split("\r\n\r\n").nth(1).unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wire_format_and_errors() {
+    let params = ClusterParams::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations/localnet.toml"),
+    )
+    .unwrap()
+    .validate()
+    .unwrap();
+    let net = Localnet::start(&params, Keypair::new()).await.unwrap();
+    let (addr, _server) = net.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let addr = addr.to_string();
+
+    // The standard nonblocking client, as devnet users use it.
+    let rpc = RpcChain::new(&format!("http://{addr}"), CommitmentConfig::confirmed());
+    let who = Keypair::new();
+    let sig = rpc
+        .request_airdrop(&who.pubkey(), 5_000_000_000)
+        .await
+        .unwrap();
+    assert_eq!(rpc.balance(&who.pubkey()).await.unwrap(), 5_000_000_000);
+    assert_eq!(
+        rpc.status(&sig).await.unwrap(),
+        ake_sdk::chain::TxStatus::Landed
+    );
+    let client = rpc.client();
+    assert!(client.get_health().await.is_ok());
+    assert!(client
+        .get_version()
+        .await
+        .unwrap()
+        .solana_core
+        .starts_with('3'));
+    let (hash, last_valid) = rpc.latest_blockhash().await.unwrap();
+    assert!(last_valid >= rpc.block_height().await.unwrap());
+    assert!(client
+        .is_blockhash_valid(&hash, CommitmentConfig::confirmed())
+        .await
+        .unwrap());
+    assert!(
+        client
+            .get_minimum_balance_for_rent_exemption(165)
+            .await
+            .unwrap()
+            > 0
+    );
+    assert!(client.get_epoch_info().await.unwrap().absolute_slot > 0);
+    let mint: solana_sdk::pubkey::Pubkey = net.deployment.mint.parse().unwrap();
+    let acc = client.get_account(&mint).await.unwrap();
+    assert_eq!(acc.owner, anchor_spl::token::spl_token::ID);
+    let msg = solana_sdk::message::Message::new_with_blockhash(
+        &[anchor_lang::solana_program::system_instruction::transfer(
+            &who.pubkey(),
+            &mint,
+            1,
+        )],
+        Some(&who.pubkey()),
+        &hash,
+    );
+    assert_eq!(client.get_fee_for_message(&msg).await.unwrap(), 5_000);
+    let missing = client
+        .get_multiple_accounts(&[mint, Keypair::new().pubkey()])
+        .await
+        .unwrap();
+    assert!(missing[0].is_some() && missing[1].is_none());
+
+    // A failing transaction: preflight error -32002 with the simulation in data.
+    let tx = solana_sdk::transaction::Transaction::new_signed_with_payer(
+        &[anchor_lang::solana_program::system_instruction::transfer(
+            &who.pubkey(),
+            &mint,
+            50_000_000_000,
+        )],
+        Some(&who.pubkey()),
+        &[&who],
+        hash,
+    );
+    let err = client.send_transaction(&tx).await.unwrap_err();
+    assert!(err.to_string().contains("simulation failed"), "{err}");
+
+    // JSON-RPC errors, batches; the server survives all of it.
+    let r = post(
+        &addr,
+        r#"{"jsonrpc":"2.0","id":1,"method":"getNothing","params":[]}"#,
+    )
+    .await;
+    assert_eq!(r["error"]["code"], -32601);
+    let r = post(&addr, "{not json").await;
+    assert_eq!(r["error"]["code"], -32700);
+    let r = post(&addr, r#"{"id":1,"method":"getSlot"}"#).await;
+    assert_eq!(r["error"]["code"], -32600);
+    let r = post(
+        &addr,
+        r#"{"jsonrpc":"2.0","id":2,"method":"getBalance","params":["not-a-key"]}"#,
+    )
+    .await;
+    assert_eq!(r["error"]["code"], -32602);
+    let r = post(&addr, r#"[{"jsonrpc":"2.0","id":1,"method":"getSlot"},{"jsonrpc":"2.0","id":2,"method":"getHealth"}]"#).await;
+    assert_eq!(
+        (r[0]["id"].clone(), r[1]["result"].clone()),
+        (json!(1), json!("ok"))
+    );
+    let r = post(&addr, "[]").await;
+    assert_eq!(r["error"]["code"], -32600);
+    let r = post(&addr, &format!(r#"{{"jsonrpc":"2.0","id":3,"method":"getAccountInfo","params":["{mint}",{{"encoding":"base64"}}]}}"#)).await;
+    assert_eq!(
+        r["result"]["value"]["owner"],
+        anchor_spl::token::spl_token::ID.to_string()
+    );
+    assert!(r["result"]["context"]["slot"].as_u64().is_some());
+    assert!(
+        client.get_slot().await.is_ok(),
+        "still serving after the bad requests"
+    );
+    let _ = Arc::strong_count(&net);
+}
