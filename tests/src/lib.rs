@@ -14,10 +14,9 @@ use ake_sdk::pda;
 use anchor_lang::solana_program::system_instruction;
 use anchor_lang::AccountDeserialize;
 use anchor_spl::token::spl_token;
-use pyth_solana_receiver_sdk::price_update::{PriceFeedMessage, PriceUpdateV2, VerificationLevel};
-use solana_program_test::{processor, ProgramTest, ProgramTestContext};
+use pyth_solana_receiver_sdk::price_update::VerificationLevel;
+use solana_program_test::ProgramTestContext;
 use solana_sdk::account::{Account, AccountSharedData};
-use solana_sdk::account_info::AccountInfo;
 use solana_sdk::clock::Clock;
 use solana_sdk::instruction::{Instruction, InstructionError};
 use solana_sdk::program_pack::Pack;
@@ -35,30 +34,6 @@ pub const EXPO: i32 = -8;
 /// Market 0: 200 micro-USD per GPU-second.
 pub const RATE: u64 = 200;
 pub const MIN_STAKE_PER_GPU: u64 = 200 * AKE;
-
-/// Anchor's generated `entry` ties its arguments to one lifetime; the
-/// runtime's processor type wants them independent. The bank keeps the
-/// accounts alive for the whole call, so widening is sound here.
-macro_rules! native_entry {
-    ($name:ident, $entry:path) => {
-        fn $name(
-            program_id: &Pubkey,
-            accounts: &[AccountInfo],
-            data: &[u8],
-        ) -> solana_sdk::entrypoint::ProgramResult {
-            // SAFETY: every reference lives for the whole call; only the
-            // lifetime parameters are unified, the types are unchanged.
-            unsafe {
-                let accounts: &[AccountInfo<'static>] = std::mem::transmute(accounts);
-                let program_id: &'static Pubkey = std::mem::transmute(program_id);
-                let data: &'static [u8] = std::mem::transmute(data);
-                $entry(program_id, accounts, data)
-            }
-        }
-    };
-}
-native_entry!(market_entry, ake_market::entry);
-native_entry!(emissions_entry, ake_emissions::entry);
 
 /// 1,000,000,000 AKE minted before the protocol starts.
 pub const GENESIS_SUPPLY: u64 = 1_000_000_000 * AKE;
@@ -219,19 +194,7 @@ pub struct Chain {
 impl Chain {
     /// A bank with ake-market initialized and market 0 created.
     pub async fn start() -> Self {
-        let mut pt = ProgramTest::default();
-        pt.prefer_bpf(false);
-        pt.add_program("ake_market", ake_market::ID, processor!(market_entry));
-        pt.add_program(
-            "ake_emissions",
-            ake_emissions::ID,
-            processor!(emissions_entry),
-        );
-        pt.add_program(
-            "ake_emissions",
-            ake_emissions::ID,
-            processor!(emissions_entry),
-        );
+        let mut pt = ake_sdk::chain::embedded::program_test();
         let price_update = Pubkey::new_unique();
         pt.add_account(
             price_update,
@@ -450,22 +413,13 @@ impl Chain {
         let account = Keypair::new();
         let payer = self.payer();
         let rent = self.ctx.banks_client.get_rent().await.unwrap();
-        let ixs = [
-            system_instruction::create_account(
-                &payer.pubkey(),
-                &account.pubkey(),
-                rent.minimum_balance(spl_token::state::Account::LEN),
-                spl_token::state::Account::LEN as u64,
-                &spl_token::ID,
-            ),
-            spl_token::instruction::initialize_account3(
-                &spl_token::ID,
-                &account.pubkey(),
-                &self.mint,
-                owner,
-            )
-            .unwrap(),
-        ];
+        let ixs = ake_sdk::bootstrap::create_token_account(
+            &payer.pubkey(),
+            &account.pubkey(),
+            &self.mint,
+            owner,
+            rent.minimum_balance(spl_token::state::Account::LEN),
+        );
         self.send_ok(&ixs, &[&account]).await;
         account.pubkey()
     }
@@ -930,31 +884,14 @@ pub fn price_account(
     level: VerificationLevel,
     feed_id: [u8; 32],
 ) -> Account {
-    let update = PriceUpdateV2 {
-        write_authority: Pubkey::new_unique(),
-        verification_level: level,
-        price_message: PriceFeedMessage {
-            feed_id,
-            price,
-            conf,
-            exponent: EXPO,
-            publish_time,
-            prev_publish_time: publish_time - 1,
-            ema_price: price,
-            ema_conf: conf,
-        },
-        posted_slot: 0,
-    };
-    let mut data = Vec::with_capacity(PriceUpdateV2::LEN);
-    anchor_lang::AccountSerialize::try_serialize(&update, &mut data).unwrap();
-    data.resize(PriceUpdateV2::LEN, 0);
-    Account {
-        lamports: 10_000_000,
-        data,
-        owner: pyth_solana_receiver_sdk::ID,
-        executable: false,
-        rent_epoch: 0,
-    }
+    ake_sdk::oracle::price_update_account_with(
+        price,
+        conf,
+        publish_time,
+        feed_id,
+        pyth_solana_receiver_sdk::ID,
+        level,
+    )
 }
 
 fn bincode_len(tx: &Transaction) -> usize {
