@@ -138,5 +138,15 @@ async fn wire_format_and_errors() {
         client.get_slot().await.is_ok(),
         "still serving after the bad requests"
     );
+
+    // Failover: a dead first endpoint hands over to the next.
+    let failover = ake_sdk::chain::rpc::FailoverChain::new(
+        &["http://127.0.0.1:9".to_string(), format!("http://{addr}")],
+        CommitmentConfig::confirmed(),
+    );
+    assert_eq!(
+        failover.balance(&who.pubkey()).await.unwrap(),
+        5_000_000_000
+    );
     let _ = Arc::strong_count(&net);
 }

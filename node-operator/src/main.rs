@@ -14,7 +14,7 @@ use ake_node::journal::Journal;
 use ake_node::metrics::{serve, NodeMetrics};
 use ake_node::output_store::OutputStore;
 use ake_node::runtime::DockerRuntime;
-use ake_sdk::chain::rpc::RpcChain;
+use ake_sdk::chain::rpc::FailoverChain;
 use ake_sdk::chain::Chain;
 use ake_sdk::protocol::Protocol;
 use ake_sdk::sender::Fees;
@@ -90,9 +90,10 @@ fn signer(config: &NodeConfig) -> anyhow::Result<Keypair> {
     })
 }
 
-fn chain(config: &NodeConfig) -> Arc<RpcChain> {
-    Arc::new(RpcChain::new(
-        &config.rpc_urls[0],
+/// All configured endpoints, in order: the next takes over when one is down.
+fn chain(config: &NodeConfig) -> Arc<FailoverChain> {
+    Arc::new(FailoverChain::new(
+        &config.rpc_urls,
         commitment(config.commitment),
     ))
 }

@@ -166,3 +166,66 @@ impl Chain for RpcChain {
             .map_err(classify)
     }
 }
+
+/// Several RPC endpoints, tried in order: a read or send that finds one
+/// endpoint unavailable moves on to the next (an operator's failover list).
+pub struct FailoverChain {
+    endpoints: Vec<RpcChain>,
+}
+
+impl FailoverChain {
+    pub fn new(urls: &[String], commitment: CommitmentConfig) -> Self {
+        assert!(!urls.is_empty(), "at least one RPC URL");
+        FailoverChain {
+            endpoints: urls.iter().map(|u| RpcChain::new(u, commitment)).collect(),
+        }
+    }
+}
+
+/// Tries each endpoint in order while they are unavailable.
+macro_rules! failover {
+    ($self:ident, |$c:ident| $call:expr) => {{
+        let mut last = None;
+        for $c in &$self.endpoints {
+            match $call.await {
+                Err(e) if e.is_transient() => {
+                    tracing::warn!("RPC {} unavailable, trying the next: {e}", $c.url());
+                    last = Some(e);
+                }
+                other => return other,
+            }
+        }
+        Err(last.expect("at least one endpoint"))
+    }};
+}
+
+#[async_trait]
+impl Chain for FailoverChain {
+    async fn accounts(&self, keys: &[Pubkey]) -> Result<Vec<Option<Account>>, ChainError> {
+        failover!(self, |c| c.accounts(keys))
+    }
+    async fn latest_blockhash(&self) -> Result<(Hash, u64), ChainError> {
+        failover!(self, |c| c.latest_blockhash())
+    }
+    async fn block_height(&self) -> Result<u64, ChainError> {
+        failover!(self, |c| c.block_height())
+    }
+    async fn slot(&self) -> Result<u64, ChainError> {
+        failover!(self, |c| c.slot())
+    }
+    async fn send(&self, tx: &Transaction) -> Result<(), ChainError> {
+        failover!(self, |c| c.send(tx))
+    }
+    async fn status(&self, signature: &Signature) -> Result<TxStatus, ChainError> {
+        failover!(self, |c| c.status(signature))
+    }
+    async fn simulate(&self, tx: &Transaction) -> Result<Simulation, ChainError> {
+        failover!(self, |c| c.simulate(tx))
+    }
+    async fn balance(&self, key: &Pubkey) -> Result<u64, ChainError> {
+        failover!(self, |c| c.balance(key))
+    }
+    async fn minimum_balance(&self, data_len: usize) -> Result<u64, ChainError> {
+        failover!(self, |c| c.minimum_balance(data_len))
+    }
+}
