@@ -14,6 +14,7 @@ pub mod oracle;
 pub mod pda;
 pub mod protocol;
 pub mod sender;
+pub mod watch;
 
 pub use ake_emissions;
 pub use ake_market;

@@ -196,6 +196,140 @@ impl Localnet {
     }
 }
 
+impl Localnet {
+    /// Serves account subscriptions (`accountSubscribe`) over websocket on
+    /// `addr`; by the Solana convention that is the RPC port + 1.
+    pub async fn serve_websocket(
+        self: &Arc<Self>,
+        addr: SocketAddr,
+    ) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), LocalnetError> {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| LocalnetError::Bind { addr, source })?;
+        let bound = listener
+            .local_addr()
+            .map_err(|source| LocalnetError::Bind { addr, source })?;
+        let app = Router::new()
+            .route("/", axum::routing::get(websocket))
+            .with_state(Arc::clone(self));
+        let task = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!("websocket server stopped: {e}");
+            }
+        });
+        Ok((bound, task))
+    }
+}
+
+async fn websocket(
+    ws: axum::extract::ws::WebSocketUpgrade,
+    State(net): State<Arc<Localnet>>,
+) -> axum::response::Response {
+    ws.on_upgrade(move |socket| subscriptions(socket, net))
+}
+
+/// One websocket connection: each accountSubscribe polls its account on the
+/// bank and pushes a notification whenever it changes.
+async fn subscriptions(socket: axum::extract::ws::WebSocket, net: Arc<Localnet>) {
+    use axum::extract::ws::Message;
+    use futures_util::{SinkExt, StreamExt};
+    let (mut sink, mut stream) = socket.split();
+    let (out, mut outgoing) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let writer = tokio::spawn(async move {
+        while let Some(text) = outgoing.recv().await {
+            if sink.send(Message::Text(text.into())).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut watchers: std::collections::HashMap<u64, tokio::task::JoinHandle<()>> =
+        Default::default();
+    let mut next_id = 1u64;
+    while let Some(Ok(message)) = stream.next().await {
+        let Message::Text(text) = message else {
+            continue;
+        };
+        let request: Value = match serde_json::from_str(text.as_str()) {
+            Ok(v) => v,
+            Err(e) => {
+                let _ = out.send(
+                    reply(
+                        Value::Null,
+                        Err(failure(PARSE_ERROR, format!("Parse error: {e}"))),
+                    )
+                    .to_string(),
+                );
+                continue;
+            }
+        };
+        let id = request.get("id").cloned().unwrap_or(Value::Null);
+        let params = request
+            .get("params")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let answer = match request.get("method").and_then(Value::as_str) {
+            Some("accountSubscribe") => match pubkey(&params, 0) {
+                Ok(key) => {
+                    let sub = next_id;
+                    next_id += 1;
+                    let enc = encoding(&config(&params, 1)).unwrap_or(UiAccountEncoding::Base64);
+                    watchers.insert(
+                        sub,
+                        tokio::spawn(watch(Arc::clone(&net), key, enc, sub, out.clone())),
+                    );
+                    Ok(json!(sub))
+                }
+                Err(e) => Err(e),
+            },
+            Some("accountUnsubscribe") => {
+                let sub = params.first().and_then(Value::as_u64).unwrap_or(0);
+                Ok(json!(watchers.remove(&sub).map(|w| w.abort()).is_some()))
+            }
+            Some(other) => Err(failure(
+                METHOD_NOT_FOUND,
+                format!("Method not found: {other}"),
+            )),
+            None => Err(failure(INVALID_REQUEST, "Invalid request")),
+        };
+        let _ = out.send(reply(id, answer).to_string());
+    }
+    for (_, w) in watchers {
+        w.abort();
+    }
+    writer.abort();
+}
+
+async fn watch(
+    net: Arc<Localnet>,
+    key: Pubkey,
+    enc: UiAccountEncoding,
+    sub: u64,
+    out: tokio::sync::mpsc::UnboundedSender<String>,
+) {
+    let mut last: Option<(u64, Vec<u8>, Pubkey)> = None;
+    loop {
+        if let Ok(account) = net.chain.account(&key).await {
+            let account = account.unwrap_or_default();
+            let now = Some((account.lamports, account.data.clone(), account.owner));
+            if last.is_some() && now != last {
+                let slot = net.chain.slot().await.unwrap_or(0);
+                let value = encode_ui_account(&key, &account, enc, None, None);
+                let note = json!({
+                    "jsonrpc": "2.0",
+                    "method": "accountNotification",
+                    "params": {"result": {"context": {"slot": slot}, "value": value}, "subscription": sub}
+                });
+                if out.send(note.to_string()).is_err() {
+                    return;
+                }
+            }
+            last = now;
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+}
+
 const PARSE_ERROR: i64 = -32700;
 const INVALID_REQUEST: i64 = -32600;
 const METHOD_NOT_FOUND: i64 = -32601;

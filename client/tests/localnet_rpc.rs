@@ -148,5 +148,19 @@ async fn wire_format_and_errors() {
         failover.balance(&who.pubkey()).await.unwrap(),
         5_000_000_000
     );
+
+    // Account subscriptions: a change to the account is pushed at once.
+    let (ws, _ws_server) = net
+        .serve_websocket("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let watched = Keypair::new().pubkey();
+    let _watch = ake_sdk::watch::watch_account(format!("ws://{ws}"), watched, Arc::clone(&wake));
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    rpc.request_airdrop(&watched, 1_000_000).await.unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(5), wake.notified())
+        .await
+        .expect("an accountNotification within 5 s");
     let _ = Arc::strong_count(&net);
 }

@@ -45,7 +45,10 @@ pub struct Daemon {
     pub work_dir: PathBuf,
     pub max_output_bytes: u64,
     pub fees: Fees,
+    /// The fallback poll interval; a subscription to the Node account
+    /// (`wake`) cuts the wait short when the endpoint offers one.
     pub poll: Duration,
+    pub wake: Arc<tokio::sync::Notify>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -138,6 +141,7 @@ impl Daemon {
             }
             tokio::select! {
                 _ = tokio::time::sleep(self.poll) => {}
+                _ = self.wake.notified() => {}
                 _ = shutdown.changed() => {}
             }
         }

@@ -172,8 +172,13 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
     let metrics = Arc::new(NodeMetrics::new());
     let server = serve(config.metrics_addr, Arc::clone(&metrics)).await?;
     tracing::info!("metrics on http://{}/metrics", server.local_addr);
+    let chain = chain(&config);
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let _watch = chain
+        .websocket_url()
+        .map(|ws| ake_sdk::watch::watch_account(ws, node, Arc::clone(&wake)));
     let daemon = Daemon {
-        protocol: Protocol::new(chain(&config)),
+        protocol: Protocol::new(chain),
         signer,
         node,
         runtime: docker,
@@ -185,6 +190,7 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
         max_output_bytes: config.max_output_bytes,
         fees: Fees::default(),
         poll: Duration::from_millis(500),
+        wake,
     };
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {

@@ -61,6 +61,11 @@ pub trait Chain: Send + Sync {
     async fn balance(&self, key: &Pubkey) -> Result<u64, ChainError>;
     async fn minimum_balance(&self, data_len: usize) -> Result<u64, ChainError>;
 
+    /// A websocket endpoint for account subscriptions, when there is one.
+    fn websocket_url(&self) -> Option<String> {
+        None
+    }
+
     async fn account(&self, key: &Pubkey) -> Result<Option<Account>, ChainError> {
         Ok(self
             .accounts(std::slice::from_ref(key))

@@ -67,6 +67,13 @@ fn classify(e: ClientError) -> ChainError {
 
 #[async_trait]
 impl Chain for RpcChain {
+    fn websocket_url(&self) -> Option<String> {
+        // The Solana CLI's rule: same host, port + 1 (wss for https).
+        Some(solana_cli_config::Config::compute_websocket_url(
+            &self.url(),
+        ))
+    }
+
     async fn accounts(&self, keys: &[Pubkey]) -> Result<Vec<Option<Account>>, ChainError> {
         let mut out = Vec::with_capacity(keys.len());
         // getMultipleAccounts takes at most 100 keys.
@@ -201,6 +208,10 @@ macro_rules! failover {
 
 #[async_trait]
 impl Chain for FailoverChain {
+    fn websocket_url(&self) -> Option<String> {
+        self.endpoints[0].websocket_url()
+    }
+
     async fn accounts(&self, keys: &[Pubkey]) -> Result<Vec<Option<Account>>, ChainError> {
         failover!(self, |c| c.accounts(keys))
     }

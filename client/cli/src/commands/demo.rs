@@ -261,6 +261,7 @@ pub async fn run(g: &GlobalArgs, a: DemoArgs) -> anyhow::Result<()> {
         max_output_bytes: 64 << 20,
         fees,
         poll: Duration::from_millis(300),
+        wake: Arc::new(tokio::sync::Notify::new()),
     });
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let node_task = {

@@ -67,8 +67,12 @@ async fn serve(g: &GlobalArgs, a: LocalnetArgs) -> anyhow::Result<()> {
     let net = Localnet::start(&params, admin).await?;
     let _clock = net.run_clock();
     let (addr, server) = net.serve(a.bind).await?;
+    // Account subscriptions on the next port, where Solana clients look for them.
+    let ws_bind = std::net::SocketAddr::new(addr.ip(), addr.port() + 1);
+    let (ws_addr, _ws) = net.serve_websocket(ws_bind).await?;
     let info = json!({
         "rpc_url": format!("http://{addr}"),
+        "websocket_url": format!("ws://{ws_addr}"),
         "mint": net.deployment.mint,
         "treasury": net.deployment.treasury,
         "markets": net.deployment.markets,
