@@ -36,6 +36,8 @@ pub struct Localnet {
     pub admin: Keypair,
     pub deployment: Deployment,
     pub feed_id: [u8; 32],
+    /// Owner of the price account (the configured Pyth receiver).
+    receiver: Pubkey,
     price: Mutex<(i64, u64)>,
 }
 
@@ -66,44 +68,30 @@ impl Localnet {
             .airdrop(&admin.pubkey(), 1_000 * 1_000_000_000)
             .await?;
         let feed_id = params.market_params.oracle.feed_id;
-        let localnet = Localnet {
-            chain: Arc::clone(&chain),
-            admin: admin.insecure_clone(),
-            deployment: Deployment {
-                mint: String::new(),
-                treasury: String::new(),
-                genesis_account: String::new(),
-                markets: vec![],
-            },
-            feed_id,
-            price: Mutex::new(price),
-        };
-        localnet
-            .publish_price(params.market_params.oracle.receiver_program)
-            .await?;
+        let receiver = params.market_params.oracle.receiver_program;
+        publish(&chain, feed_id, receiver, price).await?;
         let quiet = |_: &str| {};
         let deployment = bootstrap(chain.as_ref(), &admin, params, Fees::default(), &quiet).await?;
         Ok(Arc::new(Localnet {
+            chain,
+            admin,
             deployment,
-            ..localnet
+            feed_id,
+            receiver,
+            price: Mutex::new(price),
         }))
     }
 
-    /// Rewrites the AKE/USD account at the push-oracle address, published now.
-    async fn publish_price(&self, receiver: Pubkey) -> Result<(), ChainError> {
-        let now = self.chain.clock().await?.unix_timestamp;
-        let (price, conf) = *self.price.lock().await;
-        let account = price_update_account(price, conf, now, self.feed_id, receiver);
-        self.chain
-            .set_account(&price_feed_address(&self.feed_id), account)
-            .await;
-        Ok(())
+    /// Republishes the current AKE/USD price, stamped now.
+    async fn publish_price(&self) -> Result<(), ChainError> {
+        let price = *self.price.lock().await;
+        publish(&self.chain, self.feed_id, self.receiver, price).await
     }
 
     /// Sets AKE/USD (mantissa at expo -8 and confidence).
     pub async fn set_price(&self, price: i64, conf: u64) -> Result<(), ChainError> {
         *self.price.lock().await = (price, conf);
-        self.publish_price(pyth_solana_receiver_sdk::ID).await
+        self.publish_price().await
     }
 
     /// Hands out genesis AKE to `owner`'s associated token account (created if
@@ -165,7 +153,7 @@ impl Localnet {
                 }
                 ticks += 1;
                 if ticks.is_multiple_of(3) {
-                    if let Err(e) = me.publish_price(pyth_solana_receiver_sdk::ID).await {
+                    if let Err(e) = me.publish_price().await {
                         tracing::warn!("local price refresh failed: {e}");
                     }
                 }
@@ -178,22 +166,45 @@ impl Localnet {
         self: &Arc<Self>,
         addr: SocketAddr,
     ) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), LocalnetError> {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|source| LocalnetError::Bind { addr, source })?;
-        let bound = listener
-            .local_addr()
-            .map_err(|source| LocalnetError::Bind { addr, source })?;
         let app = Router::new()
             .route("/", post(rpc))
             .with_state(Arc::clone(self));
-        let task = tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
-                tracing::error!("JSON-RPC server stopped: {e}");
-            }
-        });
-        Ok((bound, task))
+        spawn_server(addr, app, "JSON-RPC").await
     }
+}
+
+/// Writes the AKE/USD account at the push-oracle address, published now.
+async fn publish(
+    chain: &EmbeddedChain,
+    feed_id: [u8; 32],
+    receiver: Pubkey,
+    (price, conf): (i64, u64),
+) -> Result<(), ChainError> {
+    let now = chain.clock().await?.unix_timestamp;
+    let account = price_update_account(price, conf, now, feed_id, receiver);
+    chain
+        .set_account(&price_feed_address(&feed_id), account)
+        .await;
+    Ok(())
+}
+
+async fn spawn_server(
+    addr: SocketAddr,
+    app: Router,
+    what: &'static str,
+) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), LocalnetError> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| LocalnetError::Bind { addr, source })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|source| LocalnetError::Bind { addr, source })?;
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!("{what} server stopped: {e}");
+        }
+    });
+    Ok((bound, task))
 }
 
 impl Localnet {
@@ -203,21 +214,10 @@ impl Localnet {
         self: &Arc<Self>,
         addr: SocketAddr,
     ) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), LocalnetError> {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|source| LocalnetError::Bind { addr, source })?;
-        let bound = listener
-            .local_addr()
-            .map_err(|source| LocalnetError::Bind { addr, source })?;
         let app = Router::new()
             .route("/", axum::routing::get(websocket))
             .with_state(Arc::clone(self));
-        let task = tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
-                tracing::error!("websocket server stopped: {e}");
-            }
-        });
-        Ok((bound, task))
+        spawn_server(addr, app, "websocket").await
     }
 }
 

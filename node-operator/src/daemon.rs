@@ -71,15 +71,17 @@ impl Daemon {
     }
 
     async fn record(&self, job: &Pubkey, entry: JournalEntry) -> Result<(), StepError> {
-        let kind = serde_json::to_value(&entry)
-            .ok()
-            .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_owned))
-            .unwrap_or_default();
+        // Only a fault-injection run pays for naming the entry.
+        let crash = std::env::var(CRASH_AFTER).ok().filter(|step| {
+            serde_json::to_value(&entry)
+                .ok()
+                .is_some_and(|v| v.get("kind").and_then(|k| k.as_str()) == Some(step.as_str()))
+        });
         self.journal
             .record(&Self::job_id(job), entry)
             .await
             .map_err(retry)?;
-        if std::env::var(CRASH_AFTER).is_ok_and(|k| k == kind) {
+        if let Some(kind) = crash {
             tracing::error!("{CRASH_AFTER}={kind}: killing the daemon (fault injection)");
             // SAFETY: signalling our own process; nothing after this runs.
             unsafe {
