@@ -24,7 +24,7 @@ use solana_transaction_status_client_types::{TransactionConfirmationStatus, Tran
 use tokio::sync::Mutex;
 
 use crate::bootstrap::{bootstrap, BootstrapError, Deployment};
-use crate::chain::embedded::{program_test, EmbeddedChain};
+use crate::chain::embedded::EmbeddedChain;
 use crate::chain::{Chain, ChainError};
 use crate::cluster_params::Bootstrap;
 use crate::oracle::{price_feed_address, price_update_account};
@@ -62,7 +62,7 @@ impl Localnet {
         let price = params
             .local_price
             .ok_or_else(|| LocalnetError::NotLocal(params.cluster.clone()))?;
-        let chain = EmbeddedChain::start(program_test()).await;
+        let chain = Arc::new(EmbeddedChain::start().await?);
         chain.tick().await?;
         chain
             .airdrop(&admin.pubkey(), 1_000 * 1_000_000_000)
@@ -141,24 +141,20 @@ impl Localnet {
         .await
     }
 
-    /// Slots about every 400 ms on wall time; the price republished each second.
-    pub fn run_clock(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+    /// Starts the chain's clock (a slot about every 400 ms on wall time,
+    /// ticked by the bank's owner itself) and republishes the price about
+    /// every second.
+    pub async fn run_clock(self: &Arc<Self>) -> Result<tokio::task::JoinHandle<()>, ChainError> {
+        self.chain.start_clock(Duration::from_millis(400)).await?;
         let me = Arc::clone(self);
-        tokio::spawn(async move {
-            let mut ticks = 0u64;
+        Ok(tokio::spawn(async move {
             loop {
-                tokio::time::sleep(Duration::from_millis(400)).await;
-                if let Err(e) = me.chain.tick().await {
-                    tracing::warn!("local clock tick failed: {e}");
-                }
-                ticks += 1;
-                if ticks.is_multiple_of(3) {
-                    if let Err(e) = me.publish_price().await {
-                        tracing::warn!("local price refresh failed: {e}");
-                    }
+                tokio::time::sleep(Duration::from_millis(1_200)).await;
+                if let Err(e) = me.publish_price().await {
+                    tracing::warn!("local price refresh failed: {e}");
                 }
             }
-        })
+        }))
     }
 
     /// Serves JSON-RPC on `addr` until the task is dropped.
@@ -184,8 +180,7 @@ async fn publish(
     let account = price_update_account(price, conf, now, feed_id, receiver);
     chain
         .set_account(&price_feed_address(&feed_id), account)
-        .await;
-    Ok(())
+        .await
 }
 
 async fn spawn_server(
@@ -683,12 +678,7 @@ async fn dispatch(net: &Localnet, method: &str, params: &[Value]) -> Result<Valu
                 .ok_or_else(|| failure(INVALID_PARAMS, "Invalid params: invalid signature"))?;
             let mut value = Vec::with_capacity(sigs.len());
             for sig in sigs {
-                let status = net
-                    .chain
-                    .banks()
-                    .get_transaction_status(sig)
-                    .await
-                    .map_err(internal)?;
+                let status = net.chain.transaction_status(&sig).await.map_err(internal)?;
                 // One node, no forks: what landed is final.
                 value.push(status.map(|s| TransactionStatus {
                     slot: s.slot,

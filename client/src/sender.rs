@@ -124,12 +124,19 @@ pub async fn simulate_and_send(
     confirm(chain, prepared).await
 }
 
+/// How long the block height may stand still while a transaction is awaited.
+const STALLED_CHAIN: Duration = Duration::from_secs(60);
+
 /// Broadcasts the same bytes until they land, fail, or expire. Safe to call
 /// again after a crash with the journaled `Prepared`.
 pub async fn confirm(chain: &dyn Chain, prepared: &Prepared) -> Result<Signature, SendError> {
     let signature = prepared.signature;
     let mut rebroadcast = tokio::time::Instant::now();
     let mut sent = false;
+    // Expiry needs the chain to move: a chain whose block height stands
+    // still would otherwise be waited on forever.
+    let mut last_height = None;
+    let mut height_moved = tokio::time::Instant::now();
     loop {
         match with_retry(|| chain.status(&signature)).await? {
             TxStatus::Landed => return Ok(signature),
@@ -144,6 +151,15 @@ pub async fn confirm(chain: &dyn Chain, prepared: &Prepared) -> Result<Signature
             TxStatus::Unknown => {}
         }
         let height = with_retry(|| chain.block_height()).await?;
+        if last_height != Some(height) {
+            last_height = Some(height);
+            height_moved = tokio::time::Instant::now();
+        } else if height_moved.elapsed() > STALLED_CHAIN {
+            return Err(SendError::Chain(ChainError::Unavailable(format!(
+                "waiting for transaction {signature} to land: the chain's block height has stood at {height} for {} s (is the validator or local chain still producing blocks?); it is safe to confirm the same transaction again",
+                STALLED_CHAIN.as_secs()
+            ))));
+        }
         if height > prepared.last_valid_block_height {
             // One last look: it may have landed in the final valid block.
             return match with_retry(|| chain.status(&signature)).await? {

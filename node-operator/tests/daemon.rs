@@ -56,7 +56,7 @@ impl World {
         .validate()
         .unwrap();
         let net = Localnet::start(&params, Keypair::new()).await.unwrap();
-        let clock = net.run_clock();
+        let clock = net.run_clock().await.unwrap();
         let (addr, server) = net.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
         let (creator, owner, hot) = (Keypair::new(), Keypair::new(), Keypair::new());
         net.faucet(&creator.pubkey(), 100_000_000).await.unwrap();

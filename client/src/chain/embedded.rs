@@ -1,21 +1,35 @@
 //! The in-process backend: a real Solana runtime bank (solana-program-test)
 //! with both AKE programs registered natively and the real SPL Token program
-//! beside them. Tests, `ake localnet` and `ake demo` run on it.
+//! beside them. `ake localnet` and `ake demo` run on it.
+//!
+//! The bank has a single owner: one dedicated thread, running its own
+//! single-threaded runtime, holds the `ProgramTestContext` (and so the
+//! banks server, whose tasks are spawned there) and carries out every
+//! request (reads, simulations, sends, writes and the clock's ticks) one
+//! after another. Agave's bank locks are never contended by two of our
+//! operations at once (two concurrent ones deadlocked a clock tick against a
+//! simulation), and blocking bank work never occupies the async workers of
+//! the process that serves RPC, websockets or a daemon. A caller that gives
+//! up waiting does not cancel the operation half way: it completes on the
+//! owner.
 #![allow(deprecated)] // program-test marks its native-program API "agave-unstable-api"
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use solana_program_test::{processor, BanksClient, ProgramTest, ProgramTestContext};
+use futures_util::future::BoxFuture;
+use solana_banks_interface::TransactionStatus as BankTxStatus;
+use solana_commitment_config::CommitmentLevel;
+use solana_program_test::{processor, ProgramTest, ProgramTestContext};
 use solana_sdk::account::{Account, AccountSharedData};
 use solana_sdk::account_info::AccountInfo;
 use solana_sdk::clock::Clock;
 use solana_sdk::hash::Hash;
+use solana_sdk::message::Message;
 use solana_sdk::pubkey::Pubkey;
 use solana_sdk::signature::{Keypair, Signature, Signer};
 use solana_sdk::transaction::Transaction;
-use tokio::sync::Mutex;
+use tokio::sync::{mpsc, oneshot};
 
 use super::{Chain, ChainError, Simulation, TxStatus};
 
@@ -55,9 +69,27 @@ pub fn program_test() -> ProgramTest {
     pt
 }
 
+/// How long a caller waits for the bank's owner before saying so. Every
+/// operation takes milliseconds; this only fires if the bank is stuck.
+const ANSWER_LIMIT: Duration = Duration::from_secs(30);
+/// A transaction the bank accepted but will never record (a fee payer that
+/// cannot pay) would otherwise hold the owner until its blockhash expired,
+/// which needs the clock the owner drives.
+const LANDING_LIMIT: Duration = Duration::from_secs(5);
+/// Requests queued for the owner before senders wait for room.
+const QUEUE_DEPTH: usize = 1024;
+
+type Ctx = ProgramTestContext;
+type BankOp = Box<dyn for<'a> FnOnce(&'a mut Ctx) -> BoxFuture<'a, ()> + Send>;
+
+enum Request {
+    Op(BankOp),
+    /// Tick the clock every so often from now on.
+    Clock(Duration),
+}
+
 pub struct EmbeddedChain {
-    ctx: Mutex<ProgramTestContext>,
-    banks: BanksClient,
+    requests: mpsc::Sender<Request>,
     payer: Keypair,
 }
 
@@ -65,17 +97,22 @@ fn banks_err(e: impl std::fmt::Display) -> ChainError {
     ChainError::Unavailable(e.to_string())
 }
 
+fn stopped() -> ChainError {
+    ChainError::Unavailable("the local chain has stopped".into())
+}
+
 impl EmbeddedChain {
-    /// Starts a bank from `pt` (see [`program_test`]).
-    pub async fn start(pt: ProgramTest) -> Arc<Self> {
-        let ctx = pt.start_with_context().await;
-        let banks = ctx.banks_client.clone();
-        let payer = ctx.payer.insecure_clone();
-        Arc::new(EmbeddedChain {
-            ctx: Mutex::new(ctx),
-            banks,
-            payer,
-        })
+    /// Starts a bank with both AKE programs (see [`program_test`]) on its
+    /// own thread. The clock stands still until [`EmbeddedChain::start_clock`].
+    pub async fn start() -> Result<Self, ChainError> {
+        let (requests, inbox) = mpsc::channel(QUEUE_DEPTH);
+        let (ready, started) = oneshot::channel();
+        std::thread::Builder::new()
+            .name("ake-bank".into())
+            .spawn(move || own_the_bank(inbox, ready))
+            .map_err(|e| ChainError::Unavailable(format!("cannot start the bank thread: {e}")))?;
+        let payer = started.await.map_err(|_| stopped())??;
+        Ok(EmbeddedChain { requests, payer })
     }
 
     /// The bank's funded genesis keypair (faucet for airdrops).
@@ -83,55 +120,57 @@ impl EmbeddedChain {
         &self.payer
     }
 
-    /// Moves to the next slot and sets the clock to wall time (never back).
+    /// Runs `op` on the bank's owner, after everything asked before it.
+    async fn call<T, F>(&self, what: &'static str, op: F) -> Result<T, ChainError>
+    where
+        T: Send + 'static,
+        F: for<'a> FnOnce(&'a mut Ctx) -> BoxFuture<'a, Result<T, ChainError>> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job: BankOp = Box::new(move |ctx| {
+            Box::pin(async move {
+                let _ = reply.send(op(ctx).await);
+            })
+        });
+        self.requests
+            .send(Request::Op(job))
+            .await
+            .map_err(|_| stopped())?;
+        match tokio::time::timeout(ANSWER_LIMIT, answer).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(stopped()),
+            Err(_) => Err(ChainError::Unavailable(format!(
+                "the local chain did not answer {what} within {} s",
+                ANSWER_LIMIT.as_secs()
+            ))),
+        }
+    }
+
+    /// Moves to the next slot about every `every`, with the clock on wall
+    /// time. Ticks are taken before any waiting request, so load cannot
+    /// stop the clock.
+    pub async fn start_clock(&self, every: Duration) -> Result<(), ChainError> {
+        self.requests
+            .send(Request::Clock(every))
+            .await
+            .map_err(|_| stopped())
+    }
+
+    /// One slot forward now, the clock on wall time (never back).
     pub async fn tick(&self) -> Result<Clock, ChainError> {
-        let mut ctx = self.ctx.lock().await;
-        let clock: Clock = ctx.banks_client.get_sysvar().await.map_err(banks_err)?;
-        ctx.warp_to_slot(clock.slot + 1)
-            .map_err(|e| banks_err(format!("{e:?}")))?;
-        let mut next: Clock = ctx.banks_client.get_sysvar().await.map_err(banks_err)?;
-        let wall = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(clock.unix_timestamp);
-        next.unix_timestamp = wall.max(clock.unix_timestamp);
-        ctx.set_sysvar(&next);
-        Ok(next)
-    }
-
-    /// Jumps the clock forward by `secs` (tests: windows and epochs pass at once).
-    pub async fn advance(&self, secs: i64) -> Result<Clock, ChainError> {
-        let mut ctx = self.ctx.lock().await;
-        let clock: Clock = ctx.banks_client.get_sysvar().await.map_err(banks_err)?;
-        let slots = (secs.max(1) as u64) * 5 / 2 + 1;
-        ctx.warp_to_slot(clock.slot + slots)
-            .map_err(|e| banks_err(format!("{e:?}")))?;
-        let mut next: Clock = ctx.banks_client.get_sysvar().await.map_err(banks_err)?;
-        next.unix_timestamp = clock.unix_timestamp + secs;
-        ctx.set_sysvar(&next);
-        Ok(next)
-    }
-
-    /// Keeps the chain's clock on wall time: a slot about every `every`.
-    pub fn run_clock(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
-        let chain = Arc::clone(self);
-        tokio::spawn(async move {
-            let mut interval = tokio::time::interval(every);
-            loop {
-                interval.tick().await;
-                if let Err(e) = chain.tick().await {
-                    tracing::warn!("local chain clock tick failed: {e}");
-                }
-            }
-        })
+        self.call("a clock tick", |ctx| Box::pin(tick(ctx))).await
     }
 
     /// Writes an account directly (the local oracle; tests).
-    pub async fn set_account(&self, key: &Pubkey, account: Account) {
-        self.ctx
-            .lock()
-            .await
-            .set_account(key, &AccountSharedData::from(account));
+    pub async fn set_account(&self, key: &Pubkey, account: Account) -> Result<(), ChainError> {
+        let key = *key;
+        self.call("an account write", move |ctx| {
+            Box::pin(async move {
+                ctx.set_account(&key, &AccountSharedData::from(account));
+                Ok(())
+            })
+        })
+        .await
     }
 
     /// Sends `lamports` from the bank's faucet and waits for it to land.
@@ -149,106 +188,203 @@ impl EmbeddedChain {
             blockhash,
         );
         let signature = tx.signatures[0];
-        let _no_warp = self.ctx.lock().await;
-        self.banks
-            .process_transaction(tx)
-            .await
-            .map_err(|e| ChainError::Refused(e.to_string()))?;
-        Ok(signature)
+        self.send(&tx).await?;
+        match self.status(&signature).await? {
+            TxStatus::Landed => Ok(signature),
+            TxStatus::Failed(e) => Err(ChainError::Refused(format!("airdrop failed: {e}"))),
+            TxStatus::Unknown => Err(ChainError::Refused("airdrop did not land".into())),
+        }
     }
 
-    pub async fn fee_for_message(
+    /// The fee for `message`; None when its blockhash is unknown or expired.
+    pub async fn fee_for_message(&self, message: Message) -> Result<Option<u64>, ChainError> {
+        self.call("getFeeForMessage", move |ctx| {
+            Box::pin(async move {
+                ctx.banks_client
+                    .get_fee_for_message(message)
+                    .await
+                    .map_err(banks_err)
+            })
+        })
+        .await
+    }
+
+    /// A transaction's status with the slot it landed in.
+    pub async fn transaction_status(
         &self,
-        message: solana_sdk::message::Message,
-    ) -> Result<Option<u64>, ChainError> {
-        self.banks
-            .get_fee_for_message(message)
-            .await
-            .map_err(banks_err)
+        signature: &Signature,
+    ) -> Result<Option<BankTxStatus>, ChainError> {
+        let signature = *signature;
+        self.call("getSignatureStatuses", move |ctx| {
+            Box::pin(async move {
+                ctx.banks_client
+                    .get_transaction_status(signature)
+                    .await
+                    .map_err(banks_err)
+            })
+        })
+        .await
     }
+}
 
-    pub fn banks(&self) -> &BanksClient {
-        &self.banks
+/// The owner thread: builds the bank, then serves requests and ticks.
+fn own_the_bank(
+    mut inbox: mpsc::Receiver<Request>,
+    ready: oneshot::Sender<Result<Keypair, ChainError>>,
+) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            let _ = ready.send(Err(ChainError::Unavailable(format!(
+                "cannot start the bank's runtime: {e}"
+            ))));
+            return;
+        }
+    };
+    runtime.block_on(async move {
+        let mut ctx = program_test().start_with_context().await;
+        if ready.send(Ok(ctx.payer.insecure_clone())).is_err() {
+            return;
+        }
+        let mut clock: Option<tokio::time::Interval> = None;
+        loop {
+            let next_tick = async {
+                match clock.as_mut() {
+                    Some(interval) => interval.tick().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                _ = next_tick => {
+                    if let Err(e) = tick(&mut ctx).await {
+                        tracing::warn!("local chain clock tick failed: {e}");
+                    }
+                }
+                request = inbox.recv() => match request {
+                    Some(Request::Op(op)) => op(&mut ctx).await,
+                    Some(Request::Clock(every)) => {
+                        let mut interval = tokio::time::interval(every);
+                        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                        clock = Some(interval);
+                    }
+                    None => return,
+                },
+            }
+        }
+    });
+}
+
+async fn tick(ctx: &mut Ctx) -> Result<Clock, ChainError> {
+    let clock: Clock = ctx.banks_client.get_sysvar().await.map_err(banks_err)?;
+    ctx.warp_to_slot(clock.slot + 1)
+        .map_err(|e| banks_err(format!("{e:?}")))?;
+    let mut next: Clock = ctx.banks_client.get_sysvar().await.map_err(banks_err)?;
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(clock.unix_timestamp);
+    next.unix_timestamp = wall.max(clock.unix_timestamp);
+    ctx.set_sysvar(&next);
+    Ok(next)
+}
+
+/// Processes `tx` on the working bank and waits until it is recorded, as a
+/// validator's leader would. A transaction with an unknown or expired
+/// blockhash is dropped, as a validator drops it.
+async fn process(ctx: &mut Ctx, tx: Transaction) -> Result<(), ChainError> {
+    let banks = &mut ctx.banks_client;
+    if banks
+        .get_fee_for_message(tx.message.clone())
+        .await
+        .map_err(banks_err)?
+        .is_none()
+    {
+        return Ok(());
+    }
+    let landing = banks.process_transaction_with_commitment(tx, CommitmentLevel::Processed);
+    match tokio::time::timeout(LANDING_LIMIT, landing).await {
+        // Failed transactions are recorded with their error; `status` reads it.
+        Ok(Ok(()))
+        | Ok(Err(solana_program_test::BanksClientError::TransactionError(_)))
+        | Ok(Err(solana_program_test::BanksClientError::SimulationError { .. })) => Ok(()),
+        Ok(Err(e)) => Err(banks_err(e)),
+        // Accepted but never recorded (the fee payer cannot pay): dropped.
+        Err(_) => Ok(()),
     }
 }
 
 #[async_trait]
 impl Chain for EmbeddedChain {
     async fn accounts(&self, keys: &[Pubkey]) -> Result<Vec<Option<Account>>, ChainError> {
-        let mut out = Vec::with_capacity(keys.len());
-        for key in keys {
-            out.push(
-                self.banks
-                    .get_account_with_commitment(
-                        *key,
-                        solana_commitment_config::CommitmentLevel::Processed,
-                    )
-                    .await
-                    .map_err(banks_err)?,
-            );
-        }
-        Ok(out)
+        let keys = keys.to_vec();
+        self.call("an account read", move |ctx| {
+            Box::pin(async move {
+                let mut out = Vec::with_capacity(keys.len());
+                for key in keys {
+                    out.push(
+                        ctx.banks_client
+                            .get_account_with_commitment(key, CommitmentLevel::Processed)
+                            .await
+                            .map_err(banks_err)?,
+                    );
+                }
+                Ok(out)
+            })
+        })
+        .await
     }
 
     async fn latest_blockhash(&self) -> Result<(Hash, u64), ChainError> {
-        let (hash, last_valid) = self
-            .banks
-            .get_latest_blockhash_with_commitment(
-                solana_commitment_config::CommitmentLevel::Processed,
-            )
-            .await
-            .map_err(banks_err)?
-            .ok_or_else(|| ChainError::Unavailable("no blockhash yet".into()))?;
-        Ok((hash, last_valid))
+        self.call("getLatestBlockhash", |ctx| {
+            Box::pin(async move {
+                ctx.banks_client
+                    .get_latest_blockhash_with_commitment(CommitmentLevel::Processed)
+                    .await
+                    .map_err(banks_err)?
+                    .ok_or_else(|| ChainError::Unavailable("no blockhash yet".into()))
+            })
+        })
+        .await
     }
 
     async fn block_height(&self) -> Result<u64, ChainError> {
-        self.banks
-            .get_block_height_with_context(
-                tarpc_context(),
-                solana_commitment_config::CommitmentLevel::Processed,
-            )
-            .await
-            .map_err(banks_err)
+        self.call("getBlockHeight", |ctx| {
+            Box::pin(async move {
+                ctx.banks_client
+                    .get_block_height_with_context(tarpc_context(), CommitmentLevel::Processed)
+                    .await
+                    .map_err(banks_err)
+            })
+        })
+        .await
     }
 
     async fn slot(&self) -> Result<u64, ChainError> {
-        self.banks
-            .get_slot_with_context(
-                tarpc_context(),
-                solana_commitment_config::CommitmentLevel::Processed,
-            )
-            .await
-            .map_err(banks_err)
+        self.call("getSlot", |ctx| {
+            Box::pin(async move {
+                ctx.banks_client
+                    .get_slot_with_context(tarpc_context(), CommitmentLevel::Processed)
+                    .await
+                    .map_err(banks_err)
+            })
+        })
+        .await
     }
 
     async fn send(&self, tx: &Transaction) -> Result<(), ChainError> {
-        // Processed right away; the outcome (landed, failed, already
-        // processed) is read back through `status`, as on a real cluster.
-        // The lock keeps the clock from warping to a new bank mid-transaction,
-        // which would drop the transaction with the old bank.
-        let _no_warp = self.ctx.lock().await;
-        let result = self
-            .banks
-            .process_transaction_with_commitment(
-                tx.clone(),
-                solana_commitment_config::CommitmentLevel::Processed,
-            )
-            .await;
-        match result {
-            Ok(()) | Err(solana_program_test::BanksClientError::TransactionError(_)) => Ok(()),
-            Err(solana_program_test::BanksClientError::SimulationError { .. }) => Ok(()),
-            Err(e) => Err(banks_err(e)),
-        }
+        // Processed at once; the outcome (landed, failed, already processed)
+        // is read back through `status`, as on a real cluster.
+        let tx = tx.clone();
+        self.call("sendTransaction", move |ctx| Box::pin(process(ctx, tx)))
+            .await
     }
 
     async fn status(&self, signature: &Signature) -> Result<TxStatus, ChainError> {
-        let status = self
-            .banks
-            .get_transaction_status(*signature)
-            .await
-            .map_err(banks_err)?;
-        Ok(match status {
+        Ok(match self.transaction_status(signature).await? {
             None => TxStatus::Unknown,
             Some(s) => match s.err {
                 None => TxStatus::Landed,
@@ -258,39 +394,53 @@ impl Chain for EmbeddedChain {
     }
 
     async fn simulate(&self, tx: &Transaction) -> Result<Simulation, ChainError> {
-        let sim = self
-            .banks
-            .simulate_transaction_with_commitment(
-                tx.clone(),
-                solana_commitment_config::CommitmentLevel::Processed,
-            )
-            .await
-            .map_err(banks_err)?;
-        let (logs, units_consumed) = sim
-            .simulation_details
-            .map(|d| (d.logs, d.units_consumed))
-            .unwrap_or_default();
-        Ok(Simulation {
-            err: sim.result.and_then(|r| r.err()),
-            logs,
-            units_consumed,
+        let tx = tx.clone();
+        self.call("simulateTransaction", move |ctx| {
+            Box::pin(async move {
+                let sim = ctx
+                    .banks_client
+                    .simulate_transaction_with_commitment(tx, CommitmentLevel::Processed)
+                    .await
+                    .map_err(banks_err)?;
+                let (logs, units_consumed) = sim
+                    .simulation_details
+                    .map(|d| (d.logs, d.units_consumed))
+                    .unwrap_or_default();
+                Ok(Simulation {
+                    err: sim.result.and_then(|r| r.err()),
+                    logs,
+                    units_consumed,
+                })
+            })
         })
+        .await
     }
 
     async fn balance(&self, key: &Pubkey) -> Result<u64, ChainError> {
-        self.banks
-            .get_balance_with_commitment(*key, solana_commitment_config::CommitmentLevel::Processed)
-            .await
-            .map_err(banks_err)
+        let key = *key;
+        self.call("getBalance", move |ctx| {
+            Box::pin(async move {
+                ctx.banks_client
+                    .get_balance_with_commitment(key, CommitmentLevel::Processed)
+                    .await
+                    .map_err(banks_err)
+            })
+        })
+        .await
     }
 
     async fn minimum_balance(&self, data_len: usize) -> Result<u64, ChainError> {
-        Ok(self
-            .banks
-            .get_rent()
-            .await
-            .map_err(banks_err)?
-            .minimum_balance(data_len))
+        self.call("getMinimumBalanceForRentExemption", move |ctx| {
+            Box::pin(async move {
+                Ok(ctx
+                    .banks_client
+                    .get_rent()
+                    .await
+                    .map_err(banks_err)?
+                    .minimum_balance(data_len))
+            })
+        })
+        .await
     }
 }
 

@@ -180,7 +180,7 @@ pub async fn run(g: &GlobalArgs, a: DemoArgs) -> anyhow::Result<()> {
 
     say(json, "starting the local chain and bootstrapping AKE ...");
     let net = Localnet::start(&params, Keypair::new()).await?;
-    let _clock = net.run_clock();
+    let _clock = net.run_clock().await?;
     let p = Protocol::new(net.chain.clone());
     let chain = p.chain.as_ref();
     let config = p.config().await?;

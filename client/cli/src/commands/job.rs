@@ -29,6 +29,10 @@ pub enum JobCommand {
         /// Follow the job until it settles.
         #[arg(long)]
         wait: bool,
+        /// Stop following after this many seconds (default: the job's max
+        /// duration + completion grace + challenge window + 10 minutes).
+        #[arg(long, requires = "wait")]
+        wait_timeout: Option<u64>,
     },
     /// One job's state.
     Status { job: Pubkey },
@@ -172,7 +176,11 @@ pub struct Settled {
     pub refunded: u64,
 }
 
-/// Follows `job` through its states until its account closes (settled).
+/// How long the RPC endpoint may stay unreachable while a job is followed.
+const RPC_OUTAGE_LIMIT: Duration = Duration::from_secs(120);
+
+/// Follows `job` through its states until its account closes (settled), for
+/// at most `limit`.
 pub async fn follow(
     p: &Protocol,
     job: &Pubkey,
@@ -180,16 +188,20 @@ pub async fn follow(
     balance_before: u64,
     escrowed: u64,
     show: bool,
+    limit: Duration,
 ) -> anyhow::Result<Settled> {
     let bar = indicatif::ProgressBar::new_spinner();
     if !show {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
     bar.enable_steady_tick(Duration::from_millis(120));
+    let started = std::time::Instant::now();
     let mut last = String::new();
+    let mut reachable = std::time::Instant::now();
     loop {
         match p.job(job).await {
             Ok(Some(j)) => {
+                reachable = std::time::Instant::now();
                 let now = state_name(j.state).to_string();
                 if now != last {
                     bar.println(format!(
@@ -205,8 +217,24 @@ pub async fn follow(
                 bar.set_message(format!("{last}..."));
             }
             Ok(None) => break,
-            // Unknown is not failed: keep watching through RPC hiccups.
-            Err(e) => bar.set_message(format!("waiting for the RPC endpoint: {e}")),
+            // Unknown is not failed: keep watching through RPC hiccups, for a while.
+            Err(e) if reachable.elapsed() < RPC_OUTAGE_LIMIT => {
+                bar.set_message(format!("waiting for the RPC endpoint: {e}"))
+            }
+            Err(e) => {
+                bar.finish_and_clear();
+                anyhow::bail!(
+                    "waiting for job {job} to settle: the RPC endpoint has not answered for {} s ({e}); the job goes on without you: `ake job status {job}`",
+                    RPC_OUTAGE_LIMIT.as_secs()
+                );
+            }
+        }
+        if started.elapsed() > limit {
+            bar.finish_and_clear();
+            anyhow::bail!(
+                "waiting for job {job} to settle: still {last} after {} s; the job goes on without you: `ake job status {job}` (or raise --wait-timeout)",
+                limit.as_secs()
+            );
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
@@ -232,6 +260,7 @@ pub async fn run(g: &GlobalArgs, c: JobCommand) -> anyhow::Result<()> {
             max_tokens,
             slippage_bps,
             wait,
+            wait_timeout,
         } => {
             let text = std::fs::read_to_string(&spec)
                 .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", spec.display()))?;
@@ -270,6 +299,7 @@ pub async fn run(g: &GlobalArgs, c: JobCommand) -> anyhow::Result<()> {
             );
             let job = pda::job(&creator.pubkey(), p.next_nonce(&creator.pubkey()).await?);
             let (market_index, args) = (valid.market, valid.args);
+            let args_secs = args.max_duration_secs;
             // The queue may move between our read and the landing: rebuild then.
             let sig = p
                 .send_matched(&creator, &[], ctx.fees, || async {
@@ -302,7 +332,23 @@ pub async fn run(g: &GlobalArgs, c: JobCommand) -> anyhow::Result<()> {
                     usd(usd_max)
                 );
             }
-            let settled = follow(p, &job, &token, before, escrowed, !ctx.json).await?;
+            let p_ = &config.params;
+            let limit = wait_timeout.unwrap_or(
+                u64::from(args_secs)
+                    + u64::from(p_.completion_grace_secs)
+                    + u64::from(p_.challenge_window_secs)
+                    + 600,
+            );
+            let settled = follow(
+                p,
+                &job,
+                &token,
+                before,
+                escrowed,
+                !ctx.json,
+                Duration::from_secs(limit),
+            )
+            .await?;
             let burned = settled.paid * u64::from(config.params.burn_bps) / 10_000;
             print(ctx.json, &settled, |s| {
                 format!(

@@ -65,7 +65,7 @@ async fn serve(g: &GlobalArgs, a: LocalnetArgs) -> anyhow::Result<()> {
         None => solana_sdk::signature::Keypair::new(),
     };
     let net = Localnet::start(&params, admin).await?;
-    let _clock = net.run_clock();
+    let _clock = net.run_clock().await?;
     let (addr, server) = net.serve(a.bind).await?;
     // Account subscriptions on the next port, where Solana clients look for them.
     let ws_bind = std::net::SocketAddr::new(addr.ip(), addr.port() + 1);
@@ -149,6 +149,9 @@ async fn faucet(
     Ok(())
 }
 
+/// How long a localnet call may take (the faucet waits for its transfer).
+const LOCALNET_CALL_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// A minimal HTTP/1.1 JSON POST over loopback (the SDK's RPC client does
 /// not carry custom methods).
 async fn post_json(url: &str, body: &serde_json::Value) -> anyhow::Result<serde_json::Value> {
@@ -157,17 +160,29 @@ async fn post_json(url: &str, body: &serde_json::Value) -> anyhow::Result<serde_
         .strip_prefix("http://")
         .ok_or_else(|| anyhow::anyhow!("{url}: only http:// localnet URLs can set the price"))?
         .trim_end_matches('/');
-    let mut stream = tokio::net::TcpStream::connect(host)
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(host)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot reach {url}: {e} (is `ake localnet` running?)"))?;
+        let payload = body.to_string();
+        let request = format!(
+            "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
+            payload.len()
+        );
+        stream.write_all(request.as_bytes()).await?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await?;
+        anyhow::Ok(response)
+    };
+    let response = tokio::time::timeout(LOCALNET_CALL_LIMIT, exchange)
         .await
-        .map_err(|e| anyhow::anyhow!("cannot reach {url}: {e} (is `ake localnet` running?)"))?;
-    let payload = body.to_string();
-    let request = format!(
-        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
-        payload.len()
-    );
-    stream.write_all(request.as_bytes()).await?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await?;
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "{url} did not answer {} within {} s (is the localnet stuck?)",
+                body["method"],
+                LOCALNET_CALL_LIMIT.as_secs()
+            )
+        })??;
     let body = response.split("\r\n\r\n").nth(1).unwrap_or("");
     Ok(serde_json::from_str(body)?)
 }
