@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use ake_emissions::state::{BreakerParams, Schedule, Split};
-use ake_market::instructions::MarketArgs;
+use ake_market::instructions::{CollateralArgs, MarketArgs, ReleaseArgs};
 use ake_market::state::{OracleParams, Params, SlaParams};
 use anchor_lang::prelude::Pubkey;
 use serde::Deserialize;
@@ -112,6 +112,15 @@ pub struct MarketEntry {
     pub min_stake_per_gpu_ake: u64,
     pub max_gpus_per_job: u16,
     pub max_duration_secs: u32,
+    pub posting_fee_micro_usd: u64,
+    pub collateral_escrow_bps: u16,
+    pub result_collateral_charge_bps: u16,
+    pub release_window_bps: u16,
+    pub release_window_min_secs: u32,
+    pub release_window_max_secs: u32,
+    pub max_releases: u8,
+    pub release_budget: u16,
+    pub release_budget_window_secs: u32,
 }
 
 /// Everything the programs need, in their own types and base units.
@@ -263,6 +272,19 @@ impl ClusterParams {
                 )?,
                 max_gpus_per_job: entry.max_gpus_per_job,
                 max_duration_secs: entry.max_duration_secs,
+                posting_fee_micro_usd: entry.posting_fee_micro_usd,
+                collateral: CollateralArgs {
+                    escrow_bps: entry.collateral_escrow_bps,
+                    result_charge_bps: entry.result_collateral_charge_bps,
+                },
+                release: ReleaseArgs {
+                    window_bps: entry.release_window_bps,
+                    window_min_secs: entry.release_window_min_secs,
+                    window_max_secs: entry.release_window_max_secs,
+                    max_releases: entry.max_releases,
+                    budget: entry.release_budget,
+                    budget_window_secs: entry.release_budget_window_secs,
+                },
             };
             args.validate().map_err(|err| {
                 invalid(

@@ -75,18 +75,45 @@ pub fn price_update_account_with(
     }
 }
 
-/// What a creator would pay, before posting: (max micro-USD, escrow base units, haircut price).
+/// What posting a job costs at the current price.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quote {
+    pub max_charge_micro_usd: u64,
+    /// Escrowed; what is not charged comes back.
+    pub escrow: u64,
+    /// Never refunded: burned when the job leaves the system.
+    pub posting_fee: u64,
+    /// The haircut AKE/USD price mantissa the program will use.
+    pub price: u64,
+}
+
+impl Quote {
+    /// What leaves the creator's account at posting.
+    pub fn total(&self) -> u64 {
+        self.escrow.saturating_add(self.posting_fee)
+    }
+}
+
+/// The program's own arithmetic for a job of `gpus` x `max_secs` on
+/// `market`: escrow and posting fee, both rounded up at the haircut price.
 pub fn quote(
-    rate_micro_usd: u64,
+    market: &ake_market::state::Market,
     gpus: u16,
     max_secs: u32,
     update: &PriceUpdateV2,
     params: &ake_market::state::OracleParams,
     decimals: u8,
-) -> Option<(u64, u64, u64)> {
+) -> Option<Quote> {
     let m = &update.price_message;
     let price = ake_market::math::haircut_price(m.ema_price, m.ema_conf, params.haircut_bps)?;
-    let usd = ake_market::math::charge_micro_usd(rate_micro_usd, gpus, u64::from(max_secs))?;
-    let tokens = ake_market::math::micro_usd_to_tokens_ceil(usd, price, m.exponent, decimals)?;
-    Some((usd, tokens, price))
+    let usd = ake_market::math::charge_micro_usd(market.rate_micro_usd, gpus, u64::from(max_secs))?;
+    let tokens = |micro_usd| {
+        ake_market::math::micro_usd_to_tokens_ceil(micro_usd, price, m.exponent, decimals)
+    };
+    Some(Quote {
+        max_charge_micro_usd: usd,
+        escrow: tokens(usd)?,
+        posting_fee: tokens(market.posting_fee_micro_usd)?,
+        price,
+    })
 }

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use ake_emissions::state::{EmissionsConfig, EpochSummary, NodeWork};
 use ake_market::instructions::PostJobArgs;
 use ake_market::state::{
-    Config, Creator, Job, Market, Node, Stake, PHASE_ASSIGNED, PHASE_DISPUTED, PHASE_SUBMITTED,
+    Config, Creator, Job, Market, Node, ReleaseReason, Stake, PHASE_ASSIGNED, PHASE_DISPUTED,
+    PHASE_SUBMITTED,
 };
 use anchor_lang::AccountDeserialize;
 use anchor_spl::associated_token::get_associated_token_address;
@@ -256,7 +257,9 @@ impl Protocol {
         args.nonce = self.next_nonce(creator).await?;
         let (price_update, _) = self.price(&config).await?;
         let staked = self.stake(creator).await?.is_some();
-        let candidate = market.best_node_for(args.gpus, args.min_reputation_bps);
+        let candidate = self
+            .candidate(market.best_node_for(args.gpus, args.min_reputation_bps, &[]))
+            .await?;
         let job = pda::job(creator, args.nonce);
         let ix = ixs::post_job(
             ixs::PostJobAccounts {
@@ -271,6 +274,37 @@ impl Protocol {
             args,
         );
         Ok((job, ix))
+    }
+
+    /// The waiting node `node` with its owner (read from its account), as an
+    /// instruction that may assign a job to it needs.
+    pub async fn candidate(
+        &self,
+        node: Option<Pubkey>,
+    ) -> Result<Option<ixs::Candidate>, ProtocolError> {
+        let Some(key) = node else {
+            return Ok(None);
+        };
+        let node = self
+            .node(&key)
+            .await?
+            .ok_or(ProtocolError::Missing { what: "node", key })?;
+        Ok(Some(ixs::Candidate {
+            node: key,
+            owner: node.owner,
+        }))
+    }
+
+    /// The best waiting node for a job that needs one again (after an
+    /// expiry or a release), skipping owners that handed it back.
+    pub async fn candidate_for(&self, job: &Job) -> Result<Option<ixs::Candidate>, ProtocolError> {
+        let market = self.market_at(&job.market).await?;
+        self.candidate(market.best_node_for(
+            job.gpus,
+            job.min_reputation_bps,
+            &job.excluded_owner_tags(),
+        ))
+        .await
     }
 
     /// Sends an instruction that names a queue counterpart (post_job,
@@ -320,7 +354,8 @@ impl Protocol {
             .await?
             .ok_or(ProtocolError::Missing { what: "node", key })?;
         let market = self.market_at(&node.market).await?;
-        let candidate = market.best_job_for(node.gpus, node.reputation_bps);
+        let free = self.stake(&node.owner).await?.map_or(0, |s| s.free());
+        let candidate = market.best_job_for(node.gpus, node.reputation_bps, free);
         Ok(ixs::node_ready(*signer, node.owner, node.market, candidate))
     }
 
@@ -399,7 +434,6 @@ impl Protocol {
     ) -> Result<Instruction, ProtocolError> {
         let job = self.existing_job(job_key).await?;
         let config = self.config().await?;
-        let market = self.market_at(&job.market).await?;
         Ok(ixs::expire_job(
             *job_key,
             &job,
@@ -408,8 +442,30 @@ impl Protocol {
                 caller_token: associated_token(&caller, &config.mint),
                 mint: config.mint,
                 creator_token: associated_token(&job.creator, &config.mint),
-                candidate_node: market.best_node_for(job.gpus, job.min_reputation_bps),
+                candidate_node: self.candidate_for(&job).await?,
             },
+        ))
+    }
+
+    /// release_job for the node whose hot key is `signer`, which holds `job_key`.
+    pub async fn release(
+        &self,
+        job_key: &Pubkey,
+        signer: &Pubkey,
+        reason: ReleaseReason,
+    ) -> Result<Instruction, ProtocolError> {
+        let job = self.existing_job(job_key).await?;
+        let config = self.config().await?;
+        Ok(ixs::release_job(
+            *signer,
+            *job_key,
+            &job,
+            ixs::ReleaseKeys {
+                mint: config.mint,
+                creator_token: associated_token(&job.creator, &config.mint),
+                candidate_node: self.candidate_for(&job).await?,
+            },
+            reason,
         ))
     }
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ake_sdk::ake_market::state::{
-    Job, JobSpec as ChainSpec, JobState, Node, NodeStatus, UsageReceipt,
+    Job, JobSpec as ChainSpec, JobState, Node, NodeStatus, ReleaseReason, UsageReceipt,
 };
 use ake_sdk::protocol::{create_associated_token, Protocol};
 use ake_sdk::sender::{confirm, prepare, Fees, Prepared, SendError};
@@ -56,13 +56,46 @@ pub enum StepError {
     /// Retry later; nothing is lost.
     #[error("{0}")]
     Retry(String),
-    /// This job cannot go on (the reason is logged; the chain expires it).
-    #[error("{0}")]
-    GiveUp(String),
+    /// This job cannot go on here: journaled as failed (never run again)
+    /// and handed back on-chain with `reason`.
+    #[error("{detail}")]
+    Fail {
+        reason: ReleaseReason,
+        detail: String,
+    },
 }
 
 fn retry(e: impl std::fmt::Display) -> StepError {
     StepError::Retry(e.to_string())
+}
+
+fn fail(reason: ReleaseReason, detail: impl std::fmt::Display) -> StepError {
+    StepError::Fail {
+        reason,
+        detail: detail.to_string(),
+    }
+}
+
+/// Retryable errors wait; the rest fail the job with `reason`.
+fn retry_or_fail(reason: ReleaseReason) -> impl Fn(String, bool) -> StepError {
+    move |detail, retryable| {
+        if retryable {
+            StepError::Retry(detail)
+        } else {
+            fail(reason, detail)
+        }
+    }
+}
+
+const SUBMIT: &str = "submit_result";
+const RELEASE: &str = "release_job";
+
+fn reason_code(reason: ReleaseReason) -> u8 {
+    reason as u8
+}
+
+fn reason_of(code: u8) -> ReleaseReason {
+    ReleaseReason::from_code(code).unwrap_or(ReleaseReason::SpecInvalid)
 }
 
 impl Daemon {
@@ -203,11 +236,16 @@ impl Daemon {
                     tracing::warn!("will retry: {e}");
                     return;
                 }
-                Err(StepError::GiveUp(e)) => {
-                    tracing::error!("giving the job up: {e}");
-                    self.metrics.job_finished(JobResult::Abandoned, 0.0);
-                    let _ = self.journal.mark_done(&Self::job_id(job)).await;
-                    return;
+                Err(StepError::Fail { reason, detail }) => {
+                    tracing::error!(?reason, "the job cannot run here, handing it back: {detail}");
+                    let entry = JournalEntry::Failed {
+                        release_reason: reason_code(reason),
+                        detail,
+                    };
+                    if let Err(e) = self.record(job, entry).await {
+                        tracing::warn!("will retry: {e}");
+                        return;
+                    }
                 }
             }
         }
@@ -220,16 +258,20 @@ impl Daemon {
         seen: &mut Option<(Pubkey, Instant)>,
     ) -> Result<bool, StepError> {
         let id = Self::job_id(job_key);
+        // A finished job (settled here, handed back, or refused) is never driven again.
+        if self.journal.is_done(&id).await.map_err(retry)? {
+            return Ok(false);
+        }
         let progress = self.journal.progress(&id).await.map_err(retry)?;
         if let JobProgress::TxSigned {
+            purpose,
             signed_tx,
             signature,
             last_valid_block_height,
-            ..
         } = &progress
         {
             return self
-                .finish_submit(job_key, signed_tx, signature, *last_valid_block_height)
+                .finish_tx(job_key, purpose, signed_tx, signature, *last_valid_block_height)
                 .await;
         }
         if let JobProgress::TxConfirmed { .. } = progress {
@@ -248,6 +290,13 @@ impl Daemon {
         }
         let job = job.expect("checked above");
         match progress {
+            JobProgress::Failed { release_reason } => {
+                let prepared = self
+                    .sign_release(job_key, reason_of(release_reason))
+                    .await?;
+                self.record_signed(job_key, RELEASE, &prepared).await?;
+                Ok(true)
+            }
             JobProgress::NotStarted | JobProgress::ContainerStarted { .. } => {
                 let (outcome, energy_mj) = self.run_container(job_key, &job, seen).await?;
                 self.record(
@@ -265,17 +314,7 @@ impl Daemon {
             }
             JobProgress::Uploaded { root, uri, usage } => {
                 let prepared = self.sign_submit(job_key, &job, &root, &uri, usage).await?;
-                let bytes = bincode::serialize(&prepared.transaction).map_err(retry)?;
-                self.record(
-                    job_key,
-                    JournalEntry::TxSigned {
-                        purpose: "submit_result".into(),
-                        signed_tx: bytes,
-                        signature: prepared.signature.to_string(),
-                        last_valid_block_height: prepared.last_valid_block_height,
-                    },
-                )
-                .await?;
+                self.record_signed(job_key, SUBMIT, &prepared).await?;
                 Ok(true)
             }
             JobProgress::TxSigned { .. } | JobProgress::TxConfirmed { .. } => Ok(true),
@@ -289,8 +328,9 @@ impl Daemon {
         seen: &mut Option<(Pubkey, Instant)>,
     ) -> Result<(JobOutcome, u64), StepError> {
         let ChainSpec::Inline(spec) = &job.spec else {
-            return Err(StepError::GiveUp(
-                "remote (URI) specs are not supported by this node version".into(),
+            return Err(fail(
+                ReleaseReason::SpecUnsupported,
+                "remote (URI) specs are not supported by this node version",
             ));
         };
         let id = Self::job_id(job_key);
@@ -307,11 +347,15 @@ impl Daemon {
                 fetch_inputs(&inputs, &work_dir.join("input"))
                     .await
                     .map_err(|e| {
-                        if e.is_retryable() {
-                            retry(e)
-                        } else {
-                            StepError::GiveUp(e.to_string())
-                        }
+                        let reason = match e {
+                            crate::inputs::InputError::HashMismatch { .. } => {
+                                ReleaseReason::InputHashMismatch
+                            }
+                            crate::inputs::InputError::Fetch { .. } => {
+                                ReleaseReason::InputUnavailable
+                            }
+                        };
+                        retry_or_fail(reason)(e.to_string(), e.is_retryable())
                     })?,
             )
         };
@@ -360,7 +404,7 @@ impl Daemon {
                 }
             })
             .await
-            .map_err(|e| if e.is_retryable() { retry(e) } else { StepError::GiveUp(e.to_string()) })?;
+            .map_err(|e| retry_or_fail(release_reason_for(&e))(e.to_string(), e.is_retryable()))?;
         let energy_mj = match meter {
             Some(meter) => meter.finish().await.unwrap_or_else(|e| {
                 tracing::warn!("energy meter failed; reporting 0 mJ: {e}");
@@ -402,7 +446,7 @@ impl Daemon {
             hex::decode(h.trim_start_matches("sha256:"))
                 .ok()
                 .and_then(|b| b.try_into().ok())
-                .ok_or_else(|| StepError::GiveUp(format!("bad log hash {h}")))
+                .ok_or_else(|| fail(ReleaseReason::SpecInvalid, format!("bad log hash {h}")))
         };
         let facts = RunFacts {
             stdout_sha256: hash(&outcome.stdout_sha256)?,
@@ -418,7 +462,12 @@ impl Daemon {
         };
         let manifest = OutputManifest::build(&work_dir.join("output"), facts, max)
             .await
-            .map_err(|e| StepError::GiveUp(format!("outputs cannot be committed: {e}")))?;
+            .map_err(|e| {
+                fail(
+                    ReleaseReason::SpecInvalid,
+                    format!("outputs cannot be committed: {e}"),
+                )
+            })?;
         let root = manifest.root_hex();
         self.record(job_key, JournalEntry::UploadIntent { root: root.clone() })
             .await?;
@@ -427,11 +476,7 @@ impl Daemon {
             .put_dir(&id, &work_dir.join("output"), &manifest)
             .await
             .map_err(|e| {
-                if e.is_retryable() {
-                    retry(e)
-                } else {
-                    StepError::GiveUp(e.to_string())
-                }
+                retry_or_fail(ReleaseReason::ResourcesMissing)(e.to_string(), e.is_retryable())
             })?;
         Ok((root, uri, usage))
     }
@@ -447,14 +492,26 @@ impl Daemon {
         let commitment: [u8; 32] = hex::decode(root)
             .ok()
             .and_then(|b| b.try_into().ok())
-            .ok_or_else(|| StepError::GiveUp(format!("bad output root {root}")))?;
+            .ok_or_else(|| fail(ReleaseReason::SpecInvalid, format!("bad output root {root}")))?;
+        // The program bounds usage by its own clock (seconds since
+        // assignment) and the job's GPUs; never claim more than that.
+        let now = self
+            .protocol
+            .chain
+            .clock()
+            .await
+            .map_err(retry)?
+            .unix_timestamp;
+        let on_chain_secs = u64::try_from(now.saturating_sub(job.assigned_at)).unwrap_or(0);
+        let wall_secs = usage.wall_secs.min(on_chain_secs);
         let usage = UsageReceipt {
-            wall_secs: usage.wall_secs,
-            gpu_secs: usage.gpu_secs,
+            wall_secs,
+            gpu_secs: usage.gpu_secs.min(wall_secs * u64::from(job.gpus)),
             energy_mj: usage.energy_mj,
         };
         let ix = ixs::submit_result(
             self.signer.pubkey(),
+            job.node_owner,
             *job_key,
             job.market,
             commitment,
@@ -472,27 +529,74 @@ impl Daemon {
         .map_err(retry)
     }
 
-    /// Rebroadcasts the journaled bytes until they land or can never land.
-    async fn finish_submit(
+    /// Journals a signed transaction before it is ever sent.
+    async fn record_signed(
         &self,
         job_key: &Pubkey,
+        purpose: &str,
+        prepared: &Prepared,
+    ) -> Result<(), StepError> {
+        let bytes = bincode::serialize(&prepared.transaction).map_err(retry)?;
+        self.record(
+            job_key,
+            JournalEntry::TxSigned {
+                purpose: purpose.into(),
+                signed_tx: bytes,
+                signature: prepared.signature.to_string(),
+                last_valid_block_height: prepared.last_valid_block_height,
+            },
+        )
+        .await
+    }
+
+    /// release_job for a job that failed here.
+    async fn sign_release(
+        &self,
+        job_key: &Pubkey,
+        reason: ReleaseReason,
+    ) -> Result<Prepared, StepError> {
+        let ix = self
+            .protocol
+            .release(job_key, &self.signer.pubkey(), reason)
+            .await
+            .map_err(retry)?;
+        prepare(
+            self.protocol.chain.as_ref(),
+            &self.signer,
+            &[],
+            &[ix],
+            self.fees,
+        )
+        .await
+        .map_err(retry)
+    }
+
+    /// Rebroadcasts the journaled bytes until they land or can never land.
+    async fn finish_tx(
+        &self,
+        job_key: &Pubkey,
+        purpose: &str,
         bytes: &[u8],
         signature: &str,
         last_valid: u64,
     ) -> Result<bool, StepError> {
-        let transaction: Transaction =
-            bincode::deserialize(bytes).map_err(|e| StepError::GiveUp(e.to_string()))?;
-        let signature: Signature = signature
-            .parse()
-            .map_err(|_| StepError::GiveUp(format!("bad signature {signature}")))?;
-        let prepared = Prepared {
-            transaction,
-            signature,
-            last_valid_block_height: last_valid,
+        let prepared = bincode::deserialize::<Transaction>(bytes)
+            .ok()
+            .zip(signature.parse::<Signature>().ok())
+            .map(|(transaction, signature)| Prepared {
+                transaction,
+                signature,
+                last_valid_block_height: last_valid,
+            });
+        let Some(prepared) = prepared else {
+            return Err(fail(
+                ReleaseReason::ResourcesMissing,
+                format!("the journaled {purpose} transaction {signature} is unreadable"),
+            ));
         };
         match confirm(self.protocol.chain.as_ref(), &prepared).await {
             Ok(sig) => {
-                tracing::info!("result submitted ({sig})");
+                tracing::info!("{purpose} landed ({sig})");
                 self.record(
                     job_key,
                     JournalEntry::TxConfirmed {
@@ -502,34 +606,47 @@ impl Daemon {
                 .await?;
                 Ok(true)
             }
-            Err(SendError::Expired { .. }) => {
-                // It can never land now: re-check the chain, then sign anew.
-                let job = self.protocol.job(job_key).await.map_err(retry)?;
-                if job.is_some_and(|j| j.node == self.node && j.state == JobState::Assigned) {
-                    let entries = self
-                        .journal
-                        .entries(&Self::job_id(job_key))
-                        .await
-                        .map_err(retry)?;
-                    let uploaded = entries.iter().rev().find_map(|e| match e {
-                        JournalEntry::Uploaded { root, uri, usage } => {
-                            Some((root.clone(), uri.clone(), *usage))
-                        }
-                        _ => None,
-                    });
-                    if let Some((root, uri, usage)) = uploaded {
-                        self.record(job_key, JournalEntry::Uploaded { root, uri, usage })
-                            .await?;
-                        return Ok(true);
-                    }
-                }
+            Err(SendError::Expired { .. }) => self.re_sign_after_expiry(job_key, purpose).await,
+            Err(SendError::Failed { explanation, .. }) if purpose == RELEASE => {
+                // Nothing more this node can do: the chain decides (expiry).
+                tracing::error!("the hand-back was refused: {explanation}");
+                self.metrics.job_finished(JobResult::Abandoned, 0.0);
                 self.clean_up(job_key).await
             }
-            Err(SendError::Failed { explanation, .. }) => Err(StepError::GiveUp(format!(
-                "the result was refused: {explanation}"
-            ))),
+            Err(SendError::Failed { explanation, .. }) => Err(fail(
+                ReleaseReason::SpecInvalid,
+                format!("the result was refused: {explanation}"),
+            )),
             Err(SendError::Chain(e)) => Err(retry(e)),
         }
+    }
+
+    /// A journaled transaction can never land now: if the job is still
+    /// ours, go back to the step that signs it (the upload, or the failure
+    /// to hand back), else the job is over here.
+    async fn re_sign_after_expiry(
+        &self,
+        job_key: &Pubkey,
+        purpose: &str,
+    ) -> Result<bool, StepError> {
+        let job = self.protocol.job(job_key).await.map_err(retry)?;
+        if job.is_some_and(|j| j.node == self.node && j.state == JobState::Assigned) {
+            let entries = self
+                .journal
+                .entries(&Self::job_id(job_key))
+                .await
+                .map_err(retry)?;
+            let resume = entries.iter().rev().find_map(|e| match e {
+                JournalEntry::Uploaded { .. } if purpose == SUBMIT => Some(e.clone()),
+                JournalEntry::Failed { .. } if purpose == RELEASE => Some(e.clone()),
+                _ => None,
+            });
+            if let Some(entry) = resume {
+                self.record(job_key, entry).await?;
+                return Ok(true);
+            }
+        }
+        self.clean_up(job_key).await
     }
 
     /// Outputs are committed and the result is on chain: the container goes.
@@ -589,6 +706,17 @@ impl Daemon {
                 Err(e) => tracing::warn!(epoch, "claim failed, will retry: {e}"),
             }
         }
+    }
+}
+
+/// The hand-back reason for a runtime failure that retrying cannot fix.
+fn release_reason_for(e: &crate::runtime::RuntimeError) -> ReleaseReason {
+    use crate::runtime::RuntimeError as E;
+    match e {
+        E::ImageNotAllowed { .. } => ReleaseReason::ImageNotAllowed,
+        E::ImagePull { .. } | E::DigestMismatch { .. } => ReleaseReason::ImageUnavailable,
+        E::InvalidSpec(_) => ReleaseReason::SpecInvalid,
+        _ => ReleaseReason::ResourcesMissing,
     }
 }
 

@@ -61,6 +61,13 @@ pub enum JournalEntry {
     TxConfirmed {
         signature: String,
     },
+    /// Terminal: the job cannot go on here. The daemon never runs it again
+    /// and hands it back on-chain (`release_job` with this reason code, the
+    /// borsh index of `ReleaseReason`).
+    Failed {
+        release_reason: u8,
+        detail: String,
+    },
 }
 
 /// Where a job resumes after a restart. Intents without an outcome resume at the previous
@@ -81,12 +88,18 @@ pub enum JobProgress {
         usage: UsageReceipt,
     },
     TxSigned {
+        /// `submit_result` or `release_job`.
+        purpose: String,
         signed_tx: Vec<u8>,
         signature: String,
         last_valid_block_height: u64,
     },
     TxConfirmed {
         signature: String,
+    },
+    /// The job failed here; what is left is to hand it back.
+    Failed {
+        release_reason: u8,
     },
 }
 
@@ -112,17 +125,21 @@ impl JobProgress {
                     usage: *usage,
                 },
                 JournalEntry::TxSigned {
+                    purpose,
                     signed_tx,
                     signature,
                     last_valid_block_height,
-                    ..
                 } => Self::TxSigned {
+                    purpose: purpose.clone(),
                     signed_tx: signed_tx.clone(),
                     signature: signature.clone(),
                     last_valid_block_height: *last_valid_block_height,
                 },
                 JournalEntry::TxConfirmed { signature } => Self::TxConfirmed {
                     signature: signature.clone(),
+                },
+                JournalEntry::Failed { release_reason, .. } => Self::Failed {
+                    release_reason: *release_reason,
                 },
             })
     }
@@ -210,6 +227,13 @@ impl Journal {
         self.blocking(|journal| journal.read_open_jobs()).await
     }
 
+    /// Whether a job was marked finished (it is never driven again).
+    pub async fn is_done(&self, job_id: &str) -> Result<bool, JournalError> {
+        let job_id = job_id.to_string();
+        self.blocking(move |journal| journal.read_is_done(&job_id))
+            .await
+    }
+
     /// Marks a job finished; its entries stay for audit.
     pub async fn mark_done(&self, job_id: &str) -> Result<(), JournalError> {
         let job_id = job_id.to_string();
@@ -291,6 +315,18 @@ impl Journal {
             }
         }
         Ok(open)
+    }
+
+    fn read_is_done(&self, job_id: &str) -> Result<bool, JournalError> {
+        let context = "reading a job's status";
+        let txn = self.db.begin_read().map_err(storage(context))?;
+        let table = match txn.open_table(JOBS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(false),
+            Err(e) => return Err(storage(context)(e)),
+        };
+        let status = table.get(job_id).map_err(storage(context))?;
+        Ok(status.is_some_and(|s| s.value() == STATUS_DONE))
     }
 }
 
@@ -381,6 +417,7 @@ mod tests {
         assert_eq!(
             at(6),
             JobProgress::TxSigned {
+                purpose: "submit_result".into(),
                 signed_tx: vec![1, 2, 3, 100],
                 signature: "sig1".into(),
                 last_valid_block_height: 100
@@ -391,6 +428,19 @@ mod tests {
             JobProgress::TxConfirmed {
                 signature: "sig1".into()
             }
+        );
+    }
+
+    #[test]
+    fn a_failure_is_terminal_until_the_hand_back_is_signed() {
+        let mut run = full_run()[..2].to_vec();
+        run.push(JournalEntry::Failed {
+            release_reason: 1,
+            detail: "input hash mismatch".into(),
+        });
+        assert_eq!(
+            JobProgress::replay(&run),
+            JobProgress::Failed { release_reason: 1 }
         );
     }
 

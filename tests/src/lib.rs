@@ -5,7 +5,7 @@
 
 use ake_emissions::state::{BreakerParams, EmissionsConfig, Schedule, Split};
 use ake_market::errors::MarketError;
-use ake_market::instructions::{MarketArgs, PostJobArgs};
+use ake_market::instructions::{CollateralArgs, MarketArgs, PostJobArgs, ReleaseArgs};
 use ake_market::state::{
     HardwareProfile, InlineSpec, Job, JobSpec, Market, OracleParams, Params, SlaParams,
 };
@@ -85,14 +85,23 @@ pub fn default_params() -> Params {
         tier_thresholds: [1_000 * AKE, 10_000 * AKE, 100_000 * AKE],
         max_job_attempts: 3,
         sla: SlaParams {
-            expiry_slash_bps: 500,
+            expiry_slash_bps: 5_000,
             expiry_bounty_bps: 2_000,
-            dispute_slash_bps: 1_000,
+            dispute_slash_bps: 10_000,
             dispute_bond: 100 * AKE,
             dispute_timeout_secs: 259_200,
         },
     }
 }
+
+/// One cent per post.
+pub const POSTING_FEE_MICRO_USD: u64 = 10_000;
+/// Execution collateral: at least half the escrow.
+pub const COLLATERAL_ESCROW_BPS: u16 = 5_000;
+/// Result collateral: twice the charge.
+pub const RESULT_CHARGE_BPS: u16 = 20_000;
+pub const RELEASE_BUDGET: u16 = 5;
+pub const RELEASE_BUDGET_WINDOW_SECS: u32 = 86_400;
 
 pub fn default_market() -> MarketArgs {
     MarketArgs {
@@ -101,6 +110,19 @@ pub fn default_market() -> MarketArgs {
         min_stake_per_gpu: MIN_STAKE_PER_GPU,
         max_gpus_per_job: 8,
         max_duration_secs: 3_600,
+        posting_fee_micro_usd: POSTING_FEE_MICRO_USD,
+        collateral: CollateralArgs {
+            escrow_bps: COLLATERAL_ESCROW_BPS,
+            result_charge_bps: RESULT_CHARGE_BPS,
+        },
+        release: ReleaseArgs {
+            window_bps: 1_000,
+            window_min_secs: 60,
+            window_max_secs: 900,
+            max_releases: 3,
+            budget: RELEASE_BUDGET,
+            budget_window_secs: RELEASE_BUDGET_WINDOW_SECS,
+        },
     }
 }
 
@@ -588,7 +610,11 @@ impl Chain {
     /// Arms a node, passing the best job it can serve as the SDK would.
     pub async fn node_ready(&mut self, node: &TestNode) -> Result<(), TransactionError> {
         let n: ake_market::state::Node = self.account(&node.account).await.unwrap();
-        let candidate = self.market(0).await.best_job_for(n.gpus, n.reputation_bps);
+        let free = self.stake_of(&node.owner.pubkey()).await.free();
+        let candidate = self
+            .market(0)
+            .await
+            .best_job_for(n.gpus, n.reputation_bps, free);
         let ix = ixs::node_ready(
             node.signer.pubkey(),
             node.owner.pubkey(),
@@ -626,10 +652,11 @@ impl Chain {
             .account::<ake_market::state::Stake>(&pda::stake(&creator.pubkey()))
             .await
             .is_some();
-        let candidate = self
+        let best = self
             .market(0)
             .await
-            .best_node_for(args.gpus, args.min_reputation_bps);
+            .best_node_for(args.gpus, args.min_reputation_bps, &[]);
+        let candidate = self.candidate(best).await;
         let job = pda::job(&creator.pubkey(), args.nonce);
         let ix = ixs::post_job(
             ixs::PostJobAccounts {
@@ -661,6 +688,55 @@ impl Chain {
         self.account(key).await
     }
 
+    pub async fn stake_of(&mut self, owner: &Pubkey) -> ake_market::state::Stake {
+        self.account(&pda::stake(owner)).await.expect("stake")
+    }
+
+    /// A waiting node with its owner, as the SDK passes it.
+    pub async fn candidate(&mut self, node: Option<Pubkey>) -> Option<ixs::Candidate> {
+        let node = node?;
+        let owner = self
+            .account::<ake_market::state::Node>(&node)
+            .await
+            .expect("node")
+            .owner;
+        Some(ixs::Candidate { node, owner })
+    }
+
+    /// The best waiting node for a job that needs one again.
+    pub async fn candidate_for(&mut self, job: &Job) -> Option<ixs::Candidate> {
+        let best = self.market(0).await.best_node_for(
+            job.gpus,
+            job.min_reputation_bps,
+            &job.excluded_owner_tags(),
+        );
+        self.candidate(best).await
+    }
+
+    /// The node hands its job back.
+    pub async fn release(
+        &mut self,
+        node: &TestNode,
+        job_key: &Pubkey,
+        creator_token: Pubkey,
+        reason: ake_market::state::ReleaseReason,
+    ) -> Result<(), TransactionError> {
+        let job = self.job(job_key).await.expect("job");
+        let candidate = self.candidate_for(&job).await;
+        let ix = ixs::release_job(
+            node.signer.pubkey(),
+            *job_key,
+            &job,
+            ixs::ReleaseKeys {
+                mint: self.mint,
+                creator_token,
+                candidate_node: candidate,
+            },
+            reason,
+        );
+        self.send(&[ix], &[&node.signer]).await
+    }
+
     pub async fn submit(
         &mut self,
         node: &TestNode,
@@ -674,6 +750,7 @@ impl Chain {
         };
         let ix = ixs::submit_result(
             node.signer.pubkey(),
+            node.owner.pubkey(),
             *job,
             pda::market(0),
             [5; 32],
@@ -765,10 +842,7 @@ impl Chain {
         job_key: &Pubkey,
     ) -> Result<(), TransactionError> {
         let job = self.job(job_key).await.expect("job");
-        let candidate = self
-            .market(0)
-            .await
-            .best_node_for(job.gpus, job.min_reputation_bps);
+        let candidate = self.candidate_for(&job).await;
         let keys = ixs::ExpireKeys {
             caller: self.payer().pubkey(),
             caller_token: self.payer_token,
@@ -850,6 +924,8 @@ impl Chain {
             node.account,
             "job went to another node"
         );
+        // Usage is bounded by the chain's clock since assignment.
+        self.advance(wall_secs as i64).await;
         self.submit(node, &job, wall_secs).await.unwrap();
         self.accept(creator, &job).await.unwrap();
         wall_secs.min(3_600) * RATE * u64::from(gpus)
@@ -874,6 +950,17 @@ async fn node_gpus(chain: &mut Chain, node: &TestNode) -> u16 {
         .await
         .unwrap()
         .gpus
+}
+
+/// The first event of type `T` among `events` (discriminator + borsh, as
+/// `Chain::send_with_events` returns them).
+pub fn find_event<T: anchor_lang::Event + anchor_lang::AnchorDeserialize>(
+    events: &[Vec<u8>],
+) -> Option<T> {
+    events.iter().find_map(|e| {
+        e.strip_prefix(T::DISCRIMINATOR)
+            .and_then(|rest| T::deserialize(&mut &rest[..]).ok())
+    })
 }
 
 /// A PriceUpdateV2 account as the Pyth receiver writes it.

@@ -1,7 +1,7 @@
 //! Instruction builders for ake-market.
 
 use ake_market::instructions::{MarketArgs, PostJobArgs};
-use ake_market::state::{HardwareProfile, Job, Params, UsageReceipt};
+use ake_market::state::{HardwareProfile, Job, Params, ReleaseReason, UsageReceipt};
 use anchor_lang::prelude::Pubkey;
 use anchor_lang::solana_program::instruction::Instruction;
 use anchor_lang::{system_program, InstructionData, ToAccountMetas};
@@ -230,6 +230,23 @@ pub fn node_unready(node_signer: Pubkey, node_owner: Pubkey, market: Pubkey) -> 
     )
 }
 
+/// A waiting node offered a job, and its owner, whose stake the job's
+/// collateral is locked from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Candidate {
+    pub node: Pubkey,
+    pub owner: Pubkey,
+}
+
+impl Candidate {
+    /// The candidate owner's stake account, unless the instruction already
+    /// carries that owner's stake (`held_owner`): one account cannot be
+    /// passed twice as mutable, and the program uses the one it holds.
+    fn owner_stake(self, held_owner: Option<Pubkey>) -> Option<Pubkey> {
+        (held_owner != Some(self.owner)).then(|| pda::stake(&self.owner))
+    }
+}
+
 /// Accounts `post_job` needs besides the arguments.
 pub struct PostJobAccounts {
     pub creator: Pubkey,
@@ -240,7 +257,7 @@ pub struct PostJobAccounts {
     /// Whether the creator has a Stake account (it sets the job's tier).
     pub creator_staked: bool,
     /// The best waiting node for this job (see `Market::best_node_for`).
-    pub candidate_node: Option<Pubkey>,
+    pub candidate_node: Option<Candidate>,
 }
 
 pub fn post_job(a: PostJobAccounts, args: PostJobArgs) -> Instruction {
@@ -256,7 +273,8 @@ pub fn post_job(a: PostJobAccounts, args: PostJobArgs) -> Instruction {
             creator_token: a.creator_token,
             price_update: a.price_update,
             creator_stake: a.creator_staked.then(|| pda::stake(&a.creator)),
-            candidate_node: a.candidate_node,
+            candidate_node: a.candidate_node.map(|c| c.node),
+            candidate_owner_stake: a.candidate_node.and_then(|c| c.owner_stake(None)),
             token_program: token::ID,
             system_program: system_program::ID,
             event_authority: event_authority(),
@@ -291,6 +309,7 @@ pub fn cancel_job(
 
 pub fn submit_result(
     node_signer: Pubkey,
+    node_owner: Pubkey,
     job: Pubkey,
     market: Pubkey,
     commitment: [u8; 32],
@@ -300,10 +319,10 @@ pub fn submit_result(
     build(
         acc::SubmitResult {
             node_signer,
-            config: pda::config(),
             node: pda::node(&node_signer),
             job,
             market,
+            owner_stake: pda::stake(&node_owner),
             event_authority: event_authority(),
             program: PROGRAM,
         },
@@ -384,7 +403,7 @@ pub struct ExpireKeys {
     pub mint: Pubkey,
     pub creator_token: Pubkey,
     /// The best waiting node for the re-queued job (see `Market::best_node_for`).
-    pub candidate_node: Option<Pubkey>,
+    pub candidate_node: Option<Candidate>,
 }
 
 pub fn expire_job(job_key: Pubkey, job: &Job, k: ExpireKeys) -> Instruction {
@@ -402,12 +421,58 @@ pub fn expire_job(job_key: Pubkey, job: &Job, k: ExpireKeys) -> Instruction {
             escrow_vault: pda::escrow_vault(&job.market),
             mint: k.mint,
             creator_token: k.creator_token,
-            candidate_node: k.candidate_node,
+            candidate_node: k.candidate_node.map(|c| c.node),
+            candidate_owner_stake: k
+                .candidate_node
+                .and_then(|c| c.owner_stake(Some(job.node_owner))),
             token_program: token::ID,
             event_authority: event_authority(),
             program: PROGRAM,
         },
         ix::ExpireJob {},
+    )
+}
+
+/// Accounts `release_job` needs besides the job.
+pub struct ReleaseKeys {
+    pub mint: Pubkey,
+    /// Refunded when the job has been handed back `max_releases` times.
+    pub creator_token: Pubkey,
+    /// The best waiting node for the re-queued job, owners that handed it
+    /// back excluded (see `Market::best_node_for`).
+    pub candidate_node: Option<Candidate>,
+}
+
+/// The node whose hot key is `node_signer` hands `job` back.
+pub fn release_job(
+    node_signer: Pubkey,
+    job_key: Pubkey,
+    job: &Job,
+    k: ReleaseKeys,
+    reason: ReleaseReason,
+) -> Instruction {
+    build(
+        acc::ReleaseJob {
+            node_signer,
+            config: pda::config(),
+            node: pda::node(&node_signer),
+            job: job_key,
+            market: job.market,
+            owner_stake: pda::stake(&job.node_owner),
+            stake_vault: pda::stake_vault(),
+            escrow_vault: pda::escrow_vault(&job.market),
+            mint: k.mint,
+            creator: job.creator,
+            creator_token: k.creator_token,
+            candidate_node: k.candidate_node.map(|c| c.node),
+            candidate_owner_stake: k
+                .candidate_node
+                .and_then(|c| c.owner_stake(Some(job.node_owner))),
+            token_program: token::ID,
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::ReleaseJob { reason },
     )
 }
 

@@ -25,6 +25,8 @@ pub const IN_FLIGHT_CAPACITY: usize = 96;
 /// 1232-byte transaction; larger specs go by URI + sha256.
 pub const MAX_INLINE_SPEC_BYTES: usize = 448;
 pub const MAX_URI_LEN: usize = 200;
+/// Owners a job remembers as having handed it back (the most `max_releases` can be).
+pub const MAX_RELEASES: usize = 3;
 pub const MAX_IMAGE_LEN: usize = 200;
 pub const MAX_MARKET_NAME_LEN: usize = 32;
 pub const MAX_GPU_MODEL_LEN: usize = 32;

@@ -6,8 +6,9 @@ use anchor_lang::prelude::*;
 
 use crate::errors::MarketError;
 use crate::events::DisputeResolved;
-use crate::settlement::{settle_job, SettleAccounts};
-use crate::sla::penalize;
+use crate::math::bps_of_ceil;
+use crate::settlement::{burn_posting_fee, settle_job, SettleAccounts};
+use crate::sla::{mark_breach, take_collateral};
 use crate::state::{Job, JobState};
 use crate::vaults::Vault;
 
@@ -50,7 +51,7 @@ pub fn resolve<'info>(
         }
         job.bond = 0;
         job.state = JobState::Submitted;
-        settle_job(job_key, job, s, reporter_bump)?;
+        let settled = settle_job(job_key, job, s, reporter_bump)?;
         return Ok(DisputeResolved {
             job: job_key,
             node,
@@ -59,9 +60,12 @@ pub fn resolve<'info>(
             refund: 0,
             bond_burned: bond,
             slashed: 0,
+            posting_fee_burned: settled.posting_fee_burned,
         });
     }
 
+    // Creator wins: escrow and bond back, the posting fee burned, and the
+    // job's result collateral (only that) slashed and burned.
     let refund = job
         .escrow
         .checked_add(bond)
@@ -73,24 +77,27 @@ pub fn resolve<'info>(
         s.mint.to_account_info(),
         s.mint.decimals,
     );
-    let bps = s.config.params.sla.dispute_slash_bps;
+    let slash = bps_of_ceil(job.collateral, u64::from(job.terms.dispute_slash_bps))
+        .ok_or(MarketError::MathOverflow)?
+        .min(job.collateral);
     let mut market = s.market.load_mut()?;
     market.open_escrow = market
         .open_escrow
         .checked_sub(refund)
         .ok_or(MarketError::MathOverflow)?;
+    let posting_fee_burned = burn_posting_fee(&mut market, &escrow, job)?;
     market.untrack(&job_key);
-    let slash = penalize(
-        &mut s.node,
+    let slashed = take_collateral(
         &mut s.node_owner_stake,
         &mut market,
         &stake_vault,
-        bps,
+        slash,
         0,
         None,
     )?;
-    s.node_owner_stake.unlock(job.locked_stake)?;
-    job.locked_stake = 0;
+    mark_breach(&mut s.node);
+    s.node_owner_stake.unlock(job.collateral - slash)?;
+    job.collateral = 0;
     job.escrow = 0;
     job.bond = 0;
     job.state = JobState::Settled;
@@ -101,6 +108,7 @@ pub fn resolve<'info>(
         timed_out,
         refund,
         bond_burned: 0,
-        slashed: slash.slashed,
+        slashed: slashed.slashed,
+        posting_fee_burned,
     })
 }

@@ -24,7 +24,7 @@ pub enum MarketError {
     InvalidUnbonding,
     #[msg("max job attempts must be 1..10")]
     InvalidMaxAttempts,
-    #[msg("SLA settings out of bounds: slashes at most 5000 bps, bounty at most 10000 bps, dispute bond > 0, dispute timeout 1 s..30 days")]
+    #[msg("SLA settings out of bounds: slashes 1..10000 bps of the job's collateral, bounty at most 10000 bps, dispute bond > 0, dispute timeout 1 s..30 days")]
     InvalidSlaSettings,
     #[msg("market settings out of bounds: name 1..32 bytes, price > 0, 1..=64 GPUs per job, duration 1 s..30 days")]
     InvalidMarketSettings,
@@ -120,4 +120,14 @@ pub enum MarketError {
     NodeSuspended,
     #[msg("the node is not suspended")]
     NodeNotSuspended,
+    #[msg("posting fee must be 1 micro-USD..100 USD: every post must cost something")]
+    InvalidPostingFee,
+    #[msg("collateral settings out of bounds: stake per GPU > 0, escrow share 1..20000 bps, result collateral 10000..50000 bps of the charge")]
+    InvalidCollateralSettings,
+    #[msg("release settings out of bounds: window share at most 10000 bps, 1 <= min <= max <= 1 day, max releases 1..3, budget >= 1, budget window 1 s..30 days")]
+    InvalidReleaseSettings,
+    #[msg("the reported wall seconds exceed the time since assignment on the chain's clock")]
+    UsageExceedsClock,
+    #[msg("the reported GPU-seconds exceed wall seconds x the job's GPUs")]
+    GpuSecondsExceedWall,
 }

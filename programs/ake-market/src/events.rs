@@ -3,7 +3,8 @@
 
 use anchor_lang::prelude::*;
 
-use crate::state::{Params, UsageReceipt};
+use crate::instructions::MarketArgs;
+use crate::state::{Params, ReleaseReason, UsageReceipt};
 
 #[event]
 pub struct ConfigInitialized {
@@ -40,11 +41,7 @@ pub struct PauseSet {
 pub struct MarketSaved {
     pub market: Pubkey,
     pub index: u16,
-    pub name: String,
-    pub rate_micro_usd: u64,
-    pub min_stake_per_gpu: u64,
-    pub max_gpus_per_job: u16,
-    pub max_duration_secs: u32,
+    pub args: MarketArgs,
     pub created: bool,
 }
 
@@ -103,6 +100,8 @@ pub struct JobPosted {
     pub price_mantissa: u64,
     pub price_expo: i32,
     pub tier: u8,
+    /// Tokens held with the escrow and burned when the job leaves the system.
+    pub posting_fee: u64,
 }
 
 #[event]
@@ -118,12 +117,44 @@ pub struct JobAssigned {
     pub node: Pubkey,
     pub deadline: i64,
     pub attempt: u8,
+    /// Locked from the node owner's free stake for this job.
+    pub collateral: u64,
+    /// The node may hand the job back for free until then.
+    pub release_window_end: i64,
+}
+
+/// A waiting node's owner could not cover a job's collateral: the node left
+/// the queue (it re-arms when its owner's free stake allows).
+#[event]
+pub struct NodeIdled {
+    pub node: Pubkey,
+    pub job: Pubkey,
+    pub collateral: u64,
+    pub free_stake: u64,
+}
+
+#[event]
+pub struct JobReleased {
+    pub job: Pubkey,
+    pub node: Pubkey,
+    pub owner: Pubkey,
+    pub reason: ReleaseReason,
+    pub held_secs: i64,
+    /// Burned from the job's collateral (0 inside the free window).
+    pub slashed: u64,
+    /// Past the owner's release budget: priced and recorded as an expiry.
+    pub over_budget: bool,
+    pub requeued: bool,
+    /// Escrow returned to the creator when the job ran out of releases.
+    pub refund: u64,
+    pub posting_fee_burned: u64,
 }
 
 #[event]
 pub struct JobCancelled {
     pub job: Pubkey,
     pub refund: u64,
+    pub posting_fee_burned: u64,
 }
 
 #[event]
@@ -133,6 +164,10 @@ pub struct ResultSubmitted {
     pub commitment: [u8; 32],
     pub output_uri: String,
     pub usage: UsageReceipt,
+    /// Execution collateral released at submission.
+    pub collateral_released: u64,
+    /// Kept locked through the challenge window and any dispute.
+    pub result_collateral: u64,
 }
 
 #[event]
@@ -146,6 +181,7 @@ pub struct JobSettled {
     pub burned: u64,
     pub treasury_fee: u64,
     pub refund: u64,
+    pub posting_fee_burned: u64,
     pub accepted_by_creator: bool,
 }
 
@@ -155,6 +191,7 @@ pub struct JobExpired {
     pub node: Pubkey,
     pub requeued: bool,
     pub refund: u64,
+    pub posting_fee_burned: u64,
 }
 
 #[event]
@@ -193,6 +230,7 @@ pub struct DisputeResolved {
     pub refund: u64,
     /// The bond, burned (node won).
     pub bond_burned: u64,
-    /// Stake taken from the node's owner (creator won), all burned.
+    /// Result collateral taken from the node's owner (creator won), all burned.
     pub slashed: u64,
+    pub posting_fee_burned: u64,
 }

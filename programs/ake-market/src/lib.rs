@@ -19,7 +19,7 @@ pub mod state;
 pub mod vaults;
 
 use instructions::*;
-use state::{HardwareProfile, Params, UsageReceipt};
+use state::{HardwareProfile, Params, ReleaseReason, UsageReceipt};
 
 declare_id!("2QskJPuWAZ7ZGacVcaRbHNfTKUAenH8hS9MxcNAS3FvB");
 
@@ -110,6 +110,10 @@ pub mod ake_market {
         usage: UsageReceipt,
     ) -> Result<()> {
         submit_result::handler(ctx, commitment, output_uri, usage)
+    }
+
+    pub fn release_job(ctx: Context<ReleaseJob>, reason: ReleaseReason) -> Result<()> {
+        release_job::handler(ctx, reason)
     }
 
     pub fn accept_result(ctx: Context<AcceptResult>) -> Result<()> {

@@ -88,14 +88,55 @@ pub fn next_reputation(r: u16, success: bool) -> u16 {
     (r + (target - r) / 16) as u16
 }
 
-/// A slash of `bps` of `active + unbonding`: taken from the active stake
-/// first, then from the unbonding amount (unstaking first escapes nothing).
-/// Returns (from active, from unbonding).
-pub fn slash_split(active: u64, unbonding: u64, bps: u16) -> Option<(u64, u64)> {
-    let total = u128::from(active).checked_add(u128::from(unbonding))?;
-    let slash = u64::try_from(total.checked_mul(u128::from(bps))? / u128::from(BPS)).ok()?;
-    let from_active = slash.min(active);
-    Some((from_active, slash - from_active))
+/// `bps` of `amount`, rounded up: what a participant is charged (a slash,
+/// a collateral requirement) never rounds in its favour.
+pub fn bps_of_ceil(amount: u64, bps: u64) -> Option<u64> {
+    u64::try_from(ceil_div(
+        u128::from(amount).checked_mul(u128::from(bps))?,
+        u128::from(BPS),
+    )?)
+    .ok()
+}
+
+/// Collateral a job locks from its node owner's free stake while it runs:
+/// at least the market's stake per GPU for each of the job's GPUs, and at
+/// least `escrow_bps` of the job's escrow, so a long many-GPU job puts more
+/// at risk than a one-second frame.
+pub fn execution_collateral(
+    stake_per_gpu: u64,
+    gpus: u16,
+    escrow: u64,
+    escrow_bps: u16,
+) -> Option<u64> {
+    let per_gpu = stake_per_gpu.checked_mul(u64::from(gpus))?;
+    Some(per_gpu.max(bps_of_ceil(escrow, u64::from(escrow_bps))?))
+}
+
+/// Collateral kept through the challenge window and any dispute: a multiple
+/// (`charge_bps`) of what the job charged, never more than the execution
+/// collateral it replaces.
+pub fn result_collateral(execution: u64, charged: u64, charge_bps: u16) -> Option<u64> {
+    Some(execution.min(bps_of_ceil(charged, u64::from(charge_bps))?))
+}
+
+/// Seconds after assignment during which a node may hand a job back for
+/// free: `bps` of the job's max duration, clamped to `[min, max]` (enough for
+/// an image pull and the input fetch).
+pub fn release_window_secs(max_duration_secs: u32, bps: u16, min: u32, max: u32) -> u32 {
+    let share = u64::from(max_duration_secs) * u64::from(bps) / BPS;
+    u32::try_from(share).unwrap_or(u32::MAX).clamp(min, max.max(min))
+}
+
+/// The slash for handing a job back after the free window: the expiry slash
+/// scaled by the share of the job's time the node held it (`held` of
+/// `span`, both from assignment), rounded down so that it stays below the
+/// expiry slash for every release before the deadline.
+pub fn late_release_slash(expiry_slash: u64, held: u64, span: u64) -> Option<u64> {
+    if span == 0 {
+        return Some(expiry_slash);
+    }
+    let scaled = u128::from(expiry_slash).checked_mul(u128::from(held.min(span)))? / u128::from(span);
+    u64::try_from(scaled).ok()
 }
 
 fn pow10(exp: u32) -> Option<u128> {
@@ -174,10 +215,29 @@ mod tests {
     }
 
     #[test]
-    fn slashes_reach_into_unbonding() {
-        assert_eq!(slash_split(1_000, 0, 500), Some((50, 0)));
-        assert_eq!(slash_split(20, 980, 500), Some((20, 30)));
-        assert_eq!(slash_split(0, 1_000, 1_000), Some((0, 100)));
+    fn collateral_follows_the_job() {
+        // A one-second frame: the per-GPU floor.
+        assert_eq!(execution_collateral(200, 1, 3, 5_000), Some(200));
+        // A long 8-GPU job: half its escrow, rounded up.
+        assert_eq!(execution_collateral(200, 8, 100_001, 5_000), Some(50_001));
+        // The result collateral is a multiple of the charge, capped by the execution collateral.
+        assert_eq!(result_collateral(1_000, 100, 20_000), Some(200));
+        assert_eq!(result_collateral(150, 100, 20_000), Some(150));
+        assert_eq!(result_collateral(1_000, 1, 15_000), Some(2));
+    }
+
+    #[test]
+    fn release_window_is_clamped() {
+        assert_eq!(release_window_secs(1, 1_000, 60, 900), 60);
+        assert_eq!(release_window_secs(3_600, 1_000, 60, 900), 360);
+        assert_eq!(release_window_secs(259_200, 1_000, 60, 900), 900);
+    }
+
+    #[test]
+    fn late_release_is_proportional_and_below_expiry() {
+        assert_eq!(late_release_slash(1_000, 300, 1_200), Some(250));
+        assert_eq!(late_release_slash(1_000, 1_199, 1_200), Some(999));
+        assert_eq!(late_release_slash(1_000, 5_000, 1_200), Some(1_000));
     }
 
     proptest! {
@@ -206,6 +266,18 @@ mod tests {
                     prop_assert!((u128::from(tokens) - 1) * u128::from(mantissa) < u128::from(usd) * scale);
                 }
             }
+        }
+
+        #[test]
+        fn late_release_never_reaches_expiry(slash in 1u64..1_000_000_000_000, span in 2u64..10_000_000, held in 0u64..10_000_000) {
+            let held = held % span;
+            let late = late_release_slash(slash, held, span).unwrap();
+            prop_assert!(late < slash);
+        }
+
+        #[test]
+        fn result_collateral_never_exceeds_execution(exec in any::<u64>(), charged in 0u64..u64::MAX / 7, bps in 0u16..=60_000) {
+            prop_assert!(result_collateral(exec, charged, bps).unwrap() <= exec);
         }
 
         #[test]

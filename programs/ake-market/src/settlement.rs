@@ -21,6 +21,7 @@ pub struct Settlement {
     pub burned: u64,
     pub treasury_fee: u64,
     pub refund: u64,
+    pub posting_fee_burned: u64,
 }
 
 impl Settlement {
@@ -34,9 +35,61 @@ impl Settlement {
             burned: self.burned,
             treasury_fee: self.treasury_fee,
             refund: self.refund,
+            posting_fee_burned: self.posting_fee_burned,
             accepted_by_creator,
         }
     }
+}
+
+/// Burns a job's posting fee out of the escrow vault: it leaves the system
+/// with the job (settled, cancelled or refunded) and is never refunded.
+pub fn burn_posting_fee(market: &mut Market, escrow: &Vault, job: &mut Job) -> Result<u64> {
+    let fee = job.posting_fee;
+    escrow.burn(fee)?;
+    market.open_escrow = market
+        .open_escrow
+        .checked_sub(fee)
+        .ok_or(MarketError::MathOverflow)?;
+    market.tokens_burned = market
+        .tokens_burned
+        .checked_add(fee)
+        .ok_or(MarketError::MathOverflow)?;
+    job.posting_fee = 0;
+    Ok(fee)
+}
+
+/// Ends a job with nothing charged (cancel, refund after too many
+/// expiries or releases): the whole escrow back to the creator, the posting
+/// fee burned. Returns (refund, fee burned).
+pub fn refund_job<'info>(
+    market: &mut Market,
+    escrow: &Vault<'info>,
+    job: &mut Job,
+    creator_token: &AccountInfo<'info>,
+) -> Result<(u64, u64)> {
+    let refund = job.escrow;
+    escrow.pay_out(creator_token, refund)?;
+    market.open_escrow = market
+        .open_escrow
+        .checked_sub(refund)
+        .ok_or(MarketError::MathOverflow)?;
+    job.escrow = 0;
+    let fee = burn_posting_fee(market, escrow, job)?;
+    job.state = JobState::Settled;
+    Ok((refund, fee))
+}
+
+/// The work (micro-USD) and charge (tokens, at the price locked at posting,
+/// rounded up, at most the escrow) for `wall_secs` of the job.
+pub fn charge_for(job: &Job, wall_secs: u64) -> Result<(u64, u64)> {
+    let seconds = wall_secs.min(u64::from(job.max_duration_secs));
+    let work =
+        charge_micro_usd(job.rate_micro_usd, job.gpus, seconds).ok_or(MarketError::MathOverflow)?;
+    let p = &job.price;
+    let charged = micro_usd_to_tokens_ceil(work, p.mantissa, p.expo, p.decimals)
+        .ok_or(MarketError::MathOverflow)?
+        .min(job.escrow);
+    Ok((work, charged))
 }
 
 /// The amounts owed for a submitted job; moves nothing.
@@ -50,13 +103,7 @@ pub fn compute(job: &Job, params: &Params) -> Result<Settlement> {
         .as_ref()
         .ok_or(MarketError::InvalidJobState)?
         .usage;
-    let seconds = usage.wall_secs.min(u64::from(job.max_duration_secs));
-    let work =
-        charge_micro_usd(job.rate_micro_usd, job.gpus, seconds).ok_or(MarketError::MathOverflow)?;
-    let p = &job.price;
-    let charged = micro_usd_to_tokens_ceil(work, p.mantissa, p.expo, p.decimals)
-        .ok_or(MarketError::MathOverflow)?
-        .min(job.escrow);
+    let (work, charged) = charge_for(job, usage.wall_secs)?;
     let (burned, treasury_fee) =
         split_payment(charged, params.burn_bps).ok_or(MarketError::MathOverflow)?;
     Ok(Settlement {
@@ -65,6 +112,7 @@ pub fn compute(job: &Job, params: &Params) -> Result<Settlement> {
         burned,
         treasury_fee,
         refund: job.escrow - charged,
+        posting_fee_burned: job.posting_fee,
     })
 }
 
@@ -148,6 +196,7 @@ pub fn settle_job(
         .open_escrow
         .checked_sub(job.escrow)
         .ok_or(MarketError::MathOverflow)?;
+    burn_posting_fee(&mut market, &escrow, job)?;
     market.jobs_settled = market
         .jobs_settled
         .checked_add(1)
@@ -172,8 +221,8 @@ pub fn settle_job(
         .work_micro_usd
         .checked_add(amounts.work_micro_usd)
         .ok_or(MarketError::MathOverflow)?;
-    s.node_owner_stake.unlock(job.locked_stake)?;
-    job.locked_stake = 0;
+    s.node_owner_stake.unlock(job.collateral)?;
+    job.collateral = 0;
     job.escrow = 0;
     job.state = JobState::Settled;
     drop(market);

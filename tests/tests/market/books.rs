@@ -47,6 +47,10 @@ enum Action {
     Rearm {
         node: usize,
     },
+    Release {
+        job: usize,
+        reason: u8,
+    },
     Advance {
         secs: i64,
     },
@@ -66,6 +70,7 @@ fn action() -> impl Strategy<Value = Action> {
         1 => (0..16usize, any::<bool>()).prop_map(|(job, creator_wins)| Action::Resolve { job, creator_wins }),
         1 => (0..16usize).prop_map(|job| Action::ExpireDispute { job }),
         2 => (0..3usize).prop_map(|node| Action::Rearm { node }),
+        2 => (0..16usize, 0..9u8).prop_map(|(job, reason)| Action::Release { job, reason }),
         2 => (0..2_500i64).prop_map(|secs| Action::Advance { secs }),
     ]
 }
@@ -139,7 +144,10 @@ impl World {
                 Some((_, key)) => match c.job(&key).await {
                     Some(j) if j.state == JobState::Assigned => {
                         let node = self.nodes.iter().find(|n| n.account == j.node).unwrap();
-                        c.submit(node, &key, *wall_secs).await
+                        // Mostly within the chain's clock; sometimes beyond it (refused).
+                        let held = u64::try_from(c.now().await - j.assigned_at).unwrap_or(0);
+                        let secs = if wall_secs % 5 == 0 { *wall_secs } else { (*wall_secs).min(held) };
+                        c.submit(node, &key, secs).await
                     }
                     _ => Ok(()),
                 },
@@ -186,6 +194,18 @@ impl World {
                 _ => Ok(()),
             },
             Action::Rearm { node } => c.rearm(&self.nodes[*node]).await,
+            Action::Release { job, reason } => match job_at(*job, &self.jobs) {
+                Some((who, key)) => match c.job(&key).await {
+                    Some(j) if j.state == JobState::Assigned => {
+                        let node = self.nodes.iter().find(|n| n.account == j.node).unwrap();
+                        let token = self.creators[who].token;
+                        let reason = ake_market::state::ReleaseReason::from_code(*reason).unwrap();
+                        c.release(node, &key, token, reason).await
+                    }
+                    _ => Ok(()),
+                },
+                None => Ok(()),
+            },
             Action::Advance { secs } => {
                 c.advance(*secs).await;
                 Ok(())
@@ -204,30 +224,36 @@ impl World {
             c.genesis_supply + minted - market.tokens_burned
         );
 
-        // Escrow vault == sum of open jobs' escrow == the market's counter.
+        // Escrow vault == open jobs' escrow + posting fees + bonds == the market's counter.
         let mut open_escrow = 0;
         let mut job_locks: std::collections::HashMap<_, u64> = Default::default();
         for (_, key) in self.jobs.clone() {
             let Some(job) = c.account::<Job>(&key).await else {
                 continue;
             };
-            open_escrow += job.escrow + job.bond;
+            open_escrow += job.escrow + job.posting_fee + job.bond;
+            assert!(job.posting_fee > 0, "every open job holds its posting fee");
             let queued = market.queued_jobs().iter().any(|e| e.key == key);
             match job.state {
                 JobState::Queued => {
                     assert!(queued, "a queued job is in the queue");
-                    assert_eq!(job.locked_stake, 0);
+                    assert_eq!(job.collateral, 0);
                 }
                 JobState::Assigned => {
                     assert!(!queued);
                     let node: Node = c.account(&job.node).await.unwrap();
                     assert_eq!((node.status, node.current_job), (NodeStatus::Busy, key));
+                    assert_eq!(job.collateral, job.terms.execution_collateral);
+                    assert!(!job.released_by_owner(&job.node_owner), "never back to an owner that released it");
                 }
-                JobState::Submitted => assert!(job.result.is_some() && !queued && job.bond == 0),
+                JobState::Submitted => {
+                    assert!(job.result.is_some() && !queued && job.bond == 0);
+                    assert!(job.collateral <= job.terms.execution_collateral);
+                }
                 JobState::Disputed => assert!(job.result.is_some() && !queued && job.bond > 0),
                 JobState::Settled => panic!("a settled job's account must be closed"),
             }
-            *job_locks.entry(job.node_owner).or_default() += job.locked_stake;
+            *job_locks.entry(job.node_owner).or_default() += job.collateral;
         }
         assert_eq!(c.escrow_balance().await, open_escrow);
         assert_eq!(market.open_escrow, open_escrow);

@@ -1,6 +1,7 @@
 //! ake-market in a real bank with the real SPL Token program.
 
 mod books;
+mod collateral;
 mod lifecycle;
 mod priority;
 mod rejections;

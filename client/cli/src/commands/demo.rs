@@ -90,6 +90,8 @@ pub struct DemoReport {
     pub escrowed: u64,
     pub burned: u64,
     pub treasury_fee: u64,
+    /// Burned when the job settled; never refunded.
+    pub posting_fee: u64,
     pub refunded: u64,
     pub minted: u64,
     pub epochs_closed: u64,
@@ -278,8 +280,8 @@ pub async fn run(g: &GlobalArgs, a: DemoArgs) -> anyhow::Result<()> {
     let market = p.market(0).await?;
     let mut valid = file.validate(&market)?;
     let (_, update) = p.price(&config).await?;
-    let (usd_max, tokens, _) = oracle::quote(
-        market.rate_micro_usd,
+    let q = oracle::quote(
+        &market,
         valid.args.gpus,
         valid.args.max_duration_secs,
         &update,
@@ -287,9 +289,11 @@ pub async fn run(g: &GlobalArgs, a: DemoArgs) -> anyhow::Result<()> {
         d,
     )
     .ok_or_else(|| anyhow!("the local oracle price is unusable"))?;
+    let usd_max = q.max_charge_micro_usd;
     report.quote_micro_usd = usd_max;
-    report.quote_tokens = tokens;
-    valid.args.max_tokens = tokens + tokens / 100;
+    report.quote_tokens = q.escrow;
+    report.posting_fee = q.posting_fee;
+    valid.args.max_tokens = q.total() + q.total() / 100;
     let creator_token = associated_token(&creator.pubkey(), &config.mint);
     let before = p.token_balance(&creator_token).await?;
     let job = pda::job(&creator.pubkey(), p.next_nonce(&creator.pubkey()).await?);
@@ -377,7 +381,8 @@ pub async fn run(g: &GlobalArgs, a: DemoArgs) -> anyhow::Result<()> {
 
     let after = p.token_balance(&creator_token).await?;
     let paid = before.saturating_sub(after);
-    report.refunded = report.escrowed.saturating_sub(paid);
+    // paid = charge + posting fee; what came back is the rest of the escrow.
+    report.refunded = (report.escrowed + report.posting_fee).saturating_sub(paid);
     report.burned = p.market(0).await?.tokens_burned - burned0;
     report.treasury_fee = paid - report.burned;
     report.minted = p.emissions().await?.total_minted - minted0;
@@ -397,13 +402,14 @@ pub async fn run(g: &GlobalArgs, a: DemoArgs) -> anyhow::Result<()> {
             0.0
         };
         format!(
-            "\nAKE demo finished in {:.0} s\n  quote        {} -> {} AKE\n  escrowed     {} AKE\n  burned       {} AKE\n  treasury fee {} AKE\n  refunded     {} AKE\n  minted       {} AKE over {} closed epoch(s) (node reward, treasury share, crank tips)\n  supply       {} -> {} AKE (burn/mint {:.6})\n  frame        {} (verified against commitment {})\n  runtime      {}",
+            "\nAKE demo finished in {:.0} s\n  quote        {} -> {} AKE\n  escrowed     {} AKE\n  burned       {} AKE (payment and posting fee)\n  treasury fee {} AKE\n  posting fee  {} AKE\n  refunded     {} AKE\n  minted       {} AKE over {} closed epoch(s) (node reward, treasury share, crank tips)\n  supply       {} -> {} AKE (burn/mint {:.6})\n  frame        {} (verified against commitment {})\n  runtime      {}",
             started.elapsed().as_secs_f64(),
             usd(r.quote_micro_usd),
             format(r.quote_tokens, d),
             format(r.escrowed, d),
             format(r.burned, d),
             format(r.treasury_fee, d),
+            format(r.posting_fee, d),
             format(r.refunded, d),
             format(r.minted, d),
             r.epochs_closed,

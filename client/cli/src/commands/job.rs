@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ake_market::state::{Job, JobSpec, JobState};
+use ake_market::state::{Job, JobSpec, JobState, ReleaseReason};
 use ake_sdk::ake_market;
 use ake_sdk::job_spec::JobSpecFile;
 use ake_sdk::oracle;
@@ -104,6 +104,15 @@ pub struct JobView {
     pub wall_secs: Option<u64>,
     pub energy_mj: Option<u64>,
     pub attempts: u8,
+    pub posting_fee: u64,
+    /// Owner stake locked for this job now (execution, then result collateral).
+    pub collateral: u64,
+    /// The node may hand the job back for free until then (unix time).
+    pub release_window_end: Option<i64>,
+    pub releases: u8,
+    pub expiries: u8,
+    /// Why the job was last handed back, as the node said.
+    pub last_release: Option<String>,
 }
 
 pub fn view(key: &Pubkey, j: &Job) -> JobView {
@@ -130,7 +139,29 @@ pub fn view(key: &Pubkey, j: &Job) -> JobView {
         wall_secs: j.result.as_ref().map(|r| r.usage.wall_secs),
         energy_mj: j.result.as_ref().map(|r| r.usage.energy_mj),
         attempts: j.attempts,
+        posting_fee: j.posting_fee,
+        collateral: j.collateral,
+        release_window_end: (j.state == JobState::Assigned).then_some(j.terms.release_window_end),
+        releases: j.releases,
+        expiries: j.expiries,
+        last_release: j.last_release.map(release_reason_name),
     }
+}
+
+/// A release reason as people read it.
+pub fn release_reason_name(r: ReleaseReason) -> String {
+    match r {
+        ReleaseReason::InputUnavailable => "input unavailable",
+        ReleaseReason::InputHashMismatch => "input hash mismatch",
+        ReleaseReason::ImageUnavailable => "image unavailable",
+        ReleaseReason::ImageNotAllowed => "image not allowed by the node",
+        ReleaseReason::SpecInvalid => "spec invalid",
+        ReleaseReason::SpecUnsupported => "spec unsupported by the node",
+        ReleaseReason::ResourcesMissing => "resources missing on the node",
+        ReleaseReason::OperatorShutdown => "operator shutdown",
+        ReleaseReason::DeadlineUnreachable => "deadline unreachable",
+    }
+    .into()
 }
 
 pub fn state_name(s: JobState) -> &'static str {
@@ -160,6 +191,25 @@ fn describe(v: &JobView, d: u8) -> String {
     }
     if let Some(t) = v.deadline {
         s.push_str(&format!("\n  deadline  unix {t}"));
+    }
+    if v.collateral > 0 {
+        s.push_str(&format!(
+            "\n  collateral {} AKE of the node owner's stake",
+            format(v.collateral, d)
+        ));
+    }
+    if let Some(t) = v.release_window_end {
+        s.push_str(&format!("\n  free hand-back until unix {t}"));
+    }
+    if v.releases > 0 {
+        s.push_str(&format!(
+            "\n  handed back {} time(s), last: {}",
+            v.releases,
+            v.last_release.as_deref().unwrap_or("?")
+        ));
+    }
+    if v.expiries > 0 {
+        s.push_str(&format!("\n  missed deadlines {}", v.expiries));
     }
     if let (Some(c), Some(u)) = (&v.commitment, &v.output_uri) {
         s.push_str(&format!("\n  result    {c}\n  outputs   {u}"));
@@ -275,8 +325,8 @@ pub async fn run(g: &GlobalArgs, c: JobCommand) -> anyhow::Result<()> {
             }
             let creator = ctx.signer()?;
             let (_, update) = p.price(&config).await?;
-            let (usd_max, quote, _) = oracle::quote(
-                market.rate_micro_usd,
+            let q = oracle::quote(
+                &market,
                 valid.args.gpus,
                 valid.args.max_duration_secs,
                 &update,
@@ -284,6 +334,7 @@ pub async fn run(g: &GlobalArgs, c: JobCommand) -> anyhow::Result<()> {
                 d,
             )
             .ok_or_else(|| anyhow::anyhow!("the oracle price is not usable now"))?;
+            let (usd_max, quote) = (q.max_charge_micro_usd, q.total());
             valid.args.max_tokens = match max_tokens {
                 Some(m) => parse(&m, d)?,
                 None => quote.saturating_add(quote * slippage_bps / 10_000),
@@ -292,10 +343,12 @@ pub async fn run(g: &GlobalArgs, c: JobCommand) -> anyhow::Result<()> {
             let before = p.token_balance(&token).await?;
             anyhow::ensure!(
                 before >= quote,
-                "your AKE account {token} holds {} AKE; this job escrows about {} AKE ({} max)",
+                "your AKE account {token} holds {} AKE; this job takes about {} AKE ({} AKE escrow for up to {}, plus a {} AKE posting fee)",
                 format(before, d),
                 format(quote, d),
-                usd(usd_max)
+                format(q.escrow, d),
+                usd(usd_max),
+                format(q.posting_fee, d)
             );
             let job = pda::job(&creator.pubkey(), p.next_nonce(&creator.pubkey()).await?);
             let (market_index, args) = (valid.market, valid.args);

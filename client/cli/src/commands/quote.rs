@@ -22,6 +22,8 @@ pub struct Quote {
     pub market: u16,
     pub max_charge_micro_usd: u64,
     pub escrow_base_units: u64,
+    /// Never refunded; burned when the job leaves the system.
+    pub posting_fee_base_units: u64,
     pub ema_price_mantissa: i64,
     pub ema_conf_mantissa: u64,
     pub haircut_price_mantissa: u64,
@@ -37,8 +39,8 @@ pub async fn run(g: &GlobalArgs, a: QuoteArgs) -> anyhow::Result<()> {
     let market = p.market(a.market).await?;
     let (_, update) = p.price(&config).await?;
     let decimals = ake_sdk::accounts::mint_decimals(ctx.chain(), &config.mint).await?;
-    let (usd_max, tokens, price) = oracle::quote(
-        market.rate_micro_usd,
+    let quote = oracle::quote(
+        &market,
         a.gpus,
         a.secs,
         &update,
@@ -52,11 +54,12 @@ pub async fn run(g: &GlobalArgs, a: QuoteArgs) -> anyhow::Result<()> {
     let m = &update.price_message;
     let q = Quote {
         market: a.market,
-        max_charge_micro_usd: usd_max,
-        escrow_base_units: tokens,
+        max_charge_micro_usd: quote.max_charge_micro_usd,
+        escrow_base_units: quote.escrow,
+        posting_fee_base_units: quote.posting_fee,
         ema_price_mantissa: m.ema_price,
         ema_conf_mantissa: m.ema_conf,
-        haircut_price_mantissa: price,
+        haircut_price_mantissa: quote.price,
         price_expo: m.exponent,
         price_age_secs: now - m.publish_time,
         decimals,
@@ -64,7 +67,7 @@ pub async fn run(g: &GlobalArgs, a: QuoteArgs) -> anyhow::Result<()> {
     print(ctx.json, &q, |q| {
         let scale = |v: u128| v as f64 * 10f64.powi(q.price_expo);
         format!(
-            "market {} ({}): {} GPU x {} s at {} per GPU-second\n  max charge  {}\n  escrow      {} AKE\n  AKE/USD     {:.6} (EMA) - {:.6} haircut = {:.6}, {} s old",
+            "market {} ({}): {} GPU x {} s at {} per GPU-second\n  max charge  {}\n  escrow      {} AKE (what is not charged comes back)\n  posting fee {} AKE ({}, never refunded)\n  AKE/USD     {:.6} (EMA) - {:.6} haircut = {:.6}, {} s old",
             q.market,
             market.name_str(),
             a.gpus,
@@ -72,6 +75,8 @@ pub async fn run(g: &GlobalArgs, a: QuoteArgs) -> anyhow::Result<()> {
             usd(market.rate_micro_usd),
             usd(q.max_charge_micro_usd),
             format(q.escrow_base_units, q.decimals),
+            format(q.posting_fee_base_units, q.decimals),
+            usd(market.posting_fee_micro_usd),
             scale(q.ema_price_mantissa as u128),
             scale(q.ema_price_mantissa as u128) - scale(q.haircut_price_mantissa as u128),
             scale(q.haircut_price_mantissa as u128),

@@ -3,6 +3,7 @@ use anchor_spl::token::{Mint, Token, TokenAccount};
 
 use crate::errors::MarketError;
 use crate::events::JobCancelled;
+use crate::settlement::refund_job;
 use crate::state::{Job, JobState, Market};
 use crate::vaults::Vault;
 
@@ -17,40 +18,40 @@ pub struct CancelJob<'info> {
     pub market: AccountLoader<'info, Market>,
     #[account(mut, address = market.load()?.escrow_vault @ MarketError::AccountMismatch)]
     pub escrow_vault: Box<Account<'info, TokenAccount>>,
-    #[account(address = escrow_vault.mint @ MarketError::WrongMint)]
+    /// Mutable: the posting fee is burned.
+    #[account(mut, address = escrow_vault.mint @ MarketError::WrongMint)]
     pub mint: Box<Account<'info, Mint>>,
     #[account(mut, token::mint = mint, token::authority = creator)]
     pub creator_token: Box<Account<'info, TokenAccount>>,
     pub token_program: Program<'info, Token>,
 }
 
-/// A queued job can be withdrawn at any time (even while paused): full refund.
+/// A queued job can be withdrawn at any time (even while paused): the
+/// escrow comes back; the posting fee is burned.
 pub fn handler(mut ctx: Context<CancelJob>) -> Result<()> {
     let a = &mut ctx.accounts;
     require!(a.job.state == JobState::Queued, MarketError::NotQueued);
     let job_key = a.job.key();
-    let refund = a.job.escrow;
-    let escrow = {
-        let mut market = a.market.load_mut()?;
-        market.remove_job(&job_key)?;
-        market.open_escrow = market
-            .open_escrow
-            .checked_sub(refund)
-            .ok_or(MarketError::MathOverflow)?;
-        Vault::escrow(
-            &a.market.key(),
-            market.escrow_bump,
-            a.escrow_vault.to_account_info(),
-            a.mint.to_account_info(),
-            a.mint.decimals,
-        )
-    };
-    escrow.pay_out(&a.creator_token.to_account_info(), refund)?;
-    a.job.escrow = 0;
-    a.job.state = JobState::Settled;
+    let mut market = a.market.load_mut()?;
+    market.remove_job(&job_key)?;
+    let escrow = Vault::escrow(
+        &a.market.key(),
+        market.escrow_bump,
+        a.escrow_vault.to_account_info(),
+        a.mint.to_account_info(),
+        a.mint.decimals,
+    );
+    let (refund, posting_fee_burned) = refund_job(
+        &mut market,
+        &escrow,
+        &mut a.job,
+        &a.creator_token.to_account_info(),
+    )?;
+    drop(market);
     emit_cpi!(JobCancelled {
         job: job_key,
-        refund
+        refund,
+        posting_fee_burned
     });
     Ok(())
 }

@@ -1,7 +1,7 @@
 use anchor_lang::prelude::*;
 use anchor_spl::token::{self, InitializeAccount3, Mint, Token, TokenAccount};
 
-use crate::constants::{CONFIG_SEED, ESCROW_SEED, MARKET_SEED, MAX_MARKET_NAME_LEN};
+use crate::constants::{CONFIG_SEED, ESCROW_SEED, MARKET_SEED, MAX_MARKET_NAME_LEN, MAX_RELEASES};
 use crate::errors::MarketError;
 use crate::events::MarketSaved;
 use crate::state::{Config, Market};
@@ -14,7 +14,38 @@ pub struct MarketArgs {
     pub min_stake_per_gpu: u64,
     pub max_gpus_per_job: u16,
     pub max_duration_secs: u32,
+    /// Not refunded: makes every post cost something (micro-USD).
+    pub posting_fee_micro_usd: u64,
+    pub collateral: CollateralArgs,
+    pub release: ReleaseArgs,
 }
+
+/// What a job puts at risk (see `math::execution_collateral`).
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CollateralArgs {
+    /// Execution collateral is at least this share of the escrow.
+    pub escrow_bps: u16,
+    /// Result collateral is this multiple of the charge, in bps.
+    pub result_charge_bps: u16,
+}
+
+/// How nodes may hand jobs back (see `release_job`).
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReleaseArgs {
+    /// Free window: `window_bps` of the max duration, clamped to [min, max] s.
+    pub window_bps: u16,
+    pub window_min_secs: u32,
+    pub window_max_secs: u32,
+    /// Hand-backs a job may take before it is refunded (1..=3).
+    pub max_releases: u8,
+    /// Hand-backs an owner may make per budget window before one costs an expiry.
+    pub budget: u16,
+    pub budget_window_secs: u32,
+}
+
+const DAY: u32 = 86_400;
+/// A posting fee above 100 USD would be a typo, not a policy.
+const MAX_POSTING_FEE_MICRO_USD: u64 = 100_000_000;
 
 impl MarketArgs {
     pub fn validate(&self) -> Result<[u8; 32]> {
@@ -23,8 +54,29 @@ impl MarketArgs {
                 && self.name.len() <= MAX_MARKET_NAME_LEN
                 && self.rate_micro_usd > 0
                 && (1..=64).contains(&self.max_gpus_per_job)
-                && (1..=30 * 86_400).contains(&self.max_duration_secs),
+                && (1..=30 * DAY).contains(&self.max_duration_secs),
             MarketError::InvalidMarketSettings
+        );
+        require!(
+            (1..=MAX_POSTING_FEE_MICRO_USD).contains(&self.posting_fee_micro_usd),
+            MarketError::InvalidPostingFee
+        );
+        let c = &self.collateral;
+        require!(
+            self.min_stake_per_gpu > 0
+                && (1..=20_000).contains(&c.escrow_bps)
+                && (10_000..=50_000).contains(&c.result_charge_bps),
+            MarketError::InvalidCollateralSettings
+        );
+        let r = &self.release;
+        require!(
+            r.window_bps <= 10_000
+                && (1..=r.window_max_secs).contains(&r.window_min_secs)
+                && r.window_max_secs <= DAY
+                && (1..=MAX_RELEASES as u8).contains(&r.max_releases)
+                && r.budget >= 1
+                && (1..=30 * DAY).contains(&r.budget_window_secs),
+            MarketError::InvalidReleaseSettings
         );
         let mut name = [0u8; 32];
         name[..self.name.len()].copy_from_slice(self.name.as_bytes());
@@ -37,6 +89,16 @@ impl MarketArgs {
         market.min_stake_per_gpu = self.min_stake_per_gpu;
         market.max_gpus_per_job = self.max_gpus_per_job;
         market.max_duration_secs = self.max_duration_secs;
+        market.posting_fee_micro_usd = self.posting_fee_micro_usd;
+        market.collateral_escrow_bps = self.collateral.escrow_bps;
+        market.result_collateral_bps = self.collateral.result_charge_bps;
+        let r = &self.release;
+        market.release_window_bps = r.window_bps;
+        market.release_window_min_secs = r.window_min_secs;
+        market.release_window_max_secs = r.window_max_secs;
+        market.max_releases = r.max_releases;
+        market.release_budget = r.budget;
+        market.release_budget_window_secs = r.budget_window_secs;
         Ok(())
     }
 
@@ -44,11 +106,7 @@ impl MarketArgs {
         MarketSaved {
             market,
             index,
-            name: self.name.clone(),
-            rate_micro_usd: self.rate_micro_usd,
-            min_stake_per_gpu: self.min_stake_per_gpu,
-            max_gpus_per_job: self.max_gpus_per_job,
-            max_duration_secs: self.max_duration_secs,
+            args: self.clone(),
             created,
         }
     }

@@ -46,6 +46,8 @@ pub fn handler(ctx: Context<DepositStake>, amount: u64) -> Result<()> {
             locked: 0,
             unbonding: 0,
             unlock_at: 0,
+            release_window: 0,
+            releases_in_window: 0,
             bump,
         }
     } else {

@@ -28,13 +28,14 @@ pub struct DisputeJob<'info> {
 }
 
 /// The creator challenges a result inside the challenge window by posting
-/// the configured bond. The job freezes until the arbiter resolves it or
+/// the bond of the job's terms. The job freezes until the arbiter resolves it or
 /// the dispute times out in the creator's favour.
 pub fn handler(mut ctx: Context<DisputeJob>) -> Result<()> {
     let now = Clock::get()?.unix_timestamp;
-    let sla = ctx.accounts.config.params.sla;
-    let window = i64::from(ctx.accounts.config.params.challenge_window_secs);
     let a = &mut ctx.accounts;
+    // The terms the job was assigned under, not today's parameters.
+    let terms = a.job.terms;
+    let window = i64::from(terms.challenge_window_secs);
     require!(
         a.job.state == JobState::Submitted,
         MarketError::InvalidJobState
@@ -51,23 +52,23 @@ pub fn handler(mut ctx: Context<DisputeJob>) -> Result<()> {
         a.escrow_vault.to_account_info(),
         a.mint.to_account_info(),
         a.creator.to_account_info(),
-        sla.dispute_bond,
+        terms.dispute_bond,
         a.mint.decimals,
     )?;
     let timeout_at = now
-        .checked_add(i64::from(sla.dispute_timeout_secs))
+        .checked_add(i64::from(terms.dispute_timeout_secs))
         .ok_or(MarketError::MathOverflow)?;
     let job_key = a.job.key();
     {
         let mut market = a.market.load_mut()?;
         market.open_escrow = market
             .open_escrow
-            .checked_add(sla.dispute_bond)
+            .checked_add(terms.dispute_bond)
             .ok_or(MarketError::MathOverflow)?;
         market.track(job_key, timeout_at, PHASE_DISPUTED)?;
     }
     a.job.state = JobState::Disputed;
-    a.job.bond = sla.dispute_bond;
+    a.job.bond = terms.dispute_bond;
     a.job.disputed_at = now;
     a.node.jobs_disputed = a
         .node
@@ -77,7 +78,7 @@ pub fn handler(mut ctx: Context<DisputeJob>) -> Result<()> {
     let event = JobDisputed {
         job: job_key,
         node: a.node.key(),
-        bond: sla.dispute_bond,
+        bond: terms.dispute_bond,
         timeout_at,
     };
     emit_cpi!(event);

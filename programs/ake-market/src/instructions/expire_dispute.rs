@@ -23,8 +23,8 @@ pub struct ExpireDispute<'info> {
 /// Anyone ends a dispute the arbiter left unresolved past the timeout: the
 /// creator wins, so the protocol never holds a creator's money forever.
 pub fn handler(mut ctx: Context<ExpireDispute>) -> Result<()> {
-    let timeout = i64::from(ctx.accounts.settle.config.params.sla.dispute_timeout_secs);
     let a = &mut ctx.accounts;
+    let timeout = i64::from(a.job.terms.dispute_timeout_secs);
     let timeout_at = a
         .job
         .disputed_at

@@ -3,10 +3,12 @@ use anchor_spl::token::{Mint, Token, TokenAccount};
 
 use crate::constants::{CONFIG_SEED, STAKE_SEED};
 use crate::errors::MarketError;
-use crate::events::{JobAssigned, JobExpired, JobQueued, NodeSlashed};
-use crate::matching::{assign, must_assign};
-use crate::sla::penalize;
-use crate::state::{Config, Job, JobState, Market, Node, NodeStatus, Stake, Waiting};
+use crate::events::{JobExpired, JobQueued, NodeSlashed};
+use crate::matching::{candidate_with_stake, offer_to_waiting_node, waiting_job};
+use crate::math::bps_of_ceil;
+use crate::settlement::refund_job;
+use crate::sla::{mark_breach, take_collateral};
+use crate::state::{Config, Job, JobState, Market, Node, NodeStatus, Stake};
 use crate::vaults::Vault;
 
 #[event_cpi]
@@ -40,13 +42,18 @@ pub struct ExpireJob<'info> {
     /// The best waiting node for the re-queued job, when there is one.
     #[account(mut, constraint = candidate_node.market == market.key() @ MarketError::AccountMismatch)]
     pub candidate_node: Option<Box<Account<'info, Node>>>,
+    /// The candidate's owner's stake; omitted when the candidate belongs to
+    /// the expired node's owner (its stake is already here).
+    #[account(mut)]
+    pub candidate_owner_stake: Option<Box<Account<'info, Stake>>>,
     pub token_program: Program<'info, Token>,
 }
 
-/// Anyone may expire a job whose node missed its deadline. The node's owner
-/// is slashed (part burned, part the caller's bounty), the node is suspended
-/// until its owner re-arms it, and the job goes back to the front of its
-/// tier, or is refunded once it has used all its attempts.
+/// Anyone may expire a job whose node missed its deadline. The job's own
+/// collateral is slashed (part burned, part the caller's bounty; the rest of
+/// it unlocked), the node is suspended until its owner re-arms it, and the
+/// job goes back to the front of its tier, or is refunded once it has
+/// missed `max_job_attempts` deadlines or finds the queue full.
 pub fn handler(mut ctx: Context<ExpireJob>) -> Result<()> {
     let now = Clock::get()?.unix_timestamp;
     let params = ctx.accounts.config.params;
@@ -60,10 +67,11 @@ pub fn handler(mut ctx: Context<ExpireJob>) -> Result<()> {
     );
     require!(now > a.job.deadline, MarketError::DeadlineNotReached);
 
-    a.node_owner_stake.unlock(a.job.locked_stake)?;
-    a.job.locked_stake = 0;
-    a.job.node = Pubkey::default();
-    a.job.node_owner = Pubkey::default();
+    let collateral = a.job.collateral;
+    let terms = a.job.terms;
+    let slash = bps_of_ceil(collateral, u64::from(terms.expiry_slash_bps))
+        .ok_or(MarketError::MathOverflow)?
+        .min(collateral);
     a.node.jobs_expired = a
         .node
         .jobs_expired
@@ -80,31 +88,58 @@ pub fn handler(mut ctx: Context<ExpireJob>) -> Result<()> {
         a.mint.to_account_info(),
         a.mint.decimals,
     );
-    let slash = penalize(
-        &mut a.node,
+    let taken = take_collateral(
         &mut a.node_owner_stake,
         &mut market,
         &stake_vault,
-        params.sla.expiry_slash_bps,
-        params.sla.expiry_bounty_bps,
+        slash,
+        terms.expiry_bounty_bps,
         Some(&a.caller_token.to_account_info()),
     )?;
+    mark_breach(&mut a.node);
+    a.node_owner_stake.unlock(collateral - slash)?;
     let slashed = NodeSlashed {
         node: node_key,
         owner: a.node.owner,
         job: job_key,
-        slashed: slash.slashed,
-        burned: slash.burned,
-        bounty: slash.bounty,
+        slashed: taken.slashed,
+        burned: taken.burned,
+        bounty: taken.bounty,
         reputation_bps: a.node.reputation_bps,
     };
+    a.job.collateral = 0;
+    a.job.node = Pubkey::default();
+    a.job.node_owner = Pubkey::default();
+    a.job.expiries = a
+        .job
+        .expiries
+        .checked_add(1)
+        .ok_or(MarketError::MathOverflow)?;
+    a.job.state = JobState::Queued;
 
-    if a.job.attempts >= params.max_job_attempts {
-        let refund = a.job.escrow;
-        market.open_escrow = market
-            .open_escrow
-            .checked_sub(refund)
-            .ok_or(MarketError::MathOverflow)?;
+    let offer = if a.job.expiries >= params.max_job_attempts {
+        None
+    } else {
+        let candidate = candidate_with_stake(
+            a.candidate_node.as_mut().map(|n| (n.key(), &mut ***n)),
+            a.candidate_owner_stake.as_mut().map(|s| &mut ***s),
+            Some(&mut **a.node_owner_stake),
+        )?;
+        let offer = offer_to_waiting_node(&mut market, job_key, &mut a.job, candidate, &params, now)?;
+        // A full queue refunds rather than leaving the job assigned to a
+        // node that already failed it.
+        if offer.unassigned() && market.job_queue_full() {
+            None
+        } else {
+            if offer.unassigned() {
+                let entry = waiting_job(&market, job_key, &a.job)?;
+                market.enqueue_job(entry, true)?;
+            }
+            Some(offer)
+        }
+    };
+
+    let Some(offer) = offer else {
         let escrow = Vault::escrow(
             &market_key,
             market.escrow_bump,
@@ -112,54 +147,23 @@ pub fn handler(mut ctx: Context<ExpireJob>) -> Result<()> {
             a.mint.to_account_info(),
             a.mint.decimals,
         );
+        let (refund, posting_fee_burned) = refund_job(
+            &mut market,
+            &escrow,
+            &mut a.job,
+            &a.creator_token.to_account_info(),
+        )?;
         drop(market);
-        escrow.pay_out(&a.creator_token.to_account_info(), refund)?;
-        a.job.escrow = 0;
-        a.job.state = JobState::Settled;
         a.job.close(a.creator.to_account_info())?;
         emit_cpi!(slashed);
         emit_cpi!(JobExpired {
             job: job_key,
             node: node_key,
             requeued: false,
-            refund
+            refund,
+            posting_fee_burned
         });
         return Ok(());
-    }
-
-    a.job.state = JobState::Queued;
-    let best = market.best_node_for(a.job.gpus, a.job.min_reputation_bps);
-    let passed = a.candidate_node.as_ref().map(|n| n.key());
-    let reassigned = if must_assign(best, passed)? {
-        let candidate = a
-            .candidate_node
-            .as_mut()
-            .ok_or(MarketError::MatchCandidateMissing)?;
-        let candidate_key = candidate.key();
-        market.remove_node(&candidate_key)?;
-        let stake = candidate.locked_stake;
-        let deadline = assign(
-            &mut market,
-            job_key,
-            &mut a.job,
-            candidate_key,
-            candidate,
-            stake,
-            now,
-            params.completion_grace_secs,
-        )?;
-        Some((candidate_key, deadline))
-    } else {
-        market.enqueue_job(
-            Waiting {
-                key: job_key,
-                gpus: a.job.gpus,
-                reputation_bps: a.job.min_reputation_bps,
-                tier: a.job.tier,
-            },
-            true,
-        )?;
-        None
     };
     drop(market);
     let attempt = a.job.attempts;
@@ -168,15 +172,14 @@ pub fn handler(mut ctx: Context<ExpireJob>) -> Result<()> {
         job: job_key,
         node: node_key,
         requeued: true,
-        refund: 0
+        refund: 0,
+        posting_fee_burned: 0
     });
-    match reassigned {
-        Some((node, deadline)) => emit_cpi!(JobAssigned {
-            job: job_key,
-            node,
-            deadline,
-            attempt
-        }),
+    if let Some(idled) = offer.idled_event(job_key) {
+        emit_cpi!(idled);
+    }
+    match offer.assigned_event(job_key, attempt) {
+        Some(assigned) => emit_cpi!(assigned),
         None => emit_cpi!(JobQueued {
             job: job_key,
             market: market_key,

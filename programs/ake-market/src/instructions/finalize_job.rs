@@ -18,8 +18,8 @@ pub struct FinalizeJob<'info> {
 
 /// Anyone settles a submitted job once its challenge window has passed.
 pub fn handler(mut ctx: Context<FinalizeJob>) -> Result<()> {
-    let window = i64::from(ctx.accounts.settle.config.params.challenge_window_secs);
     let a = &mut ctx.accounts;
+    let window = i64::from(a.job.terms.challenge_window_secs);
     let window_end = a
         .job
         .submitted_at

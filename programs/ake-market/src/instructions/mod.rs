@@ -14,6 +14,7 @@ pub mod post_job;
 pub mod propose_authority;
 pub mod rearm_node;
 pub mod register_node;
+pub mod release_job;
 pub mod request_unstake;
 pub mod resolve_dispute;
 pub mod set_paused;
@@ -54,6 +55,8 @@ pub use propose_authority::*;
 pub use rearm_node::*;
 #[allow(ambiguous_glob_reexports)]
 pub use register_node::*;
+#[allow(ambiguous_glob_reexports)]
+pub use release_job::*;
 #[allow(ambiguous_glob_reexports)]
 pub use request_unstake::*;
 #[allow(ambiguous_glob_reexports)]

@@ -3,8 +3,8 @@ use anchor_lang::prelude::*;
 use crate::constants::{CONFIG_SEED, NODE_SEED, STAKE_SEED};
 use crate::errors::MarketError;
 use crate::events::{JobAssigned, NodeQueued};
-use crate::matching::{assign, must_assign};
-use crate::state::{Config, Job, Market, Node, NodeStatus, Stake, Waiting};
+use crate::matching::{assign, must_assign, waiting_node, Assignment};
+use crate::state::{Config, Job, Market, Node, NodeStatus, Stake};
 
 #[event_cpi]
 #[derive(Accounts)]
@@ -28,12 +28,13 @@ pub struct NodeReady<'info> {
     pub candidate_job: Option<Box<Account<'info, Job>>>,
 }
 
-/// Locks the owner's stake for this market and takes the best queued job the
-/// node can serve, or joins the node queue.
+/// Takes the best queued job the node can serve and its owner can cover
+/// (locking that job's collateral), or joins the node queue (locking the
+/// market's stake per GPU for each of its GPUs).
 pub fn handler(mut ctx: Context<NodeReady>) -> Result<()> {
     require!(!ctx.accounts.config.paused, MarketError::Paused);
     let now = Clock::get()?.unix_timestamp;
-    let grace = ctx.accounts.config.params.completion_grace_secs;
+    let params = ctx.accounts.config.params;
     let node_key = ctx.accounts.node.key();
     let market_key = ctx.accounts.market.key();
     let a = &mut ctx.accounts;
@@ -41,57 +42,69 @@ pub fn handler(mut ctx: Context<NodeReady>) -> Result<()> {
     require!(a.node.status == NodeStatus::Idle, MarketError::NodeNotIdle);
 
     let mut market = a.market.load_mut()?;
-    let required = market
+    let queue_lock = market
         .min_stake_per_gpu
         .checked_mul(u64::from(a.node.gpus))
         .ok_or(MarketError::MathOverflow)?;
-    a.owner_stake.lock(required)?;
+    require!(
+        a.owner_stake.free() >= queue_lock,
+        MarketError::InsufficientStake
+    );
     let tier = a.config.tier_of(a.owner_stake.amount);
     a.node.tier = tier;
 
-    let best = market.best_job_for(a.node.gpus, a.node.reputation_bps);
+    let best = market.best_job_for(a.node.gpus, a.node.reputation_bps, a.owner_stake.free());
     let passed = a.candidate_job.as_ref().map(|j| j.key());
     if must_assign(best, passed)? {
         let job = a
             .candidate_job
             .as_mut()
             .ok_or(MarketError::MatchCandidateMissing)?;
-        let job_key = job.key();
-        market.remove_job(&job_key)?;
-        let deadline = assign(
-            &mut market,
-            job_key,
-            job,
-            node_key,
-            &mut a.node,
-            required,
-            now,
-            grace,
-        )?;
-        let attempt = job.attempts;
-        drop(market);
-        emit_cpi!(JobAssigned {
-            job: job_key,
-            node: node_key,
-            deadline,
-            attempt
-        });
-    } else {
-        market.enqueue_node(Waiting {
-            key: node_key,
-            gpus: a.node.gpus,
-            reputation_bps: a.node.reputation_bps,
-            tier,
-        })?;
-        a.node.status = NodeStatus::Queued;
-        a.node.locked_stake = required;
-        drop(market);
-        emit_cpi!(NodeQueued {
-            node: node_key,
-            market: market_key,
-            tier,
-            locked_stake: required
-        });
+        // A job this owner handed back is never its again; the node waits
+        // for the next post instead.
+        if !job.released_by_owner(&a.node.owner) {
+            let job_key = job.key();
+            let assignment = assign(
+                &mut market,
+                job_key,
+                job,
+                node_key,
+                &mut a.node,
+                &mut a.owner_stake,
+                &params,
+                now,
+            )?;
+            if let Assignment::Assigned {
+                deadline,
+                collateral,
+                release_window_end,
+            } = assignment
+            {
+                market.remove_job(&job_key)?;
+                let attempt = job.attempts;
+                drop(market);
+                emit_cpi!(JobAssigned {
+                    job: job_key,
+                    node: node_key,
+                    deadline,
+                    attempt,
+                    collateral,
+                    release_window_end,
+                });
+                return Ok(());
+            }
+        }
     }
+    a.owner_stake.lock(queue_lock)?;
+    market.enqueue_node(waiting_node(node_key, &a.node, tier))?;
+    a.node.status = NodeStatus::Queued;
+    a.node.locked_stake = queue_lock;
+    drop(market);
+    emit_cpi!(NodeQueued {
+        node: node_key,
+        market: market_key,
+        tier,
+        locked_stake: queue_lock
+    });
     Ok(())
 }

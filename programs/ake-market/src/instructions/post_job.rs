@@ -3,11 +3,13 @@ use anchor_spl::token::{Mint, Token, TokenAccount};
 
 use crate::constants::{CONFIG_SEED, CREATOR_SEED, JOB_SEED, STAKE_SEED};
 use crate::errors::MarketError;
-use crate::events::{JobAssigned, JobPosted, JobQueued};
-use crate::matching::{assign, must_assign};
+use crate::events::{JobPosted, JobQueued};
+use crate::matching::{candidate_with_stake, offer_to_waiting_node, waiting_job};
 use crate::math::{charge_micro_usd, micro_usd_to_tokens_ceil};
 use crate::oracle::read_price;
-use crate::state::{Config, Creator, Job, JobSpec, JobState, Market, Node, Stake, Waiting};
+use crate::state::{
+    Config, Creator, Job, JobSpec, JobState, Market, Node, SlaTerms, Stake, MAX_REPUTATION_BPS,
+};
 use crate::vaults::deposit;
 use ake_program_common::account_creation::{create_pda, is_uncreated, read_existing, write_new};
 
@@ -52,6 +54,9 @@ pub struct PostJob<'info> {
     /// The best waiting node able to serve this job, when there is one.
     #[account(mut, constraint = candidate_node.market == market.key() @ MarketError::AccountMismatch)]
     pub candidate_node: Option<Box<Account<'info, Node>>>,
+    /// The candidate's owner's stake: the job's collateral is locked from it.
+    #[account(mut)]
+    pub candidate_owner_stake: Option<Box<Account<'info, Stake>>>,
     pub token_program: Program<'info, Token>,
     pub system_program: Program<'info, System>,
 }
@@ -65,16 +70,21 @@ pub fn handler(mut ctx: Context<PostJob>, args: PostJobArgs) -> Result<()> {
     let job_key = a.job.key();
     let creator_key = a.creator.key();
 
-    let (rate, max_gpus, max_duration) = {
+    let (rate, max_gpus, max_duration, fee_micro_usd) = {
         let m = a.market.load()?;
-        (m.rate_micro_usd, m.max_gpus_per_job, m.max_duration_secs)
+        (
+            m.rate_micro_usd,
+            m.max_gpus_per_job,
+            m.max_duration_secs,
+            m.posting_fee_micro_usd,
+        )
     };
     require!(
         (1..=max_gpus).contains(&args.gpus) && (1..=max_duration).contains(&args.max_duration_secs),
         MarketError::InvalidJobShape
     );
     require!(
-        args.min_reputation_bps <= 10_000,
+        args.min_reputation_bps <= MAX_REPUTATION_BPS,
         MarketError::InvalidJobShape
     );
     let (spec_len, spec_hash) = args.spec.validate()?;
@@ -84,7 +94,14 @@ pub fn handler(mut ctx: Context<PostJob>, args: PostJobArgs) -> Result<()> {
         .ok_or(MarketError::MathOverflow)?;
     let escrow = micro_usd_to_tokens_ceil(max_charge, price.mantissa, price.expo, price.decimals)
         .ok_or(MarketError::MathOverflow)?;
-    require!(escrow <= args.max_tokens, MarketError::SlippageExceeded);
+    // The posting fee rounds up too, and the slippage guard covers both.
+    let posting_fee =
+        micro_usd_to_tokens_ceil(fee_micro_usd, price.mantissa, price.expo, price.decimals)
+            .ok_or(MarketError::MathOverflow)?;
+    let total = escrow
+        .checked_add(posting_fee)
+        .ok_or(MarketError::MathOverflow)?;
+    require!(total <= args.max_tokens, MarketError::SlippageExceeded);
 
     // The creator's job counter.
     let creator_info = a.creator_account.to_account_info();
@@ -132,7 +149,7 @@ pub fn handler(mut ctx: Context<PostJob>, args: PostJobArgs) -> Result<()> {
         a.escrow_vault.to_account_info(),
         a.mint.to_account_info(),
         payer.clone(),
-        escrow,
+        total,
         a.mint.decimals,
     )?;
 
@@ -156,62 +173,45 @@ pub fn handler(mut ctx: Context<PostJob>, args: PostJobArgs) -> Result<()> {
         tier,
         state: JobState::Queued,
         attempts: 0,
+        expiries: 0,
+        releases: 0,
+        released_by: Default::default(),
+        last_release: None,
         posted_at: now,
         assigned_at: 0,
         deadline: 0,
         submitted_at: 0,
         node: Pubkey::default(),
         node_owner: Pubkey::default(),
-        locked_stake: 0,
+        collateral: 0,
+        terms: SlaTerms::default(),
+        posting_fee,
         bond: 0,
         disputed_at: 0,
         result: None,
         bump: job_bump,
     };
 
-    let grace = config.params.completion_grace_secs;
+    let params = config.params;
     let mut market = a.market.load_mut()?;
     market.open_escrow = market
         .open_escrow
-        .checked_add(escrow)
+        .checked_add(total)
         .ok_or(MarketError::MathOverflow)?;
     market.jobs_posted = market
         .jobs_posted
         .checked_add(1)
         .ok_or(MarketError::MathOverflow)?;
-    let best = market.best_node_for(job.gpus, job.min_reputation_bps);
-    let passed = a.candidate_node.as_ref().map(|n| n.key());
-    let assigned = if must_assign(best, passed)? {
-        let node = a
-            .candidate_node
-            .as_mut()
-            .ok_or(MarketError::MatchCandidateMissing)?;
-        let node_key = node.key();
-        market.remove_node(&node_key)?;
-        let stake = node.locked_stake;
-        let deadline = assign(
-            &mut market,
-            job_key,
-            &mut job,
-            node_key,
-            node,
-            stake,
-            now,
-            grace,
-        )?;
-        Some((node_key, deadline))
-    } else {
-        market.enqueue_job(
-            Waiting {
-                key: job_key,
-                gpus: job.gpus,
-                reputation_bps: job.min_reputation_bps,
-                tier,
-            },
-            false,
-        )?;
-        None
-    };
+    let candidate = candidate_with_stake(
+        a.candidate_node.as_mut().map(|n| (n.key(), &mut ***n)),
+        a.candidate_owner_stake.as_mut().map(|s| &mut ***s),
+        None,
+    )?;
+    let offer = offer_to_waiting_node(&mut market, job_key, &mut job, candidate, &params, now)?;
+    if offer.unassigned() {
+        let entry = waiting_job(&market, job_key, &job)?;
+        market.enqueue_job(entry, false)?;
+    }
     drop(market);
     write_new(&a.job.to_account_info(), &job)?;
 
@@ -225,16 +225,13 @@ pub fn handler(mut ctx: Context<PostJob>, args: PostJobArgs) -> Result<()> {
         price_mantissa: price.mantissa,
         price_expo: price.expo,
         tier,
+        posting_fee,
     });
-    match assigned {
-        Some((node, deadline)) => {
-            emit_cpi!(JobAssigned {
-                job: job_key,
-                node,
-                deadline,
-                attempt: job.attempts
-            })
-        }
+    if let Some(idled) = offer.idled_event(job_key) {
+        emit_cpi!(idled);
+    }
+    match offer.assigned_event(job_key, job.attempts) {
+        Some(assigned) => emit_cpi!(assigned),
         None => emit_cpi!(JobQueued {
             job: job_key,
             market: market_key,

@@ -57,11 +57,12 @@ pub struct Params {
 /// What breaking the SLA costs, and how disputes run.
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, InitSpace, Debug, PartialEq, Eq)]
 pub struct SlaParams {
-    /// Share of the node owner's stake (active + unbonding) slashed when a job expires.
+    /// Share of the job's execution collateral slashed when its node misses
+    /// the deadline (never more than that job's collateral).
     pub expiry_slash_bps: u16,
     /// Share of an expiry slash paid to whoever called `expire_job`; the rest is burned.
     pub expiry_bounty_bps: u16,
-    /// Share of the node owner's stake slashed (all burned) when it loses a dispute.
+    /// Share of the job's result collateral slashed (all burned) when its node loses a dispute.
     pub dispute_slash_bps: u16,
     /// Bond, in base units, a creator posts to dispute; burned if the node wins.
     pub dispute_bond: u64,
@@ -121,9 +122,9 @@ impl Params {
         );
         let sla = &self.sla;
         require!(
-            sla.expiry_slash_bps <= 5_000
+            (1..=10_000).contains(&sla.expiry_slash_bps)
                 && sla.expiry_bounty_bps <= 10_000
-                && sla.dispute_slash_bps <= 5_000
+                && (1..=10_000).contains(&sla.dispute_slash_bps)
                 && sla.dispute_bond > 0
                 && (1..=30 * DAY).contains(&sla.dispute_timeout_secs),
             MarketError::InvalidSlaSettings

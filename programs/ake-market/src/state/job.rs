@@ -1,6 +1,6 @@
 use anchor_lang::prelude::*;
 
-use crate::constants::{MAX_IMAGE_LEN, MAX_INLINE_SPEC_BYTES, MAX_URI_LEN};
+use crate::constants::{MAX_IMAGE_LEN, MAX_INLINE_SPEC_BYTES, MAX_RELEASES, MAX_URI_LEN};
 use crate::errors::MarketError;
 
 /// A job, PDA `["job", creator, nonce (u64 LE)]`. Its account is sized for
@@ -27,8 +27,16 @@ pub struct Job {
     pub price: LockedPrice,
     pub tier: u8,
     pub state: JobState,
-    /// Assignments so far (an expiry re-queues until the config's maximum).
+    /// Assignments so far (the node's journal keys its attempts by this).
     pub attempts: u8,
+    /// Missed deadlines so far; the config's `max_job_attempts` of them refund the job.
+    pub expiries: u8,
+    /// Hand-backs so far; the market's `max_releases` of them refund the job.
+    pub releases: u8,
+    /// Owners that handed this job back: it is never assigned to them again.
+    pub released_by: [Pubkey; MAX_RELEASES],
+    /// Why the job was last handed back (for people; it changes nothing).
+    pub last_release: Option<ReleaseReason>,
     pub posted_at: i64,
     pub assigned_at: i64,
     /// The node must submit by then; afterwards anyone may expire the job.
@@ -37,8 +45,15 @@ pub struct Job {
     pub node: Pubkey,
     /// The node's owner, whose stake backs this job.
     pub node_owner: Pubkey,
-    /// Owner stake locked while the job is assigned, submitted or disputed.
-    pub locked_stake: u64,
+    /// Owner stake locked for this job now: the execution collateral while
+    /// assigned, the result collateral once submitted and while disputed.
+    pub collateral: u64,
+    /// The SLA in force for this job, copied at assignment: later parameter
+    /// changes never reach a job already running.
+    pub terms: SlaTerms,
+    /// The posting fee, held in escrow and burned when the job leaves the
+    /// system (settled, cancelled or refunded); never refunded.
+    pub posting_fee: u64,
     /// The creator's dispute bond, held in the escrow vault.
     pub bond: u64,
     pub disputed_at: i64,
@@ -55,16 +70,91 @@ impl Job {
             + 32 + 2 + 4 + 2 // spec hash, gpus, duration, min reputation
             + 8 + 8 + 8 // rate, max charge, escrow
             + LockedPrice::INIT_SPACE
-            + 1 + 1 + 1 // tier, state, attempts
+            + 1 + 1 + 1 + 1 + 1 // tier, state, attempts, expiries, releases
+            + 32 * MAX_RELEASES + 1 + ReleaseReason::INIT_SPACE
             + 8 * 4 // timestamps
-            + 32 + 32 + 8 // node, node owner, locked stake
-            + 8 + 8 // bond, disputed at
+            + 32 + 32 + 8 // node, node owner, collateral
+            + SlaTerms::INIT_SPACE
+            + 8 + 8 + 8 // posting fee, bond, disputed at
             + 1 + JobResult::INIT_SPACE
             + 1 // bump
     }
 
     pub fn is_open(&self) -> bool {
         !matches!(self.state, JobState::Settled)
+    }
+
+    /// Whether `owner` handed this job back before.
+    pub fn released_by_owner(&self, owner: &Pubkey) -> bool {
+        self.released_by[..usize::from(self.releases).min(MAX_RELEASES)].contains(owner)
+    }
+
+    /// The owner tags of `released_by`, for the queue's exclusion filter.
+    pub fn excluded_owner_tags(&self) -> [u64; MAX_RELEASES] {
+        let mut tags = [0u64; MAX_RELEASES];
+        for (i, owner) in self.released_by[..usize::from(self.releases).min(MAX_RELEASES)]
+            .iter()
+            .enumerate()
+        {
+            tags[i] = crate::state::owner_tag(owner);
+        }
+        tags
+    }
+}
+
+/// The SLA terms a job runs under, fixed when it is assigned.
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, InitSpace, Debug, PartialEq, Eq, Default)]
+pub struct SlaTerms {
+    /// Locked from the owner's free stake at assignment; released at submit
+    /// down to the result collateral.
+    pub execution_collateral: u64,
+    /// Result collateral = min(execution collateral, this x the charge / 10000).
+    pub result_collateral_bps: u16,
+    /// Share of the execution collateral slashed on a missed deadline.
+    pub expiry_slash_bps: u16,
+    /// Share of an expiry slash paid to whoever expired the job.
+    pub expiry_bounty_bps: u16,
+    /// Share of the result collateral slashed (burned) on a lost dispute.
+    pub dispute_slash_bps: u16,
+    /// Until then (from assignment) the node may hand the job back for free.
+    pub release_window_end: i64,
+    pub challenge_window_secs: u32,
+    pub dispute_timeout_secs: u32,
+    pub dispute_bond: u64,
+}
+
+/// Why a node handed a job back. For people (events, `ake job status`):
+/// nobody can verify it, so it never changes what a release costs.
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, InitSpace, Debug, PartialEq, Eq)]
+pub enum ReleaseReason {
+    InputUnavailable,
+    InputHashMismatch,
+    ImageUnavailable,
+    ImageNotAllowed,
+    SpecInvalid,
+    SpecUnsupported,
+    ResourcesMissing,
+    OperatorShutdown,
+    /// The time left before the deadline cannot cover the run.
+    DeadlineUnreachable,
+}
+
+impl ReleaseReason {
+    /// Every reason, in code order (`reason as u8` is its code).
+    pub const ALL: [ReleaseReason; 9] = [
+        ReleaseReason::InputUnavailable,
+        ReleaseReason::InputHashMismatch,
+        ReleaseReason::ImageUnavailable,
+        ReleaseReason::ImageNotAllowed,
+        ReleaseReason::SpecInvalid,
+        ReleaseReason::SpecUnsupported,
+        ReleaseReason::ResourcesMissing,
+        ReleaseReason::OperatorShutdown,
+        ReleaseReason::DeadlineUnreachable,
+    ];
+
+    pub fn from_code(code: u8) -> Option<Self> {
+        Self::ALL.get(usize::from(code)).copied()
     }
 }
 

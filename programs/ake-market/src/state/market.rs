@@ -35,14 +35,34 @@ pub struct Market {
     /// Payments, slashes and lost bonds burned for this market's jobs.
     pub tokens_burned: u64,
     pub work_micro_usd: u64,
+    /// Charged at posting in micro-USD (at the oracle price, rounded up),
+    /// held in escrow and burned when the job leaves the system.
+    pub posting_fee_micro_usd: u64,
     pub max_duration_secs: u32,
+    /// Free hand-back window: `release_window_bps` of the job's max
+    /// duration, clamped to [min, max] seconds.
+    pub release_window_min_secs: u32,
+    pub release_window_max_secs: u32,
+    /// Length of the window a node owner's release budget counts in.
+    pub release_budget_window_secs: u32,
     pub index: u16,
     pub max_gpus_per_job: u16,
     pub job_count: u16,
     pub node_count: u16,
     pub in_flight_count: u16,
+    /// Execution collateral is at least this share of the job's escrow.
+    pub collateral_escrow_bps: u16,
+    /// Result collateral is this multiple of the charge (capped by the execution collateral).
+    pub result_collateral_bps: u16,
+    pub release_window_bps: u16,
+    /// Hand-backs an owner may make per budget window; beyond it a release
+    /// costs what an expiry costs.
+    pub release_budget: u16,
     pub bump: u8,
     pub escrow_bump: u8,
+    /// Hand-backs a job may take before it is refunded.
+    pub max_releases: u8,
+    pub _reserved: [u8; 5],
     pub jobs: [QueueEntry; JOB_QUEUE_CAPACITY],
     pub nodes: [QueueEntry; NODE_QUEUE_CAPACITY],
     pub in_flight: [InFlightEntry; IN_FLIGHT_CAPACITY],
@@ -55,6 +75,10 @@ pub struct QueueEntry {
     /// The job or node account.
     pub key: Pubkey,
     pub seq: u64,
+    /// A job's collateral when posted (so a node skips jobs its owner
+    /// cannot cover); a node's owner tag (so a job skips owners that
+    /// handed it back).
+    pub aux: u64,
     pub gpus: u16,
     /// A job's minimum node reputation, or a node's reputation.
     pub reputation_bps: u16,
@@ -90,6 +114,15 @@ pub struct Waiting {
     pub gpus: u16,
     pub reputation_bps: u16,
     pub tier: u8,
+    /// See [`QueueEntry::aux`].
+    pub aux: u64,
+}
+
+/// The first 8 bytes of an owner's key: enough to tell owners apart in the
+/// queue without storing whole keys (a collision only skips a node).
+pub fn owner_tag(owner: &Pubkey) -> u64 {
+    let b = owner.to_bytes();
+    u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
 }
 
 impl Market {
@@ -130,6 +163,11 @@ impl Market {
         Ok(())
     }
 
+    /// Whether the job queue has no free slot (a re-queue then refunds).
+    pub fn job_queue_full(&self) -> bool {
+        usize::from(self.job_count) >= JOB_QUEUE_CAPACITY
+    }
+
     pub fn enqueue_node(&mut self, w: Waiting) -> Result<()> {
         let seq = self.next_seq(false)?;
         let slot = free_slot(&self.nodes).ok_or(MarketError::NodeQueueFull)?;
@@ -153,17 +191,26 @@ impl Market {
     }
 
     /// The best waiting node able to serve a job of `gpus` GPUs needing
-    /// `min_reputation_bps`.
-    pub fn best_node_for(&self, gpus: u16, min_reputation_bps: u16) -> Option<Pubkey> {
+    /// `min_reputation_bps`, skipping owners that handed the job back
+    /// (`excluded` owner tags; 0 is no owner).
+    pub fn best_node_for(
+        &self,
+        gpus: u16,
+        min_reputation_bps: u16,
+        excluded: &[u64],
+    ) -> Option<Pubkey> {
         best(&self.nodes, |n| {
-            n.gpus >= gpus && n.reputation_bps >= min_reputation_bps
+            n.gpus >= gpus
+                && n.reputation_bps >= min_reputation_bps
+                && !excluded.iter().any(|t| *t != 0 && *t == n.aux)
         })
     }
 
-    /// The best waiting job a node of `gpus` GPUs and `reputation_bps` can serve.
-    pub fn best_job_for(&self, gpus: u16, reputation_bps: u16) -> Option<Pubkey> {
+    /// The best waiting job a node of `gpus` GPUs and `reputation_bps` can
+    /// serve with `free_stake` of its owner's stake as collateral.
+    pub fn best_job_for(&self, gpus: u16, reputation_bps: u16, free_stake: u64) -> Option<Pubkey> {
         best(&self.jobs, |j| {
-            j.gpus <= gpus && j.reputation_bps <= reputation_bps
+            j.gpus <= gpus && j.reputation_bps <= reputation_bps && j.aux <= free_stake
         })
     }
 
@@ -233,6 +280,7 @@ fn entry(w: Waiting, seq: u64) -> QueueEntry {
         seq,
         gpus: w.gpus,
         reputation_bps: w.reputation_bps,
+        aux: w.aux,
         tier: w.tier,
         occupied: 1,
         _pad: [0; 2],
@@ -284,6 +332,7 @@ mod tests {
             gpus,
             reputation_bps: 5_000,
             tier,
+            aux: 0,
         }
     }
 
@@ -294,18 +343,18 @@ mod tests {
         m.enqueue_job(w(2, 1, 1), false).unwrap();
         m.enqueue_job(w(3, 1, 1), false).unwrap();
         assert_eq!(
-            m.best_job_for(8, 10_000),
+            m.best_job_for(8, 10_000, u64::MAX),
             Some(Pubkey::new_from_array([2; 32]))
         );
         m.enqueue_job(w(4, 1, 1), true).unwrap();
         assert_eq!(
-            m.best_job_for(8, 10_000),
+            m.best_job_for(8, 10_000, u64::MAX),
             Some(Pubkey::new_from_array([4; 32]))
         );
         m.remove_job(&Pubkey::new_from_array([4; 32])).unwrap();
         m.remove_job(&Pubkey::new_from_array([2; 32])).unwrap();
         assert_eq!(
-            m.best_job_for(8, 10_000),
+            m.best_job_for(8, 10_000, u64::MAX),
             Some(Pubkey::new_from_array([3; 32]))
         );
         let order: Vec<u8> = m
@@ -321,10 +370,34 @@ mod tests {
         let mut m = market();
         m.enqueue_node(w(1, 1, 3)).unwrap();
         m.enqueue_node(w(2, 4, 0)).unwrap();
-        assert_eq!(m.best_node_for(2, 0), Some(Pubkey::new_from_array([2; 32])));
-        assert_eq!(m.best_node_for(1, 0), Some(Pubkey::new_from_array([1; 32])));
-        assert_eq!(m.best_node_for(8, 0), None);
-        assert_eq!(m.best_node_for(1, 6_000), None);
+        assert_eq!(m.best_node_for(2, 0, &[]), Some(Pubkey::new_from_array([2; 32])));
+        assert_eq!(m.best_node_for(1, 0, &[]), Some(Pubkey::new_from_array([1; 32])));
+        assert_eq!(m.best_node_for(8, 0, &[]), None);
+        assert_eq!(m.best_node_for(1, 6_000, &[]), None);
+    }
+
+    #[test]
+    fn nodes_skip_jobs_they_cannot_cover_and_jobs_skip_owners_that_released_them() {
+        let mut m = market();
+        let mut big = w(1, 1, 3);
+        big.aux = 5_000;
+        m.enqueue_job(big, false).unwrap();
+        let mut small = w(2, 1, 0);
+        small.aux = 200;
+        m.enqueue_job(small, false).unwrap();
+        assert_eq!(m.best_job_for(1, 10_000, 5_000), Some(Pubkey::new_from_array([1; 32])));
+        assert_eq!(m.best_job_for(1, 10_000, 4_999), Some(Pubkey::new_from_array([2; 32])));
+        assert_eq!(m.best_job_for(1, 10_000, 199), None);
+
+        let mut first = w(3, 1, 3);
+        first.aux = owner_tag(&Pubkey::new_from_array([30; 32]));
+        m.enqueue_node(first).unwrap();
+        let mut second = w(4, 1, 0);
+        second.aux = owner_tag(&Pubkey::new_from_array([40; 32]));
+        m.enqueue_node(second).unwrap();
+        let excluded = [owner_tag(&Pubkey::new_from_array([30; 32])), 0, 0];
+        assert_eq!(m.best_node_for(1, 0, &excluded), Some(Pubkey::new_from_array([4; 32])));
+        assert_eq!(m.best_node_for(1, 0, &[0, 0, 0]), Some(Pubkey::new_from_array([3; 32])));
     }
 
     #[test]
@@ -339,7 +412,7 @@ mod tests {
         assert_eq!(m.job_count as usize, JOB_QUEUE_CAPACITY);
         // FIFO survives slot reuse: job 0 is still first.
         assert_eq!(
-            m.best_job_for(1, 10_000),
+            m.best_job_for(1, 10_000, u64::MAX),
             Some(Pubkey::new_from_array([0; 32]))
         );
     }

@@ -16,7 +16,9 @@ pub struct Node {
     pub status: NodeStatus,
     /// The job assigned to this node; default when none.
     pub current_job: Pubkey,
-    /// Owner stake locked while the node waits in the queue.
+    /// Owner stake locked while the node waits in the queue (the market's
+    /// stake per GPU x its GPUs); released when it takes a job, which then
+    /// locks its own collateral.
     pub locked_stake: u64,
     /// The owner's tier when the node was armed.
     pub tier: u8,
@@ -38,6 +40,12 @@ impl Node {
     pub const SPACE: usize = 8 + Node::INIT_SPACE;
     pub const NEUTRAL_REPUTATION_BPS: u16 = 5_000;
 }
+
+/// The highest minimum reputation a job may ask for: a node that never
+/// fails settles where a sixteenth of the gap rounds to zero (9,985 or
+/// above), so a job asking for more could never be served and would squat
+/// a queue slot.
+pub const MAX_REPUTATION_BPS: u16 = 9_985;
 
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, InitSpace, Debug, PartialEq, Eq)]
 pub struct HardwareProfile {

@@ -9,11 +9,15 @@ pub struct Stake {
     pub owner: Pubkey,
     /// Active stake: counts for tiers and node collateral.
     pub amount: u64,
-    /// Part of `amount` backing waiting nodes or assigned jobs: cannot leave.
+    /// Part of `amount` backing waiting nodes or jobs' collateral: cannot leave.
     pub locked: u64,
     /// Requested out, waiting for `unlock_at`; no longer counts for anything.
     pub unbonding: u64,
     pub unlock_at: i64,
+    /// The release-budget window (unix time / the market's window length)
+    /// that `releases_in_window` counts.
+    pub release_window: u64,
+    pub releases_in_window: u16,
     pub bump: u8,
 }
 
@@ -33,16 +37,32 @@ impl Stake {
         Ok(())
     }
 
-    /// Takes `bps` of active + unbonding stake, active first. Locks stay as
-    /// they are (they are released by their jobs); `free()` is then zero
-    /// until the owner tops the stake up. Returns the amount slashed.
-    pub fn slash(&mut self, bps: u16) -> Result<u64> {
-        let (from_active, from_unbonding) =
-            crate::math::slash_split(self.amount, self.unbonding, bps)
-                .ok_or(MarketError::MathOverflow)?;
-        self.amount -= from_active;
-        self.unbonding -= from_unbonding;
-        Ok(from_active + from_unbonding)
+    /// Takes `amount` out of the stake locked for one job: the active
+    /// amount and its lock shrink together, so the owner's free stake and
+    /// other jobs' collateral are untouched.
+    pub fn slash_locked(&mut self, amount: u64) -> Result<()> {
+        require!(amount <= self.locked, MarketError::MathOverflow);
+        self.amount = self
+            .amount
+            .checked_sub(amount)
+            .ok_or(MarketError::MathOverflow)?;
+        self.locked -= amount;
+        Ok(())
+    }
+
+    /// Counts one hand-back in the window containing `now`; false once the
+    /// owner has used its budget for that window.
+    pub fn count_release(&mut self, now: i64, window_secs: u32, budget: u16) -> bool {
+        let window = now.max(0) as u64 / u64::from(window_secs.max(1));
+        if window != self.release_window {
+            self.release_window = window;
+            self.releases_in_window = 0;
+        }
+        if self.releases_in_window >= budget {
+            return false;
+        }
+        self.releases_in_window += 1;
+        true
     }
 
     pub fn unlock(&mut self, amount: u64) -> Result<()> {

@@ -1,0 +1,458 @@
+//! Per-job collateral, the bounded hand-back (`release_job`), the posting
+//! fee and usage bounded by the chain's clock; and the attacks they close,
+//! each played through and priced in AKE.
+//!
+//! Numbers used throughout (market 0, AKE at 0.499 USD after the haircut):
+//! a 1-GPU 600 s job escrows 240,481 base units and pays a posting fee of
+//! 20,041 (1 cent); its execution collateral is the 200 AKE per-GPU floor
+//! (half the escrow is far less); the expiry slash is half of that, 100 AKE;
+//! the deadline is 1,200 s after assignment and the free release window 60 s.
+
+use ake_market::errors::MarketError;
+use ake_market::state::{JobState, Node, ReleaseReason, Stake};
+use ake_sdk::{instructions as ixs, pda};
+use ake_tests::*;
+use solana_sdk::pubkey::Pubkey;
+
+const ESCROW: u64 = 240_481;
+const POSTING_FEE: u64 = 20_041;
+const COLLATERAL: u64 = 200 * AKE;
+const EXPIRY_SLASH: u64 = 100 * AKE;
+
+/// A node with `stake`, armed, holding a freshly posted 1-GPU 600 s job.
+async fn assigned(chain: &mut Chain, stake: u64) -> (TestNode, User, Pubkey) {
+    let node = chain.node(1, stake).await;
+    chain.node_ready(&node).await.unwrap();
+    let creator = chain.user(1_000 * AKE).await;
+    let job = chain.post_job(&creator, 1, 600).await.unwrap();
+    assert_eq!(chain.job(&job).await.unwrap().node, node.account);
+    (node, creator, job)
+}
+
+async fn stake(chain: &mut Chain, node: &TestNode) -> Stake {
+    chain.stake_of(&node.owner.pubkey()).await
+}
+
+async fn node_of(chain: &mut Chain, node: &TestNode) -> Node {
+    chain.account(&node.account).await.unwrap()
+}
+
+#[tokio::test]
+async fn assignment_locks_the_jobs_collateral_from_free_stake() {
+    let mut chain = Chain::start().await;
+    let (node, _creator, job) = assigned(&mut chain, 1_000 * AKE).await;
+    let j = chain.job(&job).await.unwrap();
+    assert_eq!((j.collateral, j.terms.execution_collateral), (COLLATERAL, COLLATERAL));
+    assert_eq!((j.escrow, j.posting_fee), (ESCROW, POSTING_FEE));
+    assert_eq!(j.terms.release_window_end, j.assigned_at + 60);
+    assert_eq!(j.deadline, j.assigned_at + 1_200);
+    let s = stake(&mut chain, &node).await;
+    assert_eq!((s.amount, s.locked), (1_000 * AKE, COLLATERAL));
+    // The escrow vault holds the escrow and the posting fee.
+    assert_eq!(chain.escrow_balance().await, ESCROW + POSTING_FEE);
+}
+
+#[tokio::test]
+async fn wrong_hash_job_released_inside_the_window_costs_the_node_nothing() {
+    let mut chain = Chain::start().await;
+    let (node, creator, job) = assigned(&mut chain, 1_000 * AKE).await;
+    let supply = chain.supply().await;
+    chain.advance(30).await;
+    let events = {
+        let j = chain.job(&job).await.unwrap();
+        let ix = ixs::release_job(
+            node.signer.pubkey(),
+            job,
+            &j,
+            ixs::ReleaseKeys {
+                mint: chain.mint,
+                creator_token: creator.token,
+                candidate_node: None,
+            },
+            ReleaseReason::InputHashMismatch,
+        );
+        chain.send_with_events(&[ix], &[&node.signer]).await.unwrap()
+    };
+    let released: ake_market::events::JobReleased =
+        find_event(&events).expect("a JobReleased event");
+    assert_eq!(
+        (released.reason, released.slashed, released.over_budget, released.requeued),
+        (ReleaseReason::InputHashMismatch, 0, false, true)
+    );
+
+    let s = stake(&mut chain, &node).await;
+    assert_eq!((s.amount, s.locked), (1_000 * AKE, 0), "no slash, collateral unlocked");
+    assert_eq!(chain.supply().await, supply);
+    let n = node_of(&mut chain, &node).await;
+    assert!(!n.suspended);
+    assert_eq!((n.reputation_bps, n.jobs_expired), (5_000, 0));
+    let j = chain.job(&job).await.unwrap();
+    assert_eq!((j.state, j.releases), (JobState::Queued, 1));
+    assert_eq!(j.released_by[0], node.owner.pubkey());
+    assert_eq!(j.last_release, Some(ReleaseReason::InputHashMismatch));
+}
+
+#[tokio::test]
+async fn release_after_the_window_slashes_in_proportion_to_time_held() {
+    let mut chain = Chain::start().await;
+    let (node, creator, job) = assigned(&mut chain, 1_000 * AKE).await;
+    let supply = chain.supply().await;
+    chain.advance(300).await;
+    chain
+        .release(&node, &job, creator.token, ReleaseReason::ImageUnavailable)
+        .await
+        .unwrap();
+    // 300 of 1,200 s held: a quarter of the 100 AKE expiry slash, all burned.
+    let slash = EXPIRY_SLASH * 300 / 1_200;
+    assert_eq!(slash, 25 * AKE);
+    let s = stake(&mut chain, &node).await;
+    assert_eq!((s.amount, s.locked), (1_000 * AKE - slash, 0));
+    assert_eq!(chain.supply().await, supply - slash);
+    assert_eq!(chain.market(0).await.tokens_burned, slash);
+    assert!(!node_of(&mut chain, &node).await.suspended);
+
+    // Still always cheaper than expiry: one second before the deadline.
+    let (late, late_creator, late_job) = assigned(&mut chain, 1_000 * AKE).await;
+    chain.advance(1_199).await;
+    chain
+        .release(&late, &late_job, late_creator.token, ReleaseReason::OperatorShutdown)
+        .await
+        .unwrap();
+    let s = stake(&mut chain, &late).await;
+    assert_eq!(s.amount, 1_000 * AKE - EXPIRY_SLASH * 1_199 / 1_200);
+    assert!(s.amount > 1_000 * AKE - EXPIRY_SLASH);
+    // At the deadline the job is the crank's; a release is refused.
+    let (last, last_creator, last_job) = assigned(&mut chain, 1_000 * AKE).await;
+    chain.advance(1_201).await;
+    assert_market_error(
+        chain
+            .release(&last, &last_job, last_creator.token, ReleaseReason::OperatorShutdown)
+            .await,
+        MarketError::DeadlinePassed,
+    );
+}
+
+#[tokio::test]
+async fn a_job_released_by_three_owners_is_refunded_and_never_returns_to_them() {
+    let mut chain = Chain::start().await;
+    let a = chain.node(1, 1_000 * AKE).await;
+    let b = chain.node(1, 1_000 * AKE).await;
+    let c = chain.node(1, 1_000 * AKE).await;
+    let creator = chain.user(1_000 * AKE).await;
+    let supply = chain.supply().await;
+    chain.node_ready(&a).await.unwrap();
+    let job = chain.post_job(&creator, 1, 600).await.unwrap();
+    assert_eq!(chain.job(&job).await.unwrap().node, a.account);
+    chain
+        .release(&a, &job, creator.token, ReleaseReason::InputUnavailable)
+        .await
+        .unwrap();
+
+    // A re-arms: the job is the only one queued, yet it never goes back to A.
+    chain.node_ready(&a).await.unwrap();
+    let j = chain.job(&job).await.unwrap();
+    assert_eq!(j.state, JobState::Queued);
+    assert_eq!(node_of(&mut chain, &a).await.status, ake_market::state::NodeStatus::Queued);
+    // B takes it; B hands it back: A waits first in line but is skipped.
+    chain.node_ready(&b).await.unwrap();
+    assert_eq!(chain.job(&job).await.unwrap().node, b.account);
+    chain
+        .release(&b, &job, creator.token, ReleaseReason::ImageNotAllowed)
+        .await
+        .unwrap();
+    assert_eq!(chain.job(&job).await.unwrap().state, JobState::Queued);
+    // C takes it and hands it back: the third release refunds the job.
+    chain.node_ready(&c).await.unwrap();
+    assert_eq!(chain.job(&job).await.unwrap().node, c.account);
+    chain
+        .release(&c, &job, creator.token, ReleaseReason::ResourcesMissing)
+        .await
+        .unwrap();
+    assert!(chain.job(&job).await.is_none(), "settled and closed");
+    assert_eq!(
+        chain.balance(&creator.token).await,
+        1_000 * AKE - POSTING_FEE,
+        "the escrow back, the posting fee burned"
+    );
+    assert_eq!(chain.supply().await, supply - POSTING_FEE);
+    assert_eq!(chain.escrow_balance().await, 0);
+    for n in [&a, &b, &c] {
+        assert_eq!(stake(&mut chain, n).await.amount, 1_000 * AKE, "nobody slashed");
+    }
+}
+
+#[tokio::test]
+async fn releases_past_the_owner_budget_cost_an_expiry() {
+    let mut chain = Chain::start().await;
+    let node = chain.node(1, 1_000 * AKE).await;
+    let creator = chain.user(1_000 * AKE).await;
+    for _ in 0..RELEASE_BUDGET {
+        chain.node_ready(&node).await.unwrap();
+        let job = chain.post_job(&creator, 1, 600).await.unwrap();
+        chain
+            .release(&node, &job, creator.token, ReleaseReason::SpecUnsupported)
+            .await
+            .unwrap();
+        chain.cancel(&creator, &job).await.unwrap();
+    }
+    assert_eq!(stake(&mut chain, &node).await.amount, 1_000 * AKE);
+    let supply = chain.supply().await;
+    chain.node_ready(&node).await.unwrap();
+    let job = chain.post_job(&creator, 1, 600).await.unwrap();
+    chain
+        .release(&node, &job, creator.token, ReleaseReason::SpecUnsupported)
+        .await
+        .unwrap();
+    // Priced as an expiry (all burned: nobody may earn a bounty from it).
+    let s = stake(&mut chain, &node).await;
+    assert_eq!((s.amount, s.locked), (1_000 * AKE - EXPIRY_SLASH, 0));
+    assert_eq!(chain.supply().await, supply - EXPIRY_SLASH);
+    let n = node_of(&mut chain, &node).await;
+    assert!(n.suspended);
+    assert_eq!((n.jobs_expired, n.reputation_bps), (1, 4_688));
+    // The budget comes back in the next window.
+    chain.rearm(&node).await.unwrap();
+    chain.advance(i64::from(RELEASE_BUDGET_WINDOW_SECS)).await;
+    chain.node_ready(&node).await.unwrap();
+    let next = chain.post_job(&creator, 1, 600).await.unwrap();
+    chain
+        .release(&node, &next, creator.token, ReleaseReason::SpecUnsupported)
+        .await
+        .unwrap();
+    assert_eq!(stake(&mut chain, &node).await.amount, 1_000 * AKE - EXPIRY_SLASH);
+}
+
+#[tokio::test]
+async fn a_missed_deadline_slashes_only_that_jobs_collateral() {
+    let mut chain = Chain::start().await;
+    let node = chain.node(1, 1_000 * AKE).await;
+    // Part of the stake is on its way out; it is not the job's collateral.
+    let ix = ixs::request_unstake(node.owner.pubkey(), 300 * AKE);
+    chain.send_ok(&[ix], &[&node.owner.key]).await;
+    chain.node_ready(&node).await.unwrap();
+    let creator = chain.user(1_000 * AKE).await;
+    let job = chain.post_job(&creator, 1, 600).await.unwrap();
+    let supply = chain.supply().await;
+    let bounty0 = chain.balance(&chain.payer_token.clone()).await;
+    chain.advance(1_201).await;
+    chain.expire(creator.token, &job).await.unwrap();
+
+    // Half the job's 200 AKE collateral: 20 AKE bounty, 80 AKE burned.
+    let s = stake(&mut chain, &node).await;
+    assert_eq!(
+        (s.amount, s.locked, s.unbonding),
+        (700 * AKE - EXPIRY_SLASH, 0, 300 * AKE)
+    );
+    assert_eq!(chain.balance(&chain.payer_token.clone()).await, bounty0 + 20 * AKE);
+    assert_eq!(chain.supply().await, supply - 80 * AKE);
+    let n = node_of(&mut chain, &node).await;
+    assert!(n.suspended);
+    let j = chain.job(&job).await.unwrap();
+    assert_eq!((j.state, j.expiries, j.collateral), (JobState::Queued, 1, 0));
+}
+
+#[tokio::test]
+async fn collateral_is_freed_at_submit_and_the_result_collateral_at_finalize() {
+    let mut chain = Chain::start().await;
+    let (node, creator, job) = assigned(&mut chain, 1_000 * AKE).await;
+    chain.advance(300).await;
+    chain.submit(&node, &job, 300).await.unwrap();
+    // 300 s charge 120,241; the result collateral is twice that.
+    let kept = 2 * 120_241;
+    let s = stake(&mut chain, &node).await;
+    assert_eq!(s.locked, kept);
+    assert_eq!(chain.job(&job).await.unwrap().collateral, kept);
+    // Free for other work at once with the rest of its stake.
+    assert_eq!(s.free(), 1_000 * AKE - kept);
+    chain.advance(3_601).await;
+    chain.finalize(creator.token, &job).await.unwrap();
+    let s = stake(&mut chain, &node).await;
+    assert_eq!((s.amount, s.locked), (1_000 * AKE, 0));
+    assert_eq!(chain.escrow_balance().await, 0, "escrow settled, posting fee burned");
+}
+
+#[tokio::test]
+async fn a_parameter_change_does_not_touch_a_running_job() {
+    let mut chain = Chain::start().await;
+    let (node, creator, job) = assigned(&mut chain, 1_000 * AKE).await;
+    let mut params = chain.params;
+    params.sla.expiry_slash_bps = 10_000;
+    params.sla.expiry_bounty_bps = 0;
+    params.challenge_window_secs = 60;
+    let admin = chain.admin.insecure_clone();
+    let ix = ixs::update_config(admin.pubkey(), params, admin.pubkey());
+    chain.send_ok(&[ix], &[&admin]).await;
+    let mut market = default_market();
+    market.collateral.escrow_bps = 20_000;
+    market.min_stake_per_gpu = 500 * AKE;
+    let ix = ixs::update_market(admin.pubkey(), 0, market);
+    chain.send_ok(&[ix], &[&admin]).await;
+
+    let bounty0 = chain.balance(&chain.payer_token.clone()).await;
+    chain.advance(1_201).await;
+    chain.expire(creator.token, &job).await.unwrap();
+    // The terms of the assignment: half of 200 AKE, 20% bounty.
+    assert_eq!(stake(&mut chain, &node).await.amount, 1_000 * AKE - EXPIRY_SLASH);
+    assert_eq!(chain.balance(&chain.payer_token.clone()).await, bounty0 + 20 * AKE);
+}
+
+#[tokio::test]
+async fn the_posting_fee_is_burned_on_cancel() {
+    let mut chain = Chain::start().await;
+    let creator = chain.user(1_000 * AKE).await;
+    let supply = chain.supply().await;
+    let job = chain.post_job(&creator, 1, 600).await.unwrap();
+    assert_eq!(
+        chain.balance(&creator.token).await,
+        1_000 * AKE - ESCROW - POSTING_FEE
+    );
+    assert_eq!(chain.market(0).await.open_escrow, ESCROW + POSTING_FEE);
+    chain.cancel(&creator, &job).await.unwrap();
+    assert_eq!(chain.balance(&creator.token).await, 1_000 * AKE - POSTING_FEE);
+    assert_eq!(chain.supply().await, supply - POSTING_FEE);
+    let m = chain.market(0).await;
+    assert_eq!((m.open_escrow, m.tokens_burned), (0, POSTING_FEE));
+    assert_eq!(chain.escrow_balance().await, 0);
+}
+
+#[tokio::test]
+async fn usage_above_the_chains_clock_is_refused() {
+    let mut chain = Chain::start().await;
+    let (node, _creator, job) = assigned(&mut chain, 1_000 * AKE).await;
+    chain.advance(100).await;
+    assert_market_error(
+        chain.submit(&node, &job, 101).await,
+        MarketError::UsageExceedsClock,
+    );
+    let usage = ake_market::state::UsageReceipt {
+        wall_secs: 100,
+        gpu_secs: 101,
+        energy_mj: 0,
+    };
+    let ix = ixs::submit_result(
+        node.signer.pubkey(),
+        node.owner.pubkey(),
+        job,
+        pda::market(0),
+        [5; 32],
+        "s3://out/frame".into(),
+        usage,
+    );
+    assert_market_error(
+        chain.send(&[ix], &[&node.signer]).await,
+        MarketError::GpuSecondsExceedWall,
+    );
+    chain.submit(&node, &job, 100).await.unwrap();
+}
+
+// ----- attacks, priced in AKE -----
+
+#[tokio::test]
+async fn attack_unrunnable_job_and_a_second_wallets_crank_pays_nothing() {
+    // The grief from the issue: a job whose input hash is wrong, and a
+    // second wallet of the same creator waiting to expire it for the bounty.
+    let mut chain = Chain::start().await;
+    let (node, creator, job) = assigned(&mut chain, 1_000 * AKE).await;
+    let accomplice = chain.user(0).await;
+    let attacker_before = chain.balance(&creator.token).await + ESCROW + POSTING_FEE;
+    let owner_before = stake(&mut chain, &node).await.amount;
+
+    // The honest daemon hands the job back inside the window.
+    chain.advance(20).await;
+    chain
+        .release(&node, &job, creator.token, ReleaseReason::InputHashMismatch)
+        .await
+        .unwrap();
+    // Past the deadline there is nothing to expire: the job is queued.
+    chain.advance(1_201).await;
+    let j = chain.job(&job).await.unwrap();
+    let keys = ixs::ExpireKeys {
+        caller: accomplice.pubkey(),
+        caller_token: accomplice.token,
+        mint: chain.mint,
+        creator_token: creator.token,
+        candidate_node: None,
+    };
+    let ix = ixs::expire_job(job, &j, keys);
+    // The job names no node now: its accounts no longer match.
+    assert!(chain.send(&[ix], &[&accomplice.key]).await.is_err());
+    chain.cancel(&creator, &job).await.unwrap();
+
+    let attacker_after = chain.balance(&creator.token).await + chain.balance(&accomplice.token).await;
+    let payoff = attacker_after as i128 - attacker_before as i128;
+    assert_eq!(payoff, -(POSTING_FEE as i128), "the attacker pays the posting fee");
+    assert!(payoff <= 0);
+    assert_eq!(stake(&mut chain, &node).await.amount, owner_before, "the node loses nothing");
+    assert!(!node_of(&mut chain, &node).await.suspended);
+}
+
+#[tokio::test]
+async fn attack_unrunnable_jobs_posted_to_several_nodes_cost_the_creator_only_fees() {
+    let mut chain = Chain::start().await;
+    let nodes = [
+        chain.node(1, 1_000 * AKE).await,
+        chain.node(1, 1_000 * AKE).await,
+        chain.node(1, 1_000 * AKE).await,
+    ];
+    for n in &nodes {
+        chain.node_ready(n).await.unwrap();
+    }
+    let creator = chain.user(1_000 * AKE).await;
+    let before = chain.balance(&creator.token).await;
+    let mut jobs = Vec::new();
+    for _ in 0..3 {
+        jobs.push(chain.post_job(&creator, 1, 600).await.unwrap());
+    }
+    for (n, job) in nodes.iter().zip(&jobs) {
+        assert_eq!(chain.job(job).await.unwrap().node, n.account);
+        chain
+            .release(n, job, creator.token, ReleaseReason::InputUnavailable)
+            .await
+            .unwrap();
+    }
+    for job in &jobs {
+        chain.cancel(&creator, job).await.unwrap();
+    }
+    let payoff = chain.balance(&creator.token).await as i128 - before as i128;
+    assert_eq!(payoff, -3 * POSTING_FEE as i128);
+    for n in &nodes {
+        let s = stake(&mut chain, n).await;
+        assert_eq!((s.amount, s.locked), (1_000 * AKE, 0));
+    }
+}
+
+#[tokio::test]
+async fn attack_a_sybil_operator_releasing_everything_cannot_hold_a_job() {
+    // A censor arms first and hands back every job it gets; an honest node
+    // waits behind it. Each released job goes straight to the honest node,
+    // and past its budget the censor pays an expiry per release.
+    let mut chain = Chain::start().await;
+    let censor = chain.node(1, 10_000 * AKE).await;
+    let honest = chain.node(1, 1_000 * AKE).await;
+    let creator = chain.user(1_000 * AKE).await;
+    let censor_before = stake(&mut chain, &censor).await.amount;
+    for round in 0..=RELEASE_BUDGET {
+        chain.node_ready(&censor).await.unwrap();
+        chain.node_ready(&honest).await.unwrap();
+        let job = chain.post_job(&creator, 1, 600).await.unwrap();
+        assert_eq!(chain.job(&job).await.unwrap().node, censor.account);
+        chain
+            .release(&censor, &job, creator.token, ReleaseReason::ResourcesMissing)
+            .await
+            .unwrap();
+        assert_eq!(
+            chain.job(&job).await.unwrap().node,
+            honest.account,
+            "round {round}: the released job went straight to the honest node"
+        );
+        chain.advance(60).await;
+        chain.submit(&honest, &job, 60).await.unwrap();
+        chain.accept(&creator, &job).await.unwrap();
+        if round == RELEASE_BUDGET {
+            chain.rearm(&censor).await.unwrap();
+        }
+    }
+    let payoff = stake(&mut chain, &censor).await.amount as i128 - censor_before as i128;
+    assert_eq!(payoff, -(EXPIRY_SLASH as i128), "one release past the budget");
+    assert_eq!(node_of(&mut chain, &honest).await.jobs_completed, u64::from(RELEASE_BUDGET) + 1);
+}
