@@ -162,6 +162,13 @@ tmp_size_mb = 64
 
     /// Posts a job whose container appends a line to runs.txt each time it runs.
     async fn post(&self) -> Pubkey {
+        self.post_with_inputs(vec![]).await
+    }
+
+    async fn post_with_inputs(
+        &self,
+        inputs: Vec<ake_sdk::ake_market::state::InputFile>,
+    ) -> Pubkey {
         let p = self.protocol();
         let spec = JobSpec::Inline(InlineSpec {
             image: self.image.tag.clone(),
@@ -172,7 +179,7 @@ tmp_size_mb = 64
                 "echo run >> /ake/output/runs.txt; /bin/busybox sleep 2; echo rendered".into(),
             ],
             env: vec![],
-            inputs: vec![],
+            inputs,
             max_output_bytes: 1 << 20,
         });
         let args = ake_sdk::ake_market::instructions::PostJobArgs {
@@ -397,4 +404,90 @@ async fn serves_settles_and_claims() {
     );
     assert!(stop(&mut daemon).success());
     let _ = world.net.chain.slot().await;
+}
+
+/// An HTTP server on loopback that answers every request with `body` and
+/// counts the requests.
+async fn counting_server(body: &'static [u8]) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = Arc::clone(&hits);
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut buf = [0u8; 4096];
+            let _ = socket.read(&mut buf).await;
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = socket.write_all(head.as_bytes()).await;
+            let _ = socket.write_all(body).await;
+        }
+    });
+    (format!("http://{addr}/scene.bin"), hits)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_hash_input_is_handed_back_inside_the_window_without_a_slash() {
+    if runtime(Default::default(), "wrong_hash_input")
+        .await
+        .is_none()
+    {
+        return;
+    }
+    let world = World::start().await;
+    let p = world.protocol();
+    let (url, hits) = counting_server(b"not the scene the creator hashed").await;
+    let mut daemon = world.spawn_daemon(None);
+    let stake_before = p.stake(&world.owner.pubkey()).await.unwrap().unwrap().amount;
+    let job = world
+        .post_with_inputs(vec![ake_sdk::ake_market::state::InputFile {
+            url,
+            sha256: [0xab; 32],
+        }])
+        .await;
+
+    // The daemon fetches once, sees the mismatch and hands the job back.
+    let end = Instant::now() + Duration::from_secs(60);
+    let released = loop {
+        let j = p.job(&job).await.unwrap().expect("the job stays open");
+        if j.releases == 1 {
+            break j;
+        }
+        assert!(
+            Instant::now() < end,
+            "the job was not handed back; log:\n{}",
+            world.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(released.state, JobState::Queued);
+    assert_eq!(
+        released.last_release,
+        Some(ake_sdk::ake_market::state::ReleaseReason::InputHashMismatch)
+    );
+    assert_eq!(released.released_by[0], world.owner.pubkey());
+    // Inside the free window: the owner keeps every token.
+    let stake = p.stake(&world.owner.pubkey()).await.unwrap().unwrap();
+    assert_eq!(stake.amount, stake_before, "no slash");
+    let node = p.node(&pda::node(&world.hot.pubkey())).await.unwrap().unwrap();
+    assert!(!node.suspended);
+
+    // A failure is an outcome, not a loop: the input was fetched once, and
+    // the job (never offered to this owner again) is not run again.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1, "log:\n{}", world.log());
+    assert!(stop(&mut daemon).success());
+    let journal = Journal::open(&world.dir.path().join("journal.redb")).unwrap();
+    let entries = journal.entries(&job.to_string()).await.unwrap();
+    assert!(
+        entries
+            .iter()
+            .any(|e| matches!(e, JournalEntry::Failed { .. })),
+        "{entries:?}"
+    );
+    assert!(journal.open_jobs().await.unwrap().is_empty());
 }

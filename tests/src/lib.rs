@@ -96,6 +96,8 @@ pub fn default_params() -> Params {
 
 /// One cent per post.
 pub const POSTING_FEE_MICRO_USD: u64 = 10_000;
+/// That cent in AKE at the haircut price 0.499: ceil(10000e8 / 49.9e6).
+pub const POSTING_FEE: u64 = 20_041;
 /// Execution collateral: at least half the escrow.
 pub const COLLATERAL_ESCROW_BPS: u16 = 5_000;
 /// Result collateral: twice the charge.

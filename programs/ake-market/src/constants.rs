@@ -23,7 +23,7 @@ pub const IN_FLIGHT_CAPACITY: usize = 96;
 
 /// Largest inline spec (borsh bytes) that still lets `post_job` fit one
 /// 1232-byte transaction; larger specs go by URI + sha256.
-pub const MAX_INLINE_SPEC_BYTES: usize = 448;
+pub const MAX_INLINE_SPEC_BYTES: usize = 416;
 pub const MAX_URI_LEN: usize = 200;
 /// Owners a job remembers as having handed it back (the most `max_releases` can be).
 pub const MAX_RELEASES: usize = 3;

@@ -12,6 +12,7 @@ async fn nodes_work(chain: &mut Chain, count: usize) {
         .await
         .unwrap();
     let creator = chain.user(count as u64 * AKE).await;
+    let mut assigned = Vec::with_capacity(count);
     for _ in 0..count {
         let signer = Keypair::new();
         let node = pda::node(&signer.pubkey());
@@ -38,19 +39,27 @@ async fn nodes_work(chain: &mut Chain, count: usize) {
                 creator_token: creator.token,
                 price_update: chain.price_update,
                 creator_staked: false,
-                candidate_node: Some(node),
+                candidate_node: Some(ixs::Candidate {
+                    node,
+                    owner: owner.pubkey(),
+                }),
             },
             args,
         );
         chain.send_ok(&[post], &[&creator.key]).await;
-        let job_key = pda::job(&creator.pubkey(), nonce);
+        assigned.push((signer, pda::job(&creator.pubkey(), nonce)));
+    }
+    // Usage is bounded by the chain's clock since assignment.
+    chain.advance(1).await;
+    for (signer, job_key) in assigned {
         let usage = ake_market::state::UsageReceipt {
-            wall_secs: 60,
-            gpu_secs: 60,
+            wall_secs: 1,
+            gpu_secs: 1,
             energy_mj: 0,
         };
         let submit = ixs::submit_result(
             signer.pubkey(),
+            owner.pubkey(),
             job_key,
             pda::market(0),
             [1; 32],

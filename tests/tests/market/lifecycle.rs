@@ -31,8 +31,11 @@ async fn post_assign_submit_accept() {
     assert_eq!(job.node, node.account);
     assert_eq!(job.escrow, ESCROW_1X600);
     assert_eq!(job.price.mantissa, 49_900_000);
-    assert_eq!(chain.balance(&creator.token).await, 10 * AKE - ESCROW_1X600);
-    assert_eq!(chain.escrow_balance().await, ESCROW_1X600);
+    assert_eq!(
+        chain.balance(&creator.token).await,
+        10 * AKE - ESCROW_1X600 - POSTING_FEE
+    );
+    assert_eq!(chain.escrow_balance().await, ESCROW_1X600 + POSTING_FEE);
     let n: Node = chain.account(&node.account).await.unwrap();
     assert_eq!((n.status, n.current_job), (NodeStatus::Busy, job_key));
     assert_eq!(chain.market(0).await.node_count, 0);
@@ -61,13 +64,16 @@ async fn post_assign_submit_accept() {
     let charged = 120_241;
     let burned = charged * 9_500 / 10_000;
     let fee = charged - burned;
-    assert_eq!(chain.balance(&creator.token).await, 10 * AKE - charged);
+    assert_eq!(
+        chain.balance(&creator.token).await,
+        10 * AKE - charged - POSTING_FEE
+    );
     assert_eq!(
         chain.balance(&chain.treasury.clone()).await,
         treasury0 + fee
     );
     assert_eq!(chain.escrow_balance().await, 0);
-    assert_eq!(chain.supply().await, supply0 - burned);
+    assert_eq!(chain.supply().await, supply0 - burned - POSTING_FEE);
     assert!(
         chain.job(&job_key).await.is_none(),
         "a settled job's account is closed"
@@ -80,8 +86,13 @@ async fn post_assign_submit_accept() {
     let settled: ake_market::events::JobSettled =
         anchor_lang::AnchorDeserialize::deserialize(&mut &settled[8..]).unwrap();
     assert_eq!(
-        (settled.charged, settled.burned, settled.treasury_fee),
-        (charged, burned, fee)
+        (
+            settled.charged,
+            settled.burned,
+            settled.treasury_fee,
+            settled.posting_fee_burned
+        ),
+        (charged, burned, fee, POSTING_FEE)
     );
     assert_eq!(settled.work_micro_usd, 60_000);
     assert!(settled.accepted_by_creator);
@@ -100,7 +111,7 @@ async fn post_assign_submit_accept() {
             market.tokens_burned,
             market.jobs_settled
         ),
-        (0, burned, 1)
+        (0, burned + POSTING_FEE, 1)
     );
     assert_eq!(market.in_flight_count, 0);
 }
@@ -114,7 +125,7 @@ async fn post_queue_ready_submit_finalize() {
     let job_key = chain.post_job(&creator, 1, 600).await.unwrap();
     assert_eq!(chain.job(&job_key).await.unwrap().state, JobState::Queued);
     assert_eq!(chain.market(0).await.job_count, 1);
-    assert_eq!(chain.escrow_balance().await, ESCROW_1X600);
+    assert_eq!(chain.escrow_balance().await, ESCROW_1X600 + POSTING_FEE);
 
     let node = chain.node(2, 1_000 * AKE).await;
     let supply0 = chain.supply().await;
@@ -127,13 +138,13 @@ async fn post_queue_ready_submit_finalize() {
         .await
         .unwrap();
     assert_eq!(
-        stake.locked,
-        2 * MIN_STAKE_PER_GPU,
-        "2 GPUs lock twice the per-GPU stake"
+        stake.locked, MIN_STAKE_PER_GPU,
+        "the collateral follows the job's GPUs, not the node's"
     );
 
-    // Reports more than the max duration: charged for the max only.
-    chain.submit(&node, &job_key, 10_000).await.unwrap();
+    // Reports the whole max duration: charged for the max.
+    chain.advance(600).await;
+    chain.submit(&node, &job_key, 600).await.unwrap();
     assert_market_error(
         chain.finalize(creator.token, &job_key).await,
         ake_market::errors::MarketError::ChallengeWindowOpen,
@@ -145,9 +156,12 @@ async fn post_queue_ready_submit_finalize() {
 
     let charged = ESCROW_1X600; // the full max charge
     let burned = charged * 9_500 / 10_000;
-    assert_eq!(chain.balance(&creator.token).await, 10 * AKE - charged);
+    assert_eq!(
+        chain.balance(&creator.token).await,
+        10 * AKE - charged - POSTING_FEE
+    );
     assert_eq!(chain.escrow_balance().await, 0);
-    assert_eq!(chain.supply().await, supply0 - burned);
+    assert_eq!(chain.supply().await, supply0 - burned - POSTING_FEE);
     assert_eq!(
         chain.lamports(&creator.pubkey()).await,
         creator_lamports + job_rent,
@@ -156,12 +170,12 @@ async fn post_queue_ready_submit_finalize() {
 }
 
 #[tokio::test]
-async fn cancel_refunds_in_full() {
+async fn cancel_refunds_the_escrow_and_burns_the_posting_fee() {
     let mut chain = Chain::start().await;
     let creator = chain.user(10 * AKE).await;
     let job_key = chain.post_job(&creator, 1, 600).await.unwrap();
     chain.cancel(&creator, &job_key).await.unwrap();
-    assert_eq!(chain.balance(&creator.token).await, 10 * AKE);
+    assert_eq!(chain.balance(&creator.token).await, 10 * AKE - POSTING_FEE);
     assert_eq!(chain.escrow_balance().await, 0);
     assert!(chain.job(&job_key).await.is_none());
     let market = chain.market(0).await;
@@ -192,7 +206,10 @@ async fn expiry_requeues_at_the_front_then_refunds() {
     chain.expire(creator.token, &job_key).await.unwrap();
 
     let job = chain.job(&job_key).await.unwrap();
-    assert_eq!((job.state, job.attempts), (JobState::Queued, 1));
+    assert_eq!(
+        (job.state, job.attempts, job.expiries),
+        (JobState::Queued, 1, 1)
+    );
     let n: Node = chain.account(&slow.account).await.unwrap();
     assert_eq!((n.status, n.jobs_expired), (NodeStatus::Idle, 1));
     let stake: Stake = chain
@@ -200,7 +217,11 @@ async fn expiry_requeues_at_the_front_then_refunds() {
         .await
         .unwrap();
     assert_eq!(stake.locked, 0);
-    assert_eq!(stake.amount, 950 * AKE, "5% of the stake slashed");
+    assert_eq!(
+        stake.amount,
+        900 * AKE,
+        "half of the job's 200 AKE collateral slashed"
+    );
     // Back at the FRONT: ahead of the job posted after it was.
     let order: Vec<_> = chain
         .market(0)
@@ -211,7 +232,8 @@ async fn expiry_requeues_at_the_front_then_refunds() {
         .collect();
     assert_eq!(order, vec![job_key, later]);
 
-    // Two more missed deadlines use up the 3 attempts: refunded in full.
+    // Two more missed deadlines use up the 3 attempts: the escrow refunded,
+    // the posting fee burned.
     for attempt in 2..=3u8 {
         chain.rearm(&slow).await.unwrap(); // an expiry suspends the node
         chain.node_ready(&slow).await.unwrap();
@@ -221,11 +243,11 @@ async fn expiry_requeues_at_the_front_then_refunds() {
         chain.expire(creator.token, &job_key).await.unwrap();
     }
     assert!(chain.job(&job_key).await.is_none());
-    assert_eq!(chain.balance(&creator.token).await, 10 * AKE);
+    assert_eq!(chain.balance(&creator.token).await, 10 * AKE - POSTING_FEE);
     assert_eq!(
         chain.escrow_balance().await,
-        ESCROW_1X600,
-        "only the other job's escrow remains"
+        ESCROW_1X600 + POSTING_FEE,
+        "only the other job's escrow and fee remain"
     );
     assert_eq!(chain.market(0).await.in_flight_count, 0);
 }

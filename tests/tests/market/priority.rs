@@ -169,7 +169,10 @@ async fn largest_inline_spec_fits_one_transaction() {
             creator_token: creator.token,
             price_update: chain.price_update,
             creator_staked: true,
-            candidate_node: Some(node.account),
+            candidate_node: Some(ake_sdk::instructions::Candidate {
+                node: node.account,
+                owner: node.owner.pubkey(),
+            }),
         },
         args.clone(),
     );

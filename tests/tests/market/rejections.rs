@@ -85,7 +85,7 @@ async fn slippage_guard() {
     let mut chain = Chain::start().await;
     let creator = chain.user(10 * AKE).await;
     let mut args = chain.post_args(0, 1, 600);
-    args.max_tokens = 240_480; // one base unit under the escrow
+    args.max_tokens = 240_481 + POSTING_FEE - 1; // one base unit under escrow + posting fee
     assert_market_error(
         chain
             .post_job_with(&creator, args.clone())
@@ -93,7 +93,7 @@ async fn slippage_guard() {
             .map(|_| ()),
         MarketError::SlippageExceeded,
     );
-    args.max_tokens = 240_481;
+    args.max_tokens = 240_481 + POSTING_FEE;
     chain.post_job_with(&creator, args).await.unwrap();
 }
 
@@ -154,7 +154,10 @@ async fn match_candidates_are_enforced() {
         )
     };
     let missing = post(None);
-    let wrong = post(Some(idle.account));
+    let wrong = post(Some(ixs::Candidate {
+        node: idle.account,
+        owner: idle.owner.pubkey(),
+    }));
     assert_market_error(
         chain.send(&[missing], &[&creator.key]).await,
         MarketError::MatchCandidateMissing,
@@ -184,13 +187,14 @@ async fn node_signers_and_results() {
     chain.airdrop(&stranger.pubkey(), 1_000_000_000).await;
     let mut ix = ixs::submit_result(
         stranger.pubkey(),
+        node.owner.pubkey(),
         job,
         pda::market(0),
         [1; 32],
         String::new(),
         Default::default(),
     );
-    ix.accounts[2].pubkey = node.account;
+    ix.accounts[1].pubkey = node.account;
     assert_code(
         chain.send(&[ix], &[&stranger]).await,
         anchor_error(anchor_lang::error::ErrorCode::ConstraintSeeds),
@@ -199,6 +203,7 @@ async fn node_signers_and_results() {
     // Cancel after assignment is refused.
     assert_market_error(chain.cancel(&creator, &job).await, MarketError::NotQueued);
     // Only the creator accepts.
+    chain.advance(10).await;
     chain.submit(&node, &job, 10).await.unwrap();
     assert_market_error(
         chain.submit(&node, &job, 10).await,
@@ -218,6 +223,7 @@ async fn node_signers_and_results() {
     let job2 = chain.post_job(&creator, 1, 600).await.unwrap();
     let ix = ixs::submit_result(
         node2.signer.pubkey(),
+        node2.owner.pubkey(),
         job2,
         pda::market(0),
         [1; 32],
@@ -336,7 +342,7 @@ async fn paused_stops_posting_and_arming_only() {
     assert_market_error(chain.node_ready(&node).await, MarketError::Paused);
     // Cancels, unstaking and withdrawals still work.
     chain.cancel(&creator, &queued).await.unwrap();
-    assert_eq!(chain.balance(&creator.token).await, 10 * AKE);
+    assert_eq!(chain.balance(&creator.token).await, 10 * AKE - POSTING_FEE);
     let unstake = ixs::request_unstake(node.owner.pubkey(), 100 * AKE);
     chain.send_ok(&[unstake], &[&node.owner.key]).await;
 

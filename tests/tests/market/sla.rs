@@ -34,7 +34,7 @@ async fn expiry_slashes_exactly_and_suspends() {
     chain.advance(1_201).await;
     chain.expire(creator.token, &job).await.unwrap();
 
-    // 5% of 2,000 AKE = 100 AKE: 20 AKE bounty to the caller, 80 AKE burned.
+    // Half the job's 200 AKE collateral = 100 AKE: 20 AKE bounty to the caller, 80 AKE burned.
     assert_eq!(stake_of(&mut chain, &node).await.amount, 1_900 * AKE);
     assert_eq!(
         chain.balance(&chain.payer_token.clone()).await,
@@ -62,60 +62,22 @@ async fn expiry_slashes_exactly_and_suspends() {
 }
 
 #[tokio::test]
-async fn unstaking_first_does_not_escape_a_slash() {
-    let mut chain = Chain::start().await;
-    let (node, creator, job) = assigned(&mut chain, 1_000 * AKE).await;
-    // Everything but the locked 200 AKE is requested out.
-    let ix = ixs::request_unstake(node.owner.pubkey(), 800 * AKE);
-    chain.send_ok(&[ix], &[&node.owner.key]).await;
-    chain.advance(1_201).await;
-    chain.expire(creator.token, &job).await.unwrap();
-    // 5% of (200 + 800) = 50 AKE: all 200 active can cover it.
-    let s = stake_of(&mut chain, &node).await;
-    assert_eq!((s.amount, s.unbonding), (150 * AKE, 800 * AKE));
-
-    // A second owner with almost everything unbonding: the slash reaches into it.
-    // Its node picks up the re-queued job (front of the queue).
-    let node2 = chain.node(1, 200 * AKE).await;
-    chain.node_ready(&node2).await.unwrap();
-    assert_eq!(chain.job(&job).await.unwrap().node, node2.account);
-    chain.fund(&node2.owner.token, 9_800 * AKE).await;
-    chain
-        .deposit_stake(&node2.owner, 9_800 * AKE)
-        .await
-        .unwrap();
-    let ix = ixs::request_unstake(node2.owner.pubkey(), 9_800 * AKE);
-    chain.send_ok(&[ix], &[&node2.owner.key]).await;
-    let s = stake_of(&mut chain, &node2).await;
-    assert_eq!(
-        (s.amount, s.locked, s.unbonding),
-        (200 * AKE, 200 * AKE, 9_800 * AKE)
-    );
-    chain.advance(1_201).await;
-    chain.expire(creator.token, &job).await.unwrap();
-    // 5% of 10,000 = 500 AKE: 200 from active, 300 from unbonding.
-    let s = stake_of(&mut chain, &node2).await;
-    assert_eq!((s.amount, s.unbonding), (0, 9_500 * AKE));
-    // Withdrawing after the period gets only what is left.
-    chain.advance(1_209_600).await;
-    let ix = ixs::withdraw_stake(node2.owner.pubkey(), chain.mint, node2.owner.token);
-    chain.send_ok(&[ix], &[&node2.owner.key]).await;
-    assert_eq!(chain.balance(&node2.owner.token).await, 9_500 * AKE);
-}
-
-#[tokio::test]
 async fn dispute_creator_wins() {
     let mut chain = Chain::start().await;
     let (node, creator, job) = assigned(&mut chain, 1_000 * AKE).await;
     let escrow = chain.job(&job).await.unwrap().escrow;
+    chain.advance(300).await;
     chain.submit(&node, &job, 300).await.unwrap();
     chain.dispute(&creator, &job).await.unwrap();
     let j = chain.job(&job).await.unwrap();
     assert_eq!((j.state, j.bond), (JobState::Disputed, 100 * AKE));
-    assert_eq!(chain.escrow_balance().await, escrow + 100 * AKE);
+    assert_eq!(
+        chain.escrow_balance().await,
+        escrow + POSTING_FEE + 100 * AKE
+    );
     assert_eq!(
         chain.balance(&creator.token).await,
-        1_000 * AKE - escrow - 100 * AKE
+        1_000 * AKE - escrow - POSTING_FEE - 100 * AKE
     );
     // Frozen: no finalize, even after the window.
     chain.advance(3_601).await;
@@ -137,14 +99,21 @@ async fn dispute_creator_wins() {
     chain.resolve(creator.token, &job, true).await.unwrap();
     assert_eq!(
         chain.balance(&creator.token).await,
-        1_000 * AKE,
-        "escrow and bond back in full"
+        1_000 * AKE - POSTING_FEE,
+        "escrow and bond back in full; the posting fee burned"
     );
     assert_eq!(chain.escrow_balance().await, 0);
-    // 10% of 1,000 AKE, all burned.
-    assert_eq!(stake_of(&mut chain, &node).await.amount, 900 * AKE);
+    // The whole result collateral (2 x the 120,241 charged), burned: nothing more.
+    let result_collateral = 2 * 120_241;
+    assert_eq!(
+        stake_of(&mut chain, &node).await.amount,
+        1_000 * AKE - result_collateral
+    );
     assert_eq!(stake_of(&mut chain, &node).await.locked, 0);
-    assert_eq!(chain.supply().await, supply - 100 * AKE);
+    assert_eq!(
+        chain.supply().await,
+        supply - result_collateral - POSTING_FEE
+    );
     let n = node_of(&mut chain, &node).await;
     assert!(n.suspended);
     assert_eq!(
@@ -159,6 +128,7 @@ async fn dispute_creator_wins() {
 async fn dispute_node_wins() {
     let mut chain = Chain::start().await;
     let (node, creator, job) = assigned(&mut chain, 1_000 * AKE).await;
+    chain.advance(300).await;
     chain.submit(&node, &job, 300).await.unwrap();
     chain.dispute(&creator, &job).await.unwrap();
     let supply = chain.supply().await;
@@ -169,9 +139,12 @@ async fn dispute_node_wins() {
     let burned = charged * 9_500 / 10_000;
     assert_eq!(
         chain.balance(&creator.token).await,
-        1_000 * AKE - charged - 100 * AKE
+        1_000 * AKE - charged - POSTING_FEE - 100 * AKE
     );
-    assert_eq!(chain.supply().await, supply - burned - 100 * AKE);
+    assert_eq!(
+        chain.supply().await,
+        supply - burned - POSTING_FEE - 100 * AKE
+    );
     assert_eq!(
         chain.balance(&chain.treasury.clone()).await,
         treasury + charged - burned
@@ -196,6 +169,7 @@ async fn dispute_node_wins() {
 async fn dispute_timeout_and_window() {
     let mut chain = Chain::start().await;
     let (node, creator, job) = assigned(&mut chain, 1_000 * AKE).await;
+    chain.advance(300).await;
     chain.submit(&node, &job, 300).await.unwrap();
     chain.dispute(&creator, &job).await.unwrap();
     chain.advance(259_200).await;
@@ -205,7 +179,7 @@ async fn dispute_timeout_and_window() {
     );
     chain.advance(1).await;
     chain.expire_dispute(creator.token, &job).await.unwrap();
-    assert_eq!(chain.balance(&creator.token).await, 1_000 * AKE);
+    assert_eq!(chain.balance(&creator.token).await, 1_000 * AKE - POSTING_FEE);
     assert!(node_of(&mut chain, &node).await.suspended);
 
     // After the window a result can no longer be disputed.
@@ -218,6 +192,7 @@ async fn dispute_timeout_and_window() {
     } else {
         &late_node
     };
+    chain.advance(10).await;
     chain.submit(holder, &late_job, 10).await.unwrap();
     chain.advance(3_601).await;
     assert_market_error(

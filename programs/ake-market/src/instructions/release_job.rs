@@ -117,7 +117,8 @@ pub fn handler(mut ctx: Context<ReleaseJob>, reason: ReleaseReason) -> Result<()
     a.node.current_job = Pubkey::default();
 
     let job = &mut a.job;
-    job.released_by[usize::from(job.releases).min(MAX_RELEASES - 1)] = owner;
+    let slot = usize::from(job.releases).min(MAX_RELEASES - 1);
+    job.released_by[slot] = owner;
     job.releases = job
         .releases
         .checked_add(1)

@@ -62,7 +62,7 @@ pub struct Market {
     pub escrow_bump: u8,
     /// Hand-backs a job may take before it is refunded.
     pub max_releases: u8,
-    pub _reserved: [u8; 5],
+    pub _reserved: [u8; 3],
     pub jobs: [QueueEntry; JOB_QUEUE_CAPACITY],
     pub nodes: [QueueEntry; NODE_QUEUE_CAPACITY],
     pub in_flight: [InFlightEntry; IN_FLIGHT_CAPACITY],
