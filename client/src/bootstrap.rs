@@ -129,44 +129,24 @@ pub async fn bootstrap(
         .await
         .map_err(step("create token accounts"))?;
 
-    progress("minting the genesis supply and handing the mint authority to ake-emissions");
-    let genesis_ixs = [
-        spl_token::instruction::mint_to(
-            &spl_token::ID,
-            &mint.pubkey(),
-            &genesis.pubkey(),
-            &admin_key,
-            &[],
-            b.genesis_supply,
-        )
-        .expect("valid token instruction"),
-        spl_token::instruction::set_authority(
-            &spl_token::ID,
-            &mint.pubkey(),
-            Some(&pda::mint_authority()),
-            spl_token::instruction::AuthorityType::MintTokens,
-            &admin_key,
-            &[],
-        )
-        .expect("valid token instruction"),
-    ];
+    progress("minting the genesis supply");
+    let genesis_ixs = [spl_token::instruction::mint_to(
+        &spl_token::ID,
+        &mint.pubkey(),
+        &genesis.pubkey(),
+        &admin_key,
+        &[],
+        b.genesis_supply,
+    )
+    .expect("valid token instruction")];
     send_instructions(chain, admin, &[], &genesis_ixs, fees)
         .await
         .map_err(step("genesis supply"))?;
 
-    progress("initializing ake-market");
-    let init = ixs::initialize(
-        admin_key,
-        mint.pubkey(),
-        treasury.pubkey(),
-        b.market_params,
-        admin_key,
-    );
-    send_instructions(chain, admin, &[], &[init], fees)
-        .await
-        .map_err(step("initialize ake-market"))?;
-
-    progress("initializing ake-emissions");
+    // The mint's authority initializes ake-emissions, which takes the mint
+    // authority in the same instruction; then the authority ake-emissions
+    // names initializes ake-market. Nobody can get in between.
+    progress("initializing ake-emissions (it takes the mint authority)");
     let now = chain
         .clock()
         .await
@@ -187,6 +167,18 @@ pub async fn bootstrap(
     send_instructions(chain, admin, &[], &[init], fees)
         .await
         .map_err(step("initialize ake-emissions"))?;
+
+    progress("initializing ake-market");
+    let init = ixs::initialize(
+        admin_key,
+        mint.pubkey(),
+        treasury.pubkey(),
+        b.market_params,
+        admin_key,
+    );
+    send_instructions(chain, admin, &[], &[init], fees)
+        .await
+        .map_err(step("initialize ake-market"))?;
 
     let mut markets = Vec::new();
     for (index, args) in b.markets.iter().enumerate() {

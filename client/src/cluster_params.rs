@@ -100,6 +100,8 @@ pub struct EmissionsSection {
     pub node_bps: u16,
     pub treasury_bps: u16,
     pub crank_tip_ake: u64,
+    /// A node earns at most its jobs' burn times this (bps, at most 10,000).
+    pub max_reward_per_burn_bps: u16,
     pub breaker_window_secs: u32,
     pub breaker_limit_ake: u64,
 }
@@ -240,10 +242,11 @@ impl ClusterParams {
             node_bps: e.node_bps,
             treasury_bps: e.treasury_bps,
             crank_tip: ake("emissions.crank_tip_ake", e.crank_tip_ake)?,
+            max_reward_per_burn_bps: e.max_reward_per_burn_bps,
         };
         split.validate(schedule.first_emission).map_err(|err| {
             invalid(
-                "emissions.node_bps/treasury_bps/crank_tip_ake",
+                "emissions.node_bps/treasury_bps/crank_tip_ake/max_reward_per_burn_bps",
                 program_message(err),
             )
         })?;

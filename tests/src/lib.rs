@@ -57,6 +57,7 @@ pub fn default_split() -> Split {
         node_bps: 8_000,
         treasury_bps: 2_000,
         crank_tip: CRANK_TIP,
+        max_reward_per_burn_bps: 10_000,
     }
 }
 
@@ -216,8 +217,26 @@ pub struct Chain {
 }
 
 impl Chain {
-    /// A bank with ake-market initialized and market 0 created.
+    /// A bank with AKE bootstrapped: ake-emissions initialized by the mint's
+    /// authority (the admin), then ake-market, and market 0 created.
     pub async fn start() -> Self {
+        let mut chain = Chain::bare().await;
+        let admin = chain.admin.insecure_clone();
+        chain.genesis_ts = chain.now().await;
+        chain
+            .send_ok(&[chain.initialize_emissions_ix(&admin.pubkey())], &[&admin])
+            .await;
+        chain
+            .send_ok(&[chain.initialize_market_ix(&admin.pubkey())], &[&admin])
+            .await;
+        let market = ixs::create_market(admin.pubkey(), chain.mint, 0, default_market());
+        chain.send_ok(&[market], &[&admin]).await;
+        chain
+    }
+
+    /// A bank with the AKE mint (the admin its mint authority), the genesis
+    /// supply, the treasury and the price account: nothing initialized yet.
+    pub async fn bare() -> Self {
         let mut pt = ake_sdk::chain::embedded::program_test();
         let price_update = Pubkey::new_unique();
         pt.add_account(
@@ -225,11 +244,11 @@ impl Chain {
             price_account(PRICE, CONF, 0, VerificationLevel::Full, FEED_ID),
         );
         let ctx = pt.start_with_context().await;
-
+        let admin = Keypair::new();
         let mut chain = Chain {
             ctx,
-            admin: Keypair::new(),
-            mint_authority: Keypair::new(),
+            mint_authority: admin.insecure_clone(),
+            admin,
             mint: Pubkey::default(),
             treasury: Pubkey::default(),
             price_update,
@@ -243,57 +262,47 @@ impl Chain {
         chain.mint = chain.create_mint().await;
         chain.treasury = chain.token_account(&chain.admin.pubkey()).await;
         chain.refresh_price().await;
-
-        // Genesis supply, then the mint authority moves to ake-emissions for good.
         let admin = chain.admin.insecure_clone();
         chain.faucet = chain.token_account(&admin.pubkey()).await;
         let payer = chain.payer().pubkey();
         chain.payer_token = chain.token_account(&payer).await;
-        let authority = chain.mint_authority.insecure_clone();
-        let genesis = [
-            spl_token::instruction::mint_to(
-                &spl_token::ID,
-                &chain.mint,
-                &chain.faucet,
-                &authority.pubkey(),
-                &[],
-                GENESIS_SUPPLY,
-            )
-            .unwrap(),
-            spl_token::instruction::set_authority(
-                &spl_token::ID,
-                &chain.mint,
-                Some(&pda::mint_authority()),
-                spl_token::instruction::AuthorityType::MintTokens,
-                &authority.pubkey(),
-                &[],
-            )
-            .unwrap(),
-        ];
-        chain.send_ok(&genesis, &[&authority]).await;
+        let genesis = spl_token::instruction::mint_to(
+            &spl_token::ID,
+            &chain.mint,
+            &chain.faucet,
+            &admin.pubkey(),
+            &[],
+            GENESIS_SUPPLY,
+        )
+        .unwrap();
+        chain.send_ok(&[genesis], &[&admin]).await;
         chain.genesis_supply = GENESIS_SUPPLY;
+        chain
+    }
 
-        let init = ixs::initialize(
-            admin.pubkey(),
-            chain.mint,
-            chain.treasury,
-            chain.params,
-            admin.pubkey(),
-        );
-        chain.send_ok(&[init], &[&admin]).await;
-        chain.genesis_ts = chain.now().await;
-        let emissions = ixs::emissions::initialize(
-            admin.pubkey(),
-            chain.mint,
-            chain.treasury,
-            default_schedule(chain.genesis_ts),
+    /// ake-emissions' initialize, signed by `authority` (the mint's
+    /// authority, for it to succeed).
+    pub fn initialize_emissions_ix(&self, authority: &Pubkey) -> Instruction {
+        ixs::emissions::initialize(
+            *authority,
+            self.mint,
+            self.treasury,
+            default_schedule(self.genesis_ts),
             default_split(),
             default_breaker(),
-        );
-        chain.send_ok(&[emissions], &[&admin]).await;
-        let market = ixs::create_market(admin.pubkey(), chain.mint, 0, default_market());
-        chain.send_ok(&[market], &[&admin]).await;
-        chain
+        )
+    }
+
+    /// ake-market's initialize, signed by `authority` (the authority
+    /// ake-emissions names, for it to succeed).
+    pub fn initialize_market_ix(&self, authority: &Pubkey) -> Instruction {
+        ixs::initialize(
+            *authority,
+            self.mint,
+            self.treasury,
+            self.params,
+            self.admin.pubkey(),
+        )
     }
 
     pub fn payer(&self) -> Keypair {

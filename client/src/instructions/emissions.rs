@@ -21,6 +21,8 @@ fn event_authority() -> Pubkey {
 }
 
 /// The mint's authority must already be `pda::mint_authority()`.
+/// Signed by `authority`, the mint's current mint authority, which hands it
+/// to ake-emissions in the same instruction.
 pub fn initialize(
     authority: Pubkey,
     mint: Pubkey,
@@ -36,12 +38,12 @@ pub fn initialize(
             mint_authority: pda::mint_authority(),
             mint,
             treasury,
+            token_program: anchor_spl::token::ID,
             system_program: system_program::ID,
             event_authority: event_authority(),
             program: PROGRAM,
         },
         ix::Initialize {
-            reporter: pda::reporter(),
             schedule,
             split,
             breaker,

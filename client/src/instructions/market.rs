@@ -32,6 +32,7 @@ pub fn initialize(
     build(
         acc::Initialize {
             authority,
+            emissions_config: pda::emissions_config(),
             config: pda::config(),
             mint,
             treasury,

@@ -6,3 +6,13 @@ pub const EPOCH_SEED: &[u8] = b"epoch";
 pub const NODE_WORK_SEED: &[u8] = b"node_work";
 
 pub const BPS: u64 = 10_000;
+
+/// ake-market's program id: its `["reporter"]` PDA is the only work reporter,
+/// derived here on-chain, never passed in. (ake-market depends on this
+/// crate, so its id is restated; a test checks the two agree.)
+pub const MARKET_PROGRAM_ID: anchor_lang::prelude::Pubkey =
+    anchor_lang::pubkey!("2QskJPuWAZ7ZGacVcaRbHNfTKUAenH8hS9MxcNAS3FvB");
+/// The seed of ake-market's reporter PDA.
+pub const MARKET_REPORTER_SEED: &[u8] = b"reporter";
+/// The most a node may earn per token burned for its jobs: 1x.
+pub const MAX_REWARD_PER_BURN_BPS: u16 = 10_000;

@@ -10,15 +10,17 @@ pub enum EmissionsError {
     NotAuthority,
     #[msg("only the market's reporter PDA may report work")]
     NotReporter,
-    #[msg("the mint's authority must be this program's mint-authority PDA before initializing")]
-    MintAuthorityNotTransferred,
+    #[msg("initialize must be signed by the mint's current mint authority (it hands the authority to this program in the same instruction)")]
+    NotMintAuthority,
+    #[msg("the mint has a freeze authority: AKE must not be freezable; create a mint without one")]
+    MintHasFreezeAuthority,
     #[msg("schedule out of bounds: epoch 1 s..365 days, first emission 1..cap, decay at most 5000 bps, floor at most the first emission")]
     InvalidSchedule,
     #[msg("the emission cap cannot drop below what is already scheduled")]
     CapBelowScheduled,
-    #[msg("node bps + treasury bps must equal 10000, and the crank tip must fit in the treasury share")]
+    #[msg("node bps + treasury bps must equal 10000, the crank tip must fit in the treasury share, and max reward per burn must be 1..10000 bps")]
     InvalidSplit,
-    #[msg("circuit breaker out of bounds: window at least one epoch, limit at least one epoch's emission")]
+    #[msg("circuit breaker out of bounds: window at least one epoch, limit at least the emission the window spans plus one epoch of catch-up")]
     InvalidBreaker,
     #[msg(
         "the epoch changed while the transaction was in flight; rebuild it for the current epoch"

@@ -4,6 +4,7 @@ use crate::state::{BreakerParams, Schedule, Split};
 
 #[event]
 pub struct EmissionsInitialized {
+    pub authority: Pubkey,
     pub mint: Pubkey,
     pub treasury: Pubkey,
     pub reporter: Pubkey,
@@ -33,6 +34,8 @@ pub struct EpochClosed {
     pub epoch: u64,
     pub emission: u64,
     pub node_share: u64,
+    /// The most nodes can claim in all: min(node share, burned x multiplier).
+    pub nodes_can_earn: u64,
     pub treasury_minted: u64,
     pub crank_tip: u64,
     pub total_work_micro_usd: u64,
@@ -48,4 +51,8 @@ pub struct RewardClaimed {
     pub node: Pubkey,
     pub owner: Pubkey,
     pub amount: u64,
+    /// The node's pro-rata share of the epoch's node emission.
+    pub pro_rata: u64,
+    /// Its cap: tokens burned for its jobs x the multiplier.
+    pub cap: u64,
 }

@@ -34,12 +34,11 @@ pub mod ake_emissions {
 
     pub fn initialize(
         ctx: Context<Initialize>,
-        reporter: Pubkey,
         schedule: Schedule,
         split: Split,
         breaker: BreakerParams,
     ) -> Result<()> {
-        initialize::handler(ctx, reporter, schedule, split, breaker)
+        initialize::handler(ctx, schedule, split, breaker)
     }
 
     pub fn update_config(

@@ -44,6 +44,41 @@ pub fn node_reward(node_share: u64, node_work: u64, total_work: u64) -> Option<u
     u64::try_from(r).ok()
 }
 
+/// The most a node may be paid for an epoch: `burned x max_bps / 10000`,
+/// rounded down.
+pub fn reward_cap(burned: u64, max_bps: u16) -> u64 {
+    (u128::from(burned) * u128::from(max_bps) / u128::from(BPS)) as u64
+}
+
+/// What an epoch may mint to nodes in all: their share, or the epoch's
+/// burn times the multiplier, whichever is less (the sum of the nodes'
+/// caps is at most this).
+pub fn earnable(node_share: u64, burned: u64, max_bps: u16) -> u64 {
+    node_share.min(reward_cap(burned, max_bps))
+}
+
+/// The treasury share scaled by what nodes could earn:
+/// `treasury_share x earnable / node_share`, rounded down; 0 when nodes earn nothing.
+pub fn scaled_treasury(treasury_share: u64, earnable: u64, node_share: u64) -> u64 {
+    if node_share == 0 {
+        return 0;
+    }
+    (u128::from(treasury_share) * u128::from(earnable.min(node_share)) / u128::from(node_share))
+        as u64
+}
+
+/// The smallest breaker limit the schedule passes: the emission a window of
+/// `window_secs` spans (rounded up) plus one epoch of catch-up.
+pub fn breaker_floor(emission: u64, window_secs: u32, epoch_secs: u32) -> Option<u64> {
+    if epoch_secs == 0 {
+        return None;
+    }
+    let spanned = u128::from(emission)
+        .checked_mul(u128::from(window_secs))?
+        .div_ceil(u128::from(epoch_secs));
+    u64::try_from(spanned.checked_add(u128::from(emission))?).ok()
+}
+
 /// Helium-style rolling window: what was minted in the window decays
 /// linearly to zero over `window_secs`. Rounds up, so the breaker errs on
 /// the side of refusing.
@@ -72,6 +107,29 @@ mod tests {
     }
 
     #[test]
+    fn rewards_are_capped_by_burns() {
+        assert_eq!(reward_cap(950, 10_000), 950);
+        assert_eq!(reward_cap(950, 5_000), 475);
+        // A quiet epoch: 800 AKE node share, 0.95 burned.
+        assert_eq!(earnable(800_000_000, 950_000, 10_000), 950_000);
+        // A busy one: the share is the limit.
+        assert_eq!(earnable(800_000_000, 2_000_000_000, 10_000), 800_000_000);
+        // Treasury follows: 200 x 950,000 / 800,000,000.
+        assert_eq!(scaled_treasury(200_000_000, 950_000, 800_000_000), 237_500);
+        assert_eq!(scaled_treasury(200_000_000, 0, 0), 0);
+        assert_eq!(scaled_treasury(200, 900, 800), 200);
+    }
+
+    #[test]
+    fn breaker_floor_spans_the_window_plus_one_epoch() {
+        // Mainnet: a 7-day window of 7-day epochs.
+        assert_eq!(breaker_floor(961_538, 604_800, 604_800), Some(1_923_076));
+        // A 7-day window of 1-day epochs.
+        assert_eq!(breaker_floor(1_000, 604_800, 86_400), Some(8_000));
+        assert_eq!(breaker_floor(1, 3, 2), Some(3));
+    }
+
+    #[test]
     fn window_decays_linearly() {
         assert_eq!(decayed_window_total(1_000, 0, 100), 1_000);
         assert_eq!(decayed_window_total(1_000, 50, 100), 500);
@@ -94,6 +152,24 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn an_epoch_never_mints_more_than_its_burn_allows(
+            emission in 0u64..1_000_000_000_000_000,
+            node_bps in 1u16..=10_000,
+            burned in 0u64..1_000_000_000_000_000,
+            max_bps in 1u16..=10_000,
+        ) {
+            let (node_share, treasury_share) = split(emission, node_bps);
+            let nodes = earnable(node_share, burned, max_bps);
+            let treasury = scaled_treasury(treasury_share, nodes, node_share);
+            // minted <= burned x m x (1 + treasury / node)
+            let lhs = (u128::from(nodes) + u128::from(treasury)) * u128::from(node_share.max(1));
+            let rhs = u128::from(reward_cap(burned, max_bps))
+                * (u128::from(node_share.max(1)) + u128::from(treasury_share));
+            prop_assert!(node_share == 0 || lhs <= rhs);
+            prop_assert!(nodes <= node_share && treasury <= treasury_share);
+        }
+
         #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
         /// Over 1,000 epochs the decayed emission never exceeds the exact

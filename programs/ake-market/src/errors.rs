@@ -12,7 +12,7 @@ pub enum MarketError {
     NotAuthority,
     #[msg("signer is not the proposed authority")]
     NotPendingAuthority,
-    #[msg("burn bps + treasury bps must equal 10000")]
+    #[msg("burn bps + treasury bps must equal 10000, with at least 100 bps to the treasury (the fee that makes paying yourself a loss)")]
     InvalidFeeSplit,
     #[msg("challenge window must be 1 s..30 days and completion grace 1 s..7 days")]
     InvalidWindows,

@@ -4,7 +4,7 @@ use anchor_spl::token::{Mint, Token, TokenAccount};
 use crate::constants::{EMISSIONS_CONFIG_SEED, EPOCH_SEED, MINT_AUTHORITY_SEED, NODE_WORK_SEED};
 use crate::errors::EmissionsError;
 use crate::events::RewardClaimed;
-use crate::math::node_reward;
+use crate::math::{node_reward, reward_cap};
 use crate::minting::{mint, MintAccounts};
 use crate::state::{EmissionsConfig, EpochSummary, NodeWork};
 
@@ -49,12 +49,19 @@ pub fn handler(mut ctx: Context<Claim>, epoch: u64) -> Result<()> {
     let a = &mut ctx.accounts;
     let summary = &mut a.epoch_summary;
     require!(summary.closed, EmissionsError::EpochNotClosed);
-    let amount = node_reward(
+    let pro_rata = node_reward(
         summary.node_share,
         a.node_work.work_micro_usd,
         summary.total_work_micro_usd,
     )
     .ok_or(EmissionsError::MathOverflow)?;
+    // Paying yourself never pays: at most what was burned for this node's
+    // jobs (times the multiplier). What the cap withholds is never minted.
+    let cap = reward_cap(
+        a.node_work.burned_tokens,
+        a.config.split.max_reward_per_burn_bps,
+    );
+    let amount = pro_rata.min(cap);
     let claimed = summary
         .claimed
         .checked_add(amount)
@@ -85,6 +92,8 @@ pub fn handler(mut ctx: Context<Claim>, epoch: u64) -> Result<()> {
         node: a.node_work.node,
         owner: a.node_work.owner,
         amount,
+        pro_rata,
+        cap,
     };
     emit_cpi!(event);
     Ok(())

@@ -5,7 +5,7 @@ use anchor_spl::token::{Mint, Token, TokenAccount};
 use crate::constants::{EMISSIONS_CONFIG_SEED, EPOCH_SEED, MINT_AUTHORITY_SEED};
 use crate::errors::EmissionsError;
 use crate::events::EpochClosed;
-use crate::math::{capped, decay, epoch_end, split};
+use crate::math::{capped, decay, earnable, epoch_end, scaled_treasury, split};
 use crate::minting::{mint, MintAccounts};
 use crate::state::{EmissionsConfig, EpochSummary};
 
@@ -73,6 +73,16 @@ pub fn handler(mut ctx: Context<CloseEpoch>, epoch: u64) -> Result<()> {
     } else {
         node_share
     };
+    // Nodes can earn at most what was burned for their jobs (times the
+    // multiplier); the treasury share shrinks in proportion, and the tip
+    // comes out of what the treasury really gets. So a quiet epoch mints
+    // little to anyone, and minted <= burned x m x (1 + treasury / node).
+    let nodes_can_earn = earnable(
+        node_share,
+        summary.burned_tokens,
+        config.split.max_reward_per_burn_bps,
+    );
+    let treasury_share = scaled_treasury(treasury_share, nodes_can_earn, node_share);
     let tip = config.split.crank_tip.min(treasury_share);
     let treasury_minted = treasury_share - tip;
 
@@ -114,6 +124,7 @@ pub fn handler(mut ctx: Context<CloseEpoch>, epoch: u64) -> Result<()> {
         epoch,
         emission,
         node_share,
+        nodes_can_earn,
         treasury_minted,
         crank_tip: tip,
         total_work_micro_usd: summary.total_work_micro_usd,

@@ -1,8 +1,10 @@
 use ake_program_common::account_creation::{create_pda, write_new};
 use anchor_lang::prelude::*;
-use anchor_spl::token::{Mint, TokenAccount};
+use anchor_spl::token::{self, Mint, SetAuthority, Token, TokenAccount};
 
-use crate::constants::{EMISSIONS_CONFIG_SEED, MINT_AUTHORITY_SEED};
+use crate::constants::{
+    EMISSIONS_CONFIG_SEED, MARKET_PROGRAM_ID, MARKET_REPORTER_SEED, MINT_AUTHORITY_SEED,
+};
 use crate::errors::EmissionsError;
 use crate::events::EmissionsInitialized;
 use crate::state::{BreakerParams, BreakerWindow, EmissionsConfig, Schedule, Split};
@@ -10,27 +12,35 @@ use crate::state::{BreakerParams, BreakerWindow, EmissionsConfig, Schedule, Spli
 #[event_cpi]
 #[derive(Accounts)]
 pub struct Initialize<'info> {
+    /// The mint's current mint authority: trust flows from whoever holds
+    /// the asset. It becomes this program's authority.
     #[account(mut)]
     pub authority: Signer<'info>,
     /// CHECK: created here, PDA ["emissions"].
     #[account(mut, seeds = [EMISSIONS_CONFIG_SEED], bump)]
     pub config: UncheckedAccount<'info>,
-    /// CHECK: PDA only; the mint must already name it as its mint authority.
+    /// CHECK: PDA only; becomes the mint's only authority here.
     #[account(seeds = [MINT_AUTHORITY_SEED], bump)]
     pub mint_authority: UncheckedAccount<'info>,
     #[account(
-        constraint = mint.mint_authority == Some(mint_authority.key()).into()
-            @ EmissionsError::MintAuthorityNotTransferred,
+        mut,
+        constraint = mint.mint_authority == Some(authority.key()).into()
+            @ EmissionsError::NotMintAuthority,
+        constraint = mint.freeze_authority.is_none() @ EmissionsError::MintHasFreezeAuthority,
     )]
     pub mint: Box<Account<'info, Mint>>,
     #[account(token::mint = mint)]
     pub treasury: Box<Account<'info, TokenAccount>>,
+    pub token_program: Program<'info, Token>,
     pub system_program: Program<'info, System>,
 }
 
+/// Signed by the mint's authority, which hands the mint authority to this
+/// program's PDA in the same instruction: nobody else can initialize first,
+/// and there is no moment in which the mint is claimable. The only work
+/// reporter is ake-market's `["reporter"]` PDA, derived here.
 pub fn handler(
     ctx: Context<Initialize>,
-    reporter: Pubkey,
     schedule: Schedule,
     split: Split,
     breaker: BreakerParams,
@@ -44,6 +54,17 @@ pub fn handler(
     split.validate(schedule.first_emission)?;
     breaker.validate(schedule.epoch_secs, schedule.first_emission)?;
     let a = &ctx.accounts;
+    token::set_authority(
+        CpiContext::new(
+            token::ID,
+            SetAuthority {
+                current_authority: a.authority.to_account_info(),
+                account_or_mint: a.mint.to_account_info(),
+            },
+        ),
+        anchor_spl::token::spl_token::instruction::AuthorityType::MintTokens,
+        Some(a.mint_authority.key()),
+    )?;
     let info = a.config.to_account_info();
     create_pda(
         &a.authority.to_account_info(),
@@ -52,10 +73,11 @@ pub fn handler(
         EmissionsConfig::SPACE,
         &[EMISSIONS_CONFIG_SEED, &[ctx.bumps.config]],
     )?;
+    let reporter = Pubkey::find_program_address(&[MARKET_REPORTER_SEED], &MARKET_PROGRAM_ID).0;
     let config = EmissionsConfig {
-        authority: ctx.accounts.authority.key(),
-        mint: ctx.accounts.mint.key(),
-        treasury: ctx.accounts.treasury.key(),
+        authority: a.authority.key(),
+        mint: a.mint.key(),
+        treasury: a.treasury.key(),
         reporter,
         schedule,
         split,
@@ -70,6 +92,7 @@ pub fn handler(
     };
     write_new(&info, &config)?;
     emit_cpi!(EmissionsInitialized {
+        authority: config.authority,
         mint: config.mint,
         treasury: config.treasury,
         reporter,

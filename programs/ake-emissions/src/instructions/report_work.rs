@@ -87,6 +87,7 @@ pub fn handler(ctx: Context<ReportWork>, report: WorkReport) -> Result<()> {
             node: report.node,
             owner: report.node_owner,
             work_micro_usd: 0,
+            burned_tokens: 0,
             jobs: 0,
             payer: payer.key(),
             bump: ctx.bumps.node_work,
@@ -97,6 +98,7 @@ pub fn handler(ctx: Context<ReportWork>, report: WorkReport) -> Result<()> {
 
     let add = |x: u64, y: u64| x.checked_add(y).ok_or(EmissionsError::MathOverflow);
     work.work_micro_usd = add(work.work_micro_usd, report.work_micro_usd)?;
+    work.burned_tokens = add(work.burned_tokens, report.burned_tokens)?;
     work.jobs = work
         .jobs
         .checked_add(1)

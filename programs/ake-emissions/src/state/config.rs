@@ -54,6 +54,10 @@ pub struct Split {
     pub treasury_bps: u16,
     /// Paid to whoever closes an epoch, out of the treasury share.
     pub crank_tip: u64,
+    /// A node's reward for an epoch is at most the tokens burned for its
+    /// jobs in that epoch times this (bps, at most 10,000 = 1x): paying
+    /// yourself never pays.
+    pub max_reward_per_burn_bps: u16,
 }
 
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, InitSpace, Debug, PartialEq, Eq)]
@@ -92,7 +96,10 @@ impl Split {
         let (_, treasury) = split(emission, self.node_bps);
         require!(
             u32::from(self.node_bps) + u32::from(self.treasury_bps) == 10_000
-                && self.crank_tip <= treasury,
+                && self.node_bps > 0
+                && self.crank_tip <= treasury
+                && (1..=crate::constants::MAX_REWARD_PER_BURN_BPS)
+                    .contains(&self.max_reward_per_burn_bps),
             EmissionsError::InvalidSplit
         );
         Ok(())
@@ -100,10 +107,14 @@ impl Split {
 }
 
 impl BreakerParams {
-    /// A normal epoch's mints must pass.
+    /// The schedule must pass: the limit covers what the window spans at
+    /// `emission` per epoch, plus one epoch of catch-up (nodes claiming an
+    /// older epoch late).
     pub fn validate(&self, epoch_secs: u32, emission: u64) -> Result<()> {
+        let needed = crate::math::breaker_floor(emission, self.window_secs, epoch_secs)
+            .ok_or(EmissionsError::MathOverflow)?;
         require!(
-            self.window_secs >= epoch_secs && self.window_limit >= emission,
+            self.window_secs >= epoch_secs && self.window_limit >= needed,
             EmissionsError::InvalidBreaker
         );
         Ok(())

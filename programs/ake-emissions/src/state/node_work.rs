@@ -10,6 +10,9 @@ pub struct NodeWork {
     /// Paid at claim: the node's owner at report time.
     pub owner: Pubkey,
     pub work_micro_usd: u64,
+    /// Tokens burned for this node's jobs in the epoch (payments only, not
+    /// posting fees): its reward is capped by this.
+    pub burned_tokens: u64,
     pub jobs: u32,
     /// Gets the rent back at claim.
     pub payer: Pubkey,

@@ -5,13 +5,24 @@ use crate::constants::{CONFIG_SEED, STAKE_VAULT_SEED};
 use crate::errors::MarketError;
 use crate::events::ConfigInitialized;
 use crate::state::{Config, Params};
+use ake_emissions::state::EmissionsConfig;
 use ake_program_common::account_creation::{create_pda, write_new};
 
 #[event_cpi]
 #[derive(Accounts)]
 pub struct Initialize<'info> {
-    #[account(mut)]
+    /// The authority ake-emissions names: trust flows from the mint's
+    /// holder (who initialized ake-emissions) to the market.
+    #[account(mut, address = emissions_config.authority @ MarketError::NotAuthority)]
     pub authority: Signer<'info>,
+    /// ake-emissions' config: it must exist, for this mint, before the market.
+    #[account(
+        seeds = [ake_emissions::constants::EMISSIONS_CONFIG_SEED],
+        bump = emissions_config.bump,
+        seeds::program = ake_emissions::ID,
+        has_one = mint @ MarketError::WrongMint,
+    )]
+    pub emissions_config: Box<Account<'info, EmissionsConfig>>,
     /// CHECK: created here, PDA ["config"].
     #[account(mut, seeds = [CONFIG_SEED], bump)]
     pub config: UncheckedAccount<'info>,
@@ -25,6 +36,9 @@ pub struct Initialize<'info> {
     pub system_program: Program<'info, System>,
 }
 
+/// Only the authority ake-emissions names, for ake-emissions' mint, and only
+/// after ake-emissions holds the mint authority: nobody can initialize the
+/// market first with a mint or a treasury of their own.
 pub fn handler(ctx: Context<Initialize>, params: Params, arbiter: Pubkey) -> Result<()> {
     params.validate()?;
     let a = &ctx.accounts;

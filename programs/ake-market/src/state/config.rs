@@ -84,11 +84,15 @@ pub struct OracleParams {
 }
 
 const DAY: u32 = 86_400;
+/// The treasury fee cannot be removed: with rewards capped at 1x the burn,
+/// this fee is what makes paying yourself a loss.
+pub const MIN_TREASURY_BPS: u16 = 100;
 
 impl Params {
     pub fn validate(&self) -> Result<()> {
         require!(
-            u32::from(self.burn_bps) + u32::from(self.treasury_bps) == 10_000,
+            u32::from(self.burn_bps) + u32::from(self.treasury_bps) == 10_000
+                && self.treasury_bps >= MIN_TREASURY_BPS,
             MarketError::InvalidFeeSplit
         );
         require!(
