@@ -237,7 +237,10 @@ impl Daemon {
                     return;
                 }
                 Err(StepError::Fail { reason, detail }) => {
-                    tracing::error!(?reason, "the job cannot run here, handing it back: {detail}");
+                    tracing::error!(
+                        ?reason,
+                        "the job cannot run here, handing it back: {detail}"
+                    );
                     let entry = JournalEntry::Failed {
                         release_reason: reason_code(reason),
                         detail,
@@ -271,7 +274,13 @@ impl Daemon {
         } = &progress
         {
             return self
-                .finish_tx(job_key, purpose, signed_tx, signature, *last_valid_block_height)
+                .finish_tx(
+                    job_key,
+                    purpose,
+                    signed_tx,
+                    signature,
+                    *last_valid_block_height,
+                )
                 .await;
         }
         if let JobProgress::TxConfirmed { .. } = progress {
@@ -492,7 +501,12 @@ impl Daemon {
         let commitment: [u8; 32] = hex::decode(root)
             .ok()
             .and_then(|b| b.try_into().ok())
-            .ok_or_else(|| fail(ReleaseReason::SpecInvalid, format!("bad output root {root}")))?;
+            .ok_or_else(|| {
+                fail(
+                    ReleaseReason::SpecInvalid,
+                    format!("bad output root {root}"),
+                )
+            })?;
         // The program bounds usage by its own clock (seconds since
         // assignment) and the job's GPUs; never claim more than that.
         let now = self

@@ -165,10 +165,7 @@ tmp_size_mb = 64
         self.post_with_inputs(vec![]).await
     }
 
-    async fn post_with_inputs(
-        &self,
-        inputs: Vec<ake_sdk::ake_market::state::InputFile>,
-    ) -> Pubkey {
+    async fn post_with_inputs(&self, inputs: Vec<ake_sdk::ake_market::state::InputFile>) -> Pubkey {
         let p = self.protocol();
         let spec = JobSpec::Inline(InlineSpec {
             image: self.image.tag.clone(),
@@ -442,7 +439,12 @@ async fn wrong_hash_input_is_handed_back_inside_the_window_without_a_slash() {
     let p = world.protocol();
     let (url, hits) = counting_server(b"not the scene the creator hashed").await;
     let mut daemon = world.spawn_daemon(None);
-    let stake_before = p.stake(&world.owner.pubkey()).await.unwrap().unwrap().amount;
+    let stake_before = p
+        .stake(&world.owner.pubkey())
+        .await
+        .unwrap()
+        .unwrap()
+        .amount;
     let job = world
         .post_with_inputs(vec![ake_sdk::ake_market::state::InputFile {
             url,
@@ -473,13 +475,22 @@ async fn wrong_hash_input_is_handed_back_inside_the_window_without_a_slash() {
     // Inside the free window: the owner keeps every token.
     let stake = p.stake(&world.owner.pubkey()).await.unwrap().unwrap();
     assert_eq!(stake.amount, stake_before, "no slash");
-    let node = p.node(&pda::node(&world.hot.pubkey())).await.unwrap().unwrap();
+    let node = p
+        .node(&pda::node(&world.hot.pubkey()))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(!node.suspended);
 
     // A failure is an outcome, not a loop: the input was fetched once, and
     // the job (never offered to this owner again) is not run again.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1, "log:\n{}", world.log());
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "log:\n{}",
+        world.log()
+    );
     assert!(stop(&mut daemon).success());
     let journal = Journal::open(&world.dir.path().join("journal.redb")).unwrap();
     let entries = journal.entries(&job.to_string()).await.unwrap();

@@ -242,9 +242,11 @@ async fn post_run_finalize_close_claim() {
     let posted = e.json(&["job", "post", spec_path.to_str().unwrap()], "creator");
     let job = posted["job"].as_str().unwrap().to_string();
     let escrow = posted["escrow"].as_u64().unwrap();
+    let posting_fee = posted["posting_fee"].as_u64().unwrap();
+    assert!(posting_fee > 0);
     assert_eq!(
         p.token_balance(&creator_token).await.unwrap(),
-        before - escrow
+        before - escrow - posting_fee
     );
 
     // Picked up, run, committed, submitted.
@@ -282,16 +284,20 @@ async fn post_run_finalize_close_claim() {
         assert!(Instant::now() < end, "not finalized");
         std::thread::sleep(Duration::from_millis(500));
     }
-    let paid = before - p.token_balance(&creator_token).await.unwrap();
+    let paid = before - p.token_balance(&creator_token).await.unwrap() - posting_fee;
     let burned = p.market(0).await.unwrap().tokens_burned - burned0;
     let fee = p.token_balance(&config.treasury).await.unwrap() - treasury0;
     assert!(
         paid > 0 && paid < escrow,
         "charged for the seconds used, the rest refunded"
     );
-    assert_eq!(burned, paid * 9_500 / 10_000);
+    assert_eq!(
+        burned,
+        paid * 9_500 / 10_000 + posting_fee,
+        "the payment's burn and the posting fee"
+    );
     assert!(
-        fee >= paid - burned,
+        fee >= paid - (burned - posting_fee),
         "the fee reaches the treasury (plus any epoch share closed meanwhile)"
     );
 

@@ -173,11 +173,7 @@ pub fn offer_to_waiting_node(
     params: &Params,
     now: i64,
 ) -> Result<Offer> {
-    let best = market.best_node_for(
-        job.gpus,
-        job.min_reputation_bps,
-        &job.excluded_owner_tags(),
-    );
+    let best = market.best_node_for(job.gpus, job.min_reputation_bps, &job.excluded_owner_tags());
     if !must_assign(best, candidate.as_ref().map(|c| c.0))? {
         return Ok(Offer::NoNode);
     }

@@ -124,7 +124,9 @@ pub fn result_collateral(execution: u64, charged: u64, charge_bps: u16) -> Optio
 /// an image pull and the input fetch).
 pub fn release_window_secs(max_duration_secs: u32, bps: u16, min: u32, max: u32) -> u32 {
     let share = u64::from(max_duration_secs) * u64::from(bps) / BPS;
-    u32::try_from(share).unwrap_or(u32::MAX).clamp(min, max.max(min))
+    u32::try_from(share)
+        .unwrap_or(u32::MAX)
+        .clamp(min, max.max(min))
 }
 
 /// The slash for handing a job back after the free window: the expiry slash
@@ -135,7 +137,8 @@ pub fn late_release_slash(expiry_slash: u64, held: u64, span: u64) -> Option<u64
     if span == 0 {
         return Some(expiry_slash);
     }
-    let scaled = u128::from(expiry_slash).checked_mul(u128::from(held.min(span)))? / u128::from(span);
+    let scaled =
+        u128::from(expiry_slash).checked_mul(u128::from(held.min(span)))? / u128::from(span);
     u64::try_from(scaled).ok()
 }
 

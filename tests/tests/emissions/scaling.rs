@@ -12,6 +12,17 @@ async fn nodes_work(chain: &mut Chain, count: usize) {
         .await
         .unwrap();
     let creator = chain.user(count as u64 * AKE).await;
+    // In rounds that fit the market's in-flight list: usage is bounded by
+    // the chain's clock, so each round waits a second before submitting.
+    let mut left = count;
+    while left > 0 {
+        let round = left.min(64);
+        left -= round;
+        node_round(chain, &owner, &creator, round).await;
+    }
+}
+
+async fn node_round(chain: &mut Chain, owner: &User, creator: &User, count: usize) {
     let mut assigned = Vec::with_capacity(count);
     for _ in 0..count {
         let signer = Keypair::new();
@@ -49,7 +60,6 @@ async fn nodes_work(chain: &mut Chain, count: usize) {
         chain.send_ok(&[post], &[&creator.key]).await;
         assigned.push((signer, pda::job(&creator.pubkey(), nonce)));
     }
-    // Usage is bounded by the chain's clock since assignment.
     chain.advance(1).await;
     for (signer, job_key) in assigned {
         let usage = ake_market::state::UsageReceipt {

@@ -146,7 +146,11 @@ impl World {
                         let node = self.nodes.iter().find(|n| n.account == j.node).unwrap();
                         // Mostly within the chain's clock; sometimes beyond it (refused).
                         let held = u64::try_from(c.now().await - j.assigned_at).unwrap_or(0);
-                        let secs = if wall_secs % 5 == 0 { *wall_secs } else { (*wall_secs).min(held) };
+                        let secs = if wall_secs % 5 == 0 {
+                            *wall_secs
+                        } else {
+                            (*wall_secs).min(held)
+                        };
                         c.submit(node, &key, secs).await
                     }
                     _ => Ok(()),
@@ -244,7 +248,10 @@ impl World {
                     let node: Node = c.account(&job.node).await.unwrap();
                     assert_eq!((node.status, node.current_job), (NodeStatus::Busy, key));
                     assert_eq!(job.collateral, job.terms.execution_collateral);
-                    assert!(!job.released_by_owner(&job.node_owner), "never back to an owner that released it");
+                    assert!(
+                        !job.released_by_owner(&job.node_owner),
+                        "never back to an owner that released it"
+                    );
                 }
                 JobState::Submitted => {
                     assert!(job.result.is_some() && !queued && job.bond == 0);

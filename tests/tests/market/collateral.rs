@@ -42,7 +42,10 @@ async fn assignment_locks_the_jobs_collateral_from_free_stake() {
     let mut chain = Chain::start().await;
     let (node, _creator, job) = assigned(&mut chain, 1_000 * AKE).await;
     let j = chain.job(&job).await.unwrap();
-    assert_eq!((j.collateral, j.terms.execution_collateral), (COLLATERAL, COLLATERAL));
+    assert_eq!(
+        (j.collateral, j.terms.execution_collateral),
+        (COLLATERAL, COLLATERAL)
+    );
     assert_eq!((j.escrow, j.posting_fee), (ESCROW, POSTING_FEE));
     assert_eq!(j.terms.release_window_end, j.assigned_at + 60);
     assert_eq!(j.deadline, j.assigned_at + 1_200);
@@ -71,17 +74,29 @@ async fn wrong_hash_job_released_inside_the_window_costs_the_node_nothing() {
             },
             ReleaseReason::InputHashMismatch,
         );
-        chain.send_with_events(&[ix], &[&node.signer]).await.unwrap()
+        chain
+            .send_with_events(&[ix], &[&node.signer])
+            .await
+            .unwrap()
     };
     let released: ake_market::events::JobReleased =
         find_event(&events).expect("a JobReleased event");
     assert_eq!(
-        (released.reason, released.slashed, released.over_budget, released.requeued),
+        (
+            released.reason,
+            released.slashed,
+            released.over_budget,
+            released.requeued
+        ),
         (ReleaseReason::InputHashMismatch, 0, false, true)
     );
 
     let s = stake(&mut chain, &node).await;
-    assert_eq!((s.amount, s.locked), (1_000 * AKE, 0), "no slash, collateral unlocked");
+    assert_eq!(
+        (s.amount, s.locked),
+        (1_000 * AKE, 0),
+        "no slash, collateral unlocked"
+    );
     assert_eq!(chain.supply().await, supply);
     let n = node_of(&mut chain, &node).await;
     assert!(!n.suspended);
@@ -116,7 +131,12 @@ async fn release_after_the_window_slashes_in_proportion_to_time_held() {
     let (late, late_creator, late_job) = assigned(&mut chain, 1_000 * AKE).await;
     chain.advance(1_199).await;
     chain
-        .release(&late, &late_job, late_creator.token, ReleaseReason::OperatorShutdown)
+        .release(
+            &late,
+            &late_job,
+            late_creator.token,
+            ReleaseReason::OperatorShutdown,
+        )
         .await
         .unwrap();
     let s = stake(&mut chain, &late).await;
@@ -128,7 +148,12 @@ async fn release_after_the_window_slashes_in_proportion_to_time_held() {
     chain.advance(1_201).await;
     assert_market_error(
         chain
-            .release(&last, &last_job, last_creator.token, ReleaseReason::OperatorShutdown)
+            .release(
+                &last,
+                &last_job,
+                last_creator.token,
+                ReleaseReason::OperatorShutdown,
+            )
             .await,
         MarketError::DeadlinePassed,
     );
@@ -154,7 +179,10 @@ async fn a_job_released_by_three_owners_is_refunded_and_never_returns_to_them() 
     chain.node_ready(&a).await.unwrap();
     let j = chain.job(&job).await.unwrap();
     assert_eq!(j.state, JobState::Queued);
-    assert_eq!(node_of(&mut chain, &a).await.status, ake_market::state::NodeStatus::Queued);
+    assert_eq!(
+        node_of(&mut chain, &a).await.status,
+        ake_market::state::NodeStatus::Queued
+    );
     // B takes it; B hands it back: A waits first in line but is skipped.
     chain.node_ready(&b).await.unwrap();
     assert_eq!(chain.job(&job).await.unwrap().node, b.account);
@@ -179,7 +207,11 @@ async fn a_job_released_by_three_owners_is_refunded_and_never_returns_to_them() 
     assert_eq!(chain.supply().await, supply - POSTING_FEE);
     assert_eq!(chain.escrow_balance().await, 0);
     for n in [&a, &b, &c] {
-        assert_eq!(stake(&mut chain, n).await.amount, 1_000 * AKE, "nobody slashed");
+        assert_eq!(
+            stake(&mut chain, n).await.amount,
+            1_000 * AKE,
+            "nobody slashed"
+        );
     }
 }
 
@@ -221,7 +253,10 @@ async fn releases_past_the_owner_budget_cost_an_expiry() {
         .release(&node, &next, creator.token, ReleaseReason::SpecUnsupported)
         .await
         .unwrap();
-    assert_eq!(stake(&mut chain, &node).await.amount, 1_000 * AKE - EXPIRY_SLASH);
+    assert_eq!(
+        stake(&mut chain, &node).await.amount,
+        1_000 * AKE - EXPIRY_SLASH
+    );
 }
 
 #[tokio::test]
@@ -245,12 +280,18 @@ async fn a_missed_deadline_slashes_only_that_jobs_collateral() {
         (s.amount, s.locked, s.unbonding),
         (700 * AKE - EXPIRY_SLASH, 0, 300 * AKE)
     );
-    assert_eq!(chain.balance(&chain.payer_token.clone()).await, bounty0 + 20 * AKE);
+    assert_eq!(
+        chain.balance(&chain.payer_token.clone()).await,
+        bounty0 + 20 * AKE
+    );
     assert_eq!(chain.supply().await, supply - 80 * AKE);
     let n = node_of(&mut chain, &node).await;
     assert!(n.suspended);
     let j = chain.job(&job).await.unwrap();
-    assert_eq!((j.state, j.expiries, j.collateral), (JobState::Queued, 1, 0));
+    assert_eq!(
+        (j.state, j.expiries, j.collateral),
+        (JobState::Queued, 1, 0)
+    );
 }
 
 #[tokio::test]
@@ -270,7 +311,11 @@ async fn collateral_is_freed_at_submit_and_the_result_collateral_at_finalize() {
     chain.finalize(creator.token, &job).await.unwrap();
     let s = stake(&mut chain, &node).await;
     assert_eq!((s.amount, s.locked), (1_000 * AKE, 0));
-    assert_eq!(chain.escrow_balance().await, 0, "escrow settled, posting fee burned");
+    assert_eq!(
+        chain.escrow_balance().await,
+        0,
+        "escrow settled, posting fee burned"
+    );
 }
 
 #[tokio::test]
@@ -294,8 +339,14 @@ async fn a_parameter_change_does_not_touch_a_running_job() {
     chain.advance(1_201).await;
     chain.expire(creator.token, &job).await.unwrap();
     // The terms of the assignment: half of 200 AKE, 20% bounty.
-    assert_eq!(stake(&mut chain, &node).await.amount, 1_000 * AKE - EXPIRY_SLASH);
-    assert_eq!(chain.balance(&chain.payer_token.clone()).await, bounty0 + 20 * AKE);
+    assert_eq!(
+        stake(&mut chain, &node).await.amount,
+        1_000 * AKE - EXPIRY_SLASH
+    );
+    assert_eq!(
+        chain.balance(&chain.payer_token.clone()).await,
+        bounty0 + 20 * AKE
+    );
 }
 
 #[tokio::test]
@@ -310,7 +361,10 @@ async fn the_posting_fee_is_burned_on_cancel() {
     );
     assert_eq!(chain.market(0).await.open_escrow, ESCROW + POSTING_FEE);
     chain.cancel(&creator, &job).await.unwrap();
-    assert_eq!(chain.balance(&creator.token).await, 1_000 * AKE - POSTING_FEE);
+    assert_eq!(
+        chain.balance(&creator.token).await,
+        1_000 * AKE - POSTING_FEE
+    );
     assert_eq!(chain.supply().await, supply - POSTING_FEE);
     let m = chain.market(0).await;
     assert_eq!((m.open_escrow, m.tokens_burned), (0, POSTING_FEE));
@@ -383,11 +437,20 @@ async fn attack_unrunnable_job_and_a_second_wallets_crank_pays_nothing() {
     );
     chain.cancel(&creator, &job).await.unwrap();
 
-    let attacker_after = chain.balance(&creator.token).await + chain.balance(&accomplice.token).await;
+    let attacker_after =
+        chain.balance(&creator.token).await + chain.balance(&accomplice.token).await;
     let payoff = attacker_after as i128 - attacker_before as i128;
-    assert_eq!(payoff, -(POSTING_FEE as i128), "the attacker pays the posting fee");
+    assert_eq!(
+        payoff,
+        -(POSTING_FEE as i128),
+        "the attacker pays the posting fee"
+    );
     assert!(payoff <= 0);
-    assert_eq!(stake(&mut chain, &node).await.amount, owner_before, "the node loses nothing");
+    assert_eq!(
+        stake(&mut chain, &node).await.amount,
+        owner_before,
+        "the node loses nothing"
+    );
     assert!(!node_of(&mut chain, &node).await.suspended);
 }
 
@@ -442,7 +505,12 @@ async fn attack_a_sybil_operator_releasing_everything_cannot_hold_a_job() {
         let job = chain.post_job(&creator, 1, 600).await.unwrap();
         assert_eq!(chain.job(&job).await.unwrap().node, censor.account);
         chain
-            .release(&censor, &job, creator.token, ReleaseReason::ResourcesMissing)
+            .release(
+                &censor,
+                &job,
+                creator.token,
+                ReleaseReason::ResourcesMissing,
+            )
             .await
             .unwrap();
         assert_eq!(
@@ -458,8 +526,15 @@ async fn attack_a_sybil_operator_releasing_everything_cannot_hold_a_job() {
         }
     }
     let payoff = stake(&mut chain, &censor).await.amount as i128 - censor_before as i128;
-    assert_eq!(payoff, -(EXPIRY_SLASH as i128), "one release past the budget");
-    assert_eq!(node_of(&mut chain, &honest).await.jobs_completed, u64::from(RELEASE_BUDGET) + 1);
+    assert_eq!(
+        payoff,
+        -(EXPIRY_SLASH as i128),
+        "one release past the budget"
+    );
+    assert_eq!(
+        node_of(&mut chain, &honest).await.jobs_completed,
+        u64::from(RELEASE_BUDGET) + 1
+    );
 }
 
 #[tokio::test]
@@ -479,7 +554,10 @@ async fn a_node_whose_owner_cannot_cover_a_job_goes_idle_and_nothing_reverts() {
     // The post lands; the node leaves the queue with its lock back; the job waits.
     let j = chain.job(&job).await.unwrap();
     assert_eq!(j.state, JobState::Queued);
-    assert_eq!(node_of(&mut chain, &poor).await.status, ake_market::state::NodeStatus::Idle);
+    assert_eq!(
+        node_of(&mut chain, &poor).await.status,
+        ake_market::state::NodeStatus::Idle
+    );
     let s = stake(&mut chain, &poor).await;
     assert_eq!((s.amount, s.locked), (400 * AKE, 0));
     // Arming again, the node skips the job it cannot cover and waits.
@@ -490,5 +568,9 @@ async fn a_node_whose_owner_cannot_cover_a_job_goes_idle_and_nothing_reverts() {
     chain.node_ready(&rich).await.unwrap();
     let j = chain.job(&job).await.unwrap();
     assert_eq!(j.node, rich.account);
-    assert!(j.collateral > 600 * AKE, "half the escrow: {}", j.collateral);
+    assert!(
+        j.collateral > 600 * AKE,
+        "half the escrow: {}",
+        j.collateral
+    );
 }

@@ -179,7 +179,10 @@ async fn dispute_timeout_and_window() {
     );
     chain.advance(1).await;
     chain.expire_dispute(creator.token, &job).await.unwrap();
-    assert_eq!(chain.balance(&creator.token).await, 1_000 * AKE - POSTING_FEE);
+    assert_eq!(
+        chain.balance(&creator.token).await,
+        1_000 * AKE - POSTING_FEE
+    );
     assert!(node_of(&mut chain, &node).await.suspended);
 
     // After the window a result can no longer be disputed.

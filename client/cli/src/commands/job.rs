@@ -222,7 +222,10 @@ fn describe(v: &JobView, d: u8) -> String {
 pub struct Settled {
     pub job: String,
     pub escrowed: u64,
+    /// Charged for the work (the posting fee apart).
     pub paid: u64,
+    /// Burned with the job; never refunded.
+    pub posting_fee: u64,
     pub refunded: u64,
 }
 
@@ -236,7 +239,7 @@ pub async fn follow(
     job: &Pubkey,
     token: &Pubkey,
     balance_before: u64,
-    escrowed: u64,
+    (escrowed, posting_fee): (u64, u64),
     show: bool,
     limit: Duration,
 ) -> anyhow::Result<Settled> {
@@ -290,11 +293,14 @@ pub async fn follow(
     }
     bar.finish_and_clear();
     let after = p.token_balance(token).await?;
-    let paid = balance_before.saturating_sub(after);
+    let paid = balance_before
+        .saturating_sub(after)
+        .saturating_sub(posting_fee);
     Ok(Settled {
         job: job.to_string(),
         escrowed,
         paid,
+        posting_fee,
         refunded: escrowed.saturating_sub(paid),
     })
 }
@@ -362,17 +368,19 @@ pub async fn run(g: &GlobalArgs, c: JobCommand) -> anyhow::Result<()> {
                 })
                 .await?;
             let posted = p.job(&job).await?;
-            let escrowed = posted.as_ref().map_or(quote, |j| j.escrow);
+            let escrowed = posted.as_ref().map_or(q.escrow, |j| j.escrow);
+            let posting_fee = posted.as_ref().map_or(q.posting_fee, |j| j.posting_fee);
             if !wait {
                 let v = posted.map(|j| view(&job, &j));
                 print(
                     ctx.json,
-                    &serde_json::json!({"job": job.to_string(), "signature": sig.to_string(), "escrow": escrowed, "view": v}),
+                    &serde_json::json!({"job": job.to_string(), "signature": sig.to_string(), "escrow": escrowed, "posting_fee": posting_fee, "view": v}),
                     |_| {
                         format!(
-                            "posted job {job}: escrowed {} AKE for up to {} ({sig})",
+                            "posted job {job}: escrowed {} AKE for up to {}, posting fee {} AKE ({sig})",
                             format(escrowed, d),
-                            usd(usd_max)
+                            usd(usd_max),
+                            format(posting_fee, d)
                         )
                     },
                 );
@@ -397,7 +405,7 @@ pub async fn run(g: &GlobalArgs, c: JobCommand) -> anyhow::Result<()> {
                 &job,
                 &token,
                 before,
-                escrowed,
+                (escrowed, posting_fee),
                 !ctx.json,
                 Duration::from_secs(limit),
             )
@@ -405,9 +413,10 @@ pub async fn run(g: &GlobalArgs, c: JobCommand) -> anyhow::Result<()> {
             let burned = settled.paid * u64::from(config.params.burn_bps) / 10_000;
             print(ctx.json, &settled, |s| {
                 format!(
-                    "settled: paid {} AKE ({} burned, the rest to the treasury), refunded {} AKE",
+                    "settled: paid {} AKE ({} burned, the rest to the treasury) and the {} AKE posting fee (burned), refunded {} AKE",
                     format(s.paid, d),
                     format(burned, d),
+                    format(s.posting_fee, d),
                     format(s.refunded, d)
                 )
             });

@@ -125,7 +125,8 @@ pub fn handler(mut ctx: Context<ExpireJob>) -> Result<()> {
             a.candidate_owner_stake.as_mut().map(|s| &mut ***s),
             Some(&mut **a.node_owner_stake),
         )?;
-        let offer = offer_to_waiting_node(&mut market, job_key, &mut a.job, candidate, &params, now)?;
+        let offer =
+            offer_to_waiting_node(&mut market, job_key, &mut a.job, candidate, &params, now)?;
         // A full queue refunds rather than leaving the job assigned to a
         // node that already failed it.
         if offer.unassigned() && market.job_queue_full() {

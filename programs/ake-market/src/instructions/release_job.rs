@@ -82,7 +82,11 @@ pub fn handler(mut ctx: Context<ReleaseJob>, reason: ReleaseReason) -> Result<()
 
     let (budget, budget_window, max_releases) = {
         let m = a.market.load()?;
-        (m.release_budget, m.release_budget_window_secs, m.max_releases)
+        (
+            m.release_budget,
+            m.release_budget_window_secs,
+            m.max_releases,
+        )
     };
     let collateral = a.job.collateral;
     let held = now.saturating_sub(a.job.assigned_at);

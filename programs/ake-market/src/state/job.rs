@@ -103,7 +103,9 @@ impl Job {
 }
 
 /// The SLA terms a job runs under, fixed when it is assigned.
-#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, InitSpace, Debug, PartialEq, Eq, Default)]
+#[derive(
+    AnchorSerialize, AnchorDeserialize, Clone, Copy, InitSpace, Debug, PartialEq, Eq, Default,
+)]
 pub struct SlaTerms {
     /// Locked from the owner's free stake at assignment; released at submit
     /// down to the result collateral.

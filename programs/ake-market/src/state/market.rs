@@ -370,8 +370,14 @@ mod tests {
         let mut m = market();
         m.enqueue_node(w(1, 1, 3)).unwrap();
         m.enqueue_node(w(2, 4, 0)).unwrap();
-        assert_eq!(m.best_node_for(2, 0, &[]), Some(Pubkey::new_from_array([2; 32])));
-        assert_eq!(m.best_node_for(1, 0, &[]), Some(Pubkey::new_from_array([1; 32])));
+        assert_eq!(
+            m.best_node_for(2, 0, &[]),
+            Some(Pubkey::new_from_array([2; 32]))
+        );
+        assert_eq!(
+            m.best_node_for(1, 0, &[]),
+            Some(Pubkey::new_from_array([1; 32]))
+        );
         assert_eq!(m.best_node_for(8, 0, &[]), None);
         assert_eq!(m.best_node_for(1, 6_000, &[]), None);
     }
@@ -385,8 +391,14 @@ mod tests {
         let mut small = w(2, 1, 0);
         small.aux = 200;
         m.enqueue_job(small, false).unwrap();
-        assert_eq!(m.best_job_for(1, 10_000, 5_000), Some(Pubkey::new_from_array([1; 32])));
-        assert_eq!(m.best_job_for(1, 10_000, 4_999), Some(Pubkey::new_from_array([2; 32])));
+        assert_eq!(
+            m.best_job_for(1, 10_000, 5_000),
+            Some(Pubkey::new_from_array([1; 32]))
+        );
+        assert_eq!(
+            m.best_job_for(1, 10_000, 4_999),
+            Some(Pubkey::new_from_array([2; 32]))
+        );
         assert_eq!(m.best_job_for(1, 10_000, 199), None);
 
         let mut first = w(3, 1, 3);
@@ -396,8 +408,14 @@ mod tests {
         second.aux = owner_tag(&Pubkey::new_from_array([40; 32]));
         m.enqueue_node(second).unwrap();
         let excluded = [owner_tag(&Pubkey::new_from_array([30; 32])), 0, 0];
-        assert_eq!(m.best_node_for(1, 0, &excluded), Some(Pubkey::new_from_array([4; 32])));
-        assert_eq!(m.best_node_for(1, 0, &[0, 0, 0]), Some(Pubkey::new_from_array([3; 32])));
+        assert_eq!(
+            m.best_node_for(1, 0, &excluded),
+            Some(Pubkey::new_from_array([4; 32]))
+        );
+        assert_eq!(
+            m.best_node_for(1, 0, &[0, 0, 0]),
+            Some(Pubkey::new_from_array([3; 32]))
+        );
     }
 
     #[test]
