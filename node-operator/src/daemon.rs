@@ -76,16 +76,10 @@ fn fail(reason: ReleaseReason, detail: impl std::fmt::Display) -> StepError {
     }
 }
 
-/// Retryable errors wait; the rest fail the job with `reason`.
-fn retry_or_fail(reason: ReleaseReason) -> impl Fn(String, bool) -> StepError {
-    move |detail, retryable| {
-        if retryable {
-            StepError::Retry(detail)
-        } else {
-            fail(reason, detail)
-        }
-    }
-}
+/// Seconds before the free hand-back window closes from which a job whose
+/// container has not started is handed back rather than retried: a release
+/// must land while it is still free.
+const RELEASE_MARGIN_SECS: i64 = 15;
 
 const SUBMIT: &str = "submit_result";
 const RELEASE: &str = "release_job";
@@ -352,21 +346,20 @@ impl Daemon {
         let input_dir = if inputs.is_empty() {
             None
         } else {
-            Some(
-                fetch_inputs(&inputs, &work_dir.join("input"))
-                    .await
-                    .map_err(|e| {
-                        let reason = match e {
-                            crate::inputs::InputError::HashMismatch { .. } => {
-                                ReleaseReason::InputHashMismatch
-                            }
-                            crate::inputs::InputError::Fetch { .. } => {
-                                ReleaseReason::InputUnavailable
-                            }
-                        };
-                        retry_or_fail(reason)(e.to_string(), e.is_retryable())
-                    })?,
-            )
+            match fetch_inputs(&inputs, &work_dir.join("input")).await {
+                Ok(dir) => Some(dir),
+                Err(e) => {
+                    let reason = match e {
+                        crate::inputs::InputError::HashMismatch { .. } => {
+                            ReleaseReason::InputHashMismatch
+                        }
+                        crate::inputs::InputError::Fetch { .. } => ReleaseReason::InputUnavailable,
+                    };
+                    return Err(self
+                        .before_start(job, reason, e.to_string(), e.is_retryable())
+                        .await);
+                }
+            }
         };
         let uuids: Vec<String> = self
             .gpus
@@ -412,8 +405,18 @@ impl Daemon {
                     tracing::warn!("could not journal the container start (it will be reattached by name): {e}");
                 }
             })
-            .await
-            .map_err(|e| retry_or_fail(release_reason_for(&e))(e.to_string(), e.is_retryable()))?;
+            .await;
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            // Once the container ran, trouble with the engine is waited out.
+            Err(e) if self.container_started(job_key).await => return Err(retry(e)),
+            Err(e) => {
+                let reason = release_reason_for(&e);
+                return Err(self
+                    .before_start(job, reason, e.to_string(), e.is_retryable())
+                    .await);
+            }
+        };
         let energy_mj = match meter {
             Some(meter) => meter.finish().await.unwrap_or_else(|e| {
                 tracing::warn!("energy meter failed; reporting 0 mJ: {e}");
@@ -432,6 +435,40 @@ impl Daemon {
         };
         self.metrics.job_finished(result, outcome.wall_secs);
         Ok((outcome, energy_mj))
+    }
+
+    /// A failure before the container started: retried while the free
+    /// hand-back window has time left, else (or when retrying cannot help)
+    /// the job fails here and is handed back while that is still free.
+    async fn before_start(
+        &self,
+        job: &Job,
+        reason: ReleaseReason,
+        detail: String,
+        retryable: bool,
+    ) -> StepError {
+        if !retryable {
+            return fail(reason, detail);
+        }
+        match self.protocol.chain.clock().await {
+            Ok(clock)
+                if clock.unix_timestamp >= job.terms.release_window_end - RELEASE_MARGIN_SECS =>
+            {
+                fail(
+                    reason,
+                    format!("still failing as the free hand-back window closes: {detail}"),
+                )
+            }
+            // Unknown is not failed: without the chain's clock, keep trying.
+            _ => StepError::Retry(detail),
+        }
+    }
+
+    async fn container_started(&self, job_key: &Pubkey) -> bool {
+        matches!(
+            self.journal.progress(&Self::job_id(job_key)).await,
+            Ok(JobProgress::ContainerStarted { .. })
+        )
     }
 
     /// Commits the outputs (Merkle root over files, logs, image, spec, exit
@@ -485,7 +522,11 @@ impl Daemon {
             .put_dir(&id, &work_dir.join("output"), &manifest)
             .await
             .map_err(|e| {
-                retry_or_fail(ReleaseReason::ResourcesMissing)(e.to_string(), e.is_retryable())
+                if e.is_retryable() {
+                    retry(e)
+                } else {
+                    fail(ReleaseReason::ResourcesMissing, e)
+                }
             })?;
         Ok((root, uri, usage))
     }
@@ -517,7 +558,11 @@ impl Daemon {
             .map_err(retry)?
             .unix_timestamp;
         let on_chain_secs = u64::try_from(now.saturating_sub(job.assigned_at)).unwrap_or(0);
-        let wall_secs = usage.wall_secs.min(on_chain_secs);
+        if on_chain_secs == 0 {
+            return Err(retry("the chain's clock has not moved since assignment"));
+        }
+        // A run that happened took at least a second (Docker's timestamps can say 0).
+        let wall_secs = usage.wall_secs.max(1).min(on_chain_secs);
         let usage = UsageReceipt {
             wall_secs,
             gpu_secs: usage.gpu_secs.min(wall_secs * u64::from(job.gpus)),

@@ -65,7 +65,16 @@ async fn fetch(url: &str) -> Result<Vec<u8>, InputError> {
             .map_err(|e| fail(e.to_string(), false));
     }
     if url.starts_with("http://") || url.starts_with("https://") {
-        let resp = reqwest::get(url)
+        // Bounded: an input that never ends or a server that never answers
+        // must not hold the job past its free hand-back window.
+        let client = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .timeout(std::time::Duration::from_secs(120))
+            .build()
+            .map_err(|e| fail(e.to_string(), false))?;
+        let resp = client
+            .get(url)
+            .send()
             .await
             .map_err(|e| fail(e.to_string(), true))?;
         let status = resp.status();

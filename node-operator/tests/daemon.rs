@@ -395,17 +395,21 @@ async fn serves_settles_and_claims() {
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     let summary = p.epoch_summary(epoch).await.unwrap().unwrap();
+    // The only node's reward: what its job burned (far less than the node share).
     assert_eq!(
         p.token_balance(&owner_token).await.unwrap() - before,
-        summary.node_share
+        summary.burned_tokens
     );
     assert!(stop(&mut daemon).success());
     let _ = world.net.chain.slot().await;
 }
 
-/// An HTTP server on loopback that answers every request with `body` and
-/// counts the requests.
-async fn counting_server(body: &'static [u8]) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+/// An HTTP server on loopback that answers every request with `status` and
+/// `body`, and counts the requests.
+async fn counting_server(
+    status: &'static str,
+    body: &'static [u8],
+) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -417,7 +421,7 @@ async fn counting_server(body: &'static [u8]) -> (String, Arc<std::sync::atomic:
             let mut buf = [0u8; 4096];
             let _ = socket.read(&mut buf).await;
             let head = format!(
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
                 body.len()
             );
             let _ = socket.write_all(head.as_bytes()).await;
@@ -437,7 +441,7 @@ async fn wrong_hash_input_is_handed_back_inside_the_window_without_a_slash() {
     }
     let world = World::start().await;
     let p = world.protocol();
-    let (url, hits) = counting_server(b"not the scene the creator hashed").await;
+    let (url, hits) = counting_server("200 OK", b"not the scene the creator hashed").await;
     let mut daemon = world.spawn_daemon(None);
     let stake_before = p
         .stake(&world.owner.pubkey())
@@ -501,4 +505,56 @@ async fn wrong_hash_input_is_handed_back_inside_the_window_without_a_slash() {
         "{entries:?}"
     );
     assert!(journal.open_jobs().await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_input_that_keeps_failing_is_handed_back_before_the_free_window_closes() {
+    // The creator's input server answers 503 forever: retrying is right for a
+    // while, but the job goes back while that is still free, never to expiry.
+    if runtime(Default::default(), "input_503").await.is_none() {
+        return;
+    }
+    let world = World::start().await;
+    let p = world.protocol();
+    let (url, hits) = counting_server("503 Service Unavailable", b"busy").await;
+    let mut daemon = world.spawn_daemon(None);
+    let stake_before = p
+        .stake(&world.owner.pubkey())
+        .await
+        .unwrap()
+        .unwrap()
+        .amount;
+    let job = world
+        .post_with_inputs(vec![ake_sdk::ake_market::state::InputFile {
+            url,
+            sha256: [0xab; 32],
+        }])
+        .await;
+    let end = Instant::now() + Duration::from_secs(120);
+    let released = loop {
+        let j = p.job(&job).await.unwrap().expect("the job stays open");
+        if j.releases == 1 {
+            break j;
+        }
+        assert!(
+            Instant::now() < end,
+            "the job was not handed back; log:\n{}",
+            world.log()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(
+        released.last_release,
+        Some(ake_sdk::ake_market::state::ReleaseReason::InputUnavailable)
+    );
+    assert!(
+        hits.load(std::sync::atomic::Ordering::SeqCst) > 1,
+        "it retried first"
+    );
+    let stake = p.stake(&world.owner.pubkey()).await.unwrap().unwrap();
+    assert_eq!(
+        stake.amount, stake_before,
+        "handed back inside the free window: no slash"
+    );
+    assert!(stop(&mut daemon).success());
 }

@@ -214,15 +214,59 @@ pub struct Chain {
     /// The context payer's AKE account (crank tips and bounties land here).
     pub payer_token: Pubkey,
     pub genesis_ts: i64,
+    /// The emission schedule ake-emissions is (or will be) initialized with.
+    pub emissions: EmissionsSetup,
+}
+
+/// What ake-emissions is initialized with (the schedule's genesis is set at start).
+#[derive(Debug, Clone, Copy)]
+pub struct EmissionsSetup {
+    pub schedule: Schedule,
+    pub split: Split,
+    pub breaker: BreakerParams,
+}
+
+/// 1,000 AKE a day, for tests that want short numbers.
+pub fn default_emissions() -> EmissionsSetup {
+    EmissionsSetup {
+        schedule: default_schedule(0),
+        split: default_split(),
+        breaker: default_breaker(),
+    }
+}
+
+/// The mainnet proposal (migrations/mainnet.toml): weekly epochs of 961,538 AKE.
+pub fn mainnet_emissions() -> EmissionsSetup {
+    EmissionsSetup {
+        schedule: Schedule {
+            genesis_ts: 0,
+            epoch_secs: 604_800,
+            first_emission: 961_538 * AKE,
+            decay_bps: 48,
+            floor_emission: 0,
+            emission_cap: 200_000_000 * AKE,
+        },
+        split: default_split(),
+        breaker: BreakerParams {
+            window_secs: 604_800,
+            window_limit: 2_884_614 * AKE,
+        },
+    }
 }
 
 impl Chain {
     /// A bank with AKE bootstrapped: ake-emissions initialized by the mint's
     /// authority (the admin), then ake-market, and market 0 created.
     pub async fn start() -> Self {
+        Chain::start_with(default_emissions()).await
+    }
+
+    /// As `start`, with the given emission schedule (its genesis is set to now).
+    pub async fn start_with(setup: EmissionsSetup) -> Self {
         let mut chain = Chain::bare().await;
         let admin = chain.admin.insecure_clone();
         chain.genesis_ts = chain.now().await;
+        chain.emissions = setup;
         chain
             .send_ok(&[chain.initialize_emissions_ix(&admin.pubkey())], &[&admin])
             .await;
@@ -257,6 +301,7 @@ impl Chain {
             faucet: Pubkey::default(),
             payer_token: Pubkey::default(),
             genesis_ts: 0,
+            emissions: default_emissions(),
         };
         chain.airdrop(&chain.admin.pubkey(), 100_000_000_000).await;
         chain.mint = chain.create_mint().await;
@@ -283,13 +328,17 @@ impl Chain {
     /// ake-emissions' initialize, signed by `authority` (the mint's
     /// authority, for it to succeed).
     pub fn initialize_emissions_ix(&self, authority: &Pubkey) -> Instruction {
+        let schedule = Schedule {
+            genesis_ts: self.genesis_ts,
+            ..self.emissions.schedule
+        };
         ixs::emissions::initialize(
             *authority,
             self.mint,
             self.treasury,
-            default_schedule(self.genesis_ts),
-            default_split(),
-            default_breaker(),
+            schedule,
+            self.emissions.split,
+            self.emissions.breaker,
         )
     }
 
@@ -417,6 +466,11 @@ impl Chain {
     }
 
     async fn create_mint(&mut self) -> Pubkey {
+        self.create_mint_with_freeze(None).await
+    }
+
+    /// A mint whose mint authority is the admin, with `freeze` as its freeze authority.
+    pub async fn create_mint_with_freeze(&mut self, freeze: Option<&Pubkey>) -> Pubkey {
         let mint = Keypair::new();
         let payer = self.payer();
         let rent = self.ctx.banks_client.get_rent().await.unwrap();
@@ -432,7 +486,7 @@ impl Chain {
                 &spl_token::ID,
                 &mint.pubkey(),
                 &self.mint_authority.pubkey(),
-                None,
+                freeze,
                 DECIMALS,
             )
             .unwrap(),
@@ -774,7 +828,8 @@ impl Chain {
     /// The emissions epoch the chain's clock is in now.
     pub async fn epoch(&mut self) -> u64 {
         let now = self.now().await;
-        ake_emissions::math::epoch_at(now, self.genesis_ts, EPOCH_SECS).unwrap()
+        ake_emissions::math::epoch_at(now, self.genesis_ts, self.emissions.schedule.epoch_secs)
+            .unwrap()
     }
 
     pub async fn settle_keys(&mut self, creator_token: Pubkey, payer: Pubkey) -> ixs::SettleKeys {
@@ -939,12 +994,14 @@ impl Chain {
         self.advance(wall_secs as i64).await;
         self.submit(node, &job, wall_secs).await.unwrap();
         self.accept(creator, &job).await.unwrap();
-        wall_secs.min(3_600) * RATE * u64::from(gpus)
+        let rate = self.market(0).await.rate_micro_usd;
+        wall_secs.min(3_600) * rate * u64::from(gpus)
     }
 
     /// Moves the clock to the first second of `epoch`.
     pub async fn advance_to_epoch(&mut self, epoch: u64) {
-        let start = self.genesis_ts + i64::try_from(epoch).unwrap() * i64::from(EPOCH_SECS);
+        let start = self.genesis_ts
+            + i64::try_from(epoch).unwrap() * i64::from(self.emissions.schedule.epoch_secs);
         let now = self.now().await;
         assert!(start >= now, "epoch {epoch} already started");
         self.advance(start - now).await;

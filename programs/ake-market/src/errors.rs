@@ -130,4 +130,6 @@ pub enum MarketError {
     UsageExceedsClock,
     #[msg("the reported GPU-seconds exceed wall seconds x the job's GPUs")]
     GpuSecondsExceedWall,
+    #[msg("a result must report at least one second of work; hand the job back with release_job instead")]
+    UsageZero,
 }

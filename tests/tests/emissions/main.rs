@@ -1,5 +1,7 @@
 //! ake-emissions beside ake-market in a real bank with the real SPL Token program.
 
+mod bootstrap;
 mod rejections;
 mod scaling;
 mod simulation;
+mod wash_trade;

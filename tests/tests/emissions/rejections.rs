@@ -138,29 +138,46 @@ async fn only_the_market_reporter_reports_work() {
 
 #[tokio::test]
 async fn circuit_breaker_delays_but_never_voids() {
+    // A busy market: every epoch burns more than its 800 AKE node share, so
+    // each epoch mints its whole 1,000 AKE.
     let mut chain = Chain::start().await;
     let admin = chain.admin.insecure_clone();
-    let creator = chain.user(1_000 * AKE).await;
+    let mut market = default_market();
+    market.rate_micro_usd = 1_000_000;
+    chain
+        .send_ok(
+            &[ake_sdk::instructions::update_market(
+                admin.pubkey(),
+                0,
+                market,
+            )],
+            &[&admin],
+        )
+        .await;
+    let creator = chain.user(30_000 * AKE).await;
     let crank = chain.user(0).await;
-    let node = chain.node(1, 1_000 * AKE).await;
-    // At most one epoch's emission in any 7 days.
+    let node = chain.node(1, 10_000 * AKE).await;
+    // The tightest limit the schedule passes: one day's emission plus one
+    // epoch of catch-up in any day.
     let tight = BreakerParams {
-        window_secs: 7 * 86_400,
-        window_limit: FIRST_EMISSION,
+        window_secs: 86_400,
+        window_limit: 2 * FIRST_EMISSION,
     };
     let ix = eixs::update_config(admin.pubkey(), 48, 0, 200_000 * AKE, default_split(), tight);
     chain.send_ok(&[ix], &[&admin]).await;
 
-    chain.work(&node, &creator, 600).await;
-    chain.advance_to_epoch(1).await;
+    for epoch in 0..3 {
+        chain.work(&node, &creator, 600).await;
+        chain.advance_to_epoch(epoch + 1).await;
+    }
+    // Three epochs caught up at once: two fit the window, the third waits.
     chain.close_epoch(&crank, 0).await.unwrap();
-    chain.claim(&node, 0).await.unwrap(); // 200 + 800 = the whole window
-
-    chain.work(&node, &creator, 600).await;
-    chain.advance_to_epoch(2).await;
+    chain.claim(&node, 0).await.unwrap();
+    chain.close_epoch(&crank, 1).await.unwrap();
+    chain.claim(&node, 1).await.unwrap();
     let supply = chain.supply().await;
     assert_emissions_error(
-        chain.close_epoch(&crank, 1).await,
+        chain.close_epoch(&crank, 2).await,
         EmissionsError::CircuitBreakerTripped,
     );
     assert_eq!(
@@ -168,17 +185,18 @@ async fn circuit_breaker_delays_but_never_voids() {
         supply,
         "a tripped breaker mints nothing"
     );
-    // Days later the window has room again: the epoch and its claim go through.
-    chain.advance(3 * 86_400).await;
-    chain.close_epoch(&crank, 1).await.unwrap();
+    // Six hours later a quarter of the window has drained: the close fits,
+    // the claim waits.
+    chain.advance(21_600).await;
+    chain.close_epoch(&crank, 2).await.unwrap();
     assert_emissions_error(
-        chain.claim(&node, 1).await,
+        chain.claim(&node, 2).await,
         EmissionsError::CircuitBreakerTripped,
     );
-    chain.advance(7 * 86_400).await;
-    chain.claim(&node, 1).await.unwrap();
+    chain.advance(86_400).await;
+    chain.claim(&node, 2).await.unwrap();
     let s: ake_emissions::state::EpochSummary = chain
-        .account_of(&pda::epoch_summary(1), &ake_emissions::ID)
+        .account_of(&pda::epoch_summary(2), &ake_emissions::ID)
         .await
         .unwrap();
     assert_eq!(s.claimed, s.node_share, "the delayed claim paid in full");
@@ -254,16 +272,46 @@ async fn config_bounds() {
             200_000 * AKE,
             split,
             BreakerParams {
-                window_limit: FIRST_EMISSION - 1,
+                // 7 days of 1-day epochs plus one of catch-up: 8,000 AKE.
+                window_limit: 8 * FIRST_EMISSION - 1,
                 ..breaker
             },
             EmissionsError::InvalidBreaker,
+        ),
+        (
+            48,
+            0,
+            200_000 * AKE,
+            Split {
+                max_reward_per_burn_bps: 10_001,
+                ..split
+            },
+            breaker,
+            EmissionsError::InvalidSplit,
+        ),
+        (
+            48,
+            0,
+            200_000 * AKE,
+            Split {
+                max_reward_per_burn_bps: 0,
+                ..split
+            },
+            breaker,
+            EmissionsError::InvalidSplit,
         ),
     ];
     for (decay, floor, cap, split, breaker, e) in cases {
         let ix = eixs::update_config(admin.pubkey(), decay, floor, cap, split, breaker);
         assert_emissions_error(chain.send(&[ix], &[&admin]).await, e);
     }
+    // Exactly the floor passes.
+    let floor = BreakerParams {
+        window_limit: 8 * FIRST_EMISSION,
+        ..breaker
+    };
+    let ix = eixs::update_config(admin.pubkey(), 48, 0, 200_000 * AKE, split, floor);
+    chain.send_ok(&[ix], &[&admin]).await;
     let stranger = chain.user(0).await;
     let ix = eixs::update_config(stranger.pubkey(), 48, 0, 200_000 * AKE, split, breaker);
     assert_emissions_error(

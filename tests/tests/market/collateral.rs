@@ -18,6 +18,9 @@ use solana_sdk::signature::Signer;
 const ESCROW: u64 = 240_481;
 const COLLATERAL: u64 = 200 * AKE;
 const EXPIRY_SLASH: u64 = 100 * AKE;
+/// What an expiry costs an owner that expires its own job and takes the
+/// 20% bounty: the most a release can cost.
+const EXPIRY_NET: u64 = 80 * AKE;
 
 /// A node with `stake`, armed, holding a freshly posted 1-GPU 600 s job.
 async fn assigned(chain: &mut Chain, stake: u64) -> (TestNode, User, Pubkey) {
@@ -117,9 +120,9 @@ async fn release_after_the_window_slashes_in_proportion_to_time_held() {
         .release(&node, &job, creator.token, ReleaseReason::ImageUnavailable)
         .await
         .unwrap();
-    // 300 of 1,200 s held: a quarter of the 100 AKE expiry slash, all burned.
-    let slash = EXPIRY_SLASH * 300 / 1_200;
-    assert_eq!(slash, 25 * AKE);
+    // 300 of 1,200 s held: a quarter of the 80 AKE net expiry cost, all burned.
+    let slash = EXPIRY_NET * 300 / 1_200;
+    assert_eq!(slash, 20 * AKE);
     let s = stake(&mut chain, &node).await;
     assert_eq!((s.amount, s.locked), (1_000 * AKE - slash, 0));
     assert_eq!(chain.supply().await, supply - slash);
@@ -140,8 +143,8 @@ async fn release_after_the_window_slashes_in_proportion_to_time_held() {
         .await
         .unwrap();
     let s = stake(&mut chain, &late).await;
-    assert_eq!(s.amount, 1_000 * AKE - EXPIRY_SLASH * 1_199 / 1_200);
-    assert!(s.amount > 1_000 * AKE - EXPIRY_SLASH);
+    assert_eq!(s.amount, 1_000 * AKE - EXPIRY_NET * 1_199 / 1_200);
+    assert!(s.amount > 1_000 * AKE - EXPIRY_NET);
     chain.cancel(&late_creator, &late_job).await.unwrap();
     // At the deadline the job is the crank's; a release is refused.
     let (last, last_creator, last_job) = assigned(&mut chain, 1_000 * AKE).await;
@@ -216,7 +219,7 @@ async fn a_job_released_by_three_owners_is_refunded_and_never_returns_to_them() 
 }
 
 #[tokio::test]
-async fn releases_past_the_owner_budget_cost_an_expiry() {
+async fn releases_past_the_owner_budget_count_as_expiries() {
     let mut chain = Chain::start().await;
     let node = chain.node(1, 1_000 * AKE).await;
     let creator = chain.user(1_000 * AKE).await;
@@ -237,13 +240,35 @@ async fn releases_past_the_owner_budget_cost_an_expiry() {
         .release(&node, &job, creator.token, ReleaseReason::SpecUnsupported)
         .await
         .unwrap();
-    // Priced as an expiry (all burned: nobody may earn a bounty from it).
+    // Past the budget, inside the free window: recorded as an expiry
+    // (reputation, suspension), but no stake: whoever posted the jobs
+    // cannot make the node pay.
     let s = stake(&mut chain, &node).await;
-    assert_eq!((s.amount, s.locked), (1_000 * AKE - EXPIRY_SLASH, 0));
-    assert_eq!(chain.supply().await, supply - EXPIRY_SLASH);
+    assert_eq!((s.amount, s.locked), (1_000 * AKE, 0));
+    assert_eq!(chain.supply().await, supply);
     let n = node_of(&mut chain, &node).await;
     assert!(n.suspended);
     assert_eq!((n.jobs_expired, n.reputation_bps), (1, 4_688));
+    chain.cancel(&creator, &job).await.unwrap();
+
+    // Past the budget AND after the window: priced as an expiry the owner
+    // cranked itself (the slash less the bounty), all burned.
+    chain.rearm(&node).await.unwrap();
+    chain.node_ready(&node).await.unwrap();
+    let late = chain.post_job(&creator, 1, 600).await.unwrap();
+    chain.advance(61).await;
+    let supply = chain.supply().await;
+    chain
+        .release(&node, &late, creator.token, ReleaseReason::SpecUnsupported)
+        .await
+        .unwrap();
+    assert_eq!(
+        stake(&mut chain, &node).await.amount,
+        1_000 * AKE - EXPIRY_NET
+    );
+    assert_eq!(chain.supply().await, supply - EXPIRY_NET);
+    chain.cancel(&creator, &late).await.unwrap();
+
     // The budget comes back in the next window.
     chain.rearm(&node).await.unwrap();
     chain.advance(i64::from(RELEASE_BUDGET_WINDOW_SECS)).await;
@@ -253,9 +278,10 @@ async fn releases_past_the_owner_budget_cost_an_expiry() {
         .release(&node, &next, creator.token, ReleaseReason::SpecUnsupported)
         .await
         .unwrap();
+    assert!(!node_of(&mut chain, &node).await.suspended);
     assert_eq!(
         stake(&mut chain, &node).await.amount,
-        1_000 * AKE - EXPIRY_SLASH
+        1_000 * AKE - EXPIRY_NET
     );
 }
 
@@ -380,6 +406,7 @@ async fn usage_above_the_chains_clock_is_refused() {
         chain.submit(&node, &job, 101).await,
         MarketError::UsageExceedsClock,
     );
+    assert_market_error(chain.submit(&node, &job, 0).await, MarketError::UsageZero);
     let usage = ake_market::state::UsageReceipt {
         wall_secs: 100,
         gpu_secs: 101,
@@ -493,7 +520,7 @@ async fn attack_unrunnable_jobs_posted_to_several_nodes_cost_the_creator_only_fe
 async fn attack_a_sybil_operator_releasing_everything_cannot_hold_a_job() {
     // A censor arms first and hands back every job it gets; an honest node
     // waits behind it. Each released job goes straight to the honest node,
-    // and past its budget the censor pays an expiry per release.
+    // and past its budget each release suspends the censor.
     let mut chain = Chain::start().await;
     let censor = chain.node(1, 10_000 * AKE).await;
     let honest = chain.node(1, 1_000 * AKE).await;
@@ -525,12 +552,13 @@ async fn attack_a_sybil_operator_releasing_everything_cannot_hold_a_job() {
             chain.rearm(&censor).await.unwrap();
         }
     }
+    // The censor held no job and gained nothing; past its budget it was
+    // suspended and lost reputation.
     let payoff = stake(&mut chain, &censor).await.amount as i128 - censor_before as i128;
-    assert_eq!(
-        payoff,
-        -(EXPIRY_SLASH as i128),
-        "one release past the budget"
-    );
+    assert_eq!(payoff, 0);
+    let c = node_of(&mut chain, &censor).await;
+    assert_eq!((c.jobs_expired, c.jobs_completed), (1, 0));
+    assert!(c.reputation_bps < 5_000);
     assert_eq!(
         node_of(&mut chain, &honest).await.jobs_completed,
         u64::from(RELEASE_BUDGET) + 1

@@ -364,6 +364,14 @@ async fn config_bounds_and_authority() {
             MarketError::InvalidFeeSplit,
         ),
         (
+            // The treasury fee that makes wash trading a loss cannot be removed.
+            Box::new(|p| {
+                p.burn_bps = 9_901;
+                p.treasury_bps = 99;
+            }),
+            MarketError::InvalidFeeSplit,
+        ),
+        (
             Box::new(|p| p.challenge_window_secs = 0),
             MarketError::InvalidWindows,
         ),

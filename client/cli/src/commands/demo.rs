@@ -92,6 +92,10 @@ pub struct DemoReport {
     pub treasury_fee: u64,
     /// Burned when the job settled; never refunded.
     pub posting_fee: u64,
+    /// What the node's owner claimed for the epoch.
+    pub node_reward: u64,
+    /// Its cap: the tokens its jobs burned x the reward multiplier.
+    pub reward_cap: u64,
     pub refunded: u64,
     pub minted: u64,
     pub epochs_closed: u64,
@@ -378,6 +382,17 @@ pub async fn run(g: &GlobalArgs, a: DemoArgs) -> anyhow::Result<()> {
     let _ = stop.send(true);
     let _ = node_task.await;
     report.epochs_closed = closed_epochs;
+    // The node's reward is capped by what its jobs burned (it is the only node).
+    let emissions = p.emissions().await?;
+    let summary = p
+        .epoch_summary(settled_epoch.expect("the loop ends once settled"))
+        .await?
+        .ok_or_else(|| anyhow!("the settled epoch has no summary"))?;
+    report.node_reward = summary.claimed;
+    report.reward_cap = ake_sdk::ake_emissions::math::reward_cap(
+        summary.burned_tokens,
+        emissions.split.max_reward_per_burn_bps,
+    );
 
     let after = p.token_balance(&creator_token).await?;
     let paid = before.saturating_sub(after);
@@ -402,7 +417,7 @@ pub async fn run(g: &GlobalArgs, a: DemoArgs) -> anyhow::Result<()> {
             0.0
         };
         format!(
-            "\nAKE demo finished in {:.0} s\n  quote        {} -> {} AKE\n  escrowed     {} AKE\n  burned       {} AKE (payment and posting fee)\n  treasury fee {} AKE\n  posting fee  {} AKE\n  refunded     {} AKE\n  minted       {} AKE over {} closed epoch(s) (node reward, treasury share, crank tips)\n  supply       {} -> {} AKE (burn/mint {:.6})\n  frame        {} (verified against commitment {})\n  runtime      {}",
+            "\nAKE demo finished in {:.0} s\n  quote        {} -> {} AKE\n  escrowed     {} AKE\n  burned       {} AKE (payment and posting fee)\n  treasury fee {} AKE\n  posting fee  {} AKE\n  node reward  {} AKE (capped at {} AKE: what its jobs burned)\n  refunded     {} AKE\n  minted       {} AKE over {} closed epoch(s) (node reward, treasury share, crank tips)\n  supply       {} -> {} AKE (burn/mint {:.6})\n  frame        {} (verified against commitment {})\n  runtime      {}",
             started.elapsed().as_secs_f64(),
             usd(r.quote_micro_usd),
             format(r.quote_tokens, d),
@@ -410,6 +425,8 @@ pub async fn run(g: &GlobalArgs, a: DemoArgs) -> anyhow::Result<()> {
             format(r.burned, d),
             format(r.treasury_fee, d),
             format(r.posting_fee, d),
+            format(r.node_reward, d),
+            format(r.reward_cap, d),
             format(r.refunded, d),
             format(r.minted, d),
             r.epochs_closed,

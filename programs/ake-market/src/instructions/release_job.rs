@@ -60,8 +60,10 @@ struct Price {
 /// The assigned node hands its job back before the deadline (input or
 /// image unavailable, spec it cannot run, shutdown: `reason` is recorded for
 /// people and changes nothing). Free inside the job's release window; after
-/// it, a share of the expiry slash proportional to the time held, burned;
-/// past the owner's release budget, priced and recorded as an expiry. The
+/// it, the expiry slash (net of the bounty an owner could take itself)
+/// scaled by the time held, burned. Past the owner's release budget it is
+/// recorded as an expiry (reputation, suspension) and, after the window,
+/// priced as one. The
 /// job never goes back to this owner, returns to the front of its tier (or
 /// to the best waiting node), and is refunded once it has been handed back
 /// `max_releases` times.
@@ -201,22 +203,29 @@ fn release_price(
     let expiry_slash = bps_of_ceil(job.collateral, u64::from(terms.expiry_slash_bps))
         .ok_or(MarketError::MathOverflow)?
         .min(job.collateral);
-    if !owner_stake.count_release(now, budget_window, budget) {
-        return Ok(Price {
-            slash: expiry_slash,
-            over_budget: true,
-        });
-    }
+    // What an expiry really costs an owner who expires its own job and
+    // takes the bounty: a release is never priced above it.
+    let bounty = crate::math::split_payment(expiry_slash, terms.expiry_bounty_bps)
+        .ok_or(MarketError::MathOverflow)?
+        .0;
+    let expiry_net = expiry_slash - bounty;
+    let in_budget = owner_stake.count_release(now, budget_window, budget);
     let slash = if now <= terms.release_window_end {
+        // Inside the free window a release never costs stake, even past the
+        // budget (which then costs the node its reputation and a suspension
+        // instead): a creator posting unrunnable jobs cannot make an honest
+        // node pay.
         0
+    } else if !in_budget {
+        expiry_net
     } else {
         let held = u64::try_from(now.saturating_sub(job.assigned_at)).unwrap_or(0);
         let span = u64::try_from(job.deadline.saturating_sub(job.assigned_at)).unwrap_or(0);
-        late_release_slash(expiry_slash, held, span).ok_or(MarketError::MathOverflow)?
+        late_release_slash(expiry_net, held, span).ok_or(MarketError::MathOverflow)?
     };
     Ok(Price {
         slash,
-        over_budget: false,
+        over_budget: !in_budget,
     })
 }
 

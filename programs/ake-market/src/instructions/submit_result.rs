@@ -55,6 +55,9 @@ pub fn handler(
     );
     let held = u64::try_from(now.saturating_sub(a.job.assigned_at)).unwrap_or(0);
     require!(usage.wall_secs <= held, MarketError::UsageExceedsClock);
+    // A run that happened lasted at least a second; a zero receipt would
+    // release all collateral without any work behind it.
+    require!(usage.wall_secs > 0, MarketError::UsageZero);
     require!(
         u128::from(usage.gpu_secs) <= u128::from(usage.wall_secs) * u128::from(a.job.gpus),
         MarketError::GpuSecondsExceedWall

@@ -1,0 +1,89 @@
+//! Bootstrap cannot be front-run: trust flows from whoever holds the mint.
+
+use ake_emissions::errors::EmissionsError;
+use ake_market::errors::MarketError;
+use ake_sdk::pda;
+use ake_tests::*;
+use anchor_spl::token::spl_token;
+use solana_sdk::program_pack::Pack;
+use solana_sdk::signature::Signer;
+
+fn emissions_error(e: EmissionsError) -> u32 {
+    anchor_lang::error::ERROR_CODE_OFFSET + e as u32
+}
+
+#[tokio::test]
+async fn front_run_initialize_fails_on_both_programs_before_and_after_the_real_one() {
+    let mut chain = Chain::bare().await;
+    chain.genesis_ts = chain.now().await;
+    let stranger = chain.user(0).await;
+    let admin = chain.admin.insecure_clone();
+
+    // Before the real bootstrap: the stranger holds no mint authority, and
+    // the market needs ake-emissions first.
+    let ix = chain.initialize_emissions_ix(&stranger.pubkey());
+    assert_code(
+        chain.send(&[ix], &[&stranger.key]).await,
+        emissions_error(EmissionsError::NotMintAuthority),
+    );
+    let ix = chain.initialize_market_ix(&stranger.pubkey());
+    assert_code(
+        chain.send(&[ix], &[&stranger.key]).await,
+        anchor_error(anchor_lang::error::ErrorCode::AccountNotInitialized),
+    );
+
+    // The mint's authority initializes ake-emissions, which takes the mint
+    // authority in the same instruction.
+    let ix = chain.initialize_emissions_ix(&admin.pubkey());
+    chain.send_ok(&[ix], &[&admin]).await;
+    let mint = chain.raw_account(&chain.mint.clone()).await.unwrap();
+    let mint = spl_token::state::Mint::unpack(&mint.data).unwrap();
+    assert_eq!(mint.mint_authority, Some(pda::mint_authority()).into());
+    let config = chain.emissions_config().await;
+    assert_eq!(config.authority, admin.pubkey());
+    assert_eq!(
+        config.reporter,
+        pda::reporter(),
+        "derived on-chain from ake-market's id"
+    );
+    assert_eq!(ake_emissions::constants::MARKET_PROGRAM_ID, ake_market::ID);
+
+    // Between the two, and after: the stranger is refused by both.
+    let ix = chain.initialize_market_ix(&stranger.pubkey());
+    assert_market_error(
+        chain.send(&[ix], &[&stranger.key]).await,
+        MarketError::NotAuthority,
+    );
+    let ix = chain.initialize_emissions_ix(&stranger.pubkey());
+    assert_code(
+        chain.send(&[ix], &[&stranger.key]).await,
+        emissions_error(EmissionsError::NotMintAuthority),
+    );
+    let ix = chain.initialize_market_ix(&admin.pubkey());
+    chain.send_ok(&[ix], &[&admin]).await;
+    let ix = chain.initialize_market_ix(&stranger.pubkey());
+    assert_market_error(
+        chain.send(&[ix], &[&stranger.key]).await,
+        MarketError::NotAuthority,
+    );
+    // Nor can the real authority initialize a second time.
+    let ix = chain.initialize_emissions_ix(&admin.pubkey());
+    assert_code(
+        chain.send(&[ix], &[&admin]).await,
+        emissions_error(EmissionsError::NotMintAuthority),
+    );
+}
+
+#[tokio::test]
+async fn front_run_with_a_freezable_mint_is_refused() {
+    let mut chain = Chain::bare().await;
+    chain.genesis_ts = chain.now().await;
+    let admin = chain.admin.insecure_clone();
+    chain.mint = chain.create_mint_with_freeze(Some(&admin.pubkey())).await;
+    chain.treasury = chain.token_account(&admin.pubkey()).await;
+    let ix = chain.initialize_emissions_ix(&admin.pubkey());
+    assert_code(
+        chain.send(&[ix], &[&admin]).await,
+        emissions_error(EmissionsError::MintHasFreezeAuthority),
+    );
+}
