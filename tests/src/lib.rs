@@ -287,8 +287,16 @@ impl Chain {
             price_update,
             price_account(PRICE, CONF, 0, VerificationLevel::Full, FEED_ID),
         );
-        let ctx = pt.start_with_context().await;
+        // As on a cluster: ake-emissions has a ProgramData account naming its
+        // upgrade authority (the admin), who alone may initialize it.
         let admin = Keypair::new();
+        pt.add_account(
+            anchor_lang::solana_program::bpf_loader_upgradeable::get_program_data_address(
+                &ake_emissions::ID,
+            ),
+            program_data_account(&admin.pubkey()),
+        );
+        let ctx = pt.start_with_context().await;
         let mut chain = Chain {
             ctx,
             mint_authority: admin.insecure_clone(),
@@ -1029,6 +1037,22 @@ pub fn find_event<T: anchor_lang::Event + anchor_lang::AnchorDeserialize>(
         e.strip_prefix(T::DISCRIMINATOR)
             .and_then(|rest| T::deserialize(&mut &rest[..]).ok())
     })
+}
+
+/// A ProgramData account of the upgradeable loader (its bincode layout:
+/// variant 3, the deploy slot, then the optional upgrade authority).
+pub fn program_data_account(upgrade_authority: &Pubkey) -> Account {
+    let mut data = 3u32.to_le_bytes().to_vec();
+    data.extend_from_slice(&0u64.to_le_bytes());
+    data.push(1);
+    data.extend_from_slice(upgrade_authority.as_ref());
+    Account {
+        lamports: 1_000_000_000,
+        data,
+        owner: anchor_lang::solana_program::bpf_loader_upgradeable::ID,
+        executable: false,
+        rent_epoch: 0,
+    }
 }
 
 /// A PriceUpdateV2 account as the Pyth receiver writes it.

@@ -38,6 +38,10 @@ pub fn initialize(
             mint_authority: pda::mint_authority(),
             mint,
             treasury,
+            program_data:
+                anchor_lang::solana_program::bpf_loader_upgradeable::get_program_data_address(
+                    &PROGRAM,
+                ),
             token_program: anchor_spl::token::ID,
             system_program: system_program::ID,
             event_authority: event_authority(),

@@ -14,6 +14,8 @@ pub enum EmissionsError {
     NotMintAuthority,
     #[msg("the mint has a freeze authority: AKE must not be freezable; create a mint without one")]
     MintHasFreezeAuthority,
+    #[msg("initialize must be signed by this program's upgrade authority (whoever deployed it)")]
+    NotUpgradeAuthority,
     #[msg("schedule out of bounds: epoch 1 s..365 days, first emission 1..cap, decay at most 5000 bps, floor at most the first emission")]
     InvalidSchedule,
     #[msg("the emission cap cannot drop below what is already scheduled")]

@@ -35,7 +35,10 @@ pub fn split(emission: u64, node_bps: u16) -> (u64, u64) {
     (node, emission - node)
 }
 
-/// A node's reward: floor(node_share x node_work / total_work).
+/// A node's pro-rata part: floor(node_share x its part / all parts). Parts
+/// are the tokens burned for each node's jobs, so the split and the cap are
+/// in the same unit and a node's reward is `its burn x min(node share / all
+/// burns, multiplier)`: never more than it burned.
 pub fn node_reward(node_share: u64, node_work: u64, total_work: u64) -> Option<u64> {
     if total_work == 0 {
         return Some(0);
@@ -66,6 +69,19 @@ pub fn scaled_treasury(treasury_share: u64, earnable: u64, node_share: u64) -> u
     (u128::from(treasury_share) * u128::from(earnable.min(node_share)) / u128::from(node_share))
         as u64
 }
+
+/// The crank tip for closing an epoch: at most the configured tip, the
+/// scaled treasury share it comes out of, and 1% of the epoch's burn. The
+/// last bound keeps a self-dealer who also closes the epoch at a loss: with
+/// rewards at most 1x its burn and a treasury fee of at least 1%, the tip
+/// cannot make up the fee.
+pub fn crank_tip(tip: u64, scaled_treasury: u64, burned: u64) -> u64 {
+    let share_of_burn = (u128::from(burned) * u128::from(TIP_BPS_OF_BURN) / u128::from(BPS)) as u64;
+    tip.min(scaled_treasury).min(share_of_burn)
+}
+
+/// The tip is at most this share of the epoch's burn (the market's minimum treasury fee).
+pub const TIP_BPS_OF_BURN: u64 = 100;
 
 /// The smallest breaker limit the schedule passes: the emission a window of
 /// `window_secs` spans (rounded up) plus one epoch of catch-up.
@@ -118,6 +134,16 @@ mod tests {
         assert_eq!(scaled_treasury(200_000_000, 950_000, 800_000_000), 237_500);
         assert_eq!(scaled_treasury(200_000_000, 0, 0), 0);
         assert_eq!(scaled_treasury(200, 900, 800), 200);
+    }
+
+    #[test]
+    fn the_tip_never_makes_self_dealing_pay() {
+        assert_eq!(crank_tip(10_000_000, 57_114, 228_456), 2_284);
+        assert_eq!(
+            crank_tip(10_000_000, 250_000_000, 10_000_000_000),
+            10_000_000
+        );
+        assert_eq!(crank_tip(10_000_000, 0, 0), 0);
     }
 
     #[test]

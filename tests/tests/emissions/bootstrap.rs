@@ -87,3 +87,28 @@ async fn front_run_with_a_freezable_mint_is_refused() {
         emissions_error(EmissionsError::MintHasFreezeAuthority),
     );
 }
+
+#[tokio::test]
+async fn front_run_with_a_mint_of_ones_own_is_refused() {
+    // A stranger creates a mint it controls and tries to take the single
+    // emissions config with it: only the programs' upgrade authority may.
+    let mut chain = Chain::bare().await;
+    chain.genesis_ts = chain.now().await;
+    let stranger = chain.user(0).await;
+    let real_mint = chain.mint;
+    chain.mint_authority = stranger.key.insecure_clone();
+    chain.mint = chain.create_mint_with_freeze(None).await;
+    chain.treasury = chain.token_account(&stranger.pubkey()).await;
+    let ix = chain.initialize_emissions_ix(&stranger.pubkey());
+    assert_code(
+        chain.send(&[ix], &[&stranger.key]).await,
+        emissions_error(EmissionsError::NotUpgradeAuthority),
+    );
+    assert!(chain.raw_account(&pda::emissions_config()).await.is_none());
+    // The deployer, holding the real mint, still can.
+    let admin = chain.admin.insecure_clone();
+    chain.mint = real_mint;
+    chain.treasury = chain.token_account(&admin.pubkey()).await;
+    let ix = chain.initialize_emissions_ix(&admin.pubkey());
+    chain.send_ok(&[ix], &[&admin]).await;
+}

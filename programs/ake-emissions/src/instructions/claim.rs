@@ -49,18 +49,18 @@ pub fn handler(mut ctx: Context<Claim>, epoch: u64) -> Result<()> {
     let a = &mut ctx.accounts;
     let summary = &mut a.epoch_summary;
     require!(summary.closed, EmissionsError::EpochNotClosed);
+    // Split by burn, the same unit as the cap: a node's reward is its burn x
+    // min(node share / all burns, multiplier), never more than it burned.
     let pro_rata = node_reward(
         summary.node_share,
-        a.node_work.work_micro_usd,
-        summary.total_work_micro_usd,
+        a.node_work.burned_tokens,
+        summary.burned_tokens,
     )
     .ok_or(EmissionsError::MathOverflow)?;
     // Paying yourself never pays: at most what was burned for this node's
-    // jobs (times the multiplier). What the cap withholds is never minted.
-    let cap = reward_cap(
-        a.node_work.burned_tokens,
-        a.config.split.max_reward_per_burn_bps,
-    );
+    // jobs (times the multiplier in force at close). What the cap withholds
+    // is never minted.
+    let cap = reward_cap(a.node_work.burned_tokens, summary.max_reward_per_burn_bps);
     let amount = pro_rata.min(cap);
     let claimed = summary
         .claimed

@@ -5,7 +5,7 @@ use anchor_spl::token::{Mint, Token, TokenAccount};
 use crate::constants::{EMISSIONS_CONFIG_SEED, EPOCH_SEED, MINT_AUTHORITY_SEED};
 use crate::errors::EmissionsError;
 use crate::events::EpochClosed;
-use crate::math::{capped, decay, earnable, epoch_end, scaled_treasury, split};
+use crate::math::{capped, crank_tip, decay, earnable, epoch_end, scaled_treasury, split};
 use crate::minting::{mint, MintAccounts};
 use crate::state::{EmissionsConfig, EpochSummary};
 
@@ -68,7 +68,7 @@ pub fn handler(mut ctx: Context<CloseEpoch>, epoch: u64) -> Result<()> {
     let emission = capped(config.next_emission, config.scheduled_total, s.emission_cap);
     let (node_share, treasury_share) = split(emission, config.split.node_bps);
     // Nobody worked: the node share is simply not minted.
-    let node_share = if summary.total_work_micro_usd == 0 {
+    let node_share = if summary.burned_tokens == 0 {
         0
     } else {
         node_share
@@ -83,7 +83,11 @@ pub fn handler(mut ctx: Context<CloseEpoch>, epoch: u64) -> Result<()> {
         config.split.max_reward_per_burn_bps,
     );
     let treasury_share = scaled_treasury(treasury_share, nodes_can_earn, node_share);
-    let tip = config.split.crank_tip.min(treasury_share);
+    let tip = crank_tip(
+        config.split.crank_tip,
+        treasury_share,
+        summary.burned_tokens,
+    );
     let treasury_minted = treasury_share - tip;
 
     let minting = MintAccounts {
@@ -118,6 +122,7 @@ pub fn handler(mut ctx: Context<CloseEpoch>, epoch: u64) -> Result<()> {
     summary.node_share = node_share;
     summary.treasury_share = treasury_share;
     summary.crank_tip = tip;
+    summary.max_reward_per_burn_bps = config.split.max_reward_per_burn_bps;
     write_new(&info, &summary)?;
 
     let event = EpochClosed {

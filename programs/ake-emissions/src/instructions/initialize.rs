@@ -1,5 +1,6 @@
 use ake_program_common::account_creation::{create_pda, write_new};
 use anchor_lang::prelude::*;
+use anchor_lang::solana_program::bpf_loader_upgradeable::{self, get_program_data_address};
 use anchor_spl::token::{self, Mint, SetAuthority, Token, TokenAccount};
 
 use crate::constants::{
@@ -31,14 +32,19 @@ pub struct Initialize<'info> {
     pub mint: Box<Account<'info, Mint>>,
     #[account(token::mint = mint)]
     pub treasury: Box<Account<'info, TokenAccount>>,
+    /// CHECK: this program's ProgramData under the upgradeable loader; when
+    /// it exists (every deployed program), its upgrade authority must sign.
+    #[account(address = get_program_data_address(&crate::ID) @ EmissionsError::NotUpgradeAuthority)]
+    pub program_data: UncheckedAccount<'info>,
     pub token_program: Program<'info, Token>,
     pub system_program: Program<'info, System>,
 }
 
-/// Signed by the mint's authority, which hands the mint authority to this
-/// program's PDA in the same instruction: nobody else can initialize first,
-/// and there is no moment in which the mint is claimable. The only work
-/// reporter is ake-market's `["reporter"]` PDA, derived here.
+/// Signed by the program's upgrade authority (whoever deployed it) who also
+/// holds the mint's authority, which it hands to this program's PDA in the
+/// same instruction: nobody else can initialize first (not even with a mint
+/// of their own), and there is no moment in which the mint is claimable.
+/// The only work reporter is ake-market's `["reporter"]` PDA, derived here.
 pub fn handler(
     ctx: Context<Initialize>,
     schedule: Schedule,
@@ -54,6 +60,7 @@ pub fn handler(
     split.validate(schedule.first_emission)?;
     breaker.validate(schedule.epoch_secs, schedule.first_emission)?;
     let a = &ctx.accounts;
+    check_upgrade_authority(&a.program_data, &a.authority.key())?;
     token::set_authority(
         CpiContext::new(
             token::ID,
@@ -100,5 +107,22 @@ pub fn handler(
         split,
         breaker,
     });
+    Ok(())
+}
+
+/// On a cluster every program has a ProgramData account, and only its
+/// upgrade authority may initialize. A program registered natively (the
+/// local chain and the tests) has none; there the mint authority alone
+/// decides, which is all a local chain needs.
+fn check_upgrade_authority(program_data: &AccountInfo, signer: &Pubkey) -> Result<()> {
+    if program_data.owner != &bpf_loader_upgradeable::ID {
+        return Ok(());
+    }
+    let data = program_data.try_borrow_data()?;
+    let state = ProgramData::try_deserialize(&mut &data[..])?;
+    require!(
+        state.upgrade_authority_address == Some(*signer),
+        EmissionsError::NotUpgradeAuthority
+    );
     Ok(())
 }

@@ -19,6 +19,9 @@ pub struct EpochSummary {
     pub node_share: u64,
     pub treasury_share: u64,
     pub crank_tip: u64,
+    /// The reward multiplier in force when the epoch closed: claims use it,
+    /// so a later parameter change never reaches a closed epoch.
+    pub max_reward_per_burn_bps: u16,
     /// Node rewards minted so far.
     pub claimed: u64,
     pub claims: u32,
@@ -43,6 +46,7 @@ impl EpochSummary {
             node_share: 0,
             treasury_share: 0,
             crank_tip: 0,
+            max_reward_per_burn_bps: 0,
             claimed: 0,
             claims: 0,
             bump,
