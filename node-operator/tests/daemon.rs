@@ -200,6 +200,28 @@ tmp_size_mb = 64
         job
     }
 
+    /// Waits until the job has been handed back once (it stays open, queued).
+    async fn wait_released(
+        &self,
+        job: &Pubkey,
+        limit: Duration,
+    ) -> ake_sdk::ake_market::state::Job {
+        let p = self.protocol();
+        let end = Instant::now() + limit;
+        loop {
+            let j = p.job(job).await.unwrap().expect("the job stays open");
+            if j.releases == 1 {
+                return j;
+            }
+            assert!(
+                Instant::now() < end,
+                "the job was not handed back; log:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     async fn wait_submitted(
         &self,
         job: &Pubkey,
@@ -457,19 +479,7 @@ async fn wrong_hash_input_is_handed_back_inside_the_window_without_a_slash() {
         .await;
 
     // The daemon fetches once, sees the mismatch and hands the job back.
-    let end = Instant::now() + Duration::from_secs(60);
-    let released = loop {
-        let j = p.job(&job).await.unwrap().expect("the job stays open");
-        if j.releases == 1 {
-            break j;
-        }
-        assert!(
-            Instant::now() < end,
-            "the job was not handed back; log:\n{}",
-            world.log()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let released = world.wait_released(&job, Duration::from_secs(60)).await;
     assert_eq!(released.state, JobState::Queued);
     assert_eq!(
         released.last_release,
@@ -530,19 +540,7 @@ async fn an_input_that_keeps_failing_is_handed_back_before_the_free_window_close
             sha256: [0xab; 32],
         }])
         .await;
-    let end = Instant::now() + Duration::from_secs(120);
-    let released = loop {
-        let j = p.job(&job).await.unwrap().expect("the job stays open");
-        if j.releases == 1 {
-            break j;
-        }
-        assert!(
-            Instant::now() < end,
-            "the job was not handed back; log:\n{}",
-            world.log()
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
+    let released = world.wait_released(&job, Duration::from_secs(120)).await;
     assert_eq!(
         released.last_release,
         Some(ake_sdk::ake_market::state::ReleaseReason::InputUnavailable)

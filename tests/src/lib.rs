@@ -1015,6 +1015,15 @@ impl Chain {
         self.advance(start - now).await;
     }
 
+    /// Sets market 0's rate (micro-USD per GPU-second) as the admin.
+    pub async fn set_market_rate(&mut self, rate_micro_usd: u64) {
+        let admin = self.admin.insecure_clone();
+        let mut market = default_market();
+        market.rate_micro_usd = rate_micro_usd;
+        let ix = ixs::update_market(admin.pubkey(), 0, market);
+        self.send_ok(&[ix], &[&admin]).await;
+    }
+
     pub async fn escrow_balance(&mut self) -> u64 {
         self.balance(&pda::escrow_vault(&pda::market(0))).await
     }

@@ -203,6 +203,29 @@ pub fn offer_to_waiting_node(
     )
 }
 
+/// A job back from a node (expiry or release): offered to the best waiting
+/// node, else put back at the front of its tier. None when it must be
+/// refunded instead: out of attempts, or a full queue (a job is never left
+/// with a node that already failed it).
+pub fn requeue(
+    market: &mut Market,
+    job_key: Pubkey,
+    job: &mut Job,
+    candidate: Option<(Pubkey, &mut Node, &mut Stake)>,
+    params: &Params,
+    now: i64,
+) -> Result<Option<Offer>> {
+    let offer = offer_to_waiting_node(market, job_key, job, candidate, params, now)?;
+    if offer.unassigned() {
+        if market.job_queue_full() {
+            return Ok(None);
+        }
+        let entry = waiting_job(market, job_key, job)?;
+        market.enqueue_job(entry, true)?;
+    }
+    Ok(Some(offer))
+}
+
 impl Offer {
     pub fn assigned_event(&self, job: Pubkey, attempt: u8) -> Option<crate::events::JobAssigned> {
         match *self {

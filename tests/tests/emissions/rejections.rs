@@ -142,18 +142,7 @@ async fn circuit_breaker_delays_but_never_voids() {
     // each epoch mints its whole 1,000 AKE.
     let mut chain = Chain::start().await;
     let admin = chain.admin.insecure_clone();
-    let mut market = default_market();
-    market.rate_micro_usd = 1_000_000;
-    chain
-        .send_ok(
-            &[ake_sdk::instructions::update_market(
-                admin.pubkey(),
-                0,
-                market,
-            )],
-            &[&admin],
-        )
-        .await;
+    chain.set_market_rate(1_000_000).await;
     let creator = chain.user(30_000 * AKE).await;
     let crank = chain.user(0).await;
     let node = chain.node(1, 10_000 * AKE).await;

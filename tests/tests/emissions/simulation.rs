@@ -24,19 +24,7 @@ async fn twenty_epochs_of_work_and_claims() {
     // 0.1 USD per GPU-second: some epochs burn less than the 800 AKE node
     // share (rewards capped by burns), others more (shared pro rata).
     let mut chain = Chain::start().await;
-    let admin = chain.admin.insecure_clone();
-    let mut market = default_market();
-    market.rate_micro_usd = 100_000;
-    chain
-        .send_ok(
-            &[ake_sdk::instructions::update_market(
-                admin.pubkey(),
-                0,
-                market,
-            )],
-            &[&admin],
-        )
-        .await;
+    chain.set_market_rate(100_000).await;
     let creator = chain.user(1_000_000 * AKE).await;
     let crank = chain.user(0).await;
     let mut nodes = Vec::new();

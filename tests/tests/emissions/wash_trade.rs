@@ -3,9 +3,8 @@
 //! tip never exceeds it. Every figure is in AKE base units.
 
 use ake_emissions::math::{reward_cap, scaled_treasury, split};
-use ake_sdk::{instructions as ixs, pda};
+use ake_sdk::pda;
 use ake_tests::*;
-use solana_sdk::signature::Signer;
 
 /// The operator's AKE across its wallets: the creator wallet it pays from,
 /// its owner wallet (rewards) and its stake.
@@ -66,12 +65,7 @@ async fn wash_trade_alone_in_an_epoch_never_pays_with_mainnet_parameters() {
 async fn wash_trade_beside_honest_work_never_pays_and_honest_nodes_keep_their_share() {
     // A busy market ($1 per GPU-second): burns exceed the 800 AKE node share.
     let mut chain = Chain::start().await;
-    let admin = chain.admin.insecure_clone();
-    let mut market = default_market();
-    market.rate_micro_usd = 1_000_000;
-    chain
-        .send_ok(&[ixs::update_market(admin.pubkey(), 0, market)], &[&admin])
-        .await;
+    chain.set_market_rate(1_000_000).await;
     let honest = chain.node(1, 10_000 * AKE).await;
     let creator = chain.user(20_000 * AKE).await;
     let operator = chain.node(1, 10_000 * AKE).await;

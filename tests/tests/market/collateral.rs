@@ -570,11 +570,7 @@ async fn a_node_whose_owner_cannot_cover_a_job_goes_idle_and_nothing_reverts() {
     // A market rate high enough that half the escrow (601 AKE for a 1-GPU
     // 600 s job) exceeds the per-GPU floor and this owner's 400 AKE.
     let mut chain = Chain::start().await;
-    let admin = chain.admin.insecure_clone();
-    let mut market = default_market();
-    market.rate_micro_usd = 1_000_000;
-    let ix = ixs::update_market(admin.pubkey(), 0, market);
-    chain.send_ok(&[ix], &[&admin]).await;
+    chain.set_market_rate(1_000_000).await;
     let poor = chain.node(1, 400 * AKE).await;
     chain.node_ready(&poor).await.unwrap();
     let creator = chain.user(2_000 * AKE).await;

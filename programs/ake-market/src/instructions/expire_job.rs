@@ -4,7 +4,7 @@ use anchor_spl::token::{Mint, Token, TokenAccount};
 use crate::constants::{CONFIG_SEED, STAKE_SEED};
 use crate::errors::MarketError;
 use crate::events::{JobExpired, JobQueued, NodeSlashed};
-use crate::matching::{candidate_with_stake, offer_to_waiting_node, waiting_job};
+use crate::matching::{candidate_with_stake, requeue};
 use crate::math::bps_of_ceil;
 use crate::settlement::refund_job;
 use crate::sla::{mark_breach, take_collateral};
@@ -125,19 +125,7 @@ pub fn handler(mut ctx: Context<ExpireJob>) -> Result<()> {
             a.candidate_owner_stake.as_mut().map(|s| &mut ***s),
             Some(&mut **a.node_owner_stake),
         )?;
-        let offer =
-            offer_to_waiting_node(&mut market, job_key, &mut a.job, candidate, &params, now)?;
-        // A full queue refunds rather than leaving the job assigned to a
-        // node that already failed it.
-        if offer.unassigned() && market.job_queue_full() {
-            None
-        } else {
-            if offer.unassigned() {
-                let entry = waiting_job(&market, job_key, &a.job)?;
-                market.enqueue_job(entry, true)?;
-            }
-            Some(offer)
-        }
+        requeue(&mut market, job_key, &mut a.job, candidate, &params, now)?
     };
 
     let Some(offer) = offer else {

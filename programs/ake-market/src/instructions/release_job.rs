@@ -4,7 +4,7 @@ use anchor_spl::token::{Mint, Token, TokenAccount};
 use crate::constants::{CONFIG_SEED, MAX_RELEASES, NODE_SEED, STAKE_SEED};
 use crate::errors::MarketError;
 use crate::events::{JobQueued, JobReleased};
-use crate::matching::{candidate_with_stake, offer_to_waiting_node, waiting_job, Offer};
+use crate::matching::{candidate_with_stake, requeue, Offer};
 use crate::math::{bps_of_ceil, late_release_slash};
 use crate::settlement::refund_job;
 use crate::sla::{mark_breach, take_collateral};
@@ -143,16 +143,7 @@ pub fn handler(mut ctx: Context<ReleaseJob>, reason: ReleaseReason) -> Result<()
             a.candidate_owner_stake.as_mut().map(|s| &mut ***s),
             Some(&mut **a.owner_stake),
         )?;
-        let offer = offer_to_waiting_node(&mut market, job_key, job, candidate, &params, now)?;
-        if offer.unassigned() && market.job_queue_full() {
-            None
-        } else {
-            if offer.unassigned() {
-                let entry = waiting_job(&market, job_key, job)?;
-                market.enqueue_job(entry, true)?;
-            }
-            Some(offer)
-        }
+        requeue(&mut market, job_key, job, candidate, &params, now)?
     };
 
     let mut released = JobReleased {
