@@ -70,20 +70,103 @@ pub fn parse_sha256(field: &str, s: &str) -> Result<[u8; 32], SpecError> {
         .map_err(|_| bad(field, "must be 64 hex digits (a sha256)"))
 }
 
+/// Nodes fetch inputs and remote specs over https or http only (a file://
+/// or s3:// URL would read the node's own disk or credentials).
 fn check_url(field: &str, url: &str) -> Result<(), SpecError> {
     if url.len() > MAX_URI_LEN {
         return Err(bad(field, format!("at most {MAX_URI_LEN} bytes")));
     }
-    if !["https://", "http://", "s3://", "file://"]
-        .iter()
-        .any(|p| url.starts_with(p))
-    {
+    if !["https://", "http://"].iter().any(|p| url.starts_with(p)) {
         return Err(bad(
             field,
-            "must start with https://, http://, s3:// or file://",
+            "must start with https:// or http:// (nodes fetch nothing else)",
         ));
     }
     Ok(())
+}
+
+/// The document a remote spec (`spec_uri`) points at: the container part of
+/// a job spec file, in the same TOML; `spec_sha256` is the sha256 of its bytes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteSpecFile {
+    pub image: String,
+    #[serde(default)]
+    pub command: Vec<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub inputs: Vec<InputEntry>,
+    pub max_output_mb: Option<u64>,
+}
+
+impl RemoteSpecFile {
+    /// Parses and checks a fetched remote spec; a remote spec has no size limit
+    /// beyond what the node agrees to download.
+    pub fn parse(text: &str) -> Result<InlineSpec, SpecError> {
+        let file: Self = toml::from_str(text).map_err(|e| bad("spec", e.message().to_string()))?;
+        inline_spec(
+            &file.image,
+            &file.command,
+            &file.env,
+            &file.inputs,
+            file.max_output_mb,
+            &mut Vec::new(),
+        )
+    }
+}
+
+/// The container part of a spec, checked field by field.
+fn inline_spec(
+    image: &str,
+    command: &[String],
+    env: &BTreeMap<String, String>,
+    inputs: &[InputEntry],
+    max_output_mb: Option<u64>,
+    warnings: &mut Vec<String>,
+) -> Result<InlineSpec, SpecError> {
+    if image.is_empty() || image.len() > MAX_IMAGE_LEN {
+        return Err(bad("image", format!("must be 1..={MAX_IMAGE_LEN} bytes")));
+    }
+    if !image.contains("@sha256:") {
+        warnings.push(format!(
+            "image '{image}' has no @sha256 digest: nodes will run whatever the tag points to; pin it for reproducible results"
+        ));
+    }
+    let mut files = Vec::new();
+    for (i, input) in inputs.iter().enumerate() {
+        check_url(&format!("inputs[{i}].url"), &input.url)?;
+        let sha256 = parse_sha256(&format!("inputs[{i}].sha256"), &input.sha256)?;
+        files.push(InputFile {
+            url: input.url.clone(),
+            sha256,
+        });
+    }
+    for name in env.keys() {
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(bad(
+                format!("env.{name}"),
+                "names are letters, digits and _",
+            ));
+        }
+    }
+    let max_output_mb = max_output_mb.unwrap_or(1024);
+    if !(1..=1 << 20).contains(&max_output_mb) {
+        return Err(bad("max_output_mb", "must be 1..=1048576"));
+    }
+    Ok(InlineSpec {
+        image: image.to_string(),
+        command: command.to_vec(),
+        env: env
+            .iter()
+            .map(|(name, value)| EnvVar {
+                name: name.clone(),
+                value: value.clone(),
+            })
+            .collect(),
+        inputs: files,
+        max_output_bytes: max_output_mb << 20,
+    })
 }
 
 impl JobSpecFile {
@@ -139,53 +222,14 @@ impl JobSpecFile {
                     "required (or spec_uri for a spec too large to post inline)",
                 ))
             }
-            (None, Some(image)) => {
-                if image.is_empty() || image.len() > MAX_IMAGE_LEN {
-                    return Err(bad("image", format!("must be 1..={MAX_IMAGE_LEN} bytes")));
-                }
-                if !image.contains("@sha256:") {
-                    warnings.push(format!(
-                        "image '{image}' has no @sha256 digest: nodes will run whatever the tag points to; pin it for reproducible results"
-                    ));
-                }
-                let mut inputs = Vec::new();
-                for (i, input) in self.inputs.iter().enumerate() {
-                    check_url(&format!("inputs[{i}].url"), &input.url)?;
-                    let sha256 = parse_sha256(&format!("inputs[{i}].sha256"), &input.sha256)?;
-                    inputs.push(InputFile {
-                        url: input.url.clone(),
-                        sha256,
-                    });
-                }
-                for name in self.env.keys() {
-                    if name.is_empty()
-                        || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                    {
-                        return Err(bad(
-                            format!("env.{name}"),
-                            "names are letters, digits and _",
-                        ));
-                    }
-                }
-                let max_output_mb = self.max_output_mb.unwrap_or(1024);
-                if !(1..=1 << 20).contains(&max_output_mb) {
-                    return Err(bad("max_output_mb", "must be 1..=1048576"));
-                }
-                JobSpec::Inline(InlineSpec {
-                    image: image.clone(),
-                    command: self.command.clone(),
-                    env: self
-                        .env
-                        .iter()
-                        .map(|(name, value)| EnvVar {
-                            name: name.clone(),
-                            value: value.clone(),
-                        })
-                        .collect(),
-                    inputs,
-                    max_output_bytes: max_output_mb << 20,
-                })
-            }
+            (None, Some(image)) => JobSpec::Inline(inline_spec(
+                image,
+                &self.command,
+                &self.env,
+                &self.inputs,
+                self.max_output_mb,
+                &mut warnings,
+            )?),
         };
         if let JobSpec::Inline(_) = spec {
             let len = anchor_lang::prelude::borsh::to_vec(&spec)
@@ -308,5 +352,22 @@ SCENE = "spheres"
         .validate(&market())
         .unwrap();
         assert_eq!(v.warnings.len(), 1);
+    }
+
+    #[test]
+    fn a_remote_spec_is_the_container_part_in_the_same_toml() {
+        let doc = "image = \"ake/render:1\"\ncommand = [\"render\"]\n[env]\nSCENE = \"x\"\n[[inputs]]\nurl = \"https://cdn.example/scene.bin\"\nsha256 = \"".to_string()
+            + &"ab".repeat(32)
+            + "\"\n";
+        let spec = RemoteSpecFile::parse(&doc).unwrap();
+        assert_eq!(spec.image, "ake/render:1");
+        assert_eq!(spec.inputs[0].sha256, [0xab; 32]);
+        assert_eq!(spec.max_output_bytes, 1024 << 20);
+        let err = RemoteSpecFile::parse(&doc.replace("https://", "file://")).unwrap_err();
+        assert_eq!(err.field, "inputs[0].url");
+        assert!(
+            RemoteSpecFile::parse("gpus = 1").is_err(),
+            "not a container spec"
+        );
     }
 }

@@ -107,6 +107,10 @@ async fn main() {
             input_dir: None,
             work_dir: work.path().join(i.to_string()),
             timeout: Duration::from_secs(60),
+            stop_by: None,
+            prepare_by: None,
+            max_output_bytes: 1 << 30,
+            max_output_files: 10_000,
         };
         let start = Instant::now();
         let outcome = runtime.run(&spec).await.unwrap();

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::inputs::InputPolicy;
+
 /// Default Prometheus listen address: loopback only, the metrics are not meant for the internet.
 pub const DEFAULT_METRICS_ADDR: &str = "127.0.0.1:9464";
 
@@ -35,6 +37,18 @@ pub struct NodeConfig {
     pub image_allowlist: Vec<String>,
     #[serde(default = "default_max_output_bytes")]
     pub max_output_bytes: u64,
+    /// Most files a job may leave in /ake/output; past it the run is stopped.
+    #[serde(default = "default_max_output_files")]
+    pub max_output_files: u64,
+    /// What a job's input and spec URLs may reach, and how much they may bring.
+    #[serde(default)]
+    pub inputs: InputPolicy,
+    /// Seconds kept back from a job's on-chain deadline for stopping the
+    /// container, committing and uploading the outputs and confirming the
+    /// result (two blockhash lifetimes): the container is stopped that long
+    /// before the deadline.
+    #[serde(default = "default_deadline_reserve_secs")]
+    pub deadline_reserve_secs: u64,
     /// Where outputs are uploaded: `file:///dir` or `s3://bucket/prefix?endpoint=..&region=..`.
     pub output_store: String,
     /// Explicit path to libnvidia-ml.so; the system default is used when absent.
@@ -68,6 +82,14 @@ pub struct RuntimeSettings {
     pub stop_grace_secs: u32,
     /// Size of the writable /tmp tmpfs.
     pub tmp_size_mb: u64,
+    /// `uid:gid` the job runs as; never root (an image's USER is ignored).
+    pub user: String,
+    /// Open files per process in the container (at most the engine's own
+    /// limit: `LimitNOFILE` of docker.service).
+    pub nofile: u64,
+    /// Unlimited locked memory for NCCL (multi-GPU) jobs; needs dockerd
+    /// started with `LimitMEMLOCK=infinity`.
+    pub memlock_unlimited: bool,
 }
 
 impl Default for RuntimeSettings {
@@ -81,6 +103,9 @@ impl Default for RuntimeSettings {
             log_max_size: "10m".to_string(),
             stop_grace_secs: 10,
             tmp_size_mb: 1024,
+            user: "65534:65534".to_string(),
+            nofile: 8_192,
+            memlock_unlimited: false,
         }
     }
 }
@@ -94,6 +119,17 @@ fn default_metrics_addr() -> SocketAddr {
 fn default_max_output_bytes() -> u64 {
     10 * 1024 * 1024 * 1024
 }
+
+fn default_deadline_reserve_secs() -> u64 {
+    180
+}
+
+fn default_max_output_files() -> u64 {
+    10_000
+}
+
+/// What `put_dir` appends to the store's base URI: `/jobs/<job>/<root hex>`.
+const OUTPUT_URI_SUFFIX_LEN: usize = "/jobs/".len() + 44 + 1 + 64;
 
 /// One invalid field: its dotted name and what is allowed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -209,10 +245,63 @@ impl NodeConfig {
                 self.output_store
             ),
         );
+        let base = self.output_store.split('?').next().unwrap_or("");
+        let base_len = base.trim_end_matches('/').len();
+        let max_base = ake_sdk::ake_market::constants::MAX_URI_LEN - OUTPUT_URI_SUFFIX_LEN;
+        check(
+            base_len <= max_base,
+            "output_store",
+            format!(
+                "the base (without ?query) must be at most {max_base} characters so that \
+                 `<base>/jobs/<job>/<root>` fits the on-chain URI limit; got {base_len}"
+            ),
+        );
+        check(
+            self.work_dir.is_absolute(),
+            "work_dir",
+            format!(
+                "must be an absolute path (Docker bind-mounts it), got {}",
+                self.work_dir.display()
+            ),
+        );
+        check(
+            self.journal_path.is_absolute(),
+            "journal_path",
+            format!(
+                "must be an absolute path, got {}",
+                self.journal_path.display()
+            ),
+        );
+        check(
+            u64::from(self.runtime.stop_grace_secs) < self.deadline_reserve_secs
+                && self.deadline_reserve_secs <= 86_400,
+            "deadline_reserve_secs",
+            format!(
+                "must be more than runtime.stop_grace_secs ({}) and at most 86400, got {}",
+                self.runtime.stop_grace_secs, self.deadline_reserve_secs
+            ),
+        );
+        check(
+            (1..=10_000_000).contains(&self.max_output_files),
+            "max_output_files",
+            format!("must be in 1..=10000000, got {}", self.max_output_files),
+        );
         check(
             self.image_allowlist.iter().all(|p| !p.trim().is_empty()),
             "image_allowlist",
-            "entries must be non-empty image prefixes (use an empty list to allow all)".into(),
+            "entries must be non-empty image names or registry paths (use an empty list to allow all)".into(),
+        );
+        let i = &self.inputs;
+        check(
+            i.max_bytes >= 1
+                && i.connect_timeout_secs >= 1
+                && i.read_timeout_secs >= 1
+                && i.total_timeout_secs >= i.read_timeout_secs,
+            "inputs",
+            format!(
+                "max_bytes and the timeouts must be at least 1, total_timeout_secs at least \
+                 read_timeout_secs; got {i:?}"
+            ),
         );
         errors.extend(self.runtime.field_errors());
         if errors.is_empty() {
@@ -228,9 +317,19 @@ impl NodeConfig {
     }
 }
 
-/// Prefix match of an image reference against an allowlist; an empty list allows all.
+/// An image is allowed when an entry names it or a path it lives under, on a
+/// boundary: `ghcr.io/ake` admits `ghcr.io/ake/render:1` and `ghcr.io/ake:2`,
+/// never `ghcr.io/ake-evil/miner`. An empty list allows all.
 pub fn image_allowed(allowlist: &[String], image: &str) -> bool {
-    allowlist.is_empty() || allowlist.iter().any(|p| image.starts_with(p.as_str()))
+    allowlist.is_empty()
+        || allowlist.iter().any(|entry| {
+            let entry = entry.as_str();
+            image.strip_prefix(entry).is_some_and(|rest| {
+                rest.is_empty()
+                    || entry.ends_with(['/', ':', '@'])
+                    || rest.starts_with(['/', ':', '@'])
+            })
+        })
 }
 
 impl RuntimeSettings {
@@ -281,6 +380,18 @@ impl RuntimeSettings {
             self.stop_grace_secs.to_string(),
         );
         range(
+            is_unprivileged_user(&self.user),
+            "runtime.user",
+            "uid:gid with both numeric and not 0 (jobs never run as root)",
+            format!("{:?}", self.user),
+        );
+        range(
+            (64..=1 << 20).contains(&self.nofile),
+            "runtime.nofile",
+            "64..=1048576",
+            self.nofile.to_string(),
+        );
+        range(
             parse_docker_size(&self.log_max_size).is_some_and(|b| (1024..=1 << 30).contains(&b)),
             "runtime.log_max_size",
             "1k..=1g (Docker size syntax: digits with k, m or g)",
@@ -305,6 +416,14 @@ pub fn parse_docker_size(text: &str) -> Option<u64> {
         _ => return None,
     };
     digits.parse::<u64>().ok()?.checked_mul(multiplier)
+}
+
+fn is_unprivileged_user(text: &str) -> bool {
+    text.split_once(':').is_some_and(|(uid, gid)| {
+        [uid, gid]
+            .iter()
+            .all(|n| n.parse::<u32>().is_ok_and(|id| id != 0))
+    })
 }
 
 fn is_http_url(text: &str) -> bool {
@@ -395,8 +514,8 @@ mod tests {
             rpc_urls = ["http://127.0.0.1:8899"]
             node_signer_keypair = "k.json"
             market = 0
-            work_dir = "w"
-            journal_path = "j"
+            work_dir = "/w"
+            journal_path = "/j"
             output_store = "file:///tmp/out"
             "#,
         )
@@ -470,11 +589,33 @@ mod tests {
     }
 
     #[test]
-    fn image_allowlist_is_a_prefix_match() {
+    fn image_allowlist_matches_on_name_boundaries() {
         let config = valid();
         assert!(config.image_allowed("ghcr.io/ake/trainer:1"));
         assert!(!config.image_allowed("docker.io/evil/miner"));
         assert!(image_allowed(&[], "anything"));
+        let list = vec!["ghcr.io/ake".to_string(), "busybox".to_string()];
+        assert!(image_allowed(&list, "ghcr.io/ake/render:1"));
+        assert!(image_allowed(&list, "ghcr.io/ake:2"));
+        assert!(image_allowed(&list, "busybox@sha256:00"));
+        assert!(image_allowed(&list, "busybox"));
+        assert!(!image_allowed(&list, "ghcr.io/ake-evil/miner"));
+        assert!(!image_allowed(&list, "busyboxer:1"));
+    }
+
+    #[test]
+    fn relative_dirs_long_store_uris_and_root_users_are_refused() {
+        let mut config = valid();
+        config.work_dir = "work".into();
+        config.journal_path = "journal.redb".into();
+        config.output_store = format!("file:///{}", "d".repeat(90));
+        config.runtime.user = "0:0".into();
+        assert_eq!(
+            invalid_fields(&config),
+            vec!["output_store", "work_dir", "journal_path", "runtime.user"]
+        );
+        config.runtime.user = "root".into();
+        assert!(config.validate().is_err());
     }
 
     #[test]

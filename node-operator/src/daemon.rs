@@ -11,8 +11,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ake_sdk::ake_market::state::{
-    Job, JobSpec as ChainSpec, JobState, Node, NodeStatus, ReleaseReason, UsageReceipt,
+    InlineSpec, Job, JobSpec as ChainSpec, JobState, Node, NodeStatus, ReleaseReason, UsageReceipt,
 };
+use ake_sdk::job_spec::RemoteSpecFile;
 use ake_sdk::protocol::{create_associated_token, Protocol};
 use ake_sdk::sender::{confirm, prepare, Fees, Prepared, SendError};
 use ake_sdk::{instructions as ixs, pda};
@@ -21,17 +22,51 @@ use solana_sdk::signature::{Keypair, Signature, Signer};
 use solana_sdk::transaction::Transaction;
 
 use crate::gpu::GpuInventory;
-use crate::inputs::fetch_inputs;
+use crate::inputs::{Fetcher, InputError};
 use crate::journal::{JobProgress, Journal, JournalEntry};
 use crate::metrics::{JobResult, NodeMetrics};
 use crate::output_store::OutputStore;
-use crate::outputs::{OutputManifest, RunFacts, UsageReceipt as OutputUsage};
+use crate::outputs::{OutputLimits, OutputManifest, RunFacts, UsageReceipt as OutputUsage};
 use crate::runtime::{DockerRuntime, JobOutcome, JobSpec};
 
-/// Test-only fault injection: `AKE_NODE_CRASH_AFTER=<journal entry kind>`
+/// Fault injection for the crash tests, compiled only with the
+/// `fault-injection` feature: `AKE_NODE_CRASH_AFTER=<journal entry kind>`
 /// kills the process with SIGKILL right after that entry is durable, the way
-/// a power cut would. Unset in production.
+/// a power cut would.
+#[cfg(feature = "fault-injection")]
 const CRASH_AFTER: &str = "AKE_NODE_CRASH_AFTER";
+
+/// One assignment of a job to this node. The journal, the container, the
+/// work directory and the upload are keyed by it, so a job re-queued to this
+/// node is a new attempt that starts from an empty directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attempt {
+    pub job: Pubkey,
+    /// The job's `attempts` counter when it was assigned here.
+    pub number: u8,
+}
+
+impl Attempt {
+    pub fn of(job: Pubkey, on_chain: &Job) -> Self {
+        Self {
+            job,
+            number: on_chain.attempts,
+        }
+    }
+
+    /// `<job>-<attempt>`: the journal key, and the container and directory name.
+    pub fn key(&self) -> String {
+        format!("{}-{}", self.job, self.number)
+    }
+
+    pub fn parse(key: &str) -> Option<Self> {
+        let (job, number) = key.rsplit_once('-')?;
+        Some(Self {
+            job: job.parse().ok()?,
+            number: number.parse().ok()?,
+        })
+    }
+}
 
 pub struct Daemon {
     pub protocol: Protocol,
@@ -44,6 +79,12 @@ pub struct Daemon {
     pub metrics: Arc<NodeMetrics>,
     pub work_dir: PathBuf,
     pub max_output_bytes: u64,
+    pub max_output_files: u64,
+    /// Fetches inputs and remote specs under the operator's policy.
+    pub fetcher: Fetcher,
+    /// Kept back from the job's on-chain deadline for stopping the
+    /// container, committing and uploading, and confirming the result.
+    pub deadline_reserve: Duration,
     pub fees: Fees,
     /// The fallback poll interval; a subscription to the Node account
     /// (`wake`) cuts the wait short when the endpoint offers one.
@@ -93,21 +134,18 @@ fn reason_of(code: u8) -> ReleaseReason {
 }
 
 impl Daemon {
-    fn job_id(job: &Pubkey) -> String {
-        job.to_string()
-    }
-
-    async fn record(&self, job: &Pubkey, entry: JournalEntry) -> Result<(), StepError> {
-        // Only a fault-injection run pays for naming the entry.
+    async fn record(&self, attempt: &Attempt, entry: JournalEntry) -> Result<(), StepError> {
+        #[cfg(feature = "fault-injection")]
         let crash = std::env::var(CRASH_AFTER).ok().filter(|step| {
             serde_json::to_value(&entry)
                 .ok()
                 .is_some_and(|v| v.get("kind").and_then(|k| k.as_str()) == Some(step.as_str()))
         });
         self.journal
-            .record(&Self::job_id(job), entry)
+            .record(&attempt.key(), entry)
             .await
             .map_err(retry)?;
+        #[cfg(feature = "fault-injection")]
         if let Some(kind) = crash {
             tracing::error!("{CRASH_AFTER}={kind}: killing the daemon (fault injection)");
             // SAFETY: signalling our own process; nothing after this runs.
@@ -131,9 +169,15 @@ impl Daemon {
             // Unfinished work from before a restart first.
             match self.journal.open_jobs().await {
                 Ok(open) => {
-                    for id in open {
-                        if let Ok(job) = id.parse::<Pubkey>() {
-                            self.drive(&job, &mut seen_assignment, &mut shutdown).await;
+                    for key in open {
+                        match Attempt::parse(&key) {
+                            Some(attempt) => {
+                                self.drive(&attempt, &mut seen_assignment, &mut shutdown)
+                                    .await
+                            }
+                            None => tracing::warn!(
+                                "journal key {key} is not <job>-<attempt> (an older ake-node?); ignoring it"
+                            ),
                         }
                     }
                 }
@@ -189,7 +233,14 @@ impl Daemon {
                     tracing::info!(job = %node.current_job, "assigned");
                 }
                 let job = node.current_job;
-                self.drive(&job, seen, shutdown).await;
+                match self.protocol.job(&job).await {
+                    Ok(Some(on_chain)) => {
+                        self.drive(&Attempt::of(job, &on_chain), seen, shutdown)
+                            .await
+                    }
+                    Ok(None) => tracing::warn!(%job, "the assigned job account is gone"),
+                    Err(e) => tracing::warn!(%job, "cannot read the assigned job, retrying: {e}"),
+                }
             }
             NodeStatus::Idle if !node.suspended && !*shutdown.borrow() => match self.arm().await {
                 Ok(sig) => tracing::info!("armed: waiting for a job ({sig})"),
@@ -212,11 +263,11 @@ impl Daemon {
     /// Drives one job as far as it can go now, logging why it stops.
     async fn drive(
         &self,
-        job: &Pubkey,
+        job: &Attempt,
         seen: &mut Option<(Pubkey, Instant)>,
         shutdown: &mut tokio::sync::watch::Receiver<bool>,
     ) {
-        let span = tracing::info_span!("job", job = %job);
+        let span = tracing::info_span!("job", job = %job.job, attempt = job.number);
         let _enter = span.enter();
         loop {
             let step = tokio::select! {
@@ -251,10 +302,10 @@ impl Daemon {
     /// One step of the state machine; Ok(true) when there is more to do now.
     async fn step(
         &self,
-        job_key: &Pubkey,
+        attempt: &Attempt,
         seen: &mut Option<(Pubkey, Instant)>,
     ) -> Result<bool, StepError> {
-        let id = Self::job_id(job_key);
+        let id = attempt.key();
         // A finished job (settled here, handed back, or refused) is never driven again.
         if self.journal.is_done(&id).await.map_err(retry)? {
             return Ok(false);
@@ -269,7 +320,7 @@ impl Daemon {
         {
             return self
                 .finish_tx(
-                    job_key,
+                    attempt,
                     purpose,
                     signed_tx,
                     signature,
@@ -278,46 +329,41 @@ impl Daemon {
                 .await;
         }
         if let JobProgress::TxConfirmed { .. } = progress {
-            return self.clean_up(job_key).await;
+            return self.clean_up(attempt).await;
         }
         // Re-read the chain before any new side effect.
-        let job = self.protocol.job(job_key).await.map_err(retry)?;
-        let ours = job
-            .as_ref()
-            .is_some_and(|j| j.node == self.node && j.state == JobState::Assigned);
-        if !ours {
-            tracing::warn!("the chain says the job is no longer ours; stopping it");
-            self.runtime.remove(&id).await.map_err(retry)?;
-            self.journal.mark_done(&id).await.map_err(retry)?;
-            return Ok(false);
+        let job = self.protocol.job(&attempt.job).await.map_err(retry)?;
+        if !job.as_ref().is_some_and(|j| self.holds(attempt, j)) {
+            tracing::warn!("the chain says this attempt is no longer ours; stopping it");
+            return self.clean_up(attempt).await;
         }
         let job = job.expect("checked above");
         match progress {
             JobProgress::Failed { release_reason } => {
                 let prepared = self
-                    .sign_release(job_key, reason_of(release_reason))
+                    .sign_release(attempt, reason_of(release_reason))
                     .await?;
-                self.record_signed(job_key, RELEASE, &prepared).await?;
+                self.record_signed(attempt, RELEASE, &prepared).await?;
                 Ok(true)
             }
             JobProgress::NotStarted | JobProgress::ContainerStarted { .. } => {
-                let (outcome, energy_mj) = self.run_container(job_key, &job, seen).await?;
+                let (outcome, energy_mj) = self.run_container(attempt, &job, seen).await?;
                 self.record(
-                    job_key,
+                    attempt,
                     JournalEntry::ContainerExited { outcome, energy_mj },
                 )
                 .await?;
                 Ok(true)
             }
             JobProgress::ContainerExited { outcome, energy_mj } => {
-                let (root, uri, usage) = self.upload(job_key, &job, &outcome, energy_mj).await?;
-                self.record(job_key, JournalEntry::Uploaded { root, uri, usage })
+                let (root, uri, usage) = self.upload(attempt, &job, &outcome, energy_mj).await?;
+                self.record(attempt, JournalEntry::Uploaded { root, uri, usage })
                     .await?;
                 Ok(true)
             }
             JobProgress::Uploaded { root, uri, usage } => {
-                let prepared = self.sign_submit(job_key, &job, &root, &uri, usage).await?;
-                self.record_signed(job_key, SUBMIT, &prepared).await?;
+                let prepared = self.sign_submit(attempt, &job, &root, &uri, usage).await?;
+                self.record_signed(attempt, SUBMIT, &prepared).await?;
                 Ok(true)
             }
             JobProgress::TxSigned { .. } | JobProgress::TxConfirmed { .. } => Ok(true),
@@ -326,18 +372,23 @@ impl Daemon {
 
     async fn run_container(
         &self,
-        job_key: &Pubkey,
+        attempt: &Attempt,
         job: &Job,
         seen: &mut Option<(Pubkey, Instant)>,
     ) -> Result<(JobOutcome, u64), StepError> {
-        let ChainSpec::Inline(spec) = &job.spec else {
-            return Err(fail(
-                ReleaseReason::SpecUnsupported,
-                "remote (URI) specs are not supported by this node version",
-            ));
-        };
-        let id = Self::job_id(job_key);
+        let id = attempt.key();
         let work_dir = self.work_dir.join(&id);
+        let limits = self.time_limits(job).await?;
+        if !self.container_started(attempt).await && limits.stop_by <= Instant::now() {
+            return Err(fail(
+                ReleaseReason::DeadlineUnreachable,
+                format!(
+                    "the deadline less the {}-second reserve for committing and confirming has passed before the run could start",
+                    self.deadline_reserve.as_secs()
+                ),
+            ));
+        }
+        let spec = self.container_spec(attempt, job, limits.fetch_by).await?;
         let inputs: Vec<(String, [u8; 32])> = spec
             .inputs
             .iter()
@@ -346,19 +397,13 @@ impl Daemon {
         let input_dir = if inputs.is_empty() {
             None
         } else {
-            match fetch_inputs(&inputs, &work_dir.join("input")).await {
+            let fetched = self
+                .fetcher
+                .fetch_inputs(&inputs, &work_dir.join("input"), limits.fetch_by)
+                .await;
+            match fetched {
                 Ok(dir) => Some(dir),
-                Err(e) => {
-                    let reason = match e {
-                        crate::inputs::InputError::HashMismatch { .. } => {
-                            ReleaseReason::InputHashMismatch
-                        }
-                        crate::inputs::InputError::Fetch { .. } => ReleaseReason::InputUnavailable,
-                    };
-                    return Err(self
-                        .before_start(job, reason, e.to_string(), e.is_retryable())
-                        .await);
-                }
+                Err(e) => return Err(self.input_failure(job, e).await),
             }
         };
         let uuids: Vec<String> = self
@@ -382,9 +427,13 @@ impl Daemon {
             input_dir,
             work_dir,
             timeout: Duration::from_secs(u64::from(job.max_duration_secs)),
+            stop_by: Some(limits.stop_by),
+            prepare_by: Some(limits.fetch_by),
+            max_output_bytes: spec.max_output_bytes.min(self.max_output_bytes),
+            max_output_files: self.max_output_files,
         };
         self.record(
-            job_key,
+            attempt,
             JournalEntry::ContainerCreateIntent {
                 container_name: run.container_name(),
             },
@@ -394,14 +443,14 @@ impl Daemon {
             Ok(s) if !uuids.is_empty() => s.energy_meter().await.ok(),
             _ => None,
         };
-        let picked = seen.filter(|(j, _)| j == job_key).map(|(_, at)| at);
+        let picked = seen.filter(|(j, _)| *j == attempt.job).map(|(_, at)| at);
         let outcome = self
             .runtime
             .run_with(&run, |container_id| async move {
                 if let Some(at) = picked {
                     self.metrics.job_picked_up(at.elapsed().as_secs_f64());
                 }
-                if let Err(e) = self.record(job_key, JournalEntry::ContainerStarted { container_id }).await {
+                if let Err(e) = self.record(attempt, JournalEntry::ContainerStarted { container_id }).await {
                     tracing::warn!("could not journal the container start (it will be reattached by name): {e}");
                 }
             })
@@ -409,7 +458,7 @@ impl Daemon {
         let outcome = match outcome {
             Ok(outcome) => outcome,
             // Once the container ran, trouble with the engine is waited out.
-            Err(e) if self.container_started(job_key).await => return Err(retry(e)),
+            Err(e) if self.container_started(attempt).await => return Err(retry(e)),
             Err(e) => {
                 let reason = release_reason_for(&e);
                 return Err(self
@@ -464,9 +513,80 @@ impl Daemon {
         }
     }
 
-    async fn container_started(&self, job_key: &Pubkey) -> bool {
+    /// The job's time limits as local instants, from the chain's clock.
+    async fn time_limits(&self, job: &Job) -> Result<TimeLimits, StepError> {
+        let now = self
+            .protocol
+            .chain
+            .clock()
+            .await
+            .map_err(retry)?
+            .unix_timestamp;
+        let at = |chain_time: i64| {
+            let secs = u64::try_from(chain_time.saturating_sub(now)).unwrap_or(0);
+            Instant::now() + Duration::from_secs(secs)
+        };
+        let reserve = i64::try_from(self.deadline_reserve.as_secs()).unwrap_or(i64::MAX);
+        Ok(TimeLimits {
+            fetch_by: at(job.terms.release_window_end - RELEASE_MARGIN_SECS),
+            stop_by: at(job.deadline.saturating_sub(reserve)),
+        })
+    }
+
+    /// What to run: the inline spec, or the remote one fetched under the
+    /// input rules and checked against the hash the job committed to.
+    async fn container_spec(
+        &self,
+        attempt: &Attempt,
+        job: &Job,
+        fetch_by: Instant,
+    ) -> Result<InlineSpec, StepError> {
+        let remote = match &job.spec {
+            ChainSpec::Inline(spec) => return Ok(spec.clone()),
+            ChainSpec::Remote(remote) => remote,
+        };
+        let dir = self.work_dir.join(attempt.key());
+        tokio::fs::create_dir_all(&dir).await.map_err(retry)?;
+        let path = dir.join("spec.toml");
+        if let Err(e) = self
+            .fetcher
+            .fetch_to(&remote.uri, &remote.sha256, &path, fetch_by)
+            .await
+        {
+            return Err(self.input_failure(job, e).await);
+        }
+        let text = tokio::fs::read(&path).await.map_err(retry)?;
+        let text = String::from_utf8(text).map_err(|_| {
+            fail(
+                ReleaseReason::SpecInvalid,
+                "the remote spec is not UTF-8 TOML",
+            )
+        })?;
+        RemoteSpecFile::parse(&text).map_err(|e| {
+            fail(
+                ReleaseReason::SpecInvalid,
+                format!("the remote spec {} is invalid: {e}", remote.uri),
+            )
+        })
+    }
+
+    async fn input_failure(&self, job: &Job, e: InputError) -> StepError {
+        let reason = match e {
+            InputError::HashMismatch { .. } => ReleaseReason::InputHashMismatch,
+            InputError::Fetch { .. } => ReleaseReason::InputUnavailable,
+        };
+        self.before_start(job, reason, e.to_string(), e.is_retryable())
+            .await
+    }
+
+    /// True while the chain still has this attempt assigned to this node.
+    fn holds(&self, attempt: &Attempt, job: &Job) -> bool {
+        job.node == self.node && job.state == JobState::Assigned && job.attempts == attempt.number
+    }
+
+    async fn container_started(&self, attempt: &Attempt) -> bool {
         matches!(
-            self.journal.progress(&Self::job_id(job_key)).await,
+            self.journal.progress(&attempt.key()).await,
             Ok(JobProgress::ContainerStarted { .. })
         )
     }
@@ -475,12 +595,12 @@ impl Daemon {
     /// code, usage) and uploads them, keyed by that root.
     async fn upload(
         &self,
-        job_key: &Pubkey,
+        attempt: &Attempt,
         job: &Job,
         outcome: &JobOutcome,
         energy_mj: u64,
     ) -> Result<(String, String, OutputUsage), StepError> {
-        let id = Self::job_id(job_key);
+        let id = attempt.key();
         let work_dir = self.work_dir.join(&id);
         let wall_secs = outcome.wall_secs.ceil() as u64;
         let usage = OutputUsage {
@@ -502,38 +622,43 @@ impl Daemon {
             exit_code: outcome.exit_code,
             usage,
         };
-        let max = match &job.spec {
-            ChainSpec::Inline(s) => s.max_output_bytes.min(self.max_output_bytes),
-            ChainSpec::Remote(_) => self.max_output_bytes,
+        // The remote spec, if any, is in the work dir already: not fetched again.
+        let spec = self.container_spec(attempt, job, Instant::now()).await?;
+        let limits = OutputLimits {
+            bytes: spec.max_output_bytes.min(self.max_output_bytes),
+            files: self.max_output_files,
         };
-        let manifest = OutputManifest::build(&work_dir.join("output"), facts, max)
+        let manifest = OutputManifest::build(&work_dir.join("output"), facts, limits)
             .await
-            .map_err(|e| {
-                fail(
-                    ReleaseReason::SpecInvalid,
-                    format!("outputs cannot be committed: {e}"),
-                )
-            })?;
+            .map_err(retry)?;
+        if !manifest.skipped.is_empty() {
+            tracing::warn!(skipped = ?manifest.skipped, "outputs not committed");
+        }
         let root = manifest.root_hex();
-        self.record(job_key, JournalEntry::UploadIntent { root: root.clone() })
+        self.record(attempt, JournalEntry::UploadIntent { root: root.clone() })
             .await?;
+        let store_failure = |e: crate::output_store::StoreError| {
+            if e.is_retryable() {
+                retry(e)
+            } else {
+                fail(ReleaseReason::ResourcesMissing, e)
+            }
+        };
+        self.store
+            .put_logs(&id, &manifest, &work_dir)
+            .await
+            .map_err(store_failure)?;
         let uri = self
             .store
             .put_dir(&id, &work_dir.join("output"), &manifest)
             .await
-            .map_err(|e| {
-                if e.is_retryable() {
-                    retry(e)
-                } else {
-                    fail(ReleaseReason::ResourcesMissing, e)
-                }
-            })?;
+            .map_err(store_failure)?;
         Ok((root, uri, usage))
     }
 
     async fn sign_submit(
         &self,
-        job_key: &Pubkey,
+        attempt: &Attempt,
         job: &Job,
         root: &str,
         uri: &str,
@@ -571,7 +696,7 @@ impl Daemon {
         let ix = ixs::submit_result(
             self.signer.pubkey(),
             job.node_owner,
-            *job_key,
+            attempt.job,
             job.market,
             commitment,
             uri.to_string(),
@@ -591,13 +716,13 @@ impl Daemon {
     /// Journals a signed transaction before it is ever sent.
     async fn record_signed(
         &self,
-        job_key: &Pubkey,
+        attempt: &Attempt,
         purpose: &str,
         prepared: &Prepared,
     ) -> Result<(), StepError> {
         let bytes = bincode::serialize(&prepared.transaction).map_err(retry)?;
         self.record(
-            job_key,
+            attempt,
             JournalEntry::TxSigned {
                 purpose: purpose.into(),
                 signed_tx: bytes,
@@ -611,12 +736,12 @@ impl Daemon {
     /// release_job for a job that failed here.
     async fn sign_release(
         &self,
-        job_key: &Pubkey,
+        attempt: &Attempt,
         reason: ReleaseReason,
     ) -> Result<Prepared, StepError> {
         let ix = self
             .protocol
-            .release(job_key, &self.signer.pubkey(), reason)
+            .release(&attempt.job, &self.signer.pubkey(), reason)
             .await
             .map_err(retry)?;
         prepare(
@@ -633,7 +758,7 @@ impl Daemon {
     /// Rebroadcasts the journaled bytes until they land or can never land.
     async fn finish_tx(
         &self,
-        job_key: &Pubkey,
+        attempt: &Attempt,
         purpose: &str,
         bytes: &[u8],
         signature: &str,
@@ -657,7 +782,7 @@ impl Daemon {
             Ok(sig) => {
                 tracing::info!("{purpose} landed ({sig})");
                 self.record(
-                    job_key,
+                    attempt,
                     JournalEntry::TxConfirmed {
                         signature: sig.to_string(),
                     },
@@ -665,12 +790,12 @@ impl Daemon {
                 .await?;
                 Ok(true)
             }
-            Err(SendError::Expired { .. }) => self.re_sign_after_expiry(job_key, purpose).await,
+            Err(SendError::Expired { .. }) => self.re_sign_after_expiry(attempt, purpose).await,
             Err(SendError::Failed { explanation, .. }) if purpose == RELEASE => {
                 // Nothing more this node can do: the chain decides (expiry).
                 tracing::error!("the hand-back was refused: {explanation}");
                 self.metrics.job_finished(JobResult::Abandoned, 0.0);
-                self.clean_up(job_key).await
+                self.clean_up(attempt).await
             }
             Err(SendError::Failed { explanation, .. }) => Err(fail(
                 ReleaseReason::SpecInvalid,
@@ -685,33 +810,36 @@ impl Daemon {
     /// to hand back), else the job is over here.
     async fn re_sign_after_expiry(
         &self,
-        job_key: &Pubkey,
+        attempt: &Attempt,
         purpose: &str,
     ) -> Result<bool, StepError> {
-        let job = self.protocol.job(job_key).await.map_err(retry)?;
-        if job.is_some_and(|j| j.node == self.node && j.state == JobState::Assigned) {
-            let entries = self
-                .journal
-                .entries(&Self::job_id(job_key))
-                .await
-                .map_err(retry)?;
+        let job = self.protocol.job(&attempt.job).await.map_err(retry)?;
+        if job.is_some_and(|j| self.holds(attempt, &j)) {
+            let entries = self.journal.entries(&attempt.key()).await.map_err(retry)?;
             let resume = entries.iter().rev().find_map(|e| match e {
                 JournalEntry::Uploaded { .. } if purpose == SUBMIT => Some(e.clone()),
                 JournalEntry::Failed { .. } if purpose == RELEASE => Some(e.clone()),
                 _ => None,
             });
             if let Some(entry) = resume {
-                self.record(job_key, entry).await?;
+                self.record(attempt, entry).await?;
                 return Ok(true);
             }
         }
-        self.clean_up(job_key).await
+        self.clean_up(attempt).await
     }
 
     /// Outputs are committed and the result is on chain: the container goes.
-    async fn clean_up(&self, job_key: &Pubkey) -> Result<bool, StepError> {
-        let id = Self::job_id(job_key);
+    async fn clean_up(&self, attempt: &Attempt) -> Result<bool, StepError> {
+        let id = attempt.key();
         self.runtime.remove(&id).await.map_err(retry)?;
+        // The outputs are uploaded (or the attempt is over): free the disk.
+        let dir = self.work_dir.join(&id);
+        if let Err(e) = tokio::fs::remove_dir_all(&dir).await {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!("could not remove {}: {e}", dir.display());
+            }
+        }
         self.journal.mark_done(&id).await.map_err(retry)?;
         tracing::info!("job done");
         Ok(false)
@@ -768,12 +896,22 @@ impl Daemon {
     }
 }
 
+/// When, in local time, fetching must give up (so a hand-back still lands
+/// in the free window) and the container must stop (so the result still
+/// lands before the deadline).
+struct TimeLimits {
+    fetch_by: Instant,
+    stop_by: Instant,
+}
+
 /// The hand-back reason for a runtime failure that retrying cannot fix.
 fn release_reason_for(e: &crate::runtime::RuntimeError) -> ReleaseReason {
     use crate::runtime::RuntimeError as E;
     match e {
         E::ImageNotAllowed { .. } => ReleaseReason::ImageNotAllowed,
-        E::ImagePull { .. } | E::DigestMismatch { .. } => ReleaseReason::ImageUnavailable,
+        E::ImagePull { .. } | E::PullTimeout { .. } | E::DigestMismatch { .. } => {
+            ReleaseReason::ImageUnavailable
+        }
         E::InvalidSpec(_) => ReleaseReason::SpecInvalid,
         _ => ReleaseReason::ResourcesMissing,
     }

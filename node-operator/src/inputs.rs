@@ -1,9 +1,53 @@
-//! Fetching a job's inputs and checking each against the sha256 the spec
-//! committed to, before the container sees any of them.
+//! Fetching a job's inputs (and remote specs) and checking each against the
+//! sha256 the spec committed to, before the container sees any of them.
+//!
+//! A creator chooses the URLs, so every fetch is hostile until proven
+//! otherwise: only http(s) (file:// only where the operator switched it on
+//! for tests), never to loopback, link-local or private addresses unless the
+//! operator allows them (checked on every connection, redirects and DNS
+//! answers included), bounded in time and in bytes, streamed to a temporary
+//! file while hashing and renamed into place only once verified.
 
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+/// What the operator lets a job's URLs reach, and how much.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InputPolicy {
+    /// Largest single input (or remote spec), bytes.
+    pub max_bytes: u64,
+    /// Seconds to wait for a connection.
+    pub connect_timeout_secs: u64,
+    /// Seconds without a byte before a download is abandoned.
+    pub read_timeout_secs: u64,
+    /// Seconds one download may take in all (retries included).
+    pub total_timeout_secs: u64,
+    /// Lets URLs reach loopback, link-local and private addresses (a lab,
+    /// or the tests): off, a job could read the operator's own network.
+    pub allow_private_networks: bool,
+    /// Accepts file:// URLs (tests only): any host file could be asked for.
+    pub allow_file_urls: bool,
+}
+
+impl Default for InputPolicy {
+    fn default() -> Self {
+        Self {
+            max_bytes: 10 << 30,
+            connect_timeout_secs: 10,
+            read_timeout_secs: 30,
+            total_timeout_secs: 600,
+            allow_private_networks: false,
+            allow_file_urls: false,
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
@@ -53,75 +97,313 @@ pub fn input_name(url: &str, index: usize) -> String {
     }
 }
 
-async fn fetch(url: &str) -> Result<Vec<u8>, InputError> {
-    let fail = |reason: String, retryable: bool| InputError::Fetch {
-        url: url.into(),
-        reason,
-        retryable,
-    };
-    if let Some(path) = url.strip_prefix("file://") {
-        return tokio::fs::read(path)
-            .await
-            .map_err(|e| fail(e.to_string(), false));
-    }
-    if url.starts_with("http://") || url.starts_with("https://") {
-        // Bounded: an input that never ends or a server that never answers
-        // must not hold the job past its free hand-back window.
-        let client = reqwest::Client::builder()
-            .connect_timeout(std::time::Duration::from_secs(10))
-            .timeout(std::time::Duration::from_secs(120))
-            .build()
-            .map_err(|e| fail(e.to_string(), false))?;
-        let resp = client
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| fail(e.to_string(), true))?;
-        let status = resp.status();
-        if !status.is_success() {
-            return Err(fail(format!("HTTP {status}"), status.is_server_error()));
+/// Addresses a job must not reach without the operator's leave: the host
+/// itself, its LAN, cloud metadata (169.254.169.254) and the like.
+pub fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b)) // carrier-grade NAT
         }
-        return resp
-            .bytes()
-            .await
-            .map(|b| b.to_vec())
-            .map_err(|e| fail(e.to_string(), true));
+        IpAddr::V6(v6) => {
+            let first = v6.segments()[0];
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00 // unique local
+                || (first & 0xffc0) == 0xfe80 // link local
+                || v6.to_ipv4_mapped().is_some_and(|v4| is_private(IpAddr::V4(v4)))
+        }
     }
-    Err(fail("unsupported scheme (http, https, file)".into(), false))
 }
 
-/// Downloads every input into `dir` and checks its hash; returns `dir`.
-pub async fn fetch_inputs(
-    inputs: &[(String, [u8; 32])],
-    dir: &Path,
-) -> Result<PathBuf, InputError> {
-    tokio::fs::create_dir_all(dir)
-        .await
-        .map_err(|e| InputError::Fetch {
-            url: dir.display().to_string(),
-            reason: e.to_string(),
-            retryable: true,
-        })?;
-    for (i, (url, expected)) in inputs.iter().enumerate() {
-        let bytes = fetch(url).await?;
-        let got: [u8; 32] = Sha256::digest(&bytes).into();
+/// Resolves names, then refuses private answers: checked at connect time,
+/// so a DNS answer that changes after a first check (rebinding) is caught.
+struct PublicOnly;
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let public: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .filter(|a| !is_private(a.ip()))
+                .collect();
+            if public.is_empty() {
+                return Err(format!(
+                    "{host} resolves only to loopback/private/link-local addresses, which \
+                     inputs.allow_private_networks forbids"
+                )
+                .into());
+            }
+            let addrs: reqwest::dns::Addrs = Box::new(public.into_iter());
+            Ok(addrs)
+        })
+    }
+}
+
+fn literal_private(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => is_private(IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => is_private(IpAddr::V6(ip)),
+        _ => false,
+    }
+}
+
+/// Fetches URLs under one policy.
+#[derive(Clone)]
+pub struct Fetcher {
+    policy: InputPolicy,
+    client: reqwest::Client,
+}
+
+impl Fetcher {
+    pub fn new(policy: InputPolicy) -> Result<Self, reqwest::Error> {
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(policy.connect_timeout_secs))
+            .read_timeout(Duration::from_secs(policy.read_timeout_secs))
+            // A proxy would resolve names where the check cannot see them.
+            .no_proxy();
+        if !policy.allow_private_networks {
+            builder = builder.dns_resolver(Arc::new(PublicOnly)).redirect(
+                reqwest::redirect::Policy::custom(|attempt| {
+                    if attempt.previous().len() >= 5 {
+                        attempt.error("more than 5 redirects")
+                    } else if literal_private(attempt.url()) {
+                        attempt.error("redirect to a private address")
+                    } else {
+                        attempt.follow()
+                    }
+                }),
+            );
+        }
+        Ok(Self {
+            policy,
+            client: builder.build()?,
+        })
+    }
+
+    pub fn policy(&self) -> &InputPolicy {
+        &self.policy
+    }
+
+    /// Downloads `url` to `target` if it is not already there, verified:
+    /// streamed to `<target>.part` while hashing, renamed only when the hash
+    /// is `expected`. A verified file is never downloaded again.
+    pub async fn fetch_to(
+        &self,
+        url: &str,
+        expected: &[u8; 32],
+        target: &Path,
+        until: Instant,
+    ) -> Result<(), InputError> {
+        if file_sha256(target).await.as_ref() == Some(expected) {
+            return Ok(());
+        }
+        let mut part = target.as_os_str().to_owned();
+        part.push(".part");
+        let part = PathBuf::from(part);
+        let got = self.download(url, &part, until).await?;
         if got != *expected {
+            let _ = tokio::fs::remove_file(&part).await;
             return Err(InputError::HashMismatch {
-                url: url.clone(),
+                url: url.into(),
                 expected: hex::encode(expected),
                 got: hex::encode(got),
             });
         }
-        let path = dir.join(input_name(url, i));
-        tokio::fs::write(&path, &bytes)
+        tokio::fs::rename(&part, target)
             .await
-            .map_err(|e| InputError::Fetch {
-                url: url.clone(),
-                reason: e.to_string(),
-                retryable: true,
-            })?;
+            .map_err(|e| fetch_err(url, format!("cannot move into place: {e}"), true))
     }
-    Ok(dir.to_path_buf())
+
+    /// One download with its retries, bounded by `total_timeout_secs` and
+    /// by `until` (the caller's own limit).
+    async fn download(
+        &self,
+        url: &str,
+        part: &Path,
+        until: Instant,
+    ) -> Result<[u8; 32], InputError> {
+        let parsed =
+            url::Url::parse(url).map_err(|e| fetch_err(url, format!("not a URL: {e}"), false))?;
+        match parsed.scheme() {
+            "http" | "https" => {}
+            "file" if self.policy.allow_file_urls => {
+                return self.copy_file(url, &parsed, part).await
+            }
+            "file" => {
+                return Err(fetch_err(
+                    url,
+                    "file:// inputs are refused (they could read any host file); use https".into(),
+                    false,
+                ))
+            }
+            other => {
+                return Err(fetch_err(
+                    url,
+                    format!(
+                        "scheme {other}:// is not supported; inputs are fetched over https or http"
+                    ),
+                    false,
+                ))
+            }
+        }
+        if !self.policy.allow_private_networks && literal_private(&parsed) {
+            return Err(fetch_err(
+                url,
+                "points at a loopback/private/link-local address, which \
+                 inputs.allow_private_networks forbids"
+                    .into(),
+                false,
+            ));
+        }
+        let end = until.min(Instant::now() + Duration::from_secs(self.policy.total_timeout_secs));
+        let mut backoff = Duration::from_secs(1);
+        loop {
+            match self.attempt(url, part, end).await {
+                Err(e) if e.is_retryable() && Instant::now() + backoff < end => {
+                    tracing::warn!("{e}; retrying in {backoff:?}");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn attempt(&self, url: &str, part: &Path, end: Instant) -> Result<[u8; 32], InputError> {
+        let left = end.saturating_duration_since(Instant::now());
+        let request = self.client.get(url).timeout(left).send();
+        let mut resp = request.await.map_err(|e| request_err(url, e))?;
+        let status = resp.status();
+        if !status.is_success() {
+            // 408, 429 and 5xx may pass; anything else is the creator's URL.
+            let transient =
+                status.as_u16() == 408 || status.as_u16() == 429 || status.is_server_error();
+            return Err(fetch_err(url, format!("HTTP {status}"), transient));
+        }
+        let max = self.policy.max_bytes;
+        if resp.content_length().is_some_and(|n| n > max) {
+            return Err(too_big(url, max));
+        }
+        let mut file = tokio::fs::File::create(part)
+            .await
+            .map_err(|e| fetch_err(url, format!("cannot write {}: {e}", part.display()), true))?;
+        let mut hasher = Sha256::new();
+        let mut total = 0u64;
+        while let Some(chunk) = resp.chunk().await.map_err(|e| request_err(url, e))? {
+            total = total.saturating_add(chunk.len() as u64);
+            if total > max {
+                drop(file);
+                let _ = tokio::fs::remove_file(part).await;
+                return Err(too_big(url, max));
+            }
+            hasher.update(&chunk);
+            file.write_all(&chunk).await.map_err(|e| {
+                fetch_err(url, format!("cannot write {}: {e}", part.display()), true)
+            })?;
+        }
+        file.sync_all()
+            .await
+            .map_err(|e| fetch_err(url, format!("cannot write {}: {e}", part.display()), true))?;
+        Ok(hasher.finalize().into())
+    }
+
+    async fn copy_file(
+        &self,
+        url: &str,
+        parsed: &url::Url,
+        part: &Path,
+    ) -> Result<[u8; 32], InputError> {
+        let path = parsed
+            .to_file_path()
+            .map_err(|_| fetch_err(url, "not a file path".into(), false))?;
+        let meta = tokio::fs::metadata(&path)
+            .await
+            .map_err(|e| fetch_err(url, e.to_string(), false))?;
+        if !meta.is_file() || meta.len() > self.policy.max_bytes {
+            return Err(too_big(url, self.policy.max_bytes));
+        }
+        tokio::fs::copy(&path, part)
+            .await
+            .map_err(|e| fetch_err(url, e.to_string(), false))?;
+        file_sha256(part)
+            .await
+            .ok_or_else(|| fetch_err(url, "copied file unreadable".into(), true))
+    }
+
+    /// Downloads every input into `dir` (named by [`input_name`]) and checks
+    /// its hash; returns `dir`.
+    pub async fn fetch_inputs(
+        &self,
+        inputs: &[(String, [u8; 32])],
+        dir: &Path,
+        until: Instant,
+    ) -> Result<PathBuf, InputError> {
+        tokio::fs::create_dir_all(dir)
+            .await
+            .map_err(|e| fetch_err(&dir.display().to_string(), e.to_string(), true))?;
+        for (i, (url, expected)) in inputs.iter().enumerate() {
+            self.fetch_to(url, expected, &dir.join(input_name(url, i)), until)
+                .await?;
+        }
+        Ok(dir.to_path_buf())
+    }
+}
+
+fn fetch_err(url: &str, reason: String, retryable: bool) -> InputError {
+    InputError::Fetch {
+        url: url.into(),
+        reason,
+        retryable,
+    }
+}
+
+fn too_big(url: &str, max: u64) -> InputError {
+    fetch_err(
+        url,
+        format!("larger than {max} bytes (the node's inputs.max_bytes); not fetched"),
+        false,
+    )
+}
+
+/// A refused connection to a private address is the URL's fault; a timeout
+/// or a reset may pass.
+fn request_err(url: &str, e: reqwest::Error) -> InputError {
+    let refused_by_policy = std::error::Error::source(&e).is_some_and(|s| {
+        let text = format!("{s:?}");
+        text.contains("allow_private_networks") || text.contains("redirect to a private")
+    });
+    let retryable = !refused_by_policy && !e.is_redirect() && !e.is_builder();
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        text.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    fetch_err(url, text, retryable)
+}
+
+/// The sha256 of a file, or None when it cannot be read.
+async fn file_sha256(path: &Path) -> Option<[u8; 32]> {
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let mut file = std::fs::File::open(path).ok()?;
+        let mut hasher = Sha256::new();
+        std::io::copy(&mut file, &mut hasher).ok()?;
+        Some(hasher.finalize().into())
+    })
+    .await
+    .ok()
+    .flatten()
 }
 
 #[cfg(test)]
@@ -138,21 +420,91 @@ mod tests {
         assert_eq!(input_name("file:///etc/../..", 1), "input-1");
     }
 
+    #[test]
+    fn private_ranges() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(is_private(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["1.1.1.1", "8.8.8.8", "2606:4700::1111"] {
+            assert!(!is_private(ip.parse().unwrap()), "{ip}");
+        }
+    }
+
+    fn soon() -> Instant {
+        Instant::now() + Duration::from_secs(30)
+    }
+
+    fn fetcher(policy: InputPolicy) -> Fetcher {
+        Fetcher::new(policy).unwrap()
+    }
+
     #[tokio::test]
-    async fn checks_hashes() {
+    async fn file_urls_are_refused_unless_switched_on() {
         let dir = tempfile::tempdir().unwrap();
         let src = dir.path().join("data.bin");
         std::fs::write(&src, b"hello").unwrap();
         let url = format!("file://{}", src.display());
         let good: [u8; 32] = Sha256::digest(b"hello").into();
-        let out = fetch_inputs(&[(url.clone(), good)], &dir.path().join("in"))
+        let err = fetcher(InputPolicy::default())
+            .fetch_inputs(&[(url.clone(), good)], &dir.path().join("in0"), soon())
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("file:// inputs are refused"),
+            "{err}"
+        );
+        assert!(!err.is_retryable());
+        let open = fetcher(InputPolicy {
+            allow_file_urls: true,
+            ..Default::default()
+        });
+        let out = open
+            .fetch_inputs(&[(url.clone(), good)], &dir.path().join("in"), soon())
             .await
             .unwrap();
         assert_eq!(std::fs::read(out.join("data.bin")).unwrap(), b"hello");
-        let err = fetch_inputs(&[(url, [0; 32])], &dir.path().join("in2"))
+        let err = open
+            .fetch_inputs(&[(url, [0; 32])], &dir.path().join("in2"), soon())
             .await
             .unwrap_err();
         assert!(matches!(err, InputError::HashMismatch { .. }), "{err}");
         assert!(!err.is_retryable());
+        assert!(
+            !dir.path().join("in2/data.bin").exists()
+                && !dir.path().join("in2/data.bin.part").exists(),
+            "nothing unverified is left where the job could see it"
+        );
+    }
+
+    #[tokio::test]
+    async fn private_addresses_and_other_schemes_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = fetcher(InputPolicy::default());
+        for url in [
+            "http://127.0.0.1:9/x",
+            "http://169.254.169.254/latest/meta-data",
+            "http://[::1]/x",
+            "http://localhost:9/x",
+            "ftp://example.com/x",
+            "s3://bucket/key",
+        ] {
+            let err = f
+                .fetch_to(url, &[0; 32], &dir.path().join("x"), soon())
+                .await
+                .unwrap_err();
+            assert!(!err.is_retryable(), "{url}: {err}");
+        }
     }
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use ake_node::config::{check_key_file_permissions, Commitment, NodeConfig};
 use ake_node::daemon::{node_account, Daemon};
 use ake_node::gpu::{detect_gpus, GpuInventory};
+use ake_node::inputs::Fetcher;
 use ake_node::instance_lock::InstanceLock;
 use ake_node::journal::Journal;
 use ake_node::metrics::{serve, NodeMetrics};
@@ -188,6 +189,9 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
         metrics,
         work_dir: config.work_dir.clone(),
         max_output_bytes: config.max_output_bytes,
+        max_output_files: config.max_output_files,
+        fetcher: Fetcher::new(config.inputs.clone()).context("building the input fetcher")?,
+        deadline_reserve: Duration::from_secs(config.deadline_reserve_secs),
         fees: Fees::default(),
         poll: Duration::from_millis(500),
         wake,

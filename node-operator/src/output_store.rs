@@ -12,11 +12,14 @@ use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
+use sha2::Digest;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::outputs::{safe_relative_path, verify, OutputError, OutputManifest};
 
 const MANIFEST_OBJECT: &str = "manifest.json";
+/// The job's captured output streams, uploaded under `logs/`.
+const LOG_FILES: [&str; 2] = ["stdout.log", "stderr.log"];
 /// Files above this size are sent as multipart uploads, bounding memory use.
 const MULTIPART_THRESHOLD: u64 = 16 << 20;
 const PART_SIZE: usize = 8 << 20;
@@ -223,6 +226,80 @@ impl OutputStore {
         }
     }
 
+    /// Uploads the job's captured stdout and stderr next to its files (under
+    /// `logs/`), so the creator can read what the job printed; their hashes
+    /// are committed facts of the manifest. Call before [`Self::put_dir`],
+    /// whose manifest marks the upload complete.
+    pub async fn put_logs(
+        &self,
+        job_id: &str,
+        manifest: &OutputManifest,
+        work_dir: &Path,
+    ) -> Result<(), StoreError> {
+        let location = self
+            .prefix
+            .clone()
+            .join("jobs")
+            .join(job_id)
+            .join(manifest.root_hex())
+            .join("logs");
+        for name in LOG_FILES {
+            let source = work_dir.join(name);
+            let size = tokio::fs::metadata(&source)
+                .await
+                .map_err(io_err(&source))?
+                .len();
+            self.upload_file(&source, &location.clone().join(name), size)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// One of the job's logs (`stdout.log` or `stderr.log`), checked against
+    /// the hash the manifest commits to.
+    pub async fn fetch_log(&self, uri: &str, name: &str) -> Result<Vec<u8>, StoreError> {
+        let location = self.location_of(uri)?;
+        let read = |path: ObjectPath| async move {
+            self.store
+                .get(&path)
+                .await
+                .map_err(store_err(format!("reading {path}")))?
+                .bytes()
+                .await
+                .map_err(store_err(format!("reading {path}")))
+        };
+        let manifest = read(location.clone().join(MANIFEST_OBJECT)).await?;
+        let manifest =
+            OutputManifest::from_json(&manifest).map_err(|source| StoreError::BadManifest {
+                uri: uri.to_string(),
+                source,
+            })?;
+        let expected = match name {
+            "stdout.log" => manifest.facts.stdout_sha256,
+            "stderr.log" => manifest.facts.stderr_sha256,
+            other => {
+                return Err(StoreError::ForeignUri {
+                    uri: format!("{uri}/logs/{other}"),
+                    base: self.base_uri.clone(),
+                })
+            }
+        };
+        let bytes = read(location.join("logs").join(name)).await?;
+        let got: [u8; 32] = sha2::Sha256::digest(&bytes).into();
+        if got != expected {
+            return Err(OutputError::FileMismatch {
+                path: format!("logs/{name}"),
+                problem: format!(
+                    "has sha256 {}, the manifest says {}",
+                    hex::encode(got),
+                    hex::encode(expected)
+                ),
+            }
+            .into());
+        }
+        Ok(bytes.to_vec())
+    }
+
     /// Downloads an upload made by [`Self::put_dir`] into `dest` and verifies every file
     /// against the manifest and the root in the URI. Returns the manifest.
     pub async fn fetch_dir(&self, uri: &str, dest: &Path) -> Result<OutputManifest, StoreError> {
@@ -242,6 +319,10 @@ impl OutputStore {
                 uri: uri.to_string(),
                 source,
             })?;
+        // A run may commit no files at all: the directory still exists.
+        tokio::fs::create_dir_all(dest)
+            .await
+            .map_err(io_err(dest))?;
         for file in &manifest.files {
             let target = dest.join(safe_relative_path(&file.path)?);
             let source = object_path(&location.clone().join("files"), &file.path);
@@ -372,7 +453,7 @@ mod tests {
             .map(|i| (i % 251) as u8)
             .collect();
         std::fs::write(out.join("nested/big.bin"), &big).unwrap();
-        let manifest = OutputManifest::build(&out, facts(), u64::MAX)
+        let manifest = OutputManifest::build(&out, facts(), crate::outputs::OutputLimits::NONE)
             .await
             .unwrap();
 

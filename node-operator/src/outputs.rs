@@ -64,21 +64,39 @@ pub struct OutputManifest {
     pub version: u32,
     /// Sorted by path.
     pub files: Vec<OutputFile>,
+    /// What the job left that is not committed, and why (a link, a special
+    /// or unreadable file, past the output limit): listed, never fatal.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<SkippedFile>,
     pub facts: RunFacts,
+}
+
+/// An entry of the output directory that is not committed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SkippedFile {
+    pub path: String,
+    pub why: String,
+}
+
+/// How much of a job's output directory is committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputLimits {
+    pub bytes: u64,
+    pub files: u64,
+}
+
+impl OutputLimits {
+    pub const NONE: Self = Self {
+        bytes: u64::MAX,
+        files: u64::MAX,
+    };
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
-    #[error(
-        "job outputs exceed max_output_bytes: at least {total} bytes > {max}; the job must write \
-         less to /ake/output, or the operator may raise max_output_bytes"
-    )]
-    TooLarge { total: u64, max: u64 },
-    #[error(
-        "output {path} is a {kind}; only regular files and directories are committed (a link \
-         could expose host files)"
-    )]
-    UnsupportedFile { path: PathBuf, kind: &'static str },
+    #[error("output {path} is not a regular file ({why})")]
+    UnsupportedFile { path: String, why: String },
     #[error("output path {0:?} is not a valid relative UTF-8 path")]
     BadPath(PathBuf),
     #[error("I/O error on {path}: {source}")]
@@ -174,13 +192,19 @@ impl RunFacts {
 }
 
 impl OutputManifest {
-    /// Hashes every regular file under `dir`. Refuses links and special files, and stops as
-    /// soon as the total size exceeds `max_bytes`.
-    pub async fn build(dir: &Path, facts: RunFacts, max_bytes: u64) -> Result<Self, OutputError> {
-        let files = scan_dir(dir, max_bytes).await?;
+    /// Hashes the regular files under `dir`, in path order, while they fit
+    /// `limits`; links, special and unreadable files and whatever does not
+    /// fit are listed as skipped. Whatever a job leaves, this is a result.
+    pub async fn build(
+        dir: &Path,
+        facts: RunFacts,
+        limits: OutputLimits,
+    ) -> Result<Self, OutputError> {
+        let (files, skipped) = scan_dir(dir, limits).await?;
         Ok(Self {
             version: MANIFEST_VERSION,
             files,
+            skipped,
             facts,
         })
     }
@@ -229,7 +253,13 @@ pub async fn verify(dir: &Path, manifest: &OutputManifest, root: &str) -> Result
             computed,
         });
     }
-    let actual = scan_dir(dir, u64::MAX).await?;
+    let (actual, skipped) = scan_dir(dir, OutputLimits::NONE).await?;
+    if let Some(odd) = skipped.into_iter().next() {
+        return Err(OutputError::UnsupportedFile {
+            path: odd.path,
+            why: odd.why,
+        });
+    }
     compare_files(&manifest.files, &actual)
 }
 
@@ -275,60 +305,106 @@ fn compare_files(expected: &[OutputFile], actual: &[OutputFile]) -> Result<(), O
     }
 }
 
-/// All regular files under `root`, sorted by relative path, hashed.
-async fn scan_dir(root: &Path, max_bytes: u64) -> Result<Vec<OutputFile>, OutputError> {
+/// Entries looked at before the walk stops: a job that writes millions of
+/// files costs the node a bounded walk.
+const MAX_WALK_ENTRIES: usize = 200_000;
+
+/// The regular files under `root` that fit `limits`, sorted by relative path
+/// and hashed, and what was skipped.
+async fn scan_dir(
+    root: &Path,
+    limits: OutputLimits,
+) -> Result<(Vec<OutputFile>, Vec<SkippedFile>), OutputError> {
     let root = root.to_path_buf();
     tokio::task::spawn_blocking(move || {
-        let mut found = Vec::new();
-        collect_files(&root, &root, max_bytes, &mut 0, &mut found)?;
-        found.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-        found
-            .into_iter()
-            .map(|(path, size)| {
-                let sha256 = hash_file(&root.join(&path))?;
-                Ok(OutputFile { path, size, sha256 })
-            })
-            .collect()
+        let mut walk = Walk::default();
+        walk.dir(&root, &root);
+        walk.found
+            .sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        let (mut files, mut total) = (Vec::new(), 0u64);
+        for (path, size) in walk.found {
+            let fits = (files.len() as u64) < limits.files
+                && total.checked_add(size).is_some_and(|t| t <= limits.bytes);
+            if !fits {
+                walk.skipped.push(skip(path, "past the job's output limit"));
+                continue;
+            }
+            match hash_file(&root.join(&path)) {
+                Ok(sha256) => {
+                    total += size;
+                    files.push(OutputFile { path, size, sha256 });
+                }
+                Err(_) => walk.skipped.push(skip(path, "unreadable")),
+            }
+        }
+        Ok((files, walk.skipped))
     })
     .await?
 }
 
-fn collect_files(
-    root: &Path,
-    dir: &Path,
-    max_bytes: u64,
-    total: &mut u64,
-    found: &mut Vec<(String, u64)>,
-) -> Result<(), OutputError> {
-    for entry in std::fs::read_dir(dir).map_err(io_err(dir))? {
-        let entry = entry.map_err(io_err(dir))?;
-        let path = entry.path();
-        // symlink_metadata: never follow a link the job planted.
-        let meta = std::fs::symlink_metadata(&path).map_err(io_err(&path))?;
-        if meta.is_dir() {
-            collect_files(root, &path, max_bytes, total, found)?;
-        } else if meta.is_file() {
-            *total = total.saturating_add(meta.len());
-            if *total > max_bytes {
-                return Err(OutputError::TooLarge {
-                    total: *total,
-                    max: max_bytes,
-                });
+fn skip(path: String, why: &str) -> SkippedFile {
+    SkippedFile {
+        path,
+        why: why.into(),
+    }
+}
+
+#[derive(Default)]
+struct Walk {
+    found: Vec<(String, u64)>,
+    skipped: Vec<SkippedFile>,
+    seen: usize,
+}
+
+impl Walk {
+    fn dir(&mut self, root: &Path, dir: &Path) {
+        let name =
+            |path: &Path| relative_path(root, path).unwrap_or_else(|_| path.display().to_string());
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) => {
+                return self
+                    .skipped
+                    .push(skip(name(dir), &format!("unreadable directory: {e}")))
             }
-            found.push((relative_path(root, &path)?, meta.len()));
-        } else {
-            let kind = if meta.is_symlink() {
-                "symbolic link"
-            } else {
-                "special file"
+        };
+        for entry in entries.flatten() {
+            self.seen += 1;
+            if self.seen > MAX_WALK_ENTRIES {
+                return self
+                    .skipped
+                    .push(skip(name(dir), "the walk stopped: too many entries"));
+            }
+            let path = entry.path();
+            // symlink_metadata: never follow a link the job planted.
+            let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                continue;
             };
-            return Err(OutputError::UnsupportedFile { path, kind });
+            let why = if meta.is_dir() {
+                self.dir(root, &path);
+                continue;
+            } else if meta.is_file() {
+                match relative_path(root, &path) {
+                    Ok(relative) => {
+                        self.found.push((relative, meta.len()));
+                        continue;
+                    }
+                    Err(_) => "a name that is not UTF-8",
+                }
+            } else if meta.is_symlink() {
+                "a symbolic link (it could expose host files)"
+            } else {
+                "a special file"
+            };
+            self.skipped.push(skip(name(&path), why));
         }
     }
-    Ok(())
 }
 
 fn relative_path(root: &Path, path: &Path) -> Result<String, OutputError> {
+    if path == root {
+        return Ok(".".into());
+    }
     let relative = path
         .strip_prefix(root)
         .map_err(|_| OutputError::BadPath(path.to_path_buf()))?;
@@ -399,7 +475,9 @@ mod tests {
     }
 
     async fn manifest_of(dir: &Path) -> OutputManifest {
-        OutputManifest::build(dir, facts(), u64::MAX).await.unwrap()
+        OutputManifest::build(dir, facts(), OutputLimits::NONE)
+            .await
+            .unwrap()
     }
 
     #[tokio::test]
@@ -505,36 +583,46 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn outputs_over_the_limit_are_refused() {
+    async fn what_does_not_fit_is_skipped_in_path_order() {
         let dir = tempfile::tempdir().unwrap();
         write_outputs(dir.path());
-        let err = OutputManifest::build(dir.path(), facts(), 50_000)
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(err, OutputError::TooLarge { max: 50_000, .. }),
-            "{err}"
-        );
-        assert!(err.to_string().contains("max_output_bytes"));
-        OutputManifest::build(dir.path(), facts(), 100_012)
+        let limits = OutputLimits {
+            bytes: 50_000,
+            files: 10,
+        };
+        let m = OutputManifest::build(dir.path(), facts(), limits)
             .await
             .unwrap();
+        let paths: Vec<&str> = m.files.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(paths, ["sub/deeper/empty", "sub/metrics.json"]);
+        assert_eq!(
+            m.skipped,
+            vec![skip("model.bin".into(), "past the job's output limit")]
+        );
+        let limits = OutputLimits {
+            bytes: u64::MAX,
+            files: 1,
+        };
+        let m = OutputManifest::build(dir.path(), facts(), limits)
+            .await
+            .unwrap();
+        assert_eq!(m.files.len(), 1);
+        assert_eq!(m.skipped.len(), 2);
     }
 
     #[tokio::test]
-    async fn symlinks_are_refused() {
+    async fn links_and_special_files_are_listed_not_followed() {
         let dir = tempfile::tempdir().unwrap();
         std::os::unix::fs::symlink("/etc/passwd", dir.path().join("leak")).unwrap();
-        let err = OutputManifest::build(dir.path(), facts(), u64::MAX)
+        std::fs::write(dir.path().join("ok.txt"), b"ok").unwrap();
+        let m = OutputManifest::build(dir.path(), facts(), OutputLimits::NONE)
             .await
-            .unwrap_err();
-        assert!(matches!(
-            err,
-            OutputError::UnsupportedFile {
-                kind: "symbolic link",
-                ..
-            }
-        ));
+            .unwrap();
+        assert_eq!(m.files.len(), 1);
+        assert_eq!(m.skipped[0].path, "leak");
+        assert!(m.skipped[0].why.contains("symbolic link"));
+        let json = m.to_json();
+        assert_eq!(OutputManifest::from_json(&json).unwrap(), m);
     }
 
     #[tokio::test]

@@ -10,7 +10,8 @@ use std::time::Duration;
 use bollard::errors::Error as DockerError;
 use bollard::models::{
     ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum, ContainerSummary,
-    DeviceRequest, HostConfig, HostConfigLogConfig, Mount, MountType,
+    DeviceRequest, HostConfig, HostConfigLogConfig, Mount, MountType, NetworkCreateRequest,
+    ResourcesUlimits,
 };
 use bollard::query_parameters::{
     CreateContainerOptions, CreateImageOptions, KillContainerOptions, ListContainersOptions,
@@ -53,6 +54,14 @@ pub struct JobSpec {
     pub work_dir: PathBuf,
     /// Wall-clock budget from container start.
     pub timeout: Duration,
+    /// The latest the container may run, whatever `timeout` says (the
+    /// chain's deadline less what committing the result needs).
+    pub stop_by: Option<std::time::Instant>,
+    /// The latest the image may still be being pulled.
+    pub prepare_by: Option<std::time::Instant>,
+    /// The run is stopped when /ake/output holds more bytes or files than this.
+    pub max_output_bytes: u64,
+    pub max_output_files: u64,
 }
 
 impl JobSpec {
@@ -79,6 +88,9 @@ pub struct JobOutcome {
     pub exit_code: i64,
     pub oom_killed: bool,
     pub timed_out: bool,
+    /// Stopped because /ake/output grew past the job's byte or file limit.
+    #[serde(default)]
+    pub output_limit: bool,
     /// RFC 3339 timestamps reported by Docker.
     pub started_at: String,
     pub finished_at: String,
@@ -104,6 +116,8 @@ pub enum RuntimeError {
          image_allowlist in the node config to accept it"
     )]
     ImageNotAllowed { image: String },
+    #[error("image {image} is still being pulled as the time to start the job runs out")]
+    PullTimeout { image: String },
     #[error("image {image} is not present locally and could not be pulled: {source}")]
     ImagePull { image: String, source: DockerError },
     #[error(
@@ -139,7 +153,10 @@ impl RuntimeError {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            Self::Docker { .. } | Self::ImagePull { .. } | Self::Io { .. }
+            Self::Docker { .. }
+                | Self::ImagePull { .. }
+                | Self::PullTimeout { .. }
+                | Self::Io { .. }
         )
     }
 }
@@ -208,12 +225,16 @@ pub fn host_config(spec: &JobSpec, settings: &RuntimeSettings) -> HostConfig {
         )])),
         network_mode: Some(
             if settings.allow_network {
-                "bridge"
+                JOB_NETWORK
             } else {
                 "none"
             }
             .into(),
         ),
+        // tini as PID 1 reaps what the job forks and forwards SIGTERM.
+        init: Some(true),
+        ipc_mode: Some("private".into()),
+        ulimits: Some(job_ulimits(settings)),
         log_config: Some(HostConfigLogConfig {
             typ: Some("json-file".into()),
             config: Some(HashMap::from([
@@ -226,6 +247,28 @@ pub fn host_config(spec: &JobSpec, settings: &RuntimeSettings) -> HostConfig {
         // The caller removes the container after the outputs are committed.
         auto_remove: Some(false),
         ..Default::default()
+    }
+}
+
+/// The bridge jobs with `allow_network` join: no traffic between containers.
+pub const JOB_NETWORK: &str = "ake-jobs";
+
+/// Lowering a limit always works; raising one past the engine's own hard
+/// limit fails every start, so only `memlock` (NCCL pins host memory; the
+/// cgroup memory limit still holds) is raised, and only when configured.
+fn job_ulimits(settings: &RuntimeSettings) -> Vec<ResourcesUlimits> {
+    let mut limits = vec![ulimit("nofile", settings.nofile as i64), ulimit("core", 0)];
+    if settings.memlock_unlimited {
+        limits.push(ulimit("memlock", -1));
+    }
+    limits
+}
+
+fn ulimit(name: &str, value: i64) -> ResourcesUlimits {
+    ResourcesUlimits {
+        name: Some(name.into()),
+        soft: Some(value),
+        hard: Some(value),
     }
 }
 
@@ -258,7 +301,22 @@ pub fn container_config(
     image_id: &str,
     settings: &RuntimeSettings,
 ) -> ContainerCreateBody {
-    let mut env = spec.env.clone();
+    // The GPU runtime reads NVIDIA_* variables: only the node sets them, so a
+    // job gets exactly the GPUs it pays for (none on a CPU job).
+    let mut env: Vec<String> = spec
+        .env
+        .iter()
+        .filter(|e| !e.starts_with("NVIDIA_") && !e.starts_with("AKE_"))
+        .cloned()
+        .collect();
+    env.push(format!(
+        "NVIDIA_VISIBLE_DEVICES={}",
+        if spec.gpu_uuids.is_empty() {
+            "void".to_string()
+        } else {
+            spec.gpu_uuids.join(",")
+        }
+    ));
     env.push(format!("AKE_JOB_ID={}", spec.job_id));
     env.push(format!("AKE_INPUT_DIR={INPUT_MOUNT}"));
     env.push(format!("AKE_OUTPUT_DIR={OUTPUT_MOUNT}"));
@@ -266,6 +324,7 @@ pub fn container_config(
         image: Some(image_id.into()),
         cmd: (!spec.command.is_empty()).then(|| spec.command.clone()),
         env: Some(env),
+        user: Some(settings.user.clone()),
         labels: Some(HashMap::from([
             (JOB_LABEL.to_string(), spec.job_id.clone()),
             (SPEC_HASH_LABEL.to_string(), spec.spec_hash.clone()),
@@ -299,6 +358,68 @@ fn validate_spec(spec: &JobSpec) -> Result<(), RuntimeError> {
         return Err(RuntimeError::InvalidSpec("timeout must be positive".into()));
     }
     Ok(())
+}
+
+/// What is left of `budget`, never past the spec's `stop_by`.
+fn stop_budget(spec: &JobSpec, budget: Duration) -> Duration {
+    spec.stop_by.map_or(budget, |by| {
+        budget.min(by.saturating_duration_since(std::time::Instant::now()))
+    })
+}
+
+/// Why a supervised container stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    Exited,
+    TimedOut,
+    OutputLimit,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct OutputLimits {
+    bytes: u64,
+    files: u64,
+}
+
+/// Resolves when `dir` holds more than the limits allow, checked every
+/// second: the host disk is bounded while the job runs, not after.
+async fn watch_outputs(dir: PathBuf, limits: OutputLimits) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let dir = dir.clone();
+        let over = tokio::task::spawn_blocking(move || over_limits(&dir, limits))
+            .await
+            .unwrap_or(false);
+        if over {
+            tracing::warn!(?limits, "the job's outputs passed the limit");
+            return;
+        }
+    }
+}
+
+/// Walks `dir` (links not followed) and stops as soon as a limit is passed.
+fn over_limits(dir: &Path, limits: OutputLimits) -> bool {
+    let (mut bytes, mut files) = (0u64, 0u64);
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(meta) = entry.path().symlink_metadata() else {
+                continue;
+            };
+            if meta.is_dir() {
+                pending.push(entry.path());
+            }
+            files += 1;
+            bytes = bytes.saturating_add(meta.len());
+            if bytes > limits.bytes || files > limits.files {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 /// Where a job's container stands when we find or create it.
@@ -380,14 +501,29 @@ impl DockerRuntime {
                 image: spec.image.clone(),
             });
         }
-        let image = self.resolve_image(&spec.image).await?;
+        let image = match spec.prepare_by {
+            Some(by) => tokio::time::timeout_at(by.into(), self.resolve_image(&spec.image))
+                .await
+                .map_err(|_| RuntimeError::PullTimeout {
+                    image: spec.image.clone(),
+                })??,
+            None => self.resolve_image(&spec.image).await?,
+        };
         prepare_work_dir(spec).await?;
+        if self.settings.allow_network {
+            self.ensure_job_network().await?;
+        }
         let container = self.create_or_reattach(spec, &image).await?;
-        let timed_out = match container.status {
+        let mut started_here = None;
+        let ended = match container.status {
             ContainerStateStatusEnum::CREATED => {
                 self.start(&container.id).await?;
+                let started = std::time::Instant::now();
                 on_running(container.id.clone()).await;
-                self.wait_with_deadline(&container.id, spec.timeout).await?
+                let budget = stop_budget(spec, spec.timeout);
+                let ended = self.supervise(&container.id, spec, budget).await?;
+                started_here = Some(started.elapsed());
+                ended
             }
             ContainerStateStatusEnum::RUNNING
             | ContainerStateStatusEnum::PAUSED
@@ -398,13 +534,47 @@ impl DockerRuntime {
                     .as_deref()
                     .and_then(elapsed_since)
                     .unwrap_or_default();
-                let remaining = spec.timeout.saturating_sub(elapsed);
-                self.wait_with_deadline(&container.id, remaining).await?
+                let budget = stop_budget(spec, spec.timeout.saturating_sub(elapsed));
+                self.supervise(&container.id, spec, budget).await?
             }
-            _ => false,
+            _ => Ended::Exited,
         };
-        self.collect_outcome(spec, &container.id, &image, timed_out)
-            .await
+        let mut outcome = self
+            .collect_outcome(spec, &container.id, &image, ended)
+            .await?;
+        // Docker's timestamps have a coarse clock and can say 0 for a run
+        // that happened; our own monotonic measure is the floor.
+        if let Some(measured) = started_here {
+            outcome.wall_secs = outcome.wall_secs.max(measured.as_secs_f64());
+        }
+        Ok(outcome)
+    }
+
+    /// The bridge for jobs with network access, created once: no
+    /// inter-container traffic, so one job cannot reach another.
+    async fn ensure_job_network(&self) -> Result<(), RuntimeError> {
+        if self.docker.inspect_network(JOB_NETWORK, None).await.is_ok() {
+            return Ok(());
+        }
+        let request = NetworkCreateRequest {
+            name: JOB_NETWORK.into(),
+            driver: Some("bridge".into()),
+            options: Some(HashMap::from([(
+                "com.docker.network.bridge.enable_icc".to_string(),
+                "false".to_string(),
+            )])),
+            labels: Some(HashMap::from([(
+                JOB_LABEL.to_string(),
+                "network".to_string(),
+            )])),
+            ..Default::default()
+        };
+        match self.docker.create_network(request).await {
+            Ok(_) => Ok(()),
+            // Created meanwhile by a concurrent run.
+            Err(e) if is_status(&e, 409) => Ok(()),
+            Err(e) => Err(docker_err(format!("creating network {JOB_NETWORK}"))(e)),
+        }
     }
 
     /// Finds the image locally (pulling it if absent) and checks its pinned digest.
@@ -532,17 +702,27 @@ impl DockerRuntime {
             .map_err(docker_err(format!("starting container {id}")))
     }
 
-    /// Waits for exit; on deadline stops the container (grace, then kill). Returns whether the
-    /// deadline fired.
-    async fn wait_with_deadline(&self, id: &str, budget: Duration) -> Result<bool, RuntimeError> {
-        match tokio::time::timeout(budget, self.wait_exit(id)).await {
-            Ok(exited) => return exited.map(|()| false),
-            Err(_deadline) => {}
-        }
-        tracing::info!(container = id, "job deadline reached, stopping container");
+    /// Waits for exit; stops the container (grace, then kill) when the
+    /// deadline comes or its outputs grow past the limits.
+    async fn supervise(
+        &self,
+        id: &str,
+        spec: &JobSpec,
+        budget: Duration,
+    ) -> Result<Ended, RuntimeError> {
+        let limits = OutputLimits {
+            bytes: spec.max_output_bytes,
+            files: spec.max_output_files,
+        };
+        let ended = tokio::select! {
+            exited = self.wait_exit(id) => return exited.map(|()| Ended::Exited),
+            _ = tokio::time::sleep(budget) => Ended::TimedOut,
+            _ = watch_outputs(spec.output_dir(), limits) => Ended::OutputLimit,
+        };
+        tracing::info!(container = id, ?ended, "stopping the job's container");
         self.stop_then_kill(id).await?;
         self.wait_exit(id).await?;
-        Ok(true)
+        Ok(ended)
     }
 
     async fn is_running(&self, id: &str) -> Result<bool, RuntimeError> {
@@ -601,7 +781,7 @@ impl DockerRuntime {
         spec: &JobSpec,
         id: &str,
         image: &ResolvedImage,
-        timer_fired: bool,
+        ended: Ended,
     ) -> Result<JobOutcome, RuntimeError> {
         let inspect = self
             .docker
@@ -619,7 +799,8 @@ impl DockerRuntime {
             exit_code: state.exit_code.unwrap_or(-1),
             oom_killed: state.oom_killed.unwrap_or(false),
             // After a daemon restart the timer flag is lost; the run length still tells.
-            timed_out: timer_fired || wall_secs >= spec.timeout.as_secs_f64(),
+            timed_out: ended == Ended::TimedOut || wall_secs >= spec.timeout.as_secs_f64(),
+            output_limit: ended == Ended::OutputLimit,
             started_at,
             finished_at,
             wall_secs,
@@ -816,6 +997,10 @@ mod tests {
             input_dir: Some("/data/in".into()),
             work_dir: "/data/work/42".into(),
             timeout: Duration::from_secs(60),
+            stop_by: None,
+            prepare_by: None,
+            max_output_bytes: 1 << 20,
+            max_output_files: 100,
         }
     }
 
@@ -858,6 +1043,11 @@ mod tests {
         assert_eq!(host.shm_size, Some(1024 * 1024 * 1024));
         assert_eq!(host.pids_limit, Some(4096));
         assert_eq!(host.auto_remove, Some(false));
+        assert_eq!(host.init, Some(true));
+        assert_eq!(host.ipc_mode.as_deref(), Some("private"));
+        let ulimits = host.ulimits.clone().unwrap();
+        let core = ulimits.iter().find(|u| u.name.as_deref() == Some("core"));
+        assert_eq!(core.and_then(|u| u.hard), Some(0));
         assert!(host.tmpfs.unwrap()["/tmp"].contains("size=1024m"));
         let log = host.log_config.unwrap();
         assert_eq!(log.typ.as_deref(), Some("json-file"));
@@ -880,8 +1070,34 @@ mod tests {
         assert_eq!(body.network_disabled, Some(false));
         assert_eq!(
             body.host_config.unwrap().network_mode.as_deref(),
-            Some("bridge")
+            Some(JOB_NETWORK)
         );
+    }
+
+    #[test]
+    fn jobs_run_unprivileged_and_never_choose_their_gpus() {
+        let mut s = spec(&[]);
+        s.env = vec![
+            "NVIDIA_VISIBLE_DEVICES=all".into(),
+            "NVIDIA_DRIVER_CAPABILITIES=all".into(),
+            "AKE_OUTPUT_DIR=/etc".into(),
+            "SCENE=x".into(),
+        ];
+        let body = container_config(&s, "sha256:x", &RuntimeSettings::default());
+        assert_eq!(body.user.as_deref(), Some("65534:65534"));
+        let env = body.env.unwrap();
+        assert!(
+            env.contains(&"NVIDIA_VISIBLE_DEVICES=void".into()),
+            "{env:?}"
+        );
+        assert!(env.contains(&"SCENE=x".into()));
+        assert_eq!(env.iter().filter(|e| e.starts_with("NVIDIA_")).count(), 1);
+        assert!(!env.contains(&"AKE_OUTPUT_DIR=/etc".into()));
+        let gpu = container_config(&spec(&["GPU-1", "GPU-2"]), "x", &Default::default());
+        assert!(gpu
+            .env
+            .unwrap()
+            .contains(&"NVIDIA_VISIBLE_DEVICES=GPU-1,GPU-2".into()));
     }
 
     #[test]

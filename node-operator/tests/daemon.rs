@@ -121,6 +121,13 @@ work_dir = "{d}/work"
 journal_path = "{d}/journal.redb"
 metrics_addr = "127.0.0.1:{port}"
 output_store = "file://{d}/store"
+max_output_files = 1000
+deadline_reserve_secs = 20
+
+[inputs]
+# The test servers listen on loopback; the default refuses private addresses.
+allow_private_networks = true
+max_bytes = 10485760
 
 [runtime]
 memory_mb = 256
@@ -166,23 +173,33 @@ tmp_size_mb = 64
     }
 
     async fn post_with_inputs(&self, inputs: Vec<ake_sdk::ake_market::state::InputFile>) -> Pubkey {
-        let p = self.protocol();
+        let script = "echo run >> /ake/output/runs.txt; /bin/busybox sleep 2; echo rendered";
+        self.post_script(script, inputs, 120).await
+    }
+
+    /// Posts a job running `script` under busybox sh, with 1 MiB of outputs.
+    async fn post_script(
+        &self,
+        script: &str,
+        inputs: Vec<ake_sdk::ake_market::state::InputFile>,
+        max_duration_secs: u32,
+    ) -> Pubkey {
         let spec = JobSpec::Inline(InlineSpec {
             image: self.image.tag.clone(),
-            command: vec![
-                BUSYBOX.into(),
-                "sh".into(),
-                "-c".into(),
-                "echo run >> /ake/output/runs.txt; /bin/busybox sleep 2; echo rendered".into(),
-            ],
+            command: vec![BUSYBOX.into(), "sh".into(), "-c".into(), script.into()],
             env: vec![],
             inputs,
             max_output_bytes: 1 << 20,
         });
+        self.post_spec(spec, max_duration_secs).await
+    }
+
+    async fn post_spec(&self, spec: JobSpec, max_duration_secs: u32) -> Pubkey {
+        let p = self.protocol();
         let args = ake_sdk::ake_market::instructions::PostJobArgs {
             nonce: 0,
             gpus: 1,
-            max_duration_secs: 120,
+            max_duration_secs,
             min_reputation_bps: 0,
             max_tokens: u64::MAX,
             spec,
@@ -309,7 +326,7 @@ async fn crash_after(step: &str) {
     );
     // One result transaction, signed once and confirmed.
     let journal = Journal::open(&world.dir.path().join("journal.redb")).unwrap();
-    let entries = journal.entries(&job.to_string()).await.unwrap();
+    let entries = journal.entries(&format!("{job}-1")).await.unwrap();
     let signed = entries
         .iter()
         .filter(|e| matches!(e, JournalEntry::TxSigned { .. }))
@@ -324,23 +341,126 @@ async fn crash_after(step: &str) {
         "the job is done in the journal"
     );
     // The container is removed once its outputs are committed.
-    let left = docker(&["ps", "-aq", "--filter", &format!("label=ake.job={job}")]);
+    let left = docker(&["ps", "-aq", "--filter", &format!("label=ake.job={job}-1")]);
     assert!(String::from_utf8_lossy(&left.stdout).trim().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    not(feature = "fault-injection"),
+    ignore = "needs --features ake-node/fault-injection"
+)]
 async fn crash_after_container_start() {
     crash_after("container_started").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    not(feature = "fault-injection"),
+    ignore = "needs --features ake-node/fault-injection"
+)]
 async fn crash_after_exit_before_upload() {
     crash_after("container_exited").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    not(feature = "fault-injection"),
+    ignore = "needs --features ake-node/fault-injection"
+)]
 async fn crash_after_signing_before_confirmation() {
     crash_after("tx_signed").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    not(feature = "fault-injection"),
+    ignore = "needs --features ake-node/fault-injection"
+)]
+async fn crash_after_create_intent() {
+    crash_after("container_create_intent").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    not(feature = "fault-injection"),
+    ignore = "needs --features ake-node/fault-injection"
+)]
+async fn crash_after_upload_intent() {
+    crash_after("upload_intent").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    not(feature = "fault-injection"),
+    ignore = "needs --features ake-node/fault-injection"
+)]
+async fn crash_after_uploaded_before_signing() {
+    crash_after("uploaded").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    not(feature = "fault-injection"),
+    ignore = "needs --features ake-node/fault-injection"
+)]
+async fn crash_after_confirmation_before_clean_up() {
+    crash_after("tx_confirmed").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    not(feature = "fault-injection"),
+    ignore = "needs --features ake-node/fault-injection"
+)]
+async fn crash_after_failure_hands_back_once() {
+    if runtime(Default::default(), "crash_after_failed")
+        .await
+        .is_none()
+    {
+        return;
+    }
+    let world = World::start().await;
+    let p = world.protocol();
+    let stake_before = p
+        .stake(&world.owner.pubkey())
+        .await
+        .unwrap()
+        .unwrap()
+        .amount;
+    let (url, _) = counting_server("200 OK", b"not what was hashed").await;
+    let mut first = world.spawn_daemon(Some("failed"));
+    let job = world
+        .post_with_inputs(vec![ake_sdk::ake_market::state::InputFile {
+            url,
+            sha256: [0xab; 32],
+        }])
+        .await;
+    let status = wait_exit(&mut first, Duration::from_secs(120));
+    assert_eq!(
+        status.signal(),
+        Some(libc::SIGKILL),
+        "log:\n{}",
+        world.log()
+    );
+    let mut second = world.spawn_daemon(None);
+    let released = world.wait_released(&job, Duration::from_secs(60)).await;
+    assert_eq!(
+        released.last_release,
+        Some(ake_sdk::ake_market::state::ReleaseReason::InputHashMismatch)
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(stop(&mut second).success());
+    let stake = p.stake(&world.owner.pubkey()).await.unwrap().unwrap();
+    assert_eq!(stake.amount, stake_before, "handed back in the free window");
+    let journal = Journal::open(&world.dir.path().join("journal.redb")).unwrap();
+    let entries = journal.entries(&format!("{job}-1")).await.unwrap();
+    let failed = entries
+        .iter()
+        .filter(|e| matches!(e, JournalEntry::Failed { .. }))
+        .count();
+    assert_eq!(failed, 1, "failed once, never driven again: {entries:?}");
+    assert!(journal.open_jobs().await.unwrap().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -507,7 +627,7 @@ async fn wrong_hash_input_is_handed_back_inside_the_window_without_a_slash() {
     );
     assert!(stop(&mut daemon).success());
     let journal = Journal::open(&world.dir.path().join("journal.redb")).unwrap();
-    let entries = journal.entries(&job.to_string()).await.unwrap();
+    let entries = journal.entries(&format!("{job}-1")).await.unwrap();
     assert!(
         entries
             .iter()
@@ -553,6 +673,240 @@ async fn an_input_that_keeps_failing_is_handed_back_before_the_free_window_close
     assert_eq!(
         stake.amount, stake_before,
         "handed back inside the free window: no slash"
+    );
+    assert!(stop(&mut daemon).success());
+}
+
+/// Runs one hostile job on a fresh node: it must end as a normal result
+/// (returned) with the daemon alive and the owner's stake untouched.
+async fn hostile_result(
+    test: &str,
+    script: &str,
+    max_duration_secs: u32,
+) -> Option<(World, ake_sdk::ake_market::state::Job)> {
+    runtime(Default::default(), test).await?;
+    let world = World::start().await;
+    let p = world.protocol();
+    let stake_before = p
+        .stake(&world.owner.pubkey())
+        .await
+        .unwrap()
+        .unwrap()
+        .amount;
+    let mut daemon = world.spawn_daemon(None);
+    let job = world.post_script(script, vec![], max_duration_secs).await;
+    let submitted = world
+        .wait_submitted(
+            &job,
+            Duration::from_secs(u64::from(max_duration_secs) + 120),
+        )
+        .await;
+    assert!(
+        daemon.try_wait().unwrap().is_none(),
+        "the daemon is alive; log:\n{}",
+        world.log()
+    );
+    let stake = p.stake(&world.owner.pubkey()).await.unwrap().unwrap();
+    assert_eq!(stake.amount, stake_before, "no slash");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(stop(&mut daemon).success(), "log:\n{}", world.log());
+    Some((world, submitted))
+}
+
+async fn fetched_manifest(
+    world: &World,
+    job: &ake_sdk::ake_market::state::Job,
+) -> ake_node::outputs::OutputManifest {
+    let uri = &job.result.as_ref().unwrap().output_uri;
+    let dest = world.dir.path().join("fetched");
+    OutputStore::for_output(uri)
+        .unwrap()
+        .fetch_dir(uri, &dest)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_fork_bomb_is_contained_by_the_pid_limit() {
+    let bomb = "echo start; f() { f | f & }; f; /bin/busybox sleep 1000";
+    // 40 s + 5 s grace less the 20 s reserve: stopped ~25 s in.
+    let Some((world, job)) = hostile_result("hostile_fork_bomb", bomb, 40).await else {
+        return;
+    };
+    let manifest = fetched_manifest(&world, &job).await;
+    assert!(job.result.unwrap().usage.wall_secs >= 10);
+    assert_ne!(manifest.facts.exit_code, 0, "stopped at the deadline");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_disk_filler_is_stopped_at_the_output_cap() {
+    let fill = "echo ok > /ake/output/a.txt; /bin/busybox dd if=/dev/zero of=/ake/output/fill bs=65536 count=100000000";
+    let Some((world, job)) = hostile_result("hostile_disk_filler", fill, 120).await else {
+        return;
+    };
+    // Stopped long before 120 s, the cap's file listed, the rest committed.
+    assert!(job.result.as_ref().unwrap().usage.wall_secs < 60);
+    let manifest = fetched_manifest(&world, &job).await;
+    assert_eq!(manifest.files.len(), 1, "{manifest:?}");
+    assert_eq!(manifest.skipped[0].path, "fill");
+    assert!(manifest.skipped[0].why.contains("output limit"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_hundred_thousand_files_stop_at_the_file_cap() {
+    let many = "cd /ake/output; i=0; while [ $i -lt 100000 ]; do : > f$i; i=$((i+1)); done";
+    let Some((world, job)) = hostile_result("hostile_many_files", many, 120).await else {
+        return;
+    };
+    let manifest = fetched_manifest(&world, &job).await;
+    assert!(manifest.files.len() <= 1000, "{}", manifest.files.len());
+    assert!(!manifest.skipped.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_unreadable_outputs_are_a_normal_result() {
+    let lock = "echo x > /ake/output/a; mkdir /ake/output/d; echo y > /ake/output/d/b; chmod -R 000 /ake/output; echo locked";
+    let Some((world, job)) = hostile_result("hostile_unreadable", lock, 60).await else {
+        return;
+    };
+    let manifest = fetched_manifest(&world, &job).await;
+    // Whatever could be read is committed; the rest is listed.
+    assert_eq!(
+        manifest.files.len() + manifest.skipped.len(),
+        2,
+        "{manifest:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_symlinks_out_of_the_output_dir_are_listed_not_followed() {
+    let links = "ln -s /etc/passwd /ake/output/passwd; ln -s / /ake/output/root; echo ok > /ake/output/ok.txt; echo to-stderr >&2";
+    let Some((world, job)) = hostile_result("hostile_symlinks", links, 60).await else {
+        return;
+    };
+    let manifest = fetched_manifest(&world, &job).await;
+    let files: Vec<&str> = manifest.files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(files, ["ok.txt"]);
+    let mut skipped: Vec<&str> = manifest.skipped.iter().map(|f| f.path.as_str()).collect();
+    skipped.sort();
+    assert_eq!(skipped, ["passwd", "root"]);
+    // What the job printed travels with its outputs, checked against the root.
+    let uri = &job.result.as_ref().unwrap().output_uri;
+    let store = OutputStore::for_output(uri).unwrap();
+    assert_eq!(
+        store.fetch_log(uri, "stderr.log").await.unwrap(),
+        b"to-stderr\n"
+    );
+}
+
+/// A loopback server whose answer never ends: `Content-Length` promises a
+/// terabyte, then `chunk` bytes come every `every`.
+async fn endless_server(chunk: usize, every: Duration) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = socket.read(&mut buf).await;
+                let head = "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: identity\r\n\r\n";
+                if socket.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                let bytes = vec![7u8; chunk];
+                while socket.write_all(&bytes).await.is_ok() {
+                    tokio::time::sleep(every).await;
+                }
+            });
+        }
+    });
+    format!("http://{addr}/endless.bin")
+}
+
+async fn hostile_input_is_handed_back(test: &str, url: String, limit: Duration) {
+    if runtime(Default::default(), test).await.is_none() {
+        return;
+    }
+    let world = World::start().await;
+    let p = world.protocol();
+    let stake_before = p
+        .stake(&world.owner.pubkey())
+        .await
+        .unwrap()
+        .unwrap()
+        .amount;
+    let mut daemon = world.spawn_daemon(None);
+    let input = ake_sdk::ake_market::state::InputFile {
+        url,
+        sha256: [1; 32],
+    };
+    let job = world.post_script("echo never", vec![input], 120).await;
+    let released = world.wait_released(&job, limit).await;
+    assert_eq!(
+        released.last_release,
+        Some(ake_sdk::ake_market::state::ReleaseReason::InputUnavailable)
+    );
+    assert!(daemon.try_wait().unwrap().is_none(), "the daemon is alive");
+    let stake = p.stake(&world.owner.pubkey()).await.unwrap().unwrap();
+    assert_eq!(
+        stake.amount, stake_before,
+        "handed back in the free window: no slash"
+    );
+    // Time to confirm the hand-back and clean up.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(stop(&mut daemon).success());
+    let leftovers: Vec<_> = std::fs::read_dir(world.dir.path().join("work"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|n| n.to_string_lossy().starts_with(&job.to_string()))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "the attempt's directory is freed: {leftovers:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_input_that_never_ends_stops_at_the_byte_cap() {
+    // 10 MiB cap in the test config; the server would send forever.
+    let url = endless_server(1 << 16, Duration::from_millis(1)).await;
+    hostile_input_is_handed_back("hostile_endless_input", url, Duration::from_secs(60)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_input_that_drips_forever_is_handed_back_before_the_free_window_closes() {
+    // One byte a second never trips a read timeout: the fetch deadline
+    // (the free window less a margin) does.
+    let url = endless_server(1, Duration::from_secs(1)).await;
+    hostile_input_is_handed_back("hostile_dripping_input", url, Duration::from_secs(120)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_remote_spec_is_fetched_verified_and_run() {
+    if runtime(Default::default(), "remote_spec").await.is_none() {
+        return;
+    }
+    let world = World::start().await;
+    let doc = format!(
+        "image = \"{}\"\ncommand = [\"{BUSYBOX}\", \"sh\", \"-c\", \"echo remote > /ake/output/r.txt\"]\nmax_output_mb = 1\n",
+        world.image.tag
+    );
+    let sha256: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(doc.as_bytes()).into();
+    let (uri, hits) =
+        counting_server("200 OK", Box::leak(doc.into_bytes().into_boxed_slice())).await;
+    let mut daemon = world.spawn_daemon(None);
+    let spec = JobSpec::Remote(ake_sdk::ake_market::state::RemoteSpec { uri, sha256 });
+    let job = world.post_spec(spec, 60).await;
+    let submitted = world.wait_submitted(&job, Duration::from_secs(120)).await;
+    let manifest = fetched_manifest(&world, &submitted).await;
+    assert_eq!(manifest.files[0].path, "r.txt");
+    assert_eq!(manifest.facts.spec_hash, hex::encode(sha256));
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "fetched once"
     );
     assert!(stop(&mut daemon).success());
 }

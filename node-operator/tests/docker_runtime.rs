@@ -33,6 +33,10 @@ impl TestJob {
             input_dir: None,
             work_dir: dir.path().join("work"),
             timeout: Duration::from_secs(60),
+            stop_by: None,
+            prepare_by: None,
+            max_output_bytes: 1 << 30,
+            max_output_files: 10_000,
         };
         Self { spec, dir }
     }
@@ -128,8 +132,12 @@ async fn deadline_stops_then_kills() {
         return;
     };
     let image = TestImage::acquire();
-    // busybox sh as PID 1 ignores SIGTERM, so this exercises the kill after the grace.
-    let mut job = TestJob::new(&image, "deadline", "echo started; /bin/busybox sleep 60");
+    // The job ignores SIGTERM (forwarded by the init), so this exercises the kill after the grace.
+    let mut job = TestJob::new(
+        &image,
+        "deadline",
+        "trap '' TERM; echo started; /bin/busybox sleep 60",
+    );
     job.spec.timeout = Duration::from_secs(2);
     let started = Instant::now();
     let outcome = rt.run(&job.spec).await.unwrap();

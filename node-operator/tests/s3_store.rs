@@ -133,7 +133,9 @@ async fn s3_round_trip_through_moto() {
             energy_mj: 1234,
         },
     };
-    let manifest = OutputManifest::build(&out, facts, u64::MAX).await.unwrap();
+    let manifest = OutputManifest::build(&out, facts, ake_node::outputs::OutputLimits::NONE)
+        .await
+        .unwrap();
 
     let url = format!(
         "s3://ake-outputs/node-7?region=us-east-1&endpoint=http://127.0.0.1:{}",

@@ -265,6 +265,11 @@ pub async fn run(g: &GlobalArgs, a: DemoArgs) -> anyhow::Result<()> {
         metrics: Arc::new(NodeMetrics::new()),
         work_dir: work.path().join("jobs"),
         max_output_bytes: 64 << 20,
+        max_output_files: 1_000,
+        fetcher: ake_node::inputs::Fetcher::new(Default::default())?,
+        // Localnet's completion grace is 5 s: keep a short reserve so the
+        // render keeps most of its budget.
+        deadline_reserve: Duration::from_secs(15),
         fees,
         poll: Duration::from_millis(300),
         wake: Arc::new(tokio::sync::Notify::new()),
