@@ -614,6 +614,11 @@ async fn dispatch(net: &Localnet, method: &str, params: &[Value]) -> Result<Valu
                 .collect();
             with_context(net, json!(value)).await
         }
+        // One bank, no fee market: every recent slot paid no priority fee.
+        "getRecentPrioritizationFees" => {
+            let slot = chain.slot().await.map_err(internal)?;
+            Ok(json!([{ "slot": slot, "prioritizationFee": 0 }]))
+        }
         "getBalance" => {
             let key = pubkey(params, 0)?;
             with_context(net, json!(chain.balance(&key).await.map_err(internal)?)).await

@@ -49,11 +49,47 @@ pub struct NodeConfig {
     /// before the deadline.
     #[serde(default = "default_deadline_reserve_secs")]
     pub deadline_reserve_secs: u64,
+    #[serde(default)]
+    pub priority_fee: PriorityFeePolicy,
     /// Where outputs are uploaded: `file:///dir` or `s3://bucket/prefix?endpoint=..&region=..`.
     pub output_store: String,
     /// Explicit path to libnvidia-ml.so; the system default is used when absent.
     #[serde(default)]
     pub nvml_lib_path: Option<PathBuf>,
+}
+
+/// The priority fee of the node's result and hand-back transactions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PriorityFeePolicy {
+    /// Micro-lamports per compute unit never paid less than.
+    pub floor_micro_lamports: u64,
+    /// Micro-lamports per compute unit never paid more than.
+    pub cap_micro_lamports: u64,
+}
+
+impl Default for PriorityFeePolicy {
+    fn default() -> Self {
+        Self {
+            floor_micro_lamports: 1_000,
+            // 400k CU at this price is 0.0004 SOL: small beside a slash.
+            cap_micro_lamports: 1_000_000,
+        }
+    }
+}
+
+impl PriorityFeePolicy {
+    /// The recent market rate (75th percentile of `recent`) within the floor
+    /// and the cap, doubled for each earlier signature that expired.
+    pub fn price(&self, recent: &[u64], resigns: u32) -> u64 {
+        let mut sorted = recent.to_vec();
+        sorted.sort_unstable();
+        let market = sorted.get(sorted.len() * 3 / 4).copied().unwrap_or(0);
+        let raised = market
+            .max(self.floor_micro_lamports)
+            .saturating_mul(1u64 << resigns.min(16));
+        raised.min(self.cap_micro_lamports)
+    }
 }
 
 /// Solana commitment level used for reads and confirmations.
@@ -279,6 +315,14 @@ impl NodeConfig {
             format!(
                 "must be more than runtime.stop_grace_secs ({}) and at most 86400, got {}",
                 self.runtime.stop_grace_secs, self.deadline_reserve_secs
+            ),
+        );
+        check(
+            self.priority_fee.floor_micro_lamports <= self.priority_fee.cap_micro_lamports,
+            "priority_fee",
+            format!(
+                "floor_micro_lamports must not exceed cap_micro_lamports, got {:?}",
+                self.priority_fee
             ),
         );
         check(
@@ -576,6 +620,27 @@ mod tests {
         let mut config = valid();
         config.rpc_urls.clear();
         assert_eq!(invalid_fields(&config), vec!["rpc_urls"]);
+    }
+
+    #[test]
+    fn priority_fee_follows_the_market_within_bounds_and_rises_on_expiry() {
+        let policy = PriorityFeePolicy {
+            floor_micro_lamports: 1_000,
+            cap_micro_lamports: 50_000,
+        };
+        assert_eq!(policy.price(&[], 0), 1_000, "no market: the floor");
+        assert_eq!(
+            policy.price(&[0, 5_000, 7_000, 9_000], 0),
+            9_000,
+            "75th percentile"
+        );
+        assert_eq!(
+            policy.price(&[0, 5_000, 7_000, 9_000], 1),
+            18_000,
+            "doubled after an expiry"
+        );
+        assert_eq!(policy.price(&[9_000], 5), 50_000, "never past the cap");
+        assert_eq!(policy.price(&[u64::MAX], 40), 50_000);
     }
 
     #[test]

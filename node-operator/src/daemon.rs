@@ -21,6 +21,7 @@ use solana_sdk::pubkey::Pubkey;
 use solana_sdk::signature::{Keypair, Signature, Signer};
 use solana_sdk::transaction::Transaction;
 
+use crate::config::PriorityFeePolicy;
 use crate::gpu::GpuInventory;
 use crate::inputs::{Fetcher, InputError};
 use crate::journal::{JobProgress, Journal, JournalEntry};
@@ -85,11 +86,15 @@ pub struct Daemon {
     /// Kept back from the job's on-chain deadline for stopping the
     /// container, committing and uploading, and confirming the result.
     pub deadline_reserve: Duration,
+    /// Compute unit limit; the price comes from `priority_fee`.
     pub fees: Fees,
+    pub priority_fee: PriorityFeePolicy,
     /// The fallback poll interval; a subscription to the Node account
     /// (`wake`) cuts the wait short when the endpoint offers one.
     pub poll: Duration,
     pub wake: Arc<tokio::sync::Notify>,
+    /// Attempts whose job account an endpoint did not show, and since when.
+    pub missing_since: tokio::sync::Mutex<std::collections::HashMap<String, Instant>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -163,6 +168,7 @@ impl Daemon {
         let mut said_suspended = false;
         loop {
             if *shutdown.borrow() {
+                self.leave_queue().await;
                 tracing::info!("shutting down: the journal holds everything needed to resume");
                 return;
             }
@@ -250,6 +256,35 @@ impl Daemon {
         }
     }
 
+    /// On shutdown a node waiting in the queue leaves it (`node_unready`), so
+    /// no job is assigned to a node that is not there to run it.
+    async fn leave_queue(&self) {
+        let Ok(Some(node)) = self.protocol.node(&self.node).await else {
+            return;
+        };
+        if node.status != NodeStatus::Queued {
+            return;
+        }
+        let ixs = [ixs::node_unready(
+            self.signer.pubkey(),
+            node.owner,
+            node.market,
+        )];
+        let send = ake_sdk::sender::send_instructions(
+            self.protocol.chain.as_ref(),
+            &self.signer,
+            &[],
+            &ixs,
+            self.fees,
+        );
+        match tokio::time::timeout(Duration::from_secs(30), send).await {
+            Ok(Ok(sig)) => tracing::info!("left the queue ({sig})"),
+            // A job may have been assigned meanwhile: the journal resumes it.
+            Ok(Err(e)) => tracing::warn!("could not leave the queue: {e}"),
+            Err(_) => tracing::warn!("could not leave the queue within 30 s"),
+        }
+    }
+
     /// node_ready: takes the best queued job it can serve, or joins the queue.
     async fn arm(&self) -> Result<Signature, anyhow::Error> {
         let me = self.signer.pubkey();
@@ -333,11 +368,32 @@ impl Daemon {
         }
         // Re-read the chain before any new side effect.
         let job = self.protocol.job(&attempt.job).await.map_err(retry)?;
-        if !job.as_ref().is_some_and(|j| self.holds(attempt, j)) {
-            tracing::warn!("the chain says this attempt is no longer ours; stopping it");
-            return self.clean_up(attempt).await;
-        }
-        let job = job.expect("checked above");
+        let job = match standing(&self.node, attempt, job) {
+            Standing::Ours(job) => {
+                self.missing_since.lock().await.remove(&id);
+                job
+            }
+            Standing::Stale => {
+                return Err(retry(
+                    "the RPC answer predates this assignment (a lagging endpoint); waiting for a fresher one",
+                ))
+            }
+            Standing::Missing => {
+                let mut missing = self.missing_since.lock().await;
+                let since = *missing.entry(id.clone()).or_insert_with(Instant::now);
+                if since.elapsed() < MISSING_PATIENCE {
+                    return Err(retry("the job account is not visible (yet) at this endpoint"));
+                }
+                missing.remove(&id);
+                drop(missing);
+                tracing::warn!("the job account has been gone for {MISSING_PATIENCE:?}; stopping this attempt");
+                return self.clean_up(attempt).await;
+            }
+            Standing::Over => {
+                tracing::warn!("the chain says this attempt is over; stopping it");
+                return self.clean_up(attempt).await;
+            }
+        };
         match progress {
             JobProgress::Failed { release_reason } => {
                 let prepared = self
@@ -579,11 +635,6 @@ impl Daemon {
             .await
     }
 
-    /// True while the chain still has this attempt assigned to this node.
-    fn holds(&self, attempt: &Attempt, job: &Job) -> bool {
-        job.node == self.node && job.state == JobState::Assigned && job.attempts == attempt.number
-    }
-
     async fn container_started(&self, attempt: &Attempt) -> bool {
         matches!(
             self.journal.progress(&attempt.key()).await,
@@ -693,6 +744,7 @@ impl Daemon {
             gpu_secs: usage.gpu_secs.min(wall_secs * u64::from(job.gpus)),
             energy_mj: usage.energy_mj,
         };
+        let fees = self.fees_for(attempt, &[attempt.job, job.market]).await;
         let ix = ixs::submit_result(
             self.signer.pubkey(),
             job.node_owner,
@@ -702,15 +754,34 @@ impl Daemon {
             uri.to_string(),
             usage,
         );
-        prepare(
-            self.protocol.chain.as_ref(),
-            &self.signer,
-            &[],
-            &[ix],
-            self.fees,
-        )
-        .await
-        .map_err(retry)
+        prepare(self.protocol.chain.as_ref(), &self.signer, &[], &[ix], fees)
+            .await
+            .map_err(retry)
+    }
+
+    /// The fees of this attempt's next signature: the market's priority fee
+    /// for the accounts it writes, raised once for every earlier signature
+    /// that expired unlanded.
+    async fn fees_for(&self, attempt: &Attempt, writes: &[Pubkey]) -> Fees {
+        let resigns = match self.journal.entries(&attempt.key()).await {
+            Ok(entries) => entries
+                .iter()
+                .filter(|e| matches!(e, JournalEntry::TxSigned { .. }))
+                .count(),
+            Err(_) => 0,
+        };
+        let recent = self
+            .protocol
+            .chain
+            .recent_prioritization_fees(writes)
+            .await
+            .unwrap_or_default();
+        Fees {
+            compute_unit_price: self
+                .priority_fee
+                .price(&recent, u32::try_from(resigns).unwrap_or(u32::MAX)),
+            ..self.fees
+        }
     }
 
     /// Journals a signed transaction before it is ever sent.
@@ -744,15 +815,10 @@ impl Daemon {
             .release(&attempt.job, &self.signer.pubkey(), reason)
             .await
             .map_err(retry)?;
-        prepare(
-            self.protocol.chain.as_ref(),
-            &self.signer,
-            &[],
-            &[ix],
-            self.fees,
-        )
-        .await
-        .map_err(retry)
+        let fees = self.fees_for(attempt, &[attempt.job]).await;
+        prepare(self.protocol.chain.as_ref(), &self.signer, &[], &[ix], fees)
+            .await
+            .map_err(retry)
     }
 
     /// Rebroadcasts the journaled bytes until they land or can never land.
@@ -814,7 +880,13 @@ impl Daemon {
         purpose: &str,
     ) -> Result<bool, StepError> {
         let job = self.protocol.job(&attempt.job).await.map_err(retry)?;
-        if job.is_some_and(|j| self.holds(attempt, &j)) {
+        let standing = standing(&self.node, attempt, job);
+        if matches!(standing, Standing::Stale | Standing::Missing) {
+            return Err(retry(
+                "the RPC answer predates this assignment; waiting for a fresher one",
+            ));
+        }
+        if let Standing::Ours(_) = standing {
             let entries = self.journal.entries(&attempt.key()).await.map_err(retry)?;
             let resume = entries.iter().rev().find_map(|e| match e {
                 JournalEntry::Uploaded { .. } if purpose == SUBMIT => Some(e.clone()),
@@ -896,6 +968,35 @@ impl Daemon {
     }
 }
 
+/// How long a job account may stay invisible before its attempt is given
+/// up: a job is created and assigned in one transaction, so an endpoint
+/// that lags a few slots shows nothing at all for a job this node holds.
+const MISSING_PATIENCE: Duration = Duration::from_secs(300);
+
+/// What a read of the job says about an attempt.
+#[derive(Debug)]
+pub enum Standing {
+    Ours(Box<Job>),
+    /// An answer from before this attempt's assignment (the job's
+    /// `attempts` counter only grows): never a reason to stop.
+    Stale,
+    Missing,
+    Over,
+}
+
+pub fn standing(node: &Pubkey, attempt: &Attempt, job: Option<Job>) -> Standing {
+    match job {
+        None => Standing::Missing,
+        Some(j) if j.attempts < attempt.number => Standing::Stale,
+        Some(j)
+            if j.node == *node && j.state == JobState::Assigned && j.attempts == attempt.number =>
+        {
+            Standing::Ours(Box::new(j))
+        }
+        Some(_) => Standing::Over,
+    }
+}
+
 /// When, in local time, fetching must give up (so a hand-back still lands
 /// in the free window) and the container must stop (so the result still
 /// lands before the deadline).
@@ -920,4 +1021,77 @@ fn release_reason_for(e: &crate::runtime::RuntimeError) -> ReleaseReason {
 /// The node account a signer's daemon drives.
 pub fn node_account(signer: &Pubkey) -> Pubkey {
     pda::node(signer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sha2::Digest;
+
+    /// A job decoded from zeroed account data, then shaped by `f`.
+    fn job(f: impl FnOnce(&mut Job)) -> Job {
+        let mut data = sha2::Sha256::digest(b"account:Job")[..8].to_vec();
+        data.resize(4096, 0);
+        let mut job: Job = ake_sdk::accounts::decode(&data).unwrap();
+        f(&mut job);
+        job
+    }
+
+    #[test]
+    fn only_a_fresh_answer_ends_an_attempt() {
+        let node = Pubkey::new_unique();
+        let attempt = Attempt {
+            job: Pubkey::new_unique(),
+            number: 2,
+        };
+        let ours = job(|j| {
+            j.node = node;
+            j.state = JobState::Assigned;
+            j.attempts = 2;
+        });
+        assert!(matches!(
+            standing(&node, &attempt, Some(ours)),
+            Standing::Ours(_)
+        ));
+        // A lagging endpoint still shows the job queued before this assignment.
+        let before = job(|j| {
+            j.state = JobState::Queued;
+            j.attempts = 1;
+        });
+        assert!(matches!(
+            standing(&node, &attempt, Some(before)),
+            Standing::Stale
+        ));
+        // Created and assigned in one transaction: a lagging endpoint shows nothing.
+        assert!(matches!(standing(&node, &attempt, None), Standing::Missing));
+        // Handed back and queued again, or assigned anew: over.
+        let requeued = job(|j| {
+            j.state = JobState::Queued;
+            j.attempts = 2;
+        });
+        assert!(matches!(
+            standing(&node, &attempt, Some(requeued)),
+            Standing::Over
+        ));
+        let next = job(|j| {
+            j.node = node;
+            j.state = JobState::Assigned;
+            j.attempts = 3;
+        });
+        assert!(matches!(
+            standing(&node, &attempt, Some(next)),
+            Standing::Over
+        ));
+    }
+
+    #[test]
+    fn attempt_keys_round_trip() {
+        let attempt = Attempt {
+            job: Pubkey::new_unique(),
+            number: 7,
+        };
+        assert_eq!(Attempt::parse(&attempt.key()), Some(attempt));
+        assert_eq!(Attempt::parse("not-a-key"), None);
+        assert_eq!(Attempt::parse(&attempt.job.to_string()), None);
+    }
 }

@@ -193,8 +193,10 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
         fetcher: Fetcher::new(config.inputs.clone()).context("building the input fetcher")?,
         deadline_reserve: Duration::from_secs(config.deadline_reserve_secs),
         fees: Fees::default(),
+        priority_fee: config.priority_fee,
         poll: Duration::from_millis(500),
         wake,
+        missing_since: Default::default(),
     };
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
@@ -278,6 +280,27 @@ async fn doctor(cli: &Cli) -> anyhow::Result<()> {
                 .and_then(|v| v.version)
                 .unwrap_or_default();
             check(true, &format!("Docker engine answers (version {v})"), "");
+            let live_restore = rt
+                .docker()
+                .info()
+                .await
+                .ok()
+                .and_then(|i| i.live_restore_enabled)
+                .unwrap_or(false);
+            // A warning, not a failure: the node works, but an engine restart
+            // kills running jobs (they are run again or handed back).
+            check(
+                true,
+                if live_restore {
+                    "Docker live-restore is on: jobs survive an engine restart"
+                } else {
+                    "WARN  Docker live-restore is off: an engine restart or upgrade kills running jobs"
+                },
+                "",
+            );
+            if !live_restore {
+                println!("        set {{\"live-restore\": true}} in /etc/docker/daemon.json and reload dockerd");
+            }
         }
         Err(e) => {
             healthy &= check(

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use ake_node::journal::{Journal, JournalEntry};
 use ake_node::output_store::OutputStore;
-use ake_sdk::ake_market::state::{HardwareProfile, InlineSpec, JobSpec, JobState};
+use ake_sdk::ake_market::state::{HardwareProfile, InlineSpec, JobSpec, JobState, NodeStatus};
 use ake_sdk::chain::Chain;
 use ake_sdk::cluster_params::ClusterParams;
 use ake_sdk::localnet::Localnet;
@@ -909,4 +909,27 @@ async fn a_remote_spec_is_fetched_verified_and_run() {
         "fetched once"
     );
     assert!(stop(&mut daemon).success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_takes_a_waiting_node_out_of_the_queue() {
+    if runtime(Default::default(), "sigterm_drain").await.is_none() {
+        return;
+    }
+    let world = World::start().await;
+    let p = world.protocol();
+    let node_key = pda::node(&world.hot.pubkey());
+    let mut daemon = world.spawn_daemon(None);
+    let end = Instant::now() + Duration::from_secs(60);
+    while p.node(&node_key).await.unwrap().unwrap().status != NodeStatus::Queued {
+        assert!(Instant::now() < end, "never queued; log:\n{}", world.log());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(stop(&mut daemon).success(), "log:\n{}", world.log());
+    let node = p.node(&node_key).await.unwrap().unwrap();
+    assert_eq!(
+        node.status,
+        NodeStatus::Idle,
+        "no job can be assigned to a stopped node"
+    );
 }

@@ -60,6 +60,14 @@ pub trait Chain: Send + Sync {
     async fn simulate(&self, tx: &Transaction) -> Result<Simulation, ChainError>;
     async fn balance(&self, key: &Pubkey) -> Result<u64, ChainError>;
     async fn minimum_balance(&self, data_len: usize) -> Result<u64, ChainError>;
+    /// Priority fees (micro-lamports per compute unit) paid in recent slots
+    /// by transactions writing `accounts`; empty when the chain has none.
+    async fn recent_prioritization_fees(
+        &self,
+        _accounts: &[Pubkey],
+    ) -> Result<Vec<u64>, ChainError> {
+        Ok(Vec::new())
+    }
 
     /// A websocket endpoint for account subscriptions, when there is one.
     fn websocket_url(&self) -> Option<String> {

@@ -172,6 +172,20 @@ impl Chain for RpcChain {
             .await
             .map_err(classify)
     }
+
+    async fn recent_prioritization_fees(
+        &self,
+        accounts: &[Pubkey],
+    ) -> Result<Vec<u64>, ChainError> {
+        Ok(self
+            .client
+            .get_recent_prioritization_fees(accounts)
+            .await
+            .map_err(classify)?
+            .into_iter()
+            .map(|f| f.prioritization_fee)
+            .collect())
+    }
 }
 
 /// Several RPC endpoints, tried in order: a read or send that finds one
@@ -238,5 +252,11 @@ impl Chain for FailoverChain {
     }
     async fn minimum_balance(&self, data_len: usize) -> Result<u64, ChainError> {
         failover!(self, |c| c.minimum_balance(data_len))
+    }
+    async fn recent_prioritization_fees(
+        &self,
+        accounts: &[Pubkey],
+    ) -> Result<Vec<u64>, ChainError> {
+        failover!(self, |c| c.recent_prioritization_fees(accounts))
     }
 }

@@ -271,8 +271,10 @@ pub async fn run(g: &GlobalArgs, a: DemoArgs) -> anyhow::Result<()> {
         // render keeps most of its budget.
         deadline_reserve: Duration::from_secs(15),
         fees,
+        priority_fee: Default::default(),
         poll: Duration::from_millis(300),
         wake: Arc::new(tokio::sync::Notify::new()),
+        missing_since: Default::default(),
     });
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let node_task = {
