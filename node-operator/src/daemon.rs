@@ -175,6 +175,7 @@ impl Daemon {
             // Unfinished work from before a restart first.
             match self.journal.open_jobs().await {
                 Ok(open) => {
+                    self.publish_status(&open).await;
                     for key in open {
                         match Attempt::parse(&key) {
                             Some(attempt) => {
@@ -191,6 +192,7 @@ impl Daemon {
             }
             match self.protocol.node(&self.node).await {
                 Ok(Some(node)) => {
+                    self.metrics.node(node_state(&node), node.jobs_expired);
                     if node.suspended {
                         if !said_suspended {
                             tracing::warn!(
@@ -215,6 +217,9 @@ impl Daemon {
                 }
             }
             if last_claim.elapsed() > Duration::from_secs(10) {
+                if let Ok(lamports) = self.protocol.chain.balance(&self.signer.pubkey()).await {
+                    self.metrics.signer_balance(lamports);
+                }
                 self.claim_rewards().await;
                 last_claim = Instant::now();
             }
@@ -254,6 +259,19 @@ impl Daemon {
             },
             _ => {}
         }
+    }
+
+    /// What `GET /status` on the metrics address answers while the daemon
+    /// runs (the journal is locked by the daemon).
+    async fn publish_status(&self, open: &[String]) {
+        let mut attempts = Vec::new();
+        for key in open {
+            let progress = self.journal.progress(key).await;
+            let progress = progress.as_ref().map_or("unreadable", |p| p.name());
+            attempts.push(serde_json::json!({ "attempt": key, "progress": progress }));
+        }
+        let status = serde_json::json!({ "node": self.node.to_string(), "open": attempts });
+        self.metrics.set_status(status.to_string());
     }
 
     /// On shutdown a node waiting in the queue leaves it (`node_unready`), so
@@ -321,6 +339,8 @@ impl Daemon {
                         ?reason,
                         "the job cannot run here, handing it back: {detail}"
                     );
+                    self.metrics
+                        .handed_back(&snake_case(&format!("{reason:?}")));
                     let entry = JournalEntry::Failed {
                         release_reason: reason_code(reason),
                         detail,
@@ -1003,6 +1023,27 @@ pub fn standing(node: &Pubkey, attempt: &Attempt, job: Option<Job>) -> Standing 
 struct TimeLimits {
     fetch_by: Instant,
     stop_by: Instant,
+}
+
+fn node_state(node: &Node) -> &'static str {
+    match node.status {
+        _ if node.suspended => "suspended",
+        NodeStatus::Idle => "idle",
+        NodeStatus::Queued => "queued",
+        NodeStatus::Busy => "busy",
+    }
+}
+
+/// `InputHashMismatch` -> `input_hash_mismatch`, for metric labels.
+fn snake_case(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
 }
 
 /// The hand-back reason for a runtime failure that retrying cannot fix.

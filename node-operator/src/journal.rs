@@ -104,6 +104,19 @@ pub enum JobProgress {
 }
 
 impl JobProgress {
+    /// A short name for status displays.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::NotStarted => "not_started",
+            Self::ContainerStarted { .. } => "running",
+            Self::ContainerExited { .. } => "exited",
+            Self::Uploaded { .. } => "uploaded",
+            Self::TxSigned { .. } => "tx_signed",
+            Self::TxConfirmed { .. } => "tx_confirmed",
+            Self::Failed { .. } => "failed",
+        }
+    }
+
     /// Folds a job's entries, in journal order, into its resume point.
     pub fn replay<'a>(entries: impl IntoIterator<Item = &'a JournalEntry>) -> Self {
         entries

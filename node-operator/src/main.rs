@@ -232,12 +232,32 @@ async fn status(cli: &Cli) -> anyhow::Result<()> {
         ),
         None => println!("node {node} is not registered: `ake node register --signer {}`", config.node_signer_keypair.display()),
     }
-    let journal = Journal::open(&config.journal_path)?;
-    for job in journal.open_jobs().await? {
-        println!(
-            "  unfinished in the journal: {job} at {:?}",
-            journal.progress(&job).await?
-        );
+    match Journal::open(&config.journal_path) {
+        Ok(journal) => {
+            for key in journal.open_jobs().await? {
+                let progress = journal.progress(&key).await?;
+                println!("  unfinished in the journal: {key} at {}", progress.name());
+            }
+        }
+        // The running daemon holds the journal: ask it instead.
+        Err(_) => {
+            let url = format!("http://{}/status", config.metrics_addr);
+            let body = reqwest::get(&url)
+                .await
+                .and_then(|r| r.error_for_status())
+                .with_context(|| format!("the journal is locked and {url} does not answer"))?
+                .bytes()
+                .await?;
+            let status: serde_json::Value = serde_json::from_slice(&body)
+                .with_context(|| format!("{url} did not answer JSON"))?;
+            for attempt in status["open"].as_array().into_iter().flatten() {
+                println!(
+                    "  in progress (daemon running): {} at {}",
+                    attempt["attempt"].as_str().unwrap_or("?"),
+                    attempt["progress"].as_str().unwrap_or("?")
+                );
+            }
+        }
     }
     Ok(())
 }

@@ -51,6 +51,24 @@ struct OutcomeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabels {
+    state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: &'static str,
+}
+
+/// The node's on-chain state, as the `ake_node_state` label.
+pub const NODE_STATES: [&str; 4] = ["idle", "queued", "busy", "suspended"];
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct GpuLabels {
     uuid: String,
 }
@@ -71,8 +89,15 @@ pub struct NodeMetrics {
     gpu_utilization: Family<GpuLabels, FloatGauge>,
     gpu_temperature: Family<GpuLabels, FloatGauge>,
     gpu_power: Family<GpuLabels, FloatGauge>,
+    gpu_memory_used: Family<GpuLabels, Gauge>,
     rpc_errors: Family<RpcLabels, Counter>,
     earned: Counter,
+    handed_back: Family<ReasonLabels, Counter>,
+    node_state: Family<StateLabels, Gauge>,
+    node_expiries: Gauge,
+    signer_balance: Gauge,
+    /// What `GET /status` answers: the daemon's open attempts, as JSON.
+    status: std::sync::RwLock<String>,
 }
 
 impl Default for NodeMetrics {
@@ -102,9 +127,15 @@ impl NodeMetrics {
         );
         let gpu_utilization = Family::<GpuLabels, FloatGauge>::default();
         registry.register(
-            "ake_gpu_utilization_percent",
-            "GPU core utilization",
+            "ake_gpu_utilization_ratio",
+            "GPU core utilization, 0 to 1",
             gpu_utilization.clone(),
+        );
+        let gpu_memory_used = Family::<GpuLabels, Gauge>::default();
+        registry.register(
+            "ake_gpu_memory_used_bytes",
+            "GPU memory in use",
+            gpu_memory_used.clone(),
         );
         let gpu_temperature = Family::<GpuLabels, FloatGauge>::default();
         registry.register(
@@ -126,6 +157,37 @@ impl NodeMetrics {
             "AKE earned, in token base units",
             earned.clone(),
         );
+        let handed_back = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "ake_jobs_handed_back",
+            "Jobs this node could not run and handed back (release_job), by reason",
+            handed_back.clone(),
+        );
+        let node_state = Family::<StateLabels, Gauge>::default();
+        registry.register(
+            "ake_node_state",
+            "1 for the node's current on-chain state",
+            node_state.clone(),
+        );
+        let node_expiries = Gauge::default();
+        registry.register(
+            "ake_node_jobs_expired",
+            "Jobs that expired on this node (the on-chain counter; each is a slash)",
+            node_expiries.clone(),
+        );
+        let signer_balance = Gauge::default();
+        registry.register(
+            "ake_signer_balance_lamports",
+            "SOL the node's signer holds for fees, in lamports",
+            signer_balance.clone(),
+        );
+        let build = Family::<BuildLabels, Gauge>::default();
+        build
+            .get_or_create(&BuildLabels {
+                version: env!("CARGO_PKG_VERSION"),
+            })
+            .set(1);
+        registry.register("ake_node_build_info", "The running ake-node version", build);
         Self {
             registry,
             jobs,
@@ -134,9 +196,50 @@ impl NodeMetrics {
             gpu_utilization,
             gpu_temperature,
             gpu_power,
+            gpu_memory_used,
             rpc_errors,
             earned,
+            handed_back,
+            node_state,
+            node_expiries,
+            signer_balance,
+            status: std::sync::RwLock::new("{}".into()),
         }
+    }
+
+    pub fn handed_back(&self, reason: &str) {
+        self.handed_back
+            .get_or_create(&ReasonLabels {
+                reason: reason.to_string(),
+            })
+            .inc();
+    }
+
+    /// The node's state (one of [`NODE_STATES`]) and its on-chain expiry count.
+    pub fn node(&self, state: &'static str, jobs_expired: u64) {
+        for s in NODE_STATES {
+            self.node_state
+                .get_or_create(&StateLabels { state: s })
+                .set(i64::from(s == state));
+        }
+        self.node_expiries
+            .set(i64::try_from(jobs_expired).unwrap_or(i64::MAX));
+    }
+
+    pub fn signer_balance(&self, lamports: u64) {
+        self.signer_balance
+            .set(i64::try_from(lamports).unwrap_or(i64::MAX));
+    }
+
+    pub fn set_status(&self, json: String) {
+        *self.status.write().unwrap_or_else(|e| e.into_inner()) = json;
+    }
+
+    pub fn status(&self) -> String {
+        self.status
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn job_finished(&self, result: JobResult, duration_secs: f64) {
@@ -158,7 +261,10 @@ impl NodeMetrics {
         };
         self.gpu_utilization
             .get_or_create(&labels)
-            .set(sample.gpu_util_percent.into());
+            .set(f64::from(sample.gpu_util_percent) / 100.0);
+        self.gpu_memory_used
+            .get_or_create(&labels)
+            .set(i64::try_from(sample.memory_used_mib << 20).unwrap_or(i64::MAX));
         self.gpu_temperature
             .get_or_create(&labels)
             .set(sample.temperature_c.into());
@@ -254,10 +360,11 @@ async fn accept_loop(listener: TcpListener, metrics: Arc<NodeMetrics>) {
 fn respond<B>(req: &Request<B>, metrics: &NodeMetrics) -> Response<Full<Bytes>> {
     let (status, content_type, body) = match (req.method(), req.uri().path()) {
         (&hyper::Method::GET, "/metrics") => (StatusCode::OK, CONTENT_TYPE, metrics.encode()),
+        (&hyper::Method::GET, "/status") => (StatusCode::OK, "application/json", metrics.status()),
         _ => (
             StatusCode::NOT_FOUND,
             "text/plain",
-            "only GET /metrics is served\n".to_string(),
+            "only GET /metrics and GET /status are served\n".to_string(),
         ),
     };
     Response::builder()
@@ -298,6 +405,10 @@ mod tests {
         metrics.rpc_error("https://rpc.example");
         metrics.earned(1_500_000);
         metrics.earned(500_000);
+        metrics.handed_back("input_hash_mismatch");
+        metrics.node("queued", 2);
+        metrics.signer_balance(5_000);
+        metrics.set_status("{\"open\":[]}".into());
 
         let server = serve("127.0.0.1:0".parse().unwrap(), Arc::clone(&metrics))
             .await
@@ -311,7 +422,14 @@ mod tests {
             "ake_job_duration_seconds_count 2",
             "ake_job_duration_seconds_sum 45.0",
             "ake_pickup_latency_seconds_count 1",
-            "ake_gpu_utilization_percent{uuid=\"GPU-1\"} 87.0",
+            "ake_gpu_utilization_ratio{uuid=\"GPU-1\"} 0.87",
+            "ake_gpu_memory_used_bytes{uuid=\"GPU-1\"} 1048576000",
+            "ake_jobs_handed_back_total{reason=\"input_hash_mismatch\"} 1",
+            "ake_node_state{state=\"queued\"} 1",
+            "ake_node_state{state=\"busy\"} 0",
+            "ake_node_jobs_expired 2",
+            "ake_signer_balance_lamports 5000",
+            "ake_node_build_info{version=\"",
             "ake_gpu_temperature_celsius{uuid=\"GPU-1\"} 64.0",
             "ake_gpu_power_watts{uuid=\"GPU-1\"} 312.5",
             "ake_rpc_errors_total{endpoint=\"https://rpc.example\"} 1",
@@ -323,6 +441,8 @@ mod tests {
             );
         }
 
+        let status = http_get(server.local_addr, "/status").await;
+        assert!(status.ends_with("{\"open\":[]}"), "{status}");
         let missing = http_get(server.local_addr, "/").await;
         assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
         server.handle.abort();

@@ -102,6 +102,11 @@ impl World {
         Protocol::new(self.net.chain.clone())
     }
 
+    /// The config the running daemon uses (written by `spawn_daemon`).
+    fn config_path(&self) -> PathBuf {
+        self.dir.path().join("node.toml")
+    }
+
     fn config(&self) -> PathBuf {
         let key = self.dir.path().join("signer.json");
         if !key.exists() {
@@ -925,6 +930,19 @@ async fn sigterm_takes_a_waiting_node_out_of_the_queue() {
         assert!(Instant::now() < end, "never queued; log:\n{}", world.log());
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // `status` works while the daemon holds the journal.
+    let status = Command::new(DAEMON)
+        .arg("--config")
+        .arg(world.config_path())
+        .arg("status")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        status.status.success() && text.contains("status Queued"),
+        "{text}{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
     assert!(stop(&mut daemon).success(), "log:\n{}", world.log());
     let node = p.node(&node_key).await.unwrap().unwrap();
     assert_eq!(
