@@ -253,11 +253,25 @@ impl Daemon {
                     Err(e) => tracing::warn!(%job, "cannot read the assigned job, retrying: {e}"),
                 }
             }
-            NodeStatus::Idle if !node.suspended && !*shutdown.borrow() => match self.arm().await {
-                Ok(sig) => tracing::info!("armed: waiting for a job ({sig})"),
-                Err(e) => tracing::warn!("could not arm the node, retrying: {e}"),
-            },
+            NodeStatus::Idle if !node.suspended && !*shutdown.borrow() => {
+                let profile = &node.profile;
+                if let Some(problem) =
+                    self.gpus
+                        .claim_problem(node.gpus, &profile.gpu_model, profile.vram_mib)
+                {
+                    tracing::error!("refusing to arm: {problem}");
+                    return;
+                }
+                self.arm_logged().await
+            }
             _ => {}
+        }
+    }
+
+    async fn arm_logged(&self) {
+        match self.arm().await {
+            Ok(sig) => tracing::info!("armed: waiting for a job ({sig})"),
+            Err(e) => tracing::warn!("could not arm the node, retrying: {e}"),
         }
     }
 
@@ -482,13 +496,7 @@ impl Daemon {
                 Err(e) => return Err(self.input_failure(job, e).await),
             }
         };
-        let uuids: Vec<String> = self
-            .gpus
-            .devices()
-            .iter()
-            .take(usize::from(job.gpus))
-            .map(|d| d.uuid.clone())
-            .collect();
+        let uuids = self.gpus_for(job)?;
         let run = JobSpec {
             job_id: id.clone(),
             image: spec.image.clone(),
@@ -644,6 +652,30 @@ impl Daemon {
                 format!("the remote spec {} is invalid: {e}", remote.uri),
             )
         })
+    }
+
+    /// Exactly the GPUs the job pays for, never fewer; none on a node
+    /// without GPUs (a CPU market, where `gpus` counts CPU slots).
+    fn gpus_for(&self, job: &Job) -> Result<Vec<String>, StepError> {
+        let devices = self.gpus.devices();
+        if devices.is_empty() {
+            return Ok(Vec::new());
+        }
+        if devices.len() < usize::from(job.gpus) {
+            return Err(fail(
+                ReleaseReason::ResourcesMissing,
+                format!(
+                    "the job pays for {} GPUs and this node has {}",
+                    job.gpus,
+                    devices.len()
+                ),
+            ));
+        }
+        Ok(devices
+            .iter()
+            .take(usize::from(job.gpus))
+            .map(|d| d.uuid.clone())
+            .collect())
     }
 
     async fn input_failure(&self, job: &Job, e: InputError) -> StepError {

@@ -142,6 +142,39 @@ impl GpuInventory {
         }
     }
 
+    /// Why this machine does not hold what the Node account claims (`gpus`
+    /// devices of `model` with `vram_mib`), or None when it does. A node
+    /// registered without VRAM is a CPU node and claims no GPU.
+    pub fn claim_problem(&self, gpus: u16, model: &str, vram_mib: u32) -> Option<String> {
+        if vram_mib == 0 {
+            return None;
+        }
+        let vram = u64::from(vram_mib);
+        let matching = self
+            .devices()
+            .iter()
+            .filter(|d| {
+                d.model == model && d.vram_mib * 100 >= vram * 98 && d.vram_mib * 100 <= vram * 102
+            })
+            .count();
+        (matching < usize::from(gpus)).then(|| {
+            let seen: Vec<String> = self
+                .devices()
+                .iter()
+                .map(|d| format!("{} ({} MiB)", d.model, d.vram_mib))
+                .collect();
+            format!(
+                "the node is registered with {gpus} x {model} ({vram_mib} MiB) but NVML sees {}: \
+                 fix the GPUs (or nvml_lib_path), or re-register the node with what it has",
+                if seen.is_empty() {
+                    "no GPU".to_string()
+                } else {
+                    seen.join(", ")
+                }
+            )
+        })
+    }
+
     pub fn is_cpu_only(&self) -> bool {
         self.devices().is_empty()
     }

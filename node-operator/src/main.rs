@@ -12,7 +12,7 @@ use ake_node::gpu::{detect_gpus, GpuInventory};
 use ake_node::inputs::Fetcher;
 use ake_node::instance_lock::InstanceLock;
 use ake_node::journal::Journal;
-use ake_node::metrics::{serve, NodeMetrics};
+use ake_node::metrics::{sample_gpus, serve, NodeMetrics};
 use ake_node::output_store::OutputStore;
 use ake_node::runtime::DockerRuntime;
 use ake_sdk::chain::rpc::FailoverChain;
@@ -171,6 +171,15 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
         }
     }
     let metrics = Arc::new(NodeMetrics::new());
+    let uuids: Vec<String> = gpus.devices().iter().map(|d| d.uuid.clone()).collect();
+    let _gauges = match gpus.sampler(&uuids) {
+        Ok(sampler) if !uuids.is_empty() => Some(sample_gpus(
+            Arc::clone(&metrics),
+            sampler,
+            Duration::from_secs(5),
+        )),
+        _ => None,
+    };
     let server = serve(config.metrics_addr, Arc::clone(&metrics)).await?;
     tracing::info!("metrics on http://{}/metrics", server.local_addr);
     let chain = chain(&config);

@@ -294,6 +294,23 @@ impl NodeMetrics {
     }
 }
 
+/// Fills the `ake_gpu_*` gauges from `sampler` every `every`, until aborted.
+pub fn sample_gpus(
+    metrics: Arc<NodeMetrics>,
+    sampler: crate::gpu::GpuSampler,
+    every: std::time::Duration,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            match sampler.sample().await {
+                Ok(samples) => samples.iter().for_each(|s| metrics.record_gpu(s)),
+                Err(e) => tracing::warn!("GPU sampling failed: {e}"),
+            }
+            tokio::time::sleep(every).await;
+        }
+    })
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum MetricsError {
     #[error(

@@ -188,3 +188,62 @@ fn missing_library_means_cpu_only_with_reason() {
     let err = inventory.sampler(&[]).err().unwrap();
     assert!(matches!(err, GpuError::NoNvml { .. }), "{err}");
 }
+
+#[test]
+fn a_node_never_claims_more_than_nvml_sees() {
+    let gpus = inventory();
+    // The shim has one H100 (81,559 MiB) and one RTX 4090 (24,563 MiB).
+    assert_eq!(gpus.claim_problem(1, "NVIDIA H100 80GB HBM3", 81_559), None);
+    assert_eq!(
+        gpus.claim_problem(1, "NVIDIA GeForce RTX 4090", 24_564),
+        None,
+        "within 2%"
+    );
+    let fewer = gpus
+        .claim_problem(2, "NVIDIA H100 80GB HBM3", 81_559)
+        .unwrap();
+    assert!(fewer.contains("NVML sees"), "{fewer}");
+    assert!(
+        gpus.claim_problem(1, "NVIDIA A100-SXM4-80GB", 81_559)
+            .is_some(),
+        "model"
+    );
+    assert!(
+        gpus.claim_problem(1, "NVIDIA H100 80GB HBM3", 40_000)
+            .is_some(),
+        "VRAM"
+    );
+    assert_eq!(
+        gpus.claim_problem(4, "CPU", 0),
+        None,
+        "a CPU node claims no GPU"
+    );
+    let none = detect_gpus(Some(Path::new("/nonexistent/libnvidia-ml.so")));
+    assert!(none
+        .claim_problem(1, "NVIDIA H100 80GB HBM3", 81_559)
+        .unwrap()
+        .contains("no GPU"));
+}
+
+#[tokio::test]
+async fn gpu_gauges_are_filled_by_the_sampler() {
+    let gpus = inventory();
+    let metrics = std::sync::Arc::new(ake_node::metrics::NodeMetrics::new());
+    let sampler = gpus.sampler(&[H100.to_string()]).unwrap();
+    let task = ake_node::metrics::sample_gpus(
+        metrics.clone(),
+        sampler,
+        std::time::Duration::from_millis(50),
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    task.abort();
+    let text = metrics.encode();
+    for expected in [
+        format!("ake_gpu_utilization_ratio{{uuid=\"{H100}\"}} 0.87"),
+        format!("ake_gpu_temperature_celsius{{uuid=\"{H100}\"}} 64.0"),
+        format!("ake_gpu_power_watts{{uuid=\"{H100}\"}} 312.0"),
+        format!("ake_gpu_memory_used_bytes{{uuid=\"{H100}\"}} 1073741824"),
+    ] {
+        assert!(text.contains(&expected), "missing {expected} in:\n{text}");
+    }
+}
