@@ -127,6 +127,10 @@ fn fail(reason: ReleaseReason, detail: impl std::fmt::Display) -> StepError {
 /// must land while it is still free.
 const RELEASE_MARGIN_SECS: i64 = 15;
 
+/// Less budget than this left after an engine restart: hand the job back
+/// rather than start a run that can only be cut short.
+const MIN_RERUN: Duration = Duration::from_secs(10);
+
 const SUBMIT: &str = "submit_result";
 const RELEASE: &str = "release_job";
 
@@ -550,6 +554,9 @@ impl Daemon {
                     .await);
             }
         };
+        if outcome.interrupted {
+            return Err(self.after_interruption(attempt, &run, &limits).await);
+        }
         let energy_mj = match meter {
             Some(meter) => meter.finish().await.unwrap_or_else(|e| {
                 tracing::warn!("energy meter failed; reporting 0 mJ: {e}");
@@ -568,6 +575,33 @@ impl Daemon {
         };
         self.metrics.job_finished(result, outcome.wall_secs);
         Ok((outcome, energy_mj))
+    }
+
+    /// The engine or the host restarted under the job: not the job's
+    /// failure. The dead container and its outputs go; the job runs again
+    /// while its budget allows, else it is handed back.
+    async fn after_interruption(
+        &self,
+        attempt: &Attempt,
+        run: &JobSpec,
+        limits: &TimeLimits,
+    ) -> StepError {
+        tracing::warn!("the container was killed by a Docker engine restart or a reboot");
+        if let Err(e) = self.runtime.remove(&attempt.key()).await {
+            return retry(e);
+        }
+        if let Err(e) = tokio::fs::remove_dir_all(run.output_dir()).await {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                return retry(e);
+            }
+        }
+        if limits.stop_by > Instant::now() + MIN_RERUN {
+            return retry("running the job again from an empty output directory");
+        }
+        fail(
+            ReleaseReason::OperatorShutdown,
+            "a Docker engine restart killed the run and too little time is left to run it again",
+        )
     }
 
     /// A failure before the container started: retried while the free

@@ -356,6 +356,7 @@ mod tests {
             oom_killed: false,
             timed_out: false,
             output_limit: false,
+            interrupted: false,
             started_at: "2025-01-01T00:00:00Z".into(),
             finished_at: "2025-01-01T00:01:00Z".into(),
             wall_secs: 60.0,

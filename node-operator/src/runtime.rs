@@ -91,6 +91,10 @@ pub struct JobOutcome {
     /// Stopped because /ake/output grew past the job's byte or file limit.
     #[serde(default)]
     pub output_limit: bool,
+    /// Killed by a Docker engine restart or a host reboot, not by the job:
+    /// the run did not really happen and may be run again.
+    #[serde(default)]
+    pub interrupted: bool,
     /// RFC 3339 timestamps reported by Docker.
     pub started_at: String,
     pub finished_at: String,
@@ -792,15 +796,22 @@ impl DockerRuntime {
         let started_at = state.started_at.unwrap_or_default();
         let finished_at = state.finished_at.unwrap_or_default();
         let wall_secs = wall_seconds(&started_at, &finished_at);
+        let exit_code = state.exit_code.unwrap_or(-1);
+        let oom_killed = state.oom_killed.unwrap_or(false);
+        let timed_out = ended == Ended::TimedOut || wall_secs >= spec.timeout.as_secs_f64();
+        let interrupted = ended == Ended::Exited
+            && !timed_out
+            && killed_by_restart(exit_code, oom_killed, &started_at, engine_started_at());
         let logs = self.capture_logs(id, &spec.work_dir).await?;
         Ok(JobOutcome {
             container_id: id.into(),
             image_digest: image.digest.clone(),
-            exit_code: state.exit_code.unwrap_or(-1),
-            oom_killed: state.oom_killed.unwrap_or(false),
+            exit_code,
+            oom_killed,
             // After a daemon restart the timer flag is lost; the run length still tells.
-            timed_out: ended == Ended::TimedOut || wall_secs >= spec.timeout.as_secs_f64(),
+            timed_out,
             output_limit: ended == Ended::OutputLimit,
+            interrupted,
             started_at,
             finished_at,
             wall_secs,
@@ -911,6 +922,53 @@ async fn prepare_work_dir(spec: &JobSpec) -> Result<(), RuntimeError> {
     tokio::fs::set_permissions(&output, std::fs::Permissions::from_mode(0o777))
         .await
         .map_err(io_err(&output))
+}
+
+/// A container the engine killed as it stopped (SIGTERM then SIGKILL: 143
+/// or 137) or found dead after a host crash (255), started before the
+/// engine now running: the job did not fail, its machine did.
+fn killed_by_restart(
+    exit_code: i64,
+    oom_killed: bool,
+    started_at: &str,
+    engine_started: Option<time::OffsetDateTime>,
+) -> bool {
+    let killed = matches!(exit_code, 137 | 143 | 255) && !oom_killed;
+    let before_engine = parse_docker_time(started_at)
+        .zip(engine_started)
+        .is_some_and(|(started, engine)| started < engine);
+    killed && before_engine
+}
+
+/// When the running Docker engine started (from its pid file and /proc),
+/// or failing that when the host booted; None when /proc says neither.
+pub fn engine_started_at() -> Option<time::OffsetDateTime> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let btime: i64 = stat
+        .lines()
+        .find_map(|l| l.strip_prefix("btime "))?
+        .trim()
+        .parse()
+        .ok()?;
+    let boot = time::OffsetDateTime::from_unix_timestamp(btime).ok()?;
+    let engine = || {
+        let pid = std::fs::read_to_string("/var/run/docker.pid").ok()?;
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).ok()?;
+        // Field 22 (starttime, clock ticks after boot); fields 3.. follow the ")".
+        let ticks: u64 = stat
+            .rsplit_once(')')?
+            .1
+            .split_whitespace()
+            .nth(19)?
+            .parse()
+            .ok()?;
+        // SAFETY: sysconf has no preconditions.
+        let hz = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) })
+            .ok()?
+            .max(1);
+        Some(boot + Duration::from_millis(ticks.saturating_mul(1000) / hz))
+    };
+    Some(engine().unwrap_or(boot))
 }
 
 fn parse_docker_time(text: &str) -> Option<time::OffsetDateTime> {
@@ -1140,6 +1198,38 @@ mod tests {
         s.work_dir = "relative".into();
         assert!(validate_spec(&s).is_err());
         validate_spec(&spec(&[])).unwrap();
+    }
+
+    #[test]
+    fn only_a_kill_before_the_running_engine_counts_as_a_restart() {
+        let engine = parse_docker_time("2025-01-01T12:00:00Z");
+        let before = "2025-01-01T11:00:00Z";
+        let after = "2025-01-01T12:30:00Z";
+        assert!(killed_by_restart(143, false, before, engine));
+        assert!(killed_by_restart(137, false, before, engine));
+        assert!(killed_by_restart(255, false, before, engine));
+        assert!(
+            !killed_by_restart(137, true, before, engine),
+            "OOM is the job's"
+        );
+        assert!(
+            !killed_by_restart(1, false, before, engine),
+            "an exit is the job's"
+        );
+        assert!(
+            !killed_by_restart(137, false, after, engine),
+            "started by this engine"
+        );
+        assert!(
+            !killed_by_restart(137, false, before, None),
+            "unknown is not a restart"
+        );
+    }
+
+    #[test]
+    fn the_engine_start_is_known_here() {
+        let started = engine_started_at().expect("/proc/stat has btime");
+        assert!(started <= time::OffsetDateTime::now_utc());
     }
 
     #[test]
