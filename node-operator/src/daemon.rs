@@ -22,7 +22,7 @@ use solana_sdk::signature::{Keypair, Signature, Signer};
 use solana_sdk::transaction::Transaction;
 
 use crate::config::PriorityFeePolicy;
-use crate::gpu::GpuInventory;
+use crate::gpu::{GpuHealth, GpuInventory};
 use crate::inputs::{Fetcher, InputError};
 use crate::journal::{JobProgress, Journal, JournalEntry};
 use crate::metrics::{JobResult, NodeMetrics};
@@ -77,6 +77,8 @@ pub struct Daemon {
     pub store: OutputStore,
     pub journal: Journal,
     pub gpus: GpuInventory,
+    /// ECC, retired-page and Xid watch of the GPUs (None without NVML).
+    pub gpu_health: Option<GpuHealth>,
     pub metrics: Arc<NodeMetrics>,
     pub work_dir: PathBuf,
     pub max_output_bytes: u64,
@@ -257,7 +259,19 @@ impl Daemon {
                     Err(e) => tracing::warn!(%job, "cannot read the assigned job, retrying: {e}"),
                 }
             }
+            NodeStatus::Queued if !self.gpu_problems().is_empty() => {
+                tracing::error!(
+                    problems = ?self.gpu_problems(),
+                    "a GPU is unhealthy: leaving the queue"
+                );
+                self.leave_queue().await;
+            }
             NodeStatus::Idle if !node.suspended && !*shutdown.borrow() => {
+                let problems = self.gpu_problems();
+                if !problems.is_empty() {
+                    tracing::error!(?problems, "refusing to arm: a GPU is unhealthy");
+                    return;
+                }
                 let profile = &node.profile;
                 if let Some(problem) =
                     self.gpus
@@ -270,6 +284,13 @@ impl Daemon {
             }
             _ => {}
         }
+    }
+
+    fn gpu_problems(&self) -> Vec<String> {
+        self.gpu_health
+            .as_ref()
+            .map(GpuHealth::problems)
+            .unwrap_or_default()
     }
 
     async fn arm_logged(&self) {

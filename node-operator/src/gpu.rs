@@ -204,6 +204,112 @@ impl GpuInventory {
     }
 }
 
+/// Watches NVML for what makes a GPU unfit for paid work: uncorrected ECC
+/// errors since the last reset, memory pages waiting to be retired (a GPU
+/// reset retires them) and critical Xid errors (driver events, remembered
+/// until ake-node restarts: reset the GPU, then restart the daemon).
+#[derive(Clone)]
+pub struct GpuHealth {
+    nvml: Arc<Nvml>,
+    uuids: Vec<String>,
+    xids: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl GpuInventory {
+    /// The health watch of every GPU (None without NVML); starts a thread
+    /// that listens for critical Xid events.
+    pub fn health(&self) -> Option<GpuHealth> {
+        let Self::Nvml { nvml, devices } = self else {
+            return None;
+        };
+        let health = GpuHealth {
+            nvml: Arc::clone(nvml),
+            uuids: devices.iter().map(|d| d.uuid.clone()).collect(),
+            xids: Arc::default(),
+        };
+        let (nvml, xids) = (Arc::clone(nvml), Arc::clone(&health.xids));
+        let spawned = std::thread::Builder::new()
+            .name("ake-xid".into())
+            .spawn(move || watch_xids(&nvml, &xids));
+        if let Err(e) = spawned {
+            tracing::warn!("cannot watch for Xid errors: {e}");
+        }
+        Some(health)
+    }
+}
+
+impl GpuHealth {
+    /// Why a GPU must not take jobs now; empty when all are healthy. A
+    /// query the device does not support says nothing.
+    pub fn problems(&self) -> Vec<String> {
+        use nvml_wrapper::enum_wrappers::device::{EccCounter, MemoryError};
+        let mut problems = self.xids.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        for uuid in &self.uuids {
+            let Ok(device) = self.nvml.device_by_uuid(uuid.as_str()) else {
+                problems.push(format!("GPU {uuid} is no longer visible to NVML"));
+                continue;
+            };
+            if let Ok(n @ 1..) =
+                device.total_ecc_errors(MemoryError::Uncorrected, EccCounter::Volatile)
+            {
+                problems.push(format!(
+                    "GPU {uuid} has {n} uncorrected ECC errors since its last reset"
+                ));
+            }
+            if let Ok(true) = device.are_pages_pending_retired() {
+                problems.push(format!(
+                    "GPU {uuid} has memory pages waiting to be retired: reset the GPU"
+                ));
+            }
+        }
+        problems
+    }
+}
+
+/// Records every critical Xid the driver reports, until NVML stops answering.
+fn watch_xids(nvml: &Nvml, xids: &std::sync::Mutex<Vec<String>>) {
+    use nvml_wrapper::bitmasks::event::EventTypes;
+    let Ok(mut set) = nvml.create_event_set() else {
+        return;
+    };
+    let count = nvml.device_count().unwrap_or(0);
+    for index in 0..count {
+        let registered = nvml
+            .device_by_index(index)
+            .map_err(|e| e.to_string())
+            .and_then(|d| {
+                d.register_events(EventTypes::CRITICAL_XID_ERROR, set)
+                    .map_err(|e| e.to_string())
+            });
+        match registered {
+            Ok(back) => set = back,
+            Err(e) => {
+                tracing::warn!("Xid events are not available: {e}");
+                return;
+            }
+        }
+    }
+    loop {
+        match set.wait(1_000) {
+            Ok(event) => {
+                let uuid = event.device.uuid().unwrap_or_else(|_| "?".into());
+                let xid = match event.event_data {
+                    Some(nvml_wrapper::enums::event::XidError::Value(xid)) => xid.to_string(),
+                    _ => "(unknown)".into(),
+                };
+                let problem = format!("GPU {uuid} reported critical Xid {xid}");
+                tracing::error!("{problem}");
+                xids.lock().unwrap_or_else(|e| e.into_inner()).push(problem);
+            }
+            Err(NvmlError::Timeout) => {}
+            Err(e) => {
+                tracing::warn!("stopped watching Xid events: {e}");
+                return;
+            }
+        }
+    }
+}
+
 /// Point-in-time readings of one GPU.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GpuSample {

@@ -194,6 +194,7 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
         runtime: docker,
         store: OutputStore::from_url(&config.output_store)?,
         journal: Journal::open(&config.journal_path)?,
+        gpu_health: gpus.health(),
         gpus,
         metrics,
         work_dir: config.work_dir.clone(),
@@ -339,9 +340,19 @@ async fn doctor(cli: &Cli) -> anyhow::Result<()> {
             )
         }
     }
-    match detect_gpus(config.nvml_lib_path.as_deref()) {
+    let inventory = detect_gpus(config.nvml_lib_path.as_deref());
+    match &inventory {
         GpuInventory::Nvml { devices, .. } => {
             check(true, &format!("NVML sees {} GPU(s)", devices.len()), "");
+            let problems = inventory.health().map(|h| h.problems()).unwrap_or_default();
+            healthy &= check(
+                problems.is_empty(),
+                "GPUs are healthy (no uncorrected ECC errors, no pages pending retirement)",
+                &format!(
+                    "{}; the node stays out of the queue until fixed",
+                    problems.join("; ")
+                ),
+            );
             println!("        a GPU container round trip needs an image with the NVIDIA runtime; run a CUDA image with `docker run --gpus all` to check the container toolkit");
         }
         GpuInventory::None { reason } => {

@@ -37,6 +37,7 @@ struct World {
     image: TestImage,
     _clock: tokio::task::JoinHandle<()>,
     _server: tokio::task::JoinHandle<()>,
+    nvml: Option<(PathBuf, PathBuf)>,
 }
 
 fn free_port() -> u16 {
@@ -47,8 +48,22 @@ fn free_port() -> u16 {
         .port()
 }
 
+fn cpu_profile() -> HardwareProfile {
+    HardwareProfile {
+        gpu_model: "CPU".into(),
+        vram_mib: 0,
+        benchmark_hash: [0; 32],
+    }
+}
+
 impl World {
     async fn start() -> World {
+        Self::start_as(cpu_profile(), None).await
+    }
+
+    /// A node registered with `profile`; `nvml` is the fake NVML library the
+    /// daemon loads and the file its health state is read from.
+    async fn start_as(profile: HardwareProfile, nvml: Option<(PathBuf, PathBuf)>) -> World {
         let params = ClusterParams::load(
             &Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations/localnet.toml"),
         )
@@ -76,11 +91,6 @@ impl World {
         send_instructions(chain, &owner, &[], &[stake], Fees::default())
             .await
             .unwrap();
-        let profile = HardwareProfile {
-            gpu_model: "CPU".into(),
-            vram_mib: 0,
-            benchmark_hash: [0; 32],
-        };
         let register = ixs::register_node(owner.pubkey(), hot.pubkey(), pda::market(0), 1, profile);
         send_instructions(chain, &owner, &[&hot], &[register], Fees::default())
             .await
@@ -95,6 +105,7 @@ impl World {
             image: TestImage::acquire(),
             _clock: clock,
             _server: server,
+            nvml,
         }
     }
 
@@ -126,6 +137,7 @@ work_dir = "{d}/work"
 journal_path = "{d}/journal.redb"
 metrics_addr = "127.0.0.1:{port}"
 output_store = "file://{d}/store"
+{nvml}
 max_output_files = 1000
 deadline_reserve_secs = 20
 
@@ -142,7 +154,12 @@ shm_size_mb = 64
 tmp_size_mb = 64
 "#,
                 url = self.url,
-                port = free_port()
+                port = free_port(),
+                nvml = self
+                    .nvml
+                    .as_ref()
+                    .map(|(lib, _)| format!("nvml_lib_path = \"{}\"", lib.display()))
+                    .unwrap_or_default()
             ),
         )
         .unwrap();
@@ -165,6 +182,9 @@ tmp_size_mb = 64
             Some(step) => cmd.env("AKE_NODE_CRASH_AFTER", step),
             None => cmd.env_remove("AKE_NODE_CRASH_AFTER"),
         };
+        if let Some((_, state)) = &self.nvml {
+            cmd.env("FAKE_NVML_STATE", state);
+        }
         cmd.spawn().expect("spawn ake-node")
     }
 
@@ -950,4 +970,54 @@ async fn sigterm_takes_a_waiting_node_out_of_the_queue() {
         NodeStatus::Idle,
         "no job can be assigned to a stopped node"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unhealthy_gpu_takes_the_node_out_of_the_queue() {
+    if runtime(Default::default(), "gpu_health").await.is_none() {
+        return;
+    }
+    let state = tempfile::NamedTempFile::new().unwrap();
+    // What the fake NVML's first GPU is: one H100 with 81,559 MiB.
+    let h100 = HardwareProfile {
+        gpu_model: "NVIDIA H100 80GB HBM3".into(),
+        vram_mib: 81_559,
+        benchmark_hash: [0; 32],
+    };
+    let nvml = (fake_nvml().to_path_buf(), state.path().to_path_buf());
+    let world = World::start_as(h100, Some(nvml)).await;
+    let p = world.protocol();
+    let node_key = pda::node(&world.hot.pubkey());
+    let mut daemon = world.spawn_daemon(None);
+    let wait_for = |want: NodeStatus| {
+        let p = &p;
+        let world = &world;
+        async move {
+            let end = Instant::now() + Duration::from_secs(60);
+            while p.node(&node_key).await.unwrap().unwrap().status != want {
+                assert!(
+                    Instant::now() < end,
+                    "never {want:?}; log:\n{}",
+                    world.log()
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    wait_for(NodeStatus::Queued).await;
+    std::fs::write(state.path(), "ecc=2\n").unwrap();
+    wait_for(NodeStatus::Idle).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let node = p.node(&node_key).await.unwrap().unwrap();
+    assert_eq!(
+        node.status,
+        NodeStatus::Idle,
+        "it does not re-arm while unhealthy"
+    );
+    assert!(
+        world.log().contains("uncorrected ECC errors"),
+        "{}",
+        world.log()
+    );
+    assert!(stop(&mut daemon).success());
 }

@@ -2,102 +2,12 @@
 //! The shim exports exactly the NVML symbols nvml-wrapper 0.13 calls for our queries and
 //! simulates two GPUs whose energy counters advance by a fixed step on every read.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
+mod support;
+
+use std::path::Path;
 
 use ake_node::gpu::{detect_gpus, GpuError, GpuInventory};
-
-/// mJ added to a GPU's energy counter on every nvmlDeviceGetTotalEnergyConsumption call.
-const ENERGY_STEP_MJ: [u64; 2] = [1_500, 2_250];
-
-const SHIM_C: &str = r#"
-#include <stdio.h>
-#include <string.h>
-
-typedef struct { const char *name; const char *uuid; unsigned long long total, used;
-                 unsigned gpu_util, mem_util, power_mw, temp_c;
-                 unsigned long long energy, energy_step; } fake_gpu;
-typedef struct { unsigned version; unsigned long long total, reserved, free, used; } nvmlMemory_v2_t;
-typedef struct { unsigned gpu, memory; } nvmlUtilization_t;
-typedef fake_gpu *nvmlDevice_t;
-
-enum { OK = 0, INVALID_ARGUMENT = 2, NOT_FOUND = 6, INSUFFICIENT_SIZE = 7 };
-
-static fake_gpu gpus[2] = {
-    { "NVIDIA H100 80GB HBM3", "GPU-11111111-2222-3333-4444-555555555555",
-      85520809984ULL, 1073741824ULL, 87, 45, 312000, 64, 1000000ULL, 1500ULL },
-    { "NVIDIA GeForce RTX 4090", "GPU-aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
-      25757220864ULL, 536870912ULL, 12, 3, 95000, 41, 5000000ULL, 2250ULL },
-};
-
-static int copy_str(const char *src, char *dst, unsigned len) {
-    if (strlen(src) + 1 > len) return INSUFFICIENT_SIZE;
-    strcpy(dst, src);
-    return OK;
-}
-
-int nvmlInit_v2(void) { return OK; }
-int nvmlShutdown(void) { return OK; }
-const char *nvmlErrorString(int r) { return r == NOT_FOUND ? "Not Found" : "fake nvml error"; }
-int nvmlSystemGetDriverVersion(char *v, unsigned len) { return copy_str("550.54.15", v, len); }
-int nvmlDeviceGetCount_v2(unsigned *n) { *n = 2; return OK; }
-int nvmlDeviceGetHandleByIndex_v2(unsigned i, nvmlDevice_t *d) {
-    if (i >= 2) return INVALID_ARGUMENT;
-    *d = &gpus[i];
-    return OK;
-}
-int nvmlDeviceGetHandleByUUID(const char *uuid, nvmlDevice_t *d) {
-    for (int i = 0; i < 2; i++)
-        if (strcmp(uuid, gpus[i].uuid) == 0) { *d = &gpus[i]; return OK; }
-    return NOT_FOUND;
-}
-int nvmlDeviceGetName(nvmlDevice_t d, char *n, unsigned len) { return copy_str(d->name, n, len); }
-int nvmlDeviceGetUUID(nvmlDevice_t d, char *u, unsigned len) { return copy_str(d->uuid, u, len); }
-int nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t d, nvmlMemory_v2_t *m) {
-    if ((m->version >> 24) != 2 || (m->version & 0xffffff) != sizeof(nvmlMemory_v2_t))
-        return INVALID_ARGUMENT;
-    m->total = d->total; m->used = d->used; m->reserved = 0; m->free = d->total - d->used;
-    return OK;
-}
-int nvmlDeviceGetUtilizationRates(nvmlDevice_t d, nvmlUtilization_t *u) {
-    u->gpu = d->gpu_util; u->memory = d->mem_util; return OK;
-}
-int nvmlDeviceGetPowerUsage(nvmlDevice_t d, unsigned *p) { *p = d->power_mw; return OK; }
-int nvmlDeviceGetTemperature(nvmlDevice_t d, int sensor, unsigned *t) {
-    if (sensor != 0) return INVALID_ARGUMENT;
-    *t = d->temp_c; return OK;
-}
-int nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t d, unsigned long long *e) {
-    d->energy += d->energy_step; *e = d->energy; return OK;
-}
-"#;
-
-const H100: &str = "GPU-11111111-2222-3333-4444-555555555555";
-const RTX4090: &str = "GPU-aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
-
-/// Compiles the shim once per test process.
-fn fake_nvml() -> &'static Path {
-    static SHIM: OnceLock<PathBuf> = OnceLock::new();
-    SHIM.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("ake-fake-nvml-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("fake_nvml.c"), SHIM_C).unwrap();
-        let lib = dir.join("libnvidia-ml-fake.so");
-        let out = Command::new("gcc")
-            .args(["-shared", "-fPIC", "-O1", "-o"])
-            .arg(&lib)
-            .arg(dir.join("fake_nvml.c"))
-            .output()
-            .expect("gcc is needed to build the fake libnvidia-ml (apt-get install -y gcc)");
-        assert!(
-            out.status.success(),
-            "compiling the NVML shim failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        lib
-    })
-}
+use support::{fake_nvml, ENERGY_STEP_MJ, H100, RTX4090};
 
 fn inventory() -> GpuInventory {
     let inventory = detect_gpus(Some(fake_nvml()));
@@ -223,6 +133,35 @@ fn a_node_never_claims_more_than_nvml_sees() {
         .claim_problem(1, "NVIDIA H100 80GB HBM3", 81_559)
         .unwrap()
         .contains("no GPU"));
+}
+
+#[test]
+fn ecc_errors_pending_retirement_and_xid_make_a_gpu_unhealthy() {
+    let state = std::env::temp_dir().join(format!("ake-nvml-state-{}", std::process::id()));
+    std::fs::write(&state, "").unwrap();
+    // Only this test reads the health state.
+    std::env::set_var("FAKE_NVML_STATE", &state);
+    let health = inventory().health().unwrap();
+    assert_eq!(health.problems(), Vec::<String>::new());
+    std::fs::write(&state, "ecc=3\n").unwrap();
+    let problems = health.problems();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].contains(&format!("GPU {H100} has 3 uncorrected ECC errors")));
+    std::fs::write(&state, "pending=1\n").unwrap();
+    assert!(health.problems()[0].contains("pages waiting to be retired"));
+    std::fs::write(&state, "xid=79\n").unwrap();
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !health
+        .problems()
+        .iter()
+        .any(|p| p.contains("critical Xid 79"))
+    {
+        assert!(std::time::Instant::now() < end, "{:?}", health.problems());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // An Xid is remembered after the driver moves on.
+    std::fs::write(&state, "").unwrap();
+    assert!(health.problems().iter().any(|p| p.contains("Xid 79")));
 }
 
 #[tokio::test]

@@ -4,9 +4,9 @@
 #![allow(dead_code)]
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use ake_node::config::RuntimeSettings;
 use ake_node::runtime::DockerRuntime;
@@ -132,4 +132,136 @@ pub fn unique() -> String {
         .unwrap()
         .as_nanos();
     format!("{}-{nanos}", std::process::id())
+}
+
+/// mJ added to a GPU's energy counter on every nvmlDeviceGetTotalEnergyConsumption call.
+pub const ENERGY_STEP_MJ: [u64; 2] = [1_500, 2_250];
+
+const SHIM_C: &str = r#"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct { const char *name; const char *uuid; unsigned long long total, used;
+                 unsigned gpu_util, mem_util, power_mw, temp_c;
+                 unsigned long long energy, energy_step; } fake_gpu;
+typedef struct { unsigned version; unsigned long long total, reserved, free, used; } nvmlMemory_v2_t;
+typedef struct { unsigned gpu, memory; } nvmlUtilization_t;
+typedef fake_gpu *nvmlDevice_t;
+
+enum { OK = 0, INVALID_ARGUMENT = 2, NOT_FOUND = 6, INSUFFICIENT_SIZE = 7 };
+
+static fake_gpu gpus[2] = {
+    { "NVIDIA H100 80GB HBM3", "GPU-11111111-2222-3333-4444-555555555555",
+      85520809984ULL, 1073741824ULL, 87, 45, 312000, 64, 1000000ULL, 1500ULL },
+    { "NVIDIA GeForce RTX 4090", "GPU-aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+      25757220864ULL, 536870912ULL, 12, 3, 95000, 41, 5000000ULL, 2250ULL },
+};
+
+static int copy_str(const char *src, char *dst, unsigned len) {
+    if (strlen(src) + 1 > len) return INSUFFICIENT_SIZE;
+    strcpy(dst, src);
+    return OK;
+}
+
+int nvmlInit_v2(void) { return OK; }
+int nvmlShutdown(void) { return OK; }
+const char *nvmlErrorString(int r) { return r == NOT_FOUND ? "Not Found" : "fake nvml error"; }
+int nvmlSystemGetDriverVersion(char *v, unsigned len) { return copy_str("550.54.15", v, len); }
+int nvmlDeviceGetCount_v2(unsigned *n) { *n = 2; return OK; }
+int nvmlDeviceGetHandleByIndex_v2(unsigned i, nvmlDevice_t *d) {
+    if (i >= 2) return INVALID_ARGUMENT;
+    *d = &gpus[i];
+    return OK;
+}
+int nvmlDeviceGetHandleByUUID(const char *uuid, nvmlDevice_t *d) {
+    for (int i = 0; i < 2; i++)
+        if (strcmp(uuid, gpus[i].uuid) == 0) { *d = &gpus[i]; return OK; }
+    return NOT_FOUND;
+}
+int nvmlDeviceGetName(nvmlDevice_t d, char *n, unsigned len) { return copy_str(d->name, n, len); }
+int nvmlDeviceGetUUID(nvmlDevice_t d, char *u, unsigned len) { return copy_str(d->uuid, u, len); }
+int nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t d, nvmlMemory_v2_t *m) {
+    if ((m->version >> 24) != 2 || (m->version & 0xffffff) != sizeof(nvmlMemory_v2_t))
+        return INVALID_ARGUMENT;
+    m->total = d->total; m->used = d->used; m->reserved = 0; m->free = d->total - d->used;
+    return OK;
+}
+int nvmlDeviceGetUtilizationRates(nvmlDevice_t d, nvmlUtilization_t *u) {
+    u->gpu = d->gpu_util; u->memory = d->mem_util; return OK;
+}
+int nvmlDeviceGetPowerUsage(nvmlDevice_t d, unsigned *p) { *p = d->power_mw; return OK; }
+int nvmlDeviceGetTemperature(nvmlDevice_t d, int sensor, unsigned *t) {
+    if (sensor != 0) return INVALID_ARGUMENT;
+    *t = d->temp_c; return OK;
+}
+int nvmlDeviceGetTotalEnergyConsumption(nvmlDevice_t d, unsigned long long *e) {
+    d->energy += d->energy_step; *e = d->energy; return OK;
+}
+
+/* Health: the file named by FAKE_NVML_STATE may hold "ecc=<n>", "pending=1"
+   or "xid=<n>" lines, all about the first GPU; read on every call. */
+static unsigned long long state_value(const char *key) {
+    const char *path = getenv("FAKE_NVML_STATE");
+    if (!path) return 0;
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    char line[128]; unsigned long long v = 0; size_t n = strlen(key);
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, key, n) == 0 && line[n] == '=') v = strtoull(line + n + 1, 0, 10);
+    fclose(f);
+    return v;
+}
+int nvmlDeviceGetTotalEccErrors(nvmlDevice_t d, int type, int counter, unsigned long long *c) {
+    /* type 1: uncorrected; counter 0: volatile (since the last reset) */
+    *c = (d == &gpus[0] && type == 1 && counter == 0) ? state_value("ecc") : 0;
+    return OK;
+}
+int nvmlDeviceGetRetiredPagesPendingStatus(nvmlDevice_t d, int *pending) {
+    *pending = d == &gpus[0] ? (int)state_value("pending") : 0;
+    return OK;
+}
+typedef struct { nvmlDevice_t device; unsigned long long type, data; unsigned gi, ci; } nvmlEventData_t;
+static int event_set;
+static unsigned long long delivered_xid;
+int nvmlEventSetCreate(void **set) { *set = &event_set; return OK; }
+int nvmlEventSetFree(void *set) { return OK; }
+int nvmlDeviceRegisterEvents(nvmlDevice_t d, unsigned long long types, void *set) { return OK; }
+int nvmlEventSetWait_v2(void *set, nvmlEventData_t *data, unsigned timeout_ms) {
+    unsigned long long xid = state_value("xid");
+    if (xid && xid != delivered_xid) {
+        delivered_xid = xid;
+        data->device = &gpus[0]; data->type = 0x8; data->data = xid; data->gi = data->ci = 0;
+        return OK;
+    }
+    usleep(timeout_ms * 1000);
+    return 10; /* NVML_ERROR_TIMEOUT */
+}
+"#;
+
+pub const H100: &str = "GPU-11111111-2222-3333-4444-555555555555";
+pub const RTX4090: &str = "GPU-aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
+
+/// Compiles the shim once per test process.
+pub fn fake_nvml() -> &'static Path {
+    static SHIM: OnceLock<PathBuf> = OnceLock::new();
+    SHIM.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("ake-fake-nvml-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("fake_nvml.c"), SHIM_C).unwrap();
+        let lib = dir.join("libnvidia-ml-fake.so");
+        let out = Command::new("gcc")
+            .args(["-shared", "-fPIC", "-O1", "-o"])
+            .arg(&lib)
+            .arg(dir.join("fake_nvml.c"))
+            .output()
+            .expect("gcc is needed to build the fake libnvidia-ml (apt-get install -y gcc)");
+        assert!(
+            out.status.success(),
+            "compiling the NVML shim failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        lib
+    })
 }

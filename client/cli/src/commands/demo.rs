@@ -262,6 +262,7 @@ pub async fn run(g: &GlobalArgs, a: DemoArgs) -> anyhow::Result<()> {
         store: OutputStore::from_url(&format!("file://{}", work.path().join("store").display()))?,
         journal: Journal::open(&work.path().join("journal.redb"))?,
         gpus: detect_gpus(None),
+        gpu_health: None,
         metrics: Arc::new(NodeMetrics::new()),
         work_dir: work.path().join("jobs"),
         max_output_bytes: 64 << 20,
