@@ -123,6 +123,8 @@ pub struct MarketEntry {
     pub max_releases: u8,
     pub release_budget: u16,
     pub release_budget_window_secs: u32,
+    /// A GPU market (nodes need registered GPUs) or a CPU market.
+    pub gpu_required: bool,
 }
 
 /// Everything the programs need, in their own types and base units.
@@ -288,6 +290,7 @@ impl ClusterParams {
                     budget: entry.release_budget,
                     budget_window_secs: entry.release_budget_window_secs,
                 },
+                gpu_required: entry.gpu_required,
             };
             args.validate().map_err(|err| {
                 invalid(

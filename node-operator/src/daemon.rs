@@ -521,7 +521,14 @@ impl Daemon {
                 Err(e) => return Err(self.input_failure(job, e).await),
             }
         };
-        let uuids = self.gpus_for(job)?;
+        let gpu_market = self
+            .protocol
+            .market_at(&job.market)
+            .await
+            .map_err(retry)?
+            .gpu_required
+            != 0;
+        let uuids = self.gpus_for(job, gpu_market)?;
         let run = JobSpec {
             job_id: id.clone(),
             image: spec.image.clone(),
@@ -709,13 +716,13 @@ impl Daemon {
         })
     }
 
-    /// Exactly the GPUs the job pays for, never fewer; none on a node
-    /// without GPUs (a CPU market, where `gpus` counts CPU slots).
-    fn gpus_for(&self, job: &Job) -> Result<Vec<String>, StepError> {
-        let devices = self.gpus.devices();
-        if devices.is_empty() {
+    /// Exactly the GPUs the job pays for on a GPU market, never fewer;
+    /// none on a CPU market, where `gpus` counts CPU slots.
+    fn gpus_for(&self, job: &Job, gpu_market: bool) -> Result<Vec<String>, StepError> {
+        if !gpu_market {
             return Ok(Vec::new());
         }
+        let devices = self.gpus.devices();
         if devices.len() < usize::from(job.gpus) {
             return Err(fail(
                 ReleaseReason::ResourcesMissing,

@@ -126,6 +126,7 @@ pub fn default_market() -> MarketArgs {
             budget: RELEASE_BUDGET,
             budget_window_secs: RELEASE_BUDGET_WINDOW_SECS,
         },
+        gpu_required: true,
     }
 }
 

@@ -132,4 +132,6 @@ pub enum MarketError {
     GpuSecondsExceedWall,
     #[msg("a result must report at least one second of work; hand the job back with release_job instead")]
     UsageZero,
+    #[msg("this is a GPU market: register the node with its GPUs (model and VRAM), or serve a CPU market")]
+    GpuMarketNeedsGpus,
 }

@@ -457,3 +457,35 @@ async fn config_bounds_and_authority() {
     let ix = ixs::create_market(stranger.pubkey(), chain.mint, 1, default_market());
     chain.send_ok(&[ix], &[&stranger.key]).await;
 }
+
+#[tokio::test]
+async fn a_node_without_gpus_cannot_serve_a_gpu_market() {
+    // The harness market is a GPU market; a node registered as CPU-only
+    // (no VRAM) can never take its jobs, and nothing moves.
+    let mut chain = Chain::start().await;
+    let owner = chain.user(1_000 * AKE).await;
+    chain.deposit_stake(&owner, 1_000 * AKE).await.unwrap();
+    let signer = Keypair::new();
+    chain.airdrop(&signer.pubkey(), 1_000_000_000).await;
+    let cpu = ake_market::state::HardwareProfile {
+        gpu_model: "CPU".into(),
+        vram_mib: 0,
+        benchmark_hash: [0; 32],
+    };
+    let register = ixs::register_node(owner.pubkey(), signer.pubkey(), pda::market(0), 1, cpu);
+    chain.send_ok(&[register], &[&owner.key, &signer]).await;
+    let node = TestNode {
+        account: pda::node(&signer.pubkey()),
+        owner,
+        signer,
+    };
+    let stake_before = chain.stake_of(&node.owner.pubkey()).await;
+    assert_market_error(
+        chain.node_ready(&node).await,
+        MarketError::GpuMarketNeedsGpus,
+    );
+    let n: Node = chain.account(&node.account).await.unwrap();
+    assert_eq!(n.status, ake_market::state::NodeStatus::Idle);
+    let stake: Stake = chain.stake_of(&node.owner.pubkey()).await;
+    assert_eq!(stake.locked, stake_before.locked, "nothing locked");
+}

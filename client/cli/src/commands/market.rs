@@ -21,6 +21,8 @@ pub struct MarketView {
     pub index: u16,
     pub address: String,
     pub name: String,
+    /// A GPU market (nodes need registered GPUs) or a CPU market.
+    pub gpu_required: bool,
     pub rate_micro_usd: u64,
     pub min_stake_per_gpu: u64,
     pub max_gpus_per_job: u16,
@@ -48,6 +50,7 @@ pub async fn run(g: &GlobalArgs, c: MarketCommand) -> anyhow::Result<()> {
             index,
             address: ake_sdk::pda::market(index).to_string(),
             name: m.name_str().to_string(),
+            gpu_required: m.gpu_required != 0,
             rate_micro_usd: m.rate_micro_usd,
             min_stake_per_gpu: m.min_stake_per_gpu,
             max_gpus_per_job: m.max_gpus_per_job,
@@ -64,9 +67,10 @@ pub async fn run(g: &GlobalArgs, c: MarketCommand) -> anyhow::Result<()> {
             .iter()
             .map(|v| {
                 format!(
-                    "market {} {} ({}): {} per GPU-second, up to {} GPUs x {} s, {} AKE stake per GPU\n  queued jobs {}  waiting nodes {}  in flight {}  escrow {} AKE  burned {} AKE",
+                    "market {} {} ({}, {}): {} per GPU-second, up to {} GPUs x {} s, {} AKE stake per GPU\n  queued jobs {}  waiting nodes {}  in flight {}  escrow {} AKE  burned {} AKE",
                     v.index,
                     v.name,
+                    if v.gpu_required { "GPU" } else { "CPU" },
                     v.address,
                     usd(v.rate_micro_usd),
                     v.max_gpus_per_job,

@@ -18,6 +18,9 @@ pub struct MarketArgs {
     pub posting_fee_micro_usd: u64,
     pub collateral: CollateralArgs,
     pub release: ReleaseArgs,
+    /// GPU market: only nodes registered with GPUs (VRAM > 0) may take its
+    /// jobs. Otherwise a CPU market, where a job's `gpus` counts CPU slots.
+    pub gpu_required: bool,
 }
 
 /// What a job puts at risk (see `math::execution_collateral`).
@@ -99,6 +102,7 @@ impl MarketArgs {
         market.max_releases = r.max_releases;
         market.release_budget = r.budget;
         market.release_budget_window_secs = r.budget_window_secs;
+        market.gpu_required = u8::from(self.gpu_required);
         Ok(())
     }
 

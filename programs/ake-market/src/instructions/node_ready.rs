@@ -42,6 +42,10 @@ pub fn handler(mut ctx: Context<NodeReady>) -> Result<()> {
     require!(a.node.status == NodeStatus::Idle, MarketError::NodeNotIdle);
 
     let mut market = a.market.load_mut()?;
+    require!(
+        market.gpu_required == 0 || a.node.profile.vram_mib > 0,
+        MarketError::GpuMarketNeedsGpus
+    );
     let queue_lock = market
         .min_stake_per_gpu
         .checked_mul(u64::from(a.node.gpus))

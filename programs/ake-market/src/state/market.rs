@@ -62,7 +62,9 @@ pub struct Market {
     pub escrow_bump: u8,
     /// Hand-backs a job may take before it is refunded.
     pub max_releases: u8,
-    pub _reserved: [u8; 3],
+    /// 1: a GPU market (nodes need registered GPUs); 0: a CPU market.
+    pub gpu_required: u8,
+    pub _reserved: [u8; 2],
     pub jobs: [QueueEntry; JOB_QUEUE_CAPACITY],
     pub nodes: [QueueEntry; NODE_QUEUE_CAPACITY],
     pub in_flight: [InFlightEntry; IN_FLIGHT_CAPACITY],
