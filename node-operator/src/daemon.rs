@@ -127,7 +127,12 @@ fn fail(reason: ReleaseReason, detail: impl std::fmt::Display) -> StepError {
 /// Seconds before the free hand-back window closes from which a job whose
 /// container has not started is handed back rather than retried: a release
 /// must land while it is still free.
-const RELEASE_MARGIN_SECS: i64 = 15;
+const RELEASE_MARGIN_SECS: i64 = 30;
+
+/// A remote spec is a small TOML document, never a download of its own.
+const MAX_REMOTE_SPEC_BYTES: u64 = 1 << 20;
+/// Inputs a remote spec may list (an inline spec fits far fewer).
+const MAX_REMOTE_INPUTS: usize = 256;
 
 /// Less budget than this left after an engine restart: hand the job back
 /// rather than start a run that can only be cut short.
@@ -494,7 +499,8 @@ impl Daemon {
         let id = attempt.key();
         let work_dir = self.work_dir.join(&id);
         let limits = self.time_limits(job).await?;
-        if !self.container_started(attempt).await && limits.stop_by <= Instant::now() {
+        let started = self.container_started(attempt).await;
+        if !started && limits.stop_by <= Instant::now() {
             return Err(fail(
                 ReleaseReason::DeadlineUnreachable,
                 format!(
@@ -518,7 +524,7 @@ impl Daemon {
                 .await;
             match fetched {
                 Ok(dir) => Some(dir),
-                Err(e) => return Err(self.input_failure(job, e).await),
+                Err(e) => return Err(self.input_failure(limits.fetch_by, e).await),
             }
         };
         let gpu_market = self
@@ -544,7 +550,8 @@ impl Daemon {
             work_dir,
             timeout: Duration::from_secs(u64::from(job.max_duration_secs)),
             stop_by: Some(limits.stop_by),
-            prepare_by: Some(limits.fetch_by),
+            // A container that already ran is reattached whatever the time.
+            prepare_by: (!started).then_some(limits.fetch_by),
             max_output_bytes: spec.max_output_bytes.min(self.max_output_bytes),
             max_output_files: self.max_output_files,
         };
@@ -578,7 +585,7 @@ impl Daemon {
             Err(e) => {
                 let reason = release_reason_for(&e);
                 return Err(self
-                    .before_start(job, reason, e.to_string(), e.is_retryable())
+                    .before_start(limits.fetch_by, reason, e.to_string(), e.is_retryable())
                     .await);
             }
         };
@@ -637,26 +644,23 @@ impl Daemon {
     /// the job fails here and is handed back while that is still free.
     async fn before_start(
         &self,
-        job: &Job,
+        fetch_by: Instant,
         reason: ReleaseReason,
         detail: String,
         retryable: bool,
     ) -> StepError {
-        if !retryable {
-            return fail(reason, detail);
+        // Retried while there is time to start: until the free hand-back
+        // window is about to close (so the hand-back is free), or, picked up
+        // past it, while the run could still happen.
+        if retryable && Instant::now() + Duration::from_secs(1) < fetch_by {
+            return StepError::Retry(detail);
         }
-        match self.protocol.chain.clock().await {
-            Ok(clock)
-                if clock.unix_timestamp >= job.terms.release_window_end - RELEASE_MARGIN_SECS =>
-            {
-                fail(
-                    reason,
-                    format!("still failing as the free hand-back window closes: {detail}"),
-                )
-            }
-            // Unknown is not failed: without the chain's clock, keep trying.
-            _ => StepError::Retry(detail),
-        }
+        let detail = if retryable {
+            format!("still failing as the time to start runs out: {detail}")
+        } else {
+            detail
+        };
+        fail(reason, detail)
     }
 
     /// The job's time limits as local instants, from the chain's clock.
@@ -673,10 +677,16 @@ impl Daemon {
             Instant::now() + Duration::from_secs(secs)
         };
         let reserve = i64::try_from(self.deadline_reserve.as_secs()).unwrap_or(i64::MAX);
-        Ok(TimeLimits {
-            fetch_by: at(job.terms.release_window_end - RELEASE_MARGIN_SECS),
-            stop_by: at(job.deadline.saturating_sub(reserve)),
-        })
+        let stop_by = at(job.deadline.saturating_sub(reserve));
+        let window_end = job.terms.release_window_end - RELEASE_MARGIN_SECS;
+        // Past the free window (a late pickup) a hand-back costs stake:
+        // better to keep trying while the run could still happen.
+        let fetch_by = if now < window_end {
+            at(window_end)
+        } else {
+            stop_by
+        };
+        Ok(TimeLimits { fetch_by, stop_by })
     }
 
     /// What to run: the inline spec, or the remote one fetched under the
@@ -696,10 +706,16 @@ impl Daemon {
         let path = dir.join("spec.toml");
         if let Err(e) = self
             .fetcher
-            .fetch_to(&remote.uri, &remote.sha256, &path, fetch_by)
+            .fetch_to(
+                &remote.uri,
+                &remote.sha256,
+                &path,
+                fetch_by,
+                MAX_REMOTE_SPEC_BYTES,
+            )
             .await
         {
-            return Err(self.input_failure(job, e).await);
+            return Err(self.input_failure(fetch_by, e).await);
         }
         let text = tokio::fs::read(&path).await.map_err(retry)?;
         let text = String::from_utf8(text).map_err(|_| {
@@ -708,12 +724,22 @@ impl Daemon {
                 "the remote spec is not UTF-8 TOML",
             )
         })?;
-        RemoteSpecFile::parse(&text).map_err(|e| {
+        let spec = RemoteSpecFile::parse(&text).map_err(|e| {
             fail(
                 ReleaseReason::SpecInvalid,
                 format!("the remote spec {} is invalid: {e}", remote.uri),
             )
-        })
+        })?;
+        if spec.inputs.len() > MAX_REMOTE_INPUTS {
+            return Err(fail(
+                ReleaseReason::SpecInvalid,
+                format!(
+                    "the remote spec lists {} inputs; at most {MAX_REMOTE_INPUTS}",
+                    spec.inputs.len()
+                ),
+            ));
+        }
+        Ok(spec)
     }
 
     /// Exactly the GPUs the job pays for on a GPU market, never fewer;
@@ -740,12 +766,12 @@ impl Daemon {
             .collect())
     }
 
-    async fn input_failure(&self, job: &Job, e: InputError) -> StepError {
+    async fn input_failure(&self, fetch_by: Instant, e: InputError) -> StepError {
         let reason = match e {
             InputError::HashMismatch { .. } => ReleaseReason::InputHashMismatch,
             InputError::Fetch { .. } => ReleaseReason::InputUnavailable,
         };
-        self.before_start(job, reason, e.to_string(), e.is_retryable())
+        self.before_start(fetch_by, reason, e.to_string(), e.is_retryable())
             .await
     }
 
@@ -767,7 +793,22 @@ impl Daemon {
     ) -> Result<(String, String, OutputUsage), StepError> {
         let id = attempt.key();
         let work_dir = self.work_dir.join(&id);
-        let wall_secs = outcome.wall_secs.ceil() as u64;
+        // The program bounds usage by its own clock (seconds since
+        // assignment) and the job's GPUs: the receipt committed in the
+        // outputs is exactly the one submitted, so clamp it here, once.
+        let now = self
+            .protocol
+            .chain
+            .clock()
+            .await
+            .map_err(retry)?
+            .unix_timestamp;
+        let on_chain_secs = u64::try_from(now.saturating_sub(job.assigned_at)).unwrap_or(0);
+        if on_chain_secs == 0 {
+            return Err(retry("the chain's clock has not moved since assignment"));
+        }
+        // A run that happened took at least a second (Docker's timestamps can say 0).
+        let wall_secs = (outcome.wall_secs.ceil() as u64).max(1).min(on_chain_secs);
         let usage = OutputUsage {
             wall_secs,
             gpu_secs: wall_secs * u64::from(job.gpus),
@@ -788,7 +829,9 @@ impl Daemon {
             usage,
         };
         // The remote spec, if any, is in the work dir already: not fetched again.
-        let spec = self.container_spec(attempt, job, Instant::now()).await?;
+        let spec = self
+            .container_spec(attempt, job, Instant::now() + Duration::from_secs(60))
+            .await?;
         let limits = OutputLimits {
             bytes: spec.max_output_bytes.min(self.max_output_bytes),
             files: self.max_output_files,
@@ -838,24 +881,10 @@ impl Daemon {
                     format!("bad output root {root}"),
                 )
             })?;
-        // The program bounds usage by its own clock (seconds since
-        // assignment) and the job's GPUs; never claim more than that.
-        let now = self
-            .protocol
-            .chain
-            .clock()
-            .await
-            .map_err(retry)?
-            .unix_timestamp;
-        let on_chain_secs = u64::try_from(now.saturating_sub(job.assigned_at)).unwrap_or(0);
-        if on_chain_secs == 0 {
-            return Err(retry("the chain's clock has not moved since assignment"));
-        }
-        // A run that happened took at least a second (Docker's timestamps can say 0).
-        let wall_secs = usage.wall_secs.max(1).min(on_chain_secs);
+        // Clamped to the chain's clock when committed (see `upload`).
         let usage = UsageReceipt {
-            wall_secs,
-            gpu_secs: usage.gpu_secs.min(wall_secs * u64::from(job.gpus)),
+            wall_secs: usage.wall_secs,
+            gpu_secs: usage.gpu_secs,
             energy_mj: usage.energy_mj,
         };
         let fees = self.fees_for(attempt, &[attempt.job, job.market]).await;

@@ -266,6 +266,10 @@ impl GpuHealth {
     }
 }
 
+/// Xids caused by what a job ran, not by the GPU (the set NVIDIA's
+/// Kubernetes device plugin also ignores).
+const APPLICATION_XIDS: [u64; 6] = [13, 31, 43, 45, 68, 109];
+
 /// Records every critical Xid the driver reports, until NVML stops answering.
 fn watch_xids(nvml: &Nvml, xids: &std::sync::Mutex<Vec<String>>) {
     use nvml_wrapper::bitmasks::event::EventTypes;
@@ -294,9 +298,14 @@ fn watch_xids(nvml: &Nvml, xids: &std::sync::Mutex<Vec<String>>) {
             Ok(event) => {
                 let uuid = event.device.uuid().unwrap_or_else(|_| "?".into());
                 let xid = match event.event_data {
-                    Some(nvml_wrapper::enums::event::XidError::Value(xid)) => xid.to_string(),
-                    _ => "(unknown)".into(),
+                    Some(nvml_wrapper::enums::event::XidError::Value(xid)) => xid,
+                    _ => 0,
                 };
+                // A job's own fault (bad kernel, killed process) is not the GPU's.
+                if APPLICATION_XIDS.contains(&xid) {
+                    tracing::info!("GPU {uuid}: Xid {xid} (an application error, not a GPU fault)");
+                    continue;
+                }
                 let problem = format!("GPU {uuid} reported critical Xid {xid}");
                 tracing::error!("{problem}");
                 xids.lock().unwrap_or_else(|e| e.into_inner()).push(problem);

@@ -110,7 +110,9 @@ pub fn is_private(ip: IpAddr) -> bool {
                 || v4.is_broadcast()
                 || v4.is_multicast()
                 || a == 0
+                || a >= 240 // reserved
                 || (a == 100 && (64..128).contains(&b)) // carrier-grade NAT
+                || (a == 198 && (18..20).contains(&b)) // benchmarking
         }
         IpAddr::V6(v6) => {
             let first = v6.segments()[0];
@@ -120,6 +122,8 @@ pub fn is_private(ip: IpAddr) -> bool {
                 || (first & 0xfe00) == 0xfc00 // unique local
                 || (first & 0xffc0) == 0xfe80 // link local
                 || v6.to_ipv4_mapped().is_some_and(|v4| is_private(IpAddr::V4(v4)))
+                || first == 0x2002 // 6to4 may carry any IPv4 address
+                || v6.segments()[..6] == [0x64, 0xff9b, 0, 0, 0, 0] // NAT64
         }
     }
 }
@@ -203,14 +207,15 @@ impl Fetcher {
         expected: &[u8; 32],
         target: &Path,
         until: Instant,
+        max_bytes: u64,
     ) -> Result<(), InputError> {
         if file_sha256(target).await.as_ref() == Some(expected) {
             return Ok(());
         }
-        let mut part = target.as_os_str().to_owned();
-        part.push(".part");
-        let part = PathBuf::from(part);
-        let got = self.download(url, &part, until).await?;
+        // Hidden: no input name starts with a dot, so none can collide with it.
+        let name = target.file_name().unwrap_or_default().to_string_lossy();
+        let part = target.with_file_name(format!(".{name}.part"));
+        let got = self.download(url, &part, until, max_bytes).await?;
         if got != *expected {
             let _ = tokio::fs::remove_file(&part).await;
             return Err(InputError::HashMismatch {
@@ -231,13 +236,14 @@ impl Fetcher {
         url: &str,
         part: &Path,
         until: Instant,
+        max_bytes: u64,
     ) -> Result<[u8; 32], InputError> {
         let parsed =
             url::Url::parse(url).map_err(|e| fetch_err(url, format!("not a URL: {e}"), false))?;
         match parsed.scheme() {
             "http" | "https" => {}
             "file" if self.policy.allow_file_urls => {
-                return self.copy_file(url, &parsed, part).await
+                return self.copy_file(url, &parsed, part, max_bytes).await
             }
             "file" => {
                 return Err(fetch_err(
@@ -268,7 +274,7 @@ impl Fetcher {
         let end = until.min(Instant::now() + Duration::from_secs(self.policy.total_timeout_secs));
         let mut backoff = Duration::from_secs(1);
         loop {
-            match self.attempt(url, part, end).await {
+            match self.attempt(url, part, end, max_bytes).await {
                 Err(e) if e.is_retryable() && Instant::now() + backoff < end => {
                     tracing::warn!("{e}; retrying in {backoff:?}");
                     tokio::time::sleep(backoff).await;
@@ -279,7 +285,13 @@ impl Fetcher {
         }
     }
 
-    async fn attempt(&self, url: &str, part: &Path, end: Instant) -> Result<[u8; 32], InputError> {
+    async fn attempt(
+        &self,
+        url: &str,
+        part: &Path,
+        end: Instant,
+        max: u64,
+    ) -> Result<[u8; 32], InputError> {
         let left = end.saturating_duration_since(Instant::now());
         let request = self.client.get(url).timeout(left).send();
         let mut resp = request.await.map_err(|e| request_err(url, e))?;
@@ -290,7 +302,6 @@ impl Fetcher {
                 status.as_u16() == 408 || status.as_u16() == 429 || status.is_server_error();
             return Err(fetch_err(url, format!("HTTP {status}"), transient));
         }
-        let max = self.policy.max_bytes;
         if resp.content_length().is_some_and(|n| n > max) {
             return Err(too_big(url, max));
         }
@@ -322,6 +333,7 @@ impl Fetcher {
         url: &str,
         parsed: &url::Url,
         part: &Path,
+        max_bytes: u64,
     ) -> Result<[u8; 32], InputError> {
         let path = parsed
             .to_file_path()
@@ -329,8 +341,8 @@ impl Fetcher {
         let meta = tokio::fs::metadata(&path)
             .await
             .map_err(|e| fetch_err(url, e.to_string(), false))?;
-        if !meta.is_file() || meta.len() > self.policy.max_bytes {
-            return Err(too_big(url, self.policy.max_bytes));
+        if !meta.is_file() || meta.len() > max_bytes {
+            return Err(too_big(url, max_bytes));
         }
         tokio::fs::copy(&path, part)
             .await
@@ -351,8 +363,16 @@ impl Fetcher {
         tokio::fs::create_dir_all(dir)
             .await
             .map_err(|e| fetch_err(&dir.display().to_string(), e.to_string(), true))?;
+        let mut names = std::collections::HashSet::new();
         for (i, (url, expected)) in inputs.iter().enumerate() {
-            self.fetch_to(url, expected, &dir.join(input_name(url, i)), until)
+            // Two URLs ending in the same name must not overwrite each other.
+            let mut name = input_name(url, i);
+            if !names.insert(name.clone()) {
+                name = format!("input-{i}-{name}");
+                names.insert(name.clone());
+            }
+            let max = self.policy.max_bytes;
+            self.fetch_to(url, expected, &dir.join(name), until, max)
                 .await?;
         }
         Ok(dir.to_path_buf())
@@ -434,6 +454,10 @@ mod tests {
             "fd00::1",
             "fe80::1",
             "::ffff:127.0.0.1",
+            "198.18.0.1",
+            "240.0.0.1",
+            "64:ff9b::7f00:1",
+            "2002:7f00:1::1",
         ] {
             assert!(is_private(ip.parse().unwrap()), "{ip}");
         }
@@ -483,9 +507,36 @@ mod tests {
         assert!(!err.is_retryable());
         assert!(
             !dir.path().join("in2/data.bin").exists()
-                && !dir.path().join("in2/data.bin.part").exists(),
+                && !dir.path().join("in2/.data.bin.part").exists(),
             "nothing unverified is left where the job could see it"
         );
+    }
+
+    #[tokio::test]
+    async fn same_names_never_overwrite_and_caps_hold() {
+        let dir = tempfile::tempdir().unwrap();
+        for sub in ["a", "b"] {
+            std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+            std::fs::write(dir.path().join(sub).join("data.bin"), sub).unwrap();
+        }
+        let url = |sub: &str| format!("file://{}/{sub}/data.bin", dir.path().display());
+        let hash = |b: &[u8]| -> [u8; 32] { Sha256::digest(b).into() };
+        let open = fetcher(InputPolicy {
+            allow_file_urls: true,
+            ..Default::default()
+        });
+        let inputs = [(url("a"), hash(b"a")), (url("b"), hash(b"b"))];
+        let out = open
+            .fetch_inputs(&inputs, &dir.path().join("in"), soon())
+            .await
+            .unwrap();
+        assert_eq!(std::fs::read(out.join("data.bin")).unwrap(), b"a");
+        assert_eq!(std::fs::read(out.join("input-1-data.bin")).unwrap(), b"b");
+        let err = open
+            .fetch_to(&url("a"), &hash(b"a"), &dir.path().join("x"), soon(), 0)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("larger than 0 bytes"), "{err}");
     }
 
     #[tokio::test]
@@ -501,7 +552,7 @@ mod tests {
             "s3://bucket/key",
         ] {
             let err = f
-                .fetch_to(url, &[0; 32], &dir.path().join("x"), soon())
+                .fetch_to(url, &[0; 32], &dir.path().join("x"), soon(), 1 << 20)
                 .await
                 .unwrap_err();
             assert!(!err.is_retryable(), "{url}: {err}");

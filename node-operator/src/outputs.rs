@@ -385,10 +385,11 @@ impl Walk {
                 continue;
             } else if meta.is_file() {
                 match relative_path(root, &path) {
-                    Ok(relative) => {
+                    Ok(relative) if storable(&relative) => {
                         self.found.push((relative, meta.len()));
                         continue;
                     }
+                    Ok(_) => "a name an object store cannot hold (control characters, a backslash, or too long)",
                     Err(_) => "a name that is not UTF-8",
                 }
             } else if meta.is_symlink() {
@@ -399,6 +400,15 @@ impl Walk {
             self.skipped.push(skip(name(&path), why));
         }
     }
+}
+
+/// A path every store can hold and `safe_relative_path` accepts: S3 keys
+/// are at most 1,024 bytes, file names at most 255.
+fn storable(path: &str) -> bool {
+    path.len() <= 900
+        && !path.chars().any(|c| c.is_control() || c == '\\')
+        && path.split('/').all(|part| part.len() <= 200)
+        && safe_relative_path(path).is_ok()
 }
 
 fn relative_path(root: &Path, path: &Path) -> Result<String, OutputError> {
@@ -608,6 +618,19 @@ mod tests {
             .unwrap();
         assert_eq!(m.files.len(), 1);
         assert_eq!(m.skipped.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn names_no_store_can_hold_are_listed_not_fatal() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a\\b"), b"x").unwrap();
+        std::fs::write(dir.path().join("bell\u{7}"), b"x").unwrap();
+        std::fs::write(dir.path().join("ok"), b"x").unwrap();
+        let m = OutputManifest::build(dir.path(), facts(), OutputLimits::NONE)
+            .await
+            .unwrap();
+        assert_eq!(m.files.len(), 1);
+        assert_eq!(m.skipped.len(), 2, "{:?}", m.skipped);
     }
 
     #[tokio::test]

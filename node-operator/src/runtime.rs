@@ -189,6 +189,9 @@ pub struct ResolvedImage {
     pub id: String,
     /// The pinned digest when the spec had one, else the image id.
     pub digest: String,
+    /// Paths the image declares as VOLUMEs: Docker would back each with an
+    /// unmeasured anonymous volume on the host disk, so each gets a tmpfs.
+    pub volumes: Vec<String>,
 }
 
 /// Splits `name@sha256:hex` into the name to look up locally and the pinned digest.
@@ -402,12 +405,18 @@ async fn watch_outputs(dir: PathBuf, limits: OutputLimits) {
 }
 
 /// Walks `dir` (links not followed) and stops as soon as a limit is passed.
+/// Bytes are what the disk holds (allocated blocks, so `fallocate` counts),
+/// entries are files and directories (inodes); a directory the node cannot
+/// read cannot be measured, so it counts as over.
 fn over_limits(dir: &Path, limits: OutputLimits) -> bool {
-    let (mut bytes, mut files) = (0u64, 0u64);
+    use std::os::unix::fs::MetadataExt;
+    let (mut bytes, mut entries_seen) = (0u64, 0u64);
     let mut pending = vec![dir.to_path_buf()];
     while let Some(dir) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => return true,
+            Err(_) => continue,
         };
         for entry in entries.flatten() {
             let Ok(meta) = entry.path().symlink_metadata() else {
@@ -415,10 +424,11 @@ fn over_limits(dir: &Path, limits: OutputLimits) -> bool {
             };
             if meta.is_dir() {
                 pending.push(entry.path());
+            } else {
+                bytes = bytes.saturating_add(meta.len().max(meta.blocks().saturating_mul(512)));
             }
-            files += 1;
-            bytes = bytes.saturating_add(meta.len());
-            if bytes > limits.bytes || files > limits.files {
+            entries_seen += 1;
+            if bytes > limits.bytes || entries_seen > limits.files {
                 return true;
             }
         }
@@ -602,6 +612,7 @@ impl DockerRuntime {
             Err(e) => return Err(docker_err(format!("inspecting image {lookup}"))(e)),
         };
         let id = inspect.id.unwrap_or_default();
+        let volumes = inspect.config.and_then(|c| c.volumes).unwrap_or_default();
         let mut found: Vec<String> = inspect
             .repo_digests
             .unwrap_or_default()
@@ -620,10 +631,12 @@ impl DockerRuntime {
             Some(expected) => Ok(ResolvedImage {
                 id,
                 digest: expected.into(),
+                volumes,
             }),
             None => Ok(ResolvedImage {
                 digest: id.clone(),
                 id,
+                volumes,
             }),
         }
     }
@@ -669,7 +682,13 @@ impl DockerRuntime {
             name: Some(name.clone()),
             ..Default::default()
         };
-        let body = container_config(spec, &image.id, &self.settings);
+        let mut body = container_config(spec, &image.id, &self.settings);
+        if let Some(tmpfs) = body.host_config.as_mut().and_then(|h| h.tmpfs.as_mut()) {
+            for path in &image.volumes {
+                let options = format!("rw,nosuid,nodev,size={}m", self.settings.tmp_size_mb);
+                tmpfs.insert(path.clone(), options);
+            }
+        }
         match self.docker.create_container(Some(options), body).await {
             Ok(created) => Ok(JobContainer {
                 id: created.id,
@@ -724,8 +743,21 @@ impl DockerRuntime {
             _ = watch_outputs(spec.output_dir(), limits) => Ended::OutputLimit,
         };
         tracing::info!(container = id, ?ended, "stopping the job's container");
-        self.stop_then_kill(id).await?;
-        self.wait_exit(id).await?;
+        if ended == Ended::OutputLimit {
+            // No grace: every second it keeps writing to the host disk.
+            self.kill(id).await?;
+        } else {
+            self.stop_then_kill(id).await?;
+        }
+        // A process stuck in the kernel must not wedge the daemon.
+        tokio::time::timeout(Duration::from_secs(60), self.wait_exit(id))
+            .await
+            .map_err(|_| RuntimeError::Docker {
+                context: format!("waiting for container {id} to die after the kill"),
+                source: DockerError::DockerStreamError {
+                    error: "still running 60 s after SIGKILL".into(),
+                },
+            })??;
         Ok(ended)
     }
 
@@ -747,18 +779,23 @@ impl DockerRuntime {
             tracing::warn!(container = id, error = %e, "graceful stop failed, killing");
         }
         if self.is_running(id).await? {
-            match self
-                .docker
-                .kill_container(id, Some(KillContainerOptions::default()))
-                .await
-            {
-                Ok(()) => {}
-                // 409: it exited between the inspect and the kill.
-                Err(e) if is_status(&e, 409) => {}
-                Err(e) => return Err(docker_err(format!("killing container {id}"))(e)),
-            }
+            self.kill(id).await?;
         }
         Ok(())
+    }
+
+    /// SIGKILL now.
+    async fn kill(&self, id: &str) -> Result<(), RuntimeError> {
+        match self
+            .docker
+            .kill_container(id, Some(KillContainerOptions::default()))
+            .await
+        {
+            Ok(()) => Ok(()),
+            // 409: it is not running (any more).
+            Err(e) if is_status(&e, 409) => Ok(()),
+            Err(e) => Err(docker_err(format!("killing container {id}"))(e)),
+        }
     }
 
     /// Resolves when the container is not running. A non-zero exit code arrives from bollard
@@ -1198,6 +1235,33 @@ mod tests {
         s.work_dir = "relative".into();
         assert!(validate_spec(&s).is_err());
         validate_spec(&spec(&[])).unwrap();
+    }
+
+    #[test]
+    fn preallocated_space_counts_toward_the_output_limit() {
+        use std::os::unix::io::AsRawFd;
+        let dir = tempfile::tempdir().unwrap();
+        let file = std::fs::File::create(dir.path().join("hidden")).unwrap();
+        // FALLOC_FL_KEEP_SIZE: 4 MiB on disk, a size of 0.
+        // SAFETY: a valid descriptor, in-range arguments.
+        let r = unsafe { libc::fallocate(file.as_raw_fd(), 1, 0, 4 << 20) };
+        if r != 0 {
+            eprintln!("fallocate unsupported here; nothing to check");
+            return;
+        }
+        assert_eq!(file.metadata().unwrap().len(), 0);
+        let limits = OutputLimits {
+            bytes: 1 << 20,
+            files: 10,
+        };
+        assert!(over_limits(dir.path(), limits));
+        assert!(!over_limits(
+            dir.path(),
+            OutputLimits {
+                bytes: 8 << 20,
+                files: 10
+            }
+        ));
     }
 
     #[test]

@@ -925,6 +925,7 @@ async fn a_remote_spec_is_fetched_verified_and_run() {
     let spec = JobSpec::Remote(ake_sdk::ake_market::state::RemoteSpec { uri, sha256 });
     let job = world.post_spec(spec, 60).await;
     let submitted = world.wait_submitted(&job, Duration::from_secs(120)).await;
+    tokio::time::sleep(Duration::from_secs(3)).await; // confirm and clean up
     let manifest = fetched_manifest(&world, &submitted).await;
     assert_eq!(manifest.files[0].path, "r.txt");
     assert_eq!(manifest.facts.spec_hash, hex::encode(sha256));
@@ -1020,4 +1021,51 @@ async fn an_unhealthy_gpu_takes_the_node_out_of_the_queue() {
         world.log()
     );
     assert!(stop(&mut daemon).success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    not(feature = "fault-injection"),
+    ignore = "needs --features ake-node/fault-injection"
+)]
+async fn crash_while_running_and_restart_after_the_free_window_reattaches() {
+    // The daemon dies while the job runs and comes back after the free
+    // hand-back window (less its margin) has closed: it must reattach to
+    // the running container and submit, never hand back or expire.
+    if runtime(Default::default(), "late_reattach").await.is_none() {
+        return;
+    }
+    let world = World::start().await;
+    let p = world.protocol();
+    let stake_before = p
+        .stake(&world.owner.pubkey())
+        .await
+        .unwrap()
+        .unwrap()
+        .amount;
+    let mut first = world.spawn_daemon(Some("container_started"));
+    let script = "echo run >> /ake/output/runs.txt; /bin/busybox sleep 45; echo done";
+    let job = world.post_script(script, vec![], 120).await;
+    let status = wait_exit(&mut first, Duration::from_secs(60));
+    assert_eq!(
+        status.signal(),
+        Some(libc::SIGKILL),
+        "log:\n{}",
+        world.log()
+    );
+    // The window is 60 s on localnet and the node stops fetching 30 s before it ends.
+    tokio::time::sleep(Duration::from_secs(35)).await;
+    let mut second = world.spawn_daemon(None);
+    let submitted = world.wait_submitted(&job, Duration::from_secs(120)).await;
+    assert_eq!(submitted.releases, 0, "never handed back");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(stop(&mut second).success());
+    let manifest = fetched_manifest(&world, &submitted).await;
+    assert_eq!(manifest.files[0].path, "runs.txt");
+    assert_eq!(
+        manifest.facts.exit_code, 0,
+        "the run finished, it was not cut"
+    );
+    let stake = p.stake(&world.owner.pubkey()).await.unwrap().unwrap();
+    assert_eq!(stake.amount, stake_before);
 }
