@@ -27,6 +27,12 @@ pub const MAX_INLINE_SPEC_BYTES: usize = 416;
 pub const MAX_URI_LEN: usize = 200;
 /// Owners a job remembers as having handed it back (the most `max_releases` can be).
 pub const MAX_RELEASES: usize = 3;
+/// Share of the bond burned when a dispute times out unresolved: what
+/// disputing costs when nobody decides.
+pub const DISPUTE_TIMEOUT_FEE_BPS: u64 = 1_000;
+/// A dispute bond is at least this share of the job's escrow (and at least
+/// the configured `dispute_bond`): disputing a large job is not cheap.
+pub const DISPUTE_BOND_ESCROW_BPS: u64 = 1_000;
 pub const MAX_IMAGE_LEN: usize = 200;
 pub const MAX_MARKET_NAME_LEN: usize = 32;
 pub const MAX_GPU_MODEL_LEN: usize = 32;

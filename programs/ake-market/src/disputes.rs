@@ -1,9 +1,14 @@
 //! Ending a dispute, by the arbiter or by the timeout.
-//! Creator wins: escrow and bond back, the node's owner slashed (burned).
+//! Creator wins: escrow and bond back, the job's result collateral slashed (burned).
 //! Node wins: the job settles as usual, and the bond is burned.
+//! Arbiter silent past the timeout: nobody is punished. The job settles as
+//! accepted (charge burned, work credited, reputation unchanged) and the
+//! bond comes back less a small burned fee, so disputing everything costs
+//! the creator that fee every time and never costs the node its stake.
 
 use anchor_lang::prelude::*;
 
+use crate::constants::DISPUTE_TIMEOUT_FEE_BPS;
 use crate::errors::MarketError;
 use crate::events::DisputeResolved;
 use crate::math::bps_of_ceil;
@@ -12,13 +17,21 @@ use crate::sla::{mark_breach, take_collateral};
 use crate::state::{Job, JobState};
 use crate::vaults::Vault;
 
+/// How a dispute ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    CreatorWins,
+    NodeWins,
+    /// The arbiter did not decide before the timeout.
+    ArbiterSilent,
+}
+
 pub fn resolve<'info>(
     job_key: Pubkey,
     job: &mut Job,
     s: &mut SettleAccounts<'info>,
     stake_vault: AccountInfo<'info>,
-    creator_wins: bool,
-    timed_out: bool,
+    verdict: Verdict,
     reporter_bump: u8,
 ) -> Result<DisputeResolved> {
     require!(
@@ -35,8 +48,45 @@ pub fn resolve<'info>(
     let escrow = s.escrow()?;
     let bond = job.bond;
     let node = job.node;
+    let timed_out = verdict == Verdict::ArbiterSilent;
 
-    if !creator_wins {
+    if timed_out {
+        // Rounded up: the protocol's favour.
+        let fee = bps_of_ceil(bond, DISPUTE_TIMEOUT_FEE_BPS)
+            .ok_or(MarketError::MathOverflow)?
+            .min(bond);
+        let refund = bond - fee;
+        escrow.burn(fee)?;
+        escrow.pay_out(&s.creator_token.to_account_info(), refund)?;
+        {
+            let mut market = s.market.load_mut()?;
+            market.open_escrow = market
+                .open_escrow
+                .checked_sub(bond)
+                .ok_or(MarketError::MathOverflow)?;
+            market.tokens_burned = market
+                .tokens_burned
+                .checked_add(fee)
+                .ok_or(MarketError::MathOverflow)?;
+        }
+        job.bond = 0;
+        job.state = JobState::Submitted;
+        let reputation = s.node.reputation_bps;
+        let settled = settle_job(job_key, job, s, reporter_bump)?;
+        s.node.reputation_bps = reputation;
+        return Ok(DisputeResolved {
+            job: job_key,
+            node,
+            creator_won: false,
+            timed_out,
+            refund,
+            bond_burned: fee,
+            slashed: 0,
+            posting_fee_burned: settled.posting_fee_burned,
+        });
+    }
+
+    if verdict == Verdict::NodeWins {
         escrow.burn(bond)?;
         {
             let mut market = s.market.load_mut()?;

@@ -6,8 +6,9 @@
 
 use anchor_lang::prelude::*;
 
+use crate::constants::DISPUTE_BOND_ESCROW_BPS;
 use crate::errors::MarketError;
-use crate::math::{execution_collateral, release_window_secs};
+use crate::math::{bps_of_ceil, execution_collateral, release_window_secs};
 use crate::state::{
     owner_tag, Job, JobState, Market, Node, NodeStatus, Params, SlaTerms, Stake, Waiting,
     PHASE_ASSIGNED,
@@ -54,7 +55,10 @@ pub fn terms_for(market: &Market, params: &Params, job: &Job, now: i64) -> Resul
             .ok_or(MarketError::MathOverflow)?,
         challenge_window_secs: params.challenge_window_secs,
         dispute_timeout_secs: params.sla.dispute_timeout_secs,
-        dispute_bond: params.sla.dispute_bond,
+        // Rounded up: the protocol's favour.
+        dispute_bond: bps_of_ceil(job.escrow, DISPUTE_BOND_ESCROW_BPS)
+            .ok_or(MarketError::MathOverflow)?
+            .max(params.sla.dispute_bond),
     })
 }
 

@@ -166,27 +166,42 @@ async fn dispute_node_wins() {
 }
 
 #[tokio::test]
-async fn dispute_timeout_and_window() {
+async fn dispute_timeout_settles_as_accepted_and_burns_only_the_bond_fee() {
     let mut chain = Chain::start().await;
     let (node, creator, job) = assigned(&mut chain, 1_000 * AKE).await;
     chain.advance(300).await;
     chain.submit(&node, &job, 300).await.unwrap();
+    let terms = chain.job(&job).await.unwrap().terms;
+    // The bond scales with the escrow, with the configured floor.
+    let escrow = chain.job(&job).await.unwrap().escrow;
+    assert_eq!(terms.dispute_bond, (escrow / 10).max(100 * AKE));
     chain.dispute(&creator, &job).await.unwrap();
+    let reputation = node_of(&mut chain, &node).await.reputation_bps;
     chain.advance(259_200).await;
     assert_market_error(
         chain.expire_dispute(creator.token, &job).await,
         MarketError::DisputeNotTimedOut,
     );
     chain.advance(1).await;
+    let supply = chain.supply().await;
     chain.expire_dispute(creator.token, &job).await.unwrap();
+    // Settled as accepted (120,241 charged, 114,228 burned); 10% of the bond burned.
+    let (charged, burned, fee) = (120_241, 120_241 * 9_500 / 10_000, 10 * AKE);
     assert_eq!(
         chain.balance(&creator.token).await,
-        1_000 * AKE - POSTING_FEE
+        1_000 * AKE - charged - POSTING_FEE - fee
     );
-    assert!(node_of(&mut chain, &node).await.suspended);
+    assert_eq!(chain.supply().await, supply - burned - POSTING_FEE - fee);
+    assert_eq!(chain.escrow_balance().await, 0);
+    // A silent arbiter punishes nobody: no slash, no suspension, no reputation change.
+    let n = node_of(&mut chain, &node).await;
+    assert!(!n.suspended);
+    assert_eq!((n.jobs_completed, n.reputation_bps), (1, reputation));
+    let stake = stake_of(&mut chain, &node).await;
+    assert_eq!((stake.amount, stake.locked), (1_000 * AKE, 0));
+    assert!(chain.job(&job).await.is_none());
 
     // After the window a result can no longer be disputed.
-    chain.rearm(&node).await.unwrap();
     let (late_node, late_creator, late_job) = assigned(&mut chain, 1_000 * AKE).await;
     let _ = late_node;
     let late = chain.job(&late_job).await.unwrap();
@@ -231,4 +246,31 @@ async fn reputation_gates_assignment() {
     // And a job with no minimum goes to the newcomer.
     let open = chain.post_job(&creator, 1, 600).await.unwrap();
     assert_eq!(chain.job(&open).await.unwrap().node, newcomer.account);
+}
+
+#[tokio::test]
+async fn disputing_everything_past_a_silent_arbiter_timeout_costs_the_creator_fees_never_the_node_stake(
+) {
+    let mut chain = Chain::start().await;
+    let node = chain.node(1, 1_000 * AKE).await;
+    let creator = chain.user(1_000 * AKE).await;
+    for round in 0..3u64 {
+        chain.node_ready(&node).await.unwrap();
+        let job = chain.post_job(&creator, 1, 600).await.unwrap();
+        chain.advance(300).await;
+        chain.submit(&node, &job, 300).await.unwrap();
+        chain.dispute(&creator, &job).await.unwrap();
+        chain.advance(259_201).await;
+        chain.expire_dispute(creator.token, &job).await.unwrap();
+        // Each round: the work is paid for, the posting fee and 10% of the bond burned.
+        let spent = (round + 1) * (120_241 + POSTING_FEE + 10 * AKE);
+        assert_eq!(chain.balance(&creator.token).await, 1_000 * AKE - spent);
+        let stake = stake_of(&mut chain, &node).await;
+        assert_eq!(
+            (stake.amount, stake.locked),
+            (1_000 * AKE, 0),
+            "round {round}"
+        );
+        assert!(!node_of(&mut chain, &node).await.suspended);
+    }
 }

@@ -1,7 +1,7 @@
 use anchor_lang::prelude::*;
 use anchor_spl::token::TokenAccount;
 
-use crate::disputes::resolve;
+use crate::disputes::{resolve, Verdict};
 use crate::errors::MarketError;
 use crate::settlement::*;
 use crate::state::Job;
@@ -20,8 +20,10 @@ pub struct ExpireDispute<'info> {
     pub settle: SettleAccounts<'info>,
 }
 
-/// Anyone ends a dispute the arbiter left unresolved past the timeout: the
-/// creator wins, so the protocol never holds a creator's money forever.
+/// Anyone ends a dispute the arbiter left unresolved past the timeout. A
+/// silent arbiter punishes nobody: the job settles as accepted and the bond
+/// comes back less `DISPUTE_TIMEOUT_FEE_BPS` (burned), so nobody's money is
+/// held forever and disputing everything never drains a node.
 pub fn handler(mut ctx: Context<ExpireDispute>) -> Result<()> {
     let a = &mut ctx.accounts;
     let timeout = i64::from(a.job.terms.dispute_timeout_secs);
@@ -41,8 +43,7 @@ pub fn handler(mut ctx: Context<ExpireDispute>) -> Result<()> {
         &mut a.job,
         &mut a.settle,
         vault,
-        true,
-        true,
+        Verdict::ArbiterSilent,
         ctx.bumps.settle.reporter,
     )?;
     emit_cpi!(event);

@@ -1,7 +1,7 @@
 use anchor_lang::prelude::*;
 use anchor_spl::token::TokenAccount;
 
-use crate::disputes::resolve;
+use crate::disputes::{resolve, Verdict};
 use crate::errors::MarketError;
 use crate::settlement::*;
 use crate::state::Job;
@@ -31,8 +31,11 @@ pub fn handler(mut ctx: Context<ResolveDispute>, creator_wins: bool) -> Result<(
         &mut a.job,
         &mut a.settle,
         vault,
-        creator_wins,
-        false,
+        if creator_wins {
+            Verdict::CreatorWins
+        } else {
+            Verdict::NodeWins
+        },
         ctx.bumps.settle.reporter,
     )?;
     emit_cpi!(event);
