@@ -663,15 +663,20 @@ impl Daemon {
         fail(reason, detail)
     }
 
-    /// The job's time limits as local instants, from the chain's clock.
-    async fn time_limits(&self, job: &Job) -> Result<TimeLimits, StepError> {
-        let now = self
+    /// The chain's clock (unix seconds).
+    async fn chain_now(&self) -> Result<i64, StepError> {
+        Ok(self
             .protocol
             .chain
             .clock()
             .await
             .map_err(retry)?
-            .unix_timestamp;
+            .unix_timestamp)
+    }
+
+    /// The job's time limits as local instants, from the chain's clock.
+    async fn time_limits(&self, job: &Job) -> Result<TimeLimits, StepError> {
+        let now = self.chain_now().await?;
         let at = |chain_time: i64| {
             let secs = u64::try_from(chain_time.saturating_sub(now)).unwrap_or(0);
             Instant::now() + Duration::from_secs(secs)
@@ -796,13 +801,7 @@ impl Daemon {
         // The program bounds usage by its own clock (seconds since
         // assignment) and the job's GPUs: the receipt committed in the
         // outputs is exactly the one submitted, so clamp it here, once.
-        let now = self
-            .protocol
-            .chain
-            .clock()
-            .await
-            .map_err(retry)?
-            .unix_timestamp;
+        let now = self.chain_now().await?;
         let on_chain_secs = u64::try_from(now.saturating_sub(job.assigned_at)).unwrap_or(0);
         if on_chain_secs == 0 {
             return Err(retry("the chain's clock has not moved since assignment"));

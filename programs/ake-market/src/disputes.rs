@@ -50,14 +50,22 @@ pub fn resolve<'info>(
     let node = job.node;
     let timed_out = verdict == Verdict::ArbiterSilent;
 
-    if timed_out {
-        // Rounded up: the protocol's favour.
-        let fee = bps_of_ceil(bond, DISPUTE_TIMEOUT_FEE_BPS)
-            .ok_or(MarketError::MathOverflow)?
-            .min(bond);
-        let refund = bond - fee;
-        escrow.burn(fee)?;
-        escrow.pay_out(&s.creator_token.to_account_info(), refund)?;
+    if verdict != Verdict::CreatorWins {
+        // The job settles as accepted. The node's win burns the whole bond;
+        // a silent arbiter burns only the timeout fee (rounded up: the
+        // protocol's favour) and changes no reputation.
+        let burned = if timed_out {
+            bps_of_ceil(bond, DISPUTE_TIMEOUT_FEE_BPS)
+                .ok_or(MarketError::MathOverflow)?
+                .min(bond)
+        } else {
+            bond
+        };
+        let refund = bond - burned;
+        escrow.burn(burned)?;
+        if refund > 0 {
+            escrow.pay_out(&s.creator_token.to_account_info(), refund)?;
+        }
         {
             let mut market = s.market.load_mut()?;
             market.open_escrow = market
@@ -66,49 +74,23 @@ pub fn resolve<'info>(
                 .ok_or(MarketError::MathOverflow)?;
             market.tokens_burned = market
                 .tokens_burned
-                .checked_add(fee)
+                .checked_add(burned)
                 .ok_or(MarketError::MathOverflow)?;
         }
         job.bond = 0;
         job.state = JobState::Submitted;
         let reputation = s.node.reputation_bps;
         let settled = settle_job(job_key, job, s, reporter_bump)?;
-        s.node.reputation_bps = reputation;
+        if timed_out {
+            s.node.reputation_bps = reputation;
+        }
         return Ok(DisputeResolved {
             job: job_key,
             node,
             creator_won: false,
             timed_out,
             refund,
-            bond_burned: fee,
-            slashed: 0,
-            posting_fee_burned: settled.posting_fee_burned,
-        });
-    }
-
-    if verdict == Verdict::NodeWins {
-        escrow.burn(bond)?;
-        {
-            let mut market = s.market.load_mut()?;
-            market.open_escrow = market
-                .open_escrow
-                .checked_sub(bond)
-                .ok_or(MarketError::MathOverflow)?;
-            market.tokens_burned = market
-                .tokens_burned
-                .checked_add(bond)
-                .ok_or(MarketError::MathOverflow)?;
-        }
-        job.bond = 0;
-        job.state = JobState::Submitted;
-        let settled = settle_job(job_key, job, s, reporter_bump)?;
-        return Ok(DisputeResolved {
-            job: job_key,
-            node,
-            creator_won: false,
-            timed_out,
-            refund: 0,
-            bond_burned: bond,
+            bond_burned: burned,
             slashed: 0,
             posting_fee_burned: settled.posting_fee_burned,
         });
