@@ -113,6 +113,16 @@ impl World {
         Protocol::new(self.net.chain.clone())
     }
 
+    /// The node owner's staked amount, in base units.
+    async fn owner_stake(&self) -> u64 {
+        self.protocol()
+            .stake(&self.owner.pubkey())
+            .await
+            .unwrap()
+            .unwrap()
+            .amount
+    }
+
     /// The config the running daemon uses (written by `spawn_daemon`).
     fn config_path(&self) -> PathBuf {
         self.dir.path().join("node.toml")
@@ -446,13 +456,7 @@ async fn crash_after_failure_hands_back_once() {
         return;
     }
     let world = World::start().await;
-    let p = world.protocol();
-    let stake_before = p
-        .stake(&world.owner.pubkey())
-        .await
-        .unwrap()
-        .unwrap()
-        .amount;
+    let stake_before = world.owner_stake().await;
     let (url, _) = counting_server("200 OK", b"not what was hashed").await;
     let mut first = world.spawn_daemon(Some("failed"));
     let job = world
@@ -476,8 +480,8 @@ async fn crash_after_failure_hands_back_once() {
     );
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(stop(&mut second).success());
-    let stake = p.stake(&world.owner.pubkey()).await.unwrap().unwrap();
-    assert_eq!(stake.amount, stake_before, "handed back in the free window");
+    let stake = world.owner_stake().await;
+    assert_eq!(stake, stake_before, "handed back in the free window");
     let journal = Journal::open(&world.dir.path().join("journal.redb")).unwrap();
     let entries = journal.entries(&format!("{job}-1")).await.unwrap();
     let failed = entries
@@ -610,12 +614,7 @@ async fn wrong_hash_input_is_handed_back_inside_the_window_without_a_slash() {
     let p = world.protocol();
     let (url, hits) = counting_server("200 OK", b"not the scene the creator hashed").await;
     let mut daemon = world.spawn_daemon(None);
-    let stake_before = p
-        .stake(&world.owner.pubkey())
-        .await
-        .unwrap()
-        .unwrap()
-        .amount;
+    let stake_before = world.owner_stake().await;
     let job = world
         .post_with_inputs(vec![ake_sdk::ake_market::state::InputFile {
             url,
@@ -632,8 +631,8 @@ async fn wrong_hash_input_is_handed_back_inside_the_window_without_a_slash() {
     );
     assert_eq!(released.released_by[0], world.owner.pubkey());
     // Inside the free window: the owner keeps every token.
-    let stake = p.stake(&world.owner.pubkey()).await.unwrap().unwrap();
-    assert_eq!(stake.amount, stake_before, "no slash");
+    let stake = world.owner_stake().await;
+    assert_eq!(stake, stake_before, "no slash");
     let node = p
         .node(&pda::node(&world.hot.pubkey()))
         .await
@@ -670,15 +669,9 @@ async fn an_input_that_keeps_failing_is_handed_back_before_the_free_window_close
         return;
     }
     let world = World::start().await;
-    let p = world.protocol();
     let (url, hits) = counting_server("503 Service Unavailable", b"busy").await;
     let mut daemon = world.spawn_daemon(None);
-    let stake_before = p
-        .stake(&world.owner.pubkey())
-        .await
-        .unwrap()
-        .unwrap()
-        .amount;
+    let stake_before = world.owner_stake().await;
     let job = world
         .post_with_inputs(vec![ake_sdk::ake_market::state::InputFile {
             url,
@@ -694,9 +687,9 @@ async fn an_input_that_keeps_failing_is_handed_back_before_the_free_window_close
         hits.load(std::sync::atomic::Ordering::SeqCst) > 1,
         "it retried first"
     );
-    let stake = p.stake(&world.owner.pubkey()).await.unwrap().unwrap();
+    let stake = world.owner_stake().await;
     assert_eq!(
-        stake.amount, stake_before,
+        stake, stake_before,
         "handed back inside the free window: no slash"
     );
     assert!(stop(&mut daemon).success());
@@ -711,13 +704,7 @@ async fn hostile_result(
 ) -> Option<(World, ake_sdk::ake_market::state::Job)> {
     runtime(Default::default(), test).await?;
     let world = World::start().await;
-    let p = world.protocol();
-    let stake_before = p
-        .stake(&world.owner.pubkey())
-        .await
-        .unwrap()
-        .unwrap()
-        .amount;
+    let stake_before = world.owner_stake().await;
     let mut daemon = world.spawn_daemon(None);
     let job = world.post_script(script, vec![], max_duration_secs).await;
     let submitted = world
@@ -731,8 +718,8 @@ async fn hostile_result(
         "the daemon is alive; log:\n{}",
         world.log()
     );
-    let stake = p.stake(&world.owner.pubkey()).await.unwrap().unwrap();
-    assert_eq!(stake.amount, stake_before, "no slash");
+    let stake = world.owner_stake().await;
+    assert_eq!(stake, stake_before, "no slash");
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(stop(&mut daemon).success(), "log:\n{}", world.log());
     Some((world, submitted))
@@ -854,13 +841,7 @@ async fn hostile_input_is_handed_back(test: &str, url: String, limit: Duration) 
         return;
     }
     let world = World::start().await;
-    let p = world.protocol();
-    let stake_before = p
-        .stake(&world.owner.pubkey())
-        .await
-        .unwrap()
-        .unwrap()
-        .amount;
+    let stake_before = world.owner_stake().await;
     let mut daemon = world.spawn_daemon(None);
     let input = ake_sdk::ake_market::state::InputFile {
         url,
@@ -873,9 +854,9 @@ async fn hostile_input_is_handed_back(test: &str, url: String, limit: Duration) 
         Some(ake_sdk::ake_market::state::ReleaseReason::InputUnavailable)
     );
     assert!(daemon.try_wait().unwrap().is_none(), "the daemon is alive");
-    let stake = p.stake(&world.owner.pubkey()).await.unwrap().unwrap();
+    let stake = world.owner_stake().await;
     assert_eq!(
-        stake.amount, stake_before,
+        stake, stake_before,
         "handed back in the free window: no slash"
     );
     // Time to confirm the hand-back and clean up.
@@ -1036,13 +1017,7 @@ async fn crash_while_running_and_restart_after_the_free_window_reattaches() {
         return;
     }
     let world = World::start().await;
-    let p = world.protocol();
-    let stake_before = p
-        .stake(&world.owner.pubkey())
-        .await
-        .unwrap()
-        .unwrap()
-        .amount;
+    let stake_before = world.owner_stake().await;
     let mut first = world.spawn_daemon(Some("container_started"));
     let script = "echo run >> /ake/output/runs.txt; /bin/busybox sleep 45; echo done";
     let job = world.post_script(script, vec![], 120).await;
@@ -1066,6 +1041,6 @@ async fn crash_while_running_and_restart_after_the_free_window_reattaches() {
         manifest.facts.exit_code, 0,
         "the run finished, it was not cut"
     );
-    let stake = p.stake(&world.owner.pubkey()).await.unwrap().unwrap();
-    assert_eq!(stake.amount, stake_before);
+    let stake = world.owner_stake().await;
+    assert_eq!(stake, stake_before);
 }
