@@ -87,6 +87,7 @@ pub struct SlaSection {
     pub dispute_slash_bps: u16,
     pub dispute_bond_ake: u64,
     pub dispute_timeout_secs: u32,
+    pub rearm_cooldown_secs: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -123,6 +124,8 @@ pub struct MarketEntry {
     pub max_releases: u8,
     pub release_budget: u16,
     pub release_budget_window_secs: u32,
+    /// A job queued longer than this may be refunded by anyone (the crank).
+    pub max_queue_secs: u32,
     /// A GPU market (nodes need registered GPUs) or a CPU market.
     pub gpu_required: bool,
 }
@@ -222,6 +225,7 @@ impl ClusterParams {
                 dispute_slash_bps: self.sla.dispute_slash_bps,
                 dispute_bond: ake("sla.dispute_bond_ake", self.sla.dispute_bond_ake)?,
                 dispute_timeout_secs: self.sla.dispute_timeout_secs,
+                rearm_cooldown_secs: self.sla.rearm_cooldown_secs,
             },
         };
         market_params
@@ -290,9 +294,10 @@ impl ClusterParams {
                     budget: entry.release_budget,
                     budget_window_secs: entry.release_budget_window_secs,
                 },
+                max_queue_secs: entry.max_queue_secs,
                 gpu_required: entry.gpu_required,
             };
-            args.validate().map_err(|err| {
+            args.validate(market_params.unbonding_secs).map_err(|err| {
                 invalid(
                     "markets",
                     format!("{}: {}", entry.name, program_message(err)),

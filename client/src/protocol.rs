@@ -57,6 +57,8 @@ pub struct CrankWork {
     pub jobs_to_finalize: Vec<String>,
     pub jobs_to_expire: Vec<String>,
     pub disputes_to_expire: Vec<String>,
+    /// Jobs queued longer than their market's `max_queue_secs`.
+    pub stale_jobs_to_refund: Vec<String>,
 }
 
 pub struct Protocol {
@@ -564,7 +566,46 @@ impl Protocol {
                 };
                 list.push(e.job.to_string());
             }
+            self.stale_jobs(&market, now, &mut work.stale_jobs_to_refund)
+                .await?;
         }
         Ok(work)
+    }
+
+    /// The market's queued jobs that waited past `max_queue_secs` (the
+    /// queue entry has no clock, so their accounts are read in one call).
+    async fn stale_jobs(
+        &self,
+        market: &Market,
+        now: i64,
+        out: &mut Vec<String>,
+    ) -> Result<(), ProtocolError> {
+        let keys: Vec<Pubkey> = market.queued_jobs().iter().map(|e| e.key).collect();
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let max_wait = i64::from(market.max_queue_secs);
+        for (key, account) in keys.iter().zip(self.chain.accounts(&keys).await?) {
+            let job = account
+                .filter(|a| a.owner == ake_market::ID)
+                .and_then(|a| decode::<Job>(&a.data).ok());
+            if job.is_some_and(|j| now.saturating_sub(j.queued_at) > max_wait) {
+                out.push(key.to_string());
+            }
+        }
+        Ok(())
+    }
+
+    /// refund_stale_job for a job queued past its market's limit; the
+    /// escrow goes to the creator's associated token account.
+    pub async fn refund_stale(&self, job_key: &Pubkey) -> Result<Instruction, ProtocolError> {
+        let job = self.existing_job(job_key).await?;
+        let config = self.config().await?;
+        Ok(ixs::refund_stale_job(
+            *job_key,
+            &job,
+            config.mint,
+            associated_token(&job.creator, &config.mint),
+        ))
     }
 }

@@ -285,6 +285,17 @@ impl Daemon {
                     tracing::error!("refusing to arm: {problem}");
                     return;
                 }
+                // After registering or a re-arm the chain refuses the node
+                // until its cooldown ends: wait for it instead of failing.
+                if let Ok(now) = self.chain_now().await {
+                    if now < node.armable_at {
+                        tracing::debug!(
+                            wait_secs = node.armable_at - now,
+                            "cooling down before arming"
+                        );
+                        return;
+                    }
+                }
                 self.arm_logged().await
             }
             _ => {}

@@ -91,6 +91,7 @@ pub fn default_params() -> Params {
             dispute_slash_bps: 10_000,
             dispute_bond: 100 * AKE,
             dispute_timeout_secs: 259_200,
+            rearm_cooldown_secs: 0,
         },
     }
 }
@@ -104,6 +105,7 @@ pub const COLLATERAL_ESCROW_BPS: u16 = 5_000;
 /// Result collateral: twice the charge.
 pub const RESULT_CHARGE_BPS: u16 = 20_000;
 pub const RELEASE_BUDGET: u16 = 5;
+pub const MAX_QUEUE_SECS: u32 = 86_400;
 pub const RELEASE_BUDGET_WINDOW_SECS: u32 = 86_400;
 
 pub fn default_market() -> MarketArgs {
@@ -126,6 +128,7 @@ pub fn default_market() -> MarketArgs {
             budget: RELEASE_BUDGET,
             budget_window_secs: RELEASE_BUDGET_WINDOW_SECS,
         },
+        max_queue_secs: MAX_QUEUE_SECS,
         gpu_required: true,
     }
 }

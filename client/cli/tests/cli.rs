@@ -86,13 +86,17 @@ async fn creator_staker_node_and_crank_flows() {
         .await
         .unwrap();
     wait_for_balance(&chain, &hot.pubkey()).await;
+    wait_until_armable(&p, &node).await;
     let ready = p.node_ready(&hot.pubkey()).await.unwrap();
     send_instructions(p.chain.as_ref(), &hot, &[], &[ready], Fees::default())
         .await
         .unwrap();
     let shown = net.json(&["node", "show", &node], "owner");
     assert_eq!(shown["status"], "waiting for a job");
-    assert_eq!(shown["reputation_bps"], 5_000);
+    assert_eq!(
+        shown["reputation_bps"], 0,
+        "a new node starts with no reputation"
+    );
 
     // Post a job: validated, warned about the missing digest, assigned at once.
     let spec = repo_root().join("client/examples/render-job.toml");
@@ -154,12 +158,19 @@ async fn creator_staker_node_and_crank_flows() {
     let list = net.json(&["job", "list"], "creator");
     assert_eq!(list[0]["state"], "closed");
     let node_view = net.json(&["node", "show", &node], "owner");
+    let work = node_view["work_micro_usd"].as_u64().unwrap();
+    assert!(work > 0);
     assert_eq!(
         (
             node_view["jobs_completed"].as_u64(),
             node_view["reputation_bps"].as_u64()
         ),
-        (Some(1), Some(5_312))
+        (
+            Some(1),
+            Some(u64::from(ake_sdk::ake_market::math::reputation_bps(
+                work, 0
+            )))
+        )
     );
 
     // The crank closes the epoch the work landed in (30 s on localnet); the node claims.
@@ -310,7 +321,7 @@ async fn admin_unstake_cancel_dispute_and_rearm() {
     net.json(&["admin", "set-params", params.to_str().unwrap()], "admin");
     let more = net.dir.path().join("more.toml");
     let text = std::fs::read_to_string(&params).unwrap();
-    std::fs::write(&more, format!("{text}\n[[markets]]\nname = \"rtx-4090\"\nrate_micro_usd_per_gpu_sec = 200\nmin_stake_per_gpu_ake = 200\nmax_gpus_per_job = 8\nmax_duration_secs = 3600\nposting_fee_micro_usd = 5000\ncollateral_escrow_bps = 5000\nresult_collateral_charge_bps = 20000\nrelease_window_bps = 1000\nrelease_window_min_secs = 60\nrelease_window_max_secs = 900\nmax_releases = 3\nrelease_budget = 10\nrelease_budget_window_secs = 30\ngpu_required = true\n")).unwrap();
+    std::fs::write(&more, format!("{text}\n[[markets]]\nname = \"rtx-4090\"\nrate_micro_usd_per_gpu_sec = 200\nmin_stake_per_gpu_ake = 200\nmax_gpus_per_job = 8\nmax_duration_secs = 3600\nposting_fee_micro_usd = 5000\ncollateral_escrow_bps = 5000\nresult_collateral_charge_bps = 20000\nrelease_window_bps = 1000\nrelease_window_min_secs = 60\nrelease_window_max_secs = 900\nmax_releases = 3\nrelease_budget = 10\nrelease_budget_window_secs = 20\nmax_queue_secs = 300\ngpu_required = true\n")).unwrap();
     let created = net.json(
         &["admin", "create-markets", more.to_str().unwrap()],
         "admin",
@@ -375,6 +386,7 @@ async fn admin_unstake_cancel_dispute_and_rearm() {
         .await
         .unwrap();
     wait_for_balance(&chain, &hot.pubkey()).await;
+    wait_until_armable(&p, &node).await;
     let ready = p.node_ready(&hot.pubkey()).await.unwrap();
     send_instructions(p.chain.as_ref(), &hot, &[], &[ready], Fees::default())
         .await
@@ -431,7 +443,14 @@ async fn admin_unstake_cancel_dispute_and_rearm() {
     );
     let err = net.fails(&["node", "rearm", &node], "creator");
     assert!(err.contains("NotNodeOwner"), "{err}");
-    net.json(&["node", "rearm", &node], "owner");
+    // Re-arming waits out the cooldown (2 s on localnet); a refusal before it says why.
+    let early = net.run(&["node", "rearm", &node], "owner");
+    if !early.status.success() {
+        let err = String::from_utf8_lossy(&early.stderr);
+        assert!(err.contains("NodeCoolingDown"), "{err}");
+        wait_until_armable(&p, &node).await;
+        net.json(&["node", "rearm", &node], "owner");
+    }
     assert_eq!(
         net.json(&["node", "show", &node], "owner")["suspended"],
         false
@@ -445,4 +464,41 @@ async fn admin_unstake_cancel_dispute_and_rearm() {
     std::thread::sleep(std::time::Duration::from_secs(21));
     let w = net.json(&["stake", "withdraw"], "owner");
     assert_eq!(w["amount"], 100_000_000, "unbonding stake is never slashed");
+
+    // The owner moves the idle node to a new hot key: the record moves with it.
+    let (new_hot, new_key) = net.wallet("hot2");
+    let rotated = net.json(
+        &[
+            "node",
+            "rotate-key",
+            &node,
+            "--new-signer",
+            new_hot.to_str().unwrap(),
+        ],
+        "owner",
+    );
+    let new_node = rotated["node"].as_str().unwrap().to_string();
+    assert_eq!(new_node, ake_sdk::pda::node(&new_key.pubkey()).to_string());
+    let shown = net.json(&["node", "show", &new_node], "owner");
+    assert_eq!(
+        (shown["jobs_disputed"].as_u64(), shown["signer"].as_str()),
+        (Some(1), Some(new_key.pubkey().to_string().as_str()))
+    );
+    let err = net.fails(&["node", "show", &node], "owner");
+    assert!(err.contains("no node at"), "{err}");
+    // Closing: the stake account only once empty, the node whenever idle.
+    let err = net.fails(&["stake", "close"], "owner");
+    assert!(err.contains("StakeNotEmpty"), "{err}");
+    net.json(&["node", "close", &new_node], "owner");
+    let err = net.fails(&["node", "show", &new_node], "owner");
+    assert!(err.contains("no node at"), "{err}");
+}
+
+/// A new node waits the re-arm cooldown (2 s on localnet) before its first job.
+async fn wait_until_armable(p: &Protocol, node: &str) {
+    let node: solana_sdk::pubkey::Pubkey = node.parse().unwrap();
+    let armable_at = p.node(&node).await.unwrap().unwrap().armable_at;
+    while p.chain.clock().await.unwrap().unix_timestamp < armable_at {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
 }

@@ -186,6 +186,7 @@ pub fn register_node(
             node_signer,
             node: pda::node(&node_signer),
             market,
+            config: pda::config(),
             system_program: system_program::ID,
             event_authority: event_authority(),
             program: PROGRAM,
@@ -517,7 +518,7 @@ pub fn resolve_dispute(
     )
 }
 
-/// Anyone (`k.payer`) ends a timed-out dispute in the creator's favour.
+/// Anyone (`k.payer`) ends a timed-out dispute: the job settles as accepted.
 pub fn expire_dispute(job_key: Pubkey, job: &Job, k: &SettleKeys) -> Instruction {
     build(
         acc::ExpireDispute {
@@ -542,5 +543,72 @@ pub fn rearm_node(owner: Pubkey, node: Pubkey) -> Instruction {
             program: PROGRAM,
         },
         ix::RearmNode {},
+    )
+}
+
+/// The owner moves an idle node to a new hot key, keeping its record; the
+/// new key signs too.
+pub fn rotate_node_key(owner: Pubkey, node: Pubkey, new_signer: Pubkey) -> Instruction {
+    build(
+        acc::RotateNodeKey {
+            owner,
+            node,
+            new_signer,
+            new_node: pda::node(&new_signer),
+            system_program: system_program::ID,
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::RotateNodeKey {},
+    )
+}
+
+/// The owner closes an idle node with no unsettled job (rent back).
+pub fn close_node(owner: Pubkey, node: Pubkey) -> Instruction {
+    build(
+        acc::CloseNode {
+            owner,
+            node,
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::CloseNode {},
+    )
+}
+
+/// The owner closes its empty stake account (rent back).
+pub fn close_stake(owner: Pubkey) -> Instruction {
+    build(
+        acc::CloseStake {
+            owner,
+            stake: pda::stake(&owner),
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::CloseStake {},
+    )
+}
+
+/// Anyone refunds a job queued longer than its market's `max_queue_secs`;
+/// `creator_token` is a token account of the job's creator.
+pub fn refund_stale_job(
+    job_key: Pubkey,
+    job: &Job,
+    mint: Pubkey,
+    creator_token: Pubkey,
+) -> Instruction {
+    build(
+        acc::RefundStaleJob {
+            creator: job.creator,
+            job: job_key,
+            market: job.market,
+            escrow_vault: pda::escrow_vault(&job.market),
+            mint,
+            creator_token,
+            token_program: token::ID,
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::RefundStaleJob {},
     )
 }

@@ -33,6 +33,10 @@ pub const DISPUTE_TIMEOUT_FEE_BPS: u64 = 1_000;
 /// A dispute bond is at least this share of the job's escrow (and at least
 /// the configured `dispute_bond`): disputing a large job is not cheap.
 pub const DISPUTE_BOND_ESCROW_BPS: u64 = 1_000;
+/// Reputation's prior, in micro-USD of failed work every node starts with
+/// (10 USD): a node earns 5,000 bps with 10 USD of verified work and the
+/// 9,900 ceiling with 990 USD, all without a failure.
+pub const REPUTATION_PRIOR_MICRO_USD: u64 = 10_000_000;
 pub const MAX_IMAGE_LEN: usize = 200;
 pub const MAX_MARKET_NAME_LEN: usize = 32;
 pub const MAX_GPU_MODEL_LEN: usize = 32;

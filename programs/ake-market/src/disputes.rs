@@ -13,7 +13,7 @@ use crate::errors::MarketError;
 use crate::events::DisputeResolved;
 use crate::math::bps_of_ceil;
 use crate::settlement::{burn_posting_fee, settle_job, SettleAccounts};
-use crate::sla::{mark_breach, take_collateral};
+use crate::sla::{leave_queue, mark_breach, take_collateral};
 use crate::state::{Job, JobState};
 use crate::vaults::Vault;
 
@@ -79,11 +79,7 @@ pub fn resolve<'info>(
         }
         job.bond = 0;
         job.state = JobState::Submitted;
-        let reputation = s.node.reputation_bps;
-        let settled = settle_job(job_key, job, s, reporter_bump)?;
-        if timed_out {
-            s.node.reputation_bps = reputation;
-        }
+        let settled = settle_job(job_key, job, s, reporter_bump, !timed_out)?;
         return Ok(DisputeResolved {
             job: job_key,
             node,
@@ -93,6 +89,7 @@ pub fn resolve<'info>(
             bond_burned: burned,
             slashed: 0,
             posting_fee_burned: settled.posting_fee_burned,
+            node_left_queue: false,
         });
     }
 
@@ -127,8 +124,12 @@ pub fn resolve<'info>(
         0,
         None,
     )?;
-    mark_breach(&mut s.node);
     s.node_owner_stake.unlock(job.collateral - slash)?;
+    let cooldown = s.config.params.sla.rearm_cooldown_secs;
+    mark_breach(&mut s.node, job, Clock::get()?.unix_timestamp, cooldown)?;
+    s.node.close_job()?;
+    let node_key = s.node.key();
+    let left_queue = leave_queue(node_key, &mut s.node, &mut market, &mut s.node_owner_stake)?;
     job.collateral = 0;
     job.escrow = 0;
     job.bond = 0;
@@ -142,5 +143,6 @@ pub fn resolve<'info>(
         bond_burned: 0,
         slashed: slashed.slashed,
         posting_fee_burned,
+        node_left_queue: left_queue,
     })
 }

@@ -26,7 +26,7 @@ pub enum MarketError {
     InvalidMaxAttempts,
     #[msg("SLA settings out of bounds: slashes 1..10000 bps of the job's collateral, bounty at most 10000 bps, dispute bond > 0, dispute timeout 1 s..30 days")]
     InvalidSlaSettings,
-    #[msg("market settings out of bounds: name 1..32 bytes, price > 0, 1..=64 GPUs per job, duration 1 s..30 days")]
+    #[msg("market settings out of bounds: name 1..32 bytes, price > 0, 1..=64 GPUs per job, duration and max queue wait 1 s..30 days")]
     InvalidMarketSettings,
     #[msg("market index must be the next free index in the config")]
     WrongMarketIndex,
@@ -120,11 +120,19 @@ pub enum MarketError {
     NodeSuspended,
     #[msg("the node is not suspended")]
     NodeNotSuspended,
+    #[msg("the node is cooling down (after registering or a suspension); it can be armed once the node's armable_at time has passed")]
+    NodeCoolingDown,
+    #[msg("jobs assigned to this node have not settled yet; close or re-key it once they have (after their challenge windows)")]
+    NodeHasOpenJobs,
+    #[msg("the stake account still holds tokens (active, locked or unbonding); request an unstake and withdraw everything first")]
+    StakeNotEmpty,
+    #[msg("the job has not waited in the queue past the market's max_queue_secs yet")]
+    JobNotStale,
     #[msg("posting fee must be 1 micro-USD..100 USD: every post must cost something")]
     InvalidPostingFee,
     #[msg("collateral settings out of bounds: stake per GPU > 0, escrow share 1..20000 bps, result collateral 10000..50000 bps of the charge")]
     InvalidCollateralSettings,
-    #[msg("release settings out of bounds: window share at most 10000 bps, 1 <= min <= max <= 1 day, max releases 1..3, budget >= 1, budget window 1 s..30 days")]
+    #[msg("release settings out of bounds: window share at most 10000 bps, 1 <= min <= max <= 1 day, max releases 1..3, budget >= 1, budget window 1 s..30 days and at most the unbonding period")]
     InvalidReleaseSettings,
     #[msg("the reported wall seconds exceed the time since assignment on the chain's clock")]
     UsageExceedsClock,

@@ -221,6 +221,8 @@ pub struct JobDisputed {
 
 #[event]
 pub struct DisputeResolved {
+    /// The node lost and was waiting for its next job: it left the queue.
+    pub node_left_queue: bool,
     pub job: Pubkey,
     pub node: Pubkey,
     pub creator_won: bool,
@@ -233,4 +235,34 @@ pub struct DisputeResolved {
     /// Result collateral taken from the node's owner (creator won), all burned.
     pub slashed: u64,
     pub posting_fee_burned: u64,
+}
+
+#[event]
+pub struct StaleJobRefunded {
+    pub job: Pubkey,
+    /// Seconds it waited in the queue since it last joined it.
+    pub waited_secs: i64,
+    pub refund: u64,
+    pub posting_fee_burned: u64,
+}
+
+#[event]
+pub struct NodeClosed {
+    pub node: Pubkey,
+    pub owner: Pubkey,
+    pub reputation_bps: u16,
+    pub suspended: bool,
+}
+
+#[event]
+pub struct NodeKeyRotated {
+    pub old_node: Pubkey,
+    pub new_node: Pubkey,
+    pub owner: Pubkey,
+    pub new_signer: Pubkey,
+}
+
+#[event]
+pub struct StakeClosed {
+    pub owner: Pubkey,
 }

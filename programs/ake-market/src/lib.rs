@@ -143,4 +143,20 @@ pub mod ake_market {
     pub fn rearm_node(ctx: Context<RearmNode>) -> Result<()> {
         rearm_node::handler(ctx)
     }
+
+    pub fn rotate_node_key(ctx: Context<RotateNodeKey>) -> Result<()> {
+        rotate_node_key::handler(ctx)
+    }
+
+    pub fn close_node(ctx: Context<CloseNode>) -> Result<()> {
+        close_node::handler(ctx)
+    }
+
+    pub fn close_stake(ctx: Context<CloseStake>) -> Result<()> {
+        close_stake::handler(ctx)
+    }
+
+    pub fn refund_stale_job(ctx: Context<RefundStaleJob>) -> Result<()> {
+        refund_stale_job::handler(ctx)
+    }
 }

@@ -62,15 +62,25 @@ pub fn terms_for(market: &Market, params: &Params, job: &Job, now: i64) -> Resul
     })
 }
 
-/// The queue entry of a job waiting for a node.
-pub fn waiting_job(market: &Market, key: Pubkey, job: &Job) -> Result<Waiting> {
-    Ok(Waiting {
+/// Puts a job in the queue (`at_front`: ahead of its tier, for a job back
+/// from a node) and starts its queue clock.
+pub fn enqueue(
+    market: &mut Market,
+    key: Pubkey,
+    job: &mut Job,
+    at_front: bool,
+    now: i64,
+) -> Result<()> {
+    let entry = Waiting {
         key,
         gpus: job.gpus,
         reputation_bps: job.min_reputation_bps,
         tier: job.tier,
         aux: collateral_for(market, job)?,
-    })
+    };
+    market.enqueue_job(entry, at_front)?;
+    job.queued_at = now;
+    Ok(())
 }
 
 /// The queue entry of a node waiting for a job.
@@ -138,6 +148,7 @@ pub fn assign(
     job.node_owner = node.owner;
     job.collateral = collateral;
     job.terms = terms;
+    node.open_job()?;
     node.status = NodeStatus::Busy;
     node.current_job = job_key;
     Ok(Assignment::Assigned {
@@ -224,8 +235,7 @@ pub fn requeue(
         if market.job_queue_full() {
             return Ok(None);
         }
-        let entry = waiting_job(market, job_key, job)?;
-        market.enqueue_job(entry, true)?;
+        enqueue(market, job_key, job, true, now)?;
     }
     Ok(Some(offer))
 }

@@ -1,7 +1,7 @@
 //! Pure pricing arithmetic: no Solana types, every step checked, every
 //! rounding in the protocol's favour (charges and escrows round up, payouts down).
 
-use crate::constants::{BPS, MICRO_USD_DECIMALS};
+use crate::constants::{BPS, MICRO_USD_DECIMALS, REPUTATION_PRIOR_MICRO_USD};
 
 /// `rate x gpus x seconds`, in micro-USD.
 pub fn charge_micro_usd(rate_per_gpu_sec: u64, gpus: u16, seconds: u64) -> Option<u64> {
@@ -80,12 +80,17 @@ pub fn tier_for(amount: u64, thresholds: &[u64; 3]) -> u8 {
     thresholds.iter().filter(|t| amount >= **t).count() as u8
 }
 
-/// Exponentially weighted success rate: r + (target - r) / 16, target
-/// 10000 on success and 0 on a failure. Slow to earn, quick to lose.
-pub fn next_reputation(r: u16, success: bool) -> u16 {
-    let r = i32::from(r.min(10_000));
-    let target = if success { 10_000 } else { 0 };
-    (r + (target - r) / 16) as u16
+/// Reputation in bps: the value-weighted success rate of a node's work,
+/// `proven / (proven + failed + prior)`, all in micro-USD. Weighting by value
+/// means it rises only with work someone paid for (a thousand one-second
+/// jobs count as what they were worth), and the prior means a fresh node
+/// starts at 0, so a new identity is never better off than a punished one.
+/// Rounded down (the protocol's favour).
+pub fn reputation_bps(proven_micro_usd: u64, failed_micro_usd: u64) -> u16 {
+    let proven = u128::from(proven_micro_usd);
+    let total = proven + u128::from(failed_micro_usd) + u128::from(REPUTATION_PRIOR_MICRO_USD);
+    // proven < total, so the quotient is below 10,000 and fits.
+    (proven * u128::from(BPS) / total) as u16
 }
 
 /// `bps` of `amount`, rounded up: what a participant is charged (a slash,
@@ -207,14 +212,23 @@ mod tests {
     }
 
     #[test]
-    fn reputation_moves_by_a_sixteenth() {
-        assert_eq!(next_reputation(5_000, true), 5_312);
-        assert_eq!(next_reputation(5_000, false), 4_688);
-        assert_eq!(next_reputation(10_000, true), 10_000);
-        assert_eq!(next_reputation(0, false), 0);
-        // Sixteen failures from neutral take a node well under half.
-        let r = (0..16).fold(5_000, |r, _| next_reputation(r, false));
-        assert!(r < 2_000, "{r}");
+    fn reputation_is_the_value_weighted_success_rate() {
+        let prior = REPUTATION_PRIOR_MICRO_USD;
+        assert_eq!(reputation_bps(0, 0), 0);
+        // As much proven work as the prior: half.
+        assert_eq!(reputation_bps(prior, 0), 5_000);
+        // The ceiling a job may ask for is reached with 99x the prior and no failure.
+        assert_eq!(
+            reputation_bps(99 * prior, 0),
+            crate::state::MAX_REPUTATION_BPS
+        );
+        assert_eq!(
+            reputation_bps(99 * prior - 1, 0),
+            crate::state::MAX_REPUTATION_BPS - 1
+        );
+        // A failure weighs what the failed job was worth.
+        assert_eq!(reputation_bps(prior, prior), 3_333);
+        assert_eq!(reputation_bps(u64::MAX, 0), 9_999);
     }
 
     #[test]
@@ -245,9 +259,11 @@ mod tests {
 
     proptest! {
         #[test]
-        fn reputation_stays_in_range(r in 0u16..=10_000, outcomes in proptest::collection::vec(any::<bool>(), 0..100)) {
-            let end = outcomes.iter().fold(r, |r, ok| next_reputation(r, *ok));
-            prop_assert!(end <= 10_000);
+        fn reputation_stays_below_the_whole_and_falls_with_failure(proven in any::<u64>(), failed in any::<u64>(), more in 1u64..u64::MAX / 4) {
+            let r = reputation_bps(proven, failed);
+            prop_assert!(r < 10_000);
+            prop_assert!(reputation_bps(proven, failed.saturating_add(more)) <= r);
+            prop_assert!(reputation_bps(proven.saturating_add(more), failed) >= r);
         }
 
         #[test]

@@ -11,8 +11,8 @@ use ake_emissions::state::EmissionsConfig;
 use crate::constants::REPORTER_SEED;
 use crate::errors::MarketError;
 use crate::events::JobSettled;
-use crate::math::{charge_micro_usd, micro_usd_to_tokens_ceil, next_reputation, split_payment};
-use crate::state::{Job, JobState, Market, Node, Params, Stake};
+use crate::math::{charge_micro_usd, micro_usd_to_tokens_ceil, split_payment};
+use crate::state::{Job, JobState, Market, Node, NodeStatus, Params, Stake};
 use crate::vaults::Vault;
 
 pub struct Settlement {
@@ -170,12 +170,14 @@ impl<'info> SettleAccounts<'info> {
 }
 
 /// Checks the accounts against the job, then settles it: moves the tokens
-/// and updates the books.
+/// and updates the books. `credit_reputation` is false when nobody judged
+/// the result (a silent arbiter): the work still counts for emissions.
 pub fn settle_job(
     job_key: Pubkey,
     job: &mut Job,
     s: &mut SettleAccounts,
     reporter_bump: u8,
+    credit_reputation: bool,
 ) -> Result<Settlement> {
     require_keys_eq!(s.market.key(), job.market, MarketError::AccountMismatch);
     require_keys_eq!(s.node.key(), job.node, MarketError::AccountMismatch);
@@ -211,8 +213,16 @@ pub fn settle_job(
         .ok_or(MarketError::MathOverflow)?;
     market.untrack(&job_key);
 
+    let node_key = s.node.key();
     let node = &mut s.node;
-    node.reputation_bps = next_reputation(node.reputation_bps, true);
+    if credit_reputation {
+        node.record_success(amounts.work_micro_usd)?;
+        // A node already waiting for its next job is matched on its new reputation.
+        if node.status == NodeStatus::Queued {
+            market.set_node_reputation(&node_key, node.reputation_bps);
+        }
+    }
+    node.close_job()?;
     node.jobs_completed = node
         .jobs_completed
         .checked_add(1)

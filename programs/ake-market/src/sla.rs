@@ -1,13 +1,13 @@
 //! What breaking the SLA costs a node: a slash of the collateral its owner
 //! locked for that one job (part burned, part a bounty for whoever enforced
-//! it), a lower reputation, and suspension until the owner re-arms it. No
+//! it), a lower reputation, and suspension until the owner re-arms it after
+//! a cooldown (out of the node queue at once). No
 //! slash ever reaches beyond the job's own collateral.
 
 use anchor_lang::prelude::*;
 
 use crate::errors::MarketError;
-use crate::math::next_reputation;
-use crate::state::{Market, Node, Stake};
+use crate::state::{Job, Market, Node, NodeStatus, Stake};
 use crate::vaults::Vault;
 
 pub struct Slash {
@@ -51,9 +51,33 @@ pub fn take_collateral<'info>(
     })
 }
 
-/// A broken SLA: reputation falls and the node is suspended until its
-/// owner re-arms it.
-pub fn mark_breach(node: &mut Node) {
-    node.reputation_bps = next_reputation(node.reputation_bps, false);
+/// A broken SLA: the failed job counts against the node's reputation at
+/// what it was worth at most, and the node is suspended; its owner may
+/// re-arm it once `cooldown_secs` have passed.
+pub fn mark_breach(node: &mut Node, job: &Job, now: i64, cooldown_secs: u32) -> Result<()> {
+    node.record_failure(job.max_charge_micro_usd)?;
     node.suspended = true;
+    node.armable_at = now
+        .checked_add(i64::from(cooldown_secs))
+        .ok_or(MarketError::MathOverflow)?;
+    Ok(())
+}
+
+/// Takes a node that may no longer be matched (suspended) out of the node
+/// queue at once, unlocking the stake its place held. Returns whether it
+/// was queued.
+pub fn leave_queue(
+    node_key: Pubkey,
+    node: &mut Node,
+    market: &mut Market,
+    owner_stake: &mut Stake,
+) -> Result<bool> {
+    if node.status != NodeStatus::Queued {
+        return Ok(false);
+    }
+    market.remove_node(&node_key)?;
+    owner_stake.unlock(node.locked_stake)?;
+    node.locked_stake = 0;
+    node.status = NodeStatus::Idle;
+    Ok(true)
 }

@@ -4,6 +4,7 @@ use ake_market::state::{Job, JobState, Node, NodeStatus, Stake};
 use ake_sdk::pda;
 use ake_tests::*;
 use proptest::prelude::*;
+use solana_sdk::signer::Signer;
 
 #[derive(Debug, Clone)]
 enum Action {
@@ -54,6 +55,15 @@ enum Action {
     Advance {
         secs: i64,
     },
+    RefundStale {
+        job: usize,
+    },
+    RotateKey {
+        node: usize,
+    },
+    CloseNode {
+        node: usize,
+    },
 }
 
 fn action() -> impl Strategy<Value = Action> {
@@ -72,6 +82,10 @@ fn action() -> impl Strategy<Value = Action> {
         2 => (0..3usize).prop_map(|node| Action::Rearm { node }),
         2 => (0..16usize, 0..9u8).prop_map(|(job, reason)| Action::Release { job, reason }),
         2 => (0..2_500i64).prop_map(|secs| Action::Advance { secs }),
+        1 => Just(Action::Advance { secs: i64::from(MAX_QUEUE_SECS) }),
+        1 => (0..16usize).prop_map(|job| Action::RefundStale { job }),
+        1 => (0..3usize).prop_map(|node| Action::RotateKey { node }),
+        1 => (0..3usize).prop_map(|node| Action::CloseNode { node }),
     ]
 }
 
@@ -79,6 +93,8 @@ struct World {
     chain: Chain,
     creators: Vec<User>,
     nodes: Vec<TestNode>,
+    /// Nodes their owner closed (their accounts must be gone).
+    closed: Vec<bool>,
     jobs: Vec<(usize, solana_sdk::pubkey::Pubkey)>,
 }
 
@@ -99,11 +115,23 @@ impl World {
             chain,
             creators,
             nodes,
+            closed: vec![false; 3],
             jobs: Vec::new(),
         }
     }
 
     async fn run(&mut self, a: &Action) {
+        let on_node = match a {
+            Action::Ready { node }
+            | Action::Unready { node }
+            | Action::Rearm { node }
+            | Action::RotateKey { node }
+            | Action::CloseNode { node } => Some(*node),
+            _ => None,
+        };
+        if on_node.is_some_and(|n| self.closed[n]) {
+            return;
+        }
         let c = &mut self.chain;
         let job_at = |i: usize, jobs: &[(usize, solana_sdk::pubkey::Pubkey)]| {
             jobs.get(i % jobs.len().max(1)).copied()
@@ -128,7 +156,7 @@ impl World {
             Action::Unready { node } => {
                 let n = &self.nodes[*node];
                 let ix = ake_sdk::instructions::node_unready(
-                    solana_sdk::signature::Signer::pubkey(&n.signer),
+                    n.signer.pubkey(),
                     n.owner.pubkey(),
                     pda::market(0),
                 );
@@ -214,6 +242,45 @@ impl World {
                 c.advance(*secs).await;
                 Ok(())
             }
+            Action::RefundStale { job } => match job_at(*job, &self.jobs) {
+                Some((who, key)) => match c.job(&key).await {
+                    Some(j) => {
+                        let token = self.creators[who].token;
+                        let ix = ake_sdk::instructions::refund_stale_job(key, &j, c.mint, token);
+                        c.send(&[ix], &[]).await
+                    }
+                    None => Ok(()),
+                },
+                None => Ok(()),
+            },
+            Action::RotateKey { node } => {
+                let n = &self.nodes[*node];
+                let signer = solana_sdk::signature::Keypair::new();
+                let owner = n.owner.pubkey();
+                let ix = ake_sdk::instructions::rotate_node_key(owner, n.account, signer.pubkey());
+                let result = c.send(&[ix], &[&n.owner.key, &signer]).await;
+                if result.is_ok() {
+                    let rotated = TestNode {
+                        account: pda::node(&signer.pubkey()),
+                        owner: User {
+                            key: n.owner.key.insecure_clone(),
+                            token: n.owner.token,
+                        },
+                        signer,
+                    };
+                    self.nodes[*node] = rotated;
+                }
+                result
+            }
+            Action::CloseNode { node } => {
+                let n = &self.nodes[*node];
+                let ix = ake_sdk::instructions::close_node(n.owner.pubkey(), n.account);
+                let result = c.send(&[ix], &[&n.owner.key]).await;
+                if result.is_ok() {
+                    self.closed[*node] = true;
+                }
+                result
+            }
         };
     }
 
@@ -231,6 +298,7 @@ impl World {
         // Escrow vault == open jobs' escrow + posting fees + bonds == the market's counter.
         let mut open_escrow = 0;
         let mut job_locks: std::collections::HashMap<_, u64> = Default::default();
+        let mut jobs_naming: std::collections::HashMap<_, u16> = Default::default();
         for (_, key) in self.jobs.clone() {
             let Some(job) = c.account::<Job>(&key).await else {
                 continue;
@@ -261,6 +329,9 @@ impl World {
                 JobState::Settled => panic!("a settled job's account must be closed"),
             }
             *job_locks.entry(job.node_owner).or_default() += job.collateral;
+            if job.state != JobState::Queued {
+                *jobs_naming.entry(job.node).or_default() += 1;
+            }
         }
         assert_eq!(c.escrow_balance().await, open_escrow);
         assert_eq!(market.open_escrow, open_escrow);
@@ -272,15 +343,36 @@ impl World {
             .await
             .unwrap();
         let mut staked = creator_stake.amount + creator_stake.unbonding;
-        for n in &self.nodes {
-            let node: Node = c.account(&n.account).await.unwrap();
+        for (i, n) in self.nodes.iter().enumerate() {
             let stake: Stake = c.account(&pda::stake(&n.owner.pubkey())).await.unwrap();
+            staked += stake.amount + stake.unbonding;
+            if self.closed[i] {
+                assert!(c.raw_account(&n.account).await.is_none());
+                assert_eq!(
+                    stake.locked,
+                    job_locks.get(&n.owner.pubkey()).copied().unwrap_or(0)
+                );
+                continue;
+            }
+            let node: Node = c.account(&n.account).await.unwrap();
+            // Every unsettled job naming the node is counted (close and re-key rely on it).
+            assert_eq!(
+                node.open_jobs,
+                jobs_naming.get(&n.account).copied().unwrap_or(0)
+            );
             let expected =
                 node.locked_stake + job_locks.get(&n.owner.pubkey()).copied().unwrap_or(0);
             assert_eq!(stake.locked, expected, "stake lock of {}", n.account);
-            staked += stake.amount + stake.unbonding;
-            let queued = market.queued_nodes().iter().any(|e| e.key == n.account);
-            assert_eq!(queued, node.status == NodeStatus::Queued);
+            let entry = market
+                .queued_nodes()
+                .into_iter()
+                .find(|e| e.key == n.account);
+            assert_eq!(entry.is_some(), node.status == NodeStatus::Queued);
+            // A suspended node is never waiting; a waiting one is matched on its current reputation.
+            if let Some(entry) = entry {
+                assert!(!node.suspended);
+                assert_eq!(entry.reputation_bps, node.reputation_bps);
+            }
         }
 
         assert_eq!(c.balance(&pda::stake_vault()).await, staked);

@@ -103,7 +103,10 @@ async fn wrong_hash_job_released_inside_the_window_costs_the_node_nothing() {
     assert_eq!(chain.supply().await, supply);
     let n = node_of(&mut chain, &node).await;
     assert!(!n.suspended);
-    assert_eq!((n.reputation_bps, n.jobs_expired), (5_000, 0));
+    assert_eq!(
+        (n.reputation_bps, n.failed_micro_usd, n.jobs_expired),
+        (0, 0, 0)
+    );
     let j = chain.job(&job).await.unwrap();
     assert_eq!((j.state, j.releases), (JobState::Queued, 1));
     assert_eq!(j.released_by[0], node.owner.pubkey());
@@ -248,7 +251,8 @@ async fn releases_past_the_owner_budget_count_as_expiries() {
     assert_eq!(chain.supply().await, supply);
     let n = node_of(&mut chain, &node).await;
     assert!(n.suspended);
-    assert_eq!((n.jobs_expired, n.reputation_bps), (1, 4_688));
+    // The failed job counts at its full value (600 s x 200 micro-USD).
+    assert_eq!((n.jobs_expired, n.failed_micro_usd), (1, 600 * RATE));
     chain.cancel(&creator, &job).await.unwrap();
 
     // Past the budget AND after the window: priced as an expiry the owner
@@ -558,7 +562,7 @@ async fn attack_a_sybil_operator_releasing_everything_cannot_hold_a_job() {
     assert_eq!(payoff, 0);
     let c = node_of(&mut chain, &censor).await;
     assert_eq!((c.jobs_expired, c.jobs_completed), (1, 0));
-    assert!(c.reputation_bps < 5_000);
+    assert!(c.failed_micro_usd > 0 && c.reputation_bps == 0);
     assert_eq!(
         node_of(&mut chain, &honest).await.jobs_completed,
         u64::from(RELEASE_BUDGET) + 1

@@ -45,7 +45,11 @@ async fn expiry_slashes_exactly_and_suspends() {
     assert_eq!(chain.market(0).await.tokens_burned, 80 * AKE);
     let n = node_of(&mut chain, &node).await;
     assert!(n.suspended);
-    assert_eq!((n.jobs_expired, n.reputation_bps), (1, 4_688));
+    // The failed job counts against it at its full value (600 s at 200 micro-USD).
+    assert_eq!(
+        (n.jobs_expired, n.failed_micro_usd, n.reputation_bps),
+        (1, 600 * RATE, 0)
+    );
     assert_eq!(chain.job(&job).await.unwrap().state, JobState::Queued);
 
     // Suspended until the OWNER re-arms it.
@@ -117,8 +121,8 @@ async fn dispute_creator_wins() {
     let n = node_of(&mut chain, &node).await;
     assert!(n.suspended);
     assert_eq!(
-        (n.jobs_disputed, n.jobs_completed, n.reputation_bps),
-        (1, 0, 4_688)
+        (n.jobs_disputed, n.jobs_completed, n.failed_micro_usd),
+        (1, 0, 600 * RATE)
     );
     assert!(chain.job(&job).await.is_none());
     assert_eq!(chain.market(0).await.in_flight_count, 0);
@@ -153,8 +157,13 @@ async fn dispute_node_wins() {
     let n = node_of(&mut chain, &node).await;
     assert!(!n.suspended);
     assert_eq!(
-        (n.jobs_completed, n.jobs_disputed, n.reputation_bps),
-        (1, 1, 5_312)
+        (
+            n.jobs_completed,
+            n.jobs_disputed,
+            n.proven_micro_usd,
+            n.reputation_bps
+        ),
+        (1, 1, 300 * RATE, 59)
     );
     let epoch = chain.epoch().await;
     let work: ake_emissions::state::NodeWork = chain
@@ -196,7 +205,15 @@ async fn dispute_timeout_settles_as_accepted_and_burns_only_the_bond_fee() {
     // A silent arbiter punishes nobody: no slash, no suspension, no reputation change.
     let n = node_of(&mut chain, &node).await;
     assert!(!n.suspended);
-    assert_eq!((n.jobs_completed, n.reputation_bps), (1, reputation));
+    assert_eq!(
+        (
+            n.jobs_completed,
+            n.work_micro_usd,
+            n.proven_micro_usd,
+            n.reputation_bps
+        ),
+        (1, 300 * RATE, 0, reputation)
+    );
     let stake = stake_of(&mut chain, &node).await;
     assert_eq!((stake.amount, stake.locked), (1_000 * AKE, 0));
     assert!(chain.job(&job).await.is_none());
@@ -217,35 +234,6 @@ async fn dispute_timeout_settles_as_accepted_and_burns_only_the_bond_fee() {
         chain.dispute(&late_creator, &late_job).await,
         MarketError::ChallengeWindowClosed,
     );
-}
-
-#[tokio::test]
-async fn reputation_gates_assignment() {
-    let mut chain = Chain::start().await;
-    let node = chain.node(1, 1_000 * AKE).await;
-    let creator = chain.user(1_000 * AKE).await;
-    let mut expected = 5_000u16;
-    for _ in 0..4 {
-        chain.work(&node, &creator, 60).await;
-        expected = ake_market::math::next_reputation(expected, true);
-        assert_eq!(node_of(&mut chain, &node).await.reputation_bps, expected);
-    }
-    assert_eq!(expected, 6_136);
-
-    // A newcomer at the neutral 5,000 is skipped by a job needing 6,000.
-    let newcomer = chain.node(1, 1_000 * AKE).await;
-    chain.node_ready(&newcomer).await.unwrap();
-    let nonce = chain.next_nonce(&creator.pubkey()).await;
-    let mut args = chain.post_args(nonce, 1, 600);
-    args.min_reputation_bps = 6_000;
-    let picky = chain.post_job_with(&creator, args).await.unwrap();
-    assert_eq!(chain.job(&picky).await.unwrap().state, JobState::Queued);
-    // The proven node takes it when it arms.
-    chain.node_ready(&node).await.unwrap();
-    assert_eq!(chain.job(&picky).await.unwrap().node, node.account);
-    // And a job with no minimum goes to the newcomer.
-    let open = chain.post_job(&creator, 1, 600).await.unwrap();
-    assert_eq!(chain.job(&open).await.unwrap().node, newcomer.account);
 }
 
 #[tokio::test]

@@ -27,6 +27,7 @@ pub struct CrankReport {
     pub jobs_finalized: Vec<String>,
     pub jobs_expired: Vec<String>,
     pub disputes_expired: Vec<String>,
+    pub stale_jobs_refunded: Vec<String>,
     pub failures: Vec<String>,
 }
 
@@ -65,13 +66,18 @@ pub async fn pass(p: &Protocol, caller: &Keypair, fees: Fees) -> anyhow::Result<
             &mut report.disputes_expired,
             "end dispute",
         ),
+        (
+            &work.stale_jobs_to_refund,
+            &mut report.stale_jobs_refunded,
+            "refund stale job",
+        ),
     ] {
         for job in list {
             let key: Pubkey = job.parse()?;
-            let ix = if what == "finalize" {
-                p.finalize(&key, me).await
-            } else {
-                p.expire_dispute(&key, me).await
+            let ix = match what {
+                "finalize" => p.finalize(&key, me).await,
+                "end dispute" => p.expire_dispute(&key, me).await,
+                _ => p.refund_stale(&key).await,
             };
             let result = match ix {
                 Ok(ix) => ake_sdk::sender::send_instructions(chain, caller, &[], &[ix], fees)
@@ -109,11 +115,12 @@ pub async fn pass(p: &Protocol, caller: &Keypair, fees: Fees) -> anyhow::Result<
 
 fn summary(r: &CrankReport) -> String {
     let mut s = format!(
-        "closed {} epoch(s), finalized {} job(s), expired {} job(s), ended {} dispute(s)",
+        "closed {} epoch(s), finalized {} job(s), expired {} job(s), ended {} dispute(s), refunded {} stale job(s)",
         r.epochs_closed.len(),
         r.jobs_finalized.len(),
         r.jobs_expired.len(),
-        r.disputes_expired.len()
+        r.disputes_expired.len(),
+        r.stale_jobs_refunded.len()
     );
     for f in &r.failures {
         s.push_str(&format!("\n  failed: {f}"));
@@ -135,6 +142,7 @@ pub async fn run(g: &GlobalArgs, a: CrankArgs) -> anyhow::Result<()> {
                     && report.jobs_finalized.is_empty()
                     && report.jobs_expired.is_empty()
                     && report.disputes_expired.is_empty()
+                    && report.stale_jobs_refunded.is_empty()
                     && report.failures.is_empty());
                 if busy {
                     print(ctx.json, &report, summary);

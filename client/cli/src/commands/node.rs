@@ -35,8 +35,18 @@ pub enum NodeCommand {
     },
     /// A node's status, reputation and lifetime counters.
     Show { node: Pubkey },
-    /// Lift a suspension after an expiry or a lost dispute (owner only).
+    /// Lift a suspension after an expiry or a lost dispute (owner only, after the cooldown).
     Rearm { node: Pubkey },
+    /// Move an idle node to a new hot key, keeping its reputation and record
+    /// (owner only). The node's address changes: point ake-node at the new key.
+    RotateKey {
+        node: Pubkey,
+        /// Keypair file of the new hot key.
+        #[arg(long)]
+        new_signer: PathBuf,
+    },
+    /// Close an idle node with no unsettled job and get its rent back (owner only).
+    Close { node: Pubkey },
     /// Claim the node's emission for closed epochs (all unclaimed of the last 64, or --epoch).
     Claim {
         node: Pubkey,
@@ -56,8 +66,14 @@ struct NodeView {
     vram_mib: u32,
     status: String,
     suspended: bool,
+    /// Unix time from which the node may be armed (or re-armed).
+    armable_at: i64,
     current_job: Option<String>,
     reputation_bps: u16,
+    /// Verified work and failed jobs' value behind the reputation, micro-USD.
+    proven_micro_usd: u64,
+    failed_micro_usd: u64,
+    open_jobs: u16,
     jobs_completed: u64,
     jobs_expired: u64,
     jobs_disputed: u64,
@@ -126,9 +142,13 @@ pub async fn run(g: &GlobalArgs, c: NodeCommand) -> anyhow::Result<()> {
                 }
                 .into(),
                 suspended: n.suspended,
+                armable_at: n.armable_at,
                 current_job: (n.current_job != Pubkey::default())
                     .then(|| n.current_job.to_string()),
                 reputation_bps: n.reputation_bps,
+                proven_micro_usd: n.proven_micro_usd,
+                failed_micro_usd: n.failed_micro_usd,
+                open_jobs: n.open_jobs,
                 jobs_completed: n.jobs_completed,
                 jobs_expired: n.jobs_expired,
                 jobs_disputed: n.jobs_disputed,
@@ -136,7 +156,7 @@ pub async fn run(g: &GlobalArgs, c: NodeCommand) -> anyhow::Result<()> {
             };
             print(ctx.json, &view, |v| {
                 format!(
-                    "node {}\n  owner       {}\n  signer      {}\n  hardware    {} x {} ({} MiB)\n  status      {}{}\n  job         {}\n  reputation  {} bps\n  completed   {}   expired {}   disputed {}\n  work        {}",
+                    "node {}\n  owner       {}\n  signer      {}\n  hardware    {} x {} ({} MiB)\n  status      {}{}\n  job         {}\n  reputation  {} bps ({} proven, {} failed)\n  armable at  {}\n  completed   {}   expired {}   disputed {}\n  work        {}",
                     v.node,
                     v.owner,
                     v.signer,
@@ -144,9 +164,12 @@ pub async fn run(g: &GlobalArgs, c: NodeCommand) -> anyhow::Result<()> {
                     v.gpu_model,
                     v.vram_mib,
                     v.status,
-                    if v.suspended { " (SUSPENDED: the owner must `ake node rearm`)" } else { "" },
+                    if v.suspended { " (SUSPENDED: the owner must `ake node rearm` once the cooldown ends)" } else { "" },
                     v.current_job.clone().unwrap_or_else(|| "-".into()),
                     v.reputation_bps,
+                    usd(v.proven_micro_usd),
+                    usd(v.failed_micro_usd),
+                    v.armable_at,
                     v.jobs_completed,
                     v.jobs_expired,
                     v.jobs_disputed,
@@ -163,6 +186,31 @@ pub async fn run(g: &GlobalArgs, c: NodeCommand) -> anyhow::Result<()> {
                 ctx.json,
                 &serde_json::json!({"signature": sig.to_string()}),
                 |_| format!("node {node} re-armed ({sig})"),
+            );
+        }
+        NodeCommand::RotateKey { node, new_signer } => {
+            let owner = ctx.signer()?;
+            let hot = load_keypair(&new_signer)?;
+            let ix = ixs::rotate_node_key(owner.pubkey(), node, hot.pubkey());
+            let sig = ctx.send(&owner, &[&hot], &[ix]).await?;
+            let new_node = pda::node(&hot.pubkey());
+            print(
+                ctx.json,
+                &serde_json::json!({"node": new_node.to_string(), "old_node": node.to_string(), "signature": sig.to_string()}),
+                |_| {
+                    format!("node {node} is now {new_node}, signed by {} ({sig})\n  set ake-node's signer keypair to the new key and restart it", hot.pubkey())
+                },
+            );
+        }
+        NodeCommand::Close { node } => {
+            let owner = ctx.signer()?;
+            let sig = ctx
+                .send(&owner, &[], &[ixs::close_node(owner.pubkey(), node)])
+                .await?;
+            print(
+                ctx.json,
+                &serde_json::json!({"signature": sig.to_string()}),
+                |_| format!("node {node} closed, rent returned ({sig})"),
             );
         }
         NodeCommand::Claim { node, epoch } => {

@@ -18,6 +18,8 @@ pub enum StakeCommand {
     Unstake { amount: String },
     /// Withdraw unbonded stake.
     Withdraw,
+    /// Close your empty stake account (all unstaked and withdrawn) and get its rent back.
+    Close,
     /// Stake, tier and unbonding of OWNER (default: you).
     Show { owner: Option<Pubkey> },
 }
@@ -103,6 +105,22 @@ pub async fn run(g: &GlobalArgs, c: StakeCommand) -> anyhow::Result<()> {
                 ctx.json,
                 &serde_json::json!({"signature": sig.to_string(), "amount": amount}),
                 |_| format!("withdrew {} AKE ({sig})", format(amount, decimals)),
+            );
+        }
+        StakeCommand::Close => {
+            let owner = ctx.signer()?;
+            let sig = ctx
+                .send(&owner, &[], &[ixs::close_stake(owner.pubkey())])
+                .await?;
+            print(
+                ctx.json,
+                &serde_json::json!({"signature": sig.to_string()}),
+                |_| {
+                    format!(
+                        "stake account {} closed, rent returned ({sig})",
+                        pda::stake(&owner.pubkey())
+                    )
+                },
             );
         }
         StakeCommand::Show { owner } => {

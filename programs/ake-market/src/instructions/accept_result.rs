@@ -23,6 +23,7 @@ pub fn handler(mut ctx: Context<AcceptResult>) -> Result<()> {
         &mut a.job,
         &mut a.settle,
         ctx.bumps.settle.reporter,
+        true,
     )?
     .event(job_key, &a.job, true);
     emit_cpi!(settled);

@@ -18,6 +18,10 @@ pub struct MarketArgs {
     pub posting_fee_micro_usd: u64,
     pub collateral: CollateralArgs,
     pub release: ReleaseArgs,
+    /// A job waiting in the queue longer than this (since it last joined
+    /// it) may be refunded by anyone (`refund_stale_job`): a job no node
+    /// takes never squats a slot for good.
+    pub max_queue_secs: u32,
     /// GPU market: only nodes registered with GPUs (VRAM > 0) may take its
     /// jobs. Otherwise a CPU market, where a job's `gpus` counts CPU slots.
     pub gpu_required: bool,
@@ -51,13 +55,17 @@ const DAY: u32 = 86_400;
 const MAX_POSTING_FEE_MICRO_USD: u64 = 100_000_000;
 
 impl MarketArgs {
-    pub fn validate(&self) -> Result<[u8; 32]> {
+    /// Checks the bounds; `unbonding_secs` is the config's: a release-budget
+    /// window never outlasts it, so emptying and closing a stake account
+    /// (which takes the unbonding period) never resets a budget early.
+    pub fn validate(&self, unbonding_secs: u32) -> Result<[u8; 32]> {
         require!(
             !self.name.is_empty()
                 && self.name.len() <= MAX_MARKET_NAME_LEN
                 && self.rate_micro_usd > 0
                 && (1..=64).contains(&self.max_gpus_per_job)
-                && (1..=30 * DAY).contains(&self.max_duration_secs),
+                && (1..=30 * DAY).contains(&self.max_duration_secs)
+                && (1..=30 * DAY).contains(&self.max_queue_secs),
             MarketError::InvalidMarketSettings
         );
         require!(
@@ -78,7 +86,8 @@ impl MarketArgs {
                 && r.window_max_secs <= DAY
                 && (1..=MAX_RELEASES as u8).contains(&r.max_releases)
                 && r.budget >= 1
-                && (1..=30 * DAY).contains(&r.budget_window_secs),
+                && (1..=30 * DAY).contains(&r.budget_window_secs)
+                && r.budget_window_secs <= unbonding_secs,
             MarketError::InvalidReleaseSettings
         );
         let mut name = [0u8; 32];
@@ -86,8 +95,8 @@ impl MarketArgs {
         Ok(name)
     }
 
-    pub fn apply(&self, market: &mut Market) -> Result<()> {
-        market.name = self.validate()?;
+    pub fn apply(&self, market: &mut Market, unbonding_secs: u32) -> Result<()> {
+        market.name = self.validate(unbonding_secs)?;
         market.rate_micro_usd = self.rate_micro_usd;
         market.min_stake_per_gpu = self.min_stake_per_gpu;
         market.max_gpus_per_job = self.max_gpus_per_job;
@@ -102,6 +111,7 @@ impl MarketArgs {
         market.max_releases = r.max_releases;
         market.release_budget = r.budget;
         market.release_budget_window_secs = r.budget_window_secs;
+        market.max_queue_secs = self.max_queue_secs;
         market.gpu_required = u8::from(self.gpu_required);
         Ok(())
     }
@@ -140,7 +150,8 @@ pub fn handler(ctx: Context<CreateMarket>, index: u16, args: MarketArgs) -> Resu
         index == ctx.accounts.config.market_count,
         MarketError::WrongMarketIndex
     );
-    args.validate()?;
+    let unbonding_secs = ctx.accounts.config.params.unbonding_secs;
+    args.validate(unbonding_secs)?;
     let a = &ctx.accounts;
     let payer = a.authority.to_account_info();
     let market_info = a.market.to_account_info();
@@ -182,7 +193,7 @@ pub fn handler(ctx: Context<CreateMarket>, index: u16, args: MarketArgs) -> Resu
         market.bump = market_bump;
         market.escrow_bump = escrow_bump;
         market.init_sequences();
-        args.apply(market)?;
+        args.apply(market, unbonding_secs)?;
     }
 
     ctx.accounts.config.market_count = index.checked_add(1).ok_or(MarketError::MathOverflow)?;

@@ -35,6 +35,7 @@ pub fn handler(mut ctx: Context<FinalizeJob>) -> Result<()> {
         &mut a.job,
         &mut a.settle,
         ctx.bumps.settle.reporter,
+        true,
     )?
     .event(job_key, &a.job, false);
     emit_cpi!(settled);

@@ -1,6 +1,8 @@
 pub mod accept_authority;
 pub mod accept_result;
 pub mod cancel_job;
+pub mod close_node;
+pub mod close_stake;
 pub mod create_market;
 pub mod deposit_stake;
 pub mod dispute_job;
@@ -13,10 +15,12 @@ pub mod node_unready;
 pub mod post_job;
 pub mod propose_authority;
 pub mod rearm_node;
+pub mod refund_stale_job;
 pub mod register_node;
 pub mod release_job;
 pub mod request_unstake;
 pub mod resolve_dispute;
+pub mod rotate_node_key;
 pub mod set_paused;
 pub mod submit_result;
 pub mod update_config;
@@ -29,6 +33,10 @@ pub use accept_authority::*;
 pub use accept_result::*;
 #[allow(ambiguous_glob_reexports)]
 pub use cancel_job::*;
+#[allow(ambiguous_glob_reexports)]
+pub use close_node::*;
+#[allow(ambiguous_glob_reexports)]
+pub use close_stake::*;
 #[allow(ambiguous_glob_reexports)]
 pub use create_market::*;
 #[allow(ambiguous_glob_reexports)]
@@ -54,6 +62,8 @@ pub use propose_authority::*;
 #[allow(ambiguous_glob_reexports)]
 pub use rearm_node::*;
 #[allow(ambiguous_glob_reexports)]
+pub use refund_stale_job::*;
+#[allow(ambiguous_glob_reexports)]
 pub use register_node::*;
 #[allow(ambiguous_glob_reexports)]
 pub use release_job::*;
@@ -61,6 +71,8 @@ pub use release_job::*;
 pub use request_unstake::*;
 #[allow(ambiguous_glob_reexports)]
 pub use resolve_dispute::*;
+#[allow(ambiguous_glob_reexports)]
+pub use rotate_node_key::*;
 #[allow(ambiguous_glob_reexports)]
 pub use set_paused::*;
 #[allow(ambiguous_glob_reexports)]

@@ -39,6 +39,7 @@ pub fn handler(mut ctx: Context<NodeReady>) -> Result<()> {
     let market_key = ctx.accounts.market.key();
     let a = &mut ctx.accounts;
     require!(!a.node.suspended, MarketError::NodeSuspended);
+    require!(now >= a.node.armable_at, MarketError::NodeCoolingDown);
     require!(a.node.status == NodeStatus::Idle, MarketError::NodeNotIdle);
 
     let mut market = a.market.load_mut()?;

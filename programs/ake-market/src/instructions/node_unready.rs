@@ -3,7 +3,8 @@ use anchor_lang::prelude::*;
 use crate::constants::{NODE_SEED, STAKE_SEED};
 use crate::errors::MarketError;
 use crate::events::NodeLeftQueue;
-use crate::state::{Market, Node, NodeStatus, Stake};
+use crate::sla::leave_queue;
+use crate::state::{Market, Node, Stake};
 
 #[event_cpi]
 #[derive(Accounts)]
@@ -29,14 +30,13 @@ pub fn handler(mut ctx: Context<NodeUnready>) -> Result<()> {
         node: a.node.key(),
         market: a.market.key(),
     };
-    require!(
-        a.node.status == NodeStatus::Queued,
-        MarketError::NodeNotQueued
-    );
-    a.market.load_mut()?.remove_node(&a.node.key())?;
-    a.owner_stake.unlock(a.node.locked_stake)?;
-    a.node.locked_stake = 0;
-    a.node.status = NodeStatus::Idle;
+    let left = leave_queue(
+        a.node.key(),
+        &mut a.node,
+        &mut *a.market.load_mut()?,
+        &mut a.owner_stake,
+    )?;
+    require!(left, MarketError::NodeNotQueued);
     emit_cpi!(event);
     Ok(())
 }

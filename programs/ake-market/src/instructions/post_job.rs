@@ -4,7 +4,7 @@ use anchor_spl::token::{Mint, Token, TokenAccount};
 use crate::constants::{CONFIG_SEED, CREATOR_SEED, JOB_SEED, STAKE_SEED};
 use crate::errors::MarketError;
 use crate::events::{JobPosted, JobQueued};
-use crate::matching::{candidate_with_stake, offer_to_waiting_node, waiting_job};
+use crate::matching::{candidate_with_stake, enqueue, offer_to_waiting_node};
 use crate::math::{charge_micro_usd, micro_usd_to_tokens_ceil};
 use crate::oracle::read_price;
 use crate::state::{
@@ -178,6 +178,7 @@ pub fn handler(mut ctx: Context<PostJob>, args: PostJobArgs) -> Result<()> {
         released_by: Default::default(),
         last_release: None,
         posted_at: now,
+        queued_at: now,
         assigned_at: 0,
         deadline: 0,
         submitted_at: 0,
@@ -209,8 +210,7 @@ pub fn handler(mut ctx: Context<PostJob>, args: PostJobArgs) -> Result<()> {
     )?;
     let offer = offer_to_waiting_node(&mut market, job_key, &mut job, candidate, &params, now)?;
     if offer.unassigned() {
-        let entry = waiting_job(&market, job_key, &job)?;
-        market.enqueue_job(entry, false)?;
+        enqueue(&mut market, job_key, &mut job, false, now)?;
     }
     drop(market);
     write_new(&a.job.to_account_info(), &job)?;

@@ -12,11 +12,14 @@ pub struct RearmNode<'info> {
     pub node: Box<Account<'info, Node>>,
 }
 
-/// The owner (cold key) lifts a suspension after fixing what broke the SLA;
-/// the daemon can then arm the node again.
+/// The owner (cold key) lifts a suspension after fixing what broke the SLA,
+/// once the cooldown since the breach has passed; the daemon can then arm
+/// the node again.
 pub fn handler(ctx: Context<RearmNode>) -> Result<()> {
+    let now = Clock::get()?.unix_timestamp;
     let node = &mut ctx.accounts.node;
     require!(node.suspended, MarketError::NodeNotSuspended);
+    require!(now >= node.armable_at, MarketError::NodeCoolingDown);
     node.suspended = false;
     let event = NodeRearmed {
         node: node.key(),

@@ -1,9 +1,9 @@
 use anchor_lang::prelude::*;
 
-use crate::constants::{MAX_GPU_MODEL_LEN, NODE_SEED};
+use crate::constants::{CONFIG_SEED, MAX_GPU_MODEL_LEN, NODE_SEED};
 use crate::errors::MarketError;
 use crate::events::NodeRegistered;
-use crate::state::{HardwareProfile, Market, Node, NodeStatus};
+use crate::state::{Config, HardwareProfile, Market, Node, NodeStatus};
 use ake_program_common::account_creation::{create_pda, write_new};
 
 #[event_cpi]
@@ -18,6 +18,8 @@ pub struct RegisterNode<'info> {
     #[account(mut, seeds = [NODE_SEED, node_signer.key().as_ref()], bump)]
     pub node: UncheckedAccount<'info>,
     pub market: AccountLoader<'info, Market>,
+    #[account(seeds = [CONFIG_SEED], bump = config.bump)]
+    pub config: Box<Account<'info, Config>>,
     pub system_program: Program<'info, System>,
 }
 
@@ -31,6 +33,13 @@ pub fn handler(ctx: Context<RegisterNode>, gpus: u16, profile: HardwareProfile) 
     let a = &ctx.accounts;
     let info = a.node.to_account_info();
     let bump = ctx.bumps.node;
+    let now = Clock::get()?.unix_timestamp;
+    // A new node waits the re-arm cooldown before its first job, and starts
+    // with no reputation: a fresh identity is never better off than a
+    // suspended one.
+    let armable_at = now
+        .checked_add(i64::from(a.config.params.sla.rearm_cooldown_secs))
+        .ok_or(MarketError::MathOverflow)?;
     create_pda(
         &a.owner.to_account_info(),
         &info,
@@ -48,13 +57,17 @@ pub fn handler(ctx: Context<RegisterNode>, gpus: u16, profile: HardwareProfile) 
         current_job: Pubkey::default(),
         locked_stake: 0,
         tier: 0,
-        reputation_bps: Node::NEUTRAL_REPUTATION_BPS,
+        reputation_bps: 0,
+        proven_micro_usd: 0,
+        failed_micro_usd: 0,
         suspended: false,
+        armable_at,
+        open_jobs: 0,
         jobs_completed: 0,
         jobs_expired: 0,
         jobs_disputed: 0,
         work_micro_usd: 0,
-        registered_at: Clock::get()?.unix_timestamp,
+        registered_at: now,
         bump,
     };
     write_new(&info, &node)?;

@@ -19,7 +19,7 @@ pub struct UpdateMarket<'info> {
 pub fn handler(ctx: Context<UpdateMarket>, args: MarketArgs) -> Result<()> {
     let index = {
         let mut market = ctx.accounts.market.load_mut()?;
-        args.apply(&mut market)?;
+        args.apply(&mut market, ctx.accounts.config.params.unbonding_secs)?;
         market.index
     };
     emit_cpi!(args.event(ctx.accounts.market.key(), index, false));

@@ -66,8 +66,11 @@ pub struct SlaParams {
     pub dispute_slash_bps: u16,
     /// Bond, in base units, a creator posts to dispute; burned if the node wins.
     pub dispute_bond: u64,
-    /// An unresolved dispute resolves for the creator after this long.
+    /// An unresolved dispute settles as accepted after this long.
     pub dispute_timeout_secs: u32,
+    /// A suspended node may be re-armed this long after its breach; a newly
+    /// registered node waits as long before it is first armed.
+    pub rearm_cooldown_secs: u32,
 }
 
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, InitSpace, Debug, PartialEq, Eq)]
@@ -130,7 +133,8 @@ impl Params {
                 && sla.expiry_bounty_bps <= 10_000
                 && (1..=10_000).contains(&sla.dispute_slash_bps)
                 && sla.dispute_bond > 0
-                && (1..=30 * DAY).contains(&sla.dispute_timeout_secs),
+                && (1..=30 * DAY).contains(&sla.dispute_timeout_secs)
+                && sla.rearm_cooldown_secs <= 30 * DAY,
             MarketError::InvalidSlaSettings
         );
         Ok(())

@@ -38,6 +38,9 @@ pub struct Job {
     /// Why the job was last handed back (for people; it changes nothing).
     pub last_release: Option<ReleaseReason>,
     pub posted_at: i64,
+    /// When the job last joined the queue (posted, or back from a node):
+    /// past the market's `max_queue_secs` anyone may refund it.
+    pub queued_at: i64,
     pub assigned_at: i64,
     /// The node must submit by then; afterwards anyone may expire the job.
     pub deadline: i64,
@@ -72,7 +75,7 @@ impl Job {
             + LockedPrice::INIT_SPACE
             + 1 + 1 + 1 + 1 + 1 // tier, state, attempts, expiries, releases
             + 32 * MAX_RELEASES + 1 + ReleaseReason::INIT_SPACE
-            + 8 * 4 // timestamps
+            + 8 * 5 // timestamps
             + 32 + 32 + 8 // node, node owner, collateral
             + SlaTerms::INIT_SPACE
             + 8 + 8 + 8 // posting fee, bond, disputed at

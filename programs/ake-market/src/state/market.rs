@@ -45,6 +45,8 @@ pub struct Market {
     pub release_window_max_secs: u32,
     /// Length of the window a node owner's release budget counts in.
     pub release_budget_window_secs: u32,
+    /// A job queued longer than this may be refunded by anyone.
+    pub max_queue_secs: u32,
     pub index: u16,
     pub max_gpus_per_job: u16,
     pub job_count: u16,
@@ -64,7 +66,7 @@ pub struct Market {
     pub max_releases: u8,
     /// 1: a GPU market (nodes need registered GPUs); 0: a CPU market.
     pub gpu_required: u8,
-    pub _reserved: [u8; 2],
+    pub _reserved: [u8; 6],
     pub jobs: [QueueEntry; JOB_QUEUE_CAPACITY],
     pub nodes: [QueueEntry; NODE_QUEUE_CAPACITY],
     pub in_flight: [InFlightEntry; IN_FLIGHT_CAPACITY],
@@ -190,6 +192,13 @@ impl Market {
         self.nodes[slot] = QueueEntry::default();
         self.node_count -= 1;
         Ok(())
+    }
+
+    /// Keeps a waiting node's queue entry on its current reputation.
+    pub fn set_node_reputation(&mut self, key: &Pubkey, reputation_bps: u16) {
+        if let Some(slot) = find(&self.nodes, key) {
+            self.nodes[slot].reputation_bps = reputation_bps;
+        }
     }
 
     /// The best waiting node able to serve a job of `gpus` GPUs needing

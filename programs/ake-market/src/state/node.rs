@@ -1,6 +1,8 @@
 use anchor_lang::prelude::*;
 
 use crate::constants::MAX_GPU_MODEL_LEN;
+use crate::errors::MarketError;
+use crate::math::reputation_bps;
 
 /// A GPU node, PDA `["node", signer]`. The owner (cold key) stakes and is
 /// paid; the signer (hot key, held by the daemon) arms the node and submits
@@ -22,11 +24,24 @@ pub struct Node {
     pub locked_stake: u64,
     /// The owner's tier when the node was armed.
     pub tier: u8,
-    /// Success rate in bps (neutral start); gates jobs with a minimum.
+    /// Value-weighted success rate in bps (`math::reputation_bps` of the
+    /// two sums below); starts at 0 and gates jobs with a minimum.
     pub reputation_bps: u16,
+    /// Verified work that counts for reputation, micro-USD.
+    pub proven_micro_usd: u64,
+    /// What the jobs it failed (expiry, lost dispute, release past budget)
+    /// were worth at most, micro-USD.
+    pub failed_micro_usd: u64,
     /// Set when the node breaks its SLA (expiry, lost dispute); only the
-    /// owner's `rearm_node` clears it.
+    /// owner's `rearm_node` clears it, and not before `armable_at`.
     pub suspended: bool,
+    /// The node cannot be armed (nor re-armed) before this time: the
+    /// cooldown after a suspension, and the same wait after registering,
+    /// so a fresh identity never skips a punished one's wait.
+    pub armable_at: i64,
+    /// Jobs naming this node that have not settled (assigned, submitted or
+    /// disputed): the node cannot be closed or re-keyed while any remain.
+    pub open_jobs: u16,
     pub jobs_completed: u64,
     pub jobs_expired: u64,
     pub jobs_disputed: u64,
@@ -38,14 +53,50 @@ pub struct Node {
 
 impl Node {
     pub const SPACE: usize = 8 + Node::INIT_SPACE;
-    pub const NEUTRAL_REPUTATION_BPS: u16 = 5_000;
+
+    /// Credits verified work to the node's reputation.
+    pub fn record_success(&mut self, work_micro_usd: u64) -> Result<()> {
+        self.proven_micro_usd = self
+            .proven_micro_usd
+            .checked_add(work_micro_usd)
+            .ok_or(MarketError::MathOverflow)?;
+        self.reputation_bps = reputation_bps(self.proven_micro_usd, self.failed_micro_usd);
+        Ok(())
+    }
+
+    /// Debits a failed job, weighted by what it was worth at most.
+    pub fn record_failure(&mut self, job_value_micro_usd: u64) -> Result<()> {
+        self.failed_micro_usd = self
+            .failed_micro_usd
+            .checked_add(job_value_micro_usd)
+            .ok_or(MarketError::MathOverflow)?;
+        self.reputation_bps = reputation_bps(self.proven_micro_usd, self.failed_micro_usd);
+        Ok(())
+    }
+
+    /// One more job names this node until it settles.
+    pub fn open_job(&mut self) -> Result<()> {
+        self.open_jobs = self
+            .open_jobs
+            .checked_add(1)
+            .ok_or(MarketError::MathOverflow)?;
+        Ok(())
+    }
+
+    /// A job naming this node settled, was refunded or went back to the queue.
+    pub fn close_job(&mut self) -> Result<()> {
+        self.open_jobs = self
+            .open_jobs
+            .checked_sub(1)
+            .ok_or(MarketError::MathOverflow)?;
+        Ok(())
+    }
 }
 
-/// The highest minimum reputation a job may ask for: a node that never
-/// fails settles where a sixteenth of the gap rounds to zero (9,985 or
-/// above), so a job asking for more could never be served and would squat
-/// a queue slot.
-pub const MAX_REPUTATION_BPS: u16 = 9_985;
+/// The highest minimum reputation a job may ask for: what a node reaches
+/// with 99 times the prior (990 USD) of verified work and no failure. A
+/// job asking for more would wait for a node that hardly exists.
+pub const MAX_REPUTATION_BPS: u16 = 9_900;
 
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, InitSpace, Debug, PartialEq, Eq)]
 pub struct HardwareProfile {

@@ -1,0 +1,68 @@
+use anchor_lang::prelude::*;
+use anchor_spl::token::{Mint, Token, TokenAccount};
+
+use crate::errors::MarketError;
+use crate::events::StaleJobRefunded;
+use crate::settlement::refund_job;
+use crate::state::{Job, JobState, Market};
+use crate::vaults::Vault;
+
+#[event_cpi]
+#[derive(Accounts)]
+pub struct RefundStaleJob<'info> {
+    /// CHECK: the job's creator: gets the job account's rent back.
+    #[account(mut, address = job.creator @ MarketError::AccountMismatch)]
+    pub creator: UncheckedAccount<'info>,
+    #[account(mut, has_one = market @ MarketError::AccountMismatch, close = creator)]
+    pub job: Box<Account<'info, Job>>,
+    #[account(mut)]
+    pub market: AccountLoader<'info, Market>,
+    #[account(mut, address = market.load()?.escrow_vault @ MarketError::AccountMismatch)]
+    pub escrow_vault: Box<Account<'info, TokenAccount>>,
+    /// Mutable: the posting fee is burned.
+    #[account(mut, address = escrow_vault.mint @ MarketError::WrongMint)]
+    pub mint: Box<Account<'info, Mint>>,
+    #[account(mut, token::mint = mint, constraint = creator_token.owner == job.creator @ MarketError::WrongTokenOwner)]
+    pub creator_token: Box<Account<'info, TokenAccount>>,
+    pub token_program: Program<'info, Token>,
+}
+
+/// Anyone (the crank) refunds a job that has waited in the queue longer
+/// than the market's `max_queue_secs` since it last joined it: no node
+/// could or would take it, so it gives its slot back. The creator gets the
+/// escrow and the rent, exactly as if it had cancelled (the posting fee is
+/// burned); works while paused.
+pub fn handler(mut ctx: Context<RefundStaleJob>) -> Result<()> {
+    let now = Clock::get()?.unix_timestamp;
+    let a = &mut ctx.accounts;
+    require!(a.job.state == JobState::Queued, MarketError::NotQueued);
+    let job_key = a.job.key();
+    let mut market = a.market.load_mut()?;
+    let waited = now.saturating_sub(a.job.queued_at);
+    require!(
+        waited > i64::from(market.max_queue_secs),
+        MarketError::JobNotStale
+    );
+    market.remove_job(&job_key)?;
+    let escrow = Vault::escrow(
+        &a.market.key(),
+        market.escrow_bump,
+        a.escrow_vault.to_account_info(),
+        a.mint.to_account_info(),
+        a.mint.decimals,
+    );
+    let (refund, posting_fee_burned) = refund_job(
+        &mut market,
+        &escrow,
+        &mut a.job,
+        &a.creator_token.to_account_info(),
+    )?;
+    drop(market);
+    emit_cpi!(StaleJobRefunded {
+        job: job_key,
+        waited_secs: waited,
+        refund,
+        posting_fee_burned
+    });
+    Ok(())
+}
