@@ -599,6 +599,7 @@ pub fn refund_stale_job(
 ) -> Instruction {
     build(
         acc::RefundStaleJob {
+            config: pda::config(),
             creator: job.creator,
             job: job_key,
             market: job.market,

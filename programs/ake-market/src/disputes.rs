@@ -126,7 +126,8 @@ pub fn resolve<'info>(
     )?;
     s.node_owner_stake.unlock(job.collateral - slash)?;
     let cooldown = s.config.params.sla.rearm_cooldown_secs;
-    mark_breach(&mut s.node, job, Clock::get()?.unix_timestamp, cooldown)?;
+    let now = Clock::get()?.unix_timestamp;
+    mark_breach(&mut s.node, job, job.submitted_at, now, cooldown)?;
     s.node.close_job()?;
     let node_key = s.node.key();
     let left_queue = leave_queue(node_key, &mut s.node, &mut market, &mut s.node_owner_stake)?;

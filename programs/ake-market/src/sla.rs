@@ -7,6 +7,7 @@
 use anchor_lang::prelude::*;
 
 use crate::errors::MarketError;
+use crate::math::charge_micro_usd;
 use crate::state::{Job, Market, Node, NodeStatus, Stake};
 use crate::vaults::Vault;
 
@@ -52,10 +53,24 @@ pub fn take_collateral<'info>(
 }
 
 /// A broken SLA: the failed job counts against the node's reputation at
-/// what it was worth at most, and the node is suspended; its owner may
-/// re-arm it once `cooldown_secs` have passed.
-pub fn mark_breach(node: &mut Node, job: &Job, now: i64, cooldown_secs: u32) -> Result<()> {
-    node.record_failure(job.max_charge_micro_usd)?;
+/// the value of the time the node held it (from assignment to `held_until`,
+/// at most the job's max duration: a whole missed job at full value, a job
+/// handed back seconds after assignment at a few seconds' worth, so a
+/// creator choosing a huge job shape cannot magnify a node's failure), and
+/// the node is suspended; its owner may re-arm it once `cooldown_secs` have
+/// passed.
+pub fn mark_breach(
+    node: &mut Node,
+    job: &Job,
+    held_until: i64,
+    now: i64,
+    cooldown_secs: u32,
+) -> Result<()> {
+    let held = u64::try_from(held_until.saturating_sub(job.assigned_at)).unwrap_or(0);
+    let seconds = held.min(u64::from(job.max_duration_secs));
+    let value =
+        charge_micro_usd(job.rate_micro_usd, job.gpus, seconds).ok_or(MarketError::MathOverflow)?;
+    node.record_failure(value)?;
     node.suspended = true;
     node.armable_at = now
         .checked_add(i64::from(cooldown_secs))

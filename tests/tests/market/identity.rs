@@ -253,6 +253,24 @@ async fn a_stale_queued_job_is_refunded_by_anyone_after_max_queue_secs() {
         chain.send(&[wrong_account], &[]).await,
         MarketError::WrongTokenOwner,
     );
+    // A pause (no assignment) never makes jobs stale: refunds wait for the
+    // end of the pause and count the queue wait from then.
+    let admin = chain.admin.insecure_clone();
+    chain
+        .send_ok(&[ixs::set_paused(admin.pubkey(), true)], &[&admin])
+        .await;
+    assert_market_error(
+        chain.send(std::slice::from_ref(&on_time), &[]).await,
+        MarketError::Paused,
+    );
+    chain
+        .send_ok(&[ixs::set_paused(admin.pubkey(), false)], &[&admin])
+        .await;
+    assert_market_error(
+        chain.send(std::slice::from_ref(&on_time), &[]).await,
+        MarketError::JobNotStale,
+    );
+    chain.advance(i64::from(MAX_QUEUE_SECS) + 1).await;
     let supply = chain.supply().await;
     let rent = chain.lamports(&job).await;
     let lamports = chain.lamports(&creator.pubkey()).await;

@@ -122,7 +122,8 @@ async fn dispute_creator_wins() {
     assert!(n.suspended);
     assert_eq!(
         (n.jobs_disputed, n.jobs_completed, n.failed_micro_usd),
-        (1, 0, 600 * RATE)
+        (1, 0, 300 * RATE),
+        "the failure weighs the 300 s the node held the job"
     );
     assert!(chain.job(&job).await.is_none());
     assert_eq!(chain.market(0).await.in_flight_count, 0);

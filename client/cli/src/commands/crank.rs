@@ -74,14 +74,25 @@ pub async fn pass(p: &Protocol, caller: &Keypair, fees: Fees) -> anyhow::Result<
     ] {
         for job in list {
             let key: Pubkey = job.parse()?;
-            let ix = match what {
-                "finalize" => p.finalize(&key, me).await,
-                "end dispute" => p.expire_dispute(&key, me).await,
-                _ => p.refund_stale(&key).await,
+            let ixs = match what {
+                "finalize" => p.finalize(&key, me).await.map(|ix| vec![ix]),
+                "end dispute" => p.expire_dispute(&key, me).await.map(|ix| vec![ix]),
+                // The refund goes to the creator's associated token account,
+                // created if missing: a creator cannot dodge the crank (and
+                // squat a queue slot) by posting from another account.
+                _ => match p.job(&key).await {
+                    Ok(Some(job)) => p.refund_stale(&key).await.map(|ix| {
+                        vec![create_associated_token(&me, &job.creator, &config.mint), ix]
+                    }),
+                    Ok(None) => Ok(Vec::new()),
+                    Err(e) => Err(e),
+                },
             };
-            let result = match ix {
-                Ok(ix) => ake_sdk::sender::send_instructions(chain, caller, &[], &[ix], fees)
+            let result = match ixs {
+                Ok(ixs) if ixs.is_empty() => Ok(()),
+                Ok(ixs) => ake_sdk::sender::send_instructions(chain, caller, &[], &ixs, fees)
                     .await
+                    .map(|_| ())
                     .map_err(anyhow::Error::from),
                 Err(e) => Err(e.into()),
             };

@@ -96,7 +96,13 @@ pub fn handler(mut ctx: Context<ExpireJob>) -> Result<()> {
         terms.expiry_bounty_bps,
         Some(&a.caller_token.to_account_info()),
     )?;
-    mark_breach(&mut a.node, &a.job, now, params.sla.rearm_cooldown_secs)?;
+    mark_breach(
+        &mut a.node,
+        &a.job,
+        now,
+        now,
+        params.sla.rearm_cooldown_secs,
+    )?;
     a.node.close_job()?;
     a.node_owner_stake.unlock(collateral - slash)?;
     let slashed = NodeSlashed {

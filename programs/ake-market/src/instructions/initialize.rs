@@ -79,6 +79,7 @@ pub fn handler(ctx: Context<Initialize>, params: Params, arbiter: Pubkey) -> Res
         treasury: a.treasury.key(),
         stake_vault: vault.key(),
         paused: false,
+        unpaused_at: 0,
         market_count: 0,
         params,
         bump: config_bump,

@@ -1,15 +1,18 @@
 use anchor_lang::prelude::*;
 use anchor_spl::token::{Mint, Token, TokenAccount};
 
+use crate::constants::CONFIG_SEED;
 use crate::errors::MarketError;
 use crate::events::StaleJobRefunded;
 use crate::settlement::refund_job;
-use crate::state::{Job, JobState, Market};
+use crate::state::{Config, Job, JobState, Market};
 use crate::vaults::Vault;
 
 #[event_cpi]
 #[derive(Accounts)]
 pub struct RefundStaleJob<'info> {
+    #[account(seeds = [CONFIG_SEED], bump = config.bump)]
+    pub config: Box<Account<'info, Config>>,
     /// CHECK: the job's creator: gets the job account's rent back.
     #[account(mut, address = job.creator @ MarketError::AccountMismatch)]
     pub creator: UncheckedAccount<'info>,
@@ -31,14 +34,16 @@ pub struct RefundStaleJob<'info> {
 /// than the market's `max_queue_secs` since it last joined it: no node
 /// could or would take it, so it gives its slot back. The creator gets the
 /// escrow and the rent, exactly as if it had cancelled (the posting fee is
-/// burned); works while paused.
+/// burned). Not while paused (nothing can be assigned then), and the wait
+/// counts from the end of the last pause at the earliest.
 pub fn handler(mut ctx: Context<RefundStaleJob>) -> Result<()> {
     let now = Clock::get()?.unix_timestamp;
     let a = &mut ctx.accounts;
+    require!(!a.config.paused, MarketError::Paused);
     require!(a.job.state == JobState::Queued, MarketError::NotQueued);
     let job_key = a.job.key();
     let mut market = a.market.load_mut()?;
-    let waited = now.saturating_sub(a.job.queued_at);
+    let waited = now.saturating_sub(a.job.queued_at.max(a.config.unpaused_at));
     require!(
         waited > i64::from(market.max_queue_secs),
         MarketError::JobNotStale

@@ -113,7 +113,13 @@ pub fn handler(mut ctx: Context<ReleaseJob>, reason: ReleaseReason) -> Result<()
     a.owner_stake.unlock(collateral - price.slash)?;
     a.node.close_job()?;
     if price.over_budget {
-        mark_breach(&mut a.node, &a.job, now, params.sla.rearm_cooldown_secs)?;
+        mark_breach(
+            &mut a.node,
+            &a.job,
+            now,
+            now,
+            params.sla.rearm_cooldown_secs,
+        )?;
         a.node.jobs_expired = a
             .node
             .jobs_expired

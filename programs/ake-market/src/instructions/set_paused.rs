@@ -14,7 +14,11 @@ pub struct SetPaused<'info> {
 }
 
 pub fn handler(ctx: Context<SetPaused>, paused: bool) -> Result<()> {
-    ctx.accounts.config.paused = paused;
+    let config = &mut ctx.accounts.config;
+    if config.paused && !paused {
+        config.unpaused_at = Clock::get()?.unix_timestamp;
+    }
+    config.paused = paused;
     emit_cpi!(PauseSet { paused });
     Ok(())
 }

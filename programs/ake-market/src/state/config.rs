@@ -19,6 +19,9 @@ pub struct Config {
     /// Token account holding all stake, PDA `["stake_vault"]`, its own authority.
     pub stake_vault: Pubkey,
     pub paused: bool,
+    /// When the last pause ended: queue waits count from then, so a pause
+    /// (which stops assignment) never makes queued jobs stale.
+    pub unpaused_at: i64,
     /// Markets are PDAs `["market", index]` for index in 0..market_count.
     pub market_count: u16,
     pub params: Params,
