@@ -308,7 +308,7 @@ fn solana_cli_config_is_read_and_flags_win() {
 #[tokio::test(flavor = "multi_thread")]
 async fn admin_unstake_cancel_dispute_and_rearm() {
     let net = Net::start();
-    net.wallet("creator");
+    let (_, creator) = net.wallet("creator");
     let (_, owner) = net.wallet("owner");
     let (_, hot) = net.wallet("hot");
     net.json(&["localnet", "faucet", "50"], "creator");
@@ -321,7 +321,7 @@ async fn admin_unstake_cancel_dispute_and_rearm() {
     net.json(&["admin", "set-params", params.to_str().unwrap()], "admin");
     let more = net.dir.path().join("more.toml");
     let text = std::fs::read_to_string(&params).unwrap();
-    std::fs::write(&more, format!("{text}\n[[markets]]\nname = \"rtx-4090\"\nrate_micro_usd_per_gpu_sec = 200\nmin_stake_per_gpu_ake = 200\nmax_gpus_per_job = 8\nmax_duration_secs = 3600\nposting_fee_micro_usd = 5000\ncollateral_escrow_bps = 5000\nresult_collateral_charge_bps = 20000\nrelease_window_bps = 1000\nrelease_window_min_secs = 60\nrelease_window_max_secs = 900\nmax_releases = 3\nrelease_budget = 10\nrelease_budget_window_secs = 20\nmax_queue_secs = 300\ngpu_required = true\n")).unwrap();
+    std::fs::write(&more, format!("{text}\n[[markets]]\nname = \"rtx-4090\"\nrate_micro_usd_per_gpu_sec = 200\nmin_stake_per_gpu_ake = 200\nmax_gpus_per_job = 8\nmax_duration_secs = 3600\nposting_fee_micro_usd = 5000\ncollateral_escrow_bps = 5000\nresult_collateral_charge_bps = 20000\nrelease_window_bps = 1000\nrelease_window_min_secs = 60\nrelease_window_max_secs = 900\nmax_releases = 3\nrelease_budget = 10\nrelease_budget_window_secs = 20\nmax_queue_secs = 2\ngpu_required = true\n")).unwrap();
     let created = net.json(
         &["admin", "create-markets", more.to_str().unwrap()],
         "admin",
@@ -348,6 +348,41 @@ async fn admin_unstake_cancel_dispute_and_rearm() {
     net.json(&["job", "cancel", &job], "creator");
     let list = net.json(&["job", "list"], "creator");
     assert_eq!(list[0]["state"], "closed");
+
+    // A job no node takes within the market's max_queue_secs (2 s on the new
+    // market) is refunded by the crank: escrow back, posting fee burned.
+    let stale_spec = net.dir.path().join("stale.toml");
+    let text = std::fs::read_to_string(&spec).unwrap();
+    std::fs::write(&stale_spec, text.replace("market = 0", "market = 1")).unwrap();
+    let p = protocol(&net);
+    let mint = p.config().await.unwrap().mint;
+    let creator_token = ake_sdk::protocol::associated_token(&creator.pubkey(), &mint);
+    let before = p.token_balance(&creator_token).await.unwrap();
+    let posted = net.json(&["job", "post", stale_spec.to_str().unwrap()], "creator");
+    let stale = posted["job"].as_str().unwrap().to_string();
+    let mut refunded = false;
+    for _ in 0..60 {
+        let pass = net.json(&["crank", "--once"], "admin");
+        if pass["stale_jobs_refunded"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|j| j.as_str() == Some(stale.as_str()))
+        {
+            refunded = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    assert!(refunded, "the crank refunds the stale job");
+    let err = net.fails(&["job", "status", &stale], "creator");
+    assert!(err.contains("settled and its account closed"), "{err}");
+    let after = p.token_balance(&creator_token).await.unwrap();
+    assert_eq!(
+        before - after,
+        posted["posting_fee"].as_u64().unwrap(),
+        "only the posting fee is gone"
+    );
 
     // Unstake, then withdraw after the 20 s unbonding period.
     net.json(&["stake", "deposit", "500"], "owner");
@@ -379,7 +414,6 @@ async fn admin_unstake_cancel_dispute_and_rearm() {
         .as_str()
         .unwrap()
         .to_string();
-    let p = protocol(&net);
     let chain = RpcChain::new(&net.url, CommitmentConfig::confirmed());
     chain
         .request_airdrop(&hot.pubkey(), 1_000_000_000)
