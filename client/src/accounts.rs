@@ -45,3 +45,25 @@ pub async fn mint_decimals(
         .map(|m| m.decimals)
         .map_err(|e| crate::chain::ChainError::Refused(format!("{mint} is not a mint: {e}")))
 }
+
+/// A program's upgrade authority: None when it is not deployed with the
+/// upgradeable loader here (the local chain runs the programs natively) or
+/// is immutable.
+pub async fn upgrade_authority(
+    chain: &dyn crate::chain::Chain,
+    program: &anchor_lang::prelude::Pubkey,
+) -> Result<Option<anchor_lang::prelude::Pubkey>, crate::chain::ChainError> {
+    use anchor_lang::solana_program::bpf_loader_upgradeable;
+    let address = bpf_loader_upgradeable::get_program_data_address(program);
+    let Some(acc) = chain.account(&address).await? else {
+        return Ok(None);
+    };
+    if acc.owner != bpf_loader_upgradeable::ID {
+        return Ok(None);
+    }
+    let data =
+        anchor_lang::prelude::ProgramData::try_deserialize(&mut &acc.data[..]).map_err(|e| {
+            crate::chain::ChainError::Refused(format!("{address} is not program data: {e}"))
+        })?;
+    Ok(data.upgrade_authority_address)
+}

@@ -25,7 +25,7 @@ pub struct Deployment {
 
 #[derive(Debug, thiserror::Error)]
 pub enum BootstrapError {
-    #[error("AKE is already bootstrapped on this cluster (config {0} exists); change parameters with `ake admin set-params`")]
+    #[error("AKE is already bootstrapped on this cluster (config {0} exists); change parameters with `ake admin propose` (timelocked)")]
     AlreadyBootstrapped(Pubkey),
     #[error("bootstrap step '{step}' failed: {source}")]
     Step {
@@ -163,6 +163,7 @@ pub async fn bootstrap(
         schedule,
         b.split,
         b.breaker,
+        b.timelock_secs,
     );
     send_instructions(chain, admin, &[], &[init], fees)
         .await
@@ -179,6 +180,17 @@ pub async fn bootstrap(
     send_instructions(chain, admin, &[], &[init], fees)
         .await
         .map_err(step("initialize ake-market"))?;
+
+    if let Some(guardian) = b.guardian {
+        progress("naming the guardian on both programs");
+        let ixs = [
+            ixs::set_guardian(admin_key, guardian),
+            ixs::emissions::set_guardian(admin_key, guardian),
+        ];
+        send_instructions(chain, admin, &[], &ixs, fees)
+            .await
+            .map_err(step("name the guardian"))?;
+    }
 
     let mut markets = Vec::new();
     for (index, args) in b.markets.iter().enumerate() {

@@ -43,6 +43,7 @@ pub struct ClusterParams {
     pub market: MarketSection,
     pub sla: SlaSection,
     pub emissions: EmissionsSection,
+    pub governance: GovernanceSection,
     pub markets: Vec<MarketEntry>,
 }
 
@@ -107,6 +108,21 @@ pub struct EmissionsSection {
     pub breaker_limit_ake: u64,
 }
 
+/// Who may change what, and how fast (README "Governance").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GovernanceSection {
+    /// Seconds between proposing a parameter change and applying it, on
+    /// both programs (at least a day on mainnet-beta).
+    pub timelock_secs: u32,
+    /// May pause posting, assignment and epoch closing at once; the
+    /// bootstrapping key when absent.
+    pub guardian: Option<String>,
+}
+
+/// The shortest timelock mainnet-beta accepts: users must be able to react.
+pub const MAINNET_MIN_TIMELOCK_SECS: u32 = 86_400;
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MarketEntry {
@@ -141,6 +157,10 @@ pub struct Bootstrap {
     pub split: Split,
     pub breaker: BreakerParams,
     pub markets: Vec<MarketArgs>,
+    /// Both programs' timelock (the market's is also in `market_params`).
+    pub timelock_secs: u32,
+    /// None: the bootstrapping key stays the guardian.
+    pub guardian: Option<Pubkey>,
     /// Localnet: (price mantissa at expo -8, confidence mantissa).
     pub local_price: Option<(i64, u64)>,
 }
@@ -213,6 +233,7 @@ impl ClusterParams {
             challenge_window_secs: m.challenge_window_secs,
             completion_grace_secs: m.completion_grace_secs,
             unbonding_secs: m.unbonding_secs,
+            timelock_secs: self.governance.timelock_secs,
             tier_thresholds: [
                 ake("market.tier_thresholds_ake", t[0])?,
                 ake("market.tier_thresholds_ake", t[1])?,
@@ -326,6 +347,20 @@ impl ClusterParams {
             (None, false) => None,
         };
 
+        let g = &self.governance;
+        if self.cluster == "mainnet-beta" && g.timelock_secs < MAINNET_MIN_TIMELOCK_SECS {
+            return Err(invalid(
+                "governance.timelock_secs",
+                format!("mainnet-beta needs at least {MAINNET_MIN_TIMELOCK_SECS} s (a day) so users can react to a change"),
+            ));
+        }
+        let guardian = match &g.guardian {
+            Some(text) => Some(
+                text.parse::<Pubkey>()
+                    .map_err(|_| invalid("governance.guardian", "not a base58 public key"))?,
+            ),
+            None => None,
+        };
         Ok(Bootstrap {
             cluster: self.cluster.clone(),
             decimals: d,
@@ -335,6 +370,8 @@ impl ClusterParams {
             split,
             breaker,
             markets,
+            timelock_secs: self.governance.timelock_secs,
+            guardian,
             local_price,
         })
     }

@@ -72,6 +72,28 @@ pub fn epoch_summary(epoch: u64) -> Pubkey {
     emissions_pda(&[EPOCH_SEED, &epoch.to_le_bytes()])
 }
 
+/// A parameter change waiting out the timelock in ake-market: `target` is
+/// the config or the market it changes.
+pub fn market_pending_change(target: &Pubkey) -> Pubkey {
+    Pubkey::find_program_address(
+        &[ake_market::constants::PENDING_SEED, target.as_ref()],
+        &ake_market::ID,
+    )
+    .0
+}
+
+/// The change waiting out the timelock in ake-emissions.
+pub fn emissions_pending_change() -> Pubkey {
+    Pubkey::find_program_address(
+        &[
+            ake_emissions::constants::PENDING_SEED,
+            emissions_config().as_ref(),
+        ],
+        &ake_emissions::ID,
+    )
+    .0
+}
+
 pub fn node_work(epoch: u64, node: &Pubkey) -> Pubkey {
     emissions_pda(&[NODE_WORK_SEED, &epoch.to_le_bytes(), node.as_ref()])
 }

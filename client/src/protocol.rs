@@ -5,11 +5,11 @@
 
 use std::sync::Arc;
 
-use ake_emissions::state::{EmissionsConfig, EpochSummary, NodeWork};
+use ake_emissions::state::{EmissionsConfig, EpochSummary, NodeWork, PendingEmissionsChange};
 use ake_market::instructions::PostJobArgs;
 use ake_market::state::{
-    Config, Creator, Job, Market, Node, ReleaseReason, Stake, PHASE_ASSIGNED, PHASE_DISPUTED,
-    PHASE_SUBMITTED,
+    Config, Creator, Job, Market, Node, PendingChange, ReleaseReason, Stake, PHASE_ASSIGNED,
+    PHASE_DISPUTED, PHASE_SUBMITTED,
 };
 use anchor_lang::AccountDeserialize;
 use anchor_spl::associated_token::get_associated_token_address;
@@ -156,6 +156,31 @@ impl Protocol {
 
     pub async fn node(&self, key: &Pubkey) -> Result<Option<Node>, ProtocolError> {
         self.load(key, &ake_market::ID, "node").await
+    }
+
+    /// The ake-market change pending for `target` (the config or a market).
+    pub async fn pending_market_change(
+        &self,
+        target: &Pubkey,
+    ) -> Result<Option<PendingChange>, ProtocolError> {
+        self.load(
+            &pda::market_pending_change(target),
+            &ake_market::ID,
+            "pending change",
+        )
+        .await
+    }
+
+    /// The ake-emissions change pending, if any.
+    pub async fn pending_emissions_change(
+        &self,
+    ) -> Result<Option<PendingEmissionsChange>, ProtocolError> {
+        self.load(
+            &pda::emissions_pending_change(),
+            &ake_emissions::ID,
+            "pending change",
+        )
+        .await
     }
 
     pub async fn stake(&self, owner: &Pubkey) -> Result<Option<Stake>, ProtocolError> {

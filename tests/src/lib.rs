@@ -3,6 +3,8 @@
 //! beside them, an AKE mint and a Pyth PriceUpdateV2 account for AKE/USD.
 #![allow(deprecated)] // program-test marks its native-program API "agave-unstable-api"
 
+pub mod multisig;
+
 use ake_emissions::state::{BreakerParams, EmissionsConfig, Schedule, Split};
 use ake_market::errors::MarketError;
 use ake_market::instructions::{CollateralArgs, MarketArgs, PostJobArgs, ReleaseArgs};
@@ -93,8 +95,13 @@ pub fn default_params() -> Params {
             dispute_timeout_secs: 259_200,
             rearm_cooldown_secs: 0,
         },
+        timelock_secs: TIMELOCK_SECS,
     }
 }
+
+/// The delay between proposing a parameter change and applying it, on
+/// both programs.
+pub const TIMELOCK_SECS: u32 = 60;
 
 /// One cent per post.
 pub const POSTING_FEE_MICRO_USD: u64 = 10_000;
@@ -286,6 +293,11 @@ impl Chain {
     /// supply, the treasury and the price account: nothing initialized yet.
     pub async fn bare() -> Self {
         let mut pt = ake_sdk::chain::embedded::program_test();
+        pt.add_program(
+            "ake_test_multisig",
+            multisig::ID,
+            solana_program_test::processor!(multisig::process),
+        );
         let price_update = Pubkey::new_unique();
         pt.add_account(
             price_update,
@@ -351,7 +363,44 @@ impl Chain {
             schedule,
             self.emissions.split,
             self.emissions.breaker,
+            TIMELOCK_SECS,
         )
+    }
+
+    /// Proposes `change` as the admin, waits out the timelock, applies it.
+    pub async fn govern(&mut self, change: ake_market::state::Change) {
+        let admin = self.admin.insecure_clone();
+        let target = ixs::change_target(&change);
+        self.send_ok(&[ixs::propose_change(admin.pubkey(), change)], &[&admin])
+            .await;
+        let delay = self
+            .account::<ake_market::state::Config>(&pda::config())
+            .await
+            .unwrap()
+            .params
+            .timelock_secs;
+        self.advance(i64::from(delay)).await;
+        self.send_ok(&[ixs::apply_change(target, admin.pubkey())], &[])
+            .await;
+    }
+
+    /// Sets the protocol parameters through the timelock (arbiter unchanged).
+    pub async fn set_params(&mut self, params: Params) {
+        let arbiter = self.admin.pubkey();
+        self.govern(ake_market::state::Change::Config { params, arbiter })
+            .await;
+        self.params = params;
+    }
+
+    /// Proposes an emissions change as the admin, waits, applies it.
+    pub async fn govern_emissions(&mut self, change: ake_emissions::state::EmissionsChange) {
+        let admin = self.admin.insecure_clone();
+        let propose = ixs::emissions::propose_change(admin.pubkey(), change);
+        self.send_ok(&[propose], &[&admin]).await;
+        let delay = self.emissions_config().await.timelock_secs;
+        self.advance(i64::from(delay)).await;
+        self.send_ok(&[ixs::emissions::apply_change(admin.pubkey())], &[])
+            .await;
     }
 
     /// ake-market's initialize, signed by `authority` (the authority
@@ -1021,11 +1070,10 @@ impl Chain {
 
     /// Sets market 0's rate (micro-USD per GPU-second) as the admin.
     pub async fn set_market_rate(&mut self, rate_micro_usd: u64) {
-        let admin = self.admin.insecure_clone();
-        let mut market = default_market();
-        market.rate_micro_usd = rate_micro_usd;
-        let ix = ixs::update_market(admin.pubkey(), 0, market);
-        self.send_ok(&[ix], &[&admin]).await;
+        let mut args = default_market();
+        args.rate_micro_usd = rate_micro_usd;
+        self.govern(ake_market::state::Change::Market { index: 0, args })
+            .await;
     }
 
     pub async fn escrow_balance(&mut self) -> u64 {

@@ -97,3 +97,28 @@ fn main() -> std::process::ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    /// Every subcommand's flags are consistent with the global ones: a
+    /// clash of names (say a subcommand flag called like the global
+    /// `--config`) only shows when that subcommand is parsed, as a panic.
+    #[test]
+    fn command_line_definition_is_consistent() {
+        <super::Cli as clap::CommandFactory>::command().debug_assert();
+        for line in [
+            "ake admin cancel --market 0",
+            "ake admin cancel --protocol",
+            "ake admin cancel --emissions",
+            "ake admin pending",
+            "ake admin pause",
+            "ake node close 11111111111111111111111111111111",
+            "ake stake close",
+        ] {
+            let parsed = super::Cli::try_parse_from(line.split(' '));
+            assert!(parsed.is_ok(), "{line}: {:?}", parsed.err());
+        }
+    }
+}

@@ -318,7 +318,36 @@ async fn admin_unstake_cancel_dispute_and_rearm() {
     let params = repo_root().join("migrations/localnet.toml");
     let err = net.fails(&["admin", "bootstrap", params.to_str().unwrap()], "admin");
     assert!(err.contains("already bootstrapped"), "{err}");
-    net.json(&["admin", "set-params", params.to_str().unwrap()], "admin");
+    // Parameter changes are proposed, visible with their time, applied
+    // after the timelock (2 s on localnet), or cancelled.
+    let proposed = net.json(&["admin", "propose", params.to_str().unwrap()], "admin");
+    let programs: Vec<&str> = proposed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["program"].as_str().unwrap())
+        .collect();
+    assert_eq!(programs, ["ake-market", "ake-market", "ake-emissions"]);
+    assert_eq!(net.json(&["admin", "pending"], "creator"), proposed);
+    let err = net.fails(&["admin", "cancel", "--market", "0"], "creator");
+    assert!(err.contains("NotAuthority"), "{err}");
+    net.json(&["admin", "cancel", "--market", "0"], "admin");
+    let eta = proposed[0]["eta"].as_i64().unwrap();
+    let p = protocol(&net);
+    while p.chain.clock().await.unwrap().unix_timestamp < eta {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    let applied = net.json(&["admin", "apply"], "creator");
+    assert_eq!(applied.as_array().unwrap().len(), 2, "config and emissions");
+    assert_eq!(
+        net.json(&["admin", "pending"], "creator"),
+        serde_json::json!([])
+    );
+    let upgrade = net.json(&["admin", "upgrade-authority"], "creator");
+    assert_eq!(
+        upgrade["programs"][0]["upgrade_authority"],
+        serde_json::Value::Null
+    );
     let more = net.dir.path().join("more.toml");
     let text = std::fs::read_to_string(&params).unwrap();
     std::fs::write(&more, format!("{text}\n[[markets]]\nname = \"rtx-4090\"\nrate_micro_usd_per_gpu_sec = 200\nmin_stake_per_gpu_ake = 200\nmax_gpus_per_job = 8\nmax_duration_secs = 3600\nposting_fee_micro_usd = 5000\ncollateral_escrow_bps = 5000\nresult_collateral_charge_bps = 20000\nrelease_window_bps = 1000\nrelease_window_min_secs = 60\nrelease_window_max_secs = 900\nmax_releases = 3\nrelease_budget = 10\nrelease_budget_window_secs = 20\nmax_queue_secs = 2\ngpu_required = true\n")).unwrap();
@@ -329,10 +358,7 @@ async fn admin_unstake_cancel_dispute_and_rearm() {
     assert_eq!(created.as_array().unwrap().len(), 1);
     let markets = net.json(&["market", "list"], "creator");
     assert_eq!(markets[1]["name"], "rtx-4090");
-    let err = net.fails(
-        &["admin", "set-params", params.to_str().unwrap()],
-        "creator",
-    );
+    let err = net.fails(&["admin", "propose", params.to_str().unwrap()], "creator");
     assert!(err.contains("NotAuthority"), "{err}");
 
     // Cancel a queued job: everything back.
@@ -354,7 +380,6 @@ async fn admin_unstake_cancel_dispute_and_rearm() {
     let stale_spec = net.dir.path().join("stale.toml");
     let text = std::fs::read_to_string(&spec).unwrap();
     std::fs::write(&stale_spec, text.replace("market = 0", "market = 1")).unwrap();
-    let p = protocol(&net);
     let mint = p.config().await.unwrap().mint;
     let creator_token = ake_sdk::protocol::associated_token(&creator.pubkey(), &mint);
     let before = p.token_balance(&creator_token).await.unwrap();

@@ -2,7 +2,7 @@
 
 use ake_emissions::accounts as acc;
 use ake_emissions::instruction as ix;
-use ake_emissions::state::{BreakerParams, Schedule, Split};
+use ake_emissions::state::{BreakerParams, EmissionsChange, Schedule, Split};
 use anchor_lang::prelude::Pubkey;
 use anchor_lang::solana_program::instruction::Instruction;
 use anchor_lang::{system_program, InstructionData, ToAccountMetas};
@@ -30,6 +30,7 @@ pub fn initialize(
     schedule: Schedule,
     split: Split,
     breaker: BreakerParams,
+    timelock_secs: u32,
 ) -> Instruction {
     build(
         acc::Initialize {
@@ -51,32 +52,101 @@ pub fn initialize(
             schedule,
             split,
             breaker,
+            timelock_secs,
         },
     )
 }
 
-pub fn update_config(
-    authority: Pubkey,
-    decay_bps: u16,
-    floor_emission: u64,
-    emission_cap: u64,
-    split: Split,
-    breaker: BreakerParams,
-) -> Instruction {
+/// The authority proposes a timelocked change to the schedule, cap, split
+/// or breaker.
+pub fn propose_change(authority: Pubkey, change: EmissionsChange) -> Instruction {
     build(
-        acc::UpdateConfig {
+        acc::ProposeChange {
+            authority,
+            config: pda::emissions_config(),
+            pending: pda::emissions_pending_change(),
+            system_program: system_program::ID,
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::ProposeChange { change },
+    )
+}
+
+/// Anyone applies the pending change once due; `payer` is its proposer.
+pub fn apply_change(payer: Pubkey) -> Instruction {
+    build(
+        acc::ApplyChange {
+            config: pda::emissions_config(),
+            pending: pda::emissions_pending_change(),
+            payer,
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::ApplyChange {},
+    )
+}
+
+pub fn cancel_change(authority: Pubkey, payer: Pubkey) -> Instruction {
+    build(
+        acc::CancelChange {
+            authority,
+            config: pda::emissions_config(),
+            pending: pda::emissions_pending_change(),
+            payer,
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::CancelChange {},
+    )
+}
+
+pub fn propose_authority(authority: Pubkey, proposed: Pubkey) -> Instruction {
+    build(
+        acc::ProposeAuthority {
             authority,
             config: pda::emissions_config(),
             event_authority: event_authority(),
             program: PROGRAM,
         },
-        ix::UpdateConfig {
-            decay_bps,
-            floor_emission,
-            emission_cap,
-            split,
-            breaker,
+        ix::ProposeAuthority { proposed },
+    )
+}
+
+pub fn accept_authority(new_authority: Pubkey) -> Instruction {
+    build(
+        acc::AcceptAuthority {
+            new_authority,
+            config: pda::emissions_config(),
+            event_authority: event_authority(),
+            program: PROGRAM,
         },
+        ix::AcceptAuthority {},
+    )
+}
+
+pub fn set_guardian(authority: Pubkey, guardian: Pubkey) -> Instruction {
+    build(
+        acc::SetGuardian {
+            authority,
+            config: pda::emissions_config(),
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::SetGuardian { guardian },
+    )
+}
+
+/// `caller`: the guardian or the authority to pause, the authority to unpause.
+pub fn set_paused(caller: Pubkey, paused: bool) -> Instruction {
+    build(
+        acc::SetPaused {
+            caller,
+            config: pda::emissions_config(),
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::SetPaused { paused },
     )
 }
 

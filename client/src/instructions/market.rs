@@ -1,7 +1,7 @@
 //! Instruction builders for ake-market.
 
 use ake_market::instructions::{MarketArgs, PostJobArgs};
-use ake_market::state::{HardwareProfile, Job, Params, ReleaseReason, UsageReceipt};
+use ake_market::state::{Change, HardwareProfile, Job, Params, ReleaseReason, UsageReceipt};
 use anchor_lang::prelude::Pubkey;
 use anchor_lang::solana_program::instruction::Instruction;
 use anchor_lang::{system_program, InstructionData, ToAccountMetas};
@@ -46,15 +46,70 @@ pub fn initialize(
     )
 }
 
-pub fn update_config(authority: Pubkey, params: Params, arbiter: Pubkey) -> Instruction {
+/// The config or market account `change` changes.
+pub fn change_target(change: &Change) -> Pubkey {
+    match change {
+        Change::Config { .. } => pda::config(),
+        Change::Market { index, .. } => pda::market(*index),
+    }
+}
+
+/// The authority proposes a timelocked change (applicable after the
+/// config's `timelock_secs`).
+pub fn propose_change(authority: Pubkey, change: Change) -> Instruction {
     build(
-        acc::UpdateConfig {
+        acc::ProposeChange {
+            authority,
+            config: pda::config(),
+            pending: pda::market_pending_change(&change_target(&change)),
+            system_program: system_program::ID,
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::ProposeChange { change },
+    )
+}
+
+/// Anyone applies the pending change to `target` once due; `payer` is the
+/// proposer recorded in it (gets the rent back).
+pub fn apply_change(target: Pubkey, payer: Pubkey) -> Instruction {
+    let market = (target != pda::config()).then_some(target);
+    build(
+        acc::ApplyChange {
+            config: pda::config(),
+            pending: pda::market_pending_change(&target),
+            payer,
+            market,
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::ApplyChange {},
+    )
+}
+
+pub fn cancel_change(authority: Pubkey, target: Pubkey, payer: Pubkey) -> Instruction {
+    build(
+        acc::CancelChange {
+            authority,
+            config: pda::config(),
+            pending: pda::market_pending_change(&target),
+            payer,
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::CancelChange {},
+    )
+}
+
+pub fn set_guardian(authority: Pubkey, guardian: Pubkey) -> Instruction {
+    build(
+        acc::SetGuardian {
             authority,
             config: pda::config(),
             event_authority: event_authority(),
             program: PROGRAM,
         },
-        ix::UpdateConfig { params, arbiter },
+        ix::SetGuardian { guardian },
     )
 }
 
@@ -82,10 +137,11 @@ pub fn accept_authority(new_authority: Pubkey) -> Instruction {
     )
 }
 
-pub fn set_paused(authority: Pubkey, paused: bool) -> Instruction {
+/// `caller`: the guardian or the authority to pause, the authority to unpause.
+pub fn set_paused(caller: Pubkey, paused: bool) -> Instruction {
     build(
         acc::SetPaused {
-            authority,
+            caller,
             config: pda::config(),
             event_authority: event_authority(),
             program: PROGRAM,
@@ -109,19 +165,6 @@ pub fn create_market(authority: Pubkey, mint: Pubkey, index: u16, args: MarketAr
             program: PROGRAM,
         },
         ix::CreateMarket { index, args },
-    )
-}
-
-pub fn update_market(authority: Pubkey, index: u16, args: MarketArgs) -> Instruction {
-    build(
-        acc::UpdateMarket {
-            authority,
-            config: pda::config(),
-            market: pda::market(index),
-            event_authority: event_authority(),
-            program: PROGRAM,
-        },
-        ix::UpdateMarket { args },
     )
 }
 

@@ -14,5 +14,10 @@ pub const MARKET_PROGRAM_ID: anchor_lang::prelude::Pubkey =
     anchor_lang::pubkey!("2QskJPuWAZ7ZGacVcaRbHNfTKUAenH8hS9MxcNAS3FvB");
 /// The seed of ake-market's reporter PDA.
 pub const MARKET_REPORTER_SEED: &[u8] = b"reporter";
+/// A change waiting out the timelock: `["pending", config]`.
+pub const PENDING_SEED: &[u8] = b"pending";
+/// The emission cap rises at most this much per change (10%): a hostile or
+/// mistaken proposal cannot open the mint in one step.
+pub const MAX_CAP_RAISE_BPS: u64 = 1_000;
 /// The most a node may earn per token burned for its jobs: 1x.
 pub const MAX_REWARD_PER_BURN_BPS: u16 = 10_000;

@@ -46,4 +46,20 @@ pub enum EmissionsError {
     NodeShareExceeded,
     #[msg("token account does not belong to the node's owner")]
     WrongRewardAccount,
+    #[msg("timelock out of bounds: 1 s..30 days")]
+    InvalidTimelock,
+    #[msg(
+        "the change is still timelocked: apply it at or after its eta (see `ake admin pending`)"
+    )]
+    TimelockNotElapsed,
+    #[msg("a change is already pending: apply or cancel it first")]
+    ChangeAlreadyPending,
+    #[msg("the emission cap may rise at most 10% per change")]
+    CapRaiseTooLarge,
+    #[msg("signer is not the proposed authority")]
+    NotPendingAuthority,
+    #[msg("only the authority may unpause; the guardian may only pause")]
+    OnlyAuthorityUnpauses,
+    #[msg("emissions are paused: no epoch closes until the authority unpauses; claims of closed epochs still work")]
+    Paused,
 }

@@ -1,6 +1,6 @@
 use anchor_lang::prelude::*;
 
-use crate::state::{BreakerParams, Schedule, Split};
+use crate::state::{BreakerParams, EmissionsChange, Schedule, Split};
 
 #[event]
 pub struct EmissionsInitialized {
@@ -18,6 +18,43 @@ pub struct EmissionsUpdated {
     pub schedule: Schedule,
     pub split: Split,
     pub breaker: BreakerParams,
+    pub timelock_secs: u32,
+}
+
+#[event]
+pub struct ChangeProposed {
+    /// Applicable from this unix time on.
+    pub eta: i64,
+    pub change: EmissionsChange,
+}
+
+#[event]
+pub struct ChangeCancelled {
+    pub eta: i64,
+}
+
+#[event]
+pub struct AuthorityProposed {
+    pub authority: Pubkey,
+    pub proposed: Pubkey,
+}
+
+#[event]
+pub struct AuthorityAccepted {
+    pub previous: Pubkey,
+    pub authority: Pubkey,
+}
+
+#[event]
+pub struct GuardianSet {
+    pub guardian: Pubkey,
+}
+
+#[event]
+pub struct PauseSet {
+    pub paused: bool,
+    /// The guardian or the authority.
+    pub by: Pubkey,
 }
 
 #[event]

@@ -16,7 +16,7 @@ pub mod minting;
 pub mod state;
 
 use instructions::*;
-use state::{BreakerParams, Schedule, Split};
+use state::{BreakerParams, EmissionsChange, Schedule, Split};
 
 declare_id!("F8mWYPsjYpfryE2j9LgdPPVH2eaE9d1emBDDUWtJTd3J");
 
@@ -37,19 +37,37 @@ pub mod ake_emissions {
         schedule: Schedule,
         split: Split,
         breaker: BreakerParams,
+        timelock_secs: u32,
     ) -> Result<()> {
-        initialize::handler(ctx, schedule, split, breaker)
+        initialize::handler(ctx, schedule, split, breaker, timelock_secs)
     }
 
-    pub fn update_config(
-        ctx: Context<UpdateConfig>,
-        decay_bps: u16,
-        floor_emission: u64,
-        emission_cap: u64,
-        split: Split,
-        breaker: BreakerParams,
-    ) -> Result<()> {
-        update_config::handler(ctx, decay_bps, floor_emission, emission_cap, split, breaker)
+    pub fn propose_change(ctx: Context<ProposeChange>, change: EmissionsChange) -> Result<()> {
+        propose_change::handler(ctx, change)
+    }
+
+    pub fn apply_change(ctx: Context<ApplyChange>) -> Result<()> {
+        apply_change::handler(ctx)
+    }
+
+    pub fn cancel_change(ctx: Context<CancelChange>) -> Result<()> {
+        cancel_change::handler(ctx)
+    }
+
+    pub fn propose_authority(ctx: Context<ProposeAuthority>, proposed: Pubkey) -> Result<()> {
+        propose_authority::handler(ctx, proposed)
+    }
+
+    pub fn accept_authority(ctx: Context<AcceptAuthority>) -> Result<()> {
+        accept_authority::handler(ctx)
+    }
+
+    pub fn set_guardian(ctx: Context<SetGuardian>, guardian: Pubkey) -> Result<()> {
+        set_guardian::handler(ctx, guardian)
+    }
+
+    pub fn set_paused(ctx: Context<SetPaused>, paused: bool) -> Result<()> {
+        set_paused::handler(ctx, paused)
     }
 
     pub fn report_work(ctx: Context<ReportWork>, report: WorkReport) -> Result<()> {

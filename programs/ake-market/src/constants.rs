@@ -8,6 +8,8 @@ pub const STAKE_VAULT_SEED: &[u8] = b"stake_vault";
 pub const NODE_SEED: &[u8] = b"node";
 pub const CREATOR_SEED: &[u8] = b"creator";
 pub const JOB_SEED: &[u8] = b"job";
+/// A parameter change waiting out the timelock: `["pending", target]`.
+pub const PENDING_SEED: &[u8] = b"pending";
 /// Signs work reports to ake-emissions; the emissions config names it.
 pub const REPORTER_SEED: &[u8] = b"reporter";
 

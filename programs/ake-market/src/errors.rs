@@ -128,6 +128,18 @@ pub enum MarketError {
     StakeNotEmpty,
     #[msg("the job has not waited in the queue past the market's max_queue_secs yet")]
     JobNotStale,
+    #[msg("timelock out of bounds: 1 s..30 days")]
+    InvalidTimelock,
+    #[msg(
+        "the change is still timelocked: apply it at or after its eta (see `ake admin pending`)"
+    )]
+    TimelockNotElapsed,
+    #[msg("a change to this account is already pending: apply or cancel it first")]
+    ChangeAlreadyPending,
+    #[msg("the pending change is for another account")]
+    WrongChangeTarget,
+    #[msg("only the authority may unpause; the guardian may only pause")]
+    OnlyAuthorityUnpauses,
     #[msg("posting fee must be 1 micro-USD..100 USD: every post must cost something")]
     InvalidPostingFee,
     #[msg("collateral settings out of bounds: stake per GPU > 0, escrow share 1..20000 bps, result collateral 10000..50000 bps of the charge")]

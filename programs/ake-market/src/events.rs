@@ -35,6 +35,27 @@ pub struct AuthorityAccepted {
 #[event]
 pub struct PauseSet {
     pub paused: bool,
+    /// The guardian or the authority.
+    pub by: Pubkey,
+}
+
+#[event]
+pub struct GuardianSet {
+    pub guardian: Pubkey,
+}
+
+#[event]
+pub struct ChangeProposed {
+    /// The config or market it changes.
+    pub target: Pubkey,
+    /// Applicable from this unix time on.
+    pub eta: i64,
+    pub change: crate::state::Change,
+}
+
+#[event]
+pub struct ChangeCancelled {
+    pub target: Pubkey,
 }
 
 #[event]

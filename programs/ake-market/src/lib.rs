@@ -19,7 +19,7 @@ pub mod state;
 pub mod vaults;
 
 use instructions::*;
-use state::{HardwareProfile, Params, ReleaseReason, UsageReceipt};
+use state::{Change, HardwareProfile, Params, ReleaseReason, UsageReceipt};
 
 declare_id!("2QskJPuWAZ7ZGacVcaRbHNfTKUAenH8hS9MxcNAS3FvB");
 
@@ -39,12 +39,20 @@ pub mod ake_market {
         initialize::handler(ctx, params, arbiter)
     }
 
-    pub fn update_config(
-        ctx: Context<UpdateConfig>,
-        params: Params,
-        arbiter: Pubkey,
-    ) -> Result<()> {
-        update_config::handler(ctx, params, arbiter)
+    pub fn propose_change(ctx: Context<ProposeChange>, change: Change) -> Result<()> {
+        propose_change::handler(ctx, change)
+    }
+
+    pub fn apply_change(ctx: Context<ApplyChange>) -> Result<()> {
+        apply_change::handler(ctx)
+    }
+
+    pub fn cancel_change(ctx: Context<CancelChange>) -> Result<()> {
+        cancel_change::handler(ctx)
+    }
+
+    pub fn set_guardian(ctx: Context<SetGuardian>, guardian: Pubkey) -> Result<()> {
+        set_guardian::handler(ctx, guardian)
     }
 
     pub fn propose_authority(ctx: Context<ProposeAuthority>, proposed: Pubkey) -> Result<()> {
@@ -61,10 +69,6 @@ pub mod ake_market {
 
     pub fn create_market(ctx: Context<CreateMarket>, index: u16, args: MarketArgs) -> Result<()> {
         create_market::handler(ctx, index, args)
-    }
-
-    pub fn update_market(ctx: Context<UpdateMarket>, args: MarketArgs) -> Result<()> {
-        update_market::handler(ctx, args)
     }
 
     pub fn deposit_stake(ctx: Context<DepositStake>, amount: u64) -> Result<()> {

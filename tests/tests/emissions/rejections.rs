@@ -2,7 +2,7 @@
 
 use ake_emissions::errors::EmissionsError;
 use ake_emissions::instructions::WorkReport;
-use ake_emissions::state::{BreakerParams, Split};
+use ake_emissions::state::{BreakerParams, EmissionsChange, Split};
 use ake_sdk::{instructions::emissions as eixs, pda};
 use ake_tests::*;
 use anchor_lang::{InstructionData, ToAccountMetas};
@@ -11,6 +11,36 @@ use solana_sdk::instruction::Instruction;
 use solana_sdk::program_pack::Pack;
 use solana_sdk::signature::{Keypair, Signer};
 use solana_sdk::transaction::TransactionError;
+
+/// A governance change of the emission parameters (the timelock unchanged).
+fn change(
+    decay_bps: u16,
+    floor_emission: u64,
+    emission_cap: u64,
+    split: Split,
+    breaker: BreakerParams,
+) -> EmissionsChange {
+    EmissionsChange {
+        decay_bps,
+        floor_emission,
+        emission_cap,
+        split,
+        breaker,
+        timelock_secs: TIMELOCK_SECS,
+    }
+}
+
+/// The authority proposes a change (checked at once, applied after the timelock).
+fn propose(
+    authority: solana_sdk::pubkey::Pubkey,
+    decay: u16,
+    floor: u64,
+    cap: u64,
+    split: Split,
+    breaker: BreakerParams,
+) -> Instruction {
+    eixs::propose_change(authority, change(decay, floor, cap, split, breaker))
+}
 
 fn code(e: EmissionsError) -> u32 {
     anchor_lang::error::ERROR_CODE_OFFSET + e as u32
@@ -152,8 +182,10 @@ async fn circuit_breaker_delays_but_never_voids() {
         window_secs: 86_400,
         window_limit: 2 * FIRST_EMISSION,
     };
-    let ix = eixs::update_config(admin.pubkey(), 48, 0, 200_000 * AKE, default_split(), tight);
-    chain.send_ok(&[ix], &[&admin]).await;
+    let _ = &admin;
+    chain
+        .govern_emissions(change(48, 0, 200_000 * AKE, default_split(), tight))
+        .await;
 
     for epoch in 0..3 {
         chain.work(&node, &creator, 600).await;
@@ -291,7 +323,7 @@ async fn config_bounds() {
         ),
     ];
     for (decay, floor, cap, split, breaker, e) in cases {
-        let ix = eixs::update_config(admin.pubkey(), decay, floor, cap, split, breaker);
+        let ix = propose(admin.pubkey(), decay, floor, cap, split, breaker);
         assert_emissions_error(chain.send(&[ix], &[&admin]).await, e);
     }
     // Exactly the floor passes.
@@ -299,10 +331,10 @@ async fn config_bounds() {
         window_limit: 8 * FIRST_EMISSION,
         ..breaker
     };
-    let ix = eixs::update_config(admin.pubkey(), 48, 0, 200_000 * AKE, split, floor);
+    let ix = propose(admin.pubkey(), 48, 0, 200_000 * AKE, split, floor);
     chain.send_ok(&[ix], &[&admin]).await;
     let stranger = chain.user(0).await;
-    let ix = eixs::update_config(stranger.pubkey(), 48, 0, 200_000 * AKE, split, breaker);
+    let ix = propose(stranger.pubkey(), 48, 0, 200_000 * AKE, split, breaker);
     assert_emissions_error(
         chain.send(&[ix], &[&stranger.key]).await,
         EmissionsError::NotAuthority,
@@ -313,7 +345,7 @@ async fn config_bounds() {
     chain.advance_to_epoch(2).await;
     chain.close_epoch(&crank, 0).await.unwrap();
     chain.close_epoch(&crank, 1).await.unwrap();
-    let ix = eixs::update_config(admin.pubkey(), 48, 0, FIRST_EMISSION + 1, split, breaker);
+    let ix = propose(admin.pubkey(), 48, 0, FIRST_EMISSION + 1, split, breaker);
     assert_emissions_error(
         chain.send(&[ix], &[&admin]).await,
         EmissionsError::CapBelowScheduled,

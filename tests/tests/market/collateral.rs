@@ -357,14 +357,14 @@ async fn a_parameter_change_does_not_touch_a_running_job() {
     params.sla.expiry_slash_bps = 10_000;
     params.sla.expiry_bounty_bps = 0;
     params.challenge_window_secs = 60;
-    let admin = chain.admin.insecure_clone();
-    let ix = ixs::update_config(admin.pubkey(), params, admin.pubkey());
-    chain.send_ok(&[ix], &[&admin]).await;
-    let mut market = default_market();
-    market.collateral.escrow_bps = 20_000;
-    market.min_stake_per_gpu = 500 * AKE;
-    let ix = ixs::update_market(admin.pubkey(), 0, market);
-    chain.send_ok(&[ix], &[&admin]).await;
+    // Both timelocked: the job was assigned before either was even proposed.
+    chain.set_params(params).await;
+    let mut args = default_market();
+    args.collateral.escrow_bps = 20_000;
+    args.min_stake_per_gpu = 500 * AKE;
+    chain
+        .govern(ake_market::state::Change::Market { index: 0, args })
+        .await;
 
     let bounty0 = chain.balance(&chain.payer_token.clone()).await;
     chain.advance(1_201).await;

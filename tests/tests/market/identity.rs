@@ -17,11 +17,9 @@ async fn node_at(chain: &mut Chain, key: &Pubkey) -> Node {
 
 /// Sets the re-arm cooldown (which new nodes wait too) as the admin.
 async fn set_cooldown(chain: &mut Chain, secs: u32) {
-    let admin = chain.admin.insecure_clone();
     let mut params = default_params();
     params.sla.rearm_cooldown_secs = secs;
-    let ix = ixs::update_config(admin.pubkey(), params, admin.pubkey());
-    chain.send_ok(&[ix], &[&admin]).await;
+    chain.set_params(params).await;
 }
 
 /// Registers another node of `owner` under a new hot key.

@@ -2,6 +2,7 @@
 
 mod books;
 mod collateral;
+mod governance;
 mod identity;
 mod lifecycle;
 mod priority;

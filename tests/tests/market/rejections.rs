@@ -407,13 +407,21 @@ async fn config_bounds_and_authority() {
     for (change, e) in cases {
         let mut p = base;
         change(&mut p);
-        let ix = ixs::update_config(admin.pubkey(), p, admin.pubkey());
+        let change = ake_market::state::Change::Config {
+            params: p,
+            arbiter: admin.pubkey(),
+        };
+        let ix = ixs::propose_change(admin.pubkey(), change);
         assert_market_error(chain.send(&[ix], &[&admin]).await, e);
     }
 
     // Only the authority; and authority moves in two steps.
     let stranger = chain.user(0).await;
-    let ix = ixs::update_config(stranger.pubkey(), base, stranger.pubkey());
+    let change = ake_market::state::Change::Config {
+        params: base,
+        arbiter: stranger.pubkey(),
+    };
+    let ix = ixs::propose_change(stranger.pubkey(), change);
     assert_market_error(
         chain.send(&[ix], &[&stranger.key]).await,
         MarketError::NotAuthority,

@@ -1,22 +1,50 @@
 use std::path::PathBuf;
 
+use ake_sdk::ake_emissions::state::EmissionsChange;
+use ake_sdk::ake_market::state::Change;
 use ake_sdk::bootstrap::bootstrap;
 use ake_sdk::cluster_params::ClusterParams;
 use ake_sdk::instructions as ixs;
 use ake_sdk::pda;
+use ake_sdk::protocol::Protocol;
 use clap::Subcommand;
+use serde::Serialize;
 use solana_sdk::pubkey::Pubkey;
 use solana_sdk::signer::Signer;
 
-use crate::context::GlobalArgs;
+use crate::context::{Ctx, GlobalArgs};
 use crate::output::print;
 
 #[derive(Subcommand)]
 pub enum AdminCommand {
     /// Create the mint, both configs and the markets from migrations/<cluster>.toml.
     Bootstrap { params: PathBuf },
-    /// Apply a parameter file's market, SLA and emissions settings to a bootstrapped cluster.
-    SetParams { params: PathBuf },
+    /// Propose a parameter file's protocol, market and emissions settings
+    /// (timelocked: applicable after the configured delay, see `pending`).
+    Propose { params: PathBuf },
+    /// Pending parameter changes with the time each takes effect.
+    Pending,
+    /// Apply every pending change whose timelock has passed (anyone may).
+    Apply,
+    /// Withdraw a pending change (authority).
+    Cancel {
+        #[command(flatten)]
+        target: ChangeTarget,
+    },
+    /// Stop posting and assignment (ake-market) and epoch closing
+    /// (ake-emissions) at once: guardian or authority.
+    Pause,
+    /// Resume both programs: authority only.
+    Unpause,
+    /// Name the guardian of both programs (authority; takes effect at once).
+    SetGuardian { guardian: Pubkey },
+    /// Step one of handing both programs' authority to NEW (any address, e.g. a multisig PDA).
+    TransferAuthority { new: Pubkey },
+    /// Step two, signed by the new authority: accept both programs' authority.
+    AcceptAuthority,
+    /// Check the programs' upgrade authority against the configured
+    /// authority and print the commands that put it under the same key.
+    UpgradeAuthority,
     /// Add the markets a parameter file lists beyond those on chain.
     CreateMarkets { params: PathBuf },
     /// As the arbiter, decide a dispute.
@@ -31,6 +59,21 @@ pub enum AdminCommand {
         #[arg(long)]
         node_wins: bool,
     },
+}
+
+/// Which pending change: exactly one of the flags.
+#[derive(clap::Args)]
+#[group(required = true, multiple = false)]
+pub struct ChangeTarget {
+    /// The protocol parameters and arbiter (ake-market's config).
+    #[arg(long)]
+    protocol: bool,
+    /// Market INDEX.
+    #[arg(long)]
+    market: Option<u16>,
+    /// The emission schedule, cap, split and breaker.
+    #[arg(long)]
+    emissions: bool,
 }
 
 fn load(path: &std::path::Path) -> anyhow::Result<ake_sdk::cluster_params::Bootstrap> {
@@ -59,26 +102,158 @@ pub async fn run(g: &GlobalArgs, c: AdminCommand) -> anyhow::Result<()> {
                 )
             });
         }
-        AdminCommand::SetParams { params } => {
+        AdminCommand::Propose { params } => {
             let b = load(&params)?;
             let admin = ctx.signer()?;
             let config = p.config().await?;
-            let market = ixs::update_config(admin.pubkey(), b.market_params, config.arbiter);
-            let e = &b.schedule_without_genesis;
-            let emissions = ixs::emissions::update_config(
+            let mut proposals = vec![ixs::propose_change(
                 admin.pubkey(),
-                e.decay_bps,
-                e.floor_emission,
-                e.emission_cap,
-                b.split,
-                b.breaker,
-            );
-            let sig = ctx.send(&admin, &[], &[market, emissions]).await?;
+                Change::Config {
+                    params: b.market_params,
+                    arbiter: config.arbiter,
+                },
+            )];
+            for (index, args) in b.markets.iter().enumerate() {
+                let index = index as u16;
+                if index < config.market_count {
+                    let change = Change::Market {
+                        index,
+                        args: args.clone(),
+                    };
+                    proposals.push(ixs::propose_change(admin.pubkey(), change));
+                }
+            }
+            let e = &b.schedule_without_genesis;
+            proposals.push(ixs::emissions::propose_change(
+                admin.pubkey(),
+                EmissionsChange {
+                    decay_bps: e.decay_bps,
+                    floor_emission: e.floor_emission,
+                    emission_cap: e.emission_cap,
+                    split: b.split,
+                    breaker: b.breaker,
+                    timelock_secs: b.timelock_secs,
+                },
+            ));
+            for ix in proposals {
+                ctx.send(&admin, &[], &[ix]).await?;
+            }
+            let pending = pending_changes(p).await?;
+            print(ctx.json, &pending, |v| pending_summary(v));
+        }
+        AdminCommand::Pending => {
+            let pending = pending_changes(p).await?;
+            print(ctx.json, &pending, |v| pending_summary(v));
+        }
+        AdminCommand::Apply => {
+            let caller = ctx.signer()?;
+            let now = p.chain.clock().await?.unix_timestamp;
+            let mut applied = Vec::new();
+            for change in pending_changes(p).await? {
+                if change.eta > now {
+                    continue;
+                }
+                let target: Pubkey = change.target.parse()?;
+                let payer: Pubkey = change.payer.parse()?;
+                let ix = if change.program == "ake-emissions" {
+                    ixs::emissions::apply_change(payer)
+                } else {
+                    ixs::apply_change(target, payer)
+                };
+                ctx.send(&caller, &[], &[ix]).await?;
+                applied.push(change);
+            }
+            print(ctx.json, &applied, |a| {
+                if a.is_empty() {
+                    "nothing due: see `ake admin pending` for the times".into()
+                } else {
+                    format!("applied {} change(s)\n{}", a.len(), pending_summary(a))
+                }
+            });
+        }
+        AdminCommand::Cancel { target } => {
+            let admin = ctx.signer()?;
+            let (ix, what) = if target.emissions {
+                let pending = p
+                    .pending_emissions_change()
+                    .await?
+                    .ok_or_else(|| anyhow::anyhow!("no emissions change is pending"))?;
+                (
+                    ixs::emissions::cancel_change(admin.pubkey(), pending.payer),
+                    "emissions".to_string(),
+                )
+            } else {
+                let key = match target.market {
+                    Some(index) => pda::market(index),
+                    None => pda::config(),
+                };
+                let pending = p
+                    .pending_market_change(&key)
+                    .await?
+                    .ok_or_else(|| anyhow::anyhow!("no change is pending for {key}"))?;
+                (
+                    ixs::cancel_change(admin.pubkey(), key, pending.payer),
+                    key.to_string(),
+                )
+            };
+            let sig = ctx.send(&admin, &[], &[ix]).await?;
             print(
                 ctx.json,
-                &serde_json::json!({"signature": sig.to_string()}),
-                |_| format!("parameters updated ({sig})"),
+                &serde_json::json!({"cancelled": what, "signature": sig.to_string()}),
+                |_| format!("cancelled the pending change to {what} ({sig})"),
             );
+        }
+        AdminCommand::Pause => set_paused(&ctx, true).await?,
+        AdminCommand::Unpause => set_paused(&ctx, false).await?,
+        AdminCommand::SetGuardian { guardian } => {
+            let admin = ctx.signer()?;
+            let ixs = [
+                ixs::set_guardian(admin.pubkey(), guardian),
+                ixs::emissions::set_guardian(admin.pubkey(), guardian),
+            ];
+            let sig = ctx.send(&admin, &[], &ixs).await?;
+            print(
+                ctx.json,
+                &serde_json::json!({"guardian": guardian.to_string(), "signature": sig.to_string()}),
+                |_| format!("guardian of both programs is now {guardian} ({sig})"),
+            );
+        }
+        AdminCommand::TransferAuthority { new } => {
+            let admin = ctx.signer()?;
+            let ixs = [
+                ixs::propose_authority(admin.pubkey(), new),
+                ixs::emissions::propose_authority(admin.pubkey(), new),
+            ];
+            let sig = ctx.send(&admin, &[], &ixs).await?;
+            print(
+                ctx.json,
+                &serde_json::json!({"proposed": new.to_string(), "signature": sig.to_string()}),
+                |_| {
+                    format!("proposed {new} as the authority of both programs; it accepts with `ake admin accept-authority` ({sig})")
+                },
+            );
+        }
+        AdminCommand::AcceptAuthority => {
+            let new = ctx.signer()?;
+            let ixs = [
+                ixs::accept_authority(new.pubkey()),
+                ixs::emissions::accept_authority(new.pubkey()),
+            ];
+            let sig = ctx.send(&new, &[], &ixs).await?;
+            print(
+                ctx.json,
+                &serde_json::json!({"authority": new.pubkey().to_string(), "signature": sig.to_string()}),
+                |_| {
+                    format!(
+                        "{} is now the authority of both programs ({sig})",
+                        new.pubkey()
+                    )
+                },
+            );
+        }
+        AdminCommand::UpgradeAuthority => {
+            let report = upgrade_authority_report(p).await?;
+            print(ctx.json, &report, |r| r.text());
         }
         AdminCommand::CreateMarkets { params } => {
             let b = load(&params)?;
@@ -120,5 +295,156 @@ pub async fn run(g: &GlobalArgs, c: AdminCommand) -> anyhow::Result<()> {
             );
         }
     }
+    Ok(())
+}
+
+/// A change waiting out its timelock, for people and `--output json`.
+#[derive(Serialize)]
+pub struct PendingView {
+    pub program: &'static str,
+    /// The account it changes.
+    pub target: String,
+    /// Applicable from this unix time on.
+    pub eta: i64,
+    pub proposed_at: i64,
+    pub payer: String,
+    /// What it sets.
+    pub change: String,
+}
+
+/// Every pending change of both programs: the config, each market, emissions.
+async fn pending_changes(p: &Protocol) -> anyhow::Result<Vec<PendingView>> {
+    let config = p.config().await?;
+    let mut out = Vec::new();
+    let targets = std::iter::once(pda::config()).chain((0..config.market_count).map(pda::market));
+    for target in targets {
+        if let Some(c) = p.pending_market_change(&target).await? {
+            out.push(PendingView {
+                program: "ake-market",
+                target: target.to_string(),
+                eta: c.eta,
+                proposed_at: c.proposed_at,
+                payer: c.payer.to_string(),
+                change: format!("{:?}", c.change),
+            });
+        }
+    }
+    if let Some(c) = p.pending_emissions_change().await? {
+        out.push(PendingView {
+            program: "ake-emissions",
+            target: pda::emissions_config().to_string(),
+            eta: c.eta,
+            proposed_at: c.proposed_at,
+            payer: c.payer.to_string(),
+            change: format!("{:?}", c.change),
+        });
+    }
+    Ok(out)
+}
+
+fn pending_summary(pending: &[PendingView]) -> String {
+    if pending.is_empty() {
+        return "no change is pending".into();
+    }
+    pending
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {}: applicable from unix time {} (proposed {})\n  {}",
+                c.program, c.target, c.eta, c.proposed_at, c.change
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Who can upgrade each program, against who governs it.
+#[derive(Serialize)]
+pub struct UpgradeAuthorityReport {
+    pub programs: Vec<ProgramAuthority>,
+}
+
+#[derive(Serialize)]
+pub struct ProgramAuthority {
+    pub program: &'static str,
+    pub program_id: String,
+    /// The configured (governing) authority.
+    pub authority: String,
+    /// None: not an upgradeable deployment here (the local chain runs the
+    /// programs natively) or made immutable.
+    pub upgrade_authority: Option<String>,
+    pub matches: bool,
+    /// What puts the upgrade authority under the governing authority.
+    pub command: String,
+}
+
+impl UpgradeAuthorityReport {
+    fn text(&self) -> String {
+        self.programs
+            .iter()
+            .map(|p| {
+                let state = match (&p.upgrade_authority, p.matches) {
+                    (_, true) => "matches the configured authority".to_string(),
+                    (Some(u), false) => format!("is {u}, NOT the configured authority"),
+                    (None, false) => {
+                        "none here (native programs on a local chain, or immutable)".to_string()
+                    }
+                };
+                format!(
+                    "{} ({}): upgrade authority {state}\n  configured authority {}\n  {}",
+                    p.program, p.program_id, p.authority, p.command
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+async fn upgrade_authority_report(p: &Protocol) -> anyhow::Result<UpgradeAuthorityReport> {
+    let market_authority = p.config().await?.authority;
+    let emissions_authority = p.emissions().await?.authority;
+    let mut programs = Vec::new();
+    for (program, id, authority) in [
+        ("ake-market", ake_sdk::ake_market::ID, market_authority),
+        (
+            "ake-emissions",
+            ake_sdk::ake_emissions::ID,
+            emissions_authority,
+        ),
+    ] {
+        let upgrade_authority = ake_sdk::accounts::upgrade_authority(p.chain.as_ref(), &id).await?;
+        programs.push(ProgramAuthority {
+            program,
+            program_id: id.to_string(),
+            authority: authority.to_string(),
+            matches: upgrade_authority == Some(authority),
+            upgrade_authority: upgrade_authority.map(|a| a.to_string()),
+            command: format!(
+                "solana program set-upgrade-authority {id} --new-upgrade-authority {authority} --skip-new-upgrade-authority-signer-check"
+            ),
+        });
+    }
+    Ok(UpgradeAuthorityReport { programs })
+}
+
+/// Pauses (guardian or authority) or unpauses (authority) both programs.
+async fn set_paused(ctx: &Ctx, paused: bool) -> anyhow::Result<()> {
+    let caller = ctx.signer()?;
+    let ixs = [
+        ixs::set_paused(caller.pubkey(), paused),
+        ixs::emissions::set_paused(caller.pubkey(), paused),
+    ];
+    let sig = ctx.send(&caller, &[], &ixs).await?;
+    print(
+        ctx.json,
+        &serde_json::json!({"paused": paused, "signature": sig.to_string()}),
+        |_| {
+            if paused {
+                format!("paused posting, assignment and epoch closing ({sig})")
+            } else {
+                format!("unpaused ({sig})")
+            }
+        },
+    );
     Ok(())
 }

@@ -38,6 +38,7 @@ pub struct CloseEpoch<'info> {
 /// mints the treasury share and the caller's tip, and leaves the node share
 /// to be claimed. Touches the same accounts however many nodes worked.
 pub fn handler(mut ctx: Context<CloseEpoch>, epoch: u64) -> Result<()> {
+    require!(!ctx.accounts.config.paused, EmissionsError::Paused);
     let now = Clock::get()?.unix_timestamp;
     let a = &mut ctx.accounts;
     let config = &mut a.config;

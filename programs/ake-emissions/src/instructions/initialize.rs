@@ -50,8 +50,13 @@ pub fn handler(
     schedule: Schedule,
     split: Split,
     breaker: BreakerParams,
+    timelock_secs: u32,
 ) -> Result<()> {
     schedule.validate()?;
+    require!(
+        ake_program_common::timelock::valid_delay(timelock_secs),
+        EmissionsError::InvalidTimelock
+    );
     // Work is credited from genesis on: settlements before it would have nowhere to go.
     require!(
         schedule.genesis_ts <= Clock::get()?.unix_timestamp,
@@ -83,6 +88,10 @@ pub fn handler(
     let reporter = Pubkey::find_program_address(&[MARKET_REPORTER_SEED], &MARKET_PROGRAM_ID).0;
     let config = EmissionsConfig {
         authority: a.authority.key(),
+        pending_authority: Pubkey::default(),
+        guardian: a.authority.key(),
+        paused: false,
+        timelock_secs,
         mint: a.mint.key(),
         treasury: a.treasury.key(),
         reporter,

@@ -1,5 +1,6 @@
 use anchor_lang::prelude::*;
 
+use crate::constants::{BPS, MAX_CAP_RAISE_BPS};
 use crate::errors::EmissionsError;
 use crate::math::split;
 
@@ -8,7 +9,17 @@ use crate::math::split;
 #[account]
 #[derive(InitSpace, Debug)]
 pub struct EmissionsConfig {
+    /// Proposes (timelocked) and cancels changes, names the guardian,
+    /// unpauses: any address, e.g. a multisig or governance PDA.
     pub authority: Pubkey,
+    /// Proposed new authority (two-step transfer); default when none.
+    pub pending_authority: Pubkey,
+    /// May pause epoch closing at once (never unpause): any address.
+    pub guardian: Pubkey,
+    /// While set no epoch closes (no new emission); claims of closed epochs go on.
+    pub paused: bool,
+    /// Seconds between proposing a change and applying it.
+    pub timelock_secs: u32,
     pub mint: Pubkey,
     /// AKE token account receiving the treasury share.
     pub treasury: Pubkey,
@@ -119,4 +130,64 @@ impl BreakerParams {
         );
         Ok(())
     }
+}
+
+/// What governance may change, applied together after the timelock.
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, InitSpace, Debug, PartialEq, Eq)]
+pub struct EmissionsChange {
+    pub decay_bps: u16,
+    pub floor_emission: u64,
+    pub emission_cap: u64,
+    pub split: Split,
+    pub breaker: BreakerParams,
+    pub timelock_secs: u32,
+}
+
+impl EmissionsChange {
+    /// The schedule this change leaves `config` with, checked against it:
+    /// genesis and the epoch length never change (moving them would
+    /// renumber epochs), the cap never drops below what is scheduled and
+    /// rises at most `MAX_CAP_RAISE_BPS` per change.
+    pub fn schedule_for(&self, config: &EmissionsConfig) -> Result<Schedule> {
+        let mut schedule = config.schedule;
+        schedule.decay_bps = self.decay_bps;
+        schedule.floor_emission = self.floor_emission;
+        schedule.emission_cap = self.emission_cap;
+        schedule.validate()?;
+        require!(
+            self.emission_cap >= config.scheduled_total,
+            EmissionsError::CapBelowScheduled
+        );
+        let old = u128::from(config.schedule.emission_cap);
+        let most = old + old * u128::from(MAX_CAP_RAISE_BPS) / u128::from(BPS);
+        require!(
+            u128::from(self.emission_cap) <= most,
+            EmissionsError::CapRaiseTooLarge
+        );
+        self.split.validate(config.next_emission)?;
+        self.breaker
+            .validate(schedule.epoch_secs, config.next_emission)?;
+        require!(
+            ake_program_common::timelock::valid_delay(self.timelock_secs),
+            EmissionsError::InvalidTimelock
+        );
+        Ok(schedule)
+    }
+}
+
+/// A change waiting out the timelock, PDA `["pending", config]`.
+#[account]
+#[derive(InitSpace, Debug)]
+pub struct PendingEmissionsChange {
+    pub proposed_at: i64,
+    /// Applicable (by anyone) from this unix time on.
+    pub eta: i64,
+    /// The authority that proposed it: gets the rent back.
+    pub payer: Pubkey,
+    pub bump: u8,
+    pub change: EmissionsChange,
+}
+
+impl PendingEmissionsChange {
+    pub const SPACE: usize = 8 + PendingEmissionsChange::INIT_SPACE;
 }

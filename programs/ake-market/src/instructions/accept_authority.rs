@@ -23,6 +23,11 @@ pub fn handler(ctx: Context<AcceptAuthority>) -> Result<()> {
     let previous = config.authority;
     config.authority = ctx.accounts.new_authority.key();
     config.pending_authority = Pubkey::default();
+    // A guardian left at its default (the old authority's key) moves with
+    // the authority: a handed-over key keeps no power.
+    if config.guardian == previous {
+        config.guardian = config.authority;
+    }
     emit_cpi!(AuthorityAccepted {
         previous,
         authority: config.authority

@@ -74,6 +74,7 @@ pub fn handler(ctx: Context<Initialize>, params: Params, arbiter: Pubkey) -> Res
     let config = Config {
         authority: a.authority.key(),
         pending_authority: Pubkey::default(),
+        guardian: a.authority.key(),
         arbiter,
         mint: a.mint.key(),
         treasury: a.treasury.key(),

@@ -1,5 +1,7 @@
 pub mod accept_authority;
 pub mod accept_result;
+pub mod apply_change;
+pub mod cancel_change;
 pub mod cancel_job;
 pub mod close_node;
 pub mod close_stake;
@@ -14,6 +16,7 @@ pub mod node_ready;
 pub mod node_unready;
 pub mod post_job;
 pub mod propose_authority;
+pub mod propose_change;
 pub mod rearm_node;
 pub mod refund_stale_job;
 pub mod register_node;
@@ -21,16 +24,19 @@ pub mod release_job;
 pub mod request_unstake;
 pub mod resolve_dispute;
 pub mod rotate_node_key;
+pub mod set_guardian;
 pub mod set_paused;
 pub mod submit_result;
-pub mod update_config;
-pub mod update_market;
 pub mod withdraw_stake;
 
 #[allow(ambiguous_glob_reexports)]
 pub use accept_authority::*;
 #[allow(ambiguous_glob_reexports)]
 pub use accept_result::*;
+#[allow(ambiguous_glob_reexports)]
+pub use apply_change::*;
+#[allow(ambiguous_glob_reexports)]
+pub use cancel_change::*;
 #[allow(ambiguous_glob_reexports)]
 pub use cancel_job::*;
 #[allow(ambiguous_glob_reexports)]
@@ -60,6 +66,8 @@ pub use post_job::*;
 #[allow(ambiguous_glob_reexports)]
 pub use propose_authority::*;
 #[allow(ambiguous_glob_reexports)]
+pub use propose_change::*;
+#[allow(ambiguous_glob_reexports)]
 pub use rearm_node::*;
 #[allow(ambiguous_glob_reexports)]
 pub use refund_stale_job::*;
@@ -74,12 +82,10 @@ pub use resolve_dispute::*;
 #[allow(ambiguous_glob_reexports)]
 pub use rotate_node_key::*;
 #[allow(ambiguous_glob_reexports)]
+pub use set_guardian::*;
+#[allow(ambiguous_glob_reexports)]
 pub use set_paused::*;
 #[allow(ambiguous_glob_reexports)]
 pub use submit_result::*;
-#[allow(ambiguous_glob_reexports)]
-pub use update_config::*;
-#[allow(ambiguous_glob_reexports)]
-pub use update_market::*;
 #[allow(ambiguous_glob_reexports)]
 pub use withdraw_stake::*;

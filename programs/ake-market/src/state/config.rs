@@ -7,9 +7,13 @@ use crate::math::tier_for;
 #[account]
 #[derive(InitSpace, Debug)]
 pub struct Config {
+    /// Proposes (timelocked) and cancels parameter changes, names the
+    /// guardian, unpauses: any address, e.g. a multisig or governance PDA.
     pub authority: Pubkey,
     /// Proposed new authority (two-step transfer); default when none.
     pub pending_authority: Pubkey,
+    /// May pause at once (never unpause): any address.
+    pub guardian: Pubkey,
     /// Resolves disputes (a multisig or governance PDA in production).
     pub arbiter: Pubkey,
     /// The AKE mint.
@@ -55,6 +59,9 @@ pub struct Params {
     /// How many assignments a job gets before an expiry refunds it.
     pub max_job_attempts: u8,
     pub sla: SlaParams,
+    /// Seconds between proposing a change to these parameters (or to a
+    /// market) and applying it; changing it is itself timelocked.
+    pub timelock_secs: u32,
 }
 
 /// What breaking the SLA costs, and how disputes run.
@@ -129,6 +136,10 @@ impl Params {
         require!(
             (1..=10).contains(&self.max_job_attempts),
             MarketError::InvalidMaxAttempts
+        );
+        require!(
+            ake_program_common::timelock::valid_delay(self.timelock_secs),
+            MarketError::InvalidTimelock
         );
         let sla = &self.sla;
         require!(

@@ -3,6 +3,7 @@ pub mod creator;
 pub mod job;
 pub mod market;
 pub mod node;
+pub mod pending_change;
 pub mod stake;
 
 pub use config::*;
@@ -10,4 +11,5 @@ pub use creator::*;
 pub use job::*;
 pub use market::*;
 pub use node::*;
+pub use pending_change::*;
 pub use stake::*;

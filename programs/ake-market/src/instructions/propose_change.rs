@@ -1,0 +1,72 @@
+use anchor_lang::prelude::*;
+
+use crate::constants::{CONFIG_SEED, MARKET_SEED, PENDING_SEED};
+use crate::errors::MarketError;
+use crate::events::ChangeProposed;
+use crate::state::{Change, Config, PendingChange};
+use ake_program_common::account_creation::{create_pda, is_uncreated, write_new};
+use ake_program_common::timelock;
+
+#[event_cpi]
+#[derive(Accounts)]
+pub struct ProposeChange<'info> {
+    /// Pays for the pending change's account (back when it is applied or cancelled).
+    #[account(mut)]
+    pub authority: Signer<'info>,
+    #[account(seeds = [CONFIG_SEED], bump = config.bump, has_one = authority @ MarketError::NotAuthority)]
+    pub config: Box<Account<'info, Config>>,
+    /// CHECK: created here, PDA ["pending", target]; checked in the handler.
+    #[account(mut)]
+    pub pending: UncheckedAccount<'info>,
+    pub system_program: Program<'info, System>,
+}
+
+/// The authority proposes a change to the protocol parameters or to a
+/// market. It is checked now (a bad value fails at once) and again when
+/// applied, and waits `timelock_secs` so everyone sees it coming.
+pub fn handler(ctx: Context<ProposeChange>, change: Change) -> Result<()> {
+    let now = Clock::get()?.unix_timestamp;
+    let a = &ctx.accounts;
+    let target = match &change {
+        Change::Config { params, .. } => {
+            params.validate()?;
+            a.config.key()
+        }
+        Change::Market { index, args } => {
+            require!(
+                *index < a.config.market_count,
+                MarketError::WrongMarketIndex
+            );
+            args.validate(a.config.params.unbonding_secs)?;
+            Pubkey::find_program_address(&[MARKET_SEED, &index.to_le_bytes()], &crate::ID).0
+        }
+    };
+    let (address, bump) =
+        Pubkey::find_program_address(&[PENDING_SEED, target.as_ref()], &crate::ID);
+    require_keys_eq!(a.pending.key(), address, MarketError::WrongChangeTarget);
+    let info = a.pending.to_account_info();
+    require!(is_uncreated(&info), MarketError::ChangeAlreadyPending);
+    let eta = timelock::eta(now, a.config.params.timelock_secs).ok_or(MarketError::MathOverflow)?;
+    create_pda(
+        &a.authority.to_account_info(),
+        &info,
+        &crate::ID,
+        PendingChange::space_for(&change)?,
+        &[PENDING_SEED, target.as_ref(), &[bump]],
+    )?;
+    let pending = PendingChange {
+        target,
+        proposed_at: now,
+        eta,
+        payer: a.authority.key(),
+        bump,
+        change,
+    };
+    write_new(&info, &pending)?;
+    emit_cpi!(ChangeProposed {
+        target,
+        eta,
+        change: pending.change,
+    });
+    Ok(())
+}
