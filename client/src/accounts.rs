@@ -67,3 +67,30 @@ pub async fn upgrade_authority(
         })?;
     Ok(data.upgrade_authority_address)
 }
+
+/// The settings a market holds, as the arguments that would set them.
+pub fn market_args(m: &Market) -> ake_market::instructions::MarketArgs {
+    use ake_market::instructions::{CollateralArgs, MarketArgs, ReleaseArgs};
+    MarketArgs {
+        name: m.name_str().to_string(),
+        rate_micro_usd: m.rate_micro_usd,
+        min_stake_per_gpu: m.min_stake_per_gpu,
+        max_gpus_per_job: m.max_gpus_per_job,
+        max_duration_secs: m.max_duration_secs,
+        posting_fee_micro_usd: m.posting_fee_micro_usd,
+        collateral: CollateralArgs {
+            escrow_bps: m.collateral_escrow_bps,
+            result_charge_bps: m.result_collateral_bps,
+        },
+        release: ReleaseArgs {
+            window_bps: m.release_window_bps,
+            window_min_secs: m.release_window_min_secs,
+            window_max_secs: m.release_window_max_secs,
+            max_releases: m.max_releases,
+            budget: m.release_budget,
+            budget_window_secs: m.release_budget_window_secs,
+        },
+        max_queue_secs: m.max_queue_secs,
+        gpu_required: m.gpu_required == 1,
+    }
+}

@@ -371,8 +371,11 @@ impl Chain {
     pub async fn govern(&mut self, change: ake_market::state::Change) {
         let admin = self.admin.insecure_clone();
         let target = ixs::change_target(&change);
-        self.send_ok(&[ixs::propose_change(admin.pubkey(), change)], &[&admin])
-            .await;
+        self.send_ok(
+            &[ixs::propose_change(admin.pubkey(), admin.pubkey(), change)],
+            &[&admin],
+        )
+        .await;
         let delay = self
             .account::<ake_market::state::Config>(&pda::config())
             .await
@@ -395,7 +398,7 @@ impl Chain {
     /// Proposes an emissions change as the admin, waits, applies it.
     pub async fn govern_emissions(&mut self, change: ake_emissions::state::EmissionsChange) {
         let admin = self.admin.insecure_clone();
-        let propose = ixs::emissions::propose_change(admin.pubkey(), change);
+        let propose = ixs::emissions::propose_change(admin.pubkey(), admin.pubkey(), change);
         self.send_ok(&[propose], &[&admin]).await;
         let delay = self.emissions_config().await.timelock_secs;
         self.advance(i64::from(delay)).await;

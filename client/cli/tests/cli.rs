@@ -318,9 +318,22 @@ async fn admin_unstake_cancel_dispute_and_rearm() {
     let params = repo_root().join("migrations/localnet.toml");
     let err = net.fails(&["admin", "bootstrap", params.to_str().unwrap()], "admin");
     assert!(err.contains("already bootstrapped"), "{err}");
-    // Parameter changes are proposed, visible with their time, applied
-    // after the timelock (2 s on localnet), or cancelled.
-    let proposed = net.json(&["admin", "propose", params.to_str().unwrap()], "admin");
+    // Parameter changes are proposed (only what differs from the chain),
+    // visible with their time, applied after the timelock (2 s on
+    // localnet), or cancelled.
+    let unchanged = net.json(&["admin", "propose", params.to_str().unwrap()], "admin");
+    assert_eq!(unchanged, serde_json::json!([]), "nothing differs");
+    let changed = net.dir.path().join("changed.toml");
+    let text = std::fs::read_to_string(&params)
+        .unwrap()
+        .replace("challenge_window_secs = 5\n", "challenge_window_secs = 6\n")
+        .replace("decay_bps = 48\n", "decay_bps = 50\n")
+        .replace(
+            "posting_fee_micro_usd = 5_000 #",
+            "posting_fee_micro_usd = 6_000 #",
+        );
+    std::fs::write(&changed, text).unwrap();
+    let proposed = net.json(&["admin", "propose", changed.to_str().unwrap()], "admin");
     let programs: Vec<&str> = proposed
         .as_array()
         .unwrap()
@@ -358,7 +371,7 @@ async fn admin_unstake_cancel_dispute_and_rearm() {
     assert_eq!(created.as_array().unwrap().len(), 1);
     let markets = net.json(&["market", "list"], "creator");
     assert_eq!(markets[1]["name"], "rtx-4090");
-    let err = net.fails(&["admin", "propose", params.to_str().unwrap()], "creator");
+    let err = net.fails(&["admin", "propose", changed.to_str().unwrap()], "creator");
     assert!(err.contains("NotAuthority"), "{err}");
 
     // Cancel a queued job: everything back.

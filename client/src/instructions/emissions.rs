@@ -59,10 +59,11 @@ pub fn initialize(
 
 /// The authority proposes a timelocked change to the schedule, cap, split
 /// or breaker.
-pub fn propose_change(authority: Pubkey, change: EmissionsChange) -> Instruction {
+pub fn propose_change(authority: Pubkey, payer: Pubkey, change: EmissionsChange) -> Instruction {
     build(
         acc::ProposeChange {
             authority,
+            payer,
             config: pda::emissions_config(),
             pending: pda::emissions_pending_change(),
             system_program: system_program::ID,

@@ -55,11 +55,12 @@ pub fn change_target(change: &Change) -> Pubkey {
 }
 
 /// The authority proposes a timelocked change (applicable after the
-/// config's `timelock_secs`).
-pub fn propose_change(authority: Pubkey, change: Change) -> Instruction {
+/// config's `timelock_secs`); `payer` funds the pending account.
+pub fn propose_change(authority: Pubkey, payer: Pubkey, change: Change) -> Instruction {
     build(
         acc::ProposeChange {
             authority,
+            payer,
             config: pda::config(),
             pending: pda::market_pending_change(&change_target(&change)),
             system_program: system_program::ID,

@@ -46,8 +46,12 @@ pub enum EmissionsError {
     NodeShareExceeded,
     #[msg("token account does not belong to the node's owner")]
     WrongRewardAccount,
-    #[msg("timelock out of bounds: 1 s..30 days")]
+    #[msg("timelock out of bounds: 1 s..30 days, and at least half the current delay")]
     InvalidTimelock,
+    #[msg("the change was not applied within 14 days of its eta: cancel it and propose again")]
+    ChangeExpired,
+    #[msg("an epoch has ended but is not closed: close it first (`ake crank`), so a change never reaches work already done")]
+    CloseEndedEpochsFirst,
     #[msg(
         "the change is still timelocked: apply it at or after its eta (see `ake admin pending`)"
     )]

@@ -128,8 +128,10 @@ pub enum MarketError {
     StakeNotEmpty,
     #[msg("the job has not waited in the queue past the market's max_queue_secs yet")]
     JobNotStale,
-    #[msg("timelock out of bounds: 1 s..30 days")]
+    #[msg("timelock out of bounds: 1 s..30 days, and at least half the current delay")]
     InvalidTimelock,
+    #[msg("the change was not applied within 14 days of its eta: cancel it and propose again")]
+    ChangeExpired,
     #[msg(
         "the change is still timelocked: apply it at or after its eta (see `ake admin pending`)"
     )]

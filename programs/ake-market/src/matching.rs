@@ -10,9 +10,28 @@ use crate::constants::DISPUTE_BOND_ESCROW_BPS;
 use crate::errors::MarketError;
 use crate::math::{bps_of_ceil, execution_collateral, release_window_secs};
 use crate::state::{
-    owner_tag, Job, JobState, Market, Node, NodeStatus, Params, SlaTerms, Stake, Waiting,
+    owner_tag, Config, Job, JobState, Market, Node, NodeStatus, Params, SlaTerms, Stake, Waiting,
     PHASE_ASSIGNED,
 };
+
+/// What matching needs from the config: the parameters copied into a job
+/// at assignment, the arbiter it gets, and whether assignment is paused.
+#[derive(Clone, Copy)]
+pub struct Rules {
+    pub params: Params,
+    pub arbiter: Pubkey,
+    pub paused: bool,
+}
+
+impl Rules {
+    pub fn of(config: &Config) -> Self {
+        Rules {
+            params: config.params,
+            arbiter: config.arbiter,
+            paused: config.paused,
+        }
+    }
+}
 
 /// Whether to assign now to the passed counterpart (`true`) or to queue (`false`).
 pub fn must_assign(best: Option<Pubkey>, passed: Option<Pubkey>) -> Result<bool> {
@@ -37,7 +56,8 @@ pub fn collateral_for(market: &Market, job: &Job) -> Result<u64> {
 
 /// The SLA a job assigned `now` runs under: copied into the job, so later
 /// parameter changes never reach it.
-pub fn terms_for(market: &Market, params: &Params, job: &Job, now: i64) -> Result<SlaTerms> {
+pub fn terms_for(market: &Market, rules: &Rules, job: &Job, now: i64) -> Result<SlaTerms> {
+    let params = &rules.params;
     let window = release_window_secs(
         job.max_duration_secs,
         market.release_window_bps,
@@ -59,6 +79,8 @@ pub fn terms_for(market: &Market, params: &Params, job: &Job, now: i64) -> Resul
         dispute_bond: bps_of_ceil(job.escrow, DISPUTE_BOND_ESCROW_BPS)
             .ok_or(MarketError::MathOverflow)?
             .max(params.sla.dispute_bond),
+        burn_bps: params.burn_bps,
+        arbiter: rules.arbiter,
     })
 }
 
@@ -116,11 +138,11 @@ pub fn assign(
     node_key: Pubkey,
     node: &mut Node,
     owner_stake: &mut Stake,
-    params: &Params,
+    rules: &Rules,
     now: i64,
 ) -> Result<Assignment> {
     require_keys_eq!(owner_stake.owner, node.owner, MarketError::AccountMismatch);
-    let terms = terms_for(market, params, job, now)?;
+    let terms = terms_for(market, rules, job, now)?;
     owner_stake.unlock(node.locked_stake)?;
     node.locked_stake = 0;
     let collateral = terms.execution_collateral;
@@ -134,7 +156,7 @@ pub fn assign(
     owner_stake.lock(collateral)?;
     let deadline = now
         .checked_add(i64::from(job.max_duration_secs))
-        .and_then(|t| t.checked_add(i64::from(params.completion_grace_secs)))
+        .and_then(|t| t.checked_add(i64::from(rules.params.completion_grace_secs)))
         .ok_or(MarketError::MathOverflow)?;
     market.track(job_key, deadline, PHASE_ASSIGNED)?;
     job.state = JobState::Assigned;
@@ -185,7 +207,7 @@ pub fn offer_to_waiting_node(
     job_key: Pubkey,
     job: &mut Job,
     candidate: Option<(Pubkey, &mut Node, &mut Stake)>,
-    params: &Params,
+    rules: &Rules,
     now: i64,
 ) -> Result<Offer> {
     let best = market.best_node_for(job.gpus, job.min_reputation_bps, &job.excluded_owner_tags());
@@ -195,7 +217,7 @@ pub fn offer_to_waiting_node(
     let (node_key, node, stake) = candidate.ok_or(MarketError::MatchCandidateMissing)?;
     market.remove_node(&node_key)?;
     Ok(
-        match assign(market, job_key, job, node_key, node, stake, params, now)? {
+        match assign(market, job_key, job, node_key, node, stake, rules, now)? {
             Assignment::Assigned {
                 deadline,
                 collateral,
@@ -227,10 +249,15 @@ pub fn requeue(
     job_key: Pubkey,
     job: &mut Job,
     candidate: Option<(Pubkey, &mut Node, &mut Stake)>,
-    params: &Params,
+    rules: &Rules,
     now: i64,
 ) -> Result<Option<Offer>> {
-    let offer = offer_to_waiting_node(market, job_key, job, candidate, params, now)?;
+    // While paused nothing is assigned: the job only goes back in line.
+    let offer = if rules.paused {
+        Offer::NoNode
+    } else {
+        offer_to_waiting_node(market, job_key, job, candidate, rules, now)?
+    };
     if offer.unassigned() {
         if market.job_queue_full() {
             return Ok(None);

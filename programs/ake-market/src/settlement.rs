@@ -12,7 +12,7 @@ use crate::constants::REPORTER_SEED;
 use crate::errors::MarketError;
 use crate::events::JobSettled;
 use crate::math::{charge_micro_usd, micro_usd_to_tokens_ceil, split_payment};
-use crate::state::{Job, JobState, Market, Node, NodeStatus, Params, Stake};
+use crate::state::{Job, JobState, Market, Node, NodeStatus, Stake};
 use crate::vaults::Vault;
 
 pub struct Settlement {
@@ -93,7 +93,7 @@ pub fn charge_for(job: &Job, wall_secs: u64) -> Result<(u64, u64)> {
 }
 
 /// The amounts owed for a submitted job; moves nothing.
-pub fn compute(job: &Job, params: &Params) -> Result<Settlement> {
+pub fn compute(job: &Job) -> Result<Settlement> {
     require!(
         job.state == JobState::Submitted,
         MarketError::InvalidJobState
@@ -105,7 +105,7 @@ pub fn compute(job: &Job, params: &Params) -> Result<Settlement> {
         .usage;
     let (work, charged) = charge_for(job, usage.wall_secs)?;
     let (burned, treasury_fee) =
-        split_payment(charged, params.burn_bps).ok_or(MarketError::MathOverflow)?;
+        split_payment(charged, job.terms.burn_bps).ok_or(MarketError::MathOverflow)?;
     Ok(Settlement {
         work_micro_usd: work,
         charged,
@@ -187,7 +187,7 @@ pub fn settle_job(
         job.creator,
         MarketError::WrongTokenOwner
     );
-    let amounts = compute(job, &s.config.params)?;
+    let amounts = compute(job)?;
     let escrow = s.escrow()?;
     escrow.burn(amounts.burned)?;
     escrow.pay_out(&s.treasury.to_account_info(), amounts.treasury_fee)?;
@@ -258,7 +258,7 @@ fn report_work(
         schedule.epoch_secs,
     )
     .ok_or(MarketError::MathOverflow)?;
-    let burned_micro_usd = split_payment(amounts.work_micro_usd, s.config.params.burn_bps)
+    let burned_micro_usd = split_payment(amounts.work_micro_usd, job.terms.burn_bps)
         .ok_or(MarketError::MathOverflow)?
         .0;
     let bump = [reporter_bump];

@@ -39,7 +39,11 @@ fn propose(
     split: Split,
     breaker: BreakerParams,
 ) -> Instruction {
-    eixs::propose_change(authority, change(decay, floor, cap, split, breaker))
+    eixs::propose_change(
+        authority,
+        authority,
+        change(decay, floor, cap, split, breaker),
+    )
 }
 
 fn code(e: EmissionsError) -> u32 {

@@ -74,7 +74,11 @@ async fn emissions_authority_moves_in_two_steps_like_the_markets() {
     assert_emissions_error(
         chain
             .send(
-                &[ixs::emissions::propose_change(admin.pubkey(), change)],
+                &[ixs::emissions::propose_change(
+                    admin.pubkey(),
+                    admin.pubkey(),
+                    change,
+                )],
                 &[&admin],
             )
             .await,
@@ -91,7 +95,11 @@ async fn emissions_authority_moves_in_two_steps_like_the_markets() {
     );
     chain
         .send_ok(
-            &[ixs::emissions::propose_change(next.pubkey(), change)],
+            &[ixs::emissions::propose_change(
+                next.pubkey(),
+                next.pubkey(),
+                change,
+            )],
             &[&next.key],
         )
         .await;
@@ -102,8 +110,9 @@ async fn a_pda_authority_governs_both_programs_through_the_timelock() {
     let mut chain = Chain::start().await;
     let admin = chain.admin.insecure_clone();
     let pda_authority = multisig::authority();
-    // The multisig's PDA pays rent for the changes it proposes.
-    chain.airdrop(&pda_authority, 1_000_000_000).await;
+    // Rent for the pending changes comes from a separate payer: a
+    // governance account owned by its program could not pay it.
+    let payer = chain.payer().pubkey();
     chain
         .send_ok(
             &[
@@ -139,8 +148,12 @@ async fn a_pda_authority_governs_both_programs_through_the_timelock() {
     chain
         .send_ok(
             &[
-                multisig::execute(ixs::propose_change(pda_authority, change)),
-                multisig::execute(ixs::emissions::propose_change(pda_authority, emissions)),
+                multisig::execute(ixs::propose_change(pda_authority, payer, change)),
+                multisig::execute(ixs::emissions::propose_change(
+                    pda_authority,
+                    payer,
+                    emissions,
+                )),
             ],
             &[],
         )
@@ -149,8 +162,8 @@ async fn a_pda_authority_governs_both_programs_through_the_timelock() {
     chain
         .send_ok(
             &[
-                ixs::apply_change(pda::config(), pda_authority),
-                ixs::emissions::apply_change(pda_authority),
+                ixs::apply_change(pda::config(), payer),
+                ixs::emissions::apply_change(payer),
             ],
             &[],
         )
@@ -185,7 +198,11 @@ async fn through_the_timelock(chain: &mut Chain, change: Change) {
     let proposed_at = chain.now().await;
     chain
         .send_ok(
-            &[ixs::propose_change(admin.pubkey(), change.clone())],
+            &[ixs::propose_change(
+                admin.pubkey(),
+                admin.pubkey(),
+                change.clone(),
+            )],
             &[&admin],
         )
         .await;
@@ -272,7 +289,7 @@ async fn market_changes_wait_out_the_timelock_group_by_group() {
         params: base,
         arbiter,
     };
-    let propose = ixs::propose_change(admin.pubkey(), change.clone());
+    let propose = ixs::propose_change(admin.pubkey(), admin.pubkey(), change.clone());
     chain
         .send_ok(std::slice::from_ref(&propose), &[&admin])
         .await;
@@ -285,7 +302,11 @@ async fn market_changes_wait_out_the_timelock_group_by_group() {
     assert_market_error(
         chain
             .send(
-                &[ixs::propose_change(stranger.pubkey(), change)],
+                &[ixs::propose_change(
+                    stranger.pubkey(),
+                    stranger.pubkey(),
+                    change,
+                )],
                 &[&stranger.key],
             )
             .await,
@@ -326,7 +347,11 @@ async fn emission_changes_wait_out_the_timelock_and_cap_raises_are_bounded() {
     assert_emissions_error(
         chain
             .send(
-                &[ixs::emissions::propose_change(admin.pubkey(), too_much)],
+                &[ixs::emissions::propose_change(
+                    admin.pubkey(),
+                    admin.pubkey(),
+                    too_much,
+                )],
                 &[&admin],
             )
             .await,
@@ -338,7 +363,11 @@ async fn emission_changes_wait_out_the_timelock_and_cap_raises_are_bounded() {
     raise.decay_bps = 100;
     chain
         .send_ok(
-            &[ixs::emissions::propose_change(admin.pubkey(), raise)],
+            &[ixs::emissions::propose_change(
+                admin.pubkey(),
+                admin.pubkey(),
+                raise,
+            )],
             &[&admin],
         )
         .await;
@@ -363,7 +392,11 @@ async fn emission_changes_wait_out_the_timelock_and_cap_raises_are_bounded() {
     again.emission_cap = raise.emission_cap + raise.emission_cap / 10;
     chain
         .send_ok(
-            &[ixs::emissions::propose_change(admin.pubkey(), again)],
+            &[ixs::emissions::propose_change(
+                admin.pubkey(),
+                admin.pubkey(),
+                again,
+            )],
             &[&admin],
         )
         .await;
@@ -506,6 +539,165 @@ async fn while_the_guardian_pauses_earned_refunds_withdrawals_and_claims_still_w
     let earned = chain.balance(&node.owner.token).await;
     chain.claim(&node, 0).await.unwrap();
     assert!(chain.balance(&node.owner.token).await > earned);
-    // New emission waits for the authority.
-    assert_emissions_error(chain.close_epoch(&creator, 1).await, EmissionsError::Paused);
+    // An epoch that ended before the pause is earned: it still closes.
+    chain.close_epoch(&creator, 1).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_running_job_keeps_its_fee_split_and_arbiter_across_a_timelocked_change() {
+    let mut chain = Chain::start().await;
+    let admin = chain.admin.insecure_clone();
+    let node = chain.node(1, 1_000 * AKE).await;
+    chain.node_ready(&node).await.unwrap();
+    let creator = chain.user(1_000 * AKE).await;
+    let job = chain.post_job(&creator, 1, 600).await.unwrap();
+    let other = chain.post_job(&creator, 1, 600).await.unwrap();
+
+    // While both jobs wait or run: a new fee split and a new arbiter.
+    let mut params = chain.params;
+    params.burn_bps = 9_000;
+    params.treasury_bps = 1_000;
+    let new_arbiter = chain.user(0).await;
+    chain.airdrop(&new_arbiter.pubkey(), 1_000_000_000).await;
+    let change = Change::Config {
+        params,
+        arbiter: new_arbiter.pubkey(),
+    };
+    through_the_timelock(&mut chain, change).await;
+
+    // The running job settles under the split it was assigned under (95/5).
+    chain.advance(300).await;
+    chain.submit(&node, &job, 300).await.unwrap();
+    let treasury = chain.balance(&chain.treasury.clone()).await;
+    chain.accept(&creator, &job).await.unwrap();
+    let charged = 120_241;
+    assert_eq!(
+        chain.balance(&chain.treasury.clone()).await - treasury,
+        charged - charged * 9_500 / 10_000
+    );
+    // The next job is assigned under the new terms; its dispute goes to
+    // the new arbiter, never the old one.
+    chain.node_ready(&node).await.unwrap();
+    let terms = chain.job(&other).await.unwrap().terms;
+    assert_eq!(
+        (terms.burn_bps, terms.arbiter),
+        (9_000, new_arbiter.pubkey())
+    );
+    chain.advance(60).await;
+    chain.submit(&node, &other, 60).await.unwrap();
+    chain.dispute(&creator, &other).await.unwrap();
+    let j = chain.job(&other).await.unwrap();
+    let keys = chain.settle_keys(creator.token, admin.pubkey()).await;
+    let old = ixs::resolve_dispute(other, &j, &keys, true);
+    assert_market_error(chain.send(&[old], &[&admin]).await, MarketError::NotArbiter);
+    let keys = chain.settle_keys(creator.token, new_arbiter.pubkey()).await;
+    let new = ixs::resolve_dispute(other, &j, &keys, true);
+    chain.send_ok(&[new], &[&new_arbiter.key]).await;
+}
+
+#[tokio::test]
+async fn the_timelock_halves_at_most_per_change_and_a_due_change_expires() {
+    let mut chain = Chain::start().await;
+    let admin = chain.admin.insecure_clone();
+    let propose = |params: ake_market::state::Params| {
+        ixs::propose_change(
+            admin.pubkey(),
+            admin.pubkey(),
+            Change::Config {
+                params,
+                arbiter: admin.pubkey(),
+            },
+        )
+    };
+    let mut faster = chain.params;
+    faster.timelock_secs = TIMELOCK_SECS / 2 - 1;
+    assert_market_error(
+        chain.send(&[propose(faster)], &[&admin]).await,
+        MarketError::InvalidTimelock,
+    );
+    let mut emissions = current_emissions(&mut chain).await;
+    emissions.timelock_secs = TIMELOCK_SECS / 2 - 1;
+    assert_emissions_error(
+        chain
+            .send(
+                &[ixs::emissions::propose_change(
+                    admin.pubkey(),
+                    admin.pubkey(),
+                    emissions,
+                )],
+                &[&admin],
+            )
+            .await,
+        EmissionsError::InvalidTimelock,
+    );
+    // The unbonding period never drops below a market's release-budget window.
+    let mut short = chain.params;
+    short.unbonding_secs = RELEASE_BUDGET_WINDOW_SECS - 1;
+    assert_market_error(
+        chain.send(&[propose(short)], &[&admin]).await,
+        MarketError::InvalidUnbonding,
+    );
+
+    faster.timelock_secs = TIMELOCK_SECS / 2;
+    chain.send_ok(&[propose(faster)], &[&admin]).await;
+    chain
+        .advance(i64::from(TIMELOCK_SECS) + 14 * 86_400 + 1) // past the 14-day grace
+        .await;
+    assert_market_error(
+        chain
+            .send(&[ixs::apply_change(pda::config(), admin.pubkey())], &[])
+            .await,
+        MarketError::ChangeExpired,
+    );
+}
+
+#[tokio::test]
+async fn a_pause_stops_assignment_even_when_a_job_comes_back_from_a_node() {
+    let mut chain = Chain::start().await;
+    let admin = chain.admin.insecure_clone();
+    let node = chain.node(1, 1_000 * AKE).await;
+    let waiting = chain.node(1, 1_000 * AKE).await;
+    chain.node_ready(&node).await.unwrap();
+    let creator = chain.user(1_000 * AKE).await;
+    let job = chain.post_job(&creator, 1, 600).await.unwrap();
+    chain.node_ready(&waiting).await.unwrap();
+    chain
+        .send_ok(&[ixs::set_paused(admin.pubkey(), true)], &[&admin])
+        .await;
+    chain.advance(1_201).await;
+    chain.expire(creator.token, &job).await.unwrap();
+    // Back in line at the front, not handed to the waiting node.
+    let j = chain.job(&job).await.unwrap();
+    assert_eq!(
+        (j.state, j.node),
+        (ake_market::state::JobState::Queued, Pubkey::default())
+    );
+    assert_eq!(chain.market(0).await.node_count, 1);
+}
+
+#[tokio::test]
+async fn emission_changes_wait_for_ended_epochs_to_close() {
+    let mut chain = Chain::start().await;
+    let admin = chain.admin.insecure_clone();
+    let mut change = current_emissions(&mut chain).await;
+    change.split.max_reward_per_burn_bps = 5_000;
+    chain
+        .send_ok(
+            &[ixs::emissions::propose_change(
+                admin.pubkey(),
+                admin.pubkey(),
+                change,
+            )],
+            &[&admin],
+        )
+        .await;
+    chain.advance_to_epoch(1).await;
+    let apply = ixs::emissions::apply_change(admin.pubkey());
+    assert_emissions_error(
+        chain.send(std::slice::from_ref(&apply), &[]).await,
+        EmissionsError::CloseEndedEpochsFirst,
+    );
+    let crank = chain.user(0).await;
+    chain.close_epoch(&crank, 0).await.unwrap();
+    chain.send_ok(&[apply], &[]).await;
 }

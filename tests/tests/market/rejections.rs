@@ -411,7 +411,7 @@ async fn config_bounds_and_authority() {
             params: p,
             arbiter: admin.pubkey(),
         };
-        let ix = ixs::propose_change(admin.pubkey(), change);
+        let ix = ixs::propose_change(admin.pubkey(), admin.pubkey(), change);
         assert_market_error(chain.send(&[ix], &[&admin]).await, e);
     }
 
@@ -421,7 +421,7 @@ async fn config_bounds_and_authority() {
         params: base,
         arbiter: stranger.pubkey(),
     };
-    let ix = ixs::propose_change(stranger.pubkey(), change);
+    let ix = ixs::propose_change(stranger.pubkey(), stranger.pubkey(), change);
     assert_market_error(
         chain.send(&[ix], &[&stranger.key]).await,
         MarketError::NotAuthority,

@@ -105,41 +105,20 @@ pub async fn run(g: &GlobalArgs, c: AdminCommand) -> anyhow::Result<()> {
         AdminCommand::Propose { params } => {
             let b = load(&params)?;
             let admin = ctx.signer()?;
-            let config = p.config().await?;
-            let mut proposals = vec![ixs::propose_change(
-                admin.pubkey(),
-                Change::Config {
-                    params: b.market_params,
-                    arbiter: config.arbiter,
-                },
-            )];
-            for (index, args) in b.markets.iter().enumerate() {
-                let index = index as u16;
-                if index < config.market_count {
-                    let change = Change::Market {
-                        index,
-                        args: args.clone(),
-                    };
-                    proposals.push(ixs::propose_change(admin.pubkey(), change));
+            let changes = changes_from(p, &b, admin.pubkey()).await?;
+            let mut failures = Vec::new();
+            for (what, ix) in changes {
+                if let Err(e) = ctx.send(&admin, &[], &[ix]).await {
+                    failures.push(format!("{what}: {e:#}"));
                 }
-            }
-            let e = &b.schedule_without_genesis;
-            proposals.push(ixs::emissions::propose_change(
-                admin.pubkey(),
-                EmissionsChange {
-                    decay_bps: e.decay_bps,
-                    floor_emission: e.floor_emission,
-                    emission_cap: e.emission_cap,
-                    split: b.split,
-                    breaker: b.breaker,
-                    timelock_secs: b.timelock_secs,
-                },
-            ));
-            for ix in proposals {
-                ctx.send(&admin, &[], &[ix]).await?;
             }
             let pending = pending_changes(p).await?;
             print(ctx.json, &pending, |v| pending_summary(v));
+            anyhow::ensure!(
+                failures.is_empty(),
+                "not proposed (the rest is pending, see above):\n  {}",
+                failures.join("\n  ")
+            );
         }
         AdminCommand::Pending => {
             let pending = pending_changes(p).await?;
@@ -149,6 +128,7 @@ pub async fn run(g: &GlobalArgs, c: AdminCommand) -> anyhow::Result<()> {
             let caller = ctx.signer()?;
             let now = p.chain.clock().await?.unix_timestamp;
             let mut applied = Vec::new();
+            let mut failures = Vec::new();
             for change in pending_changes(p).await? {
                 if change.eta > now {
                     continue;
@@ -160,16 +140,23 @@ pub async fn run(g: &GlobalArgs, c: AdminCommand) -> anyhow::Result<()> {
                 } else {
                     ixs::apply_change(target, payer)
                 };
-                ctx.send(&caller, &[], &[ix]).await?;
-                applied.push(change);
+                match ctx.send(&caller, &[], &[ix]).await {
+                    Ok(_) => applied.push(change),
+                    Err(e) => failures.push(format!("{} {}: {e:#}", change.program, change.target)),
+                }
             }
             print(ctx.json, &applied, |a| {
                 if a.is_empty() {
-                    "nothing due: see `ake admin pending` for the times".into()
+                    "nothing applied: see `ake admin pending` for the times".into()
                 } else {
                     format!("applied {} change(s)\n{}", a.len(), pending_summary(a))
                 }
             });
+            anyhow::ensure!(
+                failures.is_empty(),
+                "not applied:\n  {}",
+                failures.join("\n  ")
+            );
         }
         AdminCommand::Cancel { target } => {
             let admin = ctx.signer()?;
@@ -447,4 +434,67 @@ async fn set_paused(ctx: &Ctx, paused: bool) -> anyhow::Result<()> {
         },
     );
     Ok(())
+}
+
+/// The proposals that move the cluster to the parameter file: only what
+/// differs from what is on chain (an unchanged market is left alone, so
+/// its pending slot stays free).
+async fn changes_from(
+    p: &Protocol,
+    b: &ake_sdk::cluster_params::Bootstrap,
+    authority: Pubkey,
+) -> anyhow::Result<Vec<(String, solana_sdk::instruction::Instruction)>> {
+    let config = p.config().await?;
+    let mut out = Vec::new();
+    if config.params != b.market_params {
+        let change = Change::Config {
+            params: b.market_params,
+            arbiter: config.arbiter,
+        };
+        out.push((
+            "protocol parameters".to_string(),
+            ixs::propose_change(authority, authority, change),
+        ));
+    }
+    for (index, args) in b.markets.iter().enumerate() {
+        let index = index as u16;
+        if index >= config.market_count {
+            break;
+        }
+        if ake_sdk::accounts::market_args(&*p.market(index).await?) != *args {
+            let change = Change::Market {
+                index,
+                args: args.clone(),
+            };
+            out.push((
+                format!("market {index}"),
+                ixs::propose_change(authority, authority, change),
+            ));
+        }
+    }
+    let e = &b.schedule_without_genesis;
+    let wanted = EmissionsChange {
+        decay_bps: e.decay_bps,
+        floor_emission: e.floor_emission,
+        emission_cap: e.emission_cap,
+        split: b.split,
+        breaker: b.breaker,
+        timelock_secs: b.timelock_secs,
+    };
+    let now = p.emissions().await?;
+    let current = EmissionsChange {
+        decay_bps: now.schedule.decay_bps,
+        floor_emission: now.schedule.floor_emission,
+        emission_cap: now.schedule.emission_cap,
+        split: now.split,
+        breaker: now.breaker,
+        timelock_secs: now.timelock_secs,
+    };
+    if wanted != current {
+        out.push((
+            "emissions".to_string(),
+            ixs::emissions::propose_change(authority, authority, wanted),
+        ));
+    }
+    Ok(out)
 }

@@ -3,7 +3,9 @@ use anchor_lang::prelude::*;
 use crate::constants::{EMISSIONS_CONFIG_SEED, PENDING_SEED};
 use crate::errors::EmissionsError;
 use crate::events::EmissionsUpdated;
+use crate::math::epoch_end;
 use crate::state::{EmissionsConfig, PendingEmissionsChange};
+use ake_program_common::timelock;
 
 #[event_cpi]
 #[derive(Accounts)]
@@ -28,6 +30,16 @@ pub fn handler(mut ctx: Context<ApplyChange>) -> Result<()> {
     let now = Clock::get()?.unix_timestamp;
     let a = &mut ctx.accounts;
     require!(now >= a.pending.eta, EmissionsError::TimelockNotElapsed);
+    require!(
+        timelock::applicable(now, a.pending.eta),
+        EmissionsError::ChangeExpired
+    );
+    // Work already done is paid under the rules it was done under: every
+    // ended epoch closes before a change lands.
+    let s = a.config.schedule;
+    let next_end = epoch_end(a.config.next_epoch, s.genesis_ts, s.epoch_secs)
+        .ok_or(EmissionsError::MathOverflow)?;
+    require!(next_end > now, EmissionsError::CloseEndedEpochsFirst);
     let change = a.pending.change;
     let schedule = change.schedule_for(&a.config)?;
     let config = &mut a.config;

@@ -38,7 +38,6 @@ pub struct CloseEpoch<'info> {
 /// mints the treasury share and the caller's tip, and leaves the node share
 /// to be claimed. Touches the same accounts however many nodes worked.
 pub fn handler(mut ctx: Context<CloseEpoch>, epoch: u64) -> Result<()> {
-    require!(!ctx.accounts.config.paused, EmissionsError::Paused);
     let now = Clock::get()?.unix_timestamp;
     let a = &mut ctx.accounts;
     let config = &mut a.config;
@@ -50,6 +49,12 @@ pub fn handler(mut ctx: Context<CloseEpoch>, epoch: u64) -> Result<()> {
     let s = config.schedule;
     let ends = epoch_end(epoch, s.genesis_ts, s.epoch_secs).ok_or(EmissionsError::MathOverflow)?;
     require!(now >= ends, EmissionsError::EpochNotEnded);
+    // A pause stops new emission, never what was earned: an epoch that
+    // ended before the pause still closes (its nodes can then claim).
+    require!(
+        !config.paused || ends <= config.paused_at,
+        EmissionsError::Paused
+    );
 
     let info = a.epoch_summary.to_account_info();
     let bump = ctx.bumps.epoch_summary;

@@ -91,6 +91,7 @@ pub fn handler(
         pending_authority: Pubkey::default(),
         guardian: a.authority.key(),
         paused: false,
+        paused_at: 0,
         timelock_secs,
         mint: a.mint.key(),
         treasury: a.treasury.key(),

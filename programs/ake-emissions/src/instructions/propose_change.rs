@@ -10,9 +10,12 @@ use ake_program_common::timelock;
 #[event_cpi]
 #[derive(Accounts)]
 pub struct ProposeChange<'info> {
-    /// Pays for the pending change's account (back when applied or cancelled).
-    #[account(mut)]
     pub authority: Signer<'info>,
+    /// Pays for the pending change's account (back when applied or
+    /// cancelled): separate from the authority, which may be a
+    /// program-owned account that cannot pay.
+    #[account(mut)]
+    pub payer: Signer<'info>,
     #[account(seeds = [EMISSIONS_CONFIG_SEED], bump = config.bump, has_one = authority @ EmissionsError::NotAuthority)]
     pub config: Box<Account<'info, EmissionsConfig>>,
     /// CHECK: created here, PDA ["pending", config].
@@ -33,7 +36,7 @@ pub fn handler(ctx: Context<ProposeChange>, change: EmissionsChange) -> Result<(
     let eta = timelock::eta(now, a.config.timelock_secs).ok_or(EmissionsError::MathOverflow)?;
     let config_key = a.config.key();
     create_pda(
-        &a.authority.to_account_info(),
+        &a.payer.to_account_info(),
         &info,
         &crate::ID,
         PendingEmissionsChange::SPACE,
@@ -42,7 +45,7 @@ pub fn handler(ctx: Context<ProposeChange>, change: EmissionsChange) -> Result<(
     let pending = PendingEmissionsChange {
         proposed_at: now,
         eta,
-        payer: a.authority.key(),
+        payer: a.payer.key(),
         bump: ctx.bumps.pending,
         change,
     };

@@ -31,6 +31,9 @@ pub fn handler(ctx: Context<SetPaused>, paused: bool) -> Result<()> {
             EmissionsError::OnlyAuthorityUnpauses
         );
     }
+    if paused && !config.paused {
+        config.paused_at = Clock::get()?.unix_timestamp;
+    }
     config.paused = paused;
     emit_cpi!(PauseSet { paused, by: caller });
     Ok(())

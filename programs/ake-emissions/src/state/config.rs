@@ -16,8 +16,10 @@ pub struct EmissionsConfig {
     pub pending_authority: Pubkey,
     /// May pause epoch closing at once (never unpause): any address.
     pub guardian: Pubkey,
-    /// While set no epoch closes (no new emission); claims of closed epochs go on.
+    /// While set no epoch that ends after `paused_at` closes (no new
+    /// emission); earlier epochs still close and claims go on.
     pub paused: bool,
+    pub paused_at: i64,
     /// Seconds between proposing a change and applying it.
     pub timelock_secs: u32,
     pub mint: Pubkey,
@@ -164,11 +166,12 @@ impl EmissionsChange {
             u128::from(self.emission_cap) <= most,
             EmissionsError::CapRaiseTooLarge
         );
-        self.split.validate(config.next_emission)?;
-        self.breaker
-            .validate(schedule.epoch_secs, config.next_emission)?;
+        // The emission this schedule can reach next: the floor may lift it.
+        let emission = config.next_emission.max(self.floor_emission);
+        self.split.validate(emission)?;
+        self.breaker.validate(schedule.epoch_secs, emission)?;
         require!(
-            ake_program_common::timelock::valid_delay(self.timelock_secs),
+            ake_program_common::timelock::valid_change(config.timelock_secs, self.timelock_secs),
             EmissionsError::InvalidTimelock
         );
         Ok(schedule)

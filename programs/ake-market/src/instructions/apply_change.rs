@@ -3,7 +3,9 @@ use anchor_lang::prelude::*;
 use crate::constants::{CONFIG_SEED, PENDING_SEED};
 use crate::errors::MarketError;
 use crate::events::ConfigUpdated;
+use crate::instructions::propose_change::check_config_change;
 use crate::state::{Change, Config, Market, PendingChange};
+use ake_program_common::timelock;
 
 #[event_cpi]
 #[derive(Accounts)]
@@ -33,11 +35,15 @@ pub fn handler(mut ctx: Context<ApplyChange>) -> Result<()> {
     let now = Clock::get()?.unix_timestamp;
     let a = &mut ctx.accounts;
     require!(now >= a.pending.eta, MarketError::TimelockNotElapsed);
+    require!(
+        timelock::applicable(now, a.pending.eta),
+        MarketError::ChangeExpired
+    );
     let target = a.pending.target;
     match a.pending.change.clone() {
         Change::Config { params, arbiter } => {
             require_keys_eq!(target, a.config.key(), MarketError::WrongChangeTarget);
-            params.validate()?;
+            check_config_change(&a.config, &params)?;
             a.config.params = params;
             a.config.arbiter = arbiter;
             emit_cpi!(ConfigUpdated { params, arbiter });
@@ -46,6 +52,10 @@ pub fn handler(mut ctx: Context<ApplyChange>) -> Result<()> {
             let market = a.market.as_ref().ok_or(MarketError::WrongChangeTarget)?;
             require_keys_eq!(target, market.key(), MarketError::WrongChangeTarget);
             args.apply(&mut *market.load_mut()?, a.config.params.unbonding_secs)?;
+            a.config.longest_budget_window_secs = a
+                .config
+                .longest_budget_window_secs
+                .max(args.release.budget_window_secs);
             let event = args.event(target, index, false);
             emit_cpi!(event);
         }

@@ -196,7 +196,11 @@ pub fn handler(ctx: Context<CreateMarket>, index: u16, args: MarketArgs) -> Resu
         args.apply(market, unbonding_secs)?;
     }
 
-    ctx.accounts.config.market_count = index.checked_add(1).ok_or(MarketError::MathOverflow)?;
+    let config = &mut ctx.accounts.config;
+    config.market_count = index.checked_add(1).ok_or(MarketError::MathOverflow)?;
+    config.longest_budget_window_secs = config
+        .longest_budget_window_secs
+        .max(args.release.budget_window_secs);
     emit_cpi!(args.event(market_info.key(), index, true));
     Ok(())
 }

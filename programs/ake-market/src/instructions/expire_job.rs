@@ -4,7 +4,7 @@ use anchor_spl::token::{Mint, Token, TokenAccount};
 use crate::constants::{CONFIG_SEED, STAKE_SEED};
 use crate::errors::MarketError;
 use crate::events::{JobExpired, JobQueued, NodeSlashed};
-use crate::matching::{candidate_with_stake, requeue};
+use crate::matching::{candidate_with_stake, requeue, Rules};
 use crate::math::bps_of_ceil;
 use crate::settlement::refund_job;
 use crate::sla::{mark_breach, take_collateral};
@@ -56,7 +56,8 @@ pub struct ExpireJob<'info> {
 /// missed `max_job_attempts` deadlines or finds the queue full.
 pub fn handler(mut ctx: Context<ExpireJob>) -> Result<()> {
     let now = Clock::get()?.unix_timestamp;
-    let params = ctx.accounts.config.params;
+    let rules = Rules::of(&ctx.accounts.config);
+    let params = rules.params;
     let a = &mut ctx.accounts;
     let job_key = a.job.key();
     let node_key = a.node.key();
@@ -132,7 +133,7 @@ pub fn handler(mut ctx: Context<ExpireJob>) -> Result<()> {
             a.candidate_owner_stake.as_mut().map(|s| &mut ***s),
             Some(&mut **a.node_owner_stake),
         )?;
-        requeue(&mut market, job_key, &mut a.job, candidate, &params, now)?
+        requeue(&mut market, job_key, &mut a.job, candidate, &rules, now)?
     };
 
     let Some(offer) = offer else {

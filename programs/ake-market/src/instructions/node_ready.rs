@@ -3,7 +3,7 @@ use anchor_lang::prelude::*;
 use crate::constants::{CONFIG_SEED, NODE_SEED, STAKE_SEED};
 use crate::errors::MarketError;
 use crate::events::{JobAssigned, NodeQueued};
-use crate::matching::{assign, must_assign, waiting_node, Assignment};
+use crate::matching::{assign, must_assign, waiting_node, Assignment, Rules};
 use crate::state::{Config, Job, Market, Node, NodeStatus, Stake};
 
 #[event_cpi]
@@ -34,7 +34,7 @@ pub struct NodeReady<'info> {
 pub fn handler(mut ctx: Context<NodeReady>) -> Result<()> {
     require!(!ctx.accounts.config.paused, MarketError::Paused);
     let now = Clock::get()?.unix_timestamp;
-    let params = ctx.accounts.config.params;
+    let rules = Rules::of(&ctx.accounts.config);
     let node_key = ctx.accounts.node.key();
     let market_key = ctx.accounts.market.key();
     let a = &mut ctx.accounts;
@@ -76,7 +76,7 @@ pub fn handler(mut ctx: Context<NodeReady>) -> Result<()> {
                 node_key,
                 &mut a.node,
                 &mut a.owner_stake,
-                &params,
+                &rules,
                 now,
             )?;
             if let Assignment::Assigned {

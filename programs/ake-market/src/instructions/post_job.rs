@@ -4,7 +4,7 @@ use anchor_spl::token::{Mint, Token, TokenAccount};
 use crate::constants::{CONFIG_SEED, CREATOR_SEED, JOB_SEED, STAKE_SEED};
 use crate::errors::MarketError;
 use crate::events::{JobPosted, JobQueued};
-use crate::matching::{candidate_with_stake, enqueue, offer_to_waiting_node};
+use crate::matching::{candidate_with_stake, enqueue, offer_to_waiting_node, Rules};
 use crate::math::{charge_micro_usd, micro_usd_to_tokens_ceil};
 use crate::oracle::read_price;
 use crate::state::{
@@ -193,7 +193,7 @@ pub fn handler(mut ctx: Context<PostJob>, args: PostJobArgs) -> Result<()> {
         bump: job_bump,
     };
 
-    let params = config.params;
+    let rules = Rules::of(config);
     let mut market = a.market.load_mut()?;
     market.open_escrow = market
         .open_escrow
@@ -208,7 +208,7 @@ pub fn handler(mut ctx: Context<PostJob>, args: PostJobArgs) -> Result<()> {
         a.candidate_owner_stake.as_mut().map(|s| &mut ***s),
         None,
     )?;
-    let offer = offer_to_waiting_node(&mut market, job_key, &mut job, candidate, &params, now)?;
+    let offer = offer_to_waiting_node(&mut market, job_key, &mut job, candidate, &rules, now)?;
     if offer.unassigned() {
         enqueue(&mut market, job_key, &mut job, false, now)?;
     }

@@ -3,16 +3,19 @@ use anchor_lang::prelude::*;
 use crate::constants::{CONFIG_SEED, MARKET_SEED, PENDING_SEED};
 use crate::errors::MarketError;
 use crate::events::ChangeProposed;
-use crate::state::{Change, Config, PendingChange};
+use crate::state::{Change, Config, Params, PendingChange};
 use ake_program_common::account_creation::{create_pda, is_uncreated, write_new};
 use ake_program_common::timelock;
 
 #[event_cpi]
 #[derive(Accounts)]
 pub struct ProposeChange<'info> {
-    /// Pays for the pending change's account (back when it is applied or cancelled).
-    #[account(mut)]
     pub authority: Signer<'info>,
+    /// Pays for the pending change's account (back when it is applied or
+    /// cancelled): separate from the authority, which may be a
+    /// program-owned account that cannot pay.
+    #[account(mut)]
+    pub payer: Signer<'info>,
     #[account(seeds = [CONFIG_SEED], bump = config.bump, has_one = authority @ MarketError::NotAuthority)]
     pub config: Box<Account<'info, Config>>,
     /// CHECK: created here, PDA ["pending", target]; checked in the handler.
@@ -29,7 +32,7 @@ pub fn handler(ctx: Context<ProposeChange>, change: Change) -> Result<()> {
     let a = &ctx.accounts;
     let target = match &change {
         Change::Config { params, .. } => {
-            params.validate()?;
+            check_config_change(&a.config, params)?;
             a.config.key()
         }
         Change::Market { index, args } => {
@@ -48,7 +51,7 @@ pub fn handler(ctx: Context<ProposeChange>, change: Change) -> Result<()> {
     require!(is_uncreated(&info), MarketError::ChangeAlreadyPending);
     let eta = timelock::eta(now, a.config.params.timelock_secs).ok_or(MarketError::MathOverflow)?;
     create_pda(
-        &a.authority.to_account_info(),
+        &a.payer.to_account_info(),
         &info,
         &crate::ID,
         PendingChange::space_for(&change)?,
@@ -58,7 +61,7 @@ pub fn handler(ctx: Context<ProposeChange>, change: Change) -> Result<()> {
         target,
         proposed_at: now,
         eta,
-        payer: a.authority.key(),
+        payer: a.payer.key(),
         bump,
         change,
     };
@@ -68,5 +71,20 @@ pub fn handler(ctx: Context<ProposeChange>, change: Change) -> Result<()> {
         eta,
         change: pending.change,
     });
+    Ok(())
+}
+
+/// A protocol change must pass the bounds, keep the unbonding period at
+/// least every market's release-budget window, and at most halve the delay.
+pub fn check_config_change(config: &Config, params: &Params) -> Result<()> {
+    params.validate()?;
+    require!(
+        params.unbonding_secs >= config.longest_budget_window_secs,
+        MarketError::InvalidUnbonding
+    );
+    require!(
+        timelock::valid_change(config.params.timelock_secs, params.timelock_secs),
+        MarketError::InvalidTimelock
+    );
     Ok(())
 }

@@ -4,7 +4,7 @@ use anchor_spl::token::{Mint, Token, TokenAccount};
 use crate::constants::{CONFIG_SEED, MAX_RELEASES, NODE_SEED, STAKE_SEED};
 use crate::errors::MarketError;
 use crate::events::{JobQueued, JobReleased};
-use crate::matching::{candidate_with_stake, requeue, Offer};
+use crate::matching::{candidate_with_stake, requeue, Offer, Rules};
 use crate::math::{bps_of_ceil, late_release_slash};
 use crate::settlement::refund_job;
 use crate::sla::{mark_breach, take_collateral};
@@ -69,7 +69,8 @@ struct Price {
 /// `max_releases` times.
 pub fn handler(mut ctx: Context<ReleaseJob>, reason: ReleaseReason) -> Result<()> {
     let now = Clock::get()?.unix_timestamp;
-    let params = ctx.accounts.config.params;
+    let rules = Rules::of(&ctx.accounts.config);
+    let params = rules.params;
     let a = &mut ctx.accounts;
     let job_key = a.job.key();
     let node_key = a.node.key();
@@ -150,7 +151,7 @@ pub fn handler(mut ctx: Context<ReleaseJob>, reason: ReleaseReason) -> Result<()
             a.candidate_owner_stake.as_mut().map(|s| &mut ***s),
             Some(&mut **a.owner_stake),
         )?;
-        requeue(&mut market, job_key, job, candidate, &params, now)?
+        requeue(&mut market, job_key, job, candidate, &rules, now)?
     };
 
     let mut released = JobReleased {

@@ -9,7 +9,8 @@ use crate::state::Job;
 #[event_cpi]
 #[derive(Accounts)]
 pub struct ResolveDispute<'info> {
-    #[account(address = settle.config.arbiter @ MarketError::NotArbiter)]
+    /// The arbiter in force when the job was assigned.
+    #[account(address = job.terms.arbiter @ MarketError::NotArbiter)]
     pub arbiter: Signer<'info>,
     /// CHECK: the job's creator, who gets the job account's rent back.
     #[account(mut, address = job.creator @ MarketError::AccountMismatch)]

@@ -23,6 +23,10 @@ pub struct Config {
     /// Token account holding all stake, PDA `["stake_vault"]`, its own authority.
     pub stake_vault: Pubkey,
     pub paused: bool,
+    /// The longest release-budget window any market has had: the unbonding
+    /// period may never be shorter (closing a stake account must not reset
+    /// a budget early).
+    pub longest_budget_window_secs: u32,
     /// When the last pause ended: queue waits count from then, so a pause
     /// (which stops assignment) never makes queued jobs stale.
     pub unpaused_at: i64,

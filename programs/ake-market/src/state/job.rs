@@ -126,6 +126,12 @@ pub struct SlaTerms {
     pub challenge_window_secs: u32,
     pub dispute_timeout_secs: u32,
     pub dispute_bond: u64,
+    /// Share of the charge burned at settlement (the rest is the treasury
+    /// fee): the node's emission cap follows the burn, so a fee-split
+    /// change never reaches work already assigned.
+    pub burn_bps: u16,
+    /// Who decides a dispute on this job.
+    pub arbiter: Pubkey,
 }
 
 /// Why a node handed a job back. For people (events, `ake job status`):
