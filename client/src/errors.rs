@@ -49,41 +49,126 @@ pub fn decode(program: &Pubkey, code: u32) -> Option<ProgramFailure> {
     } else {
         "program"
     };
+    let message = match framework_hint(e) {
+        Some(hint) => format!("{e}: {hint}"),
+        None => e.to_string(),
+    };
     Some(ProgramFailure {
         program,
         name: e.name(),
         code,
-        message: e.to_string(),
+        message,
     })
 }
 
-/// The Anchor framework errors AKE's account checks can raise.
-fn framework_error(code: u32) -> Option<anchor_lang::error::ErrorCode> {
+/// Every Anchor framework error (anchor-lang 1.2.2), so none reaches a user
+/// as a bare number.
+const FRAMEWORK_ERRORS: [anchor_lang::error::ErrorCode; 82] = {
     use anchor_lang::error::ErrorCode as E;
-    let all = [
+    [
+        E::InstructionMissing,
+        E::InstructionFallbackNotFound,
+        E::InstructionDidNotDeserialize,
+        E::InstructionDidNotSerialize,
+        E::IdlInstructionStub,
+        E::IdlInstructionInvalidProgram,
+        E::IdlAccountNotEmpty,
+        E::EventInstructionStub,
         E::ConstraintMut,
         E::ConstraintHasOne,
         E::ConstraintSigner,
         E::ConstraintRaw,
         E::ConstraintOwner,
+        E::ConstraintRentExempt,
         E::ConstraintSeeds,
-        E::ConstraintAddress,
+        E::ConstraintExecutable,
+        E::ConstraintState,
+        E::ConstraintAssociated,
+        E::ConstraintAssociatedInit,
         E::ConstraintClose,
+        E::ConstraintAddress,
+        E::ConstraintZero,
         E::ConstraintTokenMint,
         E::ConstraintTokenOwner,
+        E::ConstraintMintMintAuthority,
+        E::ConstraintMintFreezeAuthority,
+        E::ConstraintMintDecimals,
+        E::ConstraintSpace,
+        E::ConstraintAccountIsNone,
+        E::ConstraintTokenTokenProgram,
+        E::ConstraintMintTokenProgram,
+        E::ConstraintAssociatedTokenTokenProgram,
+        E::ConstraintMintGroupPointerExtension,
+        E::ConstraintMintGroupPointerExtensionAuthority,
+        E::ConstraintMintGroupPointerExtensionGroupAddress,
+        E::ConstraintMintGroupMemberPointerExtension,
+        E::ConstraintMintGroupMemberPointerExtensionAuthority,
+        E::ConstraintMintGroupMemberPointerExtensionMemberAddress,
+        E::ConstraintMintMetadataPointerExtension,
+        E::ConstraintMintMetadataPointerExtensionAuthority,
+        E::ConstraintMintMetadataPointerExtensionMetadataAddress,
+        E::ConstraintMintCloseAuthorityExtension,
+        E::ConstraintMintCloseAuthorityExtensionAuthority,
+        E::ConstraintMintPermanentDelegateExtension,
+        E::ConstraintMintPermanentDelegateExtensionDelegate,
+        E::ConstraintMintTransferHookExtension,
+        E::ConstraintMintTransferHookExtensionAuthority,
+        E::ConstraintMintTransferHookExtensionProgramId,
+        E::ConstraintDuplicateMutableAccount,
+        E::AccountAlreadyMigrated,
+        E::AccountNotMigrated,
+        E::ConstraintMintPausableExtension,
+        E::ConstraintMintPausableAuthority,
+        E::RequireViolated,
+        E::RequireEqViolated,
+        E::RequireKeysEqViolated,
+        E::RequireNeqViolated,
+        E::RequireKeysNeqViolated,
+        E::RequireGtViolated,
+        E::RequireGteViolated,
+        E::AccountDiscriminatorAlreadySet,
         E::AccountDiscriminatorNotFound,
         E::AccountDiscriminatorMismatch,
         E::AccountDidNotDeserialize,
+        E::AccountDidNotSerialize,
         E::AccountNotEnoughKeys,
         E::AccountNotMutable,
         E::AccountOwnedByWrongProgram,
         E::InvalidProgramId,
+        E::InvalidProgramExecutable,
         E::AccountNotSigner,
         E::AccountNotSystemOwned,
         E::AccountNotInitialized,
-        E::InstructionDidNotDeserialize,
-    ];
-    all.into_iter().find(|e| u32::from(*e) == code)
+        E::AccountNotProgramData,
+        E::AccountNotAssociatedTokenAccount,
+        E::AccountSysvarMismatch,
+        E::AccountReallocExceedsLimit,
+        E::AccountDuplicateReallocs,
+        E::DeclaredProgramIdMismatch,
+        E::TryingToInitPayerAsProgramAccount,
+        E::InvalidNumericConversion,
+        E::Deprecated,
+    ]
+};
+
+fn framework_error(code: u32) -> Option<anchor_lang::error::ErrorCode> {
+    FRAMEWORK_ERRORS.into_iter().find(|e| u32::from(*e) == code)
+}
+
+/// What to do about the framework errors AKE users can meet.
+fn framework_hint(e: anchor_lang::error::ErrorCode) -> Option<&'static str> {
+    use anchor_lang::error::ErrorCode as E;
+    Some(match e {
+        E::ConstraintDuplicateMutableAccount => "one account was passed twice where the program writes both; rebuild the transaction with distinct accounts (a client bug: please report it)",
+        E::ConstraintSeeds | E::ConstraintAddress => "an account is not the one AKE derives for it (another node, stake, job or market?); rebuild the transaction from current on-chain state",
+        E::ConstraintHasOne | E::ConstraintRaw => "an account does not belong with the others (wrong owner, node, market or mint)",
+        E::AccountNotInitialized | E::AccountDiscriminatorNotFound => "an account the instruction needs does not exist (not registered or staked yet, or already closed)",
+        E::AccountOwnedByWrongProgram | E::AccountDiscriminatorMismatch | E::AccountDidNotDeserialize => "an account is of the wrong kind for this instruction (check the addresses you passed)",
+        E::ConstraintSigner | E::AccountNotSigner => "a required signer did not sign (use the keypair that owns the account)",
+        E::ConstraintTokenMint | E::ConstraintTokenOwner => "a token account is for another mint or owner (use your AKE account)",
+        E::InstructionDidNotDeserialize | E::InstructionFallbackNotFound => "the program does not understand this instruction: the CLI and the deployed program differ in version",
+        _ => return None,
+    })
 }
 
 /// A sentence for a failed transaction: which program said what, and what to do.
@@ -148,6 +233,15 @@ mod tests {
         }
         let f = decode(&ake_market::ID, 2006).unwrap();
         assert_eq!(f.name, "ConstraintSeeds");
+        // Every framework error has its name and a sentence, not a number.
+        for e in FRAMEWORK_ERRORS {
+            let f = decode(&ake_market::ID, u32::from(e)).unwrap();
+            assert_eq!(f.name, e.name());
+            assert!(f.message.len() > 10, "{}", f.name);
+        }
+        let f = decode(&ake_market::ID, 2040).unwrap();
+        assert_eq!(f.name, "ConstraintDuplicateMutableAccount");
+        assert!(f.message.contains("distinct accounts"), "{}", f.message);
         assert!(decode(&ake_market::ID, 6999).is_none());
     }
 }

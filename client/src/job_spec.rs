@@ -116,6 +116,101 @@ impl RemoteSpecFile {
     }
 }
 
+/// A container image reference split into what an engine looks up and
+/// the pinned digest, if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageReference<'a> {
+    /// `[registry[:port]/]path[:tag]`.
+    pub name: &'a str,
+    /// `sha256:<64 hex digits>`.
+    pub digest: Option<&'a str>,
+}
+
+/// Checks `image` against the reference grammar container engines accept
+/// (`[registry[:port]/]path[:tag][@sha256:<64 lowercase hex>]`, path
+/// components lowercase letters and digits joined by `.`, `_`, `__` or
+/// dashes), so a spec no engine can pull is refused before anything is
+/// posted or escrowed.
+pub fn parse_image_reference(image: &str) -> Result<ImageReference<'_>, String> {
+    let expected = "expected [registry[:port]/]name[:tag][@sha256:<64 hex digits>]";
+    let invalid = |why: &str| format!("'{image}' is not an image reference: {why}; {expected}");
+    let (name, digest) = match image.split_once('@') {
+        Some((name, digest)) => {
+            let hex = digest.strip_prefix("sha256:").unwrap_or("");
+            if hex.len() != 64 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+                return Err(invalid(
+                    "the digest must be sha256: and 64 lowercase hex digits",
+                ));
+            }
+            (name, Some(digest))
+        }
+        None => (image, None),
+    };
+    let path_start = name.rfind('/').map_or(0, |i| i + 1);
+    let (repository, tag) = match name[path_start..].rfind(':') {
+        Some(i) => (&name[..path_start + i], Some(&name[path_start + i + 1..])),
+        None => (name, None),
+    };
+    if let Some(tag) = tag {
+        let ok = (1..=128).contains(&tag.len())
+            && !tag.starts_with(['.', '-'])
+            && tag
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+        if !ok {
+            return Err(invalid(
+                "a tag is 1..128 letters, digits, _ . - (not starting with . or -)",
+            ));
+        }
+    }
+    let mut components: Vec<&str> = repository.split('/').collect();
+    let first = components[0];
+    if components.len() > 1 && (first.contains(['.', ':']) || first == "localhost") {
+        let (host, port) = first.split_once(':').unwrap_or((first, "1"));
+        let host_ok = !host.is_empty()
+            && host.split('.').all(|l| {
+                !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            });
+        let port_ok = !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit());
+        if !(host_ok && port_ok) {
+            return Err(invalid(
+                "the registry is a host name with an optional :port",
+            ));
+        }
+        components.remove(0);
+    }
+    if !components.iter().all(|c| path_component_ok(c)) {
+        return Err(invalid(
+            "name components are lowercase letters and digits, joined by . _ __ or dashes",
+        ));
+    }
+    Ok(ImageReference { name, digest })
+}
+
+/// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`.
+fn path_component_ok(component: &str) -> bool {
+    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    let bytes = component.as_bytes();
+    if bytes.is_empty() || !alnum(bytes[0]) || !alnum(bytes[bytes.len() - 1]) {
+        return false;
+    }
+    let mut separator = String::new();
+    for &b in bytes {
+        if alnum(b) {
+            let dashes = !separator.is_empty() && separator.bytes().all(|s| s == b'-');
+            if !(separator.is_empty() || dashes || matches!(separator.as_str(), "." | "_" | "__")) {
+                return false;
+            }
+            separator.clear();
+        } else if b"._-".contains(&b) {
+            separator.push(char::from(b));
+        } else {
+            return false;
+        }
+    }
+    true
+}
+
 /// The container part of a spec, checked field by field.
 fn inline_spec(
     image: &str,
@@ -128,6 +223,7 @@ fn inline_spec(
     if image.is_empty() || image.len() > MAX_IMAGE_LEN {
         return Err(bad("image", format!("must be 1..={MAX_IMAGE_LEN} bytes")));
     }
+    parse_image_reference(image).map_err(|why| bad("image", why))?;
     if !image.contains("@sha256:") {
         warnings.push(format!(
             "image '{image}' has no @sha256 digest: nodes will run whatever the tag points to; pin it for reproducible results"
@@ -369,5 +465,46 @@ SCENE = "spheres"
             RemoteSpecFile::parse("gpus = 1").is_err(),
             "not a container spec"
         );
+    }
+
+    #[test]
+    fn image_references_are_checked_like_an_engine_would() {
+        let digest = format!("sha256:{}", "a".repeat(64));
+        for good in [
+            "busybox".to_string(),
+            "ake/render:local".into(),
+            "ghcr.io/org/my_img.v2:1.2-rc".into(),
+            "localhost:5000/x/y__z:tag".into(),
+            format!("repo/x:1@{digest}"),
+            format!("repo/x@{digest}"),
+        ] {
+            let parsed = parse_image_reference(&good);
+            assert!(parsed.is_ok(), "{good}: {parsed:?}");
+        }
+        assert_eq!(
+            parse_image_reference(&format!("repo/x:1@{digest}")).unwrap(),
+            ImageReference {
+                name: "repo/x:1",
+                digest: Some(digest.as_str())
+            }
+        );
+        for bad in [
+            "ake render".to_string(),
+            "Ake/Render".into(),
+            "x@sha256:short".into(),
+            format!("x@sha256:{}", "g".repeat(64)),
+            format!("x@sha256:{}", "A".repeat(64)),
+            "x@md5:abc".into(),
+            "x:".into(),
+            ":tag".into(),
+            "x//y".into(),
+            "x:tag with space".into(),
+            "-x".into(),
+            "x..y".into(),
+            "ex ample.com/x".into(),
+        ] {
+            let err = parse_image_reference(&bad).unwrap_err();
+            assert!(err.contains("expected [registry"), "{bad}: {err}");
+        }
     }
 }

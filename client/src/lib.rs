@@ -1,6 +1,7 @@
 //! The one place that knows AKE's account layouts, addresses and
 //! instructions. The CLI, the node operator, the local chain and the tests
-//! all go through it.
+//! all go through it. The local chain (an in-process bank and its
+//! JSON-RPC server) is the `ake-localnet` crate: clients never link it.
 
 pub mod accounts;
 pub mod bootstrap;
@@ -9,7 +10,6 @@ pub mod cluster_params;
 pub mod errors;
 pub mod instructions;
 pub mod job_spec;
-pub mod localnet;
 pub mod oracle;
 pub mod pda;
 pub mod protocol;

@@ -196,16 +196,9 @@ pub struct ResolvedImage {
 
 /// Splits `name@sha256:hex` into the name to look up locally and the pinned digest.
 fn split_pinned_digest(image: &str) -> Result<(&str, Option<&str>), RuntimeError> {
-    let Some((name, digest)) = image.split_once('@') else {
-        return Ok((image, None));
-    };
-    let hex = digest.strip_prefix("sha256:").unwrap_or("");
-    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(RuntimeError::InvalidSpec(format!(
-            "image {image}: pinned digest must be sha256: followed by 64 hex digits"
-        )));
-    }
-    Ok((name, Some(digest)))
+    let reference =
+        ake_sdk::job_spec::parse_image_reference(image).map_err(RuntimeError::InvalidSpec)?;
+    Ok((reference.name, reference.digest))
 }
 
 /// Builds the HostConfig of a job: hardened defaults, limits, mounts and GPUs.

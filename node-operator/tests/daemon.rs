@@ -12,12 +12,12 @@ use std::process::{Child, Command};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use ake_localnet::Localnet;
 use ake_node::journal::{Journal, JournalEntry};
 use ake_node::output_store::OutputStore;
 use ake_sdk::ake_market::state::{HardwareProfile, InlineSpec, JobSpec, JobState, NodeStatus};
 use ake_sdk::chain::Chain;
 use ake_sdk::cluster_params::ClusterParams;
-use ake_sdk::localnet::Localnet;
 use ake_sdk::protocol::{associated_token, Protocol};
 use ake_sdk::sender::{send_instructions, Fees};
 use ake_sdk::{instructions as ixs, pda};

@@ -292,7 +292,7 @@ impl Chain {
     /// A bank with the AKE mint (the admin its mint authority), the genesis
     /// supply, the treasury and the price account: nothing initialized yet.
     pub async fn bare() -> Self {
-        let mut pt = ake_sdk::chain::embedded::program_test();
+        let mut pt = ake_localnet::embedded::program_test();
         pt.add_program(
             "ake_test_multisig",
             multisig::ID,

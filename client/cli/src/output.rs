@@ -1,5 +1,8 @@
 //! Human and JSON output in one place: every read command prints either.
 
+use std::io::Write;
+use std::sync::{Mutex, OnceLock};
+
 use serde::Serialize;
 
 use crate::context::GlobalArgs;
@@ -14,15 +17,45 @@ pub fn init_logging(g: &GlobalArgs) {
         .init();
 }
 
+/// The CLI's own standard output once `keep_stdout_for_output` moved
+/// everything else off it.
+static OUTPUT: OnceLock<Mutex<std::fs::File>> = OnceLock::new();
+
+/// For commands that run the local chain in this process: the programs'
+/// `msg!` lines (native execution prints them to standard output) go to
+/// standard error with the logs, and standard output keeps only what the
+/// CLI prints, so `--output json` stays parseable.
+pub fn keep_stdout_for_output() -> std::io::Result<()> {
+    use std::os::fd::FromRawFd;
+    std::io::stdout().flush()?;
+    // SAFETY: plain descriptor calls on 1 and 2; the duplicate is owned by
+    // the File from here on.
+    let saved = unsafe { libc::dup(1) };
+    if saved < 0 || unsafe { libc::dup2(2, 1) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let file = unsafe { std::fs::File::from_raw_fd(saved) };
+    let _ = OUTPUT.set(Mutex::new(file));
+    Ok(())
+}
+
+fn write_line(text: &str) {
+    match OUTPUT.get() {
+        Some(out) => {
+            let mut out = out.lock().unwrap_or_else(|e| e.into_inner());
+            let _ = writeln!(out, "{text}");
+            let _ = out.flush();
+        }
+        None => println!("{text}"),
+    }
+}
+
 /// Prints `value` as JSON, or `human` for people.
 pub fn print<T: Serialize>(json: bool, value: &T, human: impl FnOnce(&T) -> String) {
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(value).expect("serializable output")
-        );
+        write_line(&serde_json::to_string_pretty(value).expect("serializable output"));
     } else {
-        println!("{}", human(value));
+        write_line(&human(value));
     }
 }
 

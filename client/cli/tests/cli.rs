@@ -114,7 +114,21 @@ async fn creator_staker_node_and_crank_flows() {
         &["job", "post", spec.to_str().unwrap(), "--max-tokens", "0.1"],
         "creator",
     );
-    assert!(err.contains("slippage guard"), "{err}");
+    assert!(
+        err.contains("not posted: the quote is") && err.contains("your limit 0.1 AKE"),
+        "{err}"
+    );
+    // An image reference no engine accepts is refused before anything is sent.
+    std::fs::write(
+        &bad,
+        std::fs::read_to_string(&spec).unwrap().replace(
+            "image = \"ake/render:local\"",
+            "image = \"ake render:local\"",
+        ),
+    )
+    .unwrap();
+    let err = net.fails(&["job", "post", bad.to_str().unwrap()], "creator");
+    assert!(err.contains("is not an image reference"), "{err}");
     let posted = net.json(&["job", "post", spec.to_str().unwrap()], "creator");
     let job = posted["job"].as_str().unwrap().to_string();
     assert_eq!(posted["escrow"], 240_481);
@@ -564,6 +578,18 @@ async fn admin_unstake_cancel_dispute_and_rearm() {
     net.json(&["node", "close", &new_node], "owner");
     let err = net.fails(&["node", "show", &new_node], "owner");
     assert!(err.contains("no node at"), "{err}");
+
+    // Dozens of refused transactions later, the programs' log lines went to
+    // the local chain's standard error, never into its standard output.
+    let out = net.out();
+    assert!(
+        !out.contains("AnchorError") && !out.contains("Program log"),
+        "{out}"
+    );
+    assert!(
+        net.log().contains("AnchorError"),
+        "the logs are kept on stderr"
+    );
 }
 
 /// A new node waits the re-arm cooldown (2 s on localnet) before its first job.

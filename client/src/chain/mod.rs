@@ -1,8 +1,7 @@
-//! The narrow interface everything talks to a chain through, with two
-//! backends: JSON-RPC (devnet, mainnet, any provider, `ake localnet`) and an
-//! in-process bank (tests, the local chain).
+//! The narrow interface everything talks to a chain through. The JSON-RPC
+//! backend (devnet, mainnet, any provider, `ake localnet`) is here; the
+//! in-process bank (tests, the local chain) is in the `ake-localnet` crate.
 
-pub mod embedded;
 pub mod rpc;
 
 use async_trait::async_trait;

@@ -3,10 +3,10 @@
 //! accounts are all reachable by address.
 
 use async_trait::async_trait;
-use solana_client::client_error::{ClientError, ClientErrorKind};
-use solana_client::nonblocking::rpc_client::RpcClient;
-use solana_client::rpc_config::{RpcSendTransactionConfig, RpcSimulateTransactionConfig};
 use solana_commitment_config::CommitmentConfig;
+use solana_rpc_client::nonblocking::rpc_client::RpcClient;
+use solana_rpc_client_api::client_error::{Error as ClientError, ErrorKind as ClientErrorKind};
+use solana_rpc_client_api::config::{RpcSendTransactionConfig, RpcSimulateTransactionConfig};
 use solana_sdk::account::Account;
 use solana_sdk::hash::Hash;
 use solana_sdk::pubkey::Pubkey;
@@ -65,13 +65,34 @@ fn classify(e: ClientError) -> ChainError {
     }
 }
 
+/// The Solana CLI's rule for an RPC URL's websocket: same host, ws for
+/// http and wss for https, the port plus one when a port is given.
+pub fn websocket_url(http_url: &str) -> String {
+    let (scheme, rest) = match http_url.split_once("://") {
+        Some(("https", rest)) => ("wss", rest),
+        Some((_, rest)) => ("ws", rest),
+        None => ("ws", http_url),
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    // "[::1]" is an IPv6 host without a port.
+    let port = match authority.rsplit_once(':') {
+        Some((host, port)) if !authority.ends_with(']') => port
+            .parse::<u16>()
+            .ok()
+            .map(|p| (host, p.saturating_add(1))),
+        _ => None,
+    };
+    let authority = match port {
+        Some((host, port)) => format!("{host}:{port}"),
+        None => authority.to_string(),
+    };
+    format!("{scheme}://{authority}{path}")
+}
+
 #[async_trait]
 impl Chain for RpcChain {
     fn websocket_url(&self) -> Option<String> {
-        // The Solana CLI's rule: same host, port + 1 (wss for https).
-        Some(solana_cli_config::Config::compute_websocket_url(
-            &self.url(),
-        ))
+        Some(websocket_url(&self.url()))
     }
 
     async fn accounts(&self, keys: &[Pubkey]) -> Result<Vec<Option<Account>>, ChainError> {
@@ -258,5 +279,27 @@ impl Chain for FailoverChain {
         accounts: &[Pubkey],
     ) -> Result<Vec<u64>, ChainError> {
         failover!(self, |c| c.recent_prioritization_fees(accounts))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::websocket_url;
+
+    #[test]
+    fn websocket_url_follows_the_solana_cli() {
+        assert_eq!(
+            websocket_url("http://127.0.0.1:8899"),
+            "ws://127.0.0.1:8900"
+        );
+        assert_eq!(
+            websocket_url("https://api.devnet.solana.com"),
+            "wss://api.devnet.solana.com"
+        );
+        assert_eq!(
+            websocket_url("https://rpc.example/key/abc"),
+            "wss://rpc.example/key/abc"
+        );
+        assert_eq!(websocket_url("http://[::1]:8899/"), "ws://[::1]:8900/");
     }
 }

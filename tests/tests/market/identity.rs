@@ -494,3 +494,40 @@ async fn close_stake_returns_the_rent_only_once_everything_is_withdrawn() {
     assert_eq!(chain.lamports(&owner.pubkey()).await, lamports + rent);
     assert_eq!(chain.balance(&owner.token).await, 1_000 * AKE);
 }
+
+#[tokio::test]
+async fn a_creator_cranks_its_own_jobs() {
+    // The crank is anyone, the creator included: its wallet may be both the
+    // caller (bounty, rent payer) and the job's creator in one instruction.
+    let mut chain = Chain::start().await;
+    let node = chain.node(1, 1_000 * AKE).await;
+    let creator = chain.user(1_000 * AKE).await;
+    chain.airdrop(&creator.pubkey(), 1_000_000_000).await;
+    chain.node_ready(&node).await.unwrap();
+    let expired = chain.post_job(&creator, 1, 600).await.unwrap();
+    chain.advance(1_201).await;
+    let job = chain.job(&expired).await.unwrap();
+    let keys = ixs::ExpireKeys {
+        caller: creator.pubkey(),
+        caller_token: creator.token,
+        mint: chain.mint,
+        creator_token: creator.token,
+        candidate_node: None,
+    };
+    let ix = ixs::expire_job(expired, &job, keys);
+    chain.send(&[ix], &[&creator.key]).await.unwrap();
+    assert_eq!(chain.job(&expired).await.unwrap().state, JobState::Queued);
+    chain.cancel(&creator, &expired).await.unwrap();
+
+    chain.rearm(&node).await.unwrap();
+    chain.node_ready(&node).await.unwrap();
+    let done = chain.post_job(&creator, 1, 600).await.unwrap();
+    chain.advance(60).await;
+    chain.submit(&node, &done, 60).await.unwrap();
+    chain.advance(3_601).await;
+    let job = chain.job(&done).await.unwrap();
+    let keys = chain.settle_keys(creator.token, creator.pubkey()).await;
+    let ix = ixs::finalize_job(done, &job, &keys);
+    chain.send(&[ix], &[&creator.key]).await.unwrap();
+    assert!(chain.job(&done).await.is_none());
+}

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use ake_localnet::Localnet;
 use ake_node::daemon::Daemon;
 use ake_node::gpu::detect_gpus;
 use ake_node::journal::Journal;
@@ -17,7 +18,6 @@ use ake_sdk::ake_market::state::{HardwareProfile, JobState};
 use ake_sdk::cluster_params::ClusterParams;
 use ake_sdk::instructions as ixs;
 use ake_sdk::job_spec::JobSpecFile;
-use ake_sdk::localnet::Localnet;
 use ake_sdk::protocol::{associated_token, Protocol};
 use ake_sdk::sender::{send_instructions, Fees};
 use ake_sdk::{oracle, pda};
@@ -162,6 +162,7 @@ fn say(json: bool, line: &str) {
 }
 
 pub async fn run(g: &GlobalArgs, a: DemoArgs) -> anyhow::Result<()> {
+    crate::output::keep_stdout_for_output()?;
     let json = g.json();
     let started = Instant::now();
     let params = ClusterParams::load(&a.params)

@@ -345,6 +345,17 @@ pub async fn run(g: &GlobalArgs, c: JobCommand) -> anyhow::Result<()> {
                 Some(m) => parse(&m, d)?,
                 None => quote.saturating_add(quote * slippage_bps / 10_000),
             };
+            let limit = valid.args.max_tokens;
+            let slippage = |what: &str| {
+                format!(
+                    "{what}: the quote is {} AKE ({} AKE escrow + {} AKE posting fee) and your limit {} AKE; raise --max-tokens or --slippage-bps, or retry when the price is back",
+                    format(quote, d),
+                    format(q.escrow, d),
+                    format(q.posting_fee, d),
+                    format(limit, d)
+                )
+            };
+            anyhow::ensure!(quote <= limit, slippage("not posted"));
             let token = associated_token(&creator.pubkey(), &config.mint);
             let before = p.token_balance(&token).await?;
             anyhow::ensure!(
@@ -366,7 +377,11 @@ pub async fn run(g: &GlobalArgs, c: JobCommand) -> anyhow::Result<()> {
                         .await?
                         .1)
                 })
-                .await?;
+                .await
+                .map_err(|e| match e.to_string().contains("SlippageExceeded") {
+                    true => anyhow::anyhow!(slippage("the price moved before the job landed")),
+                    false => e.into(),
+                })?;
             let posted = p.job(&job).await?;
             let escrowed = posted.as_ref().map_or(q.escrow, |j| j.escrow);
             let posting_fee = posted.as_ref().map_or(q.posting_fee, |j| j.posting_fee);

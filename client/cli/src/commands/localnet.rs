@@ -1,8 +1,8 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use ake_localnet::Localnet;
 use ake_sdk::cluster_params::ClusterParams;
-use ake_sdk::localnet::Localnet;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
@@ -52,6 +52,7 @@ pub async fn run(g: &GlobalArgs, a: LocalnetArgs) -> anyhow::Result<()> {
 }
 
 async fn serve(g: &GlobalArgs, a: LocalnetArgs) -> anyhow::Result<()> {
+    crate::output::keep_stdout_for_output()?;
     let params = ClusterParams::load(&a.params)?.validate()?;
     let admin = match &a.admin_keypair {
         Some(path) if path.exists() => crate::context::load_keypair(path)?,

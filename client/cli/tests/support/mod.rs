@@ -43,13 +43,14 @@ impl Net {
         let port = free_port();
         let url = format!("http://127.0.0.1:{port}");
         let log = std::fs::File::create(dir.path().join("localnet.log")).unwrap();
+        let out = std::fs::File::create(dir.path().join("localnet.out")).unwrap();
         let child = Command::new(AKE)
             .args(["localnet", "--bind", &format!("127.0.0.1:{port}")])
             .arg("--params")
             .arg(repo_root().join("migrations/localnet.toml"))
             .arg("--admin-keypair")
             .arg(dir.path().join("admin.json"))
-            .stdout(log.try_clone().unwrap())
+            .stdout(out)
             .stderr(log)
             .spawn()
             .expect("spawn ake localnet");
@@ -69,6 +70,12 @@ impl Net {
             std::thread::sleep(Duration::from_millis(300));
         }
         net
+    }
+
+    /// What `ake localnet` printed on standard output: only its own report,
+    /// never a program's log line.
+    pub fn out(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("localnet.out")).unwrap_or_default()
     }
 
     pub fn log(&self) -> String {

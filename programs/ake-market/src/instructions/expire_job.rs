@@ -37,7 +37,9 @@ pub struct ExpireJob<'info> {
     pub escrow_vault: Box<Account<'info, TokenAccount>>,
     #[account(mut)]
     pub mint: Box<Account<'info, Mint>>,
-    #[account(mut, token::mint = mint, constraint = creator_token.owner == job.creator @ MarketError::WrongTokenOwner)]
+    /// `dup`: the creator may be the caller, expiring its own job (both
+    /// are token accounts of another program: nothing is written twice).
+    #[account(mut, dup, token::mint = mint, constraint = creator_token.owner == job.creator @ MarketError::WrongTokenOwner)]
     pub creator_token: Box<Account<'info, TokenAccount>>,
     /// The best waiting node for the re-queued job, when there is one.
     #[account(mut, constraint = candidate_node.market == market.key() @ MarketError::AccountMismatch)]

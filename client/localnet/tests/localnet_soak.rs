@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use ake_localnet::Localnet;
 use ake_sdk::cluster_params::ClusterParams;
-use ake_sdk::localnet::Localnet;
 use anchor_lang::solana_program::system_instruction::transfer;
 use futures_util::StreamExt;
 use solana_client::nonblocking::rpc_client::RpcClient;
@@ -50,7 +50,7 @@ fn start_localnet() -> (String, String) {
             .unwrap();
         rt.block_on(async move {
             let params = ClusterParams::load(
-                &Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations/localnet.toml"),
+                &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/localnet.toml"),
             )
             .unwrap()
             .validate()

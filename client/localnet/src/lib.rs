@@ -1,3 +1,7 @@
+//! ake-localnet: a local Solana chain for AKE, for `ake localnet`,
+//! `ake demo` and tests. `embedded` is the in-process bank; this module
+//! serves it as a test validator.
+//!
 //! `ake localnet`: the embedded chain with AKE bootstrapped from
 //! `migrations/localnet.toml`, a wall-clock clock, a local AKE/USD price, and
 //! the Solana JSON-RPC methods the SDK, `ake`, `ake-node` and the `solana`
@@ -23,12 +27,15 @@ use solana_sdk::transaction::{Transaction, TransactionError};
 use solana_transaction_status_client_types::{TransactionConfirmationStatus, TransactionStatus};
 use tokio::sync::Mutex;
 
-use crate::bootstrap::{bootstrap, BootstrapError, Deployment};
-use crate::chain::embedded::EmbeddedChain;
-use crate::chain::{Chain, ChainError};
-use crate::cluster_params::Bootstrap;
-use crate::oracle::{price_feed_address, price_update_account};
-use crate::sender::Fees;
+use ake_sdk::bootstrap::{bootstrap, BootstrapError, Deployment};
+use ake_sdk::chain::{Chain, ChainError};
+use ake_sdk::cluster_params::Bootstrap;
+use ake_sdk::oracle::{price_feed_address, price_update_account};
+use ake_sdk::sender::Fees;
+
+use crate::embedded::EmbeddedChain;
+
+pub mod embedded;
 
 /// A running local network.
 pub struct Localnet {
@@ -100,7 +107,7 @@ impl Localnet {
         &self,
         owner: &Pubkey,
         amount: u64,
-    ) -> Result<Signature, crate::sender::SendError> {
+    ) -> Result<Signature, ake_sdk::sender::SendError> {
         let mint: Pubkey = self
             .deployment
             .mint
@@ -116,14 +123,14 @@ impl Localnet {
         if self.chain.balance(owner).await? < 100_000_000 {
             self.chain.airdrop(owner, 1_000_000_000).await?;
         }
-        let decimals = crate::accounts::mint_decimals(self.chain.as_ref(), &mint).await?;
+        let decimals = ake_sdk::accounts::mint_decimals(self.chain.as_ref(), &mint).await?;
         let ixs = [
-            crate::protocol::create_associated_token(&admin, owner, &mint),
+            ake_sdk::protocol::create_associated_token(&admin, owner, &mint),
             anchor_spl::token::spl_token::instruction::transfer_checked(
                 &anchor_spl::token::spl_token::ID,
                 &genesis,
                 &mint,
-                &crate::protocol::associated_token(owner, &mint),
+                &ake_sdk::protocol::associated_token(owner, &mint),
                 &admin,
                 &[],
                 amount,
@@ -131,7 +138,7 @@ impl Localnet {
             )
             .expect("valid token instruction"),
         ];
-        crate::sender::send_instructions(
+        ake_sdk::sender::send_instructions(
             self.chain.as_ref(),
             &self.admin,
             &[],
@@ -703,7 +710,7 @@ async fn dispatch(net: &Localnet, method: &str, params: &[Value]) -> Result<Valu
                 )
             })?;
             let conf_bps = params.get(1).and_then(Value::as_u64).unwrap_or(10) as u16;
-            let (price, conf) = crate::cluster_params::parse_local_price(usd, conf_bps)
+            let (price, conf) = ake_sdk::cluster_params::parse_local_price(usd, conf_bps)
                 .map_err(|e| failure(INVALID_PARAMS, format!("Invalid params: {e}")))?;
             net.set_price(price, conf).await.map_err(internal)?;
             Ok(json!({"price": price, "conf": conf, "expo": -8}))

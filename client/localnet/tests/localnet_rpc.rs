@@ -4,10 +4,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use ake_localnet::Localnet;
 use ake_sdk::chain::rpc::RpcChain;
 use ake_sdk::chain::Chain;
 use ake_sdk::cluster_params::ClusterParams;
-use ake_sdk::localnet::Localnet;
 use serde_json::{json, Value};
 use solana_commitment_config::CommitmentConfig;
 use solana_sdk::signature::{Keypair, Signer};
@@ -28,7 +28,7 @@ async fn post(addr: &str, body: &str) -> Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn wire_format_and_errors() {
     let params = ClusterParams::load(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations/localnet.toml"),
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/localnet.toml"),
     )
     .unwrap()
     .validate()

@@ -16,6 +16,7 @@
 
 use std::time::Duration;
 
+use ake_sdk::{ake_emissions, ake_market};
 use async_trait::async_trait;
 use futures_util::future::BoxFuture;
 use solana_banks_interface::TransactionStatus as BankTxStatus;
@@ -31,7 +32,7 @@ use solana_sdk::signature::{Keypair, Signature, Signer};
 use solana_sdk::transaction::Transaction;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Chain, ChainError, Simulation, TxStatus};
+use ake_sdk::chain::{Chain, ChainError, Simulation, TxStatus};
 
 macro_rules! native_entry {
     ($name:ident, $entry:path) => {
