@@ -14,6 +14,7 @@
 //! owner.
 #![allow(deprecated)] // program-test marks its native-program API "agave-unstable-api"
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use ake_sdk::{ake_emissions, ake_market};
@@ -33,6 +34,8 @@ use solana_sdk::transaction::Transaction;
 use tokio::sync::{mpsc, oneshot};
 
 use ake_sdk::chain::{Chain, ChainError, Simulation, TxStatus};
+
+use crate::history::{History, TxRecord};
 
 macro_rules! native_entry {
     ($name:ident, $entry:path) => {
@@ -92,6 +95,7 @@ enum Request {
 pub struct EmbeddedChain {
     requests: mpsc::Sender<Request>,
     payer: Keypair,
+    history: Arc<History>,
 }
 
 fn banks_err(e: impl std::fmt::Display) -> ChainError {
@@ -113,7 +117,16 @@ impl EmbeddedChain {
             .spawn(move || own_the_bank(inbox, ready))
             .map_err(|e| ChainError::Unavailable(format!("cannot start the bank thread: {e}")))?;
         let payer = started.await.map_err(|_| stopped())??;
-        Ok(EmbeddedChain { requests, payer })
+        Ok(EmbeddedChain {
+            requests,
+            payer,
+            history: Arc::default(),
+        })
+    }
+
+    /// Every transaction processed, and every address seen.
+    pub fn history(&self) -> &History {
+        &self.history
     }
 
     /// The bank's funded genesis keypair (faucet for airdrops).
@@ -165,6 +178,7 @@ impl EmbeddedChain {
     /// Writes an account directly (the local oracle; tests).
     pub async fn set_account(&self, key: &Pubkey, account: Account) -> Result<(), ChainError> {
         let key = *key;
+        self.history.remember(key);
         self.call("an account write", move |ctx| {
             Box::pin(async move {
                 ctx.set_account(&key, &AccountSharedData::from(account));
@@ -293,6 +307,86 @@ async fn tick(ctx: &mut Ctx) -> Result<Clock, ChainError> {
     Ok(next)
 }
 
+/// Processes `tx` (see [`process`]) and keeps what a validator keeps: its
+/// logs and inner instructions (from a simulation on the same state just
+/// before: the bank has one owner, so nothing runs in between), balances,
+/// slot and time. A transaction seen before or dropped is not recorded again.
+async fn process_and_record(
+    ctx: &mut Ctx,
+    tx: Transaction,
+    history: Arc<History>,
+) -> Result<(), ChainError> {
+    let signature = tx.signatures.first().copied().unwrap_or_default();
+    let banks = &mut ctx.banks_client;
+    let seen = banks
+        .get_transaction_status(signature)
+        .await
+        .map_err(banks_err)?
+        .is_some();
+    let fee = banks
+        .get_fee_for_message(tx.message.clone())
+        .await
+        .map_err(banks_err)?;
+    let (Some(fee), false) = (fee, seen) else {
+        return process(ctx, tx).await;
+    };
+    let keys = tx.message.account_keys.clone();
+    let pre_balances = balances(ctx, &keys).await?;
+    let details = ctx
+        .banks_client
+        .simulate_transaction_with_commitment(tx.clone(), CommitmentLevel::Processed)
+        .await
+        .map_err(banks_err)?
+        .simulation_details;
+    process(ctx, tx.clone()).await?;
+    let Some(status) = ctx
+        .banks_client
+        .get_transaction_status(signature)
+        .await
+        .map_err(banks_err)?
+    else {
+        return Ok(());
+    };
+    let post_balances = balances(ctx, &keys).await?;
+    let clock: Clock = ctx.banks_client.get_sysvar().await.map_err(banks_err)?;
+    let (logs, inner_instructions, units_consumed) = details
+        .map(|d| {
+            (
+                d.logs,
+                d.inner_instructions.unwrap_or_default(),
+                d.units_consumed,
+            )
+        })
+        .unwrap_or_default();
+    history.record(TxRecord {
+        signature,
+        slot: status.slot,
+        block_time: clock.unix_timestamp,
+        transaction: tx,
+        err: status.err,
+        logs,
+        inner_instructions,
+        units_consumed,
+        fee,
+        pre_balances,
+        post_balances,
+    });
+    Ok(())
+}
+
+async fn balances(ctx: &mut Ctx, keys: &[Pubkey]) -> Result<Vec<u64>, ChainError> {
+    let mut out = Vec::with_capacity(keys.len());
+    for key in keys {
+        out.push(
+            ctx.banks_client
+                .get_balance_with_commitment(*key, CommitmentLevel::Processed)
+                .await
+                .map_err(banks_err)?,
+        );
+    }
+    Ok(out)
+}
+
 /// Processes `tx` on the working bank and waits until it is recorded, as a
 /// validator's leader would. A transaction with an unknown or expired
 /// blockhash is dropped, as a validator drops it.
@@ -380,8 +474,11 @@ impl Chain for EmbeddedChain {
         // Processed at once; the outcome (landed, failed, already processed)
         // is read back through `status`, as on a real cluster.
         let tx = tx.clone();
-        self.call("sendTransaction", move |ctx| Box::pin(process(ctx, tx)))
-            .await
+        let history = Arc::clone(&self.history);
+        self.call("sendTransaction", move |ctx| {
+            Box::pin(process_and_record(ctx, tx, history))
+        })
+        .await
     }
 
     async fn status(&self, signature: &Signature) -> Result<TxStatus, ChainError> {

@@ -36,6 +36,8 @@ use ake_sdk::sender::Fees;
 use crate::embedded::EmbeddedChain;
 
 pub mod embedded;
+pub mod history;
+mod history_rpc;
 
 /// A running local network.
 pub struct Localnet {
@@ -284,7 +286,27 @@ async fn subscriptions(socket: axum::extract::ws::WebSocket, net: Arc<Localnet>)
                 }
                 Err(e) => Err(e),
             },
-            Some("accountUnsubscribe") => {
+            Some("signatureSubscribe") => match history_rpc::signature(&params, 0) {
+                Ok(sig) => {
+                    let sub = next_id;
+                    next_id += 1;
+                    let task = notify_signature(Arc::clone(&net), sig, sub, out.clone());
+                    watchers.insert(sub, tokio::spawn(task));
+                    Ok(json!(sub))
+                }
+                Err(e) => Err(e),
+            },
+            Some("logsSubscribe") => match logs_filter(&params) {
+                Ok(mentions) => {
+                    let sub = next_id;
+                    next_id += 1;
+                    let task = notify_logs(Arc::clone(&net), mentions, sub, out.clone());
+                    watchers.insert(sub, tokio::spawn(task));
+                    Ok(json!(sub))
+                }
+                Err(e) => Err(e),
+            },
+            Some("accountUnsubscribe" | "signatureUnsubscribe" | "logsUnsubscribe") => {
                 let sub = params.first().and_then(Value::as_u64).unwrap_or(0);
                 Ok(json!(watchers.remove(&sub).map(|w| w.abort()).is_some()))
             }
@@ -300,6 +322,93 @@ async fn subscriptions(socket: axum::extract::ws::WebSocket, net: Arc<Localnet>)
         w.abort();
     }
     writer.abort();
+}
+
+/// `logsSubscribe`'s filter: None for "all", else the one mentioned address.
+fn logs_filter(params: &[Value]) -> Result<Option<Pubkey>, RpcFailure> {
+    match params.first() {
+        Some(Value::String(s)) if s == "all" || s == "allWithVotes" => Ok(None),
+        Some(filter) => filter
+            .get("mentions")
+            .and_then(Value::as_array)
+            .filter(|m| m.len() == 1)
+            .and_then(|m| m[0].as_str())
+            .and_then(|s| s.parse().ok())
+            .map(Some)
+            .ok_or_else(|| {
+                failure(
+                    INVALID_PARAMS,
+                    "Invalid params: \"all\" or {\"mentions\": [<one pubkey>]}",
+                )
+            }),
+        None => Err(failure(INVALID_PARAMS, "Invalid params: missing filter")),
+    }
+}
+
+fn notification(method: &str, sub: u64, slot: u64, value: Value) -> String {
+    json!({
+        "jsonrpc": "2.0",
+        "method": method,
+        "params": {"result": {"context": {"slot": slot}, "value": value}, "subscription": sub}
+    })
+    .to_string()
+}
+
+/// `signatureSubscribe`: one notification when the transaction is processed
+/// (at once if it already was), then the subscription ends.
+async fn notify_signature(
+    net: Arc<Localnet>,
+    signature: Signature,
+    sub: u64,
+    out: tokio::sync::mpsc::UnboundedSender<String>,
+) {
+    let history = net.chain.history();
+    let mut processed = history.subscribe();
+    let mut record = history.transaction(&signature);
+    while record.is_none() {
+        match processed.recv().await {
+            Ok(r) if r.signature == signature => record = Some(r),
+            Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                record = history.transaction(&signature);
+            }
+            Err(_) => return,
+        }
+    }
+    if let Some(r) = record {
+        let _ = out.send(notification(
+            "signatureNotification",
+            sub,
+            r.slot,
+            json!({ "err": r.err }),
+        ));
+    }
+}
+
+/// `logsSubscribe`: every processed transaction (mentioning the address).
+async fn notify_logs(
+    net: Arc<Localnet>,
+    mentions: Option<Pubkey>,
+    sub: u64,
+    out: tokio::sync::mpsc::UnboundedSender<String>,
+) {
+    let mut processed = net.chain.history().subscribe();
+    loop {
+        let r = match processed.recv().await {
+            Ok(r) => r,
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(_) => return,
+        };
+        if mentions.is_some_and(|m| !r.transaction.message.account_keys.contains(&m)) {
+            continue;
+        }
+        let value = json!({"signature": r.signature.to_string(), "err": r.err, "logs": r.logs});
+        if out
+            .send(notification("logsNotification", sub, r.slot, value))
+            .is_err()
+        {
+            return;
+        }
+    }
 }
 
 async fn watch(
@@ -626,6 +735,13 @@ async fn dispatch(net: &Localnet, method: &str, params: &[Value]) -> Result<Valu
             let slot = chain.slot().await.map_err(internal)?;
             Ok(json!([{ "slot": slot, "prioritizationFee": 0 }]))
         }
+        "getTransaction" => history_rpc::get_transaction(net, params).await,
+        "getSignaturesForAddress" => history_rpc::get_signatures_for_address(net, params),
+        "getTransactionCount" => Ok(json!(chain.history().transaction_count())),
+        "getProgramAccounts" => history_rpc::get_program_accounts(net, params).await,
+        "getTokenAccountBalance" => history_rpc::get_token_account_balance(net, params).await,
+        "getTokenSupply" => history_rpc::get_token_supply(net, params).await,
+        "getTokenAccountsByOwner" => history_rpc::get_token_accounts_by_owner(net, params).await,
         "getBalance" => {
             let key = pubkey(params, 0)?;
             with_context(net, json!(chain.balance(&key).await.map_err(internal)?)).await

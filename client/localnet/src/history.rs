@@ -1,0 +1,124 @@
+//! What the local chain processed, kept so that it can answer like a
+//! validator with transaction history: `getTransaction` (logs and inner
+//! instructions, so `emit_cpi!` events can be read back),
+//! `getSignaturesForAddress`, `getTransactionCount`, the account index behind
+//! `getProgramAccounts` and the token queries, and the websocket
+//! `signatureSubscribe` and `logsSubscribe` notifications.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
+
+use solana_sdk::message::inner_instruction::InnerInstructions;
+use solana_sdk::pubkey::Pubkey;
+use solana_sdk::signature::Signature;
+use solana_sdk::transaction::{Transaction, TransactionError};
+use tokio::sync::broadcast;
+
+/// One processed transaction.
+#[derive(Clone, Debug)]
+pub struct TxRecord {
+    pub signature: Signature,
+    pub slot: u64,
+    pub block_time: i64,
+    pub transaction: Transaction,
+    pub err: Option<TransactionError>,
+    pub logs: Vec<String>,
+    pub inner_instructions: Vec<InnerInstructions>,
+    pub units_consumed: u64,
+    pub fee: u64,
+    pub pre_balances: Vec<u64>,
+    pub post_balances: Vec<u64>,
+}
+
+/// Everything processed, by signature and by address, in order.
+pub struct History {
+    inner: Mutex<Inner>,
+    published: broadcast::Sender<std::sync::Arc<TxRecord>>,
+}
+
+#[derive(Default)]
+struct Inner {
+    by_signature: HashMap<Signature, std::sync::Arc<TxRecord>>,
+    /// Oldest first.
+    by_address: HashMap<Pubkey, Vec<Signature>>,
+    addresses: BTreeSet<Pubkey>,
+    count: u64,
+}
+
+impl Default for History {
+    fn default() -> Self {
+        History {
+            inner: Mutex::default(),
+            published: broadcast::channel(1024).0,
+        }
+    }
+}
+
+impl History {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn record(&self, record: TxRecord) {
+        let record = std::sync::Arc::new(record);
+        {
+            let mut inner = self.lock();
+            for key in &record.transaction.message.account_keys {
+                inner
+                    .by_address
+                    .entry(*key)
+                    .or_default()
+                    .push(record.signature);
+                inner.addresses.insert(*key);
+            }
+            inner.count += 1;
+            inner
+                .by_signature
+                .insert(record.signature, std::sync::Arc::clone(&record));
+        }
+        let _ = self.published.send(record);
+    }
+
+    /// Addresses set outside a transaction (genesis, local writes).
+    pub fn remember(&self, address: Pubkey) {
+        self.lock().addresses.insert(address);
+    }
+
+    pub fn transaction(&self, signature: &Signature) -> Option<std::sync::Arc<TxRecord>> {
+        self.lock().by_signature.get(signature).cloned()
+    }
+
+    /// Newest first, below `before` when given, at most `limit`.
+    pub fn signatures_for(
+        &self,
+        address: &Pubkey,
+        before: Option<Signature>,
+        limit: usize,
+    ) -> Vec<std::sync::Arc<TxRecord>> {
+        let inner = self.lock();
+        let Some(list) = inner.by_address.get(address) else {
+            return Vec::new();
+        };
+        list.iter()
+            .rev()
+            .skip_while(|s| before.is_some_and(|b| **s != b))
+            .skip(usize::from(before.is_some()))
+            .take(limit)
+            .filter_map(|s| inner.by_signature.get(s).cloned())
+            .collect()
+    }
+
+    pub fn transaction_count(&self) -> u64 {
+        self.lock().count
+    }
+
+    /// Every address the chain has seen written or read.
+    pub fn addresses(&self) -> Vec<Pubkey> {
+        self.lock().addresses.iter().copied().collect()
+    }
+
+    /// Transactions as they are processed.
+    pub fn subscribe(&self) -> broadcast::Receiver<std::sync::Arc<TxRecord>> {
+        self.published.subscribe()
+    }
+}
