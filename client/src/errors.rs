@@ -178,7 +178,21 @@ pub fn explain(error: &TransactionError, tx: &Transaction) -> String {
             let program = program_of(tx, *index);
             // Codes under 100 are SPL Token's (Anchor's own start at 100), also
             // when they surface through an AKE program's CPI.
-            if program == Some(anchor_spl::token::spl_token::ID) || *code < 100 {
+            if program == Some(anchor_spl::token::spl_token::ID) {
+                return token_error(*code);
+            }
+            if program == Some(anchor_lang::system_program::ID) {
+                return system_error(*code);
+            }
+            // Under 100, through an AKE program's CPI: SPL Token's or the
+            // System program's (both say "1" for too little).
+            if *code == 1 {
+                return format!(
+                    "{}; or, where the instruction creates an account, the paying wallet holds too little SOL",
+                    token_error(1)
+                );
+            }
+            if *code < 100 {
                 return token_error(*code);
             }
             match program.and_then(|p| decode(&p, *code)) {
@@ -196,6 +210,16 @@ pub fn explain(error: &TransactionError, tx: &Transaction) -> String {
         TransactionError::BlockhashNotFound => "the blockhash expired before the transaction landed; send it again".into(),
         other => format!("the transaction failed: {other}"),
     }
+}
+
+/// The System program's errors, as far as AKE users meet them.
+fn system_error(code: u32) -> String {
+    let what = match code {
+        0 => "the account already exists",
+        1 => "the paying wallet has too little SOL (fund it: `solana airdrop 1` on devnet)",
+        _ => return format!("the System program refused it (error {code})"),
+    };
+    format!("the System program refused it: {what}")
 }
 
 /// SPL Token's errors, as far as AKE users meet them.

@@ -136,10 +136,16 @@ pub fn parse_image_reference(image: &str) -> Result<ImageReference<'_>, String> 
     let invalid = |why: &str| format!("'{image}' is not an image reference: {why}; {expected}");
     let (name, digest) = match image.split_once('@') {
         Some((name, digest)) => {
-            let hex = digest.strip_prefix("sha256:").unwrap_or("");
-            if hex.len() != 64 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            let hex_len = match digest.split_once(':') {
+                Some(("sha256", hex)) if hex.len() == 64 => Some(hex),
+                Some(("sha512", hex)) if hex.len() == 128 => Some(hex),
+                _ => None,
+            };
+            let ok = hex_len
+                .is_some_and(|hex| hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')));
+            if !ok {
                 return Err(invalid(
-                    "the digest must be sha256: and 64 lowercase hex digits",
+                    "the digest must be sha256: and 64 (or sha512: and 128) lowercase hex digits",
                 ));
             }
             (name, Some(digest))
@@ -165,16 +171,16 @@ pub fn parse_image_reference(image: &str) -> Result<ImageReference<'_>, String> 
     }
     let mut components: Vec<&str> = repository.split('/').collect();
     let first = components[0];
-    if components.len() > 1 && (first.contains(['.', ':']) || first == "localhost") {
-        let (host, port) = first.split_once(':').unwrap_or((first, "1"));
-        let host_ok = !host.is_empty()
-            && host.split('.').all(|l| {
-                !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            });
-        let port_ok = !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit());
-        if !(host_ok && port_ok) {
+    // Docker's rule: a first component with a dot, a colon or an uppercase
+    // letter, or "localhost", is a registry.
+    let registry = components.len() > 1
+        && (first.contains(['.', ':', '['])
+            || first == "localhost"
+            || first != first.to_lowercase());
+    if registry {
+        if !registry_ok(first) {
             return Err(invalid(
-                "the registry is a host name with an optional :port",
+                "the registry is a host name or [IPv6] address with an optional :port",
             ));
         }
         components.remove(0);
@@ -185,6 +191,46 @@ pub fn parse_image_reference(image: &str) -> Result<ImageReference<'_>, String> 
         ));
     }
     Ok(ImageReference { name, digest })
+}
+
+/// `host[:port]` or `[ipv6][:port]`; host labels are letters, digits and
+/// inner dashes.
+fn registry_ok(registry: &str) -> bool {
+    let (host, port) = match registry.strip_prefix('[') {
+        Some(rest) => match rest.split_once(']') {
+            Some((ip, port)) => {
+                if ip.parse::<std::net::Ipv6Addr>().is_err() {
+                    return false;
+                }
+                (
+                    None,
+                    if port.is_empty() {
+                        None
+                    } else {
+                        Some(port.strip_prefix(':').unwrap_or("x"))
+                    },
+                )
+            }
+            None => return false,
+        },
+        None => match registry.split_once(':') {
+            Some((host, port)) => (Some(host), Some(port)),
+            None => (Some(registry), None),
+        },
+    };
+    let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok());
+    let host_ok = host.is_none_or(|h| {
+        !h.is_empty()
+            && h.split('.').all(|label| {
+                !label.is_empty()
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            })
+    });
+    port_ok && host_ok
 }
 
 /// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`.
@@ -475,6 +521,10 @@ SCENE = "spheres"
             "ake/render:local".into(),
             "ghcr.io/org/my_img.v2:1.2-rc".into(),
             "localhost:5000/x/y__z:tag".into(),
+            "[::1]:5000/x:1".into(),
+            "MyHost/x".into(),
+            "docker.io/library/ubuntu:22.04".into(),
+            format!("repo/x@sha512:{}", "b".repeat(128)),
             format!("repo/x:1@{digest}"),
             format!("repo/x@{digest}"),
         ] {
@@ -502,6 +552,9 @@ SCENE = "spheres"
             "-x".into(),
             "x..y".into(),
             "ex ample.com/x".into(),
+            "-a-.com/x".into(),
+            "[::zz]:5000/x".into(),
+            "host:port/x".into(),
         ] {
             let err = parse_image_reference(&bad).unwrap_err();
             assert!(err.contains("expected [registry"), "{bad}: {err}");

@@ -28,11 +28,17 @@ static OUTPUT: OnceLock<Mutex<std::fs::File>> = OnceLock::new();
 pub fn keep_stdout_for_output() -> std::io::Result<()> {
     use std::os::fd::FromRawFd;
     std::io::stdout().flush()?;
-    // SAFETY: plain descriptor calls on 1 and 2; the duplicate is owned by
-    // the File from here on.
-    let saved = unsafe { libc::dup(1) };
-    if saved < 0 || unsafe { libc::dup2(2, 1) } < 0 {
+    // SAFETY: plain descriptor calls on 1 and 2; the duplicate (close on
+    // exec: the demo's child processes must not hold our stdout open) is
+    // owned by the File from here on.
+    let saved = unsafe { libc::fcntl(1, libc::F_DUPFD_CLOEXEC, 3) };
+    if saved < 0 {
         return Err(std::io::Error::last_os_error());
+    }
+    if unsafe { libc::dup2(2, 1) } < 0 {
+        // No stderr to move to: leave stdout as it is.
+        unsafe { libc::close(saved) };
+        return Ok(());
     }
     let file = unsafe { std::fs::File::from_raw_fd(saved) };
     let _ = OUTPUT.set(Mutex::new(file));

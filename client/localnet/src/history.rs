@@ -39,8 +39,9 @@ pub struct History {
 #[derive(Default)]
 struct Inner {
     by_signature: HashMap<Signature, std::sync::Arc<TxRecord>>,
-    /// Oldest first.
-    by_address: HashMap<Pubkey, Vec<Signature>>,
+    /// Oldest first, with each transaction's place in the whole history.
+    by_address: HashMap<Pubkey, Vec<(u64, Signature)>>,
+    order: HashMap<Signature, u64>,
     addresses: BTreeSet<Pubkey>,
     count: u64,
 }
@@ -63,14 +64,16 @@ impl History {
         let record = std::sync::Arc::new(record);
         {
             let mut inner = self.lock();
+            let seq = inner.count;
             for key in &record.transaction.message.account_keys {
                 inner
                     .by_address
                     .entry(*key)
                     .or_default()
-                    .push(record.signature);
+                    .push((seq, record.signature));
                 inner.addresses.insert(*key);
             }
+            inner.order.insert(record.signature, seq);
             inner.count += 1;
             inner
                 .by_signature
@@ -88,24 +91,34 @@ impl History {
         self.lock().by_signature.get(signature).cloned()
     }
 
-    /// Newest first, below `before` when given, at most `limit`.
+    /// Newest first: older than `before` and newer than `until` (either may
+    /// be any recorded transaction, mentioning the address or not), at most
+    /// `limit`. None when `before` or `until` is unknown.
     pub fn signatures_for(
         &self,
         address: &Pubkey,
         before: Option<Signature>,
+        until: Option<Signature>,
         limit: usize,
-    ) -> Vec<std::sync::Arc<TxRecord>> {
+    ) -> Option<Vec<std::sync::Arc<TxRecord>>> {
         let inner = self.lock();
-        let Some(list) = inner.by_address.get(address) else {
-            return Vec::new();
+        let place = |s: Option<Signature>| match s {
+            Some(s) => inner.order.get(&s).copied().map(Some),
+            None => Some(None),
         };
-        list.iter()
-            .rev()
-            .skip_while(|s| before.is_some_and(|b| **s != b))
-            .skip(usize::from(before.is_some()))
-            .take(limit)
-            .filter_map(|s| inner.by_signature.get(s).cloned())
-            .collect()
+        let (before, until) = (place(before)?, place(until)?);
+        let Some(list) = inner.by_address.get(address) else {
+            return Some(Vec::new());
+        };
+        Some(
+            list.iter()
+                .rev()
+                .filter(|(seq, _)| before.is_none_or(|b| *seq < b))
+                .take_while(|(seq, _)| until.is_none_or(|u| *seq > u))
+                .take(limit)
+                .filter_map(|(_, s)| inner.by_signature.get(s).cloned())
+                .collect(),
+        )
     }
 
     pub fn transaction_count(&self) -> u64 {

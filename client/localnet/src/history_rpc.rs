@@ -119,8 +119,6 @@ pub async fn get_transaction(net: &Localnet, params: &[Value]) -> Result<Value, 
             "postBalances": record.post_balances,
             "innerInstructions": inner,
             "logMessages": record.logs,
-            "preTokenBalances": [],
-            "postTokenBalances": [],
             "rewards": [],
             "loadedAddresses": {"writable": [], "readonly": []},
             "computeUnitsConsumed": record.units_consumed,
@@ -136,17 +134,28 @@ pub fn get_signatures_for_address(net: &Localnet, params: &[Value]) -> Result<Va
     if !(1..=1_000).contains(&limit) {
         return Err(failure(INVALID_PARAMS, "Invalid limit; max 1000"));
     }
-    let before = match cfg.get("before").and_then(Value::as_str) {
-        Some(s) => Some(
-            s.parse()
-                .map_err(|_| failure(INVALID_PARAMS, "Invalid params: invalid before signature"))?,
-        ),
-        None => None,
+    let bound = |name: &str| -> Result<Option<Signature>, RpcFailure> {
+        match cfg.get(name).and_then(Value::as_str) {
+            Some(s) => s.parse().map(Some).map_err(|_| {
+                failure(
+                    INVALID_PARAMS,
+                    format!("Invalid params: invalid {name} signature"),
+                )
+            }),
+            None => Ok(None),
+        }
     };
+    let (before, until) = (bound("before")?, bound("until")?);
     let list = net
         .chain
         .history()
-        .signatures_for(&address, before, limit as usize);
+        .signatures_for(&address, before, until, limit as usize)
+        .ok_or_else(|| {
+            failure(
+                INVALID_PARAMS,
+                "Invalid params: before/until is not a transaction this chain processed",
+            )
+        })?;
     Ok(json!(list
         .iter()
         .map(|r| json!({
@@ -171,7 +180,8 @@ fn passes(account: &Account, filters: &[Value]) -> Result<bool, RpcFailure> {
                 return Ok(false);
             }
         } else if let Some(memcmp) = filter.get("memcmp") {
-            let offset = memcmp.get("offset").and_then(Value::as_u64).unwrap_or(0) as usize;
+            let offset = memcmp.get("offset").and_then(Value::as_u64).unwrap_or(0);
+            let offset = usize::try_from(offset).unwrap_or(usize::MAX);
             let text = memcmp
                 .get("bytes")
                 .and_then(Value::as_str)
@@ -186,7 +196,8 @@ fn passes(account: &Account, filters: &[Value]) -> Result<bool, RpcFailure> {
                 _ => None,
             }
             .ok_or_else(|| failure(INVALID_PARAMS, "Invalid params: memcmp bytes do not decode"))?;
-            if account.data.get(offset..offset + bytes.len()) != Some(&bytes[..]) {
+            let end = offset.saturating_add(bytes.len());
+            if account.data.get(offset..end) != Some(&bytes[..]) {
                 return Ok(false);
             }
         } else {
@@ -277,17 +288,14 @@ pub async fn get_program_accounts(net: &Localnet, params: &[Value]) -> Result<Va
 
 fn token_amount(amount: u64, decimals: u8) -> Value {
     let ui = amount as f64 / 10f64.powi(i32::from(decimals));
-    let whole = 10u64.pow(u32::from(decimals));
-    let text = if decimals == 0 {
-        amount.to_string()
+    // The decimal string from the digits: any number of decimals, no overflow.
+    let digits = format!("{amount:0>width$}", width = usize::from(decimals) + 1);
+    let (whole, fraction) = digits.split_at(digits.len() - usize::from(decimals));
+    let fraction = fraction.trim_end_matches('0');
+    let text = if fraction.is_empty() {
+        whole.to_string()
     } else {
-        let s = format!(
-            "{}.{:0width$}",
-            amount / whole,
-            amount % whole,
-            width = usize::from(decimals)
-        );
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
+        format!("{whole}.{fraction}")
     };
     json!({"amount": amount.to_string(), "decimals": decimals, "uiAmount": ui, "uiAmountString": text})
 }

@@ -272,6 +272,9 @@ async fn subscriptions(socket: axum::extract::ws::WebSocket, net: Arc<Localnet>)
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
+        // A subscription's first notification must never overtake the
+        // reply that names it (clients drop notifications for unknown ids).
+        let mut after_reply: Option<tokio::sync::oneshot::Sender<()>> = None;
         let answer = match request.get("method").and_then(Value::as_str) {
             Some("accountSubscribe") => match pubkey(&params, 0) {
                 Ok(key) => {
@@ -290,7 +293,18 @@ async fn subscriptions(socket: axum::extract::ws::WebSocket, net: Arc<Localnet>)
                 Ok(sig) => {
                     let sub = next_id;
                     next_id += 1;
-                    let task = notify_signature(Arc::clone(&net), sig, sub, out.clone());
+                    // Listening starts now; notifying waits for the reply.
+                    let processed = net.chain.history().subscribe();
+                    let (go, replied) = tokio::sync::oneshot::channel();
+                    after_reply = Some(go);
+                    let task = notify_signature(
+                        Arc::clone(&net),
+                        sig,
+                        processed,
+                        replied,
+                        sub,
+                        out.clone(),
+                    );
                     watchers.insert(sub, tokio::spawn(task));
                     Ok(json!(sub))
                 }
@@ -300,7 +314,10 @@ async fn subscriptions(socket: axum::extract::ws::WebSocket, net: Arc<Localnet>)
                 Ok(mentions) => {
                     let sub = next_id;
                     next_id += 1;
-                    let task = notify_logs(Arc::clone(&net), mentions, sub, out.clone());
+                    let processed = net.chain.history().subscribe();
+                    let (go, replied) = tokio::sync::oneshot::channel();
+                    after_reply = Some(go);
+                    let task = notify_logs(mentions, processed, replied, sub, out.clone());
                     watchers.insert(sub, tokio::spawn(task));
                     Ok(json!(sub))
                 }
@@ -317,6 +334,9 @@ async fn subscriptions(socket: axum::extract::ws::WebSocket, net: Arc<Localnet>)
             None => Err(failure(INVALID_REQUEST, "Invalid request")),
         };
         let _ = out.send(reply(id, answer).to_string());
+        if let Some(go) = after_reply {
+            let _ = go.send(());
+        }
     }
     for (_, w) in watchers {
         w.abort();
@@ -359,11 +379,15 @@ fn notification(method: &str, sub: u64, slot: u64, value: Value) -> String {
 async fn notify_signature(
     net: Arc<Localnet>,
     signature: Signature,
+    mut processed: tokio::sync::broadcast::Receiver<Arc<history::TxRecord>>,
+    replied: tokio::sync::oneshot::Receiver<()>,
     sub: u64,
     out: tokio::sync::mpsc::UnboundedSender<String>,
 ) {
+    if replied.await.is_err() {
+        return;
+    }
     let history = net.chain.history();
-    let mut processed = history.subscribe();
     let mut record = history.transaction(&signature);
     while record.is_none() {
         match processed.recv().await {
@@ -384,14 +408,18 @@ async fn notify_signature(
     }
 }
 
-/// `logsSubscribe`: every processed transaction (mentioning the address).
+/// `logsSubscribe`: every transaction processed from the subscription on
+/// (mentioning the address).
 async fn notify_logs(
-    net: Arc<Localnet>,
     mentions: Option<Pubkey>,
+    mut processed: tokio::sync::broadcast::Receiver<Arc<history::TxRecord>>,
+    replied: tokio::sync::oneshot::Receiver<()>,
     sub: u64,
     out: tokio::sync::mpsc::UnboundedSender<String>,
 ) {
-    let mut processed = net.chain.history().subscribe();
+    if replied.await.is_err() {
+        return;
+    }
     loop {
         let r = match processed.recv().await {
             Ok(r) => r,

@@ -49,7 +49,7 @@ async fn history_accounts_tokens_and_subscriptions_answer_like_a_validator() {
     let mint: solana_sdk::pubkey::Pubkey = net.deployment.mint.parse().unwrap();
 
     let user = Keypair::new();
-    net.faucet(&user.pubkey(), 50_000_000).await.unwrap();
+    let funded = net.faucet(&user.pubkey(), 50_000_000).await.unwrap();
     let token = associated_token(&user.pubkey(), &mint);
     let count = rpc.get_transaction_count().await.unwrap();
     assert!(count > 0, "bootstrap and the faucet are recorded");
@@ -88,6 +88,13 @@ async fn history_accounts_tokens_and_subscriptions_answer_like_a_validator() {
         .logs
         .iter()
         .any(|l| l.contains(&ake_market::ID.to_string())));
+    // Subscribing to a signature already processed notifies at once (after
+    // the subscription's reply, or the client would drop it).
+    let (mut again, _unsub_again) = pubsub.signature_subscribe(&sig, None).await.unwrap();
+    tokio::time::timeout(WAIT, again.next())
+        .await
+        .unwrap()
+        .unwrap();
 
     // getTransaction: logs and inner instructions, in both encodings; the
     // StakeDeposited event is decoded from the self-CPI's data.
@@ -143,6 +150,19 @@ async fn history_accounts_tokens_and_subscriptions_answer_like_a_validator() {
     assert_eq!(history.len(), 1);
     assert_eq!(history[0].signature, sig.to_string());
     assert_eq!(rpc.get_transaction_count().await.unwrap(), count + 1);
+    // `until` stops at a signature (here the faucet's) without returning it.
+    let newer = rpc
+        .get_signatures_for_address_with_config(
+            &token,
+            solana_client::rpc_client::GetConfirmedSignaturesForAddress2Config {
+                until: Some(funded),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let newer: Vec<&str> = newer.iter().map(|s| s.signature.as_str()).collect();
+    assert_eq!(newer, [sig.to_string()]);
 
     // getProgramAccounts with dataSize and memcmp: exactly this owner's stake.
     let found = rpc

@@ -497,8 +497,9 @@ async fn close_stake_returns_the_rent_only_once_everything_is_withdrawn() {
 
 #[tokio::test]
 async fn a_creator_cranks_its_own_jobs() {
-    // The crank is anyone, the creator included: its wallet may be both the
-    // caller (bounty, rent payer) and the job's creator in one instruction.
+    // The crank is anyone, the creator included: its token account may be
+    // both the bounty's and the refund's (Anchor error 2040 before), and its
+    // wallet both the payer and the rent receiver.
     let mut chain = Chain::start().await;
     let node = chain.node(1, 1_000 * AKE).await;
     let creator = chain.user(1_000 * AKE).await;

@@ -343,7 +343,7 @@ pub async fn run(g: &GlobalArgs, c: JobCommand) -> anyhow::Result<()> {
             let (usd_max, quote) = (q.max_charge_micro_usd, q.total());
             valid.args.max_tokens = match max_tokens {
                 Some(m) => parse(&m, d)?,
-                None => quote.saturating_add(quote * slippage_bps / 10_000),
+                None => quote.saturating_add(quote.saturating_mul(slippage_bps) / 10_000),
             };
             let limit = valid.args.max_tokens;
             let slippage = |what: &str| {
@@ -379,7 +379,11 @@ pub async fn run(g: &GlobalArgs, c: JobCommand) -> anyhow::Result<()> {
                 })
                 .await
                 .map_err(|e| match e.to_string().contains("SlippageExceeded") {
-                    true => anyhow::anyhow!(slippage("the price moved before the job landed")),
+                    true => anyhow::anyhow!(
+                        "not posted: the price moved before the job landed and the on-chain total passed your limit of {} AKE (quoted {} AKE before sending); retry, or raise the limit (--max-tokens, or --slippage-bps without it)",
+                        format(limit, d),
+                        format(quote, d)
+                    ),
                     false => e.into(),
                 })?;
             let posted = p.job(&job).await?;

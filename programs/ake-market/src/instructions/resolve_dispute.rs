@@ -13,8 +13,7 @@ pub struct ResolveDispute<'info> {
     #[account(address = job.terms.arbiter @ MarketError::NotArbiter)]
     pub arbiter: Signer<'info>,
     /// CHECK: the job's creator, who gets the job account's rent back.
-    /// `dup`: the creator may also be the one paying (cranking its own job).
-    #[account(mut, dup, address = job.creator @ MarketError::AccountMismatch)]
+    #[account(mut, address = job.creator @ MarketError::AccountMismatch)]
     pub creator: UncheckedAccount<'info>,
     #[account(mut, close = creator)]
     pub job: Box<Account<'info, Job>>,
