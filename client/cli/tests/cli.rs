@@ -359,7 +359,13 @@ async fn admin_unstake_cancel_dispute_and_rearm() {
     let err = net.fails(&["admin", "cancel", "--market", "0"], "creator");
     assert!(err.contains("NotAuthority"), "{err}");
     net.json(&["admin", "cancel", "--market", "0"], "admin");
-    let eta = proposed[0]["eta"].as_i64().unwrap();
+    let eta = proposed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["eta"].as_i64().unwrap())
+        .max()
+        .unwrap();
     let p = protocol(&net);
     while p.chain.clock().await.unwrap().unix_timestamp < eta {
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;

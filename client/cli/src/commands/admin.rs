@@ -135,12 +135,23 @@ pub async fn run(g: &GlobalArgs, c: AdminCommand) -> anyhow::Result<()> {
                 }
                 let target: Pubkey = change.target.parse()?;
                 let payer: Pubkey = change.payer.parse()?;
-                let ix = if change.program == "ake-emissions" {
-                    ixs::emissions::apply_change(payer)
+                let ixs = if change.program == "ake-emissions" {
+                    // An emissions change waits for every ended epoch to
+                    // close: close them first, in the same transaction.
+                    let mut ixs = vec![ake_sdk::protocol::create_associated_token(
+                        &caller.pubkey(),
+                        &caller.pubkey(),
+                        &p.config().await?.mint,
+                    )];
+                    for epoch in p.crank_work().await?.epochs_to_close {
+                        ixs.push(p.close_epoch(epoch, caller.pubkey()).await?);
+                    }
+                    ixs.push(ixs::emissions::apply_change(payer));
+                    ixs
                 } else {
-                    ixs::apply_change(target, payer)
+                    vec![ixs::apply_change(target, payer)]
                 };
-                match ctx.send(&caller, &[], &[ix]).await {
+                match ctx.send(&caller, &[], &ixs).await {
                     Ok(_) => applied.push(change),
                     Err(e) => failures.push(format!("{} {}: {e:#}", change.program, change.target)),
                 }
