@@ -79,6 +79,29 @@ pub fn refund_job<'info>(
     Ok((refund, fee))
 }
 
+/// Takes a job still waiting in the queue out of it and refunds it (a
+/// cancel, a stale refund). Returns (refund, fee burned).
+pub fn refund_queued<'info>(
+    market: &AccountLoader<'info, Market>,
+    escrow_vault: AccountInfo<'info>,
+    mint: &Account<'info, anchor_spl::token::Mint>,
+    job_key: Pubkey,
+    job: &mut Job,
+    creator_token: &AccountInfo<'info>,
+) -> Result<(u64, u64)> {
+    let market_key = market.key();
+    let mut market = market.load_mut()?;
+    market.remove_job(&job_key)?;
+    let escrow = Vault::escrow(
+        &market_key,
+        market.escrow_bump,
+        escrow_vault,
+        mint.to_account_info(),
+        mint.decimals,
+    );
+    refund_job(&mut market, &escrow, job, creator_token)
+}
+
 /// The work (micro-USD) and charge (tokens, at the price locked at posting,
 /// rounded up, at most the escrow) for `wall_secs` of the job.
 pub fn charge_for(job: &Job, wall_secs: u64) -> Result<(u64, u64)> {

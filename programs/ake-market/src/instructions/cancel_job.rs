@@ -3,9 +3,8 @@ use anchor_spl::token::{Mint, Token, TokenAccount};
 
 use crate::errors::MarketError;
 use crate::events::JobCancelled;
-use crate::settlement::refund_job;
+use crate::settlement::refund_queued;
 use crate::state::{Job, JobState, Market};
-use crate::vaults::Vault;
 
 #[event_cpi]
 #[derive(Accounts)]
@@ -32,22 +31,14 @@ pub fn handler(mut ctx: Context<CancelJob>) -> Result<()> {
     let a = &mut ctx.accounts;
     require!(a.job.state == JobState::Queued, MarketError::NotQueued);
     let job_key = a.job.key();
-    let mut market = a.market.load_mut()?;
-    market.remove_job(&job_key)?;
-    let escrow = Vault::escrow(
-        &a.market.key(),
-        market.escrow_bump,
+    let (refund, posting_fee_burned) = refund_queued(
+        &a.market,
         a.escrow_vault.to_account_info(),
-        a.mint.to_account_info(),
-        a.mint.decimals,
-    );
-    let (refund, posting_fee_burned) = refund_job(
-        &mut market,
-        &escrow,
+        &a.mint,
+        job_key,
         &mut a.job,
         &a.creator_token.to_account_info(),
     )?;
-    drop(market);
     emit_cpi!(JobCancelled {
         job: job_key,
         refund,

@@ -4,9 +4,8 @@ use anchor_spl::token::{Mint, Token, TokenAccount};
 use crate::constants::CONFIG_SEED;
 use crate::errors::MarketError;
 use crate::events::StaleJobRefunded;
-use crate::settlement::refund_job;
+use crate::settlement::refund_queued;
 use crate::state::{Config, Job, JobState, Market};
-use crate::vaults::Vault;
 
 #[event_cpi]
 #[derive(Accounts)]
@@ -42,27 +41,17 @@ pub fn handler(mut ctx: Context<RefundStaleJob>) -> Result<()> {
     require!(!a.config.paused, MarketError::Paused);
     require!(a.job.state == JobState::Queued, MarketError::NotQueued);
     let job_key = a.job.key();
-    let mut market = a.market.load_mut()?;
+    let max_queue_secs = a.market.load()?.max_queue_secs;
     let waited = now.saturating_sub(a.job.queued_at.max(a.config.unpaused_at));
-    require!(
-        waited > i64::from(market.max_queue_secs),
-        MarketError::JobNotStale
-    );
-    market.remove_job(&job_key)?;
-    let escrow = Vault::escrow(
-        &a.market.key(),
-        market.escrow_bump,
+    require!(waited > i64::from(max_queue_secs), MarketError::JobNotStale);
+    let (refund, posting_fee_burned) = refund_queued(
+        &a.market,
         a.escrow_vault.to_account_info(),
-        a.mint.to_account_info(),
-        a.mint.decimals,
-    );
-    let (refund, posting_fee_burned) = refund_job(
-        &mut market,
-        &escrow,
+        &a.mint,
+        job_key,
         &mut a.job,
         &a.creator_token.to_account_info(),
     )?;
-    drop(market);
     emit_cpi!(StaleJobRefunded {
         job: job_key,
         waited_secs: waited,
