@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use ake_market::constants::{MAX_IMAGE_LEN, MAX_INLINE_SPEC_BYTES, MAX_URI_LEN};
+use ake_market::constants::{MAX_BATCH_FRAMES, MAX_IMAGE_LEN, MAX_INLINE_SPEC_BYTES, MAX_URI_LEN};
 use ake_market::instructions::PostJobArgs;
 use ake_market::state::{EnvVar, InlineSpec, InputFile, JobSpec, Market, RemoteSpec};
 use serde::Deserialize;
@@ -31,6 +31,108 @@ pub struct JobSpecFile {
     /// A spec too large for one transaction: its URI and sha256 instead.
     pub spec_uri: Option<String>,
     pub spec_sha256: Option<String>,
+    /// A batch: `"1-240"` (inclusive) or one frame `"7"`. `{frame}` (or
+    /// `{frame:04}`, zero-padded) in the command and env is the frame number.
+    pub frames: Option<String>,
+}
+
+/// An inclusive range of frame numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameRange {
+    pub first: u32,
+    pub count: u32,
+}
+
+impl FrameRange {
+    /// Parses `"1-240"` or `"7"`.
+    pub fn parse(s: &str) -> Result<Self, SpecError> {
+        let number = |t: &str| {
+            t.trim().parse::<u32>().map_err(|_| {
+                bad(
+                    "frames",
+                    format!("{s:?} is not a frame range: write \"1-240\" (first-last) or one frame number"),
+                )
+            })
+        };
+        let (first, last) = match s.split_once('-') {
+            Some((a, b)) => (number(a)?, number(b)?),
+            None => (number(s)?, number(s)?),
+        };
+        if last < first {
+            return Err(bad(
+                "frames",
+                format!("{s:?}: the last frame comes before the first"),
+            ));
+        }
+        let count = u64::from(last - first) + 1;
+        if count > u64::from(MAX_BATCH_FRAMES) {
+            return Err(bad(
+                "frames",
+                format!(
+                    "{s:?} is {count} frames; a batch holds at most {MAX_BATCH_FRAMES}: split it"
+                ),
+            ));
+        }
+        Ok(FrameRange {
+            first,
+            count: count as u32,
+        })
+    }
+
+    pub fn last(&self) -> u32 {
+        self.first + (self.count - 1)
+    }
+
+    pub fn frames(&self) -> impl Iterator<Item = u32> {
+        self.first..=self.last()
+    }
+}
+
+/// The spec of one frame of a batch: `{frame}` and `{frame:0N}` (padded to
+/// N digits) replaced in the command and the env values.
+pub fn spec_for_frame(spec: &InlineSpec, frame: u32) -> InlineSpec {
+    let mut out = spec.clone();
+    for arg in &mut out.command {
+        *arg = substitute_frame(arg, frame);
+    }
+    for var in &mut out.env {
+        var.value = substitute_frame(&var.value, frame);
+    }
+    out
+}
+
+/// Whether a spec uses `{frame}` anywhere a batch substitutes it.
+pub fn uses_frame(spec: &InlineSpec) -> bool {
+    let marked = |s: &str| substitute_frame(s, 0) != s;
+    spec.command.iter().any(|a| marked(a)) || spec.env.iter().any(|v| marked(&v.value))
+}
+
+fn substitute_frame(text: &str, frame: u32) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("{frame") {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at + "{frame".len()..];
+        let (width, used) = match tail.split_once('}') {
+            Some(("", _)) => (Some(0), 1),
+            Some((w, _)) if w.len() <= 3 && w.starts_with(":0") => {
+                (w[2..].parse::<usize>().ok(), w.len() + 1)
+            }
+            _ => (None, 0),
+        };
+        match width {
+            Some(width) => {
+                out.push_str(&format!("{frame:0width$}"));
+                rest = &tail[used..];
+            }
+            None => {
+                out.push_str("{frame");
+                rest = tail;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -59,6 +161,8 @@ fn bad(field: impl Into<String>, problem: impl Into<String>) -> SpecError {
 pub struct ValidSpec {
     pub market: u16,
     pub args: PostJobArgs,
+    /// Set for a batch.
+    pub frames: Option<FrameRange>,
     pub warnings: Vec<String>,
 }
 
@@ -386,8 +490,21 @@ impl JobSpecFile {
                 ));
             }
         }
+        let frames = self.frames.as_deref().map(FrameRange::parse).transpose()?;
+        if let JobSpec::Inline(inline) = &spec {
+            match (frames, uses_frame(inline)) {
+                (Some(_), false) => warnings.push(
+                    "frames is set but neither command nor env uses {frame}: every frame runs the same thing".into(),
+                ),
+                (None, true) => warnings.push(
+                    "{frame} appears but frames is not set: it is passed to the container as written".into(),
+                ),
+                _ => {}
+            }
+        }
         Ok(ValidSpec {
             market: self.market,
+            frames,
             args: PostJobArgs {
                 nonce: 0,
                 gpus: self.gpus,
@@ -559,5 +676,47 @@ SCENE = "spheres"
             let err = parse_image_reference(&bad).unwrap_err();
             assert!(err.contains("expected [registry"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn frame_ranges_and_substitution() {
+        assert_eq!(
+            FrameRange::parse("1-240").unwrap(),
+            FrameRange {
+                first: 1,
+                count: 240
+            }
+        );
+        assert_eq!(
+            FrameRange::parse("7").unwrap(),
+            FrameRange { first: 7, count: 1 }
+        );
+        for bad_range in ["", "a-b", "5-1", "0-10000", "1-2-3"] {
+            let e = FrameRange::parse(bad_range).unwrap_err();
+            assert_eq!(e.field, "frames", "{bad_range}");
+        }
+        assert_eq!(FrameRange::parse("0-9999").unwrap().count, 10_000);
+        assert_eq!(substitute_frame("f{frame}.png", 12), "f12.png");
+        assert_eq!(substitute_frame("f{frame:04}.png", 12), "f0012.png");
+        assert_eq!(substitute_frame("{frame}-{frame}", 3), "3-3");
+        assert_eq!(
+            substitute_frame("{frames} {frame:x}", 3),
+            "{frames} {frame:x}"
+        );
+        let spec = InlineSpec {
+            image: "i".into(),
+            command: vec!["render".into(), "--frame".into(), "{frame}".into()],
+            env: vec![EnvVar {
+                name: "OUT".into(),
+                value: "/out/{frame:03}.png".into(),
+            }],
+            inputs: vec![],
+            max_output_bytes: 1,
+        };
+        assert!(uses_frame(&spec));
+        let f = spec_for_frame(&spec, 5);
+        assert_eq!(f.command[2], "5");
+        assert_eq!(f.env[0].value, "/out/005.png");
+        assert!(!uses_frame(&f));
     }
 }

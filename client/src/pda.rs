@@ -45,6 +45,16 @@ pub fn job(creator: &Pubkey, nonce: u64) -> Pubkey {
     market_pda(&[JOB_SEED, creator.as_ref(), &nonce.to_le_bytes()])
 }
 
+/// A batch of frames; shares the creator's nonce counter with its jobs.
+pub fn batch(creator: &Pubkey, nonce: u64) -> Pubkey {
+    market_pda(&[BATCH_SEED, creator.as_ref(), &nonce.to_le_bytes()])
+}
+
+/// The job account of frame `frame` of `batch` (exists once handed out).
+pub fn frame_job(batch: &Pubkey, frame: u32) -> Pubkey {
+    market_pda(&[FRAME_SEED, batch.as_ref(), &frame.to_le_bytes()])
+}
+
 /// The `#[event_cpi]` authority of a program.
 pub fn event_authority(program_id: &Pubkey) -> Pubkey {
     Pubkey::find_program_address(&[b"__event_authority"], program_id).0

@@ -6,9 +6,9 @@
 use std::sync::Arc;
 
 use ake_emissions::state::{EmissionsConfig, EpochSummary, NodeWork, PendingEmissionsChange};
-use ake_market::instructions::PostJobArgs;
+use ake_market::instructions::{PostBatchArgs, PostJobArgs};
 use ake_market::state::{
-    Config, Creator, Job, Market, Node, PendingChange, ReleaseReason, Stake, PHASE_ASSIGNED,
+    Batch, Config, Creator, Job, Market, Node, PendingChange, ReleaseReason, Stake, PHASE_ASSIGNED,
     PHASE_DISPUTED, PHASE_SUBMITTED,
 };
 use anchor_lang::AccountDeserialize;
@@ -156,6 +156,98 @@ impl Protocol {
 
     pub async fn node(&self, key: &Pubkey) -> Result<Option<Node>, ProtocolError> {
         self.load(key, &ake_market::ID, "node").await
+    }
+
+    pub async fn batch(&self, key: &Pubkey) -> Result<Option<Batch>, ProtocolError> {
+        self.load(key, &ake_market::ID, "batch").await
+    }
+
+    /// The queue entry `key` as work a node can name: a job, or a batch
+    /// with its next frame's job address.
+    pub async fn next_work(&self, key: Pubkey) -> Result<ixs::NextWork, ProtocolError> {
+        match self.batch(&key).await {
+            Ok(Some(batch)) => Ok(ixs::NextWork::Frame {
+                batch: key,
+                frame_job: pda::frame_job(&key, batch.next_frame()),
+            }),
+            _ => Ok(ixs::NextWork::Job(key)),
+        }
+    }
+
+    /// The best queued work for the node `key` (as `node_ready` would pick it).
+    pub async fn next_work_for(&self, node: &Node) -> Result<Option<ixs::NextWork>, ProtocolError> {
+        let market = self.market_at(&node.market).await?;
+        let free = self.stake(&node.owner).await?.map_or(0, |s| s.free());
+        match market.best_job_for(node.gpus, node.reputation_bps, free) {
+            Some(key) => Ok(Some(self.next_work(key).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// post_batch for `creator` on market `index`: next nonce, the
+    /// creator's stake and token account filled in.
+    pub async fn post_batch(
+        &self,
+        creator: &Pubkey,
+        index: u16,
+        mut args: PostBatchArgs,
+    ) -> Result<(Pubkey, Instruction), ProtocolError> {
+        let config = self.config().await?;
+        args.nonce = self.next_nonce(creator).await?;
+        let (price_update, _) = self.price(&config).await?;
+        let staked = self.stake(creator).await?.is_some();
+        let batch = pda::batch(creator, args.nonce);
+        let ix = ixs::post_batch(
+            ixs::PostBatchAccounts {
+                creator: *creator,
+                market: pda::market(index),
+                mint: config.mint,
+                creator_token: associated_token(creator, &config.mint),
+                price_update,
+                creator_staked: staked,
+            },
+            args,
+        );
+        Ok((batch, ix))
+    }
+
+    /// match_frame instructions pairing `batch`'s next frames with the
+    /// nodes waiting for them now, best first (at most `limit`).
+    pub async fn match_waiting_nodes(
+        &self,
+        payer: Pubkey,
+        batch_key: &Pubkey,
+        limit: usize,
+    ) -> Result<Vec<Instruction>, ProtocolError> {
+        let Some(batch) = self.batch(batch_key).await? else {
+            return Ok(Vec::new());
+        };
+        let mut market = self.market_at(&batch.market).await?;
+        let mut out = Vec::new();
+        let count = limit.min(batch.frames_waiting() as usize) as u32;
+        for frame in batch.next_frame()..batch.next_frame() + count {
+            let Some(node) = market.best_node_for(batch.gpus, batch.min_reputation_bps, &[]) else {
+                break;
+            };
+            market
+                .remove_node(&node)
+                .map_err(|e| ProtocolError::Malformed {
+                    what: "market",
+                    key: batch.market,
+                    reason: e.to_string(),
+                })?;
+            let Some(candidate) = self.candidate(Some(node)).await? else {
+                break;
+            };
+            out.push(ixs::match_frame(
+                payer,
+                batch.market,
+                *batch_key,
+                frame,
+                candidate,
+            ));
+        }
+        Ok(out)
     }
 
     /// The ake-market change pending for `target` (the config or a market).
@@ -380,10 +472,8 @@ impl Protocol {
             .node(&key)
             .await?
             .ok_or(ProtocolError::Missing { what: "node", key })?;
-        let market = self.market_at(&node.market).await?;
-        let free = self.stake(&node.owner).await?.map_or(0, |s| s.free());
-        let candidate = market.best_job_for(node.gpus, node.reputation_bps, free);
-        Ok(ixs::node_ready(*signer, node.owner, node.market, candidate))
+        let next = self.next_work_for(&node).await?;
+        Ok(ixs::node_ready(*signer, node.owner, node.market, next))
     }
 
     pub async fn settle_keys(

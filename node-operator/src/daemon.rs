@@ -11,9 +11,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ake_sdk::ake_market::state::{
-    InlineSpec, Job, JobSpec as ChainSpec, JobState, Node, NodeStatus, ReleaseReason, UsageReceipt,
+    InlineSpec, Job, JobResult, JobSpec as ChainSpec, JobState, Node, NodeStatus, ReleaseReason,
+    RemoteSpec, UsageReceipt,
 };
-use ake_sdk::job_spec::RemoteSpecFile;
+use ake_sdk::job_spec::{spec_for_frame, RemoteSpecFile};
 use ake_sdk::protocol::{create_associated_token, Protocol};
 use ake_sdk::sender::{confirm, prepare, Fees, Prepared, SendError};
 use ake_sdk::{instructions as ixs, pda};
@@ -25,7 +26,7 @@ use crate::config::PriorityFeePolicy;
 use crate::gpu::{GpuHealth, GpuInventory};
 use crate::inputs::{Fetcher, InputError};
 use crate::journal::{JobProgress, Journal, JournalEntry};
-use crate::metrics::{JobResult, NodeMetrics};
+use crate::metrics::{JobResult as RunOutcome, NodeMetrics};
 use crate::output_store::OutputStore;
 use crate::outputs::{OutputLimits, OutputManifest, RunFacts, UsageReceipt as OutputUsage};
 use crate::runtime::{DockerRuntime, JobOutcome, JobSpec};
@@ -611,13 +612,13 @@ impl Daemon {
             None => 0,
         };
         let result = if outcome.timed_out {
-            JobResult::TimedOut
+            RunOutcome::TimedOut
         } else if outcome.oom_killed {
-            JobResult::OomKilled
+            RunOutcome::OomKilled
         } else if outcome.exit_code == 0 {
-            JobResult::Succeeded
+            RunOutcome::Succeeded
         } else {
-            JobResult::Failed
+            RunOutcome::Failed
         };
         self.metrics.job_finished(result, outcome.wall_secs);
         Ok((outcome, energy_mj))
@@ -713,10 +714,38 @@ impl Daemon {
         job: &Job,
         fetch_by: Instant,
     ) -> Result<InlineSpec, StepError> {
-        let remote = match &job.spec {
-            ChainSpec::Inline(spec) => return Ok(spec.clone()),
-            ChainSpec::Remote(remote) => remote,
-        };
+        match &job.spec {
+            ChainSpec::Inline(spec) => Ok(spec.clone()),
+            ChainSpec::Remote(remote) => self.remote_spec(attempt, remote, fetch_by).await,
+            ChainSpec::Frame(frame) => {
+                let batch = self
+                    .protocol
+                    .batch(&frame.batch)
+                    .await
+                    .map_err(retry)?
+                    // A batch cannot close while one of its frames is open.
+                    .ok_or_else(|| retry(format!("batch {} not readable yet", frame.batch)))?;
+                let spec = match &batch.spec {
+                    ChainSpec::Inline(spec) => spec.clone(),
+                    ChainSpec::Remote(remote) => {
+                        self.remote_spec(attempt, remote, fetch_by).await?
+                    }
+                    ChainSpec::Frame(_) => {
+                        return Err(fail(ReleaseReason::SpecInvalid, "a batch of a batch"))
+                    }
+                };
+                Ok(spec_for_frame(&spec, frame.frame))
+            }
+        }
+    }
+
+    /// A remote spec fetched under the input rules and checked against its hash.
+    async fn remote_spec(
+        &self,
+        attempt: &Attempt,
+        remote: &RemoteSpec,
+        fetch_by: Instant,
+    ) -> Result<InlineSpec, StepError> {
         let dir = self.work_dir.join(attempt.key());
         tokio::fs::create_dir_all(&dir).await.map_err(retry)?;
         let path = dir.join("spec.toml");
@@ -892,10 +921,14 @@ impl Daemon {
                 )
             })?;
         // Clamped to the chain's clock when committed (see `upload`).
-        let usage = UsageReceipt {
-            wall_secs: usage.wall_secs,
-            gpu_secs: usage.gpu_secs,
-            energy_mj: usage.energy_mj,
+        let result = JobResult {
+            commitment,
+            output_uri: uri.to_string(),
+            usage: UsageReceipt {
+                wall_secs: usage.wall_secs,
+                gpu_secs: usage.gpu_secs,
+                energy_mj: usage.energy_mj,
+            },
         };
         let fees = self.fees_for(attempt, &[attempt.job, job.market]).await;
         let ix = ixs::submit_result(
@@ -903,13 +936,26 @@ impl Daemon {
             job.node_owner,
             attempt.job,
             job.market,
-            commitment,
-            uri.to_string(),
-            usage,
+            result,
+            self.after_submit().await,
         );
         prepare(self.protocol.chain.as_ref(), &self.signer, &[], &[ix], fees)
             .await
             .map_err(retry)
+    }
+
+    /// What the node does once this submit lands: take its next work in
+    /// the same transaction (the best queued work as read now; a stale read
+    /// leaves it idle, never fails the submit), unless a GPU is unhealthy.
+    async fn after_submit(&self) -> ixs::AfterSubmit {
+        if !self.gpu_problems().is_empty() {
+            return ixs::AfterSubmit::StayIdle;
+        }
+        let next = match self.protocol.node(&self.node).await {
+            Ok(Some(node)) => self.protocol.next_work_for(&node).await.ok().flatten(),
+            _ => None,
+        };
+        ixs::AfterSubmit::Rearm(next)
     }
 
     /// The fees of this attempt's next signature: the market's priority fee
@@ -1013,7 +1059,7 @@ impl Daemon {
             Err(SendError::Failed { explanation, .. }) if purpose == RELEASE => {
                 // Nothing more this node can do: the chain decides (expiry).
                 tracing::error!("the hand-back was refused: {explanation}");
-                self.metrics.job_finished(JobResult::Abandoned, 0.0);
+                self.metrics.job_finished(RunOutcome::Abandoned, 0.0);
                 self.clean_up(attempt).await
             }
             Err(SendError::Failed { explanation, .. }) => Err(fail(

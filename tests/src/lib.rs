@@ -7,9 +7,11 @@ pub mod multisig;
 
 use ake_emissions::state::{BreakerParams, EmissionsConfig, Schedule, Split};
 use ake_market::errors::MarketError;
-use ake_market::instructions::{CollateralArgs, MarketArgs, PostJobArgs, ReleaseArgs};
+use ake_market::instructions::{
+    CollateralArgs, MarketArgs, PostBatchArgs, PostJobArgs, ReleaseArgs,
+};
 use ake_market::state::{
-    HardwareProfile, InlineSpec, Job, JobSpec, Market, OracleParams, Params, SlaParams,
+    Batch, HardwareProfile, InlineSpec, Job, JobSpec, Market, OracleParams, Params, SlaParams,
 };
 use ake_sdk::instructions as ixs;
 use ake_sdk::pda;
@@ -137,6 +139,19 @@ pub fn default_market() -> MarketArgs {
         },
         max_queue_secs: MAX_QUEUE_SECS,
         gpu_required: true,
+    }
+}
+
+/// The result every test node reports: `wall_secs` of one GPU.
+pub fn result_of(wall_secs: u64) -> ake_market::state::JobResult {
+    ake_market::state::JobResult {
+        commitment: [5; 32],
+        output_uri: "s3://out/frame".into(),
+        usage: ake_market::state::UsageReceipt {
+            wall_secs,
+            gpu_secs: wall_secs,
+            energy_mj: 1_000,
+        },
     }
 }
 
@@ -739,18 +754,120 @@ impl Chain {
     /// Arms a node, passing the best job it can serve as the SDK would.
     pub async fn node_ready(&mut self, node: &TestNode) -> Result<(), TransactionError> {
         let n: ake_market::state::Node = self.account(&node.account).await.unwrap();
+        let next = self.next_work_for(node).await;
+        let ix = ixs::node_ready(node.signer.pubkey(), node.owner.pubkey(), n.market, next);
+        self.send(&[ix], &[&node.signer]).await
+    }
+
+    /// The best queued work for `node` as the SDK names it (a job, or a
+    /// batch with its next frame).
+    pub async fn next_work_for(&mut self, node: &TestNode) -> Option<ixs::NextWork> {
+        let n: ake_market::state::Node = self.account(&node.account).await.unwrap();
         let free = self.stake_of(&node.owner.pubkey()).await.free();
-        let candidate = self
+        let best = self
             .market(0)
             .await
-            .best_job_for(n.gpus, n.reputation_bps, free);
-        let ix = ixs::node_ready(
-            node.signer.pubkey(),
-            node.owner.pubkey(),
-            n.market,
-            candidate,
+            .best_job_for(n.gpus, n.reputation_bps, free)?;
+        Some(self.next_work(best).await)
+    }
+
+    /// A queue entry as work: a batch (with its next frame) or a job.
+    pub async fn next_work(&mut self, key: Pubkey) -> ixs::NextWork {
+        match self.batch(&key).await {
+            Some(batch) => ixs::NextWork::Frame {
+                batch: key,
+                frame_job: pda::frame_job(&key, batch.next_frame()),
+            },
+            None => ixs::NextWork::Job(key),
+        }
+    }
+
+    /// A batch account; None when it is something else or gone.
+    pub async fn batch(&mut self, key: &Pubkey) -> Option<Batch> {
+        use anchor_lang::Discriminator;
+        let acc = self.raw_account(key).await?;
+        if acc.owner != ake_market::ID || !acc.data.starts_with(Batch::DISCRIMINATOR) {
+            return None;
+        }
+        Some(ake_sdk::accounts::decode(&acc.data).unwrap())
+    }
+
+    pub fn batch_args(&self, nonce: u64, first_frame: u32, frame_count: u32) -> PostBatchArgs {
+        PostBatchArgs {
+            nonce,
+            first_frame,
+            frame_count,
+            gpus: 1,
+            max_duration_secs: 600,
+            min_reputation_bps: 0,
+            max_tokens: u64::MAX,
+            spec: render_spec(),
+        }
+    }
+
+    /// Posts a batch on market 0 as the SDK would.
+    pub async fn post_batch_with(
+        &mut self,
+        creator: &User,
+        args: PostBatchArgs,
+    ) -> Result<Pubkey, TransactionError> {
+        let staked = self
+            .account::<ake_market::state::Stake>(&pda::stake(&creator.pubkey()))
+            .await
+            .is_some();
+        let batch = pda::batch(&creator.pubkey(), args.nonce);
+        let ix = ixs::post_batch(
+            ixs::PostBatchAccounts {
+                creator: creator.pubkey(),
+                market: pda::market(0),
+                mint: self.mint,
+                creator_token: creator.token,
+                price_update: self.price_update,
+                creator_staked: staked,
+            },
+            args,
         );
-        self.send(&[ix], &[&node.signer]).await
+        self.send(&[ix], &[&creator.key]).await.map(|_| batch)
+    }
+
+    pub async fn post_batch(
+        &mut self,
+        creator: &User,
+        first_frame: u32,
+        frame_count: u32,
+    ) -> Result<Pubkey, TransactionError> {
+        let nonce = self.next_nonce(&creator.pubkey()).await;
+        let args = self.batch_args(nonce, first_frame, frame_count);
+        self.post_batch_with(creator, args).await
+    }
+
+    /// Hands the batch's next frame to the best waiting node, paid by `payer`.
+    pub async fn match_frame(
+        &mut self,
+        payer: &User,
+        batch: &Pubkey,
+    ) -> Result<Pubkey, TransactionError> {
+        let b = self.batch(batch).await.expect("batch");
+        let best = self
+            .market(0)
+            .await
+            .best_node_for(b.gpus, b.min_reputation_bps, &[]);
+        let node = self.candidate(best).await.expect("a waiting node");
+        let frame = b.next_frame();
+        let ix = ixs::match_frame(payer.pubkey(), pda::market(0), *batch, frame, node);
+        self.send(&[ix], &[&payer.key])
+            .await
+            .map(|_| pda::frame_job(batch, frame))
+    }
+
+    pub fn batch_keys(&self, batch: &Pubkey, creator: &User) -> ixs::BatchKeys {
+        ixs::BatchKeys {
+            batch: *batch,
+            creator: creator.pubkey(),
+            market: pda::market(0),
+            mint: self.mint,
+            creator_token: creator.token,
+        }
     }
 
     /// The creator's next job nonce.
@@ -866,25 +983,44 @@ impl Chain {
         self.send(&[ix], &[&node.signer]).await
     }
 
+    /// Submits a result and leaves the node idle.
     pub async fn submit(
         &mut self,
         node: &TestNode,
         job: &Pubkey,
         wall_secs: u64,
     ) -> Result<(), TransactionError> {
-        let usage = ake_market::state::UsageReceipt {
-            wall_secs,
-            gpu_secs: wall_secs,
-            energy_mj: 1_000,
-        };
+        self.submit_then(node, job, wall_secs, ixs::AfterSubmit::StayIdle)
+            .await
+    }
+
+    /// Submits a result and re-arms in the same instruction, naming the
+    /// node's best queued work as the daemon does.
+    pub async fn submit_and_rearm(
+        &mut self,
+        node: &TestNode,
+        job: &Pubkey,
+        wall_secs: u64,
+    ) -> Result<(), TransactionError> {
+        let next = self.next_work_for(node).await;
+        self.submit_then(node, job, wall_secs, ixs::AfterSubmit::Rearm(next))
+            .await
+    }
+
+    pub async fn submit_then(
+        &mut self,
+        node: &TestNode,
+        job: &Pubkey,
+        wall_secs: u64,
+        after: ixs::AfterSubmit,
+    ) -> Result<(), TransactionError> {
         let ix = ixs::submit_result(
             node.signer.pubkey(),
             node.owner.pubkey(),
             *job,
             pda::market(0),
-            [5; 32],
-            "s3://out/frame".into(),
-            usage,
+            result_of(wall_secs),
+            after,
         );
         self.send(&[ix], &[&node.signer]).await
     }

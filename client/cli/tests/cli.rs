@@ -146,19 +146,22 @@ async fn creator_staker_node_and_crank_flows() {
     let job_key = job.parse().unwrap();
     // The program bounds usage by its own clock: 3 s of work, reported after 4 s.
     tokio::time::sleep(std::time::Duration::from_secs(4)).await;
-    let usage = ake_sdk::ake_market::state::UsageReceipt {
-        wall_secs: 3,
-        gpu_secs: 3,
-        energy_mj: 5,
+    let result = ake_sdk::ake_market::state::JobResult {
+        commitment: [7; 32],
+        output_uri: "file:///out".into(),
+        usage: ake_sdk::ake_market::state::UsageReceipt {
+            wall_secs: 3,
+            gpu_secs: 3,
+            energy_mj: 5,
+        },
     };
     let submit = ake_sdk::instructions::submit_result(
         hot.pubkey(),
         owner.pubkey(),
         job_key,
         ake_sdk::pda::market(0),
-        [7; 32],
-        "file:///out".into(),
-        usage,
+        result,
+        ake_sdk::instructions::AfterSubmit::StayIdle,
     );
     send_instructions(p.chain.as_ref(), &hot, &[], &[submit], Fees::default())
         .await
@@ -490,19 +493,22 @@ async fn admin_unstake_cancel_dispute_and_rearm() {
     let job_key = job.parse().unwrap();
     // One second of work (200 micro-USD: 401 base units charged).
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-    let usage = ake_sdk::ake_market::state::UsageReceipt {
-        wall_secs: 1,
-        gpu_secs: 1,
-        energy_mj: 0,
+    let result = ake_sdk::ake_market::state::JobResult {
+        commitment: [1; 32],
+        output_uri: "file:///x".into(),
+        usage: ake_sdk::ake_market::state::UsageReceipt {
+            wall_secs: 1,
+            gpu_secs: 1,
+            energy_mj: 0,
+        },
     };
     let submit = ake_sdk::instructions::submit_result(
         hot.pubkey(),
         owner.pubkey(),
         job_key,
         ake_sdk::pda::market(0),
-        [1; 32],
-        "file:///x".into(),
-        usage,
+        result,
+        ake_sdk::instructions::AfterSubmit::StayIdle,
     );
     send_instructions(p.chain.as_ref(), &hot, &[], &[submit], Fees::default())
         .await

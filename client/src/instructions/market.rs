@@ -1,7 +1,7 @@
 //! Instruction builders for ake-market.
 
-use ake_market::instructions::{MarketArgs, PostJobArgs};
-use ake_market::state::{Change, HardwareProfile, Job, Params, ReleaseReason, UsageReceipt};
+use ake_market::instructions::{MarketArgs, PostBatchArgs, PostJobArgs};
+use ake_market::state::{Change, HardwareProfile, Job, JobResult, Params, ReleaseReason};
 use anchor_lang::prelude::Pubkey;
 use anchor_lang::solana_program::instruction::Instruction;
 use anchor_lang::{system_program, InstructionData, ToAccountMetas};
@@ -241,11 +241,51 @@ pub fn register_node(
 
 /// `candidate_job`: the best queued job the node can serve (see
 /// `Market::best_job_for`), when there is one.
+/// The queued work an idle node names to take (`node_ready`, the re-arm of
+/// `submit_result`): the best entry of the job queue for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NextWork {
+    Job(Pubkey),
+    /// A batch and its next frame's job address.
+    Frame {
+        batch: Pubkey,
+        frame_job: Pubkey,
+    },
+}
+
+impl NextWork {
+    fn job(next: Option<NextWork>) -> Option<Pubkey> {
+        match next {
+            Some(NextWork::Job(job)) => Some(job),
+            _ => None,
+        }
+    }
+
+    fn batch(next: Option<NextWork>) -> Option<Pubkey> {
+        match next {
+            Some(NextWork::Frame { batch, .. }) => Some(batch),
+            _ => None,
+        }
+    }
+
+    fn frame_job(next: Option<NextWork>) -> Option<Pubkey> {
+        match next {
+            Some(NextWork::Frame { frame_job, .. }) => Some(frame_job),
+            _ => None,
+        }
+    }
+
+    /// The system program, which creating a frame's job account needs.
+    fn system_program(next: Option<NextWork>) -> Option<Pubkey> {
+        Self::frame_job(next).map(|_| system_program::ID)
+    }
+}
+
 pub fn node_ready(
     node_signer: Pubkey,
     node_owner: Pubkey,
     market: Pubkey,
-    candidate_job: Option<Pubkey>,
+    next: Option<NextWork>,
 ) -> Instruction {
     build(
         acc::NodeReady {
@@ -254,7 +294,10 @@ pub fn node_ready(
             node: pda::node(&node_signer),
             market,
             owner_stake: pda::stake(&node_owner),
-            candidate_job,
+            candidate_job: NextWork::job(next),
+            candidate_batch: NextWork::batch(next),
+            frame_job: NextWork::frame_job(next),
+            system_program: NextWork::system_program(next),
             event_authority: event_authority(),
             program: PROGRAM,
         },
@@ -353,31 +396,159 @@ pub fn cancel_job(
     )
 }
 
+/// What the node does once its result is in (see `submit_result`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AfterSubmit {
+    /// Stay idle (the daemon is draining).
+    StayIdle,
+    /// Take the named queued work, or join the node queue when none waits
+    /// (best effort: a stale pick leaves the node idle, never fails the submit).
+    Rearm(Option<NextWork>),
+}
+
 pub fn submit_result(
     node_signer: Pubkey,
     node_owner: Pubkey,
     job: Pubkey,
     market: Pubkey,
-    commitment: [u8; 32],
-    output_uri: String,
-    usage: UsageReceipt,
+    result: JobResult,
+    after: AfterSubmit,
 ) -> Instruction {
+    let (rearm, next) = match after {
+        AfterSubmit::StayIdle => (false, None),
+        AfterSubmit::Rearm(next) => (true, next),
+    };
     build(
         acc::SubmitResult {
             node_signer,
+            config: pda::config(),
             node: pda::node(&node_signer),
             job,
             market,
             owner_stake: pda::stake(&node_owner),
+            candidate_job: NextWork::job(next),
+            candidate_batch: NextWork::batch(next),
+            frame_job: NextWork::frame_job(next),
+            system_program: NextWork::system_program(next),
             event_authority: event_authority(),
             program: PROGRAM,
         },
         ix::SubmitResult {
-            commitment,
-            output_uri,
-            usage,
+            commitment: result.commitment,
+            output_uri: result.output_uri,
+            usage: result.usage,
+            rearm,
         },
     )
+}
+
+/// Accounts `post_batch` needs besides the arguments.
+pub struct PostBatchAccounts {
+    pub creator: Pubkey,
+    pub market: Pubkey,
+    pub mint: Pubkey,
+    pub creator_token: Pubkey,
+    pub price_update: Pubkey,
+    /// Whether the creator has a Stake account (it sets the batch's tier).
+    pub creator_staked: bool,
+}
+
+pub fn post_batch(a: PostBatchAccounts, args: PostBatchArgs) -> Instruction {
+    build(
+        acc::PostBatch {
+            creator: a.creator,
+            config: pda::config(),
+            creator_account: pda::creator(&a.creator),
+            batch: pda::batch(&a.creator, args.nonce),
+            market: a.market,
+            escrow_vault: pda::escrow_vault(&a.market),
+            mint: a.mint,
+            creator_token: a.creator_token,
+            price_update: a.price_update,
+            creator_stake: a.creator_staked.then(|| pda::stake(&a.creator)),
+            token_program: token::ID,
+            system_program: system_program::ID,
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::PostBatch { args },
+    )
+}
+
+/// Hands `batch`'s frame `frame` to the waiting node `node` (the best one).
+pub fn match_frame(
+    payer: Pubkey,
+    market: Pubkey,
+    batch: Pubkey,
+    frame: u32,
+    node: Candidate,
+) -> Instruction {
+    build(
+        acc::MatchFrame {
+            payer,
+            config: pda::config(),
+            market,
+            batch,
+            frame_job: pda::frame_job(&batch, frame),
+            node: node.node,
+            owner_stake: pda::stake(&node.owner),
+            system_program: system_program::ID,
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::MatchFrame {},
+    )
+}
+
+/// What `cancel_batch` and `close_batch` touch of a batch.
+pub struct BatchKeys {
+    pub batch: Pubkey,
+    pub creator: Pubkey,
+    pub market: Pubkey,
+    pub mint: Pubkey,
+    /// The creator's token account the refund goes to.
+    pub creator_token: Pubkey,
+}
+
+/// Refunds a batch's frames not handed out (the creator; anyone once stale).
+pub fn cancel_batch(caller: Pubkey, k: &BatchKeys) -> Instruction {
+    build(
+        acc::CancelBatch {
+            caller,
+            config: pda::config(),
+            creator: k.creator,
+            batch: k.batch,
+            market: k.market,
+            escrow_vault: pda::escrow_vault(&k.market),
+            mint: k.mint,
+            creator_token: k.creator_token,
+            token_program: token::ID,
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::CancelBatch {},
+    )
+}
+
+/// Counts the settled frames `frames` (their job accounts, in order from
+/// the batch's `first_frame + frames_closed`) and closes the batch when
+/// every frame has settled.
+pub fn close_batch(batch: Pubkey, creator: Pubkey, frames: &[Pubkey]) -> Instruction {
+    let mut ix = build(
+        acc::CloseBatch {
+            creator,
+            batch,
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::CloseBatch {},
+    );
+    ix.accounts.extend(
+        frames.iter().map(|f| {
+            anchor_lang::solana_program::instruction::AccountMeta::new_readonly(*f, false)
+        }),
+    );
+    ix
 }
 
 /// What a settlement needs besides the job: the token accounts it pays,

@@ -8,6 +8,11 @@ pub const STAKE_VAULT_SEED: &[u8] = b"stake_vault";
 pub const NODE_SEED: &[u8] = b"node";
 pub const CREATOR_SEED: &[u8] = b"creator";
 pub const JOB_SEED: &[u8] = b"job";
+pub const BATCH_SEED: &[u8] = b"batch";
+/// A batch frame's job: `["frame", batch, frame (u32 LE)]`.
+pub const FRAME_SEED: &[u8] = b"frame";
+/// Frames one batch may hold.
+pub const MAX_BATCH_FRAMES: u32 = 10_000;
 /// A parameter change waiting out the timelock: `["pending", target]`.
 pub const PENDING_SEED: &[u8] = b"pending";
 /// Signs work reports to ake-emissions; the emissions config names it.

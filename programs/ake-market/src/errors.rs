@@ -156,4 +156,18 @@ pub enum MarketError {
     UsageZero,
     #[msg("this is a GPU market: register the node with its GPUs (model and VRAM), or serve a CPU market")]
     GpuMarketNeedsGpus,
+    #[msg("invalid frame range: a batch holds 1..=10000 frames and its last frame number must fit in 32 bits")]
+    InvalidFrameRange,
+    #[msg("the batch has no frames waiting: all were handed out or cancelled")]
+    BatchHasNoFramesWaiting,
+    #[msg("the frame account is not the batch's next frame (another node took it since it was read): read the batch again and retry")]
+    FrameTaken,
+    #[msg("no waiting node can take this batch's frames now")]
+    NoNodeForBatch,
+    #[msg("the batch is not finished: frames are still waiting (cancel them) or a frame's job has not settled yet")]
+    BatchNotFinished,
+    #[msg(
+        "only the creator may cancel a batch that has not waited past the market's max_queue_secs"
+    )]
+    BatchNotStale,
 }

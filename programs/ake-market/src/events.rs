@@ -126,6 +126,51 @@ pub struct JobPosted {
 }
 
 #[event]
+pub struct BatchPosted {
+    pub batch: Pubkey,
+    pub creator: Pubkey,
+    pub market: Pubkey,
+    pub nonce: u64,
+    pub first_frame: u32,
+    pub frame_count: u32,
+    pub max_charge_micro_usd: u64,
+    pub escrow_per_frame: u64,
+    pub price_mantissa: u64,
+    pub price_expo: i32,
+    pub tier: u8,
+    /// Burned at posting: one fee for the whole batch.
+    pub posting_fee: u64,
+    /// Lamports held for the frames' job accounts (returned as they settle).
+    pub rent_reserve: u64,
+}
+
+/// A batch handed a frame to a node: the frame's job account now exists.
+#[event]
+pub struct FrameHandedOut {
+    pub batch: Pubkey,
+    pub frame: u32,
+    pub job: Pubkey,
+    pub node: Pubkey,
+    pub frames_waiting: u32,
+}
+
+#[event]
+pub struct BatchCancelled {
+    pub batch: Pubkey,
+    pub frames_refunded: u32,
+    pub refund: u64,
+    pub rent_returned: u64,
+    /// False: the creator cancelled; true: anyone, after `max_queue_secs`.
+    pub stale: bool,
+}
+
+#[event]
+pub struct BatchClosed {
+    pub batch: Pubkey,
+    pub rent_returned: u64,
+}
+
+#[event]
 pub struct JobQueued {
     pub job: Pubkey,
     pub market: Pubkey,

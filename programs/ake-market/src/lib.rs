@@ -112,8 +112,9 @@ pub mod ake_market {
         commitment: [u8; 32],
         output_uri: String,
         usage: UsageReceipt,
+        rearm: bool,
     ) -> Result<()> {
-        submit_result::handler(ctx, commitment, output_uri, usage)
+        submit_result::handler(ctx, commitment, output_uri, usage, rearm)
     }
 
     pub fn release_job(ctx: Context<ReleaseJob>, reason: ReleaseReason) -> Result<()> {
@@ -162,5 +163,21 @@ pub mod ake_market {
 
     pub fn refund_stale_job(ctx: Context<RefundStaleJob>) -> Result<()> {
         refund_stale_job::handler(ctx)
+    }
+
+    pub fn post_batch(ctx: Context<PostBatch>, args: PostBatchArgs) -> Result<()> {
+        post_batch::handler(ctx, args)
+    }
+
+    pub fn match_frame(ctx: Context<MatchFrame>) -> Result<()> {
+        match_frame::handler(ctx)
+    }
+
+    pub fn cancel_batch(ctx: Context<CancelBatch>) -> Result<()> {
+        cancel_batch::handler(ctx)
+    }
+
+    pub fn close_batch<'info>(ctx: Context<'info, CloseBatch<'info>>) -> Result<()> {
+        close_batch::handler(ctx)
     }
 }

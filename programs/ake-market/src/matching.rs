@@ -6,12 +6,14 @@
 
 use anchor_lang::prelude::*;
 
-use crate::constants::DISPUTE_BOND_ESCROW_BPS;
+use ake_program_common::account_creation::{allocate_and_assign, write_new};
+
+use crate::constants::{DISPUTE_BOND_ESCROW_BPS, FRAME_SEED};
 use crate::errors::MarketError;
 use crate::math::{bps_of_ceil, execution_collateral, release_window_secs};
 use crate::state::{
-    owner_tag, Config, Job, JobState, Market, Node, NodeStatus, Params, SlaTerms, Stake, Waiting,
-    PHASE_ASSIGNED,
+    owner_tag, Batch, Config, Job, JobState, Market, Node, NodeStatus, Params, SlaTerms, Stake,
+    Waiting, PHASE_ASSIGNED,
 };
 
 /// What matching needs from the config: the parameters copied into a job
@@ -328,4 +330,281 @@ pub fn candidate_with_stake<'a>(
     };
     require_keys_eq!(stake.owner, node.owner, MarketError::AccountMismatch);
     Ok(Some((key, node, stake)))
+}
+
+/// The queue entry of a batch: one entry for all its waiting frames.
+pub fn batch_entry(market: &Market, key: Pubkey, batch: &Batch) -> Result<Waiting> {
+    Ok(Waiting {
+        key,
+        gpus: batch.gpus,
+        reputation_bps: batch.min_reputation_bps,
+        tier: batch.tier,
+        aux: execution_collateral(
+            market.min_stake_per_gpu,
+            batch.gpus,
+            batch.escrow_per_frame,
+            market.collateral_escrow_bps,
+        )
+        .ok_or(MarketError::MathOverflow)?,
+    })
+}
+
+/// The accounts a frame hand-out touches besides the batch's data.
+pub struct FrameAccounts<'info> {
+    pub batch: AccountInfo<'info>,
+    /// The next frame's job address, created here.
+    pub frame_job: AccountInfo<'info>,
+}
+
+/// What a frame hand-out did.
+pub struct HandOut {
+    pub frame: u32,
+    pub job: Pubkey,
+    pub assignment: Assignment,
+}
+
+/// The address and bump of `batch`'s job for frame `frame`.
+pub fn frame_job_address(batch: &Pubkey, frame: u32) -> (Pubkey, u8) {
+    Pubkey::find_program_address(
+        &[FRAME_SEED, batch.as_ref(), &frame.to_le_bytes()],
+        &crate::ID,
+    )
+}
+
+/// Whether `frame_job` is the address of `batch`'s next frame.
+pub fn is_next_frame(batch_key: &Pubkey, batch: &Batch, frame_job: &Pubkey) -> bool {
+    batch.frames_waiting() > 0 && frame_job_address(batch_key, batch.next_frame()).0 == *frame_job
+}
+
+/// Hands the batch's next frame to `node` (already out of the node queue):
+/// its job account is created (rent from the batch's reserve) and assigned.
+/// An owner who cannot cover the collateral idles its node and the frame
+/// stays with the batch. The batch leaves the queue with its last frame.
+pub fn take_frame<'info>(
+    market: &mut Market,
+    batch: &mut Batch,
+    accounts: &FrameAccounts<'info>,
+    (node_key, node, stake): (Pubkey, &mut Node, &mut Stake),
+    rules: &Rules,
+    now: i64,
+) -> Result<HandOut> {
+    require!(
+        batch.frames_waiting() > 0,
+        MarketError::BatchHasNoFramesWaiting
+    );
+    let batch_key = accounts.batch.key();
+    let frame = batch.next_frame();
+    let (job_key, bump) = frame_job_address(&batch_key, frame);
+    require_keys_eq!(accounts.frame_job.key(), job_key, MarketError::FrameTaken);
+    let mut job = batch.frame_job(batch_key, frame, bump, now);
+    let assignment = assign(market, job_key, &mut job, node_key, node, stake, rules, now)?;
+    if let Assignment::Assigned { .. } = assignment {
+        allocate_and_assign(
+            &accounts.frame_job,
+            &crate::ID,
+            Batch::frame_job_space(),
+            &[
+                FRAME_SEED,
+                batch_key.as_ref(),
+                &frame.to_le_bytes(),
+                &[bump],
+            ],
+        )?;
+        // The program owns both accounts now: the frame's rent moves from
+        // the batch's reserve (the creator's deposit) with no transfer CPI.
+        accounts.batch.sub_lamports(batch.frame_rent)?;
+        accounts.frame_job.add_lamports(batch.frame_rent)?;
+        write_new(&accounts.frame_job, &job)?;
+        batch.handed_out += 1;
+        batch.queued_at = now;
+        if batch.frames_waiting() == 0 {
+            market.remove_job(&batch_key)?;
+        }
+    }
+    Ok(HandOut {
+        frame,
+        job: job_key,
+        assignment,
+    })
+}
+
+impl HandOut {
+    /// The events of a hand-out: the frame's assignment, or its node idling.
+    pub fn assigned_event(&self, node: Pubkey) -> Option<crate::events::JobAssigned> {
+        match self.assignment {
+            Assignment::Assigned {
+                deadline,
+                collateral,
+                release_window_end,
+            } => Some(crate::events::JobAssigned {
+                job: self.job,
+                node,
+                deadline,
+                attempt: 1,
+                collateral,
+                release_window_end,
+            }),
+            Assignment::Uncovered { .. } => None,
+        }
+    }
+
+    pub fn idled_event(&self, node: Pubkey) -> Option<crate::events::NodeIdled> {
+        match self.assignment {
+            Assignment::Uncovered {
+                collateral,
+                free_stake,
+            } => Some(crate::events::NodeIdled {
+                node,
+                job: self.job,
+                collateral,
+                free_stake,
+            }),
+            Assignment::Assigned { .. } => None,
+        }
+    }
+}
+
+/// The queued work a client names for an idle node to take: a job, or a
+/// batch with the address of its next frame's job.
+pub struct NextWork<'a, 'info> {
+    pub job: Option<&'a mut Job>,
+    pub job_key: Option<Pubkey>,
+    pub batch: Option<(&'a mut Batch, FrameAccounts<'info>)>,
+}
+
+impl NextWork<'_, '_> {
+    /// The queue entry the client named.
+    pub fn named(&self) -> Option<Pubkey> {
+        self.job_key
+            .or_else(|| self.batch.as_ref().map(|(_, f)| f.batch.key()))
+    }
+
+    /// Whether taking it cannot fail on a stale read: a batch's frame
+    /// address must still be its next frame.
+    pub fn still_current(&self) -> bool {
+        match &self.batch {
+            Some((batch, f)) => is_next_frame(&f.batch.key(), batch, &f.frame_job.key()),
+            None => true,
+        }
+    }
+}
+
+/// What an idle node took from the queue.
+pub struct Took {
+    pub assigned: crate::events::JobAssigned,
+    pub frame: Option<crate::events::FrameHandedOut>,
+}
+
+/// Gives the named work (already checked to be the node's best) to the
+/// node. None when the node cannot take it after all: its owner cannot
+/// cover the collateral, or handed the job back before.
+pub fn take_next(
+    market: &mut Market,
+    next: NextWork,
+    (node_key, node, stake): (Pubkey, &mut Node, &mut Stake),
+    rules: &Rules,
+    now: i64,
+) -> Result<Option<Took>> {
+    if let (Some(job), Some(job_key)) = (next.job, next.job_key) {
+        if job.released_by_owner(&node.owner) {
+            return Ok(None);
+        }
+        let assignment = assign(market, job_key, job, node_key, node, stake, rules, now)?;
+        if let Assignment::Assigned {
+            deadline,
+            collateral,
+            release_window_end,
+        } = assignment
+        {
+            market.remove_job(&job_key)?;
+            let assigned = crate::events::JobAssigned {
+                job: job_key,
+                node: node_key,
+                deadline,
+                attempt: job.attempts,
+                collateral,
+                release_window_end,
+            };
+            return Ok(Some(Took {
+                assigned,
+                frame: None,
+            }));
+        }
+        return Ok(None);
+    }
+    let Some((batch, accounts)) = next.batch else {
+        return err!(MarketError::MatchCandidateMissing);
+    };
+    let hand_out = take_frame(
+        market,
+        batch,
+        &accounts,
+        (node_key, node, stake),
+        rules,
+        now,
+    )?;
+    Ok(hand_out.assigned_event(node_key).map(|assigned| Took {
+        assigned,
+        frame: Some(crate::events::FrameHandedOut {
+            batch: accounts.batch.key(),
+            frame: hand_out.frame,
+            job: hand_out.job,
+            node: node_key,
+            frames_waiting: batch.frames_waiting(),
+        }),
+    }))
+}
+
+/// Puts an idle node in the node queue, locking the market's stake per
+/// GPU for each of its GPUs from its owner's free stake.
+pub fn join_node_queue(
+    market: &mut Market,
+    market_key: Pubkey,
+    (node_key, node, stake): (Pubkey, &mut Node, &mut Stake),
+    tier: u8,
+) -> Result<crate::events::NodeQueued> {
+    let queue_lock = queue_lock(market, node)?;
+    stake.lock(queue_lock)?;
+    node.tier = tier;
+    market.enqueue_node(waiting_node(node_key, node, tier))?;
+    node.status = NodeStatus::Queued;
+    node.locked_stake = queue_lock;
+    Ok(crate::events::NodeQueued {
+        node: node_key,
+        market: market_key,
+        tier,
+        locked_stake: queue_lock,
+    })
+}
+
+/// What a node waiting in the queue locks: the market's stake per GPU x its GPUs.
+pub fn queue_lock(market: &Market, node: &Node) -> Result<u64> {
+    market
+        .min_stake_per_gpu
+        .checked_mul(u64::from(node.gpus))
+        .ok_or_else(|| error!(MarketError::MathOverflow))
+}
+
+/// The [`NextWork`] of an instruction's optional candidate accounts.
+pub fn next_work<'a, 'info>(
+    job: &'a mut Option<Box<Account<'info, Job>>>,
+    batch: &'a mut Option<Box<Account<'info, Batch>>>,
+    frame_job: &Option<UncheckedAccount<'info>>,
+) -> Result<NextWork<'a, 'info>> {
+    let batch = match (batch, frame_job) {
+        (Some(batch), Some(frame_job)) => {
+            let accounts = FrameAccounts {
+                batch: batch.to_account_info(),
+                frame_job: frame_job.to_account_info(),
+            };
+            Some((&mut ***batch, accounts))
+        }
+        (Some(_), None) => return err!(MarketError::FrameTaken),
+        (None, _) => None,
+    };
+    Ok(NextWork {
+        job_key: job.as_ref().map(|j| j.key()),
+        job: job.as_mut().map(|j| &mut ***j),
+        batch,
+    })
 }

@@ -48,6 +48,20 @@ pub fn create_pda<'info>(
             required - held,
         )?;
     }
+    allocate_and_assign(target, owner, space, seeds)
+}
+
+/// Gives the PDA `target` its space and owner without funding it: the
+/// caller then moves its rent in from an account the program owns (done
+/// after this, so the system program's CPIs see balanced accounts).
+pub fn allocate_and_assign<'info>(
+    target: &AccountInfo<'info>,
+    owner: &Pubkey,
+    space: usize,
+    seeds: &[&[u8]],
+) -> Result<()> {
+    require!(is_uncreated(target), ErrorCode::AccountNotSystemOwned);
+    let signer: &[&[&[u8]]] = &[seeds];
     system_program::allocate(
         CpiContext::new_with_signer(
             system_program::ID,

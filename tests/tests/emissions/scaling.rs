@@ -62,19 +62,13 @@ async fn node_round(chain: &mut Chain, owner: &User, creator: &User, count: usiz
     }
     chain.advance(1).await;
     for (signer, job_key) in assigned {
-        let usage = ake_market::state::UsageReceipt {
-            wall_secs: 1,
-            gpu_secs: 1,
-            energy_mj: 0,
-        };
         let submit = ixs::submit_result(
             signer.pubkey(),
             owner.pubkey(),
             job_key,
             pda::market(0),
-            [1; 32],
-            String::new(),
-            usage,
+            ake_tests::result_of(1),
+            ixs::AfterSubmit::StayIdle,
         );
         let mut job = chain.job(&job_key).await.unwrap();
         job.state = ake_market::state::JobState::Submitted;

@@ -412,19 +412,15 @@ async fn usage_above_the_chains_clock_is_refused() {
         MarketError::UsageExceedsClock,
     );
     assert_market_error(chain.submit(&node, &job, 0).await, MarketError::UsageZero);
-    let usage = ake_market::state::UsageReceipt {
-        wall_secs: 100,
-        gpu_secs: 101,
-        energy_mj: 0,
-    };
+    let mut result = ake_tests::result_of(100);
+    result.usage.gpu_secs = 101;
     let ix = ixs::submit_result(
         node.signer.pubkey(),
         node.owner.pubkey(),
         job,
         pda::market(0),
-        [5; 32],
-        "s3://out/frame".into(),
-        usage,
+        result,
+        ixs::AfterSubmit::StayIdle,
     );
     assert_market_error(
         chain.send(&[ix], &[&node.signer]).await,

@@ -1,5 +1,6 @@
 //! ake-market in a real bank with the real SPL Token program.
 
+mod batches;
 mod books;
 mod collateral;
 mod governance;

@@ -190,11 +190,10 @@ async fn node_signers_and_results() {
         node.owner.pubkey(),
         job,
         pda::market(0),
-        [1; 32],
-        String::new(),
-        Default::default(),
+        ake_tests::result_of(1),
+        ixs::AfterSubmit::StayIdle,
     );
-    ix.accounts[1].pubkey = node.account;
+    ix.accounts[2].pubkey = node.account;
     assert_code(
         chain.send(&[ix], &[&stranger]).await,
         anchor_error(anchor_lang::error::ErrorCode::ConstraintSeeds),
@@ -221,14 +220,15 @@ async fn node_signers_and_results() {
     let node2 = chain.node(1, 1_000 * AKE).await;
     chain.node_ready(&node2).await.unwrap();
     let job2 = chain.post_job(&creator, 1, 600).await.unwrap();
+    let mut result = ake_tests::result_of(1);
+    result.output_uri = long_uri;
     let ix = ixs::submit_result(
         node2.signer.pubkey(),
         node2.owner.pubkey(),
         job2,
         pda::market(0),
-        [1; 32],
-        long_uri,
-        Default::default(),
+        result,
+        ixs::AfterSubmit::StayIdle,
     );
     assert_market_error(
         chain.send(&[ix], &[&node2.signer]).await,

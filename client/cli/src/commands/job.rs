@@ -125,7 +125,7 @@ pub fn view(key: &Pubkey, j: &Job) -> JobView {
         state: state_name(j.state).into(),
         image: match &j.spec {
             JobSpec::Inline(s) => Some(s.image.clone()),
-            JobSpec::Remote(_) => None,
+            JobSpec::Remote(_) | JobSpec::Frame(_) => None,
         },
         spec_hash: hex::encode(j.spec_hash),
         gpus: j.gpus,

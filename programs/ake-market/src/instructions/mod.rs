@@ -1,8 +1,10 @@
 pub mod accept_authority;
 pub mod accept_result;
 pub mod apply_change;
+pub mod cancel_batch;
 pub mod cancel_change;
 pub mod cancel_job;
+pub mod close_batch;
 pub mod close_node;
 pub mod close_stake;
 pub mod create_market;
@@ -12,8 +14,10 @@ pub mod expire_dispute;
 pub mod expire_job;
 pub mod finalize_job;
 pub mod initialize;
+pub mod match_frame;
 pub mod node_ready;
 pub mod node_unready;
+pub mod post_batch;
 pub mod post_job;
 pub mod propose_authority;
 pub mod propose_change;
@@ -36,9 +40,13 @@ pub use accept_result::*;
 #[allow(ambiguous_glob_reexports)]
 pub use apply_change::*;
 #[allow(ambiguous_glob_reexports)]
+pub use cancel_batch::*;
+#[allow(ambiguous_glob_reexports)]
 pub use cancel_change::*;
 #[allow(ambiguous_glob_reexports)]
 pub use cancel_job::*;
+#[allow(ambiguous_glob_reexports)]
+pub use close_batch::*;
 #[allow(ambiguous_glob_reexports)]
 pub use close_node::*;
 #[allow(ambiguous_glob_reexports)]
@@ -58,9 +66,13 @@ pub use finalize_job::*;
 #[allow(ambiguous_glob_reexports)]
 pub use initialize::*;
 #[allow(ambiguous_glob_reexports)]
+pub use match_frame::*;
+#[allow(ambiguous_glob_reexports)]
 pub use node_ready::*;
 #[allow(ambiguous_glob_reexports)]
 pub use node_unready::*;
+#[allow(ambiguous_glob_reexports)]
+pub use post_batch::*;
 #[allow(ambiguous_glob_reexports)]
 pub use post_job::*;
 #[allow(ambiguous_glob_reexports)]

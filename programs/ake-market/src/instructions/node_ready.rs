@@ -2,9 +2,8 @@ use anchor_lang::prelude::*;
 
 use crate::constants::{CONFIG_SEED, NODE_SEED, STAKE_SEED};
 use crate::errors::MarketError;
-use crate::events::{JobAssigned, NodeQueued};
-use crate::matching::{assign, must_assign, waiting_node, Assignment, Rules};
-use crate::state::{Config, Job, Market, Node, NodeStatus, Stake};
+use crate::matching::{join_node_queue, must_assign, next_work, queue_lock, take_next, Rules};
+use crate::state::{Batch, Config, Job, Market, Node, NodeStatus, Stake};
 
 #[event_cpi]
 #[derive(Accounts)]
@@ -23,20 +22,28 @@ pub struct NodeReady<'info> {
     pub market: AccountLoader<'info, Market>,
     #[account(mut, seeds = [STAKE_SEED, node.owner.as_ref()], bump = owner_stake.bump)]
     pub owner_stake: Box<Account<'info, Stake>>,
-    /// The best queued job this node can serve, when there is one.
+    /// The best queued job this node can serve, when it is a job.
     #[account(mut, constraint = candidate_job.market == market.key() @ MarketError::AccountMismatch)]
     pub candidate_job: Option<Box<Account<'info, Job>>>,
+    /// The best queued entry, when it is a batch (with `frame_job`).
+    #[account(mut, constraint = candidate_batch.market == market.key() @ MarketError::AccountMismatch)]
+    pub candidate_batch: Option<Box<Account<'info, Batch>>>,
+    /// CHECK: the batch's next frame job address (checked in `take_frame`), created here.
+    #[account(mut)]
+    pub frame_job: Option<UncheckedAccount<'info>>,
+    pub system_program: Option<Program<'info, System>>,
 }
 
-/// Takes the best queued job the node can serve and its owner can cover
-/// (locking that job's collateral), or joins the node queue (locking the
-/// market's stake per GPU for each of its GPUs).
+/// Takes the best queued job (or batch frame) the node can serve and its
+/// owner can cover (locking that job's collateral), or joins the node
+/// queue (locking the market's stake per GPU for each of its GPUs).
 pub fn handler(mut ctx: Context<NodeReady>) -> Result<()> {
     require!(!ctx.accounts.config.paused, MarketError::Paused);
     let now = Clock::get()?.unix_timestamp;
     let rules = Rules::of(&ctx.accounts.config);
     let node_key = ctx.accounts.node.key();
     let market_key = ctx.accounts.market.key();
+    let tier = ctx.accounts.config.tier_of(ctx.accounts.owner_stake.amount);
     let a = &mut ctx.accounts;
     require!(!a.node.suspended, MarketError::NodeSuspended);
     require!(now >= a.node.armable_at, MarketError::NodeCoolingDown);
@@ -47,69 +54,43 @@ pub fn handler(mut ctx: Context<NodeReady>) -> Result<()> {
         market.gpu_required == 0 || a.node.profile.vram_mib > 0,
         MarketError::GpuMarketNeedsGpus
     );
-    let queue_lock = market
-        .min_stake_per_gpu
-        .checked_mul(u64::from(a.node.gpus))
-        .ok_or(MarketError::MathOverflow)?;
     require!(
-        a.owner_stake.free() >= queue_lock,
+        a.owner_stake.free() >= queue_lock(&market, &a.node)?,
         MarketError::InsufficientStake
     );
-    let tier = a.config.tier_of(a.owner_stake.amount);
     a.node.tier = tier;
 
     let best = market.best_job_for(a.node.gpus, a.node.reputation_bps, a.owner_stake.free());
-    let passed = a.candidate_job.as_ref().map(|j| j.key());
-    if must_assign(best, passed)? {
-        let job = a
-            .candidate_job
-            .as_mut()
-            .ok_or(MarketError::MatchCandidateMissing)?;
-        // A job this owner handed back is never its again; the node waits
-        // for the next post instead.
-        if !job.released_by_owner(&a.node.owner) {
-            let job_key = job.key();
-            let assignment = assign(
-                &mut market,
-                job_key,
-                job,
-                node_key,
-                &mut a.node,
-                &mut a.owner_stake,
-                &rules,
-                now,
-            )?;
-            if let Assignment::Assigned {
-                deadline,
-                collateral,
-                release_window_end,
-            } = assignment
-            {
-                market.remove_job(&job_key)?;
-                let attempt = job.attempts;
-                drop(market);
-                emit_cpi!(JobAssigned {
-                    job: job_key,
-                    node: node_key,
-                    deadline,
-                    attempt,
-                    collateral,
-                    release_window_end,
-                });
-                return Ok(());
-            }
+    let next = next_work(&mut a.candidate_job, &mut a.candidate_batch, &a.frame_job)?;
+    let took = if must_assign(best, next.named())? {
+        take_next(
+            &mut market,
+            next,
+            (node_key, &mut a.node, &mut a.owner_stake),
+            &rules,
+            now,
+        )?
+    } else {
+        None
+    };
+    let queued = match took {
+        Some(_) => None,
+        None => Some(join_node_queue(
+            &mut market,
+            market_key,
+            (node_key, &mut a.node, &mut a.owner_stake),
+            tier,
+        )?),
+    };
+    drop(market);
+    if let Some(took) = took {
+        emit_cpi!(took.assigned);
+        if let Some(frame) = took.frame {
+            emit_cpi!(frame);
         }
     }
-    a.owner_stake.lock(queue_lock)?;
-    market.enqueue_node(waiting_node(node_key, &a.node, tier))?;
-    a.node.status = NodeStatus::Queued;
-    a.node.locked_stake = queue_lock;
-    drop(market);
-    emit_cpi!(NodeQueued {
-        node: node_key,
-        market: market_key,
-        tier,
-        locked_stake: queue_lock
-    });
+    if let Some(queued) = queued {
+        emit_cpi!(queued);
+    }
     Ok(())
 }

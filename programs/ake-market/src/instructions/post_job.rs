@@ -61,6 +61,58 @@ pub struct PostJob<'info> {
     pub system_program: Program<'info, System>,
 }
 
+/// What a job (or each frame of a batch) asks for, checked against the market.
+pub struct JobShape {
+    pub gpus: u16,
+    pub max_duration_secs: u32,
+    pub min_reputation_bps: u16,
+}
+
+impl JobShape {
+    pub fn check(&self, market: &Market) -> Result<()> {
+        require!(
+            (1..=market.max_gpus_per_job).contains(&self.gpus)
+                && (1..=market.max_duration_secs).contains(&self.max_duration_secs)
+                && self.min_reputation_bps <= MAX_REPUTATION_BPS,
+            MarketError::InvalidJobShape
+        );
+        Ok(())
+    }
+}
+
+/// Checks `nonce` is the creator's next one and advances its counter
+/// (creating the counter on the creator's first post).
+pub fn next_creator_nonce<'info>(
+    creator: &AccountInfo<'info>,
+    counter: &AccountInfo<'info>,
+    bump: u8,
+    nonce: u64,
+) -> Result<()> {
+    let creator_key = creator.key();
+    let mut record = if is_uncreated(counter) {
+        create_pda(
+            creator,
+            counter,
+            &crate::ID,
+            Creator::SPACE,
+            &[CREATOR_SEED, creator_key.as_ref(), &[bump]],
+        )?;
+        Creator {
+            creator: creator_key,
+            next_nonce: 0,
+            bump,
+        }
+    } else {
+        read_existing::<Creator>(counter, &crate::ID)?
+    };
+    require!(nonce == record.next_nonce, MarketError::NonceMismatch);
+    record.next_nonce = record
+        .next_nonce
+        .checked_add(1)
+        .ok_or(MarketError::MathOverflow)?;
+    write_new(counter, &record)
+}
+
 pub fn handler(mut ctx: Context<PostJob>, args: PostJobArgs) -> Result<()> {
     let a = &mut ctx.accounts;
     let config = &a.config;
@@ -70,23 +122,16 @@ pub fn handler(mut ctx: Context<PostJob>, args: PostJobArgs) -> Result<()> {
     let job_key = a.job.key();
     let creator_key = a.creator.key();
 
-    let (rate, max_gpus, max_duration, fee_micro_usd) = {
+    let (rate, fee_micro_usd) = {
         let m = a.market.load()?;
-        (
-            m.rate_micro_usd,
-            m.max_gpus_per_job,
-            m.max_duration_secs,
-            m.posting_fee_micro_usd,
-        )
+        JobShape {
+            gpus: args.gpus,
+            max_duration_secs: args.max_duration_secs,
+            min_reputation_bps: args.min_reputation_bps,
+        }
+        .check(&m)?;
+        (m.rate_micro_usd, m.posting_fee_micro_usd)
     };
-    require!(
-        (1..=max_gpus).contains(&args.gpus) && (1..=max_duration).contains(&args.max_duration_secs),
-        MarketError::InvalidJobShape
-    );
-    require!(
-        args.min_reputation_bps <= MAX_REPUTATION_BPS,
-        MarketError::InvalidJobShape
-    );
     let (spec_len, spec_hash) = args.spec.validate()?;
 
     let price = read_price(&a.price_update, &config.params.oracle, a.mint.decimals, now)?;
@@ -103,32 +148,13 @@ pub fn handler(mut ctx: Context<PostJob>, args: PostJobArgs) -> Result<()> {
         .ok_or(MarketError::MathOverflow)?;
     require!(total <= args.max_tokens, MarketError::SlippageExceeded);
 
-    // The creator's job counter.
-    let creator_info = a.creator_account.to_account_info();
     let payer = a.creator.to_account_info();
-    let mut creator = if is_uncreated(&creator_info) {
-        let bump = ctx.bumps.creator_account;
-        create_pda(
-            &payer,
-            &creator_info,
-            &crate::ID,
-            Creator::SPACE,
-            &[CREATOR_SEED, creator_key.as_ref(), &[bump]],
-        )?;
-        Creator {
-            creator: creator_key,
-            next_nonce: 0,
-            bump,
-        }
-    } else {
-        read_existing::<Creator>(&creator_info, &crate::ID)?
-    };
-    require!(args.nonce == creator.next_nonce, MarketError::NonceMismatch);
-    creator.next_nonce = creator
-        .next_nonce
-        .checked_add(1)
-        .ok_or(MarketError::MathOverflow)?;
-    write_new(&creator_info, &creator)?;
+    next_creator_nonce(
+        &payer,
+        &a.creator_account.to_account_info(),
+        ctx.bumps.creator_account,
+        args.nonce,
+    )?;
 
     let job_bump = ctx.bumps.job;
     create_pda(

@@ -1,18 +1,23 @@
 use anchor_lang::prelude::*;
 
-use crate::constants::{MAX_URI_LEN, NODE_SEED, STAKE_SEED};
+use crate::constants::NODE_QUEUE_CAPACITY;
+use crate::constants::{CONFIG_SEED, IN_FLIGHT_CAPACITY, MAX_URI_LEN, NODE_SEED, STAKE_SEED};
 use crate::errors::MarketError;
 use crate::events::ResultSubmitted;
+use crate::matching::{join_node_queue, next_work, queue_lock, take_next, Rules, Took};
 use crate::math::result_collateral;
 use crate::settlement::charge_for;
 use crate::state::{
-    Job, JobResult, JobState, Market, Node, NodeStatus, Stake, UsageReceipt, PHASE_SUBMITTED,
+    Batch, Config, Job, JobResult, JobState, Market, Node, NodeStatus, Stake, UsageReceipt,
+    PHASE_SUBMITTED,
 };
 
 #[event_cpi]
 #[derive(Accounts)]
 pub struct SubmitResult<'info> {
     pub node_signer: Signer<'info>,
+    #[account(seeds = [CONFIG_SEED], bump = config.bump)]
+    pub config: Box<Account<'info, Config>>,
     #[account(
         mut,
         seeds = [NODE_SEED, node_signer.key().as_ref()],
@@ -26,6 +31,16 @@ pub struct SubmitResult<'info> {
     pub market: AccountLoader<'info, Market>,
     #[account(mut, seeds = [STAKE_SEED, node.owner.as_ref()], bump = owner_stake.bump)]
     pub owner_stake: Box<Account<'info, Stake>>,
+    /// For the re-arm: the best queued job for this node, when it is a job.
+    #[account(mut, constraint = candidate_job.market == market.key() @ MarketError::AccountMismatch)]
+    pub candidate_job: Option<Box<Account<'info, Job>>>,
+    /// For the re-arm: the best queued entry, when it is a batch (with `frame_job`).
+    #[account(mut, constraint = candidate_batch.market == market.key() @ MarketError::AccountMismatch)]
+    pub candidate_batch: Option<Box<Account<'info, Batch>>>,
+    /// CHECK: the batch's next frame job address (checked before use), created by the re-arm.
+    #[account(mut)]
+    pub frame_job: Option<UncheckedAccount<'info>>,
+    pub system_program: Option<Program<'info, System>>,
 }
 
 /// The assigned node reports its result before the deadline. Usage is
@@ -38,6 +53,7 @@ pub fn handler(
     commitment: [u8; 32],
     output_uri: String,
     usage: UsageReceipt,
+    rearm: bool,
 ) -> Result<()> {
     let now = Clock::get()?.unix_timestamp;
     let a = &mut ctx.accounts;
@@ -86,6 +102,11 @@ pub fn handler(
     });
     a.node.status = NodeStatus::Idle;
     a.node.current_job = Pubkey::default();
+    let rearmed = if rearm {
+        rearm_after_submit(a, now)?
+    } else {
+        Rearmed::No
+    };
     emit_cpi!(ResultSubmitted {
         job: job_key,
         node: node_key,
@@ -95,5 +116,66 @@ pub fn handler(
         collateral_released: released,
         result_collateral: kept,
     });
+    match rearmed {
+        Rearmed::Took(took) => {
+            emit_cpi!(took.assigned);
+            if let Some(frame) = took.frame {
+                emit_cpi!(frame);
+            }
+        }
+        Rearmed::Queued(queued) => emit_cpi!(queued),
+        Rearmed::No => {}
+    }
     Ok(())
+}
+
+enum Rearmed {
+    Took(Took),
+    Queued(crate::events::NodeQueued),
+    No,
+}
+
+/// Best effort, never failing the submit (the daemon rebroadcasts the same
+/// signed bytes, so a stale candidate must not keep them from landing):
+/// the node takes its best queued work when the client named it and it is
+/// still current, joins the node queue when nothing waits for it, and
+/// otherwise stays idle for its daemon's `node_ready`.
+fn rearm_after_submit(a: &mut SubmitResult, now: i64) -> Result<Rearmed> {
+    let rules = Rules::of(&a.config);
+    let node_key = a.node.key();
+    let market_key = a.market.key();
+    let mut market = a.market.load_mut()?;
+    let lock = queue_lock(&market, &a.node)?;
+    if rules.paused
+        || a.node.suspended
+        || now < a.node.armable_at
+        || a.owner_stake.free() < lock
+        || usize::from(market.in_flight_count) >= IN_FLIGHT_CAPACITY
+    {
+        return Ok(Rearmed::No);
+    }
+    let tier = a.config.tier_of(a.owner_stake.amount);
+    let best = market.best_job_for(a.node.gpus, a.node.reputation_bps, a.owner_stake.free());
+    let next = next_work(&mut a.candidate_job, &mut a.candidate_batch, &a.frame_job).ok();
+    let named = next.as_ref().and_then(|n| n.named());
+    let node = (node_key, &mut **a.node, &mut **a.owner_stake);
+    match (best, next) {
+        (Some(best), Some(next)) if named == Some(best) && next.still_current() => {
+            if let Some(took) = take_next(&mut market, next, node, &rules, now)? {
+                return Ok(Rearmed::Took(took));
+            }
+        }
+        (Some(_), _) => return Ok(Rearmed::No),
+        (None, _) => {}
+    }
+    if usize::from(market.node_count) >= NODE_QUEUE_CAPACITY {
+        return Ok(Rearmed::No);
+    }
+    let node = (node_key, &mut **a.node, &mut **a.owner_stake);
+    Ok(Rearmed::Queued(join_node_queue(
+        &mut market,
+        market_key,
+        node,
+        tier,
+    )?))
 }

@@ -194,6 +194,20 @@ pub struct LockedPrice {
 pub enum JobSpec {
     Inline(InlineSpec),
     Remote(RemoteSpec),
+    /// A frame of a batch: the spec is the batch's, with `{frame}` replaced.
+    /// Only the program creates these (never posted directly).
+    Frame(FrameRef),
+}
+
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameRef {
+    pub batch: Pubkey,
+    pub frame: u32,
+}
+
+impl FrameRef {
+    /// Borsh bytes of `JobSpec::Frame`: variant, batch, frame.
+    pub const SPEC_LEN: usize = 1 + 32 + 4;
 }
 
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug, PartialEq, Eq)]
@@ -253,6 +267,7 @@ impl JobSpec {
                 );
                 Ok((bytes.len(), r.sha256))
             }
+            JobSpec::Frame(_) => err!(MarketError::InvalidSpec),
         }
     }
 }

@@ -1,3 +1,4 @@
+pub mod batch;
 pub mod config;
 pub mod creator;
 pub mod job;
@@ -6,6 +7,7 @@ pub mod node;
 pub mod pending_change;
 pub mod stake;
 
+pub use batch::*;
 pub use config::*;
 pub use creator::*;
 pub use job::*;

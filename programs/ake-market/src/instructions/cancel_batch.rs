@@ -1,0 +1,91 @@
+use anchor_lang::prelude::*;
+use anchor_spl::token::{Mint, Token, TokenAccount};
+
+use crate::constants::CONFIG_SEED;
+use crate::errors::MarketError;
+use crate::events::BatchCancelled;
+use crate::state::{Batch, Config, Market};
+use crate::vaults::Vault;
+
+#[event_cpi]
+#[derive(Accounts)]
+pub struct CancelBatch<'info> {
+    /// The creator at any time; anyone (the crank) once the batch is stale.
+    pub caller: Signer<'info>,
+    #[account(seeds = [CONFIG_SEED], bump = config.bump)]
+    pub config: Box<Account<'info, Config>>,
+    /// CHECK: the batch's creator: gets the rent reserved for the refunded frames.
+    #[account(mut, address = batch.creator @ MarketError::AccountMismatch)]
+    pub creator: UncheckedAccount<'info>,
+    #[account(mut, has_one = market @ MarketError::AccountMismatch)]
+    pub batch: Box<Account<'info, Batch>>,
+    #[account(mut)]
+    pub market: AccountLoader<'info, Market>,
+    #[account(mut, address = market.load()?.escrow_vault @ MarketError::AccountMismatch)]
+    pub escrow_vault: Box<Account<'info, TokenAccount>>,
+    #[account(address = escrow_vault.mint @ MarketError::WrongMint)]
+    pub mint: Box<Account<'info, Mint>>,
+    #[account(mut, token::mint = mint, constraint = creator_token.owner == batch.creator @ MarketError::WrongTokenOwner)]
+    pub creator_token: Box<Account<'info, TokenAccount>>,
+    pub token_program: Program<'info, Token>,
+}
+
+/// Refunds the frames not handed out yet (escrow and their reserved rent)
+/// and takes the batch out of the queue; frames already handed out run to
+/// settlement as usual. The creator may do it at any time, even while
+/// paused; anyone may once the batch has handed out no frame for longer
+/// than the market's `max_queue_secs` (counted from the end of the last
+/// pause, and never while paused), as for a stale job.
+pub fn handler(mut ctx: Context<CancelBatch>) -> Result<()> {
+    let now = Clock::get()?.unix_timestamp;
+    let a = &mut ctx.accounts;
+    let frames = a.batch.frames_waiting();
+    require!(frames > 0, MarketError::BatchHasNoFramesWaiting);
+    let market_key = a.market.key();
+    let mut market = a.market.load_mut()?;
+    let stale = a.caller.key() != a.batch.creator;
+    if stale {
+        require!(!a.config.paused, MarketError::Paused);
+        let waited = now.saturating_sub(a.batch.queued_at.max(a.config.unpaused_at));
+        require!(
+            waited > i64::from(market.max_queue_secs),
+            MarketError::BatchNotStale
+        );
+    }
+    market.remove_job(&a.batch.key())?;
+    let refund = a
+        .batch
+        .escrow_per_frame
+        .checked_mul(u64::from(frames))
+        .ok_or(MarketError::MathOverflow)?;
+    Vault::escrow(
+        &market_key,
+        market.escrow_bump,
+        a.escrow_vault.to_account_info(),
+        a.mint.to_account_info(),
+        a.mint.decimals,
+    )
+    .pay_out(&a.creator_token.to_account_info(), refund)?;
+    market.open_escrow = market
+        .open_escrow
+        .checked_sub(refund)
+        .ok_or(MarketError::MathOverflow)?;
+    drop(market);
+    let rent_returned = a
+        .batch
+        .frame_rent
+        .checked_mul(u64::from(frames))
+        .ok_or(MarketError::MathOverflow)?;
+    a.batch.sub_lamports(rent_returned)?;
+    a.creator.add_lamports(rent_returned)?;
+    a.batch.cancelled = true;
+    let batch = a.batch.key();
+    emit_cpi!(BatchCancelled {
+        batch,
+        frames_refunded: frames,
+        refund,
+        rent_returned,
+        stale,
+    });
+    Ok(())
+}

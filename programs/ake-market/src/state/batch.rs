@@ -1,0 +1,130 @@
+use anchor_lang::prelude::*;
+
+use crate::state::{FrameRef, Job, JobSpec, JobState, LockedPrice, SlaTerms};
+
+/// A batch of frames sharing one spec, PDA `["batch", creator, nonce (u64 LE)]`.
+///
+/// The spec and the escrow are held once; the batch waits in the job queue
+/// as one entry and hands its frames out in order. A frame's job account,
+/// PDA `["frame", batch, frame (u32 LE)]`, is created when a node takes it
+/// (its rent comes out of the reserve the creator deposited here) and from
+/// then on lives and settles like any job, its rent going back to the
+/// creator. Once every frame was handed out (or the rest cancelled) and
+/// every frame's job has settled, `close_batch` returns this account's rent.
+#[account]
+#[derive(Debug)]
+pub struct Batch {
+    pub creator: Pubkey,
+    pub nonce: u64,
+    pub market: Pubkey,
+    /// The shared spec; `{frame}` in its command and env is the frame number.
+    pub spec: JobSpec,
+    pub spec_hash: [u8; 32],
+    pub gpus: u16,
+    pub max_duration_secs: u32,
+    pub min_reputation_bps: u16,
+    /// The market rate when posted, micro-USD per GPU-second.
+    pub rate_micro_usd: u64,
+    /// Per frame.
+    pub max_charge_micro_usd: u64,
+    /// Tokens in the market's escrow vault for each frame not yet handed out.
+    pub escrow_per_frame: u64,
+    pub price: LockedPrice,
+    pub tier: u8,
+    pub first_frame: u32,
+    pub frame_count: u32,
+    /// Frames handed out so far, in order: the next is `first_frame + handed_out`.
+    pub handed_out: u32,
+    /// The frames not handed out were refunded; no more will be.
+    pub cancelled: bool,
+    /// Frames whose job account `close_batch` has seen closed (in order).
+    pub frames_closed: u32,
+    /// Lamports reserved per frame for its job account's rent.
+    pub frame_rent: u64,
+    pub posted_at: i64,
+    /// When the batch joined the queue or last handed a frame out: past the
+    /// market's `max_queue_secs` anyone may refund the rest.
+    pub queued_at: i64,
+    pub bump: u8,
+}
+
+impl Batch {
+    /// Bytes of a batch whose borsh spec takes `spec_len` bytes.
+    pub fn space_for(spec_len: usize) -> usize {
+        8 + 32 + 8 + 32 // discriminator, creator, nonce, market
+            + spec_len
+            + 32 + 2 + 4 + 2 // spec hash, gpus, duration, min reputation
+            + 8 + 8 + 8 // rate, max charge, escrow per frame
+            + LockedPrice::INIT_SPACE
+            + 1 + 4 + 4 + 4 + 1 + 4 // tier, first, count, handed out, cancelled, closed
+            + 8 + 8 + 8 // frame rent, posted at, queued at
+            + 1 // bump
+    }
+
+    /// Bytes of a frame's job account (its spec is a reference to the batch).
+    pub fn frame_job_space() -> usize {
+        Job::space_for(FrameRef::SPEC_LEN)
+    }
+
+    /// The frames still waiting to be handed out.
+    pub fn frames_waiting(&self) -> u32 {
+        if self.cancelled {
+            0
+        } else {
+            self.frame_count - self.handed_out
+        }
+    }
+
+    /// The frame number handed out next.
+    pub fn next_frame(&self) -> u32 {
+        self.first_frame + self.handed_out
+    }
+
+    /// Frames that exist or will: all of them, or those handed out before a cancel.
+    pub fn frames_total(&self) -> u32 {
+        if self.cancelled {
+            self.handed_out
+        } else {
+            self.frame_count
+        }
+    }
+
+    /// The job of frame `frame`, queued as of `now`, to be assigned at once.
+    pub fn frame_job(&self, batch: Pubkey, frame: u32, bump: u8, now: i64) -> Job {
+        Job {
+            creator: self.creator,
+            nonce: self.nonce,
+            market: self.market,
+            spec: JobSpec::Frame(FrameRef { batch, frame }),
+            spec_hash: self.spec_hash,
+            gpus: self.gpus,
+            max_duration_secs: self.max_duration_secs,
+            min_reputation_bps: self.min_reputation_bps,
+            rate_micro_usd: self.rate_micro_usd,
+            max_charge_micro_usd: self.max_charge_micro_usd,
+            escrow: self.escrow_per_frame,
+            price: self.price,
+            tier: self.tier,
+            state: JobState::Queued,
+            attempts: 0,
+            expiries: 0,
+            releases: 0,
+            released_by: Default::default(),
+            last_release: None,
+            posted_at: self.posted_at,
+            queued_at: now,
+            assigned_at: 0,
+            deadline: 0,
+            submitted_at: 0,
+            node: Pubkey::default(),
+            node_owner: Pubkey::default(),
+            collateral: 0,
+            terms: SlaTerms::default(),
+            posting_fee: 0,
+            bond: 0,
+            disputed_at: 0,
+            result: None,
+            bump,
+        }
+    }
+}

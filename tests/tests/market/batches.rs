@@ -1,0 +1,442 @@
+//! Batches: many frames under one spec, one escrow deposit, one posting fee
+//! and one queue entry; frames handed out in order, their job accounts
+//! created lazily from the batch's rent reserve; a submit that re-arms the
+//! node in the same instruction and can never be failed by a stale read.
+
+use ake_market::errors::MarketError;
+use ake_market::state::{Batch, JobSpec, JobState, Node, NodeStatus};
+use ake_sdk::{instructions as ixs, pda};
+use ake_tests::*;
+use solana_sdk::pubkey::Pubkey;
+use solana_sdk::signer::Signer;
+
+async fn status(chain: &mut Chain, node: &TestNode) -> (NodeStatus, Pubkey) {
+    let n: Node = chain.account(&node.account).await.unwrap();
+    (n.status, n.current_job)
+}
+
+async fn batch(chain: &mut Chain, key: &Pubkey) -> Batch {
+    chain.batch(key).await.expect("batch")
+}
+
+/// A node past its first-arm cooldown.
+async fn ready_node(chain: &mut Chain) -> TestNode {
+    chain.node(1, 1_000 * AKE).await
+}
+
+#[tokio::test]
+async fn a_240_frame_batch_is_one_post_and_one_queue_entry_and_frames_go_out_in_order() {
+    let mut chain = Chain::start().await;
+    let creator = chain.user(100_000 * AKE).await;
+    let supply = chain.supply().await;
+    let sol_before = chain.lamports(&creator.pubkey()).await;
+    let batch_key = chain.post_batch(&creator, 1, 240).await.unwrap();
+    let b = batch(&mut chain, &batch_key).await;
+    let fee = creator_paid(&mut chain, &creator).await - 240 * b.escrow_per_frame;
+    // One fee for the whole batch, burned at posting; the escrow of every frame held.
+    assert_eq!(chain.supply().await, supply - fee);
+    assert!(fee > 0);
+    assert_eq!(chain.escrow_balance().await, 240 * b.escrow_per_frame);
+    let market = chain.market(0).await;
+    assert_eq!(
+        market.queued_jobs().len(),
+        1,
+        "one queue entry for 240 frames"
+    );
+    assert_eq!(market.open_escrow, 240 * b.escrow_per_frame);
+    // The creator deposited the batch's rent and every frame's.
+    let reserve = chain.lamports(&batch_key).await;
+    let counter = chain.lamports(&pda::creator(&creator.pubkey())).await;
+    assert_eq!(
+        sol_before - chain.lamports(&creator.pubkey()).await,
+        reserve + counter
+    );
+    assert_eq!(b.frames_waiting(), 240);
+
+    // Two nodes arm: each takes the next frame, in order.
+    let a = ready_node(&mut chain).await;
+    let c = ready_node(&mut chain).await;
+    chain.node_ready(&a).await.unwrap();
+    chain.node_ready(&c).await.unwrap();
+    let f1 = pda::frame_job(&batch_key, 1);
+    let f2 = pda::frame_job(&batch_key, 2);
+    assert_eq!(status(&mut chain, &a).await, (NodeStatus::Busy, f1));
+    assert_eq!(status(&mut chain, &c).await, (NodeStatus::Busy, f2));
+    let j1 = chain.job(&f1).await.unwrap();
+    assert_eq!(
+        j1.spec,
+        JobSpec::Frame(ake_market::state::FrameRef {
+            batch: batch_key,
+            frame: 1
+        })
+    );
+    assert_eq!(j1.spec_hash, b.spec_hash);
+    assert_eq!(j1.escrow, b.escrow_per_frame);
+    assert_eq!(j1.state, JobState::Assigned);
+    assert_eq!(j1.posting_fee, 0);
+    assert_eq!(
+        chain.lamports(&batch_key).await,
+        reserve - 2 * b.frame_rent,
+        "each frame's rent came out of the batch's reserve"
+    );
+    assert_eq!(batch(&mut chain, &batch_key).await.frames_waiting(), 238);
+
+    // A submits and, in the same instruction, takes frame 3.
+    chain.advance(10).await;
+    chain.submit_and_rearm(&a, &f1, 10).await.unwrap();
+    let f3 = pda::frame_job(&batch_key, 3);
+    assert_eq!(status(&mut chain, &a).await, (NodeStatus::Busy, f3));
+    assert_eq!(chain.job(&f1).await.unwrap().state, JobState::Submitted);
+
+    // Frame 1 settles after its window: its rent goes back to the creator.
+    chain.advance(3_601).await;
+    let sol = chain.lamports(&creator.pubkey()).await;
+    chain.finalize(creator.token, &f1).await.unwrap();
+    assert!(chain.job(&f1).await.is_none());
+    assert_eq!(chain.lamports(&creator.pubkey()).await, sol + b.frame_rent);
+}
+
+/// What the creator's token account paid since it was funded with 100,000 AKE.
+async fn creator_paid(chain: &mut Chain, creator: &User) -> u64 {
+    100_000 * AKE - chain.balance(&creator.token).await
+}
+
+#[tokio::test]
+async fn a_node_waiting_before_the_post_gets_a_frame_from_anyone_s_match_frame() {
+    let mut chain = Chain::start().await;
+    let creator = chain.user(100_000 * AKE).await;
+    let stranger = chain.user(0).await;
+    let first = ready_node(&mut chain).await;
+    let second = ready_node(&mut chain).await;
+    chain.node_ready(&first).await.unwrap();
+    chain.node_ready(&second).await.unwrap();
+    let batch_key = chain.post_batch(&creator, 10, 3).await.unwrap();
+    // Posting never matches: both nodes still wait, the batch waits.
+    assert_eq!(status(&mut chain, &first).await.0, NodeStatus::Queued);
+    assert_eq!(chain.market(0).await.queued_jobs().len(), 1);
+
+    // Naming a node that is not the best is refused.
+    let b = batch(&mut chain, &batch_key).await;
+    let wrong = ixs::match_frame(
+        stranger.pubkey(),
+        pda::market(0),
+        batch_key,
+        b.next_frame(),
+        ixs::Candidate {
+            node: second.account,
+            owner: second.owner.pubkey(),
+        },
+    );
+    assert_market_error(
+        chain.send(&[wrong], &[&stranger.key]).await,
+        MarketError::WrongMatchCandidate,
+    );
+    // Naming a frame that is not the next is refused.
+    let skip = ixs::match_frame(
+        stranger.pubkey(),
+        pda::market(0),
+        batch_key,
+        b.next_frame() + 1,
+        ixs::Candidate {
+            node: first.account,
+            owner: first.owner.pubkey(),
+        },
+    );
+    assert_market_error(
+        chain.send(&[skip], &[&stranger.key]).await,
+        MarketError::FrameTaken,
+    );
+
+    let stranger_sol = chain.lamports(&stranger.pubkey()).await;
+    let f10 = chain.match_frame(&stranger, &batch_key).await.unwrap();
+    let f11 = chain.match_frame(&stranger, &batch_key).await.unwrap();
+    assert_eq!(status(&mut chain, &first).await, (NodeStatus::Busy, f10));
+    assert_eq!(status(&mut chain, &second).await, (NodeStatus::Busy, f11));
+    assert_eq!(
+        chain.lamports(&stranger.pubkey()).await,
+        stranger_sol,
+        "the matcher pays nothing (the batch's reserve funds the frames)"
+    );
+    // No node waits now: a match is refused with a reason.
+    let none_waiting = ixs::match_frame(
+        stranger.pubkey(),
+        pda::market(0),
+        batch_key,
+        12,
+        ixs::Candidate {
+            node: first.account,
+            owner: first.owner.pubkey(),
+        },
+    );
+    assert_market_error(
+        chain
+            .send(std::slice::from_ref(&none_waiting), &[&stranger.key])
+            .await,
+        MarketError::NoNodeForBatch,
+    );
+    // The last frame goes with the batch's queue entry.
+    let third = ready_node(&mut chain).await;
+    chain.node_ready(&third).await.unwrap();
+    let f12 = pda::frame_job(&batch_key, 12);
+    assert_eq!(status(&mut chain, &third).await, (NodeStatus::Busy, f12));
+    assert!(chain.market(0).await.queued_jobs().is_empty());
+    assert_market_error(
+        chain.send(&[none_waiting], &[&stranger.key]).await,
+        MarketError::BatchHasNoFramesWaiting,
+    );
+}
+
+#[tokio::test]
+async fn a_stale_rearm_never_fails_the_submit() {
+    let mut chain = Chain::start().await;
+    let creator = chain.user(100_000 * AKE).await;
+    let a = ready_node(&mut chain).await;
+    let b = ready_node(&mut chain).await;
+    let late = ready_node(&mut chain).await;
+    let batch_key = chain.post_batch(&creator, 1, 3).await.unwrap();
+    chain.node_ready(&a).await.unwrap();
+    chain.node_ready(&b).await.unwrap();
+    let f1 = pda::frame_job(&batch_key, 1);
+    chain.advance(10).await;
+    // A's daemon reads frame 3 as its next work and signs...
+    let stale = chain.next_work_for(&a).await;
+    assert_eq!(
+        stale,
+        Some(ixs::NextWork::Frame {
+            batch: batch_key,
+            frame_job: pda::frame_job(&batch_key, 3)
+        })
+    );
+    // ...but another node takes frame 3 first, and a single job is posted.
+    chain.node_ready(&late).await.unwrap();
+    let job = chain.post_job(&creator, 1, 600).await.unwrap();
+    chain
+        .submit_then(&a, &f1, 10, ixs::AfterSubmit::Rearm(stale))
+        .await
+        .unwrap();
+    // The submit landed; the stale pick left A idle (the job still waits
+    // for A's node_ready, which names it).
+    assert_eq!(chain.job(&f1).await.unwrap().state, JobState::Submitted);
+    assert_eq!(status(&mut chain, &a).await.0, NodeStatus::Idle);
+    assert_eq!(chain.job(&job).await.unwrap().state, JobState::Queued);
+    chain.node_ready(&a).await.unwrap();
+    assert_eq!(status(&mut chain, &a).await, (NodeStatus::Busy, job));
+
+    // With nothing waiting, a submit puts the node back in the queue.
+    let f2 = pda::frame_job(&batch_key, 2);
+    chain.submit_and_rearm(&b, &f2, 10).await.unwrap();
+    assert_eq!(status(&mut chain, &b).await.0, NodeStatus::Queued);
+    // And a submit that names nothing while work waits leaves it idle.
+    let next = chain.post_job(&creator, 1, 600).await.unwrap();
+    assert_eq!(chain.job(&next).await.unwrap().state, JobState::Assigned);
+    chain.advance(10).await;
+    let f3 = pda::frame_job(&batch_key, 3);
+    let waiting = chain.post_job(&creator, 1, 600).await.unwrap();
+    chain
+        .submit_then(&late, &f3, 10, ixs::AfterSubmit::Rearm(None))
+        .await
+        .unwrap();
+    assert_eq!(status(&mut chain, &late).await.0, NodeStatus::Idle);
+    assert_eq!(chain.job(&waiting).await.unwrap().state, JobState::Queued);
+}
+
+#[tokio::test]
+async fn cancel_refunds_the_frames_not_handed_out_and_close_returns_every_lamport() {
+    let mut chain = Chain::start().await;
+    let creator = chain.user(100_000 * AKE).await;
+    let stranger = chain.user(0).await;
+    let sol_before = chain.lamports(&creator.pubkey()).await;
+    let batch_key = chain.post_batch(&creator, 1, 5).await.unwrap();
+    let b = batch(&mut chain, &batch_key).await;
+    let paid = creator_paid(&mut chain, &creator).await;
+    let fee = paid - 5 * b.escrow_per_frame;
+    let node = ready_node(&mut chain).await;
+    chain.node_ready(&node).await.unwrap();
+    let f1 = pda::frame_job(&batch_key, 1);
+    let keys = chain.batch_keys(&batch_key, &creator);
+
+    // A stranger cannot cancel before the batch is stale; nor close it.
+    assert_market_error(
+        chain
+            .send(
+                &[ixs::cancel_batch(stranger.pubkey(), &keys)],
+                &[&stranger.key],
+            )
+            .await,
+        MarketError::BatchNotStale,
+    );
+    let close = ixs::close_batch(batch_key, creator.pubkey(), &[f1]);
+    assert_market_error(
+        chain.send(std::slice::from_ref(&close), &[]).await,
+        MarketError::BatchNotFinished,
+    );
+    // The creator cancels: 4 frames' escrow and rent come back at once.
+    chain
+        .send_ok(
+            &[ixs::cancel_batch(creator.pubkey(), &keys)],
+            &[&creator.key],
+        )
+        .await;
+    assert_eq!(
+        creator_paid(&mut chain, &creator).await,
+        fee + b.escrow_per_frame
+    );
+    assert!(chain.market(0).await.queued_jobs().is_empty());
+    assert_market_error(
+        chain
+            .send(
+                &[ixs::cancel_batch(creator.pubkey(), &keys)],
+                &[&creator.key],
+            )
+            .await,
+        MarketError::BatchHasNoFramesWaiting,
+    );
+    // Frame 1 still runs and reads the batch: it cannot close yet.
+    assert_market_error(
+        chain.send(std::slice::from_ref(&close), &[]).await,
+        MarketError::BatchNotFinished,
+    );
+    chain.advance(10).await;
+    chain.submit(&node, &f1, 10).await.unwrap();
+    chain.advance(3_601).await;
+    chain.finalize(creator.token, &f1).await.unwrap();
+    // A forged frame list is refused; the right one closes the batch.
+    let forged = ixs::close_batch(batch_key, creator.pubkey(), &[Pubkey::new_unique()]);
+    assert_market_error(
+        chain.send(&[forged], &[]).await,
+        MarketError::AccountMismatch,
+    );
+    chain.send_ok(&[close], &[]).await;
+    assert!(chain.raw_account(&batch_key).await.is_none());
+    // Every lamport the creator deposited came back, but the nonce
+    // counter's rent (that account stays, as for any creator).
+    let counter = chain.lamports(&pda::creator(&creator.pubkey())).await;
+    assert_eq!(
+        chain.lamports(&creator.pubkey()).await,
+        sol_before - counter
+    );
+    // Tokens: the fee and frame 1's charge (10 s), nothing else.
+    let charge = creator_paid(&mut chain, &creator).await - fee;
+    assert!(charge > 0 && charge < b.escrow_per_frame, "{charge}");
+    assert_eq!(chain.escrow_balance().await, 0);
+    assert_eq!(chain.market(0).await.open_escrow, 0);
+}
+
+#[tokio::test]
+async fn anyone_refunds_a_stale_batch_but_never_while_paused() {
+    let mut chain = Chain::start().await;
+    let creator = chain.user(100_000 * AKE).await;
+    let stranger = chain.user(0).await;
+    let batch_key = chain.post_batch(&creator, 1, 4).await.unwrap();
+    let b = batch(&mut chain, &batch_key).await;
+    let keys = chain.batch_keys(&batch_key, &creator);
+    let cancel = ixs::cancel_batch(stranger.pubkey(), &keys);
+    chain.advance(i64::from(MAX_QUEUE_SECS)).await;
+    assert_market_error(
+        chain
+            .send(std::slice::from_ref(&cancel), &[&stranger.key])
+            .await,
+        MarketError::BatchNotStale,
+    );
+    chain.advance(1).await;
+    let admin = chain.admin.insecure_clone();
+    chain
+        .send_ok(&[ixs::set_paused(admin.pubkey(), true)], &[&admin])
+        .await;
+    assert_market_error(
+        chain
+            .send(std::slice::from_ref(&cancel), &[&stranger.key])
+            .await,
+        MarketError::Paused,
+    );
+    chain
+        .send_ok(&[ixs::set_paused(admin.pubkey(), false)], &[&admin])
+        .await;
+    // The wait counts again from the end of the pause.
+    assert_market_error(
+        chain
+            .send(std::slice::from_ref(&cancel), &[&stranger.key])
+            .await,
+        MarketError::BatchNotStale,
+    );
+    chain.advance(i64::from(MAX_QUEUE_SECS) + 1).await;
+    let held = chain.balance(&creator.token).await;
+    chain.send_ok(&[cancel], &[&stranger.key]).await;
+    assert_eq!(
+        chain.balance(&creator.token).await,
+        held + 4 * b.escrow_per_frame
+    );
+    assert_eq!(chain.balance(&stranger.token).await, 0, "no bounty");
+    // Nothing was handed out: it closes at once with no frames to show.
+    chain
+        .send_ok(&[ixs::close_batch(batch_key, creator.pubkey(), &[])], &[])
+        .await;
+    assert!(chain.raw_account(&batch_key).await.is_none());
+}
+
+#[tokio::test]
+async fn bad_batches_are_refused_before_anything_is_taken() {
+    let mut chain = Chain::start().await;
+    let creator = chain.user(100_000 * AKE).await;
+    let nonce = chain.next_nonce(&creator.pubkey()).await;
+    for (first, count) in [(1, 0), (1, 10_001), (u32::MAX, 2)] {
+        let args = chain.batch_args(nonce, first, count);
+        assert_market_error(
+            chain.post_batch_with(&creator, args).await.map(|_| ()),
+            MarketError::InvalidFrameRange,
+        );
+    }
+    let mut args = chain.batch_args(nonce, 1, 2);
+    args.spec = JobSpec::Frame(ake_market::state::FrameRef {
+        batch: Pubkey::new_unique(),
+        frame: 1,
+    });
+    assert_market_error(
+        chain.post_batch_with(&creator, args).await.map(|_| ()),
+        MarketError::InvalidSpec,
+    );
+    // Nor can a job claim to be a frame of someone's batch.
+    let mut job = chain.post_args(nonce, 1, 600);
+    job.spec = JobSpec::Frame(ake_market::state::FrameRef {
+        batch: Pubkey::new_unique(),
+        frame: 1,
+    });
+    assert_market_error(
+        chain.post_job_with(&creator, job).await.map(|_| ()),
+        MarketError::InvalidSpec,
+    );
+    let mut args = chain.batch_args(nonce, 1, 3);
+    args.max_tokens = 1;
+    assert_market_error(
+        chain.post_batch_with(&creator, args).await.map(|_| ()),
+        MarketError::SlippageExceeded,
+    );
+    assert_eq!(chain.balance(&creator.token).await, 100_000 * AKE);
+    assert_eq!(chain.next_nonce(&creator.pubkey()).await, nonce);
+}
+
+#[tokio::test]
+async fn an_expired_frame_goes_back_in_line_and_another_node_finishes_it() {
+    let mut chain = Chain::start().await;
+    let creator = chain.user(100_000 * AKE).await;
+    let batch_key = chain.post_batch(&creator, 1, 1).await.unwrap();
+    let slow = ready_node(&mut chain).await;
+    chain.node_ready(&slow).await.unwrap();
+    let f1 = pda::frame_job(&batch_key, 1);
+    chain.advance(600 + 600 + 1).await;
+    chain.expire(creator.token, &f1).await.unwrap();
+    let j = chain.job(&f1).await.unwrap();
+    assert_eq!(j.state, JobState::Queued);
+    assert_eq!(j.expiries, 1);
+    let other = ready_node(&mut chain).await;
+    chain.node_ready(&other).await.unwrap();
+    assert_eq!(status(&mut chain, &other).await, (NodeStatus::Busy, f1));
+    chain.advance(10).await;
+    chain.submit(&other, &f1, 10).await.unwrap();
+    chain.advance(3_601).await;
+    chain.finalize(creator.token, &f1).await.unwrap();
+    chain
+        .send_ok(&[ixs::close_batch(batch_key, creator.pubkey(), &[f1])], &[])
+        .await;
+    assert!(chain.raw_account(&batch_key).await.is_none());
+}
