@@ -59,10 +59,38 @@ pub struct CrankWork {
     pub disputes_to_expire: Vec<String>,
     /// Jobs queued longer than their market's `max_queue_secs`.
     pub stale_jobs_to_refund: Vec<String>,
+    /// Batches that handed out no frame for longer than `max_queue_secs`.
+    pub stale_batches_to_cancel: Vec<String>,
+    /// Batches with frames waiting while a node that can take them waits.
+    pub batches_to_match: Vec<String>,
 }
 
 pub struct Protocol {
     pub chain: Arc<dyn Chain>,
+}
+
+/// Frame accounts one close_batch names (each 32 bytes of a 1,232-byte transaction).
+pub const CLOSE_BATCH_FRAMES_PER_TX: usize = 24;
+
+/// One frame of a batch.
+#[derive(Debug, Clone)]
+pub struct FrameStatus {
+    pub frame: u32,
+    /// Its job account's address (exists from hand-out to settlement).
+    pub job: Pubkey,
+    pub state: FrameState,
+}
+
+#[derive(Debug, Clone)]
+pub enum FrameState {
+    /// Not handed out yet.
+    Waiting,
+    /// Refunded before it was handed out.
+    Cancelled,
+    /// Handed out and not settled: its job.
+    Open(Box<Job>),
+    /// Handed out and settled (its job account closed).
+    Settled,
 }
 
 pub fn associated_token(owner: &Pubkey, mint: &Pubkey) -> Pubkey {
@@ -681,19 +709,19 @@ impl Protocol {
                 };
                 list.push(e.job.to_string());
             }
-            self.stale_jobs(&market, now, &mut work.stale_jobs_to_refund)
-                .await?;
+            self.queued_work(&market, now, &mut work).await?;
         }
         Ok(work)
     }
 
-    /// The market's queued jobs that waited past `max_queue_secs` (the
-    /// queue entry has no clock, so their accounts are read in one call).
-    async fn stale_jobs(
+    /// The market's queued jobs and batches that waited past
+    /// `max_queue_secs`, and batches a waiting node could take frames of
+    /// (the queue entry has no clock, so their accounts are read in one call).
+    async fn queued_work(
         &self,
         market: &Market,
         now: i64,
-        out: &mut Vec<String>,
+        out: &mut CrankWork,
     ) -> Result<(), ProtocolError> {
         let keys: Vec<Pubkey> = market.queued_jobs().iter().map(|e| e.key).collect();
         if keys.is_empty() {
@@ -701,14 +729,93 @@ impl Protocol {
         }
         let max_wait = i64::from(market.max_queue_secs);
         for (key, account) in keys.iter().zip(self.chain.accounts(&keys).await?) {
-            let job = account
-                .filter(|a| a.owner == ake_market::ID)
-                .and_then(|a| decode::<Job>(&a.data).ok());
-            if job.is_some_and(|j| now.saturating_sub(j.queued_at) > max_wait) {
-                out.push(key.to_string());
+            let Some(account) = account.filter(|a| a.owner == ake_market::ID) else {
+                continue;
+            };
+            if let Ok(job) = decode::<Job>(&account.data) {
+                if now.saturating_sub(job.queued_at) > max_wait {
+                    out.stale_jobs_to_refund.push(key.to_string());
+                }
+            } else if let Ok(batch) = decode::<Batch>(&account.data) {
+                if now.saturating_sub(batch.queued_at) > max_wait {
+                    out.stale_batches_to_cancel.push(key.to_string());
+                } else if market
+                    .best_node_for(batch.gpus, batch.min_reputation_bps, &[])
+                    .is_some()
+                {
+                    out.batches_to_match.push(key.to_string());
+                }
             }
         }
         Ok(())
+    }
+
+    /// The keys `cancel_batch` and `close_batch` need for `batch`; the
+    /// refund goes to the creator's associated token account.
+    pub async fn batch_keys(&self, batch_key: &Pubkey) -> Result<ixs::BatchKeys, ProtocolError> {
+        let batch = self.batch(batch_key).await?.ok_or(ProtocolError::Missing {
+            what: "batch",
+            key: *batch_key,
+        })?;
+        let config = self.config().await?;
+        Ok(ixs::BatchKeys {
+            batch: *batch_key,
+            creator: batch.creator,
+            market: batch.market,
+            mint: config.mint,
+            creator_token: associated_token(&batch.creator, &config.mint),
+        })
+    }
+
+    /// Every frame of `batch_key` in order, with what became of it.
+    pub async fn batch_frames(
+        &self,
+        batch_key: &Pubkey,
+    ) -> Result<(Batch, Vec<FrameStatus>), ProtocolError> {
+        let batch = self.batch(batch_key).await?.ok_or(ProtocolError::Missing {
+            what: "batch",
+            key: *batch_key,
+        })?;
+        let handed_out: Vec<Pubkey> = (0..batch.handed_out)
+            .map(|i| pda::frame_job(batch_key, batch.first_frame + i))
+            .collect();
+        let mut accounts = Vec::with_capacity(handed_out.len());
+        for chunk in handed_out.chunks(100) {
+            accounts.extend(self.chain.accounts(chunk).await?);
+        }
+        let mut frames = Vec::with_capacity(batch.frame_count as usize);
+        for i in 0..batch.frame_count {
+            let frame = batch.first_frame + i;
+            let job = pda::frame_job(batch_key, frame);
+            let state = match accounts.get(i as usize) {
+                Some(account) => match account
+                    .as_ref()
+                    .filter(|a| a.owner == ake_market::ID)
+                    .and_then(|a| decode::<Job>(&a.data).ok())
+                {
+                    Some(open) => FrameState::Open(Box::new(open)),
+                    None => FrameState::Settled,
+                },
+                None if batch.cancelled => FrameState::Cancelled,
+                None => FrameState::Waiting,
+            };
+            frames.push(FrameStatus { frame, job, state });
+        }
+        Ok((batch, frames))
+    }
+
+    /// close_batch for a batch whose frames all settled (as many of them as
+    /// one transaction can name, from where the count stopped).
+    pub async fn close_batch(&self, batch_key: &Pubkey) -> Result<Instruction, ProtocolError> {
+        let (batch, frames) = self.batch_frames(batch_key).await?;
+        let settled: Vec<Pubkey> = frames
+            .iter()
+            .skip(batch.frames_closed as usize)
+            .take_while(|f| matches!(f.state, FrameState::Settled))
+            .take(CLOSE_BATCH_FRAMES_PER_TX)
+            .map(|f| f.job)
+            .collect();
+        Ok(ixs::close_batch(*batch_key, batch.creator, &settled))
     }
 
     /// refund_stale_job for a job queued past its market's limit; the

@@ -212,3 +212,50 @@ pub fn program_of(tx: &Transaction, instruction_index: u8) -> Option<Pubkey> {
         .get(usize::from(ix.program_id_index))
         .copied()
 }
+
+/// The largest serialized transaction a validator accepts.
+pub const PACKET_BYTES: usize = 1232;
+
+/// The compute limit of one transaction.
+pub const MAX_COMPUTE_UNITS: u32 = 1_400_000;
+
+/// Splits `instructions` into consecutive groups that each fit one
+/// transaction paid by `payer` (with the compute-budget instructions
+/// `prepare` adds) and at most `max_per_tx` instructions: the crank's way
+/// of finalizing or expiring several jobs per signature.
+pub fn pack(
+    payer: &Pubkey,
+    instructions: Vec<Instruction>,
+    max_per_tx: usize,
+) -> Vec<Vec<Instruction>> {
+    let mut groups: Vec<Vec<Instruction>> = Vec::new();
+    let mut current: Vec<Instruction> = Vec::new();
+    for ix in instructions {
+        current.push(ix);
+        if current.len() > 1 && (current.len() > max_per_tx || !fits(payer, &current)) {
+            let ix = current.pop().expect("just pushed");
+            groups.push(std::mem::take(&mut current));
+            current.push(ix);
+        }
+    }
+    if !current.is_empty() {
+        groups.push(current);
+    }
+    groups
+}
+
+/// Whether `instructions` (plus a compute limit and price) fit one transaction.
+fn fits(payer: &Pubkey, instructions: &[Instruction]) -> bool {
+    let mut all = vec![
+        ComputeBudgetInstruction::set_compute_unit_limit(MAX_COMPUTE_UNITS),
+        ComputeBudgetInstruction::set_compute_unit_price(1),
+    ];
+    all.extend_from_slice(instructions);
+    let message = solana_sdk::message::Message::new(&all, Some(payer));
+    let signatures = usize::from(message.header.num_required_signatures);
+    let tx = Transaction {
+        signatures: vec![Signature::default(); signatures],
+        message,
+    };
+    bincode::serialized_size(&tx).is_ok_and(|n| n as usize <= PACKET_BYTES)
+}

@@ -6,6 +6,7 @@ mod support;
 use std::sync::Arc;
 
 use ake_sdk::chain::rpc::RpcChain;
+use ake_sdk::chain::Chain as _;
 use ake_sdk::protocol::Protocol;
 use ake_sdk::sender::{send_instructions, Fees};
 use solana_commitment_config::CommitmentConfig;
@@ -602,6 +603,144 @@ async fn admin_unstake_cancel_dispute_and_rearm() {
         net.log().contains("AnchorError"),
         "the logs are kept on stderr"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_is_posted_listed_cancelled_and_closed_from_the_cli() {
+    let net = Net::start();
+    let (_, creator) = net.wallet("creator");
+    let (_, owner) = net.wallet("owner");
+    let (_, hot) = net.wallet("hot");
+    net.json(&["localnet", "faucet", "100"], "creator");
+    net.json(&["localnet", "faucet", "1000"], "owner");
+    net.json(&["stake", "deposit", "400"], "owner");
+    let p = protocol(&net);
+    let token =
+        ake_sdk::protocol::associated_token(&creator.pubkey(), &p.config().await.unwrap().mint);
+    let before = p.token_balance(&token).await.unwrap();
+
+    // 240 frames take one command; `frames` out of range is refused first.
+    let example = repo_root().join("client/examples/render-batch.toml");
+    let text = std::fs::read_to_string(&example).unwrap();
+    let bad = net.dir.path().join("bad-frames.toml");
+    std::fs::write(&bad, text.replace("1-240", "5-1")).unwrap();
+    let err = net.fails(&["job", "post", bad.to_str().unwrap()], "creator");
+    assert!(
+        err.contains("frames") && err.contains("before the first"),
+        "{err}"
+    );
+    // The frames' refundable rent (about 1.6 SOL for 240) is checked before
+    // anything is sent; the faucet's 1 SOL is not enough.
+    let err = net.fails(&["job", "post", example.to_str().unwrap()], "creator");
+    assert!(
+        err.contains("posting 240 frames holds")
+            && err.contains("back to you as each frame settles"),
+        "{err}"
+    );
+    assert_eq!(
+        p.token_balance(&token).await.unwrap(),
+        before,
+        "nothing taken"
+    );
+    let chain = RpcChain::new(&net.url, CommitmentConfig::confirmed());
+    let sol = chain.balance(&creator.pubkey()).await.unwrap();
+    chain
+        .request_airdrop(&creator.pubkey(), 2_000_000_000)
+        .await
+        .unwrap();
+    while chain.balance(&creator.pubkey()).await.unwrap() == sol {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let posted = net.json(&["job", "post", example.to_str().unwrap()], "creator");
+    let batch = posted["batch"].as_str().unwrap().to_string();
+    assert_eq!(posted["frame_count"], 240);
+    let escrow_per_frame = posted["escrow_per_frame"].as_u64().unwrap();
+    let list = net.json(&["job", "list", "--batch", &batch], "creator");
+    assert_eq!(list["frames"].as_array().unwrap().len(), 240);
+    assert_eq!(list["frames"][0]["frame"], 1);
+    assert_eq!(list["frames"][239]["state"], "waiting");
+
+    // A node arms (as the daemon does) and takes frame 1.
+    let hot_path = net.keypair_path("hot");
+    let node = net.json(
+        &[
+            "node",
+            "register",
+            "--signer",
+            hot_path.to_str().unwrap(),
+            "--gpus",
+            "1",
+            "--model",
+            "NVIDIA RTX 4090",
+            "--vram-mib",
+            "24564",
+        ],
+        "owner",
+    )["node"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    chain
+        .request_airdrop(&hot.pubkey(), 1_000_000_000)
+        .await
+        .unwrap();
+    wait_for_balance(&chain, &hot.pubkey()).await;
+    wait_until_armable(&p, &node).await;
+    let ready = p.node_ready(&hot.pubkey()).await.unwrap();
+    send_instructions(p.chain.as_ref(), &hot, &[], &[ready], Fees::default())
+        .await
+        .unwrap();
+    let list = net.json(&["job", "list", "--batch", &batch], "creator");
+    assert_eq!(list["frames"][0]["state"], "assigned");
+    assert_eq!(list["frames"][0]["node"], node);
+    assert_eq!(list["frames_waiting"], 239);
+
+    // The rest is cancelled: 239 frames' escrow back at once.
+    let err = net.fails(&["job", "cancel", &batch], "owner");
+    assert!(err.contains("belongs to"), "{err}");
+    net.json(&["job", "cancel", &batch], "creator");
+    let list = net.json(&["job", "list", "--batch", &batch], "creator");
+    assert_eq!(list["frames"][1]["state"], "cancelled");
+    // Frame 1 still runs: the batch cannot close yet.
+    let err = net.fails(&["job", "close-batch", &batch], "creator");
+    assert!(err.contains("BatchNotFinished"), "{err}");
+
+    // The node submits frame 1 and takes nothing (nothing waits: it queues).
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let frame1: solana_sdk::pubkey::Pubkey =
+        list["frames"][0]["job"].as_str().unwrap().parse().unwrap();
+    let result = ake_sdk::ake_market::state::JobResult {
+        commitment: [3; 32],
+        output_uri: "file:///frame-1".into(),
+        usage: ake_sdk::ake_market::state::UsageReceipt {
+            wall_secs: 1,
+            gpu_secs: 1,
+            energy_mj: 0,
+        },
+    };
+    let submit = ake_sdk::instructions::submit_result(
+        hot.pubkey(),
+        owner.pubkey(),
+        frame1,
+        ake_sdk::pda::market(0),
+        result,
+        ake_sdk::instructions::AfterSubmit::Rearm(None),
+    );
+    send_instructions(p.chain.as_ref(), &hot, &[], &[submit], Fees::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        net.json(&["node", "show", &node], "owner")["status"],
+        "waiting for a job"
+    );
+    net.json(&["job", "accept", &frame1.to_string()], "creator");
+    let closed = net.json(&["job", "close-batch", &batch], "creator");
+    assert_eq!(closed["transactions"], 1);
+    let err = net.fails(&["job", "list", "--batch", &batch], "creator");
+    assert!(err.contains("no batch at"), "{err}");
+    // Tokens: one posting fee and frame 1's charge; every other frame refunded.
+    let spent = before - p.token_balance(&token).await.unwrap();
+    assert!(spent < escrow_per_frame, "{spent}");
 }
 
 /// A new node waits the re-arm cooldown (2 s on localnet) before its first job.

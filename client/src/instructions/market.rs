@@ -1,7 +1,7 @@
 //! Instruction builders for ake-market.
 
 use ake_market::instructions::{MarketArgs, PostBatchArgs, PostJobArgs};
-use ake_market::state::{Change, HardwareProfile, Job, JobResult, Params, ReleaseReason};
+use ake_market::state::{Change, HardwareProfile, Job, JobResult, JobSpec, Params, ReleaseReason};
 use anchor_lang::prelude::Pubkey;
 use anchor_lang::solana_program::instruction::Instruction;
 use anchor_lang::{system_program, InstructionData, ToAccountMetas};
@@ -685,6 +685,10 @@ pub fn release_job(
             candidate_owner_stake: k
                 .candidate_node
                 .and_then(|c| c.owner_stake(Some(job.node_owner))),
+            batch: match &job.spec {
+                JobSpec::Frame(frame) => Some(frame.batch),
+                _ => None,
+            },
             token_program: token::ID,
             event_authority: event_authority(),
             program: PROGRAM,

@@ -214,6 +214,8 @@ pub struct JobReleased {
     /// Escrow returned to the creator when the job ran out of releases.
     pub refund: u64,
     pub posting_fee_burned: u64,
+    /// The job is a frame and this release halted its batch.
+    pub batch_halted: bool,
 }
 
 #[event]

@@ -373,7 +373,7 @@ pub fn frame_job_address(batch: &Pubkey, frame: u32) -> (Pubkey, u8) {
 
 /// Whether `frame_job` is the address of `batch`'s next frame.
 pub fn is_next_frame(batch_key: &Pubkey, batch: &Batch, frame_job: &Pubkey) -> bool {
-    batch.frames_waiting() > 0 && frame_job_address(batch_key, batch.next_frame()).0 == *frame_job
+    batch.in_queue() && frame_job_address(batch_key, batch.next_frame()).0 == *frame_job
 }
 
 /// Hands the batch's next frame to `node` (already out of the node queue):
@@ -388,10 +388,7 @@ pub fn take_frame<'info>(
     rules: &Rules,
     now: i64,
 ) -> Result<HandOut> {
-    require!(
-        batch.frames_waiting() > 0,
-        MarketError::BatchHasNoFramesWaiting
-    );
+    require!(batch.in_queue(), MarketError::BatchHasNoFramesWaiting);
     let batch_key = accounts.batch.key();
     let frame = batch.next_frame();
     let (job_key, bump) = frame_job_address(&batch_key, frame);
@@ -535,6 +532,10 @@ pub fn take_next(
     let Some((batch, accounts)) = next.batch else {
         return err!(MarketError::MatchCandidateMissing);
     };
+    // An owner that handed a frame back gets no more of this batch.
+    if batch.released_by_owner(&node.owner) {
+        return Ok(None);
+    }
     let hand_out = take_frame(
         market,
         batch,

@@ -440,3 +440,120 @@ async fn an_expired_frame_goes_back_in_line_and_another_node_finishes_it() {
         .await;
     assert!(chain.raw_account(&batch_key).await.is_none());
 }
+
+#[tokio::test]
+async fn a_rearm_naming_work_closed_since_signing_still_lands_the_submit() {
+    let mut chain = Chain::start().await;
+    let creator = chain.user(100_000 * AKE).await;
+    let node = ready_node(&mut chain).await;
+    let batch_key = chain.post_batch(&creator, 1, 1).await.unwrap();
+    chain.node_ready(&node).await.unwrap();
+    let job = chain.post_job(&creator, 1, 600).await.unwrap();
+    let named = chain.next_work_for(&node).await;
+    assert_eq!(named, Some(ixs::NextWork::Job(job)));
+    // The named job is cancelled before the submit lands.
+    chain.cancel(&creator, &job).await.unwrap();
+    chain.advance(10).await;
+    let f1 = pda::frame_job(&batch_key, 1);
+    chain
+        .submit_then(&node, &f1, 10, ixs::AfterSubmit::Rearm(named))
+        .await
+        .unwrap();
+    assert_eq!(chain.job(&f1).await.unwrap().state, JobState::Submitted);
+    // Nothing waits now: the node joined the queue.
+    assert_eq!(status(&mut chain, &node).await.0, NodeStatus::Queued);
+}
+
+#[tokio::test]
+async fn an_unrunnable_batch_costs_each_owner_one_release_and_halts_after_three() {
+    use ake_market::state::ReleaseReason;
+    let mut chain = Chain::start().await;
+    let creator = chain.user(100_000 * AKE).await;
+    let stranger = chain.user(0).await;
+    let batch_key = chain.post_batch(&creator, 1, 50).await.unwrap();
+    let b = batch(&mut chain, &batch_key).await;
+    let mut owners = Vec::new();
+    for i in 0..3u32 {
+        let node = ready_node(&mut chain).await;
+        chain.node_ready(&node).await.unwrap();
+        let (state, frame_job) = status(&mut chain, &node).await;
+        assert_eq!(state, NodeStatus::Busy);
+        chain
+            .release(
+                &node,
+                &frame_job,
+                creator.token,
+                ReleaseReason::ImageUnavailable,
+            )
+            .await
+            .unwrap();
+        // The owner's node re-arms: it never gets this batch's frames again
+        // (nor the frame it handed back), so it waits.
+        chain.node_ready(&node).await.unwrap();
+        assert_eq!(status(&mut chain, &node).await.0, NodeStatus::Queued);
+        let after = batch(&mut chain, &batch_key).await;
+        assert_eq!(u32::from(after.releasers), i + 1);
+        assert_eq!(after.halted, i == 2);
+        owners.push(node);
+    }
+    // Halted: out of the queue (only the handed-back frames wait there, as
+    // jobs), no more frames to anyone, and anyone refunds the rest at once.
+    let halted = batch(&mut chain, &batch_key).await;
+    assert!(!halted.in_queue());
+    assert!(!chain
+        .market(0)
+        .await
+        .queued_jobs()
+        .iter()
+        .any(|e| e.key == batch_key));
+    let fresh = ready_node(&mut chain).await;
+    chain.node_ready(&fresh).await.unwrap();
+    let (_, took) = status(&mut chain, &fresh).await;
+    assert_ne!(took, pda::frame_job(&batch_key, halted.next_frame()));
+    let held = chain.balance(&creator.token).await;
+    let keys = chain.batch_keys(&batch_key, &creator);
+    chain
+        .send_ok(
+            &[ixs::cancel_batch(stranger.pubkey(), &keys)],
+            &[&stranger.key],
+        )
+        .await;
+    assert_eq!(
+        chain.balance(&creator.token).await,
+        held + u64::from(halted.frames_waiting()) * b.escrow_per_frame
+    );
+    // Each owner lost nothing: each release was inside its free window.
+    for node in &owners {
+        let stake = chain.stake_of(&node.owner.pubkey()).await;
+        assert_eq!(stake.amount, 1_000 * AKE);
+    }
+}
+
+#[tokio::test]
+async fn match_frame_keeps_the_queue_s_priority_and_never_idles_a_node() {
+    let mut chain = Chain::start().await;
+    let low = chain.user(100_000 * AKE).await;
+    let stranger = chain.user(0).await;
+    let node = ready_node(&mut chain).await;
+    chain.node_ready(&node).await.unwrap();
+    // Two batches wait; the node is best for both, the first is its best.
+    let first = chain.post_batch(&low, 1, 2).await.unwrap();
+    let second = chain.post_batch(&low, 1, 2).await.unwrap();
+    let b = batch(&mut chain, &second).await;
+    let jump = ixs::match_frame(
+        stranger.pubkey(),
+        pda::market(0),
+        second,
+        b.next_frame(),
+        ixs::Candidate {
+            node: node.account,
+            owner: node.owner.pubkey(),
+        },
+    );
+    assert_market_error(
+        chain.send(&[jump], &[&stranger.key]).await,
+        MarketError::WrongMatchCandidate,
+    );
+    chain.match_frame(&stranger, &first).await.unwrap();
+    assert_eq!(status(&mut chain, &node).await.1, pda::frame_job(&first, 1));
+}

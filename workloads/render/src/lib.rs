@@ -136,9 +136,13 @@ fn trace(spheres: &[Sphere], mut origin: V, mut dir: V, rng: &mut Rng) -> V {
     V(0.0, 0.0, 0.0)
 }
 
-/// Renders `width` x `height` with `samples` rays per pixel; RGB bytes, rows top down.
-pub fn render(width: u32, height: u32, samples: u32) -> Vec<u8> {
+/// Renders frame `frame` of the animation (the camera circles sideways
+/// over 240 frames; frame 0 looks straight on) at `width` x `height` with
+/// `samples` rays per pixel; RGB bytes, rows top down.
+pub fn render(width: u32, height: u32, samples: u32, frame: u32) -> Vec<u8> {
     let spheres = scene();
+    let angle = f64::from(frame % 240) / 240.0 * std::f64::consts::TAU;
+    let camera = V(angle.sin() * 0.15, 0.1, 0.6);
     let aspect = f64::from(width) / f64::from(height);
     let mut out = Vec::with_capacity((width * height * 3) as usize);
     for y in 0..height {
@@ -151,7 +155,7 @@ pub fn render(width: u32, height: u32, samples: u32) -> Vec<u8> {
                 let u = (f64::from(x) + rng.next()) / f64::from(width) * 2.0 - 1.0;
                 let v = 1.0 - (f64::from(y) + rng.next()) / f64::from(height) * 2.0;
                 let dir = V(u * aspect * 0.6, v * 0.6, -1.0).norm();
-                color = color.add(trace(&spheres, V(0.0, 0.1, 0.6), dir, &mut rng));
+                color = color.add(trace(&spheres, camera, dir, &mut rng));
             }
             let c = color.mul(1.0 / f64::from(samples.max(1)));
             for channel in [c.0, c.1, c.2] {
@@ -169,8 +173,9 @@ mod tests {
 
     #[test]
     fn deterministic_and_not_blank() {
-        let a = render(32, 18, 4);
-        assert_eq!(a, render(32, 18, 4));
+        let a = render(32, 18, 4, 0);
+        assert_eq!(a, render(32, 18, 4, 0));
+        assert_ne!(a, render(32, 18, 4, 30), "frames of the animation differ");
         assert_eq!(a.len(), 32 * 18 * 3);
         let distinct: std::collections::HashSet<_> = a.chunks(3).collect();
         assert!(

@@ -1,9 +1,10 @@
 use std::time::Duration;
 
 use ake_sdk::protocol::{create_associated_token, CrankWork, Protocol};
-use ake_sdk::sender::Fees;
+use ake_sdk::sender::{pack, send_instructions, Fees, MAX_COMPUTE_UNITS};
 use clap::Args;
 use serde::Serialize;
+use solana_sdk::instruction::Instruction;
 use solana_sdk::pubkey::Pubkey;
 use solana_sdk::signature::Keypair;
 use solana_sdk::signer::Signer;
@@ -28,7 +29,66 @@ pub struct CrankReport {
     pub jobs_expired: Vec<String>,
     pub disputes_expired: Vec<String>,
     pub stale_jobs_refunded: Vec<String>,
+    pub stale_batches_refunded: Vec<String>,
+    /// Frames handed to nodes that were waiting (`match_frame`), by batch.
+    pub frames_matched: Vec<String>,
+    /// Transactions this pass signed.
+    pub transactions: usize,
     pub failures: Vec<String>,
+}
+
+/// What packed sends cost and what failed.
+#[derive(Default)]
+struct Tally {
+    transactions: usize,
+    failures: Vec<String>,
+}
+
+/// Settlements packed into one transaction at most (each may take up to
+/// `MAX_COMPUTE_UNITS / this` compute units).
+const SETTLEMENTS_PER_TX: usize = 6;
+
+/// Sends `work` (job, instruction) packed several per transaction; a group
+/// that fails (one job raced by another crank, say) is retried one by one
+/// so the others still land.
+async fn send_packed(
+    chain: &dyn ake_sdk::chain::Chain,
+    caller: &Keypair,
+    fees: Fees,
+    work: Vec<(String, Instruction)>,
+    what: &str,
+    done: &mut Vec<String>,
+    report: &mut Tally,
+) {
+    let me = caller.pubkey();
+    let ixs: Vec<Instruction> = work.iter().map(|(_, ix)| ix.clone()).collect();
+    let mut at = 0;
+    for group in pack(&me, ixs, SETTLEMENTS_PER_TX) {
+        let jobs = &work[at..at + group.len()];
+        at += group.len();
+        let group_fees = Fees {
+            compute_unit_limit: (fees.compute_unit_limit)
+                .saturating_mul(group.len() as u32)
+                .min(MAX_COMPUTE_UNITS),
+            ..fees
+        };
+        report.transactions += 1;
+        match send_instructions(chain, caller, &[], &group, group_fees).await {
+            Ok(_) => done.extend(jobs.iter().map(|(job, _)| job.clone())),
+            Err(_) if jobs.len() > 1 => {
+                for (job, ix) in jobs {
+                    report.transactions += 1;
+                    match send_instructions(chain, caller, &[], std::slice::from_ref(ix), fees)
+                        .await
+                    {
+                        Ok(_) => done.push(job.clone()),
+                        Err(e) => report.failures.push(format!("{what} {job}: {e}")),
+                    }
+                }
+            }
+            Err(e) => report.failures.push(format!("{what} {}: {e}", jobs[0].0)),
+        }
+    }
 }
 
 /// One pass: everything due now, each its own transaction; one failure
@@ -42,6 +102,7 @@ pub async fn pass(p: &Protocol, caller: &Keypair, fees: Fees) -> anyhow::Result<
     let tip_account = create_associated_token(&me, &me, &config.mint);
     for epoch in work.epochs_to_close {
         let ix = p.close_epoch(epoch, me).await?;
+        report.transactions += 1;
         match ake_sdk::sender::send_instructions(
             chain,
             caller,
@@ -66,28 +127,77 @@ pub async fn pass(p: &Protocol, caller: &Keypair, fees: Fees) -> anyhow::Result<
             &mut report.disputes_expired,
             "end dispute",
         ),
+    ] {
+        let mut built = Vec::new();
+        for job in list {
+            let key: Pubkey = job.parse()?;
+            let ix = match what {
+                "finalize" => p.finalize(&key, me).await,
+                _ => p.expire_dispute(&key, me).await,
+            };
+            match ix {
+                Ok(ix) => built.push((job.clone(), ix)),
+                Err(e) => report.failures.push(format!("{what} {job}: {e}")),
+            }
+        }
+        let mut tally = Tally::default();
+        send_packed(chain, caller, fees, built, what, done, &mut tally).await;
+        report.failures.extend(tally.failures);
+        report.transactions += tally.transactions;
+    }
+    for batch in &work.batches_to_match {
+        let key: Pubkey = batch.parse()?;
+        let result = match p.match_waiting_nodes(me, &key, SETTLEMENTS_PER_TX).await {
+            Ok(ixs) if ixs.is_empty() => Ok(()),
+            Ok(ixs) => {
+                report.transactions += 1;
+                send_instructions(chain, caller, &[], &ixs, fees)
+                    .await
+                    .map(|_| ())
+                    .map_err(anyhow::Error::from)
+            }
+            Err(e) => Err(e.into()),
+        };
+        match result {
+            Ok(()) => report.frames_matched.push(batch.clone()),
+            Err(e) => report
+                .failures
+                .push(format!("match frames of {batch}: {e}")),
+        }
+    }
+    for (list, done, what) in [
         (
             &work.stale_jobs_to_refund,
             &mut report.stale_jobs_refunded,
             "refund stale job",
         ),
+        (
+            &work.stale_batches_to_cancel,
+            &mut report.stale_batches_refunded,
+            "refund stale batch",
+        ),
     ] {
         for job in list {
             let key: Pubkey = job.parse()?;
+            // The refund goes to the creator's associated token account,
+            // created if missing: a creator cannot dodge the crank (and
+            // squat a queue slot) by posting from another account.
             let ixs = match what {
-                "finalize" => p.finalize(&key, me).await.map(|ix| vec![ix]),
-                "end dispute" => p.expire_dispute(&key, me).await.map(|ix| vec![ix]),
-                // The refund goes to the creator's associated token account,
-                // created if missing: a creator cannot dodge the crank (and
-                // squat a queue slot) by posting from another account.
-                _ => match p.job(&key).await {
+                "refund stale job" => match p.job(&key).await {
                     Ok(Some(job)) => p.refund_stale(&key).await.map(|ix| {
                         vec![create_associated_token(&me, &job.creator, &config.mint), ix]
                     }),
                     Ok(None) => Ok(Vec::new()),
                     Err(e) => Err(e),
                 },
+                _ => p.batch_keys(&key).await.map(|keys| {
+                    vec![
+                        create_associated_token(&me, &keys.creator, &config.mint),
+                        ake_sdk::instructions::cancel_batch(me, &keys),
+                    ]
+                }),
             };
+            report.transactions += 1;
             let result = match ixs {
                 Ok(ixs) if ixs.is_empty() => Ok(()),
                 Ok(ixs) => ake_sdk::sender::send_instructions(chain, caller, &[], &ixs, fees)
@@ -104,6 +214,7 @@ pub async fn pass(p: &Protocol, caller: &Keypair, fees: Fees) -> anyhow::Result<
     }
     for job in &work.jobs_to_expire {
         let key: Pubkey = job.parse()?;
+        report.transactions += 1;
         let result = match p.expire(&key, me).await {
             Ok(ix) => ake_sdk::sender::send_instructions(
                 chain,
@@ -126,12 +237,15 @@ pub async fn pass(p: &Protocol, caller: &Keypair, fees: Fees) -> anyhow::Result<
 
 fn summary(r: &CrankReport) -> String {
     let mut s = format!(
-        "closed {} epoch(s), finalized {} job(s), expired {} job(s), ended {} dispute(s), refunded {} stale job(s)",
+        "closed {} epoch(s), finalized {} job(s), expired {} job(s), ended {} dispute(s), refunded {} stale job(s) and {} stale batch(es), matched waiting nodes to {} batch(es), in {} transaction(s)",
         r.epochs_closed.len(),
         r.jobs_finalized.len(),
         r.jobs_expired.len(),
         r.disputes_expired.len(),
-        r.stale_jobs_refunded.len()
+        r.stale_jobs_refunded.len(),
+        r.stale_batches_refunded.len(),
+        r.frames_matched.len(),
+        r.transactions
     );
     for f in &r.failures {
         s.push_str(&format!("\n  failed: {f}"));

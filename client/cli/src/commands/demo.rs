@@ -52,16 +52,20 @@ pub struct RenderArgs {
     pub height: u32,
     #[arg(long, default_value_t = 16)]
     pub samples: u32,
+    /// Frame of the animation (a batch passes `{frame}`).
+    #[arg(long, default_value_t = 0)]
+    pub frame: u32,
     #[arg(long, default_value = "/ake/output/frame.png")]
     pub out: PathBuf,
 }
 
 pub fn render(a: &RenderArgs) -> anyhow::Result<()> {
-    let rgb = ake_render::render(a.width, a.height, a.samples);
+    let rgb = ake_render::render(a.width, a.height, a.samples, a.frame);
     std::fs::write(&a.out, ake_render::encode_png(a.width, a.height, &rgb))
         .with_context(|| format!("writing {}", a.out.display()))?;
     println!(
-        "rendered {}x{} at {} spp to {}",
+        "rendered frame {} at {}x{}, {} spp, to {}",
+        a.frame,
         a.width,
         a.height,
         a.samples,

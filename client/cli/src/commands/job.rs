@@ -18,7 +18,8 @@ use crate::output::print;
 
 #[derive(Subcommand)]
 pub enum JobCommand {
-    /// Post a job from a TOML spec (see client/examples/).
+    /// Post a job from a TOML spec (see client/examples/); a spec with
+    /// `frames = "1-240"` posts a batch: every frame in one transaction.
     Post {
         spec: PathBuf,
         /// Most AKE the escrow may take (slippage guard); default: the quote + --slippage-bps.
@@ -33,20 +34,34 @@ pub enum JobCommand {
         /// duration + completion grace + challenge window + 10 minutes).
         #[arg(long, requires = "wait")]
         wait_timeout: Option<u64>,
+        /// With --wait, for a batch: fetch and verify each frame's outputs
+        /// into this directory (frame-000001, ...) while its result is on-chain.
+        #[arg(long, requires = "wait")]
+        out: Option<PathBuf>,
     },
     /// One job's state.
     Status { job: Pubkey },
-    /// Your jobs (or CREATOR's), by nonce.
-    List { creator: Option<Pubkey> },
-    /// Withdraw a queued job: full refund.
+    /// Your jobs (or CREATOR's), by nonce; or a batch's frames, in order.
+    List {
+        creator: Option<Pubkey>,
+        #[arg(long, conflicts_with = "creator")]
+        batch: Option<Pubkey>,
+    },
+    /// Withdraw a queued job (full refund), or a batch's frames not handed out yet.
     Cancel { job: Pubkey },
+    /// Close a batch whose frames all settled (or were cancelled): its rent back.
+    CloseBatch { batch: Pubkey },
     /// Accept a submitted result now (skips the challenge window).
     Accept { job: Pubkey },
     /// Challenge a submitted result, posting the dispute bond.
     Dispute { job: Pubkey },
     /// Download the outputs and verify them against the on-chain commitment.
     Results {
-        job: Pubkey,
+        #[arg(required_unless_present = "batch")]
+        job: Option<Pubkey>,
+        /// Every frame of a batch with a result on-chain, in order, each verified.
+        #[arg(long, conflicts_with = "job")]
+        batch: Option<Pubkey>,
         #[arg(long)]
         out: PathBuf,
         /// For a settled (closed) job: the output URI from your records.
@@ -317,6 +332,7 @@ pub async fn run(g: &GlobalArgs, c: JobCommand) -> anyhow::Result<()> {
             slippage_bps,
             wait,
             wait_timeout,
+            out,
         } => {
             let text = std::fs::read_to_string(&spec)
                 .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", spec.display()))?;
@@ -340,7 +356,11 @@ pub async fn run(g: &GlobalArgs, c: JobCommand) -> anyhow::Result<()> {
                 d,
             )
             .ok_or_else(|| anyhow::anyhow!("the oracle price is not usable now"))?;
-            let (usd_max, quote) = (q.max_charge_micro_usd, q.total());
+            let (usd_max, mut quote) = (q.max_charge_micro_usd, q.total());
+            if let Some(frames) = valid.frames {
+                quote = crate::commands::batch::batch_total(q.escrow, q.posting_fee, frames.count)
+                    .ok_or_else(|| anyhow::anyhow!("the batch's total overflows"))?;
+            }
             valid.args.max_tokens = match max_tokens {
                 Some(m) => parse(&m, d)?,
                 None => quote.saturating_add(quote.saturating_mul(slippage_bps) / 10_000),
@@ -350,7 +370,7 @@ pub async fn run(g: &GlobalArgs, c: JobCommand) -> anyhow::Result<()> {
                 format!(
                     "{what}: the quote is {} AKE ({} AKE escrow + {} AKE posting fee) and your limit {} AKE; raise --max-tokens or --slippage-bps, or retry when the price is back",
                     format(quote, d),
-                    format(q.escrow, d),
+                    format(quote - q.posting_fee, d),
                     format(q.posting_fee, d),
                     format(limit, d)
                 )
@@ -360,12 +380,36 @@ pub async fn run(g: &GlobalArgs, c: JobCommand) -> anyhow::Result<()> {
             let before = p.token_balance(&token).await?;
             anyhow::ensure!(
                 before >= quote,
-                "your AKE account {token} holds {} AKE; this job takes about {} AKE ({} AKE escrow for up to {}, plus a {} AKE posting fee)",
+                "your AKE account {token} holds {} AKE; this post takes about {} AKE ({} AKE escrow for up to {} per job or frame, plus a {} AKE posting fee)",
                 format(before, d),
                 format(quote, d),
-                format(q.escrow, d),
+                format(quote - q.posting_fee, d),
                 usd(usd_max),
                 format(q.posting_fee, d)
+            );
+            if let Some(frames) = valid.frames {
+                let p_ = &config.params;
+                let per_frame = u64::from(valid.args.max_duration_secs)
+                    + u64::from(p_.completion_grace_secs)
+                    + u64::from(p_.challenge_window_secs);
+                let post = crate::commands::batch::PostBatch {
+                    limit: valid.args.max_tokens,
+                    valid,
+                    frames,
+                    // Frames run side by side; the default lets them run one after another.
+                    wait: wait.then(|| {
+                        Duration::from_secs(
+                            wait_timeout
+                                .unwrap_or(per_frame.saturating_mul(u64::from(frames.count)) + 600),
+                        )
+                    }),
+                    out,
+                };
+                return crate::commands::batch::post(&ctx, post, d).await;
+            }
+            anyhow::ensure!(
+                out.is_none(),
+                "--out is for batches (a spec with frames); fetch a job's outputs with `ake job results`"
             );
             let job = pda::job(&creator.pubkey(), p.next_nonce(&creator.pubkey()).await?);
             let (market_index, args) = (valid.market, valid.args);
@@ -447,7 +491,27 @@ pub async fn run(g: &GlobalArgs, c: JobCommand) -> anyhow::Result<()> {
             let v = view(&job, &j);
             print(ctx.json, &v, |v| describe(v, d));
         }
-        JobCommand::List { creator } => {
+        JobCommand::List {
+            batch: Some(batch), ..
+        } => crate::commands::batch::list(&ctx, &batch).await?,
+        JobCommand::CloseBatch { batch } => {
+            let sent = crate::commands::batch::close(&ctx, &batch).await?;
+            anyhow::ensure!(
+                sent > 0,
+                "no batch at {batch}: already closed, or never posted"
+            );
+            print(
+                ctx.json,
+                &serde_json::json!({"batch": batch.to_string(), "transactions": sent}),
+                |_| format!("batch {batch} closed: its rent is back with the creator"),
+            );
+        }
+        JobCommand::Results {
+            batch: Some(batch),
+            out,
+            ..
+        } => crate::commands::batch::results(&ctx, &batch, &out).await?,
+        JobCommand::List { creator, .. } => {
             let creator = match creator {
                 Some(c) => c,
                 None => ctx.signer()?.pubkey(),
@@ -489,7 +553,9 @@ pub async fn run(g: &GlobalArgs, c: JobCommand) -> anyhow::Result<()> {
             out,
             uri,
             commitment,
+            ..
         } => {
+            let job = job.ok_or_else(|| anyhow::anyhow!("give a job, or --batch"))?;
             let (uri, commitment) = match (uri, commitment) {
                 (Some(u), Some(c)) => (u, ake_sdk::job_spec::parse_sha256("--commitment", &c)?),
                 _ => {
@@ -522,6 +588,25 @@ pub async fn run(g: &GlobalArgs, c: JobCommand) -> anyhow::Result<()> {
                         hex::encode(commitment),
                         dir.display()
                     )
+                },
+            );
+        }
+        JobCommand::Cancel { job } if p.batch(&job).await?.is_some() => {
+            let creator = ctx.signer()?;
+            let keys = p.batch_keys(&job).await?;
+            anyhow::ensure!(
+                keys.creator == creator.pubkey(),
+                "batch {job} belongs to {}, not to your keypair {} (anyone may refund a batch only after the market's max_queue_secs: `ake crank` does)",
+                keys.creator,
+                creator.pubkey()
+            );
+            let ix = ake_sdk::instructions::cancel_batch(creator.pubkey(), &keys);
+            let sig = ctx.send(&creator, &[], &[ix]).await?;
+            print(
+                ctx.json,
+                &serde_json::json!({"batch": job.to_string(), "signature": sig.to_string()}),
+                |_| {
+                    format!("batch {job}: frames not handed out cancelled, their escrow and rent refunded; frames running go on ({sig})")
                 },
             );
         }

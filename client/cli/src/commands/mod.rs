@@ -1,4 +1,5 @@
 pub mod admin;
+pub mod batch;
 pub mod crank;
 pub mod demo;
 pub mod epoch;

@@ -44,7 +44,8 @@ pub fn handler(mut ctx: Context<CancelBatch>) -> Result<()> {
     let market_key = a.market.key();
     let mut market = a.market.load_mut()?;
     let stale = a.caller.key() != a.batch.creator;
-    if stale {
+    // A halted batch (owners kept handing its frames back) is refundable by anyone.
+    if stale && !a.batch.halted {
         require!(!a.config.paused, MarketError::Paused);
         let waited = now.saturating_sub(a.batch.queued_at.max(a.config.unpaused_at));
         require!(
@@ -52,7 +53,9 @@ pub fn handler(mut ctx: Context<CancelBatch>) -> Result<()> {
             MarketError::BatchNotStale
         );
     }
-    market.remove_job(&a.batch.key())?;
+    if !a.batch.halted {
+        market.remove_job(&a.batch.key())?;
+    }
     let refund = a
         .batch
         .escrow_per_frame

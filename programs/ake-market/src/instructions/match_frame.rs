@@ -40,15 +40,27 @@ pub fn handler(mut ctx: Context<MatchFrame>) -> Result<()> {
     let node_key = a.node.key();
     let batch_key = a.batch.key();
     let mut market = a.market.load_mut()?;
-    require!(
-        a.batch.frames_waiting() > 0,
-        MarketError::BatchHasNoFramesWaiting
+    require!(a.batch.in_queue(), MarketError::BatchHasNoFramesWaiting);
+    let best = market.best_node_for(
+        a.batch.gpus,
+        a.batch.min_reputation_bps,
+        &a.batch.excluded_owner_tags(),
     );
-    let best = market.best_node_for(a.batch.gpus, a.batch.min_reputation_bps, &[]);
     match best {
         None => return err!(MarketError::NoNodeForBatch),
         Some(best) => require_keys_eq!(best, node_key, MarketError::WrongMatchCandidate),
     }
+    // And the batch must be that node's best work (priority between
+    // batches is the queue's, not the caller's) and one its owner can cover.
+    require!(
+        market.best_job_for(
+            a.node.gpus,
+            a.node.reputation_bps,
+            // Its queue lock is released when it takes the frame.
+            a.owner_stake.free().saturating_add(a.node.locked_stake)
+        ) == Some(batch_key),
+        MarketError::WrongMatchCandidate
+    );
     market.remove_node(&node_key)?;
     let accounts = FrameAccounts {
         batch: a.batch.to_account_info(),
@@ -63,10 +75,13 @@ pub fn handler(mut ctx: Context<MatchFrame>) -> Result<()> {
         now,
     )?;
     drop(market);
+    // Never idle a waiting node from someone else's call: an owner who
+    // cannot cover the frame under the market's current terms keeps its place.
+    require!(
+        hand_out.idled_event(node_key).is_none(),
+        MarketError::InsufficientStake
+    );
     let frames_waiting = a.batch.frames_waiting();
-    if let Some(idled) = hand_out.idled_event(node_key) {
-        emit_cpi!(idled);
-    }
     if let Some(assigned) = hand_out.assigned_event(node_key) {
         emit_cpi!(assigned);
         emit_cpi!(FrameHandedOut {

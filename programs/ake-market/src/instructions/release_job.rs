@@ -8,7 +8,9 @@ use crate::matching::{candidate_with_stake, requeue, Offer, Rules};
 use crate::math::{bps_of_ceil, late_release_slash};
 use crate::settlement::refund_job;
 use crate::sla::{mark_breach, take_collateral};
-use crate::state::{Config, Job, JobState, Market, Node, NodeStatus, ReleaseReason, Stake};
+use crate::state::{
+    Batch, Config, Job, JobSpec, JobState, Market, Node, NodeStatus, ReleaseReason, Stake,
+};
 use crate::vaults::Vault;
 
 #[event_cpi]
@@ -48,6 +50,9 @@ pub struct ReleaseJob<'info> {
     /// the releasing node's owner (its stake is already here).
     #[account(mut)]
     pub candidate_owner_stake: Option<Box<Account<'info, Stake>>>,
+    /// The job's batch, when the job is a frame: the owner gets no more of its frames.
+    #[account(mut)]
+    pub batch: Option<Box<Account<'info, Batch>>>,
     pub token_program: Program<'info, Token>,
 }
 
@@ -129,6 +134,7 @@ pub fn handler(mut ctx: Context<ReleaseJob>, reason: ReleaseReason) -> Result<()
     }
     a.node.status = NodeStatus::Idle;
     a.node.current_job = Pubkey::default();
+    let batch_halted = exclude_from_batch(&a.job, a.batch.as_deref_mut(), owner, &mut market)?;
 
     let job = &mut a.job;
     let slot = usize::from(job.releases).min(MAX_RELEASES - 1);
@@ -165,6 +171,7 @@ pub fn handler(mut ctx: Context<ReleaseJob>, reason: ReleaseReason) -> Result<()
         requeued: offer.is_some(),
         refund: 0,
         posting_fee_burned: 0,
+        batch_halted,
     };
     let Some(offer) = offer else {
         let escrow = Vault::escrow(
@@ -189,6 +196,28 @@ pub fn handler(mut ctx: Context<ReleaseJob>, reason: ReleaseReason) -> Result<()
     let attempt = a.job.attempts;
     emit_cpi!(released);
     emit_follow_up(&ctx, &offer, job_key, market_key, attempt)
+}
+
+/// For a frame: its batch hands this owner no more frames, and leaves the
+/// queue once `MAX_RELEASES` owners handed frames back (anyone may then
+/// refund the rest). Returns whether it halted.
+fn exclude_from_batch(
+    job: &Job,
+    batch: Option<&mut Account<Batch>>,
+    owner: Pubkey,
+    market: &mut Market,
+) -> Result<bool> {
+    let JobSpec::Frame(frame) = &job.spec else {
+        return Ok(false);
+    };
+    let batch = batch.ok_or(MarketError::AccountMismatch)?;
+    require_keys_eq!(batch.key(), frame.batch, MarketError::AccountMismatch);
+    let was_queued = batch.in_queue();
+    let halted = batch.record_release(owner);
+    if halted && was_queued {
+        market.remove_job(&frame.batch)?;
+    }
+    Ok(halted)
 }
 
 fn release_price(

@@ -4,13 +4,16 @@ use crate::constants::NODE_QUEUE_CAPACITY;
 use crate::constants::{CONFIG_SEED, IN_FLIGHT_CAPACITY, MAX_URI_LEN, NODE_SEED, STAKE_SEED};
 use crate::errors::MarketError;
 use crate::events::ResultSubmitted;
-use crate::matching::{join_node_queue, next_work, queue_lock, take_next, Rules, Took};
+use crate::matching::{
+    join_node_queue, queue_lock, take_next, FrameAccounts, NextWork, Rules, Took,
+};
 use crate::math::result_collateral;
 use crate::settlement::charge_for;
 use crate::state::{
     Batch, Config, Job, JobResult, JobState, Market, Node, NodeStatus, Stake, UsageReceipt,
     PHASE_SUBMITTED,
 };
+use ake_program_common::account_creation::{read_existing, write_new};
 
 #[event_cpi]
 #[derive(Accounts)]
@@ -31,12 +34,16 @@ pub struct SubmitResult<'info> {
     pub market: AccountLoader<'info, Market>,
     #[account(mut, seeds = [STAKE_SEED, node.owner.as_ref()], bump = owner_stake.bump)]
     pub owner_stake: Box<Account<'info, Stake>>,
-    /// For the re-arm: the best queued job for this node, when it is a job.
-    #[account(mut, constraint = candidate_job.market == market.key() @ MarketError::AccountMismatch)]
-    pub candidate_job: Option<Box<Account<'info, Job>>>,
-    /// For the re-arm: the best queued entry, when it is a batch (with `frame_job`).
-    #[account(mut, constraint = candidate_batch.market == market.key() @ MarketError::AccountMismatch)]
-    pub candidate_batch: Option<Box<Account<'info, Batch>>>,
+    /// CHECK: for the re-arm, the best queued job for this node, when it is
+    /// a job. Unchecked on purpose: it may have been cancelled or refunded
+    /// since the daemon signed, and that must not fail the submit; it is
+    /// decoded (owner, discriminator, market) and ignored when it is not one.
+    #[account(mut)]
+    pub candidate_job: Option<UncheckedAccount<'info>>,
+    /// CHECK: for the re-arm, the best queued entry when it is a batch (with
+    /// `frame_job`); decoded and ignored like `candidate_job`.
+    #[account(mut)]
+    pub candidate_batch: Option<UncheckedAccount<'info>>,
     /// CHECK: the batch's next frame job address (checked before use), created by the re-arm.
     #[account(mut)]
     pub frame_job: Option<UncheckedAccount<'info>>,
@@ -129,6 +136,18 @@ pub fn handler(
     Ok(())
 }
 
+/// A candidate account decoded as `T` on `market`; None when it is not one
+/// (closed since the daemon read it, or something else).
+fn decoded<T: AccountDeserialize>(
+    info: &Option<UncheckedAccount>,
+    market: Pubkey,
+    market_of: impl Fn(&T) -> Pubkey,
+) -> Option<T> {
+    read_existing::<T>(info.as_ref()?, &crate::ID)
+        .ok()
+        .filter(|t| market_of(t) == market)
+}
+
 enum Rearmed {
     Took(Took),
     Queued(crate::events::NodeQueued),
@@ -155,18 +174,41 @@ fn rearm_after_submit(a: &mut SubmitResult, now: i64) -> Result<Rearmed> {
         return Ok(Rearmed::No);
     }
     let tier = a.config.tier_of(a.owner_stake.amount);
+    a.node.tier = tier;
     let best = market.best_job_for(a.node.gpus, a.node.reputation_bps, a.owner_stake.free());
-    let next = next_work(&mut a.candidate_job, &mut a.candidate_batch, &a.frame_job).ok();
-    let named = next.as_ref().and_then(|n| n.named());
+    let mut job = decoded::<Job>(&a.candidate_job, market_key, |j| j.market);
+    let mut batch = decoded::<Batch>(&a.candidate_batch, market_key, |b| b.market);
+    let next = NextWork {
+        job_key: job.as_ref().and(a.candidate_job.as_ref().map(|j| j.key())),
+        job: job.as_mut(),
+        batch: match (batch.as_mut(), &a.candidate_batch, &a.frame_job) {
+            (Some(b), Some(info), Some(frame_job)) => Some((
+                b,
+                FrameAccounts {
+                    batch: info.to_account_info(),
+                    frame_job: frame_job.to_account_info(),
+                },
+            )),
+            _ => None,
+        },
+    };
+    let named = next.named();
     let node = (node_key, &mut **a.node, &mut **a.owner_stake);
-    match (best, next) {
-        (Some(best), Some(next)) if named == Some(best) && next.still_current() => {
+    match best {
+        Some(best) if named == Some(best) && next.still_current() => {
             if let Some(took) = take_next(&mut market, next, node, &rules, now)? {
+                // Write back what the hand-out changed.
+                if let (Some(job), Some(info)) = (&job, &a.candidate_job) {
+                    write_new(&info.to_account_info(), job)?;
+                }
+                if let (Some(batch), Some(info)) = (&batch, &a.candidate_batch) {
+                    write_new(&info.to_account_info(), batch)?;
+                }
                 return Ok(Rearmed::Took(took));
             }
         }
-        (Some(_), _) => return Ok(Rearmed::No),
-        (None, _) => {}
+        Some(_) => return Ok(Rearmed::No),
+        None => {}
     }
     if usize::from(market.node_count) >= NODE_QUEUE_CAPACITY {
         return Ok(Rearmed::No);

@@ -1,5 +1,6 @@
 use anchor_lang::prelude::*;
 
+use crate::constants::MAX_RELEASES;
 use crate::state::{FrameRef, Job, JobSpec, JobState, LockedPrice, SlaTerms};
 
 /// A batch of frames sharing one spec, PDA `["batch", creator, nonce (u64 LE)]`.
@@ -41,6 +42,14 @@ pub struct Batch {
     pub frames_closed: u32,
     /// Lamports reserved per frame for its job account's rent.
     pub frame_rent: u64,
+    /// Owners that handed a frame of this batch back: they get no more of
+    /// its frames (one unrunnable batch costs an owner one release, as one
+    /// unrunnable job does).
+    pub released_by: [Pubkey; MAX_RELEASES],
+    pub releasers: u8,
+    /// `MAX_RELEASES` owners handed frames back: the batch left the queue
+    /// and anyone may refund its waiting frames.
+    pub halted: bool,
     pub posted_at: i64,
     /// When the batch joined the queue or last handed a frame out: past the
     /// market's `max_queue_secs` anyone may refund the rest.
@@ -58,6 +67,7 @@ impl Batch {
             + LockedPrice::INIT_SPACE
             + 1 + 4 + 4 + 4 + 1 + 4 // tier, first, count, handed out, cancelled, closed
             + 8 + 8 + 8 // frame rent, posted at, queued at
+            + 32 * MAX_RELEASES + 1 + 1 // released by, releasers, halted
             + 1 // bump
     }
 
@@ -73,6 +83,40 @@ impl Batch {
         } else {
             self.frame_count - self.handed_out
         }
+    }
+
+    /// Whether frames can be handed out now.
+    pub fn in_queue(&self) -> bool {
+        self.frames_waiting() > 0 && !self.halted
+    }
+
+    /// Whether `owner` handed a frame of this batch back before.
+    pub fn released_by_owner(&self, owner: &Pubkey) -> bool {
+        self.released_by[..usize::from(self.releasers)].contains(owner)
+    }
+
+    /// The owner tags of `released_by`, for the queue's exclusion filter.
+    pub fn excluded_owner_tags(&self) -> [u64; MAX_RELEASES] {
+        let mut tags = [0u64; MAX_RELEASES];
+        for (tag, owner) in tags
+            .iter_mut()
+            .zip(&self.released_by[..usize::from(self.releasers)])
+        {
+            *tag = crate::state::owner_tag(owner);
+        }
+        tags
+    }
+
+    /// Records that `owner` handed a frame back; true when that makes
+    /// `MAX_RELEASES` owners and the batch halts.
+    pub fn record_release(&mut self, owner: Pubkey) -> bool {
+        if self.released_by_owner(&owner) || self.halted {
+            return false;
+        }
+        self.released_by[usize::from(self.releasers)] = owner;
+        self.releasers += 1;
+        self.halted = usize::from(self.releasers) == MAX_RELEASES;
+        self.halted
     }
 
     /// The frame number handed out next.

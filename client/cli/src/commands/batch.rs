@@ -1,0 +1,388 @@
+//! Batches from the command line: one `ake job post` for every frame, one
+//! progress bar while they render, frames listed, fetched and verified in order.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ake_market::instructions::PostBatchArgs;
+use ake_sdk::ake_market;
+use ake_sdk::job_spec::{FrameRange, ValidSpec};
+use ake_sdk::protocol::{associated_token, FrameState, FrameStatus};
+use serde::Serialize;
+use solana_sdk::pubkey::Pubkey;
+use solana_sdk::signer::Signer;
+
+use crate::amounts::{format, usd};
+use crate::commands::job::{fetch_results, state_name};
+use crate::context::Ctx;
+use crate::output::print;
+
+/// What `ake job post` asked for, for a batch.
+pub struct PostBatch {
+    pub valid: ValidSpec,
+    pub frames: FrameRange,
+    /// The most tokens the post may take (escrow of every frame + the fee).
+    pub limit: u64,
+    pub wait: Option<Duration>,
+    pub out: Option<PathBuf>,
+}
+
+/// The quote for `frames` frames: (escrow of all, posting fee, total).
+pub fn batch_total(escrow_per_frame: u64, posting_fee: u64, frames: u32) -> Option<u64> {
+    escrow_per_frame
+        .checked_mul(u64::from(frames))?
+        .checked_add(posting_fee)
+}
+
+pub async fn post(ctx: &Ctx, post: PostBatch, decimals: u8) -> anyhow::Result<()> {
+    let p = &ctx.protocol;
+    let creator = ctx.signer()?;
+    let args = PostBatchArgs {
+        nonce: 0,
+        first_frame: post.frames.first,
+        frame_count: post.frames.count,
+        gpus: post.valid.args.gpus,
+        max_duration_secs: post.valid.args.max_duration_secs,
+        min_reputation_bps: post.valid.args.min_reputation_bps,
+        max_tokens: post.limit,
+        spec: post.valid.args.spec.clone(),
+    };
+    check_rent(ctx, &creator.pubkey(), &args).await?;
+    let (batch_key, ix) = p
+        .post_batch(&creator.pubkey(), post.valid.market, args)
+        .await?;
+    let sig = ctx.send(&creator, &[], &[ix]).await.map_err(|e| {
+        match format!("{e:#}").contains("SlippageExceeded") {
+            true => anyhow::anyhow!(
+                "not posted: the price moved before the batch landed and the on-chain total passed your limit of {} AKE; retry, or raise the limit (--max-tokens, or --slippage-bps without it)",
+                format(post.limit, decimals)
+            ),
+            false => e,
+        }
+    })?;
+    // Nodes already waiting take their frames now; if this races with
+    // them, the crank or their own node_ready hands the frames out.
+    match p.match_waiting_nodes(creator.pubkey(), &batch_key, 6).await {
+        Ok(ixs) if !ixs.is_empty() => {
+            if let Err(e) = ctx.send(&creator, &[], &ixs).await {
+                tracing::info!("waiting nodes will take their frames themselves: {e:#}");
+            }
+        }
+        _ => {}
+    }
+    let batch = p
+        .batch(&batch_key)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("batch {batch_key} is not readable after posting"))?;
+    let escrow = batch.escrow_per_frame * u64::from(batch.frame_count);
+    let frames = format!("{}-{}", post.frames.first, post.frames.last());
+    let Some(limit) = post.wait else {
+        print(
+            ctx.json,
+            &serde_json::json!({
+                "batch": batch_key.to_string(),
+                "frames": frames,
+                "frame_count": batch.frame_count,
+                "signature": sig.to_string(),
+                "escrow": escrow,
+                "escrow_per_frame": batch.escrow_per_frame,
+                "max_charge_micro_usd_per_frame": batch.max_charge_micro_usd,
+            }),
+            |_| {
+                format!(
+                    "posted batch {batch_key}: frames {frames}, escrowed {} AKE ({} AKE per frame, for up to {} each) ({sig})\nfollow it: ake job list --batch {batch_key}",
+                    format(escrow, decimals),
+                    format(batch.escrow_per_frame, decimals),
+                    usd(batch.max_charge_micro_usd)
+                )
+            },
+        );
+        return Ok(());
+    };
+    if !ctx.json {
+        eprintln!(
+            "posted batch {batch_key}: frames {frames}, escrowed {} AKE",
+            format(escrow, decimals)
+        );
+    }
+    let token = associated_token(&creator.pubkey(), &p.config().await?.mint);
+    let before = p.token_balance(&token).await?;
+    let done = follow(ctx, &batch_key, limit, post.out.as_deref()).await?;
+    let refunded = p.token_balance(&token).await?.saturating_sub(before);
+    let summary = serde_json::json!({
+        "batch": batch_key.to_string(),
+        "frames_settled": done.settled,
+        "frames_cancelled": done.cancelled,
+        "paid": escrow.saturating_sub(refunded),
+        "refunded": refunded,
+        "fetched": done.fetched,
+        "closed": done.closed,
+    });
+    print(ctx.json, &summary, |_| {
+        format!(
+            "batch {batch_key}: {} frame(s) settled, paid {} AKE, refunded {} AKE{}{}",
+            done.settled,
+            format(escrow.saturating_sub(refunded), decimals),
+            format(refunded, decimals),
+            match &post.out {
+                Some(dir) => format!(
+                    ", {} frame(s) verified into {}",
+                    done.fetched.len(),
+                    dir.display()
+                ),
+                None => String::new(),
+            },
+            if done.closed {
+                ", batch closed (rent returned)"
+            } else {
+                ""
+            }
+        )
+    });
+    Ok(())
+}
+
+/// A batch holds the rent of every frame's job account while it runs (each
+/// comes back as its frame settles): say so before sending, not after.
+async fn check_rent(ctx: &Ctx, creator: &Pubkey, args: &PostBatchArgs) -> anyhow::Result<()> {
+    use ake_market::state::Batch;
+    let spec_len = anchor_lang::prelude::borsh::to_vec(&args.spec)?.len();
+    let chain = ctx.chain();
+    let frame_rent = chain.minimum_balance(Batch::frame_job_space()).await?;
+    let batch_rent = chain.minimum_balance(Batch::space_for(spec_len)).await?;
+    let needed = frame_rent
+        .saturating_mul(u64::from(args.frame_count))
+        .saturating_add(batch_rent)
+        .saturating_add(FEE_MARGIN_LAMPORTS);
+    let have = chain.balance(creator).await?;
+    let sol = |l: u64| format!("{:.6}", l as f64 / 1e9);
+    anyhow::ensure!(
+        have >= needed,
+        "posting {} frames holds {} SOL of rent while they run ({} SOL per frame's job account, back to you as each frame settles, and the batch's own {} SOL back when it closes); your wallet {creator} has {} SOL: fund it, or post fewer frames at a time",
+        args.frame_count,
+        sol(needed - FEE_MARGIN_LAMPORTS),
+        sol(frame_rent),
+        sol(batch_rent),
+        sol(have)
+    );
+    Ok(())
+}
+
+/// Room for the posting transaction's fee and the nonce counter's rent.
+const FEE_MARGIN_LAMPORTS: u64 = 2_000_000;
+
+#[derive(Serialize)]
+struct Fetched {
+    frame: u32,
+    dir: String,
+    commitment: String,
+}
+
+struct Followed {
+    settled: u32,
+    cancelled: u32,
+    fetched: Vec<Fetched>,
+    closed: bool,
+}
+
+/// Follows a batch with one progress bar until every frame settled (or was
+/// cancelled), fetching and verifying each frame's outputs into `out` while
+/// its result is on-chain; then closes the batch (its rent back).
+async fn follow(
+    ctx: &Ctx,
+    batch_key: &Pubkey,
+    limit: Duration,
+    out: Option<&Path>,
+) -> anyhow::Result<Followed> {
+    let p = &ctx.protocol;
+    let started = std::time::Instant::now();
+    let (batch, _) = p.batch_frames(batch_key).await?;
+    let bar = indicatif::ProgressBar::new(u64::from(batch.frame_count));
+    if ctx.json {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} frames settled  {msg}")
+            .expect("a valid template"),
+    );
+    let mut fetched = Vec::new();
+    let mut seen = BTreeSet::new();
+    loop {
+        let (_, frames) = p.batch_frames(batch_key).await?;
+        let count = |f: fn(&FrameStatus) -> bool| frames.iter().filter(|s| f(s)).count() as u32;
+        let settled = count(|f| matches!(f.state, FrameState::Settled));
+        let cancelled = count(|f| matches!(f.state, FrameState::Cancelled));
+        let running = count(|f| matches!(f.state, FrameState::Open(_)));
+        bar.set_position(u64::from(settled));
+        bar.set_message(format!("{running} running"));
+        if let Some(out) = out {
+            for f in &frames {
+                if let (FrameState::Open(job), false) = (&f.state, seen.contains(&f.frame)) {
+                    if let Some(r) = &job.result {
+                        let dir = out.join(format!("frame-{:06}", f.frame));
+                        fetch_results(&r.output_uri, &r.commitment, &dir).await?;
+                        bar.println(format!(
+                            "  frame {} verified into {}",
+                            f.frame,
+                            dir.display()
+                        ));
+                        seen.insert(f.frame);
+                        fetched.push(Fetched {
+                            frame: f.frame,
+                            dir: dir.display().to_string(),
+                            commitment: hex::encode(r.commitment),
+                        });
+                    }
+                }
+            }
+        }
+        if settled + cancelled == batch.frame_count {
+            bar.finish_and_clear();
+            let closed = close(ctx, batch_key).await.is_ok();
+            return Ok(Followed {
+                settled,
+                cancelled,
+                fetched,
+                closed,
+            });
+        }
+        if started.elapsed() > limit {
+            bar.finish_and_clear();
+            anyhow::bail!(
+                "waiting for batch {batch_key}: {settled} of {} frames settled after {} s; it goes on without you: `ake job list --batch {batch_key}` (or raise --wait-timeout)",
+                batch.frame_count,
+                limit.as_secs()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Closes a finished batch, as many close_batch transactions as it takes.
+pub async fn close(ctx: &Ctx, batch_key: &Pubkey) -> anyhow::Result<u32> {
+    let payer = ctx.signer()?;
+    let mut sent = 0;
+    while ctx.protocol.batch(batch_key).await?.is_some() {
+        let ix = ctx.protocol.close_batch(batch_key).await?;
+        ctx.send(&payer, &[], &[ix]).await?;
+        sent += 1;
+    }
+    Ok(sent)
+}
+
+/// One row per frame, in order.
+pub fn rows(frames: &[FrameStatus]) -> Vec<serde_json::Value> {
+    frames
+        .iter()
+        .map(|f| {
+            let (state, node) = match &f.state {
+                FrameState::Waiting => ("waiting", None),
+                FrameState::Cancelled => ("cancelled", None),
+                FrameState::Settled => ("settled", None),
+                FrameState::Open(job) => (
+                    state_name(job.state),
+                    Some(job.node).filter(|n| *n != Pubkey::default()),
+                ),
+            };
+            serde_json::json!({
+                "frame": f.frame,
+                "job": f.job.to_string(),
+                "state": state,
+                "node": node.map(|n| n.to_string()),
+            })
+        })
+        .collect()
+}
+
+pub async fn list(ctx: &Ctx, batch_key: &Pubkey) -> anyhow::Result<()> {
+    let (batch, frames) = ctx.protocol.batch_frames(batch_key).await.map_err(|e| {
+        anyhow::anyhow!(
+            "{e}: no batch at {batch_key} (closed once every frame settled, or never posted)"
+        )
+    })?;
+    let rows = rows(&frames);
+    let view = serde_json::json!({
+        "batch": batch_key.to_string(),
+        "creator": batch.creator.to_string(),
+        "frames_waiting": batch.frames_waiting(),
+        "handed_out": batch.handed_out,
+        "cancelled": batch.cancelled,
+        "frames": rows,
+    });
+    print(ctx.json, &view, |v| {
+        let mut s = format!(
+            "batch {batch_key}: {} frame(s), {} handed out, {} waiting{}",
+            batch.frame_count,
+            batch.handed_out,
+            batch.frames_waiting(),
+            if batch.cancelled {
+                ", rest cancelled"
+            } else {
+                ""
+            }
+        );
+        for r in v["frames"].as_array().into_iter().flatten() {
+            s.push_str(&format!(
+                "\n{:>8}  {}  {}{}",
+                r["frame"],
+                r["job"].as_str().unwrap_or(""),
+                r["state"].as_str().unwrap_or(""),
+                r["node"]
+                    .as_str()
+                    .map(|n| format!(" (node {n})"))
+                    .unwrap_or_default()
+            ));
+        }
+        s
+    });
+    Ok(())
+}
+
+/// Fetches and verifies, in frame order, every frame whose result is on-chain now.
+pub async fn results(ctx: &Ctx, batch_key: &Pubkey, out: &Path) -> anyhow::Result<()> {
+    let (_, frames) = ctx.protocol.batch_frames(batch_key).await?;
+    let mut fetched = Vec::new();
+    let mut missing = Vec::new();
+    for f in &frames {
+        match &f.state {
+            FrameState::Open(job) if job.result.is_some() => {
+                let r = job.result.as_ref().expect("checked");
+                let dir = out.join(format!("frame-{:06}", f.frame));
+                fetch_results(&r.output_uri, &r.commitment, &dir).await?;
+                fetched.push(Fetched {
+                    frame: f.frame,
+                    dir: dir.display().to_string(),
+                    commitment: hex::encode(r.commitment),
+                });
+            }
+            FrameState::Open(job) => missing.push((f.frame, state_name(job.state))),
+            FrameState::Waiting => missing.push((f.frame, "waiting")),
+            FrameState::Cancelled => missing.push((f.frame, "cancelled")),
+            FrameState::Settled => missing.push((f.frame, "settled")),
+        }
+    }
+    let view = serde_json::json!({
+        "batch": batch_key.to_string(),
+        "fetched": fetched,
+        "not_fetched": missing
+            .iter()
+            .map(|(frame, state)| serde_json::json!({"frame": frame, "state": state}))
+            .collect::<Vec<_>>(),
+    });
+    print(ctx.json, &view, |_| {
+        let mut s = format!(
+            "{} frame(s) verified against their commitments into {}",
+            fetched.len(),
+            out.display()
+        );
+        if !missing.is_empty() {
+            s.push_str(&format!(
+                "\n{} frame(s) have no result on-chain now (waiting, running, or settled: a settled frame's result is in its ResultSubmitted event; `ake job post --wait --out` fetches each frame while it is on-chain)",
+                missing.len()
+            ));
+        }
+        s
+    });
+    Ok(())
+}
