@@ -242,6 +242,12 @@ pub struct Chain {
     pub genesis_ts: i64,
     /// The emission schedule ake-emissions is (or will be) initialized with.
     pub emissions: EmissionsSetup,
+    /// Transactions `send` processed (landed or failed), and their signatures.
+    pub transactions: u64,
+    pub signatures: u64,
+    /// Sign with the last blockhash instead of waiting for a new one (for
+    /// benchmarks, whose transactions all differ anyway).
+    pub reuse_blockhash: bool,
 }
 
 /// What ake-emissions is initialized with (the schedule's genesis is set at start).
@@ -341,6 +347,9 @@ impl Chain {
             payer_token: Pubkey::default(),
             genesis_ts: 0,
             emissions: default_emissions(),
+            transactions: 0,
+            signatures: 0,
+            reuse_blockhash: false,
         };
         chain.airdrop(&chain.admin.pubkey(), 100_000_000_000).await;
         chain.mint = chain.create_mint().await;
@@ -444,6 +453,8 @@ impl Chain {
         signers: &[&Keypair],
     ) -> Result<(), TransactionError> {
         let tx = self.transaction(ixs, signers).await;
+        self.transactions += 1;
+        self.signatures += tx.signatures.len() as u64;
         match self.ctx.banks_client.process_transaction(tx).await {
             Ok(()) => Ok(()),
             Err(e) => Err(e.unwrap()),
@@ -457,7 +468,10 @@ impl Chain {
     }
 
     async fn transaction(&mut self, ixs: &[Instruction], signers: &[&Keypair]) -> Transaction {
-        let blockhash = self.ctx.get_new_latest_blockhash().await.unwrap();
+        let blockhash = match self.reuse_blockhash {
+            true => self.ctx.banks_client.get_latest_blockhash().await.unwrap(),
+            false => self.ctx.get_new_latest_blockhash().await.unwrap(),
+        };
         let payer = self.payer();
         let mut all: Vec<&Keypair> = vec![&payer];
         all.extend_from_slice(signers);

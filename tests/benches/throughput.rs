@@ -1,0 +1,171 @@
+//! Throughput of full job lifecycles on the embedded chain (the programs
+//! natively in a real Solana bank beside the real SPL Token program).
+//!
+//! `RUST_LOG=error cargo bench -p ake-tests --bench throughput [-- N K]`
+//! (default: N = 100 and 1,000 frames, K = 8 nodes; RUST_LOG keeps the
+//! bank's per-instruction debug log off). One lifecycle: a frame of a batch is
+//! handed out, run, submitted (the submit re-arms the node onto the next
+//! frame), finalized by a crank that packs several finalizes per
+//! transaction, and its account closed; then the batch closes, the epoch
+//! closes and every node claims. Prints lifecycles per second,
+//! transactions per lifecycle (every transaction counted: post, arm,
+//! submits, packed finalizes, batch close, epoch close, claims) and net
+//! lamports per lifecycle (fees, and any rent left behind).
+
+use std::time::Instant;
+
+use ake_sdk::protocol::CLOSE_BATCH_FRAMES_PER_TX;
+use ake_sdk::sender::pack;
+use ake_sdk::{instructions as ixs, pda};
+use ake_tests::{Chain, TestNode, AKE};
+use solana_sdk::pubkey::Pubkey;
+use solana_sdk::signer::Signer;
+
+/// The bank's fee per signature (no priority fee is set).
+const LAMPORTS_PER_SIGNATURE: u64 = 5_000;
+
+/// Finalizes packed per transaction, as `ake crank` does.
+const FINALIZES_PER_TX: usize = 6;
+
+struct Run {
+    lifecycles: u32,
+    nodes: usize,
+    secs: f64,
+    transactions: u64,
+    signatures: u64,
+    net_lamports: i64,
+}
+
+async fn lamports_of(chain: &mut Chain, keys: &[Pubkey]) -> i64 {
+    let mut total = 0i64;
+    for k in keys {
+        total += chain.lamports(k).await as i64;
+    }
+    total
+}
+
+async fn run(lifecycles: u32, nodes: usize) -> Run {
+    let mut chain = Chain::start().await;
+    let creator = chain.user(1_000_000 * AKE).await;
+    chain
+        .airdrop(&creator.pubkey(), u64::from(lifecycles) * 10_000_000)
+        .await;
+    let mut fleet: Vec<TestNode> = Vec::new();
+    for _ in 0..nodes {
+        fleet.push(chain.node(1, 10_000 * AKE).await);
+    }
+    let cranker = chain.user(0).await;
+    let epoch = chain.epoch().await;
+    let payer = chain.payer().pubkey();
+    let mut wallets = vec![payer, creator.pubkey()];
+    for n in &fleet {
+        wallets.push(n.signer.pubkey());
+        wallets.push(n.owner.pubkey());
+    }
+    let lamports_before = lamports_of(&mut chain, &wallets).await;
+    chain.reuse_blockhash = true;
+    chain.transactions = 0;
+    chain.signatures = 0;
+    let started = Instant::now();
+
+    let batch = chain.post_batch(&creator, 1, lifecycles).await.unwrap();
+    let mut finalized = 0;
+    while finalized < lifecycles {
+        // Idle nodes arm (the daemon's node_ready); the submit re-arms the
+        // rest, until the market's in-flight list is full or frames run out.
+        for node in &fleet {
+            let n: ake_market::state::Node = chain.account(&node.account).await.unwrap();
+            if n.status == ake_market::state::NodeStatus::Idle {
+                chain.node_ready(node).await.unwrap();
+            }
+        }
+        let mut submitted = Vec::new();
+        loop {
+            chain.advance(1).await;
+            let mut busy = false;
+            for node in &fleet {
+                let n: ake_market::state::Node = chain.account(&node.account).await.unwrap();
+                if n.current_job == Pubkey::default() {
+                    continue;
+                }
+                busy = true;
+                chain
+                    .submit_and_rearm(node, &n.current_job, 1)
+                    .await
+                    .unwrap();
+                submitted.push(n.current_job);
+            }
+            if !busy {
+                break;
+            }
+        }
+        // The crank, once the challenge window has passed.
+        chain.advance(3_601).await;
+        let keys = chain.settle_keys(creator.token, payer).await;
+        let mut finalizes = Vec::new();
+        for job_key in &submitted {
+            let job = chain.job(job_key).await.unwrap();
+            finalizes.push(ixs::finalize_job(*job_key, &job, &keys));
+        }
+        for group in pack(&payer, finalizes, FINALIZES_PER_TX) {
+            chain.send_ok(&group, &[]).await;
+        }
+        finalized += submitted.len() as u32;
+    }
+    let frames: Vec<Pubkey> = (1..=lifecycles)
+        .map(|f| pda::frame_job(&batch, f))
+        .collect();
+    for chunk in frames.chunks(CLOSE_BATCH_FRAMES_PER_TX) {
+        let ix = ixs::close_batch(batch, creator.pubkey(), chunk);
+        chain.send_ok(&[ix], &[]).await;
+    }
+    assert!(chain.raw_account(&batch).await.is_none(), "batch closed");
+    chain.advance_to_epoch(epoch + 1).await;
+    chain.close_epoch(&cranker, epoch).await.unwrap();
+    for node in &fleet {
+        chain.claim(node, epoch).await.unwrap();
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let transactions = chain.transactions;
+    let lamports_after = lamports_of(&mut chain, &wallets).await;
+    Run {
+        lifecycles,
+        nodes,
+        secs,
+        transactions,
+        signatures: chain.signatures,
+        net_lamports: lamports_before - lamports_after,
+    }
+}
+
+fn main() {
+    let args: Vec<u32> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let (sizes, nodes) = match args.as_slice() {
+        [n, k, ..] => (vec![*n], *k as usize),
+        [n] => (vec![*n], 8),
+        _ => (vec![100, 1_000], 8),
+    };
+    let rt = tokio::runtime::Runtime::new().expect("a tokio runtime");
+    println!(
+        "lifecycles  nodes  seconds  lifecycles/s  tx/lifecycle  net lamports/lifecycle  of which fees  rent left/lifecycle"
+    );
+    for n in sizes {
+        let r = rt.block_on(run(n, nodes));
+        let per = |x: f64| x / f64::from(r.lifecycles);
+        let fees = (r.signatures * LAMPORTS_PER_SIGNATURE) as f64;
+        println!(
+            "{:>10}  {:>5}  {:>7.2}  {:>12.1}  {:>12.3}  {:>22.0}  {:>13.0}  {:>19.0}",
+            r.lifecycles,
+            r.nodes,
+            r.secs,
+            per(f64::from(r.lifecycles) * f64::from(r.lifecycles)) / r.secs,
+            per(r.transactions as f64),
+            per(r.net_lamports as f64),
+            per(fees),
+            per(r.net_lamports as f64 - fees)
+        );
+    }
+}
