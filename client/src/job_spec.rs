@@ -492,6 +492,20 @@ impl JobSpecFile {
         }
         let frames = self.frames.as_deref().map(FrameRange::parse).transpose()?;
         if let JobSpec::Inline(inline) = &spec {
+            if frames.is_some() {
+                let first = spec_for_frame(inline, 0);
+                let unknown = first
+                    .command
+                    .iter()
+                    .chain(first.env.iter().map(|v| &v.value))
+                    .find(|s| s.contains("{frame"));
+                if let Some(s) = unknown {
+                    return Err(bad(
+                        "frames",
+                        format!("{s:?} has a placeholder that is not {{frame}} or {{frame:0N}} (N 1..9 digits of zero padding)"),
+                    ));
+                }
+            }
             match (frames, uses_frame(inline)) {
                 (Some(_), false) => warnings.push(
                     "frames is set but neither command nor env uses {frame}: every frame runs the same thing".into(),

@@ -190,16 +190,30 @@ impl Protocol {
         self.load(key, &ake_market::ID, "batch").await
     }
 
+    /// Whether `key` holds a batch (and not a job or anything else).
+    pub async fn is_batch(&self, key: &Pubkey) -> Result<bool, ProtocolError> {
+        use anchor_lang::Discriminator;
+        Ok(self
+            .chain
+            .account(key)
+            .await?
+            .is_some_and(|a| a.owner == ake_market::ID && a.data.starts_with(Batch::DISCRIMINATOR)))
+    }
+
     /// The queue entry `key` as work a node can name: a job, or a batch
     /// with its next frame's job address.
     pub async fn next_work(&self, key: Pubkey) -> Result<ixs::NextWork, ProtocolError> {
-        match self.batch(&key).await {
-            Ok(Some(batch)) => Ok(ixs::NextWork::Frame {
-                batch: key,
-                frame_job: pda::frame_job(&key, batch.next_frame()),
-            }),
-            _ => Ok(ixs::NextWork::Job(key)),
+        if !self.is_batch(&key).await? {
+            return Ok(ixs::NextWork::Job(key));
         }
+        let batch = self
+            .batch(&key)
+            .await?
+            .ok_or(ProtocolError::Missing { what: "batch", key })?;
+        Ok(ixs::NextWork::Frame {
+            batch: key,
+            frame_job: pda::frame_job(&key, batch.next_frame()),
+        })
     }
 
     /// The best queued work for the node `key` (as `node_ready` would pick it).
@@ -252,11 +266,32 @@ impl Protocol {
         };
         let mut market = self.market_at(&batch.market).await?;
         let mut out = Vec::new();
+        if !batch.in_queue() {
+            return Ok(out);
+        }
         let count = limit.min(batch.frames_waiting() as usize) as u32;
-        for frame in batch.next_frame()..batch.next_frame() + count {
-            let Some(node) = market.best_node_for(batch.gpus, batch.min_reputation_bps, &[]) else {
+        for i in 0..count {
+            let frame = batch.next_frame() + i;
+            // The program's checks: the best waiting node not excluded by
+            // the batch, whose best work is this batch and whose owner can
+            // cover it (its queue lock comes back when it takes the frame).
+            let Some(node) = market.best_node_for(
+                batch.gpus,
+                batch.min_reputation_bps,
+                &batch.excluded_owner_tags(),
+            ) else {
                 break;
             };
+            let Some(n) = self.node(&node).await? else {
+                break;
+            };
+            let free = self
+                .stake(&n.owner)
+                .await?
+                .map_or(0, |s| s.free().saturating_add(n.locked_stake));
+            if market.best_job_for(n.gpus, n.reputation_bps, free) != Some(*batch_key) {
+                break;
+            }
             market
                 .remove_node(&node)
                 .map_err(|e| ProtocolError::Malformed {

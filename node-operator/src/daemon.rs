@@ -379,8 +379,9 @@ impl Daemon {
         let span = tracing::info_span!("job", job = %job.job, attempt = job.number);
         let _enter = span.enter();
         loop {
+            let draining = *shutdown.borrow();
             let step = tokio::select! {
-                r = self.step(job, seen) => r,
+                r = self.step(job, seen, draining) => r,
                 _ = shutdown.changed() => return,
             };
             match step {
@@ -415,6 +416,7 @@ impl Daemon {
         &self,
         attempt: &Attempt,
         seen: &mut Option<(Pubkey, Instant)>,
+        draining: bool,
     ) -> Result<bool, StepError> {
         let id = attempt.key();
         // A finished job (settled here, handed back, or refused) is never driven again.
@@ -494,7 +496,9 @@ impl Daemon {
                 Ok(true)
             }
             JobProgress::Uploaded { root, uri, usage } => {
-                let prepared = self.sign_submit(attempt, &job, &root, &uri, usage).await?;
+                let prepared = self
+                    .sign_submit(attempt, &job, &root, &uri, usage, draining)
+                    .await?;
                 self.record_signed(attempt, SUBMIT, &prepared).await?;
                 Ok(true)
             }
@@ -718,13 +722,24 @@ impl Daemon {
             ChainSpec::Inline(spec) => Ok(spec.clone()),
             ChainSpec::Remote(remote) => self.remote_spec(attempt, remote, fetch_by).await,
             ChainSpec::Frame(frame) => {
-                let batch = self
-                    .protocol
-                    .batch(&frame.batch)
-                    .await
-                    .map_err(retry)?
-                    // A batch cannot close while one of its frames is open.
-                    .ok_or_else(|| retry(format!("batch {} not readable yet", frame.batch)))?;
+                // A batch cannot close while one of its frames is open, so
+                // this fails only on an endpoint problem: retried while the
+                // hand-back is still free, like a remote spec's fetch.
+                let batch = match self.protocol.batch(&frame.batch).await {
+                    Ok(Some(batch)) => batch,
+                    other => {
+                        let detail = format!(
+                            "the spec of batch {} cannot be read: {}",
+                            frame.batch,
+                            other
+                                .err()
+                                .map_or("no such account".into(), |e| e.to_string())
+                        );
+                        return Err(self
+                            .before_start(fetch_by, ReleaseReason::SpecInvalid, detail, true)
+                            .await);
+                    }
+                };
                 let spec = match &batch.spec {
                     ChainSpec::Inline(spec) => spec.clone(),
                     ChainSpec::Remote(remote) => {
@@ -910,6 +925,7 @@ impl Daemon {
         root: &str,
         uri: &str,
         usage: OutputUsage,
+        draining: bool,
     ) -> Result<Prepared, StepError> {
         let commitment: [u8; 32] = hex::decode(root)
             .ok()
@@ -937,7 +953,7 @@ impl Daemon {
             attempt.job,
             job.market,
             result,
-            self.after_submit().await,
+            self.after_submit(draining).await,
         );
         prepare(self.protocol.chain.as_ref(), &self.signer, &[], &[ix], fees)
             .await
@@ -946,9 +962,10 @@ impl Daemon {
 
     /// What the node does once this submit lands: take its next work in
     /// the same transaction (the best queued work as read now; a stale read
-    /// leaves it idle, never fails the submit), unless a GPU is unhealthy.
-    async fn after_submit(&self) -> ixs::AfterSubmit {
-        if !self.gpu_problems().is_empty() {
+    /// leaves it idle, never fails the submit), unless it is shutting down
+    /// or a GPU is unhealthy.
+    async fn after_submit(&self, draining: bool) -> ixs::AfterSubmit {
+        if draining || !self.gpu_problems().is_empty() {
             return ixs::AfterSubmit::StayIdle;
         }
         let next = match self.protocol.node(&self.node).await {

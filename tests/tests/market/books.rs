@@ -25,6 +25,21 @@ enum Action {
     Submit {
         job: usize,
         wall_secs: u64,
+        rearm: bool,
+    },
+    PostBatch {
+        creator: usize,
+        frames: u32,
+    },
+    MatchFrame {
+        batch: usize,
+    },
+    CancelBatch {
+        batch: usize,
+        by_creator: bool,
+    },
+    CloseBatch {
+        batch: usize,
     },
     Accept {
         job: usize,
@@ -72,7 +87,11 @@ fn action() -> impl Strategy<Value = Action> {
         3 => (0..3usize).prop_map(|node| Action::Ready { node }),
         1 => (0..3usize).prop_map(|node| Action::Unready { node }),
         1 => (0..16usize).prop_map(|job| Action::Cancel { job }),
-        3 => (0..16usize, 0..2_000u64).prop_map(|(job, wall_secs)| Action::Submit { job, wall_secs }),
+        3 => (0..16usize, 0..2_000u64, any::<bool>()).prop_map(|(job, wall_secs, rearm)| Action::Submit { job, wall_secs, rearm }),
+        2 => (0..3usize, 1..4u32).prop_map(|(creator, frames)| Action::PostBatch { creator, frames }),
+        1 => (0..4usize).prop_map(|batch| Action::MatchFrame { batch }),
+        1 => (0..4usize, any::<bool>()).prop_map(|(batch, by_creator)| Action::CancelBatch { batch, by_creator }),
+        1 => (0..4usize).prop_map(|batch| Action::CloseBatch { batch }),
         1 => (0..16usize).prop_map(|job| Action::Accept { job }),
         2 => (0..16usize).prop_map(|job| Action::Finalize { job }),
         2 => (0..16usize).prop_map(|job| Action::Expire { job }),
@@ -96,6 +115,8 @@ struct World {
     /// Nodes their owner closed (their accounts must be gone).
     closed: Vec<bool>,
     jobs: Vec<(usize, solana_sdk::pubkey::Pubkey)>,
+    /// Batches posted (creator, key); their frames join `jobs` when handed out.
+    batches: Vec<(usize, solana_sdk::pubkey::Pubkey)>,
 }
 
 impl World {
@@ -117,6 +138,7 @@ impl World {
             nodes,
             closed: vec![false; 3],
             jobs: Vec::new(),
+            batches: Vec::new(),
         }
     }
 
@@ -168,7 +190,11 @@ impl World {
                 }
                 _ => Ok(()),
             },
-            Action::Submit { job, wall_secs } => match job_at(*job, &self.jobs) {
+            Action::Submit {
+                job,
+                wall_secs,
+                rearm,
+            } => match job_at(*job, &self.jobs) {
                 Some((_, key)) => match c.job(&key).await {
                     Some(j) if j.state == JobState::Assigned => {
                         let node = self.nodes.iter().find(|n| n.account == j.node).unwrap();
@@ -179,7 +205,10 @@ impl World {
                         } else {
                             (*wall_secs).min(held)
                         };
-                        c.submit(node, &key, secs).await
+                        match rearm {
+                            true => c.submit_and_rearm(node, &key, secs).await,
+                            false => c.submit(node, &key, secs).await,
+                        }
                     }
                     _ => Ok(()),
                 },
@@ -242,6 +271,60 @@ impl World {
                 c.advance(*secs).await;
                 Ok(())
             }
+            Action::PostBatch { creator, frames } => {
+                match c.post_batch(&self.creators[*creator], 1, *frames).await {
+                    Ok(batch) => {
+                        self.batches.push((*creator, batch));
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            Action::MatchFrame { batch } => match job_at(*batch, &self.batches) {
+                Some((_, key)) => match c.batch(&key).await {
+                    Some(b) if b.in_queue() => {
+                        let waiting = c.market(0).await.best_node_for(
+                            b.gpus,
+                            b.min_reputation_bps,
+                            &b.excluded_owner_tags(),
+                        );
+                        match waiting {
+                            Some(_) => c.match_frame(&self.creators[0], &key).await.map(|_| ()),
+                            None => Ok(()),
+                        }
+                    }
+                    _ => Ok(()),
+                },
+                None => Ok(()),
+            },
+            Action::CancelBatch { batch, by_creator } => match job_at(*batch, &self.batches) {
+                Some((who, key)) if c.batch(&key).await.is_some() => {
+                    let caller = if *by_creator { who } else { (who + 1) % 3 };
+                    let keys = c.batch_keys(&key, &self.creators[who]);
+                    let ix =
+                        ake_sdk::instructions::cancel_batch(self.creators[caller].pubkey(), &keys);
+                    let signer = self.creators[caller].key.insecure_clone();
+                    c.send(&[ix], &[&signer]).await
+                }
+                _ => Ok(()),
+            },
+            Action::CloseBatch { batch } => match job_at(*batch, &self.batches) {
+                Some((who, key)) => match c.batch(&key).await {
+                    Some(b) => {
+                        let frames: Vec<_> = (b.frames_closed..b.frames_total())
+                            .map(|i| pda::frame_job(&key, b.first_frame + i))
+                            .collect();
+                        let ix = ake_sdk::instructions::close_batch(
+                            key,
+                            self.creators[who].pubkey(),
+                            &frames,
+                        );
+                        c.send(&[ix], &[]).await
+                    }
+                    None => Ok(()),
+                },
+                None => Ok(()),
+            },
             Action::RefundStale { job } => match job_at(*job, &self.jobs) {
                 Some((who, key)) => match c.job(&key).await {
                     Some(j) => {
@@ -284,8 +367,24 @@ impl World {
         };
     }
 
+    /// Frames handed out since the last step become jobs of their creator.
+    async fn adopt_frames(&mut self) {
+        for (who, key) in self.batches.clone() {
+            let Some(b) = self.chain.batch(&key).await else {
+                continue;
+            };
+            for i in 0..b.handed_out {
+                let job = pda::frame_job(&key, b.first_frame + i);
+                if !self.jobs.iter().any(|(_, k)| *k == job) {
+                    self.jobs.push((who, job));
+                }
+            }
+        }
+    }
+
     /// The books: supply, escrow, stake locks, every job's state.
     async fn check(&mut self) {
+        self.adopt_frames().await;
         let c = &mut self.chain;
         let market = c.market(0).await;
         // One token book: supply == genesis + minted - burned.
@@ -304,7 +403,11 @@ impl World {
                 continue;
             };
             open_escrow += job.escrow + job.posting_fee + job.bond;
-            assert!(job.posting_fee > 0, "every open job holds its posting fee");
+            let frame = matches!(job.spec, ake_market::state::JobSpec::Frame(_));
+            assert!(
+                job.posting_fee > 0 || frame,
+                "every open job holds its posting fee (a batch's was burned at posting)"
+            );
             let queued = market.queued_jobs().iter().any(|e| e.key == key);
             match job.state {
                 JobState::Queued => {
@@ -332,6 +435,28 @@ impl World {
             if job.state != JobState::Queued {
                 *jobs_naming.entry(job.node).or_default() += 1;
             }
+        }
+        // A batch holds the escrow and the rent of the frames it has not handed out.
+        let rent = solana_sdk::rent::Rent::default();
+        for (_, key) in self.batches.clone() {
+            let Some(b) = c.batch(&key).await else {
+                continue;
+            };
+            open_escrow += b.escrow_per_frame * u64::from(b.frames_waiting());
+            let queued = market.queued_jobs().iter().any(|e| e.key == key);
+            assert_eq!(
+                queued,
+                b.in_queue(),
+                "a batch is queued iff it hands frames out"
+            );
+            let account = c.raw_account(&key).await.unwrap();
+            assert_eq!(
+                account.lamports,
+                rent.minimum_balance(account.data.len())
+                    + b.frame_rent * u64::from(b.frames_waiting()),
+                "the batch holds its rent and that of its waiting frames"
+            );
+            assert!(b.handed_out <= b.frame_count && b.frames_closed <= b.handed_out);
         }
         assert_eq!(c.escrow_balance().await, open_escrow);
         assert_eq!(market.open_escrow, open_escrow);

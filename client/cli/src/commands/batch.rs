@@ -220,26 +220,49 @@ async fn follow(
             for f in &frames {
                 if let (FrameState::Open(job), false) = (&f.state, seen.contains(&f.frame)) {
                     if let Some(r) = &job.result {
-                        let dir = out.join(format!("frame-{:06}", f.frame));
-                        fetch_results(&r.output_uri, &r.commitment, &dir).await?;
-                        bar.println(format!(
-                            "  frame {} verified into {}",
-                            f.frame,
-                            dir.display()
-                        ));
                         seen.insert(f.frame);
-                        fetched.push(Fetched {
-                            frame: f.frame,
-                            dir: dir.display().to_string(),
-                            commitment: hex::encode(r.commitment),
-                        });
+                        let dir = out.join(format!("frame-{:06}", f.frame));
+                        // One bad frame is reported (dispute it in its
+                        // window); the others go on.
+                        match fetch_results(&r.output_uri, &r.commitment, &dir).await {
+                            Ok(_) => {
+                                bar.println(format!(
+                                    "  frame {} verified into {}",
+                                    f.frame,
+                                    dir.display()
+                                ));
+                                fetched.push(Fetched {
+                                    frame: f.frame,
+                                    dir: dir.display().to_string(),
+                                    commitment: hex::encode(r.commitment),
+                                });
+                            }
+                            Err(e) => bar.println(format!(
+                                "  frame {} of batch {batch_key} did NOT verify: {e:#}; dispute its job before its window closes: ake job dispute {}",
+                                f.frame, f.job
+                            )),
+                        }
                     }
                 }
             }
         }
+        let (latest, _) = p.batch_frames(batch_key).await?;
+        if latest.halted && latest.frames_waiting() > 0 {
+            bar.finish_and_clear();
+            anyhow::bail!(
+                "batch {batch_key} halted: three node owners handed its frames back (the image, inputs or spec likely cannot run); refund the {} frames still waiting with `ake job cancel {batch_key}`",
+                latest.frames_waiting()
+            );
+        }
         if settled + cancelled == batch.frame_count {
             bar.finish_and_clear();
-            let closed = close(ctx, batch_key).await.is_ok();
+            let closed = match close(ctx, batch_key).await {
+                Ok(_) => true,
+                Err(e) => {
+                    eprintln!("the batch could not be closed yet ({e:#}); `ake job close-batch {batch_key}` returns its rent");
+                    false
+                }
+            };
             return Ok(Followed {
                 settled,
                 cancelled,

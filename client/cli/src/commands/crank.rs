@@ -147,19 +147,28 @@ pub async fn pass(p: &Protocol, caller: &Keypair, fees: Fees) -> anyhow::Result<
     }
     for batch in &work.batches_to_match {
         let key: Pubkey = batch.parse()?;
-        let result = match p.match_waiting_nodes(me, &key, SETTLEMENTS_PER_TX).await {
-            Ok(ixs) if ixs.is_empty() => Ok(()),
+        match p.match_waiting_nodes(me, &key, SETTLEMENTS_PER_TX).await {
+            Ok(ixs) if ixs.is_empty() => {}
             Ok(ixs) => {
-                report.transactions += 1;
-                send_instructions(chain, caller, &[], &ixs, fees)
-                    .await
-                    .map(|_| ())
-                    .map_err(anyhow::Error::from)
+                let work = ixs.into_iter().map(|ix| (batch.clone(), ix)).collect();
+                let mut matched = Vec::new();
+                let mut tally = Tally::default();
+                send_packed(
+                    chain,
+                    caller,
+                    fees,
+                    work,
+                    "match frames of",
+                    &mut matched,
+                    &mut tally,
+                )
+                .await;
+                report.failures.extend(tally.failures);
+                report.transactions += tally.transactions;
+                if !matched.is_empty() {
+                    report.frames_matched.push(batch.clone());
+                }
             }
-            Err(e) => Err(e.into()),
-        };
-        match result {
-            Ok(()) => report.frames_matched.push(batch.clone()),
             Err(e) => report
                 .failures
                 .push(format!("match frames of {batch}: {e}")),
@@ -197,13 +206,15 @@ pub async fn pass(p: &Protocol, caller: &Keypair, fees: Fees) -> anyhow::Result<
                     ]
                 }),
             };
-            report.transactions += 1;
             let result = match ixs {
                 Ok(ixs) if ixs.is_empty() => Ok(()),
-                Ok(ixs) => ake_sdk::sender::send_instructions(chain, caller, &[], &ixs, fees)
-                    .await
-                    .map(|_| ())
-                    .map_err(anyhow::Error::from),
+                Ok(ixs) => {
+                    report.transactions += 1;
+                    ake_sdk::sender::send_instructions(chain, caller, &[], &ixs, fees)
+                        .await
+                        .map(|_| ())
+                        .map_err(anyhow::Error::from)
+                }
                 Err(e) => Err(e.into()),
             };
             match result {
@@ -263,12 +274,7 @@ pub async fn run(g: &GlobalArgs, a: CrankArgs) -> anyhow::Result<()> {
                     print(ctx.json, &report, summary);
                     return Ok(());
                 }
-                let busy = !(report.epochs_closed.is_empty()
-                    && report.jobs_finalized.is_empty()
-                    && report.jobs_expired.is_empty()
-                    && report.disputes_expired.is_empty()
-                    && report.stale_jobs_refunded.is_empty()
-                    && report.failures.is_empty());
+                let busy = report.transactions > 0 || !report.failures.is_empty();
                 if busy {
                     print(ctx.json, &report, summary);
                 }

@@ -591,11 +591,12 @@ pub async fn run(g: &GlobalArgs, c: JobCommand) -> anyhow::Result<()> {
                 },
             );
         }
-        JobCommand::Cancel { job } if p.batch(&job).await?.is_some() => {
+        JobCommand::Cancel { job } if p.is_batch(&job).await? => {
             let creator = ctx.signer()?;
             let keys = p.batch_keys(&job).await?;
+            let halted = p.batch(&job).await?.is_some_and(|b| b.halted);
             anyhow::ensure!(
-                keys.creator == creator.pubkey(),
+                keys.creator == creator.pubkey() || halted,
                 "batch {job} belongs to {}, not to your keypair {} (anyone may refund a batch only after the market's max_queue_secs: `ake crank` does)",
                 keys.creator,
                 creator.pubkey()

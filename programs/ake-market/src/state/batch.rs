@@ -121,7 +121,8 @@ impl Batch {
 
     /// The frame number handed out next.
     pub fn next_frame(&self) -> u32 {
-        self.first_frame + self.handed_out
+        // Saturating: past the last frame (all handed out) it is never used.
+        self.first_frame.saturating_add(self.handed_out)
     }
 
     /// Frames that exist or will: all of them, or those handed out before a cancel.
