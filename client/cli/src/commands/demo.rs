@@ -41,6 +41,10 @@ pub struct DemoArgs {
     /// Where the rendered frame is saved.
     #[arg(long, default_value = "ake-demo-output")]
     pub out: PathBuf,
+    /// Render a short animation instead (e.g. `1-8`): one batch, two nodes
+    /// sharing its frames, every frame verified.
+    #[arg(long)]
+    pub frames: Option<String>,
 }
 
 #[derive(Parser)]
@@ -193,7 +197,6 @@ pub async fn run(g: &GlobalArgs, a: DemoArgs) -> anyhow::Result<()> {
     let net = Localnet::start(&params, Keypair::new()).await?;
     let _clock = net.run_clock().await?;
     let p = Protocol::new(net.chain.clone());
-    let chain = p.chain.as_ref();
     let config = p.config().await?;
     let d = params.decimals;
     let fees = Fees::default();
@@ -206,87 +209,28 @@ pub async fn run(g: &GlobalArgs, a: DemoArgs) -> anyhow::Result<()> {
     let minted0 = p.emissions().await?.total_minted;
     let burned0 = p.market(0).await?.tokens_burned;
 
-    // A creator and a node owner with AKE; the node's hot key with SOL.
+    // A creator with AKE; staked nodes (two for a batch) whose daemons run in-process.
     let creator = Keypair::new();
-    let owner = Keypair::new();
-    let hot = Keypair::new();
     net.faucet(&creator.pubkey(), 100 * 10u64.pow(d.into()))
         .await?;
-    net.faucet(&owner.pubkey(), 1_000 * 10u64.pow(d.into()))
-        .await?;
-    net.chain.airdrop(&hot.pubkey(), 1_000_000_000).await?;
-    let stake = 400 * 10u64.pow(d.into());
-    send_instructions(
-        chain,
-        &owner,
-        &[],
-        &[ixs::deposit_stake(
-            owner.pubkey(),
-            config.mint,
-            associated_token(&owner.pubkey(), &config.mint),
-            stake,
-        )],
-        fees,
-    )
-    .await?;
-    let profile = HardwareProfile {
-        gpu_model: "CPU (demo)".into(),
-        vram_mib: 0,
-        benchmark_hash: [0; 32],
-    };
-    send_instructions(
-        chain,
-        &owner,
-        &[&hot],
-        &[ixs::register_node(
-            owner.pubkey(),
-            hot.pubkey(),
-            pda::market(0),
-            1,
-            profile,
-        )],
-        fees,
-    )
-    .await?;
-    say(
-        json,
-        &format!(
-            "node {} registered and staked {} AKE",
-            pda::node(&hot.pubkey()),
-            format(stake, d)
-        ),
-    );
-
-    // The node daemon, in-process, on ake-node's runtime.
-    let work = tempfile::tempdir()?;
-    let daemon = Arc::new(Daemon {
-        protocol: Protocol::new(net.chain.clone()),
-        signer: hot.insecure_clone(),
-        node: pda::node(&hot.pubkey()),
-        runtime: docker,
-        store: OutputStore::from_url(&format!("file://{}", work.path().join("store").display()))?,
-        journal: Journal::open(&work.path().join("journal.redb"))?,
-        gpus: detect_gpus(None),
-        gpu_health: None,
-        metrics: Arc::new(NodeMetrics::new()),
-        work_dir: work.path().join("jobs"),
-        max_output_bytes: 64 << 20,
-        max_output_files: 1_000,
-        fetcher: ake_node::inputs::Fetcher::new(Default::default())?,
-        // Localnet's completion grace is 5 s: keep a short reserve so the
-        // render keeps most of its budget.
-        deadline_reserve: Duration::from_secs(15),
-        fees,
-        priority_fee: Default::default(),
-        poll: Duration::from_millis(300),
-        wake: Arc::new(tokio::sync::Notify::new()),
-        missing_since: Default::default(),
-    });
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let node_task = {
-        let daemon = Arc::clone(&daemon);
-        tokio::spawn(async move { daemon.run(stopped).await })
-    };
+    let frames = a
+        .frames
+        .as_deref()
+        .map(ake_sdk::job_spec::FrameRange::parse)
+        .transpose()?;
+    let mut nodes = Vec::new();
+    for _ in 0..if frames.is_some() { 2 } else { 1 } {
+        nodes.push(start_node(&net, &p, docker.clone(), d, json).await?);
+    }
+    if let Some(frames) = frames {
+        return render_batch(
+            &net, &p, &nodes, &creator, &image, frames, &a.out, json, started,
+        )
+        .await;
+    }
+    let node0 = &mut nodes[0];
+    let hot = node0.hot.insecure_clone();
+    let (stop, node_task) = (&node0.stop, &mut node0.task);
 
     // The creator posts the render job from the example spec.
     let spec_path = Path::new("client/examples/render-job.toml");
@@ -449,6 +393,284 @@ pub async fn run(g: &GlobalArgs, a: DemoArgs) -> anyhow::Result<()> {
             r.frame,
             &r.commitment[..16],
             r.runtime
+        )
+    });
+    Ok(())
+}
+
+/// A staked node registered on market 0 with its daemon running in-process.
+pub struct DemoNode {
+    pub hot: Keypair,
+    pub stop: tokio::sync::watch::Sender<bool>,
+    pub task: tokio::task::JoinHandle<()>,
+    _work: tempfile::TempDir,
+}
+
+async fn start_node(
+    net: &Localnet,
+    p: &Protocol,
+    docker: DockerRuntime,
+    d: u8,
+    json: bool,
+) -> anyhow::Result<DemoNode> {
+    let chain = p.chain.as_ref();
+    let config = p.config().await?;
+    let fees = Fees::default();
+    let owner = Keypair::new();
+    let hot = Keypair::new();
+    net.faucet(&owner.pubkey(), 1_000 * 10u64.pow(d.into()))
+        .await?;
+    net.chain.airdrop(&hot.pubkey(), 1_000_000_000).await?;
+    let stake = 400 * 10u64.pow(d.into());
+    send_instructions(
+        chain,
+        &owner,
+        &[],
+        &[ixs::deposit_stake(
+            owner.pubkey(),
+            config.mint,
+            associated_token(&owner.pubkey(), &config.mint),
+            stake,
+        )],
+        fees,
+    )
+    .await?;
+    let profile = HardwareProfile {
+        gpu_model: "CPU (demo)".into(),
+        vram_mib: 0,
+        benchmark_hash: [0; 32],
+    };
+    send_instructions(
+        chain,
+        &owner,
+        &[&hot],
+        &[ixs::register_node(
+            owner.pubkey(),
+            hot.pubkey(),
+            pda::market(0),
+            1,
+            profile,
+        )],
+        fees,
+    )
+    .await?;
+    say(
+        json,
+        &format!(
+            "node {} registered and staked {} AKE",
+            pda::node(&hot.pubkey()),
+            format(stake, d)
+        ),
+    );
+    // The node daemon, in-process, on ake-node's runtime.
+    let work = tempfile::tempdir()?;
+    let daemon = Arc::new(Daemon {
+        protocol: Protocol::new(net.chain.clone()),
+        signer: hot.insecure_clone(),
+        node: pda::node(&hot.pubkey()),
+        runtime: docker,
+        store: OutputStore::from_url(&format!("file://{}", work.path().join("store").display()))?,
+        journal: Journal::open(&work.path().join("journal.redb"))?,
+        gpus: detect_gpus(None),
+        gpu_health: None,
+        metrics: Arc::new(NodeMetrics::new()),
+        work_dir: work.path().join("jobs"),
+        max_output_bytes: 64 << 20,
+        max_output_files: 1_000,
+        fetcher: ake_node::inputs::Fetcher::new(Default::default())?,
+        // Localnet's completion grace is 5 s: keep a short reserve so the
+        // render keeps most of its budget.
+        deadline_reserve: Duration::from_secs(15),
+        fees,
+        priority_fee: Default::default(),
+        poll: Duration::from_millis(300),
+        wake: Arc::new(tokio::sync::Notify::new()),
+        missing_since: Default::default(),
+    });
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(async move { daemon.run(stopped).await });
+    Ok(DemoNode {
+        hot,
+        stop,
+        task,
+        _work: work,
+    })
+}
+
+/// `ake demo --frames`: one batch posted, two nodes sharing its frames (the
+/// submit re-arms each onto the next), every frame fetched and verified,
+/// the crank finalizing, the batch closed, the epochs closed and claimed.
+#[allow(clippy::too_many_arguments)]
+async fn render_batch(
+    net: &Localnet,
+    p: &Protocol,
+    nodes: &[DemoNode],
+    creator: &Keypair,
+    image: &str,
+    frames: ake_sdk::job_spec::FrameRange,
+    out: &Path,
+    json: bool,
+    started: Instant,
+) -> anyhow::Result<()> {
+    use ake_sdk::protocol::FrameState;
+    let chain = p.chain.as_ref();
+    let fees = Fees::default();
+    let config = p.config().await?;
+    let d = ake_sdk::accounts::mint_decimals(chain, &config.mint).await?;
+    let supply0 = p.supply(&config.mint).await?;
+    let (minted0, burned0) = (
+        p.emissions().await?.total_minted,
+        p.market(0).await?.tokens_burned,
+    );
+    let spec_path = Path::new("client/examples/render-batch.toml");
+    let text = std::fs::read_to_string(spec_path)
+        .with_context(|| format!("{} (run from the repository root)", spec_path.display()))?;
+    let mut file = JobSpecFile::parse(&text)?;
+    file.image = Some(image.to_string());
+    file.frames = Some(format!("{}-{}", frames.first, frames.last()));
+    let market = p.market(0).await?;
+    let valid = file.validate(&market)?;
+    let args = ake_sdk::ake_market::instructions::PostBatchArgs {
+        nonce: 0,
+        first_frame: frames.first,
+        frame_count: frames.count,
+        gpus: valid.args.gpus,
+        max_duration_secs: valid.args.max_duration_secs,
+        min_reputation_bps: valid.args.min_reputation_bps,
+        max_tokens: u64::MAX,
+        spec: valid.args.spec,
+    };
+    let creator_token = associated_token(&creator.pubkey(), &config.mint);
+    let before = p.token_balance(&creator_token).await?;
+    let (batch, ix) = p.post_batch(&creator.pubkey(), 0, args).await?;
+    send_instructions(chain, creator, &[], &[ix], fees).await?;
+    let posted = p
+        .batch(&batch)
+        .await?
+        .ok_or_else(|| anyhow!("batch {batch} missing after posting"))?;
+    let escrowed = posted.escrow_per_frame * u64::from(frames.count);
+    say(
+        json,
+        &format!(
+            "posted batch {batch}: frames {}-{}, escrowed {} AKE",
+            frames.first,
+            frames.last(),
+            format(escrowed, d)
+        ),
+    );
+
+    let cranker = Keypair::new();
+    net.chain.airdrop(&cranker.pubkey(), 1_000_000_000).await?;
+    let dest = out.join(batch.to_string());
+    let mut verified = std::collections::BTreeMap::new();
+    let mut by_node: std::collections::BTreeMap<Pubkey, u32> = Default::default();
+    let mut epochs = std::collections::BTreeSet::new();
+    let mut settled = std::collections::BTreeSet::new();
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        crate::commands::crank::pass(p, &cranker, fees).await?;
+        let now_epoch = p.current_epoch(&p.emissions().await?).await?;
+        let (_, states) = p.batch_frames(&batch).await?;
+        for f in &states {
+            match &f.state {
+                FrameState::Open(job) => {
+                    if let (Some(r), false) = (&job.result, verified.contains_key(&f.frame)) {
+                        let dir = dest.join(format!("frame-{:06}", f.frame));
+                        let (dir, manifest) =
+                            crate::commands::job::fetch_results(&r.output_uri, &r.commitment, &dir)
+                                .await?;
+                        let png = dir.join(format!("frame-{:04}.png", f.frame));
+                        if manifest.facts.exit_code != 0 || !png.exists() {
+                            bail!(
+                                "frame {} failed to render (exit code {}); its logs are committed with the outputs",
+                                f.frame,
+                                manifest.facts.exit_code
+                            );
+                        }
+                        *by_node.entry(job.node).or_default() += 1;
+                        say(
+                            json,
+                            &format!(
+                                "frame {} rendered by node {} and verified: {}",
+                                f.frame,
+                                job.node,
+                                png.display()
+                            ),
+                        );
+                        verified.insert(f.frame, png.display().to_string());
+                    }
+                }
+                // Seen a pass late, it may have settled in the epoch before.
+                FrameState::Settled if settled.insert(f.frame) => {
+                    epochs.insert(now_epoch);
+                    epochs.insert(now_epoch.saturating_sub(1));
+                }
+                _ => {}
+            }
+        }
+        if settled.len() == frames.count as usize {
+            let mut all_claimed = true;
+            for e in &epochs {
+                let closed = p.epoch_summary(*e).await?.is_some_and(|s| s.closed);
+                for n in nodes {
+                    let unclaimed = p.node_work(*e, &pda::node(&n.hot.pubkey())).await?;
+                    all_claimed &= closed && unclaimed.is_none();
+                }
+            }
+            if all_claimed {
+                break;
+            }
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "the demo did not finish in time: {} of {} frames settled",
+                settled.len(),
+                frames.count
+            );
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    while p.batch(&batch).await?.is_some() {
+        let ix = p.close_batch(&batch).await?;
+        send_instructions(chain, creator, &[], &[ix], fees).await?;
+    }
+    for n in nodes {
+        let _ = n.stop.send(true);
+    }
+    let burned = p.market(0).await?.tokens_burned - burned0;
+    let minted = p.emissions().await?.total_minted - minted0;
+    let supply = p.supply(&config.mint).await?;
+    anyhow::ensure!(
+        supply + burned == supply0 + minted,
+        "the token book does not balance: {supply0} + {minted} minted - {burned} burned != {supply}"
+    );
+    let paid = before.saturating_sub(p.token_balance(&creator_token).await?);
+    let report = serde_json::json!({
+        "batch": batch.to_string(),
+        "frames": verified,
+        "frames_by_node": by_node.iter().map(|(k, v)| (k.to_string(), *v)).collect::<std::collections::BTreeMap<_, _>>(),
+        "escrowed": escrowed,
+        "paid": paid,
+        "burned": burned,
+        "minted": minted,
+        "initial_supply": supply0,
+        "final_supply": supply,
+        "batch_closed": true,
+    });
+    print(json, &report, |_| {
+        format!(
+            "\nAKE demo (batch) finished in {:.0} s\n  frames       {} rendered across {} nodes ({}), each verified against its commitment, in {}\n  escrowed     {} AKE, paid {} AKE (charges and the one posting fee), the rest refunded\n  burned       {} AKE, minted {} AKE\n  supply       {} -> {} AKE\n  batch        {batch} closed: every lamport of rent back",
+            started.elapsed().as_secs_f64(),
+            verified.len(),
+            by_node.len(),
+            by_node.values().map(|v| v.to_string()).collect::<Vec<_>>().join(" + "),
+            dest.display(),
+            format(escrowed, d),
+            format(paid, d),
+            format(burned, d),
+            format(minted, d),
+            format(supply0, d),
+            format(supply, d),
         )
     });
     Ok(())
