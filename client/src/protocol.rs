@@ -206,10 +206,7 @@ impl Protocol {
         if !self.is_batch(&key).await? {
             return Ok(ixs::NextWork::Job(key));
         }
-        let batch = self
-            .batch(&key)
-            .await?
-            .ok_or(ProtocolError::Missing { what: "batch", key })?;
+        let batch = self.existing_batch(&key).await?;
         Ok(ixs::NextWork::Frame {
             batch: key,
             frame_job: pda::frame_job(&key, batch.next_frame()),
@@ -555,6 +552,13 @@ impl Protocol {
         })
     }
 
+    async fn existing_batch(&self, key: &Pubkey) -> Result<Batch, ProtocolError> {
+        self.batch(key).await?.ok_or(ProtocolError::Missing {
+            what: "batch",
+            key: *key,
+        })
+    }
+
     async fn existing_job(&self, key: &Pubkey) -> Result<Job, ProtocolError> {
         self.job(key).await?.ok_or(ProtocolError::Missing {
             what: "job",
@@ -788,10 +792,7 @@ impl Protocol {
     /// The keys `cancel_batch` and `close_batch` need for `batch`; the
     /// refund goes to the creator's associated token account.
     pub async fn batch_keys(&self, batch_key: &Pubkey) -> Result<ixs::BatchKeys, ProtocolError> {
-        let batch = self.batch(batch_key).await?.ok_or(ProtocolError::Missing {
-            what: "batch",
-            key: *batch_key,
-        })?;
+        let batch = self.existing_batch(batch_key).await?;
         let config = self.config().await?;
         Ok(ixs::BatchKeys {
             batch: *batch_key,
@@ -807,10 +808,7 @@ impl Protocol {
         &self,
         batch_key: &Pubkey,
     ) -> Result<(Batch, Vec<FrameStatus>), ProtocolError> {
-        let batch = self.batch(batch_key).await?.ok_or(ProtocolError::Missing {
-            what: "batch",
-            key: *batch_key,
-        })?;
+        let batch = self.existing_batch(batch_key).await?;
         let handed_out: Vec<Pubkey> = (0..batch.handed_out)
             .map(|i| pda::frame_job(batch_key, batch.first_frame + i))
             .collect();

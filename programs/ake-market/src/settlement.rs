@@ -45,17 +45,23 @@ impl Settlement {
 /// with the job (settled, cancelled or refunded) and is never refunded.
 pub fn burn_posting_fee(market: &mut Market, escrow: &Vault, job: &mut Job) -> Result<u64> {
     let fee = job.posting_fee;
-    escrow.burn(fee)?;
+    burn_from_escrow(market, escrow, fee)?;
     market.open_escrow = market
         .open_escrow
         .checked_sub(fee)
         .ok_or(MarketError::MathOverflow)?;
-    market.tokens_burned = market
-        .tokens_burned
-        .checked_add(fee)
-        .ok_or(MarketError::MathOverflow)?;
     job.posting_fee = 0;
     Ok(fee)
+}
+
+/// Burns `amount` out of the market's escrow vault and counts it as burned.
+pub fn burn_from_escrow(market: &mut Market, escrow: &Vault, amount: u64) -> Result<()> {
+    escrow.burn(amount)?;
+    market.tokens_burned = market
+        .tokens_burned
+        .checked_add(amount)
+        .ok_or(MarketError::MathOverflow)?;
+    Ok(())
 }
 
 /// Ends a job with nothing charged (cancel, refund after too many

@@ -9,6 +9,7 @@ use crate::instructions::post_job::{next_creator_nonce, JobShape};
 use crate::matching::batch_entry;
 use crate::math::{charge_micro_usd, micro_usd_to_tokens_ceil};
 use crate::oracle::read_price;
+use crate::settlement::burn_from_escrow;
 use crate::state::{Batch, Config, JobSpec, Market, Stake};
 use crate::vaults::{deposit, Vault};
 use ake_program_common::account_creation::{create_pda, write_new};
@@ -196,11 +197,7 @@ pub fn handler(mut ctx: Context<PostBatch>, args: PostBatchArgs) -> Result<()> {
         a.mint.to_account_info(),
         a.mint.decimals,
     );
-    escrow_vault.burn(posting_fee)?;
-    market.tokens_burned = market
-        .tokens_burned
-        .checked_add(posting_fee)
-        .ok_or(MarketError::MathOverflow)?;
+    burn_from_escrow(&mut market, &escrow_vault, posting_fee)?;
     market.open_escrow = market
         .open_escrow
         .checked_add(escrow)
