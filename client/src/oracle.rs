@@ -1,23 +1,16 @@
 //! AKE/USD through Pyth: where the price account lives, how to read it, and
 //! (for the local chain) how to write one.
 
+use ake_market::price_update::{
+    PriceFeedMessage, PriceUpdateV2, VerificationLevel, PUSH_ORACLE_PROGRAM_ID,
+};
 use anchor_lang::prelude::Pubkey;
-use pyth_solana_receiver_sdk::price_update::{PriceFeedMessage, PriceUpdateV2, VerificationLevel};
 use solana_sdk::account::Account;
 
 /// The Pyth push-oracle price feed account for `feed_id` (shard 0), the
 /// address Pyth keeps updated on every cluster; localnet writes its own there.
 pub fn price_feed_address(feed_id: &[u8; 32]) -> Pubkey {
-    Pubkey::find_program_address(
-        &[&0u16.to_le_bytes(), feed_id],
-        &pyth_solana_receiver_sdk::PYTH_PUSH_ORACLE_ID,
-    )
-    .0
-}
-
-/// Decodes a PriceUpdateV2 account's data.
-pub fn decode_price(data: &[u8]) -> Option<PriceUpdateV2> {
-    anchor_lang::AccountDeserialize::try_deserialize(&mut &data[..]).ok()
+    Pubkey::find_program_address(&[&0u16.to_le_bytes(), feed_id], &PUSH_ORACLE_PROGRAM_ID).0
 }
 
 /// A fully verified PriceUpdateV2 account as the receiver writes it, with
@@ -62,13 +55,9 @@ pub fn price_update_account_with(
         },
         posted_slot: 0,
     };
-    let mut data = Vec::with_capacity(PriceUpdateV2::LEN);
-    anchor_lang::AccountSerialize::try_serialize(&update, &mut data)
-        .expect("serialize a price update");
-    data.resize(PriceUpdateV2::LEN, 0);
     Account {
         lamports: 10_000_000,
-        data,
+        data: update.encode(),
         owner,
         executable: false,
         rent_epoch: 0,

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use ake_emissions::state::{EmissionsConfig, EpochSummary, NodeWork, PendingEmissionsChange};
 use ake_market::instructions::{PostBatchArgs, PostJobArgs};
+use ake_market::price_update::PriceUpdateV2;
 use ake_market::state::{
     Batch, Config, Creator, Job, Market, Node, PendingChange, ReleaseReason, Stake, PHASE_ASSIGNED,
     PHASE_DISPUTED, PHASE_SUBMITTED,
@@ -14,7 +15,6 @@ use ake_market::state::{
 use anchor_lang::AccountDeserialize;
 use anchor_spl::associated_token::get_associated_token_address;
 use anchor_spl::token::spl_token;
-use pyth_solana_receiver_sdk::price_update::PriceUpdateV2;
 use solana_sdk::instruction::Instruction;
 use solana_sdk::program_pack::Pack;
 use solana_sdk::pubkey::Pubkey;
@@ -408,7 +408,7 @@ impl Protocol {
                 what: "AKE/USD price account",
                 key,
             })?;
-        let update = oracle::decode_price(&acc.data).ok_or(ProtocolError::Malformed {
+        let update = PriceUpdateV2::decode(&acc.data).ok_or(ProtocolError::Malformed {
             what: "Pyth PriceUpdateV2",
             key,
             reason: "cannot decode".into(),

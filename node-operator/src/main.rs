@@ -184,9 +184,9 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
     tracing::info!("metrics on http://{}/metrics", server.local_addr);
     let chain = chain(&config);
     let wake = Arc::new(tokio::sync::Notify::new());
-    let _watch = chain
-        .websocket_url()
-        .map(|ws| ake_sdk::watch::watch_account(ws, node, Arc::clone(&wake)));
+    let _watch = chain.websocket_url().map(|ws| {
+        ake_sdk::watch::watch_account(ws, node, commitment(config.commitment), Arc::clone(&wake))
+    });
     let daemon = Daemon {
         protocol: Protocol::new(chain),
         signer,

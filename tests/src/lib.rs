@@ -10,6 +10,7 @@ use ake_market::errors::MarketError;
 use ake_market::instructions::{
     CollateralArgs, MarketArgs, PostBatchArgs, PostJobArgs, ReleaseArgs,
 };
+use ake_market::price_update::VerificationLevel;
 use ake_market::state::{
     Batch, HardwareProfile, InlineSpec, Job, JobSpec, Market, OracleParams, Params, SlaParams,
 };
@@ -18,7 +19,6 @@ use ake_sdk::pda;
 use anchor_lang::solana_program::system_instruction;
 use anchor_lang::AccountDeserialize;
 use anchor_spl::token::spl_token;
-use pyth_solana_receiver_sdk::price_update::VerificationLevel;
 use solana_program_test::ProgramTestContext;
 use solana_sdk::account::{Account, AccountSharedData};
 use solana_sdk::clock::Clock;
@@ -76,7 +76,7 @@ pub fn default_breaker() -> BreakerParams {
 pub fn default_params() -> Params {
     Params {
         oracle: OracleParams {
-            receiver_program: pyth_solana_receiver_sdk::ID,
+            receiver_program: ake_market::price_update::RECEIVER_PROGRAM_ID,
             feed_id: FEED_ID,
             max_age_secs: 60,
             max_conf_bps: 200,
@@ -1282,7 +1282,7 @@ pub fn price_account(
         conf,
         publish_time,
         feed_id,
-        pyth_solana_receiver_sdk::ID,
+        ake_market::price_update::RECEIVER_PROGRAM_ID,
         level,
     )
 }

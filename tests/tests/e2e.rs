@@ -41,6 +41,19 @@ fn root() -> PathBuf {
         .unwrap()
 }
 
+/// Whether something the test needs is here: CI must have it; elsewhere
+/// its absence is said loudly and the test (or that part) is skipped.
+fn present_or_skipped(ok: bool, missing: &str) -> bool {
+    if !ok && std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("CI=true but {missing}");
+    }
+    if !ok {
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "\n!!!!! SKIPPED: {missing} !!!!!\n");
+    }
+    ok
+}
+
 fn docker_available() -> bool {
     let ok = Command::new("docker")
         .arg("info")
@@ -48,17 +61,45 @@ fn docker_available() -> bool {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
-    if !ok && std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("CI=true but no Docker engine answers: the end-to-end test needs one");
-    }
-    if !ok {
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n!!!!! SKIPPED e2e: no Docker engine answers !!!!!\n"
-        );
-    }
-    ok
+    present_or_skipped(
+        ok,
+        "no Docker engine answers: the end-to-end test needs one",
+    )
+}
+
+/// A Python client built from the committed IDL (anchorpy3); `.ci/run`
+/// installs it.
+fn python_client_available() -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", "import anchorpy, based58"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    present_or_skipped(
+        ok,
+        "python3 cannot import anchorpy (pip install anchorpy3==0.4.5): the Python IDL client check",
+    )
+}
+
+/// The job's events as the Python example decodes them from the IDL.
+fn python_job_events(url: &str, job: &str) -> Vec<serde_json::Value> {
+    let out = Command::new("python3")
+        .arg(root().join("client/examples/python/job_events.py"))
+        .arg(url)
+        .arg(root().join("idl/ake_market.json"))
+        .arg(job)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 struct Proc(Child);
@@ -300,6 +341,22 @@ async fn post_run_finalize_close_claim() {
         fee >= paid - (burned - posting_fee),
         "the fee reaches the treasury (plus any epoch share closed meanwhile)"
     );
+
+    // A Python client generated from the committed IDL reads the job's
+    // history back from the same endpoint: every event, decoded.
+    if python_client_available() {
+        let events = python_job_events(&url, &job);
+        let names: Vec<&str> = events.iter().map(|e| e["name"].as_str().unwrap()).collect();
+        for expected in ["JobPosted", "JobAssigned", "ResultSubmitted", "JobSettled"] {
+            assert!(names.contains(&expected), "{expected} not in {names:?}");
+        }
+        assert_eq!(events[0]["name"], "JobPosted");
+        assert_eq!(events[0]["escrow"], escrow);
+        assert_eq!(events[0]["posting_fee"], posting_fee);
+        let settled = events.iter().find(|e| e["name"] == "JobSettled").unwrap();
+        assert_eq!(settled["charged"], paid, "{settled}");
+        assert_eq!(settled["job"], job.as_str());
+    }
 
     // The epoch closes; the node claims for its owner by itself.
     let emissions = p.emissions().await.unwrap();

@@ -37,7 +37,8 @@ async fn wire_format_and_errors() {
     let (addr, _server) = net.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let addr = addr.to_string();
 
-    // The standard nonblocking client, as devnet users use it.
+    // AKE's own JSON-RPC backend, then the standard Solana nonblocking
+    // client, as devnet users use it.
     let rpc = RpcChain::new(&format!("http://{addr}"), CommitmentConfig::confirmed());
     let who = Keypair::new();
     let sig = rpc
@@ -49,7 +50,10 @@ async fn wire_format_and_errors() {
         rpc.status(&sig).await.unwrap(),
         ake_sdk::chain::TxStatus::Landed
     );
-    let client = rpc.client();
+    let client = solana_client::nonblocking::rpc_client::RpcClient::new_with_commitment(
+        format!("http://{addr}"),
+        CommitmentConfig::confirmed(),
+    );
     assert!(client.get_health().await.is_ok());
     assert!(client
         .get_version()
@@ -104,6 +108,46 @@ async fn wire_format_and_errors() {
     let err = client.send_transaction(&tx).await.unwrap_err();
     assert!(err.to_string().contains("simulation failed"), "{err}");
 
+    // The same through AKE's backend: simulation and status carry the
+    // transaction error, decoded; a malformed request is a refusal.
+    use solana_sdk::instruction::InstructionError;
+    use solana_sdk::transaction::TransactionError;
+    let expected = TransactionError::InstructionError(0, InstructionError::Custom(1));
+    let sim = rpc.simulate(&tx).await.unwrap();
+    assert_eq!(sim.err, Some(expected.clone()));
+    assert!(sim.units_consumed > 0 && !sim.logs.is_empty(), "{sim:?}");
+    rpc.send(&tx).await.unwrap();
+    let mut status = ake_sdk::chain::TxStatus::Unknown;
+    for _ in 0..50 {
+        status = rpc.status(&tx.signatures[0]).await.unwrap();
+        if status != ake_sdk::chain::TxStatus::Unknown {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, ake_sdk::chain::TxStatus::Failed(expected));
+    let refused = rpc
+        .request_airdrop(&who.pubkey(), u64::MAX)
+        .await
+        .unwrap_err();
+    assert!(!refused.is_transient(), "{refused}");
+    let accounts = rpc
+        .accounts(&[mint, Keypair::new().pubkey()])
+        .await
+        .unwrap();
+    assert_eq!(
+        accounts[0].as_ref().unwrap().owner,
+        anchor_spl::token::spl_token::ID
+    );
+    assert!(accounts[1].is_none());
+    assert_eq!(
+        rpc.minimum_balance(165).await.unwrap(),
+        client
+            .get_minimum_balance_for_rent_exemption(165)
+            .await
+            .unwrap()
+    );
+
     // JSON-RPC errors, batches; the server survives all of it.
     let r = post(
         &addr,
@@ -146,7 +190,8 @@ async fn wire_format_and_errors() {
     );
     assert_eq!(
         failover.balance(&who.pubkey()).await.unwrap(),
-        5_000_000_000
+        5_000_000_000 - 5_000,
+        "the airdrop less the failed transfer's fee"
     );
 
     // Account subscriptions: a change to the account is pushed at once.
@@ -156,7 +201,12 @@ async fn wire_format_and_errors() {
         .unwrap();
     let wake = Arc::new(tokio::sync::Notify::new());
     let watched = Keypair::new().pubkey();
-    let _watch = ake_sdk::watch::watch_account(format!("ws://{ws}"), watched, Arc::clone(&wake));
+    let _watch = ake_sdk::watch::watch_account(
+        format!("ws://{ws}"),
+        watched,
+        CommitmentConfig::confirmed(),
+        Arc::clone(&wake),
+    );
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     rpc.request_airdrop(&watched, 1_000_000).await.unwrap();
     tokio::time::timeout(std::time::Duration::from_secs(5), wake.notified())

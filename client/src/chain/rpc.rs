@@ -1,39 +1,110 @@
-//! The production backend: Solana JSON-RPC through solana-client's
-//! nonblocking client. Nothing here calls getProgramAccounts: AKE's
+//! The production backend: Solana JSON-RPC over HTTP, spoken directly (a
+//! dozen methods; the Solana RPC client crates would bring about eighty
+//! more crates into ake-node). Nothing here calls getProgramAccounts: AKE's
 //! accounts are all reachable by address.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
-use solana_commitment_config::CommitmentConfig;
-use solana_rpc_client::nonblocking::rpc_client::RpcClient;
-use solana_rpc_client_api::client_error::{Error as ClientError, ErrorKind as ClientErrorKind};
-use solana_rpc_client_api::config::{RpcSendTransactionConfig, RpcSimulateTransactionConfig};
+use base64::Engine;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use solana_commitment_config::{CommitmentConfig, CommitmentLevel};
 use solana_sdk::account::Account;
 use solana_sdk::hash::Hash;
 use solana_sdk::pubkey::Pubkey;
 use solana_sdk::signature::Signature;
-use solana_sdk::transaction::Transaction;
+use solana_sdk::transaction::{Transaction, TransactionError};
 
 use super::{Chain, ChainError, Simulation, TxStatus};
 
+/// How long one request may take before the endpoint counts as unavailable
+/// (the Solana CLI's default).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// JSON-RPC error codes that mean "this endpoint, now": node unhealthy,
+/// block not available, slot skipped. Anything else the server says is a
+/// refusal.
+const TRANSIENT_CODES: [i64; 3] = [-32005, -32004, -32007];
+
 pub struct RpcChain {
-    client: RpcClient,
+    http: reqwest::Client,
+    url: String,
     commitment: CommitmentConfig,
+}
+
+#[derive(Deserialize)]
+struct Response {
+    result: Option<Value>,
+    error: Option<RpcError>,
+}
+
+#[derive(Deserialize)]
+struct RpcError {
+    code: i64,
+    message: String,
+}
+
+/// `{ "context": {...}, "value": ... }`, the shape of most reads.
+#[derive(Deserialize)]
+struct WithContext<T> {
+    value: T,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UiAccount {
+    lamports: u64,
+    owner: String,
+    data: (String, String),
+    executable: bool,
+    rent_epoch: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UiBlockhash {
+    blockhash: String,
+    last_valid_block_height: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UiSignatureStatus {
+    err: Option<Value>,
+    confirmation_status: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UiSimulation {
+    err: Option<Value>,
+    logs: Option<Vec<String>>,
+    units_consumed: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UiPrioritizationFee {
+    prioritization_fee: u64,
 }
 
 impl RpcChain {
     pub fn new(url: &str, commitment: CommitmentConfig) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .build()
+            .expect("an HTTP client with rustls and a timeout always builds");
         RpcChain {
-            client: RpcClient::new_with_commitment(url.to_string(), commitment),
+            http,
+            url: url.to_string(),
             commitment,
         }
     }
 
     pub fn url(&self) -> String {
-        self.client.url()
-    }
-
-    pub fn client(&self) -> &RpcClient {
-        &self.client
+        self.url.clone()
     }
 
     /// Asks a faucet-enabled endpoint (localnet, devnet) for lamports.
@@ -42,27 +113,124 @@ impl RpcChain {
         to: &Pubkey,
         lamports: u64,
     ) -> Result<Signature, ChainError> {
-        self.client
-            .request_airdrop(to, lamports)
+        let sig: String = self
+            .call("requestAirdrop", json!([to.to_string(), lamports]))
+            .await?;
+        parse(&sig, "signature")
+    }
+
+    fn commitment(&self) -> Value {
+        json!({ "commitment": commitment_name(self.commitment.commitment) })
+    }
+
+    /// One JSON-RPC call. Only a well-formed JSON-RPC error with a code
+    /// that is not transient is a refusal; transport trouble, an HTTP
+    /// status without a JSON-RPC error (an expired API key, a proxy's error
+    /// page, a cut-off body) and the transient codes are Unavailable, so
+    /// the sender retries and a failover list moves to the next endpoint.
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        params: Value,
+    ) -> Result<T, ChainError> {
+        let body = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params });
+        let unavailable = |e: &dyn std::fmt::Display| {
+            ChainError::Unavailable(format!("{method} at {}: {e}", self.url))
+        };
+        let reply = self
+            .http
+            .post(&self.url)
+            .json(&body)
+            .send()
             .await
-            .map_err(classify)
+            .map_err(|e| unavailable(&e))?;
+        let status = reply.status();
+        let bytes = reply.bytes().await.map_err(|e| unavailable(&e))?;
+        let response = match serde_json::from_slice::<Response>(&bytes) {
+            Ok(r) if status.is_success() || r.error.is_some() => r,
+            Ok(_) => return Err(unavailable(&format!("HTTP {status}"))),
+            Err(e) => {
+                return Err(unavailable(&format!(
+                    "not a JSON-RPC answer (HTTP {status}, {e})"
+                )))
+            }
+        };
+        if let Some(e) = response.error {
+            let text = format!("{method}: {} (code {})", e.message, e.code);
+            return Err(if TRANSIENT_CODES.contains(&e.code) {
+                ChainError::Unavailable(text)
+            } else {
+                ChainError::Refused(text)
+            });
+        }
+        serde_json::from_value(response.result.unwrap_or(Value::Null)).map_err(|e| {
+            ChainError::Refused(format!("{method} at {}: unexpected answer ({e})", self.url))
+        })
     }
 }
 
-/// Transport and server-side trouble is retryable; a refusal is not.
-fn classify(e: ClientError) -> ChainError {
-    match e.kind() {
-        ClientErrorKind::Io(_) | ClientErrorKind::Reqwest(_) | ClientErrorKind::Middleware(_) => {
-            ChainError::Unavailable(e.to_string())
-        }
-        ClientErrorKind::RpcError(solana_rpc_client_api::request::RpcError::RpcResponseError {
-            code,
-            ..
-        }) if *code == -32005 || *code == -32004 || *code == -32007 => {
-            ChainError::Unavailable(e.to_string())
-        }
-        _ => ChainError::Refused(e.to_string()),
+pub(crate) fn commitment_name(level: CommitmentLevel) -> &'static str {
+    match level {
+        CommitmentLevel::Processed => "processed",
+        CommitmentLevel::Confirmed => "confirmed",
+        CommitmentLevel::Finalized => "finalized",
     }
+}
+
+/// Whether a status's confirmation meets `wanted` (a missing status is the
+/// old servers' way of saying finalized).
+fn meets(status: Option<&str>, wanted: CommitmentLevel) -> bool {
+    let rank = |s: &str| match s {
+        "finalized" => 2,
+        "confirmed" => 1,
+        _ => 0,
+    };
+    let have = status.map_or(2, rank);
+    have >= rank(commitment_name(wanted))
+}
+
+fn parse<T: std::str::FromStr>(text: &str, what: &str) -> Result<T, ChainError> {
+    text.parse().map_err(|_| {
+        ChainError::Refused(format!("the endpoint returned an invalid {what}: {text}"))
+    })
+}
+
+fn decode_account(ui: UiAccount) -> Result<Account, ChainError> {
+    let data = base64::engine::general_purpose::STANDARD
+        .decode(&ui.data.0)
+        .map_err(|e| ChainError::Refused(format!("account data is not base64: {e}")))?;
+    Ok(Account {
+        lamports: ui.lamports,
+        data,
+        owner: parse(&ui.owner, "owner")?,
+        executable: ui.executable,
+        rent_epoch: ui.rent_epoch,
+    })
+}
+
+/// A transaction error as servers write it. Agave 2.x servers write
+/// `BorshIoError` with a message (`{"BorshIoError": "..."}`) where the 3.x
+/// type has none; it is the same error (what `UiTransactionError` does).
+fn decode_tx_error(mut err: Value) -> Result<TransactionError, ChainError> {
+    fn drop_borsh_message(v: &mut Value) {
+        match v {
+            Value::Object(map) if map.len() == 1 && map.contains_key("BorshIoError") => {
+                *v = json!("BorshIoError");
+            }
+            Value::Object(map) => map.values_mut().for_each(drop_borsh_message),
+            Value::Array(items) => items.iter_mut().for_each(drop_borsh_message),
+            _ => {}
+        }
+    }
+    drop_borsh_message(&mut err);
+    serde_json::from_value(err.clone())
+        .map_err(|e| ChainError::Refused(format!("an unknown transaction error {err} ({e})")))
+}
+
+fn wire(tx: &Transaction) -> Result<String, ChainError> {
+    let bytes = bincode::serialize(tx)
+        .map_err(|e| ChainError::Refused(format!("cannot serialize the transaction: {e}")))?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
 }
 
 /// The Solana CLI's rule for an RPC URL's websocket: same host, ws for
@@ -92,120 +260,104 @@ pub fn websocket_url(http_url: &str) -> String {
 #[async_trait]
 impl Chain for RpcChain {
     fn websocket_url(&self) -> Option<String> {
-        Some(websocket_url(&self.url()))
+        Some(websocket_url(&self.url))
     }
 
     async fn accounts(&self, keys: &[Pubkey]) -> Result<Vec<Option<Account>>, ChainError> {
         let mut out = Vec::with_capacity(keys.len());
         // getMultipleAccounts takes at most 100 keys.
         for chunk in keys.chunks(100) {
-            let res = self
-                .client
-                .get_multiple_accounts_with_commitment(chunk, self.commitment)
-                .await
-                .map_err(classify)?;
-            out.extend(res.value);
+            let keys: Vec<String> = chunk.iter().map(Pubkey::to_string).collect();
+            let mut config = self.commitment();
+            config["encoding"] = json!("base64");
+            let res: WithContext<Vec<Option<UiAccount>>> = self
+                .call("getMultipleAccounts", json!([keys, config]))
+                .await?;
+            for account in res.value {
+                out.push(account.map(decode_account).transpose()?);
+            }
         }
         Ok(out)
     }
 
     async fn latest_blockhash(&self) -> Result<(Hash, u64), ChainError> {
-        self.client
-            .get_latest_blockhash_with_commitment(self.commitment)
-            .await
-            .map_err(classify)
+        let res: WithContext<UiBlockhash> = self
+            .call("getLatestBlockhash", json!([self.commitment()]))
+            .await?;
+        Ok((
+            parse(&res.value.blockhash, "blockhash")?,
+            res.value.last_valid_block_height,
+        ))
     }
 
     async fn block_height(&self) -> Result<u64, ChainError> {
-        self.client
-            .get_block_height_with_commitment(self.commitment)
+        self.call("getBlockHeight", json!([self.commitment()]))
             .await
-            .map_err(classify)
     }
 
     async fn slot(&self) -> Result<u64, ChainError> {
-        self.client
-            .get_slot_with_commitment(self.commitment)
-            .await
-            .map_err(classify)
+        self.call("getSlot", json!([self.commitment()])).await
     }
 
     async fn send(&self, tx: &Transaction) -> Result<(), ChainError> {
         // Preflight is ours (see Sender); the endpoint only relays.
-        let config = RpcSendTransactionConfig {
-            skip_preflight: true,
-            max_retries: Some(0),
-            ..Default::default()
-        };
-        match self.client.send_transaction_with_config(tx, config).await {
-            Ok(_) => Ok(()),
-            Err(e) if e.to_string().contains("AlreadyProcessed") => Ok(()),
-            Err(e) => Err(classify(e)),
-        }
+        let config = json!({ "encoding": "base64", "skipPreflight": true, "maxRetries": 0 });
+        self.call::<String>("sendTransaction", json!([wire(tx)?, config]))
+            .await
+            .map(drop)
     }
 
     async fn status(&self, signature: &Signature) -> Result<TxStatus, ChainError> {
-        let res = self
-            .client
-            .get_signature_statuses(std::slice::from_ref(signature))
-            .await
-            .map_err(classify)?;
+        let res: WithContext<Vec<Option<UiSignatureStatus>>> = self
+            .call("getSignatureStatuses", json!([[signature.to_string()]]))
+            .await?;
         Ok(match res.value.into_iter().next().flatten() {
             None => TxStatus::Unknown,
-            Some(s) if !s.satisfies_commitment(self.commitment) => TxStatus::Unknown,
+            Some(s) if !meets(s.confirmation_status.as_deref(), self.commitment.commitment) => {
+                TxStatus::Unknown
+            }
             Some(s) => match s.err {
                 None => TxStatus::Landed,
-                Some(err) => TxStatus::Failed(err),
+                Some(err) => TxStatus::Failed(decode_tx_error(err)?),
             },
         })
     }
 
     async fn simulate(&self, tx: &Transaction) -> Result<Simulation, ChainError> {
-        let config = RpcSimulateTransactionConfig {
-            sig_verify: false,
-            commitment: Some(self.commitment),
-            ..Default::default()
-        };
-        let res = self
-            .client
-            .simulate_transaction_with_config(tx, config)
-            .await
-            .map_err(classify)?;
+        let mut config = self.commitment();
+        config["encoding"] = json!("base64");
+        config["sigVerify"] = json!(false);
+        let res: WithContext<UiSimulation> = self
+            .call("simulateTransaction", json!([wire(tx)?, config]))
+            .await?;
         Ok(Simulation {
-            err: res.value.err.map(Into::into),
+            err: res.value.err.map(decode_tx_error).transpose()?,
             logs: res.value.logs.unwrap_or_default(),
             units_consumed: res.value.units_consumed.unwrap_or(0),
         })
     }
 
     async fn balance(&self, key: &Pubkey) -> Result<u64, ChainError> {
-        Ok(self
-            .client
-            .get_balance_with_commitment(key, self.commitment)
-            .await
-            .map_err(classify)?
-            .value)
+        let res: WithContext<u64> = self
+            .call("getBalance", json!([key.to_string(), self.commitment()]))
+            .await?;
+        Ok(res.value)
     }
 
     async fn minimum_balance(&self, data_len: usize) -> Result<u64, ChainError> {
-        self.client
-            .get_minimum_balance_for_rent_exemption(data_len)
+        self.call("getMinimumBalanceForRentExemption", json!([data_len]))
             .await
-            .map_err(classify)
     }
 
     async fn recent_prioritization_fees(
         &self,
         accounts: &[Pubkey],
     ) -> Result<Vec<u64>, ChainError> {
-        Ok(self
-            .client
-            .get_recent_prioritization_fees(accounts)
-            .await
-            .map_err(classify)?
-            .into_iter()
-            .map(|f| f.prioritization_fee)
-            .collect())
+        let keys: Vec<String> = accounts.iter().map(Pubkey::to_string).collect();
+        let fees: Vec<UiPrioritizationFee> = self
+            .call("getRecentPrioritizationFees", json!([keys]))
+            .await?;
+        Ok(fees.into_iter().map(|f| f.prioritization_fee).collect())
     }
 }
 
@@ -284,7 +436,100 @@ impl Chain for FailoverChain {
 
 #[cfg(test)]
 mod tests {
-    use super::websocket_url;
+    use super::*;
+    use solana_sdk::instruction::InstructionError;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// An endpoint that answers every request with `status` and `body`.
+    async fn endpoint(status: &'static str, body: &'static str) -> RpcChain {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut buf = vec![0; 64 * 1024];
+                let _ = socket.read(&mut buf).await;
+                let reply = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(reply.as_bytes()).await;
+            }
+        });
+        RpcChain::new(&url, CommitmentConfig::confirmed())
+    }
+
+    #[tokio::test]
+    async fn only_a_json_rpc_refusal_is_final() {
+        let refused = endpoint(
+            "200 OK",
+            r#"{"jsonrpc":"2.0","id":1,"error":{"code":-32602,"message":"Invalid params"}}"#,
+        )
+        .await;
+        let e = refused.slot().await.unwrap_err();
+        assert!(!e.is_transient(), "{e}");
+        assert!(
+            e.to_string().contains("Invalid params (code -32602)"),
+            "{e}"
+        );
+        for (status, body) in [
+            ("403 Forbidden", "<html>expired API key</html>"),
+            ("404 Not Found", ""),
+            ("200 OK", "<html>a proxy's error page</html>"),
+            (
+                "429 Too Many Requests",
+                r#"{"jsonrpc":"2.0","id":1,"result":5}"#,
+            ),
+            (
+                "200 OK",
+                r#"{"jsonrpc":"2.0","id":1,"error":{"code":-32005,"message":"Node is behind"}}"#,
+            ),
+        ] {
+            let e = endpoint(status, body).await.slot().await.unwrap_err();
+            assert!(e.is_transient(), "{status} {body}: {e}");
+        }
+        let dead = RpcChain::new("http://127.0.0.1:9", CommitmentConfig::confirmed());
+        assert!(dead.slot().await.unwrap_err().is_transient());
+        let ok = endpoint("200 OK", r#"{"jsonrpc":"2.0","id":1,"result":42}"#).await;
+        assert_eq!(ok.slot().await.unwrap(), 42);
+    }
+
+    #[tokio::test]
+    async fn a_failed_transaction_s_error_is_decoded_from_either_server_generation() {
+        let old_server = endpoint(
+            "200 OK",
+            r#"{"jsonrpc":"2.0","id":1,"result":{"context":{"slot":5},"value":[{"slot":4,"confirmations":null,"err":{"InstructionError":[1,{"BorshIoError":"Unknown"}]},"confirmationStatus":"finalized"}]}}"#,
+        )
+        .await;
+        assert_eq!(
+            old_server.status(&Signature::default()).await.unwrap(),
+            TxStatus::Failed(TransactionError::InstructionError(
+                1,
+                InstructionError::BorshIoError
+            ))
+        );
+        let custom = endpoint(
+            "200 OK",
+            r#"{"jsonrpc":"2.0","id":1,"result":{"context":{"slot":5},"value":[{"slot":4,"confirmations":0,"err":{"InstructionError":[0,{"Custom":6012}]},"confirmationStatus":"confirmed"}]}}"#,
+        )
+        .await;
+        assert_eq!(
+            custom.status(&Signature::default()).await.unwrap(),
+            TxStatus::Failed(TransactionError::InstructionError(
+                0,
+                InstructionError::Custom(6012)
+            ))
+        );
+        let processed_only = endpoint(
+            "200 OK",
+            r#"{"jsonrpc":"2.0","id":1,"result":{"context":{"slot":5},"value":[{"slot":4,"confirmations":0,"err":null,"confirmationStatus":"processed"}]}}"#,
+        )
+        .await;
+        assert_eq!(
+            processed_only.status(&Signature::default()).await.unwrap(),
+            TxStatus::Unknown,
+            "processed is not yet confirmed"
+        );
+    }
 
     #[test]
     fn websocket_url_follows_the_solana_cli() {

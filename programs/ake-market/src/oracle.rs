@@ -1,8 +1,8 @@
 //! Reading AKE/USD from a Pyth PriceUpdateV2 account, with every check the
 //! SDK leaves to the caller (price > 0, confidence) made explicit.
 
+use crate::price_update::{PriceUpdateV2, VerificationLevel};
 use anchor_lang::prelude::*;
-use pyth_solana_receiver_sdk::price_update::{PriceUpdateV2, VerificationLevel};
 
 use crate::errors::MarketError;
 use crate::math::{confidence_within, haircut_price};
@@ -21,8 +21,8 @@ pub fn read_price(
         MarketError::OracleWrongOwner
     );
     let data = price_account.try_borrow_data()?;
-    let update = PriceUpdateV2::try_deserialize(&mut &data[..])
-        .map_err(|_| error!(MarketError::OracleMalformed))?;
+    let update =
+        PriceUpdateV2::decode(&data).ok_or_else(|| error!(MarketError::OracleMalformed))?;
     check_update(&update, params, now)?;
     let m = &update.price_message;
     let mantissa = haircut_price(m.ema_price, m.ema_conf, params.haircut_bps)

@@ -6,6 +6,7 @@ mod collateral;
 mod governance;
 mod identity;
 mod lifecycle;
+mod price_layout;
 mod priority;
 mod rejections;
 mod sla;

@@ -1,10 +1,10 @@
 //! Every rejection asserts its exact error, and that nothing moved.
 
 use ake_market::errors::MarketError;
+use ake_market::price_update::VerificationLevel;
 use ake_market::state::{Node, Stake};
 use ake_sdk::{instructions as ixs, pda};
 use ake_tests::*;
-use pyth_solana_receiver_sdk::price_update::VerificationLevel;
 use solana_sdk::signature::{Keypair, Signer};
 
 /// Posts with the current oracle account and checks the error and that the
