@@ -1,4 +1,5 @@
-//! Decoding AKE accounts from raw account data.
+//! Decoding AKE accounts from raw account data, and events from the data
+//! of the inner instructions `emit_cpi!` makes.
 
 use ake_market::state::Market;
 use anchor_lang::{AccountDeserialize, Discriminator};
@@ -29,6 +30,16 @@ pub fn decode_market(data: &[u8]) -> Result<Box<Market>, DecodeError> {
     let mut market: Box<Market> = bytemuck::zeroed_box();
     bytemuck::bytes_of_mut(market.as_mut()).copy_from_slice(&data[8..8 + size]);
     Ok(market)
+}
+
+/// Decodes an event of type `E` from an inner instruction's data: Anchor's
+/// event tag, the event's discriminator, then the event (Borsh). None for
+/// any other instruction or event.
+pub fn decode_event<E: Discriminator + anchor_lang::AnchorDeserialize>(data: &[u8]) -> Option<E> {
+    let event = data
+        .strip_prefix(anchor_lang::event::EVENT_IX_TAG_LE)?
+        .strip_prefix(E::DISCRIMINATOR)?;
+    E::deserialize(&mut &event[..]).ok()
 }
 
 /// The decimals of a mint.

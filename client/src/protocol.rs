@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use ake_emissions::state::{EmissionsConfig, EpochSummary, NodeWork, PendingEmissionsChange};
+use ake_market::events::ResultSubmitted;
 use ake_market::instructions::{PostBatchArgs, PostJobArgs};
 use ake_market::price_update::PriceUpdateV2;
 use ake_market::state::{
@@ -19,7 +20,7 @@ use solana_sdk::instruction::Instruction;
 use solana_sdk::program_pack::Pack;
 use solana_sdk::pubkey::Pubkey;
 
-use crate::accounts::{decode, decode_market};
+use crate::accounts::{decode, decode_event, decode_market};
 use crate::chain::{Chain, ChainError};
 use crate::instructions as ixs;
 use crate::{oracle, pda};
@@ -180,6 +181,33 @@ impl Protocol {
 
     pub async fn job(&self, key: &Pubkey) -> Result<Option<Job>, ProtocolError> {
         self.load(key, &ake_market::ID, "job").await
+    }
+
+    /// The newest result submitted for `job`, from the ResultSubmitted
+    /// event in its transaction history: what remains of a settled job
+    /// (its account closes). Needs an endpoint that keeps history.
+    pub async fn submitted_result(
+        &self,
+        job: &Pubkey,
+    ) -> Result<Option<ResultSubmitted>, ProtocolError> {
+        for signature in self.chain.signatures_for(job).await? {
+            let Some(inner) = self
+                .chain
+                .inner_instructions(&signature, &ake_market::ID)
+                .await?
+            else {
+                continue;
+            };
+            let newest = inner
+                .iter()
+                .rev()
+                .filter_map(|data| decode_event::<ResultSubmitted>(data))
+                .find(|event| event.job == *job);
+            if newest.is_some() {
+                return Ok(newest);
+            }
+        }
+        Ok(None)
     }
 
     pub async fn node(&self, key: &Pubkey) -> Result<Option<Node>, ProtocolError> {

@@ -309,11 +309,11 @@ async fn post_run_finalize_close_claim() {
         std::thread::sleep(Duration::from_millis(300));
     }
     let out = e.dir.path().join("frame");
-    let results = e.json(
+    let while_open = e.json(
         &["job", "results", &job, "--out", out.to_str().unwrap()],
         "creator",
     );
-    assert!(out.join("frame.png").exists(), "{results}");
+    assert!(out.join("frame.png").exists(), "{while_open}");
     assert_eq!(&std::fs::read(out.join("frame.png")).unwrap()[1..4], b"PNG");
 
     // The crank finalizes after the 5 s window: burn + fee + refund add up.
@@ -340,6 +340,19 @@ async fn post_run_finalize_close_claim() {
     assert!(
         fee >= paid - (burned - posting_fee),
         "the fee reaches the treasury (plus any epoch share closed meanwhile)"
+    );
+
+    // Settled, its account closed: its outputs are still found (from the
+    // ResultSubmitted event in its history) and verified.
+    let again = e.dir.path().join("frame-again");
+    let after_settlement = e.json(
+        &["job", "results", &job, "--out", again.to_str().unwrap()],
+        "creator",
+    );
+    assert_eq!(after_settlement["commitment"], while_open["commitment"]);
+    assert_eq!(
+        &std::fs::read(again.join("frame.png")).unwrap()[1..4],
+        b"PNG"
     );
 
     // A Python client generated from the committed IDL reads the job's

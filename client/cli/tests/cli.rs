@@ -734,6 +734,25 @@ async fn a_batch_is_posted_listed_cancelled_and_closed_from_the_cli() {
         "waiting for a job"
     );
     net.json(&["job", "accept", &frame1.to_string()], "creator");
+    // Settled: its account is closed, its result is read from its history.
+    let from_history = p.submitted_result(&frame1).await.unwrap().unwrap();
+    assert_eq!(from_history.commitment, [3; 32]);
+    assert_eq!(from_history.output_uri, "file:///frame-1");
+    let err = net.fails(
+        &[
+            "job",
+            "results",
+            "--batch",
+            &batch,
+            "--out",
+            net.dir.path().join("frames").to_str().unwrap(),
+        ],
+        "creator",
+    );
+    assert!(
+        err.contains("frame-1"),
+        "the settled frame's URI, from its history: {err}"
+    );
     let closed = net.json(&["job", "close-batch", &batch], "creator");
     assert_eq!(closed["transactions"], 1);
     let err = net.fails(&["job", "list", "--batch", &batch], "creator");

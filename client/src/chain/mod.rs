@@ -73,6 +73,24 @@ pub trait Chain: Send + Sync {
         None
     }
 
+    /// Signatures of the transactions that touched `key`, newest first
+    /// (an endpoint that keeps transaction history; a closed account's
+    /// history stays).
+    async fn signatures_for(&self, _key: &Pubkey) -> Result<Vec<Signature>, ChainError> {
+        Err(no_history())
+    }
+
+    /// The data of every inner instruction `program` ran in the transaction
+    /// `signature`, in order (where `emit_cpi!` events are); None when the
+    /// endpoint does not know the transaction.
+    async fn inner_instructions(
+        &self,
+        _signature: &Signature,
+        _program: &Pubkey,
+    ) -> Result<Option<Vec<Vec<u8>>>, ChainError> {
+        Err(no_history())
+    }
+
     async fn account(&self, key: &Pubkey) -> Result<Option<Account>, ChainError> {
         Ok(self
             .accounts(std::slice::from_ref(key))
@@ -89,6 +107,10 @@ pub trait Chain: Send + Sync {
             .ok_or_else(|| ChainError::Refused("the clock sysvar is missing".into()))?;
         bincode_clock(&account.data)
     }
+}
+
+fn no_history() -> ChainError {
+    ChainError::Refused("this chain keeps no transaction history".into())
 }
 
 fn bincode_clock(data: &[u8]) -> Result<Clock, ChainError> {

@@ -85,6 +85,86 @@ struct UiSimulation {
 }
 
 #[derive(Deserialize)]
+struct UiSignature {
+    signature: String,
+}
+
+/// The parts of a `getTransaction` answer (encoding json) events need.
+#[derive(Deserialize)]
+struct UiTransaction {
+    transaction: UiTransactionBody,
+    meta: Option<UiMeta>,
+}
+
+#[derive(Deserialize)]
+struct UiTransactionBody {
+    message: UiMessage,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UiMessage {
+    account_keys: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UiMeta {
+    inner_instructions: Option<Vec<UiInnerInstructions>>,
+    loaded_addresses: Option<UiLoadedAddresses>,
+}
+
+#[derive(Deserialize)]
+struct UiInnerInstructions {
+    instructions: Vec<UiCompiledInstruction>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UiCompiledInstruction {
+    program_id_index: usize,
+    data: String,
+}
+
+#[derive(Deserialize)]
+struct UiLoadedAddresses {
+    writable: Vec<String>,
+    readonly: Vec<String>,
+}
+
+impl UiTransaction {
+    /// Inner instructions of `program`, in order. Account indexes count the
+    /// message's keys, then a v0 transaction's loaded writable and readonly
+    /// addresses.
+    fn inner_instructions_of(self, program: &Pubkey) -> Result<Vec<Vec<u8>>, ChainError> {
+        let program = program.to_string();
+        let mut keys = self.transaction.message.account_keys;
+        let meta = self.meta.unwrap_or(UiMeta {
+            inner_instructions: None,
+            loaded_addresses: None,
+        });
+        if let Some(loaded) = meta.loaded_addresses {
+            keys.extend(loaded.writable);
+            keys.extend(loaded.readonly);
+        }
+        let mut out = Vec::new();
+        for ix in meta
+            .inner_instructions
+            .into_iter()
+            .flatten()
+            .flat_map(|i| i.instructions)
+        {
+            if keys.get(ix.program_id_index) == Some(&program) {
+                out.push(bs58::decode(&ix.data).into_vec().map_err(|e| {
+                    ChainError::Refused(format!("an inner instruction's data is not base58: {e}"))
+                })?);
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct UiPrioritizationFee {
     prioritization_fee: u64,
@@ -121,6 +201,15 @@ impl RpcChain {
 
     fn commitment(&self) -> Value {
         json!({ "commitment": commitment_name(self.commitment.commitment) })
+    }
+
+    /// History reads take confirmed or finalized only.
+    fn history_commitment(&self) -> Value {
+        let level = match self.commitment.commitment {
+            CommitmentLevel::Processed => CommitmentLevel::Confirmed,
+            level => level,
+        };
+        json!({ "commitment": commitment_name(level) })
     }
 
     /// One JSON-RPC call. Only a well-formed JSON-RPC error with a code
@@ -349,6 +438,33 @@ impl Chain for RpcChain {
             .await
     }
 
+    async fn signatures_for(&self, key: &Pubkey) -> Result<Vec<Signature>, ChainError> {
+        let found: Vec<UiSignature> = self
+            .call(
+                "getSignaturesForAddress",
+                json!([key.to_string(), self.history_commitment()]),
+            )
+            .await?;
+        found
+            .iter()
+            .map(|s| parse(&s.signature, "signature"))
+            .collect()
+    }
+
+    async fn inner_instructions(
+        &self,
+        signature: &Signature,
+        program: &Pubkey,
+    ) -> Result<Option<Vec<Vec<u8>>>, ChainError> {
+        let mut config = self.history_commitment();
+        config["encoding"] = json!("json");
+        config["maxSupportedTransactionVersion"] = json!(0);
+        let tx: Option<UiTransaction> = self
+            .call("getTransaction", json!([signature.to_string(), config]))
+            .await?;
+        tx.map(|tx| tx.inner_instructions_of(program)).transpose()
+    }
+
     async fn recent_prioritization_fees(
         &self,
         accounts: &[Pubkey],
@@ -432,6 +548,16 @@ impl Chain for FailoverChain {
     ) -> Result<Vec<u64>, ChainError> {
         failover!(self, |c| c.recent_prioritization_fees(accounts))
     }
+    async fn signatures_for(&self, key: &Pubkey) -> Result<Vec<Signature>, ChainError> {
+        failover!(self, |c| c.signatures_for(key))
+    }
+    async fn inner_instructions(
+        &self,
+        signature: &Signature,
+        program: &Pubkey,
+    ) -> Result<Option<Vec<Vec<u8>>>, ChainError> {
+        failover!(self, |c| c.inner_instructions(signature, program))
+    }
 }
 
 #[cfg(test)]
@@ -491,6 +617,33 @@ mod tests {
         assert!(dead.slot().await.unwrap_err().is_transient());
         let ok = endpoint("200 OK", r#"{"jsonrpc":"2.0","id":1,"result":42}"#).await;
         assert_eq!(ok.slot().await.unwrap(), 42);
+    }
+
+    #[tokio::test]
+    async fn inner_instructions_count_a_v0_transaction_s_loaded_addresses() {
+        // Keys: 0 payer, 1 program A (static), 2 program B (loaded, readonly).
+        let tx = endpoint(
+            "200 OK",
+            r#"{"jsonrpc":"2.0","id":1,"result":{"slot":9,"transaction":{"signatures":[],"message":{"accountKeys":["11111111111111111111111111111111","SysvarC1ock11111111111111111111111111111111"]}},"meta":{"err":null,"innerInstructions":[{"index":0,"instructions":[{"programIdIndex":2,"accounts":[],"data":"3yZe7d","stackHeight":2},{"programIdIndex":1,"accounts":[],"data":"2","stackHeight":2}]}],"loadedAddresses":{"writable":[],"readonly":["SysvarRent111111111111111111111111111111111"]}}}}"#,
+        )
+        .await;
+        let rent: Pubkey = "SysvarRent111111111111111111111111111111111"
+            .parse()
+            .unwrap();
+        let data = tx
+            .inner_instructions(&Signature::default(), &rent)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(data, vec![bs58::decode("3yZe7d").into_vec().unwrap()]);
+        let unknown = endpoint("200 OK", r#"{"jsonrpc":"2.0","id":1,"result":null}"#).await;
+        assert_eq!(
+            unknown
+                .inner_instructions(&Signature::default(), &rent)
+                .await
+                .unwrap(),
+            None
+        );
     }
 
     #[tokio::test]

@@ -8,13 +8,14 @@ use std::time::Duration;
 use ake_market::instructions::PostBatchArgs;
 use ake_sdk::ake_market;
 use ake_sdk::job_spec::{FrameRange, ValidSpec};
-use ake_sdk::protocol::{associated_token, FrameState, FrameStatus};
+use ake_sdk::pda;
+use ake_sdk::protocol::{associated_token, FrameState, FrameStatus, Protocol};
 use serde::Serialize;
 use solana_sdk::pubkey::Pubkey;
 use solana_sdk::signer::Signer;
 
 use crate::amounts::{format, usd};
-use crate::commands::job::{fetch_results, state_name};
+use crate::commands::job::{fetch_results, settled_result, state_name};
 use crate::context::Ctx;
 use crate::output::print;
 
@@ -218,31 +219,35 @@ async fn follow(
         bar.set_message(format!("{running} running"));
         if let Some(out) = out {
             for f in &frames {
-                if let (FrameState::Open(job), false) = (&f.state, seen.contains(&f.frame)) {
-                    if let Some(r) = &job.result {
+                if seen.contains(&f.frame) {
+                    continue;
+                }
+                let result = match frame_result(p, batch_key, f).await {
+                    Ok(Some(result)) => result,
+                    Ok(None) => continue,
+                    Err(e) => {
                         seen.insert(f.frame);
-                        let dir = out.join(format!("frame-{:06}", f.frame));
-                        // One bad frame is reported (dispute it in its
-                        // window); the others go on.
-                        match fetch_results(&r.output_uri, &r.commitment, &dir).await {
-                            Ok(_) => {
-                                bar.println(format!(
-                                    "  frame {} verified into {}",
-                                    f.frame,
-                                    dir.display()
-                                ));
-                                fetched.push(Fetched {
-                                    frame: f.frame,
-                                    dir: dir.display().to_string(),
-                                    commitment: hex::encode(r.commitment),
-                                });
-                            }
-                            Err(e) => bar.println(format!(
-                                "  frame {} of batch {batch_key} did NOT verify: {e:#}; dispute its job before its window closes: ake job dispute {}",
-                                f.frame, f.job
-                            )),
-                        }
+                        bar.println(format!("  frame {}: {e:#}", f.frame));
+                        continue;
                     }
+                };
+                seen.insert(f.frame);
+                let dir = out.join(format!("frame-{:06}", f.frame));
+                // One bad frame is reported (dispute it in its window); the
+                // others go on.
+                match fetch_results(&result.0, &result.1, &dir).await {
+                    Ok(_) => {
+                        bar.println(format!("  frame {} verified into {}", f.frame, dir.display()));
+                        fetched.push(Fetched {
+                            frame: f.frame,
+                            dir: dir.display().to_string(),
+                            commitment: hex::encode(result.1),
+                        });
+                    }
+                    Err(e) => bar.println(format!(
+                        "  frame {} of batch {batch_key} did NOT verify: {e:#}; dispute its job before its window closes: ake job dispute {}",
+                        f.frame, f.job
+                    )),
                 }
             }
         }
@@ -299,15 +304,11 @@ pub fn rows(frames: &[FrameStatus]) -> Vec<serde_json::Value> {
     frames
         .iter()
         .map(|f| {
-            let (state, node) = match &f.state {
-                FrameState::Waiting => ("waiting", None),
-                FrameState::Cancelled => ("cancelled", None),
-                FrameState::Settled => ("settled", None),
-                FrameState::Open(job) => (
-                    state_name(job.state),
-                    Some(job.node).filter(|n| *n != Pubkey::default()),
-                ),
+            let node = match &f.state {
+                FrameState::Open(job) => Some(job.node).filter(|n| *n != Pubkey::default()),
+                _ => None,
             };
+            let state = frame_state_name(&f.state);
             serde_json::json!({
                 "frame": f.frame,
                 "job": f.job.to_string(),
@@ -362,28 +363,50 @@ pub async fn list(ctx: &Ctx, batch_key: &Pubkey) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Fetches and verifies, in frame order, every frame whose result is on-chain now.
+/// A frame's result: from its job account while open, from its history
+/// once settled (the account is closed); None while it has none.
+async fn frame_result(
+    p: &Protocol,
+    batch: &Pubkey,
+    f: &FrameStatus,
+) -> anyhow::Result<Option<(String, [u8; 32])>> {
+    Ok(match &f.state {
+        FrameState::Open(job) => job
+            .result
+            .as_ref()
+            .map(|r| (r.output_uri.clone(), r.commitment)),
+        FrameState::Settled => Some(settled_result(p, &pda::frame_job(batch, f.frame)).await?),
+        FrameState::Waiting | FrameState::Cancelled => None,
+    })
+}
+
+fn frame_state_name(state: &FrameState) -> &'static str {
+    match state {
+        FrameState::Open(job) => state_name(job.state),
+        FrameState::Waiting => "waiting",
+        FrameState::Cancelled => "cancelled",
+        FrameState::Settled => "settled",
+    }
+}
+
+/// Fetches and verifies, in frame order, every frame with a result: open
+/// frames from their accounts, settled ones from their history.
 pub async fn results(ctx: &Ctx, batch_key: &Pubkey, out: &Path) -> anyhow::Result<()> {
     let (_, frames) = ctx.protocol.batch_frames(batch_key).await?;
     let mut fetched = Vec::new();
     let mut missing = Vec::new();
     for f in &frames {
-        match &f.state {
-            FrameState::Open(job) if job.result.is_some() => {
-                let r = job.result.as_ref().expect("checked");
-                let dir = out.join(format!("frame-{:06}", f.frame));
-                fetch_results(&r.output_uri, &r.commitment, &dir).await?;
-                fetched.push(Fetched {
-                    frame: f.frame,
-                    dir: dir.display().to_string(),
-                    commitment: hex::encode(r.commitment),
-                });
-            }
-            FrameState::Open(job) => missing.push((f.frame, state_name(job.state))),
-            FrameState::Waiting => missing.push((f.frame, "waiting")),
-            FrameState::Cancelled => missing.push((f.frame, "cancelled")),
-            FrameState::Settled => missing.push((f.frame, "settled")),
-        }
+        let Some(result) = frame_result(&ctx.protocol, batch_key, f).await? else {
+            missing.push((f.frame, frame_state_name(&f.state)));
+            continue;
+        };
+        let dir = out.join(format!("frame-{:06}", f.frame));
+        fetch_results(&result.0, &result.1, &dir).await?;
+        fetched.push(Fetched {
+            frame: f.frame,
+            dir: dir.display().to_string(),
+            commitment: hex::encode(result.1),
+        });
     }
     let view = serde_json::json!({
         "batch": batch_key.to_string(),
@@ -401,7 +424,7 @@ pub async fn results(ctx: &Ctx, batch_key: &Pubkey, out: &Path) -> anyhow::Resul
         );
         if !missing.is_empty() {
             s.push_str(&format!(
-                "\n{} frame(s) have no result on-chain now (waiting, running, or settled: a settled frame's result is in its ResultSubmitted event; `ake job post --wait --out` fetches each frame while it is on-chain)",
+                "\n{} frame(s) have no result yet (waiting, running, or cancelled)",
                 missing.len()
             ));
         }

@@ -232,6 +232,20 @@ fn describe(v: &JobView, d: u8) -> String {
     s
 }
 
+/// A settled job's result, from the ResultSubmitted event in its history
+/// (its account is closed).
+pub async fn settled_result(p: &Protocol, job: &Pubkey) -> anyhow::Result<(String, [u8; 32])> {
+    match p.submitted_result(job).await {
+        Ok(Some(r)) => Ok((r.output_uri, r.commitment)),
+        Ok(None) => anyhow::bail!(
+            "no job at {job} and no result in its history: it never existed, or it ended without one (cancelled, refunded or expired)"
+        ),
+        Err(e) => anyhow::bail!(
+            "no job at {job}, and its history cannot be read here ({e}); if it settled, pass --uri and --commitment from its ResultSubmitted event"
+        ),
+    }
+}
+
 /// What a settled job cost, from the creator's balance.
 #[derive(Serialize)]
 pub struct Settled {
@@ -558,15 +572,15 @@ pub async fn run(g: &GlobalArgs, c: JobCommand) -> anyhow::Result<()> {
             let job = job.ok_or_else(|| anyhow::anyhow!("give a job, or --batch"))?;
             let (uri, commitment) = match (uri, commitment) {
                 (Some(u), Some(c)) => (u, ake_sdk::job_spec::parse_sha256("--commitment", &c)?),
-                _ => {
-                    let j = p.job(&job).await?.ok_or_else(|| {
-                        anyhow::anyhow!("no job at {job}: if it settled, pass --uri and --commitment from its ResultSubmitted event")
-                    })?;
-                    let r = j.result.ok_or_else(|| {
-                        anyhow::anyhow!("job {job} has no result yet ({})", state_name(j.state))
-                    })?;
-                    (r.output_uri, r.commitment)
-                }
+                _ => match p.job(&job).await? {
+                    Some(j) => {
+                        let r = j.result.ok_or_else(|| {
+                            anyhow::anyhow!("job {job} has no result yet ({})", state_name(j.state))
+                        })?;
+                        (r.output_uri, r.commitment)
+                    }
+                    None => settled_result(p, &job).await?,
+                },
             };
             let (dir, manifest) = fetch_results(&uri, &commitment, &out).await?;
             if manifest.facts.exit_code != 0 {
