@@ -161,8 +161,9 @@ pub async fn confirm(chain: &dyn Chain, prepared: &Prepared) -> Result<Signature
             ))));
         }
         if height > prepared.last_valid_block_height {
-            // One last look: it may have landed in the final valid block.
-            return match with_retry(|| chain.status(&signature)).await? {
+            // One last look, in the ledger's history too: it may have
+            // landed in the final valid block, or long before a restart.
+            return match with_retry(|| chain.status_in_history(&signature)).await? {
                 TxStatus::Landed => Ok(signature),
                 TxStatus::Failed(error) => {
                     let explanation = explain(&error, &prepared.transaction);

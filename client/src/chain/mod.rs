@@ -56,6 +56,12 @@ pub trait Chain: Send + Sync {
     /// Broadcasts without waiting. Sending the same bytes again is harmless.
     async fn send(&self, tx: &Transaction) -> Result<(), ChainError>;
     async fn status(&self, signature: &Signature) -> Result<TxStatus, ChainError>;
+    /// As `status`, also searching the ledger's history beyond the recent
+    /// status cache: the last look before calling a transaction expired (it
+    /// may have landed long before a restart).
+    async fn status_in_history(&self, signature: &Signature) -> Result<TxStatus, ChainError> {
+        self.status(signature).await
+    }
     async fn simulate(&self, tx: &Transaction) -> Result<Simulation, ChainError>;
     async fn balance(&self, key: &Pubkey) -> Result<u64, ChainError>;
     async fn minimum_balance(&self, data_len: usize) -> Result<u64, ChainError>;

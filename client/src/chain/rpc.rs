@@ -199,6 +199,30 @@ impl RpcChain {
         parse(&sig, "signature")
     }
 
+    async fn signature_status(
+        &self,
+        signature: &Signature,
+        search_history: bool,
+    ) -> Result<TxStatus, ChainError> {
+        let config = json!({ "searchTransactionHistory": search_history });
+        let res: WithContext<Vec<Option<UiSignatureStatus>>> = self
+            .call(
+                "getSignatureStatuses",
+                json!([[signature.to_string()], config]),
+            )
+            .await?;
+        Ok(match res.value.into_iter().next().flatten() {
+            None => TxStatus::Unknown,
+            Some(s) if !meets(s.confirmation_status.as_deref(), self.commitment.commitment) => {
+                TxStatus::Unknown
+            }
+            Some(s) => match s.err {
+                None => TxStatus::Landed,
+                Some(err) => TxStatus::Failed(decode_tx_error(err)?),
+            },
+        })
+    }
+
     fn commitment(&self) -> Value {
         json!({ "commitment": commitment_name(self.commitment.commitment) })
     }
@@ -397,19 +421,11 @@ impl Chain for RpcChain {
     }
 
     async fn status(&self, signature: &Signature) -> Result<TxStatus, ChainError> {
-        let res: WithContext<Vec<Option<UiSignatureStatus>>> = self
-            .call("getSignatureStatuses", json!([[signature.to_string()]]))
-            .await?;
-        Ok(match res.value.into_iter().next().flatten() {
-            None => TxStatus::Unknown,
-            Some(s) if !meets(s.confirmation_status.as_deref(), self.commitment.commitment) => {
-                TxStatus::Unknown
-            }
-            Some(s) => match s.err {
-                None => TxStatus::Landed,
-                Some(err) => TxStatus::Failed(decode_tx_error(err)?),
-            },
-        })
+        self.signature_status(signature, false).await
+    }
+
+    async fn status_in_history(&self, signature: &Signature) -> Result<TxStatus, ChainError> {
+        self.signature_status(signature, true).await
     }
 
     async fn simulate(&self, tx: &Transaction) -> Result<Simulation, ChainError> {
@@ -533,6 +549,9 @@ impl Chain for FailoverChain {
     async fn status(&self, signature: &Signature) -> Result<TxStatus, ChainError> {
         failover!(self, |c| c.status(signature))
     }
+    async fn status_in_history(&self, signature: &Signature) -> Result<TxStatus, ChainError> {
+        failover!(self, |c| c.status_in_history(signature))
+    }
     async fn simulate(&self, tx: &Transaction) -> Result<Simulation, ChainError> {
         failover!(self, |c| c.simulate(tx))
     }
@@ -568,12 +587,21 @@ mod tests {
 
     /// An endpoint that answers every request with `status` and `body`.
     async fn endpoint(status: &'static str, body: &'static str) -> RpcChain {
+        recording_endpoint(status, body).await.0
+    }
+
+    /// The same, keeping the last request's body.
+    async fn recording_endpoint(
+        status: &'static str,
+        body: &'static str,
+    ) -> (RpcChain, std::sync::Arc<std::sync::Mutex<String>>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
+        let last = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let seen = std::sync::Arc::clone(&last);
         tokio::spawn(async move {
             while let Ok((mut socket, _)) = listener.accept().await {
-                let mut buf = vec![0; 64 * 1024];
-                let _ = socket.read(&mut buf).await;
+                *seen.lock().unwrap() = read_request_body(&mut socket).await;
                 let reply = format!(
                     "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
                     body.len()
@@ -581,7 +609,51 @@ mod tests {
                 let _ = socket.write_all(reply.as_bytes()).await;
             }
         });
-        RpcChain::new(&url, CommitmentConfig::confirmed())
+        (RpcChain::new(&url, CommitmentConfig::confirmed()), last)
+    }
+
+    /// One HTTP request's body: headers up to the blank line, then
+    /// content-length bytes, however the client split its writes.
+    async fn read_request_body(socket: &mut tokio::net::TcpStream) -> String {
+        let mut request = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let text = String::from_utf8_lossy(&request).to_string();
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let length = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().unwrap_or(0))
+                    })
+                    .unwrap_or(0);
+                if body.len() >= length {
+                    return body.to_string();
+                }
+            }
+            match socket.read(&mut buf).await {
+                Ok(0) | Err(_) => return text,
+                Ok(n) => request.extend_from_slice(&buf[..n]),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn the_last_look_before_expiry_searches_the_ledger_s_history() {
+        let (chain, last) = recording_endpoint(
+            "200 OK",
+            r#"{"jsonrpc":"2.0","id":1,"result":{"context":{"slot":5},"value":[null]}}"#,
+        )
+        .await;
+        let sig = Signature::default();
+        assert_eq!(chain.status(&sig).await.unwrap(), TxStatus::Unknown);
+        let polled: Value = serde_json::from_str(&last.lock().unwrap()).unwrap();
+        assert_eq!(polled["params"][1]["searchTransactionHistory"], false);
+        chain.status_in_history(&sig).await.unwrap();
+        let last_look: Value = serde_json::from_str(&last.lock().unwrap()).unwrap();
+        assert_eq!(last_look["method"], "getSignatureStatuses");
+        assert_eq!(last_look["params"][1]["searchTransactionHistory"], true);
     }
 
     #[tokio::test]
