@@ -237,6 +237,31 @@ fn hot_from(net: &Net, name: &str) -> solana_sdk::signature::Keypair {
     solana_sdk::signature::read_keypair_file(net.keypair_path(name)).unwrap()
 }
 
+/// A creator with 100 AKE, and an owner with 1,000 AKE of which `stake` is staked.
+fn creator_and_staked_owner(
+    net: &Net,
+    stake: &str,
+) -> (
+    solana_sdk::signature::Keypair,
+    solana_sdk::signature::Keypair,
+) {
+    let (_, creator) = net.wallet("creator");
+    let (_, owner) = net.wallet("owner");
+    net.json(&["localnet", "faucet", "100"], "creator");
+    net.json(&["localnet", "faucet", "1000"], "owner");
+    net.json(&["stake", "deposit", stake], "owner");
+    (creator, owner)
+}
+
+/// Airdrops SOL and waits until it arrives.
+async fn airdrop(chain: &RpcChain, key: &solana_sdk::pubkey::Pubkey, lamports: u64) {
+    let before = chain.balance(key).await.unwrap();
+    chain.request_airdrop(key, lamports).await.unwrap();
+    while chain.balance(key).await.unwrap() == before {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 async fn wait_for_balance(chain: &RpcChain, key: &solana_sdk::pubkey::Pubkey) {
     use ake_sdk::chain::Chain;
     for _ in 0..50 {
@@ -608,12 +633,8 @@ async fn admin_unstake_cancel_dispute_and_rearm() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_batch_is_posted_listed_cancelled_and_closed_from_the_cli() {
     let net = Net::start();
-    let (_, creator) = net.wallet("creator");
-    let (_, owner) = net.wallet("owner");
+    let (creator, owner) = creator_and_staked_owner(&net, "400");
     let (_, hot) = net.wallet("hot");
-    net.json(&["localnet", "faucet", "100"], "creator");
-    net.json(&["localnet", "faucet", "1000"], "owner");
-    net.json(&["stake", "deposit", "400"], "owner");
     let p = protocol(&net);
     let token =
         ake_sdk::protocol::associated_token(&creator.pubkey(), &p.config().await.unwrap().mint);
@@ -643,14 +664,7 @@ async fn a_batch_is_posted_listed_cancelled_and_closed_from_the_cli() {
         "nothing taken"
     );
     let chain = RpcChain::new(&net.url, CommitmentConfig::confirmed());
-    let sol = chain.balance(&creator.pubkey()).await.unwrap();
-    chain
-        .request_airdrop(&creator.pubkey(), 2_000_000_000)
-        .await
-        .unwrap();
-    while chain.balance(&creator.pubkey()).await.unwrap() == sol {
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    airdrop(&chain, &creator.pubkey(), 2_000_000_000).await;
     let posted = net.json(&["job", "post", example.to_str().unwrap()], "creator");
     let batch = posted["batch"].as_str().unwrap().to_string();
     assert_eq!(posted["frame_count"], 240);
@@ -769,4 +783,163 @@ async fn wait_until_armable(p: &Protocol, node: &str) {
     while p.chain.clock().await.unwrap().unix_timestamp < armable_at {
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
+}
+
+/// `getTransactionCount` on the local chain.
+async fn transaction_count(url: &str) -> u64 {
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "getTransactionCount"});
+    let reply: serde_json::Value = reqwest::Client::new()
+        .post(url)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    reply["result"].as_u64().unwrap()
+}
+
+/// Issue 17's count, on the local chain with `getTransactionCount`: every
+/// transaction a 100-frame batch costs (the post, the nodes arming, one
+/// submit per frame that re-arms its node, the crank's packed finalizes
+/// and any matches, the batch close, the epoch close and the claims),
+/// per frame.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hundred_frames_cost_under_two_and_a_half_transactions_each() {
+    use ake_sdk::ake_market::state::{JobResult, NodeStatus, UsageReceipt};
+    use ake_sdk::instructions::{submit_result, AfterSubmit};
+    let net = Net::start();
+    let (creator, owner) = creator_and_staked_owner(&net, "900");
+    let p = protocol(&net);
+    let chain = RpcChain::new(&net.url, CommitmentConfig::confirmed());
+    airdrop(&chain, &creator.pubkey(), 2_000_000_000).await;
+    let mut nodes = Vec::new();
+    for name in ["hot1", "hot2"] {
+        let (path, hot) = net.wallet(name);
+        let args = [
+            "node",
+            "register",
+            "--signer",
+            path.to_str().unwrap(),
+            "--gpus",
+            "1",
+            "--model",
+            "NVIDIA RTX 4090",
+            "--vram-mib",
+            "24564",
+        ];
+        let node: solana_sdk::pubkey::Pubkey = net.json(&args, "owner")["node"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        airdrop(&chain, &hot.pubkey(), 1_000_000_000).await;
+        nodes.push((name, hot, node));
+    }
+    for (_, _, node) in &nodes {
+        wait_until_armable(&p, &node.to_string()).await;
+    }
+
+    let before = transaction_count(&net.url).await;
+    let text = std::fs::read_to_string(repo_root().join("client/examples/render-batch.toml"))
+        .unwrap()
+        .replace("1-240", "1-100");
+    let spec = net.dir.path().join("hundred.toml");
+    std::fs::write(&spec, text).unwrap();
+    let batch = net.json(&["job", "post", spec.to_str().unwrap()], "creator")["batch"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let batch_key: solana_sdk::pubkey::Pubkey = batch.parse().unwrap();
+    // The nodes work as ake-node does (arm when idle; each submit names the
+    // best queued work to re-arm onto); the crank runs as operators run it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    let mut last_crank = std::time::Instant::now();
+    loop {
+        for (_, hot, key) in &nodes {
+            let node = p.node(key).await.unwrap().unwrap();
+            let ix = if node.current_job != solana_sdk::pubkey::Pubkey::default() {
+                // The seconds it held the frame, by the chain's clock.
+                let job = p.job(&node.current_job).await.unwrap().unwrap();
+                let now = p.chain.clock().await.unwrap().unix_timestamp;
+                let held = u64::try_from(now - job.assigned_at).unwrap_or(0);
+                if held == 0 {
+                    continue; // still rendering: a result reports at least a second
+                }
+                let result = JobResult {
+                    commitment: [7; 32],
+                    output_uri: "file:///frames".into(),
+                    usage: UsageReceipt {
+                        wall_secs: held,
+                        gpu_secs: held,
+                        energy_mj: 0,
+                    },
+                };
+                let next = p.next_work_for(&node).await.unwrap();
+                submit_result(
+                    hot.pubkey(),
+                    owner.pubkey(),
+                    node.current_job,
+                    ake_sdk::pda::market(0),
+                    result,
+                    AfterSubmit::Rearm(next),
+                )
+            } else if node.status == NodeStatus::Idle {
+                p.node_ready(&hot.pubkey()).await.unwrap()
+            } else {
+                continue;
+            };
+            send_instructions(p.chain.as_ref(), hot, &[], &[ix], Fees::default())
+                .await
+                .unwrap();
+        }
+        if last_crank.elapsed() > std::time::Duration::from_secs(2) {
+            net.json(&["crank", "--once"], "creator");
+            last_crank = std::time::Instant::now();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let (_, frames) = p.batch_frames(&batch_key).await.unwrap();
+        if frames
+            .iter()
+            .all(|f| matches!(f.state, ake_sdk::protocol::FrameState::Settled))
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the batch did not settle"
+        );
+    }
+    net.json(&["job", "close-batch", &batch], "creator");
+    // The epoch closes (the crank) and each node claims its share.
+    let emissions = p.emissions().await.unwrap();
+    let epoch = p.current_epoch(&emissions).await.unwrap();
+    while p.current_epoch(&emissions).await.unwrap() == epoch {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    net.json(&["crank", "--once"], "creator");
+    for (name, _, node) in &nodes {
+        net.json(
+            &[
+                "node",
+                "claim",
+                &node.to_string(),
+                "--epoch",
+                &epoch.to_string(),
+            ],
+            name,
+        );
+    }
+    let transactions = transaction_count(&net.url).await - before;
+    let per_frame = transactions as f64 / 100.0;
+    eprintln!("100 frames, 2 nodes: {transactions} transactions, {per_frame:.2} per frame");
+    assert!(
+        per_frame <= 2.5,
+        "{transactions} transactions for 100 frames"
+    );
+    assert!(
+        p.node_work(epoch, &nodes[0].2).await.unwrap().is_none(),
+        "claimed"
+    );
 }
