@@ -6,7 +6,9 @@
 Prints one JSON object per event, oldest first. AKE emits its events with
 `emit_cpi!`: each is an inner instruction of the market program whose data
 is Anchor's event tag, then the event (discriminator + Borsh), so they are
-read from `getTransaction`, not from the logs.
+read from `getTransaction`, not from the logs, and only from transactions
+that succeeded: a failed one can carry an event's bytes that a hostile
+program faked in a CPI that then failed.
 """
 
 import asyncio
@@ -40,7 +42,11 @@ async def events(url, idl_path, job):
         program = Program(Idl.from_json(raw), program_id, Provider(client, Wallet.dummy()))
         signatures = (await client.get_signatures_for_address(Pubkey.from_string(job))).value
         for signature in reversed(signatures):  # newest first on the wire
+            if signature.err is not None:
+                continue  # a failed transaction's inner instructions prove nothing
             tx = (await client.get_transaction(signature.signature, encoding="json")).value
+            if tx is None or tx.transaction.meta is None or tx.transaction.meta.err is not None:
+                continue
             keys = tx.transaction.transaction.message.account_keys
             for inner in tx.transaction.meta.inner_instructions or []:
                 for ix in inner.instructions:

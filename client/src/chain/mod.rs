@@ -79,16 +79,18 @@ pub trait Chain: Send + Sync {
         None
     }
 
-    /// Signatures of the transactions that touched `key`, newest first
-    /// (an endpoint that keeps transaction history; a closed account's
-    /// history stays).
+    /// Signatures of the transactions that touched `key` and succeeded,
+    /// newest first (an endpoint that keeps transaction history; a closed
+    /// account's history stays).
     async fn signatures_for(&self, _key: &Pubkey) -> Result<Vec<Signature>, ChainError> {
         Err(no_history())
     }
 
     /// The data of every inner instruction `program` ran in the transaction
     /// `signature`, in order (where `emit_cpi!` events are); None when the
-    /// endpoint does not know the transaction.
+    /// endpoint does not know the transaction or it failed (a failed
+    /// transaction's inner instructions prove nothing: a program can fake
+    /// an event's bytes in a CPI that then fails).
     async fn inner_instructions(
         &self,
         _signature: &Signature,

@@ -87,6 +87,7 @@ struct UiSimulation {
 #[derive(Deserialize)]
 struct UiSignature {
     signature: String,
+    err: Option<Value>,
 }
 
 /// The parts of a `getTransaction` answer (encoding json) events need.
@@ -110,6 +111,7 @@ struct UiMessage {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct UiMeta {
+    err: Option<Value>,
     inner_instructions: Option<Vec<UiInnerInstructions>>,
     loaded_addresses: Option<UiLoadedAddresses>,
 }
@@ -133,16 +135,17 @@ struct UiLoadedAddresses {
 }
 
 impl UiTransaction {
-    /// Inner instructions of `program`, in order. Account indexes count the
-    /// message's keys, then a v0 transaction's loaded writable and readonly
-    /// addresses.
-    fn inner_instructions_of(self, program: &Pubkey) -> Result<Vec<Vec<u8>>, ChainError> {
+    /// Inner instructions of `program`, in order; None for a transaction
+    /// that failed (or has no meta): a failed transaction's inner
+    /// instructions may carry anything, since a program can fake an event's
+    /// bytes in a CPI that then fails. Account indexes count the message's
+    /// keys, then a v0 transaction's loaded writable and readonly addresses.
+    fn inner_instructions_of(self, program: &Pubkey) -> Result<Option<Vec<Vec<u8>>>, ChainError> {
         let program = program.to_string();
         let mut keys = self.transaction.message.account_keys;
-        let meta = self.meta.unwrap_or(UiMeta {
-            inner_instructions: None,
-            loaded_addresses: None,
-        });
+        let Some(meta) = self.meta.filter(|m| m.err.is_none()) else {
+            return Ok(None);
+        };
         if let Some(loaded) = meta.loaded_addresses {
             keys.extend(loaded.writable);
             keys.extend(loaded.readonly);
@@ -160,7 +163,7 @@ impl UiTransaction {
                 })?);
             }
         }
-        Ok(out)
+        Ok(Some(out))
     }
 }
 
@@ -463,6 +466,7 @@ impl Chain for RpcChain {
             .await?;
         found
             .iter()
+            .filter(|s| s.err.is_none())
             .map(|s| parse(&s.signature, "signature"))
             .collect()
     }
@@ -478,7 +482,10 @@ impl Chain for RpcChain {
         let tx: Option<UiTransaction> = self
             .call("getTransaction", json!([signature.to_string(), config]))
             .await?;
-        tx.map(|tx| tx.inner_instructions_of(program)).transpose()
+        Ok(tx
+            .map(|tx| tx.inner_instructions_of(program))
+            .transpose()?
+            .flatten())
     }
 
     async fn recent_prioritization_fees(
@@ -595,17 +602,40 @@ mod tests {
         status: &'static str,
         body: &'static str,
     ) -> (RpcChain, std::sync::Arc<std::sync::Mutex<String>>) {
+        serve(status, vec![(String::new(), body.to_string())]).await
+    }
+
+    /// An endpoint answering each JSON-RPC method with its own body.
+    async fn routed_endpoint(routes: Vec<(&str, String)>) -> RpcChain {
+        let routes = routes
+            .into_iter()
+            .map(|(method, body)| (format!("\"method\":\"{method}\""), body))
+            .collect();
+        serve("200 OK", routes).await.0
+    }
+
+    /// Answers with the body of the first route whose key the request
+    /// contains (an empty key matches all), keeping the last request.
+    async fn serve(
+        status: &'static str,
+        routes: Vec<(String, String)>,
+    ) -> (RpcChain, std::sync::Arc<std::sync::Mutex<String>>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let last = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
         let seen = std::sync::Arc::clone(&last);
         tokio::spawn(async move {
             while let Ok((mut socket, _)) = listener.accept().await {
-                *seen.lock().unwrap() = read_request_body(&mut socket).await;
+                let request = read_request_body(&mut socket).await;
+                let body = routes
+                    .iter()
+                    .find(|(key, _)| request.contains(key.as_str()))
+                    .map_or("", |(_, body)| body.as_str());
                 let reply = format!(
                     "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
                     body.len()
                 );
+                *seen.lock().unwrap() = request;
                 let _ = socket.write_all(reply.as_bytes()).await;
             }
         });
@@ -637,6 +667,80 @@ mod tests {
                 Ok(n) => request.extend_from_slice(&buf[..n]),
             }
         }
+    }
+
+    /// A getTransaction answer whose one inner instruction runs the market
+    /// program with `data`; `err` is the transaction's error (JSON).
+    fn transaction_with_event(data: &[u8], err: &str) -> String {
+        format!(
+            r#"{{"jsonrpc":"2.0","id":1,"result":{{"slot":9,"transaction":{{"signatures":[],"message":{{"accountKeys":["11111111111111111111111111111111","{}"]}}}},"meta":{{"err":{err},"innerInstructions":[{{"index":0,"instructions":[{{"programIdIndex":1,"accounts":[],"data":"{}"}}]}}]}}}}}}"#,
+            ake_market::ID,
+            bs58::encode(data).into_string()
+        )
+    }
+
+    #[tokio::test]
+    async fn a_settled_job_s_result_is_read_only_from_transactions_that_succeeded() {
+        use anchor_lang::{AnchorSerialize, Discriminator};
+        let job = Pubkey::new_unique();
+        let event = ake_market::events::ResultSubmitted {
+            job,
+            node: Pubkey::new_unique(),
+            commitment: [9; 32],
+            output_uri: "s3://outputs/job".into(),
+            usage: ake_market::state::UsageReceipt {
+                wall_secs: 5,
+                gpu_secs: 5,
+                energy_mj: 0,
+            },
+            collateral_released: 1,
+            result_collateral: 2,
+        };
+        let mut data = anchor_lang::event::EVENT_IX_TAG_LE.to_vec();
+        data.extend_from_slice(ake_market::events::ResultSubmitted::DISCRIMINATOR);
+        event.serialize(&mut data).unwrap();
+        let sig = Signature::from([1; 64]);
+        let signatures = |err: &str| {
+            format!(
+                r#"{{"jsonrpc":"2.0","id":1,"result":[{{"signature":"{sig}","slot":9,"err":{err}}}]}}"#
+            )
+        };
+        let failed = r#"{"InstructionError":[0,{"Custom":1}]}"#;
+        let protocol = |routes| async move {
+            crate::protocol::Protocol::new(std::sync::Arc::new(routed_endpoint(routes).await))
+        };
+        // An attacker's failed transaction can carry a market "event" its
+        // program faked in a CPI that then failed: never read.
+        let listed_as_failed = protocol(vec![
+            ("getSignaturesForAddress", signatures(failed)),
+            ("getTransaction", transaction_with_event(&data, "null")),
+        ])
+        .await;
+        assert!(listed_as_failed
+            .submitted_result(&job)
+            .await
+            .unwrap()
+            .is_none());
+        let failed_on_reading = protocol(vec![
+            ("getSignaturesForAddress", signatures("null")),
+            ("getTransaction", transaction_with_event(&data, failed)),
+        ])
+        .await;
+        assert!(failed_on_reading
+            .submitted_result(&job)
+            .await
+            .unwrap()
+            .is_none());
+        let succeeded = protocol(vec![
+            ("getSignaturesForAddress", signatures("null")),
+            ("getTransaction", transaction_with_event(&data, "null")),
+        ])
+        .await;
+        let found = succeeded.submitted_result(&job).await.unwrap().unwrap();
+        assert_eq!(
+            (found.commitment, found.output_uri),
+            ([9; 32], "s3://outputs/job".to_string())
+        );
     }
 
     #[tokio::test]
