@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use ake_emissions::state::{EmissionsConfig, EpochSummary, NodeWork, PendingEmissionsChange};
-use ake_market::events::ResultSubmitted;
+use ake_market::events::{DisputeResolved, ResultSubmitted};
 use ake_market::instructions::{PostBatchArgs, PostJobArgs};
 use ake_market::price_update::PriceUpdateV2;
 use ake_market::state::{
@@ -41,6 +41,20 @@ pub enum ProtocolError {
     },
     #[error("market {0} does not exist; `ake market list` shows the markets")]
     NoSuchMarket(u16),
+    #[error("{key}'s result is not among the newest {read} transactions of its history (someone may be flooding it)")]
+    HistoryTooLong { key: Pubkey, read: usize },
+}
+
+/// Transactions of a job's history [`Protocol::submitted_result`] reads
+/// (one `getTransaction` each) before giving up.
+pub const MAX_HISTORY_READS: usize = 100;
+
+/// A settled job's result, from its history.
+pub struct SettledResult {
+    pub result: ResultSubmitted,
+    /// The creator won a dispute over it (the arbiter ruled the result bad,
+    /// or the dispute timed out): the outputs are not the job's work.
+    pub disputed_away: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -183,29 +197,44 @@ impl Protocol {
         self.load(key, &ake_market::ID, "job").await
     }
 
-    /// The newest result submitted for `job`, from the ResultSubmitted
-    /// event in its transaction history: what remains of a settled job
-    /// (its account closes). Needs an endpoint that keeps history.
+    /// The result submitted for `job`, from the ResultSubmitted event in
+    /// its transaction history: what remains of a settled job (its account
+    /// closes). Needs an endpoint that keeps history. Reads at most
+    /// [`MAX_HISTORY_READS`] of its newest successful transactions.
     pub async fn submitted_result(
         &self,
         job: &Pubkey,
-    ) -> Result<Option<ResultSubmitted>, ProtocolError> {
-        for signature in self.chain.signatures_for(job).await? {
+    ) -> Result<Option<SettledResult>, ProtocolError> {
+        let signatures = self.chain.signatures_for(job).await?;
+        let mut disputed_away = false;
+        for signature in signatures.iter().take(MAX_HISTORY_READS) {
             let Some(inner) = self
                 .chain
-                .inner_instructions(&signature, &ake_market::ID)
+                .inner_instructions(signature, &ake_market::ID)
                 .await?
             else {
                 continue;
             };
-            let newest = inner
-                .iter()
-                .rev()
-                .filter_map(|data| decode_event::<ResultSubmitted>(data))
-                .find(|event| event.job == *job);
-            if newest.is_some() {
-                return Ok(newest);
+            // Newest first: a ruling comes after the result it judged.
+            for data in inner.iter().rev() {
+                if let Some(ruling) = decode_event::<DisputeResolved>(data) {
+                    disputed_away |= ruling.job == *job && ruling.creator_won;
+                }
+                if let Some(result) = decode_event::<ResultSubmitted>(data) {
+                    if result.job == *job {
+                        return Ok(Some(SettledResult {
+                            result,
+                            disputed_away,
+                        }));
+                    }
+                }
             }
+        }
+        if signatures.len() > MAX_HISTORY_READS {
+            return Err(ProtocolError::HistoryTooLong {
+                key: *job,
+                read: MAX_HISTORY_READS,
+            });
         }
         Ok(None)
     }

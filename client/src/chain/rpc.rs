@@ -28,6 +28,11 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// refusal.
 const TRANSIENT_CODES: [i64; 3] = [-32005, -32004, -32007];
 
+/// getSignaturesForAddress's largest page, and how many pages of an
+/// address's history `signatures_for` reads.
+const HISTORY_PAGE: usize = 1_000;
+const HISTORY_PAGES: usize = 2;
+
 pub struct RpcChain {
     http: reqwest::Client,
     url: String,
@@ -458,17 +463,32 @@ impl Chain for RpcChain {
     }
 
     async fn signatures_for(&self, key: &Pubkey) -> Result<Vec<Signature>, ChainError> {
-        let found: Vec<UiSignature> = self
-            .call(
-                "getSignaturesForAddress",
-                json!([key.to_string(), self.history_commitment()]),
-            )
-            .await?;
-        found
-            .iter()
-            .filter(|s| s.err.is_none())
-            .map(|s| parse(&s.signature, "signature"))
-            .collect()
+        // Pages of 1,000, newest first, up to a bound: failed transactions
+        // naming the address cost an attacker 5,000 lamports each and must
+        // not make a lookup endless.
+        let mut out = Vec::new();
+        let mut before: Option<String> = None;
+        for _ in 0..HISTORY_PAGES {
+            let mut config = self.history_commitment();
+            config["limit"] = json!(HISTORY_PAGE);
+            if let Some(before) = &before {
+                config["before"] = json!(before);
+            }
+            let page: Vec<UiSignature> = self
+                .call("getSignaturesForAddress", json!([key.to_string(), config]))
+                .await?;
+            for s in page.iter().filter(|s| s.err.is_none()) {
+                out.push(parse(&s.signature, "signature")?);
+            }
+            match page.last() {
+                Some(last) if page.len() == HISTORY_PAGE => before = Some(last.signature.clone()),
+                _ => return Ok(out),
+            }
+        }
+        Err(ChainError::Refused(format!(
+            "the history of {key} is longer than {} transactions",
+            HISTORY_PAGES * HISTORY_PAGE
+        )))
     }
 
     async fn inner_instructions(
@@ -669,19 +689,37 @@ mod tests {
         }
     }
 
-    /// A getTransaction answer whose one inner instruction runs the market
-    /// program with `data`; `err` is the transaction's error (JSON).
-    fn transaction_with_event(data: &[u8], err: &str) -> String {
+    /// A getTransaction answer whose inner instructions run the market
+    /// program with each of `data`; `err` is the transaction's error (JSON).
+    fn transaction_with_events(data: &[&[u8]], err: &str) -> String {
+        let instructions: Vec<String> = data
+            .iter()
+            .map(|d| {
+                format!(
+                    r#"{{"programIdIndex":1,"accounts":[],"data":"{}"}}"#,
+                    bs58::encode(d).into_string()
+                )
+            })
+            .collect();
         format!(
-            r#"{{"jsonrpc":"2.0","id":1,"result":{{"slot":9,"transaction":{{"signatures":[],"message":{{"accountKeys":["11111111111111111111111111111111","{}"]}}}},"meta":{{"err":{err},"innerInstructions":[{{"index":0,"instructions":[{{"programIdIndex":1,"accounts":[],"data":"{}"}}]}}]}}}}}}"#,
+            r#"{{"jsonrpc":"2.0","id":1,"result":{{"slot":9,"transaction":{{"signatures":[],"message":{{"accountKeys":["11111111111111111111111111111111","{}"]}}}},"meta":{{"err":{err},"innerInstructions":[{{"index":0,"instructions":[{}]}}]}}}}}}"#,
             ake_market::ID,
-            bs58::encode(data).into_string()
+            instructions.join(",")
         )
+    }
+
+    /// An event as `emit_cpi!` writes it into an inner instruction.
+    fn event_data<E: anchor_lang::Discriminator + anchor_lang::AnchorSerialize>(
+        event: &E,
+    ) -> Vec<u8> {
+        let mut data = anchor_lang::event::EVENT_IX_TAG_LE.to_vec();
+        data.extend_from_slice(E::DISCRIMINATOR);
+        event.serialize(&mut data).unwrap();
+        data
     }
 
     #[tokio::test]
     async fn a_settled_job_s_result_is_read_only_from_transactions_that_succeeded() {
-        use anchor_lang::{AnchorSerialize, Discriminator};
         let job = Pubkey::new_unique();
         let event = ake_market::events::ResultSubmitted {
             job,
@@ -696,9 +734,7 @@ mod tests {
             collateral_released: 1,
             result_collateral: 2,
         };
-        let mut data = anchor_lang::event::EVENT_IX_TAG_LE.to_vec();
-        data.extend_from_slice(ake_market::events::ResultSubmitted::DISCRIMINATOR);
-        event.serialize(&mut data).unwrap();
+        let data = event_data(&event);
         let sig = Signature::from([1; 64]);
         let signatures = |err: &str| {
             format!(
@@ -713,7 +749,7 @@ mod tests {
         // program faked in a CPI that then failed: never read.
         let listed_as_failed = protocol(vec![
             ("getSignaturesForAddress", signatures(failed)),
-            ("getTransaction", transaction_with_event(&data, "null")),
+            ("getTransaction", transaction_with_events(&[&data], "null")),
         ])
         .await;
         assert!(listed_as_failed
@@ -723,7 +759,7 @@ mod tests {
             .is_none());
         let failed_on_reading = protocol(vec![
             ("getSignaturesForAddress", signatures("null")),
-            ("getTransaction", transaction_with_event(&data, failed)),
+            ("getTransaction", transaction_with_events(&[&data], failed)),
         ])
         .await;
         assert!(failed_on_reading
@@ -733,13 +769,42 @@ mod tests {
             .is_none());
         let succeeded = protocol(vec![
             ("getSignaturesForAddress", signatures("null")),
-            ("getTransaction", transaction_with_event(&data, "null")),
+            ("getTransaction", transaction_with_events(&[&data], "null")),
         ])
         .await;
         let found = succeeded.submitted_result(&job).await.unwrap().unwrap();
+        assert!(!found.disputed_away);
         assert_eq!(
-            (found.commitment, found.output_uri),
+            (found.result.commitment, found.result.output_uri),
             ([9; 32], "s3://outputs/job".to_string())
+        );
+        // The creator won a dispute over it: found, and marked as such.
+        let ruling = event_data(&ake_market::events::DisputeResolved {
+            node_left_queue: false,
+            job,
+            node: event.node,
+            creator_won: true,
+            timed_out: false,
+            refund: 10,
+            bond_burned: 0,
+            slashed: 5,
+            posting_fee_burned: 1,
+        });
+        let disputed = protocol(vec![
+            ("getSignaturesForAddress", signatures("null")),
+            (
+                "getTransaction",
+                transaction_with_events(&[&data, &ruling], "null"),
+            ),
+        ])
+        .await;
+        assert!(
+            disputed
+                .submitted_result(&job)
+                .await
+                .unwrap()
+                .unwrap()
+                .disputed_away
         );
     }
 

@@ -223,8 +223,14 @@ async fn follow(
                     continue;
                 }
                 let result = match frame_result(p, batch_key, f).await {
-                    Ok(Some(result)) => result,
-                    Ok(None) => continue,
+                    Ok(Ok(result)) => result,
+                    // Settled without a result to fetch: say so once.
+                    Ok(Err(why)) if matches!(f.state, FrameState::Settled) => {
+                        seen.insert(f.frame);
+                        bar.println(format!("  frame {}: not fetched: {why}", f.frame));
+                        continue;
+                    }
+                    Ok(Err(_)) => continue,
                     Err(e) => {
                         seen.insert(f.frame);
                         bar.println(format!("  frame {}: {e:#}", f.frame));
@@ -364,19 +370,20 @@ pub async fn list(ctx: &Ctx, batch_key: &Pubkey) -> anyhow::Result<()> {
 }
 
 /// A frame's result: from its job account while open, from its history
-/// once settled (the account is closed); None while it has none.
+/// once settled (the account is closed); otherwise why there is none.
 async fn frame_result(
     p: &Protocol,
     batch: &Pubkey,
     f: &FrameStatus,
-) -> anyhow::Result<Option<(String, [u8; 32])>> {
+) -> anyhow::Result<Result<(String, [u8; 32]), &'static str>> {
     Ok(match &f.state {
-        FrameState::Open(job) => job
-            .result
-            .as_ref()
-            .map(|r| (r.output_uri.clone(), r.commitment)),
-        FrameState::Settled => Some(settled_result(p, &pda::frame_job(batch, f.frame)).await?),
-        FrameState::Waiting | FrameState::Cancelled => None,
+        FrameState::Open(job) => match &job.result {
+            Some(r) => Ok((r.output_uri.clone(), r.commitment)),
+            None => Err(state_name(job.state)),
+        },
+        FrameState::Settled => settled_result(p, &pda::frame_job(batch, f.frame)).await?,
+        FrameState::Waiting => Err("waiting"),
+        FrameState::Cancelled => Err("cancelled"),
     })
 }
 
@@ -396,9 +403,12 @@ pub async fn results(ctx: &Ctx, batch_key: &Pubkey, out: &Path) -> anyhow::Resul
     let mut fetched = Vec::new();
     let mut missing = Vec::new();
     for f in &frames {
-        let Some(result) = frame_result(&ctx.protocol, batch_key, f).await? else {
-            missing.push((f.frame, frame_state_name(&f.state)));
-            continue;
+        let result = match frame_result(&ctx.protocol, batch_key, f).await? {
+            Ok(result) => result,
+            Err(why) => {
+                missing.push((f.frame, why));
+                continue;
+            }
         };
         let dir = out.join(format!("frame-{:06}", f.frame));
         fetch_results(&result.0, &result.1, &dir).await?;
@@ -424,7 +434,7 @@ pub async fn results(ctx: &Ctx, batch_key: &Pubkey, out: &Path) -> anyhow::Resul
         );
         if !missing.is_empty() {
             s.push_str(&format!(
-                "\n{} frame(s) have no result yet (waiting, running, or cancelled)",
+                "\n{} frame(s) have no result to fetch (`--output json` lists each with why)",
                 missing.len()
             ));
         }

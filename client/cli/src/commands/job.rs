@@ -233,15 +233,23 @@ fn describe(v: &JobView, d: u8) -> String {
 }
 
 /// A settled job's result, from the ResultSubmitted event in its history
-/// (its account is closed).
-pub async fn settled_result(p: &Protocol, job: &Pubkey) -> anyhow::Result<(String, [u8; 32])> {
+/// (its account is closed): where its outputs are and what they hash to,
+/// or why there is nothing to fetch. Errs only when the history cannot be
+/// read.
+pub async fn settled_result(
+    p: &Protocol,
+    job: &Pubkey,
+) -> anyhow::Result<Result<(String, [u8; 32]), &'static str>> {
     match p.submitted_result(job).await {
-        Ok(Some(r)) => Ok((r.output_uri, r.commitment)),
-        Ok(None) => anyhow::bail!(
-            "no job at {job} and no result in its history: it never existed, or it ended without one (cancelled, refunded or expired)"
-        ),
+        Ok(Some(r)) if r.disputed_away => Ok(Err(
+            "the creator won a dispute over its result (the arbiter ruled it bad, or the dispute timed out): its outputs are not the job's work",
+        )),
+        Ok(Some(r)) => Ok(Ok((r.result.output_uri, r.result.commitment))),
+        Ok(None) => Ok(Err(
+            "it ended without a result (cancelled, refunded or expired), or never existed",
+        )),
         Err(e) => anyhow::bail!(
-            "no job at {job}, and its history cannot be read here ({e}); if it settled, pass --uri and --commitment from its ResultSubmitted event"
+            "the history of {job} cannot be read here ({e}); if it settled, pass --uri and --commitment from its ResultSubmitted event"
         ),
     }
 }
@@ -579,7 +587,9 @@ pub async fn run(g: &GlobalArgs, c: JobCommand) -> anyhow::Result<()> {
                         })?;
                         (r.output_uri, r.commitment)
                     }
-                    None => settled_result(p, &job).await?,
+                    None => settled_result(p, &job)
+                        .await?
+                        .map_err(|why| anyhow::anyhow!("no job at {job} to fetch: {why}"))?,
                 },
             };
             let (dir, manifest) = fetch_results(&uri, &commitment, &out).await?;
