@@ -53,22 +53,7 @@ async fn creator_staker_node_and_crank_flows() {
 
     // A node: register with the hot key, arm it as the daemon would.
     let hot_path = net.keypair_path("hot");
-    let reg = net.json(
-        &[
-            "node",
-            "register",
-            "--signer",
-            hot_path.to_str().unwrap(),
-            "--gpus",
-            "1",
-            "--model",
-            "NVIDIA RTX 4090",
-            "--vram-mib",
-            "24564",
-        ],
-        "owner",
-    );
-    let node = reg["node"].as_str().unwrap().to_string();
+    let node = register_gpu_node(&net, &hot_path);
     let p = protocol(&net);
     let ready = p.node_ready(&hot.pubkey()).await.unwrap();
     send_instructions(
@@ -82,11 +67,7 @@ async fn creator_staker_node_and_crank_flows() {
     .unwrap_err();
     // The hot key has no SOL yet: the error says so; fund it and retry.
     let chain = RpcChain::new(&net.url, CommitmentConfig::confirmed());
-    chain
-        .request_airdrop(&hot.pubkey(), 1_000_000_000)
-        .await
-        .unwrap();
-    wait_for_balance(&chain, &hot.pubkey()).await;
+    airdrop(&chain, &hot.pubkey(), 1_000_000_000).await;
     wait_until_armable(&p, &node).await;
     let ready = p.node_ready(&hot.pubkey()).await.unwrap();
     send_instructions(p.chain.as_ref(), &hot, &[], &[ready], Fees::default())
@@ -237,6 +218,27 @@ fn hot_from(net: &Net, name: &str) -> solana_sdk::signature::Keypair {
     solana_sdk::signature::read_keypair_file(net.keypair_path(name)).unwrap()
 }
 
+/// Registers, as "owner", a one-GPU RTX 4090 node whose hot key is the
+/// keypair file `signer`; its address.
+fn register_gpu_node(net: &Net, signer: &std::path::Path) -> String {
+    let args = [
+        "node",
+        "register",
+        "--signer",
+        signer.to_str().unwrap(),
+        "--gpus",
+        "1",
+        "--model",
+        "NVIDIA RTX 4090",
+        "--vram-mib",
+        "24564",
+    ];
+    net.json(&args, "owner")["node"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 /// A creator with 100 AKE, and an owner with 1,000 AKE of which `stake` is staked.
 fn creator_and_staked_owner(
     net: &Net,
@@ -253,22 +255,15 @@ fn creator_and_staked_owner(
     (creator, owner)
 }
 
-/// Airdrops SOL and waits until it arrives.
+/// Airdrops SOL and waits (up to 10 s) until it arrives.
 async fn airdrop(chain: &RpcChain, key: &solana_sdk::pubkey::Pubkey, lamports: u64) {
     let before = chain.balance(key).await.unwrap();
     chain.request_airdrop(key, lamports).await.unwrap();
-    while chain.balance(key).await.unwrap() == before {
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-}
-
-async fn wait_for_balance(chain: &RpcChain, key: &solana_sdk::pubkey::Pubkey) {
-    use ake_sdk::chain::Chain;
-    for _ in 0..50 {
-        if chain.balance(key).await.unwrap() > 0 {
+    for _ in 0..100 {
+        if chain.balance(key).await.unwrap() != before {
             return;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     panic!("airdrop to {key} never arrived");
 }
@@ -502,11 +497,7 @@ async fn admin_unstake_cancel_dispute_and_rearm() {
         .unwrap()
         .to_string();
     let chain = RpcChain::new(&net.url, CommitmentConfig::confirmed());
-    chain
-        .request_airdrop(&hot.pubkey(), 1_000_000_000)
-        .await
-        .unwrap();
-    wait_for_balance(&chain, &hot.pubkey()).await;
+    airdrop(&chain, &hot.pubkey(), 1_000_000_000).await;
     wait_until_armable(&p, &node).await;
     let ready = p.node_ready(&hot.pubkey()).await.unwrap();
     send_instructions(p.chain.as_ref(), &hot, &[], &[ready], Fees::default())
@@ -676,29 +667,8 @@ async fn a_batch_is_posted_listed_cancelled_and_closed_from_the_cli() {
 
     // A node arms (as the daemon does) and takes frame 1.
     let hot_path = net.keypair_path("hot");
-    let node = net.json(
-        &[
-            "node",
-            "register",
-            "--signer",
-            hot_path.to_str().unwrap(),
-            "--gpus",
-            "1",
-            "--model",
-            "NVIDIA RTX 4090",
-            "--vram-mib",
-            "24564",
-        ],
-        "owner",
-    )["node"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    chain
-        .request_airdrop(&hot.pubkey(), 1_000_000_000)
-        .await
-        .unwrap();
-    wait_for_balance(&chain, &hot.pubkey()).await;
+    let node = register_gpu_node(&net, &hot_path);
+    airdrop(&chain, &hot.pubkey(), 1_000_000_000).await;
     wait_until_armable(&p, &node).await;
     let ready = p.node_ready(&hot.pubkey()).await.unwrap();
     send_instructions(p.chain.as_ref(), &hot, &[], &[ready], Fees::default())
@@ -818,23 +788,7 @@ async fn a_hundred_frames_cost_under_two_and_a_half_transactions_each() {
     let mut nodes = Vec::new();
     for name in ["hot1", "hot2"] {
         let (path, hot) = net.wallet(name);
-        let args = [
-            "node",
-            "register",
-            "--signer",
-            path.to_str().unwrap(),
-            "--gpus",
-            "1",
-            "--model",
-            "NVIDIA RTX 4090",
-            "--vram-mib",
-            "24564",
-        ];
-        let node: solana_sdk::pubkey::Pubkey = net.json(&args, "owner")["node"]
-            .as_str()
-            .unwrap()
-            .parse()
-            .unwrap();
+        let node: solana_sdk::pubkey::Pubkey = register_gpu_node(&net, &path).parse().unwrap();
         airdrop(&chain, &hot.pubkey(), 1_000_000_000).await;
         nodes.push((name, hot, node));
     }
