@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use ake_emissions::state::{EmissionsConfig, EpochSummary, NodeWork, PendingEmissionsChange};
-use ake_market::events::{DisputeResolved, ResultSubmitted};
+use ake_market::events::{BatchPosted, DisputeResolved, ResultSubmitted};
 use ake_market::instructions::{PostBatchArgs, PostJobArgs};
 use ake_market::price_update::PriceUpdateV2;
 use ake_market::state::{
@@ -19,6 +19,7 @@ use anchor_spl::token::spl_token;
 use solana_sdk::instruction::Instruction;
 use solana_sdk::program_pack::Pack;
 use solana_sdk::pubkey::Pubkey;
+use solana_sdk::signature::Signature;
 
 use crate::accounts::{decode, decode_event, decode_market};
 use crate::chain::{Chain, ChainError};
@@ -205,16 +206,8 @@ impl Protocol {
         &self,
         job: &Pubkey,
     ) -> Result<Option<SettledResult>, ProtocolError> {
-        let signatures = self.chain.signatures_for(job).await?;
         let mut disputed_away = false;
-        for signature in signatures.iter().take(MAX_HISTORY_READS) {
-            let Some(inner) = self
-                .chain
-                .inner_instructions(signature, &ake_market::ID)
-                .await?
-            else {
-                continue;
-            };
+        self.search_history(job, false, |inner| {
             // Newest first: a ruling comes after the result it judged.
             for data in inner.iter().rev() {
                 if let Some(ruling) = decode_event::<DisputeResolved>(data) {
@@ -222,17 +215,45 @@ impl Protocol {
                 }
                 if let Some(result) = decode_event::<ResultSubmitted>(data) {
                     if result.job == *job {
-                        return Ok(Some(SettledResult {
+                        return Some(SettledResult {
                             result,
                             disputed_away,
-                        }));
+                        });
                     }
                 }
+            }
+            None
+        })
+        .await
+    }
+
+    /// Walks the market program's inner instructions (its events) in the
+    /// successful transactions of `key`'s history, one transaction at a
+    /// time, newest first (or oldest first), until `found` returns Some.
+    /// Reads at most [`MAX_HISTORY_READS`] transactions.
+    async fn search_history<T: Send>(
+        &self,
+        key: &Pubkey,
+        oldest_first: bool,
+        mut found: impl FnMut(&[Vec<u8>]) -> Option<T> + Send,
+    ) -> Result<Option<T>, ProtocolError> {
+        let signatures = self.chain.signatures_for(key).await?;
+        let mut order: Vec<&Signature> = signatures.iter().collect();
+        if oldest_first {
+            order.reverse();
+        }
+        for signature in order.into_iter().take(MAX_HISTORY_READS) {
+            let inner = self
+                .chain
+                .inner_instructions(signature, &ake_market::ID)
+                .await?;
+            if let Some(hit) = inner.as_deref().and_then(&mut found) {
+                return Ok(Some(hit));
             }
         }
         if signatures.len() > MAX_HISTORY_READS {
             return Err(ProtocolError::HistoryTooLong {
-                key: *job,
+                key: *key,
                 read: MAX_HISTORY_READS,
             });
         }
@@ -858,6 +879,34 @@ impl Protocol {
             mint: config.mint,
             creator_token: associated_token(&batch.creator, &config.mint),
         })
+    }
+
+    /// The frames of a closed batch (its account is gone), from the
+    /// BatchPosted event that opened it, the oldest in its history: every
+    /// frame is settled, or was refunded before it was handed out (its own
+    /// history then holds no result). None when no such event is found.
+    pub async fn closed_batch_frames(
+        &self,
+        batch_key: &Pubkey,
+    ) -> Result<Option<Vec<FrameStatus>>, ProtocolError> {
+        let posted = self
+            .search_history(batch_key, true, |inner| {
+                inner
+                    .iter()
+                    .filter_map(|data| decode_event::<BatchPosted>(data))
+                    .find(|event| event.batch == *batch_key)
+            })
+            .await?;
+        Ok(posted.map(|posted| {
+            let last = posted.first_frame.saturating_add(posted.frame_count);
+            (posted.first_frame..last)
+                .map(|frame| FrameStatus {
+                    frame,
+                    job: pda::frame_job(batch_key, frame),
+                    state: FrameState::Settled,
+                })
+                .collect()
+        }))
     }
 
     /// Every frame of `batch_key` in order, with what became of it.

@@ -723,17 +723,21 @@ async fn a_batch_is_posted_listed_cancelled_and_closed_from_the_cli() {
     assert!(!from_history.disputed_away);
     assert_eq!(from_history.result.commitment, [3; 32]);
     assert_eq!(from_history.result.output_uri, "file:///frame-1");
-    let err = net.fails(
-        &[
-            "job",
-            "results",
-            "--batch",
-            &batch,
-            "--out",
-            net.dir.path().join("frames").to_str().unwrap(),
-        ],
-        "creator",
-    );
+    let fetch_all_fails = |into: &str| {
+        let dir = net.dir.path().join(into);
+        net.fails(
+            &[
+                "job",
+                "results",
+                "--batch",
+                &batch,
+                "--out",
+                dir.to_str().unwrap(),
+            ],
+            "creator",
+        )
+    };
+    let err = fetch_all_fails("frames");
     assert!(
         err.contains("frame-1"),
         "the settled frame's URI, from its history: {err}"
@@ -742,6 +746,14 @@ async fn a_batch_is_posted_listed_cancelled_and_closed_from_the_cli() {
     assert_eq!(closed["transactions"], 1);
     let err = net.fails(&["job", "list", "--batch", &batch], "creator");
     assert!(err.contains("no batch at"), "{err}");
+    // Closed, its frames are still found from its history: frame 1's
+    // result (its URI holds nothing here, so it does not verify), the 239
+    // cancelled frames without one.
+    let err = fetch_all_fails("closed");
+    assert!(
+        err.contains("1 of 240 frame(s) did NOT verify") && err.contains("frame 1 ("),
+        "{err}"
+    );
     // Tokens: one posting fee and frame 1's charge; every other frame refunded.
     let spent = before - p.token_balance(&token).await.unwrap();
     assert!(spent < escrow_per_frame, "{spent}");

@@ -9,7 +9,7 @@ use ake_market::instructions::PostBatchArgs;
 use ake_sdk::ake_market;
 use ake_sdk::job_spec::{FrameRange, ValidSpec};
 use ake_sdk::pda;
-use ake_sdk::protocol::{associated_token, FrameState, FrameStatus, Protocol};
+use ake_sdk::protocol::{associated_token, FrameState, FrameStatus, Protocol, ProtocolError};
 use serde::Serialize;
 use solana_sdk::pubkey::Pubkey;
 use solana_sdk::signer::Signer;
@@ -399,9 +399,20 @@ fn frame_state_name(state: &FrameState) -> &'static str {
 /// Fetches and verifies, in frame order, every frame with a result: open
 /// frames from their accounts, settled ones from their history.
 pub async fn results(ctx: &Ctx, batch_key: &Pubkey, out: &Path) -> anyhow::Result<()> {
-    let (_, frames) = ctx.protocol.batch_frames(batch_key).await?;
+    let frames = match ctx.protocol.batch_frames(batch_key).await {
+        Ok((_, frames)) => frames,
+        // Closed once every frame settled: its frames are in its history.
+        Err(ProtocolError::Missing { .. }) => ctx
+            .protocol
+            .closed_batch_frames(batch_key)
+            .await
+            .map_err(|e| anyhow::anyhow!("no batch at {batch_key}, and its history cannot be read here ({e}); fetch each frame with `ake job results <FRAME JOB> --uri ... --commitment ...`"))?
+            .ok_or_else(|| anyhow::anyhow!("no batch at {batch_key}: never posted, or its history is not kept by this endpoint"))?,
+        Err(e) => return Err(e.into()),
+    };
     let mut fetched = Vec::new();
     let mut missing = Vec::new();
+    let mut failed = Vec::new();
     for f in &frames {
         let result = match frame_result(&ctx.protocol, batch_key, f).await? {
             Ok(result) => result,
@@ -411,12 +422,15 @@ pub async fn results(ctx: &Ctx, batch_key: &Pubkey, out: &Path) -> anyhow::Resul
             }
         };
         let dir = out.join(format!("frame-{:06}", f.frame));
-        fetch_results(&result.0, &result.1, &dir).await?;
-        fetched.push(Fetched {
-            frame: f.frame,
-            dir: dir.display().to_string(),
-            commitment: hex::encode(result.1),
-        });
+        // One frame that does not verify is reported; the others go on.
+        match fetch_results(&result.0, &result.1, &dir).await {
+            Ok(_) => fetched.push(Fetched {
+                frame: f.frame,
+                dir: dir.display().to_string(),
+                commitment: hex::encode(result.1),
+            }),
+            Err(e) => failed.push(format!("frame {} ({}): {e:#}", f.frame, f.job)),
+        }
     }
     let view = serde_json::json!({
         "batch": batch_key.to_string(),
@@ -440,5 +454,13 @@ pub async fn results(ctx: &Ctx, batch_key: &Pubkey, out: &Path) -> anyhow::Resul
         }
         s
     });
+    if !failed.is_empty() {
+        anyhow::bail!(
+            "{} of {} frame(s) did NOT verify against their commitments (dispute a frame's job while its window is open: ake job dispute <JOB>):\n{}",
+            failed.len(),
+            frames.len(),
+            failed.join("\n")
+        );
+    }
     Ok(())
 }
