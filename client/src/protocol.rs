@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use ake_emissions::state::{EmissionsConfig, EpochSummary, NodeWork, PendingEmissionsChange};
-use ake_market::events::{BatchPosted, DisputeResolved, ResultSubmitted};
+use ake_market::events::{BatchClosed, DisputeResolved, ResultSubmitted};
 use ake_market::instructions::{PostBatchArgs, PostJobArgs};
 use ake_market::price_update::PriceUpdateV2;
 use ake_market::state::{
@@ -19,11 +19,11 @@ use anchor_spl::token::spl_token;
 use solana_sdk::instruction::Instruction;
 use solana_sdk::program_pack::Pack;
 use solana_sdk::pubkey::Pubkey;
-use solana_sdk::signature::Signature;
 
 use crate::accounts::{decode, decode_event, decode_market};
 use crate::chain::{Chain, ChainError};
 use crate::instructions as ixs;
+use crate::sender::with_retry;
 use crate::{oracle, pda};
 
 #[derive(Debug, thiserror::Error)]
@@ -42,7 +42,7 @@ pub enum ProtocolError {
     },
     #[error("market {0} does not exist; `ake market list` shows the markets")]
     NoSuchMarket(u16),
-    #[error("{key}'s result is not among the newest {read} transactions of its history (someone may be flooding it)")]
+    #[error("what was looked for is not among the newest {read} transactions of {key}'s history that this endpoint returns (it may be long, flooded, or pruned)")]
     HistoryTooLong { key: Pubkey, read: usize },
 }
 
@@ -207,7 +207,7 @@ impl Protocol {
         job: &Pubkey,
     ) -> Result<Option<SettledResult>, ProtocolError> {
         let mut disputed_away = false;
-        self.search_history(job, false, |inner| {
+        self.search_history(job, |inner| {
             // Newest first: a ruling comes after the result it judged.
             for data in inner.iter().rev() {
                 if let Some(ruling) = decode_event::<DisputeResolved>(data) {
@@ -228,33 +228,26 @@ impl Protocol {
     }
 
     /// Walks the market program's inner instructions (its events) in the
-    /// successful transactions of `key`'s history, one transaction at a
-    /// time, newest first (or oldest first), until `found` returns Some.
-    /// Reads at most [`MAX_HISTORY_READS`] transactions.
+    /// successful transactions of `key`'s history, newest first, one
+    /// transaction at a time, until `found` returns Some. Reads at most
+    /// [`MAX_HISTORY_READS`] transactions; a passing outage is retried.
     async fn search_history<T: Send>(
         &self,
         key: &Pubkey,
-        oldest_first: bool,
         mut found: impl FnMut(&[Vec<u8>]) -> Option<T> + Send,
     ) -> Result<Option<T>, ProtocolError> {
-        let signatures = self.chain.signatures_for(key).await?;
-        let mut order: Vec<&Signature> = signatures.iter().collect();
-        if oldest_first {
-            order.reverse();
-        }
-        for signature in order.into_iter().take(MAX_HISTORY_READS) {
-            let inner = self
-                .chain
-                .inner_instructions(signature, &ake_market::ID)
-                .await?;
+        let history = with_retry(|| self.chain.signatures_for(key)).await?;
+        for signature in history.signatures.iter().take(MAX_HISTORY_READS) {
+            let inner =
+                with_retry(|| self.chain.inner_instructions(signature, &ake_market::ID)).await?;
             if let Some(hit) = inner.as_deref().and_then(&mut found) {
                 return Ok(Some(hit));
             }
         }
-        if signatures.len() > MAX_HISTORY_READS {
+        if history.signatures.len() > MAX_HISTORY_READS || !history.complete {
             return Err(ProtocolError::HistoryTooLong {
                 key: *key,
-                read: MAX_HISTORY_READS,
+                read: MAX_HISTORY_READS.min(history.signatures.len()),
             });
         }
         Ok(None)
@@ -882,28 +875,34 @@ impl Protocol {
     }
 
     /// The frames of a closed batch (its account is gone), from the
-    /// BatchPosted event that opened it, the oldest in its history: every
-    /// frame is settled, or was refunded before it was handed out (its own
-    /// history then holds no result). None when no such event is found.
+    /// BatchClosed event that ended it, the newest in its history: the
+    /// frames handed out settled (their results are in their own
+    /// histories), the others were refunded. None when no such event is
+    /// found.
     pub async fn closed_batch_frames(
         &self,
         batch_key: &Pubkey,
     ) -> Result<Option<Vec<FrameStatus>>, ProtocolError> {
-        let posted = self
-            .search_history(batch_key, true, |inner| {
+        let closed = self
+            .search_history(batch_key, |inner| {
                 inner
                     .iter()
-                    .filter_map(|data| decode_event::<BatchPosted>(data))
+                    .filter_map(|data| decode_event::<BatchClosed>(data))
                     .find(|event| event.batch == *batch_key)
             })
             .await?;
-        Ok(posted.map(|posted| {
-            let last = posted.first_frame.saturating_add(posted.frame_count);
-            (posted.first_frame..last)
-                .map(|frame| FrameStatus {
-                    frame,
-                    job: pda::frame_job(batch_key, frame),
-                    state: FrameState::Settled,
+        Ok(closed.map(|closed| {
+            (0..closed.frame_count)
+                .map(|i| {
+                    let frame = closed.first_frame.saturating_add(i);
+                    FrameStatus {
+                        frame,
+                        job: pda::frame_job(batch_key, frame),
+                        state: match i < closed.handed_out {
+                            true => FrameState::Settled,
+                            false => FrameState::Cancelled,
+                        },
+                    }
                 })
                 .collect()
         }))

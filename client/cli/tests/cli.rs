@@ -742,6 +742,10 @@ async fn a_batch_is_posted_listed_cancelled_and_closed_from_the_cli() {
         err.contains("frame-1"),
         "the settled frame's URI, from its history: {err}"
     );
+    assert!(
+        !net.dir.path().join("frames/frame-000001").exists(),
+        "a frame that failed leaves no folder, so a re-run fetches it again"
+    );
     let closed = net.json(&["job", "close-batch", &batch], "creator");
     assert_eq!(closed["transactions"], 1);
     let err = net.fails(&["job", "list", "--batch", &batch], "creator");
@@ -751,7 +755,8 @@ async fn a_batch_is_posted_listed_cancelled_and_closed_from_the_cli() {
     // cancelled frames without one.
     let err = fetch_all_fails("closed");
     assert!(
-        err.contains("1 of 240 frame(s) did NOT verify") && err.contains("frame 1 ("),
+        err.contains("1 of 240 frame(s) could not be fetched or did NOT verify")
+            && err.contains("frame 1 ("),
         "{err}"
     );
     // Tokens: one posting fee and frame 1's charge; every other frame refunded.

@@ -36,6 +36,15 @@ pub struct Simulation {
     pub units_consumed: u64,
 }
 
+/// The signatures of the successful transactions of an address, newest
+/// first, and whether they reach back to its first transaction (an
+/// endpoint returns a bounded part).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct History {
+    pub signatures: Vec<Signature>,
+    pub complete: bool,
+}
+
 /// A transaction's fate as the chain sees it now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TxStatus {
@@ -79,10 +88,9 @@ pub trait Chain: Send + Sync {
         None
     }
 
-    /// Signatures of the transactions that touched `key` and succeeded,
-    /// newest first (an endpoint that keeps transaction history; a closed
-    /// account's history stays).
-    async fn signatures_for(&self, _key: &Pubkey) -> Result<Vec<Signature>, ChainError> {
+    /// The newest part of `key`'s history (an endpoint that keeps
+    /// transaction history; a closed account's history stays).
+    async fn signatures_for(&self, _key: &Pubkey) -> Result<History, ChainError> {
         Err(no_history())
     }
 

@@ -17,7 +17,7 @@ use solana_sdk::pubkey::Pubkey;
 use solana_sdk::signature::Signature;
 use solana_sdk::transaction::{Transaction, TransactionError};
 
-use super::{Chain, ChainError, Simulation, TxStatus};
+use super::{Chain, ChainError, History, Simulation, TxStatus};
 
 /// How long one request may take before the endpoint counts as unavailable
 /// (the Solana CLI's default).
@@ -433,7 +433,14 @@ impl Chain for RpcChain {
     }
 
     async fn status_in_history(&self, signature: &Signature) -> Result<TxStatus, ChainError> {
-        self.signature_status(signature, true).await
+        match self.signature_status(signature, true).await {
+            // -32011: this node keeps no transaction history; its status
+            // cache is all it can say.
+            Err(ChainError::Refused(e)) if e.contains("(code -32011)") => {
+                self.signature_status(signature, false).await
+            }
+            other => other,
+        }
     }
 
     async fn simulate(&self, tx: &Transaction) -> Result<Simulation, ChainError> {
@@ -462,11 +469,11 @@ impl Chain for RpcChain {
             .await
     }
 
-    async fn signatures_for(&self, key: &Pubkey) -> Result<Vec<Signature>, ChainError> {
+    async fn signatures_for(&self, key: &Pubkey) -> Result<History, ChainError> {
         // Pages of 1,000, newest first, up to a bound: failed transactions
         // naming the address cost an attacker 5,000 lamports each and must
         // not make a lookup endless.
-        let mut out = Vec::new();
+        let mut history = History::default();
         let mut before: Option<String> = None;
         for _ in 0..HISTORY_PAGES {
             let mut config = self.history_commitment();
@@ -478,17 +485,17 @@ impl Chain for RpcChain {
                 .call("getSignaturesForAddress", json!([key.to_string(), config]))
                 .await?;
             for s in page.iter().filter(|s| s.err.is_none()) {
-                out.push(parse(&s.signature, "signature")?);
+                history.signatures.push(parse(&s.signature, "signature")?);
             }
             match page.last() {
                 Some(last) if page.len() == HISTORY_PAGE => before = Some(last.signature.clone()),
-                _ => return Ok(out),
+                _ => {
+                    history.complete = true;
+                    return Ok(history);
+                }
             }
         }
-        Err(ChainError::Refused(format!(
-            "the history of {key} is longer than {} transactions",
-            HISTORY_PAGES * HISTORY_PAGE
-        )))
+        Ok(history)
     }
 
     async fn inner_instructions(
@@ -594,7 +601,7 @@ impl Chain for FailoverChain {
     ) -> Result<Vec<u64>, ChainError> {
         failover!(self, |c| c.recent_prioritization_fees(accounts))
     }
-    async fn signatures_for(&self, key: &Pubkey) -> Result<Vec<Signature>, ChainError> {
+    async fn signatures_for(&self, key: &Pubkey) -> Result<History, ChainError> {
         failover!(self, |c| c.signatures_for(key))
     }
     async fn inner_instructions(
@@ -805,6 +812,31 @@ mod tests {
                 .unwrap()
                 .unwrap()
                 .disputed_away
+        );
+    }
+
+    #[tokio::test]
+    async fn the_last_look_falls_back_to_the_status_cache_on_a_node_without_history() {
+        let (chain, _) = serve(
+            "200 OK",
+            vec![
+                (
+                    r#""searchTransactionHistory":true"#.into(),
+                    r#"{"jsonrpc":"2.0","id":1,"error":{"code":-32011,"message":"Transaction history is not available from this node"}}"#.into(),
+                ),
+                (
+                    String::new(),
+                    r#"{"jsonrpc":"2.0","id":1,"result":{"context":{"slot":5},"value":[{"slot":4,"confirmations":null,"err":null,"confirmationStatus":"finalized"}]}}"#.into(),
+                ),
+            ],
+        )
+        .await;
+        assert_eq!(
+            chain
+                .status_in_history(&Signature::default())
+                .await
+                .unwrap(),
+            TxStatus::Landed
         );
     }
 

@@ -168,6 +168,12 @@ pub struct BatchCancelled {
 pub struct BatchClosed {
     pub batch: Pubkey,
     pub rent_returned: u64,
+    /// The batch's frames, `first_frame..first_frame + frame_count`: the
+    /// first `handed_out` ran and settled (their results are in their own
+    /// histories), the rest were refunded before they were handed out.
+    pub first_frame: u32,
+    pub frame_count: u32,
+    pub handed_out: u32,
 }
 
 #[event]

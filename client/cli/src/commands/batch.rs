@@ -208,6 +208,7 @@ async fn follow(
             .expect("a valid template"),
     );
     let mut fetched = Vec::new();
+    let mut failed = Vec::new();
     let mut seen = BTreeSet::new();
     loop {
         let (_, frames) = p.batch_frames(batch_key).await?;
@@ -222,38 +223,54 @@ async fn follow(
                 if seen.contains(&f.frame) {
                     continue;
                 }
+                // Shown even when the bar is hidden (not a terminal, --output json).
+                let say = |line: String| bar.suspend(|| eprintln!("{line}"));
                 let result = match frame_result(p, batch_key, f).await {
                     Ok(Ok(result)) => result,
                     // Settled without a result to fetch: say so once.
                     Ok(Err(why)) if matches!(f.state, FrameState::Settled) => {
                         seen.insert(f.frame);
-                        bar.println(format!("  frame {}: not fetched: {why}", f.frame));
+                        say(format!("  frame {}: not fetched: {why}", f.frame));
                         continue;
                     }
                     Ok(Err(_)) => continue,
                     Err(e) => {
                         seen.insert(f.frame);
-                        bar.println(format!("  frame {}: {e:#}", f.frame));
+                        failed.push(format!("frame {} ({}): {e:#}", f.frame, f.job));
+                        say(format!("  frame {}: {e:#}", f.frame));
                         continue;
                     }
                 };
                 seen.insert(f.frame);
                 let dir = out.join(format!("frame-{:06}", f.frame));
-                // One bad frame is reported (dispute it in its window); the
-                // others go on.
+                if dir.exists() {
+                    say(format!(
+                        "  frame {}: {} already exists; not fetched again",
+                        f.frame,
+                        dir.display()
+                    ));
+                    continue;
+                }
+                // One frame that cannot be fetched or does not verify is
+                // reported (its folder removed); the others go on.
                 match fetch_results(&result.0, &result.1, &dir).await {
                     Ok(_) => {
-                        bar.println(format!("  frame {} verified into {}", f.frame, dir.display()));
+                        bar.println(format!(
+                            "  frame {} verified into {}",
+                            f.frame,
+                            dir.display()
+                        ));
                         fetched.push(Fetched {
                             frame: f.frame,
                             dir: dir.display().to_string(),
                             commitment: hex::encode(result.1),
                         });
                     }
-                    Err(e) => bar.println(format!(
-                        "  frame {} of batch {batch_key} did NOT verify: {e:#}; dispute its job before its window closes: ake job dispute {}",
-                        f.frame, f.job
-                    )),
+                    Err(e) => {
+                        discard(&dir);
+                        failed.push(format!("frame {} ({}): {e:#}", f.frame, f.job));
+                        say(format!("  frame {} of batch {batch_key}: {e:#}", f.frame));
+                    }
                 }
             }
         }
@@ -274,6 +291,9 @@ async fn follow(
                     false
                 }
             };
+            if !failed.is_empty() {
+                anyhow::bail!("{}", not_fetched_report(&failed, batch.frame_count));
+            }
             return Ok(Followed {
                 settled,
                 cancelled,
@@ -406,7 +426,7 @@ pub async fn results(ctx: &Ctx, batch_key: &Pubkey, out: &Path) -> anyhow::Resul
             .protocol
             .closed_batch_frames(batch_key)
             .await
-            .map_err(|e| anyhow::anyhow!("no batch at {batch_key}, and its history cannot be read here ({e}); fetch each frame with `ake job results <FRAME JOB> --uri ... --commitment ...`"))?
+            .map_err(|e| anyhow::anyhow!("no batch at {batch_key}, and its history cannot be read here ({e}); fetch each frame with `ake job results <FRAME JOB>`"))?
             .ok_or_else(|| anyhow::anyhow!("no batch at {batch_key}: never posted, or its history is not kept by this endpoint"))?,
         Err(e) => return Err(e.into()),
     };
@@ -414,14 +434,27 @@ pub async fn results(ctx: &Ctx, batch_key: &Pubkey, out: &Path) -> anyhow::Resul
     let mut missing = Vec::new();
     let mut failed = Vec::new();
     for f in &frames {
-        let result = match frame_result(&ctx.protocol, batch_key, f).await? {
-            Ok(result) => result,
-            Err(why) => {
+        let result = match frame_result(&ctx.protocol, batch_key, f).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(why)) => {
                 missing.push((f.frame, why));
+                continue;
+            }
+            Err(e) => {
+                failed.push(format!("frame {} ({}): {e:#}", f.frame, f.job));
                 continue;
             }
         };
         let dir = out.join(format!("frame-{:06}", f.frame));
+        if dir.exists() {
+            // Fetched by an earlier run into the same --out (a frame that
+            // failed leaves no folder): not again.
+            missing.push((
+                f.frame,
+                "its folder already exists (fetched earlier; not fetched again)",
+            ));
+            continue;
+        }
         // One frame that does not verify is reported; the others go on.
         match fetch_results(&result.0, &result.1, &dir).await {
             Ok(_) => fetched.push(Fetched {
@@ -429,7 +462,10 @@ pub async fn results(ctx: &Ctx, batch_key: &Pubkey, out: &Path) -> anyhow::Resul
                 dir: dir.display().to_string(),
                 commitment: hex::encode(result.1),
             }),
-            Err(e) => failed.push(format!("frame {} ({}): {e:#}", f.frame, f.job)),
+            Err(e) => {
+                discard(&dir);
+                failed.push(format!("frame {} ({}): {e:#}", f.frame, f.job));
+            }
         }
     }
     let view = serde_json::json!({
@@ -455,12 +491,29 @@ pub async fn results(ctx: &Ctx, batch_key: &Pubkey, out: &Path) -> anyhow::Resul
         s
     });
     if !failed.is_empty() {
-        anyhow::bail!(
-            "{} of {} frame(s) did NOT verify against their commitments (dispute a frame's job while its window is open: ake job dispute <JOB>):\n{}",
-            failed.len(),
-            frames.len(),
-            failed.join("\n")
-        );
+        anyhow::bail!("{}", not_fetched_report(&failed, frames.len() as u32));
     }
     Ok(())
+}
+
+/// Removes what a failed fetch left in a frame's folder: nothing there is
+/// verified, and a later run into the same --out fetches it again.
+fn discard(dir: &Path) {
+    if let Err(e) = std::fs::remove_dir_all(dir) {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            eprintln!(
+                "could not remove {} ({e}); remove it before fetching again",
+                dir.display()
+            );
+        }
+    }
+}
+
+/// The error for frames that could not be fetched or did not verify.
+fn not_fetched_report(failed: &[String], frames: u32) -> String {
+    format!(
+        "{} of {frames} frame(s) could not be fetched or did NOT verify against their commitments (one whose outputs do not match can be disputed while its window is open: ake job dispute <JOB>):\n{}",
+        failed.len(),
+        failed.join("\n")
+    )
 }

@@ -246,7 +246,7 @@ pub async fn settled_result(
         )),
         Ok(Some(r)) => Ok(Ok((r.result.output_uri, r.result.commitment))),
         Ok(None) => Ok(Err(
-            "it ended without a result (cancelled, refunded or expired), or never existed",
+            "no result in its history: it ended without one (cancelled, refunded or expired), never existed, or this endpoint no longer keeps its history (then pass --uri and --commitment)",
         )),
         Err(e) => anyhow::bail!(
             "the history of {job} cannot be read here ({e}); if it settled, pass --uri and --commitment from its ResultSubmitted event"

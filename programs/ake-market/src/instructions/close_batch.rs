@@ -56,6 +56,9 @@ pub fn handler<'info>(ctx: Context<'info, CloseBatch<'info>>) -> Result<()> {
     emit_cpi!(BatchClosed {
         batch: batch_key,
         rent_returned,
+        first_frame: batch.first_frame,
+        frame_count: batch.frame_count,
+        handed_out: batch.handed_out,
     });
     Ok(())
 }
