@@ -242,34 +242,19 @@ async fn follow(
                     }
                 };
                 seen.insert(f.frame);
-                let dir = out.join(format!("frame-{:06}", f.frame));
-                if dir.exists() {
-                    say(format!(
+                match fetch_frame(out, f, &result).await {
+                    FrameFetch::Fetched(done) => {
+                        bar.println(format!("  frame {} verified into {}", f.frame, done.dir));
+                        fetched.push(done);
+                    }
+                    FrameFetch::AlreadyThere(dir) => say(format!(
                         "  frame {}: {} already exists; not fetched again",
                         f.frame,
                         dir.display()
-                    ));
-                    continue;
-                }
-                // One frame that cannot be fetched or does not verify is
-                // reported (its folder removed); the others go on.
-                match fetch_results(&result.0, &result.1, &dir).await {
-                    Ok(_) => {
-                        bar.println(format!(
-                            "  frame {} verified into {}",
-                            f.frame,
-                            dir.display()
-                        ));
-                        fetched.push(Fetched {
-                            frame: f.frame,
-                            dir: dir.display().to_string(),
-                            commitment: hex::encode(result.1),
-                        });
-                    }
-                    Err(e) => {
-                        discard(&dir);
-                        failed.push(format!("frame {} ({}): {e:#}", f.frame, f.job));
-                        say(format!("  frame {} of batch {batch_key}: {e:#}", f.frame));
+                    )),
+                    FrameFetch::Failed(e) => {
+                        say(format!("  frame {} of batch {batch_key}: {e}", f.frame));
+                        failed.push(format!("frame {} ({}): {e}", f.frame, f.job));
                     }
                 }
             }
@@ -445,27 +430,13 @@ pub async fn results(ctx: &Ctx, batch_key: &Pubkey, out: &Path) -> anyhow::Resul
                 continue;
             }
         };
-        let dir = out.join(format!("frame-{:06}", f.frame));
-        if dir.exists() {
-            // Fetched by an earlier run into the same --out (a frame that
-            // failed leaves no folder): not again.
-            missing.push((
+        match fetch_frame(out, f, &result).await {
+            FrameFetch::Fetched(done) => fetched.push(done),
+            FrameFetch::AlreadyThere(_) => missing.push((
                 f.frame,
                 "its folder already exists (fetched earlier; not fetched again)",
-            ));
-            continue;
-        }
-        // One frame that does not verify is reported; the others go on.
-        match fetch_results(&result.0, &result.1, &dir).await {
-            Ok(_) => fetched.push(Fetched {
-                frame: f.frame,
-                dir: dir.display().to_string(),
-                commitment: hex::encode(result.1),
-            }),
-            Err(e) => {
-                discard(&dir);
-                failed.push(format!("frame {} ({}): {e:#}", f.frame, f.job));
-            }
+            )),
+            FrameFetch::Failed(e) => failed.push(format!("frame {} ({}): {e}", f.frame, f.job)),
         }
     }
     let view = serde_json::json!({
@@ -494,6 +465,40 @@ pub async fn results(ctx: &Ctx, batch_key: &Pubkey, out: &Path) -> anyhow::Resul
         anyhow::bail!("{}", not_fetched_report(&failed, frames.len() as u32));
     }
     Ok(())
+}
+
+/// What fetching one frame's outputs came to.
+enum FrameFetch {
+    Fetched(Fetched),
+    /// Its folder exists (an earlier run into the same --out): left alone.
+    AlreadyThere(PathBuf),
+    /// Could not be fetched, or did not verify: its folder is removed.
+    Failed(String),
+}
+
+/// Fetches `f`'s outputs into `out/frame-NNNNNN` and verifies them against
+/// `(uri, commitment)`. One frame that fails is reported by the caller; the
+/// others go on.
+async fn fetch_frame(
+    out: &Path,
+    f: &FrameStatus,
+    (uri, commitment): &(String, [u8; 32]),
+) -> FrameFetch {
+    let dir = out.join(format!("frame-{:06}", f.frame));
+    if dir.exists() {
+        return FrameFetch::AlreadyThere(dir);
+    }
+    match fetch_results(uri, commitment, &dir).await {
+        Ok(_) => FrameFetch::Fetched(Fetched {
+            frame: f.frame,
+            dir: dir.display().to_string(),
+            commitment: hex::encode(commitment),
+        }),
+        Err(e) => {
+            discard(&dir);
+            FrameFetch::Failed(format!("{e:#}"))
+        }
+    }
 }
 
 /// Removes what a failed fetch left in a frame's folder: nothing there is
