@@ -1,7 +1,7 @@
 //! Decoding AKE accounts from raw account data, and events from the data
 //! of the inner instructions `emit_cpi!` makes.
 
-use ake_market::state::Market;
+use ake_market::state::{Market, MarketView, Slot};
 use anchor_lang::{AccountDeserialize, Discriminator};
 
 #[derive(Debug, thiserror::Error)]
@@ -21,15 +21,33 @@ pub fn decode<T: AccountDeserialize>(data: &[u8]) -> Result<T, DecodeError> {
     T::try_deserialize(&mut &data[..]).map_err(|e| DecodeError::Malformed(name, e.to_string()))
 }
 
-/// Decodes the zero-copy market account (copied, so alignment does not matter).
-pub fn decode_market(data: &[u8]) -> Result<Box<Market>, DecodeError> {
+/// Decodes the zero-copy market account, its header and its slot pool
+/// (copied, so alignment does not matter).
+pub fn decode_market(data: &[u8]) -> Result<MarketView, DecodeError> {
     let size = std::mem::size_of::<Market>();
     if data.len() < 8 + size || &data[..8] != Market::DISCRIMINATOR {
         return Err(DecodeError::WrongType("Market"));
     }
     let mut market: Box<Market> = bytemuck::zeroed_box();
     bytemuck::bytes_of_mut(market.as_mut()).copy_from_slice(&data[8..8 + size]);
-    Ok(market)
+    let pool = &data[8 + size..];
+    let slot_size = std::mem::size_of::<Slot>();
+    if pool.len() < market.slot_count as usize * slot_size {
+        return Err(DecodeError::Malformed(
+            "Market",
+            format!(
+                "{} slots declared, {} bytes of pool",
+                market.slot_count,
+                pool.len()
+            ),
+        ));
+    }
+    let slots = pool
+        .chunks_exact(slot_size)
+        .take(market.slot_count as usize)
+        .map(bytemuck::pod_read_unaligned::<Slot>)
+        .collect();
+    Ok(MarketView::new(market, slots))
 }
 
 /// Decodes an event of type `E` from an inner instruction's data: Anchor's

@@ -7,7 +7,10 @@ use solana_sdk::program_pack::Pack;
 use solana_sdk::pubkey::Pubkey;
 use solana_sdk::signature::{Keypair, Signer};
 
-use crate::chain::Chain;
+use ake_market::instructions::Capacity;
+use ake_market::state::{Market, MAX_GROW_SLOTS};
+
+use crate::chain::{Chain, ChainError};
 use crate::cluster_params::Bootstrap;
 use crate::instructions as ixs;
 use crate::pda;
@@ -193,13 +196,17 @@ pub async fn bootstrap(
     }
 
     let mut markets = Vec::new();
-    for (index, args) in b.markets.iter().enumerate() {
-        progress(&format!("creating market {index} ({})", args.name));
-        let ix = ixs::create_market(admin_key, mint.pubkey(), index as u16, args.clone());
+    for (index, plan) in b.markets.iter().enumerate() {
+        let index = index as u16;
+        progress(&format!("creating market {index} ({})", plan.args.name));
+        let ix = ixs::create_market(admin_key, mint.pubkey(), index, plan.args.clone());
         send_instructions(chain, admin, &[], &[ix], fees)
             .await
             .map_err(step("create market"))?;
-        markets.push(pda::market(index as u16).to_string());
+        grow_market(chain, admin, index, plan.capacity, fees)
+            .await
+            .map_err(step("grow market"))?;
+        markets.push(pda::market(index).to_string());
     }
     Ok(Deployment {
         mint: mint.pubkey().to_string(),
@@ -207,4 +214,45 @@ pub async fn bootstrap(
         genesis_account: genesis.pubkey().to_string(),
         markets,
     })
+}
+
+/// Grows market `index` to `capacity`, one `grow_market` (at most
+/// `MAX_GROW_SLOTS` slots, 10 KiB) per transaction, until the program
+/// reports the capacities applied. Returns the transactions sent.
+pub async fn grow_market(
+    chain: &dyn Chain,
+    authority: &Keypair,
+    index: u16,
+    capacity: Capacity,
+    fees: Fees,
+) -> Result<u32, SendError> {
+    let market = pda::market(index);
+    let mut sent = 0;
+    // Each call adds MAX_GROW_SLOTS slots; one more reads the result.
+    let calls = Market::slots_needed(capacity.jobs, capacity.nodes, capacity.in_flight)
+        / MAX_GROW_SLOTS
+        + 2;
+    for _ in 0..calls {
+        let data = chain
+            .account(&market)
+            .await?
+            .map(|a| a.data)
+            .unwrap_or_default();
+        let view = crate::accounts::decode_market(&data)
+            .map_err(|e| SendError::Chain(ChainError::Refused(format!("market {index}: {e}"))))?;
+        let have = Capacity {
+            jobs: view.job_capacity,
+            nodes: view.node_capacity,
+            in_flight: view.in_flight_capacity,
+        };
+        if have == capacity {
+            return Ok(sent);
+        }
+        let ix = ixs::grow_market(authority.pubkey(), index, capacity);
+        send_instructions(chain, authority, &[], &[ix], fees).await?;
+        sent += 1;
+    }
+    Err(SendError::Chain(ChainError::Refused(format!(
+        "market {index} did not reach {capacity:?} after {sent} grow_market transactions"
+    ))))
 }

@@ -5,8 +5,14 @@
 use std::path::Path;
 
 use ake_emissions::state::{BreakerParams, Schedule, Split};
-use ake_market::instructions::{CollateralArgs, MarketArgs, ReleaseArgs};
-use ake_market::state::{OracleParams, Params, SlaParams};
+use ake_market::instructions::{
+    Capacity, CollateralArgs, MarketArgs, ReleaseArgs, MAX_IN_FLIGHT_CAPACITY, MAX_JOB_CAPACITY,
+    MAX_NODE_CAPACITY,
+};
+use ake_market::state::{
+    OracleParams, Params, SlaParams, INITIAL_IN_FLIGHT_CAPACITY, INITIAL_JOB_CAPACITY,
+    INITIAL_NODE_CAPACITY,
+};
 use anchor_lang::prelude::Pubkey;
 use serde::Deserialize;
 
@@ -144,6 +150,18 @@ pub struct MarketEntry {
     pub max_queue_secs: u32,
     /// A GPU market (nodes need registered GPUs) or a CPU market.
     pub gpu_required: bool,
+    /// What the market holds: waiting jobs (a batch is one), waiting nodes,
+    /// jobs in flight. Bootstrap grows the market to it (rent: 72 bytes a slot).
+    pub job_capacity: u16,
+    pub node_capacity: u16,
+    pub in_flight_capacity: u16,
+}
+
+/// A market to create, and the capacities to grow it to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MarketPlan {
+    pub args: MarketArgs,
+    pub capacity: Capacity,
 }
 
 /// Everything the programs need, in their own types and base units.
@@ -156,7 +174,7 @@ pub struct Bootstrap {
     pub schedule_without_genesis: Schedule,
     pub split: Split,
     pub breaker: BreakerParams,
-    pub markets: Vec<MarketArgs>,
+    pub markets: Vec<MarketPlan>,
     /// Both programs' timelock (the market's is also in `market_params`).
     pub timelock_secs: u32,
     /// None: the bootstrapping key stays the guardian.
@@ -324,7 +342,29 @@ impl ClusterParams {
                     format!("{}: {}", entry.name, program_message(err)),
                 )
             })?;
-            markets.push(args);
+            let capacity = Capacity {
+                jobs: entry.job_capacity,
+                nodes: entry.node_capacity,
+                in_flight: entry.in_flight_capacity,
+            };
+            if capacity.jobs < INITIAL_JOB_CAPACITY
+                || capacity.nodes < INITIAL_NODE_CAPACITY
+                || capacity.in_flight < INITIAL_IN_FLIGHT_CAPACITY
+                || capacity.jobs > MAX_JOB_CAPACITY
+                || capacity.nodes > MAX_NODE_CAPACITY
+                || capacity.in_flight > MAX_IN_FLIGHT_CAPACITY
+            {
+                return Err(invalid(
+                    "markets.*_capacity",
+                    format!(
+                        "{}: capacities run from {INITIAL_JOB_CAPACITY}/{INITIAL_NODE_CAPACITY}/{INITIAL_IN_FLIGHT_CAPACITY} \
+                         (a new market) to {MAX_JOB_CAPACITY}/{MAX_NODE_CAPACITY}/{MAX_IN_FLIGHT_CAPACITY} \
+                         (jobs/nodes/in flight)",
+                        entry.name
+                    ),
+                ));
+            }
+            markets.push(MarketPlan { args, capacity });
         }
 
         let local_price = match (&self.oracle.local_price_usd, localnet) {

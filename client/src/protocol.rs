@@ -10,8 +10,8 @@ use ake_market::events::{BatchClosed, DisputeResolved, ResultSubmitted};
 use ake_market::instructions::{PostBatchArgs, PostJobArgs};
 use ake_market::price_update::PriceUpdateV2;
 use ake_market::state::{
-    Batch, Config, Creator, Job, Market, Node, PendingChange, ReleaseReason, Stake, PHASE_ASSIGNED,
-    PHASE_DISPUTED, PHASE_SUBMITTED,
+    Batch, Config, Creator, Job, MarketView, Node, PendingChange, ReleaseReason, Stake,
+    PHASE_ASSIGNED, PHASE_DISPUTED, PHASE_SUBMITTED,
 };
 use anchor_lang::AccountDeserialize;
 use anchor_spl::associated_token::get_associated_token_address;
@@ -164,7 +164,7 @@ impl Protocol {
             .ok_or(ProtocolError::NotBootstrapped(key))
     }
 
-    pub async fn market(&self, index: u16) -> Result<Box<Market>, ProtocolError> {
+    pub async fn market(&self, index: u16) -> Result<MarketView, ProtocolError> {
         let key = pda::market(index);
         let acc = self
             .chain
@@ -178,7 +178,7 @@ impl Protocol {
         })
     }
 
-    pub async fn market_at(&self, key: &Pubkey) -> Result<Box<Market>, ProtocolError> {
+    pub async fn market_at(&self, key: &Pubkey) -> Result<MarketView, ProtocolError> {
         let acc = self
             .chain
             .account(key)
@@ -338,6 +338,7 @@ impl Protocol {
             return Ok(out);
         }
         let count = limit.min(batch.frames_waiting() as usize) as u32;
+        let mut owners = Vec::new();
         for i in 0..count {
             let frame = batch.next_frame() + i;
             // The program's checks: the best waiting node not excluded by
@@ -353,6 +354,13 @@ impl Protocol {
             let Some(n) = self.node(&node).await? else {
                 break;
             };
+            // The stake read below predates this transaction: a second node
+            // of one owner would be checked against stake the first frame
+            // locks, and fail the whole transaction. It waits for the next pass.
+            if owners.contains(&n.owner) {
+                break;
+            }
+            owners.push(n.owner);
             let free = self
                 .stake(&n.owner)
                 .await?
@@ -361,7 +369,7 @@ impl Protocol {
                 break;
             }
             market
-                .remove_node(&node)
+                .remove_node(&node, n.queue_slot)
                 .map_err(|e| ProtocolError::Malformed {
                     what: "market",
                     key: batch.market,
@@ -806,11 +814,7 @@ impl Protocol {
         }
         for index in 0..config.market_count {
             let market = self.market(index).await?;
-            for e in market
-                .in_flight
-                .iter()
-                .filter(|e| e.occupied == 1 && e.due < now)
-            {
+            for e in market.in_flight().iter().filter(|e| e.due < now) {
                 let list = match e.phase {
                     PHASE_ASSIGNED => &mut work.jobs_to_expire,
                     PHASE_SUBMITTED => &mut work.jobs_to_finalize,
@@ -829,7 +833,7 @@ impl Protocol {
     /// (the queue entry has no clock, so their accounts are read in one call).
     async fn queued_work(
         &self,
-        market: &Market,
+        market: &MarketView,
         now: i64,
         out: &mut CrankWork,
     ) -> Result<(), ProtocolError> {

@@ -1,9 +1,13 @@
 //! Throughput of full job lifecycles on the embedded chain (the programs
 //! natively in a real Solana bank beside the real SPL Token program).
 //!
-//! `RUST_LOG=error cargo bench -p ake-tests --bench throughput [-- N K]`
-//! (default: N = 100 and 1,000 frames, K = 8 nodes; RUST_LOG keeps the
-//! bank's per-instruction debug log off). One lifecycle: a frame of a batch is
+//! `RUST_LOG=error cargo bench -p ake-tests --bench throughput [-- N K B]`
+//! (default: N = 100 and 1,000 frames with K = 8 nodes, then 1,000 frames
+//! behind a backlog of B = 1,000 waiting jobs; RUST_LOG keeps the bank's
+//! per-instruction debug log off). The market is grown to 1,000 waiting
+//! jobs, 256 waiting nodes and 1,024 in flight, as bootstrap does. The
+//! backlog's jobs ask a reputation no bench node has: they stay in the
+//! queue, in the bench nodes' tier and GPU class, for the whole run. One lifecycle: a frame of a batch is
 //! handed out, run, submitted (the submit re-arms the node onto the next
 //! frame), finalized by a crank that packs several finalizes per
 //! transaction, and its account closed; then the batch closes, the epoch
@@ -14,6 +18,7 @@
 
 use std::time::Instant;
 
+use ake_market::instructions::Capacity;
 use ake_sdk::protocol::CLOSE_BATCH_FRAMES_PER_TX;
 use ake_sdk::sender::pack;
 use ake_sdk::{instructions as ixs, pda};
@@ -30,6 +35,7 @@ const FINALIZES_PER_TX: usize = 6;
 struct Run {
     lifecycles: u32,
     nodes: usize,
+    backlog: u32,
     secs: f64,
     transactions: u64,
     signatures: u64,
@@ -44,8 +50,28 @@ async fn lamports_of(chain: &mut Chain, keys: &[Pubkey]) -> i64 {
     total
 }
 
-async fn run(lifecycles: u32, nodes: usize) -> Run {
+/// Jobs no bench node can take (they ask 9,000 bps of reputation).
+async fn post_backlog(chain: &mut Chain, jobs: u32) {
+    let poster = chain.user(1_000_000 * AKE).await;
+    for _ in 0..jobs {
+        let nonce = chain.next_nonce(&poster.pubkey()).await;
+        let mut args = chain.post_args(nonce, 1, 60);
+        args.min_reputation_bps = 9_000;
+        chain.post_job_with(&poster, args).await.unwrap();
+    }
+}
+
+async fn run(lifecycles: u32, nodes: usize, backlog: u32) -> Run {
     let mut chain = Chain::start().await;
+    chain.reuse_blockhash = true;
+    chain
+        .grow_market(Capacity {
+            jobs: 1_000,
+            nodes: 256,
+            in_flight: 1_024,
+        })
+        .await;
+    post_backlog(&mut chain, backlog).await;
     let creator = chain.user(1_000_000 * AKE).await;
     chain
         .airdrop(&creator.pubkey(), u64::from(lifecycles) * 10_000_000)
@@ -63,7 +89,6 @@ async fn run(lifecycles: u32, nodes: usize) -> Run {
         wallets.push(n.owner.pubkey());
     }
     let lamports_before = lamports_of(&mut chain, &wallets).await;
-    chain.reuse_blockhash = true;
     chain.transactions = 0;
     chain.signatures = 0;
     let started = Instant::now();
@@ -131,6 +156,7 @@ async fn run(lifecycles: u32, nodes: usize) -> Run {
     Run {
         lifecycles,
         nodes,
+        backlog,
         secs,
         transactions,
         signatures: chain.signatures,
@@ -143,23 +169,25 @@ fn main() {
         .skip(1)
         .filter_map(|a| a.parse().ok())
         .collect();
-    let (sizes, nodes) = match args.as_slice() {
-        [n, k, ..] => (vec![*n], *k as usize),
-        [n] => (vec![*n], 8),
-        _ => (vec![100, 1_000], 8),
+    let runs = match args.as_slice() {
+        [n, k, b, ..] => vec![(*n, *k as usize, *b)],
+        [n, k] => vec![(*n, *k as usize, 0)],
+        [n] => vec![(*n, 8, 0)],
+        _ => vec![(100, 8, 0), (1_000, 8, 0), (1_000, 8, 1_000)],
     };
     let rt = tokio::runtime::Runtime::new().expect("a tokio runtime");
     println!(
-        "lifecycles  nodes  seconds  lifecycles/s  tx/lifecycle  net lamports/lifecycle  of which fees  rent left/lifecycle"
+        "lifecycles  nodes  backlog  seconds  lifecycles/s  tx/lifecycle  net lamports/lifecycle  of which fees  rent left/lifecycle"
     );
-    for n in sizes {
-        let r = rt.block_on(run(n, nodes));
+    for (n, nodes, backlog) in runs {
+        let r = rt.block_on(run(n, nodes, backlog));
         let per = |x: f64| x / f64::from(r.lifecycles);
         let fees = (r.signatures * LAMPORTS_PER_SIGNATURE) as f64;
         println!(
-            "{:>10}  {:>5}  {:>7.2}  {:>12.1}  {:>12.3}  {:>22.0}  {:>13.0}  {:>19.0}",
+            "{:>10}  {:>5}  {:>7}  {:>7.2}  {:>12.1}  {:>12.3}  {:>22.0}  {:>13.0}  {:>19.0}",
             r.lifecycles,
             r.nodes,
+            r.backlog,
             r.secs,
             per(f64::from(r.lifecycles) * f64::from(r.lifecycles)) / r.secs,
             per(r.transactions as f64),

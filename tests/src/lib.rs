@@ -12,7 +12,8 @@ use ake_market::instructions::{
 };
 use ake_market::price_update::VerificationLevel;
 use ake_market::state::{
-    Batch, HardwareProfile, InlineSpec, Job, JobSpec, Market, OracleParams, Params, SlaParams,
+    Batch, HardwareProfile, InlineSpec, Job, JobSpec, Market, MarketView, OracleParams, Params,
+    SlaParams,
 };
 use ake_sdk::instructions as ixs;
 use ake_sdk::pda;
@@ -116,6 +117,13 @@ pub const RESULT_CHARGE_BPS: u16 = 20_000;
 pub const RELEASE_BUDGET: u16 = 5;
 pub const MAX_QUEUE_SECS: u32 = 86_400;
 pub const RELEASE_BUDGET_WINDOW_SECS: u32 = 86_400;
+
+/// What `Chain::start` grows market 0 to (one `grow_market`).
+pub const TEST_CAPACITY: ake_market::instructions::Capacity = ake_market::instructions::Capacity {
+    jobs: 48,
+    nodes: 48,
+    in_flight: 96,
+};
 
 pub fn default_market() -> MarketArgs {
     MarketArgs {
@@ -307,6 +315,7 @@ impl Chain {
             .await;
         let market = ixs::create_market(admin.pubkey(), chain.mint, 0, default_market());
         chain.send_ok(&[market], &[&admin]).await;
+        chain.grow_market(TEST_CAPACITY).await;
         chain
     }
 
@@ -681,7 +690,7 @@ impl Chain {
         Some(ake_sdk::accounts::decode(&acc.data).unwrap())
     }
 
-    pub async fn market(&mut self, index: u16) -> Box<Market> {
+    pub async fn market(&mut self, index: u16) -> MarketView {
         let acc = self.raw_account(&pda::market(index)).await.expect("market");
         ake_sdk::accounts::decode_market(&acc.data).unwrap()
     }
@@ -742,12 +751,55 @@ impl Chain {
         self.send(&[ix], &[&user.key]).await
     }
 
+    /// Grows market 0 to `capacity` as the authority, one `grow_market` per
+    /// transaction, checking each adds at most 10 KiB and exactly its rent;
+    /// returns the transactions it took.
+    pub async fn grow_market(&mut self, capacity: ake_market::instructions::Capacity) -> u32 {
+        let admin = self.admin.insecure_clone();
+        let market = pda::market(0);
+        let mut len = self.raw_account(&market).await.unwrap().data.len();
+        let before = self.market(0).await.job_capacity;
+        let mut steps = 0;
+        loop {
+            let ix = ixs::grow_market(admin.pubkey(), 0, capacity);
+            self.send_ok(&[ix], &[&admin]).await;
+            steps += 1;
+            let account = self.raw_account(&market).await.unwrap();
+            assert!(
+                account.data.len() - len <= 10_240,
+                "one step adds at most 10 KiB"
+            );
+            len = account.data.len();
+            assert_eq!(
+                account.lamports,
+                solana_sdk::rent::Rent::default().minimum_balance(len),
+                "the authority pays the rent of what it adds, no more"
+            );
+            let m = self.market(0).await;
+            if m.job_capacity == capacity.jobs {
+                assert_eq!(len, Market::space_for(m.slot_count));
+                return steps;
+            }
+            // Capacities apply with the step that completes the pool.
+            assert_eq!(m.job_capacity, before);
+        }
+    }
+
     /// A node on market 0 whose owner staked `stake` base units.
     pub async fn node(&mut self, gpus: u16, stake: u64) -> TestNode {
         let owner = self.user(stake).await;
         if stake > 0 {
             self.deposit_stake(&owner, stake).await.unwrap();
         }
+        self.node_of(&owner, gpus).await
+    }
+
+    /// A node on market 0 registered by `owner` (who may own others).
+    pub async fn node_of(&mut self, owner: &User, gpus: u16) -> TestNode {
+        let owner = User {
+            key: owner.key.insecure_clone(),
+            token: owner.token,
+        };
         let signer = Keypair::new();
         self.airdrop(&signer.pubkey(), 1_000_000_000).await;
         let ix = ixs::register_node(

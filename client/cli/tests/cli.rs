@@ -407,7 +407,7 @@ async fn admin_unstake_cancel_dispute_and_rearm() {
     );
     let more = net.dir.path().join("more.toml");
     let text = std::fs::read_to_string(&params).unwrap();
-    std::fs::write(&more, format!("{text}\n[[markets]]\nname = \"rtx-4090\"\nrate_micro_usd_per_gpu_sec = 200\nmin_stake_per_gpu_ake = 200\nmax_gpus_per_job = 8\nmax_duration_secs = 3600\nposting_fee_micro_usd = 5000\ncollateral_escrow_bps = 5000\nresult_collateral_charge_bps = 20000\nrelease_window_bps = 1000\nrelease_window_min_secs = 60\nrelease_window_max_secs = 900\nmax_releases = 3\nrelease_budget = 10\nrelease_budget_window_secs = 20\nmax_queue_secs = 2\ngpu_required = true\n")).unwrap();
+    std::fs::write(&more, format!("{text}\n[[markets]]\nname = \"rtx-4090\"\nrate_micro_usd_per_gpu_sec = 200\nmin_stake_per_gpu_ake = 200\nmax_gpus_per_job = 8\nmax_duration_secs = 3600\nposting_fee_micro_usd = 5000\ncollateral_escrow_bps = 5000\nresult_collateral_charge_bps = 20000\nrelease_window_bps = 1000\nrelease_window_min_secs = 60\nrelease_window_max_secs = 900\nmax_releases = 3\nrelease_budget = 10\nrelease_budget_window_secs = 20\nmax_queue_secs = 2\ngpu_required = true\njob_capacity = 100\nnode_capacity = 32\nin_flight_capacity = 64\n")).unwrap();
     let created = net.json(
         &["admin", "create-markets", more.to_str().unwrap()],
         "admin",
@@ -415,6 +415,37 @@ async fn admin_unstake_cancel_dispute_and_rearm() {
     assert_eq!(created.as_array().unwrap().len(), 1);
     let markets = net.json(&["market", "list"], "creator");
     assert_eq!(markets[1]["name"], "rtx-4090");
+    // Created, then grown to the file's capacities; the authority raises them.
+    let capacity = |m: &serde_json::Value| {
+        ["job_capacity", "node_capacity", "in_flight_capacity"].map(|k| m[k].as_u64().unwrap())
+    };
+    assert_eq!(capacity(&markets[1]), [100, 32, 64]);
+    assert_eq!(capacity(&markets[0]), [1_000, 256, 1_024]);
+    let grow = |jobs: &'static str| {
+        [
+            "admin",
+            "grow-market",
+            "1",
+            "--jobs",
+            jobs,
+            "--nodes",
+            "32",
+            "--in-flight",
+            "64",
+        ]
+    };
+    let err = net.fails(&grow("200"), "creator");
+    assert!(err.contains("NotAuthority"), "{err}");
+    let grown = net.json(&grow("200"), "admin");
+    assert_eq!(
+        (
+            grown["job_capacity"].as_u64(),
+            grown["transactions"].as_u64()
+        ),
+        (Some(200), Some(1))
+    );
+    let err = net.fails(&grow("100"), "admin");
+    assert!(err.contains("capacities may only rise"), "{err}");
     let err = net.fails(&["admin", "propose", changed.to_str().unwrap()], "creator");
     assert!(err.contains("NotAuthority"), "{err}");
 

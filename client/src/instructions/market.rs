@@ -1,6 +1,6 @@
 //! Instruction builders for ake-market.
 
-use ake_market::instructions::{MarketArgs, PostBatchArgs, PostJobArgs};
+use ake_market::instructions::{Capacity, MarketArgs, PostBatchArgs, PostJobArgs};
 use ake_market::state::{Change, HardwareProfile, Job, JobResult, JobSpec, Params, ReleaseReason};
 use anchor_lang::prelude::Pubkey;
 use anchor_lang::solana_program::instruction::Instruction;
@@ -166,6 +166,22 @@ pub fn create_market(authority: Pubkey, mint: Pubkey, index: u16, args: MarketAr
             program: PROGRAM,
         },
         ix::CreateMarket { index, args },
+    )
+}
+
+/// Raises market `index`'s capacities by one step (at most
+/// `MAX_GROW_SLOTS` slots); see `bootstrap::grow_market` for the loop.
+pub fn grow_market(authority: Pubkey, index: u16, capacity: Capacity) -> Instruction {
+    build(
+        acc::GrowMarket {
+            authority,
+            config: pda::config(),
+            market: pda::market(index),
+            system_program: system_program::ID,
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::GrowMarket { capacity },
     )
 }
 

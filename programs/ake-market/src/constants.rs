@@ -21,13 +21,6 @@ pub const REPORTER_SEED: &[u8] = b"reporter";
 /// Basis points in one whole.
 pub const BPS: u64 = 10_000;
 
-/// Jobs waiting for a node, per market.
-pub const JOB_QUEUE_CAPACITY: usize = 48;
-/// Nodes waiting for a job, per market.
-pub const NODE_QUEUE_CAPACITY: usize = 48;
-/// Jobs assigned or submitted (the crank's work list), per market.
-pub const IN_FLIGHT_CAPACITY: usize = 96;
-
 /// Largest inline spec (borsh bytes) that still lets `post_job` fit one
 /// 1232-byte transaction; larger specs go by URI + sha256.
 pub const MAX_INLINE_SPEC_BYTES: usize = 416;

@@ -8,6 +8,8 @@
 
 use anchor_lang::prelude::*;
 
+use crate::state::MarketMut;
+
 use crate::constants::DISPUTE_TIMEOUT_FEE_BPS;
 use crate::errors::MarketError;
 use crate::events::DisputeResolved;
@@ -67,7 +69,7 @@ pub fn resolve<'info>(
             escrow.pay_out(&s.creator_token.to_account_info(), refund)?;
         }
         {
-            let mut market = s.market.load_mut()?;
+            let mut market = MarketMut::load(&s.market)?;
             market.open_escrow = market
                 .open_escrow
                 .checked_sub(bond)
@@ -109,13 +111,13 @@ pub fn resolve<'info>(
     let slash = bps_of_ceil(job.collateral, u64::from(job.terms.dispute_slash_bps))
         .ok_or(MarketError::MathOverflow)?
         .min(job.collateral);
-    let mut market = s.market.load_mut()?;
+    let mut market = MarketMut::load(&s.market)?;
     market.open_escrow = market
         .open_escrow
         .checked_sub(refund)
         .ok_or(MarketError::MathOverflow)?;
     let posting_fee_burned = burn_posting_fee(&mut market, &escrow, job)?;
-    market.untrack(&job_key);
+    market.untrack(&job_key, job.in_flight_slot);
     let slashed = take_collateral(
         &mut s.node_owner_stake,
         &mut market,

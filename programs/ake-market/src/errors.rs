@@ -170,4 +170,6 @@ pub enum MarketError {
         "only the creator may cancel a batch that has not waited past the market's max_queue_secs"
     )]
     BatchNotStale,
+    #[msg("capacities may only rise, up to 10000 waiting jobs, 4096 waiting nodes and 16384 jobs in flight")]
+    InvalidCapacity,
 }

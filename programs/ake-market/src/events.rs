@@ -66,6 +66,18 @@ pub struct MarketSaved {
     pub created: bool,
 }
 
+/// `grow_market` added slots; `applied` once the pool holds the
+/// capacities asked for (they are the market's capacities from then on).
+#[event]
+pub struct MarketGrown {
+    pub market: Pubkey,
+    pub slot_count: u32,
+    pub job_capacity: u16,
+    pub node_capacity: u16,
+    pub in_flight_capacity: u16,
+    pub applied: bool,
+}
+
 #[event]
 pub struct StakeDeposited {
     pub owner: Pubkey,

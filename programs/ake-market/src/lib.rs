@@ -72,6 +72,10 @@ pub mod ake_market {
         create_market::handler(ctx, index, args)
     }
 
+    pub fn grow_market(ctx: Context<GrowMarket>, capacity: Capacity) -> Result<()> {
+        grow_market::handler(ctx, capacity)
+    }
+
     pub fn deposit_stake(ctx: Context<DepositStake>, amount: u64) -> Result<()> {
         deposit_stake::handler(ctx, amount)
     }

@@ -12,8 +12,8 @@ use crate::constants::{DISPUTE_BOND_ESCROW_BPS, FRAME_SEED};
 use crate::errors::MarketError;
 use crate::math::{bps_of_ceil, execution_collateral, release_window_secs};
 use crate::state::{
-    owner_tag, Batch, Config, Job, JobState, Market, Node, NodeStatus, Params, SlaTerms, Stake,
-    Waiting, PHASE_ASSIGNED,
+    owner_tag, Batch, Config, Job, JobState, Market, MarketMut, Node, NodeStatus, Params, SlaTerms,
+    Stake, Waiting, PHASE_ASSIGNED,
 };
 
 /// What matching needs from the config: the parameters copied into a job
@@ -89,7 +89,7 @@ pub fn terms_for(market: &Market, rules: &Rules, job: &Job, now: i64) -> Result<
 /// Puts a job in the queue (`at_front`: ahead of its tier, for a job back
 /// from a node) and starts its queue clock.
 pub fn enqueue(
-    market: &mut Market,
+    market: &mut MarketMut,
     key: Pubkey,
     job: &mut Job,
     at_front: bool,
@@ -102,7 +102,7 @@ pub fn enqueue(
         tier: job.tier,
         aux: collateral_for(market, job)?,
     };
-    market.enqueue_job(entry, at_front)?;
+    job.queue_slot = market.enqueue_job(entry, at_front)?;
     job.queued_at = now;
     Ok(())
 }
@@ -134,7 +134,7 @@ pub enum Assignment {
 /// transaction fail (it may carry other work): its node goes idle instead.
 #[allow(clippy::too_many_arguments)]
 pub fn assign(
-    market: &mut Market,
+    market: &mut MarketMut,
     job_key: Pubkey,
     job: &mut Job,
     node_key: Pubkey,
@@ -160,7 +160,7 @@ pub fn assign(
         .checked_add(i64::from(job.max_duration_secs))
         .and_then(|t| t.checked_add(i64::from(rules.params.completion_grace_secs)))
         .ok_or(MarketError::MathOverflow)?;
-    market.track(job_key, deadline, PHASE_ASSIGNED)?;
+    job.in_flight_slot = market.track(job_key, job.in_flight_slot, deadline, PHASE_ASSIGNED)?;
     job.state = JobState::Assigned;
     job.assigned_at = now;
     job.deadline = deadline;
@@ -205,7 +205,7 @@ pub enum Offer {
 /// passes (`candidate`, with its owner's stake). Skips owners that handed
 /// the job back before.
 pub fn offer_to_waiting_node(
-    market: &mut Market,
+    market: &mut MarketMut,
     job_key: Pubkey,
     job: &mut Job,
     candidate: Option<(Pubkey, &mut Node, &mut Stake)>,
@@ -217,7 +217,7 @@ pub fn offer_to_waiting_node(
         return Ok(Offer::NoNode);
     }
     let (node_key, node, stake) = candidate.ok_or(MarketError::MatchCandidateMissing)?;
-    market.remove_node(&node_key)?;
+    market.remove_node(&node_key, node.queue_slot)?;
     Ok(
         match assign(market, job_key, job, node_key, node, stake, rules, now)? {
             Assignment::Assigned {
@@ -247,7 +247,7 @@ pub fn offer_to_waiting_node(
 /// refunded instead: out of attempts, or a full queue (a job is never left
 /// with a node that already failed it).
 pub fn requeue(
-    market: &mut Market,
+    market: &mut MarketMut,
     job_key: Pubkey,
     job: &mut Job,
     candidate: Option<(Pubkey, &mut Node, &mut Stake)>,
@@ -381,7 +381,7 @@ pub fn is_next_frame(batch_key: &Pubkey, batch: &Batch, frame_job: &Pubkey) -> b
 /// An owner who cannot cover the collateral idles its node and the frame
 /// stays with the batch. The batch leaves the queue with its last frame.
 pub fn take_frame<'info>(
-    market: &mut Market,
+    market: &mut MarketMut,
     batch: &mut Batch,
     accounts: &FrameAccounts<'info>,
     (node_key, node, stake): (Pubkey, &mut Node, &mut Stake),
@@ -415,7 +415,7 @@ pub fn take_frame<'info>(
         batch.handed_out += 1;
         batch.queued_at = now;
         if batch.frames_waiting() == 0 {
-            market.remove_job(&batch_key)?;
+            market.remove_job(&batch_key, batch.queue_slot)?;
         }
     }
     Ok(HandOut {
@@ -496,7 +496,7 @@ pub struct Took {
 /// node. None when the node cannot take it after all: its owner cannot
 /// cover the collateral, or handed the job back before.
 pub fn take_next(
-    market: &mut Market,
+    market: &mut MarketMut,
     next: NextWork,
     (node_key, node, stake): (Pubkey, &mut Node, &mut Stake),
     rules: &Rules,
@@ -513,7 +513,7 @@ pub fn take_next(
             release_window_end,
         } = assignment
         {
-            market.remove_job(&job_key)?;
+            market.remove_job(&job_key, job.queue_slot)?;
             let assigned = crate::events::JobAssigned {
                 job: job_key,
                 node: node_key,
@@ -559,7 +559,7 @@ pub fn take_next(
 /// Puts an idle node in the node queue, locking the market's stake per
 /// GPU for each of its GPUs from its owner's free stake.
 pub fn join_node_queue(
-    market: &mut Market,
+    market: &mut MarketMut,
     market_key: Pubkey,
     (node_key, node, stake): (Pubkey, &mut Node, &mut Stake),
     tier: u8,
@@ -567,7 +567,7 @@ pub fn join_node_queue(
     let queue_lock = queue_lock(market, node)?;
     stake.lock(queue_lock)?;
     node.tier = tier;
-    market.enqueue_node(waiting_node(node_key, node, tier))?;
+    node.queue_slot = market.enqueue_node(waiting_node(node_key, node, tier))?;
     node.status = NodeStatus::Queued;
     node.locked_stake = queue_lock;
     Ok(crate::events::NodeQueued {

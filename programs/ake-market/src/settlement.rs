@@ -3,6 +3,8 @@
 
 use anchor_lang::prelude::*;
 
+use crate::state::MarketMut;
+
 use ake_emissions::instructions::WorkReport;
 use ake_emissions::math::epoch_at;
 use ake_emissions::program::AkeEmissions;
@@ -96,8 +98,8 @@ pub fn refund_queued<'info>(
     creator_token: &AccountInfo<'info>,
 ) -> Result<(u64, u64)> {
     let market_key = market.key();
-    let mut market = market.load_mut()?;
-    market.remove_job(&job_key)?;
+    let mut market = MarketMut::load(market)?;
+    market.remove_job(&job_key, job.queue_slot)?;
     let escrow = Vault::escrow(
         &market_key,
         market.escrow_bump,
@@ -222,7 +224,7 @@ pub fn settle_job(
     escrow.pay_out(&s.treasury.to_account_info(), amounts.treasury_fee)?;
     escrow.pay_out(&s.creator_token.to_account_info(), amounts.refund)?;
 
-    let mut market = s.market.load_mut()?;
+    let mut market = MarketMut::load(&s.market)?;
     market.open_escrow = market
         .open_escrow
         .checked_sub(job.escrow)
@@ -240,7 +242,7 @@ pub fn settle_job(
         .work_micro_usd
         .checked_add(amounts.work_micro_usd)
         .ok_or(MarketError::MathOverflow)?;
-    market.untrack(&job_key);
+    market.untrack(&job_key, job.in_flight_slot);
 
     let node_key = s.node.key();
     let node = &mut s.node;
@@ -248,7 +250,7 @@ pub fn settle_job(
         node.record_success(amounts.work_micro_usd)?;
         // A node already waiting for its next job is matched on its new reputation.
         if node.status == NodeStatus::Queued {
-            market.set_node_reputation(&node_key, node.reputation_bps);
+            market.set_node_reputation(&node_key, node.queue_slot, node.reputation_bps);
         }
     }
     node.close_job()?;

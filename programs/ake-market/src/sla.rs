@@ -6,6 +6,8 @@
 
 use anchor_lang::prelude::*;
 
+use crate::state::MarketMut;
+
 use crate::errors::MarketError;
 use crate::math::charge_micro_usd;
 use crate::state::{Job, Market, Node, NodeStatus, Stake};
@@ -84,13 +86,13 @@ pub fn mark_breach(
 pub fn leave_queue(
     node_key: Pubkey,
     node: &mut Node,
-    market: &mut Market,
+    market: &mut MarketMut,
     owner_stake: &mut Stake,
 ) -> Result<bool> {
     if node.status != NodeStatus::Queued {
         return Ok(false);
     }
-    market.remove_node(&node_key)?;
+    market.remove_node(&node_key, node.queue_slot)?;
     owner_stake.unlock(node.locked_stake)?;
     node.locked_stake = 0;
     node.status = NodeStatus::Idle;

@@ -291,7 +291,7 @@ async fn a_full_job_queue_never_blocks_an_expiry() {
     let creator = chain.user(1_000 * AKE).await;
     let job = chain.post_job(&creator, 1, 600).await.unwrap();
     let escrow = chain.job(&job).await.unwrap().escrow;
-    for _ in 0..ake_market::constants::JOB_QUEUE_CAPACITY {
+    for _ in 0..TEST_CAPACITY.jobs {
         chain.post_job(&creator, 1, 600).await.unwrap();
     }
     chain.advance(1_201).await;

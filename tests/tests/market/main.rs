@@ -2,6 +2,7 @@
 
 mod batches;
 mod books;
+mod capacity;
 mod collateral;
 mod governance;
 mod identity;

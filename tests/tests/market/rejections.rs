@@ -120,7 +120,7 @@ async fn job_shape_and_nonce() {
 async fn full_job_queue() {
     let mut chain = Chain::start().await;
     let creator = chain.user(1_000 * AKE).await;
-    for _ in 0..ake_market::constants::JOB_QUEUE_CAPACITY {
+    for _ in 0..TEST_CAPACITY.jobs {
         chain.post_job(&creator, 1, 600).await.unwrap();
     }
     let before = chain.balance(&creator.token).await;

@@ -1,12 +1,14 @@
 use std::path::PathBuf;
 
 use ake_sdk::ake_emissions::state::EmissionsChange;
+use ake_sdk::ake_market::instructions::Capacity;
 use ake_sdk::ake_market::state::Change;
-use ake_sdk::bootstrap::bootstrap;
+use ake_sdk::bootstrap::{bootstrap, grow_market};
 use ake_sdk::cluster_params::ClusterParams;
 use ake_sdk::instructions as ixs;
 use ake_sdk::pda;
 use ake_sdk::protocol::Protocol;
+use anyhow::Context;
 use clap::Subcommand;
 use serde::Serialize;
 use solana_sdk::pubkey::Pubkey;
@@ -47,6 +49,21 @@ pub enum AdminCommand {
     UpgradeAuthority,
     /// Add the markets a parameter file lists beyond those on chain.
     CreateMarkets { params: PathBuf },
+    /// Raise market INDEX's capacities (authority; they never shrink). The
+    /// authority pays 72 bytes of rent per added slot; one transaction per
+    /// 142 slots.
+    GrowMarket {
+        index: u16,
+        /// Waiting jobs (a batch is one entry).
+        #[arg(long)]
+        jobs: u16,
+        /// Waiting nodes.
+        #[arg(long)]
+        nodes: u16,
+        /// Jobs assigned, submitted or disputed.
+        #[arg(long)]
+        in_flight: u16,
+    },
     /// As the arbiter, decide a dispute.
     ResolveDispute {
         job: Pubkey,
@@ -258,20 +275,56 @@ pub async fn run(g: &GlobalArgs, c: AdminCommand) -> anyhow::Result<()> {
             let admin = ctx.signer()?;
             let config = p.config().await?;
             let mut created = Vec::new();
-            for (index, args) in b
+            for (index, plan) in b
                 .markets
                 .iter()
                 .enumerate()
                 .skip(usize::from(config.market_count))
             {
-                let ix =
-                    ixs::create_market(admin.pubkey(), config.mint, index as u16, args.clone());
+                let index = index as u16;
+                let ix = ixs::create_market(admin.pubkey(), config.mint, index, plan.args.clone());
                 ctx.send(&admin, &[], &[ix]).await?;
-                created.push(pda::market(index as u16).to_string());
+                grow_market(ctx.chain(), &admin, index, plan.capacity, ctx.fees).await?;
+                created.push(pda::market(index).to_string());
             }
             print(ctx.json, &created, |c| {
                 format!("created {} market(s)", c.len())
             });
+        }
+        AdminCommand::GrowMarket {
+            index,
+            jobs,
+            nodes,
+            in_flight,
+        } => {
+            let admin = ctx.signer()?;
+            p.market(index).await?;
+            let capacity = Capacity {
+                jobs,
+                nodes,
+                in_flight,
+            };
+            let sent = grow_market(ctx.chain(), &admin, index, capacity, ctx.fees)
+                .await
+                .with_context(|| format!("growing market {index} on {}", ctx.url))?;
+            let m = p.market(index).await?;
+            print(
+                ctx.json,
+                &serde_json::json!({
+                    "market": pda::market(index).to_string(),
+                    "job_capacity": m.job_capacity,
+                    "node_capacity": m.node_capacity,
+                    "in_flight_capacity": m.in_flight_capacity,
+                    "slots": m.slot_count,
+                    "transactions": sent,
+                }),
+                |_| {
+                    format!(
+                        "market {index} holds {} waiting jobs, {} waiting nodes, {} in flight ({sent} transaction(s))",
+                        m.job_capacity, m.node_capacity, m.in_flight_capacity
+                    )
+                },
+            );
         }
         AdminCommand::ResolveDispute {
             job, creator_wins, ..
@@ -467,8 +520,8 @@ async fn changes_from(
             ixs::propose_change(authority, authority, change),
         ));
     }
-    for (index, args) in b.markets.iter().enumerate() {
-        let index = index as u16;
+    for (index, plan) in b.markets.iter().enumerate() {
+        let (index, args) = (index as u16, &plan.args);
         if index >= config.market_count {
             break;
         }

@@ -30,6 +30,10 @@ pub struct MarketView {
     pub queued_jobs: Vec<String>,
     pub waiting_nodes: Vec<String>,
     pub in_flight: u16,
+    /// What the market holds (the authority raises it: `ake admin grow-market`).
+    pub job_capacity: u16,
+    pub node_capacity: u16,
+    pub in_flight_capacity: u16,
     pub open_escrow: u64,
     pub tokens_burned: u64,
 }
@@ -58,6 +62,9 @@ pub async fn run(g: &GlobalArgs, c: MarketCommand) -> anyhow::Result<()> {
             queued_jobs: m.queued_jobs().iter().map(|e| e.key.to_string()).collect(),
             waiting_nodes: m.queued_nodes().iter().map(|e| e.key.to_string()).collect(),
             in_flight: m.in_flight_count,
+            job_capacity: m.job_capacity,
+            node_capacity: m.node_capacity,
+            in_flight_capacity: m.in_flight_capacity,
             open_escrow: m.open_escrow,
             tokens_burned: m.tokens_burned,
         });
@@ -67,7 +74,7 @@ pub async fn run(g: &GlobalArgs, c: MarketCommand) -> anyhow::Result<()> {
             .iter()
             .map(|v| {
                 format!(
-                    "market {} {} ({}, {}): {} per GPU-second, up to {} GPUs x {} s, {} AKE stake per GPU\n  queued jobs {}  waiting nodes {}  in flight {}  escrow {} AKE  burned {} AKE",
+                    "market {} {} ({}, {}): {} per GPU-second, up to {} GPUs x {} s, {} AKE stake per GPU\n  queued jobs {}/{}  waiting nodes {}/{}  in flight {}/{}  escrow {} AKE  burned {} AKE",
                     v.index,
                     v.name,
                     if v.gpu_required { "GPU" } else { "CPU" },
@@ -77,8 +84,11 @@ pub async fn run(g: &GlobalArgs, c: MarketCommand) -> anyhow::Result<()> {
                     v.max_duration_secs,
                     format(v.min_stake_per_gpu, d),
                     v.queued_jobs.len(),
+                    v.job_capacity,
                     v.waiting_nodes.len(),
+                    v.node_capacity,
                     v.in_flight,
+                    v.in_flight_capacity,
                     format(v.open_escrow, d),
                     format(v.tokens_burned, d)
                 )

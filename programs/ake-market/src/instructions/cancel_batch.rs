@@ -1,4 +1,6 @@
 use anchor_lang::prelude::*;
+
+use crate::state::MarketMut;
 use anchor_spl::token::{Mint, Token, TokenAccount};
 
 use crate::constants::CONFIG_SEED;
@@ -42,7 +44,7 @@ pub fn handler(mut ctx: Context<CancelBatch>) -> Result<()> {
     let frames = a.batch.frames_waiting();
     require!(frames > 0, MarketError::BatchHasNoFramesWaiting);
     let market_key = a.market.key();
-    let mut market = a.market.load_mut()?;
+    let mut market = MarketMut::load(&a.market)?;
     let stale = a.caller.key() != a.batch.creator;
     // A halted batch (owners kept handing its frames back) is refundable by anyone.
     if stale && !a.batch.halted {
@@ -54,7 +56,7 @@ pub fn handler(mut ctx: Context<CancelBatch>) -> Result<()> {
         );
     }
     if !a.batch.halted {
-        market.remove_job(&a.batch.key())?;
+        market.remove_job(&a.batch.key(), a.batch.queue_slot)?;
     }
     let refund = a
         .batch

@@ -160,7 +160,7 @@ pub fn handler(ctx: Context<CreateMarket>, index: u16, args: MarketArgs) -> Resu
         &payer,
         &market_info,
         &crate::ID,
-        Market::SPACE,
+        Market::initial_space(),
         &[MARKET_SEED, &index.to_le_bytes(), &[market_bump]],
     )?;
 
@@ -192,7 +192,7 @@ pub fn handler(ctx: Context<CreateMarket>, index: u16, args: MarketArgs) -> Resu
         market.index = index;
         market.bump = market_bump;
         market.escrow_bump = escrow_bump;
-        market.init_sequences();
+        market.init_queues();
         args.apply(market, unbonding_secs)?;
     }
 

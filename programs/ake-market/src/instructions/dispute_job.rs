@@ -1,4 +1,6 @@
 use anchor_lang::prelude::*;
+
+use crate::state::MarketMut;
 use anchor_spl::token::{Mint, Token, TokenAccount};
 
 use crate::constants::CONFIG_SEED;
@@ -60,12 +62,13 @@ pub fn handler(mut ctx: Context<DisputeJob>) -> Result<()> {
         .ok_or(MarketError::MathOverflow)?;
     let job_key = a.job.key();
     {
-        let mut market = a.market.load_mut()?;
+        let mut market = MarketMut::load(&a.market)?;
         market.open_escrow = market
             .open_escrow
             .checked_add(terms.dispute_bond)
             .ok_or(MarketError::MathOverflow)?;
-        market.track(job_key, timeout_at, PHASE_DISPUTED)?;
+        a.job.in_flight_slot =
+            market.track(job_key, a.job.in_flight_slot, timeout_at, PHASE_DISPUTED)?;
     }
     a.job.state = JobState::Disputed;
     a.job.bond = terms.dispute_bond;

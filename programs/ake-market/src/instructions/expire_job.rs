@@ -1,4 +1,6 @@
 use anchor_lang::prelude::*;
+
+use crate::state::MarketMut;
 use anchor_spl::token::{Mint, Token, TokenAccount};
 
 use crate::constants::{CONFIG_SEED, STAKE_SEED};
@@ -83,8 +85,8 @@ pub fn handler(mut ctx: Context<ExpireJob>) -> Result<()> {
     a.node.status = NodeStatus::Idle;
     a.node.current_job = Pubkey::default();
 
-    let mut market = a.market.load_mut()?;
-    market.untrack(&job_key);
+    let mut market = MarketMut::load(&a.market)?;
+    market.untrack(&job_key, a.job.in_flight_slot);
     let stake_vault = Vault::stake(
         a.config.stake_vault_bump,
         a.stake_vault.to_account_info(),

@@ -1,5 +1,7 @@
 use anchor_lang::prelude::*;
 
+use crate::state::MarketMut;
+
 use crate::constants::{CONFIG_SEED, STAKE_SEED};
 use crate::errors::MarketError;
 use crate::events::FrameHandedOut;
@@ -39,7 +41,7 @@ pub fn handler(mut ctx: Context<MatchFrame>) -> Result<()> {
     let rules = Rules::of(&a.config);
     let node_key = a.node.key();
     let batch_key = a.batch.key();
-    let mut market = a.market.load_mut()?;
+    let mut market = MarketMut::load(&a.market)?;
     require!(a.batch.in_queue(), MarketError::BatchHasNoFramesWaiting);
     let best = market.best_node_for(
         a.batch.gpus,
@@ -61,7 +63,7 @@ pub fn handler(mut ctx: Context<MatchFrame>) -> Result<()> {
         ) == Some(batch_key),
         MarketError::WrongMatchCandidate
     );
-    market.remove_node(&node_key)?;
+    market.remove_node(&node_key, a.node.queue_slot)?;
     let accounts = FrameAccounts {
         batch: a.batch.to_account_info(),
         frame_job: a.frame_job.to_account_info(),

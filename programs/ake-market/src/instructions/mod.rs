@@ -13,6 +13,7 @@ pub mod dispute_job;
 pub mod expire_dispute;
 pub mod expire_job;
 pub mod finalize_job;
+pub mod grow_market;
 pub mod initialize;
 pub mod match_frame;
 pub mod node_ready;
@@ -63,6 +64,8 @@ pub use expire_dispute::*;
 pub use expire_job::*;
 #[allow(ambiguous_glob_reexports)]
 pub use finalize_job::*;
+#[allow(ambiguous_glob_reexports)]
+pub use grow_market::*;
 #[allow(ambiguous_glob_reexports)]
 pub use initialize::*;
 #[allow(ambiguous_glob_reexports)]

@@ -1,5 +1,7 @@
 use anchor_lang::prelude::*;
 
+use crate::state::MarketMut;
+
 use crate::constants::{CONFIG_SEED, NODE_SEED, STAKE_SEED};
 use crate::errors::MarketError;
 use crate::matching::{join_node_queue, must_assign, next_work, queue_lock, take_next, Rules};
@@ -49,7 +51,7 @@ pub fn handler(mut ctx: Context<NodeReady>) -> Result<()> {
     require!(now >= a.node.armable_at, MarketError::NodeCoolingDown);
     require!(a.node.status == NodeStatus::Idle, MarketError::NodeNotIdle);
 
-    let mut market = a.market.load_mut()?;
+    let mut market = MarketMut::load(&a.market)?;
     require!(
         market.gpu_required == 0 || a.node.profile.vram_mib > 0,
         MarketError::GpuMarketNeedsGpus

@@ -1,5 +1,7 @@
 use anchor_lang::prelude::*;
 
+use crate::state::MarketMut;
+
 use crate::constants::{NODE_SEED, STAKE_SEED};
 use crate::errors::MarketError;
 use crate::events::NodeLeftQueue;
@@ -33,7 +35,7 @@ pub fn handler(mut ctx: Context<NodeUnready>) -> Result<()> {
     let left = leave_queue(
         a.node.key(),
         &mut a.node,
-        &mut *a.market.load_mut()?,
+        &mut MarketMut::load(&a.market)?,
         &mut a.owner_stake,
     )?;
     require!(left, MarketError::NodeNotQueued);

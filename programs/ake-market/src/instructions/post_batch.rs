@@ -1,4 +1,6 @@
 use anchor_lang::prelude::*;
+
+use crate::state::MarketMut;
 use anchor_lang::system_program::{self, Transfer};
 use anchor_spl::token::{Mint, Token, TokenAccount};
 
@@ -161,7 +163,7 @@ pub fn handler(mut ctx: Context<PostBatch>, args: PostBatchArgs) -> Result<()> {
         .creator_stake
         .as_ref()
         .map_or(0, |s| a.config.tier_of(s.amount));
-    let batch = Batch {
+    let mut batch = Batch {
         creator: creator_key,
         nonce: args.nonce,
         market: market_key,
@@ -186,10 +188,11 @@ pub fn handler(mut ctx: Context<PostBatch>, args: PostBatchArgs) -> Result<()> {
         halted: false,
         posted_at: now,
         queued_at: now,
+        queue_slot: 0,
         bump,
     };
 
-    let mut market = a.market.load_mut()?;
+    let mut market = MarketMut::load(&a.market)?;
     let escrow_vault = Vault::escrow(
         &market_key,
         market.escrow_bump,
@@ -207,7 +210,7 @@ pub fn handler(mut ctx: Context<PostBatch>, args: PostBatchArgs) -> Result<()> {
         .checked_add(u64::from(args.frame_count))
         .ok_or(MarketError::MathOverflow)?;
     let entry = batch_entry(&market, batch_info.key(), &batch)?;
-    market.enqueue_job(entry, false)?;
+    batch.queue_slot = market.enqueue_job(entry, false)?;
     drop(market);
     write_new(&batch_info, &batch)?;
 

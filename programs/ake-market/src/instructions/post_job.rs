@@ -1,4 +1,6 @@
 use anchor_lang::prelude::*;
+
+use crate::state::MarketMut;
 use anchor_spl::token::{Mint, Token, TokenAccount};
 
 use crate::constants::{CONFIG_SEED, CREATOR_SEED, JOB_SEED, STAKE_SEED};
@@ -216,11 +218,13 @@ pub fn handler(mut ctx: Context<PostJob>, args: PostJobArgs) -> Result<()> {
         bond: 0,
         disputed_at: 0,
         result: None,
+        queue_slot: 0,
+        in_flight_slot: 0,
         bump: job_bump,
     };
 
     let rules = Rules::of(config);
-    let mut market = a.market.load_mut()?;
+    let mut market = MarketMut::load(&a.market)?;
     market.open_escrow = market
         .open_escrow
         .checked_add(total)

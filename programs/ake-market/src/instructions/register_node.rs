@@ -68,6 +68,7 @@ pub fn handler(ctx: Context<RegisterNode>, gpus: u16, profile: HardwareProfile) 
         jobs_disputed: 0,
         work_micro_usd: 0,
         registered_at: now,
+        queue_slot: 0,
         bump,
     };
     write_new(&info, &node)?;

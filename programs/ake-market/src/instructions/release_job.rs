@@ -1,4 +1,6 @@
 use anchor_lang::prelude::*;
+
+use crate::state::MarketMut;
 use anchor_spl::token::{Mint, Token, TokenAccount};
 
 use crate::constants::{CONFIG_SEED, MAX_RELEASES, NODE_SEED, STAKE_SEED};
@@ -100,8 +102,8 @@ pub fn handler(mut ctx: Context<ReleaseJob>, reason: ReleaseReason) -> Result<()
     let held = now.saturating_sub(a.job.assigned_at);
     let price = release_price(&a.job, &mut a.owner_stake, now, budget_window, budget)?;
 
-    let mut market = a.market.load_mut()?;
-    market.untrack(&job_key);
+    let mut market = MarketMut::load(&a.market)?;
+    market.untrack(&job_key, a.job.in_flight_slot);
     let stake_vault = Vault::stake(
         a.config.stake_vault_bump,
         a.stake_vault.to_account_info(),
@@ -205,7 +207,7 @@ fn exclude_from_batch(
     job: &Job,
     batch: Option<&mut Account<Batch>>,
     owner: Pubkey,
-    market: &mut Market,
+    market: &mut MarketMut,
 ) -> Result<bool> {
     let JobSpec::Frame(frame) = &job.spec else {
         return Ok(false);
@@ -215,7 +217,7 @@ fn exclude_from_batch(
     let was_queued = batch.in_queue();
     let halted = batch.record_release(owner);
     if halted && was_queued {
-        market.remove_job(&frame.batch)?;
+        market.remove_job(&frame.batch, batch.queue_slot)?;
     }
     Ok(halted)
 }

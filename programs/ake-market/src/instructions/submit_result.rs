@@ -1,7 +1,8 @@
 use anchor_lang::prelude::*;
 
-use crate::constants::NODE_QUEUE_CAPACITY;
-use crate::constants::{CONFIG_SEED, IN_FLIGHT_CAPACITY, MAX_URI_LEN, NODE_SEED, STAKE_SEED};
+use crate::state::MarketMut;
+
+use crate::constants::{CONFIG_SEED, MAX_URI_LEN, NODE_SEED, STAKE_SEED};
 use crate::errors::MarketError;
 use crate::events::ResultSubmitted;
 use crate::matching::{
@@ -97,9 +98,12 @@ pub fn handler(
     let window_end = now
         .checked_add(i64::from(terms.challenge_window_secs))
         .ok_or(MarketError::MathOverflow)?;
-    a.market
-        .load_mut()?
-        .track(job_key, window_end, PHASE_SUBMITTED)?;
+    a.job.in_flight_slot = MarketMut::load(&a.market)?.track(
+        job_key,
+        a.job.in_flight_slot,
+        window_end,
+        PHASE_SUBMITTED,
+    )?;
     a.job.state = JobState::Submitted;
     a.job.submitted_at = now;
     a.job.result = Some(JobResult {
@@ -163,13 +167,13 @@ fn rearm_after_submit(a: &mut SubmitResult, now: i64) -> Result<Rearmed> {
     let rules = Rules::of(&a.config);
     let node_key = a.node.key();
     let market_key = a.market.key();
-    let mut market = a.market.load_mut()?;
+    let mut market = MarketMut::load(&a.market)?;
     let lock = queue_lock(&market, &a.node)?;
     if rules.paused
         || a.node.suspended
         || now < a.node.armable_at
         || a.owner_stake.free() < lock
-        || usize::from(market.in_flight_count) >= IN_FLIGHT_CAPACITY
+        || market.in_flight_full()
     {
         return Ok(Rearmed::No);
     }
@@ -210,7 +214,7 @@ fn rearm_after_submit(a: &mut SubmitResult, now: i64) -> Result<Rearmed> {
         Some(_) => return Ok(Rearmed::No),
         None => {}
     }
-    if usize::from(market.node_count) >= NODE_QUEUE_CAPACITY {
+    if market.node_queue_full() {
         return Ok(Rearmed::No);
     }
     let node = (node_key, &mut **a.node, &mut **a.owner_stake);

@@ -54,6 +54,8 @@ pub struct Batch {
     /// When the batch joined the queue or last handed a frame out: past the
     /// market's `max_queue_secs` anyone may refund the rest.
     pub queued_at: i64,
+    /// The market slot of its queue entry (see `Job::queue_slot`).
+    pub queue_slot: u32,
     pub bump: u8,
 }
 
@@ -68,6 +70,7 @@ impl Batch {
             + 1 + 4 + 4 + 4 + 1 + 4 // tier, first, count, handed out, cancelled, closed
             + 8 + 8 + 8 // frame rent, posted at, queued at
             + 32 * MAX_RELEASES + 1 + 1 // released by, releasers, halted
+            + 4 // queue slot
             + 1 // bump
     }
 
@@ -169,6 +172,8 @@ impl Batch {
             bond: 0,
             disputed_at: 0,
             result: None,
+            queue_slot: 0,
+            in_flight_slot: 0,
             bump,
         }
     }

@@ -61,6 +61,11 @@ pub struct Job {
     pub bond: u64,
     pub disputed_at: i64,
     pub result: Option<JobResult>,
+    /// The market slot of its queue entry while queued, and of its
+    /// in-flight entry while assigned, submitted or disputed (the market
+    /// checks the slot still holds this job): O(1) removal.
+    pub queue_slot: u32,
+    pub in_flight_slot: u32,
     pub bump: u8,
 }
 
@@ -80,6 +85,7 @@ impl Job {
             + SlaTerms::INIT_SPACE
             + 8 + 8 + 8 // posting fee, bond, disputed at
             + 1 + JobResult::INIT_SPACE
+            + 4 + 4 // queue slot, in-flight slot
             + 1 // bump
     }
 

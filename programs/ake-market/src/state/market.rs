@@ -1,16 +1,23 @@
+use std::cell::RefMut;
+use std::ops::{Deref, DerefMut, RangeInclusive};
+
 use anchor_lang::prelude::*;
 
-use crate::constants::{IN_FLIGHT_CAPACITY, JOB_QUEUE_CAPACITY, NODE_QUEUE_CAPACITY};
+use anchor_lang::Discriminator;
+
 use crate::errors::MarketError;
 
 /// One market per GPU class, PDA `["market", index (u16 LE)]`, zero-copy.
 ///
-/// It holds a two-sided queue: jobs waiting for a node and nodes waiting for
-/// a job. Each side is a fixed slot array; an entry's place in line is its
-/// (tier, seq) pair, so removing one frees its slot without shifting the
-/// others. Best = highest tier, then lowest seq (FIFO inside a tier). Also
-/// the in-flight list the crank walks: jobs assigned (deadline) or submitted
-/// (challenge window end).
+/// The account is this header followed by `slot_count` [`Slot`]s, a pool
+/// the market's three lists draw from: jobs (and batches) waiting for a
+/// node, nodes waiting for a job, and jobs in flight (assigned, submitted,
+/// disputed) that the crank walks. Waiting entries sit in buckets by
+/// (tier, GPU class), each a doubly linked list kept in line order (lowest
+/// seq first), so a search reads a bounded number of entries however long
+/// the queue is, and an entry leaves in O(1) through the slot index its
+/// job, batch or node account keeps. Best = highest tier, then lowest seq
+/// (FIFO inside a tier). The authority grows the pool with `grow_market`.
 #[account(zero_copy)]
 #[repr(C)]
 pub struct Market {
@@ -47,11 +54,21 @@ pub struct Market {
     pub release_budget_window_secs: u32,
     /// A job queued longer than this may be refunded by anyone.
     pub max_queue_secs: u32,
+    /// Slots in the pool after this header.
+    pub slot_count: u32,
+    /// Slots ever used: the pool hands out freed slots first, then these.
+    pub slots_used: u32,
+    /// Freed slots, linked through `Slot::next` (a link is index + 1, 0 is none).
+    pub free_head: u32,
     pub index: u16,
     pub max_gpus_per_job: u16,
     pub job_count: u16,
     pub node_count: u16,
     pub in_flight_count: u16,
+    /// How many of each list the market holds; only `grow_market` raises them.
+    pub job_capacity: u16,
+    pub node_capacity: u16,
+    pub in_flight_capacity: u16,
     /// Execution collateral is at least this share of the job's escrow.
     pub collateral_escrow_bps: u16,
     /// Result collateral is this multiple of the charge (capped by the execution collateral).
@@ -66,60 +83,114 @@ pub struct Market {
     pub max_releases: u8,
     /// 1: a GPU market (nodes need registered GPUs); 0: a CPU market.
     pub gpu_required: u8,
-    pub _reserved: [u8; 6],
-    pub jobs: [QueueEntry; JOB_QUEUE_CAPACITY],
-    pub nodes: [QueueEntry; NODE_QUEUE_CAPACITY],
-    pub in_flight: [InFlightEntry; IN_FLIGHT_CAPACITY],
+    pub _reserved: [u8; 4],
+    /// Waiting jobs and batches by tier, GPU class, then the reputation
+    /// and collateral they ask: see [`job_band`].
+    pub job_buckets: [[[List; JOB_BANDS]; GPU_CLASSES]; TIERS],
+    /// Waiting nodes by tier, GPU class, then reputation band: see [`rep_band`].
+    pub node_buckets: [[[List; REP_BANDS]; GPU_CLASSES]; TIERS],
+    /// Jobs in flight by phase (assigned, submitted, disputed), each in the
+    /// order it entered the phase: the submitted list falls due in order.
+    pub in_flight: [List; 3],
 }
 
+/// A doubly linked list of slots; links are index + 1, 0 is none (so a
+/// zeroed account holds empty lists).
+#[zero_copy]
+#[repr(C)]
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct List {
+    pub head: u32,
+    pub tail: u32,
+}
+
+/// One entry of the pool: a waiting job, batch or node, or a job in flight.
 #[zero_copy]
 #[repr(C)]
 #[derive(Debug, PartialEq, Eq)]
-pub struct QueueEntry {
-    /// The job or node account.
+pub struct Slot {
+    /// The job, batch or node account.
     pub key: Pubkey,
+    /// Place in line (waiting entries).
     pub seq: u64,
     /// A job's collateral when posted (so a node skips jobs its owner
     /// cannot cover); a node's owner tag (so a job skips owners that
     /// handed it back).
     pub aux: u64,
+    /// Deadline while assigned; end of the challenge window once
+    /// submitted; dispute timeout while disputed.
+    pub due: i64,
+    pub prev: u32,
+    pub next: u32,
     pub gpus: u16,
     /// A job's minimum node reputation, or a node's reputation.
     pub reputation_bps: u16,
     pub tier: u8,
-    pub occupied: u8,
-    pub _pad: [u8; 2],
+    /// `SLOT_FREE`, `SLOT_JOB`, `SLOT_NODE` or `SLOT_IN_FLIGHT`.
+    pub kind: u8,
+    /// `PHASE_*` while in flight.
+    pub phase: u8,
+    /// A waiting entry's band at enqueue: [`job_band`] or [`rep_band`].
+    pub band: u8,
 }
 
-#[zero_copy]
-#[repr(C)]
-#[derive(Debug, PartialEq, Eq)]
-pub struct InFlightEntry {
-    pub job: Pubkey,
-    /// Deadline while assigned; end of the challenge window once submitted.
-    pub due: i64,
-    pub phase: u8,
-    pub occupied: u8,
-    pub _pad: [u8; 6],
-}
+pub const SLOT_FREE: u8 = 0;
+pub const SLOT_JOB: u8 = 1;
+pub const SLOT_NODE: u8 = 2;
+pub const SLOT_IN_FLIGHT: u8 = 3;
 
 pub const PHASE_ASSIGNED: u8 = 1;
 pub const PHASE_SUBMITTED: u8 = 2;
 pub const PHASE_DISPUTED: u8 = 3;
 
+/// Stake tiers (0..=3).
+pub const TIERS: usize = 4;
+/// GPU classes: 1 to 8 GPUs each their own, then 9 or more.
+pub const GPU_CLASSES: usize = 9;
+/// Jobs by the reputation they ask (none, or a node band) and whether
+/// their collateral is above the per-GPU floor: see [`job_band`].
+pub const JOB_BANDS: usize = 2 * (1 + REP_BANDS);
+/// Nodes by reputation: 0-2,499, 2,500-4,999, 5,000-7,499, 7,500 bps up.
+pub const REP_BANDS: usize = 4;
+/// Entries a search reads in one bucket before it moves on. Entries the
+/// searcher cannot serve (reputation, collateral, a released owner)
+/// count against it; buckets keep them rare (see [`job_band`]).
+pub const BUCKET_WALK: u32 = 16;
+/// Buckets and entries a search reads in one tier at most, whatever the
+/// queue's length: with `TIERS`, what bounds its compute (512 reads).
+pub const TIER_STEPS: u32 = 128;
+
+/// A market's capacities at creation, within the 10 KiB a PDA created by
+/// CPI may have: `grow_market` raises them.
+pub const INITIAL_JOB_CAPACITY: u16 = 40;
+pub const INITIAL_NODE_CAPACITY: u16 = 16;
+pub const INITIAL_IN_FLIGHT_CAPACITY: u16 = 26;
+/// Slots one `grow_market` adds at most: the runtime lets an instruction
+/// grow an account by 10 KiB.
+pub const MAX_GROW_SLOTS: u32 = (10_240 / std::mem::size_of::<Slot>()) as u32;
+
 const SEQ_MIDPOINT: u64 = 1 << 63;
+const HEADER_END: usize = 8 + std::mem::size_of::<Market>();
 
-// A PDA created by CPI may be at most 10 KiB.
-const _: () = assert!(Market::SPACE <= 10_240);
+const _: () = assert!(Market::initial_space() <= 10_240);
+const _: () = assert!(HEADER_END.is_multiple_of(8) && std::mem::size_of::<Slot>() == 72);
 
-/// What a queue entry describes, for insertion.
+/// What a waiting entry describes, for insertion.
 pub struct Waiting {
     pub key: Pubkey,
     pub gpus: u16,
     pub reputation_bps: u16,
     pub tier: u8,
-    /// See [`QueueEntry::aux`].
+    /// See [`Slot::aux`].
     pub aux: u64,
+}
+
+/// A job in flight, as the crank reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InFlight {
+    pub job: Pubkey,
+    pub due: i64,
+    pub phase: u8,
 }
 
 /// The first 8 bytes of an owner's key: enough to tell owners apart in the
@@ -129,12 +200,75 @@ pub fn owner_tag(owner: &Pubkey) -> u64 {
     u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
 }
 
-impl Market {
-    pub const SPACE: usize = 8 + std::mem::size_of::<Market>();
+/// The bucket column of `gpus` GPUs.
+pub fn gpu_class(gpus: u16) -> usize {
+    usize::from(gpus.clamp(1, GPU_CLASSES as u16)) - 1
+}
 
-    pub fn init_sequences(&mut self) {
+/// A node's reputation band.
+pub fn rep_band(reputation_bps: u16) -> usize {
+    usize::from(reputation_bps / 2_500).min(REP_BANDS - 1)
+}
+
+/// A job's band: `2 x r + heavy`, where r is 0 when it asks no
+/// reputation, else 1 + the node band of what it asks, and heavy is 1 when
+/// its collateral is above the market's per-GPU floor. Band 0 (plain) fits
+/// every node of its GPU class; a node never reads bands asking more
+/// reputation than its own band, so jobs it cannot serve rarely stand in
+/// its way (only in its own band, or heavy ones it cannot cover).
+pub fn job_band(w: &Waiting, min_stake_per_gpu: u64) -> usize {
+    let floor = u64::from(w.gpus).saturating_mul(min_stake_per_gpu);
+    let rep = if w.reputation_bps == 0 {
+        0
+    } else {
+        1 + rep_band(w.reputation_bps)
+    };
+    rep * 2 + usize::from(w.aux > floor)
+}
+
+fn tier_row(tier: u8) -> usize {
+    usize::from(tier).min(TIERS - 1)
+}
+
+fn link(index: usize) -> u32 {
+    index as u32 + 1
+}
+
+fn unlink(l: u32) -> Option<usize> {
+    l.checked_sub(1).map(|i| i as usize)
+}
+
+impl Market {
+    /// The account's size with the initial pool.
+    pub const fn initial_space() -> usize {
+        Self::space_for(
+            INITIAL_JOB_CAPACITY as u32
+                + INITIAL_NODE_CAPACITY as u32
+                + INITIAL_IN_FLIGHT_CAPACITY as u32,
+        )
+    }
+
+    /// The account's size with `slots` slots.
+    pub const fn space_for(slots: u32) -> usize {
+        HEADER_END + slots as usize * std::mem::size_of::<Slot>()
+    }
+
+    /// Slots the three capacities need together.
+    pub fn slots_needed(job: u16, node: u16, in_flight: u16) -> u32 {
+        u32::from(job) + u32::from(node) + u32::from(in_flight)
+    }
+
+    pub fn init_queues(&mut self) {
         self.next_back_seq = SEQ_MIDPOINT;
         self.next_front_seq = SEQ_MIDPOINT - 1;
+        self.job_capacity = INITIAL_JOB_CAPACITY;
+        self.node_capacity = INITIAL_NODE_CAPACITY;
+        self.in_flight_capacity = INITIAL_IN_FLIGHT_CAPACITY;
+        self.slot_count = Self::slots_needed(
+            INITIAL_JOB_CAPACITY,
+            INITIAL_NODE_CAPACITY,
+            INITIAL_IN_FLIGHT_CAPACITY,
+        );
     }
 
     pub fn name_str(&self) -> &str {
@@ -158,47 +292,156 @@ impl Market {
         }
     }
 
-    /// Queues a job; `at_front` puts it ahead of its tier (an expired job).
-    pub fn enqueue_job(&mut self, w: Waiting, at_front: bool) -> Result<()> {
-        let seq = self.next_seq(at_front)?;
-        let slot = free_slot(&self.jobs).ok_or(MarketError::JobQueueFull)?;
-        self.jobs[slot] = entry(w, seq);
-        self.job_count += 1;
-        Ok(())
-    }
-
-    /// Whether the job queue has no free slot (a re-queue then refunds).
+    /// Whether the job queue is at capacity (a re-queue then refunds).
     pub fn job_queue_full(&self) -> bool {
-        usize::from(self.job_count) >= JOB_QUEUE_CAPACITY
+        self.job_count >= self.job_capacity
     }
 
-    pub fn enqueue_node(&mut self, w: Waiting) -> Result<()> {
-        let seq = self.next_seq(false)?;
-        let slot = free_slot(&self.nodes).ok_or(MarketError::NodeQueueFull)?;
-        self.nodes[slot] = entry(w, seq);
-        self.node_count += 1;
-        Ok(())
+    pub fn node_queue_full(&self) -> bool {
+        self.node_count >= self.node_capacity
     }
 
-    pub fn remove_job(&mut self, key: &Pubkey) -> Result<()> {
-        let slot = find(&self.jobs, key).ok_or(MarketError::NotQueued)?;
-        self.jobs[slot] = QueueEntry::default();
-        self.job_count -= 1;
-        Ok(())
+    pub fn in_flight_full(&self) -> bool {
+        self.in_flight_count >= self.in_flight_capacity
     }
+}
 
-    pub fn remove_node(&mut self, key: &Pubkey) -> Result<()> {
-        let slot = find(&self.nodes, key).ok_or(MarketError::NodeNotQueued)?;
-        self.nodes[slot] = QueueEntry::default();
-        self.node_count -= 1;
-        Ok(())
+impl Default for Slot {
+    fn default() -> Self {
+        bytemuck::Zeroable::zeroed()
     }
+}
 
-    /// Keeps a waiting node's queue entry on its current reputation.
-    pub fn set_node_reputation(&mut self, key: &Pubkey, reputation_bps: u16) {
-        if let Some(slot) = find(&self.nodes, key) {
-            self.nodes[slot].reputation_bps = reputation_bps;
+/// A market's header with its slot pool: what the queue operations need.
+/// On-chain it borrows the account's data ([`MarketMut`]); a client holds
+/// a decoded copy ([`MarketView`]). It reads as its header.
+#[derive(Clone)]
+pub struct Book<M, S> {
+    header: M,
+    slots: S,
+}
+
+/// A market account borrowed for writing.
+pub type MarketMut<'a> = Book<RefMut<'a, Market>, RefMut<'a, [Slot]>>;
+/// A market account as a client decodes it.
+pub type MarketView = Book<Box<Market>, Vec<Slot>>;
+
+impl<M: Deref<Target = Market>, S> Deref for Book<M, S> {
+    type Target = Market;
+    fn deref(&self) -> &Market {
+        &self.header
+    }
+}
+
+impl<M: DerefMut<Target = Market>, S> DerefMut for Book<M, S> {
+    fn deref_mut(&mut self) -> &mut Market {
+        &mut self.header
+    }
+}
+
+impl MarketView {
+    /// A header with its pool (`slots` beyond `slot_count` are dropped).
+    pub fn new(header: Box<Market>, mut slots: Vec<Slot>) -> Self {
+        slots.truncate(header.slot_count as usize);
+        Book { header, slots }
+    }
+}
+
+impl<'a> MarketMut<'a> {
+    /// Borrows a market account's header and pool for writing. The loader
+    /// has checked the owner and discriminator; this checks the account is
+    /// writable and holds the pool its header declares.
+    pub fn load(loader: &'a AccountLoader<'_, Market>) -> Result<Self> {
+        let info: &'a AccountInfo = loader.as_ref();
+        require!(
+            info.is_writable,
+            anchor_lang::error::ErrorCode::AccountNotMutable
+        );
+        let data = info.try_borrow_mut_data()?;
+        require!(
+            data.len() >= HEADER_END && data[..8] == *Market::DISCRIMINATOR,
+            anchor_lang::error::ErrorCode::AccountDiscriminatorMismatch
+        );
+        let (header, slots) = RefMut::map_split(data, |d| d.split_at_mut(HEADER_END));
+        let header = RefMut::map(header, |h| bytemuck::from_bytes_mut::<Market>(&mut h[8..]));
+        let count = header.slot_count as usize;
+        require!(
+            slots.len() >= count * std::mem::size_of::<Slot>(),
+            anchor_lang::error::ErrorCode::AccountDidNotDeserialize
+        );
+        let slots = RefMut::map(slots, |s| {
+            bytemuck::cast_slice_mut::<u8, Slot>(&mut s[..count * std::mem::size_of::<Slot>()])
+        });
+        Ok(Book { header, slots })
+    }
+}
+
+/// Where an entry is linked.
+#[derive(Clone, Copy)]
+enum ListId {
+    Jobs(usize, usize, usize),
+    Nodes(usize, usize, usize),
+    InFlight(usize),
+}
+
+impl ListId {
+    fn of(s: &Slot) -> Self {
+        let (row, col) = (tier_row(s.tier), gpu_class(s.gpus));
+        match s.kind {
+            SLOT_JOB => ListId::Jobs(row, col, usize::from(s.band).min(JOB_BANDS - 1)),
+            SLOT_NODE => ListId::Nodes(row, col, usize::from(s.band).min(REP_BANDS - 1)),
+            _ => ListId::InFlight(usize::from(s.phase.clamp(1, 3) - 1)),
         }
+    }
+
+    fn get(self, m: &mut Market) -> &mut List {
+        match self {
+            ListId::Jobs(r, c, b) => &mut m.job_buckets[r][c][b],
+            ListId::Nodes(r, c, b) => &mut m.node_buckets[r][c][b],
+            ListId::InFlight(p) => &mut m.in_flight[p],
+        }
+    }
+}
+
+/// Reads: searches count the entries and buckets they visit in `steps`.
+impl<M: Deref<Target = Market>, S: Deref<Target = [Slot]>> Book<M, S> {
+    /// The best waiting job or batch a node of `gpus` GPUs and
+    /// `reputation_bps` can serve with `free_stake` of its owner's stake as
+    /// collateral.
+    pub fn best_job_for(&self, gpus: u16, reputation_bps: u16, free_stake: u64) -> Option<Pubkey> {
+        self.best_job_counted(gpus, reputation_bps, free_stake, &mut 0)
+    }
+
+    pub fn best_job_counted(
+        &self,
+        gpus: u16,
+        reputation_bps: u16,
+        free_stake: u64,
+        steps: &mut u32,
+    ) -> Option<Pubkey> {
+        let fits =
+            |j: &Slot| j.gpus <= gpus && j.reputation_bps <= reputation_bps && j.aux <= free_stake;
+        // Plain and lighter bands first (their heads fit), the node's own
+        // reputation band (where a job may ask more than it has) last.
+        let top = 1 + rep_band(reputation_bps);
+        let mut bands = [0usize; JOB_BANDS];
+        let mut n = 0;
+        for heavy in [0, 1] {
+            for rep in 0..=top {
+                bands[n] = rep * 2 + heavy;
+                n += 1;
+            }
+        }
+        let classes = 0..=gpu_class(gpus);
+        let never = |_: &Slot| false;
+        self.best_in(
+            &self.header.job_buckets,
+            classes,
+            &bands[..n],
+            fits,
+            never,
+            steps,
+        )
     }
 
     /// The best waiting node able to serve a job of `gpus` GPUs needing
@@ -210,136 +453,359 @@ impl Market {
         min_reputation_bps: u16,
         excluded: &[u64],
     ) -> Option<Pubkey> {
-        best(&self.nodes, |n| {
-            n.gpus >= gpus
-                && n.reputation_bps >= min_reputation_bps
-                && !excluded.iter().any(|t| *t != 0 && *t == n.aux)
-        })
+        self.best_node_counted(gpus, min_reputation_bps, excluded, &mut 0)
     }
 
-    /// The best waiting job a node of `gpus` GPUs and `reputation_bps` can
-    /// serve with `free_stake` of its owner's stake as collateral.
-    pub fn best_job_for(&self, gpus: u16, reputation_bps: u16, free_stake: u64) -> Option<Pubkey> {
-        best(&self.jobs, |j| {
-            j.gpus <= gpus && j.reputation_bps <= reputation_bps && j.aux <= free_stake
-        })
+    pub fn best_node_counted(
+        &self,
+        gpus: u16,
+        min_reputation_bps: u16,
+        excluded: &[u64],
+        steps: &mut u32,
+    ) -> Option<Pubkey> {
+        let fits = |n: &Slot| n.gpus >= gpus && n.reputation_bps >= min_reputation_bps;
+        // An excluded owner's nodes are passed over without counting
+        // against the bucket walk: one owner's many nodes never hide the
+        // others from a job it handed back.
+        let excluded = |n: &Slot| excluded.iter().any(|t| *t != 0 && *t == n.aux);
+        // Higher bands first (every node there has the reputation asked).
+        let mut bands = [0usize; REP_BANDS];
+        let lowest = rep_band(min_reputation_bps);
+        let n = REP_BANDS - lowest;
+        for (i, band) in (lowest..REP_BANDS).rev().enumerate() {
+            bands[i] = band;
+        }
+        let classes = gpu_class(gpus)..=GPU_CLASSES - 1;
+        self.best_in(
+            &self.header.node_buckets,
+            classes,
+            &bands[..n],
+            fits,
+            excluded,
+            steps,
+        )
     }
 
-    pub fn track(&mut self, job: Pubkey, due: i64, phase: u8) -> Result<()> {
-        let slot = match self
-            .in_flight
-            .iter()
-            .position(|e| e.occupied == 1 && e.job == job)
-        {
-            Some(slot) => slot,
-            None => {
-                let slot = self
-                    .in_flight
-                    .iter()
-                    .position(|e| e.occupied == 0)
-                    .ok_or(MarketError::InFlightFull)?;
-                self.in_flight_count += 1;
-                slot
+    /// Highest tier first; inside a tier the lowest seq among each
+    /// bucket's first fitting entry (buckets are in seq order), reading
+    /// `bands` in the order given. Each tier reads at most `TIER_STEPS`
+    /// buckets and entries, so one crowded tier never hides the others.
+    fn best_in<const B: usize>(
+        &self,
+        buckets: &[[[List; B]; GPU_CLASSES]; TIERS],
+        classes: RangeInclusive<usize>,
+        bands: &[usize],
+        fits: impl Fn(&Slot) -> bool,
+        skip: impl Fn(&Slot) -> bool,
+        steps: &mut u32,
+    ) -> Option<Pubkey> {
+        for row in buckets.iter().rev() {
+            let mut best: Option<&Slot> = None;
+            let mut tier_steps = 0;
+            'tier: for &band in bands {
+                for class in classes.clone() {
+                    if tier_steps >= TIER_STEPS {
+                        break 'tier;
+                    }
+                    tier_steps += 1;
+                    let list = &row[class][band];
+                    if let Some(s) = self.first_fit(list, &fits, &skip, &mut tier_steps) {
+                        if best.is_none_or(|b| s.seq < b.seq) {
+                            best = Some(s);
+                        }
+                    }
+                }
             }
+            *steps += tier_steps;
+            if let Some(b) = best {
+                return Some(b.key);
+            }
+        }
+        None
+    }
+
+    /// The first entry of `list` that fits, reading at most `BUCKET_WALK`
+    /// entries that do not (`skip`ped ones aside) and never past `TIER_STEPS`.
+    fn first_fit(
+        &self,
+        list: &List,
+        fits: &impl Fn(&Slot) -> bool,
+        skip: &impl Fn(&Slot) -> bool,
+        tier_steps: &mut u32,
+    ) -> Option<&Slot> {
+        let mut at = unlink(list.head);
+        let mut walked = 0;
+        while let Some(i) = at {
+            if *tier_steps >= TIER_STEPS || walked >= BUCKET_WALK {
+                return None;
+            }
+            let s = &self.slots[i];
+            *tier_steps += 1;
+            if !skip(s) {
+                if fits(s) {
+                    return Some(s);
+                }
+                walked += 1;
+            }
+            at = unlink(s.next);
+        }
+        None
+    }
+
+    /// The slot `slot` when it holds `key` as `kind`.
+    fn holding(&self, key: &Pubkey, slot: u32, kind: u8) -> Option<usize> {
+        let i = slot as usize;
+        self.slots
+            .get(i)
+            .filter(|s| s.kind == kind && s.key == *key)
+            .map(|_| i)
+    }
+
+    /// Waiting jobs and batches in serving order (best first). Off-chain:
+    /// it reads the whole pool.
+    pub fn queued_jobs(&self) -> Vec<Slot> {
+        self.waiting(SLOT_JOB)
+    }
+
+    pub fn queued_nodes(&self) -> Vec<Slot> {
+        self.waiting(SLOT_NODE)
+    }
+
+    fn waiting(&self, kind: u8) -> Vec<Slot> {
+        let mut v: Vec<Slot> = self
+            .slots
+            .iter()
+            .filter(|s| s.kind == kind)
+            .copied()
+            .collect();
+        v.sort_by(|a, b| (b.tier, a.seq).cmp(&(a.tier, b.seq)));
+        v
+    }
+
+    /// Jobs in flight, phase by phase, each phase in the order it was
+    /// entered (submitted jobs fall due in that order).
+    pub fn in_flight(&self) -> Vec<InFlight> {
+        let mut v = Vec::with_capacity(usize::from(self.header.in_flight_count));
+        for list in &self.header.in_flight {
+            let mut at = unlink(list.head);
+            while let Some(i) = at {
+                let s = &self.slots[i];
+                v.push(InFlight {
+                    job: s.key,
+                    due: s.due,
+                    phase: s.phase,
+                });
+                at = unlink(s.next);
+            }
+        }
+        v
+    }
+}
+
+/// Writes: each is O(1) (a pop or push on the free list and one linked list).
+impl<M: DerefMut<Target = Market>, S: DerefMut<Target = [Slot]>> Book<M, S> {
+    /// Queues a job or batch; `at_front` puts it ahead of its tier (a job
+    /// back from a node). Returns the slot its account keeps.
+    pub fn enqueue_job(&mut self, w: Waiting, at_front: bool) -> Result<u32> {
+        require!(!self.job_queue_full(), MarketError::JobQueueFull);
+        let seq = self.header.next_seq(at_front)?;
+        let band = job_band(&w, self.header.min_stake_per_gpu);
+        let entry = waiting_slot(w, seq, SLOT_JOB, band);
+        let slot = self.insert(entry, at_front, MarketError::JobQueueFull)?;
+        self.header.job_count += 1;
+        Ok(slot)
+    }
+
+    pub fn enqueue_node(&mut self, w: Waiting) -> Result<u32> {
+        require!(!self.node_queue_full(), MarketError::NodeQueueFull);
+        let seq = self.header.next_seq(false)?;
+        let band = rep_band(w.reputation_bps);
+        let entry = waiting_slot(w, seq, SLOT_NODE, band);
+        let slot = self.insert(entry, false, MarketError::NodeQueueFull)?;
+        self.header.node_count += 1;
+        Ok(slot)
+    }
+
+    pub fn remove_job(&mut self, key: &Pubkey, slot: u32) -> Result<()> {
+        self.dequeue(key, slot, SLOT_JOB, MarketError::NotQueued)
+    }
+
+    pub fn remove_node(&mut self, key: &Pubkey, slot: u32) -> Result<()> {
+        self.dequeue(key, slot, SLOT_NODE, MarketError::NodeNotQueued)
+    }
+
+    fn dequeue(&mut self, key: &Pubkey, slot: u32, kind: u8, missing: MarketError) -> Result<()> {
+        let i = self.holding(key, slot, kind).ok_or(missing)?;
+        self.release(i);
+        let count = match kind {
+            SLOT_JOB => &mut self.header.job_count,
+            _ => &mut self.header.node_count,
         };
-        self.in_flight[slot] = InFlightEntry {
-            job,
-            due,
-            phase,
-            occupied: 1,
-            _pad: [0; 6],
-        };
+        *count -= 1;
         Ok(())
     }
 
-    pub fn untrack(&mut self, job: &Pubkey) {
-        if let Some(slot) = self
-            .in_flight
-            .iter()
-            .position(|e| e.occupied == 1 && e.job == *job)
-        {
-            self.in_flight[slot] = InFlightEntry::default();
-            self.in_flight_count -= 1;
+    /// Keeps a waiting node's entry on its current reputation (its bucket
+    /// stays the one it joined: after a rise it stays visible to every job
+    /// that could take it before; it is re-banded when it next joins).
+    pub fn set_node_reputation(&mut self, key: &Pubkey, slot: u32, reputation_bps: u16) {
+        if let Some(i) = self.holding(key, slot, SLOT_NODE) {
+            self.slots[i].reputation_bps = reputation_bps;
         }
     }
 
-    /// Occupied queue entries in serving order (best first).
-    pub fn queued_jobs(&self) -> Vec<QueueEntry> {
-        ordered(&self.jobs)
+    /// Puts a job in flight, or moves it to `phase` at the back of that
+    /// phase's list. Returns the slot its account keeps.
+    pub fn track(&mut self, job: Pubkey, slot: u32, due: i64, phase: u8) -> Result<u32> {
+        let i = match self.holding(&job, slot, SLOT_IN_FLIGHT) {
+            Some(i) => {
+                self.detach(i);
+                i
+            }
+            None => {
+                require!(!self.in_flight_full(), MarketError::InFlightFull);
+                let i = self.alloc().ok_or(MarketError::InFlightFull)?;
+                self.header.in_flight_count += 1;
+                i
+            }
+        };
+        self.slots[i] = Slot {
+            key: job,
+            due,
+            phase,
+            kind: SLOT_IN_FLIGHT,
+            ..Slot::default()
+        };
+        self.attach(i, false);
+        Ok(i as u32)
     }
 
-    pub fn queued_nodes(&self) -> Vec<QueueEntry> {
-        ordered(&self.nodes)
+    pub fn untrack(&mut self, job: &Pubkey, slot: u32) {
+        let held = self.holding(job, slot, SLOT_IN_FLIGHT);
+        // Every caller's job is in flight: a miss is a stale index (a bug).
+        debug_assert!(held.is_some(), "job {job} not in flight at slot {slot}");
+        if let Some(i) = held {
+            self.release(i);
+            self.header.in_flight_count -= 1;
+        }
+    }
+
+    fn insert(&mut self, entry: Slot, at_front: bool, full: MarketError) -> Result<u32> {
+        let i = self.alloc().ok_or(full)?;
+        self.slots[i] = entry;
+        self.attach(i, at_front);
+        Ok(i as u32)
+    }
+
+    /// A free slot: a freed one first, else the next never used.
+    fn alloc(&mut self) -> Option<usize> {
+        if let Some(i) = unlink(self.header.free_head) {
+            self.header.free_head = self.slots[i].next;
+            return Some(i);
+        }
+        let i = self.header.slots_used as usize;
+        if i >= self.slots.len() {
+            return None;
+        }
+        self.header.slots_used += 1;
+        Some(i)
+    }
+
+    fn release(&mut self, i: usize) {
+        self.detach(i);
+        self.slots[i] = Slot {
+            next: self.header.free_head,
+            ..Slot::default()
+        };
+        self.header.free_head = link(i);
+    }
+
+    fn attach(&mut self, i: usize, at_front: bool) {
+        let list = ListId::of(&self.slots[i]).get(&mut self.header);
+        let slots = &mut *self.slots;
+        let l = link(i);
+        if at_front {
+            slots[i].prev = 0;
+            slots[i].next = list.head;
+            match unlink(list.head) {
+                Some(h) => slots[h].prev = l,
+                None => list.tail = l,
+            }
+            list.head = l;
+        } else {
+            slots[i].next = 0;
+            slots[i].prev = list.tail;
+            match unlink(list.tail) {
+                Some(t) => slots[t].next = l,
+                None => list.head = l,
+            }
+            list.tail = l;
+        }
+    }
+
+    fn detach(&mut self, i: usize) {
+        let list = ListId::of(&self.slots[i]).get(&mut self.header);
+        let slots = &mut *self.slots;
+        let (prev, next) = (slots[i].prev, slots[i].next);
+        match unlink(prev) {
+            Some(p) => slots[p].next = next,
+            None => list.head = next,
+        }
+        match unlink(next) {
+            Some(n) => slots[n].prev = prev,
+            None => list.tail = prev,
+        }
     }
 }
 
-impl Default for QueueEntry {
-    fn default() -> Self {
-        bytemuck::Zeroable::zeroed()
-    }
-}
-
-impl Default for InFlightEntry {
-    fn default() -> Self {
-        bytemuck::Zeroable::zeroed()
-    }
-}
-
-fn entry(w: Waiting, seq: u64) -> QueueEntry {
-    QueueEntry {
+fn waiting_slot(w: Waiting, seq: u64, kind: u8, band: usize) -> Slot {
+    Slot {
         key: w.key,
         seq,
+        aux: w.aux,
         gpus: w.gpus,
         reputation_bps: w.reputation_bps,
-        aux: w.aux,
         tier: w.tier,
-        occupied: 1,
-        _pad: [0; 2],
+        kind,
+        band: band as u8,
+        ..Slot::default()
     }
-}
-
-fn free_slot(q: &[QueueEntry]) -> Option<usize> {
-    q.iter().position(|e| e.occupied == 0)
-}
-
-fn find(q: &[QueueEntry], key: &Pubkey) -> Option<usize> {
-    q.iter().position(|e| e.occupied == 1 && e.key == *key)
-}
-
-/// Higher tier first, then lower seq.
-fn ahead(a: &QueueEntry, b: &QueueEntry) -> bool {
-    (a.tier, std::cmp::Reverse(a.seq)) > (b.tier, std::cmp::Reverse(b.seq))
-}
-
-fn best(q: &[QueueEntry], fits: impl Fn(&QueueEntry) -> bool) -> Option<Pubkey> {
-    let mut best: Option<&QueueEntry> = None;
-    for e in q.iter().filter(|e| e.occupied == 1 && fits(e)) {
-        if best.is_none_or(|b| ahead(e, b)) {
-            best = Some(e);
-        }
-    }
-    best.map(|e| e.key)
-}
-
-fn ordered(q: &[QueueEntry]) -> Vec<QueueEntry> {
-    let mut v: Vec<QueueEntry> = q.iter().filter(|e| e.occupied == 1).copied().collect();
-    v.sort_by(|a, b| (b.tier, a.seq).cmp(&(a.tier, b.seq)));
-    v
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn market() -> Box<Market> {
-        let mut m: Box<Market> = bytemuck::zeroed_box();
-        m.init_sequences();
-        m
+    fn market() -> MarketView {
+        sized(
+            INITIAL_JOB_CAPACITY,
+            INITIAL_NODE_CAPACITY,
+            INITIAL_IN_FLIGHT_CAPACITY,
+        )
     }
 
-    fn w(n: u8, gpus: u16, tier: u8) -> Waiting {
+    fn sized(jobs: u16, nodes: u16, in_flight: u16) -> MarketView {
+        let mut m: Box<Market> = bytemuck::zeroed_box();
+        m.init_queues();
+        m.min_stake_per_gpu = 100;
+        m.job_capacity = jobs;
+        m.node_capacity = nodes;
+        m.in_flight_capacity = in_flight;
+        m.slot_count = Market::slots_needed(jobs, nodes, in_flight);
+        let slots = vec![Slot::default(); m.slot_count as usize];
+        MarketView::new(m, slots)
+    }
+
+    fn key(n: u32) -> Pubkey {
+        let mut b = [0u8; 32];
+        b[..4].copy_from_slice(&n.to_le_bytes());
+        b[31] = 1;
+        Pubkey::new_from_array(b)
+    }
+
+    fn w(n: u32, gpus: u16, tier: u8) -> Waiting {
         Waiting {
-            key: Pubkey::new_from_array([n; 32]),
+            key: key(n),
             gpus,
             reputation_bps: 5_000,
             tier,
@@ -352,28 +818,26 @@ mod tests {
         let mut m = market();
         m.enqueue_job(w(1, 1, 0), false).unwrap();
         m.enqueue_job(w(2, 1, 1), false).unwrap();
-        m.enqueue_job(w(3, 1, 1), false).unwrap();
-        assert_eq!(
-            m.best_job_for(8, 10_000, u64::MAX),
-            Some(Pubkey::new_from_array([2; 32]))
-        );
-        m.enqueue_job(w(4, 1, 1), true).unwrap();
-        assert_eq!(
-            m.best_job_for(8, 10_000, u64::MAX),
-            Some(Pubkey::new_from_array([4; 32]))
-        );
-        m.remove_job(&Pubkey::new_from_array([4; 32])).unwrap();
-        m.remove_job(&Pubkey::new_from_array([2; 32])).unwrap();
-        assert_eq!(
-            m.best_job_for(8, 10_000, u64::MAX),
-            Some(Pubkey::new_from_array([3; 32]))
-        );
-        let order: Vec<u8> = m
+        let s3 = m.enqueue_job(w(3, 4, 1), false).unwrap();
+        assert_eq!(m.best_job_for(8, 10_000, u64::MAX), Some(key(2)));
+        let s4 = m.enqueue_job(w(4, 2, 1), true).unwrap();
+        assert_eq!(m.best_job_for(8, 10_000, u64::MAX), Some(key(4)));
+        // A node with one GPU never sees the 2- and 4-GPU jobs.
+        assert_eq!(m.best_job_for(1, 10_000, u64::MAX), Some(key(2)));
+        m.remove_job(&key(4), s4).unwrap();
+        let s2 = m
             .queued_jobs()
             .iter()
-            .map(|e| e.key.to_bytes()[0])
-            .collect();
-        assert_eq!(order, vec![3, 1]);
+            .position(|e| e.key == key(2))
+            .unwrap();
+        assert_eq!(s2, 0, "serving order puts job 2 first");
+        m.remove_job(&key(2), 1).unwrap();
+        assert_eq!(m.best_job_for(8, 10_000, u64::MAX), Some(key(3)));
+        let order: Vec<Pubkey> = m.queued_jobs().iter().map(|e| e.key).collect();
+        assert_eq!(order, vec![key(3), key(1)]);
+        // A stale slot index (or another job's) removes nothing.
+        assert!(m.remove_job(&key(1), s3).is_err());
+        assert_eq!(m.job_count, 2);
     }
 
     #[test]
@@ -381,16 +845,17 @@ mod tests {
         let mut m = market();
         m.enqueue_node(w(1, 1, 3)).unwrap();
         m.enqueue_node(w(2, 4, 0)).unwrap();
-        assert_eq!(
-            m.best_node_for(2, 0, &[]),
-            Some(Pubkey::new_from_array([2; 32]))
-        );
-        assert_eq!(
-            m.best_node_for(1, 0, &[]),
-            Some(Pubkey::new_from_array([1; 32]))
-        );
+        m.enqueue_node(w(3, 3, 0)).unwrap();
+        assert_eq!(m.best_node_for(2, 0, &[]), Some(key(2)));
+        assert_eq!(m.best_node_for(4, 0, &[]), Some(key(2)));
+        assert_eq!(m.best_node_for(1, 0, &[]), Some(key(1)));
         assert_eq!(m.best_node_for(8, 0, &[]), None);
         assert_eq!(m.best_node_for(1, 6_000, &[]), None);
+        // A 3-GPU node never reads the 4-GPU jobs ahead of a 3-GPU one.
+        m.enqueue_job(w(10, 4, 0), false).unwrap();
+        m.enqueue_job(w(11, 3, 0), false).unwrap();
+        assert_eq!(m.best_job_for(3, 10_000, u64::MAX), Some(key(11)));
+        assert_eq!(m.best_job_for(4, 10_000, u64::MAX), Some(key(10)));
     }
 
     #[test]
@@ -402,47 +867,205 @@ mod tests {
         let mut small = w(2, 1, 0);
         small.aux = 200;
         m.enqueue_job(small, false).unwrap();
-        assert_eq!(
-            m.best_job_for(1, 10_000, 5_000),
-            Some(Pubkey::new_from_array([1; 32]))
-        );
-        assert_eq!(
-            m.best_job_for(1, 10_000, 4_999),
-            Some(Pubkey::new_from_array([2; 32]))
-        );
+        assert_eq!(m.best_job_for(1, 10_000, 5_000), Some(key(1)));
+        assert_eq!(m.best_job_for(1, 10_000, 4_999), Some(key(2)));
         assert_eq!(m.best_job_for(1, 10_000, 199), None);
 
         let mut first = w(3, 1, 3);
-        first.aux = owner_tag(&Pubkey::new_from_array([30; 32]));
+        first.aux = owner_tag(&key(30));
         m.enqueue_node(first).unwrap();
         let mut second = w(4, 1, 0);
-        second.aux = owner_tag(&Pubkey::new_from_array([40; 32]));
+        second.aux = owner_tag(&key(40));
         m.enqueue_node(second).unwrap();
-        let excluded = [owner_tag(&Pubkey::new_from_array([30; 32])), 0, 0];
-        assert_eq!(
-            m.best_node_for(1, 0, &excluded),
-            Some(Pubkey::new_from_array([4; 32]))
-        );
-        assert_eq!(
-            m.best_node_for(1, 0, &[0, 0, 0]),
-            Some(Pubkey::new_from_array([3; 32]))
-        );
+        let excluded = [owner_tag(&key(30)), 0, 0];
+        assert_eq!(m.best_node_for(1, 0, &excluded), Some(key(4)));
+        assert_eq!(m.best_node_for(1, 0, &[0, 0, 0]), Some(key(3)));
     }
 
     #[test]
     fn full_queue_is_an_error_and_slots_are_reused() {
         let mut m = market();
-        for i in 0..JOB_QUEUE_CAPACITY {
-            m.enqueue_job(w(i as u8, 1, 0), false).unwrap();
-        }
+        let cap = u32::from(INITIAL_JOB_CAPACITY);
+        let slots: Vec<u32> = (0..cap)
+            .map(|i| m.enqueue_job(w(i, 1, 0), false).unwrap())
+            .collect();
         assert!(m.enqueue_job(w(200, 1, 0), false).is_err());
-        m.remove_job(&Pubkey::new_from_array([7; 32])).unwrap();
-        m.enqueue_job(w(200, 1, 0), false).unwrap();
-        assert_eq!(m.job_count as usize, JOB_QUEUE_CAPACITY);
+        m.remove_job(&key(7), slots[7]).unwrap();
+        let reused = m.enqueue_job(w(200, 1, 0), false).unwrap();
+        assert_eq!(reused, slots[7]);
+        assert_eq!(m.job_count, INITIAL_JOB_CAPACITY);
         // FIFO survives slot reuse: job 0 is still first.
+        assert_eq!(m.best_job_for(1, 10_000, u64::MAX), Some(key(0)));
+        let order: Vec<Pubkey> = m.queued_jobs().iter().map(|e| e.key).collect();
+        assert_eq!(order.last(), Some(&key(200)));
+    }
+
+    #[test]
+    fn in_flight_moves_between_phases_in_order() {
+        let mut m = market();
+        let a = m.track(key(1), 0, 100, PHASE_ASSIGNED).unwrap();
+        let b = m.track(key(2), 0, 90, PHASE_ASSIGNED).unwrap();
+        assert_ne!(a, b);
+        assert_eq!(m.track(key(2), b, 200, PHASE_SUBMITTED).unwrap(), b);
+        assert_eq!(m.track(key(1), a, 210, PHASE_SUBMITTED).unwrap(), a);
+        let due: Vec<(Pubkey, i64, u8)> = m
+            .in_flight()
+            .iter()
+            .map(|e| (e.job, e.due, e.phase))
+            .collect();
         assert_eq!(
-            m.best_job_for(1, 10_000, u64::MAX),
-            Some(Pubkey::new_from_array([0; 32]))
+            due,
+            vec![
+                (key(2), 200, PHASE_SUBMITTED),
+                (key(1), 210, PHASE_SUBMITTED)
+            ]
         );
+        m.untrack(&key(2), b);
+        assert_eq!(m.in_flight_count, 1);
+        assert_eq!(m.in_flight()[0].job, key(1));
+    }
+
+    /// Loop iterations one operation takes with `n` entries in each list.
+    fn steps_with(n: u32) -> Vec<u32> {
+        let cap = n.max(1) as u16;
+        let mut m = sized(cap, cap, cap);
+        // Queue shape: every tier and GPU class holds entries; the searches
+        // below must find what they look for behind all of them.
+        for i in 0..n {
+            let tier = (i % 4) as u8;
+            let gpus = [1, 2, 4, 8, 16][(i % 5) as usize];
+            let mut job = w(i, gpus, tier);
+            job.reputation_bps = 0;
+            job.aux = 1;
+            m.enqueue_job(job, false).unwrap();
+            m.enqueue_node(w(10_000 + i, gpus, tier)).unwrap();
+            m.track(key(20_000 + i), 0, i64::from(i), PHASE_ASSIGNED)
+                .unwrap();
+        }
+        let mut steps = Vec::new();
+        let mut count = 0;
+        assert!(m
+            .best_job_counted(16, 10_000, u64::MAX, &mut count)
+            .is_some());
+        steps.push(count);
+        count = 0;
+        assert!(m.best_node_counted(1, 0, &[], &mut count).is_some());
+        steps.push(count);
+        // An 8-GPU node with little stake: every job it reads is too costly.
+        count = 0;
+        assert!(m.best_job_counted(8, 10_000, 0, &mut count).is_none());
+        steps.push(count);
+        steps
+    }
+
+    #[test]
+    fn searches_take_as_many_steps_at_1000_entries_as_at_10() {
+        let at_10 = steps_with(10);
+        let at_1000 = steps_with(1_000);
+        let at_4000 = steps_with(4_000);
+        println!("steps at 10: {at_10:?}, at 1,000: {at_1000:?}, at 4,000: {at_4000:?}");
+        // A search that finds work reads one tier's bucket heads.
+        let one_tier = 2 * (GPU_CLASSES * JOB_BANDS) as u32;
+        for steps in [&at_10, &at_1000, &at_4000] {
+            assert!(steps[..2].iter().all(|s| *s <= one_tier));
+        }
+        // One that finds nothing stops at TIER_STEPS a tier, however long
+        // the queue: the same at 1,000 entries as at 4,000.
+        assert!(at_10[2] < at_1000[2] && at_1000[2] <= TIERS as u32 * TIER_STEPS);
+        assert_eq!(at_1000, at_4000);
+    }
+
+    #[test]
+    fn demanding_jobs_never_hide_plain_ones() {
+        let mut m = sized(2_000, 10, 10);
+        // An attacker's jobs at the head of the line, asking a reputation
+        // (or a collateral) no fresh node has.
+        for i in 0..1_000 {
+            let mut job = w(i, 1, 0);
+            if i % 2 == 0 {
+                job.reputation_bps = 9_000;
+            } else {
+                job.aux = 1_000_000;
+            }
+            m.enqueue_job(job, false).unwrap();
+        }
+        let mut plain = w(5_000, 1, 0);
+        plain.reputation_bps = 0;
+        plain.aux = 100;
+        m.enqueue_job(plain, false).unwrap();
+        let mut steps = 0;
+        assert_eq!(
+            m.best_job_counted(1, 0, 10_000, &mut steps),
+            Some(key(5_000))
+        );
+        assert!(steps <= 4 * (1 + BUCKET_WALK), "{steps} steps");
+    }
+
+    #[test]
+    fn fresh_nodes_never_hide_proven_ones_from_a_demanding_job() {
+        let mut m = sized(10, 2_000, 10);
+        for i in 0..1_000 {
+            let mut node = w(i, 1, 0);
+            node.reputation_bps = 0;
+            m.enqueue_node(node).unwrap();
+        }
+        let mut proven = w(5_000, 1, 0);
+        proven.reputation_bps = 8_000;
+        m.enqueue_node(proven).unwrap();
+        assert_eq!(m.best_node_for(1, 5_000, &[]), Some(key(5_000)));
+        // A plain job still goes to the node that waited longest.
+        assert_eq!(m.best_node_for(1, 0, &[]), Some(key(0)));
+    }
+
+    #[test]
+    fn one_owner_s_many_nodes_never_hide_the_others_from_a_job_it_handed_back() {
+        let mut m = sized(10, 200, 10);
+        let big = owner_tag(&key(77));
+        for i in 0..100 {
+            let mut node = w(i, 1, 0);
+            node.aux = big;
+            m.enqueue_node(node).unwrap();
+        }
+        let mut other = w(500, 1, 0);
+        other.aux = owner_tag(&key(78));
+        m.enqueue_node(other).unwrap();
+        assert_eq!(m.best_node_for(1, 0, &[big, 0, 0]), Some(key(500)));
+    }
+
+    #[test]
+    fn jobs_asking_more_reputation_than_a_node_has_never_stand_in_its_way() {
+        let mut m = sized(200, 10, 10);
+        // Unservable by anyone (reputation tops out at 9,900 bps).
+        for i in 0..100 {
+            let mut job = w(i, 1, 0);
+            job.reputation_bps = 10_000;
+            m.enqueue_job(job, false).unwrap();
+        }
+        let mut modest = w(500, 1, 0);
+        modest.reputation_bps = 3_000;
+        m.enqueue_job(modest, false).unwrap();
+        assert_eq!(m.best_job_for(1, 4_000, u64::MAX), Some(key(500)));
+    }
+
+    #[test]
+    fn a_crowded_tier_never_hides_work_in_a_lower_one() {
+        let mut m = sized(2_000, 10, 10);
+        // Tier 3 full of heavy jobs no node here can cover, in every band.
+        for i in 0..1_500 {
+            let mut job = w(i, [1, 2, 4, 8][(i % 4) as usize], 3);
+            job.aux = 1_000_000_000;
+            job.reputation_bps = [0, 1_000, 3_000][(i % 3) as usize];
+            m.enqueue_job(job, false).unwrap();
+        }
+        let mut plain = w(5_000, 8, 0);
+        plain.reputation_bps = 0;
+        plain.aux = 100;
+        m.enqueue_job(plain, false).unwrap();
+        let mut steps = 0;
+        assert_eq!(
+            m.best_job_counted(8, 4_000, 10_000, &mut steps),
+            Some(key(5_000))
+        );
+        assert!(steps <= TIERS as u32 * TIER_STEPS);
     }
 }

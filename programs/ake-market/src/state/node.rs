@@ -48,6 +48,8 @@ pub struct Node {
     /// Lifetime verified work, micro-USD.
     pub work_micro_usd: u64,
     pub registered_at: i64,
+    /// The market slot of its entry while queued (see `Job::queue_slot`).
+    pub queue_slot: u32,
     pub bump: u8,
 }
 
