@@ -206,6 +206,9 @@ pub async fn bootstrap(
         grow_market(chain, admin, index, plan.capacity, fees)
             .await
             .map_err(step("grow market"))?;
+        crate::lookup_tables::create_for_market(chain, admin, index, fees)
+            .await
+            .map_err(step("create the market's lookup table"))?;
         markets.push(pda::market(index).to_string());
     }
     Ok(Deployment {

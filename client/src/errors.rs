@@ -4,7 +4,7 @@ use ake_emissions::errors::EmissionsError;
 use ake_market::errors::MarketError;
 use solana_sdk::instruction::InstructionError;
 use solana_sdk::pubkey::Pubkey;
-use solana_sdk::transaction::{Transaction, TransactionError};
+use solana_sdk::transaction::{TransactionError, VersionedTransaction};
 
 use crate::sender::program_of;
 
@@ -172,7 +172,7 @@ fn framework_hint(e: anchor_lang::error::ErrorCode) -> Option<&'static str> {
 }
 
 /// A sentence for a failed transaction: which program said what, and what to do.
-pub fn explain(error: &TransactionError, tx: &Transaction) -> String {
+pub fn explain(error: &TransactionError, tx: &VersionedTransaction) -> String {
     match error {
         TransactionError::InstructionError(index, InstructionError::Custom(code)) => {
             let program = program_of(tx, *index);

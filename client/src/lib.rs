@@ -10,6 +10,7 @@ pub mod cluster_params;
 pub mod errors;
 pub mod instructions;
 pub mod job_spec;
+pub mod lookup_tables;
 pub mod oracle;
 pub mod pda;
 pub mod protocol;

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use ake_emissions::state::{EmissionsConfig, EpochSummary, NodeWork, PendingEmissionsChange};
+use ake_market::constants::LOOKUP_TABLE_PROGRAM;
 use ake_market::events::{BatchClosed, DisputeResolved, ResultSubmitted};
 use ake_market::instructions::{PostBatchArgs, PostJobArgs};
 use ake_market::price_update::PriceUpdateV2;
@@ -794,6 +795,32 @@ impl Protocol {
             work.payer,
             config.mint,
         )))
+    }
+
+    /// The lookup tables the markets name (see `lookup_tables`), for the
+    /// crank's v0 transactions, as they serve now; markets without one, or
+    /// whose table is closed or being deactivated, are left out.
+    pub async fn lookup_tables(
+        &self,
+    ) -> Result<Vec<solana_sdk::message::AddressLookupTableAccount>, ProtocolError> {
+        let config = self.config().await?;
+        let mut keys = Vec::new();
+        for index in 0..config.market_count {
+            let table = self.market(index).await?.lookup_table;
+            if table != Pubkey::default() {
+                keys.push(table);
+            }
+        }
+        let accounts = self.chain.accounts(&keys).await?;
+        let slot = self.chain.slot().await?;
+        Ok(keys
+            .into_iter()
+            .zip(accounts)
+            .filter_map(|(key, account)| {
+                let account = account.filter(|a| a.owner == LOOKUP_TABLE_PROGRAM)?;
+                crate::lookup_tables::decode(key, &account.data, slot)
+            })
+            .collect())
     }
 
     /// What is due now, from the markets' in-flight lists and the emissions

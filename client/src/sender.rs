@@ -7,11 +7,13 @@ use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
 use solana_compute_budget_interface::ComputeBudgetInstruction;
+use solana_sdk::hash::Hash;
 use solana_sdk::instruction::Instruction;
+use solana_sdk::message::{v0, AddressLookupTableAccount, Message, VersionedMessage};
 use solana_sdk::pubkey::Pubkey;
 use solana_sdk::signature::{Keypair, Signature};
 use solana_sdk::signer::Signer;
-use solana_sdk::transaction::{Transaction, TransactionError};
+use solana_sdk::transaction::{TransactionError, VersionedTransaction};
 
 use crate::chain::{Chain, ChainError, TxStatus};
 use crate::errors::explain;
@@ -33,10 +35,11 @@ impl Default for Fees {
     }
 }
 
-/// A signed transaction, ready to journal and send.
+/// A signed transaction, ready to journal and send: a legacy one, or a v0
+/// one when it was compiled against address lookup tables.
 #[derive(Debug, Clone)]
 pub struct Prepared {
-    pub transaction: Transaction,
+    pub transaction: VersionedTransaction,
     pub signature: Signature,
     /// Once the chain's block height passes this, the transaction can never land.
     pub last_valid_block_height: u64,
@@ -52,6 +55,8 @@ pub enum SendError {
     },
     #[error("transaction {signature} expired before it landed (blockhash too old); nothing happened, it is safe to build a new one")]
     Expired { signature: Signature },
+    #[error("cannot build the transaction: {0}")]
+    Build(String),
     #[error(transparent)]
     Chain(#[from] ChainError),
 }
@@ -72,14 +77,38 @@ where
     op.retry(backoff()).when(ChainError::is_transient).await
 }
 
-/// Adds the compute budget and signs with a fresh blockhash.
+/// Adds the compute budget and signs with a fresh blockhash: a legacy
+/// transaction without `tables`, a v0 one compiled against them (each
+/// address a table holds then costs one byte instead of 32).
 pub async fn prepare(
     chain: &dyn Chain,
     payer: &Keypair,
     signers: &[&Keypair],
     instructions: &[Instruction],
     fees: Fees,
-) -> Result<Prepared, ChainError> {
+    tables: &[AddressLookupTableAccount],
+) -> Result<Prepared, SendError> {
+    let ixs = with_budget(instructions, fees);
+    let (blockhash, last_valid_block_height) = with_retry(|| chain.latest_blockhash()).await?;
+    let mut all: Vec<&Keypair> = vec![payer];
+    all.extend(
+        signers
+            .iter()
+            .copied()
+            .filter(|s| s.pubkey() != payer.pubkey()),
+    );
+    let message = compile(&payer.pubkey(), &ixs, tables, blockhash)?;
+    let transaction = VersionedTransaction::try_new(message, &all)
+        .map_err(|e| SendError::Build(format!("signing: {e}")))?;
+    let signature = transaction.signatures[0];
+    Ok(Prepared {
+        transaction,
+        signature,
+        last_valid_block_height,
+    })
+}
+
+fn with_budget(instructions: &[Instruction], fees: Fees) -> Vec<Instruction> {
     let mut ixs = vec![ComputeBudgetInstruction::set_compute_unit_limit(
         fees.compute_unit_limit,
     )];
@@ -89,22 +118,26 @@ pub async fn prepare(
         ));
     }
     ixs.extend_from_slice(instructions);
-    let (blockhash, last_valid_block_height) = with_retry(|| chain.latest_blockhash()).await?;
-    let mut all: Vec<&Keypair> = vec![payer];
-    all.extend(
-        signers
-            .iter()
-            .copied()
-            .filter(|s| s.pubkey() != payer.pubkey()),
-    );
-    let transaction =
-        Transaction::new_signed_with_payer(&ixs, Some(&payer.pubkey()), &all, blockhash);
-    let signature = transaction.signatures[0];
-    Ok(Prepared {
-        transaction,
-        signature,
-        last_valid_block_height,
-    })
+    ixs
+}
+
+/// A legacy message, or a v0 one when there are lookup tables.
+fn compile(
+    payer: &Pubkey,
+    instructions: &[Instruction],
+    tables: &[AddressLookupTableAccount],
+    blockhash: Hash,
+) -> Result<VersionedMessage, SendError> {
+    if tables.is_empty() {
+        return Ok(VersionedMessage::Legacy(Message::new_with_blockhash(
+            instructions,
+            Some(payer),
+            &blockhash,
+        )));
+    }
+    v0::Message::try_compile(payer, instructions, tables, blockhash)
+        .map(VersionedMessage::V0)
+        .map_err(|e| SendError::Build(format!("compiling a v0 message: {e}")))
 }
 
 /// Simulates first (a failing transaction costs nothing), then sends.
@@ -198,18 +231,31 @@ pub async fn send_instructions(
     instructions: &[Instruction],
     fees: Fees,
 ) -> Result<Signature, SendError> {
-    let prepared = prepare(chain, payer, signers, instructions, fees).await?;
+    send_with_tables(chain, payer, signers, instructions, fees, &[]).await
+}
+
+/// `send_instructions` as a v0 transaction compiled against `tables`.
+pub async fn send_with_tables(
+    chain: &dyn Chain,
+    payer: &Keypair,
+    signers: &[&Keypair],
+    instructions: &[Instruction],
+    fees: Fees,
+    tables: &[AddressLookupTableAccount],
+) -> Result<Signature, SendError> {
+    let prepared = prepare(chain, payer, signers, instructions, fees, tables).await?;
     simulate_and_send(chain, &prepared).await
 }
 
-/// The program an instruction of a transaction calls (for explanations).
-pub fn program_of(tx: &Transaction, instruction_index: u8) -> Option<Pubkey> {
+/// The program an instruction of a transaction calls (for explanations;
+/// a program is never loaded from a lookup table, so it is a static key).
+pub fn program_of(tx: &VersionedTransaction, instruction_index: u8) -> Option<Pubkey> {
     let ix = tx
         .message
-        .instructions
+        .instructions()
         .get(usize::from(instruction_index))?;
     tx.message
-        .account_keys
+        .static_account_keys()
         .get(usize::from(ix.program_id_index))
         .copied()
 }
@@ -222,18 +268,20 @@ pub const MAX_COMPUTE_UNITS: u32 = 1_400_000;
 
 /// Splits `instructions` into consecutive groups that each fit one
 /// transaction paid by `payer` (with the compute-budget instructions
-/// `prepare` adds) and at most `max_per_tx` instructions: the crank's way
-/// of finalizing or expiring several jobs per signature.
+/// `prepare` adds, compiled against `tables`) and at most `max_per_tx`
+/// instructions: the crank's way of finalizing or expiring several jobs
+/// per signature.
 pub fn pack(
     payer: &Pubkey,
     instructions: Vec<Instruction>,
     max_per_tx: usize,
+    tables: &[AddressLookupTableAccount],
 ) -> Vec<Vec<Instruction>> {
     let mut groups: Vec<Vec<Instruction>> = Vec::new();
     let mut current: Vec<Instruction> = Vec::new();
     for ix in instructions {
         current.push(ix);
-        if current.len() > 1 && (current.len() > max_per_tx || !fits(payer, &current)) {
+        if current.len() > 1 && (current.len() > max_per_tx || !fits(payer, &current, tables)) {
             let ix = current.pop().expect("just pushed");
             groups.push(std::mem::take(&mut current));
             current.push(ix);
@@ -246,15 +294,25 @@ pub fn pack(
 }
 
 /// Whether `instructions` (plus a compute limit and price) fit one transaction.
-fn fits(payer: &Pubkey, instructions: &[Instruction]) -> bool {
-    let mut all = vec![
-        ComputeBudgetInstruction::set_compute_unit_limit(MAX_COMPUTE_UNITS),
-        ComputeBudgetInstruction::set_compute_unit_price(1),
-    ];
-    all.extend_from_slice(instructions);
-    let message = solana_sdk::message::Message::new(&all, Some(payer));
-    let signatures = usize::from(message.header.num_required_signatures);
-    let tx = Transaction {
+fn fits(
+    payer: &Pubkey,
+    instructions: &[Instruction],
+    tables: &[AddressLookupTableAccount],
+) -> bool {
+    let fees = Fees {
+        compute_unit_limit: MAX_COMPUTE_UNITS,
+        compute_unit_price: 1,
+    };
+    let Ok(message) = compile(
+        payer,
+        &with_budget(instructions, fees),
+        tables,
+        Hash::default(),
+    ) else {
+        return false;
+    };
+    let signatures = usize::from(message.header().num_required_signatures);
+    let tx = VersionedTransaction {
         signatures: vec![Signature::default(); signatures],
         message,
     };

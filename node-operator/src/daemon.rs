@@ -20,7 +20,7 @@ use ake_sdk::sender::{confirm, prepare, Fees, Prepared, SendError};
 use ake_sdk::{instructions as ixs, pda};
 use solana_sdk::pubkey::Pubkey;
 use solana_sdk::signature::{Keypair, Signature, Signer};
-use solana_sdk::transaction::Transaction;
+use solana_sdk::transaction::VersionedTransaction;
 
 use crate::config::PriorityFeePolicy;
 use crate::gpu::{GpuHealth, GpuInventory};
@@ -955,9 +955,26 @@ impl Daemon {
             result,
             self.after_submit(draining).await,
         );
-        prepare(self.protocol.chain.as_ref(), &self.signer, &[], &[ix], fees)
-            .await
-            .map_err(retry)
+        self.sign(ix, fees).await
+    }
+
+    /// Signs `ix` alone with the node's key (a legacy transaction: its
+    /// journal holds these bytes).
+    async fn sign(
+        &self,
+        ix: solana_sdk::instruction::Instruction,
+        fees: Fees,
+    ) -> Result<Prepared, StepError> {
+        prepare(
+            self.protocol.chain.as_ref(),
+            &self.signer,
+            &[],
+            &[ix],
+            fees,
+            &[],
+        )
+        .await
+        .map_err(retry)
     }
 
     /// What the node does once this submit lands: take its next work in
@@ -1032,9 +1049,7 @@ impl Daemon {
             .await
             .map_err(retry)?;
         let fees = self.fees_for(attempt, &[attempt.job]).await;
-        prepare(self.protocol.chain.as_ref(), &self.signer, &[], &[ix], fees)
-            .await
-            .map_err(retry)
+        self.sign(ix, fees).await
     }
 
     /// Rebroadcasts the journaled bytes until they land or can never land.
@@ -1046,7 +1061,9 @@ impl Daemon {
         signature: &str,
         last_valid: u64,
     ) -> Result<bool, StepError> {
-        let prepared = bincode::deserialize::<Transaction>(bytes)
+        // Journals written as legacy transactions read the same way: a
+        // legacy message serializes identically in either type.
+        let prepared = bincode::deserialize::<VersionedTransaction>(bytes)
             .ok()
             .zip(signature.parse::<Signature>().ok())
             .map(|(transaction, signature)| Prepared {
@@ -1083,7 +1100,7 @@ impl Daemon {
                 ReleaseReason::SpecInvalid,
                 format!("the result was refused: {explanation}"),
             )),
-            Err(SendError::Chain(e)) => Err(retry(e)),
+            Err(e @ (SendError::Chain(_) | SendError::Build(_))) => Err(retry(e)),
         }
     }
 

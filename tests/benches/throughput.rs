@@ -10,9 +10,9 @@
 //! band but more than they ever have: every search a node makes walks past
 //! them (the worst case a queue's length can cause) for the whole run. One lifecycle: a frame of a batch is
 //! handed out, run, submitted (the submit re-arms the node onto the next
-//! frame), finalized by a crank that packs several finalizes per
-//! transaction, and its account closed; then the batch closes, the epoch
-//! closes and every node claims. Prints lifecycles per second,
+//! frame), finalized by a crank that packs several finalizes per v0
+//! transaction through the market's address lookup table, and its account
+//! closed; then the batch closes, the epoch closes and every node claims. Prints lifecycles per second,
 //! transactions per lifecycle (every transaction counted: post, arm,
 //! submits, packed finalizes, batch close, epoch close, claims) and net
 //! lamports per lifecycle (fees, and any rent left behind).
@@ -73,6 +73,8 @@ async fn run(lifecycles: u32, nodes: usize, backlog: u32) -> Run {
         })
         .await;
     post_backlog(&mut chain, backlog).await;
+    // The crank settles in v0 transactions through the market's table.
+    let tables = [chain.market_lookup_table().await];
     let creator = chain.user(1_000_000 * AKE).await;
     chain
         .airdrop(&creator.pubkey(), u64::from(lifecycles) * 10_000_000)
@@ -133,8 +135,8 @@ async fn run(lifecycles: u32, nodes: usize, backlog: u32) -> Run {
             let job = chain.job(job_key).await.unwrap();
             finalizes.push(ixs::finalize_job(*job_key, &job, &keys));
         }
-        for group in pack(&payer, finalizes, FINALIZES_PER_TX) {
-            chain.send_ok(&group, &[]).await;
+        for group in pack(&payer, finalizes, FINALIZES_PER_TX, &tables) {
+            chain.send_v0(&group, &[], &tables).await.unwrap();
         }
         finalized += submitted.len() as u32;
     }

@@ -24,10 +24,11 @@ use solana_program_test::ProgramTestContext;
 use solana_sdk::account::{Account, AccountSharedData};
 use solana_sdk::clock::Clock;
 use solana_sdk::instruction::{Instruction, InstructionError};
+use solana_sdk::message::{v0, AddressLookupTableAccount, VersionedMessage};
 use solana_sdk::program_pack::Pack;
 use solana_sdk::pubkey::Pubkey;
 use solana_sdk::signature::{Keypair, Signer};
-use solana_sdk::transaction::{Transaction, TransactionError};
+use solana_sdk::transaction::{Transaction, TransactionError, VersionedTransaction};
 
 pub const DECIMALS: u8 = 6;
 pub const AKE: u64 = 1_000_000;
@@ -470,6 +471,55 @@ impl Chain {
         }
     }
 
+    /// Creates market 0's lookup table as bootstrap does, names it on the
+    /// market, and waits the slot after which it serves.
+    pub async fn market_lookup_table(&mut self) -> AddressLookupTableAccount {
+        self.advance(1).await;
+        let admin = self.admin.insecure_clone();
+        let slot = self.clock().await.slot - 1;
+        let (key, ixs) = ake_sdk::lookup_tables::create_instructions(
+            admin.pubkey(),
+            0,
+            &self.mint,
+            &self.treasury,
+            slot,
+        );
+        self.send_ok(&ixs, &[&admin]).await;
+        self.advance(1).await;
+        AddressLookupTableAccount {
+            key,
+            addresses: ake_sdk::lookup_tables::market_addresses(0, &self.mint, &self.treasury),
+        }
+    }
+
+    /// `send` as a v0 transaction compiled against `tables`.
+    pub async fn send_v0(
+        &mut self,
+        ixs: &[Instruction],
+        signers: &[&Keypair],
+        tables: &[AddressLookupTableAccount],
+    ) -> Result<(), TransactionError> {
+        let blockhash = self.blockhash().await;
+        let payer = self.payer();
+        let message = v0::Message::try_compile(&payer.pubkey(), ixs, tables, blockhash).unwrap();
+        let mut all: Vec<&Keypair> = vec![&payer];
+        all.extend_from_slice(signers);
+        let tx = VersionedTransaction::try_new(VersionedMessage::V0(message), &all).unwrap();
+        self.transactions += 1;
+        self.signatures += tx.signatures.len() as u64;
+        match self.ctx.banks_client.process_transaction(tx).await {
+            Ok(()) => Ok(()),
+            Err(e) => Err(e.unwrap()),
+        }
+    }
+
+    async fn blockhash(&mut self) -> solana_sdk::hash::Hash {
+        match self.reuse_blockhash {
+            true => self.ctx.banks_client.get_latest_blockhash().await.unwrap(),
+            false => self.ctx.get_new_latest_blockhash().await.unwrap(),
+        }
+    }
+
     pub async fn send_ok(&mut self, ixs: &[Instruction], signers: &[&Keypair]) {
         if let Err(e) = self.send(ixs, signers).await {
             panic!("transaction failed: {e:?}");
@@ -477,10 +527,7 @@ impl Chain {
     }
 
     async fn transaction(&mut self, ixs: &[Instruction], signers: &[&Keypair]) -> Transaction {
-        let blockhash = match self.reuse_blockhash {
-            true => self.ctx.banks_client.get_latest_blockhash().await.unwrap(),
-            false => self.ctx.get_new_latest_blockhash().await.unwrap(),
-        };
+        let blockhash = self.blockhash().await;
         let payer = self.payer();
         let mut all: Vec<&Keypair> = vec![&payer];
         all.extend_from_slice(signers);

@@ -446,6 +446,14 @@ async fn admin_unstake_cancel_dispute_and_rearm() {
     );
     let err = net.fails(&grow("100"), "admin");
     assert!(err.contains("capacities may only rise"), "{err}");
+    // Every market got a lookup table; the authority may make a new one.
+    assert!(markets[0]["lookup_table"].is_string() && markets[1]["lookup_table"].is_string());
+    let err = net.fails(&["admin", "create-lookup-table", "1"], "creator");
+    assert!(err.contains("NotAuthority"), "{err}");
+    let made = net.json(&["admin", "create-lookup-table", "1"], "admin");
+    let shown = net.json(&["market", "show", "1"], "creator");
+    assert_eq!(shown[0]["lookup_table"], made["lookup_table"]);
+    assert_ne!(made["lookup_table"], markets[1]["lookup_table"]);
     let err = net.fails(&["admin", "propose", changed.to_str().unwrap()], "creator");
     assert!(err.contains("NotAuthority"), "{err}");
 

@@ -44,11 +44,19 @@ async def events(url, idl_path, job):
         for signature in reversed(signatures):  # newest first on the wire
             if signature.err is not None:
                 continue  # a failed transaction's inner instructions prove nothing
-            tx = (await client.get_transaction(signature.signature, encoding="json")).value
-            if tx is None or tx.transaction.meta is None or tx.transaction.meta.err is not None:
+            # The crank settles through the market's lookup table: v0 transactions.
+            tx = (
+                await client.get_transaction(
+                    signature.signature, encoding="json", max_supported_transaction_version=0
+                )
+            ).value
+            meta = tx and tx.transaction.meta
+            if meta is None or meta.err is not None:
                 continue
-            keys = tx.transaction.transaction.message.account_keys
-            for inner in tx.transaction.meta.inner_instructions or []:
+            keys = list(tx.transaction.transaction.message.account_keys)
+            if meta.loaded_addresses is not None:  # what the lookup tables loaded
+                keys += list(meta.loaded_addresses.writable) + list(meta.loaded_addresses.readonly)
+            for inner in meta.inner_instructions or []:
                 for ix in inner.instructions:
                     data = bytes(b58decode(ix.data.encode()))
                     if keys[ix.program_id_index] == program_id and data.startswith(EVENT_IX_TAG):

@@ -20,6 +20,7 @@ use std::time::Duration;
 use ake_sdk::{ake_emissions, ake_market};
 use async_trait::async_trait;
 use futures_util::future::BoxFuture;
+use solana_address_lookup_table_interface::state::AddressLookupTable;
 use solana_banks_interface::TransactionStatus as BankTxStatus;
 use solana_commitment_config::CommitmentLevel;
 use solana_program_test::{processor, ProgramTest, ProgramTestContext};
@@ -27,10 +28,12 @@ use solana_sdk::account::{Account, AccountSharedData};
 use solana_sdk::account_info::AccountInfo;
 use solana_sdk::clock::Clock;
 use solana_sdk::hash::Hash;
+use solana_sdk::message::v0::LoadedAddresses;
 use solana_sdk::message::Message;
+use solana_sdk::message::VersionedMessage;
 use solana_sdk::pubkey::Pubkey;
 use solana_sdk::signature::{Keypair, Signature, Signer};
-use solana_sdk::transaction::Transaction;
+use solana_sdk::transaction::{Transaction, VersionedTransaction};
 use tokio::sync::{mpsc, oneshot};
 
 use ake_sdk::chain::{Chain, ChainError, Simulation, TxStatus};
@@ -203,7 +206,7 @@ impl EmbeddedChain {
             blockhash,
         );
         let signature = tx.signatures[0];
-        self.send(&tx).await?;
+        self.send(&tx.into()).await?;
         match self.status(&signature).await? {
             TxStatus::Landed => Ok(signature),
             TxStatus::Failed(e) => Err(ChainError::Refused(format!("airdrop failed: {e}"))),
@@ -313,7 +316,7 @@ async fn tick(ctx: &mut Ctx) -> Result<Clock, ChainError> {
 /// slot and time. A transaction seen before or dropped is not recorded again.
 async fn process_and_record(
     ctx: &mut Ctx,
-    tx: Transaction,
+    tx: VersionedTransaction,
     history: Arc<History>,
 ) -> Result<(), ChainError> {
     let signature = tx.signatures.first().copied().unwrap_or_default();
@@ -324,13 +327,21 @@ async fn process_and_record(
         .map_err(banks_err)?
         .is_some();
     let fee = banks
-        .get_fee_for_message(tx.message.clone())
+        .get_fee_for_message(fee_probe(&tx.message))
         .await
         .map_err(banks_err)?;
     let (Some(fee), false) = (fee, seen) else {
         return process(ctx, tx).await;
     };
-    let keys = tx.message.account_keys.clone();
+    let loaded = loaded_addresses(ctx, &tx.message).await?;
+    let keys: Vec<Pubkey> = tx
+        .message
+        .static_account_keys()
+        .iter()
+        .chain(&loaded.writable)
+        .chain(&loaded.readonly)
+        .copied()
+        .collect();
     let pre_balances = balances(ctx, &keys).await?;
     let details = ctx
         .banks_client
@@ -363,6 +374,7 @@ async fn process_and_record(
         slot: status.slot,
         block_time: clock.unix_timestamp,
         transaction: tx,
+        loaded,
         err: status.err,
         logs,
         inner_instructions,
@@ -372,6 +384,62 @@ async fn process_and_record(
         post_balances,
     });
     Ok(())
+}
+
+/// A legacy message that costs what `message` costs, for the bank's fee
+/// query (which takes legacy messages only): the same signers, blockhash
+/// and instructions (so the same compute limits and priority fee), each
+/// without the accounts lookup tables would load (programs are never
+/// loaded). The fee does not depend on what lookup tables load.
+pub fn fee_probe(message: &VersionedMessage) -> Message {
+    match message {
+        VersionedMessage::Legacy(m) => m.clone(),
+        VersionedMessage::V0(m) => {
+            let statics = m.account_keys.len();
+            let mut instructions = m.instructions.clone();
+            for ix in &mut instructions {
+                ix.accounts.retain(|i| usize::from(*i) < statics);
+            }
+            Message {
+                header: m.header,
+                account_keys: m.account_keys.clone(),
+                recent_blockhash: m.recent_blockhash,
+                instructions,
+            }
+        }
+    }
+}
+
+/// What a v0 message's lookup tables load, read from the tables as the
+/// bank holds them now (a table that is missing or malformed loads
+/// nothing: the transaction then fails, and only its static keys count).
+async fn loaded_addresses(
+    ctx: &mut Ctx,
+    message: &VersionedMessage,
+) -> Result<LoadedAddresses, ChainError> {
+    let mut loaded = LoadedAddresses::default();
+    for lookup in message.address_table_lookups().unwrap_or_default() {
+        let Some(account) = ctx
+            .banks_client
+            .get_account_with_commitment(lookup.account_key, CommitmentLevel::Processed)
+            .await
+            .map_err(banks_err)?
+        else {
+            continue;
+        };
+        let Ok(table) = AddressLookupTable::deserialize(&account.data) else {
+            continue;
+        };
+        let pick = |indexes: &[u8]| -> Vec<Pubkey> {
+            indexes
+                .iter()
+                .filter_map(|i| table.addresses.get(usize::from(*i)).copied())
+                .collect()
+        };
+        loaded.writable.extend(pick(&lookup.writable_indexes));
+        loaded.readonly.extend(pick(&lookup.readonly_indexes));
+    }
+    Ok(loaded)
 }
 
 async fn balances(ctx: &mut Ctx, keys: &[Pubkey]) -> Result<Vec<u64>, ChainError> {
@@ -390,10 +458,10 @@ async fn balances(ctx: &mut Ctx, keys: &[Pubkey]) -> Result<Vec<u64>, ChainError
 /// Processes `tx` on the working bank and waits until it is recorded, as a
 /// validator's leader would. A transaction with an unknown or expired
 /// blockhash is dropped, as a validator drops it.
-async fn process(ctx: &mut Ctx, tx: Transaction) -> Result<(), ChainError> {
+async fn process(ctx: &mut Ctx, tx: VersionedTransaction) -> Result<(), ChainError> {
     let banks = &mut ctx.banks_client;
     if banks
-        .get_fee_for_message(tx.message.clone())
+        .get_fee_for_message(fee_probe(&tx.message))
         .await
         .map_err(banks_err)?
         .is_none()
@@ -470,7 +538,7 @@ impl Chain for EmbeddedChain {
         .await
     }
 
-    async fn send(&self, tx: &Transaction) -> Result<(), ChainError> {
+    async fn send(&self, tx: &VersionedTransaction) -> Result<(), ChainError> {
         // Processed at once; the outcome (landed, failed, already processed)
         // is read back through `status`, as on a real cluster.
         let tx = tx.clone();
@@ -491,7 +559,7 @@ impl Chain for EmbeddedChain {
         })
     }
 
-    async fn simulate(&self, tx: &Transaction) -> Result<Simulation, ChainError> {
+    async fn simulate(&self, tx: &VersionedTransaction) -> Result<Simulation, ChainError> {
         let tx = tx.clone();
         self.call("simulateTransaction", move |ctx| {
             Box::pin(async move {

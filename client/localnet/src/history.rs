@@ -9,9 +9,10 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 
 use solana_sdk::message::inner_instruction::InnerInstructions;
+use solana_sdk::message::v0::LoadedAddresses;
 use solana_sdk::pubkey::Pubkey;
 use solana_sdk::signature::Signature;
-use solana_sdk::transaction::{Transaction, TransactionError};
+use solana_sdk::transaction::{TransactionError, VersionedTransaction};
 use tokio::sync::broadcast;
 
 /// One processed transaction.
@@ -20,7 +21,9 @@ pub struct TxRecord {
     pub signature: Signature,
     pub slot: u64,
     pub block_time: i64,
-    pub transaction: Transaction,
+    pub transaction: VersionedTransaction,
+    /// What the transaction's lookup tables loaded (none for a legacy one).
+    pub loaded: LoadedAddresses,
     pub err: Option<TransactionError>,
     pub logs: Vec<String>,
     pub inner_instructions: Vec<InnerInstructions>,
@@ -28,6 +31,20 @@ pub struct TxRecord {
     pub fee: u64,
     pub pre_balances: Vec<u64>,
     pub post_balances: Vec<u64>,
+}
+
+impl TxRecord {
+    /// Every address the transaction names, as a validator lists them: its
+    /// static keys, then the addresses its lookup tables loaded (writable,
+    /// then read-only).
+    pub fn account_keys(&self) -> impl Iterator<Item = &Pubkey> {
+        self.transaction
+            .message
+            .static_account_keys()
+            .iter()
+            .chain(&self.loaded.writable)
+            .chain(&self.loaded.readonly)
+    }
 }
 
 /// Everything processed, by signature and by address, in order.
@@ -65,7 +82,7 @@ impl History {
         {
             let mut inner = self.lock();
             let seq = inner.count;
-            for key in &record.transaction.message.account_keys {
+            for key in record.account_keys() {
                 inner
                     .by_address
                     .entry(*key)

@@ -12,13 +12,14 @@ use solana_account_decoder::parse_account_data::{
 };
 use solana_account_decoder::{encode_ui_account, UiAccountEncoding};
 use solana_sdk::account::Account;
+use solana_sdk::message::VersionedMessage;
 use solana_sdk::program_pack::Pack;
 use solana_sdk::pubkey::Pubkey;
 use solana_sdk::signature::Signature;
 
 use crate::history::TxRecord;
 use crate::{config, encoding, failure, internal, param, pubkey, with_context, Localnet};
-use crate::{RpcFailure, INVALID_PARAMS};
+use crate::{RpcFailure, INVALID_PARAMS, UNSUPPORTED_TRANSACTION_VERSION};
 use ake_sdk::chain::Chain;
 
 pub(crate) fn signature(params: &[Value], i: usize) -> Result<Signature, RpcFailure> {
@@ -47,30 +48,53 @@ pub async fn get_transaction(net: &Localnet, params: &[Value]) -> Result<Value, 
         .as_str()
         .or_else(|| cfg.get("encoding").and_then(Value::as_str))
         .unwrap_or("json");
+    let max_version = cfg
+        .get("maxSupportedTransactionVersion")
+        .and_then(Value::as_u64);
     let Some(record) = net.chain.history().transaction(&sig) else {
         return Ok(Value::Null);
     };
     let tx = &record.transaction;
+    let v0 = matches!(tx.message, VersionedMessage::V0(_));
+    // As a validator: a v0 transaction only for a client that says it reads them.
+    if v0 && max_version.is_none() {
+        return Err(failure(
+            UNSUPPORTED_TRANSACTION_VERSION,
+            "Transaction version (0) is not supported by the requesting client. Please try the request again with the following configuration parameter: \"maxSupportedTransactionVersion\": 0",
+        ));
+    }
     let transaction = match enc {
         "json" => {
             let message = &tx.message;
+            let header = message.header();
+            let mut body = json!({
+                "header": {
+                    "numRequiredSignatures": header.num_required_signatures,
+                    "numReadonlySignedAccounts": header.num_readonly_signed_accounts,
+                    "numReadonlyUnsignedAccounts": header.num_readonly_unsigned_accounts,
+                },
+                "accountKeys": message.static_account_keys().iter().map(|k| k.to_string()).collect::<Vec<_>>(),
+                "recentBlockhash": message.recent_blockhash().to_string(),
+                "instructions": message.instructions().iter().map(|ix| json!({
+                    "programIdIndex": ix.program_id_index,
+                    "accounts": ix.accounts,
+                    "data": bs58::encode(&ix.data).into_string(),
+                    "stackHeight": 1,
+                })).collect::<Vec<_>>(),
+            });
+            if let Some(lookups) = message.address_table_lookups() {
+                body["addressTableLookups"] = json!(lookups
+                    .iter()
+                    .map(|l| json!({
+                        "accountKey": l.account_key.to_string(),
+                        "writableIndexes": l.writable_indexes,
+                        "readonlyIndexes": l.readonly_indexes,
+                    }))
+                    .collect::<Vec<_>>());
+            }
             json!({
                 "signatures": tx.signatures.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-                "message": {
-                    "header": {
-                        "numRequiredSignatures": message.header.num_required_signatures,
-                        "numReadonlySignedAccounts": message.header.num_readonly_signed_accounts,
-                        "numReadonlyUnsignedAccounts": message.header.num_readonly_unsigned_accounts,
-                    },
-                    "accountKeys": message.account_keys.iter().map(|k| k.to_string()).collect::<Vec<_>>(),
-                    "recentBlockhash": message.recent_blockhash.to_string(),
-                    "instructions": message.instructions.iter().map(|ix| json!({
-                        "programIdIndex": ix.program_id_index,
-                        "accounts": ix.accounts,
-                        "data": bs58::encode(&ix.data).into_string(),
-                        "stackHeight": 1,
-                    })).collect::<Vec<_>>(),
-                }
+                "message": body,
             })
         }
         "base64" | "base58" => {
@@ -107,7 +131,8 @@ pub async fn get_transaction(net: &Localnet, params: &[Value]) -> Result<Value, 
         })
         .collect();
     let (err, status) = status_json(&record);
-    Ok(json!({
+    let keys = |list: &[Pubkey]| list.iter().map(Pubkey::to_string).collect::<Vec<_>>();
+    let mut answer = json!({
         "slot": record.slot,
         "blockTime": record.block_time,
         "transaction": transaction,
@@ -120,10 +145,17 @@ pub async fn get_transaction(net: &Localnet, params: &[Value]) -> Result<Value, 
             "innerInstructions": inner,
             "logMessages": record.logs,
             "rewards": [],
-            "loadedAddresses": {"writable": [], "readonly": []},
+            "loadedAddresses": {
+                "writable": keys(&record.loaded.writable),
+                "readonly": keys(&record.loaded.readonly),
+            },
             "computeUnitsConsumed": record.units_consumed,
         },
-    }))
+    });
+    if max_version.is_some() {
+        answer["version"] = if v0 { json!(0) } else { json!("legacy") };
+    }
+    Ok(answer)
 }
 
 /// `getSignaturesForAddress`: newest first, `limit` (at most 1,000) and `before`.

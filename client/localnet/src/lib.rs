@@ -23,7 +23,7 @@ use solana_rpc_client_types::response::{
 };
 use solana_sdk::pubkey::Pubkey;
 use solana_sdk::signature::{Keypair, Signature, Signer};
-use solana_sdk::transaction::{Transaction, TransactionError};
+use solana_sdk::transaction::{TransactionError, VersionedTransaction};
 use solana_transaction_status_client_types::{TransactionConfirmationStatus, TransactionStatus};
 use tokio::sync::Mutex;
 
@@ -81,6 +81,8 @@ impl Localnet {
         publish(&chain, feed_id, receiver, price).await?;
         let quiet = |_: &str| {};
         let deployment = bootstrap(chain.as_ref(), &admin, params, Fees::default(), &quiet).await?;
+        // The markets' lookup tables serve from the slot after they were filled.
+        chain.tick().await?;
         Ok(Arc::new(Localnet {
             chain,
             admin,
@@ -426,7 +428,7 @@ async fn notify_logs(
             Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
             Err(_) => return,
         };
-        if mentions.is_some_and(|m| !r.transaction.message.account_keys.contains(&m)) {
+        if mentions.is_some_and(|m| !r.account_keys().any(|k| *k == m)) {
             continue;
         }
         let value = json!({"signature": r.signature.to_string(), "err": r.err, "logs": r.logs});
@@ -475,6 +477,8 @@ const METHOD_NOT_FOUND: i64 = -32601;
 const INVALID_PARAMS: i64 = -32602;
 const INTERNAL_ERROR: i64 = -32603;
 const PREFLIGHT_FAILURE: i64 = -32002;
+/// A v0 transaction asked for without `maxSupportedTransactionVersion`.
+const UNSUPPORTED_TRANSACTION_VERSION: i64 = -32015;
 
 struct RpcFailure {
     code: i64,
@@ -585,7 +589,7 @@ fn encoding(cfg: &Value) -> Result<UiAccountEncoding, RpcFailure> {
     }
 }
 
-fn decode_transaction(params: &[Value]) -> Result<Transaction, RpcFailure> {
+fn decode_transaction(params: &[Value]) -> Result<VersionedTransaction, RpcFailure> {
     let text = param(params, 0, "transaction")?.as_str().ok_or_else(|| {
         failure(
             INVALID_PARAMS,
@@ -718,14 +722,17 @@ async fn dispatch(net: &Localnet, method: &str, params: &[Value]) -> Result<Valu
                         format!("Invalid params: invalid base64: {e}"),
                     )
                 })?;
-            let message: solana_sdk::message::Message =
-                bincode::deserialize(&bytes).map_err(|e| {
+            let message: solana_sdk::message::VersionedMessage = bincode::deserialize(&bytes)
+                .map_err(|e| {
                     failure(
                         INVALID_PARAMS,
                         format!("Invalid params: cannot decode message: {e}"),
                     )
                 })?;
-            let fee = chain.fee_for_message(message).await.map_err(internal)?;
+            let fee = chain
+                .fee_for_message(embedded::fee_probe(&message))
+                .await
+                .map_err(internal)?;
             with_context(net, json!(fee)).await
         }
         "getAccountInfo" => {

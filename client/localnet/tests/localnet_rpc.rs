@@ -1,13 +1,12 @@
 //! The local chain's JSON-RPC speaks a validator's wire format: the standard
 //! Solana client reads it, errors are JSON-RPC errors, nothing crashes it.
 
-use std::path::Path;
+mod support;
+
 use std::sync::Arc;
 
-use ake_localnet::Localnet;
 use ake_sdk::chain::rpc::RpcChain;
 use ake_sdk::chain::Chain;
-use ake_sdk::cluster_params::ClusterParams;
 use serde_json::{json, Value};
 use solana_commitment_config::CommitmentConfig;
 use solana_sdk::signature::{Keypair, Signer};
@@ -27,13 +26,7 @@ async fn post(addr: &str, body: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn wire_format_and_errors() {
-    let params = ClusterParams::load(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/localnet.toml"),
-    )
-    .unwrap()
-    .validate()
-    .unwrap();
-    let net = Localnet::start(&params, Keypair::new()).await.unwrap();
+    let net = support::start().await;
     let (addr, _server) = net.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let addr = addr.to_string();
 
@@ -113,10 +106,11 @@ async fn wire_format_and_errors() {
     use solana_sdk::instruction::InstructionError;
     use solana_sdk::transaction::TransactionError;
     let expected = TransactionError::InstructionError(0, InstructionError::Custom(1));
-    let sim = rpc.simulate(&tx).await.unwrap();
+    let versioned = tx.clone().into();
+    let sim = rpc.simulate(&versioned).await.unwrap();
     assert_eq!(sim.err, Some(expected.clone()));
     assert!(sim.units_consumed > 0 && !sim.logs.is_empty(), "{sim:?}");
-    rpc.send(&tx).await.unwrap();
+    rpc.send(&versioned).await.unwrap();
     let mut status = ake_sdk::chain::TxStatus::Unknown;
     for _ in 0..50 {
         status = rpc.status(&tx.signatures[0]).await.unwrap();

@@ -8,13 +8,12 @@
 //! `AKE_SOAK_SECS` lengthens the run (default 45 s; the deadlock this guards
 //! against stopped the clock after 3 to 20 s here).
 
-use std::path::Path;
+mod support;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ake_localnet::Localnet;
-use ake_sdk::cluster_params::ClusterParams;
 use anchor_lang::solana_program::system_instruction::transfer;
 use futures_util::StreamExt;
 use solana_client::nonblocking::rpc_client::RpcClient;
@@ -49,13 +48,7 @@ fn start_localnet() -> (String, String) {
             .build()
             .unwrap();
         rt.block_on(async move {
-            let params = ClusterParams::load(
-                &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/localnet.toml"),
-            )
-            .unwrap()
-            .validate()
-            .unwrap();
-            let net = Localnet::start(&params, Keypair::new()).await.unwrap();
+            let net = support::start().await;
             let _clock = net.run_clock().await.unwrap();
             let (rpc, _rpc_task) = net.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
             let (ws, _ws_task) = net

@@ -3,12 +3,11 @@
 //! standard Solana Rust clients, reading an AKE event back from a
 //! transaction's inner instructions.
 
-use std::path::Path;
+mod support;
+
 use std::time::Duration;
 
-use ake_localnet::Localnet;
 use ake_sdk::ake_market;
-use ake_sdk::cluster_params::ClusterParams;
 use ake_sdk::protocol::associated_token;
 use anchor_lang::{AnchorDeserialize, Discriminator};
 use futures_util::StreamExt;
@@ -31,13 +30,7 @@ const WAIT: Duration = Duration::from_secs(10);
 
 #[tokio::test(flavor = "multi_thread")]
 async fn history_accounts_tokens_and_subscriptions_answer_like_a_validator() {
-    let params = ClusterParams::load(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/localnet.toml"),
-    )
-    .unwrap()
-    .validate()
-    .unwrap();
-    let net = Localnet::start(&params, Keypair::new()).await.unwrap();
+    let net = support::start().await;
     let (addr, _server) = net.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let (ws, _ws_server) = net
         .serve_websocket("127.0.0.1:0".parse().unwrap())
@@ -188,7 +181,7 @@ async fn history_accounts_tokens_and_subscriptions_answer_like_a_validator() {
     let balance = rpc.get_token_account_balance(&token).await.unwrap();
     assert_eq!(balance.amount, "30000000");
     let supply = rpc.get_token_supply(&mint).await.unwrap();
-    assert_eq!(supply.amount, params.genesis_supply.to_string());
+    assert_eq!(supply.amount, support::params().genesis_supply.to_string());
     let accounts = rpc
         .get_token_accounts_by_owner(&user.pubkey(), TokenAccountsFilter::Mint(mint))
         .await

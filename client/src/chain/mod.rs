@@ -10,7 +10,7 @@ use solana_sdk::clock::Clock;
 use solana_sdk::hash::Hash;
 use solana_sdk::pubkey::Pubkey;
 use solana_sdk::signature::Signature;
-use solana_sdk::transaction::{Transaction, TransactionError};
+use solana_sdk::transaction::{TransactionError, VersionedTransaction};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChainError {
@@ -63,7 +63,7 @@ pub trait Chain: Send + Sync {
     async fn block_height(&self) -> Result<u64, ChainError>;
     async fn slot(&self) -> Result<u64, ChainError>;
     /// Broadcasts without waiting. Sending the same bytes again is harmless.
-    async fn send(&self, tx: &Transaction) -> Result<(), ChainError>;
+    async fn send(&self, tx: &VersionedTransaction) -> Result<(), ChainError>;
     async fn status(&self, signature: &Signature) -> Result<TxStatus, ChainError>;
     /// As `status`, also searching the ledger's history beyond the recent
     /// status cache: the last look before calling a transaction expired (it
@@ -71,7 +71,7 @@ pub trait Chain: Send + Sync {
     async fn status_in_history(&self, signature: &Signature) -> Result<TxStatus, ChainError> {
         self.status(signature).await
     }
-    async fn simulate(&self, tx: &Transaction) -> Result<Simulation, ChainError>;
+    async fn simulate(&self, tx: &VersionedTransaction) -> Result<Simulation, ChainError>;
     async fn balance(&self, key: &Pubkey) -> Result<u64, ChainError>;
     async fn minimum_balance(&self, data_len: usize) -> Result<u64, ChainError>;
     /// Priority fees (micro-lamports per compute unit) paid in recent slots

@@ -15,7 +15,7 @@ use solana_sdk::account::Account;
 use solana_sdk::hash::Hash;
 use solana_sdk::pubkey::Pubkey;
 use solana_sdk::signature::Signature;
-use solana_sdk::transaction::{Transaction, TransactionError};
+use solana_sdk::transaction::{TransactionError, VersionedTransaction};
 
 use super::{Chain, ChainError, History, Simulation, TxStatus};
 
@@ -348,7 +348,7 @@ fn decode_tx_error(mut err: Value) -> Result<TransactionError, ChainError> {
         .map_err(|e| ChainError::Refused(format!("an unknown transaction error {err} ({e})")))
 }
 
-fn wire(tx: &Transaction) -> Result<String, ChainError> {
+fn wire(tx: &VersionedTransaction) -> Result<String, ChainError> {
     let bytes = bincode::serialize(tx)
         .map_err(|e| ChainError::Refused(format!("cannot serialize the transaction: {e}")))?;
     Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
@@ -420,7 +420,7 @@ impl Chain for RpcChain {
         self.call("getSlot", json!([self.commitment()])).await
     }
 
-    async fn send(&self, tx: &Transaction) -> Result<(), ChainError> {
+    async fn send(&self, tx: &VersionedTransaction) -> Result<(), ChainError> {
         // Preflight is ours (see Sender); the endpoint only relays.
         let config = json!({ "encoding": "base64", "skipPreflight": true, "maxRetries": 0 });
         self.call::<String>("sendTransaction", json!([wire(tx)?, config]))
@@ -443,7 +443,7 @@ impl Chain for RpcChain {
         }
     }
 
-    async fn simulate(&self, tx: &Transaction) -> Result<Simulation, ChainError> {
+    async fn simulate(&self, tx: &VersionedTransaction) -> Result<Simulation, ChainError> {
         let mut config = self.commitment();
         config["encoding"] = json!("base64");
         config["sigVerify"] = json!(false);
@@ -577,7 +577,7 @@ impl Chain for FailoverChain {
     async fn slot(&self) -> Result<u64, ChainError> {
         failover!(self, |c| c.slot())
     }
-    async fn send(&self, tx: &Transaction) -> Result<(), ChainError> {
+    async fn send(&self, tx: &VersionedTransaction) -> Result<(), ChainError> {
         failover!(self, |c| c.send(tx))
     }
     async fn status(&self, signature: &Signature) -> Result<TxStatus, ChainError> {
@@ -586,7 +586,7 @@ impl Chain for FailoverChain {
     async fn status_in_history(&self, signature: &Signature) -> Result<TxStatus, ChainError> {
         failover!(self, |c| c.status_in_history(signature))
     }
-    async fn simulate(&self, tx: &Transaction) -> Result<Simulation, ChainError> {
+    async fn simulate(&self, tx: &VersionedTransaction) -> Result<Simulation, ChainError> {
         failover!(self, |c| c.simulate(tx))
     }
     async fn balance(&self, key: &Pubkey) -> Result<u64, ChainError> {

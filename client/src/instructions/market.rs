@@ -114,6 +114,21 @@ pub fn set_guardian(authority: Pubkey, guardian: Pubkey) -> Instruction {
     )
 }
 
+/// Names `lookup_table` as market `index`'s address lookup table (authority).
+pub fn set_lookup_table(authority: Pubkey, index: u16, lookup_table: Pubkey) -> Instruction {
+    build(
+        acc::SetLookupTable {
+            authority,
+            config: pda::config(),
+            market: pda::market(index),
+            lookup_table,
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::SetLookupTable {},
+    )
+}
+
 pub fn propose_authority(authority: Pubkey, proposed: Pubkey) -> Instruction {
     build(
         acc::ProposeAuthority {

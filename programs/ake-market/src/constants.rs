@@ -1,5 +1,7 @@
 //! Seeds and sizes shared by the program and the SDK.
 
+use anchor_lang::prelude::*;
+
 pub const CONFIG_SEED: &[u8] = b"config";
 pub const MARKET_SEED: &[u8] = b"market";
 pub const ESCROW_SEED: &[u8] = b"escrow";
@@ -17,6 +19,9 @@ pub const MAX_BATCH_FRAMES: u32 = 10_000;
 pub const PENDING_SEED: &[u8] = b"pending";
 /// Signs work reports to ake-emissions; the emissions config names it.
 pub const REPORTER_SEED: &[u8] = b"reporter";
+
+/// Solana's address lookup table program (owns every lookup table).
+pub const LOOKUP_TABLE_PROGRAM: Pubkey = pubkey!("AddressLookupTab1e1111111111111111111111111");
 
 /// Basis points in one whole.
 pub const BPS: u64 = 10_000;

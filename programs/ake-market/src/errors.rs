@@ -172,4 +172,8 @@ pub enum MarketError {
     BatchNotStale,
     #[msg("capacities may only rise, up to 10000 waiting jobs, 4096 waiting nodes and 16384 jobs in flight")]
     InvalidCapacity,
+    #[msg("not an address lookup table: create one with the lookup table program first")]
+    NotALookupTable,
+    #[msg("the lookup table must be active and held by the protocol's authority (or frozen), so no one else can deactivate it")]
+    LookupTableNotHeld,
 }

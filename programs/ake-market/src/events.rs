@@ -78,6 +78,13 @@ pub struct MarketGrown {
     pub applied: bool,
 }
 
+/// `set_lookup_table`: the market's transactions may use this table.
+#[event]
+pub struct LookupTableSet {
+    pub market: Pubkey,
+    pub lookup_table: Pubkey,
+}
+
 #[event]
 pub struct StakeDeposited {
     pub owner: Pubkey,

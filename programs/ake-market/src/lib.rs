@@ -76,6 +76,10 @@ pub mod ake_market {
         grow_market::handler(ctx, capacity)
     }
 
+    pub fn set_lookup_table(ctx: Context<SetLookupTable>) -> Result<()> {
+        set_lookup_table::handler(ctx)
+    }
+
     pub fn deposit_stake(ctx: Context<DepositStake>, amount: u64) -> Result<()> {
         deposit_stake::handler(ctx, amount)
     }

@@ -7,6 +7,7 @@ mod collateral;
 mod governance;
 mod identity;
 mod lifecycle;
+mod lookup_table;
 mod price_layout;
 mod priority;
 mod rejections;

@@ -6,6 +6,7 @@ use ake_sdk::ake_market::state::Change;
 use ake_sdk::bootstrap::{bootstrap, grow_market};
 use ake_sdk::cluster_params::ClusterParams;
 use ake_sdk::instructions as ixs;
+use ake_sdk::lookup_tables;
 use ake_sdk::pda;
 use ake_sdk::protocol::Protocol;
 use anyhow::Context;
@@ -64,6 +65,9 @@ pub enum AdminCommand {
         #[arg(long)]
         in_flight: u16,
     },
+    /// Create market INDEX's address lookup table and name it on the market
+    /// (authority; bootstrap and create-markets do this for new markets).
+    CreateLookupTable { index: u16 },
     /// As the arbiter, decide a dispute.
     ResolveDispute {
         job: Pubkey,
@@ -285,6 +289,7 @@ pub async fn run(g: &GlobalArgs, c: AdminCommand) -> anyhow::Result<()> {
                 let ix = ixs::create_market(admin.pubkey(), config.mint, index, plan.args.clone());
                 ctx.send(&admin, &[], &[ix]).await?;
                 grow_market(ctx.chain(), &admin, index, plan.capacity, ctx.fees).await?;
+                lookup_tables::create_for_market(ctx.chain(), &admin, index, ctx.fees).await?;
                 created.push(pda::market(index).to_string());
             }
             print(ctx.json, &created, |c| {
@@ -324,6 +329,20 @@ pub async fn run(g: &GlobalArgs, c: AdminCommand) -> anyhow::Result<()> {
                         m.job_capacity, m.node_capacity, m.in_flight_capacity
                     )
                 },
+            );
+        }
+        AdminCommand::CreateLookupTable { index } => {
+            let admin = ctx.signer()?;
+            p.market(index).await?;
+            let table = lookup_tables::create_for_market(ctx.chain(), &admin, index, ctx.fees)
+                .await
+                .with_context(|| {
+                    format!("creating market {index}'s lookup table on {}", ctx.url)
+                })?;
+            print(
+                ctx.json,
+                &serde_json::json!({"market": pda::market(index).to_string(), "lookup_table": table.to_string()}),
+                |_| format!("market {index} uses lookup table {table}"),
             );
         }
         AdminCommand::ResolveDispute {

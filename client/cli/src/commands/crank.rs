@@ -1,10 +1,11 @@
 use std::time::Duration;
 
 use ake_sdk::protocol::{create_associated_token, CrankWork, Protocol};
-use ake_sdk::sender::{pack, send_instructions, Fees, MAX_COMPUTE_UNITS};
+use ake_sdk::sender::{pack, send_instructions, send_with_tables, Fees, MAX_COMPUTE_UNITS};
 use clap::Args;
 use serde::Serialize;
 use solana_sdk::instruction::Instruction;
+use solana_sdk::message::AddressLookupTableAccount;
 use solana_sdk::pubkey::Pubkey;
 use solana_sdk::signature::Keypair;
 use solana_sdk::signer::Signer;
@@ -48,13 +49,14 @@ struct Tally {
 /// `MAX_COMPUTE_UNITS / this` compute units).
 const SETTLEMENTS_PER_TX: usize = 6;
 
-/// Sends `work` (job, instruction) packed several per transaction; a group
-/// that fails (one job raced by another crank, say) is retried one by one
-/// so the others still land.
+/// Sends `work` (job, instruction) packed several per v0 transaction
+/// through the markets' lookup tables (legacy when there are none); a group
+/// that fails (one job raced by another crank, say) is retried one by one,
+/// as legacy transactions, so the others still land.
 async fn send_packed(
     chain: &dyn ake_sdk::chain::Chain,
     caller: &Keypair,
-    fees: Fees,
+    (fees, tables): (Fees, &[AddressLookupTableAccount]),
     work: Vec<(String, Instruction)>,
     what: &str,
     done: &mut Vec<String>,
@@ -63,7 +65,7 @@ async fn send_packed(
     let me = caller.pubkey();
     let ixs: Vec<Instruction> = work.iter().map(|(_, ix)| ix.clone()).collect();
     let mut at = 0;
-    for group in pack(&me, ixs, SETTLEMENTS_PER_TX) {
+    for group in pack(&me, ixs, SETTLEMENTS_PER_TX, tables) {
         let jobs = &work[at..at + group.len()];
         at += group.len();
         let group_fees = Fees {
@@ -73,9 +75,11 @@ async fn send_packed(
             ..fees
         };
         report.transactions += 1;
-        match send_instructions(chain, caller, &[], &group, group_fees).await {
+        match send_with_tables(chain, caller, &[], &group, group_fees, tables).await {
             Ok(_) => done.extend(jobs.iter().map(|(job, _)| job.clone())),
-            Err(_) if jobs.len() > 1 => {
+            // One by one as legacy: a table that stopped serving, or one
+            // job raced by another crank, fails nothing else.
+            Err(_) if jobs.len() > 1 || !tables.is_empty() => {
                 for (job, ix) in jobs {
                     report.transactions += 1;
                     match send_instructions(chain, caller, &[], std::slice::from_ref(ix), fees)
@@ -99,6 +103,12 @@ pub async fn pass(p: &Protocol, caller: &Keypair, fees: Fees) -> anyhow::Result<
     let me = caller.pubkey();
     let config = p.config().await?;
     let chain = p.chain.as_ref();
+    // Without tables the settlements go as legacy transactions: fewer per
+    // transaction, nothing else lost.
+    let tables = p.lookup_tables().await.unwrap_or_else(|e| {
+        tracing::warn!("reading the markets' lookup tables failed ({e}); settling without them");
+        Vec::new()
+    });
     let tip_account = create_associated_token(&me, &me, &config.mint);
     for epoch in work.epochs_to_close {
         let ix = p.close_epoch(epoch, me).await?;
@@ -141,7 +151,8 @@ pub async fn pass(p: &Protocol, caller: &Keypair, fees: Fees) -> anyhow::Result<
             }
         }
         let mut tally = Tally::default();
-        send_packed(chain, caller, fees, built, what, done, &mut tally).await;
+        let send = (fees, tables.as_slice());
+        send_packed(chain, caller, send, built, what, done, &mut tally).await;
         report.failures.extend(tally.failures);
         report.transactions += tally.transactions;
     }
@@ -156,7 +167,7 @@ pub async fn pass(p: &Protocol, caller: &Keypair, fees: Fees) -> anyhow::Result<
                 send_packed(
                     chain,
                     caller,
-                    fees,
+                    (fees, &tables),
                     work,
                     "match frames of",
                     &mut matched,

@@ -34,6 +34,8 @@ pub struct MarketView {
     pub job_capacity: u16,
     pub node_capacity: u16,
     pub in_flight_capacity: u16,
+    /// The address lookup table the crank's v0 transactions use (null: none).
+    pub lookup_table: Option<String>,
     pub open_escrow: u64,
     pub tokens_burned: u64,
 }
@@ -65,6 +67,8 @@ pub async fn run(g: &GlobalArgs, c: MarketCommand) -> anyhow::Result<()> {
             job_capacity: m.job_capacity,
             node_capacity: m.node_capacity,
             in_flight_capacity: m.in_flight_capacity,
+            lookup_table: (m.lookup_table != Default::default())
+                .then(|| m.lookup_table.to_string()),
             open_escrow: m.open_escrow,
             tokens_burned: m.tokens_burned,
         });

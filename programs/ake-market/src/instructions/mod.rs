@@ -30,6 +30,7 @@ pub mod request_unstake;
 pub mod resolve_dispute;
 pub mod rotate_node_key;
 pub mod set_guardian;
+pub mod set_lookup_table;
 pub mod set_paused;
 pub mod submit_result;
 pub mod withdraw_stake;
@@ -98,6 +99,8 @@ pub use resolve_dispute::*;
 pub use rotate_node_key::*;
 #[allow(ambiguous_glob_reexports)]
 pub use set_guardian::*;
+#[allow(ambiguous_glob_reexports)]
+pub use set_lookup_table::*;
 #[allow(ambiguous_glob_reexports)]
 pub use set_paused::*;
 #[allow(ambiguous_glob_reexports)]

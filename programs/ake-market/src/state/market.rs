@@ -27,6 +27,9 @@ pub struct Market {
     pub escrow_vault: Pubkey,
     /// UTF-8, zero padded.
     pub name: [u8; 32],
+    /// The address lookup table the authority named for this market's
+    /// transactions (default: none); see `set_lookup_table`.
+    pub lookup_table: Pubkey,
     pub rate_micro_usd: u64,
     /// Owner stake a node must lock per GPU to take work here.
     pub min_stake_per_gpu: u64,
@@ -164,7 +167,7 @@ pub const TIER_STEPS: u32 = 128;
 /// CPI may have: `grow_market` raises them.
 pub const INITIAL_JOB_CAPACITY: u16 = 40;
 pub const INITIAL_NODE_CAPACITY: u16 = 16;
-pub const INITIAL_IN_FLIGHT_CAPACITY: u16 = 26;
+pub const INITIAL_IN_FLIGHT_CAPACITY: u16 = 24;
 /// Slots one `grow_market` adds at most: the runtime lets an instruction
 /// grow an account by 10 KiB.
 pub const MAX_GROW_SLOTS: u32 = (10_240 / std::mem::size_of::<Slot>()) as u32;
