@@ -8,15 +8,13 @@
 
 use anchor_lang::prelude::*;
 
-use crate::state::MarketMut;
-
 use crate::constants::DISPUTE_TIMEOUT_FEE_BPS;
 use crate::errors::MarketError;
 use crate::events::DisputeResolved;
 use crate::math::bps_of_ceil;
 use crate::settlement::{burn_posting_fee, settle_job, SettleAccounts};
 use crate::sla::{leave_queue, mark_breach, take_collateral};
-use crate::state::{Job, JobState};
+use crate::state::{Job, JobState, MarketMut};
 use crate::vaults::Vault;
 
 /// How a dispute ends.

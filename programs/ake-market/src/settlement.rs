@@ -3,8 +3,6 @@
 
 use anchor_lang::prelude::*;
 
-use crate::state::MarketMut;
-
 use ake_emissions::instructions::WorkReport;
 use ake_emissions::math::epoch_at;
 use ake_emissions::program::AkeEmissions;
@@ -14,7 +12,7 @@ use crate::constants::REPORTER_SEED;
 use crate::errors::MarketError;
 use crate::events::JobSettled;
 use crate::math::{charge_micro_usd, micro_usd_to_tokens_ceil, split_payment};
-use crate::state::{Job, JobState, Market, Node, NodeStatus, Stake};
+use crate::state::{Job, JobState, Market, MarketMut, Node, NodeStatus, Stake};
 use crate::vaults::Vault;
 
 pub struct Settlement {

@@ -6,11 +6,9 @@
 
 use anchor_lang::prelude::*;
 
-use crate::state::MarketMut;
-
 use crate::errors::MarketError;
 use crate::math::charge_micro_usd;
-use crate::state::{Job, Market, Node, NodeStatus, Stake};
+use crate::state::{Job, Market, MarketMut, Node, NodeStatus, Stake};
 use crate::vaults::Vault;
 
 pub struct Slash {

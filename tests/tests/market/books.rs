@@ -79,6 +79,11 @@ enum Action {
     CloseNode {
         node: usize,
     },
+    /// The authority raises every capacity by `by` (the pool grows under
+    /// whatever is queued and in flight).
+    Grow {
+        by: u16,
+    },
 }
 
 fn action() -> impl Strategy<Value = Action> {
@@ -105,6 +110,7 @@ fn action() -> impl Strategy<Value = Action> {
         1 => (0..16usize).prop_map(|job| Action::RefundStale { job }),
         1 => (0..3usize).prop_map(|node| Action::RotateKey { node }),
         1 => (0..3usize).prop_map(|node| Action::CloseNode { node }),
+        1 => (1..40u16).prop_map(|by| Action::Grow { by }),
     ]
 }
 
@@ -336,6 +342,16 @@ impl World {
                 },
                 None => Ok(()),
             },
+            Action::Grow { by } => {
+                let m = c.market(0).await;
+                let capacity = ake_market::instructions::Capacity {
+                    jobs: m.job_capacity + by,
+                    nodes: m.node_capacity + by,
+                    in_flight: m.in_flight_capacity + by,
+                };
+                c.grow_market(capacity).await;
+                Ok(())
+            }
             Action::RotateKey { node } => {
                 let n = &self.nodes[*node];
                 let signer = solana_sdk::signature::Keypair::new();
@@ -387,6 +403,32 @@ impl World {
         self.adopt_frames().await;
         let c = &mut self.chain;
         let market = c.market(0).await;
+        // The lists hold what their counters say, and nothing twice.
+        let (jobs, nodes, flying) = (
+            market.queued_jobs(),
+            market.queued_nodes(),
+            market.in_flight(),
+        );
+        assert_eq!(
+            (jobs.len(), nodes.len(), flying.len()),
+            (
+                usize::from(market.job_count),
+                usize::from(market.node_count),
+                usize::from(market.in_flight_count)
+            )
+        );
+        let mut seen: Vec<_> = jobs
+            .iter()
+            .map(|e| e.key)
+            .chain(flying.iter().map(|e| e.job))
+            .collect();
+        seen.sort();
+        seen.dedup();
+        assert_eq!(
+            seen.len(),
+            jobs.len() + flying.len(),
+            "an entry in two lists"
+        );
         // One token book: supply == genesis + minted - burned.
         let minted = c.emissions_config().await.total_minted;
         assert_eq!(
@@ -409,6 +451,15 @@ impl World {
                 "every open job holds its posting fee (a batch's was burned at posting)"
             );
             let queued = market.queued_jobs().iter().any(|e| e.key == key);
+            // In flight exactly while assigned, submitted or disputed, in its phase.
+            let phase = match job.state {
+                JobState::Assigned => Some(ake_market::state::PHASE_ASSIGNED),
+                JobState::Submitted => Some(ake_market::state::PHASE_SUBMITTED),
+                JobState::Disputed => Some(ake_market::state::PHASE_DISPUTED),
+                _ => None,
+            };
+            let flight = market.in_flight().into_iter().find(|e| e.job == key);
+            assert_eq!(flight.map(|e| e.phase), phase, "in-flight entry of {key}");
             match job.state {
                 JobState::Queued => {
                     assert!(queued, "a queued job is in the queue");

@@ -1,12 +1,11 @@
 use anchor_lang::prelude::*;
 
-use crate::state::MarketMut;
 use anchor_spl::token::{Mint, Token, TokenAccount};
 
 use crate::constants::CONFIG_SEED;
 use crate::errors::MarketError;
 use crate::events::BatchCancelled;
-use crate::state::{Batch, Config, Market};
+use crate::state::{Batch, Config, Market, MarketMut};
 use crate::vaults::Vault;
 
 #[event_cpi]

@@ -1,12 +1,11 @@
 use anchor_lang::prelude::*;
 
-use crate::state::MarketMut;
 use anchor_spl::token::{Mint, Token, TokenAccount};
 
 use crate::constants::CONFIG_SEED;
 use crate::errors::MarketError;
 use crate::events::JobDisputed;
-use crate::state::{Config, Job, JobState, Market, Node, PHASE_DISPUTED};
+use crate::state::{Config, Job, JobState, Market, MarketMut, Node, PHASE_DISPUTED};
 use crate::vaults::deposit;
 
 #[event_cpi]

@@ -1,6 +1,5 @@
 use anchor_lang::prelude::*;
 
-use crate::state::MarketMut;
 use anchor_spl::token::{Mint, Token, TokenAccount};
 
 use crate::constants::{CONFIG_SEED, STAKE_SEED};
@@ -10,7 +9,7 @@ use crate::matching::{candidate_with_stake, requeue, Rules};
 use crate::math::bps_of_ceil;
 use crate::settlement::refund_job;
 use crate::sla::{mark_breach, take_collateral};
-use crate::state::{Config, Job, JobState, Market, Node, NodeStatus, Stake};
+use crate::state::{Config, Job, JobState, Market, MarketMut, Node, NodeStatus, Stake};
 use crate::vaults::Vault;
 
 #[event_cpi]

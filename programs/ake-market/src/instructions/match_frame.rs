@@ -1,12 +1,10 @@
 use anchor_lang::prelude::*;
 
-use crate::state::MarketMut;
-
 use crate::constants::{CONFIG_SEED, STAKE_SEED};
 use crate::errors::MarketError;
 use crate::events::FrameHandedOut;
 use crate::matching::{take_frame, FrameAccounts, Rules};
-use crate::state::{Batch, Config, Market, Node, Stake};
+use crate::state::{Batch, Config, Market, MarketMut, Node, Stake};
 
 #[event_cpi]
 #[derive(Accounts)]

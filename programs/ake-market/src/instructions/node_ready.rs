@@ -1,11 +1,9 @@
 use anchor_lang::prelude::*;
 
-use crate::state::MarketMut;
-
 use crate::constants::{CONFIG_SEED, NODE_SEED, STAKE_SEED};
 use crate::errors::MarketError;
 use crate::matching::{join_node_queue, must_assign, next_work, queue_lock, take_next, Rules};
-use crate::state::{Batch, Config, Job, Market, Node, NodeStatus, Stake};
+use crate::state::{Batch, Config, Job, Market, MarketMut, Node, NodeStatus, Stake};
 
 #[event_cpi]
 #[derive(Accounts)]

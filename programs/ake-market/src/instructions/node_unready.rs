@@ -1,12 +1,10 @@
 use anchor_lang::prelude::*;
 
-use crate::state::MarketMut;
-
 use crate::constants::{NODE_SEED, STAKE_SEED};
 use crate::errors::MarketError;
 use crate::events::NodeLeftQueue;
 use crate::sla::leave_queue;
-use crate::state::{Market, Node, Stake};
+use crate::state::{Market, MarketMut, Node, Stake};
 
 #[event_cpi]
 #[derive(Accounts)]

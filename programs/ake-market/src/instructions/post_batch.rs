@@ -1,6 +1,5 @@
 use anchor_lang::prelude::*;
 
-use crate::state::MarketMut;
 use anchor_lang::system_program::{self, Transfer};
 use anchor_spl::token::{Mint, Token, TokenAccount};
 
@@ -12,7 +11,7 @@ use crate::matching::batch_entry;
 use crate::math::{charge_micro_usd, micro_usd_to_tokens_ceil};
 use crate::oracle::read_price;
 use crate::settlement::burn_from_escrow;
-use crate::state::{Batch, Config, JobSpec, Market, Stake};
+use crate::state::{Batch, Config, JobSpec, Market, MarketMut, Stake};
 use crate::vaults::{deposit, Vault};
 use ake_program_common::account_creation::{create_pda, write_new};
 

@@ -1,6 +1,5 @@
 use anchor_lang::prelude::*;
 
-use crate::state::MarketMut;
 use anchor_spl::token::{Mint, Token, TokenAccount};
 
 use crate::constants::{CONFIG_SEED, CREATOR_SEED, JOB_SEED, STAKE_SEED};
@@ -10,7 +9,8 @@ use crate::matching::{candidate_with_stake, enqueue, offer_to_waiting_node, Rule
 use crate::math::{charge_micro_usd, micro_usd_to_tokens_ceil};
 use crate::oracle::read_price;
 use crate::state::{
-    Config, Creator, Job, JobSpec, JobState, Market, Node, SlaTerms, Stake, MAX_REPUTATION_BPS,
+    Config, Creator, Job, JobSpec, JobState, Market, MarketMut, Node, SlaTerms, Stake,
+    MAX_REPUTATION_BPS,
 };
 use crate::vaults::deposit;
 use ake_program_common::account_creation::{create_pda, is_uncreated, read_existing, write_new};

@@ -1,6 +1,5 @@
 use anchor_lang::prelude::*;
 
-use crate::state::MarketMut;
 use anchor_spl::token::{Mint, Token, TokenAccount};
 
 use crate::constants::{CONFIG_SEED, MAX_RELEASES, NODE_SEED, STAKE_SEED};
@@ -11,7 +10,8 @@ use crate::math::{bps_of_ceil, late_release_slash};
 use crate::settlement::refund_job;
 use crate::sla::{mark_breach, take_collateral};
 use crate::state::{
-    Batch, Config, Job, JobSpec, JobState, Market, Node, NodeStatus, ReleaseReason, Stake,
+    Batch, Config, Job, JobSpec, JobState, Market, MarketMut, Node, NodeStatus, ReleaseReason,
+    Stake,
 };
 use crate::vaults::Vault;
 

@@ -1,7 +1,5 @@
 use anchor_lang::prelude::*;
 
-use crate::state::MarketMut;
-
 use crate::constants::{CONFIG_SEED, MAX_URI_LEN, NODE_SEED, STAKE_SEED};
 use crate::errors::MarketError;
 use crate::events::ResultSubmitted;
@@ -11,8 +9,8 @@ use crate::matching::{
 use crate::math::result_collateral;
 use crate::settlement::charge_for;
 use crate::state::{
-    Batch, Config, Job, JobResult, JobState, Market, Node, NodeStatus, Stake, UsageReceipt,
-    PHASE_SUBMITTED,
+    Batch, Config, Job, JobResult, JobState, Market, MarketMut, Node, NodeStatus, Stake,
+    UsageReceipt, PHASE_SUBMITTED,
 };
 use ake_program_common::account_creation::{read_existing, write_new};
 
