@@ -80,6 +80,9 @@ pub struct CrankWork {
     pub stale_batches_to_cancel: Vec<String>,
     /// Batches with frames waiting while a node that can take them waits.
     pub batches_to_match: Vec<String>,
+    /// The lookup tables the markets name, for settling in v0 transactions
+    /// (read with the markets, so the crank reads no market twice).
+    pub lookup_tables: Vec<String>,
 }
 
 pub struct Protocol {
@@ -797,24 +800,18 @@ impl Protocol {
         )))
     }
 
-    /// The lookup tables the markets name (see `lookup_tables`), for the
-    /// crank's v0 transactions, as they serve now; markets without one, or
-    /// whose table is closed or being deactivated, are left out.
+    /// The lookup tables at `keys` (the markets name them: see
+    /// `lookup_tables` and `CrankWork::lookup_tables`) as they serve now,
+    /// for v0 transactions; a table closed or being deactivated is left out.
     pub async fn lookup_tables(
         &self,
+        keys: &[Pubkey],
     ) -> Result<Vec<solana_sdk::message::AddressLookupTableAccount>, ProtocolError> {
-        let config = self.config().await?;
-        let mut keys = Vec::new();
-        for index in 0..config.market_count {
-            let table = self.market(index).await?.lookup_table;
-            if table != Pubkey::default() {
-                keys.push(table);
-            }
-        }
-        let accounts = self.chain.accounts(&keys).await?;
+        let accounts = self.chain.accounts(keys).await?;
         let slot = self.chain.slot().await?;
         Ok(keys
-            .into_iter()
+            .iter()
+            .copied()
             .zip(accounts)
             .filter_map(|(key, account)| {
                 let account = account.filter(|a| a.owner == LOOKUP_TABLE_PROGRAM)?;
@@ -841,6 +838,9 @@ impl Protocol {
         }
         for index in 0..config.market_count {
             let market = self.market(index).await?;
+            if market.lookup_table != Pubkey::default() {
+                work.lookup_tables.push(market.lookup_table.to_string());
+            }
             for e in market.in_flight().iter().filter(|e| e.due < now) {
                 let list = match e.phase {
                     PHASE_ASSIGNED => &mut work.jobs_to_expire,

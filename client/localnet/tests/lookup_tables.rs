@@ -32,7 +32,11 @@ async fn a_v0_transaction_through_a_market_table_lands_and_reads_back_like_on_a_
     let protocol = Protocol::new(Arc::clone(&chain));
 
     // One table per market, holding the market's shared addresses.
-    let tables = protocol.lookup_tables().await.unwrap();
+    let mut keys = Vec::new();
+    for index in 0..net.deployment.markets.len() {
+        keys.push(protocol.market(index as u16).await.unwrap().lookup_table);
+    }
+    let tables = protocol.lookup_tables(&keys).await.unwrap();
     assert_eq!(tables.len(), net.deployment.markets.len());
     let config = protocol.config().await.unwrap();
     for (index, table) in tables.iter().enumerate() {

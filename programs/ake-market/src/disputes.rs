@@ -67,7 +67,7 @@ pub fn resolve<'info>(
             escrow.pay_out(&s.creator_token.to_account_info(), refund)?;
         }
         {
-            let mut market = MarketMut::load(&s.market)?;
+            let mut market = s.market.load_mut()?;
             market.open_escrow = market
                 .open_escrow
                 .checked_sub(bond)

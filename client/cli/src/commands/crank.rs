@@ -105,7 +105,12 @@ pub async fn pass(p: &Protocol, caller: &Keypair, fees: Fees) -> anyhow::Result<
     let chain = p.chain.as_ref();
     // Without tables the settlements go as legacy transactions: fewer per
     // transaction, nothing else lost.
-    let tables = p.lookup_tables().await.unwrap_or_else(|e| {
+    let table_keys = work
+        .lookup_tables
+        .iter()
+        .filter_map(|k| k.parse().ok())
+        .collect::<Vec<Pubkey>>();
+    let tables = p.lookup_tables(&table_keys).await.unwrap_or_else(|e| {
         tracing::warn!("reading the markets' lookup tables failed ({e}); settling without them");
         Vec::new()
     });
