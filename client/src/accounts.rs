@@ -121,5 +121,7 @@ pub fn market_args(m: &Market) -> ake_market::instructions::MarketArgs {
         },
         max_queue_secs: m.max_queue_secs,
         gpu_required: m.gpu_required == 1,
+        min_duration_secs: m.min_duration_secs,
+        driver_capabilities: m.driver_capabilities,
     }
 }

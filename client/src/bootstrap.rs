@@ -16,14 +16,30 @@ use crate::instructions as ixs;
 use crate::pda;
 use crate::sender::{send_instructions, Fees, SendError};
 
-/// Where a bootstrap put things.
+/// Where a bootstrap put things: every address a client needs to build any
+/// instruction that is not derived from its own keys.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Deployment {
+    pub market_program: String,
+    pub emissions_program: String,
     pub mint: String,
     pub treasury: String,
     /// Holds the genesis supply (the admin distributes it).
     pub genesis_account: String,
+    /// ake-market's config (PDA `["config"]`) and stake vault.
+    pub config: String,
+    pub stake_vault: String,
+    /// ake-emissions' config (PDA `["emissions"]` of ake-emissions).
+    pub emissions_config: String,
+    /// The AKE/USD Pyth price account `post_job`, `post_batch` and
+    /// `node_ready` read (the push-oracle feed account of the config's feed id).
+    pub price_account: String,
+    /// The markets by index, with their escrow vaults in the same order.
     pub markets: Vec<String>,
+    pub escrow_vaults: Vec<String>,
+    /// `event_authority` of each program (PDA `["__event_authority"]`).
+    pub market_event_authority: String,
+    pub emissions_event_authority: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -212,10 +228,22 @@ pub async fn bootstrap(
         markets.push(pda::market(index).to_string());
     }
     Ok(Deployment {
+        market_program: pda::MARKET_PROGRAM_ID.to_string(),
+        emissions_program: pda::EMISSIONS_PROGRAM_ID.to_string(),
         mint: mint.pubkey().to_string(),
         treasury: treasury.pubkey().to_string(),
         genesis_account: genesis.pubkey().to_string(),
+        config: pda::config().to_string(),
+        stake_vault: pda::stake_vault().to_string(),
+        emissions_config: pda::emissions_config().to_string(),
+        price_account: crate::oracle::price_feed_address(&b.market_params.oracle.feed_id)
+            .to_string(),
+        escrow_vaults: (0..markets.len() as u16)
+            .map(|i| pda::escrow_vault(&pda::market(i)).to_string())
+            .collect(),
         markets,
+        market_event_authority: pda::event_authority(&pda::MARKET_PROGRAM_ID).to_string(),
+        emissions_event_authority: pda::event_authority(&pda::EMISSIONS_PROGRAM_ID).to_string(),
     })
 }
 

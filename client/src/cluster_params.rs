@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use ake_emissions::state::{BreakerParams, Schedule, Split};
+use ake_market::constants::DRIVER_CAPABILITIES;
 use ake_market::instructions::{
     Capacity, CollateralArgs, MarketArgs, ReleaseArgs, MAX_IN_FLIGHT_CAPACITY, MAX_JOB_CAPACITY,
     MAX_NODE_CAPACITY,
@@ -126,6 +127,9 @@ pub struct GovernanceSection {
     pub guardian: Option<String>,
 }
 
+/// `migrations/localnet.toml` as built into the binaries.
+pub const LOCALNET: &str = include_str!("../../migrations/localnet.toml");
+
 /// The shortest timelock mainnet-beta accepts: users must be able to react.
 pub const MAINNET_MIN_TIMELOCK_SECS: u32 = 86_400;
 
@@ -150,11 +154,37 @@ pub struct MarketEntry {
     pub max_queue_secs: u32,
     /// A GPU market (nodes need registered GPUs) or a CPU market.
     pub gpu_required: bool,
+    /// The shortest max duration a job may ask. With the completion grace
+    /// it must leave a default node (which keeps `NODE_DEADLINE_RESERVE_SECS`
+    /// of the deadline back) time to start the job: see README's job specs.
+    pub min_duration_secs: u16,
+    /// NVIDIA driver capabilities the jobs' containers get: names from
+    /// `compute`, `utility`, `graphics`, `video`, `display`, `compat32`.
+    #[serde(default = "default_driver_capabilities")]
+    pub driver_capabilities: Vec<String>,
     /// What the market holds: waiting jobs (a batch is one), waiting nodes,
     /// jobs in flight. Bootstrap grows the market to it (rent: 72 bytes a slot).
     pub job_capacity: u16,
     pub node_capacity: u16,
     pub in_flight_capacity: u16,
+}
+
+fn default_driver_capabilities() -> Vec<String> {
+    vec!["compute".into(), "utility".into()]
+}
+
+/// The bitmask of driver capability names (`compute`, `utility`, ...).
+pub fn driver_capability_bits(names: &[String]) -> Result<u8, String> {
+    names.iter().try_fold(0u8, |bits, name| {
+        DRIVER_CAPABILITIES
+            .iter()
+            .find(|(_, known)| known == name)
+            .map(|(bit, _)| bits | bit)
+            .ok_or_else(|| {
+                let known: Vec<&str> = DRIVER_CAPABILITIES.iter().map(|(_, n)| *n).collect();
+                format!("'{name}' is not a driver capability; use some of {known:?}")
+            })
+    })
 }
 
 /// A market to create, and the capacities to grow it to.
@@ -196,6 +226,13 @@ impl ClusterParams {
             },
             other => other,
         })
+    }
+
+    /// The localnet parameters built into every binary
+    /// (`migrations/localnet.toml` when it was built), so `ake localnet`
+    /// and `ake demo` need no file.
+    pub fn localnet() -> Self {
+        Self::parse(LOCALNET).expect("migrations/localnet.toml parses (checked by a test)")
     }
 
     pub fn parse(text: &str) -> Result<Self, ParamsError> {
@@ -335,6 +372,9 @@ impl ClusterParams {
                 },
                 max_queue_secs: entry.max_queue_secs,
                 gpu_required: entry.gpu_required,
+                min_duration_secs: entry.min_duration_secs,
+                driver_capabilities: driver_capability_bits(&entry.driver_capabilities)
+                    .map_err(|why| invalid("markets.driver_capabilities", why))?,
             };
             args.validate(market_params.unbonding_secs).map_err(|err| {
                 invalid(
@@ -479,6 +519,7 @@ mod tests {
             .validate()
             .unwrap();
         assert_eq!(local.local_price, Some((50_000_000, 50_000)));
+        ClusterParams::localnet().validate().unwrap();
         assert_eq!(local.schedule_without_genesis.epoch_secs, 30);
         ClusterParams::load(&migrations().join("devnet.toml"))
             .unwrap()
@@ -492,6 +533,30 @@ mod tests {
         let b = main.validate().unwrap();
         assert_eq!(b.schedule_without_genesis.first_emission, 961_538_000_000);
         assert_eq!(b.market_params.tier_thresholds[0], 1_000_000_000);
+    }
+
+    /// Every shipped market's shortest job can be started and committed in
+    /// time by a node with the default deadline reserve, and gets only the
+    /// driver capabilities CUDA needs.
+    #[test]
+    fn a_default_node_can_run_every_shipped_market_s_shortest_job() {
+        use crate::job_spec::{NODE_DEADLINE_RESERVE_SECS, NODE_START_SECS};
+        for cluster in ["localnet", "devnet", "mainnet"] {
+            let file = ClusterParams::load(&migrations().join(format!("{cluster}.toml"))).unwrap();
+            for market in &file.markets {
+                let window = u64::from(market.min_duration_secs)
+                    + u64::from(file.market.completion_grace_secs);
+                assert!(
+                    window >= NODE_DEADLINE_RESERVE_SECS + NODE_START_SECS,
+                    "{cluster} {}: min_duration_secs + completion_grace_secs = {window} s",
+                    market.name
+                );
+                assert_eq!(driver_capability_bits(&market.driver_capabilities), Ok(3));
+            }
+        }
+        assert!(driver_capability_bits(&["all".into()])
+            .unwrap_err()
+            .contains("'all' is not a driver capability"));
     }
 
     #[test]

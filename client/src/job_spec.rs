@@ -149,6 +149,40 @@ pub struct SpecError {
     pub problem: String,
 }
 
+/// A TOML or type error named by its key (`gpus`, `env.SCENE`, the table
+/// it is in when it has no key of its own), its line and column.
+fn toml_error(text: &str, e: &toml::de::Error) -> SpecError {
+    let Some(span) = e.span() else {
+        return bad("spec", e.message());
+    };
+    let before = &text[..span.start.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    let mut table = String::new();
+    let mut key = None;
+    for (n, l) in text.lines().enumerate().take(line) {
+        let l = l.trim();
+        if l.starts_with('[') {
+            table = l.trim_matches(|c| c == '[' || c == ']').trim().to_string();
+            key = None;
+        } else if let Some((k, _)) = l.split_once('=').filter(|_| !l.starts_with('#')) {
+            key = Some(k.trim().trim_matches('"').to_string());
+        } else if n + 1 == line && l.is_empty() {
+            key = None;
+        }
+    }
+    let field = match (table.is_empty(), key) {
+        (true, Some(key)) => key,
+        (false, Some(key)) => format!("{table}.{key}"),
+        (false, None) => table,
+        (true, None) => "spec".to_string(),
+    };
+    bad(
+        field,
+        format!("line {line}, column {column}: {}", e.message()),
+    )
+}
+
 fn bad(field: impl Into<String>, problem: impl Into<String>) -> SpecError {
     SpecError {
         field: field.into(),
@@ -189,6 +223,72 @@ fn check_url(field: &str, url: &str) -> Result<(), SpecError> {
     Ok(())
 }
 
+/// What a default ake-node keeps back from a job's on-chain deadline for
+/// stopping the container, committing and uploading the outputs and
+/// confirming the result: a market's shortest job plus its completion grace
+/// must leave room for it and for starting the job.
+pub const NODE_DEADLINE_RESERVE_SECS: u64 = 180;
+/// What a default node needs to fetch a job's spec and inputs and start its
+/// container, beside the reserve.
+pub const NODE_START_SECS: u64 = 60;
+
+/// Variables that change how the host's dynamic loader and libc behave.
+/// On a GPU host the NVIDIA Container Toolkit runs hooks ON THE HOST with
+/// the container's environment (CVE-2025-23266 loaded an image's
+/// `LD_PRELOAD` into the createContainer hook as root), so no job or image
+/// may set them. Exact names, from glibc's list of variables it drops for
+/// setuid programs (`unsecvars.h`) plus the malloc and locale knobs.
+const HOST_LOADER_VARIABLES: [&str; 16] = [
+    "GCONV_PATH",
+    "GETCONF_DIR",
+    "GLIBC_TUNABLES",
+    "HOSTALIASES",
+    "LOCALDOMAIN",
+    "LOCPATH",
+    "MALLOC_ARENA_MAX",
+    "MALLOC_ARENA_TEST",
+    "MALLOC_CHECK_",
+    "MALLOC_PERTURB_",
+    "MALLOC_TRACE",
+    "MALLOC_TOP_PAD_",
+    "NIS_PATH",
+    "NLSPATH",
+    "RESOLV_HOST_CONF",
+    "RES_OPTIONS",
+];
+
+/// Why a job (or its image) may not set the variable `name`, or None when
+/// it may. `LD_*` (every loader variable, present and future), the libc
+/// variables above, and the ones the node sets itself (`NVIDIA_*` choose
+/// the GPUs and driver capabilities the toolkit mounts; `AKE_*` tell the
+/// job where its files are).
+pub fn refused_env_name(name: &str) -> Option<&'static str> {
+    if name.starts_with("LD_") || HOST_LOADER_VARIABLES.contains(&name) {
+        Some("changes how the host's loader or libc behaves (GPU hooks run on the host with the job's environment): no node runs a job that sets it; remove it")
+    } else if name.starts_with("NVIDIA_") {
+        Some("set by the node (the GPUs and driver capabilities the job paid for): remove it")
+    } else if name.starts_with("AKE_") {
+        Some("set by the node (the job's input and output folders): remove it")
+    } else {
+        None
+    }
+}
+
+/// The variable an image's `ENV` (`KEY=value` entries) sets that no node
+/// accepts, or None. `NVIDIA_*` may stand there (CUDA images declare their
+/// requirements with them): the node overrides every one that selects
+/// devices or capabilities.
+pub fn refused_image_env(env: &[String]) -> Option<&str> {
+    env.iter().map(|e| env_name(e)).find(|k| {
+        !k.starts_with("NVIDIA_") && !k.starts_with("AKE_") && refused_env_name(k).is_some()
+    })
+}
+
+/// `KEY` of a `KEY=value` environment entry.
+pub fn env_name(entry: &str) -> &str {
+    entry.split_once('=').map_or(entry, |(name, _)| name)
+}
+
 /// The document a remote spec (`spec_uri`) points at: the container part of
 /// a job spec file, in the same TOML; `spec_sha256` is the sha256 of its bytes.
 #[derive(Debug, Clone, Deserialize)]
@@ -208,7 +308,7 @@ impl RemoteSpecFile {
     /// Parses and checks a fetched remote spec; a remote spec has no size limit
     /// beyond what the node agrees to download.
     pub fn parse(text: &str) -> Result<InlineSpec, SpecError> {
-        let file: Self = toml::from_str(text).map_err(|e| bad("spec", e.message().to_string()))?;
+        let file: Self = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
         inline_spec(
             &file.image,
             &file.command,
@@ -379,6 +479,11 @@ fn inline_spec(
             "image '{image}' has no @sha256 digest: nodes will run whatever the tag points to; pin it for reproducible results"
         ));
     }
+    if command.is_empty() {
+        warnings.push(format!(
+            "command is empty: nodes run the image's own ENTRYPOINT/CMD ('{image}'); set command to be explicit"
+        ));
+    }
     let mut files = Vec::new();
     for (i, input) in inputs.iter().enumerate() {
         check_url(&format!("inputs[{i}].url"), &input.url)?;
@@ -394,6 +499,9 @@ fn inline_spec(
                 format!("env.{name}"),
                 "names are letters, digits and _",
             ));
+        }
+        if let Some(why) = refused_env_name(name) {
+            return Err(bad(format!("env.{name}"), why));
         }
     }
     let max_output_mb = max_output_mb.unwrap_or(1024);
@@ -417,7 +525,7 @@ fn inline_spec(
 
 impl JobSpecFile {
     pub fn parse(text: &str) -> Result<Self, SpecError> {
-        toml::from_str(text).map_err(|e| bad("spec", e.message().to_string()))
+        toml::from_str(text).map_err(|e| toml_error(text, &e))
     }
 
     /// Checks every field against the market it targets.
@@ -432,11 +540,17 @@ impl JobSpecFile {
                 ),
             ));
         }
-        if !(1..=market.max_duration_secs).contains(&self.max_duration_secs) {
+        let min_duration = u32::from(market.min_duration_secs).max(1);
+        if !(min_duration..=market.max_duration_secs).contains(&self.max_duration_secs) {
+            let why = if min_duration > 1 {
+                " (a node keeps part of the deadline back to commit the result, so a shorter job could not be run in time)"
+            } else {
+                ""
+            };
             return Err(bad(
                 "max_duration_secs",
                 format!(
-                    "must be 1..={} on market {}",
+                    "must be {min_duration}..={} on market {}{why}",
                     market.max_duration_secs, self.market
                 ),
             ));
@@ -613,6 +727,117 @@ SCENE = "spheres"
             .unwrap_err()
             .problem
             .contains("gpu"));
+    }
+
+    /// GPU hooks run on the host with the job's environment: a spec that
+    /// sets a loader or libc variable, or one the node owns, is refused
+    /// before posting, naming the key.
+    #[test]
+    fn hostile_spec_setting_a_loader_variable_is_refused_naming_the_key() {
+        for name in [
+            "LD_PRELOAD",
+            "LD_LIBRARY_PATH",
+            "LD_AUDIT",
+            "GLIBC_TUNABLES",
+            "GCONV_PATH",
+            "LOCPATH",
+            "NVIDIA_VISIBLE_DEVICES",
+            "NVIDIA_DRIVER_CAPABILITIES",
+            "AKE_OUTPUT_DIR",
+        ] {
+            let text = OK.replace("SCENE = \"spheres\"", &format!("{name} = \"/tmp/x\""));
+            let err = JobSpecFile::parse(&text)
+                .unwrap()
+                .validate(&market())
+                .unwrap_err();
+            assert_eq!(err.field, format!("env.{name}"), "{err}");
+            assert!(err.problem.contains("remove it"), "{err}");
+        }
+        // Names that merely look alike are a job's own business.
+        for name in ["LDAP_URI", "MY_LD_PRELOAD", "CUDA_VISIBLE_DEVICES"] {
+            let text = OK.replace("SCENE = \"spheres\"", &format!("{name} = \"x\""));
+            JobSpecFile::parse(&text)
+                .unwrap()
+                .validate(&market())
+                .unwrap();
+        }
+        let image_env = |e: &[&str]| -> Option<String> {
+            let env: Vec<String> = e.iter().map(|s| s.to_string()).collect();
+            refused_image_env(&env).map(String::from)
+        };
+        assert_eq!(
+            image_env(&["PATH=/bin", "LD_PRELOAD=/x.so"]).as_deref(),
+            Some("LD_PRELOAD")
+        );
+        assert_eq!(
+            image_env(&["NVIDIA_REQUIRE_CUDA=cuda>=12", "NVIDIA_VISIBLE_DEVICES=all"]),
+            None
+        );
+    }
+
+    /// Type and syntax errors name the key (with its table), the line and
+    /// the column, as a TOML user reads them.
+    #[test]
+    fn each_spec_error_names_its_key_line_and_column() {
+        let cases = [
+            ("gpus = 1", "gpus = -1", "gpus", "line 4, column 8"),
+            ("gpus = 1", "gpus = \"two\"", "gpus", "line 4, column 8"),
+            (
+                "command = [\"ake-render\", \"--samples\", \"8\"]",
+                "command = \"/ake-render\"",
+                "command",
+                "line 3, column 11",
+            ),
+            (
+                "max_duration_secs = 600",
+                "max_duration_secs = 123456789012345678901",
+                "max_duration_secs",
+                "line 5, column 21",
+            ),
+            (
+                "SCENE = \"spheres\"",
+                "SCENE = 7",
+                "env.SCENE",
+                "line 7, column 9",
+            ),
+            ("gpus = 1", "gpu = 1", "gpu", "line 4, column 1"),
+        ];
+        for (from, to, field, at) in cases {
+            let err = JobSpecFile::parse(&OK.replace(from, to)).unwrap_err();
+            assert_eq!(err.field, field, "{to}: {err}");
+            assert!(err.problem.starts_with(at), "{to}: {err}");
+        }
+        // An empty command is the image's own: posted, with a warning.
+        let v = JobSpecFile::parse(&OK.replace(
+            "command = [\"ake-render\", \"--samples\", \"8\"]",
+            "command = []",
+        ))
+        .unwrap()
+        .validate(&market())
+        .unwrap();
+        assert!(
+            v.warnings[0].contains("the image's own ENTRYPOINT/CMD"),
+            "{:?}",
+            v.warnings
+        );
+    }
+
+    #[test]
+    fn a_short_job_names_the_market_minimum() {
+        let mut m = market();
+        m.min_duration_secs = 240;
+        let err =
+            JobSpecFile::parse(&OK.replace("max_duration_secs = 600", "max_duration_secs = 1"))
+                .unwrap()
+                .validate(&m)
+                .unwrap_err();
+        assert_eq!(err.field, "max_duration_secs");
+        assert!(
+            err.problem.starts_with(
+                "must be 240..=3600 on market 0 (a node keeps part of the deadline back"
+            ),
+            "{err}"
+        );
     }
 
     #[test]

@@ -56,6 +56,20 @@ pub struct NodeConfig {
     /// Explicit path to libnvidia-ml.so; the system default is used when absent.
     #[serde(default)]
     pub nvml_lib_path: Option<PathBuf>,
+    /// The NVIDIA Container Toolkit binary whose `--version` is checked
+    /// against known container escapes before a GPU node arms; the first of
+    /// `nvidia-container-cli`, `nvidia-ctk` on PATH when absent.
+    #[serde(default)]
+    pub nvidia_toolkit_cli: Option<PathBuf>,
+    /// SOL the hot (signer) key should hold at most: it signs on a machine
+    /// that runs strangers' containers, so `doctor` warns above this. A week
+    /// of fees is about 0.1 SOL.
+    #[serde(default = "default_hot_key_max_sol")]
+    pub hot_key_max_sol: f64,
+}
+
+fn default_hot_key_max_sol() -> f64 {
+    1.0
 }
 
 /// The priority fee of the node's result and hand-back transactions.
@@ -157,7 +171,7 @@ fn default_max_output_bytes() -> u64 {
 }
 
 fn default_deadline_reserve_secs() -> u64 {
-    180
+    ake_sdk::job_spec::NODE_DEADLINE_RESERVE_SECS
 }
 
 fn default_max_output_files() -> u64 {
@@ -315,6 +329,14 @@ impl NodeConfig {
             format!(
                 "must be more than runtime.stop_grace_secs ({}) and at most 86400, got {}",
                 self.runtime.stop_grace_secs, self.deadline_reserve_secs
+            ),
+        );
+        check(
+            self.hot_key_max_sol.is_finite() && self.hot_key_max_sol > 0.0,
+            "hot_key_max_sol",
+            format!(
+                "must be a positive number of SOL (what the signer key may hold), got {}",
+                self.hot_key_max_sol
             ),
         );
         check(

@@ -80,6 +80,10 @@ pub struct Daemon {
     pub gpus: GpuInventory,
     /// ECC, retired-page and Xid watch of the GPUs (None without NVML).
     pub gpu_health: Option<GpuHealth>,
+    /// Why this GPU host must not run jobs at all (a toolkit or driver with a
+    /// known container escape, or one whose version cannot be read); read
+    /// once at start: an upgrade is followed by a restart.
+    pub host_problems: Vec<String>,
     pub metrics: Arc<NodeMetrics>,
     pub work_dir: PathBuf,
     pub max_output_bytes: u64,
@@ -275,7 +279,10 @@ impl Daemon {
             NodeStatus::Idle if !node.suspended && !*shutdown.borrow() => {
                 let problems = self.gpu_problems();
                 if !problems.is_empty() {
-                    tracing::error!(?problems, "refusing to arm: a GPU is unhealthy");
+                    tracing::error!(
+                        ?problems,
+                        "refusing to arm: a GPU is unhealthy or its host unsafe"
+                    );
                     return;
                 }
                 let profile = &node.profile;
@@ -303,11 +310,14 @@ impl Daemon {
         }
     }
 
+    /// Why no job may run on this host's GPUs now: the host's container
+    /// boundary first, then each GPU's health.
     fn gpu_problems(&self) -> Vec<String> {
-        self.gpu_health
-            .as_ref()
-            .map(GpuHealth::problems)
-            .unwrap_or_default()
+        let mut problems = self.host_problems.clone();
+        if let Some(health) = &self.gpu_health {
+            problems.extend(health.problems());
+        }
+        problems
     }
 
     async fn arm_logged(&self) {
@@ -543,15 +553,14 @@ impl Daemon {
                 Err(e) => return Err(self.input_failure(limits.fetch_by, e).await),
             }
         };
-        let gpu_market = self
-            .protocol
-            .market_at(&job.market)
-            .await
-            .map_err(retry)?
-            .gpu_required
-            != 0;
-        let uuids = self.gpus_for(job, gpu_market)?;
+        let market = self.protocol.market_at(&job.market).await.map_err(retry)?;
+        let uuids = self.gpus_for(job, market.gpu_required != 0)?;
         let run = JobSpec {
+            driver_capabilities: market
+                .driver_capability_names()
+                .into_iter()
+                .map(String::from)
+                .collect(),
             job_id: id.clone(),
             image: spec.image.clone(),
             spec_hash: hex::encode(job.spec_hash),
@@ -1263,7 +1272,7 @@ fn snake_case(name: &str) -> String {
 fn release_reason_for(e: &crate::runtime::RuntimeError) -> ReleaseReason {
     use crate::runtime::RuntimeError as E;
     match e {
-        E::ImageNotAllowed { .. } => ReleaseReason::ImageNotAllowed,
+        E::ImageNotAllowed { .. } | E::ImageEnvRefused { .. } => ReleaseReason::ImageNotAllowed,
         E::ImagePull { .. } | E::PullTimeout { .. } | E::DigestMismatch { .. } => {
             ReleaseReason::ImageUnavailable
         }

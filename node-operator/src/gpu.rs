@@ -179,6 +179,16 @@ impl GpuInventory {
         self.devices().is_empty()
     }
 
+    /// The NVIDIA driver's version as NVML reports it (e.g. `570.211.01`).
+    pub fn driver_version(&self) -> Result<String, String> {
+        match self {
+            Self::None { reason } => Err(format!("no NVML ({reason})")),
+            Self::Nvml { nvml, .. } => nvml
+                .sys_driver_version()
+                .map_err(|e| format!("NVML cannot tell the driver version: {e}")),
+        }
+    }
+
     /// A sampler for the given GPUs, which must all be in the inventory.
     pub fn sampler(&self, uuids: &[String]) -> Result<GpuSampler, GpuError> {
         let (nvml, devices) = match self {

@@ -3,6 +3,7 @@
 //! - [`config`]: node configuration, its validation and the signer key-file check
 //! - [`runtime`]: hardened Docker containers for jobs (reattach-safe)
 //! - [`gpu`]: GPU inventory, sampling and energy metering through NVML
+//! - [`host_security`]: toolkit and driver versions with known container escapes
 //! - [`journal`]: crash-safe intent/outcome journal and resume points
 //! - [`instance_lock`]: one daemon per state directory
 //! - [`outputs`]: Merkle commitment over a job's outputs and its verification
@@ -12,6 +13,7 @@
 pub mod config;
 pub mod daemon;
 pub mod gpu;
+pub mod host_security;
 pub mod inputs;
 pub mod instance_lock;
 pub mod journal;

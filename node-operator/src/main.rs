@@ -9,6 +9,7 @@ use std::time::Duration;
 use ake_node::config::{check_key_file_permissions, Commitment, NodeConfig};
 use ake_node::daemon::{node_account, Daemon};
 use ake_node::gpu::{detect_gpus, GpuInventory};
+use ake_node::host_security::{host_problems, toolkit_version};
 use ake_node::inputs::Fetcher;
 use ake_node::instance_lock::InstanceLock;
 use ake_node::journal::Journal;
@@ -170,6 +171,10 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
             }
         }
     }
+    let host_problems = gpu_host_problems(&config, &gpus).await;
+    for problem in &host_problems {
+        tracing::error!("this GPU host will not take jobs: {problem}");
+    }
     let metrics = Arc::new(NodeMetrics::new());
     let uuids: Vec<String> = gpus.devices().iter().map(|d| d.uuid.clone()).collect();
     let _gauges = match gpus.sampler(&uuids) {
@@ -195,6 +200,7 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
         store: OutputStore::from_url(&config.output_store)?,
         journal: Journal::open(&config.journal_path)?,
         gpu_health: gpus.health(),
+        host_problems,
         gpus,
         metrics,
         work_dir: config.work_dir.clone(),
@@ -222,6 +228,16 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
     tracing::info!(node = %node, "serving jobs");
     daemon.run(stopped).await;
     Ok(())
+}
+
+/// Known container escapes of this host's toolkit and driver (nothing to
+/// check without GPUs: CPU jobs get no GPU device and no toolkit hook).
+async fn gpu_host_problems(config: &NodeConfig, gpus: &GpuInventory) -> Vec<String> {
+    if gpus.is_cpu_only() {
+        return Vec::new();
+    }
+    let toolkit = toolkit_version(config.nvidia_toolkit_cli.as_deref()).await;
+    host_problems(&toolkit, &gpus.driver_version())
 }
 
 async fn status(cli: &Cli) -> anyhow::Result<()> {
@@ -270,6 +286,17 @@ async fn status(cli: &Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A warning when the hot key holds more than `max_sol`: it signs on a host
+/// that runs strangers' containers, so an escape must find little there.
+fn hot_key_excess(lamports: u64, max_sol: f64) -> Option<String> {
+    let sol = lamports as f64 / 1e9;
+    (sol > max_sol).then(|| {
+        format!(
+            "the signer holds {sol:.3} SOL, more than hot_key_max_sol ({max_sol}): a container escape would take it; keep about a week of fees there and move the rest to the owner's cold key"
+        )
+    })
 }
 
 fn check(ok: bool, what: &str, fix: &str) -> bool {
@@ -353,6 +380,19 @@ async fn doctor(cli: &Cli) -> anyhow::Result<()> {
                     problems.join("; ")
                 ),
             );
+            let toolkit = toolkit_version(config.nvidia_toolkit_cli.as_deref()).await;
+            let driver = inventory.driver_version();
+            let problems = host_problems(&toolkit, &driver);
+            healthy &= check(
+                problems.is_empty(),
+                &format!(
+                    "NVIDIA Container Toolkit {} and driver {} have no known container escape",
+                    toolkit.as_deref().unwrap_or("(unknown)"),
+                    driver.as_deref().unwrap_or("(unknown)")
+                ),
+                &format!("{}; the node will not arm until fixed", problems.join("; ")),
+            );
+            println!("        defence in depth: set `disable-cuda-compat-lib-hook = true` under [features] in /etc/nvidia-container-runtime/config.toml (see README, running a GPU node)");
             println!("        a GPU container round trip needs an image with the NVIDIA runtime; run a CUDA image with `docker run --gpus all` to check the container toolkit");
         }
         GpuInventory::None { reason } => {
@@ -381,6 +421,9 @@ async fn doctor(cli: &Cli) -> anyhow::Result<()> {
             ),
             "send it at least 0.01 SOL",
         );
+        if let Some(warning) = hot_key_excess(balance, config.hot_key_max_sol) {
+            println!("  WARN  {warning}");
+        }
         let p = Protocol::new(chain.clone());
         let node = node_account(&signer.pubkey());
         match p.node(&node).await {

@@ -23,6 +23,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
+use ake_sdk::job_spec::{env_name, refused_env_name, refused_image_env};
+
 use crate::config::{image_allowed, RuntimeSettings};
 
 /// Label holding the AKE job id; the daemon finds its containers by it.
@@ -48,6 +50,9 @@ pub struct JobSpec {
     pub env: Vec<String>,
     /// GPU UUIDs assigned to this job; empty runs without GPUs.
     pub gpu_uuids: Vec<String>,
+    /// NVIDIA driver capabilities the GPU runtime mounts (`compute`,
+    /// `utility`, ...): the market's, never the job's or the image's.
+    pub driver_capabilities: Vec<String>,
     /// Directory whose content the caller already checked against the spec's input hashes.
     pub input_dir: Option<PathBuf>,
     /// Per-job directory on the host; receives `output/`, `stdout.log`, `stderr.log`.
@@ -141,6 +146,15 @@ pub enum RuntimeError {
         name: String,
         expected: String,
         found: Option<String>,
+    },
+    #[error(
+        "image {image} sets {name} in its ENV, which {why}; the job is handed back (free) and \
+         the creator must rebuild the image without it"
+    )]
+    ImageEnvRefused {
+        image: String,
+        name: String,
+        why: &'static str,
     },
     #[error("invalid job spec: {0}")]
     InvalidSpec(String),
@@ -243,7 +257,7 @@ pub fn host_config(spec: &JobSpec, settings: &RuntimeSettings) -> HostConfig {
             ])),
         }),
         mounts: Some(mounts),
-        device_requests: gpu_device_requests(&spec.gpu_uuids),
+        device_requests: gpu_device_requests(spec),
         // The caller removes the container after the outputs are committed.
         auto_remove: Some(false),
         ..Default::default()
@@ -282,17 +296,55 @@ fn bind_mount(source: &Path, target: &str, read_only: bool) -> Mount {
     }
 }
 
-/// One NVIDIA device request naming exactly the assigned GPUs, or none without GPUs.
-fn gpu_device_requests(gpu_uuids: &[String]) -> Option<Vec<DeviceRequest>> {
-    if gpu_uuids.is_empty() {
+/// One NVIDIA device request naming exactly the assigned GPUs and the
+/// market's driver capabilities (Docker passes them to the toolkit as
+/// NVIDIA_DRIVER_CAPABILITIES), or none without GPUs.
+fn gpu_device_requests(spec: &JobSpec) -> Option<Vec<DeviceRequest>> {
+    if spec.gpu_uuids.is_empty() {
         return None;
     }
+    let capabilities = std::iter::once("gpu".to_string())
+        .chain(spec.driver_capabilities.iter().cloned())
+        .collect();
     Some(vec![DeviceRequest {
         driver: Some("nvidia".into()),
-        device_ids: Some(gpu_uuids.to_vec()),
-        capabilities: Some(vec![vec!["gpu".into()]]),
+        device_ids: Some(spec.gpu_uuids.to_vec()),
+        capabilities: Some(vec![capabilities]),
         ..Default::default()
     }])
+}
+
+/// Toolkit switches an image's ENV could turn on, each set to its off
+/// value by the node (a container's variables override its image's):
+/// MIG management devices, IMEX channels, and the GPUDirect, MOFED and
+/// NVSwitch mounts.
+const NVIDIA_SWITCHES_OFF: [(&str, &str); 7] = [
+    ("NVIDIA_MIG_CONFIG_DEVICES", "void"),
+    ("NVIDIA_MIG_MONITOR_DEVICES", "void"),
+    ("NVIDIA_IMEX_CHANNELS", "void"),
+    ("NVIDIA_GDS", "disabled"),
+    ("NVIDIA_MOFED", "disabled"),
+    ("NVIDIA_NVSWITCH", "disabled"),
+    ("NVIDIA_GDRCOPY", "disabled"),
+];
+
+/// The NVIDIA_* variables the node sets on every job: which GPUs, which
+/// driver capabilities, and every other switch off.
+fn nvidia_env(spec: &JobSpec) -> Vec<String> {
+    let devices = if spec.gpu_uuids.is_empty() {
+        "void".to_string()
+    } else {
+        spec.gpu_uuids.join(",")
+    };
+    let mut env = vec![
+        format!("NVIDIA_VISIBLE_DEVICES={devices}"),
+        format!(
+            "NVIDIA_DRIVER_CAPABILITIES={}",
+            spec.driver_capabilities.join(",")
+        ),
+    ];
+    env.extend(NVIDIA_SWITCHES_OFF.iter().map(|(k, v)| format!("{k}={v}")));
+    env
 }
 
 /// Builds the full create body for a job's container.
@@ -301,22 +353,17 @@ pub fn container_config(
     image_id: &str,
     settings: &RuntimeSettings,
 ) -> ContainerCreateBody {
-    // The GPU runtime reads NVIDIA_* variables: only the node sets them, so a
-    // job gets exactly the GPUs it pays for (none on a CPU job).
+    // The GPU runtime reads NVIDIA_* variables and its hooks run on the
+    // host with this environment: only the node sets those (`validate_spec`
+    // refused a job that tried), so a job gets exactly the GPUs and driver
+    // capabilities it pays for (none on a CPU job).
     let mut env: Vec<String> = spec
         .env
         .iter()
-        .filter(|e| !e.starts_with("NVIDIA_") && !e.starts_with("AKE_"))
+        .filter(|e| refused_env_name(env_name(e)).is_none())
         .cloned()
         .collect();
-    env.push(format!(
-        "NVIDIA_VISIBLE_DEVICES={}",
-        if spec.gpu_uuids.is_empty() {
-            "void".to_string()
-        } else {
-            spec.gpu_uuids.join(",")
-        }
-    ));
+    env.extend(nvidia_env(spec));
     env.push(format!("AKE_JOB_ID={}", spec.job_id));
     env.push(format!("AKE_INPUT_DIR={INPUT_MOUNT}"));
     env.push(format!("AKE_OUTPUT_DIR={OUTPUT_MOUNT}"));
@@ -356,6 +403,14 @@ fn validate_spec(spec: &JobSpec) -> Result<(), RuntimeError> {
     }
     if spec.timeout.is_zero() {
         return Err(RuntimeError::InvalidSpec("timeout must be positive".into()));
+    }
+    if let Some((name, why)) = spec
+        .env
+        .iter()
+        .map(|e| env_name(e))
+        .find_map(|name| refused_env_name(name).map(|why| (name, why)))
+    {
+        return Err(RuntimeError::InvalidSpec(format!("env {name}: {why}")));
     }
     Ok(())
 }
@@ -605,7 +660,15 @@ impl DockerRuntime {
             Err(e) => return Err(docker_err(format!("inspecting image {lookup}"))(e)),
         };
         let id = inspect.id.unwrap_or_default();
-        let volumes = inspect.config.and_then(|c| c.volumes).unwrap_or_default();
+        let config = inspect.config.unwrap_or_default();
+        if let Some(name) = refused_image_env(config.env.as_deref().unwrap_or_default()) {
+            return Err(RuntimeError::ImageEnvRefused {
+                image: image.into(),
+                name: name.into(),
+                why: refused_env_name(name).unwrap_or_default(),
+            });
+        }
+        let volumes = config.volumes.unwrap_or_default();
         let mut found: Vec<String> = inspect
             .repo_digests
             .unwrap_or_default()
@@ -1082,6 +1145,7 @@ mod tests {
             command: vec!["/bin/true".into()],
             env: vec!["A=1".into()],
             gpu_uuids: gpus.iter().map(|s| s.to_string()).collect(),
+            driver_capabilities: vec!["compute".into(), "utility".into()],
             input_dir: Some("/data/in".into()),
             work_dir: "/data/work/42".into(),
             timeout: Duration::from_secs(60),
@@ -1102,7 +1166,7 @@ mod tests {
                 driver: Some("nvidia".into()),
                 count: None,
                 device_ids: Some(vec![uuid.into()]),
-                capabilities: Some(vec![vec!["gpu".into()]]),
+                capabilities: Some(vec![vec!["gpu".into(), "compute".into(), "utility".into()]]),
                 options: None,
             }])
         );
@@ -1178,8 +1242,15 @@ mod tests {
             env.contains(&"NVIDIA_VISIBLE_DEVICES=void".into()),
             "{env:?}"
         );
+        assert!(env.contains(&"NVIDIA_DRIVER_CAPABILITIES=compute,utility".into()));
+        assert!(env.contains(&"NVIDIA_MIG_CONFIG_DEVICES=void".into()));
         assert!(env.contains(&"SCENE=x".into()));
-        assert_eq!(env.iter().filter(|e| e.starts_with("NVIDIA_")).count(), 1);
+        // Only the node's own NVIDIA_* values, each once.
+        assert_eq!(
+            env.iter().filter(|e| e.starts_with("NVIDIA_")).count(),
+            2 + NVIDIA_SWITCHES_OFF.len()
+        );
+        assert!(!env.contains(&"NVIDIA_VISIBLE_DEVICES=all".into()));
         assert!(!env.contains(&"AKE_OUTPUT_DIR=/etc".into()));
         let gpu = container_config(&spec(&["GPU-1", "GPU-2"]), "x", &Default::default());
         assert!(gpu

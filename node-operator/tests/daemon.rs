@@ -38,6 +38,8 @@ struct World {
     _clock: tokio::task::JoinHandle<()>,
     _server: tokio::task::JoinHandle<()>,
     nvml: Option<(PathBuf, PathBuf)>,
+    /// The version the fake `nvidia-container-cli` of a GPU node reports.
+    toolkit_version: &'static str,
 }
 
 fn free_port() -> u16 {
@@ -64,12 +66,14 @@ impl World {
     /// A node registered with `profile`; `nvml` is the fake NVML library the
     /// daemon loads and the file its health state is read from.
     async fn start_as(profile: HardwareProfile, nvml: Option<(PathBuf, PathBuf)>) -> World {
-        let params = ClusterParams::load(
+        let mut params = ClusterParams::load(
             &Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations/localnet.toml"),
         )
-        .unwrap()
-        .validate()
         .unwrap();
+        // These nodes keep 20 s back, not a default node's 180 s: short jobs
+        // keep the deadline tests short.
+        params.markets[0].min_duration_secs = 30;
+        let params = params.validate().unwrap();
         let net = Localnet::start(&params, Keypair::new()).await.unwrap();
         let clock = net.run_clock().await.unwrap();
         let (addr, server) = net.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
@@ -106,6 +110,7 @@ impl World {
             _clock: clock,
             _server: server,
             nvml,
+            toolkit_version: "1.17.8",
         }
     }
 
@@ -136,6 +141,16 @@ impl World {
         }
         let path = self.dir.path().join("node.toml");
         let d = self.dir.path().display();
+        let toolkit = self.dir.path().join("nvidia-container-cli");
+        std::fs::write(
+            &toolkit,
+            format!(
+                "#!/bin/sh\necho 'cli-version: {0}'\necho 'lib-version: {0}'\n",
+                self.toolkit_version
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&toolkit, std::fs::Permissions::from_mode(0o755)).unwrap();
         std::fs::write(
             &path,
             format!(
@@ -150,6 +165,8 @@ output_store = "file://{d}/store"
 {nvml}
 max_output_files = 1000
 deadline_reserve_secs = 20
+nvidia_toolkit_cli = "{d}/nvidia-container-cli"
+hot_key_max_sol = 0.5
 
 [inputs]
 # The test servers listen on loopback; the default refuses private addresses.
@@ -874,6 +891,88 @@ async fn hostile_input_is_handed_back(test: &str, url: String, limit: Duration) 
     );
 }
 
+/// An image whose ENV sets LD_PRELOAD (CVE-2025-23266's vector) or a spec
+/// env that sets it (posted by a client other than `ake`): the node hands
+/// the job back inside the free window with the reason, never runs it, and
+/// its owner loses nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_loader_variables_are_handed_back_free_with_a_reason() {
+    if runtime(Default::default(), "hostile_loader_variables")
+        .await
+        .is_none()
+    {
+        return;
+    }
+    let world = World::start().await;
+    let hostile = DerivedImage::build(&world.image.tag, "ENV LD_PRELOAD=/ake/output/evil.so");
+    let stake_before = world.owner_stake().await;
+    let mut daemon = world.spawn_daemon(None);
+    let script = |image: &str, env: Vec<ake_sdk::ake_market::state::EnvVar>| {
+        JobSpec::Inline(InlineSpec {
+            image: image.to_string(),
+            command: vec![
+                BUSYBOX.into(),
+                "sh".into(),
+                "-c".into(),
+                "echo ran > /ake/output/ran".into(),
+            ],
+            env,
+            inputs: vec![],
+            max_output_bytes: 1 << 20,
+        })
+    };
+    let by_image = world.post_spec(script(&hostile.tag, vec![]), 120).await;
+    let released = world
+        .wait_released(&by_image, Duration::from_secs(60))
+        .await;
+    assert_eq!(
+        released.last_release,
+        Some(ake_sdk::ake_market::state::ReleaseReason::ImageNotAllowed)
+    );
+    // The creator takes the refused job back, so the node's next job is the
+    // next one (a job its owner handed back still heads the queue for it:
+    // see the hand-back issue).
+    let mint: Pubkey = world.net.deployment.mint.parse().unwrap();
+    let cancel = ixs::cancel_job(
+        world.creator.pubkey(),
+        by_image,
+        pda::market(0),
+        mint,
+        associated_token(&world.creator.pubkey(), &mint),
+    );
+    send_instructions(
+        world.net.chain.as_ref(),
+        &world.creator,
+        &[],
+        &[cancel],
+        Fees::default(),
+    )
+    .await
+    .unwrap();
+    let preload = ake_sdk::ake_market::state::EnvVar {
+        name: "LD_PRELOAD".into(),
+        value: "/ake/output/evil.so".into(),
+    };
+    let by_spec = world
+        .post_spec(script(&world.image.tag, vec![preload]), 120)
+        .await;
+    let released = world.wait_released(&by_spec, Duration::from_secs(60)).await;
+    assert_eq!(
+        released.last_release,
+        Some(ake_sdk::ake_market::state::ReleaseReason::SpecInvalid)
+    );
+    assert_eq!(
+        world.owner_stake().await,
+        stake_before,
+        "handed back free: no slash"
+    );
+    assert!(daemon.try_wait().unwrap().is_none(), "the daemon is alive");
+    let log = world.log();
+    assert!(log.contains("sets LD_PRELOAD in its ENV"), "{log}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(stop(&mut daemon).success());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn hostile_input_that_never_ends_stops_at_the_byte_cap() {
     // 10 MiB cap in the test config; the server would send forever.
@@ -960,14 +1059,8 @@ async fn an_unhealthy_gpu_takes_the_node_out_of_the_queue() {
         return;
     }
     let state = tempfile::NamedTempFile::new().unwrap();
-    // What the fake NVML's first GPU is: one H100 with 81,559 MiB.
-    let h100 = HardwareProfile {
-        gpu_model: "NVIDIA H100 80GB HBM3".into(),
-        vram_mib: 81_559,
-        benchmark_hash: [0; 32],
-    };
     let nvml = (fake_nvml().to_path_buf(), state.path().to_path_buf());
-    let world = World::start_as(h100, Some(nvml)).await;
+    let world = World::start_as(h100(), Some(nvml)).await;
     let p = world.protocol();
     let node_key = pda::node(&world.hot.pubkey());
     let mut daemon = world.spawn_daemon(None);
@@ -1002,6 +1095,99 @@ async fn an_unhealthy_gpu_takes_the_node_out_of_the_queue() {
         world.log()
     );
     assert!(stop(&mut daemon).success());
+}
+
+/// The H100 the fake NVML lists first, as a node registers it.
+fn h100() -> HardwareProfile {
+    HardwareProfile {
+        gpu_model: "NVIDIA H100 80GB HBM3".into(),
+        vram_mib: 81_559,
+        benchmark_hash: [0; 32],
+    }
+}
+
+/// A GPU host whose NVIDIA Container Toolkit has a known container escape
+/// (CVE-2025-23266: an image's LD_PRELOAD in the createContainer hook is
+/// root on the host) never arms: no job is ever assigned to it.
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_toolkit_with_a_known_escape_keeps_the_node_out_of_the_queue() {
+    if runtime(Default::default(), "hostile_toolkit")
+        .await
+        .is_none()
+    {
+        return;
+    }
+    let state = tempfile::NamedTempFile::new().unwrap();
+    let nvml = (fake_nvml().to_path_buf(), state.path().to_path_buf());
+    let mut world = World::start_as(h100(), Some(nvml)).await;
+    world.toolkit_version = "1.17.7";
+    let stake_before = world.owner_stake().await;
+    let mut daemon = world.spawn_daemon(None);
+    let end = Instant::now() + Duration::from_secs(60);
+    while !world.log().contains("refusing to arm") {
+        assert!(Instant::now() < end, "never refused; log:\n{}", world.log());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let log = world.log();
+    assert!(
+        log.contains("CVE-2025-23266") && log.contains("1.17.7"),
+        "{log}"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let p = world.protocol();
+    let node = p
+        .node(&pda::node(&world.hot.pubkey()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(node.status, NodeStatus::Idle, "it never joined the queue");
+    assert_eq!(world.owner_stake().await, stake_before);
+    assert!(stop(&mut daemon).success());
+}
+
+/// `doctor` names a driver with a known escape and the CVE, and warns when
+/// the hot key holds more SOL than the configured ceiling.
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_driver_and_a_rich_hot_key_are_named_by_doctor() {
+    if runtime(Default::default(), "hostile_doctor")
+        .await
+        .is_none()
+    {
+        return;
+    }
+    let state = tempfile::NamedTempFile::new().unwrap();
+    let nvml = (fake_nvml().to_path_buf(), state.path().to_path_buf());
+    let world = World::start_as(h100(), Some(nvml)).await;
+    let doctor = |driver: &str| {
+        let out = Command::new(DAEMON)
+            .arg("--config")
+            .arg(world.config())
+            .arg("doctor")
+            .env("FAKE_NVML_DRIVER", driver)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+        )
+    };
+    let (ok, text) = doctor("550.54.15");
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("FIX   NVIDIA Container Toolkit 1.17.8 and driver 550.54.15")
+            && text.contains("CVE-2025-33219"),
+        "{text}"
+    );
+    // 1 SOL on the hot key, 0.5 allowed.
+    assert!(
+        text.contains("WARN  the signer holds 1.000 SOL, more than hot_key_max_sol (0.5)"),
+        "{text}"
+    );
+    let (_, text) = doctor("570.211.01");
+    assert!(
+        text.contains("ok    NVIDIA Container Toolkit 1.17.8 and driver 570.211.01 have no known container escape"),
+        "{text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

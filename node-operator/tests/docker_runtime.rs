@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 mod support;
 
 use ake_node::config::RuntimeSettings;
-use ake_node::runtime::{container_name, DockerRuntime, JobSpec, RuntimeError};
+use ake_node::runtime::{container_config, container_name, DockerRuntime, JobSpec, RuntimeError};
 use sha2::{Digest, Sha256};
 use support::*;
 
@@ -30,6 +30,7 @@ impl TestJob {
             command: vec![BUSYBOX.into(), "sh".into(), "-c".into(), script.into()],
             env: vec![],
             gpu_uuids: vec![],
+            driver_capabilities: vec!["compute".into(), "utility".into()],
             input_dir: None,
             work_dir: dir.path().join("work"),
             timeout: Duration::from_secs(60),
@@ -294,4 +295,127 @@ async fn default_limits_fit_any_host() {
     let outcome = rt.run(&job.spec).await.unwrap();
     assert_eq!(outcome.exit_code, 0);
     assert_eq!(read(&outcome.stdout_path), "ok\n");
+}
+
+/// CVE-2025-23266: the NVIDIA toolkit's createContainer hook ran on the host
+/// with the container's environment, image ENV included, so an image's
+/// LD_PRELOAD became root on the host. Such an image is refused before any
+/// container exists (the daemon hands the job back, free, as ImageNotAllowed).
+#[tokio::test]
+async fn hostile_image_env_ld_preload_is_refused_before_a_container_exists() {
+    let Some(rt) = runtime(small_limits(), "hostile_image_env").await else {
+        return;
+    };
+    let image = TestImage::acquire();
+    for line in [
+        "ENV LD_PRELOAD=/ake/output/evil.so",
+        "ENV GLIBC_TUNABLES=glibc.malloc.mxfast=0",
+        "ENV LD_LIBRARY_PATH=/ake/output",
+    ] {
+        let hostile = DerivedImage::build(&image.tag, line);
+        let mut job = TestJob::new(&image, "hostile-env", "exit 0");
+        job.spec.image = hostile.tag.clone();
+        let err = rt.run(&job.spec).await.unwrap_err();
+        let variable = line[4..].split('=').next().unwrap();
+        assert!(
+            matches!(&err, RuntimeError::ImageEnvRefused { name, .. } if name == variable),
+            "{line}: {err}"
+        );
+        assert!(!err.is_retryable(), "a refusal, not an engine problem");
+        assert!(rt
+            .job_containers(Some(&job.spec.job_id))
+            .await
+            .unwrap()
+            .is_empty());
+    }
+    // CUDA images declare their requirements in NVIDIA_* variables: allowed,
+    // the node overrides the ones that matter (next test).
+    let cuda_like = DerivedImage::build(&image.tag, "ENV NVIDIA_REQUIRE_CUDA=cuda>=12.0");
+    let mut job = TestJob::new(&image, "cuda-like", "exit 0");
+    job.spec.image = cuda_like.tag.clone();
+    assert_eq!(rt.run(&job.spec).await.unwrap().exit_code, 0);
+}
+
+/// A job spec that sets a loader variable (a client other than `ake` can
+/// post one) never reaches Docker.
+#[tokio::test]
+async fn hostile_spec_env_ld_preload_never_reaches_a_container() {
+    let Some(rt) = runtime(small_limits(), "hostile_spec_env").await else {
+        return;
+    };
+    let image = TestImage::acquire();
+    for env in [
+        "LD_PRELOAD=/ake/output/evil.so",
+        "NVIDIA_VISIBLE_DEVICES=all",
+    ] {
+        let mut job = TestJob::new(&image, "hostile-spec-env", "exit 0");
+        job.spec.env = vec![env.into()];
+        let err = rt.run(&job.spec).await.unwrap_err();
+        assert!(matches!(err, RuntimeError::InvalidSpec(_)), "{env}: {err}");
+        assert!(err.to_string().contains(env.split('=').next().unwrap()));
+        assert!(rt
+            .job_containers(Some(&job.spec.job_id))
+            .await
+            .unwrap()
+            .is_empty());
+    }
+}
+
+/// The GPU container as the node creates it (created, not started: there is
+/// no NVIDIA runtime here), read back from the engine: the image asks for
+/// every GPU, every driver capability and MIG management, and gets exactly
+/// the job's GPU and the market's capabilities.
+#[tokio::test]
+async fn hostile_image_cannot_widen_what_a_gpu_container_gets() {
+    let Some(rt) = runtime(small_limits(), "hostile_gpu_caps").await else {
+        return;
+    };
+    let image = TestImage::acquire();
+    let hostile = DerivedImage::build(
+        &image.tag,
+        "ENV NVIDIA_VISIBLE_DEVICES=all NVIDIA_DRIVER_CAPABILITIES=all NVIDIA_MIG_CONFIG_DEVICES=all NVIDIA_GDS=enabled",
+    );
+    let mut job = TestJob::new(&image, "gpu-caps", "exit 0");
+    job.spec.gpu_uuids = vec![H100.into()];
+    let resolved = rt.resolve_image(&hostile.tag).await.unwrap();
+    let body = container_config(&job.spec, &resolved.id, rt.settings());
+    std::fs::create_dir_all(job.spec.output_dir()).unwrap();
+    let name = job.spec.container_name();
+    let options = bollard::query_parameters::CreateContainerOptions {
+        name: Some(name.clone()),
+        ..Default::default()
+    };
+    rt.docker()
+        .create_container(Some(options), body)
+        .await
+        .unwrap();
+    let created = rt.docker().inspect_container(&name, None).await.unwrap();
+    // What the engine will hand the runtime: image ENV merged with ours.
+    let env = created.config.unwrap().env.unwrap();
+    let nvidia: Vec<&String> = env.iter().filter(|e| e.starts_with("NVIDIA_")).collect();
+    for want in [
+        format!("NVIDIA_VISIBLE_DEVICES={H100}"),
+        "NVIDIA_DRIVER_CAPABILITIES=compute,utility".to_string(),
+        "NVIDIA_MIG_CONFIG_DEVICES=void".to_string(),
+        "NVIDIA_GDS=disabled".to_string(),
+    ] {
+        assert!(nvidia.contains(&&want), "{want} missing from {nvidia:?}");
+    }
+    assert!(
+        !nvidia
+            .iter()
+            .any(|e| e.ends_with("=all") || e.ends_with("=enabled")),
+        "{nvidia:?}"
+    );
+    let requests = created.host_config.unwrap().device_requests.unwrap();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].device_ids, Some(vec![H100.to_string()]));
+    assert_eq!(
+        requests[0].capabilities,
+        Some(vec![vec![
+            "gpu".to_string(),
+            "compute".to_string(),
+            "utility".to_string()
+        ]])
+    );
 }

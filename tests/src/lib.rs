@@ -148,8 +148,13 @@ pub fn default_market() -> MarketArgs {
         },
         max_queue_secs: MAX_QUEUE_SECS,
         gpu_required: true,
+        min_duration_secs: MIN_DURATION_SECS,
+        driver_capabilities: ake_market::constants::DEFAULT_DRIVER_CAPABILITIES,
     }
 }
+
+/// The test market's shortest job.
+pub const MIN_DURATION_SECS: u16 = 10;
 
 /// The result every test node reports: `wall_secs` of one GPU.
 pub fn result_of(wall_secs: u64) -> ake_market::state::JobResult {

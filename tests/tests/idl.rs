@@ -102,3 +102,541 @@ fn the_idl_names_what_the_sdk_uses() {
         ake_emissions::instruction::Claim::DISCRIMINATOR
     );
 }
+
+/// Every instruction of both programs as the SDK builds it (the addresses
+/// the programs check, proven by the program tests), with the values its
+/// seeds read from arguments and from other accounts' data.
+struct Built {
+    name: &'static str,
+    ix: solana_sdk::instruction::Instruction,
+    /// `args.nonce`, `epoch`, `node.owner`, ...: the bytes a seed path names.
+    values: Vec<(&'static str, Vec<u8>)>,
+}
+
+fn built() -> Vec<Built> {
+    use ake_market::state::{Change, Job, JobSpec, ReleaseReason};
+    use ake_sdk::instructions::{self as ixs, emissions as eix};
+    use ake_sdk::pda;
+    use solana_sdk::pubkey::Pubkey;
+    let key = Pubkey::new_unique;
+    let (a, b, c, mint, treasury) = (key(), key(), key(), key(), key());
+    let (creator, owner, signer, node) = (key(), key(), key(), pda::node(&key()));
+    let market = pda::market(3);
+    let mut job: Job = {
+        let mut data = Job::DISCRIMINATOR.to_vec();
+        data.resize(4096, 0);
+        ake_sdk::accounts::decode(&data).unwrap()
+    };
+    job.creator = creator;
+    job.market = market;
+    job.node = node;
+    job.node_owner = owner;
+    job.spec = JobSpec::Frame(ake_market::state::FrameRef {
+        batch: key(),
+        frame: 4,
+    });
+    let settle = ixs::SettleKeys {
+        mint,
+        treasury,
+        creator_token: c,
+        payer: a,
+        epoch: 9,
+    };
+    let owner_of = |n: &Pubkey| ("node.owner", n.to_bytes().to_vec());
+    let nonce = |n: u64| ("args.nonce", n.to_le_bytes().to_vec());
+    let candidate = ixs::Candidate {
+        node: key(),
+        owner: key(),
+    };
+    let post = |nonce| ake_market::instructions::PostJobArgs {
+        nonce,
+        gpus: 1,
+        max_duration_secs: 600,
+        min_reputation_bps: 0,
+        max_tokens: u64::MAX,
+        spec: ake_tests::render_spec(),
+    };
+    let batch = |nonce| ake_market::instructions::PostBatchArgs {
+        nonce,
+        first_frame: 1,
+        frame_count: 4,
+        gpus: 1,
+        max_duration_secs: 600,
+        min_reputation_bps: 0,
+        max_tokens: u64::MAX,
+        spec: ake_tests::render_spec(),
+    };
+    let emissions_change = ake_emissions::state::EmissionsChange {
+        decay_bps: 48,
+        floor_emission: 0,
+        emission_cap: 1,
+        split: ake_tests::default_split(),
+        breaker: ake_tests::default_breaker(),
+        timelock_secs: 60,
+    };
+    let next = Some(ixs::NextWork::Frame {
+        batch: key(),
+        frame_job: key(),
+    });
+    let market_change = Change::Market {
+        index: 3,
+        args: ake_tests::default_market(),
+    };
+    let report = ake_emissions::instructions::WorkReport {
+        epoch: 7,
+        node,
+        node_owner: owner,
+        work_micro_usd: 1,
+        burned_tokens: 1,
+        burned_micro_usd: 1,
+    };
+    let e = |name, ix| Built {
+        name,
+        ix,
+        values: vec![],
+    };
+    let v = |name, ix, values| Built { name, ix, values };
+    vec![
+        // ake-market
+        e(
+            "initialize",
+            ixs::initialize(a, mint, treasury, ake_tests::default_params(), b),
+        ),
+        e(
+            "propose_change",
+            ixs::propose_change(a, b, market_change.clone()),
+        ),
+        v(
+            "apply_change",
+            ixs::apply_change(market, b),
+            vec![("pending.target", market.to_bytes().to_vec())],
+        ),
+        v(
+            "cancel_change",
+            ixs::cancel_change(a, market, b),
+            vec![("pending.target", market.to_bytes().to_vec())],
+        ),
+        e("set_guardian", ixs::set_guardian(a, b)),
+        v(
+            "set_lookup_table",
+            ixs::set_lookup_table(a, 3, b),
+            vec![("index", 3u16.to_le_bytes().to_vec())],
+        ),
+        e("propose_authority", ixs::propose_authority(a, b)),
+        e("accept_authority", ixs::accept_authority(a)),
+        e("set_paused", ixs::set_paused(a, true)),
+        v(
+            "create_market",
+            ixs::create_market(a, mint, 3, ake_tests::default_market()),
+            vec![("index", 3u16.to_le_bytes().to_vec())],
+        ),
+        v(
+            "grow_market",
+            ixs::grow_market(a, 3, ake_tests::TEST_CAPACITY),
+            vec![("index", 3u16.to_le_bytes().to_vec())],
+        ),
+        e("deposit_stake", ixs::deposit_stake(owner, mint, c, 5)),
+        e("request_unstake", ixs::request_unstake(owner, 5)),
+        e("withdraw_stake", ixs::withdraw_stake(owner, mint, c)),
+        e(
+            "register_node",
+            ixs::register_node(owner, signer, market, 1, ake_tests::profile()),
+        ),
+        v(
+            "node_ready",
+            ixs::node_ready(signer, owner, market, next),
+            vec![owner_of(&owner)],
+        ),
+        v(
+            "node_unready",
+            ixs::node_unready(signer, owner, market),
+            vec![owner_of(&owner)],
+        ),
+        v(
+            "post_job",
+            ixs::post_job(
+                ixs::PostJobAccounts {
+                    creator,
+                    market,
+                    mint,
+                    creator_token: c,
+                    price_update: b,
+                    creator_staked: true,
+                    candidate_node: Some(candidate),
+                },
+                post(12),
+            ),
+            vec![nonce(12)],
+        ),
+        e(
+            "cancel_job",
+            ixs::cancel_job(creator, key(), market, mint, c),
+        ),
+        v(
+            "submit_result",
+            ixs::submit_result(
+                signer,
+                owner,
+                key(),
+                market,
+                ake_tests::result_of(1),
+                ixs::AfterSubmit::Rearm(next),
+            ),
+            vec![owner_of(&owner)],
+        ),
+        v(
+            "post_batch",
+            ixs::post_batch(
+                ixs::PostBatchAccounts {
+                    creator,
+                    market,
+                    mint,
+                    creator_token: c,
+                    price_update: b,
+                    creator_staked: true,
+                },
+                batch(13),
+            ),
+            vec![nonce(13)],
+        ),
+        v(
+            "match_frame",
+            ixs::match_frame(a, market, key(), 4, candidate),
+            vec![owner_of(&candidate.owner)],
+        ),
+        e(
+            "cancel_batch",
+            ixs::cancel_batch(
+                a,
+                &ixs::BatchKeys {
+                    batch: key(),
+                    creator,
+                    market,
+                    mint,
+                    creator_token: c,
+                },
+            ),
+        ),
+        e("close_batch", ixs::close_batch(key(), creator, &[key()])),
+        v(
+            "accept_result",
+            ixs::accept_result(key(), &job, &settle),
+            vec![owner_of(&owner)],
+        ),
+        v(
+            "finalize_job",
+            ixs::finalize_job(key(), &job, &settle),
+            vec![owner_of(&owner)],
+        ),
+        v(
+            "expire_job",
+            ixs::expire_job(
+                key(),
+                &job,
+                ixs::ExpireKeys {
+                    caller: a,
+                    caller_token: b,
+                    mint,
+                    creator_token: c,
+                    candidate_node: Some(candidate),
+                },
+            ),
+            vec![owner_of(&owner)],
+        ),
+        v(
+            "release_job",
+            ixs::release_job(
+                signer,
+                key(),
+                &job,
+                ixs::ReleaseKeys {
+                    mint,
+                    creator_token: c,
+                    candidate_node: Some(candidate),
+                },
+                ReleaseReason::SpecInvalid,
+            ),
+            vec![owner_of(&owner)],
+        ),
+        e("dispute_job", ixs::dispute_job(key(), &job, mint, c)),
+        v(
+            "resolve_dispute",
+            ixs::resolve_dispute(key(), &job, &settle, true),
+            vec![owner_of(&owner)],
+        ),
+        v(
+            "expire_dispute",
+            ixs::expire_dispute(key(), &job, &settle),
+            vec![owner_of(&owner)],
+        ),
+        e("rearm_node", ixs::rearm_node(owner, node)),
+        e("rotate_node_key", ixs::rotate_node_key(owner, node, key())),
+        e("close_node", ixs::close_node(owner, node)),
+        e("close_stake", ixs::close_stake(owner)),
+        e(
+            "refund_stale_job",
+            ixs::refund_stale_job(key(), &job, mint, c),
+        ),
+        // ake-emissions
+        e(
+            "initialize",
+            eix::initialize(
+                a,
+                mint,
+                treasury,
+                ake_tests::default_schedule(0),
+                ake_tests::default_split(),
+                ake_tests::default_breaker(),
+                60,
+            ),
+        ),
+        e(
+            "propose_change",
+            eix::propose_change(a, b, emissions_change),
+        ),
+        e("apply_change", eix::apply_change(b)),
+        e("cancel_change", eix::cancel_change(a, b)),
+        e("propose_authority", eix::propose_authority(a, b)),
+        e("accept_authority", eix::accept_authority(a)),
+        e("set_guardian", eix::set_guardian(a, b)),
+        e("set_paused", eix::set_paused(a, true)),
+        v(
+            "close_epoch",
+            eix::close_epoch(a, b, mint, treasury, 9),
+            vec![("epoch", 9u64.to_le_bytes().to_vec())],
+        ),
+        v(
+            "claim",
+            eix::claim(a, 9, &node, b, c, mint),
+            vec![
+                ("epoch", 9u64.to_le_bytes().to_vec()),
+                ("node_work.node", node.to_bytes().to_vec()),
+            ],
+        ),
+        v(
+            "report_work",
+            solana_sdk::instruction::Instruction {
+                program_id: ake_emissions::ID,
+                accounts: anchor_lang::ToAccountMetas::to_account_metas(
+                    &ake_emissions::accounts::ReportWork {
+                        reporter: pda::reporter(),
+                        payer: a,
+                        config: pda::emissions_config(),
+                        epoch_summary: pda::epoch_summary(7),
+                        node_work: pda::node_work(7, &node),
+                        system_program: anchor_lang::system_program::ID,
+                        event_authority: pda::event_authority(&ake_emissions::ID),
+                        program: ake_emissions::ID,
+                    },
+                    None,
+                ),
+                data: anchor_lang::InstructionData::data(&ake_emissions::instruction::ReportWork {
+                    report,
+                }),
+            },
+            vec![
+                ("report.epoch", 7u64.to_le_bytes().to_vec()),
+                ("report.node", node.to_bytes().to_vec()),
+            ],
+        ),
+    ]
+}
+
+/// The IDL's accounts flattened in instruction order, each with the names
+/// its seeds may refer to (its own composite's first, then the top level).
+fn flatten<'a>(accounts: &'a Value, scope: &str, out: &mut Vec<(String, &'a Value)>) {
+    for account in accounts.as_array().unwrap() {
+        let name = account["name"].as_str().unwrap();
+        if account.get("accounts").is_some() {
+            flatten(&account["accounts"], &format!("{scope}{name}."), out);
+        } else {
+            out.push((format!("{scope}{name}"), account));
+        }
+    }
+}
+
+/// A client that knows only the IDL derives every PDA the IDL gives, in
+/// every instruction of both programs, and gets the address the program
+/// checks (grow_market's and set_lookup_table's market once came out wrong:
+/// Anchor's builder turned the market's stored index into an account seed).
+#[test]
+fn every_pda_the_idl_gives_is_the_address_the_program_uses() {
+    use solana_sdk::pubkey::Pubkey;
+    let idls = [idl("ake_market.json"), idl("ake_emissions.json")];
+    let built = built();
+    let mut checked = 0;
+    for program in &idls {
+        let program_id: Pubkey = program["address"].as_str().unwrap().parse().unwrap();
+        for ix in program["instructions"].as_array().unwrap() {
+            let name = ix["name"].as_str().unwrap();
+            let b = built
+                .iter()
+                .find(|b| b.name == name && b.ix.program_id == program_id)
+                .unwrap_or_else(|| {
+                    panic!("{name}: add it to built() (every instruction is checked)")
+                });
+            let mut accounts = Vec::new();
+            flatten(&ix["accounts"], "", &mut accounts);
+            // Remaining accounts (close_batch's frames) come after the IDL's.
+            assert!(
+                accounts.len() <= b.ix.accounts.len(),
+                "{name}: account count"
+            );
+            let key_of = |scope: &str, path: &str| -> Vec<u8> {
+                if let Some((_, bytes)) = b.values.iter().find(|(p, _)| *p == path) {
+                    return bytes.clone();
+                }
+                let position = accounts
+                    .iter()
+                    .position(|(n, _)| *n == format!("{scope}{path}"))
+                    .or_else(|| accounts.iter().position(|(n, _)| n == path))
+                    .unwrap_or_else(|| {
+                        panic!("{name}: seed path {path} names no account or value")
+                    });
+                b.ix.accounts[position].pubkey.to_bytes().to_vec()
+            };
+            for (i, (full, account)) in accounts.iter().enumerate() {
+                let actual = b.ix.accounts[i].pubkey;
+                if let Some(address) = account["address"].as_str() {
+                    assert_eq!(address, actual.to_string(), "{name}.{full}: address");
+                    checked += 1;
+                }
+                let Some(pda) = account.get("pda") else {
+                    continue;
+                };
+                // An optional account left out is passed as the program id.
+                if account["optional"] == true && actual == program_id {
+                    continue;
+                }
+                let scope = full
+                    .rsplit_once('.')
+                    .map_or(String::new(), |(s, _)| format!("{s}."));
+                let seeds: Vec<Vec<u8>> = pda["seeds"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|seed| match seed["kind"].as_str().unwrap() {
+                        "const" => serde_json::from_value(seed["value"].clone()).unwrap(),
+                        _ => key_of(&scope, seed["path"].as_str().unwrap()),
+                    })
+                    .collect();
+                let owner = match pda.get("program") {
+                    Some(p) => Pubkey::try_from(
+                        serde_json::from_value::<Vec<u8>>(p["value"].clone())
+                            .unwrap()
+                            .as_slice(),
+                    )
+                    .unwrap(),
+                    None => program_id,
+                };
+                let refs: Vec<&[u8]> = seeds.iter().map(Vec::as_slice).collect();
+                let (derived, _) = Pubkey::find_program_address(&refs, &owner);
+                assert_eq!(
+                    derived, actual,
+                    "{name}.{full}: the IDL's seeds give another address"
+                );
+                checked += 1;
+            }
+        }
+    }
+    // Every event_authority and program of the 47 instructions, and the rest.
+    assert!(checked >= 47 * 2 + 60, "only {checked} addresses checked");
+}
+
+/// Reads `fields` (IDL primitive types) from `data` in order: borsh and the
+/// C layout of `Slot` agree, since every field of it is naturally aligned.
+fn read_fields(idl: &Value, type_name: &str, data: &[u8]) -> (Vec<(String, Vec<u8>)>, usize) {
+    let ty = idl["types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == type_name)
+        .unwrap_or_else(|| panic!("{type_name} is not among the IDL's types"));
+    let mut at = 0;
+    let mut out = Vec::new();
+    for f in ty["type"]["fields"].as_array().unwrap() {
+        let size = match f["type"].as_str().unwrap() {
+            "pubkey" => 32,
+            "u64" | "i64" => 8,
+            "u32" => 4,
+            "u16" => 2,
+            "u8" => 1,
+            other => panic!("{type_name}: no reader for {other}"),
+        };
+        out.push((
+            f["name"].as_str().unwrap().to_string(),
+            data[at..at + size].to_vec(),
+        ));
+        at += size;
+    }
+    (out, at)
+}
+
+/// A client holding only the IDL reads the Creator counter (to post its
+/// next job) and the market's slot pool (the queues), and finds what the
+/// program wrote.
+#[tokio::test]
+async fn an_idl_only_client_reads_the_creator_counter_and_the_market_pool() {
+    use ake_sdk::pda;
+    use ake_tests::{Chain, AKE};
+    let idl = idl("ake_market.json");
+    let mut chain = Chain::start().await;
+    let creator = chain.user(10 * AKE).await;
+    let job = chain.post_job(&creator, 2, 600).await.unwrap();
+    chain.post_job(&creator, 1, 600).await.unwrap();
+
+    let counter = chain
+        .raw_account(&pda::creator(&creator.pubkey()))
+        .await
+        .unwrap();
+    assert_eq!(
+        counter.data[..8],
+        discriminator(&idl, "accounts", "Creator")[..],
+        "Creator's discriminator"
+    );
+    let (fields, len) = read_fields(&idl, "Creator", &counter.data[8..]);
+    assert_eq!(8 + len, ake_market::state::Creator::SPACE);
+    assert_eq!(
+        fields[0],
+        ("creator".into(), creator.pubkey().to_bytes().to_vec())
+    );
+    assert_eq!(
+        fields[1],
+        ("next_nonce".into(), 2u64.to_le_bytes().to_vec())
+    );
+
+    let market = chain.raw_account(&pda::market(0)).await.unwrap();
+    let slot_doc = idl["types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "Slot")
+        .unwrap()["docs"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let start: usize = slot_doc
+        .split("from byte ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .expect("the Slot docs say where the pool starts");
+    let (_, slot_len) = read_fields(&idl, "Slot", &[0; 128]);
+    assert_eq!(slot_len, std::mem::size_of::<ake_market::state::Slot>());
+    let waiting: Vec<Vec<(String, Vec<u8>)>> = market.data[start..]
+        .chunks_exact(slot_len)
+        .map(|slot| read_fields(&idl, "Slot", slot).0)
+        .filter(|f| f[0].1 == job.to_bytes())
+        .collect();
+    assert_eq!(waiting.len(), 1, "the job waits in one slot");
+    let field = |name: &str| {
+        waiting[0]
+            .iter()
+            .find(|(n, _)| n == name)
+            .unwrap()
+            .1
+            .clone()
+    };
+    assert_eq!(field("kind"), vec![1], "a waiting job");
+    assert_eq!(field("gpus"), 2u16.to_le_bytes().to_vec());
+}

@@ -111,6 +111,20 @@ async fn creator_staker_node_and_crank_flows() {
     .unwrap();
     let err = net.fails(&["job", "post", bad.to_str().unwrap()], "creator");
     assert!(err.contains("is not an image reference"), "{err}");
+    // A loader variable (GPU hooks run on the host with the job's
+    // environment) is refused before anything is sent, naming the key.
+    std::fs::write(
+        &bad,
+        std::fs::read_to_string(&spec)
+            .unwrap()
+            .replace("SCENE = \"spheres\"", "LD_PRELOAD = \"/ake/input/x.so\""),
+    )
+    .unwrap();
+    let err = net.fails(&["job", "post", bad.to_str().unwrap()], "creator");
+    assert!(
+        err.contains("env.LD_PRELOAD: changes how the host's loader or libc behaves"),
+        "{err}"
+    );
     let posted = net.json(&["job", "post", spec.to_str().unwrap()], "creator");
     let job = posted["job"].as_str().unwrap().to_string();
     assert_eq!(posted["escrow"], 240_481);
@@ -407,7 +421,7 @@ async fn admin_unstake_cancel_dispute_and_rearm() {
     );
     let more = net.dir.path().join("more.toml");
     let text = std::fs::read_to_string(&params).unwrap();
-    std::fs::write(&more, format!("{text}\n[[markets]]\nname = \"rtx-4090\"\nrate_micro_usd_per_gpu_sec = 200\nmin_stake_per_gpu_ake = 200\nmax_gpus_per_job = 8\nmax_duration_secs = 3600\nposting_fee_micro_usd = 5000\ncollateral_escrow_bps = 5000\nresult_collateral_charge_bps = 20000\nrelease_window_bps = 1000\nrelease_window_min_secs = 60\nrelease_window_max_secs = 900\nmax_releases = 3\nrelease_budget = 10\nrelease_budget_window_secs = 20\nmax_queue_secs = 2\ngpu_required = true\njob_capacity = 100\nnode_capacity = 32\nin_flight_capacity = 64\n")).unwrap();
+    std::fs::write(&more, format!("{text}\n[[markets]]\nname = \"rtx-4090\"\nrate_micro_usd_per_gpu_sec = 200\nmin_stake_per_gpu_ake = 200\nmax_gpus_per_job = 8\nmax_duration_secs = 3600\nposting_fee_micro_usd = 5000\ncollateral_escrow_bps = 5000\nresult_collateral_charge_bps = 20000\nrelease_window_bps = 1000\nrelease_window_min_secs = 60\nrelease_window_max_secs = 900\nmax_releases = 3\nrelease_budget = 10\nrelease_budget_window_secs = 20\nmax_queue_secs = 2\ngpu_required = true\nmin_duration_secs = 60\njob_capacity = 100\nnode_capacity = 32\nin_flight_capacity = 64\n")).unwrap();
     let created = net.json(
         &["admin", "create-markets", more.to_str().unwrap()],
         "admin",
@@ -415,6 +429,22 @@ async fn admin_unstake_cancel_dispute_and_rearm() {
     assert_eq!(created.as_array().unwrap().len(), 1);
     let markets = net.json(&["market", "list"], "creator");
     assert_eq!(markets[1]["name"], "rtx-4090");
+    // Everything a client needs beside its keys, and the shortest job.
+    let config = protocol(&net).config().await.unwrap();
+    assert_eq!(
+        markets[0]["price_account"],
+        ake_sdk::oracle::price_feed_address(&config.params.oracle.feed_id).to_string()
+    );
+    assert_eq!(
+        markets[1]["escrow_vault"],
+        ake_sdk::pda::escrow_vault(&ake_sdk::pda::market(1)).to_string()
+    );
+    assert_eq!(markets[0]["min_duration_secs"], 240);
+    assert_eq!(markets[1]["min_duration_secs"], 60);
+    assert_eq!(
+        markets[1]["driver_capabilities"],
+        serde_json::json!(["compute", "utility"])
+    );
     // Created, then grown to the file's capacities; the authority raises them.
     let capacity = |m: &serde_json::Value| {
         ["job_capacity", "node_capacity", "in_flight_capacity"].map(|k| m[k].as_u64().unwrap())

@@ -208,3 +208,61 @@ async fn wire_format_and_errors() {
         .expect("an accountNotification within 5 s");
     let _ = Arc::strong_count(&net);
 }
+
+/// `akeDeployment` names every address a client needs beside its own keys,
+/// the AKE/USD price account included, and each is there on the chain.
+#[tokio::test(flavor = "multi_thread")]
+async fn ake_deployment_names_every_address_a_client_needs() {
+    let net = support::start().await;
+    let (addr, _server) = net.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let answer = post(
+        &addr.to_string(),
+        r#"{"jsonrpc":"2.0","id":1,"method":"akeDeployment"}"#,
+    )
+    .await;
+    let d = &answer["result"];
+    let key = |name: &str| -> solana_sdk::pubkey::Pubkey {
+        d[name]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name} missing: {d}"))
+            .parse()
+            .unwrap()
+    };
+    let chain = net.chain.as_ref();
+    let price = chain
+        .account(&key("price_account"))
+        .await
+        .unwrap()
+        .expect("the price account exists");
+    assert!(ake_sdk::ake_market::price_update::PriceUpdateV2::decode(&price.data).is_some());
+    let protocol = ake_sdk::protocol::Protocol::new(net.chain.clone());
+    let config = protocol.config().await.unwrap();
+    assert_eq!(
+        protocol.price(&config).await.unwrap().0,
+        key("price_account")
+    );
+    assert_eq!(key("config"), ake_sdk::pda::config());
+    assert_eq!(key("market_program"), ake_sdk::pda::MARKET_PROGRAM_ID);
+    assert_eq!(
+        key("market_event_authority"),
+        ake_sdk::pda::event_authority(&ake_sdk::pda::MARKET_PROGRAM_ID)
+    );
+    for name in [
+        "config",
+        "stake_vault",
+        "emissions_config",
+        "mint",
+        "treasury",
+    ] {
+        assert!(
+            chain.account(&key(name)).await.unwrap().is_some(),
+            "{name} exists"
+        );
+    }
+    let vaults = d["escrow_vaults"].as_array().unwrap();
+    assert_eq!(vaults.len(), d["markets"].as_array().unwrap().len());
+    for vault in vaults {
+        let vault = vault.as_str().unwrap().parse().unwrap();
+        assert!(chain.account(&vault).await.unwrap().is_some());
+    }
+}

@@ -125,7 +125,7 @@ pub fn set_lookup_table(authority: Pubkey, index: u16, lookup_table: Pubkey) -> 
             event_authority: event_authority(),
             program: PROGRAM,
         },
-        ix::SetLookupTable {},
+        ix::SetLookupTable { index },
     )
 }
 
@@ -196,7 +196,7 @@ pub fn grow_market(authority: Pubkey, index: u16, capacity: Capacity) -> Instruc
             event_authority: event_authority(),
             program: PROGRAM,
         },
-        ix::GrowMarket { capacity },
+        ix::GrowMarket { index, capacity },
     )
 }
 

@@ -126,6 +126,37 @@ pub fn build_test_image() -> String {
     tag
 }
 
+/// An image built FROM another local one with extra Dockerfile lines (an
+/// image's own ENV, say); removed when dropped.
+pub struct DerivedImage {
+    pub tag: String,
+}
+
+impl DerivedImage {
+    pub fn build(base: &str, lines: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("Dockerfile"),
+            format!("FROM {base}\n{lines}\n"),
+        )
+        .unwrap();
+        let tag = format!("ake-node-test-derived:{}", unique());
+        let out = docker(&["build", "-q", "-t", &tag, dir.path().to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "docker build failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Self { tag }
+    }
+}
+
+impl Drop for DerivedImage {
+    fn drop(&mut self) {
+        let _ = docker(&["rmi", "-f", &self.tag]);
+    }
+}
+
 pub fn unique() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -168,7 +199,11 @@ static int copy_str(const char *src, char *dst, unsigned len) {
 int nvmlInit_v2(void) { return OK; }
 int nvmlShutdown(void) { return OK; }
 const char *nvmlErrorString(int r) { return r == NOT_FOUND ? "Not Found" : "fake nvml error"; }
-int nvmlSystemGetDriverVersion(char *v, unsigned len) { return copy_str("550.54.15", v, len); }
+/* FAKE_NVML_DRIVER overrides the driver version (a release with no known escape by default). */
+int nvmlSystemGetDriverVersion(char *v, unsigned len) {
+    const char *version = getenv("FAKE_NVML_DRIVER");
+    return copy_str(version ? version : "570.211.01", v, len);
+}
 int nvmlDeviceGetCount_v2(unsigned *n) { *n = 2; return OK; }
 int nvmlDeviceGetHandleByIndex_v2(unsigned i, nvmlDevice_t *d) {
     if (i >= 2) return INVALID_ARGUMENT;

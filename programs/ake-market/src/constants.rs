@@ -46,5 +46,20 @@ pub const MAX_IMAGE_LEN: usize = 200;
 pub const MAX_MARKET_NAME_LEN: usize = 32;
 pub const MAX_GPU_MODEL_LEN: usize = 32;
 
+/// NVIDIA driver capabilities a market may grant its jobs' containers (a
+/// bitmask in `Market.driver_capabilities`; names as the NVIDIA Container
+/// Toolkit spells them). Nodes mount exactly these, whatever a job's image
+/// asks for.
+pub const DRIVER_CAPABILITIES: [(u8, &str); 6] = [
+    (1, "compute"),
+    (2, "utility"),
+    (4, "graphics"),
+    (8, "video"),
+    (16, "display"),
+    (32, "compat32"),
+];
+/// CUDA and nvidia-smi: what compute jobs need, and the least that lets them run.
+pub const DEFAULT_DRIVER_CAPABILITIES: u8 = 1 | 2;
+
 /// USD amounts are micro-USD: 10^6 per dollar.
 pub const MICRO_USD_DECIMALS: u32 = 6;

@@ -26,7 +26,7 @@ pub enum MarketError {
     InvalidMaxAttempts,
     #[msg("SLA settings out of bounds: slashes 1..10000 bps of the job's collateral, bounty at most 10000 bps, dispute bond > 0, dispute timeout 1 s..30 days")]
     InvalidSlaSettings,
-    #[msg("market settings out of bounds: name 1..32 bytes, price > 0, 1..=64 GPUs per job, duration and max queue wait 1 s..30 days")]
+    #[msg("market settings out of bounds: name 1..32 bytes, price > 0, 1..=64 GPUs per job, duration and max queue wait 1 s..30 days, min duration 1 s..the max duration")]
     InvalidMarketSettings,
     #[msg("market index must be the next free index in the config")]
     WrongMarketIndex,
@@ -176,4 +176,8 @@ pub enum MarketError {
     NotALookupTable,
     #[msg("the lookup table must be active and held by the protocol's authority (or frozen), so no one else can deactivate it")]
     LookupTableNotHeld,
+    #[msg("the job's max_duration_secs is below the market's min_duration_secs: a node keeps part of the deadline back to commit the result, so a shorter job could not be run in time; ask at least the market's minimum")]
+    JobTooShort,
+    #[msg("driver capabilities must name at least one of compute (1), utility (2), graphics (4), video (8), display (16), compat32 (32) and nothing else")]
+    InvalidDriverCapabilities,
 }

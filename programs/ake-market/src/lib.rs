@@ -72,12 +72,12 @@ pub mod ake_market {
         create_market::handler(ctx, index, args)
     }
 
-    pub fn grow_market(ctx: Context<GrowMarket>, capacity: Capacity) -> Result<()> {
-        grow_market::handler(ctx, capacity)
+    pub fn grow_market(ctx: Context<GrowMarket>, index: u16, capacity: Capacity) -> Result<()> {
+        grow_market::handler(ctx, index, capacity)
     }
 
-    pub fn set_lookup_table(ctx: Context<SetLookupTable>) -> Result<()> {
-        set_lookup_table::handler(ctx)
+    pub fn set_lookup_table(ctx: Context<SetLookupTable>, index: u16) -> Result<()> {
+        set_lookup_table::handler(ctx, index)
     }
 
     pub fn deposit_stake(ctx: Context<DepositStake>, amount: u64) -> Result<()> {

@@ -108,6 +108,20 @@ async fn job_shape_and_nonce() {
             MarketError::InvalidJobShape,
         );
     }
+    // A job shorter than the market's minimum could never be run in time
+    // by a node that keeps its commit reserve: refused, nothing taken.
+    let short = u32::from(ake_tests::MIN_DURATION_SECS) - 1;
+    let args = chain.post_args(0, 1, short);
+    assert_market_error(
+        chain.post_job_with(&creator, args).await.map(|_| ()),
+        MarketError::JobTooShort,
+    );
+    let mut batch = chain.batch_args(0, 1, 4);
+    batch.max_duration_secs = short;
+    assert_market_error(
+        chain.post_batch_with(&creator, batch).await.map(|_| ()),
+        MarketError::JobTooShort,
+    );
     let args = chain.post_args(1, 1, 600);
     assert_market_error(
         chain.post_job_with(&creator, args).await.map(|_| ()),

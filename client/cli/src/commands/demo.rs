@@ -15,7 +15,6 @@ use ake_node::metrics::NodeMetrics;
 use ake_node::output_store::OutputStore;
 use ake_node::runtime::DockerRuntime;
 use ake_sdk::ake_market::state::{HardwareProfile, JobState};
-use ake_sdk::cluster_params::ClusterParams;
 use ake_sdk::instructions as ixs;
 use ake_sdk::job_spec::JobSpecFile;
 use ake_sdk::protocol::{associated_token, Protocol};
@@ -31,13 +30,18 @@ use crate::amounts::{format, usd};
 use crate::context::GlobalArgs;
 use crate::output::print;
 
+/// The example specs the demo posts, built into `ake` so it runs from any directory.
+const RENDER_JOB: &str = include_str!("../../../examples/render-job.toml");
+const RENDER_BATCH: &str = include_str!("../../../examples/render-batch.toml");
+
 /// The demo image's repository; the tag is a hash of this binary, so a new build gets a new image.
 pub const IMAGE_REPO: &str = "ake/render";
 
 #[derive(Args)]
 pub struct DemoArgs {
-    #[arg(long, default_value = "migrations/localnet.toml")]
-    pub params: PathBuf,
+    /// Bootstrap parameters; the localnet parameters built into `ake` by default.
+    #[arg(long)]
+    pub params: Option<PathBuf>,
     /// Where the rendered frame is saved.
     #[arg(long, default_value = "ake-demo-output")]
     pub out: PathBuf,
@@ -173,14 +177,7 @@ pub async fn run(g: &GlobalArgs, a: DemoArgs) -> anyhow::Result<()> {
     crate::output::keep_stdout_for_output()?;
     let json = g.json();
     let started = Instant::now();
-    let params = ClusterParams::load(&a.params)
-        .with_context(|| {
-            format!(
-                "{} (run the demo from the repository root, or pass --params)",
-                a.params.display()
-            )
-        })?
-        .validate()?;
+    let params = crate::commands::localnet::params(a.params.as_deref())?;
     let docker = DockerRuntime::connect(Default::default(), vec![]).await.map_err(|e| {
         anyhow!(
             "the demo runs its render job in a hardened Docker container, and no Docker engine answers ({e}).\n\
@@ -233,10 +230,7 @@ pub async fn run(g: &GlobalArgs, a: DemoArgs) -> anyhow::Result<()> {
     let (stop, node_task) = (&node0.stop, &mut node0.task);
 
     // The creator posts the render job from the example spec.
-    let spec_path = Path::new("client/examples/render-job.toml");
-    let text = std::fs::read_to_string(spec_path)
-        .with_context(|| format!("{} (run from the repository root)", spec_path.display()))?;
-    let mut file = JobSpecFile::parse(&text)?;
+    let mut file = JobSpecFile::parse(RENDER_JOB)?;
     file.image = Some(image.clone());
     let market = p.market(0).await?;
     let mut valid = file.validate(&market)?;
@@ -473,6 +467,8 @@ async fn start_node(
         journal: Journal::open(&work.path().join("journal.redb"))?,
         gpus: detect_gpus(None),
         gpu_health: None,
+        // The demo market is a CPU market: no job gets a GPU or a toolkit hook.
+        host_problems: Vec::new(),
         metrics: Arc::new(NodeMetrics::new()),
         work_dir: work.path().join("jobs"),
         max_output_bytes: 64 << 20,
@@ -522,10 +518,7 @@ async fn render_batch(
         p.emissions().await?.total_minted,
         p.market(0).await?.tokens_burned,
     );
-    let spec_path = Path::new("client/examples/render-batch.toml");
-    let text = std::fs::read_to_string(spec_path)
-        .with_context(|| format!("{} (run from the repository root)", spec_path.display()))?;
-    let mut file = JobSpecFile::parse(&text)?;
+    let mut file = JobSpecFile::parse(RENDER_BATCH)?;
     file.image = Some(image.to_string());
     file.frames = Some(format!("{}-{}", frames.first, frames.last()));
     let market = p.market(0).await?;

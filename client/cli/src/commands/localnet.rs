@@ -1,8 +1,8 @@
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use ake_localnet::Localnet;
-use ake_sdk::cluster_params::ClusterParams;
+use ake_sdk::cluster_params::{Bootstrap, ClusterParams};
 use clap::{Args, Subcommand};
 use serde_json::json;
 
@@ -16,9 +16,10 @@ pub struct LocalnetArgs {
     /// Address to serve JSON-RPC on.
     #[arg(long, default_value = "127.0.0.1:8899")]
     pub bind: SocketAddr,
-    /// Bootstrap parameters.
-    #[arg(long, default_value = "migrations/localnet.toml")]
-    pub params: PathBuf,
+    /// Bootstrap parameters; the localnet parameters built into `ake`
+    /// (migrations/localnet.toml) by default.
+    #[arg(long)]
+    pub params: Option<PathBuf>,
     /// The localnet's admin and arbiter key: loaded if the file exists,
     /// else created there (so `ake admin ...` works against the localnet).
     #[arg(long)]
@@ -51,9 +52,19 @@ pub async fn run(g: &GlobalArgs, a: LocalnetArgs) -> anyhow::Result<()> {
     }
 }
 
+/// The parameters a local chain starts from: `path`, else the built-in
+/// localnet parameters (so `ake localnet` and `ake demo` need no file).
+pub fn params(path: Option<&Path>) -> anyhow::Result<Bootstrap> {
+    let file = match path {
+        Some(path) => ClusterParams::load(path)?,
+        None => ClusterParams::localnet(),
+    };
+    Ok(file.validate()?)
+}
+
 async fn serve(g: &GlobalArgs, a: LocalnetArgs) -> anyhow::Result<()> {
     crate::output::keep_stdout_for_output()?;
-    let params = ClusterParams::load(&a.params)?.validate()?;
+    let params = params(a.params.as_deref())?;
     let admin = match &a.admin_keypair {
         Some(path) if path.exists() => crate::context::load_keypair(path)?,
         Some(path) => {

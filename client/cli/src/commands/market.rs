@@ -27,6 +27,21 @@ pub struct MarketView {
     pub min_stake_per_gpu: u64,
     pub max_gpus_per_job: u16,
     pub max_duration_secs: u32,
+    /// The shortest max duration a job may ask (what a node can start and
+    /// commit before the deadline).
+    pub min_duration_secs: u16,
+    /// NVIDIA driver capabilities the jobs' containers get.
+    pub driver_capabilities: Vec<&'static str>,
+    /// What a client needs beside its own keys to build this market's
+    /// instructions: the programs' config, mint, treasury, escrow vault,
+    /// AKE/USD price account and event authority.
+    pub program: String,
+    pub config: String,
+    pub mint: String,
+    pub treasury: String,
+    pub escrow_vault: String,
+    pub price_account: String,
+    pub event_authority: String,
     pub queued_jobs: Vec<String>,
     pub waiting_nodes: Vec<String>,
     pub in_flight: u16,
@@ -50,11 +65,23 @@ pub async fn run(g: &GlobalArgs, c: MarketCommand) -> anyhow::Result<()> {
         MarketCommand::Show { index } => vec![index],
     };
     let mut views = Vec::new();
+    let price_account = ake_sdk::oracle::price_feed_address(&config.params.oracle.feed_id);
     for index in indexes {
         let m = p.market(index).await?;
+        let address = ake_sdk::pda::market(index);
         views.push(MarketView {
             index,
-            address: ake_sdk::pda::market(index).to_string(),
+            address: address.to_string(),
+            min_duration_secs: m.min_duration_secs,
+            driver_capabilities: m.driver_capability_names(),
+            program: ake_sdk::pda::MARKET_PROGRAM_ID.to_string(),
+            config: ake_sdk::pda::config().to_string(),
+            mint: config.mint.to_string(),
+            treasury: config.treasury.to_string(),
+            escrow_vault: ake_sdk::pda::escrow_vault(&address).to_string(),
+            price_account: price_account.to_string(),
+            event_authority: ake_sdk::pda::event_authority(&ake_sdk::pda::MARKET_PROGRAM_ID)
+                .to_string(),
             name: m.name_str().to_string(),
             gpu_required: m.gpu_required != 0,
             rate_micro_usd: m.rate_micro_usd,
@@ -78,15 +105,19 @@ pub async fn run(g: &GlobalArgs, c: MarketCommand) -> anyhow::Result<()> {
             .iter()
             .map(|v| {
                 format!(
-                    "market {} {} ({}, {}): {} per GPU-second, up to {} GPUs x {} s, {} AKE stake per GPU\n  queued jobs {}/{}  waiting nodes {}/{}  in flight {}/{}  escrow {} AKE  burned {} AKE",
+                    "market {} {} ({}, {}): {} per GPU-second, up to {} GPUs x {}..={} s, {} AKE stake per GPU, driver capabilities {}\n  price account {}  escrow vault {}\n  queued jobs {}/{}  waiting nodes {}/{}  in flight {}/{}  escrow {} AKE  burned {} AKE",
                     v.index,
                     v.name,
                     if v.gpu_required { "GPU" } else { "CPU" },
                     v.address,
                     usd(v.rate_micro_usd),
                     v.max_gpus_per_job,
+                    v.min_duration_secs,
                     v.max_duration_secs,
                     format(v.min_stake_per_gpu, d),
+                    v.driver_capabilities.join(","),
+                    v.price_account,
+                    v.escrow_vault,
                     v.queued_jobs.len(),
                     v.job_capacity,
                     v.waiting_nodes.len(),

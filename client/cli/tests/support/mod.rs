@@ -44,12 +44,14 @@ impl Net {
         let url = format!("http://127.0.0.1:{port}");
         let log = std::fs::File::create(dir.path().join("localnet.log")).unwrap();
         let out = std::fs::File::create(dir.path().join("localnet.out")).unwrap();
+        // From an empty directory, without --params: the localnet
+        // parameters are built into `ake` (a user who installed it has no
+        // migrations/ folder).
         let child = Command::new(AKE)
             .args(["localnet", "--bind", &format!("127.0.0.1:{port}")])
-            .arg("--params")
-            .arg(repo_root().join("migrations/localnet.toml"))
             .arg("--admin-keypair")
             .arg(dir.path().join("admin.json"))
+            .current_dir(dir.path())
             .stdout(out)
             .stderr(log)
             .spawn()

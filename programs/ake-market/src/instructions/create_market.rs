@@ -1,7 +1,9 @@
 use anchor_lang::prelude::*;
 use anchor_spl::token::{self, InitializeAccount3, Mint, Token, TokenAccount};
 
-use crate::constants::{CONFIG_SEED, ESCROW_SEED, MARKET_SEED, MAX_MARKET_NAME_LEN, MAX_RELEASES};
+use crate::constants::{
+    CONFIG_SEED, DRIVER_CAPABILITIES, ESCROW_SEED, MARKET_SEED, MAX_MARKET_NAME_LEN, MAX_RELEASES,
+};
 use crate::errors::MarketError;
 use crate::events::MarketSaved;
 use crate::state::{Config, Market};
@@ -25,6 +27,14 @@ pub struct MarketArgs {
     /// GPU market: only nodes registered with GPUs (VRAM > 0) may take its
     /// jobs. Otherwise a CPU market, where a job's `gpus` counts CPU slots.
     pub gpu_required: bool,
+    /// The shortest `max_duration_secs` a job may ask (1..=max_duration_secs):
+    /// long enough for a node to start the job and still keep back what it
+    /// needs to commit the result before the deadline.
+    pub min_duration_secs: u16,
+    /// NVIDIA driver capabilities the jobs' containers get (bits of
+    /// `DRIVER_CAPABILITIES`, at least one): compute and utility for CUDA work;
+    /// graphics, video, display or compat32 only where the market needs them.
+    pub driver_capabilities: u8,
 }
 
 /// What a job puts at risk (see `math::execution_collateral`).
@@ -65,8 +75,16 @@ impl MarketArgs {
                 && self.rate_micro_usd > 0
                 && (1..=64).contains(&self.max_gpus_per_job)
                 && (1..=30 * DAY).contains(&self.max_duration_secs)
-                && (1..=30 * DAY).contains(&self.max_queue_secs),
+                && (1..=30 * DAY).contains(&self.max_queue_secs)
+                && (1..=self.max_duration_secs).contains(&u32::from(self.min_duration_secs)),
             MarketError::InvalidMarketSettings
+        );
+        let known = DRIVER_CAPABILITIES
+            .iter()
+            .fold(0u8, |all, (bit, _)| all | bit);
+        require!(
+            self.driver_capabilities != 0 && self.driver_capabilities & !known == 0,
+            MarketError::InvalidDriverCapabilities
         );
         require!(
             (1..=MAX_POSTING_FEE_MICRO_USD).contains(&self.posting_fee_micro_usd),
@@ -113,6 +131,8 @@ impl MarketArgs {
         market.release_budget_window_secs = r.budget_window_secs;
         market.max_queue_secs = self.max_queue_secs;
         market.gpu_required = u8::from(self.gpu_required);
+        market.min_duration_secs = self.min_duration_secs;
+        market.driver_capabilities = self.driver_capabilities;
         Ok(())
     }
 

@@ -22,6 +22,7 @@ pub struct Capacity {
 
 #[event_cpi]
 #[derive(Accounts)]
+#[instruction(index: u16)]
 pub struct GrowMarket<'info> {
     /// Pays the rent of the added slots.
     #[account(mut)]
@@ -30,7 +31,7 @@ pub struct GrowMarket<'info> {
     pub config: Box<Account<'info, Config>>,
     #[account(
         mut,
-        seeds = [MARKET_SEED, &market.load()?.index.to_le_bytes()],
+        seeds = [MARKET_SEED, &index.to_le_bytes()],
         bump = market.load()?.bump,
         constraint = market.load()?.config == config.key() @ MarketError::AccountMismatch,
     )]
@@ -44,7 +45,9 @@ pub struct GrowMarket<'info> {
 /// account by), the authority paying their rent; the capacities apply on
 /// the call that completes the pool (`MarketGrown.applied`), so call it
 /// until then (the SDK's `grow_market` does).
-pub fn handler(ctx: Context<GrowMarket>, capacity: Capacity) -> Result<()> {
+/// `_index` only seeds the market's address (checked by Anchor), so a
+/// client holding only the IDL can derive it.
+pub fn handler(ctx: Context<GrowMarket>, _index: u16, capacity: Capacity) -> Result<()> {
     let a = &ctx.accounts;
     let (current, slot_count) = {
         let m = a.market.load()?;

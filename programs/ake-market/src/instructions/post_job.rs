@@ -78,6 +78,10 @@ impl JobShape {
                 && self.min_reputation_bps <= MAX_REPUTATION_BPS,
             MarketError::InvalidJobShape
         );
+        require!(
+            self.max_duration_secs >= u32::from(market.min_duration_secs),
+            MarketError::JobTooShort
+        );
         Ok(())
     }
 }

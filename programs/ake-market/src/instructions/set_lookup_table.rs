@@ -7,13 +7,14 @@ use crate::state::{Config, Market};
 
 #[event_cpi]
 #[derive(Accounts)]
+#[instruction(index: u16)]
 pub struct SetLookupTable<'info> {
     pub authority: Signer<'info>,
     #[account(seeds = [CONFIG_SEED], bump = config.bump, has_one = authority @ MarketError::NotAuthority)]
     pub config: Box<Account<'info, Config>>,
     #[account(
         mut,
-        seeds = [MARKET_SEED, &market.load()?.index.to_le_bytes()],
+        seeds = [MARKET_SEED, &index.to_le_bytes()],
         bump = market.load()?.bump,
         constraint = market.load()?.config == config.key() @ MarketError::AccountMismatch,
     )]
@@ -45,7 +46,8 @@ fn held_by(data: &[u8], authority: &Pubkey) -> bool {
 /// The authority names the address lookup table clients use for this
 /// market's transactions (the crank packs settlements into v0 transactions
 /// through it). At once: it changes no one's terms, only transaction sizes.
-pub fn handler(ctx: Context<SetLookupTable>) -> Result<()> {
+/// `_index` only seeds the market's address (checked by Anchor).
+pub fn handler(ctx: Context<SetLookupTable>, _index: u16) -> Result<()> {
     let table = ctx.accounts.lookup_table.key();
     require!(
         held_by(

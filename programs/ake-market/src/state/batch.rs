@@ -20,6 +20,8 @@ pub struct Batch {
     pub market: Pubkey,
     /// The shared spec; `{frame}` in its command and env is the frame number.
     pub spec: JobSpec,
+    /// As `Job.spec_hash`: of the whole borsh-encoded `JobSpec` (variant
+    /// byte included) when inline, the named sha256 when remote.
     pub spec_hash: [u8; 32],
     pub gpus: u16,
     pub max_duration_secs: u32,

@@ -12,7 +12,9 @@ pub struct Job {
     pub nonce: u64,
     pub market: Pubkey,
     pub spec: JobSpec,
-    /// sha256 of the borsh-encoded inline spec, or the remote spec's sha256.
+    /// An inline spec: sha256 of the whole borsh-encoded `JobSpec` (its
+    /// variant byte 0 first, then the `InlineSpec`). A remote spec: the
+    /// sha256 it names (of the document's bytes). A frame: its batch's.
     pub spec_hash: [u8; 32],
     pub gpus: u16,
     pub max_duration_secs: u32,

@@ -86,7 +86,14 @@ pub struct Market {
     pub max_releases: u8,
     /// 1: a GPU market (nodes need registered GPUs); 0: a CPU market.
     pub gpu_required: u8,
-    pub _reserved: [u8; 4],
+    /// The shortest max duration a job may ask: a node keeps part of a
+    /// job's deadline back for committing its result, so a shorter job
+    /// could never be run in time.
+    pub min_duration_secs: u16,
+    /// NVIDIA driver capabilities nodes grant the jobs' containers (bits of
+    /// `DRIVER_CAPABILITIES`).
+    pub driver_capabilities: u8,
+    pub _reserved: [u8; 1],
     /// Waiting jobs and batches by tier, GPU class, then the reputation
     /// and collateral they ask: see [`job_band`].
     pub job_buckets: [[[List; JOB_BANDS]; GPU_CLASSES]; TIERS],
@@ -242,6 +249,15 @@ fn unlink(l: u32) -> Option<usize> {
 }
 
 impl Market {
+    /// The market's driver capabilities by name, in the toolkit's order.
+    pub fn driver_capability_names(&self) -> Vec<&'static str> {
+        crate::constants::DRIVER_CAPABILITIES
+            .iter()
+            .filter(|(bit, _)| self.driver_capabilities & bit != 0)
+            .map(|(_, name)| *name)
+            .collect()
+    }
+
     /// The account's size with the initial pool.
     pub const fn initial_space() -> usize {
         Self::space_for(

@@ -1,0 +1,314 @@
+//! The GPU host's container boundary: on a GPU host it includes the NVIDIA
+//! Container Toolkit, whose hooks run on the host while a job's container is
+//! created, and the NVIDIA kernel driver, which every GPU job talks to. A
+//! version with a known container escape would hand a job the node's hot
+//! key, its store credentials and every later job, so the node refuses to
+//! arm on one (`doctor` says the same).
+//!
+//! The table lists each escape with the first fixed release of every branch
+//! NVIDIA published a fix for. Add a row when NVIDIA publishes a bulletin.
+
+use std::cmp::Ordering;
+use std::path::Path;
+use std::time::Duration;
+
+/// What a version is checked against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Component {
+    /// NVIDIA Container Toolkit (`nvidia-container-cli`, `nvidia-ctk`).
+    Toolkit,
+    /// The NVIDIA kernel driver (NVML's driver version).
+    Driver,
+}
+
+impl Component {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Toolkit => "NVIDIA Container Toolkit",
+            Self::Driver => "NVIDIA driver",
+        }
+    }
+}
+
+/// One known container escape.
+#[derive(Debug, Clone, Copy)]
+pub struct Advisory {
+    pub cve: &'static str,
+    pub component: Component,
+    /// The first fixed release of each branch with a fix (a branch is the
+    /// first number: 1 for toolkit 1.x, 570 for driver R570).
+    pub fixed_in: &'static [&'static str],
+    pub impact: &'static str,
+}
+
+/// Known container escapes through the toolkit or the driver.
+pub const KNOWN_ESCAPES: [Advisory; 4] = [
+    Advisory {
+        cve: "CVE-2024-0132",
+        component: Component::Toolkit,
+        fixed_in: &["1.16.2"],
+        impact: "a crafted image races the toolkit's mounts and reaches the host filesystem",
+    },
+    Advisory {
+        cve: "CVE-2025-23359",
+        component: Component::Toolkit,
+        fixed_in: &["1.17.4"],
+        impact: "bypass of the CVE-2024-0132 fix: the host filesystem",
+    },
+    Advisory {
+        cve: "CVE-2025-23266",
+        component: Component::Toolkit,
+        fixed_in: &["1.17.8"],
+        impact: "an image's LD_PRELOAD is loaded into the createContainer hook: root on the host",
+    },
+    Advisory {
+        cve: "CVE-2025-33219",
+        component: Component::Driver,
+        fixed_in: &["535.288.01", "570.211.01"],
+        impact: "integer overflow in the kernel module reachable from a GPU job: code execution and escalation of privileges",
+    },
+];
+
+/// A dotted version; a pre-release (`1.17.8-rc.1`) sorts before its release.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version {
+    parts: [u64; 4],
+    release: bool,
+}
+
+impl Version {
+    /// Parses `1.17.8`, `v1.17.8`, `570.211.01`, `1.17.8-rc.1`; None for
+    /// anything else.
+    pub fn parse(text: &str) -> Option<Self> {
+        let text = text.trim().trim_start_matches('v');
+        let (numbers, pre) = match text.split_once(['-', '~', '+']) {
+            Some((numbers, suffix)) => (numbers, !suffix.is_empty()),
+            None => (text, false),
+        };
+        let mut parts = [0u64; 4];
+        let mut count = 0;
+        for part in numbers.split('.') {
+            *parts.get_mut(count)? = part.parse().ok()?;
+            count += 1;
+        }
+        (count >= 2).then_some(Self {
+            parts,
+            release: !pre,
+        })
+    }
+
+    fn branch(&self) -> u64 {
+        self.parts[0]
+    }
+}
+
+impl Ord for Version {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (self.parts, self.release).cmp(&(other.parts, other.release))
+    }
+}
+
+impl PartialOrd for Version {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Why `version` of `component` must not run jobs: one line per known
+/// escape it is open to. A branch with a fix is safe from that fix on; a
+/// branch older than the newest fixed one that got no fix is open (NVIDIA
+/// fixes only branches it still supports); a newer branch is safe. An
+/// unparsable version is refused: what cannot be checked is not trusted.
+pub fn open_escapes(component: Component, version: &str) -> Vec<String> {
+    let Some(v) = Version::parse(version) else {
+        return vec![format!(
+            "cannot parse the {} version '{version}': refusing GPU jobs until it is known",
+            component.name()
+        )];
+    };
+    KNOWN_ESCAPES
+        .iter()
+        .filter(|a| a.component == component)
+        .filter_map(|a| {
+            let fixed: Vec<Version> = a.fixed_in.iter().filter_map(|f| Version::parse(f)).collect();
+            let same_branch = fixed.iter().find(|f| f.branch() == v.branch());
+            let newest_branch = fixed.iter().map(Version::branch).max().unwrap_or(0);
+            let open = match same_branch {
+                Some(first_fixed) => v < *first_fixed,
+                None => v.branch() < newest_branch,
+            };
+            open.then(|| {
+                format!(
+                    "{} {version} is open to {} ({}); upgrade to a fixed release (first fixed: {}), then restart ake-node",
+                    component.name(),
+                    a.cve,
+                    a.impact,
+                    a.fixed_in.join(", ")
+                )
+            })
+        })
+        .collect()
+}
+
+/// The binaries that report the toolkit's version, in the order tried.
+const TOOLKIT_CLIS: [&str; 2] = ["nvidia-container-cli", "nvidia-ctk"];
+
+/// The installed toolkit's version, read from `cli --version` (the
+/// configured binary, else the first of `TOOLKIT_CLIS` on PATH).
+pub async fn toolkit_version(cli: Option<&Path>) -> Result<String, String> {
+    let candidates: Vec<&Path> = match cli {
+        Some(path) => vec![path],
+        None => TOOLKIT_CLIS.iter().map(Path::new).collect(),
+    };
+    let mut tried = Vec::new();
+    for binary in candidates {
+        let run = tokio::process::Command::new(binary)
+            .arg("--version")
+            .kill_on_drop(true)
+            .output();
+        match tokio::time::timeout(Duration::from_secs(10), run).await {
+            Ok(Ok(out)) if out.status.success() => {
+                let text = String::from_utf8_lossy(&out.stdout);
+                return version_in(&text).ok_or_else(|| {
+                    format!(
+                        "{} --version printed no version: {}",
+                        binary.display(),
+                        text.trim()
+                    )
+                });
+            }
+            Ok(Ok(out)) => tried.push(format!("{} exited with {}", binary.display(), out.status)),
+            Ok(Err(e)) => tried.push(format!("{}: {e}", binary.display())),
+            Err(_) => tried.push(format!("{} did not answer in 10 s", binary.display())),
+        }
+    }
+    Err(format!(
+        "cannot read the NVIDIA Container Toolkit's version ({}): install toolkit {} or later, or set nvidia_toolkit_cli to its nvidia-container-cli",
+        tried.join("; "),
+        newest_toolkit_fix()
+    ))
+}
+
+/// The version on the first line that names one (`cli-version: 1.17.8`,
+/// `NVIDIA Container Toolkit CLI version 1.17.8`).
+fn version_in(text: &str) -> Option<String> {
+    text.lines()
+        .filter(|line| line.to_ascii_lowercase().contains("version"))
+        .find_map(|line| {
+            line.split([' ', ':'])
+                .rev()
+                .find(|word| Version::parse(word).is_some())
+                .map(str::to_string)
+        })
+}
+
+/// The oldest toolkit release open to none of the known escapes.
+pub fn newest_toolkit_fix() -> &'static str {
+    KNOWN_ESCAPES
+        .iter()
+        .filter(|a| a.component == Component::Toolkit)
+        .flat_map(|a| a.fixed_in.iter().copied())
+        .max_by_key(|f| Version::parse(f).map(|v| (v.parts, v.release)))
+        .unwrap_or("the newest")
+}
+
+/// Why this GPU host must not take jobs: every known escape its toolkit
+/// and driver are open to, or why a version could not be read. Empty when
+/// both are checked and clean.
+pub fn host_problems(
+    toolkit: &Result<String, String>,
+    driver: &Result<String, String>,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (component, version) in [(Component::Toolkit, toolkit), (Component::Driver, driver)] {
+        match version {
+            Ok(v) => problems.extend(open_escapes(component, v)),
+            Err(why) => problems.push(why.clone()),
+        }
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open(component: Component, version: &str) -> Vec<String> {
+        open_escapes(component, version)
+    }
+
+    #[test]
+    fn hostile_toolkits_with_known_escapes_are_refused() {
+        let cases = [
+            ("1.17.7", vec!["CVE-2025-23266"]),
+            ("1.17.3", vec!["CVE-2025-23359", "CVE-2025-23266"]),
+            (
+                "1.16.1",
+                vec!["CVE-2024-0132", "CVE-2025-23359", "CVE-2025-23266"],
+            ),
+            ("1.17.8-rc.1", vec!["CVE-2025-23266"]),
+            (
+                "0.9.0",
+                vec!["CVE-2024-0132", "CVE-2025-23359", "CVE-2025-23266"],
+            ),
+        ];
+        for (version, cves) in cases {
+            let found = open(Component::Toolkit, version);
+            assert_eq!(found.len(), cves.len(), "{version}: {found:?}");
+            for (line, cve) in found.iter().zip(cves) {
+                assert!(line.contains(cve) && line.contains(version), "{line}");
+            }
+        }
+        for fixed in ["1.17.8", "v1.17.8", "1.18.0", "1.17.10", "2.0.0"] {
+            assert!(open(Component::Toolkit, fixed).is_empty(), "{fixed}");
+        }
+    }
+
+    #[test]
+    fn hostile_drivers_with_known_escapes_are_refused() {
+        for open_driver in [
+            "535.230.02",
+            "570.133.07",
+            "550.163.01",
+            "565.57.01",
+            "470.256.02",
+        ] {
+            let found = open(Component::Driver, open_driver);
+            assert!(
+                found.len() == 1 && found[0].contains("CVE-2025-33219"),
+                "{open_driver}: {found:?}"
+            );
+        }
+        // Fixed on their branch, or a branch newer than any listed fix.
+        for fixed in ["535.288.01", "570.211.01", "570.300.1", "580.95.05"] {
+            assert!(open(Component::Driver, fixed).is_empty(), "{fixed}");
+        }
+    }
+
+    #[test]
+    fn hostile_unparsable_versions_are_refused() {
+        for garbage in ["", "unknown", "1", "1.x.3", "1.2.3.4.5", "latest"] {
+            let found = open(Component::Toolkit, garbage);
+            assert!(
+                found.len() == 1 && found[0].contains("cannot parse"),
+                "{garbage:?}: {found:?}"
+            );
+            assert_eq!(open(Component::Driver, garbage).len(), 1);
+        }
+        let missing = host_problems(&Err("no toolkit".into()), &Ok("570.211.01".into()));
+        assert_eq!(missing, vec!["no toolkit".to_string()]);
+        assert!(host_problems(&Ok("1.17.8".into()), &Ok("570.211.01".into())).is_empty());
+    }
+
+    #[test]
+    fn versions_are_read_from_both_clis() {
+        let cli = "cli-version: 1.17.8\nlib-version: 1.17.8\nbuild date: 2025-07-15T09:37+00:00\n";
+        assert_eq!(version_in(cli).as_deref(), Some("1.17.8"));
+        let ctk = "NVIDIA Container Toolkit CLI version 1.18.0\ncommit: 0a1b2c3\n";
+        assert_eq!(version_in(ctk).as_deref(), Some("1.18.0"));
+        assert_eq!(version_in("nothing here"), None);
+        assert_eq!(newest_toolkit_fix(), "1.17.8");
+        assert!(Version::parse("1.17.8-rc.1") < Version::parse("1.17.8"));
+        assert!(Version::parse("570.211.01") > Version::parse("570.86.15"));
+    }
+}
