@@ -560,13 +560,18 @@ impl Protocol {
     /// The best waiting node for a job that needs one again (after an
     /// expiry or a release), skipping owners that handed it back.
     pub async fn candidate_for(&self, job: &Job) -> Result<Option<ixs::Candidate>, ProtocolError> {
+        self.candidate_excluding(job, job.excluded_owner_tags())
+            .await
+    }
+
+    async fn candidate_excluding(
+        &self,
+        job: &Job,
+        excluded: [u64; ake_market::constants::MAX_RELEASES],
+    ) -> Result<Option<ixs::Candidate>, ProtocolError> {
         let market = self.market_at(&job.market).await?;
-        self.candidate(market.best_node_for(
-            job.gpus,
-            job.min_reputation_bps,
-            &job.excluded_owner_tags(),
-        ))
-        .await
+        self.candidate(market.best_node_for(job.gpus, job.min_reputation_bps, &excluded))
+            .await
     }
 
     /// Sends an instruction that names a queue counterpart (post_job,
@@ -723,6 +728,13 @@ impl Protocol {
     ) -> Result<Instruction, ProtocolError> {
         let job = self.existing_job(job_key).await?;
         let config = self.config().await?;
+        // The release adds the releasing owner to the job's exclusions
+        // before the program picks the next node: name one the program will
+        // pick (another node of the same owner would be refused).
+        let mut excluded = job.excluded_owner_tags();
+        if let Some(free) = excluded.iter_mut().find(|tag| **tag == 0) {
+            *free = ake_market::state::owner_tag(&job.node_owner);
+        }
         Ok(ixs::release_job(
             *signer,
             *job_key,
@@ -730,7 +742,7 @@ impl Protocol {
             ixs::ReleaseKeys {
                 mint: config.mint,
                 creator_token: associated_token(&job.creator, &config.mint),
-                candidate_node: self.candidate_for(&job).await?,
+                candidate_node: self.candidate_excluding(&job, excluded).await?,
             },
             reason,
         ))

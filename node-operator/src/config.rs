@@ -92,16 +92,39 @@ impl Default for PriorityFeePolicy {
     }
 }
 
+/// Base fee of a transaction with one signature, in lamports.
+const SIGNATURE_FEE_LAMPORTS: u64 = 5_000;
+/// Transactions a node must be able to pay before it takes a job: the
+/// submit, a hand-back, and the arm that takes the next one.
+const TRANSACTIONS_AHEAD: u64 = 3;
+
 impl PriorityFeePolicy {
+    /// What the node's next transactions cost at most: each at Solana's
+    /// maximum compute and this policy's cap. A hot key holding less stays
+    /// out of the queue, so a job it takes can always be submitted.
+    pub fn next_transactions_lamports(&self, max_compute_units: u32) -> u64 {
+        let priority =
+            u64::from(max_compute_units).saturating_mul(self.cap_micro_lamports) / 1_000_000;
+        TRANSACTIONS_AHEAD.saturating_mul(SIGNATURE_FEE_LAMPORTS.saturating_add(priority))
+    }
+
     /// The recent market rate (75th percentile of `recent`) within the floor
-    /// and the cap, doubled for each earlier signature that expired.
-    pub fn price(&self, recent: &[u64], resigns: u32) -> u64 {
+    /// and the cap, doubled for each earlier signature that expired, and
+    /// doubled again in the last half of the time to the deadline and once
+    /// more in its last quarter (`time_left_bps`): a late submit to a busy
+    /// market is a node's main deadline risk.
+    pub fn price(&self, recent: &[u64], resigns: u32, time_left_bps: u16) -> u64 {
         let mut sorted = recent.to_vec();
         sorted.sort_unstable();
         let market = sorted.get(sorted.len() * 3 / 4).copied().unwrap_or(0);
+        let urgency = match time_left_bps {
+            0..2_500 => 2,
+            2_500..5_000 => 1,
+            _ => 0,
+        };
         let raised = market
             .max(self.floor_micro_lamports)
-            .saturating_mul(1u64 << resigns.min(16));
+            .saturating_mul(1u64 << (resigns.min(16) + urgency));
         raised.min(self.cap_micro_lamports)
     }
 }
@@ -650,19 +673,30 @@ mod tests {
             floor_micro_lamports: 1_000,
             cap_micro_lamports: 50_000,
         };
-        assert_eq!(policy.price(&[], 0), 1_000, "no market: the floor");
+        let early = 10_000;
+        assert_eq!(policy.price(&[], 0, early), 1_000, "no market: the floor");
         assert_eq!(
-            policy.price(&[0, 5_000, 7_000, 9_000], 0),
+            policy.price(&[0, 5_000, 7_000, 9_000], 0, early),
             9_000,
             "75th percentile"
         );
         assert_eq!(
-            policy.price(&[0, 5_000, 7_000, 9_000], 1),
+            policy.price(&[0, 5_000, 7_000, 9_000], 1, early),
             18_000,
             "doubled after an expiry"
         );
-        assert_eq!(policy.price(&[9_000], 5), 50_000, "never past the cap");
-        assert_eq!(policy.price(&[u64::MAX], 40), 50_000);
+        assert_eq!(
+            policy.price(&[5_000], 0, 4_999),
+            10_000,
+            "last half: doubled"
+        );
+        assert_eq!(policy.price(&[5_000], 0, 2_499), 20_000, "last quarter: 4x");
+        assert_eq!(
+            policy.price(&[9_000], 5, early),
+            50_000,
+            "never past the cap"
+        );
+        assert_eq!(policy.price(&[u64::MAX], 40, 0), 50_000);
     }
 
     #[test]

@@ -129,6 +129,31 @@ fn fail(reason: ReleaseReason, detail: impl std::fmt::Display) -> StepError {
     }
 }
 
+/// The least compute a journaled transaction asks for. Native execution
+/// meters no SBF compute (simulated units here are the SPL Token CPIs
+/// only), so the floor is the budget every node transaction carried before
+/// limits followed simulation: a submit with a re-arm search, a frame
+/// account's creation and its events, estimated well under it.
+const COMPUTE_FLOOR: u32 = 400_000;
+/// Solana's per-transaction maximum (also what simulations run with).
+pub const MAX_COMPUTE_UNITS: u32 = 1_400_000;
+
+/// What is left of the time from assignment to the deadline, in bps.
+fn time_left_bps(assigned_at: i64, deadline: i64, now: i64) -> u16 {
+    let total = deadline.saturating_sub(assigned_at).max(1);
+    let left = deadline.saturating_sub(now).clamp(0, total);
+    u16::try_from(left.saturating_mul(10_000) / total).unwrap_or(10_000)
+}
+
+/// The compute limit for a transaction that simulated at `units`: half as
+/// much again as measured, never below the floor nor above the maximum.
+fn compute_limit(units: u64) -> u32 {
+    let padded = units.saturating_mul(3) / 2;
+    u32::try_from(padded)
+        .unwrap_or(u32::MAX)
+        .clamp(COMPUTE_FLOOR, MAX_COMPUTE_UNITS)
+}
+
 /// Seconds before the free hand-back window closes from which a job whose
 /// container has not started is handed back rather than retried: a release
 /// must land while it is still free.
@@ -269,20 +294,17 @@ impl Daemon {
                     Err(e) => tracing::warn!(%job, "cannot read the assigned job, retrying: {e}"),
                 }
             }
-            NodeStatus::Queued if !self.gpu_problems().is_empty() => {
-                tracing::error!(
-                    problems = ?self.gpu_problems(),
-                    "a GPU is unhealthy: leaving the queue"
-                );
-                self.leave_queue().await;
+            NodeStatus::Queued => {
+                let problems = self.readiness_problems().await;
+                if !problems.is_empty() {
+                    tracing::error!(?problems, "not fit for a job now: leaving the queue");
+                    self.leave_queue().await;
+                }
             }
             NodeStatus::Idle if !node.suspended && !*shutdown.borrow() => {
-                let problems = self.gpu_problems();
+                let problems = self.readiness_problems().await;
                 if !problems.is_empty() {
-                    tracing::error!(
-                        ?problems,
-                        "refusing to arm: a GPU is unhealthy or its host unsafe"
-                    );
+                    tracing::error!(?problems, "refusing to arm");
                     return;
                 }
                 let profile = &node.profile;
@@ -310,12 +332,28 @@ impl Daemon {
         }
     }
 
-    /// Why no job may run on this host's GPUs now: the host's container
-    /// boundary first, then each GPU's health.
-    fn gpu_problems(&self) -> Vec<String> {
+    /// Why this node must not take a job now: the host's container boundary,
+    /// each GPU's health, and a hot key that could not pay for the job's
+    /// transactions (it would take the job and then miss its deadline).
+    async fn readiness_problems(&self) -> Vec<String> {
         let mut problems = self.host_problems.clone();
         if let Some(health) = &self.gpu_health {
             problems.extend(health.problems());
+        }
+        let need = self
+            .priority_fee
+            .next_transactions_lamports(MAX_COMPUTE_UNITS);
+        match self.protocol.chain.balance(&self.signer.pubkey()).await {
+            Ok(lamports) => {
+                self.metrics.signer_balance(lamports);
+                if lamports < need {
+                    problems.push(format!(
+                        "the hot key {} holds {lamports} lamports, less than the {need} its next transactions may cost: send it SOL",
+                        self.signer.pubkey()
+                    ));
+                }
+            }
+            Err(e) => problems.push(format!("cannot read the hot key's balance: {e}")),
         }
         problems
     }
@@ -485,7 +523,7 @@ impl Daemon {
         match progress {
             JobProgress::Failed { release_reason } => {
                 let prepared = self
-                    .sign_release(attempt, reason_of(release_reason))
+                    .sign_release(attempt, &job, reason_of(release_reason))
                     .await?;
                 self.record_signed(attempt, RELEASE, &prepared).await?;
                 Ok(true)
@@ -936,15 +974,12 @@ impl Daemon {
         usage: OutputUsage,
         draining: bool,
     ) -> Result<Prepared, StepError> {
+        // A finished run is never handed back: an unreadable root is waited
+        // on (the journal is checked again), not turned into a release.
         let commitment: [u8; 32] = hex::decode(root)
             .ok()
             .and_then(|b| b.try_into().ok())
-            .ok_or_else(|| {
-                fail(
-                    ReleaseReason::SpecInvalid,
-                    format!("bad output root {root}"),
-                )
-            })?;
+            .ok_or_else(|| retry(format!("the journaled output root {root} is unreadable")))?;
         // Clamped to the chain's clock when committed (see `upload`).
         let result = JobResult {
             commitment,
@@ -955,35 +990,67 @@ impl Daemon {
                 energy_mj: usage.energy_mj,
             },
         };
-        let fees = self.fees_for(attempt, &[attempt.job, job.market]).await;
-        let ix = ixs::submit_result(
-            self.signer.pubkey(),
-            job.node_owner,
-            attempt.job,
-            job.market,
-            result,
-            self.after_submit(draining).await,
-        );
-        self.sign(ix, fees).await
+        let fees = self
+            .fees_for(attempt, job, &[attempt.job, job.market])
+            .await;
+        let submit = |after| {
+            ixs::submit_result(
+                self.signer.pubkey(),
+                job.node_owner,
+                attempt.job,
+                job.market,
+                result.clone(),
+                after,
+            )
+        };
+        let after = self.after_submit(draining).await;
+        match self.sign(submit(after), fees).await {
+            // The re-arm is best effort: when the submit with it is refused
+            // (its pick went stale, the frame it names was taken), the
+            // result goes alone and the node arms on its own afterwards.
+            Err(refused) if after != ixs::AfterSubmit::StayIdle => {
+                tracing::warn!(
+                    "the submit with a re-arm was refused ({refused}); submitting alone"
+                );
+                self.sign(submit(ixs::AfterSubmit::StayIdle), fees).await
+            }
+            signed => signed,
+        }
     }
 
-    /// Signs `ix` alone with the node's key (a legacy transaction: its
-    /// journal holds these bytes).
+    /// Simulates `ix` alone with the exact accounts it will send, then signs
+    /// it with the node's key and a compute limit of `max(floor, 3/2 x
+    /// simulated)` (a legacy transaction: its journal holds these bytes).
+    /// A refused simulation is retried later, rebuilt from a fresh read;
+    /// nothing that would fail is journaled.
     async fn sign(
         &self,
         ix: solana_sdk::instruction::Instruction,
         fees: Fees,
     ) -> Result<Prepared, StepError> {
-        prepare(
-            self.protocol.chain.as_ref(),
-            &self.signer,
-            &[],
-            &[ix],
-            fees,
-            &[],
-        )
-        .await
-        .map_err(retry)
+        let chain = self.protocol.chain.as_ref();
+        let ixs = [ix];
+        let probe_fees = Fees {
+            compute_unit_limit: MAX_COMPUTE_UNITS,
+            ..fees
+        };
+        let probe = prepare(chain, &self.signer, &[], &ixs, probe_fees, &[])
+            .await
+            .map_err(retry)?;
+        let simulated = chain.simulate(&probe.transaction).await.map_err(retry)?;
+        if let Some(error) = simulated.err {
+            return Err(retry(format!(
+                "the chain refuses it now (rebuilt and signed again while the job is this node's): {}",
+                ake_sdk::errors::explain(&error, &probe.transaction)
+            )));
+        }
+        let fees = Fees {
+            compute_unit_limit: compute_limit(simulated.units_consumed),
+            ..fees
+        };
+        prepare(chain, &self.signer, &[], &ixs, fees, &[])
+            .await
+            .map_err(retry)
     }
 
     /// What the node does once this submit lands: take its next work in
@@ -991,7 +1058,7 @@ impl Daemon {
     /// leaves it idle, never fails the submit), unless it is shutting down
     /// or a GPU is unhealthy.
     async fn after_submit(&self, draining: bool) -> ixs::AfterSubmit {
-        if draining || !self.gpu_problems().is_empty() {
+        if draining || !self.readiness_problems().await.is_empty() {
             return ixs::AfterSubmit::StayIdle;
         }
         let next = match self.protocol.node(&self.node).await {
@@ -1003,8 +1070,8 @@ impl Daemon {
 
     /// The fees of this attempt's next signature: the market's priority fee
     /// for the accounts it writes, raised once for every earlier signature
-    /// that expired unlanded.
-    async fn fees_for(&self, attempt: &Attempt, writes: &[Pubkey]) -> Fees {
+    /// that expired unlanded and as the job's deadline nears.
+    async fn fees_for(&self, attempt: &Attempt, job: &Job, writes: &[Pubkey]) -> Fees {
         let resigns = match self.journal.entries(&attempt.key()).await {
             Ok(entries) => entries
                 .iter()
@@ -1018,10 +1085,14 @@ impl Daemon {
             .recent_prioritization_fees(writes)
             .await
             .unwrap_or_default();
+        let now = self.chain_now().await.unwrap_or(job.assigned_at);
+        let left_bps = time_left_bps(job.assigned_at, job.deadline, now);
         Fees {
-            compute_unit_price: self
-                .priority_fee
-                .price(&recent, u32::try_from(resigns).unwrap_or(u32::MAX)),
+            compute_unit_price: self.priority_fee.price(
+                &recent,
+                u32::try_from(resigns).unwrap_or(u32::MAX),
+                left_bps,
+            ),
             ..self.fees
         }
     }
@@ -1050,6 +1121,7 @@ impl Daemon {
     async fn sign_release(
         &self,
         attempt: &Attempt,
+        job: &Job,
         reason: ReleaseReason,
     ) -> Result<Prepared, StepError> {
         let ix = self
@@ -1057,7 +1129,9 @@ impl Daemon {
             .release(&attempt.job, &self.signer.pubkey(), reason)
             .await
             .map_err(retry)?;
-        let fees = self.fees_for(attempt, &[attempt.job]).await;
+        let fees = self
+            .fees_for(attempt, job, &[attempt.job, job.market])
+            .await;
         self.sign(ix, fees).await
     }
 
@@ -1098,29 +1172,26 @@ impl Daemon {
                 .await?;
                 Ok(true)
             }
-            Err(SendError::Expired { .. }) => self.re_sign_after_expiry(attempt, purpose).await,
-            Err(SendError::Failed { explanation, .. }) if purpose == RELEASE => {
-                // Nothing more this node can do: the chain decides (expiry).
-                tracing::error!("the hand-back was refused: {explanation}");
-                self.metrics.job_finished(RunOutcome::Abandoned, 0.0);
-                self.clean_up(attempt).await
+            Err(SendError::Expired { .. }) => self.re_sign_if_ours(attempt, purpose).await,
+            // Landed and failed: the state moved between the simulation and
+            // the landing (a pick went stale, a frame was taken). Only the
+            // chain's word on the job ends it: while it is still this
+            // node's and its deadline allows, the step is signed again from
+            // a fresh read. A finished run is never handed back for it.
+            Err(SendError::Failed { explanation, .. }) => {
+                tracing::warn!("{purpose} landed and failed: {explanation}");
+                self.metrics.tx_refused(purpose);
+                self.re_sign_if_ours(attempt, purpose).await
             }
-            Err(SendError::Failed { explanation, .. }) => Err(fail(
-                ReleaseReason::SpecInvalid,
-                format!("the result was refused: {explanation}"),
-            )),
             Err(e @ (SendError::Chain(_) | SendError::Build(_))) => Err(retry(e)),
         }
     }
 
-    /// A journaled transaction can never land now: if the job is still
-    /// ours, go back to the step that signs it (the upload, or the failure
-    /// to hand back), else the job is over here.
-    async fn re_sign_after_expiry(
-        &self,
-        attempt: &Attempt,
-        purpose: &str,
-    ) -> Result<bool, StepError> {
+    /// A journaled transaction can never land now (it expired, or landed
+    /// and failed): if the job is still ours and its deadline has not
+    /// passed, go back to the step that signs it (the upload, or the
+    /// failure to hand back), else the job is over here.
+    async fn re_sign_if_ours(&self, attempt: &Attempt, purpose: &str) -> Result<bool, StepError> {
         let job = self.protocol.job(&attempt.job).await.map_err(retry)?;
         let standing = standing(&self.node, attempt, job);
         if matches!(standing, Standing::Stale | Standing::Missing) {
@@ -1128,7 +1199,12 @@ impl Daemon {
                 "the RPC answer predates this assignment; waiting for a fresher one",
             ));
         }
-        if let Standing::Ours(_) = standing {
+        if let Standing::Ours(job) = &standing {
+            if self.chain_now().await? >= job.deadline {
+                tracing::error!("{purpose} cannot land before the deadline any more; the chain decides (expiry)");
+                self.metrics.job_finished(RunOutcome::Abandoned, 0.0);
+                return self.clean_up(attempt).await;
+            }
             let entries = self.journal.entries(&attempt.key()).await.map_err(retry)?;
             let resume = entries.iter().rev().find_map(|e| match e {
                 JournalEntry::Uploaded { .. } if purpose == SUBMIT => Some(e.clone()),

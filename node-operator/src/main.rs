@@ -258,6 +258,20 @@ async fn status(cli: &Cli) -> anyhow::Result<()> {
         ),
         None => println!("node {node} is not registered: `ake node register --signer {}`", config.node_signer_keypair.display()),
     }
+    if let Ok(lamports) = p.chain.balance(&signer.pubkey()).await {
+        let need = config
+            .priority_fee
+            .next_transactions_lamports(ake_node::daemon::MAX_COMPUTE_UNITS);
+        println!(
+            "  hot key {} holds {lamports} lamports{}",
+            signer.pubkey(),
+            if lamports < need {
+                format!(": below the {need} its next transactions may cost, so the node stays out of the queue; send it SOL")
+            } else {
+                String::new()
+            }
+        );
+    }
     match Journal::open(&config.journal_path) {
         Ok(journal) => {
             for key in journal.open_jobs().await? {
@@ -412,14 +426,17 @@ async fn doctor(cli: &Cli) -> anyhow::Result<()> {
     );
     if let (Ok(_), Ok(signer)) = (slot, signer(&config)) {
         let balance = chain.balance(&signer.pubkey()).await.unwrap_or(0);
+        let need = config
+            .priority_fee
+            .next_transactions_lamports(ake_node::daemon::MAX_COMPUTE_UNITS);
         healthy &= check(
-            balance >= 10_000_000,
+            balance >= need,
             &format!(
-                "signer {} holds {} lamports for fees",
+                "signer {} holds {} lamports for fees ({need} pay its next transactions at the fee cap)",
                 signer.pubkey(),
                 balance
             ),
-            "send it at least 0.01 SOL",
+            "send it SOL: below that the node stays out of the queue",
         );
         if let Some(warning) = hot_key_excess(balance, config.hot_key_max_sol) {
             println!("  WARN  {warning}");

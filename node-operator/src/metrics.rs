@@ -93,6 +93,7 @@ pub struct NodeMetrics {
     rpc_errors: Family<RpcLabels, Counter>,
     earned: Counter,
     handed_back: Family<ReasonLabels, Counter>,
+    tx_refused: Family<ReasonLabels, Counter>,
     node_state: Family<StateLabels, Gauge>,
     node_expiries: Gauge,
     signer_balance: Gauge,
@@ -163,6 +164,12 @@ impl NodeMetrics {
             "Jobs this node could not run and handed back (release_job), by reason",
             handed_back.clone(),
         );
+        let tx_refused = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "ake_transactions_failed",
+            "Journaled transactions that landed and failed (then signed again while the job was still this node's), by purpose",
+            tx_refused.clone(),
+        );
         let node_state = Family::<StateLabels, Gauge>::default();
         registry.register(
             "ake_node_state",
@@ -200,6 +207,7 @@ impl NodeMetrics {
             rpc_errors,
             earned,
             handed_back,
+            tx_refused,
             node_state,
             node_expiries,
             signer_balance,
@@ -211,6 +219,14 @@ impl NodeMetrics {
         self.handed_back
             .get_or_create(&ReasonLabels {
                 reason: reason.to_string(),
+            })
+            .inc();
+    }
+
+    pub fn tx_refused(&self, purpose: &str) {
+        self.tx_refused
+            .get_or_create(&ReasonLabels {
+                reason: purpose.to_string(),
             })
             .inc();
     }

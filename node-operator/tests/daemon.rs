@@ -12,7 +12,7 @@ use std::process::{Child, Command};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ake_localnet::Localnet;
+use ake_localnet::{faults, Localnet};
 use ake_node::journal::{Journal, JournalEntry};
 use ake_node::output_store::OutputStore;
 use ake_sdk::ake_market::state::{HardwareProfile, InlineSpec, JobSpec, JobState, NodeStatus};
@@ -311,6 +311,83 @@ tmp_size_mb = 64
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+    }
+
+    /// Waits until `node` is in `status`.
+    async fn wait_node(&self, node: &Pubkey, status: NodeStatus, limit: Duration) {
+        let p = self.protocol();
+        let end = Instant::now() + limit;
+        while p.node(node).await.unwrap().unwrap().status != status {
+            assert!(
+                Instant::now() < end,
+                "node {node} never {status:?}; daemon log:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// A new CPU node of `owner` (staked by `stake` base units more), armed
+    /// through the SDK and waiting in the queue; returns its account.
+    async fn waiting_node(&self, owner: &Keypair, stake: u64) -> Pubkey {
+        let chain = self.net.chain.as_ref();
+        let p = self.protocol();
+        let hot = Keypair::new();
+        chain.airdrop(&hot.pubkey(), 1_000_000_000).await.unwrap();
+        chain.airdrop(&owner.pubkey(), 1_000_000_000).await.unwrap();
+        let mut ixs_ = vec![];
+        if stake > 0 {
+            self.net.faucet(&owner.pubkey(), stake).await.unwrap();
+            let mint: Pubkey = self.net.deployment.mint.parse().unwrap();
+            ixs_.push(ixs::deposit_stake(
+                owner.pubkey(),
+                mint,
+                associated_token(&owner.pubkey(), &mint),
+                stake,
+            ));
+        }
+        ixs_.push(ixs::register_node(
+            owner.pubkey(),
+            hot.pubkey(),
+            pda::market(0),
+            1,
+            cpu_profile(),
+        ));
+        send_instructions(chain, owner, &[&hot], &ixs_, Fees::default())
+            .await
+            .unwrap();
+        let node = pda::node(&hot.pubkey());
+        // A new node waits out the re-arm cooldown before its first job.
+        let end = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ready = p.node_ready(&hot.pubkey()).await.unwrap();
+            if send_instructions(chain, &hot, &[], &[ready], Fees::default())
+                .await
+                .is_ok()
+            {
+                break;
+            }
+            assert!(Instant::now() < end, "node {node} never armed");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        self.wait_node(&node, NodeStatus::Queued, Duration::from_secs(10))
+            .await;
+        node
+    }
+
+    /// Makes the chain act on this node's next `submit_result` as `effect`
+    /// says, `times` times; `rearm_only` narrows it to submits that re-arm.
+    fn fault_on_submit(&self, effect: faults::Effect, times: u32, rearm_only: bool) {
+        use sha2::Digest;
+        self.net.chain.inject_fault(faults::Fault {
+            program: ake_sdk::ake_market::ID,
+            // Anchor's discriminator of `submit_result`.
+            prefix: sha2::Sha256::digest(b"global:submit_result")[..8].to_vec(),
+            // `rearm` is the instruction's last byte.
+            suffix: if rearm_only { vec![1] } else { vec![] },
+            effect,
+            times,
+        });
     }
 }
 
@@ -1229,4 +1306,216 @@ async fn crash_while_running_and_restart_after_the_free_window_reattaches() {
     );
     let stake = world.owner_stake().await;
     assert_eq!(stake, stake_before);
+}
+
+/// The market error code `e` as the chain reports it.
+fn market_code(e: ake_sdk::ake_market::errors::MarketError) -> u32 {
+    6000 + e as u32
+}
+
+/// A hand-back while another node of the same owner and a node of another
+/// owner wait: the release names the node the program will pick (the
+/// releasing owner is excluded), so it lands and the job goes on to the
+/// other owner; before, it named the sibling, was refused, and the job sat
+/// until the crank expired it (half the execution collateral).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_release_with_a_sibling_node_waiting_lands_and_the_job_moves_on() {
+    if runtime(Default::default(), "release_sibling")
+        .await
+        .is_none()
+    {
+        return;
+    }
+    let world = World::start().await;
+    let hostile = DerivedImage::build(&world.image.tag, "ENV LD_PRELOAD=/ake/output/evil.so");
+    let stake_before = world.owner_stake().await;
+    let mut daemon = world.spawn_daemon(None);
+    let ours = pda::node(&world.hot.pubkey());
+    world
+        .wait_node(&ours, NodeStatus::Queued, Duration::from_secs(60))
+        .await;
+    let _sibling = world.waiting_node(&world.owner, 0).await;
+    let other_owner = Keypair::new();
+    let other = world.waiting_node(&other_owner, 400_000_000).await;
+    let spec = JobSpec::Inline(InlineSpec {
+        image: hostile.tag.clone(),
+        command: vec![BUSYBOX.into(), "true".into()],
+        env: vec![],
+        inputs: vec![],
+        max_output_bytes: 1 << 20,
+    });
+    let job = world.post_spec(spec, 120).await;
+    let released = world.wait_released(&job, Duration::from_secs(60)).await;
+    assert_eq!(
+        released.node, other,
+        "the job went on to the other owner's node"
+    );
+    assert_eq!(released.state, JobState::Assigned);
+    assert_eq!(world.owner_stake().await, stake_before, "handed back free");
+    assert!(stop(&mut daemon).success(), "log:\n{}", world.log());
+}
+
+/// A submit the chain refuses once (a stale pick, a busy market) is
+/// rebuilt and lands: the finished run is never handed back.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_submit_refused_once_is_rebuilt_and_lands() {
+    if runtime(Default::default(), "submit_refused")
+        .await
+        .is_none()
+    {
+        return;
+    }
+    let world = World::start().await;
+    let code = market_code(ake_sdk::ake_market::errors::MarketError::WrongMatchCandidate);
+    world.fault_on_submit(faults::Effect::Refuse { code }, 1, false);
+    let stake_before = world.owner_stake().await;
+    let mut daemon = world.spawn_daemon(None);
+    let job = world.post().await;
+    let submitted = world.wait_submitted(&job, Duration::from_secs(90)).await;
+    assert_eq!(submitted.releases, 0, "never handed back");
+    assert_eq!(world.owner_stake().await, stake_before);
+    assert!(
+        world.log().contains("the chain refuses it now"),
+        "{}",
+        world.log()
+    );
+    assert!(stop(&mut daemon).success());
+}
+
+/// A submit that lands and fails (the state moved after its simulation) is
+/// signed again from a fresh read while the job is still this node's.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_submit_that_lands_and_fails_is_signed_again_and_lands() {
+    if runtime(Default::default(), "submit_failed").await.is_none() {
+        return;
+    }
+    let world = World::start().await;
+    let code = market_code(ake_sdk::ake_market::errors::MarketError::FrameTaken);
+    world.fault_on_submit(faults::Effect::Fail { code }, 1, false);
+    let stake_before = world.owner_stake().await;
+    let mut daemon = world.spawn_daemon(None);
+    let job = world.post().await;
+    let submitted = world.wait_submitted(&job, Duration::from_secs(90)).await;
+    assert_eq!(submitted.releases, 0, "never handed back");
+    assert_eq!(world.owner_stake().await, stake_before);
+    assert!(
+        world.log().contains("submit_result landed and failed"),
+        "{}",
+        world.log()
+    );
+    assert!(stop(&mut daemon).success());
+}
+
+/// A submit that needs more compute than the old fixed 400k limit (SBF
+/// meters it; the fault plays the meter here) lands at once with the limit
+/// its simulation measured.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_submit_needing_more_compute_lands_with_the_simulated_limit() {
+    if runtime(Default::default(), "submit_compute")
+        .await
+        .is_none()
+    {
+        return;
+    }
+    let world = World::start().await;
+    // Every submit under 900k units fails on compute, however often sent.
+    world.fault_on_submit(faults::Effect::NeedsCompute { units: 900_000 }, 100, false);
+    let stake_before = world.owner_stake().await;
+    let mut daemon = world.spawn_daemon(None);
+    let job = world.post().await;
+    world.wait_submitted(&job, Duration::from_secs(90)).await;
+    assert_eq!(world.owner_stake().await, stake_before);
+    assert!(
+        !world.log().contains("landed and failed"),
+        "{}",
+        world.log()
+    );
+    assert!(stop(&mut daemon).success());
+}
+
+/// The re-arm riding on a submit is refused every time (its pick is always
+/// stale): the result goes alone, and the node arms by itself afterwards.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_rearm_never_holds_back_the_submit() {
+    if runtime(Default::default(), "rearm_refused").await.is_none() {
+        return;
+    }
+    let world = World::start().await;
+    let code = market_code(ake_sdk::ake_market::errors::MarketError::WrongMatchCandidate);
+    world.fault_on_submit(faults::Effect::Refuse { code }, 1_000, true);
+    let stake_before = world.owner_stake().await;
+    let mut daemon = world.spawn_daemon(None);
+    let job = world.post().await;
+    world.wait_submitted(&job, Duration::from_secs(90)).await;
+    world
+        .wait_node(
+            &pda::node(&world.hot.pubkey()),
+            NodeStatus::Queued,
+            Duration::from_secs(60),
+        )
+        .await;
+    assert_eq!(world.owner_stake().await, stake_before);
+    assert!(world.log().contains("submitting alone"), "{}", world.log());
+    assert!(stop(&mut daemon).success());
+}
+
+/// A hot key that could not pay for a job's transactions keeps the node out
+/// of the queue (it would take the job and miss the deadline); funded, it
+/// arms.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hot_key_below_the_floor_keeps_the_node_out_of_the_queue() {
+    if runtime(Default::default(), "hot_key_floor").await.is_none() {
+        return;
+    }
+    let world = World::start().await;
+    let chain = world.net.chain.as_ref();
+    // Leave the hot key 0.002 SOL: its next three transactions may cost 0.0042.
+    let keep = 2_000_000;
+    let balance = chain.balance(&world.hot.pubkey()).await.unwrap();
+    // The system program's Transfer (variant 2, then the lamports).
+    let mut data = 2u32.to_le_bytes().to_vec();
+    data.extend((balance - keep - 5_000).to_le_bytes());
+    let drain = solana_sdk::instruction::Instruction {
+        program_id: Pubkey::default(),
+        accounts: vec![
+            solana_sdk::instruction::AccountMeta::new(world.hot.pubkey(), true),
+            solana_sdk::instruction::AccountMeta::new(world.owner.pubkey(), false),
+        ],
+        data,
+    };
+    send_instructions(chain, &world.hot, &[], &[drain], Fees::default())
+        .await
+        .unwrap();
+    let mut daemon = world.spawn_daemon(None);
+    let node = pda::node(&world.hot.pubkey());
+    let end = Instant::now() + Duration::from_secs(60);
+    while !world.log().contains("its next transactions may cost") {
+        assert!(Instant::now() < end, "never said; log:\n{}", world.log());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let p = world.protocol();
+    assert_eq!(
+        p.node(&node).await.unwrap().unwrap().status,
+        NodeStatus::Idle
+    );
+    let status = Command::new(DAEMON)
+        .arg("--config")
+        .arg(world.config_path())
+        .arg("status")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        text.contains("so the node stays out of the queue"),
+        "{text}{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    chain
+        .airdrop(&world.hot.pubkey(), 1_000_000_000)
+        .await
+        .unwrap();
+    world
+        .wait_node(&node, NodeStatus::Queued, Duration::from_secs(60))
+        .await;
+    assert!(stop(&mut daemon).success());
 }

@@ -38,6 +38,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use ake_sdk::chain::{Chain, ChainError, Simulation, TxStatus};
 
+use crate::faults::{Faults, Verdict};
 use crate::history::{History, TxRecord};
 
 macro_rules! native_entry {
@@ -99,6 +100,8 @@ pub struct EmbeddedChain {
     requests: mpsc::Sender<Request>,
     payer: Keypair,
     history: Arc<History>,
+    /// Test faults (empty unless a test injects some).
+    faults: Arc<Faults>,
 }
 
 fn banks_err(e: impl std::fmt::Display) -> ChainError {
@@ -124,7 +127,15 @@ impl EmbeddedChain {
             requests,
             payer,
             history: Arc::default(),
+            faults: Arc::default(),
         })
+    }
+
+    /// Makes the chain refuse, fail or starve an instruction (see
+    /// [`crate::faults`]): for tests only.
+    #[cfg(feature = "fault-injection")]
+    pub fn inject_fault(&self, fault: crate::faults::Fault) {
+        self.faults.inject(fault);
     }
 
     /// Every transaction processed, and every address seen.
@@ -232,6 +243,14 @@ impl EmbeddedChain {
         &self,
         signature: &Signature,
     ) -> Result<Option<BankTxStatus>, ChainError> {
+        if let Some(err) = self.faults.failed(signature) {
+            return Ok(Some(BankTxStatus {
+                slot: self.slot().await?,
+                confirmations: None,
+                err: Some(err),
+                confirmation_status: None,
+            }));
+        }
         let signature = *signature;
         self.call("getSignatureStatuses", move |ctx| {
             Box::pin(async move {
@@ -480,6 +499,32 @@ async fn process(ctx: &mut Ctx, tx: VersionedTransaction) -> Result<(), ChainErr
     }
 }
 
+impl EmbeddedChain {
+    /// The bank's own simulation of `tx`.
+    async fn simulate_on_bank(&self, tx: &VersionedTransaction) -> Result<Simulation, ChainError> {
+        let tx = tx.clone();
+        self.call("simulateTransaction", move |ctx| {
+            Box::pin(async move {
+                let sim = ctx
+                    .banks_client
+                    .simulate_transaction_with_commitment(tx, CommitmentLevel::Processed)
+                    .await
+                    .map_err(banks_err)?;
+                let (logs, units_consumed) = sim
+                    .simulation_details
+                    .map(|d| (d.logs, d.units_consumed))
+                    .unwrap_or_default();
+                Ok(Simulation {
+                    err: sim.result.and_then(|r| r.err()),
+                    logs,
+                    units_consumed,
+                })
+            })
+        })
+        .await
+    }
+}
+
 #[async_trait]
 impl Chain for EmbeddedChain {
     async fn accounts(&self, keys: &[Pubkey]) -> Result<Vec<Option<Account>>, ChainError> {
@@ -541,6 +586,10 @@ impl Chain for EmbeddedChain {
     async fn send(&self, tx: &VersionedTransaction) -> Result<(), ChainError> {
         // Processed at once; the outcome (landed, failed, already processed)
         // is read back through `status`, as on a real cluster.
+        if !matches!(self.faults.send(tx), Verdict::Pass) {
+            // Dropped (refused) or recorded as failed: nothing runs.
+            return Ok(());
+        }
         let tx = tx.clone();
         let history = Arc::clone(&self.history);
         self.call("sendTransaction", move |ctx| {
@@ -560,26 +609,19 @@ impl Chain for EmbeddedChain {
     }
 
     async fn simulate(&self, tx: &VersionedTransaction) -> Result<Simulation, ChainError> {
-        let tx = tx.clone();
-        self.call("simulateTransaction", move |ctx| {
-            Box::pin(async move {
-                let sim = ctx
-                    .banks_client
-                    .simulate_transaction_with_commitment(tx, CommitmentLevel::Processed)
-                    .await
-                    .map_err(banks_err)?;
-                let (logs, units_consumed) = sim
-                    .simulation_details
-                    .map(|d| (d.logs, d.units_consumed))
-                    .unwrap_or_default();
-                Ok(Simulation {
-                    err: sim.result.and_then(|r| r.err()),
-                    logs,
-                    units_consumed,
-                })
-            })
-        })
-        .await
+        let fault = self.faults.simulate(tx);
+        if let Verdict::Refused(err) = fault {
+            return Ok(Simulation {
+                err: Some(err),
+                logs: vec!["fault injected: refused".into()],
+                units_consumed: 0,
+            });
+        }
+        let mut sim = self.simulate_on_bank(tx).await?;
+        if let Verdict::Units(units) = fault {
+            sim.units_consumed = sim.units_consumed.max(units);
+        }
+        Ok(sim)
     }
 
     async fn balance(&self, key: &Pubkey) -> Result<u64, ChainError> {

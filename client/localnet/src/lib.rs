@@ -36,6 +36,7 @@ use ake_sdk::sender::Fees;
 use crate::embedded::EmbeddedChain;
 
 pub mod embedded;
+pub mod faults;
 pub mod history;
 mod history_rpc;
 
