@@ -158,18 +158,16 @@ fn toml_error(text: &str, e: &toml::de::Error) -> SpecError {
     let before = &text[..span.start.min(text.len())];
     let line = before.matches('\n').count() + 1;
     let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-    let mut table = String::new();
-    let mut key = None;
-    for (n, l) in text.lines().enumerate().take(line) {
-        let l = l.trim();
-        if l.starts_with('[') {
-            table = l.trim_matches(|c| c == '[' || c == ']').trim().to_string();
-            key = None;
-        } else if let Some((k, _)) = l.split_once('=').filter(|_| !l.starts_with('#')) {
-            key = Some(k.trim().trim_matches('"').to_string());
-        } else if n + 1 == line && l.is_empty() {
-            key = None;
-        }
+    let (table, key) = key_at(text, line);
+    // A missing field is reported on the table that lacks it (the whole
+    // document at its first byte): no line of its own to point at.
+    if e.message().starts_with("missing field") {
+        let field = if table.is_empty() {
+            "spec".into()
+        } else {
+            table
+        };
+        return bad(field, e.message());
     }
     let field = match (table.is_empty(), key) {
         (true, Some(key)) => key,
@@ -181,6 +179,51 @@ fn toml_error(text: &str, e: &toml::de::Error) -> SpecError {
         field,
         format!("line {line}, column {column}: {}", e.message()),
     )
+}
+
+/// The table and the key whose value line `line` (1-based) belongs to: the
+/// last `key =` written at the top level of a table (not inside an array or
+/// inline table spanning lines) at or above it.
+fn key_at(text: &str, line: usize) -> (String, Option<String>) {
+    let (mut table, mut key, mut depth) = (String::new(), None, 0i32);
+    for l in text.lines().take(line) {
+        let l = l.trim();
+        if depth == 0 && l.starts_with('[') {
+            table = l.trim_matches(|c| c == '[' || c == ']').trim().to_string();
+            key = None;
+            continue;
+        }
+        if depth == 0 {
+            if let Some((k, _)) = l.split_once('=') {
+                let k = k.trim();
+                let bare = k
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_-.\"'".contains(c));
+                if !k.is_empty() && !l.starts_with('#') && bare {
+                    key = Some(k.trim_matches('"').to_string());
+                }
+            }
+        }
+        depth += bracket_depth(l);
+    }
+    (table, key)
+}
+
+/// How much `line` opens arrays and inline tables (closing counts
+/// negative), outside strings and comments.
+fn bracket_depth(line: &str) -> i32 {
+    let (mut depth, mut quote) = (0, None);
+    for c in line.chars() {
+        match (quote, c) {
+            (None, '"' | '\'') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (None, '#') => break,
+            (None, '[' | '{') => depth += 1,
+            (None, ']' | '}') => depth -= 1,
+            _ => {}
+        }
+    }
+    depth
 }
 
 fn bad(field: impl Into<String>, problem: impl Into<String>) -> SpecError {
@@ -235,35 +278,51 @@ pub const NODE_START_SECS: u64 = 60;
 /// Variables that change how the host's dynamic loader and libc behave.
 /// On a GPU host the NVIDIA Container Toolkit runs hooks ON THE HOST with
 /// the container's environment (CVE-2025-23266 loaded an image's
-/// `LD_PRELOAD` into the createContainer hook as root), so no job or image
-/// may set them. Exact names, from glibc's list of variables it drops for
-/// setuid programs (`unsecvars.h`) plus the malloc and locale knobs.
-const HOST_LOADER_VARIABLES: [&str; 16] = [
+/// `LD_PRELOAD` into the createContainer hook as root, from a path under
+/// `/proc/self/cwd`, the container's root). From glibc's list of variables
+/// it drops for setuid programs (`unsecvars.h`); every `LD_*` and `MALLOC_*`
+/// counts too.
+const HOST_LOADER_VARIABLES: [&str; 12] = [
     "GCONV_PATH",
     "GETCONF_DIR",
     "GLIBC_TUNABLES",
     "HOSTALIASES",
     "LOCALDOMAIN",
     "LOCPATH",
-    "MALLOC_ARENA_MAX",
-    "MALLOC_ARENA_TEST",
-    "MALLOC_CHECK_",
-    "MALLOC_PERTURB_",
-    "MALLOC_TRACE",
-    "MALLOC_TOP_PAD_",
     "NIS_PATH",
     "NLSPATH",
     "RESOLV_HOST_CONF",
     "RES_OPTIONS",
+    "TMPDIR",
+    "TZDIR",
 ];
 
-/// Why a job (or its image) may not set the variable `name`, or None when
-/// it may. `LD_*` (every loader variable, present and future), the libc
-/// variables above, and the ones the node sets itself (`NVIDIA_*` choose
-/// the GPUs and driver capabilities the toolkit mounts; `AKE_*` tell the
-/// job where its files are).
+/// Of those, the ones an image may set to absolute paths outside `/proc`
+/// (CUDA base images set `LD_LIBRARY_PATH=/usr/local/nvidia/lib:...`): such
+/// a path names the host's own files to a hook, never the container's.
+const IMAGE_PATH_VARIABLES: [&str; 9] = [
+    "LD_LIBRARY_PATH",
+    "GETCONF_DIR",
+    "HOSTALIASES",
+    "LOCPATH",
+    "NIS_PATH",
+    "NLSPATH",
+    "RESOLV_HOST_CONF",
+    "TMPDIR",
+    "TZDIR",
+];
+
+/// Why a job spec may not set the variable `name`, or None when it may:
+/// every `LD_*` and `MALLOC_*` and the libc variables above (a spec is the
+/// creator's to change; an image's own `ENV` is judged by
+/// [`refused_image_env`]), and the ones the node sets itself (`NVIDIA_*`
+/// choose the GPUs and driver capabilities the toolkit mounts; `AKE_*` tell
+/// the job where its files are).
 pub fn refused_env_name(name: &str) -> Option<&'static str> {
-    if name.starts_with("LD_") || HOST_LOADER_VARIABLES.contains(&name) {
+    if name.starts_with("LD_")
+        || name.starts_with("MALLOC_")
+        || HOST_LOADER_VARIABLES.contains(&name)
+    {
         Some("changes how the host's loader or libc behaves (GPU hooks run on the host with the job's environment): no node runs a job that sets it; remove it")
     } else if name.starts_with("NVIDIA_") {
         Some("set by the node (the GPUs and driver capabilities the job paid for): remove it")
@@ -274,13 +333,26 @@ pub fn refused_env_name(name: &str) -> Option<&'static str> {
     }
 }
 
-/// The variable an image's `ENV` (`KEY=value` entries) sets that no node
-/// accepts, or None. `NVIDIA_*` may stand there (CUDA images declare their
-/// requirements with them): the node overrides every one that selects
-/// devices or capabilities.
+/// The variable of an image's `ENV` (`KEY=value` entries) no node accepts,
+/// or None: any `LD_*` but `LD_LIBRARY_PATH` (`LD_PRELOAD`, `LD_AUDIT`
+/// load code into every process, a hook included), `GCONV_PATH` and
+/// `GLIBC_TUNABLES`, and a path variable with an entry that is relative or
+/// under `/proc` (it would name the container's files to a host hook).
+/// `NVIDIA_*` may stand there (CUDA images declare their requirements with
+/// them: the node overrides every one that selects devices or
+/// capabilities), and so may `MALLOC_*` (runtimes tune their allocator
+/// with them; they load nothing).
 pub fn refused_image_env(env: &[String]) -> Option<&str> {
-    env.iter().map(|e| env_name(e)).find(|k| {
-        !k.starts_with("NVIDIA_") && !k.starts_with("AKE_") && refused_env_name(k).is_some()
+    env.iter().find_map(|entry| {
+        let (name, value) = entry.split_once('=').unwrap_or((entry.as_str(), ""));
+        let refused = if IMAGE_PATH_VARIABLES.contains(&name) {
+            value
+                .split(':')
+                .any(|p| !p.starts_with('/') || p.starts_with("/proc") || p.contains(".."))
+        } else {
+            name.starts_with("LD_") || name == "GCONV_PATH" || name == "GLIBC_TUNABLES"
+        };
+        refused.then_some(name)
     })
 }
 
@@ -741,6 +813,8 @@ SCENE = "spheres"
             "GLIBC_TUNABLES",
             "GCONV_PATH",
             "LOCPATH",
+            "MALLOC_MMAP_THRESHOLD_",
+            "TMPDIR",
             "NVIDIA_VISIBLE_DEVICES",
             "NVIDIA_DRIVER_CAPABILITIES",
             "AKE_OUTPUT_DIR",
@@ -773,6 +847,28 @@ SCENE = "spheres"
             image_env(&["NVIDIA_REQUIRE_CUDA=cuda>=12", "NVIDIA_VISIBLE_DEVICES=all"]),
             None
         );
+        // What CUDA and PyTorch base images set runs; the hook-hijacking
+        // forms of the same variables do not.
+        assert_eq!(
+            image_env(&[
+                "LD_LIBRARY_PATH=/usr/local/nvidia/lib:/usr/local/nvidia/lib64",
+                "MALLOC_ARENA_MAX=2"
+            ]),
+            None
+        );
+        for hostile in [
+            "LD_LIBRARY_PATH=/proc/self/cwd/lib",
+            "LD_LIBRARY_PATH=lib",
+            "LD_LIBRARY_PATH=/usr/lib::/lib",
+            "LD_LIBRARY_PATH=/usr/../proc/self/cwd",
+            "LD_AUDIT=/x.so",
+            "GCONV_PATH=/usr/lib",
+            "GLIBC_TUNABLES=glibc.malloc.mxfast=0",
+            "LOCPATH=/proc/self/cwd/locale",
+        ] {
+            let name = hostile.split('=').next().unwrap();
+            assert_eq!(image_env(&[hostile]).as_deref(), Some(name), "{hostile}");
+        }
     }
 
     /// Type and syntax errors name the key (with its table), the line and
@@ -801,12 +897,23 @@ SCENE = "spheres"
                 "line 7, column 9",
             ),
             ("gpus = 1", "gpu = 1", "gpu", "line 4, column 1"),
+            (
+                "command = [\"ake-render\", \"--samples\", \"8\"]",
+                "command = [\n  \"--epochs=3\",\n  7,\n]",
+                "command",
+                "line 5, column 3",
+            ),
         ];
         for (from, to, field, at) in cases {
             let err = JobSpecFile::parse(&OK.replace(from, to)).unwrap_err();
             assert_eq!(err.field, field, "{to}: {err}");
             assert!(err.problem.starts_with(at), "{to}: {err}");
         }
+        // A missing field names the document, not the first key in it.
+        let err =
+            JobSpecFile::parse(&format!("market = 0\n{}", OK.replace("gpus = 1", ""))).unwrap_err();
+        assert_eq!(err.field, "spec", "{err}");
+        assert!(err.problem.contains("missing field `gpus`"), "{err}");
         // An empty command is the image's own: posted, with a warning.
         let v = JobSpecFile::parse(&OK.replace(
             "command = [\"ake-render\", \"--samples\", \"8\"]",

@@ -353,7 +353,9 @@ impl Daemon {
                     ));
                 }
             }
-            Err(e) => problems.push(format!("cannot read the hot key's balance: {e}")),
+            // An RPC blip is not a poor key: leaving the queue for it would
+            // cost two fees and the node's place.
+            Err(e) => tracing::warn!("cannot read the hot key's balance: {e}"),
         }
         problems
     }
@@ -919,7 +921,7 @@ impl Daemon {
             hex::decode(h.trim_start_matches("sha256:"))
                 .ok()
                 .and_then(|b| b.try_into().ok())
-                .ok_or_else(|| fail(ReleaseReason::SpecInvalid, format!("bad log hash {h}")))
+                .ok_or_else(|| retry(format!("the run's log hash {h} is unreadable")))
         };
         let facts = RunFacts {
             stdout_sha256: hash(&outcome.stdout_sha256)?,
@@ -991,7 +993,7 @@ impl Daemon {
             },
         };
         let fees = self
-            .fees_for(attempt, job, &[attempt.job, job.market])
+            .fees_for(attempt, SUBMIT, job, &[attempt.job, job.market])
             .await;
         let submit = |after| {
             ixs::submit_result(
@@ -1003,7 +1005,21 @@ impl Daemon {
                 after,
             )
         };
-        let after = self.after_submit(draining).await;
+        // A submit signed before did not land (expired, or landed and
+        // failed): the result goes alone this time, the re-arm being the
+        // part most likely to have gone stale.
+        let resubmit = self
+            .journal
+            .entries(&attempt.key())
+            .await
+            .map_err(retry)?
+            .iter()
+            .any(|e| matches!(e, JournalEntry::TxSigned { purpose, .. } if purpose == SUBMIT));
+        let after = if resubmit {
+            ixs::AfterSubmit::StayIdle
+        } else {
+            self.after_submit(draining).await
+        };
         match self.sign(submit(after), fees).await {
             // The re-arm is best effort: when the submit with it is refused
             // (its pick went stale, the frame it names was taken), the
@@ -1030,9 +1046,12 @@ impl Daemon {
     ) -> Result<Prepared, StepError> {
         let chain = self.protocol.chain.as_ref();
         let ixs = [ix];
+        // No priority fee on the probe: it is signed (simulation needs a
+        // transaction) but never sent, and should an endpoint land it
+        // anyway it costs only the base fee.
         let probe_fees = Fees {
             compute_unit_limit: MAX_COMPUTE_UNITS,
-            ..fees
+            compute_unit_price: 0,
         };
         let probe = prepare(chain, &self.signer, &[], &ixs, probe_fees, &[])
             .await
@@ -1071,7 +1090,13 @@ impl Daemon {
     /// The fees of this attempt's next signature: the market's priority fee
     /// for the accounts it writes, raised once for every earlier signature
     /// that expired unlanded and as the job's deadline nears.
-    async fn fees_for(&self, attempt: &Attempt, job: &Job, writes: &[Pubkey]) -> Fees {
+    async fn fees_for(
+        &self,
+        attempt: &Attempt,
+        purpose: &str,
+        job: &Job,
+        writes: &[Pubkey],
+    ) -> Fees {
         let resigns = match self.journal.entries(&attempt.key()).await {
             Ok(entries) => entries
                 .iter()
@@ -1086,7 +1111,14 @@ impl Daemon {
             .await
             .unwrap_or_default();
         let now = self.chain_now().await.unwrap_or(job.assigned_at);
-        let left_bps = time_left_bps(job.assigned_at, job.deadline, now);
+        // A hand-back is free until the release window closes: its fee
+        // rises towards that, a submit's towards the deadline.
+        let by = if purpose == RELEASE && now < job.terms.release_window_end {
+            job.terms.release_window_end
+        } else {
+            job.deadline
+        };
+        let left_bps = time_left_bps(job.assigned_at, by, now);
         Fees {
             compute_unit_price: self.priority_fee.price(
                 &recent,
@@ -1130,7 +1162,7 @@ impl Daemon {
             .await
             .map_err(retry)?;
         let fees = self
-            .fees_for(attempt, job, &[attempt.job, job.market])
+            .fees_for(attempt, RELEASE, job, &[attempt.job, job.market])
             .await;
         self.sign(ix, fees).await
     }
@@ -1155,10 +1187,9 @@ impl Daemon {
                 last_valid_block_height: last_valid,
             });
         let Some(prepared) = prepared else {
-            return Err(fail(
-                ReleaseReason::ResourcesMissing,
-                format!("the journaled {purpose} transaction {signature} is unreadable"),
-            ));
+            // Never hand back for it: sign the step again from the chain's word.
+            tracing::error!("the journaled {purpose} transaction {signature} is unreadable");
+            return self.re_sign_if_ours(attempt, purpose).await;
         };
         match confirm(self.protocol.chain.as_ref(), &prepared).await {
             Ok(sig) => {

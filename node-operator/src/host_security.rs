@@ -42,7 +42,7 @@ pub struct Advisory {
 }
 
 /// Known container escapes through the toolkit or the driver.
-pub const KNOWN_ESCAPES: [Advisory; 4] = [
+pub const KNOWN_ESCAPES: [Advisory; 5] = [
     Advisory {
         cve: "CVE-2024-0132",
         component: Component::Toolkit,
@@ -66,6 +66,12 @@ pub const KNOWN_ESCAPES: [Advisory; 4] = [
         component: Component::Driver,
         fixed_in: &["535.288.01", "570.211.01"],
         impact: "integer overflow in the kernel module reachable from a GPU job: code execution and escalation of privileges",
+    },
+    Advisory {
+        cve: "CVE-2026-24187",
+        component: Component::Driver,
+        fixed_in: &["535.309.01", "580.159.03", "595.71.05"],
+        impact: "kernel driver flaws of NVIDIA's June 2026 display driver bulletin (CVSS up to 8.8; R570 and R590 got no fix)",
     },
 ];
 
@@ -150,43 +156,70 @@ pub fn open_escapes(component: Component, version: &str) -> Vec<String> {
         .collect()
 }
 
-/// The binaries that report the toolkit's version, in the order tried.
-const TOOLKIT_CLIS: [&str; 2] = ["nvidia-container-cli", "nvidia-ctk"];
+/// The toolkit's binaries that report a version: the library's CLI and the
+/// Go hooks (CVE-2025-23266 lived in the hooks, which ship in another
+/// package than the CLI and can lag behind it).
+const TOOLKIT_BINARIES: [&str; 3] = [
+    "nvidia-container-cli",
+    "nvidia-ctk",
+    "nvidia-container-runtime-hook",
+];
 
-/// The installed toolkit's version, read from `cli --version` (the
-/// configured binary, else the first of `TOOLKIT_CLIS` on PATH).
+/// The installed toolkit's version: the lowest any of its binaries reports
+/// (`--version`), or the configured binary's alone. A binary that is there
+/// but prints no version, or none of them there, is an error.
 pub async fn toolkit_version(cli: Option<&Path>) -> Result<String, String> {
     let candidates: Vec<&Path> = match cli {
         Some(path) => vec![path],
-        None => TOOLKIT_CLIS.iter().map(Path::new).collect(),
+        None => TOOLKIT_BINARIES.iter().map(Path::new).collect(),
     };
-    let mut tried = Vec::new();
+    let mut lowest: Option<(Version, String)> = None;
+    let mut missing = Vec::new();
     for binary in candidates {
         let run = tokio::process::Command::new(binary)
             .arg("--version")
             .kill_on_drop(true)
             .output();
-        match tokio::time::timeout(Duration::from_secs(10), run).await {
-            Ok(Ok(out)) if out.status.success() => {
-                let text = String::from_utf8_lossy(&out.stdout);
-                return version_in(&text).ok_or_else(|| {
-                    format!(
-                        "{} --version printed no version: {}",
-                        binary.display(),
-                        text.trim()
-                    )
-                });
+        let text = match tokio::time::timeout(Duration::from_secs(10), run).await {
+            Ok(Ok(out)) if out.status.success() => String::from_utf8_lossy(&out.stdout).to_string(),
+            Ok(Ok(out)) => {
+                return Err(format!(
+                    "{} --version exited with {}",
+                    binary.display(),
+                    out.status
+                ))
             }
-            Ok(Ok(out)) => tried.push(format!("{} exited with {}", binary.display(), out.status)),
-            Ok(Err(e)) => tried.push(format!("{}: {e}", binary.display())),
-            Err(_) => tried.push(format!("{} did not answer in 10 s", binary.display())),
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                missing.push(binary.display().to_string());
+                continue;
+            }
+            Ok(Err(e)) => return Err(format!("{}: {e}", binary.display())),
+            Err(_) => {
+                return Err(format!(
+                    "{} --version did not answer in 10 s",
+                    binary.display()
+                ))
+            }
+        };
+        let found = version_in(&text).ok_or_else(|| {
+            format!(
+                "{} --version printed no version: {}",
+                binary.display(),
+                text.trim()
+            )
+        })?;
+        let parsed = Version::parse(&found).expect("version_in returns parsable versions");
+        if lowest.as_ref().is_none_or(|(v, _)| parsed < *v) {
+            lowest = Some((parsed, found));
         }
     }
-    Err(format!(
-        "cannot read the NVIDIA Container Toolkit's version ({}): install toolkit {} or later, or set nvidia_toolkit_cli to its nvidia-container-cli",
-        tried.join("; "),
-        newest_toolkit_fix()
-    ))
+    lowest.map(|(_, text)| text).ok_or_else(|| {
+        format!(
+            "cannot read the NVIDIA Container Toolkit's version (not found: {}): install toolkit {} or later, or set nvidia_toolkit_cli",
+            missing.join(", "),
+            newest_toolkit_fix()
+        )
+    })
 }
 
 /// The version on the first line that names one (`cli-version: 1.17.8`,
@@ -266,21 +299,23 @@ mod tests {
 
     #[test]
     fn hostile_drivers_with_known_escapes_are_refused() {
-        for open_driver in [
-            "535.230.02",
-            "570.133.07",
-            "550.163.01",
-            "565.57.01",
-            "470.256.02",
+        for (open_driver, cves) in [
+            ("535.230.02", vec!["CVE-2025-33219", "CVE-2026-24187"]),
+            ("535.288.01", vec!["CVE-2026-24187"]),
+            ("570.211.01", vec!["CVE-2026-24187"]),
+            ("550.163.01", vec!["CVE-2025-33219", "CVE-2026-24187"]),
+            ("580.95.05", vec!["CVE-2026-24187"]),
+            ("590.48.01", vec!["CVE-2026-24187"]),
+            ("470.256.02", vec!["CVE-2025-33219", "CVE-2026-24187"]),
         ] {
             let found = open(Component::Driver, open_driver);
-            assert!(
-                found.len() == 1 && found[0].contains("CVE-2025-33219"),
-                "{open_driver}: {found:?}"
-            );
+            assert_eq!(found.len(), cves.len(), "{open_driver}: {found:?}");
+            for (line, cve) in found.iter().zip(cves) {
+                assert!(line.contains(cve), "{line}");
+            }
         }
         // Fixed on their branch, or a branch newer than any listed fix.
-        for fixed in ["535.288.01", "570.211.01", "570.300.1", "580.95.05"] {
+        for fixed in ["535.309.01", "580.159.03", "595.71.05", "600.20.01"] {
             assert!(open(Component::Driver, fixed).is_empty(), "{fixed}");
         }
     }
@@ -295,9 +330,9 @@ mod tests {
             );
             assert_eq!(open(Component::Driver, garbage).len(), 1);
         }
-        let missing = host_problems(&Err("no toolkit".into()), &Ok("570.211.01".into()));
+        let missing = host_problems(&Err("no toolkit".into()), &Ok("595.71.05".into()));
         assert_eq!(missing, vec!["no toolkit".to_string()]);
-        assert!(host_problems(&Ok("1.17.8".into()), &Ok("570.211.01".into())).is_empty());
+        assert!(host_problems(&Ok("1.17.8".into()), &Ok("595.71.05".into())).is_empty());
     }
 
     #[test]
@@ -306,6 +341,8 @@ mod tests {
         assert_eq!(version_in(cli).as_deref(), Some("1.17.8"));
         let ctk = "NVIDIA Container Toolkit CLI version 1.18.0\ncommit: 0a1b2c3\n";
         assert_eq!(version_in(ctk).as_deref(), Some("1.18.0"));
+        let hook = "NVIDIA Container Runtime Hook version 1.17.7\ncommit: 1a2b3c4\n";
+        assert_eq!(version_in(hook).as_deref(), Some("1.17.7"));
         assert_eq!(version_in("nothing here"), None);
         assert_eq!(newest_toolkit_fix(), "1.17.8");
         assert!(Version::parse("1.17.8-rc.1") < Version::parse("1.17.8"));

@@ -148,14 +148,11 @@ pub enum RuntimeError {
         found: Option<String>,
     },
     #[error(
-        "image {image} sets {name} in its ENV, which {why}; the job is handed back (free) and \
-         the creator must rebuild the image without it"
+        "image {image} sets {name} in its ENV, which the GPU runtime's host-side hooks would act \
+         on (code to load, or a path into the container); the job is handed back inside the free \
+         window, and the creator must rebuild the image without it"
     )]
-    ImageEnvRefused {
-        image: String,
-        name: String,
-        why: &'static str,
-    },
+    ImageEnvRefused { image: String, name: String },
     #[error("invalid job spec: {0}")]
     InvalidSpec(String),
     #[error("I/O error on {path}: {source}")]
@@ -665,7 +662,6 @@ impl DockerRuntime {
             return Err(RuntimeError::ImageEnvRefused {
                 image: image.into(),
                 name: name.into(),
-                why: refused_env_name(name).unwrap_or_default(),
             });
         }
         let volumes = config.volumes.unwrap_or_default();

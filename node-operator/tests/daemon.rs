@@ -200,7 +200,9 @@ tmp_size_mb = 64
             .open(self.dir.path().join("daemon.log"))
             .unwrap();
         let mut cmd = Command::new(DAEMON);
-        cmd.arg("--config")
+        // The tests read what the daemon says, whatever RUST_LOG CI runs with.
+        cmd.env("RUST_LOG", "info,tarpc=error,solana_metrics=off")
+            .arg("--config")
             .arg(self.config())
             .arg("run")
             .stdout(log.try_clone().unwrap())
@@ -1260,9 +1262,9 @@ async fn hostile_driver_and_a_rich_hot_key_are_named_by_doctor() {
         text.contains("WARN  the signer holds 1.000 SOL, more than hot_key_max_sol (0.5)"),
         "{text}"
     );
-    let (_, text) = doctor("570.211.01");
+    let (_, text) = doctor("595.71.05");
     assert!(
-        text.contains("ok    NVIDIA Container Toolkit 1.17.8 and driver 570.211.01 have no known container escape"),
+        text.contains("ok    NVIDIA Container Toolkit 1.17.8 and driver 595.71.05 have no known container escape"),
         "{text}"
     );
 }
@@ -1469,6 +1471,11 @@ async fn a_hot_key_below_the_floor_keeps_the_node_out_of_the_queue() {
     }
     let world = World::start().await;
     let chain = world.net.chain.as_ref();
+    let mut daemon = world.spawn_daemon(None);
+    let node = pda::node(&world.hot.pubkey());
+    world
+        .wait_node(&node, NodeStatus::Queued, Duration::from_secs(60))
+        .await;
     // Leave the hot key 0.002 SOL: its next three transactions may cost 0.0042.
     let keep = 2_000_000;
     let balance = chain.balance(&world.hot.pubkey()).await.unwrap();
@@ -1486,13 +1493,16 @@ async fn a_hot_key_below_the_floor_keeps_the_node_out_of_the_queue() {
     send_instructions(chain, &world.hot, &[], &[drain], Fees::default())
         .await
         .unwrap();
-    let mut daemon = world.spawn_daemon(None);
-    let node = pda::node(&world.hot.pubkey());
+    // The waiting node leaves the queue, and does not come back.
+    world
+        .wait_node(&node, NodeStatus::Idle, Duration::from_secs(60))
+        .await;
     let end = Instant::now() + Duration::from_secs(60);
     while !world.log().contains("its next transactions may cost") {
         assert!(Instant::now() < end, "never said; log:\n{}", world.log());
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let p = world.protocol();
     assert_eq!(
         p.node(&node).await.unwrap().unwrap().status,

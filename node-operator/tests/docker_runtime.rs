@@ -310,7 +310,7 @@ async fn hostile_image_env_ld_preload_is_refused_before_a_container_exists() {
     for line in [
         "ENV LD_PRELOAD=/ake/output/evil.so",
         "ENV GLIBC_TUNABLES=glibc.malloc.mxfast=0",
-        "ENV LD_LIBRARY_PATH=/ake/output",
+        "ENV LD_LIBRARY_PATH=/proc/self/cwd/lib",
     ] {
         let hostile = DerivedImage::build(&image.tag, line);
         let mut job = TestJob::new(&image, "hostile-env", "exit 0");
@@ -328,9 +328,13 @@ async fn hostile_image_env_ld_preload_is_refused_before_a_container_exists() {
             .unwrap()
             .is_empty());
     }
-    // CUDA images declare their requirements in NVIDIA_* variables: allowed,
-    // the node overrides the ones that matter (next test).
-    let cuda_like = DerivedImage::build(&image.tag, "ENV NVIDIA_REQUIRE_CUDA=cuda>=12.0");
+    // What CUDA base images set runs: their requirements in NVIDIA_*
+    // variables (the node overrides the ones that matter, next test) and an
+    // absolute LD_LIBRARY_PATH (host paths to a hook, never the container's).
+    let cuda_like = DerivedImage::build(
+        &image.tag,
+        "ENV NVIDIA_REQUIRE_CUDA=cuda>=12.0 LD_LIBRARY_PATH=/usr/local/nvidia/lib:/usr/local/nvidia/lib64",
+    );
     let mut job = TestJob::new(&image, "cuda-like", "exit 0");
     job.spec.image = cuda_like.tag.clone();
     assert_eq!(rt.run(&job.spec).await.unwrap().exit_code, 0);

@@ -202,7 +202,7 @@ const char *nvmlErrorString(int r) { return r == NOT_FOUND ? "Not Found" : "fake
 /* FAKE_NVML_DRIVER overrides the driver version (a release with no known escape by default). */
 int nvmlSystemGetDriverVersion(char *v, unsigned len) {
     const char *version = getenv("FAKE_NVML_DRIVER");
-    return copy_str(version ? version : "570.211.01", v, len);
+    return copy_str(version ? version : "595.71.05", v, len);
 }
 int nvmlDeviceGetCount_v2(unsigned *n) { *n = 2; return OK; }
 int nvmlDeviceGetHandleByIndex_v2(unsigned i, nvmlDevice_t *d) {
