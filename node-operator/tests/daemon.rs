@@ -1357,108 +1357,80 @@ async fn a_release_with_a_sibling_node_waiting_lands_and_the_job_moves_on() {
     assert!(stop(&mut daemon).success(), "log:\n{}", world.log());
 }
 
-/// A submit the chain refuses once (a stale pick, a busy market) is
-/// rebuilt and lands: the finished run is never handed back.
-#[tokio::test(flavor = "multi_thread")]
-async fn a_submit_refused_once_is_rebuilt_and_lands() {
-    if runtime(Default::default(), "submit_refused")
-        .await
-        .is_none()
-    {
-        return;
-    }
+/// Runs one job through a daemon while the chain treats its submits as
+/// `fault` says (`times` times; `rearm_only`: only submits that re-arm),
+/// and checks what every such path must keep: the job is submitted, never
+/// handed back, and the owner's stake is untouched. Returns the daemon's
+/// log (daemon stopped), or None without Docker.
+async fn submitted_despite(
+    test: &str,
+    fault: faults::Effect,
+    times: u32,
+    rearm_only: bool,
+) -> Option<String> {
+    runtime(Default::default(), test).await?;
     let world = World::start().await;
-    let code = market_code(ake_sdk::ake_market::errors::MarketError::WrongMatchCandidate);
-    world.fault_on_submit(faults::Effect::Refuse { code }, 1, false);
+    world.fault_on_submit(fault, times, rearm_only);
     let stake_before = world.owner_stake().await;
     let mut daemon = world.spawn_daemon(None);
     let job = world.post().await;
     let submitted = world.wait_submitted(&job, Duration::from_secs(90)).await;
     assert_eq!(submitted.releases, 0, "never handed back");
     assert_eq!(world.owner_stake().await, stake_before);
-    assert!(
-        world.log().contains("the chain refuses it now"),
-        "{}",
-        world.log()
-    );
-    assert!(stop(&mut daemon).success());
+    if rearm_only {
+        // The node arms by itself once its result is in.
+        let node = pda::node(&world.hot.pubkey());
+        world
+            .wait_node(&node, NodeStatus::Queued, Duration::from_secs(60))
+            .await;
+    }
+    assert!(stop(&mut daemon).success(), "log:\n{}", world.log());
+    Some(world.log())
+}
+
+/// A submit the chain refuses once (a stale pick, a busy market) is
+/// rebuilt and lands: the finished run is never handed back.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_submit_refused_once_is_rebuilt_and_lands() {
+    let code = market_code(ake_sdk::ake_market::errors::MarketError::WrongMatchCandidate);
+    let refuse = faults::Effect::Refuse { code };
+    if let Some(log) = submitted_despite("submit_refused", refuse, 1, false).await {
+        assert!(log.contains("the chain refuses it now"), "{log}");
+    }
 }
 
 /// A submit that lands and fails (the state moved after its simulation) is
 /// signed again from a fresh read while the job is still this node's.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_submit_that_lands_and_fails_is_signed_again_and_lands() {
-    if runtime(Default::default(), "submit_failed").await.is_none() {
-        return;
-    }
-    let world = World::start().await;
     let code = market_code(ake_sdk::ake_market::errors::MarketError::FrameTaken);
-    world.fault_on_submit(faults::Effect::Fail { code }, 1, false);
-    let stake_before = world.owner_stake().await;
-    let mut daemon = world.spawn_daemon(None);
-    let job = world.post().await;
-    let submitted = world.wait_submitted(&job, Duration::from_secs(90)).await;
-    assert_eq!(submitted.releases, 0, "never handed back");
-    assert_eq!(world.owner_stake().await, stake_before);
-    assert!(
-        world.log().contains("submit_result landed and failed"),
-        "{}",
-        world.log()
-    );
-    assert!(stop(&mut daemon).success());
+    let fail = faults::Effect::Fail { code };
+    if let Some(log) = submitted_despite("submit_failed", fail, 1, false).await {
+        assert!(log.contains("submit_result landed and failed"), "{log}");
+    }
 }
 
 /// A submit that needs more compute than the old fixed 400k limit (SBF
-/// meters it; the fault plays the meter here) lands at once with the limit
-/// its simulation measured.
+/// meters it; the fault plays the meter here: every submit under 900k
+/// units fails, however often sent) lands at once with the limit its
+/// simulation measured.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_submit_needing_more_compute_lands_with_the_simulated_limit() {
-    if runtime(Default::default(), "submit_compute")
-        .await
-        .is_none()
-    {
-        return;
+    let starve = faults::Effect::NeedsCompute { units: 900_000 };
+    if let Some(log) = submitted_despite("submit_compute", starve, 100, false).await {
+        assert!(!log.contains("landed and failed"), "{log}");
     }
-    let world = World::start().await;
-    // Every submit under 900k units fails on compute, however often sent.
-    world.fault_on_submit(faults::Effect::NeedsCompute { units: 900_000 }, 100, false);
-    let stake_before = world.owner_stake().await;
-    let mut daemon = world.spawn_daemon(None);
-    let job = world.post().await;
-    world.wait_submitted(&job, Duration::from_secs(90)).await;
-    assert_eq!(world.owner_stake().await, stake_before);
-    assert!(
-        !world.log().contains("landed and failed"),
-        "{}",
-        world.log()
-    );
-    assert!(stop(&mut daemon).success());
 }
 
 /// The re-arm riding on a submit is refused every time (its pick is always
 /// stale): the result goes alone, and the node arms by itself afterwards.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_refused_rearm_never_holds_back_the_submit() {
-    if runtime(Default::default(), "rearm_refused").await.is_none() {
-        return;
-    }
-    let world = World::start().await;
     let code = market_code(ake_sdk::ake_market::errors::MarketError::WrongMatchCandidate);
-    world.fault_on_submit(faults::Effect::Refuse { code }, 1_000, true);
-    let stake_before = world.owner_stake().await;
-    let mut daemon = world.spawn_daemon(None);
-    let job = world.post().await;
-    world.wait_submitted(&job, Duration::from_secs(90)).await;
-    world
-        .wait_node(
-            &pda::node(&world.hot.pubkey()),
-            NodeStatus::Queued,
-            Duration::from_secs(60),
-        )
-        .await;
-    assert_eq!(world.owner_stake().await, stake_before);
-    assert!(world.log().contains("submitting alone"), "{}", world.log());
-    assert!(stop(&mut daemon).success());
+    let refuse = faults::Effect::Refuse { code };
+    if let Some(log) = submitted_despite("rearm_refused", refuse, 1_000, true).await {
+        assert!(log.contains("submitting alone"), "{log}");
+    }
 }
 
 /// A hot key that could not pay for a job's transactions keeps the node out
