@@ -102,6 +102,9 @@ pub struct Daemon {
     pub wake: Arc<tokio::sync::Notify>,
     /// Attempts whose job account an endpoint did not show, and since when.
     pub missing_since: tokio::sync::Mutex<std::collections::HashMap<String, Instant>>,
+    /// The hot key's balance as last read, and when: the readiness check
+    /// runs every poll while the node waits, the balance moves slowly.
+    pub balance_seen: tokio::sync::Mutex<Option<(Instant, u64)>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -258,9 +261,7 @@ impl Daemon {
                 }
             }
             if last_claim.elapsed() > Duration::from_secs(10) {
-                if let Ok(lamports) = self.protocol.chain.balance(&self.signer.pubkey()).await {
-                    self.metrics.signer_balance(lamports);
-                }
+                let _ = self.hot_key_balance().await;
                 self.claim_rewards().await;
                 last_claim = Instant::now();
             }
@@ -343,9 +344,8 @@ impl Daemon {
         let need = self
             .priority_fee
             .next_transactions_lamports(MAX_COMPUTE_UNITS);
-        match self.protocol.chain.balance(&self.signer.pubkey()).await {
+        match self.hot_key_balance().await {
             Ok(lamports) => {
-                self.metrics.signer_balance(lamports);
                 if lamports < need {
                     problems.push(format!(
                         "the hot key {} holds {lamports} lamports, less than the {need} its next transactions may cost: send it SOL",
@@ -358,6 +358,21 @@ impl Daemon {
             Err(e) => tracing::warn!("cannot read the hot key's balance: {e}"),
         }
         problems
+    }
+
+    /// The hot key's balance, read again at most every 5 s (the readiness
+    /// check runs every poll while the node waits).
+    async fn hot_key_balance(&self) -> Result<u64, ake_sdk::chain::ChainError> {
+        let mut seen = self.balance_seen.lock().await;
+        if let Some((at, lamports)) = *seen {
+            if at.elapsed() < Duration::from_secs(5) {
+                return Ok(lamports);
+            }
+        }
+        let lamports = self.protocol.chain.balance(&self.signer.pubkey()).await?;
+        self.metrics.signer_balance(lamports);
+        *seen = Some((Instant::now(), lamports));
+        Ok(lamports)
     }
 
     async fn arm_logged(&self) {

@@ -213,6 +213,7 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
         poll: Duration::from_millis(500),
         wake,
         missing_since: Default::default(),
+        balance_seen: Default::default(),
     };
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {

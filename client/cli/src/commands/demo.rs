@@ -482,6 +482,7 @@ async fn start_node(
         poll: Duration::from_millis(300),
         wake: Arc::new(tokio::sync::Notify::new()),
         missing_since: Default::default(),
+        balance_seen: Default::default(),
     });
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(async move { daemon.run(stopped).await });
