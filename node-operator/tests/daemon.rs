@@ -377,16 +377,15 @@ tmp_size_mb = 64
         node
     }
 
-    /// Makes the chain act on this node's next `submit_result` as `effect`
-    /// says, `times` times; `rearm_only` narrows it to submits that re-arm.
-    fn fault_on_submit(&self, effect: faults::Effect, times: u32, rearm_only: bool) {
+    /// Makes the chain act on ake-market's next `instruction`s (its data
+    /// ending with `suffix`) as `effect` says, `times` times.
+    fn fault_on(&self, instruction: &str, suffix: Vec<u8>, effect: faults::Effect, times: u32) {
         use sha2::Digest;
         self.net.chain.inject_fault(faults::Fault {
             program: ake_sdk::ake_market::ID,
-            // Anchor's discriminator of `submit_result`.
-            prefix: sha2::Sha256::digest(b"global:submit_result")[..8].to_vec(),
-            // `rearm` is the instruction's last byte.
-            suffix: if rearm_only { vec![1] } else { vec![] },
+            // Anchor's discriminator of the instruction.
+            prefix: sha2::Sha256::digest(format!("global:{instruction}"))[..8].to_vec(),
+            suffix,
             effect,
             times,
         });
@@ -1370,7 +1369,9 @@ async fn submitted_despite(
 ) -> Option<String> {
     runtime(Default::default(), test).await?;
     let world = World::start().await;
-    world.fault_on_submit(fault, times, rearm_only);
+    // `rearm` is submit_result's last byte.
+    let suffix = if rearm_only { vec![1] } else { vec![] };
+    world.fault_on("submit_result", suffix, fault, times);
     let stake_before = world.owner_stake().await;
     let mut daemon = world.spawn_daemon(None);
     let job = world.post().await;
@@ -1431,6 +1432,42 @@ async fn a_refused_rearm_never_holds_back_the_submit() {
     if let Some(log) = submitted_despite("rearm_refused", refuse, 1_000, true).await {
         assert!(log.contains("submitting alone"), "{log}");
     }
+}
+
+/// A hand-back that lands and fails (the queue moved under it) is signed
+/// again from a fresh read while the job is still this node's: it lands
+/// inside the free window, and the job is never left to expire here.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_release_that_lands_and_fails_is_signed_again_and_lands() {
+    if runtime(Default::default(), "release_failed")
+        .await
+        .is_none()
+    {
+        return;
+    }
+    let world = World::start().await;
+    let code = market_code(ake_sdk::ake_market::errors::MarketError::WrongMatchCandidate);
+    world.fault_on("release_job", vec![], faults::Effect::Fail { code }, 1);
+    let hostile = DerivedImage::build(&world.image.tag, "ENV LD_PRELOAD=/ake/output/evil.so");
+    let stake_before = world.owner_stake().await;
+    let mut daemon = world.spawn_daemon(None);
+    let spec = JobSpec::Inline(InlineSpec {
+        image: hostile.tag.clone(),
+        command: vec![BUSYBOX.into(), "true".into()],
+        env: vec![],
+        inputs: vec![],
+        max_output_bytes: 1 << 20,
+    });
+    let job = world.post_spec(spec, 120).await;
+    let released = world.wait_released(&job, Duration::from_secs(60)).await;
+    assert_eq!(
+        released.last_release,
+        Some(ake_sdk::ake_market::state::ReleaseReason::ImageNotAllowed)
+    );
+    assert_eq!(world.owner_stake().await, stake_before, "handed back free");
+    let log = world.log();
+    assert!(log.contains("release_job landed and failed"), "{log}");
+    assert!(stop(&mut daemon).success(), "log:\n{log}");
 }
 
 /// A hot key that could not pay for a job's transactions keeps the node out
