@@ -61,6 +61,10 @@ pub struct NodeConfig {
     /// `nvidia-container-cli`, `nvidia-ctk` on PATH when absent.
     #[serde(default)]
     pub nvidia_toolkit_cli: Option<PathBuf>,
+    /// The toolkit's settings, checked for options that let an image choose
+    /// GPUs; `/etc/nvidia-container-runtime/config.toml` when absent.
+    #[serde(default)]
+    pub nvidia_toolkit_config: Option<PathBuf>,
     /// SOL the hot (signer) key should hold at most: it signs on a machine
     /// that runs strangers' containers, so `doctor` warns above this. A week
     /// of fees is about 0.1 SOL.

@@ -245,6 +245,65 @@ pub fn newest_toolkit_fix() -> &'static str {
         .unwrap_or("the newest")
 }
 
+/// Where the NVIDIA Container Toolkit keeps its settings.
+pub const TOOLKIT_CONFIG: &str = "/etc/nvidia-container-runtime/config.toml";
+
+/// What the toolkit's own settings (`config.toml` text) let an image
+/// change: problems that keep the node out of the queue, and advice.
+pub fn toolkit_config_findings(text: &str) -> (Vec<String>, Vec<String>) {
+    let (mut problems, mut advice) = (Vec::new(), Vec::new());
+    let config: toml::Table = match text.parse() {
+        Ok(config) => config,
+        Err(e) => {
+            problems.push(format!("{TOOLKIT_CONFIG} does not parse ({e}): the node cannot tell what it lets images do"));
+            return (problems, advice);
+        }
+    };
+    if let Some(resource) = config
+        .get("swarm-resource")
+        .and_then(|v| v.as_str())
+        .filter(|v| !v.is_empty())
+    {
+        problems.push(format!(
+            "the toolkit's swarm-resource = \"{resource}\" lets an image's {resource}* variables choose GPUs over the node's NVIDIA_VISIBLE_DEVICES: remove it from {TOOLKIT_CONFIG}"
+        ));
+    }
+    if config
+        .get("accept-nvidia-visible-devices-as-volume-mounts")
+        .and_then(|v| v.as_bool())
+        == Some(true)
+    {
+        problems.push(format!(
+            "accept-nvidia-visible-devices-as-volume-mounts = true lets mounts choose GPUs: set it to false in {TOOLKIT_CONFIG}"
+        ));
+    }
+    let compat_hook_off = config
+        .get("features")
+        .and_then(|f| f.get("disable-cuda-compat-lib-hook"))
+        .and_then(|v| v.as_bool())
+        == Some(true);
+    if !compat_hook_off {
+        advice.push(format!(
+            "set disable-cuda-compat-lib-hook = true under [features] in {TOOLKIT_CONFIG} (the createContainer hook of CVE-2025-23266 then never runs)"
+        ));
+    }
+    (problems, advice)
+}
+
+/// The findings of the toolkit's settings file at `path` (the default
+/// place when None); a host without the file has the toolkit's defaults.
+pub fn toolkit_config_at(path: Option<&Path>) -> (Vec<String>, Vec<String>) {
+    let path = path.unwrap_or(Path::new(TOOLKIT_CONFIG));
+    match std::fs::read_to_string(path) {
+        Ok(text) => toolkit_config_findings(&text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => toolkit_config_findings(""),
+        Err(e) => (
+            vec![format!("cannot read {}: {e}", path.display())],
+            Vec::new(),
+        ),
+    }
+}
+
 /// Why this GPU host must not take jobs: every known escape its toolkit
 /// and driver are open to, or why a version could not be read. Empty when
 /// both are checked and clean.
@@ -333,6 +392,19 @@ mod tests {
         let missing = host_problems(&Err("no toolkit".into()), &Ok("595.71.05".into()));
         assert_eq!(missing, vec!["no toolkit".to_string()]);
         assert!(host_problems(&Ok("1.17.8".into()), &Ok("595.71.05".into())).is_empty());
+    }
+
+    #[test]
+    fn hostile_toolkit_settings_that_let_images_choose_gpus_are_refused() {
+        let (problems, advice) = toolkit_config_findings(
+            "swarm-resource = \"DOCKER_RESOURCE_GPU\"\naccept-nvidia-visible-devices-as-volume-mounts = true\n",
+        );
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].contains("DOCKER_RESOURCE_GPU*"));
+        assert_eq!(advice.len(), 1);
+        let safe = "#swarm-resource = \"DOCKER_RESOURCE_GPU\"\naccept-nvidia-visible-devices-as-volume-mounts = false\n[features]\ndisable-cuda-compat-lib-hook = true\n";
+        assert_eq!(toolkit_config_findings(safe), (vec![], vec![]));
+        assert_eq!(toolkit_config_findings("[[broken").0.len(), 1);
     }
 
     #[test]

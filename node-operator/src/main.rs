@@ -9,7 +9,7 @@ use std::time::Duration;
 use ake_node::config::{check_key_file_permissions, Commitment, NodeConfig};
 use ake_node::daemon::{node_account, Daemon};
 use ake_node::gpu::{detect_gpus, GpuInventory};
-use ake_node::host_security::{host_problems, toolkit_version};
+use ake_node::host_security::{host_problems, toolkit_config_at, toolkit_version};
 use ake_node::inputs::Fetcher;
 use ake_node::instance_lock::InstanceLock;
 use ake_node::journal::Journal;
@@ -238,7 +238,13 @@ async fn gpu_host_problems(config: &NodeConfig, gpus: &GpuInventory) -> Vec<Stri
         return Vec::new();
     }
     let toolkit = toolkit_version(config.nvidia_toolkit_cli.as_deref()).await;
-    host_problems(&toolkit, &gpus.driver_version())
+    let (settings, advice) = toolkit_config_at(config.nvidia_toolkit_config.as_deref());
+    for line in advice {
+        tracing::warn!("{line}");
+    }
+    let mut problems = host_problems(&toolkit, &gpus.driver_version());
+    problems.extend(settings);
+    problems
 }
 
 async fn status(cli: &Cli) -> anyhow::Result<()> {
@@ -407,7 +413,15 @@ async fn doctor(cli: &Cli) -> anyhow::Result<()> {
                 ),
                 &format!("{}; the node will not arm until fixed", problems.join("; ")),
             );
-            println!("        defence in depth: set `disable-cuda-compat-lib-hook = true` under [features] in /etc/nvidia-container-runtime/config.toml (see README, running a GPU node)");
+            let (settings, advice) = toolkit_config_at(config.nvidia_toolkit_config.as_deref());
+            healthy &= check(
+                settings.is_empty(),
+                "the toolkit's settings let no image choose its GPUs",
+                &format!("{}; the node will not arm until fixed", settings.join("; ")),
+            );
+            for line in advice {
+                println!("  WARN  {line}");
+            }
             println!("        a GPU container round trip needs an image with the NVIDIA runtime; run a CUDA image with `docker run --gpus all` to check the container toolkit");
         }
         GpuInventory::None { reason } => {

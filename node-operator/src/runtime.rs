@@ -148,9 +148,9 @@ pub enum RuntimeError {
         found: Option<String>,
     },
     #[error(
-        "image {image} sets {name} in its ENV, which the GPU runtime's host-side hooks would act \
-         on (code to load, or a path into the container); the job is handed back inside the free \
-         window, and the creator must rebuild the image without it"
+        "image {image} sets {name} in its config, which the GPU runtime's host-side hooks would \
+         act on (code to load, a path into the container, a GPU selection); the job is handed \
+         back inside the free window, and the creator must rebuild the image without it"
     )]
     ImageEnvRefused { image: String, name: String },
     #[error("invalid job spec: {0}")]
@@ -665,6 +665,18 @@ impl DockerRuntime {
             });
         }
         let volumes = config.volumes.unwrap_or_default();
+        // The toolkit can select GPUs by mounts under this folder (when
+        // `accept-nvidia-visible-devices-as-volume-mounts` is on), and the
+        // node mounts a tmpfs at every path an image declares as a VOLUME.
+        if let Some(path) = volumes.iter().find(|v| {
+            let v = v.trim_start_matches("/var");
+            v.starts_with("/run/nvidia-container-devices")
+        }) {
+            return Err(RuntimeError::ImageEnvRefused {
+                image: image.into(),
+                name: format!("VOLUME {path}"),
+            });
+        }
         let mut found: Vec<String> = inspect
             .repo_digests
             .unwrap_or_default()

@@ -40,6 +40,8 @@ struct World {
     nvml: Option<(PathBuf, PathBuf)>,
     /// The version the fake `nvidia-container-cli` of a GPU node reports.
     toolkit_version: &'static str,
+    /// The toolkit's settings file the node reads.
+    toolkit_settings: &'static str,
 }
 
 fn free_port() -> u16 {
@@ -111,6 +113,7 @@ impl World {
             _server: server,
             nvml,
             toolkit_version: "1.17.8",
+            toolkit_settings: "[features]\ndisable-cuda-compat-lib-hook = true\n",
         }
     }
 
@@ -151,6 +154,7 @@ impl World {
         )
         .unwrap();
         std::fs::set_permissions(&toolkit, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(self.dir.path().join("toolkit.toml"), self.toolkit_settings).unwrap();
         std::fs::write(
             &path,
             format!(
@@ -166,6 +170,7 @@ output_store = "file://{d}/store"
 max_output_files = 1000
 deadline_reserve_secs = 20
 nvidia_toolkit_cli = "{d}/nvidia-container-cli"
+nvidia_toolkit_config = "{d}/toolkit.toml"
 hot_key_max_sol = 0.5
 
 [inputs]
@@ -1046,7 +1051,7 @@ async fn hostile_loader_variables_are_handed_back_free_with_a_reason() {
     );
     assert!(daemon.try_wait().unwrap().is_none(), "the daemon is alive");
     let log = world.log();
-    assert!(log.contains("sets LD_PRELOAD in its ENV"), "{log}");
+    assert!(log.contains("sets LD_PRELOAD in its config"), "{log}");
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(stop(&mut daemon).success());
 }
@@ -1235,7 +1240,9 @@ async fn hostile_driver_and_a_rich_hot_key_are_named_by_doctor() {
     }
     let state = tempfile::NamedTempFile::new().unwrap();
     let nvml = (fake_nvml().to_path_buf(), state.path().to_path_buf());
-    let world = World::start_as(h100(), Some(nvml)).await;
+    let mut world = World::start_as(h100(), Some(nvml)).await;
+    // Settings that let an image's DOCKER_RESOURCE_GPU* choose its GPUs.
+    world.toolkit_settings = "swarm-resource = \"DOCKER_RESOURCE_GPU\"\n";
     let doctor = |driver: &str| {
         let out = Command::new(DAEMON)
             .arg("--config")
@@ -1254,6 +1261,15 @@ async fn hostile_driver_and_a_rich_hot_key_are_named_by_doctor() {
     assert!(
         text.contains("FIX   NVIDIA Container Toolkit 1.17.8 and driver 550.54.15")
             && text.contains("CVE-2025-33219"),
+        "{text}"
+    );
+    assert!(
+        text.contains("FIX   the toolkit's settings let no image choose its GPUs")
+            && text.contains("swarm-resource"),
+        "{text}"
+    );
+    assert!(
+        text.contains("WARN  set disable-cuda-compat-lib-hook = true"),
         "{text}"
     );
     // 1 SOL on the hot key, 0.5 allowed.

@@ -328,6 +328,16 @@ async fn hostile_image_env_ld_preload_is_refused_before_a_container_exists() {
             .unwrap()
             .is_empty());
     }
+    // A VOLUME where the toolkit may read a GPU selection from mounts (the
+    // node backs every image VOLUME with a tmpfs mount).
+    let hostile = DerivedImage::build(&image.tag, "VOLUME /var/run/nvidia-container-devices/all");
+    let mut job = TestJob::new(&image, "hostile-volume", "exit 0");
+    job.spec.image = hostile.tag.clone();
+    let err = rt.run(&job.spec).await.unwrap_err();
+    assert!(
+        matches!(&err, RuntimeError::ImageEnvRefused { name, .. } if name.contains("nvidia-container-devices")),
+        "{err}"
+    );
     // What CUDA base images set runs: their requirements in NVIDIA_*
     // variables (the node overrides the ones that matter, next test) and an
     // absolute LD_LIBRARY_PATH (host paths to a hook, never the container's).
