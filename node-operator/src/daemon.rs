@@ -1394,7 +1394,7 @@ fn snake_case(name: &str) -> String {
 fn release_reason_for(e: &crate::runtime::RuntimeError) -> ReleaseReason {
     use crate::runtime::RuntimeError as E;
     match e {
-        E::ImageNotAllowed { .. } | E::ImageEnvRefused { .. } => ReleaseReason::ImageNotAllowed,
+        E::ImageNotAllowed { .. } | E::ImageConfigRefused { .. } => ReleaseReason::ImageNotAllowed,
         E::ImagePull { .. } | E::PullTimeout { .. } | E::DigestMismatch { .. } => {
             ReleaseReason::ImageUnavailable
         }

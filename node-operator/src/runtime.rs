@@ -152,7 +152,7 @@ pub enum RuntimeError {
          act on (code to load, a path into the container, a GPU selection); the job is handed \
          back inside the free window, and the creator must rebuild the image without it"
     )]
-    ImageEnvRefused { image: String, name: String },
+    ImageConfigRefused { image: String, name: String },
     #[error("invalid job spec: {0}")]
     InvalidSpec(String),
     #[error("I/O error on {path}: {source}")]
@@ -659,7 +659,7 @@ impl DockerRuntime {
         let id = inspect.id.unwrap_or_default();
         let config = inspect.config.unwrap_or_default();
         if let Some(name) = refused_image_env(config.env.as_deref().unwrap_or_default()) {
-            return Err(RuntimeError::ImageEnvRefused {
+            return Err(RuntimeError::ImageConfigRefused {
                 image: image.into(),
                 name: name.into(),
             });
@@ -672,7 +672,7 @@ impl DockerRuntime {
             let v = v.trim_start_matches("/var");
             v.starts_with("/run/nvidia-container-devices")
         }) {
-            return Err(RuntimeError::ImageEnvRefused {
+            return Err(RuntimeError::ImageConfigRefused {
                 image: image.into(),
                 name: format!("VOLUME {path}"),
             });

@@ -243,10 +243,23 @@ tmp_size_mb = 64
         inputs: Vec<ake_sdk::ake_market::state::InputFile>,
         max_duration_secs: u32,
     ) -> Pubkey {
+        self.post_in(&self.image.tag, vec![], script, inputs, max_duration_secs)
+            .await
+    }
+
+    /// As `post_script`, in `image` with `env`.
+    async fn post_in(
+        &self,
+        image: &str,
+        env: Vec<ake_sdk::ake_market::state::EnvVar>,
+        script: &str,
+        inputs: Vec<ake_sdk::ake_market::state::InputFile>,
+        max_duration_secs: u32,
+    ) -> Pubkey {
         let spec = JobSpec::Inline(InlineSpec {
-            image: self.image.tag.clone(),
+            image: image.to_string(),
             command: vec![BUSYBOX.into(), "sh".into(), "-c".into(), script.into()],
-            env: vec![],
+            env,
             inputs,
             max_output_bytes: 1 << 20,
         });
@@ -990,21 +1003,8 @@ async fn hostile_loader_variables_are_handed_back_free_with_a_reason() {
     let hostile = DerivedImage::build(&world.image.tag, "ENV LD_PRELOAD=/ake/output/evil.so");
     let stake_before = world.owner_stake().await;
     let mut daemon = world.spawn_daemon(None);
-    let script = |image: &str, env: Vec<ake_sdk::ake_market::state::EnvVar>| {
-        JobSpec::Inline(InlineSpec {
-            image: image.to_string(),
-            command: vec![
-                BUSYBOX.into(),
-                "sh".into(),
-                "-c".into(),
-                "echo ran > /ake/output/ran".into(),
-            ],
-            env,
-            inputs: vec![],
-            max_output_bytes: 1 << 20,
-        })
-    };
-    let by_image = world.post_spec(script(&hostile.tag, vec![]), 120).await;
+    let ran = "echo ran > /ake/output/ran";
+    let by_image = world.post_in(&hostile.tag, vec![], ran, vec![], 120).await;
     let released = world
         .wait_released(&by_image, Duration::from_secs(60))
         .await;
@@ -1037,7 +1037,7 @@ async fn hostile_loader_variables_are_handed_back_free_with_a_reason() {
         value: "/ake/output/evil.so".into(),
     };
     let by_spec = world
-        .post_spec(script(&world.image.tag, vec![preload]), 120)
+        .post_in(&world.image.tag, vec![preload], ran, vec![], 120)
         .await;
     let released = world.wait_released(&by_spec, Duration::from_secs(60)).await;
     assert_eq!(
@@ -1354,14 +1354,9 @@ async fn a_release_with_a_sibling_node_waiting_lands_and_the_job_moves_on() {
     let _sibling = world.waiting_node(&world.owner, 0).await;
     let other_owner = Keypair::new();
     let other = world.waiting_node(&other_owner, 400_000_000).await;
-    let spec = JobSpec::Inline(InlineSpec {
-        image: hostile.tag.clone(),
-        command: vec![BUSYBOX.into(), "true".into()],
-        env: vec![],
-        inputs: vec![],
-        max_output_bytes: 1 << 20,
-    });
-    let job = world.post_spec(spec, 120).await;
+    let job = world
+        .post_in(&hostile.tag, vec![], "true", vec![], 120)
+        .await;
     let released = world.wait_released(&job, Duration::from_secs(60)).await;
     assert_eq!(
         released.node, other,
@@ -1467,14 +1462,9 @@ async fn a_release_that_lands_and_fails_is_signed_again_and_lands() {
     let hostile = DerivedImage::build(&world.image.tag, "ENV LD_PRELOAD=/ake/output/evil.so");
     let stake_before = world.owner_stake().await;
     let mut daemon = world.spawn_daemon(None);
-    let spec = JobSpec::Inline(InlineSpec {
-        image: hostile.tag.clone(),
-        command: vec![BUSYBOX.into(), "true".into()],
-        env: vec![],
-        inputs: vec![],
-        max_output_bytes: 1 << 20,
-    });
-    let job = world.post_spec(spec, 120).await;
+    let job = world
+        .post_in(&hostile.tag, vec![], "true", vec![], 120)
+        .await;
     let released = world.wait_released(&job, Duration::from_secs(60)).await;
     assert_eq!(
         released.last_release,

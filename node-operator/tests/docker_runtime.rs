@@ -318,7 +318,7 @@ async fn hostile_image_env_ld_preload_is_refused_before_a_container_exists() {
         let err = rt.run(&job.spec).await.unwrap_err();
         let variable = line[4..].split('=').next().unwrap();
         assert!(
-            matches!(&err, RuntimeError::ImageEnvRefused { name, .. } if name == variable),
+            matches!(&err, RuntimeError::ImageConfigRefused { name, .. } if name == variable),
             "{line}: {err}"
         );
         assert!(!err.is_retryable(), "a refusal, not an engine problem");
@@ -335,7 +335,7 @@ async fn hostile_image_env_ld_preload_is_refused_before_a_container_exists() {
     job.spec.image = hostile.tag.clone();
     let err = rt.run(&job.spec).await.unwrap_err();
     assert!(
-        matches!(&err, RuntimeError::ImageEnvRefused { name, .. } if name.contains("nvidia-container-devices")),
+        matches!(&err, RuntimeError::ImageConfigRefused { name, .. } if name.contains("nvidia-container-devices")),
         "{err}"
     );
     // What CUDA base images set runs: their requirements in NVIDIA_*
