@@ -11,7 +11,7 @@ use ake_market::events::{BatchClosed, DisputeResolved, ResultSubmitted};
 use ake_market::instructions::{PostBatchArgs, PostJobArgs};
 use ake_market::price_update::PriceUpdateV2;
 use ake_market::state::{
-    Batch, Config, Creator, Job, MarketView, Node, PendingChange, ReleaseReason, Stake,
+    Batch, Config, Creator, Job, MarketView, Node, NodeStatus, PendingChange, ReleaseReason, Stake,
     PHASE_ASSIGNED, PHASE_DISPUTED, PHASE_SUBMITTED,
 };
 use anchor_lang::AccountDeserialize;
@@ -59,14 +59,6 @@ pub struct SettledResult {
     pub disputed_away: bool,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum MatchedSendError {
-    #[error(transparent)]
-    Protocol(#[from] ProtocolError),
-    #[error(transparent)]
-    Send(#[from] crate::sender::SendError),
-}
-
 /// Jobs and epochs the crank can move forward now.
 #[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct CrankWork {
@@ -80,6 +72,10 @@ pub struct CrankWork {
     pub stale_batches_to_cancel: Vec<String>,
     /// Batches with frames waiting while a node that can take them waits.
     pub batches_to_match: Vec<String>,
+    /// Waiting nodes of markets where jobs wait too (first
+    /// [`NODES_TO_MATCH_PER_MARKET`] in line): each may be its best job's
+    /// best node, left waiting by a stale pick (`match_for_node`).
+    pub nodes_to_match: Vec<String>,
     /// The lookup tables the markets name, for settling in v0 transactions
     /// (read with the markets, so the crank reads no market twice).
     pub lookup_tables: Vec<String>,
@@ -88,6 +84,9 @@ pub struct CrankWork {
 pub struct Protocol {
     pub chain: Arc<dyn Chain>,
 }
+
+/// Waiting nodes per market the crank tries to pair each pass.
+pub const NODES_TO_MATCH_PER_MARKET: usize = 16;
 
 /// Frame accounts one close_batch names (each 32 bytes of a 1,232-byte transaction).
 pub const CLOSE_BATCH_FRAMES_PER_TX: usize = 24;
@@ -393,6 +392,54 @@ impl Protocol {
         Ok(out)
     }
 
+    /// The instruction that hands waiting node `node_key` its best queued
+    /// work when that work's best node is this one (`match_job`, or
+    /// `match_frame` for a batch): what a post or an arm that named a stale
+    /// counterpart left waiting. None when the node is not waiting or the
+    /// pair is not mutual (the program would refuse it).
+    pub async fn match_for_node(
+        &self,
+        payer: Pubkey,
+        node_key: &Pubkey,
+    ) -> Result<Option<Instruction>, ProtocolError> {
+        let Some(node) = self.node(node_key).await? else {
+            return Ok(None);
+        };
+        if node.status != NodeStatus::Queued {
+            return Ok(None);
+        }
+        let market = self.market_at(&node.market).await?;
+        // Its queue lock comes back when it takes the work.
+        let free = self
+            .stake(&node.owner)
+            .await?
+            .map_or(0, |s| s.free().saturating_add(node.locked_stake));
+        let Some(work) = market.best_job_for(node.gpus, node.reputation_bps, free) else {
+            return Ok(None);
+        };
+        let candidate = ixs::Candidate {
+            node: *node_key,
+            owner: node.owner,
+        };
+        let best_node = |gpus, reputation, excluded: [u64; ake_market::constants::MAX_RELEASES]| {
+            market.best_node_for(gpus, reputation, &excluded) == Some(*node_key)
+        };
+        let ix = if self.is_batch(&work).await? {
+            let batch = self.existing_batch(&work).await?;
+            best_node(
+                batch.gpus,
+                batch.min_reputation_bps,
+                batch.excluded_owner_tags(),
+            )
+            .then(|| ixs::match_frame(payer, node.market, work, batch.next_frame(), candidate))
+        } else {
+            let job = self.existing_job(&work).await?;
+            best_node(job.gpus, job.min_reputation_bps, job.excluded_owner_tags())
+                .then(|| ixs::match_job(payer, node.market, work, candidate))
+        };
+        Ok(ix)
+    }
+
     /// The ake-market change pending for `target` (the config or a market).
     pub async fn pending_market_change(
         &self,
@@ -572,45 +619,6 @@ impl Protocol {
         let market = self.market_at(&job.market).await?;
         self.candidate(market.best_node_for(job.gpus, job.min_reputation_bps, &excluded))
             .await
-    }
-
-    /// Sends an instruction that names a queue counterpart (post_job,
-    /// node_ready, expire_job), rebuilding it when the queue moved between
-    /// the read and the landing: the program then refuses the stale pick.
-    pub async fn send_matched<F, Fut>(
-        &self,
-        payer: &solana_sdk::signature::Keypair,
-        signers: &[&solana_sdk::signature::Keypair],
-        fees: crate::sender::Fees,
-        build: F,
-    ) -> Result<solana_sdk::signature::Signature, MatchedSendError>
-    where
-        F: Fn() -> Fut,
-        Fut: std::future::Future<Output = Result<Instruction, ProtocolError>>,
-    {
-        use ake_market::errors::MarketError;
-        use solana_sdk::instruction::InstructionError;
-        use solana_sdk::transaction::TransactionError;
-        let stale = [
-            u32::from(MarketError::MatchCandidateMissing),
-            u32::from(MarketError::WrongMatchCandidate),
-        ];
-        let mut attempt = 0;
-        loop {
-            let ix = build().await?;
-            match crate::sender::send_instructions(self.chain.as_ref(), payer, signers, &[ix], fees)
-                .await
-            {
-                Err(crate::sender::SendError::Failed {
-                    error: TransactionError::InstructionError(_, InstructionError::Custom(code)),
-                    ..
-                }) if stale.contains(&code) && attempt < 8 => {
-                    attempt += 1;
-                    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-                }
-                other => return Ok(other?),
-            }
-        }
     }
 
     /// node_ready for the node whose hot key is `signer`.
@@ -861,6 +869,15 @@ impl Protocol {
                     _ => continue,
                 };
                 list.push(e.job.to_string());
+            }
+            if market.job_count > 0 {
+                work.nodes_to_match.extend(
+                    market
+                        .queued_nodes()
+                        .iter()
+                        .take(NODES_TO_MATCH_PER_MARKET)
+                        .map(|n| n.key.to_string()),
+                );
             }
             self.queued_work(&market, now, &mut work).await?;
         }

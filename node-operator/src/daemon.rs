@@ -105,6 +105,9 @@ pub struct Daemon {
     /// The hot key's balance as last read, and when: the readiness check
     /// runs every poll while the node waits, the balance moves slowly.
     pub balance_seen: tokio::sync::Mutex<Option<(Instant, u64)>>,
+    /// When this waiting node last looked for work it is the best node for
+    /// (a post that named a stale pick leaves both waiting).
+    pub match_looked: tokio::sync::Mutex<Option<Instant>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -300,6 +303,8 @@ impl Daemon {
                 if !problems.is_empty() {
                     tracing::error!(?problems, "not fit for a job now: leaving the queue");
                     self.leave_queue().await;
+                } else {
+                    self.match_waiting().await;
                 }
             }
             NodeStatus::Idle if !node.suspended && !*shutdown.borrow() => {
@@ -424,14 +429,38 @@ impl Daemon {
         }
     }
 
+    /// While waiting, every 2 s: takes its best queued work when it is that
+    /// work's best node (`match_job` / `match_frame`), which a post or an
+    /// arm naming a stale counterpart leaves waiting beside it.
+    async fn match_waiting(&self) {
+        {
+            let mut looked = self.match_looked.lock().await;
+            if looked.is_some_and(|at| at.elapsed() < Duration::from_secs(2)) {
+                return;
+            }
+            *looked = Some(Instant::now());
+        }
+        let p = &self.protocol;
+        let ix = match p.match_for_node(self.signer.pubkey(), &self.node).await {
+            Ok(Some(ix)) => ix,
+            Ok(None) => return,
+            Err(e) => return tracing::debug!("cannot look for work waiting for this node: {e}"),
+        };
+        let chain = p.chain.as_ref();
+        match ake_sdk::sender::send_instructions(chain, &self.signer, &[], &[ix], self.fees).await {
+            Ok(sig) => tracing::info!("took queued work waiting for this node ({sig})"),
+            // Another node, the crank or a post may have paired it first.
+            Err(e) => tracing::debug!("could not take queued work: {e}"),
+        }
+    }
+
     /// node_ready: takes the best queued job it can serve, or joins the queue.
     async fn arm(&self) -> Result<Signature, anyhow::Error> {
         let me = self.signer.pubkey();
         let p = &self.protocol;
-        Ok(p.send_matched(&self.signer, &[], self.fees, || async move {
-            p.node_ready(&me).await
-        })
-        .await?)
+        let ix = p.node_ready(&me).await?;
+        let chain = p.chain.as_ref();
+        Ok(ake_sdk::sender::send_instructions(chain, &self.signer, &[], &[ix], self.fees).await?)
     }
 
     /// Drives one job as far as it can go now, logging why it stops.

@@ -214,6 +214,7 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
         wake,
         missing_since: Default::default(),
         balance_seen: Default::default(),
+        match_looked: Default::default(),
     };
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {

@@ -281,11 +281,10 @@ tmp_size_mb = 64
             p.next_nonce(&self.creator.pubkey()).await.unwrap(),
         );
         let c = &self.creator;
-        p.send_matched(c, &[], Fees::default(), || async {
-            Ok(p.post_job(&c.pubkey(), 0, args.clone()).await?.1)
-        })
-        .await
-        .unwrap();
+        let ix = p.post_job(&c.pubkey(), 0, args).await.unwrap().1;
+        send_instructions(p.chain.as_ref(), c, &[], &[ix], Fees::default())
+            .await
+            .unwrap();
         job
     }
 
@@ -1543,4 +1542,68 @@ async fn a_hot_key_below_the_floor_keeps_the_node_out_of_the_queue() {
         .wait_node(&node, NodeStatus::Queued, Duration::from_secs(60))
         .await;
     assert!(stop(&mut daemon).success());
+}
+
+/// A client that knows only the IDL posts naming no waiting node (it would
+/// have to decode the pool and replay the ranking to name one): the job
+/// queues, and the waiting node's daemon takes it with `match_job`.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idl_only_post_naming_no_candidate_is_taken_by_the_waiting_node() {
+    if runtime(Default::default(), "idl_only_post").await.is_none() {
+        return;
+    }
+    let world = World::start().await;
+    let p = world.protocol();
+    let mut daemon = world.spawn_daemon(None);
+    let ours = pda::node(&world.hot.pubkey());
+    world
+        .wait_node(&ours, NodeStatus::Queued, Duration::from_secs(60))
+        .await;
+    let config = p.config().await.unwrap();
+    let (price_update, _) = p.price(&config).await.unwrap();
+    let c = &world.creator;
+    let nonce = p.next_nonce(&c.pubkey()).await.unwrap();
+    let script = "echo rendered > /ake/output/out.txt";
+    let spec = JobSpec::Inline(InlineSpec {
+        image: world.image.tag.clone(),
+        command: vec![BUSYBOX.into(), "sh".into(), "-c".into(), script.into()],
+        env: vec![],
+        inputs: vec![],
+        max_output_bytes: 1 << 20,
+    });
+    let post = ixs::post_job(
+        ixs::PostJobAccounts {
+            creator: c.pubkey(),
+            market: pda::market(0),
+            mint: config.mint,
+            creator_token: associated_token(&c.pubkey(), &config.mint),
+            price_update,
+            creator_staked: false,
+            candidate_node: None,
+        },
+        ake_sdk::ake_market::instructions::PostJobArgs {
+            nonce,
+            gpus: 1,
+            max_duration_secs: 300,
+            min_reputation_bps: 0,
+            max_tokens: u64::MAX,
+            spec,
+        },
+    );
+    send_instructions(p.chain.as_ref(), c, &[], &[post], Fees::default())
+        .await
+        .unwrap();
+    let job = pda::job(&c.pubkey(), nonce);
+    let posted = p.job(&job).await.unwrap().unwrap();
+    assert_eq!(
+        posted.state,
+        JobState::Queued,
+        "naming no node queues the job"
+    );
+    let submitted = world.wait_submitted(&job, Duration::from_secs(90)).await;
+    assert_eq!(submitted.node, ours);
+    assert!(world
+        .log()
+        .contains("took queued work waiting for this node"));
+    assert!(stop(&mut daemon).success(), "log:\n{}", world.log());
 }

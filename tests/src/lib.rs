@@ -978,6 +978,21 @@ impl Chain {
             .map(|_| pda::frame_job(batch, frame))
     }
 
+    /// match_job for a waiting job and node, sent by the context payer.
+    pub async fn match_job(
+        &mut self,
+        job: &Pubkey,
+        node: &TestNode,
+    ) -> Result<(), TransactionError> {
+        let payer = self.payer();
+        let candidate = ixs::Candidate {
+            node: node.account,
+            owner: node.owner.pubkey(),
+        };
+        let ix = ixs::match_job(payer.pubkey(), pda::market(0), *job, candidate);
+        self.send(&[ix], &[&payer]).await
+    }
+
     pub fn batch_keys(&self, batch: &Pubkey, creator: &User) -> ixs::BatchKeys {
         ixs::BatchKeys {
             batch: *batch,

@@ -335,6 +335,11 @@ fn built() -> (
             ixs::match_frame(a, market, key(), 4, candidate),
             vec![owner_of(&candidate.owner)],
         ),
+        v(
+            "match_job",
+            ixs::match_job(a, market, key(), candidate),
+            vec![owner_of(&candidate.owner)],
+        ),
         e(
             "cancel_batch",
             ixs::cancel_batch(

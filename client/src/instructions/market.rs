@@ -531,6 +531,24 @@ pub fn match_frame(
     )
 }
 
+/// Pairs a waiting job with a waiting node that are each other's best
+/// (anyone may send it).
+pub fn match_job(payer: Pubkey, market: Pubkey, job: Pubkey, node: Candidate) -> Instruction {
+    build(
+        acc::MatchJob {
+            payer,
+            config: pda::config(),
+            market,
+            job,
+            node: node.node,
+            owner_stake: pda::stake(&node.owner),
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::MatchJob {},
+    )
+}
+
 /// What `cancel_batch` and `close_batch` touch of a batch.
 pub struct BatchKeys {
     pub batch: Pubkey,

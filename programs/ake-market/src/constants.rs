@@ -23,6 +23,11 @@ pub const REPORTER_SEED: &[u8] = b"reporter";
 /// Solana's address lookup table program (owns every lookup table).
 pub const LOOKUP_TABLE_PROGRAM: Pubkey = pubkey!("AddressLookupTab1e1111111111111111111111111");
 
+/// A node that leaves the queue (`node_unready`) waits this long before it
+/// may arm again: toggling in and out of the queue cannot keep posts from
+/// matching.
+pub const UNREADY_COOLDOWN_SECS: i64 = 30;
+
 /// Basis points in one whole.
 pub const BPS: u64 = 10_000;
 

@@ -63,8 +63,9 @@ pub enum MarketError {
     #[msg(
         "a waiting counterpart must be passed for assignment: re-read the market queue and retry"
     )]
+    /// No longer returned (a missing pick queues); kept so later codes keep their numbers.
     MatchCandidateMissing,
-    #[msg("the account passed for assignment is not the best waiting counterpart; re-read the market queue and retry")]
+    #[msg("the job and node passed are not each other's best waiting counterpart; re-read the market queue (`ake crank` pairs them)")]
     WrongMatchCandidate,
     #[msg("the job is not in the state this instruction needs")]
     InvalidJobState,
@@ -120,7 +121,7 @@ pub enum MarketError {
     NodeSuspended,
     #[msg("the node is not suspended")]
     NodeNotSuspended,
-    #[msg("the node is cooling down (after registering or a suspension); it can be armed once the node's armable_at time has passed")]
+    #[msg("the node is cooling down (after registering, a suspension or leaving the queue); it can be armed once the node's armable_at time has passed")]
     NodeCoolingDown,
     #[msg("jobs assigned to this node have not settled yet; close or re-key it once they have (after their challenge windows)")]
     NodeHasOpenJobs,

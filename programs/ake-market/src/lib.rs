@@ -182,6 +182,10 @@ pub mod ake_market {
         match_frame::handler(ctx)
     }
 
+    pub fn match_job(ctx: Context<MatchJob>) -> Result<()> {
+        match_job::handler(ctx)
+    }
+
     pub fn cancel_batch(ctx: Context<CancelBatch>) -> Result<()> {
         cancel_batch::handler(ctx)
     }

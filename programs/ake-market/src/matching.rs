@@ -1,12 +1,13 @@
 //! Pairing a job with a node. Transactions name every account up front, so
 //! the client passes the counterpart it read as best from the market queue;
-//! the program recomputes the best and refuses a stale or missing pick. This
-//! keeps one invariant: a job and a node that could serve it never both wait
-//! (save for a node whose owner cannot cover the job, which goes idle).
+//! the program recomputes the best and assigns only when the pick is still
+//! it. A stale or missing pick never fails the transaction: the job or node
+//! joins its queue instead, and anyone pairs the two later with `match_job`
+//! (or `match_frame` for a batch), valid only for a mutual best pair.
 
 use anchor_lang::prelude::*;
 
-use ake_program_common::account_creation::{allocate_and_assign, write_new};
+use ake_program_common::account_creation::{allocate_and_assign, read_existing, write_new};
 
 use crate::constants::{DISPUTE_BOND_ESCROW_BPS, FRAME_SEED};
 use crate::errors::MarketError;
@@ -35,14 +36,10 @@ impl Rules {
     }
 }
 
-/// Whether to assign now to the passed counterpart (`true`) or to queue (`false`).
-pub fn must_assign(best: Option<Pubkey>, passed: Option<Pubkey>) -> Result<bool> {
-    match (best, passed) {
-        (None, _) => Ok(false),
-        (Some(best), Some(passed)) if best == passed => Ok(true),
-        (Some(_), Some(_)) => err!(MarketError::WrongMatchCandidate),
-        (Some(_), None) => err!(MarketError::MatchCandidateMissing),
-    }
+/// Whether to assign now to the passed counterpart (it is still the best)
+/// or to queue (none passed, a stale pick, or nobody fits).
+pub fn is_best(best: Option<Pubkey>, passed: Option<Pubkey>) -> bool {
+    best.is_some() && best == passed
 }
 
 /// The execution collateral `job` would lock under the market's current terms.
@@ -197,7 +194,8 @@ pub enum Offer {
         collateral: u64,
         free_stake: u64,
     },
-    /// No waiting node can serve the job.
+    /// No waiting node can serve the job, or the one named is no longer
+    /// its best: the job waits for `match_job`.
     NoNode,
 }
 
@@ -213,10 +211,9 @@ pub fn offer_to_waiting_node(
     now: i64,
 ) -> Result<Offer> {
     let best = market.best_node_for(job.gpus, job.min_reputation_bps, &job.excluded_owner_tags());
-    if !must_assign(best, candidate.as_ref().map(|c| c.0))? {
+    let Some((node_key, node, stake)) = candidate.filter(|c| is_best(best, Some(c.0))) else {
         return Ok(Offer::NoNode);
-    }
-    let (node_key, node, stake) = candidate.ok_or(MarketError::MatchCandidateMissing)?;
+    };
     market.remove_node(&node_key, node.queue_slot)?;
     Ok(
         match assign(market, job_key, job, node_key, node, stake, rules, now)? {
@@ -586,26 +583,76 @@ pub fn queue_lock(market: &Market, node: &Node) -> Result<u64> {
         .ok_or_else(|| error!(MarketError::MathOverflow))
 }
 
-/// The [`NextWork`] of an instruction's optional candidate accounts.
-pub fn next_work<'a, 'info>(
-    job: &'a mut Option<Box<Account<'info, Job>>>,
-    batch: &'a mut Option<Box<Account<'info, Batch>>>,
-    frame_job: &Option<UncheckedAccount<'info>>,
-) -> Result<NextWork<'a, 'info>> {
-    let batch = match (batch, frame_job) {
-        (Some(batch), Some(frame_job)) => {
-            let accounts = FrameAccounts {
-                batch: batch.to_account_info(),
-                frame_job: frame_job.to_account_info(),
-            };
-            Some((&mut ***batch, accounts))
-        }
-        (Some(_), None) => return err!(MarketError::FrameTaken),
-        (None, _) => None,
+/// The accounts a client named as a node's next work. Unchecked on
+/// purpose: a job or batch closed, cancelled or taken since the client read
+/// the queue must not fail the transaction, so each is decoded (owner,
+/// discriminator, market) and ignored when it is not one.
+pub struct NamedWork<'a, 'info> {
+    pub job: Option<&'a UncheckedAccount<'info>>,
+    pub batch: Option<&'a UncheckedAccount<'info>>,
+    pub frame_job: Option<&'a UncheckedAccount<'info>>,
+}
+
+/// An account decoded as `T` on `market`; None when it is not one.
+fn decoded<T: AccountDeserialize>(
+    info: Option<&UncheckedAccount>,
+    market: Pubkey,
+    market_of: impl Fn(&T) -> Pubkey,
+) -> Option<T> {
+    read_existing::<T>(info?, &crate::ID)
+        .ok()
+        .filter(|t| market_of(t) == market)
+}
+
+/// What arming a node did.
+pub enum Armed {
+    Took(Took),
+    Queued(crate::events::NodeQueued),
+}
+
+/// Arms an idle node: it takes the named work when that is still its best
+/// (and current), else joins the node queue, never failing on a stale or
+/// missing pick (`match_job` pairs it later). The node's owner must have
+/// the queue lock free.
+pub fn take_named_or_queue(
+    market: &mut MarketMut,
+    market_key: Pubkey,
+    named: NamedWork,
+    (node_key, node, stake): (Pubkey, &mut Node, &mut Stake),
+    tier: u8,
+    rules: &Rules,
+    now: i64,
+) -> Result<Armed> {
+    node.tier = tier;
+    let best = market.best_job_for(node.gpus, node.reputation_bps, stake.free());
+    let mut job = decoded::<Job>(named.job, market_key, |j| j.market);
+    let mut batch = decoded::<Batch>(named.batch, market_key, |b| b.market);
+    let next = NextWork {
+        job_key: job.as_ref().and(named.job.map(|j| j.key())),
+        job: job.as_mut(),
+        batch: match (batch.as_mut(), named.batch, named.frame_job) {
+            (Some(b), Some(info), Some(frame_job)) => Some((
+                b,
+                FrameAccounts {
+                    batch: info.to_account_info(),
+                    frame_job: frame_job.to_account_info(),
+                },
+            )),
+            _ => None,
+        },
     };
-    Ok(NextWork {
-        job_key: job.as_ref().map(|j| j.key()),
-        job: job.as_mut().map(|j| &mut ***j),
-        batch,
-    })
+    if is_best(best, next.named()) && next.still_current() {
+        if let Some(took) = take_next(market, next, (node_key, node, stake), rules, now)? {
+            // Write back what the hand-out changed.
+            if let (Some(job), Some(info)) = (&job, named.job) {
+                write_new(&info.to_account_info(), job)?;
+            }
+            if let (Some(batch), Some(info)) = (&batch, named.batch) {
+                write_new(&info.to_account_info(), batch)?;
+            }
+            return Ok(Armed::Took(took));
+        }
+    }
+    let queued = join_node_queue(market, market_key, (node_key, node, stake), tier)?;
+    Ok(Armed::Queued(queued))
 }

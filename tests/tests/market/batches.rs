@@ -214,19 +214,20 @@ async fn a_stale_rearm_never_fails_the_submit() {
         .submit_then(&a, &f1, 10, ixs::AfterSubmit::Rearm(stale))
         .await
         .unwrap();
-    // The submit landed; the stale pick left A idle (the job still waits
-    // for A's node_ready, which names it).
+    // The submit landed; the stale pick put A in the node queue beside
+    // the job, and anyone pairs the two with match_job.
     assert_eq!(chain.job(&f1).await.unwrap().state, JobState::Submitted);
-    assert_eq!(status(&mut chain, &a).await.0, NodeStatus::Idle);
+    assert_eq!(status(&mut chain, &a).await.0, NodeStatus::Queued);
     assert_eq!(chain.job(&job).await.unwrap().state, JobState::Queued);
-    chain.node_ready(&a).await.unwrap();
+    chain.match_job(&job, &a).await.unwrap();
     assert_eq!(status(&mut chain, &a).await, (NodeStatus::Busy, job));
 
     // With nothing waiting, a submit puts the node back in the queue.
     let f2 = pda::frame_job(&batch_key, 2);
     chain.submit_and_rearm(&b, &f2, 10).await.unwrap();
     assert_eq!(status(&mut chain, &b).await.0, NodeStatus::Queued);
-    // And a submit that names nothing while work waits leaves it idle.
+    // And a submit that names nothing while work waits queues it beside
+    // that work, for match_job.
     let next = chain.post_job(&creator, 1, 600).await.unwrap();
     assert_eq!(chain.job(&next).await.unwrap().state, JobState::Assigned);
     chain.advance(10).await;
@@ -236,8 +237,10 @@ async fn a_stale_rearm_never_fails_the_submit() {
         .submit_then(&late, &f3, 10, ixs::AfterSubmit::Rearm(None))
         .await
         .unwrap();
-    assert_eq!(status(&mut chain, &late).await.0, NodeStatus::Idle);
+    assert_eq!(status(&mut chain, &late).await.0, NodeStatus::Queued);
     assert_eq!(chain.job(&waiting).await.unwrap().state, JobState::Queued);
+    chain.match_job(&waiting, &late).await.unwrap();
+    assert_eq!(status(&mut chain, &late).await, (NodeStatus::Busy, waiting));
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@ mod governance;
 mod identity;
 mod lifecycle;
 mod lookup_table;
+mod matching;
 mod price_layout;
 mod priority;
 mod rejections;

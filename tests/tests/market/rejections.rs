@@ -146,43 +146,6 @@ async fn full_job_queue() {
 }
 
 #[tokio::test]
-async fn match_candidates_are_enforced() {
-    let mut chain = Chain::start().await;
-    let waiting = chain.node(1, 1_000 * AKE).await;
-    chain.node_ready(&waiting).await.unwrap();
-    let idle = chain.node(1, 1_000 * AKE).await;
-    let creator = chain.user(10 * AKE).await;
-
-    let post = |candidate| {
-        ixs::post_job(
-            ixs::PostJobAccounts {
-                creator: creator.pubkey(),
-                market: pda::market(0),
-                mint: chain.mint,
-                creator_token: creator.token,
-                price_update: chain.price_update,
-                creator_staked: false,
-                candidate_node: candidate,
-            },
-            chain.post_args(0, 1, 600),
-        )
-    };
-    let missing = post(None);
-    let wrong = post(Some(ixs::Candidate {
-        node: idle.account,
-        owner: idle.owner.pubkey(),
-    }));
-    assert_market_error(
-        chain.send(&[missing], &[&creator.key]).await,
-        MarketError::MatchCandidateMissing,
-    );
-    assert_market_error(
-        chain.send(&[wrong], &[&creator.key]).await,
-        MarketError::WrongMatchCandidate,
-    );
-}
-
-#[tokio::test]
 async fn node_signers_and_results() {
     let mut chain = Chain::start().await;
     let node = chain.node(1, 1_000 * AKE).await;

@@ -33,6 +33,9 @@ pub struct CrankReport {
     pub stale_batches_refunded: Vec<String>,
     /// Frames handed to nodes that were waiting (`match_frame`), by batch.
     pub frames_matched: Vec<String>,
+    /// Waiting nodes handed the queued work they were best for (`match_job`
+    /// or `match_frame`): what a post naming a stale pick left waiting.
+    pub nodes_matched: Vec<String>,
     /// Transactions this pass signed.
     pub transactions: usize,
     pub failures: Vec<String>,
@@ -239,6 +242,26 @@ pub async fn pass(p: &Protocol, caller: &Keypair, fees: Fees) -> anyhow::Result<
             }
         }
     }
+    for node in &work.nodes_to_match {
+        let key: Pubkey = node.parse()?;
+        // Read afresh for each node: every pairing moves the queue.
+        let result = match p.match_for_node(me, &key).await {
+            Ok(None) => continue,
+            Ok(Some(ix)) => {
+                report.transactions += 1;
+                ake_sdk::sender::send_instructions(chain, caller, &[], &[ix], fees)
+                    .await
+                    .map_err(anyhow::Error::from)
+            }
+            Err(e) => Err(e.into()),
+        };
+        match result {
+            Ok(_) => report.nodes_matched.push(node.clone()),
+            Err(e) => report
+                .failures
+                .push(format!("match waiting node {node}: {e}")),
+        }
+    }
     for job in &work.jobs_to_expire {
         let key: Pubkey = job.parse()?;
         report.transactions += 1;
@@ -264,7 +287,7 @@ pub async fn pass(p: &Protocol, caller: &Keypair, fees: Fees) -> anyhow::Result<
 
 fn summary(r: &CrankReport) -> String {
     let mut s = format!(
-        "closed {} epoch(s), finalized {} job(s), expired {} job(s), ended {} dispute(s), refunded {} stale job(s) and {} stale batch(es), matched waiting nodes to {} batch(es), in {} transaction(s)",
+        "closed {} epoch(s), finalized {} job(s), expired {} job(s), ended {} dispute(s), refunded {} stale job(s) and {} stale batch(es), matched waiting nodes to {} batch(es) and {} node(s) to queued work, in {} transaction(s)",
         r.epochs_closed.len(),
         r.jobs_finalized.len(),
         r.jobs_expired.len(),
@@ -272,6 +295,7 @@ fn summary(r: &CrankReport) -> String {
         r.stale_jobs_refunded.len(),
         r.stale_batches_refunded.len(),
         r.frames_matched.len(),
+        r.nodes_matched.len(),
         r.transactions
     );
     for f in &r.failures {

@@ -253,10 +253,8 @@ pub async fn run(g: &GlobalArgs, a: DemoArgs) -> anyhow::Result<()> {
     let before = p.token_balance(&creator_token).await?;
     let job = pda::job(&creator.pubkey(), p.next_nonce(&creator.pubkey()).await?);
     let args = valid.args;
-    p.send_matched(&creator, &[], fees, || async {
-        Ok(p.post_job(&creator.pubkey(), 0, args.clone()).await?.1)
-    })
-    .await?;
+    let ix = p.post_job(&creator.pubkey(), 0, args).await?.1;
+    send_instructions(p.chain.as_ref(), &creator, &[], &[ix], fees).await?;
     report.escrowed = p.job(&job).await?.map_or(0, |j| j.escrow);
     say(
         json,
@@ -483,6 +481,7 @@ async fn start_node(
         wake: Arc::new(tokio::sync::Notify::new()),
         missing_since: Default::default(),
         balance_seen: Default::default(),
+        match_looked: Default::default(),
     });
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(async move { daemon.run(stopped).await });

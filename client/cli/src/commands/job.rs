@@ -7,6 +7,7 @@ use ake_sdk::job_spec::JobSpecFile;
 use ake_sdk::oracle;
 use ake_sdk::pda;
 use ake_sdk::protocol::{associated_token, Protocol};
+use ake_sdk::sender::send_instructions;
 use clap::Subcommand;
 use serde::Serialize;
 use solana_sdk::pubkey::Pubkey;
@@ -436,13 +437,10 @@ pub async fn run(g: &GlobalArgs, c: JobCommand) -> anyhow::Result<()> {
             let job = pda::job(&creator.pubkey(), p.next_nonce(&creator.pubkey()).await?);
             let (market_index, args) = (valid.market, valid.args);
             let args_secs = args.max_duration_secs;
-            // The queue may move between our read and the landing: rebuild then.
-            let sig = p
-                .send_matched(&creator, &[], ctx.fees, || async {
-                    Ok(p.post_job(&creator.pubkey(), market_index, args.clone())
-                        .await?
-                        .1)
-                })
+            // A waiting node named here that took other work meanwhile only
+            // leaves the job queued: the crank or that node pairs it later.
+            let ix = p.post_job(&creator.pubkey(), market_index, args).await?.1;
+            let sig = send_instructions(p.chain.as_ref(), &creator, &[], &[ix], ctx.fees)
                 .await
                 .map_err(|e| match e.to_string().contains("SlippageExceeded") {
                     true => anyhow::anyhow!(

@@ -16,6 +16,7 @@ pub mod finalize_job;
 pub mod grow_market;
 pub mod initialize;
 pub mod match_frame;
+pub mod match_job;
 pub mod node_ready;
 pub mod node_unready;
 pub mod post_batch;
@@ -71,6 +72,8 @@ pub use grow_market::*;
 pub use initialize::*;
 #[allow(ambiguous_glob_reexports)]
 pub use match_frame::*;
+#[allow(ambiguous_glob_reexports)]
+pub use match_job::*;
 #[allow(ambiguous_glob_reexports)]
 pub use node_ready::*;
 #[allow(ambiguous_glob_reexports)]

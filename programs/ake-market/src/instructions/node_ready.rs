@@ -2,8 +2,8 @@ use anchor_lang::prelude::*;
 
 use crate::constants::{CONFIG_SEED, NODE_SEED, STAKE_SEED};
 use crate::errors::MarketError;
-use crate::matching::{join_node_queue, must_assign, next_work, queue_lock, take_next, Rules};
-use crate::state::{Batch, Config, Job, Market, MarketMut, Node, NodeStatus, Stake};
+use crate::matching::{queue_lock, take_named_or_queue, Armed, NamedWork, Rules};
+use crate::state::{Config, Market, MarketMut, Node, NodeStatus, Stake};
 
 #[event_cpi]
 #[derive(Accounts)]
@@ -22,13 +22,16 @@ pub struct NodeReady<'info> {
     pub market: AccountLoader<'info, Market>,
     #[account(mut, seeds = [STAKE_SEED, node.owner.as_ref()], bump = owner_stake.bump)]
     pub owner_stake: Box<Account<'info, Stake>>,
-    /// The best queued job this node can serve, when it is a job.
-    #[account(mut, constraint = candidate_job.market == market.key() @ MarketError::AccountMismatch)]
-    pub candidate_job: Option<Box<Account<'info, Job>>>,
-    /// The best queued entry, when it is a batch (with `frame_job`).
-    #[account(mut, constraint = candidate_batch.market == market.key() @ MarketError::AccountMismatch)]
-    pub candidate_batch: Option<Box<Account<'info, Batch>>>,
-    /// CHECK: the batch's next frame job address (checked in `take_frame`), created here.
+    /// CHECK: the best queued job this node can serve, when it is a job.
+    /// Decoded (owner, discriminator, market) and ignored when it is not
+    /// one: a job closed since the client read the queue must not fail this.
+    #[account(mut)]
+    pub candidate_job: Option<UncheckedAccount<'info>>,
+    /// CHECK: the best queued entry, when it is a batch (with `frame_job`);
+    /// decoded and ignored like `candidate_job`.
+    #[account(mut)]
+    pub candidate_batch: Option<UncheckedAccount<'info>>,
+    /// CHECK: the batch's next frame job address (checked before use), created here.
     #[account(mut)]
     pub frame_job: Option<UncheckedAccount<'info>>,
     pub system_program: Option<Program<'info, System>>,
@@ -36,7 +39,8 @@ pub struct NodeReady<'info> {
 
 /// Takes the best queued job (or batch frame) the node can serve and its
 /// owner can cover (locking that job's collateral), or joins the node
-/// queue (locking the market's stake per GPU for each of its GPUs).
+/// queue (locking the market's stake per GPU for each of its GPUs). A
+/// stale or missing pick joins the queue too: `match_job` pairs it later.
 pub fn handler(mut ctx: Context<NodeReady>) -> Result<()> {
     require!(!ctx.accounts.config.paused, MarketError::Paused);
     let now = Clock::get()?.unix_timestamp;
@@ -58,39 +62,22 @@ pub fn handler(mut ctx: Context<NodeReady>) -> Result<()> {
         a.owner_stake.free() >= queue_lock(&market, &a.node)?,
         MarketError::InsufficientStake
     );
-    a.node.tier = tier;
-
-    let best = market.best_job_for(a.node.gpus, a.node.reputation_bps, a.owner_stake.free());
-    let next = next_work(&mut a.candidate_job, &mut a.candidate_batch, &a.frame_job)?;
-    let took = if must_assign(best, next.named())? {
-        take_next(
-            &mut market,
-            next,
-            (node_key, &mut a.node, &mut a.owner_stake),
-            &rules,
-            now,
-        )?
-    } else {
-        None
+    let named = NamedWork {
+        job: a.candidate_job.as_ref(),
+        batch: a.candidate_batch.as_ref(),
+        frame_job: a.frame_job.as_ref(),
     };
-    let queued = match took {
-        Some(_) => None,
-        None => Some(join_node_queue(
-            &mut market,
-            market_key,
-            (node_key, &mut a.node, &mut a.owner_stake),
-            tier,
-        )?),
-    };
+    let node = (node_key, &mut **a.node, &mut **a.owner_stake);
+    let armed = take_named_or_queue(&mut market, market_key, named, node, tier, &rules, now)?;
     drop(market);
-    if let Some(took) = took {
-        emit_cpi!(took.assigned);
-        if let Some(frame) = took.frame {
-            emit_cpi!(frame);
+    match armed {
+        Armed::Took(took) => {
+            emit_cpi!(took.assigned);
+            if let Some(frame) = took.frame {
+                emit_cpi!(frame);
+            }
         }
-    }
-    if let Some(queued) = queued {
-        emit_cpi!(queued);
+        Armed::Queued(queued) => emit_cpi!(queued),
     }
     Ok(())
 }

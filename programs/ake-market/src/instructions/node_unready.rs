@@ -1,6 +1,6 @@
 use anchor_lang::prelude::*;
 
-use crate::constants::{NODE_SEED, STAKE_SEED};
+use crate::constants::{NODE_SEED, STAKE_SEED, UNREADY_COOLDOWN_SECS};
 use crate::errors::MarketError;
 use crate::events::NodeLeftQueue;
 use crate::sla::leave_queue;
@@ -23,8 +23,10 @@ pub struct NodeUnready<'info> {
     pub owner_stake: Box<Account<'info, Stake>>,
 }
 
-/// Leaves the node queue and unlocks the stake it held (works while paused).
+/// Leaves the node queue and unlocks the stake it held (works while
+/// paused); the node may arm again after `UNREADY_COOLDOWN_SECS`.
 pub fn handler(mut ctx: Context<NodeUnready>) -> Result<()> {
+    let now = Clock::get()?.unix_timestamp;
     let a = &mut ctx.accounts;
     let event = NodeLeftQueue {
         node: a.node.key(),
@@ -37,6 +39,10 @@ pub fn handler(mut ctx: Context<NodeUnready>) -> Result<()> {
         &mut a.owner_stake,
     )?;
     require!(left, MarketError::NodeNotQueued);
+    let cooldown_end = now
+        .checked_add(UNREADY_COOLDOWN_SECS)
+        .ok_or(MarketError::MathOverflow)?;
+    a.node.armable_at = a.node.armable_at.max(cooldown_end);
     emit_cpi!(event);
     Ok(())
 }

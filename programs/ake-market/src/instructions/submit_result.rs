@@ -3,16 +3,13 @@ use anchor_lang::prelude::*;
 use crate::constants::{CONFIG_SEED, MAX_URI_LEN, NODE_SEED, STAKE_SEED};
 use crate::errors::MarketError;
 use crate::events::ResultSubmitted;
-use crate::matching::{
-    join_node_queue, queue_lock, take_next, FrameAccounts, NextWork, Rules, Took,
-};
+use crate::matching::{queue_lock, take_named_or_queue, Armed, NamedWork, Rules};
 use crate::math::result_collateral;
 use crate::settlement::charge_for;
 use crate::state::{
-    Batch, Config, Job, JobResult, JobState, Market, MarketMut, Node, NodeStatus, Stake,
-    UsageReceipt, PHASE_SUBMITTED,
+    Config, Job, JobResult, JobState, Market, MarketMut, Node, NodeStatus, Stake, UsageReceipt,
+    PHASE_SUBMITTED,
 };
-use ake_program_common::account_creation::{read_existing, write_new};
 
 #[event_cpi]
 #[derive(Accounts)]
@@ -114,7 +111,7 @@ pub fn handler(
     let rearmed = if rearm {
         rearm_after_submit(a, now)?
     } else {
-        Rearmed::No
+        None
     };
     emit_cpi!(ResultSubmitted {
         job: job_key,
@@ -126,42 +123,24 @@ pub fn handler(
         result_collateral: kept,
     });
     match rearmed {
-        Rearmed::Took(took) => {
+        Some(Armed::Took(took)) => {
             emit_cpi!(took.assigned);
             if let Some(frame) = took.frame {
                 emit_cpi!(frame);
             }
         }
-        Rearmed::Queued(queued) => emit_cpi!(queued),
-        Rearmed::No => {}
+        Some(Armed::Queued(queued)) => emit_cpi!(queued),
+        None => {}
     }
     Ok(())
-}
-
-/// A candidate account decoded as `T` on `market`; None when it is not one
-/// (closed since the daemon read it, or something else).
-fn decoded<T: AccountDeserialize>(
-    info: &Option<UncheckedAccount>,
-    market: Pubkey,
-    market_of: impl Fn(&T) -> Pubkey,
-) -> Option<T> {
-    read_existing::<T>(info.as_ref()?, &crate::ID)
-        .ok()
-        .filter(|t| market_of(t) == market)
-}
-
-enum Rearmed {
-    Took(Took),
-    Queued(crate::events::NodeQueued),
-    No,
 }
 
 /// Best effort, never failing the submit (the daemon rebroadcasts the same
 /// signed bytes, so a stale candidate must not keep them from landing):
 /// the node takes its best queued work when the client named it and it is
-/// still current, joins the node queue when nothing waits for it, and
-/// otherwise stays idle for its daemon's `node_ready`.
-fn rearm_after_submit(a: &mut SubmitResult, now: i64) -> Result<Rearmed> {
+/// still current, else joins the node queue; it stays idle for its
+/// daemon's `node_ready` only when it may not arm now.
+fn rearm_after_submit(a: &mut SubmitResult, now: i64) -> Result<Option<Armed>> {
     let rules = Rules::of(&a.config);
     let node_key = a.node.key();
     let market_key = a.market.key();
@@ -172,54 +151,17 @@ fn rearm_after_submit(a: &mut SubmitResult, now: i64) -> Result<Rearmed> {
         || now < a.node.armable_at
         || a.owner_stake.free() < lock
         || market.in_flight_full()
+        || market.node_queue_full()
     {
-        return Ok(Rearmed::No);
+        return Ok(None);
     }
     let tier = a.config.tier_of(a.owner_stake.amount);
-    a.node.tier = tier;
-    let best = market.best_job_for(a.node.gpus, a.node.reputation_bps, a.owner_stake.free());
-    let mut job = decoded::<Job>(&a.candidate_job, market_key, |j| j.market);
-    let mut batch = decoded::<Batch>(&a.candidate_batch, market_key, |b| b.market);
-    let next = NextWork {
-        job_key: job.as_ref().and(a.candidate_job.as_ref().map(|j| j.key())),
-        job: job.as_mut(),
-        batch: match (batch.as_mut(), &a.candidate_batch, &a.frame_job) {
-            (Some(b), Some(info), Some(frame_job)) => Some((
-                b,
-                FrameAccounts {
-                    batch: info.to_account_info(),
-                    frame_job: frame_job.to_account_info(),
-                },
-            )),
-            _ => None,
-        },
+    let named = NamedWork {
+        job: a.candidate_job.as_ref(),
+        batch: a.candidate_batch.as_ref(),
+        frame_job: a.frame_job.as_ref(),
     };
-    let named = next.named();
     let node = (node_key, &mut **a.node, &mut **a.owner_stake);
-    match best {
-        Some(best) if named == Some(best) && next.still_current() => {
-            if let Some(took) = take_next(&mut market, next, node, &rules, now)? {
-                // Write back what the hand-out changed.
-                if let (Some(job), Some(info)) = (&job, &a.candidate_job) {
-                    write_new(&info.to_account_info(), job)?;
-                }
-                if let (Some(batch), Some(info)) = (&batch, &a.candidate_batch) {
-                    write_new(&info.to_account_info(), batch)?;
-                }
-                return Ok(Rearmed::Took(took));
-            }
-        }
-        Some(_) => return Ok(Rearmed::No),
-        None => {}
-    }
-    if market.node_queue_full() {
-        return Ok(Rearmed::No);
-    }
-    let node = (node_key, &mut **a.node, &mut **a.owner_stake);
-    Ok(Rearmed::Queued(join_node_queue(
-        &mut market,
-        market_key,
-        node,
-        tier,
-    )?))
+    let armed = take_named_or_queue(&mut market, market_key, named, node, tier, &rules, now)?;
+    Ok(Some(armed))
 }
