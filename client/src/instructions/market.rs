@@ -328,7 +328,7 @@ pub fn node_ready(
             candidate_job: NextWork::job(next),
             candidate_batch: NextWork::batch(next),
             frame_job: NextWork::frame_job(next),
-            system_program: NextWork::system_program(next),
+            system_program: system_program::ID,
             event_authority: event_authority(),
             program: PROGRAM,
         },

@@ -28,6 +28,11 @@ pub const LOOKUP_TABLE_PROGRAM: Pubkey = pubkey!("AddressLookupTab1e111111111111
 /// matching.
 pub const UNREADY_COOLDOWN_SECS: i64 = 30;
 
+/// A job refunded as stale (nobody took it within the market's
+/// `max_queue_secs`) burns one more posting fee per this many seconds it
+/// waited: holding a queue slot for days is not free.
+pub const WAITING_FEE_PERIOD_SECS: u64 = 86_400;
+
 /// Basis points in one whole.
 pub const BPS: u64 = 10_000;
 

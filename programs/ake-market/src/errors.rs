@@ -55,10 +55,13 @@ pub enum MarketError {
     #[msg("job nonce does not match the creator's next nonce; re-read the Creator account")]
     NonceMismatch,
     #[msg("the market's job queue is full; try again later")]
+    /// No longer returned (the pool grows on demand); kept so later codes keep their numbers.
     JobQueueFull,
     #[msg("the market's node queue is full; try again later")]
+    /// No longer returned (the pool grows on demand).
     NodeQueueFull,
     #[msg("the market has too many jobs in flight; try again later")]
+    /// No longer returned (the pool grows on demand).
     InFlightFull,
     #[msg(
         "a waiting counterpart must be passed for assignment: re-read the market queue and retry"
@@ -181,4 +184,6 @@ pub enum MarketError {
     JobTooShort,
     #[msg("driver capabilities must name at least one of compute (1), utility (2), graphics (4), video (8), display (16), compat32 (32) and nothing else")]
     InvalidDriverCapabilities,
+    #[msg("the market's pool holds 65,535 entries, the most it can (its counts are 16-bit): wait for entries to leave or use another market")]
+    MarketFull,
 }

@@ -78,6 +78,17 @@ pub struct MarketGrown {
     pub applied: bool,
 }
 
+/// A post or an arm found the market's pool without a free slot and grew
+/// it by one, `payer` paying `rent` lamports (not refunded: the slot is
+/// reused forever).
+#[event]
+pub struct PoolGrown {
+    pub market: Pubkey,
+    pub slot_count: u32,
+    pub payer: Pubkey,
+    pub rent: u64,
+}
+
 /// `set_lookup_table`: the market's transactions may use this table.
 #[event]
 pub struct LookupTableSet {
@@ -337,6 +348,8 @@ pub struct StaleJobRefunded {
     pub waited_secs: i64,
     pub refund: u64,
     pub posting_fee_burned: u64,
+    /// One posting fee per day waited, burned from the escrow.
+    pub waiting_fee_burned: u64,
 }
 
 #[event]

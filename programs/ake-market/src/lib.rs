@@ -13,6 +13,7 @@ pub mod instructions;
 pub mod matching;
 pub mod math;
 pub mod oracle;
+pub mod pool;
 pub mod price_update;
 pub mod settlement;
 pub mod sla;

@@ -239,10 +239,9 @@ pub fn offer_to_waiting_node(
     )
 }
 
-/// A job back from a node (expiry or release): offered to the best waiting
-/// node, else put back at the front of its tier. None when it must be
-/// refunded instead: out of attempts, or a full queue (a job is never left
-/// with a node that already failed it).
+/// A job back from a node (expiry or release, its in-flight slot already
+/// freed): offered to the best waiting node, else put back at the front of
+/// its tier.
 pub fn requeue(
     market: &mut MarketMut,
     job_key: Pubkey,
@@ -250,7 +249,7 @@ pub fn requeue(
     candidate: Option<(Pubkey, &mut Node, &mut Stake)>,
     rules: &Rules,
     now: i64,
-) -> Result<Option<Offer>> {
+) -> Result<Offer> {
     // While paused nothing is assigned: the job only goes back in line.
     let offer = if rules.paused {
         Offer::NoNode
@@ -258,12 +257,9 @@ pub fn requeue(
         offer_to_waiting_node(market, job_key, job, candidate, rules, now)?
     };
     if offer.unassigned() {
-        if market.job_queue_full() {
-            return Ok(None);
-        }
         enqueue(market, job_key, job, true, now)?;
     }
-    Ok(Some(offer))
+    Ok(offer)
 }
 
 impl Offer {

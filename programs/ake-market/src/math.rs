@@ -103,6 +103,17 @@ pub fn bps_of_ceil(amount: u64, bps: u64) -> Option<u64> {
     .ok()
 }
 
+/// What a job refunded as stale burns for the time it held a queue slot:
+/// one posting fee per `WAITING_FEE_PERIOD_SECS` waited, pro rata, rounded
+/// up (the protocol's favour), at most `cap` (its escrow).
+pub fn waiting_fee(posting_fee: u64, waited_secs: u64, cap: u64) -> Option<u64> {
+    let fee = ceil_div(
+        u128::from(posting_fee).checked_mul(u128::from(waited_secs))?,
+        u128::from(crate::constants::WAITING_FEE_PERIOD_SECS),
+    )?;
+    Some(u64::try_from(fee).unwrap_or(u64::MAX).min(cap))
+}
+
 /// Collateral a job locks from its node owner's free stake while it runs:
 /// at least the market's stake per GPU for each of the job's GPUs, and at
 /// least `escrow_bps` of the job's escrow, so a long many-GPU job puts more

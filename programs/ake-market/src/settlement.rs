@@ -86,14 +86,15 @@ pub fn refund_job<'info>(
 }
 
 /// Takes a job still waiting in the queue out of it and refunds it (a
-/// cancel, a stale refund). Returns (refund, fee burned).
+/// cancel, a stale refund), first burning `waiting_fee` of its escrow.
+/// Returns (refund, posting fee burned).
 pub fn refund_queued<'info>(
     market: &AccountLoader<'info, Market>,
     escrow_vault: AccountInfo<'info>,
     mint: &Account<'info, anchor_spl::token::Mint>,
-    job_key: Pubkey,
-    job: &mut Job,
+    (job_key, job): (Pubkey, &mut Job),
     creator_token: &AccountInfo<'info>,
+    waiting_fee: u64,
 ) -> Result<(u64, u64)> {
     let market_key = market.key();
     let mut market = MarketMut::load(market)?;
@@ -105,6 +106,17 @@ pub fn refund_queued<'info>(
         mint.to_account_info(),
         mint.decimals,
     );
+    if waiting_fee > 0 {
+        burn_from_escrow(&mut market, &escrow, waiting_fee)?;
+        market.open_escrow = market
+            .open_escrow
+            .checked_sub(waiting_fee)
+            .ok_or(MarketError::MathOverflow)?;
+        job.escrow = job
+            .escrow
+            .checked_sub(waiting_fee)
+            .ok_or(MarketError::MathOverflow)?;
+    }
     refund_job(&mut market, &escrow, job, creator_token)
 }
 

@@ -86,7 +86,8 @@ async fn a_grown_market_holds_1000_waiting_jobs_and_256_waiting_nodes_in_line_or
     chain.reuse_blockhash = true;
     chain.grow_market(TARGET).await;
 
-    // 256 one-GPU nodes of one owner wait; the 257th does not fit.
+    // 256 one-GPU nodes of one owner wait, and a 257th beyond the
+    // pre-allocated capacity (the pool grows by a slot).
     let owner = chain.user(300 * MIN_STAKE_PER_GPU).await;
     chain
         .deposit_stake(&owner, 300 * MIN_STAKE_PER_GPU)
@@ -97,28 +98,21 @@ async fn a_grown_market_holds_1000_waiting_jobs_and_256_waiting_nodes_in_line_or
         let node = chain.node_of(&owner, 1).await;
         nodes.push(node);
     }
-    for node in &nodes[..256] {
+    for node in &nodes {
         chain.node_ready(node).await.unwrap();
     }
-    assert_market_error(
-        chain.node_ready(&nodes[256]).await,
-        MarketError::NodeQueueFull,
-    );
 
     // 1,000 jobs of 2 to 8 GPUs wait beside them (no waiting node can run
-    // one); the 1,001st does not fit.
+    // one), and a 1,001st.
     let creator = chain.user(1_000_000 * AKE).await;
     let mut jobs = Vec::new();
     for i in 0..1_000u16 {
         let job = chain.post_job(&creator, 2 + i % 7, 60).await.unwrap();
         jobs.push(job);
     }
-    assert_market_error(
-        chain.post_job(&creator, 2, 60).await.map(|_| ()),
-        MarketError::JobQueueFull,
-    );
+    jobs.push(chain.post_job(&creator, 2, 60).await.unwrap());
     let m = chain.market(0).await;
-    assert_eq!((m.job_count, m.node_count), (1_000, 256));
+    assert_eq!((m.job_count, m.node_count), (1_001, 257));
 
     // A one-GPU job goes to the node that has waited longest.
     let small = chain.post_job(&creator, 1, 60).await.unwrap();
@@ -137,6 +131,85 @@ async fn a_grown_market_holds_1000_waiting_jobs_and_256_waiting_nodes_in_line_or
     let m = chain.market(0).await;
     assert_eq!(
         (m.job_count, m.node_count, m.in_flight_count),
-        (998, 255, 3)
+        (999, 256, 3)
     );
+}
+
+/// Filling the queue with jobs nobody can serve (asking more reputation
+/// than any node has) blocks nobody: every post past the free slots grows
+/// the pool by one slot at the poster's expense (rent not refunded, the
+/// slot reused forever), batches still post, and an honest job still meets
+/// a waiting node. When the crank refunds the squatters as stale, each
+/// burns one more posting fee per day it waited.
+#[tokio::test]
+async fn a_queue_fill_grows_the_pool_at_the_attackers_cost_and_blocks_nobody() {
+    let mut chain = Chain::start().await;
+    chain.reuse_blockhash = true;
+    let attacker = chain.user(100_000 * AKE).await;
+    let start = chain.market(0).await;
+    let free = start.slot_count - start.slots_used;
+    let squatters = free + 20;
+    let sol_before = chain.lamports(&attacker.pubkey()).await;
+    let mut jobs = Vec::new();
+    for nonce in 0..u64::from(squatters) {
+        let mut args = chain.post_args(nonce, 1, 600);
+        args.min_reputation_bps = 9_900;
+        jobs.push(chain.post_job_with(&attacker, args).await.unwrap());
+    }
+    let m = chain.market(0).await;
+    assert_eq!(u32::from(m.job_count), squatters);
+    assert_eq!(m.slot_count, start.slot_count + 20, "grew one slot a post");
+    // What each grown slot cost the attacker in rent, beyond the job
+    // accounts' rent (which comes back with each job).
+    let slot_rent = 72 * 6_960;
+    let job_rents: u64 = {
+        let mut sum = 0;
+        for job in &jobs {
+            sum += chain.lamports(job).await;
+        }
+        sum
+    };
+    let creator_counter = chain.lamports(&pda::creator(&attacker.pubkey())).await;
+    // (The test context's payer pays the transaction fees.)
+    assert_eq!(
+        sol_before - chain.lamports(&attacker.pubkey()).await,
+        job_rents + creator_counter + 20 * slot_rent
+    );
+    println!(
+        "attacker's permanent cost per queue slot beyond the pool: {slot_rent} lamports of rent"
+    );
+
+    // A batch posts (its one entry grows the pool too), and an honest job
+    // meets a waiting node at once.
+    let honest = chain.user(100_000 * AKE).await;
+    chain.post_batch(&honest, 1, 3).await.unwrap();
+    let node = chain.node(1, 1_000 * AKE).await;
+    chain.node_ready(&node).await.unwrap();
+    let frame = pda::frame_job(&pda::batch(&honest.pubkey(), 0), 1);
+    assert_eq!(chain.job(&frame).await.unwrap().node, node.account);
+    chain.advance(10).await;
+    chain.submit_and_rearm(&node, &frame, 10).await.unwrap();
+    let job = chain.post_job(&honest, 1, 600).await;
+    assert!(job.is_ok());
+
+    // Stale refunds: escrow back less one posting fee per day waited.
+    chain.advance(i64::from(MAX_QUEUE_SECS) + 1).await;
+    let squatter: ake_market::state::Job = chain.job(&jobs[0]).await.unwrap();
+    let waited = u64::from(MAX_QUEUE_SECS) + 1 + 10;
+    let fee = (squatter.posting_fee * waited)
+        .div_ceil(86_400)
+        .min(squatter.escrow);
+    let (balance, supply) = (chain.balance(&attacker.token).await, chain.supply().await);
+    let refund = ixs::refund_stale_job(jobs[0], &squatter, chain.mint, attacker.token);
+    let payer = chain.payer();
+    chain.send(&[refund], &[&payer]).await.unwrap();
+    assert!(
+        fee > squatter.posting_fee,
+        "a day and more waited: over one fee"
+    );
+    assert_eq!(
+        chain.balance(&attacker.token).await - balance,
+        squatter.escrow - fee
+    );
+    assert_eq!(supply - chain.supply().await, fee + squatter.posting_fee);
 }

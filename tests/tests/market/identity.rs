@@ -272,19 +272,27 @@ async fn a_stale_queued_job_is_refunded_by_anyone_after_max_queue_secs() {
     let supply = chain.supply().await;
     let rent = chain.lamports(&job).await;
     let lamports = chain.lamports(&creator.pubkey()).await;
+    let config: ake_market::state::Config = chain.account(&pda::config()).await.unwrap();
+    let waited = (chain.now().await - config.unpaused_at) as u64;
     chain.send(&[on_time], &[]).await.unwrap();
 
-    // The escrow and the job's rent back to the creator; the posting fee burned.
-    assert_eq!(chain.balance(&creator.token).await, 10 * AKE - POSTING_FEE);
+    // The escrow and the job's rent back to the creator; the posting fee
+    // burned, and a waiting fee of one posting fee per day waited.
+    let waiting_fee = (POSTING_FEE * waited).div_ceil(86_400);
+    assert!(waiting_fee > POSTING_FEE);
+    assert_eq!(
+        chain.balance(&creator.token).await,
+        10 * AKE - POSTING_FEE - waiting_fee
+    );
     assert_eq!(chain.lamports(&creator.pubkey()).await, lamports + rent);
-    assert_eq!(chain.supply().await, supply - POSTING_FEE);
+    assert_eq!(chain.supply().await, supply - POSTING_FEE - waiting_fee);
     assert!(chain.job(&job).await.is_none());
     let market = chain.market(0).await;
     assert_eq!((market.job_count, market.open_escrow), (0, 0));
 }
 
 #[tokio::test]
-async fn a_full_job_queue_never_blocks_an_expiry() {
+async fn a_crowded_job_queue_never_blocks_an_expiry_and_the_job_goes_back_in_line() {
     let mut chain = Chain::start().await;
     let node = chain.node(1, 1_000 * AKE).await;
     chain.node_ready(&node).await.unwrap();
@@ -296,10 +304,20 @@ async fn a_full_job_queue_never_blocks_an_expiry() {
     }
     chain.advance(1_201).await;
     let balance = chain.balance(&creator.token).await;
+    let market = chain.market(0).await;
+    // The job queue at its pre-allocated capacity (which used to refund
+    // an expired job for want of room).
+    assert_eq!(market.job_count, TEST_CAPACITY.jobs);
     chain.expire(creator.token, &job).await.unwrap();
-    // No room to re-queue: the job is refunded (its posting fee burned).
-    assert!(chain.job(&job).await.is_none());
-    assert_eq!(chain.balance(&creator.token).await, balance + escrow);
+    // The pool is never too full to take the job back: it heads its tier
+    // again, its escrow still held.
+    let requeued = chain.job(&job).await.unwrap();
+    assert_eq!(
+        (requeued.state, requeued.escrow),
+        (JobState::Queued, escrow)
+    );
+    assert_eq!(chain.market(0).await.queued_jobs()[0].key, job);
+    assert_eq!(chain.balance(&creator.token).await, balance);
     // Half the 200 AKE collateral slashed; nothing stays locked.
     let stake = chain.stake_of(&node.owner.pubkey()).await;
     assert_eq!((stake.amount, stake.locked), (900 * AKE, 0));

@@ -131,21 +131,6 @@ async fn job_shape_and_nonce() {
 }
 
 #[tokio::test]
-async fn full_job_queue() {
-    let mut chain = Chain::start().await;
-    let creator = chain.user(1_000 * AKE).await;
-    for _ in 0..TEST_CAPACITY.jobs {
-        chain.post_job(&creator, 1, 600).await.unwrap();
-    }
-    let before = chain.balance(&creator.token).await;
-    assert_market_error(
-        chain.post_job(&creator, 1, 600).await.map(|_| ()),
-        MarketError::JobQueueFull,
-    );
-    assert_eq!(chain.balance(&creator.token).await, before);
-}
-
-#[tokio::test]
 async fn node_signers_and_results() {
     let mut chain = Chain::start().await;
     let node = chain.node(1, 1_000 * AKE).await;

@@ -35,9 +35,9 @@ pub fn handler(mut ctx: Context<CancelJob>) -> Result<()> {
         &a.market,
         a.escrow_vault.to_account_info(),
         &a.mint,
-        job_key,
-        &mut a.job,
+        (job_key, &mut a.job),
         &a.creator_token.to_account_info(),
+        0,
     )?;
     emit_cpi!(JobCancelled {
         job: job_key,

@@ -136,7 +136,14 @@ pub fn handler(mut ctx: Context<ExpireJob>) -> Result<()> {
             a.candidate_owner_stake.as_mut().map(|s| &mut ***s),
             Some(&mut **a.node_owner_stake),
         )?;
-        requeue(&mut market, job_key, &mut a.job, candidate, &rules, now)?
+        Some(requeue(
+            &mut market,
+            job_key,
+            &mut a.job,
+            candidate,
+            &rules,
+            now,
+        )?)
     };
 
     let Some(offer) = offer else {

@@ -1,9 +1,9 @@
 use anchor_lang::prelude::*;
-use anchor_lang::system_program::{self, Transfer};
 
 use crate::constants::{CONFIG_SEED, MARKET_SEED};
 use crate::errors::MarketError;
 use crate::events::MarketGrown;
+use crate::pool::resize_paid;
 use crate::state::{Config, Market, MAX_GROW_SLOTS};
 
 /// The most a market may hold: about 2.2 MB of account at 72 bytes a slot.
@@ -39,8 +39,9 @@ pub struct GrowMarket<'info> {
     pub system_program: Program<'info, System>,
 }
 
-/// The authority raises a market's capacities; they never shrink (an entry
-/// is never evicted), so no timelock protects anyone from it. One call adds
+/// The authority pre-allocates a market's pool (so early posts and arms do
+/// not pay its growth); capacities never shrink (an entry is never
+/// evicted), so no timelock protects anyone from it. One call adds
 /// at most `MAX_GROW_SLOTS` slots (the 10 KiB an instruction may grow an
 /// account by), the authority paying their rent; the capacities apply on
 /// the call that completes the pool (`MarketGrown.applied`), so call it
@@ -72,7 +73,8 @@ pub fn handler(ctx: Context<GrowMarket>, _index: u16, capacity: Capacity) -> Res
     let needed = Market::slots_needed(capacity.jobs, capacity.nodes, capacity.in_flight);
     let added = needed.saturating_sub(slot_count).min(MAX_GROW_SLOTS);
     if added > 0 {
-        extend(a, Market::space_for(slot_count + added))?;
+        let len = Market::space_for(slot_count + added);
+        resize_paid(&a.market.to_account_info(), &a.authority, len)?;
     }
     let mut market = a.market.load_mut()?;
     market.slot_count = slot_count + added;
@@ -92,30 +94,5 @@ pub fn handler(ctx: Context<GrowMarket>, _index: u16, capacity: Capacity) -> Res
     };
     drop(market);
     emit_cpi!(event);
-    Ok(())
-}
-
-/// Resizes the market account to `len` bytes, the authority topping its
-/// lamports up to the rent-exempt minimum first.
-fn extend(a: &GrowMarket, len: usize) -> Result<()> {
-    let info = a.market.to_account_info();
-    let rent = Rent::get()?
-        .minimum_balance(len)
-        .saturating_sub(info.lamports());
-    if rent > 0 {
-        system_program::transfer(
-            CpiContext::new(
-                system_program::ID,
-                Transfer {
-                    from: a.authority.to_account_info(),
-                    to: info.clone(),
-                },
-            ),
-            rent,
-        )?;
-    }
-    // New bytes are zero: the slots beyond `slots_used` are never read
-    // before the pool hands them out.
-    info.resize(len)?;
     Ok(())
 }

@@ -3,11 +3,14 @@ use anchor_lang::prelude::*;
 use crate::constants::{CONFIG_SEED, NODE_SEED, STAKE_SEED};
 use crate::errors::MarketError;
 use crate::matching::{queue_lock, take_named_or_queue, Armed, NamedWork, Rules};
+use crate::pool::ensure_free_slot;
 use crate::state::{Config, Market, MarketMut, Node, NodeStatus, Stake};
 
 #[event_cpi]
 #[derive(Accounts)]
 pub struct NodeReady<'info> {
+    /// Pays one slot's rent when the market's pool has none free.
+    #[account(mut)]
     pub node_signer: Signer<'info>,
     #[account(seeds = [CONFIG_SEED], bump = config.bump)]
     pub config: Box<Account<'info, Config>>,
@@ -34,7 +37,7 @@ pub struct NodeReady<'info> {
     /// CHECK: the batch's next frame job address (checked before use), created here.
     #[account(mut)]
     pub frame_job: Option<UncheckedAccount<'info>>,
-    pub system_program: Option<Program<'info, System>>,
+    pub system_program: Program<'info, System>,
 }
 
 /// Takes the best queued job (or batch frame) the node can serve and its
@@ -53,6 +56,7 @@ pub fn handler(mut ctx: Context<NodeReady>) -> Result<()> {
     require!(now >= a.node.armable_at, MarketError::NodeCoolingDown);
     require!(a.node.status == NodeStatus::Idle, MarketError::NodeNotIdle);
 
+    let grown = ensure_free_slot(&a.market, &a.node_signer.to_account_info())?;
     let mut market = MarketMut::load(&a.market)?;
     require!(
         market.gpu_required == 0 || a.node.profile.vram_mib > 0,
@@ -70,6 +74,9 @@ pub fn handler(mut ctx: Context<NodeReady>) -> Result<()> {
     let node = (node_key, &mut **a.node, &mut **a.owner_stake);
     let armed = take_named_or_queue(&mut market, market_key, named, node, tier, &rules, now)?;
     drop(market);
+    if let Some(grown) = grown {
+        emit_cpi!(grown);
+    }
     match armed {
         Armed::Took(took) => {
             emit_cpi!(took.assigned);

@@ -10,6 +10,7 @@ use crate::instructions::post_job::{next_creator_nonce, JobShape};
 use crate::matching::batch_entry;
 use crate::math::{charge_micro_usd, micro_usd_to_tokens_ceil};
 use crate::oracle::read_price;
+use crate::pool::ensure_free_slot;
 use crate::settlement::burn_from_escrow;
 use crate::state::{Batch, Config, JobSpec, Market, MarketMut, Stake};
 use crate::vaults::{deposit, Vault};
@@ -191,6 +192,7 @@ pub fn handler(mut ctx: Context<PostBatch>, args: PostBatchArgs) -> Result<()> {
         bump,
     };
 
+    let grown = ensure_free_slot(&a.market, &payer)?;
     let mut market = MarketMut::load(&a.market)?;
     let escrow_vault = Vault::escrow(
         &market_key,
@@ -228,5 +230,8 @@ pub fn handler(mut ctx: Context<PostBatch>, args: PostBatchArgs) -> Result<()> {
         posting_fee,
         rent_reserve,
     });
+    if let Some(grown) = grown {
+        emit_cpi!(grown);
+    }
     Ok(())
 }

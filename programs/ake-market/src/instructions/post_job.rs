@@ -8,6 +8,7 @@ use crate::events::{JobPosted, JobQueued};
 use crate::matching::{candidate_with_stake, enqueue, offer_to_waiting_node, Rules};
 use crate::math::{charge_micro_usd, micro_usd_to_tokens_ceil};
 use crate::oracle::read_price;
+use crate::pool::ensure_free_slot;
 use crate::state::{
     Config, Creator, Job, JobSpec, JobState, Market, MarketMut, Node, SlaTerms, Stake,
     MAX_REPUTATION_BPS,
@@ -227,6 +228,7 @@ pub fn handler(mut ctx: Context<PostJob>, args: PostJobArgs) -> Result<()> {
         bump: job_bump,
     };
 
+    let grown = ensure_free_slot(&a.market, &payer)?;
     let rules = Rules::of(config);
     let mut market = MarketMut::load(&a.market)?;
     market.open_escrow = market
@@ -261,6 +263,9 @@ pub fn handler(mut ctx: Context<PostJob>, args: PostJobArgs) -> Result<()> {
         tier,
         posting_fee,
     });
+    if let Some(grown) = grown {
+        emit_cpi!(grown);
+    }
     if let Some(idled) = offer.idled_event(job_key) {
         emit_cpi!(idled);
     }

@@ -4,6 +4,7 @@ use anchor_spl::token::{Mint, Token, TokenAccount};
 use crate::constants::CONFIG_SEED;
 use crate::errors::MarketError;
 use crate::events::StaleJobRefunded;
+use crate::math::waiting_fee;
 use crate::settlement::refund_queued;
 use crate::state::{Config, Job, JobState, Market};
 
@@ -32,8 +33,8 @@ pub struct RefundStaleJob<'info> {
 /// Anyone (the crank) refunds a job that has waited in the queue longer
 /// than the market's `max_queue_secs` since it last joined it: no node
 /// could or would take it, so it gives its slot back. The creator gets the
-/// escrow and the rent, exactly as if it had cancelled (the posting fee is
-/// burned). Not while paused (nothing can be assigned then), and the wait
+/// escrow and the rent as if it had cancelled (the posting fee is burned),
+/// less a waiting fee, burned: one posting fee per day it waited. Not while paused (nothing can be assigned then), and the wait
 /// counts from the end of the last pause at the earliest.
 pub fn handler(mut ctx: Context<RefundStaleJob>) -> Result<()> {
     let now = Clock::get()?.unix_timestamp;
@@ -44,19 +45,26 @@ pub fn handler(mut ctx: Context<RefundStaleJob>) -> Result<()> {
     let max_queue_secs = a.market.load()?.max_queue_secs;
     let waited = now.saturating_sub(a.job.queued_at.max(a.config.unpaused_at));
     require!(waited > i64::from(max_queue_secs), MarketError::JobNotStale);
+    let waiting_fee_burned = waiting_fee(
+        a.job.posting_fee,
+        u64::try_from(waited).unwrap_or(0),
+        a.job.escrow,
+    )
+    .ok_or(MarketError::MathOverflow)?;
     let (refund, posting_fee_burned) = refund_queued(
         &a.market,
         a.escrow_vault.to_account_info(),
         &a.mint,
-        job_key,
-        &mut a.job,
+        (job_key, &mut a.job),
         &a.creator_token.to_account_info(),
+        waiting_fee_burned,
     )?;
     emit_cpi!(StaleJobRefunded {
         job: job_key,
         waited_secs: waited,
         refund,
-        posting_fee_burned
+        posting_fee_burned,
+        waiting_fee_burned,
     });
     Ok(())
 }

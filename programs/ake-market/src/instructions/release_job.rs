@@ -159,7 +159,7 @@ pub fn handler(mut ctx: Context<ReleaseJob>, reason: ReleaseReason) -> Result<()
             a.candidate_owner_stake.as_mut().map(|s| &mut ***s),
             Some(&mut **a.owner_stake),
         )?;
-        requeue(&mut market, job_key, job, candidate, &rules, now)?
+        Some(requeue(&mut market, job_key, job, candidate, &rules, now)?)
     };
 
     let mut released = JobReleased {

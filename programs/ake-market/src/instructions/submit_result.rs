@@ -150,8 +150,7 @@ fn rearm_after_submit(a: &mut SubmitResult, now: i64) -> Result<Option<Armed>> {
         || a.node.suspended
         || now < a.node.armable_at
         || a.owner_stake.free() < lock
-        || market.in_flight_full()
-        || market.node_queue_full()
+        || !market.has_free_slot()
     {
         return Ok(None);
     }

@@ -17,7 +17,9 @@ use crate::errors::MarketError;
 /// seq first), so a search reads a bounded number of entries however long
 /// the queue is, and an entry leaves in O(1) through the slot index its
 /// job, batch or node account keeps. Best = highest tier, then lowest seq
-/// (FIFO inside a tier). The authority grows the pool with `grow_market`.
+/// (FIFO inside a tier). No list has a ceiling: a post or an arm that finds
+/// no free slot grows the pool by one at its payer's expense (see
+/// [`crate::pool`]); the authority may pre-allocate with `grow_market`.
 #[account(zero_copy)]
 #[repr(C)]
 pub struct Market {
@@ -68,7 +70,8 @@ pub struct Market {
     pub job_count: u16,
     pub node_count: u16,
     pub in_flight_count: u16,
-    /// How many of each list the market holds; only `grow_market` raises them.
+    /// How many of each list the authority pre-allocated with `grow_market`
+    /// (the pool's initial size); not limits: the pool grows on demand.
     pub job_capacity: u16,
     pub node_capacity: u16,
     pub in_flight_capacity: u16,
@@ -311,17 +314,9 @@ impl Market {
         }
     }
 
-    /// Whether the job queue is at capacity (a re-queue then refunds).
-    pub fn job_queue_full(&self) -> bool {
-        self.job_count >= self.job_capacity
-    }
-
-    pub fn node_queue_full(&self) -> bool {
-        self.node_count >= self.node_capacity
-    }
-
-    pub fn in_flight_full(&self) -> bool {
-        self.in_flight_count >= self.in_flight_capacity
+    /// Whether the pool can take one more entry without growing.
+    pub fn has_free_slot(&self) -> bool {
+        self.free_head != 0 || self.slots_used < self.slot_count
     }
 }
 
@@ -626,21 +621,19 @@ impl<M: DerefMut<Target = Market>, S: DerefMut<Target = [Slot]>> Book<M, S> {
     /// Queues a job or batch; `at_front` puts it ahead of its tier (a job
     /// back from a node). Returns the slot its account keeps.
     pub fn enqueue_job(&mut self, w: Waiting, at_front: bool) -> Result<u32> {
-        require!(!self.job_queue_full(), MarketError::JobQueueFull);
         let seq = self.header.next_seq(at_front)?;
         let band = job_band(&w, self.header.min_stake_per_gpu);
         let entry = waiting_slot(w, seq, SLOT_JOB, band);
-        let slot = self.insert(entry, at_front, MarketError::JobQueueFull)?;
+        let slot = self.insert(entry, at_front)?;
         self.header.job_count += 1;
         Ok(slot)
     }
 
     pub fn enqueue_node(&mut self, w: Waiting) -> Result<u32> {
-        require!(!self.node_queue_full(), MarketError::NodeQueueFull);
         let seq = self.header.next_seq(false)?;
         let band = rep_band(w.reputation_bps);
         let entry = waiting_slot(w, seq, SLOT_NODE, band);
-        let slot = self.insert(entry, false, MarketError::NodeQueueFull)?;
+        let slot = self.insert(entry, false)?;
         self.header.node_count += 1;
         Ok(slot)
     }
@@ -682,8 +675,7 @@ impl<M: DerefMut<Target = Market>, S: DerefMut<Target = [Slot]>> Book<M, S> {
                 i
             }
             None => {
-                require!(!self.in_flight_full(), MarketError::InFlightFull);
-                let i = self.alloc().ok_or(MarketError::InFlightFull)?;
+                let i = self.alloc().ok_or(MarketError::MarketFull)?;
                 self.header.in_flight_count += 1;
                 i
             }
@@ -709,8 +701,10 @@ impl<M: DerefMut<Target = Market>, S: DerefMut<Target = [Slot]>> Book<M, S> {
         }
     }
 
-    fn insert(&mut self, entry: Slot, at_front: bool, full: MarketError) -> Result<u32> {
-        let i = self.alloc().ok_or(full)?;
+    /// Links `entry` into a free slot: the instruction made sure one is
+    /// free (`pool::ensure_free_slot`) or freed one first.
+    fn insert(&mut self, entry: Slot, at_front: bool) -> Result<u32> {
+        let i = self.alloc().ok_or(MarketError::MarketFull)?;
         self.slots[i] = entry;
         self.attach(i, at_front);
         Ok(i as u32)
@@ -902,17 +896,24 @@ mod tests {
     }
 
     #[test]
-    fn full_queue_is_an_error_and_slots_are_reused() {
+    fn lists_share_the_whole_pool_and_slots_are_reused() {
         let mut m = market();
-        let cap = u32::from(INITIAL_JOB_CAPACITY);
+        // No list has a ceiling of its own: jobs take every slot of the
+        // pool (its pre-allocated capacity is not a limit).
+        let cap = m.slot_count;
         let slots: Vec<u32> = (0..cap)
             .map(|i| m.enqueue_job(w(i, 1, 0), false).unwrap())
             .collect();
+        assert!(!m.has_free_slot());
+        // On-chain the instruction grows the pool first; without that the
+        // insert is refused.
         assert!(m.enqueue_job(w(200, 1, 0), false).is_err());
+        assert!(m.enqueue_node(w(201, 1, 0)).is_err());
         m.remove_job(&key(7), slots[7]).unwrap();
+        assert!(m.has_free_slot());
         let reused = m.enqueue_job(w(200, 1, 0), false).unwrap();
         assert_eq!(reused, slots[7]);
-        assert_eq!(m.job_count, INITIAL_JOB_CAPACITY);
+        assert_eq!(u32::from(m.job_count), cap);
         // FIFO survives slot reuse: job 0 is still first.
         assert_eq!(m.best_job_for(1, 10_000, u64::MAX), Some(key(0)));
         let order: Vec<Pubkey> = m.queued_jobs().iter().map(|e| e.key).collect();
