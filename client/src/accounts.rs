@@ -1,7 +1,7 @@
 //! Decoding AKE accounts from raw account data, and events from the data
 //! of the inner instructions `emit_cpi!` makes.
 
-use ake_market::state::{Market, MarketView, Slot};
+use ake_market::state::{DuePage, Market, MarketView, Slot};
 use anchor_lang::{AccountDeserialize, Discriminator};
 
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +23,14 @@ pub fn decode<T: AccountDeserialize>(data: &[u8]) -> Result<T, DecodeError> {
 
 /// Decodes the zero-copy market account, its header and its slot pool
 /// (copied, so alignment does not matter).
+/// A due page (zero-copy: its bytes after the discriminator, read unaligned).
+pub fn decode_due_page(data: &[u8]) -> Result<DuePage, DecodeError> {
+    if data.len() < DuePage::SPACE || &data[..8] != DuePage::DISCRIMINATOR {
+        return Err(DecodeError::WrongType("DuePage"));
+    }
+    Ok(bytemuck::pod_read_unaligned(&data[8..DuePage::SPACE]))
+}
+
 pub fn decode_market(data: &[u8]) -> Result<MarketView, DecodeError> {
     let size = std::mem::size_of::<Market>();
     if data.len() < 8 + size || &data[..8] != Market::DISCRIMINATOR {

@@ -55,6 +55,16 @@ pub fn frame_job(batch: &Pubkey, frame: u32) -> Pubkey {
     market_pda(&[FRAME_SEED, batch.as_ref(), &frame.to_le_bytes()])
 }
 
+/// The due page of `market` for `bucket`, shard `shard` (see `DuePage`).
+pub fn due_page(market: &Pubkey, bucket: u32, shard: u16) -> Pubkey {
+    market_pda(&[
+        ake_market::constants::DUE_SEED,
+        market.as_ref(),
+        &bucket.to_le_bytes(),
+        &shard.to_le_bytes(),
+    ])
+}
+
 /// The `#[event_cpi]` authority of a program.
 pub fn event_authority(program_id: &Pubkey) -> Pubkey {
     Pubkey::find_program_address(&[b"__event_authority"], program_id).0

@@ -7,12 +7,13 @@ use std::sync::Arc;
 
 use ake_emissions::state::{EmissionsConfig, EpochSummary, NodeWork, PendingEmissionsChange};
 use ake_market::constants::LOOKUP_TABLE_PROGRAM;
+use ake_market::due::DuePick;
 use ake_market::events::{BatchClosed, DisputeResolved, ResultSubmitted};
 use ake_market::instructions::{PostBatchArgs, PostJobArgs};
 use ake_market::price_update::PriceUpdateV2;
 use ake_market::state::{
-    Batch, Config, Creator, Job, MarketView, Node, NodeStatus, PendingChange, ReleaseReason, Stake,
-    PHASE_ASSIGNED, PHASE_DISPUTED, PHASE_SUBMITTED,
+    Batch, Config, Creator, DuePage, Job, JobState, MarketView, Node, NodeStatus, PendingChange,
+    ReleaseReason, Stake, DUE_TOLERANCE_SECS, PHASE_ASSIGNED,
 };
 use anchor_lang::AccountDeserialize;
 use anchor_spl::associated_token::get_associated_token_address;
@@ -21,7 +22,7 @@ use solana_sdk::instruction::Instruction;
 use solana_sdk::program_pack::Pack;
 use solana_sdk::pubkey::Pubkey;
 
-use crate::accounts::{decode, decode_event, decode_market};
+use crate::accounts::{decode, decode_due_page, decode_event, decode_market};
 use crate::chain::{Chain, ChainError};
 use crate::instructions as ixs;
 use crate::sender::with_retry;
@@ -76,6 +77,9 @@ pub struct CrankWork {
     /// [`NODES_TO_MATCH_PER_MARKET`] in line): each may be its best job's
     /// best node, left waiting by a stale pick (`match_for_node`).
     pub nodes_to_match: Vec<String>,
+    /// Due pages every job left, to close (rent back to their payers), each
+    /// bucket's last shard first.
+    pub due_pages_to_close: Vec<String>,
     /// The lookup tables the markets name, for settling in v0 transactions
     /// (read with the markets, so the crank reads no market twice).
     pub lookup_tables: Vec<String>,
@@ -84,6 +88,15 @@ pub struct CrankWork {
 pub struct Protocol {
     pub chain: Arc<dyn Chain>,
 }
+
+/// Shards of a due bucket read per request while looking for room.
+const DUE_SHARDS_PER_READ: u16 = 8;
+/// Seconds a submit signed now may take to land (the daemon rebroadcasts).
+const SUBMIT_LANDING_SECS: i64 = 30;
+/// How far back the crank reads due pages: a page is closed soon after its
+/// bucket ends, so only a crank stopped for longer misses one (its jobs can
+/// still be finalized by anyone who names them: the node or the creator).
+pub const DUE_LOOKBACK_SECS: i64 = 86_400;
 
 /// Waiting nodes per market the crank tries to pair each pass.
 pub const NODES_TO_MATCH_PER_MARKET: usize = 16;
@@ -440,6 +453,140 @@ impl Protocol {
         Ok(ix)
     }
 
+    /// The due page to name for a job of `market` falling due at `due_ts`:
+    /// its bucket's first shard with room, or, when that is a shard not
+    /// created yet, the full one before it (the program opens a new shard
+    /// only as the spill of a full one, so a bucket's shards stay a prefix).
+    pub async fn due_pick(&self, market: &Pubkey, due_ts: i64) -> Result<DuePick, ProtocolError> {
+        let bucket = DuePage::bucket_of(due_ts).ok_or(ProtocolError::Malformed {
+            what: "due time",
+            key: *market,
+            reason: format!("{due_ts} is out of range"),
+        })?;
+        let mut first = 0u16;
+        loop {
+            let shards: Vec<u16> = (first..first.saturating_add(DUE_SHARDS_PER_READ)).collect();
+            let keys: Vec<Pubkey> = shards
+                .iter()
+                .map(|s| pda::due_page(market, bucket, *s))
+                .collect();
+            for (shard, account) in shards.iter().zip(self.chain.accounts(&keys).await?) {
+                let page = account.and_then(|a| decode_due_page(&a.data).ok());
+                let shard = match page {
+                    Some(p) if p.is_full() => continue,
+                    Some(_) => *shard,
+                    None => shard.saturating_sub(1),
+                };
+                return Ok(DuePick { bucket, shard });
+            }
+            first = first.saturating_add(DUE_SHARDS_PER_READ);
+        }
+    }
+
+    /// The pick for a submit of `job` signed now: its challenge window ends
+    /// when the submit lands, a little after now (the program accepts a
+    /// bucket within 900 s of the true due time).
+    pub async fn submit_due_pick(&self, job: &Job) -> Result<DuePick, ProtocolError> {
+        let now = self.chain.clock().await?.unix_timestamp;
+        let due = now + i64::from(job.terms.challenge_window_secs) + SUBMIT_LANDING_SECS;
+        self.due_pick(&job.market, due).await
+    }
+
+    /// The due pages of `market` whose bucket ended within
+    /// [`DUE_LOOKBACK_SECS`] (or ends soon), every shard of each, oldest
+    /// bucket first and, inside a bucket, the last shard first (the order
+    /// they close in).
+    pub async fn due_pages(
+        &self,
+        market: &Pubkey,
+        now: i64,
+    ) -> Result<Vec<DuePage>, ProtocolError> {
+        let first = DuePage::bucket_of(now - DUE_LOOKBACK_SECS).unwrap_or(0);
+        let last = DuePage::bucket_of(now + DUE_TOLERANCE_SECS).unwrap_or(first);
+        let mut pages = Vec::new();
+        let mut wanted: Vec<(u32, u16)> = (first..=last).map(|b| (b, 0)).collect();
+        while !wanted.is_empty() {
+            let keys: Vec<Pubkey> = wanted
+                .iter()
+                .map(|(b, s)| pda::due_page(market, *b, *s))
+                .collect();
+            let mut next = Vec::new();
+            for account in self.chain.accounts(&keys).await?.into_iter().flatten() {
+                let Ok(page) = decode_due_page(&account.data) else {
+                    continue;
+                };
+                if page.is_full() {
+                    next.push((page.bucket, page.shard + 1));
+                }
+                pages.push(page);
+            }
+            wanted = next;
+        }
+        pages.sort_by_key(|p| (p.bucket, std::cmp::Reverse(p.shard)));
+        Ok(pages)
+    }
+
+    /// What the crank owes `market`'s due pages at `now`: jobs whose window
+    /// (or dispute) ended, and pages every job left.
+    async fn due_work(
+        &self,
+        market: &Pubkey,
+        now: i64,
+        out: &mut CrankWork,
+    ) -> Result<(), ProtocolError> {
+        let pages = self.due_pages(market, now).await?;
+        let mut keys = Vec::new();
+        for page in &pages {
+            let key = pda::due_page(market, page.bucket, page.shard);
+            if page.open == 0 && DuePage::is_final(page.bucket, now) {
+                out.due_pages_to_close.push(key.to_string());
+            } else if DuePage::bucket_end(page.bucket) - DUE_TOLERANCE_SECS < now {
+                // Some of its jobs may be due already.
+                keys.extend_from_slice(page.entries());
+            }
+        }
+        for (key, account) in keys.iter().zip(self.chain.accounts(&keys).await?) {
+            let Some(job) = account.and_then(|a| decode::<Job>(&a.data).ok()) else {
+                continue; // settled: its account closed
+            };
+            let t = &job.terms;
+            match job.state {
+                JobState::Submitted
+                    if job.submitted_at + i64::from(t.challenge_window_secs) < now =>
+                {
+                    out.jobs_to_finalize.push(key.to_string())
+                }
+                JobState::Disputed if job.disputed_at + i64::from(t.dispute_timeout_secs) < now => {
+                    out.disputes_to_expire.push(key.to_string())
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// close_due_page for the page at `key`.
+    pub async fn close_due_page(
+        &self,
+        key: &Pubkey,
+        caller: Pubkey,
+    ) -> Result<Instruction, ProtocolError> {
+        let account = self
+            .chain
+            .account(key)
+            .await?
+            .ok_or(ProtocolError::Missing {
+                what: "due page",
+                key: *key,
+            })?;
+        let page = decode_due_page(&account.data).map_err(|e| ProtocolError::Malformed {
+            what: "due page",
+            key: *key,
+            reason: e.to_string(),
+        })?;
+        Ok(ixs::close_due_page(caller, &page))
+    }
+
     /// The ake-market change pending for `target` (the config or a market).
     pub async fn pending_market_change(
         &self,
@@ -687,11 +834,15 @@ impl Protocol {
     pub async fn dispute(&self, job_key: &Pubkey) -> Result<Instruction, ProtocolError> {
         let job = self.existing_job(job_key).await?;
         let config = self.config().await?;
+        let now = self.chain.clock().await?.unix_timestamp;
+        let timeout_at = now + i64::from(job.terms.dispute_timeout_secs);
+        let due = self.due_pick(&job.market, timeout_at).await?;
+        let creator_token = associated_token(&job.creator, &config.mint);
         Ok(ixs::dispute_job(
             *job_key,
             &job,
-            config.mint,
-            associated_token(&job.creator, &config.mint),
+            (config.mint, creator_token),
+            due,
         ))
     }
 
@@ -861,15 +1012,14 @@ impl Protocol {
             if market.lookup_table != Pubkey::default() {
                 work.lookup_tables.push(market.lookup_table.to_string());
             }
+            // Assigned jobs live in the market; submitted and disputed
+            // ones in its due pages.
             for e in market.in_flight().iter().filter(|e| e.due < now) {
-                let list = match e.phase {
-                    PHASE_ASSIGNED => &mut work.jobs_to_expire,
-                    PHASE_SUBMITTED => &mut work.jobs_to_finalize,
-                    PHASE_DISPUTED => &mut work.disputes_to_expire,
-                    _ => continue,
-                };
-                list.push(e.job.to_string());
+                if e.phase == PHASE_ASSIGNED {
+                    work.jobs_to_expire.push(e.job.to_string());
+                }
             }
+            self.due_work(&pda::market(index), now, &mut work).await?;
             if market.job_count > 0 {
                 work.nodes_to_match.extend(
                     market

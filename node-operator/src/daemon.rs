@@ -1039,14 +1039,15 @@ impl Daemon {
         let fees = self
             .fees_for(attempt, SUBMIT, job, &[attempt.job, job.market])
             .await;
+        let due = self.protocol.submit_due_pick(job).await.map_err(retry)?;
         let submit = |after| {
             ixs::submit_result(
                 self.signer.pubkey(),
                 job.node_owner,
-                attempt.job,
-                job.market,
+                (attempt.job, job.market),
                 result.clone(),
                 after,
+                due,
             )
         };
         // A submit signed before did not land (expired, or landed and

@@ -6,14 +6,15 @@
 pub mod multisig;
 
 use ake_emissions::state::{BreakerParams, EmissionsConfig, Schedule, Split};
+use ake_market::due::DuePick;
 use ake_market::errors::MarketError;
 use ake_market::instructions::{
     CollateralArgs, MarketArgs, PostBatchArgs, PostJobArgs, ReleaseArgs,
 };
 use ake_market::price_update::VerificationLevel;
 use ake_market::state::{
-    Batch, HardwareProfile, InlineSpec, Job, JobSpec, Market, MarketView, OracleParams, Params,
-    SlaParams,
+    Batch, DuePage, HardwareProfile, InlineSpec, Job, JobSpec, Market, MarketView, OracleParams,
+    Params, SlaParams,
 };
 use ake_sdk::instructions as ixs;
 use ake_sdk::pda;
@@ -1147,15 +1148,52 @@ impl Chain {
         wall_secs: u64,
         after: ixs::AfterSubmit,
     ) -> Result<(), TransactionError> {
+        let due = self.submit_pick(job).await;
         let ix = ixs::submit_result(
             node.signer.pubkey(),
             node.owner.pubkey(),
-            *job,
-            pda::market(0),
+            (*job, pda::market(0)),
             result_of(wall_secs),
             after,
+            due,
         );
         self.send(&[ix], &[&node.signer]).await
+    }
+
+    /// The due page a submit of `job` landing now names (as the SDK picks it).
+    pub async fn submit_pick(&mut self, job: &Pubkey) -> DuePick {
+        let window = match self.job(job).await {
+            Some(j) => i64::from(j.terms.challenge_window_secs),
+            None => 0,
+        };
+        let due = self.now().await + window;
+        self.due_pick(&pda::market(0), due).await
+    }
+
+    /// The first shard with room of the due bucket of `due_ts`.
+    pub async fn due_pick(&mut self, market: &Pubkey, due_ts: i64) -> DuePick {
+        let bucket = DuePage::bucket_of(due_ts).unwrap();
+        let mut shard = 0;
+        loop {
+            match self.due_page(market, bucket, shard).await {
+                Some(page) if page.is_full() => shard += 1,
+                // A new shard is opened as the spill of the full one before it.
+                None if shard > 0 => {
+                    return DuePick {
+                        bucket,
+                        shard: shard - 1,
+                    }
+                }
+                _ => return DuePick { bucket, shard },
+            }
+        }
+    }
+
+    pub async fn due_page(&mut self, market: &Pubkey, bucket: u32, shard: u16) -> Option<DuePage> {
+        let account = self
+            .raw_account(&pda::due_page(market, bucket, shard))
+            .await?;
+        ake_sdk::accounts::decode_due_page(&account.data).ok()
     }
 
     /// The emissions epoch the chain's clock is in now.
@@ -1260,7 +1298,9 @@ impl Chain {
         job_key: &Pubkey,
     ) -> Result<(), TransactionError> {
         let job = self.job(job_key).await.expect("job");
-        let ix = ixs::dispute_job(*job_key, &job, self.mint, creator.token);
+        let timeout_at = self.now().await + i64::from(job.terms.dispute_timeout_secs);
+        let due = self.due_pick(&job.market, timeout_at).await;
+        let ix = ixs::dispute_job(*job_key, &job, (self.mint, creator.token), due);
         self.send(&[ix], &[&creator.key]).await
     }
 

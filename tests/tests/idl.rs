@@ -136,6 +136,18 @@ fn built() -> (
     job.market = market;
     job.node = node;
     job.node_owner = owner;
+    job.due_page = pda::due_page(&market, 9, 0);
+    let due = ake_market::due::DuePick {
+        bucket: 9,
+        shard: 0,
+    };
+    let mut page = {
+        use ake_market::state::DuePage;
+        let mut data = DuePage::DISCRIMINATOR.to_vec();
+        data.resize(DuePage::SPACE, 0);
+        ake_sdk::accounts::decode_due_page(&data).unwrap()
+    };
+    (page.market, page.bucket, page.payer) = (market, 9, a);
     job.spec = JobSpec::Frame(ake_market::state::FrameRef {
         batch: key(),
         frame: 4,
@@ -202,6 +214,8 @@ fn built() -> (
     };
     let v = |name, ix, values| Built { name, ix, values };
     let derived = [
+        pda::due_page(&market, 9, 0),
+        pda::due_page(&market, 9, 1),
         pda::config(),
         pda::stake_vault(),
         pda::emissions_config(),
@@ -308,10 +322,10 @@ fn built() -> (
             ixs::submit_result(
                 signer,
                 owner,
-                key(),
-                market,
+                (key(), market),
                 ake_tests::result_of(1),
                 ixs::AfterSubmit::Rearm(next),
+                due,
             ),
             vec![owner_of(&owner)],
         ),
@@ -394,7 +408,8 @@ fn built() -> (
             ),
             vec![owner_of(&owner)],
         ),
-        e("dispute_job", ixs::dispute_job(key(), &job, mint, c)),
+        e("dispute_job", ixs::dispute_job(key(), &job, (mint, c), due)),
+        e("close_due_page", ixs::close_due_page(a, &page)),
         v(
             "resolve_dispute",
             ixs::resolve_dispute(key(), &job, &settle, true),
@@ -484,9 +499,17 @@ fn built() -> (
 /// IDL names no seeds for them. A client takes them from `ake market show`
 /// or `akeDeployment`, or derives them as the README says. Any other PDA
 /// without seeds or an address in the IDL fails the test below.
-const UNRESOLVED_BY_DESIGN: [&str; 10] = [
+const UNRESOLVED_BY_DESIGN: [&str; 16] = [
     // The waiting node's owner's stake (checked against the node in the handler).
     "candidate_owner_stake",
+    // Due pages: PDA ["due", market, bucket u32 LE, shard u16 LE] from the
+    // `due` argument (the spill is the next shard), checked in `index_due`;
+    // a job's own (`due_page`) is stored in it; `close_due_page` takes the
+    // page by its data and checks the next shard in the handler.
+    "dispute_page",
+    "dispute_spill",
+    "due_page",
+    "due_spill",
     // A settlement's emissions accounts: ake-emissions checks their seeds in the CPI.
     "emissions_config",
     "emissions_event_authority",
@@ -496,8 +519,10 @@ const UNRESOLVED_BY_DESIGN: [&str; 10] = [
     // A market named by the caller: PDA ["market", index u16 LE]; checked
     // by its discriminator and config (its index is its data, not an argument).
     "market",
+    "next_shard",
     // A settlement's work record: ake-emissions checks its seeds in the CPI.
     "node_work",
+    "page",
     // ake-market's pending change: its seeds come from the change's target.
     "pending",
     // ake-market's reporter signs report_work through CPI (seeds checked there).

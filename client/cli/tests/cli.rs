@@ -151,13 +151,17 @@ async fn creator_staker_node_and_crank_flows() {
             energy_mj: 5,
         },
     };
+    let due = {
+        let job = p.job(&job_key).await.unwrap().unwrap();
+        p.submit_due_pick(&job).await.unwrap()
+    };
     let submit = ake_sdk::instructions::submit_result(
         hot.pubkey(),
         owner.pubkey(),
-        job_key,
-        ake_sdk::pda::market(0),
+        (job_key, ake_sdk::pda::market(0)),
         result,
         ake_sdk::instructions::AfterSubmit::StayIdle,
+        due,
     );
     send_instructions(p.chain.as_ref(), &hot, &[], &[submit], Fees::default())
         .await
@@ -588,13 +592,17 @@ async fn admin_unstake_cancel_dispute_and_rearm() {
             energy_mj: 0,
         },
     };
+    let due = {
+        let job = p.job(&job_key).await.unwrap().unwrap();
+        p.submit_due_pick(&job).await.unwrap()
+    };
     let submit = ake_sdk::instructions::submit_result(
         hot.pubkey(),
         owner.pubkey(),
-        job_key,
-        ake_sdk::pda::market(0),
+        (job_key, ake_sdk::pda::market(0)),
         result,
         ake_sdk::instructions::AfterSubmit::StayIdle,
+        due,
     );
     send_instructions(p.chain.as_ref(), &hot, &[], &[submit], Fees::default())
         .await
@@ -771,13 +779,17 @@ async fn a_batch_is_posted_listed_cancelled_and_closed_from_the_cli() {
             energy_mj: 0,
         },
     };
+    let due = {
+        let job = p.job(&frame1).await.unwrap().unwrap();
+        p.submit_due_pick(&job).await.unwrap()
+    };
     let submit = ake_sdk::instructions::submit_result(
         hot.pubkey(),
         owner.pubkey(),
-        frame1,
-        ake_sdk::pda::market(0),
+        (frame1, ake_sdk::pda::market(0)),
         result,
         ake_sdk::instructions::AfterSubmit::Rearm(None),
+        due,
     );
     send_instructions(p.chain.as_ref(), &hot, &[], &[submit], Fees::default())
         .await
@@ -918,13 +930,14 @@ async fn a_hundred_frames_cost_under_two_and_a_half_transactions_each() {
                     },
                 };
                 let next = p.next_work_for(&node).await.unwrap();
+                let due = p.submit_due_pick(&job).await.unwrap();
                 submit_result(
                     hot.pubkey(),
                     owner.pubkey(),
-                    node.current_job,
-                    ake_sdk::pda::market(0),
+                    (node.current_job, ake_sdk::pda::market(0)),
                     result,
                     AfterSubmit::Rearm(next),
+                    due,
                 )
             } else if node.status == NodeStatus::Idle {
                 p.node_ready(&hot.pubkey()).await.unwrap()

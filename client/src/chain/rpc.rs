@@ -740,6 +740,7 @@ mod tests {
             },
             collateral_released: 1,
             result_collateral: 2,
+            due_page: Pubkey::new_unique(),
         };
         let data = event_data(&event);
         let sig = Signature::from([1; 64]);

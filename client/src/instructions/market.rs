@@ -1,7 +1,10 @@
 //! Instruction builders for ake-market.
 
+use ake_market::due::DuePick;
 use ake_market::instructions::{Capacity, MarketArgs, PostBatchArgs, PostJobArgs};
-use ake_market::state::{Change, HardwareProfile, Job, JobResult, JobSpec, Params, ReleaseReason};
+use ake_market::state::{
+    Change, DuePage, HardwareProfile, Job, JobResult, JobSpec, Params, ReleaseReason,
+};
 use anchor_lang::prelude::Pubkey;
 use anchor_lang::solana_program::instruction::Instruction;
 use anchor_lang::{system_program, InstructionData, ToAccountMetas};
@@ -305,11 +308,6 @@ impl NextWork {
             _ => None,
         }
     }
-
-    /// The system program, which creating a frame's job account needs.
-    fn system_program(next: Option<NextWork>) -> Option<Pubkey> {
-        Self::frame_job(next).map(|_| system_program::ID)
-    }
 }
 
 pub fn node_ready(
@@ -437,13 +435,15 @@ pub enum AfterSubmit {
     Rearm(Option<NextWork>),
 }
 
+/// The result of an assigned job, indexed for the crank in the due page
+/// `due` names (`Protocol::due_pick` reads which has room).
 pub fn submit_result(
     node_signer: Pubkey,
     node_owner: Pubkey,
-    job: Pubkey,
-    market: Pubkey,
+    (job, market): (Pubkey, Pubkey),
     result: JobResult,
     after: AfterSubmit,
+    due: DuePick,
 ) -> Instruction {
     let (rearm, next) = match after {
         AfterSubmit::StayIdle => (false, None),
@@ -460,16 +460,13 @@ pub fn submit_result(
             candidate_job: NextWork::job(next),
             candidate_batch: NextWork::batch(next),
             frame_job: NextWork::frame_job(next),
-            system_program: NextWork::system_program(next),
+            due_page: pda::due_page(&market, due.bucket, due.shard),
+            due_spill: pda::due_page(&market, due.bucket, due.shard + 1),
+            system_program: system_program::ID,
             event_authority: event_authority(),
             program: PROGRAM,
         },
-        ix::SubmitResult {
-            commitment: result.commitment,
-            output_uri: result.output_uri,
-            usage: result.usage,
-            rearm,
-        },
+        ix::SubmitResult { result, rearm, due },
     )
 }
 
@@ -620,6 +617,7 @@ fn settle_accounts(job: &Job, k: &SettleKeys) -> acc::SettleAccounts {
         treasury: k.treasury,
         creator_token: k.creator_token,
         node: job.node,
+        due_page: job.due_page,
         node_owner_stake: pda::stake(&job.node_owner),
         payer: k.payer,
         reporter: pda::reporter(),
@@ -746,7 +744,14 @@ pub fn release_job(
     )
 }
 
-pub fn dispute_job(job_key: Pubkey, job: &Job, mint: Pubkey, creator_token: Pubkey) -> Instruction {
+/// The creator disputes a submitted result; the dispute is indexed for the
+/// crank in the due page `due` names for its timeout.
+pub fn dispute_job(
+    job_key: Pubkey,
+    job: &Job,
+    (mint, creator_token): (Pubkey, Pubkey),
+    due: DuePick,
+) -> Instruction {
     build(
         acc::DisputeJob {
             creator: job.creator,
@@ -757,11 +762,30 @@ pub fn dispute_job(job_key: Pubkey, job: &Job, mint: Pubkey, creator_token: Pubk
             escrow_vault: pda::escrow_vault(&job.market),
             mint,
             creator_token,
+            due_page: job.due_page,
+            dispute_page: pda::due_page(&job.market, due.bucket, due.shard),
+            dispute_spill: pda::due_page(&job.market, due.bucket, due.shard + 1),
             token_program: token::ID,
+            system_program: system_program::ID,
             event_authority: event_authority(),
             program: PROGRAM,
         },
-        ix::DisputeJob {},
+        ix::DisputeJob { due },
+    )
+}
+
+/// Closes a due page whose jobs all left (anyone; the rent goes to its payer).
+pub fn close_due_page(caller: Pubkey, page: &DuePage) -> Instruction {
+    build(
+        acc::CloseDuePage {
+            caller,
+            page: pda::due_page(&page.market, page.bucket, page.shard),
+            next_shard: pda::due_page(&page.market, page.bucket, page.shard + 1),
+            payer: page.payer,
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::CloseDuePage {},
     )
 }
 

@@ -9,6 +9,7 @@
 use anchor_lang::prelude::*;
 
 use crate::constants::DISPUTE_TIMEOUT_FEE_BPS;
+use crate::due::unindex_due;
 use crate::errors::MarketError;
 use crate::events::DisputeResolved;
 use crate::math::bps_of_ceil;
@@ -79,7 +80,7 @@ pub fn resolve<'info>(
         }
         job.bond = 0;
         job.state = JobState::Submitted;
-        let settled = settle_job(job_key, job, s, reporter_bump, !timed_out)?;
+        let settled = settle_job(job, s, reporter_bump, !timed_out)?;
         return Ok(DisputeResolved {
             job: job_key,
             node,
@@ -115,7 +116,7 @@ pub fn resolve<'info>(
         .checked_sub(refund)
         .ok_or(MarketError::MathOverflow)?;
     let posting_fee_burned = burn_posting_fee(&mut market, &escrow, job)?;
-    market.untrack(&job_key, job.in_flight_slot);
+    unindex_due(&s.due_page, &job.due_page)?;
     let slashed = take_collateral(
         &mut s.node_owner_stake,
         &mut market,

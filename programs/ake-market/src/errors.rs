@@ -186,4 +186,12 @@ pub enum MarketError {
     InvalidDriverCapabilities,
     #[msg("the market's pool holds 65,535 entries, the most it can (its counts are 16-bit): wait for entries to leave or use another market")]
     MarketFull,
+    #[msg("the due page named is not the PDA [\"due\", market, bucket, shard] of the pick passed, or not a due page")]
+    WrongDuePage,
+    #[msg("the due bucket passed is more than 900 s from when the job falls due: pick the bucket ceil(due / 300) (ake-sdk does)")]
+    WrongDueBucket,
+    #[msg("the due page named and the next shard are both full or gone (the market moved since it was read): re-read the pages and retry (ake-sdk does)")]
+    DuePageFull,
+    #[msg("the due page still indexes open jobs, or jobs can still be added to its bucket, or the next shard still exists (shards close from the last)")]
+    DuePageInUse,
 }

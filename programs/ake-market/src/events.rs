@@ -272,6 +272,8 @@ pub struct ResultSubmitted {
     pub collateral_released: u64,
     /// Kept locked through the challenge window and any dispute.
     pub result_collateral: u64,
+    /// Where the crank finds the job when its challenge window ends.
+    pub due_page: Pubkey,
 }
 
 #[event]
@@ -321,6 +323,19 @@ pub struct JobDisputed {
     pub node: Pubkey,
     pub bond: u64,
     pub timeout_at: i64,
+    /// Where the crank finds the dispute when it times out.
+    pub due_page: Pubkey,
+}
+
+/// `close_due_page`: every job of the page left; its rent went back.
+#[event]
+pub struct DuePageClosed {
+    pub page: Pubkey,
+    pub market: Pubkey,
+    pub bucket: u32,
+    pub shard: u16,
+    pub payer: Pubkey,
+    pub rent: u64,
 }
 
 #[event]

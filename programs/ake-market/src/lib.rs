@@ -7,6 +7,7 @@ use anchor_lang::prelude::*;
 
 pub mod constants;
 pub mod disputes;
+pub mod due;
 pub mod errors;
 pub mod events;
 pub mod instructions;
@@ -20,8 +21,9 @@ pub mod sla;
 pub mod state;
 pub mod vaults;
 
+use due::DuePick;
 use instructions::*;
-use state::{Change, HardwareProfile, Params, ReleaseReason, UsageReceipt};
+use state::{Change, HardwareProfile, JobResult, Params, ReleaseReason};
 
 declare_id!("2QskJPuWAZ7ZGacVcaRbHNfTKUAenH8hS9MxcNAS3FvB");
 
@@ -119,12 +121,11 @@ pub mod ake_market {
 
     pub fn submit_result(
         ctx: Context<SubmitResult>,
-        commitment: [u8; 32],
-        output_uri: String,
-        usage: UsageReceipt,
+        result: JobResult,
         rearm: bool,
+        due: DuePick,
     ) -> Result<()> {
-        submit_result::handler(ctx, commitment, output_uri, usage, rearm)
+        submit_result::handler(ctx, result, rearm, due)
     }
 
     pub fn release_job(ctx: Context<ReleaseJob>, reason: ReleaseReason) -> Result<()> {
@@ -143,8 +144,8 @@ pub mod ake_market {
         expire_job::handler(ctx)
     }
 
-    pub fn dispute_job(ctx: Context<DisputeJob>) -> Result<()> {
-        dispute_job::handler(ctx)
+    pub fn dispute_job(ctx: Context<DisputeJob>, due: DuePick) -> Result<()> {
+        dispute_job::handler(ctx, due)
     }
 
     pub fn resolve_dispute(ctx: Context<ResolveDispute>, creator_wins: bool) -> Result<()> {
@@ -185,6 +186,10 @@ pub mod ake_market {
 
     pub fn match_job(ctx: Context<MatchJob>) -> Result<()> {
         match_job::handler(ctx)
+    }
+
+    pub fn close_due_page(ctx: Context<CloseDuePage>) -> Result<()> {
+        close_due_page::handler(ctx)
     }
 
     pub fn cancel_batch(ctx: Context<CancelBatch>) -> Result<()> {

@@ -9,10 +9,11 @@ use ake_emissions::program::AkeEmissions;
 use ake_emissions::state::EmissionsConfig;
 
 use crate::constants::REPORTER_SEED;
+use crate::due::unindex_due;
 use crate::errors::MarketError;
 use crate::events::JobSettled;
 use crate::math::{charge_micro_usd, micro_usd_to_tokens_ceil, split_payment};
-use crate::state::{Job, JobState, Market, MarketMut, Node, NodeStatus, Stake};
+use crate::state::{DuePage, Job, JobState, Market, MarketMut, Node, NodeStatus, Stake};
 use crate::vaults::Vault;
 
 pub struct Settlement {
@@ -175,6 +176,9 @@ pub struct SettleAccounts<'info> {
     pub creator_token: Box<Account<'info, anchor_spl::token::TokenAccount>>,
     #[account(mut)]
     pub node: Box<Account<'info, Node>>,
+    /// The due page indexing the job (`job.due_page`, checked in `settle_job` and `resolve`).
+    #[account(mut)]
+    pub due_page: AccountLoader<'info, DuePage>,
     #[account(mut, seeds = [crate::constants::STAKE_SEED, node.owner.as_ref()], bump = node_owner_stake.bump)]
     pub node_owner_stake: Box<Account<'info, Stake>>,
     /// Pays for the epoch's work records when they are new (refunded at claim).
@@ -214,7 +218,6 @@ impl<'info> SettleAccounts<'info> {
 /// and updates the books. `credit_reputation` is false when nobody judged
 /// the result (a silent arbiter): the work still counts for emissions.
 pub fn settle_job(
-    job_key: Pubkey,
     job: &mut Job,
     s: &mut SettleAccounts,
     reporter_bump: u8,
@@ -229,6 +232,7 @@ pub fn settle_job(
         MarketError::WrongTokenOwner
     );
     let amounts = compute(job)?;
+    unindex_due(&s.due_page, &job.due_page)?;
     let escrow = s.escrow()?;
     escrow.burn(amounts.burned)?;
     escrow.pay_out(&s.treasury.to_account_info(), amounts.treasury_fee)?;
@@ -252,7 +256,6 @@ pub fn settle_job(
         .work_micro_usd
         .checked_add(amounts.work_micro_usd)
         .ok_or(MarketError::MathOverflow)?;
-    market.untrack(&job_key, job.in_flight_slot);
 
     let node_key = s.node.key();
     let node = &mut s.node;

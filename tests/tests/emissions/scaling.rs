@@ -36,8 +36,15 @@ async fn node_round(chain: &mut Chain, owner: &User, creator: &User, count: usiz
             profile(),
         );
         let ready = ixs::node_ready(signer.pubkey(), owner.pubkey(), pda::market(0), None);
+        // The hot key pays for the due pages its submits open (0.0086 SOL
+        // each, back when the page closes).
+        let fund = anchor_lang::solana_program::system_instruction::transfer(
+            &chain.payer().pubkey(),
+            &signer.pubkey(),
+            10_000_000,
+        );
         chain
-            .send_ok(&[register, ready], &[&owner.key, &signer])
+            .send_ok(&[fund, register, ready], &[&owner.key, &signer])
             .await;
         let nonce = chain.next_nonce(&creator.pubkey()).await;
         let mut args = chain.post_args(nonce, 1, 60);
@@ -62,16 +69,22 @@ async fn node_round(chain: &mut Chain, owner: &User, creator: &User, count: usiz
     }
     chain.advance(1).await;
     for (signer, job_key) in assigned {
+        let due = chain.submit_pick(&job_key).await;
         let submit = ixs::submit_result(
             signer.pubkey(),
             owner.pubkey(),
-            job_key,
-            pda::market(0),
+            (job_key, pda::market(0)),
             ake_tests::result_of(1),
             ixs::AfterSubmit::StayIdle,
+            due,
         );
         let mut job = chain.job(&job_key).await.unwrap();
         job.state = ake_market::state::JobState::Submitted;
+        // The page the submit lands in: the one named, or the next shard
+        // when the named one is full.
+        let named = chain.due_page(&pda::market(0), due.bucket, due.shard).await;
+        let shard = due.shard + u16::from(named.is_some_and(|p| p.is_full()));
+        job.due_page = pda::due_page(&pda::market(0), due.bucket, shard);
         let keys = chain.settle_keys(creator.token, creator.pubkey()).await;
         let accept = ixs::accept_result(job_key, &job, &keys);
         chain

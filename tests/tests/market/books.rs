@@ -440,6 +440,7 @@ impl World {
         let mut open_escrow = 0;
         let mut job_locks: std::collections::HashMap<_, u64> = Default::default();
         let mut jobs_naming: std::collections::HashMap<_, u16> = Default::default();
+        let mut due_open: std::collections::HashMap<_, u16> = Default::default();
         for (_, key) in self.jobs.clone() {
             let Some(job) = c.account::<Job>(&key).await else {
                 continue;
@@ -451,15 +452,20 @@ impl World {
                 "every open job holds its posting fee (a batch's was burned at posting)"
             );
             let queued = market.queued_jobs().iter().any(|e| e.key == key);
-            // In flight exactly while assigned, submitted or disputed, in its phase.
-            let phase = match job.state {
-                JobState::Assigned => Some(ake_market::state::PHASE_ASSIGNED),
-                JobState::Submitted => Some(ake_market::state::PHASE_SUBMITTED),
-                JobState::Disputed => Some(ake_market::state::PHASE_DISPUTED),
-                _ => None,
-            };
+            // In the market's pool only while assigned; indexed in its due
+            // page while submitted or disputed.
             let flight = market.in_flight().into_iter().find(|e| e.job == key);
-            assert_eq!(flight.map(|e| e.phase), phase, "in-flight entry of {key}");
+            assert_eq!(
+                flight.map(|e| e.phase),
+                (job.state == JobState::Assigned).then_some(ake_market::state::PHASE_ASSIGNED),
+                "in-flight entry of {key}"
+            );
+            if matches!(job.state, JobState::Submitted | JobState::Disputed) {
+                let raw = c.raw_account(&job.due_page).await.expect("its due page");
+                let page = ake_sdk::accounts::decode_due_page(&raw.data).unwrap();
+                assert!(page.entries().contains(&key), "{key} in its due page");
+                *due_open.entry(job.due_page).or_default() += 1;
+            }
             match job.state {
                 JobState::Queued => {
                     assert!(queued, "a queued job is in the queue");
@@ -511,6 +517,17 @@ impl World {
         }
         assert_eq!(c.escrow_balance().await, open_escrow);
         assert_eq!(market.open_escrow, open_escrow);
+        // A due page's open count is the submitted and disputed jobs it
+        // indexes: nothing settles without leaving its page.
+        for (page, open) in due_open {
+            let raw = c.raw_account(&page).await.unwrap();
+            let page = ake_sdk::accounts::decode_due_page(&raw.data).unwrap();
+            assert_eq!(
+                page.open, open,
+                "open jobs of due page {}/{}",
+                page.bucket, page.shard
+            );
+        }
 
         // Each owner's locked stake == its queued nodes' locks + its jobs' locks;
         // the stake vault holds exactly everyone's active + unbonding stake.

@@ -213,3 +213,88 @@ async fn a_queue_fill_grows_the_pool_at_the_attackers_cost_and_blocks_nobody() {
     );
     assert_eq!(supply - chain.supply().await, fee + squatter.posting_fee);
 }
+
+/// A creator who never accepts cannot halt a market: submitted jobs wait
+/// out their challenge window in due pages, not in the market's pool, so
+/// 1,100 of them in flight at once (more than mainnet's old ceiling of
+/// 1,024) leave the pool at its size while the market keeps assigning;
+/// the crank's finalizes empty the pages and closing them returns their
+/// rent to the node that opened them.
+#[tokio::test]
+async fn jobs_in_flight_past_the_old_ceiling_never_halt_the_market_and_their_due_pages_close() {
+    const JOBS: usize = 1_100;
+    let mut chain = Chain::start().await;
+    chain.reuse_blockhash = true;
+    let creator = chain.user(1_000_000 * AKE).await;
+    let node = chain.node(1, 1_000 * AKE).await;
+    chain.node_ready(&node).await.unwrap();
+    let slots = chain.market(0).await.slot_count;
+    let hot_before = chain.lamports(&node.signer.pubkey()).await;
+    let mut jobs = Vec::with_capacity(JOBS);
+    for _ in 0..JOBS {
+        // Each post goes straight to the node waiting since its last submit.
+        let job = chain.post_job(&creator, 1, 60).await.unwrap();
+        chain.advance(1).await;
+        chain.submit_and_rearm(&node, &job, 1).await.unwrap();
+        jobs.push(job);
+    }
+    let market = chain.market(0).await;
+    assert_eq!(
+        (market.in_flight_count, market.node_count, market.slot_count),
+        (0, 1, slots),
+        "no submitted job holds a slot; the pool never grew"
+    );
+    // Every job waits out its window in a due page the node opened.
+    let mut pages = std::collections::BTreeSet::new();
+    for job in &jobs {
+        let j: ake_market::state::Job = chain.job(job).await.unwrap();
+        assert_eq!(j.state, ake_market::state::JobState::Submitted);
+        pages.insert(j.due_page);
+    }
+    let page_rent = chain.lamports(pages.first().unwrap()).await;
+    println!(
+        "{JOBS} jobs in their window: {} due pages of {page_rent} lamports",
+        pages.len()
+    );
+    assert!(pages.len() >= JOBS.div_ceil(ake_market::state::DUE_PAGE_JOBS));
+    assert_eq!(
+        hot_before - chain.lamports(&node.signer.pubkey()).await,
+        page_rent * pages.len() as u64
+    );
+
+    // Past the windows (and the buckets' tolerance), the crank finalizes
+    // every job and closes every page, each bucket's last shard first.
+    chain
+        .advance(3_600 + ake_market::state::DUE_TOLERANCE_SECS + 300)
+        .await;
+    for job in &jobs {
+        chain.finalize(creator.token, job).await.unwrap();
+    }
+    let mut by_bucket: Vec<ake_market::state::DuePage> = Vec::new();
+    for key in &pages {
+        let raw = chain.raw_account(key).await.unwrap();
+        by_bucket.push(ake_sdk::accounts::decode_due_page(&raw.data).unwrap());
+    }
+    by_bucket.sort_by_key(|p| (p.bucket, std::cmp::Reverse(p.shard)));
+    let payer = chain.payer();
+    // A shard whose next one still exists is refused.
+    if let Some(first) = by_bucket.iter().find(|p| p.shard == 0 && p.is_full()) {
+        assert_market_error(
+            chain
+                .send(&[ixs::close_due_page(payer.pubkey(), first)], &[&payer])
+                .await,
+            MarketError::DuePageInUse,
+        );
+    }
+    for page in &by_bucket {
+        assert_eq!(page.open, 0);
+        chain
+            .send(&[ixs::close_due_page(payer.pubkey(), page)], &[&payer])
+            .await
+            .unwrap();
+    }
+    for key in &pages {
+        assert!(chain.raw_account(key).await.is_none());
+    }
+    assert_eq!(chain.lamports(&node.signer.pubkey()).await, hot_before);
+}

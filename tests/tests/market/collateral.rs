@@ -414,13 +414,14 @@ async fn usage_above_the_chains_clock_is_refused() {
     assert_market_error(chain.submit(&node, &job, 0).await, MarketError::UsageZero);
     let mut result = ake_tests::result_of(100);
     result.usage.gpu_secs = 101;
+    let due = chain.submit_pick(&job).await;
     let ix = ixs::submit_result(
         node.signer.pubkey(),
         node.owner.pubkey(),
-        job,
-        pda::market(0),
+        (job, pda::market(0)),
         result,
         ixs::AfterSubmit::StayIdle,
+        due,
     );
     assert_market_error(
         chain.send(&[ix], &[&node.signer]).await,

@@ -147,13 +147,14 @@ async fn node_signers_and_results() {
     // A stranger cannot act with the node's account: the PDA is the signer's.
     let stranger = Keypair::new();
     chain.airdrop(&stranger.pubkey(), 1_000_000_000).await;
+    let due = chain.submit_pick(&job).await;
     let mut ix = ixs::submit_result(
         stranger.pubkey(),
         node.owner.pubkey(),
-        job,
-        pda::market(0),
+        (job, pda::market(0)),
         ake_tests::result_of(1),
         ixs::AfterSubmit::StayIdle,
+        due,
     );
     ix.accounts[2].pubkey = node.account;
     assert_code(
@@ -184,13 +185,14 @@ async fn node_signers_and_results() {
     let job2 = chain.post_job(&creator, 1, 600).await.unwrap();
     let mut result = ake_tests::result_of(1);
     result.output_uri = long_uri;
+    let due = chain.submit_pick(&job2).await;
     let ix = ixs::submit_result(
         node2.signer.pubkey(),
         node2.owner.pubkey(),
-        job2,
-        pda::market(0),
+        (job2, pda::market(0)),
         result,
         ixs::AfterSubmit::StayIdle,
+        due,
     );
     assert_market_error(
         chain.send(&[ix], &[&node2.signer]).await,

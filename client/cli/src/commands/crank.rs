@@ -36,6 +36,8 @@ pub struct CrankReport {
     /// Waiting nodes handed the queued work they were best for (`match_job`
     /// or `match_frame`): what a post naming a stale pick left waiting.
     pub nodes_matched: Vec<String>,
+    /// Due pages closed (every job they indexed left), rent back to their payers.
+    pub due_pages_closed: Vec<String>,
     /// Transactions this pass signed.
     pub transactions: usize,
     pub failures: Vec<String>,
@@ -262,6 +264,22 @@ pub async fn pass(p: &Protocol, caller: &Keypair, fees: Fees) -> anyhow::Result<
                 .push(format!("match waiting node {node}: {e}")),
         }
     }
+    for page in &work.due_pages_to_close {
+        let key: Pubkey = page.parse()?;
+        let result = match p.close_due_page(&key, me).await {
+            Ok(ix) => {
+                report.transactions += 1;
+                ake_sdk::sender::send_instructions(chain, caller, &[], &[ix], fees)
+                    .await
+                    .map_err(anyhow::Error::from)
+            }
+            Err(e) => Err(e.into()),
+        };
+        match result {
+            Ok(_) => report.due_pages_closed.push(page.clone()),
+            Err(e) => report.failures.push(format!("close due page {page}: {e}")),
+        }
+    }
     for job in &work.jobs_to_expire {
         let key: Pubkey = job.parse()?;
         report.transactions += 1;
@@ -287,7 +305,7 @@ pub async fn pass(p: &Protocol, caller: &Keypair, fees: Fees) -> anyhow::Result<
 
 fn summary(r: &CrankReport) -> String {
     let mut s = format!(
-        "closed {} epoch(s), finalized {} job(s), expired {} job(s), ended {} dispute(s), refunded {} stale job(s) and {} stale batch(es), matched waiting nodes to {} batch(es) and {} node(s) to queued work, in {} transaction(s)",
+        "closed {} epoch(s), finalized {} job(s), expired {} job(s), ended {} dispute(s), refunded {} stale job(s) and {} stale batch(es), matched waiting nodes to {} batch(es) and {} node(s) to queued work, closed {} due page(s), in {} transaction(s)",
         r.epochs_closed.len(),
         r.jobs_finalized.len(),
         r.jobs_expired.len(),
@@ -296,6 +314,7 @@ fn summary(r: &CrankReport) -> String {
         r.stale_batches_refunded.len(),
         r.frames_matched.len(),
         r.nodes_matched.len(),
+        r.due_pages_closed.len(),
         r.transactions
     );
     for f in &r.failures {

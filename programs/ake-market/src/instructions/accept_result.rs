@@ -18,14 +18,8 @@ pub struct AcceptResult<'info> {
 pub fn handler(mut ctx: Context<AcceptResult>) -> Result<()> {
     let a = &mut ctx.accounts;
     let job_key = a.job.key();
-    let settled = settle_job(
-        job_key,
-        &mut a.job,
-        &mut a.settle,
-        ctx.bumps.settle.reporter,
-        true,
-    )?
-    .event(job_key, &a.job, true);
+    let settled = settle_job(&mut a.job, &mut a.settle, ctx.bumps.settle.reporter, true)?
+        .event(job_key, &a.job, true);
     emit_cpi!(settled);
     Ok(())
 }

@@ -3,14 +3,17 @@ use anchor_lang::prelude::*;
 use anchor_spl::token::{Mint, Token, TokenAccount};
 
 use crate::constants::CONFIG_SEED;
+use crate::due::{index_due, unindex_due, DuePages, DuePick};
 use crate::errors::MarketError;
 use crate::events::JobDisputed;
-use crate::state::{Config, Job, JobState, Market, MarketMut, Node, PHASE_DISPUTED};
+use crate::state::{Config, DuePage, Job, JobState, Market, Node};
 use crate::vaults::deposit;
 
 #[event_cpi]
 #[derive(Accounts)]
 pub struct DisputeJob<'info> {
+    /// Pays for the dispute's due page when it creates one (refunded when it closes).
+    #[account(mut)]
     pub creator: Signer<'info>,
     #[account(seeds = [CONFIG_SEED], bump = config.bump, has_one = mint)]
     pub config: Box<Account<'info, Config>>,
@@ -25,13 +28,24 @@ pub struct DisputeJob<'info> {
     pub mint: Box<Account<'info, Mint>>,
     #[account(mut, token::mint = mint, token::authority = creator)]
     pub creator_token: Box<Account<'info, TokenAccount>>,
+    /// The due page indexing the submitted job, which it leaves.
+    #[account(mut, address = job.due_page @ MarketError::WrongDuePage)]
+    pub due_page: AccountLoader<'info, DuePage>,
+    /// CHECK: the due page `due` names for the dispute's timeout (PDA checked in `index_due`).
+    #[account(mut)]
+    pub dispute_page: UncheckedAccount<'info>,
+    /// CHECK: the next shard of that bucket (see `submit_result`).
+    #[account(mut)]
+    pub dispute_spill: UncheckedAccount<'info>,
     pub token_program: Program<'info, Token>,
+    pub system_program: Program<'info, System>,
 }
 
 /// The creator challenges a result inside the challenge window by posting
 /// the bond of the job's terms. The job freezes until the arbiter resolves it or
-/// the dispute times out in the creator's favour.
-pub fn handler(mut ctx: Context<DisputeJob>) -> Result<()> {
+/// the dispute times out in the creator's favour; it moves to the due page
+/// of its timeout (`due`), where the crank finds it then.
+pub fn handler(mut ctx: Context<DisputeJob>, due: DuePick) -> Result<()> {
     let now = Clock::get()?.unix_timestamp;
     let a = &mut ctx.accounts;
     // The terms the job was assigned under, not today's parameters.
@@ -61,14 +75,19 @@ pub fn handler(mut ctx: Context<DisputeJob>) -> Result<()> {
         .ok_or(MarketError::MathOverflow)?;
     let job_key = a.job.key();
     {
-        let mut market = MarketMut::load(&a.market)?;
+        let mut market = a.market.load_mut()?;
         market.open_escrow = market
             .open_escrow
             .checked_add(terms.dispute_bond)
             .ok_or(MarketError::MathOverflow)?;
-        a.job.in_flight_slot =
-            market.track(job_key, a.job.in_flight_slot, timeout_at, PHASE_DISPUTED)?;
     }
+    unindex_due(&a.due_page, &a.job.due_page)?;
+    let pages = DuePages {
+        page: &a.dispute_page.to_account_info(),
+        spill: &a.dispute_spill.to_account_info(),
+        payer: &a.creator.to_account_info(),
+    };
+    a.job.due_page = index_due(a.market.key(), job_key, timeout_at, due, pages)?;
     a.job.state = JobState::Disputed;
     a.job.bond = terms.dispute_bond;
     a.job.disputed_at = now;
@@ -82,6 +101,7 @@ pub fn handler(mut ctx: Context<DisputeJob>) -> Result<()> {
         node: a.node.key(),
         bond: terms.dispute_bond,
         timeout_at,
+        due_page: a.job.due_page,
     };
     emit_cpi!(event);
     Ok(())

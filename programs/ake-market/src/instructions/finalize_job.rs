@@ -30,14 +30,8 @@ pub fn handler(mut ctx: Context<FinalizeJob>) -> Result<()> {
         MarketError::ChallengeWindowOpen
     );
     let job_key = a.job.key();
-    let settled = settle_job(
-        job_key,
-        &mut a.job,
-        &mut a.settle,
-        ctx.bumps.settle.reporter,
-        true,
-    )?
-    .event(job_key, &a.job, false);
+    let settled = settle_job(&mut a.job, &mut a.settle, ctx.bumps.settle.reporter, true)?
+        .event(job_key, &a.job, false);
     emit_cpi!(settled);
     Ok(())
 }

@@ -5,6 +5,7 @@ pub mod cancel_batch;
 pub mod cancel_change;
 pub mod cancel_job;
 pub mod close_batch;
+pub mod close_due_page;
 pub mod close_node;
 pub mod close_stake;
 pub mod create_market;
@@ -50,6 +51,8 @@ pub use cancel_change::*;
 pub use cancel_job::*;
 #[allow(ambiguous_glob_reexports)]
 pub use close_batch::*;
+#[allow(ambiguous_glob_reexports)]
+pub use close_due_page::*;
 #[allow(ambiguous_glob_reexports)]
 pub use close_node::*;
 #[allow(ambiguous_glob_reexports)]

@@ -225,6 +225,7 @@ pub fn handler(mut ctx: Context<PostJob>, args: PostJobArgs) -> Result<()> {
         result: None,
         queue_slot: 0,
         in_flight_slot: 0,
+        due_page: Pubkey::default(),
         bump: job_bump,
     };
 

@@ -1,19 +1,19 @@
 use anchor_lang::prelude::*;
 
 use crate::constants::{CONFIG_SEED, MAX_URI_LEN, NODE_SEED, STAKE_SEED};
+use crate::due::{index_due, DuePages, DuePick};
 use crate::errors::MarketError;
 use crate::events::ResultSubmitted;
 use crate::matching::{queue_lock, take_named_or_queue, Armed, NamedWork, Rules};
 use crate::math::result_collateral;
 use crate::settlement::charge_for;
-use crate::state::{
-    Config, Job, JobResult, JobState, Market, MarketMut, Node, NodeStatus, Stake, UsageReceipt,
-    PHASE_SUBMITTED,
-};
+use crate::state::{Config, Job, JobResult, JobState, Market, MarketMut, Node, NodeStatus, Stake};
 
 #[event_cpi]
 #[derive(Accounts)]
 pub struct SubmitResult<'info> {
+    /// Pays for a due page when it creates one (refunded when it closes).
+    #[account(mut)]
     pub node_signer: Signer<'info>,
     #[account(seeds = [CONFIG_SEED], bump = config.bump)]
     pub config: Box<Account<'info, Config>>,
@@ -43,21 +43,34 @@ pub struct SubmitResult<'info> {
     /// CHECK: the batch's next frame job address (checked before use), created by the re-arm.
     #[account(mut)]
     pub frame_job: Option<UncheckedAccount<'info>>,
-    pub system_program: Option<Program<'info, System>>,
+    /// CHECK: the due page `due` names (PDA checked in `index_due`), created
+    /// here when it is the bucket's first.
+    #[account(mut)]
+    pub due_page: UncheckedAccount<'info>,
+    /// CHECK: the next shard of that bucket, used (and created) when the
+    /// named page filled since the daemon read it.
+    #[account(mut)]
+    pub due_spill: UncheckedAccount<'info>,
+    pub system_program: Program<'info, System>,
 }
 
 /// The assigned node reports its result before the deadline. Usage is
 /// bounded by the chain's clock (wall seconds since assignment) and the
 /// job's GPUs. The node is free for new work at once; its execution
 /// collateral is released down to the result collateral, which stays
-/// locked until the job settles.
+/// locked until the job settles. The job leaves the market's pool for a due
+/// page (`due`), where the crank finds it when its challenge window ends.
 pub fn handler(
     mut ctx: Context<SubmitResult>,
-    commitment: [u8; 32],
-    output_uri: String,
-    usage: UsageReceipt,
+    result: JobResult,
     rearm: bool,
+    due: DuePick,
 ) -> Result<()> {
+    let JobResult {
+        commitment,
+        output_uri,
+        usage,
+    } = result;
     let now = Clock::get()?.unix_timestamp;
     let a = &mut ctx.accounts;
     let job_key = a.job.key();
@@ -93,12 +106,13 @@ pub fn handler(
     let window_end = now
         .checked_add(i64::from(terms.challenge_window_secs))
         .ok_or(MarketError::MathOverflow)?;
-    a.job.in_flight_slot = MarketMut::load(&a.market)?.track(
-        job_key,
-        a.job.in_flight_slot,
-        window_end,
-        PHASE_SUBMITTED,
-    )?;
+    MarketMut::load(&a.market)?.untrack(&job_key, a.job.in_flight_slot);
+    let pages = DuePages {
+        page: &a.due_page.to_account_info(),
+        spill: &a.due_spill.to_account_info(),
+        payer: &a.node_signer.to_account_info(),
+    };
+    a.job.due_page = index_due(a.market.key(), job_key, window_end, due, pages)?;
     a.job.state = JobState::Submitted;
     a.job.submitted_at = now;
     a.job.result = Some(JobResult {
@@ -108,6 +122,7 @@ pub fn handler(
     });
     a.node.status = NodeStatus::Idle;
     a.node.current_job = Pubkey::default();
+    let due_page = a.job.due_page;
     let rearmed = if rearm {
         rearm_after_submit(a, now)?
     } else {
@@ -121,6 +136,7 @@ pub fn handler(
         usage,
         collateral_released: released,
         result_collateral: kept,
+        due_page,
     });
     match rearmed {
         Some(Armed::Took(took)) => {

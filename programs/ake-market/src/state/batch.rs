@@ -176,6 +176,7 @@ impl Batch {
             result: None,
             queue_slot: 0,
             in_flight_slot: 0,
+            due_page: Pubkey::default(),
             bump,
         }
     }

@@ -64,10 +64,12 @@ pub struct Job {
     pub disputed_at: i64,
     pub result: Option<JobResult>,
     /// The market slot of its queue entry while queued, and of its
-    /// in-flight entry while assigned, submitted or disputed (the market
-    /// checks the slot still holds this job): O(1) removal.
+    /// in-flight entry while assigned (the market checks the slot still
+    /// holds this job): O(1) removal.
     pub queue_slot: u32,
     pub in_flight_slot: u32,
+    /// The due page indexing it while submitted or disputed (see `DuePage`).
+    pub due_page: Pubkey,
     pub bump: u8,
 }
 
@@ -88,6 +90,7 @@ impl Job {
             + 8 + 8 + 8 // posting fee, bond, disputed at
             + 1 + JobResult::INIT_SPACE
             + 4 + 4 // queue slot, in-flight slot
+            + 32 // due page
             + 1 // bump
     }
 

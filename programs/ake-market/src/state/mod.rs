@@ -1,6 +1,7 @@
 pub mod batch;
 pub mod config;
 pub mod creator;
+pub mod due_page;
 pub mod job;
 pub mod market;
 pub mod node;
@@ -10,6 +11,7 @@ pub mod stake;
 pub use batch::*;
 pub use config::*;
 pub use creator::*;
+pub use due_page::*;
 pub use job::*;
 pub use market::*;
 pub use node::*;
