@@ -418,7 +418,7 @@ impl Protocol {
         let Some(node) = self.node(node_key).await? else {
             return Ok(None);
         };
-        if node.status != NodeStatus::Queued {
+        if node.status != NodeStatus::Queued || self.config().await?.paused {
             return Ok(None);
         }
         let market = self.market_at(&node.market).await?;

@@ -104,18 +104,24 @@ const TRANSACTIONS_AHEAD: u64 = 3;
 /// Rent of one market pool slot (72 bytes): an arm that finds the pool
 /// full grows it by one at the hot key's expense.
 const POOL_SLOT_RENT_LAMPORTS: u64 = 72 * 6_960;
+/// Rent of one due page (1,112 bytes + 128): a submit that opens its
+/// bucket's page pays it (back when the page closes). Without it the
+/// submit would fail, and the job with it.
+const DUE_PAGE_RENT_LAMPORTS: u64 = (1_112 + 128) * 6_960;
 
 impl PriorityFeePolicy {
     /// What the node's next transactions cost at most: each at Solana's
     /// maximum compute and this policy's cap. A hot key holding less stays
-    /// out of the queue, so a job it takes can always be submitted (and an
-    /// arm can pay for the pool slot it may add).
+    /// out of the queue, so a job it takes can always be submitted (with
+    /// the due page it may open), and an arm can pay for the pool slot it
+    /// may add.
     pub fn next_transactions_lamports(&self, max_compute_units: u32) -> u64 {
         let priority =
             u64::from(max_compute_units).saturating_mul(self.cap_micro_lamports) / 1_000_000;
         TRANSACTIONS_AHEAD
             .saturating_mul(SIGNATURE_FEE_LAMPORTS.saturating_add(priority))
             .saturating_add(POOL_SLOT_RENT_LAMPORTS)
+            .saturating_add(DUE_PAGE_RENT_LAMPORTS)
     }
 
     /// The recent market rate (75th percentile of `recent`) within the floor

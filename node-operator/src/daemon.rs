@@ -429,13 +429,13 @@ impl Daemon {
         }
     }
 
-    /// While waiting, every 2 s: takes its best queued work when it is that
+    /// While waiting, every 5 s: takes its best queued work when it is that
     /// work's best node (`match_job` / `match_frame`), which a post or an
     /// arm naming a stale counterpart leaves waiting beside it.
     async fn match_waiting(&self) {
         {
             let mut looked = self.match_looked.lock().await;
-            if looked.is_some_and(|at| at.elapsed() < Duration::from_secs(2)) {
+            if looked.is_some_and(|at| at.elapsed() < Duration::from_secs(5)) {
                 return;
             }
             *looked = Some(Instant::now());

@@ -3,7 +3,10 @@
 //!
 //! `RUST_LOG=error cargo bench -p ake-tests --bench throughput [-- N K B]`
 //! (default: N = 100 and 1,000 frames with K = 8 nodes, then 1,000 frames
-//! behind a backlog of B = 999 waiting jobs, so the batch fills the queue; RUST_LOG keeps the bank's
+//! behind a backlog of B = 999 waiting jobs, so the batch fills the queue,
+//! then 5,000 frames, all waiting out mainnet's 3,600 s challenge window at
+//! once (the clock warped: 8 submits a simulated second), past the 1,024
+//! in flight a market once held; RUST_LOG keeps the bank's
 //! per-instruction debug log off). The market is grown to 1,000 waiting
 //! jobs, 256 waiting nodes and 1,024 in flight, as bootstrap does. The
 //! backlog's jobs ask 2,000 bps of reputation, inside the bench nodes' own
@@ -14,12 +17,15 @@
 //! transaction through the market's address lookup table, and its account
 //! closed; then the batch closes, the epoch closes and every node claims. Prints lifecycles per second,
 //! transactions per lifecycle (every transaction counted: post, arm,
-//! submits, packed finalizes, batch close, epoch close, claims) and net
-//! lamports per lifecycle (fees, and any rent left behind).
+//! submits, packed finalizes, due-page closes, batch close, epoch close,
+//! claims), net lamports per lifecycle (fees, and any rent left behind),
+//! the most jobs in their challenge window at once, and the settlements
+//! per simulated second the market sustained.
 
 use std::time::Instant;
 
 use ake_market::instructions::Capacity;
+use ake_market::state::{DUE_BUCKET_SECS, DUE_TOLERANCE_SECS};
 use ake_sdk::protocol::CLOSE_BATCH_FRAMES_PER_TX;
 use ake_sdk::sender::pack;
 use ake_sdk::{instructions as ixs, pda};
@@ -41,6 +47,10 @@ struct Run {
     transactions: u64,
     signatures: u64,
     net_lamports: i64,
+    /// Most jobs submitted and waiting out the challenge window at once.
+    in_flight_peak: usize,
+    /// Simulated seconds from the first hand-out to the last submit.
+    submit_secs: i64,
 }
 
 async fn lamports_of(chain: &mut Chain, keys: &[Pubkey]) -> i64 {
@@ -98,6 +108,9 @@ async fn run(lifecycles: u32, nodes: usize, backlog: u32) -> Run {
 
     let batch = chain.post_batch(&creator, 1, lifecycles).await.unwrap();
     let mut finalized = 0;
+    let mut in_flight_peak = 0;
+    let mut submit_secs = 0;
+    let mut due_pages = std::collections::BTreeSet::new();
     while finalized < lifecycles {
         // Idle nodes arm (the daemon's node_ready); the submit re-arms the
         // rest, until the market's in-flight list is full or frames run out.
@@ -108,6 +121,7 @@ async fn run(lifecycles: u32, nodes: usize, backlog: u32) -> Run {
             }
         }
         let mut submitted = Vec::new();
+        let wave_start = chain.now().await;
         loop {
             chain.advance(1).await;
             let mut busy = false;
@@ -127,18 +141,37 @@ async fn run(lifecycles: u32, nodes: usize, backlog: u32) -> Run {
                 break;
             }
         }
-        // The crank, once the challenge window has passed.
-        chain.advance(3_601).await;
+        submit_secs += chain.now().await - wave_start - 1;
+        in_flight_peak = in_flight_peak.max(submitted.len());
+        // The crank, once the challenge window (mainnet's 3,600 s) has
+        // passed and the due buckets are final.
+        chain
+            .advance(3_600 + DUE_BUCKET_SECS + DUE_TOLERANCE_SECS + 1)
+            .await;
         let keys = chain.settle_keys(creator.token, payer).await;
         let mut finalizes = Vec::new();
         for job_key in &submitted {
             let job = chain.job(job_key).await.unwrap();
+            due_pages.insert(job.due_page);
             finalizes.push(ixs::finalize_job(*job_key, &job, &keys));
         }
         for group in pack(&payer, finalizes, FINALIZES_PER_TX, &tables) {
             chain.send_v0(&group, &[], &tables).await.unwrap();
         }
         finalized += submitted.len() as u32;
+    }
+    // The crank closes the emptied due pages, each bucket's last shard
+    // first: their rent goes back to the nodes that opened them.
+    let mut pages = Vec::new();
+    for key in &due_pages {
+        let raw = chain.raw_account(key).await.unwrap();
+        pages.push(ake_sdk::accounts::decode_due_page(&raw.data).unwrap());
+    }
+    pages.sort_by_key(|p| (p.bucket, std::cmp::Reverse(p.shard)));
+    for page in &pages {
+        chain
+            .send_ok(&[ixs::close_due_page(payer, page)], &[])
+            .await;
     }
     let frames: Vec<Pubkey> = (1..=lifecycles)
         .map(|f| pda::frame_job(&batch, f))
@@ -164,6 +197,8 @@ async fn run(lifecycles: u32, nodes: usize, backlog: u32) -> Run {
         transactions,
         signatures: chain.signatures,
         net_lamports: lamports_before - lamports_after,
+        in_flight_peak,
+        submit_secs,
     }
 }
 
@@ -176,18 +211,18 @@ fn main() {
         [n, k, b, ..] => vec![(*n, *k as usize, *b)],
         [n, k] => vec![(*n, *k as usize, 0)],
         [n] => vec![(*n, 8, 0)],
-        _ => vec![(100, 8, 0), (1_000, 8, 0), (1_000, 8, 999)],
+        _ => vec![(100, 8, 0), (1_000, 8, 0), (1_000, 8, 999), (5_000, 8, 0)],
     };
     let rt = tokio::runtime::Runtime::new().expect("a tokio runtime");
     println!(
-        "lifecycles  nodes  backlog  seconds  lifecycles/s  tx/lifecycle  net lamports/lifecycle  of which fees  rent left/lifecycle"
+        "lifecycles  nodes  backlog  seconds  lifecycles/s  tx/lifecycle  net lamports/lifecycle  of which fees  rent left/lifecycle  in flight peak  sustained settlements/s (simulated, 3,600 s window)"
     );
     for (n, nodes, backlog) in runs {
         let r = rt.block_on(run(n, nodes, backlog));
         let per = |x: f64| x / f64::from(r.lifecycles);
         let fees = (r.signatures * LAMPORTS_PER_SIGNATURE) as f64;
         println!(
-            "{:>10}  {:>5}  {:>7}  {:>7.2}  {:>12.1}  {:>12.3}  {:>22.0}  {:>13.0}  {:>19.0}",
+            "{:>10}  {:>5}  {:>7}  {:>7.2}  {:>12.1}  {:>12.3}  {:>22.0}  {:>13.0}  {:>19.0}  {:>14}  {:>10.2}",
             r.lifecycles,
             r.nodes,
             r.backlog,
@@ -196,7 +231,9 @@ fn main() {
             per(r.transactions as f64),
             per(r.net_lamports as f64),
             per(fees),
-            per(r.net_lamports as f64 - fees)
+            per(r.net_lamports as f64 - fees),
+            r.in_flight_peak,
+            f64::from(r.lifecycles) / r.submit_secs.max(1) as f64
         );
     }
 }

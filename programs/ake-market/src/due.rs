@@ -108,6 +108,10 @@ fn create<'info>(
     shard: u16,
     bump: u8,
 ) -> Result<()> {
+    require!(
+        payer.lamports() >= Rent::get()?.minimum_balance(DuePage::SPACE),
+        MarketError::PayerCannotPayRent
+    );
     create_pda(
         payer,
         info,

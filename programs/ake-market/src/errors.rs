@@ -68,11 +68,11 @@ pub enum MarketError {
     )]
     /// No longer returned (a missing pick queues); kept so later codes keep their numbers.
     MatchCandidateMissing,
-    #[msg("the job and node passed are not each other's best waiting counterpart; re-read the market queue (`ake crank` pairs them)")]
+    #[msg("the work (job or batch) and node passed are not each other's best waiting counterpart; re-read the market queue (`ake crank` pairs them)")]
     WrongMatchCandidate,
     #[msg("the job is not in the state this instruction needs")]
     InvalidJobState,
-    #[msg("only a queued job can be cancelled")]
+    #[msg("the job is not waiting in the queue (it was assigned, settled or cancelled since it was read); only a queued job can be cancelled, refunded as stale or matched")]
     NotQueued,
     #[msg("signer is not the job's creator")]
     NotCreator,
@@ -194,4 +194,6 @@ pub enum MarketError {
     DuePageFull,
     #[msg("the due page still indexes open jobs, or jobs can still be added to its bucket, or the next shard still exists (shards close from the last)")]
     DuePageInUse,
+    #[msg("the payer holds too few lamports for the rent of the account this instruction creates or grows (a market pool slot, 501,120 lamports, or a due page, 8,630,400): fund it and retry")]
+    PayerCannotPayRent,
 }

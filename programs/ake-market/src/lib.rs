@@ -122,10 +122,10 @@ pub mod ake_market {
     pub fn submit_result(
         ctx: Context<SubmitResult>,
         result: JobResult,
-        rearm: bool,
         due: DuePick,
+        rearm: bool,
     ) -> Result<()> {
-        submit_result::handler(ctx, result, rearm, due)
+        submit_result::handler(ctx, result, due, rearm)
     }
 
     pub fn release_job(ctx: Context<ReleaseJob>, reason: ReleaseReason) -> Result<()> {

@@ -54,6 +54,7 @@ pub fn resize_paid<'info>(
     let rent = Rent::get()?
         .minimum_balance(len)
         .saturating_sub(account.lamports());
+    require!(payer.lamports() >= rent, MarketError::PayerCannotPayRent);
     if rent > 0 {
         system_program::transfer(
             CpiContext::new(

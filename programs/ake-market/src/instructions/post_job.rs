@@ -229,7 +229,6 @@ pub fn handler(mut ctx: Context<PostJob>, args: PostJobArgs) -> Result<()> {
         bump: job_bump,
     };
 
-    let grown = ensure_free_slot(&a.market, &payer)?;
     let rules = Rules::of(config);
     let mut market = MarketMut::load(&a.market)?;
     market.open_escrow = market
@@ -246,7 +245,15 @@ pub fn handler(mut ctx: Context<PostJob>, args: PostJobArgs) -> Result<()> {
         None,
     )?;
     let offer = offer_to_waiting_node(&mut market, job_key, &mut job, candidate, &rules, now)?;
+    // An assignment reuses the node's slot; only a job that waits may need
+    // the pool to grow.
+    let mut grown = None;
     if offer.unassigned() {
+        if !market.has_free_slot() {
+            drop(market);
+            grown = ensure_free_slot(&a.market, &payer)?;
+            market = MarketMut::load(&a.market)?;
+        }
         enqueue(&mut market, job_key, &mut job, false, now)?;
     }
     drop(market);

@@ -34,7 +34,8 @@ pub struct RefundStaleJob<'info> {
 /// than the market's `max_queue_secs` since it last joined it: no node
 /// could or would take it, so it gives its slot back. The creator gets the
 /// escrow and the rent as if it had cancelled (the posting fee is burned),
-/// less a waiting fee, burned: one posting fee per day it waited. Not while paused (nothing can be assigned then), and the wait
+/// less a waiting fee, burned: one posting fee per day it waited (up to
+/// `max_queue_secs`). Not while paused (nothing can be assigned then), and the wait
 /// counts from the end of the last pause at the earliest.
 pub fn handler(mut ctx: Context<RefundStaleJob>) -> Result<()> {
     let now = Clock::get()?.unix_timestamp;
@@ -45,12 +46,13 @@ pub fn handler(mut ctx: Context<RefundStaleJob>) -> Result<()> {
     let max_queue_secs = a.market.load()?.max_queue_secs;
     let waited = now.saturating_sub(a.job.queued_at.max(a.config.unpaused_at));
     require!(waited > i64::from(max_queue_secs), MarketError::JobNotStale);
-    let waiting_fee_burned = waiting_fee(
-        a.job.posting_fee,
-        u64::try_from(waited).unwrap_or(0),
-        a.job.escrow,
-    )
-    .ok_or(MarketError::MathOverflow)?;
+    // Counted up to the staleness threshold: a crank that comes late
+    // never bills the creator for its own delay.
+    let billed_secs = u64::try_from(waited)
+        .unwrap_or(0)
+        .min(u64::from(max_queue_secs));
+    let waiting_fee_burned = waiting_fee(a.job.posting_fee, billed_secs, a.job.escrow)
+        .ok_or(MarketError::MathOverflow)?;
     let (refund, posting_fee_burned) = refund_queued(
         &a.market,
         a.escrow_vault.to_account_info(),

@@ -63,8 +63,8 @@ pub struct SubmitResult<'info> {
 pub fn handler(
     mut ctx: Context<SubmitResult>,
     result: JobResult,
-    rearm: bool,
     due: DuePick,
+    rearm: bool,
 ) -> Result<()> {
     let JobResult {
         commitment,
