@@ -77,6 +77,10 @@ pub struct CrankWork {
     /// [`NODES_TO_MATCH_PER_MARKET`] in line): each may be its best job's
     /// best node, left waiting by a stale pick (`match_for_node`).
     pub nodes_to_match: Vec<String>,
+    /// Creators whose associated token account is gone while a settlement
+    /// due now pays into it: the crank creates it first (as for stale
+    /// refunds), so nobody can keep a job from settling by closing it.
+    pub creator_accounts_to_create: Vec<String>,
     /// Due pages every job left, to close (rent back to their payers), each
     /// bucket's last shard first.
     pub due_pages_to_close: Vec<String>,
@@ -527,39 +531,64 @@ impl Protocol {
     }
 
     /// What the crank owes `market`'s due pages at `now`: jobs whose window
-    /// (or dispute) ended, and pages every job left.
+    /// (or dispute) ended, the creators' token accounts their settlement
+    /// pays into when missing, and pages every job left (a bucket's last
+    /// shard first, none below one that cannot close yet).
     async fn due_work(
         &self,
         market: &Pubkey,
-        now: i64,
+        (now, mint): (i64, &Pubkey),
         out: &mut CrankWork,
     ) -> Result<(), ProtocolError> {
         let pages = self.due_pages(market, now).await?;
-        let mut keys = Vec::new();
+        let mut entries: Vec<(Pubkey, Pubkey)> = Vec::new();
+        let mut blocked = None;
         for page in &pages {
             let key = pda::due_page(market, page.bucket, page.shard);
-            if page.open == 0 && DuePage::is_final(page.bucket, now) {
+            let closable = page.open == 0 && DuePage::is_final(page.bucket, now);
+            if closable && blocked != Some(page.bucket) {
                 out.due_pages_to_close.push(key.to_string());
-            } else if DuePage::bucket_end(page.bucket) - DUE_TOLERANCE_SECS < now {
+                continue;
+            }
+            blocked = Some(page.bucket);
+            if DuePage::bucket_end(page.bucket) - DUE_TOLERANCE_SECS < now {
                 // Some of its jobs may be due already.
-                keys.extend_from_slice(page.entries());
+                entries.extend(page.entries().iter().map(|job| (*job, key)));
             }
         }
-        for (key, account) in keys.iter().zip(self.chain.accounts(&keys).await?) {
+        entries.sort();
+        entries.dedup();
+        let keys: Vec<Pubkey> = entries.iter().map(|(job, _)| *job).collect();
+        let mut creators = Vec::new();
+        for ((key, page), account) in entries.iter().zip(self.chain.accounts(&keys).await?) {
             let Some(job) = account.and_then(|a| decode::<Job>(&a.data).ok()) else {
                 continue; // settled: its account closed
             };
+            // A disputed job is also listed in the page it left.
+            if job.due_page != *page {
+                continue;
+            }
             let t = &job.terms;
-            match job.state {
+            let list = match job.state {
                 JobState::Submitted
                     if job.submitted_at + i64::from(t.challenge_window_secs) < now =>
                 {
-                    out.jobs_to_finalize.push(key.to_string())
+                    &mut out.jobs_to_finalize
                 }
                 JobState::Disputed if job.disputed_at + i64::from(t.dispute_timeout_secs) < now => {
-                    out.disputes_to_expire.push(key.to_string())
+                    &mut out.disputes_to_expire
                 }
-                _ => {}
+                _ => continue,
+            };
+            list.push(key.to_string());
+            creators.push(job.creator);
+        }
+        creators.sort();
+        creators.dedup();
+        let accounts: Vec<Pubkey> = creators.iter().map(|c| associated_token(c, mint)).collect();
+        for (creator, account) in creators.iter().zip(self.chain.accounts(&accounts).await?) {
+            if account.is_none() {
+                out.creator_accounts_to_create.push(creator.to_string());
             }
         }
         Ok(())
@@ -1019,7 +1048,8 @@ impl Protocol {
                     work.jobs_to_expire.push(e.job.to_string());
                 }
             }
-            self.due_work(&pda::market(index), now, &mut work).await?;
+            self.due_work(&pda::market(index), (now, &config.mint), &mut work)
+                .await?;
             if market.job_count > 0 {
                 work.nodes_to_match.extend(
                     market

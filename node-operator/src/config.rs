@@ -108,6 +108,9 @@ const POOL_SLOT_RENT_LAMPORTS: u64 = 72 * 6_960;
 /// bucket's page pays it (back when the page closes). Without it the
 /// submit would fail, and the job with it.
 const DUE_PAGE_RENT_LAMPORTS: u64 = (1_112 + 128) * 6_960;
+/// What the hot key itself must keep after paying rent (a system account's
+/// rent-exempt minimum): below it the runtime refuses the transaction.
+const HOT_KEY_MINIMUM_LAMPORTS: u64 = 128 * 6_960;
 
 impl PriorityFeePolicy {
     /// What the node's next transactions cost at most: each at Solana's
@@ -122,6 +125,7 @@ impl PriorityFeePolicy {
             .saturating_mul(SIGNATURE_FEE_LAMPORTS.saturating_add(priority))
             .saturating_add(POOL_SLOT_RENT_LAMPORTS)
             .saturating_add(DUE_PAGE_RENT_LAMPORTS)
+            .saturating_add(HOT_KEY_MINIMUM_LAMPORTS)
     }
 
     /// The recent market rate (75th percentile of `recent`) within the floor

@@ -91,7 +91,11 @@ async fn run(lifecycles: u32, nodes: usize, backlog: u32) -> Run {
         .await;
     let mut fleet: Vec<TestNode> = Vec::new();
     for _ in 0..nodes {
-        fleet.push(chain.node(1, 10_000 * AKE).await);
+        let node = chain.node(1, 10_000 * AKE).await;
+        // The due pages a node opens (0.0086 SOL each, back when they
+        // close): in lock-step waves one node opens most of them.
+        chain.airdrop(&node.signer.pubkey(), 3_000_000_000).await;
+        fleet.push(node);
     }
     let cranker = chain.user(0).await;
     let epoch = chain.epoch().await;

@@ -10,6 +10,7 @@ use ake_program_common::account_creation::{create_pda, is_uncreated};
 
 use crate::constants::DUE_SEED;
 use crate::errors::MarketError;
+use crate::events::DuePageOpened;
 use crate::state::DuePage;
 
 /// The page a client names for a job falling due: the bucket, and the
@@ -40,18 +41,23 @@ pub fn due_page_address(market: &Pubkey, bucket: u32, shard: u16) -> (Pubkey, u8
     )
 }
 
+/// Where `index_due` put a job, and the page it opened for it, if any.
+pub struct Indexed {
+    pub page: Pubkey,
+    pub opened: Option<DuePageOpened>,
+}
+
 /// Indexes `job`, due at `due_ts`, in the named page, or in the next shard
 /// when that one is full; creates the page it uses when missing (shard 0,
-/// or the shard after a full one). Returns the page's address. Fails only
-/// when both are full or gone (the market moved on since the client read
-/// it: it re-reads and retries).
+/// or the shard after a full one). Fails only when both are full or gone
+/// (the market moved on since the client read it: it re-reads and retries).
 pub fn index_due(
     market: Pubkey,
     job: Pubkey,
     due_ts: i64,
     pick: DuePick,
     pages: DuePages,
-) -> Result<Pubkey> {
+) -> Result<Indexed> {
     require!(
         DuePage::accepts_due(pick.bucket, due_ts),
         MarketError::WrongDueBucket
@@ -62,34 +68,29 @@ pub fn index_due(
     require_keys_eq!(pages.page.key(), page.0, MarketError::WrongDuePage);
     require_keys_eq!(pages.spill.key(), spill.0, MarketError::WrongDuePage);
     let page_exists = !is_uncreated(pages.page);
+    let mut opened = None;
     if !page_exists && pick.shard == 0 {
-        create(
-            pages.page,
-            pages.payer,
-            market,
-            pick.bucket,
-            pick.shard,
-            page.1,
-        )?;
+        let at = (pick.bucket, pick.shard);
+        opened = Some(create(pages.page, pages.payer, market, at, page.1)?);
     }
     if (page_exists || pick.shard == 0) && push(pages.page, job)? {
-        return Ok(page.0);
+        return Ok(Indexed {
+            page: page.0,
+            opened,
+        });
     }
     // The named page is full: the next shard, created after a full one only,
     // so a bucket's shards stay a prefix a reader can walk.
     if is_uncreated(pages.spill) {
         require!(page_exists || pick.shard == 0, MarketError::DuePageFull);
-        create(
-            pages.spill,
-            pages.payer,
-            market,
-            pick.bucket,
-            spill_shard,
-            spill.1,
-        )?;
+        let at = (pick.bucket, spill_shard);
+        opened = Some(create(pages.spill, pages.payer, market, at, spill.1)?);
     }
     require!(push(pages.spill, job)?, MarketError::DuePageFull);
-    Ok(spill.0)
+    Ok(Indexed {
+        page: spill.0,
+        opened,
+    })
 }
 
 /// A job indexed in `page` left it (settled, or moved by a dispute).
@@ -104,12 +105,12 @@ fn create<'info>(
     info: &AccountInfo<'info>,
     payer: &AccountInfo<'info>,
     market: Pubkey,
-    bucket: u32,
-    shard: u16,
+    (bucket, shard): (u32, u16),
     bump: u8,
-) -> Result<()> {
+) -> Result<DuePageOpened> {
+    let rent = Rent::get()?;
     require!(
-        payer.lamports() >= Rent::get()?.minimum_balance(DuePage::SPACE),
+        payer.lamports() >= rent.minimum_balance(DuePage::SPACE) + rent.minimum_balance(0),
         MarketError::PayerCannotPayRent
     );
     create_pda(
@@ -133,7 +134,14 @@ fn create<'info>(
     page.bucket = bucket;
     page.shard = shard;
     page.bump = bump;
-    Ok(())
+    Ok(DuePageOpened {
+        page: info.key(),
+        market,
+        bucket,
+        shard,
+        payer: payer.key(),
+        rent: info.lamports(),
+    })
 }
 
 /// Appends `job` to the page at `info` (its address already checked);

@@ -194,6 +194,6 @@ pub enum MarketError {
     DuePageFull,
     #[msg("the due page still indexes open jobs, or jobs can still be added to its bucket, or the next shard still exists (shards close from the last)")]
     DuePageInUse,
-    #[msg("the payer holds too few lamports for the rent of the account this instruction creates or grows (a market pool slot, 501,120 lamports, or a due page, 8,630,400): fund it and retry")]
+    #[msg("the payer holds too few lamports for the rent of the account this instruction creates or grows (a market pool slot, 501,120 lamports, or a due page, 8,630,400) while keeping its own 890,880: fund it and retry")]
     PayerCannotPayRent,
 }

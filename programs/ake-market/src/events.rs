@@ -327,6 +327,18 @@ pub struct JobDisputed {
     pub due_page: Pubkey,
 }
 
+/// A submit or a dispute opened a due page, `payer` paying `rent` lamports
+/// (back at `close_due_page`).
+#[event]
+pub struct DuePageOpened {
+    pub page: Pubkey,
+    pub market: Pubkey,
+    pub bucket: u32,
+    pub shard: u16,
+    pub payer: Pubkey,
+    pub rent: u64,
+}
+
 /// `close_due_page`: every job of the page left; its rent went back.
 #[event]
 pub struct DuePageClosed {

@@ -54,7 +54,10 @@ pub fn resize_paid<'info>(
     let rent = Rent::get()?
         .minimum_balance(len)
         .saturating_sub(account.lamports());
-    require!(payer.lamports() >= rent, MarketError::PayerCannotPayRent);
+    require!(
+        payer.lamports() >= rent.saturating_add(Rent::get()?.minimum_balance(0)),
+        MarketError::PayerCannotPayRent
+    );
     if rent > 0 {
         system_program::transfer(
             CpiContext::new(

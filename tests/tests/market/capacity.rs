@@ -284,6 +284,11 @@ async fn jobs_in_flight_past_the_old_ceiling_never_halt_the_market_and_their_due
             MarketError::DuePageInUse,
         );
     }
+    // Lamports a stranger sends to the address of the shard after a
+    // bucket's last page cannot keep that page open.
+    let last = &by_bucket[0];
+    let beyond = pda::due_page(&last.market, last.bucket, last.shard + 1);
+    chain.airdrop(&beyond, 1_000_000).await;
     for page in &by_bucket {
         assert_eq!(page.open, 0);
         chain

@@ -136,6 +136,16 @@ pub async fn pass(p: &Protocol, caller: &Keypair, fees: Fees) -> anyhow::Result<
             Err(e) => report.failures.push(format!("close epoch {epoch}: {e}")),
         }
     }
+    let mut created = Vec::new();
+    let mut tally = Tally::default();
+    for creator in &work.creator_accounts_to_create {
+        let owner: Pubkey = creator.parse()?;
+        let ix = vec![create_associated_token(&me, &owner, &config.mint)];
+        let item = ("create the token account of creator", creator, &mut created);
+        send_one(chain, caller, fees, Ok(ix), item, &mut tally).await;
+    }
+    report.transactions += tally.transactions;
+    report.failures.extend(tally.failures);
     for (list, done, what) in [
         (
             &work.jobs_to_finalize,
@@ -244,63 +254,71 @@ pub async fn pass(p: &Protocol, caller: &Keypair, fees: Fees) -> anyhow::Result<
             }
         }
     }
+    let mut tally = Tally::default();
     for node in &work.nodes_to_match {
-        let key: Pubkey = node.parse()?;
         // Read afresh for each node: every pairing moves the queue.
-        let result = match p.match_for_node(me, &key).await {
-            Ok(None) => continue,
-            Ok(Some(ix)) => {
-                report.transactions += 1;
-                ake_sdk::sender::send_instructions(chain, caller, &[], &[ix], fees)
-                    .await
-                    .map_err(anyhow::Error::from)
-            }
-            Err(e) => Err(e.into()),
-        };
-        match result {
-            Ok(_) => report.nodes_matched.push(node.clone()),
-            Err(e) => report
-                .failures
-                .push(format!("match waiting node {node}: {e}")),
-        }
+        let built = p.match_for_node(me, &node.parse()?).await;
+        let item = ("match waiting node", node, &mut report.nodes_matched);
+        send_one(
+            chain,
+            caller,
+            fees,
+            built.map(|ix| ix.into_iter().collect()),
+            item,
+            &mut tally,
+        )
+        .await;
     }
     for page in &work.due_pages_to_close {
-        let key: Pubkey = page.parse()?;
-        let result = match p.close_due_page(&key, me).await {
-            Ok(ix) => {
-                report.transactions += 1;
-                ake_sdk::sender::send_instructions(chain, caller, &[], &[ix], fees)
-                    .await
-                    .map_err(anyhow::Error::from)
-            }
-            Err(e) => Err(e.into()),
-        };
-        match result {
-            Ok(_) => report.due_pages_closed.push(page.clone()),
-            Err(e) => report.failures.push(format!("close due page {page}: {e}")),
-        }
+        let built = p.close_due_page(&page.parse()?, me).await;
+        let item = ("close due page", page, &mut report.due_pages_closed);
+        send_one(
+            chain,
+            caller,
+            fees,
+            built.map(|ix| vec![ix]),
+            item,
+            &mut tally,
+        )
+        .await;
     }
     for job in &work.jobs_to_expire {
-        let key: Pubkey = job.parse()?;
-        report.transactions += 1;
-        let result = match p.expire(&key, me).await {
-            Ok(ix) => ake_sdk::sender::send_instructions(
-                chain,
-                caller,
-                &[],
-                &[tip_account.clone(), ix],
-                fees,
-            )
-            .await
-            .map_err(anyhow::Error::from),
-            Err(e) => Err(e.into()),
-        };
-        match result {
-            Ok(_) => report.jobs_expired.push(job.clone()),
-            Err(e) => report.failures.push(format!("expire {job}: {e}")),
-        }
+        let built = p.expire(&job.parse()?, me).await;
+        let ixs = built.map(|ix| vec![tip_account.clone(), ix]);
+        let item = ("expire", job, &mut report.jobs_expired);
+        send_one(chain, caller, fees, ixs, item, &mut tally).await;
     }
+    report.transactions += tally.transactions;
+    report.failures.extend(tally.failures);
     Ok(report)
+}
+
+/// Sends one item's instructions in a transaction of their own (none:
+/// nothing is due for it) and files the item under `done`, or its error
+/// under the tally's failures.
+async fn send_one(
+    chain: &dyn ake_sdk::chain::Chain,
+    caller: &Keypair,
+    fees: Fees,
+    built: Result<Vec<Instruction>, ake_sdk::protocol::ProtocolError>,
+    (what, item, done): (&str, &String, &mut Vec<String>),
+    tally: &mut Tally,
+) {
+    let result = match built {
+        Ok(ixs) if ixs.is_empty() => return,
+        Ok(ixs) => {
+            tally.transactions += 1;
+            ake_sdk::sender::send_instructions(chain, caller, &[], &ixs, fees)
+                .await
+                .map(|_| ())
+                .map_err(anyhow::Error::from)
+        }
+        Err(e) => Err(e.into()),
+    };
+    match result {
+        Ok(()) => done.push(item.clone()),
+        Err(e) => tally.failures.push(format!("{what} {item}: {e}")),
+    }
 }
 
 fn summary(r: &CrankReport) -> String {

@@ -12,8 +12,8 @@ pub struct CloseDuePage<'info> {
     pub caller: Signer<'info>,
     #[account(mut, close = payer)]
     pub page: AccountLoader<'info, DuePage>,
-    /// CHECK: the next shard of the page's bucket: must not exist (shards
-    /// close from the last, so the ones that exist stay a prefix).
+    /// CHECK: the next shard of the page's bucket: must not be a page
+    /// (shards close from the last, so the ones that exist stay a prefix).
     pub next_shard: UncheckedAccount<'info>,
     /// CHECK: whoever paid the page's rent: gets it back.
     #[account(mut, address = page.load()?.payer @ MarketError::AccountMismatch)]
@@ -29,8 +29,11 @@ pub fn handler(ctx: Context<CloseDuePage>) -> Result<()> {
     let page = a.page.load()?;
     let next = due_page_address(&page.market, page.bucket, page.shard.saturating_add(1)).0;
     require_keys_eq!(a.next_shard.key(), next, MarketError::WrongDuePage);
+    // Only a page of ours counts as the next shard: lamports a stranger
+    // sends to its address cannot keep this one open.
+    let next_is_page = *a.next_shard.owner == crate::ID && !a.next_shard.data_is_empty();
     require!(
-        page.open == 0 && DuePage::is_final(page.bucket, now) && a.next_shard.lamports() == 0,
+        page.open == 0 && DuePage::is_final(page.bucket, now) && !next_is_page,
         MarketError::DuePageInUse
     );
     let event = DuePageClosed {

@@ -87,7 +87,8 @@ pub fn handler(mut ctx: Context<DisputeJob>, due: DuePick) -> Result<()> {
         spill: &a.dispute_spill.to_account_info(),
         payer: &a.creator.to_account_info(),
     };
-    a.job.due_page = index_due(a.market.key(), job_key, timeout_at, due, pages)?;
+    let indexed = index_due(a.market.key(), job_key, timeout_at, due, pages)?;
+    a.job.due_page = indexed.page;
     a.job.state = JobState::Disputed;
     a.job.bond = terms.dispute_bond;
     a.job.disputed_at = now;
@@ -104,5 +105,8 @@ pub fn handler(mut ctx: Context<DisputeJob>, due: DuePick) -> Result<()> {
         due_page: a.job.due_page,
     };
     emit_cpi!(event);
+    if let Some(opened) = indexed.opened {
+        emit_cpi!(opened);
+    }
     Ok(())
 }

@@ -112,7 +112,8 @@ pub fn handler(
         spill: &a.due_spill.to_account_info(),
         payer: &a.node_signer.to_account_info(),
     };
-    a.job.due_page = index_due(a.market.key(), job_key, window_end, due, pages)?;
+    let indexed = index_due(a.market.key(), job_key, window_end, due, pages)?;
+    a.job.due_page = indexed.page;
     a.job.state = JobState::Submitted;
     a.job.submitted_at = now;
     a.job.result = Some(JobResult {
@@ -138,6 +139,9 @@ pub fn handler(
         result_collateral: kept,
         due_page,
     });
+    if let Some(opened) = indexed.opened {
+        emit_cpi!(opened);
+    }
     match rearmed {
         Some(Armed::Took(took)) => {
             emit_cpi!(took.assigned);
