@@ -162,3 +162,82 @@ async fn leaving_the_queue_costs_a_cooldown_so_toggling_cannot_dodge_posts() {
     chain.node_ready(&node).await.unwrap();
     assert_eq!(node_state(&mut chain, &node).await.0, NodeStatus::Queued);
 }
+
+/// A hand-back and an expiry that name a node which is no longer the best
+/// (it armed, or took other work, after the daemon or crank read the
+/// queue) put the job back in line instead of failing: the node loses
+/// nothing for a stale read, and match_job pairs the job afterwards.
+#[tokio::test]
+async fn a_release_or_expiry_naming_a_stale_node_requeues_and_match_job_pairs() {
+    let mut chain = Chain::start().await;
+    let creator = chain.user(100 * AKE).await;
+    let worker = chain.node(1, 1_000 * AKE).await;
+    chain.node_ready(&worker).await.unwrap();
+    let job = chain.post_job(&creator, 1, 600).await.unwrap();
+    assert_eq!(job_state(&mut chain, &job).await.1, worker.account);
+    let waiting = chain.node(1, 1_000 * AKE).await;
+    chain.node_ready(&waiting).await.unwrap();
+    let stale = chain.node(1, 1_000 * AKE).await; // registered, never armed
+
+    // The worker hands the job back naming the idle node, not the waiting one.
+    let stake_before = chain.stake_of(&worker.owner.pubkey()).await.amount;
+    let j: Job = chain.job(&job).await.unwrap();
+    let release = ixs::release_job(
+        worker.signer.pubkey(),
+        job,
+        &j,
+        ixs::ReleaseKeys {
+            mint: chain.mint,
+            creator_token: creator.token,
+            candidate_node: Some(as_candidate(&stale)),
+        },
+        ake_market::state::ReleaseReason::ImageUnavailable,
+    );
+    chain.send(&[release], &[&worker.signer]).await.unwrap();
+    assert_eq!(job_state(&mut chain, &job).await.0, JobState::Queued);
+    assert_eq!(node_state(&mut chain, &waiting).await.0, NodeStatus::Queued);
+    let stake = chain.stake_of(&worker.owner.pubkey()).await;
+    assert_eq!(
+        (stake.amount, stake.locked),
+        (stake_before, 0),
+        "released free"
+    );
+    let stranger = chain.user(0).await;
+    chain
+        .send(&[match_job(&stranger, job, &waiting)], &[&stranger.key])
+        .await
+        .unwrap();
+    assert_eq!(
+        job_state(&mut chain, &job).await,
+        (JobState::Assigned, waiting.account)
+    );
+
+    // The waiting node misses its deadline; the crank's expiry names the
+    // never-armed node while another waits: the job goes back in line.
+    let other = chain.node(1, 1_000 * AKE).await;
+    chain.node_ready(&other).await.unwrap();
+    chain.advance(600 + 600 + 1).await;
+    let j: Job = chain.job(&job).await.unwrap();
+    let payer = chain.payer();
+    let expire = ixs::expire_job(
+        job,
+        &j,
+        ixs::ExpireKeys {
+            caller: payer.pubkey(),
+            caller_token: chain.payer_token,
+            mint: chain.mint,
+            creator_token: creator.token,
+            candidate_node: Some(as_candidate(&stale)),
+        },
+    );
+    chain.send(&[expire], &[&payer]).await.unwrap();
+    assert_eq!(job_state(&mut chain, &job).await.0, JobState::Queued);
+    chain
+        .send(&[match_job(&stranger, job, &other)], &[&stranger.key])
+        .await
+        .unwrap();
+    assert_eq!(
+        job_state(&mut chain, &job).await,
+        (JobState::Assigned, other.account)
+    );
+}
