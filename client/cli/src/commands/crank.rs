@@ -205,6 +205,7 @@ pub async fn pass(p: &Protocol, caller: &Keypair, fees: Fees) -> anyhow::Result<
                 .push(format!("match frames of {batch}: {e}")),
         }
     }
+    let mut tally = Tally::default();
     for (list, done, what) in [
         (
             &work.stale_jobs_to_refund,
@@ -237,24 +238,9 @@ pub async fn pass(p: &Protocol, caller: &Keypair, fees: Fees) -> anyhow::Result<
                     ]
                 }),
             };
-            let result = match ixs {
-                Ok(ixs) if ixs.is_empty() => Ok(()),
-                Ok(ixs) => {
-                    report.transactions += 1;
-                    ake_sdk::sender::send_instructions(chain, caller, &[], &ixs, fees)
-                        .await
-                        .map(|_| ())
-                        .map_err(anyhow::Error::from)
-                }
-                Err(e) => Err(e.into()),
-            };
-            match result {
-                Ok(_) => done.push(job.clone()),
-                Err(e) => report.failures.push(format!("{what} {job}: {e}")),
-            }
+            send_one(chain, caller, fees, ixs, (what, job, done), &mut tally).await;
         }
     }
-    let mut tally = Tally::default();
     for node in &work.nodes_to_match {
         // Read afresh for each node: every pairing moves the queue.
         let built = p.match_for_node(me, &node.parse()?).await;
