@@ -84,6 +84,15 @@ enum Action {
     Grow {
         by: u16,
     },
+    /// Anyone pairs a job and a node (refused unless each is the other's best).
+    MatchJob {
+        job: usize,
+        node: usize,
+    },
+    /// Anyone closes a due page a job was indexed in (refused while in use).
+    CloseDuePage {
+        page: usize,
+    },
 }
 
 fn action() -> impl Strategy<Value = Action> {
@@ -111,6 +120,8 @@ fn action() -> impl Strategy<Value = Action> {
         1 => (0..3usize).prop_map(|node| Action::RotateKey { node }),
         1 => (0..3usize).prop_map(|node| Action::CloseNode { node }),
         1 => (1..40u16).prop_map(|by| Action::Grow { by }),
+        2 => (0..16usize, 0..3usize).prop_map(|(job, node)| Action::MatchJob { job, node }),
+        1 => (0..8usize).prop_map(|page| Action::CloseDuePage { page }),
     ]
 }
 
@@ -123,6 +134,8 @@ struct World {
     jobs: Vec<(usize, solana_sdk::pubkey::Pubkey)>,
     /// Batches posted (creator, key); their frames join `jobs` when handed out.
     batches: Vec<(usize, solana_sdk::pubkey::Pubkey)>,
+    /// Due pages jobs were seen indexed in.
+    due_pages: std::collections::BTreeSet<solana_sdk::pubkey::Pubkey>,
 }
 
 impl World {
@@ -145,6 +158,7 @@ impl World {
             closed: vec![false; 3],
             jobs: Vec::new(),
             batches: Vec::new(),
+            due_pages: Default::default(),
         }
     }
 
@@ -276,6 +290,27 @@ impl World {
             Action::Advance { secs } => {
                 c.advance(*secs).await;
                 Ok(())
+            }
+            Action::MatchJob { job, node } => match job_at(*job, &self.jobs) {
+                Some((_, key)) if c.job(&key).await.is_some() => {
+                    c.match_job(&key, &self.nodes[*node]).await
+                }
+                _ => Ok(()),
+            },
+            Action::CloseDuePage { page } => {
+                let pages: Vec<_> = self.due_pages.iter().copied().collect();
+                match pages.get(page % pages.len().max(1)) {
+                    Some(key) => match c.raw_account(key).await {
+                        Some(raw) => {
+                            let p = ake_sdk::accounts::decode_due_page(&raw.data).unwrap();
+                            let payer = c.payer();
+                            let ix = ake_sdk::instructions::close_due_page(payer.pubkey(), &p);
+                            c.send(&[ix], &[&payer]).await
+                        }
+                        None => Ok(()),
+                    },
+                    None => Ok(()),
+                }
             }
             Action::PostBatch { creator, frames } => {
                 match c.post_batch(&self.creators[*creator], 1, *frames).await {
@@ -519,8 +554,15 @@ impl World {
         assert_eq!(market.open_escrow, open_escrow);
         // A due page's open count is the submitted and disputed jobs it
         // indexes: nothing settles without leaving its page.
-        for (page, open) in due_open {
-            let raw = c.raw_account(&page).await.unwrap();
+        // Every page seen: a page no open job names has none open (it can
+        // close), and none closes while a job still names it.
+        self.due_pages.extend(due_open.keys().copied());
+        for key in &self.due_pages {
+            let open = due_open.get(key).copied().unwrap_or(0);
+            let Some(raw) = c.raw_account(key).await else {
+                assert_eq!(open, 0, "due page {key} closed under open jobs");
+                continue;
+            };
             let page = ake_sdk::accounts::decode_due_page(&raw.data).unwrap();
             assert_eq!(
                 page.open, open,
