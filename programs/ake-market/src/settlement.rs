@@ -46,13 +46,20 @@ impl Settlement {
 /// with the job (settled, cancelled or refunded) and is never refunded.
 pub fn burn_posting_fee(market: &mut Market, escrow: &Vault, job: &mut Job) -> Result<u64> {
     let fee = job.posting_fee;
-    burn_from_escrow(market, escrow, fee)?;
-    market.open_escrow = market
-        .open_escrow
-        .checked_sub(fee)
-        .ok_or(MarketError::MathOverflow)?;
+    burn_escrowed(market, escrow, fee)?;
     job.posting_fee = 0;
     Ok(fee)
+}
+
+/// Burns `amount` of what the market holds for its open jobs: out of the
+/// escrow vault, counted as burned, and no longer an open obligation.
+fn burn_escrowed(market: &mut Market, escrow: &Vault, amount: u64) -> Result<()> {
+    burn_from_escrow(market, escrow, amount)?;
+    market.open_escrow = market
+        .open_escrow
+        .checked_sub(amount)
+        .ok_or(MarketError::MathOverflow)?;
+    Ok(())
 }
 
 /// Burns `amount` out of the market's escrow vault and counts it as burned.
@@ -108,11 +115,7 @@ pub fn refund_queued<'info>(
         mint.decimals,
     );
     if waiting_fee > 0 {
-        burn_from_escrow(&mut market, &escrow, waiting_fee)?;
-        market.open_escrow = market
-            .open_escrow
-            .checked_sub(waiting_fee)
-            .ok_or(MarketError::MathOverflow)?;
+        burn_escrowed(&mut market, &escrow, waiting_fee)?;
         job.escrow = job
             .escrow
             .checked_sub(waiting_fee)

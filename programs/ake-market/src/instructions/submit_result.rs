@@ -158,20 +158,16 @@ pub fn handler(
 /// Best effort, never failing the submit (the daemon rebroadcasts the same
 /// signed bytes, so a stale candidate must not keep them from landing):
 /// the node takes its best queued work when the client named it and it is
-/// still current, else joins the node queue; it stays idle for its
-/// daemon's `node_ready` only when it may not arm now.
+/// still current, else joins the node queue (the submit just freed the
+/// job's slot, so the pool has room); it stays idle for its daemon's
+/// `node_ready` only when it may not arm now.
 fn rearm_after_submit(a: &mut SubmitResult, now: i64) -> Result<Option<Armed>> {
     let rules = Rules::of(&a.config);
     let node_key = a.node.key();
     let market_key = a.market.key();
     let mut market = MarketMut::load(&a.market)?;
     let lock = queue_lock(&market, &a.node)?;
-    if rules.paused
-        || a.node.suspended
-        || now < a.node.armable_at
-        || a.owner_stake.free() < lock
-        || !market.has_free_slot()
-    {
+    if rules.paused || a.node.suspended || now < a.node.armable_at || a.owner_stake.free() < lock {
         return Ok(None);
     }
     let tier = a.config.tier_of(a.owner_stake.amount);
