@@ -12,8 +12,8 @@ use ake_market::events::{BatchClosed, DisputeResolved, ResultSubmitted};
 use ake_market::instructions::{PostBatchArgs, PostJobArgs};
 use ake_market::price_update::PriceUpdateV2;
 use ake_market::state::{
-    Batch, Config, Creator, DuePage, Job, JobState, MarketView, Node, NodeStatus, PendingChange,
-    ReleaseReason, Stake, DUE_TOLERANCE_SECS, PHASE_ASSIGNED,
+    Batch, Config, Creator, DuePage, Job, JobSpec, JobState, MarketView, Node, NodeStatus,
+    PendingChange, ReleaseReason, Stake, DUE_TOLERANCE_SECS, PHASE_ASSIGNED,
 };
 use anchor_lang::AccountDeserialize;
 use anchor_spl::associated_token::get_associated_token_address;
@@ -73,6 +73,13 @@ pub struct CrankWork {
     pub stale_batches_to_cancel: Vec<String>,
     /// Batches with frames waiting while a node that can take them waits.
     pub batches_to_match: Vec<String>,
+    /// Parked batches (every frame's rent out) that a closed frame gave
+    /// rent back to: `requeue_batch` puts them back in line.
+    pub batches_to_requeue: Vec<String>,
+    /// Batches with frames among the settlements above: once those land,
+    /// the batch may be requeued (its rent came back) or closed (every
+    /// frame settled: its rent back to the creator).
+    pub batches_settling: Vec<String>,
     /// Waiting nodes of markets where jobs wait too (first
     /// [`NODES_TO_MATCH_PER_MARKET`] in line): each may be its best job's
     /// best node, left waiting by a stale pick (`match_for_node`).
@@ -349,7 +356,8 @@ impl Protocol {
         batch_key: &Pubkey,
         limit: usize,
     ) -> Result<Vec<Instruction>, ProtocolError> {
-        let Some(batch) = self.batch(batch_key).await? else {
+        let account = self.chain.accounts(&[*batch_key]).await?.pop().flatten();
+        let Some((batch, reserved)) = self.batch_reserve(account).await? else {
             return Ok(Vec::new());
         };
         let mut market = self.market_at(&batch.market).await?;
@@ -357,7 +365,11 @@ impl Protocol {
         if !batch.in_queue() {
             return Ok(out);
         }
-        let count = limit.min(batch.frames_waiting() as usize) as u32;
+        // The batch parks once its reserve is out: a match past that
+        // would fail (and with it every match packed beside it).
+        let count = (limit as u64)
+            .min(u64::from(batch.frames_waiting()))
+            .min(reserved) as u32;
         let mut owners = Vec::new();
         for i in 0..count {
             let frame = batch.next_frame() + i;
@@ -582,6 +594,12 @@ impl Protocol {
             };
             list.push(key.to_string());
             creators.push(job.creator);
+            if let JobSpec::Frame(frame) = &job.spec {
+                let batch = frame.batch.to_string();
+                if !out.batches_settling.contains(&batch) {
+                    out.batches_settling.push(batch);
+                }
+            }
         }
         creators.sort();
         creators.dedup();
@@ -881,6 +899,7 @@ impl Protocol {
         Ok(ixs::cancel_job(
             job.creator,
             *job_key,
+            job.rent_receiver(),
             job.market,
             config.mint,
             associated_token(&job.creator, &config.mint),
@@ -1060,8 +1079,75 @@ impl Protocol {
                 );
             }
             self.queued_work(&market, now, &mut work).await?;
+            if !config.paused {
+                self.parked_work(&market, &mut work).await?;
+            }
         }
         Ok(work)
+    }
+
+    /// The market's parked batches whose reserve holds a frame's rent again.
+    async fn parked_work(
+        &self,
+        market: &MarketView,
+        out: &mut CrankWork,
+    ) -> Result<(), ProtocolError> {
+        let keys = market.parked_batches();
+        for (key, account) in keys.iter().zip(self.chain.accounts(&keys).await?) {
+            if self.requeue_ready(account).await?.is_some() {
+                out.batches_to_requeue.push(key.to_string());
+            }
+        }
+        Ok(())
+    }
+
+    /// The batch in `account` and how many frames its reserve can create
+    /// (lamports above its own rent, in frames' rent); None when it is not a batch.
+    async fn batch_reserve(
+        &self,
+        account: Option<solana_sdk::account::Account>,
+    ) -> Result<Option<(Batch, u64)>, ProtocolError> {
+        let Some(account) = account.filter(|a| a.owner == ake_market::ID) else {
+            return Ok(None);
+        };
+        let Ok(batch) = decode::<Batch>(&account.data) else {
+            return Ok(None);
+        };
+        let own = self.chain.minimum_balance(account.data.len()).await?;
+        let spare = account.lamports.saturating_sub(own);
+        let reserved = spare / batch.frame_rent.max(1);
+        Ok(Some((batch, reserved)))
+    }
+
+    /// The batch in `account` when it is parked and a closed frame gave its
+    /// reserve a frame's rent back (`requeue_batch` would succeed, unless
+    /// the protocol is paused: the callers check).
+    async fn requeue_ready(
+        &self,
+        account: Option<solana_sdk::account::Account>,
+    ) -> Result<Option<Batch>, ProtocolError> {
+        Ok(self
+            .batch_reserve(account)
+            .await?
+            .filter(|(b, reserved)| b.parked && !b.halted && *reserved > 0)
+            .map(|(b, _)| b))
+    }
+
+    /// `requeue_batch` for `batch_key` when it is parked and can hand out a
+    /// frame again; None otherwise (or while the protocol is paused).
+    pub async fn requeue_if_ready(
+        &self,
+        payer: Pubkey,
+        batch_key: &Pubkey,
+    ) -> Result<Option<Instruction>, ProtocolError> {
+        if self.config().await?.paused {
+            return Ok(None);
+        }
+        let account = self.chain.accounts(&[*batch_key]).await?.pop().flatten();
+        Ok(self
+            .requeue_ready(account)
+            .await?
+            .map(|b| ixs::requeue_batch(payer, b.market, *batch_key)))
     }
 
     /// The market's queued jobs and batches that waited past

@@ -1018,6 +1018,7 @@ async fn hostile_loader_variables_are_handed_back_free_with_a_reason() {
     let cancel = ixs::cancel_job(
         world.creator.pubkey(),
         by_image,
+        world.creator.pubkey(),
         pda::market(0),
         mint,
         associated_token(&world.creator.pubkey(), &mint),

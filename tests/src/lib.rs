@@ -916,6 +916,7 @@ impl Chain {
             nonce,
             first_frame,
             frame_count,
+            parallelism: frame_count,
             gpus: 1,
             max_duration_secs: 600,
             min_reputation_bps: 0,
@@ -1345,6 +1346,7 @@ impl Chain {
         let ix = ixs::cancel_job(
             creator.pubkey(),
             *job_key,
+            creator.pubkey(),
             pda::market(0),
             self.mint,
             creator.token,

@@ -177,6 +177,7 @@ fn built() -> (
         nonce,
         first_frame: 1,
         frame_count: 4,
+        parallelism: 2,
         gpus: 1,
         max_duration_secs: 600,
         min_reputation_bps: 0,
@@ -315,7 +316,7 @@ fn built() -> (
         ),
         e(
             "cancel_job",
-            ixs::cancel_job(creator, key(), market, mint, c),
+            ixs::cancel_job(creator, key(), creator, market, mint, c),
         ),
         v(
             "submit_result",
@@ -349,6 +350,7 @@ fn built() -> (
             ixs::match_frame(a, market, key(), 4, candidate),
             vec![owner_of(&candidate.owner)],
         ),
+        e("requeue_batch", ixs::requeue_batch(a, market, key())),
         v(
             "match_job",
             ixs::match_job(a, market, key(), candidate),

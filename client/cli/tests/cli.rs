@@ -718,24 +718,36 @@ async fn a_batch_is_posted_listed_cancelled_and_closed_from_the_cli() {
         err.contains("frames") && err.contains("before the first"),
         "{err}"
     );
-    // The frames' refundable rent (about 1.6 SOL for 240) is checked before
-    // anything is sent; the faucet's 1 SOL is not enough.
-    let err = net.fails(&["job", "post", example.to_str().unwrap()], "creator");
+    // The rent of the frames out at once (about 1.5 SOL for all 240) is
+    // checked before anything is sent; the faucet's 1 SOL is not enough.
+    let all_at_once = [
+        "job",
+        "post",
+        example.to_str().unwrap(),
+        "--parallelism",
+        "240",
+    ];
+    let err = net.fails(&all_at_once, "creator");
     assert!(
-        err.contains("posting 240 frames holds")
-            && err.contains("back to you as each frame settles"),
+        err.contains("posting 240 frames 240 at a time holds 1.5")
+            && err.contains("lower --parallelism"),
         "{err}"
     );
+    let mut too_many = all_at_once;
+    too_many[4] = "241";
+    let err = net.fails(&too_many, "creator");
+    assert!(err.contains("keeps 1 to 240 out at once"), "{err}");
     assert_eq!(
         p.token_balance(&token).await.unwrap(),
         before,
         "nothing taken"
     );
+    // By default 64 frames go out at once: 0.40 SOL of rent, which 1 SOL covers.
     let chain = RpcChain::new(&net.url, CommitmentConfig::confirmed());
-    airdrop(&chain, &creator.pubkey(), 2_000_000_000).await;
     let posted = net.json(&["job", "post", example.to_str().unwrap()], "creator");
     let batch = posted["batch"].as_str().unwrap().to_string();
     assert_eq!(posted["frame_count"], 240);
+    assert_eq!(posted["parallelism"], 64);
     let escrow_per_frame = posted["escrow_per_frame"].as_u64().unwrap();
     let list = net.json(&["job", "list", "--batch", &batch], "creator");
     assert_eq!(list["frames"].as_array().unwrap().len(), 240);

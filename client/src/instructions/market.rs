@@ -402,9 +402,11 @@ pub fn post_job(a: PostJobAccounts, args: PostJobArgs) -> Instruction {
     )
 }
 
+/// `rent_receiver` is `Job::rent_receiver` (the creator, or a frame's batch).
 pub fn cancel_job(
     creator: Pubkey,
     job: Pubkey,
+    rent_receiver: Pubkey,
     market: Pubkey,
     mint: Pubkey,
     creator_token: Pubkey,
@@ -413,6 +415,7 @@ pub fn cancel_job(
         acc::CancelJob {
             creator,
             job,
+            rent_receiver,
             market,
             escrow_vault: pda::escrow_vault(&market),
             mint,
@@ -528,6 +531,21 @@ pub fn match_frame(
     )
 }
 
+/// Puts a parked batch back in the queue once a frame of it closed (anyone).
+pub fn requeue_batch(payer: Pubkey, market: Pubkey, batch: Pubkey) -> Instruction {
+    build(
+        acc::RequeueBatch {
+            payer,
+            config: pda::config(),
+            market,
+            batch,
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::RequeueBatch {},
+    )
+}
+
 /// Pairs a waiting job with a waiting node that are each other's best
 /// (anyone may send it).
 pub fn match_job(payer: Pubkey, market: Pubkey, job: Pubkey, node: Candidate) -> Instruction {
@@ -636,6 +654,7 @@ pub fn accept_result(job_key: Pubkey, job: &Job, k: &SettleKeys) -> Instruction 
         acc::AcceptResult {
             creator: job.creator,
             job: job_key,
+            rent_receiver: job.rent_receiver(),
             settle: settle_accounts(job, k),
             event_authority: event_authority(),
             program: PROGRAM,
@@ -649,7 +668,7 @@ pub fn finalize_job(job_key: Pubkey, job: &Job, k: &SettleKeys) -> Instruction {
     build(
         acc::FinalizeJob {
             caller: k.payer,
-            creator: job.creator,
+            rent_receiver: job.rent_receiver(),
             job: job_key,
             settle: settle_accounts(job, k),
             event_authority: event_authority(),
@@ -676,7 +695,7 @@ pub fn expire_job(job_key: Pubkey, job: &Job, k: ExpireKeys) -> Instruction {
             caller: k.caller,
             caller_token: k.caller_token,
             config: pda::config(),
-            creator: job.creator,
+            rent_receiver: job.rent_receiver(),
             job: job_key,
             market: job.market,
             node: job.node,
@@ -726,7 +745,7 @@ pub fn release_job(
             stake_vault: pda::stake_vault(),
             escrow_vault: pda::escrow_vault(&job.market),
             mint: k.mint,
-            creator: job.creator,
+            rent_receiver: job.rent_receiver(),
             creator_token: k.creator_token,
             candidate_node: k.candidate_node.map(|c| c.node),
             candidate_owner_stake: k
@@ -799,7 +818,7 @@ pub fn resolve_dispute(
     build(
         acc::ResolveDispute {
             arbiter: k.payer,
-            creator: job.creator,
+            rent_receiver: job.rent_receiver(),
             job: job_key,
             stake_vault: pda::stake_vault(),
             settle: settle_accounts(job, k),
@@ -815,7 +834,7 @@ pub fn expire_dispute(job_key: Pubkey, job: &Job, k: &SettleKeys) -> Instruction
     build(
         acc::ExpireDispute {
             caller: k.payer,
-            creator: job.creator,
+            rent_receiver: job.rent_receiver(),
             job: job_key,
             stake_vault: pda::stake_vault(),
             settle: settle_accounts(job, k),
@@ -892,7 +911,7 @@ pub fn refund_stale_job(
     build(
         acc::RefundStaleJob {
             config: pda::config(),
-            creator: job.creator,
+            rent_receiver: job.rent_receiver(),
             job: job_key,
             market: job.market,
             escrow_vault: pda::escrow_vault(&job.market),

@@ -196,4 +196,10 @@ pub enum MarketError {
     DuePageInUse,
     #[msg("the payer holds too few lamports for the rent of the account this instruction creates or grows (a market pool slot, 501,120 lamports, or a due page, 8,630,400) while keeping its own 890,880: fund it and retry")]
     PayerCannotPayRent,
+    #[msg("invalid parallelism: a batch keeps 1..=frame_count frames out at once (it reserves one frame account's rent for each)")]
+    InvalidParallelism,
+    #[msg("the batch is not parked: it is in the queue already, halted, cancelled, or has no frames waiting")]
+    BatchNotParked,
+    #[msg("no frame of the parked batch has closed since it parked, so it cannot create another frame yet: retry once one settles")]
+    BatchReserveInUse,
 }

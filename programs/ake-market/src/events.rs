@@ -170,8 +170,10 @@ pub struct BatchPosted {
     pub tier: u8,
     /// Burned at posting: one fee for the whole batch.
     pub posting_fee: u64,
-    /// Lamports held for the frames' job accounts (returned as they settle).
+    /// Lamports held for the frames' job accounts: `parallelism` frames'
+    /// rent, reused as frames settle, returned when the batch closes.
     pub rent_reserve: u64,
+    pub parallelism: u32,
 }
 
 /// A batch handed a frame to a node: the frame's job account now exists.
@@ -182,6 +184,20 @@ pub struct FrameHandedOut {
     pub job: Pubkey,
     pub node: Pubkey,
     pub frames_waiting: u32,
+    /// Every frame's rent is out: the batch left the queue until a frame
+    /// closes and `requeue_batch` puts it back.
+    pub parked: bool,
+}
+
+/// A parked batch is back in the queue (a frame closed and gave its rent back).
+#[event]
+pub struct BatchRequeued {
+    pub batch: Pubkey,
+    pub market: Pubkey,
+    pub frames_waiting: u32,
+    /// Frames the reserve can create now before the batch parks again.
+    pub frames_reserved: u64,
+    pub queue_slot: u32,
 }
 
 #[event]

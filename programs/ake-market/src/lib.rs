@@ -184,6 +184,10 @@ pub mod ake_market {
         match_frame::handler(ctx)
     }
 
+    pub fn requeue_batch(ctx: Context<RequeueBatch>) -> Result<()> {
+        requeue_batch::handler(ctx)
+    }
+
     pub fn match_job(ctx: Context<MatchJob>) -> Result<()> {
         match_job::handler(ctx)
     }

@@ -372,7 +372,8 @@ pub fn is_next_frame(batch_key: &Pubkey, batch: &Batch, frame_job: &Pubkey) -> b
 /// Hands the batch's next frame to `node` (already out of the node queue):
 /// its job account is created (rent from the batch's reserve) and assigned.
 /// An owner who cannot cover the collateral idles its node and the frame
-/// stays with the batch. The batch leaves the queue with its last frame.
+/// stays with the batch. The batch leaves the queue with its last frame, or
+/// parks when its reserve holds no further frame's rent.
 pub fn take_frame<'info>(
     market: &mut MarketMut,
     batch: &mut Batch,
@@ -389,6 +390,11 @@ pub fn take_frame<'info>(
     let mut job = batch.frame_job(batch_key, frame, bump, now);
     let assignment = assign(market, job_key, &mut job, node_key, node, stake, rules, now)?;
     if let Assignment::Assigned { .. } = assignment {
+        // Holds for a batch in line (it parks before its reserve runs out).
+        require!(
+            Batch::spare_reserve(&accounts.batch)? >= batch.frame_rent,
+            MarketError::BatchReserveInUse
+        );
         allocate_and_assign(
             &accounts.frame_job,
             &crate::ID,
@@ -409,6 +415,11 @@ pub fn take_frame<'info>(
         batch.queued_at = now;
         if batch.frames_waiting() == 0 {
             market.remove_job(&batch_key, batch.queue_slot)?;
+        } else if Batch::spare_reserve(&accounts.batch)? < batch.frame_rent {
+            // Its parallelism is reached: it parks, so no search ever
+            // finds a batch that cannot create its next frame.
+            market.park_job(&batch_key, batch.queue_slot)?;
+            batch.parked = true;
         }
     }
     Ok(HandOut {
@@ -545,6 +556,7 @@ pub fn take_next(
             job: hand_out.job,
             node: node_key,
             frames_waiting: batch.frames_waiting(),
+            parked: batch.parked,
         }),
     }))
 }

@@ -88,12 +88,13 @@ async fn a_240_frame_batch_is_one_post_and_one_queue_entry_and_frames_go_out_in_
     assert_eq!(status(&mut chain, &a).await, (NodeStatus::Busy, f3));
     assert_eq!(chain.job(&f1).await.unwrap().state, JobState::Submitted);
 
-    // Frame 1 settles after its window: its rent goes back to the creator.
+    // Frame 1 settles after its window: its rent goes back to the batch's
+    // reserve, for a later frame (the creator gets it when the batch closes).
     chain.advance(3_601).await;
-    let sol = chain.lamports(&creator.pubkey()).await;
+    let held = chain.lamports(&batch_key).await;
     chain.finalize(creator.token, &f1).await.unwrap();
     assert!(chain.job(&f1).await.is_none());
-    assert_eq!(chain.lamports(&creator.pubkey()).await, sol + b.frame_rent);
+    assert_eq!(chain.lamports(&batch_key).await, held + b.frame_rent);
 }
 
 /// What the creator's token account paid since it was funded with 100,000 AKE.
@@ -559,4 +560,149 @@ async fn match_frame_keeps_the_queue_s_priority_and_never_idles_a_node() {
     );
     chain.match_frame(&stranger, &first).await.unwrap();
     assert_eq!(status(&mut chain, &node).await.1, pda::frame_job(&first, 1));
+}
+
+/// Issue 27: a batch's rent follows how many frames it keeps out at once,
+/// not its length. A 10-frame batch run 2 at a time deposits two frames'
+/// rent; with both out it parks (no search can find a batch that cannot
+/// create its next frame, so a node arming meanwhile just waits); a frame
+/// that settles gives its rent back to the batch; anyone puts it back in
+/// line, and the creator gets every lamport back when it closes.
+#[tokio::test]
+async fn a_batch_holds_rent_for_its_parallelism_not_its_length() {
+    let mut chain = Chain::start().await;
+    let creator = chain.user(100_000 * AKE).await;
+    let stranger = chain.user(0).await;
+    let sol_before = chain.lamports(&creator.pubkey()).await;
+    let nonce = chain.next_nonce(&creator.pubkey()).await;
+    let bad = ake_market::instructions::PostBatchArgs {
+        parallelism: 0,
+        ..chain.batch_args(nonce, 1, 10)
+    };
+    assert_market_error(
+        chain.post_batch_with(&creator, bad).await.map(|_| ()),
+        MarketError::InvalidParallelism,
+    );
+    let args = ake_market::instructions::PostBatchArgs {
+        parallelism: 2,
+        ..chain.batch_args(nonce, 1, 10)
+    };
+    let batch_key = chain.post_batch_with(&creator, args).await.unwrap();
+    let b = batch(&mut chain, &batch_key).await;
+    let own_rent = {
+        let len = chain.raw_account(&batch_key).await.unwrap().data.len();
+        solana_sdk::rent::Rent::default().minimum_balance(len)
+    };
+    let counter = chain.lamports(&pda::creator(&creator.pubkey())).await;
+    let deposited = sol_before - chain.lamports(&creator.pubkey()).await - counter;
+    assert_eq!(deposited, own_rent + 2 * b.frame_rent, "two frames' rent");
+    println!(
+        "rent held: 10 frames 2 at a time {deposited} lamports, all at once {}",
+        own_rent + 10 * b.frame_rent
+    );
+
+    // Two nodes take frames 1 and 2; the batch parks; a third node waits.
+    let a = ready_node(&mut chain).await;
+    let c = ready_node(&mut chain).await;
+    let d = ready_node(&mut chain).await;
+    let stranger_sol = chain.lamports(&stranger.pubkey()).await;
+    chain.node_ready(&a).await.unwrap();
+    chain.node_ready(&c).await.unwrap();
+    let market = chain.market(0).await;
+    assert!(
+        market.queued_jobs().is_empty(),
+        "parked: out of the searches"
+    );
+    assert_eq!(market.parked_batches(), vec![batch_key]);
+    assert!(batch(&mut chain, &batch_key).await.parked);
+    assert_eq!(chain.lamports(&batch_key).await, own_rent);
+    chain.node_ready(&d).await.unwrap();
+    assert_eq!(status(&mut chain, &d).await.0, NodeStatus::Queued);
+    // Nothing came back yet: requeueing is refused.
+    let requeue = ixs::requeue_batch(stranger.pubkey(), pda::market(0), batch_key);
+    assert_market_error(
+        chain
+            .send(std::slice::from_ref(&requeue), &[&stranger.key])
+            .await,
+        MarketError::BatchReserveInUse,
+    );
+
+    // Frame 1 is accepted: its rent goes back to the batch, and a stranger
+    // (the crank) puts the batch back in line; d takes frame 3 and it parks again.
+    let f1 = pda::frame_job(&batch_key, 1);
+    chain.advance(10).await;
+    chain.submit(&a, &f1, 10).await.unwrap();
+    let sol = chain.lamports(&creator.pubkey()).await;
+    chain.accept(&creator, &f1).await.unwrap();
+    // The accepter pays the epoch's work records (refunded at claim).
+    let records = sol - chain.lamports(&creator.pubkey()).await;
+    assert_eq!(chain.lamports(&batch_key).await, own_rent + b.frame_rent);
+    chain
+        .send_ok(std::slice::from_ref(&requeue), &[&stranger.key])
+        .await;
+    assert_market_error(
+        chain.send(&[requeue], &[&stranger.key]).await,
+        MarketError::BatchNotParked,
+    );
+    assert_eq!(chain.market(0).await.queued_jobs().len(), 1);
+    assert_eq!(
+        chain.match_frame(&stranger, &batch_key).await.unwrap(),
+        pda::frame_job(&batch_key, 3)
+    );
+    assert_eq!(status(&mut chain, &d).await.0, NodeStatus::Busy);
+    assert_eq!(chain.market(0).await.parked_batches(), vec![batch_key]);
+    assert_eq!(chain.balance(&stranger.token).await, 0);
+    assert_eq!(
+        chain.lamports(&stranger.pubkey()).await,
+        stranger_sol,
+        "the stranger paid no rent (the context payer pays fees)"
+    );
+
+    // Frames 2 and 3 are submitted; however long the batch then waits
+    // parked, a stranger cannot refund it as stale (it waits on its own
+    // frames, not on nodes). The creator cancels the rest: 7 frames'
+    // escrow back (the spare reserve is empty). Frames 2 and 3 settle,
+    // their rent returns to the batch, and closing it returns every lamport.
+    chain.advance(10).await;
+    for (node, frame) in [(&c, 2), (&d, 3)] {
+        chain
+            .submit(node, &pda::frame_job(&batch_key, frame), 10)
+            .await
+            .unwrap();
+    }
+    chain.advance(i64::from(MAX_QUEUE_SECS) + 1).await;
+    let keys = chain.batch_keys(&batch_key, &creator);
+    let stale = ixs::cancel_batch(stranger.pubkey(), &keys);
+    assert_market_error(
+        chain.send(&[stale], &[&stranger.key]).await,
+        MarketError::BatchNotStale,
+    );
+    let held = chain.balance(&creator.token).await;
+    chain
+        .send_ok(
+            &[ixs::cancel_batch(creator.pubkey(), &keys)],
+            &[&creator.key],
+        )
+        .await;
+    assert_eq!(
+        chain.balance(&creator.token).await,
+        held + 7 * b.escrow_per_frame
+    );
+    let market = chain.market(0).await;
+    assert!(market.parked_batches().is_empty() && market.queued_jobs().is_empty());
+    for frame in [2, 3] {
+        let f = pda::frame_job(&batch_key, frame);
+        chain.finalize(creator.token, &f).await.unwrap();
+    }
+    let frames: Vec<Pubkey> = (1..=3).map(|f| pda::frame_job(&batch_key, f)).collect();
+    chain
+        .send_ok(
+            &[ixs::close_batch(batch_key, creator.pubkey(), &frames)],
+            &[],
+        )
+        .await;
+    assert_eq!(
+        chain.lamports(&creator.pubkey()).await,
+        sol_before - counter - records
+    );
 }

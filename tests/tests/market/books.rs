@@ -30,6 +30,10 @@ enum Action {
     PostBatch {
         creator: usize,
         frames: u32,
+        parallelism: u32,
+    },
+    RequeueBatch {
+        batch: usize,
     },
     MatchFrame {
         batch: usize,
@@ -102,7 +106,8 @@ fn action() -> impl Strategy<Value = Action> {
         1 => (0..3usize).prop_map(|node| Action::Unready { node }),
         1 => (0..16usize).prop_map(|job| Action::Cancel { job }),
         3 => (0..16usize, 0..2_000u64, any::<bool>()).prop_map(|(job, wall_secs, rearm)| Action::Submit { job, wall_secs, rearm }),
-        2 => (0..3usize, 1..4u32).prop_map(|(creator, frames)| Action::PostBatch { creator, frames }),
+        2 => (0..3usize, 1..4u32, 1..4u32).prop_map(|(creator, frames, parallelism)| Action::PostBatch { creator, frames, parallelism: parallelism.min(frames) }),
+        1 => (0..4usize).prop_map(|batch| Action::RequeueBatch { batch }),
         1 => (0..4usize).prop_map(|batch| Action::MatchFrame { batch }),
         1 => (0..4usize, any::<bool>()).prop_map(|(batch, by_creator)| Action::CancelBatch { batch, by_creator }),
         1 => (0..4usize).prop_map(|batch| Action::CloseBatch { batch }),
@@ -312,8 +317,18 @@ impl World {
                     None => Ok(()),
                 }
             }
-            Action::PostBatch { creator, frames } => {
-                match c.post_batch(&self.creators[*creator], 1, *frames).await {
+            Action::PostBatch {
+                creator,
+                frames,
+                parallelism,
+            } => {
+                let user = &self.creators[*creator];
+                let nonce = c.next_nonce(&user.pubkey()).await;
+                let args = ake_market::instructions::PostBatchArgs {
+                    parallelism: *parallelism,
+                    ..c.batch_args(nonce, 1, *frames)
+                };
+                match c.post_batch_with(user, args).await {
                     Ok(batch) => {
                         self.batches.push((*creator, batch));
                         Ok(())
@@ -336,6 +351,15 @@ impl World {
                     }
                     _ => Ok(()),
                 },
+                None => Ok(()),
+            },
+            Action::RequeueBatch { batch } => match job_at(*batch, &self.batches) {
+                Some((_, key)) => {
+                    let payer = c.payer();
+                    let ix =
+                        ake_sdk::instructions::requeue_batch(payer.pubkey(), pda::market(0), key);
+                    c.send(&[ix], &[]).await
+                }
                 None => Ok(()),
             },
             Action::CancelBatch { batch, by_creator } => match job_at(*batch, &self.batches) {
@@ -452,17 +476,25 @@ impl World {
                 usize::from(market.in_flight_count)
             )
         );
+        let parked = market.parked_batches();
         let mut seen: Vec<_> = jobs
             .iter()
             .map(|e| e.key)
             .chain(flying.iter().map(|e| e.job))
+            .chain(parked.iter().copied())
             .collect();
         seen.sort();
         seen.dedup();
         assert_eq!(
             seen.len(),
-            jobs.len() + flying.len(),
+            jobs.len() + flying.len() + parked.len(),
             "an entry in two lists"
+        );
+        // No slot leaks: every slot holding an entry is in one list.
+        assert_eq!(
+            market.slots_holding(),
+            jobs.len() + nodes.len() + flying.len() + parked.len(),
+            "a slot outside every list"
         );
         // One token book: supply == genesis + minted - burned.
         let minted = c.emissions_config().await.total_minted;
@@ -528,8 +560,11 @@ impl World {
                 *jobs_naming.entry(job.node).or_default() += 1;
             }
         }
-        // A batch holds the escrow and the rent of the frames it has not handed out.
+        // A batch holds the escrow of the frames it has not handed out, and
+        // the rent of `parallelism` frames between its reserve and its
+        // frames' accounts (a cancel gave the spare reserve back).
         let rent = solana_sdk::rent::Rent::default();
+        let parked = market.parked_batches();
         for (_, key) in self.batches.clone() {
             let Some(b) = c.batch(&key).await else {
                 continue;
@@ -541,13 +576,40 @@ impl World {
                 b.in_queue(),
                 "a batch is queued iff it hands frames out"
             );
-            let account = c.raw_account(&key).await.unwrap();
             assert_eq!(
-                account.lamports,
-                rent.minimum_balance(account.data.len())
-                    + b.frame_rent * u64::from(b.frames_waiting()),
-                "the batch holds its rent and that of its waiting frames"
+                parked.contains(&key),
+                b.parked,
+                "parked in the pool iff parked"
             );
+            assert!(!(b.parked && b.in_queue()));
+            let mut live = 0u64;
+            for i in 0..b.handed_out {
+                if c.raw_account(&pda::frame_job(&key, b.first_frame + i))
+                    .await
+                    .is_some()
+                {
+                    live += 1;
+                }
+            }
+            assert!(
+                live <= u64::from(b.parallelism),
+                "never more frames out than its parallelism"
+            );
+            let account = c.raw_account(&key).await.unwrap();
+            let own = rent.minimum_balance(account.data.len());
+            let reserve = account.lamports - own;
+            let held = reserve + b.frame_rent * live;
+            if b.cancelled {
+                assert!(held <= b.frame_rent * u64::from(b.parallelism));
+            } else {
+                assert_eq!(
+                    held,
+                    b.frame_rent * u64::from(b.parallelism),
+                    "the reserve and the live frames hold parallelism frames' rent"
+                );
+                // In line, it can always create its next frame.
+                assert!(!b.in_queue() || reserve >= b.frame_rent);
+            }
             assert!(b.handed_out <= b.frame_count && b.frames_closed <= b.handed_out);
         }
         assert_eq!(c.escrow_balance().await, open_escrow);

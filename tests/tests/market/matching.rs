@@ -140,6 +140,7 @@ async fn an_arm_naming_a_closed_job_queues_instead_of_failing() {
     let cancel = ixs::cancel_job(
         creator.pubkey(),
         job,
+        creator.pubkey(),
         pda::market(0),
         chain.mint,
         creator.token,

@@ -25,8 +25,26 @@ pub struct PostBatch {
     pub frames: FrameRange,
     /// The most tokens the post may take (escrow of every frame + the fee).
     pub limit: u64,
+    /// The most frames out at once: the rent the batch reserves.
+    pub parallelism: u32,
     pub wait: Option<Duration>,
     pub out: Option<PathBuf>,
+}
+
+/// Frames a batch keeps out at once unless told: 64 frames' rent is 0.40
+/// SOL, enough for 64 nodes side by side (or fewer nodes with results
+/// waiting in their challenge window).
+pub const DEFAULT_PARALLELISM: u32 = 64;
+
+/// `--parallelism` checked against the batch, or the default.
+pub fn parallelism(asked: Option<u32>, frames: u32) -> anyhow::Result<u32> {
+    match asked {
+        None => Ok(DEFAULT_PARALLELISM.min(frames)),
+        Some(n) if (1..=frames).contains(&n) => Ok(n),
+        Some(n) => anyhow::bail!(
+            "--parallelism {n}: a batch of {frames} frames keeps 1 to {frames} out at once"
+        ),
+    }
 }
 
 /// The quote for `frames` frames: (escrow of all, posting fee, total).
@@ -43,6 +61,7 @@ pub async fn post(ctx: &Ctx, post: PostBatch, decimals: u8) -> anyhow::Result<()
         nonce: 0,
         first_frame: post.frames.first,
         frame_count: post.frames.count,
+        parallelism: post.parallelism,
         gpus: post.valid.args.gpus,
         max_duration_secs: post.valid.args.max_duration_secs,
         min_reputation_bps: post.valid.args.min_reputation_bps,
@@ -85,6 +104,7 @@ pub async fn post(ctx: &Ctx, post: PostBatch, decimals: u8) -> anyhow::Result<()
                 "batch": batch_key.to_string(),
                 "frames": frames,
                 "frame_count": batch.frame_count,
+                "parallelism": batch.parallelism,
                 "signature": sig.to_string(),
                 "escrow": escrow,
                 "escrow_per_frame": batch.escrow_per_frame,
@@ -144,8 +164,8 @@ pub async fn post(ctx: &Ctx, post: PostBatch, decimals: u8) -> anyhow::Result<()
     Ok(())
 }
 
-/// A batch holds the rent of every frame's job account while it runs (each
-/// comes back as its frame settles): say so before sending, not after.
+/// A batch holds the rent of `parallelism` frames' job accounts while it
+/// runs (reused as frames settle): say so before sending, not after.
 async fn check_rent(ctx: &Ctx, creator: &Pubkey, args: &PostBatchArgs) -> anyhow::Result<()> {
     use ake_market::state::Batch;
     let spec_len = anchor_lang::prelude::borsh::to_vec(&args.spec)?.len();
@@ -153,15 +173,16 @@ async fn check_rent(ctx: &Ctx, creator: &Pubkey, args: &PostBatchArgs) -> anyhow
     let frame_rent = chain.minimum_balance(Batch::frame_job_space()).await?;
     let batch_rent = chain.minimum_balance(Batch::space_for(spec_len)).await?;
     let needed = frame_rent
-        .saturating_mul(u64::from(args.frame_count))
+        .saturating_mul(u64::from(args.parallelism))
         .saturating_add(batch_rent)
         .saturating_add(FEE_MARGIN_LAMPORTS);
     let have = chain.balance(creator).await?;
     let sol = |l: u64| format!("{:.6}", l as f64 / 1e9);
     anyhow::ensure!(
         have >= needed,
-        "posting {} frames holds {} SOL of rent while they run ({} SOL per frame's job account, back to you as each frame settles, and the batch's own {} SOL back when it closes); your wallet {creator} has {} SOL: fund it, or post fewer frames at a time",
+        "posting {} frames {} at a time holds {} SOL of rent while they run ({} SOL per frame out at once, and the batch's own {} SOL, all back when the batch closes); your wallet {creator} has {} SOL: fund it, or lower --parallelism",
         args.frame_count,
+        args.parallelism,
         sol(needed - FEE_MARGIN_LAMPORTS),
         sol(frame_rent),
         sol(batch_rent),
@@ -260,6 +281,15 @@ async fn follow(
             }
         }
         let (latest, _) = p.batch_frames(batch_key).await?;
+        if latest.parked {
+            // Every frame's rent is out; once one settled, put the batch
+            // back in line ourselves rather than wait for a crank.
+            if let Ok(Some(ix)) = p.requeue_if_ready(ctx.signer()?.pubkey(), batch_key).await {
+                if let Err(e) = ctx.send(&ctx.signer()?, &[], &[ix]).await {
+                    tracing::info!("a crank will requeue the batch: {e:#}");
+                }
+            }
+        }
         if latest.halted && latest.frames_waiting() > 0 {
             bar.finish_and_clear();
             anyhow::bail!(
@@ -343,16 +373,21 @@ pub async fn list(ctx: &Ctx, batch_key: &Pubkey) -> anyhow::Result<()> {
         "frames_waiting": batch.frames_waiting(),
         "handed_out": batch.handed_out,
         "cancelled": batch.cancelled,
+        "parallelism": batch.parallelism,
+        "parked": batch.parked,
         "frames": rows,
     });
     print(ctx.json, &view, |v| {
         let mut s = format!(
-            "batch {batch_key}: {} frame(s), {} handed out, {} waiting{}",
+            "batch {batch_key}: {} frame(s), {} handed out, {} waiting, at most {} out at once{}",
             batch.frame_count,
             batch.handed_out,
             batch.frames_waiting(),
+            batch.parallelism,
             if batch.cancelled {
                 ", rest cancelled"
+            } else if batch.parked {
+                " (all out: the next frame goes when one settles)"
             } else {
                 ""
             }

@@ -33,6 +33,10 @@ pub struct CrankReport {
     pub stale_batches_refunded: Vec<String>,
     /// Frames handed to nodes that were waiting (`match_frame`), by batch.
     pub frames_matched: Vec<String>,
+    /// Parked batches put back in line (a frame closed, its rent back).
+    pub batches_requeued: Vec<String>,
+    /// Batches whose every frame settled, closed (their rent to the creator).
+    pub batches_closed: Vec<String>,
     /// Waiting nodes handed the queued work they were best for (`match_job`
     /// or `match_frame`): what a post naming a stale pick left waiting.
     pub nodes_matched: Vec<String>,
@@ -120,7 +124,7 @@ pub async fn pass(p: &Protocol, caller: &Keypair, fees: Fees) -> anyhow::Result<
         Vec::new()
     });
     let tip_account = create_associated_token(&me, &me, &config.mint);
-    for epoch in work.epochs_to_close {
+    for &epoch in &work.epochs_to_close {
         let ix = p.close_epoch(epoch, me).await?;
         report.transactions += 1;
         match ake_sdk::sender::send_instructions(
@@ -176,7 +180,9 @@ pub async fn pass(p: &Protocol, caller: &Keypair, fees: Fees) -> anyhow::Result<
         report.failures.extend(tally.failures);
         report.transactions += tally.transactions;
     }
-    for batch in &work.batches_to_match {
+    batches_after_settling(p, caller, fees, &work, &mut report).await?;
+    let requeued = report.batches_requeued.clone();
+    for batch in work.batches_to_match.iter().chain(&requeued) {
         let key: Pubkey = batch.parse()?;
         match p.match_waiting_nodes(me, &key, SETTLEMENTS_PER_TX).await {
             Ok(ixs) if ixs.is_empty() => {}
@@ -279,6 +285,51 @@ pub async fn pass(p: &Protocol, caller: &Keypair, fees: Fees) -> anyhow::Result<
     Ok(report)
 }
 
+/// Puts back in line the parked batches whose rent came back (before this
+/// pass, or from the frames it just settled), and closes the batches whose
+/// every frame has settled (their rent back to the creator).
+async fn batches_after_settling(
+    p: &Protocol,
+    caller: &Keypair,
+    fees: Fees,
+    work: &CrankWork,
+    report: &mut CrankReport,
+) -> anyhow::Result<()> {
+    let me = caller.pubkey();
+    let chain = p.chain.as_ref();
+    let mut tally = Tally::default();
+    let mut batches: Vec<&String> = work.batches_to_requeue.iter().collect();
+    batches.extend(
+        work.batches_settling
+            .iter()
+            .filter(|b| !batches.contains(b))
+            .collect::<Vec<_>>(),
+    );
+    for batch in batches {
+        let key: Pubkey = batch.parse()?;
+        let built = p.requeue_if_ready(me, &key).await;
+        let item = ("requeue batch", batch, &mut report.batches_requeued);
+        send_one(
+            chain,
+            caller,
+            fees,
+            built.map(|ix| ix.into_iter().collect()),
+            item,
+            &mut tally,
+        )
+        .await;
+        let finished = matches!(p.batch(&key).await, Ok(Some(b)) if b.frames_waiting() == 0);
+        if finished && work.batches_settling.contains(batch) {
+            let built = p.close_batch(&key).await.map(|ix| vec![ix]);
+            let item = ("close batch", batch, &mut report.batches_closed);
+            send_one(chain, caller, fees, built, item, &mut tally).await;
+        }
+    }
+    report.transactions += tally.transactions;
+    report.failures.extend(tally.failures);
+    Ok(())
+}
+
 /// Sends one item's instructions in a transaction of their own (none:
 /// nothing is due for it) and files the item under `done`, or its error
 /// under the tally's failures.
@@ -309,13 +360,15 @@ async fn send_one(
 
 fn summary(r: &CrankReport) -> String {
     let mut s = format!(
-        "closed {} epoch(s), finalized {} job(s), expired {} job(s), ended {} dispute(s), refunded {} stale job(s) and {} stale batch(es), matched waiting nodes to {} batch(es) and {} node(s) to queued work, closed {} due page(s), in {} transaction(s)",
+        "closed {} epoch(s), finalized {} job(s), expired {} job(s), ended {} dispute(s), refunded {} stale job(s) and {} stale batch(es), requeued {} parked batch(es), closed {} finished batch(es), matched waiting nodes to {} batch(es) and {} node(s) to queued work, closed {} due page(s), in {} transaction(s)",
         r.epochs_closed.len(),
         r.jobs_finalized.len(),
         r.jobs_expired.len(),
         r.disputes_expired.len(),
         r.stale_jobs_refunded.len(),
         r.stale_batches_refunded.len(),
+        r.batches_requeued.len(),
+        r.batches_closed.len(),
         r.frames_matched.len(),
         r.nodes_matched.len(),
         r.due_pages_closed.len(),

@@ -527,6 +527,7 @@ async fn render_batch(
         nonce: 0,
         first_frame: frames.first,
         frame_count: frames.count,
+        parallelism: frames.count,
         gpus: valid.args.gpus,
         max_duration_secs: valid.args.max_duration_secs,
         min_reputation_bps: valid.args.min_reputation_bps,

@@ -39,6 +39,12 @@ pub enum JobCommand {
         /// into this directory (frame-000001, ...) while its result is on-chain.
         #[arg(long, requires = "wait")]
         out: Option<PathBuf>,
+        /// For a batch: the most frames out at once (running, or submitted
+        /// and not yet accepted). The batch reserves one frame account's
+        /// rent (0.0062 SOL) for each, not for every frame [default: 64,
+        /// at most the frame count].
+        #[arg(long)]
+        parallelism: Option<u32>,
     },
     /// One job's state.
     Status { job: Pubkey },
@@ -356,6 +362,7 @@ pub async fn run(g: &GlobalArgs, c: JobCommand) -> anyhow::Result<()> {
             wait,
             wait_timeout,
             out,
+            parallelism,
         } => {
             let text = std::fs::read_to_string(&spec)
                 .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", spec.display()))?;
@@ -417,6 +424,7 @@ pub async fn run(g: &GlobalArgs, c: JobCommand) -> anyhow::Result<()> {
                     + u64::from(p_.challenge_window_secs);
                 let post = crate::commands::batch::PostBatch {
                     limit: valid.args.max_tokens,
+                    parallelism: crate::commands::batch::parallelism(parallelism, frames.count)?,
                     valid,
                     frames,
                     // Frames run side by side; the default lets them run one after another.
@@ -433,6 +441,10 @@ pub async fn run(g: &GlobalArgs, c: JobCommand) -> anyhow::Result<()> {
             anyhow::ensure!(
                 out.is_none(),
                 "--out is for batches (a spec with frames); fetch a job's outputs with `ake job results`"
+            );
+            anyhow::ensure!(
+                parallelism.is_none(),
+                "--parallelism is for batches (a spec with frames): a single job is one frame"
             );
             let job = pda::job(&creator.pubkey(), p.next_nonce(&creator.pubkey()).await?);
             let (market_index, args) = (valid.market, valid.args);

@@ -9,8 +9,12 @@ use crate::state::Job;
 pub struct AcceptResult<'info> {
     #[account(mut)]
     pub creator: Signer<'info>,
-    #[account(mut, has_one = creator @ MarketError::NotCreator, close = creator)]
+    #[account(mut, has_one = creator @ MarketError::NotCreator, close = rent_receiver)]
     pub job: Box<Account<'info, Job>>,
+    /// CHECK: gets the job account's rent back: the job's creator, or the
+    /// batch for a frame (`Job::rent_receiver`).
+    #[account(mut, address = job.rent_receiver() @ MarketError::AccountMismatch)]
+    pub rent_receiver: UncheckedAccount<'info>,
     pub settle: SettleAccounts<'info>,
 }
 

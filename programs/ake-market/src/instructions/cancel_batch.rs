@@ -15,7 +15,7 @@ pub struct CancelBatch<'info> {
     pub caller: Signer<'info>,
     #[account(seeds = [CONFIG_SEED], bump = config.bump)]
     pub config: Box<Account<'info, Config>>,
-    /// CHECK: the batch's creator: gets the rent reserved for the refunded frames.
+    /// CHECK: the batch's creator: gets the spare rent reserve back.
     #[account(mut, address = batch.creator @ MarketError::AccountMismatch)]
     pub creator: UncheckedAccount<'info>,
     #[account(mut, has_one = market @ MarketError::AccountMismatch)]
@@ -31,7 +31,7 @@ pub struct CancelBatch<'info> {
     pub token_program: Program<'info, Token>,
 }
 
-/// Refunds the frames not handed out yet (escrow and their reserved rent)
+/// Refunds the frames not handed out yet (escrow and the spare rent reserve)
 /// and takes the batch out of the queue; frames already handed out run to
 /// settlement as usual. The creator may do it at any time, even while
 /// paused; anyone may once the batch has handed out no frame for longer
@@ -45,8 +45,11 @@ pub fn handler(mut ctx: Context<CancelBatch>) -> Result<()> {
     let market_key = a.market.key();
     let mut market = MarketMut::load(&a.market)?;
     let stale = a.caller.key() != a.batch.creator;
-    // A halted batch (owners kept handing its frames back) is refundable by anyone.
+    // A halted batch (owners kept handing its frames back) is refundable
+    // by anyone; a parked one waits for its own frames, not for nodes, so
+    // it is never stale (anyone may requeue it once a frame closed).
     if stale && !a.batch.halted {
+        require!(a.batch.in_queue(), MarketError::BatchNotStale);
         require!(!a.config.paused, MarketError::Paused);
         let waited = now.saturating_sub(a.batch.queued_at.max(a.config.unpaused_at));
         require!(
@@ -54,8 +57,11 @@ pub fn handler(mut ctx: Context<CancelBatch>) -> Result<()> {
             MarketError::BatchNotStale
         );
     }
-    if !a.batch.halted {
+    if a.batch.in_queue() {
         market.remove_job(&a.batch.key(), a.batch.queue_slot)?;
+    } else if a.batch.parked {
+        market.remove_parked(&a.batch.key(), a.batch.queue_slot)?;
+        a.batch.parked = false;
     }
     let refund = a
         .batch
@@ -75,11 +81,10 @@ pub fn handler(mut ctx: Context<CancelBatch>) -> Result<()> {
         .checked_sub(refund)
         .ok_or(MarketError::MathOverflow)?;
     drop(market);
-    let rent_returned = a
-        .batch
-        .frame_rent
-        .checked_mul(u64::from(frames))
-        .ok_or(MarketError::MathOverflow)?;
+    // No frame will be created any more: the whole spare reserve goes back
+    // (frames still out give theirs back to the batch, and `close_batch`
+    // returns them).
+    let rent_returned = Batch::spare_reserve(&a.batch.to_account_info())?;
     a.batch.sub_lamports(rent_returned)?;
     a.creator.add_lamports(rent_returned)?;
     a.batch.cancelled = true;

@@ -11,8 +11,12 @@ use crate::state::{Job, JobState, Market};
 pub struct CancelJob<'info> {
     #[account(mut)]
     pub creator: Signer<'info>,
-    #[account(mut, has_one = creator @ MarketError::NotCreator, has_one = market @ MarketError::AccountMismatch, close = creator)]
+    #[account(mut, has_one = creator @ MarketError::NotCreator, has_one = market @ MarketError::AccountMismatch, close = rent_receiver)]
     pub job: Box<Account<'info, Job>>,
+    /// CHECK: gets the job account's rent back: the job's creator, or the
+    /// batch for a frame (`Job::rent_receiver`).
+    #[account(mut, address = job.rent_receiver() @ MarketError::AccountMismatch)]
+    pub rent_receiver: UncheckedAccount<'info>,
     #[account(mut)]
     pub market: AccountLoader<'info, Market>,
     #[account(mut, address = market.load()?.escrow_vault @ MarketError::AccountMismatch)]

@@ -10,10 +10,11 @@ use crate::state::Job;
 #[derive(Accounts)]
 pub struct ExpireDispute<'info> {
     pub caller: Signer<'info>,
-    /// CHECK: the job's creator, who gets the job account's rent back.
-    #[account(mut, address = job.creator @ MarketError::AccountMismatch)]
-    pub creator: UncheckedAccount<'info>,
-    #[account(mut, close = creator)]
+    /// CHECK: gets the job account's rent back: the job's creator, or the
+    /// batch for a frame (`Job::rent_receiver`).
+    #[account(mut, address = job.rent_receiver() @ MarketError::AccountMismatch)]
+    pub rent_receiver: UncheckedAccount<'info>,
+    #[account(mut, close = rent_receiver)]
     pub job: Box<Account<'info, Job>>,
     #[account(mut, address = settle.config.stake_vault @ MarketError::AccountMismatch)]
     pub stake_vault: Box<Account<'info, TokenAccount>>,

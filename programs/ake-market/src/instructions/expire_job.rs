@@ -21,9 +21,10 @@ pub struct ExpireJob<'info> {
     pub caller_token: Box<Account<'info, TokenAccount>>,
     #[account(seeds = [CONFIG_SEED], bump = config.bump, has_one = mint, has_one = stake_vault)]
     pub config: Box<Account<'info, Config>>,
-    /// CHECK: the job's creator: gets the rent back when the job is refunded.
-    #[account(mut, address = job.creator @ MarketError::AccountMismatch)]
-    pub creator: UncheckedAccount<'info>,
+    /// CHECK: gets the job account's rent back: the job's creator, or the
+    /// batch for a frame (`Job::rent_receiver`).
+    #[account(mut, address = job.rent_receiver() @ MarketError::AccountMismatch)]
+    pub rent_receiver: UncheckedAccount<'info>,
     #[account(mut, has_one = market @ MarketError::AccountMismatch, has_one = node @ MarketError::AccountMismatch)]
     pub job: Box<Account<'info, Job>>,
     #[account(mut)]
@@ -161,7 +162,7 @@ pub fn handler(mut ctx: Context<ExpireJob>) -> Result<()> {
             &a.creator_token.to_account_info(),
         )?;
         drop(market);
-        a.job.close(a.creator.to_account_info())?;
+        a.job.close(a.rent_receiver.to_account_info())?;
         emit_cpi!(slashed);
         emit_cpi!(JobExpired {
             job: job_key,

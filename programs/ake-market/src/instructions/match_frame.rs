@@ -82,6 +82,7 @@ pub fn handler(mut ctx: Context<MatchFrame>) -> Result<()> {
         MarketError::InsufficientStake
     );
     let frames_waiting = a.batch.frames_waiting();
+    let parked = a.batch.parked;
     if let Some(assigned) = hand_out.assigned_event(node_key) {
         emit_cpi!(assigned);
         emit_cpi!(FrameHandedOut {
@@ -90,6 +91,7 @@ pub fn handler(mut ctx: Context<MatchFrame>) -> Result<()> {
             job: hand_out.job,
             node: node_key,
             frames_waiting,
+            parked,
         });
     }
     Ok(())

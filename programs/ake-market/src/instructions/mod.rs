@@ -29,6 +29,7 @@ pub mod refund_stale_job;
 pub mod register_node;
 pub mod release_job;
 pub mod request_unstake;
+pub mod requeue_batch;
 pub mod resolve_dispute;
 pub mod rotate_node_key;
 pub mod set_guardian;
@@ -99,6 +100,8 @@ pub use register_node::*;
 pub use release_job::*;
 #[allow(ambiguous_glob_reexports)]
 pub use request_unstake::*;
+#[allow(ambiguous_glob_reexports)]
+pub use requeue_batch::*;
 #[allow(ambiguous_glob_reexports)]
 pub use resolve_dispute::*;
 #[allow(ambiguous_glob_reexports)]

@@ -22,6 +22,9 @@ pub struct PostBatchArgs {
     pub nonce: u64,
     pub first_frame: u32,
     pub frame_count: u32,
+    /// The most frames out at once (1..=frame_count): the batch reserves
+    /// this many frame accounts' rent, not one per frame.
+    pub parallelism: u32,
     pub gpus: u16,
     pub max_duration_secs: u32,
     pub min_reputation_bps: u16,
@@ -76,6 +79,10 @@ pub fn handler(mut ctx: Context<PostBatch>, args: PostBatchArgs) -> Result<()> {
             && args.first_frame.checked_add(args.frame_count - 1).is_some(),
         MarketError::InvalidFrameRange
     );
+    require!(
+        (1..=args.frame_count).contains(&args.parallelism),
+        MarketError::InvalidParallelism
+    );
     let market_key = a.market.key();
     let (rate, fee_micro_usd) = {
         let m = a.market.load()?;
@@ -120,8 +127,9 @@ pub fn handler(mut ctx: Context<PostBatch>, args: PostBatchArgs) -> Result<()> {
         args.nonce,
     )?;
 
-    // The batch account, plus the rent of every frame's job account: each
-    // frame's rent goes back to the creator when that frame settles.
+    // The batch account, plus the rent of `parallelism` frames' job
+    // accounts: a settling frame gives its rent back to the batch, where
+    // the next frame reuses it; `close_batch` returns it all.
     let bump = ctx.bumps.batch;
     let batch_info = a.batch.to_account_info();
     create_pda(
@@ -138,7 +146,7 @@ pub fn handler(mut ctx: Context<PostBatch>, args: PostBatchArgs) -> Result<()> {
     )?;
     let frame_rent = Rent::get()?.minimum_balance(Batch::frame_job_space());
     let rent_reserve = frame_rent
-        .checked_mul(u64::from(args.frame_count))
+        .checked_mul(u64::from(args.parallelism))
         .ok_or(MarketError::MathOverflow)?;
     system_program::transfer(
         CpiContext::new(
@@ -183,6 +191,8 @@ pub fn handler(mut ctx: Context<PostBatch>, args: PostBatchArgs) -> Result<()> {
         cancelled: false,
         frames_closed: 0,
         frame_rent,
+        parallelism: args.parallelism,
+        parked: false,
         released_by: Default::default(),
         releasers: 0,
         halted: false,
@@ -229,6 +239,7 @@ pub fn handler(mut ctx: Context<PostBatch>, args: PostBatchArgs) -> Result<()> {
         tier,
         posting_fee,
         rent_reserve,
+        parallelism: args.parallelism,
     });
     if let Some(grown) = grown {
         emit_cpi!(grown);

@@ -13,10 +13,11 @@ use crate::state::{Config, Job, JobState, Market};
 pub struct RefundStaleJob<'info> {
     #[account(seeds = [CONFIG_SEED], bump = config.bump)]
     pub config: Box<Account<'info, Config>>,
-    /// CHECK: the job's creator: gets the job account's rent back.
-    #[account(mut, address = job.creator @ MarketError::AccountMismatch)]
-    pub creator: UncheckedAccount<'info>,
-    #[account(mut, has_one = market @ MarketError::AccountMismatch, close = creator)]
+    /// CHECK: gets the job account's rent back: the job's creator, or the
+    /// batch for a frame (`Job::rent_receiver`).
+    #[account(mut, address = job.rent_receiver() @ MarketError::AccountMismatch)]
+    pub rent_receiver: UncheckedAccount<'info>,
+    #[account(mut, has_one = market @ MarketError::AccountMismatch, close = rent_receiver)]
     pub job: Box<Account<'info, Job>>,
     #[account(mut)]
     pub market: AccountLoader<'info, Market>,

@@ -40,9 +40,10 @@ pub struct ReleaseJob<'info> {
     pub escrow_vault: Box<Account<'info, TokenAccount>>,
     #[account(mut)]
     pub mint: Box<Account<'info, Mint>>,
-    /// CHECK: the job's creator: gets the rent back when the job is refunded.
-    #[account(mut, address = job.creator @ MarketError::AccountMismatch)]
-    pub creator: UncheckedAccount<'info>,
+    /// CHECK: gets the job account's rent back: the job's creator, or the
+    /// batch for a frame (`Job::rent_receiver`).
+    #[account(mut, address = job.rent_receiver() @ MarketError::AccountMismatch)]
+    pub rent_receiver: UncheckedAccount<'info>,
     #[account(mut, token::mint = mint, constraint = creator_token.owner == job.creator @ MarketError::WrongTokenOwner)]
     pub creator_token: Box<Account<'info, TokenAccount>>,
     /// The best waiting node for the re-queued job, when there is one.
@@ -190,7 +191,7 @@ pub fn handler(mut ctx: Context<ReleaseJob>, reason: ReleaseReason) -> Result<()
             &a.creator_token.to_account_info(),
         )?;
         drop(market);
-        a.job.close(a.creator.to_account_info())?;
+        a.job.close(a.rent_receiver.to_account_info())?;
         emit_cpi!(released);
         return Ok(());
     };
@@ -218,6 +219,9 @@ fn exclude_from_batch(
     let halted = batch.record_release(owner);
     if halted && was_queued {
         market.remove_job(&frame.batch, batch.queue_slot)?;
+    } else if halted && batch.parked {
+        market.remove_parked(&frame.batch, batch.queue_slot)?;
+        batch.parked = false;
     }
     Ok(halted)
 }

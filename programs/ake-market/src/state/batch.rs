@@ -9,9 +9,13 @@ use crate::state::{FrameRef, Job, JobSpec, JobState, LockedPrice, SlaTerms};
 /// as one entry and hands its frames out in order. A frame's job account,
 /// PDA `["frame", batch, frame (u32 LE)]`, is created when a node takes it
 /// (its rent comes out of the reserve the creator deposited here) and from
-/// then on lives and settles like any job, its rent going back to the
-/// creator. Once every frame was handed out (or the rest cancelled) and
-/// every frame's job has settled, `close_batch` returns this account's rent.
+/// then on lives and settles like any job, its rent coming back here when it
+/// closes. The reserve holds `parallelism` frames' rent, so the rent a batch
+/// locks follows how many frames it has out at once, not its length: with
+/// every frame's rent out the batch parks (leaves the queue) until a frame
+/// closes and anyone calls `requeue_batch`. Once every frame was handed out
+/// (or the rest cancelled) and every frame's job has settled, `close_batch`
+/// returns this account's lamports (reserve included) to the creator.
 #[account]
 #[derive(Debug)]
 pub struct Batch {
@@ -44,6 +48,14 @@ pub struct Batch {
     pub frames_closed: u32,
     /// Lamports reserved per frame for its job account's rent.
     pub frame_rent: u64,
+    /// The most frames with a job account at once (running, submitted or
+    /// disputed): the reserve the creator deposited holds this many frames'
+    /// rent. (Lamports anyone else sends the batch only add frames' worth
+    /// to it, and end with the creator at `cancel_batch` or `close_batch`.)
+    pub parallelism: u32,
+    /// Every frame's rent is out: the batch left the queue until a frame
+    /// closes and `requeue_batch` puts it back (at the back of its tier).
+    pub parked: bool,
     /// Owners that handed a frame of this batch back: they get no more of
     /// its frames (one unrunnable batch costs an owner one release, as one
     /// unrunnable job does).
@@ -71,6 +83,7 @@ impl Batch {
             + LockedPrice::INIT_SPACE
             + 1 + 4 + 4 + 4 + 1 + 4 // tier, first, count, handed out, cancelled, closed
             + 8 + 8 + 8 // frame rent, posted at, queued at
+            + 4 + 1 // parallelism, parked
             + 32 * MAX_RELEASES + 1 + 1 // released by, releasers, halted
             + 4 // queue slot
             + 1 // bump
@@ -90,9 +103,16 @@ impl Batch {
         }
     }
 
-    /// Whether frames can be handed out now.
+    /// Whether the batch is in the queue: frames can be handed out now.
     pub fn in_queue(&self) -> bool {
-        self.frames_waiting() > 0 && !self.halted
+        self.frames_waiting() > 0 && !self.halted && !self.parked
+    }
+
+    /// Lamports above the account's own rent: the reserve for frames not
+    /// yet created (frames that closed gave theirs back).
+    pub fn spare_reserve(info: &AccountInfo) -> Result<u64> {
+        let own = Rent::get()?.minimum_balance(info.data_len());
+        Ok(info.lamports().saturating_sub(own))
     }
 
     /// Whether `owner` handed a frame of this batch back before.

@@ -94,6 +94,16 @@ impl Job {
             + 1 // bump
     }
 
+    /// Who gets the job account's rent back when it closes: the creator,
+    /// or for a frame its batch (whose reserve paid it, so the batch's
+    /// next frame can reuse it: a batch's rent follows its parallelism).
+    pub fn rent_receiver(&self) -> Pubkey {
+        match &self.spec {
+            JobSpec::Frame(frame) => frame.batch,
+            _ => self.creator,
+        }
+    }
+
     pub fn is_open(&self) -> bool {
         !matches!(self.state, JobState::Settled)
     }

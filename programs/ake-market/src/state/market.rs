@@ -105,6 +105,10 @@ pub struct Market {
     /// Jobs in flight by phase (assigned, submitted, disputed), each in the
     /// order it entered the phase: the submitted list falls due in order.
     pub in_flight: [List; 3],
+    /// Batches with every frame's rent out (see `Batch::parked`): out of
+    /// the searches, their slots kept until `requeue_batch` (the crank
+    /// finds them here, with no program scan).
+    pub parked: List,
 }
 
 /// A doubly linked list of slots; links are index + 1, 0 is none (so a
@@ -139,7 +143,7 @@ pub struct Slot {
     /// A job's minimum node reputation, or a node's reputation.
     pub reputation_bps: u16,
     pub tier: u8,
-    /// `SLOT_FREE`, `SLOT_JOB`, `SLOT_NODE` or `SLOT_IN_FLIGHT`.
+    /// `SLOT_FREE`, `SLOT_JOB`, `SLOT_NODE`, `SLOT_IN_FLIGHT` or `SLOT_PARKED`.
     pub kind: u8,
     /// `PHASE_*` while in flight.
     pub phase: u8,
@@ -151,6 +155,7 @@ pub const SLOT_FREE: u8 = 0;
 pub const SLOT_JOB: u8 = 1;
 pub const SLOT_NODE: u8 = 2;
 pub const SLOT_IN_FLIGHT: u8 = 3;
+pub const SLOT_PARKED: u8 = 4;
 
 pub const PHASE_ASSIGNED: u8 = 1;
 pub const PHASE_SUBMITTED: u8 = 2;
@@ -396,6 +401,7 @@ enum ListId {
     Jobs(usize, usize, usize),
     Nodes(usize, usize, usize),
     InFlight(usize),
+    Parked,
 }
 
 impl ListId {
@@ -404,6 +410,7 @@ impl ListId {
         match s.kind {
             SLOT_JOB => ListId::Jobs(row, col, usize::from(s.band).min(JOB_BANDS - 1)),
             SLOT_NODE => ListId::Nodes(row, col, usize::from(s.band).min(REP_BANDS - 1)),
+            SLOT_PARKED => ListId::Parked,
             _ => ListId::InFlight(usize::from(s.phase.clamp(1, 3) - 1)),
         }
     }
@@ -413,6 +420,7 @@ impl ListId {
             ListId::Jobs(r, c, b) => &mut m.job_buckets[r][c][b],
             ListId::Nodes(r, c, b) => &mut m.node_buckets[r][c][b],
             ListId::InFlight(p) => &mut m.in_flight[p],
+            ListId::Parked => &mut m.parked,
         }
     }
 }
@@ -596,6 +604,26 @@ impl<M: Deref<Target = Market>, S: Deref<Target = [Slot]>> Book<M, S> {
         v
     }
 
+    /// Slots holding an entry (not free). Off-chain: it reads the whole pool.
+    pub fn slots_holding(&self) -> usize {
+        let used = (self.header.slots_used as usize).min(self.slots.len());
+        self.slots[..used]
+            .iter()
+            .filter(|s| s.kind != SLOT_FREE)
+            .count()
+    }
+
+    /// Parked batches, in the order they parked. Off-chain.
+    pub fn parked_batches(&self) -> Vec<Pubkey> {
+        let mut v = Vec::new();
+        let mut at = unlink(self.header.parked.head);
+        while let Some(i) = at {
+            v.push(self.slots[i].key);
+            at = unlink(self.slots[i].next);
+        }
+        v
+    }
+
     /// Jobs in flight, phase by phase, each phase in the order it was
     /// entered (submitted jobs fall due in that order).
     pub fn in_flight(&self) -> Vec<InFlight> {
@@ -654,6 +682,42 @@ impl<M: DerefMut<Target = Market>, S: DerefMut<Target = [Slot]>> Book<M, S> {
             _ => &mut self.header.node_count,
         };
         *count -= 1;
+        Ok(())
+    }
+
+    /// Takes a waiting batch out of the searches, keeping its slot: it
+    /// cannot create its next frame until one of its frames closes.
+    pub fn park_job(&mut self, key: &Pubkey, slot: u32) -> Result<()> {
+        let i = self
+            .holding(key, slot, SLOT_JOB)
+            .ok_or(MarketError::NotQueued)?;
+        self.detach(i);
+        self.slots[i].kind = SLOT_PARKED;
+        self.attach(i, false);
+        self.header.job_count -= 1;
+        Ok(())
+    }
+
+    /// Puts a parked batch back at the back of its tier, in its own slot.
+    pub fn unpark_job(&mut self, key: &Pubkey, slot: u32) -> Result<()> {
+        let i = self
+            .holding(key, slot, SLOT_PARKED)
+            .ok_or(MarketError::BatchNotParked)?;
+        let seq = self.header.next_seq(false)?;
+        self.detach(i);
+        self.slots[i].kind = SLOT_JOB;
+        self.slots[i].seq = seq;
+        self.attach(i, false);
+        self.header.job_count += 1;
+        Ok(())
+    }
+
+    /// Frees a parked batch's slot (it was cancelled or halted).
+    pub fn remove_parked(&mut self, key: &Pubkey, slot: u32) -> Result<()> {
+        let i = self
+            .holding(key, slot, SLOT_PARKED)
+            .ok_or(MarketError::BatchNotParked)?;
+        self.release(i);
         Ok(())
     }
 
@@ -851,6 +915,31 @@ mod tests {
         // A stale slot index (or another job's) removes nothing.
         assert!(m.remove_job(&key(1), s3).is_err());
         assert_eq!(m.job_count, 2);
+    }
+
+    #[test]
+    fn a_parked_batch_leaves_the_searches_keeps_its_slot_and_returns_at_the_back() {
+        let mut m = market();
+        let s1 = m.enqueue_job(w(1, 1, 0), false).unwrap();
+        m.enqueue_job(w(2, 1, 0), false).unwrap();
+        let used = m.slots_used;
+        m.park_job(&key(1), s1).unwrap();
+        assert_eq!(m.best_job_for(8, 10_000, u64::MAX), Some(key(2)));
+        assert_eq!(m.parked_batches(), vec![key(1)]);
+        assert_eq!((m.job_count, m.slots_used), (1, used), "its slot is kept");
+        assert!(m.queued_jobs().iter().all(|e| e.key != key(1)));
+        // Only a parked entry unparks or is removed as parked.
+        assert!(m.unpark_job(&key(2), 1).is_err());
+        assert!(m.park_job(&key(1), s1).is_err());
+        m.unpark_job(&key(1), s1).unwrap();
+        let order: Vec<Pubkey> = m.queued_jobs().iter().map(|e| e.key).collect();
+        assert_eq!(order, vec![key(2), key(1)], "back of its tier");
+        assert!(m.parked_batches().is_empty() && m.job_count == 2);
+        m.park_job(&key(1), s1).unwrap();
+        m.remove_parked(&key(1), s1).unwrap();
+        assert!(m.parked_batches().is_empty());
+        assert_eq!(m.job_count, 1);
+        assert!(m.remove_parked(&key(1), s1).is_err());
     }
 
     #[test]
