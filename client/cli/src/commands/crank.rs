@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use ake_sdk::protocol::{create_associated_token, CrankWork, Protocol};
+use ake_sdk::protocol::{create_associated_token, CrankWork, FrameState, Protocol};
 use ake_sdk::sender::{pack, send_instructions, send_with_tables, Fees, MAX_COMPUTE_UNITS};
 use clap::Args;
 use serde::Serialize;
@@ -318,7 +318,16 @@ async fn batches_after_settling(
             &mut tally,
         )
         .await;
-        let finished = matches!(p.batch(&key).await, Ok(Some(b)) if b.frames_waiting() == 0);
+        // Closing counts settled frames in order: wait until none is open.
+        let finished = match p.batch_frames(&key).await {
+            Ok((b, frames)) => {
+                b.frames_waiting() == 0
+                    && frames
+                        .iter()
+                        .all(|f| matches!(f.state, FrameState::Settled | FrameState::Cancelled))
+            }
+            Err(_) => false,
+        };
         if finished && work.batches_settling.contains(batch) {
             let built = p.close_batch(&key).await.map(|ix| vec![ix]);
             let item = ("close batch", batch, &mut report.batches_closed);
