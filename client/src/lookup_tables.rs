@@ -1,6 +1,6 @@
 //! An address lookup table per market, for v0 transactions: it holds the
 //! addresses every settlement of the market names (programs, config,
-//! market, vaults, mint, treasury, emissions accounts), so each costs a
+//! market, vaults, ledger, mint, treasury, emissions accounts), so each costs a
 //! transaction one byte instead of 32 and the crank packs more jobs per
 //! transaction. The authority creates it and names it on the market
 //! (`set_lookup_table`); clients read it from there.
@@ -29,6 +29,7 @@ pub fn market_addresses(index: u16, mint: &Pubkey, treasury: &Pubkey) -> Vec<Pub
         pda::config(),
         market,
         pda::escrow_vault(&market),
+        pda::ledger(&market),
         *mint,
         *treasury,
         pda::stake_vault(),
@@ -151,8 +152,9 @@ mod tests {
             per_tx(&legacy),
             per_tx(&v0)
         );
-        // Five own accounts each (none shared between them): 3 against 5.
-        assert_eq!((per_tx(&legacy), per_tx(&v0)), (3, 5));
+        // Five own accounts each (none shared between them) and every
+        // shared one: 2 against 5.
+        assert_eq!((per_tx(&legacy), per_tx(&v0)), (2, 5));
         assert_eq!(v0.iter().map(Vec::len).sum::<usize>(), 24);
     }
 }

@@ -1,7 +1,7 @@
 //! Program-derived addresses, from the programs' own seed constants.
 
 use ake_emissions::constants::{
-    EMISSIONS_CONFIG_SEED, EPOCH_SEED, MINT_AUTHORITY_SEED, NODE_WORK_SEED,
+    EMISSIONS_CONFIG_SEED, EPOCH_SEED, MARKET_EPOCH_SEED, MINT_AUTHORITY_SEED, NODE_WORK_SEED,
 };
 use ake_market::constants::*;
 use anchor_lang::prelude::Pubkey;
@@ -27,6 +27,11 @@ pub fn market(index: u16) -> Pubkey {
 
 pub fn escrow_vault(market: &Pubkey) -> Pubkey {
     market_pda(&[ESCROW_SEED, market.as_ref()])
+}
+
+/// A market's settlement books: what its settlements left to burn and pay.
+pub fn ledger(market: &Pubkey) -> Pubkey {
+    market_pda(&[LEDGER_SEED, market.as_ref()])
 }
 
 pub fn stake(owner: &Pubkey) -> Pubkey {
@@ -112,6 +117,15 @@ pub fn emissions_pending_change() -> Pubkey {
         &ake_emissions::ID,
     )
     .0
+}
+
+/// Market `index`'s work in `epoch`, summed into the epoch when it closes.
+pub fn market_epoch(epoch: u64, index: u16) -> Pubkey {
+    emissions_pda(&[
+        MARKET_EPOCH_SEED,
+        &epoch.to_le_bytes(),
+        &index.to_le_bytes(),
+    ])
 }
 
 pub fn node_work(epoch: u64, node: &Pubkey) -> Pubkey {

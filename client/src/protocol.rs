@@ -5,15 +5,17 @@
 
 use std::sync::Arc;
 
-use ake_emissions::state::{EmissionsConfig, EpochSummary, NodeWork, PendingEmissionsChange};
+use ake_emissions::state::{
+    EmissionsConfig, EpochSummary, MarketEpoch, NodeWork, PendingEmissionsChange,
+};
 use ake_market::constants::LOOKUP_TABLE_PROGRAM;
 use ake_market::due::DuePick;
 use ake_market::events::{BatchClosed, DisputeResolved, ResultSubmitted};
 use ake_market::instructions::{PostBatchArgs, PostJobArgs};
 use ake_market::price_update::PriceUpdateV2;
 use ake_market::state::{
-    Batch, Config, Creator, DuePage, Job, JobSpec, JobState, MarketView, Node, NodeStatus,
-    PendingChange, ReleaseReason, Stake, DUE_TOLERANCE_SECS, PHASE_ASSIGNED,
+    Batch, Config, Creator, DuePage, Job, JobSpec, JobState, MarketLedger, MarketView, Node,
+    NodeStatus, PendingChange, ReleaseReason, Stake, DUE_TOLERANCE_SECS, PHASE_ASSIGNED,
 };
 use anchor_lang::AccountDeserialize;
 use anchor_spl::associated_token::get_associated_token_address;
@@ -76,6 +78,9 @@ pub struct CrankWork {
     /// Parked batches (every frame's rent out) that a closed frame gave
     /// rent back to: `requeue_batch` puts them back in line.
     pub batches_to_requeue: Vec<String>,
+    /// Markets whose settlements left tokens to burn or fees to pay
+    /// (`sweep_market`; the pass also sweeps what its own settlements left).
+    pub markets_to_sweep: Vec<String>,
     /// Batches with frames among the settlements above: once those land,
     /// the batch may be requeued (its rent came back) or closed (every
     /// frame settled: its rent back to the creator).
@@ -98,6 +103,21 @@ pub struct CrankWork {
 
 pub struct Protocol {
     pub chain: Arc<dyn Chain>,
+}
+
+/// A market's token books (`Protocol::market_books`).
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct MarketBooks {
+    /// What the escrow vault owes open jobs: escrow, posting fees, bonds.
+    pub open_escrow: u64,
+    /// Every token this market burned or settled to burn (pending included).
+    pub burned: u64,
+    /// Settled burns still in the escrow vault until the crank's sweep.
+    pub pending_burn: u64,
+    /// Settled treasury fees still in the escrow vault until the sweep.
+    pub pending_treasury: u64,
+    pub jobs_settled: u64,
+    pub work_micro_usd: u64,
 }
 
 /// Shards of a due bucket read per request while looking for room.
@@ -659,6 +679,52 @@ impl Protocol {
         .await
     }
 
+    /// sweep_market for `market` when its settlements left anything to burn
+    /// or pay; None otherwise.
+    pub async fn sweep(
+        &self,
+        market: &Pubkey,
+        caller: Pubkey,
+    ) -> Result<Option<Instruction>, ProtocolError> {
+        let ledger = self.ledger(market).await?;
+        if ledger.pending_burn == 0 && ledger.pending_treasury == 0 {
+            return Ok(None);
+        }
+        let config = self.config().await?;
+        Ok(Some(ixs::sweep_market(
+            caller,
+            *market,
+            config.mint,
+            config.treasury,
+        )))
+    }
+
+    /// Market `index`'s token books, from its header (posts, refunds,
+    /// slashes) and its ledger (settlements).
+    pub async fn market_books(&self, index: u16) -> Result<MarketBooks, ProtocolError> {
+        let market = self.market(index).await?;
+        let ledger = self.ledger(&pda::market(index)).await?;
+        Ok(MarketBooks {
+            open_escrow: (market.open_escrow + ledger.escrow_in).saturating_sub(ledger.escrow_out),
+            burned: market.tokens_burned + ledger.tokens_burned + ledger.pending_burn,
+            pending_burn: ledger.pending_burn,
+            pending_treasury: ledger.pending_treasury,
+            jobs_settled: ledger.jobs_settled,
+            work_micro_usd: ledger.work_micro_usd,
+        })
+    }
+
+    /// A market's settlement books (`["ledger", market]`).
+    pub async fn ledger(&self, market: &Pubkey) -> Result<MarketLedger, ProtocolError> {
+        let key = pda::ledger(market);
+        self.load(&key, &ake_market::ID, "market ledger")
+            .await?
+            .ok_or(ProtocolError::Missing {
+                what: "market ledger",
+                key,
+            })
+    }
+
     pub async fn stake(&self, owner: &Pubkey) -> Result<Option<Stake>, ProtocolError> {
         self.load(&pda::stake(owner), &ake_market::ID, "stake")
             .await
@@ -671,13 +737,46 @@ impl Protocol {
         Ok(c.map_or(0, |c| c.next_nonce))
     }
 
-    pub async fn epoch_summary(&self, epoch: u64) -> Result<Option<EpochSummary>, ProtocolError> {
+    /// The summary account of `epoch`, as stored (created when its tally starts).
+    async fn stored_epoch_summary(
+        &self,
+        epoch: u64,
+    ) -> Result<Option<EpochSummary>, ProtocolError> {
         self.load(
             &pda::epoch_summary(epoch),
             &ake_emissions::ID,
             "epoch summary",
         )
         .await
+    }
+
+    /// `epoch`'s summary: the on-chain one once closed; before that, what
+    /// the markets reported so far, summed here as `close_epoch` will (None
+    /// when nothing was reported).
+    pub async fn epoch_summary(&self, epoch: u64) -> Result<Option<EpochSummary>, ProtocolError> {
+        let summary = self.stored_epoch_summary(epoch).await?;
+        if summary.as_ref().is_some_and(|s| s.closed) {
+            return Ok(summary);
+        }
+        let found = summary.is_some();
+        let mut sum = summary.unwrap_or_else(|| EpochSummary::open(epoch, 0));
+        let count = self.config().await?.market_count;
+        let keys: Vec<Pubkey> = (sum.markets_tallied..count)
+            .map(|i| pda::market_epoch(epoch, i))
+            .collect();
+        let mut reported = false;
+        for account in self.chain.accounts(&keys).await?.into_iter().flatten() {
+            let Ok(r) = decode::<MarketEpoch>(&account.data) else {
+                continue;
+            };
+            reported = true;
+            sum.total_work_micro_usd += r.total_work_micro_usd;
+            sum.burned_tokens += r.burned_tokens;
+            sum.burned_micro_usd += r.burned_micro_usd;
+            sum.jobs += r.jobs;
+            sum.nodes += r.nodes;
+        }
+        Ok((found || reported).then_some(sum))
     }
 
     pub async fn node_work(
@@ -835,10 +934,10 @@ impl Protocol {
         let emissions = self.emissions().await?;
         Ok(ixs::SettleKeys {
             mint: config.mint,
-            treasury: config.treasury,
             creator_token: associated_token(&job.creator, &config.mint),
             payer,
             epoch: self.current_epoch(&emissions).await?,
+            market_index: self.ledger(&job.market).await?.market_index,
         })
     }
 
@@ -989,13 +1088,41 @@ impl Protocol {
         caller: Pubkey,
     ) -> Result<Instruction, ProtocolError> {
         let config = self.config().await?;
+        let tally = self.epoch_tally(epoch, config.market_count).await?;
         Ok(ixs::emissions::close_epoch(
             caller,
             associated_token(&caller, &config.mint),
             config.mint,
             config.treasury,
             epoch,
+            &tally,
         ))
+    }
+
+    /// The next part of `epoch`'s tally: the work records of the markets
+    /// not summed yet (at most `TALLY_MARKETS_PER_TX`) with their payers.
+    async fn epoch_tally(
+        &self,
+        epoch: u64,
+        market_count: u16,
+    ) -> Result<ixs::emissions::EpochTally, ProtocolError> {
+        let summary = self.stored_epoch_summary(epoch).await?;
+        let first = summary.map_or(0, |s| s.markets_tallied);
+        let last =
+            market_count.min(first.saturating_add(ixs::emissions::TALLY_MARKETS_PER_TX as u16));
+        let keys: Vec<Pubkey> = (first..last).map(|i| pda::market_epoch(epoch, i)).collect();
+        let mut records = Vec::with_capacity(keys.len());
+        for (key, account) in keys.iter().zip(self.chain.accounts(&keys).await?) {
+            let payer = account
+                .and_then(|a| decode::<MarketEpoch>(&a.data).ok())
+                .map_or(*key, |r| r.payer);
+            records.push((*key, payer));
+        }
+        Ok(ixs::emissions::EpochTally {
+            first,
+            records,
+            reaches_end: last == market_count,
+        })
     }
 
     /// Claim of `node`'s reward for `epoch`, paid to its owner's token account.
@@ -1077,6 +1204,10 @@ impl Protocol {
                         .take(NODES_TO_MATCH_PER_MARKET)
                         .map(|n| n.key.to_string()),
                 );
+            }
+            let ledger = self.ledger(&pda::market(index)).await?;
+            if ledger.pending_burn > 0 || ledger.pending_treasury > 0 {
+                work.markets_to_sweep.push(pda::market(index).to_string());
             }
             self.queued_work(&market, now, &mut work).await?;
             if !config.paused {

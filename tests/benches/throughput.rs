@@ -162,6 +162,8 @@ async fn run(lifecycles: u32, nodes: usize, backlog: u32) -> Run {
         for group in pack(&payer, finalizes, FINALIZES_PER_TX, &tables) {
             chain.send_v0(&group, &[], &tables).await.unwrap();
         }
+        // Then one sweep burns and pays what the pass settled.
+        assert!(chain.sweep().await);
         finalized += submitted.len() as u32;
     }
     // The crank closes the emptied due pages, each bucket's last shard

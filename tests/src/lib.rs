@@ -1206,12 +1206,13 @@ impl Chain {
 
     pub async fn settle_keys(&mut self, creator_token: Pubkey, payer: Pubkey) -> ixs::SettleKeys {
         let epoch = self.epoch().await;
+        // The harness's jobs run on market 0.
         ixs::SettleKeys {
             mint: self.mint,
-            treasury: self.treasury,
             creator_token,
             payer,
             epoch,
+            market_index: 0,
         }
     }
 
@@ -1244,16 +1245,56 @@ impl Chain {
             .expect("emissions config")
     }
 
-    /// Closes `epoch`, paying the tip to `caller`'s token account.
+    /// Closes `epoch`, paying the tip to `caller`'s token account: the
+    /// whole tally (every market's work record) in one call, as the SDK does.
     pub async fn close_epoch(&mut self, caller: &User, epoch: u64) -> Result<(), TransactionError> {
+        let tally = self.epoch_tally(epoch, 0).await;
         let ix = ixs::emissions::close_epoch(
             caller.pubkey(),
             caller.token,
             self.mint,
             self.treasury,
             epoch,
+            &tally,
         );
         self.send(&[ix], &[&caller.key]).await
+    }
+
+    /// `epoch`'s tally from market `first` to the last market, each work
+    /// record with its payer (the record itself when never created).
+    pub async fn epoch_tally(&mut self, epoch: u64, first: u16) -> ixs::emissions::EpochTally {
+        let count = self
+            .account::<ake_market::state::Config>(&pda::config())
+            .await
+            .expect("config")
+            .market_count;
+        let mut records = Vec::new();
+        for index in first..count {
+            let key = pda::market_epoch(epoch, index);
+            let record: Option<ake_emissions::state::MarketEpoch> =
+                self.account_of(&key, &ake_emissions::ID).await;
+            records.push((key, record.map_or(key, |r| r.payer)));
+        }
+        ixs::emissions::EpochTally {
+            first,
+            records,
+            reaches_end: true,
+        }
+    }
+
+    /// Burns and pays what market 0's settlements left (as the crank does);
+    /// Ok(false) when there was nothing to sweep.
+    pub async fn sweep(&mut self) -> bool {
+        let payer = self.payer();
+        let ix = ixs::sweep_market(payer.pubkey(), pda::market(0), self.mint, self.treasury);
+        self.send(&[ix], &[]).await.is_ok()
+    }
+
+    /// Market 0's settlement books.
+    pub async fn ledger(&mut self) -> ake_market::state::MarketLedger {
+        self.account(&pda::ledger(&pda::market(0)))
+            .await
+            .expect("ledger")
     }
 
     /// Claims `node`'s reward for `epoch` (the context payer sends it).

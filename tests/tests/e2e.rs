@@ -318,7 +318,7 @@ async fn post_run_finalize_close_claim() {
 
     // The crank finalizes after the 5 s window: burn + fee + refund add up.
     let treasury0 = p.token_balance(&config.treasury).await.unwrap();
-    let burned0 = p.market(0).await.unwrap().tokens_burned;
+    let burned0 = p.market_books(0).await.unwrap().burned;
     let end = Instant::now() + Duration::from_secs(60);
     while p.job(&job.parse().unwrap()).await.unwrap().is_some() {
         e.json(&["crank", "--once"], "creator");
@@ -326,7 +326,9 @@ async fn post_run_finalize_close_claim() {
         std::thread::sleep(Duration::from_millis(500));
     }
     let paid = before - p.token_balance(&creator_token).await.unwrap() - posting_fee;
-    let burned = p.market(0).await.unwrap().tokens_burned - burned0;
+    let burned = p.market_books(0).await.unwrap().burned - burned0;
+    let pending = p.market_books(0).await.unwrap().pending_burn;
+    assert_eq!(pending, 0, "the crank's pass swept what it settled");
     let fee = p.token_balance(&config.treasury).await.unwrap() - treasury0;
     assert!(
         paid > 0 && paid < escrow,
@@ -394,10 +396,10 @@ async fn post_run_finalize_close_claim() {
 
     // One token book.
     let minted = p.emissions().await.unwrap().total_minted - minted0;
-    let burned_total = p.market(0).await.unwrap().tokens_burned;
+    let books = p.market_books(0).await.unwrap();
     assert_eq!(
         p.supply(&mint).await.unwrap(),
-        supply0 + minted - burned_total
+        supply0 + minted - books.burned + books.pending_burn
     );
 
     // Prometheus: the job, its pickup latency (assignment seen -> container running).

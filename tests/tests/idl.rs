@@ -154,12 +154,13 @@ fn built() -> (
     });
     let settle = ixs::SettleKeys {
         mint,
-        treasury,
         creator_token: c,
         payer: a,
         epoch: 9,
+        market_index: 0,
     };
     let owner_of = |n: &Pubkey| ("node.owner", n.to_bytes().to_vec());
+    let ledger_of = |m: &Pubkey| ("ledger.market", m.to_bytes().to_vec());
     let nonce = |n: u64| ("args.nonce", n.to_le_bytes().to_vec());
     let candidate = ixs::Candidate {
         node: key(),
@@ -202,6 +203,7 @@ fn built() -> (
     };
     let report = ake_emissions::instructions::WorkReport {
         epoch: 7,
+        market_index: 2,
         node,
         node_owner: owner,
         work_micro_usd: 1,
@@ -352,6 +354,11 @@ fn built() -> (
         ),
         e("requeue_batch", ixs::requeue_batch(a, market, key())),
         v(
+            "sweep_market",
+            ixs::sweep_market(a, market, mint, treasury),
+            vec![ledger_of(&market)],
+        ),
+        v(
             "match_job",
             ixs::match_job(a, market, key(), candidate),
             vec![owner_of(&candidate.owner)],
@@ -373,12 +380,12 @@ fn built() -> (
         v(
             "accept_result",
             ixs::accept_result(key(), &job, &settle),
-            vec![owner_of(&owner)],
+            vec![owner_of(&owner), ledger_of(&job.market)],
         ),
         v(
             "finalize_job",
             ixs::finalize_job(key(), &job, &settle),
-            vec![owner_of(&owner)],
+            vec![owner_of(&owner), ledger_of(&job.market)],
         ),
         v(
             "expire_job",
@@ -410,17 +417,21 @@ fn built() -> (
             ),
             vec![owner_of(&owner)],
         ),
-        e("dispute_job", ixs::dispute_job(key(), &job, (mint, c), due)),
+        v(
+            "dispute_job",
+            ixs::dispute_job(key(), &job, (mint, c), due),
+            vec![ledger_of(&job.market)],
+        ),
         e("close_due_page", ixs::close_due_page(a, &page)),
         v(
             "resolve_dispute",
             ixs::resolve_dispute(key(), &job, &settle, true),
-            vec![owner_of(&owner)],
+            vec![owner_of(&owner), ledger_of(&job.market)],
         ),
         v(
             "expire_dispute",
             ixs::expire_dispute(key(), &job, &settle),
-            vec![owner_of(&owner)],
+            vec![owner_of(&owner), ledger_of(&job.market)],
         ),
         e("rearm_node", ixs::rearm_node(owner, node)),
         e("rotate_node_key", ixs::rotate_node_key(owner, node, key())),
@@ -455,7 +466,18 @@ fn built() -> (
         e("set_paused", eix::set_paused(a, true)),
         v(
             "close_epoch",
-            eix::close_epoch(a, b, mint, treasury, 9),
+            eix::close_epoch(
+                a,
+                b,
+                mint,
+                treasury,
+                9,
+                &eix::EpochTally {
+                    first: 0,
+                    records: vec![(pda::market_epoch(9, 0), a)],
+                    reaches_end: true,
+                },
+            ),
             vec![("epoch", 9u64.to_le_bytes().to_vec())],
         ),
         v(
@@ -475,7 +497,7 @@ fn built() -> (
                         reporter: pda::reporter(),
                         payer: a,
                         config: pda::emissions_config(),
-                        epoch_summary: pda::epoch_summary(7),
+                        market_epoch: pda::market_epoch(7, 2),
                         node_work: pda::node_work(7, &node),
                         system_program: anchor_lang::system_program::ID,
                         event_authority: pda::event_authority(&ake_emissions::ID),
@@ -489,6 +511,7 @@ fn built() -> (
             },
             vec![
                 ("report.epoch", 7u64.to_le_bytes().to_vec()),
+                ("report.market_index", 2u16.to_le_bytes().to_vec()),
                 ("report.node", node.to_bytes().to_vec()),
             ],
         ),
@@ -501,7 +524,7 @@ fn built() -> (
 /// IDL names no seeds for them. A client takes them from `ake market show`
 /// or `akeDeployment`, or derives them as the README says. Any other PDA
 /// without seeds or an address in the IDL fails the test below.
-const UNRESOLVED_BY_DESIGN: [&str; 16] = [
+const UNRESOLVED_BY_DESIGN: [&str; 15] = [
     // The waiting node's owner's stake (checked against the node in the handler).
     "candidate_owner_stake",
     // Due pages: PDA ["due", market, bucket u32 LE, shard u16 LE] from the
@@ -515,8 +538,7 @@ const UNRESOLVED_BY_DESIGN: [&str; 16] = [
     // A settlement's emissions accounts: ake-emissions checks their seeds in the CPI.
     "emissions_config",
     "emissions_event_authority",
-    "epoch_summary",
-    // `address = market.escrow_vault` (stored at creation).
+    // `address = market.escrow_vault` (or `ledger.escrow_vault`) (stored at creation).
     "escrow_vault",
     // A market named by the caller: PDA ["market", index u16 LE]; checked
     // by its discriminator and config (its index is its data, not an argument).

@@ -4,7 +4,7 @@ use ake_emissions::accounts as acc;
 use ake_emissions::instruction as ix;
 use ake_emissions::state::{BreakerParams, EmissionsChange, Schedule, Split};
 use anchor_lang::prelude::Pubkey;
-use anchor_lang::solana_program::instruction::Instruction;
+use anchor_lang::solana_program::instruction::{AccountMeta, Instruction};
 use anchor_lang::{system_program, InstructionData, ToAccountMetas};
 use anchor_spl::token;
 
@@ -152,14 +152,30 @@ pub fn set_paused(caller: Pubkey, paused: bool) -> Instruction {
 }
 
 /// Anyone closes an ended epoch; the tip goes to `caller_token`.
+/// Markets one `close_epoch` sums at most: two accounts each (a record
+/// and its payer, all distinct at worst) beside the instruction's own and
+/// a tip account's creation, within a legacy transaction's 1,232 bytes.
+pub const TALLY_MARKETS_PER_TX: usize = 5;
+
+/// An epoch's tally from market `first` on: each market's work record and
+/// who paid for it (any account when the record was never created), and
+/// whether the list reaches the last market (then the instruction also
+/// names the first index with no market, and the epoch closes).
+pub struct EpochTally {
+    pub first: u16,
+    pub records: Vec<(Pubkey, Pubkey)>,
+    pub reaches_end: bool,
+}
+
 pub fn close_epoch(
     caller: Pubkey,
     caller_token: Pubkey,
     mint: Pubkey,
     treasury: Pubkey,
     epoch: u64,
+    tally: &EpochTally,
 ) -> Instruction {
-    build(
+    let mut ix = build(
         acc::CloseEpoch {
             caller,
             caller_token,
@@ -174,7 +190,17 @@ pub fn close_epoch(
             program: PROGRAM,
         },
         ix::CloseEpoch { epoch },
-    )
+    );
+    for (record, payer) in &tally.records {
+        ix.accounts.push(AccountMeta::new(*record, false));
+        ix.accounts.push(AccountMeta::new(*payer, false));
+    }
+    if tally.reaches_end {
+        let end = tally.first + tally.records.len() as u16;
+        ix.accounts
+            .push(AccountMeta::new_readonly(pda::market(end), false));
+    }
+    ix
 }
 
 /// Claims `node`'s reward for `epoch` into its owner's token account; the

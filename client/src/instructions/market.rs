@@ -177,6 +177,7 @@ pub fn create_market(authority: Pubkey, mint: Pubkey, index: u16, args: MarketAr
             config: pda::config(),
             market,
             escrow_vault: pda::escrow_vault(&market),
+            ledger: pda::ledger(&market),
             mint,
             token_program: token::ID,
             system_program: system_program::ID,
@@ -615,24 +616,24 @@ pub fn close_batch(batch: Pubkey, creator: Pubkey, frames: &[Pubkey]) -> Instruc
     ix
 }
 
-/// What a settlement needs besides the job: the token accounts it pays,
-/// who pays for new work records, and the emissions epoch it lands in
-/// (`ake_emissions::math::epoch_at` of the chain's clock).
+/// What a settlement needs besides the job: the token account it refunds,
+/// who pays for new work records, the emissions epoch it lands in
+/// (`ake_emissions::math::epoch_at` of the chain's clock) and the job's
+/// market's index (its epoch record).
 pub struct SettleKeys {
     pub mint: Pubkey,
-    pub treasury: Pubkey,
     pub creator_token: Pubkey,
     pub payer: Pubkey,
     pub epoch: u64,
+    pub market_index: u16,
 }
 
 fn settle_accounts(job: &Job, k: &SettleKeys) -> acc::SettleAccounts {
     acc::SettleAccounts {
         config: pda::config(),
-        market: job.market,
+        ledger: pda::ledger(&job.market),
         escrow_vault: pda::escrow_vault(&job.market),
         mint: k.mint,
-        treasury: k.treasury,
         creator_token: k.creator_token,
         node: job.node,
         due_page: job.due_page,
@@ -640,7 +641,7 @@ fn settle_accounts(job: &Job, k: &SettleKeys) -> acc::SettleAccounts {
         payer: k.payer,
         reporter: pda::reporter(),
         emissions_config: pda::emissions_config(),
-        epoch_summary: pda::epoch_summary(k.epoch),
+        market_epoch: pda::market_epoch(k.epoch, k.market_index),
         node_work: pda::node_work(k.epoch, &job.node),
         emissions_event_authority: pda::event_authority(&pda::EMISSIONS_PROGRAM_ID),
         emissions_program: pda::EMISSIONS_PROGRAM_ID,
@@ -776,7 +777,7 @@ pub fn dispute_job(
             creator: job.creator,
             config: pda::config(),
             job: job_key,
-            market: job.market,
+            ledger: pda::ledger(&job.market),
             node: job.node,
             escrow_vault: pda::escrow_vault(&job.market),
             mint,
@@ -790,6 +791,25 @@ pub fn dispute_job(
             program: PROGRAM,
         },
         ix::DisputeJob { due },
+    )
+}
+
+/// Burns what market's settlements left to burn and pays the treasury its
+/// fees (anyone; the crank does it once per market per pass).
+pub fn sweep_market(caller: Pubkey, market: Pubkey, mint: Pubkey, treasury: Pubkey) -> Instruction {
+    build(
+        acc::SweepMarket {
+            caller,
+            config: pda::config(),
+            ledger: pda::ledger(&market),
+            escrow_vault: pda::escrow_vault(&market),
+            mint,
+            treasury,
+            token_program: token::ID,
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::SweepMarket {},
     )
 }
 
@@ -821,6 +841,7 @@ pub fn resolve_dispute(
             rent_receiver: job.rent_receiver(),
             job: job_key,
             stake_vault: pda::stake_vault(),
+            market: job.market,
             settle: settle_accounts(job, k),
             event_authority: event_authority(),
             program: PROGRAM,

@@ -4,6 +4,7 @@ pub const EMISSIONS_CONFIG_SEED: &[u8] = b"emissions";
 pub const MINT_AUTHORITY_SEED: &[u8] = b"mint_authority";
 pub const EPOCH_SEED: &[u8] = b"epoch";
 pub const NODE_WORK_SEED: &[u8] = b"node_work";
+pub const MARKET_EPOCH_SEED: &[u8] = b"market_epoch";
 
 pub const BPS: u64 = 10_000;
 
@@ -12,6 +13,9 @@ pub const BPS: u64 = 10_000;
 /// crate, so its id is restated; a test checks the two agree.)
 pub const MARKET_PROGRAM_ID: anchor_lang::prelude::Pubkey =
     anchor_lang::pubkey!("2QskJPuWAZ7ZGacVcaRbHNfTKUAenH8hS9MxcNAS3FvB");
+/// The seed of ake-market's markets, `["market", index (u16 LE)]`: an
+/// epoch's tally ends at the first index with no market.
+pub const MARKET_SEED: &[u8] = b"market";
 /// The seed of ake-market's reporter PDA.
 pub const MARKET_REPORTER_SEED: &[u8] = b"reporter";
 /// A change waiting out the timelock: `["pending", config]`.

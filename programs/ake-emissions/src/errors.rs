@@ -66,4 +66,8 @@ pub enum EmissionsError {
     OnlyAuthorityUnpauses,
     #[msg("emissions are paused: no epoch closes until the authority unpauses; claims of closed epochs still work")]
     Paused,
+    #[msg("close_epoch's remaining accounts are not the next market's work record and its payer, or the first market index with no market: pass them in market index order from the epoch's tally (ake-sdk does)")]
+    WrongTallyAccount,
+    #[msg("the market named to end the tally exists: its work record must be summed first")]
+    MarketNotLast,
 }

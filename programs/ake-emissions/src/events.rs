@@ -60,10 +60,23 @@ pub struct PauseSet {
 #[event]
 pub struct WorkReported {
     pub epoch: u64,
+    pub market_index: u16,
     pub node: Pubkey,
     pub work_micro_usd: u64,
     pub burned_tokens: u64,
-    pub epoch_work_micro_usd: u64,
+    /// The market's work so far this epoch.
+    pub market_work_micro_usd: u64,
+}
+
+/// Part of an ended epoch's markets were summed; `close_epoch` goes on
+/// from `markets_tallied` (a protocol with more markets than one
+/// transaction can name closes an epoch in several calls).
+#[event]
+pub struct EpochTallied {
+    pub epoch: u64,
+    pub markets_tallied: u16,
+    pub total_work_micro_usd: u64,
+    pub burned_tokens: u64,
 }
 
 #[event]

@@ -74,7 +74,7 @@ pub mod ake_emissions {
         report_work::handler(ctx, report)
     }
 
-    pub fn close_epoch(ctx: Context<CloseEpoch>, epoch: u64) -> Result<()> {
+    pub fn close_epoch<'info>(ctx: Context<'info, CloseEpoch<'info>>, epoch: u64) -> Result<()> {
         close_epoch::handler(ctx, epoch)
     }
 

@@ -5,6 +5,7 @@ use anchor_lang::prelude::*;
 pub const CONFIG_SEED: &[u8] = b"config";
 pub const MARKET_SEED: &[u8] = b"market";
 pub const ESCROW_SEED: &[u8] = b"escrow";
+pub const LEDGER_SEED: &[u8] = b"ledger";
 pub const STAKE_SEED: &[u8] = b"stake";
 pub const STAKE_VAULT_SEED: &[u8] = b"stake_vault";
 pub const NODE_SEED: &[u8] = b"node";

@@ -1,5 +1,6 @@
 //! Ending a dispute, by the arbiter or by the timeout.
-//! Creator wins: escrow and bond back, the job's result collateral slashed (burned).
+//! Creator wins: escrow and bond back, the job's result collateral slashed
+//! (burned with the market's other settled burns at its next sweep).
 //! Node wins: the job settles as usual, and the bond is burned.
 //! Arbiter silent past the timeout: nobody is punished. The job settles as
 //! accepted (charge burned, work credited, reputation unchanged) and the
@@ -13,9 +14,9 @@ use crate::due::unindex_due;
 use crate::errors::MarketError;
 use crate::events::DisputeResolved;
 use crate::math::bps_of_ceil;
-use crate::settlement::{burn_posting_fee, settle_job, SettleAccounts};
-use crate::sla::{leave_queue, mark_breach, take_collateral};
-use crate::state::{Job, JobState, MarketMut};
+use crate::settlement::{settle_job, SettleAccounts};
+use crate::sla::{leave_queue, mark_breach};
+use crate::state::{Job, JobState, Market, MarketLedger, MarketMut};
 use crate::vaults::Vault;
 
 /// How a dispute ends.
@@ -27,6 +28,8 @@ pub enum Verdict {
     ArbiterSilent,
 }
 
+/// Ends a disputed job. `market` (writable) is needed when the creator
+/// wins: a node waiting in the queue leaves it (it is suspended).
 pub fn resolve<'info>(
     job_key: Pubkey,
     job: &mut Job,
@@ -34,19 +37,20 @@ pub fn resolve<'info>(
     stake_vault: AccountInfo<'info>,
     verdict: Verdict,
     reporter_bump: u8,
+    market: Option<&AccountLoader<'info, Market>>,
 ) -> Result<DisputeResolved> {
     require!(
         job.state == JobState::Disputed,
         MarketError::InvalidJobState
     );
-    require_keys_eq!(s.market.key(), job.market, MarketError::AccountMismatch);
+    require_keys_eq!(s.ledger.market, job.market, MarketError::AccountMismatch);
     require_keys_eq!(s.node.key(), job.node, MarketError::AccountMismatch);
     require_keys_eq!(
         s.creator_token.owner,
         job.creator,
         MarketError::WrongTokenOwner
     );
-    let escrow = s.escrow()?;
+    let escrow = s.escrow();
     let bond = job.bond;
     let node = job.node;
     let timed_out = verdict == Verdict::ArbiterSilent;
@@ -63,21 +67,9 @@ pub fn resolve<'info>(
             bond
         };
         let refund = bond - burned;
-        escrow.burn(burned)?;
-        if refund > 0 {
-            escrow.pay_out(&s.creator_token.to_account_info(), refund)?;
-        }
-        {
-            let mut market = s.market.load_mut()?;
-            market.open_escrow = market
-                .open_escrow
-                .checked_sub(bond)
-                .ok_or(MarketError::MathOverflow)?;
-            market.tokens_burned = market
-                .tokens_burned
-                .checked_add(burned)
-                .ok_or(MarketError::MathOverflow)?;
-        }
+        escrow.pay_out(&s.creator_token.to_account_info(), refund)?;
+        MarketLedger::add(&mut s.ledger.escrow_out, bond)?;
+        MarketLedger::add(&mut s.ledger.pending_burn, burned)?;
         job.bond = 0;
         job.state = JobState::Submitted;
         let settled = settle_job(job, s, reporter_bump, !timed_out)?;
@@ -95,42 +87,41 @@ pub fn resolve<'info>(
     }
 
     // Creator wins: escrow and bond back, the posting fee burned, and the
-    // job's result collateral (only that) slashed and burned.
+    // job's result collateral (only that) slashed: moved from the stake
+    // vault into the escrow vault and burned with the market's other burns.
+    let market = market.ok_or(MarketError::AccountMismatch)?;
+    require_keys_eq!(market.key(), job.market, MarketError::AccountMismatch);
     let refund = job
         .escrow
         .checked_add(bond)
         .ok_or(MarketError::MathOverflow)?;
     escrow.pay_out(&s.creator_token.to_account_info(), refund)?;
-    let stake_vault = Vault::stake(
+    let slash = bps_of_ceil(job.collateral, u64::from(job.terms.dispute_slash_bps))
+        .ok_or(MarketError::MathOverflow)?
+        .min(job.collateral);
+    s.node_owner_stake.slash_locked(slash)?;
+    Vault::stake(
         s.config.stake_vault_bump,
         stake_vault,
         s.mint.to_account_info(),
         s.mint.decimals,
-    );
-    let slash = bps_of_ceil(job.collateral, u64::from(job.terms.dispute_slash_bps))
-        .ok_or(MarketError::MathOverflow)?
-        .min(job.collateral);
-    let mut market = MarketMut::load(&s.market)?;
-    market.open_escrow = market
-        .open_escrow
-        .checked_sub(refund)
-        .ok_or(MarketError::MathOverflow)?;
-    let posting_fee_burned = burn_posting_fee(&mut market, &escrow, job)?;
+    )
+    .pay_out(&s.escrow_vault.to_account_info(), slash)?;
+    let posting_fee_burned = job.posting_fee;
+    let ledger = &mut s.ledger;
+    MarketLedger::add(&mut ledger.escrow_out, refund)?;
+    MarketLedger::add(&mut ledger.escrow_out, posting_fee_burned)?;
+    MarketLedger::add(&mut ledger.pending_burn, posting_fee_burned)?;
+    MarketLedger::add(&mut ledger.pending_burn, slash)?;
+    job.posting_fee = 0;
     unindex_due(&s.due_page, &job.due_page)?;
-    let slashed = take_collateral(
-        &mut s.node_owner_stake,
-        &mut market,
-        &stake_vault,
-        slash,
-        0,
-        None,
-    )?;
     s.node_owner_stake.unlock(job.collateral - slash)?;
     let cooldown = s.config.params.sla.rearm_cooldown_secs;
     let now = Clock::get()?.unix_timestamp;
     mark_breach(&mut s.node, job, job.submitted_at, now, cooldown)?;
     s.node.close_job()?;
     let node_key = s.node.key();
+    let mut market = MarketMut::load(market)?;
     let left_queue = leave_queue(node_key, &mut s.node, &mut market, &mut s.node_owner_stake)?;
     job.collateral = 0;
     job.escrow = 0;
@@ -143,7 +134,7 @@ pub fn resolve<'info>(
         timed_out,
         refund,
         bond_burned: 0,
-        slashed: slashed.slashed,
+        slashed: slash,
         posting_fee_burned,
         node_left_queue: left_queue,
     })

@@ -202,4 +202,6 @@ pub enum MarketError {
     BatchNotParked,
     #[msg("no frame of the parked batch has closed since it parked, so it cannot create another frame yet: retry once one settles")]
     BatchReserveInUse,
+    #[msg("the market's settlements left nothing to burn or pay: nothing to sweep")]
+    NothingToSweep,
 }

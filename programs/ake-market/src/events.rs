@@ -415,3 +415,13 @@ pub struct NodeKeyRotated {
 pub struct StakeClosed {
     pub owner: Pubkey,
 }
+
+/// A market's settled burns and treasury fees left its escrow vault.
+#[event]
+pub struct MarketSwept {
+    pub market: Pubkey,
+    pub burned: u64,
+    pub treasury_paid: u64,
+    /// Burned by sweeps of this market so far.
+    pub tokens_burned: u64,
+}

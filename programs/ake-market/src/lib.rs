@@ -184,6 +184,10 @@ pub mod ake_market {
         match_frame::handler(ctx)
     }
 
+    pub fn sweep_market(ctx: Context<SweepMarket>) -> Result<()> {
+        sweep_market::handler(ctx)
+    }
+
     pub fn requeue_batch(ctx: Context<RequeueBatch>) -> Result<()> {
         requeue_batch::handler(ctx)
     }

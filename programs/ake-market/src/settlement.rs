@@ -13,7 +13,7 @@ use crate::due::unindex_due;
 use crate::errors::MarketError;
 use crate::events::JobSettled;
 use crate::math::{charge_micro_usd, micro_usd_to_tokens_ceil, split_payment};
-use crate::state::{DuePage, Job, JobState, Market, MarketMut, Node, NodeStatus, Stake};
+use crate::state::{DuePage, Job, JobState, Market, MarketLedger, MarketMut, Node, Stake};
 use crate::vaults::Vault;
 
 pub struct Settlement {
@@ -162,19 +162,23 @@ pub fn compute(job: &Job) -> Result<Settlement> {
 }
 
 /// The accounts a settlement touches besides the job, shared by
-/// `accept_result` and `finalize_job`; checked against the job in `settle_job`.
+/// `accept_result`, `finalize_job` and the ends of a dispute; checked
+/// against the job in `settle_job`. None is written by every settlement of
+/// the protocol, and none by the market's posts and arms: not the market
+/// (the ledger holds the settlement books), not the mint or the treasury
+/// (burns and fees accrue in the ledger until `sweep_market`), not the
+/// epoch summary (work accrues in the market's epoch record).
 #[derive(Accounts)]
 pub struct SettleAccounts<'info> {
-    #[account(seeds = [crate::constants::CONFIG_SEED], bump = config.bump, has_one = mint, has_one = treasury)]
+    #[account(seeds = [crate::constants::CONFIG_SEED], bump = config.bump, has_one = mint)]
     pub config: Box<Account<'info, crate::state::Config>>,
-    #[account(mut)]
-    pub market: AccountLoader<'info, Market>,
-    #[account(mut, address = market.load()?.escrow_vault @ MarketError::AccountMismatch)]
+    /// The job's market's books (`ledger.market == job.market`, checked in `settle_job`).
+    #[account(mut, seeds = [crate::constants::LEDGER_SEED, ledger.market.as_ref()], bump = ledger.bump)]
+    pub ledger: Box<Account<'info, MarketLedger>>,
+    #[account(mut, address = ledger.escrow_vault @ MarketError::AccountMismatch)]
     pub escrow_vault: Box<Account<'info, anchor_spl::token::TokenAccount>>,
-    #[account(mut)]
+    /// Read only: nothing is burned here.
     pub mint: Box<Account<'info, anchor_spl::token::Mint>>,
-    #[account(mut)]
-    pub treasury: Box<Account<'info, anchor_spl::token::TokenAccount>>,
     #[account(mut, token::mint = mint)]
     pub creator_token: Box<Account<'info, anchor_spl::token::TokenAccount>>,
     #[account(mut)]
@@ -184,16 +188,17 @@ pub struct SettleAccounts<'info> {
     pub due_page: AccountLoader<'info, DuePage>,
     #[account(mut, seeds = [crate::constants::STAKE_SEED, node.owner.as_ref()], bump = node_owner_stake.bump)]
     pub node_owner_stake: Box<Account<'info, Stake>>,
-    /// Pays for the epoch's work records when they are new (refunded at claim).
+    /// Pays for the epoch's work records when they are new (refunded at
+    /// claim and at the epoch's close).
     #[account(mut)]
     pub payer: Signer<'info>,
     /// CHECK: PDA only: signs the work report.
     #[account(seeds = [REPORTER_SEED], bump)]
     pub reporter: UncheckedAccount<'info>,
     pub emissions_config: Box<Account<'info, EmissionsConfig>>,
-    /// CHECK: checked by ake-emissions (PDA of the current epoch).
+    /// CHECK: checked by ake-emissions (PDA of the current epoch and the job's market).
     #[account(mut)]
-    pub epoch_summary: UncheckedAccount<'info>,
+    pub market_epoch: UncheckedAccount<'info>,
     /// CHECK: checked by ake-emissions (PDA of the current epoch and the node).
     #[account(mut)]
     pub node_work: UncheckedAccount<'info>,
@@ -205,28 +210,26 @@ pub struct SettleAccounts<'info> {
 }
 
 impl<'info> SettleAccounts<'info> {
-    pub fn escrow(&self) -> Result<Vault<'info>> {
-        let bump = self.market.load()?.escrow_bump;
-        Ok(Vault::escrow(
-            &self.market.key(),
-            bump,
-            self.escrow_vault.to_account_info(),
-            self.mint.to_account_info(),
-            self.mint.decimals,
-        ))
+    pub fn escrow(&self) -> Vault<'info> {
+        self.ledger
+            .escrow(self.escrow_vault.to_account_info(), &self.mint)
     }
 }
 
-/// Checks the accounts against the job, then settles it: moves the tokens
-/// and updates the books. `credit_reputation` is false when nobody judged
-/// the result (a silent arbiter): the work still counts for emissions.
+/// Checks the accounts against the job, then settles it: refunds the
+/// creator's unused escrow, accrues the burn and the treasury fee in the
+/// market's ledger, and updates the books. `credit_reputation` is false
+/// when nobody judged the result (a silent arbiter): the work still counts
+/// for emissions. A node waiting in the queue keeps the reputation its
+/// entry had when it joined until it next joins (a settlement never writes
+/// the market).
 pub fn settle_job(
     job: &mut Job,
     s: &mut SettleAccounts,
     reporter_bump: u8,
     credit_reputation: bool,
 ) -> Result<Settlement> {
-    require_keys_eq!(s.market.key(), job.market, MarketError::AccountMismatch);
+    require_keys_eq!(s.ledger.market, job.market, MarketError::AccountMismatch);
     require_keys_eq!(s.node.key(), job.node, MarketError::AccountMismatch);
     require_keys_eq!(s.node.owner, job.node_owner, MarketError::AccountMismatch);
     require_keys_eq!(
@@ -236,38 +239,24 @@ pub fn settle_job(
     );
     let amounts = compute(job)?;
     unindex_due(&s.due_page, &job.due_page)?;
-    let escrow = s.escrow()?;
-    escrow.burn(amounts.burned)?;
-    escrow.pay_out(&s.treasury.to_account_info(), amounts.treasury_fee)?;
-    escrow.pay_out(&s.creator_token.to_account_info(), amounts.refund)?;
+    s.escrow()
+        .pay_out(&s.creator_token.to_account_info(), amounts.refund)?;
+    let ledger = &mut s.ledger;
+    let out = job
+        .escrow
+        .checked_add(job.posting_fee)
+        .ok_or(MarketError::MathOverflow)?;
+    MarketLedger::add(&mut ledger.escrow_out, out)?;
+    MarketLedger::add(&mut ledger.pending_burn, amounts.burned)?;
+    MarketLedger::add(&mut ledger.pending_burn, job.posting_fee)?;
+    MarketLedger::add(&mut ledger.pending_treasury, amounts.treasury_fee)?;
+    MarketLedger::add(&mut ledger.jobs_settled, 1)?;
+    MarketLedger::add(&mut ledger.work_micro_usd, amounts.work_micro_usd)?;
+    job.posting_fee = 0;
 
-    let mut market = MarketMut::load(&s.market)?;
-    market.open_escrow = market
-        .open_escrow
-        .checked_sub(job.escrow)
-        .ok_or(MarketError::MathOverflow)?;
-    burn_posting_fee(&mut market, &escrow, job)?;
-    market.jobs_settled = market
-        .jobs_settled
-        .checked_add(1)
-        .ok_or(MarketError::MathOverflow)?;
-    market.tokens_burned = market
-        .tokens_burned
-        .checked_add(amounts.burned)
-        .ok_or(MarketError::MathOverflow)?;
-    market.work_micro_usd = market
-        .work_micro_usd
-        .checked_add(amounts.work_micro_usd)
-        .ok_or(MarketError::MathOverflow)?;
-
-    let node_key = s.node.key();
     let node = &mut s.node;
     if credit_reputation {
         node.record_success(amounts.work_micro_usd)?;
-        // A node already waiting for its next job is matched on its new reputation.
-        if node.status == NodeStatus::Queued {
-            market.set_node_reputation(&node_key, node.queue_slot, node.reputation_bps);
-        }
     }
     node.close_job()?;
     node.jobs_completed = node
@@ -282,7 +271,6 @@ pub fn settle_job(
     job.collateral = 0;
     job.escrow = 0;
     job.state = JobState::Settled;
-    drop(market);
     report_work(s, job, &amounts, reporter_bump)?;
     Ok(amounts)
 }
@@ -317,7 +305,7 @@ fn report_work(
                 reporter: s.reporter.to_account_info(),
                 payer: s.payer.to_account_info(),
                 config: s.emissions_config.to_account_info(),
-                epoch_summary: s.epoch_summary.to_account_info(),
+                market_epoch: s.market_epoch.to_account_info(),
                 node_work: s.node_work.to_account_info(),
                 system_program: s.system_program.to_account_info(),
                 event_authority: s.emissions_event_authority.to_account_info(),
@@ -327,6 +315,7 @@ fn report_work(
         ),
         WorkReport {
             epoch,
+            market_index: s.ledger.market_index,
             node: job.node,
             node_owner: job.node_owner,
             work_micro_usd: amounts.work_micro_usd,

@@ -109,3 +109,14 @@ pub fn read_existing<T: AccountDeserialize>(
     let data = target.try_borrow_data()?;
     T::try_deserialize(&mut &data[..])
 }
+
+/// Closes an account this program owns into `to`: every lamport moves, the
+/// data goes, and the system program owns it again (so it reads as never
+/// created, and only its program could give it data again).
+pub fn close_into<'info>(target: &AccountInfo<'info>, to: &AccountInfo<'info>) -> Result<()> {
+    require_keys_neq!(*target.key, *to.key, ErrorCode::ConstraintClose);
+    to.add_lamports(target.lamports())?;
+    target.sub_lamports(target.lamports())?;
+    target.assign(&system_program::ID);
+    target.resize(0).map_err(Into::into)
+}

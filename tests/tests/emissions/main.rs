@@ -4,4 +4,5 @@ mod bootstrap;
 mod rejections;
 mod scaling;
 mod simulation;
+mod tally;
 mod wash_trade;

@@ -142,6 +142,7 @@ async fn only_the_market_reporter_reports_work() {
     let node = solana_sdk::pubkey::Pubkey::new_unique();
     let report = WorkReport {
         epoch: 0,
+        market_index: 0,
         node,
         node_owner: fake.pubkey(),
         work_micro_usd: 1_000_000_000,
@@ -154,7 +155,7 @@ async fn only_the_market_reporter_reports_work() {
             reporter: fake.pubkey(),
             payer,
             config: pda::emissions_config(),
-            epoch_summary: pda::epoch_summary(0),
+            market_epoch: pda::market_epoch(0, 0),
             node_work: pda::node_work(0, &node),
             system_program: anchor_lang::system_program::ID,
             event_authority: pda::event_authority(&ake_emissions::ID),
@@ -167,7 +168,7 @@ async fn only_the_market_reporter_reports_work() {
         chain.send(&[ix], &[&fake]).await,
         EmissionsError::NotReporter,
     );
-    assert!(chain.raw_account(&pda::epoch_summary(0)).await.is_none());
+    assert!(chain.raw_account(&pda::market_epoch(0, 0)).await.is_none());
 }
 
 #[tokio::test]

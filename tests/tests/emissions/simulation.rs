@@ -179,12 +179,14 @@ async fn every_close_and_mint_emits_an_event() {
     let node = chain.node(1, 1_000 * AKE).await;
     chain.work(&node, &creator, 600).await;
     chain.advance_to_epoch(1).await;
+    let tally = chain.epoch_tally(0, 0).await;
     let ix = ake_sdk::instructions::emissions::close_epoch(
         crank.pubkey(),
         crank.token,
         chain.mint,
         chain.treasury,
         0,
+        &tally,
     );
     let events = chain
         .send_with_events_of(&[ix], &[&crank.key], ake_emissions::ID)

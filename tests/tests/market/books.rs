@@ -35,6 +35,14 @@ enum Action {
     RequeueBatch {
         batch: usize,
     },
+    Sweep,
+    /// A node arms, a job is posted and, once assigned, run for `secs`
+    /// and submitted: a short path to settlements and disputes.
+    Work {
+        creator: usize,
+        node: usize,
+        secs: u64,
+    },
     MatchFrame {
         batch: usize,
     },
@@ -108,10 +116,12 @@ fn action() -> impl Strategy<Value = Action> {
         3 => (0..16usize, 0..2_000u64, any::<bool>()).prop_map(|(job, wall_secs, rearm)| Action::Submit { job, wall_secs, rearm }),
         2 => (0..3usize, 1..4u32, 1..4u32).prop_map(|(creator, frames, parallelism)| Action::PostBatch { creator, frames, parallelism: parallelism.min(frames) }),
         1 => (0..4usize).prop_map(|batch| Action::RequeueBatch { batch }),
+        1 => Just(Action::Sweep),
+        3 => (0..3usize, 0..3usize, 1..600u64).prop_map(|(creator, node, secs)| Action::Work { creator, node, secs }),
         1 => (0..4usize).prop_map(|batch| Action::MatchFrame { batch }),
         1 => (0..4usize, any::<bool>()).prop_map(|(batch, by_creator)| Action::CancelBatch { batch, by_creator }),
         1 => (0..4usize).prop_map(|batch| Action::CloseBatch { batch }),
-        1 => (0..16usize).prop_map(|job| Action::Accept { job }),
+        2 => (0..16usize).prop_map(|job| Action::Accept { job }),
         2 => (0..16usize).prop_map(|job| Action::Finalize { job }),
         2 => (0..16usize).prop_map(|job| Action::Expire { job }),
         2 => (0..16usize).prop_map(|job| Action::Dispute { job }),
@@ -119,7 +129,7 @@ fn action() -> impl Strategy<Value = Action> {
         1 => (0..16usize).prop_map(|job| Action::ExpireDispute { job }),
         2 => (0..3usize).prop_map(|node| Action::Rearm { node }),
         2 => (0..16usize, 0..9u8).prop_map(|(job, reason)| Action::Release { job, reason }),
-        2 => (0..2_500i64).prop_map(|secs| Action::Advance { secs }),
+        2 => (0..4_000i64).prop_map(|secs| Action::Advance { secs }),
         1 => Just(Action::Advance { secs: i64::from(MAX_QUEUE_SECS) }),
         1 => (0..16usize).prop_map(|job| Action::RefundStale { job }),
         1 => (0..3usize).prop_map(|node| Action::RotateKey { node }),
@@ -173,18 +183,24 @@ impl World {
             | Action::Unready { node }
             | Action::Rearm { node }
             | Action::RotateKey { node }
-            | Action::CloseNode { node } => Some(*node),
+            | Action::CloseNode { node }
+            | Action::Work { node, .. } => Some(*node),
             _ => None,
         };
         if on_node.is_some_and(|n| self.closed[n]) {
             return;
         }
+        // Actions on a job in a given state pick among the jobs in it, so
+        // settlements and disputes happen in most runs.
+        let submitted = self.jobs_in(&[JobState::Submitted]).await;
+        let disputed = self.jobs_in(&[JobState::Disputed]).await;
+        let assigned = self.jobs_in(&[JobState::Assigned]).await;
         let c = &mut self.chain;
         let job_at = |i: usize, jobs: &[(usize, solana_sdk::pubkey::Pubkey)]| {
             jobs.get(i % jobs.len().max(1)).copied()
         };
         // Outcomes are free to fail (wrong state, too early...); the books must hold either way.
-        let _ = match a {
+        let outcome = match a {
             Action::Post {
                 creator,
                 gpus,
@@ -195,6 +211,27 @@ impl World {
                     Ok(job) => {
                         self.jobs.push((*creator, job));
                         Ok(())
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            Action::Work {
+                creator,
+                node,
+                secs,
+            } => {
+                let _ = c.node_ready(&self.nodes[*node]).await;
+                match c.post_job(&self.creators[*creator], 1, 600).await {
+                    Ok(key) => {
+                        self.jobs.push((*creator, key));
+                        let job = c.job(&key).await.unwrap();
+                        match self.nodes.iter().find(|n| n.account == job.node) {
+                            Some(runner) => {
+                                c.advance(*secs as i64).await;
+                                c.submit(runner, &key, *secs).await
+                            }
+                            None => Ok(()),
+                        }
                     }
                     Err(e) => Err(e),
                 }
@@ -219,7 +256,7 @@ impl World {
                 job,
                 wall_secs,
                 rearm,
-            } => match job_at(*job, &self.jobs) {
+            } => match job_at(*job, &assigned) {
                 Some((_, key)) => match c.job(&key).await {
                     Some(j) if j.state == JobState::Assigned => {
                         let node = self.nodes.iter().find(|n| n.account == j.node).unwrap();
@@ -239,13 +276,13 @@ impl World {
                 },
                 None => Ok(()),
             },
-            Action::Accept { job } => match job_at(*job, &self.jobs) {
+            Action::Accept { job } => match job_at(*job, &submitted) {
                 Some((who, key)) if c.job(&key).await.is_some() => {
                     c.accept(&self.creators[who], &key).await
                 }
                 _ => Ok(()),
             },
-            Action::Finalize { job } => match job_at(*job, &self.jobs) {
+            Action::Finalize { job } => match job_at(*job, &submitted) {
                 Some((who, key)) if c.job(&key).await.is_some() => {
                     let token = self.creators[who].token;
                     c.finalize(token, &key).await
@@ -259,20 +296,20 @@ impl World {
                 }
                 _ => Ok(()),
             },
-            Action::Dispute { job } => match job_at(*job, &self.jobs) {
+            Action::Dispute { job } => match job_at(*job, &submitted) {
                 Some((who, key)) if c.job(&key).await.is_some() => {
                     c.dispute(&self.creators[who], &key).await
                 }
                 _ => Ok(()),
             },
-            Action::Resolve { job, creator_wins } => match job_at(*job, &self.jobs) {
+            Action::Resolve { job, creator_wins } => match job_at(*job, &disputed) {
                 Some((who, key)) if c.job(&key).await.is_some() => {
                     let token = self.creators[who].token;
                     c.resolve(token, &key, *creator_wins).await
                 }
                 _ => Ok(()),
             },
-            Action::ExpireDispute { job } => match job_at(*job, &self.jobs) {
+            Action::ExpireDispute { job } => match job_at(*job, &disputed) {
                 Some((who, key)) if c.job(&key).await.is_some() => {
                     let token = self.creators[who].token;
                     c.expire_dispute(token, &key).await
@@ -353,6 +390,10 @@ impl World {
                 },
                 None => Ok(()),
             },
+            Action::Sweep => {
+                c.sweep().await;
+                Ok(())
+            }
             Action::RequeueBatch { batch } => match job_at(*batch, &self.batches) {
                 Some((_, key)) => {
                     let payer = c.payer();
@@ -440,6 +481,20 @@ impl World {
                 result
             }
         };
+        let _ = outcome;
+    }
+
+    /// The jobs (creator index, key) whose account is open in one of `states`.
+    async fn jobs_in(&mut self, states: &[JobState]) -> Vec<(usize, solana_sdk::pubkey::Pubkey)> {
+        let mut found = Vec::new();
+        for (who, key) in self.jobs.clone() {
+            if let Some(job) = self.chain.job(&key).await {
+                if states.contains(&job.state) {
+                    found.push((who, key));
+                }
+            }
+        }
+        found
     }
 
     /// Frames handed out since the last step become jobs of their creator.
@@ -496,11 +551,15 @@ impl World {
             jobs.len() + nodes.len() + flying.len() + parked.len(),
             "a slot outside every list"
         );
-        // One token book: supply == genesis + minted - burned.
+        // One token book: supply == genesis + minted - burned + pending,
+        // where burned counts what settlements left to burn (`pending`,
+        // still in the escrow vault until the crank's sweep).
         let minted = c.emissions_config().await.total_minted;
+        let ledger = c.ledger().await;
+        let burned = market.tokens_burned + ledger.tokens_burned + ledger.pending_burn;
         assert_eq!(
             c.supply().await,
-            c.genesis_supply + minted - market.tokens_burned
+            c.genesis_supply + minted - burned + ledger.pending_burn
         );
 
         // Escrow vault == open jobs' escrow + posting fees + bonds == the market's counter.
@@ -612,8 +671,15 @@ impl World {
             }
             assert!(b.handed_out <= b.frame_count && b.frames_closed <= b.handed_out);
         }
-        assert_eq!(c.escrow_balance().await, open_escrow);
-        assert_eq!(market.open_escrow, open_escrow);
+        // Vault == open obligations + what settled and waits for the sweep.
+        assert_eq!(
+            c.escrow_balance().await,
+            open_escrow + ledger.pending_burn + ledger.pending_treasury
+        );
+        assert_eq!(
+            market.open_escrow + ledger.escrow_in - ledger.escrow_out,
+            open_escrow
+        );
         // A due page's open count is the submitted and disputed jobs it
         // indexes: nothing settles without leaving its page.
         // Every page seen: a page no open job names has none open (it can
@@ -665,10 +731,11 @@ impl World {
                 .into_iter()
                 .find(|e| e.key == n.account);
             assert_eq!(entry.is_some(), node.status == NodeStatus::Queued);
-            // A suspended node is never waiting; a waiting one is matched on its current reputation.
+            // A suspended node is never waiting; a waiting one is matched on
+            // the reputation it joined with, which settlements only raise.
             if let Some(entry) = entry {
                 assert!(!node.suspended);
-                assert_eq!(entry.reputation_bps, node.reputation_bps);
+                assert!(entry.reputation_bps <= node.reputation_bps);
             }
         }
 

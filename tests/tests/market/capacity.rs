@@ -50,7 +50,7 @@ async fn only_the_authority_grows_a_market_and_capacities_never_shrink() {
         account.lamports,
     );
     println!("initial bytes, grow transactions, bytes, lamports: {figures:?}");
-    assert_eq!(figures, (10_104, 16, 168_504, 1_173_678_720));
+    assert_eq!(figures, (10_088, 16, 168_488, 1_173_567_360));
 
     let admin = chain.admin.insecure_clone();
     for smaller in [
@@ -300,4 +300,90 @@ async fn jobs_in_flight_past_the_old_ceiling_never_halt_the_market_and_their_due
         assert!(chain.raw_account(key).await.is_none());
     }
     assert_eq!(chain.lamports(&node.signer.pubkey()).await, hot_before);
+}
+
+/// Issue 27: no account is written by every settlement. Finalize, accept
+/// and dispute name neither the market (posts and arms write it), nor the
+/// mint, the treasury or the epoch's summary (every market's settlements
+/// would write those): the burn and the fee accrue in the market's ledger,
+/// the work in the market's epoch record, and the crank's `sweep_market`
+/// burns and pays once per market. The books stay exact in between.
+#[tokio::test]
+async fn settlements_write_no_shared_account_and_the_crank_burns_per_market() {
+    let mut chain = Chain::start().await;
+    let creator = chain.user(1_000 * AKE).await;
+    let node = chain.node(1, 1_000 * AKE).await;
+    let mut jobs = Vec::new();
+    for _ in 0..3 {
+        chain.node_ready(&node).await.unwrap();
+        let job = chain.post_job(&creator, 1, 600).await.unwrap();
+        chain.advance(300).await;
+        chain.submit(&node, &job, 300).await.unwrap();
+        jobs.push(job);
+    }
+    let epoch = chain.epoch().await;
+    let shared = [
+        pda::market(0),
+        pda::config(),
+        chain.mint,
+        chain.treasury,
+        pda::epoch_summary(epoch),
+        pda::emissions_config(),
+    ];
+    let keys = chain.settle_keys(creator.token, creator.pubkey()).await;
+    let j = chain.job(&jobs[0]).await.unwrap();
+    let due = chain.due_pick(&pda::market(0), 0).await;
+    for (name, ix) in [
+        ("finalize_job", ixs::finalize_job(jobs[0], &j, &keys)),
+        ("accept_result", ixs::accept_result(jobs[0], &j, &keys)),
+        (
+            "dispute_job",
+            ixs::dispute_job(jobs[0], &j, (chain.mint, creator.token), due),
+        ),
+    ] {
+        let written: Vec<_> = ix.accounts.iter().filter(|m| m.is_writable).collect();
+        for key in shared {
+            assert!(
+                written.iter().all(|m| m.pubkey != key),
+                "{name} writes the shared account {key}"
+            );
+        }
+    }
+
+    // Two settle; the supply does not move until the sweep.
+    let supply = chain.supply().await;
+    let treasury = chain.balance(&chain.treasury.clone()).await;
+    chain.accept(&creator, &jobs[0]).await.unwrap();
+    chain.accept(&creator, &jobs[1]).await.unwrap();
+    let ledger = chain.ledger().await;
+    let charged = 120_241; // 300 s at the localnet rate and price
+    let burned = charged * 9_500 / 10_000;
+    assert_eq!(
+        (
+            ledger.pending_burn,
+            ledger.pending_treasury,
+            ledger.jobs_settled
+        ),
+        (2 * (burned + POSTING_FEE), 2 * (charged - burned), 2)
+    );
+    assert_eq!(chain.supply().await, supply);
+    assert_eq!(chain.balance(&chain.treasury.clone()).await, treasury);
+    // One sweep burns and pays both; another finds nothing.
+    assert!(chain.sweep().await);
+    assert_eq!(chain.supply().await, supply - ledger.pending_burn);
+    assert_eq!(
+        chain.balance(&chain.treasury.clone()).await,
+        treasury + ledger.pending_treasury
+    );
+    let payer = chain.payer();
+    let again = ixs::sweep_market(payer.pubkey(), pda::market(0), chain.mint, chain.treasury);
+    assert_market_error(chain.send(&[again], &[]).await, MarketError::NothingToSweep);
+    let ledger = chain.ledger().await;
+    assert_eq!(
+        (ledger.pending_burn, ledger.tokens_burned),
+        (0, 2 * (burned + POSTING_FEE))
+    );
+    // The third job's escrow and fee are all the vault holds.
+    let open = chain.job(&jobs[2]).await.unwrap();
+    assert_eq!(chain.escrow_balance().await, open.escrow + open.posting_fee);
 }

@@ -340,6 +340,7 @@ async fn collateral_is_freed_at_submit_and_the_result_collateral_at_finalize() {
     assert_eq!(s.free(), 1_000 * AKE - kept);
     chain.advance(3_601).await;
     chain.finalize(creator.token, &job).await.unwrap();
+    assert!(chain.sweep().await);
     let s = stake(&mut chain, &node).await;
     assert_eq!((s.amount, s.locked), (1_000 * AKE, 0));
     assert_eq!(

@@ -570,6 +570,7 @@ async fn a_running_job_keeps_its_fee_split_and_arbiter_across_a_timelocked_chang
     chain.submit(&node, &job, 300).await.unwrap();
     let treasury = chain.balance(&chain.treasury.clone()).await;
     chain.accept(&creator, &job).await.unwrap();
+    assert!(chain.sweep().await);
     let charged = 120_241;
     assert_eq!(
         chain.balance(&chain.treasury.clone()).await - treasury,

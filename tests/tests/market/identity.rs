@@ -200,8 +200,13 @@ async fn a_node_that_loses_a_dispute_while_waiting_leaves_the_queue_at_once_and_
     assert_market_error(chain.node_ready(&node).await, MarketError::NodeSuspended);
 }
 
+/// A settlement never writes the market (issue 27), so a node already
+/// waiting keeps the reputation its queue entry had when it joined; the
+/// reputation it earned counts from its next arm (a settlement only ever
+/// raises reputation: what lowers it, an expiry, a hand-back or a lost
+/// dispute, takes the node out of the queue at once).
 #[tokio::test]
-async fn a_waiting_node_is_matched_on_its_current_reputation() {
+async fn a_waiting_node_is_matched_on_its_new_reputation_from_its_next_arm() {
     let mut chain = Chain::start().await;
     let node = chain.node(1, 1_000 * AKE).await;
     let creator = chain.user(1_000 * AKE).await;
@@ -214,15 +219,20 @@ async fn a_waiting_node_is_matched_on_its_current_reputation() {
     let reputation = node_at(&mut chain, &node.account).await.reputation_bps;
     assert_eq!(reputation, 671);
     let entry = chain.market(0).await.queued_nodes()[0];
-    assert_eq!(
-        (entry.key, entry.reputation_bps),
-        (node.account, reputation)
-    );
-    // So a job asking for what it earned after it queued is assigned at once.
+    assert_eq!((entry.key, entry.reputation_bps), (node.account, 0));
+    // A job asking for what it earned waits while the node's entry is old...
     let nonce = chain.next_nonce(&creator.pubkey()).await;
     let mut args = chain.post_args(nonce, 1, 600);
     args.min_reputation_bps = 600;
     let picky = chain.post_job_with(&creator, args).await.unwrap();
+    assert_eq!(chain.job(&picky).await.unwrap().state, JobState::Queued);
+    // ...and goes to it when it arms again (its daemon's next arm).
+    let unready = ixs::node_unready(node.signer.pubkey(), node.owner.pubkey(), pda::market(0));
+    chain.send_ok(&[unready], &[&node.signer]).await;
+    chain
+        .advance(ake_market::constants::UNREADY_COOLDOWN_SECS)
+        .await;
+    chain.node_ready(&node).await.unwrap();
     assert_eq!(chain.job(&picky).await.unwrap().node, node.account);
 }
 

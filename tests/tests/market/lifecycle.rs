@@ -68,6 +68,18 @@ async fn post_assign_submit_accept() {
         chain.balance(&creator.token).await,
         10 * AKE - charged - POSTING_FEE
     );
+    // The burn and the fee wait in the escrow vault, counted in the
+    // market's ledger: the settlement wrote neither the mint nor the
+    // treasury. The crank's sweep burns and pays them in one go.
+    let ledger = chain.ledger().await;
+    assert_eq!(
+        (ledger.pending_burn, ledger.pending_treasury),
+        (burned + POSTING_FEE, fee)
+    );
+    assert_eq!(chain.escrow_balance().await, burned + POSTING_FEE + fee);
+    assert_eq!(chain.supply().await, supply0);
+    assert!(chain.sweep().await);
+    assert!(!chain.sweep().await, "nothing left to sweep");
     assert_eq!(
         chain.balance(&chain.treasury.clone()).await,
         treasury0 + fee
@@ -105,11 +117,12 @@ async fn post_assign_submit_accept() {
         .unwrap();
     assert_eq!(stake.locked, 0);
     let market = chain.market(0).await;
+    let ledger = chain.ledger().await;
     assert_eq!(
         (
-            market.open_escrow,
-            market.tokens_burned,
-            market.jobs_settled
+            market.open_escrow + ledger.escrow_in - ledger.escrow_out,
+            ledger.tokens_burned,
+            ledger.jobs_settled
         ),
         (0, burned + POSTING_FEE, 1)
     );
@@ -160,6 +173,7 @@ async fn post_queue_ready_submit_finalize() {
         chain.balance(&creator.token).await,
         10 * AKE - charged - POSTING_FEE
     );
+    assert!(chain.sweep().await);
     assert_eq!(chain.escrow_balance().await, 0);
     assert_eq!(chain.supply().await, supply0 - burned - POSTING_FEE);
     assert_eq!(

@@ -101,6 +101,7 @@ async fn dispute_creator_wins() {
 
     let supply = chain.supply().await;
     chain.resolve(creator.token, &job, true).await.unwrap();
+    assert!(chain.sweep().await, "the crank burns what settled");
     assert_eq!(
         chain.balance(&creator.token).await,
         1_000 * AKE - POSTING_FEE,
@@ -139,6 +140,7 @@ async fn dispute_node_wins() {
     let supply = chain.supply().await;
     let treasury = chain.balance(&chain.treasury.clone()).await;
     chain.resolve(creator.token, &job, false).await.unwrap();
+    assert!(chain.sweep().await, "the crank burns what settled");
     // Settled as usual (120,241 charged: 114,228 burned, 6,013 fee) and the bond burned.
     let charged = 120_241;
     let burned = charged * 9_500 / 10_000;
@@ -195,6 +197,7 @@ async fn dispute_timeout_settles_as_accepted_and_burns_only_the_bond_fee() {
     chain.advance(1).await;
     let supply = chain.supply().await;
     chain.expire_dispute(creator.token, &job).await.unwrap();
+    assert!(chain.sweep().await, "the crank burns what settled");
     // Settled as accepted (120,241 charged, 114,228 burned); 10% of the bond burned.
     let (charged, burned, fee) = (120_241, 120_241 * 9_500 / 10_000, 10 * AKE);
     assert_eq!(

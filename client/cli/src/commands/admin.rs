@@ -13,6 +13,7 @@ use anyhow::Context;
 use clap::Subcommand;
 use serde::Serialize;
 use solana_sdk::pubkey::Pubkey;
+use solana_sdk::signature::Keypair;
 use solana_sdk::signer::Signer;
 
 use crate::context::{Ctx, GlobalArgs};
@@ -158,17 +159,10 @@ pub async fn run(g: &GlobalArgs, c: AdminCommand) -> anyhow::Result<()> {
                 let payer: Pubkey = change.payer.parse()?;
                 let ixs = if change.program == "ake-emissions" {
                     // An emissions change waits for every ended epoch to
-                    // close: close them first, in the same transaction.
-                    let mut ixs = vec![ake_sdk::protocol::create_associated_token(
-                        &caller.pubkey(),
-                        &caller.pubkey(),
-                        &p.config().await?.mint,
-                    )];
-                    for epoch in p.crank_work().await?.epochs_to_close {
-                        ixs.push(p.close_epoch(epoch, caller.pubkey()).await?);
-                    }
-                    ixs.push(ixs::emissions::apply_change(payer));
-                    ixs
+                    // close: close them first, each in its own transaction
+                    // (an epoch's tally over many markets takes several).
+                    close_ended_epochs(&ctx, &caller).await?;
+                    vec![ixs::emissions::apply_change(payer)]
                 } else {
                     vec![ixs::apply_change(target, payer)]
                 };
@@ -580,4 +574,33 @@ async fn changes_from(
         ));
     }
     Ok(out)
+}
+
+/// Closes every ended epoch, in order, one `close_epoch` per transaction
+/// (the caller gets the tips), until the next epoch has not ended.
+async fn close_ended_epochs(ctx: &Ctx, caller: &Keypair) -> anyhow::Result<()> {
+    let p = &ctx.protocol;
+    let mint = p.config().await?.mint;
+    let tip_account =
+        ake_sdk::protocol::create_associated_token(&caller.pubkey(), &caller.pubkey(), &mint);
+    // Bounded: each step closes an epoch or sums more markets.
+    for _ in 0..10_000 {
+        let emissions = p.emissions().await?;
+        let s = &emissions.schedule;
+        let now = p.chain.clock().await?.unix_timestamp;
+        let ended = ake_sdk::ake_emissions::math::epoch_end(
+            emissions.next_epoch,
+            s.genesis_ts,
+            s.epoch_secs,
+        )
+        .is_some_and(|end| end <= now);
+        if !ended {
+            return Ok(());
+        }
+        let close = p.close_epoch(emissions.next_epoch, caller.pubkey()).await?;
+        ctx.send(caller, &[], &[tip_account.clone(), close]).await?;
+    }
+    anyhow::bail!(
+        "ended epochs are still open after 10,000 close_epoch transactions: run `ake crank`"
+    )
 }

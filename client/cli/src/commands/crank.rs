@@ -37,6 +37,8 @@ pub struct CrankReport {
     pub batches_requeued: Vec<String>,
     /// Batches whose every frame settled, closed (their rent to the creator).
     pub batches_closed: Vec<String>,
+    /// Markets whose settled burns and treasury fees left the escrow vault.
+    pub markets_swept: Vec<String>,
     /// Waiting nodes handed the queued work they were best for (`match_job`
     /// or `match_frame`): what a post naming a stale pick left waiting.
     pub nodes_matched: Vec<String>,
@@ -136,6 +138,9 @@ pub async fn pass(p: &Protocol, caller: &Keypair, fees: Fees) -> anyhow::Result<
         )
         .await
         {
+            // A tally over many markets takes several calls: the next
+            // epoch waits for this one to close.
+            Ok(_) if !p.epoch_summary(epoch).await?.is_some_and(|s| s.closed) => break,
             Ok(_) => report.epochs_closed.push(epoch),
             Err(e) => report.failures.push(format!("close epoch {epoch}: {e}")),
         }
@@ -181,6 +186,25 @@ pub async fn pass(p: &Protocol, caller: &Keypair, fees: Fees) -> anyhow::Result<
         report.transactions += tally.transactions;
     }
     batches_after_settling(p, caller, fees, &work, &mut report).await?;
+    // After the settlements: one burn and one treasury payment per market
+    // for everything settled, this pass's included.
+    let mut tally = Tally::default();
+    for index in 0..config.market_count {
+        let market = ake_sdk::pda::market(index).to_string();
+        let built = p.sweep(&ake_sdk::pda::market(index), me).await;
+        let item = ("sweep market", &market, &mut report.markets_swept);
+        send_one(
+            chain,
+            caller,
+            fees,
+            built.map(|ix| ix.into_iter().collect()),
+            item,
+            &mut tally,
+        )
+        .await;
+    }
+    report.transactions += tally.transactions;
+    report.failures.extend(tally.failures);
     let requeued = report.batches_requeued.clone();
     for batch in work.batches_to_match.iter().chain(&requeued) {
         let key: Pubkey = batch.parse()?;
@@ -369,7 +393,7 @@ async fn send_one(
 
 fn summary(r: &CrankReport) -> String {
     let mut s = format!(
-        "closed {} epoch(s), finalized {} job(s), expired {} job(s), ended {} dispute(s), refunded {} stale job(s) and {} stale batch(es), requeued {} parked batch(es), closed {} finished batch(es), matched waiting nodes to {} batch(es) and {} node(s) to queued work, closed {} due page(s), in {} transaction(s)",
+        "closed {} epoch(s), finalized {} job(s), expired {} job(s), ended {} dispute(s), refunded {} stale job(s) and {} stale batch(es), requeued {} parked batch(es), closed {} finished batch(es), swept {} market(s), matched waiting nodes to {} batch(es) and {} node(s) to queued work, closed {} due page(s), in {} transaction(s)",
         r.epochs_closed.len(),
         r.jobs_finalized.len(),
         r.jobs_expired.len(),
@@ -378,6 +402,7 @@ fn summary(r: &CrankReport) -> String {
         r.stale_batches_refunded.len(),
         r.batches_requeued.len(),
         r.batches_closed.len(),
+        r.markets_swept.len(),
         r.frames_matched.len(),
         r.nodes_matched.len(),
         r.due_pages_closed.len(),

@@ -204,7 +204,7 @@ pub async fn run(g: &GlobalArgs, a: DemoArgs) -> anyhow::Result<()> {
     };
     report.initial_supply = p.supply(&config.mint).await?;
     let minted0 = p.emissions().await?.total_minted;
-    let burned0 = p.market(0).await?.tokens_burned;
+    let burned0 = p.market_books(0).await?.burned;
 
     // A creator with AKE; staked nodes (two for a batch) whose daemons run in-process.
     let creator = Keypair::new();
@@ -347,7 +347,11 @@ pub async fn run(g: &GlobalArgs, a: DemoArgs) -> anyhow::Result<()> {
     let paid = before.saturating_sub(after);
     // paid = charge + posting fee; what came back is the rest of the escrow.
     report.refunded = (report.escrowed + report.posting_fee).saturating_sub(paid);
-    report.burned = p.market(0).await?.tokens_burned - burned0;
+    // Burn what the last settlement left, as the crank's next pass would.
+    if let Some(ix) = p.sweep(&pda::market(0), cranker.pubkey()).await? {
+        send_instructions(p.chain.as_ref(), &cranker, &[], &[ix], fees).await?;
+    }
+    report.burned = p.market_books(0).await?.burned - burned0;
     report.treasury_fee = paid - report.burned;
     report.minted = p.emissions().await?.total_minted - minted0;
     report.final_supply = p.supply(&config.mint).await?;
@@ -516,7 +520,7 @@ async fn render_batch(
     let supply0 = p.supply(&config.mint).await?;
     let (minted0, burned0) = (
         p.emissions().await?.total_minted,
-        p.market(0).await?.tokens_burned,
+        p.market_books(0).await?.burned,
     );
     let mut file = JobSpecFile::parse(RENDER_BATCH)?;
     file.image = Some(image.to_string());
@@ -631,7 +635,11 @@ async fn render_batch(
     for n in nodes {
         let _ = n.stop.send(true);
     }
-    let burned = p.market(0).await?.tokens_burned - burned0;
+    // Burn what the last settlements left, as the crank's next pass would.
+    if let Some(ix) = p.sweep(&pda::market(0), creator.pubkey()).await? {
+        send_instructions(chain, creator, &[], &[ix], fees).await?;
+    }
+    let burned = p.market_books(0).await?.burned - burned0;
     let minted = p.emissions().await?.total_minted - minted0;
     let supply = p.supply(&config.mint).await?;
     anyhow::ensure!(

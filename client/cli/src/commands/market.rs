@@ -52,7 +52,12 @@ pub struct MarketView {
     /// The address lookup table the crank's v0 transactions use (null: none).
     pub lookup_table: Option<String>,
     pub open_escrow: u64,
+    /// Burned or settled to burn (the crank's sweep burns what settled).
     pub tokens_burned: u64,
+    /// Settled burns and treasury fees waiting in the escrow vault for the sweep.
+    pub pending_burn: u64,
+    pub pending_treasury: u64,
+    pub jobs_settled: u64,
 }
 
 pub async fn run(g: &GlobalArgs, c: MarketCommand) -> anyhow::Result<()> {
@@ -68,6 +73,7 @@ pub async fn run(g: &GlobalArgs, c: MarketCommand) -> anyhow::Result<()> {
     let price_account = ake_sdk::oracle::price_feed_address(&config.params.oracle.feed_id);
     for index in indexes {
         let m = p.market(index).await?;
+        let books = p.market_books(index).await?;
         let address = ake_sdk::pda::market(index);
         views.push(MarketView {
             index,
@@ -96,8 +102,11 @@ pub async fn run(g: &GlobalArgs, c: MarketCommand) -> anyhow::Result<()> {
             in_flight_capacity: m.in_flight_capacity,
             lookup_table: (m.lookup_table != Default::default())
                 .then(|| m.lookup_table.to_string()),
-            open_escrow: m.open_escrow,
-            tokens_burned: m.tokens_burned,
+            open_escrow: books.open_escrow,
+            tokens_burned: books.burned,
+            pending_burn: books.pending_burn,
+            pending_treasury: books.pending_treasury,
+            jobs_settled: books.jobs_settled,
         });
     }
     print(ctx.json, &views, |views| {
@@ -105,7 +114,7 @@ pub async fn run(g: &GlobalArgs, c: MarketCommand) -> anyhow::Result<()> {
             .iter()
             .map(|v| {
                 format!(
-                    "market {} {} ({}, {}): {} per GPU-second, up to {} GPUs x {}..={} s, {} AKE stake per GPU, driver capabilities {}\n  price account {}  escrow vault {}\n  queued jobs {}/{}  waiting nodes {}/{}  in flight {}/{}  escrow {} AKE  burned {} AKE",
+                    "market {} {} ({}, {}): {} per GPU-second, up to {} GPUs x {}..={} s, {} AKE stake per GPU, driver capabilities {}\n  price account {}  escrow vault {}\n  queued jobs {}/{}  waiting nodes {}/{}  in flight {}/{}  escrow {} AKE  burned {} AKE ({} AKE of it and {} AKE of fees wait for the crank's sweep)",
                     v.index,
                     v.name,
                     if v.gpu_required { "GPU" } else { "CPU" },
@@ -125,7 +134,9 @@ pub async fn run(g: &GlobalArgs, c: MarketCommand) -> anyhow::Result<()> {
                     v.in_flight,
                     v.in_flight_capacity,
                     format(v.open_escrow, d),
-                    format(v.tokens_burned, d)
+                    format(v.tokens_burned, d),
+                    format(v.pending_burn, d),
+                    format(v.pending_treasury, d)
                 )
             })
             .collect::<Vec<_>>()

@@ -1,3 +1,4 @@
+use ake_program_common::account_creation::{is_uncreated, read_existing, write_new};
 use anchor_lang::prelude::*;
 use anchor_spl::token::{Mint, Token, TokenAccount};
 
@@ -16,8 +17,10 @@ pub struct Claim<'info> {
     pub caller: Signer<'info>,
     #[account(mut, seeds = [EMISSIONS_CONFIG_SEED], bump = config.bump, has_one = mint)]
     pub config: Box<Account<'info, EmissionsConfig>>,
-    #[account(mut, seeds = [EPOCH_SEED, &epoch.to_le_bytes()], bump = epoch_summary.bump)]
-    pub epoch_summary: Box<Account<'info, EpochSummary>>,
+    /// CHECK: PDA ["epoch", epoch]; created when the epoch's tally starts
+    /// (`close_epoch`): before that the epoch is not closed.
+    #[account(mut, seeds = [EPOCH_SEED, &epoch.to_le_bytes()], bump)]
+    pub epoch_summary: UncheckedAccount<'info>,
     #[account(
         mut,
         seeds = [NODE_WORK_SEED, &epoch.to_le_bytes(), node_work.node.as_ref()],
@@ -47,7 +50,9 @@ pub struct Claim<'info> {
 pub fn handler(mut ctx: Context<Claim>, epoch: u64) -> Result<()> {
     let now = Clock::get()?.unix_timestamp;
     let a = &mut ctx.accounts;
-    let summary = &mut a.epoch_summary;
+    let summary_info = a.epoch_summary.to_account_info();
+    require!(!is_uncreated(&summary_info), EmissionsError::EpochNotClosed);
+    let summary = &mut read_existing::<EpochSummary>(&summary_info, &crate::ID)?;
     require!(summary.closed, EmissionsError::EpochNotClosed);
     // Split by burn, the same unit as the cap: a node's reward is its burn x
     // min(node share / all burns, multiplier), never more than it burned.
@@ -75,6 +80,8 @@ pub fn handler(mut ctx: Context<Claim>, epoch: u64) -> Result<()> {
         .claims
         .checked_add(1)
         .ok_or(EmissionsError::MathOverflow)?;
+
+    write_new(&summary_info, summary)?;
 
     let minting = MintAccounts {
         mint: a.mint.to_account_info(),

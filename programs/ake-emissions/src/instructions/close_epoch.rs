@@ -1,13 +1,18 @@
-use ake_program_common::account_creation::{create_pda, is_uncreated, read_existing, write_new};
+use ake_program_common::account_creation::{
+    close_into, create_pda, is_uncreated, read_existing, write_new,
+};
 use anchor_lang::prelude::*;
 use anchor_spl::token::{Mint, Token, TokenAccount};
 
-use crate::constants::{EMISSIONS_CONFIG_SEED, EPOCH_SEED, MINT_AUTHORITY_SEED};
+use crate::constants::{
+    EMISSIONS_CONFIG_SEED, EPOCH_SEED, MARKET_EPOCH_SEED, MARKET_PROGRAM_ID, MARKET_SEED,
+    MINT_AUTHORITY_SEED,
+};
 use crate::errors::EmissionsError;
-use crate::events::EpochClosed;
+use crate::events::{EpochClosed, EpochTallied};
 use crate::math::{capped, crank_tip, decay, earnable, epoch_end, scaled_treasury, split};
 use crate::minting::{mint, MintAccounts};
-use crate::state::{EmissionsConfig, EpochSummary};
+use crate::state::{EmissionsConfig, EpochSummary, MarketEpoch};
 
 #[event_cpi]
 #[derive(Accounts)]
@@ -32,12 +37,21 @@ pub struct CloseEpoch<'info> {
     pub treasury: Box<Account<'info, TokenAccount>>,
     pub token_program: Program<'info, Token>,
     pub system_program: Program<'info, System>,
+    // Remaining accounts: the tally, in market index order from the
+    // summary's `markets_tallied`: each market's work record
+    // `["market_epoch", epoch, index]` followed by its payer (any account
+    // when the record was never created), then the ake-market market PDA
+    // of the first index with no market, which ends the tally.
 }
 
-/// Closes an ended epoch, exactly once and in order: fixes its emission,
-/// mints the treasury share and the caller's tip, and leaves the node share
-/// to be claimed. Touches the same accounts however many nodes worked.
-pub fn handler(mut ctx: Context<CloseEpoch>, epoch: u64) -> Result<()> {
+/// Closes an ended epoch, exactly once and in order. First it sums the
+/// markets' work records into the summary (closing each, rent back to its
+/// payer); once the tally reached the first index with no market, it fixes
+/// the epoch's emission, mints the treasury share and the caller's tip, and
+/// leaves the node share to be claimed. A call that does not reach the end
+/// keeps its progress (more markets than one transaction can name). Work
+/// is reported per market, so no settlement writes a protocol-wide account.
+pub fn handler<'info>(mut ctx: Context<'info, CloseEpoch<'info>>, epoch: u64) -> Result<()> {
     let now = Clock::get()?.unix_timestamp;
     let a = &mut ctx.accounts;
     let config = &mut a.config;
@@ -70,6 +84,17 @@ pub fn handler(mut ctx: Context<CloseEpoch>, epoch: u64) -> Result<()> {
     } else {
         read_existing::<EpochSummary>(&info, &crate::ID)?
     };
+
+    if !tally(&mut summary, ctx.remaining_accounts)? {
+        write_new(&info, &summary)?;
+        emit_cpi!(EpochTallied {
+            epoch,
+            markets_tallied: summary.markets_tallied,
+            total_work_micro_usd: summary.total_work_micro_usd,
+            burned_tokens: summary.burned_tokens,
+        });
+        return Ok(());
+    }
 
     let emission = capped(config.next_emission, config.scheduled_total, s.emission_cap);
     let (node_share, treasury_share) = split(emission, config.split.node_bps);
@@ -146,4 +171,54 @@ pub fn handler(mut ctx: Context<CloseEpoch>, epoch: u64) -> Result<()> {
     };
     emit_cpi!(event);
     Ok(())
+}
+
+/// Sums the markets' work records in `accounts` (in index order from
+/// `markets_tallied`) into `summary`, closing each into its payer. True once
+/// the ake-market market PDA of the next index is shown uncreated: every
+/// market was summed. Bounded by the accounts one transaction carries; each
+/// step derives two PDAs (~3k CU).
+fn tally<'info>(summary: &mut EpochSummary, accounts: &[AccountInfo<'info>]) -> Result<bool> {
+    let epoch_bytes = summary.epoch.to_le_bytes();
+    let mut rest = accounts.iter();
+    while let Some(next) = rest.next() {
+        let index = summary.markets_tallied;
+        let index_bytes = index.to_le_bytes();
+        let market =
+            Pubkey::find_program_address(&[MARKET_SEED, &index_bytes], &MARKET_PROGRAM_ID).0;
+        if next.key() == market {
+            // A market created after the epoch ended has no work in it.
+            require!(is_uncreated(next), EmissionsError::MarketNotLast);
+            return Ok(true);
+        }
+        let record = Pubkey::find_program_address(
+            &[MARKET_EPOCH_SEED, &epoch_bytes, &index_bytes],
+            &crate::ID,
+        )
+        .0;
+        require_keys_eq!(next.key(), record, EmissionsError::WrongTallyAccount);
+        let payer = rest.next().ok_or(EmissionsError::WrongTallyAccount)?;
+        if !is_uncreated(next) {
+            let r = read_existing::<MarketEpoch>(next, &crate::ID)?;
+            require_keys_eq!(payer.key(), r.payer, EmissionsError::WrongTallyAccount);
+            let add = |x: u64, y: u64| x.checked_add(y).ok_or(EmissionsError::MathOverflow);
+            summary.total_work_micro_usd =
+                add(summary.total_work_micro_usd, r.total_work_micro_usd)?;
+            summary.burned_tokens = add(summary.burned_tokens, r.burned_tokens)?;
+            summary.burned_micro_usd = add(summary.burned_micro_usd, r.burned_micro_usd)?;
+            summary.jobs = add(summary.jobs, r.jobs)?;
+            summary.nodes = summary
+                .nodes
+                .checked_add(r.nodes)
+                .ok_or(EmissionsError::MathOverflow)?;
+            // Its rent goes back, unless the payer cannot take lamports
+            // (an executable account): the record then stays, counted,
+            // rather than hold the epoch (and every later one) open.
+            if !payer.executable {
+                close_into(next, payer)?;
+            }
+        }
+        summary.markets_tallied = index.checked_add(1).ok_or(EmissionsError::MathOverflow)?;
+    }
+    Ok(false)
 }

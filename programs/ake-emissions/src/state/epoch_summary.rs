@@ -1,7 +1,8 @@
 use anchor_lang::prelude::*;
 
-/// PDA `["epoch", epoch (u64 LE)]`: the epoch's work as it is reported, then
-/// its emission once closed. Never closed, so anyone can chart burn vs mint.
+/// PDA `["epoch", epoch (u64 LE)]`: the epoch's work summed over the
+/// markets' records once it ended (`close_epoch`), then its emission.
+/// Never closed, so anyone can chart burn vs mint.
 #[account]
 #[derive(InitSpace, Debug)]
 pub struct EpochSummary {
@@ -11,6 +12,9 @@ pub struct EpochSummary {
     pub burned_micro_usd: u64,
     pub jobs: u64,
     pub nodes: u32,
+    /// Markets whose records were summed so far (in index order): the
+    /// epoch closes once every market was.
+    pub markets_tallied: u16,
     pub closed: bool,
     pub closed_at: i64,
     /// The epoch's whole emission (after the cap).
@@ -40,6 +44,7 @@ impl EpochSummary {
             burned_micro_usd: 0,
             jobs: 0,
             nodes: 0,
+            markets_tallied: 0,
             closed: false,
             closed_at: 0,
             emission: 0,

@@ -2,12 +2,13 @@ use anchor_lang::prelude::*;
 use anchor_spl::token::{self, InitializeAccount3, Mint, Token, TokenAccount};
 
 use crate::constants::{
-    CONFIG_SEED, DRIVER_CAPABILITIES, ESCROW_SEED, MARKET_SEED, MAX_MARKET_NAME_LEN, MAX_RELEASES,
+    CONFIG_SEED, DRIVER_CAPABILITIES, ESCROW_SEED, LEDGER_SEED, MARKET_SEED, MAX_MARKET_NAME_LEN,
+    MAX_RELEASES,
 };
 use crate::errors::MarketError;
 use crate::events::MarketSaved;
-use crate::state::{Config, Market};
-use ake_program_common::account_creation::create_pda;
+use crate::state::{Config, Market, MarketLedger};
+use ake_program_common::account_creation::{create_pda, write_new};
 
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug, PartialEq, Eq)]
 pub struct MarketArgs {
@@ -160,6 +161,9 @@ pub struct CreateMarket<'info> {
     /// CHECK: created here as a token account, PDA ["escrow", market].
     #[account(mut, seeds = [ESCROW_SEED, market.key().as_ref()], bump)]
     pub escrow_vault: UncheckedAccount<'info>,
+    /// CHECK: created here, PDA ["ledger", market]: the market's settlement books.
+    #[account(mut, seeds = [LEDGER_SEED, market.key().as_ref()], bump)]
+    pub ledger: UncheckedAccount<'info>,
     pub mint: Box<Account<'info, Mint>>,
     pub token_program: Program<'info, Token>,
     pub system_program: Program<'info, System>,
@@ -201,6 +205,34 @@ pub fn handler(ctx: Context<CreateMarket>, index: u16, args: MarketArgs) -> Resu
             authority: vault.clone(),
         },
     ))?;
+
+    let ledger = a.ledger.to_account_info();
+    let ledger_bump = ctx.bumps.ledger;
+    create_pda(
+        &payer,
+        &ledger,
+        &crate::ID,
+        MarketLedger::SPACE,
+        &[LEDGER_SEED, market_info.key.as_ref(), &[ledger_bump]],
+    )?;
+    write_new(
+        &ledger,
+        &MarketLedger {
+            market: market_info.key(),
+            escrow_vault: vault.key(),
+            market_index: index,
+            pending_burn: 0,
+            pending_treasury: 0,
+            escrow_in: 0,
+            escrow_out: 0,
+            jobs_settled: 0,
+            work_micro_usd: 0,
+            tokens_burned: 0,
+            treasury_paid: 0,
+            escrow_bump,
+            bump: ledger_bump,
+        },
+    )?;
 
     {
         let mut data = market_info.try_borrow_mut_data()?;

@@ -6,7 +6,7 @@ use crate::constants::CONFIG_SEED;
 use crate::due::{index_due, unindex_due, DuePages, DuePick};
 use crate::errors::MarketError;
 use crate::events::JobDisputed;
-use crate::state::{Config, DuePage, Job, JobState, Market, Node};
+use crate::state::{Config, DuePage, Job, JobState, MarketLedger, Node};
 use crate::vaults::deposit;
 
 #[event_cpi]
@@ -17,13 +17,15 @@ pub struct DisputeJob<'info> {
     pub creator: Signer<'info>,
     #[account(seeds = [CONFIG_SEED], bump = config.bump, has_one = mint)]
     pub config: Box<Account<'info, Config>>,
-    #[account(mut, has_one = creator @ MarketError::NotCreator, has_one = market @ MarketError::AccountMismatch, has_one = node @ MarketError::AccountMismatch)]
+    #[account(mut, has_one = creator @ MarketError::NotCreator, has_one = node @ MarketError::AccountMismatch, constraint = job.market == ledger.market @ MarketError::AccountMismatch)]
     pub job: Box<Account<'info, Job>>,
-    #[account(mut)]
-    pub market: AccountLoader<'info, Market>,
+    /// The job's market's settlement books (the bond is counted there: a
+    /// dispute never writes the market).
+    #[account(mut, seeds = [crate::constants::LEDGER_SEED, ledger.market.as_ref()], bump = ledger.bump)]
+    pub ledger: Box<Account<'info, MarketLedger>>,
     #[account(mut)]
     pub node: Box<Account<'info, Node>>,
-    #[account(mut, address = market.load()?.escrow_vault @ MarketError::AccountMismatch)]
+    #[account(mut, address = ledger.escrow_vault @ MarketError::AccountMismatch)]
     pub escrow_vault: Box<Account<'info, TokenAccount>>,
     pub mint: Box<Account<'info, Mint>>,
     #[account(mut, token::mint = mint, token::authority = creator)]
@@ -74,20 +76,14 @@ pub fn handler(mut ctx: Context<DisputeJob>, due: DuePick) -> Result<()> {
         .checked_add(i64::from(terms.dispute_timeout_secs))
         .ok_or(MarketError::MathOverflow)?;
     let job_key = a.job.key();
-    {
-        let mut market = a.market.load_mut()?;
-        market.open_escrow = market
-            .open_escrow
-            .checked_add(terms.dispute_bond)
-            .ok_or(MarketError::MathOverflow)?;
-    }
+    MarketLedger::add(&mut a.ledger.escrow_in, terms.dispute_bond)?;
     unindex_due(&a.due_page, &a.job.due_page)?;
     let pages = DuePages {
         page: &a.dispute_page.to_account_info(),
         spill: &a.dispute_spill.to_account_info(),
         payer: &a.creator.to_account_info(),
     };
-    let indexed = index_due(a.market.key(), job_key, timeout_at, due, pages)?;
+    let indexed = index_due(a.ledger.market, job_key, timeout_at, due, pages)?;
     a.job.due_page = indexed.page;
     a.job.state = JobState::Disputed;
     a.job.bond = terms.dispute_bond;

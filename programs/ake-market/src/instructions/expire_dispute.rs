@@ -46,6 +46,7 @@ pub fn handler(mut ctx: Context<ExpireDispute>) -> Result<()> {
         vault,
         Verdict::ArbiterSilent,
         ctx.bumps.settle.reporter,
+        None,
     )?;
     emit_cpi!(event);
     Ok(())

@@ -36,6 +36,7 @@ pub mod set_guardian;
 pub mod set_lookup_table;
 pub mod set_paused;
 pub mod submit_result;
+pub mod sweep_market;
 pub mod withdraw_stake;
 
 #[allow(ambiguous_glob_reexports)]
@@ -114,5 +115,7 @@ pub use set_lookup_table::*;
 pub use set_paused::*;
 #[allow(ambiguous_glob_reexports)]
 pub use submit_result::*;
+#[allow(ambiguous_glob_reexports)]
+pub use sweep_market::*;
 #[allow(ambiguous_glob_reexports)]
 pub use withdraw_stake::*;

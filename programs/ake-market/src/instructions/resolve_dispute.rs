@@ -4,7 +4,7 @@ use anchor_spl::token::TokenAccount;
 use crate::disputes::{resolve, Verdict};
 use crate::errors::MarketError;
 use crate::settlement::*;
-use crate::state::Job;
+use crate::state::{Job, Market};
 
 #[event_cpi]
 #[derive(Accounts)]
@@ -20,6 +20,10 @@ pub struct ResolveDispute<'info> {
     pub job: Box<Account<'info, Job>>,
     #[account(mut, address = settle.config.stake_vault @ MarketError::AccountMismatch)]
     pub stake_vault: Box<Account<'info, TokenAccount>>,
+    /// Written only when the creator wins: a node waiting in the queue
+    /// leaves it (suspended).
+    #[account(mut, address = settle.ledger.market @ MarketError::AccountMismatch)]
+    pub market: AccountLoader<'info, Market>,
     pub settle: SettleAccounts<'info>,
 }
 
@@ -39,6 +43,7 @@ pub fn handler(mut ctx: Context<ResolveDispute>, creator_wins: bool) -> Result<(
             Verdict::NodeWins
         },
         ctx.bumps.settle.reporter,
+        Some(&a.market),
     )?;
     emit_cpi!(event);
     Ok(())

@@ -39,14 +39,15 @@ pub struct Market {
     pub next_back_seq: u64,
     /// Next front-of-line sequence number (shrinks from 2^63 - 1).
     pub next_front_seq: u64,
-    /// Sum of the escrow and dispute bonds of this market's open jobs: what
-    /// the escrow vault holds.
+    /// Escrow and posting fees deposited by posts, less what refunds,
+    /// cancels and expiries took out: the market's open obligations are
+    /// this plus the ledger's `escrow_in` less its `escrow_out` (settlements
+    /// count there, never here).
     pub open_escrow: u64,
     pub jobs_posted: u64,
-    pub jobs_settled: u64,
-    /// Payments, slashes and lost bonds burned for this market's jobs.
+    /// Burned here at once: batch posting fees, refunded jobs' posting
+    /// fees, waiting fees, slashes (settlements burn through the ledger).
     pub tokens_burned: u64,
-    pub work_micro_usd: u64,
     /// Charged at posting in micro-USD (at the oracle price, rounded up),
     /// held in escrow and burned when the job leaves the system.
     pub posting_fee_micro_usd: u64,
