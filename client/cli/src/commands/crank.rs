@@ -193,15 +193,7 @@ pub async fn pass(p: &Protocol, caller: &Keypair, fees: Fees) -> anyhow::Result<
         let market = ake_sdk::pda::market(index).to_string();
         let built = p.sweep(&ake_sdk::pda::market(index), me).await;
         let item = ("sweep market", &market, &mut report.markets_swept);
-        send_one(
-            chain,
-            caller,
-            fees,
-            built.map(|ix| ix.into_iter().collect()),
-            item,
-            &mut tally,
-        )
-        .await;
+        send_one(chain, caller, fees, built, item, &mut tally).await;
     }
     report.transactions += tally.transactions;
     report.failures.extend(tally.failures);
@@ -275,28 +267,12 @@ pub async fn pass(p: &Protocol, caller: &Keypair, fees: Fees) -> anyhow::Result<
         // Read afresh for each node: every pairing moves the queue.
         let built = p.match_for_node(me, &node.parse()?).await;
         let item = ("match waiting node", node, &mut report.nodes_matched);
-        send_one(
-            chain,
-            caller,
-            fees,
-            built.map(|ix| ix.into_iter().collect()),
-            item,
-            &mut tally,
-        )
-        .await;
+        send_one(chain, caller, fees, built, item, &mut tally).await;
     }
     for page in &work.due_pages_to_close {
         let built = p.close_due_page(&page.parse()?, me).await;
         let item = ("close due page", page, &mut report.due_pages_closed);
-        send_one(
-            chain,
-            caller,
-            fees,
-            built.map(|ix| vec![ix]),
-            item,
-            &mut tally,
-        )
-        .await;
+        send_one(chain, caller, fees, built.map(|ix| [ix]), item, &mut tally).await;
     }
     for job in &work.jobs_to_expire {
         let built = p.expire(&job.parse()?, me).await;
@@ -333,15 +309,7 @@ async fn batches_after_settling(
         let key: Pubkey = batch.parse()?;
         let built = p.requeue_if_ready(me, &key).await;
         let item = ("requeue batch", batch, &mut report.batches_requeued);
-        send_one(
-            chain,
-            caller,
-            fees,
-            built.map(|ix| ix.into_iter().collect()),
-            item,
-            &mut tally,
-        )
-        .await;
+        send_one(chain, caller, fees, built, item, &mut tally).await;
         // Closing counts settled frames in order: wait until none is open.
         let finished = match p.batch_frames(&key).await {
             Ok((b, frames)) => {
@@ -370,10 +338,11 @@ async fn send_one(
     chain: &dyn ake_sdk::chain::Chain,
     caller: &Keypair,
     fees: Fees,
-    built: Result<Vec<Instruction>, ake_sdk::protocol::ProtocolError>,
+    built: Result<impl IntoIterator<Item = Instruction>, ake_sdk::protocol::ProtocolError>,
     (what, item, done): (&str, &String, &mut Vec<String>),
     tally: &mut Tally,
 ) {
+    let built = built.map(|ixs| ixs.into_iter().collect::<Vec<_>>());
     let result = match built {
         Ok(ixs) if ixs.is_empty() => return,
         Ok(ixs) => {
