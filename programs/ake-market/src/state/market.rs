@@ -722,15 +722,6 @@ impl<M: DerefMut<Target = Market>, S: DerefMut<Target = [Slot]>> Book<M, S> {
         Ok(())
     }
 
-    /// Keeps a waiting node's entry on its current reputation (its bucket
-    /// stays the one it joined: after a rise it stays visible to every job
-    /// that could take it before; it is re-banded when it next joins).
-    pub fn set_node_reputation(&mut self, key: &Pubkey, slot: u32, reputation_bps: u16) {
-        if let Some(i) = self.holding(key, slot, SLOT_NODE) {
-            self.slots[i].reputation_bps = reputation_bps;
-        }
-    }
-
     /// Puts a job in flight, or moves it to `phase` at the back of that
     /// phase's list. Returns the slot its account keeps.
     pub fn track(&mut self, job: Pubkey, slot: u32, due: i64, phase: u8) -> Result<u32> {
