@@ -124,8 +124,6 @@ pub fn market_args(m: &Market) -> ake_market::instructions::MarketArgs {
             window_min_secs: m.release_window_min_secs,
             window_max_secs: m.release_window_max_secs,
             max_releases: m.max_releases,
-            budget: m.release_budget,
-            budget_window_secs: m.release_budget_window_secs,
         },
         max_queue_secs: m.max_queue_secs,
         gpu_required: m.gpu_required == 1,

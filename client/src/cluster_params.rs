@@ -11,8 +11,8 @@ use ake_market::instructions::{
     MAX_NODE_CAPACITY,
 };
 use ake_market::state::{
-    OracleParams, Params, SlaParams, INITIAL_IN_FLIGHT_CAPACITY, INITIAL_JOB_CAPACITY,
-    INITIAL_NODE_CAPACITY,
+    OracleParams, Params, ReleaseParams, SlaParams, INITIAL_IN_FLIGHT_CAPACITY,
+    INITIAL_JOB_CAPACITY, INITIAL_NODE_CAPACITY,
 };
 use anchor_lang::prelude::Pubkey;
 use serde::Deserialize;
@@ -49,6 +49,7 @@ pub struct ClusterParams {
     pub oracle: OracleSection,
     pub market: MarketSection,
     pub sla: SlaSection,
+    pub releases: ReleasesSection,
     pub emissions: EmissionsSection,
     pub governance: GovernanceSection,
     pub markets: Vec<MarketEntry>,
@@ -96,6 +97,17 @@ pub struct SlaSection {
     pub dispute_bond_ake: u64,
     pub dispute_timeout_secs: u32,
     pub rearm_cooldown_secs: u32,
+}
+
+/// What handing jobs back costs, in every market (README "Releases").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleasesSection {
+    pub budget_per_gpu: u16,
+    pub budget_window_secs: u32,
+    pub over_budget_cooldown_secs: u32,
+    pub proof_floor_micro_usd: u64,
+    pub posting_fee_step_bps: u16,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -148,8 +160,6 @@ pub struct MarketEntry {
     pub release_window_min_secs: u32,
     pub release_window_max_secs: u32,
     pub max_releases: u8,
-    pub release_budget: u16,
-    pub release_budget_window_secs: u32,
     /// A job queued longer than this may be refunded by anyone (the crank).
     pub max_queue_secs: u32,
     /// A GPU market (nodes need registered GPUs) or a CPU market.
@@ -303,6 +313,13 @@ impl ClusterParams {
                 dispute_timeout_secs: self.sla.dispute_timeout_secs,
                 rearm_cooldown_secs: self.sla.rearm_cooldown_secs,
             },
+            release: ReleaseParams {
+                budget_per_gpu: self.releases.budget_per_gpu,
+                budget_window_secs: self.releases.budget_window_secs,
+                over_budget_cooldown_secs: self.releases.over_budget_cooldown_secs,
+                proof_floor_micro_usd: self.releases.proof_floor_micro_usd,
+                posting_fee_step_bps: self.releases.posting_fee_step_bps,
+            },
         };
         market_params
             .validate()
@@ -367,8 +384,6 @@ impl ClusterParams {
                     window_min_secs: entry.release_window_min_secs,
                     window_max_secs: entry.release_window_max_secs,
                     max_releases: entry.max_releases,
-                    budget: entry.release_budget,
-                    budget_window_secs: entry.release_budget_window_secs,
                 },
                 max_queue_secs: entry.max_queue_secs,
                 gpu_required: entry.gpu_required,
@@ -376,7 +391,7 @@ impl ClusterParams {
                 driver_capabilities: driver_capability_bits(&entry.driver_capabilities)
                     .map_err(|why| invalid("markets.driver_capabilities", why))?,
             };
-            args.validate(market_params.unbonding_secs).map_err(|err| {
+            args.validate().map_err(|err| {
                 invalid(
                     "markets",
                     format!("{}: {}", entry.name, program_message(err)),

@@ -84,11 +84,13 @@ impl Quote {
 }
 
 /// The program's own arithmetic for a job of `gpus` x `max_secs` on
-/// `market`: escrow and posting fee, both rounded up at the haircut price.
+/// `market`: escrow and posting fee (`posting_fee_micro_usd`, what this
+/// creator pays: `Protocol::posting_fee_for`), both rounded up at the
+/// haircut price.
 pub fn quote(
     market: &ake_market::state::Market,
-    gpus: u16,
-    max_secs: u32,
+    (gpus, max_secs): (u16, u32),
+    posting_fee_micro_usd: u64,
     update: &PriceUpdateV2,
     params: &ake_market::state::OracleParams,
     decimals: u8,
@@ -102,7 +104,7 @@ pub fn quote(
     Some(Quote {
         max_charge_micro_usd: usd,
         escrow: tokens(usd)?,
-        posting_fee: tokens(market.posting_fee_micro_usd)?,
+        posting_fee: tokens(posting_fee_micro_usd)?,
         price,
     })
 }

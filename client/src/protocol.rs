@@ -15,7 +15,7 @@ use ake_market::instructions::{PostBatchArgs, PostJobArgs};
 use ake_market::price_update::PriceUpdateV2;
 use ake_market::state::{
     Batch, Config, Creator, DuePage, Job, JobSpec, JobState, MarketLedger, MarketView, Node,
-    NodeStatus, PendingChange, ReleaseReason, Stake, DUE_TOLERANCE_SECS, PHASE_ASSIGNED,
+    NodeStatus, PendingChange, ReleaseReason, Seeker, Stake, DUE_TOLERANCE_SECS, PHASE_ASSIGNED,
 };
 use anchor_lang::AccountDeserialize;
 use anchor_spl::associated_token::get_associated_token_address;
@@ -335,7 +335,7 @@ impl Protocol {
     pub async fn next_work_for(&self, node: &Node) -> Result<Option<ixs::NextWork>, ProtocolError> {
         let market = self.market_at(&node.market).await?;
         let free = self.stake(&node.owner).await?.map_or(0, |s| s.free());
-        match market.best_job_for(node.gpus, node.reputation_bps, free) {
+        match market.best_job_for(&Seeker::node(node, free)) {
             Some(key) => Ok(Some(self.next_work(key).await?)),
             None => Ok(None),
         }
@@ -396,11 +396,9 @@ impl Protocol {
             // The program's checks: the best waiting node not excluded by
             // the batch, whose best work is this batch and whose owner can
             // cover it (its queue lock comes back when it takes the frame).
-            let Some(node) = market.best_node_for(
-                batch.gpus,
-                batch.min_reputation_bps,
-                &batch.excluded_owner_tags(),
-            ) else {
+            let Some(node) =
+                market.best_node_for(batch.gpus, batch.min_reputation_bps, batch.releases.marks())
+            else {
                 break;
             };
             let Some(n) = self.node(&node).await? else {
@@ -417,7 +415,7 @@ impl Protocol {
                 .stake(&n.owner)
                 .await?
                 .map_or(0, |s| s.free().saturating_add(n.locked_stake));
-            if market.best_job_for(n.gpus, n.reputation_bps, free) != Some(*batch_key) {
+            if market.best_job_for(&Seeker::node(&n, free)) != Some(*batch_key) {
                 break;
             }
             market
@@ -463,27 +461,23 @@ impl Protocol {
             .stake(&node.owner)
             .await?
             .map_or(0, |s| s.free().saturating_add(node.locked_stake));
-        let Some(work) = market.best_job_for(node.gpus, node.reputation_bps, free) else {
+        let Some(work) = market.best_job_for(&Seeker::node(&node, free)) else {
             return Ok(None);
         };
         let candidate = ixs::Candidate {
             node: *node_key,
             owner: node.owner,
         };
-        let best_node = |gpus, reputation, excluded: [u64; ake_market::constants::MAX_RELEASES]| {
-            market.best_node_for(gpus, reputation, &excluded) == Some(*node_key)
+        let best_node = |gpus, reputation, excluded: u64| {
+            market.best_node_for(gpus, reputation, excluded) == Some(*node_key)
         };
         let ix = if self.is_batch(&work).await? {
             let batch = self.existing_batch(&work).await?;
-            best_node(
-                batch.gpus,
-                batch.min_reputation_bps,
-                batch.excluded_owner_tags(),
-            )
-            .then(|| ixs::match_frame(payer, node.market, work, batch.next_frame(), candidate))
+            best_node(batch.gpus, batch.min_reputation_bps, batch.releases.marks())
+                .then(|| ixs::match_frame(payer, node.market, work, batch.next_frame(), candidate))
         } else {
             let job = self.existing_job(&work).await?;
-            best_node(job.gpus, job.min_reputation_bps, job.excluded_owner_tags())
+            best_node(job.gpus, job.min_reputation_bps, job.releases.marks())
                 .then(|| ixs::match_job(payer, node.market, work, candidate))
         };
         Ok(ix)
@@ -730,6 +724,27 @@ impl Protocol {
             .await
     }
 
+    /// The posting fee `creator` pays now on a market whose fee is `base`
+    /// (micro-USD): one step more for each of its jobs refunded as
+    /// unrunnable in this budget window (`Creator::posting_fee_micro_usd`).
+    pub async fn posting_fee_for(
+        &self,
+        creator: &Pubkey,
+        base: u64,
+        config: &Config,
+    ) -> Result<u64, ProtocolError> {
+        let c: Option<Creator> = self
+            .load(&pda::creator(creator), &ake_market::ID, "creator")
+            .await?;
+        let Some(record) = c else {
+            return Ok(base);
+        };
+        let now = self.chain.clock().await?.unix_timestamp;
+        Ok(record
+            .posting_fee_micro_usd(base, now, &config.params.release)
+            .unwrap_or(u64::MAX))
+    }
+
     pub async fn next_nonce(&self, creator: &Pubkey) -> Result<u64, ProtocolError> {
         let c: Option<Creator> = self
             .load(&pda::creator(creator), &ake_market::ID, "creator")
@@ -860,7 +875,7 @@ impl Protocol {
         let (price_update, _) = self.price(&config).await?;
         let staked = self.stake(creator).await?.is_some();
         let candidate = self
-            .candidate(market.best_node_for(args.gpus, args.min_reputation_bps, &[]))
+            .candidate(market.best_node_for(args.gpus, args.min_reputation_bps, 0))
             .await?;
         let job = pda::job(creator, args.nonce);
         let ix = ixs::post_job(
@@ -900,17 +915,16 @@ impl Protocol {
     /// The best waiting node for a job that needs one again (after an
     /// expiry or a release), skipping owners that handed it back.
     pub async fn candidate_for(&self, job: &Job) -> Result<Option<ixs::Candidate>, ProtocolError> {
-        self.candidate_excluding(job, job.excluded_owner_tags())
-            .await
+        self.candidate_excluding(job, job.releases.marks()).await
     }
 
     async fn candidate_excluding(
         &self,
         job: &Job,
-        excluded: [u64; ake_market::constants::MAX_RELEASES],
+        excluded: u64,
     ) -> Result<Option<ixs::Candidate>, ProtocolError> {
         let market = self.market_at(&job.market).await?;
-        self.candidate(market.best_node_for(job.gpus, job.min_reputation_bps, &excluded))
+        self.candidate(market.best_node_for(job.gpus, job.min_reputation_bps, excluded))
             .await
     }
 
@@ -1037,10 +1051,9 @@ impl Protocol {
         // The release adds the releasing owner to the job's exclusions
         // before the program picks the next node: name one the program will
         // pick (another node of the same owner would be refused).
-        let mut excluded = job.excluded_owner_tags();
-        if let Some(free) = excluded.iter_mut().find(|tag| **tag == 0) {
-            *free = ake_market::state::owner_tag(&job.node_owner);
-        }
+        let mut releases = job.releases;
+        releases.record(job.node_owner, false);
+        let excluded = releases.marks();
         Ok(ixs::release_job(
             *signer,
             *job_key,
@@ -1307,7 +1320,7 @@ impl Protocol {
                 if now.saturating_sub(batch.queued_at) > max_wait {
                     out.stale_batches_to_cancel.push(key.to_string());
                 } else if market
-                    .best_node_for(batch.gpus, batch.min_reputation_bps, &[])
+                    .best_node_for(batch.gpus, batch.min_reputation_bps, batch.releases.marks())
                     .is_some()
                 {
                     out.batches_to_match.push(key.to_string());

@@ -101,9 +101,9 @@ const SIGNATURE_FEE_LAMPORTS: u64 = 5_000;
 /// Transactions a node must be able to pay before it takes a job: the
 /// submit, a hand-back, and the arm that takes the next one.
 const TRANSACTIONS_AHEAD: u64 = 3;
-/// Rent of one market pool slot (72 bytes): an arm that finds the pool
+/// Rent of one market pool slot (80 bytes): an arm that finds the pool
 /// full grows it by one at the hot key's expense.
-const POOL_SLOT_RENT_LAMPORTS: u64 = 72 * 6_960;
+const POOL_SLOT_RENT_LAMPORTS: u64 = 80 * 6_960;
 /// Rent of one due page (1,112 bytes + 128): a submit that opens its
 /// bucket's page pays it (back when the page closes). Without it the
 /// submit would fail, and the job with it.

@@ -1037,14 +1037,22 @@ impl Daemon {
             },
         };
         let fees = self
-            .fees_for(attempt, SUBMIT, job, &[attempt.job, job.market])
+            .fees_for(
+                attempt,
+                SUBMIT,
+                job,
+                &[attempt.job, job.market]
+                    .into_iter()
+                    .chain(job.batch())
+                    .collect::<Vec<_>>(),
+            )
             .await;
         let due = self.protocol.submit_due_pick(job).await.map_err(retry)?;
         let submit = |after| {
             ixs::submit_result(
                 self.signer.pubkey(),
                 job.node_owner,
-                (attempt.job, job.market),
+                (attempt.job, job.market, job.batch()),
                 result.clone(),
                 after,
                 due,

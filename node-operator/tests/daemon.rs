@@ -298,7 +298,7 @@ tmp_size_mb = 64
         let end = Instant::now() + limit;
         loop {
             let j = p.job(job).await.unwrap().expect("the job stays open");
-            if j.releases == 1 {
+            if j.releases.total == 1 {
                 return j;
             }
             assert!(
@@ -741,7 +741,7 @@ async fn wrong_hash_input_is_handed_back_inside_the_window_without_a_slash() {
         released.last_release,
         Some(ake_sdk::ake_market::state::ReleaseReason::InputHashMismatch)
     );
-    assert_eq!(released.released_by[0], world.owner.pubkey());
+    assert_eq!(released.releases.by[0], world.owner.pubkey());
     // Inside the free window: the owner keeps every token.
     let stake = world.owner_stake().await;
     assert_eq!(stake, stake_before, "no slash");
@@ -1312,7 +1312,7 @@ async fn crash_while_running_and_restart_after_the_free_window_reattaches() {
     tokio::time::sleep(Duration::from_secs(35)).await;
     let mut second = world.spawn_daemon(None);
     let submitted = world.wait_submitted(&job, Duration::from_secs(120)).await;
-    assert_eq!(submitted.releases, 0, "never handed back");
+    assert_eq!(submitted.releases.total, 0, "never handed back");
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert!(stop(&mut second).success());
     let manifest = fetched_manifest(&world, &submitted).await;
@@ -1387,7 +1387,7 @@ async fn submitted_despite(
     let mut daemon = world.spawn_daemon(None);
     let job = world.post().await;
     let submitted = world.wait_submitted(&job, Duration::from_secs(90)).await;
-    assert_eq!(submitted.releases, 0, "never handed back");
+    assert_eq!(submitted.releases.total, 0, "never handed back");
     assert_eq!(world.owner_stake().await, stake_before);
     if rearm_only {
         // The node arms by itself once its result is in.

@@ -14,7 +14,7 @@ use ake_market::instructions::{
 use ake_market::price_update::VerificationLevel;
 use ake_market::state::{
     Batch, DuePage, HardwareProfile, InlineSpec, Job, JobSpec, Market, MarketView, OracleParams,
-    Params, SlaParams,
+    Params, ReleaseParams, SlaParams,
 };
 use ake_sdk::instructions as ixs;
 use ake_sdk::pda;
@@ -100,6 +100,13 @@ pub fn default_params() -> Params {
             dispute_timeout_secs: 259_200,
             rearm_cooldown_secs: 0,
         },
+        release: ReleaseParams {
+            budget_per_gpu: RELEASE_BUDGET,
+            budget_window_secs: RELEASE_BUDGET_WINDOW_SECS,
+            over_budget_cooldown_secs: OVER_BUDGET_COOLDOWN_SECS,
+            proof_floor_micro_usd: PROOF_FLOOR_MICRO_USD,
+            posting_fee_step_bps: 10_000,
+        },
         timelock_secs: TIMELOCK_SECS,
     }
 }
@@ -119,6 +126,10 @@ pub const RESULT_CHARGE_BPS: u16 = 20_000;
 pub const RELEASE_BUDGET: u16 = 5;
 pub const MAX_QUEUE_SECS: u32 = 86_400;
 pub const RELEASE_BUDGET_WINDOW_SECS: u32 = 86_400;
+pub const OVER_BUDGET_COOLDOWN_SECS: u32 = 600;
+/// A node's hand-backs count toward refunds once it has this much verified
+/// work: one settled test job (`RATE` x a minute) is more.
+pub const PROOF_FLOOR_MICRO_USD: u64 = 1_000;
 
 /// What `Chain::start` grows market 0 to (one `grow_market`).
 pub const TEST_CAPACITY: ake_market::instructions::Capacity = ake_market::instructions::Capacity {
@@ -144,8 +155,6 @@ pub fn default_market() -> MarketArgs {
             window_min_secs: 60,
             window_max_secs: 900,
             max_releases: 3,
-            budget: RELEASE_BUDGET,
-            budget_window_secs: RELEASE_BUDGET_WINDOW_SECS,
         },
         max_queue_secs: MAX_QUEUE_SECS,
         gpu_required: true,
@@ -847,6 +856,21 @@ impl Chain {
         self.node_of(&owner, gpus).await
     }
 
+    /// A node whose hand-backs count toward refunds: it ran and settled one
+    /// job (a minute at `RATE`, past `PROOF_FLOOR_MICRO_USD`). Call it
+    /// while no other job waits for the node.
+    pub async fn proven_node(&mut self, gpus: u16, stake: u64) -> TestNode {
+        let node = self.node(gpus, stake).await;
+        let creator = self.user(1_000 * AKE).await;
+        self.node_ready(&node).await.unwrap();
+        let job = self.post_job(&creator, 1, 600).await.unwrap();
+        assert_eq!(self.job(&job).await.unwrap().node, node.account);
+        self.advance(60).await;
+        self.submit(&node, &job, 60).await.unwrap();
+        self.accept(&creator, &job).await.unwrap();
+        node
+    }
+
     /// A node on market 0 registered by `owner` (who may own others).
     pub async fn node_of(&mut self, owner: &User, gpus: u16) -> TestNode {
         let owner = User {
@@ -886,7 +910,7 @@ impl Chain {
         let best = self
             .market(0)
             .await
-            .best_job_for(n.gpus, n.reputation_bps, free)?;
+            .best_job_for(&ake_market::state::Seeker::node(&n, free))?;
         Some(self.next_work(best).await)
     }
 
@@ -971,7 +995,7 @@ impl Chain {
         let best = self
             .market(0)
             .await
-            .best_node_for(b.gpus, b.min_reputation_bps, &[]);
+            .best_node_for(b.gpus, b.min_reputation_bps, 0);
         let node = self.candidate(best).await.expect("a waiting node");
         let frame = b.next_frame();
         let ix = ixs::match_frame(payer.pubkey(), pda::market(0), *batch, frame, node);
@@ -1036,7 +1060,7 @@ impl Chain {
         let best = self
             .market(0)
             .await
-            .best_node_for(args.gpus, args.min_reputation_bps, &[]);
+            .best_node_for(args.gpus, args.min_reputation_bps, 0);
         let candidate = self.candidate(best).await;
         let job = pda::job(&creator.pubkey(), args.nonce);
         let ix = ixs::post_job(
@@ -1089,7 +1113,7 @@ impl Chain {
         let best = self.market(0).await.best_node_for(
             job.gpus,
             job.min_reputation_bps,
-            &job.excluded_owner_tags(),
+            job.releases.marks(),
         );
         self.candidate(best).await
     }
@@ -1103,7 +1127,10 @@ impl Chain {
         reason: ake_market::state::ReleaseReason,
     ) -> Result<(), TransactionError> {
         let job = self.job(job_key).await.expect("job");
-        let candidate = self.candidate_for(&job).await;
+        // As the program will see it: this owner recorded too.
+        let mut after = job.clone();
+        after.releases.record(job.node_owner, false);
+        let candidate = self.candidate_for(&after).await;
         let ix = ixs::release_job(
             node.signer.pubkey(),
             *job_key,
@@ -1150,10 +1177,11 @@ impl Chain {
         after: ixs::AfterSubmit,
     ) -> Result<(), TransactionError> {
         let due = self.submit_pick(job).await;
+        let batch = self.job(job).await.and_then(|j| j.batch());
         let ix = ixs::submit_result(
             node.signer.pubkey(),
             node.owner.pubkey(),
-            (*job, pda::market(0)),
+            (*job, pda::market(0), batch),
             result_of(wall_secs),
             after,
             due,

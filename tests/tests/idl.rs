@@ -325,7 +325,7 @@ fn built() -> (
             ixs::submit_result(
                 signer,
                 owner,
-                (key(), market),
+                (key(), market, job.batch()),
                 ake_tests::result_of(1),
                 ixs::AfterSubmit::Rearm(next),
                 due,
@@ -363,7 +363,7 @@ fn built() -> (
             ixs::match_job(a, market, key(), candidate),
             vec![owner_of(&candidate.owner)],
         ),
-        e(
+        v(
             "cancel_batch",
             ixs::cancel_batch(
                 a,
@@ -375,7 +375,9 @@ fn built() -> (
                     creator_token: c,
                 },
             ),
+            vec![("batch.creator", creator.to_bytes().to_vec())],
         ),
+        e("resume_batch", ixs::resume_batch(creator, market, key())),
         e("close_batch", ixs::close_batch(key(), creator, &[key()])),
         v(
             "accept_result",
@@ -415,7 +417,10 @@ fn built() -> (
                 },
                 ReleaseReason::SpecInvalid,
             ),
-            vec![owner_of(&owner)],
+            vec![
+                owner_of(&owner),
+                ("job.creator", creator.to_bytes().to_vec()),
+            ],
         ),
         v(
             "dispute_job",
@@ -435,7 +440,11 @@ fn built() -> (
         ),
         e("rearm_node", ixs::rearm_node(owner, node)),
         e("rotate_node_key", ixs::rotate_node_key(owner, node, key())),
-        e("close_node", ixs::close_node(owner, node)),
+        v(
+            "close_node",
+            ixs::close_node(owner, node),
+            vec![owner_of(&owner)],
+        ),
         e("close_stake", ixs::close_stake(owner)),
         e(
             "refund_stale_job",

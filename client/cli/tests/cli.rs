@@ -158,7 +158,7 @@ async fn creator_staker_node_and_crank_flows() {
     let submit = ake_sdk::instructions::submit_result(
         hot.pubkey(),
         owner.pubkey(),
-        (job_key, ake_sdk::pda::market(0)),
+        (job_key, ake_sdk::pda::market(0), None),
         result,
         ake_sdk::instructions::AfterSubmit::StayIdle,
         due,
@@ -425,7 +425,7 @@ async fn admin_unstake_cancel_dispute_and_rearm() {
     );
     let more = net.dir.path().join("more.toml");
     let text = std::fs::read_to_string(&params).unwrap();
-    std::fs::write(&more, format!("{text}\n[[markets]]\nname = \"rtx-4090\"\nrate_micro_usd_per_gpu_sec = 200\nmin_stake_per_gpu_ake = 200\nmax_gpus_per_job = 8\nmax_duration_secs = 3600\nposting_fee_micro_usd = 5000\ncollateral_escrow_bps = 5000\nresult_collateral_charge_bps = 20000\nrelease_window_bps = 1000\nrelease_window_min_secs = 60\nrelease_window_max_secs = 900\nmax_releases = 3\nrelease_budget = 10\nrelease_budget_window_secs = 20\nmax_queue_secs = 2\ngpu_required = true\nmin_duration_secs = 60\njob_capacity = 100\nnode_capacity = 32\nin_flight_capacity = 64\n")).unwrap();
+    std::fs::write(&more, format!("{text}\n[[markets]]\nname = \"rtx-4090\"\nrate_micro_usd_per_gpu_sec = 200\nmin_stake_per_gpu_ake = 200\nmax_gpus_per_job = 8\nmax_duration_secs = 3600\nposting_fee_micro_usd = 5000\ncollateral_escrow_bps = 5000\nresult_collateral_charge_bps = 20000\nrelease_window_bps = 1000\nrelease_window_min_secs = 60\nrelease_window_max_secs = 900\nmax_releases = 3\nmax_queue_secs = 2\ngpu_required = true\nmin_duration_secs = 60\njob_capacity = 100\nnode_capacity = 32\nin_flight_capacity = 64\n")).unwrap();
     let created = net.json(
         &["admin", "create-markets", more.to_str().unwrap()],
         "admin",
@@ -599,7 +599,7 @@ async fn admin_unstake_cancel_dispute_and_rearm() {
     let submit = ake_sdk::instructions::submit_result(
         hot.pubkey(),
         owner.pubkey(),
-        (job_key, ake_sdk::pda::market(0)),
+        (job_key, ake_sdk::pda::market(0), None),
         result,
         ake_sdk::instructions::AfterSubmit::StayIdle,
         due,
@@ -791,14 +791,14 @@ async fn a_batch_is_posted_listed_cancelled_and_closed_from_the_cli() {
             energy_mj: 0,
         },
     };
-    let due = {
+    let (due, frame_batch) = {
         let job = p.job(&frame1).await.unwrap().unwrap();
-        p.submit_due_pick(&job).await.unwrap()
+        (p.submit_due_pick(&job).await.unwrap(), job.batch())
     };
     let submit = ake_sdk::instructions::submit_result(
         hot.pubkey(),
         owner.pubkey(),
-        (frame1, ake_sdk::pda::market(0)),
+        (frame1, ake_sdk::pda::market(0), frame_batch),
         result,
         ake_sdk::instructions::AfterSubmit::Rearm(None),
         due,
@@ -946,7 +946,7 @@ async fn a_hundred_frames_cost_under_two_and_a_half_transactions_each() {
                 submit_result(
                     hot.pubkey(),
                     owner.pubkey(),
-                    (node.current_job, ake_sdk::pda::market(0)),
+                    (node.current_job, ake_sdk::pda::market(0), job.batch()),
                     result,
                     AfterSubmit::Rearm(next),
                     due,

@@ -2,11 +2,9 @@
 
 use ake_market::due::DuePick;
 use ake_market::instructions::{Capacity, MarketArgs, PostBatchArgs, PostJobArgs};
-use ake_market::state::{
-    Change, DuePage, HardwareProfile, Job, JobResult, JobSpec, Params, ReleaseReason,
-};
+use ake_market::state::{Change, DuePage, HardwareProfile, Job, JobResult, Params, ReleaseReason};
 use anchor_lang::prelude::Pubkey;
-use anchor_lang::solana_program::instruction::Instruction;
+use anchor_lang::solana_program::instruction::{AccountMeta, Instruction};
 use anchor_lang::{system_program, InstructionData, ToAccountMetas};
 use anchor_spl::token;
 
@@ -265,6 +263,7 @@ pub fn register_node(
             node_signer,
             node: pda::node(&node_signer),
             market,
+            owner_stake: pda::stake(&owner),
             config: pda::config(),
             system_program: system_program::ID,
             event_authority: event_authority(),
@@ -440,11 +439,12 @@ pub enum AfterSubmit {
 }
 
 /// The result of an assigned job, indexed for the crank in the due page
-/// `due` names (`Protocol::due_pick` reads which has room).
+/// `due` names (`Protocol::due_pick` reads which has room); `batch` is the
+/// frame's batch (`Job::batch`) when the job is a frame.
 pub fn submit_result(
     node_signer: Pubkey,
     node_owner: Pubkey,
-    (job, market): (Pubkey, Pubkey),
+    (job, market, batch): (Pubkey, Pubkey, Option<Pubkey>),
     result: JobResult,
     after: AfterSubmit,
     due: DuePick,
@@ -464,6 +464,7 @@ pub fn submit_result(
             candidate_job: NextWork::job(next),
             candidate_batch: NextWork::batch(next),
             frame_job: NextWork::frame_job(next),
+            batch,
             due_page: pda::due_page(&market, due.bucket, due.shard),
             due_spill: pda::due_page(&market, due.bucket, due.shard + 1),
             system_program: system_program::ID,
@@ -587,12 +588,37 @@ pub fn cancel_batch(caller: Pubkey, k: &BatchKeys) -> Instruction {
             escrow_vault: pda::escrow_vault(&k.market),
             mint: k.mint,
             creator_token: k.creator_token,
+            creator_account: pda::creator(&k.creator),
             token_program: token::ID,
             event_authority: event_authority(),
             program: PROGRAM,
         },
         ix::CancelBatch {},
     )
+}
+
+/// Puts a halted batch back in the queue (its creator only).
+pub fn resume_batch(creator: Pubkey, market: Pubkey, batch: Pubkey) -> Instruction {
+    build(
+        acc::ResumeBatch {
+            creator,
+            config: pda::config(),
+            market,
+            batch,
+            system_program: system_program::ID,
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::ResumeBatch {},
+    )
+}
+
+/// The writable stake accounts of `owners`, in order: what `release_job`
+/// gives budget back to when the job was unrunnable.
+fn releaser_stakes(owners: &[Pubkey]) -> impl Iterator<Item = AccountMeta> + '_ {
+    owners
+        .iter()
+        .map(|owner| AccountMeta::new(pda::stake(owner), false))
 }
 
 /// Counts the settled frames `frames` (their job accounts, in order from
@@ -735,7 +761,7 @@ pub fn release_job(
     k: ReleaseKeys,
     reason: ReleaseReason,
 ) -> Instruction {
-    build(
+    let mut ix = build(
         acc::ReleaseJob {
             node_signer,
             config: pda::config(),
@@ -752,16 +778,25 @@ pub fn release_job(
             candidate_owner_stake: k
                 .candidate_node
                 .and_then(|c| c.owner_stake(Some(job.node_owner))),
-            batch: match &job.spec {
-                JobSpec::Frame(frame) => Some(frame.batch),
-                _ => None,
-            },
+            batch: job.batch(),
+            creator_account: pda::creator(&job.creator),
             token_program: token::ID,
             event_authority: event_authority(),
             program: PROGRAM,
         },
         ix::ReleaseJob { reason },
-    )
+    );
+    // Read only when this release refunds the job: the other releasers,
+    // as the job will record them.
+    let mut releases = job.releases;
+    releases.record(job.node_owner, false);
+    let others: Vec<Pubkey> = releases.by[..usize::from(releases.recorded)]
+        .iter()
+        .filter(|owner| **owner != job.node_owner)
+        .copied()
+        .collect();
+    ix.accounts.extend(releaser_stakes(&others));
+    ix
 }
 
 /// The creator disputes a submitted result; the dispute is indexed for the
@@ -901,6 +936,7 @@ pub fn close_node(owner: Pubkey, node: Pubkey) -> Instruction {
         acc::CloseNode {
             owner,
             node,
+            owner_stake: pda::stake(&owner),
             event_authority: event_authority(),
             program: PROGRAM,
         },

@@ -45,6 +45,14 @@ pub const MAX_INLINE_SPEC_BYTES: usize = 416;
 pub const MAX_URI_LEN: usize = 200;
 /// Owners a job remembers as having handed it back (the most `max_releases` can be).
 pub const MAX_RELEASES: usize = 3;
+/// Hand-backs of one job by anyone, counted or not, after which it is
+/// refunded: owners beyond the three a job remembers could otherwise pass
+/// it between them forever (its assignment count is a u8).
+pub const MAX_HANDBACKS: u16 = 12;
+/// The most posting-fee steps a creator pays for jobs refunded as
+/// unrunnable in one window: owners that can refund its jobs cannot raise
+/// its fee without bound.
+pub const MAX_POSTING_FEE_STEPS: u16 = 10;
 /// Share of the bond burned when a dispute times out unresolved: what
 /// disputing costs when nobody decides.
 pub const DISPUTE_TIMEOUT_FEE_BPS: u64 = 1_000;

@@ -124,7 +124,7 @@ pub enum MarketError {
     NodeSuspended,
     #[msg("the node is not suspended")]
     NodeNotSuspended,
-    #[msg("the node is cooling down (after registering, a suspension or leaving the queue); it can be armed once the node's armable_at time has passed")]
+    #[msg("the node is cooling down (after registering, a suspension, a hand-back past its owner's release budget, or leaving the queue); it can be armed once the node's armable_at time has passed")]
     NodeCoolingDown,
     #[msg("jobs assigned to this node have not settled yet; close or re-key it once they have (after their challenge windows)")]
     NodeHasOpenJobs,
@@ -150,7 +150,7 @@ pub enum MarketError {
     InvalidPostingFee,
     #[msg("collateral settings out of bounds: stake per GPU > 0, escrow share 1..20000 bps, result collateral 10000..50000 bps of the charge")]
     InvalidCollateralSettings,
-    #[msg("release settings out of bounds: window share at most 10000 bps, 1 <= min <= max <= 1 day, max releases 1..3, budget >= 1, budget window 1 s..30 days and at most the unbonding period")]
+    #[msg("release settings out of bounds: a market's window share at most 10000 bps, 1 <= min <= max <= 1 day, max releases 1..3; the config's budget 1..=1000 per GPU, budget window 1 s..30 days and at most the unbonding period, over-budget cooldown at most a day, proof floor 1..=990,000,000 micro-USD, posting fee step at most 50,000 bps")]
     InvalidReleaseSettings,
     #[msg("the reported wall seconds exceed the time since assignment on the chain's clock")]
     UsageExceedsClock,
@@ -194,7 +194,7 @@ pub enum MarketError {
     DuePageFull,
     #[msg("the due page still indexes open jobs, or jobs can still be added to its bucket, or the next shard still exists (shards close from the last)")]
     DuePageInUse,
-    #[msg("the payer holds too few lamports for the rent of the account this instruction creates or grows (a market pool slot, 501,120 lamports, or a due page, 8,630,400) while keeping its own 890,880: fund it and retry")]
+    #[msg("the payer holds too few lamports for the rent of the account this instruction creates or grows (a market pool slot, 556,800 lamports, or a due page, 8,630,400) while keeping its own 890,880: fund it and retry")]
     PayerCannotPayRent,
     #[msg("invalid parallelism: a batch keeps 1..=frame_count frames out at once (it reserves one frame account's rent for each)")]
     InvalidParallelism,
@@ -204,4 +204,12 @@ pub enum MarketError {
     BatchReserveInUse,
     #[msg("the market's settlements left nothing to burn or pay: nothing to sweep")]
     NothingToSweep,
+    #[msg("the owner still has registered nodes (their GPUs set its release budget): close them with `ake node close` first")]
+    StakeHasNodes,
+    #[msg("the batch is not halted: only a halted batch can be resumed")]
+    BatchNotHalted,
+    #[msg("a frame's submit or release must name the frame's batch (ake-sdk does)")]
+    BatchMissing,
+    #[msg("the remaining accounts must be the writable stake accounts (PDA [\"stake\", owner]) of the other owners that handed the work back, in the order the job or batch records them (ake-sdk passes them)")]
+    WrongStakeAccount,
 }

@@ -200,6 +200,16 @@ pub struct BatchRequeued {
     pub queue_slot: u32,
 }
 
+/// The creator put a halted batch back in the queue (`parked`: in the
+/// parked list, every frame's rent out).
+#[event]
+pub struct BatchResumed {
+    pub batch: Pubkey,
+    pub market: Pubkey,
+    pub frames_waiting: u32,
+    pub parked: bool,
+}
+
 #[event]
 pub struct BatchCancelled {
     pub batch: Pubkey,
@@ -208,6 +218,9 @@ pub struct BatchCancelled {
     pub rent_returned: u64,
     /// False: the creator cancelled; true: anyone, after `max_queue_secs`.
     pub stale: bool,
+    /// It was halted (unrunnable; or resumed after a halt with no frame
+    /// submitted since): the creator's posting fee rose a step.
+    pub halted: bool,
 }
 
 #[event]
@@ -268,6 +281,13 @@ pub struct JobReleased {
     pub posting_fee_burned: u64,
     /// The job is a frame and this release halted its batch.
     pub batch_halted: bool,
+    /// Refunded as unrunnable (`max_releases` counted hand-backs): its
+    /// releasers got their budget back (`budgets_returned` besides this
+    /// owner) and, for a job that is not a frame, the creator's posting fee
+    /// rose to `creator_fee_steps` steps this window.
+    pub unrunnable: bool,
+    pub budgets_returned: u8,
+    pub creator_fee_steps: u16,
 }
 
 #[event]

@@ -16,6 +16,7 @@ pub mod math;
 pub mod oracle;
 pub mod pool;
 pub mod price_update;
+pub mod release_budget;
 pub mod settlement;
 pub mod sla;
 pub mod state;
@@ -128,7 +129,10 @@ pub mod ake_market {
         submit_result::handler(ctx, result, due, rearm)
     }
 
-    pub fn release_job(ctx: Context<ReleaseJob>, reason: ReleaseReason) -> Result<()> {
+    pub fn release_job<'info>(
+        ctx: Context<'info, ReleaseJob<'info>>,
+        reason: ReleaseReason,
+    ) -> Result<()> {
         release_job::handler(ctx, reason)
     }
 
@@ -190,6 +194,10 @@ pub mod ake_market {
 
     pub fn requeue_batch(ctx: Context<RequeueBatch>) -> Result<()> {
         requeue_batch::handler(ctx)
+    }
+
+    pub fn resume_batch(ctx: Context<ResumeBatch>) -> Result<()> {
+        resume_batch::handler(ctx)
     }
 
     pub fn match_job(ctx: Context<MatchJob>) -> Result<()> {

@@ -13,8 +13,8 @@ use crate::constants::{DISPUTE_BOND_ESCROW_BPS, FRAME_SEED};
 use crate::errors::MarketError;
 use crate::math::{bps_of_ceil, execution_collateral, release_window_secs};
 use crate::state::{
-    owner_tag, Batch, Config, Job, JobState, Market, MarketMut, Node, NodeStatus, Params, SlaTerms,
-    Stake, Waiting, PHASE_ASSIGNED,
+    owner_tag, Batch, Config, Job, JobState, Market, MarketMut, Node, NodeStatus, Params, Seeker,
+    SlaTerms, Stake, Waiting, PHASE_ASSIGNED,
 };
 
 /// What matching needs from the config: the parameters copied into a job
@@ -98,6 +98,7 @@ pub fn enqueue(
         reputation_bps: job.min_reputation_bps,
         tier: job.tier,
         aux: collateral_for(market, job)?,
+        released_marks: job.releases.marks(),
     };
     job.queue_slot = market.enqueue_job(entry, at_front)?;
     job.queued_at = now;
@@ -112,6 +113,7 @@ pub fn waiting_node(key: Pubkey, node: &Node, tier: u8) -> Waiting {
         reputation_bps: node.reputation_bps,
         tier,
         aux: owner_tag(&node.owner),
+        released_marks: 0,
     }
 }
 
@@ -210,7 +212,7 @@ pub fn offer_to_waiting_node(
     rules: &Rules,
     now: i64,
 ) -> Result<Offer> {
-    let best = market.best_node_for(job.gpus, job.min_reputation_bps, &job.excluded_owner_tags());
+    let best = market.best_node_for(job.gpus, job.min_reputation_bps, job.releases.marks());
     let Some((node_key, node, stake)) = candidate.filter(|c| is_best(best, Some(c.0))) else {
         return Ok(Offer::NoNode);
     };
@@ -339,6 +341,7 @@ pub fn batch_entry(market: &Market, key: Pubkey, batch: &Batch) -> Result<Waitin
             market.collateral_escrow_bps,
         )
         .ok_or(MarketError::MathOverflow)?,
+        released_marks: batch.releases.marks(),
     })
 }
 
@@ -507,7 +510,7 @@ pub fn take_next(
     now: i64,
 ) -> Result<Option<Took>> {
     if let (Some(job), Some(job_key)) = (next.job, next.job_key) {
-        if job.released_by_owner(&node.owner) {
+        if job.releases.includes(&node.owner) {
             return Ok(None);
         }
         let assignment = assign(market, job_key, job, node_key, node, stake, rules, now)?;
@@ -537,7 +540,7 @@ pub fn take_next(
         return err!(MarketError::MatchCandidateMissing);
     };
     // An owner that handed a frame back gets no more of this batch.
-    if batch.released_by_owner(&node.owner) {
+    if batch.releases.includes(&node.owner) {
         return Ok(None);
     }
     let hand_out = take_frame(
@@ -632,7 +635,7 @@ pub fn take_named_or_queue(
     now: i64,
 ) -> Result<Armed> {
     node.tier = tier;
-    let best = market.best_job_for(node.gpus, node.reputation_bps, stake.free());
+    let best = market.best_job_for(&Seeker::node(node, stake.free()));
     let mut job = decoded::<Job>(named.job, market_key, |j| j.market);
     let mut batch = decoded::<Batch>(named.batch, market_key, |b| b.market);
     let next = NextWork {

@@ -153,6 +153,11 @@ fn slot_type() -> Value {
             field("key", "pubkey", "The job, batch or node account."),
             field("seq", "u64", "Place in line (waiting entries)."),
             field("aux", "u64", "A job's collateral when posted; a node's owner tag."),
+            field(
+                "released_marks",
+                "u64",
+                "A waiting job's or batch's releasers: three 21-bit owner marks (see Releases).",
+            ),
             field("due", "i64", "Deadline while assigned; end of the challenge window once submitted; dispute timeout while disputed."),
             field("prev", "u32", "Previous slot in its list (index + 1, 0: none)."),
             field("next", "u32", "Next slot in its list (index + 1, 0: none)."),

@@ -73,7 +73,7 @@ async fn node_round(chain: &mut Chain, owner: &User, creator: &User, count: usiz
         let submit = ixs::submit_result(
             signer.pubkey(),
             owner.pubkey(),
-            (job_key, pda::market(0)),
+            (job_key, pda::market(0), None),
             ake_tests::result_of(1),
             ixs::AfterSubmit::StayIdle,
             due,

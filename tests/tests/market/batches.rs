@@ -4,11 +4,12 @@
 //! node in the same instruction and can never be failed by a stale read.
 
 use ake_market::errors::MarketError;
-use ake_market::state::{Batch, JobSpec, JobState, Node, NodeStatus};
+use ake_market::state::{Batch, JobSpec, JobState, Node, NodeStatus, ReleaseReason};
 use ake_sdk::{instructions as ixs, pda};
 use ake_tests::*;
 use solana_sdk::pubkey::Pubkey;
 use solana_sdk::signer::Signer;
+use solana_sdk::transaction::TransactionError;
 
 async fn status(chain: &mut Chain, node: &TestNode) -> (NodeStatus, Pubkey) {
     let n: Node = chain.account(&node.account).await.unwrap();
@@ -473,69 +474,204 @@ async fn a_rearm_naming_work_closed_since_signing_still_lands_the_submit() {
     assert_eq!(status(&mut chain, &node).await.0, NodeStatus::Queued);
 }
 
-#[tokio::test]
-async fn an_unrunnable_batch_costs_each_owner_one_release_and_halts_after_three() {
-    use ake_market::state::ReleaseReason;
-    let mut chain = Chain::start().await;
-    let creator = chain.user(100_000 * AKE).await;
-    let stranger = chain.user(0).await;
-    let batch_key = chain.post_batch(&creator, 1, 50).await.unwrap();
-    let b = batch(&mut chain, &batch_key).await;
-    let mut owners = Vec::new();
-    for i in 0..3u32 {
-        let node = ready_node(&mut chain).await;
-        chain.node_ready(&node).await.unwrap();
-        let (state, frame_job) = status(&mut chain, &node).await;
-        assert_eq!(state, NodeStatus::Busy);
-        chain
-            .release(
-                &node,
-                &frame_job,
-                creator.token,
-                ReleaseReason::ImageUnavailable,
-            )
-            .await
-            .unwrap();
-        // The owner's node re-arms: it never gets this batch's frames again
-        // (nor the frame it handed back), so it waits.
-        chain.node_ready(&node).await.unwrap();
-        assert_eq!(status(&mut chain, &node).await.0, NodeStatus::Queued);
-        let after = batch(&mut chain, &batch_key).await;
-        assert_eq!(u32::from(after.releasers), i + 1);
-        assert_eq!(after.halted, i == 2);
-        owners.push(node);
-    }
-    // Halted: out of the queue (only the handed-back frames wait there, as
-    // jobs), no more frames to anyone, and anyone refunds the rest at once.
-    let halted = batch(&mut chain, &batch_key).await;
-    assert!(!halted.in_queue());
-    assert!(!chain
-        .market(0)
-        .await
-        .queued_jobs()
-        .iter()
-        .any(|e| e.key == batch_key));
-    let fresh = ready_node(&mut chain).await;
-    chain.node_ready(&fresh).await.unwrap();
-    let (_, took) = status(&mut chain, &fresh).await;
-    assert_ne!(took, pda::frame_job(&batch_key, halted.next_frame()));
-    let held = chain.balance(&creator.token).await;
-    let keys = chain.batch_keys(&batch_key, &creator);
+/// `stranger` asks to refund `creator`'s batch.
+async fn stranger_cancels(
+    chain: &mut Chain,
+    stranger: &User,
+    batch: &Pubkey,
+    creator: &User,
+) -> Result<(), TransactionError> {
+    let keys = chain.batch_keys(batch, creator);
     chain
-        .send_ok(
+        .send(
             &[ixs::cancel_batch(stranger.pubkey(), &keys)],
             &[&stranger.key],
         )
-        .await;
+        .await
+}
+
+/// `node` arms, takes the best work it can (a frame of a batch here) and
+/// hands it back inside its free window; returns the frame job.
+async fn take_and_release(chain: &mut Chain, node: &TestNode, creator: &User) -> Pubkey {
+    chain.node_ready(node).await.unwrap();
+    let (state, frame_job) = status(chain, node).await;
+    assert_eq!(state, NodeStatus::Busy);
+    chain
+        .release(
+            node,
+            &frame_job,
+            creator.token,
+            ReleaseReason::ImageUnavailable,
+        )
+        .await
+        .unwrap();
+    frame_job
+}
+
+#[tokio::test]
+async fn attack_sybil_halt_three_fresh_owners_cannot_stop_a_batch_others_are_completing() {
+    let mut chain = Chain::start().await;
+    let creator = chain.user(100_000 * AKE).await;
+    let stranger = chain.user(0).await;
+    let honest = chain.proven_node(1, 1_000 * AKE).await;
+    // Three owners with verified work, who will hand frames back too.
+    let mut proven = Vec::new();
+    for _ in 0..3 {
+        proven.push(chain.proven_node(1, 1_000 * AKE).await);
+    }
+    let batch_key = chain.post_batch(&creator, 1, 50).await.unwrap();
+    let creator_after_post = chain.balance(&creator.token).await;
+    // An honest node completes frame 1.
+    chain.node_ready(&honest).await.unwrap();
+    let (_, f1) = status(&mut chain, &honest).await;
+    chain.advance(60).await;
+    chain.submit(&honest, &f1, 60).await.unwrap();
+
+    // Three fresh sybil owners (200 AKE staked each, no verified work) take
+    // frames and hand them back for free.
+    let supply = chain.supply().await;
+    let mut sybils = Vec::new();
+    let mut handed_back = Pubkey::default();
+    for _ in 0..3 {
+        let sybil = chain.node(1, 200 * AKE).await;
+        handed_back = take_and_release(&mut chain, &sybil, &creator).await;
+        sybils.push(sybil);
+    }
+    let after = batch(&mut chain, &batch_key).await;
+    assert!(!after.halted && after.in_queue(), "the batch keeps going");
+    assert_eq!(after.frames_submitted, 1);
+    // They count for nothing and share one entry (the latest of them).
+    assert_eq!((after.releases.recorded, after.releases.counted), (1, 0));
+    // The frame they handed back (each took the one before it handed back)
+    // is not refunded either: their releases count for nothing.
+    let j = chain.job(&handed_back).await.unwrap();
+    assert_eq!(
+        (j.state, j.releases.total, j.releases.counted),
+        (JobState::Queued, 3, 0)
+    );
+    // No stranger can refund the batch.
+    assert_market_error(
+        stranger_cancels(&mut chain, &stranger, &batch_key, &creator).await,
+        MarketError::BatchNotStale,
+    );
+    // The honest node takes the handed-back frame next and completes it.
+    chain.node_ready(&honest).await.unwrap();
+    assert_eq!(status(&mut chain, &honest).await.1, handed_back);
+    chain.advance(60).await;
+    chain.submit(&honest, &handed_back, 60).await.unwrap();
+    assert_eq!(batch(&mut chain, &batch_key).await.frames_submitted, 2);
+
+    // Even three owners whose releases count cannot halt it now that frames
+    // were submitted: someone showed it runs. (The one frame they all
+    // handed back is refunded as unrunnable.)
+    for node in &proven {
+        take_and_release(&mut chain, node, &creator).await;
+    }
+    let after = batch(&mut chain, &batch_key).await;
+    assert_eq!((after.releases.counted, after.frames_submitted), (3, 2));
+    assert!(!after.halted && after.in_queue(), "the batch keeps going");
+    let per_frame = after.escrow_per_frame;
+
+    // Cost and payoff: the sybils burned and lost nothing (and gained
+    // nothing); the creator lost nothing beyond its posting fee.
+    for sybil in &sybils {
+        assert_eq!(
+            chain.stake_of(&sybil.owner.pubkey()).await.amount,
+            200 * AKE
+        );
+    }
+    assert_eq!(chain.supply().await, supply);
     assert_eq!(
         chain.balance(&creator.token).await,
-        held + u64::from(halted.frames_waiting()) * b.escrow_per_frame
+        creator_after_post + per_frame
     );
-    // Each owner lost nothing: each release was inside its free window.
-    for node in &owners {
-        let stake = chain.stake_of(&node.owner.pubkey()).await;
-        assert_eq!(stake.amount, 1_000 * AKE);
+    println!("sybil halt of a batch others complete: costs 0 AKE, pays 0 AKE, and fails");
+}
+
+#[tokio::test]
+async fn attack_sybil_halt_a_batch_no_one_can_run_halts_and_only_its_creator_or_the_stale_refund_ends_it(
+) {
+    let mut chain = Chain::start().await;
+    // Three owners with verified work: their hand-backs count.
+    let mut owners = Vec::new();
+    for _ in 0..3 {
+        owners.push(chain.proven_node(1, 1_000 * AKE).await);
     }
+    let creator = chain.user(100_000 * AKE).await;
+    let stranger = chain.user(0).await;
+    let x = chain.post_batch(&creator, 1, 50).await.unwrap();
+    let y = chain.post_batch(&creator, 1, 50).await.unwrap();
+    let per_frame = batch(&mut chain, &x).await.escrow_per_frame;
+    // Each owner takes X's first frame (back at the front after each
+    // hand-back) and hands it back; then the same for Y: nobody submits.
+    for key in [x, y] {
+        for (i, node) in owners.iter().enumerate() {
+            let frame = take_and_release(&mut chain, node, &creator).await;
+            assert_eq!(frame, pda::frame_job(&key, 1));
+            let b = batch(&mut chain, &key).await;
+            assert_eq!(b.halted, i == 2);
+        }
+        // The frame job was handed back by three counted owners: refunded.
+        assert!(chain.job(&pda::frame_job(&key, 1)).await.is_none());
+        let halted = batch(&mut chain, &key).await;
+        assert!(!halted.in_queue());
+        assert!(!chain
+            .market(0)
+            .await
+            .queued_jobs()
+            .iter()
+            .any(|e| e.key == key));
+    }
+    // A halt alone never lets a stranger refund a batch.
+    for key in [x, y] {
+        assert_market_error(
+            stranger_cancels(&mut chain, &stranger, &key, &creator).await,
+            MarketError::BatchNotStale,
+        );
+    }
+    // Only its creator resumes one: Y is back in the queue, and a node of
+    // an owner that never handed it back takes its next frame.
+    let resume = ixs::resume_batch(stranger.pubkey(), pda::market(0), y);
+    assert_market_error(
+        chain.send(&[resume], &[&stranger.key]).await,
+        MarketError::NotCreator,
+    );
+    let resume = ixs::resume_batch(creator.pubkey(), pda::market(0), y);
+    chain.send_ok(&[resume], &[&creator.key]).await;
+    let resumed = batch(&mut chain, &y).await;
+    assert!(resumed.in_queue() && resumed.resumed);
+    let fresh = ready_node(&mut chain).await;
+    chain.node_ready(&fresh).await.unwrap();
+    assert_eq!(status(&mut chain, &fresh).await.1, pda::frame_job(&y, 2));
+    // The owners that handed Y back pass over it (and X is halted): they wait.
+    for node in &owners {
+        chain.node_ready(node).await.unwrap();
+        assert_eq!(status(&mut chain, node).await.0, NodeStatus::Queued);
+    }
+
+    // The owners lost nothing, and the two unrunnable frame jobs gave them
+    // back the budget their hand-backs used.
+    for node in &owners {
+        let s = chain.stake_of(&node.owner.pubkey()).await;
+        assert_eq!((s.amount, s.releases_in_window), (1_000 * AKE, 0));
+    }
+    // The creator pays once per batch, when one is refunded halted (not
+    // for each frame job refunded as unrunnable).
+    let strikes = |c: ake_market::state::Creator| c.unrunnable_in_window;
+    let record = pda::creator(&creator.pubkey());
+    assert_eq!(strikes(chain.account(&record).await.unwrap()), 0);
+
+    // X stays halted until it has waited the market's max_queue_secs: then
+    // anyone refunds its frames.
+    chain.advance(i64::from(MAX_QUEUE_SECS) + 1).await;
+    let held = chain.balance(&creator.token).await;
+    stranger_cancels(&mut chain, &stranger, &x, &creator)
+        .await
+        .unwrap();
+    assert_eq!(chain.balance(&creator.token).await, held + 49 * per_frame);
+
+    // The halted batch refunded is one step of the creator's posting fee.
+    assert_eq!(strikes(chain.account(&record).await.unwrap()), 1);
 }
 
 #[tokio::test]

@@ -379,7 +379,7 @@ impl World {
                         let waiting = c.market(0).await.best_node_for(
                             b.gpus,
                             b.min_reputation_bps,
-                            &b.excluded_owner_tags(),
+                            b.releases.marks(),
                         );
                         match waiting {
                             Some(_) => c.match_frame(&self.creators[0], &key).await.map(|_| ()),
@@ -603,7 +603,7 @@ impl World {
                     assert_eq!((node.status, node.current_job), (NodeStatus::Busy, key));
                     assert_eq!(job.collateral, job.terms.execution_collateral);
                     assert!(
-                        !job.released_by_owner(&job.node_owner),
+                        !job.releases.includes(&job.node_owner),
                         "never back to an owner that released it"
                     );
                 }

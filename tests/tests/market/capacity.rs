@@ -50,7 +50,7 @@ async fn only_the_authority_grows_a_market_and_capacities_never_shrink() {
         account.lamports,
     );
     println!("initial bytes, grow transactions, bytes, lamports: {figures:?}");
-    assert_eq!(figures, (10_088, 16, 168_488, 1_173_567_360));
+    assert_eq!(figures, (10_088, 18, 186_728, 1_300_517_760));
 
     let admin = chain.admin.insecure_clone();
     for smaller in [
@@ -161,7 +161,7 @@ async fn a_queue_fill_grows_the_pool_at_the_attackers_cost_and_blocks_nobody() {
     assert_eq!(m.slot_count, start.slot_count + 20, "grew one slot a post");
     // What each grown slot cost the attacker in rent, beyond the job
     // accounts' rent (which comes back with each job).
-    let slot_rent = 72 * 6_960;
+    let slot_rent = 80 * 6_960;
     let job_rents: u64 = {
         let mut sum = 0;
         for job in &jobs {

@@ -108,8 +108,8 @@ async fn wrong_hash_job_released_inside_the_window_costs_the_node_nothing() {
         (0, 0, 0)
     );
     let j = chain.job(&job).await.unwrap();
-    assert_eq!((j.state, j.releases), (JobState::Queued, 1));
-    assert_eq!(j.released_by[0], node.owner.pubkey());
+    assert_eq!((j.state, j.releases.total), (JobState::Queued, 1));
+    assert_eq!(j.releases.by[0], node.owner.pubkey());
     assert_eq!(j.last_release, Some(ReleaseReason::InputHashMismatch));
 }
 
@@ -168,11 +168,13 @@ async fn release_after_the_window_slashes_in_proportion_to_time_held() {
 #[tokio::test]
 async fn a_job_released_by_three_owners_is_refunded_and_never_returns_to_them() {
     let mut chain = Chain::start().await;
-    let a = chain.node(1, 1_000 * AKE).await;
-    let b = chain.node(1, 1_000 * AKE).await;
-    let c = chain.node(1, 1_000 * AKE).await;
+    let a = chain.proven_node(1, 1_000 * AKE).await;
+    let b = chain.proven_node(1, 1_000 * AKE).await;
+    let c = chain.proven_node(1, 1_000 * AKE).await;
     let creator = chain.user(1_000 * AKE).await;
     let supply = chain.supply().await;
+    // (The proven nodes' settlements left their burns in the escrow vault.)
+    let escrow_before = chain.escrow_balance().await;
     chain.node_ready(&a).await.unwrap();
     let job = chain.post_job(&creator, 1, 600).await.unwrap();
     assert_eq!(chain.job(&job).await.unwrap().node, a.account);
@@ -211,19 +213,27 @@ async fn a_job_released_by_three_owners_is_refunded_and_never_returns_to_them() 
         "the escrow back, the posting fee burned"
     );
     assert_eq!(chain.supply().await, supply - POSTING_FEE);
-    assert_eq!(chain.escrow_balance().await, 0);
+    assert_eq!(chain.escrow_balance().await, escrow_before);
     for n in [&a, &b, &c] {
-        assert_eq!(
-            stake(&mut chain, n).await.amount,
-            1_000 * AKE,
-            "nobody slashed"
-        );
+        let s = stake(&mut chain, n).await;
+        assert_eq!(s.amount, 1_000 * AKE, "nobody slashed");
+        assert_eq!(s.releases_in_window, 0, "unrunnable: the budget comes back");
     }
+    // The creator's next posts cost one posting fee more.
+    let record: ake_market::state::Creator = chain
+        .account(&pda::creator(&creator.pubkey()))
+        .await
+        .unwrap();
+    assert_eq!(record.unrunnable_in_window, 1);
+    let next = chain.post_job(&creator, 1, 600).await.unwrap();
+    // Two cents at the haircut price 0.499, rounded up: ceil(20000e8 / 49.9e6).
+    assert_eq!(chain.job(&next).await.unwrap().posting_fee, 40_081);
 }
 
 #[tokio::test]
-async fn releases_past_the_owner_budget_count_as_expiries() {
+async fn releases_past_the_budget_cool_the_node_down_in_the_window_and_cost_an_expiry_after_it() {
     let mut chain = Chain::start().await;
+    // One GPU registered: a budget of RELEASE_BUDGET a window.
     let node = chain.node(1, 1_000 * AKE).await;
     let creator = chain.user(1_000 * AKE).await;
     for _ in 0..RELEASE_BUDGET {
@@ -243,22 +253,26 @@ async fn releases_past_the_owner_budget_count_as_expiries() {
         .release(&node, &job, creator.token, ReleaseReason::SpecUnsupported)
         .await
         .unwrap();
-    // Past the budget, inside the free window: recorded as an expiry
-    // (reputation, suspension), but no stake: whoever posted the jobs
-    // cannot make the node pay.
+    // Past the budget, inside the free window: a cooldown at the back of
+    // the queue, never a suspension, a failure or stake: whoever posted the
+    // jobs cannot make the node pay.
     let s = stake(&mut chain, &node).await;
     assert_eq!((s.amount, s.locked), (1_000 * AKE, 0));
     assert_eq!(chain.supply().await, supply);
     let n = node_of(&mut chain, &node).await;
-    assert!(n.suspended);
-    // Its failure weighs the time it held the job (none): however large a
-    // job a creator posts, a hand-back adds only what the node held.
-    assert_eq!((n.jobs_expired, n.failed_micro_usd), (1, 0));
+    assert!(!n.suspended);
+    assert_eq!((n.jobs_expired, n.failed_micro_usd), (0, 0));
+    assert_eq!(
+        n.armable_at,
+        chain.now().await + i64::from(OVER_BUDGET_COOLDOWN_SECS)
+    );
     chain.cancel(&creator, &job).await.unwrap();
+    assert_market_error(chain.node_ready(&node).await, MarketError::NodeCoolingDown);
 
     // Past the budget AND after the window: priced as an expiry the owner
-    // cranked itself (the slash less the bounty), all burned.
-    chain.rearm(&node).await.unwrap();
+    // cranked itself (the slash less the bounty), all burned, and recorded
+    // as one (suspension): the node held the job past its free window.
+    chain.advance(i64::from(OVER_BUDGET_COOLDOWN_SECS)).await;
     chain.node_ready(&node).await.unwrap();
     let late = chain.post_job(&creator, 1, 600).await.unwrap();
     chain.advance(61).await;
@@ -272,6 +286,7 @@ async fn releases_past_the_owner_budget_count_as_expiries() {
         1_000 * AKE - EXPIRY_NET
     );
     assert_eq!(chain.supply().await, supply - EXPIRY_NET);
+    assert!(node_of(&mut chain, &node).await.suspended);
     chain.cancel(&creator, &late).await.unwrap();
 
     // The budget comes back in the next window.
@@ -283,7 +298,8 @@ async fn releases_past_the_owner_budget_count_as_expiries() {
         .release(&node, &next, creator.token, ReleaseReason::SpecUnsupported)
         .await
         .unwrap();
-    assert!(!node_of(&mut chain, &node).await.suspended);
+    let n = node_of(&mut chain, &node).await;
+    assert!(!n.suspended && n.armable_at <= chain.now().await);
     assert_eq!(
         stake(&mut chain, &node).await.amount,
         1_000 * AKE - EXPIRY_NET
@@ -419,7 +435,7 @@ async fn usage_above_the_chains_clock_is_refused() {
     let ix = ixs::submit_result(
         node.signer.pubkey(),
         node.owner.pubkey(),
-        (job, pda::market(0)),
+        (job, pda::market(0), None),
         result,
         ixs::AfterSubmit::StayIdle,
         due,
@@ -523,7 +539,8 @@ async fn attack_unrunnable_jobs_posted_to_several_nodes_cost_the_creator_only_fe
 async fn attack_a_sybil_operator_releasing_everything_cannot_hold_a_job() {
     // A censor arms first and hands back every job it gets; an honest node
     // waits behind it. Each released job goes straight to the honest node,
-    // and past its budget each release suspends the censor.
+    // and past its budget each release sends the censor to the back of the
+    // queue after a cooldown.
     let mut chain = Chain::start().await;
     let censor = chain.node(1, 10_000 * AKE).await;
     let honest = chain.node(1, 1_000 * AKE).await;
@@ -551,17 +568,21 @@ async fn attack_a_sybil_operator_releasing_everything_cannot_hold_a_job() {
         chain.advance(60).await;
         chain.submit(&honest, &job, 60).await.unwrap();
         chain.accept(&creator, &job).await.unwrap();
-        if round == RELEASE_BUDGET {
-            chain.rearm(&censor).await.unwrap();
-        }
     }
-    // The censor held no job and gained nothing; past its budget it was
-    // suspended (until its owner re-armed it) and has no reputation.
+    // The censor held no job and gained nothing; past its budget it cools
+    // down out of the queue, never suspended, and has no reputation.
     let payoff = stake(&mut chain, &censor).await.amount as i128 - censor_before as i128;
     assert_eq!(payoff, 0);
     let c = node_of(&mut chain, &censor).await;
-    assert_eq!((c.jobs_expired, c.jobs_completed), (1, 0));
+    assert_eq!(
+        (c.jobs_expired, c.jobs_completed, c.suspended),
+        (0, 0, false)
+    );
     assert_eq!((c.proven_micro_usd, c.reputation_bps), (0, 0));
+    assert_market_error(
+        chain.node_ready(&censor).await,
+        MarketError::NodeCoolingDown,
+    );
     assert_eq!(
         node_of(&mut chain, &honest).await.jobs_completed,
         u64::from(RELEASE_BUDGET) + 1
@@ -600,4 +621,163 @@ async fn a_node_whose_owner_cannot_cover_a_job_goes_idle_and_nothing_reverts() {
         "half the escrow: {}",
         j.collateral
     );
+}
+
+#[tokio::test]
+async fn attack_fleet_stall_an_owner_s_other_node_takes_the_backlog_behind_the_job_it_handed_back()
+{
+    // A creator posts a job at the front of the line that this owner's
+    // first node hands back (it cannot run it), then a backlog job. Before,
+    // every node of the owner named the handed-back job as its best work,
+    // could not take it, and waited while the backlog waited too.
+    let mut chain = Chain::start().await;
+    let first = chain.node(1, 2_000 * AKE).await;
+    let second = chain.node_of(&first.owner, 1).await;
+    let attacker = chain.user(1_000 * AKE).await;
+    let creator = chain.user(1_000 * AKE).await;
+    let attacker_before = chain.balance(&attacker.token).await;
+    chain.node_ready(&first).await.unwrap();
+    let bait = chain.post_job(&attacker, 1, 600).await.unwrap();
+    let backlog = chain.post_job(&creator, 1, 600).await.unwrap();
+    assert_eq!(chain.job(&bait).await.unwrap().node, first.account);
+    chain
+        .release(
+            &first,
+            &bait,
+            attacker.token,
+            ReleaseReason::ImageUnavailable,
+        )
+        .await
+        .unwrap();
+    // The bait waits at the front, marked as this owner's hand-back; the
+    // owner's second node passes over it to the backlog job.
+    chain.node_ready(&second).await.unwrap();
+    assert_eq!(chain.job(&backlog).await.unwrap().node, second.account);
+    // And the first node too finds nothing it would hand back again: it waits.
+    chain.node_ready(&first).await.unwrap();
+    assert_eq!(
+        node_of(&mut chain, &first).await.status,
+        ake_market::state::NodeStatus::Queued
+    );
+    assert_eq!(chain.job(&bait).await.unwrap().state, JobState::Queued);
+    // Cost and payoff: the attacker's bait holds nothing up and costs it
+    // its posting fee when it takes it back; the owner lost nothing.
+    chain.cancel(&attacker, &bait).await.unwrap();
+    assert_eq!(
+        attacker_before - chain.balance(&attacker.token).await,
+        POSTING_FEE
+    );
+    assert_eq!(stake(&mut chain, &first).await.amount, 2_000 * AKE);
+    println!("fleet stall: costs {POSTING_FEE} base units (one posting fee), stalls nothing");
+}
+
+#[tokio::test]
+async fn attack_release_budget_spray_never_suspends_an_honest_fleet() {
+    // One hand-back per GPU a window, so a spray exhausts every budget with
+    // two jobs. A hundred owners with one fresh node each (no verified
+    // work: their hand-backs never refund the job, so none come back).
+    const OWNERS: usize = 100;
+    let mut chain = Chain::start().await;
+    let mut params = default_params();
+    params.release.budget_per_gpu = 1;
+    chain.set_params(params).await;
+    let mut nodes = Vec::with_capacity(OWNERS);
+    for _ in 0..OWNERS {
+        nodes.push(chain.node(1, 200 * AKE).await);
+    }
+    let attacker = chain.user(1_000 * AKE).await;
+    let attacker_before = chain.balance(&attacker.token).await;
+    let supply = chain.supply().await;
+    let mut posts = 0u64;
+    for round in 0..2 {
+        for node in &nodes {
+            chain.node_ready(node).await.unwrap();
+        }
+        // Jobs no node can run: each node hands the job to the next waiting
+        // one; after MAX_HANDBACKS it is refunded and the attacker posts
+        // another.
+        let mut job = Pubkey::default();
+        for node in &nodes {
+            if chain.job(&job).await.is_none() {
+                job = chain.post_job(&attacker, 1, 600).await.unwrap();
+                posts += 1;
+            }
+            assert_eq!(chain.job(&job).await.unwrap().node, node.account);
+            chain
+                .release(node, &job, attacker.token, ReleaseReason::SpecUnsupported)
+                .await
+                .unwrap();
+        }
+        let cooling = node_of(&mut chain, &nodes[0]).await.armable_at > chain.now().await;
+        assert_eq!(cooling, round == 1, "past the budget only in round 2");
+        // The attacker takes the last one back: every job cost its posting fee.
+        if chain.job(&job).await.is_some() {
+            chain.cancel(&attacker, &job).await.unwrap();
+        }
+    }
+    let per_round = (OWNERS as u64).div_ceil(u64::from(ake_market::constants::MAX_HANDBACKS));
+    assert_eq!(posts, 2 * per_round);
+    // Every budget is spent; no node is suspended, slashed or marked failed:
+    // each waits its cooldown at the back of the queue and arms again.
+    for node in &nodes {
+        let n = node_of(&mut chain, node).await;
+        assert!(!n.suspended);
+        assert_eq!((n.jobs_expired, n.failed_micro_usd), (0, 0));
+        assert_eq!(stake(&mut chain, node).await.amount, 200 * AKE);
+    }
+    assert_eq!(chain.supply().await, supply - posts * POSTING_FEE);
+    chain.advance(i64::from(OVER_BUDGET_COOLDOWN_SECS)).await;
+    for node in &nodes[..3] {
+        chain.node_ready(node).await.unwrap();
+    }
+    let cost = attacker_before - chain.balance(&attacker.token).await;
+    assert_eq!(cost, posts * POSTING_FEE);
+    println!(
+        "release budget spray of {OWNERS} owners: costs {cost} base units, suspends nobody, \
+         slashes 0 AKE; each node waits {OVER_BUDGET_COOLDOWN_SECS} s"
+    );
+}
+
+#[tokio::test]
+async fn a_job_passed_between_owners_it_no_longer_remembers_is_refunded_after_max_handbacks() {
+    // Four fresh owners (no verified work: nothing counts). The job
+    // remembers three; the fourth and the one it forgot could pass it back
+    // and forth forever (its assignment count would overflow and jam every
+    // search that names it). After MAX_HANDBACKS hand-backs it is refunded.
+    let mut chain = Chain::start().await;
+    let creator = chain.user(1_000 * AKE).await;
+    let mut nodes = Vec::new();
+    for _ in 0..4 {
+        let node = chain.node(1, 1_000 * AKE).await;
+        chain.node_ready(&node).await.unwrap();
+        nodes.push(node);
+    }
+    let job = chain.post_job(&creator, 1, 600).await.unwrap();
+    let handbacks = ake_market::constants::MAX_HANDBACKS;
+    for n in 1..=handbacks {
+        let holder = chain.job(&job).await.unwrap().node;
+        let node = nodes.iter().find(|x| x.account == holder).unwrap();
+        chain
+            .release(node, &job, creator.token, ReleaseReason::ResourcesMissing)
+            .await
+            .unwrap();
+        if n < handbacks {
+            // Still live: straight to another waiting owner.
+            let j = chain.job(&job).await.unwrap();
+            assert_eq!(
+                (j.state, j.releases.total, j.releases.counted),
+                (JobState::Assigned, n, 0)
+            );
+            chain.node_ready(node).await.unwrap();
+        }
+    }
+    assert!(chain.job(&job).await.is_none(), "refunded and closed");
+    assert_eq!(
+        chain.balance(&creator.token).await,
+        1_000 * AKE - POSTING_FEE,
+        "the escrow back, the posting fee burned"
+    );
+    for node in &nodes {
+        assert_eq!(stake(&mut chain, node).await.amount, 1_000 * AKE);
+    }
 }

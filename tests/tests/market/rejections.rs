@@ -151,7 +151,7 @@ async fn node_signers_and_results() {
     let mut ix = ixs::submit_result(
         stranger.pubkey(),
         node.owner.pubkey(),
-        (job, pda::market(0)),
+        (job, pda::market(0), None),
         ake_tests::result_of(1),
         ixs::AfterSubmit::StayIdle,
         due,
@@ -189,7 +189,7 @@ async fn node_signers_and_results() {
     let ix = ixs::submit_result(
         node2.signer.pubkey(),
         node2.owner.pubkey(),
-        (job2, pda::market(0)),
+        (job2, pda::market(0), None),
         result,
         ixs::AfterSubmit::StayIdle,
         due,

@@ -293,7 +293,7 @@ async fn follow(
         if latest.halted && latest.frames_waiting() > 0 {
             bar.finish_and_clear();
             anyhow::bail!(
-                "batch {batch_key} halted: three node owners handed its frames back (the image, inputs or spec likely cannot run); refund the {} frames still waiting with `ake job cancel {batch_key}`",
+                "batch {batch_key} halted: three node owners with verified work handed its frames back before any frame was submitted (the image, inputs or spec likely cannot run); fix them and post again, refund the {} frames still waiting with `ake job cancel {batch_key}`, or, if they can run, put it back in line with `ake job resume {batch_key}`",
                 latest.frames_waiting()
             );
         }

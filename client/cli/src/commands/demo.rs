@@ -237,8 +237,8 @@ pub async fn run(g: &GlobalArgs, a: DemoArgs) -> anyhow::Result<()> {
     let (_, update) = p.price(&config).await?;
     let q = oracle::quote(
         &market,
-        valid.args.gpus,
-        valid.args.max_duration_secs,
+        (valid.args.gpus, valid.args.max_duration_secs),
+        market.posting_fee_micro_usd, // a new creator: no fee steps
         &update,
         &config.params.oracle,
         d,

@@ -58,6 +58,10 @@ pub enum JobCommand {
     Cancel { job: Pubkey },
     /// Close a batch whose frames all settled (or were cancelled): its rent back.
     CloseBatch { batch: Pubkey },
+    /// Put your halted batch back in line (three node owners with verified
+    /// work handed its frames back before any was submitted): you say its
+    /// frames can run. Those owners still get none; releases never halt it again.
+    Resume { batch: Pubkey },
     /// Accept a submitted result now (skips the challenge window).
     Accept { job: Pubkey },
     /// Challenge a submitted result, posting the dispute bond.
@@ -131,7 +135,9 @@ pub struct JobView {
     pub collateral: u64,
     /// The node may hand the job back for free until then (unix time).
     pub release_window_end: Option<i64>,
-    pub releases: u8,
+    pub releases: u16,
+    /// Hand-backs from nodes with proven work: the market's `max_releases` of them refund the job.
+    pub counted_releases: u8,
     pub expiries: u8,
     /// Why the job was last handed back, as the node said.
     pub last_release: Option<String>,
@@ -164,7 +170,8 @@ pub fn view(key: &Pubkey, j: &Job) -> JobView {
         posting_fee: j.posting_fee,
         collateral: j.collateral,
         release_window_end: (j.state == JobState::Assigned).then_some(j.terms.release_window_end),
-        releases: j.releases,
+        releases: j.releases.total,
+        counted_releases: j.releases.counted,
         expiries: j.expiries,
         last_release: j.last_release.map(release_reason_name),
     }
@@ -225,8 +232,9 @@ fn describe(v: &JobView, d: u8) -> String {
     }
     if v.releases > 0 {
         s.push_str(&format!(
-            "\n  handed back {} time(s), last: {}",
+            "\n  handed back {} time(s) ({} counted toward a refund), last: {}",
             v.releases,
+            v.counted_releases,
             v.last_release.as_deref().unwrap_or("?")
         ));
     }
@@ -377,10 +385,13 @@ pub async fn run(g: &GlobalArgs, c: JobCommand) -> anyhow::Result<()> {
             }
             let creator = ctx.signer()?;
             let (_, update) = p.price(&config).await?;
+            let fee = p
+                .posting_fee_for(&creator.pubkey(), market.posting_fee_micro_usd, &config)
+                .await?;
             let q = oracle::quote(
                 &market,
-                valid.args.gpus,
-                valid.args.max_duration_secs,
+                (valid.args.gpus, valid.args.max_duration_secs),
+                fee,
                 &update,
                 &config.params.oracle,
                 d,
@@ -526,6 +537,35 @@ pub async fn run(g: &GlobalArgs, c: JobCommand) -> anyhow::Result<()> {
         JobCommand::List {
             batch: Some(batch), ..
         } => crate::commands::batch::list(&ctx, &batch).await?,
+        JobCommand::Resume { batch } => {
+            let creator = ctx.signer()?;
+            let b = p
+                .batch(&batch)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no batch at {batch}: never posted, or closed"))?;
+            anyhow::ensure!(
+                b.creator == creator.pubkey(),
+                "batch {batch} belongs to {}, not to your keypair {}",
+                b.creator,
+                creator.pubkey()
+            );
+            anyhow::ensure!(
+                b.halted,
+                "batch {batch} is not halted: nothing to resume (`ake job status {batch}` shows it)"
+            );
+            let ix = ake_sdk::instructions::resume_batch(creator.pubkey(), b.market, batch);
+            let sig = ctx.send(&creator, &[], &[ix]).await?;
+            print(
+                ctx.json,
+                &serde_json::json!({"batch": batch.to_string(), "frames_waiting": b.frames_waiting(), "signature": sig.to_string()}),
+                |_| {
+                    format!(
+                        "batch {batch}: back in line with {} frames waiting ({sig})",
+                        b.frames_waiting()
+                    )
+                },
+            );
+        }
         JobCommand::CloseBatch { batch } => {
             let sent = crate::commands::batch::close(&ctx, &batch).await?;
             anyhow::ensure!(
@@ -628,9 +668,8 @@ pub async fn run(g: &GlobalArgs, c: JobCommand) -> anyhow::Result<()> {
         JobCommand::Cancel { job } if p.is_batch(&job).await? => {
             let creator = ctx.signer()?;
             let keys = p.batch_keys(&job).await?;
-            let halted = p.batch(&job).await?.is_some_and(|b| b.halted);
             anyhow::ensure!(
-                keys.creator == creator.pubkey() || halted,
+                keys.creator == creator.pubkey(),
                 "batch {job} belongs to {}, not to your keypair {} (anyone may refund a batch only after the market's max_queue_secs: `ake crank` does)",
                 keys.creator,
                 creator.pubkey()

@@ -5,6 +5,7 @@ use serde::Serialize;
 use crate::amounts::{format, usd};
 use crate::context::GlobalArgs;
 use crate::output::print;
+use solana_sdk::signer::Signer;
 
 #[derive(Args)]
 pub struct QuoteArgs {
@@ -39,10 +40,19 @@ pub async fn run(g: &GlobalArgs, a: QuoteArgs) -> anyhow::Result<()> {
     let market = p.market(a.market).await?;
     let (_, update) = p.price(&config).await?;
     let decimals = ake_sdk::accounts::mint_decimals(ctx.chain(), &config.mint).await?;
+    // Yours when a keypair is configured (fee steps for your jobs refunded
+    // as unrunnable), else the market's.
+    let fee = match ctx.signer() {
+        Ok(me) => {
+            p.posting_fee_for(&me.pubkey(), market.posting_fee_micro_usd, &config)
+                .await?
+        }
+        Err(_) => market.posting_fee_micro_usd,
+    };
     let quote = oracle::quote(
         &market,
-        a.gpus,
-        a.secs,
+        (a.gpus, a.secs),
+        fee,
         &update,
         &config.params.oracle,
         decimals,

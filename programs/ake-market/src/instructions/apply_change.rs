@@ -51,11 +51,7 @@ pub fn handler(mut ctx: Context<ApplyChange>) -> Result<()> {
         Change::Market { index, args } => {
             let market = a.market.as_ref().ok_or(MarketError::WrongChangeTarget)?;
             require_keys_eq!(target, market.key(), MarketError::WrongChangeTarget);
-            args.apply(&mut *market.load_mut()?, a.config.params.unbonding_secs)?;
-            a.config.longest_budget_window_secs = a
-                .config
-                .longest_budget_window_secs
-                .max(args.release.budget_window_secs);
+            args.apply(&mut *market.load_mut()?)?;
             let event = args.event(target, index, false);
             emit_cpi!(event);
         }

@@ -2,10 +2,10 @@ use anchor_lang::prelude::*;
 
 use anchor_spl::token::{Mint, Token, TokenAccount};
 
-use crate::constants::CONFIG_SEED;
+use crate::constants::{CONFIG_SEED, CREATOR_SEED};
 use crate::errors::MarketError;
 use crate::events::BatchCancelled;
-use crate::state::{Batch, Config, Market, MarketMut};
+use crate::state::{Batch, Config, Creator, Market, MarketMut};
 use crate::vaults::Vault;
 
 #[event_cpi]
@@ -28,15 +28,23 @@ pub struct CancelBatch<'info> {
     pub mint: Box<Account<'info, Mint>>,
     #[account(mut, token::mint = mint, constraint = creator_token.owner == batch.creator @ MarketError::WrongTokenOwner)]
     pub creator_token: Box<Account<'info, TokenAccount>>,
+    /// The creator's record: a halted batch refunded raises its posting fee.
+    #[account(mut, seeds = [CREATOR_SEED, batch.creator.as_ref()], bump = creator_account.bump)]
+    pub creator_account: Box<Account<'info, Creator>>,
     pub token_program: Program<'info, Token>,
 }
 
 /// Refunds the frames not handed out yet (escrow and the spare rent reserve)
 /// and takes the batch out of the queue; frames already handed out run to
 /// settlement as usual. The creator may do it at any time, even while
-/// paused; anyone may once the batch has handed out no frame for longer
-/// than the market's `max_queue_secs` (counted from the end of the last
-/// pause, and never while paused), as for a stale job.
+/// paused; anyone may once the batch, queued or halted, has handed out no
+/// frame for longer than the market's `max_queue_secs` (counted from the
+/// end of the last pause, and never while paused), as for a stale job: a
+/// halt alone never lets a stranger end a batch. A halted batch is
+/// unrunnable: the creator's posting fee rises a step. (Its releasers'
+/// budgets come back with the frame jobs they handed back, when those are
+/// refunded as unrunnable: each hand-back is of one job, and given back
+/// once.)
 pub fn handler(mut ctx: Context<CancelBatch>) -> Result<()> {
     let now = Clock::get()?.unix_timestamp;
     let a = &mut ctx.accounts;
@@ -45,11 +53,11 @@ pub fn handler(mut ctx: Context<CancelBatch>) -> Result<()> {
     let market_key = a.market.key();
     let mut market = MarketMut::load(&a.market)?;
     let stale = a.caller.key() != a.batch.creator;
-    // A halted batch (owners kept handing its frames back) is refundable
-    // by anyone; a parked one waits for its own frames, not for nodes, so
-    // it is never stale (anyone may requeue it once a frame closed).
-    if stale && !a.batch.halted {
-        require!(a.batch.in_queue(), MarketError::BatchNotStale);
+    // A parked batch waits for its own frames, not for nodes, so it is
+    // never stale (anyone may requeue it once a frame closed).
+    let halted = a.batch.halted;
+    if stale {
+        require!(a.batch.in_queue() || halted, MarketError::BatchNotStale);
         require!(!a.config.paused, MarketError::Paused);
         let waited = now.saturating_sub(a.batch.queued_at.max(a.config.unpaused_at));
         require!(
@@ -88,6 +96,13 @@ pub fn handler(mut ctx: Context<CancelBatch>) -> Result<()> {
     a.batch.sub_lamports(rent_returned)?;
     a.creator.add_lamports(rent_returned)?;
     a.batch.cancelled = true;
+    // Unrunnable: halted, or resumed after a halt and still nobody
+    // submitted a frame (a resume just before the cancel changes nothing).
+    let unrunnable = halted || (a.batch.resumed && a.batch.frames_submitted == 0);
+    if unrunnable {
+        a.creator_account
+            .note_unrunnable(now, &a.config.params.release);
+    }
     let batch = a.batch.key();
     emit_cpi!(BatchCancelled {
         batch,
@@ -95,6 +110,7 @@ pub fn handler(mut ctx: Context<CancelBatch>) -> Result<()> {
         refund,
         rent_returned,
         stale,
+        halted: unrunnable,
     });
     Ok(())
 }

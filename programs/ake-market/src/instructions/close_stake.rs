@@ -20,15 +20,16 @@ pub struct CloseStake<'info> {
 }
 
 /// The owner closes an empty stake account (everything unstaked and
-/// withdrawn) and gets its rent back. Emptying it takes the unbonding
-/// period, longer than any release-budget window on the shipped clusters,
-/// so closing and re-opening never resets a budget early.
+/// withdrawn, every node closed) and gets its rent back. Emptying it takes
+/// the unbonding period, never shorter than the release-budget window, so
+/// closing and re-opening never resets a budget early.
 pub fn handler(ctx: Context<CloseStake>) -> Result<()> {
     let stake = &ctx.accounts.stake;
     require!(
         stake.amount == 0 && stake.locked == 0 && stake.unbonding == 0,
         MarketError::StakeNotEmpty
     );
+    require!(stake.registered_gpus == 0, MarketError::StakeHasNodes);
     let event = StakeClosed { owner: stake.owner };
     emit_cpi!(event);
     Ok(())

@@ -54,11 +54,8 @@ pub struct ReleaseArgs {
     pub window_bps: u16,
     pub window_min_secs: u32,
     pub window_max_secs: u32,
-    /// Hand-backs a job may take before it is refunded (1..=3).
+    /// Counted hand-backs (from nodes with proven work) that refund a job (1..=3).
     pub max_releases: u8,
-    /// Hand-backs an owner may make per budget window before one costs an expiry.
-    pub budget: u16,
-    pub budget_window_secs: u32,
 }
 
 const DAY: u32 = 86_400;
@@ -66,10 +63,8 @@ const DAY: u32 = 86_400;
 const MAX_POSTING_FEE_MICRO_USD: u64 = 100_000_000;
 
 impl MarketArgs {
-    /// Checks the bounds; `unbonding_secs` is the config's: a release-budget
-    /// window never outlasts it, so emptying and closing a stake account
-    /// (which takes the unbonding period) never resets a budget early.
-    pub fn validate(&self, unbonding_secs: u32) -> Result<[u8; 32]> {
+    /// Checks the bounds.
+    pub fn validate(&self) -> Result<[u8; 32]> {
         require!(
             !self.name.is_empty()
                 && self.name.len() <= MAX_MARKET_NAME_LEN
@@ -103,10 +98,7 @@ impl MarketArgs {
             r.window_bps <= 10_000
                 && (1..=r.window_max_secs).contains(&r.window_min_secs)
                 && r.window_max_secs <= DAY
-                && (1..=MAX_RELEASES as u8).contains(&r.max_releases)
-                && r.budget >= 1
-                && (1..=30 * DAY).contains(&r.budget_window_secs)
-                && r.budget_window_secs <= unbonding_secs,
+                && (1..=MAX_RELEASES as u8).contains(&r.max_releases),
             MarketError::InvalidReleaseSettings
         );
         let mut name = [0u8; 32];
@@ -114,8 +106,8 @@ impl MarketArgs {
         Ok(name)
     }
 
-    pub fn apply(&self, market: &mut Market, unbonding_secs: u32) -> Result<()> {
-        market.name = self.validate(unbonding_secs)?;
+    pub fn apply(&self, market: &mut Market) -> Result<()> {
+        market.name = self.validate()?;
         market.rate_micro_usd = self.rate_micro_usd;
         market.min_stake_per_gpu = self.min_stake_per_gpu;
         market.max_gpus_per_job = self.max_gpus_per_job;
@@ -128,8 +120,6 @@ impl MarketArgs {
         market.release_window_min_secs = r.window_min_secs;
         market.release_window_max_secs = r.window_max_secs;
         market.max_releases = r.max_releases;
-        market.release_budget = r.budget;
-        market.release_budget_window_secs = r.budget_window_secs;
         market.max_queue_secs = self.max_queue_secs;
         market.gpu_required = u8::from(self.gpu_required);
         market.min_duration_secs = self.min_duration_secs;
@@ -174,8 +164,7 @@ pub fn handler(ctx: Context<CreateMarket>, index: u16, args: MarketArgs) -> Resu
         index == ctx.accounts.config.market_count,
         MarketError::WrongMarketIndex
     );
-    let unbonding_secs = ctx.accounts.config.params.unbonding_secs;
-    args.validate(unbonding_secs)?;
+    args.validate()?;
     let a = &ctx.accounts;
     let payer = a.authority.to_account_info();
     let market_info = a.market.to_account_info();
@@ -245,14 +234,11 @@ pub fn handler(ctx: Context<CreateMarket>, index: u16, args: MarketArgs) -> Resu
         market.bump = market_bump;
         market.escrow_bump = escrow_bump;
         market.init_queues();
-        args.apply(market, unbonding_secs)?;
+        args.apply(market)?;
     }
 
     let config = &mut ctx.accounts.config;
     config.market_count = index.checked_add(1).ok_or(MarketError::MathOverflow)?;
-    config.longest_budget_window_secs = config
-        .longest_budget_window_secs
-        .max(args.release.budget_window_secs);
     emit_cpi!(args.event(market_info.key(), index, true));
     Ok(())
 }

@@ -6,7 +6,7 @@ use crate::errors::MarketError;
 use crate::events::StakeDeposited;
 use crate::state::{Config, Stake};
 use crate::vaults::deposit;
-use ake_program_common::account_creation::{create_pda, is_uncreated, read_existing, write_new};
+use ake_program_common::account_creation::write_new;
 
 #[event_cpi]
 #[derive(Accounts)]
@@ -32,27 +32,7 @@ pub fn handler(ctx: Context<DepositStake>, amount: u64) -> Result<()> {
     let a = &ctx.accounts;
     let info = a.stake.to_account_info();
     let bump = ctx.bumps.stake;
-    let mut stake = if is_uncreated(&info) {
-        create_pda(
-            &a.owner.to_account_info(),
-            &info,
-            &crate::ID,
-            Stake::SPACE,
-            &[STAKE_SEED, a.owner.key.as_ref(), &[bump]],
-        )?;
-        Stake {
-            owner: a.owner.key(),
-            amount: 0,
-            locked: 0,
-            unbonding: 0,
-            unlock_at: 0,
-            release_window: 0,
-            releases_in_window: 0,
-            bump,
-        }
-    } else {
-        read_existing::<Stake>(&info, &crate::ID)?
-    };
+    let mut stake = Stake::load_or_create(&a.owner.to_account_info(), &info, bump)?;
 
     deposit(
         a.owner_token.to_account_info(),

@@ -81,7 +81,6 @@ pub fn handler(ctx: Context<Initialize>, params: Params, arbiter: Pubkey) -> Res
         stake_vault: vault.key(),
         paused: false,
         unpaused_at: 0,
-        longest_budget_window_secs: 0,
         market_count: 0,
         params,
         bump: config_bump,

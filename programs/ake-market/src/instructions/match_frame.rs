@@ -4,7 +4,7 @@ use crate::constants::{CONFIG_SEED, STAKE_SEED};
 use crate::errors::MarketError;
 use crate::events::FrameHandedOut;
 use crate::matching::{take_frame, FrameAccounts, Rules};
-use crate::state::{Batch, Config, Market, MarketMut, Node, Stake};
+use crate::state::{Batch, Config, Market, MarketMut, Node, Seeker, Stake};
 
 #[event_cpi]
 #[derive(Accounts)]
@@ -44,7 +44,7 @@ pub fn handler(mut ctx: Context<MatchFrame>) -> Result<()> {
     let best = market.best_node_for(
         a.batch.gpus,
         a.batch.min_reputation_bps,
-        &a.batch.excluded_owner_tags(),
+        a.batch.releases.marks(),
     );
     match best {
         None => return err!(MarketError::NoNodeForBatch),
@@ -53,12 +53,11 @@ pub fn handler(mut ctx: Context<MatchFrame>) -> Result<()> {
     // And the batch must be that node's best work (priority between
     // batches is the queue's, not the caller's) and one its owner can cover.
     require!(
-        market.best_job_for(
-            a.node.gpus,
-            a.node.reputation_bps,
+        market.best_job_for(&Seeker::node(
+            &a.node,
             // Its queue lock is released when it takes the frame.
             a.owner_stake.free().saturating_add(a.node.locked_stake)
-        ) == Some(batch_key),
+        )) == Some(batch_key),
         MarketError::WrongMatchCandidate
     );
     market.remove_node(&node_key, a.node.queue_slot)?;

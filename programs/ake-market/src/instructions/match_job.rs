@@ -3,7 +3,7 @@ use anchor_lang::prelude::*;
 use crate::constants::{CONFIG_SEED, STAKE_SEED};
 use crate::errors::MarketError;
 use crate::matching::{take_next, NextWork, Rules};
-use crate::state::{Config, Job, JobState, Market, MarketMut, Node, NodeStatus, Stake};
+use crate::state::{Config, Job, JobState, Market, MarketMut, Node, NodeStatus, Seeker, Stake};
 
 #[event_cpi]
 #[derive(Accounts)]
@@ -39,12 +39,11 @@ pub fn handler(mut ctx: Context<MatchJob>) -> Result<()> {
     );
     let mut market = MarketMut::load(&a.market)?;
     let job = &a.job;
-    let best_node =
-        market.best_node_for(job.gpus, job.min_reputation_bps, &job.excluded_owner_tags());
+    let best_node = market.best_node_for(job.gpus, job.min_reputation_bps, job.releases.marks());
     // The job must also be the node's best work: priority between jobs is
     // the queue's, not the caller's. Its queue lock comes back on assignment.
     let free = a.owner_stake.free().saturating_add(a.node.locked_stake);
-    let best_job = market.best_job_for(a.node.gpus, a.node.reputation_bps, free);
+    let best_job = market.best_job_for(&Seeker::node(&a.node, free));
     require!(
         best_node == Some(node_key) && best_job == Some(job_key),
         MarketError::WrongMatchCandidate

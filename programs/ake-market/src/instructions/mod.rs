@@ -31,6 +31,7 @@ pub mod release_job;
 pub mod request_unstake;
 pub mod requeue_batch;
 pub mod resolve_dispute;
+pub mod resume_batch;
 pub mod rotate_node_key;
 pub mod set_guardian;
 pub mod set_lookup_table;
@@ -105,6 +106,8 @@ pub use request_unstake::*;
 pub use requeue_batch::*;
 #[allow(ambiguous_glob_reexports)]
 pub use resolve_dispute::*;
+#[allow(ambiguous_glob_reexports)]
+pub use resume_batch::*;
 #[allow(ambiguous_glob_reexports)]
 pub use rotate_node_key::*;
 #[allow(ambiguous_glob_reexports)]

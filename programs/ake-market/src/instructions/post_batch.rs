@@ -12,7 +12,7 @@ use crate::math::{charge_micro_usd, micro_usd_to_tokens_ceil};
 use crate::oracle::read_price;
 use crate::pool::ensure_free_slot;
 use crate::settlement::burn_from_escrow;
-use crate::state::{Batch, Config, JobSpec, Market, MarketMut, Stake};
+use crate::state::{Batch, Config, JobSpec, Market, MarketMut, Releases, Stake};
 use crate::vaults::{deposit, Vault};
 use ake_program_common::account_creation::{create_pda, write_new};
 
@@ -95,6 +95,15 @@ pub fn handler(mut ctx: Context<PostBatch>, args: PostBatchArgs) -> Result<()> {
         (m.rate_micro_usd, m.posting_fee_micro_usd)
     };
     let (spec_len, spec_hash) = args.spec.validate()?;
+    let record = next_creator_nonce(
+        &a.creator.to_account_info(),
+        &a.creator_account.to_account_info(),
+        ctx.bumps.creator_account,
+        args.nonce,
+    )?;
+    let fee_micro_usd = record
+        .posting_fee_micro_usd(fee_micro_usd, now, &a.config.params.release)
+        .ok_or(MarketError::MathOverflow)?;
 
     let price = read_price(
         &a.price_update,
@@ -120,12 +129,6 @@ pub fn handler(mut ctx: Context<PostBatch>, args: PostBatchArgs) -> Result<()> {
 
     let creator_key = a.creator.key();
     let payer = a.creator.to_account_info();
-    next_creator_nonce(
-        &payer,
-        &a.creator_account.to_account_info(),
-        ctx.bumps.creator_account,
-        args.nonce,
-    )?;
 
     // The batch account, plus the rent of `parallelism` frames' job
     // accounts: a settling frame gives its rent back to the batch, where
@@ -193,8 +196,9 @@ pub fn handler(mut ctx: Context<PostBatch>, args: PostBatchArgs) -> Result<()> {
         frame_rent,
         parallelism: args.parallelism,
         parked: false,
-        released_by: Default::default(),
-        releasers: 0,
+        releases: Releases::default(),
+        frames_submitted: 0,
+        resumed: false,
         halted: false,
         posted_at: now,
         queued_at: now,

@@ -10,7 +10,7 @@ use crate::math::{charge_micro_usd, micro_usd_to_tokens_ceil};
 use crate::oracle::read_price;
 use crate::pool::ensure_free_slot;
 use crate::state::{
-    Config, Creator, Job, JobSpec, JobState, Market, MarketMut, Node, SlaTerms, Stake,
+    Config, Creator, Job, JobSpec, JobState, Market, MarketMut, Node, Releases, SlaTerms, Stake,
     MAX_REPUTATION_BPS,
 };
 use crate::vaults::deposit;
@@ -88,13 +88,14 @@ impl JobShape {
 }
 
 /// Checks `nonce` is the creator's next one and advances its counter
-/// (creating the counter on the creator's first post).
+/// (creating the counter on the creator's first post); returns the record,
+/// which prices the creator's posting fee.
 pub fn next_creator_nonce<'info>(
     creator: &AccountInfo<'info>,
     counter: &AccountInfo<'info>,
     bump: u8,
     nonce: u64,
-) -> Result<()> {
+) -> Result<Creator> {
     let creator_key = creator.key();
     let mut record = if is_uncreated(counter) {
         create_pda(
@@ -104,11 +105,7 @@ pub fn next_creator_nonce<'info>(
             Creator::SPACE,
             &[CREATOR_SEED, creator_key.as_ref(), &[bump]],
         )?;
-        Creator {
-            creator: creator_key,
-            next_nonce: 0,
-            bump,
-        }
+        Creator::new(creator_key, bump)
     } else {
         read_existing::<Creator>(counter, &crate::ID)?
     };
@@ -117,7 +114,8 @@ pub fn next_creator_nonce<'info>(
         .next_nonce
         .checked_add(1)
         .ok_or(MarketError::MathOverflow)?;
-    write_new(counter, &record)
+    write_new(counter, &record)?;
+    Ok(record)
 }
 
 pub fn handler(mut ctx: Context<PostJob>, args: PostJobArgs) -> Result<()> {
@@ -140,6 +138,16 @@ pub fn handler(mut ctx: Context<PostJob>, args: PostJobArgs) -> Result<()> {
         (m.rate_micro_usd, m.posting_fee_micro_usd)
     };
     let (spec_len, spec_hash) = args.spec.validate()?;
+    let payer = a.creator.to_account_info();
+    let record = next_creator_nonce(
+        &payer,
+        &a.creator_account.to_account_info(),
+        ctx.bumps.creator_account,
+        args.nonce,
+    )?;
+    let fee_micro_usd = record
+        .posting_fee_micro_usd(fee_micro_usd, now, &config.params.release)
+        .ok_or(MarketError::MathOverflow)?;
 
     let price = read_price(&a.price_update, &config.params.oracle, a.mint.decimals, now)?;
     let max_charge = charge_micro_usd(rate, args.gpus, u64::from(args.max_duration_secs))
@@ -154,14 +162,6 @@ pub fn handler(mut ctx: Context<PostJob>, args: PostJobArgs) -> Result<()> {
         .checked_add(posting_fee)
         .ok_or(MarketError::MathOverflow)?;
     require!(total <= args.max_tokens, MarketError::SlippageExceeded);
-
-    let payer = a.creator.to_account_info();
-    next_creator_nonce(
-        &payer,
-        &a.creator_account.to_account_info(),
-        ctx.bumps.creator_account,
-        args.nonce,
-    )?;
 
     let job_bump = ctx.bumps.job;
     create_pda(
@@ -207,8 +207,7 @@ pub fn handler(mut ctx: Context<PostJob>, args: PostJobArgs) -> Result<()> {
         state: JobState::Queued,
         attempts: 0,
         expiries: 0,
-        releases: 0,
-        released_by: Default::default(),
+        releases: Releases::default(),
         last_release: None,
         posted_at: now,
         queued_at: now,

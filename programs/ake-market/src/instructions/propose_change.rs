@@ -40,7 +40,7 @@ pub fn handler(ctx: Context<ProposeChange>, change: Change) -> Result<()> {
                 *index < a.config.market_count,
                 MarketError::WrongMarketIndex
             );
-            args.validate(a.config.params.unbonding_secs)?;
+            args.validate()?;
             Pubkey::find_program_address(&[MARKET_SEED, &index.to_le_bytes()], &crate::ID).0
         }
     };
@@ -74,14 +74,10 @@ pub fn handler(ctx: Context<ProposeChange>, change: Change) -> Result<()> {
     Ok(())
 }
 
-/// A protocol change must pass the bounds, keep the unbonding period at
-/// least every market's release-budget window, and at most halve the delay.
+/// A protocol change must pass the bounds (the unbonding period at least
+/// the release-budget window among them) and at most halve the delay.
 pub fn check_config_change(config: &Config, params: &Params) -> Result<()> {
     params.validate()?;
-    require!(
-        params.unbonding_secs >= config.longest_budget_window_secs,
-        MarketError::InvalidUnbonding
-    );
     require!(
         timelock::valid_change(config.params.timelock_secs, params.timelock_secs),
         MarketError::InvalidTimelock

@@ -1,9 +1,9 @@
 use anchor_lang::prelude::*;
 
-use crate::constants::{CONFIG_SEED, MAX_GPU_MODEL_LEN, NODE_SEED};
+use crate::constants::{CONFIG_SEED, MAX_GPU_MODEL_LEN, NODE_SEED, STAKE_SEED};
 use crate::errors::MarketError;
 use crate::events::NodeRegistered;
-use crate::state::{Config, HardwareProfile, Market, Node, NodeStatus};
+use crate::state::{Config, HardwareProfile, Market, Node, NodeStatus, Stake};
 use ake_program_common::account_creation::{create_pda, write_new};
 
 #[event_cpi]
@@ -18,6 +18,10 @@ pub struct RegisterNode<'info> {
     #[account(mut, seeds = [NODE_SEED, node_signer.key().as_ref()], bump)]
     pub node: UncheckedAccount<'info>,
     pub market: AccountLoader<'info, Market>,
+    /// CHECK: PDA ["stake", owner]: counts the node's GPUs (its owner's
+    /// release budget); created here when the owner has not staked yet.
+    #[account(mut, seeds = [STAKE_SEED, owner.key().as_ref()], bump)]
+    pub owner_stake: UncheckedAccount<'info>,
     #[account(seeds = [CONFIG_SEED], bump = config.bump)]
     pub config: Box<Account<'info, Config>>,
     pub system_program: Program<'info, System>,
@@ -72,6 +76,14 @@ pub fn handler(ctx: Context<RegisterNode>, gpus: u16, profile: HardwareProfile) 
         bump,
     };
     write_new(&info, &node)?;
+    let stake_info = a.owner_stake.to_account_info();
+    let mut stake = Stake::load_or_create(
+        &a.owner.to_account_info(),
+        &stake_info,
+        ctx.bumps.owner_stake,
+    )?;
+    stake.track_node(gpus, true)?;
+    write_new(&stake_info, &stake)?;
     emit_cpi!(NodeRegistered {
         node: info.key(),
         owner: node.owner,

@@ -2,16 +2,17 @@ use anchor_lang::prelude::*;
 
 use anchor_spl::token::{Mint, Token, TokenAccount};
 
-use crate::constants::{CONFIG_SEED, MAX_RELEASES, NODE_SEED, STAKE_SEED};
+use crate::constants::{CONFIG_SEED, CREATOR_SEED, MAX_HANDBACKS, NODE_SEED, STAKE_SEED};
 use crate::errors::MarketError;
 use crate::events::{JobQueued, JobReleased};
 use crate::matching::{candidate_with_stake, requeue, Offer, Rules};
 use crate::math::{bps_of_ceil, late_release_slash};
+use crate::release_budget::return_release_budgets;
 use crate::settlement::refund_job;
 use crate::sla::{mark_breach, take_collateral};
 use crate::state::{
-    Batch, Config, Job, JobSpec, JobState, Market, MarketMut, Node, NodeStatus, ReleaseReason,
-    Stake,
+    Batch, Config, Creator, Job, JobSpec, JobState, Market, MarketMut, Node, NodeStatus,
+    ReleaseParams, ReleaseReason, Stake,
 };
 use crate::vaults::Vault;
 
@@ -47,15 +48,24 @@ pub struct ReleaseJob<'info> {
     #[account(mut, token::mint = mint, constraint = creator_token.owner == job.creator @ MarketError::WrongTokenOwner)]
     pub creator_token: Box<Account<'info, TokenAccount>>,
     /// The best waiting node for the re-queued job, when there is one.
-    #[account(mut, constraint = candidate_node.market == market.key() @ MarketError::AccountMismatch)]
+    /// (Never the releasing node, nor, below, its owner's stake: a second
+    /// copy of an account would be written back over the first.)
+    #[account(
+        mut,
+        constraint = candidate_node.market == market.key() @ MarketError::AccountMismatch,
+        constraint = candidate_node.key() != node.key() @ MarketError::AccountMismatch,
+    )]
     pub candidate_node: Option<Box<Account<'info, Node>>>,
     /// The candidate's owner's stake; omitted when the candidate belongs to
     /// the releasing node's owner (its stake is already here).
-    #[account(mut)]
+    #[account(mut, constraint = candidate_owner_stake.key() != owner_stake.key() @ MarketError::AccountMismatch)]
     pub candidate_owner_stake: Option<Box<Account<'info, Stake>>>,
     /// The job's batch, when the job is a frame: the owner gets no more of its frames.
     #[account(mut)]
     pub batch: Option<Box<Account<'info, Batch>>>,
+    /// The creator's record: a job refunded as unrunnable raises its posting fee.
+    #[account(mut, seeds = [CREATOR_SEED, job.creator.as_ref()], bump = creator_account.bump)]
+    pub creator_account: Box<Account<'info, Creator>>,
     pub token_program: Program<'info, Token>,
 }
 
@@ -63,19 +73,26 @@ pub struct ReleaseJob<'info> {
 struct Price {
     slash: u64,
     over_budget: bool,
+    in_free_window: bool,
 }
 
 /// The assigned node hands its job back before the deadline (input or
 /// image unavailable, spec it cannot run, shutdown: `reason` is recorded for
 /// people and changes nothing). Free inside the job's release window; after
 /// it, the expiry slash (net of the bounty an owner could take itself)
-/// scaled by the time held, burned. Past the owner's release budget it is
-/// recorded as an expiry (reputation, suspension) and, after the window,
-/// priced as one. The
-/// job never goes back to this owner, returns to the front of its tier (or
-/// to the best waiting node), and is refunded once it has been handed back
-/// `max_releases` times.
-pub fn handler(mut ctx: Context<ReleaseJob>, reason: ReleaseReason) -> Result<()> {
+/// scaled by the time held, burned. Past the owner's release budget (per
+/// registered GPU, see `ReleaseParams`) a release inside the window sends
+/// the node to the back of the queue after a cooldown, never a suspension;
+/// after the window it is recorded and priced as an expiry. The job never
+/// goes back to this owner (and no node of it searches past it), returns to
+/// the front of its tier (or to the best waiting node), and is refunded as
+/// unrunnable once `max_releases` counted owners (nodes with proven work)
+/// handed it back: then every releaser's budget comes back (their stakes as
+/// remaining accounts) and the creator's posting fee rises a step.
+pub fn handler<'info>(
+    mut ctx: Context<'info, ReleaseJob<'info>>,
+    reason: ReleaseReason,
+) -> Result<()> {
     let now = Clock::get()?.unix_timestamp;
     let rules = Rules::of(&ctx.accounts.config);
     let params = rules.params;
@@ -91,17 +108,20 @@ pub fn handler(mut ctx: Context<ReleaseJob>, reason: ReleaseReason) -> Result<()
     );
     require!(now <= a.job.deadline, MarketError::DeadlinePassed);
 
-    let (budget, budget_window, max_releases) = {
+    let (max_releases, stake_per_gpu) = {
         let m = a.market.load()?;
-        (
-            m.release_budget,
-            m.release_budget_window_secs,
-            m.max_releases,
-        )
+        (m.max_releases, m.min_stake_per_gpu)
     };
+    let release_rules = params.release;
+    let proven = a.node.proven_micro_usd >= release_rules.proof_floor_micro_usd;
     let collateral = a.job.collateral;
     let held = now.saturating_sub(a.job.assigned_at);
-    let price = release_price(&a.job, &mut a.owner_stake, now, budget_window, budget)?;
+    let price = release_price(
+        &a.job,
+        &mut a.owner_stake,
+        now,
+        (&release_rules, stake_per_gpu),
+    )?;
 
     let mut market = MarketMut::load(&a.market)?;
     market.untrack(&job_key, a.job.in_flight_slot);
@@ -121,7 +141,12 @@ pub fn handler(mut ctx: Context<ReleaseJob>, reason: ReleaseReason) -> Result<()
     )?;
     a.owner_stake.unlock(collateral - price.slash)?;
     a.node.close_job()?;
-    if price.over_budget {
+    if price.over_budget && price.in_free_window {
+        a.node.armable_at = a.node.armable_at.max(
+            now.checked_add(i64::from(release_rules.over_budget_cooldown_secs))
+                .ok_or(MarketError::MathOverflow)?,
+        );
+    } else if price.over_budget {
         mark_breach(
             &mut a.node,
             &a.job,
@@ -137,22 +162,19 @@ pub fn handler(mut ctx: Context<ReleaseJob>, reason: ReleaseReason) -> Result<()
     }
     a.node.status = NodeStatus::Idle;
     a.node.current_job = Pubkey::default();
-    let batch_halted = exclude_from_batch(&a.job, a.batch.as_deref_mut(), owner, &mut market)?;
+    let batch_halted =
+        exclude_from_batch(&a.job, a.batch.as_deref_mut(), (owner, proven), &mut market)?;
 
     let job = &mut a.job;
-    let slot = usize::from(job.releases).min(MAX_RELEASES - 1);
-    job.released_by[slot] = owner;
-    job.releases = job
-        .releases
-        .checked_add(1)
-        .ok_or(MarketError::MathOverflow)?;
+    job.releases.record(owner, proven);
     job.last_release = Some(reason);
     job.collateral = 0;
     job.node = Pubkey::default();
     job.node_owner = Pubkey::default();
     job.state = JobState::Queued;
 
-    let offer = if job.releases >= max_releases {
+    let unrunnable = job.releases.counted >= max_releases;
+    let offer = if unrunnable || job.releases.total >= MAX_HANDBACKS {
         None
     } else {
         let candidate = candidate_with_stake(
@@ -175,6 +197,9 @@ pub fn handler(mut ctx: Context<ReleaseJob>, reason: ReleaseReason) -> Result<()
         refund: 0,
         posting_fee_burned: 0,
         batch_halted,
+        unrunnable,
+        budgets_returned: 0,
+        creator_fee_steps: 0,
     };
     let Some(offer) = offer else {
         let escrow = Vault::escrow(
@@ -191,6 +216,10 @@ pub fn handler(mut ctx: Context<ReleaseJob>, reason: ReleaseReason) -> Result<()
             &a.creator_token.to_account_info(),
         )?;
         drop(market);
+        if unrunnable {
+            give_back_budgets(&mut ctx, &mut released, now, (&owner, price.over_budget))?;
+        }
+        let a = &mut ctx.accounts;
         a.job.close(a.rent_receiver.to_account_info())?;
         emit_cpi!(released);
         return Ok(());
@@ -201,27 +230,66 @@ pub fn handler(mut ctx: Context<ReleaseJob>, reason: ReleaseReason) -> Result<()
     emit_follow_up(&ctx, &offer, job_key, market_key, attempt)
 }
 
-/// For a frame: its batch hands this owner no more frames, and leaves the
-/// queue once `MAX_RELEASES` owners handed frames back (anyone may then
-/// refund the rest). Returns whether it halted.
+/// The job was refunded as unrunnable: its hand-backs cost their owners
+/// nothing (this one's unless it was past the budget, and the other
+/// releasers' through their stakes as remaining accounts), and a creator's
+/// job that is not a frame raises its posting fee a step (a batch's frames
+/// count once, when the halted batch is refunded).
+fn give_back_budgets(
+    ctx: &mut Context<ReleaseJob>,
+    released: &mut JobReleased,
+    now: i64,
+    (owner, over_budget): (&Pubkey, bool),
+) -> Result<()> {
+    let a = &mut ctx.accounts;
+    let rules = a.config.params.release;
+    if !over_budget {
+        a.owner_stake.return_release(now, &rules);
+    }
+    // The candidate's stake is written back when the instruction ends: it
+    // may not be one of the stakes given budget here (that write would undo it).
+    let candidate_stake = a.candidate_owner_stake.as_ref().map(|s| s.key());
+    released.budgets_returned = return_release_budgets(
+        ctx.remaining_accounts,
+        &a.job.releases,
+        (owner, candidate_stake),
+        now,
+        &rules,
+    )?;
+    if a.job.batch().is_none() {
+        released.creator_fee_steps = a.creator_account.note_unrunnable(now, &rules);
+    }
+    Ok(())
+}
+
+/// For a frame: its batch hands this owner no more frames (its queue entry
+/// marks the owner), and halts (leaves the queue) when that makes
+/// `MAX_RELEASES` counted owners and no frame was ever submitted (see
+/// `Batch::record_release`). Returns whether it halted.
 fn exclude_from_batch(
     job: &Job,
     batch: Option<&mut Account<Batch>>,
-    owner: Pubkey,
+    (owner, proven): (Pubkey, bool),
     market: &mut MarketMut,
 ) -> Result<bool> {
     let JobSpec::Frame(frame) = &job.spec else {
         return Ok(false);
     };
-    let batch = batch.ok_or(MarketError::AccountMismatch)?;
+    let batch = batch.ok_or(MarketError::BatchMissing)?;
     require_keys_eq!(batch.key(), frame.batch, MarketError::AccountMismatch);
     let was_queued = batch.in_queue();
-    let halted = batch.record_release(owner);
+    let halted = batch.record_release(owner, proven);
+    if halted {
+        // A halted batch is stale only after `max_queue_secs` from now.
+        batch.queued_at = Clock::get()?.unix_timestamp;
+    }
     if halted && was_queued {
         market.remove_job(&frame.batch, batch.queue_slot)?;
     } else if halted && batch.parked {
         market.remove_parked(&frame.batch, batch.queue_slot)?;
         batch.parked = false;
+    } else if was_queued || batch.parked {
+        market.mark_released(&frame.batch, batch.queue_slot, batch.releases.marks())?;
     }
     Ok(halted)
 }
@@ -230,8 +298,7 @@ fn release_price(
     job: &Job,
     owner_stake: &mut Stake,
     now: i64,
-    budget_window: u32,
-    budget: u16,
+    (rules, stake_per_gpu): (&ReleaseParams, u64),
 ) -> Result<Price> {
     let terms = job.terms;
     let expiry_slash = bps_of_ceil(job.collateral, u64::from(terms.expiry_slash_bps))
@@ -243,12 +310,13 @@ fn release_price(
         .ok_or(MarketError::MathOverflow)?
         .0;
     let expiry_net = expiry_slash - bounty;
-    let in_budget = owner_stake.count_release(now, budget_window, budget);
-    let slash = if now <= terms.release_window_end {
+    let in_budget = owner_stake.count_release(now, rules, stake_per_gpu);
+    let in_free_window = now <= terms.release_window_end;
+    let slash = if in_free_window {
         // Inside the free window a release never costs stake, even past the
-        // budget (which then costs the node its reputation and a suspension
-        // instead): a creator posting unrunnable jobs cannot make an honest
-        // node pay.
+        // budget (which then costs the node a cooldown at the back of the
+        // queue instead): a creator posting unrunnable jobs cannot make an
+        // honest node pay.
         0
     } else if !in_budget {
         expiry_net
@@ -260,6 +328,7 @@ fn release_price(
     Ok(Price {
         slash,
         over_budget: !in_budget,
+        in_free_window,
     })
 }
 

@@ -7,7 +7,9 @@ use crate::events::ResultSubmitted;
 use crate::matching::{queue_lock, take_named_or_queue, Armed, NamedWork, Rules};
 use crate::math::result_collateral;
 use crate::settlement::charge_for;
-use crate::state::{Config, Job, JobResult, JobState, Market, MarketMut, Node, NodeStatus, Stake};
+use crate::state::{
+    Batch, Config, Job, JobResult, JobSpec, JobState, Market, MarketMut, Node, NodeStatus, Stake,
+};
 
 #[event_cpi]
 #[derive(Accounts)]
@@ -43,6 +45,12 @@ pub struct SubmitResult<'info> {
     /// CHECK: the batch's next frame job address (checked before use), created by the re-arm.
     #[account(mut)]
     pub frame_job: Option<UncheckedAccount<'info>>,
+    /// CHECK: the job's batch when the job is a frame (address checked in
+    /// the handler): counts the submitted frame, so releases no longer halt
+    /// it. Unchecked because the re-arm may name the same batch as
+    /// `candidate_batch` (its next frame), which is read after this writes.
+    #[account(mut)]
+    pub batch: Option<UncheckedAccount<'info>>,
     /// CHECK: the due page `due` names (PDA checked in `index_due`), created
     /// here when it is the bucket's first.
     #[account(mut)]
@@ -94,6 +102,12 @@ pub fn handler(
         u128::from(usage.gpu_secs) <= u128::from(usage.wall_secs) * u128::from(a.job.gpus),
         MarketError::GpuSecondsExceedWall
     );
+
+    if let JobSpec::Frame(frame) = &a.job.spec {
+        let batch = a.batch.as_ref().ok_or(MarketError::BatchMissing)?;
+        require_keys_eq!(batch.key(), frame.batch, MarketError::AccountMismatch);
+        Batch::count_submitted(&batch.to_account_info())?;
+    }
 
     let terms = a.job.terms;
     let (_, charged) = charge_for(&a.job, usage.wall_secs)?;

@@ -1,7 +1,9 @@
 use anchor_lang::prelude::*;
 
+use ake_program_common::account_creation::{read_existing, write_new};
+
 use crate::constants::MAX_RELEASES;
-use crate::state::{FrameRef, Job, JobSpec, JobState, LockedPrice, SlaTerms};
+use crate::state::{FrameRef, Job, JobSpec, JobState, LockedPrice, Releases, SlaTerms};
 
 /// A batch of frames sharing one spec, PDA `["batch", creator, nonce (u64 LE)]`.
 ///
@@ -59,11 +61,17 @@ pub struct Batch {
     /// Owners that handed a frame of this batch back: they get no more of
     /// its frames (one unrunnable batch costs an owner one release, as one
     /// unrunnable job does).
-    pub released_by: [Pubkey; MAX_RELEASES],
-    pub releasers: u8,
-    /// `MAX_RELEASES` owners handed frames back: the batch left the queue
-    /// and anyone may refund its waiting frames.
+    pub releases: Releases,
+    /// Frames whose node submitted a result: once one has, someone can run
+    /// the batch and releases no longer halt it.
+    pub frames_submitted: u32,
+    /// `MAX_RELEASES` counted owners handed frames back before any frame
+    /// was submitted: the batch left the queue. Its creator may resume or
+    /// cancel it; anyone may refund it once it has been stale for the
+    /// market's `max_queue_secs`.
     pub halted: bool,
+    /// The creator resumed it after a halt: releases never halt it again.
+    pub resumed: bool,
     pub posted_at: i64,
     /// When the batch joined the queue or last handed a frame out: past the
     /// market's `max_queue_secs` anyone may refund the rest.
@@ -84,7 +92,7 @@ impl Batch {
             + 1 + 4 + 4 + 4 + 1 + 4 // tier, first, count, handed out, cancelled, closed
             + 8 + 8 + 8 // frame rent, posted at, queued at
             + 4 + 1 // parallelism, parked
-            + 32 * MAX_RELEASES + 1 + 1 // released by, releasers, halted
+            + Releases::INIT_SPACE + 4 + 1 + 1 // releases, submitted, halted, resumed
             + 4 // queue slot
             + 1 // bump
     }
@@ -115,33 +123,28 @@ impl Batch {
         Ok(info.lamports().saturating_sub(own))
     }
 
-    /// Whether `owner` handed a frame of this batch back before.
-    pub fn released_by_owner(&self, owner: &Pubkey) -> bool {
-        self.released_by[..usize::from(self.releasers)].contains(owner)
+    /// Records that `owner` handed a frame back (`proven`: from a node with
+    /// the proven work that makes it count); true when that halts the
+    /// batch: `MAX_RELEASES` counted owners and no frame submitted by
+    /// anyone, so nobody has shown they can run it.
+    pub fn record_release(&mut self, owner: Pubkey, proven: bool) -> bool {
+        self.releases.record(owner, proven);
+        let halts = !self.halted
+            && !self.resumed
+            && self.frames_waiting() > 0
+            && self.frames_submitted == 0
+            && usize::from(self.releases.counted) >= MAX_RELEASES;
+        self.halted |= halts;
+        halts
     }
 
-    /// The owner tags of `released_by`, for the queue's exclusion filter.
-    pub fn excluded_owner_tags(&self) -> [u64; MAX_RELEASES] {
-        let mut tags = [0u64; MAX_RELEASES];
-        for (tag, owner) in tags
-            .iter_mut()
-            .zip(&self.released_by[..usize::from(self.releasers)])
-        {
-            *tag = crate::state::owner_tag(owner);
-        }
-        tags
-    }
-
-    /// Records that `owner` handed a frame back; true when that makes
-    /// `MAX_RELEASES` owners and the batch halts.
-    pub fn record_release(&mut self, owner: Pubkey) -> bool {
-        if self.released_by_owner(&owner) || self.halted {
-            return false;
-        }
-        self.released_by[usize::from(self.releasers)] = owner;
-        self.releasers += 1;
-        self.halted = usize::from(self.releasers) == MAX_RELEASES;
-        self.halted
+    /// Counts a submitted frame in the batch account `info` (a frame's
+    /// submit names its batch; a re-arm may take its next frame in the same
+    /// transaction, and reads the account after this writes it).
+    pub fn count_submitted(info: &AccountInfo) -> Result<()> {
+        let mut batch = read_existing::<Batch>(info, &crate::ID)?;
+        batch.frames_submitted = batch.frames_submitted.saturating_add(1);
+        write_new(info, &batch)
     }
 
     /// The frame number handed out next.
@@ -178,8 +181,7 @@ impl Batch {
             state: JobState::Queued,
             attempts: 0,
             expiries: 0,
-            releases: 0,
-            released_by: Default::default(),
+            releases: Releases::default(),
             last_release: None,
             posted_at: self.posted_at,
             queued_at: now,

@@ -23,10 +23,6 @@ pub struct Config {
     /// Token account holding all stake, PDA `["stake_vault"]`, its own authority.
     pub stake_vault: Pubkey,
     pub paused: bool,
-    /// The longest release-budget window any market has had: the unbonding
-    /// period may never be shorter (closing a stake account must not reset
-    /// a budget early).
-    pub longest_budget_window_secs: u32,
     /// When the last pause ended: queue waits count from then, so a pause
     /// (which stops assignment) never makes queued jobs stale.
     pub unpaused_at: i64,
@@ -63,6 +59,7 @@ pub struct Params {
     /// How many assignments a job gets before an expiry refunds it.
     pub max_job_attempts: u8,
     pub sla: SlaParams,
+    pub release: ReleaseParams,
     /// Seconds between proposing a change to these parameters (or to a
     /// market) and applying it; changing it is itself timelocked.
     pub timelock_secs: u32,
@@ -87,6 +84,32 @@ pub struct SlaParams {
     pub rearm_cooldown_secs: u32,
 }
 
+/// What handing a job back costs beyond the job's own free window (see
+/// `release_job`), the same in every market.
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, InitSpace, Debug, PartialEq, Eq)]
+pub struct ReleaseParams {
+    /// Hand-backs an owner may make per window for each GPU it registered.
+    /// Past it, a release inside the free window sends the node to the back
+    /// of the queue after `over_budget_cooldown_secs`; after the window it
+    /// costs what an expiry costs.
+    pub budget_per_gpu: u16,
+    pub budget_window_secs: u32,
+    pub over_budget_cooldown_secs: u32,
+    /// Verified work (micro-USD) a node needs before its hand-backs count
+    /// toward refunding a job or halting a batch.
+    pub proof_floor_micro_usd: u64,
+    /// Each of a creator's jobs refunded as unrunnable in the budget window
+    /// adds this share of the market's posting fee to its next posts.
+    pub posting_fee_step_bps: u16,
+}
+
+impl ReleaseParams {
+    /// The budget window containing `now`.
+    pub fn window_at(&self, now: i64) -> u64 {
+        now.max(0) as u64 / u64::from(self.budget_window_secs.max(1))
+    }
+}
+
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, InitSpace, Debug, PartialEq, Eq)]
 pub struct OracleParams {
     /// Owner of PriceUpdateV2 accounts on this cluster.
@@ -101,6 +124,10 @@ pub struct OracleParams {
 }
 
 const DAY: u32 = 86_400;
+
+/// The highest proof floor: what a node with the highest reputation a job
+/// may ask has proven (990 USD).
+pub const MAX_PROOF_FLOOR_MICRO_USD: u64 = 990_000_000;
 /// The treasury fee cannot be removed: with rewards capped at 1x the burn,
 /// this fee is what makes paying yourself a loss.
 pub const MIN_TREASURY_BPS: u16 = 100;
@@ -134,7 +161,9 @@ impl Params {
             .checked_add(self.completion_grace_secs)
             .ok_or(MarketError::MathOverflow)?;
         require!(
-            self.unbonding_secs >= floor && self.unbonding_secs <= 365 * DAY,
+            self.unbonding_secs >= floor
+                && self.unbonding_secs >= self.release.budget_window_secs
+                && self.unbonding_secs <= 365 * DAY,
             MarketError::InvalidUnbonding
         );
         require!(
@@ -154,6 +183,15 @@ impl Params {
                 && (1..=30 * DAY).contains(&sla.dispute_timeout_secs)
                 && sla.rearm_cooldown_secs <= 30 * DAY,
             MarketError::InvalidSlaSettings
+        );
+        let r = &self.release;
+        require!(
+            (1..=1_000).contains(&r.budget_per_gpu)
+                && (1..=30 * DAY).contains(&r.budget_window_secs)
+                && r.over_budget_cooldown_secs <= DAY
+                && (1..=MAX_PROOF_FLOOR_MICRO_USD).contains(&r.proof_floor_micro_usd)
+                && r.posting_fee_step_bps <= 50_000,
+            MarketError::InvalidReleaseSettings
         );
         Ok(())
     }

@@ -1,7 +1,8 @@
 use anchor_lang::prelude::*;
 
-use crate::constants::{MAX_IMAGE_LEN, MAX_INLINE_SPEC_BYTES, MAX_RELEASES, MAX_URI_LEN};
+use crate::constants::{MAX_IMAGE_LEN, MAX_INLINE_SPEC_BYTES, MAX_URI_LEN};
 use crate::errors::MarketError;
+use crate::state::Releases;
 
 /// A job, PDA `["job", creator, nonce (u64 LE)]`. Its account is sized for
 /// its own spec plus the largest result, and closes when the job settles.
@@ -33,10 +34,9 @@ pub struct Job {
     pub attempts: u8,
     /// Missed deadlines so far; the config's `max_job_attempts` of them refund the job.
     pub expiries: u8,
-    /// Hand-backs so far; the market's `max_releases` of them refund the job.
-    pub releases: u8,
-    /// Owners that handed this job back: it is never assigned to them again.
-    pub released_by: [Pubkey; MAX_RELEASES],
+    /// Who handed the job back: they are not assigned it again, and the
+    /// market's `max_releases` counted ones refund it.
+    pub releases: Releases,
     /// Why the job was last handed back (for people; it changes nothing).
     pub last_release: Option<ReleaseReason>,
     pub posted_at: i64,
@@ -82,8 +82,8 @@ impl Job {
             + 32 + 2 + 4 + 2 // spec hash, gpus, duration, min reputation
             + 8 + 8 + 8 // rate, max charge, escrow
             + LockedPrice::INIT_SPACE
-            + 1 + 1 + 1 + 1 + 1 // tier, state, attempts, expiries, releases
-            + 32 * MAX_RELEASES + 1 + ReleaseReason::INIT_SPACE
+            + 1 + 1 + 1 + 1 // tier, state, attempts, expiries
+            + Releases::INIT_SPACE + 1 + ReleaseReason::INIT_SPACE
             + 8 * 5 // timestamps
             + 32 + 32 + 8 // node, node owner, collateral
             + SlaTerms::INIT_SPACE
@@ -104,25 +104,16 @@ impl Job {
         }
     }
 
+    /// The batch of a frame.
+    pub fn batch(&self) -> Option<Pubkey> {
+        match &self.spec {
+            JobSpec::Frame(frame) => Some(frame.batch),
+            _ => None,
+        }
+    }
+
     pub fn is_open(&self) -> bool {
         !matches!(self.state, JobState::Settled)
-    }
-
-    /// Whether `owner` handed this job back before.
-    pub fn released_by_owner(&self, owner: &Pubkey) -> bool {
-        self.released_by[..usize::from(self.releases).min(MAX_RELEASES)].contains(owner)
-    }
-
-    /// The owner tags of `released_by`, for the queue's exclusion filter.
-    pub fn excluded_owner_tags(&self) -> [u64; MAX_RELEASES] {
-        let mut tags = [0u64; MAX_RELEASES];
-        for (i, owner) in self.released_by[..usize::from(self.releases).min(MAX_RELEASES)]
-            .iter()
-            .enumerate()
-        {
-            tags[i] = crate::state::owner_tag(owner);
-        }
-        tags
     }
 }
 

@@ -6,6 +6,7 @@ use anchor_lang::prelude::*;
 use anchor_lang::Discriminator;
 
 use crate::errors::MarketError;
+use crate::state::{mark_of_tag, marked, release_mark, Node};
 
 /// One market per GPU class, PDA `["market", index (u16 LE)]`, zero-copy.
 ///
@@ -56,8 +57,6 @@ pub struct Market {
     /// duration, clamped to [min, max] seconds.
     pub release_window_min_secs: u32,
     pub release_window_max_secs: u32,
-    /// Length of the window a node owner's release budget counts in.
-    pub release_budget_window_secs: u32,
     /// A job queued longer than this may be refunded by anyone.
     pub max_queue_secs: u32,
     /// Slots in the pool after this header.
@@ -81,12 +80,9 @@ pub struct Market {
     /// Result collateral is this multiple of the charge (capped by the execution collateral).
     pub result_collateral_bps: u16,
     pub release_window_bps: u16,
-    /// Hand-backs an owner may make per budget window; beyond it a release
-    /// costs what an expiry costs.
-    pub release_budget: u16,
     pub bump: u8,
     pub escrow_bump: u8,
-    /// Hand-backs a job may take before it is refunded.
+    /// Counted hand-backs (see `Releases`) that refund a job.
     pub max_releases: u8,
     /// 1: a GPU market (nodes need registered GPUs); 0: a CPU market.
     pub gpu_required: u8,
@@ -97,7 +93,7 @@ pub struct Market {
     /// NVIDIA driver capabilities nodes grant the jobs' containers (bits of
     /// `DRIVER_CAPABILITIES`).
     pub driver_capabilities: u8,
-    pub _reserved: [u8; 1],
+    pub _reserved: [u8; 7],
     /// Waiting jobs and batches by tier, GPU class, then the reputation
     /// and collateral they ask: see [`job_band`].
     pub job_buckets: [[[List; JOB_BANDS]; GPU_CLASSES]; TIERS],
@@ -135,6 +131,9 @@ pub struct Slot {
     /// cannot cover); a node's owner tag (so a job skips owners that
     /// handed it back).
     pub aux: u64,
+    /// A waiting job's or batch's releasers' marks (`Releases::marks`): a
+    /// node passes over work its owner handed back.
+    pub released_marks: u64,
     /// Deadline while assigned; end of the challenge window once
     /// submitted; dispute timeout while disputed.
     pub due: i64,
@@ -181,9 +180,9 @@ pub const TIER_STEPS: u32 = 128;
 
 /// A market's capacities at creation, within the 10 KiB a PDA created by
 /// CPI may have: `grow_market` raises them.
-pub const INITIAL_JOB_CAPACITY: u16 = 40;
-pub const INITIAL_NODE_CAPACITY: u16 = 16;
-pub const INITIAL_IN_FLIGHT_CAPACITY: u16 = 24;
+pub const INITIAL_JOB_CAPACITY: u16 = 36;
+pub const INITIAL_NODE_CAPACITY: u16 = 14;
+pub const INITIAL_IN_FLIGHT_CAPACITY: u16 = 22;
 /// Slots one `grow_market` adds at most: the runtime lets an instruction
 /// grow an account by 10 KiB.
 pub const MAX_GROW_SLOTS: u32 = (10_240 / std::mem::size_of::<Slot>()) as u32;
@@ -192,7 +191,18 @@ const SEQ_MIDPOINT: u64 = 1 << 63;
 const HEADER_END: usize = 8 + std::mem::size_of::<Market>();
 
 const _: () = assert!(Market::initial_space() <= 10_240);
-const _: () = assert!(HEADER_END.is_multiple_of(8) && std::mem::size_of::<Slot>() == 72);
+const _: () = assert!(HEADER_END.is_multiple_of(8) && std::mem::size_of::<Slot>() == 80);
+
+/// A node looking for work, as the job search reads it.
+#[derive(Clone, Copy, Debug)]
+pub struct Seeker {
+    pub gpus: u16,
+    pub reputation_bps: u16,
+    /// Its owner's free stake: the collateral it can lock.
+    pub free_stake: u64,
+    /// Its owner's `release_mark`.
+    pub owner_mark: u64,
+}
 
 /// What a waiting entry describes, for insertion.
 pub struct Waiting {
@@ -202,6 +212,8 @@ pub struct Waiting {
     pub tier: u8,
     /// See [`Slot::aux`].
     pub aux: u64,
+    /// See [`Slot::released_marks`].
+    pub released_marks: u64,
 }
 
 /// A job in flight, as the crank reads it.
@@ -210,6 +222,18 @@ pub struct InFlight {
     pub job: Pubkey,
     pub due: i64,
     pub phase: u8,
+}
+
+impl Seeker {
+    /// `node`, with `free_stake` of its owner's stake.
+    pub fn node(node: &Node, free_stake: u64) -> Self {
+        Self {
+            gpus: node.gpus,
+            reputation_bps: node.reputation_bps,
+            free_stake,
+            owner_mark: release_mark(&node.owner),
+        }
+    }
 }
 
 /// The first 8 bytes of an owner's key: enough to tell owners apart in the
@@ -428,22 +452,25 @@ impl ListId {
 
 /// Reads: searches count the entries and buckets they visit in `steps`.
 impl<M: Deref<Target = Market>, S: Deref<Target = [Slot]>> Book<M, S> {
-    /// The best waiting job or batch a node of `gpus` GPUs and
-    /// `reputation_bps` can serve with `free_stake` of its owner's stake as
-    /// collateral.
-    pub fn best_job_for(&self, gpus: u16, reputation_bps: u16, free_stake: u64) -> Option<Pubkey> {
-        self.best_job_counted(gpus, reputation_bps, free_stake, &mut 0)
+    /// The best waiting job or batch `seeker` can serve, passing over
+    /// work its owner handed back.
+    pub fn best_job_for(&self, seeker: &Seeker) -> Option<Pubkey> {
+        self.best_job_counted(seeker, &mut 0)
     }
 
-    pub fn best_job_counted(
-        &self,
-        gpus: u16,
-        reputation_bps: u16,
-        free_stake: u64,
-        steps: &mut u32,
-    ) -> Option<Pubkey> {
+    pub fn best_job_counted(&self, seeker: &Seeker, steps: &mut u32) -> Option<Pubkey> {
+        let Seeker {
+            gpus,
+            reputation_bps,
+            free_stake,
+            owner_mark,
+        } = *seeker;
         let fits =
             |j: &Slot| j.gpus <= gpus && j.reputation_bps <= reputation_bps && j.aux <= free_stake;
+        // Work this owner handed back is passed over without counting
+        // against the bucket walk (as owners a job excludes are in the node
+        // search): one hand-back never stalls the owner's fleet.
+        let skip = |j: &Slot| marked(j.released_marks, owner_mark);
         // Plain and lighter bands first (their heads fit), the node's own
         // reputation band (where a job may ask more than it has) last.
         let top = 1 + rep_band(reputation_bps);
@@ -456,25 +483,25 @@ impl<M: Deref<Target = Market>, S: Deref<Target = [Slot]>> Book<M, S> {
             }
         }
         let classes = 0..=gpu_class(gpus);
-        let never = |_: &Slot| false;
         self.best_in(
             &self.header.job_buckets,
             classes,
             &bands[..n],
             fits,
-            never,
+            skip,
             steps,
         )
     }
 
     /// The best waiting node able to serve a job of `gpus` GPUs needing
     /// `min_reputation_bps`, skipping owners that handed the job back
-    /// (`excluded` owner tags; 0 is no owner).
+    /// (`excluded`: their marks, `Releases::marks`; the same marks the
+    /// node's own search skips the job by, so both searches agree).
     pub fn best_node_for(
         &self,
         gpus: u16,
         min_reputation_bps: u16,
-        excluded: &[u64],
+        excluded: u64,
     ) -> Option<Pubkey> {
         self.best_node_counted(gpus, min_reputation_bps, excluded, &mut 0)
     }
@@ -483,14 +510,14 @@ impl<M: Deref<Target = Market>, S: Deref<Target = [Slot]>> Book<M, S> {
         &self,
         gpus: u16,
         min_reputation_bps: u16,
-        excluded: &[u64],
+        excluded: u64,
         steps: &mut u32,
     ) -> Option<Pubkey> {
         let fits = |n: &Slot| n.gpus >= gpus && n.reputation_bps >= min_reputation_bps;
         // An excluded owner's nodes are passed over without counting
         // against the bucket walk: one owner's many nodes never hide the
         // others from a job it handed back.
-        let excluded = |n: &Slot| excluded.iter().any(|t| *t != 0 && *t == n.aux);
+        let excluded = |n: &Slot| marked(excluded, mark_of_tag(n.aux));
         // Higher bands first (every node there has the reputation asked).
         let mut bands = [0usize; REP_BANDS];
         let lowest = rep_band(min_reputation_bps);
@@ -671,6 +698,17 @@ impl<M: DerefMut<Target = Market>, S: DerefMut<Target = [Slot]>> Book<M, S> {
         self.dequeue(key, slot, SLOT_JOB, MarketError::NotQueued)
     }
 
+    /// Updates a waiting or parked batch's releasers (`Releases::marks`) in
+    /// place: one of its frames was handed back while it kept its slot.
+    pub fn mark_released(&mut self, key: &Pubkey, slot: u32, marks: u64) -> Result<()> {
+        let i = self
+            .holding(key, slot, SLOT_JOB)
+            .or_else(|| self.holding(key, slot, SLOT_PARKED))
+            .ok_or(MarketError::NotQueued)?;
+        self.slots[i].released_marks = marks;
+        Ok(())
+    }
+
     pub fn remove_node(&mut self, key: &Pubkey, slot: u32) -> Result<()> {
         self.dequeue(key, slot, SLOT_NODE, MarketError::NodeNotQueued)
     }
@@ -832,6 +870,7 @@ fn waiting_slot(w: Waiting, seq: u64, kind: u8, band: usize) -> Slot {
         key: w.key,
         seq,
         aux: w.aux,
+        released_marks: w.released_marks,
         gpus: w.gpus,
         reputation_bps: w.reputation_bps,
         tier: w.tier,
@@ -844,6 +883,16 @@ fn waiting_slot(w: Waiting, seq: u64, kind: u8, band: usize) -> Slot {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::Releases;
+
+    fn seek(gpus: u16, reputation_bps: u16, free_stake: u64) -> Seeker {
+        Seeker {
+            gpus,
+            reputation_bps,
+            free_stake,
+            owner_mark: 0,
+        }
+    }
 
     fn market() -> MarketView {
         sized(
@@ -879,6 +928,7 @@ mod tests {
             reputation_bps: 5_000,
             tier,
             aux: 0,
+            released_marks: 0,
         }
     }
 
@@ -888,11 +938,11 @@ mod tests {
         m.enqueue_job(w(1, 1, 0), false).unwrap();
         m.enqueue_job(w(2, 1, 1), false).unwrap();
         let s3 = m.enqueue_job(w(3, 4, 1), false).unwrap();
-        assert_eq!(m.best_job_for(8, 10_000, u64::MAX), Some(key(2)));
+        assert_eq!(m.best_job_for(&seek(8, 10_000, u64::MAX)), Some(key(2)));
         let s4 = m.enqueue_job(w(4, 2, 1), true).unwrap();
-        assert_eq!(m.best_job_for(8, 10_000, u64::MAX), Some(key(4)));
+        assert_eq!(m.best_job_for(&seek(8, 10_000, u64::MAX)), Some(key(4)));
         // A node with one GPU never sees the 2- and 4-GPU jobs.
-        assert_eq!(m.best_job_for(1, 10_000, u64::MAX), Some(key(2)));
+        assert_eq!(m.best_job_for(&seek(1, 10_000, u64::MAX)), Some(key(2)));
         m.remove_job(&key(4), s4).unwrap();
         let s2 = m
             .queued_jobs()
@@ -901,7 +951,7 @@ mod tests {
             .unwrap();
         assert_eq!(s2, 0, "serving order puts job 2 first");
         m.remove_job(&key(2), 1).unwrap();
-        assert_eq!(m.best_job_for(8, 10_000, u64::MAX), Some(key(3)));
+        assert_eq!(m.best_job_for(&seek(8, 10_000, u64::MAX)), Some(key(3)));
         let order: Vec<Pubkey> = m.queued_jobs().iter().map(|e| e.key).collect();
         assert_eq!(order, vec![key(3), key(1)]);
         // A stale slot index (or another job's) removes nothing.
@@ -916,7 +966,7 @@ mod tests {
         m.enqueue_job(w(2, 1, 0), false).unwrap();
         let used = m.slots_used;
         m.park_job(&key(1), s1).unwrap();
-        assert_eq!(m.best_job_for(8, 10_000, u64::MAX), Some(key(2)));
+        assert_eq!(m.best_job_for(&seek(8, 10_000, u64::MAX)), Some(key(2)));
         assert_eq!(m.parked_batches(), vec![key(1)]);
         assert_eq!((m.job_count, m.slots_used), (1, used), "its slot is kept");
         assert!(m.queued_jobs().iter().all(|e| e.key != key(1)));
@@ -940,16 +990,16 @@ mod tests {
         m.enqueue_node(w(1, 1, 3)).unwrap();
         m.enqueue_node(w(2, 4, 0)).unwrap();
         m.enqueue_node(w(3, 3, 0)).unwrap();
-        assert_eq!(m.best_node_for(2, 0, &[]), Some(key(2)));
-        assert_eq!(m.best_node_for(4, 0, &[]), Some(key(2)));
-        assert_eq!(m.best_node_for(1, 0, &[]), Some(key(1)));
-        assert_eq!(m.best_node_for(8, 0, &[]), None);
-        assert_eq!(m.best_node_for(1, 6_000, &[]), None);
+        assert_eq!(m.best_node_for(2, 0, 0), Some(key(2)));
+        assert_eq!(m.best_node_for(4, 0, 0), Some(key(2)));
+        assert_eq!(m.best_node_for(1, 0, 0), Some(key(1)));
+        assert_eq!(m.best_node_for(8, 0, 0), None);
+        assert_eq!(m.best_node_for(1, 6_000, 0), None);
         // A 3-GPU node never reads the 4-GPU jobs ahead of a 3-GPU one.
         m.enqueue_job(w(10, 4, 0), false).unwrap();
         m.enqueue_job(w(11, 3, 0), false).unwrap();
-        assert_eq!(m.best_job_for(3, 10_000, u64::MAX), Some(key(11)));
-        assert_eq!(m.best_job_for(4, 10_000, u64::MAX), Some(key(10)));
+        assert_eq!(m.best_job_for(&seek(3, 10_000, u64::MAX)), Some(key(11)));
+        assert_eq!(m.best_job_for(&seek(4, 10_000, u64::MAX)), Some(key(10)));
     }
 
     #[test]
@@ -961,9 +1011,9 @@ mod tests {
         let mut small = w(2, 1, 0);
         small.aux = 200;
         m.enqueue_job(small, false).unwrap();
-        assert_eq!(m.best_job_for(1, 10_000, 5_000), Some(key(1)));
-        assert_eq!(m.best_job_for(1, 10_000, 4_999), Some(key(2)));
-        assert_eq!(m.best_job_for(1, 10_000, 199), None);
+        assert_eq!(m.best_job_for(&seek(1, 10_000, 5_000)), Some(key(1)));
+        assert_eq!(m.best_job_for(&seek(1, 10_000, 4_999)), Some(key(2)));
+        assert_eq!(m.best_job_for(&seek(1, 10_000, 199)), None);
 
         let mut first = w(3, 1, 3);
         first.aux = owner_tag(&key(30));
@@ -971,9 +1021,10 @@ mod tests {
         let mut second = w(4, 1, 0);
         second.aux = owner_tag(&key(40));
         m.enqueue_node(second).unwrap();
-        let excluded = [owner_tag(&key(30)), 0, 0];
-        assert_eq!(m.best_node_for(1, 0, &excluded), Some(key(4)));
-        assert_eq!(m.best_node_for(1, 0, &[0, 0, 0]), Some(key(3)));
+        let mut excluded = Releases::default();
+        excluded.record(key(30), false);
+        assert_eq!(m.best_node_for(1, 0, excluded.marks()), Some(key(4)));
+        assert_eq!(m.best_node_for(1, 0, 0), Some(key(3)));
     }
 
     #[test]
@@ -996,7 +1047,7 @@ mod tests {
         assert_eq!(reused, slots[7]);
         assert_eq!(u32::from(m.job_count), cap);
         // FIFO survives slot reuse: job 0 is still first.
-        assert_eq!(m.best_job_for(1, 10_000, u64::MAX), Some(key(0)));
+        assert_eq!(m.best_job_for(&seek(1, 10_000, u64::MAX)), Some(key(0)));
         let order: Vec<Pubkey> = m.queued_jobs().iter().map(|e| e.key).collect();
         assert_eq!(order.last(), Some(&key(200)));
     }
@@ -1046,15 +1097,17 @@ mod tests {
         let mut steps = Vec::new();
         let mut count = 0;
         assert!(m
-            .best_job_counted(16, 10_000, u64::MAX, &mut count)
+            .best_job_counted(&seek(16, 10_000, u64::MAX), &mut count)
             .is_some());
         steps.push(count);
         count = 0;
-        assert!(m.best_node_counted(1, 0, &[], &mut count).is_some());
+        assert!(m.best_node_counted(1, 0, 0, &mut count).is_some());
         steps.push(count);
         // An 8-GPU node with little stake: every job it reads is too costly.
         count = 0;
-        assert!(m.best_job_counted(8, 10_000, 0, &mut count).is_none());
+        assert!(m
+            .best_job_counted(&seek(8, 10_000, 0), &mut count)
+            .is_none());
         steps.push(count);
         steps
     }
@@ -1096,7 +1149,7 @@ mod tests {
         m.enqueue_job(plain, false).unwrap();
         let mut steps = 0;
         assert_eq!(
-            m.best_job_counted(1, 0, 10_000, &mut steps),
+            m.best_job_counted(&seek(1, 0, 10_000), &mut steps),
             Some(key(5_000))
         );
         assert!(steps <= 4 * (1 + BUCKET_WALK), "{steps} steps");
@@ -1113,24 +1166,25 @@ mod tests {
         let mut proven = w(5_000, 1, 0);
         proven.reputation_bps = 8_000;
         m.enqueue_node(proven).unwrap();
-        assert_eq!(m.best_node_for(1, 5_000, &[]), Some(key(5_000)));
+        assert_eq!(m.best_node_for(1, 5_000, 0), Some(key(5_000)));
         // A plain job still goes to the node that waited longest.
-        assert_eq!(m.best_node_for(1, 0, &[]), Some(key(0)));
+        assert_eq!(m.best_node_for(1, 0, 0), Some(key(0)));
     }
 
     #[test]
     fn one_owner_s_many_nodes_never_hide_the_others_from_a_job_it_handed_back() {
         let mut m = sized(10, 200, 10);
-        let big = owner_tag(&key(77));
         for i in 0..100 {
             let mut node = w(i, 1, 0);
-            node.aux = big;
+            node.aux = owner_tag(&key(77));
             m.enqueue_node(node).unwrap();
         }
         let mut other = w(500, 1, 0);
         other.aux = owner_tag(&key(78));
         m.enqueue_node(other).unwrap();
-        assert_eq!(m.best_node_for(1, 0, &[big, 0, 0]), Some(key(500)));
+        let mut released = Releases::default();
+        released.record(key(77), false);
+        assert_eq!(m.best_node_for(1, 0, released.marks()), Some(key(500)));
     }
 
     #[test]
@@ -1145,7 +1199,7 @@ mod tests {
         let mut modest = w(500, 1, 0);
         modest.reputation_bps = 3_000;
         m.enqueue_job(modest, false).unwrap();
-        assert_eq!(m.best_job_for(1, 4_000, u64::MAX), Some(key(500)));
+        assert_eq!(m.best_job_for(&seek(1, 4_000, u64::MAX)), Some(key(500)));
     }
 
     #[test]
@@ -1164,9 +1218,45 @@ mod tests {
         m.enqueue_job(plain, false).unwrap();
         let mut steps = 0;
         assert_eq!(
-            m.best_job_counted(8, 4_000, 10_000, &mut steps),
+            m.best_job_counted(&seek(8, 4_000, 10_000), &mut steps),
             Some(key(5_000))
         );
         assert!(steps <= TIERS as u32 * TIER_STEPS);
+    }
+
+    #[test]
+    fn a_node_passes_over_its_owner_s_hand_backs_within_the_search_bound() {
+        let owner = Pubkey::new_from_array([7; 32]);
+        let mark = release_mark(&owner);
+        let mut m = sized(400, 10, 10);
+        // More of this owner's hand-backs than a bucket walk reads, ahead
+        // of work it can take.
+        for i in 0..40 {
+            let mut job = w(i, 1, 0);
+            job.reputation_bps = 0;
+            job.released_marks = mark;
+            m.enqueue_job(job, false).unwrap();
+        }
+        let mut open = w(500, 1, 0);
+        open.reputation_bps = 0;
+        m.enqueue_job(open, false).unwrap();
+        let seeker = Seeker {
+            owner_mark: mark,
+            ..seek(1, 0, u64::MAX)
+        };
+        let mut steps = 0;
+        assert_eq!(m.best_job_counted(&seeker, &mut steps), Some(key(500)));
+        // Another owner takes the first in line.
+        assert_eq!(m.best_job_for(&seek(1, 0, u64::MAX)), Some(key(0)));
+        // However many there are, the search stops at its bound.
+        for i in 40..300 {
+            let mut job = w(i + 1_000, 1, 0);
+            job.reputation_bps = 0;
+            job.released_marks = mark;
+            m.enqueue_job(job, true).unwrap();
+        }
+        let mut steps = 0;
+        assert_eq!(m.best_job_counted(&seeker, &mut steps), None);
+        assert!(steps <= TIERS as u32 * TIER_STEPS, "{steps} reads");
     }
 }

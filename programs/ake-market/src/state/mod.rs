@@ -7,6 +7,7 @@ pub mod ledger;
 pub mod market;
 pub mod node;
 pub mod pending_change;
+pub mod releases;
 pub mod stake;
 
 pub use batch::*;
@@ -18,4 +19,5 @@ pub use ledger::*;
 pub use market::*;
 pub use node::*;
 pub use pending_change::*;
+pub use releases::*;
 pub use stake::*;

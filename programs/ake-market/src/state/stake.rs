@@ -1,6 +1,10 @@
 use anchor_lang::prelude::*;
 
+use ake_program_common::account_creation::{create_pda, is_uncreated, read_existing};
+
+use crate::constants::STAKE_SEED;
 use crate::errors::MarketError;
+use crate::state::ReleaseParams;
 
 /// An owner's stake, PDA `["stake", owner]`. Tokens sit in the config's stake vault.
 #[account]
@@ -14,10 +18,14 @@ pub struct Stake {
     /// Requested out, waiting for `unlock_at`; no longer counts for anything.
     pub unbonding: u64,
     pub unlock_at: i64,
-    /// The release-budget window (unix time / the market's window length)
+    /// GPUs of the owner's registered nodes (a node without GPUs counts
+    /// one): its release budget is this many times the config's
+    /// `budget_per_gpu`, so a fleet's budget grows with the fleet.
+    pub registered_gpus: u32,
+    /// The release-budget window (unix time / the config's window length)
     /// that `releases_in_window` counts.
     pub release_window: u64,
-    pub releases_in_window: u16,
+    pub releases_in_window: u32,
     pub bump: u8,
 }
 
@@ -50,19 +58,80 @@ impl Stake {
         Ok(())
     }
 
+    /// A new stake account of `owner`.
+    pub fn new(owner: Pubkey, bump: u8) -> Self {
+        Self {
+            owner,
+            amount: 0,
+            locked: 0,
+            unbonding: 0,
+            unlock_at: 0,
+            registered_gpus: 0,
+            release_window: 0,
+            releases_in_window: 0,
+            bump,
+        }
+    }
+
+    /// The stake account `info` (PDA `["stake", owner]` with `bump`, checked
+    /// by the caller) of the signer `owner`, created at its expense when
+    /// it does not exist yet. The caller writes it back.
+    pub fn load_or_create<'info>(
+        owner: &AccountInfo<'info>,
+        info: &AccountInfo<'info>,
+        bump: u8,
+    ) -> Result<Self> {
+        if !is_uncreated(info) {
+            return read_existing::<Stake>(info, &crate::ID);
+        }
+        create_pda(
+            owner,
+            info,
+            &crate::ID,
+            Stake::SPACE,
+            &[STAKE_SEED, owner.key.as_ref(), &[bump]],
+        )?;
+        Ok(Stake::new(owner.key(), bump))
+    }
+
     /// Counts one hand-back in the window containing `now`; false once the
-    /// owner has used its budget for that window.
-    pub fn count_release(&mut self, now: i64, window_secs: u32, budget: u16) -> bool {
-        let window = now.max(0) as u64 / u64::from(window_secs.max(1));
+    /// owner has used its budget for that window. Only GPUs its stake backs
+    /// at `stake_per_gpu` count: registering GPUs costs nothing, staking
+    /// for them does.
+    pub fn count_release(&mut self, now: i64, rules: &ReleaseParams, stake_per_gpu: u64) -> bool {
+        let window = rules.window_at(now);
         if window != self.release_window {
             self.release_window = window;
             self.releases_in_window = 0;
         }
+        let backed = u32::try_from(self.amount / stake_per_gpu.max(1)).unwrap_or(u32::MAX);
+        let gpus = self.registered_gpus.min(backed).max(1);
+        let budget = u32::from(rules.budget_per_gpu).saturating_mul(gpus);
         if self.releases_in_window >= budget {
             return false;
         }
         self.releases_in_window += 1;
         true
+    }
+
+    /// Gives back a hand-back counted in the window containing `now` (the
+    /// job it handed back was refunded as unrunnable: it cost nothing).
+    pub fn return_release(&mut self, now: i64, rules: &ReleaseParams) {
+        if self.release_window == rules.window_at(now) {
+            self.releases_in_window = self.releases_in_window.saturating_sub(1);
+        }
+    }
+
+    /// A node of `gpus` GPUs was registered (`added`) or closed.
+    pub fn track_node(&mut self, gpus: u16, added: bool) -> Result<()> {
+        let units = u32::from(gpus.max(1));
+        self.registered_gpus = if added {
+            self.registered_gpus.checked_add(units)
+        } else {
+            self.registered_gpus.checked_sub(units)
+        }
+        .ok_or(MarketError::MathOverflow)?;
+        Ok(())
     }
 
     pub fn unlock(&mut self, amount: u64) -> Result<()> {
@@ -71,5 +140,62 @@ impl Stake {
             .checked_sub(amount)
             .ok_or(MarketError::MathOverflow)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules() -> ReleaseParams {
+        ReleaseParams {
+            budget_per_gpu: 2,
+            budget_window_secs: 100,
+            over_budget_cooldown_secs: 10,
+            proof_floor_micro_usd: 1,
+            posting_fee_step_bps: 10_000,
+        }
+    }
+
+    impl Stake {
+        /// With stake behind every GPU.
+        fn count_release_at(&mut self, now: i64, rules: &ReleaseParams) -> bool {
+            self.amount = u64::MAX;
+            self.count_release(now, rules, 1)
+        }
+    }
+
+    #[test]
+    fn only_gpus_the_stake_backs_count() {
+        let mut s = Stake::new(Pubkey::new_unique(), 255);
+        s.track_node(64, true).unwrap();
+        s.amount = 3 * 200;
+        // 64 GPUs registered, 3 backed at 200 each: a budget of 3 x 2.
+        let counted = (0..20)
+            .filter(|_| s.count_release(0, &rules(), 200))
+            .count();
+        assert_eq!(counted, 6);
+    }
+
+    #[test]
+    fn the_budget_grows_with_registered_gpus_and_resets_each_window() {
+        let mut s = Stake::new(Pubkey::new_unique(), 255);
+        // No node registered: the budget of one GPU.
+        assert!(s.count_release_at(0, &rules()) && s.count_release_at(1, &rules()));
+        assert!(!s.count_release_at(2, &rules()));
+        // A 4-GPU node and a 1-GPU node: ten hand-backs a window.
+        s.track_node(4, true).unwrap();
+        s.track_node(1, true).unwrap();
+        let counted = (0..20).filter(|_| s.count_release_at(3, &rules())).count();
+        assert_eq!(counted, 10 - 2);
+        // A refund as unrunnable gives one back in the same window only.
+        s.return_release(50, &rules());
+        assert!(s.count_release_at(50, &rules()) && !s.count_release_at(50, &rules()));
+        s.return_release(150, &rules());
+        assert!(!s.count_release_at(99, &rules()));
+        assert!(s.count_release_at(100, &rules()), "a new window");
+        s.track_node(4, false).unwrap();
+        assert_eq!(s.registered_gpus, 1);
+        assert!(s.track_node(4, false).is_err());
     }
 }
