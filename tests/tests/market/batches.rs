@@ -847,3 +847,37 @@ async fn a_batch_holds_rent_for_its_parallelism_not_its_length() {
         sol_before - counter - records
     );
 }
+
+#[tokio::test]
+async fn attack_fleet_stall_a_frame_handed_back_while_its_batch_is_parked_still_marks_the_batch() {
+    // A batch that runs one frame at a time parks while its frame is out.
+    // The owner's node hands that frame back: the batch's (parked) entry
+    // must learn the owner, or once requeued it would be every node of the
+    // owner's best work, one it can never take, while other work waits.
+    let mut chain = Chain::start().await;
+    let first = chain.node(1, 2_000 * AKE).await;
+    let second = chain.node_of(&first.owner, 1).await;
+    let other = ready_node(&mut chain).await;
+    let creator = chain.user(100_000 * AKE).await;
+    let stranger = chain.user(0).await;
+    let nonce = chain.next_nonce(&creator.pubkey()).await;
+    let mut args = chain.batch_args(nonce, 1, 5);
+    args.parallelism = 1;
+    let batch_key = chain.post_batch_with(&creator, args).await.unwrap();
+    let f1 = take_and_release(&mut chain, &first, &creator).await;
+    assert!(batch(&mut chain, &batch_key).await.parked);
+    // Another owner runs the handed-back frame; it settles, its rent comes
+    // back, and a stranger (the crank) puts the batch back in line.
+    chain.node_ready(&other).await.unwrap();
+    assert_eq!(status(&mut chain, &other).await.1, f1);
+    chain.advance(10).await;
+    chain.submit(&other, &f1, 10).await.unwrap();
+    chain.accept(&creator, &f1).await.unwrap();
+    let requeue = ixs::requeue_batch(stranger.pubkey(), pda::market(0), batch_key);
+    chain.send_ok(&[requeue], &[&stranger.key]).await;
+    assert!(batch(&mut chain, &batch_key).await.in_queue());
+    // A job waits behind the batch: the owner's second node takes it.
+    let backlog = chain.post_job(&creator, 1, 600).await.unwrap();
+    chain.node_ready(&second).await.unwrap();
+    assert_eq!(status(&mut chain, &second).await.1, backlog);
+}
