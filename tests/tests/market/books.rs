@@ -35,6 +35,11 @@ enum Action {
     RequeueBatch {
         batch: usize,
     },
+    /// A halted batch back in line (only its creator may).
+    ResumeBatch {
+        batch: usize,
+        by_creator: bool,
+    },
     Sweep,
     /// A node arms, a job is posted and, once assigned, run for `secs`
     /// and submitted: a short path to settlements and disputes.
@@ -116,6 +121,7 @@ fn action() -> impl Strategy<Value = Action> {
         3 => (0..16usize, 0..2_000u64, any::<bool>()).prop_map(|(job, wall_secs, rearm)| Action::Submit { job, wall_secs, rearm }),
         2 => (0..3usize, 1..4u32, 1..4u32).prop_map(|(creator, frames, parallelism)| Action::PostBatch { creator, frames, parallelism: parallelism.min(frames) }),
         1 => (0..4usize).prop_map(|batch| Action::RequeueBatch { batch }),
+        1 => (0..4usize, any::<bool>()).prop_map(|(batch, by_creator)| Action::ResumeBatch { batch, by_creator }),
         1 => Just(Action::Sweep),
         3 => (0..3usize, 0..3usize, 1..600u64).prop_map(|(creator, node, secs)| Action::Work { creator, node, secs }),
         1 => (0..4usize).prop_map(|batch| Action::MatchFrame { batch }),
@@ -400,6 +406,16 @@ impl World {
                     let ix =
                         ake_sdk::instructions::requeue_batch(payer.pubkey(), pda::market(0), key);
                     c.send(&[ix], &[]).await
+                }
+                None => Ok(()),
+            },
+            Action::ResumeBatch { batch, by_creator } => match job_at(*batch, &self.batches) {
+                Some((who, key)) => {
+                    let caller = &self.creators[if *by_creator { who } else { (who + 1) % 3 }];
+                    let ix =
+                        ake_sdk::instructions::resume_batch(caller.pubkey(), pda::market(0), key);
+                    let signer = caller.key.insecure_clone();
+                    c.send(&[ix], &[&signer]).await
                 }
                 None => Ok(()),
             },
