@@ -183,6 +183,15 @@ pub struct RuntimeSettings {
     /// Unlimited locked memory for NCCL (multi-GPU) jobs; needs dockerd
     /// started with `LimitMEMLOCK=infinity`.
     pub memlock_unlimited: bool,
+    /// The image of the short-lived container that deletes what a job left
+    /// in its output directory (as the job's user: a daemon that is not
+    /// root cannot delete a job's 0700 directories). It needs
+    /// `/bin/busybox`; pulled like a job's image when absent.
+    pub cleaner_image: String,
+    /// The engine's pid file: its process's start time tells which runs an
+    /// engine restart ended (rootless Docker keeps it under
+    /// `$XDG_RUNTIME_DIR`).
+    pub engine_pid_file: PathBuf,
 }
 
 impl Default for RuntimeSettings {
@@ -199,9 +208,14 @@ impl Default for RuntimeSettings {
             user: "65534:65534".to_string(),
             nofile: 8_192,
             memlock_unlimited: false,
+            cleaner_image: DEFAULT_CLEANER_IMAGE.to_string(),
+            engine_pid_file: PathBuf::from("/var/run/docker.pid"),
         }
     }
 }
+
+/// Docker Hub's static busybox: only `/bin/busybox` is used.
+pub const DEFAULT_CLEANER_IMAGE: &str = "busybox:1.37.0-musl";
 
 fn default_metrics_addr() -> SocketAddr {
     DEFAULT_METRICS_ADDR
@@ -291,6 +305,14 @@ impl NodeConfig {
     }
 
     /// Checks every field and reports all problems at once.
+    /// What the work dir keeps free before the node takes a job: one job's
+    /// inputs and outputs at their caps.
+    pub fn work_floor_bytes(&self) -> u64 {
+        self.inputs
+            .max_total_bytes
+            .saturating_add(self.max_output_bytes)
+    }
+
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut errors = Vec::new();
         let mut check = |ok: bool, field: &'static str, problem: String| {
@@ -403,12 +425,13 @@ impl NodeConfig {
         let i = &self.inputs;
         check(
             i.max_bytes >= 1
+                && i.max_total_bytes >= 1
                 && i.connect_timeout_secs >= 1
                 && i.read_timeout_secs >= 1
                 && i.total_timeout_secs >= i.read_timeout_secs,
             "inputs",
             format!(
-                "max_bytes and the timeouts must be at least 1, total_timeout_secs at least \
+                "max_bytes, max_total_bytes and the timeouts must be at least 1, total_timeout_secs at least \
                  read_timeout_secs; got {i:?}"
             ),
         );
@@ -499,6 +522,12 @@ impl RuntimeSettings {
             "runtime.nofile",
             "64..=1048576",
             self.nofile.to_string(),
+        );
+        range(
+            ake_sdk::job_spec::parse_image_reference(&self.cleaner_image).is_ok(),
+            "runtime.cleaner_image",
+            "an image reference (repo:tag or repo@sha256:...)",
+            format!("{:?}", self.cleaner_image),
         );
         range(
             parse_docker_size(&self.log_max_size).is_some_and(|b| (1024..=1 << 30).contains(&b)),

@@ -29,6 +29,7 @@ use crate::journal::{JobProgress, Journal, JournalEntry};
 use crate::metrics::{JobResult as RunOutcome, NodeMetrics};
 use crate::output_store::OutputStore;
 use crate::outputs::{OutputLimits, OutputManifest, RunFacts, UsageReceipt as OutputUsage};
+use crate::readiness;
 use crate::runtime::{DockerRuntime, JobOutcome, JobSpec};
 
 /// Fault injection for the crash tests, compiled only with the
@@ -105,9 +106,35 @@ pub struct Daemon {
     /// The hot key's balance as last read, and when: the readiness check
     /// runs every poll while the node waits, the balance moves slowly.
     pub balance_seen: tokio::sync::Mutex<Option<(Instant, u64)>>,
+    /// Every configured RPC endpoint, checked one by one by the readiness
+    /// gate, and the commitment they are read at.
+    pub rpc_urls: Vec<String>,
+    pub commitment: solana_commitment_config::CommitmentConfig,
+    /// Free space the work dir keeps before a job is taken: one job's
+    /// inputs and outputs at their caps.
+    pub work_floor_bytes: u64,
+    pub journal_path: PathBuf,
+    /// The slower readiness checks (store canary, every endpoint, release
+    /// budget) as last run, and when: they run at most every 30 s.
+    pub slow_checks: tokio::sync::Mutex<Option<(Instant, Vec<String>)>>,
+    /// What kept the node out of the queue when last checked.
+    pub not_ready: tokio::sync::Mutex<Vec<String>>,
     /// When this waiting node last looked for work it is the best node for
     /// (a post that named a stale pick leaves both waiting).
     pub match_looked: tokio::sync::Mutex<Option<Instant>>,
+}
+
+/// What the operator asked of a running daemon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// Take jobs.
+    Serve,
+    /// Finish the job in progress (run, upload, submit without re-arming),
+    /// leave the queue, take no other, exit: `ake-node drain`, SIGTERM.
+    Drain,
+    /// Exit between steps now; the journal resumes the job on the next
+    /// start (a second SIGTERM).
+    Now,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -208,35 +235,40 @@ impl Daemon {
         Ok(())
     }
 
-    /// The main loop; returns when `shutdown` resolves (between steps).
-    pub async fn run(&self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    /// The main loop. It returns once drained (asked by `stop` to drain: no
+    /// job in progress, out of the queue) or at once when told to stop now.
+    pub async fn run(&self, mut stop: tokio::sync::watch::Receiver<Stop>) {
         let mut seen_assignment: Option<(Pubkey, Instant)> = None;
         let mut last_claim = Instant::now() - Duration::from_secs(3600);
         let mut said_suspended = false;
         loop {
-            if *shutdown.borrow() {
+            if *stop.borrow() == Stop::Now {
                 self.leave_queue().await;
-                tracing::info!("shutting down: the journal holds everything needed to resume");
+                tracing::warn!("stopping now: the journal holds everything needed to resume, and a running container goes unsupervised until ake-node starts again");
                 return;
             }
             // Unfinished work from before a restart first.
-            match self.journal.open_jobs().await {
+            let open = match self.journal.open_jobs().await {
                 Ok(open) => {
-                    self.publish_status(&open).await;
-                    for key in open {
-                        match Attempt::parse(&key) {
+                    let asked = *stop.borrow();
+                    self.publish_status(&open, asked).await;
+                    for key in &open {
+                        match Attempt::parse(key) {
                             Some(attempt) => {
-                                self.drive(&attempt, &mut seen_assignment, &mut shutdown)
-                                    .await
+                                self.drive(&attempt, &mut seen_assignment, &mut stop).await
                             }
                             None => tracing::warn!(
                                 "journal key {key} is not <job>-<attempt> (an older ake-node?); ignoring it"
                             ),
                         }
                     }
+                    Some(open)
                 }
-                Err(e) => tracing::warn!("journal unreadable, retrying: {e}"),
-            }
+                Err(e) => {
+                    tracing::warn!("journal unreadable, retrying: {e}");
+                    None
+                }
+            };
             match self.protocol.node(&self.node).await {
                 Ok(Some(node)) => {
                     self.metrics.node(node_state(&node), node.jobs_expired);
@@ -252,7 +284,16 @@ impl Daemon {
                     } else {
                         said_suspended = false;
                     }
-                    self.act(&node, &mut seen_assignment, &mut shutdown).await;
+                    // Read before acting: draining, nothing arms the node.
+                    let nothing_open = open.as_ref().is_some_and(|o| o.is_empty());
+                    if *stop.borrow() == Stop::Drain
+                        && nothing_open
+                        && node.status == NodeStatus::Idle
+                    {
+                        tracing::info!("drained: no job in progress and out of the queue; exiting");
+                        return;
+                    }
+                    self.act(&node, &mut seen_assignment, &mut stop).await;
                 }
                 Ok(None) => tracing::warn!(
                     "node account {} does not exist: register it with `ake node register`",
@@ -271,7 +312,7 @@ impl Daemon {
             tokio::select! {
                 _ = tokio::time::sleep(self.poll) => {}
                 _ = self.wake.notified() => {}
-                _ = shutdown.changed() => {}
+                _ = stop.changed() => {}
             }
         }
     }
@@ -280,8 +321,9 @@ impl Daemon {
         &self,
         node: &Node,
         seen: &mut Option<(Pubkey, Instant)>,
-        shutdown: &mut tokio::sync::watch::Receiver<bool>,
+        stop: &mut tokio::sync::watch::Receiver<Stop>,
     ) {
+        let draining = *stop.borrow() != Stop::Serve;
         match node.status {
             NodeStatus::Busy if node.current_job != Pubkey::default() => {
                 if seen.is_none_or(|(j, _)| j != node.current_job) {
@@ -291,13 +333,13 @@ impl Daemon {
                 let job = node.current_job;
                 match self.protocol.job(&job).await {
                     Ok(Some(on_chain)) => {
-                        self.drive(&Attempt::of(job, &on_chain), seen, shutdown)
-                            .await
+                        self.drive(&Attempt::of(job, &on_chain), seen, stop).await
                     }
                     Ok(None) => tracing::warn!(%job, "the assigned job account is gone"),
                     Err(e) => tracing::warn!(%job, "cannot read the assigned job, retrying: {e}"),
                 }
             }
+            NodeStatus::Queued if draining => self.leave_queue().await,
             NodeStatus::Queued => {
                 let problems = self.readiness_problems().await;
                 if !problems.is_empty() {
@@ -307,7 +349,7 @@ impl Daemon {
                     self.match_waiting().await;
                 }
             }
-            NodeStatus::Idle if !node.suspended && !*shutdown.borrow() => {
+            NodeStatus::Idle if !node.suspended && !draining => {
                 let problems = self.readiness_problems().await;
                 if !problems.is_empty() {
                     tracing::error!(?problems, "refusing to arm");
@@ -346,6 +388,13 @@ impl Daemon {
         if let Some(health) = &self.gpu_health {
             problems.extend(health.problems());
         }
+        problems.extend(readiness::disk_problems(
+            &self.work_dir,
+            self.work_floor_bytes,
+            &self.journal_path,
+        ));
+        problems.extend(readiness::engine_problem(&self.runtime).await);
+        problems.extend(self.slow_problems().await);
         let need = self
             .priority_fee
             .next_transactions_lamports(MAX_COMPUTE_UNITS);
@@ -362,7 +411,52 @@ impl Daemon {
             // cost two fees and the node's place.
             Err(e) => tracing::warn!("cannot read the hot key's balance: {e}"),
         }
+        self.metrics.not_ready(problems.len());
+        *self.not_ready.lock().await = problems.clone();
         problems
+    }
+
+    /// The checks that cost a round trip each, run at most every 30 s:
+    /// the output store takes a write, every endpoint answers and keeps
+    /// up, and the owner has hand-backs left in this budget window.
+    async fn slow_problems(&self) -> Vec<String> {
+        let mut last = self.slow_checks.lock().await;
+        if let Some((at, problems)) = last.as_ref() {
+            if at.elapsed() < Duration::from_secs(30) {
+                return problems.clone();
+            }
+        }
+        let mut problems = Vec::new();
+        problems.extend(readiness::store_problem(&self.store, &self.node.to_string()).await);
+        problems.extend(readiness::rpc_problems(&self.rpc_urls, self.commitment).await);
+        problems.extend(self.release_budget_problem().await);
+        *last = Some((Instant::now(), problems.clone()));
+        problems
+    }
+
+    /// A node whose owner has no hand-back left in this window stays out:
+    /// whatever keeps it from running jobs (a registry outage across a
+    /// fleet) would otherwise cost a cooldown per job.
+    async fn release_budget_problem(&self) -> Option<String> {
+        let p = &self.protocol;
+        let node = p.node(&self.node).await.ok()??;
+        let (stake, config, market) = (
+            p.stake(&node.owner).await.ok()??,
+            p.config().await.ok()?,
+            p.market_at(&node.market).await.ok()?,
+        );
+        let now = self.chain_now().await.ok()?;
+        let rules = &config.params.release;
+        if stake.releases_left(now, rules, market.min_stake_per_gpu) > 0 {
+            return None;
+        }
+        let window = i64::from(rules.budget_window_secs.max(1));
+        Some(format!(
+            "owner {} has used its release budget for this window ({} hand-backs): the node waits {} s for the next window rather than risk a cooldown; find out why its jobs were handed back (`ake-node status`, the log)",
+            node.owner,
+            stake.releases_in_window,
+            window - now.rem_euclid(window)
+        ))
     }
 
     /// The hot key's balance, read again at most every 5 s (the readiness
@@ -389,18 +483,23 @@ impl Daemon {
 
     /// What `GET /status` on the metrics address answers while the daemon
     /// runs (the journal is locked by the daemon).
-    async fn publish_status(&self, open: &[String]) {
+    async fn publish_status(&self, open: &[String], stop: Stop) {
         let mut attempts = Vec::new();
         for key in open {
             let progress = self.journal.progress(key).await;
             let progress = progress.as_ref().map_or("unreadable", |p| p.name());
             attempts.push(serde_json::json!({ "attempt": key, "progress": progress }));
         }
-        let status = serde_json::json!({ "node": self.node.to_string(), "open": attempts });
+        let status = serde_json::json!({
+            "node": self.node.to_string(),
+            "open": attempts,
+            "draining": stop != Stop::Serve,
+            "not_ready": *self.not_ready.lock().await,
+        });
         self.metrics.set_status(status.to_string());
     }
 
-    /// On shutdown a node waiting in the queue leaves it (`node_unready`), so
+    /// Draining, a node waiting in the queue leaves it (`node_unready`), so
     /// no job is assigned to a node that is not there to run it.
     async fn leave_queue(&self) {
         let Ok(Some(node)) = self.protocol.node(&self.node).await else {
@@ -468,15 +567,17 @@ impl Daemon {
         &self,
         job: &Attempt,
         seen: &mut Option<(Pubkey, Instant)>,
-        shutdown: &mut tokio::sync::watch::Receiver<bool>,
+        stop: &mut tokio::sync::watch::Receiver<Stop>,
     ) {
         let span = tracing::info_span!("job", job = %job.job, attempt = job.number);
         let _enter = span.enter();
         loop {
-            let draining = *shutdown.borrow();
+            // Draining, the job goes on to its result (the container stays
+            // supervised); only a stop-now cuts a step short.
+            let draining = *stop.borrow() != Stop::Serve;
             let step = tokio::select! {
                 r = self.step(job, seen, draining) => r,
-                _ = shutdown.changed() => return,
+                _ = stop.wait_for(|s| *s == Stop::Now) => return,
             };
             match step {
                 Ok(true) => continue,
@@ -730,14 +831,12 @@ impl Daemon {
         run: &JobSpec,
         limits: &TimeLimits,
     ) -> StepError {
-        tracing::warn!("the container was killed by a Docker engine restart or a reboot");
+        tracing::warn!("an engine restart or a reboot ended the run (the engine's record says so): not the job's result");
         if let Err(e) = self.runtime.remove(&attempt.key()).await {
             return retry(e);
         }
-        if let Err(e) = tokio::fs::remove_dir_all(run.output_dir()).await {
-            if e.kind() != std::io::ErrorKind::NotFound {
-                return retry(e);
-            }
+        if let Err(e) = self.runtime.remove_outputs(&run.output_dir()).await {
+            return retry(e);
         }
         if limits.stop_by > Instant::now() + MIN_RERUN {
             return retry("running the job again from an empty output directory");
@@ -1247,6 +1346,10 @@ impl Daemon {
         match confirm(self.protocol.chain.as_ref(), &prepared).await {
             Ok(sig) => {
                 tracing::info!("{purpose} landed ({sig})");
+                if purpose == RELEASE {
+                    // It spent release budget: check it before arming again.
+                    *self.slow_checks.lock().await = None;
+                }
                 self.record(
                     attempt,
                     JournalEntry::TxConfirmed {
@@ -1307,13 +1410,12 @@ impl Daemon {
     async fn clean_up(&self, attempt: &Attempt) -> Result<bool, StepError> {
         let id = attempt.key();
         self.runtime.remove(&id).await.map_err(retry)?;
-        // The outputs are uploaded (or the attempt is over): free the disk.
-        let dir = self.work_dir.join(&id);
-        if let Err(e) = tokio::fs::remove_dir_all(&dir).await {
-            if e.kind() != std::io::ErrorKind::NotFound {
-                tracing::warn!("could not remove {}: {e}", dir.display());
-            }
-        }
+        // The outputs are uploaded (or the attempt is over): free the disk
+        // before the attempt is done, so no job's files outlive it.
+        self.runtime
+            .remove_work_dir(&self.work_dir.join(&id))
+            .await
+            .map_err(retry)?;
         self.journal.mark_done(&id).await.map_err(retry)?;
         tracing::info!("job done");
         Ok(false)

@@ -23,6 +23,9 @@ use tokio::io::AsyncWriteExt;
 pub struct InputPolicy {
     /// Largest single input (or remote spec), bytes.
     pub max_bytes: u64,
+    /// Largest sum of one job's inputs, bytes: the work dir keeps this much
+    /// free (with `max_output_bytes`) before the node takes a job.
+    pub max_total_bytes: u64,
     /// Seconds to wait for a connection.
     pub connect_timeout_secs: u64,
     /// Seconds without a byte before a download is abandoned.
@@ -40,6 +43,7 @@ impl Default for InputPolicy {
     fn default() -> Self {
         Self {
             max_bytes: 10 << 30,
+            max_total_bytes: 20 << 30,
             connect_timeout_secs: 10,
             read_timeout_secs: 30,
             total_timeout_secs: 600,
@@ -364,6 +368,7 @@ impl Fetcher {
             .await
             .map_err(|e| fetch_err(&dir.display().to_string(), e.to_string(), true))?;
         let mut names = std::collections::HashSet::new();
+        let mut fetched = 0u64;
         for (i, (url, expected)) in inputs.iter().enumerate() {
             // Two URLs ending in the same name must not overwrite each other.
             let mut name = input_name(url, i);
@@ -371,9 +376,12 @@ impl Fetcher {
                 name = format!("input-{i}-{name}");
                 names.insert(name.clone());
             }
-            let max = self.policy.max_bytes;
-            self.fetch_to(url, expected, &dir.join(name), until, max)
-                .await?;
+            let left = self.policy.max_total_bytes.saturating_sub(fetched);
+            let max = self.policy.max_bytes.min(left);
+            let path = dir.join(name);
+            self.fetch_to(url, expected, &path, until, max).await?;
+            let size = tokio::fs::metadata(&path).await.map_or(0, |m| m.len());
+            fetched = fetched.saturating_add(size);
         }
         Ok(dir.to_path_buf())
     }
@@ -390,7 +398,7 @@ fn fetch_err(url: &str, reason: String, retryable: bool) -> InputError {
 fn too_big(url: &str, max: u64) -> InputError {
     fetch_err(
         url,
-        format!("larger than {max} bytes (the node's inputs.max_bytes); not fetched"),
+        format!("larger than {max} bytes (what the node's inputs.max_bytes, and max_total_bytes for all of a job's inputs, leave for it); not fetched"),
         false,
     )
 }

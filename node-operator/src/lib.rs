@@ -20,4 +20,5 @@ pub mod journal;
 pub mod metrics;
 pub mod output_store;
 pub mod outputs;
+pub mod readiness;
 pub mod runtime;

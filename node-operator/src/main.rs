@@ -7,14 +7,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ake_node::config::{check_key_file_permissions, Commitment, NodeConfig};
-use ake_node::daemon::{node_account, Daemon};
+use ake_node::daemon::{node_account, Daemon, Stop};
 use ake_node::gpu::{detect_gpus, GpuInventory};
 use ake_node::host_security::{host_problems, toolkit_config_at, toolkit_version};
 use ake_node::inputs::Fetcher;
-use ake_node::instance_lock::InstanceLock;
+use ake_node::instance_lock::{InstanceLock, LockError};
 use ake_node::journal::Journal;
 use ake_node::metrics::{sample_gpus, serve, NodeMetrics};
 use ake_node::output_store::OutputStore;
+use ake_node::readiness;
 use ake_node::runtime::DockerRuntime;
 use ake_sdk::chain::rpc::FailoverChain;
 use ake_sdk::chain::Chain;
@@ -55,6 +56,14 @@ enum Command {
     Status,
     /// Check Docker, NVML, RPC, keys, balance, stake and registration.
     Doctor,
+    /// Ask the running daemon to finish the job in progress (run, upload,
+    /// submit without re-arming), leave the queue and exit, as SIGTERM
+    /// does; waits until it has exited.
+    Drain {
+        /// Return once the daemon is asked, without waiting for it to exit.
+        #[arg(long)]
+        no_wait: bool,
+    },
     /// Write a config and a new signer keypair (mode 600) if absent.
     Init {
         #[arg(long, default_value = "http://127.0.0.1:8899")]
@@ -126,6 +135,7 @@ fn main() -> std::process::ExitCode {
             Command::Run => run(&cli).await,
             Command::Status => status(&cli).await,
             Command::Doctor => doctor(&cli).await,
+            Command::Drain { no_wait } => drain(&cli, *no_wait).await,
             Command::Init { rpc_url, state_dir } => init(&cli.config, rpc_url, state_dir),
         }
     });
@@ -215,21 +225,83 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
         missing_since: Default::default(),
         balance_seen: Default::default(),
         match_looked: Default::default(),
+        rpc_urls: config.rpc_urls.clone(),
+        commitment: commitment(config.commitment),
+        work_floor_bytes: config.work_floor_bytes(),
+        journal_path: config.journal_path.clone(),
+        slow_checks: Default::default(),
+        not_ready: Default::default(),
     };
-    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let (stop, stopped) = tokio::sync::watch::channel(Stop::Serve);
     tokio::spawn(async move {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .expect("SIGTERM handler");
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = tokio::signal::ctrl_c() => {}
+        for next in [Stop::Drain, Stop::Now] {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            if next == Stop::Drain {
+                tracing::info!("draining: the job in progress runs to its result, then the node leaves the queue and ake-node exits; signal again to stop at once");
+            }
+            let _ = stop.send(next);
         }
-        tracing::info!("signal received: finishing the current step, then stopping");
-        let _ = stop.send(true);
     });
     tracing::info!(node = %node, "serving jobs");
     daemon.run(stopped).await;
     Ok(())
+}
+
+/// Signals the daemon holding the work dir's lock to drain, then waits
+/// until the lock is free (the daemon has exited).
+async fn drain(cli: &Cli, no_wait: bool) -> anyhow::Result<()> {
+    let config = load(cli)?;
+    let lock = config.work_dir.join("ake-node.lock");
+    let holder = match InstanceLock::acquire(&lock) {
+        Ok(_free) => {
+            println!(
+                "no ake-node is running on {}: nothing to drain",
+                config.work_dir.display()
+            );
+            return Ok(());
+        }
+        Err(LockError::AlreadyRunning { holder, .. }) => holder,
+        Err(e) => return Err(e.into()),
+    };
+    let pid: i32 = holder
+        .parse()
+        .map_err(|_| anyhow!("{} names no pid ({holder:?})", lock.display()))?;
+    // SAFETY: kill has no memory preconditions; the pid holds the lock.
+    if unsafe { libc::kill(pid, libc::SIGTERM) } != 0 {
+        anyhow::bail!(
+            "cannot signal ake-node (pid {pid}): {}; run drain as the daemon's user or as root",
+            std::io::Error::last_os_error()
+        );
+    }
+    println!("asked ake-node (pid {pid}) to drain: the job in progress runs to its result, then the node leaves the queue and the daemon exits");
+    if no_wait {
+        return Ok(());
+    }
+    let started = std::time::Instant::now();
+    let mut said = started;
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        match InstanceLock::acquire(&lock) {
+            Ok(_free) => {
+                println!("drained: ake-node has exited");
+                return Ok(());
+            }
+            Err(LockError::AlreadyRunning { .. }) if said.elapsed() >= Duration::from_secs(30) => {
+                said = std::time::Instant::now();
+                println!(
+                    "still draining after {} s (`ake-node status` shows the job in progress)",
+                    started.elapsed().as_secs()
+                );
+            }
+            Err(LockError::AlreadyRunning { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 /// Known container escapes of this host's toolkit and driver (nothing to
@@ -298,6 +370,14 @@ async fn status(cli: &Cli) -> anyhow::Result<()> {
                 .await?;
             let status: serde_json::Value = serde_json::from_slice(&body)
                 .with_context(|| format!("{url} did not answer JSON"))?;
+            for problem in status["not_ready"].as_array().into_iter().flatten() {
+                println!("  not ready: {}", problem.as_str().unwrap_or("?"));
+            }
+            if status["draining"].as_bool() == Some(true) {
+                println!(
+                    "  draining: finishing the job in progress, taking no other, then exiting"
+                );
+            }
             for attempt in status["open"].as_array().into_iter().flatten() {
                 println!(
                     "  in progress (daemon running): {} at {}",
@@ -433,13 +513,54 @@ async fn doctor(cli: &Cli) -> anyhow::Result<()> {
             );
         }
     }
+    let disk = readiness::disk_problems(
+        &config.work_dir,
+        config.work_floor_bytes(),
+        &config.journal_path,
+    );
+    for problem in &disk {
+        healthy &= check(false, "free disk", problem);
+    }
+    if disk.is_empty() {
+        check(
+            true,
+            &format!(
+                "free disk: the work dir holds a job at its caps ({} bytes), the journal its floor",
+                config.work_floor_bytes()
+            ),
+            "",
+        );
+    }
+    match OutputStore::from_url(&config.output_store) {
+        Ok(store) => {
+            let problem = readiness::store_problem(&store, "doctor").await;
+            healthy &= check(
+                problem.is_none(),
+                &format!(
+                    "output store {} takes a write and reads it back",
+                    store.base_uri()
+                ),
+                &problem.unwrap_or_default(),
+            );
+        }
+        Err(e) => healthy &= check(false, "output store", &e.to_string()),
+    }
+    let rpc = readiness::rpc_problems(&config.rpc_urls, commitment(config.commitment)).await;
+    for problem in &rpc {
+        healthy &= check(false, "RPC endpoint", problem);
+    }
+    if rpc.is_empty() {
+        check(
+            true,
+            &format!(
+                "every RPC endpoint answers and keeps up ({})",
+                config.rpc_urls.join(", ")
+            ),
+            "",
+        );
+    }
     let chain = chain(&config);
     let slot = chain.slot().await;
-    healthy &= check(
-        slot.is_ok(),
-        &format!("RPC {} answers", config.rpc_urls[0]),
-        "check rpc_urls and the network",
-    );
     if let (Ok(_), Ok(signer)) = (slot, signer(&config)) {
         let balance = chain.balance(&signer.pubkey()).await.unwrap_or(0);
         let need = config
@@ -473,6 +594,18 @@ async fn doctor(cli: &Cli) -> anyhow::Result<()> {
                 );
                 let stake = p.stake(&n.owner).await.ok().flatten();
                 let market = p.market_at(&n.market).await.ok();
+                if let (Some(stake), Some(market), Ok(config), Ok(clock)) =
+                    (&stake, &market, p.config().await, p.chain.clock().await)
+                {
+                    let rules = &config.params.release;
+                    let left =
+                        stake.releases_left(clock.unix_timestamp, rules, market.min_stake_per_gpu);
+                    healthy &= check(
+                        left > 0,
+                        &format!("the owner has {left} hand-back(s) left in this release-budget window"),
+                        "none left: the node stays out of the queue until the window turns; find out why its jobs were handed back",
+                    );
+                }
                 let need = market.map_or(0, |m| m.min_stake_per_gpu * u64::from(n.gpus));
                 let free = stake.map_or(0, |s| s.free());
                 healthy &= check(
@@ -535,7 +668,10 @@ pids_limit = 4096
 shm_size_mb = 1024
 allow_network = false
 log_max_size = "10m"
+# Deletes what a job left that this user cannot (needs /bin/busybox).
+cleaner_image = "{cleaner}"
 "#,
+        cleaner = ake_node::config::DEFAULT_CLEANER_IMAGE,
         key = key.display(),
         work = state_dir.join("work").display(),
         journal = state_dir.join("journal.redb").display(),

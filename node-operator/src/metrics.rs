@@ -97,6 +97,7 @@ pub struct NodeMetrics {
     node_state: Family<StateLabels, Gauge>,
     node_expiries: Gauge,
     signer_balance: Gauge,
+    not_ready: Gauge,
     /// What `GET /status` answers: the daemon's open attempts, as JSON.
     status: std::sync::RwLock<String>,
 }
@@ -188,6 +189,12 @@ impl NodeMetrics {
             "SOL the node's signer holds for fees, in lamports",
             signer_balance.clone(),
         );
+        let not_ready = Gauge::default();
+        registry.register(
+            "ake_node_not_ready_problems",
+            "Problems keeping the node out of the queue (0: ready; `ake-node status` names them)",
+            not_ready.clone(),
+        );
         let build = Family::<BuildLabels, Gauge>::default();
         build
             .get_or_create(&BuildLabels {
@@ -211,6 +218,7 @@ impl NodeMetrics {
             node_state,
             node_expiries,
             signer_balance,
+            not_ready,
             status: std::sync::RwLock::new("{}".into()),
         }
     }
@@ -245,6 +253,11 @@ impl NodeMetrics {
     pub fn signer_balance(&self, lamports: u64) {
         self.signer_balance
             .set(i64::try_from(lamports).unwrap_or(i64::MAX));
+    }
+
+    pub fn not_ready(&self, problems: usize) {
+        self.not_ready
+            .set(i64::try_from(problems).unwrap_or(i64::MAX));
     }
 
     pub fn set_status(&self, json: String) {

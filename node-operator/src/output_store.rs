@@ -255,6 +255,36 @@ impl OutputStore {
         Ok(())
     }
 
+    /// Writes a small object under `canary/<name>`, reads it back and
+    /// deletes it: proof that the node's credentials can publish results
+    /// before it takes a job whose result it must publish.
+    pub async fn canary(&self, name: &str) -> Result<(), StoreError> {
+        let path = self.prefix.clone().join("canary").join(name);
+        let written = format!("ake-node canary {name} {:?}", std::time::SystemTime::now());
+        self.store
+            .put(&path, PutPayload::from(written.clone().into_bytes()))
+            .await
+            .map_err(store_err(format!("writing {path}")))?;
+        let read = self
+            .store
+            .get(&path)
+            .await
+            .map_err(store_err(format!("reading {path}")))?
+            .bytes()
+            .await
+            .map_err(store_err(format!("reading {path}")))?;
+        if read.as_ref() != written.as_bytes() {
+            return Err(OutputError::FileMismatch {
+                path: path.to_string(),
+                problem: "reads back other bytes than were written".into(),
+            }
+            .into());
+        }
+        // Left behind, it is a few bytes; the next canary overwrites it.
+        let _ = self.store.delete(&path).await;
+        Ok(())
+    }
+
     /// One of the job's logs (`stdout.log` or `stderr.log`), checked against
     /// the hash the manifest commits to.
     pub async fn fetch_log(&self, uri: &str, name: &str) -> Result<Vec<u8>, StoreError> {

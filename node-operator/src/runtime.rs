@@ -902,7 +902,12 @@ impl DockerRuntime {
         let timed_out = ended == Ended::TimedOut || wall_secs >= spec.timeout.as_secs_f64();
         let interrupted = ended == Ended::Exited
             && !timed_out
-            && killed_by_restart(exit_code, oom_killed, &started_at, engine_started_at());
+            && !oom_killed
+            && ended_by_restart(
+                &started_at,
+                &finished_at,
+                engine_started_at(&self.settings.engine_pid_file),
+            );
         let logs = self.capture_logs(id, &spec.work_dir).await?;
         Ok(JobOutcome {
             container_id: id.into(),
@@ -952,13 +957,104 @@ impl DockerRuntime {
 
     /// Removes a job's container (after its outputs are committed). Missing is fine.
     pub async fn remove(&self, job_id: &str) -> Result<(), RuntimeError> {
-        let name = container_name(job_id);
+        self.remove_named(&container_name(job_id)).await
+    }
+
+    /// Deletes a job's work directory (what the daemon created, and the
+    /// job's outputs as [`remove_outputs`](Self::remove_outputs) does).
+    pub async fn remove_work_dir(&self, work_dir: &Path) -> Result<(), RuntimeError> {
+        self.remove_outputs(&work_dir.join("output")).await?;
+        remove_tree(work_dir).await.map_err(io_err(work_dir))
+    }
+
+    /// Deletes a job's output directory. The job ran as `runtime.user` and
+    /// may have left entries only that user can delete (a 0700 directory, a
+    /// 000 file): when the daemon cannot, a short-lived container running
+    /// as the job's user, with only this directory mounted, makes every
+    /// entry its owner's to enter and deletes it. Missing is fine.
+    pub async fn remove_outputs(&self, output: &Path) -> Result<(), RuntimeError> {
+        match remove_tree(output).await {
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {}
+            done => return done.map_err(io_err(output)),
+        }
+        let attempt = output
+            .parent()
+            .and_then(Path::file_name)
+            .unwrap_or_default();
+        let name = format!("ake-clean-{}", attempt.to_string_lossy());
+        tracing::info!(dir = %output.display(), "deleting the job's files as the job's user");
+        self.run_cleaner(&name, output).await?;
+        remove_tree(output).await.map_err(io_err(output))
+    }
+
+    /// Runs the cleaner over `dir` and waits for it (at most two minutes).
+    async fn run_cleaner(&self, name: &str, dir: &Path) -> Result<(), RuntimeError> {
+        let image = &self.settings.cleaner_image;
+        if let Err(e) = self.docker.inspect_image(image).await {
+            if !is_status(&e, 404) {
+                return Err(docker_err(format!("inspecting cleaner image {image}"))(e));
+            }
+            self.pull(image).await?;
+        }
+        // A cleaner left by a crash is replaced, never reused.
+        self.remove_named(name).await?;
+        let body = ContainerCreateBody {
+            image: Some(image.clone()),
+            cmd: Some(vec![
+                "/bin/busybox".into(),
+                "sh".into(),
+                "-c".into(),
+                CLEANER_SCRIPT.into(),
+            ]),
+            entrypoint: Some(vec![]),
+            user: Some(self.settings.user.clone()),
+            network_disabled: Some(true),
+            host_config: Some(HostConfig {
+                cap_drop: Some(vec!["ALL".into()]),
+                security_opt: Some(vec!["no-new-privileges".into()]),
+                readonly_rootfs: Some(true),
+                network_mode: Some("none".into()),
+                pids_limit: Some(16),
+                memory: Some(128 << 20),
+                mounts: Some(vec![bind_mount(dir, "/w", false)]),
+                auto_remove: Some(false),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let options = CreateContainerOptions {
+            name: Some(name.into()),
+            ..Default::default()
+        };
+        let created = self
+            .docker
+            .create_container(Some(options), body)
+            .await
+            .map_err(docker_err(format!("creating cleaner {name}")))?;
+        let ran = async {
+            self.start(&created.id).await?;
+            tokio::time::timeout(Duration::from_secs(120), self.wait_exit(&created.id))
+                .await
+                .map_err(|_| RuntimeError::Docker {
+                    context: format!("waiting for cleaner {name}"),
+                    source: DockerError::DockerStreamError {
+                        error: "still deleting after 120 s".into(),
+                    },
+                })?
+        }
+        .await;
+        self.remove_named(name).await?;
+        ran
+    }
+
+    /// Removes the container called `name` whatever its state; missing is fine.
+    async fn remove_named(&self, name: &str) -> Result<(), RuntimeError> {
         let options = RemoveContainerOptions {
             force: true,
             v: true,
             ..Default::default()
         };
-        match self.docker.remove_container(&name, Some(options)).await {
+        match self.docker.remove_container(name, Some(options)).await {
             Ok(()) => Ok(()),
             Err(e) if is_status(&e, 404) => Ok(()),
             Err(e) => Err(docker_err(format!("removing container {name}"))(e)),
@@ -1008,6 +1104,19 @@ fn adopt(spec: &JobSpec, existing: ContainerInspectResponse) -> Result<JobContai
     })
 }
 
+/// What the cleaner runs over the output directory mounted at /w: every
+/// entry made its owner's to enter, then everything deleted, dot files too.
+/// (The entries are named: busybox stops at /w itself, which is not theirs.)
+const CLEANER_SCRIPT: &str = "cd /w && /bin/busybox chmod -R u+rwx -- * .[!.]* ..?* 2>/dev/null; /bin/busybox rm -rf -- * .[!.]* ..?*";
+
+/// `remove_dir_all`, with a missing directory already done.
+async fn remove_tree(dir: &Path) -> std::io::Result<()> {
+    match tokio::fs::remove_dir_all(dir).await {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        done => done,
+    }
+}
+
 /// Creates the work dir (owner-only) and the output dir the container writes to.
 async fn prepare_work_dir(spec: &JobSpec) -> Result<(), RuntimeError> {
     use std::os::unix::fs::PermissionsExt;
@@ -1025,25 +1134,39 @@ async fn prepare_work_dir(spec: &JobSpec) -> Result<(), RuntimeError> {
         .map_err(io_err(&output))
 }
 
-/// A container the engine killed as it stopped (SIGTERM then SIGKILL: 143
-/// or 137) or found dead after a host crash (255), started before the
-/// engine now running: the job did not fail, its machine did.
-fn killed_by_restart(
-    exit_code: i64,
-    oom_killed: bool,
+/// How long before the running engine started a container may have
+/// finished and still count as stopped by the restart: the engine stops its
+/// containers as it goes down (15 s each by default) and a host takes
+/// minutes to reboot. A job that ended by itself in that window while no
+/// daemon watched is run again: time lost, never stake.
+const RESTART_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// How long after starting an engine marks the containers it found dead.
+const RESTORE_GRACE: Duration = Duration::from_secs(30);
+
+/// Whether the engine, not the job, ended this run, read from the engine's
+/// own record (exit codes are the job's to choose: one that traps SIGTERM
+/// exits 0): the container started before the running engine and finished
+/// as that engine's predecessor went down or as it came up. With
+/// live-restore a container outlives the restart and finishes later: that
+/// is its own exit, whatever the code.
+fn ended_by_restart(
     started_at: &str,
+    finished_at: &str,
     engine_started: Option<time::OffsetDateTime>,
 ) -> bool {
-    let killed = matches!(exit_code, 137 | 143 | 255) && !oom_killed;
-    let before_engine = parse_docker_time(started_at)
-        .zip(engine_started)
-        .is_some_and(|(started, engine)| started < engine);
-    killed && before_engine
+    let (Some(started), Some(finished), Some(engine)) = (
+        parse_docker_time(started_at),
+        parse_docker_time(finished_at),
+        engine_started,
+    ) else {
+        return false;
+    };
+    started < engine && finished >= engine - RESTART_WINDOW && finished <= engine + RESTORE_GRACE
 }
 
 /// When the running Docker engine started (from its pid file and /proc),
 /// or failing that when the host booted; None when /proc says neither.
-pub fn engine_started_at() -> Option<time::OffsetDateTime> {
+pub fn engine_started_at(pid_file: &Path) -> Option<time::OffsetDateTime> {
     let stat = std::fs::read_to_string("/proc/stat").ok()?;
     let btime: i64 = stat
         .lines()
@@ -1053,7 +1176,7 @@ pub fn engine_started_at() -> Option<time::OffsetDateTime> {
         .ok()?;
     let boot = time::OffsetDateTime::from_unix_timestamp(btime).ok()?;
     let engine = || {
-        let pid = std::fs::read_to_string("/var/run/docker.pid").ok()?;
+        let pid = std::fs::read_to_string(pid_file).ok()?;
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).ok()?;
         // Field 22 (starttime, clock ticks after boot); fields 3.. follow the ")".
         let ticks: u64 = stat
@@ -1337,34 +1460,43 @@ mod tests {
     }
 
     #[test]
-    fn only_a_kill_before_the_running_engine_counts_as_a_restart() {
+    fn only_a_run_the_engine_ended_counts_as_a_restart() {
         let engine = parse_docker_time("2025-01-01T12:00:00Z");
-        let before = "2025-01-01T11:00:00Z";
-        let after = "2025-01-01T12:30:00Z";
-        assert!(killed_by_restart(143, false, before, engine));
-        assert!(killed_by_restart(137, false, before, engine));
-        assert!(killed_by_restart(255, false, before, engine));
+        let started = "2025-01-01T11:00:00Z";
+        // Stopped as the engine went down, or marked dead as it came back:
+        // whatever the job's exit code.
+        assert!(ended_by_restart(started, "2025-01-01T11:59:50Z", engine));
         assert!(
-            !killed_by_restart(137, true, before, engine),
-            "OOM is the job's"
+            ended_by_restart(started, "2025-01-01T11:50:00Z", engine),
+            "a reboot"
         );
         assert!(
-            !killed_by_restart(1, false, before, engine),
-            "an exit is the job's"
+            ended_by_restart(started, "2025-01-01T12:00:20Z", engine),
+            "restored dead"
         );
         assert!(
-            !killed_by_restart(137, false, after, engine),
+            !ended_by_restart(started, "2025-01-01T11:30:00Z", engine),
+            "finished long before the engine stopped: its own exit"
+        );
+        assert!(
+            !ended_by_restart(started, "2025-01-01T12:05:00Z", engine),
+            "outlived the restart (live-restore): its own exit"
+        );
+        assert!(
+            !ended_by_restart("2025-01-01T12:00:01Z", "2025-01-01T12:00:10Z", engine),
             "started by this engine"
         );
         assert!(
-            !killed_by_restart(137, false, before, None),
+            !ended_by_restart(started, "2025-01-01T11:59:50Z", None),
             "unknown is not a restart"
         );
+        assert!(!ended_by_restart(started, "0001-01-01T00:00:00Z", engine));
     }
 
     #[test]
     fn the_engine_start_is_known_here() {
-        let started = engine_started_at().expect("/proc/stat has btime");
+        let started =
+            engine_started_at(Path::new("/var/run/docker.pid")).expect("/proc/stat has btime");
         assert!(started <= time::OffsetDateTime::now_utc());
     }
 

@@ -5,7 +5,8 @@
 
 mod support;
 
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
@@ -42,6 +43,8 @@ struct World {
     toolkit_version: &'static str,
     /// The toolkit's settings file the node reads.
     toolkit_settings: &'static str,
+    /// Lines of the config replaced before the daemon starts: (line, with).
+    config_edits: std::sync::Mutex<Vec<(String, String)>>,
 }
 
 fn free_port() -> u16 {
@@ -68,10 +71,20 @@ impl World {
     /// A node registered with `profile`; `nvml` is the fake NVML library the
     /// daemon loads and the file its health state is read from.
     async fn start_as(profile: HardwareProfile, nvml: Option<(PathBuf, PathBuf)>) -> World {
+        Self::start_with(profile, nvml, |_| {}).await
+    }
+
+    /// As `start_as`, on a chain whose parameters `edit` changed.
+    async fn start_with(
+        profile: HardwareProfile,
+        nvml: Option<(PathBuf, PathBuf)>,
+        edit: impl FnOnce(&mut ClusterParams),
+    ) -> World {
         let mut params = ClusterParams::load(
             &Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations/localnet.toml"),
         )
         .unwrap();
+        edit(&mut params);
         // These nodes keep 20 s back, not a default node's 180 s: short jobs
         // keep the deadline tests short.
         params.markets[0].min_duration_secs = 30;
@@ -114,6 +127,7 @@ impl World {
             nvml,
             toolkit_version: "1.17.8",
             toolkit_settings: "[features]\ndisable-cuda-compat-lib-hook = true\n",
+            config_edits: Default::default(),
         }
     }
 
@@ -155,10 +169,8 @@ impl World {
         .unwrap();
         std::fs::set_permissions(&toolkit, std::fs::Permissions::from_mode(0o755)).unwrap();
         std::fs::write(self.dir.path().join("toolkit.toml"), self.toolkit_settings).unwrap();
-        std::fs::write(
-            &path,
-            format!(
-                r#"rpc_urls = ["{url}"]
+        let mut text = format!(
+            r#"rpc_urls = ["{url}"]
 commitment = "confirmed"
 node_signer_keypair = "{d}/signer.json"
 market = 0
@@ -168,6 +180,7 @@ metrics_addr = "127.0.0.1:{port}"
 output_store = "file://{d}/store"
 {nvml}
 max_output_files = 1000
+max_output_bytes = 104857600
 deadline_reserve_secs = 20
 nvidia_toolkit_cli = "{d}/nvidia-container-cli"
 nvidia_toolkit_config = "{d}/toolkit.toml"
@@ -177,6 +190,7 @@ hot_key_max_sol = 0.5
 # The test servers listen on loopback; the default refuses private addresses.
 allow_private_networks = true
 max_bytes = 10485760
+max_total_bytes = 20971520
 
 [runtime]
 memory_mb = 256
@@ -184,17 +198,24 @@ cpus = 1.0
 pids_limit = 64
 shm_size_mb = 64
 tmp_size_mb = 64
+cleaner_image = "{cleaner}"
+# Absent but in the engine-restart test: the engine counts as started at boot.
+engine_pid_file = "{d}/docker.pid"
 "#,
-                url = self.url,
-                port = free_port(),
-                nvml = self
-                    .nvml
-                    .as_ref()
-                    .map(|(lib, _)| format!("nvml_lib_path = \"{}\"", lib.display()))
-                    .unwrap_or_default()
-            ),
-        )
-        .unwrap();
+            cleaner = self.image.tag,
+            url = self.url,
+            port = free_port(),
+            nvml = self
+                .nvml
+                .as_ref()
+                .map(|(lib, _)| format!("nvml_lib_path = \"{}\"", lib.display()))
+                .unwrap_or_default()
+        );
+        for (line, with) in self.config_edits.lock().unwrap().iter() {
+            assert!(text.contains(line.as_str()), "no line {line} to edit");
+            text = text.replace(line.as_str(), with);
+        }
+        std::fs::write(&path, text).unwrap();
         path
     }
 
@@ -218,6 +239,21 @@ tmp_size_mb = 64
         };
         if let Some((_, state)) = &self.nvml {
             cmd.env("FAKE_NVML_STATE", state);
+        }
+        if let Some((uid, gid)) = daemon_user() {
+            // What the test wrote becomes the daemon user's; what a job
+            // left stays the job's, for the daemon to clean up as it must.
+            let mut mine: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| std::fs::metadata(p).is_ok_and(|m| m.uid() == 0))
+                .collect();
+            mine.push(self.dir.path().to_path_buf());
+            mine.extend(self.nvml.as_ref().map(|(_, state)| state.clone()));
+            for path in mine {
+                std::os::unix::fs::lchown(&path, Some(uid), Some(gid)).unwrap();
+            }
+            cmd.uid(uid).gid(gid);
         }
         cmd.spawn().expect("spawn ake-node")
     }
@@ -407,6 +443,18 @@ tmp_size_mb = 64
             times,
         });
     }
+}
+
+/// The user the daemon runs as when the tests run as root (as CI does): a
+/// node's systemd unit runs it as `ake-node`, a member of the docker group,
+/// and clean-up must work as that. None when the tests are not root.
+fn daemon_user() -> Option<(u32, u32)> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return None;
+    }
+    let docker = std::fs::metadata("/var/run/docker.sock").map_or(0, |m| m.gid());
+    Some((4242, docker))
 }
 
 fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
@@ -1132,7 +1180,8 @@ async fn sigterm_takes_a_waiting_node_out_of_the_queue() {
     assert_eq!(
         node.status,
         NodeStatus::Idle,
-        "no job can be assigned to a stopped node"
+        "no job can be assigned to a stopped node; log:\n{}",
+        world.log()
     );
 }
 
@@ -1606,5 +1655,317 @@ async fn an_idl_only_post_naming_no_candidate_is_taken_by_the_waiting_node() {
     assert!(world
         .log()
         .contains("took queued work waiting for this node"));
+    assert!(stop(&mut daemon).success(), "log:\n{}", world.log());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_non_root_daemon_deletes_the_job_owned_0700_directories_it_leaves() {
+    if runtime(Default::default(), "non_root_clean_up")
+        .await
+        .is_none()
+    {
+        return;
+    }
+    let world = World::start().await;
+    let stake_before = world.owner_stake().await;
+    let mut daemon = world.spawn_daemon(None);
+    let locked =
+        "mkdir -p /ake/output/a/b; echo x > /ake/output/a/b/f; echo y > /ake/output/.hidden; \
+                  chmod 700 /ake/output/a/b; chmod 000 /ake/output/a; echo locked";
+    let job = world.post_script(locked, vec![], 60).await;
+    world.wait_submitted(&job, Duration::from_secs(120)).await;
+    // Once the result lands the attempt's directory goes, though the
+    // daemon (not root) can enter no directory the job locked.
+    let attempt = world.dir.path().join("work").join(format!("{job}-1"));
+    let end = Instant::now() + Duration::from_secs(60);
+    while attempt.exists() {
+        assert!(
+            Instant::now() < end,
+            "{} is left behind; log:\n{}",
+            attempt.display(),
+            world.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    if daemon_user().is_some() {
+        assert!(world
+            .log()
+            .contains("deleting the job's files as the job's user"));
+    }
+    let cleaner = docker(&["ps", "-aq", "--filter", &format!("name=ake-clean-{job}")]);
+    assert!(String::from_utf8_lossy(&cleaner.stdout).trim().is_empty());
+    assert_eq!(world.owner_stake().await, stake_before);
+    assert!(stop(&mut daemon).success(), "log:\n{}", world.log());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_that_exits_0_as_the_engine_restarts_is_run_again_from_an_empty_directory() {
+    if runtime(Default::default(), "engine_restart")
+        .await
+        .is_none()
+    {
+        return;
+    }
+    let world = World::start().await;
+    let stake_before = world.owner_stake().await;
+    let mut daemon = world.spawn_daemon(None);
+    let script = "trap 'echo stopped; exit 0' TERM; echo run >> /ake/output/runs.txt; /bin/busybox sleep 6 & wait; echo done >> /ake/output/runs.txt";
+    let job = world.post_script(script, vec![], 120).await;
+    let first_run = world
+        .dir
+        .path()
+        .join(format!("work/{job}-1/output/runs.txt"));
+    let end = Instant::now() + Duration::from_secs(60);
+    while !first_run.exists() {
+        assert!(Instant::now() < end, "never ran; log:\n{}", world.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A stand-in for `systemctl restart docker` (restarting the engine CI
+    // shares with every other test is not an option): while the daemon is
+    // frozen, the job gets the SIGTERM an engine going down sends, traps
+    // it and exits 0, and a new "engine" process starts and writes the pid
+    // file, as dockerd does; then the daemon wakes to find the run ended.
+    let container = format!("ake-job-{job}-1");
+    // SAFETY: signalling the daemon this test spawned.
+    unsafe { libc::kill(daemon.id() as i32, libc::SIGSTOP) };
+    docker(&["kill", "--signal", "TERM", &container]);
+    let code = docker(&["wait", &container]);
+    assert_eq!(
+        String::from_utf8_lossy(&code.stdout).trim(),
+        "0",
+        "the job trapped SIGTERM"
+    );
+    // /proc tells a process's start to the clock tick after a boot time
+    // given in whole seconds.
+    std::thread::sleep(Duration::from_secs(2));
+    let mut engine = Command::new(BUSYBOX)
+        .args(["sleep", "600"])
+        .spawn()
+        .unwrap();
+    std::fs::write(world.dir.path().join("docker.pid"), engine.id().to_string()).unwrap();
+    unsafe { libc::kill(daemon.id() as i32, libc::SIGCONT) };
+
+    let submitted = world.wait_submitted(&job, Duration::from_secs(120)).await;
+    engine.kill().unwrap();
+    engine.wait().unwrap();
+    assert!(
+        world
+            .log()
+            .contains("an engine restart or a reboot ended the run"),
+        "log:\n{}",
+        world.log()
+    );
+    let manifest = fetched_manifest(&world, &submitted).await;
+    assert_eq!(manifest.facts.exit_code, 0);
+    assert_eq!(
+        std::fs::read_to_string(world.dir.path().join("fetched/runs.txt")).unwrap(),
+        "run\ndone\n",
+        "the cut-short run is not the result: run again from an empty directory"
+    );
+    assert_eq!(world.owner_stake().await, stake_before);
+    assert!(stop(&mut daemon).success(), "log:\n{}", world.log());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn drain_finishes_the_running_job_submits_without_rearming_and_exits() {
+    if runtime(Default::default(), "drain").await.is_none() {
+        return;
+    }
+    let world = World::start().await;
+    let stake_before = world.owner_stake().await;
+    let mut daemon = world.spawn_daemon(None);
+    let script =
+        "echo run >> /ake/output/runs.txt; /bin/busybox sleep 8; echo done >> /ake/output/runs.txt";
+    let job = world.post_script(script, vec![], 120).await;
+    // A second job waits: a daemon that re-armed would take it.
+    let next = world.post().await;
+    let running = world
+        .dir
+        .path()
+        .join(format!("work/{job}-1/output/runs.txt"));
+    let end = Instant::now() + Duration::from_secs(60);
+    while !running.exists() {
+        assert!(Instant::now() < end, "never ran; log:\n{}", world.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (drained, said) = node_command(&world, "drain");
+    assert!(
+        drained && said.contains("drained: ake-node has exited"),
+        "{said}\nlog:\n{}",
+        world.log()
+    );
+    assert!(wait_exit(&mut daemon, Duration::from_secs(5)).success());
+
+    let p = world.protocol();
+    let submitted = p.job(&job).await.unwrap().unwrap();
+    assert_eq!(
+        submitted.state,
+        JobState::Submitted,
+        "log:\n{}",
+        world.log()
+    );
+    let manifest_dir = world.dir.path().join("fetched");
+    fetched_manifest(&world, &submitted).await;
+    assert_eq!(
+        std::fs::read_to_string(manifest_dir.join("runs.txt")).unwrap(),
+        "run\ndone\n",
+        "the container ran to its end, supervised"
+    );
+    let node = p
+        .node(&pda::node(&world.hot.pubkey()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(node.status, NodeStatus::Idle, "submitted without re-arming");
+    assert_eq!(p.job(&next).await.unwrap().unwrap().state, JobState::Queued);
+    let journal = Journal::open(&world.dir.path().join("journal.redb")).unwrap();
+    assert!(
+        journal.open_jobs().await.unwrap().is_empty(),
+        "nothing left to resume"
+    );
+    assert_eq!(world.owner_stake().await, stake_before);
+
+    assert!(node_command(&world, "drain").1.contains("nothing to drain"));
+}
+
+/// `ake-node <command>` against the world's config, (success, output),
+/// run as the daemon's user, as an operator would.
+fn node_command(world: &World, command: &str) -> (bool, String) {
+    let mut cmd = Command::new(DAEMON);
+    cmd.arg("--config").arg(world.config_path()).arg(command);
+    if let Some((uid, gid)) = daemon_user() {
+        cmd.uid(uid).gid(gid);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_readiness_failure_keeps_the_node_out_of_the_queue_and_is_named() {
+    if runtime(Default::default(), "readiness").await.is_none() {
+        return;
+    }
+    let world = World::start().await;
+    let stake_before = world.owner_stake().await;
+    let p = world.protocol();
+    let node = pda::node(&world.hot.pubkey());
+    // A store the daemon cannot write to (read-only to every user but root).
+    let read_only = world.dir.path().join("read-only-store");
+    std::fs::create_dir(&read_only).unwrap();
+    std::fs::set_permissions(&read_only, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let d = world.dir.path().display().to_string();
+    let failures = [
+        (
+            "max_output_bytes = 104857600".to_string(),
+            // A cap past any test disk's free space.
+            format!("max_output_bytes = {}", 1u64 << 40),
+            "bytes free, less than the",
+        ),
+        (
+            format!("output_store = \"file://{d}/store\""),
+            format!("output_store = \"file://{}\"", read_only.display()),
+            "refuses a test write and read",
+        ),
+        (
+            format!("rpc_urls = [\"{}\"]", world.url),
+            format!("rpc_urls = [\"{}\", \"{dead}\"]", world.url),
+            "does not answer",
+        ),
+    ];
+    for (line, with, says) in failures {
+        *world.config_edits.lock().unwrap() = vec![(line, with)];
+        let mut daemon = world.spawn_daemon(None);
+        let end = Instant::now() + Duration::from_secs(60);
+        while !world.log().contains("refusing to arm") || !world.log().contains(says) {
+            assert!(
+                Instant::now() < end,
+                "never refused for {says}; log:\n{}",
+                world.log()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        // It stays out while the problem lasts.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert_eq!(
+            p.node(&node).await.unwrap().unwrap().status,
+            NodeStatus::Idle
+        );
+        let (_, status) = node_command(&world, "status");
+        assert!(
+            status.contains("not ready") && status.contains(says),
+            "{status}"
+        );
+        let (healthy, doctor) = node_command(&world, "doctor");
+        assert!(!healthy && doctor.contains(says), "doctor:\n{doctor}");
+        assert!(stop(&mut daemon).success(), "log:\n{}", world.log());
+        std::fs::remove_file(world.dir.path().join("daemon.log")).unwrap();
+    }
+    // Fixed, the same node queues.
+    world.config_edits.lock().unwrap().clear();
+    let mut daemon = world.spawn_daemon(None);
+    world
+        .wait_node(&node, NodeStatus::Queued, Duration::from_secs(60))
+        .await;
+    assert!(stop(&mut daemon).success(), "log:\n{}", world.log());
+    assert_eq!(world.owner_stake().await, stake_before);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_spent_release_budget_keeps_the_node_out_of_the_queue() {
+    if runtime(Default::default(), "release_budget_gate")
+        .await
+        .is_none()
+    {
+        return;
+    }
+    // One hand-back per GPU per hour: the first failure spends it.
+    let world = World::start_with(cpu_profile(), None, |params| {
+        params.releases.budget_per_gpu = 1;
+        params.releases.budget_window_secs = 3_600;
+        params.market.unbonding_secs = 3_600;
+    })
+    .await;
+    let stake_before = world.owner_stake().await;
+    let (url, _) = counting_server("200 OK", b"not the scene the creator hashed").await;
+    let mut daemon = world.spawn_daemon(None);
+    let bad = ake_sdk::ake_market::state::InputFile {
+        url,
+        sha256: [0xab; 32],
+    };
+    let job = world.post_with_inputs(vec![bad]).await;
+    world.wait_released(&job, Duration::from_secs(60)).await;
+    // A second job waits: a node that armed now would take it, fail the
+    // same way and go over budget.
+    let next = world.post().await;
+    let end = Instant::now() + Duration::from_secs(60);
+    while !world.log().contains("has used its release budget") {
+        assert!(Instant::now() < end, "never stopped; log:\n{}", world.log());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let p = world.protocol();
+    let node = p
+        .node(&pda::node(&world.hot.pubkey()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(node.status, NodeStatus::Idle, "log:\n{}", world.log());
+    assert_eq!(p.job(&next).await.unwrap().unwrap().state, JobState::Queued);
+    let (_, status) = node_command(&world, "status");
+    assert!(status.contains("has used its release budget"), "{status}");
+    let (healthy, doctor) = node_command(&world, "doctor");
+    assert!(
+        !healthy && doctor.contains("0 hand-back(s) left"),
+        "{doctor}"
+    );
+    assert_eq!(world.owner_stake().await, stake_before);
     assert!(stop(&mut daemon).success(), "log:\n{}", world.log());
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ake_localnet::Localnet;
-use ake_node::daemon::Daemon;
+use ake_node::daemon::{Daemon, Stop};
 use ake_node::gpu::detect_gpus;
 use ake_node::journal::Journal;
 use ake_node::metrics::NodeMetrics;
@@ -328,7 +328,7 @@ pub async fn run(g: &GlobalArgs, a: DemoArgs) -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
-    let _ = stop.send(true);
+    let _ = stop.send(Stop::Now);
     let _ = node_task.await;
     report.epochs_closed = closed_epochs;
     // The node's reward is capped by what its jobs burned (it is the only node).
@@ -397,7 +397,7 @@ pub async fn run(g: &GlobalArgs, a: DemoArgs) -> anyhow::Result<()> {
 /// A staked node registered on market 0 with its daemon running in-process.
 pub struct DemoNode {
     pub hot: Keypair,
-    pub stop: tokio::sync::watch::Sender<bool>,
+    pub stop: tokio::sync::watch::Sender<Stop>,
     pub task: tokio::task::JoinHandle<()>,
     _work: tempfile::TempDir,
 }
@@ -486,8 +486,16 @@ async fn start_node(
         missing_since: Default::default(),
         balance_seen: Default::default(),
         match_looked: Default::default(),
+        // The in-process chain has no RPC endpoint to check.
+        rpc_urls: Vec::new(),
+        commitment: solana_commitment_config::CommitmentConfig::confirmed(),
+        // The demo's outputs are capped at 64 MiB and it fetches no inputs.
+        work_floor_bytes: 64 << 20,
+        journal_path: work.path().join("journal.redb"),
+        slow_checks: Default::default(),
+        not_ready: Default::default(),
     });
-    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let (stop, stopped) = tokio::sync::watch::channel(Stop::Serve);
     let task = tokio::spawn(async move { daemon.run(stopped).await });
     Ok(DemoNode {
         hot,
@@ -633,7 +641,7 @@ async fn render_batch(
         send_instructions(chain, creator, &[], &[ix], fees).await?;
     }
     for n in nodes {
-        let _ = n.stop.send(true);
+        let _ = n.stop.send(Stop::Now);
     }
     // Burn what the last settlements left, as the crank's next pass would.
     if let Some(ix) = p.sweep(&pda::market(0), creator.pubkey()).await? {

@@ -99,19 +99,31 @@ impl Stake {
     /// at `stake_per_gpu` count: registering GPUs costs nothing, staking
     /// for them does.
     pub fn count_release(&mut self, now: i64, rules: &ReleaseParams, stake_per_gpu: u64) -> bool {
+        if self.releases_left(now, rules, stake_per_gpu) == 0 {
+            return false;
+        }
         let window = rules.window_at(now);
         if window != self.release_window {
             self.release_window = window;
             self.releases_in_window = 0;
         }
+        self.releases_in_window += 1;
+        true
+    }
+
+    /// The hand-backs the owner may still make in the window containing
+    /// `now` before one costs a cooldown (nodes read it to stay out of the
+    /// queue rather than spend it).
+    pub fn releases_left(&self, now: i64, rules: &ReleaseParams, stake_per_gpu: u64) -> u32 {
+        let used = if self.release_window == rules.window_at(now) {
+            self.releases_in_window
+        } else {
+            0
+        };
         let backed = u32::try_from(self.amount / stake_per_gpu.max(1)).unwrap_or(u32::MAX);
         let gpus = self.registered_gpus.min(backed).max(1);
         let budget = u32::from(rules.budget_per_gpu).saturating_mul(gpus);
-        if self.releases_in_window >= budget {
-            return false;
-        }
-        self.releases_in_window += 1;
-        true
+        budget.saturating_sub(used)
     }
 
     /// Gives back a hand-back counted in the window containing `now` (the
