@@ -37,6 +37,11 @@ pub struct NodeConfig {
     pub image_allowlist: Vec<String>,
     #[serde(default = "default_max_output_bytes")]
     pub max_output_bytes: u64,
+    /// The upload speed to the output store assumed until uploads measure
+    /// it, in Mbit/s: a job's container stops early enough for its outputs,
+    /// at their cap, to go up before the result is due.
+    #[serde(default = "default_uplink_mbit")]
+    pub uplink_mbit: u64,
     /// Most files a job may leave in /ake/output; past it the run is stopped.
     #[serde(default = "default_max_output_files")]
     pub max_output_files: u64,
@@ -223,6 +228,10 @@ fn default_metrics_addr() -> SocketAddr {
         .expect("constant is a valid address")
 }
 
+fn default_uplink_mbit() -> u64 {
+    100
+}
+
 fn default_max_output_bytes() -> u64 {
     10 * 1024 * 1024 * 1024
 }
@@ -327,6 +336,19 @@ impl NodeConfig {
                 "must list at least one http:// or https:// URL, got {:?}",
                 self.rpc_urls
             ),
+        );
+        check(
+            (1..=100_000).contains(&self.uplink_mbit),
+            "uplink_mbit",
+            format!(
+                "must be in 1..=100000 (the upload speed to the output store, Mbit/s), got {}",
+                self.uplink_mbit
+            ),
+        );
+        check(
+            self.commitment != Commitment::Processed,
+            "commitment",
+            "must be \"confirmed\" or \"finalized\": a processed transaction can still be rolled back, and the journal would record a result that never landed".into(),
         );
         check(
             self.node_account.as_deref().is_none_or(is_pubkey),
@@ -680,6 +702,8 @@ mod tests {
     fn each_bad_field_is_named_with_its_range() {
         let mut config = valid();
         config.rpc_urls = vec!["ftp://x".into()];
+        config.uplink_mbit = 0;
+        config.commitment = Commitment::Processed;
         config.node_account = Some("not-a-key".into());
         config.metrics_addr = "0.0.0.0:9464".parse().unwrap();
         config.max_output_bytes = 0;
@@ -692,6 +716,8 @@ mod tests {
             invalid_fields(&config),
             vec![
                 "rpc_urls",
+                "uplink_mbit",
+                "commitment",
                 "node_account",
                 "metrics_addr",
                 "max_output_bytes",

@@ -30,7 +30,7 @@ use crate::metrics::{JobResult as RunOutcome, NodeMetrics};
 use crate::output_store::OutputStore;
 use crate::outputs::{OutputLimits, OutputManifest, RunFacts, UsageReceipt as OutputUsage};
 use crate::readiness;
-use crate::runtime::{DockerRuntime, JobOutcome, JobSpec};
+use crate::runtime::{trash_dir, DockerRuntime, JobOutcome, JobSpec};
 
 /// Fault injection for the crash tests, compiled only with the
 /// `fault-injection` feature: `AKE_NODE_CRASH_AFTER=<journal entry kind>`
@@ -114,15 +114,37 @@ pub struct Daemon {
     /// inputs and outputs at their caps.
     pub work_floor_bytes: u64,
     pub journal_path: PathBuf,
-    /// The slower readiness checks (store canary, every endpoint, release
-    /// budget) as last run, and when: they run at most every 30 s.
-    pub slow_checks: tokio::sync::Mutex<Option<(Instant, Vec<String>)>>,
+    /// The readiness checks that cost a round trip (engine, cleaner image,
+    /// store canary, every endpoint, release budget) as housekeeping last
+    /// ran them (None before the first run), and since when they fail.
+    pub slow_checks: std::sync::Mutex<SlowChecks>,
+    /// Wakes housekeeping to run the slow checks again (a hand-back landed).
+    pub recheck: tokio::sync::Notify,
+    /// When this node's last hand-back landed (cleared by a result).
+    pub last_release: std::sync::Mutex<Option<Instant>>,
+    /// The uplink to the output store, bytes per second: the configured
+    /// `uplink_mbit` at start, then measured by each large upload.
+    pub uplink_bytes_per_sec: std::sync::Mutex<f64>,
     /// What kept the node out of the queue when last checked.
     pub not_ready: tokio::sync::Mutex<Vec<String>>,
     /// When this waiting node last looked for work it is the best node for
     /// (a post that named a stale pick leaves both waiting).
     pub match_looked: tokio::sync::Mutex<Option<Instant>>,
 }
+
+/// The slow readiness checks' last results.
+#[derive(Debug, Default)]
+pub struct SlowChecks {
+    pub problems: Option<Vec<String>>,
+    pub failing_since: Option<Instant>,
+}
+
+/// How long the slow checks must keep failing before a waiting node leaves
+/// the queue (leaving and coming back costs two fees and its place).
+const SLOW_FAILURE_PATIENCE: Duration = Duration::from_secs(60);
+/// How long after its own hand-back a node with no release budget left
+/// stays out (then it tries one job again).
+const SPENT_BUDGET_PAUSE: Duration = Duration::from_secs(600);
 
 /// What the operator asked of a running daemon.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -237,9 +259,58 @@ impl Daemon {
 
     /// The main loop. It returns once drained (asked by `stop` to drain: no
     /// job in progress, out of the queue) or at once when told to stop now.
-    pub async fn run(&self, mut stop: tokio::sync::watch::Receiver<Stop>) {
+    pub async fn run(&self, stop: tokio::sync::watch::Receiver<Stop>) {
+        // Housekeeping goes on beside the jobs, never in their way.
+        tokio::select! {
+            _ = self.serve(stop) => {}
+            _ = self.housekeeping() => {}
+        }
+    }
+
+    /// Runs the slow readiness checks (every 30 s, or when woken), empties
+    /// the trash, and claims the owner's rewards (every 10 s).
+    async fn housekeeping(&self) {
+        let mut checked: Option<Instant> = None;
+        loop {
+            if checked.is_none_or(|at| at.elapsed() >= Duration::from_secs(30)) {
+                let problems = self.slow_problems().await;
+                self.store_slow_checks(problems);
+                checked = Some(Instant::now());
+                if let Err(e) = self.runtime.empty_trash(&trash_dir(&self.work_dir)).await {
+                    tracing::warn!("{e}");
+                }
+            }
+            let _ = self.hot_key_balance().await;
+            self.claim_rewards().await;
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(10)) => {}
+                _ = self.recheck.notified() => checked = None,
+            }
+        }
+    }
+
+    fn store_slow_checks(&self, problems: Vec<String>) {
+        let mut slow = self.slow_checks.lock().unwrap_or_else(|e| e.into_inner());
+        slow.failing_since = match (slow.failing_since, problems.is_empty()) {
+            (_, true) => None,
+            (Some(since), false) => Some(since),
+            (None, false) => Some(Instant::now()),
+        };
+        slow.problems = Some(problems);
+    }
+
+    /// The slow checks' last problems, or one saying they have not run.
+    fn slow_check_problems(&self) -> Vec<String> {
+        let slow = self.slow_checks.lock().unwrap_or_else(|e| e.into_inner());
+        slow.problems.clone().unwrap_or_else(|| {
+            vec!["the engine, store, RPC and release-budget checks have not run yet".into()]
+        })
+    }
+
+    /// The job loop. It returns once drained (asked by `stop` to drain: no
+    /// job in progress, out of the queue) or at once when told to stop now.
+    async fn serve(&self, mut stop: tokio::sync::watch::Receiver<Stop>) {
         let mut seen_assignment: Option<(Pubkey, Instant)> = None;
-        let mut last_claim = Instant::now() - Duration::from_secs(3600);
         let mut said_suspended = false;
         loop {
             if *stop.borrow() == Stop::Now {
@@ -304,11 +375,6 @@ impl Daemon {
                     tracing::warn!("cannot read the node account, retrying: {e}");
                 }
             }
-            if last_claim.elapsed() > Duration::from_secs(10) {
-                let _ = self.hot_key_balance().await;
-                self.claim_rewards().await;
-                last_claim = Instant::now();
-            }
             tokio::select! {
                 _ = tokio::time::sleep(self.poll) => {}
                 _ = self.wake.notified() => {}
@@ -342,10 +408,18 @@ impl Daemon {
             NodeStatus::Queued if draining => self.leave_queue().await,
             NodeStatus::Queued => {
                 let problems = self.readiness_problems().await;
-                if !problems.is_empty() {
+                // A blip in a network check does not cost the node its place.
+                let patient = self
+                    .slow_checks
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .failing_since
+                    .is_some_and(|since| since.elapsed() < SLOW_FAILURE_PATIENCE);
+                let local = self.local_problems().await;
+                if !local.is_empty() || (!problems.is_empty() && !patient) {
                     tracing::error!(?problems, "not fit for a job now: leaving the queue");
                     self.leave_queue().await;
-                } else {
+                } else if problems.is_empty() {
                     self.match_waiting().await;
                 }
             }
@@ -380,21 +454,13 @@ impl Daemon {
         }
     }
 
-    /// Why this node must not take a job now: the host's container boundary,
-    /// each GPU's health, and a hot key that could not pay for the job's
-    /// transactions (it would take the job and then miss its deadline).
+    /// Why this node must not take a job now: what the host says at once,
+    /// the slow checks as housekeeping last ran them, and a hot key that
+    /// could not pay for the job's transactions (it would take the job and
+    /// then miss its deadline). Never a round trip but the (cached) balance.
     async fn readiness_problems(&self) -> Vec<String> {
-        let mut problems = self.host_problems.clone();
-        if let Some(health) = &self.gpu_health {
-            problems.extend(health.problems());
-        }
-        problems.extend(readiness::disk_problems(
-            &self.work_dir,
-            self.work_floor_bytes,
-            &self.journal_path,
-        ));
-        problems.extend(readiness::engine_problem(&self.runtime).await);
-        problems.extend(self.slow_problems().await);
+        let mut problems = self.local_problems().await;
+        problems.extend(self.slow_check_problems());
         let need = self
             .priority_fee
             .next_transactions_lamports(MAX_COMPUTE_UNITS);
@@ -416,21 +482,32 @@ impl Daemon {
         problems
     }
 
-    /// The checks that cost a round trip each, run at most every 30 s:
-    /// the output store takes a write, every endpoint answers and keeps
-    /// up, and the owner has hand-backs left in this budget window.
-    async fn slow_problems(&self) -> Vec<String> {
-        let mut last = self.slow_checks.lock().await;
-        if let Some((at, problems)) = last.as_ref() {
-            if at.elapsed() < Duration::from_secs(30) {
-                return problems.clone();
-            }
+    /// What this host says at once, without a round trip: its container
+    /// boundary, each GPU's health, the free disk.
+    async fn local_problems(&self) -> Vec<String> {
+        let mut problems = self.host_problems.clone();
+        if let Some(health) = &self.gpu_health {
+            problems.extend(health.problems());
         }
+        problems.extend(readiness::disk_problems(
+            &self.work_dir,
+            self.work_floor_bytes,
+            &self.journal_path,
+        ));
+        problems
+    }
+
+    /// The checks that cost a round trip each (housekeeping runs them): the
+    /// engine answers, the cleaner's image is here, the output store takes
+    /// a write, every endpoint answers and keeps up, and the owner has
+    /// hand-backs left.
+    async fn slow_problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
+        problems.extend(readiness::engine_problem(&self.runtime).await);
+        problems.extend(self.runtime.cleaner_problem().await);
         problems.extend(readiness::store_problem(&self.store, &self.node.to_string()).await);
         problems.extend(readiness::rpc_problems(&self.rpc_urls, self.commitment).await);
         problems.extend(self.release_budget_problem().await);
-        *last = Some((Instant::now(), problems.clone()));
         problems
     }
 
@@ -438,6 +515,10 @@ impl Daemon {
     /// whatever keeps it from running jobs (a registry outage across a
     /// fleet) would otherwise cost a cooldown per job.
     async fn release_budget_problem(&self) -> Option<String> {
+        // Only a node that just handed a job back pauses: a creator whose
+        // jobs spent the budget cannot keep a fleet out for a window.
+        let last = *self.last_release.lock().unwrap_or_else(|e| e.into_inner());
+        let pause = SPENT_BUDGET_PAUSE.checked_sub(last?.elapsed())?;
         let p = &self.protocol;
         let node = p.node(&self.node).await.ok()??;
         let (stake, config, market) = (
@@ -450,12 +531,11 @@ impl Daemon {
         if stake.releases_left(now, rules, market.min_stake_per_gpu) > 0 {
             return None;
         }
-        let window = i64::from(rules.budget_window_secs.max(1));
         Some(format!(
-            "owner {} has used its release budget for this window ({} hand-backs): the node waits {} s for the next window rather than risk a cooldown; find out why its jobs were handed back (`ake-node status`, the log)",
+            "owner {} has used its release budget for this window ({} hand-backs) and this node just handed a job back: it stays out {} s more rather than take jobs it may hand back over budget; find out why (the log)",
             node.owner,
             stake.releases_in_window,
-            window - now.rem_euclid(window)
+            pause.as_secs()
         ))
     }
 
@@ -709,18 +789,27 @@ impl Daemon {
     ) -> Result<(JobOutcome, u64), StepError> {
         let id = attempt.key();
         let work_dir = self.work_dir.join(&id);
-        let limits = self.time_limits(job).await?;
+        let mut limits = self.time_limits(job).await?;
         let started = self.container_started(attempt).await;
+        let spec = self.container_spec(attempt, job, limits.fetch_by).await?;
+        // The container stops early enough for its outputs, at their cap,
+        // to go up at this node's uplink before the result is due.
+        let output_cap = spec.max_output_bytes.min(self.max_output_bytes);
+        let upload = self.upload_time(output_cap);
+        limits.stop_by = limits
+            .stop_by
+            .checked_sub(upload)
+            .unwrap_or_else(Instant::now);
         if !started && limits.stop_by <= Instant::now() {
             return Err(fail(
                 ReleaseReason::DeadlineUnreachable,
                 format!(
-                    "the deadline less the {}-second reserve for committing and confirming has passed before the run could start",
-                    self.deadline_reserve.as_secs()
+                    "the deadline less the {}-second reserve for committing and confirming and the {}-second upload of {output_cap} bytes of outputs at this node's uplink leaves no time to run",
+                    self.deadline_reserve.as_secs(),
+                    upload.as_secs()
                 ),
             ));
         }
-        let spec = self.container_spec(attempt, job, limits.fetch_by).await?;
         let inputs: Vec<(String, [u8; 32])> = spec
             .inputs
             .iter()
@@ -869,6 +958,32 @@ impl Daemon {
             detail
         };
         fail(reason, detail)
+    }
+
+    /// How long `bytes` of outputs take to upload at the uplink measured by
+    /// the last uploads (the configured `uplink_mbit` until then), with a
+    /// quarter more for slower moments.
+    fn upload_time(&self, bytes: u64) -> Duration {
+        let per_sec = *self
+            .uplink_bytes_per_sec
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        Duration::from_secs_f64(bytes as f64 / per_sec.max(1.0) * 1.25)
+    }
+
+    /// Folds an upload of `bytes` that took `took` into the measured uplink
+    /// (uploads too small to measure are left out).
+    fn measured_upload(&self, bytes: u64, took: Duration) {
+        if bytes < 1 << 20 || took < Duration::from_millis(500) {
+            return;
+        }
+        let seen = bytes as f64 / took.as_secs_f64();
+        let mut rate = self
+            .uplink_bytes_per_sec
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        *rate = 0.7 * *rate + 0.3 * seen;
+        tracing::info!(bytes_per_sec = *rate as u64, "uplink measured");
     }
 
     /// The chain's clock (unix seconds).
@@ -1098,6 +1213,7 @@ impl Daemon {
                 fail(ReleaseReason::ResourcesMissing, e)
             }
         };
+        let started = Instant::now();
         self.store
             .put_logs(&id, &manifest, &work_dir)
             .await
@@ -1107,6 +1223,10 @@ impl Daemon {
             .put_dir(&id, &work_dir.join("output"), &manifest)
             .await
             .map_err(store_failure)?;
+        self.measured_upload(
+            manifest.files.iter().map(|f| f.size).sum(),
+            started.elapsed(),
+        );
         Ok((root, uri, usage))
     }
 
@@ -1346,9 +1466,15 @@ impl Daemon {
         match confirm(self.protocol.chain.as_ref(), &prepared).await {
             Ok(sig) => {
                 tracing::info!("{purpose} landed ({sig})");
-                if purpose == RELEASE {
+                let landed = (purpose == RELEASE).then(Instant::now);
+                *self.last_release.lock().unwrap_or_else(|e| e.into_inner()) = landed;
+                if landed.is_some() {
                     // It spent release budget: check it before arming again.
-                    *self.slow_checks.lock().await = None;
+                    self.slow_checks
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .problems = None;
+                    self.recheck.notify_one();
                 }
                 self.record(
                     attempt,

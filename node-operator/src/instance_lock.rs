@@ -62,6 +62,29 @@ impl InstanceLock {
         })
     }
 
+    /// The pid of the process holding the lock at `path`, if one does:
+    /// probed with a shared lock on a read-only handle, so nothing is
+    /// created or written (a daemon starting meanwhile is not refused).
+    pub fn holder(path: &Path) -> Result<Option<String>, LockError> {
+        let io = |source| LockError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut file = match File::open(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            opened => opened.map_err(io)?,
+        };
+        match file.try_lock_shared() {
+            Ok(()) => Ok(None),
+            Err(TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                file.read_to_string(&mut holder).map_err(io)?;
+                Ok(Some(holder.trim().to_string()))
+            }
+            Err(TryLockError::Error(e)) => Err(io(e)),
+        }
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -84,7 +107,16 @@ mod tests {
             other => panic!("expected AlreadyRunning, got {other:?}"),
         }
         assert!(err.to_string().contains("stop it before starting a second"));
+        assert_eq!(
+            InstanceLock::holder(&path).unwrap(),
+            Some(std::process::id().to_string())
+        );
         drop(first);
+        assert_eq!(InstanceLock::holder(&path).unwrap(), None);
+        assert_eq!(
+            InstanceLock::holder(&dir.path().join("absent")).unwrap(),
+            None
+        );
         let again = InstanceLock::acquire(&path).unwrap();
         assert_eq!(again.path(), path);
     }

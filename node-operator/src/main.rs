@@ -11,7 +11,7 @@ use ake_node::daemon::{node_account, Daemon, Stop};
 use ake_node::gpu::{detect_gpus, GpuInventory};
 use ake_node::host_security::{host_problems, toolkit_config_at, toolkit_version};
 use ake_node::inputs::Fetcher;
-use ake_node::instance_lock::{InstanceLock, LockError};
+use ake_node::instance_lock::InstanceLock;
 use ake_node::journal::Journal;
 use ake_node::metrics::{sample_gpus, serve, NodeMetrics};
 use ake_node::output_store::OutputStore;
@@ -231,6 +231,9 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
         journal_path: config.journal_path.clone(),
         slow_checks: Default::default(),
         not_ready: Default::default(),
+        recheck: Default::default(),
+        last_release: Default::default(),
+        uplink_bytes_per_sec: std::sync::Mutex::new(config.uplink_mbit as f64 * 125_000.0),
     };
     let (stop, stopped) = tokio::sync::watch::channel(Stop::Serve);
     tokio::spawn(async move {
@@ -257,16 +260,12 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
 async fn drain(cli: &Cli, no_wait: bool) -> anyhow::Result<()> {
     let config = load(cli)?;
     let lock = config.work_dir.join("ake-node.lock");
-    let holder = match InstanceLock::acquire(&lock) {
-        Ok(_free) => {
-            println!(
-                "no ake-node is running on {}: nothing to drain",
-                config.work_dir.display()
-            );
-            return Ok(());
-        }
-        Err(LockError::AlreadyRunning { holder, .. }) => holder,
-        Err(e) => return Err(e.into()),
+    let Some(holder) = InstanceLock::holder(&lock)? else {
+        println!(
+            "no ake-node is running on {}: nothing to drain",
+            config.work_dir.display()
+        );
+        return Ok(());
     };
     let pid: i32 = holder
         .parse()
@@ -284,24 +283,28 @@ async fn drain(cli: &Cli, no_wait: bool) -> anyhow::Result<()> {
     }
     let started = std::time::Instant::now();
     let mut said = started;
-    loop {
+    while InstanceLock::holder(&lock)?.is_some() {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        match InstanceLock::acquire(&lock) {
-            Ok(_free) => {
-                println!("drained: ake-node has exited");
-                return Ok(());
-            }
-            Err(LockError::AlreadyRunning { .. }) if said.elapsed() >= Duration::from_secs(30) => {
-                said = std::time::Instant::now();
-                println!(
-                    "still draining after {} s (`ake-node status` shows the job in progress)",
-                    started.elapsed().as_secs()
-                );
-            }
-            Err(LockError::AlreadyRunning { .. }) => {}
-            Err(e) => return Err(e.into()),
+        if said.elapsed() >= Duration::from_secs(30) {
+            said = std::time::Instant::now();
+            println!(
+                "still draining after {} s (`ake-node status` shows the job in progress)",
+                started.elapsed().as_secs()
+            );
         }
     }
+    // It exited: drained, or stopped (a second signal, a crash) with work
+    // the journal resumes at the next start.
+    let open = Journal::open(&config.journal_path)?.open_jobs().await?;
+    if !open.is_empty() {
+        anyhow::bail!(
+            "ake-node exited before finishing {} job(s) ({}): NOT drained; they resume when it starts again",
+            open.len(),
+            open.join(", ")
+        );
+    }
+    println!("drained: ake-node has exited with no job in progress");
+    Ok(())
 }
 
 /// Known container escapes of this host's toolkit and driver (nothing to

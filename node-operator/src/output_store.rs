@@ -24,6 +24,9 @@ const LOG_FILES: [&str; 2] = ["stdout.log", "stderr.log"];
 const MULTIPART_THRESHOLD: u64 = 16 << 20;
 const PART_SIZE: usize = 8 << 20;
 const PARTS_IN_FLIGHT: usize = 4;
+/// Files uploaded at once: many small frames need parallel requests to use
+/// the uplink (each PUT waits a round trip).
+const FILES_IN_FLIGHT: usize = 8;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -160,7 +163,8 @@ impl OutputStore {
     }
 
     /// Uploads the files listed in `manifest` from `dir`, then the manifest. Returns the URI
-    /// of the upload. Idempotent: a complete upload of the same root is not repeated.
+    /// of the upload. Idempotent and resumable: a complete upload of the same root is not
+    /// repeated, and files a cut-short one stored are not sent again.
     pub async fn put_dir(
         &self,
         job_id: &str,
@@ -180,17 +184,51 @@ impl OutputStore {
             tracing::info!(%uri, "outputs already uploaded");
             return Ok(uri);
         }
-        for file in &manifest.files {
-            let relative = safe_relative_path(&file.path)?;
-            let target = object_path(&location.clone().join("files"), &file.path);
-            self.upload_file(&dir.join(relative), &target, file.size)
-                .await?;
+        // Several files at once; a file already stored at its size (an
+        // upload cut short by a restart) is not sent again: its key is
+        // under the root, which commits to its content, and a store only
+        // shows an object once it is whole.
+        let files = location.clone().join("files");
+        // Boxed: a stream of borrowing futures is otherwise not provably
+        // Send (rust-lang/rust#102211) and the daemon runs on a spawned task.
+        let uploads = manifest.files.iter().map(|file| {
+            let target = object_path(&files, &file.path);
+            let upload: futures_util::future::BoxFuture<'_, Result<bool, StoreError>> =
+                Box::pin(async move {
+                    let relative = safe_relative_path(&file.path)?;
+                    if self.stored_at_size(&target, file.size).await {
+                        return Ok(false);
+                    }
+                    self.upload_file(&dir.join(relative), &target, file.size)
+                        .await
+                        .map(|()| true)
+                });
+            upload
+        });
+        let uploads: Vec<_> = uploads.collect();
+        let mut uploads = futures_util::stream::iter(uploads).buffer_unordered(FILES_IN_FLIGHT);
+        let mut skipped = 0usize;
+        while let Some(sent) = uploads.next().await {
+            skipped += usize::from(!sent?);
+        }
+        if skipped > 0 {
+            tracing::info!(
+                skipped,
+                "files already stored by an earlier attempt were not sent again"
+            );
         }
         self.store
             .put(&manifest_path, PutPayload::from(manifest.to_json()))
             .await
             .map_err(store_err(format!("writing {manifest_path}")))?;
         Ok(uri)
+    }
+
+    async fn stored_at_size(&self, target: &ObjectPath, size: u64) -> bool {
+        self.store
+            .head(target)
+            .await
+            .is_ok_and(|meta| meta.size == size)
     }
 
     async fn upload_file(
@@ -470,6 +508,45 @@ mod tests {
             let err = OutputStore::from_url(bad).unwrap_err();
             assert!(matches!(err, StoreError::BadUrl { .. }), "{bad}: {err}");
         }
+    }
+
+    #[tokio::test]
+    async fn an_upload_cut_short_resumes_without_sending_stored_files_again() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        std::fs::create_dir_all(&out).unwrap();
+        for i in 0..20 {
+            std::fs::write(out.join(format!("frame-{i:02}.png")), [i as u8; 1000]).unwrap();
+        }
+        let manifest = OutputManifest::build(&out, facts(), crate::outputs::OutputLimits::NONE)
+            .await
+            .unwrap();
+        let store =
+            OutputStore::from_url(&format!("file://{}", tmp.path().join("store").display()))
+                .unwrap();
+        let uri = store.put_dir("job-1", &out, &manifest).await.unwrap();
+        // Cut short before the manifest (the completion mark), and one file
+        // never arrived.
+        let stored = tmp
+            .path()
+            .join("store/jobs/job-1")
+            .join(manifest.root_hex());
+        std::fs::remove_file(stored.join(MANIFEST_OBJECT)).unwrap();
+        std::fs::remove_file(stored.join("files/frame-07.png")).unwrap();
+        // Stored files are not sent again: the source of one changed (same
+        // size) and its stored copy stays as it was.
+        std::fs::write(out.join("frame-03.png"), [0xee; 1000]).unwrap();
+        assert_eq!(store.put_dir("job-1", &out, &manifest).await.unwrap(), uri);
+        assert_eq!(
+            std::fs::read(stored.join("files/frame-03.png")).unwrap(),
+            [3; 1000]
+        );
+        // The missing one was, and the whole upload verifies.
+        let fetched = store
+            .fetch_dir(&uri, &tmp.path().join("dest"))
+            .await
+            .unwrap();
+        assert_eq!(fetched, manifest);
     }
 
     #[tokio::test]

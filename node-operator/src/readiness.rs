@@ -53,8 +53,9 @@ pub fn disk_problems(work_dir: &Path, work_floor: u64, journal: &Path) -> Vec<St
     ] {
         match free_bytes(path) {
             Ok(free) if free < floor => problems.push(format!(
-                "{} has {free} bytes free, less than the {floor} of {what}: free disk space or lower the caps",
-                path.display()
+                "{} has {free} bytes free, less than the {floor} of {what}: free disk space (as root, delete what {} holds) or lower the caps",
+                path.display(),
+                crate::runtime::trash_dir(work_dir).display()
             )),
             Ok(_) => {}
             Err(e) => problems.push(format!("cannot read the free space of {}: {e}", path.display())),
@@ -100,12 +101,13 @@ pub const MAX_SLOT_LAG: u64 = 100;
 /// than [`MAX_SLOT_LAG`] slots: the failover list is only as good as its
 /// worst member.
 pub async fn rpc_problems(urls: &[String], commitment: CommitmentConfig) -> Vec<String> {
-    let mut slots = Vec::new();
-    for url in urls {
+    // All at once: probed one after another, the first would look behind.
+    let probes = urls.iter().map(|url| async move {
         let chain = RpcChain::new(url, commitment);
         let slot = tokio::time::timeout(CHECK_TIMEOUT, chain.slot()).await;
-        slots.push((url, slot.map_err(|_| "no answer in 10 s".to_string())));
-    }
+        (url, slot.map_err(|_| "no answer in 10 s".to_string()))
+    });
+    let slots = futures_util::future::join_all(probes).await;
     let best = slots
         .iter()
         .filter_map(|(_, s)| s.as_ref().ok().and_then(|s| s.as_ref().ok()))

@@ -969,33 +969,93 @@ impl DockerRuntime {
 
     /// Deletes a job's output directory. The job ran as `runtime.user` and
     /// may have left entries only that user can delete (a 0700 directory, a
-    /// 000 file): when the daemon cannot, a short-lived container running
-    /// as the job's user, with only this directory mounted, makes every
-    /// entry its owner's to enter and deletes it. Missing is fine.
+    /// 000 file). When the daemon cannot, the directory moves at once to
+    /// `<work_dir>/.trash` (out of the attempt's way: a rerun starts from an
+    /// empty directory, the attempt can end), and the trash is emptied as
+    /// the job's user ([`empty_trash`](Self::empty_trash)). Missing is fine.
     pub async fn remove_outputs(&self, output: &Path) -> Result<(), RuntimeError> {
         match remove_tree(output).await {
             Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {}
             done => return done.map_err(io_err(output)),
         }
-        let attempt = output
-            .parent()
-            .and_then(Path::file_name)
-            .unwrap_or_default();
-        let name = format!("ake-clean-{}", attempt.to_string_lossy());
-        tracing::info!(dir = %output.display(), "deleting the job's files as the job's user");
-        self.run_cleaner(&name, output).await?;
-        remove_tree(output).await.map_err(io_err(output))
+        let attempt = output.parent().unwrap_or(output);
+        let trash = trash_dir(attempt.parent().unwrap_or(attempt));
+        tokio::fs::create_dir_all(&trash)
+            .await
+            .map_err(io_err(&trash))?;
+        let stamp = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
+        let name = attempt.file_name().unwrap_or_default().to_string_lossy();
+        let entry = trash.join(format!("{name}-{stamp}"));
+        tokio::fs::rename(output, &entry)
+            .await
+            .map_err(io_err(output))?;
+        if let Err(e) = self.empty_trash(&trash).await {
+            tracing::warn!("the trash keeps what could not be deleted yet: {e}");
+        }
+        Ok(())
+    }
+
+    /// Deletes every entry of a trash directory through the cleaner.
+    pub async fn empty_trash(&self, trash: &Path) -> Result<(), RuntimeError> {
+        let mut entries = match tokio::fs::read_dir(trash).await {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            listed => listed.map_err(io_err(trash))?,
+        };
+        while let Some(entry) = entries.next_entry().await.map_err(io_err(trash))? {
+            let file_name = entry.file_name().to_string_lossy().into_owned();
+            if file_name.starts_with(STUCK) {
+                continue;
+            }
+            let dir = entry.path();
+            tracing::info!(dir = %dir.display(), "deleting a job's files as the job's user");
+            let name = format!("ake-clean-{file_name}");
+            if let Err(e) = self.run_cleaner(&name, &dir).await {
+                // Not tried again (a cleaner a minute, forever): the
+                // operator deletes it, and the disk check says if it matters.
+                let stuck = trash.join(format!("{STUCK}{file_name}"));
+                tokio::fs::rename(&dir, &stuck)
+                    .await
+                    .map_err(io_err(&dir))?;
+                tracing::error!(
+                    "{e}; left in {} for the operator (`sudo rm -rf {}`)",
+                    stuck.display(),
+                    stuck.display()
+                );
+                continue;
+            }
+            remove_tree(&dir).await.map_err(io_err(&dir))?;
+        }
+        Ok(())
+    }
+
+    /// Why the cleaner could not run: its image is neither here nor
+    /// pullable within five minutes. Checked only for a daemon that is not
+    /// root (root deletes a job's files itself).
+    pub async fn cleaner_problem(&self) -> Option<String> {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } == 0 {
+            return None;
+        }
+        let image = &self.settings.cleaner_image;
+        if self.docker.inspect_image(image).await.is_ok() {
+            return None;
+        }
+        let pulled = tokio::time::timeout(Duration::from_secs(300), self.pull(image)).await;
+        match pulled {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(format!(
+                "the cleaner image {image} is not here and cannot be pulled ({e}): pull it or set runtime.cleaner_image to a local image with /bin/busybox"
+            )),
+            Err(_) => Some(format!(
+                "the cleaner image {image} is not here and did not pull within 5 minutes: pull it or set runtime.cleaner_image"
+            )),
+        }
     }
 
     /// Runs the cleaner over `dir` and waits for it (at most two minutes).
     async fn run_cleaner(&self, name: &str, dir: &Path) -> Result<(), RuntimeError> {
+        // The readiness gate pulls it (a pull here would hold up the job).
         let image = &self.settings.cleaner_image;
-        if let Err(e) = self.docker.inspect_image(image).await {
-            if !is_status(&e, 404) {
-                return Err(docker_err(format!("inspecting cleaner image {image}"))(e));
-            }
-            self.pull(image).await?;
-        }
         // A cleaner left by a crash is replaced, never reused.
         self.remove_named(name).await?;
         let body = ContainerCreateBody {
@@ -1040,7 +1100,24 @@ impl DockerRuntime {
                     source: DockerError::DockerStreamError {
                         error: "still deleting after 120 s".into(),
                     },
-                })?
+                })??;
+            let code = self
+                .docker
+                .inspect_container(&created.id, None)
+                .await
+                .map_err(docker_err(format!("inspecting cleaner {name}")))?
+                .state
+                .and_then(|s| s.exit_code);
+            if code == Some(0) {
+                return Ok(());
+            }
+            Err(RuntimeError::Io {
+                path: dir.to_path_buf(),
+                source: std::io::Error::other(format!(
+                    "the cleaner could not delete everything (exit {code:?}; a tree deeper than PATH_MAX?): delete it as root with `rm -rf {}`",
+                    dir.display()
+                )),
+            })
         }
         .await;
         self.remove_named(name).await?;
@@ -1106,8 +1183,19 @@ fn adopt(spec: &JobSpec, existing: ContainerInspectResponse) -> Result<JobContai
 
 /// What the cleaner runs over the output directory mounted at /w: every
 /// entry made its owner's to enter, then everything deleted, dot files too.
-/// (The entries are named: busybox stops at /w itself, which is not theirs.)
-const CLEANER_SCRIPT: &str = "cd /w && /bin/busybox chmod -R u+rwx -- * .[!.]* ..?* 2>/dev/null; /bin/busybox rm -rf -- * .[!.]* ..?*";
+/// (The entries are listed by find, in batches that fit the argument
+/// limit: busybox's chmod stops at /w itself, which is not theirs.) It
+/// fails unless /w ends empty.
+const CLEANER_SCRIPT: &str = "B=/bin/busybox; $B find /w -mindepth 1 -maxdepth 1 -exec $B chmod -R u+rwx {} + 2>/dev/null; $B find /w -mindepth 1 -maxdepth 1 -exec $B rm -rf {} +; [ -z \"$($B ls -A /w)\" ]";
+
+/// The prefix of a trash entry the cleaner could not empty.
+pub const STUCK: &str = "stuck-";
+
+/// Where a job's outputs wait for the cleaner: beside the attempts, in the
+/// work dir the daemon owns.
+pub fn trash_dir(work_dir: &Path) -> PathBuf {
+    work_dir.join(".trash")
+}
 
 /// `remove_dir_all`, with a missing directory already done.
 async fn remove_tree(dir: &Path) -> std::io::Result<()> {

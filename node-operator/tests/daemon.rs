@@ -45,6 +45,8 @@ struct World {
     toolkit_settings: &'static str,
     /// Lines of the config replaced before the daemon starts: (line, with).
     config_edits: std::sync::Mutex<Vec<(String, String)>>,
+    /// Environment the daemon and its commands get (store credentials).
+    daemon_env: std::sync::Mutex<Vec<(String, String)>>,
 }
 
 fn free_port() -> u16 {
@@ -128,6 +130,7 @@ impl World {
             toolkit_version: "1.17.8",
             toolkit_settings: "[features]\ndisable-cuda-compat-lib-hook = true\n",
             config_edits: Default::default(),
+            daemon_env: Default::default(),
         }
     }
 
@@ -240,6 +243,7 @@ engine_pid_file = "{d}/docker.pid"
         if let Some((_, state)) = &self.nvml {
             cmd.env("FAKE_NVML_STATE", state);
         }
+        cmd.envs(self.daemon_env.lock().unwrap().iter().cloned());
         if let Some((uid, gid)) = daemon_user() {
             // What the test wrote becomes the daemon user's; what a job
             // left stays the job's, for the daemon to clean up as it must.
@@ -1677,8 +1681,10 @@ async fn a_non_root_daemon_deletes_the_job_owned_0700_directories_it_leaves() {
     // Once the result lands the attempt's directory goes, though the
     // daemon (not root) can enter no directory the job locked.
     let attempt = world.dir.path().join("work").join(format!("{job}-1"));
+    let trash = world.dir.path().join("work/.trash");
+    let trash_empty = || std::fs::read_dir(&trash).map_or(true, |mut d| d.next().is_none());
     let end = Instant::now() + Duration::from_secs(60);
-    while attempt.exists() {
+    while attempt.exists() || !trash_empty() {
         assert!(
             Instant::now() < end,
             "{} is left behind; log:\n{}",
@@ -1688,9 +1694,11 @@ async fn a_non_root_daemon_deletes_the_job_owned_0700_directories_it_leaves() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     if daemon_user().is_some() {
-        assert!(world
-            .log()
-            .contains("deleting the job's files as the job's user"));
+        let log = world.log();
+        assert!(
+            log.contains("deleting a job's files as the job's user"),
+            "log:\n{log}"
+        );
     }
     let cleaner = docker(&["ps", "-aq", "--filter", &format!("name=ake-clean-{job}")]);
     assert!(String::from_utf8_lossy(&cleaner.stdout).trim().is_empty());
@@ -1833,6 +1841,7 @@ async fn drain_finishes_the_running_job_submits_without_rearming_and_exits() {
 fn node_command(world: &World, command: &str) -> (bool, String) {
     let mut cmd = Command::new(DAEMON);
     cmd.arg("--config").arg(world.config_path()).arg(command);
+    cmd.envs(world.daemon_env.lock().unwrap().iter().cloned());
     if let Some((uid, gid)) = daemon_user() {
         cmd.uid(uid).gid(gid);
     }
@@ -1966,6 +1975,151 @@ async fn a_spent_release_budget_keeps_the_node_out_of_the_queue() {
         !healthy && doctor.contains("0 hand-back(s) left"),
         "{doctor}"
     );
+    assert_eq!(world.owner_stake().await, stake_before);
+    assert!(stop(&mut daemon).success(), "log:\n{}", world.log());
+}
+
+/// A loopback TCP proxy to `to` passing what clients send at most
+/// `bytes_per_sec` in all (answers come back at full speed): a slow uplink.
+async fn throttled_proxy(to: u16, bytes_per_sec: usize) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let uplink = Arc::new(tokio::sync::Mutex::new(()));
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let uplink = Arc::clone(&uplink);
+            tokio::spawn(async move {
+                let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", to)).await else {
+                    return;
+                };
+                let (mut from_client, mut to_client) = client.into_split();
+                let (mut from_server, mut to_server) = server.into_split();
+                let up = async move {
+                    let mut buf = vec![0u8; 16 << 10];
+                    while let Ok(n @ 1..) = from_client.read(&mut buf).await {
+                        let _turn = uplink.lock().await;
+                        if to_server.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                        let pace = n as f64 / bytes_per_sec as f64;
+                        tokio::time::sleep(Duration::from_secs_f64(pace)).await;
+                    }
+                    let _ = to_server.shutdown().await;
+                };
+                let down = async move {
+                    let _ = tokio::io::copy(&mut from_server, &mut to_client).await;
+                };
+                tokio::join!(up, down);
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_store_gets_the_upload_time_the_output_cap_needs_before_the_deadline() {
+    if runtime(Default::default(), "slow_store").await.is_none() {
+        return;
+    }
+    let Some(moto) = start_moto() else {
+        return;
+    };
+    create_bucket(moto.port, "slow");
+    // 512 KiB/s: 12 MiB of outputs take 24 s to upload, more than the 20 s
+    // the node keeps back for committing and confirming.
+    let proxy = throttled_proxy(moto.port, 512 << 10).await;
+    let world = World::start().await;
+    let d = world.dir.path().display().to_string();
+    *world.config_edits.lock().unwrap() = vec![
+        (
+            format!("output_store = \"file://{d}/store\""),
+            format!(
+                "output_store = \"s3://slow/outputs?region=us-east-1&endpoint=http://127.0.0.1:{proxy}\"\nuplink_mbit = 4"
+            ),
+        ),
+        ("max_output_bytes = 104857600".into(), format!("max_output_bytes = {}", 12 << 20)),
+    ];
+    *world.daemon_env.lock().unwrap() = vec![
+        ("AWS_ACCESS_KEY_ID".into(), "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY".into(), "testing".into()),
+    ];
+    let stake_before = world.owner_stake().await;
+    let mut daemon = world.spawn_daemon(None);
+    // 12 MiB of outputs, then the job runs until it is stopped.
+    let script = "/bin/busybox dd if=/dev/urandom of=/ake/output/frames.bin bs=1048576 count=12; /bin/busybox sleep 1000";
+    let spec = JobSpec::Inline(InlineSpec {
+        image: world.image.tag.clone(),
+        command: vec![BUSYBOX.into(), "sh".into(), "-c".into(), script.into()],
+        env: vec![],
+        inputs: vec![],
+        max_output_bytes: 12 << 20,
+    });
+    let job = world.post_spec(spec, 100).await;
+    let submitted = world.wait_submitted(&job, Duration::from_secs(220)).await;
+    let result = submitted.result.as_ref().unwrap();
+    // Stopped 20 s + 12 MiB at 4 Mbit/s (with a quarter more) before the
+    // deadline, not 20 s: the upload fit.
+    let window = u64::try_from(submitted.deadline - submitted.assigned_at).unwrap();
+    assert!(
+        result.usage.wall_secs <= window - 20 - 31,
+        "ran {} s; log:\n{}",
+        result.usage.wall_secs,
+        world.log()
+    );
+    assert!(
+        world.log().contains("uplink measured"),
+        "log:\n{}",
+        world.log()
+    );
+    assert_eq!(world.owner_stake().await, stake_before, "no expiry");
+    assert!(stop(&mut daemon).success(), "log:\n{}", world.log());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_tree_deeper_than_path_max_is_a_normal_result_and_holds_up_no_job() {
+    if runtime(Default::default(), "hostile_deep_tree")
+        .await
+        .is_none()
+    {
+        return;
+    }
+    let world = World::start().await;
+    let stake_before = world.owner_stake().await;
+    let mut daemon = world.spawn_daemon(None);
+    // 250 levels of 20-character names: 5,250 bytes of path, past PATH_MAX.
+    let deep = "echo ok > /ake/output/ok.txt; cd /ake/output; i=0; \
+                while [ $i -lt 250 ]; do /bin/busybox mkdir dddddddddddddddddddd && cd dddddddddddddddddddd || exit 3; i=$((i+1)); done; \
+                echo x > f; echo deep";
+    let job = world.post_script(deep, vec![], 60).await;
+    let next = world.post().await;
+    let submitted = world.wait_submitted(&job, Duration::from_secs(120)).await;
+    let manifest = fetched_manifest(&world, &submitted).await;
+    assert!(
+        manifest.files.iter().any(|f| f.path == "ok.txt"),
+        "{manifest:?}"
+    );
+    // Whatever the clean-up makes of it, the attempt ends and the next job runs.
+    world.wait_submitted(&next, Duration::from_secs(120)).await;
+    let attempt = world.dir.path().join("work").join(format!("{job}-1"));
+    assert!(!attempt.exists(), "log:\n{}", world.log());
+    if daemon_user().is_some() {
+        // Not root: busybox cannot reach past PATH_MAX; the tree waits in
+        // the trash for the operator, and the log says how to delete it.
+        let stuck = world.dir.path().join(format!("work/.trash/stuck-{job}-1"));
+        assert!(
+            std::fs::read_dir(world.dir.path().join("work/.trash"))
+                .unwrap()
+                .any(|e| e
+                    .unwrap()
+                    .path()
+                    .to_string_lossy()
+                    .starts_with(&*stuck.to_string_lossy())),
+            "log:\n{}",
+            world.log()
+        );
+        assert!(world.log().contains("sudo rm -rf"), "log:\n{}", world.log());
+    }
     assert_eq!(world.owner_stake().await, stake_before);
     assert!(stop(&mut daemon).success(), "log:\n{}", world.log());
 }

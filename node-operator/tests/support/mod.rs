@@ -3,10 +3,13 @@
 //! Debian's static busybox and a static C memory hog.
 #![allow(dead_code)]
 
-use std::io::Write;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::process::{Child, Stdio};
 use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use ake_node::config::RuntimeSettings;
 use ake_node::runtime::DockerRuntime;
@@ -299,4 +302,95 @@ pub fn fake_nvml() -> &'static Path {
         );
         lib
     })
+}
+
+/// moto's server process; killed when dropped.
+pub struct Moto {
+    child: Child,
+    pub port: u16,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn moto_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn moto_command(port: u16) -> Option<Command> {
+    let port = port.to_string();
+    let args = ["-H", "127.0.0.1", "-p", port.as_str()];
+    let has = |program: &str, probe: &[&str]| {
+        Command::new(program)
+            .args(probe)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if has("moto_server", &["--help"]) {
+        let mut cmd = Command::new("moto_server");
+        cmd.args(args);
+        return Some(cmd);
+    }
+    if has("python3", &["-c", "import moto.server, flask"]) {
+        let mut cmd = Command::new("python3");
+        cmd.args(["-m", "moto.server"]).args(args);
+        return Some(cmd);
+    }
+    None
+}
+
+pub fn start_moto() -> Option<Moto> {
+    let port = moto_port();
+    let Some(mut cmd) = moto_command(port) else {
+        let help = "install it with: pip install 'moto[server]==5.2.1'";
+        assert!(
+            !in_ci(),
+            "CI=true but moto's server is not installed; {help}"
+        );
+        // Straight to stderr: the harness captures eprintln! of passing tests.
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n!!!!! SKIPPED s3 test: moto server not found; {help} !!!!!\n"
+        );
+        return None;
+    };
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let moto = Moto { child, port };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "moto did not listen on {port} within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Some(moto)
+}
+
+/// moto accepts unsigned requests, so a raw HTTP PUT creates the bucket.
+pub fn create_bucket(port: u16, bucket: &str) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "PUT /{bucket} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\n\
+         Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
 }

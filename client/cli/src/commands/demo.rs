@@ -189,6 +189,14 @@ pub async fn run(g: &GlobalArgs, a: DemoArgs) -> anyhow::Result<()> {
         "building the render image (FROM scratch, no registry) ...",
     );
     let image = ensure_image(&docker).await?;
+    // No registry: the demo's nodes name a local image as their cleaner
+    // (the renderer writes flat files a node can delete itself; this only
+    // keeps the readiness gate from pulling busybox).
+    let settings = ake_node::config::RuntimeSettings {
+        cleaner_image: image.split('@').next().unwrap_or(&image).to_string(),
+        ..Default::default()
+    };
+    let docker = DockerRuntime::connect(settings, vec![]).await?;
 
     say(json, "starting the local chain and bootstrapping AKE ...");
     let net = Localnet::start(&params, Keypair::new()).await?;
@@ -494,6 +502,10 @@ async fn start_node(
         journal_path: work.path().join("journal.redb"),
         slow_checks: Default::default(),
         not_ready: Default::default(),
+        recheck: Default::default(),
+        last_release: Default::default(),
+        // Outputs go to a local directory.
+        uplink_bytes_per_sec: std::sync::Mutex::new(1e9),
     });
     let (stop, stopped) = tokio::sync::watch::channel(Stop::Serve);
     let task = tokio::spawn(async move { daemon.run(stopped).await });
