@@ -219,7 +219,7 @@ pub async fn confirm(chain: &dyn Chain, prepared: &Prepared) -> Result<Signature
             sent = true;
             rebroadcast = tokio::time::Instant::now();
         }
-        tokio::time::sleep(Duration::from_millis(150)).await;
+        tokio::time::sleep(chain.confirm_poll()).await;
     }
 }
 

@@ -110,6 +110,7 @@ async fn main() {
             timeout: Duration::from_secs(60),
             stop_by: None,
             prepare_by: None,
+            started_before: false,
             max_output_bytes: 1 << 30,
             max_output_files: 10_000,
         };

@@ -487,7 +487,7 @@ impl Daemon {
     async fn local_problems(&self) -> Vec<String> {
         let mut problems = self.host_problems.clone();
         if let Some(health) = &self.gpu_health {
-            problems.extend(health.problems());
+            problems.extend(health.checked().await);
         }
         problems.extend(readiness::disk_problems(
             &self.work_dir,
@@ -851,6 +851,7 @@ impl Daemon {
             stop_by: Some(limits.stop_by),
             // A container that already ran is reattached whatever the time.
             prepare_by: (!started).then_some(limits.fetch_by),
+            started_before: started,
             max_output_bytes: spec.max_output_bytes.min(self.max_output_bytes),
             max_output_files: self.max_output_files,
         };
@@ -879,6 +880,10 @@ impl Daemon {
             .await;
         let outcome = match outcome {
             Ok(outcome) => outcome,
+            Err(e @ crate::runtime::RuntimeError::ContainerVanished { .. }) => {
+                tracing::warn!("{e}");
+                return Err(self.after_interruption(attempt, &run, &limits).await);
+            }
             // Once the container ran, trouble with the engine is waited out.
             Err(e) if self.container_started(attempt).await => return Err(retry(e)),
             Err(e) => {
@@ -926,6 +931,12 @@ impl Daemon {
         }
         if let Err(e) = self.runtime.remove_outputs(&run.output_dir()).await {
             return retry(e);
+        }
+        let abandoned = JournalEntry::RunAbandoned {
+            why: "the engine ended the run".into(),
+        };
+        if let Err(e) = self.record(attempt, abandoned).await {
+            return e;
         }
         if limits.stop_by > Instant::now() + MIN_RERUN {
             return retry("running the job again from an empty output directory");

@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use nvml_wrapper::enum_wrappers::device::TemperatureSensor;
 use nvml_wrapper::error::NvmlError;
@@ -69,6 +70,27 @@ pub enum GpuError {
     },
     #[error("GPU sampling task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    #[error(
+        "NVML did not answer within {0:?} (a GPU fallen off the bus?): check `nvidia-smi` and \
+         the kernel log; the node stays out of the queue meanwhile"
+    )]
+    Timeout(Duration),
+}
+
+/// How long one NVML round may take: a GPU fallen off the bus can block a
+/// call for minutes, and it must not block the daemon with it.
+pub const NVML_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Runs blocking NVML calls off the async workers, for at most
+/// [`NVML_TIMEOUT`] (a stuck call keeps its blocking thread; the daemon
+/// goes on).
+pub async fn off_the_loop<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, GpuError> {
+    tokio::time::timeout(NVML_TIMEOUT, tokio::task::spawn_blocking(f))
+        .await
+        .map_err(|_| GpuError::Timeout(NVML_TIMEOUT))?
+        .map_err(GpuError::Task)
 }
 
 static WARNED_NO_NVML: AtomicBool = AtomicBool::new(false);
@@ -223,6 +245,9 @@ pub struct GpuHealth {
     nvml: Arc<Nvml>,
     uuids: Vec<String>,
     xids: Arc<std::sync::Mutex<Vec<String>>>,
+    /// A health check's NVML calls have not returned yet: no other starts
+    /// (a hung GPU would otherwise take a blocking thread per check).
+    in_flight: Arc<AtomicBool>,
 }
 
 impl GpuInventory {
@@ -236,6 +261,7 @@ impl GpuInventory {
             nvml: Arc::clone(nvml),
             uuids: devices.iter().map(|d| d.uuid.clone()).collect(),
             xids: Arc::default(),
+            in_flight: Arc::default(),
         };
         let (nvml, xids) = (Arc::clone(nvml), Arc::clone(&health.xids));
         let spawned = std::thread::Builder::new()
@@ -249,6 +275,22 @@ impl GpuInventory {
 }
 
 impl GpuHealth {
+    /// [`problems`](Self::problems) off the async workers, within
+    /// [`NVML_TIMEOUT`]: NVML that does not answer is a problem itself.
+    pub async fn checked(&self) -> Vec<String> {
+        if self.in_flight.swap(true, Ordering::SeqCst) {
+            return vec![GpuError::Timeout(NVML_TIMEOUT).to_string()];
+        }
+        let health = self.clone();
+        off_the_loop(move || {
+            let problems = health.problems();
+            health.in_flight.store(false, Ordering::SeqCst);
+            problems
+        })
+        .await
+        .unwrap_or_else(|e| vec![e.to_string()])
+    }
+
     /// Why a GPU must not take jobs now; empty when all are healthy. A
     /// query the device does not support says nothing.
     pub fn problems(&self) -> Vec<String> {
@@ -381,7 +423,7 @@ impl GpuSampler {
     ) -> Result<Vec<T>, GpuError> {
         let nvml = Arc::clone(&self.nvml);
         let uuids = Arc::clone(&self.uuids);
-        tokio::task::spawn_blocking(move || {
+        off_the_loop(move || {
             uuids
                 .iter()
                 .map(|uuid| {

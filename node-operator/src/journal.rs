@@ -39,6 +39,11 @@ pub enum JournalEntry {
         #[serde(default)]
         energy_mj: u64,
     },
+    /// The run was cut short by the engine (a restart, or its container
+    /// removed under it) and its outputs deleted: it starts again.
+    RunAbandoned {
+        why: String,
+    },
     /// About to upload outputs whose Merkle root is `root` (uploads are keyed by it).
     UploadIntent {
         root: String,
@@ -125,6 +130,7 @@ impl JobProgress {
                 JournalEntry::ContainerCreateIntent { .. } | JournalEntry::UploadIntent { .. } => {
                     progress
                 }
+                JournalEntry::RunAbandoned { .. } => Self::NotStarted,
                 JournalEntry::ContainerStarted { container_id } => Self::ContainerStarted {
                     container: container_id.clone(),
                 },

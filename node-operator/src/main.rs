@@ -139,6 +139,8 @@ fn main() -> std::process::ExitCode {
             Command::Init { rpc_url, state_dir } => init(&cli.config, rpc_url, state_dir),
         }
     });
+    // An NVML call stuck on a lost GPU holds a blocking thread: exit anyway.
+    runtime.shutdown_timeout(Duration::from_secs(2));
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -476,7 +478,10 @@ async fn doctor(cli: &Cli) -> anyhow::Result<()> {
     match &inventory {
         GpuInventory::Nvml { devices, .. } => {
             check(true, &format!("NVML sees {} GPU(s)", devices.len()), "");
-            let problems = inventory.health().map(|h| h.problems()).unwrap_or_default();
+            let problems = match inventory.health() {
+                Some(health) => health.checked().await,
+                None => Vec::new(),
+            };
             healthy &= check(
                 problems.is_empty(),
                 "GPUs are healthy (no uncorrected ECC errors, no pages pending retirement)",

@@ -10,8 +10,8 @@ use std::time::Duration;
 use bollard::errors::Error as DockerError;
 use bollard::models::{
     ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum, ContainerSummary,
-    DeviceRequest, HostConfig, HostConfigLogConfig, Mount, MountType, NetworkCreateRequest,
-    ResourcesUlimits,
+    DeviceRequest, HostConfig, HostConfigLogConfig, ImageInspect, Mount, MountType,
+    NetworkCreateRequest, ResourcesUlimits,
 };
 use bollard::query_parameters::{
     CreateContainerOptions, CreateImageOptions, KillContainerOptions, ListContainersOptions,
@@ -64,6 +64,9 @@ pub struct JobSpec {
     pub stop_by: Option<std::time::Instant>,
     /// The latest the image may still be being pulled.
     pub prepare_by: Option<std::time::Instant>,
+    /// The container was started before (the caller's journal says so): if
+    /// it is gone, someone removed it mid-run, and it is not created again.
+    pub started_before: bool,
     /// The run is stopped when /ake/output holds more bytes or files than this.
     pub max_output_bytes: u64,
     pub max_output_files: u64,
@@ -153,6 +156,11 @@ pub enum RuntimeError {
          back inside the free window, and the creator must rebuild the image without it"
     )]
     ImageConfigRefused { image: String, name: String },
+    #[error(
+        "the container {name} of a run that had started is gone (removed under it): its \
+         outputs are partial; the job runs again from an empty directory"
+    )]
+    ContainerVanished { name: String },
     #[error("invalid job spec: {0}")]
     InvalidSpec(String),
     #[error("I/O error on {path}: {source}")]
@@ -555,7 +563,15 @@ impl DockerRuntime {
         Fut: std::future::Future<Output = ()>,
     {
         validate_spec(spec)?;
-        if !image_allowed(&self.image_allowlist, &spec.image) {
+        // A container created before an allowlist change runs on: the node
+        // took the job under the old list, and refusing now would retry
+        // the step until the deadline.
+        if !image_allowed(&self.image_allowlist, &spec.image)
+            && self
+                .inspect_job_container(&spec.container_name())
+                .await?
+                .is_none()
+        {
             return Err(RuntimeError::ImageNotAllowed {
                 image: spec.image.clone(),
             });
@@ -656,7 +672,16 @@ impl DockerRuntime {
             }
             Err(e) => return Err(docker_err(format!("inspecting image {lookup}"))(e)),
         };
-        let id = inspect.id.unwrap_or_default();
+        // A local tag may name another image than the pin (an older one):
+        // the pinned image, found or pulled by its digest, is what runs.
+        let inspect = match pinned {
+            Some(expected) if !image_digests(&inspect).iter().any(|d| d == expected) => {
+                self.inspect_pinned(name, expected).await.unwrap_or(inspect)
+            }
+            _ => inspect,
+        };
+        let id = inspect.id.clone().unwrap_or_default();
+        let found = image_digests(&inspect);
         let config = inspect.config.unwrap_or_default();
         if let Some(name) = refused_image_env(config.env.as_deref().unwrap_or_default()) {
             return Err(RuntimeError::ImageConfigRefused {
@@ -677,13 +702,6 @@ impl DockerRuntime {
                 name: format!("VOLUME {path}"),
             });
         }
-        let mut found: Vec<String> = inspect
-            .repo_digests
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|d| d.split_once('@').map(|(_, digest)| digest.to_string()))
-            .collect();
-        found.push(id.clone());
         match pinned {
             Some(expected) if !found.iter().any(|d| d == expected) => {
                 Err(RuntimeError::DigestMismatch {
@@ -703,6 +721,24 @@ impl DockerRuntime {
                 volumes,
             }),
         }
+    }
+
+    /// The image pinned by `digest` (an image ID, or a repository digest of
+    /// `name`'s repository), here or pulled by digest; None when neither.
+    async fn inspect_pinned(&self, name: &str, digest: &str) -> Option<ImageInspect> {
+        if let Ok(found) = self.docker.inspect_image(digest).await {
+            return Some(found);
+        }
+        let repository = match name.rsplit_once(':') {
+            Some((repository, tag)) if !tag.contains('/') => repository,
+            _ => name,
+        };
+        let by_digest = format!("{repository}@{digest}");
+        if let Ok(found) = self.docker.inspect_image(&by_digest).await {
+            return Some(found);
+        }
+        self.pull(&by_digest).await.ok()?;
+        self.docker.inspect_image(&by_digest).await.ok()
     }
 
     async fn pull(&self, image: &str) -> Result<(), RuntimeError> {
@@ -741,6 +777,11 @@ impl DockerRuntime {
         let name = spec.container_name();
         if let Some(existing) = self.inspect_job_container(&name).await? {
             return adopt(spec, existing);
+        }
+        // Created again, it would run the job a second time over the first
+        // run's partial outputs.
+        if spec.started_before {
+            return Err(RuntimeError::ContainerVanished { name });
         }
         let options = CreateContainerOptions {
             name: Some(name.clone()),
@@ -1181,6 +1222,18 @@ fn adopt(spec: &JobSpec, existing: ContainerInspectResponse) -> Result<JobContai
     })
 }
 
+/// Every digest an image answers to: its repository digests and its ID.
+fn image_digests(inspect: &ImageInspect) -> Vec<String> {
+    let mut found: Vec<String> = inspect
+        .repo_digests
+        .iter()
+        .flatten()
+        .filter_map(|d| d.split_once('@').map(|(_, digest)| digest.to_string()))
+        .collect();
+    found.extend(inspect.id.clone());
+    found
+}
+
 /// What the cleaner runs over the output directory mounted at /w: every
 /// entry made its owner's to enter, then everything deleted, dot files too.
 /// (The entries are listed by find, in batches that fit the argument
@@ -1370,6 +1423,7 @@ mod tests {
             timeout: Duration::from_secs(60),
             stop_by: None,
             prepare_by: None,
+            started_before: false,
             max_output_bytes: 1 << 20,
             max_output_files: 100,
         }

@@ -1230,6 +1230,18 @@ async fn an_unhealthy_gpu_takes_the_node_out_of_the_queue() {
         "{}",
         world.log()
     );
+    // Healthy again, it arms; then NVML stops answering (a GPU fallen off
+    // the bus): the node leaves the queue, the daemon goes on.
+    std::fs::write(state.path(), "ecc=0\n").unwrap();
+    wait_for(NodeStatus::Queued).await;
+    std::fs::write(state.path(), "hang=20\n").unwrap();
+    wait_for(NodeStatus::Idle).await;
+    assert!(
+        world.log().contains("NVML did not answer"),
+        "{}",
+        world.log()
+    );
+    std::fs::write(state.path(), "").unwrap();
     assert!(stop(&mut daemon).success());
 }
 
@@ -2120,6 +2132,44 @@ async fn hostile_tree_deeper_than_path_max_is_a_normal_result_and_holds_up_no_jo
         );
         assert!(world.log().contains("sudo rm -rf"), "log:\n{}", world.log());
     }
+    assert_eq!(world.owner_stake().await, stake_before);
+    assert!(stop(&mut daemon).success(), "log:\n{}", world.log());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_container_removed_mid_run_runs_again_from_an_empty_directory_not_twice() {
+    if runtime(Default::default(), "container_removed")
+        .await
+        .is_none()
+    {
+        return;
+    }
+    let world = World::start().await;
+    let stake_before = world.owner_stake().await;
+    let mut daemon = world.spawn_daemon(None);
+    let script =
+        "echo run >> /ake/output/runs.txt; /bin/busybox sleep 6; echo done >> /ake/output/runs.txt";
+    let job = world.post_script(script, vec![], 120).await;
+    let running = world
+        .dir
+        .path()
+        .join(format!("work/{job}-1/output/runs.txt"));
+    let end = Instant::now() + Duration::from_secs(60);
+    while !running.exists() {
+        assert!(Instant::now() < end, "never ran; log:\n{}", world.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Someone on the host removes the running job's container.
+    let removed = docker(&["rm", "-f", &format!("ake-job-{job}-1")]);
+    assert!(removed.status.success());
+    let submitted = world.wait_submitted(&job, Duration::from_secs(120)).await;
+    fetched_manifest(&world, &submitted).await;
+    assert_eq!(
+        std::fs::read_to_string(world.dir.path().join("fetched/runs.txt")).unwrap(),
+        "run\ndone\n",
+        "one whole run, not a second run over the first one's outputs; log:\n{}",
+        world.log()
+    );
     assert_eq!(world.owner_stake().await, stake_before);
     assert!(stop(&mut daemon).success(), "log:\n{}", world.log());
 }

@@ -36,6 +36,7 @@ impl TestJob {
             timeout: Duration::from_secs(60),
             stop_by: None,
             prepare_by: None,
+            started_before: false,
             max_output_bytes: 1 << 30,
             max_output_files: 10_000,
         };
@@ -280,6 +281,48 @@ async fn image_outside_allowlist_is_refused() {
     let job = TestJob::new(&image, "allowlist", "exit 0");
     let err = rt.run(&job.spec).await.unwrap_err();
     assert!(matches!(err, RuntimeError::ImageNotAllowed { .. }), "{err}");
+    assert!(rt
+        .job_containers(Some(&job.spec.job_id))
+        .await
+        .unwrap()
+        .is_empty());
+    // Created under a list that allowed it, then the list changed: the
+    // job's container is reattached, not refused (its step would retry
+    // until the deadline).
+    let open = DockerRuntime::connect(small_limits(), vec![])
+        .await
+        .unwrap();
+    let ran = open.run(&job.spec).await.unwrap();
+    let again = rt.run(&job.spec).await.unwrap();
+    assert_eq!(again.started_at, ran.started_at);
+}
+
+#[tokio::test]
+async fn a_pinned_image_is_found_by_its_digest_when_its_tag_names_another() {
+    let Some(rt) = runtime(small_limits(), "digest_lookup").await else {
+        return;
+    };
+    let image = TestImage::acquire();
+    let pinned = DerivedImage::build(&image.tag, "LABEL ake.test.version=1");
+    let newer = DerivedImage::build(&image.tag, "LABEL ake.test.version=2");
+    let id_of = |tag: &str| {
+        let out = docker(&["inspect", "-f", "{{.Id}}", tag]);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let pinned_id = id_of(&pinned.tag);
+    assert_ne!(pinned_id, id_of(&newer.tag));
+    // The tag in the reference names the newer image; the pin, the older.
+    let mut job = TestJob::new(&image, "digest-lookup", "exit 0");
+    job.spec.image = format!("{}@{pinned_id}", newer.tag);
+    let outcome = rt.run(&job.spec).await.unwrap();
+    assert_eq!(outcome.image_digest, pinned_id);
+    let ran = docker(&[
+        "inspect",
+        "-f",
+        "{{.Image}}",
+        &container_name(&job.spec.job_id),
+    ]);
+    assert_eq!(String::from_utf8_lossy(&ran.stdout).trim(), pinned_id);
 }
 
 #[tokio::test]

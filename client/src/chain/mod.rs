@@ -88,6 +88,13 @@ pub trait Chain: Send + Sync {
         None
     }
 
+    /// How often a sender asks whether its transaction landed: each ask is
+    /// two requests, so over JSON-RPC about a slot (400 ms), not faster; an
+    /// in-process chain answers for free.
+    fn confirm_poll(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(400)
+    }
+
     /// The newest part of `key`'s history (an endpoint that keeps
     /// transaction history; a closed account's history stays).
     async fn signatures_for(&self, _key: &Pubkey) -> Result<History, ChainError> {

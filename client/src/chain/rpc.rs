@@ -577,8 +577,17 @@ impl Chain for FailoverChain {
     async fn slot(&self) -> Result<u64, ChainError> {
         failover!(self, |c| c.slot())
     }
+    /// To every endpoint at once: one that lags or is cut off from the
+    /// leaders cannot hold a transaction back. Taken when any endpoint took
+    /// it; when none did, a refusal says why before an outage does.
     async fn send(&self, tx: &VersionedTransaction) -> Result<(), ChainError> {
-        failover!(self, |c| c.send(tx))
+        let sent = futures_util::future::join_all(self.endpoints.iter().map(|c| c.send(tx))).await;
+        if sent.iter().any(Result::is_ok) {
+            return Ok(());
+        }
+        let mut errors: Vec<ChainError> = sent.into_iter().filter_map(Result::err).collect();
+        let refusal = errors.iter().position(|e| !e.is_transient());
+        Err(errors.swap_remove(refusal.unwrap_or(errors.len() - 1)))
     }
     async fn status(&self, signature: &Signature) -> Result<TxStatus, ChainError> {
         failover!(self, |c| c.status(signature))
@@ -856,6 +865,30 @@ mod tests {
         let last_look: Value = serde_json::from_str(&last.lock().unwrap()).unwrap();
         assert_eq!(last_look["method"], "getSignatureStatuses");
         assert_eq!(last_look["params"][1]["searchTransactionHistory"], true);
+    }
+
+    #[tokio::test]
+    async fn a_send_goes_to_every_endpoint_and_one_taking_it_is_enough() {
+        let took = r#"{"jsonrpc":"2.0","id":1,"result":"sig"}"#;
+        let (lagging, lagging_saw) = recording_endpoint("200 OK", took).await;
+        let (down, down_saw) = recording_endpoint("503 Service Unavailable", "").await;
+        let (good, good_saw) = recording_endpoint("200 OK", took).await;
+        let chain = FailoverChain::new(
+            &[lagging.url(), down.url(), good.url()],
+            CommitmentConfig::confirmed(),
+        );
+        chain.send(&VersionedTransaction::default()).await.unwrap();
+        for saw in [lagging_saw, down_saw, good_saw] {
+            assert!(saw.lock().unwrap().contains("sendTransaction"));
+        }
+        // None taking it: the outage is reported.
+        let (a, _) = recording_endpoint("503 Service Unavailable", "").await;
+        let chain = FailoverChain::new(&[a.url()], CommitmentConfig::confirmed());
+        let err = chain
+            .send(&VersionedTransaction::default())
+            .await
+            .unwrap_err();
+        assert!(err.is_transient(), "{err}");
     }
 
     #[tokio::test]

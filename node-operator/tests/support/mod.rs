@@ -252,6 +252,9 @@ static unsigned long long state_value(const char *key) {
     return v;
 }
 int nvmlDeviceGetTotalEccErrors(nvmlDevice_t d, int type, int counter, unsigned long long *c) {
+    /* "hang=<s>": the call blocks that long, as on a GPU fallen off the bus */
+    unsigned long long hang = state_value("hang");
+    if (hang) sleep((unsigned)hang);
     /* type 1: uncorrected; counter 0: volatile (since the last reset) */
     *c = (d == &gpus[0] && type == 1 && counter == 0) ? state_value("ecc") : 0;
     return OK;
