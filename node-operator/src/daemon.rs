@@ -122,9 +122,9 @@ pub struct Daemon {
     pub recheck: tokio::sync::Notify,
     /// When this node's last hand-back landed (cleared by a result).
     pub last_release: std::sync::Mutex<Option<Instant>>,
-    /// The uplink to the output store, bytes per second: the configured
-    /// `uplink_mbit` at start, then measured by each large upload.
-    pub uplink_bytes_per_sec: std::sync::Mutex<f64>,
+    /// The uplink to the output store: `uplink_mbit` at start, then
+    /// measured by the uploads.
+    pub uplink: std::sync::Mutex<crate::output_store::Uplink>,
     /// What kept the node out of the queue when last checked.
     pub not_ready: tokio::sync::Mutex<Vec<String>>,
     /// When this waiting node last looked for work it is the best node for
@@ -267,8 +267,8 @@ impl Daemon {
         }
     }
 
-    /// Runs the slow readiness checks (every 30 s, or when woken), empties
-    /// the trash, and claims the owner's rewards (every 10 s).
+    /// Runs the slow readiness checks (every 30 s, or when woken), and
+    /// empties the trash and claims the owner's rewards (every 10 s).
     async fn housekeeping(&self) {
         let mut checked: Option<Instant> = None;
         loop {
@@ -276,9 +276,9 @@ impl Daemon {
                 let problems = self.slow_problems().await;
                 self.store_slow_checks(problems);
                 checked = Some(Instant::now());
-                if let Err(e) = self.runtime.empty_trash(&trash_dir(&self.work_dir)).await {
-                    tracing::warn!("{e}");
-                }
+            }
+            if let Err(e) = self.runtime.empty_trash(&trash_dir(&self.work_dir)).await {
+                tracing::warn!("{e}");
             }
             let _ = self.hot_key_balance().await;
             self.claim_rewards().await;
@@ -407,7 +407,7 @@ impl Daemon {
             }
             NodeStatus::Queued if draining => self.leave_queue().await,
             NodeStatus::Queued => {
-                let problems = self.readiness_problems().await;
+                let (now, slow) = self.readiness().await;
                 // A blip in a network check does not cost the node its place.
                 let patient = self
                     .slow_checks
@@ -415,11 +415,11 @@ impl Daemon {
                     .unwrap_or_else(|e| e.into_inner())
                     .failing_since
                     .is_some_and(|since| since.elapsed() < SLOW_FAILURE_PATIENCE);
-                let local = self.local_problems().await;
-                if !local.is_empty() || (!problems.is_empty() && !patient) {
+                if !now.is_empty() || (!slow.is_empty() && !patient) {
+                    let problems = [now, slow].concat();
                     tracing::error!(?problems, "not fit for a job now: leaving the queue");
                     self.leave_queue().await;
-                } else if problems.is_empty() {
+                } else if slow.is_empty() {
                     self.match_waiting().await;
                 }
             }
@@ -459,15 +459,23 @@ impl Daemon {
     /// could not pay for the job's transactions (it would take the job and
     /// then miss its deadline). Never a round trip but the (cached) balance.
     async fn readiness_problems(&self) -> Vec<String> {
-        let mut problems = self.local_problems().await;
-        problems.extend(self.slow_check_problems());
+        let (mut problems, slow) = self.readiness().await;
+        problems.extend(slow);
+        problems
+    }
+
+    /// The gate's problems: those that take a waiting node out at once
+    /// (the host's, the hot key's), and the slow checks' (which must last
+    /// [`SLOW_FAILURE_PATIENCE`] first). Recorded for `status` and metrics.
+    async fn readiness(&self) -> (Vec<String>, Vec<String>) {
+        let mut now = self.local_problems().await;
         let need = self
             .priority_fee
             .next_transactions_lamports(MAX_COMPUTE_UNITS);
         match self.hot_key_balance().await {
             Ok(lamports) => {
                 if lamports < need {
-                    problems.push(format!(
+                    now.push(format!(
                         "the hot key {} holds {lamports} lamports, less than the {need} its next transactions may cost: send it SOL",
                         self.signer.pubkey()
                     ));
@@ -477,9 +485,11 @@ impl Daemon {
             // cost two fees and the node's place.
             Err(e) => tracing::warn!("cannot read the hot key's balance: {e}"),
         }
-        self.metrics.not_ready(problems.len());
-        *self.not_ready.lock().await = problems.clone();
-        problems
+        let slow = self.slow_check_problems();
+        let all: Vec<String> = now.iter().chain(&slow).cloned().collect();
+        self.metrics.not_ready(all.len());
+        *self.not_ready.lock().await = all;
+        (now, slow)
     }
 
     /// What this host says at once, without a round trip: its container
@@ -971,30 +981,9 @@ impl Daemon {
         fail(reason, detail)
     }
 
-    /// How long `bytes` of outputs take to upload at the uplink measured by
-    /// the last uploads (the configured `uplink_mbit` until then), with a
-    /// quarter more for slower moments.
     fn upload_time(&self, bytes: u64) -> Duration {
-        let per_sec = *self
-            .uplink_bytes_per_sec
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        Duration::from_secs_f64(bytes as f64 / per_sec.max(1.0) * 1.25)
-    }
-
-    /// Folds an upload of `bytes` that took `took` into the measured uplink
-    /// (uploads too small to measure are left out).
-    fn measured_upload(&self, bytes: u64, took: Duration) {
-        if bytes < 1 << 20 || took < Duration::from_millis(500) {
-            return;
-        }
-        let seen = bytes as f64 / took.as_secs_f64();
-        let mut rate = self
-            .uplink_bytes_per_sec
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        *rate = 0.7 * *rate + 0.3 * seen;
-        tracing::info!(bytes_per_sec = *rate as u64, "uplink measured");
+        let uplink = self.uplink.lock().unwrap_or_else(|e| e.into_inner());
+        uplink.upload_time(bytes)
     }
 
     /// The chain's clock (unix seconds).
@@ -1224,20 +1213,25 @@ impl Daemon {
                 fail(ReleaseReason::ResourcesMissing, e)
             }
         };
-        let started = Instant::now();
         self.store
             .put_logs(&id, &manifest, &work_dir)
             .await
             .map_err(store_failure)?;
+        let (started, before) = (Instant::now(), self.store.sent());
         let uri = self
             .store
             .put_dir(&id, &work_dir.join("output"), &manifest)
             .await
             .map_err(store_failure)?;
-        self.measured_upload(
-            manifest.files.iter().map(|f| f.size).sum(),
-            started.elapsed(),
-        );
+        let after = self.store.sent();
+        let mut uplink = self.uplink.lock().unwrap_or_else(|e| e.into_inner());
+        if uplink.observe(after.0 - before.0, after.1 - before.1, started.elapsed()) {
+            tracing::info!(
+                bytes_per_sec = uplink.bytes_per_sec() as u64,
+                "uplink measured"
+            );
+        }
+        drop(uplink);
         Ok((root, uri, usage))
     }
 

@@ -3,7 +3,7 @@
 //! A host without the NVIDIA driver is a normal case: the node then serves CPU-only markets.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -81,16 +81,54 @@ pub enum GpuError {
 /// call for minutes, and it must not block the daemon with it.
 pub const NVML_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// NVML calls that timed out and have not returned: while one hangs, no
+/// other call starts, so a hung driver holds one blocking thread, not one
+/// per check and sample.
+static NVML_STUCK: AtomicUsize = AtomicUsize::new(0);
+
+const RUNNING: u8 = 0;
+const RETURNED: u8 = 1;
+const ABANDONED: u8 = 2;
+
+/// Marks its call returned when dropped (a panic too), and takes it off
+/// the stuck count if the caller had given up on it.
+struct Call(Arc<AtomicU8>);
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        if self.0.swap(RETURNED, Ordering::SeqCst) == ABANDONED {
+            NVML_STUCK.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
 /// Runs blocking NVML calls off the async workers, for at most
 /// [`NVML_TIMEOUT`] (a stuck call keeps its blocking thread; the daemon
-/// goes on).
+/// goes on, and NVML is not called again until it returns).
 pub async fn off_the_loop<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, GpuError> {
-    tokio::time::timeout(NVML_TIMEOUT, tokio::task::spawn_blocking(f))
-        .await
-        .map_err(|_| GpuError::Timeout(NVML_TIMEOUT))?
-        .map_err(GpuError::Task)
+    if NVML_STUCK.load(Ordering::SeqCst) > 0 {
+        return Err(GpuError::Timeout(NVML_TIMEOUT));
+    }
+    let state = Arc::new(AtomicU8::new(RUNNING));
+    let call = Call(Arc::clone(&state));
+    let running = tokio::task::spawn_blocking(move || {
+        let value = f();
+        drop(call);
+        value
+    });
+    match tokio::time::timeout(NVML_TIMEOUT, running).await {
+        Ok(joined) => joined.map_err(GpuError::Task),
+        Err(_) => {
+            let gave_up =
+                state.compare_exchange(RUNNING, ABANDONED, Ordering::SeqCst, Ordering::SeqCst);
+            if gave_up.is_ok() {
+                NVML_STUCK.fetch_add(1, Ordering::SeqCst);
+            }
+            Err(GpuError::Timeout(NVML_TIMEOUT))
+        }
+    }
 }
 
 static WARNED_NO_NVML: AtomicBool = AtomicBool::new(false);
@@ -245,9 +283,6 @@ pub struct GpuHealth {
     nvml: Arc<Nvml>,
     uuids: Vec<String>,
     xids: Arc<std::sync::Mutex<Vec<String>>>,
-    /// A health check's NVML calls have not returned yet: no other starts
-    /// (a hung GPU would otherwise take a blocking thread per check).
-    in_flight: Arc<AtomicBool>,
 }
 
 impl GpuInventory {
@@ -261,7 +296,6 @@ impl GpuInventory {
             nvml: Arc::clone(nvml),
             uuids: devices.iter().map(|d| d.uuid.clone()).collect(),
             xids: Arc::default(),
-            in_flight: Arc::default(),
         };
         let (nvml, xids) = (Arc::clone(nvml), Arc::clone(&health.xids));
         let spawned = std::thread::Builder::new()
@@ -278,17 +312,10 @@ impl GpuHealth {
     /// [`problems`](Self::problems) off the async workers, within
     /// [`NVML_TIMEOUT`]: NVML that does not answer is a problem itself.
     pub async fn checked(&self) -> Vec<String> {
-        if self.in_flight.swap(true, Ordering::SeqCst) {
-            return vec![GpuError::Timeout(NVML_TIMEOUT).to_string()];
-        }
         let health = self.clone();
-        off_the_loop(move || {
-            let problems = health.problems();
-            health.in_flight.store(false, Ordering::SeqCst);
-            problems
-        })
-        .await
-        .unwrap_or_else(|e| vec![e.to_string()])
+        off_the_loop(move || health.problems())
+            .await
+            .unwrap_or_else(|e| vec![e.to_string()])
     }
 
     /// Why a GPU must not take jobs now; empty when all are healthy. A

@@ -235,7 +235,7 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
         not_ready: Default::default(),
         recheck: Default::default(),
         last_release: Default::default(),
-        uplink_bytes_per_sec: std::sync::Mutex::new(config.uplink_mbit as f64 * 125_000.0),
+        uplink: std::sync::Mutex::new(ake_node::output_store::Uplink::new(config.uplink_mbit)),
     };
     let (stop, stopped) = tokio::sync::watch::channel(Stop::Serve);
     tokio::spawn(async move {

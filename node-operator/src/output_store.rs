@@ -80,8 +80,53 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
 }
 
 /// Where job outputs go.
+/// The node's uplink to its output store: what the stop time reserves for
+/// a job's outputs, measured by its uploads.
+#[derive(Debug, Clone, Copy)]
+pub struct Uplink {
+    configured: f64,
+    measured: f64,
+}
+
+impl Uplink {
+    /// Starts from the operator's estimate (`uplink_mbit`).
+    pub fn new(mbit: u64) -> Self {
+        let bytes_per_sec = mbit as f64 * 125_000.0;
+        Self {
+            configured: bytes_per_sec,
+            measured: bytes_per_sec,
+        }
+    }
+
+    /// How long `bytes` take to go up, with a quarter more for slower moments.
+    pub fn upload_time(&self, bytes: u64) -> std::time::Duration {
+        std::time::Duration::from_secs_f64(bytes as f64 / self.measured.max(1.0) * 1.25)
+    }
+
+    /// Folds in an upload that sent `bytes` in `files` files in `took`.
+    /// Only uploads that measure bandwidth count (1 MiB or more, files of
+    /// 256 KiB on average: many tiny files measure round trips), and a
+    /// sample counts for at most 4x, at least 1/4 of the configured rate,
+    /// so no job's outputs can make the next jobs' reserves absurd.
+    pub fn observe(&mut self, bytes: u64, files: u64, took: std::time::Duration) -> bool {
+        if bytes < 1 << 20 || bytes / files.max(1) < 256 << 10 || took.as_millis() < 500 {
+            return false;
+        }
+        let seen =
+            (bytes as f64 / took.as_secs_f64()).clamp(self.configured / 4.0, self.configured * 4.0);
+        self.measured = 0.7 * self.measured + 0.3 * seen;
+        true
+    }
+
+    pub fn bytes_per_sec(&self) -> f64 {
+        self.measured
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct OutputStore {
+    /// Bytes and files this store has sent (skipped files are not sent).
+    sent: Arc<(std::sync::atomic::AtomicU64, std::sync::atomic::AtomicU64)>,
     store: Arc<dyn ObjectStore>,
     prefix: ObjectPath,
     /// URI of `prefix`, e.g. `s3://bucket/prefix`; returned URIs extend it.
@@ -107,6 +152,7 @@ impl OutputStore {
                 let store = LocalFileSystem::new_with_prefix(&dir)
                     .map_err(store_err(format!("opening {}", dir.display())))?;
                 Ok(Self {
+                    sent: Arc::default(),
                     store: Arc::new(store),
                     prefix: ObjectPath::default(),
                     base_uri: format!("file://{}", dir.display())
@@ -139,6 +185,7 @@ impl OutputStore {
             p => format!("s3://{bucket}/{p}"),
         };
         Ok(Self {
+            sent: Arc::default(),
             store: Arc::new(store),
             prefix,
             base_uri,
@@ -231,7 +278,26 @@ impl OutputStore {
             .is_ok_and(|meta| meta.size == size)
     }
 
+    /// (bytes, files) sent so far.
+    pub fn sent(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::SeqCst;
+        (self.sent.0.load(SeqCst), self.sent.1.load(SeqCst))
+    }
+
     async fn upload_file(
+        &self,
+        source: &Path,
+        target: &ObjectPath,
+        size: u64,
+    ) -> Result<(), StoreError> {
+        self.send_file(source, target, size).await?;
+        use std::sync::atomic::Ordering::SeqCst;
+        self.sent.0.fetch_add(size, SeqCst);
+        self.sent.1.fetch_add(1, SeqCst);
+        Ok(())
+    }
+
+    async fn send_file(
         &self,
         source: &Path,
         target: &ObjectPath,

@@ -563,15 +563,17 @@ impl DockerRuntime {
         Fut: std::future::Future<Output = ()>,
     {
         validate_spec(spec)?;
-        // A container created before an allowlist change runs on: the node
+        let name = spec.container_name();
+        let existing = self.inspect_job_container(&name).await?;
+        // Created again, it would run the job a second time over the first
+        // run's partial outputs: said first, before anything that may fail.
+        if spec.started_before && existing.is_none() {
+            return Err(RuntimeError::ContainerVanished { name });
+        }
+        // A run that started before an allowlist change goes on: the node
         // took the job under the old list, and refusing now would retry
         // the step until the deadline.
-        if !image_allowed(&self.image_allowlist, &spec.image)
-            && self
-                .inspect_job_container(&spec.container_name())
-                .await?
-                .is_none()
-        {
+        if !image_allowed(&self.image_allowlist, &spec.image) && !spec.started_before {
             return Err(RuntimeError::ImageNotAllowed {
                 image: spec.image.clone(),
             });
@@ -588,7 +590,7 @@ impl DockerRuntime {
         if self.settings.allow_network {
             self.ensure_job_network().await?;
         }
-        let container = self.create_or_reattach(spec, &image).await?;
+        let container = self.create_or_reattach(spec, &image, existing).await?;
         let mut started_here = None;
         let ended = match container.status {
             ContainerStateStatusEnum::CREATED => {
@@ -675,9 +677,10 @@ impl DockerRuntime {
         // A local tag may name another image than the pin (an older one):
         // the pinned image, found or pulled by its digest, is what runs.
         let inspect = match pinned {
-            Some(expected) if !image_digests(&inspect).iter().any(|d| d == expected) => {
-                self.inspect_pinned(name, expected).await.unwrap_or(inspect)
-            }
+            Some(expected) if !image_digests(&inspect).iter().any(|d| d == expected) => self
+                .inspect_pinned(name, expected)
+                .await?
+                .unwrap_or(inspect),
             _ => inspect,
         };
         let id = inspect.id.clone().unwrap_or_default();
@@ -725,20 +728,40 @@ impl DockerRuntime {
 
     /// The image pinned by `digest` (an image ID, or a repository digest of
     /// `name`'s repository), here or pulled by digest; None when neither.
-    async fn inspect_pinned(&self, name: &str, digest: &str) -> Option<ImageInspect> {
-        if let Ok(found) = self.docker.inspect_image(digest).await {
-            return Some(found);
-        }
+    /// Only an image of the spec's own repository counts: found by ID, any
+    /// local image would do, one the allowlist (checked on the name) never
+    /// saw. A failed pull is said as such (retried while there is time).
+    async fn inspect_pinned(
+        &self,
+        name: &str,
+        digest: &str,
+    ) -> Result<Option<ImageInspect>, RuntimeError> {
         let repository = match name.rsplit_once(':') {
             Some((repository, tag)) if !tag.contains('/') => repository,
             _ => name,
         };
+        let ours = |image: &ImageInspect| {
+            image
+                .repo_tags
+                .iter()
+                .chain(&image.repo_digests)
+                .flatten()
+                .any(|n| {
+                    let named = n.split_once('@').or_else(|| n.rsplit_once(':'));
+                    named.is_some_and(|(r, _)| r == repository)
+                })
+        };
+        if let Ok(found) = self.docker.inspect_image(digest).await {
+            if ours(&found) {
+                return Ok(Some(found));
+            }
+        }
         let by_digest = format!("{repository}@{digest}");
         if let Ok(found) = self.docker.inspect_image(&by_digest).await {
-            return Some(found);
+            return Ok(Some(found));
         }
-        self.pull(&by_digest).await.ok()?;
-        self.docker.inspect_image(&by_digest).await.ok()
+        self.pull(&by_digest).await?;
+        Ok(self.docker.inspect_image(&by_digest).await.ok())
     }
 
     async fn pull(&self, image: &str) -> Result<(), RuntimeError> {
@@ -773,15 +796,11 @@ impl DockerRuntime {
         &self,
         spec: &JobSpec,
         image: &ResolvedImage,
+        existing: Option<ContainerInspectResponse>,
     ) -> Result<JobContainer, RuntimeError> {
         let name = spec.container_name();
-        if let Some(existing) = self.inspect_job_container(&name).await? {
+        if let Some(existing) = existing {
             return adopt(spec, existing);
-        }
-        // Created again, it would run the job a second time over the first
-        // run's partial outputs.
-        if spec.started_before {
-            return Err(RuntimeError::ContainerVanished { name });
         }
         let options = CreateContainerOptions {
             name: Some(name.clone()),
@@ -1012,8 +1031,8 @@ impl DockerRuntime {
     /// may have left entries only that user can delete (a 0700 directory, a
     /// 000 file). When the daemon cannot, the directory moves at once to
     /// `<work_dir>/.trash` (out of the attempt's way: a rerun starts from an
-    /// empty directory, the attempt can end), and the trash is emptied as
-    /// the job's user ([`empty_trash`](Self::empty_trash)). Missing is fine.
+    /// empty directory, the attempt can end); the trash is emptied as the
+    /// job's user by [`empty_trash`](Self::empty_trash). Missing is fine.
     pub async fn remove_outputs(&self, output: &Path) -> Result<(), RuntimeError> {
         match remove_tree(output).await {
             Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {}
@@ -1029,11 +1048,8 @@ impl DockerRuntime {
         let entry = trash.join(format!("{name}-{stamp}"));
         tokio::fs::rename(output, &entry)
             .await
-            .map_err(io_err(output))?;
-        if let Err(e) = self.empty_trash(&trash).await {
-            tracing::warn!("the trash keeps what could not be deleted yet: {e}");
-        }
-        Ok(())
+            .map_err(io_err(output))
+        // Emptied by the daemon's housekeeping, off the job's path.
     }
 
     /// Deletes every entry of a trash directory through the cleaner.

@@ -527,8 +527,8 @@ impl Chain for RpcChain {
     }
 }
 
-/// Several RPC endpoints, tried in order: a read or send that finds one
-/// endpoint unavailable moves on to the next (an operator's failover list).
+/// Several RPC endpoints: a read tries them in order, moving on from one
+/// that is unavailable (an operator's failover list); a send goes to all.
 pub struct FailoverChain {
     endpoints: Vec<RpcChain>,
 }
@@ -578,14 +578,19 @@ impl Chain for FailoverChain {
         failover!(self, |c| c.slot())
     }
     /// To every endpoint at once: one that lags or is cut off from the
-    /// leaders cannot hold a transaction back. Taken when any endpoint took
-    /// it; when none did, a refusal says why before an outage does.
+    /// leaders cannot hold a transaction back. Done as soon as one endpoint
+    /// takes it (a slow one is not waited for); when none does, a refusal
+    /// says why before an outage does.
     async fn send(&self, tx: &VersionedTransaction) -> Result<(), ChainError> {
-        let sent = futures_util::future::join_all(self.endpoints.iter().map(|c| c.send(tx))).await;
-        if sent.iter().any(Result::is_ok) {
-            return Ok(());
+        use futures_util::stream::{FuturesUnordered, StreamExt};
+        let mut sends: FuturesUnordered<_> = self.endpoints.iter().map(|c| c.send(tx)).collect();
+        let mut errors = Vec::new();
+        while let Some(sent) = sends.next().await {
+            match sent {
+                Ok(()) => return Ok(()),
+                Err(e) => errors.push(e),
+            }
         }
-        let mut errors: Vec<ChainError> = sent.into_iter().filter_map(Result::err).collect();
         let refusal = errors.iter().position(|e| !e.is_transient());
         Err(errors.swap_remove(refusal.unwrap_or(errors.len() - 1)))
     }
@@ -869,21 +874,30 @@ mod tests {
 
     #[tokio::test]
     async fn a_send_goes_to_every_endpoint_and_one_taking_it_is_enough() {
+        // First in the list: an endpoint that accepts and never answers
+        // (tried in order, it would hold the send for the 30 s timeout).
+        let hanging = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let hanging_url = format!("http://{}", hanging.local_addr().unwrap());
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = hanging.accept().await {
+                held.push(socket);
+            }
+        });
         let took = r#"{"jsonrpc":"2.0","id":1,"result":"sig"}"#;
-        let (lagging, lagging_saw) = recording_endpoint("200 OK", took).await;
-        let (down, down_saw) = recording_endpoint("503 Service Unavailable", "").await;
         let (good, good_saw) = recording_endpoint("200 OK", took).await;
-        let chain = FailoverChain::new(
-            &[lagging.url(), down.url(), good.url()],
-            CommitmentConfig::confirmed(),
-        );
-        chain.send(&VersionedTransaction::default()).await.unwrap();
-        for saw in [lagging_saw, down_saw, good_saw] {
-            assert!(saw.lock().unwrap().contains("sendTransaction"));
-        }
+        let chain = FailoverChain::new(&[hanging_url, good.url()], CommitmentConfig::confirmed());
+        let sent = tokio::time::timeout(
+            Duration::from_secs(5),
+            chain.send(&VersionedTransaction::default()),
+        )
+        .await
+        .expect("not held by the endpoint that never answers");
+        sent.unwrap();
+        assert!(good_saw.lock().unwrap().contains("sendTransaction"));
         // None taking it: the outage is reported.
-        let (a, _) = recording_endpoint("503 Service Unavailable", "").await;
-        let chain = FailoverChain::new(&[a.url()], CommitmentConfig::confirmed());
+        let (down, _) = recording_endpoint("503 Service Unavailable", "").await;
+        let chain = FailoverChain::new(&[down.url()], CommitmentConfig::confirmed());
         let err = chain
             .send(&VersionedTransaction::default())
             .await

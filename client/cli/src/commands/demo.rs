@@ -505,7 +505,7 @@ async fn start_node(
         recheck: Default::default(),
         last_release: Default::default(),
         // Outputs go to a local directory.
-        uplink_bytes_per_sec: std::sync::Mutex::new(1e9),
+        uplink: std::sync::Mutex::new(ake_node::output_store::Uplink::new(10_000)),
     });
     let (stop, stopped) = tokio::sync::watch::channel(Stop::Serve);
     let task = tokio::spawn(async move { daemon.run(stopped).await });
