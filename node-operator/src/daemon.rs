@@ -146,6 +146,10 @@ const SLOW_FAILURE_PATIENCE: Duration = Duration::from_secs(60);
 /// stays out (then it tries one job again).
 const SPENT_BUDGET_PAUSE: Duration = Duration::from_secs(600);
 
+/// How long a finished attempt's journal entries are kept (for a look back
+/// at what happened); then only its done mark stays.
+const JOURNAL_KEEP: Duration = Duration::from_secs(7 * 24 * 3600);
+
 /// What the operator asked of a running daemon.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stop {
@@ -271,7 +275,16 @@ impl Daemon {
     /// empties the trash and claims the owner's rewards (every 10 s).
     async fn housekeeping(&self) {
         let mut checked: Option<Instant> = None;
+        let mut pruned: Option<Instant> = None;
         loop {
+            if pruned.is_none_or(|at| at.elapsed() >= Duration::from_secs(3600)) {
+                match self.journal.prune(JOURNAL_KEEP).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!("pruned {n} finished attempts from the journal"),
+                    Err(e) => tracing::warn!("could not prune the journal: {e}"),
+                }
+                pruned = Some(Instant::now());
+            }
             if checked.is_none_or(|at| at.elapsed() >= Duration::from_secs(30)) {
                 let problems = self.slow_problems().await;
                 self.store_slow_checks(problems);

@@ -19,6 +19,12 @@ const ENTRIES: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("entri
 /// job id -> [`JobStatus`] as u8.
 const JOBS: TableDefinition<&str, u8> = TableDefinition::new("jobs");
 
+/// Index of the attempts still open: the daemon lists it every poll, so
+/// it holds only those (not every job the node ever ran).
+const OPEN: TableDefinition<&str, ()> = TableDefinition::new("open");
+/// job id -> unix seconds it was marked done, until its entries are pruned.
+const DONE_AT: TableDefinition<&str, u64> = TableDefinition::new("done_at");
+
 const STATUS_OPEN: u8 = 0;
 const STATUS_DONE: u8 = 1;
 
@@ -191,6 +197,12 @@ pub enum JournalError {
     Task(#[from] tokio::task::JoinError),
 }
 
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 fn storage<E: Into<redb::Error>>(context: &'static str) -> impl FnOnce(E) -> JournalError {
     move |e| JournalError::Storage {
         context,
@@ -215,7 +227,17 @@ impl Journal {
         let journal = Self { db: Arc::new(db) };
         journal.write("creating tables", |txn| {
             txn.open_table(ENTRIES)?;
-            txn.open_table(JOBS)?;
+            let jobs = txn.open_table(JOBS)?;
+            txn.open_table(DONE_AT)?;
+            // Every open job is in the index (a journal from before it
+            // included): one pass at start, none per poll.
+            let mut open = txn.open_table(OPEN)?;
+            for row in jobs.iter()? {
+                let (job, status) = row?;
+                if status.value() == STATUS_OPEN {
+                    open.insert(job.value(), ())?;
+                }
+            }
             Ok(())
         })?;
         Ok(journal)
@@ -259,7 +281,37 @@ impl Journal {
         self.blocking(move |journal| {
             journal.write("marking a job done", |txn| {
                 txn.open_table(JOBS)?.insert(job_id.as_str(), STATUS_DONE)?;
+                txn.open_table(OPEN)?.remove(job_id.as_str())?;
+                txn.open_table(DONE_AT)?
+                    .insert(job_id.as_str(), unix_now())?;
                 Ok(())
+            })
+        })
+        .await
+    }
+
+    /// Deletes the entries of attempts done more than `keep` ago (their
+    /// done mark stays, a byte, so none is ever driven again); returns how
+    /// many attempts it pruned. The journal then holds the open attempts
+    /// and the recent past, not every job the node ever ran.
+    pub async fn prune(&self, keep: std::time::Duration) -> Result<usize, JournalError> {
+        let cutoff = unix_now().saturating_sub(keep.as_secs());
+        self.blocking(move |journal| {
+            journal.write("pruning finished jobs", |txn| {
+                let mut done_at = txn.open_table(DONE_AT)?;
+                let old: Vec<String> = done_at
+                    .iter()?
+                    .filter_map(|row| row.ok())
+                    .filter(|(_, at)| at.value() < cutoff)
+                    .map(|(job, _)| job.value().to_string())
+                    .collect();
+                let mut entries = txn.open_table(ENTRIES)?;
+                for job in &old {
+                    entries
+                        .retain_in((job.as_str(), 0)..=(job.as_str(), u64::MAX), |_, _| false)?;
+                    done_at.remove(job.as_str())?;
+                }
+                Ok(old.len())
             })
         })
         .await
@@ -298,6 +350,7 @@ impl Journal {
             let mut jobs = txn.open_table(JOBS)?;
             if jobs.get(job_id)?.is_none() {
                 jobs.insert(job_id, STATUS_OPEN)?;
+                txn.open_table(OPEN)?.insert(job_id, ())?;
             }
             Ok(seq)
         })
@@ -325,13 +378,11 @@ impl Journal {
     fn read_open_jobs(&self) -> Result<Vec<String>, JournalError> {
         let context = "listing open jobs";
         let txn = self.db.begin_read().map_err(storage(context))?;
-        let table = txn.open_table(JOBS).map_err(storage(context))?;
+        let table = txn.open_table(OPEN).map_err(storage(context))?;
         let mut open = Vec::new();
         for row in table.iter().map_err(storage(context))? {
-            let (job, status) = row.map_err(storage(context))?;
-            if status.value() == STATUS_OPEN {
-                open.push(job.value().to_string());
-            }
+            let (job, _) = row.map_err(storage(context))?;
+            open.push(job.value().to_string());
         }
         Ok(open)
     }
@@ -353,6 +404,7 @@ impl Journal {
 mod tests {
     use super::*;
     use std::io::BufRead;
+    use std::time::Duration;
 
     fn outcome(exit_code: i64) -> JobOutcome {
         JobOutcome {
@@ -478,6 +530,43 @@ mod tests {
             } => assert_eq!((signature.as_str(), last_valid_block_height), ("sig2", 250)),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[tokio::test]
+    async fn the_open_index_lists_open_attempts_and_old_finished_ones_are_pruned() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.redb");
+        let entry = || JournalEntry::ContainerCreateIntent {
+            container_name: "c".into(),
+        };
+        {
+            let journal = Journal::open(&path).unwrap();
+            for job in ["done", "open", "older"] {
+                journal.record(job, entry()).await.unwrap();
+            }
+            journal.mark_done("done").await.unwrap();
+            // A journal from before the index: "older" is open but not indexed.
+            journal
+                .write("dropping an index row", |txn| {
+                    txn.open_table(OPEN)?.remove("older")?;
+                    Ok(())
+                })
+                .unwrap();
+            assert_eq!(journal.open_jobs().await.unwrap(), ["open"]);
+        }
+        // Opened again, the index is rebuilt from the jobs' status.
+        let journal = Journal::open(&path).unwrap();
+        let mut open = journal.open_jobs().await.unwrap();
+        open.sort();
+        assert_eq!(open, ["older", "open"]);
+        // Finished a while ago, pruned: its entries go, its done mark stays.
+        assert_eq!(journal.prune(Duration::from_secs(3600)).await.unwrap(), 0);
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        assert_eq!(journal.prune(Duration::ZERO).await.unwrap(), 1);
+        assert!(journal.entries("done").await.unwrap().is_empty());
+        assert!(journal.is_done("done").await.unwrap());
+        assert_eq!(journal.entries("open").await.unwrap().len(), 1);
+        assert_eq!(journal.prune(Duration::ZERO).await.unwrap(), 0, "once");
     }
 
     #[tokio::test]
