@@ -369,14 +369,7 @@ impl OutputStore {
             .put(&path, PutPayload::from(written.clone().into_bytes()))
             .await
             .map_err(store_err(format!("writing {path}")))?;
-        let read = self
-            .store
-            .get(&path)
-            .await
-            .map_err(store_err(format!("reading {path}")))?
-            .bytes()
-            .await
-            .map_err(store_err(format!("reading {path}")))?;
+        let read = self.read_object(&path).await?;
         if read.as_ref() != written.as_bytes() {
             return Err(OutputError::FileMismatch {
                 path: path.to_string(),
@@ -389,20 +382,24 @@ impl OutputStore {
         Ok(())
     }
 
+    /// A whole object's bytes.
+    async fn read_object(&self, path: &ObjectPath) -> Result<bytes::Bytes, StoreError> {
+        self.store
+            .get(path)
+            .await
+            .map_err(store_err(format!("reading {path}")))?
+            .bytes()
+            .await
+            .map_err(store_err(format!("reading {path}")))
+    }
+
     /// One of the job's logs (`stdout.log` or `stderr.log`), checked against
     /// the hash the manifest commits to.
     pub async fn fetch_log(&self, uri: &str, name: &str) -> Result<Vec<u8>, StoreError> {
         let location = self.location_of(uri)?;
-        let read = |path: ObjectPath| async move {
-            self.store
-                .get(&path)
-                .await
-                .map_err(store_err(format!("reading {path}")))?
-                .bytes()
-                .await
-                .map_err(store_err(format!("reading {path}")))
-        };
-        let manifest = read(location.clone().join(MANIFEST_OBJECT)).await?;
+        let manifest = self
+            .read_object(&location.clone().join(MANIFEST_OBJECT))
+            .await?;
         let manifest =
             OutputManifest::from_json(&manifest).map_err(|source| StoreError::BadManifest {
                 uri: uri.to_string(),
@@ -418,7 +415,7 @@ impl OutputStore {
                 })
             }
         };
-        let bytes = read(location.join("logs").join(name)).await?;
+        let bytes = self.read_object(&location.join("logs").join(name)).await?;
         let got: [u8; 32] = sha2::Sha256::digest(&bytes).into();
         if got != expected {
             return Err(OutputError::FileMismatch {
@@ -439,15 +436,9 @@ impl OutputStore {
     pub async fn fetch_dir(&self, uri: &str, dest: &Path) -> Result<OutputManifest, StoreError> {
         let location = self.location_of(uri)?;
         let root = location.filename().unwrap_or_default().to_string();
-        let manifest_path = location.clone().join(MANIFEST_OBJECT);
         let bytes = self
-            .store
-            .get(&manifest_path)
-            .await
-            .map_err(store_err(format!("reading {manifest_path}")))?
-            .bytes()
-            .await
-            .map_err(store_err(format!("reading {manifest_path}")))?;
+            .read_object(&location.clone().join(MANIFEST_OBJECT))
+            .await?;
         let manifest =
             OutputManifest::from_json(&bytes).map_err(|source| StoreError::BadManifest {
                 uri: uri.to_string(),

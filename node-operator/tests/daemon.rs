@@ -372,6 +372,20 @@ engine_pid_file = "{d}/docker.pid"
         }
     }
 
+    /// Waits until the job's first attempt runs here: its script has
+    /// written `runs.txt` into its output directory.
+    async fn wait_running(&self, job: &Pubkey) {
+        let runs = self
+            .dir
+            .path()
+            .join(format!("work/{job}-1/output/runs.txt"));
+        let end = Instant::now() + Duration::from_secs(60);
+        while !runs.exists() {
+            assert!(Instant::now() < end, "never ran; log:\n{}", self.log());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Waits until `node` is in `status`.
     async fn wait_node(&self, node: &Pubkey, status: NodeStatus, limit: Duration) {
         let p = self.protocol();
@@ -1731,15 +1745,7 @@ async fn a_job_that_exits_0_as_the_engine_restarts_is_run_again_from_an_empty_di
     let mut daemon = world.spawn_daemon(None);
     let script = "trap 'echo stopped; exit 0' TERM; echo run >> /ake/output/runs.txt; /bin/busybox sleep 6 & wait; echo done >> /ake/output/runs.txt";
     let job = world.post_script(script, vec![], 120).await;
-    let first_run = world
-        .dir
-        .path()
-        .join(format!("work/{job}-1/output/runs.txt"));
-    let end = Instant::now() + Duration::from_secs(60);
-    while !first_run.exists() {
-        assert!(Instant::now() < end, "never ran; log:\n{}", world.log());
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    world.wait_running(&job).await;
     // A stand-in for `systemctl restart docker` (restarting the engine CI
     // shares with every other test is not an option): while the daemon is
     // frozen, the job gets the SIGTERM an engine going down sends, traps
@@ -1799,15 +1805,7 @@ async fn drain_finishes_the_running_job_submits_without_rearming_and_exits() {
     let job = world.post_script(script, vec![], 120).await;
     // A second job waits: a daemon that re-armed would take it.
     let next = world.post().await;
-    let running = world
-        .dir
-        .path()
-        .join(format!("work/{job}-1/output/runs.txt"));
-    let end = Instant::now() + Duration::from_secs(60);
-    while !running.exists() {
-        assert!(Instant::now() < end, "never ran; log:\n{}", world.log());
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    world.wait_running(&job).await;
     let (drained, said) = node_command(&world, "drain");
     assert!(
         drained && said.contains("drained: ake-node has exited"),
@@ -2149,15 +2147,7 @@ async fn a_container_removed_mid_run_runs_again_from_an_empty_directory_not_twic
     let script =
         "echo run >> /ake/output/runs.txt; /bin/busybox sleep 6; echo done >> /ake/output/runs.txt";
     let job = world.post_script(script, vec![], 120).await;
-    let running = world
-        .dir
-        .path()
-        .join(format!("work/{job}-1/output/runs.txt"));
-    let end = Instant::now() + Duration::from_secs(60);
-    while !running.exists() {
-        assert!(Instant::now() < end, "never ran; log:\n{}", world.log());
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    world.wait_running(&job).await;
     // Someone on the host removes the running job's container.
     let removed = docker(&["rm", "-f", &format!("ake-job-{job}-1")]);
     assert!(removed.status.success());
