@@ -106,10 +106,11 @@ pub struct Daemon {
     /// The hot key's balance as last read, and when: the readiness check
     /// runs every poll while the node waits, the balance moves slowly.
     pub balance_seen: tokio::sync::Mutex<Option<(Instant, u64)>>,
-    /// Every configured RPC endpoint, checked one by one by the readiness
-    /// gate, and the commitment they are read at.
-    pub rpc_urls: Vec<String>,
-    pub commitment: solana_commitment_config::CommitmentConfig,
+    /// The configured RPC endpoints (the chain `protocol` reads through),
+    /// measured by the readiness gate; None for an in-process chain.
+    pub endpoints: Option<Arc<ake_sdk::chain::rpc::FailoverChain>>,
+    /// How each endpoint measured when last checked.
+    pub rpc_health: std::sync::Mutex<Vec<ake_sdk::chain::rpc::EndpointHealth>>,
     /// Free space the work dir keeps before a job is taken: one job's
     /// inputs and outputs at their caps.
     pub work_floor_bytes: u64,
@@ -529,7 +530,14 @@ impl Daemon {
         problems.extend(readiness::engine_problem(&self.runtime).await);
         problems.extend(self.runtime.cleaner_problem().await);
         problems.extend(readiness::store_problem(&self.store, &self.node.to_string()).await);
-        problems.extend(readiness::rpc_problems(&self.rpc_urls, self.commitment).await);
+        if let Some(endpoints) = &self.endpoints {
+            let health = endpoints.health().await;
+            for endpoint in &health {
+                self.metrics.rpc_endpoint(endpoint);
+            }
+            problems.extend(readiness::rpc_problem(&health));
+            *self.rpc_health.lock().unwrap_or_else(|e| e.into_inner()) = health;
+        }
         problems.extend(self.release_budget_problem().await);
         problems
     }
@@ -598,6 +606,7 @@ impl Daemon {
             "open": attempts,
             "draining": stop != Stop::Serve,
             "not_ready": *self.not_ready.lock().await,
+            "rpc": *self.rpc_health.lock().unwrap_or_else(|e| e.into_inner()),
         });
         self.metrics.set_status(status.to_string());
     }

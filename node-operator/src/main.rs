@@ -17,7 +17,7 @@ use ake_node::metrics::{sample_gpus, serve, NodeMetrics};
 use ake_node::output_store::OutputStore;
 use ake_node::readiness;
 use ake_node::runtime::DockerRuntime;
-use ake_sdk::chain::rpc::FailoverChain;
+use ake_sdk::chain::rpc::{EndpointHealth, FailoverChain};
 use ake_sdk::chain::Chain;
 use ake_sdk::protocol::Protocol;
 use ake_sdk::sender::Fees;
@@ -200,12 +200,24 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
     let server = serve(config.metrics_addr, Arc::clone(&metrics)).await?;
     tracing::info!("metrics on http://{}/metrics", server.local_addr);
     let chain = chain(&config);
+    // Measured before the first read, so the websocket goes to the best.
+    for endpoint in chain.health().await {
+        match endpoint.problem() {
+            Some(problem) => tracing::warn!("{problem}"),
+            None => tracing::info!(
+                slot = endpoint.slot,
+                latency_ms = endpoint.latency_ms,
+                "RPC {} is current",
+                endpoint.url
+            ),
+        }
+    }
     let wake = Arc::new(tokio::sync::Notify::new());
     let _watch = chain.websocket_url().map(|ws| {
         ake_sdk::watch::watch_account(ws, node, commitment(config.commitment), Arc::clone(&wake))
     });
     let daemon = Daemon {
-        protocol: Protocol::new(chain),
+        protocol: Protocol::new(Arc::clone(&chain) as Arc<dyn ake_sdk::chain::Chain>),
         signer,
         node,
         runtime: docker,
@@ -227,8 +239,8 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
         missing_since: Default::default(),
         balance_seen: Default::default(),
         match_looked: Default::default(),
-        rpc_urls: config.rpc_urls.clone(),
-        commitment: commitment(config.commitment),
+        endpoints: Some(chain),
+        rpc_health: Default::default(),
         work_floor_bytes: config.work_floor_bytes(),
         journal_path: config.journal_path.clone(),
         slow_checks: Default::default(),
@@ -377,6 +389,19 @@ async fn status(cli: &Cli) -> anyhow::Result<()> {
                 .with_context(|| format!("{url} did not answer JSON"))?;
             for problem in status["not_ready"].as_array().into_iter().flatten() {
                 println!("  not ready: {}", problem.as_str().unwrap_or("?"));
+            }
+            let endpoints: Vec<EndpointHealth> =
+                serde_json::from_value(status["rpc"].clone()).unwrap_or_default();
+            for endpoint in endpoints {
+                match endpoint.problem() {
+                    Some(problem) => println!("  RPC degraded: {problem}"),
+                    None => println!(
+                        "  RPC {} current (slot {}, {} ms)",
+                        endpoint.url,
+                        endpoint.slot.unwrap_or(0),
+                        endpoint.latency_ms
+                    ),
+                }
             }
             if status["draining"].as_bool() == Some(true) {
                 println!(
@@ -553,21 +578,16 @@ async fn doctor(cli: &Cli) -> anyhow::Result<()> {
         }
         Err(e) => healthy &= check(false, "output store", &e.to_string()),
     }
-    let rpc = readiness::rpc_problems(&config.rpc_urls, commitment(config.commitment)).await;
-    for problem in &rpc {
-        healthy &= check(false, "RPC endpoint", problem);
-    }
-    if rpc.is_empty() {
-        check(
-            true,
-            &format!(
-                "every RPC endpoint answers and keeps up ({})",
-                config.rpc_urls.join(", ")
-            ),
-            "",
+    let chain = chain(&config);
+    // Every endpoint, not just the one reads would use: a silent backup is
+    // found here rather than in an outage.
+    for endpoint in chain.health().await {
+        healthy &= check(
+            endpoint.is_current(),
+            &format!("RPC {} answers and keeps up", endpoint.url),
+            &endpoint.problem().unwrap_or_default(),
         );
     }
-    let chain = chain(&config);
     let slot = chain.slot().await;
     if let (Ok(_), Ok(signer)) = (slot, signer(&config)) {
         let balance = chain.balance(&signer.pubkey()).await.unwrap_or(0);

@@ -91,6 +91,8 @@ pub struct NodeMetrics {
     gpu_power: Family<GpuLabels, FloatGauge>,
     gpu_memory_used: Family<GpuLabels, Gauge>,
     rpc_errors: Family<RpcLabels, Counter>,
+    rpc_up: Family<RpcLabels, Gauge>,
+    rpc_slots_behind: Family<RpcLabels, Gauge>,
     earned: Counter,
     handed_back: Family<ReasonLabels, Counter>,
     tx_refused: Family<ReasonLabels, Counter>,
@@ -153,6 +155,18 @@ impl NodeMetrics {
             "Failed Solana RPC requests, by endpoint",
             rpc_errors.clone(),
         );
+        let rpc_up = Family::<RpcLabels, Gauge>::default();
+        registry.register(
+            "ake_rpc_up",
+            "Whether each configured RPC endpoint answered when last measured (1) or not (0)",
+            rpc_up.clone(),
+        );
+        let rpc_slots_behind = Family::<RpcLabels, Gauge>::default();
+        registry.register(
+            "ake_rpc_slots_behind",
+            "Slots each answering RPC endpoint trails the most advanced one (or the cluster, by its own health check); reads go to current ones first",
+            rpc_slots_behind.clone(),
+        );
         let earned = Counter::default();
         registry.register(
             "ake_earned_base_units",
@@ -212,6 +226,8 @@ impl NodeMetrics {
             gpu_power,
             gpu_memory_used,
             rpc_errors,
+            rpc_up,
+            rpc_slots_behind,
             earned,
             handed_back,
             tx_refused,
@@ -308,6 +324,18 @@ impl NodeMetrics {
                 endpoint: endpoint.to_string(),
             })
             .inc();
+    }
+
+    pub fn rpc_endpoint(&self, health: &ake_sdk::chain::rpc::EndpointHealth) {
+        let labels = RpcLabels {
+            endpoint: health.url.clone(),
+        };
+        self.rpc_up
+            .get_or_create(&labels)
+            .set(i64::from(health.error.is_none()));
+        self.rpc_slots_behind
+            .get_or_create(&labels)
+            .set(i64::try_from(health.behind).unwrap_or(i64::MAX));
     }
 
     pub fn earned(&self, base_units: u64) {
@@ -449,6 +477,13 @@ mod tests {
             temperature_c: 64,
         });
         metrics.rpc_error("https://rpc.example");
+        metrics.rpc_endpoint(&ake_sdk::chain::rpc::EndpointHealth {
+            url: "https://rpc.example".into(),
+            slot: Some(1_000),
+            behind: 100,
+            latency_ms: 20,
+            error: None,
+        });
         metrics.earned(1_500_000);
         metrics.earned(500_000);
         metrics.handed_back("input_hash_mismatch");
@@ -479,6 +514,8 @@ mod tests {
             "ake_gpu_temperature_celsius{uuid=\"GPU-1\"} 64.0",
             "ake_gpu_power_watts{uuid=\"GPU-1\"} 312.5",
             "ake_rpc_errors_total{endpoint=\"https://rpc.example\"} 1",
+            "ake_rpc_up{endpoint=\"https://rpc.example\"} 1",
+            "ake_rpc_slots_behind{endpoint=\"https://rpc.example\"} 100",
             "ake_earned_base_units_total 2000000",
         ] {
             assert!(

@@ -6,9 +6,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use ake_sdk::chain::rpc::RpcChain;
-use ake_sdk::chain::Chain;
-use solana_commitment_config::CommitmentConfig;
+use ake_sdk::chain::rpc::EndpointHealth;
 
 use crate::output_store::OutputStore;
 use crate::runtime::DockerRuntime;
@@ -17,7 +15,7 @@ use crate::runtime::DockerRuntime;
 /// signed transactions take kilobytes; below this, writes may fail mid-job.
 pub const JOURNAL_FLOOR_BYTES: u64 = 64 << 20;
 
-/// How long one endpoint or the engine may take to answer a check.
+/// How long the engine or the output store may take to answer a check.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Bytes free to an unprivileged user on the filesystem holding `path`
@@ -93,42 +91,14 @@ pub async fn store_problem(store: &OutputStore, name: &str) -> Option<String> {
     }
 }
 
-/// How far behind the most advanced endpoint one may fall before it is
-/// not trusted to show this node its jobs (about 40 s of slots).
-pub const MAX_SLOT_LAG: u64 = 100;
-
-/// Every configured endpoint answers and none lags the others by more
-/// than [`MAX_SLOT_LAG`] slots: the failover list is only as good as its
-/// worst member.
-pub async fn rpc_problems(urls: &[String], commitment: CommitmentConfig) -> Vec<String> {
-    // All at once: probed one after another, the first would look behind.
-    let probes = urls.iter().map(|url| async move {
-        let chain = RpcChain::new(url, commitment);
-        let slot = tokio::time::timeout(CHECK_TIMEOUT, chain.slot()).await;
-        (url, slot.map_err(|_| "no answer in 10 s".to_string()))
-    });
-    let slots = futures_util::future::join_all(probes).await;
-    let best = slots
-        .iter()
-        .filter_map(|(_, s)| s.as_ref().ok().and_then(|s| s.as_ref().ok()))
-        .max()
-        .copied()
-        .unwrap_or(0);
-    let mut problems = Vec::new();
-    for (url, slot) in slots {
-        match slot {
-            Ok(Ok(slot)) if best.saturating_sub(slot) > MAX_SLOT_LAG => problems.push(format!(
-                "RPC {url} is {} slots behind the best endpoint: replace it in rpc_urls",
-                best - slot
-            )),
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => problems.push(format!(
-                "RPC {url} does not answer ({e}): fix or remove it in rpc_urls"
-            )),
-            Err(e) => problems.push(format!(
-                "RPC {url} does not answer ({e}): fix or remove it in rpc_urls"
-            )),
-        }
+/// One current endpoint is enough: reads go to the best, sends to all, so
+/// a lagging or silent one among them costs nothing (`status` and the
+/// metrics name it; `doctor` fails on it). With none current, the node
+/// would be shown its jobs late.
+pub fn rpc_problem(health: &[EndpointHealth]) -> Option<String> {
+    if health.iter().any(EndpointHealth::is_current) {
+        return None;
     }
-    problems
+    let why: Vec<String> = health.iter().filter_map(EndpointHealth::problem).collect();
+    Some(format!("no RPC endpoint is current: {}", why.join("; ")))
 }

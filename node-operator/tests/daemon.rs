@@ -138,6 +138,21 @@ impl World {
         Protocol::new(self.net.chain.clone())
     }
 
+    /// A second JSON-RPC endpoint on this chain, `lag` slots behind it
+    /// (ake-localnet's lagging mode). The chain moves on `lag` slots first,
+    /// so the lagging endpoint already shows the registered node.
+    async fn lagging_url(&self, lag: u64) -> String {
+        let (addr, _server) = self
+            .net
+            .serve_behind("127.0.0.1:0".parse().unwrap(), lag)
+            .await
+            .unwrap();
+        for _ in 0..=lag {
+            self.net.chain.tick().await.unwrap();
+        }
+        format!("http://{addr}")
+    }
+
     /// The node owner's staked amount, in base units.
     async fn owner_stake(&self) -> u64 {
         self.protocol()
@@ -1879,7 +1894,7 @@ async fn each_readiness_failure_keeps_the_node_out_of_the_queue_and_is_named() {
     let read_only = world.dir.path().join("read-only-store");
     std::fs::create_dir(&read_only).unwrap();
     std::fs::set_permissions(&read_only, std::fs::Permissions::from_mode(0o555)).unwrap();
-    let dead = format!("http://127.0.0.1:{}", free_port());
+    let lagging = world.lagging_url(100).await;
     let d = world.dir.path().display().to_string();
     let failures = [
         (
@@ -1894,9 +1909,10 @@ async fn each_readiness_failure_keeps_the_node_out_of_the_queue_and_is_named() {
             "refuses a test write and read",
         ),
         (
+            // Its only endpoint trails the chain by 100 slots (and says so).
             format!("rpc_urls = [\"{}\"]", world.url),
-            format!("rpc_urls = [\"{}\", \"{dead}\"]", world.url),
-            "does not answer",
+            format!("rpc_urls = [\"{lagging}\"]"),
+            "100 slots behind",
         ),
     ];
     for (line, with, says) in failures {
@@ -1933,6 +1949,59 @@ async fn each_readiness_failure_keeps_the_node_out_of_the_queue_and_is_named() {
     world
         .wait_node(&node, NodeStatus::Queued, Duration::from_secs(60))
         .await;
+    assert!(stop(&mut daemon).success(), "log:\n{}", world.log());
+    assert_eq!(world.owner_stake().await, stake_before);
+}
+
+/// Listed first, an endpoint 100 slots (about 40 s) behind the chain and
+/// one that does not answer cost the node nothing: it measures them, reads
+/// from the current one, queues, is shown its job at once and serves it;
+/// `status` names both.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_endpoint_lagging_100_slots_is_read_last_and_the_node_serves() {
+    if runtime(Default::default(), "lagging_endpoint")
+        .await
+        .is_none()
+    {
+        return;
+    }
+    let world = World::start().await;
+    let stake_before = world.owner_stake().await;
+    let lagging = world.lagging_url(100).await;
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    *world.config_edits.lock().unwrap() = vec![(
+        format!("rpc_urls = [\"{}\"]", world.url),
+        format!("rpc_urls = [\"{lagging}\", \"{dead}\", \"{}\"]", world.url),
+    )];
+    let node = pda::node(&world.hot.pubkey());
+    let mut daemon = world.spawn_daemon(None);
+    world
+        .wait_node(&node, NodeStatus::Queued, Duration::from_secs(60))
+        .await;
+    let posted = Instant::now();
+    let job = world.post().await;
+    world.wait_running(&job).await;
+    // Read through the lagging endpoint, the assignment would show ~40 s late.
+    assert!(
+        posted.elapsed() < Duration::from_secs(25),
+        "ran {:?} after the post; log:\n{}",
+        posted.elapsed(),
+        world.log()
+    );
+    world.wait_submitted(&job, Duration::from_secs(120)).await;
+    let (_, status) = node_command(&world, "status");
+    assert!(
+        status.contains(&format!("RPC degraded: RPC {lagging} is 10"))
+            && status.contains(&format!("RPC degraded: RPC {dead} does not answer"))
+            && status.contains(&format!("RPC {} current", world.url))
+            && !status.contains("not ready"),
+        "{status}"
+    );
+    let (healthy, doctor) = node_command(&world, "doctor");
+    assert!(
+        !healthy && doctor.contains("slots behind"),
+        "doctor:\n{doctor}"
+    );
     assert!(stop(&mut daemon).success(), "log:\n{}", world.log());
     assert_eq!(world.owner_stake().await, stake_before);
 }

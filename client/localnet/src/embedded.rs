@@ -362,6 +362,10 @@ async fn process_and_record(
         .copied()
         .collect();
     let pre_balances = balances(ctx, &keys).await?;
+    let pre_accounts = match history.past_kept() {
+        Some(_) => accounts_of(ctx, &keys).await?,
+        None => Vec::new(),
+    };
     let details = ctx
         .banks_client
         .simulate_transaction_with_commitment(tx.clone(), CommitmentLevel::Processed)
@@ -378,6 +382,7 @@ async fn process_and_record(
         return Ok(());
     };
     let post_balances = balances(ctx, &keys).await?;
+    history.record_past(status.slot, pre_accounts);
     let clock: Clock = ctx.banks_client.get_sysvar().await.map_err(banks_err)?;
     let (logs, inner_instructions, units_consumed) = details
         .map(|d| {
@@ -470,6 +475,23 @@ async fn balances(ctx: &mut Ctx, keys: &[Pubkey]) -> Result<Vec<u64>, ChainError
                 .await
                 .map_err(banks_err)?,
         );
+    }
+    Ok(out)
+}
+
+/// Each of `keys` with its account now (None for no account).
+async fn accounts_of(
+    ctx: &mut Ctx,
+    keys: &[Pubkey],
+) -> Result<Vec<(Pubkey, Option<Account>)>, ChainError> {
+    let mut out = Vec::with_capacity(keys.len());
+    for key in keys {
+        let account = ctx
+            .banks_client
+            .get_account(*key)
+            .await
+            .map_err(banks_err)?;
+        out.push((*key, account));
     }
     Ok(out)
 }

@@ -8,6 +8,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 
+use solana_sdk::account::Account;
 use solana_sdk::message::inner_instruction::InnerInstructions;
 use solana_sdk::message::v0::LoadedAddresses;
 use solana_sdk::pubkey::Pubkey;
@@ -61,6 +62,11 @@ struct Inner {
     order: HashMap<Signature, u64>,
     addresses: BTreeSet<Pubkey>,
     count: u64,
+    /// Kept while a lagging endpoint serves: how far back it looks (slots),
+    /// and each account as it was before the transactions that named it,
+    /// oldest first, with their slots.
+    keep_past: Option<u64>,
+    past: HashMap<Pubkey, Vec<(u64, Option<Account>)>>,
 }
 
 impl Default for History {
@@ -97,6 +103,41 @@ impl History {
                 .insert(record.signature, std::sync::Arc::clone(&record));
         }
         let _ = self.published.send(record);
+    }
+
+    /// From now on, keep accounts' past states `slots` back (the largest
+    /// lag asked for wins).
+    pub fn keep_past(&self, slots: u64) {
+        let mut inner = self.lock();
+        inner.keep_past = Some(inner.keep_past.unwrap_or(0).max(slots));
+    }
+
+    /// How far back past states are kept, if they are.
+    pub fn past_kept(&self) -> Option<u64> {
+        self.lock().keep_past
+    }
+
+    /// The accounts a transaction that landed in `slot` named, as they were
+    /// just before it; what no lagging view can reach any more is dropped.
+    pub fn record_past(&self, slot: u64, accounts: Vec<(Pubkey, Option<Account>)>) {
+        let mut inner = self.lock();
+        let Some(keep) = inner.keep_past else { return };
+        for (key, account) in accounts {
+            let states = inner.past.entry(key).or_default();
+            states.retain(|(at, _)| at.saturating_add(keep) >= slot);
+            states.push((slot, account));
+        }
+    }
+
+    /// `key` as a view at `slot` saw it: its state before the first later
+    /// transaction that named it; None when none did (it is as it is now).
+    pub fn as_of(&self, key: &Pubkey, slot: u64) -> Option<Option<Account>> {
+        let inner = self.lock();
+        let states = inner.past.get(key)?;
+        states
+            .iter()
+            .find(|(at, _)| *at > slot)
+            .map(|(_, account)| account.clone())
     }
 
     /// Addresses set outside a transaction (genesis, local writes).

@@ -39,6 +39,7 @@ pub mod embedded;
 pub mod faults;
 pub mod history;
 mod history_rpc;
+mod lagging;
 
 /// A running local network.
 pub struct Localnet {
@@ -174,9 +175,22 @@ impl Localnet {
         self: &Arc<Self>,
         addr: SocketAddr,
     ) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), LocalnetError> {
+        self.serve_behind(addr, 0).await
+    }
+
+    /// Serves JSON-RPC on `addr` as an endpoint `lag` slots behind the
+    /// chain would (see [`lagging`]); 0 serves the chain as it is.
+    pub async fn serve_behind(
+        self: &Arc<Self>,
+        addr: SocketAddr,
+        lag: u64,
+    ) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), LocalnetError> {
+        if lag > 0 {
+            self.chain.history().keep_past(lag);
+        }
         let app = Router::new()
             .route("/", post(rpc))
-            .with_state(Arc::clone(self));
+            .with_state((Arc::clone(self), lag));
         spawn_server(addr, app, "JSON-RPC").await
     }
 }
@@ -508,7 +522,7 @@ fn reply(id: Value, result: Result<Value, RpcFailure>) -> Value {
     }
 }
 
-async fn rpc(State(net): State<Arc<Localnet>>, body: Bytes) -> axum::Json<Value> {
+async fn rpc(State((net, lag)): State<(Arc<Localnet>, u64)>, body: Bytes) -> axum::Json<Value> {
     let parsed: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(e) => {
@@ -522,7 +536,7 @@ async fn rpc(State(net): State<Arc<Localnet>>, body: Bytes) -> axum::Json<Value>
         Value::Array(batch) if !batch.is_empty() => {
             let mut out = Vec::with_capacity(batch.len());
             for request in batch {
-                out.push(handle(&net, request).await);
+                out.push(handle(&net, lag, request).await);
             }
             axum::Json(Value::Array(out))
         }
@@ -530,11 +544,11 @@ async fn rpc(State(net): State<Arc<Localnet>>, body: Bytes) -> axum::Json<Value>
             Value::Null,
             Err(failure(INVALID_REQUEST, "Invalid request: empty batch")),
         )),
-        request => axum::Json(handle(&net, request).await),
+        request => axum::Json(handle(&net, lag, request).await),
     }
 }
 
-async fn handle(net: &Localnet, request: Value) -> Value {
+async fn handle(net: &Localnet, lag: u64, request: Value) -> Value {
     let id = request.get("id").cloned().unwrap_or(Value::Null);
     let (Some(method), true) = (
         request.get("method").and_then(Value::as_str),
@@ -554,7 +568,11 @@ async fn handle(net: &Localnet, request: Value) -> Value {
             )
         }
     };
-    reply(id, dispatch(net, method, &params).await)
+    let answer = match lag {
+        0 => dispatch(net, method, &params).await,
+        lag => lagging::dispatch(net, lag, method, &params).await,
+    };
+    reply(id, answer)
 }
 
 fn param<'a>(params: &'a [Value], i: usize, what: &str) -> Result<&'a Value, RpcFailure> {
@@ -568,6 +586,21 @@ fn pubkey(params: &[Value], i: usize) -> Result<Pubkey, RpcFailure> {
         .as_str()
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| failure(INVALID_PARAMS, "Invalid params: invalid pubkey"))
+}
+
+/// getMultipleAccounts' list: at most 100 addresses.
+fn pubkeys(params: &[Value]) -> Result<Vec<Pubkey>, RpcFailure> {
+    let keys: Vec<Pubkey> = param(params, 0, "pubkeys")?
+        .as_array()
+        .ok_or_else(|| failure(INVALID_PARAMS, "Invalid params: pubkeys must be an array"))?
+        .iter()
+        .map(|v| v.as_str().and_then(|s| s.parse().ok()))
+        .collect::<Option<_>>()
+        .ok_or_else(|| failure(INVALID_PARAMS, "Invalid params: invalid pubkey"))?;
+    if keys.len() > 100 {
+        return Err(failure(INVALID_PARAMS, "Too many inputs provided; max 100"));
+    }
+    Ok(keys)
 }
 
 fn config(params: &[Value], i: usize) -> Value {
@@ -747,16 +780,7 @@ async fn dispatch(net: &Localnet, method: &str, params: &[Value]) -> Result<Valu
             with_context(net, json!(value)).await
         }
         "getMultipleAccounts" => {
-            let keys: Vec<Pubkey> = param(params, 0, "pubkeys")?
-                .as_array()
-                .ok_or_else(|| failure(INVALID_PARAMS, "Invalid params: pubkeys must be an array"))?
-                .iter()
-                .map(|v| v.as_str().and_then(|s| s.parse().ok()))
-                .collect::<Option<_>>()
-                .ok_or_else(|| failure(INVALID_PARAMS, "Invalid params: invalid pubkey"))?;
-            if keys.len() > 100 {
-                return Err(failure(INVALID_PARAMS, "Too many inputs provided; max 100"));
-            }
+            let keys = pubkeys(params)?;
             let enc = encoding(&config(params, 1))?;
             let accounts = chain.accounts(&keys).await.map_err(internal)?;
             let value: Vec<Value> = keys

@@ -266,3 +266,66 @@ async fn ake_deployment_names_every_address_a_client_needs() {
         assert!(chain.account(&vault).await.unwrap().is_some());
     }
 }
+
+/// An endpoint 100 slots behind serves the chain as it was 100 slots ago
+/// and admits it in getHealth; a failover list with it first reads from
+/// the current endpoint, and catches up as the lagging one does.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lagging_endpoint_shows_the_past_and_a_failover_list_reads_past_it() {
+    use ake_sdk::chain::rpc::{websocket_url, FailoverChain};
+    use ake_sdk::chain::TxStatus;
+    let net = support::start().await;
+    let (current, _current) = net.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let (behind, _behind) = net
+        .serve_behind("127.0.0.1:0".parse().unwrap(), 100)
+        .await
+        .unwrap();
+    let (current_url, behind_url) = (format!("http://{current}"), format!("http://{behind}"));
+    let confirmed = CommitmentConfig::confirmed();
+    let (up_to_date, lagging) = (
+        RpcChain::new(&current_url, confirmed),
+        RpcChain::new(&behind_url, confirmed),
+    );
+    let who = Keypair::new();
+    let airdrop = net.chain.airdrop(&who.pubkey(), 1_000_000).await.unwrap();
+
+    assert_eq!(up_to_date.balance(&who.pubkey()).await.unwrap(), 1_000_000);
+    assert_eq!(up_to_date.status(&airdrop).await.unwrap(), TxStatus::Landed);
+    assert_eq!(lagging.balance(&who.pubkey()).await.unwrap(), 0);
+    assert_eq!(lagging.account(&who.pubkey()).await.unwrap(), None);
+    assert_eq!(lagging.status(&airdrop).await.unwrap(), TxStatus::Unknown);
+    let slot = up_to_date.slot().await.unwrap();
+    assert_eq!(lagging.slot().await.unwrap(), slot.saturating_sub(100));
+    let health = post(
+        &behind.to_string(),
+        r#"{"jsonrpc":"2.0","id":1,"method":"getHealth"}"#,
+    )
+    .await;
+    assert_eq!(
+        (
+            health["error"]["code"].clone(),
+            health["error"]["message"].clone()
+        ),
+        (json!(-32005), json!("Node is behind by 100 slots"))
+    );
+
+    // Listed first, it is measured, found behind, and read last.
+    let failover = FailoverChain::new(&[behind_url, current_url.clone()], confirmed);
+    assert_eq!(failover.balance(&who.pubkey()).await.unwrap(), 1_000_000);
+    assert_eq!(failover.status(&airdrop).await.unwrap(), TxStatus::Landed);
+    assert_eq!(failover.websocket_url(), Some(websocket_url(&current_url)));
+    let measured = failover.health().await;
+    assert_eq!(measured[0].behind, 100);
+    assert!(!measured[0].is_current() && measured[1].is_current());
+    assert!(
+        measured[0].problem().unwrap().contains("100 slots behind"),
+        "{measured:?}"
+    );
+
+    // 100 slots on, the lagging endpoint has seen the airdrop.
+    for _ in 0..100 {
+        net.chain.tick().await.unwrap();
+    }
+    assert_eq!(lagging.balance(&who.pubkey()).await.unwrap(), 1_000_000);
+    assert_eq!(lagging.status(&airdrop).await.unwrap(), TxStatus::Landed);
+}

@@ -527,26 +527,222 @@ impl Chain for RpcChain {
     }
 }
 
-/// Several RPC endpoints: a read tries them in order, moving on from one
-/// that is unavailable (an operator's failover list); a send goes to all.
+/// How often a failover list is measured again while it serves reads.
+const RESCORE_EVERY: Duration = Duration::from_secs(10);
+
+/// How long a measurement waits for an endpoint (longer: not answering).
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Slots an endpoint may trail the most advanced one (or the cluster, by
+/// its own health check) and still be read from first: about 8 s, more
+/// than endpoints in step ever differ, far less than a job's windows.
+pub const CURRENT_WITHIN_SLOTS: u64 = 20;
+
+/// Latencies within this of each other count as equal, so the operator's
+/// order decides between endpoints that are about as quick.
+const LATENCY_BUCKET_MS: u64 = 50;
+
+/// One endpoint as last measured.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct EndpointHealth {
+    pub url: String,
+    /// Its slot at the commitment read; None when it did not answer.
+    pub slot: Option<u64>,
+    /// Slots behind the most advanced endpoint, or behind the cluster by
+    /// its own `getHealth`, whichever is more.
+    pub behind: u64,
+    /// How long its `getSlot` took.
+    pub latency_ms: u64,
+    /// Why it did not answer, or said it is unhealthy.
+    pub error: Option<String>,
+}
+
+impl EndpointHealth {
+    /// Answers and keeps up: reads go to it before any endpoint that does not.
+    pub fn is_current(&self) -> bool {
+        self.error.is_none() && self.behind <= CURRENT_WITHIN_SLOTS
+    }
+
+    /// What is wrong with it, for an operator; None when it is current.
+    pub fn problem(&self) -> Option<String> {
+        match &self.error {
+            Some(e) => Some(format!(
+                "RPC {} does not answer ({e}): fix or remove it in rpc_urls",
+                self.url
+            )),
+            None if !self.is_current() => Some(format!(
+                "RPC {} is {} slots behind (more than {CURRENT_WITHIN_SLOTS}): reads go to the others; replace it in rpc_urls",
+                self.url, self.behind
+            )),
+            None => None,
+        }
+    }
+}
+
+/// The slots behind the cluster an endpoint's `getHealth` admits to: Solana
+/// answers -32005 "Node is behind by N slots" (or "Node is unhealthy"
+/// without a count, an error here). A provider without getHealth says nothing.
+fn admitted_lag(health: Result<Value, ChainError>) -> Result<u64, String> {
+    match health {
+        Ok(_) | Err(ChainError::Refused(_)) => Ok(0),
+        Err(ChainError::Unavailable(e)) => e
+            .split_once("behind by ")
+            .and_then(|(_, rest)| rest.split_whitespace().next()?.parse().ok())
+            .ok_or(e),
+    }
+}
+
+impl RpcChain {
+    /// Its slot (and how long that took) and the lag it admits to, at once.
+    async fn probe(&self) -> (Result<u64, String>, u64, Duration) {
+        let timed_slot = async {
+            let started = std::time::Instant::now();
+            let slot = tokio::time::timeout(PROBE_TIMEOUT, self.slot()).await;
+            (slot, started.elapsed())
+        };
+        let health =
+            tokio::time::timeout(PROBE_TIMEOUT, self.call::<Value>("getHealth", json!([])));
+        let ((slot, latency), health) = tokio::join!(timed_slot, health);
+        let no_answer = |_| format!("no answer in {PROBE_TIMEOUT:?}");
+        let admitted = health.map_err(no_answer).and_then(admitted_lag);
+        let slot = slot
+            .map_err(no_answer)
+            .and_then(|s| s.map_err(|e| e.to_string()));
+        match (slot, admitted) {
+            (Ok(slot), Ok(admitted)) => (Ok(slot), admitted, latency),
+            (Err(e), _) | (_, Err(e)) => (Err(e), 0, latency),
+        }
+    }
+}
+
+/// Measures every endpoint at once (one after another, the first would
+/// look behind the rest).
+async fn measure(endpoints: &[RpcChain]) -> Vec<EndpointHealth> {
+    let probes = futures_util::future::join_all(endpoints.iter().map(RpcChain::probe)).await;
+    let best = probes
+        .iter()
+        .filter_map(|(slot, _, _)| slot.as_ref().ok())
+        .max()
+        .copied()
+        .unwrap_or(0);
+    endpoints
+        .iter()
+        .zip(probes)
+        .map(|(endpoint, (slot, admitted, latency))| EndpointHealth {
+            url: endpoint.url(),
+            slot: slot.as_ref().ok().copied(),
+            behind: slot
+                .as_ref()
+                .map_or(0, |s| best.saturating_sub(*s).max(admitted)),
+            latency_ms: u64::try_from(latency.as_millis()).unwrap_or(u64::MAX),
+            error: slot.err(),
+        })
+        .collect()
+}
+
+/// The order reads try endpoints in: current ones, quickest first (the
+/// operator's order among about equally quick ones), then those that lag,
+/// least behind first, then those that do not answer.
+fn read_order(health: &[EndpointHealth]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..health.len()).collect();
+    order.sort_by_key(|&i| {
+        let h = &health[i];
+        match (&h.error, h.is_current()) {
+            (None, true) => (0, h.latency_ms / LATENCY_BUCKET_MS),
+            (None, false) => (1, h.behind),
+            (Some(_), _) => (2, 0),
+        }
+    });
+    order
+}
+
+#[derive(Default)]
+struct Ranking {
+    order: Vec<usize>,
+    health: Vec<EndpointHealth>,
+    measured_at: Option<std::time::Instant>,
+    measuring: bool,
+}
+
+/// Several RPC endpoints, measured for slot lag and latency every
+/// [`RESCORE_EVERY`] while they serve: a read tries them best first,
+/// moving on from one that is unavailable; a send goes to all.
 pub struct FailoverChain {
-    endpoints: Vec<RpcChain>,
+    endpoints: std::sync::Arc<Vec<RpcChain>>,
+    ranking: std::sync::Arc<std::sync::Mutex<Ranking>>,
+}
+
+fn locked(ranking: &std::sync::Mutex<Ranking>) -> std::sync::MutexGuard<'_, Ranking> {
+    ranking.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl FailoverChain {
     pub fn new(urls: &[String], commitment: CommitmentConfig) -> Self {
         assert!(!urls.is_empty(), "at least one RPC URL");
         FailoverChain {
-            endpoints: urls.iter().map(|u| RpcChain::new(u, commitment)).collect(),
+            endpoints: std::sync::Arc::new(
+                urls.iter().map(|u| RpcChain::new(u, commitment)).collect(),
+            ),
+            ranking: std::sync::Arc::new(std::sync::Mutex::new(Ranking {
+                order: (0..urls.len()).collect(),
+                ..Ranking::default()
+            })),
         }
+    }
+
+    /// Measures every endpoint now, reorders reads by what it found, and
+    /// says what it found (in the configured order).
+    pub async fn health(&self) -> Vec<EndpointHealth> {
+        let health = measure(&self.endpoints).await;
+        record(&self.ranking, health.clone());
+        health
+    }
+
+    /// The order to read in. The first read of a list waits for its first
+    /// measurement (a lagging first endpoint must not show a starting node
+    /// a past state); later ones measure again in the background.
+    async fn read_order(&self) -> Vec<usize> {
+        if self.endpoints.len() == 1 {
+            return vec![0];
+        }
+        let first = {
+            let mut ranking = locked(&self.ranking);
+            let stale = ranking
+                .measured_at
+                .is_none_or(|at| at.elapsed() >= RESCORE_EVERY);
+            if !stale || ranking.measuring {
+                return ranking.order.clone();
+            }
+            ranking.measuring = true;
+            ranking.measured_at.is_none()
+        };
+        if first {
+            self.health().await;
+        } else {
+            let (endpoints, ranking) = (
+                std::sync::Arc::clone(&self.endpoints),
+                std::sync::Arc::clone(&self.ranking),
+            );
+            tokio::spawn(async move { record(&ranking, measure(&endpoints).await) });
+        }
+        locked(&self.ranking).order.clone()
     }
 }
 
-/// Tries each endpoint in order while they are unavailable.
+fn record(ranking: &std::sync::Mutex<Ranking>, health: Vec<EndpointHealth>) {
+    let mut ranking = locked(ranking);
+    ranking.order = read_order(&health);
+    ranking.health = health;
+    ranking.measured_at = Some(std::time::Instant::now());
+    ranking.measuring = false;
+}
+
+/// Tries each endpoint, best first, while they are unavailable.
 macro_rules! failover {
     ($self:ident, |$c:ident| $call:expr) => {{
         let mut last = None;
-        for $c in &$self.endpoints {
+        for i in $self.read_order().await {
+            let $c = &$self.endpoints[i];
             match $call.await {
                 Err(e) if e.is_transient() => {
                     tracing::warn!("RPC {} unavailable, trying the next: {e}", $c.url());
@@ -561,8 +757,10 @@ macro_rules! failover {
 
 #[async_trait]
 impl Chain for FailoverChain {
+    /// The best endpoint's, as last measured.
     fn websocket_url(&self) -> Option<String> {
-        self.endpoints[0].websocket_url()
+        let best = locked(&self.ranking).order[0];
+        self.endpoints[best].websocket_url()
     }
 
     async fn accounts(&self, keys: &[Pubkey]) -> Result<Vec<Option<Account>>, ChainError> {
@@ -870,6 +1068,80 @@ mod tests {
         let last_look: Value = serde_json::from_str(&last.lock().unwrap()).unwrap();
         assert_eq!(last_look["method"], "getSignatureStatuses");
         assert_eq!(last_look["params"][1]["searchTransactionHistory"], true);
+    }
+
+    fn measured(url: &str, behind: u64, latency_ms: u64, error: Option<&str>) -> EndpointHealth {
+        EndpointHealth {
+            url: url.into(),
+            slot: error.is_none().then_some(1_000 - behind),
+            behind,
+            latency_ms,
+            error: error.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn reads_go_to_current_endpoints_quickest_first_then_lagging_then_silent() {
+        let health = [
+            measured("dead", 0, 5_000, Some("connection refused")),
+            measured("far-behind", 300, 10, None),
+            measured("slow", 0, 400, None),
+            measured("behind", 21, 10, None),
+            // Within one latency bucket: the operator's order decides.
+            measured("primary", 20, 40, None),
+            measured("quick", 0, 10, None),
+        ];
+        let order: Vec<&str> = read_order(&health)
+            .into_iter()
+            .map(|i| health[i].url.as_str())
+            .collect();
+        assert_eq!(
+            order,
+            ["primary", "quick", "slow", "behind", "far-behind", "dead"]
+        );
+        assert_eq!(health[4].problem(), None);
+        assert!(health[3].problem().unwrap().contains("21 slots behind"));
+    }
+
+    #[test]
+    fn an_endpoint_s_own_health_check_says_how_far_behind_it_is() {
+        let said = |text: &str| admitted_lag(Err(ChainError::Unavailable(text.into())));
+        assert_eq!(
+            said("getHealth: Node is behind by 42 slots (code -32005)"),
+            Ok(42)
+        );
+        assert!(said("getHealth: Node is unhealthy (code -32005)").is_err());
+        assert_eq!(admitted_lag(Ok(json!("ok"))), Ok(0));
+        // A provider without getHealth says nothing either way.
+        let unknown = ChainError::Refused("getHealth: Method not found (code -32601)".into());
+        assert_eq!(admitted_lag(Err(unknown)), Ok(0));
+    }
+
+    #[tokio::test]
+    async fn a_list_s_first_read_waits_for_one_measurement_not_for_a_silent_endpoint() {
+        let hanging = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let hanging_url = format!("http://{}", hanging.local_addr().unwrap());
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = hanging.accept().await {
+                held.push(socket);
+            }
+        });
+        let good = routed_endpoint(vec![
+            ("getSlot", r#"{"jsonrpc":"2.0","id":1,"result":77}"#.into()),
+            (
+                "getHealth",
+                r#"{"jsonrpc":"2.0","id":1,"result":"ok"}"#.into(),
+            ),
+        ])
+        .await;
+        let chain = FailoverChain::new(&[hanging_url, good.url()], CommitmentConfig::confirmed());
+        let started = std::time::Instant::now();
+        assert_eq!(chain.slot().await.unwrap(), 77);
+        assert!(started.elapsed() < PROBE_TIMEOUT + Duration::from_secs(2));
+        let health = chain.health().await;
+        assert!(health[0].error.as_deref().unwrap().contains("no answer"));
+        assert!(health[1].is_current());
     }
 
     #[tokio::test]

@@ -494,9 +494,9 @@ async fn start_node(
         missing_since: Default::default(),
         balance_seen: Default::default(),
         match_looked: Default::default(),
-        // The in-process chain has no RPC endpoint to check.
-        rpc_urls: Vec::new(),
-        commitment: solana_commitment_config::CommitmentConfig::confirmed(),
+        // The in-process chain has no RPC endpoint to measure.
+        endpoints: None,
+        rpc_health: Default::default(),
         // The demo's outputs are capped at 64 MiB and it fetches no inputs.
         work_floor_bytes: 64 << 20,
         journal_path: work.path().join("journal.redb"),
