@@ -126,6 +126,9 @@ pub struct Daemon {
     /// The uplink to the output store: `uplink_mbit` at start, then
     /// measured by the uploads.
     pub uplink: std::sync::Mutex<crate::output_store::Uplink>,
+    /// Outputs each attempt's job sent to the store while it ran, until
+    /// its upload has used them.
+    pub staged: std::sync::Mutex<std::collections::HashMap<String, crate::output_store::Staged>>,
     /// What kept the node out of the queue when last checked.
     pub not_ready: tokio::sync::Mutex<Vec<String>>,
     /// When this waiting node last looked for work it is the best node for
@@ -899,17 +902,33 @@ impl Daemon {
             _ => None,
         };
         let picked = seen.filter(|(j, _)| *j == attempt.job).map(|(_, at)| at);
-        let outcome = self
-            .runtime
-            .run_with(&run, |container_id| async move {
-                if let Some(at) = picked {
-                    self.metrics.job_picked_up(at.elapsed().as_secs_f64());
-                }
-                if let Err(e) = self.record(attempt, JournalEntry::ContainerStarted { container_id }).await {
-                    tracing::warn!("could not journal the container start (it will be reattached by name): {e}");
-                }
-            })
-            .await;
+        let running = self.runtime.run_with(&run, |container_id| async move {
+            if let Some(at) = picked {
+                self.metrics.job_picked_up(at.elapsed().as_secs_f64());
+            }
+            if let Err(e) = self
+                .record(attempt, JournalEntry::ContainerStarted { container_id })
+                .await
+            {
+                tracing::warn!(
+                    "could not journal the container start (it will be reattached by name): {e}"
+                );
+            }
+        });
+        let mut staged = crate::output_store::Staged::default();
+        let caps = OutputLimits {
+            bytes: run.max_output_bytes,
+            files: run.max_output_files,
+        };
+        let output_dir = run.output_dir();
+        let outcome = tokio::select! {
+            outcome = running => outcome,
+            never = self.stage_while_running(&id, &output_dir, caps, &mut staged) => match never {},
+        };
+        self.staged
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.clone(), staged);
         let outcome = match outcome {
             Ok(outcome) => outcome,
             Err(e @ crate::runtime::RuntimeError::ContainerVanished { .. }) => {
@@ -946,6 +965,23 @@ impl Daemon {
         };
         self.metrics.job_finished(result, outcome.wall_secs);
         Ok((outcome, energy_mj))
+    }
+
+    /// Sends the running job's settled outputs to the store's staging area
+    /// every STAGE_EVERY, until the run ends and this is dropped.
+    async fn stage_while_running(
+        &self,
+        id: &str,
+        output_dir: &std::path::Path,
+        caps: OutputLimits,
+        staged: &mut crate::output_store::Staged,
+    ) -> std::convert::Infallible {
+        loop {
+            tokio::time::sleep(crate::output_store::STAGE_EVERY).await;
+            if let Err(e) = self.store.stage(id, output_dir, staged, caps).await {
+                tracing::debug!("outputs not staged this time (they go up after the run): {e}");
+            }
+        }
     }
 
     /// The engine or the host restarted under the job: not the job's
@@ -1240,11 +1276,22 @@ impl Daemon {
             .await
             .map_err(store_failure)?;
         let (started, before) = (Instant::now(), self.store.sent());
+        let staged = self
+            .staged
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+            .cloned()
+            .unwrap_or_default();
         let uri = self
             .store
-            .put_dir(&id, &work_dir.join("output"), &manifest)
+            .put_dir(&id, &work_dir.join("output"), &manifest, &staged)
             .await
             .map_err(store_failure)?;
+        self.staged
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
         let after = self.store.sent();
         let mut uplink = self.uplink.lock().unwrap_or_else(|e| e.into_inner());
         if uplink.observe(after.0 - before.0, after.1 - before.1, started.elapsed()) {

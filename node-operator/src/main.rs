@@ -241,6 +241,7 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
         match_looked: Default::default(),
         endpoints: Some(chain),
         rpc_health: Default::default(),
+        staged: Default::default(),
         work_floor_bytes: config.work_floor_bytes(),
         journal_path: config.journal_path.clone(),
         slow_checks: Default::default(),

@@ -3,6 +3,7 @@
 //! Layout under the store's base: `jobs/<job id>/<merkle root>/files/<path>` and
 //! `jobs/<job id>/<merkle root>/manifest.json`. The manifest is written last and marks a
 //! complete upload, so re-uploading after a crash is harmless and skips finished work.
+//! Files sent while the job ran wait under `jobs/<job id>/staging/` (see [`staging`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,6 +17,9 @@ use sha2::Digest;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::outputs::{safe_relative_path, verify, OutputError, OutputManifest};
+
+mod staging;
+pub use staging::{Staged, STAGE_EVERY};
 
 const MANIFEST_OBJECT: &str = "manifest.json";
 /// The job's captured output streams, uploaded under `logs/`.
@@ -211,12 +215,14 @@ impl OutputStore {
 
     /// Uploads the files listed in `manifest` from `dir`, then the manifest. Returns the URI
     /// of the upload. Idempotent and resumable: a complete upload of the same root is not
-    /// repeated, and files a cut-short one stored are not sent again.
+    /// repeated, and files a cut-short one stored are not sent again. A file `staged`
+    /// while the job ran with the committed hash is moved into place, not sent again.
     pub async fn put_dir(
         &self,
         job_id: &str,
         dir: &Path,
         manifest: &OutputManifest,
+        staged: &Staged,
     ) -> Result<String, StoreError> {
         let root = manifest.root_hex();
         let location = self
@@ -243,7 +249,9 @@ impl OutputStore {
             let upload: futures_util::future::BoxFuture<'_, Result<bool, StoreError>> =
                 Box::pin(async move {
                     let relative = safe_relative_path(&file.path)?;
-                    if self.stored_at_size(&target, file.size).await {
+                    if self.stored_at_size(&target, file.size).await
+                        || self.move_staged(job_id, staged, file, &target).await
+                    {
                         return Ok(false);
                     }
                     self.upload_file(&dir.join(relative), &target, file.size)
@@ -261,13 +269,14 @@ impl OutputStore {
         if skipped > 0 {
             tracing::info!(
                 skipped,
-                "files already stored by an earlier attempt were not sent again"
+                "files stored by an earlier attempt or while the job ran were not sent again"
             );
         }
         self.store
             .put(&manifest_path, PutPayload::from(manifest.to_json()))
             .await
             .map_err(store_err(format!("writing {manifest_path}")))?;
+        self.drop_staging(job_id).await;
         Ok(uri)
     }
 
@@ -303,13 +312,37 @@ impl OutputStore {
         target: &ObjectPath,
         size: u64,
     ) -> Result<(), StoreError> {
+        let file = tokio::fs::File::open(source)
+            .await
+            .map_err(io_err(source))?;
+        self.send_open(file, source, target, size, None)
+            .await
+            .map(drop)
+    }
+
+    /// Sends the first `size` bytes of the open `file`; with `hasher`, hashes
+    /// exactly the bytes sent. Returns how many were sent.
+    async fn send_open(
+        &self,
+        file: tokio::fs::File,
+        source: &Path,
+        target: &ObjectPath,
+        size: u64,
+        mut hasher: Option<&mut sha2::Sha256>,
+    ) -> Result<u64, StoreError> {
+        let mut file = file.take(size);
         if size <= MULTIPART_THRESHOLD {
-            let bytes = tokio::fs::read(source).await.map_err(io_err(source))?;
+            let mut bytes = Vec::new();
+            file.read_to_end(&mut bytes).await.map_err(io_err(source))?;
+            if let Some(hasher) = hasher {
+                hasher.update(&bytes);
+            }
+            let sent = bytes.len() as u64;
             self.store
                 .put(target, PutPayload::from(bytes))
                 .await
                 .map_err(store_err(format!("uploading {target}")))?;
-            return Ok(());
+            return Ok(sent);
         }
         let upload = self
             .store
@@ -317,11 +350,31 @@ impl OutputStore {
             .await
             .map_err(store_err(format!("starting upload of {target}")))?;
         let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
-        match copy_into_multipart(source, target, &mut writer).await {
+        let mut sent = 0u64;
+        let mut buf = vec![0u8; 1 << 20];
+        let copied: Result<(), StoreError> = async {
+            loop {
+                let n = file.read(&mut buf).await.map_err(io_err(source))?;
+                if n == 0 {
+                    return Ok(());
+                }
+                writer
+                    .wait_for_capacity(PARTS_IN_FLIGHT)
+                    .await
+                    .map_err(store_err(format!("uploading {target}")))?;
+                if let Some(hasher) = hasher.as_mut() {
+                    hasher.update(&buf[..n]);
+                }
+                writer.write(&buf[..n]);
+                sent += n as u64;
+            }
+        }
+        .await;
+        match copied {
             Ok(()) => writer
                 .finish()
                 .await
-                .map(drop)
+                .map(|_| sent)
                 .map_err(store_err(format!("completing upload of {target}"))),
             Err(e) => {
                 let _ = writer.abort().await;
@@ -504,28 +557,6 @@ fn object_path(base: &ObjectPath, relative: &str) -> ObjectPath {
         .fold(base.clone(), |path, part| path.join(part))
 }
 
-async fn copy_into_multipart(
-    source: &Path,
-    target: &ObjectPath,
-    writer: &mut WriteMultipart,
-) -> Result<(), StoreError> {
-    let mut file = tokio::fs::File::open(source)
-        .await
-        .map_err(io_err(source))?;
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf).await.map_err(io_err(source))?;
-        if n == 0 {
-            return Ok(());
-        }
-        writer
-            .wait_for_capacity(PARTS_IN_FLIGHT)
-            .await
-            .map_err(store_err(format!("uploading {target}")))?;
-        writer.write(&buf[..n]);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -581,7 +612,10 @@ mod tests {
         let store =
             OutputStore::from_url(&format!("file://{}", tmp.path().join("store").display()))
                 .unwrap();
-        let uri = store.put_dir("job-1", &out, &manifest).await.unwrap();
+        let uri = store
+            .put_dir("job-1", &out, &manifest, &Staged::default())
+            .await
+            .unwrap();
         // Cut short before the manifest (the completion mark), and one file
         // never arrived.
         let stored = tmp
@@ -593,7 +627,13 @@ mod tests {
         // Stored files are not sent again: the source of one changed (same
         // size) and its stored copy stays as it was.
         std::fs::write(out.join("frame-03.png"), [0xee; 1000]).unwrap();
-        assert_eq!(store.put_dir("job-1", &out, &manifest).await.unwrap(), uri);
+        assert_eq!(
+            store
+                .put_dir("job-1", &out, &manifest, &Staged::default())
+                .await
+                .unwrap(),
+            uri
+        );
         assert_eq!(
             std::fs::read(stored.join("files/frame-03.png")).unwrap(),
             [3; 1000]
@@ -624,12 +664,21 @@ mod tests {
         let store =
             OutputStore::from_url(&format!("file://{}", tmp.path().join("store").display()))
                 .unwrap();
-        let uri = store.put_dir("job-1", &out, &manifest).await.unwrap();
+        let uri = store
+            .put_dir("job-1", &out, &manifest, &Staged::default())
+            .await
+            .unwrap();
         assert_eq!(
             uri,
             format!("{}/jobs/job-1/{}", store.base_uri(), manifest.root_hex())
         );
-        assert_eq!(store.put_dir("job-1", &out, &manifest).await.unwrap(), uri);
+        assert_eq!(
+            store
+                .put_dir("job-1", &out, &manifest, &Staged::default())
+                .await
+                .unwrap(),
+            uri
+        );
 
         let dest = tmp.path().join("dest");
         let fetched = store.fetch_dir(&uri, &dest).await.unwrap();

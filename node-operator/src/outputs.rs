@@ -342,6 +342,19 @@ async fn scan_dir(
     .await?
 }
 
+/// The regular files a walk of `root` finds now (relative path, size),
+/// unsorted and unopened: names for a caller that opens each beneath the
+/// root itself, because the job may still be changing the directory.
+pub async fn candidate_files(root: &Path) -> Result<Vec<(String, u64)>, OutputError> {
+    let root = root.to_path_buf();
+    Ok(tokio::task::spawn_blocking(move || {
+        let mut walk = Walk::default();
+        walk.dir(&root, &root);
+        walk.found
+    })
+    .await?)
+}
+
 fn skip(path: String, why: &str) -> SkippedFile {
     SkippedFile {
         path,

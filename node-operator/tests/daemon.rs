@@ -2125,8 +2125,10 @@ async fn a_slow_store_gets_the_upload_time_the_output_cap_needs_before_the_deadl
     ];
     let stake_before = world.owner_stake().await;
     let mut daemon = world.spawn_daemon(None);
-    // 12 MiB of outputs, then the job runs until it is stopped.
-    let script = "/bin/busybox dd if=/dev/urandom of=/ake/output/frames.bin bs=1048576 count=12; /bin/busybox sleep 1000";
+    // 12 MiB of outputs, touched every 5 s so that they never hold still
+    // long enough to go up while the job runs (the case the reserve is
+    // for), and the job runs until it is stopped.
+    let script = "/bin/busybox dd if=/dev/urandom of=/ake/output/frames.bin bs=1048576 count=12; while true; do /bin/busybox touch /ake/output/frames.bin; /bin/busybox sleep 5; done";
     let spec = JobSpec::Inline(InlineSpec {
         image: world.image.tag.clone(),
         command: vec![BUSYBOX.into(), "sh".into(), "-c".into(), script.into()],
@@ -2153,6 +2155,59 @@ async fn a_slow_store_gets_the_upload_time_the_output_cap_needs_before_the_deadl
     );
     assert_eq!(world.owner_stake().await, stake_before, "no expiry");
     assert!(stop(&mut daemon).success(), "log:\n{}", world.log());
+}
+
+/// A file that holds still goes up while the job runs; the job changes it
+/// in place afterwards (a creator's trick to make the stored object differ
+/// from the commitment): the store ends up with the committed content,
+/// the result verifies, the staging area is emptied and no stake moves.
+#[tokio::test(flavor = "multi_thread")]
+async fn outputs_go_up_while_the_job_runs_and_a_later_change_is_sent_as_committed() {
+    if runtime(Default::default(), "staging").await.is_none() {
+        return;
+    }
+    let world = World::start().await;
+    let stake_before = world.owner_stake().await;
+    let mut daemon = world.spawn_daemon(None);
+    // 512 KiB at once (the job's cap is 1 MiB); changed (same size) 50 s later, after two looks 15 s
+    // apart have sent it; then the job ends.
+    let script = "/bin/busybox dd if=/dev/zero of=/ake/output/early.bin bs=1024 count=512 2>/dev/null; echo run >> /ake/output/runs.txt; /bin/busybox sleep 50; echo -n X | /bin/busybox dd of=/ake/output/early.bin conv=notrunc 2>/dev/null; echo rendered";
+    let job = world.post_script(script, vec![], 120).await;
+    world.wait_running(&job).await;
+    let staged = world
+        .dir
+        .path()
+        .join(format!("store/jobs/{job}-1/staging/early.bin"));
+    let end = Instant::now() + Duration::from_secs(45);
+    while !staged.exists() {
+        assert!(
+            Instant::now() < end,
+            "nothing staged; log:\n{}",
+            world.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let job_now = world.protocol().job(&job).await.unwrap().unwrap();
+    assert_eq!(job_now.state, JobState::Assigned, "sent while the job ran");
+    let submitted = world.wait_submitted(&job, Duration::from_secs(120)).await;
+    let manifest = fetched_manifest(&world, &submitted).await;
+    let early = std::fs::read(world.dir.path().join("fetched/early.bin")).unwrap();
+    assert_eq!((early.len(), early[0], early[1]), (512 << 10, b'X', 0));
+    assert_eq!(manifest.files.len(), 2);
+    assert!(
+        world
+            .log()
+            .contains("while the job ran were not sent again"),
+        "runs.txt was moved into place; log:\n{}",
+        world.log()
+    );
+    let staging = staged.parent().unwrap();
+    assert!(
+        std::fs::read_dir(staging).map_or(true, |mut d| d.next().is_none()),
+        "staging emptied"
+    );
+    assert!(stop(&mut daemon).success(), "log:\n{}", world.log());
+    assert_eq!(world.owner_stake().await, stake_before);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -45,13 +45,22 @@ async fn s3_round_trip_through_moto() {
         moto.port
     );
     let store = OutputStore::from_url(&url).unwrap();
-    let uri = store.put_dir("job-9", &out, &manifest).await.unwrap();
+    let uri = store
+        .put_dir("job-9", &out, &manifest, &Default::default())
+        .await
+        .unwrap();
     assert_eq!(
         uri,
         format!("s3://ake-outputs/node-7/jobs/job-9/{}", manifest.root_hex())
     );
     // A retried upload after a crash finds the manifest and returns the same URI.
-    assert_eq!(store.put_dir("job-9", &out, &manifest).await.unwrap(), uri);
+    assert_eq!(
+        store
+            .put_dir("job-9", &out, &manifest, &Default::default())
+            .await
+            .unwrap(),
+        uri
+    );
 
     let dest = tmp.path().join("downloaded");
     let fetched = store.fetch_dir(&uri, &dest).await.unwrap();

@@ -497,6 +497,7 @@ async fn start_node(
         // The in-process chain has no RPC endpoint to measure.
         endpoints: None,
         rpc_health: Default::default(),
+        staged: Default::default(),
         // The demo's outputs are capped at 64 MiB and it fetches no inputs.
         work_floor_bytes: 64 << 20,
         journal_path: work.path().join("journal.redb"),
