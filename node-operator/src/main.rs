@@ -379,15 +379,9 @@ async fn status(cli: &Cli) -> anyhow::Result<()> {
         }
         // The running daemon holds the journal: ask it instead.
         Err(_) => {
-            let url = format!("http://{}/status", config.metrics_addr);
-            let body = reqwest::get(&url)
+            let status = daemon_status(&config)
                 .await
-                .and_then(|r| r.error_for_status())
-                .with_context(|| format!("the journal is locked and {url} does not answer"))?
-                .bytes()
-                .await?;
-            let status: serde_json::Value = serde_json::from_slice(&body)
-                .with_context(|| format!("{url} did not answer JSON"))?;
+                .context("the journal is locked (a daemon runs)")?;
             for problem in status["not_ready"].as_array().into_iter().flatten() {
                 println!("  not ready: {}", problem.as_str().unwrap_or("?"));
             }
@@ -430,6 +424,19 @@ fn hot_key_excess(lamports: u64, max_sol: f64) -> Option<String> {
             "the signer holds {sol:.3} SOL, more than hot_key_max_sol ({max_sol}): a container escape would take it; keep about a week of fees there and move the rest to the owner's cold key"
         )
     })
+}
+
+/// What the running daemon answers on `GET /status` (its journal is
+/// locked, so a second process asks it).
+async fn daemon_status(config: &NodeConfig) -> anyhow::Result<serde_json::Value> {
+    let url = format!("http://{}/status", config.metrics_addr);
+    let body = reqwest::get(&url)
+        .await
+        .and_then(|r| r.error_for_status())
+        .with_context(|| format!("{url} does not answer"))?
+        .bytes()
+        .await?;
+    serde_json::from_slice(&body).with_context(|| format!("{url} did not answer JSON"))
 }
 
 fn check(ok: bool, what: &str, fix: &str) -> bool {
@@ -629,11 +636,15 @@ async fn doctor(cli: &Cli) -> anyhow::Result<()> {
                     let rules = &config.params.release;
                     let left =
                         stake.releases_left(clock.unix_timestamp, rules, market.min_stake_per_gpu);
-                    healthy &= check(
-                        left > 0,
-                        &format!("the owner has {left} hand-back(s) left in this release-budget window"),
-                        "none left: the node stays out of the queue until the window turns; find out why its jobs were handed back",
-                    );
+                    // Information, not a failure: the daemon pauses only
+                    // after its own hand-back (a creator's jobs that spent
+                    // the budget must not keep the fleet out), which this
+                    // process cannot see.
+                    if left > 0 {
+                        check(true, &format!("the owner has {left} hand-back(s) left in this release-budget window"), "");
+                    } else {
+                        println!("  WARN  the owner has no hand-back left in this release-budget window: a node that hands a job back now pauses 10 minutes before taking another; find out why its jobs were handed back");
+                    }
                 }
                 let need = market.map_or(0, |m| m.min_stake_per_gpu * u64::from(n.gpus));
                 let free = stake.map_or(0, |s| s.free());
@@ -650,6 +661,17 @@ async fn doctor(cli: &Cli) -> anyhow::Result<()> {
                     "the owner runs `ake node register --signer <this key>`",
                 )
             }
+        }
+    }
+    // One gate: what keeps a running daemon out of the queue (some of it,
+    // like a pause after its own hand-back, only the daemon can see).
+    if let Ok(status) = daemon_status(&config).await {
+        for problem in status["not_ready"].as_array().into_iter().flatten() {
+            healthy &= check(
+                false,
+                "the running daemon is ready",
+                problem.as_str().unwrap_or("?"),
+            );
         }
     }
     if healthy {

@@ -562,7 +562,7 @@ mod tests {
     use super::*;
     use crate::outputs::{RunFacts, UsageReceipt};
 
-    fn facts() -> RunFacts {
+    pub(super) fn facts() -> RunFacts {
         RunFacts {
             stdout_sha256: [1; 32],
             stderr_sha256: [2; 32],

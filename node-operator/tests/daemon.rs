@@ -2051,7 +2051,9 @@ async fn a_spent_release_budget_keeps_the_node_out_of_the_queue() {
     assert!(status.contains("has used its release budget"), "{status}");
     let (healthy, doctor) = node_command(&world, "doctor");
     assert!(
-        !healthy && doctor.contains("0 hand-back(s) left"),
+        !healthy
+            && doctor.contains("has used its release budget")
+            && doctor.contains("no hand-back left in this release-budget window"),
         "{doctor}"
     );
     assert_eq!(world.owner_stake().await, stake_before);

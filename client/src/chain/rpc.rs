@@ -1070,6 +1070,19 @@ mod tests {
         assert_eq!(last_look["params"][1]["searchTransactionHistory"], true);
     }
 
+    /// An endpoint that accepts connections and never answers.
+    async fn hanging_endpoint() -> String {
+        let hanging = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", hanging.local_addr().unwrap());
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = hanging.accept().await {
+                held.push(socket);
+            }
+        });
+        url
+    }
+
     fn measured(url: &str, behind: u64, latency_ms: u64, error: Option<&str>) -> EndpointHealth {
         EndpointHealth {
             url: url.into(),
@@ -1119,14 +1132,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_list_s_first_read_waits_for_one_measurement_not_for_a_silent_endpoint() {
-        let hanging = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let hanging_url = format!("http://{}", hanging.local_addr().unwrap());
-        tokio::spawn(async move {
-            let mut held = Vec::new();
-            while let Ok((socket, _)) = hanging.accept().await {
-                held.push(socket);
-            }
-        });
+        let hanging_url = hanging_endpoint().await;
         let good = routed_endpoint(vec![
             ("getSlot", r#"{"jsonrpc":"2.0","id":1,"result":77}"#.into()),
             (
@@ -1148,14 +1154,7 @@ mod tests {
     async fn a_send_goes_to_every_endpoint_and_one_taking_it_is_enough() {
         // First in the list: an endpoint that accepts and never answers
         // (tried in order, it would hold the send for the 30 s timeout).
-        let hanging = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let hanging_url = format!("http://{}", hanging.local_addr().unwrap());
-        tokio::spawn(async move {
-            let mut held = Vec::new();
-            while let Ok((socket, _)) = hanging.accept().await {
-                held.push(socket);
-            }
-        });
+        let hanging_url = hanging_endpoint().await;
         let took = r#"{"jsonrpc":"2.0","id":1,"result":"sig"}"#;
         let (good, good_saw) = recording_endpoint("200 OK", took).await;
         let chain = FailoverChain::new(&[hanging_url, good.url()], CommitmentConfig::confirmed());

@@ -204,18 +204,8 @@ fn open_beneath(root: &OwnedFd, relative: &str) -> std::io::Result<std::fs::File
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outputs::{OutputManifest, RunFacts, UsageReceipt};
-
-    fn facts() -> RunFacts {
-        RunFacts {
-            stdout_sha256: [1; 32],
-            stderr_sha256: [2; 32],
-            image_digest: "sha256:abc".into(),
-            spec_hash: "00".into(),
-            exit_code: 0,
-            usage: UsageReceipt::default(),
-        }
-    }
+    use crate::output_store::tests::facts;
+    use crate::outputs::OutputManifest;
 
     const CAPS: OutputLimits = OutputLimits {
         bytes: 1 << 20,
