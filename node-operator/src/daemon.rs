@@ -915,7 +915,7 @@ impl Daemon {
                 );
             }
         });
-        let mut staged = crate::output_store::Staged::default();
+        let mut staged = crate::output_store::Staged::for_run();
         let caps = OutputLimits {
             bytes: run.max_output_bytes,
             files: run.max_output_files,
@@ -925,6 +925,7 @@ impl Daemon {
             outcome = running => outcome,
             never = self.stage_while_running(&id, &output_dir, caps, &mut staged) => match never {},
         };
+        staged.forget_looks();
         self.staged
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -1288,13 +1289,12 @@ impl Daemon {
             .put_dir(&id, &work_dir.join("output"), &manifest, &staged)
             .await
             .map_err(store_failure)?;
-        self.staged
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&id);
         let after = self.store.sent();
         let mut uplink = self.uplink.lock().unwrap_or_else(|e| e.into_inner());
-        if uplink.observe(after.0 - before.0, after.1 - before.1, started.elapsed()) {
+        // Moving staged files takes time and sends nothing: no sample then.
+        if staged.is_empty()
+            && uplink.observe(after.0 - before.0, after.1 - before.1, started.elapsed())
+        {
             tracing::info!(
                 bytes_per_sec = uplink.bytes_per_sec() as u64,
                 "uplink measured"
@@ -1616,6 +1616,13 @@ impl Daemon {
             .remove_work_dir(&self.work_dir.join(&id))
             .await
             .map_err(retry)?;
+        // What went up while the job ran and was not used (best effort: the
+        // store may be down; what stays is listed by the warning).
+        self.store.drop_staging(&id).await;
+        self.staged
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
         self.journal.mark_done(&id).await.map_err(retry)?;
         tracing::info!("job done");
         Ok(false)

@@ -276,7 +276,6 @@ impl OutputStore {
             .put(&manifest_path, PutPayload::from(manifest.to_json()))
             .await
             .map_err(store_err(format!("writing {manifest_path}")))?;
-        self.drop_staging(job_id).await;
         Ok(uri)
     }
 
@@ -349,7 +348,8 @@ impl OutputStore {
             .put_multipart(target)
             .await
             .map_err(store_err(format!("starting upload of {target}")))?;
-        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+        let mut guard = AbortOnDrop(Some(WriteMultipart::new_with_chunk_size(upload, PART_SIZE)));
+        let writer = guard.0.as_mut().expect("just set");
         let mut sent = 0u64;
         let mut buf = vec![0u8; 1 << 20];
         let copied: Result<(), StoreError> = async {
@@ -370,17 +370,13 @@ impl OutputStore {
             }
         }
         .await;
-        match copied {
-            Ok(()) => writer
-                .finish()
-                .await
-                .map(|_| sent)
-                .map_err(store_err(format!("completing upload of {target}"))),
-            Err(e) => {
-                let _ = writer.abort().await;
-                Err(e)
-            }
-        }
+        copied?;
+        let writer = guard.0.take().expect("still set");
+        writer
+            .finish()
+            .await
+            .map(|_| sent)
+            .map_err(store_err(format!("completing upload of {target}")))
     }
 
     /// Uploads the job's captured stdout and stderr next to its files (under
@@ -547,6 +543,25 @@ impl OutputStore {
             }
             _ => Err(foreign()),
         }
+    }
+}
+
+/// A multipart upload that did not finish is aborted, also when its
+/// future is dropped (staging stops when the run ends): S3 would otherwise
+/// keep, and bill, its parts.
+struct AbortOnDrop(Option<WriteMultipart>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        let (Some(writer), Ok(runtime)) = (self.0.take(), tokio::runtime::Handle::try_current())
+        else {
+            return;
+        };
+        runtime.spawn(async move {
+            if let Err(e) = writer.abort().await {
+                tracing::warn!("could not abort an unfinished upload: {e}");
+            }
+        });
     }
 }
 

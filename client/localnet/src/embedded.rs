@@ -363,7 +363,11 @@ async fn process_and_record(
         .collect();
     let pre_balances = balances(ctx, &keys).await?;
     let pre_accounts = match history.past_kept() {
-        Some(_) => accounts_of(ctx, &keys).await?,
+        Some(_) => keys
+            .iter()
+            .copied()
+            .zip(accounts_now(ctx, &keys).await?)
+            .collect(),
         None => Vec::new(),
     };
     let details = ctx
@@ -479,19 +483,16 @@ async fn balances(ctx: &mut Ctx, keys: &[Pubkey]) -> Result<Vec<u64>, ChainError
     Ok(out)
 }
 
-/// Each of `keys` with its account now (None for no account).
-async fn accounts_of(
-    ctx: &mut Ctx,
-    keys: &[Pubkey],
-) -> Result<Vec<(Pubkey, Option<Account>)>, ChainError> {
+/// Each of `keys`' account now, in order (None for no account).
+async fn accounts_now(ctx: &mut Ctx, keys: &[Pubkey]) -> Result<Vec<Option<Account>>, ChainError> {
     let mut out = Vec::with_capacity(keys.len());
     for key in keys {
-        let account = ctx
-            .banks_client
-            .get_account(*key)
-            .await
-            .map_err(banks_err)?;
-        out.push((*key, account));
+        out.push(
+            ctx.banks_client
+                .get_account_with_commitment(*key, CommitmentLevel::Processed)
+                .await
+                .map_err(banks_err)?,
+        );
     }
     Ok(out)
 }
@@ -557,18 +558,7 @@ impl Chain for EmbeddedChain {
     async fn accounts(&self, keys: &[Pubkey]) -> Result<Vec<Option<Account>>, ChainError> {
         let keys = keys.to_vec();
         self.call("an account read", move |ctx| {
-            Box::pin(async move {
-                let mut out = Vec::with_capacity(keys.len());
-                for key in keys {
-                    out.push(
-                        ctx.banks_client
-                            .get_account_with_commitment(key, CommitmentLevel::Processed)
-                            .await
-                            .map_err(banks_err)?,
-                    );
-                }
-                Ok(out)
-            })
+            Box::pin(async move { accounts_now(ctx, &keys).await })
         })
         .await
     }

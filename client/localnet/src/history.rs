@@ -67,6 +67,10 @@ struct Inner {
     /// oldest first, with their slots.
     keep_past: Option<u64>,
     past: HashMap<Pubkey, Vec<(u64, Option<Account>)>>,
+    /// The keys of `past` in the order their states were kept, with the
+    /// slots: pruning walks it from the oldest, so states of keys never
+    /// named again go too.
+    past_order: std::collections::VecDeque<(u64, Pubkey)>,
 }
 
 impl Default for History {
@@ -122,10 +126,22 @@ impl History {
     pub fn record_past(&self, slot: u64, accounts: Vec<(Pubkey, Option<Account>)>) {
         let mut inner = self.lock();
         let Some(keep) = inner.keep_past else { return };
+        let inner = &mut *inner;
+        while let Some(&(at, key)) = inner.past_order.front() {
+            if at.saturating_add(keep) >= slot {
+                break;
+            }
+            inner.past_order.pop_front();
+            if let Some(states) = inner.past.get_mut(&key) {
+                states.retain(|(at, _)| at.saturating_add(keep) >= slot);
+                if states.is_empty() {
+                    inner.past.remove(&key);
+                }
+            }
+        }
         for (key, account) in accounts {
-            let states = inner.past.entry(key).or_default();
-            states.retain(|(at, _)| at.saturating_add(keep) >= slot);
-            states.push((slot, account));
+            inner.past.entry(key).or_default().push((slot, account));
+            inner.past_order.push_back((slot, key));
         }
     }
 

@@ -7,7 +7,8 @@
 //! relayed at once, as a lagging node relays them to the leader. Not
 //! rewound (a stand-in, stated): blockhashes, simulation and preflight,
 //! program and token account scans, and accounts written outside a
-//! transaction (the price feed).
+//! transaction (the price feed). A history page is cut after its limit, so
+//! it may come back short.
 
 use serde_json::{json, Value};
 use solana_account_decoder::encode_ui_account;

@@ -553,7 +553,8 @@ pub struct EndpointHealth {
     pub behind: u64,
     /// How long its `getSlot` took.
     pub latency_ms: u64,
-    /// Why it did not answer, or said it is unhealthy.
+    /// Why it is not read from: no answer, another cluster, a slot far
+    /// ahead of the others.
     pub error: Option<String>,
 }
 
@@ -567,7 +568,7 @@ impl EndpointHealth {
     pub fn problem(&self) -> Option<String> {
         match &self.error {
             Some(e) => Some(format!(
-                "RPC {} does not answer ({e}): fix or remove it in rpc_urls",
+                "RPC {}: {e}; fix or remove it in rpc_urls",
                 self.url
             )),
             None if !self.is_current() => Some(format!(
@@ -579,22 +580,34 @@ impl EndpointHealth {
     }
 }
 
-/// The slots behind the cluster an endpoint's `getHealth` admits to: Solana
-/// answers -32005 "Node is behind by N slots" (or "Node is unhealthy"
-/// without a count, an error here). A provider without getHealth says nothing.
-fn admitted_lag(health: Result<Value, ChainError>) -> Result<u64, String> {
+/// The slots behind the cluster an endpoint's `getHealth` admits to. Only
+/// Solana's "unhealthy" answer (-32005) counts: "Node is behind by N
+/// slots", or, without a count, just past current. Anything else (a
+/// provider without getHealth, a rate limit, a timeout) says nothing: the
+/// endpoint's slot decides.
+fn admitted_lag(health: &Result<Value, ChainError>) -> u64 {
     match health {
-        Ok(_) | Err(ChainError::Refused(_)) => Ok(0),
-        Err(ChainError::Unavailable(e)) => e
+        Err(ChainError::Unavailable(e)) if e.contains("(code -32005)") => e
             .split_once("behind by ")
             .and_then(|(_, rest)| rest.split_whitespace().next()?.parse().ok())
-            .ok_or(e),
+            .unwrap_or(CURRENT_WITHIN_SLOTS + 1),
+        _ => 0,
     }
 }
 
+/// One endpoint's answers to a measurement.
+struct Probe {
+    slot: Result<u64, String>,
+    admitted: u64,
+    latency: Duration,
+    /// Its cluster's genesis hash, if it said.
+    genesis: Option<String>,
+}
+
 impl RpcChain {
-    /// Its slot (and how long that took) and the lag it admits to, at once.
-    async fn probe(&self) -> (Result<u64, String>, u64, Duration) {
+    /// Its slot (and how long that took), the lag it admits to and its
+    /// cluster, at once.
+    async fn probe(&self) -> Probe {
         let timed_slot = async {
             let started = std::time::Instant::now();
             let slot = tokio::time::timeout(PROBE_TIMEOUT, self.slot()).await;
@@ -602,40 +615,94 @@ impl RpcChain {
         };
         let health =
             tokio::time::timeout(PROBE_TIMEOUT, self.call::<Value>("getHealth", json!([])));
-        let ((slot, latency), health) = tokio::join!(timed_slot, health);
-        let no_answer = |_| format!("no answer in {PROBE_TIMEOUT:?}");
-        let admitted = health.map_err(no_answer).and_then(admitted_lag);
-        let slot = slot
-            .map_err(no_answer)
-            .and_then(|s| s.map_err(|e| e.to_string()));
-        match (slot, admitted) {
-            (Ok(slot), Ok(admitted)) => (Ok(slot), admitted, latency),
-            (Err(e), _) | (_, Err(e)) => (Err(e), 0, latency),
+        let genesis = tokio::time::timeout(
+            PROBE_TIMEOUT,
+            self.call::<String>("getGenesisHash", json!([])),
+        );
+        let ((slot, latency), health, genesis) = tokio::join!(timed_slot, health, genesis);
+        Probe {
+            slot: match slot {
+                Ok(answer) => answer.map_err(|e| e.to_string()),
+                Err(_) => Err(format!("no answer in {PROBE_TIMEOUT:?}")),
+            },
+            admitted: health.map_or(0, |h| admitted_lag(&h)),
+            latency,
+            genesis: genesis.ok().and_then(Result::ok),
         }
     }
+}
+
+/// The genesis most answering endpoints share (the operator's order breaks
+/// a tie): a URL of another cluster in the list is not read from.
+fn cluster_of(probes: &[Probe]) -> Option<&str> {
+    let said: Vec<&str> = probes
+        .iter()
+        .filter(|p| p.slot.is_ok())
+        .filter_map(|p| p.genesis.as_deref())
+        .collect();
+    let count = |g: &str| said.iter().filter(|s| **s == g).count();
+    let most = said.iter().map(|g| count(g)).max()?;
+    said.iter().copied().find(|g| count(g) == most)
+}
+
+/// The slot endpoints are measured against: the highest that another
+/// endpoint comes within [`CURRENT_WITHIN_SLOTS`] of, so that one endpoint
+/// answering a slot far ahead (a false answer) does not make the rest look
+/// behind; with no two endpoints in step, the highest.
+fn reference_slot(slots: &[u64]) -> u64 {
+    let confirmed = slots.iter().enumerate().filter(|(i, s)| {
+        slots
+            .iter()
+            .enumerate()
+            .any(|(j, t)| j != *i && t.abs_diff(**s) <= CURRENT_WITHIN_SLOTS)
+    });
+    confirmed
+        .map(|(_, s)| *s)
+        .max()
+        .or_else(|| slots.iter().max().copied())
+        .unwrap_or(0)
 }
 
 /// Measures every endpoint at once (one after another, the first would
 /// look behind the rest).
 async fn measure(endpoints: &[RpcChain]) -> Vec<EndpointHealth> {
     let probes = futures_util::future::join_all(endpoints.iter().map(RpcChain::probe)).await;
-    let best = probes
+    let cluster = cluster_of(&probes);
+    let of_cluster =
+        |p: &Probe| cluster.is_none() || p.genesis.is_none() || p.genesis.as_deref() == cluster;
+    let slots: Vec<u64> = probes
         .iter()
-        .filter_map(|(slot, _, _)| slot.as_ref().ok())
-        .max()
-        .copied()
-        .unwrap_or(0);
+        .filter(|p| of_cluster(p))
+        .filter_map(|p| p.slot.as_ref().ok().copied())
+        .collect();
+    let reference = reference_slot(&slots);
     endpoints
         .iter()
-        .zip(probes)
-        .map(|(endpoint, (slot, admitted, latency))| EndpointHealth {
-            url: endpoint.url(),
-            slot: slot.as_ref().ok().copied(),
-            behind: slot
-                .as_ref()
-                .map_or(0, |s| best.saturating_sub(*s).max(admitted)),
-            latency_ms: u64::try_from(latency.as_millis()).unwrap_or(u64::MAX),
-            error: slot.err(),
+        .zip(&probes)
+        .map(|(endpoint, p)| {
+            let error = match (&p.slot, of_cluster(p)) {
+                (Err(e), _) => Some(e.clone()),
+                (Ok(_), false) => Some(format!(
+                    "it serves another cluster (genesis {}, the others {})",
+                    p.genesis.as_deref().unwrap_or("?"),
+                    cluster.unwrap_or("?")
+                )),
+                (Ok(slot), true) if *slot > reference + CURRENT_WITHIN_SLOTS => Some(format!(
+                    "it answers slot {slot}, {} ahead of the others: a false answer",
+                    slot - reference
+                )),
+                (Ok(_), true) => None,
+            };
+            EndpointHealth {
+                url: endpoint.url(),
+                slot: p.slot.as_ref().ok().copied(),
+                behind: p
+                    .slot
+                    .as_ref()
+                    .map_or(0, |s| reference.saturating_sub(*s).max(p.admitted)),
+                latency_ms: u64::try_from(p.latency.as_millis()).unwrap_or(u64::MAX),
+                error,
+            }
         })
         .collect()
 }
@@ -661,7 +728,9 @@ struct Ranking {
     order: Vec<usize>,
     health: Vec<EndpointHealth>,
     measured_at: Option<std::time::Instant>,
-    measuring: bool,
+    /// Since when a measurement runs (one whose reader was dropped counts
+    /// as over after twice the probe timeout).
+    measuring: Option<std::time::Instant>,
 }
 
 /// Several RPC endpoints, measured for slot lag and latency every
@@ -710,10 +779,13 @@ impl FailoverChain {
             let stale = ranking
                 .measured_at
                 .is_none_or(|at| at.elapsed() >= RESCORE_EVERY);
-            if !stale || ranking.measuring {
+            let measuring = ranking
+                .measuring
+                .is_some_and(|since| since.elapsed() < PROBE_TIMEOUT * 2);
+            if !stale || measuring {
                 return ranking.order.clone();
             }
-            ranking.measuring = true;
+            ranking.measuring = Some(std::time::Instant::now());
             ranking.measured_at.is_none()
         };
         if first {
@@ -734,7 +806,7 @@ fn record(ranking: &std::sync::Mutex<Ranking>, health: Vec<EndpointHealth>) {
     ranking.order = read_order(&health);
     ranking.health = health;
     ranking.measured_at = Some(std::time::Instant::now());
-    ranking.measuring = false;
+    ranking.measuring = None;
 }
 
 /// Tries each endpoint, best first, while they are unavailable.
@@ -1118,16 +1190,39 @@ mod tests {
 
     #[test]
     fn an_endpoint_s_own_health_check_says_how_far_behind_it_is() {
-        let said = |text: &str| admitted_lag(Err(ChainError::Unavailable(text.into())));
+        let said = |text: &str| admitted_lag(&Err(ChainError::Unavailable(text.into())));
         assert_eq!(
             said("getHealth: Node is behind by 42 slots (code -32005)"),
-            Ok(42)
+            42
         );
-        assert!(said("getHealth: Node is unhealthy (code -32005)").is_err());
-        assert_eq!(admitted_lag(Ok(json!("ok"))), Ok(0));
-        // A provider without getHealth says nothing either way.
+        assert_eq!(
+            said("getHealth: Node is unhealthy (code -32005)"),
+            CURRENT_WITHIN_SLOTS + 1
+        );
+        assert_eq!(admitted_lag(&Ok(json!("ok"))), 0);
+        // A rate limit, or a provider without getHealth, says nothing.
+        assert_eq!(said("getHealth at http://x: HTTP 429 Too Many Requests"), 0);
         let unknown = ChainError::Refused("getHealth: Method not found (code -32601)".into());
-        assert_eq!(admitted_lag(Err(unknown)), Ok(0));
+        assert_eq!(admitted_lag(&Err(unknown)), 0);
+    }
+
+    #[test]
+    fn one_endpoint_far_ahead_of_the_others_does_not_make_them_look_behind() {
+        // Two in step and one answering a slot far ahead: the two are the reference.
+        assert_eq!(reference_slot(&[1_000, 1_005, 9_999_999]), 1_005);
+        // None in step (a lagging one and a current one): the highest.
+        assert_eq!(reference_slot(&[900, 1_000]), 1_000);
+        assert_eq!(reference_slot(&[]), 0);
+        let probe = |slot: u64, genesis: &str| Probe {
+            slot: Ok(slot),
+            admitted: 0,
+            latency: Duration::ZERO,
+            genesis: Some(genesis.into()),
+        };
+        // Most endpoints' cluster wins; the operator's order breaks a tie.
+        let probes = [probe(5, "devnet"), probe(9, "mainnet"), probe(6, "devnet")];
+        assert_eq!(cluster_of(&probes), Some("devnet"));
+        assert_eq!(cluster_of(&probes[..2]), Some("devnet"));
     }
 
     #[tokio::test]

@@ -1,14 +1,16 @@
 //! Outputs sent while the job still runs. Every [`STAGE_EVERY`] the node
 //! looks at the running job's output directory; a file whose size and
 //! change times held still since the last look goes up to the attempt's
-//! staging area (`jobs/<attempt>/staging/`), hashed as it is read. When the
+//! staging area (`jobs/<attempt>/staging/<run>/`), hashed as it is read. When the
 //! run ends, a staged file whose hash is the committed one is moved into
 //! place in the store instead of being sent again; any other is sent as
 //! usual. So a job that changes a file after it was staged (a creator's
 //! trick to make the stored object differ from the commitment, and win a
 //! dispute) only gets its committed content sent. What is staged never
 //! exceeds the job's output caps, so a job that writes, waits and deletes
-//! cannot make the node send more than one cap's worth.
+//! or rewrites makes the node send at most one cap more than its outputs.
+//! Files over 5 GiB are not staged (S3 copies at most that much in one
+//! request). The staging area goes when the attempt is cleaned up.
 //!
 //! The job writes while the node reads: files are opened beneath the
 //! output directory through no link at all (openat2 with RESOLVE_BENEATH
@@ -33,9 +35,17 @@ use crate::outputs::{candidate_files, Hash, OutputFile, OutputLimits};
 /// How often a running job's outputs are looked at.
 pub const STAGE_EVERY: Duration = Duration::from_secs(15);
 
+/// The largest file staged: S3's CopyObject moves at most 5 GiB.
+const STAGE_MAX_FILE: u64 = 5 << 30;
+
 /// What went up while the job ran, and what is being watched.
 #[derive(Debug, Default, Clone)]
 pub struct Staged {
+    /// This run's own staging folder: what an earlier run of the attempt
+    /// (or a request of a killed process landing late) left is never used.
+    run: u64,
+    /// The kernel has no openat2: nothing is staged.
+    unsupported: bool,
     /// Relative path: the bytes sent and their SHA-256.
     files: HashMap<String, (u64, Hash)>,
     /// Relative path: its size and change times at the last look.
@@ -45,6 +55,22 @@ pub struct Staged {
 }
 
 impl Staged {
+    /// Nothing staged yet, in a folder of its own.
+    pub fn for_run() -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        Staged {
+            run: nanos ^ u64::from(std::process::id()).rotate_left(48),
+            ..Staged::default()
+        }
+    }
+
+    /// The run is over: what was watched no longer matters.
+    pub fn forget_looks(&mut self) {
+        self.looked = HashMap::new();
+    }
+
     /// How many files went up while the job ran.
     pub fn len(&self) -> usize {
         self.files.len()
@@ -64,6 +90,10 @@ impl OutputStore {
             .join("staging")
     }
 
+    fn staging_of_run(&self, job_id: &str, staged: &Staged) -> ObjectPath {
+        self.staging(job_id).join(staged.run.to_string())
+    }
+
     /// One look at a running job's `output_dir`: each file that held still
     /// since the last look goes up to staging, within `limits` in all.
     pub async fn stage(
@@ -73,6 +103,9 @@ impl OutputStore {
         staged: &mut Staged,
         limits: OutputLimits,
     ) -> Result<(), StoreError> {
+        if staged.unsupported {
+            return Ok(());
+        }
         let root = open_root(output_dir).map_err(io_err(output_dir))?;
         let mut looked = HashMap::new();
         for (path, _) in candidate_files(output_dir).await? {
@@ -81,7 +114,11 @@ impl OutputStore {
             }
             let file = match open_beneath(&root, &path) {
                 Ok(file) => file,
-                Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => return Ok(()),
+                Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
+                    tracing::info!("this kernel has no openat2: outputs go up after the run");
+                    staged.unsupported = true;
+                    return Ok(());
+                }
                 // A link, a vanished file: not this file, not now.
                 Err(_) => continue,
             };
@@ -98,7 +135,8 @@ impl OutputStore {
             ];
             let settled = staged.looked.get(&path) == Some(&now);
             looked.insert(path.clone(), now);
-            let fits = (staged.files.len() as u64) < limits.files
+            let fits = meta.size() <= STAGE_MAX_FILE
+                && (staged.files.len() as u64) < limits.files
                 && staged
                     .bytes
                     .checked_add(meta.size())
@@ -106,7 +144,7 @@ impl OutputStore {
             if !settled || !fits {
                 continue;
             }
-            let target = object_path(&self.staging(job_id), &path);
+            let target = object_path(&self.staging_of_run(job_id, staged), &path);
             let mut hasher = sha2::Sha256::new();
             let source = output_dir.join(&path);
             let file = tokio::fs::File::from_std(file);
@@ -132,7 +170,7 @@ impl OutputStore {
         if staged.files.get(&file.path) != Some(&(file.size, file.sha256)) {
             return false;
         }
-        let from = object_path(&self.staging(job_id), &file.path);
+        let from = object_path(&self.staging_of_run(job_id, staged), &file.path);
         match self.store.rename(&from, target).await {
             Ok(()) => true,
             Err(e) => {
@@ -145,18 +183,21 @@ impl OutputStore {
         }
     }
 
-    /// Deletes what staging still holds (files changed after they were
-    /// staged, or never committed), also after a restart forgot them.
-    pub(super) async fn drop_staging(&self, job_id: &str) {
+    /// Deletes what the attempt's staging area still holds (files changed
+    /// after they were staged, never committed, or staged by any run of it),
+    /// in bulk where the store can. Off the job's path: the attempt is over.
+    pub async fn drop_staging(&self, job_id: &str) {
+        use futures_util::TryStreamExt;
         let staging = self.staging(job_id);
-        let mut listed = self.store.list(Some(&staging));
-        while let Some(meta) = listed.next().await {
-            let deleted = match meta {
-                Ok(meta) => self.store.delete(&meta.location).await,
-                Err(e) => Err(e),
-            };
-            match deleted {
-                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+        let listed = self
+            .store
+            .list(Some(&staging))
+            .map_ok(|meta| meta.location)
+            .boxed();
+        let mut deleted = self.store.delete_stream(listed);
+        while let Some(result) = deleted.next().await {
+            match result {
+                Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
                 Err(e) => {
                     return tracing::warn!("could not delete a staged copy under {staging}: {e}")
                 }
@@ -224,14 +265,17 @@ mod tests {
         for i in 0..4u8 {
             std::fs::write(out.join(format!("frames/{i}.png")), [i; 1000]).unwrap();
         }
-        let mut staged = Staged::default();
+        let mut staged = Staged::for_run();
         // The first look only notes each file; the second sends those that held still.
         store.stage("job-1", &out, &mut staged, CAPS).await.unwrap();
         assert!(staged.is_empty() && !staging.exists());
         std::fs::write(out.join("frames/3.png"), [3; 1001]).unwrap();
         store.stage("job-1", &out, &mut staged, CAPS).await.unwrap();
         assert_eq!(staged.len(), 3, "the file still being written waits");
-        assert!(staging.join("frames/0.png").exists());
+        assert!(staging
+            .join(staged.run.to_string())
+            .join("frames/0.png")
+            .exists());
         // The job changes a staged file in place after it went up (same
         // size): its committed content is what the store ends up holding.
         std::fs::write(out.join("frames/1.png"), [0xee; 1000]).unwrap();
@@ -256,6 +300,9 @@ mod tests {
             std::fs::read(tmp.path().join("dest/frames/1.png")).unwrap(),
             [0xee; 1000]
         );
+        // Cleaning the attempt up empties its staging area.
+        assert!(!walkdir(&staging).is_empty());
+        store.drop_staging("job-1").await;
         let left: Vec<_> = walkdir(&staging);
         assert!(left.is_empty(), "staging still holds {left:?}");
     }
