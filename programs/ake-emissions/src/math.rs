@@ -83,6 +83,72 @@ pub fn crank_tip(tip: u64, scaled_treasury: u64, burned: u64) -> u64 {
 /// The tip is at most this share of the epoch's burn (the market's minimum treasury fee).
 pub const TIP_BPS_OF_BURN: u64 = 100;
 
+/// What closing an epoch mints, fixed from the schedule and the epoch's burn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EpochClose {
+    /// The schedule's emission for the epoch (counted against the cap).
+    pub emission: u64,
+    /// The nodes' part of it (0 when nothing was burned).
+    pub node_share: u64,
+    /// What nodes may claim in all: the share, at most the burn times the multiplier.
+    pub nodes_can_earn: u64,
+    /// The treasury's part, scaled like the nodes', the tip included.
+    pub treasury_share: u64,
+    /// Paid to whoever closes the epoch, out of the treasury's part.
+    pub tip: u64,
+}
+
+/// The schedule's state an epoch closes against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScheduleState {
+    pub next_emission: u64,
+    pub scheduled_total: u64,
+    pub emission_cap: u64,
+}
+
+/// `close_epoch`'s arithmetic. Nodes earn at most what was burned for
+/// their jobs (times the multiplier); the treasury share shrinks in
+/// proportion, and the tip comes out of what the treasury really gets. So
+/// a quiet epoch mints little to anyone.
+pub fn close_amounts(
+    schedule: ScheduleState,
+    split_of: &crate::state::Split,
+    burned: u64,
+) -> EpochClose {
+    let emission = capped(
+        schedule.next_emission,
+        schedule.scheduled_total,
+        schedule.emission_cap,
+    );
+    let (node_share, treasury_share) = split(emission, split_of.node_bps);
+    // Nobody worked: the node share is simply not minted.
+    let node_share = if burned == 0 { 0 } else { node_share };
+    let nodes_can_earn = earnable(node_share, burned, split_of.max_reward_per_burn_bps);
+    let treasury_share = scaled_treasury(treasury_share, nodes_can_earn, node_share);
+    let tip = crank_tip(split_of.crank_tip, treasury_share, burned);
+    EpochClose {
+        emission,
+        node_share,
+        nodes_can_earn,
+        treasury_share,
+        tip,
+    }
+}
+
+/// A node's claim on a closed epoch: (pro rata, cap, amount). Split by
+/// burn, the same unit as the cap: its burn x min(node share / all burns,
+/// multiplier), never more than it burned.
+pub fn claim_amounts(
+    node_share: u64,
+    node_burned: u64,
+    all_burned: u64,
+    max_reward_per_burn_bps: u16,
+) -> Option<(u64, u64, u64)> {
+    let pro_rata = node_reward(node_share, node_burned, all_burned)?;
+    let cap = reward_cap(node_burned, max_reward_per_burn_bps);
+    Some((pro_rata, cap, pro_rata.min(cap)))
+}
+
 /// The smallest breaker limit the schedule passes: the emission a window of
 /// `window_secs` spans (rounded up) plus one epoch of catch-up.
 pub fn breaker_floor(emission: u64, window_secs: u32, epoch_secs: u32) -> Option<u64> {

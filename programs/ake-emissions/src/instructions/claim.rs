@@ -5,7 +5,7 @@ use anchor_spl::token::{Mint, Token, TokenAccount};
 use crate::constants::{EMISSIONS_CONFIG_SEED, EPOCH_SEED, MINT_AUTHORITY_SEED, NODE_WORK_SEED};
 use crate::errors::EmissionsError;
 use crate::events::RewardClaimed;
-use crate::math::{node_reward, reward_cap};
+use crate::math::claim_amounts;
 use crate::minting::{mint, MintAccounts};
 use crate::state::{EmissionsConfig, EpochSummary, NodeWork};
 
@@ -54,19 +54,16 @@ pub fn handler(mut ctx: Context<Claim>, epoch: u64) -> Result<()> {
     require!(!is_uncreated(&summary_info), EmissionsError::EpochNotClosed);
     let summary = &mut read_existing::<EpochSummary>(&summary_info, &crate::ID)?;
     require!(summary.closed, EmissionsError::EpochNotClosed);
-    // Split by burn, the same unit as the cap: a node's reward is its burn x
-    // min(node share / all burns, multiplier), never more than it burned.
-    let pro_rata = node_reward(
-        summary.node_share,
-        a.node_work.burned_tokens,
-        summary.burned_tokens,
-    )
-    .ok_or(EmissionsError::MathOverflow)?;
     // Paying yourself never pays: at most what was burned for this node's
     // jobs (times the multiplier in force at close). What the cap withholds
     // is never minted.
-    let cap = reward_cap(a.node_work.burned_tokens, summary.max_reward_per_burn_bps);
-    let amount = pro_rata.min(cap);
+    let (pro_rata, cap, amount) = claim_amounts(
+        summary.node_share,
+        a.node_work.burned_tokens,
+        summary.burned_tokens,
+        summary.max_reward_per_burn_bps,
+    )
+    .ok_or(EmissionsError::MathOverflow)?;
     let claimed = summary
         .claimed
         .checked_add(amount)

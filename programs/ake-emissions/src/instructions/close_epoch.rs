@@ -10,7 +10,7 @@ use crate::constants::{
 };
 use crate::errors::EmissionsError;
 use crate::events::{EpochClosed, EpochTallied};
-use crate::math::{capped, crank_tip, decay, earnable, epoch_end, scaled_treasury, split};
+use crate::math::{close_amounts, decay, epoch_end, EpochClose, ScheduleState};
 use crate::minting::{mint, MintAccounts};
 use crate::state::{EmissionsConfig, EpochSummary, MarketEpoch};
 
@@ -96,27 +96,20 @@ pub fn handler<'info>(mut ctx: Context<'info, CloseEpoch<'info>>, epoch: u64) ->
         return Ok(());
     }
 
-    let emission = capped(config.next_emission, config.scheduled_total, s.emission_cap);
-    let (node_share, treasury_share) = split(emission, config.split.node_bps);
-    // Nobody worked: the node share is simply not minted.
-    let node_share = if summary.burned_tokens == 0 {
-        0
-    } else {
-        node_share
-    };
-    // Nodes can earn at most what was burned for their jobs (times the
-    // multiplier); the treasury share shrinks in proportion, and the tip
-    // comes out of what the treasury really gets. So a quiet epoch mints
-    // little to anyone, and minted <= burned x m x (1 + treasury / node).
-    let nodes_can_earn = earnable(
+    // Minted <= burned x m x (1 + treasury / node): see close_amounts.
+    let EpochClose {
+        emission,
         node_share,
-        summary.burned_tokens,
-        config.split.max_reward_per_burn_bps,
-    );
-    let treasury_share = scaled_treasury(treasury_share, nodes_can_earn, node_share);
-    let tip = crank_tip(
-        config.split.crank_tip,
+        nodes_can_earn,
         treasury_share,
+        tip,
+    } = close_amounts(
+        ScheduleState {
+            next_emission: config.next_emission,
+            scheduled_total: config.scheduled_total,
+            emission_cap: s.emission_cap,
+        },
+        &config.split,
         summary.burned_tokens,
     );
     let treasury_minted = treasury_share - tip;
