@@ -171,10 +171,7 @@ pub async fn bootstrap(
         .await
         .map_err(|e| step("read clock")(e.into()))?
         .unix_timestamp;
-    let schedule = ake_emissions::state::Schedule {
-        genesis_ts: now,
-        ..b.schedule_without_genesis
-    };
+    let schedule = b.schedule_without_genesis.starting_at(now);
     let init = ixs::emissions::initialize(
         admin_key,
         mint.pubkey(),

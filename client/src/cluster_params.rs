@@ -329,6 +329,9 @@ impl ClusterParams {
         let schedule = Schedule {
             genesis_ts: 0,
             epoch_secs: e.epoch_secs,
+            segment_first_epoch: 0,
+            segment_start_ts: 0,
+            previous_epoch_secs: e.epoch_secs,
             first_emission: ake("emissions.first_emission_ake", e.first_emission_ake)?,
             decay_bps: e.decay_bps,
             floor_emission: ake("emissions.floor_emission_ake", e.floor_emission_ake)?,
@@ -546,7 +549,8 @@ mod tests {
         let mut main = main;
         main.oracle.feed_id = format!("0x{}", "ab".repeat(32));
         let b = main.validate().unwrap();
-        assert_eq!(b.schedule_without_genesis.first_emission, 961_538_000_000);
+        assert_eq!(b.schedule_without_genesis.first_emission, 137_362_000_000);
+        assert_eq!(b.schedule_without_genesis.epoch_secs, 86_400);
         assert_eq!(b.market_params.tier_thresholds[0], 1_000_000_000);
     }
 

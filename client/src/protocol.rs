@@ -858,7 +858,7 @@ impl Protocol {
     pub async fn current_epoch(&self, emissions: &EmissionsConfig) -> Result<u64, ProtocolError> {
         let now = self.chain.clock().await?.unix_timestamp;
         let s = &emissions.schedule;
-        Ok(ake_emissions::math::epoch_at(now, s.genesis_ts, s.epoch_secs).unwrap_or(0))
+        Ok(s.epoch_at(now).unwrap_or(0))
     }
 
     /// post_job for `creator` on market `index`: next nonce, best waiting
@@ -1188,7 +1188,7 @@ impl Protocol {
         let mut work = CrankWork::default();
         let s = &emissions.schedule;
         let mut epoch = emissions.next_epoch;
-        while let Some(end) = ake_emissions::math::epoch_end(epoch, s.genesis_ts, s.epoch_secs) {
+        while let Some(end) = s.epoch_end(epoch) {
             if end > now || work.epochs_to_close.len() >= 16 {
                 break;
             }

@@ -52,6 +52,9 @@ pub fn default_schedule(genesis_ts: i64) -> Schedule {
     Schedule {
         genesis_ts,
         epoch_secs: EPOCH_SECS,
+        segment_first_epoch: 0,
+        segment_start_ts: genesis_ts,
+        previous_epoch_secs: EPOCH_SECS,
         first_emission: FIRST_EMISSION,
         decay_bps: 48,
         floor_emission: 0,
@@ -291,14 +294,17 @@ pub fn default_emissions() -> EmissionsSetup {
     }
 }
 
-/// The mainnet proposal (migrations/mainnet.toml): weekly epochs of 961,538 AKE.
+/// The mainnet proposal (migrations/mainnet.toml): daily epochs of 137,362 AKE.
 pub fn mainnet_emissions() -> EmissionsSetup {
     EmissionsSetup {
         schedule: Schedule {
             genesis_ts: 0,
-            epoch_secs: 604_800,
-            first_emission: 961_538 * AKE,
-            decay_bps: 48,
+            epoch_secs: 86_400,
+            segment_first_epoch: 0,
+            segment_start_ts: 0,
+            previous_epoch_secs: 86_400,
+            first_emission: 137_362 * AKE,
+            decay_bps: 7,
             floor_emission: 0,
             emission_cap: 200_000_000 * AKE,
         },
@@ -401,10 +407,7 @@ impl Chain {
     /// ake-emissions' initialize, signed by `authority` (the mint's
     /// authority, for it to succeed).
     pub fn initialize_emissions_ix(&self, authority: &Pubkey) -> Instruction {
-        let schedule = Schedule {
-            genesis_ts: self.genesis_ts,
-            ..self.emissions.schedule
-        };
+        let schedule = self.emissions.schedule.starting_at(self.genesis_ts);
         ixs::emissions::initialize(
             *authority,
             self.mint,
@@ -1228,7 +1231,11 @@ impl Chain {
     /// The emissions epoch the chain's clock is in now.
     pub async fn epoch(&mut self) -> u64 {
         let now = self.now().await;
-        ake_emissions::math::epoch_at(now, self.genesis_ts, self.emissions.schedule.epoch_secs)
+        // The schedule on chain: a governance change may have moved the length.
+        self.emissions_config()
+            .await
+            .schedule
+            .epoch_at(now)
             .unwrap()
     }
 
@@ -1444,8 +1451,11 @@ impl Chain {
 
     /// Moves the clock to the first second of `epoch`.
     pub async fn advance_to_epoch(&mut self, epoch: u64) {
-        let start = self.genesis_ts
-            + i64::try_from(epoch).unwrap() * i64::from(self.emissions.schedule.epoch_secs);
+        let schedule = self.emissions_config().await.schedule;
+        let start = match epoch.checked_sub(1) {
+            Some(before) => schedule.epoch_end(before).unwrap(),
+            None => schedule.genesis_ts,
+        };
         let now = self.now().await;
         assert!(start >= now, "epoch {epoch} already started");
         self.advance(start - now).await;

@@ -186,6 +186,7 @@ fn built() -> (
         spec: ake_tests::render_spec(),
     };
     let emissions_change = ake_emissions::state::EmissionsChange {
+        epoch_secs: 86_400,
         decay_bps: 48,
         floor_emission: 0,
         emission_cap: 1,

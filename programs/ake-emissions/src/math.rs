@@ -3,18 +3,58 @@
 
 use crate::constants::BPS;
 
-/// The epoch `now` falls in; None before genesis.
-pub fn epoch_at(now: i64, genesis_ts: i64, epoch_secs: u32) -> Option<u64> {
-    if now < genesis_ts || epoch_secs == 0 {
-        return None;
-    }
-    u64::try_from((now - genesis_ts) / i64::from(epoch_secs)).ok()
+/// How epochs are laid out: from `first_epoch` on, starting at
+/// `start_ts`, each lasts `epoch_secs`; the epochs before lasted
+/// `previous_epoch_secs`. At genesis `first_epoch` is 0 and `start_ts`
+/// genesis; a change of length starts a new segment at an epoch boundary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segments {
+    pub first_epoch: u64,
+    pub start_ts: i64,
+    pub epoch_secs: u32,
+    pub previous_epoch_secs: u32,
 }
 
-/// Unix time at which `epoch` ends.
-pub fn epoch_end(epoch: u64, genesis_ts: i64, epoch_secs: u32) -> Option<i64> {
-    let secs = epoch.checked_add(1)?.checked_mul(u64::from(epoch_secs))?;
-    genesis_ts.checked_add(i64::try_from(secs).ok()?)
+/// The epoch `now` falls in; None before genesis (or before the segment
+/// before the current one, which nothing asks about: every epoch that
+/// ended then closed before the length changed).
+pub fn epoch_at(now: i64, s: &Segments) -> Option<u64> {
+    if s.epoch_secs == 0 || s.previous_epoch_secs == 0 {
+        return None;
+    }
+    if now >= s.start_ts {
+        let since = u64::try_from((now - s.start_ts) / i64::from(s.epoch_secs)).ok()?;
+        return s.first_epoch.checked_add(since);
+    }
+    let before = u64::try_from((s.start_ts - now - 1) / i64::from(s.previous_epoch_secs)).ok()?;
+    s.first_epoch.checked_sub(before.checked_add(1)?)
+}
+
+/// Unix time at which `epoch` ends (epochs of the segment before the
+/// current one included).
+pub fn epoch_end(epoch: u64, s: &Segments) -> Option<i64> {
+    let next = epoch.checked_add(1)?;
+    let (count, secs, forward) = if next >= s.first_epoch {
+        (next - s.first_epoch, s.epoch_secs, true)
+    } else {
+        (s.first_epoch - next, s.previous_epoch_secs, false)
+    };
+    let span = i64::try_from(count.checked_mul(u64::from(secs))?).ok()?;
+    if forward {
+        s.start_ts.checked_add(span)
+    } else {
+        s.start_ts.checked_sub(span)
+    }
+}
+
+/// An emission per epoch of `from_secs` restated per epoch of `to_secs`,
+/// rounded down (the same yearly rate, never more).
+pub fn rescale_emission(emission: u64, to_secs: u32, from_secs: u32) -> u64 {
+    if from_secs == 0 {
+        return 0;
+    }
+    (u128::from(emission) * u128::from(to_secs) / u128::from(from_secs)).min(u128::from(u64::MAX))
+        as u64
 }
 
 /// The next epoch's uncapped emission: decayed by `decay_bps`, never below the floor.
@@ -182,10 +222,35 @@ mod tests {
 
     #[test]
     fn epochs() {
-        assert_eq!(epoch_at(99, 100, 10), None);
-        assert_eq!(epoch_at(100, 100, 10), Some(0));
-        assert_eq!(epoch_at(119, 100, 10), Some(1));
-        assert_eq!(epoch_end(1, 100, 10), Some(120));
+        let genesis = Segments {
+            first_epoch: 0,
+            start_ts: 100,
+            epoch_secs: 10,
+            previous_epoch_secs: 10,
+        };
+        assert_eq!(epoch_at(99, &genesis), None);
+        assert_eq!(epoch_at(100, &genesis), Some(0));
+        assert_eq!(epoch_at(119, &genesis), Some(1));
+        assert_eq!(epoch_end(1, &genesis), Some(120));
+        // From epoch 5 (at 150) epochs last 30 s: no earlier epoch moves.
+        let changed = Segments {
+            first_epoch: 5,
+            start_ts: 150,
+            epoch_secs: 30,
+            previous_epoch_secs: 10,
+        };
+        for epoch in 3..5 {
+            assert_eq!(epoch_end(epoch, &changed), epoch_end(epoch, &genesis));
+        }
+        assert_eq!(epoch_at(149, &changed), Some(4));
+        assert_eq!(epoch_at(140, &changed), Some(4));
+        assert_eq!(epoch_at(139, &changed), Some(3));
+        assert_eq!(epoch_at(150, &changed), Some(5));
+        assert_eq!(epoch_at(179, &changed), Some(5));
+        assert_eq!(epoch_at(180, &changed), Some(6));
+        assert_eq!(epoch_end(5, &changed), Some(180));
+        assert_eq!(rescale_emission(961_538, 86_400, 604_800), 137_362);
+        assert_eq!(rescale_emission(7, 1, 2), 3);
     }
 
     #[test]

@@ -4,7 +4,6 @@
 use anchor_lang::prelude::*;
 
 use ake_emissions::instructions::WorkReport;
-use ake_emissions::math::epoch_at;
 use ake_emissions::program::AkeEmissions;
 use ake_emissions::state::EmissionsConfig;
 
@@ -287,12 +286,9 @@ fn report_work(
         return Ok(());
     }
     let schedule = &s.emissions_config.schedule;
-    let epoch = epoch_at(
-        Clock::get()?.unix_timestamp,
-        schedule.genesis_ts,
-        schedule.epoch_secs,
-    )
-    .ok_or(MarketError::MathOverflow)?;
+    let epoch = schedule
+        .epoch_at(Clock::get()?.unix_timestamp)
+        .ok_or(MarketError::MathOverflow)?;
     let burned_micro_usd = split_payment(amounts.work_micro_usd, job.terms.burn_bps)
         .ok_or(MarketError::MathOverflow)?
         .0;

@@ -21,6 +21,7 @@ fn change(
     breaker: BreakerParams,
 ) -> EmissionsChange {
     EmissionsChange {
+        epoch_secs: ake_tests::EPOCH_SECS,
         decay_bps,
         floor_emission,
         emission_cap,

@@ -37,10 +37,10 @@ async fn wash_trade_alone_in_an_epoch_never_pays_with_mainnet_parameters() {
     let after = operator_wealth(&mut chain, &own_wallet, &node).await;
 
     // 600 s charge 240,481: 228,456 burned, 12,025 to the treasury, plus the
-    // 20,041 posting fee. The epoch's node share is 769,230 AKE; the reward
+    // 20,041 posting fee. The (daily) epoch's node share is 109,889 AKE; the reward
     // is capped at the 228,456 burned; the tip at 1% of the burn (2,284).
     let s = summary(&mut chain, 0).await;
-    assert_eq!(s.node_share, 769_230_400_000);
+    assert_eq!(s.node_share, 109_889_600_000);
     assert_eq!(s.burned_tokens, 228_456);
     assert_eq!(s.claimed, 228_456);
     let payoff = after as i128 - before as i128;
@@ -50,7 +50,7 @@ async fn wash_trade_alone_in_an_epoch_never_pays_with_mainnet_parameters() {
         "the wash trader loses the fee and the posting fee, the tip included"
     );
     // Quiet epoch: the treasury share follows the burn; the tip fits in it.
-    let treasury = scaled_treasury(192_307_600_000, 228_456, 769_230_400_000);
+    let treasury = scaled_treasury(27_472_400_000, 228_456, 109_889_600_000);
     assert_eq!((s.treasury_share, s.crank_tip), (treasury, 2_284));
     println!(
         "wash trade alone, mainnet parameters: paid {}, burned {}, reward {} (uncapped it would have been {}), payoff {payoff}",

@@ -29,6 +29,7 @@ async fn config(chain: &mut Chain) -> Config {
 async fn current_emissions(chain: &mut Chain) -> EmissionsChange {
     let c = chain.emissions_config().await;
     EmissionsChange {
+        epoch_secs: c.schedule.epoch_secs,
         decay_bps: c.schedule.decay_bps,
         floor_emission: c.schedule.floor_emission,
         emission_cap: c.schedule.emission_cap,
@@ -415,6 +416,68 @@ async fn emission_changes_wait_out_the_timelock_and_cap_raises_are_bounded() {
         .await
         .is_err());
     assert_eq!(current_emissions(&mut chain).await, raise);
+}
+
+/// A new epoch length (here daily to weekly) starts at the end of the
+/// epoch the change lands in: no epoch moves, the one open keeps its end,
+/// and the next ones emit at the same yearly rate.
+#[tokio::test]
+async fn an_epoch_length_change_starts_at_the_next_boundary_and_moves_no_epoch() {
+    let mut chain = Chain::start().await;
+    let admin = chain.admin.insecure_clone();
+    let caller = chain.user(0).await;
+    let daily = chain.emissions_config().await.schedule;
+    let mut weekly = current_emissions(&mut chain).await;
+    weekly.epoch_secs = 7 * 86_400;
+    chain
+        .send_ok(
+            &[ixs::emissions::propose_change(
+                admin.pubkey(),
+                admin.pubkey(),
+                weekly,
+            )],
+            &[&admin],
+        )
+        .await;
+    chain.advance(i64::from(TIMELOCK_SECS)).await;
+    chain
+        .send_ok(&[ixs::emissions::apply_change(admin.pubkey())], &[])
+        .await;
+
+    let schedule = chain.emissions_config().await.schedule;
+    let boundary = daily.genesis_ts + 86_400;
+    assert_eq!(
+        (
+            schedule.segment_first_epoch,
+            schedule.segment_start_ts,
+            schedule.previous_epoch_secs,
+            schedule.epoch_secs
+        ),
+        (1, boundary, 86_400, 7 * 86_400)
+    );
+    assert_eq!(
+        schedule.epoch_end(0),
+        daily.epoch_end(0),
+        "epoch 0 keeps its end"
+    );
+    assert_eq!(schedule.epoch_at(boundary - 1), Some(0));
+    assert_eq!(schedule.epoch_at(boundary), Some(1));
+    assert_eq!(schedule.epoch_end(1), Some(boundary + 7 * 86_400));
+    assert_eq!(chain.epoch().await, 0);
+
+    // Epoch 0 closes at its old end; the next emission is restated per week.
+    chain.advance_to_epoch(1).await;
+    chain.close_epoch(&caller, 0).await.unwrap();
+    let daily_next = ake_emissions::math::decay(FIRST_EMISSION, daily.decay_bps, 0);
+    assert_eq!(chain.emissions_config().await.next_emission, daily_next * 7);
+    // Epoch 1 lasts a week.
+    chain.advance(6 * 86_400).await;
+    assert_emissions_error(
+        chain.close_epoch(&caller, 1).await,
+        EmissionsError::EpochNotEnded,
+    );
+    chain.advance_to_epoch(2).await;
+    chain.close_epoch(&caller, 1).await.unwrap();
 }
 
 #[tokio::test]

@@ -551,6 +551,7 @@ async fn changes_from(
     }
     let e = &b.schedule_without_genesis;
     let wanted = EmissionsChange {
+        epoch_secs: e.epoch_secs,
         decay_bps: e.decay_bps,
         floor_emission: e.floor_emission,
         emission_cap: e.emission_cap,
@@ -560,6 +561,7 @@ async fn changes_from(
     };
     let now = p.emissions().await?;
     let current = EmissionsChange {
+        epoch_secs: now.schedule.epoch_secs,
         decay_bps: now.schedule.decay_bps,
         floor_emission: now.schedule.floor_emission,
         emission_cap: now.schedule.emission_cap,
@@ -588,12 +590,9 @@ async fn close_ended_epochs(ctx: &Ctx, caller: &Keypair) -> anyhow::Result<()> {
         let emissions = p.emissions().await?;
         let s = &emissions.schedule;
         let now = p.chain.clock().await?.unix_timestamp;
-        let ended = ake_sdk::ake_emissions::math::epoch_end(
-            emissions.next_epoch,
-            s.genesis_ts,
-            s.epoch_secs,
-        )
-        .is_some_and(|end| end <= now);
+        let ended = s
+            .epoch_end(emissions.next_epoch)
+            .is_some_and(|end| end <= now);
         if !ended {
             return Ok(());
         }

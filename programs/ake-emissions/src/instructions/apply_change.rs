@@ -3,7 +3,6 @@ use anchor_lang::prelude::*;
 use crate::constants::{EMISSIONS_CONFIG_SEED, PENDING_SEED};
 use crate::errors::EmissionsError;
 use crate::events::EmissionsUpdated;
-use crate::math::epoch_end;
 use crate::state::{EmissionsConfig, PendingEmissionsChange};
 use ake_program_common::timelock;
 
@@ -37,7 +36,8 @@ pub fn handler(mut ctx: Context<ApplyChange>) -> Result<()> {
     // Work already done is paid under the rules it was done under: every
     // ended epoch closes before a change lands.
     let s = a.config.schedule;
-    let next_end = epoch_end(a.config.next_epoch, s.genesis_ts, s.epoch_secs)
+    let next_end = s
+        .epoch_end(a.config.next_epoch)
         .ok_or(EmissionsError::MathOverflow)?;
     require!(next_end > now, EmissionsError::CloseEndedEpochsFirst);
     let change = a.pending.change;

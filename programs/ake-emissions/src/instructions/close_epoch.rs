@@ -10,7 +10,7 @@ use crate::constants::{
 };
 use crate::errors::EmissionsError;
 use crate::events::{EpochClosed, EpochTallied};
-use crate::math::{close_amounts, decay, epoch_end, EpochClose, ScheduleState};
+use crate::math::{close_amounts, decay, rescale_emission, EpochClose, ScheduleState};
 use crate::minting::{mint, MintAccounts};
 use crate::state::{EmissionsConfig, EpochSummary, MarketEpoch};
 
@@ -61,7 +61,7 @@ pub fn handler<'info>(mut ctx: Context<'info, CloseEpoch<'info>>, epoch: u64) ->
     );
     require!(epoch == config.next_epoch, EmissionsError::EpochOutOfOrder);
     let s = config.schedule;
-    let ends = epoch_end(epoch, s.genesis_ts, s.epoch_secs).ok_or(EmissionsError::MathOverflow)?;
+    let ends = s.epoch_end(epoch).ok_or(EmissionsError::MathOverflow)?;
     require!(now >= ends, EmissionsError::EpochNotEnded);
     // A pause stops new emission, never what was earned: an epoch that
     // ended before the pause still closes (its nodes can then claim).
@@ -138,6 +138,13 @@ pub fn handler<'info>(mut ctx: Context<'info, CloseEpoch<'info>>, epoch: u64) ->
         .checked_add(emission)
         .ok_or(EmissionsError::MathOverflow)?;
     config.next_emission = decay(config.next_emission, s.decay_bps, s.floor_emission);
+    // The last epoch of the old length: the next ones emit at the same
+    // yearly rate in epochs of the new length.
+    if epoch.checked_add(1) == Some(s.segment_first_epoch) {
+        config.next_emission =
+            rescale_emission(config.next_emission, s.epoch_secs, s.previous_epoch_secs)
+                .max(s.floor_emission);
+    }
     config.next_epoch = epoch.checked_add(1).ok_or(EmissionsError::MathOverflow)?;
 
     summary.closed = true;

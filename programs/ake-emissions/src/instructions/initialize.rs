@@ -57,9 +57,13 @@ pub fn handler(
         ake_program_common::timelock::valid_delay(timelock_secs),
         EmissionsError::InvalidTimelock
     );
-    // Work is credited from genesis on: settlements before it would have nowhere to go.
+    // Work is credited from genesis on: settlements before it would have
+    // nowhere to go. Epochs start at genesis, all of one length.
     require!(
-        schedule.genesis_ts <= Clock::get()?.unix_timestamp,
+        schedule.genesis_ts <= Clock::get()?.unix_timestamp
+            && schedule.segment_first_epoch == 0
+            && schedule.segment_start_ts == schedule.genesis_ts
+            && schedule.previous_epoch_secs == schedule.epoch_secs,
         EmissionsError::InvalidSchedule
     );
     split.validate(schedule.first_emission)?;

@@ -4,7 +4,6 @@ use anchor_lang::prelude::*;
 use crate::constants::{EMISSIONS_CONFIG_SEED, MARKET_EPOCH_SEED, NODE_WORK_SEED};
 use crate::errors::EmissionsError;
 use crate::events::WorkReported;
-use crate::math::epoch_at;
 use crate::state::{EmissionsConfig, MarketEpoch, NodeWork};
 
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,7 +47,7 @@ pub fn handler(ctx: Context<ReportWork>, report: WorkReport) -> Result<()> {
     let a = &ctx.accounts;
     let now = Clock::get()?.unix_timestamp;
     let s = &a.config.schedule;
-    let epoch = epoch_at(now, s.genesis_ts, s.epoch_secs).ok_or(EmissionsError::BeforeGenesis)?;
+    let epoch = s.epoch_at(now).ok_or(EmissionsError::BeforeGenesis)?;
     require!(report.epoch == epoch, EmissionsError::WrongEpoch);
     let payer = a.payer.to_account_info();
     let epoch_bytes = epoch.to_le_bytes();

@@ -49,9 +49,18 @@ impl EmissionsConfig {
 
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, InitSpace, Debug, PartialEq, Eq)]
 pub struct Schedule {
-    /// Epoch 0 starts here; epoch = (now - genesis) / epoch_secs.
+    /// Epoch 0 starts here.
     pub genesis_ts: i64,
+    /// The length of the epochs from `segment_first_epoch` on.
     pub epoch_secs: u32,
+    /// The length can change (governance, timelocked): from this epoch
+    /// on, starting at `segment_start_ts`, epochs last `epoch_secs`; the
+    /// ones before kept `previous_epoch_secs`. At genesis: epoch 0,
+    /// `genesis_ts` and `epoch_secs`. A change starts at the end of the
+    /// epoch it is applied in, so no epoch moves.
+    pub segment_first_epoch: u64,
+    pub segment_start_ts: i64,
+    pub previous_epoch_secs: u32,
     pub first_emission: u64,
     /// Each epoch emits this much less than the one before, in bps.
     pub decay_bps: u16,
@@ -90,9 +99,43 @@ pub struct BreakerWindow {
 }
 
 impl Schedule {
+    /// The epoch `now` falls in; None before genesis. Exact from the
+    /// epoch before the last length change on.
+    pub fn epoch_at(&self, now: i64) -> Option<u64> {
+        crate::math::epoch_at(now, &self.segments())
+    }
+
+    /// When `epoch` ends; None for an epoch that closed before the last
+    /// length change but one.
+    pub fn epoch_end(&self, epoch: u64) -> Option<i64> {
+        crate::math::epoch_end(epoch, &self.segments())
+    }
+
+    /// This schedule starting at `genesis_ts`: epoch 0 there, every epoch
+    /// `epoch_secs` long.
+    pub fn starting_at(self, genesis_ts: i64) -> Schedule {
+        Schedule {
+            genesis_ts,
+            segment_first_epoch: 0,
+            segment_start_ts: genesis_ts,
+            previous_epoch_secs: self.epoch_secs,
+            ..self
+        }
+    }
+
+    pub fn segments(&self) -> crate::math::Segments {
+        crate::math::Segments {
+            first_epoch: self.segment_first_epoch,
+            start_ts: self.segment_start_ts,
+            epoch_secs: self.epoch_secs,
+            previous_epoch_secs: self.previous_epoch_secs,
+        }
+    }
+
     pub fn validate(&self) -> Result<()> {
         require!(
             (1..=365 * 86_400).contains(&self.epoch_secs)
+                && (1..=365 * 86_400).contains(&self.previous_epoch_secs)
                 && self.first_emission > 0
                 && self.first_emission <= self.emission_cap
                 && self.decay_bps <= 5_000
@@ -137,6 +180,9 @@ impl BreakerParams {
 /// What governance may change, applied together after the timelock.
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, InitSpace, Debug, PartialEq, Eq)]
 pub struct EmissionsChange {
+    /// A new length starts at the end of the epoch the change is applied
+    /// in; the next emission scales with it (rounded down).
+    pub epoch_secs: u32,
     pub decay_bps: u16,
     pub floor_emission: u64,
     pub emission_cap: u64,
@@ -147,11 +193,26 @@ pub struct EmissionsChange {
 
 impl EmissionsChange {
     /// The schedule this change leaves `config` with, checked against it:
-    /// genesis and the epoch length never change (moving them would
-    /// renumber epochs), the cap never drops below what is scheduled and
+    /// genesis never changes and a new epoch length starts at the end of
+    /// the epoch open now (`next_epoch`: every ended one closed first), so
+    /// no epoch moves; the cap never drops below what is scheduled and
     /// rises at most `MAX_CAP_RAISE_BPS` per change.
     pub fn schedule_for(&self, config: &EmissionsConfig) -> Result<Schedule> {
         let mut schedule = config.schedule;
+        if self.epoch_secs != schedule.epoch_secs {
+            // A segment that has not started yet only changes its length.
+            if config.next_epoch >= schedule.segment_first_epoch {
+                schedule.segment_start_ts = schedule
+                    .epoch_end(config.next_epoch)
+                    .ok_or(EmissionsError::MathOverflow)?;
+                schedule.segment_first_epoch = config
+                    .next_epoch
+                    .checked_add(1)
+                    .ok_or(EmissionsError::MathOverflow)?;
+                schedule.previous_epoch_secs = schedule.epoch_secs;
+            }
+            schedule.epoch_secs = self.epoch_secs;
+        }
         schedule.decay_bps = self.decay_bps;
         schedule.floor_emission = self.floor_emission;
         schedule.emission_cap = self.emission_cap;
@@ -166,10 +227,26 @@ impl EmissionsChange {
             u128::from(self.emission_cap) <= most,
             EmissionsError::CapRaiseTooLarge
         );
-        // The emission this schedule can reach next: the floor may lift it.
+        // The emissions this schedule can reach next: the open epoch's in
+        // its length, and, when a new length is still to start, the next
+        // ones' in theirs. The floor may lift them.
         let emission = config.next_emission.max(self.floor_emission);
-        self.split.validate(emission)?;
-        self.breaker.validate(schedule.epoch_secs, emission)?;
+        let mut reach = vec![(schedule.epoch_secs, emission)];
+        if config.next_epoch < schedule.segment_first_epoch {
+            let rescaled = crate::math::rescale_emission(
+                config.next_emission,
+                schedule.epoch_secs,
+                schedule.previous_epoch_secs,
+            );
+            reach = vec![
+                (schedule.previous_epoch_secs, emission),
+                (schedule.epoch_secs, rescaled.max(self.floor_emission)),
+            ];
+        }
+        for (secs, emission) in reach {
+            self.split.validate(emission)?;
+            self.breaker.validate(secs, emission)?;
+        }
         require!(
             ake_program_common::timelock::valid_change(config.timelock_secs, self.timelock_secs),
             EmissionsError::InvalidTimelock
