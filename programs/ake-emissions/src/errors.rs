@@ -70,4 +70,6 @@ pub enum EmissionsError {
     WrongTallyAccount,
     #[msg("the market named to end the tally exists: its work record must be summed first")]
     MarketNotLast,
+    #[msg("a new epoch length must be 1 hour..30 days and at most 7x longer or shorter than the current one (change it in steps)")]
+    EpochLengthChangeTooLarge,
 }

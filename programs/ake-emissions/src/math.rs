@@ -15,23 +15,25 @@ pub struct Segments {
     pub previous_epoch_secs: u32,
 }
 
-/// The epoch `now` falls in; None before genesis (or before the segment
-/// before the current one, which nothing asks about: every epoch that
-/// ended then closed before the length changed).
+/// The epoch `now` falls in; None before genesis. Exact from the start
+/// of the segment before the current one on: earlier times (only ever
+/// asked about by nothing: every epoch that ended then closed before the
+/// length last changed) are counted in the previous length too.
 pub fn epoch_at(now: i64, s: &Segments) -> Option<u64> {
     if s.epoch_secs == 0 || s.previous_epoch_secs == 0 {
         return None;
     }
     if now >= s.start_ts {
-        let since = u64::try_from((now - s.start_ts) / i64::from(s.epoch_secs)).ok()?;
-        return s.first_epoch.checked_add(since);
+        let since = now.checked_sub(s.start_ts)? / i64::from(s.epoch_secs);
+        return s.first_epoch.checked_add(u64::try_from(since).ok()?);
     }
-    let before = u64::try_from((s.start_ts - now - 1) / i64::from(s.previous_epoch_secs)).ok()?;
-    s.first_epoch.checked_sub(before.checked_add(1)?)
+    let before = s.start_ts.checked_sub(now)?.checked_sub(1)? / i64::from(s.previous_epoch_secs);
+    s.first_epoch
+        .checked_sub(u64::try_from(before).ok()?.checked_add(1)?)
 }
 
-/// Unix time at which `epoch` ends (epochs of the segment before the
-/// current one included).
+/// Unix time at which `epoch` ends; exact from the segment before the
+/// current one on (as `epoch_at`).
 pub fn epoch_end(epoch: u64, s: &Segments) -> Option<i64> {
     let next = epoch.checked_add(1)?;
     let (count, secs, forward) = if next >= s.first_epoch {
@@ -45,6 +47,24 @@ pub fn epoch_end(epoch: u64, s: &Segments) -> Option<i64> {
     } else {
         s.start_ts.checked_sub(span)
     }
+}
+
+/// The emission of the epoch after one that emitted `emission`: decayed,
+/// and, after the last epoch of an old length, restated per epoch of the
+/// new length (`rescale`: new and old seconds); the floor, stated per
+/// epoch of the length that follows, applies last.
+pub fn next_emission(
+    emission: u64,
+    decay_bps: u16,
+    floor: u64,
+    rescale: Option<(u32, u32)>,
+) -> u64 {
+    let decayed = decay(emission, decay_bps, 0);
+    let restated = match rescale {
+        Some((to_secs, from_secs)) => rescale_emission(decayed, to_secs, from_secs),
+        None => decayed,
+    };
+    restated.max(floor)
 }
 
 /// An emission per epoch of `from_secs` restated per epoch of `to_secs`,
@@ -310,6 +330,34 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        /// Across a change of length, every epoch from the segment before
+        /// on ends where the next begins, and `epoch_at` agrees at both
+        /// sides of every boundary.
+        #[test]
+        fn epoch_boundaries_agree_across_a_length_change(
+            first_epoch in 0u64..1_000,
+            start_ts in 0i64..2_000_000_000,
+            epoch_secs in 1u32..=2_592_000,
+            previous_epoch_secs in 1u32..=2_592_000,
+            offset in 0u64..50,
+        ) {
+            let s = Segments { first_epoch, start_ts, epoch_secs, previous_epoch_secs };
+            // From the first epoch of the previous segment the genesis allows.
+            let lowest = first_epoch.saturating_sub(10);
+            let e = lowest + offset;
+            let end = epoch_end(e, &s).unwrap();
+            prop_assert_eq!(epoch_at(end, &s), Some(e + 1));
+            prop_assert_eq!(epoch_at(end - 1, &s), Some(e));
+            if e > 0 {
+                let start = epoch_end(e - 1, &s).unwrap();
+                prop_assert!(start < end);
+                prop_assert_eq!(epoch_at(start, &s), Some(e));
+            }
+            if first_epoch > 0 {
+                prop_assert_eq!(epoch_end(first_epoch - 1, &s), Some(start_ts));
+            }
+        }
 
         /// Over 1,000 epochs the decayed emission never exceeds the exact
         /// reference max(floor, first x (1 - d)^n), loses at most one base

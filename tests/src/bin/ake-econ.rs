@@ -28,7 +28,7 @@
 
 use std::path::PathBuf;
 
-use ake_emissions::math::{claim_amounts, close_amounts, decay, ScheduleState};
+use ake_emissions::math::{claim_amounts, close_amounts, next_emission, ScheduleState};
 use ake_emissions::state::Split;
 use ake_market::math::{micro_usd_to_tokens_ceil, split_payment};
 use ake_sdk::cluster_params::ClusterParams;
@@ -215,7 +215,12 @@ fn run_path(econ: &Economics, demand_usd: u64, prices: &[f64], years: &mut [Year
             demand_usd,
         ));
         schedule.scheduled_total += close.emission;
-        schedule.next_emission = decay(schedule.next_emission, econ.decay_bps, econ.floor_emission);
+        schedule.next_emission = next_emission(
+            schedule.next_emission,
+            econ.decay_bps,
+            econ.floor_emission,
+            None,
+        );
     }
 }
 

@@ -428,6 +428,21 @@ async fn an_epoch_length_change_starts_at_the_next_boundary_and_moves_no_epoch()
     let caller = chain.user(0).await;
     let daily = chain.emissions_config().await.schedule;
     let mut weekly = current_emissions(&mut chain).await;
+    // More than 7x at once is refused: lengths change in steps.
+    weekly.epoch_secs = 8 * 86_400;
+    assert_emissions_error(
+        chain
+            .send(
+                &[ixs::emissions::propose_change(
+                    admin.pubkey(),
+                    admin.pubkey(),
+                    weekly,
+                )],
+                &[&admin],
+            )
+            .await,
+        EmissionsError::EpochLengthChangeTooLarge,
+    );
     weekly.epoch_secs = 7 * 86_400;
     chain
         .send_ok(
@@ -478,6 +493,11 @@ async fn an_epoch_length_change_starts_at_the_next_boundary_and_moves_no_epoch()
     );
     chain.advance_to_epoch(2).await;
     chain.close_epoch(&caller, 1).await.unwrap();
+    let weekly_summary: ake_emissions::state::EpochSummary = chain
+        .account_of(&pda::epoch_summary(1), &ake_emissions::ID)
+        .await
+        .expect("closed");
+    assert_eq!(weekly_summary.emission, daily_next * 7);
 }
 
 #[tokio::test]

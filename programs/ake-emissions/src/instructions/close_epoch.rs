@@ -10,7 +10,7 @@ use crate::constants::{
 };
 use crate::errors::EmissionsError;
 use crate::events::{EpochClosed, EpochTallied};
-use crate::math::{close_amounts, decay, rescale_emission, EpochClose, ScheduleState};
+use crate::math::{close_amounts, next_emission, EpochClose, ScheduleState};
 use crate::minting::{mint, MintAccounts};
 use crate::state::{EmissionsConfig, EpochSummary, MarketEpoch};
 
@@ -137,14 +137,12 @@ pub fn handler<'info>(mut ctx: Context<'info, CloseEpoch<'info>>, epoch: u64) ->
         .scheduled_total
         .checked_add(emission)
         .ok_or(EmissionsError::MathOverflow)?;
-    config.next_emission = decay(config.next_emission, s.decay_bps, s.floor_emission);
-    // The last epoch of the old length: the next ones emit at the same
+    // After the last epoch of an old length the next ones emit at the same
     // yearly rate in epochs of the new length.
-    if epoch.checked_add(1) == Some(s.segment_first_epoch) {
-        config.next_emission =
-            rescale_emission(config.next_emission, s.epoch_secs, s.previous_epoch_secs)
-                .max(s.floor_emission);
-    }
+    let rescale = (epoch.checked_add(1) == Some(s.segment_first_epoch))
+        .then_some((s.epoch_secs, s.previous_epoch_secs));
+    config.next_emission =
+        next_emission(config.next_emission, s.decay_bps, s.floor_emission, rescale);
     config.next_epoch = epoch.checked_add(1).ok_or(EmissionsError::MathOverflow)?;
 
     summary.closed = true;

@@ -99,14 +99,13 @@ pub struct BreakerWindow {
 }
 
 impl Schedule {
-    /// The epoch `now` falls in; None before genesis. Exact from the
-    /// epoch before the last length change on.
+    /// The epoch `now` falls in; None before genesis. Exact from the start
+    /// of the segment before the current one on.
     pub fn epoch_at(&self, now: i64) -> Option<u64> {
         crate::math::epoch_at(now, &self.segments())
     }
 
-    /// When `epoch` ends; None for an epoch that closed before the last
-    /// length change but one.
+    /// When `epoch` ends; exact from the segment before the current one on.
     pub fn epoch_end(&self, epoch: u64) -> Option<i64> {
         crate::math::epoch_end(epoch, &self.segments())
     }
@@ -200,6 +199,13 @@ impl EmissionsChange {
     pub fn schedule_for(&self, config: &EmissionsConfig) -> Result<Schedule> {
         let mut schedule = config.schedule;
         if self.epoch_secs != schedule.epoch_secs {
+            // Bounded, so that no change can outrun the crank (every ended
+            // epoch must close before the next change) or lock in a year.
+            let (new, old) = (u64::from(self.epoch_secs), u64::from(schedule.epoch_secs));
+            require!(
+                (3_600..=30 * 86_400).contains(&new) && new <= 7 * old && old <= 7 * new,
+                EmissionsError::EpochLengthChangeTooLarge
+            );
             // A segment that has not started yet only changes its length.
             if config.next_epoch >= schedule.segment_first_epoch {
                 schedule.segment_start_ts = schedule
@@ -228,19 +234,20 @@ impl EmissionsChange {
             EmissionsError::CapRaiseTooLarge
         );
         // The emissions this schedule can reach next: the open epoch's in
-        // its length, and, when a new length is still to start, the next
-        // ones' in theirs. The floor may lift them.
+        // its length, and, when a new length is still to start, the first
+        // of it, computed as close_epoch will. The floor may lift them.
         let emission = config.next_emission.max(self.floor_emission);
         let mut reach = vec![(schedule.epoch_secs, emission)];
         if config.next_epoch < schedule.segment_first_epoch {
-            let rescaled = crate::math::rescale_emission(
+            let first_of_new = crate::math::next_emission(
                 config.next_emission,
-                schedule.epoch_secs,
-                schedule.previous_epoch_secs,
+                self.decay_bps,
+                self.floor_emission,
+                Some((schedule.epoch_secs, schedule.previous_epoch_secs)),
             );
             reach = vec![
                 (schedule.previous_epoch_secs, emission),
-                (schedule.epoch_secs, rescaled.max(self.floor_emission)),
+                (schedule.epoch_secs, first_of_new),
             ];
         }
         for (secs, emission) in reach {
