@@ -26,6 +26,24 @@ async fn config(chain: &mut Chain) -> Config {
 }
 
 /// The emission parameters in force, as a change (the timelock too).
+/// `admin` proposes an emissions change.
+async fn propose_emissions(
+    chain: &mut Chain,
+    admin: &solana_sdk::signature::Keypair,
+    change: EmissionsChange,
+) -> Result<(), TransactionError> {
+    chain
+        .send(
+            &[ixs::emissions::propose_change(
+                admin.pubkey(),
+                admin.pubkey(),
+                change,
+            )],
+            &[admin],
+        )
+        .await
+}
+
 async fn current_emissions(chain: &mut Chain) -> EmissionsChange {
     let c = chain.emissions_config().await;
     EmissionsChange {
@@ -73,16 +91,7 @@ async fn emissions_authority_moves_in_two_steps_like_the_markets() {
     // The old key governs nothing any more.
     let change = current_emissions(&mut chain).await;
     assert_emissions_error(
-        chain
-            .send(
-                &[ixs::emissions::propose_change(
-                    admin.pubkey(),
-                    admin.pubkey(),
-                    change,
-                )],
-                &[&admin],
-            )
-            .await,
+        propose_emissions(&mut chain, &admin, change).await,
         EmissionsError::NotAuthority,
     );
     assert_emissions_error(
@@ -346,32 +355,14 @@ async fn emission_changes_wait_out_the_timelock_and_cap_raises_are_bounded() {
     let mut too_much = base;
     too_much.emission_cap = cap + cap / 10 + 1;
     assert_emissions_error(
-        chain
-            .send(
-                &[ixs::emissions::propose_change(
-                    admin.pubkey(),
-                    admin.pubkey(),
-                    too_much,
-                )],
-                &[&admin],
-            )
-            .await,
+        propose_emissions(&mut chain, &admin, too_much).await,
         EmissionsError::CapRaiseTooLarge,
     );
     let mut raise = base;
     raise.emission_cap = cap + cap / 10;
     raise.split.max_reward_per_burn_bps = 8_000;
     raise.decay_bps = 100;
-    chain
-        .send_ok(
-            &[ixs::emissions::propose_change(
-                admin.pubkey(),
-                admin.pubkey(),
-                raise,
-            )],
-            &[&admin],
-        )
-        .await;
+    propose_emissions(&mut chain, &admin, raise).await.unwrap();
     let pending: ake_emissions::state::PendingEmissionsChange = chain
         .account_of(&pda::emissions_pending_change(), &ake_emissions::ID)
         .await
@@ -391,16 +382,7 @@ async fn emission_changes_wait_out_the_timelock_and_cap_raises_are_bounded() {
     // a proposal can be withdrawn.
     let mut again = raise;
     again.emission_cap = raise.emission_cap + raise.emission_cap / 10;
-    chain
-        .send_ok(
-            &[ixs::emissions::propose_change(
-                admin.pubkey(),
-                admin.pubkey(),
-                again,
-            )],
-            &[&admin],
-        )
-        .await;
+    propose_emissions(&mut chain, &admin, again).await.unwrap();
     chain
         .send_ok(
             &[ixs::emissions::cancel_change(
@@ -431,29 +413,11 @@ async fn an_epoch_length_change_starts_at_the_next_boundary_and_moves_no_epoch()
     // More than 7x at once is refused: lengths change in steps.
     weekly.epoch_secs = 8 * 86_400;
     assert_emissions_error(
-        chain
-            .send(
-                &[ixs::emissions::propose_change(
-                    admin.pubkey(),
-                    admin.pubkey(),
-                    weekly,
-                )],
-                &[&admin],
-            )
-            .await,
+        propose_emissions(&mut chain, &admin, weekly).await,
         EmissionsError::EpochLengthChangeTooLarge,
     );
     weekly.epoch_secs = 7 * 86_400;
-    chain
-        .send_ok(
-            &[ixs::emissions::propose_change(
-                admin.pubkey(),
-                admin.pubkey(),
-                weekly,
-            )],
-            &[&admin],
-        )
-        .await;
+    propose_emissions(&mut chain, &admin, weekly).await.unwrap();
     chain.advance(i64::from(TIMELOCK_SECS)).await;
     chain
         .send_ok(&[ixs::emissions::apply_change(admin.pubkey())], &[])
@@ -702,16 +666,7 @@ async fn the_timelock_halves_at_most_per_change_and_a_due_change_expires() {
     let mut emissions = current_emissions(&mut chain).await;
     emissions.timelock_secs = TIMELOCK_SECS / 2 - 1;
     assert_emissions_error(
-        chain
-            .send(
-                &[ixs::emissions::propose_change(
-                    admin.pubkey(),
-                    admin.pubkey(),
-                    emissions,
-                )],
-                &[&admin],
-            )
-            .await,
+        propose_emissions(&mut chain, &admin, emissions).await,
         EmissionsError::InvalidTimelock,
     );
     // The unbonding period never drops below a market's release-budget window.
@@ -765,16 +720,7 @@ async fn emission_changes_wait_for_ended_epochs_to_close() {
     let admin = chain.admin.insecure_clone();
     let mut change = current_emissions(&mut chain).await;
     change.split.max_reward_per_burn_bps = 5_000;
-    chain
-        .send_ok(
-            &[ixs::emissions::propose_change(
-                admin.pubkey(),
-                admin.pubkey(),
-                change,
-            )],
-            &[&admin],
-        )
-        .await;
+    propose_emissions(&mut chain, &admin, change).await.unwrap();
     chain.advance_to_epoch(1).await;
     let apply = ixs::emissions::apply_change(admin.pubkey());
     assert_emissions_error(
