@@ -577,6 +577,14 @@ mod tests {
     use super::*;
     use crate::outputs::{RunFacts, UsageReceipt};
 
+    /// Uploads `out` as job-1's outputs, nothing staged.
+    async fn put_all(store: &OutputStore, out: &Path, manifest: &OutputManifest) -> String {
+        store
+            .put_dir("job-1", out, manifest, &Staged::default())
+            .await
+            .unwrap()
+    }
+
     pub(super) fn facts() -> RunFacts {
         RunFacts {
             stdout_sha256: [1; 32],
@@ -627,10 +635,7 @@ mod tests {
         let store =
             OutputStore::from_url(&format!("file://{}", tmp.path().join("store").display()))
                 .unwrap();
-        let uri = store
-            .put_dir("job-1", &out, &manifest, &Staged::default())
-            .await
-            .unwrap();
+        let uri = put_all(&store, &out, &manifest).await;
         // Cut short before the manifest (the completion mark), and one file
         // never arrived.
         let stored = tmp
@@ -642,13 +647,7 @@ mod tests {
         // Stored files are not sent again: the source of one changed (same
         // size) and its stored copy stays as it was.
         std::fs::write(out.join("frame-03.png"), [0xee; 1000]).unwrap();
-        assert_eq!(
-            store
-                .put_dir("job-1", &out, &manifest, &Staged::default())
-                .await
-                .unwrap(),
-            uri
-        );
+        assert_eq!(put_all(&store, &out, &manifest).await, uri);
         assert_eq!(
             std::fs::read(stored.join("files/frame-03.png")).unwrap(),
             [3; 1000]
@@ -679,21 +678,12 @@ mod tests {
         let store =
             OutputStore::from_url(&format!("file://{}", tmp.path().join("store").display()))
                 .unwrap();
-        let uri = store
-            .put_dir("job-1", &out, &manifest, &Staged::default())
-            .await
-            .unwrap();
+        let uri = put_all(&store, &out, &manifest).await;
         assert_eq!(
             uri,
             format!("{}/jobs/job-1/{}", store.base_uri(), manifest.root_hex())
         );
-        assert_eq!(
-            store
-                .put_dir("job-1", &out, &manifest, &Staged::default())
-                .await
-                .unwrap(),
-            uri
-        );
+        assert_eq!(put_all(&store, &out, &manifest).await, uri);
 
         let dest = tmp.path().join("dest");
         let fetched = store.fetch_dir(&uri, &dest).await.unwrap();
