@@ -96,7 +96,6 @@ pub async fn bootstrap(
     }
     let admin_key = admin.pubkey();
     let mint = Keypair::new();
-    let treasury = Keypair::new();
     let genesis = Keypair::new();
     let mint_rent = chain
         .minimum_balance(spl_token::state::Mint::LEN)
@@ -129,22 +128,15 @@ pub async fn bootstrap(
         .await
         .map_err(step("create mint"))?;
 
-    progress("creating the treasury and genesis accounts");
-    let mut accounts = create_token_account(
-        &admin_key,
-        &treasury.pubkey(),
-        &mint.pubkey(),
-        &admin_key,
-        account_rent,
-    );
-    accounts.extend(create_token_account(
+    progress("creating the genesis account");
+    let accounts = create_token_account(
         &admin_key,
         &genesis.pubkey(),
         &mint.pubkey(),
         &admin_key,
         account_rent,
-    ));
-    send_instructions(chain, admin, &[&treasury, &genesis], &accounts, fees)
+    );
+    send_instructions(chain, admin, &[&genesis], &accounts, fees)
         .await
         .map_err(step("create token accounts"))?;
 
@@ -175,9 +167,8 @@ pub async fn bootstrap(
     let init = ixs::emissions::initialize(
         admin_key,
         mint.pubkey(),
-        treasury.pubkey(),
         schedule,
-        b.split,
+        b.rewards,
         b.breaker,
         b.timelock_secs,
     );
@@ -189,7 +180,7 @@ pub async fn bootstrap(
     let init = ixs::initialize(
         admin_key,
         mint.pubkey(),
-        treasury.pubkey(),
+        pda::treasury(),
         b.market_params,
         admin_key,
     );
@@ -228,7 +219,7 @@ pub async fn bootstrap(
         market_program: pda::MARKET_PROGRAM_ID.to_string(),
         emissions_program: pda::EMISSIONS_PROGRAM_ID.to_string(),
         mint: mint.pubkey().to_string(),
-        treasury: treasury.pubkey().to_string(),
+        treasury: pda::treasury().to_string(),
         genesis_account: genesis.pubkey().to_string(),
         config: pda::config().to_string(),
         stake_vault: pda::stake_vault().to_string(),

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use ake_emissions::state::{BreakerParams, Schedule, Split};
+use ake_emissions::state::{BreakerParams, Rewards, Schedule};
 use ake_market::constants::DRIVER_CAPABILITIES;
 use ake_market::instructions::{
     Capacity, CollateralArgs, MarketArgs, ReleaseArgs, MAX_IN_FLIGHT_CAPACITY, MAX_JOB_CAPACITY,
@@ -118,11 +118,15 @@ pub struct EmissionsSection {
     pub decay_bps: u16,
     pub floor_emission_ake: u64,
     pub emission_cap_ake: u64,
-    pub node_bps: u16,
-    pub treasury_bps: u16,
+    /// Paid to whoever closes an epoch, out of the treasury.
     pub crank_tip_ake: u64,
     /// A node earns at most its jobs' burn times this (bps, at most 10,000).
     pub max_reward_per_burn_bps: u16,
+    /// ... and at least its jobs' burn times this (phi, bps, at most the
+    /// multiplier): minted back from the burn when the schedule falls short.
+    pub reward_floor_bps: u16,
+    /// The most an epoch mints back to hold the floor (AKE).
+    pub max_remint_per_epoch_ake: u64,
     pub breaker_window_secs: u32,
     pub breaker_limit_ake: u64,
 }
@@ -212,7 +216,7 @@ pub struct Bootstrap {
     pub genesis_supply: u64,
     pub market_params: Params,
     pub schedule_without_genesis: Schedule,
-    pub split: Split,
+    pub rewards: Rewards,
     pub breaker: BreakerParams,
     pub markets: Vec<MarketPlan>,
     /// Both programs' timelock (the market's is also in `market_params`).
@@ -340,15 +344,18 @@ impl ClusterParams {
         schedule
             .validate()
             .map_err(|err| invalid("emissions", program_message(err)))?;
-        let split = Split {
-            node_bps: e.node_bps,
-            treasury_bps: e.treasury_bps,
+        let rewards = Rewards {
             crank_tip: ake("emissions.crank_tip_ake", e.crank_tip_ake)?,
             max_reward_per_burn_bps: e.max_reward_per_burn_bps,
+            reward_floor_bps: e.reward_floor_bps,
+            max_remint_per_epoch: ake(
+                "emissions.max_remint_per_epoch_ake",
+                e.max_remint_per_epoch_ake,
+            )?,
         };
-        split.validate(schedule.first_emission).map_err(|err| {
+        rewards.validate().map_err(|err| {
             invalid(
-                "emissions.node_bps/treasury_bps/crank_tip_ake/max_reward_per_burn_bps",
+                "emissions.max_reward_per_burn_bps/reward_floor_bps",
                 program_message(err),
             )
         })?;
@@ -465,7 +472,7 @@ impl ClusterParams {
             genesis_supply: ake("token.genesis_supply_ake", self.token.genesis_supply_ake)?,
             market_params,
             schedule_without_genesis: schedule,
-            split,
+            rewards,
             breaker,
             markets,
             timelock_secs: self.governance.timelock_secs,

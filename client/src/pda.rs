@@ -93,6 +93,20 @@ pub fn mint_authority() -> Pubkey {
     emissions_pda(&[MINT_AUTHORITY_SEED])
 }
 
+/// The treasury: ake-emissions' token account PDA, its own authority. The
+/// market's fees go here; it pays crank tips and timelocked spends.
+pub fn treasury() -> Pubkey {
+    emissions_pda(&[ake_emissions::constants::TREASURY_SEED])
+}
+
+/// The treasury spend waiting out the timelock.
+pub fn treasury_pending_spend() -> Pubkey {
+    emissions_pda(&[
+        ake_emissions::constants::SPEND_SEED,
+        emissions_config().as_ref(),
+    ])
+}
+
 pub fn epoch_summary(epoch: u64) -> Pubkey {
     emissions_pda(&[EPOCH_SEED, &epoch.to_le_bytes()])
 }

@@ -673,6 +673,18 @@ impl Protocol {
         .await
     }
 
+    /// The treasury spend waiting out the timelock, if any.
+    pub async fn pending_treasury_spend(
+        &self,
+    ) -> Result<Option<ake_emissions::state::PendingSpend>, ProtocolError> {
+        self.load(
+            &pda::treasury_pending_spend(),
+            &ake_emissions::ID,
+            "pending treasury spend",
+        )
+        .await
+    }
+
     /// sweep_market for `market` when its settlements left anything to burn
     /// or pay; None otherwise.
     pub async fn sweep(
@@ -1105,8 +1117,6 @@ impl Protocol {
         Ok(ixs::emissions::close_epoch(
             caller,
             associated_token(&caller, &config.mint),
-            config.mint,
-            config.treasury,
             epoch,
             &tally,
         ))

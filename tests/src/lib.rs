@@ -5,7 +5,7 @@
 
 pub mod multisig;
 
-use ake_emissions::state::{BreakerParams, EmissionsConfig, Schedule, Split};
+use ake_emissions::state::{BreakerParams, EmissionsConfig, Rewards, Schedule};
 use ake_market::due::DuePick;
 use ake_market::errors::MarketError;
 use ake_market::instructions::{
@@ -62,12 +62,14 @@ pub fn default_schedule(genesis_ts: i64) -> Schedule {
     }
 }
 
-pub fn default_split() -> Split {
-    Split {
-        node_bps: 8_000,
-        treasury_bps: 2_000,
+/// Mainnet's: at most 1x and at least 0.8x a node's burn, at most 100
+/// epochs' emission minted back per epoch.
+pub fn default_rewards() -> Rewards {
+    Rewards {
         crank_tip: CRANK_TIP,
         max_reward_per_burn_bps: 10_000,
+        reward_floor_bps: 8_000,
+        max_remint_per_epoch: 100 * FIRST_EMISSION,
     }
 }
 
@@ -281,7 +283,7 @@ pub struct Chain {
 #[derive(Debug, Clone, Copy)]
 pub struct EmissionsSetup {
     pub schedule: Schedule,
-    pub split: Split,
+    pub rewards: Rewards,
     pub breaker: BreakerParams,
 }
 
@@ -289,7 +291,7 @@ pub struct EmissionsSetup {
 pub fn default_emissions() -> EmissionsSetup {
     EmissionsSetup {
         schedule: default_schedule(0),
-        split: default_split(),
+        rewards: default_rewards(),
         breaker: default_breaker(),
     }
 }
@@ -308,7 +310,7 @@ pub fn mainnet_emissions() -> EmissionsSetup {
             floor_emission: 0,
             emission_cap: 200_000_000 * AKE,
         },
-        split: default_split(),
+        rewards: default_rewards(),
         breaker: BreakerParams {
             window_secs: 604_800,
             window_limit: 2_884_614 * AKE,
@@ -384,7 +386,7 @@ impl Chain {
         };
         chain.airdrop(&chain.admin.pubkey(), 100_000_000_000).await;
         chain.mint = chain.create_mint().await;
-        chain.treasury = chain.token_account(&chain.admin.pubkey()).await;
+        chain.treasury = pda::treasury();
         chain.refresh_price().await;
         let admin = chain.admin.insecure_clone();
         chain.faucet = chain.token_account(&admin.pubkey()).await;
@@ -411,9 +413,8 @@ impl Chain {
         ixs::emissions::initialize(
             *authority,
             self.mint,
-            self.treasury,
             schedule,
-            self.emissions.split,
+            self.emissions.rewards,
             self.emissions.breaker,
             TIMELOCK_SECS,
         )
@@ -1284,14 +1285,7 @@ impl Chain {
     /// whole tally (every market's work record) in one call, as the SDK does.
     pub async fn close_epoch(&mut self, caller: &User, epoch: u64) -> Result<(), TransactionError> {
         let tally = self.epoch_tally(epoch, 0).await;
-        let ix = ixs::emissions::close_epoch(
-            caller.pubkey(),
-            caller.token,
-            self.mint,
-            self.treasury,
-            epoch,
-            &tally,
-        );
+        let ix = ixs::emissions::close_epoch(caller.pubkey(), caller.token, epoch, &tally);
         self.send(&[ix], &[&caller.key]).await
     }
 

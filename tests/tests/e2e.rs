@@ -202,7 +202,7 @@ async fn post_run_finalize_close_claim() {
     let config = p.config().await.unwrap();
     let mint = config.mint;
     let supply0 = p.supply(&mint).await.unwrap();
-    let minted0 = p.emissions().await.unwrap().total_minted;
+    let minted0 = p.emissions().await.unwrap().minted_in_all();
 
     e.json(&["localnet", "faucet", "100"], "creator");
     e.json(&["localnet", "faucet", "1000"], "owner");
@@ -339,9 +339,10 @@ async fn post_run_finalize_close_claim() {
         paid * 9_500 / 10_000 + posting_fee,
         "the payment's burn and the posting fee"
     );
+    let charged_fee = paid - (burned - posting_fee);
     assert!(
-        fee >= paid - (burned - posting_fee),
-        "the fee reaches the treasury (plus any epoch share closed meanwhile)"
+        fee <= charged_fee && fee + burned / 100 >= charged_fee,
+        "the fee reaches the treasury (less a crank tip, at most 1% of an epoch's burn, if an epoch closed meanwhile)"
     );
 
     // Settled, its account closed: its outputs are still found (from the
@@ -395,7 +396,7 @@ async fn post_run_finalize_close_claim() {
     assert_eq!(node_view["jobs_completed"], 1);
 
     // One token book.
-    let minted = p.emissions().await.unwrap().total_minted - minted0;
+    let minted = p.emissions().await.unwrap().minted_in_all() - minted0;
     let books = p.market_books(0).await.unwrap();
     assert_eq!(
         p.supply(&mint).await.unwrap(),

@@ -190,7 +190,7 @@ fn built() -> (
         decay_bps: 48,
         floor_emission: 0,
         emission_cap: 1,
-        split: ake_tests::default_split(),
+        rewards: ake_tests::default_rewards(),
         breaker: ake_tests::default_breaker(),
         timelock_secs: 60,
     };
@@ -457,9 +457,8 @@ fn built() -> (
             eix::initialize(
                 a,
                 mint,
-                treasury,
                 ake_tests::default_schedule(0),
-                ake_tests::default_split(),
+                ake_tests::default_rewards(),
                 ake_tests::default_breaker(),
                 60,
             ),
@@ -470,6 +469,9 @@ fn built() -> (
         ),
         e("apply_change", eix::apply_change(b)),
         e("cancel_change", eix::cancel_change(a, b)),
+        e("propose_spend", eix::propose_spend(a, b, c, 7)),
+        e("apply_spend", eix::apply_spend(b, c)),
+        e("cancel_spend", eix::cancel_spend(a, b)),
         e("propose_authority", eix::propose_authority(a, b)),
         e("accept_authority", eix::accept_authority(a)),
         e("set_guardian", eix::set_guardian(a, b)),
@@ -479,8 +481,6 @@ fn built() -> (
             eix::close_epoch(
                 a,
                 b,
-                mint,
-                treasury,
                 9,
                 &eix::EpochTally {
                     first: 0,

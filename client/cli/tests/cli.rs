@@ -23,7 +23,7 @@ fn protocol(net: &Net) -> Protocol {
 #[tokio::test(flavor = "multi_thread")]
 async fn creator_staker_node_and_crank_flows() {
     let net = Net::start();
-    net.wallet("creator");
+    let creator = net.wallet("creator").1.pubkey();
     let (_, owner) = net.wallet("owner");
     let (_, hot) = net.wallet("hot");
 
@@ -213,9 +213,11 @@ async fn creator_staker_node_and_crank_flows() {
         std::thread::sleep(std::time::Duration::from_secs(1));
     }
     assert!(closed, "the epoch closes within 90 s");
+    // Closing mints nothing: the node's claim is the epoch's only mint.
     let shown = net.json(&["epoch", "show", &epoch], "creator");
-    assert!(
-        shown["minted"].as_u64().unwrap() > 0 && shown["burn_mint_ratio"].is_number(),
+    assert_eq!(
+        (shown["minted"].as_u64(), shown["payable"].as_u64()),
+        (Some(0), shown["burned"].as_u64()),
         "{shown}"
     );
     let claim = net.json(&["node", "claim", &node, "--epoch", &epoch], "owner");
@@ -223,8 +225,44 @@ async fn creator_staker_node_and_crank_flows() {
         claim["amount"], shown["burned"],
         "the only node gets what its job burned, never more (the node share is far larger)"
     );
+    let shown = net.json(&["epoch", "show", &epoch], "creator");
+    assert_eq!(
+        (&shown["minted"], &shown["burn_mint_ratio"]),
+        (&shown["burned"], &serde_json::json!(1.0)),
+        "{shown}"
+    );
     let again = net.json(&["node", "claim", &node, "--epoch", &epoch], "owner");
     assert_eq!(again["amount"], 0, "a reward is never claimed twice");
+
+    // The treasury holds the fees the crank swept (less its tips); the
+    // authority spends from it only through the timelock. Too much is
+    // refused before anything is sent.
+    let p = protocol(&net);
+    let held = p.token_balance(&ake_sdk::pda::treasury()).await.unwrap();
+    assert!(held > 0, "the job's fee reached the treasury");
+    let err = net.fails(&["admin", "spend", &creator.to_string(), "1000"], "admin");
+    assert!(err.contains("propose a smaller amount"), "{err}");
+    let err = net.fails(
+        &["admin", "spend", &creator.to_string(), "0.00001"],
+        "creator",
+    );
+    assert!(err.contains("NotAuthority"), "{err}");
+    let pending = net.json(
+        &["admin", "spend", &creator.to_string(), "0.00001"],
+        "admin",
+    );
+    assert_eq!(pending[0]["target"], ake_sdk::pda::treasury().to_string());
+    let creator_token =
+        ake_sdk::protocol::associated_token(&creator, &p.config().await.unwrap().mint);
+    assert_eq!(pending[0]["spend_to"], creator_token.to_string());
+    let before = p.token_balance(&creator_token).await.unwrap();
+    let eta = pending[0]["eta"].as_i64().unwrap();
+    while p.chain.clock().await.unwrap().unix_timestamp < eta {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    let applied = net.json(&["admin", "apply"], "owner");
+    assert_eq!(applied.as_array().unwrap().len(), 1, "{applied}");
+    assert_eq!(p.token_balance(&creator_token).await.unwrap(), before + 10);
 
     // Price changes move the quote; only a localnet takes them.
     net.json(&["localnet", "set-price", "0.25"], "creator");

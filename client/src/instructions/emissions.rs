@@ -2,7 +2,7 @@
 
 use ake_emissions::accounts as acc;
 use ake_emissions::instruction as ix;
-use ake_emissions::state::{BreakerParams, EmissionsChange, Schedule, Split};
+use ake_emissions::state::{BreakerParams, EmissionsChange, Rewards, Schedule};
 use anchor_lang::prelude::Pubkey;
 use anchor_lang::solana_program::instruction::{AccountMeta, Instruction};
 use anchor_lang::{system_program, InstructionData, ToAccountMetas};
@@ -20,15 +20,14 @@ fn event_authority() -> Pubkey {
     pda::event_authority(&PROGRAM)
 }
 
-/// The mint's authority must already be `pda::mint_authority()`.
 /// Signed by `authority`, the mint's current mint authority, which hands it
-/// to ake-emissions in the same instruction.
+/// to ake-emissions in the same instruction; creates the treasury
+/// (`pda::treasury()`).
 pub fn initialize(
     authority: Pubkey,
     mint: Pubkey,
-    treasury: Pubkey,
     schedule: Schedule,
-    split: Split,
+    rewards: Rewards,
     breaker: BreakerParams,
     timelock_secs: u32,
 ) -> Instruction {
@@ -38,7 +37,7 @@ pub fn initialize(
             config: pda::emissions_config(),
             mint_authority: pda::mint_authority(),
             mint,
-            treasury,
+            treasury: pda::treasury(),
             program_data:
                 anchor_lang::solana_program::bpf_loader_upgradeable::get_program_data_address(
                     &PROGRAM,
@@ -50,15 +49,15 @@ pub fn initialize(
         },
         ix::Initialize {
             schedule,
-            split,
+            rewards,
             breaker,
             timelock_secs,
         },
     )
 }
 
-/// The authority proposes a timelocked change to the schedule, cap, split
-/// or breaker.
+/// The authority proposes a timelocked change to the schedule, cap,
+/// rewards or breaker.
 pub fn propose_change(authority: Pubkey, payer: Pubkey, change: EmissionsChange) -> Instruction {
     build(
         acc::ProposeChange {
@@ -99,6 +98,56 @@ pub fn cancel_change(authority: Pubkey, payer: Pubkey) -> Instruction {
             program: PROGRAM,
         },
         ix::CancelChange {},
+    )
+}
+
+/// The authority proposes paying `amount` of the treasury to the AKE token
+/// account `to`, applicable by anyone after the timelock.
+pub fn propose_spend(authority: Pubkey, payer: Pubkey, to: Pubkey, amount: u64) -> Instruction {
+    build(
+        acc::ProposeSpend {
+            authority,
+            payer,
+            config: pda::emissions_config(),
+            to,
+            pending: pda::treasury_pending_spend(),
+            system_program: system_program::ID,
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::ProposeSpend { amount },
+    )
+}
+
+/// Anyone pays out the pending spend once due; `payer` is its proposer,
+/// `to` the account it names.
+pub fn apply_spend(payer: Pubkey, to: Pubkey) -> Instruction {
+    build(
+        acc::ApplySpend {
+            config: pda::emissions_config(),
+            pending: pda::treasury_pending_spend(),
+            payer,
+            treasury: pda::treasury(),
+            to,
+            token_program: token::ID,
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::ApplySpend {},
+    )
+}
+
+pub fn cancel_spend(authority: Pubkey, payer: Pubkey) -> Instruction {
+    build(
+        acc::CancelSpend {
+            authority,
+            config: pda::emissions_config(),
+            pending: pda::treasury_pending_spend(),
+            payer,
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::CancelSpend {},
     )
 }
 
@@ -170,8 +219,6 @@ pub struct EpochTally {
 pub fn close_epoch(
     caller: Pubkey,
     caller_token: Pubkey,
-    mint: Pubkey,
-    treasury: Pubkey,
     epoch: u64,
     tally: &EpochTally,
 ) -> Instruction {
@@ -181,9 +228,7 @@ pub fn close_epoch(
             caller_token,
             config: pda::emissions_config(),
             epoch_summary: pda::epoch_summary(epoch),
-            mint,
-            mint_authority: pda::mint_authority(),
-            treasury,
+            treasury: pda::treasury(),
             token_program: token::ID,
             system_program: system_program::ID,
             event_authority: event_authority(),

@@ -20,8 +20,8 @@ pub enum EmissionsError {
     InvalidSchedule,
     #[msg("the emission cap cannot drop below what is already scheduled")]
     CapBelowScheduled,
-    #[msg("node bps + treasury bps must equal 10000, the crank tip must fit in the treasury share, and max reward per burn must be 1..10000 bps")]
-    InvalidSplit,
+    #[msg("rewards out of bounds: max reward per burn 1..10000 bps, and the reward floor at most the max reward per burn")]
+    InvalidRewards,
     #[msg("circuit breaker out of bounds: window at least one epoch, limit at least the emission the window spans plus one epoch of catch-up")]
     InvalidBreaker,
     #[msg(
@@ -42,7 +42,7 @@ pub enum EmissionsError {
     CircuitBreakerTripped,
     #[msg("the total emission cap is reached")]
     EmissionCapReached,
-    #[msg("rounding would pay out more than the epoch's node share")]
+    #[msg("the claim would pay out more than the epoch's payable rewards, or more out of the schedule than its node share")]
     NodeShareExceeded,
     #[msg("token account does not belong to the node's owner")]
     WrongRewardAccount,
@@ -72,4 +72,12 @@ pub enum EmissionsError {
     MarketNotLast,
     #[msg("a new epoch length must be 1 hour..30 days and at most 7x longer or shorter than the current one (change it in steps)")]
     EpochLengthChangeTooLarge,
+    #[msg("emissions are paused: a claim that mints back above the schedule (the reward floor) waits until the authority unpauses; nothing is lost, retry then")]
+    RemintPaused,
+    #[msg("a treasury spend is already pending: apply or cancel it first")]
+    SpendAlreadyPending,
+    #[msg("the treasury holds less than the spend: propose a smaller amount")]
+    TreasuryTooSmall,
+    #[msg("a treasury spend must be more than 0 and go to a token account of the AKE mint other than the treasury")]
+    InvalidSpend,
 }

@@ -1,6 +1,6 @@
 use anchor_lang::prelude::*;
 
-use crate::state::{BreakerParams, EmissionsChange, Schedule, Split};
+use crate::state::{BreakerParams, EmissionsChange, Rewards, Schedule};
 
 #[event]
 pub struct EmissionsInitialized {
@@ -9,14 +9,14 @@ pub struct EmissionsInitialized {
     pub treasury: Pubkey,
     pub reporter: Pubkey,
     pub schedule: Schedule,
-    pub split: Split,
+    pub rewards: Rewards,
     pub breaker: BreakerParams,
 }
 
 #[event]
 pub struct EmissionsUpdated {
     pub schedule: Schedule,
-    pub split: Split,
+    pub rewards: Rewards,
     pub breaker: BreakerParams,
     pub timelock_secs: u32,
 }
@@ -84,9 +84,11 @@ pub struct EpochClosed {
     pub epoch: u64,
     pub emission: u64,
     pub node_share: u64,
-    /// The most nodes can claim in all: min(node share, burned x multiplier).
-    pub nodes_can_earn: u64,
-    pub treasury_minted: u64,
+    /// The most nodes can claim in all: min(node share, burned x
+    /// multiplier), or burned x phi when that is more: the part above the
+    /// node share is minted back from the burn.
+    pub payable: u64,
+    /// Paid out of the treasury to `closed_by`.
     pub crank_tip: u64,
     pub total_work_micro_usd: u64,
     pub burned_tokens: u64,
@@ -105,4 +107,29 @@ pub struct RewardClaimed {
     pub pro_rata: u64,
     /// Its cap: tokens burned for its jobs x the multiplier.
     pub cap: u64,
+    /// Its floor: tokens burned for its jobs x phi.
+    pub floor: u64,
+    /// The part of `amount` minted back above the schedule.
+    pub reminted: u64,
+}
+
+#[event]
+pub struct SpendProposed {
+    /// Applicable from this unix time on.
+    pub eta: i64,
+    pub to: Pubkey,
+    pub amount: u64,
+}
+
+#[event]
+pub struct SpendCancelled {
+    pub eta: i64,
+}
+
+#[event]
+pub struct TreasurySpent {
+    pub to: Pubkey,
+    pub amount: u64,
+    /// What the treasury holds after.
+    pub treasury_balance: u64,
 }

@@ -1,8 +1,11 @@
 //! ake-emissions: the mint side of AKE's burn-and-mint equilibrium and the
 //! ONLY mint authority of AKE. Each epoch emits a decaying amount; nodes
-//! claim it pro rata to the verified work ake-market reported, O(1) each;
-//! every mint passes a rolling-window circuit breaker. It never touches
-//! escrow, and a bug in the market can never mint.
+//! claim it pro rata to the tokens their verified work burned, O(1) each,
+//! at most that burn and at least a floor share of it (minted back from
+//! the burn when the schedule falls short); every schedule mint passes a
+//! rolling-window circuit breaker. It holds the treasury (the market's
+//! fees), which pays crank tips and timelocked spends. It never touches
+//! escrow, and a bug in the market can never mint past the burn it reports.
 #![allow(unexpected_cfgs)]
 
 use anchor_lang::prelude::*;
@@ -14,9 +17,10 @@ pub mod instructions;
 pub mod math;
 pub mod minting;
 pub mod state;
+pub mod treasury;
 
 use instructions::*;
-use state::{BreakerParams, EmissionsChange, Schedule, Split};
+use state::{BreakerParams, EmissionsChange, Rewards, Schedule};
 
 declare_id!("F8mWYPsjYpfryE2j9LgdPPVH2eaE9d1emBDDUWtJTd3J");
 
@@ -35,11 +39,11 @@ pub mod ake_emissions {
     pub fn initialize(
         ctx: Context<Initialize>,
         schedule: Schedule,
-        split: Split,
+        rewards: Rewards,
         breaker: BreakerParams,
         timelock_secs: u32,
     ) -> Result<()> {
-        initialize::handler(ctx, schedule, split, breaker, timelock_secs)
+        initialize::handler(ctx, schedule, rewards, breaker, timelock_secs)
     }
 
     pub fn propose_change(ctx: Context<ProposeChange>, change: EmissionsChange) -> Result<()> {
@@ -52,6 +56,18 @@ pub mod ake_emissions {
 
     pub fn cancel_change(ctx: Context<CancelChange>) -> Result<()> {
         cancel_change::handler(ctx)
+    }
+
+    pub fn propose_spend(ctx: Context<ProposeSpend>, amount: u64) -> Result<()> {
+        propose_spend::handler(ctx, amount)
+    }
+
+    pub fn apply_spend(ctx: Context<ApplySpend>) -> Result<()> {
+        apply_spend::handler(ctx)
+    }
+
+    pub fn cancel_spend(ctx: Context<CancelSpend>) -> Result<()> {
+        cancel_spend::handler(ctx)
     }
 
     pub fn propose_authority(ctx: Context<ProposeAuthority>, proposed: Pubkey) -> Result<()> {

@@ -2,6 +2,7 @@
 //! payouts rounded down.
 
 use crate::constants::BPS;
+use crate::state::Rewards;
 
 /// How epochs are laid out: from `first_epoch` on, starting at
 /// `start_ts`, each lasts `epoch_secs`; the epochs before lasted
@@ -89,16 +90,9 @@ pub fn capped(emission: u64, scheduled_total: u64, cap: u64) -> u64 {
     emission.min(cap.saturating_sub(scheduled_total))
 }
 
-/// (node share, treasury share) of an emission; the treasury takes the rounding.
-pub fn split(emission: u64, node_bps: u16) -> (u64, u64) {
-    let node = (u128::from(emission) * u128::from(node_bps) / u128::from(BPS)) as u64;
-    (node, emission - node)
-}
-
 /// A node's pro-rata part: floor(node_share x its part / all parts). Parts
-/// are the tokens burned for each node's jobs, so the split and the cap are
-/// in the same unit and a node's reward is `its burn x min(node share / all
-/// burns, multiplier)`: never more than it burned.
+/// are the tokens burned for each node's jobs, so the split, the cap and
+/// the floor are in the same unit.
 pub fn node_reward(node_share: u64, node_work: u64, total_work: u64) -> Option<u64> {
     if total_work == 0 {
         return Some(0);
@@ -107,55 +101,47 @@ pub fn node_reward(node_share: u64, node_work: u64, total_work: u64) -> Option<u
     u64::try_from(r).ok()
 }
 
-/// The most a node may be paid for an epoch: `burned x max_bps / 10000`,
-/// rounded down.
-pub fn reward_cap(burned: u64, max_bps: u16) -> u64 {
-    (u128::from(burned) * u128::from(max_bps) / u128::from(BPS)) as u64
+/// `burned x bps / 10000`, rounded down: a node's cap (the multiplier) or
+/// its floor (phi) for the tokens its jobs burned.
+pub fn reward_cap(burned: u64, bps: u16) -> u64 {
+    (u128::from(burned) * u128::from(bps) / u128::from(BPS)) as u64
 }
 
-/// What an epoch may mint to nodes in all: their share, or the epoch's
-/// burn times the multiplier, whichever is less (the sum of the nodes'
-/// caps is at most this).
-pub fn earnable(node_share: u64, burned: u64, max_bps: u16) -> u64 {
-    node_share.min(reward_cap(burned, max_bps))
+/// Whether the schedule alone pays every node at least the floor:
+/// node share / burn >= phi, compared exactly.
+pub fn schedule_covers_floor(node_share: u64, burned: u64, floor_bps: u16) -> bool {
+    u128::from(node_share) * u128::from(BPS) >= u128::from(burned) * u128::from(floor_bps)
 }
 
-/// The treasury share scaled by what nodes could earn:
-/// `treasury_share x earnable / node_share`, rounded down; 0 when nodes earn nothing.
-pub fn scaled_treasury(treasury_share: u64, earnable: u64, node_share: u64) -> u64 {
-    if node_share == 0 {
-        return 0;
-    }
-    (u128::from(treasury_share) * u128::from(earnable.min(node_share)) / u128::from(node_share))
-        as u64
-}
-
-/// The crank tip for closing an epoch: at most the configured tip, the
-/// scaled treasury share it comes out of, and 1% of the epoch's burn. The
-/// last bound keeps a self-dealer who also closes the epoch at a loss: with
-/// rewards at most 1x its burn and a treasury fee of at least 1%, the tip
-/// cannot make up the fee.
-pub fn crank_tip(tip: u64, scaled_treasury: u64, burned: u64) -> u64 {
+/// The crank tip for closing an epoch, paid out of the treasury: at most
+/// the configured tip, what the treasury holds, and 1% of the epoch's burn.
+/// The last bound keeps a self-dealer who also closes the epoch at a loss:
+/// its reward is at most its burn, and the fee it paid (at least 1% of the
+/// charge, more than 1% of the burn) exceeds the tip.
+pub fn crank_tip(tip: u64, treasury_balance: u64, burned: u64) -> u64 {
     let share_of_burn = (u128::from(burned) * u128::from(TIP_BPS_OF_BURN) / u128::from(BPS)) as u64;
-    tip.min(scaled_treasury).min(share_of_burn)
+    tip.min(treasury_balance).min(share_of_burn)
 }
 
 /// The tip is at most this share of the epoch's burn (the market's minimum treasury fee).
 pub const TIP_BPS_OF_BURN: u64 = 100;
 
-/// What closing an epoch mints, fixed from the schedule and the epoch's burn.
+/// What closing an epoch fixes, from the schedule and the epoch's burn.
+/// Nothing is minted at close: nodes claim, the tip comes from the treasury.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EpochClose {
     /// The schedule's emission for the epoch (counted against the cap).
     pub emission: u64,
-    /// The nodes' part of it (0 when nothing was burned).
+    /// The nodes' part of it: all of it, or 0 when nothing was burned.
     pub node_share: u64,
-    /// What nodes may claim in all: the share, at most the burn times the multiplier.
-    pub nodes_can_earn: u64,
-    /// The treasury's part, scaled like the nodes', the tip included.
-    pub treasury_share: u64,
-    /// Paid to whoever closes the epoch, out of the treasury's part.
-    pub tip: u64,
+    /// What nodes may claim in all: min(node share, burn x multiplier)
+    /// when the schedule covers the floor, else burn x phi (rounded down):
+    /// then about `payable - node_share` is minted back from the burn
+    /// (a base unit more per claimant, as each claim rounds down).
+    pub payable: u64,
+    /// The floor claims pay, in bps of a node's burn: phi, or less when
+    /// `max_remint_per_epoch` binds.
+    pub floor_bps: u16,
 }
 
 /// The schedule's state an epoch closes against.
@@ -166,47 +152,87 @@ pub struct ScheduleState {
     pub emission_cap: u64,
 }
 
-/// `close_epoch`'s arithmetic. Nodes earn at most what was burned for
-/// their jobs (times the multiplier); the treasury share shrinks in
-/// proportion, and the tip comes out of what the treasury really gets. So
-/// a quiet epoch mints little to anyone.
-pub fn close_amounts(
-    schedule: ScheduleState,
-    split_of: &crate::state::Split,
-    burned: u64,
-) -> EpochClose {
+/// `close_epoch`'s arithmetic. A node's reward is
+/// `its burn x min(multiplier, max(phi, node share / burn))`: the epoch's
+/// whole emission goes to work (the treasury lives on fees), capped by the
+/// burn so a quiet epoch mints little, and floored at phi of the burn so a
+/// busy one still pays: the shortfall is minted back from what was burned.
+pub fn close_amounts(schedule: ScheduleState, rewards: &Rewards, burned: u64) -> EpochClose {
     let emission = capped(
         schedule.next_emission,
         schedule.scheduled_total,
         schedule.emission_cap,
     );
-    let (node_share, treasury_share) = split(emission, split_of.node_bps);
-    // Nobody worked: the node share is simply not minted.
-    let node_share = if burned == 0 { 0 } else { node_share };
-    let nodes_can_earn = earnable(node_share, burned, split_of.max_reward_per_burn_bps);
-    let treasury_share = scaled_treasury(treasury_share, nodes_can_earn, node_share);
-    let tip = crank_tip(split_of.crank_tip, treasury_share, burned);
+    // Nobody worked: nothing is minted (the emission is forgone).
+    let node_share = if burned == 0 { 0 } else { emission };
+    let phi = rewards.reward_floor_bps;
+    let (payable, floor_bps) = if schedule_covers_floor(node_share, burned, phi) {
+        let most = reward_cap(burned, rewards.max_reward_per_burn_bps);
+        (node_share.min(most), phi)
+    } else {
+        let floor = reward_cap(burned, phi);
+        let most = node_share.saturating_add(rewards.max_remint_per_epoch);
+        if floor <= most {
+            (floor, phi)
+        } else {
+            // The re-mint ceiling binds: the floor gives way to what it
+            // allows, in bps of the burn rounded down (claims stay within).
+            let bps = u128::from(most) * u128::from(BPS) / u128::from(burned);
+            (most, bps as u16)
+        }
+    };
     EpochClose {
         emission,
         node_share,
-        nodes_can_earn,
-        treasury_share,
-        tip,
+        payable,
+        floor_bps,
     }
 }
 
-/// A node's claim on a closed epoch: (pro rata, cap, amount). Split by
-/// burn, the same unit as the cap: its burn x min(node share / all burns,
-/// multiplier), never more than it burned.
+/// A node's claim on a closed epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClaimAmounts {
+    /// Its pro-rata part of the node share (by burn).
+    pub pro_rata: u64,
+    /// Its burn x the multiplier.
+    pub cap: u64,
+    /// Its burn x phi.
+    pub floor: u64,
+    /// Paid out of the schedule: min(pro rata, cap).
+    pub from_schedule: u64,
+    /// Minted back above the schedule: floor - from_schedule, when positive.
+    pub reminted: u64,
+}
+
+impl ClaimAmounts {
+    /// What the node gets: max(min(pro rata, cap), floor).
+    pub fn amount(&self) -> u64 {
+        self.from_schedule + self.reminted
+    }
+}
+
+/// A node's claim: `its burn x min(multiplier, max(phi, share / burn))`,
+/// each part rounded down. The floor is never above the cap (phi <= the
+/// multiplier), and when the schedule covers the floor the pro-rata part
+/// is already at least the floor, so nothing is reminted.
 pub fn claim_amounts(
     node_share: u64,
     node_burned: u64,
     all_burned: u64,
     max_reward_per_burn_bps: u16,
-) -> Option<(u64, u64, u64)> {
+    reward_floor_bps: u16,
+) -> Option<ClaimAmounts> {
     let pro_rata = node_reward(node_share, node_burned, all_burned)?;
     let cap = reward_cap(node_burned, max_reward_per_burn_bps);
-    Some((pro_rata, cap, pro_rata.min(cap)))
+    let floor = reward_cap(node_burned, reward_floor_bps.min(max_reward_per_burn_bps));
+    let from_schedule = pro_rata.min(cap);
+    Some(ClaimAmounts {
+        pro_rata,
+        cap,
+        floor,
+        from_schedule,
+        reminted: floor.saturating_sub(from_schedule),
+    })
 }
 
 /// The smallest breaker limit the schedule passes: the emission a window of
@@ -274,17 +300,54 @@ mod tests {
     }
 
     #[test]
-    fn rewards_are_capped_by_burns() {
-        assert_eq!(reward_cap(950, 10_000), 950);
-        assert_eq!(reward_cap(950, 5_000), 475);
-        // A quiet epoch: 800 AKE node share, 0.95 burned.
-        assert_eq!(earnable(800_000_000, 950_000, 10_000), 950_000);
-        // A busy one: the share is the limit.
-        assert_eq!(earnable(800_000_000, 2_000_000_000, 10_000), 800_000_000);
-        // Treasury follows: 200 x 950,000 / 800,000,000.
-        assert_eq!(scaled_treasury(200_000_000, 950_000, 800_000_000), 237_500);
-        assert_eq!(scaled_treasury(200_000_000, 0, 0), 0);
-        assert_eq!(scaled_treasury(200, 900, 800), 200);
+    fn rewards_are_capped_by_burns_and_floored_at_phi() {
+        let rewards = Rewards {
+            crank_tip: 0,
+            max_reward_per_burn_bps: 10_000,
+            reward_floor_bps: 8_000,
+            max_remint_per_epoch: 10_000_000_000,
+        };
+        let state = ScheduleState {
+            next_emission: 800_000_000,
+            scheduled_total: 0,
+            emission_cap: u64::MAX,
+        };
+        // A quiet epoch (0.95 AKE burned): capped at the burn, nothing reminted.
+        let quiet = close_amounts(state, &rewards, 950_000);
+        assert_eq!(quiet.payable, 950_000);
+        // A busy one (2,000 AKE burned): 800 from the schedule is under
+        // 0.8 x 2,000, so 800 more is minted back.
+        let busy = close_amounts(state, &rewards, 2_000_000_000);
+        assert_eq!(busy.payable, 1_600_000_000);
+        // Exactly at the floor: the schedule covers it.
+        let edge = close_amounts(state, &rewards, 1_000_000_000);
+        assert_eq!(edge.payable, 800_000_000);
+        let c = claim_amounts(800_000_000, 1_000_000_000, 1_000_000_000, 10_000, 8_000).unwrap();
+        assert_eq!((c.from_schedule, c.reminted), (800_000_000, 0));
+        // Nobody worked: nothing payable.
+        let idle = close_amounts(state, &rewards, 0);
+        assert_eq!((idle.node_share, idle.payable), (0, 0));
+        // A node that burned a quarter of the busy epoch: 200 from the
+        // schedule, 200 minted back (0.8 of its 500 burned).
+        let c = claim_amounts(800_000_000, 500_000_000, 2_000_000_000, 10_000, 8_000).unwrap();
+        assert_eq!(
+            (c.from_schedule, c.reminted, c.amount()),
+            (200_000_000, 200_000_000, 400_000_000)
+        );
+        // After the cap: the schedule pays nothing, the floor still does.
+        let after_cap = ScheduleState {
+            scheduled_total: u64::MAX,
+            ..state
+        };
+        let late = close_amounts(after_cap, &rewards, 1_000);
+        assert_eq!(
+            (late.node_share, late.payable, late.floor_bps),
+            (0, 800, 8_000)
+        );
+        // A vast reported burn: at most 10,000 AKE minted back; the floor
+        // gives way (0.8 -> 0.1 of the burn).
+        let vast = close_amounts(state, &rewards, 108_000_000_000);
+        assert_eq!((vast.payable, vast.floor_bps), (10_800_000_000, 1_000));
     }
 
     #[test]
@@ -294,6 +357,8 @@ mod tests {
             crank_tip(10_000_000, 250_000_000, 10_000_000_000),
             10_000_000
         );
+        // An empty treasury pays no tip.
+        assert_eq!(crank_tip(10_000_000, 0, 10_000_000_000), 0);
         assert_eq!(crank_tip(10_000_000, 0, 0), 0);
     }
 
@@ -401,30 +466,60 @@ mod tests {
             }
         }
 
-        #[test]
-        fn split_adds_up(e in any::<u64>(), bps in 0u16..=10_000) {
-            let (n, t) = split(e, bps);
-            prop_assert_eq!(n + t, e);
-        }
     }
 
     proptest! {
+        /// Over a run of epochs of random demand, with the programs' own
+        /// close and claim arithmetic: mint for work never exceeds the
+        /// epoch's burn, no node is paid more than its own burn times the
+        /// multiplier (paying yourself never pays) or less than phi of it,
+        /// claims stay within what the close fixed, and supply never
+        /// passes genesis plus the schedule's cap.
         #[test]
-        fn an_epoch_never_mints_more_than_its_burn_allows(
-            emission in 0u64..1_000_000_000_000_000,
-            node_bps in 1u16..=10_000,
-            burned in 0u64..1_000_000_000_000_000,
+        fn the_floor_remints_only_what_was_burned(
+            first in 1u64..1_000_000_000_000,
+            decay_bps in 0u16..=500,
+            cap_epochs in 1u64..40,
             max_bps in 1u16..=10_000,
+            floor_pct in 0u16..=100,
+            max_remint in prop_oneof![Just(u64::MAX), 0u64..2_000_000_000_000],
+            epochs in proptest::collection::vec(
+                proptest::collection::vec(0u64..2_000_000_000_000, 0..6), 1..60),
         ) {
-            let (node_share, treasury_share) = split(emission, node_bps);
-            let nodes = earnable(node_share, burned, max_bps);
-            let treasury = scaled_treasury(treasury_share, nodes, node_share);
-            // minted <= burned x m x (1 + treasury / node)
-            let lhs = (u128::from(nodes) + u128::from(treasury)) * u128::from(node_share.max(1));
-            let rhs = u128::from(reward_cap(burned, max_bps))
-                * (u128::from(node_share.max(1)) + u128::from(treasury_share));
-            prop_assert!(node_share == 0 || lhs <= rhs);
-            prop_assert!(nodes <= node_share && treasury <= treasury_share);
+            let floor_bps = (u32::from(max_bps) * u32::from(floor_pct) / 100) as u16;
+            let rewards = Rewards { crank_tip: 0, max_reward_per_burn_bps: max_bps, reward_floor_bps: floor_bps, max_remint_per_epoch: max_remint };
+            let cap = first.saturating_mul(cap_epochs);
+            let genesis = 1_000_000_000_000_000u128;
+            let (mut supply, mut next, mut scheduled) = (genesis, first, 0u64);
+            for burns in &epochs {
+                let burned: u64 = burns.iter().sum();
+                let close = close_amounts(ScheduleState { next_emission: next, scheduled_total: scheduled, emission_cap: cap }, &rewards, burned);
+                let (mut paid, mut from_schedule, mut reminted) = (0u64, 0u64, 0u64);
+                for b in burns {
+                    let c = claim_amounts(close.node_share, *b, burned, max_bps, close.floor_bps).unwrap();
+                    prop_assert!(c.amount() <= reward_cap(*b, max_bps) && c.amount() <= *b);
+                    prop_assert!(c.amount() >= reward_cap(*b, close.floor_bps));
+                    prop_assert!(close.floor_bps <= floor_bps);
+                    if max_remint == u64::MAX {
+                        prop_assert_eq!(close.floor_bps, floor_bps);
+                    }
+                    paid += c.amount();
+                    from_schedule += c.from_schedule;
+                    reminted += c.reminted;
+                }
+                prop_assert!(paid <= close.payable && paid <= burned);
+                prop_assert!(from_schedule <= close.node_share);
+                // Minted back: at most phi of the burn, and only what the
+                // schedule left short (plus a unit of rounding per claim).
+                prop_assert!(u128::from(reminted) * 10_000 <= u128::from(burned) * u128::from(floor_bps));
+                prop_assert!(reminted <= close.payable.saturating_sub(close.node_share) + burns.len() as u64);
+                prop_assert!(reminted <= max_remint.saturating_add(burns.len() as u64));
+                scheduled += close.emission;
+                prop_assert!(scheduled <= cap);
+                supply = supply + u128::from(paid) - u128::from(burned);
+                prop_assert!(supply <= genesis + u128::from(cap));
+                next = next_emission(next, decay_bps, 0, None);
+            }
         }
     }
 }

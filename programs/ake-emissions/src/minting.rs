@@ -1,5 +1,7 @@
-//! Every mint goes through here: the rolling-window circuit breaker, the
-//! cap, then `mint_to` signed by the mint-authority PDA.
+//! Every mint goes through here. Schedule mints pass the rolling-window
+//! circuit breaker and the cap; mints back above the schedule (the reward
+//! floor) are bounded instead by the burn their epoch recorded. Both are
+//! `mint_to` signed by the mint-authority PDA.
 
 use anchor_lang::prelude::*;
 use anchor_spl::token::{self, MintTo};
@@ -14,6 +16,8 @@ pub struct MintAccounts<'info> {
     pub mint_authority: AccountInfo<'info>,
 }
 
+/// Mints out of the schedule: never past the breaker's window limit or the
+/// emission cap.
 pub fn mint<'info>(
     config: &mut EmissionsConfig,
     accounts: &MintAccounts<'info>,
@@ -45,7 +49,36 @@ pub fn mint<'info>(
         total: in_window,
     };
     config.total_minted = minted;
+    mint_signed(config, accounts, to, amount)
+}
 
+/// Mints back tokens burned for work, to hold the reward floor. The caller
+/// has checked the amount against its epoch's allowance (phi x that
+/// epoch's recorded burn), so supply never grows past genesis plus the
+/// cap; the breaker, sized for the schedule, does not count it (sustained
+/// demand would otherwise block every claim).
+pub fn remint<'info>(
+    config: &mut EmissionsConfig,
+    accounts: &MintAccounts<'info>,
+    to: &AccountInfo<'info>,
+    amount: u64,
+) -> Result<()> {
+    if amount == 0 {
+        return Ok(());
+    }
+    config.total_reminted = config
+        .total_reminted
+        .checked_add(amount)
+        .ok_or(EmissionsError::MathOverflow)?;
+    mint_signed(config, accounts, to, amount)
+}
+
+fn mint_signed<'info>(
+    config: &EmissionsConfig,
+    accounts: &MintAccounts<'info>,
+    to: &AccountInfo<'info>,
+    amount: u64,
+) -> Result<()> {
     let bump = [config.mint_authority_bump];
     let seeds: &[&[u8]] = &[MINT_AUTHORITY_SEED, &bump];
     token::mint_to(

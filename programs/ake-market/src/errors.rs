@@ -212,4 +212,6 @@ pub enum MarketError {
     BatchMissing,
     #[msg("the remaining accounts must be the writable stake accounts (PDA [\"stake\", owner]) of the other owners that handed the work back, in the order the job or batch records them (ake-sdk passes them)")]
     WrongStakeAccount,
+    #[msg("the treasury must be ake-emissions' treasury (its PDA [\"treasury\"]): fees go where only that program spends them")]
+    WrongTreasury,
 }

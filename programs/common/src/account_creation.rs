@@ -51,6 +51,26 @@ pub fn create_pda<'info>(
     allocate_and_assign(target, owner, space, seeds)
 }
 
+/// Creates `vault` (a PDA of `seeds`) as a token account of `mint` that is
+/// its own authority: only the program that derives it can move its tokens.
+pub fn create_token_vault<'info>(
+    payer: &AccountInfo<'info>,
+    vault: &AccountInfo<'info>,
+    mint: &AccountInfo<'info>,
+    seeds: &[&[u8]],
+) -> Result<()> {
+    use anchor_spl::token::{self, InitializeAccount3, TokenAccount};
+    create_pda(payer, vault, &token::ID, TokenAccount::LEN, seeds)?;
+    token::initialize_account3(CpiContext::new(
+        token::ID,
+        InitializeAccount3 {
+            account: vault.clone(),
+            mint: mint.clone(),
+            authority: vault.clone(),
+        },
+    ))
+}
+
 /// Gives the PDA `target` its space and owner without funding it: the
 /// caller then moves its rent in from an account the program owns (done
 /// after this, so the system program's CPIs see balanced accounts).

@@ -18,8 +18,10 @@
 //!   of the epoch's last day: pay ÷ list = reward x that price ÷ list;
 //! - the insider's return is what one more job of 1% of an epoch's demand
 //!   brings a holder of the treasury who also closes the epoch: its node's
-//!   reward, the fee back to its treasury, and what the job adds to the
-//!   treasury mint and the tip, per AKE paid, less one;
+//!   reward and the fee back to its treasury (the tip only moves tokens
+//!   from its treasury to itself), per AKE paid, less one; the posting fee
+//!   it also burns is left out, in its favour;
+//! - the treasury's income is the market's fee less the crank tips;
 //! - the price does not answer to supply: a burn that shrinks supply fast
 //!   would raise it, and rationing would ease.
 //!
@@ -28,8 +30,8 @@
 
 use std::path::PathBuf;
 
-use ake_emissions::math::{claim_amounts, close_amounts, next_emission, ScheduleState};
-use ake_emissions::state::Split;
+use ake_emissions::math::{claim_amounts, close_amounts, crank_tip, next_emission, ScheduleState};
+use ake_emissions::state::Rewards;
 use ake_market::math::{micro_usd_to_tokens_ceil, split_payment};
 use ake_sdk::cluster_params::ClusterParams;
 use anyhow::{bail, Context};
@@ -86,7 +88,7 @@ struct Economics {
     schedule: ScheduleState,
     decay_bps: u16,
     floor_emission: u64,
-    split: Split,
+    rewards: Rewards,
 }
 
 fn economics(params: &ClusterParams) -> anyhow::Result<Economics> {
@@ -110,11 +112,11 @@ fn economics(params: &ClusterParams) -> anyhow::Result<Economics> {
         },
         decay_bps: e.decay_bps,
         floor_emission: e.floor_emission_ake * unit,
-        split: Split {
-            node_bps: e.node_bps,
-            treasury_bps: e.treasury_bps,
+        rewards: Rewards {
             crank_tip: e.crank_tip_ake * unit,
             max_reward_per_burn_bps: e.max_reward_per_burn_bps,
+            reward_floor_bps: e.reward_floor_bps,
+            max_remint_per_epoch: e.max_remint_per_epoch_ake * unit,
         },
     })
 }
@@ -160,6 +162,8 @@ fn mantissa(price_usd: f64) -> u64 {
 struct Year {
     pay_ratios: Vec<f64>,
     minted: f64,
+    /// Of `minted`, what was minted back above the schedule (the floor).
+    reminted: f64,
     burned: f64,
     treasury_tokens: f64,
     treasury_usd: f64,
@@ -188,25 +192,30 @@ fn run_path(econ: &Economics, demand_usd: u64, prices: &[f64], years: &mut [Year
             .collect();
         let burned: u64 = jobs.iter().map(|(burn, _)| burn).sum();
         let fees: u64 = jobs.iter().map(|(_, fee)| fee).sum();
-        let close = close_amounts(schedule, &econ.split, burned);
+        let close = close_amounts(schedule, &econ.rewards, burned);
         let mut claimed = 0u64;
+        let mut reminted = 0u64;
         for (burn, _) in &jobs {
-            let (_, _, reward) = claim_amounts(
+            let claim = claim_amounts(
                 close.node_share,
                 *burn,
                 burned,
-                econ.split.max_reward_per_burn_bps,
+                econ.rewards.max_reward_per_burn_bps,
+                close.floor_bps,
             )
             .expect("a claim");
-            claimed += reward;
+            claimed += claim.amount();
+            reminted += claim.reminted;
             year.pay_ratios
-                .push(reward as f64 * close_price / (list as f64 / 1e6) / unit(econ));
+                .push(claim.amount() as f64 * close_price / (list as f64 / 1e6) / unit(econ));
         }
-        let treasury = close.treasury_share - close.tip;
-        year.minted += (claimed + close.treasury_share) as f64 / unit(econ);
+        // The treasury always holds more than a tip after the first day.
+        let income = fees - crank_tip(econ.rewards.crank_tip, u64::MAX, burned);
+        year.minted += claimed as f64 / unit(econ);
+        year.reminted += reminted as f64 / unit(econ);
         year.burned += burned as f64 / unit(econ);
-        year.treasury_tokens += (fees + treasury) as f64 / unit(econ);
-        year.treasury_usd += (fees + treasury) as f64 / unit(econ) * close_price;
+        year.treasury_tokens += income as f64 / unit(econ);
+        year.treasury_usd += income as f64 / unit(econ) * close_price;
         year.insider_returns.push(insider_return(
             econ,
             schedule,
@@ -236,17 +245,17 @@ fn insider_return(
     let list = demand_usd * 1_000_000 * econ.epoch_days as u64 / 100;
     let (burn, fee) = job_payment(econ, list, price);
     let burned: u64 = jobs.iter().map(|(b, _)| b).sum();
-    let without = close_amounts(schedule, &econ.split, burned);
-    let with = close_amounts(schedule, &econ.split, burned + burn);
-    let (_, _, reward) = claim_amounts(
+    let with = close_amounts(schedule, &econ.rewards, burned + burn);
+    let reward = claim_amounts(
         with.node_share,
         burn,
         burned + burn,
-        econ.split.max_reward_per_burn_bps,
+        econ.rewards.max_reward_per_burn_bps,
+        with.floor_bps,
     )
-    .expect("a claim");
-    let treasury_gain = with.treasury_share as f64 - without.treasury_share as f64;
-    (reward as f64 + fee as f64 + treasury_gain) / (burn + fee) as f64 - 1.0
+    .expect("a claim")
+    .amount();
+    (reward as f64 + fee as f64) / (burn + fee) as f64 - 1.0
 }
 
 fn unit(econ: &Economics) -> f64 {
@@ -273,8 +282,8 @@ fn main() -> anyhow::Result<()> {
         args.params.display(),
         args.paths
     );
-    println!("| demand ($/day) | price | year | pay ÷ list, mean | pay ÷ list, 5th pct | supply change (% of genesis) | treasury income (M AKE, $M) | insider's return |");
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("| demand ($/day) | price | year | pay ÷ list, mean | pay ÷ list, 5th pct | supply change (% of genesis) | minted back (M AKE) | treasury income (M AKE, $M) | insider's return |");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for (demand_name, demand_usd) in DEMANDS {
         for (price_name, end) in PRICE_PATHS {
             let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ demand_usd ^ end.to_bits());
@@ -287,11 +296,12 @@ fn main() -> anyhow::Result<()> {
             let genesis = econ.genesis as f64 / unit(&econ);
             for (i, year) in years.iter_mut().enumerate() {
                 println!(
-                    "| {demand_name} ({demand_usd}) | {price_name} | {} | {:.2} | {:.2} | {:+.2}% | {:.2}, {:.2} | {:+.1}% |",
+                    "| {demand_name} ({demand_usd}) | {price_name} | {} | {:.2} | {:.2} | {:+.2}% | {:.2} | {:.2}, {:.2} | {:+.1}% |",
                     i + 1,
                     mean(&year.pay_ratios),
                     percentile(&mut year.pay_ratios, 0.05),
                     (year.minted - year.burned) / paths / genesis * 100.0,
+                    year.reminted / paths / 1e6,
                     year.treasury_tokens / paths / 1e6,
                     year.treasury_usd / paths / 1e6,
                     mean(&year.insider_returns) * 100.0,

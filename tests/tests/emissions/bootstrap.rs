@@ -59,6 +59,30 @@ async fn front_run_initialize_fails_on_both_programs_before_and_after_the_real_o
         chain.send(&[ix], &[&stranger.key]).await,
         emissions_error(EmissionsError::NotMintAuthority),
     );
+    // The treasury is ake-emissions' own (a token account PDA that is its
+    // own authority): the market's fees cannot be sent anywhere else.
+    let treasury: spl_token::state::Account = {
+        let raw = chain.raw_account(&pda::treasury()).await.unwrap();
+        spl_token::state::Account::unpack(&raw.data).unwrap()
+    };
+    assert_eq!(config.treasury, pda::treasury());
+    assert_eq!(
+        (treasury.mint, treasury.owner),
+        (chain.mint, pda::treasury())
+    );
+    assert!(treasury.delegate.is_none() && treasury.close_authority.is_none());
+    let elsewhere = chain.token_account(&admin.pubkey()).await;
+    let ix = ake_sdk::instructions::initialize(
+        admin.pubkey(),
+        chain.mint,
+        elsewhere,
+        chain.params,
+        admin.pubkey(),
+    );
+    assert_market_error(
+        chain.send(&[ix], &[&admin]).await,
+        MarketError::WrongTreasury,
+    );
     let ix = chain.initialize_market_ix(&admin.pubkey());
     chain.send_ok(&[ix], &[&admin]).await;
     let ix = chain.initialize_market_ix(&stranger.pubkey());
@@ -80,7 +104,6 @@ async fn front_run_with_a_freezable_mint_is_refused() {
     chain.genesis_ts = chain.now().await;
     let admin = chain.admin.insecure_clone();
     chain.mint = chain.create_mint_with_freeze(Some(&admin.pubkey())).await;
-    chain.treasury = chain.token_account(&admin.pubkey()).await;
     let ix = chain.initialize_emissions_ix(&admin.pubkey());
     assert_code(
         chain.send(&[ix], &[&admin]).await,
@@ -98,7 +121,6 @@ async fn front_run_with_a_mint_of_ones_own_is_refused() {
     let real_mint = chain.mint;
     chain.mint_authority = stranger.key.insecure_clone();
     chain.mint = chain.create_mint_with_freeze(None).await;
-    chain.treasury = chain.token_account(&stranger.pubkey()).await;
     let ix = chain.initialize_emissions_ix(&stranger.pubkey());
     assert_code(
         chain.send(&[ix], &[&stranger.key]).await,
@@ -108,7 +130,6 @@ async fn front_run_with_a_mint_of_ones_own_is_refused() {
     // The deployer, holding the real mint, still can.
     let admin = chain.admin.insecure_clone();
     chain.mint = real_mint;
-    chain.treasury = chain.token_account(&admin.pubkey()).await;
     let ix = chain.initialize_emissions_ix(&admin.pubkey());
     chain.send_ok(&[ix], &[&admin]).await;
 }

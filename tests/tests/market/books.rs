@@ -570,7 +570,7 @@ impl World {
         // One token book: supply == genesis + minted - burned + pending,
         // where burned counts what settlements left to burn (`pending`,
         // still in the escrow vault until the crank's sweep).
-        let minted = c.emissions_config().await.total_minted;
+        let minted = c.emissions_config().await.minted_in_all();
         let ledger = c.ledger().await;
         let burned = market.tokens_burned + ledger.tokens_burned + ledger.pending_burn;
         assert_eq!(

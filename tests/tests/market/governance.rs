@@ -51,7 +51,7 @@ async fn current_emissions(chain: &mut Chain) -> EmissionsChange {
         decay_bps: c.schedule.decay_bps,
         floor_emission: c.schedule.floor_emission,
         emission_cap: c.schedule.emission_cap,
-        split: c.split,
+        rewards: c.rewards,
         breaker: c.breaker,
         timelock_secs: c.timelock_secs,
     }
@@ -154,7 +154,8 @@ async fn a_pda_authority_governs_both_programs_through_the_timelock() {
         arbiter: admin.pubkey(),
     };
     let mut emissions = current_emissions(&mut chain).await;
-    emissions.split.max_reward_per_burn_bps = 5_000;
+    emissions.rewards.max_reward_per_burn_bps = 5_000;
+    emissions.rewards.reward_floor_bps = 4_000;
     chain
         .send_ok(
             &[
@@ -180,7 +181,11 @@ async fn a_pda_authority_governs_both_programs_through_the_timelock() {
         .await;
     assert_eq!(config(&mut chain).await.params.burn_bps, 9_000);
     assert_eq!(
-        chain.emissions_config().await.split.max_reward_per_burn_bps,
+        chain
+            .emissions_config()
+            .await
+            .rewards
+            .max_reward_per_burn_bps,
         5_000
     );
     // And the PDA pauses and unpauses both.
@@ -360,7 +365,7 @@ async fn emission_changes_wait_out_the_timelock_and_cap_raises_are_bounded() {
     );
     let mut raise = base;
     raise.emission_cap = cap + cap / 10;
-    raise.split.max_reward_per_burn_bps = 8_000;
+    raise.rewards.max_reward_per_burn_bps = 8_000;
     raise.decay_bps = 100;
     propose_emissions(&mut chain, &admin, raise).await.unwrap();
     let pending: ake_emissions::state::PendingEmissionsChange = chain
@@ -719,7 +724,8 @@ async fn emission_changes_wait_for_ended_epochs_to_close() {
     let mut chain = Chain::start().await;
     let admin = chain.admin.insecure_clone();
     let mut change = current_emissions(&mut chain).await;
-    change.split.max_reward_per_burn_bps = 5_000;
+    change.rewards.max_reward_per_burn_bps = 5_000;
+    change.rewards.reward_floor_bps = 4_000;
     propose_emissions(&mut chain, &admin, change).await.unwrap();
     chain.advance_to_epoch(1).await;
     let apply = ixs::emissions::apply_change(admin.pubkey());

@@ -30,6 +30,11 @@ pub enum AdminCommand {
     Pending,
     /// Apply every pending change whose timelock has passed (anyone may).
     Apply,
+    /// Propose paying AMOUNT AKE of the treasury (the market's fees) to
+    /// TO's AKE token account (TO: a token account, or a wallet whose
+    /// associated token account exists); timelocked like every change,
+    /// then `apply` pays it (authority).
+    Spend { to: Pubkey, amount: String },
     /// Withdraw a pending change (authority).
     Cancel {
         #[command(flatten)]
@@ -93,9 +98,12 @@ pub struct ChangeTarget {
     /// Market INDEX.
     #[arg(long)]
     market: Option<u16>,
-    /// The emission schedule, cap, split and breaker.
+    /// The emission schedule, cap, rewards and breaker.
     #[arg(long)]
     emissions: bool,
+    /// The treasury spend.
+    #[arg(long)]
+    spend: bool,
 }
 
 fn load(path: &std::path::Path) -> anyhow::Result<ake_sdk::cluster_params::Bootstrap> {
@@ -157,7 +165,9 @@ pub async fn run(g: &GlobalArgs, c: AdminCommand) -> anyhow::Result<()> {
                 }
                 let target: Pubkey = change.target.parse()?;
                 let payer: Pubkey = change.payer.parse()?;
-                let ixs = if change.program == "ake-emissions" {
+                let ixs = if let Some(to) = &change.spend_to {
+                    vec![ixs::emissions::apply_spend(payer, to.parse()?)]
+                } else if change.program == "ake-emissions" {
                     // An emissions change waits for every ended epoch to
                     // close: close them first, each in its own transaction
                     // (an epoch's tally over many markets takes several).
@@ -186,7 +196,16 @@ pub async fn run(g: &GlobalArgs, c: AdminCommand) -> anyhow::Result<()> {
         }
         AdminCommand::Cancel { target } => {
             let admin = ctx.signer()?;
-            let (ix, what) = if target.emissions {
+            let (ix, what) = if target.spend {
+                let pending = p
+                    .pending_treasury_spend()
+                    .await?
+                    .ok_or_else(|| anyhow::anyhow!("no treasury spend is pending"))?;
+                (
+                    ixs::emissions::cancel_spend(admin.pubkey(), pending.payer),
+                    "the treasury spend".to_string(),
+                )
+            } else if target.emissions {
                 let pending = p
                     .pending_emissions_change()
                     .await?
@@ -216,6 +235,7 @@ pub async fn run(g: &GlobalArgs, c: AdminCommand) -> anyhow::Result<()> {
                 |_| format!("cancelled the pending change to {what} ({sig})"),
             );
         }
+        AdminCommand::Spend { to, amount } => propose_spend(&ctx, to, &amount).await?,
         AdminCommand::Pause => set_paused(&ctx, true).await?,
         AdminCommand::Unpause => set_paused(&ctx, false).await?,
         AdminCommand::SetGuardian { guardian } => {
@@ -374,6 +394,9 @@ pub struct PendingView {
     pub payer: String,
     /// What it sets.
     pub change: String,
+    /// For a treasury spend: the token account it pays.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spend_to: Option<String>,
 }
 
 /// Every pending change of both programs: the config, each market, emissions.
@@ -390,6 +413,7 @@ async fn pending_changes(p: &Protocol) -> anyhow::Result<Vec<PendingView>> {
                 proposed_at: c.proposed_at,
                 payer: c.payer.to_string(),
                 change: format!("{:?}", c.change),
+                spend_to: None,
             });
         }
     }
@@ -401,9 +425,63 @@ async fn pending_changes(p: &Protocol) -> anyhow::Result<Vec<PendingView>> {
             proposed_at: c.proposed_at,
             payer: c.payer.to_string(),
             change: format!("{:?}", c.change),
+            spend_to: None,
+        });
+    }
+    if let Some(s) = p.pending_treasury_spend().await? {
+        let d = ake_sdk::accounts::mint_decimals(p.chain.as_ref(), &config.mint).await?;
+        out.push(PendingView {
+            program: "ake-emissions",
+            target: pda::treasury().to_string(),
+            eta: s.eta,
+            proposed_at: s.proposed_at,
+            payer: s.payer.to_string(),
+            change: format!(
+                "pay {} AKE of the treasury to {}",
+                crate::amounts::format(s.amount, d),
+                s.to
+            ),
+            spend_to: Some(s.to.to_string()),
         });
     }
     Ok(out)
+}
+
+/// Proposes a treasury spend to `to` (a token account of the mint, or a
+/// wallet whose associated token account exists).
+async fn propose_spend(ctx: &Ctx, to: Pubkey, amount: &str) -> anyhow::Result<()> {
+    let p = &ctx.protocol;
+    let admin = ctx.signer()?;
+    let mint = p.config().await?.mint;
+    let d = ake_sdk::accounts::mint_decimals(ctx.chain(), &mint).await?;
+    let amount = crate::amounts::parse(amount, d)?;
+    let is_token_account = p
+        .chain
+        .account(&to)
+        .await?
+        .is_some_and(|a| a.owner == anchor_spl::token::ID);
+    let account = if is_token_account {
+        to
+    } else {
+        let ata = ake_sdk::protocol::associated_token(&to, &mint);
+        anyhow::ensure!(
+            p.chain.account(&ata).await?.is_some(),
+            "{to} has no AKE token account: create it first (`spl-token create-account {mint} --owner {to}`) or name a token account"
+        );
+        ata
+    };
+    let held = p.token_balance(&pda::treasury()).await?;
+    anyhow::ensure!(
+        amount <= held,
+        "the treasury holds {} AKE, less than {}: propose a smaller amount",
+        crate::amounts::format(held, d),
+        crate::amounts::format(amount, d)
+    );
+    let ix = ixs::emissions::propose_spend(admin.pubkey(), admin.pubkey(), account, amount);
+    ctx.send(&admin, &[], &[ix]).await?;
+    let pending = pending_changes(p).await?;
+    print(ctx.json, &pending, |v| pending_summary(v));
+    Ok(())
 }
 
 fn pending_summary(pending: &[PendingView]) -> String {
@@ -555,7 +633,7 @@ async fn changes_from(
         decay_bps: e.decay_bps,
         floor_emission: e.floor_emission,
         emission_cap: e.emission_cap,
-        split: b.split,
+        rewards: b.rewards,
         breaker: b.breaker,
         timelock_secs: b.timelock_secs,
     };
@@ -565,7 +643,7 @@ async fn changes_from(
         decay_bps: now.schedule.decay_bps,
         floor_emission: now.schedule.floor_emission,
         emission_cap: now.schedule.emission_cap,
-        split: now.split,
+        rewards: now.rewards,
         breaker: now.breaker,
         timelock_secs: now.timelock_secs,
     };

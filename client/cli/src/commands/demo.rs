@@ -211,7 +211,7 @@ pub async fn run(g: &GlobalArgs, a: DemoArgs) -> anyhow::Result<()> {
         ..Default::default()
     };
     report.initial_supply = p.supply(&config.mint).await?;
-    let minted0 = p.emissions().await?.total_minted;
+    let minted0 = p.emissions().await?.minted_in_all();
     let burned0 = p.market_books(0).await?.burned;
 
     // A creator with AKE; staked nodes (two for a batch) whose daemons run in-process.
@@ -348,7 +348,7 @@ pub async fn run(g: &GlobalArgs, a: DemoArgs) -> anyhow::Result<()> {
     report.node_reward = summary.claimed;
     report.reward_cap = ake_sdk::ake_emissions::math::reward_cap(
         summary.burned_tokens,
-        emissions.split.max_reward_per_burn_bps,
+        emissions.rewards.max_reward_per_burn_bps,
     );
 
     let after = p.token_balance(&creator_token).await?;
@@ -361,7 +361,7 @@ pub async fn run(g: &GlobalArgs, a: DemoArgs) -> anyhow::Result<()> {
     }
     report.burned = p.market_books(0).await?.burned - burned0;
     report.treasury_fee = paid - report.burned;
-    report.minted = p.emissions().await?.total_minted - minted0;
+    report.minted = p.emissions().await?.minted_in_all() - minted0;
     report.final_supply = p.supply(&config.mint).await?;
     anyhow::ensure!(
         report.final_supply + report.burned == report.initial_supply + report.minted,
@@ -378,7 +378,7 @@ pub async fn run(g: &GlobalArgs, a: DemoArgs) -> anyhow::Result<()> {
             0.0
         };
         format!(
-            "\nAKE demo finished in {:.0} s\n  quote        {} -> {} AKE\n  escrowed     {} AKE\n  burned       {} AKE (payment and posting fee)\n  treasury fee {} AKE\n  posting fee  {} AKE\n  node reward  {} AKE (capped at {} AKE: what its jobs burned)\n  refunded     {} AKE\n  minted       {} AKE over {} closed epoch(s) (node reward, treasury share, crank tips)\n  supply       {} -> {} AKE (burn/mint {:.6})\n  frame        {} (verified against commitment {})\n  runtime      {}",
+            "\nAKE demo finished in {:.0} s\n  quote        {} -> {} AKE\n  escrowed     {} AKE\n  burned       {} AKE (payment and posting fee)\n  treasury fee {} AKE\n  posting fee  {} AKE\n  node reward  {} AKE (capped at {} AKE: what its jobs burned)\n  refunded     {} AKE\n  minted       {} AKE over {} closed epoch(s) (node rewards; crank tips come out of the treasury's fees)\n  supply       {} -> {} AKE (burn/mint {:.6})\n  frame        {} (verified against commitment {})\n  runtime      {}",
             started.elapsed().as_secs_f64(),
             usd(r.quote_micro_usd),
             format(r.quote_tokens, d),
@@ -540,7 +540,7 @@ async fn render_batch(
     let d = ake_sdk::accounts::mint_decimals(chain, &config.mint).await?;
     let supply0 = p.supply(&config.mint).await?;
     let (minted0, burned0) = (
-        p.emissions().await?.total_minted,
+        p.emissions().await?.minted_in_all(),
         p.market_books(0).await?.burned,
     );
     let mut file = JobSpecFile::parse(RENDER_BATCH)?;
@@ -661,7 +661,7 @@ async fn render_batch(
         send_instructions(chain, creator, &[], &[ix], fees).await?;
     }
     let burned = p.market_books(0).await?.burned - burned0;
-    let minted = p.emissions().await?.total_minted - minted0;
+    let minted = p.emissions().await?.minted_in_all() - minted0;
     let supply = p.supply(&config.mint).await?;
     anyhow::ensure!(
         supply + burned == supply0 + minted,

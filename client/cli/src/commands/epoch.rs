@@ -26,23 +26,23 @@ pub struct EpochView {
     pub work_micro_usd: u64,
     pub burned: u64,
     pub burned_micro_usd: u64,
-    /// Minted so far for this epoch: treasury share (incl. the crank tip) + node claims.
+    /// Minted so far for this epoch: the node claims (the treasury lives
+    /// on fees; the crank tip came out of it).
     pub minted: u64,
     pub emission: u64,
     pub node_share: u64,
+    /// What nodes may claim in all; above the node share it is minted back
+    /// from the burn (the reward floor).
+    pub payable: u64,
     pub claimed: u64,
+    /// The part of the claims minted back above the schedule.
+    pub reminted: u64,
     /// burned / minted, when anything was minted.
     pub burn_mint_ratio: Option<f64>,
 }
 
 pub fn view(epoch: u64, s: Option<&EpochSummary>) -> EpochView {
-    let minted = s.map_or(0, |s| {
-        if s.closed {
-            s.treasury_share + s.claimed
-        } else {
-            0
-        }
-    });
+    let minted = s.map_or(0, |s| s.claimed);
     let burned = s.map_or(0, |s| s.burned_tokens);
     EpochView {
         epoch,
@@ -54,20 +54,23 @@ pub fn view(epoch: u64, s: Option<&EpochSummary>) -> EpochView {
         minted,
         emission: s.map_or(0, |s| s.emission),
         node_share: s.map_or(0, |s| s.node_share),
+        payable: s.map_or(0, |s| s.payable),
         claimed: s.map_or(0, |s| s.claimed),
+        reminted: s.map_or(0, |s| s.reminted),
         burn_mint_ratio: (minted > 0).then(|| burned as f64 / minted as f64),
     }
 }
 
 fn line(v: &EpochView, d: u8) -> String {
     format!(
-        "epoch {:>5} {:<6} jobs {:>4}  work {:>14}  burned {:>14} AKE  minted {:>14} AKE  burn/mint {}",
+        "epoch {:>5} {:<6} jobs {:>4}  work {:>14}  burned {:>14} AKE  minted {:>14} AKE (of it minted back {:>14})  burn/mint {}",
         v.epoch,
         if v.closed { "closed" } else { "open" },
         v.jobs,
         usd(v.work_micro_usd),
         format(v.burned, d),
         format(v.minted, d),
+        format(v.reminted, d),
         v.burn_mint_ratio.map_or("-".into(), |r| format!("{r:.4}"))
     )
 }

@@ -44,12 +44,12 @@ pub fn handler(mut ctx: Context<ApplyChange>) -> Result<()> {
     let schedule = change.schedule_for(&a.config)?;
     let config = &mut a.config;
     config.schedule = schedule;
-    config.split = change.split;
+    config.rewards = change.rewards;
     config.breaker = change.breaker;
     config.timelock_secs = change.timelock_secs;
     emit_cpi!(EmissionsUpdated {
         schedule,
-        split: change.split,
+        rewards: change.rewards,
         breaker: change.breaker,
         timelock_secs: change.timelock_secs,
     });

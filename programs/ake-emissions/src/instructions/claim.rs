@@ -6,7 +6,7 @@ use crate::constants::{EMISSIONS_CONFIG_SEED, EPOCH_SEED, MINT_AUTHORITY_SEED, N
 use crate::errors::EmissionsError;
 use crate::events::RewardClaimed;
 use crate::math::claim_amounts;
-use crate::minting::{mint, MintAccounts};
+use crate::minting::{mint, remint, MintAccounts};
 use crate::state::{EmissionsConfig, EpochSummary, NodeWork};
 
 #[event_cpi]
@@ -45,8 +45,9 @@ pub struct Claim<'info> {
     pub token_program: Program<'info, Token>,
 }
 
-/// Mints a node's share of a closed epoch: node_share x work / total work.
-/// O(1), any epoch order; the record closes, so it can never pay twice.
+/// Mints a node's reward for a closed epoch: its burn x min(multiplier,
+/// max(phi, node share / all burns)). O(1), any epoch order; the record
+/// closes, so it can never pay twice.
 pub fn handler(mut ctx: Context<Claim>, epoch: u64) -> Result<()> {
     let now = Clock::get()?.unix_timestamp;
     let a = &mut ctx.accounts;
@@ -55,24 +56,30 @@ pub fn handler(mut ctx: Context<Claim>, epoch: u64) -> Result<()> {
     let summary = &mut read_existing::<EpochSummary>(&summary_info, &crate::ID)?;
     require!(summary.closed, EmissionsError::EpochNotClosed);
     // Paying yourself never pays: at most what was burned for this node's
-    // jobs (times the multiplier in force at close). What the cap withholds
-    // is never minted.
-    let (pro_rata, cap, amount) = claim_amounts(
+    // jobs (times the multiplier in force at close); at least phi of it,
+    // the part the schedule does not cover minted back from the burn.
+    let c = claim_amounts(
         summary.node_share,
         a.node_work.burned_tokens,
         summary.burned_tokens,
         summary.max_reward_per_burn_bps,
+        summary.reward_floor_bps,
     )
     .ok_or(EmissionsError::MathOverflow)?;
-    let claimed = summary
-        .claimed
-        .checked_add(amount)
-        .ok_or(EmissionsError::MathOverflow)?;
+    // The guardian's brake on minting back: a market bug that reported a
+    // vast burn can be stopped before its epoch's claims mint it.
     require!(
-        claimed <= summary.node_share,
+        !a.config.paused || c.reminted == 0,
+        EmissionsError::RemintPaused
+    );
+    let add = |x: u64, y: u64| x.checked_add(y).ok_or(EmissionsError::MathOverflow);
+    summary.claimed = add(summary.claimed, c.amount())?;
+    summary.reminted = add(summary.reminted, c.reminted)?;
+    require!(
+        summary.claimed <= summary.payable
+            && summary.claimed - summary.reminted <= summary.node_share,
         EmissionsError::NodeShareExceeded
     );
-    summary.claimed = claimed;
     summary.claims = summary
         .claims
         .checked_add(1)
@@ -84,20 +91,18 @@ pub fn handler(mut ctx: Context<Claim>, epoch: u64) -> Result<()> {
         mint: a.mint.to_account_info(),
         mint_authority: a.mint_authority.to_account_info(),
     };
-    mint(
-        &mut a.config,
-        &minting,
-        &a.owner_token.to_account_info(),
-        amount,
-        now,
-    )?;
+    let to = a.owner_token.to_account_info();
+    mint(&mut a.config, &minting, &to, c.from_schedule, now)?;
+    remint(&mut a.config, &minting, &to, c.reminted)?;
     let event = RewardClaimed {
         epoch,
         node: a.node_work.node,
         owner: a.node_work.owner,
-        amount,
-        pro_rata,
-        cap,
+        amount: c.amount(),
+        pro_rata: c.pro_rata,
+        cap: c.cap,
+        floor: c.floor,
+        reminted: c.reminted,
     };
     emit_cpi!(event);
     Ok(())

@@ -2,17 +2,16 @@ use ake_program_common::account_creation::{
     close_into, create_pda, is_uncreated, read_existing, write_new,
 };
 use anchor_lang::prelude::*;
-use anchor_spl::token::{Mint, Token, TokenAccount};
+use anchor_spl::token::{Token, TokenAccount};
 
 use crate::constants::{
     EMISSIONS_CONFIG_SEED, EPOCH_SEED, MARKET_EPOCH_SEED, MARKET_PROGRAM_ID, MARKET_SEED,
-    MINT_AUTHORITY_SEED,
 };
 use crate::errors::EmissionsError;
 use crate::events::{EpochClosed, EpochTallied};
-use crate::math::{close_amounts, next_emission, EpochClose, ScheduleState};
-use crate::minting::{mint, MintAccounts};
+use crate::math::{close_amounts, crank_tip, next_emission, EpochClose, ScheduleState};
 use crate::state::{EmissionsConfig, EpochSummary, MarketEpoch};
+use crate::treasury::pay_from_treasury;
 
 #[event_cpi]
 #[derive(Accounts)]
@@ -21,18 +20,14 @@ pub struct CloseEpoch<'info> {
     /// Anyone; paid the crank tip.
     #[account(mut)]
     pub caller: Signer<'info>,
-    #[account(mut, token::mint = mint)]
+    #[account(mut, token::mint = config.mint)]
     pub caller_token: Box<Account<'info, TokenAccount>>,
-    #[account(mut, seeds = [EMISSIONS_CONFIG_SEED], bump = config.bump, has_one = mint, has_one = treasury)]
+    #[account(mut, seeds = [EMISSIONS_CONFIG_SEED], bump = config.bump, has_one = treasury)]
     pub config: Box<Account<'info, EmissionsConfig>>,
     /// CHECK: PDA ["epoch", epoch]; created here when nobody reported work in the epoch.
     #[account(mut, seeds = [EPOCH_SEED, &epoch.to_le_bytes()], bump)]
     pub epoch_summary: UncheckedAccount<'info>,
-    #[account(mut)]
-    pub mint: Box<Account<'info, Mint>>,
-    /// CHECK: PDA only: signs mints.
-    #[account(seeds = [MINT_AUTHORITY_SEED], bump = config.mint_authority_bump)]
-    pub mint_authority: UncheckedAccount<'info>,
+    /// Pays the tip.
     #[account(mut)]
     pub treasury: Box<Account<'info, TokenAccount>>,
     pub token_program: Program<'info, Token>,
@@ -96,41 +91,32 @@ pub fn handler<'info>(mut ctx: Context<'info, CloseEpoch<'info>>, epoch: u64) ->
         return Ok(());
     }
 
-    // Minted <= burned x m x (1 + treasury / node): see close_amounts.
+    // Nothing is minted here: nodes claim what the close fixes (see
+    // close_amounts), and the tip comes out of the fees the treasury holds.
     let EpochClose {
         emission,
         node_share,
-        nodes_can_earn,
-        treasury_share,
-        tip,
+        payable,
+        floor_bps,
     } = close_amounts(
         ScheduleState {
             next_emission: config.next_emission,
             scheduled_total: config.scheduled_total,
             emission_cap: s.emission_cap,
         },
-        &config.split,
+        &config.rewards,
         summary.burned_tokens,
     );
-    let treasury_minted = treasury_share - tip;
-
-    let minting = MintAccounts {
-        mint: a.mint.to_account_info(),
-        mint_authority: a.mint_authority.to_account_info(),
-    };
-    mint(
+    let tip = crank_tip(
+        config.rewards.crank_tip,
+        a.treasury.amount,
+        summary.burned_tokens,
+    );
+    pay_from_treasury(
         config,
-        &minting,
         &a.treasury.to_account_info(),
-        treasury_minted,
-        now,
-    )?;
-    mint(
-        config,
-        &minting,
         &a.caller_token.to_account_info(),
         tip,
-        now,
     )?;
 
     config.scheduled_total = config
@@ -149,17 +135,17 @@ pub fn handler<'info>(mut ctx: Context<'info, CloseEpoch<'info>>, epoch: u64) ->
     summary.closed_at = now;
     summary.emission = emission;
     summary.node_share = node_share;
-    summary.treasury_share = treasury_share;
+    summary.payable = payable;
     summary.crank_tip = tip;
-    summary.max_reward_per_burn_bps = config.split.max_reward_per_burn_bps;
+    summary.max_reward_per_burn_bps = config.rewards.max_reward_per_burn_bps;
+    summary.reward_floor_bps = floor_bps;
     write_new(&info, &summary)?;
 
     let event = EpochClosed {
         epoch,
         emission,
         node_share,
-        nodes_can_earn,
-        treasury_minted,
+        payable,
         crank_tip: tip,
         total_work_micro_usd: summary.total_work_micro_usd,
         burned_tokens: summary.burned_tokens,

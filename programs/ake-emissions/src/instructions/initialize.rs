@@ -1,14 +1,15 @@
-use ake_program_common::account_creation::{create_pda, write_new};
+use ake_program_common::account_creation::{create_pda, create_token_vault, write_new};
 use anchor_lang::prelude::*;
 use anchor_lang::solana_program::bpf_loader_upgradeable::{self, get_program_data_address};
-use anchor_spl::token::{self, Mint, SetAuthority, Token, TokenAccount};
+use anchor_spl::token::{self, Mint, SetAuthority, Token};
 
 use crate::constants::{
     EMISSIONS_CONFIG_SEED, MARKET_PROGRAM_ID, MARKET_REPORTER_SEED, MINT_AUTHORITY_SEED,
+    TREASURY_SEED,
 };
 use crate::errors::EmissionsError;
 use crate::events::EmissionsInitialized;
-use crate::state::{BreakerParams, BreakerWindow, EmissionsConfig, Schedule, Split};
+use crate::state::{BreakerParams, BreakerWindow, EmissionsConfig, Rewards, Schedule};
 
 #[event_cpi]
 #[derive(Accounts)]
@@ -30,8 +31,10 @@ pub struct Initialize<'info> {
         constraint = mint.freeze_authority.is_none() @ EmissionsError::MintHasFreezeAuthority,
     )]
     pub mint: Box<Account<'info, Mint>>,
-    #[account(token::mint = mint)]
-    pub treasury: Box<Account<'info, TokenAccount>>,
+    /// CHECK: created here as a token account of `mint` that is its own
+    /// authority, PDA ["treasury"]: the market's fees go here.
+    #[account(mut, seeds = [TREASURY_SEED], bump)]
+    pub treasury: UncheckedAccount<'info>,
     /// CHECK: this program's ProgramData under the upgradeable loader; when
     /// it exists (every deployed program), its upgrade authority must sign.
     #[account(address = get_program_data_address(&crate::ID) @ EmissionsError::NotUpgradeAuthority)]
@@ -48,7 +51,7 @@ pub struct Initialize<'info> {
 pub fn handler(
     ctx: Context<Initialize>,
     schedule: Schedule,
-    split: Split,
+    rewards: Rewards,
     breaker: BreakerParams,
     timelock_secs: u32,
 ) -> Result<()> {
@@ -66,7 +69,7 @@ pub fn handler(
             && schedule.previous_epoch_secs == schedule.epoch_secs,
         EmissionsError::InvalidSchedule
     );
-    split.validate(schedule.first_emission)?;
+    rewards.validate()?;
     breaker.validate(schedule.epoch_secs, schedule.first_emission)?;
     let a = &ctx.accounts;
     check_upgrade_authority(&a.program_data, &a.authority.key())?;
@@ -80,6 +83,12 @@ pub fn handler(
         ),
         anchor_spl::token::spl_token::instruction::AuthorityType::MintTokens,
         Some(a.mint_authority.key()),
+    )?;
+    create_token_vault(
+        &a.authority.to_account_info(),
+        &a.treasury.to_account_info(),
+        &a.mint.to_account_info(),
+        &[TREASURY_SEED, &[ctx.bumps.treasury]],
     )?;
     let info = a.config.to_account_info();
     create_pda(
@@ -101,14 +110,16 @@ pub fn handler(
         treasury: a.treasury.key(),
         reporter,
         schedule,
-        split,
+        rewards,
         breaker,
         next_epoch: 0,
         next_emission: schedule.first_emission,
         scheduled_total: 0,
         total_minted: 0,
+        total_reminted: 0,
         window: BreakerWindow::default(),
         mint_authority_bump: ctx.bumps.mint_authority,
+        treasury_bump: ctx.bumps.treasury,
         bump: ctx.bumps.config,
     };
     write_new(&info, &config)?;
@@ -118,7 +129,7 @@ pub fn handler(
         treasury: config.treasury,
         reporter,
         schedule,
-        split,
+        rewards,
         breaker,
     });
     Ok(())

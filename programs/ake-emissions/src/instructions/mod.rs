@@ -1,11 +1,14 @@
 pub mod accept_authority;
 pub mod apply_change;
+pub mod apply_spend;
 pub mod cancel_change;
+pub mod cancel_spend;
 pub mod claim;
 pub mod close_epoch;
 pub mod initialize;
 pub mod propose_authority;
 pub mod propose_change;
+pub mod propose_spend;
 pub mod report_work;
 pub mod set_guardian;
 pub mod set_paused;
@@ -15,7 +18,11 @@ pub use accept_authority::*;
 #[allow(ambiguous_glob_reexports)]
 pub use apply_change::*;
 #[allow(ambiguous_glob_reexports)]
+pub use apply_spend::*;
+#[allow(ambiguous_glob_reexports)]
 pub use cancel_change::*;
+#[allow(ambiguous_glob_reexports)]
+pub use cancel_spend::*;
 #[allow(ambiguous_glob_reexports)]
 pub use claim::*;
 #[allow(ambiguous_glob_reexports)]
@@ -26,6 +33,8 @@ pub use initialize::*;
 pub use propose_authority::*;
 #[allow(ambiguous_glob_reexports)]
 pub use propose_change::*;
+#[allow(ambiguous_glob_reexports)]
+pub use propose_spend::*;
 #[allow(ambiguous_glob_reexports)]
 pub use report_work::*;
 #[allow(ambiguous_glob_reexports)]

@@ -24,7 +24,7 @@ pub struct ProposeChange<'info> {
     pub system_program: Program<'info, System>,
 }
 
-/// The authority proposes a change to the schedule, cap, split (reward
+/// The authority proposes a change to the schedule, cap, rewards (reward
 /// multiplier included), breaker or timelock. Checked now and again when
 /// applied; applicable after `timelock_secs`.
 pub fn handler(ctx: Context<ProposeChange>, change: EmissionsChange) -> Result<()> {

@@ -2,9 +2,8 @@ use anchor_lang::prelude::*;
 
 use crate::constants::{BPS, MAX_CAP_RAISE_BPS};
 use crate::errors::EmissionsError;
-use crate::math::split;
 
-/// PDA `["emissions"]`: the schedule, the split, the breaker and the running
+/// PDA `["emissions"]`: the schedule, the rewards, the breaker and the running
 /// totals. This program's `["mint_authority"]` PDA is the mint's only authority.
 #[account]
 #[derive(InitSpace, Debug)]
@@ -23,12 +22,14 @@ pub struct EmissionsConfig {
     /// Seconds between proposing a change and applying it.
     pub timelock_secs: u32,
     pub mint: Pubkey,
-    /// AKE token account receiving the treasury share.
+    /// The treasury: this program's token account PDA `["treasury"]`,
+    /// paid by the market's fee; it pays crank tips and, after the
+    /// timelock, what the authority proposes to spend.
     pub treasury: Pubkey,
     /// The only signer allowed to report work: ake-market's `["reporter"]` PDA.
     pub reporter: Pubkey,
     pub schedule: Schedule,
-    pub split: Split,
+    pub rewards: Rewards,
     pub breaker: BreakerParams,
     /// The next epoch to close (epochs close in order).
     pub next_epoch: u64,
@@ -36,15 +37,26 @@ pub struct EmissionsConfig {
     pub next_emission: u64,
     /// Sum of the emissions of all closed epochs (never above the cap).
     pub scheduled_total: u64,
-    /// Tokens this program has minted.
+    /// Tokens this program has minted out of the schedule (never above
+    /// the cap).
     pub total_minted: u64,
+    /// Tokens minted back above the schedule to hold the reward floor:
+    /// each epoch at most phi x what its work burned.
+    pub total_reminted: u64,
     pub window: BreakerWindow,
     pub mint_authority_bump: u8,
+    pub treasury_bump: u8,
     pub bump: u8,
 }
 
 impl EmissionsConfig {
     pub const SPACE: usize = 8 + EmissionsConfig::INIT_SPACE;
+
+    /// Every token this program minted: out of the schedule and back from
+    /// burns (supply == genesis + this - burned).
+    pub fn minted_in_all(&self) -> u64 {
+        self.total_minted.saturating_add(self.total_reminted)
+    }
 }
 
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, InitSpace, Debug, PartialEq, Eq)]
@@ -70,16 +82,29 @@ pub struct Schedule {
     pub emission_cap: u64,
 }
 
+/// How an epoch's emission pays for work. A node's reward is
+/// `its burn x min(multiplier, max(floor, node share / all burns))`: the
+/// whole emission goes to the nodes that worked (the treasury lives on
+/// the market's fee), never more than they burned, and never less than
+/// the floor's share of it.
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, InitSpace, Debug, PartialEq, Eq)]
-pub struct Split {
-    pub node_bps: u16,
-    pub treasury_bps: u16,
-    /// Paid to whoever closes an epoch, out of the treasury share.
+pub struct Rewards {
+    /// Paid out of the treasury to whoever closes an epoch (at most 1% of
+    /// the epoch's burn and what the treasury holds).
     pub crank_tip: u64,
     /// A node's reward for an epoch is at most the tokens burned for its
     /// jobs in that epoch times this (bps, at most 10,000 = 1x): paying
     /// yourself never pays.
     pub max_reward_per_burn_bps: u16,
+    /// phi: a node's reward is at least the tokens burned for its jobs
+    /// times this (bps, at most the multiplier). When demand outgrows the
+    /// schedule the difference is minted back out of what was burned, so
+    /// supply never grows past the schedule's cap.
+    pub reward_floor_bps: u16,
+    /// The most an epoch may mint back to hold the floor (base units): past
+    /// it the floor gives way, so a market bug that reported a vast burn
+    /// mints at most this much beyond the schedule each epoch.
+    pub max_remint_per_epoch: u64,
 }
 
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, InitSpace, Debug, PartialEq, Eq)]
@@ -145,17 +170,13 @@ impl Schedule {
     }
 }
 
-impl Split {
-    /// The tip must fit in the treasury share of `emission`.
-    pub fn validate(&self, emission: u64) -> Result<()> {
-        let (_, treasury) = split(emission, self.node_bps);
+impl Rewards {
+    /// The multiplier is 1..=1x and the floor at most the multiplier.
+    pub fn validate(&self) -> Result<()> {
         require!(
-            u32::from(self.node_bps) + u32::from(self.treasury_bps) == 10_000
-                && self.node_bps > 0
-                && self.crank_tip <= treasury
-                && (1..=crate::constants::MAX_REWARD_PER_BURN_BPS)
-                    .contains(&self.max_reward_per_burn_bps),
-            EmissionsError::InvalidSplit
+            (1..=crate::constants::MAX_REWARD_PER_BURN_BPS).contains(&self.max_reward_per_burn_bps)
+                && self.reward_floor_bps <= self.max_reward_per_burn_bps,
+            EmissionsError::InvalidRewards
         );
         Ok(())
     }
@@ -185,7 +206,7 @@ pub struct EmissionsChange {
     pub decay_bps: u16,
     pub floor_emission: u64,
     pub emission_cap: u64,
-    pub split: Split,
+    pub rewards: Rewards,
     pub breaker: BreakerParams,
     pub timelock_secs: u32,
 }
@@ -250,8 +271,8 @@ impl EmissionsChange {
                 (schedule.epoch_secs, first_of_new),
             ];
         }
+        self.rewards.validate()?;
         for (secs, emission) in reach {
-            self.split.validate(emission)?;
             self.breaker.validate(secs, emission)?;
         }
         require!(

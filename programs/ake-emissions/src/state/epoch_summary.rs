@@ -19,15 +19,24 @@ pub struct EpochSummary {
     pub closed_at: i64,
     /// The epoch's whole emission (after the cap).
     pub emission: u64,
-    /// Claimable by nodes pro rata to work; 0 when nobody worked.
+    /// The emission's part for nodes, shared by burn: all of it, or 0 when
+    /// nobody worked.
     pub node_share: u64,
-    pub treasury_share: u64,
+    /// What nodes may claim in all (see `math::close_amounts`): above
+    /// `node_share` (at most phi x `burned_tokens`) it is minted back.
+    pub payable: u64,
+    /// Paid to whoever closed the epoch, out of the treasury.
     pub crank_tip: u64,
-    /// The reward multiplier in force when the epoch closed: claims use it,
-    /// so a later parameter change never reaches a closed epoch.
+    /// The reward multiplier and floor in force when the epoch closed
+    /// (the floor is phi, or less when the re-mint ceiling bound it):
+    /// claims use them, so a later parameter change never reaches a
+    /// closed epoch.
     pub max_reward_per_burn_bps: u16,
-    /// Node rewards minted so far.
+    pub reward_floor_bps: u16,
+    /// Node rewards minted so far, and the part of them minted back above
+    /// the schedule.
     pub claimed: u64,
+    pub reminted: u64,
     pub claims: u32,
     pub bump: u8,
 }
@@ -49,10 +58,12 @@ impl EpochSummary {
             closed_at: 0,
             emission: 0,
             node_share: 0,
-            treasury_share: 0,
+            payable: 0,
             crank_tip: 0,
             max_reward_per_burn_bps: 0,
+            reward_floor_bps: 0,
             claimed: 0,
+            reminted: 0,
             claims: 0,
             bump,
         }

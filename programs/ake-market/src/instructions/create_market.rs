@@ -1,5 +1,5 @@
 use anchor_lang::prelude::*;
-use anchor_spl::token::{self, InitializeAccount3, Mint, Token, TokenAccount};
+use anchor_spl::token::{Mint, Token};
 
 use crate::constants::{
     CONFIG_SEED, DRIVER_CAPABILITIES, ESCROW_SEED, LEDGER_SEED, MARKET_SEED, MAX_MARKET_NAME_LEN,
@@ -8,7 +8,7 @@ use crate::constants::{
 use crate::errors::MarketError;
 use crate::events::MarketSaved;
 use crate::state::{Config, Market, MarketLedger};
-use ake_program_common::account_creation::{create_pda, write_new};
+use ake_program_common::account_creation::{create_pda, create_token_vault, write_new};
 
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug, PartialEq, Eq)]
 pub struct MarketArgs {
@@ -179,21 +179,12 @@ pub fn handler(ctx: Context<CreateMarket>, index: u16, args: MarketArgs) -> Resu
 
     let escrow_bump = ctx.bumps.escrow_vault;
     let vault = a.escrow_vault.to_account_info();
-    create_pda(
+    create_token_vault(
         &payer,
         &vault,
-        &token::ID,
-        TokenAccount::LEN,
+        &a.mint.to_account_info(),
         &[ESCROW_SEED, market_info.key.as_ref(), &[escrow_bump]],
     )?;
-    token::initialize_account3(CpiContext::new(
-        token::ID,
-        InitializeAccount3 {
-            account: vault.clone(),
-            mint: a.mint.to_account_info(),
-            authority: vault.clone(),
-        },
-    ))?;
 
     let ledger = a.ledger.to_account_info();
     let ledger_bump = ctx.bumps.ledger;

@@ -1,12 +1,12 @@
 use anchor_lang::prelude::*;
-use anchor_spl::token::{self, InitializeAccount3, Mint, Token, TokenAccount};
+use anchor_spl::token::{Mint, Token, TokenAccount};
 
 use crate::constants::{CONFIG_SEED, STAKE_VAULT_SEED};
 use crate::errors::MarketError;
 use crate::events::ConfigInitialized;
 use crate::state::{Config, Params};
 use ake_emissions::state::EmissionsConfig;
-use ake_program_common::account_creation::{create_pda, write_new};
+use ake_program_common::account_creation::{create_pda, create_token_vault, write_new};
 
 #[event_cpi]
 #[derive(Accounts)]
@@ -21,13 +21,14 @@ pub struct Initialize<'info> {
         bump = emissions_config.bump,
         seeds::program = ake_emissions::ID,
         has_one = mint @ MarketError::WrongMint,
+        has_one = treasury @ MarketError::WrongTreasury,
     )]
     pub emissions_config: Box<Account<'info, EmissionsConfig>>,
     /// CHECK: created here, PDA ["config"].
     #[account(mut, seeds = [CONFIG_SEED], bump)]
     pub config: UncheckedAccount<'info>,
     pub mint: Box<Account<'info, Mint>>,
-    #[account(token::mint = mint)]
+    /// ake-emissions' treasury: fees go where only that program spends.
     pub treasury: Box<Account<'info, TokenAccount>>,
     /// CHECK: created here as a token account, PDA ["stake_vault"].
     #[account(mut, seeds = [STAKE_VAULT_SEED], bump)]
@@ -55,21 +56,12 @@ pub fn handler(ctx: Context<Initialize>, params: Params, arbiter: Pubkey) -> Res
 
     let vault_bump = ctx.bumps.stake_vault;
     let vault = a.stake_vault.to_account_info();
-    create_pda(
+    create_token_vault(
         &payer,
         &vault,
-        &token::ID,
-        TokenAccount::LEN,
+        &a.mint.to_account_info(),
         &[STAKE_VAULT_SEED, &[vault_bump]],
     )?;
-    token::initialize_account3(CpiContext::new(
-        token::ID,
-        InitializeAccount3 {
-            account: vault.clone(),
-            mint: a.mint.to_account_info(),
-            authority: vault.clone(),
-        },
-    ))?;
 
     let config = Config {
         authority: a.authority.key(),
