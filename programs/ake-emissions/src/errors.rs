@@ -64,7 +64,7 @@ pub enum EmissionsError {
     NotPendingAuthority,
     #[msg("only the authority may unpause; the guardian may only pause")]
     OnlyAuthorityUnpauses,
-    #[msg("emissions are paused: no epoch closes until the authority unpauses; claims of closed epochs still work")]
+    #[msg("emissions are paused: no epoch closes until the authority unpauses; claims that mint nothing back still work")]
     Paused,
     #[msg("close_epoch's remaining accounts are not the next market's work record and its payer, or the first market index with no market: pass them in market index order from the epoch's tally (ake-sdk does)")]
     WrongTallyAccount,

@@ -85,8 +85,9 @@ pub struct EpochClosed {
     pub emission: u64,
     pub node_share: u64,
     /// The most nodes can claim in all: min(node share, burned x
-    /// multiplier), or burned x phi when that is more: the part above the
-    /// node share is minted back from the burn.
+    /// multiplier), or burned x phi when that is more (at most node share +
+    /// `max_remint_per_epoch`): the part above the node share is minted
+    /// back from the burn.
     pub payable: u64,
     /// Paid out of the treasury to `closed_by`.
     pub crank_tip: u64,

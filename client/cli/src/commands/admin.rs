@@ -26,22 +26,22 @@ pub enum AdminCommand {
     /// Propose a parameter file's protocol, market and emissions settings
     /// (timelocked: applicable after the configured delay, see `pending`).
     Propose { params: PathBuf },
-    /// Pending parameter changes with the time each takes effect.
+    /// Pending parameter changes and treasury spend, with the time each takes effect.
     Pending,
     /// Apply every pending change whose timelock has passed (anyone may).
     Apply,
     /// Propose paying AMOUNT AKE of the treasury (the market's fees) to
     /// TO's AKE token account (TO: a token account, or a wallet whose
-    /// associated token account exists); timelocked like every change,
-    /// then `apply` pays it (authority).
+    /// associated token account exists): authority only; after the
+    /// timelock anyone's `apply` pays it.
     Spend { to: Pubkey, amount: String },
     /// Withdraw a pending change (authority).
     Cancel {
         #[command(flatten)]
         target: ChangeTarget,
     },
-    /// Stop posting and assignment (ake-market) and epoch closing
-    /// (ake-emissions) at once: guardian or authority.
+    /// Stop posting and assignment (ake-market), and epoch closing and
+    /// re-mints at claim (ake-emissions), at once: guardian or authority.
     Pause,
     /// Resume both programs: authority only.
     Unpause,
@@ -399,7 +399,8 @@ pub struct PendingView {
     pub spend_to: Option<String>,
 }
 
-/// Every pending change of both programs: the config, each market, emissions.
+/// Every pending change of both programs: the config, each market,
+/// emissions, the treasury spend.
 async fn pending_changes(p: &Protocol) -> anyhow::Result<Vec<PendingView>> {
     let config = p.config().await?;
     let mut out = Vec::new();

@@ -42,8 +42,8 @@ pub struct CloseEpoch<'info> {
 /// Closes an ended epoch, exactly once and in order. First it sums the
 /// markets' work records into the summary (closing each, rent back to its
 /// payer); once the tally reached the first index with no market, it fixes
-/// the epoch's emission, mints the treasury share and the caller's tip, and
-/// leaves the node share to be claimed. A call that does not reach the end
+/// the epoch's emission and what nodes may claim, and pays the caller's tip
+/// out of the treasury; it mints nothing. A call that does not reach the end
 /// keeps its progress (more markets than one transaction can name). Work
 /// is reported per market, so no settlement writes a protocol-wide account.
 pub fn handler<'info>(mut ctx: Context<'info, CloseEpoch<'info>>, epoch: u64) -> Result<()> {

@@ -14,8 +14,9 @@ pub struct SetPaused<'info> {
     pub config: Box<Account<'info, EmissionsConfig>>,
 }
 
-/// Pausing stops epoch closing (new emission) at once, outside the
-/// timelock; claims of closed epochs and work reports go on.
+/// Pausing stops epoch closing (new emission) and re-mints at once,
+/// outside the timelock; claims that mint nothing back and work reports
+/// go on.
 pub fn handler(ctx: Context<SetPaused>, paused: bool) -> Result<()> {
     let caller = ctx.accounts.caller.key();
     let config = &mut ctx.accounts.config;

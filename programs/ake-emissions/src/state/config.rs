@@ -13,10 +13,12 @@ pub struct EmissionsConfig {
     pub authority: Pubkey,
     /// Proposed new authority (two-step transfer); default when none.
     pub pending_authority: Pubkey,
-    /// May pause epoch closing at once (never unpause): any address.
+    /// May pause epoch closing and re-mints at once (never unpause): any
+    /// address.
     pub guardian: Pubkey,
     /// While set no epoch that ends after `paused_at` closes (no new
-    /// emission); earlier epochs still close and claims go on.
+    /// emission); earlier epochs still close and claims go on, except those
+    /// that mint back above the schedule (`RemintPaused`).
     pub paused: bool,
     pub paused_at: i64,
     /// Seconds between proposing a change and applying it.
@@ -78,7 +80,8 @@ pub struct Schedule {
     pub decay_bps: u16,
     /// Tail emission: the decay stops here.
     pub floor_emission: u64,
-    /// Most this program may ever mint.
+    /// Most this program may ever mint out of the schedule (what is minted
+    /// back from burns is not counted).
     pub emission_cap: u64,
 }
 
@@ -99,7 +102,7 @@ pub struct Rewards {
     /// phi: a node's reward is at least the tokens burned for its jobs
     /// times this (bps, at most the multiplier). When demand outgrows the
     /// schedule the difference is minted back out of what was burned, so
-    /// supply never grows past the schedule's cap.
+    /// supply never grows past genesis plus what the schedule mints.
     pub reward_floor_bps: u16,
     /// The most an epoch may mint back to hold the floor (base units): past
     /// it the floor gives way, so a market bug that reported a vast burn
