@@ -104,6 +104,7 @@ async fn main() {
             command: vec!["/bin/busybox".into(), "true".into()],
             env: vec![],
             gpu_uuids: vec![],
+            cpuset: None,
             driver_capabilities: vec![],
             input_dir: None,
             work_dir: work.path().join(i.to_string()),

@@ -19,11 +19,18 @@ pub struct NodeConfig {
     pub rpc_urls: Vec<String>,
     #[serde(default)]
     pub commitment: Commitment,
-    /// Path to the node's signer keypair file (must be mode 0600).
-    pub node_signer_keypair: PathBuf,
+    /// Path to the node's signer keypair file (must be mode 0600): a
+    /// single-slot node that offers every GPU of the host. A host split
+    /// into slots names one key per `[[slots]]` entry instead.
+    #[serde(default)]
+    pub node_signer_keypair: Option<PathBuf>,
     /// The node's on-chain account (base58 pubkey); derived from the signer when absent.
     #[serde(default)]
     pub node_account: Option<String>,
+    /// The host's GPUs split among Nodes that take jobs at once, each with
+    /// its own key, queue place, GPUs and CPUs (`ake-node init --slots`).
+    #[serde(default)]
+    pub slots: Vec<SlotConfig>,
     /// Index of the market this node serves.
     pub market: u32,
     pub work_dir: PathBuf,
@@ -76,6 +83,43 @@ pub struct NodeConfig {
     #[serde(default = "default_hot_key_max_sol")]
     pub hot_key_max_sol: f64,
 }
+
+/// One slot of a host: a Node of its own pinned to named GPUs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlotConfig {
+    /// Names the slot in logs, metrics (`slot` label) and paths: 1-32
+    /// letters, digits, `-` or `_`.
+    pub name: String,
+    /// The slot's signer keypair file (mode 0600): its Node's hot key.
+    pub node_signer_keypair: PathBuf,
+    /// GPU or MIG instance UUIDs as `nvidia-smi -L` lists them; empty for
+    /// a CPU slot. A job of this slot sees these and no other.
+    #[serde(default)]
+    pub gpus: Vec<String>,
+    /// CPUs the slot's jobs may run on, in Docker's cpuset syntax
+    /// (`0-15,32-47`); when absent, the CPUs NUMA-near its GPUs, shared
+    /// out among the slots near the same CPUs.
+    #[serde(default)]
+    pub cpuset: Option<String>,
+}
+
+/// A slot as the daemon runs it: the config's, or the whole host as one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Slot {
+    pub name: String,
+    pub signer: PathBuf,
+    /// The node account when the config names it (single-slot only).
+    pub node_account: Option<String>,
+    /// The slot's GPUs; None: every GPU of the host.
+    pub gpus: Option<Vec<String>>,
+    pub cpuset: Option<String>,
+    pub work_dir: PathBuf,
+    pub journal_path: PathBuf,
+}
+
+/// The slot name of a node configured without `[[slots]]`.
+pub const SINGLE_SLOT: &str = "main";
 
 fn default_hot_key_max_sol() -> f64 {
     1.0
@@ -313,6 +357,109 @@ impl NodeConfig {
         toml::from_str(text)
     }
 
+    /// The slots to run: each `[[slots]]` entry, with its own work dir
+    /// and journal beside the configured ones; or, without slots, the one
+    /// node of `node_signer_keypair` on every GPU.
+    pub fn slots(&self) -> Vec<Slot> {
+        if self.slots.is_empty() {
+            return vec![Slot {
+                name: SINGLE_SLOT.into(),
+                signer: self.node_signer_keypair.clone().unwrap_or_default(),
+                node_account: self.node_account.clone(),
+                gpus: None,
+                cpuset: None,
+                work_dir: self.work_dir.clone(),
+                journal_path: self.journal_path.clone(),
+            }];
+        }
+        let stem = self
+            .journal_path
+            .file_stem()
+            .map_or("journal".into(), |s| s.to_string_lossy().into_owned());
+        let ext = self
+            .journal_path
+            .extension()
+            .map_or(String::new(), |e| format!(".{}", e.to_string_lossy()));
+        self.slots
+            .iter()
+            .map(|slot| Slot {
+                name: slot.name.clone(),
+                signer: slot.node_signer_keypair.clone(),
+                node_account: None,
+                gpus: Some(slot.gpus.clone()),
+                cpuset: slot.cpuset.clone(),
+                work_dir: self.work_dir.join(&slot.name),
+                journal_path: self
+                    .journal_path
+                    .with_file_name(format!("{stem}-{}{ext}", slot.name)),
+            })
+            .collect()
+    }
+
+    fn slot_errors(&self) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        let mut check = |ok: bool, field: &'static str, problem: String| {
+            if !ok {
+                errors.push(FieldError { field, problem });
+            }
+        };
+        check(
+            self.slots.is_empty() != self.node_signer_keypair.is_none(),
+            "node_signer_keypair",
+            "name either node_signer_keypair (one node on every GPU) or [[slots]] (one node per slot), not both and not neither".into(),
+        );
+        check(
+            self.slots.is_empty() || self.node_account.is_none(),
+            "node_account",
+            "a host with [[slots]] derives each slot's node account from its key; remove node_account".into(),
+        );
+        check(
+            self.slots.len() <= MAX_SLOTS,
+            "slots",
+            format!(
+                "at most {MAX_SLOTS} slots per host, got {}",
+                self.slots.len()
+            ),
+        );
+        let mut names = std::collections::HashSet::new();
+        let mut gpus = std::collections::HashSet::new();
+        for slot in &self.slots {
+            check(
+                (1..=32).contains(&slot.name.len())
+                    && slot
+                        .name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                    && names.insert(slot.name.as_str()),
+                "slots.name",
+                format!(
+                    "each slot needs its own name of 1-32 letters, digits, - or _; got {:?}",
+                    slot.name
+                ),
+            );
+            for gpu in &slot.gpus {
+                check(
+                    gpus.insert(gpu.as_str()),
+                    "slots.gpus",
+                    format!(
+                        "GPU {gpu} is in two slots: each GPU or MIG instance belongs to one slot"
+                    ),
+                );
+            }
+            check(
+                slot.cpuset
+                    .as_deref()
+                    .is_none_or(|c| parse_cpuset(c).is_some()),
+                "slots.cpuset",
+                format!(
+                    "slot {} must name CPUs as Docker does (\"0-15,32-47\"), got {:?}",
+                    slot.name, slot.cpuset
+                ),
+            );
+        }
+        errors
+    }
+
     /// Checks every field and reports all problems at once.
     /// What the work dir keeps free before the node takes a job: one job's
     /// inputs and outputs at their caps.
@@ -458,6 +605,7 @@ impl NodeConfig {
             ),
         );
         errors.extend(self.runtime.field_errors());
+        errors.extend(self.slot_errors());
         if errors.is_empty() {
             Ok(())
         } else {
@@ -469,6 +617,28 @@ impl NodeConfig {
     pub fn image_allowed(&self, image: &str) -> bool {
         image_allowed(&self.image_allowlist, image)
     }
+}
+
+/// Most slots one ake-node runs (a 7-way MIG split of 8 GPUs is 56).
+pub const MAX_SLOTS: usize = 64;
+
+/// The CPU numbers of a cpuset (`0-3,8,10-11`), or None when malformed.
+pub fn parse_cpuset(text: &str) -> Option<Vec<u32>> {
+    let mut cpus = Vec::new();
+    for part in text.split(',') {
+        let (first, last) = match part.split_once('-') {
+            Some((a, b)) => (a.trim().parse::<u32>().ok()?, b.trim().parse::<u32>().ok()?),
+            None => {
+                let cpu = part.trim().parse::<u32>().ok()?;
+                (cpu, cpu)
+            }
+        };
+        if first > last || last >= 4_096 {
+            return None;
+        }
+        cpus.extend(first..=last);
+    }
+    Some(cpus)
 }
 
 /// An image is allowed when an entry names it or a path it lives under, on a
@@ -686,6 +856,73 @@ mod tests {
         assert!(!config.runtime.allow_network);
         assert_eq!(config.commitment, Commitment::Confirmed);
         assert!(config.image_allowlist.is_empty());
+    }
+
+    const SLOTS: &str = r#"
+        [[slots]]
+        name = "gpu0"
+        node_signer_keypair = "/k/gpu0.json"
+        gpus = ["GPU-0"]
+
+        [[slots]]
+        name = "gpu1"
+        node_signer_keypair = "/k/gpu1.json"
+        gpus = ["GPU-1"]
+        cpuset = "8-15"
+    "#;
+
+    /// VALID split into two slots (no top-level key or node account).
+    fn two_slots() -> NodeConfig {
+        let text = VALID
+            .replace("node_signer_keypair = \"/etc/ake/node.json\"", "")
+            .replace("node_account = \"11111111111111111111111111111111\"", "");
+        NodeConfig::parse(&format!("{text}{SLOTS}")).unwrap()
+    }
+
+    #[test]
+    fn slots_get_their_own_key_gpus_work_dir_and_journal() {
+        let config = two_slots();
+        config.validate().unwrap();
+        let slots = config.slots();
+        assert_eq!(slots.len(), 2);
+        assert_eq!(slots[1].name, "gpu1");
+        assert_eq!(slots[1].signer, PathBuf::from("/k/gpu1.json"));
+        assert_eq!(slots[1].gpus, Some(vec!["GPU-1".to_string()]));
+        assert_eq!(slots[1].cpuset.as_deref(), Some("8-15"));
+        assert_eq!(slots[1].work_dir, PathBuf::from("/var/lib/ake/work/gpu1"));
+        assert_eq!(
+            slots[1].journal_path,
+            PathBuf::from("/var/lib/ake/journal-gpu1.redb")
+        );
+        // Without slots: one node on every GPU, at the configured paths.
+        let single = valid().slots();
+        assert_eq!(single.len(), 1);
+        assert_eq!(single[0].gpus, None);
+        assert_eq!(single[0].journal_path, valid().journal_path);
+    }
+
+    #[test]
+    fn each_slot_mistake_is_named() {
+        let mut both = two_slots();
+        both.node_signer_keypair = Some("/k/node.json".into());
+        both.node_account = Some("11111111111111111111111111111111".into());
+        assert_eq!(
+            invalid_fields(&both),
+            ["node_signer_keypair", "node_account"]
+        );
+        let mut neither = two_slots();
+        neither.slots.clear();
+        assert_eq!(invalid_fields(&neither), ["node_signer_keypair"]);
+        let mut shared = two_slots();
+        shared.slots[1].gpus = vec!["GPU-0".into()];
+        shared.slots[1].name = "gpu0".into();
+        shared.slots[0].cpuset = Some("3-1".into());
+        assert_eq!(
+            invalid_fields(&shared),
+            ["slots.cpuset", "slots.name", "slots.gpus"]
+        );
+        assert_eq!(parse_cpuset("0-2,5"), Some(vec![0, 1, 2, 5]));
+        assert_eq!(parse_cpuset("a"), None);
     }
 
     #[test]

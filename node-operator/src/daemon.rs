@@ -72,6 +72,10 @@ impl Attempt {
 }
 
 pub struct Daemon {
+    /// The slot of the host this node is (`main` for a single-slot node).
+    pub slot: String,
+    /// The CPUs this slot's jobs run on (None: any).
+    pub cpuset: Option<String>,
     pub protocol: Protocol,
     pub signer: Keypair,
     pub node: Pubkey,
@@ -605,6 +609,7 @@ impl Daemon {
             attempts.push(serde_json::json!({ "attempt": key, "progress": progress }));
         }
         let status = serde_json::json!({
+            "slot": self.slot,
             "node": self.node.to_string(),
             "open": attempts,
             "draining": stop != Stop::Serve,
@@ -880,6 +885,7 @@ impl Daemon {
                 .map(|e| format!("{}={}", e.name, e.value))
                 .collect(),
             gpu_uuids: uuids.clone(),
+            cpuset: self.cpuset.clone(),
             input_dir,
             work_dir,
             timeout: Duration::from_secs(u64::from(job.max_duration_secs)),

@@ -20,6 +20,13 @@ pub struct GpuDevice {
     /// Marketing name, e.g. "NVIDIA H100 80GB HBM3".
     pub model: String,
     pub vram_mib: u64,
+    /// The CPUs NUMA-near this GPU (NVML's CPU affinity); empty when NVML
+    /// cannot tell.
+    #[serde(default)]
+    pub cpus: Vec<u32>,
+    /// The full GPU a MIG instance is part of (None for a whole GPU).
+    #[serde(default)]
+    pub mig_parent: Option<String>,
 }
 
 /// The GPUs this node can offer.
@@ -166,22 +173,70 @@ fn init_nvml(lib_path: Option<&Path>) -> Result<Nvml, GpuError> {
     })
 }
 
+/// Most MIG instances one GPU can hold (7 on an A100 or H100).
+const MAX_MIG_INSTANCES: u32 = 7;
+
+/// Every whole GPU, and in place of a GPU in MIG mode its MIG instances
+/// (each a device of its own, as `nvidia-smi -L` lists them).
 fn list_devices(nvml: &Nvml) -> Result<Vec<GpuDevice>, GpuError> {
     let global = |operation| move |source| GpuError::NvmlGlobal { operation, source };
     let count = nvml.device_count().map_err(global("device count"))?;
-    (0..count)
-        .map(|index| {
-            let device = nvml
-                .device_by_index(index)
-                .map_err(global("device by index"))?;
-            let uuid = device.uuid().map_err(global("device uuid"))?;
-            let on = |operation| per_gpu(operation, &uuid);
-            Ok(GpuDevice {
-                index,
-                model: device.name().map_err(on("name"))?,
-                vram_mib: device.memory_info().map_err(on("memory info"))?.total >> 20,
-                uuid: uuid.clone(),
-            })
+    let mut listed = Vec::new();
+    for index in 0..count {
+        let device = nvml
+            .device_by_index(index)
+            .map_err(global("device by index"))?;
+        let whole = describe(&device, index, None)?;
+        let mig_on = device.mig_mode().is_ok_and(|m| m.current == 1);
+        if !mig_on {
+            listed.push(whole);
+            continue;
+        }
+        // An index past the last instance is NotFound: the list ends there.
+        for slice in (0..MAX_MIG_INSTANCES).map_while(|i| device.mig_device_by_index(i).ok()) {
+            let mut mig = describe(&slice, index, Some(whole.uuid.clone()))?;
+            mig.cpus.clone_from(&whole.cpus);
+            listed.push(mig);
+        }
+    }
+    Ok(listed)
+}
+
+fn describe(
+    device: &Device<'_>,
+    index: u32,
+    parent: Option<String>,
+) -> Result<GpuDevice, GpuError> {
+    let uuid = device.uuid().map_err(|source| GpuError::NvmlGlobal {
+        operation: "device uuid",
+        source,
+    })?;
+    let on = |operation| per_gpu(operation, &uuid);
+    Ok(GpuDevice {
+        index,
+        model: device.name().map_err(on("name"))?,
+        vram_mib: device.memory_info().map_err(on("memory info"))?.total >> 20,
+        cpus: device
+            .cpu_affinity(CPU_MASK_WORDS)
+            .map(|mask| cpus_in_mask(&mask))
+            .unwrap_or_default(),
+        uuid: uuid.clone(),
+        mig_parent: parent,
+    })
+}
+
+/// Words of NVML's CPU affinity mask read: 1,024 CPUs.
+const CPU_MASK_WORDS: usize = 16;
+
+/// The CPU numbers set in an affinity mask of machine words.
+fn cpus_in_mask(mask: &[std::os::raw::c_ulong]) -> Vec<u32> {
+    let bits = std::os::raw::c_ulong::BITS;
+    (0u32..)
+        .zip(mask)
+        .flat_map(|(word, &value)| {
+            (0..bits)
+                .filter(move |bit| value >> bit & 1 == 1)
+                .map(move |bit| word * bits + bit)
         })
         .collect()
 }
@@ -202,12 +257,52 @@ impl GpuInventory {
         }
     }
 
+    /// The part of this host a slot owns: exactly the named GPUs or MIG
+    /// instances (every device when `uuids` is empty, a single-slot node).
+    pub fn only(&self, uuids: &[String]) -> Result<GpuInventory, GpuError> {
+        let Self::Nvml { nvml, devices } = self else {
+            return match uuids.first() {
+                None => Ok(self.clone()),
+                Some(uuid) => Err(GpuError::UnknownGpu { uuid: uuid.clone() }),
+            };
+        };
+        if uuids.is_empty() {
+            return Ok(self.clone());
+        }
+        let picked = uuids
+            .iter()
+            .map(|uuid| {
+                devices
+                    .iter()
+                    .find(|d| &d.uuid == uuid)
+                    .cloned()
+                    .ok_or_else(|| GpuError::UnknownGpu { uuid: uuid.clone() })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self::Nvml {
+            nvml: Arc::clone(nvml),
+            devices: picked,
+        })
+    }
+
     /// Why this machine does not hold what the Node account claims (`gpus`
     /// devices of `model` with `vram_mib`), or None when it does. A node
     /// registered without VRAM is a CPU node and claims no GPU.
     pub fn claim_problem(&self, gpus: u16, model: &str, vram_mib: u32) -> Option<String> {
         if vram_mib == 0 {
             return None;
+        }
+        if let Some(slice) = self
+            .devices()
+            .iter()
+            .find(|d| d.mig_parent.is_some() && d.model != model)
+        {
+            return Some(format!(
+                "GPU {} is a MIG instance ({}, {} MiB) and the node is registered as {model}: a slice \
+                 is never offered as a whole GPU; register this slot with model \"{}\" in a market \
+                 for that slice, or give the slot whole GPUs",
+                slice.uuid, slice.model, slice.vram_mib, slice.model
+            ));
         }
         let vram = u64::from(vram_mib);
         let matching = self
@@ -282,7 +377,11 @@ impl GpuInventory {
 pub struct GpuHealth {
     nvml: Arc<Nvml>,
     uuids: Vec<String>,
-    xids: Arc<std::sync::Mutex<Vec<String>>>,
+    /// The whole GPUs the watched MIG instances are part of: the driver
+    /// reports a slice's Xid errors on its parent.
+    parents: Vec<String>,
+    /// Critical Xids of every GPU of the host (one watch per host).
+    xids: Arc<std::sync::Mutex<Vec<(String, String)>>>,
 }
 
 impl GpuInventory {
@@ -295,6 +394,10 @@ impl GpuInventory {
         let health = GpuHealth {
             nvml: Arc::clone(nvml),
             uuids: devices.iter().map(|d| d.uuid.clone()).collect(),
+            parents: devices
+                .iter()
+                .filter_map(|d| d.mig_parent.clone())
+                .collect(),
             xids: Arc::default(),
         };
         let (nvml, xids) = (Arc::clone(nvml), Arc::clone(&health.xids));
@@ -309,6 +412,20 @@ impl GpuInventory {
 }
 
 impl GpuHealth {
+    /// The same watch over a slot's GPUs only: its problems are theirs.
+    pub fn of(&self, slot: &GpuInventory) -> GpuHealth {
+        let devices = slot.devices();
+        GpuHealth {
+            nvml: Arc::clone(&self.nvml),
+            uuids: devices.iter().map(|d| d.uuid.clone()).collect(),
+            parents: devices
+                .iter()
+                .filter_map(|d| d.mig_parent.clone())
+                .collect(),
+            xids: Arc::clone(&self.xids),
+        }
+    }
+
     /// [`problems`](Self::problems) off the async workers, within
     /// [`NVML_TIMEOUT`]: NVML that does not answer is a problem itself.
     pub async fn checked(&self) -> Vec<String> {
@@ -322,7 +439,14 @@ impl GpuHealth {
     /// query the device does not support says nothing.
     pub fn problems(&self) -> Vec<String> {
         use nvml_wrapper::enum_wrappers::device::{EccCounter, MemoryError};
-        let mut problems = self.xids.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let mut problems: Vec<String> = self
+            .xids
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|(uuid, _)| self.uuids.contains(uuid) || self.parents.contains(uuid))
+            .map(|(_, problem)| problem.clone())
+            .collect();
         for uuid in &self.uuids {
             let Ok(device) = self.nvml.device_by_uuid(uuid.as_str()) else {
                 problems.push(format!("GPU {uuid} is no longer visible to NVML"));
@@ -350,7 +474,7 @@ impl GpuHealth {
 const APPLICATION_XIDS: [u64; 6] = [13, 31, 43, 45, 68, 109];
 
 /// Records every critical Xid the driver reports, until NVML stops answering.
-fn watch_xids(nvml: &Nvml, xids: &std::sync::Mutex<Vec<String>>) {
+fn watch_xids(nvml: &Nvml, xids: &std::sync::Mutex<Vec<(String, String)>>) {
     use nvml_wrapper::bitmasks::event::EventTypes;
     let Ok(mut set) = nvml.create_event_set() else {
         return;
@@ -387,7 +511,9 @@ fn watch_xids(nvml: &Nvml, xids: &std::sync::Mutex<Vec<String>>) {
                 }
                 let problem = format!("GPU {uuid} reported critical Xid {xid}");
                 tracing::error!("{problem}");
-                xids.lock().unwrap_or_else(|e| e.into_inner()).push(problem);
+                xids.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((uuid, problem));
             }
             Err(NvmlError::Timeout) => {}
             Err(e) => {

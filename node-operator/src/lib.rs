@@ -22,3 +22,4 @@ pub mod output_store;
 pub mod outputs;
 pub mod readiness;
 pub mod runtime;
+pub mod slots;

@@ -80,9 +80,20 @@ struct RpcLabels {
 
 type FloatGauge = Gauge<f64, AtomicU64>;
 
-/// All node metrics; share it in an `Arc`.
+/// What tells one slot's metrics from another's on a host's endpoint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlotLabels {
+    pub slot: String,
+    /// The slot's Node account.
+    pub node: String,
+    pub market: String,
+}
+
+/// One slot's metrics; share it in an `Arc`. Every slot of a host writes
+/// into one registry, each under its own `slot`/`node`/`market` labels.
 pub struct NodeMetrics {
-    registry: Registry,
+    /// The host's registry, set once every slot has registered.
+    registry: Arc<std::sync::OnceLock<Registry>>,
     jobs: Family<OutcomeLabels, Counter>,
     job_duration: Histogram,
     pickup_latency: Histogram,
@@ -111,8 +122,39 @@ impl Default for NodeMetrics {
 }
 
 impl NodeMetrics {
+    /// One node's metrics, without labels.
     pub fn new() -> Self {
-        let mut registry = Registry::default();
+        let shared = Arc::new(std::sync::OnceLock::new());
+        let mut root = Registry::default();
+        let metrics = Self::register(&mut root, Arc::clone(&shared));
+        register_build_info(&mut root);
+        let _ = shared.set(root);
+        metrics
+    }
+
+    /// The metrics of each slot of a host, in one registry.
+    pub fn for_slots(slots: &[SlotLabels]) -> Vec<Arc<NodeMetrics>> {
+        let shared = Arc::new(std::sync::OnceLock::new());
+        let mut root = Registry::default();
+        let metrics = slots
+            .iter()
+            .map(|labels| {
+                let pairs = [
+                    ("slot", labels.slot.clone()),
+                    ("node", labels.node.clone()),
+                    ("market", labels.market.clone()),
+                ]
+                .map(|(k, v)| (std::borrow::Cow::Borrowed(k), std::borrow::Cow::Owned(v)));
+                let sub = root.sub_registry_with_labels(pairs.into_iter());
+                Arc::new(Self::register(sub, Arc::clone(&shared)))
+            })
+            .collect();
+        register_build_info(&mut root);
+        let _ = shared.set(root);
+        metrics
+    }
+
+    fn register(registry: &mut Registry, shared: Arc<std::sync::OnceLock<Registry>>) -> Self {
         let jobs = Family::<OutcomeLabels, Counter>::default();
         registry.register("ake_jobs", "Jobs finished, by outcome", jobs.clone());
         // 1 s .. ~36 h
@@ -209,15 +251,8 @@ impl NodeMetrics {
             "Problems keeping the node out of the queue (0: ready; `ake-node status` names them)",
             not_ready.clone(),
         );
-        let build = Family::<BuildLabels, Gauge>::default();
-        build
-            .get_or_create(&BuildLabels {
-                version: env!("CARGO_PKG_VERSION"),
-            })
-            .set(1);
-        registry.register("ake_node_build_info", "The running ake-node version", build);
         Self {
-            registry,
+            registry: shared,
             jobs,
             job_duration,
             pickup_latency,
@@ -343,12 +378,25 @@ impl NodeMetrics {
     }
 
     /// OpenMetrics text exposition.
+    /// The whole host's metrics (every slot's), as OpenMetrics text.
     pub fn encode(&self) -> String {
         let mut text = String::new();
-        prometheus_client::encoding::text::encode(&mut text, &self.registry)
-            .expect("writing to a String cannot fail");
+        if let Some(registry) = self.registry.get() {
+            prometheus_client::encoding::text::encode(&mut text, registry)
+                .expect("writing to a String cannot fail");
+        }
         text
     }
+}
+
+fn register_build_info(registry: &mut Registry) {
+    let build = Family::<BuildLabels, Gauge>::default();
+    build
+        .get_or_create(&BuildLabels {
+            version: env!("CARGO_PKG_VERSION"),
+        })
+        .set(1);
+    registry.register("ake_node_build_info", "The running ake-node version", build);
 }
 
 /// Fills the `ake_gpu_*` gauges from `sampler` every `every`, until aborted.
@@ -389,9 +437,10 @@ pub struct MetricsServer {
 }
 
 /// Serves `GET /metrics` on `addr`, which must be loopback.
+/// Serves the host's metrics and every slot's status (`slots`: `metrics`).
 pub async fn serve(
     addr: SocketAddr,
-    metrics: Arc<NodeMetrics>,
+    metrics: Vec<Arc<NodeMetrics>>,
 ) -> Result<MetricsServer, MetricsError> {
     if !addr.ip().is_loopback() {
         return Err(MetricsError::NotLoopback(addr));
@@ -406,7 +455,8 @@ pub async fn serve(
     Ok(MetricsServer { local_addr, handle })
 }
 
-async fn accept_loop(listener: TcpListener, metrics: Arc<NodeMetrics>) {
+async fn accept_loop(listener: TcpListener, metrics: Vec<Arc<NodeMetrics>>) {
+    let metrics = Arc::new(metrics);
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
@@ -431,10 +481,21 @@ async fn accept_loop(listener: TcpListener, metrics: Arc<NodeMetrics>) {
     }
 }
 
-fn respond<B>(req: &Request<B>, metrics: &NodeMetrics) -> Response<Full<Bytes>> {
+fn respond<B>(req: &Request<B>, slots: &[Arc<NodeMetrics>]) -> Response<Full<Bytes>> {
     let (status, content_type, body) = match (req.method(), req.uri().path()) {
-        (&hyper::Method::GET, "/metrics") => (StatusCode::OK, CONTENT_TYPE, metrics.encode()),
-        (&hyper::Method::GET, "/status") => (StatusCode::OK, "application/json", metrics.status()),
+        (&hyper::Method::GET, "/metrics") => (
+            StatusCode::OK,
+            CONTENT_TYPE,
+            slots.first().map(|m| m.encode()).unwrap_or_default(),
+        ),
+        (&hyper::Method::GET, "/status") => {
+            let each: Vec<serde_json::Value> = slots
+                .iter()
+                .map(|m| serde_json::from_str(&m.status()).unwrap_or_default())
+                .collect();
+            let body = serde_json::json!({ "slots": each }).to_string();
+            (StatusCode::OK, "application/json", body)
+        }
         _ => (
             StatusCode::NOT_FOUND,
             "text/plain",
@@ -491,7 +552,7 @@ mod tests {
         metrics.signer_balance(5_000);
         metrics.set_status("{\"open\":[]}".into());
 
-        let server = serve("127.0.0.1:0".parse().unwrap(), Arc::clone(&metrics))
+        let server = serve("127.0.0.1:0".parse().unwrap(), vec![Arc::clone(&metrics)])
             .await
             .unwrap();
         let response = http_get(server.local_addr, "/metrics").await;
@@ -525,18 +586,56 @@ mod tests {
         }
 
         let status = http_get(server.local_addr, "/status").await;
-        assert!(status.ends_with("{\"open\":[]}"), "{status}");
+        assert!(status.ends_with("{\"slots\":[{\"open\":[]}]}"), "{status}");
         let missing = http_get(server.local_addr, "/").await;
         assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
         server.handle.abort();
     }
 
     #[tokio::test]
+    async fn each_slot_of_a_host_is_scraped_under_its_own_labels() {
+        let labels = |slot: &str| SlotLabels {
+            slot: slot.into(),
+            node: format!("node-{slot}"),
+            market: "0".into(),
+        };
+        let slots = NodeMetrics::for_slots(&[labels("gpu0"), labels("gpu1")]);
+        slots[0].job_finished(JobResult::Succeeded, 1.0);
+        slots[0].node("idle", 0);
+        slots[1].node("busy", 0);
+        slots[1].set_status("{\"slot\":\"gpu1\"}".into());
+        let server = serve("127.0.0.1:0".parse().unwrap(), slots).await.unwrap();
+        let text = http_get(server.local_addr, "/metrics").await;
+        for expected in [
+            "ake_jobs_total{slot=\"gpu0\",node=\"node-gpu0\",market=\"0\",outcome=\"succeeded\"} 1",
+            "ake_node_state{slot=\"gpu1\",node=\"node-gpu1\",market=\"0\",state=\"busy\"} 1",
+            "ake_node_state{slot=\"gpu0\",node=\"node-gpu0\",market=\"0\",state=\"busy\"} 0",
+        ] {
+            assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+        }
+        assert_eq!(
+            text.matches("# TYPE ake_jobs counter").count(),
+            1,
+            "one family per metric, every slot in it: {text}"
+        );
+        assert_eq!(text.matches("ake_node_build_info{").count(), 1, "{text}");
+        let status = http_get(server.local_addr, "/status").await;
+        assert!(
+            status.ends_with("{\"slots\":[{},{\"slot\":\"gpu1\"}]}"),
+            "{status}"
+        );
+        server.handle.abort();
+    }
+
+    #[tokio::test]
     async fn public_bind_is_refused() {
-        let err = serve("0.0.0.0:0".parse().unwrap(), Arc::new(NodeMetrics::new()))
-            .await
-            .err()
-            .unwrap();
+        let err = serve(
+            "0.0.0.0:0".parse().unwrap(),
+            vec![Arc::new(NodeMetrics::new())],
+        )
+        .await
+        .err()
+        .unwrap();
         assert!(matches!(err, MetricsError::NotLoopback(_)));
     }
 }

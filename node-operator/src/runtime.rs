@@ -50,6 +50,9 @@ pub struct JobSpec {
     pub env: Vec<String>,
     /// GPU UUIDs assigned to this job; empty runs without GPUs.
     pub gpu_uuids: Vec<String>,
+    /// The CPUs the job may run on (Docker's cpuset syntax): its slot's,
+    /// near its GPUs; None leaves the scheduler free.
+    pub cpuset: Option<String>,
     /// NVIDIA driver capabilities the GPU runtime mounts (`compute`,
     /// `utility`, ...): the market's, never the job's or the image's.
     pub driver_capabilities: Vec<String>,
@@ -236,6 +239,7 @@ pub fn host_config(spec: &JobSpec, settings: &RuntimeSettings) -> HostConfig {
         // Equal to memory: no swap, so the limit is real and OOM is detected.
         memory_swap: Some(memory),
         nano_cpus: Some((settings.cpus * 1e9) as i64),
+        cpuset_cpus: spec.cpuset.clone(),
         shm_size: Some((settings.shm_size_mb * 1024 * 1024) as i64),
         readonly_rootfs: Some(true),
         tmpfs: Some(HashMap::from([(
@@ -1433,6 +1437,7 @@ mod tests {
             command: vec!["/bin/true".into()],
             env: vec!["A=1".into()],
             gpu_uuids: gpus.iter().map(|s| s.to_string()).collect(),
+            cpuset: None,
             driver_capabilities: vec!["compute".into(), "utility".into()],
             input_dir: Some("/data/in".into()),
             work_dir: "/data/work/42".into(),

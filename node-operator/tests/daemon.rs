@@ -463,6 +463,116 @@ engine_pid_file = "{d}/docker.pid"
         node
     }
 
+    /// Splits the daemon into one slot per entry of `gpus` (the GPUs each
+    /// slot names; none for a CPU slot): the first is `self.hot`'s node,
+    /// each other a new node of the same owner registered as `profile`
+    /// and staked like the first. The slots' nodes, in order.
+    async fn use_slots(&self, profile: HardwareProfile, gpus: &[Vec<&str>]) -> Vec<Pubkey> {
+        let chain = self.net.chain.as_ref();
+        let mint: Pubkey = self.net.deployment.mint.parse().unwrap();
+        let more = gpus.len() as u64 - 1;
+        self.net
+            .faucet(&self.owner.pubkey(), 400_000_000 * more)
+            .await
+            .unwrap();
+        let stake = ixs::deposit_stake(
+            self.owner.pubkey(),
+            mint,
+            associated_token(&self.owner.pubkey(), &mint),
+            400_000_000 * more,
+        );
+        send_instructions(chain, &self.owner, &[], &[stake], Fees::default())
+            .await
+            .unwrap();
+        let d = self.dir.path().display();
+        let mut slots = String::new();
+        let mut nodes = Vec::new();
+        for (i, slot_gpus) in gpus.iter().enumerate() {
+            let hot = match i {
+                0 => self.hot.insecure_clone(),
+                _ => {
+                    let hot = Keypair::new();
+                    chain.airdrop(&hot.pubkey(), 1_000_000_000).await.unwrap();
+                    let register = ixs::register_node(
+                        self.owner.pubkey(),
+                        hot.pubkey(),
+                        pda::market(0),
+                        1,
+                        profile.clone(),
+                    );
+                    send_instructions(chain, &self.owner, &[&hot], &[register], Fees::default())
+                        .await
+                        .unwrap();
+                    hot
+                }
+            };
+            let key = self.dir.path().join(format!("slot{i}.json"));
+            write_keypair_file(&hot, &key).unwrap();
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+            let names: Vec<String> = slot_gpus.iter().map(|g| format!("\"{g}\"")).collect();
+            slots.push_str(&format!(
+                "\n[[slots]]\nname = \"slot{i}\"\nnode_signer_keypair = \"{}\"\ngpus = [{}]\n",
+                key.display(),
+                names.join(", ")
+            ));
+            nodes.push(pda::node(&hot.pubkey()));
+        }
+        let pid_file = format!("engine_pid_file = \"{d}/docker.pid\"\n");
+        let mut edits = self.config_edits.lock().unwrap();
+        edits.push((
+            format!("node_signer_keypair = \"{d}/signer.json\"\n"),
+            String::new(),
+        ));
+        edits.push((pid_file.clone(), format!("{pid_file}{slots}")));
+        nodes
+    }
+
+    /// Closes epochs as a cranker would until every node in `nodes` has
+    /// claimed `epoch` (its work record closed), for at most two minutes.
+    async fn wait_claimed(&self, epoch: u64, nodes: &[Pubkey]) {
+        let p = self.protocol();
+        let mint: Pubkey = self.net.deployment.mint.parse().unwrap();
+        let cranker = Keypair::new();
+        self.net
+            .chain
+            .airdrop(&cranker.pubkey(), 1_000_000_000)
+            .await
+            .unwrap();
+        let end = Instant::now() + Duration::from_secs(120);
+        loop {
+            for e in p.crank_work().await.unwrap().epochs_to_close {
+                let close = p.close_epoch(e, cranker.pubkey()).await.unwrap();
+                let ata = ake_sdk::protocol::create_associated_token(
+                    &cranker.pubkey(),
+                    &cranker.pubkey(),
+                    &mint,
+                );
+                send_instructions(
+                    p.chain.as_ref(),
+                    &cranker,
+                    &[],
+                    &[ata, close],
+                    Fees::default(),
+                )
+                .await
+                .unwrap();
+            }
+            let mut open = 0;
+            for node in nodes {
+                open += usize::from(p.node_work(epoch, node).await.unwrap().is_some());
+            }
+            if open == 0 {
+                return; // claimed: every record closed
+            }
+            assert!(
+                Instant::now() < end,
+                "{open} node(s) never claimed within 2 minutes; log:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
     /// Makes the chain act on ake-market's next `instruction`s (its data
     /// ending with `suffix`) as `effect` says, `times` times.
     fn fault_on(&self, instruction: &str, suffix: Vec<u8>, effect: faults::Effect, times: u32) {
@@ -506,6 +616,16 @@ fn stop(child: &mut Child) -> std::process::ExitStatus {
         libc::kill(child.id() as i32, libc::SIGTERM);
     }
     wait_exit(child, Duration::from_secs(30))
+}
+
+/// A second SIGTERM after the first: exit between steps now, the journal
+/// resumes the jobs in progress at the next start.
+fn stop_now(child: &mut Child) -> std::process::ExitStatus {
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    stop(child)
 }
 
 /// Killed right after `step` is journaled, restarted: one run, one result.
@@ -718,46 +838,9 @@ async fn serves_settles_and_claims() {
         .await
         .unwrap();
     let before = p.token_balance(&owner_token).await.unwrap();
-    let cranker = Keypair::new();
     world
-        .net
-        .chain
-        .airdrop(&cranker.pubkey(), 1_000_000_000)
-        .await
-        .unwrap();
-    let end = Instant::now() + Duration::from_secs(120);
-    loop {
-        for e in p.crank_work().await.unwrap().epochs_to_close {
-            let close = p.close_epoch(e, cranker.pubkey()).await.unwrap();
-            let ata = ake_sdk::protocol::create_associated_token(
-                &cranker.pubkey(),
-                &cranker.pubkey(),
-                &mint,
-            );
-            send_instructions(
-                p.chain.as_ref(),
-                &cranker,
-                &[],
-                &[ata, close],
-                Fees::default(),
-            )
-            .await
-            .unwrap();
-        }
-        if p.node_work(epoch, &pda::node(&world.hot.pubkey()))
-            .await
-            .unwrap()
-            .is_none()
-        {
-            break; // claimed: the record closed
-        }
-        assert!(
-            Instant::now() < end,
-            "no claim within 2 minutes; log:\n{}",
-            world.log()
-        );
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
+        .wait_claimed(epoch, &[pda::node(&world.hot.pubkey())])
+        .await;
     let summary = p.epoch_summary(epoch).await.unwrap().unwrap();
     // The only node's reward: what its job burned (far less than the node share).
     assert_eq!(
@@ -2299,4 +2382,302 @@ async fn a_container_removed_mid_run_runs_again_from_an_empty_directory_not_twic
     );
     assert_eq!(world.owner_stake().await, stake_before);
     assert!(stop(&mut daemon).success(), "log:\n{}", world.log());
+}
+
+/// What a job's container was created with: its GPUs and its CPU set.
+fn container_gpus_and_cpus(job: &Pubkey) -> Option<(Vec<String>, String)> {
+    let out = docker(&[
+        "inspect",
+        "--format",
+        "{{json .HostConfig.DeviceRequests}}|{{.HostConfig.CpusetCpus}}",
+        &format!("ake-job-{job}-1"),
+    ]);
+    if !out.status.success() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let (requests, cpus) = text.split_once('|')?;
+    let requests: serde_json::Value = serde_json::from_str(requests).ok()?;
+    let ids = requests[0]["DeviceIDs"]
+        .as_array()?
+        .iter()
+        .map(|id| id.as_str().unwrap_or_default().to_string())
+        .collect();
+    Some((ids, cpus.to_string()))
+}
+
+/// The CPUs the fake NVML puts near the `i`th of its four GPUs (two GPUs
+/// per half of this machine's CPUs), shared by the two slots near them.
+fn expected_cpuset(i: usize) -> String {
+    // SAFETY: sysconf has no memory preconditions.
+    let online = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) } as usize;
+    let (half, first) = match online {
+        0 | 1 => (1, 0),
+        n => (n / 2, i / 2 * (n / 2)),
+    };
+    if half == 1 {
+        return first.to_string();
+    }
+    let share = half / 2;
+    let start = first + i % 2 * share;
+    match share {
+        1 => start.to_string(),
+        _ => format!("{start}-{}", start + share - 1),
+    }
+}
+
+/// An 8-GPU server in small: one daemon, four slots on four H100s (a fake
+/// NVML). An unhealthy GPU takes its slot out of the queue while the
+/// other three stay; then four GPU jobs are matched to the four slots,
+/// and each job's container is created with its slot's GPU and the CPUs
+/// near it, and no other (created and inspected: there is no NVIDIA
+/// runtime here to start it).
+#[tokio::test(flavor = "multi_thread")]
+async fn four_gpu_slots_each_give_their_jobs_only_their_gpu_and_cpus() {
+    if runtime(Default::default(), "gpu_slots").await.is_none() {
+        return;
+    }
+    let state = tempfile::NamedTempFile::new().unwrap();
+    let nvml = (fake_nvml().to_path_buf(), state.path().to_path_buf());
+    let world = World::start_with(h100(), Some(nvml), |params| {
+        params.markets[0].gpu_required = true;
+    })
+    .await;
+    world
+        .daemon_env
+        .lock()
+        .unwrap()
+        .push(("FAKE_NVML_GPUS".into(), "4".into()));
+    let slots: Vec<Vec<&str>> = FOUR_H100.iter().map(|g| vec![*g]).collect();
+    let nodes = world.use_slots(h100(), &slots).await;
+    let mut daemon = world.spawn_daemon(None);
+    for node in &nodes {
+        world
+            .wait_node(node, NodeStatus::Queued, Duration::from_secs(60))
+            .await;
+    }
+    // The first GPU reports uncorrected ECC errors: its slot leaves.
+    std::fs::write(state.path(), "ecc=2\n").unwrap();
+    world
+        .wait_node(&nodes[0], NodeStatus::Idle, Duration::from_secs(60))
+        .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let p = world.protocol();
+    for node in &nodes[1..] {
+        let status = p.node(node).await.unwrap().unwrap().status;
+        assert_eq!(status, NodeStatus::Queued, "a healthy slot stays queued");
+    }
+    assert!(
+        world.log().contains("uncorrected ECC errors"),
+        "{}",
+        world.log()
+    );
+    std::fs::write(state.path(), "ecc=0\n").unwrap();
+    world
+        .wait_node(&nodes[0], NodeStatus::Queued, Duration::from_secs(60))
+        .await;
+
+    let mut jobs = Vec::new();
+    for _ in 0..4 {
+        jobs.push(world.post_script("/bin/busybox true", vec![], 120).await);
+    }
+    let mut seen = std::collections::HashSet::new();
+    for job in &jobs {
+        let end = Instant::now() + Duration::from_secs(60);
+        let (node, created) = loop {
+            let on_chain = p.job(job).await.unwrap().unwrap();
+            if let Some(created) = container_gpus_and_cpus(job) {
+                break (on_chain.node, created);
+            }
+            assert!(
+                Instant::now() < end,
+                "no container for {job}; log:\n{}",
+                world.log()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        let slot = nodes
+            .iter()
+            .position(|n| *n == node)
+            .expect("a slot's node");
+        assert_eq!(
+            created,
+            (vec![FOUR_H100[slot].to_string()], expected_cpuset(slot)),
+            "slot {slot}'s job sees its GPU and its CPUs only"
+        );
+        seen.insert(slot);
+    }
+    assert_eq!(seen.len(), 4, "each slot took one job");
+    // Draining would wait for the jobs that cannot start here.
+    assert!(stop_now(&mut daemon).success());
+}
+
+/// A MIG instance registered as a whole H100 is refused: the daemon does
+/// not arm that slot (the other arms) and `doctor` names it; a slot naming
+/// a GPU this host does not have is named by `doctor` and stops `run`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mig_slice_registered_as_a_whole_gpu_is_refused_and_doctor_names_each_slot_problem() {
+    if runtime(Default::default(), "mig_slot").await.is_none() {
+        return;
+    }
+    let state = tempfile::NamedTempFile::new().unwrap();
+    let nvml = (fake_nvml().to_path_buf(), state.path().to_path_buf());
+    let world = World::start_as(h100(), Some(nvml)).await;
+    let env = [("FAKE_NVML_GPUS", "4"), ("FAKE_NVML_MIG", "1")];
+    world
+        .daemon_env
+        .lock()
+        .unwrap()
+        .extend(env.map(|(k, v)| (k.to_string(), v.to_string())));
+    let nodes = world
+        .use_slots(h100(), &[vec![FOUR_H100[0]], vec![MIG_SLICES[0]]])
+        .await;
+    let doctor = |world: &World| {
+        let out = Command::new(DAEMON)
+            .arg("--config")
+            .arg(world.config())
+            .arg("doctor")
+            .envs(env)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let mut daemon = world.spawn_daemon(None);
+    world
+        .wait_node(&nodes[0], NodeStatus::Queued, Duration::from_secs(60))
+        .await;
+    let end = Instant::now() + Duration::from_secs(30);
+    while !world.log().contains("is a MIG instance") {
+        assert!(Instant::now() < end, "{}", world.log());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let slice_node = world.protocol().node(&nodes[1]).await.unwrap().unwrap();
+    assert_eq!(slice_node.status, NodeStatus::Idle, "the slice never arms");
+    assert!(stop(&mut daemon).success());
+    let text = doctor(&world);
+    assert!(
+        text.contains(
+            "ok    slot slot0 holds what its node claims (1 x NVIDIA H100 80GB HBM3, 81559 MiB)"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("FIX   slot slot1 holds what its node claims")
+            && text.contains(&format!("GPU {} is a MIG instance", MIG_SLICES[0])),
+        "{text}"
+    );
+
+    // The fourth H100 is split into MIG instances: as a whole it is gone.
+    world
+        .config_edits
+        .lock()
+        .unwrap()
+        .push((MIG_SLICES[0].to_string(), FOUR_H100[3].to_string()));
+    let text = doctor(&world);
+    assert!(
+        text.contains("FIX   every slot's GPUs and CPUs are on this host: slot slot1: GPU")
+            && text.contains(FOUR_H100[3]),
+        "{text}"
+    );
+    let out = Command::new(DAEMON)
+        .arg("--config")
+        .arg(world.config())
+        .arg("run")
+        .envs(env)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("slot slot1") && err.contains("nvidia-smi -L"),
+        "{err}"
+    );
+}
+
+/// One daemon with four CPU slots runs four jobs at once (four job
+/// containers running together), each on its own node, and each node is
+/// credited and paid for its own job.
+#[tokio::test(flavor = "multi_thread")]
+async fn four_cpu_slots_run_jobs_at_once_and_each_node_is_paid_for_its_own() {
+    if runtime(Default::default(), "cpu_slots").await.is_none() {
+        return;
+    }
+    let world = World::start().await;
+    let nodes = world
+        .use_slots(cpu_profile(), &[vec![], vec![], vec![], vec![]])
+        .await;
+    let p = world.protocol();
+    let mint: Pubkey = world.net.deployment.mint.parse().unwrap();
+    let owner_token = associated_token(&world.owner.pubkey(), &mint);
+    let mut daemon = world.spawn_daemon(None);
+    for node in &nodes {
+        world
+            .wait_node(node, NodeStatus::Queued, Duration::from_secs(60))
+            .await;
+    }
+    let script = "echo run >> /ake/output/runs.txt; /bin/busybox sleep 20";
+    let mut jobs = Vec::new();
+    for _ in 0..4 {
+        jobs.push(world.post_script(script, vec![], 120).await);
+    }
+    // Four job containers run at the same time.
+    let end = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = docker(&["ps", "--quiet", "--filter", "label=ake.job"]);
+        let running = String::from_utf8_lossy(&out.stdout).lines().count();
+        if running == 4 {
+            break;
+        }
+        assert!(
+            Instant::now() < end,
+            "never 4 at once; log:\n{}",
+            world.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut ran_on = std::collections::HashSet::new();
+    let mut accepts = Vec::new();
+    for job in &jobs {
+        let submitted = world.wait_submitted(job, Duration::from_secs(120)).await;
+        ran_on.insert(submitted.node);
+        accepts.push(p.accept(job).await.unwrap());
+    }
+    assert_eq!(ran_on, nodes.iter().copied().collect(), "one job per slot");
+    let before = p.token_balance(&owner_token).await.unwrap();
+    let c = &world.creator;
+    send_instructions(p.chain.as_ref(), c, &[], &accepts, Fees::default())
+        .await
+        .unwrap();
+    let epoch = p
+        .current_epoch(&p.emissions().await.unwrap())
+        .await
+        .unwrap();
+    // Each node's own work record holds its own job's burn.
+    let mut credited = 0;
+    for node in &nodes {
+        let work = match p.node_work(epoch, node).await.unwrap() {
+            Some(work) => work,
+            // The accept landed just before an epoch boundary.
+            None => p
+                .node_work(epoch - 1, node)
+                .await
+                .unwrap()
+                .expect("credited"),
+        };
+        assert!(work.burned_tokens > 0, "node {node} credited for its job");
+        credited += work.burned_tokens;
+    }
+    let credited_epoch = match p.node_work(epoch, &nodes[0]).await.unwrap() {
+        Some(_) => epoch,
+        None => epoch - 1,
+    };
+    world.wait_claimed(credited_epoch, &nodes).await;
+    let summary = p.epoch_summary(credited_epoch).await.unwrap().unwrap();
+    assert_eq!(summary.burned_tokens, credited);
+    assert_eq!(
+        p.token_balance(&owner_token).await.unwrap() - before,
+        credited,
+        "the owner is paid each node's reward"
+    );
+    assert!(stop(&mut daemon).success());
 }

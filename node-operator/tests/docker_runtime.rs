@@ -30,6 +30,7 @@ impl TestJob {
             command: vec![BUSYBOX.into(), "sh".into(), "-c".into(), script.into()],
             env: vec![],
             gpu_uuids: vec![],
+            cpuset: None,
             driver_capabilities: vec!["compute".into(), "utility".into()],
             input_dir: None,
             work_dir: dir.path().join("work"),

@@ -232,7 +232,7 @@ async fn post_run_finalize_close_claim() {
             "0",
         ],
         "owner",
-    )["node"]
+    )["nodes"][0]["node"]
         .as_str()
         .unwrap()
         .parse()

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use ake_sdk::chain::rpc::RpcChain;
 use ake_sdk::chain::Chain as _;
+use ake_sdk::pda;
 use ake_sdk::protocol::Protocol;
 use ake_sdk::sender::{send_instructions, Fees};
 use solana_commitment_config::CommitmentConfig;
@@ -54,6 +55,39 @@ async fn creator_staker_node_and_crank_flows() {
     // A node: register with the hot key, arm it as the daemon would.
     let hot_path = net.keypair_path("hot");
     let node = register_gpu_node(&net, &hot_path);
+    // A host's other slots in one command; the node registered before is
+    // left as it is, so the command can be run again.
+    let (slot1, slot1_key) = net.wallet("slot1");
+    let (slot2, _) = net.wallet("slot2");
+    let signers = [&hot_path, &slot1, &slot2].map(|p| p.to_str().unwrap().to_string());
+    let mut args = vec!["node", "register"];
+    for signer in &signers {
+        args.extend(["--signer", signer.as_str()]);
+    }
+    args.extend([
+        "--gpus",
+        "1",
+        "--model",
+        "NVIDIA RTX 4090",
+        "--vram-mib",
+        "24564",
+    ]);
+    let out = net.json(&args, "owner");
+    let nodes = out["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 3, "{out}");
+    assert_eq!(nodes[0]["node"], node.as_str());
+    assert!(nodes[0]["signature"].is_null(), "registered before: {out}");
+    assert_eq!(
+        nodes[1]["node"],
+        pda::node(&slot1_key.pubkey()).to_string().as_str()
+    );
+    assert!(nodes[1]["signature"].is_string() && nodes[2]["signature"].is_string());
+    let again = net.json(&args, "owner");
+    assert!(again["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|n| n["signature"].is_null()));
     let p = protocol(&net);
     let ready = p.node_ready(&hot.pubkey()).await.unwrap();
     send_instructions(
@@ -289,7 +323,7 @@ fn register_gpu_node(net: &Net, signer: &std::path::Path) -> String {
         "--vram-mib",
         "24564",
     ];
-    net.json(&args, "owner")["node"]
+    net.json(&args, "owner")["nodes"][0]["node"]
         .as_str()
         .unwrap()
         .to_string()
@@ -603,7 +637,7 @@ async fn admin_unstake_cancel_dispute_and_rearm() {
             "0",
         ],
         "owner",
-    )["node"]
+    )["nodes"][0]["node"]
         .as_str()
         .unwrap()
         .to_string();

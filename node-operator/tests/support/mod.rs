@@ -186,12 +186,32 @@ typedef fake_gpu *nvmlDevice_t;
 
 enum { OK = 0, INVALID_ARGUMENT = 2, NOT_FOUND = 6, INSUFFICIENT_SIZE = 7 };
 
-static fake_gpu gpus[2] = {
+static fake_gpu gpus[7] = {
     { "NVIDIA H100 80GB HBM3", "GPU-11111111-2222-3333-4444-555555555555",
       85520809984ULL, 1073741824ULL, 87, 45, 312000, 64, 1000000ULL, 1500ULL },
     { "NVIDIA GeForce RTX 4090", "GPU-aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
       25757220864ULL, 536870912ULL, 12, 3, 95000, 41, 5000000ULL, 2250ULL },
+    { "NVIDIA H100 80GB HBM3", "GPU-22222222-2222-3333-4444-555555555555",
+      85520809984ULL, 1073741824ULL, 50, 20, 300000, 60, 1000000ULL, 1500ULL },
+    { "NVIDIA H100 80GB HBM3", "GPU-33333333-2222-3333-4444-555555555555",
+      85520809984ULL, 1073741824ULL, 50, 20, 300000, 60, 1000000ULL, 1500ULL },
+    { "NVIDIA H100 80GB HBM3", "GPU-44444444-2222-3333-4444-555555555555",
+      85520809984ULL, 1073741824ULL, 50, 20, 300000, 60, 1000000ULL, 1500ULL },
+    /* MIG instances of the fourth H100 when FAKE_NVML_MIG is set */
+    { "NVIDIA H100 80GB HBM3 MIG 3g.40gb", "MIG-55555555-2222-3333-4444-555555555555",
+      42762752000ULL, 0ULL, 0, 0, 0, 0, 0ULL, 0ULL },
+    { "NVIDIA H100 80GB HBM3 MIG 3g.40gb", "MIG-66666666-2222-3333-4444-555555555555",
+      42762752000ULL, 0ULL, 0, 0, 0, 0, 0ULL, 0ULL },
 };
+
+/* FAKE_NVML_GPUS=4: four H100s (the first one as in the default layout),
+   two near each half of this machine's CPUs; else an H100 and an RTX 4090. */
+static int four(void) { const char *v = getenv("FAKE_NVML_GPUS"); return v && strcmp(v, "4") == 0; }
+static fake_gpu *listed(unsigned i) {
+    static const int layout4[4] = { 0, 2, 3, 4 };
+    return four() ? &gpus[layout4[i]] : &gpus[i];
+}
+static unsigned count(void) { return four() ? 4 : 2; }
 
 static int copy_str(const char *src, char *dst, unsigned len) {
     if (strlen(src) + 1 > len) return INSUFFICIENT_SIZE;
@@ -207,16 +227,38 @@ int nvmlSystemGetDriverVersion(char *v, unsigned len) {
     const char *version = getenv("FAKE_NVML_DRIVER");
     return copy_str(version ? version : "595.71.05", v, len);
 }
-int nvmlDeviceGetCount_v2(unsigned *n) { *n = 2; return OK; }
+int nvmlDeviceGetCount_v2(unsigned *n) { *n = count(); return OK; }
 int nvmlDeviceGetHandleByIndex_v2(unsigned i, nvmlDevice_t *d) {
-    if (i >= 2) return INVALID_ARGUMENT;
-    *d = &gpus[i];
+    if (i >= count()) return INVALID_ARGUMENT;
+    *d = listed(i);
     return OK;
 }
 int nvmlDeviceGetHandleByUUID(const char *uuid, nvmlDevice_t *d) {
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 7; i++)
         if (strcmp(uuid, gpus[i].uuid) == 0) { *d = &gpus[i]; return OK; }
     return NOT_FOUND;
+}
+/* GPUs 0-1 of the list are near the first half of the online CPUs, 2-3
+   near the second (all of them on a one-CPU machine). */
+int nvmlDeviceGetCpuAffinity(nvmlDevice_t d, unsigned size, unsigned long *set) {
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned position = 0;
+    for (unsigned i = 0; i < count(); i++) if (listed(i) == d) position = i;
+    long half = online >= 2 ? online / 2 : 1;
+    long first = online >= 2 ? (long)(position / 2) * half : 0;
+    memset(set, 0, size * sizeof(unsigned long));
+    for (long c = first; c < first + half && c < (long)size * 64; c++) set[c / 64] |= 1UL << (c % 64);
+    return OK;
+}
+static int mig_on(nvmlDevice_t d) { return getenv("FAKE_NVML_MIG") && four() && d == &gpus[4]; }
+int nvmlDeviceGetMigMode(nvmlDevice_t d, unsigned *current, unsigned *pending) {
+    *current = *pending = mig_on(d) ? 1 : 0;
+    return OK;
+}
+int nvmlDeviceGetMigDeviceHandleByIndex(nvmlDevice_t d, unsigned i, nvmlDevice_t *mig) {
+    if (!mig_on(d) || i >= 2) return NOT_FOUND;
+    *mig = &gpus[5 + i];
+    return OK;
 }
 int nvmlDeviceGetName(nvmlDevice_t d, char *n, unsigned len) { return copy_str(d->name, n, len); }
 int nvmlDeviceGetUUID(nvmlDevice_t d, char *u, unsigned len) { return copy_str(d->uuid, u, len); }
@@ -283,6 +325,18 @@ int nvmlEventSetWait_v2(void *set, nvmlEventData_t *data, unsigned timeout_ms) {
 
 pub const H100: &str = "GPU-11111111-2222-3333-4444-555555555555";
 pub const RTX4090: &str = "GPU-aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
+/// The four H100s NVML lists with `FAKE_NVML_GPUS=4`, in order.
+pub const FOUR_H100: [&str; 4] = [
+    H100,
+    "GPU-22222222-2222-3333-4444-555555555555",
+    "GPU-33333333-2222-3333-4444-555555555555",
+    "GPU-44444444-2222-3333-4444-555555555555",
+];
+/// The MIG instances the fourth H100 holds with `FAKE_NVML_MIG=1`.
+pub const MIG_SLICES: [&str; 2] = [
+    "MIG-55555555-2222-3333-4444-555555555555",
+    "MIG-66666666-2222-3333-4444-555555555555",
+];
 
 /// Compiles the shim once per test process.
 pub fn fake_nvml() -> &'static Path {

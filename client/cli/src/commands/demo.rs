@@ -469,6 +469,8 @@ async fn start_node(
     // The node daemon, in-process, on ake-node's runtime.
     let work = tempfile::tempdir()?;
     let daemon = Arc::new(Daemon {
+        slot: ake_node::config::SINGLE_SLOT.into(),
+        cpuset: None,
         protocol: Protocol::new(net.chain.clone()),
         signer: hot.insecure_clone(),
         node: pda::node(&hot.pubkey()),

@@ -16,10 +16,13 @@ use crate::output::print;
 
 #[derive(Subcommand)]
 pub enum NodeCommand {
-    /// Register a node: --keypair is the owner (cold key), --signer the daemon's hot key.
+    /// Register nodes: --keypair is the owner (cold key), each --signer a
+    /// hot key of ake-node (one per slot of a host: repeat --signer, or
+    /// pass the keys `ake-node init --slots` wrote). A key already
+    /// registered is left as it is, so the command can be run again.
     Register {
-        #[arg(long)]
-        signer: PathBuf,
+        #[arg(long, required = true, num_args = 1..)]
+        signer: Vec<PathBuf>,
         #[arg(long, default_value_t = 0)]
         market: u16,
         #[arg(long)]
@@ -93,7 +96,10 @@ pub async fn run(g: &GlobalArgs, c: NodeCommand) -> anyhow::Result<()> {
             benchmark_hash,
         } => {
             let owner = ctx.signer()?;
-            let hot = load_keypair(&signer)?;
+            let hots = signer
+                .iter()
+                .map(|path| load_keypair(path))
+                .collect::<anyhow::Result<Vec<_>>>()?;
             let benchmark_hash = match benchmark_hash {
                 Some(h) => ake_sdk::job_spec::parse_sha256("--benchmark-hash", &h)?,
                 None => [0; 32],
@@ -104,22 +110,36 @@ pub async fn run(g: &GlobalArgs, c: NodeCommand) -> anyhow::Result<()> {
                 vram_mib,
                 benchmark_hash,
             };
-            let ix = ixs::register_node(
-                owner.pubkey(),
-                hot.pubkey(),
-                pda::market(market),
-                gpus,
-                profile,
-            );
-            let sig = ctx.send(&owner, &[&hot], &[ix]).await?;
-            let node = pda::node(&hot.pubkey());
-            print(
-                ctx.json,
-                &serde_json::json!({"node": node.to_string(), "signature": sig.to_string()}),
-                |_| {
-                    format!("registered node {node} on market {market} ({sig})\n  stake with `ake stake deposit`, then run `ake-node run`")
-                },
-            );
+            let mut nodes = Vec::new();
+            let mut lines = Vec::new();
+            for hot in &hots {
+                let node = pda::node(&hot.pubkey());
+                // One transaction per node (each names its own hot key and
+                // model): a run cut short is finished by running it again.
+                if p.node(&node).await?.is_some() {
+                    lines.push(format!("node {node} was registered before: left as it is"));
+                    nodes.push(serde_json::json!({"node": node.to_string(), "signature": null}));
+                    continue;
+                }
+                let ix = ixs::register_node(
+                    owner.pubkey(),
+                    hot.pubkey(),
+                    pda::market(market),
+                    gpus,
+                    profile.clone(),
+                );
+                let sig = ctx.send(&owner, &[hot], &[ix]).await?;
+                lines.push(format!("registered node {node} on market {market} ({sig})"));
+                nodes.push(
+                    serde_json::json!({"node": node.to_string(), "signature": sig.to_string()}),
+                );
+            }
+            print(ctx.json, &serde_json::json!({ "nodes": nodes }), |_| {
+                format!(
+                    "{}\n  stake the market's minimum per GPU of each node with `ake stake deposit`, then run `ake-node run`",
+                    lines.join("\n")
+                )
+            });
         }
         NodeCommand::Show { node } => {
             let n = p.node(&node).await?.ok_or_else(|| {
