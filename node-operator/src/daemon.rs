@@ -364,11 +364,16 @@ impl Daemon {
             match self.protocol.node(&self.node).await {
                 Ok(Some(node)) => {
                     self.metrics.node(node_state(&node), node.jobs_expired);
-                    if node.suspended {
+                    if node.suspended || node.held {
                         if !said_suspended {
                             tracing::warn!(
-                                "node {} is suspended after an SLA breach; its owner must run `ake node rearm {}`",
+                                "node {} is {}; its owner (or operator) runs `ake node rearm {}`",
                                 self.node,
+                                if node.suspended {
+                                    "suspended after an SLA breach"
+                                } else {
+                                    "held out of the queue by its owner or operator"
+                                },
                                 self.node
                             );
                             said_suspended = true;
@@ -444,7 +449,7 @@ impl Daemon {
                     self.match_waiting().await;
                 }
             }
-            NodeStatus::Idle if !node.suspended && !draining => {
+            NodeStatus::Idle if !node.suspended && !node.held && !draining => {
                 let problems = self.readiness_problems().await;
                 if !problems.is_empty() {
                     tracing::error!(?problems, "refusing to arm");
@@ -629,6 +634,7 @@ impl Daemon {
             return;
         }
         let ixs = [ixs::node_unready(
+            self.signer.pubkey(),
             self.signer.pubkey(),
             node.owner,
             node.market,
@@ -1725,6 +1731,7 @@ struct TimeLimits {
 fn node_state(node: &Node) -> &'static str {
     match node.status {
         _ if node.suspended => "suspended",
+        _ if node.held => "held",
         NodeStatus::Idle => "idle",
         NodeStatus::Queued => "queued",
         NodeStatus::Busy => "busy",

@@ -66,7 +66,7 @@ struct BuildLabels {
 }
 
 /// The node's on-chain state, as the `ake_node_state` label.
-pub const NODE_STATES: [&str; 4] = ["idle", "queued", "busy", "suspended"];
+pub const NODE_STATES: [&str; 5] = ["idle", "queued", "busy", "suspended", "held"];
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct GpuLabels {

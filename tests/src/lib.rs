@@ -1404,7 +1404,7 @@ impl Chain {
 
     /// The node's owner lifts a suspension.
     pub async fn rearm(&mut self, node: &TestNode) -> Result<(), TransactionError> {
-        let ix = ixs::rearm_node(node.owner.pubkey(), node.account);
+        let ix = ixs::rearm_node(node.owner.pubkey(), node.account, node.owner.pubkey());
         self.send(&[ix], &[&node.owner.key]).await
     }
 

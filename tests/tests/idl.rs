@@ -298,8 +298,11 @@ fn built() -> (
         ),
         v(
             "node_unready",
-            ixs::node_unready(signer, owner, market),
-            vec![owner_of(&owner)],
+            ixs::node_unready(signer, signer, owner, market),
+            vec![
+                owner_of(&owner),
+                ("node.signer", signer.to_bytes().to_vec()),
+            ],
         ),
         v(
             "post_job",
@@ -439,7 +442,12 @@ fn built() -> (
             ixs::expire_dispute(key(), &job, &settle),
             vec![owner_of(&owner), ledger_of(&job.market)],
         ),
-        e("rearm_node", ixs::rearm_node(owner, node)),
+        v(
+            "rearm_node",
+            ixs::rearm_node(owner, node, owner),
+            vec![owner_of(&owner)],
+        ),
+        e("set_operator", ixs::set_operator(owner, key())),
         e("rotate_node_key", ixs::rotate_node_key(owner, node, key())),
         v(
             "close_node",

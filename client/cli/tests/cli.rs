@@ -706,19 +706,38 @@ async fn admin_unstake_cancel_dispute_and_rearm() {
         (Some(true), Some(1))
     );
     let err = net.fails(&["node", "rearm", &node], "creator");
-    assert!(err.contains("NotNodeOwner"), "{err}");
-    // Re-arming waits out the cooldown (2 s on localnet); a refusal before it says why.
-    let early = net.run(&["node", "rearm", &node], "owner");
+    assert!(err.contains("NotNodeOperator"), "{err}");
+    // The owner names an operator key; it re-arms (waiting out the 2 s
+    // cooldown: a refusal before it says why) and can hold the node out.
+    let (_, operator) = net.wallet("operator");
+    airdrop(&chain, &operator.pubkey(), 1_000_000_000).await;
+    let err = net.fails(&["node", "operator", "not-a-key"], "owner");
+    assert!(
+        err.contains("not a public key (or `none` to revoke)"),
+        "{err}"
+    );
+    net.json(
+        &["node", "operator", &operator.pubkey().to_string()],
+        "owner",
+    );
+    let early = net.run(&["node", "rearm", &node], "operator");
     if !early.status.success() {
         let err = String::from_utf8_lossy(&early.stderr);
         assert!(err.contains("NodeCoolingDown"), "{err}");
         wait_until_armable(&p, &node).await;
-        net.json(&["node", "rearm", &node], "owner");
+        net.json(&["node", "rearm", &node], "operator");
     }
     assert_eq!(
         net.json(&["node", "show", &node], "owner")["suspended"],
         false
     );
+    net.json(&["node", "hold", &node], "operator");
+    assert_eq!(net.json(&["node", "show", &node], "owner")["held"], true);
+    net.json(&["node", "rearm", &node], "operator");
+    assert_eq!(net.json(&["node", "show", &node], "owner")["held"], false);
+    net.json(&["node", "operator", "none"], "owner");
+    let err = net.fails(&["node", "hold", &node], "operator");
+    assert!(err.contains("NotNodeSigner"), "{err}");
     // Only the job's result collateral (2 x 401) is slashed, never the rest of the stake.
     assert_eq!(
         net.json(&["stake", "show"], "owner")["staked"],

@@ -334,10 +334,18 @@ pub fn node_ready(
     )
 }
 
-pub fn node_unready(node_signer: Pubkey, node_owner: Pubkey, market: Pubkey) -> Instruction {
+/// Takes a node out of the queue: signed by its hot key (the daemon), or
+/// by its owner or the owner's operator, which also hold it out until
+/// they re-arm it.
+pub fn node_unready(
+    authority: Pubkey,
+    node_signer: Pubkey,
+    node_owner: Pubkey,
+    market: Pubkey,
+) -> Instruction {
     build(
         acc::NodeUnready {
-            node_signer,
+            authority,
             node: pda::node(&node_signer),
             market,
             owner_stake: pda::stake(&node_owner),
@@ -901,15 +909,30 @@ pub fn expire_dispute(job_key: Pubkey, job: &Job, k: &SettleKeys) -> Instruction
     )
 }
 
-pub fn rearm_node(owner: Pubkey, node: Pubkey) -> Instruction {
+/// The owner or its operator lifts a node's suspension or hold.
+pub fn rearm_node(authority: Pubkey, node: Pubkey, node_owner: Pubkey) -> Instruction {
     build(
         acc::RearmNode {
-            owner,
+            authority,
             node,
+            owner_stake: pda::stake(&node_owner),
             event_authority: event_authority(),
             program: PROGRAM,
         },
         ix::RearmNode {},
+    )
+}
+
+/// The owner names the key that operates its nodes (the default key: none).
+pub fn set_operator(owner: Pubkey, operator: Pubkey) -> Instruction {
+    build(
+        acc::SetOperator {
+            owner,
+            owner_stake: pda::stake(&owner),
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::SetOperator { operator },
     )
 }
 

@@ -30,6 +30,12 @@ pub const LOOKUP_TABLE_PROGRAM: Pubkey = pubkey!("AddressLookupTab1e111111111111
 /// may arm again: toggling in and out of the queue cannot keep posts from
 /// matching.
 pub const UNREADY_COOLDOWN_SECS: i64 = 30;
+/// Suspensions the owner's operator key may lift per node in one window;
+/// past them only the owner re-arms, so a stolen operator key cannot walk
+/// a failing node through breach after breach (each a slash).
+pub const OPERATOR_REARMS_PER_WINDOW: u8 = 2;
+/// The window those re-arms are counted in: a week.
+pub const OPERATOR_REARM_WINDOW_SECS: i64 = 7 * 86_400;
 
 /// A job refunded as stale (nobody took it within the market's
 /// `max_queue_secs`) burns one more posting fee per this many seconds it
@@ -65,7 +71,9 @@ pub const DISPUTE_BOND_ESCROW_BPS: u64 = 1_000;
 pub const REPUTATION_PRIOR_MICRO_USD: u64 = 10_000_000;
 pub const MAX_IMAGE_LEN: usize = 200;
 pub const MAX_MARKET_NAME_LEN: usize = 32;
-pub const MAX_GPU_MODEL_LEN: usize = 32;
+/// NVML's longest names (a MIG instance's: "NVIDIA A100-SXM4-80GB MIG
+/// 1g.10gb", or "NVIDIA RTX PRO 6000 Blackwell Server Edition") fit.
+pub const MAX_GPU_MODEL_LEN: usize = 64;
 
 /// NVIDIA driver capabilities a market may grant its jobs' containers (a
 /// bitmask in `Market.driver_capabilities`; names as the NVIDIA Container

@@ -122,7 +122,7 @@ pub enum MarketError {
     DisputeNotTimedOut,
     #[msg("the node is suspended after breaking its SLA; its owner must re-arm it")]
     NodeSuspended,
-    #[msg("the node is not suspended")]
+    #[msg("the node is neither suspended nor held out of the queue: there is nothing to re-arm")]
     NodeNotSuspended,
     #[msg("the node is cooling down (after registering, a suspension, a hand-back past its owner's release budget, or leaving the queue); it can be armed once the node's armable_at time has passed")]
     NodeCoolingDown,
@@ -214,4 +214,12 @@ pub enum MarketError {
     WrongStakeAccount,
     #[msg("the treasury must be ake-emissions' treasury (its PDA [\"treasury\"]): fees go where only that program spends them")]
     WrongTreasury,
+    #[msg(
+        "signer is neither the node's owner nor the operator its owner named (`ake node operator`)"
+    )]
+    NotNodeOperator,
+    #[msg("the operator has lifted this node's suspension as often as a week allows; only the owner can re-arm it now")]
+    OperatorRearmCapReached,
+    #[msg("the node is held out of the queue by its owner or operator; one of them re-arms it (`ake node rearm`)")]
+    NodeHeld,
 }

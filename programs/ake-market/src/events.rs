@@ -351,6 +351,25 @@ pub struct NodeSlashed {
 pub struct NodeRearmed {
     pub node: Pubkey,
     pub owner: Pubkey,
+    /// The owner, or its operator.
+    pub by: Pubkey,
+    /// A suspension was lifted (else only a hold).
+    pub was_suspended: bool,
+    /// Suspensions the operator has lifted on this node this window.
+    pub operator_rearms: u8,
+}
+
+#[event]
+pub struct OperatorSet {
+    pub owner: Pubkey,
+    /// The default key: none.
+    pub operator: Pubkey,
+}
+
+#[event]
+pub struct NodeHeld {
+    pub node: Pubkey,
+    pub by: Pubkey,
 }
 
 #[event]

@@ -164,6 +164,10 @@ pub mod ake_market {
         rearm_node::handler(ctx)
     }
 
+    pub fn set_operator(ctx: Context<SetOperator>, operator: Pubkey) -> Result<()> {
+        set_operator::handler(ctx, operator)
+    }
+
     pub fn rotate_node_key(ctx: Context<RotateNodeKey>) -> Result<()> {
         rotate_node_key::handler(ctx)
     }

@@ -247,6 +247,7 @@ impl World {
                 let n = &self.nodes[*node];
                 let ix = ake_sdk::instructions::node_unready(
                     n.signer.pubkey(),
+                    n.signer.pubkey(),
                     n.owner.pubkey(),
                     pda::market(0),
                 );

@@ -227,7 +227,12 @@ async fn a_waiting_node_is_matched_on_its_new_reputation_from_its_next_arm() {
     let picky = chain.post_job_with(&creator, args).await.unwrap();
     assert_eq!(chain.job(&picky).await.unwrap().state, JobState::Queued);
     // ...and goes to it when it arms again (its daemon's next arm).
-    let unready = ixs::node_unready(node.signer.pubkey(), node.owner.pubkey(), pda::market(0));
+    let unready = ixs::node_unready(
+        node.signer.pubkey(),
+        node.signer.pubkey(),
+        node.owner.pubkey(),
+        pda::market(0),
+    );
     chain.send_ok(&[unready], &[&node.signer]).await;
     chain
         .advance(ake_market::constants::UNREADY_COOLDOWN_SECS)

@@ -156,7 +156,12 @@ async fn leaving_the_queue_costs_a_cooldown_so_toggling_cannot_dodge_posts() {
     let mut chain = Chain::start().await;
     let node = chain.node(1, 1_000 * AKE).await;
     chain.node_ready(&node).await.unwrap();
-    let unready = ixs::node_unready(node.signer.pubkey(), node.owner.pubkey(), pda::market(0));
+    let unready = ixs::node_unready(
+        node.signer.pubkey(),
+        node.signer.pubkey(),
+        node.owner.pubkey(),
+        pda::market(0),
+    );
     chain.send(&[unready], &[&node.signer]).await.unwrap();
     assert_market_error(chain.node_ready(&node).await, MarketError::NodeCoolingDown);
     chain.advance(UNREADY_COOLDOWN_SECS).await;

@@ -76,6 +76,7 @@ async fn node_leaves_the_queue_and_gets_its_stake_back() {
     chain.node_ready(&node).await.unwrap();
     let ix = ake_sdk::instructions::node_unready(
         node.signer.pubkey(),
+        node.signer.pubkey(),
         node.owner.pubkey(),
         pda::market(0),
     );

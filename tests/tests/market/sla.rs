@@ -54,10 +54,10 @@ async fn expiry_slashes_exactly_and_suspends() {
 
     // Suspended until the OWNER re-arms it.
     assert_market_error(chain.node_ready(&node).await, MarketError::NodeSuspended);
-    let ix = ixs::rearm_node(creator.pubkey(), node.account);
+    let ix = ixs::rearm_node(creator.pubkey(), node.account, node.owner.pubkey());
     assert_market_error(
         chain.send(&[ix], &[&creator.key]).await,
-        MarketError::NotNodeOwner,
+        MarketError::NotNodeOperator,
     );
     chain.rearm(&node).await.unwrap();
     assert_market_error(chain.rearm(&node).await, MarketError::NodeNotSuspended);
@@ -265,4 +265,138 @@ async fn disputing_everything_past_a_silent_arbiter_timeout_costs_the_creator_fe
         );
         assert!(!node_of(&mut chain, &node).await.suspended);
     }
+}
+
+/// Suspends `node` through an expiry: it arms, takes the first queued
+/// job (a fresh one of `creator`, or one an earlier expiry re-queued) and
+/// lets it expire.
+async fn suspend(chain: &mut Chain, node: &TestNode, creator: &User) {
+    chain.post_job(creator, 1, 600).await.unwrap();
+    chain.node_ready(node).await.unwrap();
+    let job = node_of(chain, node).await.current_job;
+    chain.advance(1_201).await;
+    chain.expire(creator.token, &job).await.unwrap();
+    assert!(node_of(chain, node).await.suspended);
+}
+
+/// An owner names an operator key for its fleet: it holds a node out of
+/// the queue and releases it, lifts two suspensions a week per node and
+/// then only the owner can; it can never withdraw stake, close or re-key a
+/// node; a stranger can do none of it; the owner revokes it at once.
+#[tokio::test]
+async fn an_operator_key_holds_and_rearms_within_its_cap_and_never_touches_stake() {
+    use ake_market::constants::OPERATOR_REARMS_PER_WINDOW;
+    use solana_sdk::signer::Signer as _;
+    let mut chain = Chain::start().await;
+    let node = chain.node(1, 3_000 * AKE).await;
+    let creator = chain.user(5_000 * AKE).await;
+    let operator = chain.user(0).await;
+    let stranger = chain.user(0).await;
+    let owner = node.owner.pubkey();
+    let set = ixs::set_operator(owner, operator.pubkey());
+    // Only the owner names it (the stake account is the owner's PDA).
+    assert_code(
+        chain
+            .send(
+                &[ixs::set_operator(stranger.pubkey(), operator.pubkey())],
+                &[&stranger.key],
+            )
+            .await,
+        anchor_error(anchor_lang::error::ErrorCode::AccountNotInitialized),
+    );
+    chain.send_ok(&[set], &[&node.owner.key]).await;
+    assert_eq!(
+        stake_of(&mut chain, &node).await.operator,
+        operator.pubkey()
+    );
+
+    // Hold: the queued node leaves and stays out until re-armed.
+    chain.node_ready(&node).await.unwrap();
+    let hold =
+        |by: &User| ixs::node_unready(by.pubkey(), node.signer.pubkey(), owner, pda::market(0));
+    assert_market_error(
+        chain.send(&[hold(&stranger)], &[&stranger.key]).await,
+        MarketError::NotNodeSigner,
+    );
+    chain.send_ok(&[hold(&operator)], &[&operator.key]).await;
+    let held = node_of(&mut chain, &node).await;
+    assert!(held.held && held.locked_stake == 0, "{held:?}");
+    chain.advance(60).await;
+    assert_market_error(chain.node_ready(&node).await, MarketError::NodeHeld);
+    let rearm = |by: &User| ixs::rearm_node(by.pubkey(), node.account, owner);
+    assert_market_error(
+        chain.send(&[rearm(&stranger)], &[&stranger.key]).await,
+        MarketError::NotNodeOperator,
+    );
+    chain.send_ok(&[rearm(&operator)], &[&operator.key]).await;
+    assert_eq!(
+        node_of(&mut chain, &node).await.operator_rearms,
+        0,
+        "a hold is not a suspension"
+    );
+
+    // Suspensions: the operator lifts two in the week, then only the owner.
+    for lifted in 1..=OPERATOR_REARMS_PER_WINDOW {
+        suspend(&mut chain, &node, &creator).await;
+        chain.send_ok(&[rearm(&operator)], &[&operator.key]).await;
+        assert_eq!(node_of(&mut chain, &node).await.operator_rearms, lifted);
+    }
+    suspend(&mut chain, &node, &creator).await;
+    assert_market_error(
+        chain.send(&[rearm(&operator)], &[&operator.key]).await,
+        MarketError::OperatorRearmCapReached,
+    );
+    chain.rearm(&node).await.unwrap();
+
+    // Never stake, never the node's identity; nothing moved.
+    let stake = stake_of(&mut chain, &node).await;
+    assert_code(
+        chain
+            .send(
+                &[ixs::request_unstake(operator.pubkey(), AKE)],
+                &[&operator.key],
+            )
+            .await,
+        anchor_error(anchor_lang::error::ErrorCode::AccountNotInitialized),
+    );
+    assert_market_error(
+        chain
+            .send(
+                &[ixs::close_node(operator.pubkey(), node.account)],
+                &[&operator.key],
+            )
+            .await,
+        MarketError::NotNodeOwner,
+    );
+    let new_key = solana_sdk::signature::Keypair::new();
+    let rotate = ixs::rotate_node_key(operator.pubkey(), node.account, new_key.pubkey());
+    assert_market_error(
+        chain.send(&[rotate], &[&operator.key, &new_key]).await,
+        MarketError::NotNodeOwner,
+    );
+    let after = stake_of(&mut chain, &node).await;
+    assert_eq!(
+        (after.amount, after.unbonding),
+        (stake.amount, stake.unbonding)
+    );
+    assert_eq!(
+        chain.balance(&operator.token).await,
+        0,
+        "the operator gained nothing"
+    );
+
+    // Revoked at once.
+    chain
+        .send_ok(
+            &[ixs::set_operator(owner, Default::default())],
+            &[&node.owner.key],
+        )
+        .await;
+    chain
+        .send_ok(&[hold(&node.owner)], &[&node.owner.key])
+        .await;
+    assert_market_error(
+        chain.send(&[rearm(&operator)], &[&operator.key]).await,
+        MarketError::NotNodeOperator,
+    );
 }

@@ -38,8 +38,18 @@ pub enum NodeCommand {
     },
     /// A node's status, reputation and lifetime counters.
     Show { node: Pubkey },
-    /// Lift a suspension after an expiry or a lost dispute (owner only, after the cooldown).
+    /// Let a node arm again: lift a suspension (after an expiry or a lost
+    /// dispute, once the cooldown ends) or a hold. The owner, or its
+    /// operator (at most 2 suspensions per node per week).
     Rearm { node: Pubkey },
+    /// Take a node out of the queue and hold it out (a busy node finishes
+    /// its job first) until `ake node rearm`: the owner or its operator,
+    /// from anywhere, without the host's hot key.
+    Hold { node: Pubkey },
+    /// Name the key that operates the owner's nodes (hold and re-arm,
+    /// never move stake or close), or `none` (owner only; takes effect at
+    /// once, so a leaked operator key is revoked without waiting).
+    Operator { key: String },
     /// Move an idle node to a new hot key, keeping its reputation and record
     /// (owner only). The node's address changes: point ake-node at the new key.
     RotateKey {
@@ -69,6 +79,8 @@ struct NodeView {
     vram_mib: u32,
     status: String,
     suspended: bool,
+    /// Held out of the queue by its owner or operator.
+    held: bool,
     /// Unix time from which the node may be armed (or re-armed).
     armable_at: i64,
     current_job: Option<String>,
@@ -142,11 +154,7 @@ pub async fn run(g: &GlobalArgs, c: NodeCommand) -> anyhow::Result<()> {
             });
         }
         NodeCommand::Show { node } => {
-            let n = p.node(&node).await?.ok_or_else(|| {
-                anyhow::anyhow!(
-                    "no node at {node} (pass the node account, see `ake node register`)"
-                )
-            })?;
+            let n = existing_node(p, &node).await?;
             let view = NodeView {
                 node: node.to_string(),
                 owner: n.owner.to_string(),
@@ -162,6 +170,7 @@ pub async fn run(g: &GlobalArgs, c: NodeCommand) -> anyhow::Result<()> {
                 }
                 .into(),
                 suspended: n.suspended,
+                held: n.held,
                 armable_at: n.armable_at,
                 current_job: (n.current_job != Pubkey::default())
                     .then(|| n.current_job.to_string()),
@@ -184,7 +193,13 @@ pub async fn run(g: &GlobalArgs, c: NodeCommand) -> anyhow::Result<()> {
                     v.gpu_model,
                     v.vram_mib,
                     v.status,
-                    if v.suspended { " (SUSPENDED: the owner must `ake node rearm` once the cooldown ends)" } else { "" },
+                    if v.suspended {
+                        " (SUSPENDED: the owner or its operator runs `ake node rearm` once the cooldown ends)"
+                    } else if v.held {
+                        " (HELD out of the queue: `ake node rearm` releases it)"
+                    } else {
+                        ""
+                    },
                     v.current_job.clone().unwrap_or_else(|| "-".into()),
                     v.reputation_bps,
                     usd(v.proven_micro_usd),
@@ -198,14 +213,49 @@ pub async fn run(g: &GlobalArgs, c: NodeCommand) -> anyhow::Result<()> {
             });
         }
         NodeCommand::Rearm { node } => {
-            let owner = ctx.signer()?;
-            let sig = ctx
-                .send(&owner, &[], &[ixs::rearm_node(owner.pubkey(), node)])
-                .await?;
+            let by = ctx.signer()?;
+            let n = existing_node(p, &node).await?;
+            let ix = ixs::rearm_node(by.pubkey(), node, n.owner);
+            let sig = ctx.send(&by, &[], &[ix]).await?;
             print(
                 ctx.json,
                 &serde_json::json!({"signature": sig.to_string()}),
-                |_| format!("node {node} re-armed ({sig})"),
+                |_| format!("node {node} re-armed ({sig}): its daemon arms it"),
+            );
+        }
+        NodeCommand::Hold { node } => {
+            let by = ctx.signer()?;
+            let n = existing_node(p, &node).await?;
+            let ix = ixs::node_unready(by.pubkey(), n.signer, n.owner, n.market);
+            let sig = ctx.send(&by, &[], &[ix]).await?;
+            print(
+                ctx.json,
+                &serde_json::json!({"signature": sig.to_string()}),
+                |_| {
+                    format!("node {node} held out of the queue ({sig}); `ake node rearm {node}` releases it")
+                },
+            );
+        }
+        NodeCommand::Operator { key } => {
+            let owner = ctx.signer()?;
+            let operator = match key.as_str() {
+                "none" => Pubkey::default(),
+                key => key.parse().map_err(|_| {
+                    anyhow::anyhow!("operator {key:?} is not a public key (or `none` to revoke)")
+                })?,
+            };
+            p.stake(&owner.pubkey()).await?.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{} has no stake account: `ake stake deposit` first",
+                    owner.pubkey()
+                )
+            })?;
+            let ix = ixs::set_operator(owner.pubkey(), operator);
+            let sig = ctx.send(&owner, &[], &[ix]).await?;
+            print(
+                ctx.json,
+                &serde_json::json!({"operator": key, "signature": sig.to_string()}),
+                |_| format!("operator of {}'s nodes: {key} ({sig})", owner.pubkey()),
             );
         }
         NodeCommand::RotateKey { node, new_signer } => {
@@ -242,10 +292,7 @@ pub async fn run(g: &GlobalArgs, c: NodeCommand) -> anyhow::Result<()> {
                 Some(e) => vec![e],
                 None => (emissions.next_epoch.saturating_sub(64)..emissions.next_epoch).collect(),
             };
-            let n = p
-                .node(&node)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("no node at {node}"))?;
+            let n = existing_node(p, &node).await?;
             let owner_token = associated_token(&n.owner, &config.mint);
             let before = p.token_balance(&owner_token).await?;
             let mut claimed = Vec::new();
@@ -275,4 +322,14 @@ pub async fn run(g: &GlobalArgs, c: NodeCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The node at `node`, or an error that says what to pass.
+async fn existing_node(
+    p: &ake_sdk::protocol::Protocol,
+    node: &Pubkey,
+) -> anyhow::Result<ake_sdk::ake_market::state::Node> {
+    p.node(node).await?.ok_or_else(|| {
+        anyhow::anyhow!("no node at {node} (pass the node account, see `ake node register`)")
+    })
 }

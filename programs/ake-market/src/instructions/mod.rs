@@ -35,6 +35,7 @@ pub mod resume_batch;
 pub mod rotate_node_key;
 pub mod set_guardian;
 pub mod set_lookup_table;
+pub mod set_operator;
 pub mod set_paused;
 pub mod submit_result;
 pub mod sweep_market;
@@ -114,6 +115,7 @@ pub use rotate_node_key::*;
 pub use set_guardian::*;
 #[allow(ambiguous_glob_reexports)]
 pub use set_lookup_table::*;
+pub use set_operator::*;
 #[allow(ambiguous_glob_reexports)]
 pub use set_paused::*;
 #[allow(ambiguous_glob_reexports)]

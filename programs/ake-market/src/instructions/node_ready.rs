@@ -53,6 +53,7 @@ pub fn handler(mut ctx: Context<NodeReady>) -> Result<()> {
     let tier = ctx.accounts.config.tier_of(ctx.accounts.owner_stake.amount);
     let a = &mut ctx.accounts;
     require!(!a.node.suspended, MarketError::NodeSuspended);
+    require!(!a.node.held, MarketError::NodeHeld);
     require!(now >= a.node.armable_at, MarketError::NodeCoolingDown);
     require!(a.node.status == NodeStatus::Idle, MarketError::NodeNotIdle);
 

@@ -1,30 +1,69 @@
 use anchor_lang::prelude::*;
 
+use crate::constants::{OPERATOR_REARMS_PER_WINDOW, OPERATOR_REARM_WINDOW_SECS, STAKE_SEED};
 use crate::errors::MarketError;
 use crate::events::NodeRearmed;
-use crate::state::Node;
+use crate::state::{Node, Stake};
 
+/// Writable: `node`. Compute: a few hundred units (no loop).
 #[event_cpi]
 #[derive(Accounts)]
 pub struct RearmNode<'info> {
-    pub owner: Signer<'info>,
-    #[account(mut, has_one = owner @ MarketError::NotNodeOwner)]
+    /// The node's owner (cold key), or the operator it named.
+    pub authority: Signer<'info>,
+    #[account(mut)]
     pub node: Box<Account<'info, Node>>,
+    /// Names the owner's operator.
+    #[account(seeds = [STAKE_SEED, node.owner.as_ref()], bump = owner_stake.bump)]
+    pub owner_stake: Box<Account<'info, Stake>>,
 }
 
-/// The owner (cold key) lifts a suspension after fixing what broke the SLA,
-/// once the cooldown since the breach has passed; the daemon can then arm
-/// the node again.
+/// The owner, or its operator, lets the node arm again: it lifts a
+/// suspension (after fixing what broke the SLA, once the cooldown since
+/// the breach has passed) and a hold. The operator lifts at most
+/// `OPERATOR_REARMS_PER_WINDOW` suspensions of a node per week; past them
+/// only the owner can.
 pub fn handler(ctx: Context<RearmNode>) -> Result<()> {
     let now = Clock::get()?.unix_timestamp;
+    let by = ctx.accounts.authority.key();
+    let operator = ctx.accounts.owner_stake.operator;
     let node = &mut ctx.accounts.node;
-    require!(node.suspended, MarketError::NodeNotSuspended);
-    require!(now >= node.armable_at, MarketError::NodeCoolingDown);
+    let by_owner = by == node.owner;
+    require!(
+        by_owner || (operator != Pubkey::default() && by == operator),
+        MarketError::NotNodeOperator
+    );
+    require!(node.suspended || node.held, MarketError::NodeNotSuspended);
+    let was_suspended = node.suspended;
+    if was_suspended {
+        require!(now >= node.armable_at, MarketError::NodeCoolingDown);
+        if !by_owner {
+            count_operator_rearm(node, now)?;
+        }
+    }
     node.suspended = false;
-    let event = NodeRearmed {
+    node.held = false;
+    emit_cpi!(NodeRearmed {
         node: node.key(),
         owner: node.owner,
-    };
-    emit_cpi!(event);
+        by,
+        was_suspended,
+        operator_rearms: node.operator_rearms,
+    });
+    Ok(())
+}
+
+/// Counts one lifted suspension against the operator's weekly allowance.
+fn count_operator_rearm(node: &mut Node, now: i64) -> Result<()> {
+    let window = u64::try_from(now / OPERATOR_REARM_WINDOW_SECS).unwrap_or(0);
+    if node.operator_rearm_window != window {
+        node.operator_rearm_window = window;
+        node.operator_rearms = 0;
+    }
+    require!(
+        node.operator_rearms < OPERATOR_REARMS_PER_WINDOW,
+        MarketError::OperatorRearmCapReached
+    );
+    node.operator_rearms += 1;
     Ok(())
 }

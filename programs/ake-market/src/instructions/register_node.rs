@@ -73,6 +73,9 @@ pub fn handler(ctx: Context<RegisterNode>, gpus: u16, profile: HardwareProfile) 
         work_micro_usd: 0,
         registered_at: now,
         queue_slot: 0,
+        held: false,
+        operator_rearm_window: 0,
+        operator_rearms: 0,
         bump,
     };
     write_new(&info, &node)?;

@@ -50,6 +50,13 @@ pub struct Node {
     pub registered_at: i64,
     /// The market slot of its entry while queued (see `Job::queue_slot`).
     pub queue_slot: u32,
+    /// Held out of the queue by its owner or operator (`node_unready`):
+    /// it does not arm until one of them re-arms it.
+    pub held: bool,
+    /// The window (unix time / `OPERATOR_REARM_WINDOW_SECS`) that
+    /// `operator_rearms` counts the operator's lifted suspensions in.
+    pub operator_rearm_window: u64,
+    pub operator_rearms: u8,
     pub bump: u8,
 }
 

@@ -26,6 +26,11 @@ pub struct Stake {
     /// that `releases_in_window` counts.
     pub release_window: u64,
     pub releases_in_window: u32,
+    /// The key the owner lets operate its nodes: it may take them out of
+    /// the queue and hold them out, release them, and lift a limited
+    /// number of suspensions; never withdraw, close or re-key. Default:
+    /// none.
+    pub operator: Pubkey,
     pub bump: u8,
 }
 
@@ -69,6 +74,7 @@ impl Stake {
             registered_gpus: 0,
             release_window: 0,
             releases_in_window: 0,
+            operator: Pubkey::default(),
             bump,
         }
     }
