@@ -35,8 +35,20 @@ pub struct NodeConfig {
     pub market: u32,
     pub work_dir: PathBuf,
     pub journal_path: PathBuf,
+    /// Where `/metrics` and `/status` are served: loopback by default; any
+    /// other address needs `metrics_token_file`.
     #[serde(default = "default_metrics_addr")]
     pub metrics_addr: SocketAddr,
+    /// A file (mode 0600) holding the bearer token every request to the
+    /// metrics endpoint must carry (`Authorization: Bearer <token>`, at
+    /// least 16 characters): Prometheus's `authorization` setting.
+    #[serde(default)]
+    pub metrics_token_file: Option<PathBuf>,
+    /// How often the daemon reads its node when no websocket notification
+    /// comes (milliseconds): the fallback when the endpoint has no
+    /// subscriptions.
+    #[serde(default = "default_poll_interval_ms")]
+    pub poll_interval_ms: u64,
     #[serde(default)]
     pub runtime: RuntimeSettings,
     /// Image reference prefixes a job may use; empty allows every image.
@@ -270,6 +282,10 @@ fn default_metrics_addr() -> SocketAddr {
     DEFAULT_METRICS_ADDR
         .parse()
         .expect("constant is a valid address")
+}
+
+fn default_poll_interval_ms() -> u64 {
+    500
 }
 
 fn default_uplink_mbit() -> u64 {
@@ -506,12 +522,17 @@ impl NodeConfig {
             ),
         );
         check(
-            self.metrics_addr.ip().is_loopback(),
+            self.metrics_addr.ip().is_loopback() || self.metrics_token_file.is_some(),
             "metrics_addr",
             format!(
-                "must be a loopback address (e.g. {DEFAULT_METRICS_ADDR}), got {}",
+                "{} is not a loopback address: set metrics_token_file so scrapes must authenticate, or use loopback (e.g. {DEFAULT_METRICS_ADDR})",
                 self.metrics_addr
             ),
+        );
+        check(
+            (100..=60_000).contains(&self.poll_interval_ms),
+            "poll_interval_ms",
+            format!("must be in 100..=60000, got {}", self.poll_interval_ms),
         );
         check(
             (1..=1 << 40).contains(&self.max_output_bytes),

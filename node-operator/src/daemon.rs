@@ -140,6 +140,13 @@ pub struct Daemon {
     pub match_looked: tokio::sync::Mutex<Option<Instant>>,
 }
 
+/// The owner's release budget as the chain shows it now.
+pub struct ReleasesLeft {
+    pub owner: Pubkey,
+    pub used: u32,
+    pub left: u32,
+}
+
 /// The slow readiness checks' last results.
 #[derive(Debug, Default)]
 pub struct SlowChecks {
@@ -363,6 +370,7 @@ impl Daemon {
             };
             match self.protocol.node(&self.node).await {
                 Ok(Some(node)) => {
+                    self.metrics.heartbeat();
                     self.metrics.node(node_state(&node), node.jobs_expired);
                     if node.suspended || node.held {
                         if !said_suspended {
@@ -396,10 +404,7 @@ impl Daemon {
                     "node account {} does not exist: register it with `ake node register`",
                     self.node
                 ),
-                Err(e) => {
-                    self.metrics.rpc_error("node");
-                    tracing::warn!("cannot read the node account, retrying: {e}");
-                }
+                Err(e) => tracing::warn!("cannot read the node account, retrying: {e}"),
             }
             tokio::select! {
                 _ = tokio::time::sleep(self.poll) => {}
@@ -498,6 +503,7 @@ impl Daemon {
         let need = self
             .priority_fee
             .next_transactions_lamports(MAX_COMPUTE_UNITS);
+        self.metrics.signer_floor(need);
         match self.hot_key_balance().await {
             Ok(lamports) => {
                 if lamports < need {
@@ -523,7 +529,12 @@ impl Daemon {
     async fn local_problems(&self) -> Vec<String> {
         let mut problems = self.host_problems.clone();
         if let Some(health) = &self.gpu_health {
-            problems.extend(health.checked().await);
+            let gpu = health.checked().await;
+            self.metrics.gpu_problems(gpu.len());
+            problems.extend(gpu);
+        }
+        if let Ok(free) = readiness::free_bytes(&self.work_dir) {
+            self.metrics.work_disk(free, self.work_floor_bytes);
         }
         problems.extend(readiness::disk_problems(
             &self.work_dir,
@@ -550,18 +561,17 @@ impl Daemon {
             problems.extend(readiness::rpc_problem(&health));
             *self.rpc_health.lock().unwrap_or_else(|e| e.into_inner()) = health;
         }
-        problems.extend(self.release_budget_problem().await);
+        let left = self.releases_left().await;
+        if let Some(left) = &left {
+            self.metrics.release_budget_left(left.left);
+        }
+        problems.extend(left.and_then(|left| self.release_budget_problem(left)));
         problems
     }
 
-    /// A node whose owner has no hand-back left in this window stays out:
-    /// whatever keeps it from running jobs (a registry outage across a
-    /// fleet) would otherwise cost a cooldown per job.
-    async fn release_budget_problem(&self) -> Option<String> {
-        // Only a node that just handed a job back pauses: a creator whose
-        // jobs spent the budget cannot keep a fleet out for a window.
-        let last = *self.last_release.lock().unwrap_or_else(|e| e.into_inner());
-        let pause = SPENT_BUDGET_PAUSE.checked_sub(last?.elapsed())?;
+    /// The owner's hand-backs left in this release-budget window (None
+    /// when the chain cannot say now).
+    async fn releases_left(&self) -> Option<ReleasesLeft> {
         let p = &self.protocol;
         let node = p.node(&self.node).await.ok()??;
         let (stake, config, market) = (
@@ -571,13 +581,28 @@ impl Daemon {
         );
         let now = self.chain_now().await.ok()?;
         let rules = &config.params.release;
-        if stake.releases_left(now, rules, market.min_stake_per_gpu) > 0 {
+        Some(ReleasesLeft {
+            owner: node.owner,
+            used: stake.releases_in_window,
+            left: stake.releases_left(now, rules, market.min_stake_per_gpu),
+        })
+    }
+
+    /// A node whose owner has no hand-back left in this window stays out:
+    /// whatever keeps it from running jobs (a registry outage across a
+    /// fleet) would otherwise cost a cooldown per job.
+    fn release_budget_problem(&self, budget: ReleasesLeft) -> Option<String> {
+        // Only a node that just handed a job back pauses: a creator whose
+        // jobs spent the budget cannot keep a fleet out for a window.
+        let last = *self.last_release.lock().unwrap_or_else(|e| e.into_inner());
+        let pause = SPENT_BUDGET_PAUSE.checked_sub(last?.elapsed())?;
+        if budget.left > 0 {
             return None;
         }
         Some(format!(
             "owner {} has used its release budget for this window ({} hand-backs) and this node just handed a job back: it stays out {} s more rather than take jobs it may hand back over budget; find out why (the log)",
-            node.owner,
-            stake.releases_in_window,
+            budget.owner,
+            budget.used,
             pause.as_secs()
         ))
     }
@@ -612,6 +637,11 @@ impl Daemon {
             let progress = self.journal.progress(key).await;
             let progress = progress.as_ref().map_or("unreadable", |p| p.name());
             attempts.push(serde_json::json!({ "attempt": key, "progress": progress }));
+        }
+        let phase = attempts.first().and_then(|a| a["progress"].as_str());
+        self.metrics.job_phase(phase);
+        if phase.is_none() {
+            self.metrics.job_deadline(0);
         }
         let status = serde_json::json!({
             "slot": self.slot,
@@ -1070,6 +1100,7 @@ impl Daemon {
 
     /// The job's time limits as local instants, from the chain's clock.
     async fn time_limits(&self, job: &Job) -> Result<TimeLimits, StepError> {
+        self.metrics.job_deadline(job.deadline);
         let now = self.chain_now().await?;
         let at = |chain_time: i64| {
             let secs = u64::try_from(chain_time.saturating_sub(now)).unwrap_or(0);
@@ -1302,6 +1333,7 @@ impl Daemon {
             .await
             .map_err(store_failure)?;
         let after = self.store.sent();
+        self.metrics.uploaded(after.0 - before.0);
         let mut uplink = self.uplink.lock().unwrap_or_else(|e| e.into_inner());
         // Moving staged files takes time and sends nothing: no sample then.
         if staged.is_empty()

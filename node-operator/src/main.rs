@@ -221,9 +221,18 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
         })
         .collect();
     let metrics = NodeMetrics::for_slots(&labels);
-    let server = serve(config.metrics_addr, metrics.clone()).await?;
+    let server = serve(
+        config.metrics_addr,
+        metrics.clone(),
+        metrics_token(&config)?,
+    )
+    .await?;
     tracing::info!("metrics on http://{}/metrics", server.local_addr);
     let chain = chain(&config);
+    let host_metrics = Arc::clone(&metrics[0]);
+    chain.on_unavailable(Box::new(move |endpoint, method| {
+        host_metrics.rpc_error(endpoint, method)
+    }));
     // Measured before the first read, so the websocket goes to the best.
     for endpoint in chain.health().await {
         match endpoint.problem() {
@@ -237,7 +246,6 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
         }
     }
     let host_health = gpus.health();
-    let store = OutputStore::from_url(&config.output_store)?;
     let fetcher = Fetcher::new(config.inputs.clone()).context("building the input fetcher")?;
     let mut daemons = Vec::new();
     let mut background = Vec::new();
@@ -271,7 +279,8 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
             signer,
             node,
             runtime: docker.clone(),
-            store: store.clone(),
+            // Its own client: its upload counters measure its own uploads.
+            store: OutputStore::from_url(&config.output_store)?,
             journal: Journal::open(&slot.journal_path)?,
             gpu_health: host_health.as_ref().map(|h| h.of(&inventory)),
             host_problems: host_problems.clone(),
@@ -284,7 +293,7 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
             deadline_reserve: Duration::from_secs(config.deadline_reserve_secs),
             fees: Fees::default(),
             priority_fee: config.priority_fee,
-            poll: Duration::from_millis(500),
+            poll: Duration::from_millis(config.poll_interval_ms),
             wake,
             missing_since: Default::default(),
             balance_seen: Default::default(),
@@ -374,6 +383,18 @@ fn slot_parts(
         }
     }
     Ok(inventories.into_iter().zip(cpusets).collect())
+}
+
+/// The bearer token scrapes must carry, from `metrics_token_file` (a
+/// private file, like a key).
+fn metrics_token(config: &NodeConfig) -> anyhow::Result<Option<String>> {
+    let Some(path) = &config.metrics_token_file else {
+        return Ok(None);
+    };
+    check_key_file_permissions(path)?;
+    let token = std::fs::read_to_string(path)
+        .with_context(|| format!("metrics_token_file {}", path.display()))?;
+    Ok(Some(token.trim().to_string()))
 }
 
 /// The slot's Node account: configured, or derived from its key.
@@ -569,8 +590,18 @@ fn hot_key_excess(lamports: u64, max_sol: f64) -> Option<String> {
 /// What the running daemon answers on `GET /status` (its journal is
 /// locked, so a second process asks it).
 async fn daemon_status(config: &NodeConfig) -> anyhow::Result<serde_json::Value> {
-    let url = format!("http://{}/status", config.metrics_addr);
-    let body = reqwest::get(&url)
+    let mut addr = config.metrics_addr;
+    // Bound to every interface: asked on this host's loopback.
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let url = format!("http://{addr}/status");
+    let mut request = reqwest::Client::new().get(&url);
+    if let Some(token) = metrics_token(config)? {
+        request = request.bearer_auth(token);
+    }
+    let body = request
+        .send()
         .await
         .and_then(|r| r.error_for_status())
         .with_context(|| format!("{url} does not answer"))?

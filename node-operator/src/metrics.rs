@@ -78,6 +78,55 @@ struct RpcLabels {
     endpoint: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RpcErrorLabels {
+    endpoint: String,
+    method: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PhaseLabels {
+    phase: String,
+}
+
+/// What the host's endpoints do, whichever slot asked: one series per
+/// endpoint for the whole host (the slots share their RPC client).
+#[derive(Clone, Default)]
+struct HostMetrics {
+    rpc_errors: Family<RpcErrorLabels, Counter>,
+    rpc_up: Family<RpcLabels, Gauge>,
+    rpc_slots_behind: Family<RpcLabels, Gauge>,
+}
+
+impl HostMetrics {
+    fn register(registry: &mut Registry) -> Self {
+        let host = Self::default();
+        registry.register(
+            "ake_rpc_errors",
+            "Failed Solana RPC requests (an endpoint unavailable), by endpoint and method",
+            host.rpc_errors.clone(),
+        );
+        registry.register(
+            "ake_rpc_up",
+            "Whether each configured RPC endpoint answered when last measured (1) or not (0)",
+            host.rpc_up.clone(),
+        );
+        registry.register(
+            "ake_rpc_slots_behind",
+            "Slots each answering RPC endpoint trails the most advanced one (or the cluster, by its own health check); reads go to current ones first",
+            host.rpc_slots_behind.clone(),
+        );
+        let build = Family::<BuildLabels, Gauge>::default();
+        build
+            .get_or_create(&BuildLabels {
+                version: env!("CARGO_PKG_VERSION"),
+            })
+            .set(1);
+        registry.register("ake_node_build_info", "The running ake-node version", build);
+        host
+    }
+}
+
 type FloatGauge = Gauge<f64, AtomicU64>;
 
 /// What tells one slot's metrics from another's on a host's endpoint.
@@ -101,9 +150,7 @@ pub struct NodeMetrics {
     gpu_temperature: Family<GpuLabels, FloatGauge>,
     gpu_power: Family<GpuLabels, FloatGauge>,
     gpu_memory_used: Family<GpuLabels, Gauge>,
-    rpc_errors: Family<RpcLabels, Counter>,
-    rpc_up: Family<RpcLabels, Gauge>,
-    rpc_slots_behind: Family<RpcLabels, Gauge>,
+    host: HostMetrics,
     earned: Counter,
     handed_back: Family<ReasonLabels, Counter>,
     tx_refused: Family<ReasonLabels, Counter>,
@@ -111,6 +158,17 @@ pub struct NodeMetrics {
     node_expiries: Gauge,
     signer_balance: Gauge,
     not_ready: Gauge,
+    job_phase: Family<PhaseLabels, Gauge>,
+    /// The phase `job_phase` shows now (its series is removed on a change).
+    phase: std::sync::Mutex<Option<String>>,
+    job_deadline: Gauge,
+    upload_bytes: Counter,
+    work_free_bytes: Gauge,
+    work_floor_bytes: Gauge,
+    release_budget_left: Gauge,
+    heartbeat: Gauge,
+    signer_floor: Gauge,
+    gpu_problems: Gauge,
     /// What `GET /status` answers: the daemon's open attempts, as JSON.
     status: std::sync::RwLock<String>,
 }
@@ -126,8 +184,8 @@ impl NodeMetrics {
     pub fn new() -> Self {
         let shared = Arc::new(std::sync::OnceLock::new());
         let mut root = Registry::default();
-        let metrics = Self::register(&mut root, Arc::clone(&shared));
-        register_build_info(&mut root);
+        let host = HostMetrics::register(&mut root);
+        let metrics = Self::register(&mut root, Arc::clone(&shared), host);
         let _ = shared.set(root);
         metrics
     }
@@ -136,6 +194,7 @@ impl NodeMetrics {
     pub fn for_slots(slots: &[SlotLabels]) -> Vec<Arc<NodeMetrics>> {
         let shared = Arc::new(std::sync::OnceLock::new());
         let mut root = Registry::default();
+        let host = HostMetrics::register(&mut root);
         let metrics = slots
             .iter()
             .map(|labels| {
@@ -146,15 +205,18 @@ impl NodeMetrics {
                 ]
                 .map(|(k, v)| (std::borrow::Cow::Borrowed(k), std::borrow::Cow::Owned(v)));
                 let sub = root.sub_registry_with_labels(pairs.into_iter());
-                Arc::new(Self::register(sub, Arc::clone(&shared)))
+                Arc::new(Self::register(sub, Arc::clone(&shared), host.clone()))
             })
             .collect();
-        register_build_info(&mut root);
         let _ = shared.set(root);
         metrics
     }
 
-    fn register(registry: &mut Registry, shared: Arc<std::sync::OnceLock<Registry>>) -> Self {
+    fn register(
+        registry: &mut Registry,
+        shared: Arc<std::sync::OnceLock<Registry>>,
+        host: HostMetrics,
+    ) -> Self {
         let jobs = Family::<OutcomeLabels, Counter>::default();
         registry.register("ake_jobs", "Jobs finished, by outcome", jobs.clone());
         // 1 s .. ~36 h
@@ -191,24 +253,6 @@ impl NodeMetrics {
         );
         let gpu_power = Family::<GpuLabels, FloatGauge>::default();
         registry.register("ake_gpu_power_watts", "GPU power draw", gpu_power.clone());
-        let rpc_errors = Family::<RpcLabels, Counter>::default();
-        registry.register(
-            "ake_rpc_errors",
-            "Failed Solana RPC requests, by endpoint",
-            rpc_errors.clone(),
-        );
-        let rpc_up = Family::<RpcLabels, Gauge>::default();
-        registry.register(
-            "ake_rpc_up",
-            "Whether each configured RPC endpoint answered when last measured (1) or not (0)",
-            rpc_up.clone(),
-        );
-        let rpc_slots_behind = Family::<RpcLabels, Gauge>::default();
-        registry.register(
-            "ake_rpc_slots_behind",
-            "Slots each answering RPC endpoint trails the most advanced one (or the cluster, by its own health check); reads go to current ones first",
-            rpc_slots_behind.clone(),
-        );
         let earned = Counter::default();
         registry.register(
             "ake_earned_base_units",
@@ -251,8 +295,63 @@ impl NodeMetrics {
             "Problems keeping the node out of the queue (0: ready; `ake-node status` names them)",
             not_ready.clone(),
         );
+        let job_phase = Family::<PhaseLabels, Gauge>::default();
+        registry.register(
+            "ake_job_phase",
+            "1 for the phase of the job in progress (the journal's name for it); no series when idle",
+            job_phase.clone(),
+        );
+        let gauge = |registry: &mut Registry, name: &str, help: &str| {
+            let gauge = Gauge::default();
+            registry.register(name, help, gauge.clone());
+            gauge
+        };
+        let job_deadline = gauge(registry, "ake_job_deadline_timestamp_seconds", "The on-chain deadline of the job in progress (unix seconds; 0 when idle): slack is this minus time()");
+        let work_free_bytes = gauge(
+            registry,
+            "ake_work_dir_free_bytes",
+            "Bytes free on the work dir's filesystem",
+        );
+        let work_floor_bytes = gauge(
+            registry,
+            "ake_work_dir_floor_bytes",
+            "Bytes the work dir must keep free to take a job (below it the node leaves the queue)",
+        );
+        let release_budget_left = gauge(
+            registry,
+            "ake_release_budget_left",
+            "Hand-backs the owner has left in this release-budget window",
+        );
+        let heartbeat = gauge(
+            registry,
+            "ake_node_heartbeat_timestamp_seconds",
+            "When the daemon's loop last read its node (unix seconds)",
+        );
+        let signer_floor = gauge(registry, "ake_signer_floor_lamports", "SOL the hot key must hold to stay in the queue (its next transactions at the fee cap), in lamports");
+        let gpu_problems = gauge(
+            registry,
+            "ake_gpu_problems",
+            "Health problems of the slot's GPUs (ECC, retired pages, Xid, NVML not answering)",
+        );
+        let upload_bytes = Counter::default();
+        registry.register(
+            "ake_upload_bytes",
+            "Bytes of outputs sent to the output store (rate() is the uplink in use)",
+            upload_bytes.clone(),
+        );
         Self {
             registry: shared,
+            host,
+            job_phase,
+            phase: Default::default(),
+            job_deadline,
+            upload_bytes,
+            work_free_bytes,
+            work_floor_bytes,
+            release_budget_left,
+            heartbeat,
+            signer_floor,
+            gpu_problems,
             jobs,
             job_duration,
             pickup_latency,
@@ -260,9 +359,6 @@ impl NodeMetrics {
             gpu_temperature,
             gpu_power,
             gpu_memory_used,
-            rpc_errors,
-            rpc_up,
-            rpc_slots_behind,
             earned,
             handed_back,
             tx_refused,
@@ -353,10 +449,13 @@ impl NodeMetrics {
             .set(f64::from(sample.power_mw) / 1000.0);
     }
 
-    pub fn rpc_error(&self, endpoint: &str) {
-        self.rpc_errors
-            .get_or_create(&RpcLabels {
+    /// One RPC request `method` that `endpoint` could not serve.
+    pub fn rpc_error(&self, endpoint: &str, method: &str) {
+        self.host
+            .rpc_errors
+            .get_or_create(&RpcErrorLabels {
                 endpoint: endpoint.to_string(),
+                method: method.to_string(),
             })
             .inc();
     }
@@ -365,12 +464,71 @@ impl NodeMetrics {
         let labels = RpcLabels {
             endpoint: health.url.clone(),
         };
-        self.rpc_up
+        self.host
+            .rpc_up
             .get_or_create(&labels)
             .set(i64::from(health.error.is_none()));
-        self.rpc_slots_behind
+        self.host
+            .rpc_slots_behind
             .get_or_create(&labels)
             .set(i64::try_from(health.behind).unwrap_or(i64::MAX));
+    }
+
+    /// The phase of the job in progress (None: no job).
+    pub fn job_phase(&self, phase: Option<&str>) {
+        let mut current = self.phase.lock().unwrap_or_else(|e| e.into_inner());
+        if current.as_deref() == phase {
+            return;
+        }
+        if let Some(old) = current.take() {
+            self.job_phase.remove(&PhaseLabels { phase: old });
+        }
+        if let Some(phase) = phase {
+            self.job_phase
+                .get_or_create(&PhaseLabels {
+                    phase: phase.to_string(),
+                })
+                .set(1);
+            *current = Some(phase.to_string());
+        }
+    }
+
+    /// The on-chain deadline of the job in progress (0: none).
+    pub fn job_deadline(&self, unix_secs: i64) {
+        self.job_deadline.set(unix_secs);
+    }
+
+    pub fn uploaded(&self, bytes: u64) {
+        self.upload_bytes.inc_by(bytes);
+    }
+
+    pub fn work_disk(&self, free: u64, floor: u64) {
+        self.work_free_bytes
+            .set(i64::try_from(free).unwrap_or(i64::MAX));
+        self.work_floor_bytes
+            .set(i64::try_from(floor).unwrap_or(i64::MAX));
+    }
+
+    pub fn release_budget_left(&self, left: u32) {
+        self.release_budget_left.set(i64::from(left));
+    }
+
+    /// The daemon's loop turned (now).
+    pub fn heartbeat(&self) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        self.heartbeat.set(i64::try_from(now).unwrap_or(i64::MAX));
+    }
+
+    pub fn signer_floor(&self, lamports: u64) {
+        self.signer_floor
+            .set(i64::try_from(lamports).unwrap_or(i64::MAX));
+    }
+
+    pub fn gpu_problems(&self, problems: usize) {
+        self.gpu_problems
+            .set(i64::try_from(problems).unwrap_or(i64::MAX));
     }
 
     pub fn earned(&self, base_units: u64) {
@@ -387,16 +545,6 @@ impl NodeMetrics {
         }
         text
     }
-}
-
-fn register_build_info(registry: &mut Registry) {
-    let build = Family::<BuildLabels, Gauge>::default();
-    build
-        .get_or_create(&BuildLabels {
-            version: env!("CARGO_PKG_VERSION"),
-        })
-        .set(1);
-    registry.register("ake_node_build_info", "The running ake-node version", build);
 }
 
 /// Fills the `ake_gpu_*` gauges from `sampler` every `every`, until aborted.
@@ -419,10 +567,12 @@ pub fn sample_gpus(
 #[derive(Debug, thiserror::Error)]
 pub enum MetricsError {
     #[error(
-        "metrics_addr {0} is not a loopback address; expose metrics through a reverse proxy \
-         instead of binding them publicly"
+        "metrics_addr {0} is not a loopback address and no token protects it: set \
+         metrics_token_file, or expose metrics through a reverse proxy"
     )]
     NotLoopback(SocketAddr),
+    #[error("the metrics token must be at least 16 characters: write a longer one to metrics_token_file")]
+    WeakToken,
     #[error("cannot listen on {addr} for metrics: {source} (is another process using it?)")]
     Bind {
         addr: SocketAddr,
@@ -438,12 +588,18 @@ pub struct MetricsServer {
 
 /// Serves `GET /metrics` on `addr`, which must be loopback.
 /// Serves the host's metrics and every slot's status (`slots`: `metrics`).
+/// With a `token`, every request must carry `Authorization: Bearer
+/// <token>` (else 401), on any address; without one, only loopback.
 pub async fn serve(
     addr: SocketAddr,
     metrics: Vec<Arc<NodeMetrics>>,
+    token: Option<String>,
 ) -> Result<MetricsServer, MetricsError> {
-    if !addr.ip().is_loopback() {
+    if token.is_none() && !addr.ip().is_loopback() {
         return Err(MetricsError::NotLoopback(addr));
+    }
+    if token.as_ref().is_some_and(|t| t.len() < 16) {
+        return Err(MetricsError::WeakToken);
     }
     let listener = TcpListener::bind(addr)
         .await
@@ -451,11 +607,15 @@ pub async fn serve(
     let local_addr = listener
         .local_addr()
         .map_err(|source| MetricsError::Bind { addr, source })?;
-    let handle = tokio::spawn(accept_loop(listener, metrics));
+    let handle = tokio::spawn(accept_loop(listener, metrics, token.map(Arc::from)));
     Ok(MetricsServer { local_addr, handle })
 }
 
-async fn accept_loop(listener: TcpListener, metrics: Vec<Arc<NodeMetrics>>) {
+async fn accept_loop(
+    listener: TcpListener,
+    metrics: Vec<Arc<NodeMetrics>>,
+    token: Option<Arc<str>>,
+) {
     let metrics = Arc::new(metrics);
     loop {
         let stream = match listener.accept().await {
@@ -466,10 +626,17 @@ async fn accept_loop(listener: TcpListener, metrics: Vec<Arc<NodeMetrics>>) {
             }
         };
         let metrics = Arc::clone(&metrics);
+        let token = token.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| {
                 let metrics = Arc::clone(&metrics);
-                async move { Ok::<_, Infallible>(respond(&req, &metrics)) }
+                let allowed = authorized(&req, token.as_deref());
+                async move {
+                    Ok::<_, Infallible>(match allowed {
+                        true => respond(&req, &metrics),
+                        false => unauthorized(),
+                    })
+                }
             });
             if let Err(e) = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -479,6 +646,36 @@ async fn accept_loop(listener: TcpListener, metrics: Vec<Arc<NodeMetrics>>) {
             }
         });
     }
+}
+
+/// The request carries the bearer token (compared in constant time), or
+/// none is required.
+fn authorized<B>(req: &Request<B>, token: Option<&str>) -> bool {
+    let Some(token) = token else {
+        return true;
+    };
+    let given = req
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    given.len() == token.len()
+        && given
+            .bytes()
+            .zip(token.bytes())
+            .fold(0u8, |diff, (a, b)| diff | (a ^ b))
+            == 0
+}
+
+fn unauthorized() -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(StatusCode::UNAUTHORIZED)
+        .header(hyper::header::WWW_AUTHENTICATE, "Bearer")
+        .body(Full::new(Bytes::from(
+            "send Authorization: Bearer <the token in metrics_token_file>\n",
+        )))
+        .expect("static response parts are valid")
 }
 
 fn respond<B>(req: &Request<B>, slots: &[Arc<NodeMetrics>]) -> Response<Full<Bytes>> {
@@ -537,7 +734,7 @@ mod tests {
             power_mw: 312_500,
             temperature_c: 64,
         });
-        metrics.rpc_error("https://rpc.example");
+        metrics.rpc_error("https://rpc.example", "accounts");
         metrics.rpc_endpoint(&ake_sdk::chain::rpc::EndpointHealth {
             url: "https://rpc.example".into(),
             slot: Some(1_000),
@@ -552,9 +749,13 @@ mod tests {
         metrics.signer_balance(5_000);
         metrics.set_status("{\"open\":[]}".into());
 
-        let server = serve("127.0.0.1:0".parse().unwrap(), vec![Arc::clone(&metrics)])
-            .await
-            .unwrap();
+        let server = serve(
+            "127.0.0.1:0".parse().unwrap(),
+            vec![Arc::clone(&metrics)],
+            None,
+        )
+        .await
+        .unwrap();
         let response = http_get(server.local_addr, "/metrics").await;
         assert!(response.starts_with("HTTP/1.1 200"), "{response}");
         assert!(response.contains("openmetrics-text"));
@@ -574,7 +775,7 @@ mod tests {
             "ake_node_build_info{version=\"",
             "ake_gpu_temperature_celsius{uuid=\"GPU-1\"} 64.0",
             "ake_gpu_power_watts{uuid=\"GPU-1\"} 312.5",
-            "ake_rpc_errors_total{endpoint=\"https://rpc.example\"} 1",
+            "ake_rpc_errors_total{endpoint=\"https://rpc.example\",method=\"accounts\"} 1",
             "ake_rpc_up{endpoint=\"https://rpc.example\"} 1",
             "ake_rpc_slots_behind{endpoint=\"https://rpc.example\"} 100",
             "ake_earned_base_units_total 2000000",
@@ -604,7 +805,9 @@ mod tests {
         slots[0].node("idle", 0);
         slots[1].node("busy", 0);
         slots[1].set_status("{\"slot\":\"gpu1\"}".into());
-        let server = serve("127.0.0.1:0".parse().unwrap(), slots).await.unwrap();
+        let server = serve("127.0.0.1:0".parse().unwrap(), slots, None)
+            .await
+            .unwrap();
         let text = http_get(server.local_addr, "/metrics").await;
         for expected in [
             "ake_jobs_total{slot=\"gpu0\",node=\"node-gpu0\",market=\"0\",outcome=\"succeeded\"} 1",
@@ -627,15 +830,145 @@ mod tests {
         server.handle.abort();
     }
 
+    const RULES: &str = include_str!("../alerts/ake-node.rules.yml");
+
+    /// Every metric the shipped alert rules name is one a daemon exports
+    /// (a renamed metric would leave an alert that never fires).
+    #[test]
+    fn alert_rules_name_only_exported_metrics() {
+        let slot = &NodeMetrics::for_slots(&[SlotLabels {
+            slot: "s".into(),
+            node: "n".into(),
+            market: "0".into(),
+        }])[0];
+        // A labelled family shows once it has a series.
+        slot.node("idle", 0);
+        slot.rpc_endpoint(&ake_sdk::chain::rpc::EndpointHealth {
+            url: "https://rpc.example".into(),
+            slot: Some(1),
+            behind: 0,
+            latency_ms: 1,
+            error: None,
+        });
+        let text = slot.encode();
+        let exported: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .filter_map(|l| l.split_whitespace().next())
+            .collect();
+        let mut named: Vec<&str> = RULES
+            .lines()
+            .filter(|l| l.trim_start().starts_with("expr:"))
+            .flat_map(|l| l.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')))
+            .filter(|w| w.starts_with("ake_"))
+            .collect();
+        named.sort_unstable();
+        named.dedup();
+        assert!(named.len() >= 9, "{named:?}");
+        for metric in named {
+            assert!(
+                exported.contains(&metric),
+                "{metric} is not exported: {exported:?}"
+            );
+        }
+    }
+
+    /// `promtool check rules` and `promtool test rules` (Debian's
+    /// prometheus package; .ci/run installs it) on the shipped rules.
+    #[test]
+    fn alert_rules_pass_promtool() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("alerts");
+        let promtool = std::process::Command::new("promtool")
+            .arg("check")
+            .arg("rules")
+            .arg(dir.join("ake-node.rules.yml"))
+            .output();
+        let Ok(checked) = promtool else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI needs promtool (apt-get install prometheus)"
+            );
+            eprintln!("promtool not installed: skipping the alert rules' tests");
+            return;
+        };
+        assert!(
+            checked.status.success(),
+            "{}",
+            String::from_utf8_lossy(&checked.stdout)
+        );
+        let tested = std::process::Command::new("promtool")
+            .arg("test")
+            .arg("rules")
+            .arg("ake-node.test.yml")
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            tested.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&tested.stdout),
+            String::from_utf8_lossy(&tested.stderr)
+        );
+    }
+
     #[tokio::test]
     async fn public_bind_is_refused() {
         let err = serve(
             "0.0.0.0:0".parse().unwrap(),
             vec![Arc::new(NodeMetrics::new())],
+            None,
         )
         .await
         .err()
         .unwrap();
         assert!(matches!(err, MetricsError::NotLoopback(_)));
+    }
+
+    /// With a token, a scrape without it (or with another) gets 401 and
+    /// nothing else; with it, the metrics.
+    #[tokio::test]
+    async fn a_token_guards_every_path() {
+        let metrics = vec![Arc::new(NodeMetrics::new())];
+        let weak = serve(
+            "127.0.0.1:0".parse().unwrap(),
+            metrics.clone(),
+            Some("short".into()),
+        );
+        assert!(matches!(weak.await.err().unwrap(), MetricsError::WeakToken));
+        let token = "0123456789abcdef-secret".to_string();
+        let server = serve("127.0.0.1:0".parse().unwrap(), metrics, Some(token.clone()))
+            .await
+            .unwrap();
+        let get = |path: &'static str, auth: Option<String>| async move {
+            let mut stream = tokio::net::TcpStream::connect(server.local_addr)
+                .await
+                .unwrap();
+            let header = auth.map_or(String::new(), |a| format!("Authorization: {a}\r\n"));
+            let request =
+                format!("GET {path} HTTP/1.1\r\nHost: x\r\n{header}Connection: close\r\n\r\n");
+            stream.write_all(request.as_bytes()).await.unwrap();
+            let mut response = String::new();
+            stream.read_to_string(&mut response).await.unwrap();
+            response
+        };
+        for (path, auth) in [
+            ("/metrics", None),
+            ("/status", None),
+            (
+                "/metrics",
+                Some("Bearer 0123456789abcdef-secreT".to_string()),
+            ),
+            ("/metrics", Some(format!("Basic {token}"))),
+        ] {
+            let response = get(path, auth).await;
+            assert!(response.starts_with("HTTP/1.1 401"), "{response}");
+            assert!(!response.contains("ake_"), "{response}");
+        }
+        let response = get("/metrics", Some(format!("Bearer {token}"))).await;
+        assert!(
+            response.starts_with("HTTP/1.1 200") && response.contains("ake_node_build_info"),
+            "{response}"
+        );
+        server.handle.abort();
     }
 }

@@ -739,7 +739,13 @@ struct Ranking {
 pub struct FailoverChain {
     endpoints: std::sync::Arc<Vec<RpcChain>>,
     ranking: std::sync::Arc<std::sync::Mutex<Ranking>>,
+    /// Told of each request an endpoint could not serve (its URL, the
+    /// method): the node's metrics count them.
+    on_unavailable: std::sync::OnceLock<UnavailableHook>,
 }
+
+/// Called with an endpoint's URL and the method it could not serve.
+pub type UnavailableHook = Box<dyn Fn(&str, &'static str) + Send + Sync>;
 
 fn locked(ranking: &std::sync::Mutex<Ranking>) -> std::sync::MutexGuard<'_, Ranking> {
     ranking.lock().unwrap_or_else(|e| e.into_inner())
@@ -756,6 +762,23 @@ impl FailoverChain {
                 order: (0..urls.len()).collect(),
                 ..Ranking::default()
             })),
+            on_unavailable: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Calls `hook` with the endpoint and method of every request an
+    /// endpoint could not serve (set once; later calls are ignored).
+    pub fn on_unavailable(&self, hook: UnavailableHook) {
+        let _ = self.on_unavailable.set(hook);
+    }
+
+    fn unavailable(&self, endpoint: &RpcChain, method: &'static str, e: &ChainError) {
+        tracing::warn!(
+            "RPC {} unavailable for {method}, trying the next: {e}",
+            endpoint.url()
+        );
+        if let Some(hook) = self.on_unavailable.get() {
+            hook(&endpoint.url(), method);
         }
     }
 
@@ -811,13 +834,13 @@ fn record(ranking: &std::sync::Mutex<Ranking>, health: Vec<EndpointHealth>) {
 
 /// Tries each endpoint, best first, while they are unavailable.
 macro_rules! failover {
-    ($self:ident, |$c:ident| $call:expr) => {{
+    ($self:ident, $method:literal, |$c:ident| $call:expr) => {{
         let mut last = None;
         for i in $self.read_order().await {
             let $c = &$self.endpoints[i];
             match $call.await {
                 Err(e) if e.is_transient() => {
-                    tracing::warn!("RPC {} unavailable, trying the next: {e}", $c.url());
+                    $self.unavailable($c, $method, &e);
                     last = Some(e);
                 }
                 other => return other,
@@ -836,16 +859,16 @@ impl Chain for FailoverChain {
     }
 
     async fn accounts(&self, keys: &[Pubkey]) -> Result<Vec<Option<Account>>, ChainError> {
-        failover!(self, |c| c.accounts(keys))
+        failover!(self, "accounts", |c| c.accounts(keys))
     }
     async fn latest_blockhash(&self) -> Result<(Hash, u64), ChainError> {
-        failover!(self, |c| c.latest_blockhash())
+        failover!(self, "latest_blockhash", |c| c.latest_blockhash())
     }
     async fn block_height(&self) -> Result<u64, ChainError> {
-        failover!(self, |c| c.block_height())
+        failover!(self, "block_height", |c| c.block_height())
     }
     async fn slot(&self) -> Result<u64, ChainError> {
-        failover!(self, |c| c.slot())
+        failover!(self, "slot", |c| c.slot())
     }
     /// To every endpoint at once: one that lags or is cut off from the
     /// leaders cannot hold a transaction back. Done as soon as one endpoint
@@ -853,47 +876,59 @@ impl Chain for FailoverChain {
     /// says why before an outage does.
     async fn send(&self, tx: &VersionedTransaction) -> Result<(), ChainError> {
         use futures_util::stream::{FuturesUnordered, StreamExt};
-        let mut sends: FuturesUnordered<_> = self.endpoints.iter().map(|c| c.send(tx)).collect();
+        let mut sends: FuturesUnordered<_> = self
+            .endpoints
+            .iter()
+            .map(|c| async move { (c, c.send(tx).await) })
+            .collect();
         let mut errors = Vec::new();
-        while let Some(sent) = sends.next().await {
+        while let Some((endpoint, sent)) = sends.next().await {
             match sent {
                 Ok(()) => return Ok(()),
-                Err(e) => errors.push(e),
+                Err(e) => {
+                    if e.is_transient() {
+                        self.unavailable(endpoint, "send", &e);
+                    }
+                    errors.push(e)
+                }
             }
         }
         let refusal = errors.iter().position(|e| !e.is_transient());
         Err(errors.swap_remove(refusal.unwrap_or(errors.len() - 1)))
     }
     async fn status(&self, signature: &Signature) -> Result<TxStatus, ChainError> {
-        failover!(self, |c| c.status(signature))
+        failover!(self, "status", |c| c.status(signature))
     }
     async fn status_in_history(&self, signature: &Signature) -> Result<TxStatus, ChainError> {
-        failover!(self, |c| c.status_in_history(signature))
+        failover!(self, "status_in_history", |c| c
+            .status_in_history(signature))
     }
     async fn simulate(&self, tx: &VersionedTransaction) -> Result<Simulation, ChainError> {
-        failover!(self, |c| c.simulate(tx))
+        failover!(self, "simulate", |c| c.simulate(tx))
     }
     async fn balance(&self, key: &Pubkey) -> Result<u64, ChainError> {
-        failover!(self, |c| c.balance(key))
+        failover!(self, "balance", |c| c.balance(key))
     }
     async fn minimum_balance(&self, data_len: usize) -> Result<u64, ChainError> {
-        failover!(self, |c| c.minimum_balance(data_len))
+        failover!(self, "minimum_balance", |c| c.minimum_balance(data_len))
     }
     async fn recent_prioritization_fees(
         &self,
         accounts: &[Pubkey],
     ) -> Result<Vec<u64>, ChainError> {
-        failover!(self, |c| c.recent_prioritization_fees(accounts))
+        failover!(self, "recent_prioritization_fees", |c| c
+            .recent_prioritization_fees(accounts))
     }
     async fn signatures_for(&self, key: &Pubkey) -> Result<History, ChainError> {
-        failover!(self, |c| c.signatures_for(key))
+        failover!(self, "signatures_for", |c| c.signatures_for(key))
     }
     async fn inner_instructions(
         &self,
         signature: &Signature,
         program: &Pubkey,
     ) -> Result<Option<Vec<Vec<u8>>>, ChainError> {
-        failover!(self, |c| c.inner_instructions(signature, program))
+        failover!(self, "inner_instructions", |c| c
+            .inner_instructions(signature, program))
     }
 }
 
