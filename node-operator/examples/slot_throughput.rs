@@ -8,7 +8,6 @@
 //! (12 jobs of 10 s by default). Needs docker and /bin/busybox.
 
 #[path = "../tests/support/mod.rs"]
-#[allow(dead_code)]
 mod support;
 
 use std::os::unix::fs::PermissionsExt;
