@@ -102,14 +102,6 @@ async fn node(net: &Net, dir: &Path, i: usize) -> (Pubkey, PathBuf) {
     (pda::node(&hot.pubkey()), key)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A daemon's config in `dir` serving `keys` (as slots when `slots`).
 fn config(net: &Net, dir: &Path, keys: &[PathBuf], slots: bool, image: &str) -> PathBuf {
     let d = dir.display();
@@ -141,7 +133,7 @@ cleaner_image = "{image}"
 engine_pid_file = "{d}/docker.pid"
 "#,
         url = net.url,
-        port = free_port(),
+        port = support::free_port(),
     );
     if slots {
         for (i, key) in keys.iter().enumerate() {

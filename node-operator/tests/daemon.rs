@@ -49,14 +49,6 @@ struct World {
     daemon_env: std::sync::Mutex<Vec<(String, String)>>,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn cpu_profile() -> HardwareProfile {
     HardwareProfile {
         gpu_model: "CPU".into(),

@@ -59,20 +59,8 @@ async fn creator_staker_node_and_crank_flows() {
     // left as it is, so the command can be run again.
     let (slot1, slot1_key) = net.wallet("slot1");
     let (slot2, _) = net.wallet("slot2");
-    let signers = [&hot_path, &slot1, &slot2].map(|p| p.to_str().unwrap().to_string());
-    let mut args = vec!["node", "register"];
-    for signer in &signers {
-        args.extend(["--signer", signer.as_str()]);
-    }
-    args.extend([
-        "--gpus",
-        "1",
-        "--model",
-        "NVIDIA RTX 4090",
-        "--vram-mib",
-        "24564",
-    ]);
-    let out = net.json(&args, "owner");
+    let slots = [hot_path.as_path(), slot1.as_path(), slot2.as_path()];
+    let out = register_gpu_nodes(&net, &slots);
     let nodes = out["nodes"].as_array().unwrap();
     assert_eq!(nodes.len(), 3, "{out}");
     assert_eq!(nodes[0]["node"], node.as_str());
@@ -82,7 +70,7 @@ async fn creator_staker_node_and_crank_flows() {
         pda::node(&slot1_key.pubkey()).to_string().as_str()
     );
     assert!(nodes[1]["signature"].is_string() && nodes[2]["signature"].is_string());
-    let again = net.json(&args, "owner");
+    let again = register_gpu_nodes(&net, &slots);
     assert!(again["nodes"]
         .as_array()
         .unwrap()
@@ -311,22 +299,28 @@ fn hot_from(net: &Net, name: &str) -> solana_sdk::signature::Keypair {
 /// Registers, as "owner", a one-GPU RTX 4090 node whose hot key is the
 /// keypair file `signer`; its address.
 fn register_gpu_node(net: &Net, signer: &std::path::Path) -> String {
-    let args = [
-        "node",
-        "register",
-        "--signer",
-        signer.to_str().unwrap(),
+    register_gpu_nodes(net, &[signer])["nodes"][0]["node"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// `ake node register` as "owner" of a one-GPU RTX 4090 node per keypair
+/// file in `signers`, in one command; what it answers.
+fn register_gpu_nodes(net: &Net, signers: &[&std::path::Path]) -> serde_json::Value {
+    let mut args = vec!["node", "register"];
+    for signer in signers {
+        args.extend(["--signer", signer.to_str().unwrap()]);
+    }
+    args.extend([
         "--gpus",
         "1",
         "--model",
         "NVIDIA RTX 4090",
         "--vram-mib",
         "24564",
-    ];
-    net.json(&args, "owner")["nodes"][0]["node"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    ]);
+    net.json(&args, "owner")
 }
 
 /// A creator with 100 AKE, and an owner with 1,000 AKE of which `stake` is staked.
