@@ -16,8 +16,11 @@ enum Action {
     Ready {
         node: usize,
     },
+    /// The node's daemon leaves the queue; or its owner holds it out
+    /// (queued or busy) until a `Rearm`.
     Unready {
         node: usize,
+        by_owner: bool,
     },
     Cancel {
         job: usize,
@@ -116,7 +119,7 @@ fn action() -> impl Strategy<Value = Action> {
     prop_oneof![
         4 => (0..3usize, 1..3u16, 60..1_200u32).prop_map(|(creator, gpus, secs)| Action::Post { creator, gpus, secs }),
         3 => (0..3usize).prop_map(|node| Action::Ready { node }),
-        1 => (0..3usize).prop_map(|node| Action::Unready { node }),
+        1 => (0..3usize, any::<bool>()).prop_map(|(node, by_owner)| Action::Unready { node, by_owner }),
         1 => (0..16usize).prop_map(|job| Action::Cancel { job }),
         3 => (0..16usize, 0..2_000u64, any::<bool>()).prop_map(|(job, wall_secs, rearm)| Action::Submit { job, wall_secs, rearm }),
         2 => (0..3usize, 1..4u32, 1..4u32).prop_map(|(creator, frames, parallelism)| Action::PostBatch { creator, frames, parallelism: parallelism.min(frames) }),
@@ -186,7 +189,7 @@ impl World {
     async fn run(&mut self, a: &Action) {
         let on_node = match a {
             Action::Ready { node }
-            | Action::Unready { node }
+            | Action::Unready { node, .. }
             | Action::Rearm { node }
             | Action::RotateKey { node }
             | Action::CloseNode { node }
@@ -243,15 +246,16 @@ impl World {
                 }
             }
             Action::Ready { node } => c.node_ready(&self.nodes[*node]).await,
-            Action::Unready { node } => {
+            Action::Unready { node, by_owner } => {
                 let n = &self.nodes[*node];
+                let by = if *by_owner { &n.owner.key } else { &n.signer };
                 let ix = ake_sdk::instructions::node_unready(
-                    n.signer.pubkey(),
+                    by.pubkey(),
                     n.signer.pubkey(),
                     n.owner.pubkey(),
                     pda::market(0),
                 );
-                c.send(&[ix], &[&n.signer]).await
+                c.send(&[ix], &[by]).await
             }
             Action::Cancel { job } => match job_at(*job, &self.jobs) {
                 Some((who, key)) if c.job(&key).await.is_some() => {
