@@ -649,7 +649,12 @@ impl Daemon {
             "open": attempts,
             "draining": stop != Stop::Serve,
             "not_ready": *self.not_ready.lock().await,
-            "rpc": *self.rpc_health.lock().unwrap_or_else(|e| e.into_inner()),
+            "rpc": self.rpc_health.lock().unwrap_or_else(|e| e.into_inner()).iter().map(|h| {
+                ake_sdk::chain::rpc::EndpointHealth {
+                    url: crate::metrics::redact_url(&h.url),
+                    ..h.clone()
+                }
+            }).collect::<Vec<_>>(),
         });
         self.metrics.set_status(status.to_string());
     }
@@ -1471,6 +1476,8 @@ impl Daemon {
             return ixs::AfterSubmit::StayIdle;
         }
         let next = match self.protocol.node(&self.node).await {
+            // Held by its owner or operator: the chain would not re-arm it.
+            Ok(Some(node)) if node.held => return ixs::AfterSubmit::StayIdle,
             Ok(Some(node)) => self.protocol.next_work_for(&node).await.ok().flatten(),
             _ => None,
         };

@@ -258,7 +258,7 @@ impl GpuInventory {
     }
 
     /// The part of this host a slot owns: exactly the named GPUs or MIG
-    /// instances (every device when `uuids` is empty, a single-slot node).
+    /// instances (none for a CPU slot).
     pub fn only(&self, uuids: &[String]) -> Result<GpuInventory, GpuError> {
         let Self::Nvml { nvml, devices } = self else {
             return match uuids.first() {
@@ -266,9 +266,6 @@ impl GpuInventory {
                 Some(uuid) => Err(GpuError::UnknownGpu { uuid: uuid.clone() }),
             };
         };
-        if uuids.is_empty() {
-            return Ok(self.clone());
-        }
         let picked = uuids
             .iter()
             .map(|uuid| {
@@ -447,7 +444,10 @@ impl GpuHealth {
             .filter(|(uuid, _)| self.uuids.contains(uuid) || self.parents.contains(uuid))
             .map(|(_, problem)| problem.clone())
             .collect();
-        for uuid in &self.uuids {
+        // A MIG instance's memory errors are its parent GPU's to report.
+        let mut watched: Vec<&String> = self.uuids.iter().chain(&self.parents).collect();
+        watched.dedup();
+        for uuid in watched {
             let Ok(device) = self.nvml.device_by_uuid(uuid.as_str()) else {
                 problems.push(format!("GPU {uuid} is no longer visible to NVML"));
                 continue;

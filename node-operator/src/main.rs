@@ -180,6 +180,16 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
         .iter()
         .map(|slot| signer(&slot.signer))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    for (i, key) in signers.iter().enumerate() {
+        if let Some(j) = signers[..i].iter().position(|k| k.pubkey() == key.pubkey()) {
+            anyhow::bail!(
+                "slots {} and {} have the same signer key {}: each slot is a node of its own, with its own key (`ake-node init --slots` writes them)",
+                slots[j].name,
+                slots[i].name,
+                key.pubkey()
+            );
+        }
+    }
     // Unknown is not failed: wait for the engine rather than quit.
     let docker = loop {
         match DockerRuntime::connect(config.runtime.clone(), config.image_allowlist.clone()).await {
@@ -249,11 +259,19 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
     let fetcher = Fetcher::new(config.inputs.clone()).context("building the input fetcher")?;
     let mut daemons = Vec::new();
     let mut background = Vec::new();
-    for ((((slot, signer), node), (inventory, cpuset)), metrics) in
+    for ((((slot, signer), node), part), metrics) in
         slots.iter().zip(signers).zip(nodes).zip(parts).zip(metrics)
     {
         std::fs::create_dir_all(&slot.work_dir)
             .with_context(|| format!("work dir {}", slot.work_dir.display()))?;
+        let SlotPart {
+            gpus: inventory,
+            cpuset,
+            problem,
+        } = part;
+        if let Some(problem) = &problem {
+            tracing::error!("this slot will not take jobs: {problem}");
+        }
         let uuids: Vec<String> = inventory.devices().iter().map(|d| d.uuid.clone()).collect();
         if let Ok(sampler) = inventory.sampler(&uuids) {
             if !uuids.is_empty() {
@@ -283,7 +301,7 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
             store: OutputStore::from_url(&config.output_store)?,
             journal: Journal::open(&slot.journal_path)?,
             gpu_health: host_health.as_ref().map(|h| h.of(&inventory)),
-            host_problems: host_problems.clone(),
+            host_problems: host_problems.iter().cloned().chain(problem).collect(),
             gpus: inventory,
             metrics,
             work_dir: slot.work_dir.clone(),
@@ -301,8 +319,8 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
             endpoints: Some(Arc::clone(&chain)),
             rpc_health: Default::default(),
             staged: Default::default(),
-            // Every slot may take a job at its caps at once.
-            work_floor_bytes: config.work_floor_bytes().saturating_mul(slots.len() as u64),
+            // One job at its caps: size the disk for every slot's (README).
+            work_floor_bytes: config.work_floor_bytes(),
             journal_path: slot.journal_path.clone(),
             slow_checks: Default::default(),
             not_ready: Default::default(),
@@ -339,24 +357,9 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
 
 /// Each slot's GPUs (exactly those it names; every GPU for a single-slot
 /// node) and CPU set (configured, or NUMA-near its GPUs).
-fn slot_parts(
-    slots: &[Slot],
-    host: &GpuInventory,
-) -> anyhow::Result<Vec<(GpuInventory, Option<String>)>> {
-    let inventories = slots
-        .iter()
-        .map(|slot| match &slot.gpus {
-            None => Ok(host.clone()),
-            Some(uuids) => host.only(uuids).map_err(|e| {
-                let listed: Vec<&str> = host.devices().iter().map(|d| d.uuid.as_str()).collect();
-                anyhow!(
-                    "slot {}: {e}; NVML lists [{}]: fix the slot's gpus (`nvidia-smi -L` names them)",
-                    slot.name,
-                    listed.join(", ")
-                )
-            }),
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+fn slot_parts(slots: &[Slot], host: &GpuInventory) -> anyhow::Result<Vec<SlotPart>> {
+    let (inventories, problem_of): (Vec<GpuInventory>, Vec<Option<String>>) =
+        slots.iter().map(|slot| slot_gpus(slot, host)).unzip();
     let wanted: Vec<(Option<String>, Vec<u32>)> = slots
         .iter()
         .zip(&inventories)
@@ -382,7 +385,48 @@ fn slot_parts(
             );
         }
     }
-    Ok(inventories.into_iter().zip(cpusets).collect())
+    Ok(inventories
+        .into_iter()
+        .zip(cpusets)
+        .zip(problem_of)
+        .map(|((gpus, cpuset), problem)| SlotPart {
+            gpus,
+            cpuset,
+            problem,
+        })
+        .collect())
+}
+
+/// The slot's GPUs; or, when NVML does not list one of them, none and why
+/// (the slot stays out of the queue and finishes what its journal holds).
+fn slot_gpus(slot: &Slot, host: &GpuInventory) -> (GpuInventory, Option<String>) {
+    let Some(uuids) = &slot.gpus else {
+        return (host.clone(), None);
+    };
+    match host.only(uuids) {
+        Ok(gpus) => (gpus, None),
+        Err(e) => {
+            let listed: Vec<&str> = host.devices().iter().map(|d| d.uuid.as_str()).collect();
+            let problem = format!(
+                "slot {}: {e}; NVML lists [{}]: fix the GPU, or the slot's gpus (`nvidia-smi -L` names them)",
+                slot.name,
+                listed.join(", ")
+            );
+            (
+                host.only(&[]).unwrap_or_else(|_| host.clone()),
+                Some(problem),
+            )
+        }
+    }
+}
+
+/// What a slot gets of its host.
+struct SlotPart {
+    gpus: GpuInventory,
+    cpuset: Option<String>,
+    /// Why the slot cannot offer its GPUs (one NVML does not list): it
+    /// stays out of the queue and finishes what its journal holds.
+    problem: Option<String>,
 }
 
 /// The bearer token scrapes must carry, from `metrics_token_file` (a
@@ -493,7 +537,13 @@ async fn status(cli: &Cli) -> anyhow::Result<()> {
             Some(n) => println!(
                 "node {node}\n  status {:?}{}\n  job {}\n  reputation {} bps, completed {}, expired {}, disputed {}",
                 n.status,
-                if n.suspended { " (suspended: owner must `ake node rearm`)" } else { "" },
+                if n.suspended {
+                    " (suspended: the owner or its operator runs `ake node rearm`)"
+                } else if n.held {
+                    " (held out of the queue by the owner or its operator: `ake node rearm` releases it)"
+                } else {
+                    ""
+                },
                 n.current_job,
                 n.reputation_bps,
                 n.jobs_completed,
@@ -730,17 +780,22 @@ async fn doctor(cli: &Cli) -> anyhow::Result<()> {
     }
     let parts = match slot_parts(&slots, &inventory) {
         Ok(parts) => {
-            for (slot, (gpus, cpuset)) in slots.iter().zip(&parts) {
-                let listed: Vec<&str> = gpus.devices().iter().map(|d| d.uuid.as_str()).collect();
-                check(
-                    true,
+            for (slot, part) in slots.iter().zip(&parts) {
+                let listed: Vec<&str> = part
+                    .gpus
+                    .devices()
+                    .iter()
+                    .map(|d| d.uuid.as_str())
+                    .collect();
+                healthy &= check(
+                    part.problem.is_none(),
                     &format!(
                         "slot {}: GPUs [{}], CPUs {}",
                         slot.name,
                         listed.join(", "),
-                        cpuset.as_deref().unwrap_or("any")
+                        part.cpuset.as_deref().unwrap_or("any")
                     ),
-                    "",
+                    part.problem.as_deref().unwrap_or_default(),
                 );
             }
             Some(parts)
@@ -754,8 +809,12 @@ async fn doctor(cli: &Cli) -> anyhow::Result<()> {
             None
         }
     };
-    let floor = config.work_floor_bytes().saturating_mul(slots.len() as u64);
+    let floor = config.work_floor_bytes();
     let disk = readiness::disk_problems(&config.work_dir, floor, &config.journal_path);
+    let all_at_once = floor.saturating_mul(slots.len() as u64);
+    if readiness::free_bytes(&config.work_dir).is_ok_and(|free| free < all_at_once) {
+        println!("  WARN  the work dir has room for fewer than {} jobs at their caps at once ({all_at_once} bytes): slots leave the queue while the disk is short", slots.len());
+    }
     for problem in &disk {
         healthy &= check(false, "free disk", problem);
     }
@@ -763,7 +822,7 @@ async fn doctor(cli: &Cli) -> anyhow::Result<()> {
         check(
             true,
             &format!(
-                "free disk: the work dir holds a job per slot at its caps ({floor} bytes), the journal its floor"
+                "free disk: the work dir holds a job at its caps ({floor} bytes), the journal its floor"
             ),
             "",
         );
@@ -796,7 +855,7 @@ async fn doctor(cli: &Cli) -> anyhow::Result<()> {
     if chain.slot().await.is_ok() {
         let p = Protocol::new(chain.clone());
         for (i, slot) in slots.iter().enumerate() {
-            let gpus = parts.as_ref().map(|parts| &parts[i].0);
+            let gpus = parts.as_ref().map(|parts| &parts[i].gpus);
             healthy &= doctor_slot(&p, &config, slot, gpus).await;
         }
     }
@@ -924,6 +983,13 @@ async fn doctor_slot(
         !n.suspended,
         "node is not suspended",
         &format!("the owner runs `ake node rearm {node}`"),
+    );
+    healthy &= check(
+        !n.held,
+        "node is not held out of the queue",
+        &format!(
+            "its owner or operator held it (`ake node hold`); they run `ake node rearm {node}`"
+        ),
     );
     let stake = p.stake(&n.owner).await.ok().flatten();
     let market = p.market_at(&n.market).await.ok();

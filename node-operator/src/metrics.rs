@@ -129,6 +129,27 @@ impl HostMetrics {
 
 type FloatGauge = Gauge<f64, AtomicU64>;
 
+/// An RPC URL as metrics and `/status` show it: scheme, host and port,
+/// without the user, path or query that often carry a provider's API key.
+pub fn redact_url(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    match scheme {
+        "" => host.to_string(),
+        scheme => format!("{scheme}://{host}"),
+    }
+}
+
+/// Scrapes served at once; more are refused at accept, so a flood of idle
+/// connections cannot take the daemon's file descriptors.
+const MAX_CONNECTIONS: usize = 16;
+/// How long a scrape may take to send its headers, and to finish.
+const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+const CONNECTION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// What tells one slot's metrics from another's on a host's endpoint.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SlotLabels {
@@ -454,7 +475,7 @@ impl NodeMetrics {
         self.host
             .rpc_errors
             .get_or_create(&RpcErrorLabels {
-                endpoint: endpoint.to_string(),
+                endpoint: redact_url(endpoint),
                 method: method.to_string(),
             })
             .inc();
@@ -462,7 +483,7 @@ impl NodeMetrics {
 
     pub fn rpc_endpoint(&self, health: &ake_sdk::chain::rpc::EndpointHealth) {
         let labels = RpcLabels {
-            endpoint: health.url.clone(),
+            endpoint: redact_url(&health.url),
         };
         self.host
             .rpc_up
@@ -617,13 +638,20 @@ async fn accept_loop(
     token: Option<Arc<str>>,
 ) {
     let metrics = Arc::new(metrics);
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
             Err(e) => {
+                // Out of descriptors, say: wait rather than spin.
                 tracing::warn!(error = %e, "metrics accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                 continue;
             }
+        };
+        let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
+            drop(stream);
+            continue;
         };
         let metrics = Arc::clone(&metrics);
         let token = token.clone();
@@ -638,12 +666,17 @@ async fn accept_loop(
                     })
                 }
             });
-            if let Err(e) = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
-                tracing::debug!(error = %e, "metrics connection ended with an error");
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .keep_alive(false)
+                .serve_connection(TokioIo::new(stream), service);
+            match tokio::time::timeout(CONNECTION_TIMEOUT, connection).await {
+                Ok(Err(e)) => tracing::debug!(error = %e, "metrics connection ended with an error"),
+                Err(_) => tracing::debug!("metrics connection timed out"),
+                Ok(Ok(())) => {}
             }
+            drop(permit);
         });
     }
 }
@@ -909,6 +942,57 @@ mod tests {
             String::from_utf8_lossy(&tested.stdout),
             String::from_utf8_lossy(&tested.stderr)
         );
+    }
+
+    #[test]
+    fn rpc_urls_lose_their_keys() {
+        for (url, shown) in [
+            (
+                "https://mainnet.helius-rpc.com/?api-key=SECRET",
+                "https://mainnet.helius-rpc.com",
+            ),
+            (
+                "https://x.solana-mainnet.quiknode.pro/SECRET/",
+                "https://x.solana-mainnet.quiknode.pro",
+            ),
+            (
+                "http://user:SECRET@127.0.0.1:8899/path",
+                "http://127.0.0.1:8899",
+            ),
+            ("http://127.0.0.1:8899", "http://127.0.0.1:8899"),
+        ] {
+            assert_eq!(redact_url(url), shown);
+        }
+    }
+
+    /// Idle connections past the cap are dropped at accept; a connection
+    /// that never sends its headers is closed by the header timeout; the
+    /// endpoint keeps answering throughout.
+    #[tokio::test]
+    async fn idle_connections_cannot_starve_the_endpoint() {
+        let server = serve(
+            "127.0.0.1:0".parse().unwrap(),
+            vec![Arc::new(NodeMetrics::new())],
+            None,
+        )
+        .await
+        .unwrap();
+        let mut idle = Vec::new();
+        for _ in 0..MAX_CONNECTIONS * 4 {
+            idle.push(
+                tokio::net::TcpStream::connect(server.local_addr)
+                    .await
+                    .unwrap(),
+            );
+        }
+        // The first MAX_CONNECTIONS hold their permits until the header timeout.
+        tokio::time::sleep(HEADER_TIMEOUT + std::time::Duration::from_secs(1)).await;
+        let response = http_get(server.local_addr, "/metrics").await;
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        let mut buf = [0u8; 1];
+        let closed = idle[0].read(&mut buf).await.map_or(true, |n| n == 0);
+        assert!(closed, "the silent connection was closed");
+        server.handle.abort();
     }
 
     #[tokio::test]

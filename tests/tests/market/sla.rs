@@ -279,13 +279,21 @@ async fn suspend(chain: &mut Chain, node: &TestNode, creator: &User) {
     assert!(node_of(chain, node).await.suspended);
 }
 
+/// Suspensions the operator lifted on `node` in the last 7 days.
+async fn lifted(chain: &mut Chain, node: &TestNode) -> u8 {
+    let now = chain.now().await;
+    let n = node_of(chain, node).await;
+    ake_market::instructions::rearm_node::operator_rearms_within(&n, now)
+}
+
 /// An owner names an operator key for its fleet: it holds a node out of
 /// the queue and releases it, lifts two suspensions a week per node and
 /// then only the owner can; it can never withdraw stake, close or re-key a
 /// node; a stranger can do none of it; the owner revokes it at once.
 #[tokio::test]
 async fn an_operator_key_holds_and_rearms_within_its_cap_and_never_touches_stake() {
-    use ake_market::constants::OPERATOR_REARMS_PER_WINDOW;
+    use ake_market::constants::{OPERATOR_REARMS_PER_WINDOW, OPERATOR_REARM_WINDOW_SECS};
+    use ake_market::state::NodeStatus;
     use solana_sdk::signer::Signer as _;
     let mut chain = Chain::start().await;
     let node = chain.node(1, 3_000 * AKE).await;
@@ -330,16 +338,26 @@ async fn an_operator_key_holds_and_rearms_within_its_cap_and_never_touches_stake
     );
     chain.send_ok(&[rearm(&operator)], &[&operator.key]).await;
     assert_eq!(
-        node_of(&mut chain, &node).await.operator_rearms,
+        lifted(&mut chain, &node).await,
         0,
         "a hold is not a suspension"
     );
 
-    // Suspensions: the operator lifts two in the week, then only the owner.
-    for lifted in 1..=OPERATOR_REARMS_PER_WINDOW {
+    // A busy node held finishes its job and does not re-arm with it.
+    chain.node_ready(&node).await.unwrap();
+    let job = chain.post_job(&creator, 1, 600).await.unwrap();
+    chain.send_ok(&[hold(&operator)], &[&operator.key]).await;
+    chain.advance(60).await;
+    chain.submit_and_rearm(&node, &job, 60).await.unwrap();
+    let n = node_of(&mut chain, &node).await;
+    assert_eq!((n.status, n.held), (NodeStatus::Idle, true));
+    chain.send_ok(&[rearm(&operator)], &[&operator.key]).await;
+
+    // Suspensions: the operator lifts two in any 7 days, then only the owner.
+    for count in 1..=OPERATOR_REARMS_PER_WINDOW {
         suspend(&mut chain, &node, &creator).await;
         chain.send_ok(&[rearm(&operator)], &[&operator.key]).await;
-        assert_eq!(node_of(&mut chain, &node).await.operator_rearms, lifted);
+        assert_eq!(lifted(&mut chain, &node).await, count);
     }
     suspend(&mut chain, &node, &creator).await;
     assert_market_error(
@@ -347,6 +365,10 @@ async fn an_operator_key_holds_and_rearms_within_its_cap_and_never_touches_stake
         MarketError::OperatorRearmCapReached,
     );
     chain.rearm(&node).await.unwrap();
+    // The window rolls: a week after the first lift, one more.
+    chain.advance(OPERATOR_REARM_WINDOW_SECS).await;
+    suspend(&mut chain, &node, &creator).await;
+    chain.send_ok(&[rearm(&operator)], &[&operator.key]).await;
 
     // Never stake, never the node's identity; nothing moved.
     let stake = stake_of(&mut chain, &node).await;

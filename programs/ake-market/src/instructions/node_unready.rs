@@ -34,7 +34,10 @@ pub fn handler(mut ctx: Context<NodeUnready>) -> Result<()> {
     let market = a.market.key();
     let operator = a.owner_stake.operator;
     let by_daemon = by == a.node.signer;
-    let by_operator = by == a.node.owner || (operator != Pubkey::default() && by == operator);
+    // The daemon leaving the queue never holds its own node, whatever
+    // other role its key also has.
+    let by_operator =
+        !by_daemon && (by == a.node.owner || (operator != Pubkey::default() && by == operator));
     require!(by_daemon || by_operator, MarketError::NotNodeSigner);
     let left = leave_queue(
         node,

@@ -21,8 +21,8 @@ pub struct RearmNode<'info> {
 /// The owner, or its operator, lets the node arm again: it lifts a
 /// suspension (after fixing what broke the SLA, once the cooldown since
 /// the breach has passed) and a hold. The operator lifts at most
-/// `OPERATOR_REARMS_PER_WINDOW` suspensions of a node per week; past them
-/// only the owner can.
+/// `OPERATOR_REARMS_PER_WINDOW` suspensions of a node in any 7 days (a
+/// rolling window); past them only the owner can.
 pub fn handler(ctx: Context<RearmNode>) -> Result<()> {
     let now = Clock::get()?.unix_timestamp;
     let by = ctx.accounts.authority.key();
@@ -48,22 +48,32 @@ pub fn handler(ctx: Context<RearmNode>) -> Result<()> {
         owner: node.owner,
         by,
         was_suspended,
-        operator_rearms: node.operator_rearms,
+        operator_rearms: operator_rearms_within(node, now),
     });
     Ok(())
 }
 
-/// Counts one lifted suspension against the operator's weekly allowance.
+/// Suspensions the operator lifted on `node` in the 7 days up to `now`.
+pub fn operator_rearms_within(node: &Node, now: i64) -> u8 {
+    let since = now.saturating_sub(OPERATOR_REARM_WINDOW_SECS);
+    let recent = node
+        .operator_rearmed_at
+        .iter()
+        .filter(|&&at| at != 0 && at > since)
+        .count();
+    u8::try_from(recent).unwrap_or(u8::MAX)
+}
+
+/// Counts one lifted suspension against the operator's allowance: the
+/// oldest of its last lifts must be a week old (a rolling window, so no
+/// calendar boundary doubles it).
 fn count_operator_rearm(node: &mut Node, now: i64) -> Result<()> {
-    let window = u64::try_from(now / OPERATOR_REARM_WINDOW_SECS).unwrap_or(0);
-    if node.operator_rearm_window != window {
-        node.operator_rearm_window = window;
-        node.operator_rearms = 0;
-    }
     require!(
-        node.operator_rearms < OPERATOR_REARMS_PER_WINDOW,
+        operator_rearms_within(node, now) < OPERATOR_REARMS_PER_WINDOW,
         MarketError::OperatorRearmCapReached
     );
-    node.operator_rearms += 1;
+    // Newest first: the oldest falls off the end.
+    node.operator_rearmed_at.rotate_right(1);
+    node.operator_rearmed_at[0] = now;
     Ok(())
 }

@@ -1,6 +1,8 @@
 use anchor_lang::prelude::*;
 
-use crate::constants::{CONFIG_SEED, MAX_GPU_MODEL_LEN, NODE_SEED, STAKE_SEED};
+use crate::constants::{
+    CONFIG_SEED, MAX_GPU_MODEL_LEN, NODE_SEED, OPERATOR_REARMS_PER_WINDOW, STAKE_SEED,
+};
 use crate::errors::MarketError;
 use crate::events::NodeRegistered;
 use crate::state::{Config, HardwareProfile, Market, Node, NodeStatus, Stake};
@@ -74,8 +76,7 @@ pub fn handler(ctx: Context<RegisterNode>, gpus: u16, profile: HardwareProfile) 
         registered_at: now,
         queue_slot: 0,
         held: false,
-        operator_rearm_window: 0,
-        operator_rearms: 0,
+        operator_rearmed_at: [0; OPERATOR_REARMS_PER_WINDOW as usize],
         bump,
     };
     write_new(&info, &node)?;

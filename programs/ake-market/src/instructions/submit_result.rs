@@ -181,7 +181,9 @@ fn rearm_after_submit(a: &mut SubmitResult, now: i64) -> Result<Option<Armed>> {
     let market_key = a.market.key();
     let mut market = MarketMut::load(&a.market)?;
     let lock = queue_lock(&market, &a.node)?;
-    if rules.paused || a.node.suspended || now < a.node.armable_at || a.owner_stake.free() < lock {
+    // A node its owner or operator holds finishes this job and stays out.
+    let out = a.node.suspended || a.node.held;
+    if rules.paused || out || now < a.node.armable_at || a.owner_stake.free() < lock {
         return Ok(None);
     }
     let tier = a.config.tier_of(a.owner_stake.amount);

@@ -1,6 +1,6 @@
 use anchor_lang::prelude::*;
 
-use crate::constants::MAX_GPU_MODEL_LEN;
+use crate::constants::{MAX_GPU_MODEL_LEN, OPERATOR_REARMS_PER_WINDOW};
 use crate::errors::MarketError;
 use crate::math::reputation_bps;
 
@@ -53,10 +53,10 @@ pub struct Node {
     /// Held out of the queue by its owner or operator (`node_unready`):
     /// it does not arm until one of them re-arms it.
     pub held: bool,
-    /// The window (unix time / `OPERATOR_REARM_WINDOW_SECS`) that
-    /// `operator_rearms` counts the operator's lifted suspensions in.
-    pub operator_rearm_window: u64,
-    pub operator_rearms: u8,
+    /// When the operator last lifted this node's suspensions, newest
+    /// first (0: never): at most `OPERATOR_REARMS_PER_WINDOW` in any
+    /// `OPERATOR_REARM_WINDOW_SECS`, a rolling window.
+    pub operator_rearmed_at: [i64; OPERATOR_REARMS_PER_WINDOW as usize],
     pub bump: u8,
 }
 
