@@ -649,13 +649,15 @@ impl Daemon {
             "open": attempts,
             "draining": stop != Stop::Serve,
             "not_ready": *self.not_ready.lock().await,
-            "rpc": self.rpc_health.lock().unwrap_or_else(|e| e.into_inner()).iter().map(|h| {
-                ake_sdk::chain::rpc::EndpointHealth {
-                    url: crate::metrics::redact_url(&h.url),
-                    ..h.clone()
-                }
-            }).collect::<Vec<_>>(),
+            "rpc": *self.rpc_health.lock().unwrap_or_else(|e| e.into_inner()),
         });
+        let mut status = status;
+        let urls = self
+            .endpoints
+            .as_ref()
+            .map(|e| e.urls())
+            .unwrap_or_default();
+        without_rpc_secrets(&mut status, &urls);
         self.metrics.set_status(status.to_string());
     }
 
@@ -1777,6 +1779,34 @@ fn node_state(node: &Node) -> &'static str {
     }
 }
 
+/// Cuts each of `urls`' path, query and user (where RPC providers put API
+/// keys) out of the strings of `value`, wherever an error message quoted
+/// them: `/status` may be read from another machine.
+fn without_rpc_secrets(value: &mut serde_json::Value, urls: &[String]) {
+    use serde_json::Value;
+    match value {
+        Value::String(text) => {
+            for url in urls {
+                *text = text.replace(url, &crate::metrics::redact_url(url));
+                let rest = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
+                let authority = rest.split(['/', '?']).next().unwrap_or_default();
+                let secret = rest[authority.len()..].trim_start_matches('/');
+                if secret.len() >= 4 {
+                    *text = text.replace(secret, "...");
+                }
+                if let Some((user, _)) = authority.split_once('@') {
+                    *text = text.replace(user, "...");
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| without_rpc_secrets(v, urls)),
+        Value::Object(fields) => fields
+            .values_mut()
+            .for_each(|v| without_rpc_secrets(v, urls)),
+        _ => {}
+    }
+}
+
 /// `InputHashMismatch` -> `input_hash_mismatch`, for metric labels.
 fn snake_case(name: &str) -> String {
     let mut out = String::new();
@@ -1866,6 +1896,27 @@ mod tests {
             standing(&node, &attempt, Some(next)),
             Standing::Over
         ));
+    }
+
+    #[test]
+    fn status_never_quotes_an_rpc_key() {
+        let urls = [
+            "https://rpc.example/?api-key=SECRET1".to_string(),
+            "https://user:SECRET2@other.example/SECRET3/".to_string(),
+        ];
+        let mut status = serde_json::json!({
+            "node": "N",
+            "not_ready": ["RPC https://rpc.example/?api-key=SECRET1 is 40 slots behind"],
+            "rpc": [{"url": "https://other.example/SECRET3/", "error":
+                "error sending request for url (https://rpc.example/?api-key=SECRET1)"}],
+        });
+        without_rpc_secrets(&mut status, &urls);
+        let text = status.to_string();
+        assert!(!text.contains("SECRET"), "{text}");
+        assert!(
+            text.contains("https://rpc.example") && text.contains("\"node\":\"N\""),
+            "{text}"
+        );
     }
 
     #[test]

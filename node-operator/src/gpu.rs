@@ -446,6 +446,7 @@ impl GpuHealth {
             .collect();
         // A MIG instance's memory errors are its parent GPU's to report.
         let mut watched: Vec<&String> = self.uuids.iter().chain(&self.parents).collect();
+        watched.sort_unstable();
         watched.dedup();
         for uuid in watched {
             let Ok(device) = self.nvml.device_by_uuid(uuid.as_str()) else {

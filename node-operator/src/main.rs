@@ -412,10 +412,10 @@ fn slot_gpus(slot: &Slot, host: &GpuInventory) -> (GpuInventory, Option<String>)
                 slot.name,
                 listed.join(", ")
             );
-            (
-                host.only(&[]).unwrap_or_else(|_| host.clone()),
-                Some(problem),
-            )
+            let none = GpuInventory::None {
+                reason: problem.clone(),
+            };
+            (host.only(&[]).unwrap_or(none), Some(problem))
         }
     }
 }

@@ -132,7 +132,17 @@ type FloatGauge = Gauge<f64, AtomicU64>;
 /// An RPC URL as metrics and `/status` show it: scheme, host and port,
 /// without the user, path or query that often carry a provider's API key.
 pub fn redact_url(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest))
+            if !scheme.is_empty()
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')) =>
+        {
+            (scheme, rest)
+        }
+        _ => ("", url),
+    };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     let host = authority
         .rsplit_once('@')
@@ -960,6 +970,8 @@ mod tests {
                 "http://127.0.0.1:8899",
             ),
             ("http://127.0.0.1:8899", "http://127.0.0.1:8899"),
+            ("http://[::1]:8899/x", "http://[::1]:8899"),
+            ("host:8899/x?cb=http://y", "host:8899"),
         ] {
             assert_eq!(redact_url(url), shown);
         }
@@ -990,7 +1002,8 @@ mod tests {
         let response = http_get(server.local_addr, "/metrics").await;
         assert!(response.starts_with("HTTP/1.1 200"), "{response}");
         let mut buf = [0u8; 1];
-        let closed = idle[0].read(&mut buf).await.map_or(true, |n| n == 0);
+        let read = tokio::time::timeout(HEADER_TIMEOUT, idle[0].read(&mut buf)).await;
+        let closed = read.is_ok_and(|r| r.map_or(true, |n| n == 0));
         assert!(closed, "the silent connection was closed");
         server.handle.abort();
     }

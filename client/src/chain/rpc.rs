@@ -766,6 +766,11 @@ impl FailoverChain {
         }
     }
 
+    /// The configured endpoints' URLs, in order.
+    pub fn urls(&self) -> Vec<String> {
+        self.endpoints.iter().map(RpcChain::url).collect()
+    }
+
     /// Calls `hook` with the endpoint and method of every request an
     /// endpoint could not serve (set once; later calls are ignored).
     pub fn on_unavailable(&self, hook: UnavailableHook) {
