@@ -403,10 +403,14 @@ async fn post_run_finalize_close_claim() {
         supply0 + minted - books.burned + books.pending_burn
     );
 
-    // Prometheus: the job, its pickup latency (assignment seen -> container running).
+    // Prometheus: the job under its slot's labels, its pickup latency
+    // (assignment seen -> container running).
     let metrics = scrape(metrics_port);
+    let labels = format!("slot=\"main\",node=\"{node}\",market=\"0\"");
     assert!(
-        metrics.contains("ake_jobs_total{outcome=\"succeeded\"} 1"),
+        metrics.contains(&format!(
+            "ake_jobs_total{{{labels},outcome=\"succeeded\"}} 1"
+        )),
         "{metrics}"
     );
     let pickup = |name: &str| -> f64 {
