@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ake_sdk::ake_market::state::{
-    InlineSpec, Job, JobResult, JobSpec as ChainSpec, JobState, Node, NodeStatus, ReleaseReason,
-    RemoteSpec, UsageReceipt,
+    InlineSpec, Job, JobResult, JobSpec as ChainSpec, Node, NodeStatus, ReleaseReason, RemoteSpec,
+    UsageReceipt,
 };
 use ake_sdk::job_spec::{spec_for_frame, RemoteSpecFile};
 use ake_sdk::protocol::{create_associated_token, Protocol};
@@ -20,56 +20,20 @@ use ake_sdk::sender::{confirm, prepare, Fees, Prepared, SendError};
 use ake_sdk::{instructions as ixs, pda};
 use solana_sdk::pubkey::Pubkey;
 use solana_sdk::signature::{Keypair, Signature, Signer};
-use solana_sdk::transaction::VersionedTransaction;
 
 use crate::config::PriorityFeePolicy;
 use crate::gpu::{GpuHealth, GpuInventory};
 use crate::inputs::{Fetcher, InputError};
+use crate::job_machine::{
+    self, fail, retry, standing, Attempt, Landing, Ledger, RunEnd, Runner, Standing, StepError,
+    Stepped, Store, Uploaded, RELEASE, SUBMIT,
+};
 use crate::journal::{JobProgress, Journal, JournalEntry};
 use crate::metrics::{JobResult as RunOutcome, NodeMetrics};
 use crate::output_store::OutputStore;
 use crate::outputs::{OutputLimits, OutputManifest, RunFacts, UsageReceipt as OutputUsage};
 use crate::readiness;
 use crate::runtime::{trash_dir, DockerRuntime, JobOutcome, JobSpec};
-
-/// Fault injection for the crash tests, compiled only with the
-/// `fault-injection` feature: `AKE_NODE_CRASH_AFTER=<journal entry kind>`
-/// kills the process with SIGKILL right after that entry is durable, the way
-/// a power cut would.
-#[cfg(feature = "fault-injection")]
-const CRASH_AFTER: &str = "AKE_NODE_CRASH_AFTER";
-
-/// One assignment of a job to this node. The journal, the container, the
-/// work directory and the upload are keyed by it, so a job re-queued to this
-/// node is a new attempt that starts from an empty directory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Attempt {
-    pub job: Pubkey,
-    /// The job's `attempts` counter when it was assigned here.
-    pub number: u8,
-}
-
-impl Attempt {
-    pub fn of(job: Pubkey, on_chain: &Job) -> Self {
-        Self {
-            job,
-            number: on_chain.attempts,
-        }
-    }
-
-    /// `<job>-<attempt>`: the journal key, and the container and directory name.
-    pub fn key(&self) -> String {
-        format!("{}-{}", self.job, self.number)
-    }
-
-    pub fn parse(key: &str) -> Option<Self> {
-        let (job, number) = key.rsplit_once('-')?;
-        Some(Self {
-            job: job.parse().ok()?,
-            number: number.parse().ok()?,
-        })
-    }
-}
 
 pub struct Daemon {
     /// The slot of the host this node is (`main` for a single-slot node).
@@ -138,6 +102,9 @@ pub struct Daemon {
     /// When this waiting node last looked for work it is the best node for
     /// (a post that named a stale pick leaves both waiting).
     pub match_looked: tokio::sync::Mutex<Option<Instant>>,
+    /// The job last seen assigned to this node, and when (how long its
+    /// pick-up took is measured from then).
+    pub picked_up: std::sync::Mutex<Option<(Pubkey, Instant)>>,
 }
 
 /// The owner's release budget as the chain shows it now.
@@ -176,31 +143,6 @@ pub enum Stop {
     /// Exit between steps now; the journal resumes the job on the next
     /// start (a second SIGTERM).
     Now,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum StepError {
-    /// Retry later; nothing is lost.
-    #[error("{0}")]
-    Retry(String),
-    /// This job cannot go on here: journaled as failed (never run again)
-    /// and handed back on-chain with `reason`.
-    #[error("{detail}")]
-    Fail {
-        reason: ReleaseReason,
-        detail: String,
-    },
-}
-
-fn retry(e: impl std::fmt::Display) -> StepError {
-    StepError::Retry(e.to_string())
-}
-
-fn fail(reason: ReleaseReason, detail: impl std::fmt::Display) -> StepError {
-    StepError::Fail {
-        reason,
-        detail: detail.to_string(),
-    }
 }
 
 /// The least compute a journaled transaction asks for. Native execution
@@ -242,38 +184,9 @@ const MAX_REMOTE_INPUTS: usize = 256;
 /// rather than start a run that can only be cut short.
 const MIN_RERUN: Duration = Duration::from_secs(10);
 
-const SUBMIT: &str = "submit_result";
-const RELEASE: &str = "release_job";
-
-fn reason_code(reason: ReleaseReason) -> u8 {
-    reason as u8
-}
-
-fn reason_of(code: u8) -> ReleaseReason {
-    ReleaseReason::from_code(code).unwrap_or(ReleaseReason::SpecInvalid)
-}
-
 impl Daemon {
     async fn record(&self, attempt: &Attempt, entry: JournalEntry) -> Result<(), StepError> {
-        #[cfg(feature = "fault-injection")]
-        let crash = std::env::var(CRASH_AFTER).ok().filter(|step| {
-            serde_json::to_value(&entry)
-                .ok()
-                .is_some_and(|v| v.get("kind").and_then(|k| k.as_str()) == Some(step.as_str()))
-        });
-        self.journal
-            .record(&attempt.key(), entry)
-            .await
-            .map_err(retry)?;
-        #[cfg(feature = "fault-injection")]
-        if let Some(kind) = crash {
-            tracing::error!("{CRASH_AFTER}={kind}: killing the daemon (fault injection)");
-            // SAFETY: signalling our own process; nothing after this runs.
-            unsafe {
-                libc::kill(libc::getpid(), libc::SIGKILL);
-            }
-        }
-        Ok(())
+        job_machine::record(&self.journal, attempt, entry).await
     }
 
     /// The main loop. It returns once drained (asked by `stop` to drain: no
@@ -338,7 +251,6 @@ impl Daemon {
     /// The job loop. It returns once drained (asked by `stop` to drain: no
     /// job in progress, out of the queue) or at once when told to stop now.
     async fn serve(&self, mut stop: tokio::sync::watch::Receiver<Stop>) {
-        let mut seen_assignment: Option<(Pubkey, Instant)> = None;
         let mut said_suspended = false;
         loop {
             if *stop.borrow() == Stop::Now {
@@ -354,7 +266,7 @@ impl Daemon {
                     for key in &open {
                         match Attempt::parse(key) {
                             Some(attempt) => {
-                                self.drive(&attempt, &mut seen_assignment, &mut stop).await
+                                self.drive(&attempt, &mut stop).await
                             }
                             None => tracing::warn!(
                                 "journal key {key} is not <job>-<attempt> (an older ake-node?); ignoring it"
@@ -398,7 +310,7 @@ impl Daemon {
                         tracing::info!("drained: no job in progress and out of the queue; exiting");
                         return;
                     }
-                    self.act(&node, &mut seen_assignment, &mut stop).await;
+                    self.act(&node, &mut stop).await;
                 }
                 Ok(None) => tracing::warn!(
                     "node account {} does not exist: register it with `ake node register`",
@@ -414,24 +326,14 @@ impl Daemon {
         }
     }
 
-    async fn act(
-        &self,
-        node: &Node,
-        seen: &mut Option<(Pubkey, Instant)>,
-        stop: &mut tokio::sync::watch::Receiver<Stop>,
-    ) {
+    async fn act(&self, node: &Node, stop: &mut tokio::sync::watch::Receiver<Stop>) {
         let draining = *stop.borrow() != Stop::Serve;
         match node.status {
             NodeStatus::Busy if node.current_job != Pubkey::default() => {
-                if seen.is_none_or(|(j, _)| j != node.current_job) {
-                    *seen = Some((node.current_job, Instant::now()));
-                    tracing::info!(job = %node.current_job, "assigned");
-                }
+                self.note_assigned(node.current_job);
                 let job = node.current_job;
                 match self.protocol.job(&job).await {
-                    Ok(Some(on_chain)) => {
-                        self.drive(&Attempt::of(job, &on_chain), seen, stop).await
-                    }
+                    Ok(Some(on_chain)) => self.drive(&Attempt::of(job, &on_chain), stop).await,
                     Ok(None) => tracing::warn!(%job, "the assigned job account is gone"),
                     Err(e) => tracing::warn!(%job, "cannot read the assigned job, retrying: {e}"),
                 }
@@ -482,6 +384,15 @@ impl Daemon {
                 self.arm_logged().await
             }
             _ => {}
+        }
+    }
+
+    /// Remembers when the node's job was first seen assigned.
+    fn note_assigned(&self, job: Pubkey) {
+        let mut picked = self.picked_up.lock().unwrap_or_else(|e| e.into_inner());
+        if picked.is_none_or(|(j, _)| j != job) {
+            *picked = Some((job, Instant::now()));
+            tracing::info!(%job, "assigned");
         }
     }
 
@@ -726,295 +637,38 @@ impl Daemon {
     }
 
     /// Drives one job as far as it can go now, logging why it stops.
-    async fn drive(
-        &self,
-        job: &Attempt,
-        seen: &mut Option<(Pubkey, Instant)>,
-        stop: &mut tokio::sync::watch::Receiver<Stop>,
-    ) {
+    async fn drive(&self, job: &Attempt, stop: &mut tokio::sync::watch::Receiver<Stop>) {
         let span = tracing::info_span!("job", job = %job.job, attempt = job.number);
         let _enter = span.enter();
         loop {
             // Draining, the job goes on to its result (the container stays
             // supervised); only a stop-now cuts a step short.
             let draining = *stop.borrow() != Stop::Serve;
-            let step = tokio::select! {
-                r = self.step(job, seen, draining) => r,
+            let stepped = tokio::select! {
+                r = job_machine::step(self, &self.journal, job, draining) => r,
                 _ = stop.wait_for(|s| *s == Stop::Now) => return,
             };
-            match step {
-                Ok(true) => continue,
-                Ok(false) => return,
-                Err(StepError::Retry(e)) => {
-                    tracing::warn!("will retry: {e}");
+            match stepped {
+                Stepped::More => continue,
+                Stepped::Done => return,
+                Stepped::TooLate => {
+                    self.metrics.job_finished(RunOutcome::Abandoned, 0.0);
                     return;
                 }
-                Err(StepError::Fail { reason, detail }) => {
+                Stepped::Wait(why) => {
+                    tracing::warn!("will retry: {why}");
+                    return;
+                }
+                Stepped::Failed { reason, detail } => {
                     tracing::error!(
                         ?reason,
                         "the job cannot run here, handing it back: {detail}"
                     );
                     self.metrics
                         .handed_back(&snake_case(&format!("{reason:?}")));
-                    let entry = JournalEntry::Failed {
-                        release_reason: reason_code(reason),
-                        detail,
-                    };
-                    if let Err(e) = self.record(job, entry).await {
-                        tracing::warn!("will retry: {e}");
-                        return;
-                    }
                 }
             }
         }
-    }
-
-    /// One step of the state machine; Ok(true) when there is more to do now.
-    async fn step(
-        &self,
-        attempt: &Attempt,
-        seen: &mut Option<(Pubkey, Instant)>,
-        draining: bool,
-    ) -> Result<bool, StepError> {
-        let id = attempt.key();
-        // A finished job (settled here, handed back, or refused) is never driven again.
-        if self.journal.is_done(&id).await.map_err(retry)? {
-            return Ok(false);
-        }
-        let progress = self.journal.progress(&id).await.map_err(retry)?;
-        if let JobProgress::TxSigned {
-            purpose,
-            signed_tx,
-            signature,
-            last_valid_block_height,
-        } = &progress
-        {
-            return self
-                .finish_tx(
-                    attempt,
-                    purpose,
-                    signed_tx,
-                    signature,
-                    *last_valid_block_height,
-                )
-                .await;
-        }
-        if let JobProgress::TxConfirmed { .. } = progress {
-            return self.clean_up(attempt).await;
-        }
-        // Re-read the chain before any new side effect.
-        let job = self.protocol.job(&attempt.job).await.map_err(retry)?;
-        let job = match standing(&self.node, attempt, job) {
-            Standing::Ours(job) => {
-                self.missing_since.lock().await.remove(&id);
-                job
-            }
-            Standing::Stale => {
-                return Err(retry(
-                    "the RPC answer predates this assignment (a lagging endpoint); waiting for a fresher one",
-                ))
-            }
-            Standing::Missing => {
-                let mut missing = self.missing_since.lock().await;
-                let since = *missing.entry(id.clone()).or_insert_with(Instant::now);
-                if since.elapsed() < MISSING_PATIENCE {
-                    return Err(retry("the job account is not visible (yet) at this endpoint"));
-                }
-                missing.remove(&id);
-                drop(missing);
-                tracing::warn!("the job account has been gone for {MISSING_PATIENCE:?}; stopping this attempt");
-                return self.clean_up(attempt).await;
-            }
-            Standing::Over => {
-                tracing::warn!("the chain says this attempt is over; stopping it");
-                return self.clean_up(attempt).await;
-            }
-        };
-        match progress {
-            JobProgress::Failed { release_reason } => {
-                let prepared = self
-                    .sign_release(attempt, &job, reason_of(release_reason))
-                    .await?;
-                self.record_signed(attempt, RELEASE, &prepared).await?;
-                Ok(true)
-            }
-            JobProgress::NotStarted | JobProgress::ContainerStarted { .. } => {
-                let (outcome, energy_mj) = self.run_container(attempt, &job, seen).await?;
-                self.record(
-                    attempt,
-                    JournalEntry::ContainerExited { outcome, energy_mj },
-                )
-                .await?;
-                Ok(true)
-            }
-            JobProgress::ContainerExited { outcome, energy_mj } => {
-                let (root, uri, usage) = self.upload(attempt, &job, &outcome, energy_mj).await?;
-                self.record(attempt, JournalEntry::Uploaded { root, uri, usage })
-                    .await?;
-                Ok(true)
-            }
-            JobProgress::Uploaded { root, uri, usage } => {
-                let prepared = self
-                    .sign_submit(attempt, &job, &root, &uri, usage, draining)
-                    .await?;
-                self.record_signed(attempt, SUBMIT, &prepared).await?;
-                Ok(true)
-            }
-            JobProgress::TxSigned { .. } | JobProgress::TxConfirmed { .. } => Ok(true),
-        }
-    }
-
-    async fn run_container(
-        &self,
-        attempt: &Attempt,
-        job: &Job,
-        seen: &mut Option<(Pubkey, Instant)>,
-    ) -> Result<(JobOutcome, u64), StepError> {
-        let id = attempt.key();
-        let work_dir = self.work_dir.join(&id);
-        let mut limits = self.time_limits(job).await?;
-        let started = self.container_started(attempt).await;
-        let spec = self.container_spec(attempt, job, limits.fetch_by).await?;
-        // The container stops early enough for its outputs, at their cap,
-        // to go up at this node's uplink before the result is due.
-        let output_cap = spec.max_output_bytes.min(self.max_output_bytes);
-        let upload = self.upload_time(output_cap);
-        limits.stop_by = limits
-            .stop_by
-            .checked_sub(upload)
-            .unwrap_or_else(Instant::now);
-        if !started && limits.stop_by <= Instant::now() {
-            return Err(fail(
-                ReleaseReason::DeadlineUnreachable,
-                format!(
-                    "the deadline less the {}-second reserve for committing and confirming and the {}-second upload of {output_cap} bytes of outputs at this node's uplink leaves no time to run",
-                    self.deadline_reserve.as_secs(),
-                    upload.as_secs()
-                ),
-            ));
-        }
-        let inputs: Vec<(String, [u8; 32])> = spec
-            .inputs
-            .iter()
-            .map(|i| (i.url.clone(), i.sha256))
-            .collect();
-        let input_dir = if inputs.is_empty() {
-            None
-        } else {
-            let fetched = self
-                .fetcher
-                .fetch_inputs(&inputs, &work_dir.join("input"), limits.fetch_by)
-                .await;
-            match fetched {
-                Ok(dir) => Some(dir),
-                Err(e) => return Err(self.input_failure(limits.fetch_by, e).await),
-            }
-        };
-        let market = self.protocol.market_at(&job.market).await.map_err(retry)?;
-        let uuids = self.gpus_for(job, market.gpu_required != 0)?;
-        let run = JobSpec {
-            driver_capabilities: market
-                .driver_capability_names()
-                .into_iter()
-                .map(String::from)
-                .collect(),
-            job_id: id.clone(),
-            image: spec.image.clone(),
-            spec_hash: hex::encode(job.spec_hash),
-            command: spec.command.clone(),
-            env: spec
-                .env
-                .iter()
-                .map(|e| format!("{}={}", e.name, e.value))
-                .collect(),
-            gpu_uuids: uuids.clone(),
-            cpuset: self.cpuset.clone(),
-            input_dir,
-            work_dir,
-            timeout: Duration::from_secs(u64::from(job.max_duration_secs)),
-            stop_by: Some(limits.stop_by),
-            // A container that already ran is reattached whatever the time.
-            prepare_by: (!started).then_some(limits.fetch_by),
-            started_before: started,
-            max_output_bytes: spec.max_output_bytes.min(self.max_output_bytes),
-            max_output_files: self.max_output_files,
-        };
-        self.record(
-            attempt,
-            JournalEntry::ContainerCreateIntent {
-                container_name: run.container_name(),
-            },
-        )
-        .await?;
-        let meter = match self.gpus.sampler(&uuids) {
-            Ok(s) if !uuids.is_empty() => s.energy_meter().await.ok(),
-            _ => None,
-        };
-        let picked = seen.filter(|(j, _)| *j == attempt.job).map(|(_, at)| at);
-        let running = self.runtime.run_with(&run, |container_id| async move {
-            if let Some(at) = picked {
-                self.metrics.job_picked_up(at.elapsed().as_secs_f64());
-            }
-            if let Err(e) = self
-                .record(attempt, JournalEntry::ContainerStarted { container_id })
-                .await
-            {
-                tracing::warn!(
-                    "could not journal the container start (it will be reattached by name): {e}"
-                );
-            }
-        });
-        let mut staged = crate::output_store::Staged::for_run();
-        let caps = OutputLimits {
-            bytes: run.max_output_bytes,
-            files: run.max_output_files,
-        };
-        let output_dir = run.output_dir();
-        let outcome = tokio::select! {
-            outcome = running => outcome,
-            never = self.stage_while_running(&id, &output_dir, caps, &mut staged) => match never {},
-        };
-        staged.forget_looks();
-        self.staged
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id.clone(), staged);
-        let outcome = match outcome {
-            Ok(outcome) => outcome,
-            Err(e @ crate::runtime::RuntimeError::ContainerVanished { .. }) => {
-                tracing::warn!("{e}");
-                return Err(self.after_interruption(attempt, &run, &limits).await);
-            }
-            // Once the container ran, trouble with the engine is waited out.
-            Err(e) if self.container_started(attempt).await => return Err(retry(e)),
-            Err(e) => {
-                let reason = release_reason_for(&e);
-                return Err(self
-                    .before_start(limits.fetch_by, reason, e.to_string(), e.is_retryable())
-                    .await);
-            }
-        };
-        if outcome.interrupted {
-            return Err(self.after_interruption(attempt, &run, &limits).await);
-        }
-        let energy_mj = match meter {
-            Some(meter) => meter.finish().await.unwrap_or_else(|e| {
-                tracing::warn!("energy meter failed; reporting 0 mJ: {e}");
-                0
-            }),
-            None => 0,
-        };
-        let result = if outcome.timed_out {
-            RunOutcome::TimedOut
-        } else if outcome.oom_killed {
-            RunOutcome::OomKilled
-        } else if outcome.exit_code == 0 {
-            RunOutcome::Succeeded
-        } else {
-            RunOutcome::Failed
-        };
-        self.metrics.job_finished(result, outcome.wall_secs);
-        Ok((outcome, energy_mj))
     }
 
     /// Sends the running job's settled outputs to the store's staging area
@@ -1036,33 +690,21 @@ impl Daemon {
 
     /// The engine or the host restarted under the job: not the job's
     /// failure. The dead container and its outputs go; the job runs again
-    /// while its budget allows, else it is handed back.
+    /// while its budget allows.
     async fn after_interruption(
         &self,
         attempt: &Attempt,
         run: &JobSpec,
         limits: &TimeLimits,
-    ) -> StepError {
-        tracing::warn!("an engine restart or a reboot ended the run (the engine's record says so): not the job's result");
-        if let Err(e) = self.runtime.remove(&attempt.key()).await {
-            return retry(e);
-        }
-        if let Err(e) = self.runtime.remove_outputs(&run.output_dir()).await {
-            return retry(e);
-        }
-        let abandoned = JournalEntry::RunAbandoned {
-            why: "the engine ended the run".into(),
-        };
-        if let Err(e) = self.record(attempt, abandoned).await {
-            return e;
-        }
-        if limits.stop_by > Instant::now() + MIN_RERUN {
-            return retry("running the job again from an empty output directory");
-        }
-        fail(
-            ReleaseReason::OperatorShutdown,
-            "a Docker engine restart killed the run and too little time is left to run it again",
-        )
+    ) -> Result<RunEnd, StepError> {
+        self.runtime.remove(&attempt.key()).await.map_err(retry)?;
+        self.runtime
+            .remove_outputs(&run.output_dir())
+            .await
+            .map_err(retry)?;
+        Ok(RunEnd::Interrupted {
+            rerun: limits.stop_by > Instant::now() + MIN_RERUN,
+        })
     }
 
     /// A failure before the container started: retried while the free
@@ -1092,17 +734,6 @@ impl Daemon {
     fn upload_time(&self, bytes: u64) -> Duration {
         let uplink = self.uplink.lock().unwrap_or_else(|e| e.into_inner());
         uplink.upload_time(bytes)
-    }
-
-    /// The chain's clock (unix seconds).
-    async fn chain_now(&self) -> Result<i64, StepError> {
-        Ok(self
-            .protocol
-            .chain
-            .clock()
-            .await
-            .map_err(retry)?
-            .unix_timestamp)
     }
 
     /// The job's time limits as local instants, from the chain's clock.
@@ -1258,6 +889,482 @@ impl Daemon {
         )
     }
 
+    /// Simulates `ix` alone with the exact accounts it will send, then signs
+    /// it with the node's key and a compute limit of `max(floor, 3/2 x
+    /// simulated)` (a legacy transaction: its journal holds these bytes).
+    /// A refused simulation is retried later, rebuilt from a fresh read;
+    /// nothing that would fail is journaled.
+    async fn sign(
+        &self,
+        ix: solana_sdk::instruction::Instruction,
+        fees: Fees,
+    ) -> Result<Prepared, StepError> {
+        let chain = self.protocol.chain.as_ref();
+        let ixs = [ix];
+        // No priority fee on the probe: it is signed (simulation needs a
+        // transaction) but never sent, and should an endpoint land it
+        // anyway it costs only the base fee.
+        let probe_fees = Fees {
+            compute_unit_limit: MAX_COMPUTE_UNITS,
+            compute_unit_price: 0,
+        };
+        let probe = prepare(chain, &self.signer, &[], &ixs, probe_fees, &[])
+            .await
+            .map_err(retry)?;
+        let simulated = chain.simulate(&probe.transaction).await.map_err(retry)?;
+        if let Some(error) = simulated.err {
+            return Err(retry(format!(
+                "the chain refuses it now (rebuilt and signed again while the job is this node's): {}",
+                ake_sdk::errors::explain(&error, &probe.transaction)
+            )));
+        }
+        let fees = Fees {
+            compute_unit_limit: compute_limit(simulated.units_consumed),
+            ..fees
+        };
+        prepare(chain, &self.signer, &[], &ixs, fees, &[])
+            .await
+            .map_err(retry)
+    }
+
+    /// What the node does once this submit lands: take its next work in
+    /// the same transaction (the best queued work as read now; a stale read
+    /// leaves it idle, never fails the submit), unless it is shutting down
+    /// or a GPU is unhealthy.
+    async fn after_submit(&self) -> ixs::AfterSubmit {
+        if !self.readiness_problems().await.is_empty() {
+            return ixs::AfterSubmit::StayIdle;
+        }
+        let next = match self.protocol.node(&self.node).await {
+            // Held by its owner or operator: the chain would not re-arm it.
+            Ok(Some(node)) if node.held => return ixs::AfterSubmit::StayIdle,
+            Ok(Some(node)) => self.protocol.next_work_for(&node).await.ok().flatten(),
+            _ => None,
+        };
+        ixs::AfterSubmit::Rearm(next)
+    }
+
+    /// The fees of this attempt's next signature: the market's priority fee
+    /// for the accounts it writes, raised once for every earlier signature
+    /// that expired unlanded and as the job's deadline nears.
+    async fn fees_for(
+        &self,
+        attempt: &Attempt,
+        purpose: &str,
+        job: &Job,
+        writes: &[Pubkey],
+    ) -> Fees {
+        let resigns = match self.journal.entries(&attempt.key()).await {
+            Ok(entries) => entries
+                .iter()
+                .filter(|e| matches!(e, JournalEntry::TxSigned { .. }))
+                .count(),
+            Err(_) => 0,
+        };
+        let recent = self
+            .protocol
+            .chain
+            .recent_prioritization_fees(writes)
+            .await
+            .unwrap_or_default();
+        let now = self.chain_now().await.unwrap_or(job.assigned_at);
+        // A hand-back is free until the release window closes: its fee
+        // rises towards that, a submit's towards the deadline.
+        let by = if purpose == RELEASE && now < job.terms.release_window_end {
+            job.terms.release_window_end
+        } else {
+            job.deadline
+        };
+        let left_bps = time_left_bps(job.assigned_at, by, now);
+        Fees {
+            compute_unit_price: self.priority_fee.price(
+                &recent,
+                u32::try_from(resigns).unwrap_or(u32::MAX),
+                left_bps,
+            ),
+            ..self.fees
+        }
+    }
+
+    /// Claims the owner's emission for recently closed epochs.
+    async fn claim_rewards(&self) {
+        let p = &self.protocol;
+        let (Ok(emissions), Ok(config)) = (p.emissions().await, p.config().await) else {
+            return;
+        };
+        let Ok(Some(node)) = p.node(&self.node).await else {
+            return;
+        };
+        for epoch in emissions.next_epoch.saturating_sub(8)..emissions.next_epoch {
+            let Ok(Some(ix)) = p.claim(&self.node, epoch, self.signer.pubkey()).await else {
+                continue;
+            };
+            let create = create_associated_token(&self.signer.pubkey(), &node.owner, &config.mint);
+            let before = p
+                .token_balance(&ake_sdk::protocol::associated_token(
+                    &node.owner,
+                    &config.mint,
+                ))
+                .await
+                .unwrap_or(0);
+            match ake_sdk::sender::send_instructions(
+                p.chain.as_ref(),
+                &self.signer,
+                &[],
+                &[create, ix],
+                self.fees,
+            )
+            .await
+            {
+                Ok(sig) => {
+                    let after = p
+                        .token_balance(&ake_sdk::protocol::associated_token(
+                            &node.owner,
+                            &config.mint,
+                        ))
+                        .await
+                        .unwrap_or(before);
+                    self.metrics.earned(after.saturating_sub(before));
+                    tracing::info!(
+                        epoch,
+                        "claimed {} base units for the owner ({sig})",
+                        after.saturating_sub(before)
+                    );
+                }
+                Err(e) => tracing::warn!(epoch, "claim failed, will retry: {e}"),
+            }
+        }
+    }
+}
+
+/// The chain, as the job state machine sees it.
+#[async_trait::async_trait]
+impl Ledger for Daemon {
+    /// A job account an endpoint does not show is waited for (an endpoint
+    /// may lag the transaction that created and assigned it) for
+    /// MISSING_PATIENCE, and only then called missing.
+    async fn standing(&self, attempt: &Attempt) -> Result<Standing, StepError> {
+        let job = self.protocol.job(&attempt.job).await.map_err(retry)?;
+        let standing = standing(&self.node, attempt, job);
+        let id = attempt.key();
+        let mut missing = self.missing_since.lock().await;
+        if !matches!(standing, Standing::Missing) {
+            missing.remove(&id);
+            return Ok(standing);
+        }
+        let since = *missing.entry(id.clone()).or_insert_with(Instant::now);
+        if since.elapsed() < MISSING_PATIENCE {
+            return Err(retry(
+                "the job account is not visible (yet) at this endpoint",
+            ));
+        }
+        missing.remove(&id);
+        tracing::warn!("the job account has been gone for {MISSING_PATIENCE:?}");
+        Ok(Standing::Missing)
+    }
+
+    /// The chain's clock (unix seconds).
+    async fn chain_now(&self) -> Result<i64, StepError> {
+        Ok(self
+            .protocol
+            .chain
+            .clock()
+            .await
+            .map_err(retry)?
+            .unix_timestamp)
+    }
+
+    async fn sign_submit(
+        &self,
+        attempt: &Attempt,
+        job: &Job,
+        uploaded: &Uploaded,
+        may_rearm: bool,
+    ) -> Result<Prepared, StepError> {
+        let Uploaded { root, uri, usage } = uploaded;
+        // A finished run is never handed back: an unreadable root is waited
+        // on (the journal is checked again), not turned into a release.
+        let commitment: [u8; 32] = hex::decode(root)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| retry(format!("the journaled output root {root} is unreadable")))?;
+        // Clamped to the chain's clock when committed (see `upload`).
+        let result = JobResult {
+            commitment,
+            output_uri: uri.to_string(),
+            usage: UsageReceipt {
+                wall_secs: usage.wall_secs,
+                gpu_secs: usage.gpu_secs,
+                energy_mj: usage.energy_mj,
+            },
+        };
+        let fees = self
+            .fees_for(
+                attempt,
+                SUBMIT,
+                job,
+                &[attempt.job, job.market]
+                    .into_iter()
+                    .chain(job.batch())
+                    .collect::<Vec<_>>(),
+            )
+            .await;
+        let due = self.protocol.submit_due_pick(job).await.map_err(retry)?;
+        let submit = |after| {
+            ixs::submit_result(
+                self.signer.pubkey(),
+                job.node_owner,
+                (attempt.job, job.market, job.batch()),
+                result.clone(),
+                after,
+                due,
+            )
+        };
+        let after = if may_rearm {
+            self.after_submit().await
+        } else {
+            ixs::AfterSubmit::StayIdle
+        };
+        match self.sign(submit(after), fees).await {
+            // The re-arm is best effort: when the submit with it is refused
+            // (its pick went stale, the frame it names was taken), the
+            // result goes alone and the node arms on its own afterwards.
+            Err(refused) if after != ixs::AfterSubmit::StayIdle => {
+                tracing::warn!(
+                    "the submit with a re-arm was refused ({refused}); submitting alone"
+                );
+                self.sign(submit(ixs::AfterSubmit::StayIdle), fees).await
+            }
+            signed => signed,
+        }
+    }
+
+    /// release_job for a job that failed here.
+    async fn sign_release(
+        &self,
+        attempt: &Attempt,
+        job: &Job,
+        reason: ReleaseReason,
+    ) -> Result<Prepared, StepError> {
+        let ix = self
+            .protocol
+            .release(&attempt.job, &self.signer.pubkey(), reason)
+            .await
+            .map_err(retry)?;
+        let fees = self
+            .fees_for(attempt, RELEASE, job, &[attempt.job, job.market])
+            .await;
+        self.sign(ix, fees).await
+    }
+
+    /// Rebroadcasts the journaled bytes until they land or can never land.
+    async fn land(&self, purpose: &str, tx: &Prepared) -> Result<Landing, StepError> {
+        match confirm(self.protocol.chain.as_ref(), tx).await {
+            Ok(signature) => {
+                let landed = (purpose == RELEASE).then(Instant::now);
+                *self.last_release.lock().unwrap_or_else(|e| e.into_inner()) = landed;
+                if landed.is_some() {
+                    // It spent release budget: check it before arming again.
+                    self.slow_checks
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .problems = None;
+                    self.recheck.notify_one();
+                }
+                Ok(Landing::Landed(signature))
+            }
+            Err(SendError::Expired { .. }) => {
+                Ok(Landing::CannotLand("expired before landing".into()))
+            }
+            // Landed and failed: the state moved between the simulation and
+            // the landing (a pick went stale, a frame was taken).
+            Err(SendError::Failed { explanation, .. }) => {
+                self.metrics.tx_refused(purpose);
+                Ok(Landing::CannotLand(format!(
+                    "landed and failed: {explanation}"
+                )))
+            }
+            Err(e @ (SendError::Chain(_) | SendError::Build(_))) => Err(retry(e)),
+        }
+    }
+}
+
+/// Docker, as the job state machine sees it.
+#[async_trait::async_trait]
+impl Runner for Daemon {
+    async fn run_to_end(&self, attempt: &Attempt, job: &Job) -> Result<RunEnd, StepError> {
+        let id = attempt.key();
+        let work_dir = self.work_dir.join(&id);
+        let mut limits = self.time_limits(job).await?;
+        let started = self.container_started(attempt).await;
+        let spec = self.container_spec(attempt, job, limits.fetch_by).await?;
+        // The container stops early enough for its outputs, at their cap,
+        // to go up at this node's uplink before the result is due.
+        let output_cap = spec.max_output_bytes.min(self.max_output_bytes);
+        let upload = self.upload_time(output_cap);
+        limits.stop_by = limits
+            .stop_by
+            .checked_sub(upload)
+            .unwrap_or_else(Instant::now);
+        if !started && limits.stop_by <= Instant::now() {
+            return Err(fail(
+                ReleaseReason::DeadlineUnreachable,
+                format!(
+                    "the deadline less the {}-second reserve for committing and confirming and the {}-second upload of {output_cap} bytes of outputs at this node's uplink leaves no time to run",
+                    self.deadline_reserve.as_secs(),
+                    upload.as_secs()
+                ),
+            ));
+        }
+        let inputs: Vec<(String, [u8; 32])> = spec
+            .inputs
+            .iter()
+            .map(|i| (i.url.clone(), i.sha256))
+            .collect();
+        let input_dir = if inputs.is_empty() {
+            None
+        } else {
+            let fetched = self
+                .fetcher
+                .fetch_inputs(&inputs, &work_dir.join("input"), limits.fetch_by)
+                .await;
+            match fetched {
+                Ok(dir) => Some(dir),
+                Err(e) => return Err(self.input_failure(limits.fetch_by, e).await),
+            }
+        };
+        let market = self.protocol.market_at(&job.market).await.map_err(retry)?;
+        let uuids = self.gpus_for(job, market.gpu_required != 0)?;
+        let run = JobSpec {
+            driver_capabilities: market
+                .driver_capability_names()
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            job_id: id.clone(),
+            image: spec.image.clone(),
+            spec_hash: hex::encode(job.spec_hash),
+            command: spec.command.clone(),
+            env: spec
+                .env
+                .iter()
+                .map(|e| format!("{}={}", e.name, e.value))
+                .collect(),
+            gpu_uuids: uuids.clone(),
+            cpuset: self.cpuset.clone(),
+            input_dir,
+            work_dir,
+            timeout: Duration::from_secs(u64::from(job.max_duration_secs)),
+            stop_by: Some(limits.stop_by),
+            // A container that already ran is reattached whatever the time.
+            prepare_by: (!started).then_some(limits.fetch_by),
+            started_before: started,
+            max_output_bytes: spec.max_output_bytes.min(self.max_output_bytes),
+            max_output_files: self.max_output_files,
+        };
+        self.record(
+            attempt,
+            JournalEntry::ContainerCreateIntent {
+                container_name: run.container_name(),
+            },
+        )
+        .await?;
+        let meter = match self.gpus.sampler(&uuids) {
+            Ok(s) if !uuids.is_empty() => s.energy_meter().await.ok(),
+            _ => None,
+        };
+        let picked = self
+            .picked_up
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .filter(|(j, _)| *j == attempt.job)
+            .map(|(_, at)| at);
+        let running = self.runtime.run_with(&run, |container_id| async move {
+            if let Some(at) = picked {
+                self.metrics.job_picked_up(at.elapsed().as_secs_f64());
+            }
+            if let Err(e) = self
+                .record(attempt, JournalEntry::ContainerStarted { container_id })
+                .await
+            {
+                tracing::warn!(
+                    "could not journal the container start (it will be reattached by name): {e}"
+                );
+            }
+        });
+        let mut staged = crate::output_store::Staged::for_run();
+        let caps = OutputLimits {
+            bytes: run.max_output_bytes,
+            files: run.max_output_files,
+        };
+        let output_dir = run.output_dir();
+        let outcome = tokio::select! {
+            outcome = running => outcome,
+            never = self.stage_while_running(&id, &output_dir, caps, &mut staged) => match never {},
+        };
+        staged.forget_looks();
+        self.staged
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.clone(), staged);
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(e @ crate::runtime::RuntimeError::ContainerVanished { .. }) => {
+                tracing::warn!("{e}");
+                return self.after_interruption(attempt, &run, &limits).await;
+            }
+            // Once the container ran, trouble with the engine is waited out.
+            Err(e) if self.container_started(attempt).await => return Err(retry(e)),
+            Err(e) => {
+                let reason = release_reason_for(&e);
+                return Err(self
+                    .before_start(limits.fetch_by, reason, e.to_string(), e.is_retryable())
+                    .await);
+            }
+        };
+        if outcome.interrupted {
+            return self.after_interruption(attempt, &run, &limits).await;
+        }
+        let energy_mj = match meter {
+            Some(meter) => meter.finish().await.unwrap_or_else(|e| {
+                tracing::warn!("energy meter failed; reporting 0 mJ: {e}");
+                0
+            }),
+            None => 0,
+        };
+        let result = if outcome.timed_out {
+            RunOutcome::TimedOut
+        } else if outcome.oom_killed {
+            RunOutcome::OomKilled
+        } else if outcome.exit_code == 0 {
+            RunOutcome::Succeeded
+        } else {
+            RunOutcome::Failed
+        };
+        self.metrics.job_finished(result, outcome.wall_secs);
+        Ok(RunEnd::Exited {
+            outcome: Box::new(outcome),
+            energy_mj,
+        })
+    }
+
+    /// Outputs are committed and the result is on chain (or the attempt is
+    /// over): the container and the work dir go, so that no job's files
+    /// outlive it.
+    async fn remove(&self, attempt: &Attempt) -> Result<(), StepError> {
+        let id = attempt.key();
+        self.runtime.remove(&id).await.map_err(retry)?;
+        self.runtime
+            .remove_work_dir(&self.work_dir.join(&id))
+            .await
+            .map_err(retry)?;
+        Ok(())
+    }
+}
+
+/// The output store, as the job state machine sees it.
+#[async_trait::async_trait]
+impl Store for Daemon {
     /// Commits the outputs (Merkle root over files, logs, image, spec, exit
     /// code, usage) and uploads them, keyed by that root.
     async fn upload(
@@ -1266,7 +1373,7 @@ impl Daemon {
         job: &Job,
         outcome: &JobOutcome,
         energy_mj: u64,
-    ) -> Result<(String, String, OutputUsage), StepError> {
+    ) -> Result<Uploaded, StepError> {
         let id = attempt.key();
         let work_dir = self.work_dir.join(&id);
         // The program bounds usage by its own clock (seconds since
@@ -1352,383 +1459,18 @@ impl Daemon {
             );
         }
         drop(uplink);
-        Ok((root, uri, usage))
+        Ok(Uploaded { root, uri, usage })
     }
 
-    async fn sign_submit(
-        &self,
-        attempt: &Attempt,
-        job: &Job,
-        root: &str,
-        uri: &str,
-        usage: OutputUsage,
-        draining: bool,
-    ) -> Result<Prepared, StepError> {
-        // A finished run is never handed back: an unreadable root is waited
-        // on (the journal is checked again), not turned into a release.
-        let commitment: [u8; 32] = hex::decode(root)
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .ok_or_else(|| retry(format!("the journaled output root {root} is unreadable")))?;
-        // Clamped to the chain's clock when committed (see `upload`).
-        let result = JobResult {
-            commitment,
-            output_uri: uri.to_string(),
-            usage: UsageReceipt {
-                wall_secs: usage.wall_secs,
-                gpu_secs: usage.gpu_secs,
-                energy_mj: usage.energy_mj,
-            },
-        };
-        let fees = self
-            .fees_for(
-                attempt,
-                SUBMIT,
-                job,
-                &[attempt.job, job.market]
-                    .into_iter()
-                    .chain(job.batch())
-                    .collect::<Vec<_>>(),
-            )
-            .await;
-        let due = self.protocol.submit_due_pick(job).await.map_err(retry)?;
-        let submit = |after| {
-            ixs::submit_result(
-                self.signer.pubkey(),
-                job.node_owner,
-                (attempt.job, job.market, job.batch()),
-                result.clone(),
-                after,
-                due,
-            )
-        };
-        // A submit signed before did not land (expired, or landed and
-        // failed): the result goes alone this time, the re-arm being the
-        // part most likely to have gone stale.
-        let resubmit = self
-            .journal
-            .entries(&attempt.key())
-            .await
-            .map_err(retry)?
-            .iter()
-            .any(|e| matches!(e, JournalEntry::TxSigned { purpose, .. } if purpose == SUBMIT));
-        let after = if resubmit {
-            ixs::AfterSubmit::StayIdle
-        } else {
-            self.after_submit(draining).await
-        };
-        match self.sign(submit(after), fees).await {
-            // The re-arm is best effort: when the submit with it is refused
-            // (its pick went stale, the frame it names was taken), the
-            // result goes alone and the node arms on its own afterwards.
-            Err(refused) if after != ixs::AfterSubmit::StayIdle => {
-                tracing::warn!(
-                    "the submit with a re-arm was refused ({refused}); submitting alone"
-                );
-                self.sign(submit(ixs::AfterSubmit::StayIdle), fees).await
-            }
-            signed => signed,
-        }
-    }
-
-    /// Simulates `ix` alone with the exact accounts it will send, then signs
-    /// it with the node's key and a compute limit of `max(floor, 3/2 x
-    /// simulated)` (a legacy transaction: its journal holds these bytes).
-    /// A refused simulation is retried later, rebuilt from a fresh read;
-    /// nothing that would fail is journaled.
-    async fn sign(
-        &self,
-        ix: solana_sdk::instruction::Instruction,
-        fees: Fees,
-    ) -> Result<Prepared, StepError> {
-        let chain = self.protocol.chain.as_ref();
-        let ixs = [ix];
-        // No priority fee on the probe: it is signed (simulation needs a
-        // transaction) but never sent, and should an endpoint land it
-        // anyway it costs only the base fee.
-        let probe_fees = Fees {
-            compute_unit_limit: MAX_COMPUTE_UNITS,
-            compute_unit_price: 0,
-        };
-        let probe = prepare(chain, &self.signer, &[], &ixs, probe_fees, &[])
-            .await
-            .map_err(retry)?;
-        let simulated = chain.simulate(&probe.transaction).await.map_err(retry)?;
-        if let Some(error) = simulated.err {
-            return Err(retry(format!(
-                "the chain refuses it now (rebuilt and signed again while the job is this node's): {}",
-                ake_sdk::errors::explain(&error, &probe.transaction)
-            )));
-        }
-        let fees = Fees {
-            compute_unit_limit: compute_limit(simulated.units_consumed),
-            ..fees
-        };
-        prepare(chain, &self.signer, &[], &ixs, fees, &[])
-            .await
-            .map_err(retry)
-    }
-
-    /// What the node does once this submit lands: take its next work in
-    /// the same transaction (the best queued work as read now; a stale read
-    /// leaves it idle, never fails the submit), unless it is shutting down
-    /// or a GPU is unhealthy.
-    async fn after_submit(&self, draining: bool) -> ixs::AfterSubmit {
-        if draining || !self.readiness_problems().await.is_empty() {
-            return ixs::AfterSubmit::StayIdle;
-        }
-        let next = match self.protocol.node(&self.node).await {
-            // Held by its owner or operator: the chain would not re-arm it.
-            Ok(Some(node)) if node.held => return ixs::AfterSubmit::StayIdle,
-            Ok(Some(node)) => self.protocol.next_work_for(&node).await.ok().flatten(),
-            _ => None,
-        };
-        ixs::AfterSubmit::Rearm(next)
-    }
-
-    /// The fees of this attempt's next signature: the market's priority fee
-    /// for the accounts it writes, raised once for every earlier signature
-    /// that expired unlanded and as the job's deadline nears.
-    async fn fees_for(
-        &self,
-        attempt: &Attempt,
-        purpose: &str,
-        job: &Job,
-        writes: &[Pubkey],
-    ) -> Fees {
-        let resigns = match self.journal.entries(&attempt.key()).await {
-            Ok(entries) => entries
-                .iter()
-                .filter(|e| matches!(e, JournalEntry::TxSigned { .. }))
-                .count(),
-            Err(_) => 0,
-        };
-        let recent = self
-            .protocol
-            .chain
-            .recent_prioritization_fees(writes)
-            .await
-            .unwrap_or_default();
-        let now = self.chain_now().await.unwrap_or(job.assigned_at);
-        // A hand-back is free until the release window closes: its fee
-        // rises towards that, a submit's towards the deadline.
-        let by = if purpose == RELEASE && now < job.terms.release_window_end {
-            job.terms.release_window_end
-        } else {
-            job.deadline
-        };
-        let left_bps = time_left_bps(job.assigned_at, by, now);
-        Fees {
-            compute_unit_price: self.priority_fee.price(
-                &recent,
-                u32::try_from(resigns).unwrap_or(u32::MAX),
-                left_bps,
-            ),
-            ..self.fees
-        }
-    }
-
-    /// Journals a signed transaction before it is ever sent.
-    async fn record_signed(
-        &self,
-        attempt: &Attempt,
-        purpose: &str,
-        prepared: &Prepared,
-    ) -> Result<(), StepError> {
-        let bytes = bincode::serialize(&prepared.transaction).map_err(retry)?;
-        self.record(
-            attempt,
-            JournalEntry::TxSigned {
-                purpose: purpose.into(),
-                signed_tx: bytes,
-                signature: prepared.signature.to_string(),
-                last_valid_block_height: prepared.last_valid_block_height,
-            },
-        )
-        .await
-    }
-
-    /// release_job for a job that failed here.
-    async fn sign_release(
-        &self,
-        attempt: &Attempt,
-        job: &Job,
-        reason: ReleaseReason,
-    ) -> Result<Prepared, StepError> {
-        let ix = self
-            .protocol
-            .release(&attempt.job, &self.signer.pubkey(), reason)
-            .await
-            .map_err(retry)?;
-        let fees = self
-            .fees_for(attempt, RELEASE, job, &[attempt.job, job.market])
-            .await;
-        self.sign(ix, fees).await
-    }
-
-    /// Rebroadcasts the journaled bytes until they land or can never land.
-    async fn finish_tx(
-        &self,
-        attempt: &Attempt,
-        purpose: &str,
-        bytes: &[u8],
-        signature: &str,
-        last_valid: u64,
-    ) -> Result<bool, StepError> {
-        // Journals written as legacy transactions read the same way: a
-        // legacy message serializes identically in either type.
-        let prepared = bincode::deserialize::<VersionedTransaction>(bytes)
-            .ok()
-            .zip(signature.parse::<Signature>().ok())
-            .map(|(transaction, signature)| Prepared {
-                transaction,
-                signature,
-                last_valid_block_height: last_valid,
-            });
-        let Some(prepared) = prepared else {
-            // Never hand back for it: sign the step again from the chain's word.
-            tracing::error!("the journaled {purpose} transaction {signature} is unreadable");
-            return self.re_sign_if_ours(attempt, purpose).await;
-        };
-        match confirm(self.protocol.chain.as_ref(), &prepared).await {
-            Ok(sig) => {
-                tracing::info!("{purpose} landed ({sig})");
-                let landed = (purpose == RELEASE).then(Instant::now);
-                *self.last_release.lock().unwrap_or_else(|e| e.into_inner()) = landed;
-                if landed.is_some() {
-                    // It spent release budget: check it before arming again.
-                    self.slow_checks
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .problems = None;
-                    self.recheck.notify_one();
-                }
-                self.record(
-                    attempt,
-                    JournalEntry::TxConfirmed {
-                        signature: sig.to_string(),
-                    },
-                )
-                .await?;
-                Ok(true)
-            }
-            Err(SendError::Expired { .. }) => self.re_sign_if_ours(attempt, purpose).await,
-            // Landed and failed: the state moved between the simulation and
-            // the landing (a pick went stale, a frame was taken). Only the
-            // chain's word on the job ends it: while it is still this
-            // node's and its deadline allows, the step is signed again from
-            // a fresh read. A finished run is never handed back for it.
-            Err(SendError::Failed { explanation, .. }) => {
-                tracing::warn!("{purpose} landed and failed: {explanation}");
-                self.metrics.tx_refused(purpose);
-                self.re_sign_if_ours(attempt, purpose).await
-            }
-            Err(e @ (SendError::Chain(_) | SendError::Build(_))) => Err(retry(e)),
-        }
-    }
-
-    /// A journaled transaction can never land now (it expired, or landed
-    /// and failed): if the job is still ours and its deadline has not
-    /// passed, go back to the step that signs it (the upload, or the
-    /// failure to hand back), else the job is over here.
-    async fn re_sign_if_ours(&self, attempt: &Attempt, purpose: &str) -> Result<bool, StepError> {
-        let job = self.protocol.job(&attempt.job).await.map_err(retry)?;
-        let standing = standing(&self.node, attempt, job);
-        if matches!(standing, Standing::Stale | Standing::Missing) {
-            return Err(retry(
-                "the RPC answer predates this assignment; waiting for a fresher one",
-            ));
-        }
-        if let Standing::Ours(job) = &standing {
-            if self.chain_now().await? >= job.deadline {
-                tracing::error!("{purpose} cannot land before the deadline any more; the chain decides (expiry)");
-                self.metrics.job_finished(RunOutcome::Abandoned, 0.0);
-                return self.clean_up(attempt).await;
-            }
-            let entries = self.journal.entries(&attempt.key()).await.map_err(retry)?;
-            let resume = entries.iter().rev().find_map(|e| match e {
-                JournalEntry::Uploaded { .. } if purpose == SUBMIT => Some(e.clone()),
-                JournalEntry::Failed { .. } if purpose == RELEASE => Some(e.clone()),
-                _ => None,
-            });
-            if let Some(entry) = resume {
-                self.record(attempt, entry).await?;
-                return Ok(true);
-            }
-        }
-        self.clean_up(attempt).await
-    }
-
-    /// Outputs are committed and the result is on chain: the container goes.
-    async fn clean_up(&self, attempt: &Attempt) -> Result<bool, StepError> {
+    /// What went up while the job ran and was not used (best effort: the
+    /// store may be down; what stays is listed by the warning).
+    async fn drop_staging(&self, attempt: &Attempt) {
         let id = attempt.key();
-        self.runtime.remove(&id).await.map_err(retry)?;
-        // The outputs are uploaded (or the attempt is over): free the disk
-        // before the attempt is done, so no job's files outlive it.
-        self.runtime
-            .remove_work_dir(&self.work_dir.join(&id))
-            .await
-            .map_err(retry)?;
-        // What went up while the job ran and was not used (best effort: the
-        // store may be down; what stays is listed by the warning).
         self.store.drop_staging(&id).await;
         self.staged
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&id);
-        self.journal.mark_done(&id).await.map_err(retry)?;
-        tracing::info!("job done");
-        Ok(false)
-    }
-
-    /// Claims the owner's emission for recently closed epochs.
-    async fn claim_rewards(&self) {
-        let p = &self.protocol;
-        let (Ok(emissions), Ok(config)) = (p.emissions().await, p.config().await) else {
-            return;
-        };
-        let Ok(Some(node)) = p.node(&self.node).await else {
-            return;
-        };
-        for epoch in emissions.next_epoch.saturating_sub(8)..emissions.next_epoch {
-            let Ok(Some(ix)) = p.claim(&self.node, epoch, self.signer.pubkey()).await else {
-                continue;
-            };
-            let create = create_associated_token(&self.signer.pubkey(), &node.owner, &config.mint);
-            let before = p
-                .token_balance(&ake_sdk::protocol::associated_token(
-                    &node.owner,
-                    &config.mint,
-                ))
-                .await
-                .unwrap_or(0);
-            match ake_sdk::sender::send_instructions(
-                p.chain.as_ref(),
-                &self.signer,
-                &[],
-                &[create, ix],
-                self.fees,
-            )
-            .await
-            {
-                Ok(sig) => {
-                    let after = p
-                        .token_balance(&ake_sdk::protocol::associated_token(
-                            &node.owner,
-                            &config.mint,
-                        ))
-                        .await
-                        .unwrap_or(before);
-                    self.metrics.earned(after.saturating_sub(before));
-                    tracing::info!(
-                        epoch,
-                        "claimed {} base units for the owner ({sig})",
-                        after.saturating_sub(before)
-                    );
-                }
-                Err(e) => tracing::warn!(epoch, "claim failed, will retry: {e}"),
-            }
-        }
     }
 }
 
@@ -1736,30 +1478,6 @@ impl Daemon {
 /// up: a job is created and assigned in one transaction, so an endpoint
 /// that lags a few slots shows nothing at all for a job this node holds.
 const MISSING_PATIENCE: Duration = Duration::from_secs(300);
-
-/// What a read of the job says about an attempt.
-#[derive(Debug)]
-pub enum Standing {
-    Ours(Box<Job>),
-    /// An answer from before this attempt's assignment (the job's
-    /// `attempts` counter only grows): never a reason to stop.
-    Stale,
-    Missing,
-    Over,
-}
-
-pub fn standing(node: &Pubkey, attempt: &Attempt, job: Option<Job>) -> Standing {
-    match job {
-        None => Standing::Missing,
-        Some(j) if j.attempts < attempt.number => Standing::Stale,
-        Some(j)
-            if j.node == *node && j.state == JobState::Assigned && j.attempts == attempt.number =>
-        {
-            Standing::Ours(Box::new(j))
-        }
-        Some(_) => Standing::Over,
-    }
-}
 
 /// When, in local time, fetching must give up (so a hand-back still lands
 /// in the free window) and the container must stop (so the result still
@@ -1840,63 +1558,6 @@ pub fn node_account(signer: &Pubkey) -> Pubkey {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sha2::Digest;
-
-    /// A job decoded from zeroed account data, then shaped by `f`.
-    fn job(f: impl FnOnce(&mut Job)) -> Job {
-        let mut data = sha2::Sha256::digest(b"account:Job")[..8].to_vec();
-        data.resize(4096, 0);
-        let mut job: Job = ake_sdk::accounts::decode(&data).unwrap();
-        f(&mut job);
-        job
-    }
-
-    #[test]
-    fn only_a_fresh_answer_ends_an_attempt() {
-        let node = Pubkey::new_unique();
-        let attempt = Attempt {
-            job: Pubkey::new_unique(),
-            number: 2,
-        };
-        let ours = job(|j| {
-            j.node = node;
-            j.state = JobState::Assigned;
-            j.attempts = 2;
-        });
-        assert!(matches!(
-            standing(&node, &attempt, Some(ours)),
-            Standing::Ours(_)
-        ));
-        // A lagging endpoint still shows the job queued before this assignment.
-        let before = job(|j| {
-            j.state = JobState::Queued;
-            j.attempts = 1;
-        });
-        assert!(matches!(
-            standing(&node, &attempt, Some(before)),
-            Standing::Stale
-        ));
-        // Created and assigned in one transaction: a lagging endpoint shows nothing.
-        assert!(matches!(standing(&node, &attempt, None), Standing::Missing));
-        // Handed back and queued again, or assigned anew: over.
-        let requeued = job(|j| {
-            j.state = JobState::Queued;
-            j.attempts = 2;
-        });
-        assert!(matches!(
-            standing(&node, &attempt, Some(requeued)),
-            Standing::Over
-        ));
-        let next = job(|j| {
-            j.node = node;
-            j.state = JobState::Assigned;
-            j.attempts = 3;
-        });
-        assert!(matches!(
-            standing(&node, &attempt, Some(next)),
-            Standing::Over
-        ));
-    }
 
     #[test]
     fn status_never_quotes_an_rpc_key() {
@@ -1917,16 +1578,5 @@ mod tests {
             text.contains("https://rpc.example") && text.contains("\"node\":\"N\""),
             "{text}"
         );
-    }
-
-    #[test]
-    fn attempt_keys_round_trip() {
-        let attempt = Attempt {
-            job: Pubkey::new_unique(),
-            number: 7,
-        };
-        assert_eq!(Attempt::parse(&attempt.key()), Some(attempt));
-        assert_eq!(Attempt::parse("not-a-key"), None);
-        assert_eq!(Attempt::parse(&attempt.job.to_string()), None);
     }
 }

@@ -27,6 +27,10 @@ pub struct GpuDevice {
     /// The full GPU a MIG instance is part of (None for a whole GPU).
     #[serde(default)]
     pub mig_parent: Option<String>,
+    /// The whole GPUs this one reaches over NVLink (NVML's peer-to-peer
+    /// status); empty for a MIG slice or when NVML cannot tell.
+    #[serde(default)]
+    pub nvlink_peers: Vec<String>,
 }
 
 /// The GPUs this node can offer.
@@ -182,6 +186,7 @@ fn list_devices(nvml: &Nvml) -> Result<Vec<GpuDevice>, GpuError> {
     let global = |operation| move |source| GpuError::NvmlGlobal { operation, source };
     let count = nvml.device_count().map_err(global("device count"))?;
     let mut listed = Vec::new();
+    let mut wholes: Vec<(usize, Device<'_>)> = Vec::new();
     for index in 0..count {
         let device = nvml
             .device_by_index(index)
@@ -190,6 +195,7 @@ fn list_devices(nvml: &Nvml) -> Result<Vec<GpuDevice>, GpuError> {
         let mig_on = device.mig_mode().is_ok_and(|m| m.current == 1);
         if !mig_on {
             listed.push(whole);
+            wholes.push((listed.len() - 1, device));
             continue;
         }
         // An index past the last instance is NotFound: the list ends there.
@@ -199,7 +205,24 @@ fn list_devices(nvml: &Nvml) -> Result<Vec<GpuDevice>, GpuError> {
             listed.push(mig);
         }
     }
+    link_nvlink_peers(&mut listed, &wholes);
     Ok(listed)
+}
+
+/// Records which whole GPUs reach each other over NVLink: one NVML call per
+/// pair (at most 64 * 63 / 2 on the largest hosts NVML lists).
+fn link_nvlink_peers(listed: &mut [GpuDevice], wholes: &[(usize, Device<'_>)]) {
+    use nvml_wrapper::enum_wrappers::device::{P2pCapabilitiesIndex, P2pStatus};
+    for (i, (a, first)) in wholes.iter().enumerate() {
+        for (b, second) in &wholes[i + 1..] {
+            let linked = first.p2p_status(second, P2pCapabilitiesIndex::NvLink);
+            if matches!(linked, Ok(P2pStatus::Ok)) {
+                let (ua, ub) = (listed[*a].uuid.clone(), listed[*b].uuid.clone());
+                listed[*a].nvlink_peers.push(ub);
+                listed[*b].nvlink_peers.push(ua);
+            }
+        }
+    }
 }
 
 fn describe(
@@ -222,6 +245,7 @@ fn describe(
             .unwrap_or_default(),
         uuid: uuid.clone(),
         mig_parent: parent,
+        nvlink_peers: Vec::new(),
     })
 }
 

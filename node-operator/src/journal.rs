@@ -130,43 +130,46 @@ impl JobProgress {
 
     /// Folds a job's entries, in journal order, into its resume point.
     pub fn replay<'a>(entries: impl IntoIterator<Item = &'a JournalEntry>) -> Self {
-        entries
-            .into_iter()
-            .fold(Self::NotStarted, |progress, entry| match entry {
-                JournalEntry::ContainerCreateIntent { .. } | JournalEntry::UploadIntent { .. } => {
-                    progress
-                }
-                JournalEntry::RunAbandoned { .. } => Self::NotStarted,
-                JournalEntry::ContainerStarted { container_id } => Self::ContainerStarted {
-                    container: container_id.clone(),
-                },
-                JournalEntry::ContainerExited { outcome, energy_mj } => Self::ContainerExited {
-                    outcome: Box::new(outcome.clone()),
-                    energy_mj: *energy_mj,
-                },
-                JournalEntry::Uploaded { root, uri, usage } => Self::Uploaded {
-                    root: root.clone(),
-                    uri: uri.clone(),
-                    usage: *usage,
-                },
-                JournalEntry::TxSigned {
-                    purpose,
-                    signed_tx,
-                    signature,
-                    last_valid_block_height,
-                } => Self::TxSigned {
-                    purpose: purpose.clone(),
-                    signed_tx: signed_tx.clone(),
-                    signature: signature.clone(),
-                    last_valid_block_height: *last_valid_block_height,
-                },
-                JournalEntry::TxConfirmed { signature } => Self::TxConfirmed {
-                    signature: signature.clone(),
-                },
-                JournalEntry::Failed { release_reason, .. } => Self::Failed {
-                    release_reason: *release_reason,
-                },
-            })
+        entries.into_iter().fold(Self::NotStarted, Self::after)
+    }
+
+    /// The one transition function: the state after `entry` is journaled
+    /// in this one. Intents leave the state as it is (what they guard is
+    /// idempotent); an abandoned run starts again.
+    pub fn after(self, entry: &JournalEntry) -> Self {
+        match entry {
+            JournalEntry::ContainerCreateIntent { .. } | JournalEntry::UploadIntent { .. } => self,
+            JournalEntry::RunAbandoned { .. } => Self::NotStarted,
+            JournalEntry::ContainerStarted { container_id } => Self::ContainerStarted {
+                container: container_id.clone(),
+            },
+            JournalEntry::ContainerExited { outcome, energy_mj } => Self::ContainerExited {
+                outcome: Box::new(outcome.clone()),
+                energy_mj: *energy_mj,
+            },
+            JournalEntry::Uploaded { root, uri, usage } => Self::Uploaded {
+                root: root.clone(),
+                uri: uri.clone(),
+                usage: *usage,
+            },
+            JournalEntry::TxSigned {
+                purpose,
+                signed_tx,
+                signature,
+                last_valid_block_height,
+            } => Self::TxSigned {
+                purpose: purpose.clone(),
+                signed_tx: signed_tx.clone(),
+                signature: signature.clone(),
+                last_valid_block_height: *last_valid_block_height,
+            },
+            JournalEntry::TxConfirmed { signature } => Self::TxConfirmed {
+                signature: signature.clone(),
+            },
+            JournalEntry::Failed { release_reason, .. } => Self::Failed {
+                release_reason: *release_reason,
+            },
+        }
     }
 }
 

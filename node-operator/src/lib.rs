@@ -4,6 +4,7 @@
 //! - [`runtime`]: hardened Docker containers for jobs (reattach-safe)
 //! - [`gpu`]: GPU inventory, sampling and energy metering through NVML
 //! - [`host_security`]: toolkit and driver versions with known container escapes
+//! - [`job_machine`]: a job attempt's states and transitions, over the chain, Docker and the store as traits
 //! - [`journal`]: crash-safe intent/outcome journal and resume points
 //! - [`instance_lock`]: one daemon per state directory
 //! - [`outputs`]: Merkle commitment over a job's outputs and its verification
@@ -16,6 +17,7 @@ pub mod gpu;
 pub mod host_security;
 pub mod inputs;
 pub mod instance_lock;
+pub mod job_machine;
 pub mod journal;
 pub mod metrics;
 pub mod output_store;

@@ -316,6 +316,7 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
             missing_since: Default::default(),
             balance_seen: Default::default(),
             match_looked: Default::default(),
+            picked_up: Default::default(),
             endpoints: Some(Arc::clone(&chain)),
             rpc_health: Default::default(),
             staged: Default::default(),

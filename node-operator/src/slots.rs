@@ -6,9 +6,10 @@ use crate::config::parse_cpuset;
 use crate::gpu::GpuDevice;
 
 /// Splits `devices` into slots of `per_slot` GPUs, keeping each slot on
-/// one NUMA node when it can (GPUs with the same CPU affinity, in NVML's
-/// order), so a slot's GPUs and CPUs are near each other. Fails when the
-/// GPUs do not divide evenly: a partition leaves no GPU unused.
+/// one NUMA node when it can (GPUs with the same CPU affinity), so a slot's
+/// GPUs and CPUs are near each other, and within that its GPUs linked by
+/// NVLink (see [`by_nvlink`]). Fails when the GPUs do not divide evenly: a
+/// partition leaves no GPU unused.
 pub fn partition(devices: &[GpuDevice], per_slot: usize) -> Result<Vec<Vec<String>>, String> {
     if per_slot == 0 || devices.is_empty() || !devices.len().is_multiple_of(per_slot) {
         return Err(format!(
@@ -32,6 +33,7 @@ pub fn partition(devices: &[GpuDevice], per_slot: usize) -> Result<Vec<Vec<Strin
     let mut slots = Vec::new();
     let mut rest = Vec::new();
     for (_, members) in nodes {
+        let members = by_nvlink(members, per_slot);
         let whole = members.len() - members.len() % per_slot;
         for chunk in members[..whole].chunks(per_slot) {
             slots.push(chunk.iter().map(|d| d.uuid.clone()).collect());
@@ -40,6 +42,30 @@ pub fn partition(devices: &[GpuDevice], per_slot: usize) -> Result<Vec<Vec<Strin
     }
     slots.extend(rest.chunks(per_slot).map(<[String]>::to_vec));
     Ok(slots)
+}
+
+/// Orders one NUMA node's GPUs so that each run of `per_slot` is as linked
+/// by NVLink as a greedy pick makes it: a slot starts at the first GPU left
+/// and takes, one at a time, the GPU with the most NVLinks into the slot so
+/// far (NVML's order breaks ties, so without NVLink nothing moves).
+fn by_nvlink(mut left: Vec<&GpuDevice>, per_slot: usize) -> Vec<&GpuDevice> {
+    let mut ordered = Vec::with_capacity(left.len());
+    while !left.is_empty() {
+        let mut slot = vec![left.remove(0)];
+        while slot.len() < per_slot && !left.is_empty() {
+            let links = |d: &GpuDevice| {
+                slot.iter()
+                    .filter(|s| s.nvlink_peers.contains(&d.uuid))
+                    .count()
+            };
+            let best = (0..left.len())
+                .max_by_key(|&i| (links(left[i]), std::cmp::Reverse(i)))
+                .unwrap_or(0);
+            slot.push(left.remove(best));
+        }
+        ordered.extend(slot);
+    }
+    ordered
 }
 
 fn divisors(n: usize) -> String {
@@ -125,6 +151,7 @@ mod tests {
             vram_mib: 81_559,
             cpus: cpus.to_vec(),
             mig_parent: None,
+            nvlink_peers: Vec::new(),
         }
     }
 
@@ -166,6 +193,35 @@ mod tests {
         assert_eq!(
             names(partition(&mixed, 2).unwrap()),
             ["GPU-0+GPU-2", "GPU-4+GPU-6", "GPU-1+GPU-3", "GPU-5+GPU-7"]
+        );
+    }
+
+    #[test]
+    fn multi_gpu_slots_take_gpus_linked_by_nvlink() {
+        // One socket, NVLink bridges between GPUs 0-2 and 1-3 (not 0-1).
+        let mut four: Vec<GpuDevice> = (0..4).map(|i| gpu(i, &[0, 1])).collect();
+        for (a, b) in [(0, 2), (1, 3)] {
+            let (ua, ub) = (four[a].uuid.clone(), four[b].uuid.clone());
+            four[a].nvlink_peers.push(ub);
+            four[b].nvlink_peers.push(ua);
+        }
+        let pairs = partition(&four, 2).unwrap();
+        assert_eq!(pairs, [["GPU-0", "GPU-2"], ["GPU-1", "GPU-3"]]);
+        // Single-GPU and whole-host slots are unchanged by links.
+        assert_eq!(
+            partition(&four, 1).unwrap().concat(),
+            ["GPU-0", "GPU-1", "GPU-2", "GPU-3"]
+        );
+        assert_eq!(partition(&four, 4).unwrap().len(), 1);
+        // An NVSwitch host (every GPU linked to every other): NVML's order.
+        let mut switched = eight();
+        let uuids: Vec<String> = switched.iter().map(|d| d.uuid.clone()).collect();
+        for d in &mut switched {
+            d.nvlink_peers = uuids.iter().filter(|u| **u != d.uuid).cloned().collect();
+        }
+        assert_eq!(
+            partition(&switched, 2).unwrap(),
+            partition(&eight(), 2).unwrap()
         );
     }
 

@@ -1956,6 +1956,28 @@ fn node_command(world: &World, command: &str) -> (bool, String) {
     )
 }
 
+/// `doctor` fails when this host's clock is more than 120 s off the
+/// chain's, and says how far and what to do.
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_fails_on_a_clock_skewed_from_the_chains() {
+    if runtime(Default::default(), "clock_skew").await.is_none() {
+        return;
+    }
+    let world = World::start().await;
+    world.config();
+    let (_, doctor) = node_command(&world, "doctor");
+    assert!(
+        doctor.contains("ok    this host's clock is within 120 s of the chain's"),
+        "doctor:\n{doctor}"
+    );
+    world.net.chain.clock_ahead(600).await.unwrap();
+    let (healthy, doctor) = node_command(&world, "doctor");
+    assert!(
+        !healthy && doctor.contains("of the chain's (-6") && doctor.contains("chrony"),
+        "doctor:\n{doctor}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn each_readiness_failure_keeps_the_node_out_of_the_queue_and_is_named() {
     if runtime(Default::default(), "readiness").await.is_none() {
@@ -2636,13 +2658,17 @@ async fn four_cpu_slots_run_jobs_at_once_and_each_node_is_paid_for_its_own() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let mut ran_on = std::collections::HashSet::new();
-    let mut accepts = Vec::new();
     for job in &jobs {
         let submitted = world.wait_submitted(job, Duration::from_secs(120)).await;
         ran_on.insert(submitted.node);
-        accepts.push(p.accept(job).await.unwrap());
     }
     assert_eq!(ran_on, nodes.iter().copied().collect(), "one job per slot");
+    // Built just before they are sent: an accept names the current epoch's
+    // work record, and the four results may straddle an epoch's end.
+    let mut accepts = Vec::new();
+    for job in &jobs {
+        accepts.push(p.accept(job).await.unwrap());
+    }
     let before = p.token_balance(&owner_token).await.unwrap();
     let c = &world.creator;
     send_instructions(p.chain.as_ref(), c, &[], &accepts, Fees::default())

@@ -138,6 +138,24 @@ impl EmbeddedChain {
         self.faults.inject(fault);
     }
 
+    /// Sets the chain's clock `secs` ahead of this host's; it never goes
+    /// back, so it stays ahead until wall time catches up: for tests only.
+    #[cfg(feature = "fault-injection")]
+    pub async fn clock_ahead(&self, secs: i64) -> Result<Clock, ChainError> {
+        self.call("a clock skew", move |ctx| {
+            Box::pin(async move {
+                let mut clock: Clock = ctx.banks_client.get_sysvar().await.map_err(banks_err)?;
+                let wall = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(clock.unix_timestamp, |d| d.as_secs() as i64);
+                clock.unix_timestamp = wall + secs;
+                ctx.set_sysvar(&clock);
+                Ok(clock)
+            })
+        })
+        .await
+    }
+
     /// Every transaction processed, and every address seen.
     pub fn history(&self) -> &History {
         &self.history

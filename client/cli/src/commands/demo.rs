@@ -496,6 +496,7 @@ async fn start_node(
         missing_since: Default::default(),
         balance_seen: Default::default(),
         match_looked: Default::default(),
+        picked_up: Default::default(),
         // The in-process chain has no RPC endpoint to measure.
         endpoints: None,
         rpc_health: Default::default(),
