@@ -5,6 +5,7 @@
 
 use anchor_lang::prelude::*;
 
+pub mod audit;
 pub mod constants;
 pub mod disputes;
 pub mod due;

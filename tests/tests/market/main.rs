@@ -1,5 +1,6 @@
 //! ake-market in a real bank with the real SPL Token program.
 
+mod audit_draw;
 mod batches;
 mod books;
 mod capacity;

@@ -1,0 +1,283 @@
+//! The audit draw (issue 33): whether a submitted result is re-executed by
+//! another owner's node, decided by entropy that did not exist when the node
+//! signed its submit, at a rate that makes faking lose.
+//!
+//! - At submit the job records `s0 = submit slot + DRAW_DELAY_SLOTS`.
+//! - Anyone may draw between `s0 + DRAW_SPAN_SLOTS` and `s0 + DRAW_LAST_SLOT`
+//!   (inside the 512 slots the SlotHashes sysvar keeps). The seed is
+//!   `sha256(job ‖ commitment ‖ the hash of every slot in [s0, s0 + 8) that
+//!   SlotHashes holds)`: skipped slots are simply absent. Past the window the
+//!   job is audited (nobody may profit from a draw never made).
+//! - The job is drawn when the seed's first 8 bytes, as a little-endian
+//!   integer modulo 10,000, fall below the rate `p` in bps.
+//!
+//! What steering remains: the leader of one of the 8 slots can withhold its
+//! block (the slot becomes absent), which gives it one re-roll per slot it
+//! leads, at the cost of that block's fees and rewards. A node cannot know at
+//! submit whether it will be drawn: the hashes are at least 32 slots in its
+//! future.
+//!
+//! SlotHashes is about 20 KB: the draw reads its raw bytes (a little-endian
+//! u64 count, then `(slot: u64, hash: [u8; 32])` entries, newest first) and
+//! finds the 8 slots by binary search, never decoding the whole vector.
+
+use anchor_lang::prelude::Pubkey;
+use solana_sha256_hasher::hashv;
+
+use crate::constants::BPS;
+
+/// Slots between a submit and the first slot whose hash seeds its draw:
+/// none of them exists when the node signs, whatever slot it picks.
+pub const DRAW_DELAY_SLOTS: u64 = 32;
+/// Slots whose hashes seed the draw, from `s0`.
+pub const DRAW_SPAN_SLOTS: u64 = 8;
+/// The last slot after `s0` at which a draw may be made: the entropy's
+/// hashes are still among the 512 SlotHashes keeps, with room to land.
+pub const DRAW_LAST_SLOT: u64 = 400;
+/// Entries SlotHashes holds at most (the runtime's `MAX_ENTRIES`).
+pub const SLOT_HASHES_MAX: usize = 512;
+const ENTRY_LEN: usize = 8 + 32;
+/// A certainty, in bps.
+const MAX_BPS: u16 = 10_000;
+
+/// Where a slot stands relative to a job's draw window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DrawWindow {
+    /// The seed's slots are not all past yet.
+    TooEarly,
+    Open,
+    /// Nobody drew in time: the job is audited.
+    Closed,
+}
+
+/// `s0` for a result submitted in `submit_slot`.
+pub fn draw_start(submit_slot: u64) -> Option<u64> {
+    submit_slot.checked_add(DRAW_DELAY_SLOTS)
+}
+
+pub fn draw_window(s0: u64, slot: u64) -> DrawWindow {
+    if slot < s0.saturating_add(DRAW_SPAN_SLOTS) {
+        DrawWindow::TooEarly
+    } else if slot <= s0.saturating_add(DRAW_LAST_SLOT) {
+        DrawWindow::Open
+    } else {
+        DrawWindow::Closed
+    }
+}
+
+/// The audit rate in bps: `k_bps` (the audit multiplier, in bps) times the
+/// charge over the collateral at risk, within `[p_min_bps, 10,000]`; rounded
+/// up (in the protocol's favour: more audits). No collateral at risk means
+/// every result is audited.
+pub fn audit_rate_bps(charge: u64, at_risk: u64, k_bps: u32, p_min_bps: u16) -> u16 {
+    let floor = p_min_bps.min(MAX_BPS);
+    if at_risk == 0 {
+        return MAX_BPS;
+    }
+    // k · charge / R, in bps of a certainty: k_bps · charge / R.
+    let scaled = u128::from(k_bps) * u128::from(charge);
+    let rate = scaled.div_ceil(u128::from(at_risk));
+    u16::try_from(rate.min(u128::from(BPS)))
+        .unwrap_or(MAX_BPS)
+        .max(floor)
+}
+
+/// The draw's seed from SlotHashes' raw account data; None when the data is
+/// not SlotHashes' layout.
+pub fn draw_seed(
+    job: &Pubkey,
+    commitment: &[u8; 32],
+    slot_hashes: &[u8],
+    s0: u64,
+) -> Option<[u8; 32]> {
+    let entries = SlotHashesView::new(slot_hashes)?;
+    let mut hashes: Vec<&[u8]> = Vec::with_capacity(2 + DRAW_SPAN_SLOTS as usize);
+    hashes.push(job.as_ref());
+    hashes.push(commitment);
+    for slot in s0..s0.checked_add(DRAW_SPAN_SLOTS)? {
+        if let Some(hash) = entries.hash_of(slot) {
+            hashes.push(hash);
+        }
+    }
+    Some(hashv(&hashes).to_bytes())
+}
+
+/// Whether a seed draws the job at `p_bps`.
+pub fn drawn(seed: &[u8; 32], p_bps: u16) -> bool {
+    let mut head = [0u8; 8];
+    head.copy_from_slice(&seed[..8]);
+    u64::from_le_bytes(head) % BPS < u64::from(p_bps)
+}
+
+/// SlotHashes' raw entries, newest slot first.
+struct SlotHashesView<'a> {
+    entries: &'a [u8],
+    count: usize,
+}
+
+impl<'a> SlotHashesView<'a> {
+    fn new(data: &'a [u8]) -> Option<Self> {
+        let (len, entries) = data.split_first_chunk::<8>()?;
+        let count = usize::try_from(u64::from_le_bytes(*len)).ok()?;
+        if count > SLOT_HASHES_MAX || entries.len() < count.checked_mul(ENTRY_LEN)? {
+            return None;
+        }
+        Some(Self { entries, count })
+    }
+
+    fn slot_at(&self, index: usize) -> u64 {
+        let at = index * ENTRY_LEN;
+        let mut slot = [0u8; 8];
+        slot.copy_from_slice(&self.entries[at..at + 8]);
+        u64::from_le_bytes(slot)
+    }
+
+    /// The hash of `slot`, when SlotHashes holds it.
+    fn hash_of(&self, slot: u64) -> Option<&'a [u8]> {
+        self.search(slot).0
+    }
+
+    /// A binary search over slots in descending order, with the probes it
+    /// took: at most 10 for 512 entries.
+    fn search(&self, slot: u64) -> (Option<&'a [u8]>, u32) {
+        let (mut low, mut high, mut probes) = (0usize, self.count, 0);
+        while low < high {
+            probes += 1;
+            let mid = low + (high - low) / 2;
+            let found = self.slot_at(mid);
+            if found == slot {
+                let at = mid * ENTRY_LEN + 8;
+                return (Some(&self.entries[at..at + 32]), probes);
+            }
+            if found > slot {
+                low = mid + 1;
+            } else {
+                high = mid;
+            }
+        }
+        (None, probes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SlotHashes' layout for `slots` (newest first), each hash derived from its slot.
+    fn slot_hashes(slots: &[u64]) -> Vec<u8> {
+        let mut data = (slots.len() as u64).to_le_bytes().to_vec();
+        for slot in slots {
+            data.extend_from_slice(&slot.to_le_bytes());
+            data.extend_from_slice(&hashv(&[&slot.to_le_bytes()]).to_bytes());
+        }
+        data
+    }
+
+    #[test]
+    fn the_window_opens_after_the_seed_slots_and_closes_inside_slot_hashes() {
+        let s0 = draw_start(1_000).unwrap();
+        assert_eq!(s0, 1_032);
+        assert_eq!(draw_window(s0, 1_039), DrawWindow::TooEarly);
+        assert_eq!(draw_window(s0, 1_040), DrawWindow::Open);
+        assert_eq!(draw_window(s0, 1_432), DrawWindow::Open);
+        assert_eq!(draw_window(s0, 1_433), DrawWindow::Closed);
+        // The window's last slot still sees every seed slot among the 512.
+        const { assert!(DRAW_LAST_SLOT + DRAW_SPAN_SLOTS < SLOT_HASHES_MAX as u64) };
+    }
+
+    #[test]
+    fn the_rate_is_k_times_charge_over_collateral_within_floor_and_one() {
+        // k = 2 (20,000 bps), charge 100, R 1,000: p = 20 %.
+        assert_eq!(audit_rate_bps(100, 1_000, 20_000, 100), 2_000);
+        // Rounded up: 1/3 of a bp is a bp.
+        assert_eq!(audit_rate_bps(1, 30_000, 1, 0), 1);
+        assert_eq!(audit_rate_bps(1, 1_000_000, 20_000, 100), 100, "the floor");
+        assert_eq!(
+            audit_rate_bps(1_000, 1_000, 20_000, 100),
+            10_000,
+            "capped at 1"
+        );
+        assert_eq!(audit_rate_bps(5, 0, 20_000, 100), 10_000, "nothing at risk");
+        assert_eq!(audit_rate_bps(u64::MAX, 1, u32::MAX, 0), 10_000);
+    }
+
+    #[test]
+    fn the_seed_mixes_exactly_the_slots_of_its_window_that_exist() {
+        let job = Pubkey::new_unique();
+        let commitment = [7u8; 32];
+        // Slots 1,000..1,500, newest first, with 1,034 skipped.
+        let slots: Vec<u64> = (1_000..1_500).rev().filter(|s| *s != 1_034).collect();
+        let data = slot_hashes(&slots);
+        let seed = draw_seed(&job, &commitment, &data, 1_032).unwrap();
+        let hash = |s: u64| hashv(&[&s.to_le_bytes()]).to_bytes();
+        let window: Vec<[u8; 32]> = [1_032, 1_033, 1_035, 1_036, 1_037, 1_038, 1_039]
+            .map(hash)
+            .to_vec();
+        let mut parts: Vec<&[u8]> = vec![job.as_ref(), &commitment];
+        parts.extend(window.iter().map(|h| h.as_slice()));
+        assert_eq!(seed, hashv(&parts).to_bytes());
+        // Another commitment, another seed.
+        assert_ne!(seed, draw_seed(&job, &[8u8; 32], &data, 1_032).unwrap());
+        // Malformed data is refused, not read past its end.
+        assert_eq!(draw_seed(&job, &commitment, &data[..100], 1_032), None);
+        assert_eq!(draw_seed(&job, &commitment, &[], 1_032), None);
+        let mut too_many = data.clone();
+        too_many[..8].copy_from_slice(&513u64.to_le_bytes());
+        assert_eq!(draw_seed(&job, &commitment, &too_many, 1_032), None);
+    }
+
+    #[test]
+    fn a_lookup_takes_at_most_ten_probes() {
+        let slots: Vec<u64> = (0..512u64).rev().map(|s| s * 3).collect();
+        let data = slot_hashes(&slots);
+        let view = SlotHashesView::new(&data).unwrap();
+        for slot in 0..1_600 {
+            let (hash, probes) = view.search(slot);
+            assert!(probes <= 10, "slot {slot}: {probes} probes");
+            assert_eq!(
+                hash.is_some(),
+                slot % 3 == 0 && slot <= 1_533,
+                "slot {slot}"
+            );
+        }
+    }
+
+    /// Over many jobs the draw lands near `p`, and a node choosing its
+    /// submit slot (so `s0`) cannot move its own job's chance: over many
+    /// futures of the same slots the job is drawn near `p` whatever `s0`.
+    #[test]
+    fn the_draw_rate_is_near_p_and_the_submit_slot_does_not_move_it() {
+        let p = 1_500u16;
+        let runs = 20_000u64;
+        let commitment = [3u8; 32];
+        let mut drawn_jobs = 0u64;
+        let data = slot_hashes(&(990..1_050).rev().collect::<Vec<_>>());
+        for i in 0..runs {
+            let job = Pubkey::new_from_array(hashv(&[&i.to_le_bytes()]).to_bytes());
+            let seed = draw_seed(&job, &commitment, &data, 1_000).unwrap();
+            drawn_jobs += u64::from(drawn(&seed, p));
+        }
+        let rate = drawn_jobs * BPS / runs;
+        assert!(
+            (1_400..=1_600).contains(&rate),
+            "rate {rate} bps over {runs}"
+        );
+        // One job; each s0 it could aim for, over 4,000 unknown futures.
+        let job = Pubkey::new_unique();
+        for s0 in [1_000u64, 1_001, 1_017] {
+            let mut hits = 0u64;
+            for future in 0..4_000u64 {
+                let mut data = 8u64.to_le_bytes().to_vec();
+                for slot in (s0..s0 + 8).rev() {
+                    data.extend_from_slice(&slot.to_le_bytes());
+                    let hash = hashv(&[&slot.to_le_bytes(), &future.to_le_bytes()]);
+                    data.extend_from_slice(&hash.to_bytes());
+                }
+                let seed = draw_seed(&job, &commitment, &data, s0).unwrap();
+                hits += u64::from(drawn(&seed, p));
+            }
+            let rate = hits * BPS / 4_000;
+            assert!((1_250..=1_750).contains(&rate), "s0 {s0}: rate {rate} bps");
+        }
+    }
+}
