@@ -15,6 +15,7 @@ pub mod oracle;
 pub mod pda;
 pub mod protocol;
 pub mod sender;
+pub mod waiting;
 pub mod watch;
 
 pub use ake_emissions;

@@ -1095,3 +1095,72 @@ async fn a_hundred_frames_cost_under_two_and_a_half_transactions_each() {
         "{transactions} transactions for 100 frames"
     );
 }
+
+/// `ake job status` says where a queued job stands and why no waiting node
+/// takes it: none waiting, then a node with too few GPUs.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_queued_job_says_why_no_waiting_node_takes_it() {
+    let net = Net::start();
+    creator_and_staked_owner(&net, "400");
+    let spec = repo_root().join("client/examples/render-job.toml");
+    let two = net.dir.path().join("two-gpus.toml");
+    let text = std::fs::read_to_string(&spec).unwrap();
+    std::fs::write(&two, text.replace("gpus = 1", "gpus = 2")).unwrap();
+    let post = || {
+        let posted = net.json(&["job", "post", two.to_str().unwrap()], "creator");
+        posted["job"].as_str().unwrap().to_string()
+    };
+    let status = |job: &str| net.json(&["job", "status", job], "creator");
+    let human = |job: &str| {
+        let out = net.run(&["job", "status", job], "creator");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let first = post();
+    let shown = status(&first);
+    assert_eq!(shown["state"], "queued");
+    assert_eq!(
+        (
+            &shown["waiting"]["ahead"],
+            &shown["waiting"]["waiting_nodes"]
+        ),
+        (&serde_json::json!(0), &serde_json::json!(0)),
+        "{shown}"
+    );
+    let text = human(&first);
+    assert!(
+        text.contains("waits: 0 of 1 queued jobs ahead of it; 0 waiting: no node is waiting for work in this market"),
+        "{text}"
+    );
+    // A one-GPU node arms and waits: it is named as too small for both.
+    let (hot_path, hot) = net.wallet("hot");
+    let node = register_gpu_node(&net, &hot_path);
+    let p = protocol(&net);
+    let chain = RpcChain::new(&net.url, CommitmentConfig::confirmed());
+    airdrop(&chain, &hot.pubkey(), 1_000_000_000).await;
+    wait_until_armable(&p, &node).await;
+    let ready = p.node_ready(&hot.pubkey()).await.unwrap();
+    send_instructions(p.chain.as_ref(), &hot, &[], &[ready], Fees::default())
+        .await
+        .unwrap();
+    let second = post();
+    let shown = status(&second);
+    let waiting = &shown["waiting"];
+    assert_eq!(waiting["ahead"], 1, "{shown}");
+    assert_eq!(waiting["queued"], 2, "{shown}");
+    assert_eq!(waiting["waiting_nodes"], 1, "{shown}");
+    assert_eq!(waiting["too_few_gpus"], 1, "{shown}");
+    assert_eq!(waiting["able"], 0, "{shown}");
+    let text = human(&second);
+    assert!(
+        text.contains(
+            "1 of 2 queued jobs ahead of it; 1 waiting: 1 node with fewer than its 2 GPUs"
+        ),
+        "{text}"
+    );
+    // A one-GPU job goes to the node at once: an assigned job does not wait.
+    let posted = net.json(&["job", "post", spec.to_str().unwrap()], "creator");
+    let shown = status(posted["job"].as_str().unwrap());
+    assert_eq!(shown["state"], "assigned", "{shown}");
+    assert!(shown["waiting"].is_null(), "{shown}");
+}

@@ -532,7 +532,15 @@ pub async fn run(g: &GlobalArgs, c: JobCommand) -> anyhow::Result<()> {
                 anyhow::anyhow!("no job at {job}: it never existed, or it settled and its account closed (`ake job list` shows yours)")
             })?;
             let v = view(&job, &j);
-            print(ctx.json, &v, |v| describe(v, d));
+            let waiting = p.why_waiting(&job, &j).await?;
+            let mut shown = serde_json::to_value(&v)?;
+            if let Some(w) = &waiting {
+                shown["waiting"] = serde_json::to_value(w)?;
+            }
+            print(ctx.json, &shown, |_| match &waiting {
+                Some(w) => format!("{}\nwaits: {}", describe(&v, d), w.describe(&j)),
+                None => describe(&v, d),
+            });
         }
         JobCommand::List {
             batch: Some(batch), ..
