@@ -1,9 +1,10 @@
 //! Why a queued job waits: where it stands in its market's queue, and what
-//! each waiting node lacks to take it (`ake job status`).
+//! each waiting node lacks to take it (`ake job status`); where a node
+//! stands, or why it is idle (`ake node show`).
 
-use ake_market::matching::collateral_for;
+use ake_market::matching::{collateral_for, queue_lock};
 use ake_market::state::releases::{mark_of_tag, marked};
-use ake_market::state::{Job, JobState, Node, Slot, Stake};
+use ake_market::state::{Job, JobState, Node, NodeStatus, Slot, Stake};
 use serde::Serialize;
 use solana_sdk::pubkey::Pubkey;
 
@@ -170,4 +171,68 @@ fn position(queued: &[Slot], key: &Pubkey, job: &Job) -> u32 {
             .and_then(|b| queued.iter().position(|s| s.key == b))
     });
     u32::try_from(own.unwrap_or(queued.len())).unwrap_or(u32::MAX)
+}
+
+/// Where a node stands: its place among the waiting nodes, or why it is
+/// idle (not waiting for work).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct NodeStanding {
+    /// While it waits: waiting nodes served before it (higher stake tiers
+    /// first, then in the order they joined).
+    pub ahead: Option<u32>,
+    pub waiting_nodes: u32,
+    /// While idle: what keeps it out of the queue, each with what to do.
+    pub idle_because: Vec<String>,
+}
+
+impl Protocol {
+    /// Where the node `key` stands in its market's queue, or why it is idle.
+    pub async fn node_standing(
+        &self,
+        key: &Pubkey,
+        node: &Node,
+    ) -> Result<NodeStanding, ProtocolError> {
+        let market = self.market_at(&node.market).await?;
+        let waiting = market.queued_nodes();
+        let mut standing = NodeStanding {
+            ahead: waiting
+                .iter()
+                .position(|s| s.key == *key)
+                .map(|at| u32::try_from(at).unwrap_or(u32::MAX)),
+            waiting_nodes: u32::try_from(waiting.len()).unwrap_or(u32::MAX),
+            idle_because: Vec::new(),
+        };
+        if node.status != NodeStatus::Idle {
+            return Ok(standing);
+        }
+        let why = &mut standing.idle_because;
+        if node.suspended {
+            why.push(format!("suspended after an SLA breach: its owner or operator runs `ake node rearm {key}` once the cooldown ends"));
+        }
+        if node.held {
+            why.push(format!(
+                "held out of the queue by its owner or operator: `ake node rearm {key}` releases it"
+            ));
+        }
+        let now = self.chain.clock().await?.unix_timestamp;
+        if now < node.armable_at {
+            why.push(format!(
+                "cooling down for {} s more (until unix time {})",
+                node.armable_at - now,
+                node.armable_at
+            ));
+        }
+        if self.config().await?.paused {
+            why.push("the markets are paused: no node is armed until they resume".into());
+        }
+        let lock = queue_lock(&market, node).unwrap_or(u64::MAX);
+        let free = self.stake(&node.owner).await?.map_or(0, |s| s.free());
+        if free < lock {
+            why.push(format!("its owner's free stake ({free} base units) cannot lock the {lock} a waiting node locks: `ake stake deposit`"));
+        }
+        if why.is_empty() {
+            why.push("nothing on-chain keeps it out: its daemon has not armed it (is `ake-node run` running? `ake-node status` says why)".into());
+        }
+        Ok(standing)
+    }
 }

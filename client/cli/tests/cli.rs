@@ -1097,7 +1097,8 @@ async fn a_hundred_frames_cost_under_two_and_a_half_transactions_each() {
 }
 
 /// `ake job status` says where a queued job stands and why no waiting node
-/// takes it: none waiting, then a node with too few GPUs.
+/// takes it: none waiting, then a node with too few GPUs; `ake node show`
+/// says why a node is idle, and its place once it waits.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_queued_job_says_why_no_waiting_node_takes_it() {
     let net = Net::start();
@@ -1139,10 +1140,27 @@ async fn a_queued_job_says_why_no_waiting_node_takes_it() {
     let chain = RpcChain::new(&net.url, CommitmentConfig::confirmed());
     airdrop(&chain, &hot.pubkey(), 1_000_000_000).await;
     wait_until_armable(&p, &node).await;
+    // Idle, the node says why: nothing on-chain, its daemon has not armed it.
+    let shown = net.json(&["node", "show", &node], "owner");
+    assert!(shown["ahead"].is_null(), "{shown}");
+    let idle = shown["idle_because"][0].as_str().unwrap();
+    assert!(idle.contains("its daemon has not armed it"), "{shown}");
     let ready = p.node_ready(&hot.pubkey()).await.unwrap();
     send_instructions(p.chain.as_ref(), &hot, &[], &[ready], Fees::default())
         .await
         .unwrap();
+    let shown = net.json(&["node", "show", &node], "owner");
+    assert_eq!(
+        (&shown["ahead"], &shown["waiting_nodes"]),
+        (&serde_json::json!(0), &serde_json::json!(1)),
+        "{shown}"
+    );
+    let out = net.run(&["node", "show", &node], "owner");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        text.contains("place       0 of 1 waiting nodes ahead of it"),
+        "{text}"
+    );
     let second = post();
     let shown = status(&second);
     let waiting = &shown["waiting"];

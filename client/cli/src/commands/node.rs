@@ -93,6 +93,24 @@ struct NodeView {
     jobs_expired: u64,
     jobs_disputed: u64,
     work_micro_usd: u64,
+    /// Its place among the waiting nodes, or why it is idle.
+    #[serde(flatten)]
+    standing: ake_sdk::waiting::NodeStanding,
+}
+
+/// `ake node show`'s lines on the node's place in line or why it is idle.
+fn standing_lines(s: &ake_sdk::waiting::NodeStanding) -> String {
+    match s.ahead {
+        Some(ahead) => format!(
+            "\n  place       {ahead} of {} waiting nodes ahead of it",
+            s.waiting_nodes
+        ),
+        None => s
+            .idle_because
+            .iter()
+            .map(|why| format!("\n  idle        {why}"))
+            .collect(),
+    }
 }
 
 pub async fn run(g: &GlobalArgs, c: NodeCommand) -> anyhow::Result<()> {
@@ -182,6 +200,7 @@ pub async fn run(g: &GlobalArgs, c: NodeCommand) -> anyhow::Result<()> {
                 jobs_expired: n.jobs_expired,
                 jobs_disputed: n.jobs_disputed,
                 work_micro_usd: n.work_micro_usd,
+                standing: p.node_standing(&node, &n).await?,
             };
             print(ctx.json, &view, |v| {
                 format!(
@@ -209,7 +228,7 @@ pub async fn run(g: &GlobalArgs, c: NodeCommand) -> anyhow::Result<()> {
                     v.jobs_expired,
                     v.jobs_disputed,
                     usd(v.work_micro_usd)
-                )
+                ) + &standing_lines(&v.standing)
             });
         }
         NodeCommand::Rearm { node } => {
