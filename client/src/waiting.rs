@@ -12,17 +12,16 @@ use crate::accounts::decode;
 use crate::pda;
 use crate::protocol::{Protocol, ProtocolError};
 
-/// Accounts one read asks for (an RPC node's `getMultipleAccounts` limit).
-const READ_CHUNK: usize = 100;
-
 /// A queued job's place and what keeps the waiting nodes from it. Each
 /// waiting node is counted once, under the first thing it lacks, in the
 /// order of the fields.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct WaitReport {
-    /// Waiting jobs and batches served before it (higher stake tiers first,
-    /// then in posting order).
+    /// Queue entries served before it (a batch is one entry, however many
+    /// frames it has left): higher stake tiers first, then in the order
+    /// they joined (a job back from a node joins at the front of its tier).
     pub ahead: u32,
+    /// Queue entries in the market.
     pub queued: u32,
     pub paused: bool,
     pub waiting_nodes: u32,
@@ -32,18 +31,20 @@ pub struct WaitReport {
     pub too_few_gpus: u32,
     /// Nodes below the reputation the job asks.
     pub reputation_too_low: u32,
-    /// Nodes whose owner's free stake cannot lock the job's collateral.
+    /// Nodes whose owner's free stake (with the node's own queue lock)
+    /// cannot lock the job's collateral.
     pub collateral_short: u32,
-    /// Nodes that could take it now: it goes to one at the next post,
-    /// submit or `ake crank`.
+    /// Nodes that could serve it, once the entries ahead of it that they
+    /// also fit are served.
     pub able: u32,
     /// The collateral it locks from a node owner's free stake (base units).
     pub collateral: u64,
 }
 
 impl WaitReport {
-    /// What a person reads: the place in line, then why no node took it.
-    pub fn describe(&self, job: &Job) -> String {
+    /// What a person reads: the place in line, then why no node took it;
+    /// `amount` writes a token amount given in base units.
+    pub fn describe(&self, job: &Job, amount: impl Fn(u64) -> String) -> String {
         let mut why = Vec::new();
         if self.paused {
             why.push("the market is paused: nothing is assigned until it resumes".to_string());
@@ -53,10 +54,7 @@ impl WaitReport {
         }
         let mut counted = |n: u32, what: String| {
             if n > 0 {
-                why.push(format!(
-                    "{n} {} {what}",
-                    if n == 1 { "node" } else { "nodes" }
-                ));
+                why.push(format!("{} {what}", nodes(n)));
             }
         };
         counted(
@@ -77,19 +75,19 @@ impl WaitReport {
         counted(
             self.collateral_short,
             format!(
-                "whose owner's free stake cannot lock its {} base units of collateral",
-                self.collateral
+                "whose owner's free stake cannot lock its {} AKE of collateral",
+                amount(self.collateral)
             ),
         );
         counted(
             self.able,
-            "able to take it now (it goes to one at the next post, submit or `ake crank`)".into(),
+            "that could serve it once the entries ahead of it that they fit are served".into(),
         );
         format!(
-            "{} of {} queued jobs ahead of it; {} waiting: {}",
+            "{} of {} queue entries ahead of it; {} waiting: {}",
             self.ahead,
             self.queued,
-            self.waiting_nodes,
+            nodes(self.waiting_nodes),
             why.join("; ")
         )
     }
@@ -117,6 +115,11 @@ impl Protocol {
             collateral: collateral_for(&market, job).unwrap_or(u64::MAX),
             ..WaitReport::default()
         };
+        // The queue checks the collateral as posted, assignment as it is now.
+        let own = queued
+            .iter()
+            .find(|s| s.key == *key || job.batch() == Some(s.key));
+        let needed = report.collateral.max(own.map_or(0, |s| s.aux));
         let free = self.free_stake_of(&nodes).await?;
         let excluded = job.releases.marks();
         for (slot, free) in nodes.iter().zip(free) {
@@ -126,7 +129,7 @@ impl Protocol {
                 &mut report.too_few_gpus
             } else if slot.reputation_bps < job.min_reputation_bps {
                 &mut report.reputation_too_low
-            } else if free < report.collateral {
+            } else if free < needed {
                 &mut report.collateral_short
             } else {
                 &mut report.able
@@ -136,40 +139,54 @@ impl Protocol {
         Ok(Some(report))
     }
 
-    /// Each waiting node's owner's free stake (0 when unreadable), in order:
-    /// two batched reads (the nodes, then their owners' stakes).
+    /// What each waiting node's owner could lock for a job, in order: its
+    /// stake's free part and the node's own queue lock, which assignment
+    /// unlocks first (0 when unreadable). Two reads: the nodes, then their
+    /// owners' stakes, each once.
     async fn free_stake_of(&self, nodes: &[Slot]) -> Result<Vec<u64>, ProtocolError> {
         let keys: Vec<Pubkey> = nodes.iter().map(|s| s.key).collect();
-        let mut owners = Vec::with_capacity(keys.len());
-        for chunk in keys.chunks(READ_CHUNK) {
-            for account in self.chain.accounts(chunk).await? {
-                let node = account.and_then(|a| decode::<Node>(&a.data).ok());
-                owners.push(node.map(|n| pda::stake(&n.owner)));
-            }
-        }
-        let stake_keys: Vec<Pubkey> = owners.iter().flatten().copied().collect();
-        let mut stakes = std::collections::HashMap::new();
-        for chunk in stake_keys.chunks(READ_CHUNK) {
-            for (key, account) in chunk.iter().zip(self.chain.accounts(chunk).await?) {
-                if let Some(stake) = account.and_then(|a| decode::<Stake>(&a.data).ok()) {
-                    stakes.insert(*key, stake.free());
-                }
-            }
-        }
-        Ok(owners
+        let waiting: Vec<Option<Node>> = self
+            .chain
+            .accounts(&keys)
+            .await?
+            .into_iter()
+            .map(|a| a.and_then(|a| decode::<Node>(&a.data).ok()))
+            .collect();
+        let owners: std::collections::BTreeSet<Pubkey> = waiting
             .iter()
-            .map(|o| o.and_then(|k| stakes.get(&k).copied()).unwrap_or(0))
+            .flatten()
+            .map(|n| pda::stake(&n.owner))
+            .collect();
+        let owners: Vec<Pubkey> = owners.into_iter().collect();
+        let mut free = std::collections::HashMap::new();
+        for (key, account) in owners.iter().zip(self.chain.accounts(&owners).await?) {
+            if let Some(stake) = account.and_then(|a| decode::<Stake>(&a.data).ok()) {
+                free.insert(*key, stake.free());
+            }
+        }
+        Ok(waiting
+            .iter()
+            .map(|node| {
+                node.as_ref().map_or(0, |n| {
+                    let stake = free.get(&pda::stake(&n.owner)).copied().unwrap_or(0);
+                    stake.saturating_add(n.locked_stake)
+                })
+            })
             .collect())
     }
 }
 
+/// "1 node", "2 nodes".
+fn nodes(n: u32) -> String {
+    format!("{n} {}", if n == 1 { "node" } else { "nodes" })
+}
+
 /// Entries served before the job's own (its queue slot, in serving order).
 fn position(queued: &[Slot], key: &Pubkey, job: &Job) -> u32 {
-    let own = queued.iter().position(|s| s.key == *key).or_else(|| {
-        // A frame waits as its batch's entry.
-        job.batch()
-            .and_then(|b| queued.iter().position(|s| s.key == b))
-    });
+    // A frame waits as its batch's entry.
+    let own = queued
+        .iter()
+        .position(|s| s.key == *key || job.batch() == Some(s.key));
     u32::try_from(own.unwrap_or(queued.len())).unwrap_or(u32::MAX)
 }
 
@@ -181,17 +198,46 @@ pub struct NodeStanding {
     /// first, then in the order they joined).
     pub ahead: Option<u32>,
     pub waiting_nodes: u32,
-    /// While idle: what keeps it out of the queue, each with what to do.
-    pub idle_because: Vec<String>,
+    /// While idle: what keeps it out of the queue (empty otherwise).
+    pub idle_because: Vec<IdleReason>,
+}
+
+/// Why an idle node is not waiting for work.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum IdleReason {
+    Paused,
+    /// After an SLA breach: its owner or operator re-arms it.
+    Suspended,
+    /// Held out of the queue by its owner or operator.
+    Held,
+    /// It may not arm before `until` (unix time).
+    CoolingDown {
+        secs: i64,
+        until: i64,
+    },
+    /// It registered no VRAM and the market requires GPUs.
+    NoGpuForGpuMarket,
+    /// Its owner's free stake cannot lock the queue lock (base units).
+    StakeShort {
+        free: u64,
+        lock: u64,
+    },
+    /// Nothing on-chain keeps it out: its daemon has not armed it.
+    NotArmed,
 }
 
 impl Protocol {
-    /// Where the node `key` stands in its market's queue, or why it is idle.
+    /// Where the node `key` stands in its market's queue, or why it is
+    /// idle (the checks `node_ready` makes, in its order).
     pub async fn node_standing(
         &self,
         key: &Pubkey,
         node: &Node,
     ) -> Result<NodeStanding, ProtocolError> {
+        if node.status == NodeStatus::Busy {
+            return Ok(NodeStanding::default());
+        }
         let market = self.market_at(&node.market).await?;
         let waiting = market.queued_nodes();
         let mut standing = NodeStanding {
@@ -206,32 +252,32 @@ impl Protocol {
             return Ok(standing);
         }
         let why = &mut standing.idle_because;
+        if self.config().await?.paused {
+            why.push(IdleReason::Paused);
+        }
         if node.suspended {
-            why.push(format!("suspended after an SLA breach: its owner or operator runs `ake node rearm {key}` once the cooldown ends"));
+            why.push(IdleReason::Suspended);
         }
         if node.held {
-            why.push(format!(
-                "held out of the queue by its owner or operator: `ake node rearm {key}` releases it"
-            ));
+            why.push(IdleReason::Held);
         }
         let now = self.chain.clock().await?.unix_timestamp;
         if now < node.armable_at {
-            why.push(format!(
-                "cooling down for {} s more (until unix time {})",
-                node.armable_at - now,
-                node.armable_at
-            ));
+            why.push(IdleReason::CoolingDown {
+                secs: node.armable_at - now,
+                until: node.armable_at,
+            });
         }
-        if self.config().await?.paused {
-            why.push("the markets are paused: no node is armed until they resume".into());
+        if market.gpu_required != 0 && node.profile.vram_mib == 0 {
+            why.push(IdleReason::NoGpuForGpuMarket);
         }
         let lock = queue_lock(&market, node).unwrap_or(u64::MAX);
         let free = self.stake(&node.owner).await?.map_or(0, |s| s.free());
         if free < lock {
-            why.push(format!("its owner's free stake ({free} base units) cannot lock the {lock} a waiting node locks: `ake stake deposit`"));
+            why.push(IdleReason::StakeShort { free, lock });
         }
         if why.is_empty() {
-            why.push("nothing on-chain keeps it out: its daemon has not armed it (is `ake-node run` running? `ake-node status` says why)".into());
+            why.push(IdleReason::NotArmed);
         }
         Ok(standing)
     }

@@ -9,7 +9,7 @@
 //!   the next fact and journals it before anything depends on it.
 //! - The daemon implements the three traits over the real chain, Docker and
 //!   store (tested end to end with them); the tests here implement them in
-//!   memory and play every transition, crash and refusal through without
+//!   memory and play the transitions, restarts and refusals through without
 //!   any of them.
 //!
 //! Unknown is not failed: a [`StepError::Retry`] changes nothing, and the

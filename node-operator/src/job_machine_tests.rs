@@ -61,8 +61,9 @@ struct Chain {
     /// The bytes of every transaction signed and asked to land, in order.
     signed_bytes: Vec<Vec<u8>>,
     sent_bytes: Vec<Vec<u8>>,
-    /// What `sign_submit` answers instead of signing, once.
+    /// What `sign_submit` and `sign_release` answer instead of signing, once.
     refuse_submit: Option<StepError>,
+    refuse_release: Option<StepError>,
     last_signature: Option<Signature>,
 }
 
@@ -217,6 +218,9 @@ impl Ledger for Fake {
         _job: &Job,
         _reason: ReleaseReason,
     ) -> Result<Prepared, StepError> {
+        if let Some(refused) = self.chain().refuse_release.take() {
+            return Err(refused);
+        }
         Ok(self.prepared(RELEASE, false))
     }
 
@@ -705,4 +709,38 @@ async fn a_finished_run_is_never_handed_back_whatever_refuses_its_submit() {
     assert_eq!(fake.drive(&attempt).await.last(), Some(&Stepped::Done));
     let purposes: Vec<_> = fake.chain().signed.iter().map(|s| s.purpose).collect();
     assert_eq!(purposes, [SUBMIT]);
+}
+
+#[tokio::test]
+async fn a_refused_hand_back_is_waited_on_never_journaled_failed_again() {
+    let (fake, attempt) = Fake::new();
+    fake.docker()
+        .runs
+        .push_back(Err(fail(ReleaseReason::SpecInvalid, "bad spec")));
+    fake.chain().refuse_release = Some(fail(ReleaseReason::SpecInvalid, "refused"));
+    let first = fake.drive(&attempt).await;
+    assert!(matches!(first.last(), Some(Stepped::Wait(_))), "{first:?}");
+    let failed = |kinds: Vec<String>| kinds.iter().filter(|k| *k == "failed").count();
+    assert_eq!(failed(fake.kinds(&attempt).await), 1);
+    assert_eq!(fake.drive(&attempt).await.last(), Some(&Stepped::Done));
+    assert_eq!(failed(fake.kinds(&attempt).await), 1);
+    let purposes: Vec<_> = fake.chain().signed.iter().map(|s| s.purpose).collect();
+    assert_eq!(purposes, [RELEASE]);
+}
+
+#[tokio::test]
+async fn a_job_account_gone_ends_the_attempt_without_a_transaction() {
+    let (fake, attempt) = Fake::new();
+    // Run and upload, then the job's account is gone (settled or refunded).
+    for _ in 0..2 {
+        assert_eq!(
+            step(&fake, &fake.journal, &attempt, false).await,
+            Stepped::More
+        );
+    }
+    fake.chain().job = None;
+    assert_eq!(fake.drive(&attempt).await, [Stepped::Done]);
+    assert!(fake.chain().signed.is_empty());
+    assert_eq!(fake.docker().removed, 1);
+    assert!(fake.done(&attempt).await);
 }

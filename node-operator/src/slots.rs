@@ -45,13 +45,22 @@ pub fn partition(devices: &[GpuDevice], per_slot: usize) -> Result<Vec<Vec<Strin
 }
 
 /// Orders one NUMA node's GPUs so that each run of `per_slot` is as linked
-/// by NVLink as a greedy pick makes it: a slot starts at the first GPU left
-/// and takes, one at a time, the GPU with the most NVLinks into the slot so
-/// far (NVML's order breaks ties, so without NVLink nothing moves).
+/// by NVLink as a greedy pick makes it: a slot starts at the GPU left with
+/// the most NVLinks to the others left, and takes, one at a time, the GPU
+/// with the most NVLinks into the slot so far (NVML's order breaks ties, so
+/// without NVLink, or with every GPU linked, nothing moves).
 fn by_nvlink(mut left: Vec<&GpuDevice>, per_slot: usize) -> Vec<&GpuDevice> {
     let mut ordered = Vec::with_capacity(left.len());
     while !left.is_empty() {
-        let mut slot = vec![left.remove(0)];
+        let peers_left = |d: &GpuDevice| {
+            left.iter()
+                .filter(|o| d.nvlink_peers.contains(&o.uuid))
+                .count()
+        };
+        let first = (0..left.len())
+            .max_by_key(|&i| (peers_left(left[i]), std::cmp::Reverse(i)))
+            .unwrap_or(0);
+        let mut slot = vec![left.remove(first)];
         while slot.len() < per_slot && !left.is_empty() {
             let links = |d: &GpuDevice| {
                 slot.iter()
@@ -207,6 +216,12 @@ mod tests {
         }
         let pairs = partition(&four, 2).unwrap();
         assert_eq!(pairs, [["GPU-0", "GPU-2"], ["GPU-1", "GPU-3"]]);
+        // One bridge, between GPUs 1 and 2: that pair is a slot.
+        let mut bridged: Vec<GpuDevice> = (0..4).map(|i| gpu(i, &[0, 1])).collect();
+        bridged[1].nvlink_peers.push("GPU-2".into());
+        bridged[2].nvlink_peers.push("GPU-1".into());
+        let pairs = partition(&bridged, 2).unwrap();
+        assert_eq!(pairs, [["GPU-1", "GPU-2"], ["GPU-0", "GPU-3"]]);
         // Single-GPU and whole-host slots are unchanged by links.
         assert_eq!(
             partition(&four, 1).unwrap().concat(),

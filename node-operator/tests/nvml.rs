@@ -189,8 +189,7 @@ async fn gpu_gauges_are_filled_by_the_sampler() {
 
 #[test]
 fn nvlink_peers_are_read_from_nvml() {
-    // Only this test links the fake's GPUs (no other test reads the links).
-    std::env::set_var("FAKE_NVML_NVLINK", "0-1");
+    // The fake bridges its two GPUs.
     let devices = inventory().devices().to_vec();
     assert_eq!(devices[0].nvlink_peers, [RTX4090]);
     assert_eq!(devices[1].nvlink_peers, [H100]);

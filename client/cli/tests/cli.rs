@@ -1130,7 +1130,7 @@ async fn a_queued_job_says_why_no_waiting_node_takes_it() {
     );
     let text = human(&first);
     assert!(
-        text.contains("waits: 0 of 1 queued jobs ahead of it; 0 waiting: no node is waiting for work in this market"),
+        text.contains("waits: 0 of 1 queue entries ahead of it; 0 nodes waiting: no node is waiting for work in this market"),
         "{text}"
     );
     // A one-GPU node arms and waits: it is named as too small for both.
@@ -1143,8 +1143,17 @@ async fn a_queued_job_says_why_no_waiting_node_takes_it() {
     // Idle, the node says why: nothing on-chain, its daemon has not armed it.
     let shown = net.json(&["node", "show", &node], "owner");
     assert!(shown["ahead"].is_null(), "{shown}");
-    let idle = shown["idle_because"][0].as_str().unwrap();
-    assert!(idle.contains("its daemon has not armed it"), "{shown}");
+    assert_eq!(
+        shown["idle_because"],
+        serde_json::json!([{"reason": "not_armed"}]),
+        "{shown}"
+    );
+    let out = net.run(&["node", "show", &node], "owner");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        text.contains("idle        nothing on-chain keeps it out: its daemon has not armed it"),
+        "{text}"
+    );
     let ready = p.node_ready(&hot.pubkey()).await.unwrap();
     send_instructions(p.chain.as_ref(), &hot, &[], &[ready], Fees::default())
         .await
@@ -1172,7 +1181,7 @@ async fn a_queued_job_says_why_no_waiting_node_takes_it() {
     let text = human(&second);
     assert!(
         text.contains(
-            "1 of 2 queued jobs ahead of it; 1 waiting: 1 node with fewer than its 2 GPUs"
+            "1 of 2 queue entries ahead of it; 1 node waiting: 1 node with fewer than its 2 GPUs"
         ),
         "{text}"
     );

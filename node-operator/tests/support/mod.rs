@@ -249,19 +249,16 @@ int nvmlDeviceGetHandleByUUID(const char *uuid, nvmlDevice_t *d) {
 }
 /* GPUs 0-1 of the list are near the first half of the online CPUs, 2-3
    near the second (all of them on a one-CPU machine). */
-/* FAKE_NVML_NVLINK lists NVLink-bridged pairs by list position ("0-1,2-3");
-   status 0 is NVML_P2P_STATUS_OK, 5 NVML_P2P_STATUS_NOT_SUPPORTED; index 2 is NVLink. */
+/* The default layout's two GPUs are bridged by NVLink; the four-GPU one has
+   none. Status 0 is NVML_P2P_STATUS_OK, 5 NVML_P2P_STATUS_NOT_SUPPORTED;
+   index 2 is NVML_P2P_CAPS_INDEX_NVLINK. */
 static unsigned position_of(nvmlDevice_t d) {
     for (unsigned i = 0; i < count(); i++) if (listed(i) == d) return i;
     return 99;
 }
 int nvmlDeviceGetP2PStatus(nvmlDevice_t a, nvmlDevice_t b, int index, int *status) {
-    const char *links = getenv("FAKE_NVML_NVLINK");
-    char pair[8], reversed[8];
-    snprintf(pair, sizeof pair, "%u-%u", position_of(a), position_of(b));
-    snprintf(reversed, sizeof reversed, "%u-%u", position_of(b), position_of(a));
-    *status = 5;
-    if (index == 2 && links && (strstr(links, pair) || strstr(links, reversed))) *status = 0;
+    int bridged = !four() && position_of(a) + position_of(b) == 1;
+    *status = index == 2 && bridged ? 0 : 5;
     return OK;
 }
 int nvmlDeviceGetCpuAffinity(nvmlDevice_t d, unsigned size, unsigned long *set) {

@@ -538,7 +538,11 @@ pub async fn run(g: &GlobalArgs, c: JobCommand) -> anyhow::Result<()> {
                 shown["waiting"] = serde_json::to_value(w)?;
             }
             print(ctx.json, &shown, |_| match &waiting {
-                Some(w) => format!("{}\nwaits: {}", describe(&v, d), w.describe(&j)),
+                Some(w) => format!(
+                    "{}\nwaits: {}",
+                    describe(&v, d),
+                    w.describe(&j, |a| format(a, d))
+                ),
                 None => describe(&v, d),
             });
         }

@@ -13,6 +13,7 @@ use solana_sdk::signer::Signer;
 use crate::amounts::{format, usd};
 use crate::context::{load_keypair, GlobalArgs};
 use crate::output::print;
+use ake_sdk::waiting::{IdleReason, NodeStanding};
 
 #[derive(Subcommand)]
 pub enum NodeCommand {
@@ -95,21 +96,37 @@ struct NodeView {
     work_micro_usd: u64,
     /// Its place among the waiting nodes, or why it is idle.
     #[serde(flatten)]
-    standing: ake_sdk::waiting::NodeStanding,
+    standing: NodeStanding,
 }
 
 /// `ake node show`'s lines on the node's place in line or why it is idle.
-fn standing_lines(s: &ake_sdk::waiting::NodeStanding) -> String {
-    match s.ahead {
-        Some(ahead) => format!(
+fn standing_lines(s: &NodeStanding, node: &Pubkey, decimals: u8) -> String {
+    if let Some(ahead) = s.ahead {
+        return format!(
             "\n  place       {ahead} of {} waiting nodes ahead of it",
             s.waiting_nodes
+        );
+    }
+    s.idle_because
+        .iter()
+        .map(|why| format!("\n  idle        {}", idle_reason(why, node, decimals)))
+        .collect()
+}
+
+/// Why a node is idle, with what to do about it.
+fn idle_reason(why: &IdleReason, node: &Pubkey, decimals: u8) -> String {
+    match why {
+        IdleReason::Paused => "the markets are paused: no node is armed until they resume".into(),
+        IdleReason::Suspended => format!("suspended after an SLA breach: its owner or operator runs `ake node rearm {node}` once the cooldown ends"),
+        IdleReason::Held => format!("held out of the queue by its owner or operator: `ake node rearm {node}` releases it"),
+        IdleReason::CoolingDown { secs, until } => format!("cooling down for {secs} s more (until unix time {until})"),
+        IdleReason::NoGpuForGpuMarket => "registered without VRAM in a market that requires GPUs: register a node with its GPUs".into(),
+        IdleReason::StakeShort { free, lock } => format!(
+            "its owner's free stake ({} AKE) cannot lock the {} AKE a waiting node locks: `ake stake deposit`",
+            format(*free, decimals),
+            format(*lock, decimals)
         ),
-        None => s
-            .idle_because
-            .iter()
-            .map(|why| format!("\n  idle        {why}"))
-            .collect(),
+        IdleReason::NotArmed => "nothing on-chain keeps it out: its daemon has not armed it (is `ake-node run` running? `ake-node status` says why)".into(),
     }
 }
 
@@ -173,6 +190,8 @@ pub async fn run(g: &GlobalArgs, c: NodeCommand) -> anyhow::Result<()> {
         }
         NodeCommand::Show { node } => {
             let n = existing_node(p, &node).await?;
+            let mint = p.config().await?.mint;
+            let d = ake_sdk::accounts::mint_decimals(ctx.chain(), &mint).await?;
             let view = NodeView {
                 node: node.to_string(),
                 owner: n.owner.to_string(),
@@ -228,7 +247,7 @@ pub async fn run(g: &GlobalArgs, c: NodeCommand) -> anyhow::Result<()> {
                     v.jobs_expired,
                     v.jobs_disputed,
                     usd(v.work_micro_usd)
-                ) + &standing_lines(&v.standing)
+                ) + &standing_lines(&v.standing, &node, d)
             });
         }
         NodeCommand::Rearm { node } => {
