@@ -8,6 +8,7 @@ pub mod bootstrap;
 pub mod chain;
 pub mod cluster_params;
 pub mod errors;
+pub mod image_compare;
 pub mod instructions;
 pub mod job_spec;
 pub mod lookup_tables;
