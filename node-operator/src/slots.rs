@@ -52,29 +52,28 @@ pub fn partition(devices: &[GpuDevice], per_slot: usize) -> Result<Vec<Vec<Strin
 fn by_nvlink(mut left: Vec<&GpuDevice>, per_slot: usize) -> Vec<&GpuDevice> {
     let mut ordered = Vec::with_capacity(left.len());
     while !left.is_empty() {
-        let peers_left = |d: &GpuDevice| {
-            left.iter()
-                .filter(|o| d.nvlink_peers.contains(&o.uuid))
-                .count()
-        };
-        let first = (0..left.len())
-            .max_by_key(|&i| (peers_left(left[i]), std::cmp::Reverse(i)))
-            .unwrap_or(0);
+        let first = most_linked(&left, &left);
         let mut slot = vec![left.remove(first)];
         while slot.len() < per_slot && !left.is_empty() {
-            let links = |d: &GpuDevice| {
-                slot.iter()
-                    .filter(|s| s.nvlink_peers.contains(&d.uuid))
-                    .count()
-            };
-            let best = (0..left.len())
-                .max_by_key(|&i| (links(left[i]), std::cmp::Reverse(i)))
-                .unwrap_or(0);
+            let best = most_linked(&left, &slot);
             slot.push(left.remove(best));
         }
         ordered.extend(slot);
     }
     ordered
+}
+
+/// The index of the GPU of `candidates` with the most NVLinks to `to`
+/// (the first such on ties; 0 when there are none).
+fn most_linked(candidates: &[&GpuDevice], to: &[&GpuDevice]) -> usize {
+    let links = |d: &GpuDevice| {
+        to.iter()
+            .filter(|o| d.nvlink_peers.contains(&o.uuid))
+            .count()
+    };
+    (0..candidates.len())
+        .max_by_key(|&i| (links(candidates[i]), std::cmp::Reverse(i)))
+        .unwrap_or(0)
 }
 
 fn divisors(n: usize) -> String {
