@@ -1185,6 +1185,21 @@ async fn a_queued_job_says_why_no_waiting_node_takes_it() {
         ),
         "{text}"
     );
+    // A one-GPU job asking reputation the new node has not earned waits too.
+    let picky = net.dir.path().join("picky.toml");
+    let spec_text = std::fs::read_to_string(&spec).unwrap();
+    let asks = spec_text.replace("gpus = 1", "gpus = 1\nmin_reputation_bps = 100");
+    std::fs::write(&picky, asks).unwrap();
+    let posted = net.json(&["job", "post", picky.to_str().unwrap()], "creator");
+    let shown = status(posted["job"].as_str().unwrap());
+    assert_eq!(shown["state"], "queued", "{shown}");
+    assert_eq!(shown["waiting"]["reputation_too_low"], 1, "{shown}");
+    assert_eq!(shown["waiting"]["too_few_gpus"], 0, "{shown}");
+    let text_shown = human(posted["job"].as_str().unwrap());
+    assert!(
+        text_shown.contains("1 node below the 100 bps reputation it asks"),
+        "{text_shown}"
+    );
     // A one-GPU job goes to the node at once: an assigned job does not wait.
     let posted = net.json(&["job", "post", spec.to_str().unwrap()], "creator");
     let shown = status(posted["job"].as_str().unwrap());
