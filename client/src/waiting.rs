@@ -145,18 +145,19 @@ impl Protocol {
     /// owners' stakes, each once.
     async fn free_stake_of(&self, nodes: &[Slot]) -> Result<Vec<u64>, ProtocolError> {
         let keys: Vec<Pubkey> = nodes.iter().map(|s| s.key).collect();
-        let waiting: Vec<Option<Node>> = self
+        // Each node's owner's stake address and the node's own lock.
+        let waiting: Vec<Option<(Pubkey, u64)>> = self
             .chain
             .accounts(&keys)
             .await?
             .into_iter()
-            .map(|a| a.and_then(|a| decode::<Node>(&a.data).ok()))
+            .map(|a| {
+                let node = a.and_then(|a| decode::<Node>(&a.data).ok())?;
+                Some((pda::stake(&node.owner), node.locked_stake))
+            })
             .collect();
-        let owners: std::collections::BTreeSet<Pubkey> = waiting
-            .iter()
-            .flatten()
-            .map(|n| pda::stake(&n.owner))
-            .collect();
+        let owners: std::collections::BTreeSet<Pubkey> =
+            waiting.iter().flatten().map(|(stake, _)| *stake).collect();
         let owners: Vec<Pubkey> = owners.into_iter().collect();
         let mut free = std::collections::HashMap::new();
         for (key, account) in owners.iter().zip(self.chain.accounts(&owners).await?) {
@@ -166,10 +167,12 @@ impl Protocol {
         }
         Ok(waiting
             .iter()
-            .map(|node| {
-                node.as_ref().map_or(0, |n| {
-                    let stake = free.get(&pda::stake(&n.owner)).copied().unwrap_or(0);
-                    stake.saturating_add(n.locked_stake)
+            .map(|w| {
+                w.map_or(0, |(stake, locked)| {
+                    free.get(&stake)
+                        .copied()
+                        .unwrap_or(0)
+                        .saturating_add(locked)
                 })
             })
             .collect())

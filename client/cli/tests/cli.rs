@@ -1112,8 +1112,9 @@ async fn a_queued_job_says_why_no_waiting_node_takes_it() {
         posted["job"].as_str().unwrap().to_string()
     };
     let status = |job: &str| net.json(&["job", "status", job], "creator");
-    let human = |job: &str| {
-        let out = net.run(&["job", "status", job], "creator");
+    // What a person reads (the command succeeds).
+    let human = |args: &[&str], signer: &str| {
+        let out = net.run(args, signer);
         assert!(out.status.success(), "{out:?}");
         String::from_utf8_lossy(&out.stdout).to_string()
     };
@@ -1128,7 +1129,7 @@ async fn a_queued_job_says_why_no_waiting_node_takes_it() {
         (&serde_json::json!(0), &serde_json::json!(0)),
         "{shown}"
     );
-    let text = human(&first);
+    let text = human(&["job", "status", &first], "creator");
     assert!(
         text.contains("waits: 0 of 1 queue entries ahead of it; 0 nodes waiting: no node is waiting for work in this market"),
         "{text}"
@@ -1148,8 +1149,7 @@ async fn a_queued_job_says_why_no_waiting_node_takes_it() {
         serde_json::json!([{"reason": "not_armed"}]),
         "{shown}"
     );
-    let out = net.run(&["node", "show", &node], "owner");
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let text = human(&["node", "show", &node], "owner");
     assert!(
         text.contains("idle        nothing on-chain keeps it out: its daemon has not armed it"),
         "{text}"
@@ -1164,8 +1164,7 @@ async fn a_queued_job_says_why_no_waiting_node_takes_it() {
         (&serde_json::json!(0), &serde_json::json!(1)),
         "{shown}"
     );
-    let out = net.run(&["node", "show", &node], "owner");
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let text = human(&["node", "show", &node], "owner");
     assert!(
         text.contains("place       0 of 1 waiting nodes ahead of it"),
         "{text}"
@@ -1178,7 +1177,7 @@ async fn a_queued_job_says_why_no_waiting_node_takes_it() {
     assert_eq!(waiting["waiting_nodes"], 1, "{shown}");
     assert_eq!(waiting["too_few_gpus"], 1, "{shown}");
     assert_eq!(waiting["able"], 0, "{shown}");
-    let text = human(&second);
+    let text = human(&["job", "status", &second], "creator");
     assert!(
         text.contains(
             "1 of 2 queue entries ahead of it; 1 node waiting: 1 node with fewer than its 2 GPUs"
@@ -1195,7 +1194,10 @@ async fn a_queued_job_says_why_no_waiting_node_takes_it() {
     assert_eq!(shown["state"], "queued", "{shown}");
     assert_eq!(shown["waiting"]["reputation_too_low"], 1, "{shown}");
     assert_eq!(shown["waiting"]["too_few_gpus"], 0, "{shown}");
-    let text_shown = human(posted["job"].as_str().unwrap());
+    let text_shown = human(
+        &["job", "status", posted["job"].as_str().unwrap()],
+        "creator",
+    );
     assert!(
         text_shown.contains("1 node below the 100 bps reputation it asks"),
         "{text_shown}"
