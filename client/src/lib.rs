@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod bootstrap;
 pub mod chain;
 pub mod cluster_params;
+pub mod earnings;
 pub mod errors;
 pub mod image_compare;
 pub mod instructions;
@@ -16,6 +17,7 @@ pub mod oracle;
 pub mod pda;
 pub mod protocol;
 pub mod sender;
+pub mod timeline;
 pub mod waiting;
 pub mod watch;
 

@@ -108,3 +108,8 @@ pub fn quote(
         price,
     })
 }
+
+/// Micro-USD as dollars, to the micro-dollar ("$0.120000").
+pub fn usd(micro: u64) -> String {
+    format!("${}.{:06}", micro / 1_000_000, micro % 1_000_000)
+}

@@ -54,13 +54,18 @@ fn present_or_skipped(ok: bool, missing: &str) -> bool {
     ok
 }
 
-fn docker_available() -> bool {
-    let ok = Command::new("docker")
-        .arg("info")
+/// Whether `program args` runs and succeeds (its output discarded).
+fn succeeds(program: &str, args: &[&str]) -> bool {
+    Command::new(program)
+        .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
-        .is_ok_and(|s| s.success());
+        .is_ok_and(|s| s.success())
+}
+
+fn docker_available() -> bool {
+    let ok = succeeds("docker", &["info"]);
     present_or_skipped(
         ok,
         "no Docker engine answers: the end-to-end test needs one",
@@ -394,6 +399,36 @@ async fn post_run_finalize_close_claim() {
     assert!(summary.burned_tokens < summary.node_share);
     let node_view = e.json(&["node", "show", &node.to_string()], "owner");
     assert_eq!(node_view["jobs_completed"], 1);
+    // What it earned: the claimed epoch, its GPU-seconds from the receipt.
+    let used = p
+        .submitted_result(&job.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .result
+        .usage;
+    let earned = e.json(&["node", "earnings", &node.to_string()], "owner");
+    let row = earned["nodes"][0]["epochs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["epoch"] == epoch)
+        .cloned()
+        .unwrap_or_else(|| panic!("epoch {epoch} not in {earned}"));
+    assert_eq!(
+        (&row["jobs"], &row["gpu_secs"], &row["claimed"]),
+        (
+            &serde_json::json!(1),
+            &serde_json::json!(used.gpu_secs),
+            &serde_json::json!(true)
+        ),
+        "{row}"
+    );
+    assert_eq!(row["reward"], summary.burned_tokens, "{row}");
+    assert_eq!(
+        row["reward_micro_usd"], summary.burned_micro_usd,
+        "a reward equal to the burn is worth what the burn was: {row}"
+    );
 
     // One token book.
     let minted = p.emissions().await.unwrap().minted_in_all() - minted0;
@@ -402,6 +437,26 @@ async fn post_run_finalize_close_claim() {
         p.supply(&mint).await.unwrap(),
         supply0 + minted - books.burned + books.pending_burn
     );
+
+    // The job's story, in the terminal and in the dashboard.
+    let told = e.json(&["job", "events", &job], "creator");
+    let told: Vec<&str> = told["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        told,
+        [
+            "JobPosted",
+            "JobQueued",
+            "JobAssigned",
+            "ResultSubmitted",
+            "JobSettled"
+        ]
+    );
+    check_dashboard(&e, &p, &job, &node, &again.join("frame.png")).await;
 
     // Prometheus: the job under its slot's labels, its pickup latency
     // (assignment seen -> container running).
@@ -434,6 +489,330 @@ async fn post_run_finalize_close_claim() {
     let status = daemon.0.wait().unwrap();
     assert!(status.success(), "ake-node exits cleanly on SIGTERM");
     eprintln!("e2e wall time: {:.1} s", started.elapsed().as_secs_f64());
+}
+
+/// `ake dashboard` against the chain the test ran: every page is fetched
+/// over HTTP, parsed, and its numbers checked against what the chain says;
+/// with Chromium here (CI installs it), each page is screenshotted under
+/// `target/dashboard-screenshots/` for people to look at.
+async fn check_dashboard(e: &E2e, p: &Protocol, job: &str, node: &Pubkey, frame: &Path) {
+    let (_dashboard, base) = start_dashboard(e);
+    let get = |path: String| {
+        let url = format!("{base}{path}");
+        async move {
+            let r = reqwest::get(&url).await.unwrap();
+            (r.status().as_u16(), r.bytes().await.unwrap().to_vec())
+        }
+    };
+    let page = |path: String| {
+        let fetched = get(path.clone());
+        async move {
+            let (status, body) = fetched.await;
+            let body = String::from_utf8(body).unwrap();
+            assert_eq!(status, 200, "{path}: {body}");
+            Page(body)
+        }
+    };
+    let config = p.config().await.unwrap();
+    let books = p.market_books(0).await.unwrap();
+    let emissions = p.emissions().await.unwrap();
+
+    // The network: supply, burn and mint, the market, the chart.
+    let network = page("/".into()).await;
+    assert_eq!(
+        base_units(&network.fact("supply")),
+        p.supply(&config.mint).await.unwrap()
+    );
+    assert_eq!(
+        base_units(&network.fact("minted")),
+        emissions.minted_in_all()
+    );
+    assert_eq!(base_units(&network.fact("burned")), books.burned);
+    let markets = network.rows("markets");
+    assert_eq!(markets.len(), usize::from(config.market_count));
+    assert_eq!(markets[0][7], books.jobs_settled.to_string(), "{markets:?}");
+    let mut closed_any = false;
+    for epoch in 0..=p.current_epoch(&emissions).await.unwrap() {
+        let Some(summary) = p.epoch_summary(epoch).await.unwrap() else {
+            continue;
+        };
+        let label = epoch.to_string();
+        assert_eq!(network.bar("burned", &label), Some(summary.burned_tokens));
+        assert_eq!(network.bar("minted", &label), Some(summary.claimed));
+        closed_any |= summary.closed && summary.claimed > 0;
+    }
+    assert!(closed_any, "the run closed an epoch and claimed it");
+
+    // Epochs: one row each, newest first, as the chain has them.
+    let epochs = page("/epochs".into()).await;
+    for row in epochs.rows("epochs") {
+        let epoch: u64 = row[0].parse().unwrap();
+        let summary = p.epoch_summary(epoch).await.unwrap();
+        let jobs = summary.as_ref().map_or(0, |s| s.jobs);
+        let closed = summary.as_ref().is_some_and(|s| s.closed);
+        assert_eq!(row[2], jobs.to_string(), "{row:?}");
+        assert_eq!(row[1], if closed { "closed" } else { "open" }, "{row:?}");
+    }
+
+    // The market and the node.
+    let market = page("/markets/0".into()).await;
+    assert_eq!(market.fact("settled"), books.jobs_settled.to_string());
+    let n = p.node(node).await.unwrap().unwrap();
+    let shown = page(format!("/nodes/{node}")).await;
+    assert_eq!(shown.fact("completed"), n.jobs_completed.to_string());
+    assert!(
+        shown
+            .fact("reputation")
+            .starts_with(&format!("{} bps", n.reputation_bps)),
+        "{}",
+        shown.fact("reputation")
+    );
+
+    let earned = shown.rows("earnings");
+    let claimed = earned
+        .iter()
+        .find(|r| r[7] == "claimed")
+        .unwrap_or_else(|| panic!("no claimed epoch in {earned:?}"));
+    let summary = p
+        .epoch_summary(claimed[0].parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(claimed[1], "1", "{claimed:?}");
+    assert!(shown
+        .0
+        .contains(&format!("data-base-units=\"{}\"", summary.burned_tokens)));
+
+    // The job: its timeline, and its frame verified and shown.
+    let settled = page(format!("/jobs/{job}")).await;
+    let events: Vec<String> = settled
+        .rows("timeline")
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "JobPosted",
+            "JobQueued",
+            "JobAssigned",
+            "ResultSubmitted",
+            "JobSettled"
+        ]
+    );
+    let root = hex::encode(
+        p.submitted_result(&job.parse().unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+            .result
+            .commitment,
+    );
+    assert!(
+        settled.0.contains("<p class=ok id=verification>Verified: ") && settled.0.contains(&root),
+        "{}",
+        settled.0
+    );
+    let files = settled.rows("outputs");
+    assert!(files.iter().any(|r| r[0] == "frame.png"), "{files:?}");
+    assert!(settled.0.contains(&format!(
+        "<img class=thumb src=\"/jobs/{job}/outputs/frame.png\""
+    )));
+    let (status, png) = get(format!("/jobs/{job}/outputs/frame.png")).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        png,
+        std::fs::read(frame).unwrap(),
+        "the verified frame itself"
+    );
+
+    // Bad addresses say what is wrong; unknown ones are not found.
+    let (status, body) = get("/nodes/not-a-key".into()).await;
+    assert_eq!(status, 400);
+    assert!(String::from_utf8(body)
+        .unwrap()
+        .contains("is not a node address"));
+    let (status, _) = get(format!("/jobs/{}", Pubkey::new_unique())).await;
+    assert_eq!(status, 404);
+    let (status, _) = get(format!("/jobs/{job}/outputs/../../etc/passwd")).await;
+    assert!(status == 404 || status == 400, "{status}");
+
+    if chromium_available() {
+        let shots = bin("ake")
+            .parent()
+            .unwrap()
+            .parent()
+            .unwrap()
+            .join("dashboard-screenshots");
+        std::fs::create_dir_all(&shots).unwrap();
+        for (name, path) in [
+            ("network", "/".to_string()),
+            ("epochs", "/epochs".into()),
+            ("market-0", "/markets/0".into()),
+            ("node", format!("/nodes/{node}")),
+            ("job", format!("/jobs/{job}")),
+        ] {
+            let file = shots.join(format!("{name}.png"));
+            let _ = std::fs::remove_file(&file);
+            screenshot(&format!("{base}{path}"), &file);
+            let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+            // A blank 1280x1000 page is a few KB; a rendered one is tens.
+            assert!(size > 20_000, "{name}: {} is {size} bytes", file.display());
+        }
+        eprintln!("dashboard screenshots in {}", shots.display());
+    }
+}
+
+/// `ake dashboard` on a free port; returns it and its base URL.
+fn start_dashboard(e: &E2e) -> (Proc, String) {
+    use std::io::BufRead;
+    let log = std::fs::File::create(e.dir.path().join("dashboard.log")).unwrap();
+    let mut child = Command::new(bin("ake"))
+        .args(["--url", &e.url, "dashboard", "--bind", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .split(" at ")
+        .nth(1)
+        .map(|u| u.trim().trim_end_matches('/').to_string())
+        .unwrap_or_else(|| {
+            panic!(
+                "ake dashboard said {line:?}; its log: {}",
+                std::fs::read_to_string(e.dir.path().join("dashboard.log")).unwrap_or_default()
+            )
+        });
+    (Proc(child), base)
+}
+
+/// Headless Chromium as a person's browser: the page rendered to a PNG.
+fn screenshot(url: &str, file: &Path) {
+    let out = Command::new("timeout")
+        .args([
+            "120",
+            "chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+        ])
+        .args(["--hide-scrollbars", "--window-size=1280,1000"])
+        .arg(format!("--screenshot={}", file.display()))
+        .arg(url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && file.exists(),
+        "chromium could not screenshot {url}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Debian's Chromium, which `.ci/run` installs.
+fn chromium_available() -> bool {
+    let ok = succeeds("chromium", &["--version"]);
+    present_or_skipped(
+        ok,
+        "chromium is not installed (apt-get install chromium): the dashboard screenshots",
+    )
+}
+
+/// A dashboard page, read with an HTML parser.
+struct Page(String);
+
+/// An element of a page: its name, attributes, text and inner HTML.
+struct Tag {
+    name: String,
+    attrs: Vec<(String, String)>,
+    text: String,
+    inner: String,
+}
+
+impl Tag {
+    fn attr(&self, key: &str) -> Option<&str> {
+        self.attrs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl Page {
+    /// Every element, in document order.
+    fn tags(&self) -> Vec<Tag> {
+        let dom = tl::parse(&self.0, tl::ParserOptions::default()).expect("the page is HTML");
+        let parser = dom.parser();
+        dom.nodes()
+            .iter()
+            .filter_map(|n| n.as_tag())
+            .map(|t| Tag {
+                name: t.name().as_utf8_str().into_owned(),
+                attrs: t
+                    .attributes()
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            k.into_owned(),
+                            v.map(|v| v.into_owned()).unwrap_or_default(),
+                        )
+                    })
+                    .collect(),
+                text: t.inner_text(parser).into_owned(),
+                inner: t.inner_html(parser),
+            })
+            .collect()
+    }
+
+    /// The inner HTML of the fact `<dd data-key="key">`.
+    fn fact(&self, key: &str) -> String {
+        self.tags()
+            .into_iter()
+            .find(|t| t.name == "dd" && t.attr("data-key") == Some(key))
+            .map(|t| t.inner)
+            .unwrap_or_else(|| panic!("no fact {key} in the page"))
+    }
+
+    /// The text of each body row of the table with `id`.
+    fn rows(&self, id: &str) -> Vec<Vec<String>> {
+        let table = self
+            .tags()
+            .into_iter()
+            .find(|t| t.name == "table" && t.attr("id") == Some(id))
+            .unwrap_or_else(|| panic!("no table {id} in the page"));
+        let mut rows: Vec<Vec<String>> = Vec::new();
+        for cell in Page(table.inner).tags() {
+            match cell.name.as_str() {
+                "tr" => rows.push(Vec::new()),
+                "td" => rows.last_mut().unwrap().push(cell.text.trim().to_string()),
+                _ => {}
+            }
+        }
+        rows.retain(|r| !r.is_empty()); // the header row has th cells
+        rows
+    }
+
+    /// The value of a chart's bar.
+    fn bar(&self, series: &str, label: &str) -> Option<u64> {
+        self.tags().into_iter().find_map(|t| {
+            (t.name == "rect"
+                && t.attr("data-series") == Some(series)
+                && t.attr("data-label") == Some(label))
+            .then(|| t.attr("data-value").unwrap().parse().unwrap())
+        })
+    }
+}
+
+/// The exact amount an amount's `data-base-units` carries.
+fn base_units(html: &str) -> u64 {
+    Page(html.to_string())
+        .tags()
+        .iter()
+        .find_map(|t| t.attr("data-base-units").map(|v| v.parse().unwrap()))
+        .unwrap_or_else(|| panic!("no amount in {html}"))
 }
 
 fn scrape(port: u16) -> String {

@@ -210,6 +210,7 @@ fn built() -> (
         work_micro_usd: 1,
         burned_tokens: 1,
         burned_micro_usd: 1,
+        gpu_secs: 1,
     };
     let e = |name, ix| Built {
         name,

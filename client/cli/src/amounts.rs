@@ -28,9 +28,7 @@ pub fn format(base: u64, decimals: u8) -> String {
     }
 }
 
-pub fn usd(micro: u64) -> String {
-    format!("${}.{:06}", micro / 1_000_000, micro % 1_000_000)
-}
+pub use ake_sdk::oracle::usd;
 
 #[cfg(test)]
 mod tests {

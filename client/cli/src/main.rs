@@ -8,7 +8,7 @@ mod output;
 
 use clap::{Parser, Subcommand};
 
-use commands::{admin, crank, demo, epoch, job, localnet, market, node, quote, stake};
+use commands::{admin, crank, dashboard, demo, epoch, job, localnet, market, node, quote, stake};
 use context::GlobalArgs;
 
 #[derive(Parser)]
@@ -49,6 +49,8 @@ enum Command {
     /// Bootstrap a cluster, change parameters, create markets, resolve disputes.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
+    /// A local web UI of the network, markets, nodes, jobs and epochs.
+    Dashboard(dashboard::DashboardArgs),
     /// Run the whole network on this machine (embedded chain + JSON-RPC).
     Localnet(localnet::LocalnetArgs),
     /// One command: chain, creator, node, crank; a real render job end to end.
@@ -83,6 +85,7 @@ fn main() -> std::process::ExitCode {
             Command::Crank(a) => crank::run(&cli.global, a).await,
             Command::Epoch(c) => epoch::run(&cli.global, c).await,
             Command::Admin(c) => admin::run(&cli.global, c).await,
+            Command::Dashboard(a) => dashboard::run(&cli.global, a).await,
             Command::Localnet(a) => localnet::run(&cli.global, a).await,
             Command::Demo(a) => demo::run(&cli.global, a).await,
             Command::Render(a) => demo::render(&a),

@@ -242,6 +242,41 @@ async fn creator_staker_node_and_crank_flows() {
         (Some(0), shown["burned"].as_u64()),
         "{shown}"
     );
+    // Earnings before the claim: what a claim pays now, and why.
+    let epoch_of = |report: &serde_json::Value| {
+        report["nodes"][0]["epochs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["epoch"].as_u64() == epoch.parse().ok())
+            .cloned()
+            .unwrap_or_else(|| panic!("epoch {epoch} not in {report}"))
+    };
+    let before = epoch_of(&net.json(&["node", "earnings", &node], "owner"));
+    assert_eq!(
+        (
+            &before["jobs"],
+            &before["gpu_secs"],
+            &before["work_micro_usd"],
+            &before["burned_credited"]
+        ),
+        (
+            &serde_json::json!(1),
+            &serde_json::json!(3),
+            &serde_json::json!(600),
+            &serde_json::json!(1_142)
+        ),
+        "{before}"
+    );
+    assert_eq!(
+        (&before["reward"], &before["applied"], &before["claimed"]),
+        (
+            &shown["burned"],
+            &serde_json::json!("cap"),
+            &serde_json::json!(false)
+        ),
+        "a lone node's reward is capped at its burn: {before}"
+    );
     let claim = net.json(&["node", "claim", &node, "--epoch", &epoch], "owner");
     assert_eq!(
         claim["amount"], shown["burned"],
@@ -255,6 +290,29 @@ async fn creator_staker_node_and_crank_flows() {
     );
     let again = net.json(&["node", "claim", &node, "--epoch", &epoch], "owner");
     assert_eq!(again["amount"], 0, "a reward is never claimed twice");
+    // After it: the same record, read back from the claim, and the whole
+    // fleet by its owner's history.
+    let after = epoch_of(&net.json(&["node", "earnings", &node], "owner"));
+    assert_eq!(after["claimed"], true, "{after}");
+    let mut claimed = before.clone();
+    claimed["claimed"] = serde_json::json!(true);
+    assert_eq!(after, claimed, "the claim event carries the epoch's record");
+    let fleet = net.json(
+        &["node", "earnings", "--owner", &owner.pubkey().to_string()],
+        "owner",
+    );
+    let listed: Vec<&str> = fleet["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["node"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed.len(), 3, "the owner registered three nodes: {fleet}");
+    assert_eq!(listed[0], node.as_str());
+    assert_eq!(epoch_of(&fleet), claimed);
+    assert_eq!(fleet["reward"], claim["amount"]);
+    let err = net.fails(&["node", "earnings"], "owner");
+    assert!(err.contains("name the nodes"), "{err}");
 
     // The treasury holds the fees the crank swept (less its tips); the
     // authority spends from it only through the timelock. Too much is

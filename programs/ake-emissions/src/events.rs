@@ -64,6 +64,7 @@ pub struct WorkReported {
     pub node: Pubkey,
     pub work_micro_usd: u64,
     pub burned_tokens: u64,
+    pub gpu_secs: u64,
     /// The market's work so far this epoch.
     pub market_work_micro_usd: u64,
 }
@@ -112,6 +113,12 @@ pub struct RewardClaimed {
     pub floor: u64,
     /// The part of `amount` minted back above the schedule.
     pub reminted: u64,
+    /// The node's record for the epoch, closed by this claim: what the
+    /// reward paid for (earnings reports read it back from history).
+    pub jobs: u32,
+    pub gpu_secs: u64,
+    pub work_micro_usd: u64,
+    pub burned_tokens: u64,
 }
 
 #[event]

@@ -317,6 +317,7 @@ fn report_work(
             work_micro_usd: amounts.work_micro_usd,
             burned_tokens: amounts.burned,
             burned_micro_usd,
+            gpu_secs: job.result.as_ref().map_or(0, |r| r.usage.gpu_secs),
         },
     )
 }

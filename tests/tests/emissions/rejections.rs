@@ -149,6 +149,7 @@ async fn only_the_market_reporter_reports_work() {
         work_micro_usd: 1_000_000_000,
         burned_tokens: 0,
         burned_micro_usd: 0,
+        gpu_secs: 1,
     };
     let ix = Instruction {
         program_id: ake_emissions::ID,

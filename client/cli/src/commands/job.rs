@@ -48,6 +48,10 @@ pub enum JobCommand {
     },
     /// One job's state.
     Status { job: Pubkey },
+    /// A job's events from its history, oldest first: posted, assigned,
+    /// handed back, submitted, disputed, settled... (also after it settled,
+    /// where the endpoint keeps history).
+    Events { job: Pubkey },
     /// Your jobs (or CREATOR's), by nonce; or a batch's frames, in order.
     List {
         creator: Option<Pubkey>,
@@ -525,6 +529,27 @@ pub async fn run(g: &GlobalArgs, c: JobCommand) -> anyhow::Result<()> {
                     format(s.posting_fee, d),
                     format(s.refunded, d)
                 )
+            });
+        }
+        JobCommand::Events { job } => {
+            let timeline = p.job_timeline(&job, |v| format(v, d)).await?;
+            if timeline.steps.is_empty() {
+                anyhow::bail!("no event of job {job} in its history here: check the address, or use an endpoint that keeps history");
+            }
+            print(ctx.json, &timeline, |t| {
+                let mut lines: Vec<String> = t
+                    .steps
+                    .iter()
+                    .map(|s| format!("{:<16} {}", s.event, s.what))
+                    .collect();
+                if !t.complete {
+                    lines.insert(
+                        0,
+                        "(only the newest part of its history: the endpoint returns no more)"
+                            .into(),
+                    );
+                }
+                lines.join("\n")
             });
         }
         JobCommand::Status { job } => {

@@ -70,44 +70,8 @@ pub async fn run(g: &GlobalArgs, c: MarketCommand) -> anyhow::Result<()> {
         MarketCommand::Show { index } => vec![index],
     };
     let mut views = Vec::new();
-    let price_account = ake_sdk::oracle::price_feed_address(&config.params.oracle.feed_id);
     for index in indexes {
-        let m = p.market(index).await?;
-        let books = p.market_books(index).await?;
-        let address = ake_sdk::pda::market(index);
-        views.push(MarketView {
-            index,
-            address: address.to_string(),
-            min_duration_secs: m.min_duration_secs,
-            driver_capabilities: m.driver_capability_names(),
-            program: ake_sdk::pda::MARKET_PROGRAM_ID.to_string(),
-            config: ake_sdk::pda::config().to_string(),
-            mint: config.mint.to_string(),
-            treasury: config.treasury.to_string(),
-            escrow_vault: ake_sdk::pda::escrow_vault(&address).to_string(),
-            price_account: price_account.to_string(),
-            event_authority: ake_sdk::pda::event_authority(&ake_sdk::pda::MARKET_PROGRAM_ID)
-                .to_string(),
-            name: m.name_str().to_string(),
-            gpu_required: m.gpu_required != 0,
-            rate_micro_usd: m.rate_micro_usd,
-            min_stake_per_gpu: m.min_stake_per_gpu,
-            max_gpus_per_job: m.max_gpus_per_job,
-            max_duration_secs: m.max_duration_secs,
-            queued_jobs: m.queued_jobs().iter().map(|e| e.key.to_string()).collect(),
-            waiting_nodes: m.queued_nodes().iter().map(|e| e.key.to_string()).collect(),
-            in_flight: m.in_flight_count,
-            job_capacity: m.job_capacity,
-            node_capacity: m.node_capacity,
-            in_flight_capacity: m.in_flight_capacity,
-            lookup_table: (m.lookup_table != Default::default())
-                .then(|| m.lookup_table.to_string()),
-            open_escrow: books.open_escrow,
-            tokens_burned: books.burned,
-            pending_burn: books.pending_burn,
-            pending_treasury: books.pending_treasury,
-            jobs_settled: books.jobs_settled,
-        });
+        views.push(market_view(p, &config, index).await?);
     }
     print(ctx.json, &views, |views| {
         views
@@ -143,4 +107,48 @@ pub async fn run(g: &GlobalArgs, c: MarketCommand) -> anyhow::Result<()> {
             .join("\n")
     });
     Ok(())
+}
+
+/// A market as `ake market show` and the dashboard show it.
+pub async fn market_view(
+    p: &ake_sdk::protocol::Protocol,
+    config: &ake_sdk::ake_market::state::Config,
+    index: u16,
+) -> anyhow::Result<MarketView> {
+    let price_account = ake_sdk::oracle::price_feed_address(&config.params.oracle.feed_id);
+    let m = p.market(index).await?;
+    let books = p.market_books(index).await?;
+    let address = ake_sdk::pda::market(index);
+    Ok(MarketView {
+        index,
+        address: address.to_string(),
+        min_duration_secs: m.min_duration_secs,
+        driver_capabilities: m.driver_capability_names(),
+        program: ake_sdk::pda::MARKET_PROGRAM_ID.to_string(),
+        config: ake_sdk::pda::config().to_string(),
+        mint: config.mint.to_string(),
+        treasury: config.treasury.to_string(),
+        escrow_vault: ake_sdk::pda::escrow_vault(&address).to_string(),
+        price_account: price_account.to_string(),
+        event_authority: ake_sdk::pda::event_authority(&ake_sdk::pda::MARKET_PROGRAM_ID)
+            .to_string(),
+        name: m.name_str().to_string(),
+        gpu_required: m.gpu_required != 0,
+        rate_micro_usd: m.rate_micro_usd,
+        min_stake_per_gpu: m.min_stake_per_gpu,
+        max_gpus_per_job: m.max_gpus_per_job,
+        max_duration_secs: m.max_duration_secs,
+        queued_jobs: m.queued_jobs().iter().map(|e| e.key.to_string()).collect(),
+        waiting_nodes: m.queued_nodes().iter().map(|e| e.key.to_string()).collect(),
+        in_flight: m.in_flight_count,
+        job_capacity: m.job_capacity,
+        node_capacity: m.node_capacity,
+        in_flight_capacity: m.in_flight_capacity,
+        lookup_table: (m.lookup_table != Default::default()).then(|| m.lookup_table.to_string()),
+        open_escrow: books.open_escrow,
+        tokens_burned: books.burned,
+        pending_burn: books.pending_burn,
+        pending_treasury: books.pending_treasury,
+        jobs_settled: books.jobs_settled,
+    })
 }

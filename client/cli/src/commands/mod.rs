@@ -1,6 +1,7 @@
 pub mod admin;
 pub mod batch;
 pub mod crank;
+pub mod dashboard;
 pub mod demo;
 pub mod epoch;
 pub mod job;

@@ -13,6 +13,7 @@ use solana_sdk::signer::Signer;
 use crate::amounts::{format, usd};
 use crate::context::{load_keypair, GlobalArgs};
 use crate::output::print;
+use ake_sdk::earnings::{Applied, EpochEarning};
 use ake_sdk::waiting::{IdleReason, NodeStanding};
 
 #[derive(Subcommand)]
@@ -61,6 +62,19 @@ pub enum NodeCommand {
     },
     /// Close an idle node with no unsettled job and get its rent back (owner only).
     Close { node: Pubkey },
+    /// What nodes earned per epoch: jobs, GPU-seconds, burn credited, the
+    /// reward and the bound that set it (pro rata, cap or floor), claimed
+    /// or not, and its USD value at the epoch's price.
+    Earnings {
+        /// The nodes (or --owner for all of an owner's).
+        nodes: Vec<Pubkey>,
+        /// Every node this owner registered (read from its history).
+        #[arg(long)]
+        owner: Option<Pubkey>,
+        /// The last N epochs, the current one included.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=256))]
+        epochs: u64,
+    },
     /// Claim the node's emission for closed epochs (all unclaimed of the last 64, or --epoch).
     Claim {
         node: Pubkey,
@@ -70,33 +84,66 @@ pub enum NodeCommand {
 }
 
 #[derive(Serialize)]
-struct NodeView {
-    node: String,
-    owner: String,
-    signer: String,
-    market: String,
-    gpus: u16,
-    gpu_model: String,
-    vram_mib: u32,
-    status: String,
-    suspended: bool,
+pub struct NodeView {
+    pub node: String,
+    pub owner: String,
+    pub signer: String,
+    pub market: String,
+    pub gpus: u16,
+    pub gpu_model: String,
+    pub vram_mib: u32,
+    pub status: String,
+    pub suspended: bool,
     /// Held out of the queue by its owner or operator.
-    held: bool,
+    pub held: bool,
     /// Unix time from which the node may be armed (or re-armed).
-    armable_at: i64,
-    current_job: Option<String>,
-    reputation_bps: u16,
+    pub armable_at: i64,
+    pub current_job: Option<String>,
+    pub reputation_bps: u16,
     /// Verified work and failed jobs' value behind the reputation, micro-USD.
-    proven_micro_usd: u64,
-    failed_micro_usd: u64,
-    open_jobs: u16,
-    jobs_completed: u64,
-    jobs_expired: u64,
-    jobs_disputed: u64,
-    work_micro_usd: u64,
+    pub proven_micro_usd: u64,
+    pub failed_micro_usd: u64,
+    pub open_jobs: u16,
+    pub jobs_completed: u64,
+    pub jobs_expired: u64,
+    pub jobs_disputed: u64,
+    pub work_micro_usd: u64,
     /// Its place among the waiting nodes, or why it is idle.
     #[serde(flatten)]
-    standing: NodeStanding,
+    pub standing: NodeStanding,
+}
+
+/// A node as `ake node show` and the dashboard show it.
+pub async fn node_view(p: &ake_sdk::protocol::Protocol, node: &Pubkey) -> anyhow::Result<NodeView> {
+    let n = existing_node(p, node).await?;
+    Ok(NodeView {
+        node: node.to_string(),
+        owner: n.owner.to_string(),
+        signer: n.signer.to_string(),
+        market: n.market.to_string(),
+        gpus: n.gpus,
+        gpu_model: n.profile.gpu_model.clone(),
+        vram_mib: n.profile.vram_mib,
+        status: match n.status {
+            NodeStatus::Idle => "idle",
+            NodeStatus::Queued => "waiting for a job",
+            NodeStatus::Busy => "running a job",
+        }
+        .into(),
+        suspended: n.suspended,
+        held: n.held,
+        armable_at: n.armable_at,
+        current_job: (n.current_job != Pubkey::default()).then(|| n.current_job.to_string()),
+        reputation_bps: n.reputation_bps,
+        proven_micro_usd: n.proven_micro_usd,
+        failed_micro_usd: n.failed_micro_usd,
+        open_jobs: n.open_jobs,
+        jobs_completed: n.jobs_completed,
+        jobs_expired: n.jobs_expired,
+        jobs_disputed: n.jobs_disputed,
+        work_micro_usd: n.work_micro_usd,
+        standing: p.node_standing(node, &n).await?,
+    })
 }
 
 /// `ake node show`'s lines on the node's place in line or why it is idle.
@@ -114,7 +161,7 @@ fn standing_lines(s: &NodeStanding, node: &Pubkey, decimals: u8) -> String {
 }
 
 /// Why a node is idle, with what to do about it.
-fn idle_reason(why: &IdleReason, node: &Pubkey, decimals: u8) -> String {
+pub fn idle_reason(why: &IdleReason, node: &Pubkey, decimals: u8) -> String {
     match why {
         IdleReason::Paused => "the markets are paused: no node is armed until they resume".into(),
         IdleReason::Suspended => format!("suspended after an SLA breach: its owner or operator runs `ake node rearm {node}` once the cooldown ends"),
@@ -189,38 +236,9 @@ pub async fn run(g: &GlobalArgs, c: NodeCommand) -> anyhow::Result<()> {
             });
         }
         NodeCommand::Show { node } => {
-            let n = existing_node(p, &node).await?;
+            let view = node_view(p, &node).await?;
             let mint = p.config().await?.mint;
             let d = ake_sdk::accounts::mint_decimals(ctx.chain(), &mint).await?;
-            let view = NodeView {
-                node: node.to_string(),
-                owner: n.owner.to_string(),
-                signer: n.signer.to_string(),
-                market: n.market.to_string(),
-                gpus: n.gpus,
-                gpu_model: n.profile.gpu_model.clone(),
-                vram_mib: n.profile.vram_mib,
-                status: match n.status {
-                    NodeStatus::Idle => "idle",
-                    NodeStatus::Queued => "waiting for a job",
-                    NodeStatus::Busy => "running a job",
-                }
-                .into(),
-                suspended: n.suspended,
-                held: n.held,
-                armable_at: n.armable_at,
-                current_job: (n.current_job != Pubkey::default())
-                    .then(|| n.current_job.to_string()),
-                reputation_bps: n.reputation_bps,
-                proven_micro_usd: n.proven_micro_usd,
-                failed_micro_usd: n.failed_micro_usd,
-                open_jobs: n.open_jobs,
-                jobs_completed: n.jobs_completed,
-                jobs_expired: n.jobs_expired,
-                jobs_disputed: n.jobs_disputed,
-                work_micro_usd: n.work_micro_usd,
-                standing: p.node_standing(&node, &n).await?,
-            };
             print(ctx.json, &view, |v| {
                 format!(
                     "node {}\n  owner       {}\n  signer      {}\n  hardware    {} x {} ({} MiB)\n  status      {}{}\n  job         {}\n  reputation  {} bps ({} proven, {} failed)\n  armable at  {}\n  completed   {}   expired {}   disputed {}\n  work        {}",
@@ -321,6 +339,16 @@ pub async fn run(g: &GlobalArgs, c: NodeCommand) -> anyhow::Result<()> {
                 |_| format!("node {node} closed, rent returned ({sig})"),
             );
         }
+        NodeCommand::Earnings {
+            nodes,
+            owner,
+            epochs,
+        } => {
+            let report = earnings(p, nodes, owner, epochs).await?;
+            let mint = p.config().await?.mint;
+            let d = ake_sdk::accounts::mint_decimals(ctx.chain(), &mint).await?;
+            print(ctx.json, &report, |r| earnings_lines(r, d));
+        }
         NodeCommand::Claim { node, epoch } => {
             let caller = ctx.signer()?;
             let config = p.config().await?;
@@ -370,4 +398,132 @@ async fn existing_node(
     p.node(node).await?.ok_or_else(|| {
         anyhow::anyhow!("no node at {node} (pass the node account, see `ake node register`)")
     })
+}
+
+/// `ake node earnings`: each node's epochs, and the sums.
+#[derive(Serialize)]
+pub struct EarningsReport {
+    pub first_epoch: u64,
+    pub last_epoch: u64,
+    pub nodes: Vec<NodeEarnings>,
+    /// Rewards claimed or claimable now, in all.
+    pub reward: u64,
+    pub reward_micro_usd: u64,
+    pub unclaimed: u64,
+    pub gpu_secs: u64,
+    pub jobs: u64,
+    /// With --owner: false when its history was too long to list every node.
+    pub all_nodes_listed: bool,
+}
+
+#[derive(Serialize)]
+pub struct NodeEarnings {
+    pub node: String,
+    pub epochs: Vec<EpochEarning>,
+}
+
+pub async fn earnings(
+    p: &ake_sdk::protocol::Protocol,
+    mut nodes: Vec<Pubkey>,
+    owner: Option<Pubkey>,
+    epochs: u64,
+) -> anyhow::Result<EarningsReport> {
+    let mut all_nodes_listed = true;
+    if let Some(owner) = owner {
+        let (owned, complete) = p.owner_nodes(&owner).await?;
+        all_nodes_listed = complete;
+        nodes.extend(owned);
+    }
+    if nodes.is_empty() {
+        anyhow::bail!(
+            "name the nodes (`ake node earnings NODE...`) or their owner (`--owner OWNER`)"
+        );
+    }
+    let last_epoch = p.current_epoch(&p.emissions().await?).await?;
+    let first_epoch = last_epoch.saturating_sub(epochs - 1);
+    let mut report = EarningsReport {
+        first_epoch,
+        last_epoch,
+        nodes: Vec::new(),
+        reward: 0,
+        reward_micro_usd: 0,
+        unclaimed: 0,
+        gpu_secs: 0,
+        jobs: 0,
+        all_nodes_listed,
+    };
+    for node in nodes {
+        let epochs = p.node_earnings(&node, first_epoch, last_epoch).await?;
+        for e in &epochs {
+            report.reward += e.reward.unwrap_or(0);
+            report.reward_micro_usd += e.reward_micro_usd.unwrap_or(0);
+            report.unclaimed += if e.claimed { 0 } else { e.reward.unwrap_or(0) };
+            report.gpu_secs += e.gpu_secs;
+            report.jobs += u64::from(e.jobs);
+        }
+        report.nodes.push(NodeEarnings {
+            node: node.to_string(),
+            epochs,
+        });
+    }
+    Ok(report)
+}
+
+fn earnings_lines(r: &EarningsReport, d: u8) -> String {
+    let mut out = vec![format!(
+        "epochs {}..={}: {} jobs, {} GPU-s, reward {} AKE ({}), {} AKE of it unclaimed",
+        r.first_epoch,
+        r.last_epoch,
+        r.jobs,
+        r.gpu_secs,
+        format(r.reward, d),
+        usd(r.reward_micro_usd),
+        format(r.unclaimed, d)
+    )];
+    if !r.all_nodes_listed {
+        out.push(
+            "(the owner's history is longer than what was read: name older nodes by address)"
+                .into(),
+        );
+    }
+    for n in &r.nodes {
+        out.push(format!("node {}", n.node));
+        if n.epochs.is_empty() {
+            out.push("  no work in these epochs".into());
+        }
+        for e in &n.epochs {
+            out.push(format!("  {}", earning_line(e, d)));
+        }
+    }
+    out.join("\n")
+}
+
+/// One epoch of a node, as people read it.
+pub fn earning_line(e: &EpochEarning, d: u8) -> String {
+    let reward = match (e.reward, e.claimed) {
+        (None, _) => "open: paid once the epoch closes".to_string(),
+        (Some(r), claimed) => format!(
+            "reward {} AKE ({}, {}), {}",
+            format(r, d),
+            e.reward_micro_usd.map_or("no price".into(), usd),
+            match e.applied {
+                Some(Applied::Cap) => "capped at its burn x the multiplier",
+                Some(Applied::Floor) => "floored at its burn x phi",
+                _ => "its pro-rata share",
+            },
+            if claimed {
+                "claimed"
+            } else {
+                "NOT claimed yet: `ake node claim`"
+            }
+        ),
+    };
+    format!(
+        "epoch {:>5}: {} jobs, {} GPU-s, work {}, burn credited {} AKE; {reward}",
+        e.epoch,
+        e.jobs,
+        e.gpu_secs,
+        usd(e.work_micro_usd),
+        format(e.burned_credited, d)
+    )
 }

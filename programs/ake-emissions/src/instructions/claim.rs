@@ -103,6 +103,10 @@ pub fn handler(mut ctx: Context<Claim>, epoch: u64) -> Result<()> {
         cap: c.cap,
         floor: c.floor,
         reminted: c.reminted,
+        jobs: a.node_work.jobs,
+        gpu_secs: a.node_work.gpu_secs,
+        work_micro_usd: a.node_work.work_micro_usd,
+        burned_tokens: a.node_work.burned_tokens,
     };
     emit_cpi!(event);
     Ok(())

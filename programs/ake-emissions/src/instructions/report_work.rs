@@ -17,6 +17,8 @@ pub struct WorkReport {
     pub work_micro_usd: u64,
     pub burned_tokens: u64,
     pub burned_micro_usd: u64,
+    /// GPU-seconds of the job's usage receipt (for earnings reports).
+    pub gpu_secs: u64,
 }
 
 #[event_cpi]
@@ -109,6 +111,7 @@ pub fn handler(ctx: Context<ReportWork>, report: WorkReport) -> Result<()> {
             work_micro_usd: 0,
             burned_tokens: 0,
             jobs: 0,
+            gpu_secs: 0,
             payer: payer.key(),
             bump: ctx.bumps.node_work,
         }
@@ -119,6 +122,7 @@ pub fn handler(ctx: Context<ReportWork>, report: WorkReport) -> Result<()> {
     let add = |x: u64, y: u64| x.checked_add(y).ok_or(EmissionsError::MathOverflow);
     work.work_micro_usd = add(work.work_micro_usd, report.work_micro_usd)?;
     work.burned_tokens = add(work.burned_tokens, report.burned_tokens)?;
+    work.gpu_secs = add(work.gpu_secs, report.gpu_secs)?;
     work.jobs = work
         .jobs
         .checked_add(1)
@@ -136,6 +140,7 @@ pub fn handler(ctx: Context<ReportWork>, report: WorkReport) -> Result<()> {
         node: report.node,
         work_micro_usd: report.work_micro_usd,
         burned_tokens: report.burned_tokens,
+        gpu_secs: report.gpu_secs,
         market_work_micro_usd: record.total_work_micro_usd,
     });
     Ok(())

@@ -14,6 +14,8 @@ pub struct NodeWork {
     /// posting fees): its reward is capped by this.
     pub burned_tokens: u64,
     pub jobs: u32,
+    /// GPU-seconds of those jobs, from their usage receipts.
+    pub gpu_secs: u64,
     /// Gets the rent back at claim.
     pub payer: Pubkey,
     pub bump: u8,
