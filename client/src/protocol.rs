@@ -278,7 +278,7 @@ impl Protocol {
     /// successful transactions of `key`'s history, newest first, one
     /// transaction at a time, until `found` returns Some. Reads at most
     /// [`MAX_HISTORY_READS`] transactions; a passing outage is retried.
-    async fn search_history<T: Send>(
+    pub(crate) async fn search_history<T: Send>(
         &self,
         key: &Pubkey,
         mut found: impl FnMut(&[Vec<u8>]) -> Option<T> + Send,

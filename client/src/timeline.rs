@@ -5,7 +5,7 @@
 
 use ake_market::events::{
     DisputeResolved, FrameHandedOut, JobAssigned, JobCancelled, JobDisputed, JobExpired, JobPosted,
-    JobQueued, JobReleased, JobSettled, ResultSubmitted, StaleJobRefunded,
+    JobQueued, JobReleased, JobSettled, LiveLogsAnnounced, ResultSubmitted, StaleJobRefunded,
 };
 use serde::Serialize;
 use solana_sdk::pubkey::Pubkey;
@@ -143,6 +143,15 @@ fn describe(
             ),
         ));
     }
+    if let Some(e) = decode_event::<LiveLogsAnnounced>(data).filter(|e| e.job == *job) {
+        return Some((
+            "LiveLogsAnnounced",
+            format!(
+                "node {} streams its live logs (attempt {}) to {}",
+                e.node, e.attempt, e.uri
+            ),
+        ));
+    }
     if let Some(e) = decode_event::<ResultSubmitted>(data).filter(|e| e.job == *job) {
         return Some((
             "ResultSubmitted",
@@ -232,4 +241,20 @@ fn describe(
         ));
     }
     None
+}
+
+impl Protocol {
+    /// Where the node running `job` uploads its live logs: the newest
+    /// `LiveLogsAnnounced` in the job's history (the last attempt's), with
+    /// the attempt it is for; none when no node announced any.
+    pub async fn live_logs(&self, job: &Pubkey) -> Result<Option<(u8, String)>, ProtocolError> {
+        self.search_history(job, |inner| {
+            inner.iter().rev().find_map(|data| {
+                decode_event::<LiveLogsAnnounced>(data)
+                    .filter(|e| e.job == *job)
+                    .map(|e| (e.attempt, e.uri))
+            })
+        })
+        .await
+    }
 }

@@ -61,6 +61,13 @@ pub struct NodeConfig {
     /// at their cap, to go up before the result is due.
     #[serde(default = "default_uplink_mbit")]
     pub uplink_mbit: u64,
+    /// Jobs allowed at least this many seconds get live logs: while one
+    /// runs, what it printed so far goes up to the output store every few
+    /// seconds and one transaction announces where (`ake job logs
+    /// --follow`). 0: every job; shorter jobs are over before anyone would
+    /// follow them, and their committed logs come with the result.
+    #[serde(default = "default_live_logs_min_secs")]
+    pub live_logs_min_secs: u32,
     /// Most files a job may leave in /ake/output; past it the run is stopped.
     #[serde(default = "default_max_output_files")]
     pub max_output_files: u64,
@@ -298,6 +305,13 @@ fn default_max_output_bytes() -> u64 {
 
 fn default_deadline_reserve_secs() -> u64 {
     ake_sdk::job_spec::NODE_DEADLINE_RESERVE_SECS
+}
+
+/// Jobs shorter than this get no live logs unless the operator says so.
+pub const DEFAULT_LIVE_LOGS_MIN_SECS: u32 = 600;
+
+fn default_live_logs_min_secs() -> u32 {
+    DEFAULT_LIVE_LOGS_MIN_SECS
 }
 
 fn default_max_output_files() -> u64 {

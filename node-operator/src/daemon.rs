@@ -57,6 +57,8 @@ pub struct Daemon {
     pub work_dir: PathBuf,
     pub max_output_bytes: u64,
     pub max_output_files: u64,
+    /// Jobs allowed this long or longer share live logs while they run.
+    pub live_logs_min_secs: u32,
     /// Fetches inputs and remote specs under the operator's policy.
     pub fetcher: Fetcher,
     /// Kept back from the job's on-chain deadline for stopping the
@@ -183,6 +185,13 @@ const MAX_REMOTE_INPUTS: usize = 256;
 /// Less budget than this left after an engine restart: hand the job back
 /// rather than start a run that can only be cut short.
 const MIN_RERUN: Duration = Duration::from_secs(10);
+
+/// How often a running job's live logs go up, when it gets them.
+const LIVE_LOGS_EVERY: Duration = Duration::from_secs(5);
+
+/// Each live log is its first this many bytes; the whole log comes with
+/// the result.
+const LIVE_LOG_CAP: usize = 4 << 20;
 
 impl Daemon {
     async fn record(&self, attempt: &Attempt, entry: JournalEntry) -> Result<(), StepError> {
@@ -684,6 +693,56 @@ impl Daemon {
             tokio::time::sleep(crate::output_store::STAGE_EVERY).await;
             if let Err(e) = self.store.stage(id, output_dir, staged, caps).await {
                 tracing::debug!("outputs not staged this time (they go up after the run): {e}");
+            }
+        }
+    }
+
+    /// While the job runs: uploads what it printed so far whenever that
+    /// grew, and after the first upload announces where (one transaction,
+    /// again after a restart). A failure only costs the creator the live
+    /// view: the run goes on, and the committed logs come with the result.
+    async fn share_logs_while_running(&self, id: &str, job: Pubkey) -> std::convert::Infallible {
+        let mut shared = (0, 0);
+        let mut announced = false;
+        loop {
+            tokio::time::sleep(LIVE_LOGS_EVERY).await;
+            let (stdout, stderr) = match self.runtime.logs_so_far(id, LIVE_LOG_CAP).await {
+                Ok(logs) => logs,
+                Err(e) => {
+                    tracing::debug!("live logs not read this time: {e}");
+                    continue;
+                }
+            };
+            if (stdout.len(), stderr.len()) == shared {
+                continue;
+            }
+            if let Err(e) = self.store.put_live_logs(id, &stdout, &stderr).await {
+                tracing::debug!("live logs not uploaded this time: {e}");
+                continue;
+            }
+            shared = (stdout.len(), stderr.len());
+            if !announced {
+                announced = self.announce_live_logs(id, job).await;
+            }
+        }
+    }
+
+    /// Sends `announce_logs` for the job; false when it did not land (the
+    /// next upload tries again).
+    async fn announce_live_logs(&self, id: &str, job: Pubkey) -> bool {
+        let ix = ixs::announce_logs(self.signer.pubkey(), job, self.store.live_logs_uri(id));
+        let chain = self.protocol.chain.as_ref();
+        match ake_sdk::sender::send_instructions(chain, &self.signer, &[], &[ix], self.fees).await {
+            Ok(sig) => {
+                tracing::info!(
+                    "live logs of {id} at {} ({sig})",
+                    self.store.live_logs_uri(id)
+                );
+                true
+            }
+            Err(e) => {
+                tracing::warn!("could not announce the live logs of {id} (tried again with the next upload): {e}");
+                false
             }
         }
     }
@@ -1298,9 +1357,17 @@ impl Runner for Daemon {
             files: run.max_output_files,
         };
         let output_dir = run.output_dir();
+        let live_logs = async {
+            if job.max_duration_secs >= self.live_logs_min_secs {
+                self.share_logs_while_running(&id, attempt.job).await
+            } else {
+                std::future::pending().await
+            }
+        };
         let outcome = tokio::select! {
             outcome = running => outcome,
             never = self.stage_while_running(&id, &output_dir, caps, &mut staged) => match never {},
+            never = live_logs => match never {},
         };
         staged.forget_looks();
         self.staged

@@ -408,6 +408,65 @@ impl OutputStore {
         Ok(())
     }
 
+    /// Where a job's live logs go while it runs: `<base>/jobs/<job>/live`.
+    pub fn live_logs_uri(&self, job_id: &str) -> String {
+        format!("{}/jobs/{job_id}/live", self.base_uri)
+    }
+
+    /// Uploads what the job printed so far under its live logs location,
+    /// replacing the last upload (each log is whole up to the daemon's cap,
+    /// so a reader knows what it already saw by its length).
+    pub async fn put_live_logs(
+        &self,
+        job_id: &str,
+        stdout: &[u8],
+        stderr: &[u8],
+    ) -> Result<(), StoreError> {
+        let location = self.prefix.clone().join("jobs").join(job_id).join("live");
+        for (name, bytes) in LOG_FILES.into_iter().zip([stdout, stderr]) {
+            let path = location.clone().join(name);
+            self.store
+                .put(&path, PutPayload::from(bytes.to_vec()))
+                .await
+                .map_err(store_err(format!("writing {path}")))?;
+        }
+        Ok(())
+    }
+
+    /// A live log (`stdout.log` or `stderr.log`) as last uploaded: the
+    /// node's word, which nothing verifies until the result commits the
+    /// whole log. Empty when nothing was uploaded yet.
+    pub async fn fetch_live_log(&self, uri: &str, name: &str) -> Result<Vec<u8>, StoreError> {
+        let foreign = || StoreError::ForeignUri {
+            uri: uri.to_string(),
+            base: self.base_uri.clone(),
+        };
+        let relative = uri
+            .strip_prefix(&self.base_uri)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .ok_or_else(foreign)?;
+        let job = match relative.split('/').collect::<Vec<_>>()[..] {
+            ["jobs", job, "live"] if !job.is_empty() && LOG_FILES.contains(&name) => job,
+            _ => return Err(foreign()),
+        };
+        let path = self
+            .prefix
+            .clone()
+            .join("jobs")
+            .join(job)
+            .join("live")
+            .join(name);
+        match self.store.get(&path).await {
+            Err(object_store::Error::NotFound { .. }) => Ok(Vec::new()),
+            Err(e) => Err(store_err(format!("reading {path}"))(e)),
+            Ok(got) => Ok(got
+                .bytes()
+                .await
+                .map_err(store_err(format!("reading {path}")))?
+                .to_vec()),
+        }
+    }
+
     /// Writes a small object under `canary/<name>`, reads it back and
     /// deletes it: proof that the node's credentials can publish results
     /// before it takes a job whose result it must publish.

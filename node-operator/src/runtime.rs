@@ -992,6 +992,39 @@ impl DockerRuntime {
         })
     }
 
+    /// What a job's container printed so far: stdout and stderr, each its
+    /// first `cap` bytes (the live logs a creator follows while it runs).
+    pub async fn logs_so_far(
+        &self,
+        job_id: &str,
+        cap: usize,
+    ) -> Result<(Vec<u8>, Vec<u8>), RuntimeError> {
+        let name = container_name(job_id);
+        let options = LogsOptions {
+            stdout: true,
+            stderr: true,
+            follow: false,
+            ..Default::default()
+        };
+        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        let mut frames = self.docker.logs(&name, Some(options));
+        while let Some(frame) = frames.next().await {
+            let (into, message) =
+                match frame.map_err(docker_err(format!("reading logs of {name}")))? {
+                    bollard::container::LogOutput::StdErr { message } => (&mut stderr, message),
+                    bollard::container::LogOutput::StdOut { message }
+                    | bollard::container::LogOutput::Console { message } => (&mut stdout, message),
+                    bollard::container::LogOutput::StdIn { .. } => continue,
+                };
+            let room = cap.saturating_sub(into.len());
+            into.extend_from_slice(&message[..message.len().min(room)]);
+            if stdout.len() >= cap && stderr.len() >= cap {
+                break;
+            }
+        }
+        Ok((stdout, stderr))
+    }
+
     /// Writes the container's stdout/stderr byte streams to `stdout.log` / `stderr.log`.
     async fn capture_logs(&self, id: &str, work_dir: &Path) -> Result<CapturedLogs, RuntimeError> {
         let mut stdout = HashedFile::create(work_dir.join("stdout.log")).await?;

@@ -1256,6 +1256,75 @@ async fn a_remote_spec_is_fetched_verified_and_run() {
     assert!(stop(&mut daemon).success());
 }
 
+/// A running job's logs go up as it prints, where an on-chain event
+/// says; once the result lands, the committed logs (verified against its
+/// root) hold every line.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_running_job_streams_its_logs_and_commits_them() {
+    if runtime(Default::default(), "live_logs").await.is_none() {
+        return;
+    }
+    let world = World::start().await;
+    // Every job gets live logs here, however short.
+    let line = "hot_key_max_sol = 0.5\n".to_string();
+    world
+        .config_edits
+        .lock()
+        .unwrap()
+        .push((line.clone(), format!("{line}live_logs_min_secs = 0\n")));
+    let mut daemon = world.spawn_daemon(None);
+    let script = "for i in 1 2 3 4 5 6 7 8 9 10 11 12; do echo line $i; echo warn $i >&2; /bin/busybox sleep 1; done; echo done > /ake/output/r.txt";
+    let job = world.post_script(script, vec![], 120).await;
+    // Over JSON-RPC, as the CLI reads it: the history is the endpoint's.
+    let p = Protocol::new(Arc::new(ake_sdk::chain::rpc::RpcChain::new(
+        &world.url,
+        solana_commitment_config::CommitmentConfig::confirmed(),
+    )));
+    // While it runs: the announcement, then the first lines.
+    let end = Instant::now() + Duration::from_secs(60);
+    let (attempt, uri) = loop {
+        if let Some(found) = p.live_logs(&job).await.unwrap() {
+            break found;
+        }
+        assert!(
+            Instant::now() < end,
+            "no live logs announced; log:\n{}",
+            world.log()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_eq!(attempt, 1);
+    assert!(uri.ends_with(&format!("/jobs/{job}-1/live")), "{uri}");
+    let store = OutputStore::for_output(&uri).unwrap();
+    let live = String::from_utf8(store.fetch_live_log(&uri, "stdout.log").await.unwrap()).unwrap();
+    assert!(live.starts_with("line 1\n"), "{live:?}");
+    let state = p.job(&job).await.unwrap().unwrap().state;
+    assert_eq!(state, JobState::Assigned, "seen while the job still runs");
+    let live_err =
+        String::from_utf8(store.fetch_live_log(&uri, "stderr.log").await.unwrap()).unwrap();
+    assert!(live_err.starts_with("warn 1\n"), "{live_err:?}");
+    // Only the two logs of a live location are served.
+    assert!(store.fetch_live_log(&uri, "../r.txt").await.is_err());
+    // The announcement is one event in the job's story.
+    let told = p.job_timeline(&job, |v| v.to_string()).await.unwrap();
+    assert!(
+        told.steps.iter().any(|s| s.event == "LiveLogsAnnounced"),
+        "{told:?}"
+    );
+
+    // Afterwards: the committed log, checked against the root, has every line.
+    let submitted = world.wait_submitted(&job, Duration::from_secs(120)).await;
+    let out_uri = submitted.result.unwrap().output_uri;
+    let committed = OutputStore::for_output(&out_uri)
+        .unwrap()
+        .fetch_log(&out_uri, "stdout.log")
+        .await
+        .unwrap();
+    let expected: String = (1..=12).map(|i| format!("line {i}\n")).collect();
+    assert_eq!(String::from_utf8(committed).unwrap(), expected);
+    assert!(stop(&mut daemon).success());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_takes_a_waiting_node_out_of_the_queue() {
     if runtime(Default::default(), "sigterm_drain").await.is_none() {

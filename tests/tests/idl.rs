@@ -297,6 +297,10 @@ fn built() -> (
             ixs::node_ready(signer, owner, market, next),
             vec![owner_of(&owner)],
         ),
+        e(
+            "announce_logs",
+            ixs::announce_logs(signer, key(), "s3://logs/jobs/j-1/live".into()),
+        ),
         v(
             "node_unready",
             ixs::node_unready(signer, signer, owner, market),

@@ -159,6 +159,9 @@ async fn creator_staker_node_and_crank_flows() {
     assert!(err.contains("only a queued job can be cancelled"), "{err}");
     let err = net.fails(&["job", "cancel", &job], "owner");
     assert!(err.contains("belongs to"), "{err}");
+    // Nothing printed anywhere yet: no live logs announced, no result.
+    let err = net.fails(&["job", "logs", &job], "creator");
+    assert!(err.contains("has no logs yet"), "{err}");
 
     // The node submits (SDK), the creator accepts (CLI): burned and refunded.
     let job_key = job.parse().unwrap();

@@ -356,6 +356,20 @@ pub fn node_unready(
     )
 }
 
+/// The node running `job` says where its live logs go (`uri`).
+pub fn announce_logs(node_signer: Pubkey, job: Pubkey, uri: String) -> Instruction {
+    build(
+        acc::AnnounceLogs {
+            node_signer,
+            node: pda::node(&node_signer),
+            job,
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::AnnounceLogs { uri },
+    )
+}
+
 /// A waiting node offered a job, and its owner, whose stake the job's
 /// collateral is locked from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

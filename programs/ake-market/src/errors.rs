@@ -222,4 +222,6 @@ pub enum MarketError {
     OperatorRearmCapReached,
     #[msg("the node is held out of the queue by its owner or operator; one of them re-arms it (`ake node rearm`)")]
     NodeHeld,
+    #[msg("the live logs URI must be 1 to 200 bytes")]
+    InvalidLogsUri,
 }

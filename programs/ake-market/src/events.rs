@@ -372,6 +372,16 @@ pub struct NodeHeld {
     pub by: Pubkey,
 }
 
+/// The node running a job uploads its live stdout and stderr under `uri`
+/// (`stdout.log`, `stderr.log`), unverified until the result commits them.
+#[event]
+pub struct LiveLogsAnnounced {
+    pub job: Pubkey,
+    pub node: Pubkey,
+    pub attempt: u8,
+    pub uri: String,
+}
+
 #[event]
 pub struct JobDisputed {
     pub job: Pubkey,

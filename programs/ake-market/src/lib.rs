@@ -113,6 +113,10 @@ pub mod ake_market {
         node_unready::handler(ctx)
     }
 
+    pub fn announce_logs(ctx: Context<AnnounceLogs>, uri: String) -> Result<()> {
+        announce_logs::handler(ctx, uri)
+    }
+
     pub fn post_job(ctx: Context<PostJob>, args: PostJobArgs) -> Result<()> {
         post_job::handler(ctx, args)
     }

@@ -461,3 +461,57 @@ async fn a_node_without_gpus_cannot_serve_a_gpu_market() {
     let stake: Stake = chain.stake_of(&node.owner.pubkey()).await;
     assert_eq!(stake.locked, stake_before.locked, "nothing locked");
 }
+
+/// Only the node running a job announces its live logs, only while it
+/// runs, and the URI is bounded; the announcement moves no token.
+#[tokio::test]
+async fn live_logs_are_announced_by_the_running_node_only() {
+    let mut chain = Chain::start().await;
+    let node = chain.node(1, 1_000 * AKE).await;
+    let other = chain.node(1, 1_000 * AKE).await;
+    chain.node_ready(&node).await.unwrap();
+    let creator = chain.user(10 * AKE).await;
+    let job = chain.post_job(&creator, 1, 600).await.unwrap();
+    let uri = |s: &str| format!("s3://logs/jobs/{job}-1/{s}");
+    let announce = |signer: &Keypair, uri: String| ixs::announce_logs(signer.pubkey(), job, uri);
+
+    let supply = chain.supply().await;
+    let events = chain
+        .send_with_events(&[announce(&node.signer, uri("live"))], &[&node.signer])
+        .await
+        .unwrap();
+    let said: ake_market::events::LiveLogsAnnounced = find_event(&events).unwrap();
+    assert_eq!(
+        (said.job, said.node, said.attempt, said.uri.as_str()),
+        (job, node.account, 1, uri("live").as_str())
+    );
+    assert_eq!(chain.supply().await, supply);
+
+    assert_market_error(
+        chain
+            .send(&[announce(&other.signer, uri("live"))], &[&other.signer])
+            .await,
+        MarketError::NotAssignedNode,
+    );
+    assert_market_error(
+        chain
+            .send(&[announce(&node.signer, "x".repeat(201))], &[&node.signer])
+            .await,
+        MarketError::InvalidLogsUri,
+    );
+    assert_market_error(
+        chain
+            .send(&[announce(&node.signer, String::new())], &[&node.signer])
+            .await,
+        MarketError::InvalidLogsUri,
+    );
+    // Once the result is in, the live logs are over.
+    chain.advance(10).await;
+    chain.submit(&node, &job, 10).await.unwrap();
+    assert_market_error(
+        chain
+            .send(&[announce(&node.signer, uri("live"))], &[&node.signer])
+            .await,
+        MarketError::InvalidJobState,
+    );
+}

@@ -52,6 +52,18 @@ pub enum JobCommand {
     /// handed back, submitted, disputed, settled... (also after it settled,
     /// where the endpoint keeps history).
     Events { job: Pubkey },
+    /// What a job printed: live while it runs (from where its node
+    /// announced it; unverified until the result commits the logs), then
+    /// the committed logs, checked against the result's root.
+    Logs {
+        job: Pubkey,
+        /// Print as the log grows, until the result's committed log.
+        #[arg(long)]
+        follow: bool,
+        /// stderr instead of stdout.
+        #[arg(long)]
+        stderr: bool,
+    },
     /// Your jobs (or CREATOR's), by nonce; or a batch's frames, in order.
     List {
         creator: Option<Pubkey>,
@@ -531,6 +543,11 @@ pub async fn run(g: &GlobalArgs, c: JobCommand) -> anyhow::Result<()> {
                 )
             });
         }
+        JobCommand::Logs {
+            job,
+            follow,
+            stderr,
+        } => crate::commands::logs::run(p, job, follow, stderr, ctx.json).await?,
         JobCommand::Events { job } => {
             let timeline = p.job_timeline(&job, |v| format(v, d)).await?;
             if timeline.steps.is_empty() {

@@ -6,6 +6,7 @@ pub mod demo;
 pub mod epoch;
 pub mod job;
 pub mod localnet;
+pub mod logs;
 pub mod market;
 pub mod node;
 pub mod quote;

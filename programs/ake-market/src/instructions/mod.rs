@@ -1,5 +1,6 @@
 pub mod accept_authority;
 pub mod accept_result;
+pub mod announce_logs;
 pub mod apply_change;
 pub mod cancel_batch;
 pub mod cancel_change;
@@ -45,6 +46,7 @@ pub mod withdraw_stake;
 pub use accept_authority::*;
 #[allow(ambiguous_glob_reexports)]
 pub use accept_result::*;
+pub use announce_logs::*;
 #[allow(ambiguous_glob_reexports)]
 pub use apply_change::*;
 #[allow(ambiguous_glob_reexports)]

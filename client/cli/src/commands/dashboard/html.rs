@@ -12,7 +12,8 @@ dl{display:grid;grid-template-columns:max-content auto;gap:4px 16px;background:#
 dt{color:#5a6272}dd{margin:0;font-variant-numeric:tabular-nums;word-break:break-all}\
 .ok{color:#18794e;font-weight:600}.error{color:#b42318;font-weight:600}.muted{color:#5a6272}\
 figure{margin:0;background:#fff;border:1px solid #dde1e8;padding:8px;display:inline-block}\
-img.thumb{max-width:240px;border:1px solid #dde1e8;display:block}code{font-size:12px}";
+img.thumb{max-width:240px;border:1px solid #dde1e8;display:block}code{font-size:12px}\
+pre{background:#fff;border:1px solid #dde1e8;padding:8px;max-height:320px;overflow:auto;font-size:12px}";
 
 /// A whole page: the layout around `body`. `refresh` reloads it every so
 /// many seconds (pages of things that move on their own).

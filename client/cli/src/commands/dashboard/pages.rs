@@ -478,12 +478,13 @@ pub async fn job(d: &Dashboard, key: &Pubkey) -> PageResult {
         "<p class=muted>Only the newest part of its history is shown (the endpoint keeps or returns no more).</p>"
     };
     let body = format!(
-        "{summary}<h2>Timeline</h2>{partial}{}<h2>Outputs</h2>{}",
+        "{summary}<h2>Timeline</h2>{partial}{}<h2>Logs</h2>{}<h2>Outputs</h2>{}",
         table(
             "timeline",
             &["Event", "What happened", "Transaction"],
             &steps
         ),
+        logs_section(p, key).await,
         outputs_section(d, key).await
     );
     let refresh = account.is_some().then_some(REFRESH_SECS);
@@ -521,6 +522,37 @@ fn job_facts(v: &JobView, dec: u8) -> String {
             esc(v.commitment.as_deref().unwrap_or("-")),
         ),
     ])
+}
+
+/// Most of a log the job page shows: its end.
+const LOG_TAIL_BYTES: usize = 64 * 1024;
+
+/// The job's stdout and stderr: committed (verified) once a result is
+/// on-chain, else the live copy its node uploads, else why there is none.
+async fn logs_section(p: &Protocol, key: &Pubkey) -> String {
+    let mut out = String::new();
+    for name in ["stdout.log", "stderr.log"] {
+        let shown = match crate::commands::logs::read_log(p, key, name).await {
+            Ok(Some((log, attempt))) => {
+                let tail = &log[log.len().saturating_sub(LOG_TAIL_BYTES)..];
+                let class = if attempt.is_none() { "ok" } else { "muted" };
+                format!(
+                    "<p class={class}>{}</p><pre id=\"{name}\">{}</pre>",
+                    esc(&crate::commands::logs::provenance(name, attempt)),
+                    esc(&String::from_utf8_lossy(tail))
+                )
+            }
+            Ok(None) => format!(
+                "<p class=muted>{name}: nothing yet (no result, and no live logs announced)</p>"
+            ),
+            Err(e) => format!(
+                "<p class=error>{name} NOT shown: {}</p>",
+                esc(&format!("{e:#}"))
+            ),
+        };
+        out.push_str(&shown);
+    }
+    out
 }
 
 /// The job's outputs with thumbnails of its images, or why there are none.
