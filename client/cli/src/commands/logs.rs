@@ -110,30 +110,92 @@ pub fn provenance(name: &str, attempt: Option<u8>) -> String {
 
 /// Prints the log as it grows, then what the result committed, and ends.
 async fn follow_log(p: &Protocol, job: &Pubkey, name: &str) -> anyhow::Result<()> {
-    let mut printed: Vec<u8> = Vec::new();
-    let mut attempt_shown: Option<u8> = None;
+    let mut follower = Follower::default();
     let mut out = std::io::stdout();
     loop {
         if let Some((log, attempt)) = read_log(p, job, name).await? {
-            if attempt.is_some() && attempt != attempt_shown {
-                if attempt_shown.is_some() {
-                    printed.clear();
-                }
-                eprintln!("{}", provenance(name, attempt));
-                attempt_shown = attempt;
+            let step = follower.next(name, log, attempt);
+            for note in &step.notes {
+                eprintln!("{note}");
             }
-            if !log.starts_with(&printed) {
-                eprintln!("(the log below replaces what was shown: the live copy differed)");
-                printed.clear();
-            }
-            out.write_all(&log[printed.len()..])?;
+            out.write_all(&step.new)?;
             out.flush()?;
-            printed = log;
-            if attempt.is_none() {
+            if step.done {
                 eprintln!("{}", provenance(name, None));
                 return Ok(());
             }
         }
         tokio::time::sleep(FOLLOW_EVERY).await;
+    }
+}
+
+/// What `--follow` has shown: each read of the log prints only what is
+/// new, says where it comes from when that changes, and ends at the
+/// committed log.
+#[derive(Default)]
+struct Follower {
+    printed: Vec<u8>,
+    attempt: Option<u8>,
+}
+
+struct FollowStep {
+    notes: Vec<String>,
+    new: Vec<u8>,
+    /// The committed log was reached: nothing more will come.
+    done: bool,
+}
+
+impl Follower {
+    fn next(&mut self, name: &str, log: Vec<u8>, attempt: Option<u8>) -> FollowStep {
+        let mut notes = Vec::new();
+        if attempt.is_some() && attempt != self.attempt {
+            // A new attempt starts its log from nothing.
+            if self.attempt.is_some() {
+                self.printed.clear();
+            }
+            notes.push(provenance(name, attempt));
+            self.attempt = attempt;
+        }
+        if !log.starts_with(&self.printed) {
+            notes.push("(the log below replaces what was shown: the live copy differed)".into());
+            self.printed.clear();
+        }
+        let new = log[self.printed.len()..].to_vec();
+        self.printed = log;
+        FollowStep {
+            notes,
+            new,
+            done: attempt.is_none(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Follower;
+
+    fn step(f: &mut Follower, log: &str, attempt: Option<u8>) -> (usize, String, bool) {
+        let s = f.next("stdout.log", log.as_bytes().to_vec(), attempt);
+        (s.notes.len(), String::from_utf8(s.new).unwrap(), s.done)
+    }
+
+    #[test]
+    fn follow_prints_each_line_once_and_ends_at_the_committed_log() {
+        let mut f = Follower::default();
+        assert_eq!(step(&mut f, "a\n", Some(1)), (1, "a\n".into(), false));
+        assert_eq!(step(&mut f, "a\n", Some(1)), (0, "".into(), false));
+        assert_eq!(step(&mut f, "a\nb\n", Some(1)), (0, "b\n".into(), false));
+        // The committed log goes on from what the live copy showed.
+        assert_eq!(step(&mut f, "a\nb\nc\n", None), (0, "c\n".into(), true));
+    }
+
+    #[test]
+    fn a_new_attempt_or_a_differing_log_starts_over_and_says_so() {
+        let mut f = Follower::default();
+        step(&mut f, "a\nb\n", Some(1));
+        // The job went to another node: its log starts from nothing.
+        assert_eq!(step(&mut f, "x\n", Some(2)), (1, "x\n".into(), false));
+        // The committed log is not what the live copy showed.
+        assert_eq!(step(&mut f, "y\n", None), (1, "y\n".into(), true));
     }
 }
