@@ -505,6 +505,92 @@ async fn post_run_finalize_close_claim() {
     eprintln!("e2e wall time: {:.1} s", started.elapsed().as_secs_f64());
 }
 
+/// `ake demo --dashboard`: while the demo's chain lives, its dashboard
+/// shows the demo's job, its verified frame and the supply the demo
+/// reports; Ctrl-C ends both.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_serves_its_dashboard() {
+    use std::io::BufRead;
+    if !docker_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut demo = Proc(
+        Command::new(bin("ake"))
+            .args([
+                "demo",
+                "--dashboard",
+                "127.0.0.1:0",
+                "--output",
+                "json",
+                "--out",
+            ])
+            .arg(dir.path().join("out"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    // Its stderr: the dashboard's address, the rest kept for diagnostics.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let said = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let stderr = std::io::BufReader::new(demo.0.stderr.take().unwrap());
+    let log = said.clone();
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            if let Some(url) = line
+                .split(" at ")
+                .nth(1)
+                .filter(|_| line.starts_with("dashboard of the demo"))
+            {
+                let _ = tx.send(url.split(' ').next().unwrap_or_default().to_string());
+            }
+            log.lock().unwrap().push_str(&(line + "\n"));
+        }
+    });
+    let report: Value = serde_json::Deserializer::from_reader(demo.0.stdout.take().unwrap())
+        .into_iter()
+        .next()
+        .and_then(Result::ok)
+        .unwrap_or_else(|| {
+            panic!(
+                "the demo printed no report; it said:\n{}",
+                said.lock().unwrap()
+            )
+        });
+    let base = rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the dashboard's address");
+    let job = report["job"].as_str().unwrap();
+    let page = reqwest::get(format!("{base}jobs/{job}")).await.unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    let page = page.text().await.unwrap();
+    for shown in [
+        format!(
+            "Verified: 1 file(s) hash to the on-chain root {}",
+            report["commitment"].as_str().unwrap()
+        ),
+        "rendered frame 0".to_string(),
+        format!("/jobs/{job}/outputs/frame.png"),
+    ] {
+        assert!(page.contains(&shown), "{shown} not on the job page: {page}");
+    }
+    let network = Page(reqwest::get(&base).await.unwrap().text().await.unwrap());
+    assert_eq!(
+        Some(base_units(&network.fact("supply"))),
+        report["final_supply"].as_u64()
+    );
+    unsafe {
+        libc::kill(demo.0.id() as i32, libc::SIGINT);
+    }
+    let status = demo.0.wait().unwrap();
+    assert!(
+        status.success(),
+        "the demo ends cleanly at Ctrl-C: {}",
+        said.lock().unwrap()
+    );
+}
+
 /// `ake dashboard` against the chain the test ran: every page is fetched
 /// over HTTP, parsed, and its numbers checked against what the chain says;
 /// with Chromium here (CI installs it), each page is screenshotted under

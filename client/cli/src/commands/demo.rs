@@ -49,6 +49,11 @@ pub struct DemoArgs {
     /// sharing its frames, every frame verified.
     #[arg(long)]
     pub frames: Option<String>,
+    /// Also serve the dashboard of the demo's chain on this address (e.g.
+    /// 127.0.0.1:8080) while it runs, and keep both up after the report
+    /// until Ctrl-C.
+    #[arg(long)]
+    pub dashboard: Option<std::net::SocketAddr>,
 }
 
 #[derive(Parser)]
@@ -112,6 +117,8 @@ pub struct DemoReport {
     pub minted: u64,
     pub epochs_closed: u64,
     pub jobs_finalized: u64,
+    /// The job's address.
+    pub job: String,
     pub frame: String,
     pub commitment: String,
     pub runtime: String,
@@ -201,6 +208,10 @@ pub async fn run(g: &GlobalArgs, a: DemoArgs) -> anyhow::Result<()> {
     say(json, "starting the local chain and bootstrapping AKE ...");
     let net = Localnet::start(&params, Keypair::new()).await?;
     let _clock = net.run_clock().await?;
+    let _dashboard = match a.dashboard {
+        Some(bind) => Some(serve_dashboard(&net, bind).await?),
+        None => None,
+    };
     let p = Protocol::new(net.chain.clone());
     let config = p.config().await?;
     let d = params.decimals;
@@ -228,10 +239,11 @@ pub async fn run(g: &GlobalArgs, a: DemoArgs) -> anyhow::Result<()> {
         nodes.push(start_node(&net, &p, docker.clone(), d, json).await?);
     }
     if let Some(frames) = frames {
-        return render_batch(
+        render_batch(
             &net, &p, &nodes, &creator, &image, frames, &a.out, json, started,
         )
-        .await;
+        .await?;
+        return hold_dashboard(a.dashboard.is_some()).await;
     }
     let node0 = &mut nodes[0];
     let hot = node0.hot.insecure_clone();
@@ -286,6 +298,7 @@ pub async fn run(g: &GlobalArgs, a: DemoArgs) -> anyhow::Result<()> {
         .result
         .ok_or_else(|| anyhow!("submitted job without a result"))?;
     report.commitment = hex::encode(result.commitment);
+    report.job = job.to_string();
     say(
         json,
         &format!(
@@ -399,6 +412,52 @@ pub async fn run(g: &GlobalArgs, a: DemoArgs) -> anyhow::Result<()> {
             r.runtime
         )
     });
+    hold_dashboard(a.dashboard.is_some()).await
+}
+
+/// The demo's chain over JSON-RPC (where history is kept) and the
+/// dashboard against it; both stop when the returned value is dropped.
+async fn serve_dashboard(
+    net: &Arc<Localnet>,
+    bind: std::net::SocketAddr,
+) -> anyhow::Result<DemoDashboard> {
+    let (rpc_addr, rpc) = net.serve("127.0.0.1:0".parse()?).await?;
+    let url = format!("http://{rpc_addr}");
+    let ctx = crate::context::Ctx {
+        protocol: Protocol::new(Arc::new(ake_sdk::chain::rpc::RpcChain::new(
+            &url,
+            solana_commitment_config::CommitmentConfig::confirmed(),
+        ))),
+        url: url.clone(),
+        keypair_path: PathBuf::new(),
+        fees: Fees::default(),
+        json: false,
+    };
+    let (addr, server) = crate::commands::dashboard::serve(ctx, bind, 24).await?;
+    // On stderr in every output mode: stdout carries the JSON report.
+    eprintln!("dashboard of the demo at http://{addr}/ (its chain's JSON-RPC: {url})");
+    Ok(DemoDashboard { rpc, server })
+}
+
+/// Stops the demo's RPC server and dashboard when dropped.
+struct DemoDashboard {
+    rpc: tokio::task::JoinHandle<()>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Drop for DemoDashboard {
+    fn drop(&mut self) {
+        self.rpc.abort();
+        self.server.abort();
+    }
+}
+
+/// With a dashboard, the demo ends at Ctrl-C, not at its report.
+async fn hold_dashboard(serving: bool) -> anyhow::Result<()> {
+    if serving {
+        eprintln!("the dashboard stays up until Ctrl-C");
+        tokio::signal::ctrl_c().await?;
+    }
     Ok(())
 }
 

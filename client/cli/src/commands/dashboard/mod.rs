@@ -52,19 +52,32 @@ pub async fn run(g: &GlobalArgs, a: DashboardArgs) -> anyhow::Result<()> {
         .config()
         .await
         .with_context(|| format!("no AKE protocol at {} (is --url right?)", ctx.url))?;
-    let listener = tokio::net::TcpListener::bind(a.bind)
-        .await
-        .with_context(|| format!("cannot listen on {} (choose another --bind)", a.bind))?;
     let url = ctx.url.clone();
+    let (addr, server) = serve(ctx, a.bind, a.epochs).await?;
+    // Tests and scripts read the real address (with --bind 127.0.0.1:0).
+    println!("dashboard of {url} at http://{addr}/");
+    server.await??;
+    Ok(())
+}
+
+/// Serves the dashboard of `ctx`'s endpoint on `bind` until the task ends
+/// (or is aborted); returns the address it took.
+pub async fn serve(
+    ctx: Ctx,
+    bind: SocketAddr,
+    epochs: u64,
+) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>)> {
+    let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| {
+        format!("cannot listen on {bind} for the dashboard (choose another address)")
+    })?;
+    let addr = listener.local_addr()?;
     let shared = Arc::new(Dashboard {
         ctx,
         outputs: tempfile::tempdir()?,
-        epochs: a.epochs,
+        epochs,
     });
-    // Tests and scripts read the real address (with --bind 127.0.0.1:0).
-    println!("dashboard of {url} at http://{}/", listener.local_addr()?);
-    axum::serve(listener, router(shared)).await?;
-    Ok(())
+    let server = tokio::spawn(async move { axum::serve(listener, router(shared)).await });
+    Ok((addr, server))
 }
 
 fn router(shared: Shared) -> Router {

@@ -535,11 +535,15 @@ async fn logs_section(p: &Protocol, key: &Pubkey) -> String {
         let shown = match crate::commands::logs::read_log(p, key, name).await {
             Ok(Some((log, attempt))) => {
                 let tail = &log[log.len().saturating_sub(LOG_TAIL_BYTES)..];
+                let text = match tail.is_empty() {
+                    true => "(empty)".to_string(),
+                    false => String::from_utf8_lossy(tail).into_owned(),
+                };
                 let class = if attempt.is_none() { "ok" } else { "muted" };
                 format!(
                     "<p class={class}>{}</p><pre id=\"{name}\">{}</pre>",
                     esc(&crate::commands::logs::provenance(name, attempt)),
-                    esc(&String::from_utf8_lossy(tail))
+                    esc(&text)
                 )
             }
             Ok(None) => format!(
