@@ -1269,3 +1269,134 @@ async fn a_queued_job_says_why_no_waiting_node_takes_it() {
     assert_eq!(shown["state"], "assigned", "{shown}");
     assert!(shown["waiting"].is_null(), "{shown}");
 }
+
+/// Every reason a node is idle, and a job's waiting reasons the other test
+/// does not reach, as `ake node show` and `ake job status` give them.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idle_node_and_a_waiting_job_name_each_reason() {
+    use ake_sdk::ake_market::state::ReleaseReason;
+    let net = Net::start();
+    creator_and_staked_owner(&net, "400");
+    let p = protocol(&net);
+    let chain = RpcChain::new(&net.url, CommitmentConfig::confirmed());
+    let (hot_path, hot) = net.wallet("hot");
+    let node = register_gpu_node(&net, &hot_path);
+    airdrop(&chain, &hot.pubkey(), 1_000_000_000).await;
+    let reasons = |node: &str| -> Vec<String> {
+        let shown = net.json(&["node", "show", node], "owner");
+        shown["idle_because"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{shown}"))
+            .iter()
+            .map(|r| r["reason"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let send = |ix| {
+        let hot = hot.insecure_clone();
+        let p = &p;
+        async move {
+            send_instructions(p.chain.as_ref(), &hot, &[], &[ix], Fees::default())
+                .await
+                .unwrap()
+        }
+    };
+
+    // Held by its owner.
+    net.json(&["node", "hold", &node], "owner");
+    assert!(reasons(&node).contains(&"held".to_string()));
+    net.json(&["node", "rearm", &node], "owner");
+
+    // Left the queue by its daemon: cooling down, for how long.
+    wait_until_armable(&p, &node).await;
+    send(p.node_ready(&hot.pubkey()).await.unwrap()).await;
+    let n = p.node(&node.parse().unwrap()).await.unwrap().unwrap();
+    send(ake_sdk::instructions::node_unready(
+        hot.pubkey(),
+        hot.pubkey(),
+        n.owner,
+        n.market,
+    ))
+    .await;
+    let shown = net.json(&["node", "show", &node], "owner");
+    let cooling = &shown["idle_because"][0];
+    assert_eq!(cooling["reason"], "cooling_down", "{shown}");
+    assert!(cooling["secs"].as_i64().unwrap() > 0, "{shown}");
+
+    // The markets paused: the node and a posted job both say so.
+    net.json(&["admin", "pause"], "admin");
+    assert!(reasons(&node).contains(&"paused".to_string()));
+    net.json(&["admin", "unpause"], "admin");
+
+    // An owner whose free stake cannot cover a waiting node's lock.
+    let (_, poor) = net.wallet("poor");
+    net.json(&["localnet", "faucet", "100"], "poor");
+    net.json(&["stake", "deposit", "1"], "poor");
+    let (poor_hot_path, _) = net.wallet("poor-hot");
+    let out = net.json(
+        &[
+            "node",
+            "register",
+            "--signer",
+            poor_hot_path.to_str().unwrap(),
+            "--gpus",
+            "1",
+            "--model",
+            "NVIDIA RTX 4090",
+            "--vram-mib",
+            "24576",
+        ],
+        "poor",
+    );
+    let poor_node = out["nodes"][0]["node"].as_str().unwrap().to_string();
+    let shown = net.json(&["node", "show", &poor_node], "poor");
+    let short = shown["idle_because"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["reason"] == "stake_short")
+        .unwrap_or_else(|| panic!("{shown}"));
+    assert_eq!(short["free"], 1_000_000, "{shown}");
+    assert!(short["lock"].as_u64().unwrap() > 1_000_000, "{shown}");
+    let _ = poor;
+
+    // A job its owner's node handed back: that node waits, and is named.
+    wait_until_armable(&p, &node).await;
+    send(p.node_ready(&hot.pubkey()).await.unwrap()).await;
+    let spec = repo_root().join("client/examples/render-job.toml");
+    let posted = net.json(&["job", "post", spec.to_str().unwrap()], "creator");
+    let job: solana_sdk::pubkey::Pubkey = posted["job"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        p.job(&job).await.unwrap().unwrap().node.to_string(),
+        node,
+        "assigned to the waiting node"
+    );
+    send(
+        p.release(&job, &hot.pubkey(), ReleaseReason::ImageUnavailable)
+            .await
+            .unwrap(),
+    )
+    .await;
+    wait_until_armable(&p, &node).await;
+    send(p.node_ready(&hot.pubkey()).await.unwrap()).await;
+    let shown = net.json(&["job", "status", &job.to_string()], "creator");
+    assert_eq!(shown["state"], "queued", "{shown}");
+    assert_eq!(
+        (
+            &shown["waiting"]["waiting_nodes"],
+            &shown["waiting"]["owner_handed_back"]
+        ),
+        (&serde_json::json!(1), &serde_json::json!(1)),
+        "{shown}"
+    );
+    let out = net.run(&["job", "status", &job.to_string()], "creator");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("1 node of owners that handed it back"), "{text}");
+
+    // Paused, the job says so too.
+    net.json(&["admin", "pause"], "admin");
+    let shown = net.json(&["job", "status", &job.to_string()], "creator");
+    assert_eq!(shown["waiting"]["paused"], true, "{shown}");
+    let out = net.run(&["job", "status", &job.to_string()], "creator");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("the market is paused"), "{text}");
+}
