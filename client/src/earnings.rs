@@ -51,6 +51,10 @@ pub struct EpochEarning {
     /// The reward at the epoch's price (micro-USD per token burned that
     /// epoch), rounded down; none without a reward or a burn to price it.
     pub reward_micro_usd: Option<u64>,
+    /// Claimed, but the claim is not among the record address's newest
+    /// transactions this endpoint returns (someone named the address in
+    /// later ones, or history was pruned): the figures are unknown here.
+    pub details_unavailable: bool,
 }
 
 impl Protocol {
@@ -102,9 +106,28 @@ impl Protocol {
                 applied: claim.map(|c| applied(c.amount(), c.pro_rata, c.cap, c.floor)),
                 claimed: false,
                 reward_micro_usd: reward.and_then(|r| value_at(r, summary)),
+                details_unavailable: false,
             }));
         }
-        Ok(self.claimed(node, epoch).await?.map(|c| EpochEarning {
+        let claim = match self.claimed(node, epoch).await {
+            Err(ProtocolError::HistoryTooLong { .. }) => {
+                return Ok(Some(EpochEarning {
+                    epoch,
+                    closed,
+                    jobs: 0,
+                    gpu_secs: 0,
+                    work_micro_usd: 0,
+                    burned_credited: 0,
+                    reward: None,
+                    applied: None,
+                    claimed: true,
+                    reward_micro_usd: None,
+                    details_unavailable: true,
+                }))
+            }
+            other => other?,
+        };
+        Ok(claim.map(|c| EpochEarning {
             epoch,
             closed,
             jobs: c.jobs,
@@ -115,6 +138,7 @@ impl Protocol {
             applied: Some(applied(c.amount, c.pro_rata, c.cap, c.floor)),
             claimed: true,
             reward_micro_usd: value_at(c.amount, summary),
+            details_unavailable: false,
         }))
     }
 

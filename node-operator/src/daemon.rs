@@ -1534,6 +1534,7 @@ impl Store for Daemon {
     async fn drop_staging(&self, attempt: &Attempt) {
         let id = attempt.key();
         self.store.drop_staging(&id).await;
+        self.store.drop_live_logs(&id).await;
         self.staged
             .lock()
             .unwrap_or_else(|e| e.into_inner())

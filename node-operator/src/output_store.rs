@@ -56,9 +56,23 @@ pub enum StoreError {
         uri: String,
         source: serde_json::Error,
     },
+    #[error("{what} at {path} is {size} bytes, more than the {max} this reader takes")]
+    TooLarge {
+        what: &'static str,
+        path: String,
+        size: u64,
+        max: u64,
+    },
     #[error(transparent)]
     Output(#[from] OutputError),
 }
+
+/// The largest manifest read (10,000 files of long paths fit in a few MiB).
+const MAX_MANIFEST_BYTES: u64 = 16 << 20;
+/// The largest committed log read into memory.
+const MAX_LOG_BYTES: u64 = 64 << 20;
+/// The largest live log read: what a node uploads (4 MiB each) and slack.
+const MAX_LIVE_LOG_BYTES: u64 = 8 << 20;
 
 impl StoreError {
     /// Network and storage hiccups: retry, uploads are idempotent. A missing object is not.
@@ -433,6 +447,20 @@ impl OutputStore {
         Ok(())
     }
 
+    /// Deletes a job's live logs: its attempt is over here, and its result
+    /// (if any) commits the whole logs. Failures are only logged: a few
+    /// MiB are left behind.
+    pub async fn drop_live_logs(&self, job_id: &str) {
+        let location = self.prefix.clone().join("jobs").join(job_id).join("live");
+        for name in LOG_FILES {
+            let path = location.clone().join(name);
+            match self.store.delete(&path).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => tracing::warn!("could not delete the live log {path}: {e}"),
+            }
+        }
+    }
+
     /// A live log (`stdout.log` or `stderr.log`) as last uploaded: the
     /// node's word, which nothing verifies until the result commits the
     /// whole log. Empty when nothing was uploaded yet.
@@ -456,14 +484,15 @@ impl OutputStore {
             .join(job)
             .join("live")
             .join(name);
-        match self.store.get(&path).await {
-            Err(object_store::Error::NotFound { .. }) => Ok(Vec::new()),
-            Err(e) => Err(store_err(format!("reading {path}"))(e)),
-            Ok(got) => Ok(got
-                .bytes()
-                .await
-                .map_err(store_err(format!("reading {path}")))?
-                .to_vec()),
+        match self
+            .read_object(&path, "the live log", MAX_LIVE_LOG_BYTES)
+            .await
+        {
+            Err(StoreError::Store {
+                source: object_store::Error::NotFound { .. },
+                ..
+            }) => Ok(Vec::new()),
+            got => Ok(got?.to_vec()),
         }
     }
 
@@ -477,7 +506,7 @@ impl OutputStore {
             .put(&path, PutPayload::from(written.clone().into_bytes()))
             .await
             .map_err(store_err(format!("writing {path}")))?;
-        let read = self.read_object(&path).await?;
+        let read = self.read_object(&path, "the canary", 4096).await?;
         if read.as_ref() != written.as_bytes() {
             return Err(OutputError::FileMismatch {
                 path: path.to_string(),
@@ -490,29 +519,66 @@ impl OutputStore {
         Ok(())
     }
 
-    /// A whole object's bytes.
-    async fn read_object(&self, path: &ObjectPath) -> Result<bytes::Bytes, StoreError> {
-        self.store
+    /// A whole object's bytes, refused past `max` before any is read: the
+    /// URI came from someone else, and so did the object's size.
+    async fn read_object(
+        &self,
+        path: &ObjectPath,
+        what: &'static str,
+        max: u64,
+    ) -> Result<bytes::Bytes, StoreError> {
+        let got = self
+            .store
             .get(path)
             .await
-            .map_err(store_err(format!("reading {path}")))?
-            .bytes()
+            .map_err(store_err(format!("reading {path}")))?;
+        let size = got.meta.size;
+        if size > max {
+            return Err(StoreError::TooLarge {
+                what,
+                path: path.to_string(),
+                size,
+                max,
+            });
+        }
+        got.bytes()
             .await
             .map_err(store_err(format!("reading {path}")))
+    }
+
+    /// The manifest of an upload, checked against the root its URI names.
+    async fn manifest_at(&self, uri: &str) -> Result<(ObjectPath, OutputManifest), StoreError> {
+        let location = self.location_of(uri)?;
+        let bytes = self
+            .read_object(
+                &location.clone().join(MANIFEST_OBJECT),
+                "the manifest",
+                MAX_MANIFEST_BYTES,
+            )
+            .await?;
+        let manifest =
+            OutputManifest::from_json(&bytes).map_err(|source| StoreError::BadManifest {
+                uri: uri.to_string(),
+                source,
+            })?;
+        let root = location.filename().unwrap_or_default();
+        if !manifest.root_hex().eq_ignore_ascii_case(root) {
+            return Err(OutputError::FileMismatch {
+                path: MANIFEST_OBJECT.into(),
+                problem: format!(
+                    "hashes to root {}, its URI says {root}",
+                    manifest.root_hex()
+                ),
+            }
+            .into());
+        }
+        Ok((location, manifest))
     }
 
     /// One of the job's logs (`stdout.log` or `stderr.log`), checked against
     /// the hash the manifest commits to.
     pub async fn fetch_log(&self, uri: &str, name: &str) -> Result<Vec<u8>, StoreError> {
-        let location = self.location_of(uri)?;
-        let manifest = self
-            .read_object(&location.clone().join(MANIFEST_OBJECT))
-            .await?;
-        let manifest =
-            OutputManifest::from_json(&manifest).map_err(|source| StoreError::BadManifest {
-                uri: uri.to_string(),
-                source,
-            })?;
+        let (location, manifest) = self.manifest_at(uri).await?;
         let expected = match name {
             "stdout.log" => manifest.facts.stdout_sha256,
             "stderr.log" => manifest.facts.stderr_sha256,
@@ -523,7 +589,9 @@ impl OutputStore {
                 })
             }
         };
-        let bytes = self.read_object(&location.join("logs").join(name)).await?;
+        let bytes = self
+            .read_object(&location.join("logs").join(name), "the log", MAX_LOG_BYTES)
+            .await?;
         let got: [u8; 32] = sha2::Sha256::digest(&bytes).into();
         if got != expected {
             return Err(OutputError::FileMismatch {
@@ -542,16 +610,28 @@ impl OutputStore {
     /// Downloads an upload made by [`Self::put_dir`] into `dest` and verifies every file
     /// against the manifest and the root in the URI. Returns the manifest.
     pub async fn fetch_dir(&self, uri: &str, dest: &Path) -> Result<OutputManifest, StoreError> {
-        let location = self.location_of(uri)?;
+        self.fetch_dir_within(uri, dest, u64::MAX).await
+    }
+
+    /// As [`Self::fetch_dir`], refusing before any file is fetched when the
+    /// manifest lists more than `max_bytes`, and each file as soon as it
+    /// grows past the size the manifest gives it.
+    pub async fn fetch_dir_within(
+        &self,
+        uri: &str,
+        dest: &Path,
+        max_bytes: u64,
+    ) -> Result<OutputManifest, StoreError> {
+        let (location, manifest) = self.manifest_at(uri).await?;
         let root = location.filename().unwrap_or_default().to_string();
-        let bytes = self
-            .read_object(&location.clone().join(MANIFEST_OBJECT))
-            .await?;
-        let manifest =
-            OutputManifest::from_json(&bytes).map_err(|source| StoreError::BadManifest {
-                uri: uri.to_string(),
-                source,
-            })?;
+        if manifest.total_bytes() > max_bytes {
+            return Err(StoreError::TooLarge {
+                what: "the outputs",
+                path: uri.to_string(),
+                size: manifest.total_bytes(),
+                max: max_bytes,
+            });
+        }
         // A run may commit no files at all: the directory still exists.
         tokio::fs::create_dir_all(dest)
             .await
@@ -559,13 +639,19 @@ impl OutputStore {
         for file in &manifest.files {
             let target = dest.join(safe_relative_path(&file.path)?);
             let source = object_path(&location.clone().join("files"), &file.path);
-            self.download_file(&source, &target).await?;
+            self.download_file(&source, &target, file.size).await?;
         }
         verify(dest, &manifest, &root).await?;
         Ok(manifest)
     }
 
-    async fn download_file(&self, source: &ObjectPath, target: &Path) -> Result<(), StoreError> {
+    /// Streams `source` to `target`, stopping once it is longer than `size`.
+    async fn download_file(
+        &self,
+        source: &ObjectPath,
+        target: &Path,
+        size: u64,
+    ) -> Result<(), StoreError> {
         if let Some(parent) = target.parent() {
             tokio::fs::create_dir_all(parent)
                 .await
@@ -580,8 +666,17 @@ impl OutputStore {
         let mut file = tokio::fs::File::create(target)
             .await
             .map_err(io_err(target))?;
+        let mut written = 0u64;
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(store_err(format!("downloading {source}")))?;
+            written = written.saturating_add(chunk.len() as u64);
+            if written > size {
+                return Err(OutputError::FileMismatch {
+                    path: source.to_string(),
+                    problem: format!("is longer than the {size} bytes the manifest lists"),
+                }
+                .into());
+            }
             file.write_all(&chunk).await.map_err(io_err(target))?;
         }
         file.flush().await.map_err(io_err(target))
@@ -758,6 +853,16 @@ mod tests {
         std::fs::write(&stored, b"tampered").unwrap();
         let err = store
             .fetch_dir(&uri, &tmp.path().join("dest2"))
+            .await
+            .unwrap_err();
+        // Longer than listed: stopped as soon as it passed its size.
+        assert!(
+            err.to_string().contains("a.txt is longer than the 5 bytes"),
+            "{err}"
+        );
+        std::fs::write(&stored, b"alphA").unwrap();
+        let err = store
+            .fetch_dir(&uri, &tmp.path().join("dest3"))
             .await
             .unwrap_err();
         assert!(err.to_string().contains("a.txt has"), "{err}");

@@ -1273,7 +1273,9 @@ async fn a_running_job_streams_its_logs_and_commits_them() {
         .unwrap()
         .push((line.clone(), format!("{line}live_logs_min_secs = 0\n")));
     let mut daemon = world.spawn_daemon(None);
-    let script = "for i in 1 2 3 4 5 6 7 8 9 10 11 12; do echo line $i; echo warn $i >&2; /bin/busybox sleep 1; done; echo done > /ake/output/r.txt";
+    // Long enough that the job still runs when the test has read the
+    // first upload on a slow machine.
+    let script = "i=1; while [ $i -le 30 ]; do echo line $i; echo warn $i >&2; /bin/busybox sleep 1; i=$((i+1)); done; echo done > /ake/output/r.txt";
     let job = world.post_script(script, vec![], 120).await;
     // Over JSON-RPC, as the CLI reads it: the history is the endpoint's.
     let p = Protocol::new(Arc::new(ake_sdk::chain::rpc::RpcChain::new(
@@ -1320,8 +1322,23 @@ async fn a_running_job_streams_its_logs_and_commits_them() {
         .fetch_log(&out_uri, "stdout.log")
         .await
         .unwrap();
-    let expected: String = (1..=12).map(|i| format!("line {i}\n")).collect();
+    let expected: String = (1..=30).map(|i| format!("line {i}\n")).collect();
     assert_eq!(String::from_utf8(committed).unwrap(), expected);
+    // Once the attempt is over here, its live copy goes.
+    let end = Instant::now() + Duration::from_secs(60);
+    while !store
+        .fetch_live_log(&uri, "stdout.log")
+        .await
+        .unwrap()
+        .is_empty()
+    {
+        assert!(
+            Instant::now() < end,
+            "the live logs stay; log:\n{}",
+            world.log()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
     assert!(stop(&mut daemon).success());
 }
 

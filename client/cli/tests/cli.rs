@@ -316,6 +316,40 @@ async fn creator_staker_node_and_crank_flows() {
     assert_eq!(fleet["reward"], claim["amount"]);
     let err = net.fails(&["node", "earnings"], "owner");
     assert!(err.contains("name the nodes"), "{err}");
+    // Anyone can name the closed record's address in later transactions
+    // (9 x 5,000 lamports here) to bury the claim: the report still stands,
+    // saying the epoch was claimed and its figures are not readable here.
+    let (_, stranger) = net.wallet("stranger");
+    airdrop(&chain, &stranger.pubkey(), 1_000_000_000).await;
+    let record = ake_sdk::pda::node_work(epoch.parse().unwrap(), &node.parse().unwrap());
+    for lamports in 1..=9 {
+        let mut bury = anchor_lang::solana_program::system_instruction::transfer(
+            &stranger.pubkey(),
+            &stranger.pubkey(),
+            lamports,
+        );
+        bury.accounts
+            .push(solana_sdk::instruction::AccountMeta::new_readonly(
+                record, false,
+            ));
+        send_instructions(p.chain.as_ref(), &stranger, &[], &[bury], Fees::default())
+            .await
+            .unwrap();
+    }
+    let buried = epoch_of(&net.json(&["node", "earnings", &node], "owner"));
+    assert_eq!(
+        (
+            &buried["claimed"],
+            &buried["details_unavailable"],
+            &buried["reward"]
+        ),
+        (
+            &serde_json::json!(true),
+            &serde_json::json!(true),
+            &serde_json::Value::Null
+        ),
+        "{buried}"
+    );
 
     // The treasury holds the fees the crank swept (less its tips); the
     // authority spends from it only through the timelock. Too much is
@@ -1390,7 +1424,10 @@ async fn an_idle_node_and_a_waiting_job_name_each_reason() {
     );
     let out = net.run(&["job", "status", &job.to_string()], "creator");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("1 node of owners that handed it back"), "{text}");
+    assert!(
+        text.contains("1 node of owners that handed it back"),
+        "{text}"
+    );
 
     // Paused, the job says so too.
     net.json(&["admin", "pause"], "admin");

@@ -113,17 +113,26 @@ pub async fn fetch_results(
             dest.display()
         );
     }
+    check_uri_names_commitment(uri, commitment)?;
     std::fs::create_dir_all(dest)?;
+    // The store checks the manifest against the URI's root before it
+    // fetches a file, and every file against the manifest.
     let store = ake_node::output_store::OutputStore::for_output(uri)?;
     let manifest = store.fetch_dir(uri, dest).await?;
-    if manifest.root() != *commitment {
+    Ok((dest.to_path_buf(), manifest))
+}
+
+/// An output URI ends with the root it holds: one that names another root
+/// than the on-chain commitment is refused before anything is fetched.
+pub fn check_uri_names_commitment(uri: &str, commitment: &[u8; 32]) -> anyhow::Result<()> {
+    let named = uri.rsplit('/').next().unwrap_or_default();
+    if !named.eq_ignore_ascii_case(&hex::encode(commitment)) {
         anyhow::bail!(
-            "the outputs at {uri} do NOT match the on-chain commitment: root {} != {} (do not accept; dispute the job)",
-            manifest.root_hex(),
+            "the outputs at {uri} do NOT match the on-chain commitment: root {named} != {} (do not accept; dispute the job)",
             hex::encode(commitment)
         );
     }
-    Ok((dest.to_path_buf(), manifest))
+    Ok(())
 }
 
 #[derive(Serialize, Clone)]

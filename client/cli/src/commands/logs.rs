@@ -15,6 +15,9 @@ use solana_sdk::pubkey::Pubkey;
 /// How often `--follow` looks again.
 const FOLLOW_EVERY: Duration = Duration::from_secs(2);
 
+/// Failed reads in a row `--follow` waits out (a minute) before it gives up.
+const FOLLOW_PATIENCE: u32 = 30;
+
 #[derive(Serialize)]
 struct LogView {
     job: String,
@@ -27,38 +30,54 @@ struct LogView {
     text: String,
 }
 
-/// The log `name` as far as it is known now: committed (verified) when the
-/// job has a result, else the live copy with its attempt, else none.
-pub async fn read_log(
-    p: &Protocol,
-    job: &Pubkey,
-    name: &str,
-) -> anyhow::Result<Option<(Vec<u8>, Option<u8>)>> {
-    if let Some(uri) = result_uri(p, job).await? {
-        let log = OutputStore::for_output(&uri)?.fetch_log(&uri, name).await?;
-        return Ok(Some((log, None)));
-    }
-    match p.live_logs(job).await? {
-        Some((attempt, uri)) => {
+/// A log as far as it is known now.
+pub enum Found {
+    /// The job's result committed it: verified against its root.
+    Committed(Vec<u8>),
+    /// The live copy of the attempt running now: the node's word.
+    Live(Vec<u8>, u8),
+    /// Nothing yet: no result, and no live logs for the current attempt.
+    NotYet,
+    /// The job ended without a result whose logs count, and why.
+    Ended(&'static str),
+}
+
+/// The log `name` of `job`: committed when the job has a result, else the
+/// live copy its current attempt's node announced.
+pub async fn read_log(p: &Protocol, job: &Pubkey, name: &str) -> anyhow::Result<Found> {
+    let attempt_now = match p.job(job).await? {
+        Some(j) => match j.result {
+            Some(r) => return committed(&r.output_uri, name).await,
+            None => j.attempts,
+        },
+        None => {
+            return match crate::commands::job::settled_result(p, job).await? {
+                Ok((uri, _)) => committed(&uri, name).await,
+                Err(why) => Ok(Found::Ended(why)),
+            }
+        }
+    };
+    let announced = match p.live_logs(job).await {
+        Ok(found) => found,
+        // A history too long to find it in is the same as none.
+        Err(ake_sdk::protocol::ProtocolError::HistoryTooLong { .. }) => None,
+        Err(e) => return Err(e.into()),
+    };
+    match announced {
+        // An earlier attempt's copy is not what runs now.
+        Some((attempt, uri)) if attempt == attempt_now => {
             let log = OutputStore::for_output(&uri)?
                 .fetch_live_log(&uri, name)
                 .await?;
-            Ok(Some((log, Some(attempt))))
+            Ok(Found::Live(log, attempt))
         }
-        None => Ok(None),
+        _ => Ok(Found::NotYet),
     }
 }
 
-/// The output URI of the job's result: on its account while open, in its
-/// history once settled; none while it has no result.
-async fn result_uri(p: &Protocol, job: &Pubkey) -> anyhow::Result<Option<String>> {
-    match p.job(job).await? {
-        Some(j) => Ok(j.result.map(|r| r.output_uri)),
-        None => Ok(crate::commands::job::settled_result(p, job)
-            .await?
-            .ok()
-            .map(|(uri, _)| uri)),
-    }
+async fn committed(uri: &str, name: &str) -> anyhow::Result<Found> {
+    let log = OutputStore::for_output(uri)?.fetch_log(uri, name).await?;
+    Ok(Found::Committed(log))
 }
 
 pub async fn run(
@@ -70,10 +89,12 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let name = if stderr { "stderr.log" } else { "stdout.log" };
     if json || !follow {
-        let Some((log, attempt)) = read_log(p, &job, name).await? else {
-            anyhow::bail!("job {job} has no logs yet: no result is on-chain and its node announced no live logs (only jobs of at least the node's live_logs_min_secs, 600 s by default, stream them); `--follow` waits for them");
+        return match read_log(p, &job, name).await? {
+            Found::Committed(log) => show(&job, name, &log, None, json),
+            Found::Live(log, attempt) => show(&job, name, &log, Some(attempt), json),
+            Found::NotYet => anyhow::bail!("job {job} has no logs yet: no result is on-chain and its node announced no live logs for this attempt (only jobs of at least the node's live_logs_min_secs, 600 s by default, stream them); `--follow` waits for them"),
+            Found::Ended(why) => anyhow::bail!("job {job} has no logs: {why}"),
         };
-        return show(&job, name, &log, attempt, json);
     }
     follow_log(p, &job, name).await
 }
@@ -108,12 +129,29 @@ pub fn provenance(name: &str, attempt: Option<u8>) -> String {
     }
 }
 
-/// Prints the log as it grows, then what the result committed, and ends.
+/// Prints the log as it grows, then what the result committed, and ends
+/// (also when the job ends without a result).
 async fn follow_log(p: &Protocol, job: &Pubkey, name: &str) -> anyhow::Result<()> {
     let mut follower = Follower::default();
     let mut out = std::io::stdout();
+    let mut failures = 0u32;
     loop {
-        if let Some((log, attempt)) = read_log(p, job, name).await? {
+        let read = match read_log(p, job, name).await {
+            Ok(Found::Committed(log)) => Some((log, None)),
+            Ok(Found::Live(log, attempt)) => Some((log, Some(attempt))),
+            Ok(Found::NotYet) => None,
+            Ok(Found::Ended(why)) => anyhow::bail!("job {job} ended with no logs to follow: {why}"),
+            // An endpoint or store outage is waited out, for a while.
+            Err(e) if failures < FOLLOW_PATIENCE => {
+                failures += 1;
+                eprintln!("(could not read the log, trying again: {e:#})");
+                tokio::time::sleep(FOLLOW_EVERY).await;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        failures = 0;
+        if let Some((log, attempt)) = read {
             let step = follower.next(name, log, attempt);
             for note in &step.notes {
                 eprintln!("{note}");

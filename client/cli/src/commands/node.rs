@@ -434,6 +434,9 @@ pub async fn earnings(
         all_nodes_listed = complete;
         nodes.extend(owned);
     }
+    // Each node once, in the order named.
+    let mut seen = std::collections::HashSet::new();
+    nodes.retain(|n| seen.insert(*n));
     if nodes.is_empty() {
         anyhow::bail!(
             "name the nodes (`ake node earnings NODE...`) or their owner (`--owner OWNER`)"
@@ -501,6 +504,9 @@ fn earnings_lines(r: &EarningsReport, d: u8) -> String {
 /// One epoch of a node, as people read it.
 pub fn earning_line(e: &EpochEarning, d: u8) -> String {
     let reward = match (e.reward, e.claimed) {
+        _ if e.details_unavailable => {
+            "claimed; its figures are not in the history this endpoint returns".to_string()
+        }
         (None, _) => "open: paid once the epoch closes".to_string(),
         (Some(r), claimed) => format!(
             "reward {} AKE ({}, {}), {}",

@@ -51,6 +51,30 @@ pub fn esc(text: &str) -> String {
     out
 }
 
+/// A URL's scheme and host only: RPC URLs often carry an API key in their
+/// path, query or user part, which a page must not show.
+pub fn origin(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = host.rsplit('@').next().unwrap_or_default();
+    format!("{scheme}://{host}")
+}
+
+/// A relative path made safe in a URL: each byte outside the unreserved
+/// set and `/` percent-encoded (a file named `a#b?.png` stays one path).
+pub fn path_escape(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                out.push(char::from(b))
+            }
+            b => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
 /// A link whose text is escaped.
 pub fn link(href: &str, text: &str) -> String {
     format!("<a href=\"{}\">{}</a>", esc(href), esc(text))
@@ -170,6 +194,16 @@ mod tests {
             link("/jobs/\"x", "<b>"),
             "<a href=\"/jobs/&quot;x\">&lt;b&gt;</a>"
         );
+    }
+
+    #[test]
+    fn pages_show_no_api_key_and_paths_stay_paths() {
+        assert_eq!(
+            origin("https://user:pw@rpc.example.com/v2/SECRET?api-key=K"),
+            "https://rpc.example.com"
+        );
+        assert_eq!(origin("http://127.0.0.1:8899"), "http://127.0.0.1:8899");
+        assert_eq!(path_escape("frames/a #1?.png"), "frames/a%20%231%3F.png");
     }
 
     #[test]

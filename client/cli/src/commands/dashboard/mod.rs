@@ -40,7 +40,28 @@ struct Dashboard {
     /// Where a job's outputs are fetched to once verified (one directory
     /// per job, removed with the process).
     outputs: tempfile::TempDir,
+    /// Held while outputs are fetched: one fetch at a time.
+    fetching: tokio::sync::Mutex<()>,
+    /// Recent failed fetches (by job and root): when, and why.
+    failures: std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, String)>>,
     epochs: u64,
+}
+
+impl Dashboard {
+    /// Why fetching `name` failed, if it did within the pause.
+    fn recent_failure(&self, name: &str) -> Option<String> {
+        let failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        failures
+            .get(name)
+            .filter(|(at, _)| at.elapsed() < pages::FAILED_FETCH_PAUSE)
+            .map(|(_, why)| why.clone())
+    }
+
+    fn failed(&self, name: &str, why: String) {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        failures.retain(|_, (at, _)| at.elapsed() < pages::FAILED_FETCH_PAUSE);
+        failures.insert(name.to_string(), (std::time::Instant::now(), why));
+    }
 }
 
 type Shared = Arc<Dashboard>;
@@ -55,8 +76,12 @@ pub async fn run(g: &GlobalArgs, a: DashboardArgs) -> anyhow::Result<()> {
     let url = ctx.url.clone();
     let (addr, server) = serve(ctx, a.bind, a.epochs).await?;
     // Tests and scripts read the real address (with --bind 127.0.0.1:0).
-    println!("dashboard of {url} at http://{addr}/");
-    server.await??;
+    println!("dashboard of {} at http://{addr}/", html::origin(&url));
+    tokio::select! {
+        served = server => served??,
+        // Ends cleanly, so the fetched outputs' directory is removed.
+        _ = tokio::signal::ctrl_c() => {}
+    }
     Ok(())
 }
 
@@ -74,9 +99,14 @@ pub async fn serve(
     let shared = Arc::new(Dashboard {
         ctx,
         outputs: tempfile::tempdir()?,
+        fetching: Default::default(),
+        failures: Default::default(),
         epochs,
     });
-    let server = tokio::spawn(async move { axum::serve(listener, router(shared)).await });
+    let app = router(shared).layer(axum::middleware::from_fn(move |request, next| {
+        guard(addr, request, next)
+    }));
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
     Ok((addr, server))
 }
 
@@ -90,6 +120,49 @@ fn router(shared: Shared) -> Router {
         .route("/jobs/{key}/outputs/{*file}", get(output_file))
         .fallback(|| async { Failure::NotFound("no such page: start at /".into()) })
         .with_state(shared)
+}
+
+/// Every response: only for requests addressed to this server (a web page
+/// elsewhere cannot point a browser's DNS at it and read the pages), and
+/// with headers that keep a served file from running as a page.
+async fn guard(
+    bound: SocketAddr,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    let ours = bound.ip().is_unspecified()
+        || host == bound.to_string()
+        || host == format!("localhost:{}", bound.port());
+    let mut response = if ours {
+        next.run(request).await
+    } else {
+        Failure::BadInput(format!(
+            "this dashboard answers requests to {bound} or localhost:{}, not to {host}",
+            bound.port()
+        ))
+        .into_response()
+    };
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        header::HeaderValue::from_static(
+            "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'",
+        ),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        header::HeaderValue::from_static("no-referrer"),
+    );
+    response
 }
 
 /// Why a page could not be shown: a bad address (400), nothing there
@@ -188,14 +261,29 @@ async fn output_file(
         ake_node::outputs::safe_relative_path(&file)
             .map_err(|e| Failure::BadInput(e.to_string()))?,
     );
-    let bytes = tokio::fs::read(&path)
+    // Streamed: an output may be hundreds of MiB.
+    let opened = tokio::fs::File::open(&path)
         .await
         .map_err(|e| Failure::Chain(anyhow::anyhow!("reading {}: {e}", path.display())))?;
+    let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(opened));
     let kind = match file.rsplit('.').next() {
         Some("png") => "image/png",
         Some("jpg" | "jpeg") => "image/jpeg",
         Some("txt" | "log") => "text/plain; charset=utf-8",
         _ => "application/octet-stream",
     };
-    Ok(([(header::CONTENT_TYPE, kind)], bytes).into_response())
+    // Anything but an image is a download, never shown as a page.
+    let disposition = if kind.starts_with("image/") {
+        "inline"
+    } else {
+        "attachment"
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, kind),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        body,
+    )
+        .into_response())
 }

@@ -80,7 +80,11 @@ pub async fn network(d: &Dashboard) -> PageResult {
     }
     let burned: u64 = markets.iter().map(|m| m.tokens_burned).sum();
     let summary = facts(&[
-        ("endpoint", "Endpoint", esc(&d.ctx.url)),
+        (
+            "endpoint",
+            "Endpoint",
+            esc(&super::html::origin(&d.ctx.url)),
+        ),
         (
             "supply",
             "Token supply",
@@ -361,6 +365,7 @@ async fn earnings_table(d: &Dashboard, key: &Pubkey, dec: u8) -> Result<String, 
                 None => "-",
             };
             let claimed = match (e.reward, e.claimed) {
+                _ if e.details_unavailable => "claimed (figures not in history)",
                 (None, _) => "epoch open",
                 (Some(_), true) => "claimed",
                 (Some(_), false) => "claimable",
@@ -402,29 +407,60 @@ pub struct VerifiedOutputs {
     pub manifest: OutputManifest,
 }
 
-/// The job's outputs, fetched and verified once per dashboard process.
-/// Not found when the job has no result (yet, or ever).
+/// The most a job's outputs may total for the dashboard to fetch them
+/// (`ake job results` fetches any size).
+const MAX_SHOWN_OUTPUT_BYTES: u64 = 512 << 20;
+
+/// A failed fetch of a job's outputs is not tried again for this long
+/// (pages reload themselves).
+pub const FAILED_FETCH_PAUSE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The job's outputs for its current result, fetched and verified once per
+/// dashboard process, one fetch at a time. Not found when the job has no
+/// result (yet, or ever, or its creator won a dispute over it).
 pub async fn verified_outputs(d: &Dashboard, key: &Pubkey) -> Result<VerifiedOutputs, Failure> {
-    let dir = d.outputs.path().join(key.to_string());
-    let manifest_path = dir.with_extension("manifest.json");
-    if let Ok(bytes) = tokio::fs::read(&manifest_path).await {
+    let (uri, commitment) = result_of(d, key).await?;
+    let name = format!("{key}-{}", hex::encode(commitment));
+    let dir = d.outputs.path().join(&name);
+    let manifest_path = d.outputs.path().join(format!("{name}.manifest.json"));
+    let _one_at_a_time = d.fetching.lock().await;
+    if let (true, Ok(bytes)) = (dir.is_dir(), tokio::fs::read(&manifest_path).await) {
         if let Ok(manifest) = OutputManifest::from_json(&bytes) {
             return Ok(VerifiedOutputs { dir, manifest });
         }
     }
-    let (uri, commitment) = result_of(d, key).await?;
-    // Fetched into a fresh directory, then kept: a failed fetch leaves
-    // nothing that a later request could take as verified.
-    let fetching = tempfile::tempdir_in(d.outputs.path()).map_err(anyhow::Error::from)?;
-    let (_, manifest) = job::fetch_results(&uri, &commitment, fetching.path()).await?;
-    let _ = tokio::fs::remove_dir_all(&dir).await;
-    tokio::fs::rename(fetching.keep(), &dir)
-        .await
-        .map_err(anyhow::Error::from)?;
-    tokio::fs::write(&manifest_path, manifest.to_json())
-        .await
-        .map_err(anyhow::Error::from)?;
-    Ok(VerifiedOutputs { dir, manifest })
+    if let Some(why) = d.recent_failure(&name) {
+        return Err(Failure::Chain(anyhow::anyhow!(
+            "{why} (tried less than a minute ago)"
+        )));
+    }
+    match fetch_verified(d, &uri, &commitment, &dir, &manifest_path).await {
+        Ok(manifest) => Ok(VerifiedOutputs { dir, manifest }),
+        Err(e) => {
+            d.failed(&name, format!("{e:#}"));
+            Err(Failure::Chain(e))
+        }
+    }
+}
+
+/// Fetches into a fresh directory, and keeps it (manifest written first)
+/// only once every file checked out: nothing a failed fetch leaves can be
+/// taken as verified.
+async fn fetch_verified(
+    d: &Dashboard,
+    uri: &str,
+    commitment: &[u8; 32],
+    dir: &std::path::Path,
+    manifest_path: &std::path::Path,
+) -> anyhow::Result<OutputManifest> {
+    job::check_uri_names_commitment(uri, commitment)?;
+    let fetching = tempfile::tempdir_in(d.outputs.path())?;
+    let manifest = ake_node::output_store::OutputStore::for_output(uri)?
+        .fetch_dir_within(uri, fetching.path(), MAX_SHOWN_OUTPUT_BYTES)
+        .await?;
+    tokio::fs::write(manifest_path, manifest.to_json()).await?;
+    tokio::fs::rename(fetching.keep(), dir).await?;
+    Ok(manifest)
 }
 
 /// Where a job's outputs are and their root: from its account while open,
@@ -530,31 +566,39 @@ const LOG_TAIL_BYTES: usize = 64 * 1024;
 /// The job's stdout and stderr: committed (verified) once a result is
 /// on-chain, else the live copy its node uploads, else why there is none.
 async fn logs_section(p: &Protocol, key: &Pubkey) -> String {
+    use crate::commands::logs::{provenance, read_log, Found};
     let mut out = String::new();
     for name in ["stdout.log", "stderr.log"] {
-        let shown = match crate::commands::logs::read_log(p, key, name).await {
-            Ok(Some((log, attempt))) => {
-                let tail = &log[log.len().saturating_sub(LOG_TAIL_BYTES)..];
-                let text = match tail.is_empty() {
-                    true => "(empty)".to_string(),
-                    false => String::from_utf8_lossy(tail).into_owned(),
-                };
-                let class = if attempt.is_none() { "ok" } else { "muted" };
-                format!(
-                    "<p class={class}>{}</p><pre id=\"{name}\">{}</pre>",
-                    esc(&crate::commands::logs::provenance(name, attempt)),
-                    esc(&text)
-                )
+        let (log, attempt) = match read_log(p, key, name).await {
+            Ok(Found::Committed(log)) => (log, None),
+            Ok(Found::Live(log, attempt)) => (log, Some(attempt)),
+            Ok(Found::NotYet) => {
+                out.push_str(&format!("<p class=muted>{name}: nothing yet (no result, and no live logs announced for this attempt)</p>"));
+                continue;
             }
-            Ok(None) => format!(
-                "<p class=muted>{name}: nothing yet (no result, and no live logs announced)</p>"
-            ),
-            Err(e) => format!(
-                "<p class=error>{name} NOT shown: {}</p>",
-                esc(&format!("{e:#}"))
-            ),
+            Ok(Found::Ended(why)) => {
+                out.push_str(&format!("<p class=muted>{name}: none ({})</p>", esc(why)));
+                continue;
+            }
+            Err(e) => {
+                out.push_str(&format!(
+                    "<p class=error>{name} NOT shown: {}</p>",
+                    esc(&format!("{e:#}"))
+                ));
+                continue;
+            }
         };
-        out.push_str(&shown);
+        let tail = &log[log.len().saturating_sub(LOG_TAIL_BYTES)..];
+        let text = match tail.is_empty() {
+            true => "(empty)".to_string(),
+            false => String::from_utf8_lossy(tail).into_owned(),
+        };
+        let class = if attempt.is_none() { "ok" } else { "muted" };
+        out.push_str(&format!(
+            "<p class={class}>{}</p><pre id=\"{name}\">{}</pre>",
+            esc(&provenance(name, attempt)),
+            esc(&text)
+        ));
     }
     out
 }
@@ -577,7 +621,7 @@ async fn outputs_section(d: &Dashboard, key: &Pubkey) -> String {
         .files
         .iter()
         .map(|f| {
-            let href = format!("/jobs/{key}/outputs/{}", f.path);
+            let href = format!("/jobs/{key}/outputs/{}", super::html::path_escape(&f.path));
             let shown = if f.path.ends_with(".png") {
                 format!(
                     "<img class=thumb src=\"{}\" alt=\"{}\">",
