@@ -465,25 +465,13 @@ impl OutputStore {
     /// node's word, which nothing verifies until the result commits the
     /// whole log. Empty when nothing was uploaded yet.
     pub async fn fetch_live_log(&self, uri: &str, name: &str) -> Result<Vec<u8>, StoreError> {
-        let foreign = || StoreError::ForeignUri {
-            uri: uri.to_string(),
-            base: self.base_uri.clone(),
-        };
-        let relative = uri
-            .strip_prefix(&self.base_uri)
-            .and_then(|rest| rest.strip_prefix('/'))
-            .ok_or_else(foreign)?;
-        let job = match relative.split('/').collect::<Vec<_>>()[..] {
-            ["jobs", job, "live"] if !job.is_empty() && LOG_FILES.contains(&name) => job,
-            _ => return Err(foreign()),
-        };
-        let path = self
-            .prefix
-            .clone()
-            .join("jobs")
-            .join(job)
-            .join("live")
-            .join(name);
+        if !LOG_FILES.contains(&name) {
+            return Err(StoreError::ForeignUri {
+                uri: format!("{uri}/{name}"),
+                base: self.base_uri.clone(),
+            });
+        }
+        let path = self.job_location(uri, |last| last == "live")?.join(name);
         match self
             .read_object(&path, "the live log", MAX_LIVE_LOG_BYTES)
             .await
@@ -682,7 +670,18 @@ impl OutputStore {
         file.flush().await.map_err(io_err(target))
     }
 
+    /// Where a result's outputs are (`<base>/jobs/<job>/<root hex>`).
     fn location_of(&self, uri: &str) -> Result<ObjectPath, StoreError> {
+        self.job_location(uri, |last| last.len() == 64)
+    }
+
+    /// The store path of `uri`, which must be `<base>/jobs/<job>/<last>`
+    /// with `last` accepted by `fits`.
+    fn job_location(
+        &self,
+        uri: &str,
+        fits: impl Fn(&str) -> bool,
+    ) -> Result<ObjectPath, StoreError> {
         let foreign = || StoreError::ForeignUri {
             uri: uri.to_string(),
             base: self.base_uri.clone(),
@@ -692,8 +691,8 @@ impl OutputStore {
             .and_then(|rest| rest.strip_prefix('/'))
             .ok_or_else(foreign)?;
         match relative.split('/').collect::<Vec<_>>()[..] {
-            ["jobs", job, root] if !job.is_empty() && root.len() == 64 => {
-                Ok(self.prefix.clone().join("jobs").join(job).join(root))
+            ["jobs", job, last] if !job.is_empty() && fits(last) => {
+                Ok(self.prefix.clone().join("jobs").join(job).join(last))
             }
             _ => Err(foreign()),
         }
