@@ -658,6 +658,12 @@ async fn check_dashboard(e: &E2e, p: &Protocol, job: &str, node: &Pubkey, frame:
     // The market and the node.
     let market = page("/markets/0".into()).await;
     assert_eq!(market.fact("settled"), books.jobs_settled.to_string());
+    let in_flight = p.market(0).await.unwrap().in_flight();
+    let rows = market.rows("in-flight");
+    assert_eq!(rows.len(), in_flight.len(), "{rows:?}");
+    for (row, f) in rows.iter().zip(&in_flight) {
+        assert_eq!(row[0], f.job.to_string());
+    }
     let n = p.node(node).await.unwrap().unwrap();
     let shown = page(format!("/nodes/{node}")).await;
     assert_eq!(shown.fact("completed"), n.jobs_completed.to_string());
@@ -669,6 +675,14 @@ async fn check_dashboard(e: &E2e, p: &Protocol, job: &str, node: &Pubkey, frame:
         shown.fact("reputation")
     );
 
+    // The owner's fleet: the node, with what it earned.
+    let fleet = page(format!("/owners/{}", n.owner)).await;
+    let nodes = fleet.rows("fleet");
+    assert_eq!(nodes.len(), 1, "{nodes:?}");
+    assert_eq!(
+        (nodes[0][0].as_str(), nodes[0][3].as_str()),
+        (node.to_string().as_str(), "1")
+    );
     let earned = shown.rows("earnings");
     let claimed = earned
         .iter()

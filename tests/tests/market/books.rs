@@ -113,6 +113,12 @@ enum Action {
     CloseDuePage {
         page: usize,
     },
+    /// The node running a job says where its live logs go (it moves
+    /// nothing); `by_other`: another node tries (refused).
+    AnnounceLogs {
+        job: usize,
+        by_other: bool,
+    },
 }
 
 fn action() -> impl Strategy<Value = Action> {
@@ -146,6 +152,7 @@ fn action() -> impl Strategy<Value = Action> {
         1 => (1..40u16).prop_map(|by| Action::Grow { by }),
         2 => (0..16usize, 0..3usize).prop_map(|(job, node)| Action::MatchJob { job, node }),
         1 => (0..8usize).prop_map(|page| Action::CloseDuePage { page }),
+        1 => (0..16usize, any::<bool>()).prop_map(|(job, by_other)| Action::AnnounceLogs { job, by_other }),
     ]
 }
 
@@ -473,6 +480,22 @@ impl World {
                 c.grow_market(capacity).await;
                 Ok(())
             }
+            Action::AnnounceLogs { job, by_other } => match job_at(*job, &assigned) {
+                Some((_, key)) => match c.job(&key).await {
+                    Some(j) if j.state == JobState::Assigned => {
+                        let running = self.nodes.iter().position(|n| n.account == j.node);
+                        let running = running.unwrap();
+                        let at = (running + usize::from(*by_other)) % self.nodes.len();
+                        let node = &self.nodes[at];
+                        let uri = format!("s3://logs/jobs/{key}-{}/live", j.attempts);
+                        let ix =
+                            ake_sdk::instructions::announce_logs(node.signer.pubkey(), key, uri);
+                        c.send(&[ix], &[&node.signer]).await
+                    }
+                    _ => Ok(()),
+                },
+                None => Ok(()),
+            },
             Action::RotateKey { node } => {
                 let n = &self.nodes[*node];
                 let signer = solana_sdk::signature::Keypair::new();

@@ -42,19 +42,28 @@ pub enum Found {
     Ended(&'static str),
 }
 
-/// The log `name` of `job`: committed when the job has a result, else the
-/// live copy its current attempt's node announced.
-pub async fn read_log(p: &Protocol, job: &Pubkey, name: &str) -> anyhow::Result<Found> {
+/// Where a job's logs are now: with its result, or the live copy of the
+/// attempt running now; or why there are none (yet).
+pub enum Source {
+    Committed(String),
+    Live(String, u8),
+    NotYet,
+    Ended(&'static str),
+}
+
+/// Finds where `job`'s logs are (one job read, and a history search when
+/// it settled or runs).
+pub async fn source(p: &Protocol, job: &Pubkey) -> anyhow::Result<Source> {
     let attempt_now = match p.job(job).await? {
         Some(j) => match j.result {
-            Some(r) => return committed(&r.output_uri, name).await,
+            Some(r) => return Ok(Source::Committed(r.output_uri)),
             None => j.attempts,
         },
         None => {
-            return match crate::commands::job::settled_result(p, job).await? {
-                Ok((uri, _)) => committed(&uri, name).await,
-                Err(why) => Ok(Found::Ended(why)),
-            }
+            return Ok(match crate::commands::job::settled_result(p, job).await? {
+                Ok((uri, _)) => Source::Committed(uri),
+                Err(why) => Source::Ended(why),
+            })
         }
     };
     let announced = match p.live_logs(job).await {
@@ -63,21 +72,33 @@ pub async fn read_log(p: &Protocol, job: &Pubkey, name: &str) -> anyhow::Result<
         Err(ake_sdk::protocol::ProtocolError::HistoryTooLong { .. }) => None,
         Err(e) => return Err(e.into()),
     };
-    match announced {
+    Ok(match announced {
         // An earlier attempt's copy is not what runs now.
-        Some((attempt, uri)) if attempt == attempt_now => {
-            let log = OutputStore::for_output(&uri)?
-                .fetch_live_log(&uri, name)
-                .await?;
-            Ok(Found::Live(log, attempt))
-        }
-        _ => Ok(Found::NotYet),
-    }
+        Some((attempt, uri)) if attempt == attempt_now => Source::Live(uri, attempt),
+        _ => Source::NotYet,
+    })
 }
 
-async fn committed(uri: &str, name: &str) -> anyhow::Result<Found> {
-    let log = OutputStore::for_output(uri)?.fetch_log(uri, name).await?;
-    Ok(Found::Committed(log))
+/// The log `name` (`stdout.log` or `stderr.log`) where `source` says.
+pub async fn read(source: &Source, name: &str) -> anyhow::Result<Found> {
+    Ok(match source {
+        Source::Committed(uri) => {
+            Found::Committed(OutputStore::for_output(uri)?.fetch_log(uri, name).await?)
+        }
+        Source::Live(uri, attempt) => Found::Live(
+            OutputStore::for_output(uri)?
+                .fetch_live_log(uri, name)
+                .await?,
+            *attempt,
+        ),
+        Source::NotYet => Found::NotYet,
+        Source::Ended(why) => Found::Ended(why),
+    })
+}
+
+/// The log `name` of `job` as it is now.
+pub async fn read_log(p: &Protocol, job: &Pubkey, name: &str) -> anyhow::Result<Found> {
+    read(&source(p, job).await?, name).await
 }
 
 pub async fn run(

@@ -116,6 +116,7 @@ fn router(shared: Shared) -> Router {
         .route("/epochs", get(epochs))
         .route("/markets/{index}", get(market))
         .route("/nodes/{key}", get(node))
+        .route("/owners/{key}", get(owner))
         .route("/jobs/{key}", get(job))
         .route("/jobs/{key}/outputs/{*file}", get(output_file))
         .fallback(|| async { Failure::NotFound("no such page: start at /".into()) })
@@ -236,6 +237,10 @@ async fn market(State(d): State<Shared>, Path(index): Path<String>) -> PageResul
 
 async fn node(State(d): State<Shared>, Path(key): Path<String>) -> PageResult {
     pages::node(&d, &pubkey(&key, "node")?).await
+}
+
+async fn owner(State(d): State<Shared>, Path(key): Path<String>) -> PageResult {
+    pages::owner(&d, &pubkey(&key, "owner")?).await
 }
 
 async fn job(State(d): State<Shared>, Path(key): Path<String>) -> PageResult {

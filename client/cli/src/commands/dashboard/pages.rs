@@ -21,6 +21,10 @@ use crate::commands::node::{idle_reason, node_view};
 /// Pages of things that move on their own reload this often (seconds).
 const REFRESH_SECS: u32 = 10;
 
+/// A node page reads every shown epoch's record (and a claimed one's
+/// history): it reloads less often, to stay within public endpoints' limits.
+const NODE_REFRESH_SECS: u32 = 30;
+
 async fn decimals(p: &Protocol) -> Result<u8, Failure> {
     let mint = p.config().await?.mint;
     Ok(ake_sdk::accounts::mint_decimals(p.chain.as_ref(), &mint).await?)
@@ -258,9 +262,10 @@ pub async fn market(d: &Dashboard, index: u16) -> PageResult {
         table(id, &["Place", "Address"], &rows)
     };
     let body = format!(
-        "{summary}<h2>Queued jobs, best first</h2>{}<h2>Waiting nodes, first served first</h2>{}",
+        "{summary}<h2>Queued jobs, best first</h2>{}<h2>Waiting nodes, first served first</h2>{}<h2>In flight</h2>{}",
         listed("queued-jobs", &m.queued_jobs, "jobs"),
-        listed("waiting-nodes", &m.waiting_nodes, "nodes")
+        listed("waiting-nodes", &m.waiting_nodes, "nodes"),
+        in_flight_table(p, index).await?
     );
     Ok(page_with(
         &format!("Market {index} {}", m.name),
@@ -275,6 +280,89 @@ async fn market_link(p: &Protocol, address: &str) -> Result<String, Failure> {
     Ok((0..count)
         .find(|i| ake_sdk::pda::market(*i).to_string() == address)
         .map_or_else(|| esc(address), |i| link(&format!("/markets/{i}"), address)))
+}
+
+/// The market's jobs in flight, phase by phase, each in the order it
+/// entered the phase (submitted jobs fall due in that order).
+async fn in_flight_table(p: &Protocol, index: u16) -> Result<String, Failure> {
+    use ake_sdk::ake_market::state::{PHASE_ASSIGNED, PHASE_DISPUTED, PHASE_SUBMITTED};
+    let rows: Vec<Vec<String>> = p
+        .market(index)
+        .await?
+        .in_flight()
+        .iter()
+        .map(|f| {
+            let (phase, due) = match f.phase {
+                PHASE_ASSIGNED => ("assigned", "result due"),
+                PHASE_SUBMITTED => ("submitted", "challenge window ends"),
+                PHASE_DISPUTED => ("disputed", "dispute times out"),
+                _ => ("?", "due"),
+            };
+            let job = f.job.to_string();
+            vec![
+                link(&format!("/jobs/{job}"), &job),
+                phase.into(),
+                format!("{due} at unix {}", f.due),
+            ]
+        })
+        .collect();
+    Ok(table("in-flight", &["Job", "Phase", "Next"], &rows))
+}
+
+/// An owner's fleet: every node it registered or re-keyed (from its
+/// history), each with its status, reputation and earnings in the
+/// dashboard's epochs.
+pub async fn owner(d: &Dashboard, owner: &Pubkey) -> PageResult {
+    let p = &d.ctx.protocol;
+    let dec = decimals(p).await?;
+    let (nodes, complete) = p.owner_nodes(owner).await?;
+    if nodes.is_empty() {
+        return Err(Failure::NotFound(format!(
+            "{owner} registered no node (none in its history here)"
+        )));
+    }
+    let last = p.current_epoch(&p.emissions().await?).await?;
+    let first = last.saturating_sub(d.epochs - 1);
+    let mut rows = Vec::new();
+    for node in &nodes {
+        let status = match p.node(node).await? {
+            Some(_) => node_view(p, node).await?,
+            None => {
+                rows.push(vec![esc(&node.to_string()), "closed or re-keyed".into()]);
+                continue;
+            }
+        };
+        let earned = p.node_earnings(node, first, last).await?;
+        let reward: u64 = earned.iter().filter_map(|e| e.reward).sum();
+        let unclaimed: u64 = earned
+            .iter()
+            .filter(|e| !e.claimed)
+            .filter_map(|e| e.reward)
+            .sum();
+        rows.push(vec![
+            link(&format!("/nodes/{node}"), &node.to_string()),
+            esc(&status.status),
+            format!("#{} bps", status.reputation_bps),
+            format!("#{}", status.jobs_completed),
+            format!("#{}", tokens(reward, dec)),
+            format!("#{}", tokens(unclaimed, dec)),
+        ]);
+    }
+    let partial = if complete {
+        ""
+    } else {
+        "<p class=muted>Only the nodes in the newest part of its history are listed.</p>"
+    };
+    let body = format!(
+        "{partial}{}<p class=muted>Rewards of the last {} epochs: claimed, or what a claim pays now.</p>",
+        table(
+            "fleet",
+            &["Node", "Status", "Reputation", "Jobs completed", "Reward", "Unclaimed"],
+            &rows
+        ),
+        d.epochs
+    );
+    Ok(page_with(&format!("Owner {owner}"), &body, None))
 }
 
 pub async fn node(d: &Dashboard, key: &Pubkey) -> PageResult {
@@ -306,7 +394,11 @@ pub async fn node(d: &Dashboard, key: &Pubkey) -> PageResult {
             .join("<br>"),
     };
     let summary = facts(&[
-        ("owner", "Owner", esc(&v.owner)),
+        (
+            "owner",
+            "Owner",
+            link(&format!("/owners/{}", v.owner), &v.owner),
+        ),
         ("market", "Market", market_link(p, &v.market).await?),
         (
             "hardware",
@@ -345,7 +437,11 @@ pub async fn node(d: &Dashboard, key: &Pubkey) -> PageResult {
         "{summary}<h2>Earnings, newest epoch first (last {})</h2>{earnings}<p class=muted>Work counts in the epoch its job settled. A closed epoch pays the node's burn x min(multiplier, max(phi, share)); the daemon claims it (or <code>ake node claim</code>). USD is at the epoch's price (what its burns were worth per token).</p>",
         d.epochs
     );
-    Ok(page_with(&format!("Node {key}"), &body, Some(REFRESH_SECS)))
+    Ok(page_with(
+        &format!("Node {key}"),
+        &body,
+        Some(NODE_REFRESH_SECS),
+    ))
 }
 
 async fn earnings_table(d: &Dashboard, key: &Pubkey, dec: u8) -> Result<String, Failure> {
@@ -566,10 +662,19 @@ const LOG_TAIL_BYTES: usize = 64 * 1024;
 /// The job's stdout and stderr: committed (verified) once a result is
 /// on-chain, else the live copy its node uploads, else why there is none.
 async fn logs_section(p: &Protocol, key: &Pubkey) -> String {
-    use crate::commands::logs::{provenance, read_log, Found};
+    use crate::commands::logs::{provenance, read, source, Found};
+    let source = match source(p, key).await {
+        Ok(source) => source,
+        Err(e) => {
+            return format!(
+                "<p class=error>Logs NOT shown: {}</p>",
+                esc(&format!("{e:#}"))
+            )
+        }
+    };
     let mut out = String::new();
     for name in ["stdout.log", "stderr.log"] {
-        let (log, attempt) = match read_log(p, key, name).await {
+        let (log, attempt) = match read(&source, name).await {
             Ok(Found::Committed(log)) => (log, None),
             Ok(Found::Live(log, attempt)) => (log, Some(attempt)),
             Ok(Found::NotYet) => {
