@@ -51,9 +51,11 @@ pub struct EpochEarning {
     /// The reward at the epoch's price (micro-USD per token burned that
     /// epoch), rounded down; none without a reward or a burn to price it.
     pub reward_micro_usd: Option<u64>,
-    /// Claimed, but the claim is not among the record address's newest
-    /// transactions this endpoint returns (someone named the address in
-    /// later ones, or history was pruned): the figures are unknown here.
+    /// The epoch closed, its record is gone, and its address has history
+    /// but no claim among the newest transactions this endpoint returns:
+    /// a claim buried by later transactions naming the address (or pruned
+    /// history), or an address someone named although the node never
+    /// worked that epoch. The figures are unknown here.
     pub details_unavailable: bool,
 }
 
@@ -108,6 +110,10 @@ impl Protocol {
                 reward_micro_usd: reward.and_then(|r| value_at(r, summary)),
                 details_unavailable: false,
             }));
+        }
+        // Only a closed epoch's record can have been claimed.
+        if !closed {
+            return Ok(None);
         }
         let claim = match self.claimed(node, epoch).await {
             Err(ProtocolError::HistoryTooLong { .. }) => {

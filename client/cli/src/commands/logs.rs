@@ -45,7 +45,8 @@ pub enum Found {
 /// Where a job's logs are now: with its result, or the live copy of the
 /// attempt running now; or why there are none (yet).
 pub enum Source {
-    Committed(String),
+    /// The result's output URI and the on-chain root it must hold.
+    Committed(String, [u8; 32]),
     Live(String, u8),
     NotYet,
     Ended(&'static str),
@@ -56,12 +57,12 @@ pub enum Source {
 pub async fn source(p: &Protocol, job: &Pubkey) -> anyhow::Result<Source> {
     let attempt_now = match p.job(job).await? {
         Some(j) => match j.result {
-            Some(r) => return Ok(Source::Committed(r.output_uri)),
+            Some(r) => return Ok(Source::Committed(r.output_uri, r.commitment)),
             None => j.attempts,
         },
         None => {
             return Ok(match crate::commands::job::settled_result(p, job).await? {
-                Ok((uri, _)) => Source::Committed(uri),
+                Ok((uri, commitment)) => Source::Committed(uri, commitment),
                 Err(why) => Source::Ended(why),
             })
         }
@@ -82,7 +83,10 @@ pub async fn source(p: &Protocol, job: &Pubkey) -> anyhow::Result<Source> {
 /// The log `name` (`stdout.log` or `stderr.log`) where `source` says.
 pub async fn read(source: &Source, name: &str) -> anyhow::Result<Found> {
     Ok(match source {
-        Source::Committed(uri) => {
+        Source::Committed(uri, commitment) => {
+            // The store checks the log against the manifest and the manifest
+            // against the URI's root; the root must be the on-chain one.
+            crate::commands::job::check_uri_names_commitment(uri, commitment)?;
             Found::Committed(OutputStore::for_output(uri)?.fetch_log(uri, name).await?)
         }
         Source::Live(uri, attempt) => Found::Live(
@@ -231,7 +235,24 @@ impl Follower {
 
 #[cfg(test)]
 mod tests {
-    use super::Follower;
+    use super::{read, Follower, Source};
+
+    /// A result whose URI names another root than the on-chain one: its
+    /// logs are refused before anything is fetched, however consistent the
+    /// upload there is.
+    #[tokio::test]
+    async fn committed_logs_must_be_under_the_on_chain_root() {
+        let uri = format!("file:///nonexistent/jobs/j-1/{}", "a".repeat(64));
+        let err = read(&Source::Committed(uri, [0xbb; 32]), "stdout.log")
+            .await
+            .err()
+            .expect("refused");
+        assert!(
+            err.to_string()
+                .contains("do NOT match the on-chain commitment"),
+            "{err}"
+        );
+    }
 
     fn step(f: &mut Follower, log: &str, attempt: Option<u8>) -> (usize, String, bool) {
         let s = f.next("stdout.log", log.as_bytes().to_vec(), attempt);

@@ -505,7 +505,7 @@ fn earnings_lines(r: &EarningsReport, d: u8) -> String {
 pub fn earning_line(e: &EpochEarning, d: u8) -> String {
     let reward = match (e.reward, e.claimed) {
         _ if e.details_unavailable => {
-            "claimed; its figures are not in the history this endpoint returns".to_string()
+            "no record now, and no claim among its address's newest transactions here (a buried claim, or an address named by someone else)".to_string()
         }
         (None, _) => "open: paid once the epoch closes".to_string(),
         (Some(r), claimed) => format!(

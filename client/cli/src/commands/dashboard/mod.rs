@@ -2,7 +2,7 @@
 //! server-rendered HTML with inline SVG charts and inline CSS: no
 //! JavaScript, no build step, no external assets, so it works offline and
 //! shows exactly what the chain says when the page is loaded (every request
-//! reads the chain; the network and market pages refresh themselves).
+//! reads the chain; pages of things that move reload themselves).
 
 mod html;
 mod pages;

@@ -461,7 +461,7 @@ async fn earnings_table(d: &Dashboard, key: &Pubkey, dec: u8) -> Result<String, 
                 None => "-",
             };
             let claimed = match (e.reward, e.claimed) {
-                _ if e.details_unavailable => "claimed (figures not in history)",
+                _ if e.details_unavailable => "claim not in history",
                 (None, _) => "epoch open",
                 (Some(_), true) => "claimed",
                 (Some(_), false) => "claimable",
@@ -519,11 +519,20 @@ pub async fn verified_outputs(d: &Dashboard, key: &Pubkey) -> Result<VerifiedOut
     let name = format!("{key}-{}", hex::encode(commitment));
     let dir = d.outputs.path().join(&name);
     let manifest_path = d.outputs.path().join(format!("{name}.manifest.json"));
-    let _one_at_a_time = d.fetching.lock().await;
-    if let (true, Ok(bytes)) = (dir.is_dir(), tokio::fs::read(&manifest_path).await) {
-        if let Ok(manifest) = OutputManifest::from_json(&bytes) {
-            return Ok(VerifiedOutputs { dir, manifest });
+    let cached = || async {
+        match (dir.is_dir(), tokio::fs::read(&manifest_path).await) {
+            (true, Ok(bytes)) => OutputManifest::from_json(&bytes).ok(),
+            _ => None,
         }
+    };
+    // Kept outputs are complete (their manifest is written before the
+    // directory takes its name): served without waiting for a fetch.
+    if let Some(manifest) = cached().await {
+        return Ok(VerifiedOutputs { dir, manifest });
+    }
+    let _one_at_a_time = d.fetching.lock().await;
+    if let Some(manifest) = cached().await {
+        return Ok(VerifiedOutputs { dir, manifest });
     }
     if let Some(why) = d.recent_failure(&name) {
         return Err(Failure::Chain(anyhow::anyhow!(
