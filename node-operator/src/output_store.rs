@@ -422,6 +422,11 @@ impl OutputStore {
         Ok(())
     }
 
+    /// The store path of a job's live logs.
+    fn live(&self, job_id: &str) -> ObjectPath {
+        self.prefix.clone().join("jobs").join(job_id).join("live")
+    }
+
     /// Where a job's live logs go while it runs: `<base>/jobs/<job>/live`.
     pub fn live_logs_uri(&self, job_id: &str) -> String {
         format!("{}/jobs/{job_id}/live", self.base_uri)
@@ -436,7 +441,7 @@ impl OutputStore {
         stdout: &[u8],
         stderr: &[u8],
     ) -> Result<(), StoreError> {
-        let location = self.prefix.clone().join("jobs").join(job_id).join("live");
+        let location = self.live(job_id);
         for (name, bytes) in LOG_FILES.into_iter().zip([stdout, stderr]) {
             let path = location.clone().join(name);
             self.store
@@ -451,7 +456,7 @@ impl OutputStore {
     /// (if any) commits the whole logs. Failures are only logged: a few
     /// MiB are left behind.
     pub async fn drop_live_logs(&self, job_id: &str) {
-        let location = self.prefix.clone().join("jobs").join(job_id).join("live");
+        let location = self.live(job_id);
         for name in LOG_FILES {
             let path = location.clone().join(name);
             match self.store.delete(&path).await {
