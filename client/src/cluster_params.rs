@@ -11,7 +11,7 @@ use ake_market::instructions::{
     MAX_NODE_CAPACITY,
 };
 use ake_market::state::{
-    OracleParams, Params, ReleaseParams, SlaParams, INITIAL_IN_FLIGHT_CAPACITY,
+    AuditParams, OracleParams, Params, ReleaseParams, SlaParams, INITIAL_IN_FLIGHT_CAPACITY,
     INITIAL_JOB_CAPACITY, INITIAL_NODE_CAPACITY,
 };
 use anchor_lang::prelude::Pubkey;
@@ -50,6 +50,7 @@ pub struct ClusterParams {
     pub market: MarketSection,
     pub sla: SlaSection,
     pub releases: ReleasesSection,
+    pub audits: AuditsSection,
     pub emissions: EmissionsSection,
     pub governance: GovernanceSection,
     pub markets: Vec<MarketEntry>,
@@ -97,6 +98,17 @@ pub struct SlaSection {
     pub dispute_bond_ake: u64,
     pub dispute_timeout_secs: u32,
     pub rearm_cooldown_secs: u32,
+}
+
+/// Audits by re-execution (README "Audits").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditsSection {
+    pub enabled: bool,
+    pub k_bps: u32,
+    pub p_min_bps: u16,
+    pub fee_bps: u16,
+    pub reveal_secs: u32,
 }
 
 /// What handing jobs back costs, in every market (README "Releases").
@@ -323,6 +335,13 @@ impl ClusterParams {
                 over_budget_cooldown_secs: self.releases.over_budget_cooldown_secs,
                 proof_floor_micro_usd: self.releases.proof_floor_micro_usd,
                 posting_fee_step_bps: self.releases.posting_fee_step_bps,
+            },
+            audit: AuditParams {
+                enabled: self.audits.enabled,
+                k_bps: self.audits.k_bps,
+                p_min_bps: self.audits.p_min_bps,
+                fee_bps: self.audits.fee_bps,
+                reveal_secs: self.audits.reveal_secs,
             },
         };
         market_params

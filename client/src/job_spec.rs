@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use ake_market::constants::{MAX_BATCH_FRAMES, MAX_IMAGE_LEN, MAX_INLINE_SPEC_BYTES, MAX_URI_LEN};
 use ake_market::instructions::PostJobArgs;
-use ake_market::state::{EnvVar, InlineSpec, InputFile, JobSpec, Market, RemoteSpec};
+use ake_market::state::{EnvVar, InlineSpec, InputFile, JobSpec, Market, RemoteSpec, Verify};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -34,6 +34,29 @@ pub struct JobSpecFile {
     /// A batch: `"1-240"` (inclusive) or one frame `"7"`. `{frame}` (or
     /// `{frame:04}`, zero-padded) in the command and env is the frame number.
     pub frames: Option<String>,
+    /// `"exact"`: results may be audited by re-running the job on another
+    /// owner's node, outputs compared bit for bit (the job must be
+    /// deterministic); `"none"` (default): never audited.
+    #[serde(default)]
+    pub verify: VerifyMode,
+}
+
+/// How a spec's results may be checked (`verify = ...`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VerifyMode {
+    #[default]
+    None,
+    Exact,
+}
+
+impl From<VerifyMode> for Verify {
+    fn from(mode: VerifyMode) -> Self {
+        match mode {
+            VerifyMode::None => Verify::None,
+            VerifyMode::Exact => Verify::Exact,
+        }
+    }
 }
 
 /// An inclusive range of frame numbers.
@@ -630,6 +653,12 @@ impl JobSpecFile {
         if self.min_reputation_bps > 10_000 {
             return Err(bad("min_reputation_bps", "must be 0..=10000"));
         }
+        if self.verify == VerifyMode::Exact && self.frames.is_some() {
+            return Err(bad(
+                "verify",
+                "\"exact\" is for single jobs: a batch's frames are renders, which differ across GPUs; set verify = \"none\"",
+            ));
+        }
         let spec = match (&self.spec_uri, &self.image) {
             (Some(uri), None) => {
                 check_url("spec_uri", uri)?;
@@ -712,6 +741,7 @@ impl JobSpecFile {
                 min_reputation_bps: self.min_reputation_bps,
                 max_tokens: u64::MAX,
                 spec,
+                verify: self.verify.into(),
             },
             warnings,
         })

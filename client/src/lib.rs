@@ -16,6 +16,7 @@ pub mod lookup_tables;
 pub mod oracle;
 pub mod pda;
 pub mod protocol;
+pub mod seal;
 pub mod sender;
 pub mod timeline;
 pub mod waiting;

@@ -60,6 +60,11 @@ pub fn frame_job(batch: &Pubkey, frame: u32) -> Pubkey {
     market_pda(&[FRAME_SEED, batch.as_ref(), &frame.to_le_bytes()])
 }
 
+/// Audit run `round` (1, or 2 for the tie-breaker) of the audited `job`.
+pub fn audit_run(job: &Pubkey, round: u8) -> Pubkey {
+    market_pda(&[AUDIT_SEED, job.as_ref(), &[round]])
+}
+
 /// The due page of `market` for `bucket`, shard `shard` (see `DuePage`).
 pub fn due_page(market: &Pubkey, bucket: u32, shard: u16) -> Pubkey {
     market_pda(&[

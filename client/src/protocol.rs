@@ -63,10 +63,61 @@ pub struct SettledResult {
 }
 
 /// Jobs and epochs the crank can move forward now.
+/// What a draw of an auditable job will see, read by the caller.
+pub struct DrawView<'a> {
+    pub job: (Pubkey, &'a Job),
+    pub market: &'a MarketView,
+    /// The SlotHashes sysvar's raw data.
+    pub slot_hashes: &'a [u8],
+    pub slot: u64,
+}
+
+impl DrawView<'_> {
+    /// The waiting nodes (with their owners, from `owners`) that
+    /// `draw_audit` will pick for the job's runs if it is drawn now, as the
+    /// program computes them: none when it is not drawn.
+    pub fn auditors(
+        &self,
+        owners: &std::collections::HashMap<Pubkey, Pubkey>,
+    ) -> Vec<(Pubkey, Pubkey)> {
+        use ake_market::audit::{self, DrawWindow};
+        let (key, job) = self.job;
+        let s0 = job.audit.draw_slot;
+        let window = audit::draw_window(s0, self.slot);
+        let commitment = job
+            .result
+            .as_ref()
+            .map(|r| r.commitment)
+            .unwrap_or_default();
+        let drawn = match window {
+            DrawWindow::TooEarly => false,
+            DrawWindow::Open => audit::draw_seed(&key, &commitment, self.slot_hashes, s0)
+                .is_some_and(|seed| audit::drawn(&seed, job.audit.rate_bps)),
+            DrawWindow::Closed => true,
+        };
+        let seed = audit::auditor_seed(&key, &commitment, self.slot_hashes, s0, window);
+        let (true, Some(seed)) = (drawn, seed) else {
+            return Vec::new();
+        };
+        audit::drawn_auditors(self.market, job, &seed, |k| owners.get(k).copied())
+            .into_iter()
+            .filter_map(|k| owners.get(&k).map(|owner| (k, *owner)))
+            .collect()
+    }
+}
+
 #[derive(Debug, Default, Clone, serde::Serialize)]
 pub struct CrankWork {
     pub epochs_to_close: Vec<u64>,
     pub jobs_to_finalize: Vec<String>,
+    /// Auditable jobs past their challenge window whose draw nobody made
+    /// (their node draws them at once; this catches the rest).
+    pub audits_to_draw: Vec<String>,
+    /// Audited jobs whose round is complete (every run revealed, or its
+    /// reveal deadline passed).
+    pub audits_to_judge: Vec<String>,
+    /// Audit runs, and audited jobs that lost, whose verdict is in.
+    pub audits_to_settle: Vec<String>,
     pub jobs_to_expire: Vec<String>,
     pub disputes_to_expire: Vec<String>,
     /// Jobs queued longer than their market's `max_queue_secs`.
@@ -124,6 +175,8 @@ pub struct MarketBooks {
 const DUE_SHARDS_PER_READ: u16 = 8;
 /// Seconds a submit signed now may take to land (the daemon rebroadcasts).
 const SUBMIT_LANDING_SECS: i64 = 30;
+/// Seconds after a submit its draw's 40 slots are surely past.
+const DRAW_AFTER_SECS: i64 = 20;
 /// How far back the crank reads due pages: a page is closed soon after its
 /// bucket ends, so only a crank stopped for longer misses one (its jobs can
 /// still be finalized by anyone who names them: the node or the creator).
@@ -518,8 +571,15 @@ impl Protocol {
     /// bucket within 900 s of the true due time).
     pub async fn submit_due_pick(&self, job: &Job) -> Result<DuePick, ProtocolError> {
         let now = self.chain.clock().await?.unix_timestamp;
-        let due = now + i64::from(job.terms.challenge_window_secs) + SUBMIT_LANDING_SECS;
-        self.due_pick(&job.market, due).await
+        // An auditable job is due at once (its draw), as `submit_result` indexes it.
+        let audited = job.verify == ake_market::state::Verify::Exact && !job.audit.is_run();
+        let window = if audited {
+            0
+        } else {
+            i64::from(job.terms.challenge_window_secs)
+        };
+        self.due_pick(&job.market, now + window + SUBMIT_LANDING_SECS)
+            .await
     }
 
     /// The due pages of `market` whose bucket ended within
@@ -596,11 +656,10 @@ impl Protocol {
             }
             let t = &job.terms;
             let list = match job.state {
-                JobState::Submitted
-                    if job.submitted_at + i64::from(t.challenge_window_secs) < now =>
-                {
-                    &mut out.jobs_to_finalize
-                }
+                JobState::Submitted => match self.audit_work(&job, now, out).await? {
+                    Some(list) => list,
+                    None => continue,
+                },
                 JobState::Disputed if job.disputed_at + i64::from(t.dispute_timeout_secs) < now => {
                     &mut out.disputes_to_expire
                 }
@@ -624,6 +683,112 @@ impl Protocol {
             }
         }
         Ok(())
+    }
+
+    /// Where a submitted job past its challenge window goes: settled as
+    /// usual, or the next step of its audit (None: nothing to do yet).
+    async fn audit_work<'a>(
+        &self,
+        job: &Job,
+        now: i64,
+        out: &'a mut CrankWork,
+    ) -> Result<Option<&'a mut Vec<String>>, ProtocolError> {
+        use ake_market::state::AuditPhase::*;
+        let window_over = job.challenge_window_end().is_some_and(|end| end < now);
+        Ok(match job.audit.phase {
+            Unaudited | Cleared | Passed | Inconclusive if window_over => {
+                Some(&mut out.jobs_to_finalize)
+            }
+            Unaudited | Cleared | Passed | Inconclusive => None,
+            // Its draw's slots are past ~16 s after its submit.
+            Undrawn if now >= job.submitted_at + DRAW_AFTER_SECS => Some(&mut out.audits_to_draw),
+            Undrawn => None,
+            Auditing if self.audit_round_complete(job, now).await? => {
+                Some(&mut out.audits_to_judge)
+            }
+            Failed | RunPaid | RunFailed => Some(&mut out.audits_to_settle),
+            Auditing | Run => None,
+        })
+    }
+
+    /// Whether `judge_audit` acts on `job` now: every run committed (or
+    /// closed: nobody came), and every party revealed, or the time to reveal
+    /// has not started yet (the call starts it) or is up.
+    pub async fn audit_round_complete(&self, job: &Job, now: i64) -> Result<bool, ProtocolError> {
+        let mut revealed = job.audit.revealed;
+        let runs = self.chain.accounts(&job.audit.runs).await?;
+        for run in runs.into_iter().flatten() {
+            // A closed run's address may hold lamports someone sent: the
+            // program counts it closed too.
+            if run.owner != ake_market::ID || run.data.is_empty() {
+                continue;
+            }
+            let Ok(run) = decode::<Job>(&run.data) else {
+                continue;
+            };
+            if run.state != JobState::Submitted {
+                return Ok(false);
+            }
+            revealed &= run.audit.revealed;
+        }
+        let deadline = job.audit.reveal_deadline;
+        Ok(revealed || deadline == 0 || now > deadline)
+    }
+
+    /// draw_audit for `job_key`, `caller` paying the runs' rent if it is
+    /// drawn, naming the waiting nodes the draw picks for the runs (as the
+    /// program computes them from the queue and the slot hashes now: a
+    /// queue that changes before it lands makes it fail, and a new read
+    /// names the new picks).
+    pub async fn draw_audit(
+        &self,
+        job_key: &Pubkey,
+        caller: Pubkey,
+    ) -> Result<Instruction, ProtocolError> {
+        let job = self.existing_job(job_key).await?;
+        let slot_hashes = self
+            .chain
+            .account(&ake_market::audit::SLOT_HASHES_ID)
+            .await?
+            .map(|a| a.data)
+            .unwrap_or_default();
+        let market = self.market_at(&job.market).await?;
+        let waiting: Vec<Pubkey> = market.queued_nodes().iter().map(|s| s.key).collect();
+        let mut owners = std::collections::HashMap::new();
+        for (key, account) in waiting.iter().zip(self.chain.accounts(&waiting).await?) {
+            if let Some(node) = account.and_then(|a| decode::<Node>(&a.data).ok()) {
+                owners.insert(*key, node.owner);
+            }
+        }
+        let draw = DrawView {
+            job: (*job_key, &job),
+            market: &market,
+            slot_hashes: &slot_hashes,
+            slot: self.chain.slot().await?,
+        };
+        let named = draw.auditors(&owners);
+        Ok(ixs::draw_audit(caller, *job_key, &job, &named))
+    }
+
+    /// judge_audit for `job_key`, `caller` paying a tie-breaker's rent.
+    pub async fn judge_audit(
+        &self,
+        job_key: &Pubkey,
+        caller: Pubkey,
+    ) -> Result<Instruction, ProtocolError> {
+        let job = self.existing_job(job_key).await?;
+        Ok(ixs::judge_audit(caller, *job_key, &job))
+    }
+
+    /// settle_audit for an audit run, or an audited job that lost.
+    pub async fn settle_audit(
+        &self,
+        job_key: &Pubkey,
+        caller: Pubkey,
+    ) -> Result<Instruction, ProtocolError> {
+        let job = self.existing_job(job_key).await?;
+        let keys = self.settle_keys(&job, caller).await?;
+        Ok(ixs::settle_audit(*job_key, &job, &keys))
     }
 
     /// close_due_page for the page at `key`.

@@ -4,8 +4,9 @@
 //! (its account closed) still has its whole story where history is kept.
 
 use ake_market::events::{
-    DisputeResolved, FrameHandedOut, JobAssigned, JobCancelled, JobDisputed, JobExpired, JobPosted,
-    JobQueued, JobReleased, JobSettled, LiveLogsAnnounced, ResultSubmitted, StaleJobRefunded,
+    AuditDrawn, AuditJudged, AuditRunOpened, AuditSettled, DigestRevealed, DisputeResolved,
+    FrameHandedOut, JobAssigned, JobCancelled, JobDisputed, JobExpired, JobPosted, JobQueued,
+    JobReleased, JobSettled, LiveLogsAnnounced, ResultSubmitted, StaleJobRefunded,
 };
 use serde::Serialize;
 use solana_sdk::pubkey::Pubkey;
@@ -66,6 +67,81 @@ impl Protocol {
             complete: history.complete && history.signatures.len() <= MAX_HISTORY_READS,
         })
     }
+}
+
+/// An audit event of `job` (audited, or an audit run), told.
+fn describe_audit(
+    data: &[u8],
+    job: &Pubkey,
+    amount: &impl Fn(u64) -> String,
+) -> Option<(&'static str, String)> {
+    if let Some(e) = decode_event::<AuditDrawn>(data).filter(|e| e.job == *job) {
+        let how = match (e.drawn, e.by_default) {
+            (true, true) => "audited by default: nobody drew it in time".to_string(),
+            (true, false) => format!("drawn for an audit (chance {} bps)", e.rate_bps),
+            (false, _) => format!("not drawn for an audit (chance {} bps)", e.rate_bps),
+        };
+        return Some((
+            "AuditDrawn",
+            format!(
+                "{how}; audit fee {} AKE to the reserve",
+                amount(e.fee_to_reserve)
+            ),
+        ));
+    }
+    if let Some(e) = decode_event::<AuditRunOpened>(data).filter(|e| e.job == *job || e.run == *job)
+    {
+        return Some((
+            "AuditRunOpened",
+            format!(
+                "audit run {} of {} opened ({} AKE from the reserve); no node of {} may run it",
+                e.round,
+                e.job,
+                amount(e.escrow),
+                e.excluded_owner
+            ),
+        ));
+    }
+    if let Some(e) = decode_event::<DigestRevealed>(data).filter(|e| e.job == *job) {
+        return Some((
+            "DigestRevealed",
+            format!(
+                "node {} revealed its output digest {}",
+                e.node,
+                hex::encode(e.digest)
+            ),
+        ));
+    }
+    if let Some(e) =
+        decode_event::<AuditJudged>(data).filter(|e| e.job == *job || e.runs.contains(job))
+    {
+        return Some((
+            "AuditJudged",
+            format!(
+                "audit verdict: {:?} (runs {:?}{})",
+                e.verdict,
+                e.run_verdicts,
+                if e.usage_padded {
+                    "; reported time padded"
+                } else {
+                    ""
+                }
+            ),
+        ));
+    }
+    if let Some(e) = decode_event::<AuditSettled>(data).filter(|e| e.job == *job) {
+        return Some((
+            "AuditSettled",
+            format!(
+                "settled by its audit ({:?}): charged {} AKE, {} AKE of collateral burned, {} AKE back to the creator",
+                e.verdict,
+                amount(e.charged),
+                amount(e.slashed),
+                amount(e.creator_refund)
+            ),
+        ));
+    }
+    None
 }
 
 /// The event in `data` when it is one of `job`'s, named and told.
@@ -151,6 +227,9 @@ fn describe(
                 e.node, e.attempt, e.uri
             ),
         ));
+    }
+    if let Some(step) = describe_audit(data, job, amount) {
+        return Some(step);
     }
     if let Some(e) = decode_event::<ResultSubmitted>(data).filter(|e| e.job == *job) {
         return Some((

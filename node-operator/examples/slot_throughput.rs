@@ -207,6 +207,7 @@ async fn post(net: &Net, image: &str, secs: u32) -> Pubkey {
             inputs: vec![],
             max_output_bytes: 1 << 20,
         }),
+        verify: Default::default(),
     };
     let job = pda::job(&c.pubkey(), p.next_nonce(&c.pubkey()).await.unwrap());
     let ix = p.post_job(&c.pubkey(), 0, args).await.unwrap().1;

@@ -12,10 +12,11 @@ use std::time::{Duration, Instant};
 
 use ake_sdk::ake_market::state::{
     InlineSpec, Job, JobResult, JobSpec as ChainSpec, Node, NodeStatus, ReleaseReason, RemoteSpec,
-    UsageReceipt,
+    UsageReceipt, Verify,
 };
 use ake_sdk::job_spec::{spec_for_frame, RemoteSpecFile};
 use ake_sdk::protocol::{create_associated_token, Protocol};
+use ake_sdk::seal::{attempt_salt, output_token};
 use ake_sdk::sender::{confirm, prepare, Fees, Prepared, SendError};
 use ake_sdk::{instructions as ixs, pda};
 use solana_sdk::pubkey::Pubkey;
@@ -34,6 +35,8 @@ use crate::output_store::OutputStore;
 use crate::outputs::{OutputLimits, OutputManifest, RunFacts, UsageReceipt as OutputUsage};
 use crate::readiness;
 use crate::runtime::{trash_dir, DockerRuntime, JobOutcome, JobSpec};
+
+mod audits;
 
 pub struct Daemon {
     /// The slot of the host this node is (`main` for a single-slot node).
@@ -232,6 +235,7 @@ impl Daemon {
             }
             let _ = self.hot_key_balance().await;
             self.claim_rewards().await;
+            self.audit_duties().await;
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_secs(10)) => {}
                 _ = self.recheck.notified() => checked = None,
@@ -316,8 +320,16 @@ impl Daemon {
                         && nothing_open
                         && node.status == NodeStatus::Idle
                     {
-                        tracing::info!("drained: no job in progress and out of the queue; exiting");
-                        return;
+                        // An audit this node is part of needs its reveal
+                        // (else its collateral is lost): draining waits.
+                        match self.journal.audit_duties().await.map(|d| d.len()) {
+                            Ok(0) => {
+                                tracing::info!("drained: no job in progress and out of the queue; exiting");
+                                return;
+                            }
+                            Ok(n) => tracing::info!("draining: waiting for {n} audit(s) this node is part of to need it no more (stop now and its digest goes unrevealed: it loses its collateral)"),
+                            Err(e) => tracing::warn!("draining: audit duties unreadable ({e}); waiting"),
+                        }
                     }
                     self.act(&node, &mut stop).await;
                 }
@@ -1140,22 +1152,32 @@ impl Ledger for Daemon {
         uploaded: &Uploaded,
         may_rearm: bool,
     ) -> Result<Prepared, StepError> {
-        let Uploaded { root, uri, usage } = uploaded;
+        let Uploaded {
+            root,
+            uri,
+            usage,
+            digest,
+        } = uploaded;
         // A finished run is never handed back: an unreadable root is waited
         // on (the journal is checked again), not turned into a release.
         let commitment: [u8; 32] = hex::decode(root)
             .ok()
             .and_then(|b| b.try_into().ok())
             .ok_or_else(|| retry(format!("the journaled output root {root} is unreadable")))?;
+        let sealed = self
+            .seal_result(attempt, job, uri, digest.as_deref())
+            .await?;
         // Clamped to the chain's clock when committed (see `upload`).
         let result = JobResult {
             commitment,
-            output_uri: uri.to_string(),
+            output_uri: sealed.output_uri,
             usage: UsageReceipt {
                 wall_secs: usage.wall_secs,
                 gpu_secs: usage.gpu_secs,
                 energy_mj: usage.energy_mj,
             },
+            sealed_digest: sealed.digest,
+            sealed_salt: sealed.salt,
         };
         let fees = self
             .fees_for(
@@ -1357,16 +1379,28 @@ impl Runner for Daemon {
             files: run.max_output_files,
         };
         let output_dir = run.output_dir();
+        // An auditable job's outputs and logs stay unseen until its digest
+        // is revealed: nothing goes up while it runs (an auditor could copy
+        // it), so no staging and no live logs.
+        let sealed = job.verify == Verify::Exact;
         let live_logs = async {
-            if job.max_duration_secs >= self.live_logs_min_secs {
+            if job.max_duration_secs >= self.live_logs_min_secs && !sealed {
                 self.share_logs_while_running(&id, attempt.job).await
             } else {
                 std::future::pending().await
             }
         };
+        let staging = async {
+            if sealed {
+                std::future::pending().await
+            } else {
+                self.stage_while_running(&id, &output_dir, caps, &mut staged)
+                    .await
+            }
+        };
         let outcome = tokio::select! {
             outcome = running => outcome,
-            never = self.stage_while_running(&id, &output_dir, caps, &mut staged) => match never {},
+            never = staging => match never {},
             never = live_logs => match never {},
         };
         staged.forget_looks();
@@ -1483,12 +1517,24 @@ impl Store for Daemon {
         let manifest = OutputManifest::build(&work_dir.join("output"), facts, limits)
             .await
             .map_err(retry)?;
+        #[cfg(feature = "fault-injection")]
+        let manifest = fake_outputs(manifest);
         if !manifest.skipped.is_empty() {
             tracing::warn!(skipped = ?manifest.skipped, "outputs not committed");
         }
         let root = manifest.root_hex();
         self.record(attempt, JournalEntry::UploadIntent { root: root.clone() })
             .await?;
+        // An auditable job's outputs go under a path only its salt names
+        // (see `ake_sdk::seal`).
+        let (store_id, digest) = match job.verify {
+            Verify::Exact => {
+                let salt = attempt_salt(&self.signer, &attempt.job, attempt.number);
+                let digest = hex::encode(manifest.output_digest());
+                (format!("{id}-{}", output_token(&salt)), Some(digest))
+            }
+            Verify::None => (id.clone(), None),
+        };
         let store_failure = |e: crate::output_store::StoreError| {
             if e.is_retryable() {
                 retry(e)
@@ -1497,7 +1543,7 @@ impl Store for Daemon {
             }
         };
         self.store
-            .put_logs(&id, &manifest, &work_dir)
+            .put_logs(&store_id, &manifest, &work_dir)
             .await
             .map_err(store_failure)?;
         let (started, before) = (Instant::now(), self.store.sent());
@@ -1510,7 +1556,7 @@ impl Store for Daemon {
             .unwrap_or_default();
         let uri = self
             .store
-            .put_dir(&id, &work_dir.join("output"), &manifest, &staged)
+            .put_dir(&store_id, &work_dir.join("output"), &manifest, &staged)
             .await
             .map_err(store_failure)?;
         let after = self.store.sent();
@@ -1526,7 +1572,12 @@ impl Store for Daemon {
             );
         }
         drop(uplink);
-        Ok(Uploaded { root, uri, usage })
+        Ok(Uploaded {
+            root,
+            uri,
+            usage,
+            digest,
+        })
     }
 
     /// What went up while the job ran and was not used (best effort: the
@@ -1619,6 +1670,23 @@ fn release_reason_for(e: &crate::runtime::RuntimeError) -> ReleaseReason {
 }
 
 /// The node account a signer's daemon drives.
+/// Fault injection for the audit tests, compiled only with the
+/// `fault-injection` feature: `AKE_NODE_FAKE_OUTPUT=1` makes this node a
+/// cheat that commits to other outputs than the job's (every file's hash
+/// replaced), the way a node that never ran the job returns something.
+#[cfg(feature = "fault-injection")]
+fn fake_outputs(mut manifest: OutputManifest) -> OutputManifest {
+    if std::env::var("AKE_NODE_FAKE_OUTPUT").is_ok() {
+        tracing::error!(
+            "AKE_NODE_FAKE_OUTPUT: committing junk instead of the job's outputs (fault injection)"
+        );
+        for file in &mut manifest.files {
+            file.sha256 = [0x6a; 32];
+        }
+    }
+    manifest
+}
+
 pub fn node_account(signer: &Pubkey) -> Pubkey {
     pda::node(signer)
 }

@@ -205,6 +205,8 @@ pub struct Uploaded {
     pub root: String,
     pub uri: String,
     pub usage: UsageReceipt,
+    /// An auditable job's output digest, hex.
+    pub digest: Option<String>,
 }
 
 /// What one step did.
@@ -345,15 +347,34 @@ async fn act<P: Ledger + Runner + Store>(
             }
         }
         JobProgress::ContainerExited { outcome, energy_mj } => {
-            let Uploaded { root, uri, usage } =
-                ports.upload(attempt, &job, &outcome, energy_mj).await?;
-            JournalEntry::Uploaded { root, uri, usage }
+            let Uploaded {
+                root,
+                uri,
+                usage,
+                digest,
+            } = ports.upload(attempt, &job, &outcome, energy_mj).await?;
+            JournalEntry::Uploaded {
+                root,
+                uri,
+                usage,
+                digest,
+            }
         }
-        JobProgress::Uploaded { root, uri, usage } => {
+        JobProgress::Uploaded {
+            root,
+            uri,
+            usage,
+            digest,
+        } => {
             // A submit signed before did not land: the result goes alone
             // this time, the re-arm being the part most likely gone stale.
             let first = !entries.iter().any(|e| signed_for(e, SUBMIT));
-            let result = Uploaded { root, uri, usage };
+            let result = Uploaded {
+                root,
+                uri,
+                usage,
+                digest,
+            };
             let tx = ports
                 .sign_submit(attempt, &job, &result, first && !draining)
                 .await;

@@ -285,6 +285,7 @@ impl Store for Fake {
                 gpu_secs: 3,
                 energy_mj,
             },
+            digest: None,
         })
     }
 
@@ -563,6 +564,7 @@ async fn an_unreadable_journaled_transaction_is_signed_again_not_handed_back() {
         root: hex::encode([0u8; 32]),
         uri: "s3://bucket/x".into(),
         usage: UsageReceipt::default(),
+        digest: None,
     };
     let garbled = JournalEntry::TxSigned {
         purpose: SUBMIT.into(),

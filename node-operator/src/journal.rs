@@ -24,6 +24,10 @@ const JOBS: TableDefinition<&str, u8> = TableDefinition::new("jobs");
 const OPEN: TableDefinition<&str, ()> = TableDefinition::new("open");
 /// job id -> unix seconds it was marked done, until its entries are pruned.
 const DONE_AT: TableDefinition<&str, u64> = TableDefinition::new("done_at");
+/// Auditable results this node submitted whose audit it still has a part
+/// in (draw, reveal, judge, be paid): attempt -> output digest, hex. Apart
+/// from the attempts: an attempt is done once its result lands.
+const AUDITS: TableDefinition<&str, &str> = TableDefinition::new("audits");
 
 const STATUS_OPEN: u8 = 0;
 const STATUS_DONE: u8 = 1;
@@ -60,6 +64,9 @@ pub enum JournalEntry {
         /// The usage receipt committed in the outputs and reported on-chain.
         #[serde(default)]
         usage: UsageReceipt,
+        /// An auditable job's output digest, hex (see `OutputManifest::output_digest`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        digest: Option<String>,
     },
     /// A transaction signed and about to be sent: resending these exact bytes is harmless,
     /// and until `last_valid_block_height` passes it may still land.
@@ -97,6 +104,7 @@ pub enum JobProgress {
         root: String,
         uri: String,
         usage: UsageReceipt,
+        digest: Option<String>,
     },
     TxSigned {
         /// `submit_result` or `release_job`.
@@ -147,10 +155,16 @@ impl JobProgress {
                 outcome: Box::new(outcome.clone()),
                 energy_mj: *energy_mj,
             },
-            JournalEntry::Uploaded { root, uri, usage } => Self::Uploaded {
+            JournalEntry::Uploaded {
+                root,
+                uri,
+                usage,
+                digest,
+            } => Self::Uploaded {
                 root: root.clone(),
                 uri: uri.clone(),
                 usage: *usage,
+                digest: digest.clone(),
             },
             JournalEntry::TxSigned {
                 purpose,
@@ -232,6 +246,7 @@ impl Journal {
             txn.open_table(ENTRIES)?;
             let jobs = txn.open_table(JOBS)?;
             txn.open_table(DONE_AT)?;
+            txn.open_table(AUDITS)?;
             // Every open job is in the index (a journal from before it
             // included): one pass at start, none per poll.
             let mut open = txn.open_table(OPEN)?;
@@ -287,6 +302,48 @@ impl Journal {
                 txn.open_table(OPEN)?.remove(job_id.as_str())?;
                 txn.open_table(DONE_AT)?
                     .insert(job_id.as_str(), unix_now())?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// Durably notes that `job_id`'s auditable result (output digest
+    /// `digest`, hex) needs this node until its audit is over.
+    pub async fn add_audit_duty(&self, job_id: &str, digest: &str) -> Result<(), JournalError> {
+        let (job_id, digest) = (job_id.to_string(), digest.to_string());
+        self.blocking(move |journal| {
+            journal.write("noting an audit duty", |txn| {
+                txn.open_table(AUDITS)?
+                    .insert(job_id.as_str(), digest.as_str())?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// The audit duties, (attempt, digest hex), in attempt order.
+    pub async fn audit_duties(&self) -> Result<Vec<(String, String)>, JournalError> {
+        self.blocking(|journal| {
+            let context = "listing audit duties";
+            let txn = journal.db.begin_read().map_err(storage(context))?;
+            let table = txn.open_table(AUDITS).map_err(storage(context))?;
+            let mut duties = Vec::new();
+            for row in table.iter().map_err(storage(context))? {
+                let (job, digest) = row.map_err(storage(context))?;
+                duties.push((job.value().to_string(), digest.value().to_string()));
+            }
+            Ok(duties)
+        })
+        .await
+    }
+
+    /// The audit of `job_id` needs nothing more from this node.
+    pub async fn drop_audit_duty(&self, job_id: &str) -> Result<(), JournalError> {
+        let job_id = job_id.to_string();
+        self.blocking(move |journal| {
+            journal.write("ending an audit duty", |txn| {
+                txn.open_table(AUDITS)?.remove(job_id.as_str())?;
                 Ok(())
             })
         })
@@ -454,6 +511,7 @@ mod tests {
                 root: "r".into(),
                 uri: "s3://b/jobs/7/r".into(),
                 usage: UsageReceipt::default(),
+                digest: None,
             },
             tx("sig1", 100),
             JournalEntry::TxConfirmed {
@@ -487,7 +545,8 @@ mod tests {
             JobProgress::Uploaded {
                 root: "r".into(),
                 uri: "s3://b/jobs/7/r".into(),
-                usage: UsageReceipt::default()
+                usage: UsageReceipt::default(),
+                digest: None,
             }
         );
         assert_eq!(

@@ -210,13 +210,14 @@ impl OutputManifest {
     }
 
     pub fn leaves(&self) -> Vec<Hash> {
+        self.file_leaves().chain(self.facts.leaves()).collect()
+    }
+
+    /// The file leaves, sorted by path.
+    fn file_leaves(&self) -> impl Iterator<Item = Hash> + '_ {
         let mut files: Vec<&OutputFile> = self.files.iter().collect();
         files.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
-        files
-            .into_iter()
-            .map(file_leaf)
-            .chain(self.facts.leaves())
-            .collect()
+        files.into_iter().map(file_leaf)
     }
 
     pub fn root(&self) -> Hash {
@@ -225,6 +226,16 @@ impl OutputManifest {
 
     pub fn root_hex(&self) -> String {
         hex::encode(self.root())
+    }
+
+    /// What two honest runs of a deterministic job share, compared by an
+    /// `exact` audit: the Merkle root over the output files (as in the
+    /// root) and the exit code. Not the logs, the usage or the image
+    /// digest, which differ between runs and nodes of the same work.
+    pub fn output_digest(&self) -> Hash {
+        let exit = fact_leaf("exit_code", &self.facts.exit_code.to_be_bytes());
+        let leaves: Vec<Hash> = self.file_leaves().chain([exit]).collect();
+        merkle_root(&leaves)
     }
 
     pub fn total_bytes(&self) -> u64 {

@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 use ake_localnet::{faults, Localnet};
 use ake_node::journal::{Journal, JournalEntry};
 use ake_node::output_store::OutputStore;
-use ake_sdk::ake_market::state::{HardwareProfile, InlineSpec, JobSpec, JobState, NodeStatus};
+use ake_sdk::ake_market::state::{
+    HardwareProfile, InlineSpec, JobSpec, JobState, NodeStatus, Verify,
+};
 use ake_sdk::chain::Chain;
 use ake_sdk::cluster_params::ClusterParams;
 use ake_sdk::protocol::{associated_token, Protocol};
@@ -161,14 +163,19 @@ impl World {
     }
 
     fn config(&self) -> PathBuf {
-        let key = self.dir.path().join("signer.json");
+        self.config_in(self.dir.path(), &self.hot)
+    }
+
+    /// A daemon's config for the node of hot key `hot`, working in `dir`.
+    fn config_in(&self, dir: &Path, hot: &Keypair) -> PathBuf {
+        let key = dir.join("signer.json");
         if !key.exists() {
-            write_keypair_file(&self.hot, &key).unwrap();
+            write_keypair_file(hot, &key).unwrap();
             std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
         }
-        let path = self.dir.path().join("node.toml");
-        let d = self.dir.path().display();
-        let toolkit = self.dir.path().join("nvidia-container-cli");
+        let path = dir.join("node.toml");
+        let d = dir.display();
+        let toolkit = dir.join("nvidia-container-cli");
         std::fs::write(
             &toolkit,
             format!(
@@ -178,7 +185,7 @@ impl World {
         )
         .unwrap();
         std::fs::set_permissions(&toolkit, std::fs::Permissions::from_mode(0o755)).unwrap();
-        std::fs::write(self.dir.path().join("toolkit.toml"), self.toolkit_settings).unwrap();
+        std::fs::write(dir.join("toolkit.toml"), self.toolkit_settings).unwrap();
         let mut text = format!(
             r#"rpc_urls = ["{url}"]
 commitment = "confirmed"
@@ -230,16 +237,21 @@ engine_pid_file = "{d}/docker.pid"
     }
 
     fn spawn_daemon(&self, crash_after: Option<&str>) -> Child {
+        self.spawn_in(self.dir.path(), &self.hot, crash_after)
+    }
+
+    /// A daemon for the node of hot key `hot`, working (and logging) in `dir`.
+    fn spawn_in(&self, dir: &Path, hot: &Keypair, crash_after: Option<&str>) -> Child {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(self.dir.path().join("daemon.log"))
+            .open(dir.join("daemon.log"))
             .unwrap();
         let mut cmd = Command::new(DAEMON);
         // The tests read what the daemon says, whatever RUST_LOG CI runs with.
         cmd.env("RUST_LOG", "info,tarpc=error,solana_metrics=off")
             .arg("--config")
-            .arg(self.config())
+            .arg(self.config_in(dir, hot))
             .arg("run")
             .stdout(log.try_clone().unwrap())
             .stderr(log);
@@ -254,12 +266,12 @@ engine_pid_file = "{d}/docker.pid"
         if let Some((uid, gid)) = daemon_user() {
             // What the test wrote becomes the daemon user's; what a job
             // left stays the job's, for the daemon to clean up as it must.
-            let mut mine: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
+            let mut mine: Vec<PathBuf> = std::fs::read_dir(dir)
                 .unwrap()
                 .map(|e| e.unwrap().path())
                 .filter(|p| std::fs::metadata(p).is_ok_and(|m| m.uid() == 0))
                 .collect();
-            mine.push(self.dir.path().to_path_buf());
+            mine.push(dir.to_path_buf());
             mine.extend(self.nvml.as_ref().map(|(_, state)| state.clone()));
             for path in mine {
                 std::os::unix::fs::lchown(&path, Some(uid), Some(gid)).unwrap();
@@ -314,6 +326,11 @@ engine_pid_file = "{d}/docker.pid"
     }
 
     async fn post_spec(&self, spec: JobSpec, max_duration_secs: u32) -> Pubkey {
+        self.post_verified(spec, max_duration_secs, Verify::None)
+            .await
+    }
+
+    async fn post_verified(&self, spec: JobSpec, max_duration_secs: u32, verify: Verify) -> Pubkey {
         let p = self.protocol();
         let args = ake_sdk::ake_market::instructions::PostJobArgs {
             nonce: 0,
@@ -322,6 +339,7 @@ engine_pid_file = "{d}/docker.pid"
             min_reputation_bps: 0,
             max_tokens: u64::MAX,
             spec,
+            verify,
         };
         let job = pda::job(
             &self.creator.pubkey(),
@@ -409,6 +427,66 @@ engine_pid_file = "{d}/docker.pid"
 
     /// A new CPU node of `owner` (staked by `stake` base units more), armed
     /// through the SDK and waiting in the queue; returns its account.
+    /// Another owner's node, staked as this world's, registered (its own
+    /// daemon arms it): its working directory and hot key.
+    async fn peer(&self) -> (tempfile::TempDir, Keypair) {
+        let chain = self.net.chain.as_ref();
+        let (owner, hot) = (Keypair::new(), Keypair::new());
+        chain.airdrop(&hot.pubkey(), 1_000_000_000).await.unwrap();
+        chain.airdrop(&owner.pubkey(), 1_000_000_000).await.unwrap();
+        self.net.faucet(&owner.pubkey(), 400_000_000).await.unwrap();
+        let mint: Pubkey = self.net.deployment.mint.parse().unwrap();
+        let ixs_ = [
+            ixs::deposit_stake(
+                owner.pubkey(),
+                mint,
+                associated_token(&owner.pubkey(), &mint),
+                400_000_000,
+            ),
+            ixs::register_node(
+                owner.pubkey(),
+                hot.pubkey(),
+                pda::market(0),
+                1,
+                cpu_profile(),
+            ),
+        ];
+        send_instructions(chain, &owner, &[&hot], &ixs_, Fees::default())
+            .await
+            .unwrap();
+        (tempfile::tempdir().unwrap(), hot)
+    }
+
+    /// Waits until `job`'s audit is in `phase`.
+    async fn wait_audit(
+        &self,
+        job: &Pubkey,
+        phase: ake_sdk::ake_market::state::AuditPhase,
+        limit: Duration,
+        logs: &[&Path],
+    ) -> ake_sdk::ake_market::state::Job {
+        let p = self.protocol();
+        let end = Instant::now() + limit;
+        loop {
+            if let Some(j) = p.job(job).await.unwrap() {
+                if j.audit.phase == phase {
+                    return j;
+                }
+            }
+            if Instant::now() >= end {
+                let logs: Vec<String> = logs
+                    .iter()
+                    .map(|d| std::fs::read_to_string(d.join("daemon.log")).unwrap_or_default())
+                    .collect();
+                panic!(
+                    "audit of {job} never reached {phase:?}; daemon logs:\n{}",
+                    logs.join("\n-----\n")
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
     async fn waiting_node(&self, owner: &Keypair, stake: u64) -> Pubkey {
         let chain = self.net.chain.as_ref();
         let p = self.protocol();
@@ -1844,6 +1922,7 @@ async fn an_idl_only_post_naming_no_candidate_is_taken_by_the_waiting_node() {
             min_reputation_bps: 0,
             max_tokens: u64::MAX,
             spec,
+            verify: Verify::None,
         },
     );
     send_instructions(p.chain.as_ref(), c, &[], &[post], Fees::default())
@@ -2799,4 +2878,109 @@ async fn four_cpu_slots_run_jobs_at_once_and_each_node_is_paid_for_its_own() {
         "the owner is paid each node's reward"
     );
     assert!(stop(&mut daemon).success());
+}
+
+/// A node that commits to junk instead of the job's outputs is drawn (every
+/// auditable job is, here) and re-run by honest nodes of two other owners,
+/// which outvote it: its collateral is burned, its reputation reset, and
+/// the creator gets its escrow back. Every node here is a real ake-node
+/// running the job in Docker; the cheat is fault injection.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_node_that_fakes_its_outputs_loses_its_audit() {
+    use ake_sdk::ake_market::state::AuditPhase;
+    let world = World::start_with(cpu_profile(), None, |p| p.audits.p_min_bps = 10_000).await;
+    world
+        .daemon_env
+        .lock()
+        .unwrap()
+        .push(("AKE_NODE_FAKE_OUTPUT".into(), "1".into()));
+    let mut cheat = world.spawn_daemon(None);
+    let cheat_node = pda::node(&world.hot.pubkey());
+    world
+        .wait_node(&cheat_node, NodeStatus::Queued, Duration::from_secs(60))
+        .await;
+    let p = world.protocol();
+    let mint: Pubkey = world.net.deployment.mint.parse().unwrap();
+    let creator_token = associated_token(&world.creator.pubkey(), &mint);
+    let spec = JobSpec::Inline(InlineSpec {
+        image: world.image.tag.clone(),
+        command: vec![
+            BUSYBOX.into(),
+            "sh".into(),
+            "-c".into(),
+            "echo 42 > /ake/output/answer.txt".into(),
+        ],
+        env: vec![],
+        inputs: vec![],
+        max_output_bytes: 1 << 20,
+    });
+    let job = world.post_verified(spec, 120, Verify::Exact).await;
+    let stake_before = world.owner_stake().await;
+    let dirs = [world.dir.path()];
+    let drawn = world
+        .wait_audit(&job, AuditPhase::Auditing, Duration::from_secs(120), &dirs)
+        .await;
+    assert_eq!(drawn.node, cheat_node, "the cheat ran the job");
+    let (escrow, r) = (drawn.escrow, drawn.collateral);
+    // Honest nodes of two other owners come and run the audit's two runs.
+    world.daemon_env.lock().unwrap().clear();
+    let (b_dir, b_hot) = world.peer().await;
+    let (c_dir, c_hot) = world.peer().await;
+    let mut b = world.spawn_in(b_dir.path(), &b_hot, None);
+    let mut c = world.spawn_in(c_dir.path(), &c_hot, None);
+    let dirs = [world.dir.path(), b_dir.path(), c_dir.path()];
+    let failed = world
+        .wait_audit(&job, AuditPhase::Failed, Duration::from_secs(300), &dirs)
+        .await;
+    assert!(
+        failed.audit.revealed,
+        "the cheat revealed its (junk) digest"
+    );
+    let runs = failed.audit.runs;
+    let auditors: Vec<Pubkey> = [b_hot.pubkey(), c_hot.pubkey()]
+        .iter()
+        .map(pda::node)
+        .collect();
+    let creator_before = p.token_balance(&creator_token).await.unwrap();
+    // Anyone settles the verdict (the crank would).
+    let payer = Keypair::new();
+    world
+        .net
+        .chain
+        .airdrop(&payer.pubkey(), 1_000_000_000)
+        .await
+        .unwrap();
+    let ix = p.settle_audit(&job, payer.pubkey()).await.unwrap();
+    send_instructions(p.chain.as_ref(), &payer, &[], &[ix], Fees::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        p.token_balance(&creator_token).await.unwrap(),
+        creator_before + escrow,
+        "the creator gets its whole escrow back"
+    );
+    assert_eq!(world.owner_stake().await, stake_before - r, "R burned");
+    let node = p.node(&cheat_node).await.unwrap().unwrap();
+    assert!(node.suspended);
+    assert_eq!(node.reputation_bps, 0);
+    // The honest runs are paid by their own daemons, and close.
+    let end = Instant::now() + Duration::from_secs(60);
+    for run in runs {
+        while p.job(&run).await.unwrap().is_some() {
+            assert!(Instant::now() < end, "run {run} not settled by its node");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+    for node in auditors {
+        let n = p.node(&node).await.unwrap().unwrap();
+        assert_eq!(
+            n.jobs_completed, 1,
+            "{node} ran and was paid for one audit run"
+        );
+        assert!(!n.suspended);
+    }
+    for child in [&mut cheat, &mut b, &mut c] {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
 }

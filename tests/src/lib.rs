@@ -113,8 +113,18 @@ pub fn default_params() -> Params {
             posting_fee_step_bps: 10_000,
         },
         timelock_secs: TIMELOCK_SECS,
+        audit: ake_market::state::AuditParams {
+            enabled: true,
+            k_bps: 30_000,
+            p_min_bps: 100,
+            fee_bps: 300,
+            reveal_secs: AUDIT_REVEAL_SECS,
+        },
     }
 }
+
+/// What a node has to reveal its digest once its audit round is committed.
+pub const AUDIT_REVEAL_SECS: u32 = 3_600;
 
 /// The delay between proposing a parameter change and applying it, on
 /// both programs.
@@ -181,6 +191,8 @@ pub fn result_of(wall_secs: u64) -> ake_market::state::JobResult {
             gpu_secs: wall_secs,
             energy_mj: 1_000,
         },
+        sealed_digest: [0; 32],
+        sealed_salt: [0; ake_market::state::SEALED_SALT_LEN],
     }
 }
 
@@ -1048,6 +1060,7 @@ impl Chain {
             min_reputation_bps: 0,
             max_tokens: u64::MAX,
             spec: render_spec(),
+            verify: ake_market::state::Verify::None,
         }
     }
 
@@ -1180,22 +1193,62 @@ impl Chain {
         wall_secs: u64,
         after: ixs::AfterSubmit,
     ) -> Result<(), TransactionError> {
+        self.submit_result(node, job, result_of(wall_secs), after)
+            .await
+    }
+
+    /// Submits `result` for `job` as `node`.
+    pub async fn submit_result(
+        &mut self,
+        node: &TestNode,
+        job: &Pubkey,
+        result: ake_market::state::JobResult,
+        after: ixs::AfterSubmit,
+    ) -> Result<(), TransactionError> {
         let due = self.submit_pick(job).await;
         let batch = self.job(job).await.and_then(|j| j.batch());
         let ix = ixs::submit_result(
             node.signer.pubkey(),
             node.owner.pubkey(),
             (*job, pda::market(0), batch),
-            result_of(wall_secs),
+            result,
             after,
             due,
         );
         self.send(&[ix], &[&node.signer]).await
     }
 
+    /// `draw_audit` for `job_key` as the SDK builds it: naming the waiting
+    /// nodes the draw picks for its runs (`ake_sdk::protocol::DrawView`).
+    pub async fn draw_audit_ix(&mut self, caller: Pubkey, job_key: &Pubkey) -> Instruction {
+        let job = self.job(job_key).await.expect("job");
+        let market = self.market(0).await;
+        let slot_hashes = self
+            .raw_account(&ake_market::audit::SLOT_HASHES_ID)
+            .await
+            .map(|a| a.data)
+            .unwrap_or_default();
+        let mut owners = std::collections::HashMap::new();
+        for entry in market.queued_nodes() {
+            if let Some(node) = self.account::<ake_market::state::Node>(&entry.key).await {
+                owners.insert(entry.key, node.owner);
+            }
+        }
+        let slot = self.clock().await.slot;
+        let draw = ake_sdk::protocol::DrawView {
+            job: (*job_key, &job),
+            market: &market,
+            slot_hashes: &slot_hashes,
+            slot,
+        };
+        ixs::draw_audit(caller, *job_key, &job, &draw.auditors(&owners))
+    }
+
     /// The due page a submit of `job` landing now names (as the SDK picks it).
     pub async fn submit_pick(&mut self, job: &Pubkey) -> DuePick {
+        // An auditable job is due at once (its draw).
         let window = match self.job(job).await {
+            Some(j) if j.verify == ake_market::state::Verify::Exact && !j.audit.is_run() => 0,
             Some(j) => i64::from(j.terms.challenge_window_secs),
             None => 0,
         };

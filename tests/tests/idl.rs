@@ -173,6 +173,7 @@ fn built() -> (
         min_reputation_bps: 0,
         max_tokens: u64::MAX,
         spec: ake_tests::render_spec(),
+        verify: ake_market::state::Verify::Exact,
     };
     let batch = |nonce| ake_market::instructions::PostBatchArgs {
         nonce,
@@ -218,7 +219,12 @@ fn built() -> (
         values: vec![],
     };
     let v = |name, ix, values| Built { name, ix, values };
+    let audited = key();
+    let mut under_audit = job.clone();
+    under_audit.audit.runs = [pda::audit_run(&audited, 1), pda::audit_run(&audited, 2)];
     let derived = [
+        pda::audit_run(&audited, 1),
+        pda::audit_run(&audited, 2),
         pda::due_page(&market, 9, 0),
         pda::due_page(&market, 9, 1),
         pda::config(),
@@ -399,6 +405,25 @@ fn built() -> (
             vec![owner_of(&owner), ledger_of(&job.market)],
         ),
         v(
+            "draw_audit",
+            ixs::draw_audit(a, key(), &job, &[]),
+            vec![("job.node_owner", owner.to_bytes().to_vec())],
+        ),
+        e(
+            "reveal_digest",
+            ixs::reveal_digest(signer, audited, (audited, &under_audit), ([1; 32], [2; 32])),
+        ),
+        v(
+            "judge_audit",
+            ixs::judge_audit(a, audited, &under_audit),
+            vec![("job.node_owner", owner.to_bytes().to_vec())],
+        ),
+        v(
+            "settle_audit",
+            ixs::settle_audit(key(), &job, &settle),
+            vec![owner_of(&owner), ledger_of(&job.market)],
+        ),
+        v(
             "expire_job",
             ixs::expire_job(
                 key(),
@@ -547,7 +572,7 @@ fn built() -> (
 /// IDL names no seeds for them. A client takes them from `ake market show`
 /// or `akeDeployment`, or derives them as the README says. Any other PDA
 /// without seeds or an address in the IDL fails the test below.
-const UNRESOLVED_BY_DESIGN: [&str; 15] = [
+const UNRESOLVED_BY_DESIGN: [&str; 17] = [
     // The waiting node's owner's stake (checked against the node in the handler).
     "candidate_owner_stake",
     // Due pages: PDA ["due", market, bucket u32 LE, shard u16 LE] from the
@@ -563,6 +588,10 @@ const UNRESOLVED_BY_DESIGN: [&str; 15] = [
     "emissions_event_authority",
     // `address = market.escrow_vault` (or `ledger.escrow_vault`) (stored at creation).
     "escrow_vault",
+    // An audit's runs: PDA ["audit", audited job, 1 or 2], created by the
+    // draw and stored in the audited job (`audit.runs`), which the reveal
+    // and the verdict check them against.
+    "first_run",
     // A market named by the caller: PDA ["market", index u16 LE]; checked
     // by its discriminator and config (its index is its data, not an argument).
     "market",
@@ -574,6 +603,7 @@ const UNRESOLVED_BY_DESIGN: [&str; 15] = [
     "pending",
     // ake-market's reporter signs report_work through CPI (seeds checked there).
     "reporter",
+    "second_run",
     // `has_one = stake_vault` on the config.
     "stake_vault",
 ];

@@ -175,6 +175,8 @@ async fn creator_staker_node_and_crank_flows() {
             gpu_secs: 3,
             energy_mj: 5,
         },
+        sealed_digest: [0; 32],
+        sealed_salt: [0; ake_sdk::ake_market::state::SEALED_SALT_LEN],
     };
     let due = {
         let job = p.job(&job_key).await.unwrap().unwrap();
@@ -752,6 +754,8 @@ async fn admin_unstake_cancel_dispute_and_rearm() {
             gpu_secs: 1,
             energy_mj: 0,
         },
+        sealed_digest: [0; 32],
+        sealed_salt: [0; ake_sdk::ake_market::state::SEALED_SALT_LEN],
     };
     let due = {
         let job = p.job(&job_key).await.unwrap().unwrap();
@@ -970,6 +974,8 @@ async fn a_batch_is_posted_listed_cancelled_and_closed_from_the_cli() {
             gpu_secs: 1,
             energy_mj: 0,
         },
+        sealed_digest: [0; 32],
+        sealed_salt: [0; ake_sdk::ake_market::state::SEALED_SALT_LEN],
     };
     let (due, frame_batch) = {
         let job = p.job(&frame1).await.unwrap().unwrap();
@@ -1120,6 +1126,8 @@ async fn a_hundred_frames_cost_under_two_and_a_half_transactions_each() {
                         gpu_secs: held,
                         energy_mj: 0,
                     },
+                    sealed_digest: [0; 32],
+                    sealed_salt: [0; ake_sdk::ake_market::state::SEALED_SALT_LEN],
                 };
                 let next = p.next_work_for(&node).await.unwrap();
                 let due = p.submit_due_pick(&job).await.unwrap();

@@ -1065,6 +1065,8 @@ mod tests {
             collateral_released: 1,
             result_collateral: 2,
             due_page: Pubkey::new_unique(),
+            sealed_digest: [0; 32],
+            sealed_salt: [0; ake_market::state::SEALED_SALT_LEN],
         };
         let data = event_data(&event);
         let sig = Signature::from([1; 64]);

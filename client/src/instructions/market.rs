@@ -1018,3 +1018,91 @@ pub fn refund_stale_job(
         ix::RefundStaleJob {},
     )
 }
+
+/// Anyone (`caller`, paying the audit runs' rent when the job is drawn)
+/// draws a submitted auditable job, naming the nodes the draw picks for
+/// its runs (`auditors`: node, owner), as `Protocol::draw_audit` computes.
+pub fn draw_audit(
+    caller: Pubkey,
+    job_key: Pubkey,
+    job: &Job,
+    auditors: &[(Pubkey, Pubkey)],
+) -> Instruction {
+    let mut ix = build(
+        acc::DrawAudit {
+            caller,
+            config: pda::config(),
+            job: job_key,
+            market: job.market,
+            owner_stake: pda::stake(&job.node_owner),
+            slot_hashes: ake_market::audit::SLOT_HASHES_ID,
+            first_run: pda::audit_run(&job_key, 1),
+            second_run: pda::audit_run(&job_key, 2),
+            system_program: system_program::ID,
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::DrawAudit {},
+    );
+    for (node, owner) in auditors {
+        ix.accounts.push(AccountMeta::new(*node, false));
+        ix.accounts.push(AccountMeta::new(pda::stake(owner), false));
+    }
+    ix
+}
+
+/// The node whose hot key is `node_signer` reveals the output digest of
+/// `job`: the audited job (`audited.0`) itself or one of its runs.
+pub fn reveal_digest(
+    node_signer: Pubkey,
+    job: Pubkey,
+    (audited_key, audited): (Pubkey, &Job),
+    (digest, salt): ([u8; 32], [u8; 32]),
+) -> Instruction {
+    build(
+        acc::RevealDigest {
+            node_signer,
+            node: pda::node(&node_signer),
+            job,
+            audited: audited_key,
+            first_run: audited.audit.runs[0],
+            second_run: audited.audit.runs[1],
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::RevealDigest { digest, salt },
+    )
+}
+
+/// Anyone (`caller`) judges `job`'s audit.
+pub fn judge_audit(caller: Pubkey, job_key: Pubkey, job: &Job) -> Instruction {
+    build(
+        acc::JudgeAudit {
+            caller,
+            config: pda::config(),
+            job: job_key,
+            first_run: job.audit.runs[0],
+            second_run: job.audit.runs[1],
+            owner_stake: pda::stake(&job.node_owner),
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::JudgeAudit {},
+    )
+}
+
+/// Anyone (`k.payer`) settles an audit run, or an audited job that lost.
+pub fn settle_audit(job_key: Pubkey, job: &Job, k: &SettleKeys) -> Instruction {
+    build(
+        acc::SettleAudit {
+            rent_receiver: job.rent_receiver(),
+            job: job_key,
+            stake_vault: pda::stake_vault(),
+            market: job.market,
+            settle: settle_accounts(job, k),
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::SettleAudit {},
+    )
+}

@@ -25,6 +25,7 @@ use anchor_lang::prelude::Pubkey;
 use solana_sha256_hasher::hashv;
 
 use crate::constants::BPS;
+use crate::state::AuditPhase;
 
 /// Slots between a submit and the first slot whose hash seeds its draw:
 /// none of them exists when the node signs, whatever slot it picks.
@@ -34,6 +35,9 @@ pub const DRAW_SPAN_SLOTS: u64 = 8;
 /// The last slot after `s0` at which a draw may be made: the entropy's
 /// hashes are still among the 512 SlotHashes keeps, with room to land.
 pub const DRAW_LAST_SLOT: u64 = 400;
+/// The SlotHashes sysvar's address.
+pub const SLOT_HASHES_ID: Pubkey =
+    anchor_lang::prelude::pubkey!("SysvarS1otHashes111111111111111111111111111");
 /// Entries SlotHashes holds at most (the runtime's `MAX_ENTRIES`).
 pub const SLOT_HASHES_MAX: usize = 512;
 const ENTRY_LEN: usize = 8 + 32;
@@ -95,11 +99,144 @@ pub fn draw_seed(
     Some(hashv(&parts).to_bytes())
 }
 
+/// How many of the first eligible waiting nodes an audit run's node is
+/// drawn among: not the queue's head, where an attacker would park.
+pub const AUDITOR_POOL: usize = 8;
+
+/// The release marks excluding `owners`' nodes (at most 3) from a search,
+/// packed as `Releases::marks` packs them.
+pub fn owner_marks(owners: &[Pubkey]) -> u64 {
+    owners
+        .iter()
+        .take(crate::constants::MAX_RELEASES)
+        .enumerate()
+        .fold(0, |marks, (i, owner)| {
+            marks | crate::state::release_mark(owner) << (21 * i as u32)
+        })
+}
+
+/// The seed an audit's auditors are drawn with: the draw's, or past its
+/// window the hashes of the 8 slots after it (`s0 + 400..`), still among
+/// those SlotHashes keeps while anyone (the crank, the node) draws in time.
+pub fn auditor_seed(
+    job: &Pubkey,
+    commitment: &[u8; 32],
+    slot_hashes: &[u8],
+    s0: u64,
+    window: DrawWindow,
+) -> Option<[u8; 32]> {
+    let from = match window {
+        DrawWindow::Closed => s0.checked_add(DRAW_LAST_SLOT)?,
+        _ => s0,
+    };
+    draw_seed(job, commitment, slot_hashes, from)
+}
+
+/// The nodes the draw names for an audit's two runs: each drawn by `seed`
+/// among the first `AUDITOR_POOL` waiting nodes able to run `job` whose
+/// owner does not vote yet (the audited node's owner, the first run's
+/// node's owner). One when only one owner's nodes wait, none when no node
+/// does. The program and ake-sdk both use this, so the caller names what
+/// the program checks.
+pub fn drawn_auditors<M, S>(
+    market: &crate::state::Book<M, S>,
+    job: &crate::state::Job,
+    seed: &[u8; 32],
+    owner_of: impl Fn(&Pubkey) -> Option<Pubkey>,
+) -> Vec<Pubkey>
+where
+    M: core::ops::Deref<Target = crate::state::Market>,
+    S: core::ops::Deref<Target = [crate::state::Slot]>,
+{
+    let mut voters = vec![job.node_owner];
+    let mut picked = Vec::new();
+    for round in 1..=2u8 {
+        let eligible = market.first_nodes_for(
+            job.gpus,
+            job.min_reputation_bps,
+            owner_marks(&voters),
+            AUDITOR_POOL,
+        );
+        let Some(&pick) = eligible.get(pick_auditor(seed, round, eligible.len())) else {
+            break;
+        };
+        picked.push(pick);
+        match owner_of(&pick) {
+            Some(owner) => voters.push(owner),
+            None => break,
+        }
+    }
+    picked
+}
+
+/// Which of `eligible` nodes runs audit run `round`, drawn by the seed.
+pub fn pick_auditor(seed: &[u8; 32], round: u8, eligible: usize) -> usize {
+    let choice = hashv(&[seed, &[round]]).to_bytes();
+    let mut head = [0u8; 8];
+    head.copy_from_slice(&choice[..8]);
+    usize::try_from(u64::from_le_bytes(head) % eligible.max(1) as u64).unwrap_or(0)
+}
+
 /// Whether a seed draws the job at `p_bps`.
 pub fn drawn(seed: &[u8; 32], p_bps: u16) -> bool {
     let mut head = [0u8; 8];
     head.copy_from_slice(&seed[..8]);
     u64::from_le_bytes(head) % BPS < u64::from(p_bps)
+}
+
+/// The blind commitment of `job`'s result to an output digest:
+/// `sha256(job ‖ digest ‖ salt)`. Bound to the job, so a run that copies
+/// the audited job's commitment cannot open it with the audited node's
+/// reveal.
+pub fn seal(job: &Pubkey, digest: &[u8; 32], salt: &[u8; 32]) -> [u8; 32] {
+    hashv(&[job.as_ref(), digest, salt]).to_bytes()
+}
+
+/// A run's part in an audit: absent when it closed before committing
+/// (nobody took it), or when its node's owner already votes (the audited
+/// job's, or the other run's); else the digest it revealed, if it did.
+pub type Vote = Option<Option<[u8; 32]>>;
+
+/// The verdict of an audit: the audited job's phase and each run's
+/// (`Unaudited` for an absent run that did not work).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    pub audited: AuditPhase,
+    pub runs: [AuditPhase; 2],
+}
+
+/// Judges an audit once every run committed and revealed (or its reveal
+/// deadline passed), all three commitments in before any reveal:
+/// - a party that did not reveal loses, whoever it is;
+/// - the audited job passes when a run agrees with it, and a run that
+///   disagrees with the two others is outvoted;
+/// - it fails when both runs agree on another digest;
+/// - otherwise (one run against it, or three different digests) nothing
+///   is decided: the spec is not deterministic, or a run is missing, and
+///   nobody is penalised for it;
+/// - with no run revealed the job was never audited: it settles as usual.
+pub fn judge(audited: Option<[u8; 32]>, votes: [Vote; 2]) -> Outcome {
+    use AuditPhase::*;
+    let revealed: Vec<[u8; 32]> = votes.iter().filter_map(|v| v.flatten()).collect();
+    let verdict = match audited {
+        // Nobody ran it again: nothing to hold the job's silence against.
+        _ if revealed.is_empty() && votes.iter().all(Option::is_none) => Cleared,
+        None => Failed,
+        Some(a) if revealed.contains(&a) => Passed,
+        Some(_) if revealed.len() == 2 && revealed[0] == revealed[1] => Failed,
+        Some(_) if revealed.is_empty() => Cleared,
+        Some(_) => Inconclusive,
+    };
+    let run = |vote: &Vote| match (vote, verdict) {
+        (None, _) => Unaudited,
+        (Some(None), _) => RunFailed,
+        (Some(Some(d)), Passed) if Some(*d) != audited => RunFailed,
+        (Some(Some(_)), _) => RunPaid,
+    };
+    Outcome {
+        audited: verdict,
+        runs: [run(&votes[0]), run(&votes[1])],
+    }
 }
 
 /// SlotHashes' raw entries, newest slot first.
@@ -163,6 +300,55 @@ mod tests {
             data.extend_from_slice(&hashv(&[&slot.to_le_bytes()]).to_bytes());
         }
         data
+    }
+
+    #[test]
+    fn two_of_three_decide_and_silence_loses() {
+        use AuditPhase::*;
+        let (a, b, c) = (Some([1u8; 32]), Some([2u8; 32]), Some([3u8; 32]));
+        let o = |audited, votes| {
+            let o = judge(audited, votes);
+            (o.audited, o.runs)
+        };
+        assert_eq!(o(a, [Some(a), Some(a)]), (Passed, [RunPaid, RunPaid]));
+        assert_eq!(
+            o(a, [Some(a), Some(b)]),
+            (Passed, [RunPaid, RunFailed]),
+            "a liar outvoted"
+        );
+        assert_eq!(
+            o(a, [Some(b), Some(b)]),
+            (Failed, [RunPaid, RunPaid]),
+            "a faker outvoted"
+        );
+        assert_eq!(o(a, [Some(b), Some(c)]), (Inconclusive, [RunPaid, RunPaid]));
+        assert_eq!(
+            o(a, [Some(b), None]),
+            (Inconclusive, [RunPaid, Unaudited]),
+            "one against one"
+        );
+        assert_eq!(o(a, [Some(a), None]), (Passed, [RunPaid, Unaudited]));
+        assert_eq!(
+            o(a, [None, None]),
+            (Cleared, [Unaudited, Unaudited]),
+            "nobody came"
+        );
+        assert_eq!(
+            o(None, [None, None]),
+            (Cleared, [Unaudited, Unaudited]),
+            "nobody to be silent to"
+        );
+        // Silence loses, whoever is silent.
+        assert_eq!(o(None, [Some(b), Some(b)]), (Failed, [RunPaid, RunPaid]));
+        assert_eq!(o(a, [Some(None), Some(a)]), (Passed, [RunFailed, RunPaid]));
+        assert_eq!(
+            o(a, [Some(None), Some(None)]),
+            (Cleared, [RunFailed, RunFailed])
+        );
+        assert_eq!(
+            o(a, [Some(None), Some(b)]),
+            (Inconclusive, [RunFailed, RunPaid])
+        );
     }
 
     #[test]

@@ -18,6 +18,8 @@ pub const FRAME_SEED: &[u8] = b"frame";
 pub const MAX_BATCH_FRAMES: u32 = 10_000;
 /// A page of jobs falling due: `["due", market, bucket (u32 LE), shard (u16 LE)]`.
 pub const DUE_SEED: &[u8] = b"due";
+/// An audit run of a job: `["audit", audited job, round]`.
+pub const AUDIT_SEED: &[u8] = b"audit";
 /// A parameter change waiting out the timelock: `["pending", target]`.
 pub const PENDING_SEED: &[u8] = b"pending";
 /// Signs work reports to ake-emissions; the emissions config names it.

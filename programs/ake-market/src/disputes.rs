@@ -17,7 +17,6 @@ use crate::math::bps_of_ceil;
 use crate::settlement::{settle_job, SettleAccounts};
 use crate::sla::{leave_queue, mark_breach};
 use crate::state::{Job, JobState, Market, MarketLedger, MarketMut};
-use crate::vaults::Vault;
 
 /// How a dispute ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,20 +98,12 @@ pub fn resolve<'info>(
     let slash = bps_of_ceil(job.collateral, u64::from(job.terms.dispute_slash_bps))
         .ok_or(MarketError::MathOverflow)?
         .min(job.collateral);
-    s.node_owner_stake.slash_locked(slash)?;
-    Vault::stake(
-        s.config.stake_vault_bump,
-        stake_vault,
-        s.mint.to_account_info(),
-        s.mint.decimals,
-    )
-    .pay_out(&s.escrow_vault.to_account_info(), slash)?;
+    s.slash_to_burn(stake_vault, slash)?;
     let posting_fee_burned = job.posting_fee;
     let ledger = &mut s.ledger;
     MarketLedger::add(&mut ledger.escrow_out, refund)?;
     MarketLedger::add(&mut ledger.escrow_out, posting_fee_burned)?;
     MarketLedger::add(&mut ledger.pending_burn, posting_fee_burned)?;
-    MarketLedger::add(&mut ledger.pending_burn, slash)?;
     job.posting_fee = 0;
     unindex_due(&s.due_page, &job.due_page)?;
     s.node_owner_stake.unlock(job.collateral - slash)?;

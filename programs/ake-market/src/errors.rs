@@ -224,4 +224,32 @@ pub enum MarketError {
     NodeHeld,
     #[msg("the live logs URI must be 1 to 200 bytes")]
     InvalidLogsUri,
+    #[msg("audit settings out of bounds: k 1x..100x (10,000..1,000,000 bps), p_min and fee at most 10,000 bps (fee at least 1), reveal 1 h..7 days")]
+    InvalidAuditSettings,
+    #[msg("audits are not enabled on this cluster yet: post with verify = \"none\"")]
+    AuditsDisabled,
+    #[msg("an auditable job's result must carry its sealed digest sha256(digest || salt); ake-node computes it")]
+    SealedDigestMissing,
+    #[msg("the job is not waiting for its audit draw")]
+    NotAwaitingDraw,
+    #[msg("the draw's slots are not all past yet: retry 8 slots after the job's draw slot")]
+    DrawTooEarly,
+    #[msg("the account passed is not the SlotHashes sysvar")]
+    NotSlotHashes,
+    #[msg("the audit run account is not the one this audit names")]
+    WrongAuditRun,
+    #[msg("the revealed digest and salt do not hash to the sealed digest the node committed")]
+    RevealMismatch,
+    #[msg("not every run of this audit round has committed its result yet: reveal after")]
+    RevealTooEarly,
+    #[msg("the digest was revealed already")]
+    AlreadyRevealed,
+    #[msg("the audit round is not complete: a run has not revealed yet and its reveal deadline has not passed")]
+    AuditNotReady,
+    #[msg("an audit run cannot be cancelled")]
+    AuditRunNotCancellable,
+    #[msg("the job's audit is not over: draw it (`ake crank` does) and wait for its verdict before settling")]
+    AuditPending,
+    #[msg("the remaining accounts must name, for each audit run, the waiting node the draw picks and its owner's stake (ake-sdk computes them): the queue changed since they were read; read it again")]
+    StaleAuditorPick,
 }

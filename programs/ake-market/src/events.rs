@@ -310,6 +310,10 @@ pub struct ResultSubmitted {
     pub result_collateral: u64,
     /// Where the crank finds the job when its challenge window ends.
     pub due_page: Pubkey,
+    /// An auditable result's blind commitment and salt sealed to the
+    /// creator (zero otherwise), as in `JobResult`.
+    pub sealed_digest: [u8; 32],
+    pub sealed_salt: [u8; crate::state::SEALED_SALT_LEN],
 }
 
 #[event]
@@ -473,4 +477,80 @@ pub struct MarketSwept {
     pub treasury_paid: u64,
     /// Burned by sweeps of this market so far.
     pub tokens_burned: u64,
+}
+
+/// An auditable job's draw was made (or its window closed: `by_default`).
+#[event]
+pub struct AuditDrawn {
+    pub job: Pubkey,
+    pub drawn: bool,
+    pub by_default: bool,
+    pub rate_bps: u16,
+    /// sha256(job ‖ commitment ‖ the window's slot hashes); zero by default.
+    pub seed: [u8; 32],
+    /// The creator's audit fee, now in the market's audit reserve.
+    pub fee_to_reserve: u64,
+    /// The audit runs it opened (none when not drawn).
+    pub runs: Vec<Pubkey>,
+}
+
+/// An audit run joined the queue.
+#[derive(Clone)]
+#[event]
+pub struct AuditRunOpened {
+    /// The audited job.
+    pub job: Pubkey,
+    pub run: Pubkey,
+    /// 1 or 2: each audit has two runs.
+    pub round: u8,
+    /// Paid from the market's audit reserve.
+    pub escrow: u64,
+    /// The audited node's owner: none of its nodes runs it.
+    pub excluded_owner: Pubkey,
+}
+
+/// A node revealed its output digest.
+#[event]
+pub struct DigestRevealed {
+    pub job: Pubkey,
+    pub node: Pubkey,
+    pub digest: [u8; 32],
+    /// Public from now on: it names where the job's outputs are.
+    pub salt: [u8; 32],
+}
+
+/// Every run of an audit committed while a digest was still missing: the
+/// parties have until `deadline` to reveal, then the silent ones lose.
+#[event]
+pub struct RevealsDue {
+    pub job: Pubkey,
+    pub deadline: i64,
+}
+
+/// An audit was judged.
+#[event]
+pub struct AuditJudged {
+    pub job: Pubkey,
+    pub verdict: crate::state::AuditPhase,
+    pub runs: [Pubkey; 2],
+    pub run_verdicts: [crate::state::AuditPhase; 2],
+    /// The audited job reported more than 1.5x the wall seconds of a run
+    /// that agreed with it (usage padding; it still settles as reported).
+    pub usage_padded: bool,
+}
+
+/// An audit run, or an audited job that lost its audit, settled.
+#[event]
+pub struct AuditSettled {
+    pub job: Pubkey,
+    pub node: Pubkey,
+    pub verdict: crate::state::AuditPhase,
+    /// Its node owner's collateral burned (a run or job that lost).
+    pub slashed: u64,
+    /// Back to the creator (an audited job that lost).
+    pub creator_refund: u64,
+    /// Back to the market's audit reserve (a run's unspent escrow).
+    pub to_reserve: u64,
+    /// A run's pay, burned like any charge.
+    pub charged: u64,
 }

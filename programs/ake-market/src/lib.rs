@@ -224,4 +224,28 @@ pub mod ake_market {
     pub fn close_batch<'info>(ctx: Context<'info, CloseBatch<'info>>) -> Result<()> {
         close_batch::handler(ctx)
     }
+
+    /// Anyone draws a submitted auditable job for an audit (see `audit`).
+    pub fn draw_audit(ctx: Context<DrawAudit>) -> Result<()> {
+        draw_audit::handler(ctx)
+    }
+
+    /// A node reveals the output digest its result sealed.
+    pub fn reveal_digest(
+        ctx: Context<RevealDigest>,
+        digest: [u8; 32],
+        salt: [u8; 32],
+    ) -> Result<()> {
+        reveal_digest::handler(ctx, digest, salt)
+    }
+
+    /// Anyone judges a complete audit round.
+    pub fn judge_audit(ctx: Context<JudgeAudit>) -> Result<()> {
+        judge_audit::handler(ctx)
+    }
+
+    /// Anyone settles an audit run, or an audited job that lost its audit.
+    pub fn settle_audit(ctx: Context<SettleAudit>) -> Result<()> {
+        settle_audit::handler(ctx)
+    }
 }

@@ -213,9 +213,21 @@ pub fn offer_to_waiting_node(
     now: i64,
 ) -> Result<Offer> {
     let best = market.best_node_for(job.gpus, job.min_reputation_bps, job.releases.marks());
-    let Some((node_key, node, stake)) = candidate.filter(|c| is_best(best, Some(c.0))) else {
-        return Ok(Offer::NoNode);
-    };
+    match candidate.filter(|c| is_best(best, Some(c.0))) {
+        Some(chosen) => offer_to(market, (job_key, job), chosen, rules, now),
+        None => Ok(Offer::NoNode),
+    }
+}
+
+/// Assigns `job` to the waiting node `chosen` (taken out of the node queue
+/// first), or idles the node when its owner cannot cover the job.
+pub fn offer_to(
+    market: &mut MarketMut,
+    (job_key, job): (Pubkey, &mut Job),
+    (node_key, node, stake): (Pubkey, &mut Node, &mut Stake),
+    rules: &Rules,
+    now: i64,
+) -> Result<Offer> {
     market.remove_node(&node_key, node.queue_slot)?;
     Ok(
         match assign(market, job_key, job, node_key, node, stake, rules, now)? {

@@ -12,7 +12,9 @@ use crate::due::unindex_due;
 use crate::errors::MarketError;
 use crate::events::JobSettled;
 use crate::math::{charge_micro_usd, micro_usd_to_tokens_ceil, split_payment};
-use crate::state::{DuePage, Job, JobState, Market, MarketLedger, MarketMut, Node, Stake};
+use crate::state::{
+    AuditPhase, DuePage, Job, JobState, Market, MarketLedger, MarketMut, Node, Stake,
+};
 use crate::vaults::Vault;
 
 pub struct Settlement {
@@ -72,21 +74,35 @@ pub fn burn_from_escrow(market: &mut Market, escrow: &Vault, amount: u64) -> Res
 }
 
 /// Ends a job with nothing charged (cancel, refund after too many
-/// expiries or releases): the whole escrow back to the creator, the posting
-/// fee burned. Returns (refund, fee burned).
+/// expiries or releases): the whole escrow back to the creator (an audit
+/// run's to the audit reserve), the posting fee burned. Returns (refund,
+/// fee burned).
 pub fn refund_job<'info>(
     market: &mut Market,
     escrow: &Vault<'info>,
     job: &mut Job,
     creator_token: &AccountInfo<'info>,
 ) -> Result<(u64, u64)> {
-    let refund = job.escrow;
-    escrow.pay_out(creator_token, refund)?;
+    // An audit fee not yet drawn comes back with the escrow; an audit
+    // run's escrow (nobody ran it) goes back to the audit reserve.
+    let refund = job
+        .escrow
+        .checked_add(job.audit.fee)
+        .ok_or(MarketError::MathOverflow)?;
+    if job.audit.is_run() {
+        market.audit_reserve = market
+            .audit_reserve
+            .checked_add(refund)
+            .ok_or(MarketError::MathOverflow)?;
+    } else {
+        escrow.pay_out(creator_token, refund)?;
+    }
     market.open_escrow = market
         .open_escrow
         .checked_sub(refund)
         .ok_or(MarketError::MathOverflow)?;
     job.escrow = 0;
+    job.audit.fee = 0;
     let fee = burn_posting_fee(market, escrow, job)?;
     job.state = JobState::Settled;
     Ok((refund, fee))
@@ -213,6 +229,21 @@ impl<'info> SettleAccounts<'info> {
         self.ledger
             .escrow(self.escrow_vault.to_account_info(), &self.mint)
     }
+
+    /// Slashes `amount` of the node owner's stake locked for the job: moved
+    /// from the stake vault into the escrow vault and counted to burn with
+    /// the market's other settled burns (at its next sweep).
+    pub fn slash_to_burn(&mut self, stake_vault: AccountInfo<'info>, amount: u64) -> Result<()> {
+        self.node_owner_stake.slash_locked(amount)?;
+        Vault::stake(
+            self.config.stake_vault_bump,
+            stake_vault,
+            self.mint.to_account_info(),
+            self.mint.decimals,
+        )
+        .pay_out(&self.escrow_vault.to_account_info(), amount)?;
+        MarketLedger::add(&mut self.ledger.pending_burn, amount)
+    }
 }
 
 /// Checks the accounts against the job, then settles it: refunds the
@@ -238,8 +269,12 @@ pub fn settle_job(
     );
     let amounts = compute(job)?;
     unindex_due(&s.due_page, &job.due_page)?;
-    s.escrow()
-        .pay_out(&s.creator_token.to_account_info(), amounts.refund)?;
+    // An audit run's unspent escrow stays in the vault: its caller
+    // (`settle_audit`) returns it to the market's audit reserve.
+    if !job.audit.is_run() {
+        s.escrow()
+            .pay_out(&s.creator_token.to_account_info(), amounts.refund)?;
+    }
     let ledger = &mut s.ledger;
     let out = job
         .escrow
@@ -256,6 +291,10 @@ pub fn settle_job(
     let node = &mut s.node;
     if credit_reputation {
         node.record_success(amounts.work_micro_usd)?;
+        // Work an audit confirmed counts twice.
+        if job.audit.phase == AuditPhase::Passed {
+            node.record_success(amounts.work_micro_usd)?;
+        }
     }
     node.close_job()?;
     node.jobs_completed = node

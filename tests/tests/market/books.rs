@@ -12,6 +12,8 @@ enum Action {
         creator: usize,
         gpus: u16,
         secs: u32,
+        /// `verify = "exact"`: drawn for an audit once submitted.
+        exact: bool,
     },
     Ready {
         node: usize,
@@ -119,11 +121,40 @@ enum Action {
         job: usize,
         by_other: bool,
     },
+    /// Anyone draws a submitted auditable job.
+    Draw {
+        job: usize,
+    },
+    /// The node of a job under audit (or of an audit run) reveals its digest.
+    Reveal {
+        job: usize,
+    },
+    /// Anyone judges an audit round.
+    Judge {
+        job: usize,
+    },
+    /// Anyone settles an audit run, or an audited job that lost.
+    SettleAudit {
+        job: usize,
+    },
+}
+
+/// The digest a node's runs give: nodes 0 and 1 run jobs, node 2 fakes.
+fn digest_of(node: usize) -> [u8; 32] {
+    if node == 2 {
+        [0xF0; 32]
+    } else {
+        [0xA1; 32]
+    }
+}
+
+fn salt_of(node: &TestNode) -> [u8; 32] {
+    node.signer.pubkey().to_bytes()
 }
 
 fn action() -> impl Strategy<Value = Action> {
     prop_oneof![
-        4 => (0..3usize, 1..3u16, 60..1_200u32).prop_map(|(creator, gpus, secs)| Action::Post { creator, gpus, secs }),
+        4 => (0..3usize, 1..3u16, 60..1_200u32, any::<bool>()).prop_map(|(creator, gpus, secs, exact)| Action::Post { creator, gpus, secs, exact }),
         3 => (0..3usize).prop_map(|node| Action::Ready { node }),
         1 => (0..3usize, any::<bool>()).prop_map(|(node, by_owner)| Action::Unready { node, by_owner }),
         1 => (0..16usize).prop_map(|job| Action::Cancel { job }),
@@ -153,6 +184,10 @@ fn action() -> impl Strategy<Value = Action> {
         2 => (0..16usize, 0..3usize).prop_map(|(job, node)| Action::MatchJob { job, node }),
         1 => (0..8usize).prop_map(|page| Action::CloseDuePage { page }),
         1 => (0..16usize, any::<bool>()).prop_map(|(job, by_other)| Action::AnnounceLogs { job, by_other }),
+        2 => (0..16usize).prop_map(|job| Action::Draw { job }),
+        3 => (0..16usize).prop_map(|job| Action::Reveal { job }),
+        2 => (0..16usize).prop_map(|job| Action::Judge { job }),
+        2 => (0..16usize).prop_map(|job| Action::SettleAudit { job }),
     ]
 }
 
@@ -221,9 +256,15 @@ impl World {
                 creator,
                 gpus,
                 secs,
+                exact,
             } => {
                 let user = &self.creators[*creator];
-                match c.post_job(user, *gpus, *secs).await {
+                let nonce = c.next_nonce(&user.pubkey()).await;
+                let mut args = c.post_args(nonce, *gpus, *secs);
+                if *exact {
+                    args.verify = ake_market::state::Verify::Exact;
+                }
+                match c.post_job_with(user, args).await {
                     Ok(job) => {
                         self.jobs.push((*creator, job));
                         Ok(())
@@ -285,10 +326,19 @@ impl World {
                         } else {
                             (*wall_secs).min(held)
                         };
-                        match rearm {
-                            true => c.submit_and_rearm(node, &key, secs).await,
-                            false => c.submit(node, &key, secs).await,
+                        let at = self.nodes.iter().position(|n| n.account == j.node).unwrap();
+                        let mut result = result_of(secs);
+                        if j.verify == ake_market::state::Verify::Exact {
+                            result.sealed_digest =
+                                ake_market::audit::seal(&key, &digest_of(at), &salt_of(node));
                         }
+                        let after = match rearm {
+                            true => ake_sdk::instructions::AfterSubmit::Rearm(
+                                c.next_work_for(node).await,
+                            ),
+                            false => ake_sdk::instructions::AfterSubmit::StayIdle,
+                        };
+                        c.submit_result(node, &key, result, after).await
                     }
                     _ => Ok(()),
                 },
@@ -496,6 +546,59 @@ impl World {
                 },
                 None => Ok(()),
             },
+            Action::Draw { job } => match job_at(*job, &submitted) {
+                Some((_, key)) => {
+                    let payer = c.payer().pubkey();
+                    let ix = c.draw_audit_ix(payer, &key).await;
+                    c.send(&[ix], &[]).await
+                }
+                None => Ok(()),
+            },
+            Action::Reveal { job } => match job_at(*job, &submitted) {
+                Some((_, key)) => {
+                    let j = c.job(&key).await.unwrap();
+                    let audited_key = match j.audit.phase {
+                        ake_market::state::AuditPhase::Run => j.audit.runs[0],
+                        _ => key,
+                    };
+                    let audited = c.job(&audited_key).await;
+                    match (self.nodes.iter().position(|n| n.account == j.node), audited) {
+                        (Some(at), Some(audited)) => {
+                            let n = &self.nodes[at];
+                            let pair = (digest_of(at), salt_of(n));
+                            let ix = ake_sdk::instructions::reveal_digest(
+                                n.signer.pubkey(),
+                                key,
+                                (audited_key, &audited),
+                                pair,
+                            );
+                            c.send(&[ix], &[&n.signer]).await
+                        }
+                        _ => Ok(()),
+                    }
+                }
+                None => Ok(()),
+            },
+            Action::Judge { job } => match job_at(*job, &submitted) {
+                Some((_, key)) => {
+                    let j = c.job(&key).await.unwrap();
+                    let payer = c.payer().pubkey();
+                    let ix = ake_sdk::instructions::judge_audit(payer, key, &j);
+                    c.send(&[ix], &[]).await
+                }
+                None => Ok(()),
+            },
+            Action::SettleAudit { job } => match job_at(*job, &submitted) {
+                Some((who, key)) => {
+                    let j = c.job(&key).await.unwrap();
+                    let payer = c.payer().pubkey();
+                    let token = self.creators[who].token;
+                    let keys = c.settle_keys(token, payer).await;
+                    let ix = ake_sdk::instructions::settle_audit(key, &j, &keys);
+                    c.send(&[ix], &[]).await
+                }
+                None => Ok(()),
+            },
             Action::RotateKey { node } => {
                 let n = &self.nodes[*node];
                 let signer = solana_sdk::signature::Keypair::new();
@@ -526,6 +629,27 @@ impl World {
             }
         };
         let _ = outcome;
+        self.adopt_audit_runs().await;
+    }
+
+    /// Audit runs opened since the last step become jobs of their audited
+    /// job's creator.
+    async fn adopt_audit_runs(&mut self) {
+        for (who, key) in self.jobs.clone() {
+            let Some(job) = self.chain.job(&key).await else {
+                continue;
+            };
+            if job.audit.is_run() {
+                continue;
+            }
+            for run in job.audit.runs {
+                if run != solana_sdk::pubkey::Pubkey::default()
+                    && !self.jobs.iter().any(|(_, k)| *k == run)
+                {
+                    self.jobs.push((who, run));
+                }
+            }
+        }
     }
 
     /// The jobs (creator index, key) whose account is open in one of `states`.
@@ -615,7 +739,7 @@ impl World {
             let Some(job) = c.account::<Job>(&key).await else {
                 continue;
             };
-            open_escrow += job.escrow + job.posting_fee + job.bond;
+            open_escrow += job.escrow + job.posting_fee + job.bond + job.audit.fee;
             let frame = matches!(job.spec, ake_market::state::JobSpec::Frame(_));
             assert!(
                 job.posting_fee > 0 || frame,
@@ -718,7 +842,7 @@ impl World {
         // Vault == open obligations + what settled and waits for the sweep.
         assert_eq!(
             c.escrow_balance().await,
-            open_escrow + ledger.pending_burn + ledger.pending_treasury
+            open_escrow + ledger.pending_burn + ledger.pending_treasury + market.audit_reserve
         );
         assert_eq!(
             market.open_escrow + ledger.escrow_in - ledger.escrow_out,

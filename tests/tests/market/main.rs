@@ -1,6 +1,7 @@
 //! ake-market in a real bank with the real SPL Token program.
 
 mod audit_draw;
+mod audits;
 mod batches;
 mod books;
 mod capacity;

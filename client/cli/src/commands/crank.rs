@@ -27,6 +27,11 @@ pub struct CrankArgs {
 pub struct CrankReport {
     pub epochs_closed: Vec<u64>,
     pub jobs_finalized: Vec<String>,
+    /// Auditable jobs drawn (their node had not), audit rounds judged, and
+    /// audit runs or audited jobs settled by their verdict.
+    pub audits_drawn: Vec<String>,
+    pub audits_judged: Vec<String>,
+    pub audits_settled: Vec<String>,
     pub jobs_expired: Vec<String>,
     pub disputes_expired: Vec<String>,
     pub stale_jobs_refunded: Vec<String>,
@@ -274,6 +279,34 @@ pub async fn pass(p: &Protocol, caller: &Keypair, fees: Fees) -> anyhow::Result<
         let item = ("close due page", page, &mut report.due_pages_closed);
         send_one(chain, caller, fees, built.map(|ix| [ix]), item, &mut tally).await;
     }
+    for (list, done, what) in [
+        (
+            &work.audits_to_draw,
+            &mut report.audits_drawn,
+            "draw audit of",
+        ),
+        (
+            &work.audits_to_judge,
+            &mut report.audits_judged,
+            "judge audit of",
+        ),
+        (
+            &work.audits_to_settle,
+            &mut report.audits_settled,
+            "settle audit of",
+        ),
+    ] {
+        for job in list {
+            let key: Pubkey = job.parse()?;
+            let built = match what {
+                "draw audit of" => p.draw_audit(&key, me).await,
+                "judge audit of" => p.judge_audit(&key, me).await,
+                _ => p.settle_audit(&key, me).await,
+            };
+            let item = (what, job, &mut *done);
+            send_one(chain, caller, fees, built.map(|ix| [ix]), item, &mut tally).await;
+        }
+    }
     for job in &work.jobs_to_expire {
         let built = p.expire(&job.parse()?, me).await;
         let ixs = built.map(|ix| vec![tip_account.clone(), ix]);
@@ -362,7 +395,7 @@ async fn send_one(
 
 fn summary(r: &CrankReport) -> String {
     let mut s = format!(
-        "closed {} epoch(s), finalized {} job(s), expired {} job(s), ended {} dispute(s), refunded {} stale job(s) and {} stale batch(es), requeued {} parked batch(es), closed {} finished batch(es), swept {} market(s), matched waiting nodes to {} batch(es) and {} node(s) to queued work, closed {} due page(s), in {} transaction(s)",
+        "closed {} epoch(s), finalized {} job(s), expired {} job(s), ended {} dispute(s), refunded {} stale job(s) and {} stale batch(es), requeued {} parked batch(es), closed {} finished batch(es), swept {} market(s), matched waiting nodes to {} batch(es) and {} node(s) to queued work, closed {} due page(s), drew {} audit(s), judged {} and settled {} by their verdict, in {} transaction(s)",
         r.epochs_closed.len(),
         r.jobs_finalized.len(),
         r.jobs_expired.len(),
@@ -375,6 +408,9 @@ fn summary(r: &CrankReport) -> String {
         r.frames_matched.len(),
         r.nodes_matched.len(),
         r.due_pages_closed.len(),
+        r.audits_drawn.len(),
+        r.audits_judged.len(),
+        r.audits_settled.len(),
         r.transactions
     );
     for f in &r.failures {

@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ake_market::state::{Job, JobSpec, JobState, ReleaseReason};
+use ake_market::state::{AuditPhase, Job, JobResult, JobSpec, JobState, ReleaseReason, Verify};
 use ake_sdk::ake_market;
 use ake_sdk::job_spec::JobSpecFile;
 use ake_sdk::oracle;
@@ -166,6 +166,64 @@ pub struct JobView {
     pub expiries: u8,
     /// Why the job was last handed back, as the node said.
     pub last_release: Option<String>,
+    pub audit: AuditView,
+}
+
+/// Where a job stands in the audit protocol (README "Audits").
+#[derive(Serialize, Clone)]
+pub struct AuditView {
+    /// `none` (never audited) or `exact`.
+    pub verify: &'static str,
+    /// `unaudited`, `awaiting_draw`, `cleared`, `auditing`, `passed`,
+    /// `failed`, `inconclusive`, or for an audit run `run`, `run_paid`,
+    /// `run_failed`.
+    pub phase: &'static str,
+    /// The chance the draw audits it, in bps (set at submit).
+    pub draw_chance_bps: u16,
+    /// The first slot whose hash seeds its draw.
+    pub draw_slot: Option<u64>,
+    /// Its audit runs; for a run, the job it audits.
+    pub runs: Vec<String>,
+    /// The output digest its node revealed.
+    pub digest: Option<String>,
+    /// The audit fee it paid into the market's audit reserve (or will, at its draw).
+    pub fee: u64,
+}
+
+pub fn audit_view(j: &Job) -> AuditView {
+    let a = &j.audit;
+    AuditView {
+        verify: match j.verify {
+            Verify::None => "none",
+            Verify::Exact => "exact",
+        },
+        phase: audit_phase_name(a.phase),
+        draw_chance_bps: a.rate_bps,
+        draw_slot: (a.draw_slot > 0).then_some(a.draw_slot),
+        runs: a
+            .runs
+            .iter()
+            .filter(|r| **r != Pubkey::default())
+            .map(Pubkey::to_string)
+            .collect(),
+        digest: a.revealed.then(|| hex::encode(a.digest)),
+        fee: a.fee,
+    }
+}
+
+pub fn audit_phase_name(p: AuditPhase) -> &'static str {
+    match p {
+        AuditPhase::Unaudited => "unaudited",
+        AuditPhase::Undrawn => "awaiting_draw",
+        AuditPhase::Cleared => "cleared",
+        AuditPhase::Auditing => "auditing",
+        AuditPhase::Passed => "passed",
+        AuditPhase::Failed => "failed",
+        AuditPhase::Inconclusive => "inconclusive",
+        AuditPhase::Run => "run",
+        AuditPhase::RunPaid => "run_paid",
+        AuditPhase::RunFailed => "run_failed",
+    }
 }
 
 pub fn view(key: &Pubkey, j: &Job) -> JobView {
@@ -199,6 +257,7 @@ pub fn view(key: &Pubkey, j: &Job) -> JobView {
         counted_releases: j.releases.counted,
         expiries: j.expiries,
         last_release: j.last_release.map(release_reason_name),
+        audit: audit_view(j),
     }
 }
 
@@ -269,7 +328,31 @@ fn describe(v: &JobView, d: u8) -> String {
     if let (Some(c), Some(u)) = (&v.commitment, &v.output_uri) {
         s.push_str(&format!("\n  result    {c}\n  outputs   {u}"));
     }
+    s.push_str(&format!("\n  audit     {}", describe_audit(&v.audit)));
     s
+}
+
+pub fn describe_audit(a: &AuditView) -> String {
+    let runs = a.runs.join(", ");
+    match a.phase {
+        "unaudited" if a.verify == "none" => {
+            "unaudited (verify = \"none\": results are never re-run)".into()
+        }
+        "unaudited" => "exact: drawn for an audit once its result is in".into(),
+        "awaiting_draw" => format!(
+            "exact: drawn with chance {:.2} % from the hashes of slots {}.. (anyone may draw it)",
+            f64::from(a.draw_chance_bps) / 100.0,
+            a.draw_slot.unwrap_or_default()
+        ),
+        "cleared" => "exact: not drawn (or no auditor came); settles as usual".into(),
+        "auditing" => format!("exact: being re-run by {runs}"),
+        "passed" => format!("exact: audit passed ({runs} agreed)"),
+        "failed" => format!("exact: audit FAILED ({runs} outvoted it): its node loses its collateral, the creator is refunded"),
+        "inconclusive" => format!("exact: inconclusive, no two runs agreed ({runs}): the spec is not deterministic; settles as usual"),
+        "run" => format!("audit run of {runs}"),
+        "run_paid" => format!("audit run of {runs}: on the winning side, paid"),
+        _ => format!("audit run of {runs}: outvoted or silent, loses its collateral"),
+    }
 }
 
 /// A settled job's result, from the ResultSubmitted event in its history
@@ -280,11 +363,48 @@ pub async fn settled_result(
     p: &Protocol,
     job: &Pubkey,
 ) -> anyhow::Result<Result<(String, [u8; 32]), &'static str>> {
+    Ok(settled_job_result(p, job)
+        .await?
+        .map(|r| (r.output_uri, r.commitment)))
+}
+
+/// Where a result's outputs are. An auditable job's are under a path its
+/// salt names: public once its node revealed its digest (`revealed`),
+/// before that only its creator can open the sealed salt (`reader`).
+pub fn outputs_uri(
+    r: &JobResult,
+    revealed: Option<[u8; 32]>,
+    reader: Option<&solana_sdk::signature::Keypair>,
+) -> anyhow::Result<String> {
+    use ake_sdk::seal::{open_salt, unsealed_uri, TOKEN_PLACEHOLDER};
+    if !r.output_uri.contains(TOKEN_PLACEHOLDER) {
+        return Ok(r.output_uri.clone());
+    }
+    let salt = revealed.or_else(|| reader.and_then(|k| open_salt(k, &r.sealed_salt)));
+    match salt {
+        Some(salt) => Ok(unsealed_uri(&r.output_uri, &salt)),
+        None => anyhow::bail!(
+            "the outputs of this auditable job are sealed to its creator until its node reveals its digest (once its audit round has committed): run this with the creator's keypair (--keypair), or after the reveal"
+        ),
+    }
+}
+
+/// A settled job's result from its history (see [`settled_result`]).
+pub async fn settled_job_result(
+    p: &Protocol,
+    job: &Pubkey,
+) -> anyhow::Result<Result<JobResult, &'static str>> {
     match p.submitted_result(job).await {
         Ok(Some(r)) if r.disputed_away => Ok(Err(
             "the creator won a dispute over its result (the arbiter ruled it bad, or the dispute timed out): its outputs are not the job's work",
         )),
-        Ok(Some(r)) => Ok(Ok((r.result.output_uri, r.result.commitment))),
+        Ok(Some(r)) => Ok(Ok(JobResult {
+            commitment: r.result.commitment,
+            output_uri: r.result.output_uri,
+            usage: r.result.usage,
+            sealed_digest: r.result.sealed_digest,
+            sealed_salt: r.result.sealed_salt,
+        })),
         Ok(None) => Ok(Err(
             "no result in its history: it ended without one (cancelled, refunded or expired), never existed, or this endpoint no longer keeps its history (then pass --uri and --commitment)",
         )),
@@ -693,17 +813,28 @@ pub async fn run(g: &GlobalArgs, c: JobCommand) -> anyhow::Result<()> {
             let job = job.ok_or_else(|| anyhow::anyhow!("give a job, or --batch"))?;
             let (uri, commitment) = match (uri, commitment) {
                 (Some(u), Some(c)) => (u, ake_sdk::job_spec::parse_sha256("--commitment", &c)?),
-                _ => match p.job(&job).await? {
-                    Some(j) => {
-                        let r = j.result.ok_or_else(|| {
-                            anyhow::anyhow!("job {job} has no result yet ({})", state_name(j.state))
-                        })?;
-                        (r.output_uri, r.commitment)
-                    }
-                    None => settled_result(p, &job)
-                        .await?
-                        .map_err(|why| anyhow::anyhow!("no job at {job} to fetch: {why}"))?,
-                },
+                _ => {
+                    let (r, revealed) = match p.job(&job).await? {
+                        Some(j) => {
+                            let revealed = j.audit.revealed.then_some(j.audit.salt);
+                            let r = j.result.ok_or_else(|| {
+                                anyhow::anyhow!(
+                                    "job {job} has no result yet ({})",
+                                    state_name(j.state)
+                                )
+                            })?;
+                            (r, revealed)
+                        }
+                        None => {
+                            let r = settled_job_result(p, &job).await?.map_err(|why| {
+                                anyhow::anyhow!("no job at {job} to fetch: {why}")
+                            })?;
+                            (r, None)
+                        }
+                    };
+                    let reader = ctx.signer().ok();
+                    (outputs_uri(&r, revealed, reader.as_ref())?, r.commitment)
+                }
             };
             let (dir, manifest) = fetch_results(&uri, &commitment, &out).await?;
             if manifest.facts.exit_code != 0 {
@@ -776,4 +907,81 @@ pub async fn run(g: &GlobalArgs, c: JobCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ake_sdk::seal::{output_token, seal_salt};
+    use anchor_lang::Discriminator;
+    use solana_sdk::signature::Keypair;
+    use solana_sdk::signer::Signer;
+
+    fn blank_job() -> Job {
+        let mut data = Job::DISCRIMINATOR.to_vec();
+        data.resize(4096, 0);
+        ake_sdk::accounts::decode(&data).unwrap()
+    }
+
+    #[test]
+    fn status_says_whether_and_how_a_job_is_audited() {
+        let mut job = blank_job();
+        let v = audit_view(&job);
+        assert_eq!((v.verify, v.phase), ("none", "unaudited"));
+        assert!(describe_audit(&v).contains("never re-run"));
+        job.verify = Verify::Exact;
+        job.audit.phase = AuditPhase::Undrawn;
+        job.audit.rate_bps = 250;
+        job.audit.draw_slot = 1_032;
+        let v = audit_view(&job);
+        assert_eq!(
+            (v.phase, v.draw_chance_bps, v.draw_slot),
+            ("awaiting_draw", 250, Some(1_032))
+        );
+        assert!(
+            describe_audit(&v).contains("2.50 %"),
+            "{}",
+            describe_audit(&v)
+        );
+        let runs = [Pubkey::new_unique(), Pubkey::new_unique()];
+        job.audit.runs = runs;
+        job.audit.phase = AuditPhase::Failed;
+        job.audit.revealed = true;
+        job.audit.digest = [7; 32];
+        let v = audit_view(&job);
+        assert_eq!(v.runs, runs.map(|r| r.to_string()).to_vec());
+        assert_eq!(v.digest, Some(hex::encode([7u8; 32])));
+        let json = serde_json::to_value(&v).unwrap();
+        assert_eq!(json["phase"], "failed");
+        assert!(describe_audit(&v).contains("FAILED"));
+    }
+
+    #[test]
+    fn sealed_outputs_open_for_the_creator_or_after_the_reveal() {
+        let creator = Keypair::new();
+        let salt = [3u8; 32];
+        let result = JobResult {
+            commitment: [1; 32],
+            output_uri: "file:///s/jobs/j-1-{token}/0101".into(),
+            usage: Default::default(),
+            sealed_digest: [2; 32],
+            sealed_salt: seal_salt(&creator.pubkey(), &salt).unwrap(),
+        };
+        let open = format!("file:///s/jobs/j-1-{}/0101", output_token(&salt));
+        assert_eq!(outputs_uri(&result, None, Some(&creator)).unwrap(), open);
+        assert_eq!(outputs_uri(&result, Some(salt), None).unwrap(), open);
+        let refused = outputs_uri(&result, None, Some(&Keypair::new())).unwrap_err();
+        assert!(
+            refused.to_string().contains("sealed to its creator"),
+            "{refused}"
+        );
+        let plain = JobResult {
+            output_uri: "file:///s/jobs/j-1/0101".into(),
+            ..result
+        };
+        assert_eq!(
+            outputs_uri(&plain, None, None).unwrap(),
+            "file:///s/jobs/j-1/0101"
+        );
+    }
 }

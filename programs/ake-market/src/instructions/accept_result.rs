@@ -21,6 +21,8 @@ pub struct AcceptResult<'info> {
 /// The creator accepts a submitted result at once, skipping the window.
 pub fn handler(mut ctx: Context<AcceptResult>) -> Result<()> {
     let a = &mut ctx.accounts;
+    // Accepting cannot skip an audit (a creator paying its own node would).
+    require!(a.job.audit.settles_as_usual(), MarketError::AuditPending);
     let job_key = a.job.key();
     let settled = settle_job(&mut a.job, &mut a.settle, ctx.bumps.settle.reporter, true)?
         .event(job_key, &a.job, true);

@@ -34,6 +34,7 @@ pub struct CancelJob<'info> {
 pub fn handler(mut ctx: Context<CancelJob>) -> Result<()> {
     let a = &mut ctx.accounts;
     require!(a.job.state == JobState::Queued, MarketError::NotQueued);
+    require!(!a.job.audit.is_run(), MarketError::AuditRunNotCancellable);
     let job_key = a.job.key();
     let (refund, posting_fee_burned) = refund_queued(
         &a.market,

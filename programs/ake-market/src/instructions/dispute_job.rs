@@ -52,15 +52,16 @@ pub fn handler(mut ctx: Context<DisputeJob>, due: DuePick) -> Result<()> {
     let a = &mut ctx.accounts;
     // The terms the job was assigned under, not today's parameters.
     let terms = a.job.terms;
-    let window = i64::from(terms.challenge_window_secs);
     require!(
         a.job.state == JobState::Submitted,
         MarketError::InvalidJobState
     );
+    // An audit in progress decides the result first (and a run is not the
+    // creator's to dispute).
+    require!(a.job.audit.settles_as_usual(), MarketError::AuditPending);
     let window_end = a
         .job
-        .submitted_at
-        .checked_add(window)
+        .challenge_window_end()
         .ok_or(MarketError::MathOverflow)?;
     require!(now <= window_end, MarketError::ChallengeWindowClosed);
 

@@ -20,11 +20,10 @@ pub struct FinalizeJob<'info> {
 /// Anyone settles a submitted job once its challenge window has passed.
 pub fn handler(mut ctx: Context<FinalizeJob>) -> Result<()> {
     let a = &mut ctx.accounts;
-    let window = i64::from(a.job.terms.challenge_window_secs);
+    require!(a.job.audit.settles_as_usual(), MarketError::AuditPending);
     let window_end = a
         .job
-        .submitted_at
-        .checked_add(window)
+        .challenge_window_end()
         .ok_or(MarketError::MathOverflow)?;
     require!(
         Clock::get()?.unix_timestamp > window_end,

@@ -12,11 +12,13 @@ pub mod close_stake;
 pub mod create_market;
 pub mod deposit_stake;
 pub mod dispute_job;
+pub mod draw_audit;
 pub mod expire_dispute;
 pub mod expire_job;
 pub mod finalize_job;
 pub mod grow_market;
 pub mod initialize;
+pub mod judge_audit;
 pub mod match_frame;
 pub mod match_job;
 pub mod node_ready;
@@ -33,11 +35,13 @@ pub mod request_unstake;
 pub mod requeue_batch;
 pub mod resolve_dispute;
 pub mod resume_batch;
+pub mod reveal_digest;
 pub mod rotate_node_key;
 pub mod set_guardian;
 pub mod set_lookup_table;
 pub mod set_operator;
 pub mod set_paused;
+pub mod settle_audit;
 pub mod submit_result;
 pub mod sweep_market;
 pub mod withdraw_stake;
@@ -70,6 +74,8 @@ pub use deposit_stake::*;
 #[allow(ambiguous_glob_reexports)]
 pub use dispute_job::*;
 #[allow(ambiguous_glob_reexports)]
+pub use draw_audit::*;
+#[allow(ambiguous_glob_reexports)]
 pub use expire_dispute::*;
 #[allow(ambiguous_glob_reexports)]
 pub use expire_job::*;
@@ -79,6 +85,8 @@ pub use finalize_job::*;
 pub use grow_market::*;
 #[allow(ambiguous_glob_reexports)]
 pub use initialize::*;
+#[allow(ambiguous_glob_reexports)]
+pub use judge_audit::*;
 #[allow(ambiguous_glob_reexports)]
 pub use match_frame::*;
 #[allow(ambiguous_glob_reexports)]
@@ -112,6 +120,8 @@ pub use resolve_dispute::*;
 #[allow(ambiguous_glob_reexports)]
 pub use resume_batch::*;
 #[allow(ambiguous_glob_reexports)]
+pub use reveal_digest::*;
+#[allow(ambiguous_glob_reexports)]
 pub use rotate_node_key::*;
 #[allow(ambiguous_glob_reexports)]
 pub use set_guardian::*;
@@ -120,6 +130,8 @@ pub use set_lookup_table::*;
 pub use set_operator::*;
 #[allow(ambiguous_glob_reexports)]
 pub use set_paused::*;
+#[allow(ambiguous_glob_reexports)]
+pub use settle_audit::*;
 #[allow(ambiguous_glob_reexports)]
 pub use submit_result::*;
 #[allow(ambiguous_glob_reexports)]

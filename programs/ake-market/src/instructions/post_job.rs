@@ -2,16 +2,17 @@ use anchor_lang::prelude::*;
 
 use anchor_spl::token::{Mint, Token, TokenAccount};
 
+use crate::audit::audit_rate_bps;
 use crate::constants::{CONFIG_SEED, CREATOR_SEED, JOB_SEED, STAKE_SEED};
 use crate::errors::MarketError;
 use crate::events::{JobPosted, JobQueued};
 use crate::matching::{candidate_with_stake, enqueue, offer_to_waiting_node, Rules};
-use crate::math::{charge_micro_usd, micro_usd_to_tokens_ceil};
+use crate::math::{bps_of_ceil, charge_micro_usd, execution_collateral, micro_usd_to_tokens_ceil};
 use crate::oracle::read_price;
 use crate::pool::ensure_free_slot;
 use crate::state::{
-    Config, Creator, Job, JobSpec, JobState, Market, MarketMut, Node, Releases, SlaTerms, Stake,
-    MAX_REPUTATION_BPS,
+    AuditParams, AuditTrack, Config, Creator, Job, JobSpec, JobState, Market, MarketMut, Node,
+    Releases, SlaTerms, Stake, Verify, MAX_REPUTATION_BPS,
 };
 use crate::vaults::deposit;
 use ake_program_common::account_creation::{create_pda, is_uncreated, read_existing, write_new};
@@ -26,6 +27,9 @@ pub struct PostJobArgs {
     /// Slippage guard: the most tokens the creator lets the escrow take.
     pub max_tokens: u64,
     pub spec: JobSpec,
+    /// Whether results may be audited by re-execution (`Verify::Exact`
+    /// adds the audit fee to the escrow).
+    pub verify: Verify,
 }
 
 #[event_cpi]
@@ -62,6 +66,25 @@ pub struct PostJob<'info> {
     pub candidate_owner_stake: Option<Box<Account<'info, Stake>>>,
     pub token_program: Program<'info, Token>,
     pub system_program: Program<'info, System>,
+}
+
+/// An auditable job's audit fee: `max(fee_bps, 2 x the chance its draw
+/// will have)` of its escrow (an audit is two runs), so every creator pays
+/// at least its own audit's expected cost (the chance estimated from the
+/// largest charge and the collateral the market's terms lock today).
+/// Rounded up: the protocol's favour.
+fn audit_fee(
+    params: &AuditParams,
+    escrow: u64,
+    gpus: u16,
+    (stake_per_gpu, collateral_escrow_bps): (u64, u16),
+) -> Result<u64> {
+    require!(params.enabled, MarketError::AuditsDisabled);
+    let at_risk = execution_collateral(stake_per_gpu, gpus, escrow, collateral_escrow_bps)
+        .ok_or(MarketError::MathOverflow)?;
+    let chance = audit_rate_bps(escrow, at_risk, params.k_bps, params.p_min_bps);
+    let bps = (2 * u64::from(chance)).max(u64::from(params.fee_bps));
+    Ok(bps_of_ceil(escrow, bps).ok_or(MarketError::MathOverflow)?)
 }
 
 /// What a job (or each frame of a batch) asks for, checked against the market.
@@ -127,7 +150,7 @@ pub fn handler(mut ctx: Context<PostJob>, args: PostJobArgs) -> Result<()> {
     let job_key = a.job.key();
     let creator_key = a.creator.key();
 
-    let (rate, fee_micro_usd) = {
+    let (rate, fee_micro_usd, collateral_terms) = {
         let m = a.market.load()?;
         JobShape {
             gpus: args.gpus,
@@ -135,7 +158,11 @@ pub fn handler(mut ctx: Context<PostJob>, args: PostJobArgs) -> Result<()> {
             min_reputation_bps: args.min_reputation_bps,
         }
         .check(&m)?;
-        (m.rate_micro_usd, m.posting_fee_micro_usd)
+        (
+            m.rate_micro_usd,
+            m.posting_fee_micro_usd,
+            (m.min_stake_per_gpu, m.collateral_escrow_bps),
+        )
     };
     let (spec_len, spec_hash) = args.spec.validate()?;
     let payer = a.creator.to_account_info();
@@ -158,8 +185,13 @@ pub fn handler(mut ctx: Context<PostJob>, args: PostJobArgs) -> Result<()> {
     let posting_fee =
         micro_usd_to_tokens_ceil(fee_micro_usd, price.mantissa, price.expo, price.decimals)
             .ok_or(MarketError::MathOverflow)?;
+    let audit_fee = match args.verify {
+        Verify::None => 0,
+        Verify::Exact => audit_fee(&config.params.audit, escrow, args.gpus, collateral_terms)?,
+    };
     let total = escrow
         .checked_add(posting_fee)
+        .and_then(|t| t.checked_add(audit_fee))
         .ok_or(MarketError::MathOverflow)?;
     require!(total <= args.max_tokens, MarketError::SlippageExceeded);
 
@@ -225,6 +257,11 @@ pub fn handler(mut ctx: Context<PostJob>, args: PostJobArgs) -> Result<()> {
         queue_slot: 0,
         in_flight_slot: 0,
         due_page: Pubkey::default(),
+        verify: args.verify,
+        audit: AuditTrack {
+            fee: audit_fee,
+            ..AuditTrack::default()
+        },
         bump: job_bump,
     };
 

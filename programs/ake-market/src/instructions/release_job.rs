@@ -249,6 +249,11 @@ fn give_back_budgets(
     // The candidate's stake is written back when the instruction ends: it
     // may not be one of the stakes given budget here (that write would undo it).
     let candidate_stake = a.candidate_owner_stake.as_ref().map(|s| s.key());
+    // An audit run's recorded owner (the audited node's) never handed it
+    // back, and its creator never posted it: neither gets anything for it.
+    if a.job.audit.is_run() {
+        return Ok(());
+    }
     released.budgets_returned = return_release_budgets(
         ctx.remaining_accounts,
         &a.job.releases,

@@ -1,5 +1,6 @@
 use anchor_lang::prelude::*;
 
+use crate::audit::{audit_rate_bps, draw_start};
 use crate::constants::{CONFIG_SEED, MAX_URI_LEN, NODE_SEED, STAKE_SEED};
 use crate::due::{index_due, DuePages, DuePick};
 use crate::errors::MarketError;
@@ -8,7 +9,8 @@ use crate::matching::{queue_lock, take_named_or_queue, Armed, NamedWork, Rules};
 use crate::math::result_collateral;
 use crate::settlement::charge_for;
 use crate::state::{
-    Batch, Config, Job, JobResult, JobSpec, JobState, Market, MarketMut, Node, NodeStatus, Stake,
+    AuditParams, AuditPhase, Batch, Config, Job, JobResult, JobSpec, JobState, Market, MarketMut,
+    Node, NodeStatus, Stake, Verify,
 };
 
 #[event_cpi]
@@ -78,6 +80,8 @@ pub fn handler(
         commitment,
         output_uri,
         usage,
+        sealed_digest,
+        sealed_salt,
     } = result;
     let now = Clock::get()?.unix_timestamp;
     let a = &mut ctx.accounts;
@@ -111,8 +115,22 @@ pub fn handler(
 
     let terms = a.job.terms;
     let (_, charged) = charge_for(&a.job, usage.wall_secs)?;
-    let kept = result_collateral(a.job.collateral, charged, terms.result_collateral_bps)
-        .ok_or(MarketError::MathOverflow)?;
+    let audited = a.job.verify == Verify::Exact;
+    require!(
+        !audited || sealed_digest != [0u8; 32],
+        MarketError::SealedDigestMissing
+    );
+    // An auditable job keeps its whole execution collateral until its
+    // audit resolves: that is the `R` its audit rate is set against.
+    let kept = if audited {
+        a.job.collateral
+    } else {
+        result_collateral(a.job.collateral, charged, terms.result_collateral_bps)
+            .ok_or(MarketError::MathOverflow)?
+    };
+    if audited {
+        open_audit(&mut a.job, &a.config.params.audit, charged)?;
+    }
     let released = a.job.collateral - kept;
     a.owner_stake.unlock(released)?;
     a.job.collateral = kept;
@@ -120,13 +138,20 @@ pub fn handler(
     let window_end = now
         .checked_add(i64::from(terms.challenge_window_secs))
         .ok_or(MarketError::MathOverflow)?;
+    // An auditable job is due at once: the crank finds it to draw it (its
+    // window closes 400 slots on), and sees it again for every later step.
+    let due_at = if audited && !a.job.audit.is_run() {
+        now
+    } else {
+        window_end
+    };
     MarketMut::load(&a.market)?.untrack(&job_key, a.job.in_flight_slot);
     let pages = DuePages {
         page: &a.due_page.to_account_info(),
         spill: &a.due_spill.to_account_info(),
         payer: &a.node_signer.to_account_info(),
     };
-    let indexed = index_due(a.market.key(), job_key, window_end, due, pages)?;
+    let indexed = index_due(a.market.key(), job_key, due_at, due, pages)?;
     a.job.due_page = indexed.page;
     a.job.state = JobState::Submitted;
     a.job.submitted_at = now;
@@ -134,6 +159,8 @@ pub fn handler(
         commitment,
         output_uri: output_uri.clone(),
         usage,
+        sealed_digest,
+        sealed_salt,
     });
     a.node.status = NodeStatus::Idle;
     a.node.current_job = Pubkey::default();
@@ -152,6 +179,8 @@ pub fn handler(
         collateral_released: released,
         result_collateral: kept,
         due_page,
+        sealed_digest,
+        sealed_salt,
     });
     if let Some(opened) = indexed.opened {
         emit_cpi!(opened);
@@ -166,6 +195,20 @@ pub fn handler(
         Some(Armed::Queued(queued)) => emit_cpi!(queued),
         None => {}
     }
+    Ok(())
+}
+
+/// An auditable job's submit: the job waits for its draw (`draw_audit`),
+/// seeded by slot hashes at least 32 slots ahead (an audit run's submit is
+/// its commitment, nothing more).
+fn open_audit(job: &mut Job, params: &AuditParams, charged: u64) -> Result<()> {
+    if job.audit.is_run() {
+        return Ok(());
+    }
+    let slot = Clock::get()?.slot;
+    job.audit.phase = AuditPhase::Undrawn;
+    job.audit.draw_slot = draw_start(slot).ok_or(MarketError::MathOverflow)?;
+    job.audit.rate_bps = audit_rate_bps(charged, job.collateral, params.k_bps, params.p_min_bps);
     Ok(())
 }
 

@@ -199,6 +199,9 @@ impl Batch {
             queue_slot: 0,
             in_flight_slot: 0,
             due_page: Pubkey::default(),
+            // Frames are renders: tolerant comparison is issue 34's.
+            verify: crate::state::Verify::None,
+            audit: crate::state::AuditTrack::default(),
             bump,
         }
     }

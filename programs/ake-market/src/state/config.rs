@@ -63,6 +63,27 @@ pub struct Params {
     /// Seconds between proposing a change to these parameters (or to a
     /// market) and applying it; changing it is itself timelocked.
     pub timelock_secs: u32,
+    pub audit: AuditParams,
+}
+
+/// Audits by re-execution (see `crate::audit`).
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, InitSpace, Debug, PartialEq, Eq)]
+pub struct AuditParams {
+    /// Whether jobs may ask for audits: governance turns it on once the
+    /// nodes' daemons reveal their digests (an `ake-node` without audit
+    /// support would lose its collateral on an auditable job).
+    pub enabled: bool,
+    /// The audit multiplier k, in bps: a job is drawn with the chance
+    /// `k x charge / R` (R the collateral it keeps locked until the draw).
+    pub k_bps: u32,
+    /// The lowest chance of a draw, in bps.
+    pub p_min_bps: u16,
+    /// Share of an auditable job's escrow its creator adds to the market's
+    /// audit reserve, which pays the audit runs.
+    pub fee_bps: u16,
+    /// Seconds a node has to reveal its digest once every commitment of
+    /// its audit round is in.
+    pub reveal_secs: u32,
 }
 
 /// What breaking the SLA costs, and how disputes run.
@@ -192,6 +213,14 @@ impl Params {
                 && (1..=MAX_PROOF_FLOOR_MICRO_USD).contains(&r.proof_floor_micro_usd)
                 && r.posting_fee_step_bps <= 50_000,
             MarketError::InvalidReleaseSettings
+        );
+        let a = &self.audit;
+        require!(
+            (10_000..=1_000_000).contains(&a.k_bps)
+                && a.p_min_bps <= 10_000
+                && (1..=10_000).contains(&a.fee_bps)
+                && (3_600..=7 * DAY).contains(&a.reveal_secs),
+            MarketError::InvalidAuditSettings
         );
         Ok(())
     }

@@ -70,6 +70,10 @@ pub struct Job {
     pub in_flight_slot: u32,
     /// The due page indexing it while submitted or disputed (see `DuePage`).
     pub due_page: Pubkey,
+    /// How its result may be checked by re-execution.
+    pub verify: Verify,
+    /// Where its audit stands (see `crate::audit`).
+    pub audit: AuditTrack,
     pub bump: u8,
 }
 
@@ -91,6 +95,8 @@ impl Job {
             + 1 + JobResult::INIT_SPACE
             + 4 + 4 // queue slot, in-flight slot
             + 32 // due page
+            + Verify::INIT_SPACE
+            + AuditTrack::INIT_SPACE
             + 1 // bump
     }
 
@@ -100,6 +106,7 @@ impl Job {
     pub fn rent_receiver(&self) -> Pubkey {
         match &self.spec {
             JobSpec::Frame(frame) => frame.batch,
+            _ if self.audit.is_run() => self.audit.rent_payer,
             _ => self.creator,
         }
     }
@@ -112,8 +119,115 @@ impl Job {
         }
     }
 
+    /// When its challenge window ends: `challenge_window_secs` after its
+    /// submit, or after its audit resolved when that was later (a creator
+    /// always gets a whole window after the verdict).
+    pub fn challenge_window_end(&self) -> Option<i64> {
+        self.submitted_at
+            .max(self.audit.resolved_at)
+            .checked_add(i64::from(self.terms.challenge_window_secs))
+    }
+
     pub fn is_open(&self) -> bool {
         !matches!(self.state, JobState::Settled)
+    }
+}
+
+/// How a job's result may be checked by re-running it (issue 33).
+#[derive(
+    AnchorSerialize, AnchorDeserialize, Clone, Copy, InitSpace, Debug, PartialEq, Eq, Default,
+)]
+pub enum Verify {
+    /// Never drawn for an audit: shown as unaudited.
+    #[default]
+    None,
+    /// Deterministic: two honest runs give the same output digest (the
+    /// output files and the exit code, see `ake_node::outputs`).
+    Exact,
+}
+
+/// Where a job stands in the audit protocol (see `crate::audit`).
+#[derive(
+    AnchorSerialize, AnchorDeserialize, Clone, Copy, InitSpace, Debug, PartialEq, Eq, Default,
+)]
+pub enum AuditPhase {
+    /// Not auditable (`Verify::None`), or not submitted yet.
+    #[default]
+    Unaudited,
+    /// Submitted: waiting for its draw; the execution collateral stays locked.
+    Undrawn,
+    /// Not drawn (or no auditor came in time): settles as usual.
+    Cleared,
+    /// Drawn: audit runs re-execute it.
+    Auditing,
+    /// The audit agreed with it: settles as usual, with more reputation.
+    Passed,
+    /// Outvoted: its node loses its collateral, the creator is refunded.
+    Failed,
+    /// Nothing decided (no two of three agreed, or one run against it):
+    /// everyone who revealed is paid and nobody penalised for it.
+    Inconclusive,
+    /// An audit run, until the verdict.
+    Run,
+    /// An audit run on the winning side (or of an inconclusive audit): paid.
+    RunPaid,
+    /// An audit run outvoted (or that never revealed): loses its collateral.
+    RunFailed,
+}
+
+/// A job's audit record.
+#[derive(
+    AnchorSerialize, AnchorDeserialize, Clone, Copy, InitSpace, Debug, PartialEq, Eq, Default,
+)]
+pub struct AuditTrack {
+    pub phase: AuditPhase,
+    /// An audited job: `s0`, the first slot whose hash seeds its draw.
+    pub draw_slot: u64,
+    /// An audited job: the chance it is drawn, in bps (set at submit).
+    pub rate_bps: u16,
+    /// An audited job: its two audit runs (default before its draw). An
+    /// audit run: `[the audited job, default]`.
+    pub runs: [Pubkey; 2],
+    /// An audited job: the runs opened (0 or 2). An audit run: its number.
+    pub round: u8,
+    /// The output digest its node revealed, and the salt that sealed it
+    /// (valid when `revealed`): the salt names where its outputs are.
+    pub digest: [u8; 32],
+    pub salt: [u8; 32],
+    pub revealed: bool,
+    /// An audited job: the audit fee its creator paid at posting, moved to
+    /// the market's audit reserve by the draw (refunded with the escrow if
+    /// the job never reaches one).
+    pub fee: u64,
+    /// An audit run: who paid its account's rent (the draw's or verdict's
+    /// caller), repaid when it closes.
+    pub rent_payer: Pubkey,
+    /// An audited job: its parties must reveal by then (set by the first
+    /// `judge_audit` that finds every run committed and a digest missing).
+    pub reveal_deadline: i64,
+    /// An audited job: when its audit resolved (cleared or judged). Its
+    /// challenge window counts from then, if later than its submit.
+    pub resolved_at: i64,
+}
+
+impl AuditTrack {
+    pub fn is_run(&self) -> bool {
+        matches!(
+            self.phase,
+            AuditPhase::Run | AuditPhase::RunPaid | AuditPhase::RunFailed
+        )
+    }
+
+    /// Whether the result may settle through `finalize_job` (after its
+    /// challenge window), be accepted or disputed.
+    pub fn settles_as_usual(&self) -> bool {
+        matches!(
+            self.phase,
+            AuditPhase::Unaudited
+                | AuditPhase::Cleared
+                | AuditPhase::Passed
+                | AuditPhase::Inconclusive
+        )
     }
 }
 
@@ -291,7 +405,20 @@ pub struct JobResult {
     #[max_len(MAX_URI_LEN)]
     pub output_uri: String,
     pub usage: UsageReceipt,
+    /// An auditable job's blind commitment `sha256(digest ‖ salt)` to its
+    /// output digest (zero for `Verify::None`): nobody can copy the digest
+    /// before committing its own, and the node reveals it after.
+    pub sealed_digest: [u8; 32],
+    /// An auditable job's salt sealed to its creator (an X25519 box to the
+    /// creator's key: ephemeral key, ciphertext, tag; zero otherwise): the
+    /// outputs' path holds a token derived from the salt, so only the
+    /// creator can fetch them before the reveal makes the salt public.
+    pub sealed_salt: [u8; SEALED_SALT_LEN],
 }
+
+/// An X25519 sealed box of a 32-byte salt: ephemeral public key (32),
+/// ciphertext (32), tag (16).
+pub const SEALED_SALT_LEN: usize = 80;
 
 #[derive(
     AnchorSerialize, AnchorDeserialize, Clone, Copy, InitSpace, Debug, PartialEq, Eq, Default,

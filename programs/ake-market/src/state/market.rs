@@ -106,6 +106,10 @@ pub struct Market {
     /// the searches, their slots kept until `requeue_batch` (the crank
     /// finds them here, with no program scan).
     pub parked: List,
+    /// Audit fees paid in and not yet spent on audit runs, held in the
+    /// escrow vault: they fund audit runs' escrow, and a run's unspent
+    /// escrow comes back here.
+    pub audit_reserve: u64,
 }
 
 /// A doubly linked list of slots; links are index + 1, 0 is none (so a
@@ -504,6 +508,44 @@ impl<M: Deref<Target = Market>, S: Deref<Target = [Slot]>> Book<M, S> {
         excluded: u64,
     ) -> Option<Pubkey> {
         self.best_node_counted(gpus, min_reputation_bps, excluded, &mut 0)
+    }
+
+    /// The first `w` waiting nodes able to serve a job of `gpus` GPUs
+    /// needing `min_reputation_bps`, owners marked in `excluded` skipped, in
+    /// the order the queue would hand them work (each found by the bounded
+    /// best-node search, the ones already found skipped).
+    pub fn first_nodes_for(
+        &self,
+        gpus: u16,
+        min_reputation_bps: u16,
+        excluded: u64,
+        w: usize,
+    ) -> Vec<Pubkey> {
+        let fits = |n: &Slot| n.gpus >= gpus && n.reputation_bps >= min_reputation_bps;
+        let mut bands = [0usize; REP_BANDS];
+        let lowest = rep_band(min_reputation_bps);
+        for (i, band) in (lowest..REP_BANDS).rev().enumerate() {
+            bands[i] = band;
+        }
+        let bands = &bands[..REP_BANDS - lowest];
+        let mut found: Vec<Pubkey> = Vec::with_capacity(w);
+        while found.len() < w {
+            let skip = |n: &Slot| marked(excluded, mark_of_tag(n.aux)) || found.contains(&n.key);
+            let classes = gpu_class(gpus)..=GPU_CLASSES - 1;
+            let next = self.best_in(
+                &self.header.node_buckets,
+                classes,
+                bands,
+                fits,
+                skip,
+                &mut 0,
+            );
+            match next {
+                Some(key) => found.push(key),
+                None => break,
+            }
+        }
+        found
     }
 
     pub fn best_node_counted(

@@ -83,6 +83,12 @@ impl Node {
         Ok(())
     }
 
+    /// A lost audit: everything the node proved counts for nothing.
+    pub fn reset_reputation(&mut self) {
+        self.proven_micro_usd = 0;
+        self.reputation_bps = reputation_bps(0, self.failed_micro_usd);
+    }
+
     /// One more job names this node until it settles.
     pub fn open_job(&mut self) -> Result<()> {
         self.open_jobs = self

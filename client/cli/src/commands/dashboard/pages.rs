@@ -662,6 +662,11 @@ fn job_facts(v: &JobView, dec: u8) -> String {
             "Result root",
             esc(v.commitment.as_deref().unwrap_or("-")),
         ),
+        (
+            "audit",
+            "Audit",
+            esc(&crate::commands::job::describe_audit(&v.audit)),
+        ),
     ])
 }
 

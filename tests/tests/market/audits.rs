@@ -1,0 +1,657 @@
+//! Audits by re-execution (issue 33), played through the program: the
+//! draw, blind commitments and reveals, two of three deciding, and what
+//! each party's tokens do.
+
+use ake_market::audit::seal;
+use ake_market::errors::MarketError;
+use ake_market::events::{AuditDrawn, AuditJudged, AuditSettled};
+use ake_market::state::{AuditPhase, Job, JobResult, JobState, Node, Verify, SEALED_SALT_LEN};
+use ake_sdk::instructions as ixs;
+use ake_sdk::pda;
+use ake_tests::*;
+use anchor_lang::{AnchorDeserialize, Discriminator};
+use solana_sdk::pubkey::Pubkey;
+use solana_sdk::signer::Signer;
+
+const HONEST: [u8; 32] = [0xA1; 32];
+const FAKE: [u8; 32] = [0xF0; 32];
+const OTHER: [u8; 32] = [0x0C; 32];
+
+/// A chain where every auditable job is drawn (p_min = 100 %).
+async fn always_audited() -> Chain {
+    let mut chain = Chain::start().await;
+    let mut params = chain.params;
+    params.audit.p_min_bps = 10_000;
+    chain.set_params(params).await;
+    chain
+}
+
+fn salt_of(node: &TestNode) -> [u8; 32] {
+    node.signer.pubkey().to_bytes()
+}
+
+async fn post_exact(chain: &mut Chain, creator: &User) -> Pubkey {
+    let nonce = chain.next_nonce(&creator.pubkey()).await;
+    let mut args = chain.post_args(nonce, 1, 600);
+    args.verify = Verify::Exact;
+    chain.post_job_with(creator, args).await.unwrap()
+}
+
+/// `node` submits `job` after 60 s, sealing `digest` with its salt.
+async fn submit_sealed(chain: &mut Chain, node: &TestNode, job: &Pubkey, digest: [u8; 32]) {
+    chain.advance(60).await;
+    let sealed = seal(job, &digest, &salt_of(node));
+    submit_with(chain, node, job, sealed).await.unwrap();
+}
+
+async fn submit_with(
+    chain: &mut Chain,
+    node: &TestNode,
+    job: &Pubkey,
+    sealed_digest: [u8; 32],
+) -> Result<(), solana_sdk::transaction::TransactionError> {
+    let due = chain.submit_pick(job).await;
+    let result = JobResult {
+        sealed_digest,
+        sealed_salt: [0; SEALED_SALT_LEN],
+        ..result_of(60)
+    };
+    let ix = ixs::submit_result(
+        node.signer.pubkey(),
+        node.owner.pubkey(),
+        (*job, pda::market(0), None),
+        result,
+        ixs::AfterSubmit::StayIdle,
+        due,
+    );
+    chain.send(&[ix], &[&node.signer]).await
+}
+
+async fn reveal(
+    chain: &mut Chain,
+    node: &TestNode,
+    job: &Pubkey,
+    audited_key: &Pubkey,
+    digest: [u8; 32],
+) -> Result<(), solana_sdk::transaction::TransactionError> {
+    reveal_as(chain, node, job, audited_key, (digest, salt_of(node))).await
+}
+
+async fn reveal_as(
+    chain: &mut Chain,
+    node: &TestNode,
+    job: &Pubkey,
+    audited_key: &Pubkey,
+    pair: ([u8; 32], [u8; 32]),
+) -> Result<(), solana_sdk::transaction::TransactionError> {
+    let audited = chain.job(audited_key).await.unwrap();
+    let ix = ixs::reveal_digest(node.signer.pubkey(), *job, (*audited_key, &audited), pair);
+    chain.send(&[ix], &[&node.signer]).await
+}
+
+fn event<T: AnchorDeserialize + Discriminator>(events: &[Vec<u8>]) -> T {
+    let raw = events
+        .iter()
+        .find(|e| e.starts_with(T::DISCRIMINATOR))
+        .expect("event");
+    T::deserialize(&mut &raw[8..]).unwrap()
+}
+
+async fn draw(chain: &mut Chain, job_key: &Pubkey) -> AuditDrawn {
+    let payer = chain.payer();
+    let ix = chain.draw_audit_ix(payer.pubkey(), job_key).await;
+    event(&chain.send_with_events(&[ix], &[]).await.unwrap())
+}
+
+async fn judge(
+    chain: &mut Chain,
+    job_key: &Pubkey,
+) -> Result<AuditJudged, solana_sdk::transaction::TransactionError> {
+    let job = chain.job(job_key).await.unwrap();
+    let payer = chain.payer();
+    let ix = ixs::judge_audit(payer.pubkey(), *job_key, &job);
+    chain.send_with_events(&[ix], &[]).await.map(|e| event(&e))
+}
+
+/// A `judge_audit` that finds a digest missing: it starts the time to
+/// reveal; returns its end.
+async fn start_reveal_clock(chain: &mut Chain, job_key: &Pubkey) -> i64 {
+    let job = chain.job(job_key).await.unwrap();
+    let payer = chain.payer();
+    let ix = ixs::judge_audit(payer.pubkey(), *job_key, &job);
+    let events = chain.send_with_events(&[ix], &[]).await.unwrap();
+    let due: ake_market::events::RevealsDue = event(&events);
+    assert_eq!(
+        chain.job(job_key).await.unwrap().audit.phase,
+        AuditPhase::Auditing
+    );
+    due.deadline
+}
+
+async fn settle_audit(chain: &mut Chain, creator: &User, job_key: &Pubkey) -> AuditSettled {
+    let job = chain.job(job_key).await.unwrap();
+    let payer = chain.payer().pubkey();
+    let keys = chain.settle_keys(creator.token, payer).await;
+    let ix = ixs::settle_audit(*job_key, &job, &keys);
+    event(&chain.send_with_events(&[ix], &[]).await.unwrap())
+}
+
+/// The escrow vault holds exactly the market's open obligations, its
+/// pending burns and fees, and its audit reserve.
+async fn assert_books(chain: &mut Chain) {
+    let market = chain.market(0).await;
+    let ledger = chain.ledger().await;
+    let owed = market.open_escrow + ledger.escrow_in - ledger.escrow_out
+        + ledger.pending_burn
+        + ledger.pending_treasury
+        + market.audit_reserve;
+    assert_eq!(chain.escrow_balance().await, owed, "escrow vault vs books");
+}
+
+/// An audit in progress: the audited node, two auditors of two other
+/// owners, the job (submitted with `digest`, drawn) and its two runs, each
+/// taken by its auditor and committed with `digests`.
+struct Audit {
+    original: TestNode,
+    auditors: [TestNode; 2],
+    job: Pubkey,
+    runs: [Pubkey; 2],
+}
+
+async fn audit(
+    chain: &mut Chain,
+    creator: &User,
+    digest: [u8; 32],
+    digests: [[u8; 32]; 2],
+) -> Audit {
+    let original = chain.node(1, 1_000 * AKE).await;
+    let auditors = [
+        chain.node(1, 1_000 * AKE).await,
+        chain.node(1, 1_000 * AKE).await,
+    ];
+    drawn_and_taken(chain, creator, original, auditors, (digest, digests)).await
+}
+
+async fn drawn_and_taken(
+    chain: &mut Chain,
+    creator: &User,
+    original: TestNode,
+    auditors: [TestNode; 2],
+    (digest, digests): ([u8; 32], [[u8; 32]; 2]),
+) -> Audit {
+    chain.node_ready(&original).await.unwrap();
+    let job = post_exact(chain, creator).await;
+    assert_eq!(chain.job(&job).await.unwrap().node, original.account);
+    submit_sealed(chain, &original, &job, digest).await;
+    chain.advance(20).await;
+    let drawn = draw(chain, &job).await;
+    assert!(drawn.drawn && !drawn.by_default);
+    let runs = [pda::audit_run(&job, 1), pda::audit_run(&job, 2)];
+    assert_eq!(drawn.runs, runs.to_vec());
+    // The audited node's owner never audits its own job.
+    chain.node_ready(&original).await.unwrap();
+    assert_eq!(chain.job(&runs[0]).await.unwrap().state, JobState::Queued);
+    let unready = ixs::node_unready(
+        original.owner.pubkey(),
+        original.signer.pubkey(),
+        original.owner.pubkey(),
+        pda::market(0),
+    );
+    chain.send_ok(&[unready], &[&original.owner.key]).await;
+    let auditors = take_runs(chain, auditors, &runs).await;
+    // Nobody reveals before both runs commit: a digest could be copied.
+    submit_sealed(chain, &auditors[0], &runs[0], digests[0]).await;
+    assert_market_error(
+        reveal(chain, &original, &job, &job, digest).await,
+        MarketError::RevealTooEarly,
+    );
+    assert_market_error(
+        reveal(chain, &auditors[0], &runs[0], &job, digests[0]).await,
+        MarketError::RevealTooEarly,
+    );
+    submit_sealed(chain, &auditors[1], &runs[1], digests[1]).await;
+    Audit {
+        original,
+        auditors,
+        job,
+        runs,
+    }
+}
+
+/// The auditors arm and take the two runs; returned in the runs' order.
+async fn take_runs(
+    chain: &mut Chain,
+    auditors: [TestNode; 2],
+    runs: &[Pubkey; 2],
+) -> [TestNode; 2] {
+    for auditor in &auditors {
+        chain.node_ready(auditor).await.unwrap();
+    }
+    let first = chain.job(&runs[0]).await.unwrap().node;
+    let [a, b] = auditors;
+    let ordered = if first == a.account { [a, b] } else { [b, a] };
+    for (run, auditor) in runs.iter().zip(&ordered) {
+        assert_eq!(chain.job(run).await.unwrap().node, auditor.account);
+    }
+    ordered
+}
+
+/// Every party reveals what it committed.
+async fn reveal_all(chain: &mut Chain, a: &Audit, digest: [u8; 32], digests: [[u8; 32]; 2]) {
+    reveal(chain, &a.original, &a.job, &a.job, digest)
+        .await
+        .unwrap();
+    for ((auditor, run), digest) in a.auditors.iter().zip(&a.runs).zip(digests) {
+        reveal(chain, auditor, run, &a.job, digest).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn an_honest_job_is_audited_matched_and_paid() {
+    let mut chain = always_audited().await;
+    let creator = chain.user(10 * AKE).await;
+    let supply0 = chain.supply().await;
+    let a = audit(&mut chain, &creator, HONEST, [HONEST, HONEST]).await;
+    let job = chain.job(&a.job).await.unwrap();
+    assert_eq!(job.audit.phase, AuditPhase::Auditing);
+    // The execution collateral stays locked until the audit resolves: it is R.
+    assert_eq!(job.collateral, 200 * AKE);
+    // Nor may the job settle or be accepted.
+    assert_market_error(
+        chain.finalize(creator.token, &a.job).await,
+        MarketError::AuditPending,
+    );
+    assert_market_error(
+        chain.accept(&creator, &a.job).await,
+        MarketError::AuditPending,
+    );
+    assert_market_error(
+        reveal(&mut chain, &a.auditors[0], &a.runs[0], &a.job, OTHER).await,
+        MarketError::RevealMismatch,
+    );
+    reveal(&mut chain, &a.original, &a.job, &a.job, HONEST)
+        .await
+        .unwrap();
+    reveal(&mut chain, &a.auditors[0], &a.runs[0], &a.job, HONEST)
+        .await
+        .unwrap();
+    // A digest is missing: the first call starts the time to reveal, and
+    // nobody is judged before it is up.
+    let deadline = start_reveal_clock(&mut chain, &a.job).await;
+    assert_eq!(deadline, chain.now().await + i64::from(AUDIT_REVEAL_SECS));
+    assert_market_error(
+        judge(&mut chain, &a.job).await.map(|_| ()),
+        MarketError::AuditNotReady,
+    );
+    reveal(&mut chain, &a.auditors[1], &a.runs[1], &a.job, HONEST)
+        .await
+        .unwrap();
+    let judged = judge(&mut chain, &a.job).await.unwrap();
+    assert_eq!(judged.verdict, AuditPhase::Passed);
+    assert_eq!(
+        judged.run_verdicts,
+        [AuditPhase::RunPaid, AuditPhase::RunPaid]
+    );
+    // Passed: down to the result collateral.
+    assert!(chain.job(&a.job).await.unwrap().collateral < 200 * AKE);
+
+    for run in a.runs {
+        let reserve = chain.market(0).await.audit_reserve;
+        let run_escrow = chain.job(&run).await.unwrap().escrow;
+        let paid = settle_audit(&mut chain, &creator, &run).await;
+        assert_eq!(paid.slashed, 0);
+        assert!(paid.charged > 0, "the auditor is paid");
+        assert_eq!(paid.charged + paid.to_reserve, run_escrow);
+        assert_eq!(
+            chain.market(0).await.audit_reserve,
+            reserve + paid.to_reserve
+        );
+    }
+    // The creator's challenge window counts from the verdict.
+    let before = chain.account::<Node>(&a.original.account).await.unwrap();
+    assert_market_error(
+        chain.finalize(creator.token, &a.job).await,
+        MarketError::ChallengeWindowOpen,
+    );
+    chain.advance(3_700).await;
+    chain.finalize(creator.token, &a.job).await.unwrap();
+    let after = chain.account::<Node>(&a.original.account).await.unwrap();
+    // Work an audit confirmed counts twice for reputation.
+    let work = after.work_micro_usd - before.work_micro_usd;
+    assert_eq!(after.proven_micro_usd - before.proven_micro_usd, 2 * work);
+    assert_books(&mut chain).await;
+    let stake = chain.stake_of(&a.original.owner.pubkey()).await;
+    assert_eq!((stake.amount, stake.locked), (1_000 * AKE, 0));
+    assert!(chain.sweep().await);
+    assert!(chain.supply().await < supply0, "the charges were burned");
+}
+
+#[tokio::test]
+async fn a_faked_result_is_caught_two_to_one_and_burns_its_collateral() {
+    let mut chain = always_audited().await;
+    let creator = chain.user(10 * AKE).await;
+    let a = audit(&mut chain, &creator, FAKE, [HONEST, HONEST]).await;
+    reveal_all(&mut chain, &a, FAKE, [HONEST, HONEST]).await;
+    let judged = judge(&mut chain, &a.job).await.unwrap();
+    assert_eq!(judged.verdict, AuditPhase::Failed);
+    assert_eq!(
+        judged.run_verdicts,
+        [AuditPhase::RunPaid, AuditPhase::RunPaid]
+    );
+
+    let creator_before = chain.balance(&creator.token).await;
+    let job = chain.job(&a.job).await.unwrap();
+    let (escrow, r) = (job.escrow, job.collateral);
+    assert_eq!(r, 200 * AKE);
+    let lost = settle_audit(&mut chain, &creator, &a.job).await;
+    // The creator gets its whole escrow back; R is burned, paid to nobody.
+    assert_eq!((lost.creator_refund, lost.slashed), (escrow, r));
+    assert_eq!(chain.balance(&creator.token).await, creator_before + escrow);
+    let stake = chain.stake_of(&a.original.owner.pubkey()).await;
+    assert_eq!(stake.amount, 1_000 * AKE - r);
+    let node = chain.account::<Node>(&a.original.account).await.unwrap();
+    assert!(node.suspended);
+    assert_eq!(node.reputation_bps, 0);
+    for run in a.runs {
+        let paid = settle_audit(&mut chain, &creator, &run).await;
+        assert!(paid.charged > 0 && paid.slashed == 0);
+    }
+    assert_books(&mut chain).await;
+    let supply = chain.supply().await;
+    assert!(chain.sweep().await);
+    assert!(chain.supply().await <= supply - r, "R burned at the sweep");
+}
+
+#[tokio::test]
+async fn a_lying_auditor_is_outvoted_and_an_inconclusive_spec_penalises_nobody() {
+    let mut chain = always_audited().await;
+    let creator = chain.user(10 * AKE).await;
+    let a = audit(&mut chain, &creator, HONEST, [FAKE, HONEST]).await;
+    reveal_all(&mut chain, &a, HONEST, [FAKE, HONEST]).await;
+    let judged = judge(&mut chain, &a.job).await.unwrap();
+    assert_eq!(judged.verdict, AuditPhase::Passed);
+    assert_eq!(
+        judged.run_verdicts,
+        [AuditPhase::RunFailed, AuditPhase::RunPaid]
+    );
+    let r = chain.job(&a.runs[0]).await.unwrap().collateral;
+    let lost = settle_audit(&mut chain, &creator, &a.runs[0]).await;
+    assert_eq!((lost.slashed, lost.charged), (r, 0));
+    assert_eq!(
+        chain.stake_of(&a.auditors[0].owner.pubkey()).await.amount,
+        1_000 * AKE - r
+    );
+    settle_audit(&mut chain, &creator, &a.runs[1]).await;
+    chain.advance(3_700).await;
+    chain.finalize(creator.token, &a.job).await.unwrap();
+    assert_books(&mut chain).await;
+
+    // A spec that is not deterministic: three runs, three digests.
+    let a = audit(&mut chain, &creator, HONEST, [FAKE, OTHER]).await;
+    reveal_all(&mut chain, &a, HONEST, [FAKE, OTHER]).await;
+    let judged = judge(&mut chain, &a.job).await.unwrap();
+    assert_eq!(judged.verdict, AuditPhase::Inconclusive);
+    assert_eq!(
+        judged.run_verdicts,
+        [AuditPhase::RunPaid, AuditPhase::RunPaid]
+    );
+    for run in a.runs {
+        assert_eq!(settle_audit(&mut chain, &creator, &run).await.slashed, 0);
+    }
+    chain.advance(3_700).await;
+    chain.finalize(creator.token, &a.job).await.unwrap();
+    for node in [&a.original, &a.auditors[0], &a.auditors[1]] {
+        let stake = chain.stake_of(&node.owner.pubkey()).await;
+        assert_eq!(
+            (stake.amount, stake.locked),
+            (1_000 * AKE, 0),
+            "nobody penalised"
+        );
+    }
+    assert_books(&mut chain).await;
+}
+
+#[tokio::test]
+async fn a_lazy_auditor_that_copies_the_commitment_cannot_open_it_and_loses() {
+    let mut chain = always_audited().await;
+    let creator = chain.user(10 * AKE).await;
+    let original = chain.node(1, 1_000 * AKE).await;
+    let auditors = [
+        chain.node(1, 1_000 * AKE).await,
+        chain.node(1, 1_000 * AKE).await,
+    ];
+    chain.node_ready(&original).await.unwrap();
+    let job = post_exact(&mut chain, &creator).await;
+    submit_sealed(&mut chain, &original, &job, HONEST).await;
+    chain.advance(20).await;
+    draw(&mut chain, &job).await;
+    let runs = [pda::audit_run(&job, 1), pda::audit_run(&job, 2)];
+    let auditors = take_runs(&mut chain, auditors, &runs).await;
+    // The lazy one copies the audited job's commitment without running anything.
+    let copied = chain.job(&job).await.unwrap().result.unwrap().sealed_digest;
+    chain.advance(60).await;
+    submit_with(&mut chain, &auditors[0], &runs[0], copied)
+        .await
+        .unwrap();
+    submit_sealed(&mut chain, &auditors[1], &runs[1], HONEST).await;
+    reveal(&mut chain, &original, &job, &job, HONEST)
+        .await
+        .unwrap();
+    // Even with the audited node's digest and salt it cannot open it: the
+    // commitment is bound to the job it was made for.
+    assert_market_error(
+        reveal_as(
+            &mut chain,
+            &auditors[0],
+            &runs[0],
+            &job,
+            (HONEST, salt_of(&original)),
+        )
+        .await,
+        MarketError::RevealMismatch,
+    );
+    reveal(&mut chain, &auditors[1], &runs[1], &job, HONEST)
+        .await
+        .unwrap();
+    start_reveal_clock(&mut chain, &job).await;
+    chain.advance(i64::from(AUDIT_REVEAL_SECS) + 1).await;
+    let judged = judge(&mut chain, &job).await.unwrap();
+    assert_eq!(judged.verdict, AuditPhase::Passed);
+    assert_eq!(
+        judged.run_verdicts,
+        [AuditPhase::RunFailed, AuditPhase::RunPaid]
+    );
+    let r = chain.job(&runs[0]).await.unwrap().collateral;
+    assert_eq!(
+        settle_audit(&mut chain, &creator, &runs[0]).await.slashed,
+        r
+    );
+    settle_audit(&mut chain, &creator, &runs[1]).await;
+    chain.advance(3_700).await;
+    chain.finalize(creator.token, &job).await.unwrap();
+    assert_books(&mut chain).await;
+}
+
+#[tokio::test]
+async fn two_runs_of_one_owner_vote_once() {
+    let mut chain = always_audited().await;
+    let creator = chain.user(10 * AKE).await;
+    let original = chain.node(1, 1_000 * AKE).await;
+    // One owner's two nodes take both runs and agree on a lie.
+    let first = chain.node(1, 1_000 * AKE).await;
+    let second = chain.node_of(&first.owner, 1).await;
+    let a = drawn_and_taken(
+        &mut chain,
+        &creator,
+        original,
+        [first, second],
+        (HONEST, [FAKE, FAKE]),
+    )
+    .await;
+    reveal_all(&mut chain, &a, HONEST, [FAKE, FAKE]).await;
+    let judged = judge(&mut chain, &a.job).await.unwrap();
+    // One vote against the job's: nothing decided, the honest node keeps R.
+    assert_eq!(judged.verdict, AuditPhase::Inconclusive);
+    assert_eq!(
+        chain.stake_of(&a.original.owner.pubkey()).await.locked,
+        chain.job(&a.job).await.unwrap().collateral
+    );
+    for run in a.runs {
+        assert_eq!(settle_audit(&mut chain, &creator, &run).await.slashed, 0);
+    }
+    assert_books(&mut chain).await;
+}
+
+#[tokio::test]
+async fn a_job_nobody_draws_in_time_is_audited_and_the_draw_is_not_early() {
+    let mut chain = always_audited().await;
+    let creator = chain.user(10 * AKE).await;
+    let node = chain.node(1, 1_000 * AKE).await;
+    chain.node_ready(&node).await.unwrap();
+    let job_key = post_exact(&mut chain, &creator).await;
+    // A result without its sealed digest is refused: it could never be audited.
+    chain.advance(60).await;
+    assert_market_error(
+        submit_with(&mut chain, &node, &job_key, [0; 32]).await,
+        MarketError::SealedDigestMissing,
+    );
+    submit_with(
+        &mut chain,
+        &node,
+        &job_key,
+        seal(&job_key, &HONEST, &salt_of(&node)),
+    )
+    .await
+    .unwrap();
+    let job: Job = chain.job(&job_key).await.unwrap();
+    assert_eq!(job.audit.phase, AuditPhase::Undrawn);
+    let payer = chain.payer();
+    let ix = chain.draw_audit_ix(payer.pubkey(), &job_key).await;
+    assert_market_error(chain.send(&[ix], &[]).await, MarketError::DrawTooEarly);
+    // 500 slots on: the window closed, so the job is audited by default.
+    chain.advance(200).await;
+    let drawn = draw(&mut chain, &job_key).await;
+    assert!(drawn.drawn && drawn.by_default);
+    assert_eq!(drawn.runs.len(), 2);
+    assert_eq!(drawn.fee_to_reserve, job.audit.fee);
+    assert_books(&mut chain).await;
+    // An audit run is not its creator's to cancel.
+    let run = pda::audit_run(&job_key, 1);
+    let ix = {
+        let p = chain.job(&run).await.unwrap();
+        ixs::cancel_job(
+            creator.pubkey(),
+            run,
+            p.rent_receiver(),
+            p.market,
+            chain.mint,
+            creator.token,
+        )
+    };
+    assert_market_error(
+        chain.send(&[ix], &[&creator.key]).await,
+        MarketError::AuditRunNotCancellable,
+    );
+}
+
+#[tokio::test]
+async fn an_undrawn_job_settles_as_usual_and_audits_can_be_off() {
+    let mut chain = Chain::start().await;
+    let creator = chain.user(10 * AKE).await;
+    let node = chain.node(1, 1_000 * AKE).await;
+    chain.node_ready(&node).await.unwrap();
+    let job_key = post_exact(&mut chain, &creator).await;
+    let posted = chain.job(&job_key).await.unwrap();
+    // The fee: max(3 %, the job's own draw chance) of the escrow, rounded up.
+    assert_eq!(posted.audit.fee, (posted.escrow * 300).div_ceil(10_000));
+    submit_sealed(&mut chain, &node, &job_key, HONEST).await;
+    let job = chain.job(&job_key).await.unwrap();
+    assert_eq!(
+        job.audit.rate_bps, 100,
+        "k x charge / R is below the 1 % floor"
+    );
+    chain.advance(20).await;
+    let drawn = draw(&mut chain, &job_key).await;
+    // The seed decides, and anyone can check it did.
+    assert_eq!(
+        drawn.drawn,
+        ake_market::audit::drawn(&drawn.seed, drawn.rate_bps)
+    );
+    if !drawn.drawn {
+        let job = chain.job(&job_key).await.unwrap();
+        assert_eq!(job.audit.phase, AuditPhase::Cleared);
+        assert!(job.collateral < 200 * AKE, "down to the result collateral");
+        chain.advance(3_700).await;
+        chain.finalize(creator.token, &job_key).await.unwrap();
+    }
+    assert_books(&mut chain).await;
+
+    let mut params = chain.params;
+    params.audit.enabled = false;
+    chain.set_params(params).await;
+    let nonce = chain.next_nonce(&creator.pubkey()).await;
+    let mut args = chain.post_args(nonce, 1, 600);
+    args.verify = Verify::Exact;
+    assert_market_error(
+        chain.post_job_with(&creator, args).await.map(|_| ()),
+        MarketError::AuditsDisabled,
+    );
+}
+
+/// Nodes waiting when a job is drawn: each run goes to a node the draw's
+/// hash picks among the first waiting ones (of another owner than the
+/// audited node's and each other's), named by the caller and checked;
+/// a node that arms after the draw, in the same transaction, gets nothing.
+#[tokio::test]
+async fn waiting_auditors_are_drawn_not_first_come() {
+    let mut chain = always_audited().await;
+    let creator = chain.user(10 * AKE).await;
+    let original = chain.node(1, 1_000 * AKE).await;
+    chain.node_ready(&original).await.unwrap();
+    let job = post_exact(&mut chain, &creator).await;
+    submit_sealed(&mut chain, &original, &job, HONEST).await;
+    let mut waiting = Vec::new();
+    for _ in 0..4 {
+        let node = chain.node(1, 1_000 * AKE).await;
+        chain.node_ready(&node).await.unwrap();
+        waiting.push(node);
+    }
+    chain.advance(20).await;
+    // Naming another waiting node than the draw picks is refused.
+    let payer = chain.payer();
+    let honest = chain.draw_audit_ix(payer.pubkey(), &job).await;
+    let picked: Vec<Pubkey> = honest.accounts[honest.accounts.len() - 4..]
+        .iter()
+        .step_by(2)
+        .map(|m| m.pubkey)
+        .collect();
+    assert_eq!(picked.len(), 2, "two waiting owners drawn");
+    let other = waiting
+        .iter()
+        .find(|n| !picked.contains(&n.account))
+        .unwrap();
+    let mut wrong = honest.clone();
+    let at = wrong.accounts.len() - 4;
+    wrong.accounts[at].pubkey = other.account;
+    wrong.accounts[at + 1].pubkey = pda::stake(&other.owner.pubkey());
+    assert_market_error(
+        chain.send(&[wrong], &[]).await,
+        MarketError::StaleAuditorPick,
+    );
+    // A sybil that arms in the same transaction as the draw takes nothing.
+    let sybil = chain.node(1, 1_000 * AKE).await;
+    let n: Node = chain.account(&sybil.account).await.unwrap();
+    let ready = ixs::node_ready(sybil.signer.pubkey(), sybil.owner.pubkey(), n.market, None);
+    chain
+        .send(&[honest, ready], &[&sybil.signer])
+        .await
+        .unwrap();
+    let runs = [pda::audit_run(&job, 1), pda::audit_run(&job, 2)];
+    for (run, node) in runs.iter().zip(&picked) {
+        let run = chain.job(run).await.unwrap();
+        assert_eq!((run.state, run.node), (JobState::Assigned, *node));
+    }
+    let n: Node = chain.account(&sybil.account).await.unwrap();
+    assert_ne!(n.status, ake_market::state::NodeStatus::Busy);
+    assert_books(&mut chain).await;
+}
