@@ -2963,6 +2963,26 @@ async fn a_node_that_fakes_its_outputs_loses_its_audit() {
     let node = p.node(&cheat_node).await.unwrap().unwrap();
     assert!(node.suspended);
     assert_eq!(node.reputation_bps, 0);
+    // The job's story, as `ake job events` and the dashboard tell it.
+    let rpc = Protocol::new(Arc::new(ake_sdk::chain::rpc::RpcChain::new(
+        &world.url,
+        solana_commitment_config::CommitmentConfig::confirmed(),
+    )));
+    let told = rpc.job_timeline(&job, |a| a.to_string()).await.unwrap();
+    let said = |event: &str| {
+        told.steps
+            .iter()
+            .find(|s| s.event == event)
+            .map(|s| s.what.clone())
+            .unwrap_or_else(|| panic!("no {event} in {:#?}", told.steps))
+    };
+    assert!(said("AuditDrawn").starts_with("audited") || said("AuditDrawn").starts_with("drawn"));
+    assert!(
+        said("AuditJudged").contains("Failed"),
+        "{}",
+        said("AuditJudged")
+    );
+    assert!(said("AuditSettled").contains(&format!("{r} AKE of collateral burned")));
     // The honest runs are paid by their own daemons, and close.
     let end = Instant::now() + Duration::from_secs(60);
     for run in runs {
