@@ -248,6 +248,18 @@ pub fn owner_tag(owner: &Pubkey) -> u64 {
 }
 
 /// The bucket column of `gpus` GPUs.
+/// The reputation bands a node search reads for a job asking
+/// `min_reputation_bps`, higher first (every node there has the reputation
+/// asked), and how many.
+fn node_bands(min_reputation_bps: u16) -> ([usize; REP_BANDS], usize) {
+    let mut bands = [0usize; REP_BANDS];
+    let lowest = rep_band(min_reputation_bps);
+    for (i, band) in (lowest..REP_BANDS).rev().enumerate() {
+        bands[i] = band;
+    }
+    (bands, REP_BANDS - lowest)
+}
+
 pub fn gpu_class(gpus: u16) -> usize {
     usize::from(gpus.clamp(1, GPU_CLASSES as u16)) - 1
 }
@@ -522,12 +534,8 @@ impl<M: Deref<Target = Market>, S: Deref<Target = [Slot]>> Book<M, S> {
         w: usize,
     ) -> Vec<Pubkey> {
         let fits = |n: &Slot| n.gpus >= gpus && n.reputation_bps >= min_reputation_bps;
-        let mut bands = [0usize; REP_BANDS];
-        let lowest = rep_band(min_reputation_bps);
-        for (i, band) in (lowest..REP_BANDS).rev().enumerate() {
-            bands[i] = band;
-        }
-        let bands = &bands[..REP_BANDS - lowest];
+        let (bands, n) = node_bands(min_reputation_bps);
+        let bands = &bands[..n];
         let mut found: Vec<Pubkey> = Vec::with_capacity(w);
         while found.len() < w {
             let skip = |n: &Slot| marked(excluded, mark_of_tag(n.aux)) || found.contains(&n.key);
@@ -560,13 +568,7 @@ impl<M: Deref<Target = Market>, S: Deref<Target = [Slot]>> Book<M, S> {
         // against the bucket walk: one owner's many nodes never hide the
         // others from a job it handed back.
         let excluded = |n: &Slot| marked(excluded, mark_of_tag(n.aux));
-        // Higher bands first (every node there has the reputation asked).
-        let mut bands = [0usize; REP_BANDS];
-        let lowest = rep_band(min_reputation_bps);
-        let n = REP_BANDS - lowest;
-        for (i, band) in (lowest..REP_BANDS).rev().enumerate() {
-            bands[i] = band;
-        }
+        let (bands, n) = node_bands(min_reputation_bps);
         let classes = gpu_class(gpus)..=GPU_CLASSES - 1;
         self.best_in(
             &self.header.node_buckets,
