@@ -67,6 +67,8 @@ pub struct SettledResult {
 pub struct DrawView<'a> {
     pub job: (Pubkey, &'a Job),
     pub market: &'a MarketView,
+    /// The config's `paused`: nothing is assigned then.
+    pub paused: bool,
     /// The SlotHashes sysvar's raw data.
     pub slot_hashes: &'a [u8],
     pub slot: u64,
@@ -96,7 +98,7 @@ impl DrawView<'_> {
             DrawWindow::Closed => true,
         };
         let seed = audit::auditor_seed(&key, &commitment, self.slot_hashes, s0, window);
-        let (true, Some(seed)) = (drawn, seed) else {
+        let (true, Some(seed), false) = (drawn, seed, self.paused) else {
             return Vec::new();
         };
         audit::drawn_auditors(self.market, job, &seed, |k| owners.get(k).copied())
@@ -763,6 +765,7 @@ impl Protocol {
         let draw = DrawView {
             job: (*job_key, &job),
             market: &market,
+            paused: self.config().await?.paused,
             slot_hashes: &slot_hashes,
             slot: self.chain.slot().await?,
         };

@@ -1235,9 +1235,15 @@ impl Chain {
             }
         }
         let slot = self.clock().await.slot;
+        let paused = self
+            .account::<ake_market::state::Config>(&pda::config())
+            .await
+            .expect("config")
+            .paused;
         let draw = ake_sdk::protocol::DrawView {
             job: (*job_key, &job),
             market: &market,
+            paused,
             slot_hashes: &slot_hashes,
             slot,
         };

@@ -116,8 +116,9 @@ pub fn owner_marks(owners: &[Pubkey]) -> u64 {
 }
 
 /// The seed an audit's auditors are drawn with: the draw's, or past its
-/// window the hashes of the 8 slots after it (`s0 + 400..`), still among
-/// those SlotHashes keeps while anyone (the crank, the node) draws in time.
+/// window the hashes of its last 8 slots (`s0 + 392..s0 + 400`): all past
+/// once the window closed, so the seed does not change with the slot a
+/// late draw lands in (while SlotHashes keeps them, ~500 slots).
 pub fn auditor_seed(
     job: &Pubkey,
     commitment: &[u8; 32],
@@ -126,7 +127,7 @@ pub fn auditor_seed(
     window: DrawWindow,
 ) -> Option<[u8; 32]> {
     let from = match window {
-        DrawWindow::Closed => s0.checked_add(DRAW_LAST_SLOT)?,
+        DrawWindow::Closed => s0.checked_add(DRAW_LAST_SLOT - DRAW_SPAN_SLOTS)?,
         _ => s0,
     };
     draw_seed(job, commitment, slot_hashes, from)

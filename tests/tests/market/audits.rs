@@ -638,6 +638,17 @@ async fn waiting_auditors_are_drawn_not_first_come() {
         chain.send(&[wrong], &[]).await,
         MarketError::StaleAuditorPick,
     );
+    // Paused, nothing is assigned: the draw names nobody and the runs
+    // wait in the queue (the pause is lifted before the real draw below).
+    let admin = chain.admin.insecure_clone();
+    chain
+        .send_ok(&[ixs::set_paused(admin.pubkey(), true)], &[&admin])
+        .await;
+    let paused = chain.draw_audit_ix(payer.pubkey(), &job).await;
+    assert_eq!(paused.accounts.len(), honest.accounts.len() - 4);
+    chain
+        .send_ok(&[ixs::set_paused(admin.pubkey(), false)], &[&admin])
+        .await;
     // A sybil that arms in the same transaction as the draw takes nothing.
     let sybil = chain.node(1, 1_000 * AKE).await;
     let n: Node = chain.account(&sybil.account).await.unwrap();

@@ -146,7 +146,10 @@ fn draw(
         let accounts = [&a.first_run, &a.second_run];
         let rules = Rules::of(&a.config);
         let mut named = auditors.chunks(2);
-        let picks = {
+        // Paused, nothing is assigned: the runs wait in the queue.
+        let picks = if rules.paused {
+            Vec::new()
+        } else {
             let market = MarketMut::load(&a.market)?;
             let owner_of = |key: &Pubkey| {
                 auditors
