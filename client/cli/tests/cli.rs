@@ -902,7 +902,7 @@ async fn a_batch_is_posted_listed_cancelled_and_closed_from_the_cli() {
         err.contains("frames") && err.contains("before the first"),
         "{err}"
     );
-    // The rent of the frames out at once (about 1.5 SOL for all 240) is
+    // The rent of the frames out at once (about 2.1 SOL for all 240) is
     // checked before anything is sent; the faucet's 1 SOL is not enough.
     let all_at_once = [
         "job",
@@ -913,7 +913,7 @@ async fn a_batch_is_posted_listed_cancelled_and_closed_from_the_cli() {
     ];
     let err = net.fails(&all_at_once, "creator");
     assert!(
-        err.contains("posting 240 frames 240 at a time holds 1.5")
+        err.contains("posting 240 frames 240 at a time holds 2.09")
             && err.contains("lower --parallelism"),
         "{err}"
     );
@@ -926,7 +926,7 @@ async fn a_batch_is_posted_listed_cancelled_and_closed_from_the_cli() {
         before,
         "nothing taken"
     );
-    // By default 64 frames go out at once: 0.40 SOL of rent, which 1 SOL covers.
+    // By default 64 frames go out at once: 0.56 SOL of rent, which 1 SOL covers.
     let chain = RpcChain::new(&net.url, CommitmentConfig::confirmed());
     let posted = net.json(&["job", "post", example.to_str().unwrap()], "creator");
     let batch = posted["batch"].as_str().unwrap().to_string();
