@@ -692,6 +692,12 @@ impl JobSpecFile {
                 &mut warnings,
             )?),
         };
+        if self.verify == VerifyMode::Exact && !spec.pins_its_image() {
+            return Err(bad(
+                "image",
+                "verify = \"exact\" needs the image pinned by digest (name@sha256:<64 hex>; `docker inspect --format '{{index .RepoDigests 0}}' IMAGE` prints it): a tag can move between the job's run and its audit's, and its runs would disagree",
+            ));
+        }
         if let JobSpec::Inline(_) = spec {
             let len = anchor_lang::prelude::borsh::to_vec(&spec)
                 .map(|v| v.len())
@@ -808,6 +814,19 @@ SCENE = "spheres"
                 "inputs[0].sha256",
             ),
         ];
+        // An audited spec whose image is a tag, and an audited batch.
+        let exact = "gpus = 1\nverify = \"exact\"";
+        let tagged = OK.replace("@sha256:", ":v").replace("gpus = 1", exact);
+        let err = JobSpecFile::parse(&tagged)
+            .unwrap()
+            .validate(&m)
+            .unwrap_err();
+        assert!(
+            err.field == "image" && err.problem.contains("pinned by digest"),
+            "{err}"
+        );
+        let pinned = JobSpecFile::parse(&OK.replace("gpus = 1", exact)).unwrap();
+        assert_eq!(pinned.validate(&m).unwrap().args.verify, Verify::Exact);
         for (from, to, field) in cases {
             let err = JobSpecFile::parse(&OK.replace(from, to))
                 .unwrap()

@@ -60,9 +60,18 @@ pub fn frame_job(batch: &Pubkey, frame: u32) -> Pubkey {
     market_pda(&[FRAME_SEED, batch.as_ref(), &frame.to_le_bytes()])
 }
 
-/// Audit run `round` (1, or 2 for the tie-breaker) of the audited `job`.
+/// Audit run `round` (1 or 2, both opened by the draw) of the audited `job`.
 pub fn audit_run(job: &Pubkey, round: u8) -> Pubkey {
     market_pda(&[AUDIT_SEED, job.as_ref(), &[round]])
+}
+
+/// The mark of a spec an audit found not deterministic on `market`.
+pub fn unauditable_spec(market: &Pubkey, spec_hash: &[u8; 32]) -> Pubkey {
+    market_pda(&[
+        ake_market::constants::UNAUDITABLE_SEED,
+        market.as_ref(),
+        spec_hash,
+    ])
 }
 
 /// The due page of `market` for `bucket`, shard `shard` (see `DuePage`).

@@ -6,7 +6,8 @@
 use ake_market::events::{
     AuditDrawn, AuditJudged, AuditRunOpened, AuditSettled, DigestRevealed, DisputeResolved,
     FrameHandedOut, JobAssigned, JobCancelled, JobDisputed, JobExpired, JobPosted, JobQueued,
-    JobReleased, JobSettled, LiveLogsAnnounced, ResultSubmitted, StaleJobRefunded,
+    JobReleased, JobSettled, LiveLogsAnnounced, ResultSubmitted, SpecMarkedUnauditable,
+    StaleJobRefunded,
 };
 use serde::Serialize;
 use solana_sdk::pubkey::Pubkey;
@@ -126,6 +127,15 @@ fn describe_audit(
                 } else {
                     ""
                 }
+            ),
+        ));
+    }
+    if let Some(e) = decode_event::<SpecMarkedUnauditable>(data).filter(|e| e.job == *job) {
+        return Some((
+            "SpecMarkedUnauditable",
+            format!(
+                "the job and its two runs gave three different digests: spec {} is not deterministic and cannot ask for verify = \"exact\" on this market again",
+                hex::encode(e.spec_hash)
             ),
         ));
     }

@@ -105,6 +105,7 @@ async fn main() {
             env: vec![],
             gpu_uuids: vec![],
             cpuset: None,
+            offline: false,
             driver_capabilities: vec![],
             input_dir: None,
             work_dir: work.path().join(i.to_string()),

@@ -1279,6 +1279,13 @@ impl Runner for Daemon {
         let mut limits = self.time_limits(job).await?;
         let started = self.container_started(attempt).await;
         let spec = self.container_spec(attempt, job, limits.fetch_by).await?;
+        if job.verify == Verify::Exact && !spec.pins_its_image() {
+            // A remote spec's image is checked here (the chain checks inline ones).
+            return Err(fail(
+                ReleaseReason::SpecInvalid,
+                format!("the job asks for verify = \"exact\" but its image {} is not pinned by digest (name@sha256:<64 hex>): its audit could run another image", spec.image),
+            ));
+        }
         // The container stops early enough for its outputs, at their cap,
         // to go up at this node's uplink before the result is due.
         let output_cap = spec.max_output_bytes.min(self.max_output_bytes);
@@ -1333,6 +1340,7 @@ impl Runner for Daemon {
                 .collect(),
             gpu_uuids: uuids.clone(),
             cpuset: self.cpuset.clone(),
+            offline: job.verify == Verify::Exact,
             input_dir,
             work_dir,
             timeout: Duration::from_secs(u64::from(job.max_duration_secs)),

@@ -50,6 +50,10 @@ pub struct JobSpec {
     pub env: Vec<String>,
     /// GPU UUIDs assigned to this job; empty runs without GPUs.
     pub gpu_uuids: Vec<String>,
+    /// No network whatever the node allows: an audited (`verify = "exact"`)
+    /// job must give the same outputs on every node, and a network answers
+    /// differently from one run to the next.
+    pub offline: bool,
     /// The CPUs the job may run on (Docker's cpuset syntax): its slot's,
     /// near its GPUs; None leaves the scheduler free.
     pub cpuset: Option<String>,
@@ -247,7 +251,7 @@ pub fn host_config(spec: &JobSpec, settings: &RuntimeSettings) -> HostConfig {
             format!("rw,nosuid,nodev,size={}m", settings.tmp_size_mb),
         )])),
         network_mode: Some(
-            if settings.allow_network {
+            if networked(spec, settings) {
                 JOB_NETWORK
             } else {
                 "none"
@@ -271,6 +275,12 @@ pub fn host_config(spec: &JobSpec, settings: &RuntimeSettings) -> HostConfig {
         auto_remove: Some(false),
         ..Default::default()
     }
+}
+
+/// Whether the job joins the jobs' network: the node allows it, and the
+/// job is not one that must run offline.
+fn networked(spec: &JobSpec, settings: &RuntimeSettings) -> bool {
+    settings.allow_network && !spec.offline
 }
 
 /// The bridge jobs with `allow_network` join: no traffic between containers.
@@ -385,7 +395,7 @@ pub fn container_config(
             (JOB_LABEL.to_string(), spec.job_id.clone()),
             (SPEC_HASH_LABEL.to_string(), spec.spec_hash.clone()),
         ])),
-        network_disabled: Some(!settings.allow_network),
+        network_disabled: Some(!networked(spec, settings)),
         tty: Some(false),
         host_config: Some(host_config(spec, settings)),
         ..Default::default()
@@ -591,7 +601,7 @@ impl DockerRuntime {
             None => self.resolve_image(&spec.image).await?,
         };
         prepare_work_dir(spec).await?;
-        if self.settings.allow_network {
+        if networked(spec, &self.settings) {
             self.ensure_job_network().await?;
         }
         let container = self.create_or_reattach(spec, &image, existing).await?;
@@ -1471,6 +1481,7 @@ mod tests {
             env: vec!["A=1".into()],
             gpu_uuids: gpus.iter().map(|s| s.to_string()).collect(),
             cpuset: None,
+            offline: false,
             driver_capabilities: vec!["compute".into(), "utility".into()],
             input_dir: Some("/data/in".into()),
             work_dir: "/data/work/42".into(),
@@ -1550,6 +1561,18 @@ mod tests {
         assert_eq!(
             body.host_config.unwrap().network_mode.as_deref(),
             Some(JOB_NETWORK)
+        );
+
+        // An audited job runs offline on a node that allows egress.
+        let audited = JobSpec {
+            offline: true,
+            ..spec(&[])
+        };
+        let body = container_config(&audited, "sha256:x", &settings);
+        assert_eq!(body.network_disabled, Some(true));
+        assert_eq!(
+            body.host_config.unwrap().network_mode.as_deref(),
+            Some("none")
         );
     }
 

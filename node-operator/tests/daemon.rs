@@ -2902,8 +2902,9 @@ async fn a_node_that_fakes_its_outputs_loses_its_audit() {
     let p = world.protocol();
     let mint: Pubkey = world.net.deployment.mint.parse().unwrap();
     let creator_token = associated_token(&world.creator.pubkey(), &mint);
+    // An audited job's image is pinned (here by its local image id).
     let spec = JobSpec::Inline(InlineSpec {
-        image: world.image.tag.clone(),
+        image: format!("{}@{}", world.image.tag, world.image.id()),
         command: vec![
             BUSYBOX.into(),
             "sh".into(),

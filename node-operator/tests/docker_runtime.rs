@@ -31,6 +31,7 @@ impl TestJob {
             env: vec![],
             gpu_uuids: vec![],
             cpuset: None,
+            offline: false,
             driver_capabilities: vec!["compute".into(), "utility".into()],
             input_dir: None,
             work_dir: dir.path().join("work"),

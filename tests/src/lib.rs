@@ -1070,6 +1070,13 @@ impl Chain {
         creator: &User,
         args: PostJobArgs,
     ) -> Result<Pubkey, TransactionError> {
+        let job = pda::job(&creator.pubkey(), args.nonce);
+        let ix = self.post_job_ix(creator, args).await;
+        self.send(&[ix], &[&creator.key]).await.map(|_| job)
+    }
+
+    /// The post of `post_job_with`, unsent.
+    pub async fn post_job_ix(&mut self, creator: &User, args: PostJobArgs) -> Instruction {
         let staked = self
             .account::<ake_market::state::Stake>(&pda::stake(&creator.pubkey()))
             .await
@@ -1079,8 +1086,7 @@ impl Chain {
             .await
             .best_node_for(args.gpus, args.min_reputation_bps, 0);
         let candidate = self.candidate(best).await;
-        let job = pda::job(&creator.pubkey(), args.nonce);
-        let ix = ixs::post_job(
+        ixs::post_job(
             ixs::PostJobAccounts {
                 creator: creator.pubkey(),
                 market: pda::market(0),
@@ -1091,8 +1097,7 @@ impl Chain {
                 candidate_node: candidate,
             },
             args,
-        );
-        self.send(&[ix], &[&creator.key]).await.map(|_| job)
+        )
     }
 
     pub async fn post_job(

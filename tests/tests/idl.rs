@@ -416,7 +416,11 @@ fn built() -> (
         v(
             "judge_audit",
             ixs::judge_audit(a, audited, &under_audit),
-            vec![("job.node_owner", owner.to_bytes().to_vec())],
+            vec![
+                ("job.node_owner", owner.to_bytes().to_vec()),
+                ("job.market", under_audit.market.to_bytes().to_vec()),
+                ("job.spec_hash", under_audit.spec_hash.to_vec()),
+            ],
         ),
         v(
             "settle_audit",

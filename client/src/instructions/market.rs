@@ -2,7 +2,9 @@
 
 use ake_market::due::DuePick;
 use ake_market::instructions::{Capacity, MarketArgs, PostBatchArgs, PostJobArgs};
-use ake_market::state::{Change, DuePage, HardwareProfile, Job, JobResult, Params, ReleaseReason};
+use ake_market::state::{
+    Change, DuePage, HardwareProfile, Job, JobResult, Params, ReleaseReason, Verify,
+};
 use anchor_lang::prelude::Pubkey;
 use anchor_lang::solana_program::instruction::{AccountMeta, Instruction};
 use anchor_lang::{system_program, InstructionData, ToAccountMetas};
@@ -415,6 +417,7 @@ pub fn post_job(a: PostJobAccounts, args: PostJobArgs) -> Instruction {
             creator_stake: a.creator_staked.then(|| pda::stake(&a.creator)),
             candidate_node: a.candidate_node.map(|c| c.node),
             candidate_owner_stake: a.candidate_node.and_then(|c| c.owner_stake(None)),
+            unauditable_spec: unauditable_mark(&a.market, &args),
             token_program: token::ID,
             system_program: system_program::ID,
             event_authority: event_authority(),
@@ -422,6 +425,13 @@ pub fn post_job(a: PostJobAccounts, args: PostJobArgs) -> Instruction {
         },
         ix::PostJob { args },
     )
+}
+
+/// An exact job's spec mark address, which the program checks is absent
+/// (None for other jobs, and for a spec the program refuses anyway).
+fn unauditable_mark(market: &Pubkey, args: &PostJobArgs) -> Option<Pubkey> {
+    let (_, spec_hash) = args.spec.validate().ok()?;
+    (args.verify == Verify::Exact).then(|| pda::unauditable_spec(market, &spec_hash))
 }
 
 /// `rent_receiver` is `Job::rent_receiver` (the creator, or a frame's batch).
@@ -1084,6 +1094,8 @@ pub fn judge_audit(caller: Pubkey, job_key: Pubkey, job: &Job) -> Instruction {
             first_run: job.audit.runs[0],
             second_run: job.audit.runs[1],
             owner_stake: pda::stake(&job.node_owner),
+            unauditable_spec: pda::unauditable_spec(&job.market, &job.spec_hash),
+            system_program: system_program::ID,
             event_authority: event_authority(),
             program: PROGRAM,
         },

@@ -240,6 +240,16 @@ pub fn judge(audited: Option<[u8; 32]>, votes: [Vote; 2]) -> Outcome {
     }
 }
 
+/// Whether no two of the three agree: the job and two runs of two other
+/// owners revealed three different digests, so the spec is not
+/// deterministic (a missing reveal or vote proves nothing about the spec).
+pub fn spec_at_fault(audited: Option<[u8; 32]>, votes: [Vote; 2]) -> bool {
+    match (audited, votes) {
+        (Some(a), [Some(Some(x)), Some(Some(y))]) => a != x && a != y && x != y,
+        _ => false,
+    }
+}
+
 /// SlotHashes' raw entries, newest slot first.
 struct SlotHashesView<'a> {
     entries: &'a [u8],
@@ -350,6 +360,19 @@ mod tests {
             o(a, [Some(None), Some(b)]),
             (Inconclusive, [RunFailed, RunPaid])
         );
+    }
+
+    #[test]
+    fn only_three_different_digests_put_the_spec_at_fault() {
+        let [a, b, c] = [[1u8; 32], [2u8; 32], [3u8; 32]];
+        assert!(spec_at_fault(Some(a), [Some(Some(b)), Some(Some(c))]));
+        // Two agree: a verdict, not a spec at fault.
+        assert!(!spec_at_fault(Some(a), [Some(Some(b)), Some(Some(b))]));
+        assert!(!spec_at_fault(Some(a), [Some(Some(a)), Some(Some(c))]));
+        // A silent party, a missing vote or run, an unrevealed job.
+        assert!(!spec_at_fault(Some(a), [Some(None), Some(Some(c))]));
+        assert!(!spec_at_fault(Some(a), [None, Some(Some(c))]));
+        assert!(!spec_at_fault(None, [Some(Some(b)), Some(Some(c))]));
     }
 
     #[test]

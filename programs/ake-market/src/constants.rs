@@ -20,6 +20,9 @@ pub const MAX_BATCH_FRAMES: u32 = 10_000;
 pub const DUE_SEED: &[u8] = b"due";
 /// An audit run of a job: `["audit", audited job, round]`.
 pub const AUDIT_SEED: &[u8] = b"audit";
+/// A spec whose audit found three different digests, not auditable on its
+/// market: `["unauditable", market, spec hash]`.
+pub const UNAUDITABLE_SEED: &[u8] = b"unauditable";
 /// A parameter change waiting out the timelock: `["pending", target]`.
 pub const PENDING_SEED: &[u8] = b"pending";
 /// Signs work reports to ake-emissions; the emissions config names it.

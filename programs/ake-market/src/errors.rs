@@ -252,4 +252,10 @@ pub enum MarketError {
     AuditPending,
     #[msg("the remaining accounts must name, for each audit run, the waiting node the draw picks and its owner's stake (ake-sdk computes them): the queue changed since they were read; read it again")]
     StaleAuditorPick,
+    #[msg("verify = \"exact\" needs the image pinned by digest (name@sha256:<64 hex>): a tag can move between the job's run and its audit's, which would fail an honest node")]
+    ExactNeedsPinnedImage,
+    #[msg("an audit of this spec on this market found three different digests: it is not deterministic, so it cannot ask for verify = \"exact\" here; post it with verify = \"none\", or make it deterministic (a changed spec has a new hash)")]
+    SpecNotAuditable,
+    #[msg("an exact job's post must name the spec's unauditable-mark address (ake-sdk does)")]
+    MissingUnauditableMark,
 }

@@ -539,6 +539,15 @@ pub struct AuditJudged {
     pub usage_padded: bool,
 }
 
+/// An audit found three different digests: its spec is not deterministic
+/// on this market, and exact jobs of it are refused here from now on.
+#[event]
+pub struct SpecMarkedUnauditable {
+    pub market: Pubkey,
+    pub spec_hash: [u8; 32],
+    pub job: Pubkey,
+}
+
 /// An audit run, or an audited job that lost its audit, settled.
 #[event]
 pub struct AuditSettled {

@@ -5,7 +5,9 @@
 use ake_market::audit::seal;
 use ake_market::errors::MarketError;
 use ake_market::events::{AuditDrawn, AuditJudged, AuditSettled};
-use ake_market::state::{AuditPhase, Job, JobResult, JobState, Node, Verify, SEALED_SALT_LEN};
+use ake_market::state::{
+    AuditPhase, Job, JobResult, JobSpec, JobState, Node, UnauditableSpec, Verify, SEALED_SALT_LEN,
+};
 use ake_sdk::instructions as ixs;
 use ake_sdk::pda;
 use ake_tests::*;
@@ -409,6 +411,70 @@ async fn a_lying_auditor_is_outvoted_and_an_inconclusive_spec_penalises_nobody()
         );
     }
     assert_books(&mut chain).await;
+
+    // The spec is marked: no exact job of it on this market again (its
+    // audits would pay runs and decide nothing); unaudited it still runs,
+    // and a changed spec (another hash) may ask again.
+    let nonce = chain.next_nonce(&creator.pubkey()).await;
+    let mut args = chain.post_args(nonce, 1, 600);
+    args.verify = Verify::Exact;
+    let spec_hash = args.spec.validate().unwrap().1;
+    let mark = pda::unauditable_spec(&pda::market(0), &spec_hash);
+    let marked: UnauditableSpec = chain.account(&mark).await.unwrap();
+    assert_eq!((marked.job, marked.spec_hash), (a.job, spec_hash));
+    let balance = chain.balance(&creator.token).await;
+    assert_market_error(
+        chain
+            .post_job_with(&creator, args.clone())
+            .await
+            .map(|_| ()),
+        MarketError::SpecNotAuditable,
+    );
+    assert_eq!(
+        chain.balance(&creator.token).await,
+        balance,
+        "nothing taken"
+    );
+    if let JobSpec::Inline(spec) = &mut args.spec {
+        spec.command.push("--deterministic".into());
+    }
+    chain.post_job_with(&creator, args.clone()).await.unwrap();
+    let nonce = chain.next_nonce(&creator.pubkey()).await;
+    chain
+        .post_job_with(&creator, chain.post_args(nonce, 1, 600))
+        .await
+        .unwrap();
+    // An exact job names the mark: leaving it out is refused.
+    let nonce = chain.next_nonce(&creator.pubkey()).await;
+    let mut args = chain.post_args(nonce, 1, 600);
+    args.verify = Verify::Exact;
+    let mut ix = chain.post_job_ix(&creator, args).await;
+    let at = ix.accounts.iter().position(|m| m.pubkey == mark).unwrap();
+    ix.accounts[at].pubkey = ake_market::ID;
+    assert_market_error(
+        chain.send(&[ix], &[&creator.key]).await,
+        MarketError::MissingUnauditableMark,
+    );
+}
+
+/// An audited job's image is pinned by digest: a tag could name another
+/// image by the time its audit runs, and an honest node would lose.
+#[tokio::test]
+async fn an_exact_job_with_a_tagged_image_is_refused() {
+    let mut chain = always_audited().await;
+    let creator = chain.user(10 * AKE).await;
+    let nonce = chain.next_nonce(&creator.pubkey()).await;
+    let mut args = chain.post_args(nonce, 1, 600);
+    args.verify = Verify::Exact;
+    if let JobSpec::Inline(spec) = &mut args.spec {
+        spec.image = "ake/render:latest".into();
+    }
+    let balance = chain.balance(&creator.token).await;
+    assert_market_error(
+        chain.post_job_with(&creator, args).await.map(|_| ()),
+        MarketError::ExactNeedsPinnedImage,
+    );
+    assert_eq!(chain.balance(&creator.token).await, balance);
 }
 
 #[tokio::test]

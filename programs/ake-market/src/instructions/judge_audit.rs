@@ -1,17 +1,19 @@
 use anchor_lang::prelude::*;
 
-use ake_program_common::account_creation::{is_uncreated, read_existing, write_new};
+use ake_program_common::account_creation::{create_pda, is_uncreated, read_existing, write_new};
 
-use crate::audit::{judge, Vote};
-use crate::constants::{CONFIG_SEED, STAKE_SEED};
+use crate::audit::{judge, spec_at_fault, Vote};
+use crate::constants::{CONFIG_SEED, STAKE_SEED, UNAUDITABLE_SEED};
 use crate::errors::MarketError;
-use crate::events::{AuditJudged, RevealsDue};
+use crate::events::{AuditJudged, RevealsDue, SpecMarkedUnauditable};
 use crate::instructions::draw_audit::release_to_result_collateral;
-use crate::state::{AuditPhase, Config, Job, JobState, Stake};
+use crate::state::{AuditPhase, Config, Job, JobState, Stake, UnauditableSpec};
 
 #[event_cpi]
 #[derive(Accounts)]
 pub struct JudgeAudit<'info> {
+    /// Pays the rent of the spec's unauditable mark when the verdict makes one.
+    #[account(mut)]
     pub caller: Signer<'info>,
     #[account(seeds = [CONFIG_SEED], bump = config.bump)]
     pub config: Box<Account<'info, Config>>,
@@ -28,6 +30,11 @@ pub struct JudgeAudit<'info> {
     /// result collateral.
     #[account(mut, seeds = [STAKE_SEED, job.node_owner.as_ref()], bump = owner_stake.bump)]
     pub owner_stake: Box<Account<'info, Stake>>,
+    /// CHECK: PDA ["unauditable", market, spec hash], created when the
+    /// three digests all differ (left alone when it exists).
+    #[account(mut, seeds = [UNAUDITABLE_SEED, job.market.as_ref(), job.spec_hash.as_ref()], bump)]
+    pub unauditable_spec: UncheckedAccount<'info>,
+    pub system_program: Program<'info, System>,
 }
 
 /// Anyone judges an audit once every run committed (or closed uncommitted)
@@ -38,7 +45,11 @@ pub struct JudgeAudit<'info> {
 /// the audited node's owner, or of the other run's owner, does not vote:
 /// an owner counts once.
 ///
-/// Writes: job, both runs, owner_stake. Compute: two decodes and writes.
+/// Three different digests mark the spec unauditable on its market (the
+/// caller pays the mark's rent, about 0.0013 SOL, once per spec).
+///
+/// Writes: caller, job, both runs, owner_stake, unauditable_spec. Compute:
+/// two decodes and writes, one account creation at most.
 pub fn handler(ctx: Context<JudgeAudit>) -> Result<()> {
     let a = &mut *ctx.accounts;
     let now = Clock::get()?.unix_timestamp;
@@ -73,6 +84,10 @@ pub fn handler(ctx: Context<JudgeAudit>) -> Result<()> {
     let votes = votes(&a.job, &runs);
     let audited = a.job.audit.revealed.then_some(a.job.audit.digest);
     let outcome = judge(audited, votes);
+    let marked = spec_at_fault(audited, votes) && is_uncreated(&a.unauditable_spec);
+    if marked {
+        mark_unauditable(a, ctx.bumps.unauditable_spec, now)?;
+    }
     a.job.audit.phase = outcome.audited;
     a.job.audit.resolved_at = now;
     let mut run_verdicts = [AuditPhase::Unaudited; 2];
@@ -93,6 +108,11 @@ pub fn handler(ctx: Context<JudgeAudit>) -> Result<()> {
         release_to_result_collateral(&mut a.job, &mut a.owner_stake)?;
     }
     let usage_padded = outcome.audited == AuditPhase::Passed && padded(&a.job, &runs);
+    let mark_event = marked.then(|| SpecMarkedUnauditable {
+        market: a.job.market,
+        spec_hash: a.job.spec_hash,
+        job: a.job.key(),
+    });
     let event = AuditJudged {
         job: a.job.key(),
         verdict: outcome.audited,
@@ -101,7 +121,37 @@ pub fn handler(ctx: Context<JudgeAudit>) -> Result<()> {
         usage_padded,
     };
     emit_cpi!(event);
+    if let Some(event) = mark_event {
+        emit_cpi!(event);
+    }
     Ok(())
+}
+
+/// Creates the spec's unauditable mark, paid by the caller.
+fn mark_unauditable(a: &JudgeAudit, bump: u8, now: i64) -> Result<()> {
+    let mark = a.unauditable_spec.to_account_info();
+    create_pda(
+        &a.caller.to_account_info(),
+        &mark,
+        &crate::ID,
+        8 + UnauditableSpec::INIT_SPACE,
+        &[
+            UNAUDITABLE_SEED,
+            a.job.market.as_ref(),
+            a.job.spec_hash.as_ref(),
+            &[bump],
+        ],
+    )?;
+    write_new(
+        &mark,
+        &UnauditableSpec {
+            market: a.job.market,
+            spec_hash: a.job.spec_hash,
+            job: a.job.key(),
+            marked_at: now,
+            bump,
+        },
+    )
 }
 
 /// Each run's vote: absent when it closed uncommitted or its owner votes

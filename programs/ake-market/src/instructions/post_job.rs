@@ -3,7 +3,7 @@ use anchor_lang::prelude::*;
 use anchor_spl::token::{Mint, Token, TokenAccount};
 
 use crate::audit::audit_rate_bps;
-use crate::constants::{CONFIG_SEED, CREATOR_SEED, JOB_SEED, STAKE_SEED};
+use crate::constants::{CONFIG_SEED, CREATOR_SEED, JOB_SEED, STAKE_SEED, UNAUDITABLE_SEED};
 use crate::errors::MarketError;
 use crate::events::{JobPosted, JobQueued};
 use crate::matching::{candidate_with_stake, enqueue, offer_to_waiting_node, Rules};
@@ -64,6 +64,9 @@ pub struct PostJob<'info> {
     /// The candidate's owner's stake: the job's collateral is locked from it.
     #[account(mut)]
     pub candidate_owner_stake: Option<Box<Account<'info, Stake>>>,
+    /// CHECK: an exact job's `["unauditable", market, spec hash]`, which
+    /// must not exist (checked in `require_auditable`); None otherwise.
+    pub unauditable_spec: Option<UncheckedAccount<'info>>,
     pub token_program: Program<'info, Token>,
     pub system_program: Program<'info, System>,
 }
@@ -85,6 +88,22 @@ fn audit_fee(
     let chance = audit_rate_bps(escrow, at_risk, params.k_bps, params.p_min_bps);
     let bps = (2 * u64::from(chance)).max(u64::from(params.fee_bps));
     Ok(bps_of_ceil(escrow, bps).ok_or(MarketError::MathOverflow)?)
+}
+
+/// An exact job's spec must not be marked unauditable on its market (an
+/// earlier audit of it found three different digests). The mark's address
+/// is derived here (one `find_program_address`), so no other account passes.
+fn require_auditable(
+    mark: Option<&AccountInfo>,
+    market: &Pubkey,
+    spec_hash: &[u8; 32],
+) -> Result<()> {
+    let mark = mark.ok_or(MarketError::MissingUnauditableMark)?;
+    let (expected, _) =
+        Pubkey::find_program_address(&[UNAUDITABLE_SEED, market.as_ref(), spec_hash], &crate::ID);
+    require_keys_eq!(mark.key(), expected, MarketError::MissingUnauditableMark);
+    require!(is_uncreated(mark), MarketError::SpecNotAuditable);
+    Ok(())
 }
 
 /// What a job (or each frame of a batch) asks for, checked against the market.
@@ -187,7 +206,14 @@ pub fn handler(mut ctx: Context<PostJob>, args: PostJobArgs) -> Result<()> {
             .ok_or(MarketError::MathOverflow)?;
     let audit_fee = match args.verify {
         Verify::None => 0,
-        Verify::Exact => audit_fee(&config.params.audit, escrow, args.gpus, collateral_terms)?,
+        Verify::Exact => {
+            require!(
+                args.spec.pins_its_image(),
+                MarketError::ExactNeedsPinnedImage
+            );
+            require_auditable(a.unauditable_spec.as_deref(), &market_key, &spec_hash)?;
+            audit_fee(&config.params.audit, escrow, args.gpus, collateral_terms)?
+        }
     };
     let total = escrow
         .checked_add(posting_fee)

@@ -347,6 +347,20 @@ pub struct InlineSpec {
     pub max_output_bytes: u64,
 }
 
+impl InlineSpec {
+    /// Whether `image` ends in `@sha256:<64 hex>` or `@sha512:<128 hex>`.
+    pub fn pins_its_image(&self) -> bool {
+        self.image.split_once('@').is_some_and(|(_, digest)| {
+            let hex = match digest.split_once(':') {
+                Some(("sha256", hex)) if hex.len() == 64 => hex,
+                Some(("sha512", hex)) if hex.len() == 128 => hex,
+                _ => return false,
+            };
+            hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        })
+    }
+}
+
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug, PartialEq, Eq)]
 pub struct EnvVar {
     pub name: String,
@@ -366,6 +380,18 @@ pub struct RemoteSpec {
 }
 
 impl JobSpec {
+    /// Whether the image is pinned by digest (`name@sha256:<64 hex>` or
+    /// `@sha512:<128 hex>`), as an auditable job's must be: a tag can name
+    /// another image by the time its audit runs. A remote spec's image is
+    /// not on-chain: the node checks it when it reads the spec.
+    pub fn pins_its_image(&self) -> bool {
+        match self {
+            JobSpec::Inline(s) => s.pins_its_image(),
+            JobSpec::Remote(_) => true,
+            JobSpec::Frame(_) => false,
+        }
+    }
+
     /// Checks the bounds and returns (borsh bytes length, spec hash).
     pub fn validate(&self) -> Result<(usize, [u8; 32])> {
         let bytes =

@@ -9,6 +9,7 @@ pub mod node;
 pub mod pending_change;
 pub mod releases;
 pub mod stake;
+pub mod unauditable;
 
 pub use batch::*;
 pub use config::*;
@@ -21,3 +22,4 @@ pub use node::*;
 pub use pending_change::*;
 pub use releases::*;
 pub use stake::*;
+pub use unauditable::*;
