@@ -533,6 +533,19 @@ impl<M: Deref<Target = Market>, S: Deref<Target = [Slot]>> Book<M, S> {
         excluded: u64,
         w: usize,
     ) -> Vec<Pubkey> {
+        self.first_nodes_counted(gpus, min_reputation_bps, excluded, w, &mut 0)
+    }
+
+    /// `first_nodes_for`, adding the entries it reads to `steps`: at most
+    /// `w x TIERS x TIER_STEPS`, however long the queue.
+    pub fn first_nodes_counted(
+        &self,
+        gpus: u16,
+        min_reputation_bps: u16,
+        excluded: u64,
+        w: usize,
+        steps: &mut u32,
+    ) -> Vec<Pubkey> {
         let fits = |n: &Slot| n.gpus >= gpus && n.reputation_bps >= min_reputation_bps;
         let (bands, n) = node_bands(min_reputation_bps);
         let bands = &bands[..n];
@@ -540,14 +553,7 @@ impl<M: Deref<Target = Market>, S: Deref<Target = [Slot]>> Book<M, S> {
         while found.len() < w {
             let skip = |n: &Slot| marked(excluded, mark_of_tag(n.aux)) || found.contains(&n.key);
             let classes = gpu_class(gpus)..=GPU_CLASSES - 1;
-            let next = self.best_in(
-                &self.header.node_buckets,
-                classes,
-                bands,
-                fits,
-                skip,
-                &mut 0,
-            );
+            let next = self.best_in(&self.header.node_buckets, classes, bands, fits, skip, steps);
             match next {
                 Some(key) => found.push(key),
                 None => break,
@@ -1244,6 +1250,38 @@ mod tests {
         modest.reputation_bps = 3_000;
         m.enqueue_job(modest, false).unwrap();
         assert_eq!(m.best_job_for(&seek(1, 4_000, u64::MAX)), Some(key(500)));
+    }
+
+    /// The audit draw's auditor pool (`first_nodes_for`, 8 nodes) reads
+    /// at most 8 searches' bound, however many nodes wait or are passed
+    /// over (their owners vote already).
+    #[test]
+    fn the_auditor_pool_search_is_bounded_however_long_the_queue() {
+        let excluded_owner = Pubkey::new_from_array([7; 32]);
+        let mark = crate::state::release_mark(&excluded_owner);
+        let reads = |n: u32| {
+            let mut m = sized(10, (n + 9) as u16, 10);
+            for i in 0..n {
+                let mut node = w(10_000 + i, [1, 2, 4, 8][(i % 4) as usize], (i % 4) as u8);
+                // Most belong to the owner whose nodes may not audit.
+                node.aux = if i % 10 == 0 {
+                    u64::from(i) + 1
+                } else {
+                    owner_tag(&excluded_owner)
+                };
+                m.enqueue_node(node).unwrap();
+            }
+            let mut steps = 0;
+            let found = m.first_nodes_counted(1, 0, mark, crate::audit::AUDITOR_POOL, &mut steps);
+            (found.len(), steps)
+        };
+        let (found_100, at_100) = reads(100);
+        let (found_4000, at_4000) = reads(4_000);
+        println!("pool reads at 100 nodes: {at_100}, at 4,000: {at_4000}");
+        let pool = crate::audit::AUDITOR_POOL;
+        assert_eq!((found_100, found_4000), (pool, pool));
+        let bound = pool as u32 * TIERS as u32 * TIER_STEPS;
+        assert!(at_100 <= bound && at_4000 <= bound, "{at_4000} reads");
     }
 
     #[test]
