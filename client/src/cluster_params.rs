@@ -109,6 +109,7 @@ pub struct AuditsSection {
     pub p_min_bps: u16,
     pub fee_bps: u16,
     pub reveal_secs: u32,
+    pub auditor_min_reputation_bps: u16,
 }
 
 /// What handing jobs back costs, in every market (README "Releases").
@@ -342,6 +343,7 @@ impl ClusterParams {
                 p_min_bps: self.audits.p_min_bps,
                 fee_bps: self.audits.fee_bps,
                 reveal_secs: self.audits.reveal_secs,
+                auditor_min_reputation_bps: self.audits.auditor_min_reputation_bps,
             },
         };
         market_params

@@ -69,6 +69,8 @@ pub struct DrawView<'a> {
     pub market: &'a MarketView,
     /// The config's `paused`: nothing is assigned then.
     pub paused: bool,
+    /// The config's `audit.auditor_min_reputation_bps`.
+    pub auditor_floor_bps: u16,
     /// The SlotHashes sysvar's raw data.
     pub slot_hashes: &'a [u8],
     pub slot: u64,
@@ -101,10 +103,12 @@ impl DrawView<'_> {
         let (true, Some(seed), false) = (drawn, seed, self.paused) else {
             return Vec::new();
         };
-        audit::drawn_auditors(self.market, job, &seed, |k| owners.get(k).copied())
-            .into_iter()
-            .filter_map(|k| owners.get(&k).map(|owner| (k, *owner)))
-            .collect()
+        audit::drawn_auditors(self.market, (job, self.auditor_floor_bps), &seed, |k| {
+            owners.get(k).copied()
+        })
+        .into_iter()
+        .filter_map(|k| owners.get(&k).map(|owner| (k, *owner)))
+        .collect()
     }
 }
 
@@ -762,10 +766,12 @@ impl Protocol {
                 owners.insert(*key, node.owner);
             }
         }
+        let config = self.config().await?;
         let draw = DrawView {
             job: (*job_key, &job),
             market: &market,
-            paused: self.config().await?.paused,
+            paused: config.paused,
+            auditor_floor_bps: config.params.audit.auditor_min_reputation_bps,
             slot_hashes: &slot_hashes,
             slot: self.chain.slot().await?,
         };

@@ -119,6 +119,7 @@ pub fn default_params() -> Params {
             p_min_bps: 100,
             fee_bps: 300,
             reveal_secs: AUDIT_REVEAL_SECS,
+            auditor_min_reputation_bps: 0,
         },
     }
 }
@@ -1240,15 +1241,15 @@ impl Chain {
             }
         }
         let slot = self.clock().await.slot;
-        let paused = self
+        let config = self
             .account::<ake_market::state::Config>(&pda::config())
             .await
-            .expect("config")
-            .paused;
+            .expect("config");
         let draw = ake_sdk::protocol::DrawView {
             job: (*job_key, &job),
             market: &market,
-            paused,
+            paused: config.paused,
+            auditor_floor_bps: config.params.audit.auditor_min_reputation_bps,
             slot_hashes: &slot_hashes,
             slot,
         };

@@ -133,15 +133,22 @@ pub fn auditor_seed(
     draw_seed(job, commitment, slot_hashes, from)
 }
 
+/// The least reputation an auditor of `job` needs: the job's own minimum,
+/// or the market's auditor floor when higher. Audit runs ask for it too.
+pub fn auditor_min_reputation(job: &crate::state::Job, floor_bps: u16) -> u16 {
+    job.min_reputation_bps.max(floor_bps)
+}
+
 /// The nodes the draw names for an audit's two runs: each drawn by `seed`
-/// among the first `AUDITOR_POOL` waiting nodes able to run `job` whose
+/// among the first `AUDITOR_POOL` waiting nodes able to run `job` (at
+/// `auditor_min_reputation`, `floor_bps` the auditor floor) whose
 /// owner does not vote yet (the audited node's owner, the first run's
 /// node's owner). One when only one owner's nodes wait, none when no node
 /// does. The program and ake-sdk both use this, so the caller names what
 /// the program checks.
 pub fn drawn_auditors<M, S>(
     market: &crate::state::Book<M, S>,
-    job: &crate::state::Job,
+    (job, floor_bps): (&crate::state::Job, u16),
     seed: &[u8; 32],
     owner_of: impl Fn(&Pubkey) -> Option<Pubkey>,
 ) -> Vec<Pubkey>
@@ -154,7 +161,7 @@ where
     for round in 1..=2u8 {
         let eligible = market.first_nodes_for(
             job.gpus,
-            job.min_reputation_bps,
+            auditor_min_reputation(job, floor_bps),
             owner_marks(&voters),
             AUDITOR_POOL,
         );

@@ -732,3 +732,57 @@ async fn waiting_auditors_are_drawn_not_first_come() {
     assert_ne!(n.status, ake_market::state::NodeStatus::Busy);
     assert_books(&mut chain).await;
 }
+
+/// With an auditor floor (`auditor_min_reputation_bps`; 5,000 on mainnet),
+/// fresh sybils parked at the head of the queue are passed over: only a
+/// node with verified work is drawn, and a run nobody reputable takes
+/// waits for one (a fresh node arming later does not get it).
+#[tokio::test]
+async fn fresh_sybils_at_the_queue_head_cannot_audit() {
+    let mut chain = always_audited().await;
+    let mut params = chain.params;
+    params.audit.auditor_min_reputation_bps = 1;
+    chain.set_params(params).await;
+    let proven = chain.proven_node(1, 1_000 * AKE).await;
+    let creator = chain.user(10 * AKE).await;
+    let original = chain.node(1, 1_000 * AKE).await;
+    chain.node_ready(&original).await.unwrap();
+    let job = post_exact(&mut chain, &creator).await;
+    submit_sealed(&mut chain, &original, &job, HONEST).await;
+    let mut sybils = Vec::new();
+    for _ in 0..3 {
+        let sybil = chain.node(1, 1_000 * AKE).await;
+        chain.node_ready(&sybil).await.unwrap();
+        sybils.push(sybil);
+    }
+    chain.node_ready(&proven).await.unwrap();
+    let queue: Vec<Pubkey> = chain
+        .market(0)
+        .await
+        .queued_nodes()
+        .iter()
+        .map(|s| s.key)
+        .collect();
+    assert_eq!(queue.last(), Some(&proven.account), "the sybils wait first");
+    chain.advance(20).await;
+    draw(&mut chain, &job).await;
+    let runs = [pda::audit_run(&job, 1), pda::audit_run(&job, 2)];
+    let first = chain.job(&runs[0]).await.unwrap();
+    assert_eq!(
+        (first.state, first.node),
+        (JobState::Assigned, proven.account)
+    );
+    let second = chain.job(&runs[1]).await.unwrap();
+    assert_eq!(
+        (second.state, second.min_reputation_bps),
+        (JobState::Queued, 1)
+    );
+    let late = chain.node(1, 1_000 * AKE).await;
+    chain.node_ready(&late).await.unwrap();
+    assert_eq!(chain.job(&runs[1]).await.unwrap().state, JobState::Queued);
+    for sybil in &sybils {
+        let n: Node = chain.account(&sybil.account).await.unwrap();
+        assert_ne!(n.status, ake_market::state::NodeStatus::Busy);
+    }
+    assert_books(&mut chain).await;
+}

@@ -2,7 +2,9 @@ use anchor_lang::prelude::*;
 
 use ake_program_common::account_creation::{create_pda, read_existing, write_new};
 
-use crate::audit::{auditor_seed, draw_seed, draw_window, drawn, drawn_auditors, DrawWindow};
+use crate::audit::{
+    auditor_min_reputation, auditor_seed, draw_seed, draw_window, drawn, drawn_auditors, DrawWindow,
+};
 use crate::constants::{AUDIT_SEED, CONFIG_SEED, STAKE_SEED};
 use crate::errors::MarketError;
 use crate::events::{AuditDrawn, AuditRunOpened, JobQueued};
@@ -158,8 +160,11 @@ fn draw(
                     .and_then(|info| read_existing::<Node>(info, &crate::ID).ok())
                     .map(|n| n.owner)
             };
-            drawn_auditors(&market, &a.job, &pick_seed, owner_of)
+            let floor = a.config.params.audit.auditor_min_reputation_bps;
+            drawn_auditors(&market, (&a.job, floor), &pick_seed, owner_of)
         };
+        let run_min_reputation =
+            auditor_min_reputation(&a.job, a.config.params.audit.auditor_min_reputation_bps);
         for (round, (run, bump)) in (1u8..).zip(accounts.into_iter().zip(bumps)) {
             let opened = open_run(
                 RunAccounts {
@@ -173,6 +178,7 @@ fn draw(
                     node: picks.get(usize::from(round - 1)).copied(),
                     named: named.next(),
                     rules: &rules,
+                    min_reputation_bps: run_min_reputation,
                 },
                 clock.unix_timestamp,
             )?;
@@ -202,6 +208,8 @@ pub struct Auditor<'a, 'info> {
     /// `[node, its owner's stake]` the caller names for it.
     pub named: Option<&'a [AccountInfo<'info>]>,
     pub rules: &'a Rules,
+    /// `audit::auditor_min_reputation`: the run asks it of whoever takes it.
+    pub min_reputation_bps: u16,
 }
 
 /// The drawn node and its owner's stake, read from the accounts the caller
@@ -283,6 +291,7 @@ pub fn open_run(
         accounts.bump,
         now,
     );
+    run.min_reputation_bps = auditor.min_reputation_bps;
     let grown = if MarketMut::load(accounts.market)?.has_free_slot() {
         None
     } else {

@@ -84,6 +84,10 @@ pub struct AuditParams {
     /// Seconds a node has to reveal its digest once every commitment of
     /// its audit round is in.
     pub reveal_secs: u32,
+    /// The least reputation a node needs to run an audit (bps; the job's
+    /// own minimum when higher): a sybil must first do verified work
+    /// (10 USD of it for 5,000) before it can vote on anyone's result.
+    pub auditor_min_reputation_bps: u16,
 }
 
 /// What breaking the SLA costs, and how disputes run.
@@ -219,7 +223,8 @@ impl Params {
             (10_000..=1_000_000).contains(&a.k_bps)
                 && a.p_min_bps <= 10_000
                 && (1..=10_000).contains(&a.fee_bps)
-                && (3_600..=7 * DAY).contains(&a.reveal_secs),
+                && (3_600..=7 * DAY).contains(&a.reveal_secs)
+                && a.auditor_min_reputation_bps <= crate::state::MAX_REPUTATION_BPS,
             MarketError::InvalidAuditSettings
         );
         Ok(())
