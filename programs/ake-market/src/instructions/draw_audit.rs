@@ -13,8 +13,8 @@ use crate::math::result_collateral;
 use crate::pool::ensure_free_slot;
 use crate::settlement::charge_for;
 use crate::state::{
-    AuditPhase, AuditTrack, Config, Job, JobState, Market, MarketMut, Node, Releases, SlaTerms,
-    Stake, Verify, TIERS,
+    AuditPhase, AuditTrack, Config, Job, JobState, Market, MarketMut, Node, Releases, Stake,
+    Verify, TIERS,
 };
 
 #[event_cpi]
@@ -358,37 +358,14 @@ fn run_of(
         creator: audited.creator,
         nonce: audited.nonce,
         market: audited.market,
-        spec: audited.spec.clone(),
         spec_hash: audited.spec_hash,
         gpus: audited.gpus,
         max_duration_secs: audited.max_duration_secs,
         min_reputation_bps: audited.min_reputation_bps,
         rate_micro_usd: audited.rate_micro_usd,
         max_charge_micro_usd: audited.max_charge_micro_usd,
-        escrow: 0,
-        price: audited.price,
         tier: (TIERS - 1) as u8,
-        state: JobState::Queued,
-        attempts: 0,
-        expiries: 0,
         releases,
-        last_release: None,
-        posted_at: now,
-        queued_at: now,
-        assigned_at: 0,
-        deadline: 0,
-        submitted_at: 0,
-        node: Pubkey::default(),
-        node_owner: Pubkey::default(),
-        collateral: 0,
-        terms: SlaTerms::default(),
-        posting_fee: 0,
-        bond: 0,
-        disputed_at: 0,
-        result: None,
-        queue_slot: 0,
-        in_flight_slot: 0,
-        due_page: Pubkey::default(),
         verify: Verify::Exact,
         audit: AuditTrack {
             phase: AuditPhase::Run,
@@ -397,6 +374,6 @@ fn run_of(
             rent_payer: payer,
             ..AuditTrack::default()
         },
-        bump,
+        ..Job::queued(audited.spec.clone(), audited.price, now, bump)
     }
 }

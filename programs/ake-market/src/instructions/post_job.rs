@@ -11,8 +11,8 @@ use crate::math::{bps_of_ceil, charge_micro_usd, execution_collateral, micro_usd
 use crate::oracle::read_price;
 use crate::pool::ensure_free_slot;
 use crate::state::{
-    AuditParams, AuditTrack, Config, Creator, Job, JobSpec, JobState, Market, MarketMut, Node,
-    Releases, SlaTerms, Stake, Verify, MAX_REPUTATION_BPS,
+    AuditParams, AuditTrack, Config, Creator, Job, JobSpec, Market, MarketMut, Node, Stake, Verify,
+    MAX_REPUTATION_BPS,
 };
 use crate::vaults::deposit;
 use ake_program_common::account_creation::{create_pda, is_uncreated, read_existing, write_new};
@@ -252,7 +252,6 @@ pub fn handler(mut ctx: Context<PostJob>, args: PostJobArgs) -> Result<()> {
         creator: creator_key,
         nonce: args.nonce,
         market: market_key,
-        spec: args.spec,
         spec_hash,
         gpus: args.gpus,
         max_duration_secs: args.max_duration_secs,
@@ -260,35 +259,14 @@ pub fn handler(mut ctx: Context<PostJob>, args: PostJobArgs) -> Result<()> {
         rate_micro_usd: rate,
         max_charge_micro_usd: max_charge,
         escrow,
-        price,
         tier,
-        state: JobState::Queued,
-        attempts: 0,
-        expiries: 0,
-        releases: Releases::default(),
-        last_release: None,
-        posted_at: now,
-        queued_at: now,
-        assigned_at: 0,
-        deadline: 0,
-        submitted_at: 0,
-        node: Pubkey::default(),
-        node_owner: Pubkey::default(),
-        collateral: 0,
-        terms: SlaTerms::default(),
         posting_fee,
-        bond: 0,
-        disputed_at: 0,
-        result: None,
-        queue_slot: 0,
-        in_flight_slot: 0,
-        due_page: Pubkey::default(),
         verify: args.verify,
         audit: AuditTrack {
             fee: audit_fee,
             ..AuditTrack::default()
         },
-        bump: job_bump,
+        ..Job::queued(args.spec, price, now, job_bump)
     };
 
     let rules = Rules::of(config);

@@ -3,7 +3,7 @@ use anchor_lang::prelude::*;
 use ake_program_common::account_creation::{read_existing, write_new};
 
 use crate::constants::MAX_RELEASES;
-use crate::state::{FrameRef, Job, JobSpec, JobState, LockedPrice, Releases, SlaTerms};
+use crate::state::{FrameRef, Job, JobSpec, LockedPrice, Releases};
 
 /// A batch of frames sharing one spec, PDA `["batch", creator, nonce (u64 LE)]`.
 ///
@@ -168,7 +168,6 @@ impl Batch {
             creator: self.creator,
             nonce: self.nonce,
             market: self.market,
-            spec: JobSpec::Frame(FrameRef { batch, frame }),
             spec_hash: self.spec_hash,
             gpus: self.gpus,
             max_duration_secs: self.max_duration_secs,
@@ -176,33 +175,16 @@ impl Batch {
             rate_micro_usd: self.rate_micro_usd,
             max_charge_micro_usd: self.max_charge_micro_usd,
             escrow: self.escrow_per_frame,
-            price: self.price,
             tier: self.tier,
-            state: JobState::Queued,
-            attempts: 0,
-            expiries: 0,
-            releases: Releases::default(),
-            last_release: None,
             posted_at: self.posted_at,
-            queued_at: now,
-            assigned_at: 0,
-            deadline: 0,
-            submitted_at: 0,
-            node: Pubkey::default(),
-            node_owner: Pubkey::default(),
-            collateral: 0,
-            terms: SlaTerms::default(),
-            posting_fee: 0,
-            bond: 0,
-            disputed_at: 0,
-            result: None,
-            queue_slot: 0,
-            in_flight_slot: 0,
-            due_page: Pubkey::default(),
-            // Frames are renders: tolerant comparison is issue 34's.
-            verify: crate::state::Verify::None,
-            audit: crate::state::AuditTrack::default(),
-            bump,
+            // Frames are renders, never `Verify::Exact`: tolerant
+            // comparison is issue 34's.
+            ..Job::queued(
+                JobSpec::Frame(FrameRef { batch, frame }),
+                self.price,
+                now,
+                bump,
+            )
         }
     }
 }

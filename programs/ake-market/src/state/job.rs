@@ -78,6 +78,51 @@ pub struct Job {
 }
 
 impl Job {
+    /// A job entering the queue: never assigned, no collateral, no result,
+    /// no fee, unaudited, of nobody yet. Each maker sets what describes it
+    /// over this (`Job { creator, gpus, .., ..Job::queued(spec, price, now, bump) }`).
+    pub fn queued(spec: JobSpec, price: LockedPrice, now: i64, bump: u8) -> Job {
+        Job {
+            creator: Pubkey::default(),
+            nonce: 0,
+            market: Pubkey::default(),
+            spec,
+            spec_hash: [0; 32],
+            gpus: 0,
+            max_duration_secs: 0,
+            min_reputation_bps: 0,
+            rate_micro_usd: 0,
+            max_charge_micro_usd: 0,
+            escrow: 0,
+            price,
+            tier: 0,
+            state: JobState::Queued,
+            attempts: 0,
+            expiries: 0,
+            releases: Releases::default(),
+            last_release: None,
+            posted_at: now,
+            queued_at: now,
+            assigned_at: 0,
+            deadline: 0,
+            submitted_at: 0,
+            node: Pubkey::default(),
+            node_owner: Pubkey::default(),
+            collateral: 0,
+            terms: SlaTerms::default(),
+            posting_fee: 0,
+            bond: 0,
+            disputed_at: 0,
+            result: None,
+            queue_slot: 0,
+            in_flight_slot: 0,
+            due_page: Pubkey::default(),
+            verify: Verify::None,
+            audit: AuditTrack::default(),
+            bump,
+        }
+    }
+
     /// Bytes of a job whose borsh spec takes `spec_len` bytes, result included.
     pub fn space_for(spec_len: usize) -> usize {
         8 // discriminator
