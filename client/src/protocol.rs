@@ -1492,12 +1492,14 @@ impl Protocol {
             return Ok(());
         }
         let max_wait = i64::from(market.max_queue_secs);
+        let audit = self.config().await?.params.audit;
         for (key, account) in keys.iter().zip(self.chain.accounts(&keys).await?) {
             let Some(account) = account.filter(|a| a.owner == ake_market::ID) else {
                 continue;
             };
             if let Ok(job) = decode::<Job>(&account.data) {
-                if now.saturating_sub(job.queued_at) > max_wait {
+                let job_wait = job.stale_after_secs(market.max_queue_secs, &audit);
+                if now.saturating_sub(job.queued_at) > i64::from(job_wait) {
                     out.stale_jobs_to_refund.push(key.to_string());
                 }
             } else if let Ok(batch) = decode::<Batch>(&account.data) {

@@ -784,5 +784,16 @@ async fn fresh_sybils_at_the_queue_head_cannot_audit() {
         let n: Node = chain.account(&sybil.account).await.unwrap();
         assert_ne!(n.status, ake_market::state::NodeStatus::Busy);
     }
+    // The run nobody able takes is refunded after the time to reveal, not
+    // the queue's days: the audited node's collateral and pay wait no more.
+    let waiting = chain.job(&runs[1]).await.unwrap();
+    let refund = ixs::refund_stale_job(runs[1], &waiting, chain.mint, creator.token);
+    assert_market_error(
+        chain.send(std::slice::from_ref(&refund), &[]).await,
+        MarketError::JobNotStale,
+    );
+    chain.advance(i64::from(AUDIT_REVEAL_SECS) + 1).await;
+    chain.send(&[refund], &[]).await.unwrap();
+    assert!(chain.job(&runs[1]).await.is_none());
     assert_books(&mut chain).await;
 }

@@ -46,7 +46,7 @@ pub struct JudgeAudit<'info> {
 /// an owner counts once.
 ///
 /// Three different digests mark the spec unauditable on its market (the
-/// caller pays the mark's rent, about 0.0013 SOL, once per spec).
+/// caller pays the mark's rent, about 0.0017 SOL, once per spec).
 ///
 /// Writes: caller, job, both runs, owner_stake, unauditable_spec. Compute:
 /// two decodes and writes, one account creation at most.

@@ -32,7 +32,8 @@ pub struct RefundStaleJob<'info> {
 }
 
 /// Anyone (the crank) refunds a job that has waited in the queue longer
-/// than the market's `max_queue_secs` since it last joined it: no node
+/// than the market's `max_queue_secs` (an audit run: its `reveal_secs`,
+/// `Job::stale_after_secs`) since it last joined it: no node
 /// could or would take it, so it gives its slot back. The creator gets the
 /// escrow and the rent as if it had cancelled (the posting fee is burned),
 /// less a waiting fee, burned: one posting fee per day it waited (up to
@@ -44,7 +45,9 @@ pub fn handler(mut ctx: Context<RefundStaleJob>) -> Result<()> {
     require!(!a.config.paused, MarketError::Paused);
     require!(a.job.state == JobState::Queued, MarketError::NotQueued);
     let job_key = a.job.key();
-    let max_queue_secs = a.market.load()?.max_queue_secs;
+    let max_queue_secs = a
+        .job
+        .stale_after_secs(a.market.load()?.max_queue_secs, &a.config.params.audit);
     let waited = now.saturating_sub(a.job.queued_at.max(a.config.unpaused_at));
     require!(waited > i64::from(max_queue_secs), MarketError::JobNotStale);
     // Counted up to the staleness threshold: a crank that comes late

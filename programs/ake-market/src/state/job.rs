@@ -2,7 +2,7 @@ use anchor_lang::prelude::*;
 
 use crate::constants::{MAX_IMAGE_LEN, MAX_INLINE_SPEC_BYTES, MAX_URI_LEN};
 use crate::errors::MarketError;
-use crate::state::Releases;
+use crate::state::{AuditParams, Releases};
 
 /// A job, PDA `["job", creator, nonce (u64 LE)]`. Its account is sized for
 /// its own spec plus the largest result, and closes when the job settles.
@@ -78,6 +78,19 @@ pub struct Job {
 }
 
 impl Job {
+    /// Seconds this job may wait in the queue before anyone refunds it:
+    /// the market's `max_queue_secs`, and for an audit run no longer than
+    /// the audit's time to reveal (a run nobody able takes, say no node at
+    /// the auditor floor, must not hold the audited node's collateral and
+    /// pay, and the creator's sealed outputs, for the queue's days).
+    pub fn stale_after_secs(&self, max_queue_secs: u32, audit: &AuditParams) -> u32 {
+        if self.audit.is_run() {
+            max_queue_secs.min(audit.reveal_secs)
+        } else {
+            max_queue_secs
+        }
+    }
+
     /// A job entering the queue: never assigned, no collateral, no result,
     /// no fee, unaudited, of nobody yet. Each maker sets what describes it
     /// over this (`Job { creator, gpus, .., ..Job::queued(spec, price, now, bump) }`).
