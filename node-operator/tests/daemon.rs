@@ -1334,6 +1334,39 @@ async fn a_remote_spec_is_fetched_verified_and_run() {
     assert!(stop(&mut daemon).success());
 }
 
+/// An exact (auditable) job whose remote spec names its image by a tag,
+/// which the chain cannot see: the node hands it back inside the free
+/// window (a moved tag would make its audit run another image and frame
+/// it), never runs it, and its owner loses nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_exact_remote_spec_with_a_tagged_image_is_handed_back_free() {
+    if runtime(Default::default(), "exact_tagged_image")
+        .await
+        .is_none()
+    {
+        return;
+    }
+    let world = World::start().await;
+    let stake_before = world.owner_stake().await;
+    let doc = format!(
+        "image = \"{}\"\ncommand = [\"{BUSYBOX}\", \"true\"]\nmax_output_mb = 1\n",
+        world.image.tag
+    );
+    let sha256: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(doc.as_bytes()).into();
+    let (uri, _) = counting_server("200 OK", Box::leak(doc.into_bytes().into_boxed_slice())).await;
+    let mut daemon = world.spawn_daemon(None);
+    let spec = JobSpec::Remote(ake_sdk::ake_market::state::RemoteSpec { uri, sha256 });
+    let job = world.post_verified(spec, 60, Verify::Exact).await;
+    let released = world.wait_released(&job, Duration::from_secs(90)).await;
+    assert_eq!(
+        released.last_release,
+        Some(ake_sdk::ake_market::state::ReleaseReason::SpecInvalid)
+    );
+    assert_eq!(world.owner_stake().await, stake_before, "handed back free");
+    tokio::time::sleep(Duration::from_secs(3)).await; // confirm and clean up
+    assert!(stop(&mut daemon).success());
+}
+
 /// A running job's logs go up as it prints, where an on-chain event
 /// says; once the result lands, the committed logs (verified against its
 /// root) hold every line.
