@@ -387,6 +387,26 @@ async fn creator_staker_node_and_crank_flows() {
     net.json(&["localnet", "set-price", "0.25"], "creator");
     let q = net.json(&["quote", "--secs", "600"], "creator");
     assert_eq!(q["escrow_base_units"], 480_962); // at 0.25 - 2 x 0.00025 = 0.2495
+
+    // An auditable job: a tagged image is refused before anything is sent;
+    // pinned, it posts with its audit fee in the quote (3 % at least).
+    let exact = net.dir.path().join("exact.toml");
+    let text = std::fs::read_to_string(&spec)
+        .unwrap()
+        .replace("gpus = 1", "gpus = 1\nverify = \"exact\"");
+    std::fs::write(&exact, &text).unwrap();
+    let err = net.fails(&["job", "post", exact.to_str().unwrap()], "creator");
+    assert!(
+        err.contains("image: verify = \"exact\" needs the image pinned by digest"),
+        "{err}"
+    );
+    let pinned = format!("ake/render@sha256:{}", "1".repeat(64));
+    std::fs::write(&exact, text.replace("ake/render:local", &pinned)).unwrap();
+    let posted = net.json(&["job", "post", exact.to_str().unwrap()], "creator");
+    let escrow = posted["escrow"].as_u64().unwrap();
+    let fee = posted["audit_fee"].as_u64().unwrap();
+    assert!(fee > 0 && fee >= escrow * 3 / 100, "{posted}");
+    assert_eq!(posted["view"]["audit"]["verify"], "exact", "{posted}");
 }
 
 fn hot_from(net: &Net, name: &str) -> solana_sdk::signature::Keypair {

@@ -542,7 +542,33 @@ pub async fn run(g: &GlobalArgs, c: JobCommand) -> anyhow::Result<()> {
                 d,
             )
             .ok_or_else(|| anyhow::anyhow!("the oracle price is not usable now"))?;
-            let (usd_max, mut quote) = (q.max_charge_micro_usd, q.total());
+            let audit_fee = match valid.args.verify {
+                Verify::None => 0,
+                Verify::Exact => ake_market::instructions::post_job::audit_fee(
+                    &config.params.audit,
+                    q.escrow,
+                    valid.args.gpus,
+                    (market.min_stake_per_gpu, market.collateral_escrow_bps),
+                )
+                .map_err(|_| {
+                    anyhow::anyhow!(
+                        "{}: verify = \"exact\" but audits are off on this cluster (governance's [audits] enabled = false); post it with verify = \"none\"",
+                        spec.display()
+                    )
+                })?,
+            };
+            let (usd_max, mut quote) = (q.max_charge_micro_usd, q.total() + audit_fee);
+            // What the quote is made of, for the messages below.
+            let parts = format!(
+                "{} AKE escrow + {} AKE posting fee{}",
+                format(q.escrow, d),
+                format(q.posting_fee, d),
+                if audit_fee > 0 {
+                    format!(" + {} AKE audit fee", format(audit_fee, d))
+                } else {
+                    String::new()
+                }
+            );
             if let Some(frames) = valid.frames {
                 quote = crate::commands::batch::batch_total(q.escrow, q.posting_fee, frames.count)
                     .ok_or_else(|| anyhow::anyhow!("the batch's total overflows"))?;
@@ -554,10 +580,8 @@ pub async fn run(g: &GlobalArgs, c: JobCommand) -> anyhow::Result<()> {
             let limit = valid.args.max_tokens;
             let slippage = |what: &str| {
                 format!(
-                    "{what}: the quote is {} AKE ({} AKE escrow + {} AKE posting fee) and your limit {} AKE; raise --max-tokens or --slippage-bps, or retry when the price is back",
+                    "{what}: the quote is {} AKE ({parts}) and your limit {} AKE; raise --max-tokens or --slippage-bps, or retry when the price is back",
                     format(quote, d),
-                    format(quote - q.posting_fee, d),
-                    format(q.posting_fee, d),
                     format(limit, d)
                 )
             };
@@ -566,12 +590,17 @@ pub async fn run(g: &GlobalArgs, c: JobCommand) -> anyhow::Result<()> {
             let before = p.token_balance(&token).await?;
             anyhow::ensure!(
                 before >= quote,
-                "your AKE account {token} holds {} AKE; this post takes about {} AKE ({} AKE escrow for up to {} per job or frame, plus a {} AKE posting fee)",
+                "your AKE account {token} holds {} AKE; this post takes about {} AKE ({} AKE escrow for up to {} per job or frame, plus a {} AKE posting fee{})",
                 format(before, d),
                 format(quote, d),
-                format(quote - q.posting_fee, d),
+                format(quote - q.posting_fee - audit_fee, d),
                 usd(usd_max),
-                format(q.posting_fee, d)
+                format(q.posting_fee, d),
+                if audit_fee > 0 {
+                    format!(" and a {} AKE audit fee", format(audit_fee, d))
+                } else {
+                    String::new()
+                }
             );
             if let Some(frames) = valid.frames {
                 let p_ = &config.params;
@@ -621,17 +650,23 @@ pub async fn run(g: &GlobalArgs, c: JobCommand) -> anyhow::Result<()> {
             let posted = p.job(&job).await?;
             let escrowed = posted.as_ref().map_or(q.escrow, |j| j.escrow);
             let posting_fee = posted.as_ref().map_or(q.posting_fee, |j| j.posting_fee);
+            let audit_fee = posted.as_ref().map_or(audit_fee, |j| j.audit.fee);
             if !wait {
                 let v = posted.map(|j| view(&job, &j));
                 print(
                     ctx.json,
-                    &serde_json::json!({"job": job.to_string(), "signature": sig.to_string(), "escrow": escrowed, "posting_fee": posting_fee, "view": v}),
+                    &serde_json::json!({"job": job.to_string(), "signature": sig.to_string(), "escrow": escrowed, "posting_fee": posting_fee, "audit_fee": audit_fee, "view": v}),
                     |_| {
                         format!(
-                            "posted job {job}: escrowed {} AKE for up to {}, posting fee {} AKE ({sig})",
+                            "posted job {job}: escrowed {} AKE for up to {}, posting fee {} AKE{} ({sig})",
                             format(escrowed, d),
                             usd(usd_max),
-                            format(posting_fee, d)
+                            format(posting_fee, d),
+                            if audit_fee > 0 {
+                                format!(", audit fee {} AKE (back if it is cancelled or refunded before its draw)", format(audit_fee, d))
+                            } else {
+                                String::new()
+                            }
                         )
                     },
                 );

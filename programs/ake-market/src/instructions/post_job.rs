@@ -75,8 +75,8 @@ pub struct PostJob<'info> {
 /// will have)` of its escrow (an audit is two runs), so every creator pays
 /// at least its own audit's expected cost (the chance estimated from the
 /// largest charge and the collateral the market's terms lock today).
-/// Rounded up: the protocol's favour.
-fn audit_fee(
+/// Rounded up: the protocol's favour. ake-sdk quotes it with this.
+pub fn audit_fee(
     params: &AuditParams,
     escrow: u64,
     gpus: u16,
