@@ -147,6 +147,7 @@ fn draw(
         a.job.audit.phase = AuditPhase::Auditing;
         let accounts = [&a.first_run, &a.second_run];
         let rules = Rules::of(&a.config);
+        let floor = a.config.params.audit.auditor_min_reputation_bps;
         let mut named = auditors.chunks(2);
         // Paused, nothing is assigned: the runs wait in the queue.
         let picks = if rules.paused {
@@ -160,11 +161,9 @@ fn draw(
                     .and_then(|info| read_existing::<Node>(info, &crate::ID).ok())
                     .map(|n| n.owner)
             };
-            let floor = a.config.params.audit.auditor_min_reputation_bps;
             drawn_auditors(&market, (&a.job, floor), &pick_seed, owner_of)
         };
-        let run_min_reputation =
-            auditor_min_reputation(&a.job, a.config.params.audit.auditor_min_reputation_bps);
+        let run_min_reputation = auditor_min_reputation(&a.job, floor);
         for (round, (run, bump)) in (1u8..).zip(accounts.into_iter().zip(bumps)) {
             let opened = open_run(
                 RunAccounts {
@@ -344,7 +343,8 @@ pub fn open_run(
     })
 }
 
-/// Audit run `round` of the audited job, not yet funded nor queued.
+/// Audit run `round` of the audited job, not yet funded nor queued, nor
+/// given the reputation it asks (`open_run` sets the auditor floor).
 fn run_of(
     audited: &Job,
     (audited_key, round): (Pubkey, u8),
@@ -361,7 +361,6 @@ fn run_of(
         spec_hash: audited.spec_hash,
         gpus: audited.gpus,
         max_duration_secs: audited.max_duration_secs,
-        min_reputation_bps: audited.min_reputation_bps,
         rate_micro_usd: audited.rate_micro_usd,
         max_charge_micro_usd: audited.max_charge_micro_usd,
         tier: (TIERS - 1) as u8,
