@@ -42,8 +42,7 @@ pub fn resolve<'info>(
         job.state == JobState::Disputed,
         MarketError::InvalidJobState
     );
-    require_keys_eq!(s.ledger.market, job.market, MarketError::AccountMismatch);
-    require_keys_eq!(s.node.key(), job.node, MarketError::AccountMismatch);
+    s.require_job(job)?;
     require_keys_eq!(
         s.creator_token.owner,
         job.creator,

@@ -225,6 +225,14 @@ pub struct SettleAccounts<'info> {
 }
 
 impl<'info> SettleAccounts<'info> {
+    /// The ledger is the job's market's and the node the job's: every
+    /// settlement checks it before moving anything.
+    pub fn require_job(&self, job: &Job) -> Result<()> {
+        require_keys_eq!(self.ledger.market, job.market, MarketError::AccountMismatch);
+        require_keys_eq!(self.node.key(), job.node, MarketError::AccountMismatch);
+        Ok(())
+    }
+
     pub fn escrow(&self) -> Vault<'info> {
         self.ledger
             .escrow(self.escrow_vault.to_account_info(), &self.mint)
@@ -259,8 +267,7 @@ pub fn settle_job(
     reporter_bump: u8,
     credit_reputation: bool,
 ) -> Result<Settlement> {
-    require_keys_eq!(s.ledger.market, job.market, MarketError::AccountMismatch);
-    require_keys_eq!(s.node.key(), job.node, MarketError::AccountMismatch);
+    s.require_job(job)?;
     require_keys_eq!(s.node.owner, job.node_owner, MarketError::AccountMismatch);
     require_keys_eq!(
         s.creator_token.owner,

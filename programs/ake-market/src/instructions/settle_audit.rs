@@ -90,8 +90,7 @@ fn lose<'info>(
         job.state == JobState::Submitted,
         MarketError::InvalidJobState
     );
-    require_keys_eq!(s.ledger.market, job.market, MarketError::AccountMismatch);
-    require_keys_eq!(s.node.key(), job.node, MarketError::AccountMismatch);
+    s.require_job(job)?;
     let is_run = job.audit.is_run();
     let escrow = job.escrow;
     let (creator_refund, to_reserve) = if is_run {
