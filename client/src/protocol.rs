@@ -536,7 +536,7 @@ impl Protocol {
                 .then(|| ixs::match_frame(payer, node.market, work, batch.next_frame(), candidate))
         } else {
             let job = self.existing_job(&work).await?;
-            best_node(job.gpus, job.min_reputation_bps, job.releases.marks())
+            best_node(job.gpus, job.min_reputation_bps, job.excluded_marks())
                 .then(|| ixs::match_job(payer, node.market, work, candidate))
         };
         Ok(ix)
@@ -1101,7 +1101,7 @@ impl Protocol {
     /// The best waiting node for a job that needs one again (after an
     /// expiry or a release), skipping owners that handed it back.
     pub async fn candidate_for(&self, job: &Job) -> Result<Option<ixs::Candidate>, ProtocolError> {
-        self.candidate_excluding(job, job.releases.marks()).await
+        self.candidate_excluding(job, job.excluded_marks()).await
     }
 
     async fn candidate_excluding(
@@ -1237,9 +1237,9 @@ impl Protocol {
         // The release adds the releasing owner to the job's exclusions
         // before the program picks the next node: name one the program will
         // pick (another node of the same owner would be refused).
-        let mut releases = job.releases;
-        releases.record(job.node_owner, false);
-        let excluded = releases.marks();
+        let mut released = job.clone();
+        released.releases.record(job.node_owner, false);
+        let excluded = released.excluded_marks();
         Ok(ixs::release_job(
             *signer,
             *job_key,

@@ -4,9 +4,9 @@
 //! (its account closed) still has its whole story where history is kept.
 
 use ake_market::events::{
-    AuditDrawn, AuditJudged, AuditRunOpened, AuditSettled, DigestRevealed, DisputeResolved,
-    FrameHandedOut, JobAssigned, JobCancelled, JobDisputed, JobExpired, JobPosted, JobQueued,
-    JobReleased, JobSettled, LiveLogsAnnounced, ResultSubmitted, SpecMarkedUnauditable,
+    AuditDrawn, AuditJudged, AuditRunBarred, AuditRunOpened, AuditSettled, DigestRevealed,
+    DisputeResolved, FrameHandedOut, JobAssigned, JobCancelled, JobDisputed, JobExpired, JobPosted,
+    JobQueued, JobReleased, JobSettled, LiveLogsAnnounced, ResultSubmitted, SpecMarkedUnauditable,
     StaleJobRefunded,
 };
 use serde::Serialize;
@@ -100,6 +100,17 @@ fn describe_audit(
                 e.job,
                 amount(e.escrow),
                 e.excluded_owner
+            ),
+        ));
+    }
+    if let Some(e) =
+        decode_event::<AuditRunBarred>(data).filter(|e| e.run == *job || e.audited == *job)
+    {
+        return Some((
+            "AuditRunBarred",
+            format!(
+                "audit run {} of {} barred to owner {}, which holds the audit's other run: it waits for another owner's node",
+                e.run, e.audited, e.owner
             ),
         ));
     }

@@ -121,7 +121,7 @@ impl Protocol {
             .find(|s| s.key == *key || job.batch() == Some(s.key));
         let needed = report.collateral.max(own.map_or(0, |s| s.aux));
         let free = self.free_stake_of(&nodes).await?;
-        let excluded = job.releases.marks();
+        let excluded = job.excluded_marks();
         for (slot, free) in nodes.iter().zip(free) {
             let lacks = if marked(excluded, mark_of_tag(slot.aux)) {
                 &mut report.owner_handed_back

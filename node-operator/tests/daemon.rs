@@ -468,18 +468,26 @@ engine_pid_file = "{d}/docker.pid"
         let p = self.protocol();
         let end = Instant::now() + limit;
         loop {
-            if let Some(j) = p.job(job).await.unwrap() {
+            let seen = p.job(job).await.unwrap();
+            if let Some(j) = &seen {
                 if j.audit.phase == phase {
-                    return j;
+                    return j.clone();
                 }
             }
             if Instant::now() >= end {
+                // Where it stood: the audit's phase and who holds each run.
+                let mut runs = vec![];
+                for run in seen.iter().flat_map(|j| j.audit.runs) {
+                    let held = p.job(&run).await.unwrap();
+                    runs.push(held.map(|r| (run, r.state, r.node_owner, r.audit.phase)));
+                }
                 let logs: Vec<String> = logs
                     .iter()
                     .map(|d| std::fs::read_to_string(d.join("daemon.log")).unwrap_or_default())
                     .collect();
                 panic!(
-                    "audit of {job} never reached {phase:?}; daemon logs:\n{}",
+                    "audit of {job} never reached {phase:?}: it is {:?}, runs {runs:?}; daemon logs:\n{}",
+                    seen.map(|j| j.audit.phase),
                     logs.join("\n-----\n")
                 );
             }
@@ -2957,10 +2965,30 @@ async fn a_node_that_fakes_its_outputs_loses_its_audit() {
     assert_eq!(drawn.node, cheat_node, "the cheat ran the job");
     let (escrow, r) = (drawn.escrow, drawn.collateral);
     // Honest nodes of two other owners come and run the audit's two runs.
+    // The first runs one and re-arms at its submit with stake for another:
+    // its owner is barred from the second run, which waits for the other.
     world.daemon_env.lock().unwrap().clear();
     let (b_dir, b_hot) = world.peer().await;
     let (c_dir, c_hot) = world.peer().await;
     let mut b = world.spawn_in(b_dir.path(), &b_hot, None);
+    let b_node = pda::node(&b_hot.pubkey());
+    let end = Instant::now() + Duration::from_secs(180);
+    loop {
+        let mut submitted = false;
+        for run in drawn.audit.runs {
+            let held = p.job(&run).await.unwrap();
+            submitted |= held.is_some_and(|r| r.node == b_node && r.state == JobState::Submitted);
+        }
+        let queued = p.node(&b_node).await.unwrap().map(|n| n.status) == Some(NodeStatus::Queued);
+        if submitted && queued {
+            break;
+        }
+        assert!(
+            Instant::now() < end,
+            "the first auditor never ran a run and re-armed"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
     let mut c = world.spawn_in(c_dir.path(), &c_hot, None);
     let dirs = [world.dir.path(), b_dir.path(), c_dir.path()];
     let failed = world
@@ -2971,6 +2999,20 @@ async fn a_node_that_fakes_its_outputs_loses_its_audit() {
         "the cheat revealed its (junk) digest"
     );
     let runs = failed.audit.runs;
+    let b_owner = p.node(&b_node).await.unwrap().unwrap().owner;
+    let c_node = pda::node(&c_hot.pubkey());
+    let mut c_run = None;
+    for run in runs {
+        c_run = c_run.or(p.job(&run).await.unwrap().filter(|r| r.node == c_node));
+    }
+    assert_eq!(
+        c_run
+            .expect("the second owner ran a run")
+            .audit
+            .other_run_owner,
+        b_owner,
+        "the first owner tried the second run and was barred from it"
+    );
     let auditors: Vec<Pubkey> = [b_hot.pubkey(), c_hot.pubkey()]
         .iter()
         .map(pda::node)

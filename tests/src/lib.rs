@@ -1136,7 +1136,7 @@ impl Chain {
         let best = self.market(0).await.best_node_for(
             job.gpus,
             job.min_reputation_bps,
-            job.releases.marks(),
+            job.excluded_marks(),
         );
         self.candidate(best).await
     }

@@ -254,6 +254,17 @@ pub struct JobAssigned {
     pub release_window_end: i64,
 }
 
+/// A node of `owner` tried to take audit run `run` while its owner holds
+/// the audit's other run: the owner is barred from this one (a verdict
+/// needs two owners' runs), which waits for another owner's node.
+#[event]
+#[derive(Clone, Copy, Debug)]
+pub struct AuditRunBarred {
+    pub run: Pubkey,
+    pub audited: Pubkey,
+    pub owner: Pubkey,
+}
+
 /// A waiting node's owner could not cover a job's collateral: the node left
 /// the queue (it re-arms when its owner's free stake allows).
 #[event]

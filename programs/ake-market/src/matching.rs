@@ -13,8 +13,8 @@ use crate::constants::{DISPUTE_BOND_ESCROW_BPS, FRAME_SEED};
 use crate::errors::MarketError;
 use crate::math::{bps_of_ceil, execution_collateral, release_window_secs};
 use crate::state::{
-    owner_tag, Batch, Config, Job, JobState, Market, MarketMut, Node, NodeStatus, Params, Seeker,
-    SlaTerms, Stake, Waiting, PHASE_ASSIGNED,
+    owner_tag, AuditPhase, Batch, Config, Job, JobState, Market, MarketMut, Node, NodeStatus,
+    Params, Seeker, SlaTerms, Stake, Waiting, PHASE_ASSIGNED,
 };
 
 /// What matching needs from the config: the parameters copied into a job
@@ -98,7 +98,7 @@ pub fn enqueue(
         reputation_bps: job.min_reputation_bps,
         tier: job.tier,
         aux: collateral_for(market, job)?,
-        released_marks: job.releases.marks(),
+        released_marks: job.excluded_marks(),
     };
     job.queue_slot = market.enqueue_job(entry, at_front)?;
     job.queued_at = now;
@@ -155,6 +155,9 @@ pub fn assign(
         });
     }
     owner_stake.lock(collateral)?;
+    if job.audit.phase == AuditPhase::Run {
+        owner_stake.took_run_of(job.audit.runs[0]);
+    }
     let deadline = now
         .checked_add(i64::from(job.max_duration_secs))
         .and_then(|t| t.checked_add(i64::from(rules.params.completion_grace_secs)))
@@ -199,6 +202,31 @@ pub enum Offer {
     /// No waiting node can serve the job, or the one named is no longer
     /// its best: the job waits for `match_job`.
     NoNode,
+    /// An audit run whose best node's owner holds the audit's other run:
+    /// that owner is barred from it and it waits for another node.
+    Barred(crate::events::AuditRunBarred),
+}
+
+/// Bars the owner of `stake` from audit run `job` when a node of that owner
+/// holds the audit's other run (a verdict needs two owners' runs), and
+/// marks the run's queue entry so that searches pass the owner's nodes
+/// over from now on: the event, or None when the owner may take it.
+pub fn bar_other_run_owner(
+    market: &mut MarketMut,
+    job_key: Pubkey,
+    job: &mut Job,
+    stake: &Stake,
+) -> Option<crate::events::AuditRunBarred> {
+    if job.audit.phase != AuditPhase::Run || !stake.holds_run_of(&job.audit.runs[0]) {
+        return None;
+    }
+    job.audit.other_run_owner = stake.owner;
+    market.remark_job(&job_key, job.queue_slot, job.excluded_marks());
+    Some(crate::events::AuditRunBarred {
+        run: job_key,
+        audited: job.audit.runs[0],
+        owner: stake.owner,
+    })
 }
 
 /// Offers a job that needs a node to the best waiting one, which the client
@@ -212,7 +240,7 @@ pub fn offer_to_waiting_node(
     rules: &Rules,
     now: i64,
 ) -> Result<Offer> {
-    let best = market.best_node_for(job.gpus, job.min_reputation_bps, job.releases.marks());
+    let best = market.best_node_for(job.gpus, job.min_reputation_bps, job.excluded_marks());
     match candidate.filter(|c| is_best(best, Some(c.0))) {
         Some(chosen) => offer_to(market, (job_key, job), chosen, rules, now),
         None => Ok(Offer::NoNode),
@@ -228,6 +256,9 @@ pub fn offer_to(
     rules: &Rules,
     now: i64,
 ) -> Result<Offer> {
+    if let Some(barred) = bar_other_run_owner(market, job_key, job, stake) {
+        return Ok(Offer::Barred(barred));
+    }
     market.remove_node(&node_key, node.queue_slot)?;
     Ok(
         match assign(market, job_key, job, node_key, node, stake, rules, now)? {
@@ -315,6 +346,13 @@ impl Offer {
     /// Whether the job still waits for a node.
     pub fn unassigned(&self) -> bool {
         !matches!(self, Offer::Assigned { .. })
+    }
+
+    pub fn barred_event(&self) -> Option<crate::events::AuditRunBarred> {
+        match self {
+            Offer::Barred(barred) => Some(*barred),
+            _ => None,
+        }
     }
 }
 
@@ -505,6 +543,15 @@ impl NextWork<'_, '_> {
     }
 }
 
+/// What came of a node's try at the work named for it.
+pub enum Taken {
+    Took(Took),
+    /// An audit run its owner holds the other run of (`bar_other_run_owner`).
+    Barred(crate::events::AuditRunBarred),
+    /// Its owner cannot cover it, or handed it back before.
+    Not,
+}
+
 /// What an idle node took from the queue.
 pub struct Took {
     pub assigned: crate::events::JobAssigned,
@@ -520,10 +567,13 @@ pub fn take_next(
     (node_key, node, stake): (Pubkey, &mut Node, &mut Stake),
     rules: &Rules,
     now: i64,
-) -> Result<Option<Took>> {
+) -> Result<Taken> {
     if let (Some(job), Some(job_key)) = (next.job, next.job_key) {
-        if job.releases.includes(&node.owner) {
-            return Ok(None);
+        if job.excludes(&node.owner) {
+            return Ok(Taken::Not);
+        }
+        if let Some(barred) = bar_other_run_owner(market, job_key, job, stake) {
+            return Ok(Taken::Barred(barred));
         }
         let assignment = assign(market, job_key, job, node_key, node, stake, rules, now)?;
         if let Assignment::Assigned {
@@ -541,19 +591,19 @@ pub fn take_next(
                 collateral,
                 release_window_end,
             };
-            return Ok(Some(Took {
+            return Ok(Taken::Took(Took {
                 assigned,
                 frame: None,
             }));
         }
-        return Ok(None);
+        return Ok(Taken::Not);
     }
     let Some((batch, accounts)) = next.batch else {
         return err!(MarketError::MatchCandidateMissing);
     };
     // An owner that handed a frame back gets no more of this batch.
     if batch.releases.includes(&node.owner) {
-        return Ok(None);
+        return Ok(Taken::Not);
     }
     let hand_out = take_frame(
         market,
@@ -563,7 +613,7 @@ pub fn take_next(
         rules,
         now,
     )?;
-    Ok(hand_out.assigned_event(node_key).map(|assigned| Took {
+    let took = hand_out.assigned_event(node_key).map(|assigned| Took {
         assigned,
         frame: Some(crate::events::FrameHandedOut {
             batch: accounts.batch.key(),
@@ -573,7 +623,8 @@ pub fn take_next(
             frames_waiting: batch.frames_waiting(),
             parked: batch.parked,
         }),
-    }))
+    });
+    Ok(took.map_or(Taken::Not, Taken::Took))
 }
 
 /// Puts an idle node in the node queue, locking the market's stake per
@@ -630,7 +681,11 @@ fn decoded<T: AccountDeserialize>(
 /// What arming a node did.
 pub enum Armed {
     Took(Took),
-    Queued(crate::events::NodeQueued),
+    Queued {
+        queued: crate::events::NodeQueued,
+        /// The named audit run barred the node's owner (`bar_other_run_owner`).
+        barred: Option<crate::events::AuditRunBarred>,
+    },
 }
 
 /// Arms an idle node: it takes the named work when that is still its best
@@ -664,18 +719,22 @@ pub fn take_named_or_queue(
             _ => None,
         },
     };
+    let mut barred = None;
     if is_best(best, next.named()) && next.still_current() {
-        if let Some(took) = take_next(market, next, (node_key, node, stake), rules, now)? {
-            // Write back what the hand-out changed.
-            if let (Some(job), Some(info)) = (&job, named.job) {
-                write_new(&info.to_account_info(), job)?;
-            }
-            if let (Some(batch), Some(info)) = (&batch, named.batch) {
-                write_new(&info.to_account_info(), batch)?;
-            }
-            return Ok(Armed::Took(took));
+        let taken = take_next(market, next, (node_key, node, stake), rules, now)?;
+        // Write back what the hand-out (or the bar) changed.
+        if let (Some(job), Some(info)) = (&job, named.job) {
+            write_new(&info.to_account_info(), job)?;
+        }
+        if let (Some(batch), Some(info)) = (&batch, named.batch) {
+            write_new(&info.to_account_info(), batch)?;
+        }
+        match taken {
+            Taken::Took(took) => return Ok(Armed::Took(took)),
+            Taken::Barred(event) => barred = Some(event),
+            Taken::Not => {}
         }
     }
     let queued = join_node_queue(market, market_key, (node_key, node, stake), tier)?;
-    Ok(Armed::Queued(queued))
+    Ok(Armed::Queued { queued, barred })
 }

@@ -539,32 +539,86 @@ async fn a_lazy_auditor_that_copies_the_commitment_cannot_open_it_and_loses() {
 }
 
 #[tokio::test]
-async fn two_runs_of_one_owner_vote_once() {
+async fn one_owner_takes_one_run_of_an_audit_and_the_other_goes_to_another() {
+    use ake_market::events::AuditRunBarred;
     let mut chain = always_audited().await;
     let creator = chain.user(10 * AKE).await;
     let original = chain.node(1, 1_000 * AKE).await;
-    // One owner's two nodes take both runs and agree on a lie.
+    // One owner's two nodes, and another owner's node.
     let first = chain.node(1, 1_000 * AKE).await;
     let second = chain.node_of(&first.owner, 1).await;
-    let a = drawn_and_taken(
-        &mut chain,
-        &creator,
-        original,
-        [first, second],
-        (HONEST, [FAKE, FAKE]),
-    )
-    .await;
-    reveal_all(&mut chain, &a, HONEST, [FAKE, FAKE]).await;
-    let judged = judge(&mut chain, &a.job).await.unwrap();
-    // One vote against the job's: nothing decided, the honest node keeps R.
-    assert_eq!(judged.verdict, AuditPhase::Inconclusive);
-    assert_eq!(
-        chain.stake_of(&a.original.owner.pubkey()).await.locked,
-        chain.job(&a.job).await.unwrap().collateral
+    let other = chain.node(1, 1_000 * AKE).await;
+    chain.node_ready(&original).await.unwrap();
+    let job = post_exact(&mut chain, &creator).await;
+    submit_sealed(&mut chain, &original, &job, HONEST).await;
+    chain.advance(20).await;
+    let runs = draw(&mut chain, &job).await.runs;
+    // Nobody was waiting: both runs queue. The owner's first node takes one.
+    chain.node_ready(&first).await.unwrap();
+    let (taken, left) = match chain.job(&runs[0]).await.unwrap().node == first.account {
+        true => (runs[0], runs[1]),
+        false => (runs[1], runs[0]),
+    };
+    assert_eq!(chain.job(&taken).await.unwrap().node, first.account);
+    // Its second node waits without naming work; anyone pairs it with the
+    // other run, its best: the owner is barred from that run instead.
+    let arm = ixs::node_ready(
+        second.signer.pubkey(),
+        second.owner.pubkey(),
+        pda::market(0),
+        None,
     );
-    for run in a.runs {
-        assert_eq!(settle_audit(&mut chain, &creator, &run).await.slashed, 0);
+    chain.send_ok(&[arm], &[&second.signer]).await;
+    let payer = chain.payer();
+    let candidate = ixs::Candidate {
+        node: second.account,
+        owner: second.owner.pubkey(),
+    };
+    let pair = ixs::match_job(payer.pubkey(), pda::market(0), left, candidate);
+    let events = chain
+        .send_with_events(std::slice::from_ref(&pair), &[])
+        .await
+        .unwrap();
+    let barred: AuditRunBarred = event(&events);
+    assert_eq!((barred.run, barred.owner), (left, first.owner.pubkey()));
+    let run = chain.job(&left).await.unwrap();
+    assert_eq!(run.state, JobState::Queued);
+    assert_eq!(run.audit.other_run_owner, first.owner.pubkey());
+    let waiting: Node = chain.account(&second.account).await.unwrap();
+    assert_eq!(waiting.status, ake_market::state::NodeStatus::Queued);
+    // The searches pass the owner over from now on: no second pairing, and
+    // its node names other work (here none) when it arms.
+    assert_market_error(
+        chain.send(&[pair], &[]).await,
+        MarketError::WrongMatchCandidate,
+    );
+    assert_eq!(chain.next_work_for(&second).await, None);
+    // Another owner's node takes the run, and the verdict has its two
+    // owners: the owner's lie is outvoted, not a tie that lets it off.
+    chain.node_ready(&other).await.unwrap();
+    assert_eq!(chain.job(&left).await.unwrap().node, other.account);
+    let (first_run, second_run) = match taken == runs[0] {
+        true => ((&first, FAKE), (&other, HONEST)),
+        false => ((&other, HONEST), (&first, FAKE)),
+    };
+    submit_sealed(&mut chain, first_run.0, &runs[0], first_run.1).await;
+    submit_sealed(&mut chain, second_run.0, &runs[1], second_run.1).await;
+    reveal(&mut chain, &original, &job, &job, HONEST)
+        .await
+        .unwrap();
+    for ((node, digest), run) in [first_run, second_run].into_iter().zip(&runs) {
+        reveal(&mut chain, node, run, &job, digest).await.unwrap();
     }
+    let judged = judge(&mut chain, &job).await.unwrap();
+    assert_eq!(judged.verdict, AuditPhase::Passed);
+    let before = chain.stake_of(&first.owner.pubkey()).await.amount;
+    let lied = if taken == runs[0] { runs[0] } else { runs[1] };
+    let settled = settle_audit(&mut chain, &creator, &lied).await;
+    assert!(settled.slashed > 0, "the outvoted owner pays its R");
+    assert_eq!(
+        chain.stake_of(&first.owner.pubkey()).await.amount,
+        before - settled.slashed
+    );
     assert_books(&mut chain).await;
 }
 

@@ -771,8 +771,8 @@ impl World {
                     assert_eq!((node.status, node.current_job), (NodeStatus::Busy, key));
                     assert_eq!(job.collateral, job.terms.execution_collateral);
                     assert!(
-                        !job.releases.includes(&job.node_owner),
-                        "never back to an owner that released it"
+                        !job.excludes(&job.node_owner),
+                        "never back to an owner that released it (or holds its audit's other run)"
                     );
                 }
                 JobState::Submitted => {

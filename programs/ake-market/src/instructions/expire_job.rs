@@ -186,6 +186,9 @@ pub fn handler(mut ctx: Context<ExpireJob>) -> Result<()> {
     if let Some(idled) = offer.idled_event(job_key) {
         emit_cpi!(idled);
     }
+    if let Some(barred) = offer.barred_event() {
+        emit_cpi!(barred);
+    }
     match offer.assigned_event(job_key, attempt) {
         Some(assigned) => emit_cpi!(assigned),
         None => emit_cpi!(JobQueued {

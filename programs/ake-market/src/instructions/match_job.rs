@@ -2,7 +2,7 @@ use anchor_lang::prelude::*;
 
 use crate::constants::{CONFIG_SEED, STAKE_SEED};
 use crate::errors::MarketError;
-use crate::matching::{take_next, NextWork, Rules};
+use crate::matching::{bar_other_run_owner, take_next, NextWork, Rules, Taken};
 use crate::state::{Config, Job, JobState, Market, MarketMut, Node, NodeStatus, Seeker, Stake};
 
 #[event_cpi]
@@ -39,7 +39,7 @@ pub fn handler(mut ctx: Context<MatchJob>) -> Result<()> {
     );
     let mut market = MarketMut::load(&a.market)?;
     let job = &a.job;
-    let best_node = market.best_node_for(job.gpus, job.min_reputation_bps, job.releases.marks());
+    let best_node = market.best_node_for(job.gpus, job.min_reputation_bps, job.excluded_marks());
     // The job must also be the node's best work: priority between jobs is
     // the queue's, not the caller's. Its queue lock comes back on assignment.
     let free = a.owner_stake.free().saturating_add(a.node.locked_stake);
@@ -48,6 +48,13 @@ pub fn handler(mut ctx: Context<MatchJob>) -> Result<()> {
         best_node == Some(node_key) && best_job == Some(job_key),
         MarketError::WrongMatchCandidate
     );
+    // An audit run whose best node's owner holds the other run: the owner
+    // is barred (recorded, so the searches move on) and the node waits on.
+    if let Some(barred) = bar_other_run_owner(&mut market, job_key, &mut a.job, &a.owner_stake) {
+        drop(market);
+        emit_cpi!(barred);
+        return Ok(());
+    }
     market.remove_node(&node_key, a.node.queue_slot)?;
     let next = NextWork {
         job: Some(&mut **a.job),
@@ -57,8 +64,9 @@ pub fn handler(mut ctx: Context<MatchJob>) -> Result<()> {
     let node = (node_key, &mut **a.node, &mut **a.owner_stake);
     // Never idle a waiting node from someone else's call: an owner who
     // cannot cover the job under the market's current terms keeps its place.
-    let took =
-        take_next(&mut market, next, node, &rules, now)?.ok_or(MarketError::InsufficientStake)?;
+    let Taken::Took(took) = take_next(&mut market, next, node, &rules, now)? else {
+        return err!(MarketError::InsufficientStake);
+    };
     drop(market);
     emit_cpi!(took.assigned);
     Ok(())

@@ -85,7 +85,12 @@ pub fn handler(mut ctx: Context<NodeReady>) -> Result<()> {
                 emit_cpi!(frame);
             }
         }
-        Armed::Queued(queued) => emit_cpi!(queued),
+        Armed::Queued { queued, barred } => {
+            if let Some(barred) = barred {
+                emit_cpi!(barred);
+            }
+            emit_cpi!(queued);
+        }
     }
     Ok(())
 }

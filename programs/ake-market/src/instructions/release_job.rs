@@ -347,6 +347,9 @@ fn emit_follow_up(
     if let Some(idled) = offer.idled_event(job_key) {
         emit_cpi!(idled);
     }
+    if let Some(barred) = offer.barred_event() {
+        emit_cpi!(barred);
+    }
     match offer.assigned_event(job_key, attempt) {
         Some(assigned) => emit_cpi!(assigned),
         None => emit_cpi!(JobQueued {

@@ -192,7 +192,12 @@ pub fn handler(
                 emit_cpi!(frame);
             }
         }
-        Some(Armed::Queued(queued)) => emit_cpi!(queued),
+        Some(Armed::Queued { queued, barred }) => {
+            if let Some(barred) = barred {
+                emit_cpi!(barred);
+            }
+            emit_cpi!(queued);
+        }
         None => {}
     }
     Ok(())

@@ -2,6 +2,7 @@ use anchor_lang::prelude::*;
 
 use crate::constants::{MAX_IMAGE_LEN, MAX_INLINE_SPEC_BYTES, MAX_URI_LEN};
 use crate::errors::MarketError;
+use crate::state::releases::with_mark;
 use crate::state::{AuditParams, Releases};
 
 /// A job, PDA `["job", creator, nonce (u64 LE)]`. Its account is sized for
@@ -78,6 +79,25 @@ pub struct Job {
 }
 
 impl Job {
+    /// Whether nodes of `owner` may not take this job: the owner handed it
+    /// back, or (an audit run) holds the audit's other run.
+    pub fn excludes(&self, owner: &Pubkey) -> bool {
+        self.releases.includes(owner)
+            || (self.audit.is_run() && self.audit.other_run_owner == *owner)
+    }
+
+    /// The marks of the owners it excludes, for its queue entry and the
+    /// node search (`Releases::marks`), as many as fit: an owner left out
+    /// is still refused when its node tries to take the job.
+    pub fn excluded_marks(&self) -> u64 {
+        let marks = self.releases.marks();
+        let other = self.audit.other_run_owner;
+        if !self.audit.is_run() || other == Pubkey::default() {
+            return marks;
+        }
+        with_mark(marks, usize::from(self.releases.recorded), &other)
+    }
+
     /// Seconds this job may wait in the queue before anyone refunds it:
     /// the market's `max_queue_secs`, and for an audit run no longer than
     /// the audit's time to reveal (a run nobody able takes, say no node at
@@ -266,6 +286,10 @@ pub struct AuditTrack {
     /// An audited job: when its audit resolved (cleared or judged). Its
     /// challenge window counts from then, if later than its submit.
     pub resolved_at: i64,
+    /// An audit run: an owner found holding the audit's other run, whose
+    /// nodes may not take this one (see `Stake::holds_run_of`); default
+    /// until one tries.
+    pub other_run_owner: Pubkey,
 }
 
 impl AuditTrack {

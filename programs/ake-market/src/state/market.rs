@@ -759,6 +759,14 @@ impl<M: DerefMut<Target = Market>, S: DerefMut<Target = [Slot]>> Book<M, S> {
         Ok(())
     }
 
+    /// Updates a job's excluded owners (`Job::excluded_marks`) in its queue
+    /// entry, when it is waiting there (else it carries them when queued).
+    pub fn remark_job(&mut self, key: &Pubkey, slot: u32, marks: u64) {
+        if let Some(i) = self.holding(key, slot, SLOT_JOB) {
+            self.slots[i].released_marks = marks;
+        }
+    }
+
     pub fn remove_node(&mut self, key: &Pubkey, slot: u32) -> Result<()> {
         self.dequeue(key, slot, SLOT_NODE, MarketError::NodeNotQueued)
     }

@@ -63,10 +63,16 @@ impl Releases {
         self.by[..usize::from(self.recorded)]
             .iter()
             .enumerate()
-            .fold(0, |packed, (i, owner)| {
-                packed | release_mark(owner) << (MARK_BITS * i as u32)
-            })
+            .fold(0, |packed, (i, owner)| with_mark(packed, i, owner))
     }
+}
+
+/// `marks` with `owner`'s mark in entry `i`, when there is one (three fit).
+pub fn with_mark(marks: u64, i: usize, owner: &Pubkey) -> u64 {
+    if i >= MAX_RELEASES {
+        return marks;
+    }
+    marks | release_mark(owner) << (MARK_BITS * i as u32)
 }
 
 const MARK_BITS: u32 = 21;

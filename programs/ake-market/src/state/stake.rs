@@ -32,7 +32,18 @@ pub struct Stake {
     /// none.
     pub operator: Pubkey,
     pub bump: u8,
+    /// The audited jobs of the audit runs its nodes took last (a ring, the
+    /// oldest overwritten): a node of this owner takes no second run of
+    /// the same audit, whose verdict needs two owners' runs.
+    pub audit_runs_of: [Pubkey; RECENT_AUDIT_RUNS],
+    /// Where the ring writes next.
+    pub audit_runs_next: u8,
 }
+
+/// Audits an owner is remembered to hold a run of. An owner holding more
+/// runs at once may take both runs of an older one: its second run then
+/// counts as no vote (`judge_audit`), never as two.
+pub const RECENT_AUDIT_RUNS: usize = 16;
 
 impl Stake {
     pub const SPACE: usize = 8 + Stake::INIT_SPACE;
@@ -76,7 +87,21 @@ impl Stake {
             releases_in_window: 0,
             operator: Pubkey::default(),
             bump,
+            audit_runs_of: [Pubkey::default(); RECENT_AUDIT_RUNS],
+            audit_runs_next: 0,
         }
+    }
+
+    /// Whether a node of this owner took a run of `audited`'s audit lately.
+    pub fn holds_run_of(&self, audited: &Pubkey) -> bool {
+        self.audit_runs_of.contains(audited)
+    }
+
+    /// Remembers that a node of this owner took a run of `audited`'s audit.
+    pub fn took_run_of(&mut self, audited: Pubkey) {
+        let at = usize::from(self.audit_runs_next) % RECENT_AUDIT_RUNS;
+        self.audit_runs_of[at] = audited;
+        self.audit_runs_next = ((at + 1) % RECENT_AUDIT_RUNS) as u8;
     }
 
     /// The stake account `info` (PDA `["stake", owner]` with `bump`, checked
@@ -181,6 +206,24 @@ mod tests {
             self.amount = u64::MAX;
             self.count_release(now, rules, 1)
         }
+    }
+
+    #[test]
+    fn an_owner_remembers_the_last_sixteen_audits_it_holds_a_run_of() {
+        let mut s = Stake::new(Pubkey::new_unique(), 255);
+        let audits: Vec<Pubkey> = (0..=RECENT_AUDIT_RUNS)
+            .map(|_| Pubkey::new_unique())
+            .collect();
+        for audited in &audits[..RECENT_AUDIT_RUNS] {
+            s.took_run_of(*audited);
+        }
+        assert!(audits[..RECENT_AUDIT_RUNS]
+            .iter()
+            .all(|a| s.holds_run_of(a)));
+        // The seventeenth overwrites the oldest: the check reads 16 keys.
+        s.took_run_of(audits[RECENT_AUDIT_RUNS]);
+        assert!(!s.holds_run_of(&audits[0]));
+        assert!(audits[1..].iter().all(|a| s.holds_run_of(a)));
     }
 
     #[test]
