@@ -156,7 +156,7 @@ pub fn assign(
     }
     owner_stake.lock(collateral)?;
     if job.audit.phase == AuditPhase::Run {
-        owner_stake.took_run_of(job.audit.runs[0]);
+        owner_stake.took_run_of(&job.audit.runs[0]);
     }
     let deadline = now
         .checked_add(i64::from(job.max_duration_secs))
@@ -256,6 +256,10 @@ pub fn offer_to(
     rules: &Rules,
     now: i64,
 ) -> Result<Offer> {
+    // The search reads marks (at most three): the whole key decides.
+    if job.excludes(&node.owner) {
+        return Ok(Offer::NoNode);
+    }
     if let Some(barred) = bar_other_run_owner(market, job_key, job, stake) {
         return Ok(Offer::Barred(barred));
     }

@@ -538,6 +538,49 @@ async fn a_lazy_auditor_that_copies_the_commitment_cannot_open_it_and_loses() {
     assert_books(&mut chain).await;
 }
 
+/// The attack: a fresh node (no proven work, so its hand-back is
+/// uncounted) takes a run and hands it back free, which used to displace
+/// the audited owner from the run's releasers; the cheat's own second node
+/// then took its own audit and voted for itself.
+#[tokio::test]
+async fn a_fresh_node_handing_a_run_back_never_opens_it_to_the_audited_owner() {
+    use ake_market::state::ReleaseReason;
+    let mut chain = always_audited().await;
+    let creator = chain.user(10 * AKE).await;
+    let original = chain.node(1, 1_000 * AKE).await;
+    let own = chain.node_of(&original.owner, 1).await;
+    let fresh = chain.node(1, 1_000 * AKE).await;
+    chain.node_ready(&original).await.unwrap();
+    let job = post_exact(&mut chain, &creator).await;
+    submit_sealed(&mut chain, &original, &job, FAKE).await;
+    chain.advance(20).await;
+    let runs = draw(&mut chain, &job).await.runs;
+    chain.node_ready(&fresh).await.unwrap();
+    let mut taken = None;
+    for run in runs.clone() {
+        if chain.job(&run).await.unwrap().node == fresh.account {
+            taken = Some(run);
+        }
+    }
+    let taken = taken.expect("the fresh node took a run");
+    let token = creator.token;
+    chain
+        .release(&fresh, &taken, token, ReleaseReason::ImageUnavailable)
+        .await
+        .unwrap();
+    let run = chain.job(&taken).await.unwrap();
+    assert_eq!(run.state, JobState::Queued);
+    assert!(run.excludes(&original.owner.pubkey()) && run.excludes(&fresh.owner.pubkey()));
+    // The cheat's other node arms: it takes neither run and waits.
+    chain.node_ready(&own).await.unwrap();
+    for run in runs {
+        assert_ne!(chain.job(&run).await.unwrap().node, own.account);
+    }
+    let waiting: Node = chain.account(&own.account).await.unwrap();
+    assert_eq!(waiting.status, ake_market::state::NodeStatus::Queued);
+    assert_books(&mut chain).await;
+}
+
 #[tokio::test]
 async fn one_owner_takes_one_run_of_an_audit_and_the_other_goes_to_another() {
     use ake_market::events::AuditRunBarred;

@@ -262,8 +262,7 @@ pub struct OpenedRun {
 /// Opens audit run `round` (1 or 2) of the audited job: a job of the same
 /// spec, shape, rate and locked price, its escrow paid from the market's
 /// audit reserve, the audited node's owner recorded as having handed it
-/// back (so no node of its owner takes it; recorded as not counting, so it
-/// brings the run no closer to a refund), queued at the front of the
+/// back (so no node of its owner takes it, ever: see `run_of`), queued at the front of the
 /// highest tier. Its creator is the audited job's (who can neither cancel
 /// nor accept it); its rent comes back to `payer`.
 pub fn open_run(
@@ -352,8 +351,12 @@ fn run_of(
     bump: u8,
     now: i64,
 ) -> Job {
+    // The audited node's owner as a counted releaser: counted entries are
+    // never displaced (an uncounted one is, by the next uncounted release),
+    // so its nodes never take a run of their own audit. A run is therefore
+    // refunded as unrunnable after one counted hand-back fewer than a job.
     let mut releases = Releases::default();
-    releases.record(audited.node_owner, false);
+    releases.record(audited.node_owner, true);
     Job {
         creator: audited.creator,
         nonce: audited.nonce,

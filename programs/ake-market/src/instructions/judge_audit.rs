@@ -192,3 +192,43 @@ fn padded(job: &Job, runs: &[Option<Box<Job>>; 2]) -> bool {
         run.audit.revealed && run.audit.digest == job.audit.digest && wall(job) * 2 > wall(run) * 3
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{FrameRef, JobSpec, LockedPrice};
+
+    fn job_of(owner: Pubkey, digest: u8) -> Box<Job> {
+        let spec = JobSpec::Frame(FrameRef {
+            batch: Pubkey::default(),
+            frame: 0,
+        });
+        let price = LockedPrice {
+            mantissa: 1,
+            expo: 0,
+            decimals: 6,
+        };
+        let mut job = Job::queued(spec, price, 0, 255);
+        job.node_owner = owner;
+        job.audit.revealed = true;
+        job.audit.digest = [digest; 32];
+        Box::new(job)
+    }
+
+    /// What an owner holding both runs gets (possible only past the 16
+    /// audits `Stake` remembers it holding): one vote, never two.
+    #[test]
+    fn one_owner_s_two_runs_vote_once_and_the_audited_owner_s_never() {
+        let (audited, other) = (Pubkey::new_unique(), Pubkey::new_unique());
+        let job = job_of(audited, 1);
+        let both = [Some(job_of(other, 2)), Some(job_of(other, 2))];
+        assert_eq!(votes(&job, &both), [Some(Some([2; 32])), None]);
+        let own = [Some(job_of(audited, 1)), Some(job_of(other, 2))];
+        assert_eq!(votes(&job, &own), [None, Some(Some([2; 32]))]);
+        // One vote against the job's digest decides nothing.
+        assert!(matches!(
+            judge(Some([1; 32]), votes(&job, &both)).audited,
+            AuditPhase::Inconclusive
+        ));
+    }
+}

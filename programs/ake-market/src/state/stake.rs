@@ -32,18 +32,26 @@ pub struct Stake {
     /// none.
     pub operator: Pubkey,
     pub bump: u8,
-    /// The audited jobs of the audit runs its nodes took last (a ring, the
-    /// oldest overwritten): a node of this owner takes no second run of
-    /// the same audit, whose verdict needs two owners' runs.
-    pub audit_runs_of: [Pubkey; RECENT_AUDIT_RUNS],
-    /// Where the ring writes next.
-    pub audit_runs_next: u8,
+    /// The audits (`run_tag` of the audited job) whose runs its nodes
+    /// hold: a node of this owner takes no second run of the same audit,
+    /// whose verdict needs two owners' runs. 0 is a free entry.
+    pub audit_runs_held: [u64; MAX_AUDIT_RUNS_HELD],
 }
 
-/// Audits an owner is remembered to hold a run of. An owner holding more
-/// runs at once may take both runs of an older one: its second run then
-/// counts as no vote (`judge_audit`), never as two.
-pub const RECENT_AUDIT_RUNS: usize = 16;
+/// Audits an owner is remembered to hold a run of at once. An owner
+/// holding more takes further runs unremembered, so it may take both runs
+/// of one of those: its second run then counts as no vote (`judge_audit`),
+/// never as two.
+pub const MAX_AUDIT_RUNS_HELD: usize = 16;
+
+/// An audited job's entry in `Stake::audit_runs_held`: its key's first 8
+/// bytes, never 0 (two audits share a tag with odds of 1 in 2^63; then an
+/// owner holding a run of one is also kept off the other's runs).
+pub fn run_tag(audited: &Pubkey) -> u64 {
+    let mut prefix = [0u8; 8];
+    prefix.copy_from_slice(&audited.as_ref()[..8]);
+    u64::from_le_bytes(prefix) | 1
+}
 
 impl Stake {
     pub const SPACE: usize = 8 + Stake::INIT_SPACE;
@@ -87,21 +95,29 @@ impl Stake {
             releases_in_window: 0,
             operator: Pubkey::default(),
             bump,
-            audit_runs_of: [Pubkey::default(); RECENT_AUDIT_RUNS],
-            audit_runs_next: 0,
+            audit_runs_held: [0; MAX_AUDIT_RUNS_HELD],
         }
     }
 
-    /// Whether a node of this owner took a run of `audited`'s audit lately.
+    /// Whether a node of this owner holds a run of `audited`'s audit.
     pub fn holds_run_of(&self, audited: &Pubkey) -> bool {
-        self.audit_runs_of.contains(audited)
+        self.audit_runs_held.contains(&run_tag(audited))
     }
 
-    /// Remembers that a node of this owner took a run of `audited`'s audit.
-    pub fn took_run_of(&mut self, audited: Pubkey) {
-        let at = usize::from(self.audit_runs_next) % RECENT_AUDIT_RUNS;
-        self.audit_runs_of[at] = audited;
-        self.audit_runs_next = ((at + 1) % RECENT_AUDIT_RUNS) as u8;
+    /// A node of this owner took a run of `audited`'s audit: remembered in
+    /// a free entry, if any is left.
+    pub fn took_run_of(&mut self, audited: &Pubkey) {
+        if let Some(free) = self.audit_runs_held.iter_mut().find(|t| **t == 0) {
+            *free = run_tag(audited);
+        }
+    }
+
+    /// Its node no longer holds that run (released, expired or settled).
+    pub fn left_run_of(&mut self, audited: &Pubkey) {
+        let tag = run_tag(audited);
+        if let Some(held) = self.audit_runs_held.iter_mut().find(|t| **t == tag) {
+            *held = 0;
+        }
     }
 
     /// The stake account `info` (PDA `["stake", owner]` with `bump`, checked
@@ -209,21 +225,28 @@ mod tests {
     }
 
     #[test]
-    fn an_owner_remembers_the_last_sixteen_audits_it_holds_a_run_of() {
+    fn an_owner_remembers_sixteen_audits_it_holds_runs_of_until_it_leaves_them() {
         let mut s = Stake::new(Pubkey::new_unique(), 255);
-        let audits: Vec<Pubkey> = (0..=RECENT_AUDIT_RUNS)
+        let audits: Vec<Pubkey> = (0..=MAX_AUDIT_RUNS_HELD)
             .map(|_| Pubkey::new_unique())
             .collect();
-        for audited in &audits[..RECENT_AUDIT_RUNS] {
-            s.took_run_of(*audited);
+        for audited in &audits {
+            s.took_run_of(audited);
         }
-        assert!(audits[..RECENT_AUDIT_RUNS]
+        // Sixteen held; the seventeenth goes unremembered (no vote twice:
+        // judge_audit counts one owner once).
+        assert!(audits[..MAX_AUDIT_RUNS_HELD]
             .iter()
             .all(|a| s.holds_run_of(a)));
-        // The seventeenth overwrites the oldest: the check reads 16 keys.
-        s.took_run_of(audits[RECENT_AUDIT_RUNS]);
-        assert!(!s.holds_run_of(&audits[0]));
-        assert!(audits[1..].iter().all(|a| s.holds_run_of(a)));
+        assert!(!s.holds_run_of(&audits[MAX_AUDIT_RUNS_HELD]));
+        s.left_run_of(&audits[3]);
+        assert!(!s.holds_run_of(&audits[3]));
+        s.took_run_of(&audits[MAX_AUDIT_RUNS_HELD]);
+        assert!(s.holds_run_of(&audits[MAX_AUDIT_RUNS_HELD]));
+        // Leaving a run it does not hold changes nothing.
+        let before = s.audit_runs_held;
+        s.left_run_of(&Pubkey::new_unique());
+        assert_eq!(s.audit_runs_held, before);
     }
 
     #[test]
