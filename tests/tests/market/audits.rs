@@ -538,6 +538,22 @@ async fn a_lazy_auditor_that_copies_the_commitment_cannot_open_it_and_loses() {
     assert_books(&mut chain).await;
 }
 
+/// `original` runs an exact job, submits `digest` and is drawn while no
+/// node waits: the job and its two runs, queued.
+async fn queued_runs(
+    chain: &mut Chain,
+    creator: &User,
+    original: &TestNode,
+    digest: [u8; 32],
+) -> (Pubkey, Vec<Pubkey>) {
+    chain.node_ready(original).await.unwrap();
+    let job = post_exact(chain, creator).await;
+    submit_sealed(chain, original, &job, digest).await;
+    chain.advance(20).await;
+    let runs = draw(chain, &job).await.runs;
+    (job, runs)
+}
+
 /// The attack: a fresh node (no proven work, so its hand-back is
 /// uncounted) takes a run and hands it back free, which used to displace
 /// the audited owner from the run's releasers; the cheat's own second node
@@ -548,13 +564,9 @@ async fn a_fresh_node_handing_a_run_back_never_opens_it_to_the_audited_owner() {
     let mut chain = always_audited().await;
     let creator = chain.user(10 * AKE).await;
     let original = chain.node(1, 1_000 * AKE).await;
+    let (job, runs) = queued_runs(&mut chain, &creator, &original, FAKE).await;
     let own = chain.node_of(&original.owner, 1).await;
     let fresh = chain.node(1, 1_000 * AKE).await;
-    chain.node_ready(&original).await.unwrap();
-    let job = post_exact(&mut chain, &creator).await;
-    submit_sealed(&mut chain, &original, &job, FAKE).await;
-    chain.advance(20).await;
-    let runs = draw(&mut chain, &job).await.runs;
     chain.node_ready(&fresh).await.unwrap();
     let mut taken = None;
     for run in runs.clone() {
@@ -587,15 +599,11 @@ async fn one_owner_takes_one_run_of_an_audit_and_the_other_goes_to_another() {
     let mut chain = always_audited().await;
     let creator = chain.user(10 * AKE).await;
     let original = chain.node(1, 1_000 * AKE).await;
+    let (job, runs) = queued_runs(&mut chain, &creator, &original, HONEST).await;
     // One owner's two nodes, and another owner's node.
     let first = chain.node(1, 1_000 * AKE).await;
     let second = chain.node_of(&first.owner, 1).await;
     let other = chain.node(1, 1_000 * AKE).await;
-    chain.node_ready(&original).await.unwrap();
-    let job = post_exact(&mut chain, &creator).await;
-    submit_sealed(&mut chain, &original, &job, HONEST).await;
-    chain.advance(20).await;
-    let runs = draw(&mut chain, &job).await.runs;
     // Nobody was waiting: both runs queue. The owner's first node takes one.
     chain.node_ready(&first).await.unwrap();
     let (taken, left) = match chain.job(&runs[0]).await.unwrap().node == first.account {
