@@ -564,7 +564,7 @@ async fn a_fresh_node_handing_a_run_back_never_opens_it_to_the_audited_owner() {
     let mut chain = always_audited().await;
     let creator = chain.user(10 * AKE).await;
     let original = chain.node(1, 1_000 * AKE).await;
-    let (job, runs) = queued_runs(&mut chain, &creator, &original, FAKE).await;
+    let (_, runs) = queued_runs(&mut chain, &creator, &original, FAKE).await;
     let own = chain.node_of(&original.owner, 1).await;
     let fresh = chain.node(1, 1_000 * AKE).await;
     chain.node_ready(&fresh).await.unwrap();
