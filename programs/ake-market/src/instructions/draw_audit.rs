@@ -353,8 +353,8 @@ fn run_of(
 ) -> Job {
     // The audited node's owner as a counted releaser: counted entries are
     // never displaced (an uncounted one is, by the next uncounted release),
-    // so its nodes never take a run of their own audit. A run is therefore
-    // refunded as unrunnable after one counted hand-back fewer than a job.
+    // so its nodes never take a run of their own audit. A run is refunded
+    // as unrunnable one counted hand-back later (`Job::unrunnable_at`).
     let mut releases = Releases::default();
     releases.record(audited.node_owner, true);
     Job {

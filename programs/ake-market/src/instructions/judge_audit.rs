@@ -196,19 +196,9 @@ fn padded(job: &Job, runs: &[Option<Box<Job>>; 2]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::{FrameRef, JobSpec, LockedPrice};
 
     fn job_of(owner: Pubkey, digest: u8) -> Box<Job> {
-        let spec = JobSpec::Frame(FrameRef {
-            batch: Pubkey::default(),
-            frame: 0,
-        });
-        let price = LockedPrice {
-            mantissa: 1,
-            expo: 0,
-            decimals: 6,
-        };
-        let mut job = Job::queued(spec, price, 0, 255);
+        let mut job = Job::blank();
         job.node_owner = owner;
         job.audit.revealed = true;
         job.audit.digest = [digest; 32];

@@ -176,7 +176,7 @@ pub fn handler<'info>(
     job.node_owner = Pubkey::default();
     job.state = JobState::Queued;
 
-    let unrunnable = job.releases.counted >= max_releases;
+    let unrunnable = job.releases.counted >= job.unrunnable_at(max_releases);
     let offer = if unrunnable || job.releases.total >= MAX_HANDBACKS {
         None
     } else {

@@ -1,6 +1,6 @@
 use anchor_lang::prelude::*;
 
-use crate::constants::{MAX_IMAGE_LEN, MAX_INLINE_SPEC_BYTES, MAX_URI_LEN};
+use crate::constants::{MAX_IMAGE_LEN, MAX_INLINE_SPEC_BYTES, MAX_RELEASES, MAX_URI_LEN};
 use crate::errors::MarketError;
 use crate::state::releases::with_mark;
 use crate::state::{AuditParams, Releases};
@@ -82,20 +82,44 @@ impl Job {
     /// Whether nodes of `owner` may not take this job: the owner handed it
     /// back, or (an audit run) holds the audit's other run.
     pub fn excludes(&self, owner: &Pubkey) -> bool {
-        self.releases.includes(owner)
-            || (self.audit.is_run() && self.audit.other_run_owner == *owner)
+        self.excluded_owners().any(|o| o == owner)
     }
 
-    /// The marks of the owners it excludes, for its queue entry and the
-    /// node search (`Releases::marks`), as many as fit: an owner left out
-    /// is still refused when its node tries to take the job.
+    /// Their marks, for its queue entry and the node search
+    /// (`Releases::marks`): the same owners as `excludes`, so a search
+    /// never names a node the program refuses.
     pub fn excluded_marks(&self) -> u64 {
-        let marks = self.releases.marks();
-        let other = self.audit.other_run_owner;
-        if !self.audit.is_run() || other == Pubkey::default() {
-            return marks;
+        self.excluded_owners()
+            .enumerate()
+            .fold(0, |marks, (i, owner)| with_mark(marks, i, owner))
+    }
+
+    /// The owners whose nodes may not take it, as many as its queue entry
+    /// has marks for: its counted releasers (for an audit run the audited
+    /// node's owner first), the owner holding the audit's other run, then
+    /// the latest uncounted releaser while there is room. A runnable run
+    /// always has room for the other run's owner (`unrunnable_at`).
+    fn excluded_owners(&self) -> impl Iterator<Item = &Pubkey> {
+        let r = &self.releases;
+        let counted = usize::from(r.counted);
+        let other = &self.audit.other_run_owner;
+        let other = (self.audit.is_run() && *other != Pubkey::default()).then_some(other);
+        r.by[..counted]
+            .iter()
+            .chain(other)
+            .chain(&r.by[counted..usize::from(r.recorded)])
+            .take(MAX_RELEASES)
+    }
+
+    /// Counted hand-backs that refund it as unrunnable: the market's
+    /// `max_releases`; for an audit run, whose first counted releaser is the
+    /// audited node's owner, one more, within the entries there are.
+    pub fn unrunnable_at(&self, max_releases: u8) -> u8 {
+        if self.audit.is_run() {
+            max_releases.saturating_add(1).min(MAX_RELEASES as u8)
+        } else {
+            max_releases
         }
-        with_mark(marks, usize::from(self.releases.recorded), &other)
     }
 
     /// Seconds this job may wait in the queue before anyone refunds it:
@@ -535,4 +559,58 @@ pub struct UsageReceipt {
     pub wall_secs: u64,
     pub gpu_secs: u64,
     pub energy_mj: u64,
+}
+
+#[cfg(test)]
+impl Job {
+    /// A queued frame job with nothing else set, for unit tests.
+    pub fn blank() -> Job {
+        let spec = JobSpec::Frame(FrameRef {
+            batch: Pubkey::default(),
+            frame: 0,
+        });
+        let price = LockedPrice {
+            mantissa: 1,
+            expo: 0,
+            decimals: 6,
+        };
+        Job::queued(spec, price, 0, 255)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{marked, release_mark};
+
+    fn run() -> Job {
+        let mut job = Job::blank();
+        job.audit.phase = AuditPhase::Run;
+        job
+    }
+
+    /// A run at its fullest while still runnable: the audited owner and a
+    /// proven releaser counted, a fresh releaser after them. The owner
+    /// holding the other run takes the fresh one's place, in the marks the
+    /// searches read and in what the program refuses alike.
+    #[test]
+    fn a_runnable_run_always_has_room_for_the_other_run_s_owner() {
+        let [audited, proven, fresh, other] = [(); 4].map(|_| Pubkey::new_unique());
+        let mut job = run();
+        job.releases.record(audited, true);
+        job.releases.record(proven, true);
+        job.releases.record(fresh, false);
+        assert!(job.releases.counted < job.unrunnable_at(3));
+        assert!(job.excludes(&fresh));
+        job.audit.other_run_owner = other;
+        let marks = job.excluded_marks();
+        for owner in [audited, proven, other] {
+            assert!(job.excludes(&owner) && marked(marks, release_mark(&owner)));
+        }
+        assert!(!job.excludes(&fresh) && !marked(marks, release_mark(&fresh)));
+        // One more counted hand-back and the run is refunded.
+        job.releases.record(Pubkey::new_unique(), true);
+        assert_eq!(job.releases.counted, job.unrunnable_at(3));
+        assert_eq!((run().unrunnable_at(1), run().unrunnable_at(2)), (2, 3));
+    }
 }
