@@ -3009,7 +3009,7 @@ async fn a_node_that_fakes_its_outputs_loses_its_audit() {
         c_run
             .expect("the second owner ran a run")
             .audit
-            .other_run_owner,
+            .other_run_owner(),
         b_owner,
         "the first owner tried the second run and was barred from it"
     );

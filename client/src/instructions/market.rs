@@ -778,7 +778,7 @@ pub fn expire_job(job_key: Pubkey, job: &Job, k: ExpireKeys) -> Instruction {
 /// Accounts `release_job` needs besides the job.
 pub struct ReleaseKeys {
     pub mint: Pubkey,
-    /// Refunded when the job has been handed back `max_releases` times.
+    /// Refunded when the job has been handed back `Job::unrunnable_at` times.
     pub creator_token: Pubkey,
     /// The best waiting node for the re-queued job, owners that handed it
     /// back excluded (see `Market::best_node_for`).

@@ -292,7 +292,7 @@ pub struct JobReleased {
     pub posting_fee_burned: u64,
     /// The job is a frame and this release halted its batch.
     pub batch_halted: bool,
-    /// Refunded as unrunnable (`max_releases` counted hand-backs): its
+    /// Refunded as unrunnable (`Job::unrunnable_at` counted hand-backs): its
     /// releasers got their budget back (`budgets_returned` besides this
     /// owner) and, for a job that is not a frame, the creator's posting fee
     /// rose to `creator_fee_steps` steps this window.

@@ -220,7 +220,7 @@ pub fn bar_other_run_owner(
     if job.audit.phase != AuditPhase::Run || !stake.holds_run_of(&job.audit.runs[0]) {
         return None;
     }
-    job.audit.other_run_owner = stake.owner;
+    job.audit.set_other_run_owner(stake.owner);
     market.remark_job(&job_key, job.queue_slot, job.excluded_marks());
     Some(crate::events::AuditRunBarred {
         run: job_key,

@@ -634,7 +634,7 @@ async fn one_owner_takes_one_run_of_an_audit_and_the_other_goes_to_another() {
     assert_eq!((barred.run, barred.owner), (left, first.owner.pubkey()));
     let run = chain.job(&left).await.unwrap();
     assert_eq!(run.state, JobState::Queued);
-    assert_eq!(run.audit.other_run_owner, first.owner.pubkey());
+    assert_eq!(run.audit.other_run_owner(), first.owner.pubkey());
     let waiting: Node = chain.account(&second.account).await.unwrap();
     assert_eq!(waiting.status, ake_market::state::NodeStatus::Queued);
     // The searches pass the owner over from now on: no second pairing, and

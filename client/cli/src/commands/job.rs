@@ -161,7 +161,8 @@ pub struct JobView {
     /// The node may hand the job back for free until then (unix time).
     pub release_window_end: Option<i64>,
     pub releases: u16,
-    /// Hand-backs from nodes with proven work: the market's `max_releases` of them refund the job.
+    /// Hand-backs from nodes with proven work: the market's `max_releases` of them refund the job
+    /// (an audit run counts the audited node's owner first, and takes one more).
     pub counted_releases: u8,
     pub expiries: u8,
     /// Why the job was last handed back, as the node said.

@@ -87,7 +87,7 @@ struct Price {
 /// goes back to this owner (and no node of it searches past it), returns to
 /// the front of its tier (or to the best waiting node), and is refunded as
 /// unrunnable once `max_releases` counted owners (nodes with proven work)
-/// handed it back: then every releaser's budget comes back (their stakes as
+/// handed it back (an audit run: one more, `Job::unrunnable_at`): then every releaser's budget comes back (their stakes as
 /// remaining accounts) and the creator's posting fee rises a step.
 pub fn handler<'info>(
     mut ctx: Context<'info, ReleaseJob<'info>>,

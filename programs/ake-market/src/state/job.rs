@@ -36,7 +36,8 @@ pub struct Job {
     /// Missed deadlines so far; the config's `max_job_attempts` of them refund the job.
     pub expiries: u8,
     /// Who handed the job back: they are not assigned it again, and the
-    /// market's `max_releases` counted ones refund it.
+    /// market's `max_releases` counted ones refund it (`unrunnable_at`: an
+    /// audit run's first counted one is the audited node's owner).
     pub releases: Releases,
     /// Why the job was last handed back (for people; it changes nothing).
     pub last_release: Option<ReleaseReason>,
@@ -102,7 +103,7 @@ impl Job {
     fn excluded_owners(&self) -> impl Iterator<Item = &Pubkey> {
         let r = &self.releases;
         let counted = usize::from(r.counted);
-        let other = &self.audit.other_run_owner;
+        let other = &self.audit.runs[1]; // `AuditTrack::other_run_owner`
         let other = (self.audit.is_run() && *other != Pubkey::default()).then_some(other);
         r.by[..counted]
             .iter()
@@ -288,7 +289,9 @@ pub struct AuditTrack {
     /// An audited job: the chance it is drawn, in bps (set at submit).
     pub rate_bps: u16,
     /// An audited job: its two audit runs (default before its draw). An
-    /// audit run: `[the audited job, default]`.
+    /// audit run: `[the audited job, the owner found holding the audit's
+    /// other run]` (`other_run_owner`; default until one tries: every frame
+    /// account has this record, so a run reuses the entry).
     pub runs: [Pubkey; 2],
     /// An audited job: the runs opened (0 or 2). An audit run: its number.
     pub round: u8,
@@ -310,13 +313,25 @@ pub struct AuditTrack {
     /// An audited job: when its audit resolved (cleared or judged). Its
     /// challenge window counts from then, if later than its submit.
     pub resolved_at: i64,
-    /// An audit run: an owner found holding the audit's other run, whose
-    /// nodes may not take this one (see `Stake::holds_run_of`); default
-    /// until one tries.
-    pub other_run_owner: Pubkey,
 }
 
 impl AuditTrack {
+    /// An audit run: an owner found holding the audit's other run, whose
+    /// nodes may not take this one (see `Stake::holds_run_of`); default
+    /// until one tries (and for any other job).
+    pub fn other_run_owner(&self) -> Pubkey {
+        if self.is_run() {
+            self.runs[1]
+        } else {
+            Pubkey::default()
+        }
+    }
+
+    /// Records `owner` as holding the audit's other run (an audit run).
+    pub fn set_other_run_owner(&mut self, owner: Pubkey) {
+        self.runs[1] = owner;
+    }
+
     pub fn is_run(&self) -> bool {
         matches!(
             self.phase,
@@ -602,7 +617,7 @@ mod tests {
         job.releases.record(fresh, false);
         assert!(job.releases.counted < job.unrunnable_at(3));
         assert!(job.excludes(&fresh));
-        job.audit.other_run_owner = other;
+        job.audit.set_other_run_owner(other);
         let marks = job.excluded_marks();
         for owner in [audited, proven, other] {
             assert!(job.excludes(&owner) && marked(marks, release_mark(&owner)));
