@@ -127,7 +127,7 @@ impl Daemon {
                     .await?
             }
             AuditPhase::Run if job.state == JobState::Submitted => {
-                let audited_key = job.audit.runs[0];
+                let audited_key = job.audit.audited().unwrap_or(attempt.job);
                 match p.job(&audited_key).await.map_err(retry)? {
                     Some(audited) if audited.audit.phase == AuditPhase::Auditing => {
                         self.reveal_or_judge(attempt, digest, (audited_key, &audited))

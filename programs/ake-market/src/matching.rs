@@ -13,8 +13,8 @@ use crate::constants::{DISPUTE_BOND_ESCROW_BPS, FRAME_SEED};
 use crate::errors::MarketError;
 use crate::math::{bps_of_ceil, execution_collateral, release_window_secs};
 use crate::state::{
-    owner_tag, AuditPhase, Batch, Config, Job, JobState, Market, MarketMut, Node, NodeStatus,
-    Params, Seeker, SlaTerms, Stake, Waiting, PHASE_ASSIGNED,
+    owner_tag, Batch, Config, Job, JobState, Market, MarketMut, Node, NodeStatus, Params, Seeker,
+    SlaTerms, Stake, Waiting, PHASE_ASSIGNED,
 };
 
 /// What matching needs from the config: the parameters copied into a job
@@ -155,8 +155,8 @@ pub fn assign(
         });
     }
     owner_stake.lock(collateral)?;
-    if job.audit.phase == AuditPhase::Run {
-        owner_stake.took_run_of(&job.audit.runs[0]);
+    if let Some(audited) = job.audit.audited() {
+        owner_stake.took_run_of(&audited);
     }
     let deadline = now
         .checked_add(i64::from(job.max_duration_secs))
@@ -217,14 +217,15 @@ pub fn bar_other_run_owner(
     job: &mut Job,
     stake: &Stake,
 ) -> Option<crate::events::AuditRunBarred> {
-    if job.audit.phase != AuditPhase::Run || !stake.holds_run_of(&job.audit.runs[0]) {
+    let audited = job.audit.audited()?;
+    if !stake.holds_run_of(&audited) {
         return None;
     }
     job.audit.set_other_run_owner(stake.owner);
     market.remark_job(&job_key, job.queue_slot, job.excluded_marks());
     Some(crate::events::AuditRunBarred {
         run: job_key,
-        audited: job.audit.runs[0],
+        audited,
         owner: stake.owner,
     })
 }

@@ -557,10 +557,7 @@ impl World {
             Action::Reveal { job } => match job_at(*job, &submitted) {
                 Some((_, key)) => {
                     let j = c.job(&key).await.unwrap();
-                    let audited_key = match j.audit.phase {
-                        ake_market::state::AuditPhase::Run => j.audit.runs[0],
-                        _ => key,
-                    };
+                    let audited_key = j.audit.audited().unwrap_or(key);
                     let audited = c.job(&audited_key).await;
                     match (self.nodes.iter().position(|n| n.account == j.node), audited) {
                         (Some(at), Some(audited)) => {

@@ -369,6 +369,18 @@ pub async fn settled_result(
         .map(|r| (r.output_uri, r.commitment)))
 }
 
+/// `{before}{fee} AKE audit fee{after}` in a post's messages, or nothing
+/// when the job pays no audit fee.
+fn audit_fee_clause(before: &str, audit_fee: u64, decimals: u8, after: &str) -> String {
+    if audit_fee == 0 {
+        return String::new();
+    }
+    format!(
+        "{before}{} AKE audit fee{after}",
+        format(audit_fee, decimals)
+    )
+}
+
 /// Where a result's outputs are. An auditable job's are under a path its
 /// salt names: public once its node revealed its digest (`revealed`),
 /// before that only its creator can open the sealed salt (`reader`).
@@ -564,11 +576,7 @@ pub async fn run(g: &GlobalArgs, c: JobCommand) -> anyhow::Result<()> {
                 "{} AKE escrow + {} AKE posting fee{}",
                 format(q.escrow, d),
                 format(q.posting_fee, d),
-                if audit_fee > 0 {
-                    format!(" + {} AKE audit fee", format(audit_fee, d))
-                } else {
-                    String::new()
-                }
+                audit_fee_clause(" + ", audit_fee, d, "")
             );
             if let Some(frames) = valid.frames {
                 quote = crate::commands::batch::batch_total(q.escrow, q.posting_fee, frames.count)
@@ -597,11 +605,7 @@ pub async fn run(g: &GlobalArgs, c: JobCommand) -> anyhow::Result<()> {
                 format(quote - q.posting_fee - audit_fee, d),
                 usd(usd_max),
                 format(q.posting_fee, d),
-                if audit_fee > 0 {
-                    format!(" and a {} AKE audit fee", format(audit_fee, d))
-                } else {
-                    String::new()
-                }
+                audit_fee_clause(" and a ", audit_fee, d, "")
             );
             if let Some(frames) = valid.frames {
                 let p_ = &config.params;
@@ -663,11 +667,12 @@ pub async fn run(g: &GlobalArgs, c: JobCommand) -> anyhow::Result<()> {
                             format(escrowed, d),
                             usd(usd_max),
                             format(posting_fee, d),
-                            if audit_fee > 0 {
-                                format!(", audit fee {} AKE (back if it is cancelled or refunded before its draw)", format(audit_fee, d))
-                            } else {
-                                String::new()
-                            }
+                            audit_fee_clause(
+                                ", ",
+                                audit_fee,
+                                d,
+                                " (back if it is cancelled or refunded before its draw)"
+                            )
                         )
                     },
                 );

@@ -9,7 +9,7 @@ use crate::matching::{candidate_with_stake, requeue, Rules};
 use crate::math::bps_of_ceil;
 use crate::settlement::refund_job;
 use crate::sla::{mark_breach, take_collateral};
-use crate::state::{AuditPhase, Config, Job, JobState, Market, MarketMut, Node, NodeStatus, Stake};
+use crate::state::{Config, Job, JobState, Market, MarketMut, Node, NodeStatus, Stake};
 use crate::vaults::Vault;
 
 #[event_cpi]
@@ -110,9 +110,7 @@ pub fn handler(mut ctx: Context<ExpireJob>) -> Result<()> {
     )?;
     a.node.close_job()?;
     a.node_owner_stake.unlock(collateral - slash)?;
-    if a.job.audit.phase == AuditPhase::Run {
-        a.node_owner_stake.left_run_of(&a.job.audit.runs[0]);
-    }
+    a.node_owner_stake.left_job(&a.job);
     let slashed = NodeSlashed {
         node: node_key,
         owner: a.node.owner,

@@ -11,8 +11,8 @@ use crate::release_budget::return_release_budgets;
 use crate::settlement::refund_job;
 use crate::sla::{mark_breach, take_collateral};
 use crate::state::{
-    AuditPhase, Batch, Config, Creator, Job, JobSpec, JobState, Market, MarketMut, Node,
-    NodeStatus, ReleaseParams, ReleaseReason, Stake,
+    Batch, Config, Creator, Job, JobSpec, JobState, Market, MarketMut, Node, NodeStatus,
+    ReleaseParams, ReleaseReason, Stake,
 };
 use crate::vaults::Vault;
 
@@ -140,9 +140,7 @@ pub fn handler<'info>(
         None,
     )?;
     a.owner_stake.unlock(collateral - price.slash)?;
-    if a.job.audit.phase == AuditPhase::Run {
-        a.owner_stake.left_run_of(&a.job.audit.runs[0]);
-    }
+    a.owner_stake.left_job(&a.job);
     a.node.close_job()?;
     if price.over_budget && price.in_free_window {
         a.node.armable_at = a.node.armable_at.max(

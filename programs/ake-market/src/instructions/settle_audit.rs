@@ -43,11 +43,7 @@ pub fn handler(mut ctx: Context<SettleAudit>) -> Result<()> {
     let job_key = a.job.key();
     let verdict = a.job.audit.phase;
     let bump = ctx.bumps.settle.reporter;
-    if a.job.audit.is_run() {
-        // Its node no longer holds this run of the audit.
-        let audited = a.job.audit.runs[0];
-        a.settle.node_owner_stake.left_run_of(&audited);
-    }
+    a.settle.node_owner_stake.left_job(&a.job);
     let event = match verdict {
         AuditPhase::RunPaid => {
             let settled = settle_job(&mut a.job, &mut a.settle, bump, true)?;

@@ -316,6 +316,11 @@ pub struct AuditTrack {
 }
 
 impl AuditTrack {
+    /// The audited job, when this job is one of its audit's runs.
+    pub fn audited(&self) -> Option<Pubkey> {
+        self.is_run().then_some(self.runs[0])
+    }
+
     /// An audit run: an owner found holding the audit's other run, whose
     /// nodes may not take this one (see `Stake::holds_run_of`); default
     /// until one tries (and for any other job).

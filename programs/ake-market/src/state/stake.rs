@@ -120,6 +120,14 @@ impl Stake {
         }
     }
 
+    /// Its node no longer holds `job` (released, expired or settled): when
+    /// that is a run of an audit, the owner may take a run of it again.
+    pub fn left_job(&mut self, job: &super::Job) {
+        if let Some(audited) = job.audit.audited() {
+            self.left_run_of(&audited);
+        }
+    }
+
     /// The stake account `info` (PDA `["stake", owner]` with `bump`, checked
     /// by the caller) of the signer `owner`, created at its expense when
     /// it does not exist yet. The caller writes it back.
