@@ -712,8 +712,13 @@ impl Protocol {
             Auditing if self.audit_round_complete(job, now).await? => {
                 Some(&mut out.audits_to_judge)
             }
-            Failed | RunPaid | RunFailed => Some(&mut out.audits_to_settle),
-            Auditing | Run => None,
+            RunPaid => Some(&mut out.audits_to_settle),
+            // A loss its node may still appeal waits out the window.
+            Failed | RunFailed if appeal_settles(job, now) => Some(&mut out.audits_to_settle),
+            Appealed | RunAppealed if job.appeal_decide_by().is_some_and(|t| t < now) => {
+                Some(&mut out.audits_to_settle)
+            }
+            Auditing | Run | Failed | RunFailed | Appealed | RunAppealed => None,
         })
     }
 
@@ -798,6 +803,17 @@ impl Protocol {
         let job = self.existing_job(job_key).await?;
         let keys = self.settle_keys(&job, caller).await?;
         Ok(ixs::settle_audit(*job_key, &job, &keys))
+    }
+
+    /// resolve_appeal for the appeal of `job_key`, by its arbiter.
+    pub async fn resolve_appeal(
+        &self,
+        job_key: &Pubkey,
+        arbiter: Pubkey,
+        upheld: bool,
+    ) -> Result<Instruction, ProtocolError> {
+        let job = self.existing_job(job_key).await?;
+        Ok(ixs::resolve_appeal(arbiter, *job_key, &job, upheld))
     }
 
     /// close_due_page for the page at `key`.
@@ -1624,4 +1640,13 @@ impl Protocol {
             associated_token(&job.creator, &config.mint),
         ))
     }
+}
+
+/// Whether `settle_audit` settles a job that lost its audit at `now`: its
+/// node appealed and lost, could not appeal (it never revealed), or let
+/// the time to appeal pass (the job's challenge window from the verdict).
+pub fn appeal_settles(job: &Job, now: i64) -> bool {
+    job.appeal_bond() > 0
+        || !job.audit.revealed
+        || job.appeal_window_end().is_some_and(|end| end < now)
 }

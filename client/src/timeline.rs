@@ -4,10 +4,10 @@
 //! (its account closed) still has its whole story where history is kept.
 
 use ake_market::events::{
-    AuditDrawn, AuditJudged, AuditRunBarred, AuditRunOpened, AuditSettled, DigestRevealed,
-    DisputeResolved, FrameHandedOut, JobAssigned, JobCancelled, JobDisputed, JobExpired, JobPosted,
-    JobQueued, JobReleased, JobSettled, LiveLogsAnnounced, ResultSubmitted, SpecMarkedUnauditable,
-    StaleJobRefunded,
+    AppealResolved, AuditAppealed, AuditDrawn, AuditJudged, AuditRunBarred, AuditRunOpened,
+    AuditSettled, DigestRevealed, DisputeResolved, FrameHandedOut, JobAssigned, JobCancelled,
+    JobDisputed, JobExpired, JobPosted, JobQueued, JobReleased, JobSettled, LiveLogsAnnounced,
+    ResultSubmitted, SpecMarkedUnauditable, StaleJobRefunded,
 };
 use serde::Serialize;
 use solana_sdk::pubkey::Pubkey;
@@ -145,16 +145,40 @@ fn describe_audit(
         return Some((
             "SpecMarkedUnauditable",
             format!(
-                "the job and its two runs gave three different digests: spec {} is not deterministic and cannot ask for verify = \"exact\" on this market again",
+                "spec {} is not deterministic (its audit found three different digests, or the arbiter upheld an appeal): it cannot ask for verify = \"exact\" on this market again",
                 hex::encode(e.spec_hash)
             ),
+        ));
+    }
+    if let Some(e) = decode_event::<AuditAppealed>(data).filter(|e| e.job == *job) {
+        return Some((
+            "AuditAppealed",
+            format!(
+                "node {} appealed the verdict with a {} AKE bond: the arbiter decides (by unix time {}, or nobody is penalised)",
+                e.node,
+                amount(e.bond),
+                e.decide_by
+            ),
+        ));
+    }
+    if let Some(e) = decode_event::<AppealResolved>(data).filter(|e| e.job == *job) {
+        return Some((
+            "AppealResolved",
+            if e.upheld {
+                format!(
+                    "appeal upheld: the spec is at fault and marked, nobody loses stake, the job settles as usual ({:?})",
+                    e.verdict
+                )
+            } else {
+                format!("appeal rejected: the verdict stands ({:?}), the bond burns with the collateral", e.verdict)
+            },
         ));
     }
     if let Some(e) = decode_event::<AuditSettled>(data).filter(|e| e.job == *job) {
         return Some((
             "AuditSettled",
             format!(
-                "settled by its audit ({:?}): charged {} AKE, {} AKE of collateral burned, {} AKE back to the creator",
+                "settled by its audit ({:?}): charged {} AKE, {} AKE of stake burned (collateral, and a rejected appeal's bond), {} AKE back to the creator",
                 e.verdict,
                 amount(e.charged),
                 amount(e.slashed),

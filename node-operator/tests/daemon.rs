@@ -2991,34 +2991,34 @@ async fn a_node_that_fakes_its_outputs_loses_its_audit() {
     }
     let mut c = world.spawn_in(c_dir.path(), &c_hot, None);
     let dirs = [world.dir.path(), b_dir.path(), c_dir.path()];
+    // Outvoted, the cheat's daemon appeals (it cannot tell a frame from
+    // its own junk), locking its owner's bond.
     let failed = world
-        .wait_audit(&job, AuditPhase::Failed, Duration::from_secs(300), &dirs)
+        .wait_audit(&job, AuditPhase::Appealed, Duration::from_secs(300), &dirs)
         .await;
     assert!(
         failed.audit.revealed,
         "the cheat revealed its (junk) digest"
     );
+    let bond = failed.terms.dispute_bond;
+    assert_eq!(failed.appeal_bond(), bond);
     let runs = failed.audit.runs;
     let b_owner = p.node(&b_node).await.unwrap().unwrap().owner;
-    let c_node = pda::node(&c_hot.pubkey());
-    let mut c_run = None;
-    for run in runs {
-        c_run = c_run.or(p.job(&run).await.unwrap().filter(|r| r.node == c_node));
-    }
-    assert_eq!(
-        c_run
-            .expect("the second owner ran a run")
-            .audit
-            .other_run_owner(),
-        b_owner,
-        "the first owner tried the second run and was barred from it"
-    );
     let auditors: Vec<Pubkey> = [b_hot.pubkey(), c_hot.pubkey()]
         .iter()
         .map(pda::node)
         .collect();
     let creator_before = p.token_balance(&creator_token).await.unwrap();
-    // Anyone settles the verdict (the crank would).
+    // The arbiter re-runs the spec, gets the honest digest and rejects the
+    // appeal; anyone then settles the verdict (the crank would).
+    let arbiter = &world.net.admin;
+    let ix = p
+        .resolve_appeal(&job, arbiter.pubkey(), false)
+        .await
+        .unwrap();
+    send_instructions(p.chain.as_ref(), arbiter, &[], &[ix], Fees::default())
+        .await
+        .unwrap();
     let payer = Keypair::new();
     world
         .net
@@ -3035,7 +3035,11 @@ async fn a_node_that_fakes_its_outputs_loses_its_audit() {
         creator_before + escrow,
         "the creator gets its whole escrow back"
     );
-    assert_eq!(world.owner_stake().await, stake_before - r, "R burned");
+    assert_eq!(
+        world.owner_stake().await,
+        stake_before - r - bond,
+        "R and the appeal's bond burned"
+    );
     let node = p.node(&cheat_node).await.unwrap().unwrap();
     assert!(node.suspended);
     assert_eq!(node.reputation_bps, 0);
@@ -3058,7 +3062,20 @@ async fn a_node_that_fakes_its_outputs_loses_its_audit() {
         "{}",
         said("AuditJudged")
     );
-    assert!(said("AuditSettled").contains(&format!("{r} AKE of collateral burned")));
+    // The first owner tried the second run and was barred from it (the
+    // runs, paid, may have closed by now: their history tells it).
+    let mut barred = false;
+    for run in runs {
+        let story = rpc.job_timeline(&run, |a| a.to_string()).await.unwrap();
+        barred |= story.steps.iter().any(|s| {
+            s.event == "AuditRunBarred" && s.what.contains(&format!("barred to owner {b_owner}"))
+        });
+    }
+    assert!(barred, "the first owner was barred from the second run");
+    assert!(said("AuditAppealed").contains(&format!("with a {bond} AKE bond")));
+    assert!(said("AppealResolved").starts_with("appeal rejected"));
+    let burned = r + bond;
+    assert!(said("AuditSettled").contains(&format!("{burned} AKE of stake burned")));
     // The honest runs are paid by their own daemons, and close.
     let end = Instant::now() + Duration::from_secs(60);
     for run in runs {

@@ -1103,6 +1103,39 @@ pub fn judge_audit(caller: Pubkey, job_key: Pubkey, job: &Job) -> Instruction {
     )
 }
 
+/// The node whose hot key is `node_signer` appeals the audit `job` (its
+/// audited job or run) lost, locking its owner's bond.
+pub fn appeal_audit(node_signer: Pubkey, job_key: Pubkey, job: &Job) -> Instruction {
+    build(
+        acc::AppealAudit {
+            node_signer,
+            node: pda::node(&node_signer),
+            job: job_key,
+            owner_stake: pda::stake(&job.node_owner),
+            market: job.market,
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::AppealAudit {},
+    )
+}
+
+/// The job's arbiter upholds (the spec is at fault) or rejects an appeal.
+pub fn resolve_appeal(arbiter: Pubkey, job_key: Pubkey, job: &Job, upheld: bool) -> Instruction {
+    build(
+        acc::ResolveAppeal {
+            arbiter,
+            job: job_key,
+            owner_stake: pda::stake(&job.node_owner),
+            unauditable_spec: pda::unauditable_spec(&job.market, &job.spec_hash),
+            system_program: system_program::ID,
+            event_authority: event_authority(),
+            program: PROGRAM,
+        },
+        ix::ResolveAppeal { upheld },
+    )
+}
+
 /// Anyone (`k.payer`) settles an audit run, or an audited job that lost.
 pub fn settle_audit(job_key: Pubkey, job: &Job, k: &SettleKeys) -> Instruction {
     build(

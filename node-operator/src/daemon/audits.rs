@@ -7,7 +7,7 @@
 //! time loses the collateral.
 
 use ake_sdk::ake_market::audit::{seal, DRAW_SPAN_SLOTS};
-use ake_sdk::ake_market::state::{AuditPhase, Job, JobState, Verify, SEALED_SALT_LEN};
+use ake_sdk::ake_market::state::{AuditPhase, Job, JobState, NodeStatus, Verify, SEALED_SALT_LEN};
 use ake_sdk::instructions as ixs;
 use ake_sdk::seal::{attempt_salt, output_token, seal_salt, TOKEN_PLACEHOLDER};
 use solana_sdk::instruction::Instruction;
@@ -141,8 +141,43 @@ impl Daemon {
                 Next::Send(ixs::settle_audit(attempt.job, &job, &keys), "settle_audit")
             }
             AuditPhase::Run => Next::Wait,
+            AuditPhase::Failed | AuditPhase::RunFailed => self.appeal(attempt, &job).await?,
+            // Upheld, a run is paid: this node settles it, as any run.
+            AuditPhase::Appealed | AuditPhase::RunAppealed => Next::Wait,
             _ => Next::Over,
         })
+    }
+
+    /// This node lost the audit of `attempt`: it ran the spec in its
+    /// sandbox and revealed the digest it computed, so it appeals (once,
+    /// inside the job's challenge window from the verdict), locking its
+    /// owner's bond; the arbiter re-runs the spec and decides. Two runs of
+    /// a spec that reads the clock or the host can agree with each other
+    /// and not with an honest node: without the appeal it would lose its
+    /// collateral through the creator's choice.
+    async fn appeal(&self, attempt: &Attempt, job: &Job) -> Result<Next, StepError> {
+        let p = &self.protocol;
+        let now = p.chain.clock().await.map_err(retry)?.unix_timestamp;
+        if ake_sdk::protocol::appeal_settles(job, now) {
+            return Ok(Next::Over); // appealed already, nothing revealed, or too late
+        }
+        let stake = p.stake(&job.node_owner).await.map_err(retry)?;
+        // The program takes this node out of the queue for the bond if it
+        // must: the stake its place holds counts.
+        let node = p.node(&self.node).await.map_err(retry)?;
+        let queued = node.filter(|n| n.status == NodeStatus::Queued);
+        let free = stake.map_or(0, |s| s.free()) + queued.map_or(0, |n| n.locked_stake);
+        if free < job.terms.dispute_bond {
+            tracing::warn!(
+                "lost the audit of {}: an appeal locks {} base units of stake and the owner has {} free; deposit more (`ake stake deposit`) before the time to appeal ends",
+                attempt.job,
+                job.terms.dispute_bond,
+                free
+            );
+            return Ok(Next::Wait);
+        }
+        let ix = ixs::appeal_audit(self.signer.pubkey(), attempt.job, job);
+        Ok(Next::Send(ix, "appeal_audit"))
     }
 
     /// Once every run of the audit has committed: this attempt's reveal,

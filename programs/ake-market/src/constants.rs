@@ -67,6 +67,12 @@ pub const MAX_POSTING_FEE_STEPS: u16 = 10;
 /// Share of the bond burned when a dispute times out unresolved: what
 /// disputing costs when nobody decides.
 pub const DISPUTE_TIMEOUT_FEE_BPS: u64 = 1_000;
+
+/// A node that lost an audit may appeal for the job's challenge window
+/// from the verdict, and never less than this: `ake-node` looks at its
+/// audits every 10 s, and a cluster's challenge window may be shorter
+/// (localnet's is 5 s).
+pub const MIN_APPEAL_WINDOW_SECS: u32 = 60;
 /// A dispute bond is at least this share of the job's escrow (and at least
 /// the configured `dispute_bond`): disputing a large job is not cheap.
 pub const DISPUTE_BOND_ESCROW_BPS: u64 = 1_000;

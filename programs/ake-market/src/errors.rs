@@ -258,4 +258,14 @@ pub enum MarketError {
     SpecNotAuditable,
     #[msg("an exact job's post must name the spec's unauditable-mark address (ake-sdk does)")]
     MissingUnauditableMark,
+    #[msg("only an audit this node lost with its digest revealed can be appealed, once")]
+    NotAppealable,
+    #[msg("the time to appeal this verdict (the job's challenge window counted from the verdict, at least 60 s) is over")]
+    AppealWindowClosed,
+    #[msg("the node may still appeal this verdict: settle it after the job's challenge window counted from the verdict (at least 60 s)")]
+    AppealWindowOpen,
+    #[msg("the node appealed this verdict: the arbiter decides it, or anyone settles it after the dispute timeout plus the job's max duration")]
+    AppealUndecided,
+    #[msg("no appeal of this job is waiting for the arbiter")]
+    NoAppeal,
 }

@@ -559,6 +559,30 @@ pub struct SpecMarkedUnauditable {
     pub job: Pubkey,
 }
 
+/// A node appealed the audit it lost: its owner's bond is locked beside
+/// the job's collateral until the arbiter decides, or until `decide_by`
+/// (then nobody is penalised).
+#[event]
+pub struct AuditAppealed {
+    pub job: Pubkey,
+    pub node: Pubkey,
+    pub bond: u64,
+    pub decide_by: i64,
+}
+
+/// The arbiter decided an appeal. Upheld: the node ran the spec as given
+/// and the spec is at fault (marked unauditable): the job (or run) is
+/// paid, its collateral and bond unlocked. Rejected: the verdict stands and
+/// its settlement burns the bond with the collateral.
+#[event]
+pub struct AppealResolved {
+    pub job: Pubkey,
+    pub node: Pubkey,
+    pub upheld: bool,
+    pub verdict: crate::state::AuditPhase,
+    pub spec_marked: bool,
+}
+
 /// An audit run, or an audited job that lost its audit, settled.
 #[event]
 pub struct AuditSettled {

@@ -248,4 +248,14 @@ pub mod ake_market {
     pub fn settle_audit(ctx: Context<SettleAudit>) -> Result<()> {
         settle_audit::handler(ctx)
     }
+
+    /// A node appeals an audit it lost, locking a bond from its owner's stake.
+    pub fn appeal_audit(ctx: Context<AppealAudit>) -> Result<()> {
+        appeal_audit::handler(ctx)
+    }
+
+    /// The arbiter upholds or rejects an appeal.
+    pub fn resolve_appeal(ctx: Context<ResolveAppeal>, upheld: bool) -> Result<()> {
+        resolve_appeal::handler(ctx, upheld)
+    }
 }

@@ -4,7 +4,7 @@
 
 use ake_market::audit::seal;
 use ake_market::errors::MarketError;
-use ake_market::events::{AuditDrawn, AuditJudged, AuditSettled};
+use ake_market::events::{AppealResolved, AuditAppealed, AuditDrawn, AuditJudged, AuditSettled};
 use ake_market::state::{
     AuditPhase, Job, JobResult, JobSpec, JobState, Node, UnauditableSpec, Verify, SEALED_SALT_LEN,
 };
@@ -131,11 +131,48 @@ async fn start_reveal_clock(chain: &mut Chain, job_key: &Pubkey) -> i64 {
 }
 
 async fn settle_audit(chain: &mut Chain, creator: &User, job_key: &Pubkey) -> AuditSettled {
+    try_settle_audit(chain, creator, job_key).await.unwrap()
+}
+
+async fn try_settle_audit(
+    chain: &mut Chain,
+    creator: &User,
+    job_key: &Pubkey,
+) -> Result<AuditSettled, solana_sdk::transaction::TransactionError> {
     let job = chain.job(job_key).await.unwrap();
     let payer = chain.payer().pubkey();
     let keys = chain.settle_keys(creator.token, payer).await;
     let ix = ixs::settle_audit(*job_key, &job, &keys);
-    event(&chain.send_with_events(&[ix], &[]).await.unwrap())
+    chain.send_with_events(&[ix], &[]).await.map(|e| event(&e))
+}
+
+/// `node` appeals the audit `job_key` lost.
+async fn appeal(
+    chain: &mut Chain,
+    node: &TestNode,
+    job_key: &Pubkey,
+) -> Result<AuditAppealed, solana_sdk::transaction::TransactionError> {
+    let job = chain.job(job_key).await.unwrap();
+    let ix = ixs::appeal_audit(node.signer.pubkey(), *job_key, &job);
+    chain
+        .send_with_events(&[ix], &[&node.signer])
+        .await
+        .map(|e| event(&e))
+}
+
+/// The arbiter (the admin here) decides an appeal.
+async fn resolve_appeal(
+    chain: &mut Chain,
+    job_key: &Pubkey,
+    upheld: bool,
+) -> Result<AppealResolved, solana_sdk::transaction::TransactionError> {
+    let job = chain.job(job_key).await.unwrap();
+    let arbiter = chain.admin.insecure_clone();
+    let ix = ixs::resolve_appeal(arbiter.pubkey(), *job_key, &job, upheld);
+    chain
+        .send_with_events(&[ix], &[&arbiter])
+        .await
+        .map(|e| event(&e))
 }
 
 /// The escrow vault holds exactly the market's open obligations, its
@@ -148,6 +185,30 @@ async fn assert_books(chain: &mut Chain) {
         + ledger.pending_treasury
         + market.audit_reserve;
     assert_eq!(chain.escrow_balance().await, owed, "escrow vault vs books");
+}
+
+/// The stake vault holds exactly the three owners' stakes (the only ones
+/// on the chain) and each owner's lock is what its open jobs hold.
+async fn assert_stake_books(chain: &mut Chain, a: &Audit) {
+    let mut staked = 0;
+    for node in [&a.original, &a.auditors[0], &a.auditors[1]] {
+        let stake = chain.stake_of(&node.owner.pubkey()).await;
+        staked += stake.amount + stake.unbonding;
+        let mut locked = 0;
+        for job in [a.job, a.runs[0], a.runs[1]] {
+            if let Some(j) = chain.job(&job).await {
+                if j.node_owner == node.owner.pubkey() {
+                    locked += j.collateral + j.appeal_bond();
+                }
+            }
+        }
+        assert_eq!(stake.locked, locked, "lock of {}", node.owner.pubkey());
+    }
+    assert_eq!(
+        chain.balance(&pda::stake_vault()).await,
+        staked,
+        "stake vault vs stakes"
+    );
 }
 
 /// An audit in progress: the audited node, two auditors of two other
@@ -329,7 +390,7 @@ async fn an_honest_job_is_audited_matched_and_paid() {
 }
 
 #[tokio::test]
-async fn a_faked_result_is_caught_two_to_one_and_burns_its_collateral() {
+async fn a_faked_result_is_caught_two_to_one_and_its_appeal_burns_the_bond_too() {
     let mut chain = always_audited().await;
     let creator = chain.user(10 * AKE).await;
     let a = audit(&mut chain, &creator, FAKE, [HONEST, HONEST]).await;
@@ -343,14 +404,57 @@ async fn a_faked_result_is_caught_two_to_one_and_burns_its_collateral() {
 
     let creator_before = chain.balance(&creator.token).await;
     let job = chain.job(&a.job).await.unwrap();
-    let (escrow, r) = (job.escrow, job.collateral);
+    let (escrow, r, bond) = (job.escrow, job.collateral, job.terms.dispute_bond);
     assert_eq!(r, 200 * AKE);
+    // The node may appeal first: nothing settles inside the window.
+    assert_market_error(
+        try_settle_audit(&mut chain, &creator, &a.job)
+            .await
+            .map(|_| ()),
+        MarketError::AppealWindowOpen,
+    );
+    // Only its own node appeals, once, with its owner's bond.
+    assert_market_error(
+        appeal(&mut chain, &a.auditors[0], &a.job).await.map(|_| ()),
+        MarketError::NotAssignedNode,
+    );
+    let appealed = appeal(&mut chain, &a.original, &a.job).await.unwrap();
+    assert_eq!(appealed.bond, bond);
+    let stake = chain.stake_of(&a.original.owner.pubkey()).await;
+    assert_eq!(stake.locked, r + bond, "the bond is locked beside R");
+    assert_stake_books(&mut chain, &a).await;
+    assert_market_error(
+        appeal(&mut chain, &a.original, &a.job).await.map(|_| ()),
+        MarketError::NotAppealable,
+    );
+    assert_market_error(
+        try_settle_audit(&mut chain, &creator, &a.job)
+            .await
+            .map(|_| ()),
+        MarketError::AppealUndecided,
+    );
+    // The cheat's appeal is rejected: settling burns R and the bond.
+    let rejected = resolve_appeal(&mut chain, &a.job, false).await.unwrap();
+    assert_eq!(
+        (rejected.upheld, rejected.verdict),
+        (false, AuditPhase::Failed)
+    );
+    assert_market_error(
+        resolve_appeal(&mut chain, &a.job, true).await.map(|_| ()),
+        MarketError::NoAppeal,
+    );
+    assert_market_error(
+        appeal(&mut chain, &a.original, &a.job).await.map(|_| ()),
+        MarketError::NotAppealable,
+    );
     let lost = settle_audit(&mut chain, &creator, &a.job).await;
-    // The creator gets its whole escrow back; R is burned, paid to nobody.
-    assert_eq!((lost.creator_refund, lost.slashed), (escrow, r));
+    // The creator gets its whole escrow back; R and the bond are burned,
+    // paid to nobody: the cheat's appeal cost it 100 AKE more.
+    assert_eq!((lost.creator_refund, lost.slashed), (escrow, r + bond));
     assert_eq!(chain.balance(&creator.token).await, creator_before + escrow);
     let stake = chain.stake_of(&a.original.owner.pubkey()).await;
-    assert_eq!(stake.amount, 1_000 * AKE - r);
+    assert_eq!((stake.amount, stake.locked), (1_000 * AKE - r - bond, 0));
+    assert_stake_books(&mut chain, &a).await;
     let node = chain.account::<Node>(&a.original.account).await.unwrap();
     assert!(node.suspended);
     assert_eq!(node.reputation_bps, 0);
@@ -362,6 +466,166 @@ async fn a_faked_result_is_caught_two_to_one_and_burns_its_collateral() {
     let supply = chain.supply().await;
     assert!(chain.sweep().await);
     assert!(chain.supply().await <= supply - r, "R burned at the sweep");
+}
+
+/// A spec that reads the clock or the host: its two runs, on other hosts
+/// seconds later, agree with each other and not with the honest node. Its
+/// appeal, upheld, costs it nothing; the creator who framed it pays for
+/// the job and every run, and its spec is marked.
+#[tokio::test]
+async fn a_node_framed_by_its_spec_appeals_and_loses_nothing() {
+    let mut chain = always_audited().await;
+    let creator = chain.user(10 * AKE).await;
+    let a = audit(&mut chain, &creator, HONEST, [OTHER, OTHER]).await;
+    reveal_all(&mut chain, &a, HONEST, [OTHER, OTHER]).await;
+    let judged = judge(&mut chain, &a.job).await.unwrap();
+    assert_eq!(judged.verdict, AuditPhase::Failed);
+    let before = chain.account::<Node>(&a.original.account).await.unwrap();
+    appeal(&mut chain, &a.original, &a.job).await.unwrap();
+    // Only the job's arbiter decides.
+    let job = chain.job(&a.job).await.unwrap();
+    let ix = ixs::resolve_appeal(creator.pubkey(), a.job, &job, true);
+    assert_market_error(
+        chain.send(&[ix], &[&creator.key]).await,
+        MarketError::NotArbiter,
+    );
+    let upheld = resolve_appeal(&mut chain, &a.job, true).await.unwrap();
+    assert_eq!(
+        (upheld.upheld, upheld.verdict, upheld.spec_marked),
+        (true, AuditPhase::Inconclusive, true)
+    );
+    let mark = pda::unauditable_spec(&pda::market(0), &job.spec_hash);
+    let marked: UnauditableSpec = chain.account(&mark).await.unwrap();
+    assert_eq!(marked.job, a.job);
+    // The bond is back; the collateral down to the result collateral.
+    let job = chain.job(&a.job).await.unwrap();
+    assert!(job.collateral < 200 * AKE);
+    let stake = chain.stake_of(&a.original.owner.pubkey()).await;
+    assert_eq!((stake.amount, stake.locked), (1_000 * AKE, job.collateral));
+    assert_stake_books(&mut chain, &a).await;
+    for run in a.runs {
+        let paid = settle_audit(&mut chain, &creator, &run).await;
+        assert!(
+            paid.charged > 0 && paid.slashed == 0,
+            "the runs were honest too"
+        );
+    }
+    // The job settles as usual after the creator's challenge window: its
+    // node is credited its work and has lost nothing.
+    assert_market_error(
+        chain.finalize(creator.token, &a.job).await,
+        MarketError::ChallengeWindowOpen,
+    );
+    chain.advance(3_700).await;
+    let creator_before = chain.balance(&creator.token).await;
+    chain.finalize(creator.token, &a.job).await.unwrap();
+    assert!(
+        chain.balance(&creator.token).await - creator_before < job.escrow,
+        "the creator pays for the job"
+    );
+    let after = chain.account::<Node>(&a.original.account).await.unwrap();
+    assert!(after.work_micro_usd > before.work_micro_usd);
+    assert!(!after.suspended);
+    let stake = chain.stake_of(&a.original.owner.pubkey()).await;
+    assert_eq!((stake.amount, stake.locked), (1_000 * AKE, 0));
+    assert_books(&mut chain).await;
+}
+
+/// A node whose stake is all locked by its job's `R` and its place in the
+/// queue still appeals: it leaves the queue for the bond.
+#[tokio::test]
+async fn a_queued_node_leaves_the_queue_to_appeal() {
+    let mut chain = always_audited().await;
+    let creator = chain.user(10 * AKE).await;
+    let original = chain.node(1, 400 * AKE).await;
+    let auditors = [
+        chain.node(1, 1_000 * AKE).await,
+        chain.node(1, 1_000 * AKE).await,
+    ];
+    let a = drawn_and_taken(
+        &mut chain,
+        &creator,
+        original,
+        auditors,
+        (HONEST, [OTHER, OTHER]),
+    )
+    .await;
+    reveal_all(&mut chain, &a, HONEST, [OTHER, OTHER]).await;
+    assert_eq!(
+        judge(&mut chain, &a.job).await.unwrap().verdict,
+        AuditPhase::Failed
+    );
+    // Its owner held it out of the queue for the draw; it waits again.
+    chain.rearm(&a.original).await.unwrap();
+    chain.node_ready(&a.original).await.unwrap();
+    let stake = chain.stake_of(&a.original.owner.pubkey()).await;
+    let job = chain.job(&a.job).await.unwrap();
+    assert!(
+        stake.amount - stake.locked < job.terms.dispute_bond,
+        "no free stake for the bond"
+    );
+    appeal(&mut chain, &a.original, &a.job).await.unwrap();
+    let node = chain.account::<Node>(&a.original.account).await.unwrap();
+    assert_eq!(
+        (node.status, node.locked_stake),
+        (ake_market::state::NodeStatus::Idle, 0)
+    );
+    assert_eq!(chain.next_work_for(&a.original).await, None);
+    let stake = chain.stake_of(&a.original.owner.pubkey()).await;
+    assert_eq!(stake.locked, job.collateral + job.terms.dispute_bond);
+    resolve_appeal(&mut chain, &a.job, true).await.unwrap();
+    assert_stake_books(&mut chain, &a).await;
+}
+
+/// An arbiter that never decides an appeal penalises nobody: the run's
+/// collateral comes back and only the bond's timeout fee is burned; the
+/// run is not paid.
+#[tokio::test]
+async fn an_appeal_the_arbiter_leaves_undecided_penalises_nobody() {
+    let mut chain = always_audited().await;
+    let creator = chain.user(10 * AKE).await;
+    let a = audit(&mut chain, &creator, HONEST, [OTHER, HONEST]).await;
+    reveal_all(&mut chain, &a, HONEST, [OTHER, HONEST]).await;
+    let judged = judge(&mut chain, &a.job).await.unwrap();
+    assert_eq!(judged.run_verdicts[0], AuditPhase::RunFailed);
+    let run = chain.job(&a.runs[0]).await.unwrap();
+    let appealed = appeal(&mut chain, &a.auditors[0], &a.runs[0])
+        .await
+        .unwrap();
+    assert_eq!(
+        chain.job(&a.runs[0]).await.unwrap().audit.phase,
+        AuditPhase::RunAppealed
+    );
+    let now = chain.now().await;
+    chain.advance(appealed.decide_by - now).await;
+    assert_market_error(
+        try_settle_audit(&mut chain, &creator, &a.runs[0])
+            .await
+            .map(|_| ()),
+        MarketError::AppealUndecided,
+    );
+    chain.advance(1).await;
+    let reserve = chain.market(0).await.audit_reserve;
+    let lapsed = settle_audit(&mut chain, &creator, &a.runs[0]).await;
+    let fee = run.terms.dispute_bond / 10;
+    assert_eq!(
+        (
+            lapsed.verdict,
+            lapsed.slashed,
+            lapsed.charged,
+            lapsed.to_reserve
+        ),
+        (AuditPhase::RunAppealed, fee, 0, run.escrow)
+    );
+    assert_eq!(chain.market(0).await.audit_reserve, reserve + run.escrow);
+    let stake = chain.stake_of(&a.auditors[0].owner.pubkey()).await;
+    assert_eq!((stake.amount, stake.locked), (1_000 * AKE - fee, 0));
+    assert_stake_books(&mut chain, &a).await;
+    let node = chain.account::<Node>(&a.auditors[0].account).await.unwrap();
+    assert!(!node.suspended);
+    settle_audit(&mut chain, &creator, &a.runs[1]).await;
+    chain.finalize(creator.token, &a.job).await.unwrap();
+    assert_books(&mut chain).await;
 }
 
 #[tokio::test]
@@ -377,6 +641,21 @@ async fn a_lying_auditor_is_outvoted_and_an_inconclusive_spec_penalises_nobody()
         [AuditPhase::RunFailed, AuditPhase::RunPaid]
     );
     let r = chain.job(&a.runs[0]).await.unwrap().collateral;
+    // The liar does not appeal: its loss settles once its window is over
+    // (the job's challenge window, from the verdict), too late to appeal.
+    assert_market_error(
+        try_settle_audit(&mut chain, &creator, &a.runs[0])
+            .await
+            .map(|_| ()),
+        MarketError::AppealWindowOpen,
+    );
+    chain.advance(3_601).await;
+    assert_market_error(
+        appeal(&mut chain, &a.auditors[0], &a.runs[0])
+            .await
+            .map(|_| ()),
+        MarketError::AppealWindowClosed,
+    );
     let lost = settle_audit(&mut chain, &creator, &a.runs[0]).await;
     assert_eq!((lost.slashed, lost.charged), (r, 0));
     assert_eq!(
@@ -664,6 +943,7 @@ async fn one_owner_takes_one_run_of_an_audit_and_the_other_goes_to_another() {
     assert_eq!(judged.verdict, AuditPhase::Passed);
     let before = chain.stake_of(&first.owner.pubkey()).await.amount;
     let lied = if taken == runs[0] { runs[0] } else { runs[1] };
+    chain.advance(3_601).await; // past the time to appeal
     let settled = settle_audit(&mut chain, &creator, &lied).await;
     assert!(settled.slashed > 0, "the outvoted owner pays its R");
     assert_eq!(

@@ -137,6 +137,14 @@ enum Action {
     SettleAudit {
         job: usize,
     },
+    /// The job's node appeals the audit it lost.
+    Appeal {
+        job: usize,
+    },
+    ResolveAppeal {
+        job: usize,
+        upheld: bool,
+    },
 }
 
 /// The digest a node's runs give: nodes 0 and 1 run jobs, node 2 fakes.
@@ -188,6 +196,8 @@ fn action() -> impl Strategy<Value = Action> {
         3 => (0..16usize).prop_map(|job| Action::Reveal { job }),
         2 => (0..16usize).prop_map(|job| Action::Judge { job }),
         2 => (0..16usize).prop_map(|job| Action::SettleAudit { job }),
+        2 => (0..16usize).prop_map(|job| Action::Appeal { job }),
+        1 => (0..16usize, any::<bool>()).prop_map(|(job, upheld)| Action::ResolveAppeal { job, upheld }),
     ]
 }
 
@@ -596,6 +606,30 @@ impl World {
                 }
                 None => Ok(()),
             },
+            Action::Appeal { job } => match job_at(*job, &submitted) {
+                Some((_, key)) => {
+                    let j = c.job(&key).await.unwrap();
+                    match self.nodes.iter().find(|n| n.account == j.node) {
+                        Some(n) => {
+                            let ix =
+                                ake_sdk::instructions::appeal_audit(n.signer.pubkey(), key, &j);
+                            c.send(&[ix], &[&n.signer]).await
+                        }
+                        None => Ok(()),
+                    }
+                }
+                None => Ok(()),
+            },
+            Action::ResolveAppeal { job, upheld } => match job_at(*job, &submitted) {
+                Some((_, key)) => {
+                    let j = c.job(&key).await.unwrap();
+                    let arbiter = c.admin.insecure_clone();
+                    let ix =
+                        ake_sdk::instructions::resolve_appeal(arbiter.pubkey(), key, &j, *upheld);
+                    c.send(&[ix], &[&arbiter]).await
+                }
+                None => Ok(()),
+            },
             Action::RotateKey { node } => {
                 let n = &self.nodes[*node];
                 let signer = solana_sdk::signature::Keypair::new();
@@ -779,7 +813,8 @@ impl World {
                 JobState::Disputed => assert!(job.result.is_some() && !queued && job.bond > 0),
                 JobState::Settled => panic!("a settled job's account must be closed"),
             }
-            *job_locks.entry(job.node_owner).or_default() += job.collateral;
+            // An appeal's bond is locked beside the job's collateral.
+            *job_locks.entry(job.node_owner).or_default() += job.collateral + job.appeal_bond();
             if job.state != JobState::Queued {
                 *jobs_naming.entry(job.node).or_default() += 1;
             }

@@ -86,6 +86,22 @@ pub enum AdminCommand {
         #[arg(long)]
         node_wins: bool,
     },
+    /// As the arbiter, decide a node's appeal of an audit it lost, having
+    /// re-run the job's spec: --upheld when the node ran it as given and
+    /// the spec is at fault (it reads the clock or the host; the spec is
+    /// marked unauditable), --rejected when the verdict stands (its bond is
+    /// burned with its collateral).
+    ResolveAppeal {
+        job: Pubkey,
+        #[arg(
+            long,
+            conflicts_with = "rejected",
+            required_unless_present = "rejected"
+        )]
+        upheld: bool,
+        #[arg(long)]
+        rejected: bool,
+    },
 }
 
 /// Which pending change: exactly one of the flags.
@@ -357,6 +373,25 @@ pub async fn run(g: &GlobalArgs, c: AdminCommand) -> anyhow::Result<()> {
                 ctx.json,
                 &serde_json::json!({"market": pda::market(index).to_string(), "lookup_table": table.to_string()}),
                 |_| format!("market {index} uses lookup table {table}"),
+            );
+        }
+        AdminCommand::ResolveAppeal { job, upheld, .. } => {
+            let arbiter = ctx.signer()?;
+            let ix = p.resolve_appeal(&job, arbiter.pubkey(), upheld).await?;
+            let sig = ctx.send(&arbiter, &[], &[ix]).await?;
+            print(
+                ctx.json,
+                &serde_json::json!({"signature": sig.to_string(), "upheld": upheld}),
+                |_| {
+                    format!(
+                        "appeal on {job} {} ({sig})",
+                        if upheld {
+                            "upheld: the node is paid, its collateral and bond unlocked, the spec marked unauditable"
+                        } else {
+                            "rejected: settling the verdict burns its collateral and bond"
+                        }
+                    )
+                },
             );
         }
         AdminCommand::ResolveDispute {

@@ -224,6 +224,8 @@ pub fn audit_phase_name(p: AuditPhase) -> &'static str {
         AuditPhase::Run => "run",
         AuditPhase::RunPaid => "run_paid",
         AuditPhase::RunFailed => "run_failed",
+        AuditPhase::Appealed => "appealed",
+        AuditPhase::RunAppealed => "run_appealed",
     }
 }
 
@@ -348,7 +350,9 @@ pub fn describe_audit(a: &AuditView) -> String {
         "cleared" => "exact: not drawn (or no auditor came); settles as usual".into(),
         "auditing" => format!("exact: being re-run by {runs}"),
         "passed" => format!("exact: audit passed ({runs} agreed)"),
-        "failed" => format!("exact: audit FAILED ({runs} outvoted it): its node loses its collateral, the creator is refunded"),
+        "failed" => format!("exact: audit FAILED ({runs} outvoted it): unless its node appeals within the challenge window, it loses its collateral; the creator is refunded"),
+        "appealed" => format!("exact: audit failed ({runs} outvoted it) and its node APPEALED: the arbiter decides; the creator is refunded unless the appeal is upheld"),
+        "run_appealed" => format!("audit run of {runs}: outvoted, and its node appealed: the arbiter decides"),
         "inconclusive" => format!("exact: inconclusive, no two runs agreed ({runs}): the spec is not deterministic; settles as usual"),
         "run" => format!("audit run of {runs}"),
         "run_paid" => format!("audit run of {runs}: on the winning side, paid"),

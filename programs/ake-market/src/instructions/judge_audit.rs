@@ -86,7 +86,15 @@ pub fn handler(ctx: Context<JudgeAudit>) -> Result<()> {
     let outcome = judge(audited, votes);
     let marked = spec_at_fault(audited, votes) && is_uncreated(&a.unauditable_spec);
     if marked {
-        mark_unauditable(a, ctx.bumps.unauditable_spec, now)?;
+        let payer = a.caller.to_account_info();
+        let mark = a.unauditable_spec.to_account_info();
+        mark_unauditable(
+            &payer,
+            &mark,
+            (a.job.key(), &a.job),
+            ctx.bumps.unauditable_spec,
+            now,
+        )?;
     }
     a.job.audit.phase = outcome.audited;
     a.job.audit.resolved_at = now;
@@ -101,6 +109,8 @@ pub fn handler(ctx: Context<JudgeAudit>) -> Result<()> {
                 (verdict, _) => verdict,
             };
             run_verdicts[i] = run.audit.phase;
+            // A run that lost may appeal until its challenge window from now.
+            run.audit.resolved_at = now;
             write_new(&infos[i], &**run)?;
         }
     }
@@ -127,27 +137,33 @@ pub fn handler(ctx: Context<JudgeAudit>) -> Result<()> {
     Ok(())
 }
 
-/// Creates the spec's unauditable mark, paid by the caller.
-fn mark_unauditable(a: &JudgeAudit, bump: u8, now: i64) -> Result<()> {
-    let mark = a.unauditable_spec.to_account_info();
+/// Creates the unauditable mark of `job`'s spec on its market (`mark`, the
+/// PDA with `bump`, checked by the caller), paid by `payer`.
+pub fn mark_unauditable<'info>(
+    payer: &AccountInfo<'info>,
+    mark: &AccountInfo<'info>,
+    (job_key, job): (Pubkey, &Job),
+    bump: u8,
+    now: i64,
+) -> Result<()> {
     create_pda(
-        &a.caller.to_account_info(),
-        &mark,
+        payer,
+        mark,
         &crate::ID,
         8 + UnauditableSpec::INIT_SPACE,
         &[
             UNAUDITABLE_SEED,
-            a.job.market.as_ref(),
-            a.job.spec_hash.as_ref(),
+            job.market.as_ref(),
+            job.spec_hash.as_ref(),
             &[bump],
         ],
     )?;
     write_new(
-        &mark,
+        mark,
         &UnauditableSpec {
-            market: a.job.market,
-            spec_hash: a.job.spec_hash,
-            job: a.job.key(),
+            market: job.market,
+            spec_hash: job.spec_hash,
+            job: job_key,
             marked_at: now,
             bump,
         },

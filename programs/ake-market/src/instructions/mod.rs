@@ -1,6 +1,7 @@
 pub mod accept_authority;
 pub mod accept_result;
 pub mod announce_logs;
+pub mod appeal_audit;
 pub mod apply_change;
 pub mod cancel_batch;
 pub mod cancel_change;
@@ -33,6 +34,7 @@ pub mod register_node;
 pub mod release_job;
 pub mod request_unstake;
 pub mod requeue_batch;
+pub mod resolve_appeal;
 pub mod resolve_dispute;
 pub mod resume_batch;
 pub mod reveal_digest;
@@ -52,6 +54,7 @@ pub use accept_authority::*;
 pub use accept_result::*;
 pub use announce_logs::*;
 #[allow(ambiguous_glob_reexports)]
+pub use appeal_audit::*;
 pub use apply_change::*;
 #[allow(ambiguous_glob_reexports)]
 pub use cancel_batch::*;
@@ -115,6 +118,7 @@ pub use release_job::*;
 pub use request_unstake::*;
 #[allow(ambiguous_glob_reexports)]
 pub use requeue_batch::*;
+pub use resolve_appeal::*;
 #[allow(ambiguous_glob_reexports)]
 pub use resolve_dispute::*;
 #[allow(ambiguous_glob_reexports)]

@@ -1,9 +1,11 @@
 use anchor_lang::prelude::*;
 use anchor_spl::token::TokenAccount;
 
+use crate::constants::DISPUTE_TIMEOUT_FEE_BPS;
 use crate::due::unindex_due;
 use crate::errors::MarketError;
 use crate::events::AuditSettled;
+use crate::math::bps_of_ceil;
 use crate::settlement::*;
 use crate::sla::{leave_queue, mark_breach};
 use crate::state::{AuditPhase, Job, JobState, Market, MarketLedger, MarketMut};
@@ -26,15 +28,24 @@ pub struct SettleAudit<'info> {
     pub settle: SettleAccounts<'info>,
 }
 
-/// Anyone settles what an audit's verdict decided, at once (no challenge
-/// window: the verdict is the check):
+/// Anyone settles what an audit's verdict decided (no challenge window for
+/// the creator: the verdict is the check; a loss waits out its node's time
+/// to appeal):
 /// - a run on the winning side is paid like any job (its charge burned,
 ///   its work credited), its unspent escrow back to the audit reserve;
 /// - a run, or an audited job, that lost burns its node owner's whole
 ///   collateral for it (`R`: not paid to anyone, so sybils gain nothing
-///   from a false mismatch), resets the node's reputation and suspends it;
-///   a losing run's escrow goes back to the reserve, a losing audited job's
-///   escrow back to its creator.
+///   from a false mismatch) and the bond of an appeal the arbiter
+///   rejected, resets the node's reputation and suspends it; a losing
+///   run's escrow goes back to the reserve, a losing audited job's escrow
+///   back to its creator. A node that revealed may appeal first: a loss
+///   settles after the job's challenge window counted from the verdict,
+///   or at once when it appealed and lost the appeal;
+/// - an appeal the arbiter left undecided past the dispute timeout and
+///   the job's max duration (`Job::appeal_decide_by`)
+///   penalises nobody and pays nobody: the collateral and the bond come
+///   back (less `DISPUTE_TIMEOUT_FEE_BPS` of the bond, burned), the escrow
+///   goes back as for a loss, and reputation is unchanged.
 ///
 /// An audited job that passed (or was not judged) settles through
 /// `finalize_job` after its challenge window.
@@ -59,8 +70,36 @@ pub fn handler(mut ctx: Context<SettleAudit>) -> Result<()> {
             }
         }
         AuditPhase::RunFailed | AuditPhase::Failed => {
+            let now = Clock::get()?.unix_timestamp;
+            let appeal_over = a.job.appeal_bond() > 0 || !a.job.audit.revealed;
+            let window_end = a.job.appeal_window_end().ok_or(MarketError::MathOverflow)?;
+            require!(
+                appeal_over || now > window_end,
+                MarketError::AppealWindowOpen
+            );
             let vault = a.stake_vault.to_account_info();
-            lose(job_key, &mut a.job, &mut a.settle, vault, &a.market)?
+            lose(
+                job_key,
+                &mut a.job,
+                &mut a.settle,
+                vault,
+                &a.market,
+                Loss::Verdict,
+            )?
+        }
+        AuditPhase::Appealed | AuditPhase::RunAppealed => {
+            let now = Clock::get()?.unix_timestamp;
+            let decide_by = a.job.appeal_decide_by().ok_or(MarketError::MathOverflow)?;
+            require!(now > decide_by, MarketError::AppealUndecided);
+            let vault = a.stake_vault.to_account_info();
+            lose(
+                job_key,
+                &mut a.job,
+                &mut a.settle,
+                vault,
+                &a.market,
+                Loss::Undecided,
+            )?
         }
         _ => return err!(MarketError::InvalidJobState),
     };
@@ -77,15 +116,28 @@ fn add_reserve(market: &AccountLoader<Market>, amount: u64) -> Result<()> {
     Ok(())
 }
 
-/// The node lost its audit: its whole collateral for the job is moved to
-/// the escrow vault and burned with the market's other burns; the escrow
-/// goes back to the creator (an audited job) or the reserve (a run).
+/// How a job that lost its audit ends.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Loss {
+    /// The verdict stands (not appealed, or the appeal rejected).
+    Verdict,
+    /// Appealed, and the arbiter did not decide in time.
+    Undecided,
+}
+
+/// The node lost its audit: its whole collateral for the job (and a
+/// rejected appeal's bond) is moved to the escrow vault and burned with the
+/// market's other burns, or, when the arbiter left its appeal undecided,
+/// only the timeout fee of the bond (rounded up: the protocol's favour);
+/// the escrow goes back to the creator (an audited job) or the reserve (a
+/// run).
 fn lose<'info>(
     job_key: Pubkey,
     job: &mut Job,
     s: &mut SettleAccounts<'info>,
     stake_vault: AccountInfo<'info>,
     market: &AccountLoader<'info, Market>,
+    loss: Loss,
 ) -> Result<AuditSettled> {
     require!(
         job.state == JobState::Submitted,
@@ -107,8 +159,18 @@ fn lose<'info>(
             .pay_out(&s.creator_token.to_account_info(), escrow)?;
         (escrow, 0)
     };
-    let slash = job.collateral;
+    let bond = job.appeal_bond();
+    let slash = match loss {
+        Loss::Verdict => job.collateral.checked_add(bond),
+        Loss::Undecided => bps_of_ceil(bond, DISPUTE_TIMEOUT_FEE_BPS).map(|fee| fee.min(bond)),
+    }
+    .ok_or(MarketError::MathOverflow)?;
+    let locked = job
+        .collateral
+        .checked_add(bond)
+        .ok_or(MarketError::MathOverflow)?;
     s.slash_to_burn(stake_vault, slash)?;
+    s.node_owner_stake.unlock(locked - slash)?;
     let posting_fee = job.posting_fee;
     let ledger = &mut s.ledger;
     let out = escrow
@@ -118,13 +180,17 @@ fn lose<'info>(
     MarketLedger::add(&mut ledger.pending_burn, posting_fee)?;
     unindex_due(&s.due_page, &job.due_page)?;
     let now = Clock::get()?.unix_timestamp;
-    let cooldown = s.config.params.sla.rearm_cooldown_secs;
-    mark_breach(&mut s.node, job, job.submitted_at, now, cooldown)?;
-    s.node.reset_reputation();
+    if loss == Loss::Verdict {
+        let cooldown = s.config.params.sla.rearm_cooldown_secs;
+        mark_breach(&mut s.node, job, job.submitted_at, now, cooldown)?;
+        s.node.reset_reputation();
+    }
     s.node.close_job()?;
     let node_key = s.node.key();
-    let mut m = MarketMut::load(market)?;
-    leave_queue(node_key, &mut s.node, &mut m, &mut s.node_owner_stake)?;
+    if loss == Loss::Verdict {
+        let mut m = MarketMut::load(market)?;
+        leave_queue(node_key, &mut s.node, &mut m, &mut s.node_owner_stake)?;
+    }
     job.posting_fee = 0;
     job.collateral = 0;
     job.escrow = 0;

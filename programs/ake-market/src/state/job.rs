@@ -222,6 +222,45 @@ impl Job {
         }
     }
 
+    /// The appeal bond its node owner has locked (the terms' dispute bond)
+    /// since its node appealed the audit it lost, until the appeal ends.
+    /// `disputed_at` records the appeal: a job that lost its audit can no
+    /// longer be disputed, and a run never can.
+    pub fn appeal_bond(&self) -> u64 {
+        let appealable = matches!(
+            self.audit.phase,
+            AuditPhase::Failed
+                | AuditPhase::RunFailed
+                | AuditPhase::Appealed
+                | AuditPhase::RunAppealed
+        );
+        if appealable && self.disputed_at != 0 {
+            self.terms.dispute_bond
+        } else {
+            0
+        }
+    }
+
+    /// Until then the arbiter decides an appeal (from `disputed_at`): the
+    /// dispute timeout plus the job's max duration, time to re-run it.
+    pub fn appeal_decide_by(&self) -> Option<i64> {
+        self.disputed_at
+            .checked_add(i64::from(self.terms.dispute_timeout_secs))?
+            .checked_add(i64::from(self.max_duration_secs))
+    }
+
+    /// Until then a node that lost its audit may appeal: the job's challenge
+    /// window counted from the verdict, at least `MIN_APPEAL_WINDOW_SECS`.
+    pub fn appeal_window_end(&self) -> Option<i64> {
+        let window = self
+            .terms
+            .challenge_window_secs
+            .max(crate::constants::MIN_APPEAL_WINDOW_SECS);
+        self.submitted_at
+            .max(self.audit.resolved_at)
+            .checked_add(i64::from(window))
+    }
+
     /// When its challenge window ends: `challenge_window_secs` after its
     /// submit, or after its audit resolved when that was later (a creator
     /// always gets a whole window after the verdict).
@@ -276,6 +315,12 @@ pub enum AuditPhase {
     RunPaid,
     /// An audit run outvoted (or that never revealed): loses its collateral.
     RunFailed,
+    /// An audited job whose node appealed its `Failed` verdict: the arbiter
+    /// decides (`resolve_appeal`); silent past the dispute timeout, nobody
+    /// is penalised and nobody paid (`settle_audit`).
+    Appealed,
+    /// An audit run whose node appealed its `RunFailed` verdict, as `Appealed`.
+    RunAppealed,
 }
 
 /// A job's audit record.
@@ -310,8 +355,9 @@ pub struct AuditTrack {
     /// An audited job: its parties must reveal by then (set by the first
     /// `judge_audit` that finds every run committed and a digest missing).
     pub reveal_deadline: i64,
-    /// An audited job: when its audit resolved (cleared or judged). Its
-    /// challenge window counts from then, if later than its submit.
+    /// An audited job: when its audit resolved (cleared or judged); an audit
+    /// run: when it was judged. Its challenge window counts from then, if
+    /// later than its submit: a node that lost may appeal until it ends.
     pub resolved_at: i64,
 }
 
@@ -340,8 +386,13 @@ impl AuditTrack {
     pub fn is_run(&self) -> bool {
         matches!(
             self.phase,
-            AuditPhase::Run | AuditPhase::RunPaid | AuditPhase::RunFailed
+            AuditPhase::Run | AuditPhase::RunPaid | AuditPhase::RunFailed | AuditPhase::RunAppealed
         )
+    }
+
+    /// Whether the job lost its audit (a run or the audited job).
+    pub fn lost(&self) -> bool {
+        matches!(self.phase, AuditPhase::Failed | AuditPhase::RunFailed)
     }
 
     /// Whether the result may settle through `finalize_job` (after its
