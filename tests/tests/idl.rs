@@ -428,6 +428,20 @@ fn built() -> (
             vec![owner_of(&owner), ledger_of(&job.market)],
         ),
         v(
+            "appeal_audit",
+            ixs::appeal_audit(signer, audited, &under_audit),
+            vec![("job.node_owner", owner.to_bytes().to_vec())],
+        ),
+        v(
+            "resolve_appeal",
+            ixs::resolve_appeal(a, audited, &under_audit, true),
+            vec![
+                ("job.node_owner", owner.to_bytes().to_vec()),
+                ("job.market", under_audit.market.to_bytes().to_vec()),
+                ("job.spec_hash", under_audit.spec_hash.to_vec()),
+            ],
+        ),
+        v(
             "expire_job",
             ixs::expire_job(
                 key(),
