@@ -714,7 +714,7 @@ impl Protocol {
             }
             RunPaid => Some(&mut out.audits_to_settle),
             // A loss its node may still appeal waits out the window.
-            Failed | RunFailed if appeal_settles(job, now) => Some(&mut out.audits_to_settle),
+            Failed | RunFailed if job.appeal_time_over(now) => Some(&mut out.audits_to_settle),
             Appealed | RunAppealed if job.appeal_decide_by().is_some_and(|t| t < now) => {
                 Some(&mut out.audits_to_settle)
             }
@@ -1640,13 +1640,4 @@ impl Protocol {
             associated_token(&job.creator, &config.mint),
         ))
     }
-}
-
-/// Whether `settle_audit` settles a job that lost its audit at `now`: its
-/// node appealed and lost, could not appeal (it never revealed), or let
-/// the time to appeal pass (the job's challenge window from the verdict).
-pub fn appeal_settles(job: &Job, now: i64) -> bool {
-    job.appeal_bond() > 0
-        || !job.audit.revealed
-        || job.appeal_window_end().is_some_and(|end| end < now)
 }

@@ -158,7 +158,7 @@ impl Daemon {
     async fn appeal(&self, attempt: &Attempt, job: &Job) -> Result<Next, StepError> {
         let p = &self.protocol;
         let now = p.chain.clock().await.map_err(retry)?.unix_timestamp;
-        if ake_sdk::protocol::appeal_settles(job, now) {
+        if job.appeal_time_over(now) {
             return Ok(Next::Over); // appealed already, nothing revealed, or too late
         }
         let stake = p.stake(&job.node_owner).await.map_err(retry)?;

@@ -69,37 +69,13 @@ pub fn handler(mut ctx: Context<SettleAudit>) -> Result<()> {
                 charged: settled.charged,
             }
         }
-        AuditPhase::RunFailed | AuditPhase::Failed => {
-            let now = Clock::get()?.unix_timestamp;
-            let appeal_over = a.job.appeal_bond() > 0 || !a.job.audit.revealed;
-            let window_end = a.job.appeal_window_end().ok_or(MarketError::MathOverflow)?;
-            require!(
-                appeal_over || now > window_end,
-                MarketError::AppealWindowOpen
-            );
+        AuditPhase::RunFailed
+        | AuditPhase::Failed
+        | AuditPhase::Appealed
+        | AuditPhase::RunAppealed => {
+            let loss = loss_now(&a.job)?;
             let vault = a.stake_vault.to_account_info();
-            lose(
-                job_key,
-                &mut a.job,
-                &mut a.settle,
-                vault,
-                &a.market,
-                Loss::Verdict,
-            )?
-        }
-        AuditPhase::Appealed | AuditPhase::RunAppealed => {
-            let now = Clock::get()?.unix_timestamp;
-            let decide_by = a.job.appeal_decide_by().ok_or(MarketError::MathOverflow)?;
-            require!(now > decide_by, MarketError::AppealUndecided);
-            let vault = a.stake_vault.to_account_info();
-            lose(
-                job_key,
-                &mut a.job,
-                &mut a.settle,
-                vault,
-                &a.market,
-                Loss::Undecided,
-            )?
+            lose(job_key, &mut a.job, &mut a.settle, vault, &a.market, loss)?
         }
         _ => return err!(MarketError::InvalidJobState),
     };
@@ -123,6 +99,22 @@ enum Loss {
     Verdict,
     /// Appealed, and the arbiter did not decide in time.
     Undecided,
+}
+
+/// How a job that lost its audit settles now: its verdict once its node's
+/// time to appeal is over, an appeal once the arbiter's time is up.
+fn loss_now(job: &Job) -> Result<Loss> {
+    let now = Clock::get()?.unix_timestamp;
+    if matches!(
+        job.audit.phase,
+        AuditPhase::Appealed | AuditPhase::RunAppealed
+    ) {
+        let decide_by = job.appeal_decide_by().ok_or(MarketError::MathOverflow)?;
+        require!(now > decide_by, MarketError::AppealUndecided);
+        return Ok(Loss::Undecided);
+    }
+    require!(job.appeal_time_over(now), MarketError::AppealWindowOpen);
+    Ok(Loss::Verdict)
 }
 
 /// The node lost its audit: its whole collateral for the job (and a

@@ -241,6 +241,15 @@ impl Job {
         }
     }
 
+    /// Whether a job that lost its audit is past its node's time to appeal:
+    /// it appealed already, never revealed (nothing to appeal with), or let
+    /// `appeal_window_end` pass.
+    pub fn appeal_time_over(&self, now: i64) -> bool {
+        self.appeal_bond() > 0
+            || !self.audit.revealed
+            || self.appeal_window_end().is_some_and(|end| end < now)
+    }
+
     /// Until then the arbiter decides an appeal (from `disputed_at`): the
     /// dispute timeout plus the job's max duration, time to re-run it.
     pub fn appeal_decide_by(&self) -> Option<i64> {
