@@ -1182,3 +1182,101 @@ async fn fresh_sybils_at_the_queue_head_cannot_audit() {
     assert!(chain.job(&runs[1]).await.is_none());
     assert_books(&mut chain).await;
 }
+
+/// What the arbiter does with an appeal in `appeals_keep_the_books`.
+#[derive(Clone, Copy, Debug)]
+enum Decision {
+    Upheld,
+    Rejected,
+    Silent,
+}
+
+/// Every verdict three digests can give, every party that lost appealing
+/// or not, and every decision: each owner loses exactly what its outcome
+/// says (R for a loss that stands, R and the bond for a rejected appeal,
+/// the bond's timeout fee for an undecided one, nothing otherwise), every
+/// lock is released, and the vaults hold exactly the books.
+async fn play_appeals(digests: [usize; 3], appeals: [bool; 3], decision: [Decision; 3]) {
+    const DIGESTS: [[u8; 32]; 3] = [HONEST, FAKE, OTHER];
+    let mut chain = always_audited().await;
+    let creator = chain.user(10 * AKE).await;
+    let [d0, d1, d2] = digests.map(|d| DIGESTS[d]);
+    let a = audit(&mut chain, &creator, d0, [d1, d2]).await;
+    reveal_all(&mut chain, &a, d0, [d1, d2]).await;
+    judge(&mut chain, &a.job).await.unwrap();
+    let parties = [
+        (&a.original, a.job),
+        (&a.auditors[0], a.runs[0]),
+        (&a.auditors[1], a.runs[1]),
+    ];
+    let mut lost = [0u64; 3];
+    for (i, (node, job)) in parties.iter().enumerate() {
+        let j = chain.job(job).await.unwrap();
+        if !j.audit.lost() {
+            continue;
+        }
+        let bond = j.terms.dispute_bond;
+        lost[i] = match (appeals[i], decision[i]) {
+            (false, _) => j.collateral,
+            (true, Decision::Upheld) => 0,
+            (true, Decision::Rejected) => j.collateral + bond,
+            (true, Decision::Silent) => bond / 10,
+        };
+        if !appeals[i] {
+            continue;
+        }
+        appeal(&mut chain, node, job).await.unwrap();
+        assert_stake_books(&mut chain, &a).await;
+        match decision[i] {
+            Decision::Upheld => drop(resolve_appeal(&mut chain, job, true).await.unwrap()),
+            Decision::Rejected => drop(resolve_appeal(&mut chain, job, false).await.unwrap()),
+            Decision::Silent => {}
+        }
+        assert_stake_books(&mut chain, &a).await;
+        assert_books(&mut chain).await;
+    }
+    // Every window and every arbiter's time is over: everything settles.
+    chain.advance(400_000).await;
+    for (_, job) in &parties {
+        let j = chain.job(job).await.unwrap();
+        if j.audit.is_run() || j.audit.lost() || j.appeal_bond() > 0 {
+            settle_audit(&mut chain, &creator, job).await;
+        } else {
+            chain.finalize(creator.token, job).await.unwrap();
+        }
+        assert!(chain.job(job).await.is_none(), "settled once, closed");
+        assert_books(&mut chain).await;
+    }
+    for (i, (node, _)) in parties.iter().enumerate() {
+        let stake = chain.stake_of(&node.owner.pubkey()).await;
+        assert_eq!(
+            (stake.amount, stake.locked),
+            (1_000 * AKE - lost[i], 0),
+            "party {i}: digests {digests:?}, appeals {appeals:?}, decision {decision:?}"
+        );
+    }
+    assert_stake_books(&mut chain, &a).await;
+}
+
+fn decision() -> impl proptest::strategy::Strategy<Value = Decision> {
+    use proptest::prelude::*;
+    prop_oneof![
+        Just(Decision::Upheld),
+        Just(Decision::Rejected),
+        Just(Decision::Silent)
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 24, ..Default::default() })]
+
+    #[test]
+    fn appeals_keep_the_books(
+        digests in proptest::array::uniform3(0..3usize),
+        appeals in proptest::array::uniform3(proptest::bool::ANY),
+        decision in proptest::array::uniform3(decision()),
+    ) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(play_appeals(digests, appeals, decision));
+    }
+}
