@@ -31,9 +31,10 @@ pub struct AppealAudit<'info> {
 
 /// A node appeals an audit it lost, within the job's challenge window
 /// counted from the verdict (at least a minute: `Job::appeal_window_end`),
-/// by locking its terms' dispute bond from its owner's free stake. Two runs of a spec that reads the clock or the host
-/// can agree with each other and not with an honest node: the arbiter, who
-/// can re-run the spec, decides (`resolve_appeal`). Only a node that
+/// by locking its terms' dispute bond from its owner's free stake. Two
+/// runs of a spec that reads the clock or the host can agree with each
+/// other and not with an honest node: the arbiter, who can re-run the
+/// spec, decides (`resolve_appeal`). Only a node that
 /// revealed its digest may appeal (there is nothing to compare otherwise),
 /// and only once. When the owner's free stake is short of the bond and the
 /// node waits in the queue, it leaves the queue first, unlocking the stake

@@ -53,8 +53,8 @@ pub use accept_authority::*;
 #[allow(ambiguous_glob_reexports)]
 pub use accept_result::*;
 pub use announce_logs::*;
-#[allow(ambiguous_glob_reexports)]
 pub use appeal_audit::*;
+#[allow(ambiguous_glob_reexports)]
 pub use apply_change::*;
 #[allow(ambiguous_glob_reexports)]
 pub use cancel_batch::*;

@@ -42,8 +42,8 @@ pub struct SettleAudit<'info> {
 ///   settles after the job's challenge window counted from the verdict,
 ///   or at once when it appealed and lost the appeal;
 /// - an appeal the arbiter left undecided past the dispute timeout and
-///   the job's max duration (`Job::appeal_decide_by`)
-///   penalises nobody and pays nobody: the collateral and the bond come
+///   the job's max duration (`Job::appeal_decide_by`) penalises nobody
+///   and pays nobody: the collateral and the bond come
 ///   back (less `DISPUTE_TIMEOUT_FEE_BPS` of the bond, burned), the escrow
 ///   goes back as for a loss, and reputation is unchanged.
 ///
@@ -171,15 +171,15 @@ fn lose<'info>(
     MarketLedger::add(&mut ledger.escrow_out, out)?;
     MarketLedger::add(&mut ledger.pending_burn, posting_fee)?;
     unindex_due(&s.due_page, &job.due_page)?;
-    let now = Clock::get()?.unix_timestamp;
+    s.node.close_job()?;
     if loss == Loss::Verdict {
+        // A loss that stands suspends the node (out of the queue) and
+        // resets its reputation; an undecided appeal judged nobody.
+        let now = Clock::get()?.unix_timestamp;
         let cooldown = s.config.params.sla.rearm_cooldown_secs;
         mark_breach(&mut s.node, job, job.submitted_at, now, cooldown)?;
         s.node.reset_reputation();
-    }
-    s.node.close_job()?;
-    let node_key = s.node.key();
-    if loss == Loss::Verdict {
+        let node_key = s.node.key();
         let mut m = MarketMut::load(market)?;
         leave_queue(node_key, &mut s.node, &mut m, &mut s.node_owner_stake)?;
     }
