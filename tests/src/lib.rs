@@ -795,6 +795,17 @@ impl Chain {
         self.refresh_price().await;
     }
 
+    /// Advances to the first second of the next release-budget window.
+    /// Windows are aligned to the clock (`now / window`) and the bank's
+    /// clock starts at the wall clock's time, so a test that spends a
+    /// budget and then advances would otherwise cross into a new window
+    /// (a fresh budget) whenever it runs shortly before midnight UTC.
+    pub async fn advance_to_budget_window(&mut self) {
+        let window = i64::from(RELEASE_BUDGET_WINDOW_SECS);
+        let now = self.now().await;
+        self.advance(window - now.rem_euclid(window)).await;
+    }
+
     /// Republishes AKE/USD at the default price, published now.
     pub async fn refresh_price(&mut self) {
         let now = self.now().await;

@@ -233,6 +233,7 @@ async fn a_job_released_by_three_owners_is_refunded_and_never_returns_to_them() 
 #[tokio::test]
 async fn releases_past_the_budget_cool_the_node_down_in_the_window_and_cost_an_expiry_after_it() {
     let mut chain = Chain::start().await;
+    chain.advance_to_budget_window().await;
     // One GPU registered: a budget of RELEASE_BUDGET a window.
     let node = chain.node(1, 1_000 * AKE).await;
     let creator = chain.user(1_000 * AKE).await;
@@ -542,6 +543,7 @@ async fn attack_a_sybil_operator_releasing_everything_cannot_hold_a_job() {
     // and past its budget each release sends the censor to the back of the
     // queue after a cooldown.
     let mut chain = Chain::start().await;
+    chain.advance_to_budget_window().await;
     let censor = chain.node(1, 10_000 * AKE).await;
     let honest = chain.node(1, 1_000 * AKE).await;
     let creator = chain.user(1_000 * AKE).await;
