@@ -386,7 +386,7 @@ pub async fn run(g: &GlobalArgs, c: AdminCommand) -> anyhow::Result<()> {
                     format!(
                         "appeal on {job} {} ({sig})",
                         if upheld {
-                            "upheld: the node is paid, its collateral and bond unlocked, the spec marked unauditable"
+                            "upheld: its bond unlocked, the spec marked unauditable; the job settles as usual (a run is paid)"
                         } else {
                             "rejected: settling the verdict burns its collateral and bond"
                         }

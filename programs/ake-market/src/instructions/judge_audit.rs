@@ -85,16 +85,19 @@ pub fn handler(ctx: Context<JudgeAudit>) -> Result<()> {
     let audited = a.job.audit.revealed.then_some(a.job.audit.digest);
     let outcome = judge(audited, votes);
     let marked = spec_at_fault(audited, votes) && is_uncreated(&a.unauditable_spec);
+    let mut mark_event = None;
     if marked {
         let payer = a.caller.to_account_info();
         let mark = a.unauditable_spec.to_account_info();
-        mark_unauditable(
+        let bump = ctx.bumps.unauditable_spec;
+        let job_key = a.job.key();
+        mark_event = Some(mark_unauditable(
             &payer,
             &mark,
-            (a.job.key(), &a.job),
-            ctx.bumps.unauditable_spec,
+            (job_key, &a.job),
+            bump,
             now,
-        )?;
+        )?);
     }
     a.job.audit.phase = outcome.audited;
     a.job.audit.resolved_at = now;
@@ -118,11 +121,6 @@ pub fn handler(ctx: Context<JudgeAudit>) -> Result<()> {
         release_to_result_collateral(&mut a.job, &mut a.owner_stake)?;
     }
     let usage_padded = outcome.audited == AuditPhase::Passed && padded(&a.job, &runs);
-    let mark_event = marked.then(|| SpecMarkedUnauditable {
-        market: a.job.market,
-        spec_hash: a.job.spec_hash,
-        job: a.job.key(),
-    });
     let event = AuditJudged {
         job: a.job.key(),
         verdict: outcome.audited,
@@ -138,14 +136,15 @@ pub fn handler(ctx: Context<JudgeAudit>) -> Result<()> {
 }
 
 /// Creates the unauditable mark of `job`'s spec on its market (`mark`, the
-/// PDA with `bump`, checked by the caller), paid by `payer`.
+/// PDA with `bump`, checked by the caller), paid by `payer`: the event to
+/// emit.
 pub fn mark_unauditable<'info>(
     payer: &AccountInfo<'info>,
     mark: &AccountInfo<'info>,
     (job_key, job): (Pubkey, &Job),
     bump: u8,
     now: i64,
-) -> Result<()> {
+) -> Result<SpecMarkedUnauditable> {
     create_pda(
         payer,
         mark,
@@ -167,7 +166,12 @@ pub fn mark_unauditable<'info>(
             marked_at: now,
             bump,
         },
-    )
+    )?;
+    Ok(SpecMarkedUnauditable {
+        market: job.market,
+        spec_hash: job.spec_hash,
+        job: job_key,
+    })
 }
 
 /// Each run's vote: absent when it closed uncommitted or its owner votes

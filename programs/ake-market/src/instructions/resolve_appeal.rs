@@ -4,7 +4,7 @@ use ake_program_common::account_creation::is_uncreated;
 
 use crate::constants::{STAKE_SEED, UNAUDITABLE_SEED};
 use crate::errors::MarketError;
-use crate::events::{AppealResolved, SpecMarkedUnauditable};
+use crate::events::AppealResolved;
 use crate::instructions::draw_audit::release_to_result_collateral;
 use crate::instructions::judge_audit::mark_unauditable;
 use crate::state::{AuditPhase, Job, Stake};
@@ -47,7 +47,7 @@ pub fn handler(ctx: Context<ResolveAppeal>, upheld: bool) -> Result<()> {
         AuditPhase::RunAppealed => true,
         _ => return err!(MarketError::NoAppeal),
     };
-    let mut spec_marked = false;
+    let mut mark_event = None;
     job.audit.phase = match (upheld, is_run) {
         (false, false) => AuditPhase::Failed,
         (false, true) => AuditPhase::RunFailed,
@@ -58,8 +58,7 @@ pub fn handler(ctx: Context<ResolveAppeal>, upheld: bool) -> Result<()> {
                 let payer = a.arbiter.to_account_info();
                 let mark = a.unauditable_spec.to_account_info();
                 let bump = ctx.bumps.unauditable_spec;
-                mark_unauditable(&payer, &mark, (job_key, job), bump, now)?;
-                spec_marked = true;
+                mark_event = Some(mark_unauditable(&payer, &mark, (job_key, job), bump, now)?);
             }
             if is_run {
                 AuditPhase::RunPaid
@@ -75,13 +74,8 @@ pub fn handler(ctx: Context<ResolveAppeal>, upheld: bool) -> Result<()> {
         node: job.node,
         upheld,
         verdict: job.audit.phase,
-        spec_marked,
+        spec_marked: mark_event.is_some(),
     };
-    let mark_event = spec_marked.then(|| SpecMarkedUnauditable {
-        market: job.market,
-        spec_hash: job.spec_hash,
-        job: job_key,
-    });
     emit_cpi!(event);
     if let Some(event) = mark_event {
         emit_cpi!(event);
