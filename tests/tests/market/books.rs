@@ -52,6 +52,8 @@ enum Action {
         creator: usize,
         node: usize,
         secs: u64,
+        /// `verify = "exact"`: submitted with a sealed digest, then drawn.
+        exact: bool,
     },
     MatchFrame {
         batch: usize,
@@ -171,7 +173,7 @@ fn action() -> impl Strategy<Value = Action> {
         1 => (0..4usize).prop_map(|batch| Action::RequeueBatch { batch }),
         1 => (0..4usize, any::<bool>()).prop_map(|(batch, by_creator)| Action::ResumeBatch { batch, by_creator }),
         1 => Just(Action::Sweep),
-        3 => (0..3usize, 0..3usize, 1..600u64).prop_map(|(creator, node, secs)| Action::Work { creator, node, secs }),
+        3 => (0..3usize, 0..3usize, 1..600u64, any::<bool>()).prop_map(|(creator, node, secs, exact)| Action::Work { creator, node, secs, exact }),
         1 => (0..4usize).prop_map(|batch| Action::MatchFrame { batch }),
         1 => (0..4usize, any::<bool>()).prop_map(|(batch, by_creator)| Action::CancelBatch { batch, by_creator }),
         1 => (0..4usize).prop_map(|batch| Action::CloseBatch { batch }),
@@ -223,6 +225,11 @@ impl World {
         }
         let staker = &creators[2];
         chain.deposit_stake(staker, 20 * AKE).await.unwrap();
+        // Every exact job is drawn, so audits, verdicts and appeals happen
+        // in most runs (at the default rate almost none would).
+        let mut params = chain.params;
+        params.audit.p_min_bps = 10_000;
+        chain.set_params(params).await;
         let mut nodes = Vec::new();
         for (gpus, stake) in [(1, 400 * AKE), (2, 1_000 * AKE), (1, 10_000 * AKE)] {
             nodes.push(chain.node(gpus, stake).await);
@@ -286,16 +293,33 @@ impl World {
                 creator,
                 node,
                 secs,
+                exact,
             } => {
                 let _ = c.node_ready(&self.nodes[*node]).await;
-                match c.post_job(&self.creators[*creator], 1, 600).await {
+                let user = &self.creators[*creator];
+                let nonce = c.next_nonce(&user.pubkey()).await;
+                let mut args = c.post_args(nonce, 1, 600);
+                if *exact {
+                    args.verify = ake_market::state::Verify::Exact;
+                }
+                match c.post_job_with(user, args).await {
                     Ok(key) => {
                         self.jobs.push((*creator, key));
                         let job = c.job(&key).await.unwrap();
-                        match self.nodes.iter().find(|n| n.account == job.node) {
-                            Some(runner) => {
+                        match self.nodes.iter().position(|n| n.account == job.node) {
+                            Some(at) => {
+                                let runner = &self.nodes[at];
                                 c.advance(*secs as i64).await;
-                                c.submit(runner, &key, *secs).await
+                                let mut result = result_of(*secs);
+                                if *exact {
+                                    result.sealed_digest = ake_market::audit::seal(
+                                        &key,
+                                        &digest_of(at),
+                                        &salt_of(runner),
+                                    );
+                                }
+                                let after = ake_sdk::instructions::AfterSubmit::StayIdle;
+                                c.submit_result(runner, &key, result, after).await
                             }
                             None => Ok(()),
                         }
@@ -773,8 +797,9 @@ impl World {
             open_escrow += job.escrow + job.posting_fee + job.bond + job.audit.fee;
             let frame = matches!(job.spec, ake_market::state::JobSpec::Frame(_));
             assert!(
-                job.posting_fee > 0 || frame,
-                "every open job holds its posting fee (a batch's was burned at posting)"
+                job.posting_fee > 0 || frame || job.audit.is_run(),
+                "every open job holds its posting fee (a batch's was burned at posting, \
+                 an audit run is paid from the audit reserve)"
             );
             let queued = market.queued_jobs().iter().any(|e| e.key == key);
             // In the market's pool only while assigned; indexed in its due
