@@ -1465,3 +1465,217 @@ async fn an_idle_node_and_a_waiting_job_name_each_reason() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("the market is paused"), "{text}");
 }
+
+/// The crank carries an audit from its draw to its settlement, as operators
+/// run it: it draws the submitted exact job, judges the round once the
+/// three nodes (each of another owner) revealed, settles the paid runs and
+/// finalizes the job; `ake job events` tells the audit.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_crank_draws_judges_and_settles_an_audit() {
+    use ake_sdk::ake_market::audit::seal;
+    use ake_sdk::ake_market::state::{AuditPhase, JobResult, UsageReceipt, SEALED_SALT_LEN};
+    use ake_sdk::instructions::{reveal_digest, submit_result, AfterSubmit};
+    use solana_sdk::pubkey::Pubkey;
+    // Every exact job is drawn (1 % by default).
+    let net = Net::start_with(|params| params.replace("p_min_bps = 100 ", "p_min_bps = 10_000 "));
+    let p = protocol(&net);
+    let chain = RpcChain::new(&net.url, CommitmentConfig::confirmed());
+    net.wallet("creator");
+    net.json(&["localnet", "faucet", "100"], "creator");
+    let mut nodes = Vec::new();
+    for at in 1..=3 {
+        let (owner, hot) = (format!("owner{at}"), format!("hot{at}"));
+        let (_, owner_key) = net.wallet(&owner);
+        let (hot_path, hot_key) = net.wallet(&hot);
+        net.json(&["localnet", "faucet", "1000"], &owner);
+        net.json(&["stake", "deposit", "900"], &owner);
+        let registered = net.json(
+            &[
+                "node",
+                "register",
+                "--signer",
+                hot_path.to_str().unwrap(),
+                "--gpus",
+                "1",
+                "--model",
+                "NVIDIA RTX 4090",
+                "--vram-mib",
+                "24564",
+            ],
+            &owner,
+        );
+        let node: Pubkey = registered["nodes"][0]["node"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        airdrop(&chain, &hot_key.pubkey(), 1_000_000_000).await;
+        wait_until_armable(&p, &node.to_string()).await;
+        nodes.push((owner_key, hot_key, node));
+    }
+    let send = |hot: &solana_sdk::signature::Keypair, ix| {
+        let hot = hot.insecure_clone();
+        let p = &p;
+        async move {
+            send_instructions(p.chain.as_ref(), &hot, &[], &[ix], Fees::default())
+                .await
+                .unwrap()
+        }
+    };
+    let digest = [0xA1; 32];
+    let salt_of = |hot: &solana_sdk::signature::Keypair| hot.pubkey().to_bytes();
+    // Node 1 waits and takes the exact job; it submits its sealed digest.
+    send(
+        &nodes[0].1,
+        p.node_ready(&nodes[0].1.pubkey()).await.unwrap(),
+    )
+    .await;
+    let text = std::fs::read_to_string(repo_root().join("client/examples/render-job.toml"))
+        .unwrap()
+        .replace(
+            "ake/render:local",
+            &format!("ake/render@sha256:{}", "ab".repeat(32)),
+        )
+        .replace("gpus = 1", "gpus = 1\nverify = \"exact\"");
+    let spec = net.dir.path().join("exact.toml");
+    std::fs::write(&spec, text).unwrap();
+    let posted = net.json(&["job", "post", spec.to_str().unwrap()], "creator");
+    let job: Pubkey = posted["job"].as_str().unwrap().parse().unwrap();
+    let submit = |at: usize, key: Pubkey| {
+        let (owner, hot, _) = &nodes[at];
+        let p = &p;
+        async move {
+            let j = p.job(&key).await.unwrap().unwrap();
+            let result = JobResult {
+                commitment: [7; 32],
+                output_uri: "file:///frame".into(),
+                usage: UsageReceipt {
+                    wall_secs: 1,
+                    gpu_secs: 1,
+                    energy_mj: 0,
+                },
+                sealed_digest: seal(&key, &digest, &salt_of(hot)),
+                sealed_salt: [0; SEALED_SALT_LEN],
+            };
+            let due = p.submit_due_pick(&j).await.unwrap();
+            let accounts = (key, j.market, j.batch());
+            let ix = submit_result(
+                hot.pubkey(),
+                owner.pubkey(),
+                accounts,
+                result,
+                AfterSubmit::StayIdle,
+                due,
+            );
+            send_instructions(p.chain.as_ref(), hot, &[], &[ix], Fees::default())
+                .await
+                .unwrap();
+        }
+    };
+    assert_eq!(p.job(&job).await.unwrap().unwrap().node, nodes[0].2);
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    submit(0, job).await;
+    // The two other nodes wait: the draw picks them for its runs.
+    for (_, hot, _) in &nodes[1..] {
+        send(hot, p.node_ready(&hot.pubkey()).await.unwrap()).await;
+    }
+    let mut reports = Vec::new();
+    let mut crank_until = |done: &dyn Fn(&serde_json::Value) -> bool, what: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            let report = net.json(&["crank", "--once"], "creator");
+            assert_eq!(report["failures"], serde_json::json!([]), "{report}");
+            reports.push(report.clone());
+            if done(&report) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the crank never {what}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+    };
+    let names = |list: &serde_json::Value, key: &Pubkey| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k == &key.to_string())
+    };
+    // Its draw's slots are past ~20 s after the submit.
+    crank_until(&|r| names(&r["audits_drawn"], &job), "drew the audit");
+    let audited = p.job(&job).await.unwrap().unwrap();
+    assert_eq!(audited.audit.phase, AuditPhase::Auditing);
+    let mut parties = vec![(job, 0)];
+    for run in audited.audit.runs {
+        let taker = p.job(&run).await.unwrap().unwrap().node;
+        let at = nodes.iter().position(|(_, _, n)| *n == taker);
+        assert!(
+            matches!(at, Some(1 | 2)),
+            "run {run} went to another owner's node"
+        );
+        parties.push((run, at.unwrap()));
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    for (run, at) in &parties[1..] {
+        submit(*at, *run).await;
+    }
+    // The three reveal equal digests: the audit passes.
+    let audited = p.job(&job).await.unwrap().unwrap();
+    for (key, at) in &parties {
+        let hot = &nodes[*at].1;
+        let ix = reveal_digest(hot.pubkey(), *key, (job, &audited), (digest, salt_of(hot)));
+        send(hot, ix).await;
+    }
+    crank_until(&|r| names(&r["audits_judged"], &job), "judged the audit");
+    assert_eq!(
+        p.job(&job).await.unwrap().unwrap().audit.phase,
+        AuditPhase::Passed
+    );
+    // The runs are settled (paid) and the job finalized once its window is over.
+    let gone = |key: Pubkey| {
+        let chain = &chain;
+        async move { chain.account(&key).await.unwrap().is_none() }
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let mut open = Vec::new();
+        for (key, _) in &parties {
+            if !gone(*key).await {
+                open.push(*key);
+            }
+        }
+        if open.is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{open:?} never settled"
+        );
+        crank_until(&|_| true, "ran");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    let done_in = |field: &str, key: &Pubkey| reports.iter().any(|r| names(&r[field], key));
+    assert!(done_in("jobs_finalized", &job));
+    for (run, _) in &parties[1..] {
+        assert!(
+            done_in("audits_settled", run),
+            "the crank settled run {run}"
+        );
+    }
+    // Each node's work counts once: the job and both runs were paid.
+    for (_, _, node) in &nodes {
+        let shown = net.json(&["node", "show", &node.to_string()], "creator");
+        assert_eq!(shown["jobs_completed"], 1, "{shown}");
+    }
+    let events = net.json(&["job", "events", &job.to_string()], "creator");
+    let told: Vec<&str> = events["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["event"].as_str().unwrap())
+        .collect();
+    for event in ["AuditDrawn", "DigestRevealed", "AuditJudged", "JobSettled"] {
+        assert!(told.contains(&event), "{event} in {told:?}");
+    }
+}

@@ -39,16 +39,35 @@ impl Drop for Net {
 
 impl Net {
     pub fn start() -> Net {
+        Net::spawn(None)
+    }
+
+    /// A localnet bootstrapped from migrations/localnet.toml as `edit`
+    /// rewrites it.
+    pub fn start_with(edit: impl FnOnce(String) -> String) -> Net {
+        let params = std::fs::read_to_string(repo_root().join("migrations/localnet.toml")).unwrap();
+        Net::spawn(Some(edit(params)))
+    }
+
+    fn spawn(params: Option<String>) -> Net {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let url = format!("http://127.0.0.1:{port}");
         let log = std::fs::File::create(dir.path().join("localnet.log")).unwrap();
         let out = std::fs::File::create(dir.path().join("localnet.out")).unwrap();
-        // From an empty directory, without --params: the localnet
-        // parameters are built into `ake` (a user who installed it has no
-        // migrations/ folder).
-        let child = Command::new(AKE)
-            .args(["localnet", "--bind", &format!("127.0.0.1:{port}")])
+        // From an empty directory, without --params unless given: the
+        // localnet parameters are built into `ake` (a user who installed
+        // it has no migrations/ folder).
+        let mut command = Command::new(AKE);
+        if let Some(params) = params {
+            let path = dir.path().join("params.toml");
+            std::fs::write(&path, params).unwrap();
+            command.arg("localnet").arg("--params").arg(path);
+        } else {
+            command.arg("localnet");
+        }
+        let child = command
+            .args(["--bind", &format!("127.0.0.1:{port}")])
             .arg("--admin-keypair")
             .arg(dir.path().join("admin.json"))
             .current_dir(dir.path())
