@@ -2326,11 +2326,23 @@ async fn a_spent_release_budget_keeps_the_node_out_of_the_queue() {
     {
         return;
     }
-    // One hand-back per GPU per hour: the first failure spends it.
+    // One hand-back per GPU per day: the first failure spends it. Windows
+    // align to the clock (midnight UTC here), so the test starts at least
+    // five minutes before a window ends (it takes under three): its
+    // hand-back and the refusal that follows fall in the same window.
+    const WINDOW: u64 = 86_400;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let left = WINDOW - now % WINDOW;
+    if left < 300 {
+        tokio::time::sleep(Duration::from_secs(left + 1)).await;
+    }
     let world = World::start_with(cpu_profile(), None, |params| {
         params.releases.budget_per_gpu = 1;
-        params.releases.budget_window_secs = 3_600;
-        params.market.unbonding_secs = 3_600;
+        params.releases.budget_window_secs = WINDOW as u32;
+        params.market.unbonding_secs = WINDOW as u32;
     })
     .await;
     let stake_before = world.owner_stake().await;
