@@ -101,6 +101,12 @@ pub struct NodeConfig {
     /// of fees is about 0.1 SOL.
     #[serde(default = "default_hot_key_max_sol")]
     pub hot_key_max_sol: f64,
+    /// Appeal every audit this node loses after revealing its digest (its
+    /// owner's dispute bond is locked until the arbiter decides, and
+    /// burned if the appeal is rejected). Turn off on hardware known to be
+    /// at fault: the loss then settles after the time to appeal.
+    #[serde(default = "default_appeal_lost_audits")]
+    pub appeal_lost_audits: bool,
 }
 
 /// One slot of a host: a Node of its own pinned to named GPUs.
@@ -142,6 +148,10 @@ pub const SINGLE_SLOT: &str = "main";
 
 fn default_hot_key_max_sol() -> f64 {
     1.0
+}
+
+fn default_appeal_lost_audits() -> bool {
+    true
 }
 
 /// The priority fee of the node's result and hand-back transactions.
@@ -891,6 +901,17 @@ mod tests {
         assert!(!config.runtime.allow_network);
         assert_eq!(config.commitment, Commitment::Confirmed);
         assert!(config.image_allowlist.is_empty());
+        assert!(
+            config.appeal_lost_audits,
+            "a lost audit is appealed by default"
+        );
+    }
+
+    #[test]
+    fn an_operator_can_turn_appeals_off() {
+        let config = NodeConfig::parse(&format!("appeal_lost_audits = false\n{VALID}")).unwrap();
+        config.validate().unwrap();
+        assert!(!config.appeal_lost_audits);
     }
 
     const SLOTS: &str = r#"

@@ -62,6 +62,8 @@ pub struct Daemon {
     pub max_output_files: u64,
     /// Jobs allowed this long or longer share live logs while they run.
     pub live_logs_min_secs: u32,
+    /// Appeal the audits this node loses (`appeal_lost_audits`).
+    pub appeal_lost_audits: bool,
     /// Fetches inputs and remote specs under the operator's policy.
     pub fetcher: Fetcher,
     /// Kept back from the job's on-chain deadline for stopping the

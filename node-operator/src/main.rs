@@ -308,6 +308,7 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
             max_output_bytes: config.max_output_bytes,
             max_output_files: config.max_output_files,
             live_logs_min_secs: config.live_logs_min_secs,
+            appeal_lost_audits: config.appeal_lost_audits,
             fetcher: fetcher.clone(),
             deadline_reserve: Duration::from_secs(config.deadline_reserve_secs),
             fees: Fees::default(),

@@ -161,6 +161,13 @@ impl Daemon {
         if job.appeal_time_over(now) {
             return Ok(Next::Over); // appealed already, nothing revealed, or too late
         }
+        if !self.appeal_lost_audits {
+            tracing::warn!(
+                "lost the audit of {}: not appealing (appeal_lost_audits = false); the loss settles once the time to appeal is over",
+                attempt.job
+            );
+            return Ok(Next::Over);
+        }
         let stake = p.stake(&job.node_owner).await.map_err(retry)?;
         // The program takes this node out of the queue for the bond if it
         // must: the stake its place holds counts.

@@ -545,6 +545,7 @@ async fn start_node(
         max_output_bytes: 64 << 20,
         max_output_files: 1_000,
         live_logs_min_secs: ake_node::config::DEFAULT_LIVE_LOGS_MIN_SECS,
+        appeal_lost_audits: true,
         fetcher: ake_node::inputs::Fetcher::new(Default::default())?,
         // Localnet's completion grace is 5 s: keep a short reserve so the
         // render keeps most of its budget.
