@@ -425,6 +425,15 @@ fn register_gpu_node(net: &Net, signer: &std::path::Path) -> String {
 /// `ake node register` as "owner" of a one-GPU RTX 4090 node per keypair
 /// file in `signers`, in one command; what it answers.
 fn register_gpu_nodes(net: &Net, signers: &[&std::path::Path]) -> serde_json::Value {
+    register_gpu_nodes_as(net, "owner", signers)
+}
+
+/// `ake node register` as `owner`, as [`register_gpu_nodes`] does.
+fn register_gpu_nodes_as(
+    net: &Net,
+    owner: &str,
+    signers: &[&std::path::Path],
+) -> serde_json::Value {
     let mut args = vec!["node", "register"];
     for signer in signers {
         args.extend(["--signer", signer.to_str().unwrap()]);
@@ -437,7 +446,7 @@ fn register_gpu_nodes(net: &Net, signers: &[&std::path::Path]) -> serde_json::Va
         "--vram-mib",
         "24564",
     ]);
-    net.json(&args, "owner")
+    net.json(&args, owner)
 }
 
 /// A creator with 100 AKE, and an owner with 1,000 AKE of which `stake` is staked.
@@ -1489,21 +1498,7 @@ async fn the_crank_draws_judges_and_settles_an_audit() {
         let (hot_path, hot_key) = net.wallet(&hot);
         net.json(&["localnet", "faucet", "1000"], &owner);
         net.json(&["stake", "deposit", "900"], &owner);
-        let registered = net.json(
-            &[
-                "node",
-                "register",
-                "--signer",
-                hot_path.to_str().unwrap(),
-                "--gpus",
-                "1",
-                "--model",
-                "NVIDIA RTX 4090",
-                "--vram-mib",
-                "24564",
-            ],
-            &owner,
-        );
+        let registered = register_gpu_nodes_as(&net, &owner, &[&hot_path]);
         let node: Pubkey = registered["nodes"][0]["node"]
             .as_str()
             .unwrap()
