@@ -582,6 +582,41 @@ mod tests {
         assert_eq!(b.market_params.tier_thresholds[0], 1_000_000_000);
     }
 
+    /// Once audits are on, the crank reads the due pages back far enough to
+    /// see mainnet's longest audit end: runs that wait and run their
+    /// longest, the whole time to reveal, an appeal the arbiter leaves to
+    /// its deadline, then an upheld appeal's fresh challenge window.
+    #[test]
+    fn the_crank_reads_back_far_enough_for_every_mainnet_audit() {
+        use crate::protocol::{due_lookback_secs, DUE_LOOKBACK_SECS};
+        let mut main = ClusterParams::load(&migrations().join("mainnet.toml")).unwrap();
+        main.oracle.feed_id = format!("0x{}", "ab".repeat(32));
+        let b = main.validate().unwrap();
+        let mut params = b.market_params;
+        for plan in &b.markets {
+            let market = (plan.args.max_queue_secs, plan.args.max_duration_secs);
+            assert_eq!(due_lookback_secs(&params, market), DUE_LOOKBACK_SECS);
+            params.audit.enabled = true;
+            let [queue, run, reveal, window, timeout] = [
+                plan.args.max_queue_secs,
+                plan.args.max_duration_secs,
+                params.audit.reveal_secs,
+                params.challenge_window_secs,
+                params.sla.dispute_timeout_secs,
+            ]
+            .map(i64::from);
+            let decide_by = queue + run + reveal + window + timeout + run;
+            let lookback = due_lookback_secs(&params, market);
+            assert!(
+                lookback >= decide_by + window + DUE_LOOKBACK_SECS,
+                "{lookback}"
+            );
+            // About 10 days of 5-minute pages: 30 reads of 100 pages a pass.
+            assert!(lookback <= 11 * 86_400, "{lookback}");
+            params.audit.enabled = false;
+        }
+    }
+
     /// Every shipped market's shortest job can be started and committed in
     /// time by a node with the default deadline reserve, and gets only the
     /// driver capabilities CUDA needs.

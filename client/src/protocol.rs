@@ -186,7 +186,34 @@ const DRAW_AFTER_SECS: i64 = 20;
 /// How far back the crank reads due pages: a page is closed soon after its
 /// bucket ends, so only a crank stopped for longer misses one (its jobs can
 /// still be finalized by anyone who names them: the node or the creator).
+/// Audited jobs stay longer in the page their submit filed them in: see
+/// [`due_lookback_secs`].
 pub const DUE_LOOKBACK_SECS: i64 = 86_400;
+
+/// How far back the crank reads `market`'s due pages: a day, plus, while
+/// audits are on, the longest an audited job stays open in the page its
+/// submit filed it in (its runs waiting and running, the time to reveal,
+/// the time to appeal, the arbiter's time and a fresh challenge window
+/// after an upheld appeal). A crank that read one day only lost sight of
+/// every audit that outlived it, and of the stake it holds.
+pub fn due_lookback_secs(
+    params: &ake_market::state::Params,
+    (max_queue_secs, max_duration_secs): (u32, u32),
+) -> i64 {
+    if !params.audit.enabled {
+        return DUE_LOOKBACK_SECS;
+    }
+    let secs = [
+        max_queue_secs,
+        max_duration_secs,
+        params.audit.reveal_secs,
+        params.challenge_window_secs,
+        params.sla.dispute_timeout_secs,
+        max_duration_secs,
+        params.challenge_window_secs,
+    ];
+    DUE_LOOKBACK_SECS + secs.iter().map(|s| i64::from(*s)).sum::<i64>()
+}
 
 /// Waiting nodes per market the crank tries to pair each pass.
 pub const NODES_TO_MATCH_PER_MARKET: usize = 16;
@@ -589,15 +616,15 @@ impl Protocol {
     }
 
     /// The due pages of `market` whose bucket ended within
-    /// [`DUE_LOOKBACK_SECS`] (or ends soon), every shard of each, oldest
+    /// `lookback` seconds (or ends soon), every shard of each, oldest
     /// bucket first and, inside a bucket, the last shard first (the order
     /// they close in).
     pub async fn due_pages(
         &self,
         market: &Pubkey,
-        now: i64,
+        (now, lookback): (i64, i64),
     ) -> Result<Vec<DuePage>, ProtocolError> {
-        let first = DuePage::bucket_of(now - DUE_LOOKBACK_SECS).unwrap_or(0);
+        let first = DuePage::bucket_of(now - lookback).unwrap_or(0);
         let last = DuePage::bucket_of(now + DUE_TOLERANCE_SECS).unwrap_or(first);
         let mut pages = Vec::new();
         let mut wanted: Vec<(u32, u16)> = (first..=last).map(|b| (b, 0)).collect();
@@ -629,10 +656,10 @@ impl Protocol {
     async fn due_work(
         &self,
         market: &Pubkey,
-        (now, mint): (i64, &Pubkey),
+        (now, lookback, mint): (i64, i64, &Pubkey),
         out: &mut CrankWork,
     ) -> Result<(), ProtocolError> {
-        let pages = self.due_pages(market, now).await?;
+        let pages = self.due_pages(market, (now, lookback)).await?;
         let mut entries: Vec<(Pubkey, Pubkey)> = Vec::new();
         let mut blocked = None;
         for page in &pages {
@@ -1407,8 +1434,10 @@ impl Protocol {
                     work.jobs_to_expire.push(e.job.to_string());
                 }
             }
-            self.due_work(&pda::market(index), (now, &config.mint), &mut work)
-                .await?;
+            let market_secs = (market.max_queue_secs, market.max_duration_secs);
+            let lookback = due_lookback_secs(&config.params, market_secs);
+            let due = (now, lookback, &config.mint);
+            self.due_work(&pda::market(index), due, &mut work).await?;
             if market.job_count > 0 {
                 work.nodes_to_match.extend(
                     market

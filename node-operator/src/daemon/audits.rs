@@ -142,8 +142,18 @@ impl Daemon {
             }
             AuditPhase::Run => Next::Wait,
             AuditPhase::Failed | AuditPhase::RunFailed => self.appeal(attempt, &job).await?,
-            // Upheld, a run is paid: this node settles it, as any run.
-            AuditPhase::Appealed | AuditPhase::RunAppealed => Next::Wait,
+            // Upheld, a run is paid: this node settles it, as any run. An
+            // arbiter silent past its deadline: this node settles, and gets
+            // its collateral and the bond back (less the bond's 10 % fee).
+            AuditPhase::Appealed | AuditPhase::RunAppealed => {
+                let now = p.chain.clock().await.map_err(retry)?.unix_timestamp;
+                if job.appeal_decide_by().is_some_and(|t| t < now) {
+                    let keys = p.settle_keys(&job, me).await.map_err(retry)?;
+                    Next::Send(ixs::settle_audit(attempt.job, &job, &keys), "settle_audit")
+                } else {
+                    Next::Wait
+                }
+            }
             _ => Next::Over,
         })
     }

@@ -268,4 +268,6 @@ pub enum MarketError {
     AppealUndecided,
     #[msg("no appeal of this job is waiting for the arbiter")]
     NoAppeal,
+    #[msg("the arbiter's time to decide this appeal (the dispute timeout plus the job's max duration, from the appeal) is over: anyone settles it, penalising nobody")]
+    AppealDecisionLate,
 }

@@ -605,6 +605,15 @@ async fn an_appeal_the_arbiter_leaves_undecided_penalises_nobody() {
         MarketError::AppealUndecided,
     );
     chain.advance(1).await;
+    // Past the deadline the arbiter's word comes too late.
+    for upheld in [true, false] {
+        assert_market_error(
+            resolve_appeal(&mut chain, &a.runs[0], upheld)
+                .await
+                .map(|_| ()),
+            MarketError::AppealDecisionLate,
+        );
+    }
     let reserve = chain.market(0).await.audit_reserve;
     let lapsed = settle_audit(&mut chain, &creator, &a.runs[0]).await;
     let fee = run.terms.dispute_bond / 10;

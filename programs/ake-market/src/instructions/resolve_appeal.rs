@@ -47,6 +47,12 @@ pub fn handler(ctx: Context<ResolveAppeal>, upheld: bool) -> Result<()> {
         AuditPhase::RunAppealed => true,
         _ => return err!(MarketError::NoAppeal),
     };
+    // Past its deadline the appeal has lapsed (settle_audit takes it from
+    // there): a late word must not race whoever settles first.
+    require!(
+        job.appeal_decide_by().is_some_and(|t| now <= t),
+        MarketError::AppealDecisionLate
+    );
     let mut mark_event = None;
     job.audit.phase = match (upheld, is_run) {
         (false, false) => AuditPhase::Failed,
