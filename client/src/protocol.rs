@@ -181,8 +181,6 @@ pub struct MarketBooks {
 const DUE_SHARDS_PER_READ: u16 = 8;
 /// Seconds a submit signed now may take to land (the daemon rebroadcasts).
 const SUBMIT_LANDING_SECS: i64 = 30;
-/// Seconds after a submit its draw's 40 slots are surely past.
-const DRAW_AFTER_SECS: i64 = 20;
 /// How far back the crank reads due pages: a page is closed soon after its
 /// bucket ends, so only a crank stopped for longer misses one (its jobs can
 /// still be finalized by anyone who names them: the node or the creator).
@@ -192,10 +190,12 @@ pub const DUE_LOOKBACK_SECS: i64 = 86_400;
 
 /// How far back the crank reads `market`'s due pages: a day, plus, while
 /// audits are on, the longest an audited job stays open in the page its
-/// submit filed it in (its runs waiting and running, the time to reveal,
-/// the time to appeal, the arbiter's time and a fresh challenge window
-/// after an upheld appeal). A crank that read one day only lost sight of
-/// every audit that outlived it, and of the stake it holds.
+/// submit filed it in: its runs waiting and running (again after each
+/// expiry, up to the market's attempts), the time to reveal, the time to
+/// appeal, the arbiter's time and a fresh challenge window after an upheld
+/// appeal. A crank that read one day only lost sight of every audit that
+/// outlived it, and of the stake it holds. Runs handed back and queued
+/// again can outlast it still: their audit's nodes act on it themselves.
 pub fn due_lookback_secs(
     params: &ake_market::state::Params,
     (max_queue_secs, max_duration_secs): (u32, u32),
@@ -203,16 +203,18 @@ pub fn due_lookback_secs(
     if !params.audit.enabled {
         return DUE_LOOKBACK_SECS;
     }
-    let secs = [
-        max_queue_secs,
-        max_duration_secs,
-        params.audit.reveal_secs,
-        params.challenge_window_secs,
-        params.sla.dispute_timeout_secs,
-        max_duration_secs,
-        params.challenge_window_secs,
-    ];
-    DUE_LOOKBACK_SECS + secs.iter().map(|s| i64::from(*s)).sum::<i64>()
+    let secs = |s: u32| i64::from(s);
+    // A run waits at most the time to reveal (`Job::stale_after_secs`).
+    let queued = max_queue_secs.min(params.audit.reveal_secs);
+    let attempt = secs(queued) + secs(max_duration_secs) + secs(params.completion_grace_secs);
+    let runs = attempt * i64::from(params.max_job_attempts.max(1));
+    let window = secs(
+        params
+            .challenge_window_secs
+            .max(ake_market::constants::MIN_APPEAL_WINDOW_SECS),
+    );
+    let arbiter = secs(params.sla.dispute_timeout_secs) + secs(max_duration_secs);
+    DUE_LOOKBACK_SECS + runs + secs(params.audit.reveal_secs) + window + arbiter + window
 }
 
 /// Waiting nodes per market the crank tries to pair each pass.
@@ -656,7 +658,7 @@ impl Protocol {
     async fn due_work(
         &self,
         market: &Pubkey,
-        (now, lookback, mint): (i64, i64, &Pubkey),
+        ((now, slot), lookback, mint): ((i64, u64), i64, &Pubkey),
         out: &mut CrankWork,
     ) -> Result<(), ProtocolError> {
         let pages = self.due_pages(market, (now, lookback)).await?;
@@ -689,7 +691,7 @@ impl Protocol {
             }
             let t = &job.terms;
             let list = match job.state {
-                JobState::Submitted => match self.audit_work(&job, now, out).await? {
+                JobState::Submitted => match self.audit_work(&job, (now, slot), out).await? {
                     Some(list) => list,
                     None => continue,
                 },
@@ -723,7 +725,7 @@ impl Protocol {
     async fn audit_work<'a>(
         &self,
         job: &Job,
-        now: i64,
+        (now, slot): (i64, u64),
         out: &'a mut CrankWork,
     ) -> Result<Option<&'a mut Vec<String>>, ProtocolError> {
         use ake_market::state::AuditPhase::*;
@@ -733,8 +735,11 @@ impl Protocol {
                 Some(&mut out.jobs_to_finalize)
             }
             Unaudited | Cleared | Passed | Inconclusive => None,
-            // Its draw's slots are past ~16 s after its submit.
-            Undrawn if now >= job.submitted_at + DRAW_AFTER_SECS => Some(&mut out.audits_to_draw),
+            // Once its draw's slots are past (counted in slots, as the
+            // program does: a slow chain's slots lag the clock).
+            Undrawn if slot >= job.audit.draw_slot + ake_market::audit::DRAW_SPAN_SLOTS => {
+                Some(&mut out.audits_to_draw)
+            }
             Undrawn => None,
             Auditing if self.audit_round_complete(job, now).await? => {
                 Some(&mut out.audits_to_judge)
@@ -1411,7 +1416,8 @@ impl Protocol {
     pub async fn crank_work(&self) -> Result<CrankWork, ProtocolError> {
         let config = self.config().await?;
         let emissions = self.emissions().await?;
-        let now = self.chain.clock().await?.unix_timestamp;
+        let clock = self.chain.clock().await?;
+        let now = clock.unix_timestamp;
         let mut work = CrankWork::default();
         let s = &emissions.schedule;
         let mut epoch = emissions.next_epoch;
@@ -1436,7 +1442,7 @@ impl Protocol {
             }
             let market_secs = (market.max_queue_secs, market.max_duration_secs);
             let lookback = due_lookback_secs(&config.params, market_secs);
-            let due = (now, lookback, &config.mint);
+            let due = ((now, clock.slot), lookback, &config.mint);
             self.due_work(&pda::market(index), due, &mut work).await?;
             if market.job_count > 0 {
                 work.nodes_to_match.extend(

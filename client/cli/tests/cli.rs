@@ -1486,7 +1486,10 @@ async fn the_crank_draws_judges_and_settles_an_audit() {
     use ake_sdk::instructions::{reveal_digest, submit_result, AfterSubmit};
     use solana_sdk::pubkey::Pubkey;
     // Every exact job is drawn (1 % by default).
-    let net = Net::start_with(|params| params.replace("p_min_bps = 100 ", "p_min_bps = 10_000 "));
+    let net = Net::start_with(|params| {
+        assert!(params.contains("p_min_bps = 100 "), "{params}");
+        params.replace("p_min_bps = 100 ", "p_min_bps = 10_000 ")
+    });
     let p = protocol(&net);
     let chain = RpcChain::new(&net.url, CommitmentConfig::confirmed());
     net.wallet("creator");
@@ -1541,6 +1544,10 @@ async fn the_crank_draws_judges_and_settles_an_audit() {
         let p = &p;
         async move {
             let j = p.job(&key).await.unwrap().unwrap();
+            // A result reports at least a second, by the chain's clock.
+            while p.chain.clock().await.unwrap().unix_timestamp < j.assigned_at + 1 {
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            }
             let result = JobResult {
                 commitment: [7; 32],
                 output_uri: "file:///frame".into(),
@@ -1568,7 +1575,6 @@ async fn the_crank_draws_judges_and_settles_an_audit() {
         }
     };
     assert_eq!(p.job(&job).await.unwrap().unwrap().node, nodes[0].2);
-    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     submit(0, job).await;
     // The two other nodes wait: the draw picks them for its runs.
     for (_, hot, _) in &nodes[1..] {
@@ -1597,7 +1603,7 @@ async fn the_crank_draws_judges_and_settles_an_audit() {
             .iter()
             .any(|k| k == &key.to_string())
     };
-    // Its draw's slots are past ~20 s after the submit.
+    // Once its draw's slots are past (40 slots after the submit).
     crank_until(&|r| names(&r["audits_drawn"], &job), "drew the audit");
     let audited = p.job(&job).await.unwrap().unwrap();
     assert_eq!(audited.audit.phase, AuditPhase::Auditing);
@@ -1611,7 +1617,6 @@ async fn the_crank_draws_judges_and_settles_an_audit() {
         );
         parties.push((run, at.unwrap()));
     }
-    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     for (run, at) in &parties[1..] {
         submit(*at, *run).await;
     }

@@ -141,6 +141,18 @@ impl Daemon {
                 Next::Send(ixs::settle_audit(attempt.job, &job, &keys), "settle_audit")
             }
             AuditPhase::Run => Next::Wait,
+            // Its audit over, the job settles once its window is: the
+            // crank does, and this node does when no crank reads this far
+            // back (an audit whose runs were handed back many times).
+            AuditPhase::Passed | AuditPhase::Inconclusive => {
+                let now = p.chain.clock().await.map_err(retry)?.unix_timestamp;
+                if job.challenge_window_end().is_some_and(|end| end < now) {
+                    let ix = p.finalize(&attempt.job, me).await.map_err(retry)?;
+                    Next::Send(ix, "finalize_job")
+                } else {
+                    Next::Wait
+                }
+            }
             AuditPhase::Failed | AuditPhase::RunFailed => self.appeal(attempt, &job).await?,
             // Upheld, a run is paid: this node settles it, as any run. An
             // arbiter silent past its deadline: this node settles, and gets

@@ -319,7 +319,21 @@ impl World {
                                     );
                                 }
                                 let after = ake_sdk::instructions::AfterSubmit::StayIdle;
-                                c.submit_result(runner, &key, result, after).await
+                                let submitted = c.submit_result(runner, &key, result, after).await;
+                                if *exact && submitted.is_ok() {
+                                    // The other nodes wait, and the crank draws
+                                    // the job once its slots are past.
+                                    for (other, n) in self.nodes.iter().enumerate() {
+                                        if other != at && !self.closed[other] {
+                                            let _ = c.node_ready(n).await;
+                                        }
+                                    }
+                                    c.advance(20).await;
+                                    let payer = c.payer().pubkey();
+                                    let ix = c.draw_audit_ix(payer, &key).await;
+                                    let _ = c.send(&[ix], &[]).await;
+                                }
+                                submitted
                             }
                             None => Ok(()),
                         }
