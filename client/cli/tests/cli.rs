@@ -1072,6 +1072,17 @@ async fn a_batch_is_posted_listed_cancelled_and_closed_from_the_cli() {
     assert!(spent < escrow_per_frame, "{spent}");
 }
 
+/// Sends `ix` signed (and paid) by `signer`; it must land.
+async fn send_signed(
+    p: &Protocol,
+    signer: &solana_sdk::signature::Keypair,
+    ix: solana_sdk::instruction::Instruction,
+) {
+    send_instructions(p.chain.as_ref(), signer, &[], &[ix], Fees::default())
+        .await
+        .unwrap();
+}
+
 /// A new node waits the re-arm cooldown (2 s on localnet) before its first job.
 async fn wait_until_armable(p: &Protocol, node: &str) {
     let node: solana_sdk::pubkey::Pubkey = node.parse().unwrap();
@@ -1362,15 +1373,7 @@ async fn an_idle_node_and_a_waiting_job_name_each_reason() {
             .map(|r| r["reason"].as_str().unwrap().to_string())
             .collect()
     };
-    let send = |ix| {
-        let hot = hot.insecure_clone();
-        let p = &p;
-        async move {
-            send_instructions(p.chain.as_ref(), &hot, &[], &[ix], Fees::default())
-                .await
-                .unwrap()
-        }
-    };
+    let send = |ix| send_signed(&p, &hot, ix);
 
     // Held by its owner.
     net.json(&["node", "hold", &node], "owner");
@@ -1511,23 +1514,11 @@ async fn the_crank_draws_judges_and_settles_an_audit() {
         wait_until_armable(&p, &node.to_string()).await;
         nodes.push((owner_key, hot_key, node));
     }
-    let send = |hot: &solana_sdk::signature::Keypair, ix| {
-        let hot = hot.insecure_clone();
-        let p = &p;
-        async move {
-            send_instructions(p.chain.as_ref(), &hot, &[], &[ix], Fees::default())
-                .await
-                .unwrap()
-        }
-    };
     let digest = [0xA1; 32];
     let salt_of = |hot: &solana_sdk::signature::Keypair| hot.pubkey().to_bytes();
     // Node 1 waits and takes the exact job; it submits its sealed digest.
-    send(
-        &nodes[0].1,
-        p.node_ready(&nodes[0].1.pubkey()).await.unwrap(),
-    )
-    .await;
+    let ready = p.node_ready(&nodes[0].1.pubkey()).await.unwrap();
+    send_signed(&p, &nodes[0].1, ready).await;
     let text = std::fs::read_to_string(repo_root().join("client/examples/render-job.toml"))
         .unwrap()
         .replace(
@@ -1561,24 +1552,16 @@ async fn the_crank_draws_judges_and_settles_an_audit() {
             };
             let due = p.submit_due_pick(&j).await.unwrap();
             let accounts = (key, j.market, j.batch());
-            let ix = submit_result(
-                hot.pubkey(),
-                owner.pubkey(),
-                accounts,
-                result,
-                AfterSubmit::StayIdle,
-                due,
-            );
-            send_instructions(p.chain.as_ref(), hot, &[], &[ix], Fees::default())
-                .await
-                .unwrap();
+            let after = AfterSubmit::StayIdle;
+            let ix = submit_result(hot.pubkey(), owner.pubkey(), accounts, result, after, due);
+            send_signed(p, hot, ix).await;
         }
     };
     assert_eq!(p.job(&job).await.unwrap().unwrap().node, nodes[0].2);
     submit(0, job).await;
     // The two other nodes wait: the draw picks them for its runs.
     for (_, hot, _) in &nodes[1..] {
-        send(hot, p.node_ready(&hot.pubkey()).await.unwrap()).await;
+        send_signed(&p, hot, p.node_ready(&hot.pubkey()).await.unwrap()).await;
     }
     let mut reports = Vec::new();
     let mut crank_until = |done: &dyn Fn(&serde_json::Value) -> bool, what: &str| {
@@ -1625,7 +1608,7 @@ async fn the_crank_draws_judges_and_settles_an_audit() {
     for (key, at) in &parties {
         let hot = &nodes[*at].1;
         let ix = reveal_digest(hot.pubkey(), *key, (job, &audited), (digest, salt_of(hot)));
-        send(hot, ix).await;
+        send_signed(&p, hot, ix).await;
     }
     crank_until(&|r| names(&r["audits_judged"], &job), "judged the audit");
     assert_eq!(
